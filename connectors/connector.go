@@ -1,0 +1,77 @@
+// Package connectors holds the connector registry and the interfaces sources and sinks implement. Connectors
+// declare their options and metadata; they never parse SQL.
+package connectors
+
+import (
+	"context"
+
+	"github.com/sluicesql/sluice/catalog"
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/options"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Context is what a factory gets to build a source or sink for one table.
+type Context struct {
+	Table *catalog.Table
+	// Options are the table's options (all of them, including 'connector').
+	Options map[string]string
+	// Formats is the format registry, for connectors that take 'format' options.
+	Formats *formats.Registry
+	// Batch reports the batch runtime mode.
+	Batch bool
+	// Session holds the session configuration (SET keys), read-only.
+	Session map[string]string
+}
+
+// Factory is implemented by every connector.
+type Factory interface {
+	// Identifier is the value of the 'connector' option.
+	Identifier() string
+	// Options declares every option the connector takes (required and optional), for validation and docs.
+	Options() []options.Decl
+}
+
+// SourceFactory builds sources.
+type SourceFactory interface {
+	Factory
+	CreateSource(ctx Context) (Source, error)
+}
+
+// SinkFactory builds sinks.
+type SinkFactory interface {
+	Factory
+	CreateSink(ctx Context) (Sink, error)
+}
+
+// MetadataReader is implemented by factories whose sources expose metadata columns: key → type.
+type MetadataReader interface {
+	ReadableMetadata() map[string]types.Type
+}
+
+// MetadataWriter is implemented by factories whose sinks accept metadata columns: key → type.
+type MetadataWriter interface {
+	WritableMetadata() map[string]types.Type
+}
+
+// Source produces the rows of a table: its physical columns, followed by the metadata columns the table
+// declares, in declaration order. (Computed columns are evaluated by the planner.)
+type Source interface {
+	// ChangelogMode is the mode of the rows Run pushes.
+	ChangelogMode() changelog.Mode
+	// Bounded reports whether Run ends by itself.
+	Bounded() bool
+	// Run pushes rows to out until the input ends (bounded: then it returns nil without calling out.End;
+	// the runtime calls End) or ctx is cancelled (returns ctx.Err()). Errors name where the bad input is.
+	Run(ctx context.Context, out changelog.Output) error
+}
+
+// Sink consumes a changelog. Its input rows carry the table's physical columns followed by its non-virtual
+// metadata columns, in declaration order.
+type Sink interface {
+	// Accepts is the set of kinds the sink can consume. The planner refuses plans producing others.
+	Accepts() changelog.KindSet
+	// Open starts the sink; the returned Output receives the rows. End flushes and closes.
+	Open(ctx context.Context) (changelog.Output, error)
+}

@@ -1,0 +1,43 @@
+// Package formats holds the format registry and the encoder/decoder interfaces. Formats do not know which
+// connector calls them.
+package formats
+
+import (
+	"github.com/sluicesql/sluice/options"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Context is what a format factory gets: the row type it reads or writes (a ROW of the fields the format
+// covers) and its options with the format prefix already stripped ('json.ignore-parse-errors' or
+// 'value.json.ignore-parse-errors' both arrive as 'ignore-parse-errors').
+type Context struct {
+	RowType types.Type
+	Options map[string]string
+}
+
+// Factory is implemented by every format.
+type Factory interface {
+	// Identifier is the format name: "json", "raw", "csv", "avro", ...
+	Identifier() string
+	// Options declares the options without the format prefix ("ignore-parse-errors").
+	Options() []options.Decl
+	CreateDecoder(ctx Context) (Decoder, error)
+	CreateEncoder(ctx Context) (Encoder, error)
+}
+
+// Decoder turns one serialized message into values.
+type Decoder interface {
+	// Decode fills dst (len = number of fields of the row type) from data. It returns ok=false without error
+	// when the record must be skipped (ignore-parse-errors). Errors name the field at fault.
+	Decode(data []byte, dst []Value) (ok bool, err error)
+}
+
+// Encoder turns values into one serialized message.
+type Encoder interface {
+	// Encode appends the serialized row to dst and returns it. The result may be nil for a null message
+	// (raw format with a null value).
+	Encode(dst []byte, row []Value) ([]byte, error)
+}
+
+// Value is types.Value, aliased for brevity in signatures.
+type Value = types.Value

@@ -1,0 +1,48 @@
+// Package sql is Sluice's Flink-dialect SQL front end: lexer, parser, script splitting, our own AST and
+// positions in the user's original text. It must not leak any third-party parser type.
+package sql
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrSyntax is wrapped by every *ParseError.
+var ErrSyntax = errors.New("syntax error")
+
+// ParseError is a positioned error in SQL text. Line and Col are 1-based, in the user's original text.
+type ParseError struct {
+	Line, Col int
+	Msg       string
+}
+
+func (e *ParseError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg) }
+func (e *ParseError) Unwrap() error { return ErrSyntax }
+
+// JoinIdents joins identifier parts with dots, quoting with backticks the parts that need it.
+func JoinIdents(parts []string) string {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(QuoteIdentIfNeeded(p))
+	}
+	return b.String()
+}
+
+// QuoteIdentIfNeeded returns name, backtick-quoted when it is not a plain identifier.
+func QuoteIdentIfNeeded(name string) string {
+	plain := name != ""
+	for i, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return name
+	}
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
