@@ -46,3 +46,34 @@ func QuoteIdentIfNeeded(name string) string {
 	}
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
+
+// Error is a positioned error about a statement found after parsing (binding, validation, planning). Err is
+// the sentinel it wraps (e.g. options.ErrValidation, catalog.ErrNotFound); Msg reads as one sentence for the
+// user.
+type Error struct {
+	Pos Pos
+	Msg string
+	Err error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d:%d: %s", e.Pos.Line, e.Pos.Col, e.Msg) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds a positioned error wrapping sentinel.
+func Errorf(p Pos, sentinel error, format string, args ...any) *Error {
+	return &Error{Pos: p, Msg: fmt.Sprintf(format, args...), Err: sentinel}
+}
+
+// Position returns the line and column of a positioned error (*ParseError or *Error) anywhere in err's
+// chain, and the message without the position prefix.
+func Position(err error) (line, col int, msg string, ok bool) {
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		return pe.Line, pe.Col, pe.Msg, true
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Pos.Line, e.Pos.Col, e.Msg, true
+	}
+	return 0, 0, "", false
+}
