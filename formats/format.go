@@ -1,5 +1,3 @@
-// Package formats holds the format registry and the encoder/decoder interfaces. Formats do not know which
-// connector calls them.
 package formats
 
 import (
@@ -13,6 +11,17 @@ import (
 type Context struct {
 	RowType types.Type
 	Options map[string]string
+	// Resolved holds Options validated against the factory's declarations, when the caller (Discover) has
+	// done so; factories use ResolveOptions to get it either way.
+	Resolved *options.Resolved
+}
+
+// ResolveOptions returns c.Resolved, or validates c.Options against f's declarations when it is nil.
+func (c Context) ResolveOptions(f Factory) (*options.Resolved, error) {
+	if c.Resolved != nil {
+		return c.Resolved, nil
+	}
+	return options.Validate(f.Identifier(), c.Options, f.Options())
 }
 
 // Factory is implemented by every format.

@@ -1,0 +1,15 @@
+// Package builtin assembles the formats that ship with Sluice into a registry. It holds no state: every call
+// builds a new registry.
+package builtin
+
+import (
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/formats/csv"
+	"github.com/sluicesql/sluice/formats/json"
+	"github.com/sluicesql/sluice/formats/raw"
+)
+
+// Registry returns a registry of the built-in formats: csv, json, raw.
+func Registry() *formats.Registry {
+	return formats.NewRegistry(csv.NewFactory(), json.NewFactory(), raw.NewFactory())
+}
