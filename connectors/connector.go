@@ -1,9 +1,11 @@
-// Package connectors holds the connector registry and the interfaces sources and sinks implement. Connectors
-// declare their options and metadata; they never parse SQL.
 package connectors
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
 
 	"github.com/sluicesql/sluice/catalog"
 	"github.com/sluicesql/sluice/changelog"
@@ -23,6 +25,38 @@ type Context struct {
 	Batch bool
 	// Session holds the session configuration (SET keys), read-only.
 	Session map[string]string
+	// Stdout and Stderr are where the print connector writes; nil means os.Stdout and os.Stderr.
+	Stdout, Stderr io.Writer
+}
+
+// StdoutWriter returns Stdout, or os.Stdout when it is nil.
+func (c Context) StdoutWriter() io.Writer {
+	if c.Stdout != nil {
+		return c.Stdout
+	}
+	return os.Stdout
+}
+
+// StderrWriter returns Stderr, or os.Stderr when it is nil.
+func (c Context) StderrWriter() io.Writer {
+	if c.Stderr != nil {
+		return c.Stderr
+	}
+	return os.Stderr
+}
+
+// Location returns the session time zone ('table.local-time-zone'; "default" or unset means the local zone
+// of the process), used to print and generate TIMESTAMP_LTZ, DATE and TIME values.
+func (c Context) Location() (*time.Location, error) {
+	z := c.Session["table.local-time-zone"]
+	if z == "" || z == "default" {
+		return time.Local, nil
+	}
+	loc, err := time.LoadLocation(z)
+	if err != nil {
+		return nil, fmt.Errorf("%w: invalid value for option 'table.local-time-zone': '%s' is not a time zone id (e.g. 'UTC', 'Europe/Berlin')", options.ErrValidation, z)
+	}
+	return loc, nil
 }
 
 // Factory is implemented by every connector.

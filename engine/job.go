@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // JobStatus is the state of a job.
@@ -29,6 +30,9 @@ type JobMetrics struct {
 // from any goroutine, more than once.
 type Job struct {
 	id      string
+	name    string
+	start   time.Time
+	end     time.Time
 	cancel  context.CancelFunc
 	done    chan struct{}
 	mu      sync.Mutex

@@ -24,7 +24,9 @@ func newKey[T any](key string, t Type, format func(T) string) Key[T] {
 }
 
 // String declares a string option.
-func String(key string) Key[string] { return newKey(key, TypeString, func(s string) string { return s }) }
+func String(key string) Key[string] {
+	return newKey(key, TypeString, func(s string) string { return s })
+}
 
 // Int declares a 32-bit integer option.
 func Int(key string) Key[int] { return newKey(key, TypeInt, strconv.Itoa) }

@@ -1,5 +1,5 @@
-// Package sql is Sluice's Flink-dialect SQL front end: lexer, parser, script splitting, our own AST and
-// positions in the user's original text. It must not leak any third-party parser type.
+// Errors and identifier helpers; the package documentation is in doc.go.
+
 package sql
 
 import (

@@ -173,6 +173,7 @@ type Insert struct {
 	Table     ObjectName
 	Overwrite bool
 	Partition []Option // static partition spec: col = 'v' (Key = column)
+	Hints     []Option // dynamic table options: INSERT INTO t /*+ OPTIONS('k'='v') */
 	Columns   []Ident
 	Query     *Query
 }
@@ -391,8 +392,9 @@ type ColumnRef struct {
 
 // Param is a positional parameter: ? (Index assigned left to right from 1) or $n.
 type Param struct {
-	P     Pos
-	Index int
+	P      Pos
+	Index  int
+	Dollar bool // written as $n (printed back that way)
 }
 
 // Unary is NOT x, -x, +x.
@@ -420,11 +422,14 @@ type Binary struct {
 //     without parentheses → calls with no args
 //   - TIMESTAMPADD(unit, n, t) / TIMESTAMPDIFF(unit, a, b) → unit as Literal string first arg
 //   - DESCRIPTOR(a, b) → call DESCRIPTOR with ColumnRef args; TABLE t inside a call → *TableArg
+//   - CEIL|FLOOR(x TO unit) → CEIL|FLOOR(x, Literal unit string); CEILING → CEIL
+//   - TRIM(s) → TRIM('BOTH', NULL, s)
 //
 // Name is upper-cased; Parts keep a qualified user function name.
 type FuncCall struct {
 	P        Pos
 	Name     string
+	Parts    []string // the name as written when qualified (cat.db.f); nil for an unqualified name
 	Distinct bool
 	Star     bool
 	Args     []Expr
@@ -537,6 +542,14 @@ type TableArg struct {
 	Name ObjectName
 }
 
+// GroupingSets is GROUPING SETS ((a, b), (a), ()), ROLLUP(a, b) or CUBE(a, b) in GROUP BY (also GROUP BY (),
+// as GROUPING SETS with one empty set). Each element of Sets is one grouping set (ROLLUP/CUBE: one element).
+type GroupingSets struct {
+	P    Pos
+	Kind string // "GROUPING SETS", "ROLLUP", "CUBE"
+	Sets [][]Expr
+}
+
 // Paren marks an expression written in parentheses (kept so that printing round-trips).
 type Paren struct {
 	P Pos
@@ -563,6 +576,7 @@ func (e *Index) Position() Pos        { return e.P }
 func (e *FieldAccess) Position() Pos  { return e.P }
 func (e *TableArg) Position() Pos     { return e.P }
 func (e *Paren) Position() Pos        { return e.P }
+func (e *GroupingSets) Position() Pos { return e.P }
 func (*Literal) expr()                {}
 func (*IntervalLit) expr()            {}
 func (*ColumnRef) expr()              {}
@@ -583,3 +597,4 @@ func (*Index) expr()                  {}
 func (*FieldAccess) expr()            {}
 func (*TableArg) expr()               {}
 func (*Paren) expr()                  {}
+func (*GroupingSets) expr()           {}

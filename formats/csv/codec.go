@@ -348,7 +348,7 @@ func truncTimestamp(ms int64, nanoOfMilli int32, precision int) types.Value {
 		for i := precision; i < 3; i++ {
 			p *= 10
 		}
-		ms -= ((ms%1000)+1000)%1000%p
+		ms -= ((ms % 1000) + 1000) % 1000 % p
 		nanoOfMilli = 0
 	} else {
 		nanoOfMilli = int32(timefmt.TruncateNanos(int64(nanoOfMilli), precision))

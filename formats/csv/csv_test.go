@@ -9,8 +9,8 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/sluicesql/sluice/formats"
-	"github.com/sluicesql/sluice/formats/formattest"
 	"github.com/sluicesql/sluice/formats/csv"
+	"github.com/sluicesql/sluice/formats/formattest"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -72,5 +72,3 @@ func TestCSV(t *testing.T) {
 		return out.String()
 	})
 }
-
-

@@ -576,4 +576,3 @@ func decodeBase64(text []byte) (string, error) {
 	}
 	return unsafe.String(&buf[0], n), nil // buf is not used again
 }
-

@@ -1,0 +1,171 @@
+// Package client is Sluice's SQL client: the interactive shell and the script runner behind the sql-client
+// command (sql-client [-i init.sql] [-f script.sql] [-D key=value]...). It prints what Flink's SQL client
+// prints ("[INFO] Execute statement succeed.", tableau results with an op column in streaming mode), so that
+// Flink users find their way around.
+package client
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/sluicesql/sluice/engine"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Config is what Main needs from its environment.
+type Config struct {
+	Args           []string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Interactive reports whether Stdin is a terminal (the shell then uses line editing and history).
+	Interactive bool
+	// Signals, when set, delivers interrupts (Ctrl-C): they cancel the running statement in the shell and the
+	// whole run in script mode. Main uses os.Interrupt when nil.
+	Signals <-chan os.Signal
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// Main runs the client and returns the process exit code: 0 on success, 1 when a statement or job failed,
+// 2 for bad command-line usage.
+func Main(cfg Config) int {
+	fs := flag.NewFlagSet("sql-client", flag.ContinueOnError)
+	fs.SetOutput(cfg.Stderr)
+	var file, initFile string
+	var defs multiFlag
+	fs.StringVar(&file, "f", "", "run the statements of `script.sql` and exit (non-zero on the first error)")
+	fs.StringVar(&file, "file", "", "same as -f")
+	fs.StringVar(&initFile, "i", "", "run the statements of `init.sql` first (DDL, SET), then the shell or -f")
+	fs.StringVar(&initFile, "init", "", "same as -i")
+	fs.Var(&defs, "D", "set a session option: -D `key=value` (repeatable), e.g. -D execution.runtime-mode=batch")
+	fs.Usage = func() {
+		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
+			"Without -f, opens the interactive SQL shell. Statements end with ';'.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(cfg.Args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(cfg.Stderr, "sql-client: unexpected argument %q (scripts are passed with -f)\n", fs.Arg(0))
+		return 2
+	}
+	opts := map[string]string{}
+	for _, d := range defs {
+		k, v, ok := strings.Cut(d, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			fmt.Fprintf(cfg.Stderr, "sql-client: -D %q: expected key=value, e.g. -D execution.runtime-mode=batch\n", d)
+			return 2
+		}
+		opts[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	sess, err := engine.NewSession(engine.Config{Options: opts, Stdout: cfg.Stdout, Stderr: cfg.Stderr})
+	if err != nil {
+		fmt.Fprintf(cfg.Stderr, "[ERROR] %v\n", err)
+		return 2
+	}
+	sigs := cfg.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, os.Interrupt)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	r := &runner{sess: sess, out: cfg.Stdout, errw: cfg.Stderr, sigs: sigs}
+	defer sess.CancelJobs()
+
+	if initFile != "" {
+		if err := r.runFile(context.Background(), initFile, false); err != nil {
+			return 1
+		}
+	}
+	if file != "" {
+		if err := r.runFile(context.Background(), file, true); err != nil {
+			return 1
+		}
+		return 0
+	}
+	return r.shell(cfg.Stdin, cfg.Interactive)
+}
+
+// runFile runs a script. Statements run in order; the first error stops the script and is reported as
+// "file:line:col: message". With wait, it then waits for the jobs the script submitted (a bounded INSERT
+// ends by itself; an unbounded one runs until Ctrl-C).
+func (r *runner) runFile(ctx context.Context, name string, wait bool) error {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		fmt.Fprintf(r.errw, "[ERROR] Could not read script: %v\n", err)
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := r.cancelOnSignal(cancel)
+	defer stop()
+	if err := r.runScript(ctx, name, string(data)); err != nil {
+		return err
+	}
+	if !wait {
+		return nil
+	}
+	for _, j := range r.sess.Jobs() {
+		if err := j.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintf(r.errw, "[INFO] Interrupted: job %s cancelled.\n", j.ID())
+				r.sess.CancelJobs()
+				return nil
+			}
+			fmt.Fprintf(r.errw, "[ERROR] Job %s failed: %v\n", j.ID(), err)
+			return err
+		}
+	}
+	return nil
+}
+
+// runScript parses the whole script first (a syntax error anywhere runs nothing), then runs each statement.
+func (r *runner) runScript(ctx context.Context, name, text string) error {
+	stmts, err := sql.ParseScript(text)
+	if err != nil {
+		r.reportAt(name, err)
+		return err
+	}
+	for _, st := range stmts {
+		if err := r.exec(ctx, st); err != nil {
+			r.reportAt(name, err)
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) reportAt(name string, err error) {
+	if line, col, msg, ok := sql.Position(err); ok {
+		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s:%d:%d: %s\n", name, line, col, msg)
+		return
+	}
+	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s: %v\n", name, err)
+}
+
+// cancelOnSignal calls cancel on the next interrupt until the returned stop is called.
+func (r *runner) cancelOnSignal(cancel context.CancelFunc) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-r.sigs:
+			cancel()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
+}

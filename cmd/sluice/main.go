@@ -1,0 +1,20 @@
+// Command sluice runs Sluice's long-running helpers.
+//
+//	sluice dev-services [--kafka 127.0.0.1:9092] [--data-dir DIR]
+//
+// dev-services starts an in-process Kafka-protocol broker for development and the quickstart, prints its
+// address, and runs until SIGINT or SIGTERM, then stops cleanly (persisting its topics in --data-dir).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}

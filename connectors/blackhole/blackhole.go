@@ -1,0 +1,42 @@
+// Package blackhole is the 'blackhole' connector: a sink that accepts every change and discards it, for
+// performance tests and for queries whose output does not matter.
+package blackhole
+
+import (
+	"context"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/options"
+)
+
+// Factory is the blackhole connector factory.
+type Factory struct{}
+
+// NewFactory returns the blackhole factory.
+func NewFactory() *Factory { return &Factory{} }
+
+var _ connectors.SinkFactory = (*Factory)(nil)
+
+func (*Factory) Identifier() string      { return "blackhole" }
+func (*Factory) Options() []options.Decl { return nil }
+
+// CreateSink validates the options (there are none besides 'connector') and returns the sink.
+func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
+	if _, err := connectors.ValidateOptions(f, ctx.Options); err != nil {
+		return nil, err
+	}
+	return sink{}, nil
+}
+
+type sink struct{}
+
+func (sink) Accepts() changelog.KindSet { return changelog.AllKinds.Kinds }
+
+func (sink) Open(context.Context) (changelog.Output, error) { return discard{}, nil }
+
+type discard struct{}
+
+func (discard) Push(*changelog.Batch) error { return nil }
+func (discard) Watermark(int64) error       { return nil }
+func (discard) End() error                  { return nil }

@@ -1,0 +1,322 @@
+package kafka
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sluicesql/sluice/catalog"
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/options"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Factory is the kafka connector factory. It holds no state besides its test settings.
+type Factory struct {
+	connectTimeout time.Duration // 0: 'properties.default.api.timeout.ms' or 10 s
+}
+
+// Option configures a Factory (for tests and embedding; these are not table options).
+type Option func(*Factory)
+
+// WithConnectTimeout bounds the wait for a reachable broker when a source or sink starts, overriding the
+// default of 10 s (a table's 'properties.default.api.timeout.ms' still wins).
+func WithConnectTimeout(d time.Duration) Option { return func(f *Factory) { f.connectTimeout = d } }
+
+// NewFactory returns the kafka factory.
+func NewFactory(opts ...Option) *Factory {
+	f := &Factory{}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+var (
+	_ connectors.SourceFactory  = (*Factory)(nil)
+	_ connectors.SinkFactory    = (*Factory)(nil)
+	_ connectors.MetadataReader = (*Factory)(nil)
+	_ connectors.MetadataWriter = (*Factory)(nil)
+)
+
+func (*Factory) Identifier() string { return "kafka" }
+
+func (*Factory) Options() []options.Decl { return optionDecls() }
+
+// ReadableMetadata returns the metadata keys a source reads, with their types.
+func (*Factory) ReadableMetadata() map[string]types.Type { return metadataMap(false) }
+
+// WritableMetadata returns the metadata keys a sink writes, with their types.
+func (*Factory) WritableMetadata() map[string]types.Type { return metadataMap(true) }
+
+// tableConfig is what source and sink share: the validated options, client properties, the key and value
+// projections of the physical columns and their formats.
+type tableConfig struct {
+	table  *catalog.Table
+	r      *options.Resolved
+	client *clientConfig
+	loc    *time.Location
+
+	nphys     int
+	physTypes []types.Type
+	keyIdx    []int // physical column index of each key format field
+	valIdx    []int // physical column index of each value format field
+	key       *formats.Discovered
+	value     *formats.Discovered
+	meta      []metaColumn
+}
+
+// formatErr says which side of the record a format error is about.
+func formatErr(side string, err error) error {
+	return fmt.Errorf("%s format: %w", side, err)
+}
+
+// newTableConfig validates what source and sink have in common. encode selects encoders (sink) or decoders.
+func (f *Factory) newTableConfig(ctx connectors.Context, sink bool) (*tableConfig, error) {
+	t := ctx.Table
+	opts := ctx.Options
+	if opts == nil {
+		opts = t.Options
+	}
+	reg := ctx.Formats
+	if reg == nil {
+		return nil, fmt.Errorf("kafka connector: no format registry in the connector context")
+	}
+	// Discover the formats first, so that their options are known before the unsupported-option check.
+	valueKey := "value.format"
+	_, hasFormat := opts["format"]
+	_, hasValueFormat := opts["value.format"]
+	switch {
+	case hasFormat && hasValueFormat:
+		return nil, &options.Error{Keys: []string{"format", "value.format"},
+			Msg: "Options 'format' and 'value.format' both name the value format; give only one of them."}
+	case hasFormat:
+		valueKey = "format"
+	case !hasValueFormat:
+		return nil, &options.Error{Keys: []string{"value.format"},
+			Msg: "Could not find required format option 'value.format' (or 'format') for the kafka table '" + t.Name + "'. Add e.g. 'value.format' = 'json'."}
+	}
+	var consumed []string
+	if d, err := reg.Resolve(opts, valueKey); err != nil {
+		return nil, formatErr("value", err)
+	} else {
+		consumed = append(consumed, d.Consumed...)
+	}
+	if _, ok := opts["key.format"]; ok {
+		d, err := reg.Resolve(opts, "key.format")
+		if err != nil {
+			return nil, formatErr("key", err)
+		}
+		consumed = append(consumed, d.Consumed...)
+	}
+	r, err := connectors.ValidateOptions(f, opts, consumed...)
+	if err != nil {
+		return nil, err
+	}
+	c := &tableConfig{table: t, r: r}
+	if c.client, err = parseProperties(Properties.Get(r)); err != nil {
+		return nil, err
+	}
+	if f.connectTimeout > 0 {
+		if _, given := Properties.Get(r)["default.api.timeout.ms"]; !given {
+			c.client.apiTimeout = f.connectTimeout
+		}
+	}
+	if c.loc, err = ctx.Location(); err != nil {
+		return nil, err
+	}
+
+	// Key and value fields.
+	phys := t.PhysicalColumns()
+	c.nphys = len(phys)
+	for _, col := range phys {
+		c.physTypes = append(c.physTypes, col.Type)
+	}
+	keyFields := KeyFields.Get(r)
+	_, hasKeyFormat := opts["key.format"]
+	if hasKeyFormat && len(keyFields) == 0 {
+		return nil, &options.Error{Keys: []string{"key.format", "key.fields"},
+			Msg: "A key format 'key.format' requires the declaration of one or more of key fields using 'key.fields'."}
+	}
+	if !hasKeyFormat && len(keyFields) > 0 {
+		return nil, &options.Error{Keys: []string{"key.fields", "key.format"},
+			Msg: "The option 'key.fields' can only be declared if a key format is defined using 'key.format'."}
+	}
+	prefix, hasPrefix := KeyFieldsPrefix.Lookup(r)
+	exceptKey := ValueFieldsInclude.Get(r) == "EXCEPT_KEY"
+	if hasPrefix && prefix != "" && !exceptKey {
+		return nil, &options.Error{Keys: []string{"key.fields-prefix", "value.fields-include"},
+			Msg: "A key prefix is not allowed when option 'value.fields-include' is set to 'ALL'. Set it to 'EXCEPT_KEY' instead to avoid field overlaps."}
+	}
+	var physNames []string
+	for _, col := range phys {
+		physNames = append(physNames, col.Name)
+	}
+	isKey := make([]bool, len(phys))
+	var keyRow []types.Field
+	for _, kf := range keyFields {
+		i := indexOf(physNames, kf)
+		if i < 0 {
+			return nil, &options.Error{Keys: []string{"key.fields"},
+				Msg: fmt.Sprintf("Could not find the field '%s' in the table schema for usage in the key format. A key field must be a regular, physical column. The following columns can be selected in the 'key.fields' option:\n[%s]",
+					kf, strings.Join(physNames, ", "))}
+		}
+		if isKey[i] {
+			return nil, &options.Error{Keys: []string{"key.fields"}, Msg: fmt.Sprintf("Field '%s' is listed twice in 'key.fields'.", kf)}
+		}
+		if prefix != "" && !strings.HasPrefix(kf, prefix) {
+			return nil, &options.Error{Keys: []string{"key.fields", "key.fields-prefix"},
+				Msg: fmt.Sprintf("All fields in 'key.fields' must be prefixed with '%s' when option 'key.fields-prefix' is set but field '%s' is not prefixed.", prefix, kf)}
+		}
+		isKey[i] = true
+		c.keyIdx = append(c.keyIdx, i)
+		keyRow = append(keyRow, types.Field{Name: strings.TrimPrefix(kf, prefix), Type: phys[i].Type})
+	}
+	var valRow []types.Field
+	for i, col := range phys {
+		if exceptKey && isKey[i] {
+			continue
+		}
+		c.valIdx = append(c.valIdx, i)
+		valRow = append(valRow, types.Field{Name: col.Name, Type: col.Type})
+	}
+	if hasKeyFormat {
+		if c.key, err = reg.Discover(opts, "key.format", types.RowType(keyRow...), sink); err != nil {
+			return nil, formatErr("key", err)
+		}
+	}
+	if c.value, err = reg.Discover(opts, valueKey, types.RowType(valRow...), sink); err != nil {
+		return nil, formatErr("value", err)
+	}
+	if c.meta, err = resolveMetadata(t, sink, c.loc); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// topics returns the source's topic list or compiled pattern.
+func sourceTopics(r *options.Resolved) ([]string, *regexp.Regexp, error) {
+	topics, hasTopic := Topic.Lookup(r)
+	pattern, hasPattern := TopicPattern.Lookup(r)
+	var list []string
+	for _, t := range topics {
+		if t != "" {
+			list = append(list, t)
+		}
+	}
+	switch {
+	case hasTopic && hasPattern:
+		return nil, nil, &options.Error{Keys: []string{"topic", "topic-pattern"},
+			Msg: "Option 'topic' and 'topic-pattern' shouldn't be set together."}
+	case hasPattern:
+		re, err := regexp.Compile("^(?:" + pattern + ")$")
+		if err != nil {
+			return nil, nil, &options.Error{Keys: []string{"topic-pattern"},
+				Msg: fmt.Sprintf("Invalid value for option 'topic-pattern': '%s' is not a regular expression: %s", pattern, err.Error())}
+		}
+		return nil, re, nil
+	case len(list) > 0:
+		return list, nil, nil
+	}
+	return nil, nil, &options.Error{Keys: []string{"topic", "topic-pattern"},
+		Msg: "Either 'topic' or 'topic-pattern' must be set."}
+}
+
+// CreateSource validates the table and returns a source reading its topics.
+func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error) {
+	c, err := f.newTableConfig(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	s := &source{cfg: c, stderr: ctx.StderrWriter()}
+	if s.topics, s.pattern, err = sourceTopics(c.r); err != nil {
+		return nil, err
+	}
+	if s.start, err = parseStart(c.r, c.client); err != nil {
+		return nil, err
+	}
+	if s.stop, err = parseStop(c.r, c.client); err != nil {
+		return nil, err
+	}
+	s.discovery = DiscoveryInterval.Get(c.r)
+	if d, ok := WatermarkIdleTimeout.Lookup(c.r); ok && d < 0 {
+		return nil, &options.Error{Keys: []string{WatermarkIdleTimeout.Key()},
+			Msg: "Invalid value for option 'scan.watermark.idle-timeout': it must not be negative"}
+	}
+	return s, nil
+}
+
+// CreateSink validates the table and returns an insert-only sink.
+func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
+	c, err := f.newTableConfig(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	r := c.r
+	if _, ok := TopicPattern.Lookup(r); ok {
+		return nil, &options.Error{Keys: []string{"topic-pattern"},
+			Msg: "Option 'topic-pattern' is only supported by a kafka source; a sink writes to 'topic'."}
+	}
+	s := &sink{cfg: c, stderr: ctx.StderrWriter(), topicMeta: -1}
+	for _, t := range Topic.Get(r) {
+		if t != "" {
+			s.topics = append(s.topics, t)
+		}
+	}
+	for i, m := range c.meta {
+		if m.key.name == metaTopic {
+			s.topicMeta = i
+		}
+	}
+	switch {
+	case len(s.topics) == 0 && s.topicMeta < 0:
+		return nil, &options.Error{Keys: []string{"topic"},
+			Msg: "One or more required options are missing.\n\nMissing required options are:\n\ntopic\n\n(A kafka sink needs 'topic', or a writable 'topic' metadata column that names each record's topic.)"}
+	case len(s.topics) > 1 && s.topicMeta < 0:
+		return nil, &options.Error{Keys: []string{"topic"},
+			Msg: fmt.Sprintf("Option 'topic' lists %d topics, but a kafka sink writes to one topic unless the table declares a 'topic' metadata column that picks each record's topic.", len(s.topics))}
+	}
+	switch p := SinkPartitioner.Get(r); p {
+	case "default", "fixed", "round-robin":
+		s.partitioner = p
+	default:
+		return nil, &options.Error{Keys: []string{"sink.partitioner"},
+			Msg: fmt.Sprintf("Invalid value for option 'sink.partitioner': '%s'. Sluice runs no Java, so custom partitioner classes are not supported; use 'default', 'fixed' or 'round-robin'.", p)}
+	}
+	switch g := DeliveryGuarantee.Get(r); g {
+	case guaranteeExactlyOnce:
+		key := r.Given(DeliveryGuarantee.Key())
+		if key == "" {
+			key = DeliveryGuarantee.Key()
+		}
+		return nil, &options.Error{Keys: []string{DeliveryGuarantee.Key()},
+			Msg: fmt.Sprintf("Option '%s' = 'exactly-once' is not supported yet: it needs Kafka transactions committed on checkpoints, which Sluice does not take yet. Use 'at-least-once'.", key)}
+	default:
+		s.guarantee = g
+	}
+	if n, ok := SinkParallelism.Lookup(r); ok && n < 1 {
+		return nil, &options.Error{Keys: []string{SinkParallelism.Key()},
+			Msg: fmt.Sprintf("Invalid value for option 'sink.parallelism': '%d' must be positive", n)}
+	}
+	return s, nil
+}
+
+// UpdateHint is checked by the planner when it rejects updates into the sink.
+func (s *sink) UpdateHint() string {
+	return fmt.Sprintf("The 'kafka' connector writes an append-only stream. To write an updating result to Kafka, declare a PRIMARY KEY on table '%s' and use 'connector' = 'upsert-kafka'.", s.cfg.table.Name)
+}
+
+// Accepts is insert-only: the planner rejects updating queries into a kafka sink.
+func (s *sink) Accepts() changelog.KindSet { return changelog.KindsOf(changelog.Insert) }

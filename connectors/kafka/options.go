@@ -1,0 +1,80 @@
+package kafka
+
+import (
+	"time"
+
+	"github.com/sluicesql/sluice/options"
+)
+
+// Startup and bounded modes, as Flink spells them.
+const (
+	modeEarliest  = "earliest-offset"
+	modeLatest    = "latest-offset"
+	modeGroup     = "group-offsets"
+	modeTimestamp = "timestamp"
+	modeSpecific  = "specific-offsets"
+	modeUnbounded = "unbounded"
+)
+
+// Delivery guarantees.
+const (
+	guaranteeNone        = "none"
+	guaranteeAtLeastOnce = "at-least-once"
+	guaranteeExactlyOnce = "exactly-once"
+)
+
+// Option declarations: the 'kafka' table of REFERENCE.md.
+var (
+	Topic = options.List("topic").
+		Desc("Topic(s) to read from (a ';'-separated list) or the topic to write to. A source needs 'topic' or 'topic-pattern'.")
+	TopicPattern = options.String("topic-pattern").
+			Desc("Regular expression of the topics to read (source only); new matching topics are found every 'scan.topic-partition-discovery.interval'.")
+	Properties = options.Map("properties.").
+			Desc("Kafka client properties by their Kafka names: 'properties.bootstrap.servers' (required), 'properties.group.id', 'properties.auto.offset.reset', ...")
+	Format = options.String("format").
+		Desc("Format of the record value (same as 'value.format').")
+	KeyFormat = options.String("key.format").
+			Desc("Format of the record key; needs 'key.fields'.")
+	KeyFields = options.List("key.fields").Default([]string{}).
+			Desc("';'-separated physical columns that form the record key, in key order.")
+	KeyFieldsPrefix = options.String("key.fields-prefix").
+			Desc("Prefix of the key columns' names, stripped in the key format; requires 'value.fields-include' = 'EXCEPT_KEY'.")
+	ValueFormat = options.String("value.format").
+			Desc("Format of the record value (same as 'format').")
+	ValueFieldsInclude = options.Enum("value.fields-include", "ALL", "EXCEPT_KEY").Default("ALL").
+				Desc("Whether the value holds all physical columns (ALL) or all but the key columns (EXCEPT_KEY).")
+	StartupMode = options.Enum("scan.startup.mode", modeEarliest, modeLatest, modeGroup, modeTimestamp, modeSpecific).
+			Default(modeGroup).
+			Desc("Where the source starts reading.")
+	StartupSpecificOffsets = options.String("scan.startup.specific-offsets").
+				Desc("Start offsets for 'specific-offsets': 'partition:0,offset:42;partition:1,offset:300'.")
+	StartupTimestampMillis = options.Long("scan.startup.timestamp-millis").
+				Desc("Start timestamp (epoch milliseconds) for 'timestamp'.")
+	BoundedMode = options.Enum("scan.bounded.mode", modeUnbounded, modeLatest, modeGroup, modeTimestamp, modeSpecific).
+			Default(modeUnbounded).
+			Desc("Where the source stops reading; anything but 'unbounded' makes the source bounded (usable in batch mode).")
+	BoundedSpecificOffsets = options.String("scan.bounded.specific-offsets").
+				Desc("End offsets (exclusive) for 'specific-offsets': 'partition:0,offset:42;partition:1,offset:300'.")
+	BoundedTimestampMillis = options.Long("scan.bounded.timestamp-millis").
+				Desc("End timestamp (epoch milliseconds, exclusive) for 'timestamp'.")
+	DiscoveryInterval = options.Duration("scan.topic-partition-discovery.interval").Default(5 * time.Minute).
+				Desc("How often the source looks for new topics (topic-pattern) and partitions; 0 disables discovery.")
+	WatermarkIdleTimeout = options.Duration("scan.watermark.idle-timeout").
+				Desc("Idle timeout of the source for watermarks (the global default is 'table.exec.source.idle-timeout').")
+	SinkPartitioner = options.String("sink.partitioner").Default("default").
+			Desc("'default' (murmur2 of the key bytes as Kafka's Java client; sticky without key), 'fixed' (sink instance → partition) or 'round-robin'.")
+	DeliveryGuarantee = options.Enum("sink.delivery-guarantee", guaranteeNone, guaranteeAtLeastOnce, guaranteeExactlyOnce).
+				Default(guaranteeAtLeastOnce).Deprecated("sink.semantic").
+				Desc("'at-least-once' (flush and fail on lost records), 'none' (report lost records as warnings); 'exactly-once' is not supported yet.")
+	TransactionalIDPrefix = options.String("sink.transactional-id-prefix").
+				Desc("Prefix of the transactional ids of an exactly-once sink.")
+	SinkParallelism = options.Int("sink.parallelism").
+			Desc("Accepted for compatibility; the sink runs as one instance.")
+)
+
+func optionDecls() []options.Decl {
+	return options.Decls(Topic, TopicPattern, Properties, Format, KeyFormat, KeyFields, KeyFieldsPrefix, ValueFormat,
+		ValueFieldsInclude, StartupMode, StartupSpecificOffsets, StartupTimestampMillis, BoundedMode,
+		BoundedSpecificOffsets, BoundedTimestampMillis, DiscoveryInterval, WatermarkIdleTimeout, SinkPartitioner,
+		DeliveryGuarantee, TransactionalIDPrefix, SinkParallelism)
+}

@@ -1,0 +1,239 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/types"
+)
+
+// defaultDeliveryTimeout is Kafka's delivery.timeout.ms default. Sluice uses it to bound the final flush of a
+// sink, and the wait of a cancelled job for records stuck in the producer.
+const defaultDeliveryTimeout = 2 * time.Minute
+
+// sink writes a kafka table.
+type sink struct {
+	cfg         *tableConfig
+	stderr      io.Writer
+	topics      []string // from 'topic'; the first is the default
+	topicMeta   int      // index in cfg.meta of the writable topic column, -1 without
+	partitioner string
+	guarantee   string
+}
+
+var (
+	_ connectors.Sink                  = (*sink)(nil)
+	_ interface{ UpdateHint() string } = (*sink)(nil)
+)
+
+// Open connects to the brokers (failing after a bounded wait when none is reachable) and returns the output.
+func (s *sink) Open(ctx context.Context) (changelog.Output, error) {
+	c := s.cfg
+	opts := []kgo.Opt{
+		kgo.AllowAutoTopicCreation(), // the Java producer's default
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	}
+	switch s.partitioner {
+	case "fixed":
+		// Flink's FlinkFixedPartitioner: sink instance i writes to partition i % n; Sluice runs one instance.
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	case "round-robin":
+		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	default:
+		// Kafka's Java client: murmur2 of the key bytes, sticky partitions for records without a key.
+		opts = append(opts, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	}
+	opts = append(opts, c.client.producer...) // user properties win over the defaults above
+	cl, err := c.newClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitReachable(ctx, cl); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	// Records outlive a cancelled job until End's final flush, so they do not carry its cancellation; they are
+	// failed when the job was cancelled and the delivery timeout passed since.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+	o := &output{s: s, cl: cl, ctx: pctx, cancel: pcancel}
+	o.stopAfter = context.AfterFunc(ctx, func() { time.AfterFunc(c.client.deliveryTimeout, pcancel) })
+	o.promise = o.delivered
+	if c.key != nil {
+		o.keyVals = make([]types.Value, len(c.keyIdx))
+	}
+	o.valVals = make([]types.Value, len(c.valIdx))
+	if len(s.topics) > 0 {
+		o.topic = s.topics[0]
+	}
+	return o, nil
+}
+
+// output is the open sink.
+type output struct {
+	s         *sink
+	cl        *kgo.Client
+	ctx       context.Context
+	cancel    context.CancelFunc
+	stopAfter func() bool
+	topic     string
+	keyVals   []types.Value
+	valVals   []types.Value
+	promise   func(*kgo.Record, error)
+	pool      sync.Pool // *kgo.Record, with their key, value and header buffers
+
+	mu      sync.Mutex
+	err     error // at-least-once: the first lost record
+	lost    atomic.Int64
+	written atomic.Int64
+	ended   bool
+}
+
+func (o *output) getRecord() *kgo.Record {
+	if r, ok := o.pool.Get().(*kgo.Record); ok {
+		return r
+	}
+	return &kgo.Record{}
+}
+
+func (o *output) delivered(r *kgo.Record, err error) {
+	if err != nil {
+		o.lost.Add(1)
+		e := fmt.Errorf("kafka table '%s': write a record to topic '%s' partition %d: %w", o.s.cfg.table.Name, r.Topic, r.Partition, err)
+		if o.s.guarantee == guaranteeNone {
+			if o.lost.Load() <= maxWarnings {
+				fmt.Fprintf(o.s.stderr, "WARN %s (sink.delivery-guarantee is 'none': the record is lost)\n", e.Error())
+			}
+		} else {
+			o.mu.Lock()
+			if o.err == nil {
+				o.err = e
+			}
+			o.mu.Unlock()
+		}
+	} else {
+		o.written.Add(1)
+	}
+	key, val, hdr := r.Key, r.Value, r.Headers
+	*r = kgo.Record{Key: key[:0], Value: val[:0], Headers: hdr[:0]}
+	o.pool.Put(r)
+}
+
+func (o *output) failure() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+// Push encodes every row as one record and hands it to the producer. It returns the first delivery failure
+// seen so far (at-least-once).
+func (o *output) Push(b *changelog.Batch) error {
+	if err := o.failure(); err != nil {
+		return err
+	}
+	c := o.s.cfg
+	for i := range b.Rows {
+		row := &b.Rows[i]
+		if row.Kind != changelog.Insert {
+			return fmt.Errorf("kafka table '%s': the kafka sink only writes inserts, got a %s row; use 'upsert-kafka' for updating results", c.table.Name, row.Kind)
+		}
+		rec := o.getRecord()
+		if err := o.encode(row.Vals, rec); err != nil {
+			o.pool.Put(rec)
+			return err
+		}
+		o.cl.Produce(o.ctx, rec, o.promise)
+	}
+	return nil
+}
+
+func (o *output) encode(vals []types.Value, rec *kgo.Record) error {
+	s := o.s
+	c := s.cfg
+	rec.Topic = o.topic
+	if c.key != nil {
+		for j, pi := range c.keyIdx {
+			o.keyVals[j] = vals[pi]
+		}
+		k, err := c.key.Encoder.Encode(rec.Key[:0], o.keyVals)
+		if err != nil {
+			return encodeError(c.table.Name, "key", err)
+		}
+		rec.Key = k
+	} else {
+		rec.Key = nil
+	}
+	for j, pi := range c.valIdx {
+		o.valVals[j] = vals[pi]
+	}
+	v, err := c.value.Encoder.Encode(rec.Value[:0], o.valVals)
+	if err != nil {
+		return encodeError(c.table.Name, "value", err)
+	}
+	rec.Value = v
+	for j := range c.meta {
+		m := &c.meta[j]
+		writeMetadata(m.key.name, vals[c.nphys+j], m.col.Type, rec, c.loc)
+	}
+	if s.topicMeta >= 0 && len(s.topics) > 0 && rec.Topic != o.topic && !contains(s.topics, rec.Topic) {
+		return fmt.Errorf("kafka table '%s': a row names topic '%s' in its 'topic' metadata column, which is not one of the topics of option 'topic' (%s)",
+			c.table.Name, rec.Topic, quoteList(s.topics))
+	}
+	if rec.Topic == "" {
+		return fmt.Errorf("kafka table '%s': a row has a NULL 'topic' metadata column and the table has no 'topic' option to fall back to", c.table.Name)
+	}
+	if s.partitioner == "fixed" {
+		rec.Partition = 0
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }
+
+func encodeError(table, side string, err error) error {
+	field := ""
+	var fe *formats.RecordError
+	if errors.As(err, &fe) && fe.Field != "" {
+		field = fmt.Sprintf(" (field '%s')", fe.Field)
+	}
+	return fmt.Errorf("kafka table '%s': cannot encode the %s of a row%s: %w", table, side, field, err)
+}
+
+func (o *output) Watermark(int64) error { return nil }
+
+// End flushes every buffered record and closes the producer. At least once, a lost record fails the job.
+func (o *output) End() error {
+	if o.ended {
+		return nil
+	}
+	o.ended = true
+	defer func() {
+		o.cl.Close()
+		o.stopAfter()
+		o.cancel()
+	}()
+	d := o.s.cfg.client.deliveryTimeout
+	fctx, cancel := context.WithTimeout(o.ctx, d)
+	defer cancel()
+	if err := o.cl.Flush(fctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("kafka table '%s': %d records were not acknowledged by the brokers at '%s' within %s ('properties.delivery.timeout.ms')",
+				o.s.cfg.table.Name, o.cl.BufferedProduceRecords(), o.s.cfg.servers(), d)
+		}
+		return fmt.Errorf("kafka table '%s': flush: %w", o.s.cfg.table.Name, err)
+	}
+	if n := o.lost.Load(); n > 0 && o.s.guarantee == guaranteeNone {
+		fmt.Fprintf(o.s.stderr, "WARN kafka table '%s': %d records were lost (sink.delivery-guarantee is 'none')\n", o.s.cfg.table.Name, n)
+		return nil
+	}
+	return o.failure()
+}

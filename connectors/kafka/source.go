@@ -1,0 +1,588 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/types"
+)
+
+// maxWarnings is how many skipped-record warnings a source prints; later ones are only counted.
+const maxWarnings = 10
+
+// RecordError is a record the source cannot read: where it is and what is wrong with it. It wraps the
+// format's error (a *formats.RecordError wrapping formats.ErrDecode).
+type RecordError struct {
+	Table     string
+	Topic     string
+	Partition int32
+	Offset    int64
+	Side      string // "key" or "value"
+	Field     string // path of the field at fault, "" when the message as a whole is bad
+	Err       error
+	hint      string // the format's ignore-parse-errors option, when it has one
+}
+
+func (e *RecordError) Error() string {
+	field := ""
+	if e.Field != "" {
+		field = fmt.Sprintf(", field '%s'", e.Field)
+	}
+	msg := fmt.Sprintf("kafka table '%s': cannot read the record at topic '%s' partition %d offset %d (%s%s): %s",
+		e.Table, e.Topic, e.Partition, e.Offset, e.Side, field, e.Err.Error())
+	if e.hint != "" {
+		msg += fmt.Sprintf(". Set '%s' = 'true' to skip unreadable records", e.hint)
+	}
+	return msg
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// Metrics are the counters of a source.
+type Metrics struct {
+	Records          int64 // rows emitted
+	SkippedBad       int64 // records skipped because a format could not read them (ignore-parse-errors)
+	SkippedNullValue int64 // records skipped because their value is null
+}
+
+// source reads a kafka table.
+type source struct {
+	cfg       *tableConfig
+	stderr    io.Writer
+	topics    []string
+	pattern   *regexp.Regexp
+	start     offsetSpec
+	stop      offsetSpec
+	discovery time.Duration
+
+	records, skippedBad, skippedNull atomic.Int64
+	warnings                         int
+}
+
+var _ connectors.Source = (*source)(nil)
+
+func (s *source) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
+
+func (s *source) Bounded() bool { return s.stop.mode != modeUnbounded }
+
+// Metrics returns the source's counters so far; safe to call while Run runs.
+func (s *source) Metrics() Metrics {
+	return Metrics{Records: s.records.Load(), SkippedBad: s.skippedBad.Load(), SkippedNullValue: s.skippedNull.Load()}
+}
+
+// partState is the progress of one partition.
+type partState struct {
+	tp        topicPartition
+	next      int64 // offset after the last record handled (pushed or skipped); -1 before the first
+	committed int64 // last offset committed to the group
+	stop      int64 // exclusive end offset, -1 when unbounded
+	done      bool
+}
+
+// run is the state of one Run.
+type run struct {
+	s     *source
+	cl    *kgo.Client
+	adm   *kadm.Client
+	parts map[topicPartition]*partState
+	open  int // bounded: partitions not done
+
+	// Reused buffers: rows live in arena, valid until the next push.
+	batch     changelog.Batch
+	arena     []types.Value
+	width     int
+	keyVals   []types.Value
+	valVals   []types.Value
+	valDirect bool // the value fields are all physical columns in order: decode straight into the row
+}
+
+// servers names the brokers for error messages.
+func (c *tableConfig) servers() string { return strings.Join(c.client.servers, ",") }
+
+func (c *tableConfig) newClient(extra ...kgo.Opt) (*kgo.Client, error) {
+	opts := append(append([]kgo.Opt{}, c.client.common...), extra...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka table '%s': invalid client configuration from 'properties.*': %w", c.table.Name, err)
+	}
+	return cl, nil
+}
+
+// waitReachable pings the brokers until one answers or the connect timeout passes.
+func (c *tableConfig) waitReachable(ctx context.Context, cl *kgo.Client) error {
+	wctx, cancel := context.WithTimeout(ctx, c.client.apiTimeout)
+	defer cancel()
+	var last error
+	for {
+		pctx, pcancel := context.WithTimeout(wctx, 2*time.Second)
+		err := cl.Ping(pctx)
+		pcancel()
+		if err == nil {
+			return nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-wctx.Done():
+			t.Stop()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("kafka table '%s': no broker reachable at 'properties.bootstrap.servers' = '%s' within %s: %w",
+				c.table.Name, c.servers(), c.client.apiTimeout, last)
+		case <-t.C:
+		}
+	}
+}
+
+// Run reads the topics and pushes rows until the stop offsets (bounded) or until ctx is cancelled.
+func (s *source) Run(ctx context.Context, out changelog.Output) error {
+	c := s.cfg
+	opts := []kgo.Opt{
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
+		kgo.KeepControlRecords(),
+	}
+	opts = append(opts, c.client.consumer...)
+	if c.client.readCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	switch {
+	case c.client.resetOffset == "none":
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NoResetOffset()))
+	case c.client.resetOffset == "latest" || c.client.resetOffset == "" && s.start.mode == modeLatest:
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	default:
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	}
+	cl, err := c.newClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := c.waitReachable(ctx, cl); err != nil {
+		return err
+	}
+	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}}
+	r.prepare()
+	err = r.loop(ctx, out)
+	r.commit(context.WithoutCancel(ctx), true)
+	if n := s.skippedBad.Load() + s.skippedNull.Load(); n > maxWarnings {
+		fmt.Fprintf(s.stderr, "WARN kafka table '%s': skipped %d records in all (%d unreadable, %d with a null value)\n",
+			c.table.Name, n, s.skippedBad.Load(), s.skippedNull.Load())
+	}
+	return err
+}
+
+func (r *run) prepare() {
+	c := r.s.cfg
+	r.width = c.nphys + len(c.meta)
+	n := c.client.maxPollRecords
+	r.arena = make([]types.Value, n*r.width)
+	r.batch.Rows = make([]changelog.Row, 0, n)
+	r.valDirect = len(c.valIdx) == c.nphys
+	if c.key != nil {
+		r.keyVals = make([]types.Value, len(c.keyIdx))
+	}
+	if !r.valDirect {
+		r.valVals = make([]types.Value, len(c.valIdx))
+	}
+}
+
+// listPartitions returns the partitions of the source's topics (or of the topics matching its pattern).
+func (r *run) listPartitions(ctx context.Context) ([]topicPartition, error) {
+	s := r.s
+	req := kmsg.NewPtrMetadataRequest()
+	if s.pattern == nil {
+		for _, t := range s.topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+		req.AllowAutoTopicCreation = s.cfg.client.allowAutoCreate
+	}
+	var parts []topicPartition
+	for attempt := 0; ; attempt++ {
+		parts = parts[:0]
+		resp, err := req.RequestWith(ctx, r.cl)
+		if err != nil {
+			return nil, fmt.Errorf("kafka table '%s': list the partitions of %s: %w", s.cfg.table.Name, s.what(), err)
+		}
+		var retry error
+		for _, t := range resp.Topics {
+			if t.Topic == nil || t.IsInternal {
+				continue
+			}
+			name := *t.Topic
+			if s.pattern != nil && !s.pattern.MatchString(name) {
+				continue
+			}
+			if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+				if errors.Is(err, kerr.UnknownTopicOrPartition) && !s.cfg.client.allowAutoCreate {
+					return nil, fmt.Errorf("kafka table '%s': topic '%s' does not exist on the brokers at '%s'. Create it first, or set 'properties.allow.auto.create.topics' = 'true'",
+						s.cfg.table.Name, name, s.cfg.servers())
+				}
+				if kerr.IsRetriable(err) || errors.Is(err, kerr.UnknownTopicOrPartition) {
+					retry = fmt.Errorf("topic '%s': %w", name, err)
+					continue
+				}
+				return nil, fmt.Errorf("kafka table '%s': topic '%s': %w", s.cfg.table.Name, name, err)
+			}
+			for _, p := range t.Partitions {
+				parts = append(parts, topicPartition{name, p.Partition})
+			}
+		}
+		if retry == nil {
+			break
+		}
+		if attempt >= 50 {
+			return nil, fmt.Errorf("kafka table '%s': %w", s.cfg.table.Name, retry)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	sort.Slice(parts, func(i, j int) bool {
+		if parts[i].topic != parts[j].topic {
+			return parts[i].topic < parts[j].topic
+		}
+		return parts[i].partition < parts[j].partition
+	})
+	return parts, nil
+}
+
+func (s *source) what() string {
+	if s.pattern != nil {
+		return fmt.Sprintf("the topics matching 'topic-pattern' = '%s'", strings.TrimSuffix(strings.TrimPrefix(s.pattern.String(), "^(?:"), ")$"))
+	}
+	return "topic(s) '" + strings.Join(s.topics, ";") + "'"
+}
+
+// assign resolves start (and stop) offsets of new partitions and starts consuming them. initial tells the
+// first assignment (startup mode) from later discoveries (earliest offset, as Flink).
+func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) error {
+	var fresh []topicPartition
+	for _, tp := range parts {
+		if _, ok := r.parts[tp]; !ok {
+			fresh = append(fresh, tp)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	s := r.s
+	lister := offsetLister{adm: r.adm}
+	startSpec := s.start
+	if !initial {
+		startSpec = offsetSpec{mode: modeEarliest}
+	}
+	starts, err := lister.resolve(ctx, startSpec, fresh, true)
+	if err != nil {
+		return fmt.Errorf("kafka table '%s': start offsets ('scan.startup.mode' = '%s'): %w", s.cfg.table.Name, startSpec.mode, err)
+	}
+	var stops map[topicPartition]int64
+	if s.Bounded() {
+		if stops, err = lister.resolve(ctx, s.stop, fresh, false); err != nil {
+			return fmt.Errorf("kafka table '%s': stop offsets ('scan.bounded.mode' = '%s'): %w", s.cfg.table.Name, s.stop.mode, err)
+		}
+	}
+	assign := map[string]map[int32]kgo.Offset{}
+	for _, tp := range fresh {
+		st := &partState{tp: tp, next: -1, committed: -1, stop: -1}
+		start := starts[tp]
+		if stops != nil {
+			st.stop = stops[tp]
+			if start >= st.stop {
+				st.done = true
+			} else {
+				r.open++
+			}
+		}
+		r.parts[tp] = st
+		if st.done {
+			continue
+		}
+		if assign[tp.topic] == nil {
+			assign[tp.topic] = map[int32]kgo.Offset{}
+		}
+		assign[tp.topic][tp.partition] = kgo.NewOffset().At(start)
+	}
+	r.cl.AddConsumePartitions(assign)
+	return nil
+}
+
+func (r *run) loop(ctx context.Context, out changelog.Output) error {
+	s := r.s
+	parts, err := r.listPartitions(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.assign(ctx, parts, true); err != nil {
+		return err
+	}
+	bounded := s.Bounded()
+	commitEvery := s.cfg.client.autoCommitInterval
+	nextCommit := time.Now().Add(commitEvery)
+	var nextDiscovery time.Time
+	if !bounded && s.discovery > 0 {
+		nextDiscovery = time.Now().Add(s.discovery)
+	}
+	for {
+		if bounded && r.open == 0 {
+			return nil
+		}
+		wait := time.Second
+		now := time.Now()
+		if d := nextCommit.Sub(now); d < wait {
+			wait = max(d, time.Millisecond)
+		}
+		if !nextDiscovery.IsZero() {
+			if d := nextDiscovery.Sub(now); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fetches := r.cl.PollRecords(pctx, s.cfg.client.maxPollRecords)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.fetchError(fetches); err != nil {
+			return err
+		}
+		if err := r.handle(fetches, out); err != nil {
+			return err
+		}
+		now = time.Now()
+		if !now.Before(nextCommit) {
+			r.commit(ctx, false)
+			nextCommit = now.Add(commitEvery)
+		}
+		if !nextDiscovery.IsZero() && !now.Before(nextDiscovery) {
+			parts, err := r.listPartitions(ctx)
+			if err == nil {
+				err = r.assign(ctx, parts, false)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				fmt.Fprintf(s.stderr, "WARN kafka table '%s': partition discovery failed (retrying in %s): %s\n", s.cfg.table.Name, s.discovery, err.Error())
+			}
+			nextDiscovery = time.Now().Add(s.discovery)
+		}
+	}
+}
+
+// fetchError returns the first error of fetches that is not the poll timeout.
+func (r *run) fetchError(fetches kgo.Fetches) error {
+	var first error
+	fetches.EachError(func(t string, p int32, err error) {
+		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		if t == "" {
+			first = fmt.Errorf("kafka table '%s': fetch: %w", r.s.cfg.table.Name, err)
+			return
+		}
+		first = fmt.Errorf("kafka table '%s': fetch topic '%s' partition %d: %w", r.s.cfg.table.Name, t, p, err)
+	})
+	return first
+}
+
+// handle decodes the fetched records into rows and pushes them, one batch per poll.
+func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
+	r.batch.Reset()
+	var removed map[string][]int32
+	var firstErr error
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if firstErr != nil || len(fp.Records) == 0 {
+			return
+		}
+		st := r.parts[topicPartition{fp.Topic, fp.Partition}]
+		if st == nil || st.done {
+			return
+		}
+		for _, rec := range fp.Records {
+			if st.stop >= 0 && rec.Offset >= st.stop {
+				break
+			}
+			st.next = rec.Offset + 1
+			if !rec.Attrs.IsControl() {
+				if err := r.record(rec); err != nil {
+					firstErr = err
+					return
+				}
+			}
+			if st.stop >= 0 && st.next >= st.stop {
+				break
+			}
+		}
+		if st.stop >= 0 && st.next >= st.stop {
+			st.done = true
+			r.open--
+			if removed == nil {
+				removed = map[string][]int32{}
+			}
+			removed[st.tp.topic] = append(removed[st.tp.topic], st.tp.partition)
+		}
+	})
+	if firstErr != nil {
+		return firstErr
+	}
+	if removed != nil {
+		r.cl.RemoveConsumePartitions(removed)
+	}
+	if r.batch.Len() == 0 {
+		return nil
+	}
+	r.s.records.Add(int64(r.batch.Len()))
+	return out.Push(&r.batch)
+}
+
+// record decodes one record into the next row of the batch (or skips it).
+func (r *run) record(rec *kgo.Record) error {
+	s := r.s
+	c := s.cfg
+	if rec.Value == nil {
+		s.skippedNull.Add(1)
+		s.warn(rec, "its value is null (a tombstone; read compacted topics with 'upsert-kafka')")
+		return nil
+	}
+	i := r.batch.Len()
+	row := r.arena[i*r.width : (i+1)*r.width : (i+1)*r.width]
+	if c.key != nil {
+		if rec.Key == nil {
+			for _, pi := range c.keyIdx {
+				row[pi] = types.NullValue
+			}
+		} else {
+			ok, err := c.key.Decoder.Decode(rec.Key, r.keyVals)
+			if err != nil {
+				return s.recordError(rec, "key", err)
+			}
+			if !ok {
+				s.skippedBad.Add(1)
+				s.warn(rec, "its key cannot be read by format '"+c.key.Identifier+"' (ignore-parse-errors)")
+				return nil
+			}
+			for j, pi := range c.keyIdx {
+				row[pi] = r.keyVals[j]
+			}
+		}
+	}
+	dst := row[:c.nphys]
+	if !r.valDirect {
+		dst = r.valVals
+	}
+	ok, err := c.value.Decoder.Decode(rec.Value, dst)
+	if err != nil {
+		return s.recordError(rec, "value", err)
+	}
+	if !ok {
+		s.skippedBad.Add(1)
+		s.warn(rec, "its value cannot be read by format '"+c.value.Identifier+"' (ignore-parse-errors)")
+		return nil
+	}
+	if !r.valDirect {
+		for j, pi := range c.valIdx {
+			row[pi] = r.valVals[j]
+		}
+	}
+	for j := range c.meta {
+		m := &c.meta[j]
+		v, err := m.cast(readMetadata(m.key.name, rec))
+		if err != nil {
+			return fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: metadata column '%s': %w",
+				c.table.Name, rec.Topic, rec.Partition, rec.Offset, m.col.Name, err)
+		}
+		row[c.nphys+j] = v
+	}
+	r.batch.Append(changelog.Insert, row)
+	return nil
+}
+
+func (s *source) recordError(rec *kgo.Record, side string, err error) error {
+	e := &RecordError{Table: s.cfg.table.Name, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Side: side, Err: err}
+	var fe *formats.RecordError
+	if errors.As(err, &fe) {
+		e.Field = fe.Field
+	}
+	d := s.cfg.value
+	if side == "key" {
+		d = s.cfg.key
+	}
+	for _, o := range d.Factory.Options() {
+		if o.Key == "ignore-parse-errors" {
+			e.hint = d.Prefix + o.Key
+		}
+	}
+	return e
+}
+
+func (s *source) warn(rec *kgo.Record, why string) {
+	s.warnings++
+	if s.warnings > maxWarnings {
+		return
+	}
+	fmt.Fprintf(s.stderr, "WARN kafka table '%s': skipped the record at topic '%s' partition %d offset %d: %s\n",
+		s.cfg.table.Name, rec.Topic, rec.Partition, rec.Offset, why)
+	if s.warnings == maxWarnings {
+		fmt.Fprintf(s.stderr, "WARN kafka table '%s': further skipped records are counted, not printed\n", s.cfg.table.Name)
+	}
+}
+
+// commit commits the progress of every partition to the group, when there is a group and committing is on.
+// Failures are warnings: the next commit retries.
+func (r *run) commit(ctx context.Context, final bool) {
+	c := r.s.cfg
+	if c.client.groupID == "" || !c.client.autoCommit {
+		return
+	}
+	offs := kadm.Offsets{}
+	for _, st := range r.parts {
+		if st.next >= 0 && st.next != st.committed {
+			offs.Add(kadm.Offset{Topic: st.tp.topic, Partition: st.tp.partition, At: st.next, LeaderEpoch: -1})
+		}
+	}
+	if len(offs) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := r.adm.CommitOffsets(cctx, c.client.groupID, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		if !final && ctx.Err() != nil {
+			return
+		}
+		fmt.Fprintf(r.s.stderr, "WARN kafka table '%s': commit offsets to group '%s': %s\n", c.table.Name, c.client.groupID, err.Error())
+		return
+	}
+	resp.Each(func(o kadm.OffsetResponse) {
+		if st := r.parts[topicPartition{o.Topic, o.Partition}]; st != nil && o.Err == nil {
+			st.committed = o.At
+		}
+	})
+}

@@ -1,0 +1,161 @@
+// Package driver is Sluice's database/sql driver, registered under the name "sluice":
+//
+//	import _ "github.com/sluicesql/sluice/driver"
+//	db, err := sql.Open("sluice", "runtime-mode=batch")
+//
+// Registration happens in this package's init, as database/sql drivers do; it is the only init-time
+// registration in Sluice. Tests that need control use NewConnector and sql.OpenDB instead.
+//
+// # DSN
+//
+// A DSN is a list of key=value pairs separated by ';' or '&' (or spaces). Keys are session options: either
+// Flink's full names ("execution.runtime-mode=batch", "table.local-time-zone=Europe/Berlin") or the short
+// "runtime-mode". The driver's own keys:
+//   - op=true|false: add the changelog kind as a first column named "op" (+I, -U, +U, -D). Default: true in
+//     streaming mode, false in batch mode (where every row is a final +I).
+//
+// # Connections share one session
+//
+// All connections of one *sql.DB (one Connector) share one catalog and one set of session options, so a
+// CREATE TABLE on one pooled connection is visible to the next query, whichever connection it gets.
+//
+// # Statements
+//
+// ExecContext runs DDL, SET/RESET, INSERT and statement sets (several statements separated by ';' are run in
+// order). An INSERT returns when its job ends: at the end of bounded input, or when ctx is cancelled (the
+// job is then cancelled, its sinks flushed, and ctx.Err() returned). RowsAffected is the number of rows the
+// job wrote. QueryContext runs a SELECT; rows stream as they are produced: in streaming mode over unbounded
+// sources Next blocks for the next change until ctx is cancelled or Rows.Close is called.
+//
+// Positional parameters (? or $1) are bound as literals typed after the Go value.
+//
+// # Types
+//
+// BOOLEAN → bool; TINYINT, SMALLINT, INT, BIGINT → int64; FLOAT, DOUBLE → float64; CHAR, VARCHAR, STRING →
+// string; BINARY, VARBINARY, BYTES → []byte; DECIMAL → Decimal (a string type holding the exact decimal text,
+// scannable into string, float64 or Decimal); DATE, TIME, TIMESTAMP → time.Time in UTC holding the wall-clock
+// value; TIMESTAMP_LTZ → time.Time in the session time zone; INTERVAL → int64 (months or milliseconds);
+// ARRAY, MAP, MULTISET, ROW → string holding JSON; NULL → nil.
+package driver
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/engine"
+)
+
+func init() {
+	sql.Register("sluice", &Driver{})
+}
+
+// Driver is the database/sql driver.
+type Driver struct{}
+
+var (
+	_ driver.Driver        = (*Driver)(nil)
+	_ driver.DriverContext = (*Driver)(nil)
+)
+
+// Open opens a connection on a new session; prefer sql.Open, which shares one session per *sql.DB.
+func (d *Driver) Open(dsn string) (driver.Conn, error) {
+	c, err := d.OpenConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return c.Connect(context.Background())
+}
+
+// OpenConnector parses the DSN and creates the shared session.
+func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
+	return NewConnector(dsn, engine.Config{})
+}
+
+// Connector creates connections that share one session.
+type Connector struct {
+	session *engine.Session
+	op      *bool
+}
+
+var _ driver.Connector = (*Connector)(nil)
+
+// NewConnector builds a connector from a DSN and an engine configuration (output writers, registries).
+func NewConnector(dsn string, cfg engine.Config) (*Connector, error) {
+	opts, op, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Options == nil {
+		cfg.Options = map[string]string{}
+	}
+	for k, v := range opts {
+		cfg.Options[k] = v
+	}
+	s, err := engine.NewSession(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sluice: DSN %q: %w", dsn, err)
+	}
+	return &Connector{session: s, op: op}, nil
+}
+
+// Session returns the shared session (for the native API).
+func (c *Connector) Session() *engine.Session { return c.session }
+
+// Connect returns a connection on the shared session.
+func (c *Connector) Connect(context.Context) (driver.Conn, error) {
+	return &conn{c: c}, nil
+}
+
+// Driver returns the driver.
+func (c *Connector) Driver() driver.Driver { return &Driver{} }
+
+// Close cancels the session's running jobs (sql.DB.Close calls it).
+func (c *Connector) Close() error {
+	c.session.CancelJobs()
+	return nil
+}
+
+var shortKeys = map[string]string{
+	"runtime-mode": "execution.runtime-mode",
+	"time-zone":    "table.local-time-zone",
+}
+
+// ParseDSN splits a DSN into session options and the op column setting (nil = default per mode).
+func ParseDSN(dsn string) (map[string]string, *bool, error) {
+	opts := map[string]string{}
+	var op *bool
+	fields := strings.FieldsFunc(dsn, func(r rune) bool { return r == ';' || r == '&' || r == ' ' || r == '\n' })
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, nil, fmt.Errorf("sluice: bad DSN element %q: want key=value (e.g. runtime-mode=batch)", f)
+		}
+		k = strings.TrimSpace(k)
+		v = strings.TrimSpace(v)
+		if k == "op" {
+			switch strings.ToLower(v) {
+			case "true", "1", "yes":
+				b := true
+				op = &b
+			case "false", "0", "no":
+				b := false
+				op = &b
+			default:
+				return nil, nil, fmt.Errorf("sluice: DSN option op=%q: want true or false", v)
+			}
+			continue
+		}
+		if full, ok := shortKeys[k]; ok {
+			k = full
+		}
+		opts[k] = v
+	}
+	return opts, op, nil
+}
+
+// ErrNoTransactions is returned by Begin: Sluice has no transactions.
+var ErrNoTransactions = errors.New("sluice: transactions are not supported")

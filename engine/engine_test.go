@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/sql"
+	"github.com/sluicesql/sluice/types"
+)
+
+// TestGolden runs the files under testdata/. Commands:
+//
+//	exec            run statements; print each result (or error as line:col: message)
+//	query [mode=streaming|batch|both]
+//	                run one SELECT; print its changelog (streaming) or rows (batch). With both (the default),
+//	                run it both ways, print the batch rows, and fail unless the materialized streaming
+//	                changelog equals the batch result: the engine's main correctness check.
+//	changelog       run one SELECT in streaming mode; print the changelog rows
+//	run             run an INSERT script to completion; print what the print sinks wrote
+func TestGolden(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		var out bytes.Buffer
+		s, err := NewSession(Config{Stdout: &out, Stderr: &out, Notice: &out, TempDir: t.TempDir(), Options: map[string]string{"table.local-time-zone": "UTC"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			switch d.Cmd {
+			case "exec":
+				return execAll(ctx, t, s, d.Input)
+			case "run":
+				out.Reset()
+				res := execAll(ctx, t, s, d.Input)
+				if err := s.WaitJobs(ctx); err != nil {
+					return res + "job error: " + errText(err) + "\n"
+				}
+				return out.String()
+			case "changelog":
+				rows, _, err := queryRows(ctx, s, d.Input, ModeStreaming)
+				if err != nil {
+					return errText(err) + "\n"
+				}
+				return formatRows(rows)
+			case "query":
+				mode := "both"
+				if d.HasArg("mode") {
+					d.ScanArgs(t, "mode", &mode)
+				}
+				if mode != "both" {
+					rows, _, err := queryRows(ctx, s, d.Input, mode)
+					if err != nil {
+						return errText(err) + "\n"
+					}
+					return formatRows(rows)
+				}
+				srows, _, err := queryRows(ctx, s, d.Input, ModeStreaming)
+				if err != nil {
+					return "streaming: " + errText(err) + "\n"
+				}
+				brows, _, err := queryRows(ctx, s, d.Input, ModeBatch)
+				if err != nil {
+					return "batch: " + errText(err) + "\n"
+				}
+				for _, r := range brows {
+					if r.Kind != changelog.Insert {
+						t.Fatalf("batch mode emitted %s, want only +I", r.Kind)
+					}
+				}
+				m := changelog.NewMaterializer(nil)
+				for _, r := range srows {
+					if err := m.Apply(r); err != nil {
+						t.Fatalf("materializing the streaming changelog: %v", err)
+					}
+				}
+				got, want := sortedLines(m.Rows()), sortedLines(rowVals(brows))
+				if got != want {
+					t.Fatalf("streaming result materialized differs from batch result\nstreaming:\n%s\nbatch:\n%s", got, want)
+				}
+				return formatRows(brows)
+			}
+			t.Fatalf("unknown command %s", d.Cmd)
+			return ""
+		})
+	})
+}
+
+var jobID = regexp.MustCompile(`job [0-9a-f]{32}`)
+
+func errText(err error) string {
+	if line, col, msg, ok := sql.Position(err); ok {
+		return fmt.Sprintf("%d:%d: %s", line, col, msg)
+	}
+	return jobID.ReplaceAllString(err.Error(), "job <id>")
+}
+
+func execAll(ctx context.Context, t *testing.T, s *Session, input string) string {
+	stmts, err := sql.ParseScript(input)
+	if err != nil {
+		return errText(err) + "\n"
+	}
+	var b strings.Builder
+	for _, st := range stmts {
+		res, err := s.Execute(ctx, st)
+		if err != nil {
+			b.WriteString(errText(err) + "\n")
+			continue
+		}
+		switch res.Kind {
+		case ResultOK:
+			b.WriteString(res.Message + "\n")
+		case ResultJob:
+			b.WriteString("[INFO] job submitted\n")
+		case ResultTable:
+			var names []string
+			for _, c := range res.Columns {
+				names = append(names, c.Name)
+			}
+			b.WriteString(strings.Join(names, " | ") + "\n")
+			for _, r := range res.Rows {
+				var vs []string
+				for _, v := range r {
+					vs = append(vs, v.Str())
+				}
+				b.WriteString(strings.Join(vs, " | ") + "\n")
+			}
+			if res.Message != "" {
+				b.WriteString(res.Message + "\n")
+			}
+		case ResultQuery:
+			t.Fatalf("use the query command for SELECT")
+		}
+	}
+	return b.String()
+}
+
+// queryRows runs a SELECT in the given runtime mode and collects its changelog.
+func queryRows(ctx context.Context, s *Session, text, mode string) ([]changelog.Row, []Column, error) {
+	st, err := sql.ParseStatement(text)
+	if err != nil {
+		return nil, nil, err
+	}
+	prev, had := s.Option("execution.runtime-mode")
+	s.mu.Lock()
+	s.opts["execution.runtime-mode"] = mode
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if had {
+			s.opts["execution.runtime-mode"] = prev
+		} else {
+			delete(s.opts, "execution.runtime-mode")
+		}
+		s.mu.Unlock()
+	}()
+	res, err := s.Execute(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.Kind != ResultQuery {
+		return nil, nil, fmt.Errorf("not a query")
+	}
+	var rows []changelog.Row
+	for {
+		r, ok := res.Query.Next(ctx)
+		if !ok {
+			break
+		}
+		rows = append(rows, r)
+	}
+	if err := res.Query.Err(); err != nil {
+		return nil, nil, err
+	}
+	colTypes = nil
+	for _, c := range res.Columns {
+		colTypes = append(colTypes, c.Type)
+	}
+	return rows, res.Columns, nil
+}
+
+// colTypes are the column types of the last query, for printing.
+var colTypes []types.Type
+
+func formatRows(rows []changelog.Row) string {
+	var b []byte
+	for _, r := range rows {
+		b = changelog.AppendRow(b, r, colTypes, time.UTC)
+		b = append(b, '\n')
+	}
+	return string(b)
+}
+
+func rowVals(rows []changelog.Row) [][]types.Value {
+	var out [][]types.Value
+	for _, r := range rows {
+		out = append(out, r.Vals)
+	}
+	return out
+}
+
+func sortedLines(rows [][]types.Value) string {
+	var lines []string
+	for _, r := range rows {
+		lines = append(lines, string(changelog.AppendRow(nil, changelog.Row{Vals: r}, colTypes, time.UTC)))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,558 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicesql/sluice/catalog"
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Runtime modes (execution.runtime-mode).
+const (
+	ModeStreaming = "streaming"
+	ModeBatch     = "batch"
+	ModeAutomatic = "automatic"
+)
+
+// Known session options and their allowed values (nil = any value that parses for the option).
+var enumOptions = map[string][]string{
+	"execution.runtime-mode":                 {ModeStreaming, ModeBatch, ModeAutomatic},
+	"sql-client.execution.result-mode":       {"table", "changelog", "tableau"},
+	"execution.checkpointing.mode":           {"EXACTLY_ONCE", "AT_LEAST_ONCE"},
+	"table.exec.mini-batch.enabled":          {"true", "false"},
+	"table.dml-sync":                         {"true", "false"},
+	"table.exec.sink.not-null-enforcer":      {"ERROR", "DROP"},
+	"sql-client.verbose":                     {"true", "false"},
+	"table.exec.source.cdc-events-duplicate": {"true", "false"},
+}
+
+// set validates and stores a session option.
+func (s *Session) set(key, value string) error {
+	if allowed, ok := enumOptions[key]; ok {
+		found := false
+		for _, a := range allowed {
+			if strings.EqualFold(a, value) {
+				value, found = a, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("%w: Invalid value for option '%s': '%s' (want one of %s)", ErrValidation, key, value, strings.Join(allowed, ", "))
+		}
+	}
+	switch key {
+	case "table.local-time-zone":
+		if _, err := loadZone(value); err != nil {
+			return fmt.Errorf("%w: Invalid value for option 'table.local-time-zone': '%s' is not a time zone id (e.g. UTC, Europe/Berlin, +08:00)", ErrValidation, value)
+		}
+	case "parallelism.default":
+		if n, err := strconv.Atoi(value); err != nil || n < 1 && n != -1 {
+			return fmt.Errorf("%w: Invalid value for option 'parallelism.default': '%s' is not a positive integer", ErrValidation, value)
+		}
+	}
+	s.opts[key] = value
+	return nil
+}
+
+// ErrValidation is wrapped by invalid session options.
+var ErrValidation = catalog.ErrValidation
+
+func loadZone(v string) (*time.Location, error) {
+	if v == "" || v == "default" {
+		return time.Local, nil // Flink's default: the system zone
+	}
+	if len(v) == 6 && (v[0] == '+' || v[0] == '-') && v[3] == ':' {
+		h, err1 := strconv.Atoi(v[1:3])
+		m, err2 := strconv.Atoi(v[4:])
+		if err1 == nil && err2 == nil {
+			off := h*3600 + m*60
+			if v[0] == '-' {
+				off = -off
+			}
+			return time.FixedZone(v, off), nil
+		}
+	}
+	if strings.HasPrefix(v, "GMT") || strings.HasPrefix(v, "UTC") {
+		if rest := v[3:]; rest == "" {
+			return time.UTC, nil
+		} else if loc, err := loadZone(rest); err == nil {
+			return loc, nil
+		}
+	}
+	return time.LoadLocation(v)
+}
+
+// Option returns a session option's value and whether it is set.
+func (s *Session) Option(key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.opts[key]
+	return v, ok
+}
+
+// Options returns a copy of the session options.
+func (s *Session) Options() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range s.opts {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Session) runtimeMode() string {
+	if m, ok := s.opts["execution.runtime-mode"]; ok {
+		return m
+	}
+	return ModeStreaming
+}
+
+// Location is the session time zone (table.local-time-zone, UTC by default).
+func (s *Session) Location() *time.Location {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.location()
+}
+
+func (s *Session) location() *time.Location {
+	loc, err := loadZone(s.opts["table.local-time-zone"])
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func (s *Session) newPlanner(batch bool, params []types.Value) *planner.Planner {
+	return &planner.Planner{
+		Catalog: s.cat, Connectors: s.connectors, Formats: s.formats, Session: s.opts, Batch: batch,
+		Env: expr.NewEnv(s.location()), Params: params, Stdout: s.cfg.Stdout, Stderr: s.cfg.Stderr,
+	}
+}
+
+// Execute runs one statement.
+func (s *Session) Execute(ctx context.Context, stmt sql.Statement) (*Result, error) {
+	return s.ExecuteWithParams(ctx, stmt, nil)
+}
+
+// ExecuteWithParams runs one statement with values for its positional parameters (? or $n).
+func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, params []types.Value) (*Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch st := stmt.(type) {
+	case *sql.CreateTable:
+		t, err := s.cat.CreateTable(st)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.newPlanner(false, params).ResolveComputed(t); err != nil {
+			_ = s.cat.Drop(&sql.Drop{Name: st.Name, IfExists: true})
+			return nil, err
+		}
+		if err := s.validateTable(t); err != nil {
+			_ = s.cat.Drop(&sql.Drop{Name: st.Name, IfExists: true})
+			return nil, err
+		}
+		return ok("[INFO] Execute statement succeed."), nil
+	case *sql.CreateView:
+		p := s.newPlanner(false, params)
+		n, err := p.PlanQuery(st.Query)
+		if err != nil {
+			return nil, err
+		}
+		var cols []string
+		for _, f := range n.Fields() {
+			cols = append(cols, f.Name)
+		}
+		if len(st.Columns) > 0 {
+			if len(st.Columns) != len(cols) {
+				return nil, sql.Errorf(st.Name.P, ErrValidation, "view %s lists %d columns but its query produces %d", st.Name, len(st.Columns), len(cols))
+			}
+			cols = nil
+			for _, c := range st.Columns {
+				cols = append(cols, c.Name)
+			}
+		}
+		if err := s.cat.CreateView(st, cols); err != nil {
+			return nil, err
+		}
+		return ok("[INFO] Execute statement succeed."), nil
+	case *sql.Drop:
+		if err := s.cat.Drop(st); err != nil {
+			return nil, err
+		}
+		return ok("[INFO] Execute statement succeed."), nil
+	case *sql.Set:
+		if st.Key == "" {
+			return s.listOptions(), nil
+		}
+		if err := s.set(st.Key, st.Value); err != nil {
+			return nil, &sql.Error{Pos: st.P, Msg: strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "), Err: ErrValidation}
+		}
+		return ok("[INFO] Session property has been set."), nil
+	case *sql.Reset:
+		if st.Key == "" {
+			s.opts = map[string]string{}
+			for k, v := range s.cfg.Options {
+				s.opts[k] = v
+			}
+			return ok("[INFO] All session properties have been set to their default values."), nil
+		}
+		if v, ok := s.cfg.Options[st.Key]; ok {
+			s.opts[st.Key] = v
+		} else {
+			delete(s.opts, st.Key)
+		}
+		return ok("[INFO] Session property has been reset."), nil
+	case *sql.Show:
+		return s.show(st)
+	case *sql.Describe:
+		return s.describe(st)
+	case *sql.Use:
+		n := st.Name.Name()
+		if n != "default_catalog" && n != "default_database" {
+			return nil, sql.Errorf(st.Name.P, catalog.ErrNotFound, "%s %s does not exist; Sluice has one catalog 'default_catalog' with one database 'default_database'", map[bool]string{true: "catalog", false: "database"}[st.Catalog], st.Name)
+		}
+		return ok("[INFO] Execute statement succeed."), nil
+	case *sql.Explain:
+		return s.explain(st, params)
+	case *sql.QueryStmt:
+		return s.runQuery(ctx, st.Query, params)
+	case *sql.Insert:
+		return s.submit(ctx, []*sql.Insert{st}, st.Text, params)
+	case *sql.StatementSet:
+		if len(st.Inserts) == 0 {
+			return nil, sql.Errorf(st.P, ErrValidation, "the statement set is empty; put INSERT statements between BEGIN and END")
+		}
+		return s.submit(ctx, st.Inserts, st.Text, params)
+	}
+	return nil, sql.Errorf(stmt.Position(), planner.ErrUnsupported, "statement not supported yet")
+}
+
+func ok(msg string) *Result { return &Result{Kind: ResultOK, Message: msg} }
+
+func (s *Session) noteBatchCheckpointing() {
+	for k := range s.opts {
+		if strings.HasPrefix(k, "execution.checkpointing.") {
+			fmt.Fprintf(s.cfg.Notice, "[WARNING] %s is ignored in batch mode: batch jobs do not checkpoint; a failed stage is re-run instead\n", k)
+		}
+	}
+}
+
+// validateTable checks the connector and its options at CREATE time, so that mistakes show up where the DDL
+// is, with the option's position.
+func (s *Session) validateTable(t *catalog.Table) error {
+	f, err := s.connectors.Lookup(t.Options["connector"])
+	if err != nil {
+		return s.optionErr(t, "connector", err)
+	}
+	if _, err := connectors.ValidateTable(f, t.Options, s.formats); err != nil {
+		key := ""
+		msg := err.Error()
+		for _, o := range t.Def.Options {
+			if strings.Contains(msg, "\n"+o.Key+"\n") || strings.HasSuffix(msg, "\n"+o.Key) || strings.Contains(msg, "'"+o.Key+"'") {
+				key = o.Key
+				break
+			}
+		}
+		return s.optionErr(t, key, err)
+	}
+	return nil
+}
+
+func (s *Session) optionErr(t *catalog.Table, key string, err error) error {
+	pos := t.Def.Name.P
+	for _, o := range t.Def.Options {
+		if o.Key == key {
+			pos = o.P
+		}
+	}
+	return &sql.Error{Pos: pos, Msg: fmt.Sprintf("table %s: %v", t.Name, err), Err: err}
+}
+
+func (s *Session) listOptions() *Result {
+	var keys []string
+	for k := range s.opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	r := &Result{Kind: ResultTable, Columns: []Column{{"key", types.StringType()}, {"value", types.StringType()}}}
+	for _, k := range keys {
+		r.Rows = append(r.Rows, []types.Value{types.StringValue(k), types.StringValue(s.opts[k])})
+	}
+	return r
+}
+
+func stringTable(cols []string, rows [][]string) *Result {
+	r := &Result{Kind: ResultTable}
+	for _, c := range cols {
+		r.Columns = append(r.Columns, Column{Name: c, Type: types.StringType()})
+	}
+	for _, row := range rows {
+		var vs []types.Value
+		for _, v := range row {
+			vs = append(vs, types.StringValue(v))
+		}
+		r.Rows = append(r.Rows, vs)
+	}
+	return r
+}
+
+func (s *Session) show(st *sql.Show) (*Result, error) {
+	var rows [][]string
+	switch st.What {
+	case "TABLES":
+		for _, n := range s.cat.TableNames() {
+			rows = append(rows, []string{n})
+		}
+		for _, n := range s.cat.ViewNames() {
+			rows = append(rows, []string{n})
+		}
+		sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+		return stringTable([]string{"table name"}, rows), nil
+	case "VIEWS":
+		for _, n := range s.cat.ViewNames() {
+			rows = append(rows, []string{n})
+		}
+		return stringTable([]string{"view name"}, rows), nil
+	case "FUNCTIONS":
+		names := append(expr.FunctionNames(), "AVG", "COUNT", "FIRST_VALUE", "LAST_VALUE", "LISTAGG", "MAX", "MIN", "SUM")
+		sort.Strings(names)
+		for i, n := range names {
+			if i == 0 || names[i-1] != n {
+				rows = append(rows, []string{n})
+			}
+		}
+		return stringTable([]string{"function name"}, rows), nil
+	case "CATALOGS", "CURRENT CATALOG":
+		return stringTable([]string{"catalog name"}, [][]string{{"default_catalog"}}), nil
+	case "DATABASES", "CURRENT DATABASE":
+		return stringTable([]string{"database name"}, [][]string{{"default_database"}}), nil
+	case "JOBS":
+		for _, j := range s.jobs {
+			rows = append(rows, []string{j.id, j.name, string(j.Status()), j.start.UTC().Format("2006-01-02T15:04:05.000Z")})
+		}
+		return stringTable([]string{"job id", "job name", "status", "start time"}, rows), nil
+	}
+	return nil, sql.Errorf(st.P, planner.ErrUnsupported, "SHOW %s is not supported", st.What)
+}
+
+func (s *Session) describe(st *sql.Describe) (*Result, error) {
+	if t, ok := s.cat.Table(st.Name); ok {
+		r := stringTable(catalog.DescribeColumns, t.Describe())
+		r.Message = t.OptionsText()
+		return r, nil
+	}
+	if v, ok := s.cat.View(st.Name); ok {
+		p := s.newPlanner(false, nil)
+		n, err := p.PlanQuery(v.Query)
+		if err != nil {
+			return nil, err
+		}
+		var rows [][]string
+		for i, f := range n.Fields() {
+			name := f.Name
+			if i < len(v.Columns) {
+				name = v.Columns[i]
+			}
+			null := "TRUE"
+			if f.Type.NotNull {
+				null = "FALSE"
+			}
+			rows = append(rows, []string{name, f.Type.String(), null, "", "", ""})
+		}
+		return stringTable(catalog.DescribeColumns, rows), nil
+	}
+	return nil, s.cat.NotFound(st.Name)
+}
+
+// plan plans a query or inserts in the session's runtime mode. For 'automatic' it plans in streaming mode,
+// then again in batch mode when every source is bounded.
+func (s *Session) plan(params []types.Value, build func(p *planner.Planner) ([]planner.Node, error)) ([]planner.Node, bool, error) {
+	mode := s.runtimeMode()
+	batch := mode == ModeBatch
+	nodes, err := build(s.newPlanner(batch, params))
+	if err != nil {
+		return nil, false, err
+	}
+	if mode == ModeAutomatic {
+		bounded := true
+		for _, n := range nodes {
+			for _, sc := range planner.Sources(n) {
+				bounded = bounded && sc.Source.Bounded()
+			}
+		}
+		if bounded {
+			if nodes, err = build(s.newPlanner(true, params)); err != nil {
+				return nil, false, err
+			}
+			batch = true
+		}
+	}
+	return nodes, batch, nil
+}
+
+func (s *Session) explain(st *sql.Explain, params []types.Value) (*Result, error) {
+	modes := false
+	for _, d := range st.Details {
+		switch d {
+		case "CHANGELOG_MODE":
+			modes = true
+		case "ESTIMATED_COST", "JSON_EXECUTION_PLAN", "PLAN_ADVICE":
+		default:
+			return nil, sql.Errorf(st.P, planner.ErrUnsupported, "EXPLAIN detail %s is not supported", d)
+		}
+	}
+	nodes, batch, err := s.plan(params, func(p *planner.Planner) ([]planner.Node, error) {
+		switch in := st.Stmt.(type) {
+		case *sql.QueryStmt:
+			n, err := p.PlanQuery(in.Query)
+			return []planner.Node{n}, err
+		case *sql.Insert:
+			n, err := p.PlanInsert(in)
+			return []planner.Node{n}, err
+		case *sql.StatementSet:
+			var out []planner.Node
+			for _, ins := range in.Inserts {
+				n, err := p.PlanInsert(ins)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, n)
+			}
+			return out, nil
+		}
+		return nil, sql.Errorf(st.P, planner.ErrUnsupported, "EXPLAIN supports queries, INSERT and statement sets")
+	})
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	mode := "streaming"
+	if batch {
+		mode = "batch"
+	}
+	fmt.Fprintf(&b, "== Optimized Physical Plan (%s) ==\n", mode)
+	for _, n := range nodes {
+		b.WriteString(planner.Explain(n, modes))
+	}
+	return &Result{Kind: ResultOK, Message: strings.TrimRight(b.String(), "\n")}, nil
+}
+
+func newJobID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// submit plans inserts and starts them as one job.
+func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string, params []types.Value) (*Result, error) {
+	nodes, batch, err := s.plan(params, func(p *planner.Planner) ([]planner.Node, error) {
+		var out []planner.Node
+		for _, ins := range inserts {
+			n, err := p.PlanInsert(ins)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, n)
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if batch {
+		s.noteBatchCheckpointing()
+	}
+	name := s.opts["pipeline.name"]
+	if name == "" {
+		name = "insert-into_" + inserts[0].Table.String()
+	}
+	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	j := &Job{id: newJobID(), name: name, cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
+	g := s.newGraph(batch)
+	for _, n := range nodes {
+		if err := g.build(n, nil, j); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	s.jobs = append(s.jobs, j)
+	go j.run(jctx, g)
+	if s.opts["table.dml-sync"] == "true" {
+		s.mu.Unlock()
+		err := j.Wait(ctx)
+		s.mu.Lock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &Result{Kind: ResultJob, Job: j, Batch: batch, Message: "Job ID: " + j.id}, nil
+}
+
+// runQuery plans a SELECT and starts it; rows stream through the QueryResult.
+func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Value) (*Result, error) {
+	nodes, batch, err := s.plan(params, func(p *planner.Planner) ([]planner.Node, error) {
+		n, err := p.PlanQuery(q)
+		return []planner.Node{n}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	root := nodes[0]
+	qctx, cancel := context.WithCancel(ctx)
+	qr := &QueryResult{rows: make(chan changelog.Row, 1024), done: make(chan struct{}), cancel: cancel}
+	j := &Job{id: newJobID(), name: "collect", cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
+	g := s.newGraph(batch)
+	collect := &collectOutput{ctx: qctx, ch: qr.rows}
+	if err := g.build(root, collect, j); err != nil {
+		cancel()
+		return nil, err
+	}
+	go func() {
+		j.run(qctx, g)
+		qr.err = j.err
+		if errors.Is(qr.err, context.Canceled) {
+			qr.err = nil
+		}
+		close(qr.rows)
+		close(qr.done)
+	}()
+	var cols []Column
+	for _, f := range root.Fields() {
+		cols = append(cols, Column{Name: f.Name, Type: f.Type})
+	}
+	return &Result{Kind: ResultQuery, Columns: cols, Query: qr, Batch: batch}, nil
+}
+
+// collectOutput copies rows into the result channel.
+type collectOutput struct {
+	ctx context.Context
+	ch  chan changelog.Row
+}
+
+func (c *collectOutput) Push(b *changelog.Batch) error {
+	for _, r := range b.Rows {
+		row := changelog.Row{Kind: r.Kind, Vals: changelog.CopyVals(r.Vals)}
+		select {
+		case c.ch <- row:
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		}
+	}
+	return nil
+}
+func (c *collectOutput) Watermark(int64) error { return nil }
+func (c *collectOutput) End() error            { return nil }

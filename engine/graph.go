@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/types"
+)
+
+// graph is a job's operator graph: sources pushing through operator chains into sinks.
+//
+// Threading: each source runs in its own goroutine; pushes into the shared downstream graph are serialized
+// by one mutex per job, which satisfies the changelog.Output contract (one caller at a time).
+type graph struct {
+	batch      bool
+	tempDir    string
+	sortMemory int64
+	mu         sync.Mutex
+	sources    []sourceRun
+	sinks      []*endOnce
+}
+
+type sourceRun struct {
+	name string
+	src  connectors.Source
+	out  changelog.Output
+}
+
+func (s *Session) newGraph(batch bool) *graph {
+	dir := s.cfg.TempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	mem := int64(128 << 20)
+	if v, ok := s.opts["table.exec.resource.sort.memory"]; ok {
+		if n, err := parseMemory(v); err == nil {
+			mem = n
+		}
+	}
+	return &graph{batch: batch, tempDir: dir, sortMemory: mem}
+}
+
+// parseMemory parses "64 mb", "128m", "1gb", "1024" (bytes).
+func parseMemory(v string) (int64, error) {
+	num, unit := v, ""
+	for i, r := range v {
+		if (r < '0' || r > '9') && r != ' ' {
+			num, unit = v[:i], v[i:]
+			break
+		}
+	}
+	n, err := strconv.ParseInt(trimSpace(num), 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	switch unit {
+	case "", "b", "bytes":
+		return n, nil
+	case "k", "kb", "kibibytes":
+		return n << 10, nil
+	case "m", "mb", "mebibytes":
+		return n << 20, nil
+	case "g", "gb", "gibibytes":
+		return n << 30, nil
+	}
+	return 0, fmt.Errorf("unknown memory unit %q", unit)
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	for len(s) > 0 && s[len(s)-1] == ' ' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// build wires node n so that its output goes to out (nil for a Sink node, which opens its connector sink).
+func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
+	switch n := n.(type) {
+	case *planner.Sink:
+		so, err := n.Sink.Open(context.Background())
+		if err != nil {
+			return fmt.Errorf("open sink %s: %w", n.Table.Name, err)
+		}
+		e := &endOnce{out: so}
+		g.sinks = append(g.sinks, e)
+		return g.build(n.Input, exec.NewCounter(&j.rowsOut, e), j)
+	case *planner.Scan:
+		g.sources = append(g.sources, sourceRun{name: n.Table.Name, src: n.Source, out: exec.NewCounter(&j.rowsIn, out)})
+		return nil
+	case *planner.Values:
+		g.sources = append(g.sources, sourceRun{name: "VALUES", src: &valuesSource{rows: n.Rows}, out: out})
+		return nil
+	case *planner.Calc:
+		return g.build(n.Input, exec.NewCalc(n.Projects, n.Filter, out), j)
+	case *planner.WatermarkAssigner:
+		return g.build(n.Input, exec.NewWatermarkAssigner(n.Expr, out), j)
+	case *planner.Aggregate:
+		in := n.Input.Fields()
+		cfg := exec.GroupAggConfig{Keys: n.Keys, Aggs: n.Aggs, Batch: n.Batch, EmitUpdateBefore: true, InsertOnly: n.Input.Mode().IsInsertOnly()}
+		for _, k := range n.Keys {
+			cfg.KeyTypes = append(cfg.KeyTypes, in[k].Type)
+		}
+		for _, f := range in {
+			cfg.InTypes = append(cfg.InTypes, f.Type)
+		}
+		agg, err := exec.NewGroupAgg(cfg, out)
+		if err != nil {
+			return err
+		}
+		if n.Batch && len(n.Keys) > 0 {
+			var keys []exec.SortKey
+			for _, k := range n.Keys {
+				keys = append(keys, exec.SortKey{Col: k, NullsFirst: true})
+			}
+			return g.build(n.Input, exec.NewSort(keys, -1, 0, g.sortMemory, g.tempDir, agg), j)
+		}
+		return g.build(n.Input, agg, j)
+	case *planner.Sort:
+		return g.build(n.Input, exec.NewSort(n.Keys, n.Limit, n.Offset, g.sortMemory, g.tempDir, out), j)
+	case *planner.TopN:
+		return g.build(n.Input, exec.NewTopN(n.Keys, n.Limit, n.Offset, out), j)
+	case *planner.Limit:
+		return g.build(n.Input, exec.NewLimit(n.Limit, n.Offset, out), j)
+	case *planner.Union:
+		outs := exec.NewUnion(len(n.Ins), out)
+		for i, in := range n.Ins {
+			if err := g.build(in, outs[i], j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("engine: no operator for plan node %T", n)
+}
+
+// endOnce makes End idempotent, so a cancelled job can flush its sinks without ending them twice.
+type endOnce struct {
+	out   changelog.Output
+	ended bool
+}
+
+func (e *endOnce) Push(b *changelog.Batch) error { return e.out.Push(b) }
+func (e *endOnce) Watermark(ts int64) error      { return e.out.Watermark(ts) }
+func (e *endOnce) End() error {
+	if e.ended {
+		return nil
+	}
+	e.ended = true
+	return e.out.End()
+}
+
+// locked serializes a source's pushes into the shared downstream graph.
+type locked struct {
+	mu  *sync.Mutex
+	out changelog.Output
+}
+
+func (l *locked) Push(b *changelog.Batch) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.Push(b)
+}
+func (l *locked) Watermark(ts int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.Watermark(ts)
+}
+func (l *locked) End() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.End()
+}
+
+// run runs the graph until every source ended, an error, or cancellation, and records the outcome.
+func (j *Job) run(ctx context.Context, g *graph) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(g.sources))
+	for _, sr := range g.sources {
+		wg.Add(1)
+		go func(sr sourceRun) {
+			defer wg.Done()
+			out := &locked{mu: &g.mu, out: sr.out}
+			err := runSource(ctx, sr, out)
+			if err == nil {
+				err = out.End()
+			}
+			if err != nil {
+				errs <- err
+				cancel()
+			}
+		}(sr)
+	}
+	wg.Wait()
+	close(errs)
+	var err error
+	for e := range errs {
+		if err == nil || errors.Is(err, context.Canceled) && !errors.Is(e, context.Canceled) {
+			err = e
+		}
+	}
+	status := JobFinished
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled):
+		status = JobCancelled
+		// Flush what the sinks buffered; in batch mode nothing partial is emitted by operators.
+		g.mu.Lock()
+		for _, s := range g.sinks {
+			if ferr := s.End(); ferr != nil && err == nil {
+				err = ferr
+			}
+		}
+		g.mu.Unlock()
+		err = nil
+	default:
+		status = JobFailed
+		err = fmt.Errorf("job %s failed: %w", j.id, err)
+	}
+	j.mu.Lock()
+	j.err, j.status, j.end = err, status, time.Now()
+	j.mu.Unlock()
+	close(j.done)
+}
+
+// runSource runs one source, converting a panic in connector code into an error so that it never reaches the
+// user as a crash.
+func runSource(ctx context.Context, sr sourceRun, out changelog.Output) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("source %s: internal error: %v", sr.name, r)
+		}
+	}()
+	err = sr.src.Run(ctx, out)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("source %s: %w", sr.name, err)
+	}
+	return err
+}
+
+// valuesSource emits the rows of a VALUES clause.
+type valuesSource struct {
+	rows [][]types.Value
+}
+
+func (v *valuesSource) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
+func (v *valuesSource) Bounded() bool                 { return true }
+func (v *valuesSource) Run(ctx context.Context, out changelog.Output) error {
+	var b changelog.Batch
+	for _, r := range v.rows {
+		b.Append(changelog.Insert, r)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return out.Push(&b)
+}

@@ -1,0 +1,160 @@
+package exec
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/types"
+)
+
+type discard struct{ rows int }
+
+func (d *discard) Push(b *changelog.Batch) error { d.rows += len(b.Rows); return nil }
+func (d *discard) Watermark(int64) error         { return nil }
+func (d *discard) End() error                    { return nil }
+
+const benchRows = 1 << 16
+
+// benchInput builds batches of 1024 rows (key STRING among nKeys, v BIGINT), sorted by key when sorted.
+func benchInput(nKeys int, sorted bool) []*changelog.Batch {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := make([]types.Value, nKeys)
+	for i := range keys {
+		keys[i] = types.StringValue(fmt.Sprintf("key-%06d", i))
+	}
+	rows := make([][]types.Value, benchRows)
+	for i := range rows {
+		rows[i] = []types.Value{keys[rng.IntN(nKeys)], types.IntValue(rng.Int64N(1000))}
+	}
+	if sorted {
+		slices.SortStableFunc(rows, func(a, b []types.Value) int { return cmpString(a[0].S, b[0].S) })
+	}
+	var out []*changelog.Batch
+	for i := 0; i < len(rows); i += 1024 {
+		b := &changelog.Batch{}
+		for _, r := range rows[i:min(i+1024, len(rows))] {
+			b.Append(changelog.Insert, r)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func benchAggs() []AggCall {
+	in := []types.Type{types.StringType(), types.BigIntType()}
+	var calls []AggCall
+	for _, fn := range []string{"COUNT", "SUM", "MIN", "MAX", "AVG"} {
+		c := AggCall{Func: fn, Args: []int{1}, ArgTypes: []types.Type{in[1]}, Filter: -1}
+		c.Type, _ = AggResultType(fn, false, c.ArgTypes)
+		calls = append(calls, c)
+	}
+	return calls
+}
+
+func runAggBench(b *testing.B, cfg GroupAggConfig, input []*changelog.Batch) {
+	b.ReportAllocs()
+	for b.Loop() {
+		op, err := NewGroupAgg(cfg, &discard{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, batch := range input {
+			if err := op.Push(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := op.End(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkGroupAggStreaming: COUNT/SUM/MIN/MAX/AVG by a string key, retract-capable state (MIN/MAX
+// multisets), emitting -U/+U per input row. allocs/op counts a whole run of benchRows rows.
+func BenchmarkGroupAggStreaming(b *testing.B) {
+	for _, nKeys := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("keys=%d", nKeys), func(b *testing.B) {
+			in := []types.Type{types.StringType(), types.BigIntType()}
+			runAggBench(b, GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: benchAggs(), EmitUpdateBefore: true}, benchInput(nKeys, false))
+		})
+	}
+	b.Run("keys=10000/insertonly", func(b *testing.B) {
+		in := []types.Type{types.StringType(), types.BigIntType()}
+		runAggBench(b, GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: benchAggs(), EmitUpdateBefore: true, InsertOnly: true}, benchInput(10000, false))
+	})
+}
+
+// BenchmarkGroupAggBatch: the same aggregates over key-sorted input, one group at a time.
+func BenchmarkGroupAggBatch(b *testing.B) {
+	for _, nKeys := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("keys=%d", nKeys), func(b *testing.B) {
+			in := []types.Type{types.StringType(), types.BigIntType()}
+			runAggBench(b, GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: benchAggs(), Batch: true}, benchInput(nKeys, true))
+		})
+	}
+}
+
+func BenchmarkCalc(b *testing.B) {
+	input := benchInput(100, false)
+	op := NewCalc([]expr.Expr{colExpr{i: 1}, colExpr{i: 0}}, gtExpr{col: 1, c: 500}, &discard{})
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, batch := range input {
+			if err := op.Push(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkSort(b *testing.B) {
+	input := benchInput(10000, false)
+	for _, budget := range []int64{0, 1 << 20} {
+		b.Run(fmt.Sprintf("budget=%d", budget), func(b *testing.B) {
+			dir := b.TempDir()
+			b.ReportAllocs()
+			for b.Loop() {
+				op := NewSort([]SortKey{{Col: 0}, {Col: 1, Desc: true}}, -1, 0, budget, dir, &discard{})
+				for _, batch := range input {
+					if err := op.Push(batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := op.End(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+func BenchmarkTopN(b *testing.B) {
+	input := benchInput(10000, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		op := NewTopN([]SortKey{{Col: 1, Desc: true}}, 10, 0, &discard{})
+		for _, batch := range input {
+			if err := op.Push(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -1,0 +1,68 @@
+package exec
+
+import (
+	"fmt"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/types"
+)
+
+// NewCalc returns an operator that filters rows by filter (nil keeps every row; NULL and FALSE drop it) and
+// then projects the kept rows through projects (nil projects passes the input values through). The row
+// kind is preserved. It reuses one output batch and one value arena across pushes. An evaluation error
+// fails the push, naming the expression.
+func NewCalc(projects []expr.Expr, filter expr.Expr, out changelog.Output) changelog.Output {
+	return &calc{projects: projects, filter: filter, out: out}
+}
+
+type calc struct {
+	projects []expr.Expr
+	filter   expr.Expr
+	out      changelog.Output
+	batch    changelog.Batch
+	arena    []types.Value
+}
+
+func (c *calc) Push(b *changelog.Batch) error {
+	c.batch.Reset()
+	n := len(c.projects)
+	if need := len(b.Rows) * n; cap(c.arena) < need {
+		c.arena = make([]types.Value, need)
+	} else {
+		c.arena = c.arena[:need]
+	}
+	k := 0
+	for _, r := range b.Rows {
+		if c.filter != nil {
+			v, err := c.filter.Eval(r.Vals)
+			if err != nil {
+				return fmt.Errorf("evaluate filter %s: %w", c.filter.String(), err)
+			}
+			if !isTrue(v) {
+				continue
+			}
+		}
+		if c.projects == nil {
+			c.batch.Append(r.Kind, r.Vals)
+			continue
+		}
+		vals := c.arena[k*n : (k+1)*n : (k+1)*n]
+		k++
+		for j, p := range c.projects {
+			v, err := p.Eval(r.Vals)
+			if err != nil {
+				return fmt.Errorf("evaluate %s: %w", p.String(), err)
+			}
+			vals[j] = v
+		}
+		c.batch.Append(r.Kind, vals)
+	}
+	if len(c.batch.Rows) == 0 {
+		return nil
+	}
+	return c.out.Push(&c.batch)
+}
+
+func (c *calc) Watermark(ts int64) error { return c.out.Watermark(ts) }
+func (c *calc) End() error               { return c.out.End() }

@@ -1,0 +1,310 @@
+// Package planner binds statements to the catalog, builds plans of plain-data nodes, infers the changelog
+// mode of every node, checks that sinks can consume what the query produces, and prints EXPLAIN. It does no
+// I/O: sources and sinks are created (not started) so that their changelog modes and boundedness are known.
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/catalog"
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Field is one output column of a node.
+type Field struct {
+	Name string
+	Type types.Type
+}
+
+// Node is a physical plan node: plain data, executed by the engine.
+type Node interface {
+	Fields() []Field
+	Inputs() []Node
+	// Mode is the changelog mode of the node's output.
+	Mode() changelog.Mode
+	// Describe prints the node for EXPLAIN: Name(attr=[...], ...).
+	Describe() string
+}
+
+// Scan reads a table through a connector source. Its rows are the table's physical columns followed by its
+// metadata columns, in declaration order.
+type Scan struct {
+	Table  *catalog.Table
+	Source connectors.Source
+	Out    []Field
+}
+
+// Values emits constant rows (VALUES ...), insert-only and bounded.
+type Values struct {
+	Rows [][]types.Value
+	Out  []Field
+}
+
+// Calc projects and filters.
+type Calc struct {
+	Input    Node
+	Projects []expr.Expr
+	Filter   expr.Expr
+	Out      []Field
+}
+
+// WatermarkAssigner generates watermarks from a rowtime expression (streaming).
+type WatermarkAssigner struct {
+	Input   Node
+	Rowtime string
+	Expr    expr.Expr
+}
+
+// Aggregate is a group aggregation (keys first, then aggregates). In batch mode its input is sorted by key
+// first (the engine inserts the sort) and it emits final rows only.
+type Aggregate struct {
+	Input Node
+	Keys  []int
+	Aggs  []exec.AggCall
+	Batch bool
+	Out   []Field
+}
+
+// Sort sorts its input (batch), with optional limit/offset.
+type Sort struct {
+	Input  Node
+	Keys   []exec.SortKey
+	Limit  int64
+	Offset int64
+}
+
+// TopN keeps the first rows by an order (streaming ORDER BY ... LIMIT).
+type TopN struct {
+	Input  Node
+	Keys   []exec.SortKey
+	Limit  int64
+	Offset int64
+}
+
+// Limit passes the first rows of an insert-only stream (streaming LIMIT without ORDER BY).
+type Limit struct {
+	Input  Node
+	Limit  int64
+	Offset int64
+}
+
+// Union concatenates its inputs (UNION ALL).
+type Union struct {
+	Ins []Node
+}
+
+// Sink writes to a table through a connector sink.
+type Sink struct {
+	Input Node
+	Table *catalog.Table
+	Sink  connectors.Sink
+}
+
+func (n *Scan) Fields() []Field              { return n.Out }
+func (n *Values) Fields() []Field            { return n.Out }
+func (n *Calc) Fields() []Field              { return n.Out }
+func (n *WatermarkAssigner) Fields() []Field { return n.Input.Fields() }
+func (n *Aggregate) Fields() []Field         { return n.Out }
+func (n *Sort) Fields() []Field              { return n.Input.Fields() }
+func (n *TopN) Fields() []Field              { return n.Input.Fields() }
+func (n *Limit) Fields() []Field             { return n.Input.Fields() }
+func (n *Union) Fields() []Field             { return n.Ins[0].Fields() }
+func (n *Sink) Fields() []Field              { return n.Input.Fields() }
+
+func (n *Scan) Inputs() []Node              { return nil }
+func (n *Values) Inputs() []Node            { return nil }
+func (n *Calc) Inputs() []Node              { return []Node{n.Input} }
+func (n *WatermarkAssigner) Inputs() []Node { return []Node{n.Input} }
+func (n *Aggregate) Inputs() []Node         { return []Node{n.Input} }
+func (n *Sort) Inputs() []Node              { return []Node{n.Input} }
+func (n *TopN) Inputs() []Node              { return []Node{n.Input} }
+func (n *Limit) Inputs() []Node             { return []Node{n.Input} }
+func (n *Union) Inputs() []Node             { return n.Ins }
+func (n *Sink) Inputs() []Node              { return []Node{n.Input} }
+
+func (n *Scan) Mode() changelog.Mode              { return n.Source.ChangelogMode() }
+func (n *Values) Mode() changelog.Mode            { return changelog.InsertOnly }
+func (n *Calc) Mode() changelog.Mode              { return n.Input.Mode() }
+func (n *WatermarkAssigner) Mode() changelog.Mode { return n.Input.Mode() }
+func (n *Aggregate) Mode() changelog.Mode {
+	if n.Batch {
+		return changelog.InsertOnly
+	}
+	return changelog.Retract
+}
+func (n *Sort) Mode() changelog.Mode { return changelog.InsertOnly }
+func (n *TopN) Mode() changelog.Mode {
+	return changelog.Mode{Kinds: changelog.KindsOf(changelog.Insert, changelog.Delete)}
+}
+func (n *Limit) Mode() changelog.Mode { return changelog.InsertOnly }
+func (n *Union) Mode() changelog.Mode {
+	var k changelog.KindSet
+	for _, in := range n.Ins {
+		k = k.Union(in.Mode().Kinds)
+	}
+	return changelog.Mode{Kinds: k}
+}
+func (n *Sink) Mode() changelog.Mode { return n.Input.Mode() }
+
+func names(fs []Field) string {
+	var s []string
+	for _, f := range fs {
+		s = append(s, f.Name)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (n *Scan) Describe() string {
+	return fmt.Sprintf("TableSourceScan(table=[[default_catalog, default_database, %s]], fields=[%s])", n.Table.Name, names(n.Out))
+}
+
+func (n *Values) Describe() string {
+	return fmt.Sprintf("Values(tuples=[%d rows], fields=[%s])", len(n.Rows), names(n.Out))
+}
+
+func (n *Calc) Describe() string {
+	var sel []string
+	for i, p := range n.Projects {
+		s := p.String()
+		if s != n.Out[i].Name {
+			s += " AS " + n.Out[i].Name
+		}
+		sel = append(sel, s)
+	}
+	d := "Calc(select=[" + strings.Join(sel, ", ") + "]"
+	if n.Filter != nil {
+		d += ", where=[" + n.Filter.String() + "]"
+	}
+	return d + ")"
+}
+
+func (n *WatermarkAssigner) Describe() string {
+	return fmt.Sprintf("WatermarkAssigner(rowtime=[%s], watermark=[%s])", n.Rowtime, n.Expr.String())
+}
+
+func aggText(a exec.AggCall, in []Field) string {
+	var args []string
+	for _, i := range a.Args {
+		args = append(args, in[i].Name)
+	}
+	s := a.Func + "("
+	if a.Distinct {
+		s += "DISTINCT "
+	}
+	if len(args) == 0 && a.Func == "COUNT" {
+		s += "*"
+	}
+	s += strings.Join(args, ", ") + ")"
+	if a.Filter >= 0 {
+		s += " FILTER " + in[a.Filter].Name
+	}
+	return s
+}
+
+func (n *Aggregate) Describe() string {
+	in := n.Input.Fields()
+	var keys, sel []string
+	for i, k := range n.Keys {
+		keys = append(keys, in[k].Name)
+		sel = append(sel, n.Out[i].Name)
+	}
+	for i, a := range n.Aggs {
+		sel = append(sel, aggText(a, in)+" AS "+n.Out[len(n.Keys)+i].Name)
+	}
+	name := "GroupAggregate"
+	if n.Batch {
+		name = "SortAggregate"
+	}
+	if len(n.Keys) == 0 {
+		return fmt.Sprintf("%s(select=[%s])", name, strings.Join(sel, ", "))
+	}
+	return fmt.Sprintf("%s(groupBy=[%s], select=[%s])", name, strings.Join(keys, ", "), strings.Join(sel, ", "))
+}
+
+func sortText(keys []exec.SortKey, in []Field) string {
+	var s []string
+	for _, k := range keys {
+		d := "ASC"
+		if k.Desc {
+			d = "DESC"
+		}
+		s = append(s, in[k.Col].Name+" "+d)
+	}
+	return strings.Join(s, ", ")
+}
+
+func limitText(limit, offset int64) string {
+	s := ""
+	if offset > 0 {
+		s += fmt.Sprintf(", offset=[%d]", offset)
+	}
+	if limit >= 0 {
+		s += fmt.Sprintf(", fetch=[%d]", limit)
+	}
+	return s
+}
+
+func (n *Sort) Describe() string {
+	name := "Sort"
+	if n.Limit >= 0 {
+		name = "SortLimit"
+	}
+	return fmt.Sprintf("%s(orderBy=[%s]%s)", name, sortText(n.Keys, n.Input.Fields()), limitText(n.Limit, n.Offset))
+}
+
+func (n *TopN) Describe() string {
+	return fmt.Sprintf("SortLimit(orderBy=[%s]%s)", sortText(n.Keys, n.Input.Fields()), limitText(n.Limit, n.Offset))
+}
+
+func (n *Limit) Describe() string {
+	return fmt.Sprintf("Limit(%s)", strings.TrimPrefix(limitText(n.Limit, n.Offset), ", "))
+}
+
+func (n *Union) Describe() string {
+	return fmt.Sprintf("Union(all=[true], union=[%s])", names(n.Fields()))
+}
+
+func (n *Sink) Describe() string {
+	return fmt.Sprintf("Sink(table=[default_catalog.default_database.%s], fields=[%s])", n.Table.Name, names(n.Input.Fields()))
+}
+
+// Explain prints a plan tree as Flink does (+- and :- connectors). With modes, each node gets
+// ", changelogMode=[I,UB,UA]".
+func Explain(root Node, modes bool) string {
+	var b strings.Builder
+	var walk func(n Node, prefix string, last bool, top bool)
+	walk = func(n Node, prefix string, last bool, top bool) {
+		line := n.Describe()
+		if modes {
+			line = strings.TrimSuffix(line, ")") + ", changelogMode=[" + n.Mode().Kinds.String() + "])"
+		}
+		if top {
+			b.WriteString(line + "\n")
+		} else {
+			conn := ":- "
+			if last {
+				conn = "+- "
+			}
+			b.WriteString(prefix + conn + line + "\n")
+		}
+		ins := n.Inputs()
+		childPrefix := prefix
+		if !top {
+			if last {
+				childPrefix += "   "
+			} else {
+				childPrefix += ":  "
+			}
+		}
+		for i, in := range ins {
+			walk(in, childPrefix, i == len(ins)-1, false)
+		}
+	}
+	walk(root, "", true, true)
+	return b.String()
+}

@@ -1,0 +1,881 @@
+package planner
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/sluicesql/sluice/catalog"
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/sql"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Planner turns statements into plans. A Planner is used for one statement.
+type Planner struct {
+	Catalog    *catalog.Catalog
+	Connectors *connectors.Registry
+	Formats    *formats.Registry
+	// Session is the session configuration.
+	Session map[string]string
+	// Batch plans for the batch runtime mode.
+	Batch  bool
+	Env    *expr.Env
+	Params []types.Value
+	Stdout io.Writer
+	Stderr io.Writer
+
+	b        binder
+	ctes     []map[string]*sql.CTE
+	viewPath []string
+}
+
+func (p *Planner) init() {
+	p.b = binder{env: p.Env, params: p.Params}
+}
+
+// PlanQuery plans a query whose rows are returned to the caller.
+func (p *Planner) PlanQuery(q *sql.Query) (Node, error) {
+	p.init()
+	return p.query(q)
+}
+
+// PlanInsert plans INSERT INTO ... and checks that the sink accepts the query's changelog.
+func (p *Planner) PlanInsert(ins *sql.Insert) (*Sink, error) {
+	p.init()
+	t, ok := p.Catalog.Table(ins.Table)
+	if !ok {
+		if _, isView := p.Catalog.View(ins.Table); isView {
+			return nil, sql.Errorf(ins.Table.P, ErrValidation, "cannot INSERT INTO view %s; views are read-only", ins.Table)
+		}
+		return nil, p.Catalog.NotFound(ins.Table)
+	}
+	if ins.Overwrite && !p.Batch {
+		return nil, sql.Errorf(ins.P, ErrUnsupported, "INSERT OVERWRITE is only supported in batch mode (and no sink supports it yet)")
+	}
+	if ins.Overwrite {
+		return nil, sql.Errorf(ins.P, ErrUnsupported, "INSERT OVERWRITE is not supported by connector '%s'", t.Options["connector"])
+	}
+	q, err := p.query(ins.Query)
+	if err != nil {
+		return nil, err
+	}
+	// The sink's columns: physical and persisted (non-virtual) metadata columns, in declaration order.
+	var sinkCols []catalog.Column
+	for _, c := range t.Columns {
+		if c.Kind == sql.PhysicalColumn || c.Kind == sql.MetadataColumn && !c.Virtual {
+			sinkCols = append(sinkCols, c)
+		}
+	}
+	qf := q.Fields()
+	// Map the query's columns to the sink's columns (an explicit column list may reorder or omit some).
+	src := make([]int, len(sinkCols)) // index into qf, -1 = NULL
+	if len(ins.Columns) > 0 {
+		if len(ins.Columns) != len(qf) {
+			return nil, sql.Errorf(ins.Query.P, ErrValidation, "INSERT INTO %s lists %d columns but the query produces %d", t.Name, len(ins.Columns), len(qf))
+		}
+		for i := range src {
+			src[i] = -1
+		}
+		for qi, id := range ins.Columns {
+			found := false
+			for si, c := range sinkCols {
+				if c.Name == id.Name {
+					if src[si] >= 0 {
+						return nil, sql.Errorf(id.P, ErrValidation, "column %s is listed twice", sql.QuoteIdentIfNeeded(id.Name))
+					}
+					src[si], found = qi, true
+				}
+			}
+			if !found {
+				return nil, sql.Errorf(id.P, ErrValidation, "column %s is not a writable column of table %s", sql.QuoteIdentIfNeeded(id.Name), t.Name)
+			}
+		}
+	} else {
+		if len(qf) != len(sinkCols) {
+			return nil, sql.Errorf(ins.Query.P, ErrValidation, "Column types of query result and sink for '%s' do not match.\nCause: Different number of columns.\n\nQuery schema: %s\nSink schema:  %s",
+				qualified(t.Name), schemaText(qf), sinkSchemaText(sinkCols))
+		}
+		for i := range src {
+			src[i] = i
+		}
+	}
+	needCalc := false
+	var projects []expr.Expr
+	var out []Field
+	for si, c := range sinkCols {
+		var x expr.Expr
+		if src[si] < 0 {
+			x = expr.Literal(types.NullValue, types.NullType())
+			if c.Type.NotNull {
+				return nil, sql.Errorf(ins.Table.P, ErrValidation, "column %s of table %s is NOT NULL and not listed in the INSERT", sql.QuoteIdentIfNeeded(c.Name), t.Name)
+			}
+		} else {
+			x = expr.Column(src[si], qf[src[si]].Name, qf[src[si]].Type)
+		}
+		if src[si] != si {
+			needCalc = true
+		}
+		if !x.Type().EqualIgnoringNull(c.Type) {
+			if !types.ImplicitCastSupported(x.Type(), c.Type) {
+				return nil, sql.Errorf(ins.Query.P, ErrValidation, "Column types of query result and sink for '%s' do not match.\nCause: Incompatible types for sink column '%s' at position %d.\n\nQuery schema: %s\nSink schema:  %s",
+					qualified(t.Name), c.Name, si, schemaText(qf), sinkSchemaText(sinkCols))
+			}
+			cx, err := expr.Cast(p.Env, x, c.Type.WithNullable(x.Type().Nullable()), false)
+			if err != nil {
+				return nil, sql.Errorf(ins.Query.P, ErrValidation, "column %s: %v", c.Name, err)
+			}
+			x, needCalc = cx, true
+		}
+		projects = append(projects, x)
+		out = append(out, Field{Name: c.Name, Type: x.Type()})
+	}
+	if needCalc {
+		q = &Calc{Input: q, Projects: projects, Out: out}
+	}
+	sink, err := p.createSink(t, ins.Table.P)
+	if err != nil {
+		return nil, err
+	}
+	node := &Sink{Input: q, Table: t, Sink: sink}
+	if err := checkSink(node); err != nil {
+		return nil, sql.Errorf(ins.P, ErrValidation, "%s", err.Error())
+	}
+	return node, nil
+}
+
+func qualified(name string) string { return "default_catalog.default_database." + name }
+
+func schemaText(fs []Field) string {
+	var s []string
+	for _, f := range fs {
+		s = append(s, sql.QuoteIdentIfNeeded(f.Name)+": "+f.Type.String())
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+func sinkSchemaText(cs []catalog.Column) string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, sql.QuoteIdentIfNeeded(c.Name)+": "+c.Type.String())
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// checkSink refuses plans whose changelog the sink cannot consume, naming the node that produces the
+// changes, as Flink does.
+func checkSink(s *Sink) error {
+	accepts := s.Sink.Accepts()
+	mode := s.Input.Mode()
+	if accepts.Contains(mode.Kinds) {
+		return nil
+	}
+	producer := findProducer(s.Input)
+	what := "update"
+	if !mode.HasUpdates() {
+		what = "delete"
+	}
+	msg := fmt.Sprintf("Table sink '%s' doesn't support consuming %s changes which is produced by node %s", qualified(s.Table.Name), what, producer.Describe())
+	if hint, ok := s.Sink.(interface{ UpdateHint() string }); ok {
+		msg += "\n" + hint.UpdateHint()
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+// findProducer finds the node nearest to the sources that introduces updates or deletes.
+func findProducer(n Node) Node {
+	for _, in := range n.Inputs() {
+		if !in.Mode().IsInsertOnly() {
+			return findProducer(in)
+		}
+	}
+	return n
+}
+
+// Sources returns the scans of a plan.
+func Sources(n Node) []*Scan {
+	var out []*Scan
+	if s, ok := n.(*Scan); ok {
+		out = append(out, s)
+	}
+	for _, in := range n.Inputs() {
+		out = append(out, Sources(in)...)
+	}
+	return out
+}
+
+func (p *Planner) connectorContext(t *catalog.Table) connectors.Context {
+	return connectors.Context{Table: t, Options: t.Options, Formats: p.Formats, Batch: p.Batch, Session: p.Session, Stdout: p.Stdout, Stderr: p.Stderr}
+}
+
+func (p *Planner) createSink(t *catalog.Table, at sql.Pos) (connectors.Sink, error) {
+	f, err := p.Connectors.SinkFactory(t.Options["connector"])
+	if err != nil {
+		return nil, tableErr(t, at, err)
+	}
+	s, err := f.CreateSink(p.connectorContext(t))
+	if err != nil {
+		return nil, tableErr(t, at, err)
+	}
+	return s, nil
+}
+
+// tableErr positions a connector error at the table's 'connector' option (or its name) and says which table.
+func tableErr(t *catalog.Table, at sql.Pos, err error) error {
+	pos := at
+	if t.Def != nil {
+		pos = t.Def.Name.P
+		for _, o := range t.Def.Options {
+			if o.Key == "connector" {
+				pos = o.P
+			}
+		}
+	}
+	return &sql.Error{Pos: pos, Msg: fmt.Sprintf("table %s: %v", t.Name, err), Err: err}
+}
+
+// ---- queries ----
+
+func (p *Planner) query(q *sql.Query) (Node, error) {
+	if len(q.With) > 0 {
+		m := map[string]*sql.CTE{}
+		for _, c := range q.With {
+			m[c.Name] = c
+		}
+		p.ctes = append(p.ctes, m)
+		defer func() { p.ctes = p.ctes[:len(p.ctes)-1] }()
+	}
+	n, err := p.body(q.Body)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.OrderBy) == 0 && q.Limit == nil && q.Offset == nil {
+		return n, nil
+	}
+	limit, offset := int64(-1), int64(0)
+	if q.Limit != nil {
+		if limit, err = p.constInt(q.Limit, "LIMIT"); err != nil {
+			return nil, err
+		}
+	}
+	if q.Offset != nil {
+		if offset, err = p.constInt(q.Offset, "OFFSET"); err != nil {
+			return nil, err
+		}
+	}
+	fields := n.Fields()
+	var keys []exec.SortKey
+	for _, o := range q.OrderBy {
+		col := -1
+		switch x := o.Expr.(type) {
+		case *sql.Literal:
+			if x.Kind == sql.LitInteger {
+				i, _ := strconv.Atoi(x.Text)
+				if i < 1 || i > len(fields) {
+					return nil, sql.Errorf(x.P, ErrValidation, "ORDER BY position %d is not in the select list (1..%d)", i, len(fields))
+				}
+				col = i - 1
+			}
+		}
+		if col < 0 {
+			bound, err := p.b.expr(o.Expr, scopeOf(fields, ""))
+			if err != nil {
+				return nil, err
+			}
+			// ORDER BY works on output columns: an expression must be one of them.
+			for i, f := range fields {
+				if bound.String() == f.Name || bound.String() == expr.Column(i, f.Name, f.Type).String() {
+					col = i
+				}
+			}
+			if col < 0 {
+				return nil, sql.Errorf(o.P, ErrUnsupported, "ORDER BY %s: only columns of the select list can be ordered by; add it to the SELECT", sql.FormatExpr(o.Expr))
+			}
+		}
+		nullsFirst := !o.Desc // Flink: NULLS FIRST for ASC, NULLS LAST for DESC by default
+		if o.NullsFirst != nil {
+			nullsFirst = *o.NullsFirst
+		}
+		keys = append(keys, exec.SortKey{Col: col, Desc: o.Desc, NullsFirst: nullsFirst})
+	}
+	if p.Batch {
+		return &Sort{Input: n, Keys: keys, Limit: limit, Offset: offset}, nil
+	}
+	if len(keys) > 0 {
+		if limit < 0 {
+			return nil, sql.Errorf(q.OrderBy[0].P, ErrUnsupported, "Sort on a non-time-attribute field is not supported in streaming mode: ORDER BY needs a LIMIT (Top-N) or batch mode (SET 'execution.runtime-mode' = 'batch')")
+		}
+		return &TopN{Input: n, Keys: keys, Limit: limit, Offset: offset}, nil
+	}
+	if !n.Mode().IsInsertOnly() {
+		return nil, sql.Errorf(q.P, ErrUnsupported, "LIMIT without ORDER BY on an updating query is not supported in streaming mode")
+	}
+	return &Limit{Input: n, Limit: limit, Offset: offset}, nil
+}
+
+func (p *Planner) constInt(e sql.Expr, what string) (int64, error) {
+	x, err := p.b.expr(e, &scope{})
+	if err != nil {
+		return 0, err
+	}
+	if !expr.IsConstant(x) || !x.Type().IsIntegral() {
+		return 0, sql.Errorf(e.Position(), ErrValidation, "%s must be a constant integer", what)
+	}
+	v, err := x.Eval(nil)
+	if err != nil || v.IsNull() || v.Int() < 0 {
+		return 0, sql.Errorf(e.Position(), ErrValidation, "%s must be a non-negative integer", what)
+	}
+	return v.Int(), nil
+}
+
+func (p *Planner) body(b sql.QueryBody) (Node, error) {
+	switch b := b.(type) {
+	case *sql.Query:
+		return p.query(b)
+	case *sql.Select:
+		return p.selectBlock(b)
+	case *sql.ValuesBody:
+		return p.values(b)
+	case *sql.SetOp:
+		return p.setOp(b)
+	}
+	return nil, sql.Errorf(b.Position(), ErrUnsupported, "unsupported query form")
+}
+
+func (p *Planner) setOp(s *sql.SetOp) (Node, error) {
+	if s.Op != "UNION" {
+		return nil, sql.Errorf(s.P, ErrUnsupported, "%s is not supported yet; UNION and UNION ALL are", s.Op)
+	}
+	l, err := p.body(s.Left)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.body(s.Right)
+	if err != nil {
+		return nil, err
+	}
+	lf, rf := l.Fields(), r.Fields()
+	if len(lf) != len(rf) {
+		return nil, sql.Errorf(s.P, ErrValidation, "Column count mismatch in UNION: the left side has %d columns, the right side %d", len(lf), len(rf))
+	}
+	var common []types.Type
+	for i := range lf {
+		t, ok := types.CommonType(lf[i].Type, rf[i].Type)
+		if !ok {
+			return nil, sql.Errorf(s.P, ErrValidation, "Type mismatch in UNION column %d (%s): %s and %s have no common type", i+1, lf[i].Name, lf[i].Type, rf[i].Type)
+		}
+		common = append(common, t)
+	}
+	conform := func(n Node) (Node, error) {
+		fs := n.Fields()
+		same := true
+		var projects []expr.Expr
+		var out []Field
+		for i, f := range fs {
+			var x expr.Expr = expr.Column(i, f.Name, f.Type)
+			if !f.Type.Equal(common[i]) {
+				same = false
+				c, err := expr.Cast(p.Env, x, common[i], false)
+				if err != nil {
+					return nil, sql.Errorf(s.P, ErrValidation, "UNION column %d: %v", i+1, err)
+				}
+				x = c
+			}
+			projects = append(projects, x)
+			out = append(out, Field{Name: lf[i].Name, Type: common[i]})
+		}
+		if same {
+			return n, nil
+		}
+		return &Calc{Input: n, Projects: projects, Out: out}, nil
+	}
+	if l, err = conform(l); err != nil {
+		return nil, err
+	}
+	if r, err = conform(r); err != nil {
+		return nil, err
+	}
+	var ins []Node
+	for _, n := range []Node{l, r} {
+		if u, ok := n.(*Union); ok {
+			ins = append(ins, u.Ins...)
+		} else {
+			ins = append(ins, n)
+		}
+	}
+	var n Node = &Union{Ins: ins}
+	if !s.All {
+		n = p.distinct(n)
+	}
+	return n, nil
+}
+
+// distinct groups by every column.
+func (p *Planner) distinct(n Node) Node {
+	fs := n.Fields()
+	keys := make([]int, len(fs))
+	for i := range keys {
+		keys[i] = i
+	}
+	return &Aggregate{Input: n, Keys: keys, Batch: p.Batch, Out: append([]Field(nil), fs...)}
+}
+
+func (p *Planner) values(v *sql.ValuesBody) (Node, error) {
+	if len(v.Rows) == 0 {
+		return nil, sql.Errorf(v.P, ErrValidation, "VALUES needs at least one row")
+	}
+	width := len(v.Rows[0])
+	var cells [][]expr.Expr
+	for _, row := range v.Rows {
+		if len(row) != width {
+			return nil, sql.Errorf(v.P, ErrValidation, "VALUES rows have different numbers of columns (%d and %d)", width, len(row))
+		}
+		var xs []expr.Expr
+		for _, c := range row {
+			x, err := p.b.expr(c, &scope{})
+			if err != nil {
+				return nil, err
+			}
+			xs = append(xs, x)
+		}
+		cells = append(cells, xs)
+	}
+	var out []Field
+	for c := 0; c < width; c++ {
+		var ts []types.Type
+		for _, row := range cells {
+			ts = append(ts, row[c].Type())
+		}
+		t, ok := types.CommonType(ts...)
+		if !ok {
+			return nil, sql.Errorf(v.Rows[0][c].Position(), ErrValidation, "VALUES column %d has no common type", c+1)
+		}
+		if t.Kind == types.Null {
+			t = types.Type{Kind: types.Null}
+		}
+		out = append(out, Field{Name: fmt.Sprintf("EXPR$%d", c), Type: t})
+	}
+	var rows [][]types.Value
+	for ri, row := range cells {
+		var vals []types.Value
+		for c, x := range row {
+			if !x.Type().Equal(out[c].Type) && x.Type().Kind != types.Null {
+				cx, err := expr.Cast(p.Env, x, out[c].Type, false)
+				if err != nil {
+					return nil, sql.Errorf(v.Rows[ri][c].Position(), ErrValidation, "%v", err)
+				}
+				x = cx
+			}
+			val, err := x.Eval(nil)
+			if err != nil {
+				return nil, sql.Errorf(v.Rows[ri][c].Position(), ErrValidation, "%v", err)
+			}
+			vals = append(vals, val)
+		}
+		rows = append(rows, vals)
+	}
+	return &Values{Rows: rows, Out: out}, nil
+}
+
+func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
+	var in Node
+	var sc *scope
+	if s.From == nil {
+		in = &Values{Rows: [][]types.Value{{}}, Out: nil}
+		sc = &scope{}
+	} else {
+		n, fsc, err := p.from(s.From)
+		if err != nil {
+			return nil, err
+		}
+		in, sc = n, fsc
+	}
+	if s.Where != nil {
+		var aggs []*sql.FuncCall
+		collectAggs(s.Where, &aggs)
+		if len(aggs) > 0 {
+			return nil, sql.Errorf(aggs[0].P, ErrValidation, "aggregate functions are not allowed in WHERE; use HAVING")
+		}
+		cond, err := p.b.expr(s.Where, sc)
+		if err != nil {
+			return nil, err
+		}
+		if cond.Type().Kind != types.Boolean && cond.Type().Kind != types.Null {
+			return nil, sql.Errorf(s.Where.Position(), ErrValidation, "WHERE condition must be BOOLEAN, got %s", cond.Type())
+		}
+		in = &Calc{Input: in, Projects: identity(in.Fields()), Filter: cond, Out: in.Fields()}
+	}
+	var aggCalls []*sql.FuncCall
+	for _, it := range s.Items {
+		collectAggs(it.Expr, &aggCalls)
+	}
+	collectAggs(s.Having, &aggCalls)
+	// Items, with * expanded.
+	type item struct {
+		e    sql.Expr
+		name string
+		col  int // for * expansion: input column
+	}
+	var items []item
+	for i, it := range s.Items {
+		if it.Star {
+			found := false
+			for ci, c := range sc.cols {
+				if len(it.Qualifier) > 0 && c.qual != it.Qualifier[len(it.Qualifier)-1] {
+					continue
+				}
+				found = true
+				items = append(items, item{name: c.name, col: ci})
+			}
+			if !found {
+				return nil, sql.Errorf(it.P, ErrValidation, "Unknown table '%s' in %s.*", sql.JoinIdents(it.Qualifier), sql.JoinIdents(it.Qualifier))
+			}
+			continue
+		}
+		name := it.Alias
+		if name == "" {
+			name = exprName(it.Expr, i)
+		}
+		items = append(items, item{e: it.Expr, name: name, col: -1})
+	}
+	isAgg := len(s.GroupBy) > 0 || len(aggCalls) > 0
+	if !isAgg {
+		if s.Having != nil {
+			return nil, sql.Errorf(s.Having.Position(), ErrValidation, "HAVING needs GROUP BY or an aggregate function")
+		}
+		var projects []expr.Expr
+		var out []Field
+		for _, it := range items {
+			var x expr.Expr
+			if it.e == nil {
+				c := sc.cols[it.col]
+				x = expr.Column(it.col, c.name, c.typ)
+			} else {
+				var err error
+				if x, err = p.b.expr(it.e, sc); err != nil {
+					return nil, err
+				}
+			}
+			projects = append(projects, x)
+			out = append(out, Field{Name: it.name, Type: x.Type()})
+		}
+		n := project(in, projects, out)
+		if s.Distinct {
+			n = p.distinct(n)
+		}
+		return n, nil
+	}
+	// Aggregation: pre-projection (group keys, aggregate arguments), aggregate, HAVING, projection.
+	am := &aggMap{}
+	var pre []expr.Expr
+	var preNames []string
+	for gi, g := range s.GroupBy {
+		var aggs []*sql.FuncCall
+		collectAggs(g, &aggs)
+		if len(aggs) > 0 {
+			return nil, sql.Errorf(aggs[0].P, ErrValidation, "aggregate functions are not allowed in GROUP BY")
+		}
+		x, err := p.b.expr(g, sc)
+		if err != nil {
+			return nil, err
+		}
+		name := exprName(g, gi)
+		if _, ok := g.(*sql.ColumnRef); !ok {
+			name = fmt.Sprintf("$f%d", gi)
+		}
+		am.groupText = append(am.groupText, sql.FormatExpr(g))
+		am.groupType = append(am.groupType, x.Type())
+		am.groupName = append(am.groupName, name)
+		pre = append(pre, x)
+		preNames = append(preNames, name)
+	}
+	var calls []exec.AggCall
+	for _, f := range aggCalls {
+		text := sql.FormatExpr(f)
+		dup := false
+		for _, t := range am.aggText {
+			if t == text {
+				dup = true
+			}
+		}
+		if dup {
+			continue
+		}
+		call, err := p.b.aggCallFor(f, sc, &pre, &preNames)
+		if err != nil {
+			return nil, err
+		}
+		calls = append(calls, call)
+		am.aggText = append(am.aggText, text)
+		am.aggType = append(am.aggType, call.Type)
+		am.aggName = append(am.aggName, fmt.Sprintf("EXPR$%d", len(am.aggText)-1))
+	}
+	// Name aggregates after the select item they make up, as Flink does.
+	for _, it := range items {
+		if it.e == nil {
+			continue
+		}
+		if f, ok := isAggCall(it.e); ok {
+			text := sql.FormatExpr(f)
+			for i, t := range am.aggText {
+				if t == text && strings.HasPrefix(am.aggName[i], "EXPR$") {
+					am.aggName[i] = it.name
+				}
+			}
+		}
+	}
+	var preOut []Field
+	for i, x := range pre {
+		preOut = append(preOut, Field{Name: preNames[i], Type: x.Type()})
+	}
+	preNode := &Calc{Input: in, Projects: pre, Out: preOut}
+	keys := make([]int, len(s.GroupBy))
+	var aggOut []Field
+	for i := range keys {
+		keys[i] = i
+		aggOut = append(aggOut, Field{Name: am.groupName[i], Type: am.groupType[i]})
+	}
+	for i := range calls {
+		aggOut = append(aggOut, Field{Name: am.aggName[i], Type: am.aggType[i]})
+	}
+	var n Node = &Aggregate{Input: preNode, Keys: keys, Aggs: calls, Batch: p.Batch, Out: aggOut}
+	asc := &scope{cols: scopeOf(aggOut, "").cols, agg: am}
+	for _, it := range items {
+		if it.e == nil {
+			return nil, sql.Errorf(s.P, ErrValidation, "SELECT * cannot be used with GROUP BY; list the grouped columns")
+		}
+	}
+	if s.Having != nil {
+		cond, err := p.b.expr(s.Having, asc)
+		if err != nil {
+			return nil, err
+		}
+		if cond.Type().Kind != types.Boolean {
+			return nil, sql.Errorf(s.Having.Position(), ErrValidation, "HAVING condition must be BOOLEAN, got %s", cond.Type())
+		}
+		n = &Calc{Input: n, Projects: identity(aggOut), Filter: cond, Out: aggOut}
+	}
+	var projects []expr.Expr
+	var out []Field
+	for _, it := range items {
+		x, err := p.b.expr(it.e, asc)
+		if err != nil {
+			return nil, err
+		}
+		projects = append(projects, x)
+		out = append(out, Field{Name: it.name, Type: x.Type()})
+	}
+	n = project(n, projects, out)
+	if s.Distinct {
+		n = p.distinct(n)
+	}
+	return n, nil
+}
+
+// project returns a Calc computing projects over in, or in itself when the projection keeps every column in
+// order under the same names (Flink removes such a Calc too).
+func project(in Node, projects []expr.Expr, out []Field) Node {
+	inf := in.Fields()
+	if len(projects) == len(inf) {
+		same := true
+		for i, x := range projects {
+			if c, ok := expr.ColumnIndex(x); !ok || c != i || out[i].Name != inf[i].Name || !out[i].Type.Equal(inf[i].Type) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return in
+		}
+	}
+	return &Calc{Input: in, Projects: projects, Out: out}
+}
+
+// ResolveComputed binds the computed columns of tbl over its physical and metadata columns and records
+// their types in the catalog entry (DESCRIBE shows them). Errors name the column.
+func (p *Planner) ResolveComputed(tbl *catalog.Table) error {
+	if p.b.env == nil {
+		p.init()
+	}
+	var base []Field
+	for _, c := range tbl.Columns {
+		if c.Kind != sql.ComputedColumn {
+			base = append(base, Field{Name: c.Name, Type: c.Type})
+		}
+	}
+	ssc := scopeOf(base, "")
+	for i := range tbl.Columns {
+		c := &tbl.Columns[i]
+		if c.Kind != sql.ComputedColumn {
+			continue
+		}
+		x, err := p.b.expr(c.Expr, ssc)
+		if err != nil {
+			return fmt.Errorf("computed column %s of table %s: %w", c.Name, tbl.Name, err)
+		}
+		c.Type = x.Type()
+	}
+	return nil
+}
+
+func identity(fs []Field) []expr.Expr {
+	var out []expr.Expr
+	for i, f := range fs {
+		out = append(out, expr.Column(i, f.Name, f.Type))
+	}
+	return out
+}
+
+// ---- FROM ----
+
+func (p *Planner) from(t sql.TableExpr) (Node, *scope, error) {
+	switch t := t.(type) {
+	case *sql.TableRef:
+		return p.tableRef(t)
+	case *sql.Subquery:
+		if t.Lateral {
+			return nil, nil, sql.Errorf(t.P, ErrUnsupported, "LATERAL subqueries are not supported yet")
+		}
+		n, err := p.query(t.Query)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p.aliased(n, t.Alias, t.ColAliases, t.P)
+	case *sql.Join:
+		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "%s JOIN is not supported yet", t.Kind)
+	case *sql.TableFunc:
+		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "table function %s is not supported yet", t.Call.Name)
+	}
+	return nil, nil, sql.Errorf(t.Position(), ErrUnsupported, "unsupported FROM clause")
+}
+
+// aliased renames a node's columns (AS t(a, b)) and qualifies them with the alias.
+func (p *Planner) aliased(n Node, alias string, cols []sql.Ident, at sql.Pos) (Node, *scope, error) {
+	fs := n.Fields()
+	if len(cols) > 0 {
+		if len(cols) != len(fs) {
+			return nil, nil, sql.Errorf(at, ErrValidation, "List of column aliases must have same degree as table; table has %d columns, whereas alias list has %d columns", len(fs), len(cols))
+		}
+		out := make([]Field, len(fs))
+		for i, f := range fs {
+			out[i] = Field{Name: cols[i].Name, Type: f.Type}
+		}
+		n = &Calc{Input: n, Projects: identity(fs), Out: out}
+		fs = out
+	}
+	return n, scopeOf(fs, alias), nil
+}
+
+func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
+	if t.SystemTimeAt != nil {
+		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "FOR SYSTEM_TIME AS OF (temporal joins) is not supported yet")
+	}
+	alias := t.Alias
+	if alias == "" {
+		alias = t.Name.Name()
+	}
+	if len(t.Name.Parts) == 1 {
+		for i := len(p.ctes) - 1; i >= 0; i-- {
+			if c, ok := p.ctes[i][t.Name.Name()]; ok {
+				n, err := p.query(c.Query)
+				if err != nil {
+					return nil, nil, err
+				}
+				cols := c.Columns
+				if len(t.ColAliases) > 0 {
+					cols = t.ColAliases
+				}
+				return p.aliased(n, alias, cols, t.P)
+			}
+		}
+	}
+	if v, ok := p.Catalog.View(t.Name); ok {
+		for _, seen := range p.viewPath {
+			if seen == v.Name {
+				return nil, nil, sql.Errorf(t.P, ErrValidation, "view %s refers to itself", v.Name)
+			}
+		}
+		p.viewPath = append(p.viewPath, v.Name)
+		n, err := p.query(v.Query)
+		p.viewPath = p.viewPath[:len(p.viewPath)-1]
+		if err != nil {
+			return nil, nil, fmt.Errorf("in view %s: %w", v.Name, err)
+		}
+		cols := t.ColAliases
+		if len(cols) == 0 && len(v.Columns) > 0 {
+			for _, c := range v.Columns {
+				cols = append(cols, sql.Ident{Name: c})
+			}
+		}
+		return p.aliased(n, alias, cols, t.P)
+	}
+	tbl, ok := p.Catalog.Table(t.Name)
+	if !ok {
+		return nil, nil, p.Catalog.NotFound(t.Name)
+	}
+	if len(t.Hints) > 0 {
+		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "dynamic table options (/*+ OPTIONS(...) */) are not supported yet")
+	}
+	f, err := p.Connectors.SourceFactory(tbl.Options["connector"])
+	if err != nil {
+		return nil, nil, tableErr(tbl, t.P, err)
+	}
+	src, err := f.CreateSource(p.connectorContext(tbl))
+	if err != nil {
+		return nil, nil, tableErr(tbl, t.P, err)
+	}
+	if p.Batch && !src.Bounded() {
+		return nil, nil, sql.Errorf(t.P, ErrValidation, "Querying an unbounded table '%s' in batch mode is not allowed. The table source is unbounded. Make the source bounded (e.g. 'number-of-rows' for datagen, 'scan.bounded.mode' for kafka) or use SET 'execution.runtime-mode' = 'streaming'", qualified(tbl.Name))
+	}
+	if err := p.ResolveComputed(tbl); err != nil {
+		return nil, nil, err
+	}
+	var scanOut []Field
+	for _, c := range tbl.Columns {
+		if c.Kind != sql.ComputedColumn {
+			scanOut = append(scanOut, Field{Name: c.Name, Type: c.Type})
+		}
+	}
+	var n Node = &Scan{Table: tbl, Source: src, Out: scanOut}
+	// Computed columns, evaluated over the physical and metadata columns; output in declaration order.
+	if len(scanOut) != len(tbl.Columns) {
+		ssc := scopeOf(scanOut, "")
+		var projects []expr.Expr
+		var out []Field
+		si := 0
+		for _, c := range tbl.Columns {
+			var x expr.Expr
+			if c.Kind == sql.ComputedColumn {
+				var err error
+				if x, err = p.b.expr(c.Expr, ssc); err != nil {
+					return nil, nil, fmt.Errorf("computed column %s of table %s: %w", c.Name, tbl.Name, err)
+				}
+			} else {
+				x = expr.Column(si, c.Name, c.Type)
+				si++
+			}
+			projects = append(projects, x)
+			out = append(out, Field{Name: c.Name, Type: x.Type()})
+		}
+		n = &Calc{Input: n, Projects: projects, Out: out}
+	}
+	if tbl.Watermark != nil && !p.Batch {
+		wm, err := p.b.expr(tbl.Watermark.Expr, scopeOf(n.Fields(), ""))
+		if err != nil {
+			return nil, nil, fmt.Errorf("watermark of table %s: %w", tbl.Name, err)
+		}
+		if !wm.Type().IsTimestamp() {
+			return nil, nil, sql.Errorf(tbl.Watermark.Expr.Position(), ErrValidation, "the watermark expression of table %s must return TIMESTAMP(p) or TIMESTAMP_LTZ(p), got %s", tbl.Name, wm.Type())
+		}
+		n = &WatermarkAssigner{Input: n, Rowtime: tbl.Watermark.Column, Expr: wm}
+	}
+	return p.aliased(n, alias, t.ColAliases, t.P)
+}
+
+// ModeOf is a helper for callers: the changelog mode of a plan's root.
+func ModeOf(n Node) changelog.Mode { return n.Mode() }
