@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/sluicesql/sluice/engine"
 	"github.com/sluicesql/sluice/sql"
@@ -26,7 +27,7 @@ type Config struct {
 	// Interactive reports whether Stdin is a terminal (the shell then uses line editing and history).
 	Interactive bool
 	// Signals, when set, delivers interrupts (Ctrl-C): they cancel the running statement in the shell and the
-	// whole run in script mode. Main uses os.Interrupt when nil.
+	// whole run in script mode (jobs are cancelled, their sinks flushed). Main uses SIGINT and SIGTERM when nil.
 	Signals <-chan os.Signal
 }
 
@@ -79,7 +80,7 @@ func Main(cfg Config) int {
 	sigs := cfg.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, os.Interrupt)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(ch)
 		sigs = ch
 	}

@@ -239,7 +239,7 @@ type parsed struct {
 	pm, hasAmPm, hour12  bool
 	offset               int // seconds east of UTC
 	hasOffset, hasTime   bool
-	hasDate              bool
+	hasDate, dayOfYear   bool
 }
 
 // parse reads s with the pattern. The whole text must be consumed. Missing date fields default to
@@ -316,7 +316,7 @@ func (f *javaDateFormat) parse(s string) (parsed, bool) {
 			var doy int
 			doy, okp = readNum(it.count, 3)
 			p.month, p.day = 1, doy
-			p.hasDate = true
+			p.hasDate, p.dayOfYear = true, true
 		case 'H', 'k':
 			p.hour, okp = readNum(it.count, 2)
 			if it.letter == 'k' && p.hour == 24 {
@@ -392,8 +392,14 @@ func (f *javaDateFormat) parse(s string) (parsed, bool) {
 	if p.month < 1 || p.month > 12 || p.hour > 23 || p.minute > 59 || p.second > 59 {
 		return p, false
 	}
-	if p.day < 1 || p.day > int(daysInMonth(int64(p.year), int64(p.month))) && p.month != 1 ||
-		p.month == 1 && p.day > 366 {
+	maxDay := int(daysInMonth(int64(p.year), int64(p.month)))
+	if p.dayOfYear {
+		maxDay = 365
+		if isLeap(int64(p.year)) {
+			maxDay = 366
+		}
+	}
+	if p.day < 1 || p.day > maxDay {
 		return p, false
 	}
 	return p, true

@@ -6,10 +6,7 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-var (
-	trueValue  = types.BoolValue(true)
-	falseValue = types.BoolValue(false)
-)
+var falseValue = types.BoolValue(false)
 
 // bindAndOr is three-valued AND/OR: FALSE AND NULL is FALSE, TRUE OR NULL is TRUE, otherwise NULL wins.
 // Evaluation stops at the first deciding operand.

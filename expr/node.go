@@ -253,14 +253,6 @@ func isNullLiteral(x Expr) bool {
 	return ok && l.v.IsNull()
 }
 
-// literalValue returns the value of a literal (possibly under implicit casts folded at bind time).
-func literalValue(x Expr) (types.Value, bool) {
-	if l, ok := x.(*literalExpr); ok {
-		return l.v, true
-	}
-	return types.NullValue, false
-}
-
 // constValue evaluates a constant expression at bind time.
 func constValue(x Expr) (types.Value, bool) {
 	if l, ok := x.(*literalExpr); ok {

@@ -154,9 +154,6 @@ func runeSlice(s string, start, end int64) string {
 		}
 		i++
 	}
-	if start >= i && bs == len(s) {
-		return ""
-	}
 	return s[bs:be]
 }
 

@@ -139,6 +139,7 @@ type collector struct {
 	ends   int
 	stopAt int
 	cancel func()
+	log    testing.TB
 }
 
 func (c *collector) Push(b *changelog.Batch) error {
@@ -146,6 +147,9 @@ func (c *collector) Push(b *changelog.Batch) error {
 	defer c.mu.Unlock()
 	for _, r := range b.Rows {
 		c.rows = append(c.rows, changelog.Row{Kind: r.Kind, Vals: changelog.CopyVals(r.Vals)})
+		if c.log != nil {
+			c.log.Logf("%s row %v", time.Now().Format("05.000"), r.Vals)
+		}
 	}
 	if c.stopAt > 0 && len(c.rows) >= c.stopAt && c.cancel != nil {
 		c.cancel()

@@ -159,6 +159,9 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	opts := []kgo.Opt{
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
 		kgo.KeepControlRecords(),
+		// Java's fetch.max.wait.ms default (franz-go waits 5 s): a fetch in flight delays partitions assigned
+		// meanwhile (discovery) by up to this long.
+		kgo.FetchMaxWait(500 * time.Millisecond),
 	}
 	opts = append(opts, c.client.consumer...)
 	if c.client.readCommitted {
