@@ -88,7 +88,8 @@ func (s *source) Metrics() Metrics {
 // partState is the progress of one partition.
 type partState struct {
 	tp        topicPartition
-	next      int64 // offset after the last record handled (pushed or skipped); -1 before the first
+	next      int64 // offset after the last record handled (decoded or skipped); -1 before the first
+	acked     int64 // next as of the last successful push: what may be committed; -1 before the first
 	committed int64 // last offset committed to the group
 	stop      int64 // exclusive end offset, -1 when unbounded
 	done      bool
@@ -106,6 +107,7 @@ type run struct {
 	batch     changelog.Batch
 	arena     []types.Value
 	width     int
+	touched   []*partState // partitions with records in the current batch
 	keyVals   []types.Value
 	valVals   []types.Value
 	valDirect bool // the value fields are all physical columns in order: decode straight into the row
@@ -310,7 +312,7 @@ func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) 
 	}
 	assign := map[string]map[int32]kgo.Offset{}
 	for _, tp := range fresh {
-		st := &partState{tp: tp, next: -1, committed: -1, stop: -1}
+		st := &partState{tp: tp, next: -1, acked: -1, committed: -1, stop: -1}
 		start := starts[tp]
 		if stops != nil {
 			st.stop = stops[tp]
@@ -412,9 +414,12 @@ func (r *run) fetchError(fetches kgo.Fetches) error {
 	return first
 }
 
-// handle decodes the fetched records into rows and pushes them, one batch per poll.
+// handle decodes the fetched records into rows and pushes them, one batch per poll. When a record cannot be
+// read, the rows before it are pushed (and their offsets may be committed) before the error is returned, so a
+// restart from the group's offsets begins at the bad record.
 func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	r.batch.Reset()
+	r.touched = r.touched[:0]
 	var removed map[string][]int32
 	var firstErr error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -425,17 +430,18 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 		if st == nil || st.done {
 			return
 		}
+		r.touched = append(r.touched, st)
 		for _, rec := range fp.Records {
 			if st.stop >= 0 && rec.Offset >= st.stop {
 				break
 			}
-			st.next = rec.Offset + 1
 			if !rec.Attrs.IsControl() {
 				if err := r.record(rec); err != nil {
 					firstErr = err
 					return
 				}
 			}
+			st.next = rec.Offset + 1
 			if st.stop >= 0 && st.next >= st.stop {
 				break
 			}
@@ -449,17 +455,19 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 			removed[st.tp.topic] = append(removed[st.tp.topic], st.tp.partition)
 		}
 	})
-	if firstErr != nil {
-		return firstErr
-	}
 	if removed != nil {
 		r.cl.RemoveConsumePartitions(removed)
 	}
-	if r.batch.Len() == 0 {
-		return nil
+	if r.batch.Len() > 0 {
+		r.s.records.Add(int64(r.batch.Len()))
+		if err := out.Push(&r.batch); err != nil {
+			return err
+		}
 	}
-	r.s.records.Add(int64(r.batch.Len()))
-	return out.Push(&r.batch)
+	for _, st := range r.touched {
+		st.acked = st.next
+	}
+	return firstErr
 }
 
 // record decodes one record into the next row of the batch (or skips it).
@@ -563,8 +571,8 @@ func (r *run) commit(ctx context.Context, final bool) {
 	}
 	offs := kadm.Offsets{}
 	for _, st := range r.parts {
-		if st.next >= 0 && st.next != st.committed {
-			offs.Add(kadm.Offset{Topic: st.tp.topic, Partition: st.tp.partition, At: st.next, LeaderEpoch: -1})
+		if st.acked >= 0 && st.acked != st.committed {
+			offs.Add(kadm.Offset{Topic: st.tp.topic, Partition: st.tp.partition, At: st.acked, LeaderEpoch: -1})
 		}
 	}
 	if len(offs) == 0 {

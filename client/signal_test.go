@@ -1,0 +1,45 @@
+package client
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An unbounded INSERT keeps `sql-client -f` running until an interrupt, which cancels the job cleanly.
+func TestInterruptStopsUnboundedJob(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "script.sql")
+	script := `CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000');
+CREATE TABLE out_t (id BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO out_t SELECT id FROM src;
+`
+	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan os.Signal, 1)
+	var out, errb bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- Main(Config{Args: []string{"-f", file}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Signals: sigs})
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("the script ended by itself (exit %d) although its source is unbounded\n%s%s", code, out.String(), errb.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	sigs <- os.Interrupt
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d after interrupt, want 0\n%s%s", code, out.String(), errb.String())
+		}
+		if !strings.Contains(errb.String(), "Interrupted: job") {
+			t.Fatalf("no interruption notice on stderr:\n%s", errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client did not stop within 10s of the interrupt")
+	}
+}
