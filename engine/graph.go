@@ -104,6 +104,12 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return nil
 	case *planner.Calc:
 		return g.build(n.Input, exec.NewCalc(n.Projects, n.Filter, out), j)
+	case *planner.ChangelogNormalize:
+		var ts []types.Type
+		for _, f := range n.Input.Fields() {
+			ts = append(ts, f.Type)
+		}
+		return g.build(n.Input, exec.NewChangelogNormalize(n.Keys, ts, n.Batch, out), j)
 	case *planner.WatermarkAssigner:
 		return g.build(n.Input, exec.NewWatermarkAssigner(n.Expr, out), j)
 	case *planner.Aggregate:

@@ -164,6 +164,10 @@ func runCommand(t *testing.T, d *datadriven.TestData) string {
 		op := NewTopN(argSortKeys(t, d), argInt64(t, d, "limit", -1), argInt64(t, d, "offset", 0), rec)
 		return result(feed(t, op, d.Input, ts, onebatch, true))
 
+	case "normalize":
+		op := NewChangelogNormalize(argInts(t, d, "keys"), ts, d.HasArg("batch"), rec)
+		return result(feed(t, op, d.Input, ts, onebatch, true))
+
 	case "limit":
 		op := NewLimit(argInt64(t, d, "limit", -1), argInt64(t, d, "offset", 0), rec)
 		return result(feed(t, op, d.Input, ts, onebatch, true))

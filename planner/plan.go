@@ -308,3 +308,29 @@ func Explain(root Node, modes bool) string {
 	walk(root, "", true, true)
 	return b.String()
 }
+
+// ChangelogNormalize follows an upsert source: it keeps the last row per key and emits a complete
+// changelog (-U with the old row, -D with the full row), dropping upserts that change nothing. In batch mode
+// it emits the final rows as +I at the end of input.
+type ChangelogNormalize struct {
+	Input Node
+	Keys  []int
+	Batch bool
+}
+
+func (n *ChangelogNormalize) Fields() []Field { return n.Input.Fields() }
+func (n *ChangelogNormalize) Inputs() []Node  { return []Node{n.Input} }
+func (n *ChangelogNormalize) Mode() changelog.Mode {
+	if n.Batch {
+		return changelog.InsertOnly
+	}
+	return changelog.Retract
+}
+func (n *ChangelogNormalize) Describe() string {
+	in := n.Input.Fields()
+	var ks []string
+	for _, k := range n.Keys {
+		ks = append(ks, in[k].Name)
+	}
+	return fmt.Sprintf("ChangelogNormalize(key=[%s])", strings.Join(ks, ", "))
+}

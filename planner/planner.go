@@ -842,6 +842,10 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 		}
 	}
 	var n Node = &Scan{Table: tbl, Source: src, Out: scanOut}
+	if m := src.ChangelogMode(); len(m.UpsertKey) > 0 {
+		// An upsert source (upsert-kafka): normalize it into a complete changelog, as Flink does.
+		n = &ChangelogNormalize{Input: n, Keys: m.UpsertKey, Batch: p.Batch}
+	}
 	// Computed columns, evaluated over the physical and metadata columns; output in declaration order.
 	if len(scanOut) != len(tbl.Columns) {
 		ssc := scopeOf(scanOut, "")

@@ -1,0 +1,127 @@
+package exec
+
+import (
+	"sort"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
+
+// NewChangelogNormalize returns Flink's ChangelogNormalize for an upsert stream keyed on keys: it keeps the
+// last row of every key and turns upserts and deletes into a complete changelog.
+//
+// Streaming: +I/+U for a new key → +I; for a known key with a different row → -U old, +U new; with the
+// same row → nothing (a duplicate upsert changes nothing); -D for a known key → -D with the full old row
+// (the input's delete may carry only the key); -D for an unknown key → nothing; -U is ignored (upsert
+// streams carry none). Batch: the same state is built, and at End the final rows are emitted as +I, so
+// downstream batch operators see insert-only input.
+//
+// State is one copied row per live key (the row values plus the key encoding).
+func NewChangelogNormalize(keys []int, ts []types.Type, batch bool, out changelog.Output) changelog.Output {
+	return &normalize{keys: keys, ts: ts, batch: batch, out: out, state: map[string][]types.Value{}}
+}
+
+type normalize struct {
+	keys  []int
+	ts    []types.Type
+	batch bool
+	out   changelog.Output
+	state map[string][]types.Value
+	kbuf  []byte
+	ob    changelog.Batch
+}
+
+func (n *normalize) Push(b *changelog.Batch) error {
+	n.ob.Reset()
+	for _, r := range b.Rows {
+		n.kbuf = appendGroupKey(n.kbuf[:0], r.Vals, n.keys, n.ts)
+		old, ok := n.state[string(n.kbuf)]
+		switch r.Kind {
+		case changelog.Insert, changelog.UpdateAfter:
+			if !ok {
+				row := changelog.CopyVals(r.Vals)
+				n.state[string(n.kbuf)] = row
+				if !n.batch {
+					n.ob.Append(changelog.Insert, row)
+				}
+				continue
+			}
+			if n.sameRow(old, r.Vals) {
+				continue
+			}
+			row := changelog.CopyVals(r.Vals)
+			n.state[string(n.kbuf)] = row
+			if !n.batch {
+				n.ob.Append(changelog.UpdateBefore, old)
+				n.ob.Append(changelog.UpdateAfter, row)
+			}
+		case changelog.Delete:
+			if !ok {
+				continue
+			}
+			delete(n.state, string(n.kbuf))
+			if !n.batch {
+				n.ob.Append(changelog.Delete, old)
+			}
+		}
+	}
+	if len(n.ob.Rows) == 0 {
+		return nil
+	}
+	return n.out.Push(&n.ob)
+}
+
+func (n *normalize) sameRow(a, b []types.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		var t types.Type
+		if i < len(n.ts) {
+			t = n.ts[i]
+		}
+		if a[i].IsNull() != b[i].IsNull() || !a[i].IsNull() && types.Compare(a[i], b[i], t) != 0 {
+			return false
+		}
+		if a[i].T == types.TagDecimal && a[i].DecimalScale() != b[i].DecimalScale() {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *normalize) Watermark(ts int64) error {
+	if n.batch {
+		return nil
+	}
+	return n.out.Watermark(ts)
+}
+
+func (n *normalize) End() error {
+	if n.batch {
+		keys := make([]string, 0, len(n.state))
+		for k := range n.state {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		const chunk = 1024
+		for len(keys) > 0 {
+			m := min(chunk, len(keys))
+			n.ob.Reset()
+			for _, k := range keys[:m] {
+				n.ob.Append(changelog.Insert, n.state[k])
+			}
+			if err := n.out.Push(&n.ob); err != nil {
+				return err
+			}
+			keys = keys[m:]
+		}
+		if err := n.out.Watermark(changelog.MaxWatermark); err != nil {
+			return err
+		}
+	}
+	return n.out.End()
+}
+
+// StateSize returns the number of live keys (for metrics and tests).
+func (n *normalize) StateSize() int { return len(n.state) }
