@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sluicesql/sluice/devservices"
 	"github.com/sluicesql/sluice/engine"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -41,15 +42,18 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func Main(cfg Config) int {
 	fs := flag.NewFlagSet("sql-client", flag.ContinueOnError)
 	fs.SetOutput(cfg.Stderr)
-	var file, initFile string
+	var file, initFile, kafkaAddr string
+	var embedded bool
 	var defs multiFlag
 	fs.StringVar(&file, "f", "", "run the statements of `script.sql` and exit (non-zero on the first error)")
 	fs.StringVar(&file, "file", "", "same as -f")
 	fs.StringVar(&initFile, "i", "", "run the statements of `init.sql` first (DDL, SET), then the shell or -f")
 	fs.StringVar(&initFile, "init", "", "same as -i")
+	fs.BoolVar(&embedded, "embedded", false, "start an in-process Kafka broker (on -embedded-kafka) for the session, so that\n'properties.bootstrap.servers' = '127.0.0.1:9092' works with nothing installed")
+	fs.StringVar(&kafkaAddr, "embedded-kafka", devservices.DefaultKafkaAddr, "the `host:port` of the embedded Kafka broker")
 	fs.Var(&defs, "D", "set a session option: -D `key=value` (repeatable), e.g. -D execution.runtime-mode=batch")
 	fs.Usage = func() {
-		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
+		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [--embedded] [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
 			"Without -f, opens the interactive SQL shell. Statements end with ';'.\n\n")
 		fs.PrintDefaults()
 	}
@@ -71,6 +75,15 @@ func Main(cfg Config) int {
 			return 2
 		}
 		opts[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	if embedded {
+		svc, err := devservices.Start(context.Background(), devservices.Config{KafkaAddr: kafkaAddr})
+		if err != nil {
+			fmt.Fprintf(cfg.Stderr, "[ERROR] Could not start the embedded services: %v\n", err)
+			return 1
+		}
+		defer svc.Close()
+		fmt.Fprintf(cfg.Stderr, "[INFO] Embedded Kafka broker listening on %s\n", svc.KafkaAddr())
 	}
 	sess, err := engine.NewSession(engine.Config{Options: opts, Stdout: cfg.Stdout, Stderr: cfg.Stderr})
 	if err != nil {

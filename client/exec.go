@@ -31,7 +31,7 @@ func (r *runner) exec(ctx context.Context, st sql.Statement) error {
 		if msg == "" {
 			msg = "Execute statement succeed."
 		}
-		if !strings.HasPrefix(msg, "[") {
+		if _, isExplain := st.(*sql.Explain); !isExplain && !strings.HasPrefix(msg, "[") {
 			msg = "[INFO] " + msg
 		}
 		fmt.Fprintln(r.out, msg)
