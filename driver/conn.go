@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -20,6 +22,9 @@ import (
 // Decimal is an exact DECIMAL value as its text ("12.50"). Being a string type, it scans into *string and
 // *float64 as well as *Decimal.
 type Decimal string
+
+// Rat returns the decimal as an exact rational number.
+func (d Decimal) Rat() (*big.Rat, bool) { return new(big.Rat).SetString(string(d)) }
 
 type conn struct {
 	c      *Connector
@@ -57,63 +62,102 @@ func (c *conn) Ping(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// CheckNamedValue accepts the Go types the driver can bind as parameters.
+// CheckNamedValue accepts the Go types ParamValue can bind.
 func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
-	switch v := nv.Value.(type) {
-	case nil, int64, float64, bool, string, []byte, time.Time, Decimal:
-		return nil
-	case int:
-		nv.Value = int64(v)
-	case int32:
-		nv.Value = int64(v)
-	case int16:
-		nv.Value = int64(v)
-	case int8:
-		nv.Value = int64(v)
-	case uint32:
-		nv.Value = int64(v)
-	case float32:
-		nv.Value = float64(v)
-	default:
-		dv, err := driver.DefaultParameterConverter.ConvertValue(v)
-		if err != nil {
-			return fmt.Errorf("sluice: parameter %d: %w", nv.Ordinal, err)
-		}
-		nv.Value = dv
+	if nv.Name != "" {
+		return fmt.Errorf("sluice: named parameter %q is not supported; use ? or $n", nv.Name)
 	}
+	switch nv.Value.(type) {
+	case nil, int64, float64, bool, string, []byte, time.Time, Decimal, *big.Rat,
+		int, int32, int16, int8, uint32, uint16, uint8, float32:
+		return nil
+	}
+	dv, err := driver.DefaultParameterConverter.ConvertValue(nv.Value)
+	if err != nil {
+		return fmt.Errorf("sluice: parameter %d: %w", nv.Ordinal, err)
+	}
+	nv.Value = dv
 	return nil
 }
 
+// ParamValue converts a Go value to the SQL value bound for a positional parameter:
+//
+//	nil → NULL; int, int8..int64, uint8..uint32 → BIGINT; float32, float64 → DOUBLE; bool → BOOLEAN;
+//	string → STRING; []byte → BYTES; Decimal, *big.Rat → DECIMAL(38, s); time.Time → TIMESTAMP(9) holding
+//	the wall clock of the time in its own location.
+//
+// The parameter is then typed like a literal of that type: `WHERE id = ?` with a string fails at bind time
+// with "Cannot apply '=' to arguments of type '<BIGINT> = <VARCHAR(2147483647)>'".
+func ParamValue(v any) (types.Value, error) {
+	switch v := v.(type) {
+	case nil:
+		return types.NullValue, nil
+	case int64:
+		return types.IntValue(v), nil
+	case int:
+		return types.IntValue(int64(v)), nil
+	case int32:
+		return types.IntValue(int64(v)), nil
+	case int16:
+		return types.IntValue(int64(v)), nil
+	case int8:
+		return types.IntValue(int64(v)), nil
+	case uint32:
+		return types.IntValue(int64(v)), nil
+	case uint16:
+		return types.IntValue(int64(v)), nil
+	case uint8:
+		return types.IntValue(int64(v)), nil
+	case float64:
+		return types.FloatValue(v), nil
+	case float32:
+		return types.FloatValue(float64(v)), nil
+	case bool:
+		return types.BoolValue(v), nil
+	case string:
+		return types.StringValue(v), nil
+	case []byte:
+		return types.BytesValue(v), nil
+	case Decimal:
+		d, err := types.ParseDecimal(string(v))
+		if err != nil {
+			return types.NullValue, fmt.Errorf("decimal %q: %w", string(v), err)
+		}
+		return d, nil
+	case *big.Rat:
+		if v == nil {
+			return types.NullValue, nil
+		}
+		return types.ParseDecimal(ratText(v))
+	case time.Time:
+		wall := time.Date(v.Year(), v.Month(), v.Day(), v.Hour(), v.Minute(), v.Second(), v.Nanosecond(), time.UTC)
+		return types.TimestampFromTime(wall), nil
+	}
+	return types.NullValue, fmt.Errorf("unsupported type %T (want nil, an integer, float64, bool, string, []byte, time.Time, driver.Decimal or *big.Rat)", v)
+}
+
+// ratText prints r exactly when its decimal expansion ends, else with 18 fractional digits.
+func ratText(r *big.Rat) string {
+	if p, exact := r.FloatPrec(); exact {
+		return r.FloatString(p)
+	}
+	return r.FloatString(18)
+}
+
 func toValues(args []driver.NamedValue) ([]types.Value, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
 	out := make([]types.Value, len(args))
 	for i, a := range args {
 		if a.Name != "" {
 			return nil, fmt.Errorf("sluice: named parameter %q is not supported; use ? or $n", a.Name)
 		}
-		switch v := a.Value.(type) {
-		case nil:
-			out[i] = types.NullValue
-		case int64:
-			out[i] = types.IntValue(v)
-		case float64:
-			out[i] = types.FloatValue(v)
-		case bool:
-			out[i] = types.BoolValue(v)
-		case string:
-			out[i] = types.StringValue(v)
-		case []byte:
-			out[i] = types.BytesValue(v)
-		case Decimal:
-			d, err := types.ParseDecimal(string(v))
-			if err != nil {
-				return nil, fmt.Errorf("sluice: parameter %d: %w", a.Ordinal, err)
-			}
-			out[i] = d
-		case time.Time:
-			out[i] = types.TimestampFromTime(v)
-		default:
-			return nil, fmt.Errorf("sluice: parameter %d: unsupported type %T", a.Ordinal, v)
+		v, err := ParamValue(a.Value)
+		if err != nil {
+			return nil, fmt.Errorf("sluice: parameter %d: %w", a.Ordinal, err)
 		}
+		out[i] = v
 	}
 	return out, nil
 }
@@ -127,6 +171,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	stmts, err := sql.ParseScript(query)
 	if err != nil {
 		return nil, err
+	}
+	if len(params) > 0 && len(stmts) > 1 {
+		return nil, fmt.Errorf("sluice: parameters need a single statement; the query has %d", len(stmts))
 	}
 	var affected int64
 	for _, st := range stmts {
@@ -189,6 +236,10 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	}
 	if res.Job != nil {
 		if err := res.Job.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				res.Job.Cancel()
+				return nil, ctx.Err()
+			}
 			return nil, err
 		}
 	}
@@ -239,6 +290,8 @@ var (
 	_ driver.RowsColumnTypeScanType         = (*rows)(nil)
 	_ driver.RowsColumnTypeDatabaseTypeName = (*rows)(nil)
 	_ driver.RowsColumnTypeNullable         = (*rows)(nil)
+	_ driver.RowsColumnTypeLength           = (*rows)(nil)
+	_ driver.RowsColumnTypePrecisionScale   = (*rows)(nil)
 )
 
 func (r *rows) Columns() []string {
@@ -320,9 +373,9 @@ func (r *rows) ColumnTypeScanType(i int) reflect.Type {
 func (r *rows) ColumnTypeDatabaseTypeName(i int) string {
 	t, ok := r.colType(i)
 	if !ok {
-		return "OP"
+		return "CHAR"
 	}
-	return t.WithNullable(true).String()
+	return TypeName(t)
 }
 
 func (r *rows) ColumnTypeNullable(i int) (bool, bool) {
@@ -331,6 +384,64 @@ func (r *rows) ColumnTypeNullable(i int) (bool, bool) {
 		return false, true
 	}
 	return t.Nullable(), true
+}
+
+func (r *rows) ColumnTypeLength(i int) (int64, bool) {
+	t, ok := r.colType(i)
+	if !ok {
+		return 2, true
+	}
+	switch t.Kind {
+	case types.Char, types.VarChar, types.Binary, types.VarBinary:
+		return int64(t.Length), true
+	}
+	return 0, false
+}
+
+func (r *rows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	t, ok := r.colType(i)
+	if !ok {
+		return 0, 0, false
+	}
+	switch t.Kind {
+	case types.Decimal:
+		return int64(t.Precision), int64(t.Scale), true
+	case types.Time, types.Timestamp, types.TimestampLTZ:
+		return int64(t.Precision), 0, true
+	}
+	return 0, 0, false
+}
+
+// TypeName is the database type name of a column (Flink's name without length, precision or
+// nullability): BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE, DECIMAL, CHAR, VARCHAR, STRING
+// (VARCHAR of maximum length), BINARY, VARBINARY, BYTES, DATE, TIME, TIMESTAMP, TIMESTAMP_LTZ,
+// INTERVAL YEAR TO MONTH, INTERVAL DAY TO SECOND, ARRAY, MAP, MULTISET, ROW, NULL.
+func TypeName(t types.Type) string {
+	switch t.Kind {
+	case types.VarChar:
+		if t.Length == types.MaxLength {
+			return "STRING"
+		}
+		return "VARCHAR"
+	case types.VarBinary:
+		if t.Length == types.MaxLength {
+			return "BYTES"
+		}
+		return "VARBINARY"
+	case types.TimestampLTZ:
+		return "TIMESTAMP_LTZ"
+	case types.IntervalYearMonth:
+		return "INTERVAL YEAR TO MONTH"
+	case types.IntervalDayTime:
+		return "INTERVAL DAY TO SECOND"
+	case types.Null:
+		return "NULL"
+	}
+	name := t.WithNullable(true).String()
+	if i := strings.IndexAny(name, "(< "); i > 0 {
+		name = name[:i]
+	}
+	return name
 }
 
 // ScanType is the Go type a column of type t scans as.

@@ -138,7 +138,7 @@ func (s *Session) location() *time.Location {
 func (s *Session) newPlanner(batch bool, params []types.Value) *planner.Planner {
 	return &planner.Planner{
 		Catalog: s.cat, Connectors: s.connectors, Formats: s.formats, Session: s.opts, Batch: batch,
-		Env: expr.NewEnv(s.location()), Params: params, Stdout: s.cfg.Stdout, Stderr: s.cfg.Stderr,
+		Env: s.env(), Params: params, Stdout: s.cfg.Stdout, Stderr: s.cfg.Stderr,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/sluicesql/sluice/catalog"
 	"github.com/sluicesql/sluice/connectors"
 	connbuiltin "github.com/sluicesql/sluice/connectors/builtin"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/formats"
 	fmtbuiltin "github.com/sluicesql/sluice/formats/builtin"
 )
@@ -40,6 +41,7 @@ type Session struct {
 	formats    *formats.Registry
 	jobs       []*Job
 	seq        int
+	functions  map[string]*expr.UDF // user-defined scalar functions (embed.go)
 }
 
 // NewSession returns a session with an empty catalog.

@@ -59,6 +59,9 @@ func Call(env *Env, name string, args ...Expr) (Expr, error) {
 		env = NewEnv(nil)
 	}
 	up := strings.ToUpper(name)
+	if u, ok := env.lookupUDF(up); ok {
+		return u.bind(args)
+	}
 	def, ok := library()[up]
 	if !ok {
 		fams := make([]string, len(args))

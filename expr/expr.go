@@ -28,6 +28,9 @@ type Env struct {
 	// Location is table.local-time-zone (UTC by default): used for TIMESTAMP_LTZ conversions and
 	// CURRENT_TIMESTAMP's wall clock.
 	Location *time.Location
+	// Functions are the session's user-defined scalar functions by upper-case name (see UDF). Call consults
+	// them before the built-in library, so a UDF may shadow a built-in function. May be nil.
+	Functions map[string]*UDF
 }
 
 // NewEnv returns an Env with the wall clock and the given zone (UTC when nil).

@@ -135,6 +135,28 @@ func (p *Planner) PlanInsert(ins *sql.Insert) (*Sink, error) {
 		projects = append(projects, x)
 		out = append(out, Field{Name: c.Name, Type: x.Type()})
 	}
+	// The sink receives its physical columns first, then its persisted metadata columns (the connector
+	// contract), whatever the declaration order.
+	var order []int
+	for si, c := range sinkCols {
+		if c.Kind == sql.PhysicalColumn {
+			order = append(order, si)
+		}
+	}
+	for si, c := range sinkCols {
+		if c.Kind != sql.PhysicalColumn {
+			order = append(order, si)
+		}
+	}
+	reordered := make([]expr.Expr, len(order))
+	reout := make([]Field, len(order))
+	for i, si := range order {
+		if si != i {
+			needCalc = true
+		}
+		reordered[i], reout[i] = projects[si], out[si]
+	}
+	projects, out = reordered, reout
 	if needCalc {
 		q = &Calc{Input: q, Projects: projects, Out: out}
 	}
@@ -835,10 +857,21 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 	if err := p.ResolveComputed(tbl); err != nil {
 		return nil, nil, err
 	}
+	// The source produces the physical columns, then the metadata columns (each group in declaration order).
 	var scanOut []Field
-	for _, c := range tbl.Columns {
-		if c.Kind != sql.ComputedColumn {
-			scanOut = append(scanOut, Field{Name: c.Name, Type: c.Type})
+	scanIdx := map[string]int{}
+	for _, kind := range []sql.ColumnKind{sql.PhysicalColumn, sql.MetadataColumn} {
+		for _, c := range tbl.Columns {
+			if c.Kind == kind {
+				scanIdx[c.Name] = len(scanOut)
+				scanOut = append(scanOut, Field{Name: c.Name, Type: c.Type})
+			}
+		}
+	}
+	declared := len(scanOut) == len(tbl.Columns)
+	for i, c := range tbl.Columns {
+		if declared && scanIdx[c.Name] != i {
+			declared = false
 		}
 	}
 	var n Node = &Scan{Table: tbl, Source: src, Out: scanOut}
@@ -847,11 +880,10 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 		n = &ChangelogNormalize{Input: n, Keys: m.UpsertKey, Batch: p.Batch}
 	}
 	// Computed columns, evaluated over the physical and metadata columns; output in declaration order.
-	if len(scanOut) != len(tbl.Columns) {
+	if !declared {
 		ssc := scopeOf(scanOut, "")
 		var projects []expr.Expr
 		var out []Field
-		si := 0
 		for _, c := range tbl.Columns {
 			var x expr.Expr
 			if c.Kind == sql.ComputedColumn {
@@ -860,8 +892,7 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 					return nil, nil, fmt.Errorf("computed column %s of table %s: %w", c.Name, tbl.Name, err)
 				}
 			} else {
-				x = expr.Column(si, c.Name, c.Type)
-				si++
+				x = expr.Column(scanIdx[c.Name], c.Name, c.Type)
 			}
 			projects = append(projects, x)
 			out = append(out, Field{Name: c.Name, Type: x.Type()})

@@ -185,6 +185,24 @@ INSERT INTO dst SELECT id, `+"`user`"+`, amount * 2 FROM src WHERE ok;`, addr, o
 		wall += time.Since(w0)
 		cpu += cpuTime() - c0
 		total += benchRecords
+		if i == 0 {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ends, err := listEnds(ctx, cl, out)
+			cl.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var n int64
+			for _, e := range ends {
+				n += e
+			}
+			if n != benchRecords/2 {
+				b.Fatalf("the pipeline wrote %d records, want %d", n, benchRecords/2)
+			}
+		}
 	}
 	report(b, total, wall, cpu)
 }

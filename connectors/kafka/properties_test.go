@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluicesql/sluice/options"
 )
@@ -59,5 +60,14 @@ func TestParseJAAS(t *testing.T) {
 		if err != nil || module != c.module || user != c.user || pass != c.pass {
 			t.Errorf("parseJAAS(%q) = %q %q %q %v", c.in, module, user, pass, err)
 		}
+	}
+}
+
+func TestLoginError(t *testing.T) {
+	if loginError(fmt.Errorf("wrapped: %w", kerr.SaslAuthenticationFailed)) == "" {
+		t.Error("SASL_AUTHENTICATION_FAILED is not a login error")
+	}
+	if loginError(errors.New("dial tcp: connection refused")) != "" {
+		t.Error("connection refused is a login error")
 	}
 }

@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -141,6 +143,10 @@ func (c *tableConfig) waitReachable(ctx context.Context, cl *kgo.Client) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if fatal := loginError(err); fatal != "" {
+			return fmt.Errorf("kafka table '%s': the brokers at 'properties.bootstrap.servers' = '%s' %s: %w",
+				c.table.Name, c.servers(), fatal, err)
+		}
 		t := time.NewTimer(200 * time.Millisecond)
 		select {
 		case <-wctx.Done():
@@ -153,6 +159,22 @@ func (c *tableConfig) waitReachable(ctx context.Context, cl *kgo.Client) error {
 		case <-t.C:
 		}
 	}
+}
+
+// loginError says why err will not go away by retrying (a refused login or certificate), or "".
+func loginError(err error) string {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	var he x509.HostnameError
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism),
+		errors.Is(err, kerr.IllegalSaslState):
+		return "refused the SASL login (check 'properties.sasl.mechanism' and 'properties.sasl.jaas.config')"
+	case errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &ci), errors.As(err, &he):
+		return "sent a certificate that does not verify (check 'properties.ssl.truststore.*' and 'properties.ssl.endpoint.identification.algorithm')"
+	}
+	return ""
 }
 
 // Run reads the topics and pushes rows until the stop offsets (bounded) or until ctx is cancelled.
@@ -480,6 +502,11 @@ func (r *run) record(rec *kgo.Record) error {
 		return nil
 	}
 	i := r.batch.Len()
+	if (i+1)*r.width > len(r.arena) {
+		// More records than max.poll.records in one poll (franz-go does not return more): grow; rows already
+		// in the batch keep pointing into the old array, which stays valid.
+		r.arena = make([]types.Value, 2*len(r.arena)+r.width)
+	}
 	row := r.arena[i*r.width : (i+1)*r.width : (i+1)*r.width]
 	if c.key != nil {
 		if rec.Key == nil {
