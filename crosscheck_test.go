@@ -46,10 +46,10 @@ func TestThreeWays(t *testing.T) {
 		viaDB := viaDriver(t, ctx, setup, d.Input)
 		viaCLI := viaClient(t, setup, d.Input, floats)
 		if viaDB != native {
-			t.Errorf("database/sql differs from the native API:\n--- driver\n%s--- native\n%s", viaDB, native)
+			t.Errorf("%s: database/sql differs from the native API:\n--- driver\n%s--- native\n%s", d.Pos, viaDB, native)
 		}
 		if viaCLI != native {
-			t.Errorf("sql-client -f differs from the native API:\n--- sql-client\n%s--- native\n%s", viaCLI, native)
+			t.Errorf("%s: sql-client -f differs from the native API:\n--- sql-client\n%s--- native\n%s", d.Pos, viaCLI, native)
 		}
 		return native
 	})
@@ -228,11 +228,13 @@ func viaClient(t *testing.T, setup, q string, floats map[int]bool) string {
 	// The query's table is the last one printed: "+---" border, header, border, rows, border, "n rows in set".
 	lines := strings.Split(stdout.String(), "\n")
 	start := -1
-	for i, l := range lines {
-		if strings.HasPrefix(l, "+-") && i+2 < len(lines) && strings.HasPrefix(lines[i+2], "+-") {
+	for i := 0; i < len(lines); i++ {
+		switch {
+		case strings.HasPrefix(lines[i], "+-") && i+2 < len(lines) && strings.HasPrefix(lines[i+2], "+-"):
 			start = i + 3
-		}
-		if l == "Empty set" {
+			for i = start; i < len(lines) && strings.HasPrefix(lines[i], "| "); i++ {
+			}
+		case lines[i] == "Empty set":
 			start = -2
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,8 +78,6 @@ func newClient(c registryConfig) (*client, error) {
 	}
 	return &client{url: c.url, cl: cl}, nil
 }
-
-var _ = pem.Decode
 
 func transient(err error) bool {
 	var re *sr.ResponseError
