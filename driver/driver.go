@@ -22,20 +22,52 @@
 // # Statements
 //
 // ExecContext runs DDL, SET/RESET, INSERT and statement sets (several statements separated by ';' are run in
-// order). An INSERT returns when its job ends: at the end of bounded input, or when ctx is cancelled (the
-// job is then cancelled, its sinks flushed, and ctx.Err() returned). RowsAffected is the number of rows the
-// job wrote. QueryContext runs a SELECT; rows stream as they are produced: in streaming mode over unbounded
-// sources Next blocks for the next change until ctx is cancelled or Rows.Close is called.
+// order). An INSERT waits for its job: it returns when a bounded job ends (RowsAffected is the number of rows
+// the job wrote). An INSERT over an unbounded source is not detached: ExecContext blocks until ctx is
+// cancelled or its deadline passes, then cancels the job (its sinks are flushed) and returns ctx.Err(). Use
+// the native API (package sluice, Engine.Execute) for a job that runs on its own. A SELECT given to
+// ExecContext is refused.
 //
-// Positional parameters (? or $1) are bound as literals typed after the Go value.
+// QueryContext runs a SELECT (or VALUES, SHOW, DESCRIBE, EXPLAIN); rows stream as they are produced. In
+// batch mode the rows are the final result. In streaming mode each row is a change; over unbounded sources
+// Next blocks for the next change and never reports the end: cancel ctx (Next then returns false promptly
+// and Rows.Err reports context.Canceled) or call Rows.Close. The changelog kind is the "op" column (see the
+// DSN option); its ScanType is string and its DatabaseTypeName CHAR.
+//
+// # Parameters
+//
+// Positional parameters (? numbered left to right, or $1, $2, ...) are bound in SELECT and INSERT as literals
+// typed after the Go value (see ParamValue): int64 and smaller integers → BIGINT, float64 → DOUBLE, string →
+// STRING, []byte → BYTES, bool → BOOLEAN, Decimal or *big.Rat → DECIMAL, time.Time → TIMESTAMP(9) (the wall
+// clock in the time's location), nil → NULL. They are type-checked when the statement is planned, with the
+// same errors as literals ("Cannot apply '=' to arguments of type '<INTEGER> = <VARCHAR(2147483647)>'").
+// Named parameters are refused; parameters need a single statement.
 //
 // # Types
 //
-// BOOLEAN → bool; TINYINT, SMALLINT, INT, BIGINT → int64; FLOAT, DOUBLE → float64; CHAR, VARCHAR, STRING →
-// string; BINARY, VARBINARY, BYTES → []byte; DECIMAL → Decimal (a string type holding the exact decimal text,
-// scannable into string, float64 or Decimal); DATE, TIME, TIMESTAMP → time.Time in UTC holding the wall-clock
-// value; TIMESTAMP_LTZ → time.Time in the session time zone; INTERVAL → int64 (months or milliseconds);
-// ARRAY, MAP, MULTISET, ROW → string holding JSON; NULL → nil.
+// Columns scan as (ColumnTypeScanType), with ColumnTypeDatabaseTypeName being Flink's type name without
+// length or precision (see TypeName), and ColumnTypeNullable, ColumnTypeLength and
+// ColumnTypePrecisionScale (DECIMAL; TIME/TIMESTAMP precision) reported:
+//
+//	BOOLEAN                              bool
+//	TINYINT, SMALLINT, INT, BIGINT       int64
+//	FLOAT, DOUBLE                        float64
+//	DECIMAL                              Decimal, a string type holding the exact text ("12.50"); scans into
+//	                                     *string, *float64 or *Decimal; Decimal.Rat gives a *big.Rat
+//	CHAR, VARCHAR, STRING                string
+//	BINARY, VARBINARY, BYTES             []byte
+//	DATE                                 time.Time, midnight UTC
+//	TIME                                 time.Time on 1970-01-01 UTC
+//	TIMESTAMP                            time.Time in UTC holding the wall-clock value
+//	TIMESTAMP_LTZ                        time.Time, the instant, in the session time zone
+//	INTERVAL YEAR TO MONTH               int64 months
+//	INTERVAL DAY TO SECOND               int64 milliseconds
+//	ARRAY, MULTISET, MAP, ROW            string holding JSON (arrays, objects keyed by field name or by the
+//	                                     key's text; decimals as JSON numbers)
+//	NULL of any type                     nil
+//
+// Errors from the SQL text carry its line and column ("2:6: Object 'nowhere' not found"); use
+// sql.Position from github.com/sluicesql/sluice/sql to read them.
 package driver
 
 import (

@@ -111,7 +111,7 @@ func (c *client) do(ctx context.Context, f func(ctx context.Context) error) erro
 }
 
 // errUnknownID says the registry has no schema with the id.
-var errUnknownID = errors.New("schema id not found")
+var errUnknownID = errors.New("unknown schema id")
 
 func (c *client) schemaByID(ctx context.Context, id int) (string, error) {
 	var s sr.Schema
