@@ -42,15 +42,16 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func Main(cfg Config) int {
 	fs := flag.NewFlagSet("sql-client", flag.ContinueOnError)
 	fs.SetOutput(cfg.Stderr)
-	var file, initFile, kafkaAddr string
+	var file, initFile, kafkaAddr, registryAddr string
 	var embedded bool
 	var defs multiFlag
 	fs.StringVar(&file, "f", "", "run the statements of `script.sql` and exit (non-zero on the first error)")
 	fs.StringVar(&file, "file", "", "same as -f")
 	fs.StringVar(&initFile, "i", "", "run the statements of `init.sql` first (DDL, SET), then the shell or -f")
 	fs.StringVar(&initFile, "init", "", "same as -i")
-	fs.BoolVar(&embedded, "embedded", false, "start an in-process Kafka broker (on -embedded-kafka) for the session, so that\n'properties.bootstrap.servers' = '127.0.0.1:9092' works with nothing installed")
+	fs.BoolVar(&embedded, "embedded", false, "start an in-process Kafka broker (-embedded-kafka) and schema registry (-embedded-registry) for the\nsession, so that 'properties.bootstrap.servers' = '127.0.0.1:9092' and 'avro-confluent.url' =\n'http://127.0.0.1:8081' work with nothing installed")
 	fs.StringVar(&kafkaAddr, "embedded-kafka", devservices.DefaultKafkaAddr, "the `host:port` of the embedded Kafka broker")
+	fs.StringVar(&registryAddr, "embedded-registry", devservices.DefaultRegistryAddr, "the `host:port` of the embedded schema registry (empty: none)")
 	fs.Var(&defs, "D", "set a session option: -D `key=value` (repeatable), e.g. -D execution.runtime-mode=batch")
 	fs.Usage = func() {
 		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [--embedded] [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
@@ -77,13 +78,16 @@ func Main(cfg Config) int {
 		opts[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	if embedded {
-		svc, err := devservices.Start(context.Background(), devservices.Config{KafkaAddr: kafkaAddr})
+		svc, err := devservices.Start(context.Background(), devservices.Config{KafkaAddr: kafkaAddr, RegistryAddr: registryAddr})
 		if err != nil {
 			fmt.Fprintf(cfg.Stderr, "[ERROR] Could not start the embedded services: %v\n", err)
 			return 1
 		}
 		defer svc.Close()
 		fmt.Fprintf(cfg.Stderr, "[INFO] Embedded Kafka broker listening on %s\n", svc.KafkaAddr())
+		if u := svc.RegistryURL(); u != "" {
+			fmt.Fprintf(cfg.Stderr, "[INFO] Embedded schema registry listening on %s\n", u)
+		}
 	}
 	sess, err := engine.NewSession(engine.Config{Options: opts, Stdout: cfg.Stdout, Stderr: cfg.Stderr})
 	if err != nil {

@@ -11,14 +11,21 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluicesql/sluice/schemaregistry"
 )
 
 // DefaultKafkaAddr is where the broker listens unless Config.KafkaAddr says otherwise.
 const DefaultKafkaAddr = "127.0.0.1:9092"
+
+// DefaultRegistryAddr is where the schema registry usually listens.
+const DefaultRegistryAddr = "127.0.0.1:8081"
 
 // DefaultPartitions is the number of partitions of topics created automatically (as a producer or kcat
 // writing to a new topic does).
@@ -28,9 +35,11 @@ const DefaultPartitions = 1
 type Config struct {
 	// KafkaAddr is the broker's host:port; DefaultKafkaAddr when empty. Port 0 picks a free port.
 	KafkaAddr string
-	// RegistryAddr is reserved for the schema registry (not started yet).
+	// RegistryAddr is the schema registry's host:port; no registry is started when empty.
+	// DefaultRegistryAddr is the usual choice. Port 0 picks a free port.
 	RegistryAddr string
-	// DataDir keeps the broker's topics, offsets and groups across restarts; empty keeps them in memory.
+	// DataDir keeps the broker's topics, offsets and groups (under DataDir/kafka) and the registry's schemas
+	// (under DataDir/schema-registry) across restarts; empty keeps them in memory.
 	DataDir string
 	// Partitions is the number of partitions of automatically created topics; DefaultPartitions when 0.
 	Partitions int
@@ -40,6 +49,7 @@ type Config struct {
 type Services struct {
 	kafka     *kfake.Cluster
 	kafkaAddr string
+	registry  *schemaregistry.Server
 	closeOnce sync.Once
 }
 
@@ -89,7 +99,12 @@ func Start(ctx context.Context, cfg Config) (*Services, error) {
 		kfake.ClusterID("sluice-dev"),
 	}
 	if cfg.DataDir != "" {
-		opts = append(opts, kfake.DataDir(cfg.DataDir))
+		dir := filepath.Join(cfg.DataDir, "kafka")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("dev services: data directory: %w", err)
+		}
+		opts = append(opts, kfake.DataDir(dir))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
@@ -103,18 +118,41 @@ func Start(ctx context.Context, cfg Config) (*Services, error) {
 	if len(addrs) > 0 {
 		s.kafkaAddr = addrs[0]
 	}
+	if cfg.RegistryAddr != "" {
+		var ropts []schemaregistry.Option
+		if cfg.DataDir != "" {
+			ropts = append(ropts, schemaregistry.WithDir(filepath.Join(cfg.DataDir, "schema-registry")))
+		}
+		r, err := schemaregistry.Start(ctx, cfg.RegistryAddr, ropts...)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("dev services: start the schema registry on %s: %w", cfg.RegistryAddr, err)
+		}
+		s.registry = r
+	}
 	return s, nil
 }
 
 // KafkaAddr is the broker's address, host:port (the chosen port when Config.KafkaAddr had port 0).
 func (s *Services) KafkaAddr() string { return s.kafkaAddr }
 
-// RegistryAddr is the schema registry's address; "" while none is started.
-func (s *Services) RegistryAddr() string { return "" }
+// RegistryURL is the schema registry's URL (http://host:port); "" when none was started.
+func (s *Services) RegistryURL() string {
+	if s.registry == nil {
+		return ""
+	}
+	return s.registry.URL()
+}
 
 // Close stops the services, writing the broker's state to DataDir when persistence is on. It is safe to call
 // more than once.
 func (s *Services) Close() error {
-	s.closeOnce.Do(func() { s.kafka.Close() })
-	return nil
+	var err error
+	s.closeOnce.Do(func() {
+		if s.registry != nil {
+			err = s.registry.Close()
+		}
+		s.kafka.Close()
+	})
+	return err
 }

@@ -41,7 +41,7 @@ func devServices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	var cfg devservices.Config
 	fs.StringVar(&cfg.KafkaAddr, "kafka", devservices.DefaultKafkaAddr, "`host:port` of the Kafka broker (port 0 picks a free port)")
-	fs.StringVar(&cfg.RegistryAddr, "registry", "", "`host:port` of the schema registry (not available yet)")
+	fs.StringVar(&cfg.RegistryAddr, "registry", devservices.DefaultRegistryAddr, "`host:port` of the Confluent-compatible schema registry (empty: none)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "`directory` that keeps topics and offsets across restarts (default: in memory)")
 	fs.IntVar(&cfg.Partitions, "partitions", devservices.DefaultPartitions, "partitions of automatically created topics")
 	if err := fs.Parse(args); err != nil {
@@ -54,15 +54,15 @@ func devServices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "sluice dev-services: unexpected argument '%s'\n", fs.Arg(0))
 		return 2
 	}
-	if cfg.RegistryAddr != "" {
-		fmt.Fprintf(stderr, "sluice dev-services: --registry is not available yet; no schema registry is started\n")
-	}
 	s, err := devservices.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice dev-services: %s\n", err.Error())
 		return 1
 	}
 	fmt.Fprintf(stdout, "kafka: %s\n", s.KafkaAddr())
+	if u := s.RegistryURL(); u != "" {
+		fmt.Fprintf(stdout, "schema-registry: %s\n", u)
+	}
 	if cfg.DataDir != "" {
 		fmt.Fprintf(stdout, "data-dir: %s\n", cfg.DataDir)
 	}

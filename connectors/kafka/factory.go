@@ -184,17 +184,39 @@ func (f *Factory) newTableConfig(ctx connectors.Context, sink bool) (*tableConfi
 		valRow = append(valRow, types.Field{Name: col.Name, Type: col.Type})
 	}
 	if hasKeyFormat {
-		if c.key, err = reg.Discover(opts, "key.format", types.RowType(keyRow...), sink); err != nil {
+		if c.key, err = reg.Discover(withFormatTopic(opts, "key.format", true), "key.format", types.RowType(keyRow...), sink); err != nil {
 			return nil, formatErr("key", err)
 		}
 	}
-	if c.value, err = reg.Discover(opts, valueKey, types.RowType(valRow...), sink); err != nil {
+	if c.value, err = reg.Discover(withFormatTopic(opts, valueKey, false), valueKey, types.RowType(valRow...), sink); err != nil {
 		return nil, formatErr("value", err)
 	}
 	if c.meta, err = resolveMetadata(t, sink, c.loc); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// withFormatTopic tells a schema-registry format which topic and side it serves, so that its default
+// subject is '<topic>-value' / '<topic>-key' (the avro-confluent contract: options '__topic' and '__is-key'
+// under the format's prefix). Other formats get opts unchanged. With a topic list or pattern there is no single
+// topic, and the user names the subject.
+func withFormatTopic(opts map[string]string, formatKey string, isKey bool) map[string]string {
+	id := opts[formatKey]
+	topic := opts["topic"]
+	if !strings.HasSuffix(id, "avro-confluent") || topic == "" || strings.Contains(topic, ";") {
+		return opts
+	}
+	prefix := formats.OptionPrefix(formatKey, id)
+	out := make(map[string]string, len(opts)+2)
+	for k, v := range opts {
+		out[k] = v
+	}
+	out[prefix+"__topic"] = topic
+	if isKey {
+		out[prefix+"__is-key"] = "true"
+	}
+	return out
 }
 
 func indexOf(list []string, s string) int {
