@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/options"
 	"github.com/sluicesql/sluice/types"
 )
@@ -50,3 +51,19 @@ type Encoder interface {
 
 // Value is types.Value, aliased for brevity in signatures.
 type Value = types.Value
+
+// ChangelogDecoder is implemented by the decoders of changelog formats (debezium-json): one message carries
+// a change, which may be several rows of different kinds (an update is -U then +U). Connectors that find it
+// call DecodeChangelog instead of Decode and declare a changelog source. emit's row is only valid during the
+// call. Messages to skip (ignore-parse-errors, tombstones) emit nothing and return nil.
+type ChangelogDecoder interface {
+	Decoder
+	DecodeChangelog(data []byte, emit func(kind changelog.Kind, row []Value) error) error
+}
+
+// ChangelogEncoder is implemented by the encoders of changelog formats: they encode a row together with its
+// kind. Sinks whose format has one accept every kind.
+type ChangelogEncoder interface {
+	Encoder
+	EncodeChangelog(dst []byte, kind changelog.Kind, row []Value) ([]byte, error)
+}

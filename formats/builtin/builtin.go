@@ -7,11 +7,12 @@ import (
 	"github.com/sluicesql/sluice/formats/avro"
 	"github.com/sluicesql/sluice/formats/avroconfluent"
 	"github.com/sluicesql/sluice/formats/csv"
+	"github.com/sluicesql/sluice/formats/debezium"
 	"github.com/sluicesql/sluice/formats/json"
 	"github.com/sluicesql/sluice/formats/raw"
 )
 
-// Registry returns a registry of the built-in formats: avro, avro-confluent, csv, json, raw.
+// Registry returns a registry of the built-in formats: avro, avro-confluent, csv, debezium-json, json, raw.
 func Registry() *formats.Registry {
-	return formats.NewRegistry(avro.NewFactory(), avroconfluent.NewFactory(), csv.NewFactory(), json.NewFactory(), raw.NewFactory())
+	return formats.NewRegistry(avro.NewFactory(), avroconfluent.NewFactory(), csv.NewFactory(), debezium.NewJSONFactory(), json.NewFactory(), raw.NewFactory())
 }
