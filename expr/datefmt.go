@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicesql/sluice/types"
 )
 
 // javaDateFormat is a compiled java.time DateTimeFormatter pattern (Flink's DATE_FORMAT, TO_TIMESTAMP,
@@ -392,10 +394,10 @@ func (f *javaDateFormat) parse(s string) (parsed, bool) {
 	if p.month < 1 || p.month > 12 || p.hour > 23 || p.minute > 59 || p.second > 59 {
 		return p, false
 	}
-	maxDay := int(daysInMonth(int64(p.year), int64(p.month)))
+	maxDay := int(types.DaysInMonth(int64(p.year), int64(p.month)))
 	if p.dayOfYear {
 		maxDay = 365
-		if isLeap(int64(p.year)) {
+		if types.IsLeapYear(int64(p.year)) {
 			maxDay = 366
 		}
 	}
@@ -451,7 +453,7 @@ func (p *parsed) parseOffset(s string, i *int) bool {
 
 // wallMillis returns the parsed wall clock as epoch millis (as if UTC) and the nanos within the milli.
 func (p parsed) wallMillis() (int64, int32) {
-	days := daysFromCivil(int64(p.year), int64(p.month), 1) + int64(p.day) - 1
+	days := types.DaysFromCivil(int64(p.year), int64(p.month), 1) + int64(p.day) - 1
 	ms := days*millisPerDay + int64(p.hour)*3_600_000 + int64(p.minute)*60_000 + int64(p.second)*1000 +
 		int64(p.nanos/1_000_000)
 	return ms, int32(p.nanos % 1_000_000)

@@ -10,59 +10,13 @@ import (
 
 // Date arithmetic on the proleptic Gregorian calendar (H. Hinnant's algorithms).
 
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := floorDiv(y, 400)
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
-}
-
-func civilFromDays(z int64) (y, m, d int64) {
-	z += 719468
-	era := floorDiv(z, 146097)
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y = yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	m = mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
-}
-
-func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
-
-func daysInMonth(y, m int64) int64 {
-	switch m {
-	case 2:
-		if isLeap(y) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
 // addMonthsDays adds months to a date (days since epoch), clamping the day to the month's end.
 func addMonthsDays(days, months int64) int64 {
-	y, m, d := civilFromDays(days)
+	y, m, d := types.CivilFromDays(days)
 	total := y*12 + (m - 1) + months
 	ny, nm := floorDiv(total, 12), floorMod(total, 12)+1
-	d = min(d, daysInMonth(ny, nm))
-	return daysFromCivil(ny, nm, d)
+	d = min(d, types.DaysInMonth(ny, nm))
+	return types.DaysFromCivil(ny, nm, d)
 }
 
 func addMonthsTimestamp(v types.Value, months int64) types.Value {
@@ -409,7 +363,7 @@ func bindFromUnixtime(c *callSite) (Expr, error) {
 // extractField returns the field of a wall-clock timestamp value (days/millis as if UTC).
 func extractField(unit string, v types.Value) (int64, bool) {
 	days, ms := floorDiv(v.I, millisPerDay), floorMod(v.I, millisPerDay)
-	y, m, d := civilFromDays(days)
+	y, m, d := types.CivilFromDays(days)
 	switch unit {
 	case "YEAR":
 		return y, true
@@ -423,7 +377,7 @@ func extractField(unit string, v types.Value) (int64, bool) {
 	case "DAY", "DAYOFMONTH":
 		return d, true
 	case "DOY", "DAYOFYEAR":
-		return days - daysFromCivil(y, 1, 1) + 1, true
+		return days - types.DaysFromCivil(y, 1, 1) + 1, true
 	case "DOW", "DAYOFWEEK":
 		return floorMod(days+4, 7) + 1, true // 1970-01-01 was a Thursday; Sunday = 1
 	case "ISODOW":

@@ -368,3 +368,26 @@ func TimestampDate(v Value) Value { return DateValue(floorDiv(v.I, millisPerDay)
 func TimestampTime(v Value) Value {
 	return TimeValue(floorMod(v.I, millisPerDay)*nanosPerMilli + int64(v.N))
 }
+
+// DaysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+func DaysFromCivil(y, m, d int64) int64 { return daysFromCivil(y, m, d) }
+
+// CivilFromDays is the inverse of DaysFromCivil: year, month (1-12), day (1-31).
+func CivilFromDays(days int64) (y, m, d int64) { return civilFromDays(days) }
+
+// IsLeapYear reports a leap year of the proleptic Gregorian calendar.
+func IsLeapYear(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+// DaysInMonth returns the number of days of month m (1-12) of year y.
+func DaysInMonth(y, m int64) int64 {
+	switch m {
+	case 2:
+		if IsLeapYear(y) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}

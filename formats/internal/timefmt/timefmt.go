@@ -10,68 +10,19 @@
 // appendFraction(NANO_OF_SECOND, 0, 9, true) does. It is not the CAST parser (types.Cast), which is lenient.
 package timefmt
 
+import "github.com/sluicesql/sluice/types"
+
+// DaysFromCivil and CivilFromDays are the calendar conversions of package types.
+var (
+	DaysFromCivil = types.DaysFromCivil
+	CivilFromDays = types.CivilFromDays
+)
+
 const (
 	nanosPerSecond = int64(1e9)
 	nanosPerDay    = 86400 * nanosPerSecond
 	millisPerDay   = int64(86400000)
 )
-
-// DaysFromCivil returns days since 1970-01-01 of a proleptic Gregorian date.
-func DaysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y
-	if era < 0 {
-		era -= 399
-	}
-	era /= 400
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
-}
-
-// CivilFromDays is the inverse of DaysFromCivil.
-func CivilFromDays(z int64) (y, m, d int64) {
-	z += 719468
-	era := z
-	if era < 0 {
-		era -= 146096
-	}
-	era /= 146097
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y = yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	if mp < 10 {
-		m = mp + 3
-	} else {
-		m = mp - 9
-	}
-	if m <= 2 {
-		y++
-	}
-	return
-}
-
-func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
-
-func daysIn(y, m int64) int64 {
-	switch m {
-	case 2:
-		if isLeap(y) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
 
 func digits(b []byte, n int) (int64, bool) {
 	if len(b) < n {
@@ -96,7 +47,7 @@ func parseDate(b []byte) (days int64, rest []byte, ok bool) {
 	y, ok1 := digits(b, 4)
 	m, ok2 := digits(b[5:], 2)
 	d, ok3 := digits(b[8:], 2)
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > types.DaysInMonth(y, m) {
 		return 0, nil, false
 	}
 	return DaysFromCivil(y, m, d), b[10:], true
