@@ -875,6 +875,9 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 		}
 	}
 	var n Node = &Scan{Table: tbl, Source: src, Out: scanOut}
+	if m := src.ChangelogMode(); p.Batch && !m.IsInsertOnly() && len(m.UpsertKey) == 0 {
+		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "Table '%s' is a changelog source (its rows carry %s), which batch mode cannot read yet. Use SET 'execution.runtime-mode' = 'streaming'.", tbl.Name, m.Kinds)
+	}
 	if m := src.ChangelogMode(); len(m.UpsertKey) > 0 {
 		// An upsert source (upsert-kafka): normalize it into a complete changelog, as Flink does.
 		n = &ChangelogNormalize{Input: n, Keys: m.UpsertKey, Batch: p.Batch}

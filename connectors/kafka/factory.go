@@ -340,5 +340,11 @@ func (s *sink) UpdateHint() string {
 	return fmt.Sprintf("The 'kafka' connector writes an append-only stream. To write an updating result to Kafka, declare a PRIMARY KEY on table '%s' and use 'connector' = 'upsert-kafka'.", s.cfg.table.Name)
 }
 
-// Accepts is insert-only: the planner rejects updating queries into a kafka sink.
-func (s *sink) Accepts() changelog.KindSet { return changelog.KindsOf(changelog.Insert) }
+// Accepts is insert-only (the planner rejects updating queries into a kafka sink), or every kind when the
+// value format is a changelog format (debezium-json), which writes each row with its kind.
+func (s *sink) Accepts() changelog.KindSet {
+	if _, ok := s.cfg.value.Encoder.(formats.ChangelogEncoder); ok {
+		return changelog.AllKinds.Kinds
+	}
+	return changelog.KindsOf(changelog.Insert)
+}

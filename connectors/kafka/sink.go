@@ -66,6 +66,7 @@ func (s *sink) Open(ctx context.Context) (changelog.Output, error) {
 	// failed when the job was cancelled and the delivery timeout passed since.
 	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 	o := &output{s: s, cl: cl, ctx: pctx, cancel: pcancel}
+	o.changelogEnc, _ = s.cfg.value.Encoder.(formats.ChangelogEncoder)
 	o.stopAfter = context.AfterFunc(ctx, func() { time.AfterFunc(c.client.deliveryTimeout, pcancel) })
 	o.promise = o.delivered
 	if c.key != nil {
@@ -90,6 +91,9 @@ type output struct {
 	valVals   []types.Value
 	promise   func(*kgo.Record, error)
 	pool      sync.Pool // *kgo.Record, with their key, value and header buffers
+	// changelogEnc is set when the value format is a changelog format (debezium-json): rows of every kind
+	// are written, each with its kind.
+	changelogEnc formats.ChangelogEncoder
 
 	mu      sync.Mutex
 	err     error // at-least-once: the first lost record
@@ -143,11 +147,11 @@ func (o *output) Push(b *changelog.Batch) error {
 	c := o.s.cfg
 	for i := range b.Rows {
 		row := &b.Rows[i]
-		if row.Kind != changelog.Insert {
+		if row.Kind != changelog.Insert && o.changelogEnc == nil {
 			return fmt.Errorf("kafka table '%s': the kafka sink only writes inserts, got a %s row; use 'upsert-kafka' for updating results", c.table.Name, row.Kind)
 		}
 		rec := o.getRecord()
-		if err := o.encode(row.Vals, rec); err != nil {
+		if err := o.encode(row.Kind, row.Vals, rec); err != nil {
 			o.pool.Put(rec)
 			return err
 		}
@@ -156,7 +160,7 @@ func (o *output) Push(b *changelog.Batch) error {
 	return nil
 }
 
-func (o *output) encode(vals []types.Value, rec *kgo.Record) error {
+func (o *output) encode(kind changelog.Kind, vals []types.Value, rec *kgo.Record) error {
 	s := o.s
 	c := s.cfg
 	rec.Topic = o.topic
@@ -175,7 +179,13 @@ func (o *output) encode(vals []types.Value, rec *kgo.Record) error {
 	for j, pi := range c.valIdx {
 		o.valVals[j] = vals[pi]
 	}
-	v, err := c.value.Encoder.Encode(rec.Value[:0], o.valVals)
+	var v []byte
+	var err error
+	if o.changelogEnc != nil {
+		v, err = o.changelogEnc.EncodeChangelog(rec.Value[:0], kind, o.valVals)
+	} else {
+		v, err = c.value.Encoder.Encode(rec.Value[:0], o.valVals)
+	}
 	if err != nil {
 		return encodeError(c.table.Name, "value", err)
 	}

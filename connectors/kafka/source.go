@@ -78,7 +78,13 @@ type source struct {
 
 var _ connectors.Source = (*source)(nil)
 
-func (s *source) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
+// ChangelogMode is insert-only, or all kinds when the value format is a changelog format (debezium-json).
+func (s *source) ChangelogMode() changelog.Mode {
+	if _, ok := s.cfg.value.Decoder.(formats.ChangelogDecoder); ok {
+		return changelog.Retract
+	}
+	return changelog.InsertOnly
+}
 
 func (s *source) Bounded() bool { return s.stop.mode != modeUnbounded }
 
@@ -496,6 +502,9 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 func (r *run) record(rec *kgo.Record) error {
 	s := r.s
 	c := s.cfg
+	if cd, ok := c.value.Decoder.(formats.ChangelogDecoder); ok {
+		return r.changelogRecord(rec, cd)
+	}
 	if rec.Value == nil {
 		s.skippedNull.Add(1)
 		s.warn(rec, "its value is null (a tombstone; read compacted topics with 'upsert-kafka')")
@@ -556,6 +565,70 @@ func (r *run) record(rec *kgo.Record) error {
 		row[c.nphys+j] = v
 	}
 	r.batch.Append(changelog.Insert, row)
+	return nil
+}
+
+// changelogRecord decodes a record of a changelog value format: it may add several rows of any kind (an
+// update is -U then +U). Null values (Debezium's tombstones after deletes) are skipped silently.
+func (r *run) changelogRecord(rec *kgo.Record, cd formats.ChangelogDecoder) error {
+	s := r.s
+	c := s.cfg
+	if rec.Value == nil {
+		return nil
+	}
+	if c.key != nil && rec.Key != nil {
+		ok, err := c.key.Decoder.Decode(rec.Key, r.keyVals)
+		if err != nil {
+			return s.recordError(rec, "key", err)
+		}
+		if !ok {
+			s.skippedBad.Add(1)
+			s.warn(rec, "its key cannot be read by format '"+c.key.Identifier+"' (ignore-parse-errors)")
+			return nil
+		}
+	}
+	emitted := 0
+	var metaErr error
+	err := cd.DecodeChangelog(rec.Value, func(kind changelog.Kind, vals []types.Value) error {
+		i := r.batch.Len()
+		if (i+1)*r.width > len(r.arena) {
+			r.arena = make([]types.Value, 2*len(r.arena)+r.width)
+		}
+		row := r.arena[i*r.width : (i+1)*r.width : (i+1)*r.width]
+		for j, pi := range c.valIdx {
+			row[pi] = vals[j]
+		}
+		for j, pi := range c.keyIdx {
+			if rec.Key == nil {
+				row[pi] = types.NullValue
+			} else {
+				row[pi] = r.keyVals[j]
+			}
+		}
+		for j := range c.meta {
+			m := &c.meta[j]
+			v, err := m.cast(readMetadata(m.key.name, rec))
+			if err != nil {
+				metaErr = fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: metadata column '%s': %w",
+					c.table.Name, rec.Topic, rec.Partition, rec.Offset, m.col.Name, err)
+				return metaErr
+			}
+			row[c.nphys+j] = v
+		}
+		r.batch.Append(kind, row)
+		emitted++
+		return nil
+	})
+	if metaErr != nil {
+		return metaErr
+	}
+	if err != nil {
+		return s.recordError(rec, "value", err)
+	}
+	if emitted == 0 {
+		s.skippedBad.Add(1)
+		s.warn(rec, "its value cannot be read by format '"+c.value.Identifier+"' (ignore-parse-errors)")
+	}
 	return nil
 }
 
