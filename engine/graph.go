@@ -139,6 +139,19 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, exec.NewTopN(n.Keys, n.Limit, n.Offset, out), j)
 	case *planner.Limit:
 		return g.build(n.Input, exec.NewLimit(n.Limit, n.Offset, out), j)
+	case *planner.Join:
+		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch}
+		for _, f := range n.Left.Fields() {
+			cfg.LeftTypes = append(cfg.LeftTypes, f.Type)
+		}
+		for _, f := range n.Right.Fields() {
+			cfg.RightTypes = append(cfg.RightTypes, f.Type)
+		}
+		l, r := exec.NewJoin(cfg, out)
+		if err := g.build(n.Left, l, j); err != nil {
+			return err
+		}
+		return g.build(n.Right, r, j)
 	case *planner.Union:
 		outs := exec.NewUnion(len(n.Ins), out)
 		for i, in := range n.Ins {

@@ -164,6 +164,51 @@ func runCommand(t *testing.T, d *datadriven.TestData) string {
 		op := NewTopN(argSortKeys(t, d), argInt64(t, d, "limit", -1), argInt64(t, d, "offset", 0), rec)
 		return result(feed(t, op, d.Input, ts, onebatch, true))
 
+	case "join":
+		// types=(left types) rtypes=(right types) lkeys=(..) rkeys=(..) type=inner|left|right|full [batch]
+		// Input lines start with L or R; "END L" / "END R" end an input (both end at the end otherwise).
+		var rts []types.Type
+		if a, ok := d.Arg("rtypes"); ok {
+			for _, v := range a.Vals {
+				rts = append(rts, parseType(t, v))
+			}
+		}
+		jt := map[string]JoinType{"inner": InnerJoin, "left": LeftJoin, "right": RightJoin, "full": FullJoin}
+		var kind string
+		d.ScanArgs(t, "type", &kind)
+		cfg := JoinConfig{Type: jt[kind], LeftKeys: argInts(t, d, "lkeys"), RightKeys: argInts(t, d, "rkeys"),
+			LeftTypes: ts, RightTypes: rts, Batch: d.HasArg("batch")}
+		l, r := NewJoin(cfg, rec)
+		ended := [2]bool{}
+		var err error
+		for _, line := range strings.Split(d.Input, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || err != nil {
+				continue
+			}
+			side, rest, _ := strings.Cut(line, " ")
+			if side == "END" {
+				if rest == "L" {
+					err, ended[0] = l.End(), true
+				} else {
+					err, ended[1] = r.End(), true
+				}
+				continue
+			}
+			if side == "L" {
+				err = l.Push(&changelog.Batch{Rows: []changelog.Row{parseRow(t, rest, ts)}})
+			} else {
+				err = r.Push(&changelog.Batch{Rows: []changelog.Row{parseRow(t, rest, rts)}})
+			}
+		}
+		if err == nil && !ended[0] {
+			err = l.End()
+		}
+		if err == nil && !ended[1] {
+			err = r.End()
+		}
+		return result(err)
+
 	case "normalize":
 		op := NewChangelogNormalize(argInts(t, d, "keys"), ts, d.HasArg("batch"), rec)
 		return result(feed(t, op, d.Input, ts, onebatch, true))

@@ -334,3 +334,44 @@ func (n *ChangelogNormalize) Describe() string {
 	}
 	return fmt.Sprintf("ChangelogNormalize(key=[%s])", strings.Join(ks, ", "))
 }
+
+// Join is a regular equi-join (keys, plus a residual condition over left ++ right columns).
+type Join struct {
+	Left, Right         Node
+	Type                exec.JoinType
+	LeftKeys, RightKeys []int
+	Residual            expr.Expr
+	Batch               bool
+	Out                 []Field
+}
+
+func (n *Join) Fields() []Field { return n.Out }
+func (n *Join) Inputs() []Node  { return []Node{n.Left, n.Right} }
+
+// Mode: an inner join of insert-only inputs is insert-only; otherwise the join retracts with -D (it never
+// emits -U/+U). In batch mode it emits final rows.
+func (n *Join) Mode() changelog.Mode {
+	if n.Batch || n.Type == exec.InnerJoin && n.Left.Mode().IsInsertOnly() && n.Right.Mode().IsInsertOnly() {
+		return changelog.InsertOnly
+	}
+	return changelog.Mode{Kinds: changelog.KindsOf(changelog.Insert, changelog.Delete)}
+}
+
+func (n *Join) Describe() string {
+	var conds []string
+	for i := range n.LeftKeys {
+		conds = append(conds, fmt.Sprintf("=(%s, %s)", n.Out[n.LeftKeys[i]].Name, n.Out[len(n.Left.Fields())+n.RightKeys[i]].Name))
+	}
+	if n.Residual != nil {
+		conds = append(conds, n.Residual.String())
+	}
+	where := conds[0]
+	if len(conds) > 1 {
+		where = "AND(" + strings.Join(conds, ", ") + ")"
+	}
+	kind := "Join"
+	if n.Batch {
+		kind = "HashJoin"
+	}
+	return fmt.Sprintf("%s(joinType=[%s], where=[%s], select=[%s])", kind, n.Type, where, names(n.Out))
+}

@@ -511,11 +511,21 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		in = &Values{Rows: [][]types.Value{{}}, Out: nil}
 		sc = &scope{}
 	} else {
-		n, fsc, err := p.from(s.From)
+		from, where := s.From, s.Where
+		// FROM a, b WHERE a.k = b.k: the WHERE clause is the join condition.
+		if j, ok := from.(*sql.Join); ok && j.Kind == "CROSS" && j.On == nil && len(j.Using) == 0 && where != nil {
+			jj := *j
+			jj.Kind, jj.On = "INNER", where
+			from, where = &jj, nil
+		}
+		n, fsc, err := p.from(from)
 		if err != nil {
 			return nil, err
 		}
 		in, sc = n, fsc
+		ss := *s
+		ss.From, ss.Where = from, where
+		s = &ss
 	}
 	if s.Where != nil {
 		var aggs []*sql.FuncCall
@@ -769,7 +779,7 @@ func (p *Planner) from(t sql.TableExpr) (Node, *scope, error) {
 		}
 		return p.aliased(n, t.Alias, t.ColAliases, t.P)
 	case *sql.Join:
-		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "%s JOIN is not supported yet", t.Kind)
+		return p.join(t)
 	case *sql.TableFunc:
 		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "table function %s is not supported yet", t.Call.Name)
 	}
@@ -917,3 +927,147 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 
 // ModeOf is a helper for callers: the changelog mode of a plan's root.
 func ModeOf(n Node) changelog.Mode { return n.Mode() }
+
+// join plans a regular join: equality conditions between the two sides become the join key, the rest of the
+// ON condition is evaluated on joined rows.
+func (p *Planner) join(t *sql.Join) (Node, *scope, error) {
+	ln, lsc, err := p.from(t.Left)
+	if err != nil {
+		return nil, nil, err
+	}
+	rn, rsc, err := p.from(t.Right)
+	if err != nil {
+		return nil, nil, err
+	}
+	var jt exec.JoinType
+	switch t.Kind {
+	case "INNER":
+		jt = exec.InnerJoin
+	case "LEFT":
+		jt = exec.LeftJoin
+	case "RIGHT":
+		jt = exec.RightJoin
+	case "FULL":
+		jt = exec.FullJoin
+	default:
+		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "%s JOIN without a condition is not supported yet; write JOIN ... ON with an equality between the two tables", t.Kind)
+	}
+	nl := len(lsc.cols)
+	sc := &scope{cols: append(append([]scopeCol{}, lsc.cols...), rsc.cols...)}
+	var conds []sql.Expr
+	if len(t.Using) > 0 {
+		for _, id := range t.Using {
+			li, err := lsc.resolve(&sql.ColumnRef{P: id.P, Parts: []string{id.Name}})
+			if err != nil {
+				return nil, nil, err
+			}
+			ri, err := rsc.resolve(&sql.ColumnRef{P: id.P, Parts: []string{id.Name}})
+			if err != nil {
+				return nil, nil, err
+			}
+			conds = append(conds, &sql.Binary{P: id.P, Op: "=",
+				L: &sql.ColumnRef{P: id.P, Parts: qualified2(lsc.cols[li].qual, id.Name)},
+				R: &sql.ColumnRef{P: id.P, Parts: qualified2(rsc.cols[ri].qual, id.Name)}})
+		}
+	} else if t.On != nil {
+		splitAnd(t.On, &conds)
+	}
+	var lkeys, rkeys []int
+	var residual []sql.Expr
+	for _, c := range conds {
+		if b, ok := unparen(c).(*sql.Binary); ok && b.Op == "=" {
+			lr, lok := unparen(b.L).(*sql.ColumnRef)
+			rr, rok := unparen(b.R).(*sql.ColumnRef)
+			if lok && rok {
+				i, err1 := sc.resolve(lr)
+				j, err2 := sc.resolve(rr)
+				if err1 != nil {
+					return nil, nil, err1
+				}
+				if err2 != nil {
+					return nil, nil, err2
+				}
+				if i >= nl && j < nl {
+					i, j = j, i
+				}
+				if i < nl && j >= nl {
+					lt, rt := sc.cols[i].typ, sc.cols[j].typ
+					if !joinKeyCompatible(lt, rt) {
+						return nil, nil, sql.Errorf(b.P, ErrUnsupported, "join keys of types %s and %s cannot be compared directly yet; CAST one side to the other's type", lt, rt)
+					}
+					lkeys, rkeys = append(lkeys, i), append(rkeys, j-nl)
+					continue
+				}
+			}
+		}
+		residual = append(residual, c)
+	}
+	if len(lkeys) == 0 {
+		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "a join needs at least one equality between a column of each side (e.g. ON a.id = b.id); non-equi joins are not supported yet")
+	}
+	var res expr.Expr
+	for _, c := range residual {
+		x, err := p.b.expr(c, sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		if x.Type().Kind != types.Boolean {
+			return nil, nil, sql.Errorf(c.Position(), ErrValidation, "join condition must be BOOLEAN, got %s", x.Type())
+		}
+		if res == nil {
+			res = x
+		} else if res, err = expr.Call(p.Env, "AND", res, x); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Output: left columns then right columns; the outer side's columns become nullable; duplicate names get
+	// a numeric suffix as in Flink (id, id0).
+	var out []Field
+	seen := map[string]bool{}
+	for i, c := range sc.cols {
+		typ := c.typ
+		if i < nl && (jt == exec.RightJoin || jt == exec.FullJoin) || i >= nl && (jt == exec.LeftJoin || jt == exec.FullJoin) {
+			typ = typ.WithNullable(true)
+			sc.cols[i].typ = typ
+		}
+		name := c.name
+		for k := 0; seen[name]; k++ {
+			name = fmt.Sprintf("%s%d", c.name, k)
+		}
+		seen[name] = true
+		out = append(out, Field{Name: name, Type: typ})
+	}
+	return &Join{Left: ln, Right: rn, Type: jt, LeftKeys: lkeys, RightKeys: rkeys, Residual: res, Batch: p.Batch, Out: out}, sc, nil
+}
+
+func qualified2(qual, name string) []string {
+	if qual == "" {
+		return []string{name}
+	}
+	return []string{qual, name}
+}
+
+func unparen(e sql.Expr) sql.Expr {
+	for {
+		p, ok := e.(*sql.Paren)
+		if !ok {
+			return e
+		}
+		e = p.X
+	}
+}
+
+func splitAnd(e sql.Expr, out *[]sql.Expr) {
+	if b, ok := unparen(e).(*sql.Binary); ok && b.Op == "AND" {
+		splitAnd(b.L, out)
+		splitAnd(b.R, out)
+		return
+	}
+	*out = append(*out, e)
+}
+
+// joinKeyCompatible reports whether equal values of the two types have equal key encodings.
+func joinKeyCompatible(a, b types.Type) bool {
+	return a.EqualIgnoringNull(b) || a.IsIntegral() && b.IsIntegral() || a.IsString() && b.IsString() ||
+		a.IsBinary() && b.IsBinary() || a.Kind == types.Decimal && b.Kind == types.Decimal
+}
