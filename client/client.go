@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/sluicesql/sluice/devservices"
@@ -68,6 +69,8 @@ func Main(cfg Config) int {
 		fmt.Fprintf(cfg.Stderr, "sql-client: unexpected argument %q (scripts are passed with -f)\n", fs.Arg(0))
 		return 2
 	}
+	// The client's own messages and the print sinks of running jobs write to the same streams concurrently.
+	cfg.Stdout, cfg.Stderr = &syncWriter{w: cfg.Stdout}, &syncWriter{w: cfg.Stderr}
 	opts := map[string]string{}
 	for _, d := range defs {
 		k, v, ok := strings.Cut(d, "=")
@@ -186,4 +189,16 @@ func (r *runner) cancelOnSignal(cancel context.CancelFunc) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
