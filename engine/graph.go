@@ -24,6 +24,7 @@ type graph struct {
 	batch      bool
 	tempDir    string
 	sortMemory int64
+	loc        *time.Location
 	mu         sync.Mutex
 	sources    []sourceRun
 	sinks      []*endOnce
@@ -46,7 +47,7 @@ func (s *Session) newGraph(batch bool) *graph {
 			mem = n
 		}
 	}
-	return &graph{batch: batch, tempDir: dir, sortMemory: mem}
+	return &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location()}
 }
 
 // parseMemory parses "64 mb", "128m", "1gb", "1024" (bytes).
@@ -139,6 +140,22 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, exec.NewTopN(n.Keys, n.Limit, n.Offset, out), j)
 	case *planner.Limit:
 		return g.build(n.Input, exec.NewLimit(n.Limit, n.Offset, out), j)
+	case *planner.WindowTVF:
+		return g.build(n.Input, exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out), j)
+	case *planner.WindowAggregate:
+		in := n.Input.Fields()
+		cfg := exec.GroupAggConfig{Keys: n.Keys, Aggs: n.Aggs}
+		for _, k := range n.Keys {
+			cfg.KeyTypes = append(cfg.KeyTypes, in[k].Type)
+		}
+		for _, f := range in {
+			cfg.InTypes = append(cfg.InTypes, f.Type)
+		}
+		agg, err := exec.NewWindowAgg(cfg, n.WindowEndKey, out)
+		if err != nil {
+			return err
+		}
+		return g.build(n.Input, agg, j)
 	case *planner.Join:
 		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch}
 		for _, f := range n.Left.Fields() {

@@ -375,3 +375,74 @@ func (n *Join) Describe() string {
 	}
 	return fmt.Sprintf("%s(joinType=[%s], where=[%s], select=[%s])", kind, n.Type, where, names(n.Out))
 }
+
+// WindowTVF is a windowing table function (TUMBLE, HOP, CUMULATE): its input's columns followed by
+// window_start, window_end and window_time.
+type WindowTVF struct {
+	Input   Node
+	Spec    exec.WindowSpec
+	TimeCol int
+	LTZ     bool
+	Out     []Field
+}
+
+func (n *WindowTVF) Fields() []Field      { return n.Out }
+func (n *WindowTVF) Inputs() []Node       { return []Node{n.Input} }
+func (n *WindowTVF) Mode() changelog.Mode { return n.Input.Mode() }
+func (n *WindowTVF) Describe() string {
+	return fmt.Sprintf("WindowTableFunction(window=[%s])", windowText(n.Spec, n.Input.Fields()[n.TimeCol].Name))
+}
+
+func windowText(s exec.WindowSpec, col string) string {
+	switch s.Kind {
+	case exec.Hop:
+		return fmt.Sprintf("HOP(time_col=[%s], size=[%s], slide=[%s])", col, durText(s.Size), durText(s.Slide))
+	case exec.Cumulate:
+		return fmt.Sprintf("CUMULATE(time_col=[%s], max_size=[%s], step=[%s])", col, durText(s.Size), durText(s.Slide))
+	}
+	return fmt.Sprintf("TUMBLE(time_col=[%s], size=[%s])", col, durText(s.Size))
+}
+
+func durText(ms int64) string {
+	switch {
+	case ms%86400000 == 0:
+		return fmt.Sprintf("%d d", ms/86400000)
+	case ms%3600000 == 0:
+		return fmt.Sprintf("%d h", ms/3600000)
+	case ms%60000 == 0:
+		return fmt.Sprintf("%d min", ms/60000)
+	case ms%1000 == 0:
+		return fmt.Sprintf("%d s", ms/1000)
+	}
+	return fmt.Sprintf("%d ms", ms)
+}
+
+// WindowAggregate aggregates per window (window_end among the keys) and emits each window's final rows when
+// the watermark passes its end (in batch mode: at the end of input).
+type WindowAggregate struct {
+	Input        Node
+	Keys         []int
+	Aggs         []exec.AggCall
+	WindowEndKey int
+	Spec         exec.WindowSpec
+	Out          []Field
+}
+
+func (n *WindowAggregate) Fields() []Field      { return n.Out }
+func (n *WindowAggregate) Inputs() []Node       { return []Node{n.Input} }
+func (n *WindowAggregate) Mode() changelog.Mode { return changelog.InsertOnly }
+func (n *WindowAggregate) Describe() string {
+	in := n.Input.Fields()
+	var gb []string
+	for _, k := range n.Keys {
+		gb = append(gb, in[k].Name)
+	}
+	var sel []string
+	for _, k := range n.Keys {
+		sel = append(sel, in[k].Name)
+	}
+	for i, a := range n.Aggs {
+		sel = append(sel, aggText(a, in)+" AS "+n.Out[len(n.Keys)+i].Name)
+	}
+	return fmt.Sprintf("WindowAggregate(groupBy=[%s], select=[%s])", strings.Join(gb, ", "), strings.Join(sel, ", "))
+}

@@ -676,6 +676,24 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		aggOut = append(aggOut, Field{Name: am.aggName[i], Type: am.aggType[i]})
 	}
 	var n Node = &Aggregate{Input: preNode, Keys: keys, Aggs: calls, Batch: p.Batch, Out: aggOut}
+	if tvf := windowInput(in); tvf != nil {
+		// GROUP BY window_start, window_end, ...: Flink's window aggregation, final results per window.
+		startKey, endKey := -1, -1
+		nin := len(tvf.Out)
+		for i, x := range pre[:len(keys)] {
+			if c, ok := expr.ColumnIndex(x); ok {
+				switch c {
+				case nin - 3:
+					startKey = i
+				case nin - 2:
+					endKey = i
+				}
+			}
+		}
+		if startKey >= 0 && endKey >= 0 {
+			n = &WindowAggregate{Input: preNode, Keys: keys, Aggs: calls, WindowEndKey: endKey, Spec: tvf.Spec, Out: aggOut}
+		}
+	}
 	asc := &scope{cols: scopeOf(aggOut, "").cols, agg: am}
 	for _, it := range items {
 		if it.e == nil {
@@ -781,6 +799,19 @@ func (p *Planner) from(t sql.TableExpr) (Node, *scope, error) {
 	case *sql.Join:
 		return p.join(t)
 	case *sql.TableFunc:
+		switch t.Call.Name {
+		case "TUMBLE", "HOP", "CUMULATE":
+			if !t.Lateral {
+				n, sc, err := p.windowTVF(t)
+				if err != nil {
+					return nil, nil, err
+				}
+				if t.Alias != "" || len(t.ColAliases) > 0 {
+					return p.aliased(n, t.Alias, t.ColAliases, t.P)
+				}
+				return n, sc, nil
+			}
+		}
 		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "table function %s is not supported yet", t.Call.Name)
 	}
 	return nil, nil, sql.Errorf(t.Position(), ErrUnsupported, "unsupported FROM clause")
@@ -1070,4 +1101,135 @@ func splitAnd(e sql.Expr, out *[]sql.Expr) {
 func joinKeyCompatible(a, b types.Type) bool {
 	return a.EqualIgnoringNull(b) || a.IsIntegral() && b.IsIntegral() || a.IsString() && b.IsString() ||
 		a.IsBinary() && b.IsBinary() || a.Kind == types.Decimal && b.Kind == types.Decimal
+}
+
+// windowTVF plans TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size [, offset])), HOP(..., slide, size [, offset])
+// and CUMULATE(..., step, size [, offset]).
+func (p *Planner) windowTVF(t *sql.TableFunc) (Node, *scope, error) {
+	call := t.Call
+	want := map[string]int{"TUMBLE": 3, "HOP": 4, "CUMULATE": 4}[call.Name]
+	if len(call.Args) != want && len(call.Args) != want+1 {
+		return nil, nil, sql.Errorf(call.P, ErrValidation, "%s expects %d arguments (TABLE t, DESCRIPTOR(time_col), %s[, offset]), got %d",
+			call.Name, want, map[string]string{"TUMBLE": "size", "HOP": "slide, size", "CUMULATE": "step, size"}[call.Name], len(call.Args))
+	}
+	ta, ok := call.Args[0].(*sql.TableArg)
+	if !ok {
+		return nil, nil, sql.Errorf(call.Args[0].Position(), ErrValidation, "the first argument of %s must be TABLE name", call.Name)
+	}
+	in, insc, err := p.tableRef(&sql.TableRef{P: ta.P, Name: ta.Name})
+	if err != nil {
+		return nil, nil, err
+	}
+	d, ok := call.Args[1].(*sql.FuncCall)
+	if !ok || d.Name != "DESCRIPTOR" || len(d.Args) != 1 {
+		return nil, nil, sql.Errorf(call.Args[1].Position(), ErrValidation, "the second argument of %s must be DESCRIPTOR(time_col)", call.Name)
+	}
+	ref, ok := d.Args[0].(*sql.ColumnRef)
+	if !ok {
+		return nil, nil, sql.Errorf(d.Args[0].Position(), ErrValidation, "DESCRIPTOR takes a column name")
+	}
+	col, err := insc.resolve(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	ct := insc.cols[col].typ
+	if !ct.IsTimestamp() {
+		return nil, nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol to be a TIMESTAMP or TIMESTAMP_LTZ time attribute, but %s is %s.", insc.cols[col].name, ct)
+	}
+	if !p.Batch && !hasRowtime(in, insc.cols[col].name) {
+		return nil, nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol is a time attribute type, but is %s. Declare WATERMARK FOR %s AS ... on table %s.", ct, insc.cols[col].name, ta.Name)
+	}
+	if !in.Mode().IsInsertOnly() {
+		return nil, nil, sql.Errorf(call.P, ErrUnsupported, "window table functions over updating input are not supported yet")
+	}
+	ms := func(i int) (int64, error) {
+		x, err := p.b.expr(call.Args[i], &scope{})
+		if err != nil {
+			return 0, err
+		}
+		if x.Type().Kind != types.IntervalDayTime || !expr.IsConstant(x) {
+			return 0, sql.Errorf(call.Args[i].Position(), ErrValidation, "%s: argument %d must be a constant INTERVAL (e.g. INTERVAL '10' MINUTES)", call.Name, i+1)
+		}
+		v, err := x.Eval(nil)
+		if err != nil || v.IsNull() {
+			return 0, sql.Errorf(call.Args[i].Position(), ErrValidation, "%s: argument %d must not be NULL", call.Name, i+1)
+		}
+		return v.I, nil
+	}
+	spec := exec.WindowSpec{}
+	switch call.Name {
+	case "TUMBLE":
+		spec.Kind = exec.Tumble
+		if spec.Size, err = ms(2); err != nil {
+			return nil, nil, err
+		}
+	case "HOP", "CUMULATE":
+		spec.Kind = exec.Hop
+		if call.Name == "CUMULATE" {
+			spec.Kind = exec.Cumulate
+		}
+		if spec.Slide, err = ms(2); err != nil {
+			return nil, nil, err
+		}
+		if spec.Size, err = ms(3); err != nil {
+			return nil, nil, err
+		}
+		if spec.Slide <= 0 || spec.Size%spec.Slide != 0 {
+			return nil, nil, sql.Errorf(call.P, ErrValidation, "%s: the size (%d ms) must be a positive multiple of the %s (%d ms)", call.Name, spec.Size, map[bool]string{true: "step", false: "slide"}[call.Name == "CUMULATE"], spec.Slide)
+		}
+	}
+	if spec.Size <= 0 {
+		return nil, nil, sql.Errorf(call.P, ErrValidation, "%s: the window size must be positive", call.Name)
+	}
+	if len(call.Args) == want+1 {
+		if spec.Offset, err = ms(want); err != nil {
+			return nil, nil, err
+		}
+	}
+	out := append([]Field{}, in.Fields()...)
+	wtType := types.TimestampType(3).WithNullable(false)
+	if ct.Kind == types.TimestampLTZ {
+		wtType = types.TimestampLTZType(3).WithNullable(false)
+	}
+	out = append(out, Field{Name: "window_start", Type: types.TimestampType(3).WithNullable(false)},
+		Field{Name: "window_end", Type: types.TimestampType(3).WithNullable(false)},
+		Field{Name: "window_time", Type: wtType})
+	n := &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out}
+	return n, scopeOf(out, ""), nil
+}
+
+// hasRowtime reports whether n's plan assigns watermarks on column name (a time attribute).
+func hasRowtime(n Node, name string) bool {
+	if w, ok := n.(*WatermarkAssigner); ok && w.Rowtime == name {
+		return true
+	}
+	for _, in := range n.Inputs() {
+		if hasRowtime(in, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// windowInput returns the window TVF under in when in is the TVF or filters/projections of it that keep its
+// columns in place.
+func windowInput(in Node) *WindowTVF {
+	for {
+		switch n := in.(type) {
+		case *WindowTVF:
+			return n
+		case *Calc:
+			if len(n.Projects) != len(n.Input.Fields()) {
+				return nil
+			}
+			for i, x := range n.Projects {
+				if c, ok := expr.ColumnIndex(x); !ok || c != i {
+					return nil
+				}
+			}
+			in = n.Input
+		default:
+			return nil
+		}
+	}
 }

@@ -1,0 +1,227 @@
+package exec
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
+
+// WindowKind is a windowing table function.
+type WindowKind uint8
+
+const (
+	Tumble WindowKind = iota
+	Hop
+	Cumulate
+)
+
+func (k WindowKind) String() string { return [...]string{"TUMBLE", "HOP", "CUMULATE"}[k] }
+
+// WindowSpec describes a windowing TVF: sizes in milliseconds. Hop: Slide is the hop; Cumulate: Slide is the
+// step and Size the max size.
+type WindowSpec struct {
+	Kind        WindowKind
+	Size, Slide int64
+	Offset      int64
+}
+
+// NewWindowAssigner appends window_start, window_end (TIMESTAMP(3)) and window_time (the rowtime of the
+// window's results: window_end - 1 ms) to every row, once per window the row's time column falls into (HOP
+// and CUMULATE rows belong to several windows). Rows with a NULL time are dropped, as Flink does. For a
+// TIMESTAMP_LTZ time column, windows are aligned on the wall clock of loc, and window_time stays an instant.
+func NewWindowAssigner(spec WindowSpec, timeCol int, ltz bool, loc *time.Location, out changelog.Output) changelog.Output {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &windowAssigner{spec: spec, col: timeCol, ltz: ltz, loc: loc, out: out}
+}
+
+type windowAssigner struct {
+	spec  WindowSpec
+	col   int
+	ltz   bool
+	loc   *time.Location
+	out   changelog.Output
+	ob    changelog.Batch
+	arena []types.Value
+}
+
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// windows calls fn with the [start, end) of every window containing ts (wall-clock millis).
+func (s WindowSpec) windows(ts int64, fn func(start, end int64)) {
+	switch s.Kind {
+	case Tumble:
+		start := ts - floorMod(ts-s.Offset, s.Size)
+		fn(start, start+s.Size)
+	case Hop:
+		last := ts - floorMod(ts-s.Offset, s.Slide)
+		for start := last; start > ts-s.Size; start -= s.Slide {
+			fn(start, start+s.Size)
+		}
+	case Cumulate:
+		start := ts - floorMod(ts-s.Offset, s.Size)
+		for end := start + s.Slide; end <= start+s.Size; end += s.Slide {
+			if end > ts {
+				fn(start, end)
+			}
+		}
+	}
+}
+
+func (w *windowAssigner) Push(b *changelog.Batch) error {
+	w.ob.Reset()
+	w.arena = w.arena[:0]
+	for _, r := range b.Rows {
+		v := r.Vals[w.col]
+		if v.IsNull() {
+			continue
+		}
+		ts := v.I
+		if w.ltz {
+			_, off := time.UnixMilli(ts).In(w.loc).Zone()
+			ts += int64(off) * 1000
+		}
+		w.spec.windows(ts, func(start, end int64) {
+			n := len(r.Vals) + 3
+			if len(w.arena)+n > cap(w.arena) {
+				w.arena = make([]types.Value, 0, max(1024, 4*n))
+			}
+			s := len(w.arena)
+			w.arena = append(w.arena, r.Vals...)
+			wt := types.TimestampValue(end-1, 0)
+			if w.ltz {
+				wt = types.TimestampValue(v.I+(end-1-ts), 0)
+			}
+			w.arena = append(w.arena, types.TimestampValue(start, 0), types.TimestampValue(end, 0), wt)
+			w.ob.Append(r.Kind, w.arena[s:len(w.arena):len(w.arena)])
+		})
+	}
+	if len(w.ob.Rows) == 0 {
+		return nil
+	}
+	return w.out.Push(&w.ob)
+}
+
+func (w *windowAssigner) Watermark(ts int64) error { return w.out.Watermark(ts) }
+func (w *windowAssigner) End() error              { return w.out.End() }
+
+// NewWindowAgg returns Flink's window aggregation: a group aggregation whose keys include window_end (at
+// cfg.Keys[windowEndKey]) and whose results are emitted once, as +I rows, when the watermark passes the
+// window's end (watermark >= window_end - 1), or at the end of input. Rows of a window that has already
+// fired are late and dropped (counted in Late). Input must be insert-only.
+func NewWindowAgg(cfg GroupAggConfig, windowEndKey int, out changelog.Output) (changelog.Output, error) {
+	cfg.Batch = false
+	cfg.InsertOnly = true
+	cfg.EmitUpdateBefore = true
+	keyCols := make([]int, len(cfg.Keys))
+	for i := range keyCols {
+		keyCols[i] = i
+	}
+	w := &windowAgg{cfg: cfg, endKey: windowEndKey, keyCols: keyCols, out: out, windows: map[int64]*windowState{}, fired: minWatermark}
+	// Check the configuration once (NewGroupAgg validates the aggregate calls).
+	if _, err := NewGroupAgg(cfg, NewCollect(func(changelog.Row) error { return nil })); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+type windowState struct {
+	agg changelog.Output
+	mat *changelog.Materializer
+}
+
+type windowAgg struct {
+	cfg     GroupAggConfig
+	endKey  int
+	keyCols []int
+	out     changelog.Output
+	windows map[int64]*windowState
+	fired   int64 // the watermark up to which windows have fired
+	Late    int64
+	one     changelog.Batch
+	ob      changelog.Batch
+}
+
+func (w *windowAgg) Push(b *changelog.Batch) error {
+	col := w.cfg.Keys[w.endKey]
+	for _, r := range b.Rows {
+		if r.Kind.IsRetract() {
+			return fmt.Errorf("window aggregate: input carries a %s row; window aggregation takes insert-only input", r.Kind)
+		}
+		end := r.Vals[col]
+		if end.IsNull() {
+			continue
+		}
+		if end.I-1 <= w.fired {
+			w.Late++
+			continue
+		}
+		st := w.windows[end.I]
+		if st == nil {
+			mat := changelog.NewMaterializer(w.keyCols)
+			agg, err := NewGroupAgg(w.cfg, NewCollect(mat.Apply))
+			if err != nil {
+				return err
+			}
+			st = &windowState{agg: agg, mat: mat}
+			w.windows[end.I] = st
+		}
+		w.one.Rows = append(w.one.Rows[:0], r)
+		if err := st.agg.Push(&w.one); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fire emits the results of every window whose end-1 <= wm, in window order.
+func (w *windowAgg) fire(wm int64) error {
+	var ends []int64
+	for e := range w.windows {
+		if e-1 <= wm {
+			ends = append(ends, e)
+		}
+	}
+	sort.Slice(ends, func(i, j int) bool { return ends[i] < ends[j] })
+	for _, e := range ends {
+		st := w.windows[e]
+		delete(w.windows, e)
+		w.ob.Reset()
+		for _, row := range st.mat.Rows() {
+			w.ob.Append(changelog.Insert, row)
+		}
+		if len(w.ob.Rows) > 0 {
+			if err := w.out.Push(&w.ob); err != nil {
+				return err
+			}
+		}
+	}
+	if wm > w.fired {
+		w.fired = wm
+	}
+	return nil
+}
+
+func (w *windowAgg) Watermark(ts int64) error {
+	if err := w.fire(ts); err != nil {
+		return err
+	}
+	return w.out.Watermark(ts)
+}
+
+func (w *windowAgg) End() error {
+	if err := w.fire(changelog.MaxWatermark - 1); err != nil {
+		return err
+	}
+	return w.out.End()
+}
