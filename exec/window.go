@@ -113,7 +113,7 @@ func (w *windowAssigner) Push(b *changelog.Batch) error {
 }
 
 func (w *windowAssigner) Watermark(ts int64) error { return w.out.Watermark(ts) }
-func (w *windowAssigner) End() error              { return w.out.End() }
+func (w *windowAssigner) End() error               { return w.out.End() }
 
 // NewWindowAgg returns Flink's window aggregation: a group aggregation whose keys include window_end (at
 // cfg.Keys[windowEndKey]) and whose results are emitted once, as +I rows, when the watermark passes the
