@@ -10,7 +10,7 @@ import (
 	"github.com/sluicesql/sluice/connectors/print"
 )
 
-// Registry returns a registry of the built-in connectors: blackhole, datagen, kafka, print.
+// Registry returns a registry of the built-in connectors: blackhole, datagen, kafka, upsert-kafka, print.
 func Registry() *connectors.Registry {
-	return connectors.NewRegistry(blackhole.NewFactory(), datagen.NewFactory(), kafka.NewFactory(), print.NewFactory())
+	return connectors.NewRegistry(blackhole.NewFactory(), datagen.NewFactory(), kafka.NewFactory(), kafka.NewUpsertFactory(), print.NewFactory())
 }

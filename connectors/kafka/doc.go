@@ -7,6 +7,10 @@
 // in order, and commits its progress to 'properties.group.id' (when set) periodically and when it ends. The
 // sink writes every +I row as one record, partitioned as Kafka's Java client does.
 //
+// The package also holds the 'upsert-kafka' connector (UpsertFactory, upsert*.go): the same source and
+// producer keyed by the table's PRIMARY KEY, reading a topic from its earliest offset as an upsert changelog
+// (null value = delete) and writing +I/+U as records, -D (and -U without its +U) as tombstones.
+//
 // 'properties.*' options are Kafka client properties under their Kafka names, mapped onto franz-go options
 // (see SupportedProperties); an unknown property is an error, never silently ignored.
 //

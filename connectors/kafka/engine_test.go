@@ -36,13 +36,18 @@ func engineErr(err error) string {
 //	                sinks and warnings wrote
 //	query [sort]    run one SELECT (the tables must be bounded, or the query must end); print its rows
 //	produce topic=T, consume topic=T, create-topic topic=T partitions=N   as in testdata/golden
-func TestEngine(t *testing.T) {
-	datadriven.Walk(t, "testdata/engine", func(t *testing.T, path string) {
+//
+// and compacted topic=T, create-topic topic=T partitions=N compact, compact   as in testdata/upsert/golden
+func TestEngine(t *testing.T) { runEngine(t, "testdata/engine") }
+
+func runEngine(t *testing.T, dir string) {
+	datadriven.Walk(t, dir, func(t *testing.T, path string) {
 		h := newHarness(t)
 		var out bytes.Buffer
 		s, err := engine.NewSession(engine.Config{Stdout: &out, Stderr: &out, Notice: &out, TempDir: t.TempDir(),
-			Options:    map[string]string{"table.local-time-zone": "UTC"},
-			Connectors: connbuiltin.Registry().With(kafka.NewFactory(kafka.WithConnectTimeout(2 * time.Second)))})
+			Options: map[string]string{"table.local-time-zone": "UTC"},
+			Connectors: connbuiltin.Registry().With(kafka.NewFactory(kafka.WithConnectTimeout(2*time.Second)),
+				kafka.NewUpsertFactory(kafka.WithConnectTimeout(2*time.Second)))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,10 +63,21 @@ func TestEngine(t *testing.T) {
 				if d.HasArg("partitions") {
 					d.ScanArgs(t, "partitions", &parts)
 				}
-				if err := h.cluster.CreateTopic(topic, int32(parts), nil); err != nil {
+				var configs map[string]string
+				if d.HasArg("compact") {
+					configs = map[string]string{"cleanup.policy": "compact"}
+				}
+				if err := h.cluster.CreateTopic(topic, int32(parts), configs); err != nil {
 					return errText(err)
 				}
 				return "ok\n"
+			case "compact":
+				h.cluster.Compact()
+				return "ok\n"
+			case "compacted":
+				var topic string
+				d.ScanArgs(t, "topic", &topic)
+				return compactedView(t, h.addr, topic)
 			case "produce":
 				var topic string
 				d.ScanArgs(t, "topic", &topic)

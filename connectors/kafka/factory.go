@@ -47,10 +47,10 @@ func (*Factory) Identifier() string { return "kafka" }
 func (*Factory) Options() []options.Decl { return optionDecls() }
 
 // ReadableMetadata returns the metadata keys a source reads, with their types.
-func (*Factory) ReadableMetadata() map[string]types.Type { return metadataMap(false) }
+func (*Factory) ReadableMetadata() map[string]types.Type { return metadataMap(false, "kafka") }
 
 // WritableMetadata returns the metadata keys a sink writes, with their types.
-func (*Factory) WritableMetadata() map[string]types.Type { return metadataMap(true) }
+func (*Factory) WritableMetadata() map[string]types.Type { return metadataMap(true, "kafka") }
 
 // tableConfig is what source and sink share: the validated options, client properties, the key and value
 // projections of the physical columns and their formats.
@@ -67,6 +67,11 @@ type tableConfig struct {
 	key       *formats.Discovered
 	value     *formats.Discovered
 	meta      []metaColumn
+
+	connector string // "kafka" or "upsert-kafka", for messages
+	// upsert: an upsert-kafka table. keyIdx is the primary key; the source turns null values into deletes,
+	// the sink writes deletes as tombstones.
+	upsert bool
 }
 
 // formatErr says which side of the record a format error is about.
@@ -74,8 +79,14 @@ func formatErr(side string, err error) error {
 	return fmt.Errorf("%s format: %w", side, err)
 }
 
-// newTableConfig validates what source and sink have in common. encode selects encoders (sink) or decoders.
+// newTableConfig validates what source and sink have in common. sink selects encoders (sink) or decoders.
 func (f *Factory) newTableConfig(ctx connectors.Context, sink bool) (*tableConfig, error) {
+	return buildTableConfig(f, f.connectTimeout, ctx, sink, false)
+}
+
+// buildTableConfig validates a kafka or (upsert) an upsert-kafka table against decl's options. For
+// upsert-kafka the key fields are the primary key and 'key.format' is required.
+func buildTableConfig(decl connectors.Factory, connectTimeout time.Duration, ctx connectors.Context, sink, upsert bool) (*tableConfig, error) {
 	t := ctx.Table
 	opts := ctx.Options
 	if opts == nil {
@@ -83,13 +94,27 @@ func (f *Factory) newTableConfig(ctx connectors.Context, sink bool) (*tableConfi
 	}
 	reg := ctx.Formats
 	if reg == nil {
-		return nil, fmt.Errorf("kafka connector: no format registry in the connector context")
+		return nil, fmt.Errorf("%s connector: no format registry in the connector context", decl.Identifier())
+	}
+	var keyFields []string
+	if upsert {
+		var err error
+		if keyFields, err = upsertKeyFields(t, opts); err != nil {
+			return nil, err
+		}
 	}
 	// Discover the formats first, so that their options are known before the unsupported-option check.
 	valueKey := "value.format"
 	_, hasFormat := opts["format"]
 	_, hasValueFormat := opts["value.format"]
 	switch {
+	case upsert:
+		// 'format' is not an upsert-kafka option: the unsupported-option check reports it.
+		hasFormat = false
+		if !hasValueFormat {
+			return nil, &options.Error{Keys: []string{"value.format"},
+				Msg: "One or more required options are missing.\n\nMissing required options are:\n\nvalue.format\n\n(An upsert-kafka table '" + t.Name + "' needs 'key.format' and 'value.format', e.g. 'value.format' = 'json'.)"}
+		}
 	case hasFormat && hasValueFormat:
 		return nil, &options.Error{Keys: []string{"format", "value.format"},
 			Msg: "Options 'format' and 'value.format' both name the value format; give only one of them."}
@@ -112,17 +137,17 @@ func (f *Factory) newTableConfig(ctx connectors.Context, sink bool) (*tableConfi
 		}
 		consumed = append(consumed, d.Consumed...)
 	}
-	r, err := connectors.ValidateOptions(f, opts, consumed...)
+	r, err := connectors.ValidateOptions(decl, opts, consumed...)
 	if err != nil {
 		return nil, err
 	}
-	c := &tableConfig{table: t, r: r}
+	c := &tableConfig{table: t, r: r, connector: decl.Identifier(), upsert: upsert}
 	if c.client, err = parseProperties(Properties.Get(r)); err != nil {
 		return nil, err
 	}
-	if f.connectTimeout > 0 {
+	if connectTimeout > 0 {
 		if _, given := Properties.Get(r)["default.api.timeout.ms"]; !given {
-			c.client.apiTimeout = f.connectTimeout
+			c.client.apiTimeout = connectTimeout
 		}
 	}
 	if c.loc, err = ctx.Location(); err != nil {
@@ -135,8 +160,14 @@ func (f *Factory) newTableConfig(ctx connectors.Context, sink bool) (*tableConfi
 	for _, col := range phys {
 		c.physTypes = append(c.physTypes, col.Type)
 	}
-	keyFields := KeyFields.Get(r)
 	_, hasKeyFormat := opts["key.format"]
+	if !upsert {
+		keyFields = KeyFields.Get(r)
+	}
+	if upsert && !hasKeyFormat {
+		return nil, &options.Error{Keys: []string{"key.format"},
+			Msg: "One or more required options are missing.\n\nMissing required options are:\n\nkey.format\n\n(An upsert-kafka table '" + t.Name + "' writes its PRIMARY KEY columns as the record key in 'key.format', e.g. 'key.format' = 'json'.)"}
+	}
 	if hasKeyFormat && len(keyFields) == 0 {
 		return nil, &options.Error{Keys: []string{"key.format", "key.fields"},
 			Msg: "A key format 'key.format' requires the declaration of one or more of key fields using 'key.fields'."}
@@ -167,6 +198,10 @@ func (f *Factory) newTableConfig(ctx connectors.Context, sink bool) (*tableConfi
 		if isKey[i] {
 			return nil, &options.Error{Keys: []string{"key.fields"}, Msg: fmt.Sprintf("Field '%s' is listed twice in 'key.fields'.", kf)}
 		}
+		if prefix != "" && !strings.HasPrefix(kf, prefix) && upsert {
+			return nil, &options.Error{Keys: []string{"key.fields-prefix"},
+				Msg: fmt.Sprintf("All PRIMARY KEY columns must be prefixed with '%s' when option 'key.fields-prefix' is set but column '%s' is not prefixed.", prefix, kf)}
+		}
 		if prefix != "" && !strings.HasPrefix(kf, prefix) {
 			return nil, &options.Error{Keys: []string{"key.fields", "key.fields-prefix"},
 				Msg: fmt.Sprintf("All fields in 'key.fields' must be prefixed with '%s' when option 'key.fields-prefix' is set but field '%s' is not prefixed.", prefix, kf)}
@@ -191,7 +226,12 @@ func (f *Factory) newTableConfig(ctx connectors.Context, sink bool) (*tableConfi
 	if c.value, err = reg.Discover(withFormatTopic(opts, valueKey, false), valueKey, types.RowType(valRow...), sink); err != nil {
 		return nil, formatErr("value", err)
 	}
-	if c.meta, err = resolveMetadata(t, sink, c.loc); err != nil {
+	if upsert {
+		if err := checkInsertOnlyFormats(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.meta, err = resolveMetadata(t, sink, c.loc, c.connector); err != nil {
 		return nil, err
 	}
 	return c, nil

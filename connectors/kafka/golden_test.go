@@ -29,8 +29,16 @@ import (
 //	write table=X                            run the sink over rows given as JSON objects of its columns
 //	consume topic=T                          print every record of the topic with kgo
 //	committed group=G topic=T                print the group's committed offsets
-func TestGolden(t *testing.T) {
-	datadriven.Walk(t, "testdata/golden", func(t *testing.T, path string) {
+//
+// and, for compacted topics (upsert-kafka, testdata/upsert/golden):
+//
+//	create-topic topic=T partitions=N compact   a topic with 'cleanup.policy' = 'compact'
+//	compact                                  run the broker's log compaction now
+//	compacted topic=T                        the topic's compacted view: last value per key, without tombstones
+func TestGolden(t *testing.T) { runGolden(t, "testdata/golden") }
+
+func runGolden(t *testing.T, dir string) {
+	datadriven.Walk(t, dir, func(t *testing.T, path string) {
 		h := newHarness(t)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			h.t = t
@@ -42,10 +50,21 @@ func TestGolden(t *testing.T) {
 				if d.HasArg("partitions") {
 					d.ScanArgs(t, "partitions", &parts)
 				}
-				if err := h.cluster.CreateTopic(topic, int32(parts), nil); err != nil {
+				var configs map[string]string
+				if d.HasArg("compact") {
+					configs = map[string]string{"cleanup.policy": "compact"}
+				}
+				if err := h.cluster.CreateTopic(topic, int32(parts), configs); err != nil {
 					return errText(err)
 				}
 				return "ok\n"
+			case "compact":
+				h.cluster.Compact()
+				return "ok\n"
+			case "compacted":
+				var topic string
+				d.ScanArgs(t, "topic", &topic)
+				return compactedView(t, h.addr, topic)
 			case "produce":
 				var topic string
 				d.ScanArgs(t, "topic", &topic)
@@ -77,13 +96,13 @@ func TestGolden(t *testing.T) {
 				return h.read(d.Pos, tbl, rows, timeout, d.HasArg("metrics"), d.HasArg("sort"))
 			case "create-source":
 				tbl := h.table(d)
-				if _, err := h.factory.CreateSource(h.ctx(tbl, nil)); err != nil {
+				if _, err := h.createSource(tbl, nil); err != nil {
 					return h.scrub(errText(err))
 				}
 				return "ok\n"
 			case "create-sink":
 				tbl := h.table(d)
-				if _, err := h.factory.CreateSink(h.ctx(tbl, nil)); err != nil {
+				if _, err := h.createSink(tbl, nil); err != nil {
 					return h.scrub(errText(err))
 				}
 				return "ok\n"

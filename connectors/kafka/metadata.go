@@ -38,6 +38,12 @@ type metadataKey struct {
 	writable bool
 }
 
+// writableBy reports whether the sink of connector can write the key: upsert-kafka writes each record to
+// its table's topic, so 'topic' is read-only there (as in Flink).
+func (k metadataKey) writableBy(connector string) bool {
+	return k.writable && !(connector == upsertIdentifier && k.name == metaTopic)
+}
+
 // metadataKeys in REFERENCE.md's order.
 var metadataKeys = []metadataKey{
 	{metaTopic, types.StringType().WithNullable(false), true},
@@ -58,20 +64,20 @@ func lookupMetadataKey(name string) (metadataKey, bool) {
 	return metadataKey{}, false
 }
 
-func metadataMap(writable bool) map[string]types.Type {
+func metadataMap(writable bool, connector string) map[string]types.Type {
 	m := map[string]types.Type{}
 	for _, k := range metadataKeys {
-		if !writable || k.writable {
+		if !writable || k.writableBy(connector) {
 			m[k.name] = k.typ
 		}
 	}
 	return m
 }
 
-func metadataKeyList(writable bool) string {
+func metadataKeyList(writable bool, connector string) string {
 	var b strings.Builder
 	for _, k := range metadataKeys {
-		if writable && !k.writable {
+		if writable && !k.writableBy(connector) {
 			continue
 		}
 		fmt.Fprintf(&b, "\n%s: %s", k.name, k.typ)
@@ -88,7 +94,7 @@ type metaColumn struct {
 
 // resolveMetadata checks the table's metadata columns against the keys. For a sink only the persisted
 // (non-virtual) columns are returned, and they must be writable.
-func resolveMetadata(t *catalog.Table, sink bool, loc *time.Location) ([]metaColumn, error) {
+func resolveMetadata(t *catalog.Table, sink bool, loc *time.Location, connector string) ([]metaColumn, error) {
 	var out []metaColumn
 	for _, c := range t.Columns {
 		if c.Kind != sql.MetadataColumn {
@@ -103,16 +109,16 @@ func resolveMetadata(t *catalog.Table, sink bool, loc *time.Location) ([]metaCol
 		}
 		k, ok := lookupMetadataKey(name)
 		if !ok {
-			msg := fmt.Sprintf("Invalid metadata key '%s' in column '%s' of table '%s'. The kafka connector supports the following metadata keys for reading:%s",
-				name, c.Name, t.Name, metadataKeyList(false))
+			msg := fmt.Sprintf("Invalid metadata key '%s' in column '%s' of table '%s'. The %s connector supports the following metadata keys for reading:%s",
+				name, c.Name, t.Name, connector, metadataKeyList(false, connector))
 			if s, ok := options.Suggest(name, metadataNames()); ok {
 				msg += fmt.Sprintf("\n\nDid you mean '%s'?", s)
 			}
 			return nil, &options.Error{Msg: msg}
 		}
-		if sink && !k.writable {
-			return nil, &options.Error{Msg: fmt.Sprintf("Metadata column '%s' of table '%s' reads key '%s', which the kafka sink cannot write. Declare it VIRTUAL to read it only. Writable metadata keys are:%s",
-				c.Name, t.Name, name, metadataKeyList(true))}
+		if sink && !k.writableBy(connector) {
+			return nil, &options.Error{Msg: fmt.Sprintf("Metadata column '%s' of table '%s' reads key '%s', which the %s sink cannot write. Declare it VIRTUAL to read it only. Writable metadata keys are:%s",
+				c.Name, t.Name, name, connector, metadataKeyList(true, connector))}
 		}
 		mc := metaColumn{col: c, key: k}
 		var err error

@@ -38,6 +38,14 @@ var (
 
 // Open connects to the brokers (failing after a bounded wait when none is reachable) and returns the output.
 func (s *sink) Open(ctx context.Context) (changelog.Output, error) {
+	o, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (s *sink) open(ctx context.Context) (*output, error) {
 	c := s.cfg
 	opts := []kgo.Opt{
 		kgo.AllowAutoTopicCreation(), // the Java producer's default
@@ -176,6 +184,18 @@ func (o *output) encode(kind changelog.Kind, vals []types.Value, rec *kgo.Record
 	} else {
 		rec.Key = nil
 	}
+	if c.upsert {
+		if rec.Key == nil {
+			return fmt.Errorf("kafka table '%s': the PRIMARY KEY of a %s row encodes to a null record key in format '%s', which cannot be an upsert-kafka key (primary key columns must not be NULL)",
+				c.table.Name, kind, c.key.Identifier)
+		}
+		if kind == changelog.Delete {
+			// A tombstone: the key and a null value (never an encoded "null").
+			rec.Value = nil
+			o.writeMetadata(vals, rec)
+			return nil
+		}
+	}
 	for j, pi := range c.valIdx {
 		o.valVals[j] = vals[pi]
 	}
@@ -189,11 +209,12 @@ func (o *output) encode(kind changelog.Kind, vals []types.Value, rec *kgo.Record
 	if err != nil {
 		return encodeError(c.table.Name, "value", err)
 	}
-	rec.Value = v
-	for j := range c.meta {
-		m := &c.meta[j]
-		writeMetadata(m.key.name, vals[c.nphys+j], m.col.Type, rec, c.loc)
+	if c.upsert && v == nil {
+		return fmt.Errorf("kafka table '%s': the value of a %s row encodes to a null record value in format '%s', which upsert-kafka readers would take for a delete of its key (a tombstone); refusing to write it. Make the value column(s) NOT NULL, filter such rows, or use a value format that encodes NULL as a value (e.g. 'json')",
+			c.table.Name, kind, c.value.Identifier)
 	}
+	rec.Value = v
+	o.writeMetadata(vals, rec)
 	if s.topicMeta >= 0 && len(s.topics) > 0 && rec.Topic != o.topic && !contains(s.topics, rec.Topic) {
 		return fmt.Errorf("kafka table '%s': a row names topic '%s' in its 'topic' metadata column, which is not one of the topics of option 'topic' (%s)",
 			c.table.Name, rec.Topic, quoteList(s.topics))
@@ -205,6 +226,15 @@ func (o *output) encode(kind changelog.Kind, vals []types.Value, rec *kgo.Record
 		rec.Partition = 0
 	}
 	return nil
+}
+
+// writeMetadata sets the record's writable metadata from the row's metadata columns.
+func (o *output) writeMetadata(vals []types.Value, rec *kgo.Record) {
+	c := o.s.cfg
+	for j := range c.meta {
+		m := &c.meta[j]
+		writeMetadata(m.key.name, vals[c.nphys+j], m.col.Type, rec, c.loc)
+	}
 }
 
 func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }

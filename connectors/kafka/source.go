@@ -78,8 +78,12 @@ type source struct {
 
 var _ connectors.Source = (*source)(nil)
 
-// ChangelogMode is insert-only, or all kinds when the value format is a changelog format (debezium-json).
+// ChangelogMode is insert-only, or all kinds when the value format is a changelog format (debezium-json),
+// or for upsert-kafka an upsert changelog keyed on the primary key.
 func (s *source) ChangelogMode() changelog.Mode {
+	if s.cfg.upsert {
+		return changelog.Upsert(s.cfg.pkPositions())
+	}
 	if _, ok := s.cfg.value.Decoder.(formats.ChangelogDecoder); ok {
 		return changelog.Retract
 	}
@@ -505,7 +509,11 @@ func (r *run) record(rec *kgo.Record) error {
 	if cd, ok := c.value.Decoder.(formats.ChangelogDecoder); ok {
 		return r.changelogRecord(rec, cd)
 	}
-	if rec.Value == nil {
+	kind := changelog.Insert
+	if rec.Value == nil && c.upsert {
+		// A tombstone deletes its key: the key fields come from the record key, the value fields are NULL.
+		kind = changelog.Delete
+	} else if rec.Value == nil {
 		s.skippedNull.Add(1)
 		s.warn(rec, "its value is null (a tombstone; read compacted topics with 'upsert-kafka')")
 		return nil
@@ -537,22 +545,39 @@ func (r *run) record(rec *kgo.Record) error {
 			}
 		}
 	}
-	dst := row[:c.nphys]
-	if !r.valDirect {
-		dst = r.valVals
-	}
-	ok, err := c.value.Decoder.Decode(rec.Value, dst)
-	if err != nil {
-		return s.recordError(rec, "value", err)
-	}
-	if !ok {
-		s.skippedBad.Add(1)
-		s.warn(rec, "its value cannot be read by format '"+c.value.Identifier+"' (ignore-parse-errors)")
-		return nil
-	}
-	if !r.valDirect {
-		for j, pi := range c.valIdx {
-			row[pi] = r.valVals[j]
+	if kind == changelog.Delete {
+		for _, pi := range c.valIdx {
+			if !r.isKey(pi) {
+				row[pi] = types.NullValue
+			}
+		}
+	} else {
+		dst := row[:c.nphys]
+		if !r.valDirect {
+			dst = r.valVals
+		}
+		ok, err := c.value.Decoder.Decode(rec.Value, dst)
+		if err != nil {
+			return s.recordError(rec, "value", err)
+		}
+		if !ok {
+			s.skippedBad.Add(1)
+			s.warn(rec, "its value cannot be read by format '"+c.value.Identifier+"' (ignore-parse-errors)")
+			return nil
+		}
+		if !r.valDirect {
+			for j, pi := range c.valIdx {
+				row[pi] = r.valVals[j]
+			}
+		}
+		if c.upsert && r.valDirect {
+			// value.fields-include = ALL: the key columns are in the value too; the record key wins, as the
+			// key is what Kafka compacts on.
+			for j, pi := range c.keyIdx {
+				if rec.Key != nil {
+					row[pi] = r.keyVals[j]
+				}
+			}
 		}
 	}
 	for j := range c.meta {
@@ -564,8 +589,18 @@ func (r *run) record(rec *kgo.Record) error {
 		}
 		row[c.nphys+j] = v
 	}
-	r.batch.Append(changelog.Insert, row)
+	r.batch.Append(kind, row)
 	return nil
+}
+
+// isKey reports whether physical column pi is a key field.
+func (r *run) isKey(pi int) bool {
+	for _, k := range r.s.cfg.keyIdx {
+		if k == pi {
+			return true
+		}
+	}
+	return false
 }
 
 // changelogRecord decodes a record of a changelog value format: it may add several rows of any kind (an

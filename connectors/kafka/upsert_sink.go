@@ -1,0 +1,170 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/changelog"
+)
+
+// Open connects to the brokers and returns the upsert output: unbuffered, every +I/+U row is one record and
+// every -D row one tombstone, in input order; buffered ('sink.buffer-flush.*'), the last change of each key
+// is kept and written on flush.
+func (s *upsertSink) Open(ctx context.Context) (changelog.Output, error) {
+	o, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := &upsertOutput{output: o, maxRows: s.maxRows}
+	if s.maxRows > 0 {
+		u.index = make(map[string]int, s.maxRows)
+		u.buf = make([]*kgo.Record, 0, s.maxRows)
+		u.stop = make(chan struct{})
+		u.done = make(chan struct{})
+		go u.flushEvery(s.interval)
+	}
+	return u, nil
+}
+
+// upsertOutput is the open upsert-kafka sink. Records are keyed by the serialized primary key and
+// partitioned with murmur2 of the key (the kafka sink's 'default' partitioner, as Kafka's Java client and
+// librdkafka's murmur2_random), so every change of a key lands in one partition, in order.
+type upsertOutput struct {
+	*output
+	maxRows int
+
+	// Buffering: buf holds the pending record of each key, index the key's position in buf. mu guards both
+	// against the interval flusher.
+	mu      sync.Mutex
+	index   map[string]int
+	buf     []*kgo.Record
+	stop    chan struct{}
+	pending *kgo.Record // the tombstone of a -U row, until the next row shows whether its +U follows
+	done    chan struct{}
+}
+
+var _ changelog.Output = (*upsertOutput)(nil)
+
+// Push writes (or buffers) every +I/+U row as a record and every -D row as a tombstone. A -U row is dropped
+// when the next row is the +U of the same key (the changelog contract pairs them); otherwise its key was
+// retracted without a replacement (a filter after an aggregate dropped the +U, or the +U has another key)
+// and it is written as a tombstone, so the topic never keeps a row the query retracted. It returns the first
+// delivery failure seen so far.
+func (u *upsertOutput) Push(b *changelog.Batch) error {
+	if err := u.failure(); err != nil {
+		return err
+	}
+	if u.index != nil {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+	}
+	for i := range b.Rows {
+		row := &b.Rows[i]
+		kind := row.Kind
+		if kind == changelog.UpdateBefore {
+			kind = changelog.Delete
+		}
+		rec := u.getRecord()
+		if err := u.encode(kind, row.Vals, rec); err != nil {
+			u.pool.Put(rec)
+			return err
+		}
+		if u.pending != nil {
+			p := u.pending
+			u.pending = nil
+			if row.Kind == changelog.UpdateAfter && bytes.Equal(p.Key, rec.Key) {
+				u.recycle(p)
+			} else {
+				u.emit(p)
+			}
+		}
+		if row.Kind == changelog.UpdateBefore {
+			u.pending = rec
+			continue
+		}
+		u.emit(rec)
+	}
+	return nil
+}
+
+// emit produces rec, or buffers it as the last change of its key.
+func (u *upsertOutput) emit(rec *kgo.Record) {
+	if u.index == nil {
+		u.cl.Produce(u.ctx, rec, u.promise)
+		return
+	}
+	if j, ok := u.index[string(rec.Key)]; ok {
+		old := u.buf[j]
+		u.buf[j] = rec
+		u.recycle(old)
+		return
+	}
+	u.index[string(rec.Key)] = len(u.buf)
+	u.buf = append(u.buf, rec)
+	if len(u.buf) >= u.maxRows {
+		u.flushLocked()
+	}
+}
+
+// recycle returns a record that was never produced to the pool.
+func (u *upsertOutput) recycle(r *kgo.Record) {
+	key, val, hdr := r.Key, r.Value, r.Headers
+	*r = kgo.Record{Key: key[:0], Value: val[:0], Headers: hdr[:0]}
+	u.pool.Put(r)
+}
+
+// flushLocked hands the buffered records to the producer, in the order their keys were first buffered.
+func (u *upsertOutput) flushLocked() {
+	for i, rec := range u.buf {
+		u.cl.Produce(u.ctx, rec, u.promise)
+		u.buf[i] = nil
+	}
+	u.buf = u.buf[:0]
+	clear(u.index)
+}
+
+func (u *upsertOutput) flushEvery(d time.Duration) {
+	defer close(u.done)
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.stop:
+			return
+		case <-t.C:
+			u.mu.Lock()
+			u.flushLocked()
+			u.mu.Unlock()
+		}
+	}
+}
+
+// End writes what is buffered (and a trailing unpaired -U as a tombstone), then flushes and closes the
+// producer.
+func (u *upsertOutput) End() error {
+	if u.pending != nil && !u.ended {
+		u.mu.Lock()
+		u.emit(u.pending)
+		u.pending = nil
+		u.mu.Unlock()
+	}
+	if u.index != nil && !u.ended {
+		close(u.stop)
+		<-u.done
+		u.mu.Lock()
+		u.flushLocked()
+		u.mu.Unlock()
+	}
+	return u.output.End()
+}
+
+// Buffered returns the number of keys waiting for a flush (for tests).
+func (u *upsertOutput) Buffered() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.buf)
+}
