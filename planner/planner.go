@@ -542,6 +542,15 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		}
 		in = &Calc{Input: in, Projects: identity(in.Fields()), Filter: cond, Out: in.Fields()}
 	}
+	// Flink 1.12's group windows: GROUP BY TUMBLE(ts, size) / HOP(ts, slide, size), with TUMBLE_START,
+	// TUMBLE_END, TUMBLE_ROWTIME (and HOP_*) in the select list, are planned as a window TVF and a window
+	// aggregation.
+	if gw := groupWindow(s.GroupBy); gw != nil {
+		var err error
+		if in, sc, s, err = p.legacyGroupWindow(gw, in, sc, s); err != nil {
+			return nil, err
+		}
+	}
 	var aggCalls []*sql.FuncCall
 	for _, it := range s.Items {
 		collectAggs(it.Expr, &aggCalls)
@@ -1132,58 +1141,75 @@ func (p *Planner) windowTVF(t *sql.TableFunc) (Node, *scope, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	n, err := p.buildWindow(call.Name, call.P, in, insc, col, ref, call.Args[2:], ta.Name.String())
+	if err != nil {
+		return nil, nil, err
+	}
+	return n, scopeOf(n.Out, ""), nil
+}
+
+// buildWindow builds a window TVF node of kind name (TUMBLE, HOP, CUMULATE) over in, on time column col,
+// with the interval arguments args (TUMBLE: size[, offset]; HOP: slide, size[, offset]; CUMULATE: step,
+// size[, offset]).
+func (p *Planner) buildWindow(name string, at sql.Pos, in Node, insc *scope, col int, ref *sql.ColumnRef, args []sql.Expr, table string) (*WindowTVF, error) {
+	want := map[string]int{"TUMBLE": 1, "HOP": 2, "CUMULATE": 2}[name]
+	if len(args) != want && len(args) != want+1 {
+		return nil, sql.Errorf(at, ErrValidation, "%s expects %d interval argument(s) (%s[, offset]), got %d",
+			name, want, map[string]string{"TUMBLE": "size", "HOP": "slide, size", "CUMULATE": "step, size"}[name], len(args))
+	}
 	ct := insc.cols[col].typ
 	if !ct.IsTimestamp() {
-		return nil, nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol to be a TIMESTAMP or TIMESTAMP_LTZ time attribute, but %s is %s.", insc.cols[col].name, ct)
+		return nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol to be a TIMESTAMP or TIMESTAMP_LTZ time attribute, but %s is %s.", insc.cols[col].name, ct)
 	}
 	if !p.Batch && !hasRowtime(in, insc.cols[col].name) {
-		return nil, nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol is a time attribute type, but is %s. Declare WATERMARK FOR %s AS ... on table %s.", ct, insc.cols[col].name, ta.Name)
+		return nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol is a time attribute type, but is %s. Declare WATERMARK FOR %s AS ... on table %s.", ct, insc.cols[col].name, table)
 	}
 	if !in.Mode().IsInsertOnly() {
-		return nil, nil, sql.Errorf(call.P, ErrUnsupported, "window table functions over updating input are not supported yet")
+		return nil, sql.Errorf(at, ErrUnsupported, "window functions over updating input are not supported yet")
 	}
 	ms := func(i int) (int64, error) {
-		x, err := p.b.expr(call.Args[i], &scope{})
+		x, err := p.b.expr(args[i], &scope{})
 		if err != nil {
 			return 0, err
 		}
 		if x.Type().Kind != types.IntervalDayTime || !expr.IsConstant(x) {
-			return 0, sql.Errorf(call.Args[i].Position(), ErrValidation, "%s: argument %d must be a constant INTERVAL (e.g. INTERVAL '10' MINUTES)", call.Name, i+1)
+			return 0, sql.Errorf(args[i].Position(), ErrValidation, "%s: window intervals must be constant INTERVALs (e.g. INTERVAL '10' MINUTES)", name)
 		}
 		v, err := x.Eval(nil)
 		if err != nil || v.IsNull() {
-			return 0, sql.Errorf(call.Args[i].Position(), ErrValidation, "%s: argument %d must not be NULL", call.Name, i+1)
+			return 0, sql.Errorf(args[i].Position(), ErrValidation, "%s: window intervals must not be NULL", name)
 		}
 		return v.I, nil
 	}
+	var err error
 	spec := exec.WindowSpec{}
-	switch call.Name {
+	switch name {
 	case "TUMBLE":
 		spec.Kind = exec.Tumble
-		if spec.Size, err = ms(2); err != nil {
-			return nil, nil, err
+		if spec.Size, err = ms(0); err != nil {
+			return nil, err
 		}
 	case "HOP", "CUMULATE":
 		spec.Kind = exec.Hop
-		if call.Name == "CUMULATE" {
+		if name == "CUMULATE" {
 			spec.Kind = exec.Cumulate
 		}
-		if spec.Slide, err = ms(2); err != nil {
-			return nil, nil, err
+		if spec.Slide, err = ms(0); err != nil {
+			return nil, err
 		}
-		if spec.Size, err = ms(3); err != nil {
-			return nil, nil, err
+		if spec.Size, err = ms(1); err != nil {
+			return nil, err
 		}
 		if spec.Slide <= 0 || spec.Size%spec.Slide != 0 {
-			return nil, nil, sql.Errorf(call.P, ErrValidation, "%s: the size (%d ms) must be a positive multiple of the %s (%d ms)", call.Name, spec.Size, map[bool]string{true: "step", false: "slide"}[call.Name == "CUMULATE"], spec.Slide)
+			return nil, sql.Errorf(at, ErrValidation, "%s: the size (%d ms) must be a positive multiple of the %s (%d ms)", name, spec.Size, map[bool]string{true: "step", false: "slide"}[name == "CUMULATE"], spec.Slide)
 		}
 	}
 	if spec.Size <= 0 {
-		return nil, nil, sql.Errorf(call.P, ErrValidation, "%s: the window size must be positive", call.Name)
+		return nil, sql.Errorf(at, ErrValidation, "%s: the window size must be positive", name)
 	}
-	if len(call.Args) == want+1 {
+	if len(args) == want+1 {
 		if spec.Offset, err = ms(want); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	out := append([]Field{}, in.Fields()...)
@@ -1194,8 +1220,7 @@ func (p *Planner) windowTVF(t *sql.TableFunc) (Node, *scope, error) {
 	out = append(out, Field{Name: "window_start", Type: types.TimestampType(3).WithNullable(false)},
 		Field{Name: "window_end", Type: types.TimestampType(3).WithNullable(false)},
 		Field{Name: "window_time", Type: wtType})
-	n := &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out}
-	return n, scopeOf(out, ""), nil
+	return &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out}, nil
 }
 
 // hasRowtime reports whether n's plan assigns watermarks on column name (a time attribute).
@@ -1232,4 +1257,125 @@ func windowInput(in Node) *WindowTVF {
 			return nil
 		}
 	}
+}
+
+func groupWindow(groupBy []sql.Expr) *sql.FuncCall {
+	for _, g := range groupBy {
+		if f, ok := unparen(g).(*sql.FuncCall); ok {
+			switch f.Name {
+			case "TUMBLE", "HOP", "SESSION":
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// legacyGroupWindow rewrites a SELECT grouped by a group window function into one over a window TVF.
+func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql.Select) (Node, *scope, *sql.Select, error) {
+	if gw.Name == "SESSION" {
+		return nil, nil, nil, sql.Errorf(gw.P, ErrUnsupported, "SESSION windows are not supported yet")
+	}
+	if len(gw.Args) < 2 {
+		return nil, nil, nil, sql.Errorf(gw.P, ErrValidation, "%s needs a time attribute and interval(s): %s(ts, INTERVAL '1' HOUR)", gw.Name, gw.Name)
+	}
+	ref, ok := unparen(gw.Args[0]).(*sql.ColumnRef)
+	if !ok {
+		return nil, nil, nil, sql.Errorf(gw.Args[0].Position(), ErrValidation, "the first argument of %s must be a time attribute column", gw.Name)
+	}
+	col, err := sc.resolve(ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tvf, err := p.buildWindow(gw.Name, gw.P, in, sc, col, ref, gw.Args[1:], "the FROM clause")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nsc := &scope{cols: append(append([]scopeCol{}, sc.cols...),
+		scopeCol{name: "$window_start", typ: tvf.Out[len(tvf.Out)-3].Type},
+		scopeCol{name: "$window_end", typ: tvf.Out[len(tvf.Out)-2].Type},
+		scopeCol{name: "$window_time", typ: tvf.Out[len(tvf.Out)-1].Type})}
+	ref2 := func(at sql.Pos, name string) sql.Expr { return &sql.ColumnRef{P: at, Parts: []string{name}} }
+	prefix := gw.Name + "_"
+	var rewrite func(e sql.Expr) sql.Expr
+	rewrite = func(e sql.Expr) sql.Expr {
+		switch e := e.(type) {
+		case *sql.FuncCall:
+			if strings.HasPrefix(e.Name, prefix) {
+				switch strings.TrimPrefix(e.Name, prefix) {
+				case "START":
+					return ref2(e.P, "$window_start")
+				case "END":
+					return ref2(e.P, "$window_end")
+				case "ROWTIME":
+					return ref2(e.P, "$window_time")
+				}
+			}
+			c := *e
+			c.Args = make([]sql.Expr, len(e.Args))
+			for i, a := range e.Args {
+				c.Args[i] = rewrite(a)
+			}
+			if e.Filter != nil {
+				c.Filter = rewrite(e.Filter)
+			}
+			return &c
+		case *sql.Binary:
+			c := *e
+			c.L, c.R = rewrite(e.L), rewrite(e.R)
+			return &c
+		case *sql.Unary:
+			c := *e
+			c.X = rewrite(e.X)
+			return &c
+		case *sql.Paren:
+			c := *e
+			c.X = rewrite(e.X)
+			return &c
+		case *sql.Cast:
+			c := *e
+			c.X = rewrite(e.X)
+			return &c
+		case *sql.Case:
+			c := *e
+			if e.Operand != nil {
+				c.Operand = rewrite(e.Operand)
+			}
+			c.Whens = nil
+			for _, w := range e.Whens {
+				c.Whens = append(c.Whens, &sql.When{Cond: rewrite(w.Cond), Result: rewrite(w.Result)})
+			}
+			if e.Else != nil {
+				c.Else = rewrite(e.Else)
+			}
+			return &c
+		}
+		return e
+	}
+	ns := *s
+	ns.Items = nil
+	for i, it := range s.Items {
+		c := *it
+		if it.Expr != nil {
+			c.Expr = rewrite(it.Expr)
+			if c.Alias == "" && c.Expr != it.Expr {
+				if _, isRef := it.Expr.(*sql.ColumnRef); !isRef {
+					c.Alias = fmt.Sprintf("EXPR$%d", i)
+				}
+			}
+		}
+		ns.Items = append(ns.Items, &c)
+	}
+	if s.Having != nil {
+		ns.Having = rewrite(s.Having)
+	}
+	ns.GroupBy = nil
+	for _, g := range s.GroupBy {
+		if unparen(g) == sql.Expr(gw) {
+			ns.GroupBy = append(ns.GroupBy, ref2(gw.P, "$window_start"), ref2(gw.P, "$window_end"))
+			continue
+		}
+		ns.GroupBy = append(ns.GroupBy, g)
+	}
+	return tvf, nsc, &ns, nil
 }
