@@ -156,6 +156,12 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			return err
 		}
 		return g.build(n.Input, agg, j)
+	case *planner.Rank:
+		cfg := exec.RankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch}
+		for _, f := range n.Input.Fields() {
+			cfg.Types = append(cfg.Types, f.Type)
+		}
+		return g.build(n.Input, exec.NewRank(cfg, out), j)
 	case *planner.Join:
 		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch}
 		for _, f := range n.Left.Fields() {

@@ -209,6 +209,12 @@ func runCommand(t *testing.T, d *datadriven.TestData) string {
 		}
 		return result(err)
 
+	case "rank":
+		// types=(..) part=(..) order=(..) as for sort, limit=N, rownum, batch
+		op := NewRank(RankConfig{Partition: argInts(t, d, "part"), Order: argSortKeys(t, d), Limit: argInt64(t, d, "limit", -1),
+			RowNumber: d.HasArg("rownum"), Types: ts, Batch: d.HasArg("batch")}, rec)
+		return result(feed(t, op, d.Input, ts, onebatch, true))
+
 	case "normalize":
 		op := NewChangelogNormalize(argInts(t, d, "keys"), ts, d.HasArg("batch"), rec)
 		return result(feed(t, op, d.Input, ts, onebatch, true))

@@ -446,3 +446,37 @@ func (n *WindowAggregate) Describe() string {
 	}
 	return fmt.Sprintf("WindowAggregate(groupBy=[%s], select=[%s])", strings.Join(gb, ", "), strings.Join(sel, ", "))
 }
+
+// Rank numbers rows per partition (ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...)) and keeps the first
+// Limit of each (all when Limit < 0): Flink's Top-N / deduplication. Its output is the input's columns and
+// the row number.
+type Rank struct {
+	Input     Node
+	Partition []int
+	Order     []exec.SortKey
+	Limit     int64
+	Batch     bool
+	Out       []Field
+}
+
+func (n *Rank) Fields() []Field { return n.Out }
+func (n *Rank) Inputs() []Node  { return []Node{n.Input} }
+func (n *Rank) Mode() changelog.Mode {
+	if n.Batch {
+		return changelog.InsertOnly
+	}
+	return changelog.Mode{Kinds: changelog.KindsOf(changelog.Insert, changelog.Delete)}
+}
+func (n *Rank) Describe() string {
+	in := n.Input.Fields()
+	var parts []string
+	for _, c := range n.Partition {
+		parts = append(parts, in[c].Name)
+	}
+	end := "unbounded"
+	if n.Limit >= 0 {
+		end = fmt.Sprint(n.Limit)
+	}
+	return fmt.Sprintf("Rank(rankType=[ROW_NUMBER], rankRange=[rankStart=1, rankEnd=%s], partitionBy=[%s], orderBy=[%s], select=[%s])",
+		end, strings.Join(parts, ", "), sortText(n.Order, in), names(n.Out))
+}

@@ -1,0 +1,229 @@
+package exec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
+
+// RankConfig configures a partitioned ROW_NUMBER() Top-N (Flink's Rank): rows are numbered from 1 per
+// partition in the order of Order; only rows numbered 1..Limit are emitted (all when Limit < 0), each
+// followed by its row number as an extra BIGINT column when RowNumber is set.
+type RankConfig struct {
+	Partition []int
+	Order     []SortKey
+	Limit     int64
+	RowNumber bool
+	Types     []types.Type
+	Batch     bool
+}
+
+// NewRank returns the Top-N operator. Streaming: after every input row it compares the partition's new top
+// rows with what it emitted and emits -D for rows (or numbers) that left and +I for those that came, so the
+// materialized output is always the current top rows with their numbers; ties keep arrival order. The
+// output carries +I and -D. Retractions remove a row equal to the retracted one (dropped when absent). Batch:
+// the final top rows of every partition as +I at the end.
+//
+// Cost: each partition keeps all its rows (sorted); an input row costs O(log n) plus O(Limit) to compare the
+// top rows.
+func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
+	return &rankOp{cfg: cfg, out: out, parts: map[string]*rankPart{}}
+}
+
+type rankRow struct {
+	sortKey string // order encoding + arrival sequence
+	ident   string // full-row encoding, for retractions
+	vals    []types.Value
+}
+
+type rankPart struct {
+	rows    []*rankRow // sorted by sortKey
+	emitted []*rankRow // what was emitted for positions 1..len(emitted)
+}
+
+type rankOp struct {
+	cfg   RankConfig
+	out   changelog.Output
+	parts map[string]*rankPart
+	seq   uint64
+	kbuf  []byte
+	ob    changelog.Batch
+	arena []types.Value
+}
+
+func (r *rankOp) limit(n int) int {
+	if r.cfg.Limit >= 0 && int64(n) > r.cfg.Limit {
+		return int(r.cfg.Limit)
+	}
+	return n
+}
+
+func (r *rankOp) ident(vals []types.Value) string {
+	r.kbuf = r.kbuf[:0]
+	for i, v := range vals {
+		var t types.Type
+		if i < len(r.cfg.Types) {
+			t = r.cfg.Types[i]
+		}
+		r.kbuf = types.AppendKey(r.kbuf, v, t)
+	}
+	return string(r.kbuf)
+}
+
+func (r *rankOp) emit(kind changelog.Kind, row *rankRow, pos int) {
+	n := len(row.vals)
+	if r.cfg.RowNumber {
+		n++
+	}
+	if len(r.arena)+n > cap(r.arena) {
+		r.arena = make([]types.Value, 0, max(1024, 4*n))
+	}
+	s := len(r.arena)
+	r.arena = append(r.arena, row.vals...)
+	if r.cfg.RowNumber {
+		r.arena = append(r.arena, types.IntValue(int64(pos+1)))
+	}
+	r.ob.Append(kind, r.arena[s:len(r.arena):len(r.arena)])
+}
+
+// diff emits the changes between what partition p emitted and its current top rows.
+func (r *rankOp) diff(p *rankPart) {
+	top := p.rows[:r.limit(len(p.rows))]
+	for i := 0; i < max(len(top), len(p.emitted)); i++ {
+		var old, cur *rankRow
+		if i < len(p.emitted) {
+			old = p.emitted[i]
+		}
+		if i < len(top) {
+			cur = top[i]
+		}
+		if old == cur {
+			continue
+		}
+		if !r.cfg.RowNumber && old != nil && cur != nil && old.ident == cur.ident {
+			continue
+		}
+		if old != nil {
+			if r.cfg.RowNumber || !contains(top, old) {
+				r.emit(changelog.Delete, old, i)
+			}
+		}
+		if cur != nil {
+			if r.cfg.RowNumber || !contains(p.emitted, cur) {
+				r.emit(changelog.Insert, cur, i)
+			}
+		}
+	}
+	p.emitted = append(p.emitted[:0], top...)
+}
+
+func contains(rows []*rankRow, x *rankRow) bool {
+	for _, r := range rows {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *rankOp) Push(b *changelog.Batch) error {
+	r.ob.Reset()
+	r.arena = r.arena[:0]
+	for _, row := range b.Rows {
+		r.kbuf = appendGroupKey(r.kbuf[:0], row.Vals, r.cfg.Partition, partTypes(r.cfg))
+		pk := string(r.kbuf)
+		p := r.parts[pk]
+		if row.Kind.IsAccumulate() {
+			if p == nil {
+				p = &rankPart{}
+				r.parts[pk] = p
+			}
+			r.seq++
+			sk := appendSortKey(nil, row.Vals, r.cfg.Order)
+			sk = append(sk, byte(r.seq>>56), byte(r.seq>>48), byte(r.seq>>40), byte(r.seq>>32), byte(r.seq>>24), byte(r.seq>>16), byte(r.seq>>8), byte(r.seq))
+			nr := &rankRow{sortKey: string(sk), ident: r.ident(row.Vals), vals: changelog.CopyVals(row.Vals)}
+			i := sort.Search(len(p.rows), func(i int) bool { return p.rows[i].sortKey > nr.sortKey })
+			p.rows = append(p.rows, nil)
+			copy(p.rows[i+1:], p.rows[i:])
+			p.rows[i] = nr
+		} else {
+			if r.cfg.Batch {
+				return fmt.Errorf("rank: batch input carries a %s row", row.Kind)
+			}
+			if p == nil {
+				continue
+			}
+			prefix := string(appendSortKey(nil, row.Vals, r.cfg.Order))
+			id := r.ident(row.Vals)
+			i := sort.Search(len(p.rows), func(i int) bool { return p.rows[i].sortKey >= prefix })
+			found := -1
+			for ; i < len(p.rows) && strings.HasPrefix(p.rows[i].sortKey, prefix); i++ {
+				if p.rows[i].ident == id {
+					found = i
+					break
+				}
+			}
+			if found < 0 {
+				continue
+			}
+			p.rows = append(p.rows[:found], p.rows[found+1:]...)
+		}
+		if !r.cfg.Batch {
+			r.diff(p)
+			if len(p.rows) == 0 && len(p.emitted) == 0 {
+				delete(r.parts, pk)
+			}
+		}
+	}
+	if len(r.ob.Rows) == 0 {
+		return nil
+	}
+	return r.out.Push(&r.ob)
+}
+
+func partTypes(cfg RankConfig) []types.Type {
+	ts := make([]types.Type, len(cfg.Partition))
+	for i, c := range cfg.Partition {
+		if c < len(cfg.Types) {
+			ts[i] = cfg.Types[c]
+		}
+	}
+	return ts
+}
+
+func (r *rankOp) Watermark(ts int64) error {
+	if r.cfg.Batch {
+		return nil
+	}
+	return r.out.Watermark(ts)
+}
+
+func (r *rankOp) End() error {
+	if r.cfg.Batch {
+		keys := make([]string, 0, len(r.parts))
+		for k := range r.parts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := r.parts[k]
+			r.ob.Reset()
+			r.arena = r.arena[:0]
+			for i, row := range p.rows[:r.limit(len(p.rows))] {
+				r.emit(changelog.Insert, row, i)
+			}
+			if len(r.ob.Rows) > 0 {
+				if err := r.out.Push(&r.ob); err != nil {
+					return err
+				}
+			}
+		}
+		if err := r.out.Watermark(changelog.MaxWatermark); err != nil {
+			return err
+		}
+	}
+	return r.out.End()
+}
