@@ -92,7 +92,12 @@ func Main(cfg Config) int {
 			fmt.Fprintf(cfg.Stderr, "[INFO] Embedded schema registry listening on %s\n", u)
 		}
 	}
-	sess, err := engine.NewSession(engine.Config{Options: opts, Stdout: cfg.Stdout, Stderr: cfg.Stderr})
+	stdout := cfg.Stdout
+	sess, err := engine.NewSession(engine.Config{Options: opts, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
+		OnSubmit: func(j *engine.Job) {
+			fmt.Fprintf(stdout, "[INFO] Submitting SQL update statement to the cluster...\n"+
+				"[INFO] SQL update statement has been successfully submitted to the cluster:\nJob ID: %s\n\n", j.ID())
+		}})
 	if err != nil {
 		fmt.Fprintf(cfg.Stderr, "[ERROR] %v\n", err)
 		return 2

@@ -45,8 +45,10 @@ func (r *runner) exec(ctx context.Context, st sql.Statement) error {
 			fmt.Fprintln(r.out, res.Message)
 		}
 	case engine.ResultJob:
-		fmt.Fprintf(r.out, "[INFO] Submitting SQL update statement to the cluster...\n")
-		fmt.Fprintf(r.out, "[INFO] SQL update statement has been successfully submitted to the cluster:\nJob ID: %s\n\n", res.Job.ID())
+		// The job was announced when it was submitted (engine.Config.OnSubmit).
+		if v, _ := r.sess.Option("table.dml-sync"); v == "true" {
+			fmt.Fprintln(r.out, "[INFO] Complete execution of the SQL update statement.")
+		}
 	case engine.ResultQuery:
 		return r.printQuery(ctx, res)
 	}

@@ -490,6 +490,9 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 		}
 	}
 	s.jobs = append(s.jobs, j)
+	if s.cfg.OnSubmit != nil {
+		s.cfg.OnSubmit(j)
+	}
 	go j.run(jctx, g)
 	if s.opts["table.dml-sync"] == "true" {
 		s.mu.Unlock()

@@ -27,6 +27,9 @@ type Config struct {
 	Formats    *formats.Registry
 	// TempDir is where batch sorts spill (os.TempDir() when empty).
 	TempDir string
+	// OnSubmit, when set, is called with every new job just before it starts (so that a client can announce
+	// the job before the job's own output, e.g. print sinks, appears).
+	OnSubmit func(*Job)
 }
 
 // Session holds a catalog and a configuration and executes statements against them. A Session may be used
