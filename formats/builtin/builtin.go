@@ -12,7 +12,7 @@ import (
 	"github.com/sluicesql/sluice/formats/raw"
 )
 
-// Registry returns a registry of the built-in formats: avro, avro-confluent, csv, debezium-json, json, raw.
+// Registry returns a registry of the built-in formats: avro, avro-confluent, csv, debezium-avro-confluent, debezium-json, json, raw.
 func Registry() *formats.Registry {
-	return formats.NewRegistry(avro.NewFactory(), avroconfluent.NewFactory(), csv.NewFactory(), debezium.NewJSONFactory(), json.NewFactory(), raw.NewFactory())
+	return formats.NewRegistry(avro.NewFactory(), avroconfluent.NewFactory(), csv.NewFactory(), debezium.NewJSONFactory(), debezium.NewAvroConfluentFactory(), json.NewFactory(), raw.NewFactory())
 }
