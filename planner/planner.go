@@ -307,6 +307,9 @@ func (p *Planner) query(q *sql.Query) (Node, error) {
 		if col < 0 {
 			bound, err := p.b.expr(o.Expr, scopeOf(fields, ""))
 			if err != nil {
+				if _, isRef := o.Expr.(*sql.ColumnRef); isRef {
+					return nil, sql.Errorf(o.P, ErrUnsupported, "ORDER BY %s: only columns of the select list can be ordered by yet; add %s to the SELECT list", sql.FormatExpr(o.Expr), sql.FormatExpr(o.Expr))
+				}
 				return nil, err
 			}
 			// ORDER BY works on output columns: an expression must be one of them.
