@@ -156,6 +156,16 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			return err
 		}
 		return g.build(n.Input, agg, j)
+	case *planner.OverAggregate:
+		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Frame: n.Frame, Aggs: n.Aggs}
+		for _, f := range n.Input.Fields() {
+			cfg.InTypes = append(cfg.InTypes, f.Type)
+		}
+		op, err := exec.NewOverAgg(cfg, out)
+		if err != nil {
+			return err
+		}
+		return g.build(n.Input, op, j)
 	case *planner.Rank:
 		cfg := exec.RankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch}
 		for _, f := range n.Input.Fields() {

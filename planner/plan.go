@@ -480,3 +480,40 @@ func (n *Rank) Describe() string {
 	return fmt.Sprintf("Rank(rankType=[ROW_NUMBER], rankRange=[rankStart=1, rankEnd=%s], partitionBy=[%s], orderBy=[%s], select=[%s])",
 		end, strings.Join(parts, ", "), sortText(n.Order, in), names(n.Out))
 }
+
+// OverAggregate computes aggregates over an OVER window (partition, time order, frame) for every row and
+// emits the row with them when the watermark passes its time.
+type OverAggregate struct {
+	Input     Node
+	Partition []int
+	OrderCol  int
+	Frame     exec.OverFrame
+	Aggs      []exec.AggCall
+	Out       []Field
+}
+
+func (n *OverAggregate) Fields() []Field      { return n.Out }
+func (n *OverAggregate) Inputs() []Node       { return []Node{n.Input} }
+func (n *OverAggregate) Mode() changelog.Mode { return changelog.InsertOnly }
+func (n *OverAggregate) Describe() string {
+	in := n.Input.Fields()
+	var parts []string
+	for _, c := range n.Partition {
+		parts = append(parts, in[c].Name)
+	}
+	frame := "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+	switch {
+	case n.Frame.Rows && n.Frame.Unbounded:
+		frame = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+	case n.Frame.Rows:
+		frame = fmt.Sprintf("ROWS BETWEEN %d PRECEDING AND CURRENT ROW", n.Frame.Preceding)
+	case !n.Frame.Unbounded:
+		frame = fmt.Sprintf("RANGE BETWEEN %d ms PRECEDING AND CURRENT ROW", n.Frame.Preceding)
+	}
+	var sel []string
+	for i, a := range n.Aggs {
+		sel = append(sel, aggText(a, in)+" AS w0$o"+fmt.Sprint(i))
+	}
+	return fmt.Sprintf("OverAggregate(partitionBy=[%s], orderBy=[%s ASC], window=[%s], select=[%s])",
+		strings.Join(parts, ", "), in[n.OrderCol].Name, frame, strings.Join(sel, ", "))
+}

@@ -1,0 +1,225 @@
+package exec
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
+
+// OverFrame is the frame of an OVER window ending at the current row: ROWS or RANGE, UNBOUNDED PRECEDING or
+// Preceding rows (ROWS) / milliseconds (RANGE).
+type OverFrame struct {
+	Rows      bool
+	Unbounded bool
+	Preceding int64
+}
+
+// OverConfig configures an OVER aggregation (Flink's OverAggregate).
+type OverConfig struct {
+	Partition []int
+	OrderCol  int // the time attribute the window is ordered by (ascending)
+	Frame     OverFrame
+	Aggs      []AggCall
+	InTypes   []types.Type
+}
+
+// NewOverAgg returns the OVER aggregation: each input row is emitted once, as +I with the aggregates of its
+// frame appended, when the watermark passes its time (rows of a partition in time order; rows with equal
+// times are peers and share a RANGE frame). Rows at or behind the watermark on arrival are late and dropped
+// (Late counts them). At the end of input every buffered row is emitted. Input must be insert-only.
+func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) {
+	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark}
+	for _, a := range cfg.Aggs {
+		if a.Filter >= 0 {
+			return nil, fmt.Errorf("FILTER is not supported in OVER aggregates")
+		}
+		s, err := compileAgg(a, cfg.InTypes, !cfg.Frame.Unbounded)
+		if err != nil {
+			return nil, err
+		}
+		o.specs = append(o.specs, s)
+	}
+	return o, nil
+}
+
+type overPart struct {
+	pending [][]types.Value
+	history [][]types.Value // bounded frames: rows that may still be in a frame
+	accs    []accumulator   // unbounded frames: running state
+}
+
+type overAgg struct {
+	cfg   OverConfig
+	specs []*aggSpec
+	out   changelog.Output
+	parts map[string]*overPart
+	wm    int64
+	Late  int64
+	kbuf  []byte
+	ob    changelog.Batch
+	arena []types.Value
+}
+
+func (o *overAgg) Push(b *changelog.Batch) error {
+	for _, r := range b.Rows {
+		if r.Kind != changelog.Insert {
+			return fmt.Errorf("OVER aggregate: input carries a %s row; OVER aggregation takes insert-only input", r.Kind)
+		}
+		t := r.Vals[o.cfg.OrderCol]
+		if t.IsNull() {
+			continue
+		}
+		if t.I <= o.wm {
+			o.Late++
+			continue
+		}
+		o.kbuf = appendGroupKey(o.kbuf[:0], r.Vals, o.cfg.Partition, partTypesOf(o.cfg.Partition, o.cfg.InTypes))
+		p := o.parts[string(o.kbuf)]
+		if p == nil {
+			p = &overPart{}
+			o.parts[string(o.kbuf)] = p
+		}
+		p.pending = append(p.pending, changelog.CopyVals(r.Vals))
+	}
+	return nil
+}
+
+func partTypesOf(cols []int, ts []types.Type) []types.Type {
+	out := make([]types.Type, len(cols))
+	for i, c := range cols {
+		if c < len(ts) {
+			out[i] = ts[c]
+		}
+	}
+	return out
+}
+
+func (o *overAgg) emitRow(row []types.Value, accs []accumulator) {
+	n := len(row) + len(accs)
+	if len(o.arena)+n > cap(o.arena) {
+		o.arena = make([]types.Value, 0, max(1024, 4*n))
+	}
+	s := len(o.arena)
+	o.arena = append(o.arena, row...)
+	for _, a := range accs {
+		o.arena = append(o.arena, a.result())
+	}
+	o.ob.Append(changelog.Insert, o.arena[s:len(o.arena):len(o.arena)])
+}
+
+func (o *overAgg) newAccs() []accumulator {
+	accs := make([]accumulator, len(o.specs))
+	for i, s := range o.specs {
+		accs[i] = s.newAcc()
+	}
+	return accs
+}
+
+// advance emits, for every partition, the pending rows with time <= wm, in time order.
+func (o *overAgg) advance(wm int64) error {
+	keys := make([]string, 0, len(o.parts))
+	for k, p := range o.parts {
+		if len(p.pending) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	col := o.cfg.OrderCol
+	fr := o.cfg.Frame
+	for _, k := range keys {
+		p := o.parts[k]
+		sort.SliceStable(p.pending, func(i, j int) bool { return p.pending[i][col].I < p.pending[j][col].I })
+		n := sort.Search(len(p.pending), func(i int) bool { return p.pending[i][col].I > wm })
+		ready := p.pending[:n]
+		o.ob.Reset()
+		o.arena = o.arena[:0]
+		for i := 0; i < len(ready); {
+			t := ready[i][col].I
+			j := i
+			for j < len(ready) && ready[j][col].I == t {
+				j++
+			}
+			peers := ready[i:j]
+			switch {
+			case fr.Unbounded:
+				if p.accs == nil {
+					p.accs = o.newAccs()
+				}
+				if fr.Rows {
+					for _, r := range peers {
+						for _, a := range p.accs {
+							a.add(r)
+						}
+						o.emitRow(r, p.accs)
+					}
+				} else {
+					for _, r := range peers {
+						for _, a := range p.accs {
+							a.add(r)
+						}
+					}
+					for _, r := range peers {
+						o.emitRow(r, p.accs)
+					}
+				}
+			case fr.Rows:
+				for _, r := range peers {
+					p.history = append(p.history, r)
+					if int64(len(p.history)) > fr.Preceding+1 {
+						p.history = p.history[int64(len(p.history))-fr.Preceding-1:]
+					}
+					accs := o.newAccs()
+					for _, h := range p.history {
+						for _, a := range accs {
+							a.add(h)
+						}
+					}
+					o.emitRow(r, accs)
+				}
+			default: // RANGE with a bounded preceding interval
+				p.history = append(p.history, peers...)
+				cut := 0
+				for cut < len(p.history) && p.history[cut][col].I < t-fr.Preceding {
+					cut++
+				}
+				p.history = p.history[cut:]
+				accs := o.newAccs()
+				for _, h := range p.history {
+					for _, a := range accs {
+						a.add(h)
+					}
+				}
+				for _, r := range peers {
+					o.emitRow(r, accs)
+				}
+			}
+			i = j
+		}
+		p.pending = append(p.pending[:0], p.pending[n:]...)
+		if len(o.ob.Rows) > 0 {
+			if err := o.out.Push(&o.ob); err != nil {
+				return err
+			}
+		}
+	}
+	if wm > o.wm {
+		o.wm = wm
+	}
+	return nil
+}
+
+func (o *overAgg) Watermark(ts int64) error {
+	if err := o.advance(ts); err != nil {
+		return err
+	}
+	return o.out.Watermark(ts)
+}
+
+func (o *overAgg) End() error {
+	if err := o.advance(changelog.MaxWatermark - 1); err != nil {
+		return err
+	}
+	return o.out.End()
+}
