@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -34,18 +35,29 @@ func TestDevServicesRunsUntilCancelled(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"dev-services", "--kafka", "127.0.0.1:0", "--data-dir", t.TempDir()}, &stdout, &stderr)
+		done <- run(ctx, []string{"dev-services", "--kafka", "127.0.0.1:0", "--registry", "127.0.0.1:0", "--data-dir", t.TempDir()}, &stdout, &stderr)
 	}()
-	var addr string
+	var addr, registry string
 	deadline := time.Now().Add(10 * time.Second)
-	for addr == "" && time.Now().Before(deadline) {
+	for (addr == "" || registry == "") && time.Now().Before(deadline) {
 		for _, l := range strings.Split(stdout.String(), "\n") {
 			if a, ok := strings.CutPrefix(l, "kafka: "); ok {
 				addr = a
 			}
+			if a, ok := strings.CutPrefix(l, "schema-registry: "); ok {
+				registry = a
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if registry == "" {
+		t.Fatalf("no registry address printed; stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	resp, err := http.Get(registry + "/subjects")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("registry at %s: %v %v", registry, resp, err)
+	}
+	resp.Body.Close()
 	if addr == "" {
 		t.Fatalf("no address printed; stdout %q stderr %q", stdout.String(), stderr.String())
 	}
