@@ -69,6 +69,9 @@ func (s *Session) set(key, value string) error {
 // ErrValidation is wrapped by invalid session options.
 var ErrValidation = catalog.ErrValidation
 
+// ErrInternal is wrapped by errors that stem from a bug (a recovered panic), not from the statement.
+var ErrInternal = errors.New("internal error")
+
 func loadZone(v string) (*time.Location, error) {
 	if v == "" || v == "default" {
 		return time.Local, nil // Flink's default: the system zone
@@ -148,9 +151,14 @@ func (s *Session) Execute(ctx context.Context, stmt sql.Statement) (*Result, err
 }
 
 // ExecuteWithParams runs one statement with values for its positional parameters (? or $n).
-func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, params []types.Value) (*Result, error) {
+func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, params []types.Value) (res *Result, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, sql.Errorf(stmt.Position(), ErrInternal, "internal error: %v (please report this with the statement)", r)
+		}
+	}()
 	switch st := stmt.(type) {
 	case *sql.CreateTable:
 		t, err := s.cat.CreateTable(st)

@@ -248,7 +248,7 @@ func (j *Job) run(ctx context.Context, g *graph) {
 			out := &locked{mu: &g.mu, out: sr.out}
 			err := runSource(ctx, sr, out)
 			if err == nil {
-				err = out.End()
+				err = safeEnd(sr.name, out)
 			}
 			if err != nil {
 				errs <- err
@@ -319,4 +319,14 @@ func (v *valuesSource) Run(ctx context.Context, out changelog.Output) error {
 		return err
 	}
 	return out.Push(&b)
+}
+
+// safeEnd ends an input of the graph, turning a panic in an operator's End into the job's error.
+func safeEnd(name string, out changelog.Output) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error at the end of input %s: %v (please report this)", name, r)
+		}
+	}()
+	return out.End()
 }
