@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// FuzzPlan plans arbitrary statements (as EXPLAIN, so nothing runs) against a small catalog, in both runtime
+// modes, and fails on internal errors (recovered panics): every input must give a plan or a user error.
+func FuzzPlan(f *testing.F) {
+	for _, seed := range []string{
+		"SELECT a, COUNT(*) FROM t GROUP BY a",
+		"SELECT * FROM t JOIN u ON t.a = u.a WHERE t.b > 1",
+		"SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end",
+		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY a ORDER BY b DESC) AS rn FROM t) WHERE rn <= 2",
+		"SELECT a, SUM(b) OVER (PARTITION BY a ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t",
+		"SELECT TUMBLE_START(ts, INTERVAL '1' MINUTE), COUNT(*) FROM t GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)",
+		"SELECT a FROM t UNION ALL SELECT a FROM u ORDER BY a LIMIT 3",
+		"SELECT CASE WHEN a > 1 THEN 'x' END, COALESCE(b, 0), CAST(a AS STRING) FROM t",
+		"INSERT INTO p SELECT a, COUNT(*) FROM t GROUP BY a",
+		"SELECT DISTINCT a FROM (VALUES (1), (2)) AS v(a)",
+	} {
+		f.Add(seed)
+	}
+	s, err := NewSession(Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard})
+	if err != nil {
+		f.Fatal(err)
+	}
+	setup, err := sql.ParseScript(`
+CREATE TABLE t (a INT, b BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE u (a INT, c STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE p (a INT, n BIGINT) WITH ('connector' = 'print');`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, st := range setup {
+		if _, err := s.Execute(context.Background(), st); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		st, err := sql.ParseStatement("EXPLAIN " + text)
+		if err != nil {
+			return
+		}
+		for _, mode := range []string{"streaming", "batch"} {
+			s.mu.Lock()
+			s.opts["execution.runtime-mode"] = mode
+			s.mu.Unlock()
+			if _, err := s.Execute(context.Background(), st); errors.Is(err, ErrInternal) {
+				t.Fatalf("%s mode: %v\nstatement: %s", mode, err, text)
+			}
+		}
+	})
+}
