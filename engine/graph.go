@@ -110,7 +110,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		for _, f := range n.Input.Fields() {
 			ts = append(ts, f.Type)
 		}
-		return g.build(n.Input, exec.NewChangelogNormalize(n.Keys, ts, n.Batch, out), j)
+		return g.build(n.Input, exec.WithMessageColumns(exec.NewChangelogNormalize(n.Keys, ts, n.Batch, out), n.MetaCols), j)
 	case *planner.WatermarkAssigner:
 		return g.build(n.Input, exec.NewWatermarkAssigner(n.Expr, out), j)
 	case *planner.Aggregate:
@@ -172,6 +172,19 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			cfg.Types = append(cfg.Types, f.Type)
 		}
 		return g.build(n.Input, exec.NewRank(cfg, out), j)
+	case *planner.TemporalJoin:
+		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}
+		for _, f := range n.Left.Fields() {
+			cfg.LeftTypes = append(cfg.LeftTypes, f.Type)
+		}
+		for _, f := range n.Right.Fields() {
+			cfg.RightTypes = append(cfg.RightTypes, f.Type)
+		}
+		l, r := exec.NewTemporalJoin(cfg, out)
+		if err := g.build(n.Left, l, j); err != nil {
+			return err
+		}
+		return g.build(n.Right, r, j)
 	case *planner.Join:
 		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch}
 		for _, f := range n.Left.Fields() {

@@ -21,6 +21,16 @@ func NewChangelogNormalize(keys []int, ts []types.Type, batch bool, out changelo
 	return &normalize{keys: keys, ts: ts, batch: batch, out: out, state: map[string][]types.Value{}}
 }
 
+// WithMessageColumns makes the -D rows of n carry, in columns cols, the values of the delete message itself
+// instead of the old row's: metadata columns (the record's timestamp, offset, ...) describe the message, so a
+// delete's rowtime is the tombstone's time. n must come from NewChangelogNormalize.
+func WithMessageColumns(n changelog.Output, cols []int) changelog.Output {
+	if nn, ok := n.(*normalize); ok {
+		nn.msgCols = cols
+	}
+	return n
+}
+
 type normalize struct {
 	keys  []int
 	ts    []types.Type
@@ -29,6 +39,8 @@ type normalize struct {
 	state map[string][]types.Value
 	kbuf  []byte
 	ob    changelog.Batch
+	// msgCols are taken from the delete message in -D rows (see WithMessageColumns).
+	msgCols []int
 }
 
 func (n *normalize) Push(b *changelog.Batch) error {
@@ -61,6 +73,12 @@ func (n *normalize) Push(b *changelog.Batch) error {
 			}
 			delete(n.state, string(n.kbuf))
 			if !n.batch {
+				if len(n.msgCols) > 0 {
+					old = changelog.CopyVals(old)
+					for _, c := range n.msgCols {
+						old[c] = r.Vals[c]
+					}
+				}
 				n.ob.Append(changelog.Delete, old)
 			}
 		}

@@ -316,6 +316,8 @@ type ChangelogNormalize struct {
 	Input Node
 	Keys  []int
 	Batch bool
+	// MetaCols are the metadata columns: -D rows carry the delete message's values for them.
+	MetaCols []int
 }
 
 func (n *ChangelogNormalize) Fields() []Field { return n.Input.Fields() }
@@ -516,4 +518,30 @@ func (n *OverAggregate) Describe() string {
 	}
 	return fmt.Sprintf("OverAggregate(partitionBy=[%s], orderBy=[%s ASC], window=[%s], select=[%s])",
 		strings.Join(parts, ", "), in[n.OrderCol].Name, frame, strings.Join(sel, ", "))
+}
+
+// TemporalJoin is an event-time temporal join of an append-only left side with a versioned right table.
+type TemporalJoin struct {
+	Left, Right         Node
+	LeftKeys, RightKeys []int
+	LeftTime, RightTime int
+	Outer               bool
+	Out                 []Field
+}
+
+func (n *TemporalJoin) Fields() []Field      { return n.Out }
+func (n *TemporalJoin) Inputs() []Node       { return []Node{n.Left, n.Right} }
+func (n *TemporalJoin) Mode() changelog.Mode { return changelog.InsertOnly }
+func (n *TemporalJoin) Describe() string {
+	nl := len(n.Left.Fields())
+	var conds []string
+	for i := range n.LeftKeys {
+		conds = append(conds, fmt.Sprintf("=(%s, %s)", n.Out[n.LeftKeys[i]].Name, n.Out[nl+n.RightKeys[i]].Name))
+	}
+	conds = append(conds, fmt.Sprintf("__TEMPORAL_JOIN_CONDITION(%s, %s)", n.Out[n.LeftTime].Name, n.Out[nl+n.RightTime].Name))
+	kind := "InnerJoin"
+	if n.Outer {
+		kind = "LeftOuterJoin"
+	}
+	return fmt.Sprintf("TemporalJoin(joinType=[%s], where=[AND(%s)], select=[%s])", kind, strings.Join(conds, ", "), names(n.Out))
 }
