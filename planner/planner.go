@@ -158,7 +158,7 @@ func (p *Planner) PlanInsert(ins *sql.Insert) (*Sink, error) {
 	}
 	projects, out = reordered, reout
 	if needCalc {
-		q = &Calc{Input: q, Projects: projects, Out: out}
+		q = project(q, projects, out)
 	}
 	sink, err := p.createSink(t, ins.Table.P)
 	if err != nil {
@@ -695,7 +695,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 	for i, x := range pre {
 		preOut = append(preOut, Field{Name: preNames[i], Type: x.Type()})
 	}
-	preNode := &Calc{Input: in, Projects: pre, Out: preOut}
+	preNode := project(in, pre, preOut)
 	keys := make([]int, len(s.GroupBy))
 	var aggOut []Field
 	for i := range keys {
@@ -773,7 +773,35 @@ func project(in Node, projects []expr.Expr, out []Field) Node {
 			return in
 		}
 	}
+	if c, ok := in.(*Calc); ok {
+		// Merge with the Calc below, as Flink's CalcMergeRule does, when no expression has to be rewritten:
+		// the inner Calc only filters (identity projection), or the outer one only picks columns.
+		if isIdentity(c.Projects) {
+			return &Calc{Input: c.Input, Projects: projects, Filter: c.Filter, Out: out}
+		}
+		picked := make([]expr.Expr, len(projects))
+		for i, x := range projects {
+			ci, ok := expr.ColumnIndex(x)
+			if !ok {
+				picked = nil
+				break
+			}
+			picked[i] = c.Projects[ci]
+		}
+		if picked != nil {
+			return &Calc{Input: c.Input, Projects: picked, Filter: c.Filter, Out: out}
+		}
+	}
 	return &Calc{Input: in, Projects: projects, Out: out}
+}
+
+func isIdentity(projects []expr.Expr) bool {
+	for i, x := range projects {
+		if c, ok := expr.ColumnIndex(x); !ok || c != i {
+			return false
+		}
+	}
+	return true
 }
 
 // ResolveComputed binds the computed columns of tbl over its physical and metadata columns and records
@@ -858,7 +886,7 @@ func (p *Planner) aliased(n Node, alias string, cols []sql.Ident, at sql.Pos) (N
 		for i, f := range fs {
 			out[i] = Field{Name: cols[i].Name, Type: f.Type}
 		}
-		n = &Calc{Input: n, Projects: identity(fs), Out: out}
+		n = project(n, identity(fs), out)
 		fs = out
 	}
 	return n, scopeOf(fs, alias), nil
