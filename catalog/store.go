@@ -257,6 +257,8 @@ func (t *Table) Describe() [][]string {
 		typ := c.Type.String()
 		if t.Watermark != nil && t.Watermark.Column == c.Name {
 			typ += " *ROWTIME*"
+		} else if c.Kind == sql.ComputedColumn && strings.EqualFold(strings.ReplaceAll(c.ExprText, " ", ""), "PROCTIME()") {
+			typ += " *PROCTIME*"
 		}
 		null := "TRUE"
 		if c.Type.NotNull {

@@ -193,6 +193,8 @@ func buildLibrary() map[string]*funcDef {
 	add("CURRENT_TIMESTAMP", 0, 0, []string{"CURRENT_TIMESTAMP"}, bindCurrentTimestamp)
 	add("NOW", 0, 0, []string{"NOW()"}, bindCurrentTimestamp)
 	add("CURRENT_ROW_TIMESTAMP", 0, 0, []string{"CURRENT_ROW_TIMESTAMP()"}, bindCurrentTimestamp)
+	// PROCTIME() is the processing-time attribute of computed columns (proc AS PROCTIME()): the wall clock.
+	add("PROCTIME", 0, 0, []string{"PROCTIME()"}, bindCurrentTimestamp)
 	add("LOCALTIMESTAMP", 0, 0, []string{"LOCALTIMESTAMP"}, bindLocalTimestamp)
 	add("CURRENT_DATE", 0, 0, []string{"CURRENT_DATE"}, bindCurrentDate)
 	add("CURRENT_TIME", 0, 0, []string{"CURRENT_TIME"}, bindCurrentTime)
