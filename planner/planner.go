@@ -1118,23 +1118,7 @@ func (p *Planner) join(t *sql.Join) (Node, *scope, error) {
 			return nil, nil, err
 		}
 	}
-	// Output: left columns then right columns; the outer side's columns become nullable; duplicate names get
-	// a numeric suffix as in Flink (id, id0).
-	var out []Field
-	seen := map[string]bool{}
-	for i, c := range sc.cols {
-		typ := c.typ
-		if i < nl && (jt == exec.RightJoin || jt == exec.FullJoin) || i >= nl && (jt == exec.LeftJoin || jt == exec.FullJoin) {
-			typ = typ.WithNullable(true)
-			sc.cols[i].typ = typ
-		}
-		name := c.name
-		for k := 0; seen[name]; k++ {
-			name = fmt.Sprintf("%s%d", c.name, k)
-		}
-		seen[name] = true
-		out = append(out, Field{Name: name, Type: typ})
-	}
+	out := joinOutput(sc, nl, jt == exec.RightJoin || jt == exec.FullJoin, jt == exec.LeftJoin || jt == exec.FullJoin)
 	return &Join{Left: ln, Right: rn, Type: jt, LeftKeys: lkeys, RightKeys: rkeys, Residual: res, Batch: p.Batch, Out: out}, sc, nil
 }
 
@@ -1355,60 +1339,20 @@ func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql
 		scopeCol{name: "$window_time", typ: tvf.Out[len(tvf.Out)-1].Type})}
 	ref2 := func(at sql.Pos, name string) sql.Expr { return &sql.ColumnRef{P: at, Parts: []string{name}} }
 	prefix := gw.Name + "_"
-	var rewrite func(e sql.Expr) sql.Expr
-	rewrite = func(e sql.Expr) sql.Expr {
-		switch e := e.(type) {
-		case *sql.FuncCall:
-			if strings.HasPrefix(e.Name, prefix) {
-				switch strings.TrimPrefix(e.Name, prefix) {
+	rewrite := func(e sql.Expr) sql.Expr {
+		return rewriteExpr(e, func(e sql.Expr) (sql.Expr, bool) {
+			if f, ok := e.(*sql.FuncCall); ok && strings.HasPrefix(f.Name, prefix) {
+				switch strings.TrimPrefix(f.Name, prefix) {
 				case "START":
-					return ref2(e.P, "$window_start")
+					return ref2(f.P, "$window_start"), true
 				case "END":
-					return ref2(e.P, "$window_end")
+					return ref2(f.P, "$window_end"), true
 				case "ROWTIME":
-					return ref2(e.P, "$window_time")
+					return ref2(f.P, "$window_time"), true
 				}
 			}
-			c := *e
-			c.Args = make([]sql.Expr, len(e.Args))
-			for i, a := range e.Args {
-				c.Args[i] = rewrite(a)
-			}
-			if e.Filter != nil {
-				c.Filter = rewrite(e.Filter)
-			}
-			return &c
-		case *sql.Binary:
-			c := *e
-			c.L, c.R = rewrite(e.L), rewrite(e.R)
-			return &c
-		case *sql.Unary:
-			c := *e
-			c.X = rewrite(e.X)
-			return &c
-		case *sql.Paren:
-			c := *e
-			c.X = rewrite(e.X)
-			return &c
-		case *sql.Cast:
-			c := *e
-			c.X = rewrite(e.X)
-			return &c
-		case *sql.Case:
-			c := *e
-			if e.Operand != nil {
-				c.Operand = rewrite(e.Operand)
-			}
-			c.Whens = nil
-			for _, w := range e.Whens {
-				c.Whens = append(c.Whens, &sql.When{Cond: rewrite(w.Cond), Result: rewrite(w.Result)})
-			}
-			if e.Else != nil {
-				c.Else = rewrite(e.Else)
-			}
-			return &c
-		}
-		return e
+			return nil, false
+		})
 	}
 	ns := *s
 	ns.Items = nil
@@ -1911,11 +1855,20 @@ func (p *Planner) temporalJoin(t *sql.Join, tr *sql.TableRef) (Node, *scope, err
 			return nil, nil, sql.Errorf(t.P, ErrValidation, "Temporal Table Join requires an equality condition on every primary key column of the versioned table %s; %s is missing", tbl.Name, pk)
 		}
 	}
+	out := joinOutput(sc, nl, false, t.Kind == "LEFT")
+	n := &TemporalJoin{Left: ln, Right: rn, LeftKeys: lkeys, RightKeys: rkeys, LeftTime: ltime, RightTime: rtime, Outer: t.Kind == "LEFT", Out: out}
+	return n, sc, nil
+}
+
+// joinOutput returns a join's output fields: the left columns (the first nl of sc) then the right ones; the
+// columns of a NULL-padded side become nullable (in sc too); duplicate names get a numeric suffix as in
+// Flink (id, id0).
+func joinOutput(sc *scope, nl int, leftPadded, rightPadded bool) []Field {
 	var out []Field
 	seen := map[string]bool{}
 	for i, c := range sc.cols {
 		typ := c.typ
-		if i >= nl && t.Kind == "LEFT" {
+		if i < nl && leftPadded || i >= nl && rightPadded {
 			typ = typ.WithNullable(true)
 			sc.cols[i].typ = typ
 		}
@@ -1926,6 +1879,5 @@ func (p *Planner) temporalJoin(t *sql.Join, tr *sql.TableRef) (Node, *scope, err
 		seen[name] = true
 		out = append(out, Field{Name: name, Type: typ})
 	}
-	n := &TemporalJoin{Left: ln, Right: rn, LeftKeys: lkeys, RightKeys: rkeys, LeftTime: ltime, RightTime: rtime, Outer: t.Kind == "LEFT", Out: out}
-	return n, sc, nil
+	return out
 }
