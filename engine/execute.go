@@ -63,6 +63,12 @@ func (s *Session) set(key, value string) error {
 		}
 	}
 	s.opts[key] = value
+	if strings.HasPrefix(key, "restart-strategy") {
+		if _, err := s.batchRestartPolicy(); err != nil {
+			delete(s.opts, key)
+			return err
+		}
+	}
 	return nil
 }
 

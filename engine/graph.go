@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -28,6 +29,9 @@ type graph struct {
 	mu         sync.Mutex
 	sources    []sourceRun
 	sinks      []*endOnce
+	stages     []*sinkStage
+	restart    restartPolicy
+	notice     io.Writer
 }
 
 type sourceRun struct {
@@ -47,7 +51,11 @@ func (s *Session) newGraph(batch bool) *graph {
 			mem = n
 		}
 	}
-	return &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location()}
+	restart, err := s.batchRestartPolicy()
+	if err != nil {
+		restart = restartPolicy{attempts: 1}
+	}
+	return &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location(), restart: restart, notice: s.cfg.Notice}
 }
 
 // parseMemory parses "64 mb", "128m", "1gb", "1024" (bytes).
@@ -90,6 +98,15 @@ func trimSpace(s string) string {
 func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	switch n := n.(type) {
 	case *planner.Sink:
+		if g.batch && g.restart.attempts > 1 {
+			// Batch: the sink stage materializes its input so that a failed write restarts from it.
+			st := &sinkStage{table: n.Table.Name, sink: n.Sink, policy: g.restart, notice: g.notice, jobID: j.id, dir: g.tempDir}
+			for _, f := range n.Input.Fields() {
+				st.types = append(st.types, f.Type)
+			}
+			g.stages = append(g.stages, st)
+			return g.build(n.Input, exec.NewCounter(&j.rowsOut, st), j)
+		}
 		so, err := n.Sink.Open(context.Background())
 		if err != nil {
 			return fmt.Errorf("open sink %s: %w", n.Table.Name, err)
@@ -282,6 +299,9 @@ func (j *Job) run(ctx context.Context, g *graph) {
 	case err == nil:
 	case errors.Is(err, context.Canceled):
 		status = JobCancelled
+		for _, st := range g.stages {
+			st.cleanup() // a cancelled batch job writes nothing of its unfinished stages
+		}
 		// Flush what the sinks buffered; in batch mode nothing partial is emitted by operators.
 		g.mu.Lock()
 		for _, s := range g.sinks {
