@@ -56,13 +56,13 @@ func (s *Session) batchRestartPolicy() (restartPolicy, error) {
 // sources are not read again): the sink is opened anew and the rows are replayed, up to the restart
 // policy's attempts. Writes are at-least-once: a failed attempt may have written some rows already.
 type sinkStage struct {
-	table   string
-	sink    connectors.Sink
-	types   []types.Type
-	policy  restartPolicy
-	notice  io.Writer
-	jobID   string
-	dir     string
+	table  string
+	sink   connectors.Sink
+	types  []types.Type
+	policy restartPolicy
+	notice io.Writer
+	jobID  string
+	dir    string
 
 	file  *os.File
 	w     *bufio.Writer
