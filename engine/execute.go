@@ -341,8 +341,21 @@ func (s *Session) show(st *sql.Show) (*Result, error) {
 			rows = append(rows, []string{n})
 		}
 		return stringTable([]string{"view name"}, rows), nil
+	case "USER FUNCTIONS":
+		var names []string
+		for n := range s.functions {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			rows = append(rows, []string{n})
+		}
+		return stringTable([]string{"function name"}, rows), nil
 	case "FUNCTIONS":
 		names := append(expr.FunctionNames(), "AVG", "COUNT", "FIRST_VALUE", "LAST_VALUE", "LISTAGG", "MAX", "MIN", "SUM")
+		for n := range s.functions {
+			names = append(names, n)
+		}
 		sort.Strings(names)
 		for i, n := range names {
 			if i == 0 || names[i-1] != n {
