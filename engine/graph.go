@@ -184,7 +184,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Input, op, j)
 	case *planner.Rank:
-		cfg := exec.RankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch}
+		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch}
 		for _, f := range n.Input.Fields() {
 			cfg.Types = append(cfg.Types, f.Type)
 		}

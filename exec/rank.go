@@ -13,6 +13,9 @@ import (
 // partition in the order of Order; only rows numbered 1..Limit are emitted (all when Limit < 0), each
 // followed by its row number as an extra BIGINT column when RowNumber is set.
 type RankConfig struct {
+	// Func is ROW_NUMBER (default, ""), RANK (ties share a number, gaps follow) or DENSE_RANK (no gaps);
+	// Limit then bounds the number, so ties may let more than Limit rows through.
+	Func      string
 	Partition []int
 	Order     []SortKey
 	Limit     int64
@@ -40,8 +43,9 @@ type rankRow struct {
 }
 
 type rankPart struct {
-	rows    []*rankRow // sorted by sortKey
-	emitted []*rankRow // what was emitted for positions 1..len(emitted)
+	rows     []*rankRow // sorted by sortKey
+	emitted  []*rankRow // what was emitted for positions 1..len(emitted)
+	emitNums []int64    // and with which numbers
 }
 
 type rankOp struct {
@@ -73,7 +77,9 @@ func (r *rankOp) ident(vals []types.Value) string {
 	return string(r.kbuf)
 }
 
-func (r *rankOp) emit(kind changelog.Kind, row *rankRow, pos int) {
+func (r *rankOp) emit(kind changelog.Kind, row *rankRow, pos int) { r.emitNum(kind, row, int64(pos+1)) }
+
+func (r *rankOp) emitNum(kind changelog.Kind, row *rankRow, num int64) {
 	n := len(row.vals)
 	if r.cfg.RowNumber {
 		n++
@@ -84,40 +90,65 @@ func (r *rankOp) emit(kind changelog.Kind, row *rankRow, pos int) {
 	s := len(r.arena)
 	r.arena = append(r.arena, row.vals...)
 	if r.cfg.RowNumber {
-		r.arena = append(r.arena, types.IntValue(int64(pos+1)))
+		r.arena = append(r.arena, types.IntValue(num))
 	}
 	r.ob.Append(kind, r.arena[s:len(r.arena):len(r.arena)])
 }
 
+// top returns the partition's rows in the output and their numbers (ROW_NUMBER, RANK or DENSE_RANK).
+func (r *rankOp) top(p *rankPart) ([]*rankRow, []int64) {
+	var rows []*rankRow
+	var nums []int64
+	var prev string
+	var num, dense int64
+	for i, row := range p.rows {
+		key := row.sortKey[:len(row.sortKey)-8] // without the arrival sequence
+		if i == 0 || key != prev {
+			num, dense = int64(i+1), dense+1
+		}
+		prev = key
+		n := int64(i + 1)
+		switch r.cfg.Func {
+		case "RANK":
+			n = num
+		case "DENSE_RANK":
+			n = dense
+		}
+		if r.cfg.Limit >= 0 && n > r.cfg.Limit {
+			break // numbers only grow along the sorted rows
+		}
+		rows, nums = append(rows, row), append(nums, n)
+	}
+	return rows, nums
+}
+
 // diff emits the changes between what partition p emitted and its current top rows.
 func (r *rankOp) diff(p *rankPart) {
-	top := p.rows[:r.limit(len(p.rows))]
+	top, nums := r.top(p)
 	for i := 0; i < max(len(top), len(p.emitted)); i++ {
 		var old, cur *rankRow
+		var oldN, curN int64
 		if i < len(p.emitted) {
-			old = p.emitted[i]
+			old, oldN = p.emitted[i], p.emitNums[i]
 		}
 		if i < len(top) {
-			cur = top[i]
+			cur, curN = top[i], nums[i]
 		}
-		if old == cur {
+		if old == cur && (oldN == curN || !r.cfg.RowNumber) {
 			continue
 		}
 		if !r.cfg.RowNumber && old != nil && cur != nil && old.ident == cur.ident {
 			continue
 		}
-		if old != nil {
-			if r.cfg.RowNumber || !contains(top, old) {
-				r.emit(changelog.Delete, old, i)
-			}
+		if old != nil && (r.cfg.RowNumber || !contains(top, old)) {
+			r.emitNum(changelog.Delete, old, oldN)
 		}
-		if cur != nil {
-			if r.cfg.RowNumber || !contains(p.emitted, cur) {
-				r.emit(changelog.Insert, cur, i)
-			}
+		if cur != nil && (r.cfg.RowNumber || !contains(p.emitted, cur)) {
+			r.emitNum(changelog.Insert, cur, curN)
 		}
 	}
 	p.emitted = append(p.emitted[:0], top...)
+	p.emitNums = append(p.emitNums[:0], nums...)
 }
 
 func contains(rows []*rankRow, x *rankRow) bool {
@@ -212,8 +243,9 @@ func (r *rankOp) End() error {
 			p := r.parts[k]
 			r.ob.Reset()
 			r.arena = r.arena[:0]
-			for i, row := range p.rows[:r.limit(len(p.rows))] {
-				r.emit(changelog.Insert, row, i)
+			rows, nums := r.top(p)
+			for i, row := range rows {
+				r.emitNum(changelog.Insert, row, nums[i])
 			}
 			if len(r.ob.Rows) > 0 {
 				if err := r.out.Push(&r.ob); err != nil {

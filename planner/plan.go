@@ -453,6 +453,7 @@ func (n *WindowAggregate) Describe() string {
 // Limit of each (all when Limit < 0): Flink's Top-N / deduplication. Its output is the input's columns and
 // the row number.
 type Rank struct {
+	Func      string // ROW_NUMBER, RANK or DENSE_RANK
 	Input     Node
 	Partition []int
 	Order     []exec.SortKey
@@ -479,8 +480,8 @@ func (n *Rank) Describe() string {
 	if n.Limit >= 0 {
 		end = fmt.Sprint(n.Limit)
 	}
-	return fmt.Sprintf("Rank(rankType=[ROW_NUMBER], rankRange=[rankStart=1, rankEnd=%s], partitionBy=[%s], orderBy=[%s], select=[%s])",
-		end, strings.Join(parts, ", "), sortText(n.Order, in), names(n.Out))
+	return fmt.Sprintf("Rank(rankType=[%s], rankRange=[rankStart=1, rankEnd=%s], partitionBy=[%s], orderBy=[%s], select=[%s])",
+		n.Func, end, strings.Join(parts, ", "), sortText(n.Order, in), names(n.Out))
 }
 
 // OverAggregate computes aggregates over an OVER window (partition, time order, frame) for every row and

@@ -1384,7 +1384,7 @@ func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql
 
 func rowNumberItem(items []*sql.SelectItem) (*sql.FuncCall, int) {
 	for i, it := range items {
-		if f, ok := unparen(it.Expr).(*sql.FuncCall); ok && f.Over != nil && f.Name == "ROW_NUMBER" {
+		if f, ok := unparen(it.Expr).(*sql.FuncCall); ok && f.Over != nil && (f.Name == "ROW_NUMBER" || f.Name == "RANK" || f.Name == "DENSE_RANK") {
 			return f, i
 		}
 	}
@@ -1399,19 +1399,19 @@ func (p *Planner) rowNumber(f *sql.FuncCall, item int, in Node, sc *scope, s *sq
 		return nil, nil, nil, sql.Errorf(w.P, ErrUnsupported, "named windows (OVER %s) are not supported yet", w.Ref)
 	}
 	if len(w.OrderBy) == 0 {
-		return nil, nil, nil, sql.Errorf(w.P, ErrValidation, "ROW_NUMBER() needs ORDER BY in its OVER clause")
+		return nil, nil, nil, sql.Errorf(w.P, ErrValidation, "%s() needs ORDER BY in its OVER clause", f.Name)
 	}
 	if len(s.GroupBy) > 0 {
-		return nil, nil, nil, sql.Errorf(f.P, ErrUnsupported, "ROW_NUMBER() in an aggregating query is not supported yet; aggregate in a subquery first")
+		return nil, nil, nil, sql.Errorf(f.P, ErrUnsupported, "%s() in an aggregating query is not supported yet; aggregate in a subquery first", f.Name)
 	}
 	col := func(e sql.Expr) (int, error) {
 		ref, ok := unparen(e).(*sql.ColumnRef)
 		if !ok {
-			return 0, sql.Errorf(e.Position(), ErrUnsupported, "PARTITION BY and ORDER BY of ROW_NUMBER() take columns; compute %s in a subquery first", sql.FormatExpr(e))
+			return 0, sql.Errorf(e.Position(), ErrUnsupported, "PARTITION BY and ORDER BY of %s() take columns; compute %s in a subquery first", f.Name, sql.FormatExpr(e))
 		}
 		return sc.resolve(ref)
 	}
-	r := &Rank{Input: in, Limit: -1, Batch: p.Batch}
+	r := &Rank{Input: in, Limit: -1, Batch: p.Batch, Func: f.Name}
 	for _, e := range w.PartitionBy {
 		c, err := col(e)
 		if err != nil {
