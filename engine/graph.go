@@ -158,6 +158,14 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Limit:
 		return g.build(n.Input, exec.NewLimit(n.Limit, n.Offset, out), j)
 	case *planner.WindowTVF:
+		if n.Spec.Kind == exec.Session {
+			in := n.Input.Fields()
+			var pts []types.Type
+			for _, c := range n.Partition {
+				pts = append(pts, in[c].Type)
+			}
+			return g.build(n.Input, exec.NewSessionAssigner(n.Spec.Size, n.TimeCol, n.Partition, pts, n.LTZ, g.loc, out), j)
+		}
 		return g.build(n.Input, exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out), j)
 	case *planner.WindowAggregate:
 		in := n.Input.Fields()

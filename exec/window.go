@@ -16,9 +16,10 @@ const (
 	Tumble WindowKind = iota
 	Hop
 	Cumulate
+	Session // Size is the gap; see NewSessionAssigner
 )
 
-func (k WindowKind) String() string { return [...]string{"TUMBLE", "HOP", "CUMULATE"}[k] }
+func (k WindowKind) String() string { return [...]string{"TUMBLE", "HOP", "CUMULATE", "SESSION"}[k] }
 
 // WindowSpec describes a windowing TVF: sizes in milliseconds. Hop: Slide is the hop; Cumulate: Slide is the
 // step and Size the max size.
@@ -220,6 +221,142 @@ func (w *windowAgg) Watermark(ts int64) error {
 }
 
 func (w *windowAgg) End() error {
+	if err := w.fire(changelog.MaxWatermark - 1); err != nil {
+		return err
+	}
+	return w.out.End()
+}
+
+// NewSessionAssigner assigns session windows: per key (the partition columns), rows whose times are less
+// than gap apart form one session [first time, last time + gap). As sessions can grow and merge until the
+// watermark passes their end, rows are held until then and emitted with their final window_start,
+// window_end and window_time (= window_end - 1 ms) appended; a window aggregate downstream then fires each
+// session. Rows that could only extend a session that has already closed are late and dropped. At the end of
+// input every session closes.
+func NewSessionAssigner(gap int64, timeCol int, partition []int, partTypes []types.Type, ltz bool, loc *time.Location, out changelog.Output) changelog.Output {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &sessionAssigner{gap: gap, col: timeCol, part: partition, partTypes: partTypes, ltz: ltz, loc: loc, out: out,
+		keys: map[string][]*session{}, wm: minWatermark}
+}
+
+type session struct {
+	start, end int64 // wall-clock millis, end exclusive
+	rows       [][]types.Value
+	wall       []int64 // each row's wall-clock time (for window_time of TIMESTAMP_LTZ)
+}
+
+type sessionAssigner struct {
+	gap       int64
+	col       int
+	part      []int
+	partTypes []types.Type
+	ltz       bool
+	loc       *time.Location
+	out       changelog.Output
+	keys      map[string][]*session
+	wm        int64
+	Late      int64
+	kbuf      []byte
+	ob        changelog.Batch
+	arena     []types.Value
+}
+
+func (w *sessionAssigner) wall(v types.Value) int64 {
+	if !w.ltz {
+		return v.I
+	}
+	_, off := time.UnixMilli(v.I).In(w.loc).Zone()
+	return v.I + int64(off)*1000
+}
+
+func (w *sessionAssigner) Push(b *changelog.Batch) error {
+	for _, r := range b.Rows {
+		if r.Kind.IsRetract() {
+			return fmt.Errorf("session window: input carries a %s row; windows take insert-only input", r.Kind)
+		}
+		v := r.Vals[w.col]
+		if v.IsNull() {
+			continue
+		}
+		t := w.wall(v)
+		if t+w.gap-1 <= w.wm {
+			w.Late++
+			continue
+		}
+		w.kbuf = appendGroupKey(w.kbuf[:0], r.Vals, w.part, w.partTypes)
+		k := string(w.kbuf)
+		ns := &session{start: t, end: t + w.gap, rows: [][]types.Value{changelog.CopyVals(r.Vals)}, wall: []int64{t}}
+		var keep []*session
+		for _, s := range w.keys[k] {
+			if s.start < ns.end && ns.start < s.end { // overlapping: merge
+				ns.start, ns.end = min(ns.start, s.start), max(ns.end, s.end)
+				ns.rows = append(ns.rows, s.rows...)
+				ns.wall = append(ns.wall, s.wall...)
+				continue
+			}
+			keep = append(keep, s)
+		}
+		w.keys[k] = append(keep, ns)
+	}
+	return nil
+}
+
+// fire emits the rows of every session whose end - 1 <= wm.
+func (w *sessionAssigner) fire(wm int64) error {
+	keys := make([]string, 0, len(w.keys))
+	for k := range w.keys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w.ob.Reset()
+	w.arena = w.arena[:0]
+	for _, k := range keys {
+		var keep []*session
+		for _, s := range w.keys[k] {
+			if s.end-1 > wm {
+				keep = append(keep, s)
+				continue
+			}
+			for i, row := range s.rows {
+				n := len(row) + 3
+				if len(w.arena)+n > cap(w.arena) {
+					w.arena = make([]types.Value, 0, max(1024, 4*n))
+				}
+				st := len(w.arena)
+				w.arena = append(w.arena, row...)
+				wt := types.TimestampValue(s.end-1, 0)
+				if w.ltz {
+					wt = types.TimestampValue(row[w.col].I+(s.end-1-s.wall[i]), 0)
+				}
+				w.arena = append(w.arena, types.TimestampValue(s.start, 0), types.TimestampValue(s.end, 0), wt)
+				w.ob.Append(changelog.Insert, w.arena[st:len(w.arena):len(w.arena)])
+			}
+		}
+		if len(keep) == 0 {
+			delete(w.keys, k)
+		} else {
+			w.keys[k] = keep
+		}
+	}
+	if wm > w.wm {
+		w.wm = wm
+	}
+	if len(w.ob.Rows) == 0 {
+		return nil
+	}
+	return w.out.Push(&w.ob)
+}
+
+func (w *sessionAssigner) Watermark(ts int64) error {
+	if err := w.fire(ts); err != nil {
+		return err
+	}
+	return w.out.Watermark(ts)
+}
+
+func (w *sessionAssigner) End() error {
 	if err := w.fire(changelog.MaxWatermark - 1); err != nil {
 		return err
 	}

@@ -381,11 +381,13 @@ func (n *Join) Describe() string {
 // WindowTVF is a windowing table function (TUMBLE, HOP, CUMULATE): its input's columns followed by
 // window_start, window_end and window_time.
 type WindowTVF struct {
-	Input   Node
-	Spec    exec.WindowSpec
-	TimeCol int
-	LTZ     bool
-	Out     []Field
+	Input Node
+	Spec  exec.WindowSpec
+	// Partition: the key columns of session windows (sessions are per key).
+	Partition []int
+	TimeCol   int
+	LTZ       bool
+	Out       []Field
 }
 
 func (n *WindowTVF) Fields() []Field      { return n.Out }
@@ -397,6 +399,8 @@ func (n *WindowTVF) Describe() string {
 
 func windowText(s exec.WindowSpec, col string) string {
 	switch s.Kind {
+	case exec.Session:
+		return fmt.Sprintf("SESSION(time_col=[%s], gap=[%s])", col, durText(s.Size))
 	case exec.Hop:
 		return fmt.Sprintf("HOP(time_col=[%s], size=[%s], slide=[%s])", col, durText(s.Size), durText(s.Slide))
 	case exec.Cumulate:

@@ -1315,9 +1315,6 @@ func groupWindow(groupBy []sql.Expr) *sql.FuncCall {
 
 // legacyGroupWindow rewrites a SELECT grouped by a group window function into one over a window TVF.
 func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql.Select) (Node, *scope, *sql.Select, error) {
-	if gw.Name == "SESSION" {
-		return nil, nil, nil, sql.Errorf(gw.P, ErrUnsupported, "SESSION windows are not supported yet")
-	}
 	if len(gw.Args) < 2 {
 		return nil, nil, nil, sql.Errorf(gw.P, ErrValidation, "%s needs a time attribute and interval(s): %s(ts, INTERVAL '1' HOUR)", gw.Name, gw.Name)
 	}
@@ -1329,7 +1326,12 @@ func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tvf, err := p.buildWindow(gw.Name, gw.P, in, sc, col, ref, gw.Args[1:], "the FROM clause")
+	var tvf *WindowTVF
+	if gw.Name == "SESSION" {
+		tvf, err = p.sessionWindow(gw, in, sc, col, ref, s.GroupBy)
+	} else {
+		tvf, err = p.buildWindow(gw.Name, gw.P, in, sc, col, ref, gw.Args[1:], "the FROM clause")
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -1880,4 +1882,33 @@ func joinOutput(sc *scope, nl int, leftPadded, rightPadded bool) []Field {
 		out = append(out, Field{Name: name, Type: typ})
 	}
 	return out
+}
+
+// sessionWindow builds the session window node of GROUP BY SESSION(ts, gap), partitioned by the other
+// GROUP BY columns.
+func (p *Planner) sessionWindow(gw *sql.FuncCall, in Node, sc *scope, col int, ref *sql.ColumnRef, groupBy []sql.Expr) (*WindowTVF, error) {
+	if len(gw.Args) != 2 {
+		return nil, sql.Errorf(gw.P, ErrValidation, "SESSION takes a time attribute and a gap: SESSION(ts, INTERVAL '10' MINUTE)")
+	}
+	// Validate the time column and read the gap as TUMBLE's size.
+	w, err := p.buildWindow("TUMBLE", gw.P, in, sc, col, ref, gw.Args[1:], "the FROM clause")
+	if err != nil {
+		return nil, err
+	}
+	w.Spec = exec.WindowSpec{Kind: exec.Session, Size: w.Spec.Size}
+	for _, g := range groupBy {
+		if unparen(g) == sql.Expr(gw) {
+			continue
+		}
+		r, ok := unparen(g).(*sql.ColumnRef)
+		if !ok {
+			return nil, sql.Errorf(g.Position(), ErrUnsupported, "with SESSION windows, GROUP BY takes columns; compute %s in a subquery first", sql.FormatExpr(g))
+		}
+		c, err := sc.resolve(r)
+		if err != nil {
+			return nil, err
+		}
+		w.Partition = append(w.Partition, c)
+	}
+	return w, nil
 }
