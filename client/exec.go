@@ -36,7 +36,14 @@ func (r *runner) exec(ctx context.Context, st sql.Statement) error {
 		}
 		fmt.Fprintln(r.out, msg)
 	case engine.ResultTable:
-		if _, ok := st.(*sql.Explain); ok && len(res.Rows) == 1 && len(res.Columns) == 1 {
+		raw := false
+		switch st := st.(type) {
+		case *sql.Explain:
+			raw = true
+		case *sql.Show:
+			raw = strings.HasPrefix(st.What, "CREATE ")
+		}
+		if raw && len(res.Rows) == 1 && len(res.Columns) == 1 {
 			fmt.Fprintln(r.out, res.Rows[0][0].Str())
 			return nil
 		}

@@ -341,6 +341,18 @@ func (s *Session) show(st *sql.Show) (*Result, error) {
 			rows = append(rows, []string{n})
 		}
 		return stringTable([]string{"view name"}, rows), nil
+	case "CREATE TABLE":
+		t, ok := s.cat.Table(st.Name)
+		if !ok {
+			return nil, s.cat.NotFound(st.Name)
+		}
+		return stringTable([]string{"result"}, [][]string{{t.Def.Text}}), nil
+	case "CREATE VIEW":
+		v, ok := s.cat.View(st.Name)
+		if !ok {
+			return nil, s.cat.NotFound(st.Name)
+		}
+		return stringTable([]string{"result"}, [][]string{{fmt.Sprintf("CREATE VIEW %s AS\n%s", sql.QuoteIdentIfNeeded(v.Name), v.QueryText)}}), nil
 	case "USER FUNCTIONS":
 		var names []string
 		for n := range s.functions {

@@ -150,7 +150,8 @@ type Reset struct {
 // Show is SHOW TABLES | VIEWS | FUNCTIONS | CATALOGS | DATABASES | CURRENT CATALOG | CURRENT DATABASE | JOBS.
 type Show struct {
 	StmtBase
-	What string // upper-cased, single-spaced: "TABLES", "VIEWS", ...
+	What string     // upper-cased, single-spaced: "TABLES", "VIEWS", ..., "CREATE TABLE", "CREATE VIEW"
+	Name ObjectName // SHOW CREATE TABLE|VIEW name
 }
 
 // Describe is DESCRIBE name / DESC name.

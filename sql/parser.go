@@ -837,7 +837,16 @@ func (p *parser) show() *Show {
 		} else {
 			p.unexpected()
 		}
-	case p.isKw("CREATE"), p.isKw("COLUMNS"), p.isKw("PARTITIONS"):
+	case p.isKw("CREATE"):
+		p.advance()
+		kt := p.tok()
+		if !p.isKw("TABLE") && !p.isKw("VIEW") {
+			p.unexpected()
+		}
+		p.advance()
+		s.What = "CREATE " + kt.upper
+		s.Name = p.objectName()
+	case p.isKw("COLUMNS"), p.isKw("PARTITIONS"):
 		p.fail(t.pos, "SHOW %s is not supported", t.upper)
 	default:
 		p.unexpected()
