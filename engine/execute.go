@@ -167,6 +167,9 @@ func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, par
 	}()
 	switch st := stmt.(type) {
 	case *sql.CreateTable:
+		if st.AsQuery != nil {
+			return s.createTableAs(ctx, st, params)
+		}
 		t, err := s.cat.CreateTable(st)
 		if err != nil {
 			return nil, err
@@ -598,3 +601,35 @@ func (c *collectOutput) Push(b *changelog.Batch) error {
 }
 func (c *collectOutput) Watermark(int64) error { return nil }
 func (c *collectOutput) End() error            { return nil }
+
+// createTableAs runs CREATE TABLE t WITH (...) AS query: the table gets the query's columns, then the
+// query's rows are inserted into it as a job (like Flink 1.16's CTAS). The table stays when the job fails.
+func (s *Session) createTableAs(ctx context.Context, st *sql.CreateTable, params []types.Value) (*Result, error) {
+	if _, exists := s.cat.Table(st.Name); exists {
+		if st.IfNotExists {
+			return ok("[INFO] Execute statement succeed."), nil
+		}
+	}
+	n, err := s.newPlanner(false, params).PlanQuery(st.AsQuery) // for the columns; submit plans in the session's mode
+	if err != nil {
+		return nil, err
+	}
+	def := *st
+	def.AsQuery, def.AsQueryText = nil, ""
+	for _, f := range n.Fields() {
+		if strings.HasPrefix(f.Name, "$") || strings.HasPrefix(f.Name, "EXPR$") {
+			return nil, sql.Errorf(st.AsQuery.P, ErrValidation, "CREATE TABLE ... AS SELECT: give every computed column of the query a name (expr AS name); one is named %s", f.Name)
+		}
+		def.Columns = append(def.Columns, &sql.ColumnDef{P: st.Name.P, Name: f.Name, Kind: sql.PhysicalColumn, Type: f.Type.WithNullable(true)})
+	}
+	t, err := s.cat.CreateTable(&def)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validateTable(t); err != nil {
+		_ = s.cat.Drop(&sql.Drop{Name: st.Name, IfExists: true})
+		return nil, err
+	}
+	ins := &sql.Insert{StmtBase: st.StmtBase, Table: st.Name, Query: st.AsQuery}
+	return s.submit(ctx, []*sql.Insert{ins}, st.Text, params)
+}

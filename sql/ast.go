@@ -113,6 +113,10 @@ type CreateTable struct {
 	PartitionBy []Ident
 	Options     []Option
 	Like        *LikeClause
+	// AsQuery is the query of CREATE TABLE ... WITH (...) AS query (CTAS); the table's columns are the
+	// query's, and the statement also inserts the query's rows.
+	AsQuery     *Query
+	AsQueryText string
 }
 
 // CreateView is CREATE [TEMPORARY] VIEW [IF NOT EXISTS] name [(cols)] AS query.

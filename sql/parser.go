@@ -578,14 +578,23 @@ func (p *parser) createTable(temporary bool) *CreateTable {
 		ct.Like = lc
 	} else if !hasWith && p.err == nil {
 		if p.peekKw("AS") {
-			p.fail(p.pos(), "CREATE TABLE ... AS SELECT is not supported; create the table, then INSERT INTO it")
+			p.fail(p.pos(), "CREATE TABLE ... AS SELECT needs the new table's connector options first: CREATE TABLE t WITH ('connector' = '...', ...) AS SELECT ...")
 			return ct
 		}
 		p.want(`"WITH"`)
 		p.unexpected()
 	}
 	if p.err == nil && p.peekKw("AS") {
-		p.fail(p.pos(), "CREATE TABLE ... AS SELECT is not supported; create the table, then INSERT INTO it")
+		// CREATE TABLE t WITH (...) AS query (Flink 1.16's CTAS): the columns come from the query.
+		at := p.pos()
+		p.advance()
+		if len(ct.Columns) > 0 || ct.Watermark != nil || ct.PrimaryKey != nil || ct.Like != nil {
+			p.fail(at, "CREATE TABLE ... AS SELECT takes its columns from the query: remove the column list (and LIKE)")
+			return ct
+		}
+		qs := p.i
+		ct.AsQuery = p.query()
+		ct.AsQueryText = p.textFrom(qs)
 	}
 	return ct
 }
