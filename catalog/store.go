@@ -335,3 +335,105 @@ func Levenshtein(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// RenameTable renames a table (ALTER TABLE ... RENAME TO).
+func (c *Catalog) RenameTable(from, to sql.ObjectName) error {
+	t, ok := c.tables[key(from)]
+	if !ok {
+		return c.NotFound(from)
+	}
+	if _, exists := c.tables[key(to)]; exists {
+		return sql.Errorf(to.P, ErrAlreadyExists, "table %s already exists", to)
+	}
+	if _, exists := c.views[key(to)]; exists {
+		return sql.Errorf(to.P, ErrAlreadyExists, "a view named %s already exists", to)
+	}
+	delete(c.tables, key(from))
+	t.Name = to.Name()
+	c.tables[key(to)] = t
+	return nil
+}
+
+// AlterOptions returns a copy of table name with options set and reset (ALTER TABLE ... SET / RESET); the
+// caller validates it and stores it with Replace.
+func (c *Catalog) AlterOptions(name sql.ObjectName, set []sql.Option, reset []sql.Option) (*Table, error) {
+	t, ok := c.tables[key(name)]
+	if !ok {
+		return nil, c.NotFound(name)
+	}
+	nt := *t
+	nt.Options = make(map[string]string, len(t.Options))
+	for k, v := range t.Options {
+		nt.Options[k] = v
+	}
+	nt.OptionKeys = append([]string(nil), t.OptionKeys...)
+	for _, o := range set {
+		if _, had := nt.Options[o.Key]; !had {
+			nt.OptionKeys = append(nt.OptionKeys, o.Key)
+		}
+		nt.Options[o.Key] = o.Value
+	}
+	for _, o := range reset {
+		if o.Key == "connector" {
+			return nil, sql.Errorf(o.P, ErrValidation, "the 'connector' option cannot be reset")
+		}
+		if _, had := nt.Options[o.Key]; !had {
+			continue
+		}
+		delete(nt.Options, o.Key)
+		for i, k := range nt.OptionKeys {
+			if k == o.Key {
+				nt.OptionKeys = append(nt.OptionKeys[:i], nt.OptionKeys[i+1:]...)
+				break
+			}
+		}
+	}
+	return &nt, nil
+}
+
+// Replace stores t under name (after AlterOptions and validation).
+func (c *Catalog) Replace(name sql.ObjectName, t *Table) { c.tables[key(name)] = t }
+
+// CreateStatement renders the table as Flink's SHOW CREATE TABLE does, from its current definition (ALTER
+// TABLE changes included).
+func (t *Table) CreateStatement() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE %sTABLE %s (\n", map[bool]string{true: "TEMPORARY ", false: ""}[t.Temporary], sql.QuoteIdentIfNeeded(t.Name))
+	var lines []string
+	for _, c := range t.Columns {
+		name := sql.QuoteIdentIfNeeded(c.Name)
+		switch c.Kind {
+		case sql.ComputedColumn:
+			lines = append(lines, fmt.Sprintf("  %s AS %s", name, c.ExprText))
+		case sql.MetadataColumn:
+			l := fmt.Sprintf("  %s %s METADATA", name, c.Type)
+			if c.MetadataKey != "" && c.MetadataKey != c.Name {
+				l += fmt.Sprintf(" FROM '%s'", c.MetadataKey)
+			}
+			if c.Virtual {
+				l += " VIRTUAL"
+			}
+			lines = append(lines, l)
+		default:
+			lines = append(lines, fmt.Sprintf("  %s %s", name, c.Type))
+		}
+	}
+	if t.Watermark != nil {
+		lines = append(lines, fmt.Sprintf("  WATERMARK FOR %s AS %s", sql.QuoteIdentIfNeeded(t.Watermark.Column), t.Watermark.ExprText))
+	}
+	if len(t.PrimaryKey) > 0 {
+		var ks []string
+		for _, k := range t.PrimaryKey {
+			ks = append(ks, sql.QuoteIdentIfNeeded(k))
+		}
+		lines = append(lines, fmt.Sprintf("  PRIMARY KEY (%s) NOT ENFORCED", strings.Join(ks, ", ")))
+	}
+	b.WriteString(strings.Join(lines, ",\n"))
+	b.WriteString("\n)")
+	if t.Comment != "" {
+		fmt.Fprintf(&b, "\nCOMMENT '%s'", strings.ReplaceAll(t.Comment, "'", "''"))
+	}
+	b.WriteString(" ")
+	b.WriteString(t.OptionsText())
+	return b.String()
+}

@@ -183,6 +183,32 @@ func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, par
 			return nil, err
 		}
 		return ok("[INFO] Execute statement succeed."), nil
+	case *sql.AlterTable:
+		if _, found := s.cat.Table(st.Name); !found {
+			if st.IfExists {
+				return ok("[INFO] Execute statement succeed."), nil
+			}
+			return nil, s.cat.NotFound(st.Name)
+		}
+		if st.RenameTo != nil {
+			if err := s.cat.RenameTable(st.Name, *st.RenameTo); err != nil {
+				return nil, err
+			}
+			return ok("[INFO] Execute statement succeed."), nil
+		}
+		nt, err := s.cat.AlterOptions(st.Name, st.Set, st.Reset)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.validateTable(nt); err != nil {
+			msg := err.Error()
+			if _, _, m, ok := sql.Position(err); ok {
+				msg = m
+			}
+			return nil, sql.Errorf(st.P, ErrValidation, "%s", msg)
+		}
+		s.cat.Replace(st.Name, nt)
+		return ok("[INFO] Execute statement succeed."), nil
 	case *sql.CreateView:
 		p := s.newPlanner(false, params)
 		n, err := p.PlanQuery(st.Query)
@@ -349,7 +375,7 @@ func (s *Session) show(st *sql.Show) (*Result, error) {
 		if !ok {
 			return nil, s.cat.NotFound(st.Name)
 		}
-		return stringTable([]string{"result"}, [][]string{{t.Def.Text}}), nil
+		return stringTable([]string{"result"}, [][]string{{t.CreateStatement()}}), nil
 	case "CREATE VIEW":
 		v, ok := s.cat.View(st.Name)
 		if !ok {

@@ -139,6 +139,16 @@ type Drop struct {
 	Name      ObjectName
 }
 
+// AlterTable is ALTER TABLE [IF EXISTS] name RENAME TO new | SET ('k' = 'v', ...) | RESET ('k', ...).
+type AlterTable struct {
+	StmtBase
+	Name     ObjectName
+	IfExists bool
+	RenameTo *ObjectName
+	Set      []Option
+	Reset    []Option // Key holds each key; Value is empty
+}
+
 // Set is SET 'key' = 'value', or SET; (list) when Key is empty.
 type Set struct {
 	StmtBase

@@ -445,6 +445,8 @@ func (p *parser) statement() Statement {
 		st = p.statementSet()
 	case p.isKw("SELECT"), p.isKw("WITH"), p.isKw("VALUES"), p.isOp("("):
 		st = &QueryStmt{Query: p.query()}
+	case p.isKw("ALTER") && p.peekN(1).isKw("TABLE"):
+		st = p.alterTable()
 	case p.isKw("ALTER"), p.isKw("LOAD"), p.isKw("UNLOAD"), p.isKw("ANALYZE"), p.isKw("DELETE"), p.isKw("UPDATE"),
 		p.isKw("TRUNCATE"), p.isKw("CALL"), p.isKw("ADD"), p.isKw("REMOVE"):
 		p.fail(t.pos, "%s statements are not supported", t.upper)
@@ -483,6 +485,8 @@ func setBase(st Statement, b StmtBase) {
 	case *QueryStmt:
 		s.StmtBase = b
 	case *Use:
+		s.StmtBase = b
+	case *AlterTable:
 		s.StmtBase = b
 	}
 }
@@ -981,4 +985,42 @@ func (p *parser) statementSet() *StatementSet {
 		}
 	}
 	return ss
+}
+
+// alterTable parses ALTER TABLE [IF EXISTS] name RENAME TO new | SET (options) | RESET (keys).
+func (p *parser) alterTable() *AlterTable {
+	p.advance() // ALTER
+	p.advance() // TABLE
+	a := &AlterTable{}
+	if p.isKw("IF") {
+		p.advance()
+		p.expectKw("EXISTS")
+		a.IfExists = true
+	}
+	a.Name = p.objectName()
+	switch {
+	case p.acceptKw("RENAME"):
+		p.expectKw("TO")
+		n := p.objectName()
+		a.RenameTo = &n
+	case p.acceptKw("SET"):
+		a.Set = p.options()
+	case p.acceptKw("RESET"):
+		p.expectOp("(")
+		for p.err == nil {
+			t := p.tok()
+			k, _ := p.stringLit()
+			a.Reset = append(a.Reset, Option{P: t.pos, Key: k})
+			if !p.acceptOp(",") {
+				break
+			}
+		}
+		p.expectOp(")")
+	default:
+		p.want(`"RENAME"`)
+		p.want(`"SET"`)
+		p.want(`"RESET"`)
+		p.unexpected()
+	}
+	return a
 }
