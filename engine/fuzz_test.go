@@ -23,6 +23,11 @@ func FuzzPlan(f *testing.F) {
 		"SELECT CASE WHEN a > 1 THEN 'x' END, COALESCE(b, 0), CAST(a AS STRING) FROM t",
 		"INSERT INTO p SELECT a, COUNT(*) FROM t GROUP BY a",
 		"SELECT DISTINCT a FROM (VALUES (1), (2)) AS v(a)",
+		"SELECT a, SESSION_START(ts, INTERVAL '1' MINUTE), COUNT(*) FROM t GROUP BY a, SESSION(ts, INTERVAL '1' MINUTE)",
+		"SELECT t.a, v.c FROM t JOIN v FOR SYSTEM_TIME AS OF t.ts ON t.a = v.a",
+		"SELECT a, MAX(b) OVER w FROM t WINDOW w AS (ORDER BY ts RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW)",
+		"SELECT * FROM (SELECT a, DENSE_RANK() OVER (PARTITION BY a ORDER BY b) AS r FROM t) WHERE r < 3",
+		"SELECT a, window_end, SUM(b) FROM TABLE(CUMULATE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '1' HOUR)) GROUP BY a, window_start, window_end",
 	} {
 		f.Add(seed)
 	}
@@ -33,7 +38,8 @@ func FuzzPlan(f *testing.F) {
 	setup, err := sql.ParseScript(`
 CREATE TABLE t (a INT, b BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
 CREATE TABLE u (a INT, c STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
-CREATE TABLE p (a INT, n BIGINT) WITH ('connector' = 'print');`)
+CREATE TABLE p (a INT, n BIGINT) WITH ('connector' = 'print');
+CREATE TABLE v (a INT, c STRING, vts TIMESTAMP(3), PRIMARY KEY (a) NOT ENFORCED, WATERMARK FOR vts AS vts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');`)
 	if err != nil {
 		f.Fatal(err)
 	}
