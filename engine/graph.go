@@ -211,7 +211,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Right, r, j)
 	case *planner.Join:
-		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch}
+		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch, Interval: n.Interval}
 		for _, f := range n.Left.Fields() {
 			cfg.LeftTypes = append(cfg.LeftTypes, f.Type)
 		}

@@ -35,6 +35,16 @@ type JoinConfig struct {
 	Residual expr.Expr
 	// Batch: inputs are bounded and insert-only; the join emits its final +I rows when both have ended.
 	Batch bool
+	// Interval, when set, bounds the rows' times (an interval join): rows that no future row of the other
+	// side can match any more are dropped from state as watermarks advance. Only for insert-only inputs.
+	Interval *IntervalBounds
+}
+
+// IntervalBounds says that joined rows satisfy Lower <= left[LeftTime] - right[RightTime] <= Upper
+// (milliseconds).
+type IntervalBounds struct {
+	LeftTime, RightTime int
+	Lower, Upper        int64
 }
 
 // NewJoin returns the two inputs (left, right) of a regular join whose output rows are the left columns
@@ -336,9 +346,53 @@ func (j *joinOp) watermark(s int, ts int64) error {
 	}
 	if w > j.lastWM {
 		j.lastWM = w
+		if j.cfg.Interval != nil && !j.sides[0].ended && !j.sides[1].ended {
+			j.prune(w)
+		}
 		return j.out.Watermark(w)
 	}
 	return nil
+}
+
+// prune drops the rows no future row can join: rows of the other side still to come have times after w, so
+// a left row l is done when l.t - Lower < w, and a right row r when r.t + Upper < w.
+func (j *joinOp) prune(w int64) {
+	iv := j.cfg.Interval
+	for s := 0; s < 2; s++ {
+		sd := &j.sides[s]
+		for k, bk := range sd.state {
+			keep := bk.recs[:0]
+			for _, r := range bk.recs {
+				var done bool
+				if s == 0 {
+					t := r.vals[iv.LeftTime]
+					done = !t.IsNull() && t.I-iv.Lower < w
+				} else {
+					t := r.vals[iv.RightTime]
+					done = !t.IsNull() && t.I+iv.Upper < w
+				}
+				if !done {
+					keep = append(keep, r)
+				}
+			}
+			if len(keep) == 0 {
+				delete(sd.state, k)
+			} else {
+				bk.recs = keep
+			}
+		}
+	}
+}
+
+// StateRows returns the number of rows held in state on each side (for tests and metrics).
+func (j *joinOp) StateRows() (left, right int) {
+	for _, bk := range j.sides[0].state {
+		left += len(bk.recs)
+	}
+	for _, bk := range j.sides[1].state {
+		right += len(bk.recs)
+	}
+	return
 }
 
 func (j *joinOp) end(s int) error {

@@ -343,6 +343,7 @@ type Join struct {
 	Type                exec.JoinType
 	LeftKeys, RightKeys []int
 	Residual            expr.Expr
+	Interval            *exec.IntervalBounds // interval join: state is bounded by the time condition
 	Batch               bool
 	Out                 []Field
 }
@@ -374,6 +375,8 @@ func (n *Join) Describe() string {
 	kind := "Join"
 	if n.Batch {
 		kind = "HashJoin"
+	} else if n.Interval != nil {
+		kind = "IntervalJoin"
 	}
 	return fmt.Sprintf("%s(joinType=[%s], where=[%s], select=[%s])", kind, n.Type, where, names(n.Out))
 }
