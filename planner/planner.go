@@ -565,7 +565,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		}
 	}
 	// Aggregates with OVER windows: an OverAggregate node under the projection.
-	if hasOverAgg(s) {
+	for hasOverAgg(s) {
 		var err error
 		if in, sc, s, err = p.overAggregate(in, sc, s); err != nil {
 			return nil, err
@@ -1651,11 +1651,19 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 			return nil, nil, nil, sql.Errorf(c.Over.P, ErrValidation, "Window '%s' not found; define it with WINDOW %s AS (...)", c.Over.Ref, c.Over.Ref)
 		}
 	}
+	// This pass plans the calls over the first call's window; calls over other windows are planned by
+	// further passes, each an OverAggregate over the previous one.
 	w := calls[0].Over
-	for _, c := range calls[1:] {
-		if windowSpecText(c.Over) != windowSpecText(w) {
-			return nil, nil, nil, sql.Errorf(c.P, ErrUnsupported, "OVER aggregates with different windows in one SELECT are not supported yet; use the same OVER (...) for all")
+	var same []*sql.FuncCall
+	for _, c := range calls {
+		if windowSpecText(c.Over) == windowSpecText(w) {
+			same = append(same, c)
 		}
+	}
+	calls = same
+	index := map[*sql.FuncCall]int{}
+	for i, c := range calls {
+		index[c] = i
 	}
 	if w.Ref != "" {
 		return nil, nil, nil, sql.Errorf(w.P, ErrUnsupported, "named windows (OVER %s) are not supported yet", w.Ref)
@@ -1757,23 +1765,23 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	for i := len(sc.cols); i < len(preOut); i++ {
 		nsc.cols = append(nsc.cols, scopeCol{name: preOut[i].Name, typ: preOut[i].Type})
 	}
+	base := len(nsc.cols)
 	for i, a := range aggs {
-		name := fmt.Sprintf("$over%d", i)
+		name := fmt.Sprintf("$over%d", base+i)
 		out = append(out, Field{Name: name, Type: a.Type})
 		nsc.cols = append(nsc.cols, scopeCol{name: name, typ: a.Type})
 	}
 	node := &OverAggregate{Input: preNode, Partition: partition, OrderCol: orderCol, Frame: frame, Aggs: aggs, Out: out}
 	ns := *s
 	ns.Items = nil
-	k := 0
 	for i, it := range s.Items {
 		c := *it
 		if it.Expr != nil {
 			c.Expr = rewriteExpr(it.Expr, func(e sql.Expr) (sql.Expr, bool) {
-				if f, ok := isOverAgg(e); ok {
-					r := &sql.ColumnRef{P: f.P, Parts: []string{fmt.Sprintf("$over%d", k)}}
-					k++
-					return r, true
+				if f, ok := e.(*sql.FuncCall); ok {
+					if i, mine := index[f]; mine {
+						return &sql.ColumnRef{P: f.P, Parts: []string{fmt.Sprintf("$over%d", base+i)}}, true
+					}
 				}
 				return nil, false
 			})
