@@ -34,7 +34,7 @@ func TestMaterializerRetract(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := "+I[a, 1]\n+I[a, 2]\n+I[b, NULL]\n"
+	want := "+I[a, 1]\n+I[a, 2]\n+I[b, null]\n"
 	if got := text(m.Rows()); got != want || m.Len() != 3 {
 		t.Fatalf("got %d rows\n%s\nwant\n%s", m.Len(), got, want)
 	}

@@ -24,11 +24,11 @@ func AppendSQL(dst []byte, v Value, t Type, loc *time.Location) []byte {
 	return appendText(dst, v, t, loc, false)
 }
 
-// AppendPrint appends the text the print connector, the changelog printer and the SQL client's tableau
-// show for a value. It is AppendSQL except that BINARY/VARBINARY values (also nested ones) print as x'0aff'
-// hexadecimal, as Flink does when printing, instead of being decoded as UTF-8.
+// AppendPrint appends the text Flink's print connector shows for a value inside "+I[...]": the Java
+// toString of its external type (null, true, 2020-12-30T12:13:14.123, 1.2E-7, [1, -1] for bytes, ...; see
+// appendJavaString). The SQL client's tableau uses AppendSQL (CAST to STRING) instead.
 func AppendPrint(dst []byte, v Value, t Type, loc *time.Location) []byte {
-	return appendText(dst, v, t, loc, true)
+	return appendJavaString(dst, v, t)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -51,9 +51,9 @@ func TestKcatProducesUpsertsSluiceReads(t *testing.T) {
 	}
 	want := map[string]string{
 		"alice": "+I[alice, 1] +I[alice, 3]",
-		"bob":   "+I[bob, 2] -D[bob, NULL]",
+		"bob":   "+I[bob, 2] -D[bob, null]",
 		"carol": "+I[carol, 4]",
-		"dave":  "-D[dave, NULL]",
+		"dave":  "-D[dave, null]",
 	}
 	for k, w := range want {
 		if got := strings.Join(byKey[k], " "); got != w {
