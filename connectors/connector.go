@@ -109,3 +109,10 @@ type Sink interface {
 	// Open starts the sink; the returned Output receives the rows. End flushes and closes.
 	Open(ctx context.Context) (changelog.Output, error)
 }
+
+// OptionsChecker is implemented by factories that can check more of a table's options at CREATE TABLE
+// than the declarations say (e.g. the names and values of Kafka client 'properties.*'), without I/O that
+// needs the external system. Errors are *options.Error naming the keys at fault.
+type OptionsChecker interface {
+	CheckOptions(opts map[string]string) error
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/options"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/types"
@@ -311,6 +312,16 @@ func (s *Session) validateTable(t *catalog.Table) error {
 			}
 		}
 		return s.optionErr(t, key, err)
+	}
+	if c, ok := f.(connectors.OptionsChecker); ok {
+		if err := c.CheckOptions(t.Options); err != nil {
+			key := ""
+			var oe *options.Error
+			if errors.As(err, &oe) && len(oe.Keys) > 0 {
+				key = oe.Keys[0]
+			}
+			return s.optionErr(t, key, err)
+		}
 	}
 	return nil
 }
