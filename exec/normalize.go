@@ -140,6 +140,3 @@ func (n *normalize) End() error {
 	}
 	return n.out.End()
 }
-
-// StateSize returns the number of live keys (for metrics and tests).
-func (n *normalize) StateSize() int { return len(n.state) }

@@ -58,13 +58,6 @@ type rankOp struct {
 	arena []types.Value
 }
 
-func (r *rankOp) limit(n int) int {
-	if r.cfg.Limit >= 0 && int64(n) > r.cfg.Limit {
-		return int(r.cfg.Limit)
-	}
-	return n
-}
-
 func (r *rankOp) ident(vals []types.Value) string {
 	r.kbuf = r.kbuf[:0]
 	for i, v := range vals {
@@ -76,8 +69,6 @@ func (r *rankOp) ident(vals []types.Value) string {
 	}
 	return string(r.kbuf)
 }
-
-func (r *rankOp) emit(kind changelog.Kind, row *rankRow, pos int) { r.emitNum(kind, row, int64(pos+1)) }
 
 func (r *rankOp) emitNum(kind changelog.Kind, row *rankRow, num int64) {
 	n := len(row.vals)
