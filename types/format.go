@@ -92,43 +92,10 @@ func appendText(dst []byte, v Value, t Type, loc *time.Location, printing bool) 
 			v = TimestampToLocal(v, loc)
 		}
 		return FormatTimestamp(dst, v, p)
-	case TagArray:
-		et := elemType(t)
-		dst = append(dst, '[')
-		for i, e := range v.Array() {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = appendText(dst, e, et, loc, printing)
-		}
-		return append(dst, ']')
-	case TagMap:
-		kt, vt := keyType(t), elemType(t)
-		dst = append(dst, '{')
-		if m := v.Map(); m != nil {
-			for i := range m.Keys {
-				if i > 0 {
-					dst = append(dst, ", "...)
-				}
-				dst = appendText(dst, m.Keys[i], kt, loc, printing)
-				dst = append(dst, '=')
-				dst = appendText(dst, m.Vals[i], vt, loc, printing)
-			}
-		}
-		return append(dst, '}')
-	case TagRow:
-		dst = append(dst, '(')
-		for i, f := range v.Fields() {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			var ft Type
-			if i < len(t.Fields) {
-				ft = t.Fields[i].Type
-			}
-			dst = appendText(dst, f, ft, loc, printing)
-		}
-		return append(dst, ')')
+	case TagArray, TagMap, TagRow:
+		return appendComposite(dst, v, t, "(", func(dst []byte, v Value, t Type) []byte {
+			return appendText(dst, v, t, loc, printing)
+		})
 	}
 	return dst
 }
@@ -264,4 +231,50 @@ func appendJava(dst []byte, f float64, bitSize int) []byte {
 	}
 	dst = append(dst, 'E')
 	return strconv.AppendInt(dst, int64(exp), 10)
+}
+
+// appendComposite appends an ARRAY as [a, b], a MAP as {k=v, ...} and a ROW as rowOpen + fields + a closing
+// bracket matching rowOpen ("(" → ")", "+I[" → "]"), rendering the elements with elem.
+func appendComposite(dst []byte, v Value, t Type, rowOpen string, elem func([]byte, Value, Type) []byte) []byte {
+	switch v.T {
+	case TagArray:
+		et := elemType(t)
+		dst = append(dst, '[')
+		for i, e := range v.Array() {
+			if i > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = elem(dst, e, et)
+		}
+		return append(dst, ']')
+	case TagMap:
+		kt, vt := keyType(t), elemType(t)
+		dst = append(dst, '{')
+		if m := v.Map(); m != nil {
+			for i := range m.Keys {
+				if i > 0 {
+					dst = append(dst, ", "...)
+				}
+				dst = elem(dst, m.Keys[i], kt)
+				dst = append(dst, '=')
+				dst = elem(dst, m.Vals[i], vt)
+			}
+		}
+		return append(dst, '}')
+	}
+	dst = append(dst, rowOpen...)
+	for i, f := range v.Fields() {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		var ft Type
+		if i < len(t.Fields) {
+			ft = t.Fields[i].Type
+		}
+		dst = elem(dst, f, ft)
+	}
+	if rowOpen == "(" {
+		return append(dst, ')')
+	}
+	return append(dst, ']')
 }

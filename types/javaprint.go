@@ -55,43 +55,8 @@ func appendJavaString(dst []byte, v Value, t Type) []byte {
 			return append(dst, 'Z')
 		}
 		return appendJavaLocalTime(dst, nanos, false)
-	case TagArray:
-		et := elemType(t)
-		dst = append(dst, '[')
-		for i, e := range v.Array() {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = appendJavaString(dst, e, et)
-		}
-		return append(dst, ']')
-	case TagMap:
-		kt, vt := keyType(t), elemType(t)
-		dst = append(dst, '{')
-		if m := v.Map(); m != nil {
-			for i := range m.Keys {
-				if i > 0 {
-					dst = append(dst, ", "...)
-				}
-				dst = appendJavaString(dst, m.Keys[i], kt)
-				dst = append(dst, '=')
-				dst = appendJavaString(dst, m.Vals[i], vt)
-			}
-		}
-		return append(dst, '}')
-	case TagRow:
-		dst = append(dst, "+I["...)
-		for i, f := range v.Fields() {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			var ft Type
-			if i < len(t.Fields) {
-				ft = t.Fields[i].Type
-			}
-			dst = appendJavaString(dst, f, ft)
-		}
-		return append(dst, ']')
+	case TagArray, TagMap, TagRow:
+		return appendComposite(dst, v, t, "+I[", appendJavaString)
 	}
 	return appendText(dst, v, t, time.UTC, true)
 }
