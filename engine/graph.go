@@ -101,9 +101,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if g.batch && g.restart.attempts > 1 {
 			// Batch: the sink stage materializes its input so that a failed write restarts from it.
 			st := &sinkStage{table: n.Table.Name, sink: n.Sink, policy: g.restart, notice: g.notice, jobID: j.id, dir: g.tempDir}
-			for _, f := range n.Input.Fields() {
-				st.types = append(st.types, f.Type)
-			}
+			st.types = fieldTypes(n.Input.Fields())
 			g.stages = append(g.stages, st)
 			return g.build(n.Input, exec.NewCounter(&j.rowsOut, st), j)
 		}
@@ -123,10 +121,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Calc:
 		return g.build(n.Input, exec.NewCalc(n.Projects, n.Filter, out), j)
 	case *planner.ChangelogNormalize:
-		var ts []types.Type
-		for _, f := range n.Input.Fields() {
-			ts = append(ts, f.Type)
-		}
+		ts := fieldTypes(n.Input.Fields())
 		return g.build(n.Input, exec.WithMessageColumns(exec.NewChangelogNormalize(n.Keys, ts, n.Batch, out), n.MetaCols), j)
 	case *planner.WatermarkAssigner:
 		return g.build(n.Input, exec.NewWatermarkAssigner(n.Expr, out), j)
@@ -136,9 +131,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		for _, k := range n.Keys {
 			cfg.KeyTypes = append(cfg.KeyTypes, in[k].Type)
 		}
-		for _, f := range in {
-			cfg.InTypes = append(cfg.InTypes, f.Type)
-		}
+		cfg.InTypes = fieldTypes(in)
 		agg, err := exec.NewGroupAgg(cfg, out)
 		if err != nil {
 			return err
@@ -173,9 +166,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		for _, k := range n.Keys {
 			cfg.KeyTypes = append(cfg.KeyTypes, in[k].Type)
 		}
-		for _, f := range in {
-			cfg.InTypes = append(cfg.InTypes, f.Type)
-		}
+		cfg.InTypes = fieldTypes(in)
 		agg, err := exec.NewWindowAgg(cfg, n.WindowEndKey, out)
 		if err != nil {
 			return err
@@ -183,9 +174,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, agg, j)
 	case *planner.OverAggregate:
 		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Frame: n.Frame, Aggs: n.Aggs}
-		for _, f := range n.Input.Fields() {
-			cfg.InTypes = append(cfg.InTypes, f.Type)
-		}
+		cfg.InTypes = fieldTypes(n.Input.Fields())
 		op, err := exec.NewOverAgg(cfg, out)
 		if err != nil {
 			return err
@@ -193,18 +182,12 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, op, j)
 	case *planner.Rank:
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch}
-		for _, f := range n.Input.Fields() {
-			cfg.Types = append(cfg.Types, f.Type)
-		}
+		cfg.Types = fieldTypes(n.Input.Fields())
 		return g.build(n.Input, exec.NewRank(cfg, out), j)
 	case *planner.TemporalJoin:
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}
-		for _, f := range n.Left.Fields() {
-			cfg.LeftTypes = append(cfg.LeftTypes, f.Type)
-		}
-		for _, f := range n.Right.Fields() {
-			cfg.RightTypes = append(cfg.RightTypes, f.Type)
-		}
+		cfg.LeftTypes = fieldTypes(n.Left.Fields())
+		cfg.RightTypes = fieldTypes(n.Right.Fields())
 		l, r := exec.NewTemporalJoin(cfg, out)
 		if err := g.build(n.Left, l, j); err != nil {
 			return err
@@ -212,12 +195,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Right, r, j)
 	case *planner.Join:
 		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch, Interval: n.Interval}
-		for _, f := range n.Left.Fields() {
-			cfg.LeftTypes = append(cfg.LeftTypes, f.Type)
-		}
-		for _, f := range n.Right.Fields() {
-			cfg.RightTypes = append(cfg.RightTypes, f.Type)
-		}
+		cfg.LeftTypes = fieldTypes(n.Left.Fields())
+		cfg.RightTypes = fieldTypes(n.Right.Fields())
 		l, r := exec.NewJoin(cfg, out)
 		if err := g.build(n.Left, l, j); err != nil {
 			return err
@@ -370,4 +349,13 @@ func safeEnd(name string, out changelog.Output) (err error) {
 		}
 	}()
 	return out.End()
+}
+
+// fieldTypes returns the types of a node's fields.
+func fieldTypes(fs []planner.Field) []types.Type {
+	ts := make([]types.Type, len(fs))
+	for i, f := range fs {
+		ts[i] = f.Type
+	}
+	return ts
 }
