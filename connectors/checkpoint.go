@@ -1,0 +1,66 @@
+package connectors
+
+import (
+	"context"
+
+	"github.com/sluicesql/sluice/changelog"
+)
+
+// Checkpointed is implemented by sources whose read position can be snapshotted and restored, so that a job
+// restored from a checkpoint continues exactly after the rows that the checkpoint's state contains.
+//
+// Contract (the engine calls these, never concurrently with each other):
+//   - RestorePosition is called before Run with bytes that SnapshotPosition of the same table returned in an
+//     earlier run; the source then starts from there instead of its startup mode.
+//   - SnapshotPosition is called between pushes with the job's graph lock held. It must return the position
+//     after the last batch whose Push completed. A source achieves this by advancing its position with
+//     PushThen, which runs the advance inside the same critical section as the push.
+//   - CheckpointComplete is called after the checkpoint whose SnapshotPosition returned pos is durable (or, with
+//     checkpointing off, after every sink acknowledged the rows up to pos): the source may now publish the
+//     position (Kafka: commit offsets to the consumer group). It may be called from another goroutine than Run.
+type Checkpointed interface {
+	SnapshotPosition() ([]byte, error)
+	RestorePosition(pos []byte) error
+	CheckpointComplete(ctx context.Context, pos []byte) error
+}
+
+// PositionedOutput is implemented by the Output the engine hands to a source's Run.
+type PositionedOutput interface {
+	// PushThen pushes b and, when the push succeeded, calls advance before any checkpoint can see the state
+	// that b produced.
+	PushThen(b *changelog.Batch, advance func()) error
+}
+
+// PushThen pushes b to out and then calls advance: atomically with respect to checkpoints when out is the
+// engine's PositionedOutput, else simply after the push.
+func PushThen(out changelog.Output, b *changelog.Batch, advance func()) error {
+	if p, ok := out.(PositionedOutput); ok {
+		return p.PushThen(b, advance)
+	}
+	if err := out.Push(b); err != nil {
+		return err
+	}
+	advance()
+	return nil
+}
+
+// CheckpointedSink is implemented by sink Outputs that take part in checkpoints (two-phase commit).
+//
+// Contract (the engine calls these in this order; Restore at most once, before the first Push):
+//   - Restore(ctx, state, id): state is what PreCommit returned for checkpoint id in the run being restored,
+//     or nil with id 0 for a fresh start. The sink finishes what that checkpoint pre-committed (exactly-once:
+//     commits the pending transaction) and aborts what a crashed run left open after it (lingering
+//     transactions of the same prefix).
+//   - PreCommit(ctx, id) is called between pushes with the graph lock held: everything pushed so far must be
+//     durable (at-least-once: acknowledged by the external system) or staged (exactly-once: written inside a
+//     transaction that is not committed yet). Rows pushed after PreCommit belong to the next checkpoint. It
+//     returns the state to store in checkpoint id (e.g. the pending transaction's identity), possibly nil.
+//   - Commit(ctx, id) is called once checkpoint id is durable: the staged writes become visible. It may run
+//     concurrently with pushes of the next checkpoint.
+//   - A failure of PreCommit fails the checkpoint; a failure of Commit fails the job (the data is in the
+//     checkpoint and is committed by Restore when the job is restored).
+type CheckpointedSink interface {
+	Restore(ctx context.Context, state []byte, checkpointID int64) error
+	PreCommit(ctx context.Context, checkpointID int64) ([]byte, error)
+	Commit(ctx context.Context, checkpointID int64) error
+}
