@@ -26,8 +26,8 @@ type Checkpointed interface {
 
 // PositionedOutput is implemented by the Output the engine hands to a source's Run.
 type PositionedOutput interface {
-	// PushThen pushes b and, when the push succeeded, calls advance before any checkpoint can see the state
-	// that b produced.
+	// PushThen pushes b (nothing when it is empty) and, when the push succeeded, calls advance before any
+	// checkpoint can see the state that b produced.
 	PushThen(b *changelog.Batch, advance func()) error
 }
 
@@ -37,8 +37,10 @@ func PushThen(out changelog.Output, b *changelog.Batch, advance func()) error {
 	if p, ok := out.(PositionedOutput); ok {
 		return p.PushThen(b, advance)
 	}
-	if err := out.Push(b); err != nil {
-		return err
+	if b.Len() > 0 {
+		if err := out.Push(b); err != nil {
+			return err
+		}
 	}
 	advance()
 	return nil

@@ -289,7 +289,7 @@ func ok(msg string) *Result { return &Result{Kind: ResultOK, Message: msg} }
 
 func (s *Session) noteBatchCheckpointing() {
 	for k := range s.opts {
-		if strings.HasPrefix(k, "execution.checkpointing.") {
+		if strings.HasPrefix(k, "execution.checkpointing.") || strings.HasPrefix(k, "state.backend") || k == "execution.savepoint.path" || k == "table.exec.state.ttl" {
 			fmt.Fprintf(s.cfg.Notice, "[WARNING] %s is ignored in batch mode: batch jobs do not checkpoint; a failed stage is re-run instead\n", k)
 		}
 	}
@@ -568,6 +568,11 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 			return nil, err
 		}
 	}
+	if err := s.prepareState(ctx, g, j, batch); err != nil {
+		cancel()
+		g.abandon()
+		return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "%v", err)
+	}
 	s.jobs = append(s.jobs, j)
 	if s.cfg.OnSubmit != nil {
 		s.cfg.OnSubmit(j)
@@ -602,6 +607,11 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 	if err := g.build(root, collect, j); err != nil {
 		cancel()
 		return nil, err
+	}
+	if err := s.prepareState(ctx, g, j, batch); err != nil {
+		cancel()
+		g.abandon()
+		return nil, sql.Errorf(q.P, ErrValidation, "%v", err)
 	}
 	go func() {
 		j.run(qctx, g)

@@ -32,6 +32,20 @@ type graph struct {
 	stages     []*sinkStage
 	restart    restartPolicy
 	notice     io.Writer
+	parts      []*participant // stateful parts, in build order (checkpoint.go)
+	seenIDs    map[string]int
+	ckpt       *checkpointer
+	stopped    bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
+}
+
+// sinksEnded reports whether a sink of the graph has ended (called with mu held).
+func (g *graph) sinksEnded() bool {
+	for _, s := range g.sinks {
+		if s.ended {
+			return true
+		}
+	}
+	return false
 }
 
 type sourceRun struct {
@@ -109,22 +123,26 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if err != nil {
 			return fmt.Errorf("open sink %s: %w", n.Table.Name, err)
 		}
+		g.register(n, so)
 		e := &endOnce{out: so}
 		g.sinks = append(g.sinks, e)
 		return g.build(n.Input, exec.NewCounter(&j.rowsOut, e), j)
 	case *planner.Scan:
+		g.register(n, n.Source)
 		g.sources = append(g.sources, sourceRun{name: n.Table.Name, src: n.Source, out: exec.NewCounter(&j.rowsIn, out)})
 		return nil
 	case *planner.Values:
-		g.sources = append(g.sources, sourceRun{name: "VALUES", src: &valuesSource{rows: n.Rows}, out: out})
+		vs := &valuesSource{rows: n.Rows}
+		g.register(n, vs)
+		g.sources = append(g.sources, sourceRun{name: "VALUES", src: vs, out: out})
 		return nil
 	case *planner.Calc:
 		return g.build(n.Input, exec.NewCalc(n.Projects, n.Filter, out), j)
 	case *planner.ChangelogNormalize:
 		ts := fieldTypes(n.Input.Fields())
-		return g.build(n.Input, exec.WithMessageColumns(exec.NewChangelogNormalize(n.Keys, ts, n.Batch, out), n.MetaCols), j)
+		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewChangelogNormalize(n.Keys, ts, n.Batch, out), n.MetaCols)), j)
 	case *planner.WatermarkAssigner:
-		return g.build(n.Input, exec.NewWatermarkAssigner(n.Expr, out), j)
+		return g.build(n.Input, g.op(n, exec.NewWatermarkAssigner(n.Expr, out)), j)
 	case *planner.Aggregate:
 		in := n.Input.Fields()
 		cfg := exec.GroupAggConfig{Keys: n.Keys, Aggs: n.Aggs, Batch: n.Batch, EmitUpdateBefore: true, InsertOnly: n.Input.Mode().IsInsertOnly()}
@@ -136,6 +154,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if err != nil {
 			return err
 		}
+		if !n.Batch {
+			g.register(n, agg)
+		}
 		if n.Batch && len(n.Keys) > 0 {
 			var keys []exec.SortKey
 			for _, k := range n.Keys {
@@ -145,11 +166,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Input, agg, j)
 	case *planner.Sort:
-		return g.build(n.Input, exec.NewSort(n.Keys, n.Limit, n.Offset, g.sortMemory, g.tempDir, out), j)
+		return g.build(n.Input, g.op(n, exec.NewSort(n.Keys, n.Limit, n.Offset, g.sortMemory, g.tempDir, out)), j)
 	case *planner.TopN:
-		return g.build(n.Input, exec.NewTopN(n.Keys, n.Limit, n.Offset, out), j)
+		return g.build(n.Input, g.op(n, exec.NewTopN(n.Keys, n.Limit, n.Offset, out)), j)
 	case *planner.Limit:
-		return g.build(n.Input, exec.NewLimit(n.Limit, n.Offset, out), j)
+		return g.build(n.Input, g.op(n, exec.NewLimit(n.Limit, n.Offset, out)), j)
 	case *planner.WindowTVF:
 		if n.Spec.Kind == exec.Session {
 			in := n.Input.Fields()
@@ -157,9 +178,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			for _, c := range n.Partition {
 				pts = append(pts, in[c].Type)
 			}
-			return g.build(n.Input, exec.NewSessionAssigner(n.Spec.Size, n.TimeCol, n.Partition, pts, n.LTZ, g.loc, out), j)
+			return g.build(n.Input, g.op(n, exec.NewSessionAssigner(n.Spec.Size, n.TimeCol, n.Partition, pts, n.LTZ, g.loc, out)), j)
 		}
-		return g.build(n.Input, exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out), j)
+		return g.build(n.Input, g.op(n, exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out)), j)
 	case *planner.WindowAggregate:
 		in := n.Input.Fields()
 		cfg := exec.GroupAggConfig{Keys: n.Keys, Aggs: n.Aggs}
@@ -171,6 +192,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if err != nil {
 			return err
 		}
+		g.register(n, agg)
 		return g.build(n.Input, agg, j)
 	case *planner.OverAggregate:
 		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Frame: n.Frame, Aggs: n.Aggs}
@@ -179,16 +201,18 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if err != nil {
 			return err
 		}
+		g.register(n, op)
 		return g.build(n.Input, op, j)
 	case *planner.Rank:
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch}
 		cfg.Types = fieldTypes(n.Input.Fields())
-		return g.build(n.Input, exec.NewRank(cfg, out), j)
+		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
 	case *planner.TemporalJoin:
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
 		l, r := exec.NewTemporalJoin(cfg, out)
+		g.register(n, l) // both inputs share one operator: its state is snapshotted once, through the left
 		if err := g.build(n.Left, l, j); err != nil {
 			return err
 		}
@@ -198,6 +222,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
 		l, r := exec.NewJoin(cfg, out)
+		g.register(n, l) // both inputs share one operator: its state is snapshotted once, through the left
 		if err := g.build(n.Left, l, j); err != nil {
 			return err
 		}
@@ -212,6 +237,14 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return nil
 	}
 	return fmt.Errorf("engine: no operator for plan node %T", n)
+}
+
+// op registers a stateful operator built for n (when it is one) and returns it.
+func (g *graph) op(n planner.Node, o changelog.Output) changelog.Output {
+	if !g.batch {
+		g.register(n, o)
+	}
+	return o
 }
 
 // endOnce makes End idempotent, so a cancelled job can flush its sinks without ending them twice.
@@ -232,14 +265,35 @@ func (e *endOnce) End() error {
 
 // locked serializes a source's pushes into the shared downstream graph.
 type locked struct {
-	mu  *sync.Mutex
-	out changelog.Output
+	mu      *sync.Mutex
+	out     changelog.Output
+	stopped *bool // the graph's stopped flag, read under mu
 }
 
 func (l *locked) Push(b *changelog.Batch) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if *l.stopped {
+		return context.Canceled
+	}
 	return l.out.Push(b)
+}
+
+// PushThen pushes b and advances the source's position in the same critical section, so that a checkpoint
+// (taken under the same lock) sees both or neither (connectors.PositionedOutput).
+func (l *locked) PushThen(b *changelog.Batch, advance func()) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if *l.stopped {
+		return context.Canceled
+	}
+	if b.Len() > 0 {
+		if err := l.out.Push(b); err != nil {
+			return err
+		}
+	}
+	advance()
+	return nil
 }
 func (l *locked) Watermark(ts int64) error {
 	l.mu.Lock()
@@ -257,12 +311,23 @@ func (j *Job) run(ctx context.Context, g *graph) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(g.sources))
+	errs := make(chan error, len(g.sources)+1)
+	var loopDone chan struct{}
+	if g.ckpt != nil && !g.batch {
+		loopDone = make(chan struct{})
+		go func() {
+			defer close(loopDone)
+			g.ckpt.loop(ctx, func(err error) {
+				errs <- err
+				cancel()
+			})
+		}()
+	}
 	for _, sr := range g.sources {
 		wg.Add(1)
 		go func(sr sourceRun) {
 			defer wg.Done()
-			out := &locked{mu: &g.mu, out: sr.out}
+			out := &locked{mu: &g.mu, out: sr.out, stopped: &g.stopped}
 			err := runSource(ctx, sr, out)
 			if err == nil {
 				err = safeEnd(sr.name, out)
@@ -274,6 +339,10 @@ func (j *Job) run(ctx context.Context, g *graph) {
 		}(sr)
 	}
 	wg.Wait()
+	if loopDone != nil {
+		cancel() // stops the checkpoint loop
+		<-loopDone
+	}
 	close(errs)
 	var err error
 	for e := range errs {
@@ -301,6 +370,10 @@ func (j *Job) run(ctx context.Context, g *graph) {
 	default:
 		status = JobFailed
 		err = fmt.Errorf("job %s failed: %w", j.id, err)
+	}
+	if status != JobFailed && g.ckpt != nil {
+		// The sinks have ended (flushed): the sources may publish their final positions.
+		g.ckpt.final(context.WithoutCancel(ctx))
 	}
 	j.mu.Lock()
 	j.err, j.status, j.end = err, status, time.Now()

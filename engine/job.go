@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+
+	"github.com/sluicesql/sluice/state"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,35 @@ type Job struct {
 	status  JobStatus
 	rowsIn  atomic.Int64
 	rowsOut atomic.Int64
+
+	lastCheckpoint CheckpointInfo // guarded by mu
+	restoredFrom   string         // the checkpoint or savepoint the job started from
+}
+
+// CheckpointInfo describes a job's latest completed checkpoint.
+type CheckpointInfo struct {
+	ID       int64
+	Path     string // "" when no checkpoint directory is configured (kept in memory)
+	Duration time.Duration
+	Bytes    int64
+	Time     time.Time
+}
+
+// LastCheckpoint returns the job's latest completed checkpoint (ID 0: none yet).
+func (j *Job) LastCheckpoint() CheckpointInfo {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.lastCheckpoint
+}
+
+func (j *Job) noteCheckpoint(id int64, path string, d time.Duration, md *state.Metadata) {
+	var n int64
+	for _, p := range md.Parts {
+		n += p.Bytes + int64(len(p.Inline))
+	}
+	j.mu.Lock()
+	j.lastCheckpoint = CheckpointInfo{ID: id, Path: path, Duration: d, Bytes: n, Time: time.Now()}
+	j.mu.Unlock()
 }
 
 // ID is the job's identifier.

@@ -74,6 +74,8 @@ type source struct {
 
 	records, skippedBad, skippedNull atomic.Int64
 	warnings                         int
+
+	positions positions // position.go
 }
 
 var _ connectors.Source = (*source)(nil)
@@ -219,8 +221,19 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	}
 	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}}
 	r.prepare()
+	_, managed := out.(connectors.PositionedOutput)
+	s.positions.mu.Lock()
+	s.positions.active, s.positions.managed = r, managed
+	s.positions.mu.Unlock()
+	defer func() {
+		s.positions.mu.Lock()
+		s.positions.active = nil
+		s.positions.mu.Unlock()
+	}()
 	err = r.loop(ctx, out)
-	r.commit(context.WithoutCancel(ctx), true)
+	if !managed {
+		r.commit(context.WithoutCancel(ctx), true)
+	}
 	if n := s.skippedBad.Load() + s.skippedNull.Load(); n > maxWarnings {
 		fmt.Fprintf(s.stderr, "WARN kafka table '%s': skipped %d records in all (%d unreadable, %d with a null value)\n",
 			c.table.Name, n, s.skippedBad.Load(), s.skippedNull.Load())
@@ -329,7 +342,10 @@ func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) 
 	s := r.s
 	lister := offsetLister{adm: r.adm}
 	startSpec := s.start
-	if !initial {
+	s.positions.mu.Lock()
+	fromCheckpoint := s.positions.restored != nil
+	s.positions.mu.Unlock()
+	if !initial || fromCheckpoint {
 		startSpec = offsetSpec{mode: modeEarliest}
 	}
 	starts, err := lister.resolve(ctx, startSpec, fresh, true)
@@ -343,9 +359,18 @@ func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) 
 		}
 	}
 	assign := map[string]map[int32]kgo.Offset{}
+	s.positions.mu.Lock()
+	restored := s.positions.restored
+	s.positions.mu.Unlock()
 	for _, tp := range fresh {
 		st := &partState{tp: tp, next: -1, acked: -1, committed: -1, stop: -1}
 		start := starts[tp]
+		if restored != nil {
+			if o, ok := restored[tp]; ok {
+				start = o
+				st.next = o
+			}
+		}
 		if stops != nil {
 			st.stop = stops[tp]
 			if start >= st.stop {
@@ -410,7 +435,7 @@ func (r *run) loop(ctx context.Context, out changelog.Output) error {
 			return err
 		}
 		now = time.Now()
-		if !now.Before(nextCommit) {
+		if !now.Before(nextCommit) && !s.positions.managed {
 			r.commit(ctx, false)
 			nextCommit = now.Add(commitEvery)
 		}
@@ -490,11 +515,11 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	if removed != nil {
 		r.cl.RemoveConsumePartitions(removed)
 	}
-	if r.batch.Len() > 0 {
-		r.s.records.Add(int64(r.batch.Len()))
-		if err := out.Push(&r.batch); err != nil {
-			return err
-		}
+	r.s.records.Add(int64(r.batch.Len()))
+	// The positions advance inside the same critical section as the push (an empty batch only advances
+	// them), so a checkpoint sees a partition's rows and its offset together.
+	if err := connectors.PushThen(out, &r.batch, func() { r.s.positions.advance(r.touched) }); err != nil {
+		return err
 	}
 	for _, st := range r.touched {
 		st.acked = st.next

@@ -1,0 +1,348 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/state"
+)
+
+// participant is one stateful part of a job's graph: a source with a position, an operator with state, or a
+// sink that pre-commits. Its id is derived from the plan (a hash of the node's subtree as EXPLAIN prints it),
+// so the same query planned again in another run maps its state to the same parts.
+type participant struct {
+	id   string
+	kind string // "source", "operator", "sink"
+	name string
+	src  connectors.Checkpointed
+	op   state.Snapshotter
+	sink connectors.CheckpointedSink
+	pos  []byte // source: the position of the latest completed cycle
+}
+
+// planID returns the stable id of a plan node: kind + a hash of its subtree; repeated subtrees (a self-join
+// of one view) are told apart by their order in the graph.
+func (g *graph) planID(kind string, n planner.Node) string {
+	sum := sha256.Sum256([]byte(kind + "\n" + planner.Explain(n, true)))
+	id := kind[:2] + "-" + hex.EncodeToString(sum[:8])
+	if g.seenIDs == nil {
+		g.seenIDs = map[string]int{}
+	}
+	g.seenIDs[id]++
+	if c := g.seenIDs[id]; c > 1 {
+		id += "-" + strconv.Itoa(c)
+	}
+	return id
+}
+
+// register adds a stateful part for plan node n.
+func (g *graph) register(n planner.Node, v any) {
+	p := &participant{name: n.Describe()}
+	switch v := v.(type) {
+	case connectors.Checkpointed:
+		p.kind, p.src = "source", v
+	case connectors.CheckpointedSink:
+		p.kind, p.sink = "sink", v
+	case state.Snapshotter:
+		p.kind, p.op = "operator", v
+	default:
+		return
+	}
+	p.id = g.planID(p.kind, n)
+	g.parts = append(g.parts, p)
+}
+
+// checkpointer runs a streaming job's checkpoints (and, with checkpointing off, its commit cycles: sinks
+// flush, then sources commit the offsets of what the sinks acknowledged).
+type checkpointer struct {
+	g       *graph
+	cfg     checkpointConfig
+	job     *Job
+	nextID  int64
+	jobDir  string // <checkpoints dir>/<job id>, "" without a directory
+	notice  func(format string, args ...any)
+	mu      sync.Mutex // serializes cycles (periodic, savepoint, final)
+	failed  int        // consecutive failed checkpoints
+	latest  *state.Checkpoint
+	stopped bool
+}
+
+func newCheckpointer(g *graph, cfg checkpointConfig, j *Job, notice func(string, ...any)) *checkpointer {
+	c := &checkpointer{g: g, cfg: cfg, job: j, nextID: 1, notice: notice}
+	if cfg.dir != "" {
+		c.jobDir = filepath.Join(cfg.dir, j.id)
+	}
+	return c
+}
+
+// loop triggers a cycle every interval until ctx ends. A failed checkpoint beyond the tolerable number fails
+// the job through fail.
+func (c *checkpointer) loop(ctx context.Context, fail func(error)) {
+	every := c.cfg.commitEvery
+	if c.cfg.interval > 0 {
+		every = c.cfg.interval
+	}
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		_, err := c.cycle(ctx, c.cfg.interval > 0, false)
+		if err != nil && ctx.Err() == nil {
+			c.failed++
+			if c.cfg.interval > 0 && c.failed > c.cfg.tolerable {
+				fail(fmt.Errorf("checkpoint failed and 'execution.checkpointing.tolerable-failed-checkpoints' is %d: %w", c.cfg.tolerable, err))
+				return
+			}
+			c.notice("[WARNING] job %s: %v\n", c.job.id, err)
+		} else if err == nil {
+			c.failed = 0
+		}
+		next := every - time.Since(start)
+		if c.cfg.minPause > 0 {
+			next = max(next, c.cfg.minPause)
+		}
+		t.Reset(max(next, time.Millisecond))
+	}
+}
+
+// errSinkEnded skips a cycle that comes after the job's sinks ended (the job is finishing).
+var errSinkEnded = errors.New("the job's sinks have ended")
+
+// cycle takes one consistent cut under the graph lock — source positions, operator state, sink pre-commits —
+// then (durable=true) writes it as chk-<n>, commits the sinks and lets the sources publish their positions.
+// With durable=false only sources and sinks take part (the commit cycle of a job without checkpointing).
+// savepoint writes a savepoint under dir instead of a checkpoint. It returns the written directory.
+func (c *checkpointer) cycle(ctx context.Context, durable bool, savepoint bool, dir ...string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return "", errSinkEnded
+	}
+	g := c.g
+	start := time.Now()
+	id := c.nextID
+	md := &state.Metadata{Kind: "checkpoint", JobID: c.job.id, JobName: c.job.name, CheckpointID: id,
+		Timestamp: start.UnixMilli(), RuntimeMode: ModeStreaming, Backend: c.cfg.backend, MaxParallelism: c.cfg.maxParallelism}
+	if savepoint {
+		md.Kind = "savepoint"
+	}
+	files := map[string]*state.FileWriter{}
+	type pre struct {
+		p   *participant
+		pos []byte
+	}
+	var sources []pre
+	var sinks []*participant
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
+	defer cancel()
+	g.mu.Lock()
+	if g.sinksEnded() {
+		g.mu.Unlock()
+		return "", errSinkEnded
+	}
+	var err error
+	for _, p := range g.parts {
+		if err != nil {
+			break
+		}
+		ps := state.PartState{ID: p.id, Kind: p.kind, Name: p.name}
+		switch {
+		case p.src != nil:
+			var pos []byte
+			if pos, err = p.src.SnapshotPosition(); err != nil {
+				err = fmt.Errorf("source %s: %w", p.name, err)
+				break
+			}
+			ps.Inline = pos
+			sources = append(sources, pre{p, pos})
+		case p.op != nil:
+			if !durable {
+				continue
+			}
+			w := state.NewFileWriter(c.cfg.maxParallelism)
+			if err = p.op.SnapshotState(w); err != nil {
+				err = fmt.Errorf("operator %s: %w", p.name, err)
+				break
+			}
+			ps.File = p.id + ".state"
+			ps.Entries, ps.Bytes = w.Entries(), w.Size()
+			files[ps.File] = w
+		case p.sink != nil:
+			var st []byte
+			if st, err = p.sink.PreCommit(pctx, id); err != nil {
+				err = fmt.Errorf("sink %s: %w", p.name, err)
+				break
+			}
+			ps.Inline = st
+			sinks = append(sinks, p)
+		}
+		md.Parts = append(md.Parts, ps)
+	}
+	if err == nil {
+		c.nextID++
+	}
+	g.mu.Unlock()
+	if err != nil {
+		return "", fmt.Errorf("checkpoint %d: %w", id, err)
+	}
+	path := ""
+	if durable {
+		parent, name := c.jobDir, "chk-"+strconv.FormatInt(id, 10)
+		if savepoint {
+			parent, name = dir[0], fmt.Sprintf("savepoint-%s-%s", c.job.id[:6], newJobID()[:12])
+		}
+		if parent != "" {
+			if path, err = state.Write(parent, name, md, files); err != nil {
+				return "", fmt.Errorf("checkpoint %d: write to '%s': %w", id, parent, err)
+			}
+			if time.Since(start) > c.cfg.timeout {
+				_ = os.RemoveAll(path)
+				return "", fmt.Errorf("checkpoint %d expired before completing (took %s; 'execution.checkpointing.timeout' is %s)", id, time.Since(start).Round(time.Millisecond), c.cfg.timeout)
+			}
+			if !savepoint {
+				_ = state.Prune(parent, c.cfg.numRetained)
+			}
+		}
+		c.job.noteCheckpoint(id, path, time.Since(start), md)
+	}
+	for _, p := range sinks {
+		if err := p.sink.Commit(ctx, id); err != nil {
+			return path, fmt.Errorf("checkpoint %d: commit sink %s: %w", id, p.name, err)
+		}
+	}
+	for _, s := range sources {
+		if err := s.p.src.CheckpointComplete(ctx, s.pos); err != nil {
+			c.notice("[WARNING] job %s: source %s: %v\n", c.job.id, s.p.name, err)
+		}
+	}
+	return path, nil
+}
+
+// final publishes the sources' last positions after the sinks ended (flushed): a job that ends (bounded
+// input, or cancelled) commits its Kafka offsets for everything its sinks wrote.
+func (c *checkpointer) final(ctx context.Context) {
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	for _, p := range c.g.parts {
+		if p.src == nil {
+			continue
+		}
+		pos, err := p.src.SnapshotPosition()
+		if err == nil {
+			err = p.src.CheckpointComplete(ctx, pos)
+		}
+		if err != nil {
+			c.notice("[WARNING] job %s: source %s: %v\n", c.job.id, p.name, err)
+		}
+	}
+}
+
+// restore loads a checkpoint or savepoint into a freshly built graph: every part of the checkpoint must map to
+// a part of the plan (unless ignoreUnclaimed), and nothing runs when a part fails to load.
+func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaimed bool) error {
+	byID := map[string]*participant{}
+	for _, p := range g.parts {
+		byID[p.id] = p
+	}
+	for _, ps := range cp.Metadata.Parts {
+		if _, ok := byID[ps.ID]; !ok && !ignoreUnclaimed {
+			return fmt.Errorf("%w: Failed to rollback to checkpoint/savepoint '%s'. Cannot map checkpoint/savepoint state for %s %s (id %s) to the new program, because the %s is not available in the new program (the query or a table it reads changed). If you want to allow to skip this, SET 'execution.savepoint.ignore-unclaimed-state' = 'true'",
+				ErrValidation, cp.Dir, ps.Kind, ps.Name, ps.ID, ps.Kind)
+		}
+	}
+	for _, p := range g.parts {
+		ps, ok := cp.Part(p.id)
+		switch {
+		case p.src != nil:
+			if ok {
+				if err := p.src.RestorePosition(ps.Inline); err != nil {
+					return fmt.Errorf("restore source %s from '%s': %w", p.name, cp.Dir, err)
+				}
+			}
+		case p.op != nil:
+			if !ok {
+				continue
+			}
+			r, err := cp.Reader(ps)
+			if err != nil {
+				return fmt.Errorf("restore %s from '%s': %w", p.name, cp.Dir, err)
+			}
+			if r == nil {
+				continue
+			}
+			if err := p.op.RestoreState(r); err != nil {
+				return fmt.Errorf("restore %s from '%s': %w", p.name, cp.Dir, err)
+			}
+		case p.sink != nil:
+			var st []byte
+			id := int64(0)
+			if ok {
+				st, id = ps.Inline, cp.Metadata.CheckpointID
+			}
+			if err := p.sink.Restore(ctx, st, id); err != nil {
+				return fmt.Errorf("restore sink %s from '%s': %w", p.name, cp.Dir, err)
+			}
+		}
+	}
+	return nil
+}
+
+// restoreFresh lets two-phase sinks clean up after a crashed run that used the same transactional prefix
+// when a job starts without a checkpoint.
+func (g *graph) restoreFresh(ctx context.Context) error {
+	for _, p := range g.parts {
+		if p.sink != nil {
+			if err := p.sink.Restore(ctx, nil, 0); err != nil {
+				return fmt.Errorf("start sink %s: %w", p.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// prepareState reads the session's checkpoint options for a job whose graph was just built, restores the
+// graph from 'execution.savepoint.path' when set (all parts or nothing), and attaches the checkpointer.
+func (s *Session) prepareState(ctx context.Context, g *graph, j *Job, batch bool) error {
+	cfg, err := s.checkpointConfig()
+	if err != nil {
+		return err
+	}
+	c := newCheckpointer(g, cfg, j, func(format string, args ...any) { fmt.Fprintf(s.cfg.Notice, format, args...) })
+	g.ckpt = c
+	if cfg.restorePath != "" && !batch {
+		cp, err := state.Load(cfg.restorePath)
+		if err != nil {
+			return fmt.Errorf("'execution.savepoint.path': %w", err)
+		}
+		if err := g.restore(ctx, cp, cfg.ignoreUnclaimed); err != nil {
+			return err
+		}
+		c.nextID = cp.Metadata.CheckpointID + 1
+		j.restoredFrom = cp.Dir
+		return nil
+	}
+	return g.restoreFresh(ctx)
+}
+
+// abandon ends the sinks of a graph that will not run (its restore failed), so their clients close.
+func (g *graph) abandon() {
+	for _, s := range g.sinks {
+		_ = s.End()
+	}
+}
