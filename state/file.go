@@ -16,7 +16,7 @@ import (
 // The key group is stored so that a later rescale can pick the entries of a key-group range without hashing.
 
 var (
-	fileMagic = []byte("SLST")
+	fileMagic  = []byte("SLST")
 	castagnoli = crc32.MakeTable(crc32.Castagnoli)
 )
 
