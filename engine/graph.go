@@ -396,10 +396,24 @@ func runSource(ctx context.Context, sr sourceRun, out changelog.Output) (err err
 	return err
 }
 
-// valuesSource emits the rows of a VALUES clause.
+// valuesSource emits the rows of a VALUES clause. Its position is whether it has emitted them.
 type valuesSource struct {
-	rows [][]types.Value
+	rows    [][]types.Value
+	emitted bool // advanced under the graph lock
+	skip    bool // restored from a checkpoint taken after the rows were emitted
 }
+
+func (v *valuesSource) SnapshotPosition() ([]byte, error) {
+	if v.emitted || v.skip {
+		return []byte{1}, nil
+	}
+	return []byte{0}, nil
+}
+func (v *valuesSource) RestorePosition(b []byte) error {
+	v.skip = len(b) == 1 && b[0] == 1
+	return nil
+}
+func (v *valuesSource) CheckpointComplete(context.Context, []byte) error { return nil }
 
 func (v *valuesSource) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
 func (v *valuesSource) Bounded() bool                 { return true }
@@ -411,7 +425,10 @@ func (v *valuesSource) Run(ctx context.Context, out changelog.Output) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return out.Push(&b)
+	if v.skip {
+		return nil
+	}
+	return connectors.PushThen(out, &b, func() { v.emitted = true })
 }
 
 // safeEnd ends an input of the graph, turning a panic in an operator's End into the job's error.

@@ -2,7 +2,10 @@ package datagen
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -21,9 +24,20 @@ type source struct {
 	loc   *time.Location
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
+
+	// Checkpoint position (connectors.Checkpointed): rows generated and the random generator's state after
+	// the last pushed batch; restored* seed the next Run.
+	mu          sync.Mutex
+	posRow      int64
+	posRNG      []byte
+	restoredRow int64
+	restoredRNG []byte
 }
 
-var _ connectors.Source = (*source)(nil)
+var (
+	_ connectors.Source       = (*source)(nil)
+	_ connectors.Checkpointed = (*source)(nil)
+)
 
 func (s *source) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
 func (s *source) Bounded() bool                 { return s.limit >= 0 }
@@ -43,10 +57,19 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	}
 	vals := make([]types.Value, bs*n)
 	batch := &changelog.Batch{Rows: make([]changelog.Row, 0, bs)}
-	c := &genCtx{rng: rand.New(rand.NewPCG(s.seed, s.seed^0x9e3779b97f4a7c15)), loc: s.loc}
+	pcg := rand.NewPCG(s.seed, s.seed^0x9e3779b97f4a7c15)
+	c := &genCtx{rng: rand.New(pcg), loc: s.loc}
 	perRow := float64(time.Second) / float64(s.rps)
 	next := s.now()
-	var row int64
+	s.mu.Lock()
+	row := s.restoredRow
+	if s.restoredRNG != nil {
+		if err := pcg.UnmarshalBinary(s.restoredRNG); err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("datagen: the position in the checkpoint is not readable: %w", err)
+		}
+	}
+	s.mu.Unlock()
 	for s.limit < 0 || row < s.limit {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -74,10 +97,46 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 			batch.Append(changelog.Insert, rv)
 			row++
 		}
-		if err := out.Push(batch); err != nil {
+		st, _ := pcg.MarshalBinary()
+		if err := connectors.PushThen(out, batch, func() {
+			s.mu.Lock()
+			s.posRow, s.posRNG = row, st
+			s.mu.Unlock()
+		}); err != nil {
 			return err
 		}
 		next = next.Add(time.Duration(float64(k) * perRow))
 	}
 	return nil
 }
+
+// SnapshotPosition encodes the number of rows generated and the generator's state.
+func (s *source) SnapshotPosition() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, rng := s.posRow, s.posRNG
+	if rng == nil {
+		row, rng = s.restoredRow, s.restoredRNG
+	}
+	b := binary.AppendVarint(nil, row)
+	return append(b, rng...), nil
+}
+
+// RestorePosition continues the sequence after the rows of the position, with the same random state, so
+// that a restored run generates exactly the rows the first run would have generated next.
+func (s *source) RestorePosition(b []byte) error {
+	row, n := binary.Varint(b)
+	if n <= 0 || row < 0 {
+		return fmt.Errorf("datagen: the position in the checkpoint is not readable")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.restoredRow = row
+	if rest := b[n:]; len(rest) > 0 {
+		s.restoredRNG = append([]byte(nil), rest...)
+	}
+	return nil
+}
+
+// CheckpointComplete has nothing to publish.
+func (s *source) CheckpointComplete(context.Context, []byte) error { return nil }
