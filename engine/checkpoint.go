@@ -82,6 +82,15 @@ func newCheckpointer(g *graph, cfg checkpointConfig, j *Job, notice func(string,
 	if cfg.dir != "" {
 		c.jobDir = filepath.Join(cfg.dir, j.id)
 	}
+	if cfg.interval == 0 {
+		// Without checkpoints, sinks flush and sources commit as often as the most eager source asks
+		// (Kafka: 'properties.auto.commit.interval.ms').
+		for _, p := range g.parts {
+			if ci, ok := p.src.(interface{ CommitInterval() time.Duration }); ok && ci.CommitInterval() > 0 {
+				c.cfg.commitEvery = min(c.cfg.commitEvery, ci.CommitInterval())
+			}
+		}
+	}
 	return c
 }
 

@@ -167,3 +167,7 @@ func (s *source) CheckpointComplete(ctx context.Context, pos []byte) error {
 	}
 	return nil
 }
+
+// CommitInterval is 'properties.auto.commit.interval.ms': with checkpointing off, how often the engine
+// flushes the sinks and then commits this source's offsets.
+func (s *source) CommitInterval() time.Duration { return s.cfg.client.autoCommitInterval }

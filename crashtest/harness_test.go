@@ -1,0 +1,267 @@
+package crashtest
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicesql/sluice/state"
+)
+
+var kills = flag.Int("crash.kills", 8, "SIGKILLs per scenario")
+
+var clientBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "sluice-crashtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	clientBin = filepath.Join(dir, "sql-client")
+	build := exec.Command("go", "build", "-o", clientBin, "github.com/sluicesql/sluice/cmd/sql-client")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build sql-client:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// broker starts an in-process broker that outlives the client processes of a test.
+func broker(t *testing.T, partitions int) string {
+	addr, _ := brokerCluster(t, partitions)
+	return addr
+}
+
+func brokerCluster(t *testing.T, partitions int) (string, *kfake.Cluster) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(partitions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0], c
+}
+
+// slowProduce makes the broker answer every produce request after delay (a stalled sink broker).
+func slowProduce(c *kfake.Cluster, delay time.Duration) {
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { time.Sleep(delay) })
+		return nil, nil, false
+	})
+}
+
+// produce writes records (key, value) to topic and waits for their acknowledgement.
+func produce(t *testing.T, addr, topic string, recs []*kgo.Record) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// consume reads every record of topic currently in it (read_committed when committed is set).
+func consume(t *testing.T, addr, topic string, committed bool) []*kgo.Record {
+	t.Helper()
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+	if committed {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// The end offsets (the last stable offset for read_committed) tell when everything was read.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ends := map[int32]int64{}
+	lo := kgo.NewOffset().AtEnd()
+	_ = lo
+	var out []*kgo.Record
+	idle := 0
+	for idle < 3 {
+		pctx, pcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		pcancel()
+		if ctx.Err() != nil {
+			break
+		}
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			out = append(out, r)
+			ends[r.Partition] = r.Offset
+			n++
+		})
+		if n == 0 {
+			idle++
+		} else {
+			idle = 0
+		}
+	}
+	return out
+}
+
+// client is one sql-client process running a script.
+type client struct {
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
+	done   chan struct{}
+	mu     sync.Mutex
+	exited error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func startClient(t *testing.T, dir, script string) *client {
+	t.Helper()
+	f := filepath.Join(dir, fmt.Sprintf("script-%d.sql", time.Now().UnixNano()))
+	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &client{out: &bytes.Buffer{}, done: make(chan struct{})}
+	c.cmd = exec.Command(clientBin, "-f", f)
+	w := &lockedBuffer{b: c.out}
+	c.cmd.Stdout, c.cmd.Stderr = w, w
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := c.cmd.Wait()
+		c.mu.Lock()
+		c.exited = err
+		c.mu.Unlock()
+		close(c.done)
+	}()
+	return c
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (c *client) kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+// exitedEarly reports whether the process ended by itself (an error in the script or the job).
+func (c *client) exitedEarly() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// output returns what the process printed.
+func (c *client) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.String()
+}
+
+// latestCheckpoint returns the newest complete checkpoint under dir, or "" when there is none yet.
+func latestCheckpoint(dir string) string {
+	p, err := state.Latest(dir)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// randomDelay returns a random time in [lo, hi).
+func randomDelay(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)))
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return cond()
+}
+
+func fileURL(p string) string { return "file://" + filepath.ToSlash(p) }
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
+
+// feeder produces order records continuously (batches of 100 every 10 ms) until stop; n is how many were
+// acknowledged.
+type feeder struct {
+	stop chan struct{}
+	done chan struct{}
+	n    int
+}
+
+func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
+	f := &feeder{stop: make(chan struct{}), done: make(chan struct{}), n: n0}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(f.done)
+		defer cl.Close()
+		for {
+			select {
+			case <-f.stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			recs := orders(f.n, 100, users)
+			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+				t.Errorf("feed: %v", err)
+				return
+			}
+			f.n += len(recs)
+		}
+	}()
+	return f
+}
+
+// end stops the feeder and returns the number of records produced in all.
+func (f *feeder) end() int {
+	close(f.stop)
+	<-f.done
+	return f.n
+}

@@ -1,0 +1,199 @@
+package crashtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// orders returns JSON order records n0..n0+n-1: {"id": i, "user_id": i % users, "amount": i % 7}.
+func orders(n0, n, users int) []*kgo.Record {
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		id := n0 + i
+		recs[i] = &kgo.Record{Key: []byte(fmt.Sprint(id % users)), Value: []byte(fmt.Sprintf(`{"id":%d,"user_id":%d,"amount":%d}`, id, id%users, id%7))}
+	}
+	return recs
+}
+
+func script(addr string, parts ...string) string {
+	return strings.ReplaceAll(strings.Join(parts, "\n"), "ADDR", addr)
+}
+
+const ordersDDL = `CREATE TABLE orders (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'orders', 'properties.bootstrap.servers' = 'ADDR',
+  'properties.group.id' = 'crash', 'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest',
+  'properties.auto.commit.interval.ms' = '100', 'format' = 'json');`
+
+// TestAtLeastOnceKill: kafka → filter → kafka with 'sink.delivery-guarantee' = 'at-least-once' and no
+// checkpoints; restarts resume from the consumer group's offsets. Killed at random moments while the broker
+// answers produce requests slowly, no row may be lost (duplicates are allowed by at-least-once).
+func TestAtLeastOnceKill(t *testing.T) {
+	addr := broker(t, 4)
+	sinkAddr, sinkCluster := brokerCluster(t, 4)
+	slowProduce(sinkCluster, 300*time.Millisecond)
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	sql := script(addr, ordersDDL, `CREATE TABLE big (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'big', 'properties.bootstrap.servers' = 'SINK', 'format' = 'json',
+  'sink.delivery-guarantee' = 'at-least-once', 'properties.linger.ms' = '50');`,
+		`INSERT INTO big SELECT id, user_id, amount FROM orders WHERE amount <> 3;`)
+	sql = strings.ReplaceAll(sql, "SINK", sinkAddr)
+	f := feed(t, addr, "orders", 0, 50)
+	for k := 0; k < *kills; k++ {
+		c := startClient(t, dir, sql)
+		time.Sleep(randomDelay(rng, 100*time.Millisecond, 900*time.Millisecond))
+		if c.exitedEarly() {
+			t.Fatalf("sql-client ended by itself:\n%s", indent(c.output()))
+		}
+		c.kill()
+	}
+	total := f.end()
+	want := map[int]bool{}
+	for i := 0; i < total; i++ {
+		if i%7 != 3 {
+			want[i] = true
+		}
+	}
+	c := startClient(t, dir, sql)
+	defer c.kill()
+	seen := map[int]int{}
+	ok := waitFor(60*time.Second, func() bool {
+		seen = countIDs(t, consume(t, sinkAddr, "big", false))
+		for id := range want {
+			if seen[id] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	lost, dups := 0, 0
+	for id := range want {
+		if seen[id] == 0 {
+			lost++
+		}
+		if seen[id] > 1 {
+			dups += seen[id] - 1
+		}
+	}
+	t.Logf("%d kills, %d rows expected: %d lost, %d duplicated (at-least-once allows duplicates)", *kills, len(want), lost, dups)
+	if !ok || lost > 0 {
+		t.Fatalf("%d of %d rows lost after %d kills\nlast client output:\n%s", lost, len(want), *kills, indent(c.output()))
+	}
+}
+
+func countIDs(t *testing.T, recs []*kgo.Record) map[int]int {
+	seen := map[int]int{}
+	for _, r := range recs {
+		var v struct{ ID int }
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatalf("unreadable output record %q: %v", r.Value, err)
+		}
+		seen[v.ID]++
+	}
+	return seen
+}
+
+// TestGroupByUpsertKill: kafka → GROUP BY → upsert-kafka with checkpoints every 100 ms, killed at random
+// moments and restarted from the latest checkpoint each time, with new input arriving between runs. The
+// compacted totals topic must equal the true totals.
+func TestGroupByUpsertKill(t *testing.T) {
+	addr := broker(t, 4)
+	dir := t.TempDir()
+	ckpts := dir + "/checkpoints"
+	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
+	const users = 300
+	body := []string{
+		`SET 'execution.checkpointing.interval' = '100 ms';`,
+		`SET 'state.checkpoints.dir' = '` + fileURL(ckpts) + `';`,
+		ordersDDL,
+		`CREATE TABLE totals (user_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json');`,
+		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`,
+	}
+	run := func() *client {
+		parts := body
+		if p := latestCheckpoint(ckpts); p != "" {
+			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, body...)
+		}
+		return startClient(t, dir, script(addr, parts...))
+	}
+	restored := 0
+	f := feed(t, addr, "orders", 0, users)
+	for k := 0; k < *kills; k++ {
+		if latestCheckpoint(ckpts) != "" {
+			restored++
+		}
+		c := run()
+		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond))
+		if c.exitedEarly() {
+			t.Fatalf("sql-client ended by itself:\n%s", indent(c.output()))
+		}
+		c.kill()
+	}
+	total := f.end()
+	type tot struct{ Cnt, Total int64 }
+	want := map[int64]tot{}
+	for i := 0; i < total; i++ {
+		w := want[int64(i%users)]
+		w.Cnt++
+		w.Total += int64(i % 7)
+		want[int64(i%users)] = w
+	}
+	c := run()
+	defer c.kill()
+	var got map[int64]tot
+	ok := waitFor(60*time.Second, func() bool {
+		got = map[int64]tot{}
+		for _, r := range consume(t, addr, "totals", false) {
+			var k struct {
+				UserID int64 `json:"user_id"`
+			}
+			if err := json.Unmarshal(r.Key, &k); err != nil {
+				t.Fatalf("unreadable key %q", r.Key)
+			}
+			if r.Value == nil {
+				delete(got, k.UserID)
+				continue
+			}
+			var v struct {
+				Cnt   int64 `json:"cnt"`
+				Total int64 `json:"total"`
+			}
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatalf("unreadable value %q", r.Value)
+			}
+			got[k.UserID] = tot{v.Cnt, v.Total}
+		}
+		if len(got) != len(want) {
+			return false
+		}
+		for k, w := range want {
+			if got[k] != w {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		wrong := 0
+		example := ""
+		for k, w := range want {
+			if got[k] != w {
+				wrong++
+				if example == "" {
+					example = fmt.Sprintf("user %d: got %+v, want %+v", k, got[k], w)
+				}
+			}
+		}
+		t.Fatalf("after %d kills (%d restored from a checkpoint): %d of %d users have wrong totals (%s)\nlast client output:\n%s",
+			*kills, restored, wrong, len(want), example, indent(c.output()))
+	}
+	t.Logf("%d kills, %d restarts from a checkpoint, %d orders: totals of %d users exact", *kills, restored, total, len(want))
+}
