@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/state"
@@ -137,6 +138,12 @@ var errSinkEnded = errors.New("the job's sinks have ended")
 // With durable=false only sources and sinks take part (the commit cycle of a job without checkpointing).
 // savepoint writes a savepoint under dir instead of a checkpoint. It returns the written directory.
 func (c *checkpointer) cycle(ctx context.Context, durable bool, savepoint bool, dir ...string) (string, error) {
+	return c.cut(ctx, durable, savepoint, false, false, dir...)
+}
+
+// cut is cycle with STOP JOB's extras: drain sends the maximum watermark through the graph before the cut
+// (windows and timers fire), stop lets no row pass after the cut.
+func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop bool, dir ...string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
@@ -165,6 +172,13 @@ func (c *checkpointer) cycle(ctx context.Context, durable bool, savepoint bool, 
 		return "", errSinkEnded
 	}
 	var err error
+	if drain {
+		for _, sr := range g.sources {
+			if err = sr.out.Watermark(changelog.MaxWatermark); err != nil {
+				break
+			}
+		}
+	}
 	for _, p := range g.parts {
 		if err != nil {
 			break
@@ -204,6 +218,9 @@ func (c *checkpointer) cycle(ctx context.Context, durable bool, savepoint bool, 
 	}
 	if err == nil {
 		c.nextID++
+		if stop {
+			g.stopped = true
+		}
 	}
 	g.mu.Unlock()
 	if err != nil {
@@ -354,4 +371,28 @@ func (g *graph) abandon() {
 	for _, s := range g.sinks {
 		_ = s.End()
 	}
+}
+
+// Stop stops a running streaming job as Flink's STOP JOB does: with savepointDir set, it first writes a
+// savepoint there (with drain, after the maximum watermark has flushed windows and timers) and lets no row
+// pass after it, then cancels the job and waits for it. It returns the savepoint's path.
+func (j *Job) Stop(ctx context.Context, savepointDir string, drain bool) (string, error) {
+	j.mu.Lock()
+	g := j.graph
+	j.mu.Unlock()
+	if j.Status() != JobRunning || g == nil {
+		return "", fmt.Errorf("%w: job '%s' is %s, not running", ErrValidation, j.id, j.Status())
+	}
+	path := ""
+	if savepointDir != "" {
+		if g.batch || g.ckpt == nil {
+			return "", fmt.Errorf("%w: job '%s' runs in batch mode; STOP JOB ... WITH SAVEPOINT needs a streaming job (a batch job writes its savepoint at its end with 'sluice.batch.savepoint-dir')", ErrValidation, j.id)
+		}
+		var err error
+		if path, err = g.ckpt.cut(ctx, true, true, drain, true, savepointDir); err != nil {
+			return "", fmt.Errorf("job '%s': savepoint: %w", j.id, err)
+		}
+	}
+	j.Cancel()
+	return path, nil
 }

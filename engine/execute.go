@@ -276,6 +276,8 @@ func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, par
 		return s.runQuery(ctx, st.Query, params)
 	case *sql.Insert:
 		return s.submit(ctx, []*sql.Insert{st}, st.Text, params)
+	case *sql.StopJob:
+		return s.stopJob(ctx, st)
 	case *sql.StatementSet:
 		if len(st.Inserts) == 0 {
 			return nil, sql.Errorf(st.P, ErrValidation, "the statement set is empty; put INSERT statements between BEGIN and END")
@@ -421,9 +423,13 @@ func (s *Session) show(st *sql.Show) (*Result, error) {
 		return stringTable([]string{"database name"}, [][]string{{"default_database"}}), nil
 	case "JOBS":
 		for _, j := range s.jobs {
-			rows = append(rows, []string{j.id, j.name, string(j.Status()), j.start.UTC().Format("2006-01-02T15:04:05.000Z")})
+			last := ""
+			if c := j.LastCheckpoint(); c.ID > 0 {
+				last = fmt.Sprintf("%d (%s)", c.ID, c.Time.UTC().Format("15:04:05.000"))
+			}
+			rows = append(rows, []string{j.id, j.name, string(j.Status()), j.start.UTC().Format("2006-01-02T15:04:05.000Z"), last})
 		}
-		return stringTable([]string{"job id", "job name", "status", "start time"}, rows), nil
+		return stringTable([]string{"job id", "job name", "status", "start time", "last checkpoint"}, rows), nil
 	}
 	return nil, sql.Errorf(st.P, planner.ErrUnsupported, "SHOW %s is not supported", st.What)
 }
@@ -679,4 +685,38 @@ func (s *Session) createTableAs(ctx context.Context, st *sql.CreateTable, params
 	}
 	ins := &sql.Insert{StmtBase: st.StmtBase, Table: st.Name, Query: st.AsQuery}
 	return s.submit(ctx, []*sql.Insert{ins}, st.Text, params)
+}
+
+// stopJob runs STOP JOB '<id>' [WITH SAVEPOINT] [WITH DRAIN].
+func (s *Session) stopJob(ctx context.Context, st *sql.StopJob) (*Result, error) {
+	var job *Job
+	for _, j := range s.jobs {
+		if j.id == st.ID {
+			job = j
+		}
+	}
+	if job == nil {
+		return nil, sql.Errorf(st.P, catalog.ErrNotFound, "no job with id '%s' in this session (SHOW JOBS lists them)", st.ID)
+	}
+	dir := ""
+	if st.Savepoint {
+		cfg, err := s.checkpointConfig()
+		if err != nil {
+			return nil, sql.Errorf(st.P, ErrValidation, "%v", err)
+		}
+		if cfg.savepointDir == "" {
+			return nil, sql.Errorf(st.P, ErrValidation, "STOP JOB ... WITH SAVEPOINT needs a target directory: SET 'state.savepoints.dir' = 'file:///path/to/savepoints' first")
+		}
+		dir = cfg.savepointDir
+	}
+	s.mu.Unlock()
+	path, err := job.Stop(ctx, dir, st.Drain)
+	s.mu.Lock()
+	if err != nil {
+		return nil, sql.Errorf(st.P, ErrValidation, "%v", err)
+	}
+	if !st.Savepoint {
+		return ok("[INFO] The specified job is stopped."), nil
+	}
+	return stringTable([]string{"savepoint path"}, [][]string{{path}}), nil
 }

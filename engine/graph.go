@@ -310,6 +310,9 @@ func (l *locked) End() error {
 func (j *Job) run(ctx context.Context, g *graph) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	j.mu.Lock()
+	j.graph = g
+	j.mu.Unlock()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(g.sources)+1)
 	var loopDone chan struct{}

@@ -45,6 +45,7 @@ type Job struct {
 
 	lastCheckpoint CheckpointInfo // guarded by mu
 	restoredFrom   string         // the checkpoint or savepoint the job started from
+	graph          *graph         // while running
 }
 
 // CheckpointInfo describes a job's latest completed checkpoint.

@@ -168,6 +168,14 @@ type Show struct {
 	Name ObjectName // SHOW CREATE TABLE|VIEW name
 }
 
+// StopJob is STOP JOB '<id>' [WITH SAVEPOINT] [WITH DRAIN] (Flink 1.17).
+type StopJob struct {
+	StmtBase
+	ID        string
+	Savepoint bool
+	Drain     bool
+}
+
 // Describe is DESCRIBE name / DESC name.
 type Describe struct {
 	StmtBase

@@ -432,6 +432,8 @@ func (p *parser) statement() Statement {
 		}
 		u.Name = p.objectName()
 		st = u
+	case p.isKw("STOP") && p.peekN(1).isKw("JOB"):
+		st = p.stopJob()
 	case p.isKw("INSERT"):
 		st = p.insert()
 	case p.isKw("EXECUTE"):
@@ -488,7 +490,29 @@ func setBase(st Statement, b StmtBase) {
 		s.StmtBase = b
 	case *AlterTable:
 		s.StmtBase = b
+	case *StopJob:
+		s.StmtBase = b
 	}
+}
+
+// stopJob parses Flink 1.17's STOP JOB '<id>' [WITH SAVEPOINT] [WITH DRAIN].
+func (p *parser) stopJob() *StopJob {
+	p.advance()
+	p.advance()
+	st := &StopJob{}
+	st.ID, _ = p.stringLit()
+	for p.acceptKw("WITH") {
+		switch {
+		case p.acceptKw("SAVEPOINT"):
+			st.Savepoint = true
+		case p.acceptKw("DRAIN"):
+			st.Drain = true
+		default:
+			p.unexpected()
+			return st
+		}
+	}
+	return st
 }
 
 // ---- DDL ----
