@@ -577,12 +577,13 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 	if err := s.prepareState(ctx, g, j, batch); err != nil {
 		cancel()
 		g.abandon()
-		return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "%v", err)
+		return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))
 	}
 	s.jobs = append(s.jobs, j)
 	if s.cfg.OnSubmit != nil {
 		s.cfg.OnSubmit(j)
 	}
+	j.graph = g
 	go j.run(jctx, g)
 	if s.opts["table.dml-sync"] == "true" {
 		s.mu.Unlock()
@@ -617,7 +618,7 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 	if err := s.prepareState(ctx, g, j, batch); err != nil {
 		cancel()
 		g.abandon()
-		return nil, sql.Errorf(q.P, ErrValidation, "%v", err)
+		return nil, sql.Errorf(q.P, ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))
 	}
 	go func() {
 		j.run(qctx, g)
@@ -713,7 +714,7 @@ func (s *Session) stopJob(ctx context.Context, st *sql.StopJob) (*Result, error)
 	path, err := job.Stop(ctx, dir, st.Drain)
 	s.mu.Lock()
 	if err != nil {
-		return nil, sql.Errorf(st.P, ErrValidation, "%v", err)
+		return nil, sql.Errorf(st.P, ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))
 	}
 	if !st.Savepoint {
 		return ok("[INFO] The specified job is stopped."), nil
