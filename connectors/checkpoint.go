@@ -11,7 +11,8 @@ import (
 //
 // Contract (the engine calls these, never concurrently with each other):
 //   - RestorePosition is called before Run with bytes that SnapshotPosition of the same table returned in an
-//     earlier run; the source then starts from there instead of its startup mode.
+//     earlier run; the source then starts from there instead of its startup mode. nil means start afresh
+//     (the engine restarts a failed job before its first checkpoint with the same source).
 //   - SnapshotPosition is called between pushes with the job's graph lock held. It must return the position
 //     after the last batch whose Push completed. A source achieves this by advancing its position with
 //     PushThen, which runs the advance inside the same critical section as the push.
@@ -65,4 +66,11 @@ type CheckpointedSink interface {
 	Restore(ctx context.Context, state []byte, checkpointID int64) error
 	PreCommit(ctx context.Context, checkpointID int64) ([]byte, error)
 	Commit(ctx context.Context, checkpointID int64) error
+}
+
+// Aborter is implemented by sink Outputs that can be closed without committing, when their job failed: what
+// was not pre-committed is dropped (exactly-once: the open transaction is aborted) and clients are released.
+// The engine calls Abort instead of End, at most once, when no other call is running.
+type Aborter interface {
+	Abort() error
 }

@@ -343,27 +343,48 @@ func (g *graph) restoreFresh(ctx context.Context) error {
 }
 
 // prepareState reads the session's checkpoint options for a job whose graph was just built, restores the
-// graph from 'execution.savepoint.path' when set (all parts or nothing), and attaches the checkpointer.
-func (s *Session) prepareState(ctx context.Context, g *graph, j *Job, batch bool) error {
+// graph from 'execution.savepoint.path' when set (all parts or nothing), attaches the checkpointer, and
+// returns the job's restart strategy (nil: no restarts).
+func (s *Session) prepareState(ctx context.Context, g *graph, j *Job, nodes []planner.Node, batch bool) (*streamRestart, error) {
 	cfg, err := s.checkpointConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c := newCheckpointer(g, cfg, j, func(format string, args ...any) { fmt.Fprintf(s.cfg.Notice, format, args...) })
+	if !batch && cfg.interval > 0 && cfg.dir == "" {
+		// As Flink's JobManager checkpoint storage: checkpoints that serve in-process restarts only.
+		tmp := s.cfg.TempDir
+		if tmp == "" {
+			tmp = os.TempDir()
+		}
+		if cfg.dir, err = os.MkdirTemp(tmp, "sluice-checkpoints-"); err != nil {
+			return nil, fmt.Errorf("checkpoints: %w", err)
+		}
+		j.ephemeralDir = cfg.dir
+	}
+	notice := func(format string, args ...any) { fmt.Fprintf(s.cfg.Notice, format, args...) }
+	c := newCheckpointer(g, cfg, j, notice)
 	g.ckpt = c
 	if cfg.restorePath != "" && !batch {
 		cp, err := state.Load(cfg.restorePath)
 		if err != nil {
-			return fmt.Errorf("'execution.savepoint.path': %w", err)
+			return nil, fmt.Errorf("'execution.savepoint.path': %w", err)
 		}
 		if err := g.restore(ctx, cp, cfg.ignoreUnclaimed); err != nil {
-			return err
+			return nil, err
 		}
 		c.nextID = cp.Metadata.CheckpointID + 1
 		j.restoredFrom = cp.Dir
-		return nil
+	} else if err := g.restoreFresh(ctx); err != nil {
+		return nil, err
 	}
-	return g.restoreFresh(ctx)
+	if batch {
+		return nil, nil
+	}
+	policy, err := s.streamRestartPolicy(cfg.interval > 0)
+	if err != nil || policy.kind == "none" {
+		return nil, err
+	}
+	return &streamRestart{policy: policy, nodes: nodes, template: g, cfg: cfg, notice: notice}, nil
 }
 
 // abandon ends the sinks of a graph that will not run (its restore failed), so their clients close.

@@ -129,6 +129,7 @@ func TestCheckpointGolden(t *testing.T) {
 				return ""
 			case "jobs":
 				var b strings.Builder
+				defer func() { out.Reset() }()
 				for _, j := range s.Jobs() {
 					_ = j.Wait(ctx)
 					b.WriteString(string(j.Status()))
@@ -137,6 +138,7 @@ func TestCheckpointGolden(t *testing.T) {
 					}
 					b.WriteString("\n")
 				}
+				b.WriteString(out.String())
 				return hexID.ReplaceAllString(unsubst(b.String()), "<job id>")
 			}
 			t.Fatalf("unknown command %s", d.Cmd)

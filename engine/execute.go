@@ -574,7 +574,8 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 			return nil, err
 		}
 	}
-	if err := s.prepareState(ctx, g, j, batch); err != nil {
+	restart, err := s.prepareState(ctx, g, j, nodes, batch)
+	if err != nil {
 		cancel()
 		g.abandon()
 		return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))
@@ -584,7 +585,7 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 		s.cfg.OnSubmit(j)
 	}
 	j.graph = g
-	go j.run(jctx, g)
+	go j.supervise(jctx, g, restart)
 	if s.opts["table.dml-sync"] == "true" {
 		s.mu.Unlock()
 		err := j.Wait(ctx)
@@ -615,7 +616,7 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 		cancel()
 		return nil, err
 	}
-	if err := s.prepareState(ctx, g, j, batch); err != nil {
+	if _, err := s.prepareState(ctx, g, j, []planner.Node{root}, batch); err != nil {
 		cancel()
 		g.abandon()
 		return nil, sql.Errorf(q.P, ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))

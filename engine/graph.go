@@ -307,7 +307,36 @@ func (l *locked) End() error {
 }
 
 // run runs the graph until every source ended, an error, or cancellation, and records the outcome.
-func (j *Job) run(ctx context.Context, g *graph) {
+func (j *Job) run(ctx context.Context, g *graph) { j.supervise(ctx, g, nil) }
+
+// supervise runs the graph and, when it fails and restart allows it, rebuilds it from the latest checkpoint
+// and runs it again (Flink's restart strategies for streaming jobs); then it records the outcome.
+func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
+	for {
+		status, err := j.attempt(ctx, g)
+		if status == JobFailed && restart != nil && ctx.Err() == nil {
+			ng, rerr := restart.again(ctx, j, g, err)
+			if rerr == nil {
+				g = ng
+				continue
+			}
+			if !errors.Is(rerr, errNoRestart) {
+				err = fmt.Errorf("%w (restarting it failed: %v)", err, rerr)
+			}
+		}
+		if j.ephemeralDir != "" {
+			_ = os.RemoveAll(j.ephemeralDir) // checkpoints of a job without 'state.checkpoints.dir'
+		}
+		j.mu.Lock()
+		j.err, j.status, j.end = err, status, time.Now()
+		j.mu.Unlock()
+		close(j.done)
+		return
+	}
+}
+
+// attempt runs the graph once and returns how it ended.
+func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	j.mu.Lock()
@@ -378,10 +407,10 @@ func (j *Job) run(ctx context.Context, g *graph) {
 		// The sinks have ended (flushed): the sources may publish their final positions.
 		g.ckpt.final(context.WithoutCancel(ctx))
 	}
-	j.mu.Lock()
-	j.err, j.status, j.end = err, status, time.Now()
-	j.mu.Unlock()
-	close(j.done)
+	if status == JobFailed {
+		g.abort()
+	}
+	return status, err
 }
 
 // runSource runs one source, converting a panic in connector code into an error so that it never reaches the
@@ -413,7 +442,7 @@ func (v *valuesSource) SnapshotPosition() ([]byte, error) {
 	return []byte{0}, nil
 }
 func (v *valuesSource) RestorePosition(b []byte) error {
-	v.skip = len(b) == 1 && b[0] == 1
+	v.emitted, v.skip = false, len(b) == 1 && b[0] == 1
 	return nil
 }
 func (v *valuesSource) CheckpointComplete(context.Context, []byte) error { return nil }

@@ -46,6 +46,7 @@ type Job struct {
 	lastCheckpoint CheckpointInfo // guarded by mu
 	restoredFrom   string         // the checkpoint or savepoint the job started from
 	graph          *graph         // while running
+	ephemeralDir   string         // checkpoints without 'state.checkpoints.dir': removed when the job ends
 }
 
 // CheckpointInfo describes a job's latest completed checkpoint.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -26,13 +27,20 @@ type restartPolicy struct {
 // 'restart-strategy.fixed-delay.attempts' (3) and 'restart-strategy.fixed-delay.delay' (1 s).
 func (s *Session) batchRestartPolicy() (restartPolicy, error) {
 	p := restartPolicy{attempts: 3, delay: time.Second}
-	switch v := s.opts["restart-strategy"]; v {
+	v, ok := s.opts["restart-strategy.type"]
+	if !ok {
+		v = s.opts["restart-strategy"]
+	}
+	switch strings.ToLower(v) {
 	case "", "fixed-delay", "fixeddelay", "fixed_delay":
+	case "exponential-delay", "exponentialdelay", "failure-rate", "failurerate":
+		// Streaming jobs follow these strategies (restart.go); the batch sink stage retries with the
+		// fixed-delay attempts and delay.
 	case "none", "off", "disable":
 		p.attempts = 1
 		return p, nil
 	default:
-		return p, fmt.Errorf("%w: Invalid value for option 'restart-strategy': '%s' (Sluice supports 'fixed-delay' and 'none')", ErrValidation, v)
+		return p, fmt.Errorf("%w: Invalid value for option 'restart-strategy': '%s' (want fixed-delay, exponential-delay, failure-rate or none)", ErrValidation, v)
 	}
 	if v, ok := s.opts["restart-strategy.fixed-delay.attempts"]; ok {
 		n, err := strconv.Atoi(v)

@@ -125,6 +125,12 @@ func (s *source) SnapshotPosition() ([]byte, error) {
 // RestorePosition continues the sequence after the rows of the position, with the same random state, so
 // that a restored run generates exactly the rows the first run would have generated next.
 func (s *source) RestorePosition(b []byte) error {
+	s.mu.Lock()
+	s.posRow, s.posRNG, s.restoredRow, s.restoredRNG = 0, nil, 0, nil
+	s.mu.Unlock()
+	if b == nil { // start afresh (a restart before the first checkpoint)
+		return nil
+	}
 	row, n := binary.Varint(b)
 	if n <= 0 || row < 0 {
 		return fmt.Errorf("datagen: the position in the checkpoint is not readable")

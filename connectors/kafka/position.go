@@ -116,6 +116,12 @@ func decodePositions(b []byte) (map[topicPartition]int64, error) {
 // RestorePosition makes Run start every partition of the position at its offset, whatever the startup mode;
 // partitions that the position does not name start from the earliest offset (they appeared since).
 func (s *source) RestorePosition(b []byte) error {
+	if b == nil { // start afresh (a restart before the first checkpoint)
+		s.positions.mu.Lock()
+		s.positions.restored, s.positions.pos = nil, nil
+		s.positions.mu.Unlock()
+		return nil
+	}
 	m, err := decodePositions(b)
 	if err != nil {
 		return fmt.Errorf("kafka table '%s': %w", s.cfg.table.Name, err)
