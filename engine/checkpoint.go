@@ -59,7 +59,11 @@ func (g *graph) register(n planner.Node, v any) {
 	default:
 		return
 	}
-	p.id = g.planID(p.kind, n)
+	if id, ok := g.bsp.id(n); ok {
+		p.id = id // a batch run writing a savepoint: the id of the streaming twin
+	} else {
+		p.id = g.planID(p.kind, n)
+	}
 	g.parts = append(g.parts, p)
 }
 

@@ -568,6 +568,12 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	j := &Job{id: newJobID(), name: name, cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
 	g := s.newGraph(batch)
+	if dir := s.opts["sluice.batch.savepoint-dir"]; dir != "" && batch {
+		if g.bsp, err = s.newBatchSavepoint(dir, inserts, nodes, params); err != nil {
+			cancel()
+			return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "'sluice.batch.savepoint-dir': %v", err)
+		}
+	}
 	for _, n := range nodes {
 		if err := g.build(n, nil, j); err != nil {
 			cancel()

@@ -35,7 +35,8 @@ type graph struct {
 	parts      []*participant // stateful parts, in build order (checkpoint.go)
 	seenIDs    map[string]int
 	ckpt       *checkpointer
-	stopped    bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
+	bsp        *batchSavepoint // batch run writing a savepoint at its end
+	stopped    bool            // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
 }
 
 // sinksEnded reports whether a sink of the graph has ended (called with mu held).
@@ -314,6 +315,17 @@ func (j *Job) run(ctx context.Context, g *graph) { j.supervise(ctx, g, nil) }
 func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
 	for {
 		status, err := j.attempt(ctx, g)
+		if status == JobFinished && g.bsp != nil {
+			path, werr := g.bsp.write(g, j)
+			if werr != nil {
+				status, err = JobFailed, fmt.Errorf("job %s failed: write the batch savepoint ('sluice.batch.savepoint-dir'): %w", j.id, werr)
+			} else {
+				j.mu.Lock()
+				j.savepoint = path
+				j.mu.Unlock()
+				fmt.Fprintf(g.notice, "[INFO] The batch run's savepoint: %s\n", path)
+			}
+		}
 		if status == JobFailed && restart != nil && ctx.Err() == nil {
 			ng, rerr := restart.again(ctx, j, g, err)
 			if rerr == nil {

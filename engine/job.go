@@ -46,6 +46,7 @@ type Job struct {
 	lastCheckpoint CheckpointInfo // guarded by mu
 	restoredFrom   string         // the checkpoint or savepoint the job started from
 	graph          *graph         // while running
+	savepoint      string         // the savepoint a batch run wrote ('sluice.batch.savepoint-dir')
 	ephemeralDir   string         // checkpoints without 'state.checkpoints.dir': removed when the job ends
 }
 
@@ -106,4 +107,12 @@ func (j *Job) Status() JobStatus {
 // Metrics returns the job's counters.
 func (j *Job) Metrics() JobMetrics {
 	return JobMetrics{RowsIn: j.rowsIn.Load(), RowsOut: j.rowsOut.Load()}
+}
+
+// Savepoint returns the path of the savepoint that a finished batch job wrote ('sluice.batch.savepoint-dir'),
+// or "".
+func (j *Job) Savepoint() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.savepoint
 }
