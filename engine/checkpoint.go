@@ -227,6 +227,7 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		}
 	}
 	g.mu.Unlock()
+	pause := time.Since(start)
 	if err != nil {
 		return "", fmt.Errorf("checkpoint %d: %w", id, err)
 	}
@@ -248,7 +249,7 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 				_ = state.Prune(parent, c.cfg.numRetained)
 			}
 		}
-		c.job.noteCheckpoint(id, path, time.Since(start), md)
+		c.job.noteCheckpoint(id, path, time.Since(start), pause, md)
 	}
 	for _, p := range sinks {
 		if err := p.sink.Commit(ctx, id); err != nil {

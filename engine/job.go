@@ -44,6 +44,7 @@ type Job struct {
 	rowsOut atomic.Int64
 
 	lastCheckpoint CheckpointInfo // guarded by mu
+	ckptStats      CheckpointStats
 	restoredFrom   string         // the checkpoint or savepoint the job started from
 	graph          *graph         // while running
 	savepoint      string         // the savepoint a batch run wrote ('sluice.batch.savepoint-dir')
@@ -59,6 +60,20 @@ type CheckpointInfo struct {
 	Time     time.Time
 }
 
+// CheckpointStats are totals over a job's completed checkpoints.
+type CheckpointStats struct {
+	Count int
+	Pause time.Duration // time the pipeline was held for the cuts (state snapshot + sink pre-commits)
+	Total time.Duration // time from the start of each checkpoint to its completion
+}
+
+// CheckpointStats returns the job's checkpoint totals.
+func (j *Job) CheckpointStats() CheckpointStats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.ckptStats
+}
+
 // LastCheckpoint returns the job's latest completed checkpoint (ID 0: none yet).
 func (j *Job) LastCheckpoint() CheckpointInfo {
 	j.mu.Lock()
@@ -66,13 +81,16 @@ func (j *Job) LastCheckpoint() CheckpointInfo {
 	return j.lastCheckpoint
 }
 
-func (j *Job) noteCheckpoint(id int64, path string, d time.Duration, md *state.Metadata) {
+func (j *Job) noteCheckpoint(id int64, path string, d, pause time.Duration, md *state.Metadata) {
 	var n int64
 	for _, p := range md.Parts {
 		n += p.Bytes + int64(len(p.Inline))
 	}
 	j.mu.Lock()
 	j.lastCheckpoint = CheckpointInfo{ID: id, Path: path, Duration: d, Bytes: n, Time: time.Now()}
+	j.ckptStats.Count++
+	j.ckptStats.Pause += pause
+	j.ckptStats.Total += d
 	j.mu.Unlock()
 }
 
