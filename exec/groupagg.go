@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -24,6 +25,9 @@ type GroupAggConfig struct {
 	// InsertOnly declares that the streaming input carries only +I rows, so MIN, MAX, FIRST_VALUE and
 	// LAST_VALUE keep O(1) state instead of a retractable multiset. A retraction then fails the push.
 	InsertOnly bool
+	// FinalState, in batch mode, receives each group's final state in the encoding of a streaming aggregate
+	// over insert-only input, so that a streaming run restored from it continues the totals.
+	FinalState state.Writer
 }
 
 // ErrRetractionInInsertOnlyInput is returned when a -U/-D row reaches an aggregate configured for
@@ -92,6 +96,9 @@ type groupAgg struct {
 
 	batch changelog.Batch
 	arena []types.Value
+
+	finalBuf []byte
+	finalErr error
 }
 
 // group is one key's state: its row count, accumulators and last emitted row (keys then results).
@@ -249,10 +256,14 @@ func (g *groupAgg) pushBatch(b *changelog.Batch) error {
 	return g.flush()
 }
 
-// emitFinal emits the current batch group's result and resets its accumulators.
+// emitFinal emits the current batch group's result (and writes its final state when FinalState is set) and
+// resets its accumulators.
 func (g *groupAgg) emitFinal() {
 	g.results(g.cur, g.cur.prev)
 	g.emit(changelog.Insert, g.cur.prev)
+	if err := g.writeFinal(); err != nil && g.finalErr == nil {
+		g.finalErr = err
+	}
 	g.cur.count = 0
 	for _, a := range g.cur.accs {
 		a.reset()
@@ -269,6 +280,9 @@ func (g *groupAgg) End() error {
 		}
 		if err := g.flush(); err != nil {
 			return err
+		}
+		if g.finalErr != nil {
+			return fmt.Errorf("group aggregate: final state: %w", g.finalErr)
 		}
 	}
 	return g.out.End()

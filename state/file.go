@@ -93,6 +93,16 @@ func OpenFile(path string) (*FileReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseFile(path, data)
+}
+
+// Reader returns a reader over the entries written so far, without a file (tests, in-process restarts).
+func (w *FileWriter) Reader() (*FileReader, error) {
+	data := binary.BigEndian.AppendUint32(append([]byte(nil), w.buf...), crc32.Checksum(w.buf, castagnoli))
+	return parseFile("memory", data)
+}
+
+func parseFile(path string, data []byte) (*FileReader, error) {
 	if len(data) < len(fileMagic)+1+4 || string(data[:4]) != string(fileMagic) {
 		return nil, fmt.Errorf("%w: %s is not a Sluice state file", ErrCorrupt, filepath.Base(path))
 	}
