@@ -151,6 +151,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			cfg.KeyTypes = append(cfg.KeyTypes, in[k].Type)
 		}
 		cfg.InTypes = fieldTypes(in)
+		if n.Batch && g.bsp != nil {
+			cfg.FinalState = g.bsp.writer(n)
+		}
 		agg, err := exec.NewGroupAgg(cfg, out)
 		if err != nil {
 			return err

@@ -1,0 +1,144 @@
+package kafka_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/engine"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// TestBatchSavepointBootstrapsStreaming: a BATCH run over the orders topic so far (bounded read) writes a
+// savepoint ('sluice.batch.savepoint-dir'); more orders arrive; a STREAMING run of the same query restored
+// from the savepoint continues from the batch run's end offsets. The compacted totals topic then equals the
+// totals over every order, as one streaming run over the whole topic would give.
+func TestBatchSavepointBootstrapsStreaming(t *testing.T) {
+	_, addr := startBroker(t, kfake.DefaultNumPartitions(3))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	produceOrders := func(from, n int) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("orders"), kgo.AllowAutoTopicCreation())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf(`{"user_id":%d,"amount":%d}`, i%37, i%11))})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(mode string, extra string, bounded bool) *engine.Job {
+		s, err := engine.NewSession(engine.Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard, TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := ""
+		if bounded {
+			bound = ", 'scan.bounded.mode' = 'latest-offset'"
+		}
+		script := strings.ReplaceAll(fmt.Sprintf(`SET 'execution.runtime-mode' = '%s';
+%s
+CREATE TABLE orders (user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'orders',
+  'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json'%s);
+CREATE TABLE totals (user_id BIGINT, n BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json');
+INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`, mode, extra, bound), "ADDR", addr)
+		stmts, err := sql.ParseScript(script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var job *engine.Job
+		for _, st := range stmts {
+			res, err := s.Execute(ctx, st)
+			if err != nil {
+				t.Fatalf("%s: %v", mode, err)
+			}
+			if res.Job != nil {
+				job = res.Job
+			}
+		}
+		return job
+	}
+	produceOrders(0, 3000)
+	dir := t.TempDir()
+	bj := run("batch", fmt.Sprintf("SET 'sluice.batch.savepoint-dir' = '%s';", dir), true)
+	if err := bj.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp := bj.Savepoint()
+	if sp == "" {
+		t.Fatal("the batch run wrote no savepoint")
+	}
+	produceOrders(3000, 2000)
+	sj := run("streaming", fmt.Sprintf("SET 'execution.savepoint.path' = '%s';", sp), false)
+	defer sj.Cancel()
+
+	want := map[int64][2]int64{}
+	for i := 0; i < 5000; i++ {
+		w := want[int64(i%37)]
+		want[int64(i%37)] = [2]int64{w[0] + 1, w[1] + int64(i%11)}
+	}
+	var got map[int64][2]int64
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var records int
+		got, records = compactedTotals(t, addr)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			// The batch run wrote one row per user; the streaming run one update per new order, so it
+			// started at the batch run's end offsets instead of reading the topic again.
+			if records != 37+2000 {
+				t.Fatalf("the totals topic has %d records, want 37 from the batch run + 2000 from the streaming run", records)
+			}
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("batch then streaming:\n%v\nwant (all orders):\n%v", got, want)
+}
+
+func compactedTotals(t *testing.T, addr string) (map[int64][2]int64, int) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("totals"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	out := map[int64][2]int64{}
+	records := 0
+	for idle := 0; idle < 2; {
+		pctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			records++
+			var k struct {
+				UserID int64 `json:"user_id"`
+			}
+			_ = json.Unmarshal(r.Key, &k)
+			if r.Value == nil {
+				delete(out, k.UserID)
+				return
+			}
+			var v struct{ N, Total int64 }
+			_ = json.Unmarshal(r.Value, &v)
+			out[k.UserID] = [2]int64{v.N, v.Total}
+		})
+		if n == 0 {
+			idle++
+		}
+	}
+	return out, records
+}
