@@ -36,6 +36,7 @@ type graph struct {
 	seenIDs    map[string]int
 	ckpt       *checkpointer
 	bsp        *batchSavepoint // batch run writing a savepoint at its end
+	ttl        time.Duration   // 'table.exec.state.ttl' (streaming)
 	stopped    bool            // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
 }
 
@@ -70,7 +71,11 @@ func (s *Session) newGraph(batch bool) *graph {
 	if err != nil {
 		restart = restartPolicy{attempts: 1}
 	}
-	return &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location(), restart: restart, notice: s.cfg.Notice}
+	g := &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location(), restart: restart, notice: s.cfg.Notice}
+	if cfg, err := s.checkpointConfig(); err == nil && !batch {
+		g.ttl = cfg.ttl
+	}
+	return g
 }
 
 // parseMemory parses "64 mb", "128m", "1gb", "1024" (bytes).
@@ -146,7 +151,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, g.op(n, exec.NewWatermarkAssigner(n.Expr, out)), j)
 	case *planner.Aggregate:
 		in := n.Input.Fields()
-		cfg := exec.GroupAggConfig{Keys: n.Keys, Aggs: n.Aggs, Batch: n.Batch, EmitUpdateBefore: true, InsertOnly: n.Input.Mode().IsInsertOnly()}
+		cfg := exec.GroupAggConfig{Keys: n.Keys, Aggs: n.Aggs, Batch: n.Batch, EmitUpdateBefore: true, InsertOnly: n.Input.Mode().IsInsertOnly(), TTL: g.ttl}
 		for _, k := range n.Keys {
 			cfg.KeyTypes = append(cfg.KeyTypes, in[k].Type)
 		}

@@ -148,7 +148,7 @@ func (r *streamRestart) again(ctx context.Context, j *Job, old *graph, cause err
 	case <-t.C:
 	}
 	g := &graph{batch: false, tempDir: r.template.tempDir, sortMemory: r.template.sortMemory, loc: r.template.loc,
-		restart: r.template.restart, notice: r.template.notice}
+		restart: r.template.restart, notice: r.template.notice, ttl: r.template.ttl}
 	for _, n := range r.nodes {
 		if err := g.build(n, nil, j); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
@@ -28,6 +29,11 @@ type GroupAggConfig struct {
 	// FinalState, in batch mode, receives each group's final state in the encoding of a streaming aggregate
 	// over insert-only input, so that a streaming run restored from it continues the totals.
 	FinalState state.Writer
+	// TTL ('table.exec.state.ttl'), in streaming mode: a group not updated for this long (processing time) is
+	// dropped without emitting anything, as Flink's idle state retention does. 0 keeps state forever.
+	TTL time.Duration
+	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
+	Now func() time.Time
 }
 
 // ErrRetractionInInsertOnlyInput is returned when a -U/-D row reaches an aggregate configured for
@@ -99,13 +105,17 @@ type groupAgg struct {
 
 	finalBuf []byte
 	finalErr error
+
+	nextExpiry int64 // TTL: when to scan for idle groups next (Unix ms)
 }
 
-// group is one key's state: its row count, accumulators and last emitted row (keys then results).
+// group is one key's state: its row count, accumulators, last emitted row (keys then results) and, with a
+// TTL, when it was last updated (Unix milliseconds).
 type group struct {
-	count int64
-	accs  []accumulator
-	prev  []types.Value
+	count   int64
+	touched int64
+	accs    []accumulator
+	prev    []types.Value
 }
 
 func (g *groupAgg) newGroup() *group {
@@ -122,7 +132,7 @@ func (g *groupAgg) newGroup() *group {
 }
 
 func (g *groupAgg) recycle(st *group) {
-	st.count = 0
+	st.count, st.touched = 0, 0
 	for _, a := range st.accs {
 		a.reset()
 	}
@@ -171,6 +181,11 @@ func (g *groupAgg) Push(b *changelog.Batch) error {
 	if g.cfg.Batch {
 		return g.pushBatch(b)
 	}
+	now := int64(0)
+	if g.cfg.TTL > 0 {
+		now = g.now().UnixMilli()
+		g.expire(now)
+	}
 	for _, r := range b.Rows {
 		add := r.Kind.IsAccumulate()
 		if !add && g.cfg.InsertOnly {
@@ -194,6 +209,7 @@ func (g *groupAgg) Push(b *changelog.Batch) error {
 		} else {
 			st.count--
 		}
+		st.touched = now
 		g.accumulate(st, r.Vals, add)
 		if st.count <= 0 {
 			if !first {

@@ -10,7 +10,8 @@ import (
 // The state of a streaming group aggregate: one entry per group, keyed by the group's key encoding (the
 // GROUP BY columns, so key groups follow the GROUP BY key). The value is
 //
-//	format byte (1) | input kind (accInsertOnly or accRetract) | varint row count | last emitted row | accumulators
+//	format byte (1) | input kind (accInsertOnly or accRetract) | varint row count | varint last update (Unix
+//	ms, for the state TTL) | last emitted row | accumulators
 //
 // The input kind tells the accumulator forms apart: MIN/MAX/FIRST_VALUE/LAST_VALUE keep a single value over
 // insert-only input and a multiset with retraction. A batch aggregate with FinalState writes the same entries
@@ -35,6 +36,7 @@ func (g *groupAgg) inputKind() byte {
 func (g *groupAgg) appendGroup(dst []byte, st *group) []byte {
 	dst = append(dst, groupStateFormat, g.inputKind())
 	dst = binary.AppendVarint(dst, st.count)
+	dst = binary.AppendVarint(dst, st.touched)
 	dst = appendRowBinary(dst, st.prev)
 	return appendAccs(dst, st.accs)
 }
@@ -89,6 +91,9 @@ func (g *groupAgg) decodeGroup(val []byte) (*group, error) {
 		return nil, err
 	}
 	st.count = cnt
+	if st.touched, rest, err = readVarint(rest); err != nil {
+		return nil, err
+	}
 	prev, rest, err := decodeRowBinary(rest, st.prev[:0])
 	if err != nil {
 		return nil, err
