@@ -107,6 +107,9 @@ func TestCheckpointGolden(t *testing.T) {
 				d.ScanArgs(t, "path", &p)
 				d.ScanArgs(t, "how", &how)
 				p = subst(p)
+				if m, _ := filepath.Glob(p); len(m) == 1 {
+					p = m[0]
+				}
 				switch how {
 				case "delete":
 					if err := os.Remove(p); err != nil {
