@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/state"
 )
@@ -46,8 +47,23 @@ func (g *graph) planID(kind string, n planner.Node) string {
 	return id
 }
 
+// statefulNode reports plan nodes whose operators keep state in streaming mode.
+func statefulNode(n planner.Node) bool {
+	switch n := n.(type) {
+	case *planner.WindowTVF:
+		return n.Spec.Kind == exec.Session // TUMBLE/HOP/CUMULATE assign windows row by row
+	case *planner.Aggregate, *planner.WindowAggregate, *planner.OverAggregate, *planner.Rank,
+		*planner.TopN, *planner.Sort, *planner.Limit, *planner.Join, *planner.TemporalJoin, *planner.ChangelogNormalize:
+		return true
+	}
+	return false
+}
+
 // register adds a stateful part for plan node n.
 func (g *graph) register(n planner.Node, v any) {
+	if _, ok := v.(state.Snapshotter); !ok && statefulNode(n) {
+		g.unsnapshotted = append(g.unsnapshotted, n.Describe())
+	}
 	p := &participant{name: n.Describe()}
 	switch v := v.(type) {
 	case connectors.Checkpointed:
@@ -365,6 +381,9 @@ func (s *Session) prepareState(ctx context.Context, g *graph, j *Job, nodes []pl
 			return nil, fmt.Errorf("checkpoints: %w", err)
 		}
 		j.ephemeralDir = cfg.dir
+	}
+	if !batch && (cfg.interval > 0 || cfg.restorePath != "") && len(g.unsnapshotted) > 0 {
+		return nil, fmt.Errorf("%w: checkpoints and savepoints do not hold the state of %s yet, so a restore would give wrong results; run this query without 'execution.checkpointing.interval' and 'execution.savepoint.path'", planner.ErrUnsupported, g.unsnapshotted[0])
 	}
 	notice := func(format string, args ...any) { fmt.Fprintf(s.cfg.Notice, format, args...) }
 	c := newCheckpointer(g, cfg, j, notice)

@@ -37,7 +37,9 @@ type graph struct {
 	ckpt       *checkpointer
 	bsp        *batchSavepoint // batch run writing a savepoint at its end
 	ttl        time.Duration   // 'table.exec.state.ttl' (streaming)
-	stopped    bool            // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
+	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
+	unsnapshotted []string
+	stopped       bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
 }
 
 // sinksEnded reports whether a sink of the graph has ended (called with mu held).
