@@ -65,7 +65,7 @@ func (a *sumAcc) loadState(src []byte) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%s: unknown number class %d", a.s.fn, a.class)
 	}
-	if d.err == nil && a.s.class != numUnknown && a.class != a.s.class {
+	if d.err == nil && a.s.class != numUnknown && a.class != numUnknown && a.class != a.s.class {
 		return nil, fmt.Errorf("%s adds as class %d in the state, the operator as class %d", a.s.fn, a.class, a.s.class)
 	}
 	return d.b, d.err
