@@ -44,7 +44,7 @@ func (g *groupAgg) signature(kind string) string {
 	return b.String()
 }
 
-func (g *groupAgg) opName() string { return "group aggregate " + g.signature("GroupAggregate") }
+func (g *groupAgg) opName() string { return g.signature("GroupAggregate") }
 
 // appendGroupState appends the value of one group's entry.
 func (g *groupAgg) appendGroupState(dst []byte, st *group) []byte {
@@ -223,7 +223,7 @@ func (w *windowAgg) SnapshotState(wr state.Writer) error {
 }
 
 func (w *windowAgg) RestoreState(r state.Reader) error {
-	op := "window aggregate " + w.signature()
+	op := w.signature()
 	return restoreLoop(r, op, func(value []byte) error {
 		d, err := readMeta(op, w.signature(), value)
 		if err != nil {

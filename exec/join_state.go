@@ -57,7 +57,7 @@ func (j *joinOp) SnapshotState(w state.Writer) error {
 }
 
 func (j *joinOp) RestoreState(r state.Reader) error {
-	op := "join " + j.signature()
+	op := j.signature()
 	if j.cfg.Batch {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}
@@ -194,7 +194,7 @@ func (t *temporalJoin) SnapshotState(w state.Writer) error {
 }
 
 func (t *temporalJoin) RestoreState(r state.Reader) error {
-	op := "temporal join " + t.signature()
+	op := t.signature()
 	type placed struct {
 		at  uint64
 		row []types.Value

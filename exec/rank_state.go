@@ -46,7 +46,7 @@ func (r *rankOp) SnapshotState(w state.Writer) error {
 }
 
 func (r *rankOp) RestoreState(rd state.Reader) error {
-	op := "rank " + r.signature()
+	op := r.signature()
 	if r.cfg.Batch {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}
@@ -141,7 +141,7 @@ func (t *topN) SnapshotState(w state.Writer) error {
 }
 
 func (t *topN) RestoreState(r state.Reader) error {
-	op := "Top-N " + t.signature()
+	op := t.signature()
 	return restoreLoop(r, op, func(value []byte) error {
 		d, err := readMeta(op, t.signature(), value)
 		if err != nil {
@@ -207,7 +207,7 @@ func (n *normalize) SnapshotState(w state.Writer) error {
 }
 
 func (n *normalize) RestoreState(r state.Reader) error {
-	op := "changelog normalize " + n.signature()
+	op := n.signature()
 	if n.batch {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}

@@ -23,7 +23,7 @@ func (w *watermarkAssigner) SnapshotState(wr state.Writer) error {
 }
 
 func (w *watermarkAssigner) RestoreState(r state.Reader) error {
-	op := "watermark assigner " + w.signature()
+	op := w.signature()
 	return restoreMetaOnly(r, op, w.signature(), func(d *stateDec) {
 		w.max, w.emitted = d.varint(), d.varint()
 	})
@@ -38,7 +38,7 @@ func (l *limitOp) SnapshotState(w state.Writer) error {
 }
 
 func (l *limitOp) RestoreState(r state.Reader) error {
-	return restoreMetaOnly(r, "limit "+l.signature(), l.signature(), func(d *stateDec) {
+	return restoreMetaOnly(r, l.signature(), l.signature(), func(d *stateDec) {
 		l.seen = d.varint()
 	})
 }
@@ -56,7 +56,7 @@ func (u *union) SnapshotState(w state.Writer) error {
 }
 
 func (u *union) RestoreState(r state.Reader) error {
-	return restoreMetaOnly(r, "union "+u.signature(), u.signature(), func(d *stateDec) {
+	return restoreMetaOnly(r, u.signature(), u.signature(), func(d *stateDec) {
 		u.nEnded = 0
 		for i := range u.wms {
 			u.wms[i] = d.varint()

@@ -126,7 +126,10 @@ type stateDec struct {
 	err error
 }
 
-var errStateShort = errors.New("value ends too early")
+var (
+	errStateShort  = errors.New("the value ends too early")
+	errUndecodable = errors.New("a column value does not decode (truncated or not written by Sluice)")
+)
 
 // newStateDec checks the version byte of value and returns a decoder over the rest.
 func newStateDec(value []byte) (*stateDec, error) {
@@ -214,7 +217,7 @@ func (d *stateDec) value() types.Value {
 	}
 	v, rest, err := decodeValueBinary(d.b)
 	if err != nil {
-		d.fail(err)
+		d.fail(errUndecodable)
 		return types.Value{}
 	}
 	d.b = rest
@@ -228,7 +231,7 @@ func (d *stateDec) row() []types.Value {
 	}
 	vals, rest, err := decodeRowBinary(d.b, nil)
 	if err != nil {
-		d.fail(err)
+		d.fail(errUndecodable)
 		return nil
 	}
 	d.b = rest

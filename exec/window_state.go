@@ -48,7 +48,7 @@ func (w *sessionAssigner) SnapshotState(wr state.Writer) error {
 }
 
 func (w *sessionAssigner) RestoreState(r state.Reader) error {
-	op := "session window " + w.signature()
+	op := w.signature()
 	return restoreLoop(r, op, func(value []byte) error {
 		d, err := readMeta(op, w.signature(), value)
 		if err != nil {
@@ -175,7 +175,7 @@ func (o *overAgg) SnapshotState(w state.Writer) error {
 }
 
 func (o *overAgg) RestoreState(r state.Reader) error {
-	op := "OVER aggregate " + o.signature()
+	op := o.signature()
 	return restoreLoop(r, op, func(value []byte) error {
 		d, err := readMeta(op, o.signature(), value)
 		if err != nil {
