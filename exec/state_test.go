@@ -192,3 +192,43 @@ func TestStateOf(t *testing.T) {
 		t.Fatal("WithMessageColumns hides the normalize's state")
 	}
 }
+
+// BenchmarkGroupAggSnapshot snapshots and restores a COUNT(*), SUM(BIGINT) GROUP BY BIGINT aggregate of
+// 100,000 keys into state.Memory (reported per key).
+func BenchmarkGroupAggSnapshot(b *testing.B) {
+	in := []types.Type{types.BigIntType(), types.BigIntType()}
+	cfg := GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: aggCalls(b, in, "COUNT(*)", "SUM($1)"), EmitUpdateBefore: true}
+	op, err := NewGroupAgg(cfg, &discard{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const keys = 100_000
+	var batch changelog.Batch
+	for i := range keys {
+		batch.Append(changelog.Insert, []types.Value{types.IntValue(int64(i)), types.IntValue(int64(i % 1000))})
+	}
+	if err := op.Push(&batch); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("snapshot", func(b *testing.B) {
+		for range b.N {
+			if err := StateOf(op).SnapshotState(state.NewMemory()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/keys, "ns/key")
+	})
+	m := state.NewMemory()
+	if err := StateOf(op).SnapshotState(m); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("restore", func(b *testing.B) {
+		for range b.N {
+			op2, _ := NewGroupAgg(cfg, &discard{})
+			if err := StateOf(op2).RestoreState(m.Reader()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/keys, "ns/key")
+	})
+}

@@ -1,21 +1,28 @@
 package state
 
-// Memory is an in-memory Writer that can be read back: the state of one operator snapshot held in one byte
-// arena. It serves the 'hashmap' backend's snapshots, tests, and the restore of a subset of key groups.
+import "fmt"
+
+// Memory is an in-memory Writer that can be read back: the state of one operator snapshot held in byte
+// chunks (growing never copies what was written). It serves the 'hashmap' backend's snapshots, tests, and the restore of a subset of key groups.
 //
 // Entries are kept in Put order, each with the key group of its key (KeyGroup with DefaultMaxParallelism).
 // Put does not deduplicate: putting the same (ns, key) twice keeps both entries. A Memory is not safe for
 // concurrent use.
 type Memory struct {
-	arena   []byte
+	chunks  [][]byte
 	entries []memEntry
+	size    int
 }
+
+// memChunk is the size of the byte chunks (a larger entry gets a chunk of its own).
+const memChunk = 1 << 20
 
 type memEntry struct {
 	ns         uint8
 	group      uint16
-	off        int // key at arena[off:off+klen], value right after it
-	klen, vlen int
+	chunk      int32
+	off        int32 // key at chunks[chunk][off:off+klen], value right after it
+	klen, vlen int32
 }
 
 // NewMemory returns an empty Memory.
@@ -23,10 +30,22 @@ func NewMemory() *Memory { return &Memory{} }
 
 // Put copies key and value into the arena.
 func (m *Memory) Put(ns uint8, key, value []byte) error {
-	e := memEntry{ns: ns, group: uint16(KeyGroup(key, DefaultMaxParallelism)), off: len(m.arena), klen: len(key), vlen: len(value)}
-	m.arena = append(m.arena, key...)
-	m.arena = append(m.arena, value...)
+	n := len(key) + len(value)
+	if n > 1<<31-1 {
+		return fmt.Errorf("state entry of %d bytes is too large (at most 2 GiB)", n)
+	}
+	last := len(m.chunks) - 1
+	if last < 0 || len(m.chunks[last])+n > cap(m.chunks[last]) {
+		m.chunks = append(m.chunks, make([]byte, 0, max(memChunk, n)))
+		last++
+	}
+	c := m.chunks[last]
+	e := memEntry{ns: ns, group: uint16(KeyGroup(key, DefaultMaxParallelism)), chunk: int32(last), off: int32(len(c)),
+		klen: int32(len(key)), vlen: int32(len(value))}
+	c = append(c, key...)
+	m.chunks[last] = append(c, value...)
 	m.entries = append(m.entries, e)
+	m.size += n
 	return nil
 }
 
@@ -34,7 +53,7 @@ func (m *Memory) Put(ns uint8, key, value []byte) error {
 func (m *Memory) Len() int { return len(m.entries) }
 
 // Bytes is the total size of the keys and values put (without per-entry bookkeeping).
-func (m *Memory) Bytes() int { return len(m.arena) }
+func (m *Memory) Bytes() int { return m.size }
 
 // Reader returns a Reader over every entry, in Put order. Readers are independent of each other; entries put
 // after the Reader was made are not seen.
@@ -53,7 +72,7 @@ type memReader struct {
 	i, n   int
 }
 
-// Next returns slices of the Memory's arena; they stay valid as long as the Memory (callers must still not
+// Next returns slices of the Memory's chunks; they stay valid as long as the Memory (callers must still not
 // modify them).
 func (r *memReader) Next() (ns uint8, key, value []byte, ok bool, err error) {
 	for r.i < r.n {
@@ -62,8 +81,9 @@ func (r *memReader) Next() (ns uint8, key, value []byte, ok bool, err error) {
 		if g := int(e.group); g < r.lo || g > r.hi {
 			continue
 		}
-		k := r.m.arena[e.off : e.off+e.klen : e.off+e.klen]
-		v := r.m.arena[e.off+e.klen : e.off+e.klen+e.vlen : e.off+e.klen+e.vlen]
+		c := r.m.chunks[e.chunk]
+		kEnd, vEnd := e.off+e.klen, e.off+e.klen+e.vlen
+		k, v := c[e.off:kEnd:kEnd], c[kEnd:vEnd:vEnd]
 		return e.ns, k, v, true, nil
 	}
 	return 0, nil, nil, false, nil
