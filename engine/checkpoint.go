@@ -61,19 +61,35 @@ func statefulNode(n planner.Node) bool {
 
 // register adds a stateful part for plan node n.
 func (g *graph) register(n planner.Node, v any) {
-	if _, ok := v.(state.Snapshotter); !ok && statefulNode(n) {
-		g.unsnapshotted = append(g.unsnapshotted, n.Describe())
-	}
 	p := &participant{name: n.Describe()}
-	switch v := v.(type) {
-	case connectors.Checkpointed:
-		p.kind, p.src = "source", v
-	case connectors.CheckpointedSink:
-		p.kind, p.sink = "sink", v
-	case state.Snapshotter:
-		p.kind, p.op = "operator", v
+	switch n.(type) {
+	case *planner.Scan, *planner.Values:
+		src, ok := v.(connectors.Checkpointed)
+		if !ok {
+			return
+		}
+		p.kind, p.src = "source", src
+	case *planner.Sink:
+		sink, ok := v.(connectors.CheckpointedSink)
+		if !ok {
+			return
+		}
+		p.kind, p.sink = "sink", sink
 	default:
-		return
+		out, _ := v.(changelog.Output)
+		op := exec.StateOf(out)
+		if op == nil {
+			if statefulNode(n) {
+				g.unsnapshotted = append(g.unsnapshotted, n.Describe())
+			}
+			return
+		}
+		for _, q := range g.parts {
+			if q.op == op {
+				return // the inputs of a join or union share one operator
+			}
+		}
+		p.kind, p.op = "operator", op
 	}
 	if id, ok := g.bsp.id(n); ok {
 		p.id = id // a batch run writing a savepoint: the id of the streaming twin

@@ -223,7 +223,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
 		l, r := exec.NewTemporalJoin(cfg, out)
-		g.register(n, l) // both inputs share one operator: its state is snapshotted once, through the left
+		if !g.batch {
+			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
+		}
 		if err := g.build(n.Left, l, j); err != nil {
 			return err
 		}
@@ -233,13 +235,18 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
 		l, r := exec.NewJoin(cfg, out)
-		g.register(n, l) // both inputs share one operator: its state is snapshotted once, through the left
+		if !g.batch {
+			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
+		}
 		if err := g.build(n.Left, l, j); err != nil {
 			return err
 		}
 		return g.build(n.Right, r, j)
 	case *planner.Union:
 		outs := exec.NewUnion(len(n.Ins), out)
+		if !g.batch {
+			g.register(n, outs[0])
+		}
 		for i, in := range n.Ins {
 			if err := g.build(in, outs[i], j); err != nil {
 				return err

@@ -15,6 +15,10 @@ type accumulator interface {
 	retract(row []types.Value)
 	result() types.Value
 	reset()
+	// appendState appends the accumulator's state in its compact binary encoding (see accstate.go);
+	// loadState replaces the state with the one at the start of src and returns the rest of src.
+	appendState(dst []byte) []byte
+	loadState(src []byte) ([]byte, error)
 }
 
 // numClass is how SUM and AVG add: in int64 (wrapping as Java does), in float64, or as exact decimals.

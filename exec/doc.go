@@ -6,4 +6,8 @@
 // so an operator that keeps a row copies its values, and the batches it pushes downstream are reused across
 // pushes. Operators are not safe for concurrent use; the engine serializes calls. The package must not
 // import the planner, the engine or connectors.
+//
+// Stateful operators implement state.Snapshotter (state.go describes the conventions of their entries);
+// StateOf finds the Snapshotter behind any Output a constructor returned, or nil for stateless and
+// batch-mode operators.
 package exec

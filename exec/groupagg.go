@@ -26,8 +26,10 @@ type GroupAggConfig struct {
 	// InsertOnly declares that the streaming input carries only +I rows, so MIN, MAX, FIRST_VALUE and
 	// LAST_VALUE keep O(1) state instead of a retractable multiset. A retraction then fails the push.
 	InsertOnly bool
-	// FinalState, in batch mode, receives each group's final state in the encoding of a streaming aggregate
-	// over insert-only input, so that a streaming run restored from it continues the totals.
+	// FinalState, in batch mode, receives the final state of every key as its group finishes, in exactly the
+	// encoding SnapshotState of the streaming group aggregate writes with InsertOnly set (whose accumulators
+	// are batch's), and the operator's meta entry at End: a streaming aggregate of the same query restored
+	// from it continues the totals (batch → streaming savepoints).
 	FinalState state.Writer
 	// TTL ('table.exec.state.ttl'), in streaming mode: a group not updated for this long (processing time) is
 	// dropped without emitting anything, as Flink's idle state retention does. 0 keeps state forever.
@@ -54,7 +56,9 @@ var ErrRetractionInInsertOnlyInput = errors.New("group aggregate received a retr
 func NewGroupAgg(cfg GroupAggConfig, out changelog.Output) (changelog.Output, error) {
 	g := &groupAgg{cfg: cfg, out: out, nk: len(cfg.Keys)}
 	g.keyTypes = make([]types.Type, len(cfg.Keys))
+	g.keyIdx = make([]int, len(cfg.Keys))
 	for i, k := range cfg.Keys {
+		g.keyIdx[i] = i
 		if k < 0 {
 			return nil, fmt.Errorf("group aggregate: key column %d is negative", k)
 		}
@@ -89,31 +93,29 @@ type groupAgg struct {
 	nk       int
 	width    int
 	keyTypes []types.Type
+	keyIdx   []int // 0..nk-1: the key columns of a group's prev row
 	specs    []*aggSpec
 
 	groups map[string]*group // streaming: state per key encoding
 	free   []*group          // streaming: dropped groups, reused for new keys
 
-	cur     *group // batch: the current key's group
-	has     bool   // batch: cur holds a key
-	curKey  []byte
-	keyBuf  []byte
-	scratch []types.Value
+	cur      *group // batch: the current key's group
+	has      bool   // batch: cur holds a key
+	curKey   []byte
+	keyBuf   []byte
+	scratch  []types.Value
+	stateBuf []byte // FinalState: the value being written
 
 	batch changelog.Batch
 	arena []types.Value
 
-	finalBuf []byte
-	finalErr error
-
 	nextExpiry int64 // TTL: when to scan for idle groups next (Unix ms)
 }
 
-// group is one key's state: its row count, accumulators, last emitted row (keys then results) and, with a
-// TTL, when it was last updated (Unix milliseconds).
+// group is one key's state: its row count, accumulators and last emitted row (keys then results).
 type group struct {
 	count   int64
-	touched int64
+	touched int64 // with a TTL: when the group was last updated (Unix ms)
 	accs    []accumulator
 	prev    []types.Value
 }
@@ -258,7 +260,9 @@ func (g *groupAgg) pushBatch(b *changelog.Batch) error {
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], r.Vals, g.cfg.Keys, g.keyTypes)
 		if !g.has || !bytes.Equal(g.keyBuf, g.curKey) {
 			if g.has {
-				g.emitFinal()
+				if err := g.emitFinal(); err != nil {
+					return err
+				}
 			}
 			g.keyBuf, g.curKey = g.curKey, g.keyBuf
 			g.has = true
@@ -272,18 +276,21 @@ func (g *groupAgg) pushBatch(b *changelog.Batch) error {
 	return g.flush()
 }
 
-// emitFinal emits the current batch group's result (and writes its final state when FinalState is set) and
-// resets its accumulators.
-func (g *groupAgg) emitFinal() {
+// emitFinal emits the current batch group's result (and writes its state to FinalState) and resets its
+// accumulators.
+func (g *groupAgg) emitFinal() error {
 	g.results(g.cur, g.cur.prev)
 	g.emit(changelog.Insert, g.cur.prev)
-	if err := g.writeFinal(); err != nil && g.finalErr == nil {
-		g.finalErr = err
+	if g.cfg.FinalState != nil {
+		if err := g.writeFinal(); err != nil {
+			return err
+		}
 	}
 	g.cur.count = 0
 	for _, a := range g.cur.accs {
 		a.reset()
 	}
+	return nil
 }
 
 func (g *groupAgg) Watermark(ts int64) error { return g.out.Watermark(ts) }
@@ -291,14 +298,18 @@ func (g *groupAgg) Watermark(ts int64) error { return g.out.Watermark(ts) }
 func (g *groupAgg) End() error {
 	if g.cfg.Batch {
 		if g.has || g.nk == 0 {
-			g.emitFinal()
+			if err := g.emitFinal(); err != nil {
+				return err
+			}
 			g.has = false
+		}
+		if g.cfg.FinalState != nil {
+			if err := g.writeFinalMeta(); err != nil {
+				return err
+			}
 		}
 		if err := g.flush(); err != nil {
 			return err
-		}
-		if g.finalErr != nil {
-			return fmt.Errorf("group aggregate: final state: %w", g.finalErr)
 		}
 	}
 	return g.out.End()

@@ -201,8 +201,8 @@ func TestGroupAggRestoreMismatch(t *testing.T) {
 		cfg  GroupAggConfig
 		want string
 	}{
-		{"insert-only", GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: cfg.Aggs, InsertOnly: true}, "written for an input with updates and deletes, but this aggregate reads an insert-only input"},
-		{"fewer aggregates", GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: cfg.Aggs[:3]}, "the state has 14 columns, this aggregate 4"},
+		{"insert-only", GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: cfg.Aggs, InsertOnly: true}, "the state was written by GroupAggregate(keys=1, aggs=[COUNT, COUNT, SUM, MIN retractable"},
+		{"fewer aggregates", GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: cfg.Aggs[:3]}, "this operator is GroupAggregate(keys=1, aggs=[COUNT, COUNT, SUM]) (the query changed"},
 	} {
 		op2, _ := NewGroupAgg(tc.cfg, &recorder{})
 		r, _ := w.Reader()

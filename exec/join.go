@@ -283,7 +283,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinRec {
 	sd := &j.sides[s]
 	if !hasKey {
-		key = "\xff\xff<null key>"
+		key = nullJoinKey
 	}
 	id := j.ident(s, row)
 	bk := sd.state[key]
@@ -307,7 +307,7 @@ func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinR
 func (j *joinOp) remove(s int, key string, hasKey bool, row []types.Value) (*joinRec, bool) {
 	sd := &j.sides[s]
 	if !hasKey {
-		key = "\xff\xff<null key>"
+		key = nullJoinKey
 	}
 	bk := sd.state[key]
 	if bk == nil {
@@ -436,7 +436,7 @@ func (j *joinOp) batchJoin() error {
 	j.arena = j.arena[:0]
 	for _, k := range keys {
 		var rb *joinBucket
-		if k != "\xff\xff<null key>" {
+		if k != nullJoinKey {
 			rb = right.state[k]
 		}
 		for _, l := range left.state[k].recs {

@@ -129,16 +129,34 @@ func NewWindowAgg(cfg GroupAggConfig, windowEndKey int, out changelog.Output) (c
 		keyCols[i] = i
 	}
 	w := &windowAgg{cfg: cfg, endKey: windowEndKey, keyCols: keyCols, out: out, windows: map[int64]*windowState{}, fired: minWatermark}
-	// Check the configuration once (NewGroupAgg validates the aggregate calls).
-	if _, err := NewGroupAgg(cfg, NewCollect(func(changelog.Row) error { return nil })); err != nil {
+	// Check the configuration once (NewGroupAgg validates the aggregate calls); the prototype also decodes
+	// restored groups.
+	proto, err := NewGroupAgg(cfg, NewCollect(func(changelog.Row) error { return nil }))
+	if err != nil {
 		return nil, err
 	}
+	w.proto = proto.(*groupAgg)
 	return w, nil
 }
 
 type windowState struct {
-	agg changelog.Output
+	agg *groupAgg
 	mat *changelog.Materializer
+}
+
+// window returns the state of the window ending at end, creating it.
+func (w *windowAgg) window(end int64) (*windowState, error) {
+	if st := w.windows[end]; st != nil {
+		return st, nil
+	}
+	mat := changelog.NewMaterializer(w.keyCols)
+	agg, err := NewGroupAgg(w.cfg, NewCollect(mat.Apply))
+	if err != nil {
+		return nil, err
+	}
+	st := &windowState{agg: agg.(*groupAgg), mat: mat}
+	w.windows[end] = st
+	return st, nil
 }
 
 type windowAgg struct {
@@ -146,6 +164,7 @@ type windowAgg struct {
 	endKey  int
 	keyCols []int
 	out     changelog.Output
+	proto   *groupAgg
 	windows map[int64]*windowState
 	fired   int64 // the watermark up to which windows have fired
 	Late    int64
@@ -167,15 +186,9 @@ func (w *windowAgg) Push(b *changelog.Batch) error {
 			w.Late++
 			continue
 		}
-		st := w.windows[end.I]
-		if st == nil {
-			mat := changelog.NewMaterializer(w.keyCols)
-			agg, err := NewGroupAgg(w.cfg, NewCollect(mat.Apply))
-			if err != nil {
-				return err
-			}
-			st = &windowState{agg: agg, mat: mat}
-			w.windows[end.I] = st
+		st, err := w.window(end.I)
+		if err != nil {
+			return err
 		}
 		w.one.Rows = append(w.one.Rows[:0], r)
 		if err := st.agg.Push(&w.one); err != nil {

@@ -1,0 +1,288 @@
+package exec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Regular and interval join state: namespace 1 holds the left side, 2 the right side, one entry per join
+// key (rows whose key has a NULL share the key "\xff\xff<null key>"):
+//
+//	version, uvarint records, each: row, uvarint multiplicity, varint matches on the other side
+//
+// and in the meta entry both inputs' watermarks, the emitted watermark and which inputs ended.
+
+const nullJoinKey = "\xff\xff<null key>"
+
+func (j *joinOp) signature() string {
+	return fmt.Sprintf("%s(leftKeys=%d, rightKeys=%d, leftWidth=%d, rightWidth=%d, interval=%t)",
+		j.cfg.Type, len(j.cfg.LeftKeys), len(j.cfg.RightKeys), j.sides[0].width, j.sides[1].width, j.cfg.Interval != nil)
+}
+
+// SnapshotState writes both sides (streaming joins only).
+func (j *joinOp) SnapshotState(w state.Writer) error {
+	if j.cfg.Batch {
+		return fmt.Errorf("snapshot join %s: %w", j.signature(), errBatchSnapshot)
+	}
+	meta := appendMeta(nil, j.signature())
+	meta = binary.AppendVarint(meta, j.wm[0])
+	meta = binary.AppendVarint(meta, j.wm[1])
+	meta = binary.AppendVarint(meta, j.lastWM)
+	meta = appendBool(meta, j.sides[0].ended)
+	meta = appendBool(meta, j.sides[1].ended)
+	if err := w.Put(nsMeta, nil, meta); err != nil {
+		return err
+	}
+	var kb, vb []byte
+	for s := range 2 {
+		for k, bk := range j.sides[s].state {
+			vb = append(vb[:0], stateVersion)
+			vb = binary.AppendUvarint(vb, uint64(len(bk.recs)))
+			for _, r := range bk.recs {
+				vb = appendRowBinary(vb, r.vals)
+				vb = binary.AppendUvarint(vb, uint64(r.count))
+				vb = binary.AppendVarint(vb, int64(r.assoc))
+			}
+			kb = append(kb[:0], k...)
+			if err := w.Put(uint8(s+1), kb, vb); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (j *joinOp) RestoreState(r state.Reader) error {
+	op := j.signature()
+	if j.cfg.Batch {
+		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
+	}
+	return restoreLoop(r, op, func(value []byte) error {
+		d, err := readMeta(op, j.signature(), value)
+		if err != nil {
+			return err
+		}
+		j.wm[0], j.wm[1], j.lastWM = d.varint(), d.varint(), d.varint()
+		j.sides[0].ended, j.sides[1].ended = d.bool(), d.bool()
+		if err := d.done(); err != nil {
+			return corrupt(op, "operator-wide entry: %v", err)
+		}
+		return nil
+	}, func(ns uint8, key, value []byte) error {
+		if ns != 1 && ns != 2 {
+			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		s := int(ns) - 1
+		if _, dup := j.sides[s].state[string(key)]; dup {
+			return corrupt(op, "key %x appears twice", key)
+		}
+		bk, err := j.loadBucket(s, key, value)
+		if err != nil {
+			return entryError(op, ns, key, err)
+		}
+		j.sides[s].state[string(key)] = bk
+		return nil
+	})
+}
+
+func (j *joinOp) loadBucket(s int, key, value []byte) (*joinBucket, error) {
+	d, err := newStateDec(value)
+	if err != nil {
+		return nil, err
+	}
+	sd := &j.sides[s]
+	n := d.count()
+	bk := &joinBucket{recs: make([]*joinRec, 0, n)}
+	for range n {
+		vals := d.row()
+		count := d.uvarint()
+		assoc := d.varint()
+		if d.err != nil {
+			break
+		}
+		if len(vals) != sd.width || !keyColsFit(vals, sd.keys) {
+			return nil, fmt.Errorf("a row has %d columns, the input has %d", len(vals), sd.width)
+		}
+		if count == 0 || count > 1<<40 {
+			return nil, fmt.Errorf("a row has multiplicity %d", count)
+		}
+		k, hasKey := j.key(s, vals)
+		if !hasKey {
+			k = nullJoinKey
+		}
+		if k != string(key) {
+			return nil, fmt.Errorf("the key does not match the join key of its rows")
+		}
+		bk.recs = append(bk.recs, &joinRec{vals: vals, ident: j.ident(s, vals), count: int(count), assoc: int(assoc)})
+	}
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	if len(bk.recs) == 0 {
+		return nil, fmt.Errorf("an empty bucket")
+	}
+	return bk, nil
+}
+
+// Temporal join state: namespace 1 holds the waiting left rows by left join key (NULL keys: the empty key),
+// each with its place in the waiting list; namespace 2 the right side's versions by key:
+//
+//	ns 1: version, uvarint rows, each: uvarint place, row
+//	ns 2: version, uvarint versions, each: varint time, deleted byte (0: a row follows), [row]
+//
+// and in the meta entry both inputs' watermarks, the emitted watermark and which inputs ended.
+
+func (t *temporalJoin) signature() string {
+	return fmt.Sprintf("TemporalJoin(leftKeys=%d, rightKeys=%d, leftWidth=%d, rightWidth=%d, outer=%t)",
+		len(t.cfg.LeftKeys), len(t.cfg.RightKeys), len(t.cfg.LeftTypes), len(t.cfg.RightTypes), t.cfg.Outer)
+}
+
+func (t *temporalJoin) SnapshotState(w state.Writer) error {
+	meta := appendMeta(nil, t.signature())
+	meta = binary.AppendVarint(meta, t.wm[0])
+	meta = binary.AppendVarint(meta, t.wm[1])
+	meta = binary.AppendVarint(meta, t.lastWM)
+	meta = appendBool(meta, t.ended[0])
+	meta = appendBool(meta, t.ended[1])
+	if err := w.Put(nsMeta, nil, meta); err != nil {
+		return err
+	}
+	// Waiting left rows, grouped by key, with their places.
+	byKey := map[string][]int{}
+	var order []string
+	for i, row := range t.pending {
+		k, _ := t.key(row, t.cfg.LeftKeys, t.cfg.LeftTypes)
+		if _, ok := byKey[k]; !ok {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], i)
+	}
+	var kb, vb []byte
+	for _, k := range order {
+		idx := byKey[k]
+		vb = append(vb[:0], stateVersion)
+		vb = binary.AppendUvarint(vb, uint64(len(idx)))
+		for _, i := range idx {
+			vb = binary.AppendUvarint(vb, uint64(i))
+			vb = appendRowBinary(vb, t.pending[i])
+		}
+		kb = append(kb[:0], k...)
+		if err := w.Put(1, kb, vb); err != nil {
+			return err
+		}
+	}
+	for k, vs := range t.versions {
+		vb = append(vb[:0], stateVersion)
+		vb = binary.AppendUvarint(vb, uint64(len(vs)))
+		for _, v := range vs {
+			vb = binary.AppendVarint(vb, v.time)
+			vb = appendBool(vb, v.row == nil)
+			if v.row != nil {
+				vb = appendRowBinary(vb, v.row)
+			}
+		}
+		kb = append(kb[:0], k...)
+		if err := w.Put(2, kb, vb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *temporalJoin) RestoreState(r state.Reader) error {
+	op := t.signature()
+	type placed struct {
+		at  uint64
+		row []types.Value
+	}
+	var waiting []placed
+	seenLeft := map[string]bool{}
+	err := restoreLoop(r, op, func(value []byte) error {
+		d, err := readMeta(op, t.signature(), value)
+		if err != nil {
+			return err
+		}
+		t.wm[0], t.wm[1], t.lastWM = d.varint(), d.varint(), d.varint()
+		t.ended[0], t.ended[1] = d.bool(), d.bool()
+		if err := d.done(); err != nil {
+			return corrupt(op, "operator-wide entry: %v", err)
+		}
+		return nil
+	}, func(ns uint8, key, value []byte) error {
+		d, err := newStateDec(value)
+		if err != nil {
+			return entryError(op, ns, key, err)
+		}
+		bad := func(format string, args ...any) error { return entryError(op, ns, key, fmt.Errorf(format, args...)) }
+		switch ns {
+		case 1:
+			if seenLeft[string(key)] {
+				return corrupt(op, "key %x appears twice", key)
+			}
+			seenLeft[string(key)] = true
+			n := d.count()
+			for range n {
+				at := d.uvarint()
+				row := d.row()
+				if d.err != nil {
+					break
+				}
+				if len(row) != len(t.cfg.LeftTypes) || t.cfg.LeftTime >= len(row) || !keyColsFit(row, t.cfg.LeftKeys) {
+					return bad("a left row has %d columns, the input has %d", len(row), len(t.cfg.LeftTypes))
+				}
+				if k, _ := t.key(row, t.cfg.LeftKeys, t.cfg.LeftTypes); k != string(key) {
+					return bad("the key does not match the join key of its rows")
+				}
+				waiting = append(waiting, placed{at: at, row: row})
+			}
+		case 2:
+			if _, dup := t.versions[string(key)]; dup {
+				return corrupt(op, "key %x appears twice", key)
+			}
+			n := d.count()
+			vs := make([]version, 0, n)
+			for range n {
+				v := version{time: d.varint()}
+				if !d.bool() {
+					v.row = d.row()
+					if d.err == nil && (len(v.row) != len(t.cfg.RightTypes) || !keyColsFit(v.row, t.cfg.RightKeys)) {
+						return bad("a version has %d columns, the input has %d", len(v.row), len(t.cfg.RightTypes))
+					}
+				}
+				if d.err == nil && len(vs) > 0 && vs[len(vs)-1].time > v.time {
+					return bad("versions out of time order")
+				}
+				vs = append(vs, v)
+			}
+			if err := d.done(); err != nil {
+				return entryError(op, ns, key, err)
+			}
+			t.versions[string(key)] = vs
+			return nil
+		default:
+			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if err := d.done(); err != nil {
+			return entryError(op, ns, key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Slice(waiting, func(a, b int) bool { return waiting[a].at < waiting[b].at })
+	for i := 1; i < len(waiting); i++ {
+		if waiting[i].at == waiting[i-1].at {
+			return corrupt(op, "two waiting left rows share place %d", waiting[i].at)
+		}
+	}
+	t.pending = t.pending[:0]
+	for _, p := range waiting {
+		t.pending = append(t.pending, p.row)
+	}
+	return nil
+}

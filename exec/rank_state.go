@@ -1,0 +1,247 @@
+package exec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Rank state: namespace 0, one entry per partition key with the partition's rows in order:
+//
+//	version, uvarint rows, each: uvarint arrival number, row
+//
+// and in the meta entry the last arrival number. What was emitted is not stored: between pushes it is
+// always the partition's current top rows, recomputed on restore.
+
+func (r *rankOp) signature() string {
+	return fmt.Sprintf("Rank(func=%q, partition=%d, order=%d, limit=%d, rowNumber=%t)",
+		r.cfg.Func, len(r.cfg.Partition), len(r.cfg.Order), r.cfg.Limit, r.cfg.RowNumber)
+}
+
+func (r *rankOp) SnapshotState(w state.Writer) error {
+	if r.cfg.Batch {
+		return fmt.Errorf("snapshot %s: %w", r.signature(), errBatchSnapshot)
+	}
+	if err := w.Put(nsMeta, nil, binary.AppendUvarint(appendMeta(nil, r.signature()), r.seq)); err != nil {
+		return err
+	}
+	var kb, vb []byte
+	for k, p := range r.parts {
+		vb = append(vb[:0], stateVersion)
+		vb = binary.AppendUvarint(vb, uint64(len(p.rows)))
+		for _, row := range p.rows {
+			vb = binary.AppendUvarint(vb, binary.BigEndian.Uint64([]byte(row.sortKey[len(row.sortKey)-8:])))
+			vb = appendRowBinary(vb, row.vals)
+		}
+		kb = append(kb[:0], k...)
+		if err := w.Put(0, kb, vb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *rankOp) RestoreState(rd state.Reader) error {
+	op := r.signature()
+	if r.cfg.Batch {
+		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
+	}
+	pt := partTypes(r.cfg)
+	return restoreLoop(rd, op, func(value []byte) error {
+		d, err := readMeta(op, r.signature(), value)
+		if err != nil {
+			return err
+		}
+		r.seq = max(r.seq, d.uvarint())
+		if err := d.done(); err != nil {
+			return corrupt(op, "operator-wide entry: %v", err)
+		}
+		return nil
+	}, func(ns uint8, key, value []byte) error {
+		if ns != 0 {
+			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if _, dup := r.parts[string(key)]; dup {
+			return corrupt(op, "key %x appears twice", key)
+		}
+		bad := func(format string, args ...any) error { return entryError(op, ns, key, fmt.Errorf(format, args...)) }
+		d, err := newStateDec(value)
+		if err != nil {
+			return entryError(op, ns, key, err)
+		}
+		p := &rankPart{}
+		n := d.count()
+		for range n {
+			seq := d.uvarint()
+			vals := d.row()
+			if d.err != nil {
+				break
+			}
+			if !keyColsFit(vals, r.cfg.Partition) || !sortColsFit(vals, r.cfg.Order) {
+				return bad("a row has %d columns, fewer than the operator reads", len(vals))
+			}
+			r.kbuf = appendGroupKey(r.kbuf[:0], vals, r.cfg.Partition, pt)
+			if !bytes.Equal(r.kbuf, key) {
+				return bad("the key does not match the partition of its rows")
+			}
+			sk := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, r.cfg.Order), seq)
+			p.rows = append(p.rows, &rankRow{sortKey: string(sk), ident: r.ident(vals), vals: vals})
+			r.seq = max(r.seq, seq)
+		}
+		if err := d.done(); err != nil {
+			return entryError(op, ns, key, err)
+		}
+		if len(p.rows) == 0 {
+			return bad("a partition without rows")
+		}
+		sort.Slice(p.rows, func(i, j int) bool { return p.rows[i].sortKey < p.rows[j].sortKey })
+		p.emitted, p.emitNums = r.top(p)
+		r.parts[string(key)] = p
+		return nil
+	})
+}
+
+// sortColsFit reports whether row has every sort column.
+func sortColsFit(row []types.Value, keys []SortKey) bool {
+	for _, k := range keys {
+		if k.Col < 0 || k.Col >= len(row) {
+			return false
+		}
+	}
+	return true
+}
+
+// Top-N state (a global operator: it runs with parallelism 1): namespace 0, one entry per kept row, keyed
+// by the row's sort key followed by its 8-byte big-endian arrival number (its place in the order); the
+// value is the version and the row. The meta entry holds the last arrival number.
+
+func (t *topN) signature() string {
+	return fmt.Sprintf("TopN(keys=%d, offset=%d, end=%d)", len(t.keys), t.offset, t.end)
+}
+
+func (t *topN) SnapshotState(w state.Writer) error {
+	if err := w.Put(nsMeta, nil, binary.AppendUvarint(appendMeta(nil, t.signature()), t.seq)); err != nil {
+		return err
+	}
+	var kb, vb []byte
+	for _, c := range t.list.chunks {
+		for _, e := range c {
+			kb = binary.BigEndian.AppendUint64(append(kb[:0], e.key...), e.seq)
+			vb = appendRowBinary(append(vb[:0], stateVersion), e.vals)
+			if err := w.Put(0, kb, vb); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *topN) RestoreState(r state.Reader) error {
+	op := t.signature()
+	return restoreLoop(r, op, func(value []byte) error {
+		d, err := readMeta(op, t.signature(), value)
+		if err != nil {
+			return err
+		}
+		t.seq = max(t.seq, d.uvarint())
+		if err := d.done(); err != nil {
+			return corrupt(op, "operator-wide entry: %v", err)
+		}
+		return nil
+	}, func(ns uint8, key, value []byte) error {
+		if ns != 0 {
+			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if len(key) < 8 {
+			return corrupt(op, "key %x is shorter than an arrival number", key)
+		}
+		d, err := newStateDec(value)
+		if err != nil {
+			return entryError(op, ns, key, err)
+		}
+		vals := d.row()
+		if err := d.done(); err != nil {
+			return entryError(op, ns, key, err)
+		}
+		if !sortColsFit(vals, t.keys) {
+			return entryError(op, ns, key, fmt.Errorf("a row has %d columns, fewer than the operator reads", len(vals)))
+		}
+		sk := key[:len(key)-8]
+		if !bytes.Equal(appendSortKey(t.keyBuf[:0], vals, t.keys), sk) {
+			return entryError(op, ns, key, fmt.Errorf("the key does not match the sort key of its row"))
+		}
+		e := &rankEntry{key: bytes.Clone(sk), seq: binary.BigEndian.Uint64(key[len(key)-8:]), vals: vals}
+		t.list.insert(e, t.end)
+		t.seq = max(t.seq, e.seq)
+		return nil
+	})
+}
+
+// ChangelogNormalize state: namespace 0, one entry per live key (the upsert key encoding) whose value is the
+// version and the key's last row.
+
+func (n *normalize) signature() string {
+	return fmt.Sprintf("ChangelogNormalize(keys=%d)", len(n.keys))
+}
+
+func (n *normalize) SnapshotState(w state.Writer) error {
+	if n.batch {
+		return fmt.Errorf("snapshot %s: %w", n.signature(), errBatchSnapshot)
+	}
+	if err := w.Put(nsMeta, nil, appendMeta(nil, n.signature())); err != nil {
+		return err
+	}
+	var kb, vb []byte
+	for k, row := range n.state {
+		kb = append(kb[:0], k...)
+		vb = appendRowBinary(append(vb[:0], stateVersion), row)
+		if err := w.Put(0, kb, vb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *normalize) RestoreState(r state.Reader) error {
+	op := n.signature()
+	if n.batch {
+		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
+	}
+	return restoreLoop(r, op, func(value []byte) error {
+		d, err := readMeta(op, n.signature(), value)
+		if err != nil {
+			return err
+		}
+		if err := d.done(); err != nil {
+			return corrupt(op, "operator-wide entry: %v", err)
+		}
+		return nil
+	}, func(ns uint8, key, value []byte) error {
+		if ns != 0 {
+			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if _, dup := n.state[string(key)]; dup {
+			return corrupt(op, "key %x appears twice", key)
+		}
+		d, err := newStateDec(value)
+		if err != nil {
+			return entryError(op, ns, key, err)
+		}
+		row := d.row()
+		if err := d.done(); err != nil {
+			return entryError(op, ns, key, err)
+		}
+		if !keyColsFit(row, n.keys) {
+			return entryError(op, ns, key, fmt.Errorf("a row has %d columns, fewer than the operator reads", len(row)))
+		}
+		if n.kbuf = appendGroupKey(n.kbuf[:0], row, n.keys, n.ts); !bytes.Equal(n.kbuf, key) {
+			return entryError(op, ns, key, fmt.Errorf("the key does not match the key columns of its row"))
+		}
+		n.state[string(key)] = row
+		return nil
+	})
+}

@@ -1,0 +1,87 @@
+package exec
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/sluicesql/sluice/state"
+)
+
+// The small operators keep operator-wide values only, in their meta entry: the watermark assigner its
+// highest row time and the watermark it emitted, LIMIT the number of rows it counted, UNION every input's
+// watermark and end and the watermark it emitted.
+
+func (w *watermarkAssigner) signature() string {
+	return fmt.Sprintf("WatermarkAssigner(%s)", w.rowtime.String())
+}
+
+func (w *watermarkAssigner) SnapshotState(wr state.Writer) error {
+	meta := appendMeta(nil, w.signature())
+	meta = binary.AppendVarint(meta, w.max)
+	meta = binary.AppendVarint(meta, w.emitted)
+	return wr.Put(nsMeta, nil, meta)
+}
+
+func (w *watermarkAssigner) RestoreState(r state.Reader) error {
+	op := w.signature()
+	return restoreMetaOnly(r, op, w.signature(), func(d *stateDec) {
+		w.max, w.emitted = d.varint(), d.varint()
+	})
+}
+
+func (l *limitOp) signature() string {
+	return fmt.Sprintf("Limit(limit=%d, offset=%d)", l.limit, l.offset)
+}
+
+func (l *limitOp) SnapshotState(w state.Writer) error {
+	return w.Put(nsMeta, nil, binary.AppendVarint(appendMeta(nil, l.signature()), l.seen))
+}
+
+func (l *limitOp) RestoreState(r state.Reader) error {
+	return restoreMetaOnly(r, l.signature(), l.signature(), func(d *stateDec) {
+		l.seen = d.varint()
+	})
+}
+
+func (u *union) signature() string { return fmt.Sprintf("Union(inputs=%d)", len(u.wms)) }
+
+func (u *union) SnapshotState(w state.Writer) error {
+	meta := appendMeta(nil, u.signature())
+	for i, wm := range u.wms {
+		meta = binary.AppendVarint(meta, wm)
+		meta = appendBool(meta, u.ended[i])
+	}
+	meta = binary.AppendVarint(meta, u.emitted)
+	return w.Put(nsMeta, nil, meta)
+}
+
+func (u *union) RestoreState(r state.Reader) error {
+	return restoreMetaOnly(r, u.signature(), u.signature(), func(d *stateDec) {
+		u.nEnded = 0
+		for i := range u.wms {
+			u.wms[i] = d.varint()
+			u.ended[i] = d.bool()
+			if u.ended[i] {
+				u.nEnded++
+			}
+		}
+		u.emitted = d.varint()
+	})
+}
+
+// restoreMetaOnly restores an operator whose only entry is the meta entry; load reads its values.
+func restoreMetaOnly(r state.Reader, op, sig string, load func(d *stateDec)) error {
+	return restoreLoop(r, op, func(value []byte) error {
+		d, err := readMeta(op, sig, value)
+		if err != nil {
+			return err
+		}
+		load(d)
+		if err := d.done(); err != nil {
+			return corrupt(op, "operator-wide entry: %v", err)
+		}
+		return nil
+	}, func(ns uint8, key, _ []byte) error {
+		return corrupt(op, "unexpected entry (namespace %d, key %x): the operator keeps operator-wide values only", ns, key)
+	})
+}
