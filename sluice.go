@@ -665,3 +665,22 @@ func assign(dest, src any) error {
 
 // quoteIdent backquotes a name for SQL text.
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// CheckpointInfo describes a job's latest completed checkpoint (ID 0: none yet).
+type CheckpointInfo = engine.CheckpointInfo
+
+// LastCheckpoint returns the job's latest completed checkpoint.
+func (j *Job) LastCheckpoint() CheckpointInfo { return j.j.LastCheckpoint() }
+
+// StopWithSavepoint stops a streaming job as Flink's STOP JOB ... WITH SAVEPOINT does: it writes a savepoint
+// under dir (drain: after the maximum watermark has fired every window and timer), lets no row pass after it,
+// then cancels the job. It returns the savepoint's path, for 'execution.savepoint.path'.
+func (j *Job) StopWithSavepoint(ctx context.Context, dir string, drain bool) (string, error) {
+	if dir == "" {
+		return "", fmt.Errorf("StopWithSavepoint: give the directory for the savepoint")
+	}
+	return j.j.Stop(ctx, dir, drain)
+}
+
+// Savepoint returns the savepoint a finished batch job wrote ('sluice.batch.savepoint-dir'), or "".
+func (j *Job) Savepoint() string { return j.j.Savepoint() }
