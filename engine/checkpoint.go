@@ -200,6 +200,13 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	}
 	var sources []pre
 	var sinks []*participant
+	type asyncPart struct {
+		idx   int
+		name  string
+		w     *state.FileWriter
+		write func(state.Writer) error
+	}
+	var async []asyncPart
 	pctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
 	g.mu.Lock()
@@ -234,13 +241,21 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 				continue
 			}
 			w := state.NewFileWriter(c.cfg.maxParallelism)
-			if err = p.op.SnapshotState(w); err != nil {
+			ps.File = p.id + ".state"
+			files[ps.File] = w
+			if a, ok := p.op.(state.AsyncSnapshotter); ok {
+				// The cut is taken now; the state is written after the lock is released.
+				var write func(state.Writer) error
+				if write, err = a.SnapshotAsync(); err != nil {
+					err = fmt.Errorf("operator %s: %w", p.name, err)
+					break
+				}
+				async = append(async, asyncPart{idx: len(md.Parts), name: p.name, w: w, write: write})
+			} else if err = p.op.SnapshotState(w); err != nil {
 				err = fmt.Errorf("operator %s: %w", p.name, err)
 				break
 			}
-			ps.File = p.id + ".state"
 			ps.Entries, ps.Bytes = w.Entries(), w.Size()
-			files[ps.File] = w
 		case p.sink != nil:
 			var st []byte
 			if st, err = p.sink.PreCommit(pctx, id); err != nil {
@@ -260,6 +275,27 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	}
 	g.mu.Unlock()
 	pause := time.Since(start)
+	// Operators that snapshot asynchronously write their cut now, while the pipeline runs, in parallel.
+	if len(async) > 0 {
+		errs := make([]error, len(async))
+		var wg sync.WaitGroup
+		for i, a := range async {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if werr := a.write(a.w); werr != nil {
+					errs[i] = fmt.Errorf("operator %s: %w", a.name, werr)
+				}
+			}()
+		}
+		wg.Wait()
+		for i, a := range async {
+			if err == nil {
+				err = errs[i]
+			}
+			md.Parts[a.idx].Entries, md.Parts[a.idx].Bytes = a.w.Entries(), a.w.Size()
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("checkpoint %d: %w", id, err)
 	}

@@ -109,13 +109,15 @@ type groupAgg struct {
 	batch changelog.Batch
 	arena []types.Value
 
-	nextExpiry int64 // TTL: when to scan for idle groups next (Unix ms)
+	nextExpiry int64         // TTL: when to scan for idle groups next (Unix ms)
+	snap       groupSnapshot // asynchronous snapshots (groupagg_async.go)
 }
 
 // group is one key's state: its row count, accumulators and last emitted row (keys then results).
 type group struct {
 	count   int64
-	touched int64 // with a TTL: when the group was last updated (Unix ms)
+	touched int64  // with a TTL: when the group was last updated (Unix ms)
+	epoch   uint32 // the last snapshot epoch that holds this group's state (groupagg_async.go)
 	accs    []accumulator
 	prev    []types.Value
 }
@@ -183,10 +185,16 @@ func (g *groupAgg) Push(b *changelog.Batch) error {
 	if g.cfg.Batch {
 		return g.pushBatch(b)
 	}
+	snapshotting := g.snap.active.Load()
+	if snapshotting {
+		// A snapshot is being written: groups of the cut are saved before this push changes them.
+		g.snap.mu.Lock()
+		defer g.snap.mu.Unlock()
+	}
 	now := int64(0)
 	if g.cfg.TTL > 0 {
 		now = g.now().UnixMilli()
-		g.expire(now)
+		g.expire(now, snapshotting)
 	}
 	for _, r := range b.Rows {
 		add := r.Kind.IsAccumulate()
@@ -201,10 +209,13 @@ func (g *groupAgg) Push(b *changelog.Batch) error {
 				continue // retraction for a key without state (Flink drops it)
 			}
 			st = g.newGroup()
+			st.epoch = g.snap.epoch // not part of a snapshot under way
 			for i, k := range g.cfg.Keys {
 				st.prev[i] = r.Vals[k]
 			}
 			g.groups[string(g.keyBuf)] = st
+		} else if snapshotting {
+			g.beforeChange(g.keyBuf, st)
 		}
 		if add {
 			st.count++

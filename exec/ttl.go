@@ -20,7 +20,7 @@ func (g *groupAgg) now() time.Time {
 }
 
 // expire drops the groups not updated for the TTL (nothing is emitted: a later row of the key starts anew).
-func (g *groupAgg) expire(now int64) {
+func (g *groupAgg) expire(now int64, snapshotting bool) {
 	if now < g.nextExpiry {
 		return
 	}
@@ -29,6 +29,9 @@ func (g *groupAgg) expire(now int64) {
 	before := len(g.groups)
 	for k, st := range g.groups {
 		if st.touched <= deadline {
+			if snapshotting {
+				g.beforeChange([]byte(k), st)
+			}
 			delete(g.groups, k)
 		}
 	}

@@ -61,3 +61,14 @@ type Snapshotter interface {
 
 // ErrCorrupt is wrapped by errors about unreadable state files.
 var ErrCorrupt = errors.New("corrupt state")
+
+// AsyncSnapshotter is implemented by operators whose state is large enough that writing it while the job is
+// held would stall the pipeline: they take the cut quickly and write the state afterwards.
+//
+// Contract: SnapshotAsync is called instead of SnapshotState, between pushes. It returns a function that
+// writes, to w, the state as of the call (not as of the function's run). The engine runs the function without
+// the job's lock while the operator keeps processing (the operator synchronizes with it and keeps the cut's
+// values of what it changes in the meantime), and before the next SnapshotAsync.
+type AsyncSnapshotter interface {
+	SnapshotAsync() (func(w Writer) error, error)
+}
