@@ -36,6 +36,9 @@ type GroupAggConfig struct {
 	TTL time.Duration
 	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
 	Now func() time.Time
+	// Store, in streaming mode, keeps the groups outside the Go heap ('state.backend.type' = 'rocksdb');
+	// nil keeps them in a Go map. The operator then has no SnapshotState: the Store's backend checkpoints.
+	Store KeyValueStore
 }
 
 // ErrRetractionInInsertOnlyInput is returned when a -U/-D row reaches an aggregate configured for
@@ -184,6 +187,9 @@ func (g *groupAgg) results(st *group, dst []types.Value) {
 func (g *groupAgg) Push(b *changelog.Batch) error {
 	if g.cfg.Batch {
 		return g.pushBatch(b)
+	}
+	if g.cfg.Store != nil {
+		return g.pushStore(b)
 	}
 	snapshotting := g.snap.active.Load()
 	if snapshotting {

@@ -12,6 +12,10 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
+func stateTestTypes() []types.Type {
+	return []types.Type{types.StringType(), types.BigIntType(), types.StringType(), types.DecimalType(10, 2)}
+}
+
 func stateTestAggs(t *testing.T, in []types.Type, retract bool) []AggCall {
 	aggs := []AggCall{
 		{Func: "COUNT", Filter: -1},

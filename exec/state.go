@@ -42,8 +42,8 @@ const (
 func StateOf(out changelog.Output) state.Snapshotter {
 	switch o := out.(type) {
 	case *groupAgg:
-		if o.cfg.Batch {
-			return nil
+		if o.cfg.Batch || o.cfg.Store != nil {
+			return nil // batch: no state; Store: checkpointed by the Store's backend
 		}
 		return o
 	case *joinInput:
