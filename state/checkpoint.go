@@ -75,6 +75,13 @@ func (c *Checkpoint) Part(id string) (PartState, bool) {
 // that is fsynced and then renamed, so that a crash leaves either the previous checkpoints or the new complete
 // one (plus possibly a *.inprogress directory that Prune removes). files maps each part's File to its writer.
 func Write(parent, name string, md *Metadata, files map[string]*FileWriter) (string, error) {
+	return WriteWithDirs(parent, name, md, files, nil)
+}
+
+// WriteWithDirs is Write that also moves the directories of dirs (name inside the checkpoint → an existing
+// directory on the same file system, e.g. a state backend's own checkpoint) into the checkpoint before it is
+// completed.
+func WriteWithDirs(parent, name string, md *Metadata, files map[string]*FileWriter, dirs map[string]string) (string, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", err
 	}
@@ -90,6 +97,11 @@ func Write(parent, name string, md *Metadata, files map[string]*FileWriter) (str
 	}
 	for fname, w := range files {
 		if err := w.WriteFile(filepath.Join(tmp, fname)); err != nil {
+			return fail(err)
+		}
+	}
+	for dname, src := range dirs {
+		if err := os.Rename(src, filepath.Join(tmp, dname)); err != nil {
 			return fail(err)
 		}
 	}
