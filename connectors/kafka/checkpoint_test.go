@@ -174,9 +174,9 @@ func eoTable(h *harness, t *testing.T, topic, prefix string) *catalog.Table {
 		"sink.delivery-guarantee=exactly-once\nsink.transactional-id-prefix="+prefix)
 }
 
-// TestExactlyOnceCrashBeforeCommit: checkpoint 1 is committed, checkpoint 2 only pre-committed when the
-// process dies, with more rows in an open transaction. Restoring checkpoint 2 commits its transaction and
-// aborts the open one: a read_committed consumer sees the rows of checkpoints 1 and 2 once, and not the rows
+// TestExactlyOnceCrashBeforeCommit: checkpoint 1 is committed, checkpoints 2 and 3 only pre-committed when
+// the process dies, with more rows in an open transaction, and checkpoint 2 is the last durable one.
+// Restoring it commits its transaction and aborts the two after it: a read_committed consumer sees the rows of checkpoints 1 and 2 once, and not the rows
 // after them, and the rows the restored sink writes next.
 func TestExactlyOnceCrashBeforeCommit(t *testing.T) {
 	h := newHarness(t)
@@ -192,7 +192,11 @@ func TestExactlyOnceCrashBeforeCommit(t *testing.T) {
 	s1.commit(t, 1)
 	pushInts(t, s1.out, 11, 20)
 	st2 := s1.preCommit(t, 2)
-	pushInts(t, s1.out, 21, 30) // never pre-committed
+	// Checkpoint 3 is pre-committed but never completes (its state is lost with the process), and more rows
+	// wait in an open transaction: both transactions must be aborted.
+	pushInts(t, s1.out, 21, 25)
+	s1.preCommit(t, 3)
+	pushInts(t, s1.out, 26, 30)
 	// The checkpoint state names the pending transaction and the next one.
 	var st struct {
 		Next    int64
@@ -214,6 +218,9 @@ func TestExactlyOnceCrashBeforeCommit(t *testing.T) {
 	pushInts(t, s2.out, 31, 35)
 	s2.preCommit(t, 3)
 	s2.commit(t, 3)
+	if s2.stderr.Len() > 0 {
+		t.Fatalf("warnings: %s", s2.stderr)
+	}
 	if err := s2.out.End(); err != nil {
 		t.Fatal(err)
 	}
@@ -498,5 +505,36 @@ func TestUpsertPreCommitFlushesBuffer(t *testing.T) {
 	}
 	if n := len(consumeAll(t, h.addr, "ups")); n != 3 {
 		t.Fatalf("after End the topic holds %d records, want 3", n)
+	}
+}
+
+// TestRestoreExactlyOnceStateAtLeastOnce: a table switched from exactly-once to at-least-once between runs
+// still finishes the old run's transactions on restore: it commits the pre-committed one and aborts the
+// open one. A state that is not the sink's is refused with the table's name.
+func TestRestoreExactlyOnceStateAtLeastOnce(t *testing.T) {
+	h := newHarness(t)
+	if err := h.cluster.CreateTopic("eo5", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	s1 := h.openSink(t, eoTable(h, t, "eo5", "job5"))
+	pushInts(t, s1.out, 1, 5)
+	st1 := s1.preCommit(t, 1)
+	pushInts(t, s1.out, 6, 10)
+	kafka.Crash(t, s1.out)
+
+	alo := h.mustTable(t, "out", "a INT\ntopic=eo5\nproperties.bootstrap.servers=$BROKER\nformat=json")
+	s2 := h.openSink(t, alo)
+	err := s2.cs.Restore(context.Background(), []byte("not json"), 1)
+	if err == nil || !strings.HasPrefix(err.Error(), "kafka table 'out': restore checkpoint 1: the sink's checkpoint state is not readable") {
+		t.Fatalf("Restore of a bad state: %v", err)
+	}
+	s2.restore(t, st1, 1)
+	pushInts(t, s2.out, 11, 15)
+	s2.preCommit(t, 2)
+	if err := s2.out.End(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readCommittedInts(t, h.addr, "eo5", 1), ints(1, 5, ints(11, 15)); !equalInts(got, want) {
+		t.Fatalf("read_committed sees %v, want %v", got, want)
 	}
 }

@@ -1,13 +1,15 @@
 package kafka
 
 import (
+	"context"
 	"testing"
 
 	"github.com/sluicesql/sluice/changelog"
 )
 
-// Crash closes the clients of a sink output as a killed process would: without flushing, committing or
-// aborting anything. The output is unusable afterwards.
+// Crash closes the clients of a sink output as a process killed right after the brokers received its records
+// would: the records pushed so far are flushed (so an open transaction exists on the brokers), then nothing
+// is committed or aborted. The output is unusable afterwards.
 func Crash(t testing.TB, out changelog.Output) {
 	t.Helper()
 	var o *output
@@ -19,6 +21,11 @@ func Crash(t testing.TB, out changelog.Output) {
 	default:
 		t.Fatalf("kafka.Crash: %T is not a kafka sink output", out)
 		return
+	}
+	if o.cl != nil {
+		if err := o.cl.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	o.ended = true
 	if o.tx != nil {
