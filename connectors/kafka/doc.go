@@ -7,6 +7,11 @@
 // in order, and commits its progress to 'properties.group.id' (when set) periodically and when it ends. The
 // sink writes every +I row as one record, partitioned as Kafka's Java client does.
 //
+// Both sinks' outputs take part in checkpoints (connectors.CheckpointedSink): at least once, PreCommit waits
+// until the brokers acknowledged every record (upsert-kafka first writes its buffer); exactly once
+// ('sink.delivery-guarantee' = 'exactly-once', kafka only), the rows of each checkpoint go into one Kafka
+// transaction that Commit commits and Restore finishes or aborts after a crash (txn.go).
+//
 // The package also holds the 'upsert-kafka' connector (UpsertFactory, upsert*.go): the same source and
 // producer keyed by the table's PRIMARY KEY, reading a topic from its earliest offset as an upsert changelog
 // (null value = delete) and writing +I/+U as records, -D (and -U without its +U) as tombstones.

@@ -357,16 +357,11 @@ func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
 		return nil, &options.Error{Keys: []string{"sink.partitioner"},
 			Msg: fmt.Sprintf("Invalid value for option 'sink.partitioner': '%s'. Sluice runs no Java, so custom partitioner classes are not supported; use 'default', 'fixed' or 'round-robin'.", p)}
 	}
-	switch g := DeliveryGuarantee.Get(r); g {
-	case guaranteeExactlyOnce:
-		key := r.Given(DeliveryGuarantee.Key())
-		if key == "" {
-			key = DeliveryGuarantee.Key()
+	s.guarantee = DeliveryGuarantee.Get(r)
+	if s.guarantee == guaranteeExactlyOnce {
+		if s.txnPrefix, err = exactlyOnceConfig(ctx, c); err != nil {
+			return nil, err
 		}
-		return nil, &options.Error{Keys: []string{DeliveryGuarantee.Key()},
-			Msg: fmt.Sprintf("Option '%s' = 'exactly-once' is not supported yet: it needs Kafka transactions committed on checkpoints, which Sluice does not take yet. Use 'at-least-once'.", key)}
-	default:
-		s.guarantee = g
 	}
 	if n, ok := SinkParallelism.Lookup(r); ok && n < 1 {
 		return nil, &options.Error{Keys: []string{SinkParallelism.Key()},
@@ -387,4 +382,61 @@ func (s *sink) Accepts() changelog.KindSet {
 		return changelog.AllKinds.Kinds
 	}
 	return changelog.KindsOf(changelog.Insert)
+}
+
+// checkpointIntervalKey is the session option whose checkpoints commit an exactly-once sink's transactions.
+const checkpointIntervalKey = "execution.checkpointing.interval"
+
+// exactlyOnceConfig validates an exactly-once sink and returns its transactional id prefix: the prefix is
+// required, the producer must be idempotent, and the transaction timeout must exceed the checkpoint interval.
+// Without checkpoints only a batch job may write exactly once (one transaction, committed at its end).
+func exactlyOnceConfig(ctx connectors.Context, c *tableConfig) (string, error) {
+	r := c.r
+	key := r.Given(DeliveryGuarantee.Key())
+	if key == "" {
+		key = DeliveryGuarantee.Key()
+	}
+	prefix, _ := TransactionalIDPrefix.Lookup(r)
+	if strings.TrimSpace(prefix) == "" {
+		return "", &options.Error{Keys: []string{TransactionalIDPrefix.Key(), key},
+			Msg: fmt.Sprintf("%s must be specified when using DeliveryGuarantee.EXACTLY_ONCE. (Option '%s' = 'exactly-once' writes in Kafka transactions named '<prefix>-0-<n>'; a restarted job finds the transactions it must commit or abort by that prefix, so it must be unique among the jobs writing to the cluster, e.g. 'sink.transactional-id-prefix' = '%s-sink'.)",
+				TransactionalIDPrefix.Key(), key, c.table.Name)}
+	}
+	switch {
+	case c.client.acks != "all":
+		return "", &options.Error{Keys: []string{key, "properties.acks"},
+			Msg: fmt.Sprintf("Option '%s' = 'exactly-once' needs 'properties.acks' = 'all' (the default), not '%s': Kafka transactions require an idempotent producer, which waits for all in-sync replicas.", key, c.client.acks)}
+	case !c.client.idempotent:
+		return "", &options.Error{Keys: []string{key, "properties.enable.idempotence"},
+			Msg: fmt.Sprintf("Option '%s' = 'exactly-once' needs an idempotent producer (Kafka transactions require it): remove 'properties.enable.idempotence' = 'false'.", key)}
+	}
+	timeout := c.client.txnTimeout
+	given := timeout > 0
+	if !given {
+		timeout = defaultTxnTimeout
+	}
+	var interval time.Duration
+	if v := strings.TrimSpace(ctx.Session[checkpointIntervalKey]); v != "" {
+		d, err := options.ParseDuration(v)
+		if err != nil {
+			return "", &options.Error{Keys: []string{checkpointIntervalKey},
+				Msg: fmt.Sprintf("Invalid value for option '%s': %s", checkpointIntervalKey, err.Error())}
+		}
+		interval = d
+	}
+	switch {
+	case interval <= 0 && !ctx.Batch:
+		return "", &options.Error{Keys: []string{key, checkpointIntervalKey},
+			Msg: fmt.Sprintf("Option '%s' = 'exactly-once' of table '%s' commits its Kafka transactions when checkpoints complete, but checkpointing is off. Set '%s' (e.g. SET '%s' = '10 s'), use 'at-least-once', or run the job in batch mode ('execution.runtime-mode' = 'batch'), where the sink commits one transaction at the end.",
+				key, c.table.Name, checkpointIntervalKey, checkpointIntervalKey)}
+	case interval > 0 && timeout <= interval:
+		what := fmt.Sprintf("'properties.transaction.timeout.ms' = '%d' (%s)", timeout.Milliseconds(), options.FormatDuration(timeout))
+		if !given {
+			what = fmt.Sprintf("The default transaction timeout of %s ('properties.transaction.timeout.ms')", options.FormatDuration(timeout))
+		}
+		return "", &options.Error{Keys: []string{"properties.transaction.timeout.ms", checkpointIntervalKey},
+			Msg: fmt.Sprintf("%s must be larger than '%s' = '%s': a transaction stays open from its first row until the checkpoint after it completes, and the brokers abort transactions older than the timeout, losing their rows. Raise the timeout (up to the brokers' transaction.max.timeout.ms, 15 min by default) or checkpoint more often.",
+				what, checkpointIntervalKey, ctx.Session[checkpointIntervalKey])}
+	}
+	return prefix, nil
 }

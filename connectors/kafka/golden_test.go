@@ -29,6 +29,8 @@ import (
 //	write table=X                            run the sink over rows given as JSON objects of its columns
 //	consume topic=T                          print every record of the topic with kgo
 //	committed group=G topic=T                print the group's committed offsets
+//	set                                      set session options, one key=value a line (e.g.
+//	                                         execution.checkpointing.interval=2s, execution.runtime-mode=batch)
 //
 // and, for compacted topics (upsert-kafka, testdata/upsert/golden):
 //
@@ -117,6 +119,13 @@ func runGolden(t *testing.T, dir string) {
 					b.WriteByte('\n')
 				}
 				return b.String()
+			case "set":
+				for _, l := range strings.Split(d.Input, "\n") {
+					if k, v, ok := strings.Cut(l, "="); ok {
+						h.session[strings.TrimSpace(k)] = strings.TrimSpace(v)
+					}
+				}
+				return "ok\n"
 			case "committed":
 				var group, topic string
 				d.ScanArgs(t, "group", &group)

@@ -152,7 +152,8 @@ func (h *harness) upsertFactory() *kafka.UpsertFactory {
 }
 
 func (h *harness) ctx(tbl *catalog.Table, stderr *bytes.Buffer) connectors.Context {
-	return connectors.Context{Table: tbl, Options: tbl.Options, Formats: h.reg, Session: h.session, Stderr: stderr}
+	return connectors.Context{Table: tbl, Options: tbl.Options, Formats: h.reg, Session: h.session, Stderr: stderr,
+		Batch: h.session["execution.runtime-mode"] == "batch"}
 }
 
 // errText renders an error for a golden file, marking validation errors.

@@ -65,9 +65,9 @@ var (
 			Desc("'default' (murmur2 of the key bytes as Kafka's Java client; sticky without key), 'fixed' (sink instance → partition) or 'round-robin'.")
 	DeliveryGuarantee = options.Enum("sink.delivery-guarantee", guaranteeNone, guaranteeAtLeastOnce, guaranteeExactlyOnce).
 				Default(guaranteeAtLeastOnce).Deprecated("sink.semantic").
-				Desc("'at-least-once' (flush and fail on lost records), 'none' (report lost records as warnings); 'exactly-once' is not supported yet.")
+				Desc("'at-least-once' (records are acknowledged on every checkpoint; a lost record fails the job), 'none' (lost records are warnings), 'exactly-once' (one Kafka transaction per checkpoint, committed when the checkpoint completes; needs 'sink.transactional-id-prefix' and 'execution.checkpointing.interval', or batch mode).")
 	TransactionalIDPrefix = options.String("sink.transactional-id-prefix").
-				Desc("Prefix of the transactional ids of an exactly-once sink.")
+				Desc("Prefix of the transactional ids ('<prefix>-0-<n>') of an exactly-once sink; required with 'exactly-once'. It must be unique among the jobs writing to the cluster: a starting job aborts the open transactions of its prefix.")
 	SinkParallelism = options.Int("sink.parallelism").
 			Desc("Accepted for compatibility; the sink runs as one instance.")
 )

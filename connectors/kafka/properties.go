@@ -41,6 +41,8 @@ type clientConfig struct {
 	apiTimeout         time.Duration
 	deliveryTimeout    time.Duration
 	acks               string
+	idempotent         bool          // the producer writes idempotently (acks=all and not disabled)
+	txnTimeout         time.Duration // transaction.timeout.ms; 0: not given (see defaultTxnTimeout)
 }
 
 // property is one supported Kafka client property.
@@ -230,6 +232,11 @@ var supportedProperties = func() []property {
 			c.deliveryTimeout = d
 			return err
 		}},
+		{"transaction.timeout.ms", "exactly-once sink: how long a transaction may stay open before the brokers abort it (default 900000, 15 min); must exceed 'execution.checkpointing.interval' and be at most the brokers' transaction.max.timeout.ms", func(c *clientConfig, _ *propParser, v string) error {
+			d, err := parseMillis(v, false)
+			c.txnTimeout = d
+			return err
+		}},
 		{"request.timeout.ms", "how long a produce request may take", func(c *clientConfig, _ *propParser, v string) error {
 			d, err := parseMillis(v, false)
 			c.producer = append(c.producer, kgo.ProduceRequestTimeout(d))
@@ -364,7 +371,7 @@ var rejectedProperties = map[string]string{
 	"value.serializer":                "the value format ('value.format') serializes values",
 	"key.deserializer":                "the key format ('key.format') deserializes keys",
 	"value.deserializer":              "the value format ('value.format') deserializes values",
-	"transactional.id":                "transactions belong to 'sink.delivery-guarantee' = 'exactly-once' (not supported yet)",
+	"transactional.id":                "an exactly-once sink ('sink.delivery-guarantee' = 'exactly-once') names its transactions after 'sink.transactional-id-prefix'",
 	"ssl.truststore.password":         "only JKS/PKCS12 truststores need one and Sluice reads PEM ('ssl.truststore.type' = 'PEM')",
 	"ssl.keystore.password":           "only JKS/PKCS12 keystores need one and Sluice reads PEM ('ssl.keystore.type' = 'PEM')",
 	"ssl.key.password":                "encrypted private keys are not supported; give an unencrypted PEM key ('ssl.keystore.key')",
@@ -456,6 +463,7 @@ func (p *propParser) finish(c *clientConfig) error {
 		}
 		idem = *p.idempotence
 	}
+	c.idempotent = idem
 	if !idem {
 		c.producer = append(c.producer, kgo.DisableIdempotentWrite())
 	}

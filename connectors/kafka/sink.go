@@ -29,10 +29,12 @@ type sink struct {
 	topicMeta   int      // index in cfg.meta of the writable topic column, -1 without
 	partitioner string
 	guarantee   string
+	txnPrefix   string // exactly-once: 'sink.transactional-id-prefix'
 }
 
 var (
 	_ connectors.Sink                  = (*sink)(nil)
+	_ connectors.CheckpointedSink      = (*output)(nil)
 	_ interface{ UpdateHint() string } = (*sink)(nil)
 )
 
@@ -47,6 +49,38 @@ func (s *sink) Open(ctx context.Context) (changelog.Output, error) {
 
 func (s *sink) open(ctx context.Context) (*output, error) {
 	c := s.cfg
+	cl, err := c.newClient(s.producerOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitReachable(ctx, cl); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	// Records outlive a cancelled job until End's final flush, so they do not carry its cancellation; they are
+	// failed when the job was cancelled and the delivery timeout passed since.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+	o := &output{s: s, cl: cl, base: cl, jobCtx: ctx, ctx: pctx, cancel: pcancel}
+	if s.guarantee == guaranteeExactlyOnce {
+		// Records go to the producer of the open transaction, opened by the first Push.
+		o.cl = nil
+		o.tx = &txns{prefix: s.txnPrefix, timeout: s.txnTimeoutOrDefault()}
+	}
+	o.changelogEnc, _ = s.cfg.value.Encoder.(formats.ChangelogEncoder)
+	o.stopAfter = context.AfterFunc(ctx, func() { time.AfterFunc(c.client.deliveryTimeout, pcancel) })
+	o.promise = o.delivered
+	if c.key != nil {
+		o.keyVals = make([]types.Value, len(c.keyIdx))
+	}
+	o.valVals = make([]types.Value, len(c.valIdx))
+	if len(s.topics) > 0 {
+		o.topic = s.topics[0]
+	}
+	return o, nil
+}
+
+// producerOpts are the options of the sink's producers: the partitioner, then the user's properties.
+func (s *sink) producerOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.AllowAutoTopicCreation(), // the Java producer's default
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
@@ -61,36 +95,26 @@ func (s *sink) open(ctx context.Context) (*output, error) {
 		// Kafka's Java client: murmur2 of the key bytes, sticky partitions for records without a key.
 		opts = append(opts, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	}
-	opts = append(opts, c.client.producer...) // user properties win over the defaults above
-	cl, err := c.newClient(opts...)
-	if err != nil {
-		return nil, err
+	return append(opts, s.cfg.client.producer...) // user properties win over the defaults above
+}
+
+// txnTimeoutOrDefault is 'properties.transaction.timeout.ms', or defaultTxnTimeout.
+func (s *sink) txnTimeoutOrDefault() time.Duration {
+	if d := s.cfg.client.txnTimeout; d > 0 {
+		return d
 	}
-	if err := c.waitReachable(ctx, cl); err != nil {
-		cl.Close()
-		return nil, err
-	}
-	// Records outlive a cancelled job until End's final flush, so they do not carry its cancellation; they are
-	// failed when the job was cancelled and the delivery timeout passed since.
-	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
-	o := &output{s: s, cl: cl, ctx: pctx, cancel: pcancel}
-	o.changelogEnc, _ = s.cfg.value.Encoder.(formats.ChangelogEncoder)
-	o.stopAfter = context.AfterFunc(ctx, func() { time.AfterFunc(c.client.deliveryTimeout, pcancel) })
-	o.promise = o.delivered
-	if c.key != nil {
-		o.keyVals = make([]types.Value, len(c.keyIdx))
-	}
-	o.valVals = make([]types.Value, len(c.valIdx))
-	if len(s.topics) > 0 {
-		o.topic = s.topics[0]
-	}
-	return o, nil
+	return defaultTxnTimeout
 }
 
 // output is the open sink.
 type output struct {
-	s         *sink
+	s *sink
+	// cl is the producer that Push writes to: base, or (exactly-once) the producer of the open transaction,
+	// nil until a Push opens one.
 	cl        *kgo.Client
+	base      *kgo.Client     // the client made by Open, without transactional id
+	tx        *txns           // exactly-once only
+	jobCtx    context.Context // Open's context: done when the job was cancelled
 	ctx       context.Context
 	cancel    context.CancelFunc
 	stopAfter func() bool
@@ -151,6 +175,11 @@ func (o *output) failure() error {
 func (o *output) Push(b *changelog.Batch) error {
 	if err := o.failure(); err != nil {
 		return err
+	}
+	if o.cl == nil && len(b.Rows) > 0 {
+		if err := o.beginTxn(); err != nil {
+			return err
+		}
 	}
 	c := o.s.cfg
 	for i := range b.Rows {
@@ -250,30 +279,74 @@ func encodeError(table, side string, err error) error {
 
 func (o *output) Watermark(int64) error { return nil }
 
+// flush waits until the brokers acknowledged every record handed to the producer, at most
+// 'properties.delivery.timeout.ms', and returns the first delivery failure (at least once).
+func (o *output) flush(ctx context.Context) error {
+	d := o.s.cfg.client.deliveryTimeout
+	fctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if err := o.cl.Flush(fctx); err != nil {
+		if ferr := o.failure(); ferr != nil {
+			return ferr
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("kafka table '%s': %d records were not acknowledged by the brokers at '%s' within %s ('properties.delivery.timeout.ms')",
+				o.s.cfg.table.Name, o.cl.BufferedProduceRecords(), o.s.cfg.servers(), d)
+		}
+		return fmt.Errorf("kafka table '%s': flush: %w", o.s.cfg.table.Name, err)
+	}
+	return o.failure()
+}
+
+// PreCommit makes everything pushed so far durable. At least once it waits until the brokers acknowledged
+// every record (at most 'properties.delivery.timeout.ms') and returns the first lost record as an error;
+// 'none' returns at once; exactly-once stages the open transaction (see preCommitTxn) and returns the
+// transactions to commit as the checkpoint's state.
+func (o *output) PreCommit(ctx context.Context, checkpointID int64) ([]byte, error) {
+	switch {
+	case o.ended:
+		return nil, nil
+	case o.tx != nil:
+		return o.preCommitTxn(ctx, checkpointID)
+	case o.s.guarantee == guaranteeNone:
+		return nil, nil
+	}
+	return nil, o.flush(ctx)
+}
+
+// Commit commits the transactions that checkpoints up to checkpointID pre-committed (exactly-once); a no-op
+// otherwise, since PreCommit already made the records durable.
+func (o *output) Commit(ctx context.Context, checkpointID int64) error {
+	if o.tx == nil {
+		return nil
+	}
+	return o.commitPending(ctx, o.tx.takePending(checkpointID))
+}
+
 // End flushes every buffered record and closes the producer. At least once, a lost record fails the job.
+// Exactly-once, see endTxn.
 func (o *output) End() error {
 	if o.ended {
 		return nil
 	}
 	o.ended = true
 	defer func() {
-		o.cl.Close()
+		if o.cl != nil && o.cl != o.base {
+			o.cl.Close()
+		}
+		o.base.Close()
 		o.stopAfter()
 		o.cancel()
 	}()
-	d := o.s.cfg.client.deliveryTimeout
-	fctx, cancel := context.WithTimeout(o.ctx, d)
-	defer cancel()
-	if err := o.cl.Flush(fctx); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("kafka table '%s': %d records were not acknowledged by the brokers at '%s' within %s ('properties.delivery.timeout.ms')",
-				o.s.cfg.table.Name, o.cl.BufferedProduceRecords(), o.s.cfg.servers(), d)
-		}
-		return fmt.Errorf("kafka table '%s': flush: %w", o.s.cfg.table.Name, err)
+	if o.tx != nil {
+		return o.endTxn()
+	}
+	if err := o.flush(o.ctx); err != nil {
+		return err
 	}
 	if n := o.lost.Load(); n > 0 && o.s.guarantee == guaranteeNone {
 		fmt.Fprintf(o.s.stderr, "WARN kafka table '%s': %d records were lost (sink.delivery-guarantee is 'none')\n", o.s.cfg.table.Name, n)
 		return nil
 	}
-	return o.failure()
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
 )
 
 // Open connects to the brokers and returns the upsert output: unbuffered, every +I/+U row is one record and
@@ -47,7 +48,10 @@ type upsertOutput struct {
 	done    chan struct{}
 }
 
-var _ changelog.Output = (*upsertOutput)(nil)
+var (
+	_ changelog.Output            = (*upsertOutput)(nil)
+	_ connectors.CheckpointedSink = (*upsertOutput)(nil)
+)
 
 // Push writes (or buffers) every +I/+U row as a record and every -D row as a tombstone. A -U row is dropped
 // when the next row is the +U of the same key (the changelog contract pairs them); otherwise its key was
@@ -160,6 +164,27 @@ func (u *upsertOutput) End() error {
 		u.mu.Unlock()
 	}
 	return u.output.End()
+}
+
+// PreCommit writes what is buffered, and a trailing unpaired -U as a tombstone (the rows of the next
+// checkpoint must not decide what this one wrote: on restore they are read again, and a +U of the same key
+// overwrites the tombstone), then waits for the brokers' acknowledgements as the kafka sink does.
+func (u *upsertOutput) PreCommit(ctx context.Context, checkpointID int64) ([]byte, error) {
+	if u.ended {
+		return nil, nil
+	}
+	if u.index != nil {
+		u.mu.Lock()
+	}
+	if u.pending != nil {
+		u.emit(u.pending)
+		u.pending = nil
+	}
+	if u.index != nil {
+		u.flushLocked()
+		u.mu.Unlock()
+	}
+	return u.output.PreCommit(ctx, checkpointID)
 }
 
 // Buffered returns the number of keys waiting for a flush (for tests).

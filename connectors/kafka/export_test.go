@@ -1,0 +1,42 @@
+package kafka
+
+import (
+	"context"
+	"testing"
+
+	"github.com/sluicesql/sluice/changelog"
+)
+
+// Crash closes the clients of a sink output as a process killed right after the brokers received its records
+// would: the records pushed so far are flushed (so an open transaction exists on the brokers), then nothing
+// is committed or aborted. The output is unusable afterwards.
+func Crash(t testing.TB, out changelog.Output) {
+	t.Helper()
+	var o *output
+	switch v := out.(type) {
+	case *output:
+		o = v
+	case *upsertOutput:
+		o = v.output
+	default:
+		t.Fatalf("kafka.Crash: %T is not a kafka sink output", out)
+		return
+	}
+	if o.cl != nil {
+		if err := o.cl.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.ended = true
+	if o.tx != nil {
+		for _, p := range o.tx.takePending(1<<63 - 1) {
+			p.cl.Close()
+		}
+	}
+	if o.cl != nil && o.cl != o.base {
+		o.cl.Close()
+	}
+	o.base.Close()
+	o.stopAfter()
+	o.cancel()
+}
