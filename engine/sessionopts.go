@@ -292,10 +292,7 @@ func (k *sessionKey) parse(raw string) (any, string, error) {
 	case kindDuration:
 		d, err := options.ParseDuration(v)
 		if err != nil {
-			if v == "" || !startsWithDigit(v) {
-				return nil, "", fmt.Errorf("'%s' is not a duration (e.g. '1 h', '30 min', '500 ms')", raw)
-			}
-			return nil, "", err
+			return nil, "", durationError(raw, v, err)
 		}
 		if !k.rng.ok(float64(d)) {
 			return nil, "", fmt.Errorf("'%s' is out of range (want %s)", raw, k.wantText())
@@ -335,7 +332,18 @@ func (k *sessionKey) parse(raw string) (any, string, error) {
 	return raw, raw, nil
 }
 
-func startsWithDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }
+// durationError explains why v is not one of Flink's durations.
+func durationError(raw, v string, err error) error {
+	switch {
+	case strings.HasPrefix(v, "-"):
+		return fmt.Errorf("'%s' is not a duration: durations are not negative", raw)
+	case v != "" && v[0] >= '0' && v[0] <= '9' && strings.ContainsAny(v, ".,"):
+		return fmt.Errorf("'%s' is not a duration: the number must be whole; use a smaller unit (e.g. '1500 ms' for 1.5 s)", raw)
+	case strings.Contains(err.Error(), "unknown unit") || strings.Contains(err.Error(), "too"):
+		return err
+	}
+	return fmt.Errorf("'%s' is not a duration (e.g. '1 h', '30 min', '500 ms')", raw)
+}
 
 // wantText describes the accepted values of a numeric key: "an integer ≥ 1 or -1".
 func (k *sessionKey) wantText() string {
@@ -405,10 +413,13 @@ func parseLocalDir(v string) (string, error) {
 	return filepath.Clean(dec), nil
 }
 
-// cutScheme splits "scheme:rest" when v starts with a URL scheme followed by '/' (so that Windows-like
-// "C:/x" and relative paths with a colon stay paths).
+// cutScheme splits "scheme:rest" when v starts with "file:" or with a URL scheme followed by '/' (so that
+// Windows-like "C:/x" and relative paths with a colon stay paths).
 func cutScheme(v string) (scheme, rest string, ok bool) {
 	i := strings.IndexByte(v, ':')
+	if i == 4 && strings.EqualFold(v[:i], "file") {
+		return v[:i], v[i+1:], true
+	}
 	if i < 2 || !strings.HasPrefix(v[i+1:], "/") {
 		return "", "", false
 	}

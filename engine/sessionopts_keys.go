@@ -243,7 +243,6 @@ var sessionKeys = []sessionKey{
 	{key: "state.changelog.", kind: kindString, desc: "changelog state backend"},
 	{key: "state.backend.latency-track.", kind: kindString, desc: "state latency metrics"},
 	{key: "state.latency-track.", kind: kindString, desc: "state latency metrics"},
-	{key: "state.storage.fs.", kind: kindString, desc: "checkpoint files"},
 	{key: "dstl.", kind: kindString, desc: "changelog state backend"},
 
 	// Cluster and deployment settings.
