@@ -61,10 +61,14 @@ func loadZone(v string) (*time.Location, error) {
 	return time.LoadLocation(v)
 }
 
-// Option returns a session option's value and whether it is set.
+// Option returns a session option's value and whether it is set. Any spelling of a key finds it (options
+// are stored under their canonical key, e.g. 'state.backend' under 'state.backend.type').
 func (s *Session) Option(key string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if k, ok := sessionKeyIndex[key]; ok {
+		key = k.key
+	}
 	v, ok := s.opts[key]
 	return v, ok
 }

@@ -24,7 +24,7 @@ var sessionKeys = []sessionKey{
 	{key: "table.dml-sync", kind: kindBool, def: "false", impl: true, desc: "INSERT waits until its job finishes"},
 	{key: "table.exec.resource.sort.memory", kind: kindMemory, rng: above(0), def: "128 mb", impl: true,
 		desc: "memory of a batch sort before it spills to disk"},
-	{key: "table.exec.state.ttl", alt: []string{"table.exec.state-ttl"}, kind: kindDuration, rng: atLeast(0), def: "0 ms", impl: true,
+	{key: "table.exec.state.ttl", kind: kindDuration, rng: atLeast(0), def: "0 ms", impl: true,
 		desc: "keyed state idle for longer than this expires (0: never)"},
 
 	// Checkpoints.
@@ -43,7 +43,7 @@ var sessionKeys = []sessionKey{
 		enum: []string{"DELETE_ON_CANCELLATION", "RETAIN_ON_CANCELLATION", "NO_EXTERNALIZED_CHECKPOINTS"}, def: "NO_EXTERNALIZED_CHECKPOINTS", impl: true,
 		desc: "whether checkpoints are kept when the job is cancelled"},
 	{key: "execution.checkpointing.dir", alt: []string{"state.checkpoints.dir"}, kind: kindDir, impl: true,
-		desc: "the local directory of checkpoints: <dir>/<job id>/chk-<n>"},
+		desc: "the local directory of checkpoints: `<dir>/<job id>/chk-<n>`"},
 	{key: "execution.checkpointing.savepoint-dir", alt: []string{"state.savepoints.dir"}, kind: kindDir, impl: true,
 		desc: "the default local directory of savepoints"},
 	{key: "execution.checkpointing.num-retained", alt: []string{"state.checkpoints.num-retained"}, kind: kindInt, rng: atLeast(1), def: "1", impl: true,
@@ -56,7 +56,7 @@ var sessionKeys = []sessionKey{
 
 	// Restore.
 	{key: "execution.state-recovery.path", alt: []string{"execution.savepoint.path"}, kind: kindDir, impl: true,
-		desc: "the checkpoint (chk-<n>) or savepoint directory the next job restores its state from"},
+		desc: "the checkpoint (`chk-<n>`) or savepoint directory the next job restores its state from"},
 	{key: "execution.state-recovery.ignore-unclaimed-state", alt: []string{"execution.savepoint.ignore-unclaimed-state"}, kind: kindBool, def: "false", impl: true,
 		desc: "restore even when some state of the savepoint belongs to no operator of the job"},
 	{key: "sluice.batch.savepoint-dir", kind: kindDir, impl: true,
@@ -212,7 +212,7 @@ var sessionKeys = []sessionKey{
 	{key: "execution.job-listeners", kind: kindString, desc: "job listeners"},
 	{key: "execution.checkpointing.unaligned.enabled", alt: []string{"execution.checkpointing.unaligned"}, kind: kindBool, behaves: []string{"false"},
 		desc: "unaligned checkpoints"},
-	{key: "execution.checkpointing.unaligned.forced", alt: []string{"execution.checkpointing.force-unaligned"}, kind: kindBool, behaves: []string{"false"},
+	{key: "execution.checkpointing.unaligned.forced", kind: kindBool, behaves: []string{"false"},
 		desc: "unaligned checkpoints"},
 	{key: "execution.checkpointing.aligned-checkpoint-timeout", alt: []string{"execution.checkpointing.alignment-timeout"}, kind: kindDuration,
 		desc: "unaligned checkpoints"},

@@ -3,9 +3,12 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +150,9 @@ func TestSessionOpenOptions(t *testing.T) {
 	if opts["state.backend.type"] != "hashmap" || opts["execution.runtime-mode"] != "batch" || opts["state.backend"] != "" {
 		t.Errorf("options are stored under their canonical key, normalized: got %v", opts)
 	}
+	if v, ok := s.Option("state.backend"); v != "hashmap" || !ok {
+		t.Errorf("Option finds a key under its other spellings: got %q, %v", v, ok)
+	}
 	// RESET restores the options given at open, checked again and normalized, without warning twice.
 	var notice2 bytes.Buffer
 	s.cfg.Notice = &notice2
@@ -281,4 +287,100 @@ func TestParseLocalDir(t *testing.T) {
 	if _, err := parseLocalDir(""); err == nil {
 		t.Error("an empty directory is accepted")
 	}
+}
+
+var updateDocs = flag.Bool("update-docs", false, "rewrite docs/SESSION-OPTIONS.md from the session key declarations")
+
+// TestSessionOptionsDoc keeps docs/SESSION-OPTIONS.md equal to what the declarations say (rewrite it with
+// go test ./engine -run TestSessionOptionsDoc -update-docs).
+func TestSessionOptionsDoc(t *testing.T) {
+	const path = "../docs/SESSION-OPTIONS.md"
+	got := sessionOptionsMarkdown()
+	if *updateDocs {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != got {
+		t.Fatalf("%s is out of date; run go test ./engine -run TestSessionOptionsDoc -update-docs and review the diff", path)
+	}
+}
+
+func sessionOptionsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("# Session options\n\n" +
+		"Set with `SET 'key' = 'value';`, `sql-client -D key=value`, a driver DSN (`key=value;...`) or `sluice.WithOption`. " +
+		"Values follow Flink's forms: durations such as `2 s`, `500 ms`, `1 min`, `1 h`, `1 d` (a plain number is milliseconds), " +
+		"memory sizes such as `64 mb`, booleans `true`/`false`, enum values in any case. " +
+		"A key given under one of its other spellings is stored under the first. " +
+		"Keys not listed here are refused.\n\n" +
+		"<!-- Generated from engine/sessionopts_keys.go: go test ./engine -run TestSessionOptionsDoc -update-docs -->\n\n" +
+		"## Implemented\n\n| Key | Also accepted as | Value | Default | Meaning |\n|---|---|---|---|---|\n")
+	for i := range sessionKeys {
+		k := &sessionKeys[i]
+		if !k.impl {
+			continue
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.key, codeList(k.alt), valueDoc(k), code(k.def), k.desc)
+	}
+	b.WriteString("\n## Accepted with a warning\n\nFlink keys that Sluice does not implement yet: SET accepts them (checking the value when " +
+		"its type is known) and prints `[WARNING] Sluice does not implement 'key' yet; it has no effect`, except for the values " +
+		"listed under \"No warning for\", which are how Sluice behaves anyway. A key ending in `.` stands for every key below it.\n\n" +
+		"| Key | Also accepted as | Value | No warning for | Meaning |\n|---|---|---|---|---|\n")
+	for i := range sessionKeys {
+		k := &sessionKeys[i]
+		if k.impl {
+			continue
+		}
+		desc := k.desc
+		if k.note != "" {
+			desc += " (" + k.note + ")"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.key, codeList(k.alt), valueDoc(k), codeList(k.behaves), desc)
+	}
+	return b.String()
+}
+
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + s + "`"
+}
+
+func codeList(ss []string) string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, code(s))
+	}
+	return strings.Join(out, ", ")
+}
+
+func valueDoc(k *sessionKey) string {
+	switch k.kind {
+	case kindBool:
+		return "boolean"
+	case kindInt, kindLong, kindFloat, kindDuration, kindMemory:
+		return k.wantText()
+	case kindEnum:
+		s := codeList(k.enum)
+		if len(k.alias) > 0 {
+			var as []string
+			for a := range k.alias {
+				as = append(as, a)
+			}
+			sort.Strings(as)
+			s += " (also " + codeList(as) + ")"
+		}
+		return s
+	case kindDir:
+		return "local directory: a path or `file:///` URL"
+	case kindZone:
+		return "time zone id"
+	}
+	return "string"
 }
