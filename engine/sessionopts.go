@@ -136,10 +136,21 @@ func unknownKeyError(key string) error {
 		cands = append(cands, spelling)
 	}
 	sort.Strings(cands)
-	if s, ok := options.Suggest(key, cands); ok {
+	s, ok := options.Suggest(key, cands)
+	if !ok {
+		// A key cut short: 'sluice.batch.savepoint' for 'sluice.batch.savepoint-dir'.
+		var longer []string
+		for _, c := range cands {
+			if strings.HasPrefix(c, key) && (c[len(key)] == '-' || c[len(key)] == '.') {
+				longer = append(longer, c)
+			}
+		}
+		s, ok = strings.Join(longer, "' or '"), len(longer) > 0 && len(longer) <= 3
+	}
+	if ok {
 		return fmt.Errorf("%w: Unknown option '%s'. Did you mean '%s'?", ErrValidation, key, s)
 	}
-	return fmt.Errorf("%w: Unknown option '%s': it is neither a Flink configuration key nor a Sluice one (SET; lists the options of this session)", ErrValidation, key)
+	return fmt.Errorf("%w: Unknown option '%s': it is neither a Flink configuration key nor a Sluice one (docs/SESSION-OPTIONS.md lists the keys Sluice knows)", ErrValidation, key)
 }
 
 // checkSessionOption validates one option. It returns the declaration, the key and value to store (the
