@@ -208,7 +208,7 @@ func TestExecAndJobs(t *testing.T) {
 	if _, err := eng.Execute(ctx, "SELECT 1"); err == nil || !strings.Contains(err.Error(), "use Query") {
 		t.Errorf("Execute SELECT: %v", err)
 	}
-	if err := eng.Exec(ctx, "SET 'a.b' = 'c';\nSELECT 1"); err == nil || !strings.Contains(err.Error(), "2:1: Exec got a query") {
+	if err := eng.Exec(ctx, "SET 'pipeline.name' = 'c';\nSELECT 1"); err == nil || !strings.Contains(err.Error(), "2:1: Exec got a query") {
 		t.Errorf("Exec SELECT: %v", err)
 	}
 	// Close cancels running jobs; the engine refuses work afterwards.

@@ -493,3 +493,20 @@ func (j *Job) Stop(ctx context.Context, savepointDir string, drain bool) (string
 	j.Cancel()
 	return path, nil
 }
+
+// retain applies 'execution.checkpointing.externalized-checkpoint-retention' when the job ends: as Flink,
+// NO_EXTERNALIZED_CHECKPOINTS removes the job's checkpoints when it finishes or is cancelled,
+// DELETE_ON_CANCELLATION when it is cancelled, RETAIN_ON_CANCELLATION never. A failed (or killed) job keeps
+// them, so that it can be restored.
+func (c *checkpointer) retain(status JobStatus) {
+	del := false
+	switch c.cfg.retention {
+	case "NO_EXTERNALIZED_CHECKPOINTS", "":
+		del = status == JobFinished || status == JobCancelled
+	case "DELETE_ON_CANCELLATION":
+		del = status == JobCancelled
+	}
+	if del {
+		_ = os.RemoveAll(c.jobDir)
+	}
+}

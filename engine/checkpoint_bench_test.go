@@ -35,7 +35,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 			}
 			set := ""
 			if tc.interval != "" {
-				set = fmt.Sprintf("SET 'execution.checkpointing.interval' = '%s';\nSET 'state.checkpoints.dir' = '%s';\nSET 'state.backend.type' = '%s';\n", tc.interval, dir, tc.backend)
+				set = fmt.Sprintf("SET 'execution.checkpointing.externalized-checkpoint-retention' = 'RETAIN_ON_CANCELLATION';\nSET 'execution.checkpointing.interval' = '%s';\nSET 'state.checkpoints.dir' = '%s';\nSET 'state.backend.type' = '%s';\n", tc.interval, dir, tc.backend)
 			}
 			script := set + fmt.Sprintf(`
 CREATE TABLE orders (customer BIGINT, amount BIGINT)

@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/sluicesql/sluice/options"
 	"github.com/sluicesql/sluice/state"
 )
 
@@ -37,98 +35,33 @@ type checkpointConfig struct {
 const defaultCommitInterval = 5 * time.Second
 
 func (s *Session) checkpointConfig() (checkpointConfig, error) {
+	st, err := sessionCheckpointing(s.opts)
+	if err != nil {
+		return checkpointConfig{}, err
+	}
 	c := checkpointConfig{
-		timeout: 10 * time.Minute, tolerable: 0, retention: "NO_EXTERNALIZED_CHECKPOINTS", numRetained: 1,
-		backend: "hashmap", maxParallelism: state.DefaultMaxParallelism, commitEvery: defaultCommitInterval,
-	}
-	var err error
-	dur := func(key string, dst *time.Duration, min time.Duration) {
-		v, ok := s.opts[key]
-		if !ok || err != nil {
-			return
-		}
-		d, perr := options.ParseDuration(v)
-		if perr != nil || d < min {
-			err = fmt.Errorf("%w: Invalid value for option '%s': '%s' (want a duration of at least %s, e.g. '2 s', '500 ms', '1 min')", ErrValidation, key, v, options.FormatDuration(min))
-			return
-		}
-		*dst = d
-	}
-	integer := func(key string, dst *int, min, max int) {
-		v, ok := s.opts[key]
-		if !ok || err != nil {
-			return
-		}
-		n, perr := strconv.Atoi(strings.TrimSpace(v))
-		if perr != nil || n < min || n > max {
-			err = fmt.Errorf("%w: Invalid value for option '%s': '%s' (want an integer from %d to %d)", ErrValidation, key, v, min, max)
-			return
-		}
-		*dst = n
-	}
-	boolean := func(key string, dst *bool) {
-		v, ok := s.opts[key]
-		if !ok || err != nil {
-			return
-		}
-		switch strings.ToLower(v) {
-		case "true":
-			*dst = true
-		case "false":
-			*dst = false
-		default:
-			err = fmt.Errorf("%w: Invalid value for option '%s': '%s' (want true or false)", ErrValidation, key, v)
-		}
-	}
-	if v, ok := s.opts["execution.checkpointing.interval"]; ok && strings.TrimSpace(v) != "0" {
-		dur("execution.checkpointing.interval", &c.interval, 10*time.Millisecond)
+		interval: st.Interval, atLeastOnce: st.Mode == "AT_LEAST_ONCE", timeout: st.Timeout, minPause: st.MinPause,
+		tolerable: st.TolerableFailed, retention: st.Retention, dir: st.Dir, savepointDir: st.SavepointDir,
+		numRetained: st.NumRetained, restorePath: st.RestorePath, ignoreUnclaimed: st.IgnoreUnclaimed,
+		backend: st.Backend, incremental: st.Incremental, maxParallelism: st.MaxParallelism, ttl: st.StateTTL,
+		commitEvery: defaultCommitInterval,
 	}
 	if c.interval > 0 {
 		c.commitEvery = c.interval
 	}
-	if v, ok := s.opts["execution.checkpointing.mode"]; ok {
-		c.atLeastOnce = strings.EqualFold(v, "AT_LEAST_ONCE")
+	if c.timeout <= 0 {
+		c.timeout = 10 * time.Minute
 	}
-	dur("execution.checkpointing.timeout", &c.timeout, time.Millisecond)
-	dur("execution.checkpointing.min-pause", &c.minPause, 0)
-	integer("execution.checkpointing.tolerable-failed-checkpoints", &c.tolerable, 0, 1<<30)
-	if v, ok := s.opts["execution.checkpointing.externalized-checkpoint-retention"]; ok {
-		c.retention = strings.ToUpper(v)
+	if c.numRetained < 1 {
+		c.numRetained = 1
 	}
-	integer("state.checkpoints.num-retained", &c.numRetained, 1, 1<<20)
-	integer("pipeline.max-parallelism", &c.maxParallelism, 1, 32768)
-	boolean("execution.savepoint.ignore-unclaimed-state", &c.ignoreUnclaimed)
-	boolean("state.backend.incremental", &c.incremental)
-	dur("table.exec.state.ttl", &c.ttl, 0)
-	path := func(key string, dst *string) {
-		v, ok := s.opts[key]
-		if !ok || err != nil || v == "" {
-			return
-		}
-		p, perr := localPath(key, v)
-		if perr != nil {
-			err = perr
-			return
-		}
-		*dst = p
+	if c.maxParallelism < 1 {
+		c.maxParallelism = state.DefaultMaxParallelism
 	}
-	path("state.checkpoints.dir", &c.dir)
-	path("execution.checkpointing.dir", &c.dir)
-	path("state.savepoints.dir", &c.savepointDir)
-	path("execution.savepoint.path", &c.restorePath)
-	for _, key := range []string{"state.backend", "state.backend.type"} {
-		if v, ok := s.opts[key]; ok {
-			switch strings.ToLower(v) {
-			case "hashmap", "filesystem", "jobmanager":
-				c.backend = "hashmap"
-			case "rocksdb":
-				c.backend = "rocksdb"
-			default:
-				return c, fmt.Errorf("%w: Invalid value for option '%s': '%s' (want 'hashmap' or 'rocksdb')", ErrValidation, key, v)
-			}
-		}
+	if c.backend == "" {
+		c.backend = "hashmap"
 	}
-	return c, err
+	return c, nil
 }
 
 // localPath turns a checkpoint or savepoint location ('file:///var/lib/x', 'file:/x' or a plain path) into a

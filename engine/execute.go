@@ -28,50 +28,7 @@ const (
 	ModeAutomatic = "automatic"
 )
 
-// Known session options and their allowed values (nil = any value that parses for the option).
-var enumOptions = map[string][]string{
-	"execution.runtime-mode":                 {ModeStreaming, ModeBatch, ModeAutomatic},
-	"sql-client.execution.result-mode":       {"table", "changelog", "tableau"},
-	"execution.checkpointing.mode":           {"EXACTLY_ONCE", "AT_LEAST_ONCE"},
-	"table.exec.mini-batch.enabled":          {"true", "false"},
-	"table.dml-sync":                         {"true", "false"},
-	"table.exec.sink.not-null-enforcer":      {"ERROR", "DROP"},
-	"sql-client.verbose":                     {"true", "false"},
-	"table.exec.source.cdc-events-duplicate": {"true", "false"},
-}
-
-// set validates and stores a session option.
-func (s *Session) set(key, value string) error {
-	if allowed, ok := enumOptions[key]; ok {
-		found := false
-		for _, a := range allowed {
-			if strings.EqualFold(a, value) {
-				value, found = a, true
-			}
-		}
-		if !found {
-			return fmt.Errorf("%w: Invalid value for option '%s': '%s' (want one of %s)", ErrValidation, key, value, strings.Join(allowed, ", "))
-		}
-	}
-	switch key {
-	case "table.local-time-zone":
-		if _, err := loadZone(value); err != nil {
-			return fmt.Errorf("%w: Invalid value for option 'table.local-time-zone': '%s' is not a time zone id (e.g. UTC, Europe/Berlin, +08:00)", ErrValidation, value)
-		}
-	case "parallelism.default":
-		if n, err := strconv.Atoi(value); err != nil || n < 1 && n != -1 {
-			return fmt.Errorf("%w: Invalid value for option 'parallelism.default': '%s' is not a positive integer", ErrValidation, value)
-		}
-	}
-	s.opts[key] = value
-	if strings.HasPrefix(key, "restart-strategy") {
-		if _, err := s.batchRestartPolicy(); err != nil {
-			delete(s.opts, key)
-			return err
-		}
-	}
-	return nil
-}
+// Session options are validated and stored by Session.set, declared in sessionopts_keys.go.
 
 // ErrValidation is wrapped by invalid session options.
 var ErrValidation = catalog.ErrValidation
@@ -104,10 +61,14 @@ func loadZone(v string) (*time.Location, error) {
 	return time.LoadLocation(v)
 }
 
-// Option returns a session option's value and whether it is set.
+// Option returns a session option's value and whether it is set. Any spelling of a key finds it (options
+// are stored under their canonical key, e.g. 'state.backend' under 'state.backend.type').
 func (s *Session) Option(key string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if k, ok := sessionKeyIndex[key]; ok {
+		key = k.key
+	}
 	v, ok := s.opts[key]
 	return v, ok
 }
@@ -247,17 +208,11 @@ func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, par
 		}
 		return ok("[INFO] Session property has been set."), nil
 	case *sql.Reset:
-		if st.Key == "" {
-			s.opts = map[string]string{}
-			for k, v := range s.cfg.Options {
-				s.opts[k] = v
-			}
-			return ok("[INFO] All session properties have been set to their default values."), nil
+		if err := s.reset(st.Key); err != nil {
+			return nil, &sql.Error{Pos: st.P, Msg: strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "), Err: ErrValidation}
 		}
-		if v, ok := s.cfg.Options[st.Key]; ok {
-			s.opts[st.Key] = v
-		} else {
-			delete(s.opts, st.Key)
+		if st.Key == "" {
+			return ok("[INFO] All session properties have been set to their default values."), nil
 		}
 		return ok("[INFO] Session property has been reset."), nil
 	case *sql.Show:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -64,10 +63,8 @@ func (s *Session) newGraph(batch bool) *graph {
 		dir = os.TempDir()
 	}
 	mem := int64(128 << 20)
-	if v, ok := s.opts["table.exec.resource.sort.memory"]; ok {
-		if n, err := parseMemory(v); err == nil {
-			mem = n
-		}
+	if n, _, err := sessionMemory(s.opts, "table.exec.resource.sort.memory"); err == nil {
+		mem = n
 	}
 	restart, err := s.batchRestartPolicy()
 	if err != nil {
@@ -78,42 +75,6 @@ func (s *Session) newGraph(batch bool) *graph {
 		g.ttl = cfg.ttl
 	}
 	return g
-}
-
-// parseMemory parses "64 mb", "128m", "1gb", "1024" (bytes).
-func parseMemory(v string) (int64, error) {
-	num, unit := v, ""
-	for i, r := range v {
-		if (r < '0' || r > '9') && r != ' ' {
-			num, unit = v[:i], v[i:]
-			break
-		}
-	}
-	n, err := strconv.ParseInt(trimSpace(num), 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	switch unit {
-	case "", "b", "bytes":
-		return n, nil
-	case "k", "kb", "kibibytes":
-		return n << 10, nil
-	case "m", "mb", "mebibytes":
-		return n << 20, nil
-	case "g", "gb", "gibibytes":
-		return n << 30, nil
-	}
-	return 0, fmt.Errorf("unknown memory unit %q", unit)
-}
-
-func trimSpace(s string) string {
-	for len(s) > 0 && s[0] == ' ' {
-		s = s[1:]
-	}
-	for len(s) > 0 && s[len(s)-1] == ' ' {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // build wires node n so that its output goes to out (nil for a Sink node, which opens its connector sink).
@@ -352,6 +313,9 @@ func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
 			if !errors.Is(rerr, errNoRestart) {
 				err = fmt.Errorf("%w (restarting it failed: %v)", err, rerr)
 			}
+		}
+		if g.ckpt != nil && g.ckpt.jobDir != "" && j.ephemeralDir == "" {
+			g.ckpt.retain(status)
 		}
 		if j.ephemeralDir != "" {
 			_ = os.RemoveAll(j.ephemeralDir) // checkpoints of a job without 'state.checkpoints.dir'

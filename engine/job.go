@@ -45,10 +45,10 @@ type Job struct {
 
 	lastCheckpoint CheckpointInfo // guarded by mu
 	ckptStats      CheckpointStats
-	restoredFrom   string         // the checkpoint or savepoint the job started from
-	graph          *graph         // while running
-	savepoint      string         // the savepoint a batch run wrote ('sluice.batch.savepoint-dir')
-	ephemeralDir   string         // checkpoints without 'state.checkpoints.dir': removed when the job ends
+	restoredFrom   string // the checkpoint or savepoint the job started from
+	graph          *graph // while running
+	savepoint      string // the savepoint a batch run wrote ('sluice.batch.savepoint-dir')
+	ephemeralDir   string // checkpoints without 'state.checkpoints.dir': removed when the job ends
 }
 
 // CheckpointInfo describes a job's latest completed checkpoint.

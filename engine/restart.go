@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/connectors"
-	"github.com/sluicesql/sluice/options"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/state"
 )
@@ -38,71 +34,27 @@ type streamRestartPolicy struct {
 }
 
 func (s *Session) streamRestartPolicy(checkpointing bool) (streamRestartPolicy, error) {
-	p := streamRestartPolicy{kind: "none", attempts: -1, delay: time.Second, initial: time.Second, maxBackoff: 5 * time.Minute,
-		multiplier: 2, jitter: 0.1, resetAfter: time.Hour, maxFailures: 1, interval: time.Minute}
-	kind, ok := s.opts["restart-strategy.type"]
-	if !ok {
-		kind, ok = s.opts["restart-strategy"]
+	r, err := sessionRestartStrategy(s.opts)
+	if err != nil {
+		return streamRestartPolicy{kind: "none"}, err
 	}
-	switch strings.ToLower(strings.ReplaceAll(kind, "_", "-")) {
-	case "":
+	p := streamRestartPolicy{kind: r.Kind, attempts: r.Attempts, delay: r.Delay, initial: r.InitialBackoff,
+		maxBackoff: r.MaxBackoff, multiplier: r.Multiplier, jitter: r.Jitter, resetAfter: r.ResetThreshold,
+		maxFailures: r.MaxFailures, interval: r.FailureInterval}
+	if p.kind == "" {
+		p.kind = "none"
 		if checkpointing {
-			p.kind = "fixed-delay"
-		}
-	case "none", "off", "disable":
-	case "fixed-delay", "fixeddelay":
-		p.kind = "fixed-delay"
-	case "exponential-delay", "exponentialdelay":
-		p.kind = "exponential-delay"
-	case "failure-rate", "failurerate":
-		p.kind = "failure-rate"
-	default:
-		return p, fmt.Errorf("%w: Invalid value for option 'restart-strategy': '%s' (want fixed-delay, exponential-delay, failure-rate or none)", ErrValidation, kind)
-	}
-	var err error
-	dur := func(key string, dst *time.Duration) {
-		if v, ok := s.opts[key]; ok && err == nil {
-			d, perr := options.ParseDuration(v)
-			if perr != nil {
-				err = fmt.Errorf("%w: Invalid value for option '%s': %v", ErrValidation, key, perr)
-				return
-			}
-			*dst = d
+			// Flink's default with checkpointing: fixed-delay, unlimited attempts.
+			p.kind, p.attempts = "fixed-delay", -1
 		}
 	}
-	num := func(key string, dst *float64, lo, hi float64) {
-		if v, ok := s.opts[key]; ok && err == nil {
-			f, perr := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if perr != nil || f < lo || f > hi {
-				err = fmt.Errorf("%w: Invalid value for option '%s': '%s' (want a number from %g to %g)", ErrValidation, key, v, lo, hi)
-				return
-			}
-			*dst = f
-		}
+	if p.delay <= 0 {
+		p.delay = time.Second
 	}
-	integer := func(key string, dst *int) {
-		if v, ok := s.opts[key]; ok && err == nil {
-			n, perr := strconv.Atoi(strings.TrimSpace(v))
-			if perr != nil || n < 0 {
-				err = fmt.Errorf("%w: Invalid value for option '%s': '%s' is not a non-negative integer", ErrValidation, key, v)
-				return
-			}
-			*dst = n
-		}
+	if p.multiplier < 1 {
+		p.multiplier = 2
 	}
-	integer("restart-strategy.fixed-delay.attempts", &p.attempts)
-	dur("restart-strategy.fixed-delay.delay", &p.delay)
-	dur("restart-strategy.exponential-delay.initial-backoff", &p.initial)
-	dur("restart-strategy.exponential-delay.max-backoff", &p.maxBackoff)
-	num("restart-strategy.exponential-delay.backoff-multiplier", &p.multiplier, 1, math.MaxFloat64)
-	num("restart-strategy.exponential-delay.jitter-factor", &p.jitter, 0, 1)
-	dur("restart-strategy.exponential-delay.reset-backoff-threshold", &p.resetAfter)
-	integer("restart-strategy.failure-rate.max-failures-per-interval", &p.maxFailures)
-	dur("restart-strategy.failure-rate.failure-rate-interval", &p.interval)
-	if p.kind == "failure-rate" {
-		dur("restart-strategy.failure-rate.delay", &p.delay)
-	}
-	return p, err
+	return p, nil
 }
 
 // streamRestart restarts a failed streaming job from its latest checkpoint.

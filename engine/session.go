@@ -65,10 +65,8 @@ func NewSession(cfg Config) (*Session, error) {
 		cfg.Formats = fmtbuiltin.Registry()
 	}
 	s := &Session{cfg: cfg, opts: map[string]string{}, cat: catalog.New(), connectors: cfg.Connectors, formats: cfg.Formats}
-	for k, v := range cfg.Options {
-		if err := s.set(k, v); err != nil {
-			return nil, err
-		}
+	if err := s.setInitial(cfg.Options, cfg.Notice); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
-	"github.com/sluicesql/sluice/options"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -23,40 +20,28 @@ type restartPolicy struct {
 	delay    time.Duration
 }
 
-// batchRestartPolicy reads 'restart-strategy' ('fixed-delay' default in batch, or 'none'),
-// 'restart-strategy.fixed-delay.attempts' (3) and 'restart-strategy.fixed-delay.delay' (1 s).
+// batchRestartPolicy is the restart strategy of a batch job's sink stage: fixed-delay by default
+// ('restart-strategy.fixed-delay.attempts' restarts, 2, waiting '.delay', 1 s); 'none'; 'exponential-delay'
+// ('.attempts-before-reset-backoff' restarts, else 2, waiting '.initial-backoff'); 'failure-rate'
+// ('.max-failures-per-interval' restarts, waiting 'restart-strategy.failure-rate.delay').
 func (s *Session) batchRestartPolicy() (restartPolicy, error) {
-	p := restartPolicy{attempts: 3, delay: time.Second}
-	v, ok := s.opts["restart-strategy.type"]
-	if !ok {
-		v = s.opts["restart-strategy"]
+	r, err := sessionRestartStrategy(s.opts)
+	if err != nil {
+		return restartPolicy{attempts: 1}, err
 	}
-	switch strings.ToLower(v) {
-	case "", "fixed-delay", "fixeddelay", "fixed_delay":
-	case "exponential-delay", "exponentialdelay", "failure-rate", "failurerate":
-		// Streaming jobs follow these strategies (restart.go); the batch sink stage retries with the
-		// fixed-delay attempts and delay.
-	case "none", "off", "disable":
-		p.attempts = 1
-		return p, nil
-	default:
-		return p, fmt.Errorf("%w: Invalid value for option 'restart-strategy': '%s' (want fixed-delay, exponential-delay, failure-rate or none)", ErrValidation, v)
-	}
-	if v, ok := s.opts["restart-strategy.fixed-delay.attempts"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return p, fmt.Errorf("%w: Invalid value for option 'restart-strategy.fixed-delay.attempts': '%s' is not a non-negative integer", ErrValidation, v)
+	switch r.Kind {
+	case "none":
+		return restartPolicy{attempts: 1}, nil
+	case "exponential-delay":
+		n := r.MaxAttempts
+		if n == 0 {
+			n = 2
 		}
-		p.attempts = n + 1 // the first run plus n restarts
+		return restartPolicy{attempts: n + 1, delay: r.InitialBackoff}, nil
+	case "failure-rate":
+		return restartPolicy{attempts: r.MaxFailures + 1, delay: r.Delay}, nil
 	}
-	if v, ok := s.opts["restart-strategy.fixed-delay.delay"]; ok {
-		d, err := options.ParseDuration(v)
-		if err != nil {
-			return p, fmt.Errorf("%w: Invalid value for option 'restart-strategy.fixed-delay.delay': %v", ErrValidation, err)
-		}
-		p.delay = d
-	}
-	return p, nil
+	return restartPolicy{attempts: r.Attempts + 1, delay: r.Delay}, nil // the first run plus the restarts
 }
 
 // sinkStage is the last stage of a batch job: it materializes its input (the final rows) in a spill file,
