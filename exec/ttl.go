@@ -3,13 +3,84 @@ package exec
 import "time"
 
 // State TTL ('table.exec.state.ttl'): idle state is dropped in processing time, as Flink's idle state
-// retention. Operators look for expired entries at most every ttl/4 (and at least once a second when the TTL
+// retention, silently (nothing is emitted: downstream keeps what it was sent). Operators look for expired
+// entries when rows or watermarks reach them, at most every ttl/4 (and at least once a second when the TTL
 // is short), so the scan's cost is spread thin; a map that lost most of its entries is rebuilt, because Go
-// maps never shrink and the memory would otherwise stay with the process.
+// maps never shrink and the memory would otherwise stay with the process. The time of the last write is part
+// of every operator's snapshot, so a restored job expires the same state at the same time.
+//
+// Which state expires, and what refreshes it (Flink writes its state with the TTL update type
+// OnCreateAndWrite: reading state does not refresh it):
+//
+//   - Group aggregate: a group, refreshed by every row of the key.
+//   - Regular join (JoinConfig.TTL): every distinct row kept on either side, on its own, refreshed when it is
+//     written: stored again, retracted once of several, or, on an outer side, when its number of matches
+//     changes. A row of an inner side is not refreshed by rows of the other side that match it. After a row
+//     expired the join behaves as if its side never had it: later rows of the other side do not match it,
+//     and an outer row of the other side retracted later is retracted with NULLs if nothing else matched it
+//     (downstream may still hold the joined row it was sent). Match counts kept on the other side's rows stay
+//     as they were.
+//   - Rank / Top-N with PARTITION BY, and ROW_NUMBER deduplication (RankConfig.TTL): a partition as a whole,
+//     refreshed by a row that changes the partition's top rows or retracts one of its rows. A row that falls
+//     outside the top N does not refresh it (Flink's append-only Top-N and first-row deduplication do not
+//     write such rows), so deduplication keeping the first row forgets a key the TTL after its first row and
+//     emits the next duplicate as a new row.
+//   - ChangelogNormalize (NormalizeConfig.TTL): a key's last row, refreshed by every upsert of the key. With
+//     a TTL an upsert equal to the last row is not dropped but emitted as -U/+U (Flink does the same, so that
+//     the state of downstream operators is refreshed too).
+//   - OVER aggregates (OverConfig.TTL), as Flink's cleanup timers in its over functions: a partition of an
+//     UNBOUNDED PRECEDING frame or of a ROWS frame, refreshed when one of its rows arrives or is emitted, and
+//     only dropped while none of its rows waits for the watermark. RANGE frames with a bounded preceding
+//     interval are not cleaned by the TTL (Flink cleans them by event time).
+//
+// Not subject to the TTL, as in Flink: window aggregates and window Top-N (state is dropped when the
+// watermark closes the window), interval joins (rows are dropped when the watermark passes their bound) and
+// the global Top-N without PARTITION BY in this implementation. Flink's event-time temporal join does clean
+// idle keys with processing-time timers; Sluice's temporal join does not apply the TTL yet.
 
 // expiryScanEvery is how often an operator with a TTL looks for expired state.
 func expiryScanEvery(ttl time.Duration) int64 {
 	return max(ttl.Milliseconds()/4, 1)
+}
+
+// stateTTL is the TTL bookkeeping an operator embeds: its clock and when to scan next.
+type stateTTL struct {
+	ttl  time.Duration
+	now  func() time.Time
+	next int64 // Unix ms of the next expiry scan
+}
+
+func newStateTTL(ttl time.Duration, now func() time.Time) stateTTL {
+	if now == nil {
+		now = time.Now
+	}
+	return stateTTL{ttl: max(ttl, 0), now: now}
+}
+
+// on reports whether the TTL is set.
+func (s *stateTTL) on() bool { return s.ttl > 0 }
+
+// tick returns the current processing time (Unix ms; 0 without a TTL) and, when a scan is due, the
+// deadline: state last written at or before it has expired. due is false when no scan is due.
+func (s *stateTTL) tick() (now, deadline int64, due bool) {
+	if s.ttl <= 0 {
+		return 0, 0, false
+	}
+	now = s.now().UnixMilli()
+	if now < s.next {
+		return now, 0, false
+	}
+	s.next = now + expiryScanEvery(s.ttl)
+	return now, now - s.ttl.Milliseconds(), true
+}
+
+// shrinkIfSparse rebuilds m when dropped of the before entries it had were deleted and that was at least
+// half of them.
+func shrinkIfSparse[V any](m map[string]V, before int) map[string]V {
+	if dropped := before - len(m); dropped > 0 && dropped*2 >= before {
+		return shrinkMap(m)
+	}
+	return m
 }
 
 func (g *groupAgg) now() time.Time {
@@ -45,4 +116,81 @@ func shrinkMap[V any](m map[string]V) map[string]V {
 		n[k] = v
 	}
 	return n
+}
+
+// tickTTL reads the clock for the join's TTL and drops the expired rows when a scan is due.
+func (j *joinOp) tickTTL() {
+	now, deadline, due := j.ttl.tick()
+	j.now = now
+	if !due {
+		return
+	}
+	for s := range j.sides {
+		sd := &j.sides[s]
+		before := len(sd.state)
+		for k, bk := range sd.state {
+			keep := bk.recs[:0]
+			for _, r := range bk.recs {
+				if r.touched > deadline {
+					keep = append(keep, r)
+				}
+			}
+			clear(bk.recs[len(keep):])
+			if len(keep) == 0 {
+				delete(sd.state, k)
+			} else {
+				bk.recs = keep
+			}
+		}
+		sd.state = shrinkIfSparse(sd.state, before)
+	}
+}
+
+// tickTTL reads the clock for the rank's TTL, drops the expired partitions when a scan is due, and returns
+// the current processing time (Unix ms; 0 without a TTL).
+func (r *rankOp) tickTTL() int64 {
+	now, deadline, due := r.ttl.tick()
+	if due {
+		before := len(r.parts)
+		for k, p := range r.parts {
+			if p.touched <= deadline {
+				delete(r.parts, k)
+			}
+		}
+		r.parts = shrinkIfSparse(r.parts, before)
+	}
+	return now
+}
+
+// tickTTL reads the clock for the normalize's TTL, drops the expired keys when a scan is due, and returns
+// the current processing time (Unix ms; 0 without a TTL).
+func (n *normalize) tickTTL() int64 {
+	now, deadline, due := n.ttl.tick()
+	if due {
+		before := len(n.state)
+		for k, st := range n.state {
+			if st.touched <= deadline {
+				delete(n.state, k)
+			}
+		}
+		n.state = shrinkIfSparse(n.state, before)
+	}
+	return now
+}
+
+// tickTTL reads the clock for the OVER aggregate's TTL and drops the expired partitions (those without rows
+// waiting for the watermark) when a scan is due.
+func (o *overAgg) tickTTL() {
+	now, deadline, due := o.ttl.tick()
+	o.now = now
+	if !due {
+		return
+	}
+	before := len(o.parts)
+	for k, p := range o.parts {
+		if len(p.pending) == 0 && p.touched <= deadline {
+			delete(o.parts, k)
+		}
+	}
+	o.parts = shrinkIfSparse(o.parts, before)
 }
