@@ -117,7 +117,6 @@ type joinOp struct {
 	lastWM  int64
 	ended   bool
 	ttl     stateTTL
-	now     int64 // with a TTL: the processing time of the current push (Unix ms)
 }
 
 type joinInput struct {
@@ -226,6 +225,13 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			continue
 		}
 		var bucket *joinBucket
+		if j.ttl.on() {
+			// Expired rows are never used, whether or not a scan dropped them already.
+			j.dropExpired(s, j.bucketKey(key, hasKey))
+			if hasKey {
+				j.dropExpired(1-s, key)
+			}
+		}
 		if hasKey {
 			bucket = other.state[key]
 		}
@@ -250,7 +256,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					}
 					o.assoc++
 					if other.outer {
-						o.touched = j.now
+						o.touched = j.ttl.now
 					}
 					n += o.count
 				}
@@ -282,7 +288,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 				}
 				o.assoc--
 				if other.outer {
-					o.touched = j.now
+					o.touched = j.ttl.now
 				}
 				if other.outer && o.assoc == 0 {
 					for c := 0; c < o.count; c++ {
@@ -307,9 +313,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 // must still emit them).
 func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinRec {
 	sd := &j.sides[s]
-	if !hasKey {
-		key = nullJoinKey
-	}
+	key = j.bucketKey(key, hasKey)
 	id := j.ident(s, row)
 	bk := sd.state[key]
 	if bk == nil {
@@ -319,13 +323,21 @@ func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinR
 	for _, r := range bk.recs {
 		if r.ident == id {
 			r.count++
-			r.touched = j.now
+			r.touched = j.ttl.now
 			return r
 		}
 	}
-	r := &joinRec{vals: changelog.CopyVals(row), ident: id, count: 1, touched: j.now}
+	r := &joinRec{vals: changelog.CopyVals(row), ident: id, count: 1, touched: j.ttl.now}
 	bk.recs = append(bk.recs, r)
 	return r
+}
+
+// bucketKey returns the state key of a row's bucket: its join key, or nullJoinKey when a key column is NULL.
+func (j *joinOp) bucketKey(key string, hasKey bool) string {
+	if !hasKey {
+		return nullJoinKey
+	}
+	return key
 }
 
 // remove takes one instance of row out of side s's state; it returns the record (with its values) and
@@ -345,7 +357,7 @@ func (j *joinOp) remove(s int, key string, hasKey bool, row []types.Value) (*joi
 			continue
 		}
 		r.count--
-		r.touched = j.now
+		r.touched = j.ttl.now
 		if r.count == 0 {
 			bk.recs = append(bk.recs[:i], bk.recs[i+1:]...)
 			if len(bk.recs) == 0 {

@@ -78,10 +78,15 @@ type normRow struct {
 
 func (n *normalize) Push(b *changelog.Batch) error {
 	n.ob.Reset()
-	now := n.tickTTL()
+	n.tickTTL()
+	now := n.ttl.now
 	for _, r := range b.Rows {
 		n.kbuf = appendGroupKey(n.kbuf[:0], r.Vals, n.keys, n.ts)
 		st, ok := n.state[string(n.kbuf)]
+		if ok && n.ttl.expired(st.touched) { // expired, not dropped by a scan yet
+			delete(n.state, string(n.kbuf))
+			ok = false
+		}
 		old := st.vals
 		switch r.Kind {
 		case changelog.Insert, changelog.UpdateAfter:

@@ -73,7 +73,6 @@ type overAgg struct {
 	ob    changelog.Batch
 	arena []types.Value
 	ttl   stateTTL
-	now   int64 // with a TTL: the processing time of the current call (Unix ms)
 }
 
 func (o *overAgg) Push(b *changelog.Batch) error {
@@ -94,12 +93,15 @@ func (o *overAgg) Push(b *changelog.Batch) error {
 		}
 		o.kbuf = appendGroupKey(o.kbuf[:0], r.Vals, o.cfg.Partition, partTypesOf(o.cfg.Partition, o.cfg.InTypes))
 		p := o.parts[string(o.kbuf)]
+		if p != nil && o.overExpired(p) { // expired, not dropped by a scan yet
+			p = nil
+		}
 		if p == nil {
 			p = &overPart{}
 			o.parts[string(o.kbuf)] = p
 		}
 		p.pending = append(p.pending, changelog.CopyVals(r.Vals))
-		p.touched = o.now
+		p.touched = o.ttl.now
 	}
 	return nil
 }
@@ -152,7 +154,7 @@ func (o *overAgg) advance(wm int64) error {
 		n := sort.Search(len(p.pending), func(i int) bool { return p.pending[i][col].I > wm })
 		ready := p.pending[:n]
 		if n > 0 {
-			p.touched = o.now
+			p.touched = o.ttl.now
 		}
 		o.ob.Reset()
 		o.arena = o.arena[:0]

@@ -167,11 +167,16 @@ func contains(rows []*rankRow, x *rankRow) bool {
 func (r *rankOp) Push(b *changelog.Batch) error {
 	r.ob.Reset()
 	r.arena = r.arena[:0]
-	now := r.tickTTL()
+	r.tickTTL()
+	now := r.ttl.now
 	for _, row := range b.Rows {
 		r.kbuf = appendGroupKey(r.kbuf[:0], row.Vals, r.cfg.Partition, partTypes(r.cfg))
 		pk := string(r.kbuf)
 		p := r.parts[pk]
+		if p != nil && r.ttl.expired(p.touched) { // expired, not dropped by a scan yet
+			delete(r.parts, pk)
+			p = nil
+		}
 		if row.Kind.IsAccumulate() {
 			if p == nil {
 				p = &rankPart{}

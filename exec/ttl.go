@@ -43,36 +43,43 @@ func expiryScanEvery(ttl time.Duration) int64 {
 	return max(ttl.Milliseconds()/4, 1)
 }
 
-// stateTTL is the TTL bookkeeping an operator embeds: its clock and when to scan next.
+// stateTTL is the TTL bookkeeping an operator embeds: its clock, the time of the current call and when to
+// scan next. Expired state that a scan has not dropped yet is never used: lookups check expired first (as
+// Flink's NeverReturnExpired visibility), so what an operator emits does not depend on when scans ran.
 type stateTTL struct {
-	ttl  time.Duration
-	now  func() time.Time
-	next int64 // Unix ms of the next expiry scan
+	ttl      time.Duration
+	clock    func() time.Time
+	now      int64 // Unix ms of the current call (from tick)
+	deadline int64 // state last written at or before it has expired
+	next     int64 // Unix ms of the next expiry scan
 }
 
-func newStateTTL(ttl time.Duration, now func() time.Time) stateTTL {
-	if now == nil {
-		now = time.Now
+func newStateTTL(ttl time.Duration, clock func() time.Time) stateTTL {
+	if clock == nil {
+		clock = time.Now
 	}
-	return stateTTL{ttl: max(ttl, 0), now: now}
+	return stateTTL{ttl: max(ttl, 0), clock: clock}
 }
 
 // on reports whether the TTL is set.
 func (s *stateTTL) on() bool { return s.ttl > 0 }
 
-// tick returns the current processing time (Unix ms; 0 without a TTL) and, when a scan is due, the
-// deadline: state last written at or before it has expired. due is false when no scan is due.
-func (s *stateTTL) tick() (now, deadline int64, due bool) {
+// tick reads the clock (once per call of the operator) and reports whether an expiry scan is due.
+func (s *stateTTL) tick() (due bool) {
 	if s.ttl <= 0 {
-		return 0, 0, false
+		return false
 	}
-	now = s.now().UnixMilli()
-	if now < s.next {
-		return now, 0, false
+	s.now = s.clock().UnixMilli()
+	s.deadline = s.now - s.ttl.Milliseconds()
+	if s.now < s.next {
+		return false
 	}
-	s.next = now + expiryScanEvery(s.ttl)
-	return now, now - s.ttl.Milliseconds(), true
+	s.next = s.now + expiryScanEvery(s.ttl)
+	return true
 }
+
+// expired reports whether state last written at touched has expired (never without a TTL).
+func (s *stateTTL) expired(touched int64) bool { return s.ttl > 0 && touched <= s.deadline }
 
 // shrinkIfSparse rebuilds m when dropped of the before entries it had were deleted and that was at least
 // half of them.
@@ -120,75 +127,79 @@ func shrinkMap[V any](m map[string]V) map[string]V {
 
 // tickTTL reads the clock for the join's TTL and drops the expired rows when a scan is due.
 func (j *joinOp) tickTTL() {
-	now, deadline, due := j.ttl.tick()
-	j.now = now
-	if !due {
+	if !j.ttl.tick() {
 		return
 	}
 	for s := range j.sides {
 		sd := &j.sides[s]
 		before := len(sd.state)
-		for k, bk := range sd.state {
-			keep := bk.recs[:0]
-			for _, r := range bk.recs {
-				if r.touched > deadline {
-					keep = append(keep, r)
-				}
-			}
-			clear(bk.recs[len(keep):])
-			if len(keep) == 0 {
-				delete(sd.state, k)
-			} else {
-				bk.recs = keep
-			}
+		for k := range sd.state {
+			j.dropExpired(s, k)
 		}
 		sd.state = shrinkIfSparse(sd.state, before)
 	}
 }
 
-// tickTTL reads the clock for the rank's TTL, drops the expired partitions when a scan is due, and returns
-// the current processing time (Unix ms; 0 without a TTL).
-func (r *rankOp) tickTTL() int64 {
-	now, deadline, due := r.ttl.tick()
-	if due {
-		before := len(r.parts)
-		for k, p := range r.parts {
-			if p.touched <= deadline {
-				delete(r.parts, k)
-			}
-		}
-		r.parts = shrinkIfSparse(r.parts, before)
+// dropExpired removes the expired rows of side s's bucket at key (and the bucket when none is left).
+func (j *joinOp) dropExpired(s int, key string) {
+	sd := &j.sides[s]
+	bk := sd.state[key]
+	if bk == nil {
+		return
 	}
-	return now
+	keep := bk.recs[:0]
+	for _, r := range bk.recs {
+		if !j.ttl.expired(r.touched) {
+			keep = append(keep, r)
+		}
+	}
+	clear(bk.recs[len(keep):])
+	bk.recs = keep
+	if len(keep) == 0 {
+		delete(sd.state, key)
+	}
 }
 
-// tickTTL reads the clock for the normalize's TTL, drops the expired keys when a scan is due, and returns
-// the current processing time (Unix ms; 0 without a TTL).
-func (n *normalize) tickTTL() int64 {
-	now, deadline, due := n.ttl.tick()
-	if due {
-		before := len(n.state)
-		for k, st := range n.state {
-			if st.touched <= deadline {
-				delete(n.state, k)
-			}
-		}
-		n.state = shrinkIfSparse(n.state, before)
+// tickTTL reads the clock for the rank's TTL and drops the expired partitions when a scan is due.
+func (r *rankOp) tickTTL() {
+	if !r.ttl.tick() {
+		return
 	}
-	return now
+	before := len(r.parts)
+	for k, p := range r.parts {
+		if r.ttl.expired(p.touched) {
+			delete(r.parts, k)
+		}
+	}
+	r.parts = shrinkIfSparse(r.parts, before)
 }
 
-// tickTTL reads the clock for the OVER aggregate's TTL and drops the expired partitions (those without rows
-// waiting for the watermark) when a scan is due.
+// tickTTL reads the clock for the normalize's TTL and drops the expired keys when a scan is due.
+func (n *normalize) tickTTL() {
+	if !n.ttl.tick() {
+		return
+	}
+	before := len(n.state)
+	for k, st := range n.state {
+		if n.ttl.expired(st.touched) {
+			delete(n.state, k)
+		}
+	}
+	n.state = shrinkIfSparse(n.state, before)
+}
+
+// overExpired reports whether partition p is dropped by the TTL: expired, and no row waits for the
+// watermark.
+func (o *overAgg) overExpired(p *overPart) bool { return len(p.pending) == 0 && o.ttl.expired(p.touched) }
+
+// tickTTL reads the clock for the OVER aggregate's TTL and drops the expired partitions when a scan is due.
 func (o *overAgg) tickTTL() {
-	now, deadline, due := o.ttl.tick()
-	o.now = now
-	if !due {
+	if !o.ttl.tick() {
 		return
 	}
 	before := len(o.parts)
 	for k, p := range o.parts {
-		if len(p.pending) == 0 && p.touched <= deadline {
+		if o.overExpired(p) {
 			delete(o.parts, k)
 		}
 	}
