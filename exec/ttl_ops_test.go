@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -215,4 +216,85 @@ WM 1000
 +I[1, 2000, 2]
 WM 2000
 `)
+}
+
+// heapInUse returns the bytes of live heap objects after two collections.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// checkMemoryReturns fills an operator with the state of keys keys (fill pushes key i's rows), lets it all
+// expire, sends one more row (row(-1)) and fails unless the heap falls back near where it was before the
+// operator was filled (within a tenth of what the state took) and left reports one entry.
+func checkMemoryReturns(t *testing.T, name string, keys int, clock *time.Time, fill func(i int64, b *changelog.Batch) changelog.Output, left func() int) {
+	t.Helper()
+	base := heapInUse()
+	var b changelog.Batch
+	for i := range int64(keys) {
+		if out := fill(i, &b); len(b.Rows) >= 1000 || i == int64(keys)-1 {
+			if err := out.Push(&b); err != nil {
+				t.Fatal(err)
+			}
+			b.Reset()
+		}
+	}
+	full := heapInUse()
+	*clock = clock.Add(2 * time.Hour)
+	out := fill(-1, &b)
+	if err := out.Push(&b); err != nil {
+		t.Fatal(err)
+	}
+	after := heapInUse()
+	t.Logf("%s: heap %d KiB before, %d KiB with %d keys, %d KiB after they expired", name, base>>10, full>>10, keys, after>>10)
+	if n := left(); n != 1 {
+		t.Fatalf("%s: %d entries left after expiry, want 1", name, n)
+	}
+	if grown, kept := int64(full)-int64(base), int64(after)-int64(base); grown <= 0 || kept > grown/10 {
+		t.Fatalf("%s: expired state kept %d KiB of the %d KiB it used", name, kept>>10, grown>>10)
+	}
+}
+
+var ttlDiscard = NewCollect(func(changelog.Row) error { return nil })
+
+// TestJoinTTLMemory: 200,000 keys with a row on each side, all expired: the heap returns near its baseline.
+func TestJoinTTLMemory(t *testing.T) {
+	clock := time.UnixMilli(1_000_000)
+	l, r := NewJoin(JoinConfig{Type: LeftJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ttlJoinTypes, RightTypes: ttlJoinTypes,
+		TTL: time.Hour, Now: func() time.Time { return clock }}, ttlDiscard)
+	j := l.(*joinInput).j
+	checkMemoryReturns(t, "join", 200_000, &clock, func(i int64, b *changelog.Batch) changelog.Output {
+		b.Append(changelog.Insert, []types.Value{types.IntValue(i), types.StringValue("left row")})
+		if i < 0 || i%2 == 0 {
+			return l
+		}
+		return r
+	}, func() int { a, b := j.StateRows(); return a + b })
+	runtime.KeepAlive(r)
+}
+
+// TestNormalizeTTLMemory: 200,000 expired upsert keys give their memory back.
+func TestNormalizeTTLMemory(t *testing.T) {
+	clock := time.UnixMilli(1_000_000)
+	ts := []types.Type{types.BigIntType(), types.StringType()}
+	op := NewNormalize(NormalizeConfig{Keys: []int{0}, Types: ts, TTL: time.Hour, Now: func() time.Time { return clock }}, ttlDiscard)
+	checkMemoryReturns(t, "normalize", 200_000, &clock, func(i int64, b *changelog.Batch) changelog.Output {
+		b.Append(changelog.UpdateAfter, []types.Value{types.IntValue(i), types.StringValue("value")})
+		return op
+	}, func() int { return len(op.(*normalize).state) })
+}
+
+// TestRankTTLMemory: 200,000 expired deduplication partitions give their memory back.
+func TestRankTTLMemory(t *testing.T) {
+	clock := time.UnixMilli(1_000_000)
+	ts := []types.Type{types.BigIntType(), types.BigIntType()}
+	op := NewRank(RankConfig{Partition: []int{0}, Order: []SortKey{{Col: 1}}, Limit: 1, RowNumber: true, Types: ts,
+		TTL: time.Hour, Now: func() time.Time { return clock }}, ttlDiscard)
+	checkMemoryReturns(t, "rank", 200_000, &clock, func(i int64, b *changelog.Batch) changelog.Output {
+		b.Append(changelog.Insert, []types.Value{types.IntValue(i), types.IntValue(i)})
+		return op
+	}, func() int { return len(op.(*rankOp).parts) })
 }
