@@ -190,7 +190,9 @@ func (n *normalize) tickTTL() {
 
 // overExpired reports whether partition p is dropped by the TTL: expired, and no row waits for the
 // watermark.
-func (o *overAgg) overExpired(p *overPart) bool { return len(p.pending) == 0 && o.ttl.expired(p.touched) }
+func (o *overAgg) overExpired(p *overPart) bool {
+	return len(p.pending) == 0 && o.ttl.expired(p.touched)
+}
 
 // tickTTL reads the clock for the OVER aggregate's TTL and drops the expired partitions when a scan is due.
 func (o *overAgg) tickTTL() {
