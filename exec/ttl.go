@@ -4,10 +4,11 @@ import "time"
 
 // State TTL ('table.exec.state.ttl'): idle state is dropped in processing time, as Flink's idle state
 // retention, silently (nothing is emitted: downstream keeps what it was sent). Operators look for expired
-// entries when rows or watermarks reach them, at most every ttl/4 (and at least once a second when the TTL
-// is short), so the scan's cost is spread thin; a map that lost most of its entries is rebuilt, because Go
-// maps never shrink and the memory would otherwise stay with the process. The time of the last write is part
-// of every operator's snapshot, so a restored job expires the same state at the same time.
+// entries when rows or watermarks reach them, at most once per ttl/4 of processing time, so the scan's cost
+// is spread thin; a map that lost most of its entries is rebuilt, because Go maps never shrink and the
+// memory would otherwise stay with the process. Expired state that no scan dropped yet is never used (as
+// Flink's NeverReturnExpired), so the output does not depend on when scans ran. The time of the last write
+// is part of every operator's snapshot, so a restored job expires the same state at the same time.
 //
 // Which state expires, and what refreshes it (Flink writes its state with the TTL update type
 // OnCreateAndWrite: reading state does not refresh it):
@@ -33,10 +34,14 @@ import "time"
 //     only dropped while none of its rows waits for the watermark. RANGE frames with a bounded preceding
 //     interval are not cleaned by the TTL (Flink cleans them by event time).
 //
-// Not subject to the TTL, as in Flink: window aggregates and window Top-N (state is dropped when the
-// watermark closes the window), interval joins (rows are dropped when the watermark passes their bound) and
-// the global Top-N without PARTITION BY in this implementation. Flink's event-time temporal join does clean
-// idle keys with processing-time timers; Sluice's temporal join does not apply the TTL yet.
+// Not subject to the TTL, as in Flink: window aggregates (a window's state is dropped when the watermark
+// closes it) and interval joins (rows are dropped when the watermark passes their bound). Not subject to it
+// in this implementation although Flink applies it: the global Top-N without PARTITION BY (one partition in
+// Flink, forgotten as a whole when idle) and the event-time temporal join (Flink's clears idle keys with
+// processing-time timers).
+//
+// Expiry is exact: state idle for the TTL or longer is gone (Flink clears it at some time between the TTL
+// and, for timer-based cleanup, 1.5 times it).
 
 // expiryScanEvery is how often an operator with a TTL looks for expired state.
 func expiryScanEvery(ttl time.Duration) int64 {
