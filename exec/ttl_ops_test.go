@@ -298,3 +298,27 @@ func TestRankTTLMemory(t *testing.T) {
 		return op
 	}, func() int { return len(op.(*rankOp).parts) })
 }
+
+// TestTTLExpiredBeforeScan: state that expired while no scan was due yet (scans run at most every ttl/4)
+// is not used either: at minute 62 the last scan ran at 50 and the next is due at 65.
+func TestTTLExpiredBeforeScan(t *testing.T) {
+	runTTLScenario(t, buildTTLJoin(InnerJoin), []ttlPhase{
+		{0, 0, "+I[1, a]"},
+		{50, 0, "+I[2, b]"},
+		{62, 1, "+I[1, x]\n+I[2, y]"},
+	}, "+I[2, b, 2, y]\n")
+	ts := []types.Type{types.BigIntType()}
+	agg := func(t *testing.T, now func() time.Time, out changelog.Output) ([]changelog.Output, [][]types.Type, state.Snapshotter) {
+		op, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InTypes: ts, Aggs: aggCalls(t, ts, "COUNT(*)"), EmitUpdateBefore: true,
+			InsertOnly: true, TTL: time.Hour, Now: now}, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []changelog.Output{op}, [][]types.Type{ts}, StateOf(op)
+	}
+	runTTLScenario(t, agg, []ttlPhase{
+		{0, 0, "+I[1]"},
+		{50, 0, "+I[2]"},
+		{62, 0, "+I[1]\n+I[2]"},
+	}, "+I[1, 1]\n+I[2, 1]\n+I[1, 1]\n-U[2, 1]\n+U[2, 2]\n")
+}
