@@ -109,7 +109,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, exec.NewCalc(n.Projects, n.Filter, out), j)
 	case *planner.ChangelogNormalize:
 		ts := fieldTypes(n.Input.Fields())
-		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewChangelogNormalize(n.Keys, ts, n.Batch, out), n.MetaCols)), j)
+		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(exec.NormalizeConfig{Keys: n.Keys, Types: ts, Batch: n.Batch, TTL: g.ttl}, out), n.MetaCols)), j)
 	case *planner.WatermarkAssigner:
 		return g.build(n.Input, g.op(n, exec.NewWatermarkAssigner(n.Expr, out)), j)
 	case *planner.Aggregate:
@@ -167,7 +167,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		g.register(n, agg)
 		return g.build(n.Input, agg, j)
 	case *planner.OverAggregate:
-		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Frame: n.Frame, Aggs: n.Aggs}
+		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Frame: n.Frame, Aggs: n.Aggs, TTL: g.ttl}
 		cfg.InTypes = fieldTypes(n.Input.Fields())
 		op, err := exec.NewOverAgg(cfg, out)
 		if err != nil {
@@ -176,7 +176,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		g.register(n, op)
 		return g.build(n.Input, op, j)
 	case *planner.Rank:
-		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch}
+		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl}
 		cfg.Types = fieldTypes(n.Input.Fields())
 		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
 	case *planner.TemporalJoin:
@@ -192,7 +192,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Right, r, j)
 	case *planner.Join:
-		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch, Interval: n.Interval}
+		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch, Interval: n.Interval, TTL: g.ttl}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
 		l, r := exec.NewJoin(cfg, out)

@@ -209,6 +209,15 @@ func (g *groupAgg) Push(b *changelog.Batch) error {
 		}
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], r.Vals, g.cfg.Keys, g.keyTypes)
 		st := g.groups[string(g.keyBuf)]
+		if st != nil && g.cfg.TTL > 0 && st.touched <= now-g.cfg.TTL.Milliseconds() {
+			// Expired, not dropped by a scan yet: never used (the output does not depend on scan times).
+			if snapshotting {
+				g.beforeChange(g.keyBuf, st)
+			}
+			delete(g.groups, string(g.keyBuf))
+			g.recycle(st)
+			st = nil
+		}
 		first := st == nil
 		if first {
 			if !add {

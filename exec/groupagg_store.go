@@ -50,6 +50,20 @@ func (g *groupAgg) pushStore(b *changelog.Batch) error {
 			}
 		} else if st, err = g.loadGroupState(g.keyBuf, val); err != nil {
 			return fmt.Errorf("group aggregate: state of key %x: %w", g.keyBuf, err)
+		} else if g.cfg.TTL > 0 && st.touched <= now-g.cfg.TTL.Milliseconds() {
+			// Expired, not deleted by a scan yet: never used, as in memory.
+			g.recycle(st)
+			if !add {
+				if err := store.Delete(g.keyBuf); err != nil {
+					return fmt.Errorf("group aggregate: delete state: %w", err)
+				}
+				continue
+			}
+			first = true
+			st = g.newGroup()
+			for i, k := range g.cfg.Keys {
+				st.prev[i] = r.Vals[k]
+			}
 		}
 		if add {
 			st.count++

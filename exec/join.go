@@ -3,6 +3,7 @@ package exec
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/expr"
@@ -38,6 +39,13 @@ type JoinConfig struct {
 	// Interval, when set, bounds the rows' times (an interval join): rows that no future row of the other
 	// side can match any more are dropped from state as watermarks advance. Only for insert-only inputs.
 	Interval *IntervalBounds
+	// TTL ('table.exec.state.ttl'), in streaming mode: a row kept on either side that was not written for
+	// this long (processing time) is dropped without emitting anything (ttl.go says what refreshes a row and
+	// how the join behaves afterwards). 0 keeps state forever. Interval joins ignore it: the watermark cleans
+	// their state.
+	TTL time.Duration
+	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
+	Now func() time.Time
 }
 
 // IntervalBounds says that joined rows satisfy Lower <= left[LeftTime] - right[RightTime] <= Upper
@@ -62,6 +70,9 @@ type IntervalBounds struct {
 // Memory is proportional to both inputs (no spilling yet).
 func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output) {
 	j := &joinOp{cfg: cfg, out: out, wm: [2]int64{minWatermark, minWatermark}, lastWM: minWatermark}
+	if !cfg.Batch && cfg.Interval == nil {
+		j.ttl = newStateTTL(cfg.TTL, cfg.Now)
+	}
 	j.sides[0] = joinSide{keys: cfg.LeftKeys, types: cfg.LeftTypes, state: map[string]*joinBucket{},
 		outer: cfg.Type == LeftJoin || cfg.Type == FullJoin, width: len(cfg.LeftTypes)}
 	j.sides[1] = joinSide{keys: cfg.RightKeys, types: cfg.RightTypes, state: map[string]*joinBucket{},
@@ -75,6 +86,9 @@ type joinRec struct {
 	ident string // full-row encoding: retractions find their row by it
 	count int    // how many times this row is in state
 	assoc int    // matches on the other side (maintained for outer sides)
+	// touched is when the row was last written (Unix ms; with a TTL): stored, retracted while more
+	// instances remain, or, on an outer side, its match count changed.
+	touched int64
 }
 
 type joinBucket struct {
@@ -102,6 +116,7 @@ type joinOp struct {
 	wm      [2]int64
 	lastWM  int64
 	ended   bool
+	ttl     stateTTL
 }
 
 type joinInput struct {
@@ -197,6 +212,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 	j.ob.Reset()
 	j.arena = j.arena[:0]
 	me, other := &j.sides[s], &j.sides[1-s]
+	if j.ttl.on() {
+		j.tickTTL()
+	}
 	for _, r := range b.Rows {
 		key, hasKey := j.key(s, r.Vals)
 		if j.cfg.Batch {
@@ -207,6 +225,13 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			continue
 		}
 		var bucket *joinBucket
+		if j.ttl.on() {
+			// Expired rows are never used, whether or not a scan dropped them already.
+			j.dropExpired(s, j.bucketKey(key, hasKey))
+			if hasKey {
+				j.dropExpired(1-s, key)
+			}
+		}
 		if hasKey {
 			bucket = other.state[key]
 		}
@@ -230,6 +255,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 						j.pair(s, r.Vals, o.vals, changelog.Insert)
 					}
 					o.assoc++
+					if other.outer {
+						o.touched = j.ttl.now
+					}
 					n += o.count
 				}
 			}
@@ -259,6 +287,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					j.pair(s, rec.vals, o.vals, changelog.Delete)
 				}
 				o.assoc--
+				if other.outer {
+					o.touched = j.ttl.now
+				}
 				if other.outer && o.assoc == 0 {
 					for c := 0; c < o.count; c++ {
 						j.pair(1-s, o.vals, nil, changelog.Insert)
@@ -282,9 +313,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 // must still emit them).
 func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinRec {
 	sd := &j.sides[s]
-	if !hasKey {
-		key = nullJoinKey
-	}
+	key = j.bucketKey(key, hasKey)
 	id := j.ident(s, row)
 	bk := sd.state[key]
 	if bk == nil {
@@ -294,12 +323,21 @@ func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinR
 	for _, r := range bk.recs {
 		if r.ident == id {
 			r.count++
+			r.touched = j.ttl.now
 			return r
 		}
 	}
-	r := &joinRec{vals: changelog.CopyVals(row), ident: id, count: 1}
+	r := &joinRec{vals: changelog.CopyVals(row), ident: id, count: 1, touched: j.ttl.now}
 	bk.recs = append(bk.recs, r)
 	return r
+}
+
+// bucketKey returns the state key of a row's bucket: its join key, or nullJoinKey when a key column is NULL.
+func (j *joinOp) bucketKey(key string, hasKey bool) string {
+	if !hasKey {
+		return nullJoinKey
+	}
+	return key
 }
 
 // remove takes one instance of row out of side s's state; it returns the record (with its values) and
@@ -319,6 +357,7 @@ func (j *joinOp) remove(s int, key string, hasKey bool, row []types.Value) (*joi
 			continue
 		}
 		r.count--
+		r.touched = j.ttl.now
 		if r.count == 0 {
 			bk.recs = append(bk.recs[:i], bk.recs[i+1:]...)
 			if len(bk.recs) == 0 {
@@ -333,6 +372,9 @@ func (j *joinOp) remove(s int, key string, hasKey bool, row []types.Value) (*joi
 func (j *joinOp) watermark(s int, ts int64) error {
 	if j.cfg.Batch {
 		return nil
+	}
+	if j.ttl.on() {
+		j.tickTTL()
 	}
 	if ts > j.wm[s] {
 		j.wm[s] = ts

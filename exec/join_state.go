@@ -12,7 +12,8 @@ import (
 // Regular and interval join state: namespace 1 holds the left side, 2 the right side, one entry per join
 // key (rows whose key has a NULL share the key "\xff\xff<null key>"):
 //
-//	version, uvarint records, each: row, uvarint multiplicity, varint matches on the other side
+//	version, uvarint records, each: row, uvarint multiplicity, varint matches on the other side, varint
+//	last write (Unix ms, for the state TTL; 0 without one)
 //
 // and in the meta entry both inputs' watermarks, the emitted watermark and which inputs ended.
 
@@ -46,6 +47,7 @@ func (j *joinOp) SnapshotState(w state.Writer) error {
 				vb = appendRowBinary(vb, r.vals)
 				vb = binary.AppendUvarint(vb, uint64(r.count))
 				vb = binary.AppendVarint(vb, int64(r.assoc))
+				vb = binary.AppendVarint(vb, r.touched)
 			}
 			kb = append(kb[:0], k...)
 			if err := w.Put(uint8(s+1), kb, vb); err != nil {
@@ -101,6 +103,7 @@ func (j *joinOp) loadBucket(s int, key, value []byte) (*joinBucket, error) {
 		vals := d.row()
 		count := d.uvarint()
 		assoc := d.varint()
+		touched := d.varint()
 		if d.err != nil {
 			break
 		}
@@ -117,7 +120,7 @@ func (j *joinOp) loadBucket(s int, key, value []byte) (*joinBucket, error) {
 		if k != string(key) {
 			return nil, fmt.Errorf("the key does not match the join key of its rows")
 		}
-		bk.recs = append(bk.recs, &joinRec{vals: vals, ident: j.ident(s, vals), count: int(count), assoc: int(assoc)})
+		bk.recs = append(bk.recs, &joinRec{vals: vals, ident: j.ident(s, vals), count: int(count), assoc: int(assoc), touched: touched})
 	}
 	if err := d.done(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"sort"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
@@ -18,7 +19,32 @@ import (
 //
 // State is one copied row per live key (the row values plus the key encoding).
 func NewChangelogNormalize(keys []int, ts []types.Type, batch bool, out changelog.Output) changelog.Output {
-	return &normalize{keys: keys, ts: ts, batch: batch, out: out, state: map[string][]types.Value{}}
+	return NewNormalize(NormalizeConfig{Keys: keys, Types: ts, Batch: batch}, out)
+}
+
+// NormalizeConfig configures a ChangelogNormalize (NewNormalize).
+type NormalizeConfig struct {
+	Keys  []int        // the upsert key columns
+	Types []types.Type // the row's column types
+	Batch bool
+	// MessageColumns are taken from the delete message in -D rows (see WithMessageColumns).
+	MessageColumns []int
+	// TTL ('table.exec.state.ttl'), in streaming mode: a key whose last row was not written for this long
+	// (processing time) is forgotten without emitting anything; its next upsert is emitted as +I. With a TTL
+	// an upsert equal to the key's last row is emitted as -U/+U instead of dropped (ttl.go). 0 keeps state
+	// forever.
+	TTL time.Duration
+	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
+	Now func() time.Time
+}
+
+// NewNormalize returns the ChangelogNormalize NewChangelogNormalize describes, configured by cfg.
+func NewNormalize(cfg NormalizeConfig, out changelog.Output) changelog.Output {
+	n := &normalize{keys: cfg.Keys, ts: cfg.Types, batch: cfg.Batch, out: out, state: map[string]normRow{}, msgCols: cfg.MessageColumns}
+	if !cfg.Batch {
+		n.ttl = newStateTTL(cfg.TTL, cfg.Now)
+	}
+	return n
 }
 
 // WithMessageColumns makes the -D rows of n carry, in columns cols, the values of the delete message itself
@@ -36,33 +62,47 @@ type normalize struct {
 	ts    []types.Type
 	batch bool
 	out   changelog.Output
-	state map[string][]types.Value
+	state map[string]normRow
 	kbuf  []byte
 	ob    changelog.Batch
 	// msgCols are taken from the delete message in -D rows (see WithMessageColumns).
 	msgCols []int
+	ttl     stateTTL
+}
+
+// normRow is a key's last row and, with a TTL, when it was written (Unix ms).
+type normRow struct {
+	vals    []types.Value
+	touched int64
 }
 
 func (n *normalize) Push(b *changelog.Batch) error {
 	n.ob.Reset()
+	n.tickTTL()
+	now := n.ttl.now
 	for _, r := range b.Rows {
 		n.kbuf = appendGroupKey(n.kbuf[:0], r.Vals, n.keys, n.ts)
-		old, ok := n.state[string(n.kbuf)]
+		st, ok := n.state[string(n.kbuf)]
+		if ok && n.ttl.expired(st.touched) { // expired, not dropped by a scan yet
+			delete(n.state, string(n.kbuf))
+			ok = false
+		}
+		old := st.vals
 		switch r.Kind {
 		case changelog.Insert, changelog.UpdateAfter:
 			if !ok {
 				row := changelog.CopyVals(r.Vals)
-				n.state[string(n.kbuf)] = row
+				n.state[string(n.kbuf)] = normRow{vals: row, touched: now}
 				if !n.batch {
 					n.ob.Append(changelog.Insert, row)
 				}
 				continue
 			}
-			if n.sameRow(old, r.Vals) {
+			if !n.ttl.on() && n.sameRow(old, r.Vals) {
 				continue
 			}
 			row := changelog.CopyVals(r.Vals)
-			n.state[string(n.kbuf)] = row
+			n.state[string(n.kbuf)] = normRow{vals: row, touched: now}
 			if !n.batch {
 				n.ob.Append(changelog.UpdateBefore, old)
 				n.ob.Append(changelog.UpdateAfter, row)
@@ -112,6 +152,7 @@ func (n *normalize) Watermark(ts int64) error {
 	if n.batch {
 		return nil
 	}
+	n.tickTTL()
 	return n.out.Watermark(ts)
 }
 
@@ -127,7 +168,7 @@ func (n *normalize) End() error {
 			m := min(chunk, len(keys))
 			n.ob.Reset()
 			for _, k := range keys[:m] {
-				n.ob.Append(changelog.Insert, n.state[k])
+				n.ob.Append(changelog.Insert, n.state[k].vals)
 			}
 			if err := n.out.Push(&n.ob); err != nil {
 				return err

@@ -3,6 +3,7 @@ package exec
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
@@ -23,6 +24,13 @@ type OverConfig struct {
 	Frame     OverFrame
 	Aggs      []AggCall
 	InTypes   []types.Type
+	// TTL ('table.exec.state.ttl'): a partition of an UNBOUNDED PRECEDING or ROWS frame none of whose rows
+	// arrived or was emitted for this long (processing time), and none of whose rows waits for the
+	// watermark, is dropped without emitting anything: its aggregates start anew with its next row (ttl.go).
+	// RANGE frames with a bounded preceding interval ignore it. 0 keeps state forever.
+	TTL time.Duration
+	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
+	Now func() time.Time
 }
 
 // NewOverAgg returns the OVER aggregation: each input row is emitted once, as +I with the aggregates of its
@@ -31,6 +39,9 @@ type OverConfig struct {
 // (Late counts them). At the end of input every buffered row is emitted. Input must be insert-only.
 func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) {
 	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark}
+	if cfg.Frame.Unbounded || cfg.Frame.Rows {
+		o.ttl = newStateTTL(cfg.TTL, cfg.Now)
+	}
 	for _, a := range cfg.Aggs {
 		if a.Filter >= 0 {
 			return nil, fmt.Errorf("FILTER is not supported in OVER aggregates")
@@ -48,6 +59,7 @@ type overPart struct {
 	pending [][]types.Value
 	history [][]types.Value // bounded frames: rows that may still be in a frame
 	accs    []accumulator   // unbounded frames: running state
+	touched int64           // with a TTL: when a row of the partition last arrived or was emitted (Unix ms)
 }
 
 type overAgg struct {
@@ -60,9 +72,13 @@ type overAgg struct {
 	kbuf  []byte
 	ob    changelog.Batch
 	arena []types.Value
+	ttl   stateTTL
 }
 
 func (o *overAgg) Push(b *changelog.Batch) error {
+	if o.ttl.on() {
+		o.tickTTL()
+	}
 	for _, r := range b.Rows {
 		if r.Kind != changelog.Insert {
 			return fmt.Errorf("OVER aggregate: input carries a %s row; OVER aggregation takes insert-only input", r.Kind)
@@ -77,11 +93,15 @@ func (o *overAgg) Push(b *changelog.Batch) error {
 		}
 		o.kbuf = appendGroupKey(o.kbuf[:0], r.Vals, o.cfg.Partition, partTypesOf(o.cfg.Partition, o.cfg.InTypes))
 		p := o.parts[string(o.kbuf)]
+		if p != nil && o.overExpired(p) { // expired, not dropped by a scan yet
+			p = nil
+		}
 		if p == nil {
 			p = &overPart{}
 			o.parts[string(o.kbuf)] = p
 		}
 		p.pending = append(p.pending, changelog.CopyVals(r.Vals))
+		p.touched = o.ttl.now
 	}
 	return nil
 }
@@ -133,6 +153,9 @@ func (o *overAgg) advance(wm int64) error {
 		sort.SliceStable(p.pending, func(i, j int) bool { return p.pending[i][col].I < p.pending[j][col].I })
 		n := sort.Search(len(p.pending), func(i int) bool { return p.pending[i][col].I > wm })
 		ready := p.pending[:n]
+		if n > 0 {
+			p.touched = o.ttl.now
+		}
 		o.ob.Reset()
 		o.arena = o.arena[:0]
 		for i := 0; i < len(ready); {
@@ -211,6 +234,9 @@ func (o *overAgg) advance(wm int64) error {
 }
 
 func (o *overAgg) Watermark(ts int64) error {
+	if o.ttl.on() {
+		o.tickTTL()
+	}
 	if err := o.advance(ts); err != nil {
 		return err
 	}

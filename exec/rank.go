@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
@@ -22,6 +23,12 @@ type RankConfig struct {
 	RowNumber bool
 	Types     []types.Type
 	Batch     bool
+	// TTL ('table.exec.state.ttl'), in streaming mode: a partition whose top rows did not change and that
+	// saw no retraction for this long (processing time) is dropped without emitting anything; a later row of
+	// the partition starts it anew (ttl.go). 0 keeps state forever.
+	TTL time.Duration
+	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
+	Now func() time.Time
 }
 
 // NewRank returns the Top-N operator. Streaming: after every input row it compares the partition's new top
@@ -33,7 +40,11 @@ type RankConfig struct {
 // Cost: each partition keeps all its rows (sorted); an input row costs O(log n) plus O(Limit) to compare the
 // top rows.
 func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
-	return &rankOp{cfg: cfg, out: out, parts: map[string]*rankPart{}}
+	r := &rankOp{cfg: cfg, out: out, parts: map[string]*rankPart{}}
+	if !cfg.Batch {
+		r.ttl = newStateTTL(cfg.TTL, cfg.Now)
+	}
+	return r
 }
 
 type rankRow struct {
@@ -46,6 +57,7 @@ type rankPart struct {
 	rows     []*rankRow // sorted by sortKey
 	emitted  []*rankRow // what was emitted for positions 1..len(emitted)
 	emitNums []int64    // and with which numbers
+	touched  int64      // with a TTL: when a row last changed the top rows or was retracted (Unix ms)
 }
 
 type rankOp struct {
@@ -56,6 +68,7 @@ type rankOp struct {
 	kbuf  []byte
 	ob    changelog.Batch
 	arena []types.Value
+	ttl   stateTTL
 }
 
 func (r *rankOp) ident(vals []types.Value) string {
@@ -154,10 +167,16 @@ func contains(rows []*rankRow, x *rankRow) bool {
 func (r *rankOp) Push(b *changelog.Batch) error {
 	r.ob.Reset()
 	r.arena = r.arena[:0]
+	r.tickTTL()
+	now := r.ttl.now
 	for _, row := range b.Rows {
 		r.kbuf = appendGroupKey(r.kbuf[:0], row.Vals, r.cfg.Partition, partTypes(r.cfg))
 		pk := string(r.kbuf)
 		p := r.parts[pk]
+		if p != nil && r.ttl.expired(p.touched) { // expired, not dropped by a scan yet
+			delete(r.parts, pk)
+			p = nil
+		}
 		if row.Kind.IsAccumulate() {
 			if p == nil {
 				p = &rankPart{}
@@ -192,9 +211,14 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 				continue
 			}
 			p.rows = append(p.rows[:found], p.rows[found+1:]...)
+			p.touched = now
 		}
 		if !r.cfg.Batch {
+			n := len(r.ob.Rows)
 			r.diff(p)
+			if len(r.ob.Rows) != n {
+				p.touched = now
+			}
 			if len(p.rows) == 0 && len(p.emitted) == 0 {
 				delete(r.parts, pk)
 			}
@@ -220,6 +244,7 @@ func (r *rankOp) Watermark(ts int64) error {
 	if r.cfg.Batch {
 		return nil
 	}
+	r.tickTTL()
 	return r.out.Watermark(ts)
 }
 

@@ -12,7 +12,8 @@ import (
 
 // Rank state: namespace 0, one entry per partition key with the partition's rows in order:
 //
-//	version, uvarint rows, each: uvarint arrival number, row
+//	version, varint last change (Unix ms, for the state TTL; 0 without one), uvarint rows, each: uvarint
+//	arrival number, row
 //
 // and in the meta entry the last arrival number. What was emitted is not stored: between pushes it is
 // always the partition's current top rows, recomputed on restore.
@@ -32,6 +33,7 @@ func (r *rankOp) SnapshotState(w state.Writer) error {
 	var kb, vb []byte
 	for k, p := range r.parts {
 		vb = append(vb[:0], stateVersion)
+		vb = binary.AppendVarint(vb, p.touched)
 		vb = binary.AppendUvarint(vb, uint64(len(p.rows)))
 		for _, row := range p.rows {
 			vb = binary.AppendUvarint(vb, binary.BigEndian.Uint64([]byte(row.sortKey[len(row.sortKey)-8:])))
@@ -73,7 +75,7 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 		if err != nil {
 			return entryError(op, ns, key, err)
 		}
-		p := &rankPart{}
+		p := &rankPart{touched: d.varint()}
 		n := d.count()
 		for range n {
 			seq := d.uvarint()
@@ -182,7 +184,7 @@ func (t *topN) RestoreState(r state.Reader) error {
 }
 
 // ChangelogNormalize state: namespace 0, one entry per live key (the upsert key encoding) whose value is the
-// version and the key's last row.
+// version, varint last write (Unix ms, for the state TTL; 0 without one) and the key's last row.
 
 func (n *normalize) signature() string {
 	return fmt.Sprintf("ChangelogNormalize(keys=%d)", len(n.keys))
@@ -196,9 +198,10 @@ func (n *normalize) SnapshotState(w state.Writer) error {
 		return err
 	}
 	var kb, vb []byte
-	for k, row := range n.state {
+	for k, st := range n.state {
 		kb = append(kb[:0], k...)
-		vb = appendRowBinary(append(vb[:0], stateVersion), row)
+		vb = binary.AppendVarint(append(vb[:0], stateVersion), st.touched)
+		vb = appendRowBinary(vb, st.vals)
 		if err := w.Put(0, kb, vb); err != nil {
 			return err
 		}
@@ -231,6 +234,7 @@ func (n *normalize) RestoreState(r state.Reader) error {
 		if err != nil {
 			return entryError(op, ns, key, err)
 		}
+		touched := d.varint()
 		row := d.row()
 		if err := d.done(); err != nil {
 			return entryError(op, ns, key, err)
@@ -241,7 +245,7 @@ func (n *normalize) RestoreState(r state.Reader) error {
 		if n.kbuf = appendGroupKey(n.kbuf[:0], row, n.keys, n.ts); !bytes.Equal(n.kbuf, key) {
 			return entryError(op, ns, key, fmt.Errorf("the key does not match the key columns of its row"))
 		}
-		n.state[string(key)] = row
+		n.state[string(key)] = normRow{vals: row, touched: touched}
 		return nil
 	})
 }

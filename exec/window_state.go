@@ -123,8 +123,9 @@ func keyColsFit(row []types.Value, cols []int) bool {
 
 // OVER aggregate state: namespace 0, one entry per partition key:
 //
-//	version, uvarint pending rows + rows, uvarint history rows + rows, accs byte (1: the running
-//	accumulators of an unbounded frame follow, one per aggregate call)
+//	version, varint last row arrival or emission (Unix ms, for the state TTL; 0 without one), uvarint
+//	pending rows + rows, uvarint history rows + rows, accs byte (1: the running accumulators of an
+//	unbounded frame follow, one per aggregate call)
 //
 // and in the meta entry the watermark up to which rows were emitted and the late-row count.
 
@@ -156,6 +157,7 @@ func (o *overAgg) SnapshotState(w state.Writer) error {
 	var kb, vb []byte
 	for k, p := range o.parts {
 		vb = append(vb[:0], stateVersion)
+		vb = binary.AppendVarint(vb, p.touched)
 		for _, rows := range [][][]types.Value{p.pending, p.history} {
 			vb = binary.AppendUvarint(vb, uint64(len(rows)))
 			for _, row := range rows {
@@ -208,7 +210,7 @@ func (o *overAgg) loadPart(key, value []byte) (*overPart, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &overPart{}
+	p := &overPart{touched: d.varint()}
 	for _, rows := range []*[][]types.Value{&p.pending, &p.history} {
 		n := d.count()
 		for range n {
