@@ -126,10 +126,9 @@ const (
 )
 
 // Checkpoint writes one file per store (store-NNNN.hm, in operator id order) and the checkpoint's file list.
-func (b *hashMapBackend) Checkpoint(dir string) (CheckpointStats, error) {
+func (b *hashMapBackend) Checkpoint(dir string) (st CheckpointStats, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var st CheckpointStats
 	if b.stores == nil {
 		return st, errors.New("checkpoint state: the hashmap backend is closed")
 	}
@@ -137,8 +136,13 @@ func (b *hashMapBackend) Checkpoint(dir string) (CheckpointStats, error) {
 		return st, fmt.Errorf("checkpoint state: %s already exists", dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return st, fmt.Errorf("checkpoint state: %w", err)
+		return st, fmt.Errorf("checkpoint state into %s: %w", dir, err)
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir) // no partial checkpoint: it has no file list, but leave no clutter either
+		}
+	}()
 	ids := make([]string, 0, len(b.stores))
 	for id := range b.stores {
 		ids = append(ids, id)
@@ -149,7 +153,7 @@ func (b *hashMapBackend) Checkpoint(dir string) (CheckpointStats, error) {
 		name := fmt.Sprintf("store-%04d.hm", i)
 		f, err := writeHashStoreFile(filepath.Join(dir, name), id, b.stores[id])
 		if err != nil {
-			return st, fmt.Errorf("checkpoint state of operator %q: %w", id, err)
+			return st, fmt.Errorf("checkpoint state of operator %q into %s: %w", id, dir, err)
 		}
 		f.name = name
 		list.files = append(list.files, f)
@@ -158,7 +162,7 @@ func (b *hashMapBackend) Checkpoint(dir string) (CheckpointStats, error) {
 		st.Entries += int64(len(b.stores[id].m))
 	}
 	if err := writeFileList(dir, list); err != nil {
-		return st, fmt.Errorf("checkpoint state: %w", err)
+		return st, fmt.Errorf("checkpoint state into %s: %w", dir, err)
 	}
 	st.Files++
 	if fi, err := os.Stat(filepath.Join(dir, fileListName)); err == nil {

@@ -267,10 +267,9 @@ func (b *pebbleBackend) Close() error {
 // Checkpoint records the key counts, flushes the memtable (there is no WAL), and lets Pebble link the live
 // SSTables into dir (copying only the MANIFEST, OPTIONS and markers). SSTables are immutable, so one that was
 // in the previous checkpoint is shared, not written again.
-func (b *pebbleBackend) Checkpoint(dir string) (CheckpointStats, error) {
+func (b *pebbleBackend) Checkpoint(dir string) (st CheckpointStats, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var st CheckpointStats
 	if b.db == nil {
 		return st, errors.New("checkpoint state: the rocksdb backend is closed")
 	}
@@ -302,9 +301,14 @@ func (b *pebbleBackend) Checkpoint(dir string) (CheckpointStats, error) {
 	if err := b.db.Checkpoint(dir); err != nil {
 		return st, fmt.Errorf("checkpoint state into %s: %w", dir, err)
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir) // Pebble wrote it; a checkpoint without its file list is no checkpoint
+		}
+	}()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return st, fmt.Errorf("checkpoint state: %w", err)
+		return st, fmt.Errorf("checkpoint state into %s: %w", dir, err)
 	}
 	list := fileList{backend: KindRocksDB}
 	next := make(map[string]prevFile, len(entries))
@@ -333,7 +337,7 @@ func (b *pebbleBackend) Checkpoint(dir string) (CheckpointStats, error) {
 		next[f.name] = prevFile{info: info, crc: f.crc}
 	}
 	if err := writeFileList(dir, list); err != nil {
-		return st, fmt.Errorf("checkpoint state: %w", err)
+		return st, fmt.Errorf("checkpoint state into %s: %w", dir, err)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, fileListName)); err == nil {
 		st.Files++
