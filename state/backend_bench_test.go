@@ -29,11 +29,20 @@ func openBenchBackend(b *testing.B, kind, workDir string) Backend {
 	if kind == KindHashMap {
 		return NewHashMap()
 	}
-	be, err := OpenPebble(workDir, DefaultPebbleOptions())
+	be, err := OpenPebble(workDir, benchPebbleOptions(kind))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return be
+}
+
+// benchPebbleOptions are the defaults, with zstd for the pseudo-kind "rocksdb-zstd".
+func benchPebbleOptions(kind string) PebbleOptions {
+	o := DefaultPebbleOptions()
+	if kind == KindRocksDB+"-zstd" {
+		o.Compression = "zstd"
+	}
+	return o
 }
 
 func heapAlloc() uint64 {
@@ -117,7 +126,7 @@ func BenchmarkStateOps(b *testing.B) {
 // loading), a full checkpoint's duration, size and bytes per key, an incremental checkpoint after updating 1%
 // of the keys (bytes written), the mean over ten such checkpoints, and the time to restore the last one.
 func BenchmarkCheckpoint(b *testing.B) {
-	for _, kind := range kinds {
+	for _, kind := range append(kinds, KindRocksDB+"-zstd") {
 		for _, n := range benchSizes {
 			b.Run(benchName(kind, n), func(b *testing.B) {
 				root := b.TempDir()
@@ -158,7 +167,12 @@ func BenchmarkCheckpoint(b *testing.B) {
 				b.ReportMetric(float64(written)/10, "ckpt-1%-mean-written-bytes")
 				be.Close()
 				start = time.Now()
-				r, err := Restore(kind, filepath.Join(root, "chk-12"), filepath.Join(root, "w1"))
+				var r Backend
+				if kind == KindHashMap {
+					r, err = Restore(kind, filepath.Join(root, "chk-12"), "")
+				} else {
+					r, err = RestorePebble(filepath.Join(root, "chk-12"), filepath.Join(root, "w1"), benchPebbleOptions(kind))
+				}
 				if err != nil {
 					b.Fatal(err)
 				}

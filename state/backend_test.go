@@ -446,3 +446,55 @@ func TestRestoreLeavesCheckpointAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestStoresInParallel runs one goroutine per operator, each creating and writing its own store, as the
+// engine's operators do; the checkpoint after them holds every write.
+func TestStoresInParallel(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			root := t.TempDir()
+			b := openBackend(t, kind, filepath.Join(root, "w"))
+			defer b.Close()
+			const ops, keys = 8, 500
+			errs := make(chan error, ops)
+			for i := 0; i < ops; i++ {
+				go func(op string) {
+					s, err := b.Store(op)
+					if err != nil {
+						errs <- err
+						return
+					}
+					for k := 0; k < keys; k++ {
+						if err := s.Put([]byte(fmt.Sprint(k)), []byte(op)); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}(fmt.Sprintf("op%d", i))
+			}
+			for i := 0; i < ops; i++ {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := b.Checkpoint(filepath.Join(root, "chk"))
+			if err != nil || st.Entries != ops*keys {
+				t.Fatalf("checkpoint: %+v %v, want %d entries", st, err, ops*keys)
+			}
+			r, err := Restore(kind, filepath.Join(root, "chk"), filepath.Join(root, "w2"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for i := 0; i < ops; i++ {
+				op := fmt.Sprintf("op%d", i)
+				s, _ := r.Store(op)
+				v, ok, _ := s.Get([]byte("7"))
+				if s.Len() != keys || !ok || string(v) != op {
+					t.Fatalf("%s: Len %d, 7=%q", op, s.Len(), v)
+				}
+			}
+		})
+	}
+}
