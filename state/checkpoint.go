@@ -126,14 +126,6 @@ func WriteWithDirs(parent, name string, md *Metadata, files map[string]*FileWrit
 	return final, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // ErrNoCheckpoint is wrapped when a path holds no complete checkpoint or savepoint.
 var ErrNoCheckpoint = errors.New("no checkpoint")

@@ -15,10 +15,7 @@ import (
 //
 // The key group is stored so that a later rescale can pick the entries of a key-group range without hashing.
 
-var (
-	fileMagic  = []byte("SLST")
-	castagnoli = crc32.MakeTable(crc32.Castagnoli)
-)
+var fileMagic = []byte("SLST")
 
 const fileVersion = 1
 
