@@ -102,14 +102,20 @@ func countIDs(t *testing.T, recs []*kgo.Record) map[int]int {
 // TestGroupByUpsertKill: kafka → GROUP BY → upsert-kafka with checkpoints every 100 ms, killed at random
 // moments and restarted from the latest checkpoint each time, with new input arriving between runs. The
 // compacted totals topic must equal the true totals.
-func TestGroupByUpsertKill(t *testing.T) {
+func TestGroupByUpsertKill(t *testing.T) { groupByUpsertKill(t, "hashmap", 300) }
+
+// TestGroupByUpsertKillRocksDB: the same with the rocksdb state backend (groups in the embedded LSM,
+// checkpointed by hard links) over 20,000 keys.
+func TestGroupByUpsertKillRocksDB(t *testing.T) { groupByUpsertKill(t, "rocksdb", 20000) }
+
+func groupByUpsertKill(t *testing.T, backend string, users int) {
 	addr := broker(t, 4)
 	dir := t.TempDir()
 	ckpts := dir + "/checkpoints"
 	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
-	const users = 300
 	body := []string{
 		`SET 'execution.checkpointing.interval' = '100 ms';`,
+		`SET 'state.backend.type' = '` + backend + `';`,
 		`SET 'state.checkpoints.dir' = '` + fileURL(ckpts) + `';`,
 		ordersDDL,
 		`CREATE TABLE totals (user_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
@@ -195,7 +201,7 @@ func TestGroupByUpsertKill(t *testing.T) {
 		t.Fatalf("after %d kills (%d restored from a checkpoint): %d of %d users have wrong totals (%s)\nlast client output:\n%s",
 			*kills, restored, wrong, len(want), example, indent(c.output()))
 	}
-	t.Logf("%d kills, %d restarts from a checkpoint, %d orders: totals of %d users exact", *kills, restored, total, len(want))
+	t.Logf("%s: %d kills, %d restarts from a checkpoint, %d orders: totals of %d users exact", backend, *kills, restored, total, len(want))
 }
 
 // TestExactlyOnceKill: kafka → filter → kafka with 'sink.delivery-guarantee' = 'exactly-once' and

@@ -29,7 +29,8 @@ type participant struct {
 	src  connectors.Checkpointed
 	op   state.Snapshotter
 	sink connectors.CheckpointedSink
-	pos  []byte // source: the position of the latest completed cycle
+	// store: an aggregate whose groups live in the rocksdb backend (checkpointed with the backend).
+	store state.Store
 }
 
 // planID returns the stable id of a plan node: kind + a hash of its subtree; repeated subtrees (a self-join
@@ -256,6 +257,10 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 				break
 			}
 			ps.Entries, ps.Bytes = w.Entries(), w.Size()
+		case p.store != nil:
+			if !durable {
+				continue
+			}
 		case p.sink != nil:
 			var st []byte
 			if st, err = p.sink.PreCommit(pctx, id); err != nil {
@@ -267,6 +272,16 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		}
 		md.Parts = append(md.Parts, ps)
 	}
+	backendDir := ""
+	if err == nil && durable && g.backend != nil {
+		parent := c.jobDir
+		if savepoint {
+			parent = dir[0]
+		}
+		if backendDir, err = g.backendCheckpoint(parent); err != nil {
+			err = fmt.Errorf("state backend: %w", err)
+		}
+	}
 	if err == nil {
 		c.nextID++
 		if stop {
@@ -274,6 +289,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		}
 	}
 	g.mu.Unlock()
+	if backendDir != "" {
+		defer os.RemoveAll(backendDir) // moved into the checkpoint unless writing it failed
+	}
 	pause := time.Since(start)
 	// Operators that snapshot asynchronously write their cut now, while the pipeline runs, in parallel.
 	if len(async) > 0 {
@@ -306,7 +324,11 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 			parent, name = dir[0], fmt.Sprintf("savepoint-%s-%s", c.job.id[:6], newJobID()[:12])
 		}
 		if parent != "" {
-			if path, err = state.Write(parent, name, md, files); err != nil {
+			var dirs map[string]string
+			if backendDir != "" {
+				dirs = map[string]string{backendDirName: backendDir}
+			}
+			if path, err = state.WriteWithDirs(parent, name, md, files, dirs); err != nil {
 				return "", fmt.Errorf("checkpoint %d: write to '%s': %w", id, parent, err)
 			}
 			if time.Since(start) > c.cfg.timeout {
@@ -378,6 +400,9 @@ func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaim
 			if !ok {
 				continue
 			}
+			if ps.File == "" && cp.Metadata.Backend == state.KindRocksDB {
+				return fmt.Errorf("%w: '%s' keeps the state of %s in the rocksdb state backend; restore it with SET 'state.backend.type' = 'rocksdb'", ErrValidation, cp.Dir, p.name)
+			}
 			r, err := cp.Reader(ps)
 			if err != nil {
 				return fmt.Errorf("restore %s from '%s': %w", p.name, cp.Dir, err)
@@ -387,6 +412,17 @@ func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaim
 			}
 			if err := p.op.RestoreState(r); err != nil {
 				return fmt.Errorf("restore %s from '%s': %w", p.name, cp.Dir, err)
+			}
+		case p.store != nil:
+			if !ok || ps.File == "" {
+				continue // restored with the backend (or no state)
+			}
+			r, err := cp.Reader(ps)
+			if err == nil {
+				err = loadIntoStore(r, p.store)
+			}
+			if err != nil {
+				return fmt.Errorf("restore %s from '%s' into the rocksdb backend: %w", p.name, cp.Dir, err)
 			}
 		case p.sink != nil:
 			var st []byte
@@ -441,9 +477,11 @@ func (s *Session) prepareState(ctx context.Context, g *graph, j *Job, nodes []pl
 	c := newCheckpointer(g, cfg, j, notice)
 	g.ckpt = c
 	if cfg.restorePath != "" && !batch {
-		cp, err := state.Load(cfg.restorePath)
-		if err != nil {
-			return nil, fmt.Errorf("'execution.savepoint.path': %w", err)
+		cp := g.restoreCP
+		if cp == nil {
+			if cp, err = state.Load(cfg.restorePath); err != nil {
+				return nil, fmt.Errorf("'execution.savepoint.path': %w", err)
+			}
 		}
 		if err := g.restore(ctx, cp, cfg.ignoreUnclaimed); err != nil {
 			return nil, err
@@ -467,6 +505,10 @@ func (s *Session) prepareState(ctx context.Context, g *graph, j *Job, nodes []pl
 func (g *graph) abandon() {
 	for _, s := range g.sinks {
 		_ = s.End()
+	}
+	if g.backend != nil {
+		_ = g.backend.Close()
+		g.backend = nil
 	}
 }
 
@@ -509,4 +551,23 @@ func (c *checkpointer) retain(status JobStatus) {
 	if del {
 		_ = os.RemoveAll(c.jobDir)
 	}
+}
+
+// prepareBackend opens the rocksdb backend of a streaming job before its graph is built (its aggregates take
+// their Stores from it), restored from 'execution.savepoint.path' when that checkpoint used it.
+func (s *Session) prepareBackend(g *graph, j *Job) error {
+	if g.batch {
+		return nil
+	}
+	cfg, err := s.checkpointConfig()
+	if err != nil || cfg.backend != state.KindRocksDB {
+		return err
+	}
+	if cfg.restorePath != "" {
+		if g.restoreCP, err = state.Load(cfg.restorePath); err != nil {
+			return fmt.Errorf("'execution.savepoint.path': %w", err)
+		}
+	}
+	g.backend, _, err = openBackend(g.tempDir, j.id, g.restoreCP)
+	return err
 }

@@ -523,6 +523,10 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	j := &Job{id: newJobID(), name: name, cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
 	g := s.newGraph(batch)
+	if err := s.prepareBackend(g, j); err != nil {
+		cancel()
+		return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))
+	}
 	if dir := s.opts["sluice.batch.savepoint-dir"]; dir != "" && batch {
 		if g.bsp, err = s.newBatchSavepoint(dir, inserts, nodes, params); err != nil {
 			cancel()
@@ -532,6 +536,7 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 	for _, n := range nodes {
 		if err := g.build(n, nil, j); err != nil {
 			cancel()
+			g.abandon()
 			return nil, err
 		}
 	}

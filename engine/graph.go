@@ -13,6 +13,7 @@ import (
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -36,6 +37,8 @@ type graph struct {
 	ckpt       *checkpointer
 	bsp        *batchSavepoint // batch run writing a savepoint at its end
 	ttl        time.Duration   // 'table.exec.state.ttl' (streaming)
+	backend    state.Backend   // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
+	restoreCP  *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
 	unsnapshotted []string
 	stopped       bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
@@ -122,11 +125,18 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if n.Batch && g.bsp != nil {
 			cfg.FinalState = g.bsp.writer(n)
 		}
+		if !n.Batch && g.backend != nil {
+			st, err := g.storeFor(n)
+			if err != nil {
+				return fmt.Errorf("state backend: %w", err)
+			}
+			cfg.Store = st
+		}
 		agg, err := exec.NewGroupAgg(cfg, out)
 		if err != nil {
 			return err
 		}
-		if !n.Batch {
+		if !n.Batch && g.backend == nil {
 			g.register(n, agg)
 		}
 		if n.Batch && len(n.Keys) > 0 {
@@ -316,6 +326,9 @@ func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
 		}
 		if g.ckpt != nil && g.ckpt.jobDir != "" && j.ephemeralDir == "" {
 			g.ckpt.retain(status)
+		}
+		if g.backend != nil {
+			_ = g.backend.Close() // removes its working directory
 		}
 		if j.ephemeralDir != "" {
 			_ = os.RemoveAll(j.ephemeralDir) // checkpoints of a job without 'state.checkpoints.dir'

@@ -101,6 +101,21 @@ func (r *streamRestart) again(ctx context.Context, j *Job, old *graph, cause err
 	}
 	g := &graph{batch: false, tempDir: r.template.tempDir, sortMemory: r.template.sortMemory, loc: r.template.loc,
 		restart: r.template.restart, notice: r.template.notice, ttl: r.template.ttl}
+	if old.backend != nil {
+		_ = old.backend.Close()
+		old.backend = nil
+		var cp *state.Checkpoint
+		if last.ID > 0 && last.Path != "" {
+			var err error
+			if cp, err = state.Load(last.Path); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if g.backend, _, err = openBackend(g.tempDir, j.id, cp); err != nil {
+			return nil, err
+		}
+	}
 	for _, n := range r.nodes {
 		if err := g.build(n, nil, j); err != nil {
 			return nil, err

@@ -126,7 +126,6 @@ func WriteWithDirs(parent, name string, md *Metadata, files map[string]*FileWrit
 	return final, nil
 }
 
-
 // ErrNoCheckpoint is wrapped when a path holds no complete checkpoint or savepoint.
 var ErrNoCheckpoint = errors.New("no checkpoint")
 
