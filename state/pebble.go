@@ -577,8 +577,16 @@ func (s *pebbleStore) exists(key []byte) (bool, error) {
 	if s.lastKnown && bytes.Equal(s.lastKey, key) {
 		return s.lastExists, nil
 	}
-	_, ok, err := s.lookup(key)
-	return ok, err
+	// Not s.lookup: the value being written may be the one the last Get returned, in vbuf.
+	_, closer, err := s.db.Get(s.key(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("state get: %w", err)
+	}
+	closer.Close()
+	return true, nil
 }
 
 func (s *pebbleStore) Put(key, val []byte) error {

@@ -254,3 +254,30 @@ func TestPebbleOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPebblePutOfAGotValue writes the value that Get returned under another key, which exists in the LSM: the
+// existence lookup of the second key must not clobber the value being written.
+func TestPebblePutOfAGotValue(t *testing.T) {
+	root := t.TempDir()
+	b := openBackend(t, KindRocksDB, filepath.Join(root, "w"))
+	defer b.Close()
+	s, _ := b.Store("op")
+	s.Put([]byte("k1"), []byte("one"))
+	s.Put([]byte("k2"), []byte("two"))
+	if _, err := b.Checkpoint(filepath.Join(root, "chk")); err != nil { // flushes the write cache
+		t.Fatal(err)
+	}
+	v, ok, err := s.Get([]byte("k1"))
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := s.Put([]byte("k2"), v); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := s.Get([]byte("k2")); string(v) != "one" {
+		t.Fatalf("k2 = %q, want \"one\"", v)
+	}
+	if s.Len() != 2 {
+		t.Fatalf("Len = %d, want 2", s.Len())
+	}
+}
