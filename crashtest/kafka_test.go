@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -106,7 +107,9 @@ func TestGroupByUpsertKill(t *testing.T) { groupByUpsertKill(t, "hashmap", 300) 
 
 // TestGroupByUpsertKillRocksDB: the same with the rocksdb state backend (groups in the embedded LSM,
 // checkpointed by hard links) over 20,000 keys.
-func TestGroupByUpsertKillRocksDB(t *testing.T) { groupByUpsertKill(t, "rocksdb", 20000) }
+func TestGroupByUpsertKillRocksDB(t *testing.T) { groupByUpsertKill(t, "rocksdb", *rocksKeys) }
+
+var rocksKeys = flag.Int("crash.keys", 20000, "GROUP BY keys of TestGroupByUpsertKillRocksDB (its orders are preloaded so that every key has state)")
 
 func groupByUpsertKill(t *testing.T, backend string, users int) {
 	addr := broker(t, 4)
@@ -131,13 +134,22 @@ func groupByUpsertKill(t *testing.T, backend string, users int) {
 		return startClient(t, dir, script(addr, parts...))
 	}
 	restored := 0
-	f := feed(t, addr, "orders", 0, users)
+	preload := 0
+	if backend == "rocksdb" {
+		// Every key gets state before the first kill.
+		for preload < users {
+			n := min(50000, users-preload)
+			produce(t, addr, "orders", orders(preload, n, users))
+			preload += n
+		}
+	}
+	f := feed(t, addr, "orders", preload, users)
 	for k := 0; k < *kills; k++ {
 		if latestCheckpoint(ckpts) != "" {
 			restored++
 		}
 		c := run()
-		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond))
+		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond) + time.Duration(users/1000)*time.Millisecond)
 		if c.exitedEarly() {
 			t.Fatalf("sql-client ended by itself:\n%s", indent(c.output()))
 		}
