@@ -1,9 +1,11 @@
 // Command sluice runs Sluice's long-running helpers.
 //
-//	sluice dev-services [--kafka 127.0.0.1:9092] [--data-dir DIR]
+//	sluice dev-services [--kafka 127.0.0.1:9092] [--data-dir DIR] [--fsync=false]
 //
 // dev-services starts an in-process Kafka-protocol broker for development and the quickstart, prints its
-// address, and runs until SIGINT or SIGTERM, then stops cleanly (persisting its topics in --data-dir).
+// address, and runs until SIGINT or SIGTERM, then stops cleanly. With --data-dir it writes each acknowledged
+// record, offset commit and transaction step (fsynced unless --fsync=false) and each topic to the directory as
+// they happen, so a crash loses nothing acknowledged; see the devservices package doc for the exact guarantee.
 package main
 
 import (

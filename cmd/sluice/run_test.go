@@ -95,3 +95,15 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("code %d stderr %q", code, stderr.String())
 	}
 }
+
+func TestDevServicesHelpStatesTheGuarantee(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"dev-services", "-h"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("code %d", code)
+	}
+	for _, want := range []string{"There is no flush interval", "every\nacknowledged record is there exactly once", "-fsync"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("dev-services -h lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
