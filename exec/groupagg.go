@@ -232,38 +232,47 @@ func (g *groupAgg) Push(b *changelog.Batch) error {
 		} else if snapshotting {
 			g.beforeChange(g.keyBuf, st)
 		}
-		if add {
-			st.count++
-		} else {
-			st.count--
-		}
-		st.touched = now
-		g.accumulate(st, r.Vals, add)
-		if st.count <= 0 {
-			if !first {
-				g.emit(changelog.Delete, st.prev)
-			}
+		if !g.apply(st, r.Vals, add, first, now) {
 			delete(g.groups, string(g.keyBuf))
 			g.recycle(st)
-			continue
 		}
-		next := g.scratch
-		copy(next, st.prev[:g.nk])
-		g.results(st, next)
-		if first {
-			g.emit(changelog.Insert, next)
-		} else {
-			if valsEqual(st.prev[g.nk:], next[g.nk:], g.specs) {
-				continue
-			}
-			if g.cfg.EmitUpdateBefore {
-				g.emit(changelog.UpdateBefore, st.prev)
-			}
-			g.emit(changelog.UpdateAfter, next)
-		}
-		copy(st.prev[g.nk:], next[g.nk:])
 	}
 	return g.flush()
+}
+
+// apply accumulates (add) or retracts one row into st and emits the change of the group's result: +I for a
+// first row, -U/+U (or +U) for a changed result, nothing for an unchanged one, -D when the group's last row
+// went. It reports whether the group still exists.
+func (g *groupAgg) apply(st *group, row []types.Value, add, first bool, now int64) bool {
+	if add {
+		st.count++
+	} else {
+		st.count--
+	}
+	st.touched = now
+	g.accumulate(st, row, add)
+	if st.count <= 0 {
+		if !first {
+			g.emit(changelog.Delete, st.prev)
+		}
+		return false
+	}
+	next := g.scratch
+	copy(next, st.prev[:g.nk])
+	g.results(st, next)
+	if first {
+		g.emit(changelog.Insert, next)
+	} else {
+		if valsEqual(st.prev[g.nk:], next[g.nk:], g.specs) {
+			return true
+		}
+		if g.cfg.EmitUpdateBefore {
+			g.emit(changelog.UpdateBefore, st.prev)
+		}
+		g.emit(changelog.UpdateAfter, next)
+	}
+	copy(st.prev[g.nk:], next[g.nk:])
+	return true
 }
 
 func valsEqual(a, b []types.Value, specs []*aggSpec) bool {

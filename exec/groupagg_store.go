@@ -65,39 +65,12 @@ func (g *groupAgg) pushStore(b *changelog.Batch) error {
 				st.prev[i] = r.Vals[k]
 			}
 		}
-		if add {
-			st.count++
-		} else {
-			st.count--
-		}
-		st.touched = now
-		g.accumulate(st, r.Vals, add)
-		if st.count <= 0 {
-			if !first {
-				g.emit(changelog.Delete, st.prev)
-			}
+		if !g.apply(st, r.Vals, add, first, now) {
 			g.recycle(st)
 			if err := store.Delete(g.keyBuf); err != nil {
 				return fmt.Errorf("group aggregate: delete state: %w", err)
 			}
 			continue
-		}
-		next := g.scratch
-		copy(next, st.prev[:g.nk])
-		g.results(st, next)
-		changed := true
-		if first {
-			g.emit(changelog.Insert, next)
-		} else if valsEqual(st.prev[g.nk:], next[g.nk:], g.specs) {
-			changed = false
-		} else {
-			if g.cfg.EmitUpdateBefore {
-				g.emit(changelog.UpdateBefore, st.prev)
-			}
-			g.emit(changelog.UpdateAfter, next)
-		}
-		if changed {
-			copy(st.prev[g.nk:], next[g.nk:])
 		}
 		g.stateBuf = g.appendGroupState(g.stateBuf[:0], st)
 		g.recycle(st)
