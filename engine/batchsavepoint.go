@@ -29,11 +29,14 @@ type batchSavepoint struct {
 	maxPar  int
 }
 
-// batchSavepointOps are the streaming operators whose state a batch run can produce: keyed GROUP BY
-// aggregates. The watermark assigner's state (the current watermark) is left to the streaming run.
+// batchSavepointSupported: the streaming operators whose state a batch run can produce are GROUP BY
+// aggregates and regular (and interval) joins. The watermark assigner's state (the current watermark) is
+// left to the streaming run.
 func batchSavepointSupported(n planner.Node) bool {
 	switch n.(type) {
 	case *planner.Sink, *planner.Scan, *planner.Values, *planner.Calc, *planner.Aggregate, *planner.WatermarkAssigner, *planner.Union:
+		return true
+	case *planner.Join:
 		return true
 	}
 	return false
@@ -49,7 +52,7 @@ func newBatchSavepoint(dir string, batchNodes, streamNodes []planner.Node, maxPa
 			return fmt.Errorf("the batch plan (%s) and the streaming plan (%s) of the query differ, so a streaming run could not map this run's state", bn.Describe(), sn.Describe())
 		}
 		if !batchSavepointSupported(sn) {
-			return fmt.Errorf("the streaming plan has %s, whose state a batch run cannot write yet (Sluice writes the final state of GROUP BY aggregates, and source positions)", sn.Describe())
+			return fmt.Errorf("the streaming plan has %s, whose state a batch run cannot write yet (Sluice writes the final state of GROUP BY aggregates and joins, and source positions)", sn.Describe())
 		}
 		kind := "operator"
 		switch sn.(type) {

@@ -203,6 +203,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Right, r, j)
 	case *planner.Join:
 		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch, Interval: n.Interval, TTL: g.ttl}
+		if n.Batch && g.bsp != nil {
+			cfg.FinalState = g.bsp.writer(n)
+		}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
 		l, r := exec.NewJoin(cfg, out)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
 )
@@ -36,6 +37,9 @@ type JoinConfig struct {
 	Residual expr.Expr
 	// Batch: inputs are bounded and insert-only; the join emits its final +I rows when both have ended.
 	Batch bool
+	// FinalState, in batch mode, receives both inputs at the end in the streaming join's encoding, so that a
+	// streaming join of the same query restored from it continues (batch → streaming savepoints).
+	FinalState state.Writer
 	// Interval, when set, bounds the rows' times (an interval join): rows that no future row of the other
 	// side can match any more are dropped from state as watermarks advance. Only for insert-only inputs.
 	Interval *IntervalBounds
@@ -448,6 +452,11 @@ func (j *joinOp) end(s int) error {
 	if j.cfg.Batch {
 		if err := j.batchJoin(); err != nil {
 			return err
+		}
+		if j.cfg.FinalState != nil {
+			if err := j.writeFinalState(j.cfg.FinalState); err != nil {
+				return fmt.Errorf("join: final state: %w", err)
+			}
 		}
 		if err := j.out.Watermark(changelog.MaxWatermark); err != nil {
 			return err

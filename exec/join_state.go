@@ -29,12 +29,17 @@ func (j *joinOp) SnapshotState(w state.Writer) error {
 	if j.cfg.Batch {
 		return fmt.Errorf("snapshot join %s: %w", j.signature(), errBatchSnapshot)
 	}
+	return j.snapshotTo(w, j.wm[0], j.wm[1], j.lastWM, j.sides[0].ended, j.sides[1].ended)
+}
+
+// snapshotTo writes the meta entry with the given watermarks and end flags, then both sides.
+func (j *joinOp) snapshotTo(w state.Writer, wm0, wm1, last int64, ended0, ended1 bool) error {
 	meta := appendMeta(nil, j.signature())
-	meta = binary.AppendVarint(meta, j.wm[0])
-	meta = binary.AppendVarint(meta, j.wm[1])
-	meta = binary.AppendVarint(meta, j.lastWM)
-	meta = appendBool(meta, j.sides[0].ended)
-	meta = appendBool(meta, j.sides[1].ended)
+	meta = binary.AppendVarint(meta, wm0)
+	meta = binary.AppendVarint(meta, wm1)
+	meta = binary.AppendVarint(meta, last)
+	meta = appendBool(meta, ended0)
+	meta = appendBool(meta, ended1)
 	if err := w.Put(nsMeta, nil, meta); err != nil {
 		return err
 	}
@@ -288,4 +293,37 @@ func (t *temporalJoin) RestoreState(r state.Reader) error {
 		t.pending = append(t.pending, p.row)
 	}
 	return nil
+}
+
+// writeFinalState writes, once a batch join has ended, both buffered inputs in the streaming join's
+// encoding (with each row's number of matching rows on the other side, and fresh watermarks), so that a
+// streaming join of the same query restored from it continues as if it had read the batch input itself
+// (batch → streaming savepoints).
+func (j *joinOp) writeFinalState(w state.Writer) error {
+	for s := range 2 {
+		for _, bk := range j.sides[s].state {
+			for _, r := range bk.recs {
+				r.assoc = 0
+			}
+		}
+	}
+	for k, lb := range j.sides[0].state {
+		rb := j.sides[1].state[k]
+		if k == nullJoinKey || rb == nil {
+			continue
+		}
+		for _, l := range lb.recs {
+			for _, r := range rb.recs {
+				ok, err := j.matches(0, l.vals, r.vals)
+				if err != nil {
+					return err
+				}
+				if ok {
+					l.assoc += r.count
+					r.assoc += l.count
+				}
+			}
+		}
+	}
+	return j.snapshotTo(w, minWatermark, minWatermark, minWatermark, false, false)
 }
