@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
-	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 )
 
