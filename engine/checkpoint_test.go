@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ var hexID = regexp.MustCompile(`[0-9a-f]{32}`)
 func TestCheckpointGolden(t *testing.T) {
 	datadriven.Walk(t, "testdata/checkpoint", func(t *testing.T, path string) {
 		dir := t.TempDir()
-		var out bytes.Buffer
+		var out syncBuffer // jobs write notices from their goroutines
 		s, err := NewSession(Config{Stdout: &out, Stderr: &out, Notice: &out, TempDir: t.TempDir(), Options: map[string]string{"table.local-time-zone": "UTC"}})
 		if err != nil {
 			t.Fatal(err)
@@ -148,4 +149,28 @@ func TestCheckpointGolden(t *testing.T) {
 			return ""
 		})
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
 }
