@@ -48,6 +48,14 @@ func newBatchSavepoint(dir string, batchNodes, streamNodes []planner.Node, maxPa
 	ids := &graph{} // only for planID's counters, in the order the streaming graph registers its parts
 	var walk func(bn, sn planner.Node) error
 	walk = func(bn, sn planner.Node) error {
+		if wa, ok := sn.(*planner.WatermarkAssigner); ok {
+			if _, same := bn.(*planner.WatermarkAssigner); !same {
+				// Batch plans have no watermark assigners (one perfect watermark at the end): the streaming
+				// twin's assigner starts afresh.
+				ids.planID("operator", wa)
+				return walk(bn, wa.Input)
+			}
+		}
 		if reflect.TypeOf(bn) != reflect.TypeOf(sn) || len(bn.Inputs()) != len(sn.Inputs()) {
 			return fmt.Errorf("the batch plan (%s) and the streaming plan (%s) of the query differ, so a streaming run could not map this run's state", bn.Describe(), sn.Describe())
 		}

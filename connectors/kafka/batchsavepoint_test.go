@@ -21,6 +21,14 @@ import (
 // from the savepoint continues from the batch run's end offsets. The compacted totals topic then equals the
 // totals over every order, as one streaming run over the whole topic would give.
 func TestBatchSavepointBootstrapsStreaming(t *testing.T) {
+	for _, wm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("watermark=%v", wm), func(t *testing.T) { batchSavepointGroupBy(t, wm) })
+	}
+}
+
+// batchSavepointGroupBy runs the test; with watermark the orders table declares one (the batch plan has no
+// watermark assigner, its streaming twin has).
+func batchSavepointGroupBy(t *testing.T, watermark bool) {
 	_, addr := startBroker(t, kfake.DefaultNumPartitions(3))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -32,7 +40,7 @@ func TestBatchSavepointBootstrapsStreaming(t *testing.T) {
 		defer cl.Close()
 		var recs []*kgo.Record
 		for i := from; i < from+n; i++ {
-			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf(`{"user_id":%d,"amount":%d}`, i%37, i%11))})
+			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf(`{"user_id":%d,"amount":%d,"ts":"2024-01-01 00:%02d:%02d"}`, i%37, i%11, i/60%60, i%60))})
 		}
 		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 			t.Fatal(err)
@@ -47,9 +55,13 @@ func TestBatchSavepointBootstrapsStreaming(t *testing.T) {
 		if bounded {
 			bound = ", 'scan.bounded.mode' = 'latest-offset'"
 		}
+		wmDecl := ""
+		if watermark {
+			wmDecl = ", ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND"
+		}
 		script := strings.ReplaceAll(fmt.Sprintf(`SET 'execution.runtime-mode' = '%s';
 %s
-CREATE TABLE orders (user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'orders',
+CREATE TABLE orders (user_id BIGINT, amount BIGINT`+wmDecl+`) WITH ('connector' = 'kafka', 'topic' = 'orders',
   'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json'%s);
 CREATE TABLE totals (user_id BIGINT, n BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
   'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
