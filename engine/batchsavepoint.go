@@ -2,12 +2,15 @@ package engine
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/types"
 	"reflect"
 	"time"
 
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/state"
 )
@@ -27,24 +30,44 @@ type batchSavepoint struct {
 	writers map[string]*state.FileWriter
 	names   map[string]string
 	maxPar  int
+	// trackers: batch nodes whose output the streaming twin passes through a watermark assigner with this
+	// rowtime expression; wms read the trackers built for them.
+	trackers map[planner.Node]expr.Expr
+	wms      []func() int64
+}
+
+// watermark is the watermark the streaming twin would have reached at the end of the batch input: the
+// minimum over its watermark assigners (none: no window ever closes).
+func (b *batchSavepoint) watermark() int64 {
+	if len(b.wms) == 0 {
+		return math.MinInt64
+	}
+	wm := int64(math.MaxInt64)
+	for _, f := range b.wms {
+		wm = min(wm, f())
+	}
+	return wm
 }
 
 // batchSavepointSupported: the streaming operators whose state a batch run can produce are GROUP BY
 // aggregates and regular (and interval) joins. The watermark assigner's state (the current watermark) is
 // left to the streaming run.
 func batchSavepointSupported(n planner.Node) bool {
-	switch n.(type) {
+	switch n := n.(type) {
 	case *planner.Sink, *planner.Scan, *planner.Values, *planner.Calc, *planner.Aggregate, *planner.WatermarkAssigner, *planner.Union:
 		return true
-	case *planner.Join:
+	case *planner.Join, *planner.WindowAggregate:
 		return true
+	case *planner.WindowTVF:
+		return n.Spec.Kind != exec.Session // TUMBLE/HOP/CUMULATE assign windows row by row
 	}
 	return false
 }
 
 // newBatchSavepoint pairs the batch plan with the streaming plan of the same statements.
 func newBatchSavepoint(dir string, batchNodes, streamNodes []planner.Node, maxPar int) (*batchSavepoint, error) {
-	b := &batchSavepoint{dir: dir, ids: map[planner.Node]string{}, writers: map[string]*state.FileWriter{}, names: map[string]string{}, maxPar: maxPar}
+	b := &batchSavepoint{dir: dir, ids: map[planner.Node]string{}, writers: map[string]*state.FileWriter{}, names: map[string]string{}, maxPar: maxPar,
+		trackers: map[planner.Node]expr.Expr{}}
 	ids := &graph{} // only for planID's counters, in the order the streaming graph registers its parts
 	var walk func(bn, sn planner.Node) error
 	walk = func(bn, sn planner.Node) error {
@@ -53,6 +76,7 @@ func newBatchSavepoint(dir string, batchNodes, streamNodes []planner.Node, maxPa
 				// Batch plans have no watermark assigners (one perfect watermark at the end): the streaming
 				// twin's assigner starts afresh.
 				ids.planID("operator", wa)
+				b.trackers[bn] = wa.Expr // the batch run tracks the watermark the streaming run would reach
 				return walk(bn, wa.Input)
 			}
 		}
@@ -60,7 +84,7 @@ func newBatchSavepoint(dir string, batchNodes, streamNodes []planner.Node, maxPa
 			return fmt.Errorf("the batch plan (%s) and the streaming plan (%s) of the query differ, so a streaming run could not map this run's state", bn.Describe(), sn.Describe())
 		}
 		if !batchSavepointSupported(sn) {
-			return fmt.Errorf("the streaming plan has %s, whose state a batch run cannot write yet (Sluice writes the final state of GROUP BY aggregates and joins, and source positions)", sn.Describe())
+			return fmt.Errorf("the streaming plan has %s, whose state a batch run cannot write yet (Sluice writes the final state of GROUP BY aggregates, joins and TUMBLE/HOP/CUMULATE window aggregates, and source positions)", sn.Describe())
 		}
 		kind := "operator"
 		switch sn.(type) {

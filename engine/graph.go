@@ -82,6 +82,13 @@ func (s *Session) newGraph(batch bool) *graph {
 
 // build wires node n so that its output goes to out (nil for a Sink node, which opens its connector sink).
 func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
+	if g.bsp != nil && out != nil {
+		if x, ok := g.bsp.trackers[n]; ok {
+			var wm func() int64
+			out, wm = exec.NewWatermarkTracker(x, out)
+			g.bsp.wms = append(g.bsp.wms, wm)
+		}
+	}
 	switch n := n.(type) {
 	case *planner.Sink:
 		if g.batch && g.restart.attempts > 1 {
@@ -173,6 +180,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		agg, err := exec.NewWindowAgg(cfg, n.WindowEndKey, out)
 		if err != nil {
 			return err
+		}
+		if g.batch && g.bsp != nil {
+			exec.SetWindowFinalState(agg, g.bsp.writer(n), g.bsp.watermark)
 		}
 		g.register(n, agg)
 		return g.build(n.Input, agg, j)

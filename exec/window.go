@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -170,6 +171,10 @@ type windowAgg struct {
 	Late    int64
 	one     changelog.Batch
 	ob      changelog.Batch
+
+	// final, with finalWM, makes End write the open windows as state instead of firing them (window_final.go).
+	final   state.Writer
+	finalWM func() int64
 }
 
 func (w *windowAgg) Push(b *changelog.Batch) error {
@@ -234,6 +239,9 @@ func (w *windowAgg) Watermark(ts int64) error {
 }
 
 func (w *windowAgg) End() error {
+	if w.final != nil {
+		return w.endFinal()
+	}
 	if err := w.fire(changelog.MaxWatermark - 1); err != nil {
 		return err
 	}
