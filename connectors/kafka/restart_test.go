@@ -49,6 +49,7 @@ SET 'execution.checkpointing.interval' = '100 ms';
 SET 'state.checkpoints.dir' = 'DIR';
 SET 'restart-strategy' = 'fixed-delay';
 SET 'restart-strategy.fixed-delay.delay' = '50 ms';
+SET 'restart-strategy.fixed-delay.attempts' = '20';
 CREATE TABLE orders (user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'orders',
   'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
 CREATE TABLE totals (user_id BIGINT, n BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
