@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,4 +128,104 @@ func (w *lockedWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// TestBrokerRestartDuringCheckpointedJob: the broker of a checkpointed GROUP BY → upsert-kafka job goes away
+// for a second and comes back (same port and data). Checkpoints fail meanwhile; the job restarts from its
+// latest checkpoint as needed and the compacted totals end exact.
+func TestBrokerRestartDuringCheckpointedJob(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	start := func() *kfake.Cluster {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dir), kfake.SeedTopics(2, "orders", "totals"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cluster := start()
+	defer func() { cluster.Close() }()
+	addr := cluster.ListenAddrs()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	produce := func(from, n int) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("orders"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf(`{"user_id":%d,"amount":%d}`, i%23, i%5))})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var notice lockedWriter
+	s, err := engine.NewSession(engine.Config{Stdout: &notice, Stderr: &notice, Notice: &notice, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := strings.NewReplacer("ADDR", addr, "DIR", t.TempDir()).Replace(`
+SET 'execution.checkpointing.interval' = '100 ms';
+SET 'state.checkpoints.dir' = 'DIR';
+SET 'restart-strategy' = 'fixed-delay';
+SET 'restart-strategy.fixed-delay.delay' = '200 ms';
+SET 'restart-strategy.fixed-delay.attempts' = '50';
+CREATE TABLE orders (user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'orders',
+  'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
+CREATE TABLE totals (user_id BIGINT, n BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json', 'properties.delivery.timeout.ms' = '2000');
+INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`)
+	stmts, err := sql.ParseScript(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(0, 1000)
+	var job *engine.Job
+	for _, st := range stmts {
+		res, err := s.Execute(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Job != nil {
+			job = res.Job
+		}
+	}
+	defer job.Cancel()
+	for job.LastCheckpoint().ID < 2 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cluster.Close()
+	time.Sleep(time.Second)
+	cluster = start()
+	produce(1000, 1000)
+	want := map[int64][2]int64{}
+	for i := 0; i < 2000; i++ {
+		w := want[int64(i%23)]
+		want[int64(i%23)] = [2]int64{w[0] + 1, w[1] + int64(i%5)}
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	var got map[int64][2]int64
+	for time.Now().Before(deadline) {
+		got, _ = compactedTotals(t, addr)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the broker restart:\n%v\nwant\n%v\noutput:\n%s", got, want, notice.String())
+	}
+	if st := job.Status(); st != engine.JobRunning {
+		t.Fatalf("job is %s, want RUNNING; output:\n%s", st, notice.String())
+	}
+	t.Logf("job output during the outage:\n%s", notice.String())
 }
