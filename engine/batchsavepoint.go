@@ -155,8 +155,8 @@ func (b *batchSavepoint) id(n planner.Node) (string, bool) {
 
 // newBatchSavepoint prepares the savepoint of a batch run of inserts (planned as nodes), when
 // 'sluice.batch.savepoint-dir' is set.
-func (s *Session) newBatchSavepoint(dir string, inserts []*sql.Insert, nodes []planner.Node, params []types.Value) (*batchSavepoint, error) {
-	path, err := localPath("sluice.batch.savepoint-dir", dir)
+func (s *Session) newBatchSavepoint(inserts []*sql.Insert, nodes []planner.Node, params []types.Value) (*batchSavepoint, error) {
+	path, _, err := sessionDir(s.opts, "sluice.batch.savepoint-dir")
 	if err != nil {
 		return nil, err
 	}

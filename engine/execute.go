@@ -527,8 +527,8 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 		cancel()
 		return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))
 	}
-	if dir := s.opts["sluice.batch.savepoint-dir"]; dir != "" && batch {
-		if g.bsp, err = s.newBatchSavepoint(dir, inserts, nodes, params); err != nil {
+	if _, set := s.opts["sluice.batch.savepoint-dir"]; set && batch {
+		if g.bsp, err = s.newBatchSavepoint(inserts, nodes, params); err != nil {
 			cancel()
 			return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "'sluice.batch.savepoint-dir': %v", err)
 		}
