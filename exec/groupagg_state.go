@@ -154,17 +154,7 @@ func (g *groupAgg) RestoreState(r state.Reader) error {
 		return fmt.Errorf("restore %s: %w", g.opName(), errBatchSnapshot)
 	}
 	op := g.opName()
-	sig := g.signature("GroupAggregate")
-	return restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, sig, value)
-		if err != nil {
-			return err
-		}
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
-	}, func(ns uint8, key, value []byte) error {
+	return restoreLoop(r, op, g.signature("GroupAggregate"), nil, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
@@ -226,17 +216,9 @@ func (w *windowAgg) SnapshotState(wr state.Writer) error {
 
 func (w *windowAgg) RestoreState(r state.Reader) error {
 	op := w.signature()
-	return restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, w.signature(), value)
-		if err != nil {
-			return err
-		}
+	return restoreLoop(r, op, w.signature(), func(d *stateDec) {
 		w.fired = d.varint()
 		w.Late = d.varint()
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)

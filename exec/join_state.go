@@ -68,17 +68,9 @@ func (j *joinOp) RestoreState(r state.Reader) error {
 	if j.cfg.Batch {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}
-	return restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, j.signature(), value)
-		if err != nil {
-			return err
-		}
+	return restoreLoop(r, op, j.signature(), func(d *stateDec) {
 		j.wm[0], j.wm[1], j.lastWM = d.varint(), d.varint(), d.varint()
 		j.sides[0].ended, j.sides[1].ended = d.bool(), d.bool()
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 1 && ns != 2 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
@@ -209,17 +201,9 @@ func (t *temporalJoin) RestoreState(r state.Reader) error {
 	}
 	var waiting []placed
 	seenLeft := map[string]bool{}
-	err := restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, t.signature(), value)
-		if err != nil {
-			return err
-		}
+	err := restoreLoop(r, op, t.signature(), func(d *stateDec) {
 		t.wm[0], t.wm[1], t.lastWM = d.varint(), d.varint(), d.varint()
 		t.ended[0], t.ended[1] = d.bool(), d.bool()
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
 	}, func(ns uint8, key, value []byte) error {
 		d, err := newStateDec(value)
 		if err != nil {

@@ -53,16 +53,8 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}
 	pt := partTypes(r.cfg)
-	return restoreLoop(rd, op, func(value []byte) error {
-		d, err := readMeta(op, r.signature(), value)
-		if err != nil {
-			return err
-		}
+	return restoreLoop(rd, op, r.signature(), func(d *stateDec) {
 		r.seq = max(r.seq, d.uvarint())
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
@@ -144,16 +136,8 @@ func (t *topN) SnapshotState(w state.Writer) error {
 
 func (t *topN) RestoreState(r state.Reader) error {
 	op := t.signature()
-	return restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, t.signature(), value)
-		if err != nil {
-			return err
-		}
+	return restoreLoop(r, op, t.signature(), func(d *stateDec) {
 		t.seq = max(t.seq, d.uvarint())
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
@@ -214,16 +198,7 @@ func (n *normalize) RestoreState(r state.Reader) error {
 	if n.batch {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}
-	return restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, n.signature(), value)
-		if err != nil {
-			return err
-		}
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
-	}, func(ns uint8, key, value []byte) error {
+	return restoreLoop(r, op, n.signature(), nil, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}

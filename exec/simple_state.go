@@ -71,17 +71,7 @@ func (u *union) RestoreState(r state.Reader) error {
 
 // restoreMetaOnly restores an operator whose only entry is the meta entry; load reads its values.
 func restoreMetaOnly(r state.Reader, op, sig string, load func(d *stateDec)) error {
-	return restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, sig, value)
-		if err != nil {
-			return err
-		}
-		load(d)
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
-	}, func(ns uint8, key, _ []byte) error {
+	return restoreLoop(r, op, sig, load, func(ns uint8, key, _ []byte) error {
 		return corrupt(op, "unexpected entry (namespace %d, key %x): the operator keeps operator-wide values only", ns, key)
 	})
 }

@@ -277,8 +277,9 @@ func appendBool(dst []byte, b bool) []byte {
 // appendValue appends one value in the rowcodec encoding.
 func appendValue(dst []byte, v types.Value) []byte { return appendValueBinary(dst, v) }
 
-// restoreLoop reads every entry of r and hands it to fn; entries in nsMeta go to meta.
-func restoreLoop(r state.Reader, op string, meta func(value []byte) error, fn func(ns uint8, key, value []byte) error) error {
+// restoreLoop reads every entry of r and hands it to fn. The operator-wide entry (nsMeta) must carry the
+// signature sig; meta (when not nil) reads its values, which must end exactly there.
+func restoreLoop(r state.Reader, op, sig string, meta func(d *stateDec), fn func(ns uint8, key, value []byte) error) error {
 	for {
 		ns, key, value, ok, err := r.Next()
 		if err != nil {
@@ -291,8 +292,15 @@ func restoreLoop(r state.Reader, op string, meta func(value []byte) error, fn fu
 			if len(key) != 0 {
 				return corrupt(op, "operator-wide entry has a key (%x)", key)
 			}
-			if err := meta(value); err != nil {
+			d, err := readMeta(op, sig, value)
+			if err != nil {
 				return err
+			}
+			if meta != nil {
+				meta(d)
+			}
+			if err := d.done(); err != nil {
+				return corrupt(op, "operator-wide entry: %v", err)
 			}
 			continue
 		}

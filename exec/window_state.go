@@ -49,17 +49,9 @@ func (w *sessionAssigner) SnapshotState(wr state.Writer) error {
 
 func (w *sessionAssigner) RestoreState(r state.Reader) error {
 	op := w.signature()
-	return restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, w.signature(), value)
-		if err != nil {
-			return err
-		}
+	return restoreLoop(r, op, w.signature(), func(d *stateDec) {
 		w.wm = d.varint()
 		w.Late = d.varint()
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
@@ -178,17 +170,9 @@ func (o *overAgg) SnapshotState(w state.Writer) error {
 
 func (o *overAgg) RestoreState(r state.Reader) error {
 	op := o.signature()
-	return restoreLoop(r, op, func(value []byte) error {
-		d, err := readMeta(op, o.signature(), value)
-		if err != nil {
-			return err
-		}
+	return restoreLoop(r, op, o.signature(), func(d *stateDec) {
 		o.wm = d.varint()
 		o.Late = d.varint()
-		if err := d.done(); err != nil {
-			return corrupt(op, "operator-wide entry: %v", err)
-		}
-		return nil
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
