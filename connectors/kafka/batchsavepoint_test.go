@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/engine"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // TestBatchSavepointBootstrapsStreaming: a BATCH run over the orders topic so far (bounded read) writes a
@@ -32,60 +30,14 @@ func batchSavepointGroupBy(t *testing.T, watermark bool) {
 	_, addr := startBroker(t, kfake.DefaultNumPartitions(3))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	produceOrders := func(from, n int) {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("orders"), kgo.AllowAutoTopicCreation())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		var recs []*kgo.Record
-		for i := from; i < from+n; i++ {
-			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf(`{"user_id":%d,"amount":%d,"ts":"2024-01-01 00:%02d:%02d"}`, i%37, i%11, i/60%60, i%60))})
-		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+	wmDecl := ""
+	if watermark {
+		wmDecl = ", ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND"
 	}
-	run := func(mode string, extra string, bounded bool) *engine.Job {
-		s, err := engine.NewSession(engine.Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard, TempDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bound := ""
-		if bounded {
-			bound = ", 'scan.bounded.mode' = 'latest-offset'"
-		}
-		wmDecl := ""
-		if watermark {
-			wmDecl = ", ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND"
-		}
-		script := strings.ReplaceAll(fmt.Sprintf(`SET 'execution.runtime-mode' = '%s';
-%s
-CREATE TABLE orders (user_id BIGINT, amount BIGINT`+wmDecl+`) WITH ('connector' = 'kafka', 'topic' = 'orders',
-  'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json'%s);
-CREATE TABLE totals (user_id BIGINT, n BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
-  'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
-  'key.format' = 'json', 'value.format' = 'json');
-INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`, mode, extra, bound), "ADDR", addr)
-		stmts, err := sql.ParseScript(script)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var job *engine.Job
-		for _, st := range stmts {
-			res, err := s.Execute(ctx, st)
-			if err != nil {
-				t.Fatalf("%s: %v", mode, err)
-			}
-			if res.Job != nil {
-				job = res.Job
-			}
-		}
-		return job
-	}
-	produceOrders(0, 3000)
-	dir := t.TempDir()
-	bj := run("batch", fmt.Sprintf("SET 'sluice.batch.savepoint-dir' = '%s';", dir), true)
+	produceValues(ctx, t, addr, "orders", orderValues(0, 3000, 37, 11))
+	bj := startJob(ctx, t, nil, ordersTotalsScript(addr, addr,
+		fmt.Sprintf("SET 'execution.runtime-mode' = 'batch';\nSET 'sluice.batch.savepoint-dir' = '%s';", t.TempDir()),
+		wmDecl, ", 'scan.bounded.mode' = 'latest-offset'", ""))
 	if err := bj.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -93,31 +45,20 @@ INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY us
 	if sp == "" {
 		t.Fatal("the batch run wrote no savepoint")
 	}
-	produceOrders(3000, 2000)
-	sj := run("streaming", fmt.Sprintf("SET 'execution.savepoint.path' = '%s';", sp), false)
+	produceValues(ctx, t, addr, "orders", orderValues(3000, 2000, 37, 11))
+	sj := startJob(ctx, t, nil, ordersTotalsScript(addr, addr, fmt.Sprintf("SET 'execution.savepoint.path' = '%s';", sp), wmDecl, "", ""))
 	defer sj.Cancel()
 
-	want := map[int64][2]int64{}
-	for i := 0; i < 5000; i++ {
-		w := want[int64(i%37)]
-		want[int64(i%37)] = [2]int64{w[0] + 1, w[1] + int64(i%11)}
+	want := orderTotals(5000, 37, 11)
+	got, records, ok := waitTotals(t, addr, want, 30*time.Second)
+	if !ok {
+		t.Fatalf("batch then streaming:\n%v\nwant (all orders):\n%v", got, want)
 	}
-	var got map[int64][2]int64
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var records int
-		got, records = compactedTotals(t, addr)
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			// The batch run wrote one row per user; the streaming run one update per new order, so it
-			// started at the batch run's end offsets instead of reading the topic again.
-			if records != 37+2000 {
-				t.Fatalf("the totals topic has %d records, want 37 from the batch run + 2000 from the streaming run", records)
-			}
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	// The batch run wrote one row per user; the streaming run one update per new order, so it started at
+	// the batch run's end offsets instead of reading the topic again.
+	if records != 37+2000 {
+		t.Fatalf("the totals topic has %d records, want 37 from the batch run + 2000 from the streaming run", records)
 	}
-	t.Fatalf("batch then streaming:\n%v\nwant (all orders):\n%v", got, want)
 }
 
 func compactedTotals(t *testing.T, addr string) (map[int64][2]int64, int) {
@@ -188,49 +129,29 @@ func TestBatchSavepointJoin(t *testing.T) {
 		}
 		return vs
 	}
-	run := func(mode, extra string, bounded bool) *engine.Job {
-		s, err := engine.NewSession(engine.Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard, TempDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
+	run := func(pre string, bounded bool) *engine.Job {
 		bound := ""
 		if bounded {
 			bound = ", 'scan.bounded.mode' = 'latest-offset'"
 		}
-		script := strings.ReplaceAll(fmt.Sprintf(`SET 'execution.runtime-mode' = '%s';
-%s
+		return startJob(ctx, t, nil, strings.ReplaceAll(pre+fmt.Sprintf(`
 CREATE TABLE clicks (id BIGINT, user_id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'clicks',
-  'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json'%[3]s);
+  'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json'%[1]s);
 CREATE TABLE users (user_id BIGINT, name STRING) WITH ('connector' = 'kafka', 'topic' = 'users',
-  'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json'%[3]s);
+  'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json'%[1]s);
 CREATE TABLE enriched (id BIGINT, name STRING) WITH ('connector' = 'kafka', 'topic' = 'enriched',
   'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');
-INSERT INTO enriched SELECT c.id, u.name FROM clicks c JOIN users u ON c.user_id = u.user_id;`, mode, extra, bound), "ADDR", addr)
-		stmts, err := sql.ParseScript(script)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var job *engine.Job
-		for _, st := range stmts {
-			res, err := s.Execute(ctx, st)
-			if err != nil {
-				t.Fatalf("%s: %v", mode, err)
-			}
-			if res.Job != nil {
-				job = res.Job
-			}
-		}
-		return job
+INSERT INTO enriched SELECT c.id, u.name FROM clicks c JOIN users u ON c.user_id = u.user_id;`, bound), "ADDR", addr))
 	}
 	produce("clicks", clicks(0, 300)...)
 	produce("users", users(0, 20)...)
-	bj := run("batch", fmt.Sprintf("SET 'sluice.batch.savepoint-dir' = '%s';", t.TempDir()), true)
+	bj := run(fmt.Sprintf("SET 'execution.runtime-mode' = 'batch';\nSET 'sluice.batch.savepoint-dir' = '%s';", t.TempDir()), true)
 	if err := bj.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	produce("clicks", clicks(300, 500)...)
 	produce("users", users(20, 30)...)
-	sj := run("streaming", fmt.Sprintf("SET 'execution.savepoint.path' = '%s';", bj.Savepoint()), false)
+	sj := run(fmt.Sprintf("SET 'execution.savepoint.path' = '%s';", bj.Savepoint()), false)
 	defer sj.Cancel()
 	deadline := time.Now().Add(30 * time.Second)
 	var seen map[string]int
@@ -290,40 +211,19 @@ func TestBatchSavepointWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run := func(mode, extra, sink string, bounded bool) *engine.Job {
-		s, err := engine.NewSession(engine.Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard, TempDir: t.TempDir(),
-			Options: map[string]string{"table.local-time-zone": "UTC"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+	run := func(pre, sink string, bounded bool) *engine.Job {
 		bound := ""
 		if bounded {
 			bound = ", 'scan.bounded.mode' = 'latest-offset'"
 		}
-		script := strings.ReplaceAll(fmt.Sprintf(`SET 'execution.runtime-mode' = '%s';
-%s
+		return startJob(ctx, t, nil, strings.ReplaceAll(pre+fmt.Sprintf(`
 CREATE TABLE events (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
   'connector' = 'kafka', 'topic' = 'events', 'properties.bootstrap.servers' = 'ADDR',
   'scan.startup.mode' = 'earliest-offset', 'format' = 'json'%s);
 CREATE TABLE counts (k BIGINT, window_start TIMESTAMP(3), n BIGINT) WITH ('connector' = 'kafka', 'topic' = '%s',
   'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');
 INSERT INTO counts SELECT k, window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
-  GROUP BY k, window_start, window_end;`, mode, extra, bound, sink), "ADDR", addr)
-		stmts, err := sql.ParseScript(script)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var job *engine.Job
-		for _, st := range stmts {
-			res, err := s.Execute(ctx, st)
-			if err != nil {
-				t.Fatalf("%s: %v", mode, err)
-			}
-			if res.Job != nil {
-				job = res.Job
-			}
-		}
-		return job
+  GROUP BY k, window_start, window_end;`, bound, sink), "ADDR", addr))
 	}
 	read := func(topic string) map[string]int {
 		seen := map[string]int{}
@@ -345,15 +245,15 @@ INSERT INTO counts SELECT k, window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE even
 		return seen
 	}
 	produce(0, 100)
-	bj := run("batch", fmt.Sprintf("SET 'sluice.batch.savepoint-dir' = '%s';", t.TempDir()), "counts_bs", true)
+	bj := run(fmt.Sprintf("SET 'execution.runtime-mode' = 'batch';\nSET 'sluice.batch.savepoint-dir' = '%s';", t.TempDir()), "counts_bs", true)
 	if err := bj.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	batchOut := len(read("counts_bs"))
 	produce(100, 200)
-	sj := run("streaming", fmt.Sprintf("SET 'execution.savepoint.path' = '%s';", bj.Savepoint()), "counts_bs", false)
+	sj := run(fmt.Sprintf("SET 'execution.savepoint.path' = '%s';", bj.Savepoint()), "counts_bs", false)
 	defer sj.Cancel()
-	one := run("streaming", "", "counts_one", false)
+	one := run("", "counts_one", false)
 	defer one.Cancel()
 	var got, want map[string]int
 	deadline := time.Now().Add(30 * time.Second)
