@@ -459,6 +459,9 @@ func (s *Session) prepareState(ctx context.Context, g *graph, j *Job, nodes []pl
 	if err != nil {
 		return nil, err
 	}
+	if !batch {
+		s.noteIneffectiveState(g, cfg)
+	}
 	if !batch && cfg.interval > 0 && cfg.dir == "" {
 		// As Flink's JobManager checkpoint storage: checkpoints that serve in-process restarts only.
 		tmp := s.cfg.TempDir
@@ -570,4 +573,29 @@ func (s *Session) prepareBackend(g *graph, j *Job) error {
 	}
 	g.backend, _, err = openBackend(g.tempDir, j.id, g.restoreCP)
 	return err
+}
+
+// noteIneffectiveState warns about state settings that a streaming job accepts but that cannot act on it, so
+// that nothing is silently ignored.
+func (s *Session) noteIneffectiveState(g *graph, cfg checkpointConfig) {
+	warn := func(format string, args ...any) { fmt.Fprintf(s.cfg.Notice, "[WARNING] "+format+"\n", args...) }
+	if v, set := s.opts["execution.checkpointing.incremental"]; set {
+		switch {
+		case cfg.backend == state.KindRocksDB && v == "false":
+			warn("'execution.checkpointing.incremental' = 'false' has no effect: checkpoints of the rocksdb backend are always incremental (unchanged SSTables are hard links)")
+		case cfg.backend != state.KindRocksDB && v == "true":
+			warn("'execution.checkpointing.incremental' = 'true' has no effect with the hashmap backend: its checkpoints are full snapshots (use 'state.backend.type' = 'rocksdb')")
+		}
+	}
+	if cfg.backend == state.KindRocksDB && cfg.maxParallelism != state.DefaultMaxParallelism {
+		warn("'pipeline.max-parallelism' = '%d' does not apply to the GROUP BY state in the rocksdb backend, which groups keys into %d key groups", cfg.maxParallelism, state.DefaultMaxParallelism)
+	}
+	if _, set := s.opts["sluice.batch.savepoint-dir"]; set {
+		warn("'sluice.batch.savepoint-dir' applies to BATCH runs; this job runs in streaming mode and writes no batch savepoint")
+	}
+	if cfg.ttl > 0 {
+		for _, n := range g.noTTL {
+			warn("'table.exec.state.ttl' does not expire the state of %s yet", n)
+		}
+	}
 }

@@ -41,6 +41,8 @@ type graph struct {
 	restoreCP  *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
 	unsnapshotted []string
+	// noTTL names stateful operators that 'table.exec.state.ttl' does not expire yet.
+	noTTL []string
 	stopped       bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
 }
 
@@ -157,6 +159,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Sort:
 		return g.build(n.Input, g.op(n, exec.NewSort(n.Keys, n.Limit, n.Offset, g.sortMemory, g.tempDir, out)), j)
 	case *planner.TopN:
+		g.noTTL = append(g.noTTL, n.Describe())
 		return g.build(n.Input, g.op(n, exec.NewTopN(n.Keys, n.Limit, n.Offset, out)), j)
 	case *planner.Limit:
 		return g.build(n.Input, g.op(n, exec.NewLimit(n.Limit, n.Offset, out)), j)
@@ -200,6 +203,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg.Types = fieldTypes(n.Input.Fields())
 		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
 	case *planner.TemporalJoin:
+		g.noTTL = append(g.noTTL, n.Describe())
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())

@@ -28,6 +28,7 @@ type streamRestartPolicy struct {
 	initial, maxBackoff time.Duration // exponential-delay
 	multiplier, jitter  float64
 	resetAfter          time.Duration
+	maxAttempts         int // restarts allowed between backoff resets (0: no limit)
 
 	maxFailures int           // failure-rate: failures allowed per interval
 	interval    time.Duration // failure-rate
@@ -40,7 +41,7 @@ func (s *Session) streamRestartPolicy(checkpointing bool) (streamRestartPolicy, 
 	}
 	p := streamRestartPolicy{kind: r.Kind, attempts: r.Attempts, delay: r.Delay, initial: r.InitialBackoff,
 		maxBackoff: r.MaxBackoff, multiplier: r.Multiplier, jitter: r.Jitter, resetAfter: r.ResetThreshold,
-		maxFailures: r.MaxFailures, interval: r.FailureInterval}
+		maxFailures: r.MaxFailures, interval: r.FailureInterval, maxAttempts: r.MaxAttempts}
 	if p.kind == "" {
 		p.kind = "none"
 		if checkpointing {
@@ -65,10 +66,11 @@ type streamRestart struct {
 	cfg      checkpointConfig
 	notice   func(string, ...any)
 
-	restarts  int
-	failures  []time.Time
-	backoff   time.Duration
-	lastStart time.Time
+	restarts   int
+	sinceReset int // exponential-delay: restarts since the backoff was last reset
+	failures   []time.Time
+	backoff    time.Duration
+	lastStart  time.Time
 }
 
 // again decides whether to restart after err and, after the strategy's delay, returns the rebuilt graph
@@ -164,10 +166,14 @@ func (r *streamRestart) next() (time.Duration, bool) {
 		return p.delay, true
 	case "exponential-delay":
 		if r.backoff == 0 || !r.lastStart.IsZero() && now.Sub(r.lastStart) > p.resetAfter {
-			r.backoff = p.initial
+			r.backoff, r.sinceReset = p.initial, 0
 		} else {
 			r.backoff = min(time.Duration(float64(r.backoff)*p.multiplier), p.maxBackoff)
 		}
+		if p.maxAttempts > 0 && r.sinceReset >= p.maxAttempts {
+			return 0, false // 'restart-strategy.exponential-delay.attempts-before-reset-backoff'
+		}
+		r.sinceReset++
 		r.restarts++
 		d := r.backoff
 		if p.jitter > 0 {
