@@ -42,8 +42,8 @@ type graph struct {
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
 	unsnapshotted []string
 	// noTTL names stateful operators that 'table.exec.state.ttl' does not expire yet.
-	noTTL []string
-	stopped       bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
+	noTTL   []string
+	stopped bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
 }
 
 // sinksEnded reports whether a sink of the graph has ended (called with mu held).
