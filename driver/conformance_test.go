@@ -522,3 +522,36 @@ func TestErrorPositions(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultAutomatic: with no runtime mode in the DSN, a query over bounded sources returns its final
+// result (QueryRow of a COUNT(*) scans the count), and one over an unbounded source streams changes with op.
+func TestDefaultAutomatic(t *testing.T) {
+	ctx := testCtx(t)
+	db, err := sql.Open("sluice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE bounded_table (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '1234');
+		CREATE TABLE endless (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000')`); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM bounded_table").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1234 {
+		t.Fatalf("COUNT(*): got %d, want 1234", n)
+	}
+	qctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rows, err := db.QueryContext(qctx, "SELECT id FROM endless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if strings.Join(cols, ",") != "op,id" {
+		t.Fatalf("unbounded query columns: got %v, want op,id (streaming)", cols)
+	}
+}

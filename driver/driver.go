@@ -10,9 +10,13 @@
 //
 // A DSN is a list of key=value pairs separated by ';' or '&' (or spaces). Keys are session options: either
 // Flink's full names ("execution.runtime-mode=batch", "table.local-time-zone=Europe/Berlin") or the short
-// "runtime-mode". The driver's own keys:
-//   - op=true|false: add the changelog kind as a first column named "op" (+I, -U, +U, -D). Default: true in
-//     streaming mode, false in batch mode (where every row is a final +I).
+// "runtime-mode". The runtime mode defaults to "automatic" (not Flink's "streaming", which the SQL client and
+// the native API keep): a statement whose sources are all bounded runs in batch mode and returns final rows,
+// so QueryRow("SELECT COUNT(*) FROM bounded_table").Scan(&n) gives the count; a statement over an unbounded
+// source (Kafka without 'scan.bounded.mode', datagen without 'number-of-rows') runs in streaming mode and
+// returns changes. Set runtime-mode=streaming to see a bounded query's changelog. The driver's own keys:
+//   - op=true|false: add the changelog kind as a first column named "op" (+I, -U, +U, -D). Default: true when
+//     the statement runs in streaming mode, false in batch mode (where every row is a final +I).
 //
 // # Connections share one session
 //
@@ -126,6 +130,10 @@ func NewConnector(dsn string, cfg engine.Config) (*Connector, error) {
 	}
 	for k, v := range opts {
 		cfg.Options[k] = v
+	}
+	if _, set := cfg.Options["execution.runtime-mode"]; !set {
+		// A database/sql user expects final rows: plan in batch mode whenever every source is bounded.
+		cfg.Options["execution.runtime-mode"] = engine.ModeAutomatic
 	}
 	s, err := engine.NewSession(cfg)
 	if err != nil {
