@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 )
@@ -73,4 +74,26 @@ type CheckpointedSink interface {
 // The engine calls Abort instead of End, at most once, when no other call is running.
 type Aborter interface {
 	Abort() error
+}
+
+// SplitListener receives a source's split events (Kafka: topic partitions) so that watermarks are generated
+// per split and combined as their minimum, as Flink's per-split watermark outputs do: a partition that lags
+// holds the watermark back instead of seeing its rows dropped as late.
+//
+// Contract: the source calls these from its Run goroutine. AddSplit announces a split before any of its
+// rows; SplitRows says that the next Push carries rows of that split only; FinishSplit says that a bounded
+// split has no more rows (it no longer holds the watermark back).
+type SplitListener interface {
+	AddSplit(id int)
+	SplitRows(id int)
+	FinishSplit(id int)
+}
+
+// SplitSource is implemented by sources that read several splits and report them to a SplitListener. The
+// engine calls SetSplitListener before Run when a watermark is defined on the source's table (nil: none).
+// WatermarkIdleTimeout is the source's own idle timeout ('scan.watermark.idle-timeout'), when set: a split
+// without rows for that long stops holding the watermark back until it has rows again.
+type SplitSource interface {
+	SetSplitListener(l SplitListener)
+	WatermarkIdleTimeout() (time.Duration, bool)
 }

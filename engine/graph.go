@@ -22,23 +22,24 @@ import (
 // Threading: each source runs in its own goroutine; pushes into the shared downstream graph are serialized
 // by one mutex per job, which satisfies the changelog.Output contract (one caller at a time).
 type graph struct {
-	batch      bool
-	tempDir    string
-	sortMemory int64
-	loc        *time.Location
-	mu         sync.Mutex
-	sources    []sourceRun
-	sinks      []*endOnce
-	stages     []*sinkStage
-	restart    restartPolicy
-	notice     io.Writer
-	parts      []*participant // stateful parts, in build order (checkpoint.go)
-	seenIDs    map[string]int
-	ckpt       *checkpointer
-	bsp        *batchSavepoint // batch run writing a savepoint at its end
-	ttl        time.Duration   // 'table.exec.state.ttl' (streaming)
-	backend    state.Backend   // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
-	restoreCP  *state.Checkpoint
+	batch       bool
+	tempDir     string
+	sortMemory  int64
+	loc         *time.Location
+	mu          sync.Mutex
+	sources     []sourceRun
+	sinks       []*endOnce
+	stages      []*sinkStage
+	restart     restartPolicy
+	notice      io.Writer
+	parts       []*participant // stateful parts, in build order (checkpoint.go)
+	seenIDs     map[string]int
+	ckpt        *checkpointer
+	bsp         *batchSavepoint // batch run writing a savepoint at its end
+	ttl         time.Duration   // 'table.exec.state.ttl' (streaming)
+	idleTimeout time.Duration   // 'table.exec.source.idle-timeout' (watermarks.go)
+	backend     state.Backend   // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
+	restoreCP   *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
 	unsnapshotted []string
 	// noTTL names stateful operators that 'table.exec.state.ttl' does not expire yet.
@@ -78,6 +79,9 @@ func (s *Session) newGraph(batch bool) *graph {
 	g := &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location(), restart: restart, notice: s.cfg.Notice}
 	if cfg, err := s.checkpointConfig(); err == nil && !batch {
 		g.ttl = cfg.ttl
+	}
+	if d, ok, err := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok && err == nil {
+		g.idleTimeout = d
 	}
 	return g
 }
@@ -123,7 +127,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		ts := fieldTypes(n.Input.Fields())
 		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(exec.NormalizeConfig{Keys: n.Keys, Types: ts, Batch: n.Batch, TTL: g.ttl}, out), n.MetaCols)), j)
 	case *planner.WatermarkAssigner:
-		return g.build(n.Input, g.op(n, exec.NewWatermarkAssigner(n.Expr, out)), j)
+		return g.build(n.Input, g.op(n, g.watermarkAssigner(n, out)), j)
 	case *planner.Aggregate:
 		in := n.Input.Fields()
 		cfg := exec.GroupAggConfig{Keys: n.Keys, Aggs: n.Aggs, Batch: n.Batch, EmitUpdateBefore: true, InsertOnly: n.Input.Mode().IsInsertOnly(), TTL: g.ttl}

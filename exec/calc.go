@@ -58,9 +58,10 @@ func (c *calc) Push(b *changelog.Batch) error {
 		}
 		c.batch.Append(r.Kind, vals)
 	}
-	if len(c.batch.Rows) == 0 {
+	if len(c.batch.Rows) == 0 && len(b.Rows) > 0 {
 		return nil
 	}
+	// An empty input batch is passed on: sources push one to let a watermark assigner notice idle splits.
 	return c.out.Push(&c.batch)
 }
 

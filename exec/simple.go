@@ -156,9 +156,11 @@ type watermarkAssigner struct {
 	rowtime      expr.Expr
 	out          changelog.Output
 	max, emitted int64
+	splits       *SplitWatermarks // per-split watermarks (watermark_split.go); nil: one for the whole input
 }
 
 func (w *watermarkAssigner) Push(b *changelog.Batch) error {
+	batchMax := int64(minWatermark)
 	for _, r := range b.Rows {
 		v, err := w.rowtime.Eval(r.Vals)
 		if err != nil {
@@ -167,14 +169,25 @@ func (w *watermarkAssigner) Push(b *changelog.Batch) error {
 		if v.T == types.TagNull {
 			continue
 		}
-		w.max = max(w.max, v.I)
+		batchMax = max(batchMax, v.I)
 	}
-	if err := w.out.Push(b); err != nil {
-		return err
+	w.max = max(w.max, batchMax)
+	if b.Len() > 0 {
+		if err := w.out.Push(b); err != nil {
+			return err
+		}
 	}
-	if w.max > w.emitted {
-		w.emitted = w.max
-		return w.out.Watermark(w.max)
+	next := w.max
+	if w.splits != nil {
+		combined, counted := w.splits.observe(batchMax, b.Len())
+		if !counted {
+			return nil
+		}
+		next = combined
+	}
+	if next > w.emitted {
+		w.emitted = next
+		return w.out.Watermark(next)
 	}
 	return nil
 }

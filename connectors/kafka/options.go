@@ -60,7 +60,7 @@ var (
 	DiscoveryInterval = options.Duration("scan.topic-partition-discovery.interval").Default(5 * time.Minute).
 				Desc("How often the source looks for new topics (topic-pattern) and partitions; 0 disables discovery.")
 	WatermarkIdleTimeout = options.Duration("scan.watermark.idle-timeout").
-				Desc("Idle timeout of the source for watermarks (the global default is 'table.exec.source.idle-timeout'). Accepted; the source does not emit per-partition watermarks yet, so it has no effect.")
+				Desc("A partition without records for this long stops holding back the table's watermark until it has records again (watermarks are tracked per partition and combined as their minimum); the session default is 'table.exec.source.idle-timeout'; 0 disables idleness.")
 	SinkPartitioner = options.String("sink.partitioner").Default("default").
 			Desc("'default' (murmur2 of the key bytes as Kafka's Java client; sticky without key), 'fixed' (sink instance → partition) or 'round-robin'.")
 	DeliveryGuarantee = options.Enum("sink.delivery-guarantee", guaranteeNone, guaranteeAtLeastOnce, guaranteeExactlyOnce).

@@ -76,6 +76,8 @@ type source struct {
 	warnings                         int
 
 	positions positions // position.go
+
+	splits connectors.SplitListener // per-partition watermarks (splits.go); nil when the table has none
 }
 
 var _ connectors.Source = (*source)(nil)
@@ -107,21 +109,24 @@ type partState struct {
 	committed int64 // last offset committed to the group
 	stop      int64 // exclusive end offset, -1 when unbounded
 	done      bool
+	split     int // the split id reported to the watermark assigner
 }
 
 // run is the state of one Run.
 type run struct {
-	s     *source
-	cl    *kgo.Client
-	adm   *kadm.Client
-	parts map[topicPartition]*partState
-	open  int // bounded: partitions not done
+	s          *source
+	cl         *kgo.Client
+	adm        *kadm.Client
+	parts      map[topicPartition]*partState
+	nsplit     int // split ids handed out so far
+	one        [1]*partState
+	advanceOne func() // advances the position of one[0]
+	open       int    // bounded: partitions not done
 
 	// Reused buffers: rows live in arena, valid until the next push.
 	batch     changelog.Batch
 	arena     []types.Value
 	width     int
-	touched   []*partState // partitions with records in the current batch
 	keyVals   []types.Value
 	valVals   []types.Value
 	valDirect bool // the value fields are all physical columns in order: decode straight into the row
@@ -248,6 +253,7 @@ func (r *run) prepare() {
 	r.arena = make([]types.Value, n*r.width)
 	r.batch.Rows = make([]changelog.Row, 0, n)
 	r.valDirect = len(c.valIdx) == c.nphys
+	r.advanceOne = func() { r.s.positions.advance(r.one[:]) }
 	if c.key != nil {
 		r.keyVals = make([]types.Value, len(c.keyIdx))
 	}
@@ -383,6 +389,11 @@ func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) 
 		if st.done {
 			continue
 		}
+		st.split = r.nsplit
+		r.nsplit++
+		if s.splits != nil {
+			s.splits.AddSplit(st.split)
+		}
 		if assign[tp.topic] == nil {
 			assign[tp.topic] = map[int32]kgo.Offset{}
 		}
@@ -471,14 +482,14 @@ func (r *run) fetchError(fetches kgo.Fetches) error {
 	return first
 }
 
-// handle decodes the fetched records into rows and pushes them, one batch per poll. When a record cannot be
-// read, the rows before it are pushed (and their offsets may be committed) before the error is returned, so a
-// restart from the group's offsets begins at the bad record.
+// handle decodes the fetched records into rows and pushes them, one batch per partition and poll (so that
+// watermarks can be tracked per partition). When a record cannot be read, the partition's rows before it are
+// pushed (and their offsets may be committed) before the error is returned, so a restart from the group's
+// offsets begins at the bad record.
 func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
-	r.batch.Reset()
-	r.touched = r.touched[:0]
 	var removed map[string][]int32
 	var firstErr error
+	pushed := false
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if firstErr != nil || len(fp.Records) == 0 {
 			return
@@ -487,15 +498,16 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 		if st == nil || st.done {
 			return
 		}
-		r.touched = append(r.touched, st)
+		r.batch.Reset()
+		var readErr error
 		for _, rec := range fp.Records {
 			if st.stop >= 0 && rec.Offset >= st.stop {
 				break
 			}
 			if !rec.Attrs.IsControl() {
 				if err := r.record(rec); err != nil {
-					firstErr = err
-					return
+					readErr = err
+					break
 				}
 			}
 			st.next = rec.Offset + 1
@@ -503,9 +515,29 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 				break
 			}
 		}
+		r.s.records.Add(int64(r.batch.Len()))
+		if r.s.splits != nil {
+			r.s.splits.SplitRows(st.split)
+		}
+		// The position advances inside the same critical section as the push (an empty batch only advances
+		// it), so a checkpoint sees a partition's rows and its offset together.
+		r.one[0] = st
+		if err := connectors.PushThen(out, &r.batch, r.advanceOne); err != nil {
+			firstErr = err
+			return
+		}
+		pushed = true
+		st.acked = st.next
+		if readErr != nil {
+			firstErr = readErr
+			return
+		}
 		if st.stop >= 0 && st.next >= st.stop {
 			st.done = true
 			r.open--
+			if r.s.splits != nil {
+				r.s.splits.FinishSplit(st.split)
+			}
 			if removed == nil {
 				removed = map[string][]int32{}
 			}
@@ -515,14 +547,8 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	if removed != nil {
 		r.cl.RemoveConsumePartitions(removed)
 	}
-	r.s.records.Add(int64(r.batch.Len()))
-	// The positions advance inside the same critical section as the push (an empty batch only advances
-	// them), so a checkpoint sees a partition's rows and its offset together.
-	if err := connectors.PushThen(out, &r.batch, func() { r.s.positions.advance(r.touched) }); err != nil {
-		return err
-	}
-	for _, st := range r.touched {
-		st.acked = st.next
+	if firstErr == nil && !pushed {
+		return r.tick(out)
 	}
 	return firstErr
 }

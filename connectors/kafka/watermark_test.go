@@ -1,0 +1,181 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Watermarks per partition. A 4-partition topic where one partition lags: its rows are hours behind the
+// others in the topic's event time and arrive only after the other partitions' rows were read. With one
+// watermark for the whole source (the old behaviour) the fast partitions pushed it past the lagging rows'
+// windows and those rows were dropped as late; with a watermark per partition (Flink's per-split watermarks)
+// the lagging partition holds the watermark back and every row is counted.
+
+// produceTo writes one record per value to one partition of topic.
+func produceTo(ctx context.Context, t *testing.T, addr, topic string, partition int32, vals []string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(vals))
+	for i, v := range vals {
+		recs[i] = &kgo.Record{Value: []byte(v), Partition: partition}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// minuteEvents returns n events per minute for minutes [from, to), with ids starting at id.
+func minuteEvents(from, to, n int) []string {
+	var vals []string
+	for m := from; m < to; m++ {
+		for k := 0; k < n; k++ {
+			vals = append(vals, fmt.Sprintf(`{"ts":"2024-01-01 %02d:%02d:%02d"}`, m/60, m%60, k*60/n))
+		}
+	}
+	return vals
+}
+
+const windowScript = `
+CREATE TABLE events (ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'kafka',
+  'topic' = 'events', 'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset',
+  'format' = 'json'EXTRA);
+CREATE TABLE out (window_start TIMESTAMP(3), n BIGINT) WITH ('connector' = 'print');
+INSERT INTO out SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+  GROUP BY window_start, window_end;`
+
+var windowLine = regexp.MustCompile(`\+I\[([^,]+), (\d+)\]`)
+
+// windowCounts parses the print sink's +I[window_start, n] lines.
+func windowCounts(out string) map[string]int {
+	got := map[string]int{}
+	for _, m := range windowLine.FindAllStringSubmatch(out, -1) {
+		var n int
+		fmt.Sscan(m[2], &n)
+		got[m[1]] += n
+	}
+	return got
+}
+
+func formatCounts(m map[string]int) string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%d ", k, m[k])
+	}
+	return b.String()
+}
+
+func TestWatermarkPerPartitionLaggingPartition(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, addr := startBroker(t, kfake.SeedTopics(4, "events"))
+	// Partitions 0-2: minutes 60-70 (one hour in), 6 events a minute each.
+	for p := int32(0); p < 3; p++ {
+		produceTo(ctx, t, addr, "events", p, minuteEvents(60, 70, 6))
+	}
+	var out lockedWriter
+	job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", "").Replace(windowScript))
+	defer job.Cancel()
+	for job.Metrics().RowsIn < 180 {
+		if ctx.Err() != nil {
+			t.Fatalf("the job read %d of 180 rows", job.Metrics().RowsIn)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Partition 3 lags by an hour: its rows (minutes 0-10) arrive after the others were read, then it catches
+	// up to minute 80 and the others move on too, which closes every window before minute 70.
+	produceTo(ctx, t, addr, "events", 3, minuteEvents(0, 10, 4))
+	produceTo(ctx, t, addr, "events", 3, minuteEvents(60, 80, 2))
+	for p := int32(0); p < 3; p++ {
+		produceTo(ctx, t, addr, "events", p, minuteEvents(70, 80, 1))
+	}
+	want := map[string]int{}
+	for m := 0; m < 10; m++ {
+		want[fmt.Sprintf("2024-01-01T00:%02d", m)] = 4
+	}
+	for m := 60; m < 70; m++ {
+		want[fmt.Sprintf("2024-01-01T01:%02d", m-60)] = 3*6 + 2
+	}
+	for {
+		got := windowCounts(out.String())
+		complete := true
+		for k, n := range want {
+			if got[k] != n {
+				complete = false
+			}
+		}
+		if complete {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("windows before minute 70:\n got  %s\n want %s (rows of the lagging partition must not be dropped as late)\noutput:\n%s",
+				formatCounts(got), formatCounts(want), out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// An empty partition holds the watermark back (as in Flink) unless an idle timeout lets it go: with
+// 'scan.watermark.idle-timeout' the windows close although partition 3 never has a row, while the other
+// partitions keep receiving rows (when every partition is idle the watermark stays, as in Flink).
+func TestWatermarkIdlePartition(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, addr := startBroker(t, kfake.SeedTopics(4, "events"))
+	for p := int32(0); p < 3; p++ {
+		produceTo(ctx, t, addr, "events", p, minuteEvents(0, 5, 3))
+	}
+	for _, tc := range []struct {
+		name, extra string
+		closes      bool
+	}{
+		{"no idle timeout", "", false},
+		{"idle timeout", ", 'scan.watermark.idle-timeout' = '200 ms'", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out lockedWriter
+			job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", tc.extra).Replace(windowScript))
+			defer job.Cancel()
+			for job.Metrics().RowsIn < 45 {
+				if ctx.Err() != nil {
+					t.Fatalf("the job read %d of 45 rows", job.Metrics().RowsIn)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			// Partitions 0-2 keep receiving a row every 50 ms (minute 5: the windows of minutes 0-4 close, with their rows only).
+			deadline := time.Now().Add(3 * time.Second)
+			for i := 0; time.Now().Before(deadline) && len(windowCounts(out.String())) < 5; i++ {
+				produceTo(ctx, t, addr, "events", int32(i%3), []string{fmt.Sprintf(`{"ts":"2024-01-01 00:05:%02d"}`, i%60)})
+				time.Sleep(50 * time.Millisecond)
+			}
+			got := windowCounts(out.String())
+			if tc.closes {
+				want := map[string]int{}
+				for m := 0; m < 5; m++ {
+					want[fmt.Sprintf("2024-01-01T00:%02d", m)] = 9
+				}
+				if formatCounts(got) != formatCounts(want) {
+					t.Fatalf("windows: got %s, want %s", formatCounts(got), formatCounts(want))
+				}
+			} else if len(got) != 0 {
+				t.Fatalf("windows closed while partition 3 (empty, no idle timeout) holds the watermark back: %s", formatCounts(got))
+			}
+		})
+	}
+}

@@ -1,0 +1,46 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/planner"
+)
+
+// watermarkAssigner builds the operator for a WATERMARK. When it reads a source with splits (Kafka
+// partitions) through projections only, watermarks are tracked per split and combined as their minimum
+// (exec.NewSplitWatermarkAssigner), with the idle timeout of the table ('scan.watermark.idle-timeout') or
+// else of the session ('table.exec.source.idle-timeout').
+func (g *graph) watermarkAssigner(n *planner.WatermarkAssigner, out changelog.Output) changelog.Output {
+	src := splitSourceBelow(n.Input)
+	if src == nil {
+		return exec.NewWatermarkAssigner(n.Expr, out)
+	}
+	idle, ok := src.WatermarkIdleTimeout()
+	if !ok {
+		idle = g.idleTimeout
+	}
+	op, listener := exec.NewSplitWatermarkAssigner(n.Expr, idle, time.Now, out)
+	src.SetSplitListener(listener)
+	return op
+}
+
+// splitSourceBelow returns the source under n when only projections (Calcs without a filter) lie between.
+func splitSourceBelow(n planner.Node) connectors.SplitSource {
+	for {
+		switch x := n.(type) {
+		case *planner.Calc:
+			if x.Filter != nil {
+				return nil
+			}
+			n = x.Input
+		case *planner.Scan:
+			s, _ := x.Source.(connectors.SplitSource)
+			return s
+		default:
+			return nil
+		}
+	}
+}

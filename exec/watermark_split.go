@@ -1,0 +1,104 @@
+package exec
+
+import (
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/expr"
+)
+
+// Per-split watermarks. A source that reads several splits (Kafka partitions) tells the watermark assigner
+// which split each pushed batch comes from (connectors.SplitListener). The assigner then keeps, per split,
+// the highest watermark its rows produced, and emits the minimum over the splits that count: those that are
+// not finished and not idle. A split counts from the moment it is announced, so a partition that has not
+// delivered anything yet holds the watermark back, as in Flink; with an idle timeout, a split that delivered
+// nothing for that long stops counting until its next rows (Flink's 'scan.watermark.idle-timeout' and
+// 'table.exec.source.idle-timeout'). When every split is idle the watermark does not move.
+
+// SplitWatermarks is the split listener of a watermark assigner returned by NewSplitWatermarkAssigner. Its
+// methods are called by the source's goroutine; Tick may be called by the source between pushes (through
+// an empty push) so that idleness is noticed when nothing arrives.
+type SplitWatermarks struct {
+	mu     sync.Mutex
+	idle   time.Duration
+	now    func() time.Time
+	cur    int
+	splits []splitWM
+}
+
+type splitWM struct {
+	wm       int64
+	last     time.Time
+	present  bool
+	finished bool
+}
+
+func (s *SplitWatermarks) split(id int) *splitWM {
+	for id >= len(s.splits) {
+		s.splits = append(s.splits, splitWM{wm: minWatermark})
+	}
+	return &s.splits[id]
+}
+
+// AddSplit announces split id: from now on it holds the watermark back until it has rows or goes idle.
+func (s *SplitWatermarks) AddSplit(id int) {
+	s.mu.Lock()
+	sp := s.split(id)
+	*sp = splitWM{wm: minWatermark, last: s.now(), present: true}
+	s.mu.Unlock()
+}
+
+// SplitRows says that the next push carries rows of split id.
+func (s *SplitWatermarks) SplitRows(id int) {
+	s.mu.Lock()
+	s.split(id)
+	s.cur = id
+	s.mu.Unlock()
+}
+
+// FinishSplit says that split id has no more rows.
+func (s *SplitWatermarks) FinishSplit(id int) {
+	s.mu.Lock()
+	s.split(id).finished = true
+	s.mu.Unlock()
+}
+
+// observe records the highest watermark of a pushed batch (minWatermark when it had no rows) for the current
+// split, and returns the combined watermark and whether any split counts.
+func (s *SplitWatermarks) observe(batchMax int64, rows int) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if rows > 0 && s.cur >= 0 && s.cur < len(s.splits) {
+		sp := &s.splits[s.cur]
+		sp.present = true
+		sp.last = now
+		sp.wm = max(sp.wm, batchMax)
+	}
+	combined, counted := changelog.MaxWatermark, false
+	for i := range s.splits {
+		sp := &s.splits[i]
+		if !sp.present || sp.finished {
+			continue
+		}
+		if s.idle > 0 && now.Sub(sp.last) >= s.idle {
+			continue
+		}
+		combined = min(combined, sp.wm)
+		counted = true
+	}
+	return combined, counted
+}
+
+// NewSplitWatermarkAssigner is NewWatermarkAssigner for a source with splits: it returns the operator and
+// the listener to hand to the source. idle is the idle timeout (0: splits never go idle); now is the clock
+// (nil: time.Now).
+func NewSplitWatermarkAssigner(rowtime expr.Expr, idle time.Duration, now func() time.Time, out changelog.Output) (changelog.Output, *SplitWatermarks) {
+	if now == nil {
+		now = time.Now
+	}
+	sw := &SplitWatermarks{idle: idle, now: now, cur: -1}
+	w := &watermarkAssigner{rowtime: rowtime, out: out, max: minWatermark, emitted: minWatermark, splits: sw}
+	return w, sw
+}
