@@ -93,7 +93,19 @@ type SplitListener interface {
 // engine calls SetSplitListener before Run when a watermark is defined on the source's table (nil: none).
 // WatermarkIdleTimeout is the source's own idle timeout ('scan.watermark.idle-timeout'), when set: a split
 // without rows for that long stops holding the watermark back until it has rows again.
+//
+// WatermarkAlignment is the source's alignment group and maximum drift ('scan.watermark.alignment.group',
+// '.max-drift'), when set: the listener then also implements SplitAligner.
 type SplitSource interface {
 	SetSplitListener(l SplitListener)
 	WatermarkIdleTimeout() (time.Duration, bool)
+	WatermarkAlignment() (group string, maxDrift time.Duration, ok bool)
+}
+
+// SplitAligner is implemented by the SplitListener of a source in a watermark alignment group. Blocked
+// appends to dst the splits whose watermark is more than the maximum drift ahead of the group's lowest
+// watermark: the source pauses reading them until they are no longer blocked (Flink's split-level watermark
+// alignment). It may be called from the source's goroutine at any time.
+type SplitAligner interface {
+	Blocked(dst []int) []int
 }

@@ -35,10 +35,11 @@ type graph struct {
 	parts       []*participant // stateful parts, in build order (checkpoint.go)
 	seenIDs     map[string]int
 	ckpt        *checkpointer
-	bsp         *batchSavepoint // batch run writing a savepoint at its end
-	ttl         time.Duration   // 'table.exec.state.ttl' (streaming)
-	idleTimeout time.Duration   // 'table.exec.source.idle-timeout' (watermarks.go)
-	backend     state.Backend   // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
+	bsp         *batchSavepoint             // batch run writing a savepoint at its end
+	ttl         time.Duration               // 'table.exec.state.ttl' (streaming)
+	idleTimeout time.Duration               // 'table.exec.source.idle-timeout' (watermarks.go)
+	alignGroups map[string]*exec.AlignGroup // watermark alignment groups by name (watermarks.go)
+	backend     state.Backend               // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
 	restoreCP   *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
 	unsnapshotted []string

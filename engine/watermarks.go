@@ -12,7 +12,8 @@ import (
 // watermarkAssigner builds the operator for a WATERMARK. When it reads a source with splits (Kafka
 // partitions) through projections only, watermarks are tracked per split and combined as their minimum
 // (exec.NewSplitWatermarkAssigner), with the idle timeout of the table ('scan.watermark.idle-timeout') or
-// else of the session ('table.exec.source.idle-timeout').
+// else of the session ('table.exec.source.idle-timeout'). Sources in one watermark alignment group
+// ('scan.watermark.alignment.group') share an exec.AlignGroup.
 func (g *graph) watermarkAssigner(n *planner.WatermarkAssigner, out changelog.Output) changelog.Output {
 	src := splitSourceBelow(n.Input)
 	if src == nil {
@@ -23,6 +24,17 @@ func (g *graph) watermarkAssigner(n *planner.WatermarkAssigner, out changelog.Ou
 		idle = g.idleTimeout
 	}
 	op, listener := exec.NewSplitWatermarkAssigner(n.Expr, idle, time.Now, out)
+	if group, drift, ok := src.WatermarkAlignment(); ok {
+		if g.alignGroups == nil {
+			g.alignGroups = map[string]*exec.AlignGroup{}
+		}
+		ag := g.alignGroups[group]
+		if ag == nil {
+			ag = exec.NewAlignGroup()
+			g.alignGroups[group] = ag
+		}
+		ag.Join(listener, drift)
+	}
 	src.SetSplitListener(listener)
 	return op
 }

@@ -25,6 +25,13 @@ type SplitWatermarks struct {
 	now    func() time.Time
 	cur    int
 	splits []splitWM
+
+	// Alignment (watermark_align.go): the group, the maximum drift in milliseconds, and the watermark last
+	// computed by observe with whether any split counted.
+	group   *AlignGroup
+	drift   int64
+	current int64
+	counted bool
 }
 
 type splitWM struct {
@@ -88,6 +95,7 @@ func (s *SplitWatermarks) observe(batchMax int64, rows int) (int64, bool) {
 		combined = min(combined, sp.wm)
 		counted = true
 	}
+	s.current, s.counted = combined, counted
 	return combined, counted
 }
 

@@ -317,6 +317,9 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 		return nil, &options.Error{Keys: []string{WatermarkIdleTimeout.Key()},
 			Msg: "Invalid value for option 'scan.watermark.idle-timeout': it must not be negative"}
 	}
+	if err := checkAlignment(c); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

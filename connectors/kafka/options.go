@@ -61,6 +61,12 @@ var (
 				Desc("How often the source looks for new topics (topic-pattern) and partitions; 0 disables discovery.")
 	WatermarkIdleTimeout = options.Duration("scan.watermark.idle-timeout").
 				Desc("A partition without records for this long stops holding back the table's watermark until it has records again (watermarks are tracked per partition and combined as their minimum); the session default is 'table.exec.source.idle-timeout'; 0 disables idleness.")
+	AlignmentGroup = options.String("scan.watermark.alignment.group").
+			Desc("Watermark alignment group (Flink's FLIP-296 option): the partitions of all tables of one job in the same group are paused while their watermark is more than 'scan.watermark.alignment.max-drift' ahead of the group's lowest watermark. Needs a WATERMARK and 'scan.watermark.alignment.max-drift'.")
+	AlignmentMaxDrift = options.Duration("scan.watermark.alignment.max-drift").
+				Desc("How far a partition's watermark may run ahead of its alignment group's lowest watermark before it is paused.")
+	AlignmentUpdateInterval = options.Duration("scan.watermark.alignment.update-interval").Default(time.Second).
+				Desc("How often the source re-evaluates which partitions alignment pauses or resumes.")
 	SinkPartitioner = options.String("sink.partitioner").Default("default").
 			Desc("'default' (murmur2 of the key bytes as Kafka's Java client; sticky without key), 'fixed' (sink instance → partition) or 'round-robin'.")
 	DeliveryGuarantee = options.Enum("sink.delivery-guarantee", guaranteeNone, guaranteeAtLeastOnce, guaranteeExactlyOnce).
@@ -75,6 +81,7 @@ var (
 func optionDecls() []options.Decl {
 	return options.Decls(Topic, TopicPattern, Properties, Format, KeyFormat, KeyFields, KeyFieldsPrefix, ValueFormat,
 		ValueFieldsInclude, StartupMode, StartupSpecificOffsets, StartupTimestampMillis, BoundedMode,
-		BoundedSpecificOffsets, BoundedTimestampMillis, DiscoveryInterval, WatermarkIdleTimeout, SinkPartitioner,
+		BoundedSpecificOffsets, BoundedTimestampMillis, DiscoveryInterval, WatermarkIdleTimeout, AlignmentGroup, AlignmentMaxDrift,
+		AlignmentUpdateInterval, SinkPartitioner,
 		DeliveryGuarantee, TransactionalIDPrefix, SinkParallelism)
 }

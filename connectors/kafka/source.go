@@ -109,7 +109,8 @@ type partState struct {
 	committed int64 // last offset committed to the group
 	stop      int64 // exclusive end offset, -1 when unbounded
 	done      bool
-	split     int // the split id reported to the watermark assigner
+	split     int  // the split id reported to the watermark assigner
+	paused    bool // paused by watermark alignment (splits.go)
 }
 
 // run is the state of one Run.
@@ -121,6 +122,8 @@ type run struct {
 	nsplit     int // split ids handed out so far
 	one        [1]*partState
 	advanceOne func() // advances the position of one[0]
+	blocked    []int  // splits that watermark alignment blocks (splits.go)
+	pushedRows bool   // the last handle pushed rows
 	open       int    // bounded: partitions not done
 
 	// Reused buffers: rows live in arena, valid until the next push.
@@ -419,6 +422,11 @@ func (r *run) loop(ctx context.Context, out changelog.Output) error {
 	if !bounded && s.discovery > 0 {
 		nextDiscovery = time.Now().Add(s.discovery)
 	}
+	var alignEvery time.Duration
+	if _, _, ok := s.WatermarkAlignment(); ok && s.splits != nil {
+		alignEvery = AlignmentUpdateInterval.Get(s.cfg.r)
+	}
+	var nextAlign time.Time
 	for {
 		if bounded && r.open == 0 {
 			return nil
@@ -432,6 +440,15 @@ func (r *run) loop(ctx context.Context, out changelog.Output) error {
 			if d := nextDiscovery.Sub(now); d < wait {
 				wait = max(d, time.Millisecond)
 			}
+		}
+		if alignEvery > 0 {
+			// Alignment is re-evaluated after every poll that pushed rows, and every update interval while
+			// nothing arrives (the partitions holding the group back may have caught up through other tables).
+			if r.pushedRows || !now.Before(nextAlign) {
+				r.align()
+				nextAlign = now.Add(alignEvery)
+			}
+			wait = min(wait, max(nextAlign.Sub(now), time.Millisecond))
 		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		fetches := r.cl.PollRecords(pctx, s.cfg.client.maxPollRecords)
@@ -490,6 +507,7 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	var removed map[string][]int32
 	var firstErr error
 	pushed := false
+	r.pushedRows = false
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if firstErr != nil || len(fp.Records) == 0 {
 			return
@@ -527,6 +545,7 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 			return
 		}
 		pushed = true
+		r.pushedRows = r.pushedRows || r.batch.Len() > 0
 		st.acked = st.next
 		if readErr != nil {
 			firstErr = readErr

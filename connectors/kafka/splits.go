@@ -1,10 +1,13 @@
 package kafka
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/options"
 )
 
 // Per-partition watermarks: every partition the source reads is a split (connectors.SplitSource). The source
@@ -29,4 +32,78 @@ func (r *run) tick(out changelog.Output) error {
 	}
 	r.batch.Reset()
 	return out.Push(&r.batch)
+}
+
+// checkAlignment validates the watermark alignment options: group and max-drift go together, durations are
+// positive, and the table has a watermark to align.
+func checkAlignment(c *tableConfig) error {
+	group, hasGroup := AlignmentGroup.Lookup(c.r)
+	drift, hasDrift := AlignmentMaxDrift.Lookup(c.r)
+	interval, hasInterval := AlignmentUpdateInterval.Lookup(c.r)
+	keys := []string{AlignmentGroup.Key(), AlignmentMaxDrift.Key()}
+	switch {
+	case hasGroup && strings.TrimSpace(group) == "":
+		return &options.Error{Keys: keys[:1], Msg: "Invalid value for option 'scan.watermark.alignment.group': it must not be empty"}
+	case hasGroup && !hasDrift:
+		return &options.Error{Keys: keys, Msg: "Option 'scan.watermark.alignment.group' needs 'scan.watermark.alignment.max-drift' (e.g. '1 min')"}
+	case hasDrift && !hasGroup:
+		return &options.Error{Keys: keys, Msg: "Option 'scan.watermark.alignment.max-drift' needs 'scan.watermark.alignment.group' (the name of the alignment group)"}
+	case hasDrift && drift <= 0:
+		return &options.Error{Keys: keys[1:], Msg: "Invalid value for option 'scan.watermark.alignment.max-drift': it must be positive"}
+	case hasInterval && !hasGroup:
+		return &options.Error{Keys: []string{AlignmentUpdateInterval.Key()}, Msg: "Option 'scan.watermark.alignment.update-interval' needs 'scan.watermark.alignment.group' and 'scan.watermark.alignment.max-drift'"}
+	case hasInterval && interval <= 0:
+		return &options.Error{Keys: []string{AlignmentUpdateInterval.Key()}, Msg: "Invalid value for option 'scan.watermark.alignment.update-interval': it must be positive"}
+	case hasGroup && c.table.Watermark == nil:
+		return &options.Error{Keys: keys[:1], Msg: fmt.Sprintf("Option 'scan.watermark.alignment.group' needs a watermark: table '%s' has no WATERMARK FOR clause", c.table.Name)}
+	}
+	return nil
+}
+
+// WatermarkAlignment returns the table's alignment group and maximum drift, when it has one.
+func (s *source) WatermarkAlignment() (string, time.Duration, bool) {
+	g, ok := AlignmentGroup.Lookup(s.cfg.r)
+	if !ok {
+		return "", 0, false
+	}
+	return g, AlignmentMaxDrift.Get(s.cfg.r), true
+}
+
+// align pauses the partitions that alignment blocks and resumes those it no longer blocks.
+func (r *run) align() {
+	a, ok := r.s.splits.(connectors.SplitAligner)
+	if !ok {
+		return
+	}
+	r.blocked = a.Blocked(r.blocked[:0])
+	want := make(map[int]bool, len(r.blocked))
+	for _, id := range r.blocked {
+		want[id] = true
+	}
+	var pause, resume map[string][]int32
+	for _, st := range r.parts {
+		if st.done {
+			continue
+		}
+		switch {
+		case want[st.split] && !st.paused:
+			if pause == nil {
+				pause = map[string][]int32{}
+			}
+			pause[st.tp.topic] = append(pause[st.tp.topic], st.tp.partition)
+			st.paused = true
+		case !want[st.split] && st.paused:
+			if resume == nil {
+				resume = map[string][]int32{}
+			}
+			resume[st.tp.topic] = append(resume[st.tp.topic], st.tp.partition)
+			st.paused = false
+		}
+	}
+	if pause != nil {
+		r.cl.PauseFetchPartitions(pause)
+	}
+	if resume != nil {
+		r.cl.ResumeFetchPartitions(resume)
+	}
 }

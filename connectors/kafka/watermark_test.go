@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strings"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/engine"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // Watermarks per partition. A 4-partition topic where one partition lags: its rows are hours behind the
@@ -177,5 +181,74 @@ func TestWatermarkIdlePartition(t *testing.T) {
 				t.Fatalf("windows closed while partition 3 (empty, no idle timeout) holds the watermark back: %s", formatCounts(got))
 			}
 		})
+	}
+}
+
+// Watermark alignment: partition 0 holds an hour of events, partition 1 receives its events slowly. With
+// 'scan.watermark.alignment.max-drift' = '1 min', partition 0 is paused while its watermark is more than a
+// minute ahead of partition 1's, so the job reads only a few minutes of it; once partition 1 catches up,
+// everything is read and every window is complete.
+func TestWatermarkAlignment(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, addr := startBroker(t, kfake.SeedTopics(2, "events"))
+	produceTo(ctx, t, addr, "events", 0, minuteEvents(0, 60, 10)) // 600 rows
+	produceTo(ctx, t, addr, "events", 1, minuteEvents(0, 2, 1))
+	var out lockedWriter
+	job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", `,
+  'properties.max.poll.records' = '10', 'scan.watermark.alignment.group' = 'g',
+  'scan.watermark.alignment.max-drift' = '1 min', 'scan.watermark.alignment.update-interval' = '20 ms'`).Replace(windowScript))
+	defer job.Cancel()
+	// Partition 1 is at minute 1 (watermark 00:01:55): partition 0 may run to about minute 3 (its watermark
+	// passes 00:02:55 within a poll of 10 rows), i.e. about 30 of its 600 rows.
+	time.Sleep(time.Second)
+	if in := job.Metrics().RowsIn; in < 12 || in > 2+60 {
+		t.Fatalf("with partition 1 at minute 1, the job read %d rows; want partition 0 paused after about 30 of its 600 (alignment)", in)
+	}
+	produceTo(ctx, t, addr, "events", 1, minuteEvents(2, 62, 1))
+	produceTo(ctx, t, addr, "events", 0, minuteEvents(62, 63, 1)) // closes minute 59 on partition 0
+	want := map[string]int{}
+	for m := 0; m < 60; m++ {
+		want[fmt.Sprintf("2024-01-01T00:%02d", m)] = 11
+	}
+	for formatCounts(windowCounts(out.String())) != formatCounts(want) {
+		if ctx.Err() != nil {
+			t.Fatalf("windows: got %s\nwant %s", formatCounts(windowCounts(out.String())), formatCounts(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if in := job.Metrics().RowsIn; in != 663 {
+		t.Fatalf("rows read: %d, want 663", in)
+	}
+}
+
+// Alignment options are validated at CREATE TABLE / planning time.
+func TestWatermarkAlignmentOptions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, addr := startBroker(t)
+	for extra, want := range map[string]string{
+		`, 'scan.watermark.alignment.group' = 'g'`:                                               "Option 'scan.watermark.alignment.group' needs 'scan.watermark.alignment.max-drift'",
+		`, 'scan.watermark.alignment.max-drift' = '1 min'`:                                       "Option 'scan.watermark.alignment.max-drift' needs 'scan.watermark.alignment.group'",
+		`, 'scan.watermark.alignment.group' = 'g', 'scan.watermark.alignment.max-drift' = '0 s'`: "'scan.watermark.alignment.max-drift': it must be positive",
+	} {
+		s, err := engine.NewSession(engine.Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := strings.NewReplacer("ADDR", addr, "EXTRA", extra).Replace(windowScript)
+		stmts, err := sql.ParseScript(script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got error
+		for _, st := range stmts {
+			if _, got = s.Execute(ctx, st); got != nil {
+				break
+			}
+		}
+		if got == nil || !strings.Contains(got.Error(), want) {
+			t.Errorf("%s: got %v, want an error containing %q", extra, got, want)
+		}
 	}
 }
