@@ -158,3 +158,30 @@ func BenchmarkTopN(b *testing.B) {
 	}
 	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkJoinHotKey stores 20,000 distinct rows under one join key and retracts them again (a window-keyed
+// join holds a whole window under one key): the cost per stored or retracted row must not grow with the
+// number of rows the key holds.
+func BenchmarkJoinHotKey(b *testing.B) {
+	const n = 20000
+	ins, del := &changelog.Batch{}, &changelog.Batch{}
+	for i := range n {
+		row := []types.Value{types.IntValue(7), types.IntValue(int64(i))}
+		ins.Append(changelog.Insert, row)
+		del.Append(changelog.Delete, row)
+	}
+	cfg := JoinConfig{Type: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0},
+		LeftTypes: []types.Type{types.BigIntType(), types.BigIntType()}, RightTypes: []types.Type{types.BigIntType()}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		left, _ := NewJoin(cfg, &discard{})
+		if err := left.Push(ins); err != nil {
+			b.Fatal(err)
+		}
+		if err := left.Push(del); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*n), "ns/row")
+}

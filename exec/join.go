@@ -95,10 +95,6 @@ type joinRec struct {
 	touched int64
 }
 
-type joinBucket struct {
-	recs []*joinRec
-}
-
 type joinSide struct {
 	keys  []int
 	types []types.Type
@@ -324,15 +320,14 @@ func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinR
 		bk = &joinBucket{}
 		sd.state[key] = bk
 	}
-	for _, r := range bk.recs {
-		if r.ident == id {
-			r.count++
-			r.touched = j.ttl.now
-			return r
-		}
+	if i := bk.find(id); i >= 0 {
+		r := bk.recs[i]
+		r.count++
+		r.touched = j.ttl.now
+		return r
 	}
 	r := &joinRec{vals: changelog.CopyVals(row), ident: id, count: 1, touched: j.ttl.now}
-	bk.recs = append(bk.recs, r)
+	bk.add(r)
 	return r
 }
 
@@ -355,22 +350,20 @@ func (j *joinOp) remove(s int, key string, hasKey bool, row []types.Value) (*joi
 	if bk == nil {
 		return nil, false
 	}
-	id := j.ident(s, row)
-	for i, r := range bk.recs {
-		if r.ident != id {
-			continue
-		}
-		r.count--
-		r.touched = j.ttl.now
-		if r.count == 0 {
-			bk.recs = append(bk.recs[:i], bk.recs[i+1:]...)
-			if len(bk.recs) == 0 {
-				delete(sd.state, key)
-			}
-		}
-		return &joinRec{vals: r.vals, ident: r.ident, count: 1}, true
+	i := bk.find(j.ident(s, row))
+	if i < 0 {
+		return nil, false
 	}
-	return nil, false
+	r := bk.recs[i]
+	r.count--
+	r.touched = j.ttl.now
+	if r.count == 0 {
+		bk.removeAt(i)
+		if len(bk.recs) == 0 {
+			delete(sd.state, key)
+		}
+	}
+	return &joinRec{vals: r.vals, ident: r.ident, count: 1}, true
 }
 
 func (j *joinOp) watermark(s int, ts int64) error {
@@ -421,10 +414,12 @@ func (j *joinOp) prune(w int64) {
 					keep = append(keep, r)
 				}
 			}
+			clear(bk.recs[len(keep):])
 			if len(keep) == 0 {
 				delete(sd.state, k)
-			} else {
+			} else if len(keep) < len(bk.recs) {
 				bk.recs = keep
+				bk.reindex()
 			}
 		}
 	}

@@ -14,10 +14,18 @@ import (
 
 // TestJoinMatchesRecomputation feeds random inserts and deletes into streaming joins of every type and checks
 // that the materialized output equals a nested-loop join of the final inputs, computed independently here.
+// The second shape puts hundreds of distinct rows under each key, so that buckets are indexed
+// (join_bucket.go) and retractions move rows within them.
 func TestJoinMatchesRecomputation(t *testing.T) {
 	ts := []types.Type{types.BigIntType(), types.BigIntType()}
+	for _, shape := range []struct{ seeds, steps, vals int }{{60, 40, 2}, {6, 800, 300}} {
+		testJoinRecomputation(t, ts, shape.seeds, shape.steps, shape.vals)
+	}
+}
+
+func testJoinRecomputation(t *testing.T, ts []types.Type, seeds, steps, vals int) {
 	for _, jt := range []JoinType{InnerJoin, LeftJoin, RightJoin, FullJoin} {
-		for seed := uint64(0); seed < 60; seed++ {
+		for seed := uint64(0); seed < uint64(seeds); seed++ {
 			rng := rand.New(rand.NewPCG(seed, uint64(jt)))
 			var got []changelog.Row
 			l, r := NewJoin(JoinConfig{Type: jt, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts},
@@ -26,7 +34,7 @@ func TestJoinMatchesRecomputation(t *testing.T) {
 					return nil
 				}))
 			var live [2][][]types.Value
-			for step := 0; step < 40; step++ {
+			for step := 0; step < steps; step++ {
 				side := rng.IntN(2)
 				in := []changelog.Output{l, r}[side]
 				if len(live[side]) > 0 && rng.IntN(3) == 0 {
@@ -42,7 +50,7 @@ func TestJoinMatchesRecomputation(t *testing.T) {
 				if rng.IntN(8) == 0 {
 					key = types.NullValue
 				}
-				row := []types.Value{key, types.IntValue(int64(rng.IntN(2)))}
+				row := []types.Value{key, types.IntValue(int64(rng.IntN(vals)))}
 				live[side] = append(live[side], row)
 				if err := in.Push(&changelog.Batch{Rows: []changelog.Row{{Kind: changelog.Insert, Vals: row}}}); err != nil {
 					t.Fatal(err)

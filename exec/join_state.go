@@ -125,6 +125,7 @@ func (j *joinOp) loadBucket(s int, key, value []byte) (*joinBucket, error) {
 	if len(bk.recs) == 0 {
 		return nil, fmt.Errorf("an empty bucket")
 	}
+	bk.reindex()
 	return bk, nil
 }
 

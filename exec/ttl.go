@@ -162,9 +162,12 @@ func (j *joinOp) dropExpired(s int, key string) {
 		}
 	}
 	clear(bk.recs[len(keep):])
+	changed := len(keep) < len(bk.recs)
 	bk.recs = keep
 	if len(keep) == 0 {
 		delete(sd.state, key)
+	} else if changed {
+		bk.reindex()
 	}
 }
 
