@@ -185,3 +185,25 @@ func BenchmarkJoinHotKey(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*n), "ns/row")
 }
+
+// BenchmarkSessionOneLongSession adds 20,000 rows one second apart to one session (gap one minute): the cost
+// per row must not grow with the session's length.
+func BenchmarkSessionOneLongSession(b *testing.B) {
+	const n = 20000
+	batch := &changelog.Batch{}
+	for i := range n {
+		batch.Append(changelog.Insert, []types.Value{types.IntValue(1), types.TimestampValue(int64(i)*1000, 0)})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		w := NewSessionAssigner(60_000, 1, []int{0}, []types.Type{types.BigIntType()}, false, nil, &discard{})
+		if err := w.Push(batch); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.End(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+}

@@ -259,7 +259,7 @@ func NewSessionAssigner(gap int64, timeCol int, partition []int, partTypes []typ
 		loc = time.UTC
 	}
 	return &sessionAssigner{gap: gap, col: timeCol, part: partition, partTypes: partTypes, ltz: ltz, loc: loc, out: out,
-		keys: map[string][]*session{}, wm: minWatermark}
+		keys: map[string][]*session{}, wm: minWatermark, minEnd: changelog.MaxWatermark}
 }
 
 type session struct {
@@ -277,6 +277,7 @@ type sessionAssigner struct {
 	loc       *time.Location
 	out       changelog.Output
 	keys      map[string][]*session
+	minEnd    int64 // no open session ends before this (fire skips watermarks below it)
 	wm        int64
 	Late      int64
 	kbuf      []byte
@@ -307,25 +308,54 @@ func (w *sessionAssigner) Push(b *changelog.Batch) error {
 			continue
 		}
 		w.kbuf = appendGroupKey(w.kbuf[:0], r.Vals, w.part, w.partTypes)
-		k := string(w.kbuf)
-		ns := &session{start: t, end: t + w.gap, rows: [][]types.Value{changelog.CopyVals(r.Vals)}, wall: []int64{t}}
-		var keep []*session
-		for _, s := range w.keys[k] {
-			if s.start < ns.end && ns.start < s.end { // overlapping: merge
-				ns.start, ns.end = min(ns.start, s.start), max(ns.end, s.end)
-				ns.rows = append(ns.rows, s.rows...)
-				ns.wall = append(ns.wall, s.wall...)
-				continue
-			}
-			keep = append(keep, s)
-		}
-		w.keys[k] = append(keep, ns)
+		w.add(string(w.kbuf), t, r.Vals)
 	}
 	return nil
 }
 
+// add puts a row at wall time t into the sessions of key k. The row's window [t, t+gap) merges with every
+// session it intersects, touching ones included (Flink's TimeWindow.intersects: start <= other.end and
+// end >= other.start); the rows of the smaller sessions move into the largest, so each row is copied a
+// logarithmic number of times at most, not once per later row of its session.
+func (w *sessionAssigner) add(k string, t int64, vals []types.Value) {
+	ss := w.keys[k]
+	start, end := t, t+w.gap
+	target := -1
+	for i, s := range ss {
+		if s.start <= end && start <= s.end && (target < 0 || len(s.rows) > len(ss[target].rows)) {
+			target = i
+		}
+	}
+	if target < 0 {
+		w.keys[k] = append(ss, &session{start: start, end: end, rows: [][]types.Value{changelog.CopyVals(vals)}, wall: []int64{t}})
+		w.minEnd = min(w.minEnd, end)
+		return
+	}
+	into := ss[target]
+	into.rows = append(into.rows, changelog.CopyVals(vals))
+	into.wall = append(into.wall, t)
+	keep := ss[:0]
+	for i, s := range ss {
+		if i != target && s.start <= end && start <= s.end {
+			into.rows = append(into.rows, s.rows...)
+			into.wall = append(into.wall, s.wall...)
+			into.start, into.end = min(into.start, s.start), max(into.end, s.end)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	clear(ss[len(keep):])
+	into.start, into.end = min(into.start, start), max(into.end, end)
+	w.keys[k] = keep
+}
+
 // fire emits the rows of every session whose end - 1 <= wm.
 func (w *sessionAssigner) fire(wm int64) error {
+	if wm < w.minEnd-1 {
+		w.wm = max(w.wm, wm)
+		return nil
+	}
+	w.minEnd = changelog.MaxWatermark
 	keys := make([]string, 0, len(w.keys))
 	for k := range w.keys {
 		keys = append(keys, k)
@@ -338,6 +368,7 @@ func (w *sessionAssigner) fire(wm int64) error {
 		for _, s := range w.keys[k] {
 			if s.end-1 > wm {
 				keep = append(keep, s)
+				w.minEnd = min(w.minEnd, s.end)
 				continue
 			}
 			for i, row := range s.rows {

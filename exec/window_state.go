@@ -64,6 +64,9 @@ func (w *sessionAssigner) RestoreState(r state.Reader) error {
 			return entryError(op, ns, key, err)
 		}
 		w.keys[string(key)] = ss
+		for _, s := range ss {
+			w.minEnd = min(w.minEnd, s.end)
+		}
 		return nil
 	})
 }
