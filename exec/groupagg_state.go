@@ -6,7 +6,6 @@ import (
 	"math/big"
 	"strings"
 
-	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 )
@@ -203,9 +202,10 @@ func (w *windowAgg) SnapshotState(wr state.Writer) error {
 	}
 	var kb, vb []byte
 	for _, ws := range w.windows {
-		for k, st := range ws.agg.groups {
+		for k, st := range ws.groups {
 			kb = append(kb[:0], k...)
-			vb = ws.agg.appendGroupState(vb[:0], st)
+			w.proto.results(st, st.prev)
+			vb = w.proto.appendGroupState(vb[:0], st)
 			if err := wr.Put(0, kb, vb); err != nil {
 				return err
 			}
@@ -231,14 +231,14 @@ func (w *windowAgg) RestoreState(r state.Reader) error {
 		if end.T != types.TagTimestamp && end.T != types.TagInt {
 			return entryError(op, ns, key, fmt.Errorf("window_end key column holds a value of tag %d", end.T))
 		}
-		ws, err := w.window(end.I)
-		if err != nil {
-			return err
+		ws := w.window(end.I)
+		if w.minEnd == 0 || end.I < w.minEnd {
+			w.minEnd = end.I
 		}
-		if _, dup := ws.agg.groups[string(key)]; dup {
+		if _, dup := ws.groups[string(key)]; dup {
 			return corrupt(op, "key %x appears twice", key)
 		}
-		ws.agg.groups[string(key)] = st
-		return ws.mat.Apply(changelog.Row{Kind: changelog.Insert, Vals: st.prev})
+		ws.groups[string(key)] = st
+		return nil
 	})
 }

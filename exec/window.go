@@ -2,7 +2,9 @@ package exec
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -121,17 +123,16 @@ func (w *windowAssigner) End() error               { return w.out.End() }
 // cfg.Keys[windowEndKey]) and whose results are emitted once, as +I rows, when the watermark passes the
 // window's end (watermark >= window_end - 1), or at the end of input. Rows of a window that has already
 // fired are late and dropped (counted in Late). Input must be insert-only.
+//
+// Each open window holds, per group key, the group's accumulators, updated in place as rows arrive; nothing
+// is emitted until the window fires, when each group's results are emitted once, in key order.
 func NewWindowAgg(cfg GroupAggConfig, windowEndKey int, out changelog.Output) (changelog.Output, error) {
 	cfg.Batch = false
 	cfg.InsertOnly = true
 	cfg.EmitUpdateBefore = true
-	keyCols := make([]int, len(cfg.Keys))
-	for i := range keyCols {
-		keyCols[i] = i
-	}
-	w := &windowAgg{cfg: cfg, endKey: windowEndKey, keyCols: keyCols, out: out, windows: map[int64]*windowState{}, fired: minWatermark}
-	// Check the configuration once (NewGroupAgg validates the aggregate calls); the prototype also decodes
-	// restored groups.
+	w := &windowAgg{cfg: cfg, endKey: windowEndKey, out: out, windows: map[int64]*windowState{}, fired: minWatermark}
+	// The prototype validates the aggregate calls and owns the accumulators: it creates, recycles, encodes
+	// and decodes the groups of every window.
 	proto, err := NewGroupAgg(cfg, NewCollect(func(changelog.Row) error { return nil }))
 	if err != nil {
 		return nil, err
@@ -140,45 +141,50 @@ func NewWindowAgg(cfg GroupAggConfig, windowEndKey int, out changelog.Output) (c
 	return w, nil
 }
 
+// windowState is one open window: its groups by group key (which includes window_end).
 type windowState struct {
-	agg *groupAgg
-	mat *changelog.Materializer
+	groups map[string]*group
 }
 
 // window returns the state of the window ending at end, creating it.
-func (w *windowAgg) window(end int64) (*windowState, error) {
+func (w *windowAgg) window(end int64) *windowState {
 	if st := w.windows[end]; st != nil {
-		return st, nil
+		return st
 	}
-	mat := changelog.NewMaterializer(w.keyCols)
-	agg, err := NewGroupAgg(w.cfg, NewCollect(mat.Apply))
-	if err != nil {
-		return nil, err
-	}
-	st := &windowState{agg: agg.(*groupAgg), mat: mat}
+	st := &windowState{groups: map[string]*group{}}
 	w.windows[end] = st
-	return st, nil
+	return st
 }
 
 type windowAgg struct {
 	cfg     GroupAggConfig
 	endKey  int
-	keyCols []int
 	out     changelog.Output
 	proto   *groupAgg
 	windows map[int64]*windowState
+	minEnd  int64 // the earliest open window's end (fire has nothing to do below it); 0 when unknown
 	fired   int64 // the watermark up to which windows have fired
 	Late    int64
-	one     changelog.Batch
+	keyBuf  []byte
 	ob      changelog.Batch
+	arena   []types.Value
+	order   []windowGroup
 
 	// final, with finalWM, makes End write the open windows as state instead of firing them (window_final.go).
 	final   state.Writer
 	finalWM func() int64
 }
 
+type windowGroup struct {
+	key string // the key columns' encoding in the emitted order
+	st  *group
+}
+
 func (w *windowAgg) Push(b *changelog.Batch) error {
 	col := w.cfg.Keys[w.endKey]
+	p := w.proto
+	var cur *windowState
+	curEnd := int64(0)
 	for _, r := range b.Rows {
 		if r.Kind.IsRetract() {
 			return fmt.Errorf("window aggregate: input carries a %s row; window aggregation takes insert-only input", r.Kind)
@@ -191,42 +197,75 @@ func (w *windowAgg) Push(b *changelog.Batch) error {
 			w.Late++
 			continue
 		}
-		st, err := w.window(end.I)
-		if err != nil {
-			return err
+		if cur == nil || end.I != curEnd {
+			cur, curEnd = w.window(end.I), end.I
+			if w.minEnd == 0 || end.I < w.minEnd {
+				w.minEnd = end.I
+			}
 		}
-		w.one.Rows = append(w.one.Rows[:0], r)
-		if err := st.agg.Push(&w.one); err != nil {
-			return err
+		w.keyBuf = appendGroupKey(w.keyBuf[:0], r.Vals, w.cfg.Keys, p.keyTypes)
+		st := cur.groups[string(w.keyBuf)]
+		if st == nil {
+			st = p.newGroup()
+			for i, k := range w.cfg.Keys {
+				st.prev[i] = r.Vals[k]
+			}
+			cur.groups[string(w.keyBuf)] = st
 		}
+		st.count++
+		p.accumulate(st, r.Vals, true)
 	}
 	return nil
 }
 
-// fire emits the results of every window whose end-1 <= wm, in window order.
+// fire emits the results of every window whose end-1 <= wm, in window order, each window's groups in key
+// order.
 func (w *windowAgg) fire(wm int64) error {
+	if wm > w.fired {
+		w.fired = wm
+	}
+	if w.minEnd != 0 && wm < w.minEnd-1 {
+		return nil
+	}
 	var ends []int64
+	w.minEnd = 0
 	for e := range w.windows {
 		if e-1 <= wm {
 			ends = append(ends, e)
+		} else if w.minEnd == 0 || e < w.minEnd {
+			w.minEnd = e
 		}
 	}
-	sort.Slice(ends, func(i, j int) bool { return ends[i] < ends[j] })
+	slices.Sort(ends)
+	p := w.proto
 	for _, e := range ends {
-		st := w.windows[e]
+		ws := w.windows[e]
 		delete(w.windows, e)
-		w.ob.Reset()
-		for _, row := range st.mat.Rows() {
-			w.ob.Append(changelog.Insert, row)
+		w.order = w.order[:0]
+		for _, st := range ws.groups {
+			n := len(w.keyBuf)
+			for _, v := range st.prev[:p.nk] {
+				w.keyBuf = types.AppendKey(w.keyBuf, v, types.Type{})
+			}
+			w.order = append(w.order, windowGroup{key: string(w.keyBuf[n:]), st: st})
+			w.keyBuf = w.keyBuf[:n]
 		}
+		slices.SortFunc(w.order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
+		w.ob.Reset()
+		w.arena = w.arena[:0]
+		for _, g := range w.order {
+			p.results(g.st, g.st.prev)
+			at := len(w.arena)
+			w.arena = append(w.arena, g.st.prev...)
+			w.ob.Append(changelog.Insert, w.arena[at:len(w.arena):len(w.arena)])
+			p.recycle(g.st)
+		}
+		clear(w.order)
 		if len(w.ob.Rows) > 0 {
 			if err := w.out.Push(&w.ob); err != nil {
 				return err
 			}
 		}
-	}
-	if wm > w.fired {
-		w.fired = wm
 	}
 	return nil
 }
