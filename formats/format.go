@@ -67,3 +67,28 @@ type ChangelogEncoder interface {
 	Encoder
 	EncodeChangelog(dst []byte, kind changelog.Kind, row []Value) ([]byte, error)
 }
+
+// Projection says which fields of a row a reader needs (projection pushdown): a field whose Need is false is
+// not materialized (its value is NULL), and a ROW field with a non-nil Sub has only the members Sub needs
+// materialized. A nil *Projection needs everything.
+type Projection struct {
+	Need []bool
+	Sub  []*Projection
+}
+
+// Needs reports whether field i is needed.
+func (p *Projection) Needs(i int) bool { return p == nil || i >= len(p.Need) || p.Need[i] }
+
+// Of returns the projection of field i's members (nil: all of them).
+func (p *Projection) Of(i int) *Projection {
+	if p == nil || i >= len(p.Sub) {
+		return nil
+	}
+	return p.Sub[i]
+}
+
+// Projector is implemented by decoders that can skip the fields a query does not read. Project is called
+// before the first Decode; fields not needed are left NULL.
+type Projector interface {
+	Project(p *Projection)
+}

@@ -26,6 +26,7 @@ type rowConv struct {
 	quoted [][]byte // `"name":` for encoding
 	fields []*conv
 	index  map[string]int // nil when there are few fields
+	skip   []bool         // fields not read by the query (projection pushdown): skipped, left NULL
 }
 
 func newConv(t types.Type) *conv {
@@ -108,6 +109,36 @@ var _ formats.Decoder = (*Decoder)(nil)
 // NewDecoder returns a decoder for rowType (a ROW) with the given configuration.
 func NewDecoder(rowType types.Type, c config) *Decoder {
 	return &Decoder{root: newRowConv(rowType), cfg: c}
+}
+
+var _ formats.Projector = (*Decoder)(nil)
+
+// Project makes the decoder skip the fields (and ROW members) that p does not need: they are scanned over
+// without being materialized and stay NULL.
+func (d *Decoder) Project(p *formats.Projection) {
+	d.root = projectRow(d.root, p)
+}
+
+// projectRow returns a copy of rc that skips what p does not need (rc itself when p needs everything).
+func projectRow(rc *rowConv, p *formats.Projection) *rowConv {
+	if p == nil {
+		return rc
+	}
+	out := *rc
+	out.skip = make([]bool, len(rc.fields))
+	out.fields = append([]*conv(nil), rc.fields...)
+	for i, c := range rc.fields {
+		if !p.Needs(i) {
+			out.skip[i] = true
+			continue
+		}
+		if sub := p.Of(i); sub != nil && c.row != nil {
+			cc := *c
+			cc.row = projectRow(c.row, sub)
+			out.fields[i] = &cc
+		}
+	}
+	return &out
 }
 
 // Decode fills dst from one JSON object. A nil or empty message carries no row (ok=false).
@@ -201,6 +232,12 @@ func (d *Decoder) row(rc *rowConv, dst []types.Value, depth int) error {
 			if err := s.expect(':'); err != nil {
 				return err
 			}
+			if idx >= 0 && rc.skip != nil && rc.skip[idx] {
+				if seen != nil {
+					seen[idx] = true
+				}
+				idx = -1
+			}
 			if idx < 0 {
 				if err := s.skip(depth+1, &d.scratch); err != nil {
 					return err
@@ -231,7 +268,7 @@ func (d *Decoder) row(rc *rowConv, dst []types.Value, depth int) error {
 		}
 	}
 	for i, ok := range seen {
-		if !ok {
+		if !ok && (rc.skip == nil || !rc.skip[i]) {
 			return &fieldError{path: rc.names[i], msg: "missing from the JSON object (fail-on-missing-field is true)"}
 		}
 	}
