@@ -3,6 +3,7 @@ package nexmark
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,38 @@ func TestOptionAndSchemaErrors(t *testing.T) {
 		_, err := f.CreateSource(connectors.Context{Table: tbl, Options: tbl.Options})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "ddl_gen.sql") {
 			t.Errorf("%v, want %q", err, tc.want)
+		}
+	}
+}
+
+// Paced emission (max-emit-speed = false, or rate.limited): each batch of rate/10 events waits until its
+// first event is due. At 100 events/s, batches of 10; event number 10k+1 is due (10k+1) × 10 ms after the
+// first emission. The clock here only moves when the source sleeps.
+func TestPacedEmission(t *testing.T) {
+	for _, key := range []string{"max-emit-speed", "rate.limited"} {
+		val := "false"
+		if key == "rate.limited" {
+			val = "true"
+		}
+		now := time.UnixMilli(testBase)
+		var sleeps []time.Duration
+		f := NewFactory(WithClock(func() time.Time { return now }, func(_ context.Context, d time.Duration) error {
+			sleeps = append(sleeps, d)
+			now = now.Add(d)
+			return nil
+		}))
+		tbl := benchmarkTable(map[string]string{"events.num": "30", "first-event.rate": "100", "next-event.rate": "100", key: val})
+		src, err := f.CreateSource(connectors.Context{Table: tbl, Options: tbl.Options})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &collector{}
+		if err := src.Run(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		want := []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond}
+		if len(c.lines) != 30 || c.pushes != 3 || fmt.Sprint(sleeps) != fmt.Sprint(want) {
+			t.Fatalf("%s: %d events in %d pushes, sleeps %v, want %v", key, len(c.lines), c.pushes, sleeps, want)
 		}
 	}
 }
