@@ -47,3 +47,26 @@ func TestSplitMixMatchesJavaSplittableRandom(t *testing.T) {
 		t.Errorf("nextLong() after = %d", v)
 	}
 }
+
+// priceOf must round exactly as Math.round(Math.pow(10, u × 6) × 100) does, for any u.
+func TestPriceMatchesPow(t *testing.T) {
+	r := newSplitMix(5)
+	check := func(u float64) {
+		want := int64(math.Floor(math.Pow(10, u*6)*100 + 0.5))
+		if got := priceOf(u); got != want {
+			t.Fatalf("u = %v: price %d, want %d", u, got, want)
+		}
+	}
+	for i := 0; i < 1000000; i++ {
+		check(r.nextDouble())
+	}
+	// Values whose scaled price is near a half: u such that 10^(6u) × 100 = k + 0.5.
+	for k := 100.0; k < 1e8; k = k*1.37 + 1 {
+		u := math.Log10((math.Floor(k)+0.5)/100) / 6
+		for _, d := range []float64{-2e-16, -1e-16, 0, 1e-16, 2e-16} {
+			check(u + d)
+		}
+	}
+	check(0)
+	check(math.Nextafter(1, 0))
+}
