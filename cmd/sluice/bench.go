@@ -67,7 +67,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("sluice bench nexmark", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	var cfg benchConfig
-	queries := fset.String("queries", "", "comma-separated `queries` to run, e.g. q0,q5 (default: every query)")
+	queries := fset.String("queries", "", "comma-separated `queries` to run, e.g. q0,q5 (default: the benchmark's suite, q0..q22 but q6; with --query-dir, every qN.sql)")
 	fset.Int64Var(&cfg.events, "events", 10_000_000, "events each query reads (the source's 'events.num'); 10000 is a quick smoke run")
 	fset.Int64Var(&cfg.tps, "tps", 10_000_000, "event rate of the generated event time, events per second ('first-event.rate' and 'next-event.rate'); events are emitted as fast as the query takes them")
 	fset.IntVar(&cfg.parallelism, "parallelism", 1, "parallelism of the queries (only 1 is supported)")
@@ -156,6 +156,16 @@ func nexmarkFiles(cfg benchConfig) (ddl, views string, names []string, texts map
 	}
 	sort.Slice(all, func(i, j int) bool { return queryNumber(all[i]) < queryNumber(all[j]) })
 	names = all
+	if cfg.queryDir == "" {
+		// As the benchmark's suites (conf/nexmark.yaml): every query but q6, which Flink cannot run either
+		// (it needs an OVER window over an updating input); --queries q6 still runs it.
+		names = nil
+		for _, n := range all {
+			if n != "q6" {
+				names = append(names, n)
+			}
+		}
+	}
 	if len(cfg.queries) > 0 {
 		names = cfg.queries
 		for _, n := range names {

@@ -86,7 +86,7 @@ func TestBenchNexmarkQueryDir(t *testing.T) {
 	}
 }
 
-// The CI short mode: every built-in query (the benchmark's q0..q22) at 10,000 events. Queries the engine
+// The CI short mode: the benchmark's suite (q0..q22 but q6) at 10,000 events. Queries the engine
 // cannot run yet report their error in their row; the run itself must complete with one row per query.
 func TestBenchNexmarkShortMode(t *testing.T) {
 	var stdout, stderr bytes.Buffer
@@ -95,8 +95,14 @@ func TestBenchNexmarkShortMode(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	rows := reportRows(t, stdout.String())
+	if rows["q6"] != nil {
+		t.Errorf("q6 ran; the benchmark's suite leaves it out")
+	}
 	for i := 0; i <= 22; i++ {
 		q := "q" + strconv.Itoa(i)
+		if i == 6 {
+			continue
+		}
 		r := rows[q]
 		if r == nil {
 			t.Fatalf("no row for %s:\n%s", q, stdout.String())
@@ -105,7 +111,7 @@ func TestBenchNexmarkShortMode(t *testing.T) {
 			t.Errorf("row %s has both or neither of a result and an error: %q", q, r)
 		}
 	}
-	if len(rows) != 25 {
+	if len(rows) != 24 {
 		t.Fatalf("%d rows:\n%s", len(rows), stdout.String())
 	}
 }
