@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -169,7 +170,7 @@ func nexmarkFiles(cfg benchConfig) (ddl, views string, names []string, texts map
 	if len(cfg.queries) > 0 {
 		names = cfg.queries
 		for _, n := range names {
-			if !contains(all, n) {
+			if !slices.Contains(all, n) {
 				return "", "", nil, nil, fmt.Errorf("--queries: no query '%s' (have %s)", n, strings.Join(all, ", "))
 			}
 		}
@@ -191,15 +192,6 @@ func isQueryName(n string) bool {
 }
 
 func queryNumber(n string) int { v, _ := strconv.Atoi(strings.TrimPrefix(n, "q")); return v }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 // runNexmark runs the queries one by one, each in a new engine, and measures them.
 func runNexmark(ctx context.Context, cfg benchConfig, progress io.Writer) ([]benchResult, error) {
