@@ -14,6 +14,7 @@ const usage = `Usage: sluice <command> [flags]
 
 Commands:
   dev-services   run an embedded Kafka broker until interrupted
+  bench nexmark  run the Nexmark benchmark's queries and report throughput per core
 
 Run 'sluice <command> -h' for the flags of a command.
 `
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "dev-services":
 		return devServices(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return bench(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

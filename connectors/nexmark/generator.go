@@ -1,0 +1,375 @@
+package nexmark
+
+import (
+	"math"
+	"strconv"
+	"unsafe"
+
+	"github.com/sluicesql/sluice/types"
+)
+
+// Fixed word lists of PersonGenerator and BidGenerator.
+var (
+	usStates   = []string{"AZ", "CA", "ID", "OR", "WA", "WY"}
+	usCities   = []string{"Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"}
+	firstNames = []string{"Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"}
+	lastNames  = []string{"Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"}
+	hotChannel = []string{"Google", "Facebook", "Baidu", "Apple"}
+)
+
+// tables are what the Java generator builds once per JVM from its own unseeded random sources
+// (StringsGenerator.REUSABLE_EXTRA_STRING, BidGenerator.HOT_URLS and CHANNEL_URL_CACHE), here from the seed,
+// plus precomputed person names. They are read-only and shared.
+type tables struct {
+	extra      string // 1 MiB of letters: every 'extra' field is a substring of it
+	hotURLs    [4]string
+	channels   [channelsNumber]string
+	urls       [channelsNumber]string
+	names      [11 * 9]string // firstNames × lastNames
+	creditCard [10000][4]byte // "%04d"
+}
+
+func newTables(seed int64) *tables {
+	t := &tables{}
+	// StringsGenerator.nextExactString without the reusable string: six letters per random int, 'a' + rnd%26
+	// with Java's signed remainder (so negative ints give the characters below 'a' too, as upstream does).
+	r := newSplitMix(seed ^ 0x5DEECE66D)
+	b := make([]byte, reusableExtraLen)
+	var rnd, n int32
+	for i := range b {
+		if n == 0 {
+			rnd, n = r.nextInt32(), 6
+		}
+		b[i] = byte('a' + rnd%26)
+		rnd /= 26
+		n--
+	}
+	t.extra = string(b)
+	// BidGenerator's static random: four hot urls, then a url per channel, 9 in 10 with a channel_id.
+	r = newSplitMix(seed ^ 0x2545F4914F6CDD1D)
+	for i := range t.hotURLs {
+		t.hotURLs[i] = baseURL(&r)
+	}
+	for i := range t.urls {
+		u := baseURL(&r)
+		if r.nextInt(10) > 0 {
+			rev := int32(reverseBits32(uint32(i)))
+			if rev < 0 && rev != math.MinInt32 {
+				rev = -rev
+			}
+			u += "&channel_id=" + strconv.Itoa(int(rev))
+		}
+		t.urls[i] = u
+		t.channels[i] = "channel-" + strconv.Itoa(i)
+	}
+	for i, f := range firstNames {
+		for j, l := range lastNames {
+			t.names[i*len(lastNames)+j] = f + " " + l
+		}
+	}
+	for i := range t.creditCard {
+		t.creditCard[i] = [4]byte{byte('0' + i/1000), byte('0' + i/100%10), byte('0' + i/10%10), byte('0' + i%10)}
+	}
+	return t
+}
+
+// reverseBits32 is Integer.reverse.
+func reverseBits32(x uint32) uint32 {
+	var y uint32
+	for i := 0; i < 32; i++ {
+		y = y<<1 | x&1
+		x >>= 1
+	}
+	return y
+}
+
+// baseURL is BidGenerator.getBaseUrl.
+func baseURL(r *splitMix) string {
+	var b []byte
+	b = append(b, "https://www.nexmark.com/"...)
+	for i := 0; i < 3; i++ {
+		b = appendRandomString(b, r, 5, '_')
+		b = append(b, '/')
+	}
+	return string(append(b, "item.htm?query=1"...))
+}
+
+// appendRandomString is StringsGenerator.nextString(random, maxLength, special): 3 to maxLength-1
+// characters, each special with probability 1/13, else a random lower-case letter; then trimmed of spaces.
+func appendRandomString(b []byte, r *splitMix, maxLength int32, special byte) []byte {
+	n := minStringLength + r.nextInt(maxLength-minStringLength)
+	start := len(b)
+	for ; n > 0; n-- {
+		if r.nextInt(13) == 0 {
+			b = append(b, special)
+		} else {
+			b = append(b, byte('a'+r.nextInt(26)))
+		}
+	}
+	if special == ' ' { // String.trim
+		s := b[start:]
+		lo, hi := 0, len(s)
+		for lo < hi && s[lo] == ' ' {
+			lo++
+		}
+		for hi > lo && s[hi-1] == ' ' {
+			hi--
+		}
+		if lo > 0 {
+			copy(s, s[lo:hi])
+		}
+		b = b[:start+hi-lo]
+	}
+	return b
+}
+
+// generator produces the events of one timeline, as NexmarkGenerator, drawing every random choice from one
+// splitMix in the Java generator's order.
+type generator struct {
+	cfg   *config
+	tab   *tables
+	rng   splitMix
+	count int64 // events generated so far (eventsCountSoFar)
+
+	arena []byte // generated strings of the current chunk (never written again once a string refers to it)
+
+	// Slabs the nested ROW values are carved from, one per event type, so that a downstream operator that
+	// keeps whole ROW values of one type (all auctions, say) pins only slabs of that type.
+	persons, auctions, bids []types.Value
+}
+
+// slabEvents is the number of events of one type whose nested values share one allocation: fewer
+// allocations for the garbage collector to track, at the cost of keeping up to a slab alive while any of its
+// ROW values is referenced.
+const slabEvents = 64
+
+// take returns the next n values of a slab, starting a new slab when it is used up. Values handed out are
+// never written again (ROW values are immutable once built).
+func take(slab *[]types.Value, n int) []types.Value {
+	if len(*slab) < n {
+		*slab = make([]types.Value, n*slabEvents)
+	}
+	v := (*slab)[:n:n]
+	*slab = (*slab)[n:]
+	return v
+}
+
+// arenaChunk is the size of the byte chunks generated strings are carved from.
+const arenaChunk = 16 << 10
+
+// str returns the bytes appended to the arena since start as a string, without copying.
+func (g *generator) str(start int) string {
+	if len(g.arena) == start {
+		return ""
+	}
+	return unsafe.String(&g.arena[start], len(g.arena)-start)
+}
+
+// reserve makes room for n more bytes in the arena, starting a new chunk when the current one is full
+// (strings already handed out keep referring to the old chunk).
+func (g *generator) reserve(n int) {
+	if cap(g.arena)-len(g.arena) < n {
+		g.arena = make([]byte, 0, max(arenaChunk, n))
+	}
+}
+
+func (g *generator) hasNext() bool { return g.count < g.cfg.maxEvents }
+
+// next generates the next event into row (4 values: event_type, person, auction, bid). The nested ROW value
+// is never reused: rows handed downstream may be kept, and composite values are immutable.
+func (g *generator) next(row []types.Value) {
+	c := g.cfg
+	num := c.adjustedEventNumber(g.count)
+	ts := c.timestampForEvent(num)
+	id := c.firstEventID + num
+	rem := id % c.totalProportion
+	row[1], row[2], row[3] = types.NullValue, types.NullValue, types.NullValue
+	switch {
+	case rem < c.PersonProportion:
+		row[0] = types.IntValue(typePerson)
+		row[1] = types.RowValue(g.person(id, ts))
+	case rem < c.PersonProportion+c.AuctionProportion:
+		row[0] = types.IntValue(typeAuction)
+		row[2] = types.RowValue(g.auction(id, ts))
+	default:
+		row[0] = types.IntValue(typeBid)
+		row[3] = types.RowValue(g.bid(id, ts))
+	}
+	g.count++
+}
+
+// person is PersonGenerator.nextPerson.
+func (g *generator) person(id, ts int64) []types.Value {
+	c, r := g.cfg, &g.rng
+	v := take(&g.persons, 8)
+	v[0] = types.IntValue(c.lastBase0PersonID(id) + firstPersonID)
+	first := r.nextInt(int32(len(firstNames)))
+	last := r.nextInt(int32(len(lastNames)))
+	name := g.tab.names[int(first)*len(lastNames)+int(last)]
+	g.reserve(6 + 1 + 4 + 4 + 19)
+	start := len(g.arena)
+	g.arena = appendRandomString(g.arena, r, 7, ' ')
+	g.arena = append(g.arena, '@')
+	g.arena = appendRandomString(g.arena, r, 5, ' ')
+	g.arena = append(g.arena, ".com"...)
+	email := g.str(start)
+	start = len(g.arena)
+	for i := 0; i < 4; i++ {
+		if i > 0 {
+			g.arena = append(g.arena, ' ')
+		}
+		cc := &g.tab.creditCard[r.nextInt(10000)]
+		g.arena = append(g.arena, cc[:]...)
+	}
+	card := g.str(start)
+	city := usCities[r.nextInt(int32(len(usCities)))]
+	state := usStates[r.nextInt(int32(len(usStates)))]
+	size := 8 + len(name) + len(email) + len(card) + len(city) + len(state)
+	v[1] = types.StringValue(name)
+	v[2] = types.StringValue(email)
+	v[3] = types.StringValue(card)
+	v[4] = types.StringValue(city)
+	v[5] = types.StringValue(state)
+	v[6] = types.TimestampValue(ts, 0)
+	v[7] = types.StringValue(g.extra(size, c.AvgPersonSize))
+	return v
+}
+
+// nextBase0PersonID is PersonGenerator.nextBase0PersonId: one of the active people, or a few ids ahead.
+func (g *generator) nextBase0PersonID(id int64) int64 {
+	num := g.cfg.lastBase0PersonID(id) + 1
+	active := min(num, g.cfg.NumActivePeople)
+	return num - active + g.rng.nextLongBounded(active+personIDLead)
+}
+
+// nextBase0AuctionID is AuctionGenerator.nextBase0AuctionId: one of the auctions likely in flight, or a
+// few ids ahead.
+func (g *generator) nextBase0AuctionID(id int64) int64 {
+	last := g.cfg.lastBase0AuctionID(id)
+	lo := max(last-g.cfg.NumInFlightAuctions, 0)
+	return lo + g.rng.nextLongBounded(last-lo+1+auctionIDLead)
+}
+
+// price is PriceGenerator.nextPrice: 10^(6u) × 100 rounded, so from 100 to 100,000,000 on a log scale.
+func (g *generator) price() int64 { return priceOf(g.rng.nextDouble()) }
+
+// priceOf is Math.round(Math.pow(10, u × 6) × 100). math.Pow is a fifth of the generator's time, so the
+// value is computed with math.Exp, whose result is within a few units in the last place of Pow's (relative
+// error below 1e-14, i.e. below 1e-6 at the largest price): rounding can only differ when the scaled value
+// is that close to a half, and then Pow decides.
+func priceOf(u float64) int64 {
+	y := math.Exp(u*6*math.Ln10) * 100
+	if f := y - math.Floor(y); math.Abs(f-0.5) < 1e-5 {
+		y = math.Pow(10, u*6) * 100
+	}
+	return int64(math.Floor(y + 0.5)) // Math.round
+}
+
+// auction is AuctionGenerator.nextAuction.
+func (g *generator) auction(id, ts int64) []types.Value {
+	c, r := g.cfg, &g.rng
+	v := take(&g.auctions, 10)
+	v[0] = types.IntValue(c.lastBase0AuctionID(id) + firstAuctionID)
+	var seller int64
+	if r.nextInt(int32(c.HotSellersRatio)) > 0 {
+		seller = c.lastBase0PersonID(id) / hotSellerRatio * hotSellerRatio
+	} else {
+		seller = g.nextBase0PersonID(id)
+	}
+	category := int64(firstCategoryID + r.nextInt(numCategories))
+	initialBid := g.price()
+	// AuctionGenerator.nextAuctionLengthMs: on average the time until num-in-flight-auctions more auctions
+	// have been generated.
+	cur := c.adjustedEventNumber(g.count)
+	ahead := c.NumInFlightAuctions * c.totalProportion / c.AuctionProportion
+	horizon := c.timestampForEvent(cur+ahead) - ts
+	expires := ts + 1 + r.nextLongBounded(max(horizon*2, 1))
+	g.reserve(19 + 99)
+	start := len(g.arena)
+	g.arena = appendRandomString(g.arena, r, 20, ' ')
+	name := g.str(start)
+	start = len(g.arena)
+	g.arena = appendRandomString(g.arena, r, 100, ' ')
+	desc := g.str(start)
+	reserve := initialBid + g.price()
+	size := 8 + len(name) + len(desc) + 8 + 8 + 8 + 8 + 8
+	v[1] = types.StringValue(name)
+	v[2] = types.StringValue(desc)
+	v[3] = types.IntValue(initialBid)
+	v[4] = types.IntValue(reserve)
+	v[5] = types.TimestampValue(ts, 0)
+	v[6] = types.TimestampValue(expires, 0)
+	v[7] = types.IntValue(seller + firstPersonID)
+	v[8] = types.IntValue(category)
+	v[9] = types.StringValue(g.extra(size, c.AvgAuctionSize))
+	return v
+}
+
+// bid is BidGenerator.nextBid. As upstream, the bidder id is offset by FIRST_PERSON_ID twice.
+func (g *generator) bid(id, ts int64) []types.Value {
+	c, r := g.cfg, &g.rng
+	v := take(&g.bids, 7)
+	var auction int64
+	if r.nextInt(int32(c.HotAuctionRatio)) > 0 {
+		auction = c.lastBase0AuctionID(id) / hotAuctionRatio * hotAuctionRatio
+	} else {
+		auction = g.nextBase0AuctionID(id)
+	}
+	var bidder int64
+	if r.nextInt(int32(c.HotBiddersRatio)) > 0 {
+		bidder = c.lastBase0PersonID(id)/hotBidderRatio*hotBidderRatio + 1
+	} else {
+		bidder = g.nextBase0PersonID(id)
+	}
+	price := g.price()
+	var channel, url string
+	if r.nextInt(hotChannelsRatio) > 0 {
+		i := r.nextInt(int32(len(hotChannel)))
+		channel, url = hotChannel[i], g.tab.hotURLs[i]
+	} else {
+		i := r.nextInt(channelsNumber)
+		channel, url = g.tab.channels[i], g.tab.urls[i]
+	}
+	v[0] = types.IntValue(auction + firstAuctionID)
+	v[1] = types.IntValue(bidder + 2*firstPersonID)
+	v[2] = types.IntValue(price)
+	v[3] = types.StringValue(channel)
+	v[4] = types.StringValue(url)
+	v[5] = types.TimestampValue(ts, 0)
+	v[6] = types.StringValue(g.extra(8+8+8+8, c.AvgBidSize))
+	return v
+}
+
+// extra is StringsGenerator.nextExtra: a string such that size plus its length is avg on average (±20 %),
+// a substring of the shared reusable string.
+func (g *generator) extra(size int, avg int64) string {
+	if int64(size) > avg {
+		return ""
+	}
+	want := avg - int64(size)
+	delta := int64(math.Floor(float64(want)*0.2 + 0.5)) // Math.round
+	n := want - delta
+	if delta != 0 {
+		n += int64(g.rng.nextInt(int32(2 * delta)))
+	}
+	if n >= reusableExtraLen/2 {
+		return g.exactString(int(n))
+	}
+	off := int64(g.rng.nextInt(int32(reusableExtraLen - n)))
+	return g.tab.extra[off : off+n]
+}
+
+// exactString is StringsGenerator.nextExactString for lengths the reusable string cannot serve.
+func (g *generator) exactString(n int) string {
+	b := make([]byte, n)
+	var rnd, k int32
+	for i := range b {
+		if k == 0 {
+			rnd, k = g.rng.nextInt32(), 6
+		}
+		b[i] = byte('a' + rnd%26)
+		rnd /= 26
+		k--
+	}
+	return string(b)
+}
