@@ -1,0 +1,327 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/sql"
+	"github.com/sluicesql/sluice/types"
+)
+
+func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
+	var in Node
+	var sc *scope
+	if s.From == nil {
+		in = &Values{Rows: [][]types.Value{{}}, Out: nil}
+		sc = &scope{}
+	} else {
+		from, where := s.From, s.Where
+		// FROM a, b WHERE a.k = b.k: the WHERE clause is the join condition.
+		if j, ok := from.(*sql.Join); ok && j.Kind == "CROSS" && j.On == nil && len(j.Using) == 0 && where != nil {
+			jj := *j
+			jj.Kind, jj.On = "INNER", where
+			from, where = &jj, nil
+		}
+		n, fsc, err := p.from(from)
+		if err != nil {
+			return nil, err
+		}
+		in, sc = n, fsc
+		ss := *s
+		ss.From, ss.Where = from, where
+		s = &ss
+	}
+	if s.Where != nil {
+		// x IN (subquery) conjuncts become semi-joins with the subquery's distinct values.
+		var err error
+		var where sql.Expr
+		if in, where, err = p.semiJoins(s.Where, in, sc); err != nil {
+			return nil, err
+		}
+		ss := *s
+		ss.Where = where
+		s = &ss
+	}
+	if s.Where != nil {
+		var aggs []*sql.FuncCall
+		collectAggs(s.Where, &aggs)
+		if len(aggs) > 0 {
+			return nil, sql.Errorf(aggs[0].P, ErrValidation, "aggregate functions are not allowed in WHERE; use HAVING")
+		}
+		cond, err := p.b.expr(s.Where, sc)
+		if err != nil {
+			return nil, err
+		}
+		if cond.Type().Kind != types.Boolean && cond.Type().Kind != types.Null {
+			return nil, sql.Errorf(s.Where.Position(), ErrValidation, "WHERE condition must be BOOLEAN, got %s", cond.Type())
+		}
+		pushRankLimit(s.Where, in, sc)
+		in = &Calc{Input: in, Projects: identity(in.Fields()), Filter: cond, Out: in.Fields()}
+	}
+	// ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...): a Rank node under the projection.
+	if rn, ri := rowNumberItem(s.Items); rn != nil {
+		var err error
+		if in, sc, s, err = p.rowNumber(rn, ri, in, sc, s); err != nil {
+			return nil, err
+		}
+	}
+	// Aggregates with OVER windows: an OverAggregate node under the projection.
+	for hasOverAgg(s) {
+		var err error
+		if in, sc, s, err = p.overAggregate(in, sc, s); err != nil {
+			return nil, err
+		}
+	}
+	// Flink 1.12's group windows: GROUP BY TUMBLE(ts, size) / HOP(ts, slide, size), with TUMBLE_START,
+	// TUMBLE_END, TUMBLE_ROWTIME (and HOP_*) in the select list, are planned as a window TVF and a window
+	// aggregation.
+	if gw := groupWindow(s.GroupBy); gw != nil {
+		var err error
+		if in, sc, s, err = p.legacyGroupWindow(gw, in, sc, s); err != nil {
+			return nil, err
+		}
+	}
+	var aggCalls []*sql.FuncCall
+	for _, it := range s.Items {
+		collectAggs(it.Expr, &aggCalls)
+	}
+	collectAggs(s.Having, &aggCalls)
+	// Items, with * expanded.
+	type item struct {
+		e    sql.Expr
+		name string
+		col  int // for * expansion: input column
+	}
+	var items []item
+	for i, it := range s.Items {
+		if it.Star {
+			found := false
+			for ci, c := range sc.cols {
+				if len(it.Qualifier) > 0 && c.qual != it.Qualifier[len(it.Qualifier)-1] {
+					continue
+				}
+				if strings.HasPrefix(c.name, "$") && c.qual == "" {
+					continue // planner-internal columns ($row_number, $window_start, ...)
+				}
+				found = true
+				items = append(items, item{name: c.name, col: ci})
+			}
+			if !found {
+				return nil, sql.Errorf(it.P, ErrValidation, "Unknown table '%s' in %s.*", sql.JoinIdents(it.Qualifier), sql.JoinIdents(it.Qualifier))
+			}
+			continue
+		}
+		name := it.Alias
+		if name == "" {
+			name = exprName(it.Expr, i)
+		}
+		items = append(items, item{e: it.Expr, name: name, col: -1})
+	}
+	isAgg := len(s.GroupBy) > 0 || len(aggCalls) > 0
+	if !isAgg {
+		if s.Having != nil {
+			return nil, sql.Errorf(s.Having.Position(), ErrValidation, "HAVING needs GROUP BY or an aggregate function")
+		}
+		var projects []expr.Expr
+		var out []Field
+		for _, it := range items {
+			var x expr.Expr
+			if it.e == nil {
+				c := sc.cols[it.col]
+				x = expr.Column(it.col, c.name, c.typ)
+			} else {
+				var err error
+				if x, err = p.b.expr(it.e, sc); err != nil {
+					return nil, err
+				}
+			}
+			projects = append(projects, x)
+			out = append(out, Field{Name: it.name, Type: x.Type()})
+		}
+		n := project(in, projects, out)
+		if s.Distinct {
+			n = p.distinct(n)
+		}
+		return n, nil
+	}
+	// Aggregation: pre-projection (group keys, aggregate arguments), aggregate, HAVING, projection.
+	am := &aggMap{}
+	var pre []expr.Expr
+	var preNames []string
+	for gi, g := range s.GroupBy {
+		var aggs []*sql.FuncCall
+		collectAggs(g, &aggs)
+		if len(aggs) > 0 {
+			return nil, sql.Errorf(aggs[0].P, ErrValidation, "aggregate functions are not allowed in GROUP BY")
+		}
+		x, err := p.b.expr(g, sc)
+		if err != nil {
+			return nil, err
+		}
+		name := exprName(g, gi)
+		if _, ok := g.(*sql.ColumnRef); !ok {
+			name = fmt.Sprintf("$f%d", gi)
+		}
+		am.groupText = append(am.groupText, sql.FormatExpr(g))
+		am.groupType = append(am.groupType, x.Type())
+		am.groupName = append(am.groupName, name)
+		pre = append(pre, x)
+		preNames = append(preNames, name)
+	}
+	var calls []exec.AggCall
+	for _, f := range aggCalls {
+		text := sql.FormatExpr(f)
+		dup := false
+		for _, t := range am.aggText {
+			if t == text {
+				dup = true
+			}
+		}
+		if dup {
+			continue
+		}
+		call, err := p.b.aggCallFor(f, sc, &pre, &preNames)
+		if err != nil {
+			return nil, err
+		}
+		calls = append(calls, call)
+		am.aggText = append(am.aggText, text)
+		am.aggType = append(am.aggType, call.Type)
+		am.aggName = append(am.aggName, fmt.Sprintf("EXPR$%d", len(am.aggText)-1))
+	}
+	// Name aggregates after the select item they make up, as Flink does.
+	for _, it := range items {
+		if it.e == nil {
+			continue
+		}
+		if f, ok := isAggCall(it.e); ok {
+			text := sql.FormatExpr(f)
+			for i, t := range am.aggText {
+				if t == text && strings.HasPrefix(am.aggName[i], "EXPR$") {
+					am.aggName[i] = it.name
+				}
+			}
+		}
+	}
+	var preOut []Field
+	for i, x := range pre {
+		preOut = append(preOut, Field{Name: preNames[i], Type: x.Type()})
+	}
+	preNode := project(in, pre, preOut)
+	keys := make([]int, len(s.GroupBy))
+	var aggOut []Field
+	for i := range keys {
+		keys[i] = i
+		aggOut = append(aggOut, Field{Name: am.groupName[i], Type: am.groupType[i]})
+	}
+	for i := range calls {
+		aggOut = append(aggOut, Field{Name: am.aggName[i], Type: am.aggType[i]})
+	}
+	var n Node = &Aggregate{Input: preNode, Keys: keys, Aggs: calls, Batch: p.Batch, Out: aggOut}
+	if tvf := windowInput(in); tvf != nil {
+		// GROUP BY window_start, window_end, ...: Flink's window aggregation, final results per window.
+		startKey, endKey := -1, -1
+		nin := len(tvf.Out)
+		for i, x := range pre[:len(keys)] {
+			if c, ok := expr.ColumnIndex(x); ok {
+				switch c {
+				case nin - 3:
+					startKey = i
+				case nin - 2:
+					endKey = i
+				}
+			}
+		}
+		if startKey >= 0 && endKey >= 0 {
+			n = &WindowAggregate{Input: preNode, Keys: keys, Aggs: calls, WindowEndKey: endKey, Spec: tvf.Spec, Out: aggOut}
+		}
+	}
+	asc := &scope{cols: scopeOf(aggOut, "").cols, agg: am}
+	for _, it := range items {
+		if it.e == nil {
+			return nil, sql.Errorf(s.P, ErrValidation, "SELECT * cannot be used with GROUP BY; list the grouped columns")
+		}
+	}
+	if s.Having != nil {
+		cond, err := p.b.expr(s.Having, asc)
+		if err != nil {
+			return nil, err
+		}
+		if cond.Type().Kind != types.Boolean {
+			return nil, sql.Errorf(s.Having.Position(), ErrValidation, "HAVING condition must be BOOLEAN, got %s", cond.Type())
+		}
+		n = &Calc{Input: n, Projects: identity(aggOut), Filter: cond, Out: aggOut}
+	}
+	var projects []expr.Expr
+	var out []Field
+	for _, it := range items {
+		x, err := p.b.expr(it.e, asc)
+		if err != nil {
+			return nil, err
+		}
+		projects = append(projects, x)
+		out = append(out, Field{Name: it.name, Type: x.Type()})
+	}
+	n = project(n, projects, out)
+	if s.Distinct {
+		n = p.distinct(n)
+	}
+	return n, nil
+}
+
+// project returns a Calc computing projects over in, or in itself when the projection keeps every column in
+// order under the same names (Flink removes such a Calc too).
+func project(in Node, projects []expr.Expr, out []Field) Node {
+	inf := in.Fields()
+	if len(projects) == len(inf) {
+		same := true
+		for i, x := range projects {
+			if c, ok := expr.ColumnIndex(x); !ok || c != i || out[i].Name != inf[i].Name || !out[i].Type.Equal(inf[i].Type) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return in
+		}
+	}
+	if c, ok := in.(*Calc); ok {
+		// Merge with the Calc below, as Flink's CalcMergeRule does, when no expression has to be rewritten:
+		// the inner Calc only filters (identity projection), or the outer one only picks columns.
+		if isIdentity(c.Projects) {
+			return &Calc{Input: c.Input, Projects: projects, Filter: c.Filter, Out: out}
+		}
+		picked := make([]expr.Expr, len(projects))
+		for i, x := range projects {
+			ci, ok := expr.ColumnIndex(x)
+			if !ok {
+				picked = nil
+				break
+			}
+			picked[i] = c.Projects[ci]
+		}
+		if picked != nil {
+			return &Calc{Input: c.Input, Projects: picked, Filter: c.Filter, Out: out}
+		}
+	}
+	return &Calc{Input: in, Projects: projects, Out: out}
+}
+
+func isIdentity(projects []expr.Expr) bool {
+	for i, x := range projects {
+		if c, ok := expr.ColumnIndex(x); !ok || c != i {
+			return false
+		}
+	}
+	return true
+}
+
+func identity(fs []Field) []expr.Expr {
+	var out []expr.Expr
+	for i, f := range fs {
+		out = append(out, expr.Column(i, f.Name, f.Type))
+	}
+	return out
+}
