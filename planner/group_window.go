@@ -88,7 +88,7 @@ func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql
 		}
 		ns.GroupBy = append(ns.GroupBy, g)
 	}
-	return tvf, nsc, &ns, nil
+	return &GroupWindow{Window: *tvf}, nsc, &ns, nil
 }
 
 // sessionWindow builds the session window node of GROUP BY SESSION(ts, gap), partitioned by the other

@@ -106,12 +106,10 @@ func (p *Planner) join(t *sql.Join) (Node, *scope, error) {
 	}
 	// An interval join (the condition bounds the two sides' rowtimes against each other) keeps only the rows
 	// that can still match as watermarks advance.
-	var iv *exec.IntervalBounds
-	if !p.Batch && ln.Mode().IsInsertOnly() && rn.Mode().IsInsertOnly() {
-		iv = p.intervalBounds(residual, sc, nl, ln, rn)
-	}
+	// (The physical pass makes it one in streaming mode when both inputs are insert-only.)
+	iv := p.intervalBounds(residual, sc, nl, ln, rn)
 	out := joinOutput(sc, nl, jt == exec.RightJoin || jt == exec.FullJoin, jt == exec.LeftJoin || jt == exec.FullJoin)
-	return &Join{Left: ln, Right: rn, Type: jt, LeftKeys: lkeys, RightKeys: rkeys, Residual: res, Interval: iv, Batch: p.Batch, Out: out}, sc, nil
+	return &Join{Left: ln, Right: rn, Type: jt, LeftKeys: lkeys, RightKeys: rkeys, Residual: res, Bounds: iv, Out: out}, sc, nil
 }
 
 // joinKeyCompatible reports whether equal values of the two types have equal key encodings.

@@ -106,9 +106,6 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	if ot := sc.cols[orderCol].typ; !ot.IsTimestamp() || !p.Batch && !hasRowtime(in, sc.cols[orderCol].name) {
 		return nil, nil, nil, sql.Errorf(oref.P, ErrValidation, "OVER windows' ordering in stream mode must be defined on a time attribute; %s is %s (declare WATERMARK FOR %s AS ...)", sc.cols[orderCol].name, ot, sc.cols[orderCol].name)
 	}
-	if !in.Mode().IsInsertOnly() {
-		return nil, nil, nil, sql.Errorf(w.P, ErrUnsupported, "OVER aggregates over updating input are not supported yet")
-	}
 	var frame exec.OverFrame
 	ftext := strings.ToUpper(w.Frame)
 	switch {
@@ -195,7 +192,7 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 		out = append(out, Field{Name: name, Type: a.Type})
 		nsc.cols = append(nsc.cols, scopeCol{name: name, typ: a.Type})
 	}
-	node := &OverAggregate{Input: preNode, Partition: partition, OrderCol: orderCol, Frame: frame, Aggs: aggs, Out: out}
+	node := &OverAggregate{Input: preNode, Partition: partition, OrderCol: orderCol, Frame: frame, Aggs: aggs, Out: out, Pos: w.P}
 	ns := *s
 	ns.Items = nil
 	for i, it := range s.Items {

@@ -12,6 +12,7 @@ import (
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -66,8 +67,11 @@ type Aggregate struct {
 	Input Node
 	Keys  []int
 	Aggs  []exec.AggCall
-	Batch bool
-	Out   []Field
+	// Distinct: the aggregate of SELECT DISTINCT, UNION or IN (subquery), not of GROUP BY (logical; it never
+	// becomes a window aggregate).
+	Distinct bool
+	Batch    bool // physical: sort-based batch aggregate
+	Out      []Field
 }
 
 // Sort sorts its input (batch), with optional limit/offset.
@@ -91,6 +95,7 @@ type Limit struct {
 	Input  Node
 	Limit  int64
 	Offset int64
+	Pos    sql.Pos // the query, for the physical pass's errors
 }
 
 // Union concatenates its inputs (UNION ALL).
@@ -103,6 +108,7 @@ type Sink struct {
 	Input Node
 	Table *catalog.Table
 	Sink  connectors.Sink
+	Pos   sql.Pos // the INSERT statement, for errors of the sink check
 }
 
 func (n *Scan) Fields() []Field              { return n.Out }
@@ -168,15 +174,7 @@ func (n *Values) Describe() string {
 }
 
 func (n *Calc) Describe() string {
-	var sel []string
-	for i, p := range n.Projects {
-		s := p.String()
-		if s != n.Out[i].Name {
-			s += " AS " + n.Out[i].Name
-		}
-		sel = append(sel, s)
-	}
-	d := "Calc(select=[" + strings.Join(sel, ", ") + "]"
+	d := "Calc(select=[" + selectText(n.Projects, n.Out) + "]"
 	if n.Filter != nil {
 		d += ", where=[" + n.Filter.String() + "]"
 	}
@@ -273,49 +271,13 @@ func (n *Sink) Describe() string {
 	return fmt.Sprintf("Sink(table=[default_catalog.default_database.%s], fields=[%s])", n.Table.Name, names(n.Input.Fields()))
 }
 
-// Explain prints a plan tree as Flink does (+- and :- connectors). With modes, each node gets
-// ", changelogMode=[I,UB,UA]".
-func Explain(root Node, modes bool) string {
-	var b strings.Builder
-	var walk func(n Node, prefix string, last bool, top bool)
-	walk = func(n Node, prefix string, last bool, top bool) {
-		line := n.Describe()
-		if modes {
-			line = strings.TrimSuffix(line, ")") + ", changelogMode=[" + n.Mode().Kinds.String() + "])"
-		}
-		if top {
-			b.WriteString(line + "\n")
-		} else {
-			conn := ":- "
-			if last {
-				conn = "+- "
-			}
-			b.WriteString(prefix + conn + line + "\n")
-		}
-		ins := n.Inputs()
-		childPrefix := prefix
-		if !top {
-			if last {
-				childPrefix += "   "
-			} else {
-				childPrefix += ":  "
-			}
-		}
-		for i, in := range ins {
-			walk(in, childPrefix, i == len(ins)-1, false)
-		}
-	}
-	walk(root, "", true, true)
-	return b.String()
-}
-
 // ChangelogNormalize follows an upsert source: it keeps the last row per key and emits a complete
 // changelog (-U with the old row, -D with the full row), dropping upserts that change nothing. In batch mode
 // it emits the final rows as +I at the end of input.
 type ChangelogNormalize struct {
 	Input Node
 	Keys  []int
-	Batch bool
+	Batch bool // physical
 	// MetaCols are the metadata columns: -D rows carry the delete message's values for them.
 	MetaCols []int
 }
@@ -343,9 +305,13 @@ type Join struct {
 	Type                exec.JoinType
 	LeftKeys, RightKeys []int
 	Residual            expr.Expr
-	Interval            *exec.IntervalBounds // interval join: state is bounded by the time condition
-	Batch               bool
-	Out                 []Field
+	// Bounds are the time bounds between the two sides' rowtimes found in the condition (logical, set by the
+	// binder); the physical pass makes the join an interval join (Interval = Bounds) in streaming mode when
+	// both inputs are insert-only.
+	Bounds   *exec.IntervalBounds
+	Interval *exec.IntervalBounds // physical: interval join, state is bounded by the time condition
+	Batch    bool                 // physical: batch (hash) join
+	Out      []Field
 }
 
 func (n *Join) Fields() []Field { return n.Out }
@@ -391,6 +357,7 @@ type WindowTVF struct {
 	TimeCol   int
 	LTZ       bool
 	Out       []Field
+	Pos       sql.Pos // the window call, for errors of the physical pass
 }
 
 func (n *WindowTVF) Fields() []Field      { return n.Out }
@@ -465,7 +432,7 @@ type Rank struct {
 	Partition []int
 	Order     []exec.SortKey
 	Limit     int64
-	Batch     bool
+	Batch     bool // physical
 	Out       []Field
 }
 
@@ -500,6 +467,7 @@ type OverAggregate struct {
 	Frame     exec.OverFrame
 	Aggs      []exec.AggCall
 	Out       []Field
+	Pos       sql.Pos // the OVER clause, for errors of the physical pass
 }
 
 func (n *OverAggregate) Fields() []Field      { return n.Out }

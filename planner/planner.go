@@ -26,6 +26,10 @@ type Planner struct {
 	Stdout io.Writer
 	Stderr io.Writer
 
+	// Trace, when set, records every statement's plan as bound, after each rewrite phase that changed it,
+	// and after the physical pass (EXPLAIN's sections).
+	Trace *Trace
+
 	b        binder
 	ctes     []map[string]*sql.CTE
 	viewPath []string
@@ -38,7 +42,39 @@ func (p *Planner) init() {
 // PlanQuery plans a query whose rows are returned to the caller.
 func (p *Planner) PlanQuery(q *sql.Query) (Node, error) {
 	p.init()
-	return p.query(q)
+	n, err := p.query(q)
+	if err != nil {
+		return nil, err
+	}
+	return p.optimize(n)
+}
+
+// Trace is what planning did to each statement, in order (a statement set has several).
+type Trace struct {
+	Statements []StatementTrace
+}
+
+// StatementTrace holds the plans of one statement.
+type StatementTrace struct {
+	AST      Node        // the logical plan as bound (== Abstract Syntax Tree ==)
+	Steps    []PhaseStep // the plan after each rewrite phase that changed it (EXPLAIN VERBOSE)
+	Physical Node        // the physical plan (== Optimized Physical Plan ==)
+}
+
+// optimize runs the rewrite phases for the runtime mode over a bound plan, then the physical pass.
+func (p *Planner) optimize(logical Node) (Node, error) {
+	n, steps, err := Optimize(logical, phases(p.Batch))
+	if err != nil {
+		return nil, err
+	}
+	phys, err := p.physical(n)
+	if err != nil {
+		return nil, err
+	}
+	if p.Trace != nil {
+		p.Trace.Statements = append(p.Trace.Statements, StatementTrace{AST: logical, Steps: steps, Physical: phys})
+	}
+	return phys, nil
 }
 
 func qualified(name string) string { return "default_catalog.default_database." + name }

@@ -73,19 +73,12 @@ func (p *Planner) query(q *sql.Query) (Node, error) {
 		}
 		keys = append(keys, exec.SortKey{Col: col, Desc: o.Desc, NullsFirst: nullsFirst})
 	}
-	if p.Batch {
-		return &Sort{Input: n, Keys: keys, Limit: limit, Offset: offset}, nil
+	// The physical pass chooses the operator (Sort, TopN or Limit) for the runtime mode.
+	sl := &SortLimit{Input: n, Keys: keys, Limit: limit, Offset: offset, Pos: q.P}
+	if len(q.OrderBy) > 0 {
+		sl.OrderPos = q.OrderBy[0].P
 	}
-	if len(keys) > 0 {
-		if limit < 0 {
-			return nil, sql.Errorf(q.OrderBy[0].P, ErrUnsupported, "Sort on a non-time-attribute field is not supported in streaming mode: ORDER BY needs a LIMIT (Top-N) or batch mode (SET 'execution.runtime-mode' = 'batch')")
-		}
-		return &TopN{Input: n, Keys: keys, Limit: limit, Offset: offset}, nil
-	}
-	if !n.Mode().IsInsertOnly() {
-		return nil, sql.Errorf(q.P, ErrUnsupported, "LIMIT without ORDER BY on an updating query is not supported in streaming mode")
-	}
-	return &Limit{Input: n, Limit: limit, Offset: offset}, nil
+	return sl, nil
 }
 
 func (p *Planner) constInt(e sql.Expr, what string) (int64, error) {

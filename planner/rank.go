@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/types"
 )
@@ -39,7 +38,7 @@ func (p *Planner) rowNumber(f *sql.FuncCall, item int, in Node, sc *scope, s *sq
 		}
 		return sc.resolve(ref)
 	}
-	r := &Rank{Input: in, Limit: -1, Batch: p.Batch, Func: f.Name}
+	r := &Rank{Input: in, Limit: -1, Func: f.Name}
 	for _, e := range w.PartitionBy {
 		c, err := col(e)
 		if err != nil {
@@ -72,11 +71,12 @@ func (p *Planner) rowNumber(f *sql.FuncCall, item int, in Node, sc *scope, s *sq
 	return r, nsc, &ns, nil
 }
 
-// pushRankLimit finds `rn <= N`, `rn < N` or `rn = 1` conditions in where on the row number of a Rank below
-// in, and sets the rank's limit (the filter stays; the rank then keeps its output to the top N).
-func pushRankLimit(where sql.Expr, in Node, sc *scope) {
+// rankBounds finds the `col <= N`, `col < N` and `col = N` conjuncts of a WHERE condition (N an integer
+// literal, col a column of sc) for rankLimitPushdown, which pushes those on a Rank's row number into it.
+func rankBounds(where sql.Expr, sc *scope) []RankBound {
 	var conds []sql.Expr
 	splitAnd(where, &conds)
+	var out []RankBound
 	for _, c := range conds {
 		b, ok := unparen(c).(*sql.Binary)
 		if !ok {
@@ -86,6 +86,9 @@ func pushRankLimit(where sql.Expr, in Node, sc *scope) {
 		if _, isLit := l.(*sql.Literal); isLit {
 			l, r = r, l
 			op = map[string]string{"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}[op]
+		}
+		if op != "<=" && op != "<" && op != "=" {
+			continue
 		}
 		ref, ok1 := l.(*sql.ColumnRef)
 		lit, ok2 := r.(*sql.Literal)
@@ -100,47 +103,7 @@ func pushRankLimit(where sql.Expr, in Node, sc *scope) {
 		if err != nil {
 			continue
 		}
-		rank := rankBelow(in, idx)
-		if rank == nil {
-			continue
-		}
-		limit := int64(-1)
-		switch op {
-		case "<=":
-			limit = n
-		case "<":
-			limit = n - 1
-		case "=":
-			if n == 1 {
-				limit = 1
-			}
-		}
-		if limit >= 0 && (rank.Limit < 0 || limit < rank.Limit) {
-			rank.Limit = max(limit, 0)
-		}
+		out = append(out, RankBound{Col: idx, Op: op, N: n})
 	}
-}
-
-// rankBelow returns the Rank whose row-number column is column col of in (through projections).
-func rankBelow(in Node, col int) *Rank {
-	for {
-		switch n := in.(type) {
-		case *Rank:
-			if col == len(n.Out)-1 {
-				return n
-			}
-			return nil
-		case *Calc:
-			if n.Filter != nil || col >= len(n.Projects) {
-				return nil
-			}
-			c, ok := expr.ColumnIndex(n.Projects[col])
-			if !ok {
-				return nil
-			}
-			in, col = n.Input, c
-		default:
-			return nil
-		}
-	}
+	return out
 }

@@ -171,16 +171,7 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 	if m := src.ChangelogMode(); p.Batch && !m.IsInsertOnly() && len(m.UpsertKey) == 0 {
 		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "Table '%s' is a changelog source (its rows carry %s), which batch mode cannot read yet. Use SET 'execution.runtime-mode' = 'streaming'.", tbl.Name, m.Kinds)
 	}
-	if m := src.ChangelogMode(); len(m.UpsertKey) > 0 {
-		// An upsert source (upsert-kafka): normalize it into a complete changelog, as Flink does.
-		cn := &ChangelogNormalize{Input: n, Keys: m.UpsertKey, Batch: p.Batch}
-		for _, c := range tbl.Columns {
-			if c.Kind == sql.MetadataColumn {
-				cn.MetaCols = append(cn.MetaCols, scanIdx[c.Name])
-			}
-		}
-		n = cn
-	}
+	// (An upsert source gets its ChangelogNormalize in the physical pass.)
 	// Computed columns, evaluated over the physical and metadata columns; output in declaration order.
 	if !declared {
 		ssc := scopeOf(scanOut, "")
@@ -201,7 +192,7 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 		}
 		n = &Calc{Input: n, Projects: projects, Out: out}
 	}
-	if tbl.Watermark != nil && !p.Batch {
+	if tbl.Watermark != nil { // (batch mode drops it: rule watermarkAssignerRemove)
 		wm, err := p.b.expr(tbl.Watermark.Expr, scopeOf(n.Fields(), ""))
 		if err != nil {
 			return nil, nil, fmt.Errorf("watermark of table %s: %w", tbl.Name, err)
@@ -212,4 +203,22 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 		n = &WatermarkAssigner{Input: n, Rowtime: tbl.Watermark.Column, Expr: wm}
 	}
 	return p.aliased(n, alias, t.ColAliases, t.P)
+}
+
+// metaCols returns the positions of tbl's metadata columns among its scan's columns (the physical columns,
+// then the metadata columns, each in declaration order).
+func metaCols(tbl *catalog.Table) []int {
+	var out []int
+	phys := 0
+	for _, c := range tbl.Columns {
+		if c.Kind == sql.PhysicalColumn {
+			phys++
+		}
+	}
+	for _, c := range tbl.Columns {
+		if c.Kind == sql.MetadataColumn {
+			out = append(out, phys+len(out))
+		}
+	}
+	return out
 }

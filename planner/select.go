@@ -57,8 +57,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		if cond.Type().Kind != types.Boolean && cond.Type().Kind != types.Null {
 			return nil, sql.Errorf(s.Where.Position(), ErrValidation, "WHERE condition must be BOOLEAN, got %s", cond.Type())
 		}
-		pushRankLimit(s.Where, in, sc)
-		in = &Calc{Input: in, Projects: identity(in.Fields()), Filter: cond, Out: in.Fields()}
+		in = &Filter{Input: in, Cond: cond, RankBounds: rankBounds(s.Where, sc)}
 	}
 	// ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...): a Rank node under the projection.
 	if rn, ri := rowNumberItem(s.Items); rn != nil {
@@ -219,25 +218,8 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 	for i := range calls {
 		aggOut = append(aggOut, Field{Name: am.aggName[i], Type: am.aggType[i]})
 	}
-	var n Node = &Aggregate{Input: preNode, Keys: keys, Aggs: calls, Batch: p.Batch, Out: aggOut}
-	if tvf := windowInput(in); tvf != nil {
-		// GROUP BY window_start, window_end, ...: Flink's window aggregation, final results per window.
-		startKey, endKey := -1, -1
-		nin := len(tvf.Out)
-		for i, x := range pre[:len(keys)] {
-			if c, ok := expr.ColumnIndex(x); ok {
-				switch c {
-				case nin - 3:
-					startKey = i
-				case nin - 2:
-					endKey = i
-				}
-			}
-		}
-		if startKey >= 0 && endKey >= 0 {
-			n = &WindowAggregate{Input: preNode, Keys: keys, Aggs: calls, WindowEndKey: endKey, Spec: tvf.Spec, Out: aggOut}
-		}
-	}
+	// GROUP BY window_start, window_end of a window TVF becomes a window aggregation (windowAggregateRule).
+	var n Node = &Aggregate{Input: preNode, Keys: keys, Aggs: calls, Out: aggOut}
 	asc := &scope{cols: scopeOf(aggOut, "").cols, agg: am}
 	for _, it := range items {
 		if it.e == nil {
@@ -252,7 +234,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		if cond.Type().Kind != types.Boolean {
 			return nil, sql.Errorf(s.Having.Position(), ErrValidation, "HAVING condition must be BOOLEAN, got %s", cond.Type())
 		}
-		n = &Calc{Input: n, Projects: identity(aggOut), Filter: cond, Out: aggOut}
+		n = &Filter{Input: n, Cond: cond}
 	}
 	var projects []expr.Expr
 	var out []Field
@@ -271,51 +253,10 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 	return n, nil
 }
 
-// project returns a Calc computing projects over in, or in itself when the projection keeps every column in
-// order under the same names (Flink removes such a Calc too).
+// project is the binder's projection: a Project node, which project_rewrite removes, merges into the Calc
+// below or makes a Calc.
 func project(in Node, projects []expr.Expr, out []Field) Node {
-	inf := in.Fields()
-	if len(projects) == len(inf) {
-		same := true
-		for i, x := range projects {
-			if c, ok := expr.ColumnIndex(x); !ok || c != i || out[i].Name != inf[i].Name || !out[i].Type.Equal(inf[i].Type) {
-				same = false
-				break
-			}
-		}
-		if same {
-			return in
-		}
-	}
-	if c, ok := in.(*Calc); ok {
-		// Merge with the Calc below, as Flink's CalcMergeRule does, when no expression has to be rewritten:
-		// the inner Calc only filters (identity projection), or the outer one only picks columns.
-		if isIdentity(c.Projects) {
-			return &Calc{Input: c.Input, Projects: projects, Filter: c.Filter, Out: out}
-		}
-		picked := make([]expr.Expr, len(projects))
-		for i, x := range projects {
-			ci, ok := expr.ColumnIndex(x)
-			if !ok {
-				picked = nil
-				break
-			}
-			picked[i] = c.Projects[ci]
-		}
-		if picked != nil {
-			return &Calc{Input: c.Input, Projects: picked, Filter: c.Filter, Out: out}
-		}
-	}
-	return &Calc{Input: in, Projects: projects, Out: out}
-}
-
-func isIdentity(projects []expr.Expr) bool {
-	for i, x := range projects {
-		if c, ok := expr.ColumnIndex(x); !ok || c != i {
-			return false
-		}
-	}
-	return true
+	return &Project{Input: in, Projects: projects, Out: out}
 }
 
 func identity(fs []Field) []expr.Expr {

@@ -81,5 +81,5 @@ func (p *Planner) distinct(n Node) Node {
 	for i := range keys {
 		keys[i] = i
 	}
-	return &Aggregate{Input: n, Keys: keys, Batch: p.Batch, Out: append([]Field(nil), fs...)}
+	return &Aggregate{Input: n, Keys: keys, Distinct: true, Out: append([]Field(nil), fs...)}
 }

@@ -14,6 +14,19 @@ import (
 // PlanInsert plans INSERT INTO ... and checks that the sink accepts the query's changelog.
 func (p *Planner) PlanInsert(ins *sql.Insert) (*Sink, error) {
 	p.init()
+	n, err := p.bindInsert(ins)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.optimize(n)
+	if err != nil {
+		return nil, err
+	}
+	return out.(*Sink), nil
+}
+
+// bindInsert binds INSERT INTO ... to a logical plan rooted at a Sink.
+func (p *Planner) bindInsert(ins *sql.Insert) (*Sink, error) {
 	t, ok := p.Catalog.Table(ins.Table)
 	if !ok {
 		if _, isView := p.Catalog.View(ins.Table); isView {
@@ -130,11 +143,8 @@ func (p *Planner) PlanInsert(ins *sql.Insert) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	node := &Sink{Input: q, Table: t, Sink: sink}
-	if err := checkSink(node); err != nil {
-		return nil, sql.Errorf(ins.P, ErrValidation, "%s", err.Error())
-	}
-	return node, nil
+	// The physical pass checks that the sink can consume the query's changelog.
+	return &Sink{Input: q, Table: t, Sink: sink, Pos: ins.P}, nil
 }
 
 func schemaText(fs []Field) string {

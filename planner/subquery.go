@@ -1,13 +1,11 @@
 package planner
 
 import (
-	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/sql"
 )
 
-// semiJoins plans the `x IN (SELECT y ...)` conjuncts of where as joins of in with the distinct values of
-// the subquery (a semi-join; the distinct aggregate retracts, so updating subqueries stay correct), and
-// returns the remaining condition (nil when none).
+// semiJoins binds the `x IN (SELECT y ...)` conjuncts of where as InSubquery nodes over in (made semi-joins
+// by subquery_rewrite), and returns the remaining condition (nil when none).
 func (p *Planner) semiJoins(where sql.Expr, in Node, sc *scope) (Node, sql.Expr, error) {
 	var conds []sql.Expr
 	splitAnd(where, &conds)
@@ -44,10 +42,7 @@ func (p *Planner) semiJoins(where sql.Expr, in Node, sc *scope) (Node, sql.Expr,
 		if !joinKeyCompatible(sc.cols[col].typ, sf[0].Type) {
 			return nil, nil, sql.Errorf(e.P, ErrValidation, "IN compares %s with a subquery of %s; CAST one side", sc.cols[col].typ, sf[0].Type)
 		}
-		fields := in.Fields()
-		out := append(append([]Field{}, fields...), Field{Name: "$in", Type: sf[0].Type})
-		j := &Join{Left: in, Right: p.distinct(sub), Type: exec.InnerJoin, LeftKeys: []int{col}, RightKeys: []int{0}, Batch: p.Batch, Out: out}
-		in = &Calc{Input: j, Projects: identity(fields), Out: fields}
+		in = &InSubquery{Input: in, Sub: sub, Col: col}
 	}
 	return in, rest, nil
 }

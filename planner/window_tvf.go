@@ -59,9 +59,6 @@ func (p *Planner) buildWindow(name string, at sql.Pos, in Node, insc *scope, col
 	if !p.Batch && !hasRowtime(in, insc.cols[col].name) {
 		return nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol is a time attribute type, but is %s. Declare WATERMARK FOR %s AS ... on table %s.", ct, insc.cols[col].name, table)
 	}
-	if !in.Mode().IsInsertOnly() {
-		return nil, sql.Errorf(at, ErrUnsupported, "window functions over updating input are not supported yet")
-	}
 	ms := func(i int) (int64, error) {
 		x, err := p.b.expr(args[i], &scope{})
 		if err != nil {
@@ -115,7 +112,7 @@ func (p *Planner) buildWindow(name string, at sql.Pos, in Node, insc *scope, col
 	out = append(out, Field{Name: "window_start", Type: types.TimestampType(3).WithNullable(false)},
 		Field{Name: "window_end", Type: types.TimestampType(3).WithNullable(false)},
 		Field{Name: "window_time", Type: wtType})
-	return &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out}, nil
+	return &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out, Pos: at}, nil
 }
 
 // hasRowtime reports whether n's plan assigns watermarks on column name (a time attribute).
@@ -129,27 +126,4 @@ func hasRowtime(n Node, name string) bool {
 		}
 	}
 	return false
-}
-
-// windowInput returns the window TVF under in when in is the TVF or filters/projections of it that keep its
-// columns in place.
-func windowInput(in Node) *WindowTVF {
-	for {
-		switch n := in.(type) {
-		case *WindowTVF:
-			return n
-		case *Calc:
-			if len(n.Projects) != len(n.Input.Fields()) {
-				return nil
-			}
-			for i, x := range n.Projects {
-				if c, ok := expr.ColumnIndex(x); !ok || c != i {
-					return nil
-				}
-			}
-			in = n.Input
-		default:
-			return nil
-		}
-	}
 }
