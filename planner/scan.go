@@ -190,7 +190,7 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 			projects = append(projects, x)
 			out = append(out, Field{Name: c.Name, Type: x.Type()})
 		}
-		n = &Calc{Input: n, Projects: projects, Out: out}
+		n = project(n, projects, out)
 	}
 	if tbl.Watermark != nil { // (batch mode drops it: rule watermarkAssignerRemove)
 		wm, err := p.b.expr(tbl.Watermark.Expr, scopeOf(n.Fields(), ""))
