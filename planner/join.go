@@ -1,7 +1,7 @@
 package planner
 
 import (
-	"fmt"
+	"strconv"
 
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
@@ -122,8 +122,9 @@ func joinKeyCompatible(a, b types.Type) bool {
 // columns of a NULL-padded side become nullable (in sc too); duplicate names get a numeric suffix as in
 // Flink (id, id0).
 func joinOutput(sc *scope, nl int, leftPadded, rightPadded bool) []Field {
-	var out []Field
-	seen := map[string]bool{}
+	out := make([]Field, 0, len(sc.cols))
+	seen := make(map[string]bool, len(sc.cols))
+	next := map[string]int{} // the first suffix not yet tried for a name (earlier ones are all taken)
 	for i, c := range sc.cols {
 		typ := c.typ
 		if i < nl && leftPadded || i >= nl && rightPadded {
@@ -131,8 +132,12 @@ func joinOutput(sc *scope, nl int, leftPadded, rightPadded bool) []Field {
 			sc.cols[i].typ = typ
 		}
 		name := c.name
-		for k := 0; seen[name]; k++ {
-			name = fmt.Sprintf("%s%d", c.name, k)
+		if seen[name] {
+			k := next[c.name]
+			for ; seen[name]; k++ {
+				name = c.name + strconv.Itoa(k)
+			}
+			next[c.name] = k
 		}
 		seen[name] = true
 		out = append(out, Field{Name: name, Type: typ})

@@ -170,17 +170,13 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		preNames = append(preNames, name)
 	}
 	var calls []exec.AggCall
+	aggIndex := map[string]int{} // aggregate call text → index in am.aggText
 	for _, f := range aggCalls {
 		text := sql.FormatExpr(f)
-		dup := false
-		for _, t := range am.aggText {
-			if t == text {
-				dup = true
-			}
-		}
-		if dup {
+		if _, dup := aggIndex[text]; dup {
 			continue
 		}
+		aggIndex[text] = len(am.aggText)
 		call, err := p.b.aggCallFor(f, sc, &pre, &preNames)
 		if err != nil {
 			return nil, err
@@ -196,11 +192,8 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 			continue
 		}
 		if f, ok := isAggCall(it.e); ok {
-			text := sql.FormatExpr(f)
-			for i, t := range am.aggText {
-				if t == text && strings.HasPrefix(am.aggName[i], "EXPR$") {
-					am.aggName[i] = it.name
-				}
+			if i, ok := aggIndex[sql.FormatExpr(f)]; ok && strings.HasPrefix(am.aggName[i], "EXPR$") {
+				am.aggName[i] = it.name
 			}
 		}
 	}
