@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -288,6 +289,43 @@ func TestWithInputsCopies(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(out)
+		}
+	}
+}
+
+// TestEveryRuleHasAGolden: each rule of the streaming and batch programs is applied (not only named) by a
+// golden under testdata/rules.
+func TestEveryRuleHasAGolden(t *testing.T) {
+	files, err := os.ReadDir("testdata/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile("testdata/rules/" + f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	text := all.String()
+	for _, batch := range []bool{false, true} {
+		for _, ph := range phases(batch) {
+			for _, r := range ph.Rules {
+				applied := false
+				for _, block := range strings.Split(text, "\nrule name="+r.Name())[1:] {
+					end := strings.Index(block, "\nrule ")
+					if end < 0 {
+						end = len(block)
+					}
+					if strings.Contains(block[:end], "\nafter:\n") {
+						applied = true
+					}
+				}
+				if !applied {
+					t.Errorf("rule %s (phase %s) has no golden under testdata/rules where it applies", r.Name(), ph.Name)
+				}
+			}
 		}
 	}
 }
