@@ -42,9 +42,16 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 	}
 	switch x := n.(type) {
 	case *Scan:
-		if m := x.Source.ChangelogMode(); len(m.UpsertKey) > 0 {
-			// An upsert source (upsert-kafka): normalize it into a complete changelog, as Flink does.
-			return &ChangelogNormalize{Input: x, Keys: m.UpsertKey, Batch: p.Batch, MetaCols: metaCols(x.Table)}, nil
+		return p.physicalScan(x)
+	case *Sink:
+		s, err := p.createSink(x.Table, x.TablePos)
+		if err != nil {
+			return nil, err
+		}
+		x.Sink = s
+	case *TemporalJoin:
+		if p.Batch {
+			return nil, sql.Errorf(x.Pos, ErrUnsupported, "temporal joins (FOR SYSTEM_TIME AS OF) are not supported in batch mode yet")
 		}
 	case *Aggregate:
 		x.Batch = p.Batch
@@ -76,6 +83,34 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		return nil, fmt.Errorf("%w: the logical node %s was left by the rewrite phases; please report this with the statement", ErrInternal, n.Describe())
 	}
 	return n, nil
+}
+
+// physicalScan creates the source of a scan for the runtime mode, checks that batch mode can read it, and
+// puts a ChangelogNormalize after an upsert source.
+func (p *Planner) physicalScan(x *Scan) (Node, error) {
+	tbl := x.Table
+	f, err := p.Connectors.SourceFactory(tbl.Options["connector"])
+	if err != nil {
+		return nil, tableErr(tbl, x.Pos, err)
+	}
+	src, err := f.CreateSource(p.connectorContext(tbl))
+	if err != nil {
+		return nil, tableErr(tbl, x.Pos, err)
+	}
+	if p.Batch && !src.Bounded() {
+		return nil, sql.Errorf(x.Pos, ErrValidation, "Querying an unbounded table '%s' in batch mode is not allowed. The table source is unbounded. Make the source bounded (e.g. 'number-of-rows' for datagen, 'scan.bounded.mode' for kafka) or use SET 'execution.runtime-mode' = 'streaming'", qualified(tbl.Name))
+	}
+	m := src.ChangelogMode()
+	if p.Batch && !m.IsInsertOnly() && len(m.UpsertKey) == 0 {
+		return nil, sql.Errorf(x.Pos, ErrUnsupported, "Table '%s' is a changelog source (its rows carry %s), which batch mode cannot read yet. Use SET 'execution.runtime-mode' = 'streaming'.", tbl.Name, m.Kinds)
+	}
+	c := *x
+	c.Source = src
+	if len(m.UpsertKey) > 0 {
+		// An upsert source (upsert-kafka): normalize it into a complete changelog, as Flink does.
+		return &ChangelogNormalize{Input: &c, Keys: m.UpsertKey, Batch: p.Batch, MetaCols: metaCols(tbl)}, nil
+	}
+	return &c, nil
 }
 
 // inferModes walks the physical plan bottom-up, infers each node's changelog mode, and refuses what the

@@ -36,8 +36,9 @@ type Node interface {
 // metadata columns, in declaration order.
 type Scan struct {
 	Table  *catalog.Table
-	Source connectors.Source
+	Source connectors.Source // physical: created by the physical pass for the runtime mode
 	Out    []Field
+	Pos    sql.Pos // the table reference, for errors
 }
 
 // Values emits constant rows (VALUES ...), insert-only and bounded.
@@ -107,8 +108,10 @@ type Union struct {
 type Sink struct {
 	Input Node
 	Table *catalog.Table
-	Sink  connectors.Sink
-	Pos   sql.Pos // the INSERT statement, for errors of the sink check
+	Sink  connectors.Sink // physical: created by the physical pass for the runtime mode
+	Pos   sql.Pos         // the INSERT statement, for errors of the sink check
+	// TablePos is the table name in the INSERT statement, for errors of the connector.
+	TablePos sql.Pos
 }
 
 func (n *Scan) Fields() []Field              { return n.Out }
@@ -503,6 +506,7 @@ type TemporalJoin struct {
 	LeftTime, RightTime int
 	Outer               bool
 	Out                 []Field
+	Pos                 sql.Pos // the versioned table reference, for errors
 }
 
 func (n *TemporalJoin) Fields() []Field      { return n.Out }

@@ -136,16 +136,9 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 	if len(t.Hints) > 0 {
 		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "dynamic table options (/*+ OPTIONS(...) */) are not supported yet")
 	}
-	f, err := p.Connectors.SourceFactory(tbl.Options["connector"])
-	if err != nil {
+	// The physical pass creates the source (for the runtime mode) and checks that batch mode can read it.
+	if _, err := p.Connectors.SourceFactory(tbl.Options["connector"]); err != nil {
 		return nil, nil, tableErr(tbl, t.P, err)
-	}
-	src, err := f.CreateSource(p.connectorContext(tbl))
-	if err != nil {
-		return nil, nil, tableErr(tbl, t.P, err)
-	}
-	if p.Batch && !src.Bounded() {
-		return nil, nil, sql.Errorf(t.P, ErrValidation, "Querying an unbounded table '%s' in batch mode is not allowed. The table source is unbounded. Make the source bounded (e.g. 'number-of-rows' for datagen, 'scan.bounded.mode' for kafka) or use SET 'execution.runtime-mode' = 'streaming'", qualified(tbl.Name))
 	}
 	if err := p.ResolveComputed(tbl); err != nil {
 		return nil, nil, err
@@ -167,10 +160,7 @@ func (p *Planner) tableRef(t *sql.TableRef) (Node, *scope, error) {
 			declared = false
 		}
 	}
-	var n Node = &Scan{Table: tbl, Source: src, Out: scanOut}
-	if m := src.ChangelogMode(); p.Batch && !m.IsInsertOnly() && len(m.UpsertKey) == 0 {
-		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "Table '%s' is a changelog source (its rows carry %s), which batch mode cannot read yet. Use SET 'execution.runtime-mode' = 'streaming'.", tbl.Name, m.Kinds)
-	}
+	var n Node = &Scan{Table: tbl, Out: scanOut, Pos: t.P}
 	// (An upsert source gets its ChangelogNormalize in the physical pass.)
 	// Computed columns, evaluated over the physical and metadata columns; output in declaration order.
 	if !declared {

@@ -139,12 +139,12 @@ func (p *Planner) bindInsert(ins *sql.Insert) (*Sink, error) {
 	if needCalc {
 		q = project(q, projects, out)
 	}
-	sink, err := p.createSink(t, ins.Table.P)
-	if err != nil {
-		return nil, err
+	// The physical pass creates the sink (for the runtime mode).
+	if _, err := p.Connectors.SinkFactory(t.Options["connector"]); err != nil {
+		return nil, tableErr(t, ins.Table.P, err)
 	}
 	// The physical pass checks that the sink can consume the query's changelog.
-	return &Sink{Input: q, Table: t, Sink: sink, Pos: ins.P}, nil
+	return &Sink{Input: q, Table: t, Pos: ins.P, TablePos: ins.Table.P}, nil
 }
 
 func schemaText(fs []Field) string {

@@ -7,9 +7,6 @@ import (
 // temporalJoin plans `left JOIN versioned FOR SYSTEM_TIME AS OF left.rowtime [AS r] ON left.k = r.pk`: an
 // event-time temporal join against a versioned table (a primary key and a watermark).
 func (p *Planner) temporalJoin(t *sql.Join, tr *sql.TableRef) (Node, *scope, error) {
-	if p.Batch {
-		return nil, nil, sql.Errorf(tr.P, ErrUnsupported, "temporal joins (FOR SYSTEM_TIME AS OF) are not supported in batch mode yet")
-	}
 	if t.Kind != "INNER" && t.Kind != "LEFT" {
 		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "temporal joins support INNER and LEFT JOIN, not %s", t.Kind)
 	}
@@ -93,6 +90,6 @@ func (p *Planner) temporalJoin(t *sql.Join, tr *sql.TableRef) (Node, *scope, err
 		}
 	}
 	out := joinOutput(sc, nl, false, t.Kind == "LEFT")
-	n := &TemporalJoin{Left: ln, Right: rn, LeftKeys: lkeys, RightKeys: rkeys, LeftTime: ltime, RightTime: rtime, Outer: t.Kind == "LEFT", Out: out}
+	n := &TemporalJoin{Left: ln, Right: rn, LeftKeys: lkeys, RightKeys: rkeys, LeftTime: ltime, RightTime: rtime, Outer: t.Kind == "LEFT", Out: out, Pos: tr.P}
 	return n, sc, nil
 }
