@@ -3,6 +3,9 @@ package planner
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/exec"
 )
 
 // Explain prints a physical plan tree as Flink does (+- and :- connectors). With modes, each node gets
@@ -125,7 +128,37 @@ func ExplainText(t *Trace, mode string, modes, verbose bool) string {
 	}
 	b.WriteString("\n== Optimized Execution Plan ==\n")
 	for _, st := range t.Statements {
-		b.WriteString(Explain(st.Physical, false))
+		b.WriteString(Explain(executionView(st.Physical), false))
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// executionView returns the plan as the engine runs it: a batch aggregate's input sort is a node of its own.
+func executionView(n Node) Node {
+	ins := n.Inputs()
+	if len(ins) == 0 {
+		return n
+	}
+	out := make([]Node, len(ins))
+	for i, in := range ins {
+		out[i] = executionView(in)
+	}
+	n = withInputs(n, out)
+	if a, ok := n.(*Aggregate); ok && len(a.InputSort) > 0 {
+		a.Input = &inputSort{Input: a.Input, Keys: a.InputSort}
+	}
+	return n
+}
+
+// inputSort is the sort the engine runs before a batch aggregate (EXPLAIN's execution plan only).
+type inputSort struct {
+	Input Node
+	Keys  []exec.SortKey
+}
+
+func (n *inputSort) Fields() []Field      { return n.Input.Fields() }
+func (n *inputSort) Inputs() []Node       { return []Node{n.Input} }
+func (n *inputSort) Mode() changelog.Mode { return n.Input.Mode() }
+func (n *inputSort) Describe() string {
+	return fmt.Sprintf("Sort(orderBy=[%s])", sortText(n.Keys, n.Input.Fields()))
 }

@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -54,7 +55,12 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return nil, sql.Errorf(x.Pos, ErrUnsupported, "temporal joins (FOR SYSTEM_TIME AS OF) are not supported in batch mode yet")
 		}
 	case *Aggregate:
-		x.Batch = p.Batch
+		x.Batch, x.InputSort = p.Batch, nil
+		if p.Batch {
+			for _, k := range x.Keys {
+				x.InputSort = append(x.InputSort, exec.SortKey{Col: k, NullsFirst: true})
+			}
+		}
 	case *Rank:
 		x.Batch = p.Batch
 	case *ChangelogNormalize:

@@ -63,7 +63,7 @@ type WatermarkAssigner struct {
 }
 
 // Aggregate is a group aggregation (keys first, then aggregates). In batch mode its input is sorted by key
-// first (the engine inserts the sort) and it emits final rows only.
+// first (InputSort) and it emits final rows only.
 type Aggregate struct {
 	Input Node
 	Keys  []int
@@ -72,7 +72,10 @@ type Aggregate struct {
 	// becomes a window aggregate).
 	Distinct bool
 	Batch    bool // physical: sort-based batch aggregate
-	Out      []Field
+	// InputSort (physical, batch with keys): the order the input is sorted in first, so that the aggregate
+	// holds one key's state at a time.
+	InputSort []exec.SortKey
+	Out       []Field
 }
 
 // Sort sorts its input (batch), with optional limit/offset.
