@@ -103,9 +103,13 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if ot := sc.cols[orderCol].typ; !ot.IsTimestamp() || !p.Batch && !hasRowtime(in, sc.cols[orderCol].name) {
-		return nil, nil, nil, sql.Errorf(oref.P, ErrValidation, "OVER windows' ordering in stream mode must be defined on a time attribute; %s is %s (declare WATERMARK FOR %s AS ...)", sc.cols[orderCol].name, ot, sc.cols[orderCol].name)
+	ot := sc.cols[orderCol].typ
+	orderErr := sql.Errorf(oref.P, ErrValidation, "OVER windows' ordering in stream mode must be defined on a time attribute; %s is %s (declare WATERMARK FOR %s AS ...)", sc.cols[orderCol].name, ot, sc.cols[orderCol].name)
+	if !ot.IsTimestamp() {
+		return nil, nil, nil, orderErr
 	}
+	// Streaming mode needs a time attribute (a column with a watermark): checked by the physical pass.
+	orderAttr := timeAttribute{name: sc.cols[orderCol].name, err: orderErr}
 	var frame exec.OverFrame
 	ftext := strings.ToUpper(w.Frame)
 	switch {
@@ -192,7 +196,7 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 		out = append(out, Field{Name: name, Type: a.Type})
 		nsc.cols = append(nsc.cols, scopeCol{name: name, typ: a.Type})
 	}
-	node := &OverAggregate{Input: preNode, Partition: partition, OrderCol: orderCol, Frame: frame, Aggs: aggs, Out: out, Pos: w.P}
+	node := &OverAggregate{Input: preNode, Partition: partition, OrderCol: orderCol, Frame: frame, Aggs: aggs, Out: out, Pos: w.P, OrderAttr: orderAttr}
 	ns := *s
 	ns.Items = nil
 	for i, it := range s.Items {

@@ -45,11 +45,25 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 	case *Scan:
 		return p.physicalScan(x)
 	case *Sink:
+		if x.Overwrite && !p.Batch {
+			return nil, sql.Errorf(x.Pos, ErrUnsupported, "INSERT OVERWRITE is only supported in batch mode (and no sink supports it yet)")
+		}
+		if x.Overwrite {
+			return nil, sql.Errorf(x.Pos, ErrUnsupported, "INSERT OVERWRITE is not supported by connector '%s'", x.Table.Options["connector"])
+		}
 		s, err := p.createSink(x.Table, x.TablePos)
 		if err != nil {
 			return nil, err
 		}
 		x.Sink = s
+	case *WindowTVF:
+		if err := p.checkTimeAttribute(x.Input, x.TimeAttr); err != nil {
+			return nil, err
+		}
+	case *OverAggregate:
+		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil {
+			return nil, err
+		}
 	case *TemporalJoin:
 		if p.Batch {
 			return nil, sql.Errorf(x.Pos, ErrUnsupported, "temporal joins (FOR SYSTEM_TIME AS OF) are not supported in batch mode yet")
@@ -89,6 +103,22 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		return nil, fmt.Errorf("%w: the logical node %s was left by the rewrite phases; please report this with the statement", ErrInternal, n.Describe())
 	}
 	return n, nil
+}
+
+// timeAttribute is a column the binder found where streaming mode needs a time attribute (a column with a
+// watermark): the window TVF's time column, the OVER window's order. err is the error to report when it is
+// not one.
+type timeAttribute struct {
+	name string // the column's name as the watermark assigner knows it
+	err  error
+}
+
+// checkTimeAttribute checks, in streaming mode, that the plan in assigns watermarks on the column of a.
+func (p *Planner) checkTimeAttribute(in Node, a timeAttribute) error {
+	if p.Batch || a.err == nil || hasRowtime(in, a.name) {
+		return nil
+	}
+	return a.err
 }
 
 // physicalScan creates the source of a scan for the runtime mode, checks that batch mode can read it, and

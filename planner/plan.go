@@ -115,6 +115,8 @@ type Sink struct {
 	Pos   sql.Pos         // the INSERT statement, for errors of the sink check
 	// TablePos is the table name in the INSERT statement, for errors of the connector.
 	TablePos sql.Pos
+	// Overwrite: INSERT OVERWRITE (refused by the physical pass: batch mode only, and no sink supports it).
+	Overwrite bool
 }
 
 func (n *Scan) Fields() []Field              { return n.Out }
@@ -364,6 +366,8 @@ type WindowTVF struct {
 	LTZ       bool
 	Out       []Field
 	Pos       sql.Pos // the window call, for errors of the physical pass
+	// TimeAttr is the time column as bound: streaming mode needs it to be a time attribute.
+	TimeAttr timeAttribute
 }
 
 func (n *WindowTVF) Fields() []Field      { return n.Out }
@@ -474,6 +478,8 @@ type OverAggregate struct {
 	Aggs      []exec.AggCall
 	Out       []Field
 	Pos       sql.Pos // the OVER clause, for errors of the physical pass
+	// OrderAttr is the ORDER BY column as bound: streaming mode needs it to be a time attribute.
+	OrderAttr timeAttribute
 }
 
 func (n *OverAggregate) Fields() []Field      { return n.Out }

@@ -72,16 +72,7 @@ func TestRules(t *testing.T) {
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
 			case "exec":
-				stmts, err := sql.ParseScript(d.Input)
-				if err != nil {
-					return err.Error() + "\n"
-				}
-				for _, st := range stmts {
-					if _, err := cat.CreateTable(st.(*sql.CreateTable)); err != nil {
-						return err.Error() + "\n"
-					}
-				}
-				return "ok\n"
+				return execDDL(cat, d.Input)
 			case "rule":
 				var name, mode string
 				d.ScanArgs(t, "name", &name)
@@ -178,6 +169,58 @@ func containsName(names []string, n string) bool {
 		}
 	}
 	return false
+}
+
+// TestPhysical runs the goldens under testdata/physical. Commands:
+//
+//	exec  CREATE TABLE statements (the tables t, u and p exist already)
+//	plan  plan the statement in both runtime modes; print each physical plan with changelog modes, or the
+//	      error
+func TestPhysical(t *testing.T) {
+	datadriven.Walk(t, "testdata/physical", func(t *testing.T, path string) {
+		cat := newTestCatalog(t)
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			switch d.Cmd {
+			case "exec":
+				return execDDL(cat, d.Input)
+			case "plan":
+				var b strings.Builder
+				for _, batch := range []bool{false, true} {
+					b.WriteString(map[bool]string{false: "streaming:\n", true: "batch:\n"}[batch])
+					p := newTestPlanner(cat, batch)
+					n, err := bindStatement(p, d.Input)
+					if err == nil {
+						n, err = p.optimize(n)
+					}
+					if err != nil {
+						if line, col, msg, ok := sql.Position(err); ok {
+							fmt.Fprintf(&b, "%d:%d: %s\n", line, col, msg)
+						} else {
+							b.WriteString(err.Error() + "\n")
+						}
+						continue
+					}
+					b.WriteString(Explain(n, true))
+				}
+				return b.String()
+			}
+			t.Fatalf("unknown command %s", d.Cmd)
+			return ""
+		})
+	})
+}
+
+func execDDL(cat *catalog.Catalog, text string) string {
+	stmts, err := sql.ParseScript(text)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	for _, st := range stmts {
+		if _, err := cat.CreateTable(st.(*sql.CreateTable)); err != nil {
+			return err.Error() + "\n"
+		}
+	}
+	return "ok\n"
 }
 
 // loopRule rewrites every Project into an equal Project: it never reaches a fixpoint.

@@ -34,12 +34,6 @@ func (p *Planner) bindInsert(ins *sql.Insert) (*Sink, error) {
 		}
 		return nil, p.Catalog.NotFound(ins.Table)
 	}
-	if ins.Overwrite && !p.Batch {
-		return nil, sql.Errorf(ins.P, ErrUnsupported, "INSERT OVERWRITE is only supported in batch mode (and no sink supports it yet)")
-	}
-	if ins.Overwrite {
-		return nil, sql.Errorf(ins.P, ErrUnsupported, "INSERT OVERWRITE is not supported by connector '%s'", t.Options["connector"])
-	}
 	q, err := p.query(ins.Query)
 	if err != nil {
 		return nil, err
@@ -144,7 +138,7 @@ func (p *Planner) bindInsert(ins *sql.Insert) (*Sink, error) {
 		return nil, tableErr(t, ins.Table.P, err)
 	}
 	// The physical pass checks that the sink can consume the query's changelog.
-	return &Sink{Input: q, Table: t, Pos: ins.P, TablePos: ins.Table.P}, nil
+	return &Sink{Input: q, Table: t, Pos: ins.P, TablePos: ins.Table.P, Overwrite: ins.Overwrite}, nil
 }
 
 func schemaText(fs []Field) string {

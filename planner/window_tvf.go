@@ -56,9 +56,9 @@ func (p *Planner) buildWindow(name string, at sql.Pos, in Node, insc *scope, col
 	if !ct.IsTimestamp() {
 		return nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol to be a TIMESTAMP or TIMESTAMP_LTZ time attribute, but %s is %s.", insc.cols[col].name, ct)
 	}
-	if !p.Batch && !hasRowtime(in, insc.cols[col].name) {
-		return nil, sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol is a time attribute type, but is %s. Declare WATERMARK FOR %s AS ... on table %s.", ct, insc.cols[col].name, table)
-	}
+	// Streaming mode needs a time attribute (a column with a watermark): checked by the physical pass.
+	timeAttr := timeAttribute{name: insc.cols[col].name,
+		err: sql.Errorf(ref.P, ErrValidation, "The window function requires the timecol is a time attribute type, but is %s. Declare WATERMARK FOR %s AS ... on table %s.", ct, insc.cols[col].name, table)}
 	ms := func(i int) (int64, error) {
 		x, err := p.b.expr(args[i], &scope{})
 		if err != nil {
@@ -112,7 +112,7 @@ func (p *Planner) buildWindow(name string, at sql.Pos, in Node, insc *scope, col
 	out = append(out, Field{Name: "window_start", Type: types.TimestampType(3).WithNullable(false)},
 		Field{Name: "window_end", Type: types.TimestampType(3).WithNullable(false)},
 		Field{Name: "window_time", Type: wtType})
-	return &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out, Pos: at}, nil
+	return &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out, Pos: at, TimeAttr: timeAttr}, nil
 }
 
 // hasRowtime reports whether n's plan assigns watermarks on column name (a time attribute).
