@@ -1,6 +1,9 @@
-// Package planner binds statements to the catalog, builds plans of plain-data nodes, infers the changelog
-// mode of every node, checks that sinks can consume what the query produces, and prints EXPLAIN. It does no
-// I/O: sources and sinks are created (not started) so that their changelog modes and boundedness are known.
+// Package planner plans statements in phases (docs/ARCHITECTURE.md, "The planner"): the binder turns the
+// AST into a logical plan of plain-data nodes; named phases of rewrite rules (rules.go, rule_*.go) rewrite
+// it; the physical pass (physical.go) chooses the operators of the runtime mode, infers the changelog mode
+// of every node and checks that sinks can consume what the query produces. EXPLAIN prints each step. It
+// does no I/O: sources and sinks are created (not started) so that their changelog modes and boundedness
+// are known.
 package planner
 
 import (
@@ -22,7 +25,8 @@ type Field struct {
 	Type types.Type
 }
 
-// Node is a physical plan node: plain data, executed by the engine.
+// Node is a plan node: plain data. The nodes of a physical plan are executed by the engine; logical-only
+// nodes (logical.go) never reach it.
 type Node interface {
 	Fields() []Field
 	Inputs() []Node

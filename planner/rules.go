@@ -69,20 +69,20 @@ func Optimize(n Node, program []Phase) (Node, []PhaseStep, error) {
 }
 
 func runPhase(n Node, ph Phase) (Node, bool, error) {
-	any := false
+	changed := false
 	for pass := 0; pass < maxPasses; pass++ {
 		var fired []string
 		n = transformUp(n, ph.Rules, &fired)
 		if len(fired) == 0 {
-			return n, any, nil
+			return n, changed, nil
 		}
-		any = true
+		changed = true
 		if pass == maxPasses-1 {
 			return nil, false, fmt.Errorf("%w: planner phase %s did not reach a fixpoint after %d passes (rules still firing: %s); please report this with the statement",
 				ErrInternal, ph.Name, maxPasses, strings.Join(fired, ", "))
 		}
 	}
-	return n, any, nil
+	return n, changed, nil
 }
 
 // transformUp rewrites the inputs of n, then n itself with each rule in order; fired collects the names of
