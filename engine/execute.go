@@ -33,8 +33,9 @@ const (
 // ErrValidation is wrapped by invalid session options.
 var ErrValidation = catalog.ErrValidation
 
-// ErrInternal is wrapped by errors that stem from a bug (a recovered panic), not from the statement.
-var ErrInternal = errors.New("internal error")
+// ErrInternal is wrapped by errors that stem from a bug (a recovered panic, a planner rule that loops), not
+// from the statement.
+var ErrInternal = planner.ErrInternal
 
 func loadZone(v string) (*time.Location, error) {
 	if v == "" || v == "default" {
@@ -445,17 +446,22 @@ func (s *Session) plan(params []types.Value, build func(p *planner.Planner) ([]p
 }
 
 func (s *Session) explain(st *sql.Explain, params []types.Value) (*Result, error) {
-	modes := false
+	modes, verbose := false, false
 	for _, d := range st.Details {
 		switch d {
 		case "CHANGELOG_MODE":
 			modes = true
+		case "VERBOSE":
+			verbose = true
 		case "ESTIMATED_COST", "JSON_EXECUTION_PLAN", "PLAN_ADVICE":
 		default:
 			return nil, sql.Errorf(st.P, planner.ErrUnsupported, "EXPLAIN detail %s is not supported", d)
 		}
 	}
-	nodes, batch, err := s.plan(params, func(p *planner.Planner) ([]planner.Node, error) {
+	var trace *planner.Trace
+	_, batch, err := s.plan(params, func(p *planner.Planner) ([]planner.Node, error) {
+		trace = &planner.Trace{} // automatic mode plans twice: keep the last
+		p.Trace = trace
 		switch in := st.Stmt.(type) {
 		case *sql.QueryStmt:
 			n, err := p.PlanQuery(in.Query)
@@ -479,16 +485,11 @@ func (s *Session) explain(st *sql.Explain, params []types.Value) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
 	mode := "streaming"
 	if batch {
 		mode = "batch"
 	}
-	fmt.Fprintf(&b, "== Optimized Physical Plan (%s) ==\n", mode)
-	for _, n := range nodes {
-		b.WriteString(planner.Explain(n, modes))
-	}
-	return &Result{Kind: ResultOK, Message: strings.TrimRight(b.String(), "\n")}, nil
+	return &Result{Kind: ResultOK, Message: planner.ExplainText(trace, mode, modes, verbose)}, nil
 }
 
 func newJobID() string {

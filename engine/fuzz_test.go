@@ -28,6 +28,21 @@ func FuzzPlan(f *testing.F) {
 		"SELECT a, MAX(b) OVER w FROM t WINDOW w AS (ORDER BY ts RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW)",
 		"SELECT * FROM (SELECT a, DENSE_RANK() OVER (PARTITION BY a ORDER BY b) AS r FROM t) WHERE r < 3",
 		"SELECT a, window_end, SUM(b) FROM TABLE(CUMULATE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '1' HOUR)) GROUP BY a, window_start, window_end",
+		// One or more seeds per planner rule (planner/rules.go) and per physical choice.
+		"SELECT a, b + 1 FROM t WHERE b > 0",                                   // CalcMergeRule, FilterToCalcRule
+		"SELECT y + 1 FROM (SELECT a + 1 AS x, b * 2 AS y FROM t WHERE a > 1)", // CalcMergeRule, ProjectToCalcRule
+		"SELECT * FROM (SELECT a, b, ts FROM t)",                               // ProjectRemoveRule
+		"SELECT a, COUNT(*) FROM t GROUP BY a HAVING COUNT(*) > 1",             // FilterToCalcRule (HAVING)
+		"SELECT * FROM (SELECT a, rn AS r FROM (SELECT a, RANK() OVER (PARTITION BY a ORDER BY b) AS rn FROM t)) WHERE r <= 3 AND 2 > r",               // RankLimitPushdownRule
+		"SELECT b FROM t WHERE a IN (SELECT a FROM u) AND b IN (SELECT CAST(a AS BIGINT) FROM u WHERE c = 'x')",                                        // InSubqueryToSemiJoinRule
+		"SELECT a, HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE), SUM(b) FROM t GROUP BY a, HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)", // GroupWindowToWindowTVFRule
+		"SELECT window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) WHERE a > 1 GROUP BY window_start, window_end",   // WindowAggregateRule
+		"SELECT DISTINCT window_start, window_end FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))",                                    // not a window aggregate
+		"SELECT a, ts FROM t WHERE a > 1",              // WatermarkAssignerRemoveRule (batch)
+		"SELECT a FROM t LIMIT 2",                      // physical: Limit / Sort
+		"SELECT a, COUNT(*) FROM t GROUP BY a LIMIT 2", // physical: LIMIT over updates
+		"SELECT * FROM t JOIN t AS t2 ON t.a = t2.a AND t.ts BETWEEN t2.ts - INTERVAL '1' MINUTE AND t2.ts", // physical: IntervalJoin / HashJoin
+		"VERBOSE SELECT a FROM t WHERE a IN (SELECT a FROM u)",                                              // EXPLAIN VERBOSE
 	} {
 		f.Add(seed)
 	}

@@ -153,12 +153,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if !n.Batch && g.backend == nil {
 			g.register(n, agg)
 		}
-		if n.Batch && len(n.Keys) > 0 {
-			var keys []exec.SortKey
-			for _, k := range n.Keys {
-				keys = append(keys, exec.SortKey{Col: k, NullsFirst: true})
-			}
-			return g.build(n.Input, exec.NewSort(keys, -1, 0, g.sortMemory, g.tempDir, agg), j)
+		if len(n.InputSort) > 0 {
+			return g.build(n.Input, exec.NewSort(n.InputSort, -1, 0, g.sortMemory, g.tempDir, agg), j)
 		}
 		return g.build(n.Input, agg, j)
 	case *planner.Sort:

@@ -1,6 +1,9 @@
-// Package planner binds statements to the catalog, builds plans of plain-data nodes, infers the changelog
-// mode of every node, checks that sinks can consume what the query produces, and prints EXPLAIN. It does no
-// I/O: sources and sinks are created (not started) so that their changelog modes and boundedness are known.
+// Package planner plans statements in phases (docs/ARCHITECTURE.md, "The planner"): the binder turns the
+// AST into a logical plan of plain-data nodes; named phases of rewrite rules (rules.go, rule_*.go) rewrite
+// it; the physical pass (physical.go) chooses the operators of the runtime mode, infers the changelog mode
+// of every node and checks that sinks can consume what the query produces. EXPLAIN prints each step. It
+// does no I/O: sources and sinks are created (not started) so that their changelog modes and boundedness
+// are known.
 package planner
 
 import (
@@ -12,6 +15,7 @@ import (
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -21,7 +25,8 @@ type Field struct {
 	Type types.Type
 }
 
-// Node is a physical plan node: plain data, executed by the engine.
+// Node is a plan node: plain data. The nodes of a physical plan are executed by the engine; logical-only
+// nodes (logical.go) never reach it.
 type Node interface {
 	Fields() []Field
 	Inputs() []Node
@@ -35,8 +40,9 @@ type Node interface {
 // metadata columns, in declaration order.
 type Scan struct {
 	Table  *catalog.Table
-	Source connectors.Source
+	Source connectors.Source // physical: created by the physical pass for the runtime mode
 	Out    []Field
+	Pos    sql.Pos // the table reference, for errors
 }
 
 // Values emits constant rows (VALUES ...), insert-only and bounded.
@@ -61,13 +67,19 @@ type WatermarkAssigner struct {
 }
 
 // Aggregate is a group aggregation (keys first, then aggregates). In batch mode its input is sorted by key
-// first (the engine inserts the sort) and it emits final rows only.
+// first (InputSort) and it emits final rows only.
 type Aggregate struct {
 	Input Node
 	Keys  []int
 	Aggs  []exec.AggCall
-	Batch bool
-	Out   []Field
+	// Distinct: the aggregate of SELECT DISTINCT, UNION or IN (subquery), not of GROUP BY (logical; it never
+	// becomes a window aggregate).
+	Distinct bool
+	Batch    bool // physical: sort-based batch aggregate
+	// InputSort (physical, batch with keys): the order the input is sorted in first, so that the aggregate
+	// holds one key's state at a time.
+	InputSort []exec.SortKey
+	Out       []Field
 }
 
 // Sort sorts its input (batch), with optional limit/offset.
@@ -91,6 +103,7 @@ type Limit struct {
 	Input  Node
 	Limit  int64
 	Offset int64
+	Pos    sql.Pos // the query, for the physical pass's errors
 }
 
 // Union concatenates its inputs (UNION ALL).
@@ -102,7 +115,12 @@ type Union struct {
 type Sink struct {
 	Input Node
 	Table *catalog.Table
-	Sink  connectors.Sink
+	Sink  connectors.Sink // physical: created by the physical pass for the runtime mode
+	Pos   sql.Pos         // the INSERT statement, for errors of the sink check
+	// TablePos is the table name in the INSERT statement, for errors of the connector.
+	TablePos sql.Pos
+	// Overwrite: INSERT OVERWRITE (refused by the physical pass: batch mode only, and no sink supports it).
+	Overwrite bool
 }
 
 func (n *Scan) Fields() []Field              { return n.Out }
@@ -168,15 +186,7 @@ func (n *Values) Describe() string {
 }
 
 func (n *Calc) Describe() string {
-	var sel []string
-	for i, p := range n.Projects {
-		s := p.String()
-		if s != n.Out[i].Name {
-			s += " AS " + n.Out[i].Name
-		}
-		sel = append(sel, s)
-	}
-	d := "Calc(select=[" + strings.Join(sel, ", ") + "]"
+	d := "Calc(select=[" + selectText(n.Projects, n.Out) + "]"
 	if n.Filter != nil {
 		d += ", where=[" + n.Filter.String() + "]"
 	}
@@ -273,49 +283,13 @@ func (n *Sink) Describe() string {
 	return fmt.Sprintf("Sink(table=[default_catalog.default_database.%s], fields=[%s])", n.Table.Name, names(n.Input.Fields()))
 }
 
-// Explain prints a plan tree as Flink does (+- and :- connectors). With modes, each node gets
-// ", changelogMode=[I,UB,UA]".
-func Explain(root Node, modes bool) string {
-	var b strings.Builder
-	var walk func(n Node, prefix string, last bool, top bool)
-	walk = func(n Node, prefix string, last bool, top bool) {
-		line := n.Describe()
-		if modes {
-			line = strings.TrimSuffix(line, ")") + ", changelogMode=[" + n.Mode().Kinds.String() + "])"
-		}
-		if top {
-			b.WriteString(line + "\n")
-		} else {
-			conn := ":- "
-			if last {
-				conn = "+- "
-			}
-			b.WriteString(prefix + conn + line + "\n")
-		}
-		ins := n.Inputs()
-		childPrefix := prefix
-		if !top {
-			if last {
-				childPrefix += "   "
-			} else {
-				childPrefix += ":  "
-			}
-		}
-		for i, in := range ins {
-			walk(in, childPrefix, i == len(ins)-1, false)
-		}
-	}
-	walk(root, "", true, true)
-	return b.String()
-}
-
 // ChangelogNormalize follows an upsert source: it keeps the last row per key and emits a complete
 // changelog (-U with the old row, -D with the full row), dropping upserts that change nothing. In batch mode
 // it emits the final rows as +I at the end of input.
 type ChangelogNormalize struct {
 	Input Node
 	Keys  []int
-	Batch bool
+	Batch bool // physical
 	// MetaCols are the metadata columns: -D rows carry the delete message's values for them.
 	MetaCols []int
 }
@@ -343,9 +317,13 @@ type Join struct {
 	Type                exec.JoinType
 	LeftKeys, RightKeys []int
 	Residual            expr.Expr
-	Interval            *exec.IntervalBounds // interval join: state is bounded by the time condition
-	Batch               bool
-	Out                 []Field
+	// Bounds are the time bounds between the two sides' rowtimes found in the condition (logical, set by the
+	// binder); the physical pass makes the join an interval join (Interval = Bounds) in streaming mode when
+	// both inputs are insert-only.
+	Bounds   *exec.IntervalBounds
+	Interval *exec.IntervalBounds // physical: interval join, state is bounded by the time condition
+	Batch    bool                 // physical: batch (hash) join
+	Out      []Field
 }
 
 func (n *Join) Fields() []Field { return n.Out }
@@ -391,6 +369,9 @@ type WindowTVF struct {
 	TimeCol   int
 	LTZ       bool
 	Out       []Field
+	Pos       sql.Pos // the window call, for errors of the physical pass
+	// TimeAttr is the time column as bound: streaming mode needs it to be a time attribute.
+	TimeAttr timeAttribute
 }
 
 func (n *WindowTVF) Fields() []Field      { return n.Out }
@@ -465,7 +446,7 @@ type Rank struct {
 	Partition []int
 	Order     []exec.SortKey
 	Limit     int64
-	Batch     bool
+	Batch     bool // physical
 	Out       []Field
 }
 
@@ -500,6 +481,9 @@ type OverAggregate struct {
 	Frame     exec.OverFrame
 	Aggs      []exec.AggCall
 	Out       []Field
+	Pos       sql.Pos // the OVER clause, for errors of the physical pass
+	// OrderAttr is the ORDER BY column as bound: streaming mode needs it to be a time attribute.
+	OrderAttr timeAttribute
 }
 
 func (n *OverAggregate) Fields() []Field      { return n.Out }
@@ -535,6 +519,7 @@ type TemporalJoin struct {
 	LeftTime, RightTime int
 	Outer               bool
 	Out                 []Field
+	Pos                 sql.Pos // the versioned table reference, for errors
 }
 
 func (n *TemporalJoin) Fields() []Field      { return n.Out }

@@ -891,7 +891,7 @@ func (p *parser) show() *Show {
 	return s
 }
 
-var explainDetails = map[string]bool{"CHANGELOG_MODE": true, "ESTIMATED_COST": true, "JSON_EXECUTION_PLAN": true, "PLAN_ADVICE": true}
+var explainDetails = map[string]bool{"CHANGELOG_MODE": true, "ESTIMATED_COST": true, "JSON_EXECUTION_PLAN": true, "PLAN_ADVICE": true, "VERBOSE": true}
 
 func (p *parser) explain() *Explain {
 	p.advance()
