@@ -91,6 +91,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			g.bsp.wms = append(g.bsp.wms, wm)
 		}
 	}
+	out = g.meter(n, out, j) // per-operator counters (metrics.go)
 	switch n := n.(type) {
 	case *planner.Sink:
 		if g.batch && g.restart.attempts > 1 {
@@ -335,6 +336,7 @@ func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
 			ng, rerr := restart.again(ctx, j, g, err)
 			if rerr == nil {
 				g = ng
+				j.metrics.restarts.Add(1)
 				continue
 			}
 			if !errors.Is(rerr, errNoRestart) {
