@@ -75,6 +75,9 @@ type source struct {
 	records, skippedBad, skippedNull atomic.Int64
 	warnings                         int
 
+	lagTotal, lagMax atomic.Int64 // records behind the high watermarks (RecordsLag); lagKnown after a fetch
+	lagKnown         atomic.Bool
+
 	positions positions // position.go
 }
 
@@ -107,6 +110,7 @@ type partState struct {
 	committed int64 // last offset committed to the group
 	stop      int64 // exclusive end offset, -1 when unbounded
 	done      bool
+	hw        int64 // the partition's high watermark as of the last fetch; -1 before
 }
 
 // run is the state of one Run.
@@ -363,7 +367,7 @@ func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) 
 	restored := s.positions.restored
 	s.positions.mu.Unlock()
 	for _, tp := range fresh {
-		st := &partState{tp: tp, next: -1, acked: -1, committed: -1, stop: -1}
+		st := &partState{tp: tp, next: -1, acked: -1, committed: -1, stop: -1, hw: -1}
 		start := starts[tp]
 		if restored != nil {
 			if o, ok := restored[tp]; ok {
@@ -488,6 +492,7 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 			return
 		}
 		r.touched = append(r.touched, st)
+		st.hw = fp.HighWatermark
 		for _, rec := range fp.Records {
 			if st.stop >= 0 && rec.Offset >= st.stop {
 				break
@@ -524,7 +529,34 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	for _, st := range r.touched {
 		st.acked = st.next
 	}
+	r.noteLag()
 	return firstErr
+}
+
+// noteLag updates the source's lag after a fetch: for each partition, its high watermark minus the next
+// offset to read (Kafka's records-lag).
+func (r *run) noteLag() {
+	if len(r.touched) == 0 {
+		return
+	}
+	var total, mx int64
+	for _, st := range r.parts {
+		if st.hw < 0 || st.done {
+			continue
+		}
+		lag := max(st.hw-max(st.next, 0), 0)
+		total += lag
+		mx = max(mx, lag)
+	}
+	r.s.lagTotal.Store(total)
+	r.s.lagMax.Store(mx)
+	r.s.lagKnown.Store(true)
+}
+
+// RecordsLag returns how far the source is behind: the lag summed over its partitions and the largest one
+// (Kafka's records-lag-max); known is false until the first fetch returned records.
+func (s *source) RecordsLag() (total, max int64, known bool) {
+	return s.lagTotal.Load(), s.lagMax.Load(), s.lagKnown.Load()
 }
 
 // record decodes one record into the next row of the batch (or skips it).
