@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/cockroachdb/datadriven v1.0.3
 	github.com/cockroachdb/pebble/v2 v2.1.7
+	github.com/creack/pty v1.1.24
 	github.com/hamba/avro/v2 v2.31.0
 	github.com/peterh/liner v1.2.3
 	github.com/twmb/franz-go v1.22.2
