@@ -115,6 +115,7 @@ func Main(cfg Config) int {
 		sigs = ch
 	}
 	r.sess, r.sigs = sess, sigs
+	defer sess.Close() // the Prometheus endpoint, after the jobs
 	defer sess.CancelJobs()
 
 	if initFile != "" {

@@ -544,6 +544,7 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 		return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))
 	}
 	s.jobs = append(s.jobs, j)
+	s.noteJob(j)
 	if s.cfg.OnSubmit != nil {
 		s.cfg.OnSubmit(j)
 	}
