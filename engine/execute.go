@@ -574,6 +574,7 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 	qctx, cancel := context.WithCancel(ctx)
 	qr := &QueryResult{rows: make(chan changelog.Row, 1024), done: make(chan struct{}), cancel: cancel}
 	j := &Job{id: newJobID(), name: "collect", cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
+	j.metrics.setRoots(nodes)
 	g := s.newGraph(batch)
 	collect := &collectOutput{ctx: qctx, ch: qr.rows}
 	if err := g.build(root, collect, j); err != nil {

@@ -319,6 +319,7 @@ func (j *Job) run(ctx context.Context, g *graph) { j.supervise(ctx, g, nil) }
 // supervise runs the graph and, when it fails and restart allows it, rebuilds it from the latest checkpoint
 // and runs it again (Flink's restart strategies for streaming jobs); then it records the outcome.
 func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
+	j.startSampling() // rates (metrics.go)
 	for {
 		status, err := j.attempt(ctx, g)
 		if status == JobFinished && g.bsp != nil {

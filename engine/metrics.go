@@ -96,7 +96,6 @@ func (g *graph) meter(n planner.Node, out changelog.Output, j *Job) changelog.Ou
 			j.metrics.mu.Unlock()
 		}
 	}
-	j.startSampling()
 	if out == nil {
 		return nil
 	}
@@ -208,7 +207,8 @@ func rate(samples *[rateWindow + 1]int64, n *int, v int64, dt time.Duration) flo
 	return float64(samples[0]-samples[*n-1]) / span
 }
 
-// startSampling starts the goroutine that samples the job's rates once a second until the job ends.
+// startSampling starts the goroutine that samples the job's rates once a second until the job ends
+// (supervise calls it when the job starts).
 func (j *Job) startSampling() {
 	jm := &j.metrics
 	jm.mu.Lock()

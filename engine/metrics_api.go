@@ -44,14 +44,27 @@ func (j *Job) Metrics() JobMetrics {
 		Restarts: jm.restarts.Load(), FailedCheckpoints: jm.failedCheckpoints.Load(),
 		LastCheckpoint: j.LastCheckpoint(),
 	}
+	type snap struct {
+		o   *opMetrics
+		id  int
+		lag lagSource
+		in  []int
+	}
 	jm.mu.Lock()
-	ops := append([]*opMetrics(nil), jm.ops...)
+	ops := make([]snap, len(jm.ops))
+	for i, o := range jm.ops {
+		ops[i] = snap{o: o, id: o.id, lag: o.lag}
+		for _, in := range o.inputs {
+			ops[i].in = append(ops[i].in, in.id)
+		}
+	}
 	jm.mu.Unlock()
 	sinkWM := int64(math.MaxInt64)
 	sinks := 0
-	for _, o := range ops {
+	for _, sn := range ops {
+		o := sn.o
 		om := OperatorMetrics{
-			ID: o.id, Name: fmt.Sprintf("%s[%d]", o.kind, o.id), Description: o.node.Describe(),
+			ID: sn.id, Name: fmt.Sprintf("%s[%d]", o.kind, sn.id), Description: o.node.Describe(), Inputs: sn.in,
 			RecordsIn: o.rowsIn(), RecordsOut: o.rowsOut.Load(),
 			RecordsInPerSecond:  o.rateIn(),
 			RecordsOutPerSecond: math.Float64frombits(o.rateOut.Load()),
@@ -64,14 +77,11 @@ func (j *Job) Metrics() JobMetrics {
 			sinkWM = min(sinkWM, om.InputWatermark)
 			sinks++
 		}
-		if o.lag != nil {
-			if total, mx, ok := o.lag.RecordsLag(); ok {
+		if sn.lag != nil {
+			if total, mx, ok := sn.lag.RecordsLag(); ok {
 				om.Lag, om.LagMax = total, mx
 				m.Lag = max(m.Lag, 0) + total
 			}
-		}
-		for _, in := range o.inputs {
-			om.Inputs = append(om.Inputs, in.id)
 		}
 		m.Operators = append(m.Operators, om)
 	}
