@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/sluicesql/sluice/engine"
@@ -17,10 +18,11 @@ type runner struct {
 	sess        *engine.Session
 	out, errw   io.Writer
 	sigs        <-chan os.Signal
-	jobs        *jobWatch // jobs.go
-	interactive bool      // the shell runs on a terminal
-	progress    bool      // stderr is a terminal: show a progress line while a script waits for its jobs
-	sync        bool      // 'table.dml-sync' is on for the statement being executed
+	jobs        *jobWatch    // jobs.go
+	interactive bool         // the shell runs on a terminal
+	progress    bool         // stderr is a terminal: show a progress line while a script waits for its jobs
+	sync        bool         // 'table.dml-sync' is on for the statement being executed
+	prompt      atomic.Value // string: the shell's current prompt, redrawn after a background message
 }
 
 // exec runs one statement and prints its result the way Flink's SQL client does.

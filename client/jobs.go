@@ -67,6 +67,10 @@ func (r *runner) reportJobFailure(j *engine.Job, err error) {
 	}
 	if r.interactive {
 		fmt.Fprintf(&b, "(DESCRIBE JOB '%s' shows its plan and counters.)\n\n", j.ID())
+		// The prompt the message pushed up; what was typed reappears with the next key.
+		if p, ok := r.prompt.Load().(string); ok {
+			b.WriteString(p)
+		}
 	}
 	fmt.Fprint(r.errw, b.String())
 }

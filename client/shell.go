@@ -102,7 +102,9 @@ func (r *runner) shell(in io.Reader, interactive bool) int {
 		if buf.Len() > 0 {
 			p = contPrompt
 		}
+		r.prompt.Store(p)
 		line, err := lr.Prompt(p)
+		r.prompt.Store("") // a statement runs: no prompt to redraw
 		if errors.Is(err, liner.ErrPromptAborted) {
 			buf.Reset()
 			continue
