@@ -110,3 +110,37 @@ func TestJobMetricsExact(t *testing.T) {
 		})
 	}
 }
+
+// A job submitted from a named script names its statement as file:line:col in DESCRIBE JOB and Origin.
+func TestDescribeFailedJobFromScript(t *testing.T) {
+	s, err := NewSession(Config{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Notice: &bytes.Buffer{}, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithScript(context.Background(), "jobs.sql")
+	stmts, err := sql.ParseScript("CREATE TABLE hole (n INT) WITH ('connector' = 'blackhole');\n  INSERT INTO hole\n  SELECT CAST(9999999999 AS INT);")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stmts {
+		if _, err := s.Execute(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := s.Jobs()[0]
+	if err := j.Wait(ctx); err == nil {
+		t.Fatal("the job did not fail")
+	}
+	if j.Origin() != "jobs.sql:2:3" {
+		t.Fatalf("origin %q", j.Origin())
+	}
+	st, _ := sql.ParseStatement("DESCRIBE JOB '" + j.ID() + "'")
+	res, err := s.Execute(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Root cause: value 9999999999 is out of range for INT\n  in the job of the statement at jobs.sql:2:3\n"
+	if !strings.Contains(res.Message, want) || res.Rows[0][2].Str() != "FAILED" {
+		t.Fatalf("DESCRIBE JOB of a failed job:\n%s\nrow %v", res.Message, res.Rows)
+	}
+}
