@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,8 +23,12 @@ import (
 //
 // Flink's reporter binds every interface and has no host option; Sluice binds 127.0.0.1 only.
 
-// promPortKey is the session option that turns the endpoint on.
-const promPortKey = "metrics.reporter.prom.port"
+// promPortKey is the session option that turns the endpoint on; promFilterKey is Flink's option that
+// replaces the characters of label values outside [a-zA-Z0-9:_] with '_' (true by default, as in Flink).
+const (
+	promPortKey   = "metrics.reporter.prom.port"
+	promFilterKey = "metrics.reporter.prom.filterLabelValueCharacters"
+)
 
 // promServer is a session's running endpoint.
 type promServer struct {
@@ -35,9 +40,10 @@ type promServer struct {
 // sessionMetrics are the session's jobs as the endpoint sees them (its own lock: a scrape never waits for a
 // statement that holds the session).
 type sessionMetrics struct {
-	mu     sync.Mutex
-	jobs   []*Job
-	server *promServer
+	mu         sync.Mutex
+	jobs       []*Job
+	server     *promServer
+	keepLabels atomic.Bool // 'metrics.reporter.prom.filterLabelValueCharacters' = 'false'
 }
 
 // noteJob makes a new job visible to the endpoint.
@@ -68,6 +74,7 @@ func parsePortRange(v string) (lo, hi int, err error) {
 // syncMetrics starts, restarts or stops the endpoint to match the session option (called with s.mu held
 // after the option changed).
 func (s *Session) syncMetrics() error {
+	s.metrics.keepLabels.Store(s.opts[promFilterKey] == "false")
 	want, on := s.opts[promPortKey]
 	cur := s.metrics.server
 	if cur != nil && on && cur.port == want {
@@ -180,7 +187,13 @@ func (c *promCollector) Collect(ch chan<- prometheus.Metric) {
 	c.s.metrics.mu.Lock()
 	jobs := append([]*Job(nil), c.s.metrics.jobs...)
 	c.s.metrics.mu.Unlock()
+	keep := c.s.metrics.keepLabels.Load()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		if !keep {
+			for i, l := range labels {
+				labels[i] = filterLabelValue(l)
+			}
+		}
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for _, j := range jobs {
@@ -195,17 +208,29 @@ func (c *promCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descCkptFailed, float64(m.FailedCheckpoints), j.id, j.name)
 		gauge(descUptime, float64(time.Since(j.start).Milliseconds()), j.id, j.name)
 		for _, o := range m.Operators {
-			l := []string{j.id, j.name, strconv.Itoa(o.ID), o.Name, "0"}
-			gauge(descRecordsIn, float64(o.RecordsIn), l...)
-			gauge(descRecordsOut, float64(o.RecordsOut), l...)
-			gauge(descRecordsInRate, o.RecordsInPerSecond, l...)
-			gauge(descRecordsOutRate, o.RecordsOutPerSecond, l...)
-			gauge(descInputWatermark, float64(o.InputWatermark), l...)
-			gauge(descOutputWatermark, float64(o.OutputWatermark), l...)
+			l := func() []string { return []string{j.id, j.name, strconv.Itoa(o.ID), o.Name, "0"} }
+			gauge(descRecordsIn, float64(o.RecordsIn), l()...)
+			gauge(descRecordsOut, float64(o.RecordsOut), l()...)
+			gauge(descRecordsInRate, o.RecordsInPerSecond, l()...)
+			gauge(descRecordsOutRate, o.RecordsOutPerSecond, l()...)
+			gauge(descInputWatermark, float64(o.InputWatermark), l()...)
+			gauge(descOutputWatermark, float64(o.OutputWatermark), l()...)
 			if o.Lag >= 0 {
-				gauge(descLagMax, float64(o.LagMax), l...)
-				gauge(descPending, float64(o.Lag), l...)
+				gauge(descLagMax, float64(o.LagMax), l()...)
+				gauge(descPending, float64(o.Lag), l()...)
 			}
 		}
 	}
+}
+
+// filterLabelValue replaces the characters outside [a-zA-Z0-9:_] with '_', as Flink's reporter does when
+// 'filterLabelValueCharacters' is on: "Calc[2]" becomes "Calc_2_", "insert-into_t" "insert_into_t".
+func filterLabelValue(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }

@@ -78,12 +78,13 @@ func TestPrometheusEndpoint(t *testing.T) {
 	execSQL(t, s, `CREATE TABLE hole (id BIGINT) WITH ('connector' = 'blackhole')`)
 	execSQL(t, s, `SET 'pipeline.name' = 'prom-test'`)
 	job := execSQL(t, s, `INSERT INTO hole SELECT id FROM src WHERE id % 2 = 0`).Job
+	// Label values are filtered as Flink's reporter filters them by default: "Calc[2]" is "Calc_2_".
 	op := func(name, opName string) string {
-		return `flink_taskmanager_job_task_operator_` + name + `{job_id="` + job.ID() + `",job_name="prom-test",operator_id="` +
-			opName[strings.IndexByte(opName, '[')+1:len(opName)-1] + `",operator_name="` + opName + `",subtask_index="0"}`
+		return `flink_taskmanager_job_task_operator_` + name + `{job_id="` + job.ID() + `",job_name="prom_test",operator_id="` +
+			opName[strings.IndexByte(opName, '[')+1:len(opName)-1] + `",operator_name="` + filterLabelValue(opName) + `",subtask_index="0"}`
 	}
 	jobm := func(name string) string {
-		return `flink_jobmanager_job_` + name + `{job_id="` + job.ID() + `",job_name="prom-test"}`
+		return `flink_jobmanager_job_` + name + `{job_id="` + job.ID() + `",job_name="prom_test"}`
 	}
 	want := []string{
 		op("numRecordsIn", "TableSourceScan[1]"), op("numRecordsOut", "TableSourceScan[1]"),
@@ -134,6 +135,12 @@ func TestPrometheusEndpoint(t *testing.T) {
 	// The native API has the same numbers.
 	if m := job.Metrics(); m.RowsOut < int64(last[op("numRecordsIn", "Sink[3]")]) || len(m.Operators) != 3 {
 		t.Fatalf("Job.Metrics %+v behind the scrape", m)
+	}
+	// With 'filterLabelValueCharacters' off, label values are as they are.
+	execSQL(t, s, `SET 'metrics.reporter.prom.filterLabelValueCharacters' = 'false'`)
+	raw := `flink_taskmanager_job_task_operator_numRecordsIn{job_id="` + job.ID() + `",job_name="prom-test",operator_id="2",operator_name="Calc[2]",subtask_index="0"}`
+	if _, ok := scrape(t, addr)[raw]; !ok {
+		t.Fatalf("no %s with the filter off", raw)
 	}
 	// A job that ended is dropped, as Flink does.
 	job.Cancel()

@@ -211,7 +211,7 @@ func (s *Session) setTo(key, value string, notice io.Writer) error {
 	prev, had := s.opts[storeKey]
 	s.forget(k, storeKey)
 	s.opts[storeKey] = storeValue
-	if k.key == promPortKey {
+	if k.key == promPortKey || k.key == promFilterKey {
 		// The endpoint starts (or moves) now, so that a port in use is this statement's error.
 		if err := s.syncMetrics(); err != nil {
 			delete(s.opts, storeKey)
