@@ -5,10 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/engine"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // The Kafka source reports its lag (high watermark minus position) to the job's metrics: a job held back by
@@ -24,11 +28,28 @@ func TestSourceReportsLag(t *testing.T) {
 	produceValues(ctx, t, addr, "lag", vals)
 	pr, pw := io.Pipe() // the print sink blocks until the test reads its lines
 	defer pr.Close()
-	job := startJob(ctx, t, pw, fmt.Sprintf(`
+	s, err := engine.NewSession(engine.Config{Stdout: pw, Stderr: io.Discard, Notice: io.Discard, TempDir: t.TempDir(),
+		Options: map[string]string{"metrics.reporter.prom.port": "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stmts, err := sql.ParseScript(fmt.Sprintf(`
 CREATE TABLE src (i INT) WITH ('connector' = 'kafka', 'topic' = 'lag', 'properties.bootstrap.servers' = '%s',
   'scan.startup.mode' = 'earliest-offset', 'format' = 'json', 'properties.max.poll.records' = '10');
 CREATE TABLE out_t (i INT) WITH ('connector' = 'print');
 INSERT INTO out_t SELECT i FROM src;`, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job *engine.Job
+	for _, st := range stmts {
+		res, err := s.Execute(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job = res.Job
+	}
 	defer job.Cancel()
 	lines := bufio.NewScanner(pr)
 	read := func(n int) {
@@ -60,6 +81,20 @@ INSERT INTO out_t SELECT i FROM src;`, addr))
 	}
 	if o := scanOp(m); o.Lag != m.Lag || o.LagMax != m.Lag {
 		t.Fatalf("source lag %d, lag max %d; job lag %d (one partition: all equal)", o.Lag, o.LagMax, m.Lag)
+	}
+	// The Prometheus endpoint serves the same lag under Flink's Kafka source metric names.
+	resp, err := http.Get("http://" + s.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	labels := `{job_id="` + job.ID() + `",job_name="insert_into_out_t",operator_id="1",operator_name="TableSourceScan_1_",subtask_index="0"} `
+	for _, name := range []string{"KafkaSourceReader_KafkaConsumer_records_lag_max", "pendingRecords"} {
+		sample := "flink_taskmanager_job_task_operator_" + name + labels + strconv.FormatInt(m.Lag, 10) + "\n"
+		if !strings.Contains(string(body), sample) {
+			t.Fatalf("no %q in the scrape:\n%s", sample, body)
+		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	for time.Now().Before(deadline) {
