@@ -144,3 +144,39 @@ func TestDescribeFailedJobFromScript(t *testing.T) {
 		t.Fatalf("DESCRIBE JOB of a failed job:\n%s\nrow %v", res.Message, res.Rows)
 	}
 }
+
+// numRestarts counts the restarts of a streaming job: one that fails on every run with 'fixed-delay' and 2
+// attempts fails for good after exactly 2 restarts.
+func TestJobMetricsRestarts(t *testing.T) {
+	var notice bytes.Buffer
+	s, err := NewSession(Config{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Notice: &notice, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stmts, err := sql.ParseScript(`
+SET 'restart-strategy' = 'fixed-delay';
+SET 'restart-strategy.fixed-delay.attempts' = '2';
+SET 'restart-strategy.fixed-delay.delay' = '10 ms';
+SET 'execution.checkpointing.interval' = '50 ms';
+CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '100', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '1000');
+CREATE TABLE hole (n INT) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT CAST(id * 1000000000 AS INT) FROM src;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stmts {
+		if _, err := s.Execute(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := s.Jobs()[0]
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := j.Wait(wctx); err == nil || j.Status() != JobFailed {
+		t.Fatalf("job ended with %v (%s), want a failure", err, j.Status())
+	}
+	if m := j.Metrics(); m.Restarts != 2 || strings.Count(notice.String(), "Restarting it") != 2 {
+		t.Fatalf("numRestarts %d after %d announced restarts, want 2:\n%s", m.Restarts, strings.Count(notice.String(), "Restarting it"), notice.String())
+	}
+}
