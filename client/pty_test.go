@@ -12,13 +12,18 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/term"
 )
 
 // TestMain lets the pty tests run the client in a child process (the test binary itself) whose standard
 // streams are a pseudo-terminal, as `sql-client` on a terminal: liner reads the terminal directly.
 func TestMain(m *testing.M) {
 	if os.Getenv("SLUICE_TEST_CLIENT") == "1" {
-		os.Exit(Main(Config{Args: []string{"-D", "table.local-time-zone=UTC"}, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: true}))
+		// As cmd/sql-client configures the client.
+		args := append([]string{"-D", "table.local-time-zone=UTC"}, strings.Fields(os.Getenv("SLUICE_TEST_ARGS"))...)
+		os.Exit(Main(Config{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			Interactive: term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
+			Progress:    term.IsTerminal(int(os.Stderr.Fd()))}))
 	}
 	os.Exit(m.Run())
 }
@@ -34,8 +39,15 @@ type ptyShell struct {
 }
 
 func startPtyShell(t *testing.T) *ptyShell {
+	p := startPty(t, "")
+	p.expect("Sluice SQL> ")
+	return p
+}
+
+// startPty runs the client with args on a pseudo-terminal.
+func startPty(t *testing.T, args string) *ptyShell {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SLUICE_TEST_CLIENT=1", "HOME="+t.TempDir(), "TERM=xterm")
+	cmd.Env = append(os.Environ(), "SLUICE_TEST_CLIENT=1", "SLUICE_TEST_ARGS="+args, "HOME="+t.TempDir(), "TERM=xterm")
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +71,6 @@ func startPtyShell(t *testing.T) *ptyShell {
 		_ = cmd.Wait()
 		tty.Close()
 	})
-	p.expect("Sluice SQL> ")
 	return p
 }
 
@@ -208,4 +219,46 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// sql-client -f on a terminal shows the progress line while it waits for an unbounded job; Ctrl-C stops the
+// job and says so.
+func TestScriptProgressOnTerminal(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "script.sql")
+	script := `CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000');
+CREATE TABLE hole (id BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT id FROM src;
+`
+	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startPty(t, "-f "+file)
+	p.expect("[INFO] 1 job(s) running: ")
+	p.expect(" rows/s (Ctrl-C stops)")
+	if _, err := p.tty.Write([]byte{3}); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	p.expect("Interrupted: job ")
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the client did not exit after Ctrl-C:\n%s", p.output())
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.output())
+	}
+	// Piped, the same script prints no progress.
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SLUICE_TEST_CLIENT=1", "SLUICE_TEST_ARGS=-f "+file)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	if strings.Contains(errb.String(), "running:") || !strings.Contains(errb.String(), "Interrupted: job ") {
+		t.Fatalf("piped stderr: %q", errb.String())
+	}
 }
