@@ -163,8 +163,13 @@ func (e *Engine) Close() error {
 	e.closed = true
 	e.mu.Unlock()
 	e.sess.CancelJobs()
-	return nil
+	return e.sess.Close() // the Prometheus endpoint ('metrics.reporter.prom.port')
 }
+
+// MetricsAddr returns the address of the engine's Prometheus endpoint ("127.0.0.1:9249"), or "" when the
+// option 'metrics.reporter.prom.port' is not set. It serves the running jobs' counters under Flink's metric
+// names (docs/OBSERVABILITY.md); Job.Metrics returns the same numbers.
+func (e *Engine) MetricsAddr() string { return e.sess.MetricsAddr() }
 
 // SetRuntimeMode switches execution.runtime-mode for the statements that follow, like Flink's
 // TableConfig / EnvironmentSettings.inBatchMode.
@@ -339,8 +344,15 @@ type Job struct{ j *engine.Job }
 // JobStatus is RUNNING, FINISHED, FAILED or CANCELED.
 type JobStatus = engine.JobStatus
 
-// JobMetrics are a job's counters: rows read by its sources, rows written to its sinks.
+// JobMetrics are a job's counters: rows read by its sources, rows written to its sinks, rates, lag,
+// watermark, restarts, checkpoints, and each operator's counters (docs/OBSERVABILITY.md).
 type JobMetrics = engine.JobMetrics
+
+// OperatorMetrics are one operator's counters (Flink's numRecordsIn, numRecordsOut, ...).
+type OperatorMetrics = engine.OperatorMetrics
+
+// NoWatermark is the watermark of an operator or job that has not seen one yet.
+const NoWatermark = engine.NoWatermark
 
 // ID is the job's identifier (as SHOW JOBS lists it).
 func (j *Job) ID() string { return j.j.ID() }
@@ -355,8 +367,11 @@ func (j *Job) Cancel() { j.j.Cancel() }
 // Status reports the job's state.
 func (j *Job) Status() JobStatus { return j.j.Status() }
 
-// Metrics returns the job's counters so far.
+// Metrics returns the job's counters so far (the numbers the Prometheus endpoint serves).
 func (j *Job) Metrics() JobMetrics { return j.j.Metrics() }
+
+// Name is the job's name ('pipeline.name', or insert-into_<table>).
+func (j *Job) Name() string { return j.j.Name() }
 
 // Column is a column of a Go source or of a result: its name and SQL type ("BIGINT", "DECIMAL(10, 2)",
 // "TIMESTAMP(3)", "STRING NOT NULL").

@@ -31,6 +31,9 @@ type Config struct {
 	// Signals, when set, delivers interrupts (Ctrl-C): they cancel the running statement in the shell and the
 	// whole run in script mode (jobs are cancelled, their sinks flushed). Main uses SIGINT and SIGTERM when nil.
 	Signals <-chan os.Signal
+	// Progress reports whether Stderr is a terminal: a script waiting for its jobs (-f) then rewrites a
+	// progress line (rows, rate, lag) every second. Nothing is printed for it otherwise.
+	Progress bool
 }
 
 type multiFlag []string
@@ -93,10 +96,12 @@ func Main(cfg Config) int {
 		}
 	}
 	stdout := cfg.Stdout
+	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress}
 	sess, err := engine.NewSession(engine.Config{Options: opts, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
 		OnSubmit: func(j *engine.Job) {
 			fmt.Fprintf(stdout, "[INFO] Submitting SQL update statement to the cluster...\n"+
 				"[INFO] SQL update statement has been successfully submitted to the cluster:\nJob ID: %s\n\n", j.ID())
+			r.watch(j)
 		}})
 	if err != nil {
 		fmt.Fprintf(cfg.Stderr, "[ERROR] %v\n", err)
@@ -109,16 +114,19 @@ func Main(cfg Config) int {
 		defer signal.Stop(ch)
 		sigs = ch
 	}
-	r := &runner{sess: sess, out: cfg.Stdout, errw: cfg.Stderr, sigs: sigs}
+	r.sess, r.sigs = sess, sigs
+	defer sess.Close() // the Prometheus endpoint, after the jobs
 	defer sess.CancelJobs()
 
 	if initFile != "" {
-		if err := r.runFile(context.Background(), initFile, false); err != nil {
+		if err := r.runFile(context.Background(), initFile, false); errors.Is(err, errQuit) {
+			return 0
+		} else if err != nil {
 			return 1
 		}
 	}
 	if file != "" {
-		if err := r.runFile(context.Background(), file, true); err != nil {
+		if err := r.runFile(context.Background(), file, true); err != nil && !errors.Is(err, errQuit) {
 			return 1
 		}
 		return 0
@@ -139,40 +147,53 @@ func (r *runner) runFile(ctx context.Context, name string, wait bool) error {
 	defer cancel()
 	stop := r.cancelOnSignal(cancel)
 	defer stop()
-	if err := r.runScript(ctx, name, string(data)); err != nil {
+	quit, err := r.runScript(engine.WithScript(ctx, name), name, string(data))
+	if err != nil {
 		return err
+	}
+	if quit {
+		if jobs := r.running(); len(jobs) > 0 {
+			r.stopJobs(jobs, "QUIT in "+name)
+		}
+		return errQuit
 	}
 	if !wait {
 		return nil
 	}
-	for _, j := range r.sess.Jobs() {
-		if err := j.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintf(r.errw, "[INFO] Interrupted: job %s cancelled.\n", j.ID())
-				r.sess.CancelJobs()
-				return nil
-			}
-			fmt.Fprintf(r.errw, "[ERROR] Job %s failed: %v\n", j.ID(), err)
-			return err
+	if err := r.waitJobs(ctx); err != nil {
+		if ctx.Err() != nil {
+			r.stopJobs(r.running(), "Interrupted")
+			return nil
 		}
+		return err
 	}
 	return nil
 }
 
+// errQuit ends the client after a QUIT or EXIT in a script.
+var errQuit = errors.New("quit")
+
 // runScript parses the whole script first (a syntax error anywhere runs nothing), then runs each statement.
-func (r *runner) runScript(ctx context.Context, name, text string) error {
+// A QUIT or EXIT ends the script there (quit is then true).
+func (r *runner) runScript(ctx context.Context, name, text string) (quit bool, err error) {
+	for _, sp := range sql.SplitStatements(text) {
+		if c := command(text[sp.Start:sp.End]); c == "QUIT" || c == "EXIT" {
+			text, quit = text[:sp.Start], true
+			break
+		}
+	}
 	stmts, err := sql.ParseScript(text)
 	if err != nil {
 		r.reportAt(name, err)
-		return err
+		return false, err
 	}
 	for _, st := range stmts {
 		if err := r.exec(ctx, st); err != nil {
 			r.reportAt(name, err)
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return quit, nil
 }
 
 func (r *runner) reportAt(name string, err error) {

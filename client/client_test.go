@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,6 +47,8 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+var jobIDs = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+
 func scrub(out, errs string, code int, file string) string {
 	var b strings.Builder
 	for _, s := range []string{out, "stderr:\n" + errs} {
@@ -59,6 +62,7 @@ func scrub(out, errs string, code int, file string) string {
 			if file != "" {
 				l = strings.ReplaceAll(l, file, "script.sql")
 			}
+			l = jobIDs.ReplaceAllString(l, "<job-id>")
 			b.WriteString(l)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/sluicesql/sluice/engine"
@@ -14,15 +15,29 @@ import (
 )
 
 type runner struct {
-	sess      *engine.Session
-	out, errw io.Writer
-	sigs      <-chan os.Signal
+	sess        *engine.Session
+	out, errw   io.Writer
+	sigs        <-chan os.Signal
+	jobs        *jobWatch    // jobs.go
+	interactive bool         // the shell runs on a terminal
+	progress    bool         // stderr is a terminal: show a progress line while a script waits for its jobs
+	sync        bool         // 'table.dml-sync' is on for the statement being executed
+	prompt      atomic.Value // string: the shell's current prompt, redrawn after a background message
 }
 
 // exec runs one statement and prints its result the way Flink's SQL client does.
 func (r *runner) exec(ctx context.Context, st sql.Statement) error {
+	v, _ := r.sess.Option("table.dml-sync")
+	r.sync = v == "true"
 	res, err := r.sess.Execute(ctx, st)
 	if err != nil {
+		if _, _, _, ok := sql.Position(err); !ok && r.sync {
+			switch st.(type) {
+			case *sql.Insert, *sql.StatementSet, *sql.CreateTable:
+				// A job run synchronously failed: name its statement.
+				return &sql.Error{Pos: st.Position(), Msg: err.Error(), Err: err}
+			}
+		}
 		return err
 	}
 	switch res.Kind {

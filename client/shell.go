@@ -22,8 +22,9 @@ const (
 
 CLEAR		Clears the current terminal.
 HELP		Prints the available commands.
-QUIT/EXIT	Quits the SQL CLI client.
-CREATE TABLE, CREATE VIEW, DROP, SET, RESET, SHOW, DESCRIBE, EXPLAIN, INSERT INTO, SELECT:
+QUIT/EXIT	Quits the SQL CLI client (asks first when jobs are running: quitting stops them).
+CREATE TABLE, CREATE VIEW, DROP, SET, RESET, SHOW, DESCRIBE, EXPLAIN, INSERT INTO, SELECT, STOP JOB,
+DESCRIBE JOB '<id>' (a job's plan, counters and failure cause):
 		SQL statements, ended by ';'.
 
 Hint: Make sure that a statement ends with ';' for finalizing (multi-line) statements.
@@ -101,7 +102,9 @@ func (r *runner) shell(in io.Reader, interactive bool) int {
 		if buf.Len() > 0 {
 			p = contPrompt
 		}
+		r.prompt.Store(p)
 		line, err := lr.Prompt(p)
+		r.prompt.Store("") // a statement runs: no prompt to redraw
 		if errors.Is(err, liner.ErrPromptAborted) {
 			buf.Reset()
 			continue
@@ -110,6 +113,9 @@ func (r *runner) shell(in io.Reader, interactive bool) int {
 			if buf.Len() > 0 && strings.TrimSpace(buf.String()) != "" {
 				fmt.Fprintln(r.errw, "[ERROR] Incomplete statement at end of input (missing ';').")
 				return 1
+			}
+			if jobs := r.running(); len(jobs) > 0 {
+				r.stopJobs(jobs, "End of input")
 			}
 			if interactive {
 				fmt.Fprintln(r.out, "\nShutting down the session...\ndone.")
@@ -130,6 +136,12 @@ func (r *runner) shell(in io.Reader, interactive bool) int {
 			lr.AppendHistory(text)
 			switch cmd {
 			case "QUIT", "EXIT":
+				if interactive && !r.confirmQuit(lr) {
+					continue
+				}
+				if jobs := r.running(); len(jobs) > 0 {
+					r.stopJobs(jobs, cmd)
+				}
 				fmt.Fprintln(r.out, "Shutting down the session...\ndone.")
 				return 0
 			case "HELP":

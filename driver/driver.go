@@ -153,10 +153,10 @@ func (c *Connector) Connect(context.Context) (driver.Conn, error) {
 // Driver returns the driver.
 func (c *Connector) Driver() driver.Driver { return &Driver{} }
 
-// Close cancels the session's running jobs (sql.DB.Close calls it).
+// Close cancels the session's running jobs and stops its Prometheus endpoint (sql.DB.Close calls it).
 func (c *Connector) Close() error {
 	c.session.CancelJobs()
-	return nil
+	return c.session.Close()
 }
 
 var shortKeys = map[string]string{

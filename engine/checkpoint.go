@@ -151,6 +151,7 @@ func (c *checkpointer) loop(ctx context.Context, fail func(error)) {
 		_, err := c.cycle(ctx, c.cfg.interval > 0, false)
 		if err != nil && ctx.Err() == nil {
 			c.failed++
+			c.job.metrics.failedCheckpoints.Add(1)
 			if c.cfg.interval > 0 && c.failed > c.cfg.tolerable {
 				fail(fmt.Errorf("checkpoint failed and 'execution.checkpointing.tolerable-failed-checkpoints' is %d: %w", c.cfg.tolerable, err))
 				return

@@ -234,6 +234,8 @@ func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, par
 		return s.submit(ctx, []*sql.Insert{st}, st.Text, params)
 	case *sql.StopJob:
 		return s.stopJob(ctx, st)
+	case *sql.DescribeJob:
+		return s.describeJob(st) // metrics_show.go
 	case *sql.StatementSet:
 		if len(st.Inserts) == 0 {
 			return nil, sql.Errorf(st.P, ErrValidation, "the statement set is empty; put INSERT statements between BEGIN and END")
@@ -378,14 +380,7 @@ func (s *Session) show(st *sql.Show) (*Result, error) {
 	case "DATABASES", "CURRENT DATABASE":
 		return stringTable([]string{"database name"}, [][]string{{"default_database"}}), nil
 	case "JOBS":
-		for _, j := range s.jobs {
-			last := ""
-			if c := j.LastCheckpoint(); c.ID > 0 {
-				last = fmt.Sprintf("%d (%s)", c.ID, c.Time.UTC().Format("15:04:05.000"))
-			}
-			rows = append(rows, []string{j.id, j.name, string(j.Status()), j.start.UTC().Format("2006-01-02T15:04:05.000Z"), last})
-		}
-		return stringTable([]string{"job id", "job name", "status", "start time", "last checkpoint"}, rows), nil
+		return s.showJobs(), nil // metrics_show.go
 	}
 	return nil, sql.Errorf(st.P, planner.ErrUnsupported, "SHOW %s is not supported", st.What)
 }
@@ -523,6 +518,8 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 	}
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	j := &Job{id: newJobID(), name: name, cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
+	j.origin, j.stmt = originOf(ctx, inserts[0].Position()), text
+	j.metrics.setRoots(nodes)
 	g := s.newGraph(batch)
 	if err := s.prepareBackend(g, j); err != nil {
 		cancel()
@@ -548,6 +545,7 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 		return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "%s", strings.TrimPrefix(err.Error(), ErrValidation.Error()+": "))
 	}
 	s.jobs = append(s.jobs, j)
+	s.noteJob(j)
 	if s.cfg.OnSubmit != nil {
 		s.cfg.OnSubmit(j)
 	}
@@ -577,6 +575,7 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 	qctx, cancel := context.WithCancel(ctx)
 	qr := &QueryResult{rows: make(chan changelog.Row, 1024), done: make(chan struct{}), cancel: cancel}
 	j := &Job{id: newJobID(), name: "collect", cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
+	j.metrics.setRoots(nodes)
 	g := s.newGraph(batch)
 	collect := &collectOutput{ctx: qctx, ch: qr.rows}
 	if err := g.build(root, collect, j); err != nil {

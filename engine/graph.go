@@ -96,6 +96,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			g.bsp.wms = append(g.bsp.wms, wm)
 		}
 	}
+	out = g.meter(n, out, j) // per-operator counters (metrics.go)
 	switch n := n.(type) {
 	case *planner.Sink:
 		if g.batch && g.restart.attempts > 1 {
@@ -319,6 +320,7 @@ func (j *Job) run(ctx context.Context, g *graph) { j.supervise(ctx, g, nil) }
 // supervise runs the graph and, when it fails and restart allows it, rebuilds it from the latest checkpoint
 // and runs it again (Flink's restart strategies for streaming jobs); then it records the outcome.
 func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
+	j.startSampling() // rates (metrics.go)
 	for {
 		status, err := j.attempt(ctx, g)
 		if status == JobFinished && g.bsp != nil {
@@ -336,6 +338,7 @@ func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
 			ng, rerr := restart.again(ctx, j, g, err)
 			if rerr == nil {
 				g = ng
+				j.metrics.restarts.Add(1)
 				continue
 			}
 			if !errors.Is(rerr, errNoRestart) {

@@ -2,11 +2,11 @@ package engine
 
 import (
 	"context"
-
-	"github.com/sluicesql/sluice/state"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicesql/sluice/state"
 )
 
 // JobStatus is the state of a job.
@@ -19,10 +19,22 @@ const (
 	JobCancelled JobStatus = "CANCELED"
 )
 
-// JobMetrics are counters of a job.
+// JobMetrics are counters of a job (metrics_api.go builds them).
 type JobMetrics struct {
 	RowsIn  int64 // rows read by the sources
 	RowsOut int64 // rows written to the sinks
+	// RecordsInPerSecond and RecordsOutPerSecond are the rates of RowsIn and RowsOut over the last 5 s.
+	RecordsInPerSecond, RecordsOutPerSecond float64
+	// Lag is how many records the job's sources are behind their input (Kafka: for each partition the high
+	// watermark minus the next offset to read, summed); -1 when no source reports one.
+	Lag int64
+	// Watermark is the watermark that reached the sinks, ms since the epoch; NoWatermark when none has.
+	Watermark         int64
+	Restarts          int64 // restarts after failures ('restart-strategy')
+	FailedCheckpoints int64
+	LastCheckpoint    CheckpointInfo
+	// Operators are the counters of each operator of the plan, in plan order (inputs first).
+	Operators []OperatorMetrics
 }
 
 // Job is a running INSERT (or statement set).
@@ -49,6 +61,10 @@ type Job struct {
 	graph          *graph // while running
 	savepoint      string // the savepoint a batch run wrote ('sluice.batch.savepoint-dir')
 	ephemeralDir   string // checkpoints without 'state.checkpoints.dir': removed when the job ends
+
+	metrics jobMetrics // per-operator counters (metrics.go)
+	origin  string     // where the job's statement is: "file:line:col" or "line L, column C"
+	stmt    string     // the job's statement text
 }
 
 // CheckpointInfo describes a job's latest completed checkpoint.
@@ -120,11 +136,6 @@ func (j *Job) Status() JobStatus {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.status
-}
-
-// Metrics returns the job's counters.
-func (j *Job) Metrics() JobMetrics {
-	return JobMetrics{RowsIn: j.rowsIn.Load(), RowsOut: j.rowsOut.Load()}
 }
 
 // Savepoint returns the path of the savepoint that a finished batch job wrote ('sluice.batch.savepoint-dir'),

@@ -45,6 +45,7 @@ type Session struct {
 	jobs       []*Job
 	seq        int
 	functions  map[string]*expr.UDF // user-defined scalar functions (embed.go)
+	metrics    sessionMetrics       // the Prometheus endpoint and the jobs it reports (metrics_prom.go)
 }
 
 // NewSession returns a session with an empty catalog.

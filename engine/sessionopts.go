@@ -208,8 +208,20 @@ func (s *Session) setTo(key, value string, notice io.Writer) error {
 	if warning != "" && notice != nil {
 		fmt.Fprintln(notice, warning)
 	}
+	prev, had := s.opts[storeKey]
 	s.forget(k, storeKey)
 	s.opts[storeKey] = storeValue
+	if k.key == promPortKey || k.key == promFilterKey {
+		// The endpoint starts (or moves) now, so that a port in use is this statement's error.
+		if err := s.syncMetrics(); err != nil {
+			delete(s.opts, storeKey)
+			if had {
+				s.opts[storeKey] = prev
+				_ = s.syncMetrics()
+			}
+			return err
+		}
+	}
 	return nil
 }
 
@@ -244,6 +256,7 @@ func (s *Session) setInitial(opts map[string]string, notice io.Writer) error {
 // reset is RESET 'key' (RESET; when key is ""): the option returns to the value given when the session
 // opened, or is removed. Unknown keys are refused as SET refuses them.
 func (s *Session) reset(key string) error {
+	defer func() { _ = s.syncMetrics() }() // stops the Prometheus endpoint when its option goes
 	if key == "" {
 		s.opts = map[string]string{}
 		return s.setInitial(s.cfg.Options, nil)

@@ -176,6 +176,12 @@ type StopJob struct {
 	Drain     bool
 }
 
+// DescribeJob is DESCRIBE JOB '<id>' (Flink 2.0): the job's plan, counters and failure cause.
+type DescribeJob struct {
+	StmtBase
+	ID string
+}
+
 // Describe is DESCRIBE name / DESC name.
 type Describe struct {
 	StmtBase

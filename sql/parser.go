@@ -417,6 +417,12 @@ func (p *parser) statement() Statement {
 		st = p.reset()
 	case p.isKw("SHOW"):
 		st = p.show()
+	case (p.isKw("DESCRIBE") || p.isKw("DESC")) && p.peekN(1).isKw("JOB") && p.peekN(2).kind == tokString:
+		p.advance()
+		p.advance()
+		dj := &DescribeJob{}
+		dj.ID, _ = p.stringLit()
+		st = dj
 	case p.isKw("DESCRIBE"), p.isKw("DESC"):
 		p.advance()
 		name := p.objectName()
@@ -491,6 +497,8 @@ func setBase(st Statement, b StmtBase) {
 	case *AlterTable:
 		s.StmtBase = b
 	case *StopJob:
+		s.StmtBase = b
+	case *DescribeJob:
 		s.StmtBase = b
 	}
 }

@@ -21,5 +21,6 @@ func main() {
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		Interactive: term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
+		Progress:    term.IsTerminal(int(os.Stderr.Fd())),
 	}))
 }

@@ -75,6 +75,9 @@ type source struct {
 	records, skippedBad, skippedNull atomic.Int64
 	warnings                         int
 
+	lagTotal, lagMax atomic.Int64 // records behind the high watermarks (RecordsLag); lagKnown after a fetch
+	lagKnown         atomic.Bool
+
 	positions positions // position.go
 
 	splits connectors.SplitListener // per-partition watermarks (splits.go); nil when the table has none
@@ -109,8 +112,9 @@ type partState struct {
 	committed int64 // last offset committed to the group
 	stop      int64 // exclusive end offset, -1 when unbounded
 	done      bool
-	split     int  // the split id reported to the watermark assigner
-	paused    bool // paused by watermark alignment (splits.go)
+	split     int   // the split id reported to the watermark assigner
+	paused    bool  // paused by watermark alignment (splits.go)
+	hw        int64 // the partition's high watermark as of the last fetch; -1 before
 }
 
 // run is the state of one Run.
@@ -372,7 +376,7 @@ func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) 
 	restored := s.positions.restored
 	s.positions.mu.Unlock()
 	for _, tp := range fresh {
-		st := &partState{tp: tp, next: -1, acked: -1, committed: -1, stop: -1}
+		st := &partState{tp: tp, next: -1, acked: -1, committed: -1, stop: -1, hw: -1}
 		start := starts[tp]
 		if restored != nil {
 			if o, ok := restored[tp]; ok {
@@ -516,6 +520,7 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 		if st == nil || st.done {
 			return
 		}
+		st.hw = fp.HighWatermark
 		r.batch.Reset()
 		var readErr error
 		for _, rec := range fp.Records {
@@ -566,10 +571,37 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	if removed != nil {
 		r.cl.RemoveConsumePartitions(removed)
 	}
+	r.noteLag(pushed)
 	if firstErr == nil && !pushed {
 		return r.tick(out)
 	}
 	return firstErr
+}
+
+// noteLag updates the source's lag after a fetch: for each partition, its high watermark minus the next
+// offset to read (Kafka's records-lag).
+func (r *run) noteLag(fetched bool) {
+	if !fetched {
+		return
+	}
+	var total, mx int64
+	for _, st := range r.parts {
+		if st.hw < 0 || st.done {
+			continue
+		}
+		lag := max(st.hw-max(st.next, 0), 0)
+		total += lag
+		mx = max(mx, lag)
+	}
+	r.s.lagTotal.Store(total)
+	r.s.lagMax.Store(mx)
+	r.s.lagKnown.Store(true)
+}
+
+// RecordsLag returns how far the source is behind: the lag summed over its partitions and the largest one
+// (Kafka's records-lag-max); known is false until the first fetch returned records.
+func (s *source) RecordsLag() (total, max int64, known bool) {
+	return s.lagTotal.Load(), s.lagMax.Load(), s.lagKnown.Load()
 }
 
 // record decodes one record into the next row of the batch (or skips it).
