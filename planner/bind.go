@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,44 +51,133 @@ func scopeOf(fields []Field, qual string) *scope {
 	return sc
 }
 
-// resolve finds a column by (possibly qualified) name.
+// resolve finds a column by (possibly qualified) name. A reference that names a field inside a ROW column
+// (person.id) is refused here: callers that need a column (join keys, time attributes, PARTITION BY) get a
+// positioned error asking for a column.
 func (s *scope) resolve(ref *sql.ColumnRef) (int, error) {
-	parts := ref.Parts
-	name := parts[len(parts)-1]
-	qual := ""
-	if len(parts) > 1 {
-		qual = parts[len(parts)-2]
+	col, fields, err := s.resolvePath(ref)
+	if err != nil {
+		return -1, err
 	}
+	if len(fields) > 0 {
+		return -1, sql.Errorf(ref.P, ErrUnsupported, "'%s' is a field of ROW column '%s', not a column; select it with an alias in a subquery first (SELECT %s AS %s ...)",
+			sql.JoinIdents(ref.Parts), s.cols[col].name, sql.JoinIdents(ref.Parts), sql.QuoteIdentIfNeeded(fields[len(fields)-1]))
+	}
+	return col, nil
+}
+
+// resolvePath resolves a dotted name as Calcite does: first as table.column (when the first part names a
+// table of the scope), else as column; the remaining parts are fields of that column's ROW type, returned
+// for the caller to bind. Names are case-sensitive (Flink's default).
+func (s *scope) resolvePath(ref *sql.ColumnRef) (col int, fields []string, err error) {
+	parts := ref.Parts
+	if len(parts) >= 2 {
+		col, found, err := s.find(ref, parts[0], parts[1], parts[:2])
+		if err != nil {
+			return -1, nil, err
+		}
+		if found {
+			return col, parts[2:], nil
+		}
+	}
+	col, found, err := s.find(ref, "", parts[0], parts[:1])
+	if err != nil {
+		return -1, nil, err
+	}
+	if found {
+		return col, parts[1:], nil
+	}
+	if len(parts) >= 2 && s.hasQual(parts[0]) {
+		var names []string
+		for _, c := range s.cols {
+			if c.qual == parts[0] {
+				names = append(names, c.name)
+			}
+		}
+		return -1, nil, sql.Errorf(ref.P, ErrValidation, "Column '%s' not found in table '%s'%s", parts[1], parts[0], didYouMean(parts[1], names, "columns"))
+	}
+	if len(parts) >= 2 {
+		names := s.names()
+		for _, c := range s.cols {
+			if c.qual != "" && !slices.Contains(names, c.qual) {
+				names = append(names, c.qual)
+			}
+		}
+		return -1, nil, sql.Errorf(ref.P, ErrValidation, "Column '%s' not found in any table: no table or column is named '%s'%s", sql.JoinIdents(parts), parts[0], didYouMean(parts[0], names, "tables and columns"))
+	}
+	return -1, nil, sql.Errorf(ref.P, ErrValidation, "Column '%s' not found in any table%s", sql.JoinIdents(parts), didYouMean(parts[0], s.names(), "columns"))
+}
+
+// find looks for the column name (of table qual when qual is not empty); more than one match is an error.
+func (s *scope) find(ref *sql.ColumnRef, qual, name string, shown []string) (int, bool, error) {
 	found := -1
 	for i, c := range s.cols {
 		if c.name != name || (qual != "" && c.qual != qual) {
 			continue
 		}
 		if found >= 0 {
-			return -1, sql.Errorf(ref.P, ErrValidation, "Column '%s' is ambiguous", sql.JoinIdents(parts))
+			return -1, false, sql.Errorf(ref.P, ErrValidation, "Column '%s' is ambiguous", sql.JoinIdents(shown))
 		}
 		found = i
 	}
-	if found >= 0 {
-		return found, nil
-	}
-	hint := ""
-	best, bestD := "", 3
+	return found, found >= 0, nil
+}
+
+func (s *scope) hasQual(q string) bool {
 	for _, c := range s.cols {
-		if d := catalog.Levenshtein(strings.ToLower(c.name), strings.ToLower(name)); d < bestD {
-			best, bestD = c.name, d
+		if c.qual == q {
+			return true
+		}
+	}
+	return false
+}
+
+// didYouMean suggests the closest of names to name (edit distance below 3, ignoring case), else lists
+// them all: " (did you mean x?)" or "; available columns: a, b".
+func didYouMean(name string, names []string, what string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := catalog.Levenshtein(strings.ToLower(n), strings.ToLower(name)); d < bestD {
+			best, bestD = n, d
 		}
 	}
 	if best != "" {
-		hint = fmt.Sprintf(" (did you mean %s?)", sql.QuoteIdentIfNeeded(best))
-	} else if len(s.cols) > 0 {
-		var qn []string
-		for _, n := range s.names() {
-			qn = append(qn, sql.QuoteIdentIfNeeded(n))
-		}
-		hint = "; available columns: " + strings.Join(qn, ", ")
+		return fmt.Sprintf(" (did you mean %s?)", sql.QuoteIdentIfNeeded(best))
 	}
-	return -1, sql.Errorf(ref.P, ErrValidation, "Column '%s' not found in any table%s", sql.JoinIdents(parts), hint)
+	if len(names) == 0 {
+		return ""
+	}
+	var qn []string
+	for _, n := range names {
+		qn = append(qn, sql.QuoteIdentIfNeeded(n))
+	}
+	return "; available " + what + ": " + strings.Join(qn, ", ")
+}
+
+// fieldPath binds fields of the ROW-typed x one after the other (person.id, a.b.c). path is the text
+// shown in errors; p the position of the reference.
+func (b *binder) fieldPath(p sql.Pos, x expr.Expr, path string, fields []string) (expr.Expr, error) {
+	for _, f := range fields {
+		t := x.Type()
+		if t.Kind != types.Row {
+			return nil, sql.Errorf(p, ErrValidation, "Cannot access field '%s' in %s: %s is of type %s, not a ROW", f, path, x.String(), t)
+		}
+		var names []string
+		ok := false
+		for _, tf := range t.Fields {
+			names = append(names, tf.Name)
+			ok = ok || tf.Name == f
+		}
+		if !ok {
+			return nil, sql.Errorf(p, ErrValidation, "Unknown field '%s' in %s%s", f, path, didYouMean(f, names, "fields of "+x.String()))
+		}
+		fx, err := b.call(p, "FIELD", x, expr.Literal(types.StringValue(f), types.StringType().WithNullable(false)))
+		if err != nil {
+			return nil, err
+		}
+		x = fx
+	}
+	return x, nil
 }
 
 // aggregate function names handled by the group aggregate operator.
@@ -159,11 +249,15 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 	case *sql.IntervalLit:
 		return intervalLiteral(e)
 	case *sql.ColumnRef:
-		i, err := sc.resolve(e)
+		i, fields, err := sc.resolvePath(e)
 		if err != nil {
 			return nil, err
 		}
-		return expr.Column(i, sc.cols[i].name, sc.cols[i].typ), nil
+		x := expr.Column(i, sc.cols[i].name, sc.cols[i].typ)
+		if len(fields) == 0 {
+			return x, nil
+		}
+		return b.fieldPath(e.P, x, sql.JoinIdents(e.Parts), fields)
 	case *sql.Param:
 		if e.Index < 1 || e.Index > len(b.params) {
 			return nil, sql.Errorf(e.P, ErrValidation, "parameter %d has no value bound (%d given)", e.Index, len(b.params))
@@ -375,7 +469,7 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return b.call(e.P, "FIELD", x, expr.Literal(types.StringValue(e.Field), types.StringType().WithNullable(false)))
+		return b.fieldPath(e.P, x, sql.FormatExpr(e), []string{e.Field})
 	case *sql.Exists, *sql.SubqueryExpr:
 		return nil, sql.Errorf(e.Position(), ErrUnsupported, "subqueries in expressions are not supported yet")
 	}
