@@ -26,6 +26,8 @@ import (
 //	                changelog equals the batch result: the engine's main correctness check.
 //	changelog       run one SELECT in streaming mode; print the changelog rows
 //	run             run an INSERT script to completion; print what the print sinks wrote
+//	script          run statements, then wait for their jobs; print each result, job errors and what the
+//	                print sinks wrote
 //	produce topic=T write each input line as a record value to an in-process Kafka broker (kfake), which
 //	                the file's statements reach as '$BROKER'
 func TestGolden(t *testing.T) {
@@ -51,6 +53,13 @@ func TestGolden(t *testing.T) {
 				return kf.produce(topic, input)
 			case "exec":
 				return kf.scrub(execAll(ctx, t, s, input))
+			case "script":
+				out.Reset()
+				res := execAll(ctx, t, s, input)
+				if err := s.WaitJobs(ctx); err != nil {
+					res += "job error: " + errText(err) + "\n"
+				}
+				return kf.scrub(res + out.String())
 			case "run":
 				out.Reset()
 				res := execAll(ctx, t, s, input)
