@@ -645,10 +645,12 @@ func (p *parser) nameExpr() Expr {
 		f.Parts = parts
 	}
 	p.advance()
-	if p.peekOp("*") && isOpTok(p.peekN(1), ")") {
-		p.advance()
+	if p.peekOp("*") {
+		// f(*): COUNT(*) and the like. Anything but ")" after the star is a missing parenthesis
+		// (COUNT(* FROM t): Encountered "FROM" ... Was expecting ")").
 		p.advance()
 		f.Star = true
+		p.expectOp(")")
 		return p.callTail(f)
 	}
 	if p.acceptKw("DISTINCT") {
