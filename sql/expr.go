@@ -11,13 +11,26 @@ func (p *parser) expr() Expr {
 		return &Literal{P: p.pos()}
 	}
 	defer p.leave()
+	p.exprNest++
 	left := p.andExpr()
 	for p.err == nil && p.peekKw("OR") {
 		p.advance()
 		right := p.andExpr()
 		left = &Binary{P: left.Position(), Op: "OR", L: left, R: right}
 	}
+	if p.exprNest--; p.exprNest == 0 {
+		p.checkDepth(left) // the outermost expression: checked once, as a whole
+	}
 	return left
+}
+
+// checkedAdditive is additive for the places that parse one outside expr (so not depth-checked there).
+func (p *parser) checkedAdditive() Expr {
+	e := p.additive()
+	if p.exprNest == 0 {
+		p.checkDepth(e)
+	}
+	return e
 }
 
 func (p *parser) andExpr() Expr {
