@@ -152,7 +152,7 @@ func (r *runner) runFile(ctx context.Context, name string, wait bool) error {
 				r.sess.CancelJobs()
 				return nil
 			}
-			fmt.Fprintf(r.errw, "[ERROR] Job %s failed: %v\n", j.ID(), err)
+			r.reportJob(name, j.ID(), err)
 			return err
 		}
 	}
@@ -168,6 +168,11 @@ func (r *runner) runScript(ctx context.Context, name, text string) error {
 	}
 	for _, st := range stmts {
 		if err := r.exec(ctx, st); err != nil {
+			if _, _, _, ok := sql.Position(err); !ok {
+				// A failure while running the statement (a query's or a table.dml-sync job's): the
+				// statement is where to look.
+				err = &sql.Error{Pos: st.Position(), Msg: err.Error(), Err: err}
+			}
 			r.reportAt(name, err)
 			return err
 		}
@@ -181,6 +186,17 @@ func (r *runner) reportAt(name string, err error) {
 		return
 	}
 	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s: %v\n", name, err)
+}
+
+// reportJob reports the failure of a job the script submitted, at its INSERT statement, naming the job once:
+// "[ERROR] Job <id> failed. Reason:" then "file:line:col: <cause>".
+func (r *runner) reportJob(name, id string, err error) {
+	msg := strings.TrimPrefix(err.Error(), "job "+id+" failed: ")
+	if p, ok := r.jobStmt[id]; ok {
+		fmt.Fprintf(r.errw, "[ERROR] Job %s failed. Reason:\n%s:%d:%d: %s\n", id, name, p.Line, p.Col, msg)
+		return
+	}
+	fmt.Fprintf(r.errw, "[ERROR] Job %s failed. Reason:\n%s: %s\n", id, name, msg)
 }
 
 // cancelOnSignal calls cancel on the next interrupt until the returned stop is called.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,6 +47,8 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+var jobIDRE = regexp.MustCompile(`([Jj]ob )[0-9a-f]{32}`)
+
 func scrub(out, errs string, code int, file string) string {
 	var b strings.Builder
 	for _, s := range []string{out, "stderr:\n" + errs} {
@@ -56,6 +59,7 @@ func scrub(out, errs string, code int, file string) string {
 			if strings.HasPrefix(l, "Job ID: ") {
 				l = "Job ID: <job-id>\n"
 			}
+			l = jobIDRE.ReplaceAllString(l, "${1}<job-id>")
 			if file != "" {
 				l = strings.ReplaceAll(l, file, "script.sql")
 			}

@@ -17,6 +17,8 @@ type runner struct {
 	sess      *engine.Session
 	out, errw io.Writer
 	sigs      <-chan os.Signal
+	// jobStmt is the position of the statement that submitted each job (by id), for reporting its failure.
+	jobStmt map[string]sql.Pos
 }
 
 // exec runs one statement and prints its result the way Flink's SQL client does.
@@ -52,6 +54,12 @@ func (r *runner) exec(ctx context.Context, st sql.Statement) error {
 			fmt.Fprintln(r.out, res.Message)
 		}
 	case engine.ResultJob:
+		if res.Job != nil {
+			if r.jobStmt == nil {
+				r.jobStmt = map[string]sql.Pos{}
+			}
+			r.jobStmt[res.Job.ID()] = st.Position()
+		}
 		// The job was announced when it was submitted (engine.Config.OnSubmit).
 		if v, _ := r.sess.Option("table.dml-sync"); v == "true" {
 			fmt.Fprintln(r.out, "[INFO] Complete execution of the SQL update statement.")
