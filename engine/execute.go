@@ -277,8 +277,8 @@ func (s *Session) validateTable(t *catalog.Table) error {
 }
 
 // optionErr positions an error about table t's options at the option it names: key, else the first key of
-// an *options.Error that the DDL gives, else an option quoted in the message, else one listed on a line of
-// its own (Flink's "Unsupported options:" list); the table's name when none.
+// an *options.Error that the DDL gives, else the option quoted last in the message, else one listed on a
+// line of its own (Flink's "Unsupported options:" list); the table's name when none.
 func (s *Session) optionErr(t *catalog.Table, key string, err error) error {
 	given := func(k string) bool {
 		for _, o := range t.Def.Options {
@@ -298,9 +298,14 @@ func (s *Session) optionErr(t *catalog.Table, key string, err error) error {
 		}
 	}
 	msg := err.Error()
-	for _, o := range t.Def.Options {
-		if key == "" && strings.Contains(msg, "'"+o.Key+"'") {
-			key = o.Key
+	if key == "" {
+		// The option quoted last: wrapped errors name their innermost cause at the end ("format 'csv'
+		// (option 'format'): Option 'csv.field-delimiter' must be ...").
+		last := -1
+		for _, o := range t.Def.Options {
+			if i := strings.LastIndex(msg, "'"+o.Key+"'"); i > last {
+				last, key = i, o.Key
+			}
 		}
 	}
 	for _, o := range t.Def.Options {
