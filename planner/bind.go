@@ -87,6 +87,16 @@ func (s *scope) resolvePath(ref *sql.ColumnRef) (col int, fields []string, err e
 	if found {
 		return col, parts[1:], nil
 	}
+	// db.t.col, cat.db.t.col: a table qualified by its database (and catalog).
+	for k := 1; k <= 2 && k+1 < len(parts); k++ {
+		col, found, err := s.find(ref, parts[k], parts[k+1], parts[:k+2])
+		if err != nil {
+			return -1, nil, err
+		}
+		if found {
+			return col, parts[k+2:], nil
+		}
+	}
 	if len(parts) >= 2 && s.hasQual(parts[0]) {
 		var names []string
 		for _, c := range s.cols {
@@ -196,12 +206,47 @@ func isAggCall(e sql.Expr) (*sql.FuncCall, bool) {
 
 // aggMap describes the output of an aggregate for binding SELECT items and HAVING above it.
 type aggMap struct {
-	groupText []string // FormatExpr of each GROUP BY expression
+	in        *scope     // the aggregate's input, where GROUP BY expressions were bound
+	groupExpr []sql.Expr // each GROUP BY expression
+	groupText []string   // FormatExpr of each GROUP BY expression
 	groupType []types.Type
 	groupName []string
 	aggText   []string // FormatExpr of each aggregate call
 	aggType   []types.Type
 	aggName   []string
+}
+
+// groupRef finds the GROUP BY expression that is the same column path as ref, resolved in the input.
+func (m *aggMap) groupRef(ref *sql.ColumnRef) (int, bool) {
+	if m.in == nil {
+		return -1, false
+	}
+	key := func(r *sql.ColumnRef) (string, bool) {
+		col, fields, err := m.in.resolvePath(r)
+		if err != nil {
+			return "", false
+		}
+		return strconv.Itoa(col) + "." + strings.Join(fields, "."), true
+	}
+	want, ok := key(ref)
+	if !ok {
+		return -1, false
+	}
+	for i, g := range m.groupExpr {
+		for {
+			p, isParen := g.(*sql.Paren)
+			if !isParen {
+				break
+			}
+			g = p.X
+		}
+		if gr, isRef := g.(*sql.ColumnRef); isRef {
+			if k, ok := key(gr); ok && k == want {
+				return i, true
+			}
+		}
+	}
+	return -1, false
 }
 
 // binder binds expressions.
@@ -238,6 +283,10 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 			}
 		}
 		if ref, ok := e.(*sql.ColumnRef); ok {
+			// The same column or field written differently (t.a and a, t.person.id and person.id).
+			if i, ok := sc.agg.groupRef(ref); ok {
+				return expr.Column(i, sc.agg.groupName[i], sc.agg.groupType[i]), nil
+			}
 			return nil, sql.Errorf(ref.P, ErrValidation, "Expression '%s' is not being grouped; add it to GROUP BY or use it inside an aggregate function", sql.JoinIdents(ref.Parts))
 		}
 	}

@@ -644,7 +644,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		return n, nil
 	}
 	// Aggregation: pre-projection (group keys, aggregate arguments), aggregate, HAVING, projection.
-	am := &aggMap{}
+	am := &aggMap{in: sc}
 	var pre []expr.Expr
 	var preNames []string
 	for gi, g := range s.GroupBy {
@@ -662,6 +662,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 			name = fmt.Sprintf("$f%d", gi)
 		}
 		am.groupText = append(am.groupText, sql.FormatExpr(g))
+		am.groupExpr = append(am.groupExpr, g)
 		am.groupType = append(am.groupType, x.Type())
 		am.groupName = append(am.groupName, name)
 		pre = append(pre, x)
