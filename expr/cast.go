@@ -15,7 +15,9 @@ type castExpr struct {
 	to       types.Type
 	try      bool
 	implicit bool
-	conv     func(types.Value) (types.Value, error)
+	// overflowNull: a number too large for the DECIMAL target is NULL (Flink's castToDecimal), not an error.
+	overflowNull bool
+	conv         func(types.Value) (types.Value, error)
 }
 
 func (c *castExpr) Type() types.Type { return c.to }
@@ -27,7 +29,7 @@ func (c *castExpr) Eval(row []types.Value) (types.Value, error) {
 	}
 	r, err := c.conv(v)
 	if err != nil {
-		if c.try || !c.implicit && c.to.Kind == types.Decimal && errors.Is(err, types.ErrDecimalOverflow) {
+		if c.try || c.overflowNull && errors.Is(err, types.ErrDecimalOverflow) {
 			return types.NullValue, nil // Flink's castToDecimal: a number that does not fit is NULL
 		}
 		return types.NullValue, c.fail(v, err)
@@ -53,15 +55,19 @@ func (c *castExpr) String() string {
 func (c *castExpr) isConstant() bool { return IsConstant(c.x) }
 
 // Cast returns the explicit CAST (or TRY_CAST when try) of x to type to. The result is nullable when x is,
-// always for TRY_CAST, and for a DECIMAL target x's values may not fit. A conversion Flink does not support
-// is a bind-time error; a value that cannot be converted is a run-time error naming the value and the target
-// type (NULL for TRY_CAST), except a number too large for DECIMAL(p, s), which is NULL as in Flink.
+// always for TRY_CAST, and for a nullable DECIMAL target x's values may not fit. A conversion Flink does not
+// support is a bind-time error; a value that cannot be converted is a run-time error naming the value and the
+// target type (NULL for TRY_CAST), except a number too large for a nullable DECIMAL(p, s) target, which is
+// NULL as in Flink.
 func Cast(env *Env, x Expr, to types.Type, try bool) (Expr, error) {
 	if env == nil {
 		env = NewEnv(nil)
 	}
 	from := x.Type()
-	rt := to.WithNullable(from.Nullable() || try || decimalMayOverflow(from, to))
+	// A nullable DECIMAL target takes NULL for a number that does not fit; a NOT NULL one (a NOT NULL sink
+	// column fed by a NOT NULL expression) keeps the error, as Flink's NOT NULL enforcer would raise one.
+	overflowNull := to.Kind == types.Decimal && to.Nullable()
+	rt := to.WithNullable(from.Nullable() || try || overflowNull && decimalMayOverflow(from, to))
 	if from.Kind == types.Null {
 		return &castExpr{x: x, to: to.WithNullable(true), try: try, conv: func(v types.Value) (types.Value, error) { return v, nil }}, nil
 	}
@@ -71,7 +77,7 @@ func Cast(env *Env, x Expr, to types.Type, try bool) (Expr, error) {
 	if from.Equal(rt) {
 		return x, nil // a cast to the same type is a no-op
 	}
-	return &castExpr{x: x, to: rt, try: try, conv: converter(env, from, rt)}, nil
+	return &castExpr{x: x, to: rt, try: try, overflowNull: overflowNull, conv: converter(env, from, rt)}, nil
 }
 
 // decimalMayOverflow reports whether casting a value of type from to DECIMAL type to can overflow (and so
