@@ -616,6 +616,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		}
 		items = append(items, item{e: it.Expr, name: name, col: -1})
 	}
+	uniqueNames(len(items), func(i int) *string { return &items[i].name })
 	isAgg := len(s.GroupBy) > 0 || len(aggCalls) > 0
 	if !isAgg {
 		if s.Having != nil {

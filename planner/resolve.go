@@ -213,3 +213,17 @@ func (m *aggMap) groupRef(ref *sql.ColumnRef) (int, bool) {
 	}
 	return -1, false
 }
+
+// uniqueNames makes n names unique in order, as Calcite does for a SELECT list: a repeated name gets a
+// numeric suffix (SELECT person.id, auction.id gives id, id0).
+func uniqueNames(n int, name func(i int) *string) {
+	seen := map[string]bool{}
+	for i := 0; i < n; i++ {
+		p := name(i)
+		base := *p
+		for k := 0; seen[*p]; k++ {
+			*p = fmt.Sprintf("%s%d", base, k)
+		}
+		seen[*p] = true
+	}
+}
