@@ -189,6 +189,11 @@ func (r *runner) runScript(ctx context.Context, name, text string) (quit bool, e
 	}
 	for _, st := range stmts {
 		if err := r.exec(ctx, st); err != nil {
+			if _, _, _, ok := sql.Position(err); !ok {
+				// A failure while running the statement (a query's or a table.dml-sync job's): the
+				// statement is where to look.
+				err = &sql.Error{Pos: st.Position(), Msg: err.Error(), Err: err}
+			}
 			r.reportAt(name, err)
 			return false, err
 		}

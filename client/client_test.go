@@ -48,6 +48,7 @@ func TestScripts(t *testing.T) {
 }
 
 var jobIDs = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+var jobIDRE = regexp.MustCompile(`([Jj]ob )[0-9a-f]{32}`)
 
 func scrub(out, errs string, code int, file string) string {
 	var b strings.Builder
@@ -59,6 +60,7 @@ func scrub(out, errs string, code int, file string) string {
 			if strings.HasPrefix(l, "Job ID: ") {
 				l = "Job ID: <job-id>\n"
 			}
+			l = jobIDRE.ReplaceAllString(l, "${1}<job-id>")
 			if file != "" {
 				l = strings.ReplaceAll(l, file, "script.sql")
 			}

@@ -62,8 +62,9 @@ func (r *runner) reportJobFailure(j *engine.Job, err error) {
 	} else {
 		fmt.Fprintf(&b, "%v\n", root)
 	}
-	if root != err {
-		fmt.Fprintf(&b, "Caused: %v\n", err)
+	// The full chain, without repeating the job's id, when it says more than the root cause.
+	if full := strings.TrimPrefix(err.Error(), "job "+j.ID()+" failed: "); root != err && full != root.Error() {
+		fmt.Fprintf(&b, "Caused by: %s\n", full)
 	}
 	if r.interactive {
 		fmt.Fprintf(&b, "(DESCRIBE JOB '%s' shows its plan and counters.)\n\n", j.ID())

@@ -116,3 +116,10 @@ type Sink interface {
 type OptionsChecker interface {
 	CheckOptions(opts map[string]string) error
 }
+
+// TableChecker is implemented by factories that can check a whole table at CREATE TABLE (its columns,
+// primary key and formats together with the options), without I/O to external systems: what CreateSource
+// and CreateSink would otherwise refuse only when a query first uses the table.
+type TableChecker interface {
+	CheckTable(ctx Context) error
+}

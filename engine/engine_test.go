@@ -26,6 +26,10 @@ import (
 //	                changelog equals the batch result: the engine's main correctness check.
 //	changelog       run one SELECT in streaming mode; print the changelog rows
 //	run             run an INSERT script to completion; print what the print sinks wrote
+//	script          run statements, then wait for their jobs; print each result, job errors and what the
+//	                print sinks wrote
+//	produce topic=T write each input line as a record value to an in-process Kafka broker (kfake), which
+//	                the file's statements reach as '$BROKER'
 func TestGolden(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		if strings.Contains(path, "checkpoint") {
@@ -39,21 +43,35 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		kf := &kafkaFixture{t: t}
+		defer kf.close()
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
+			input := kf.expand(d.Input) // the file names the broker $BROKER
 			switch d.Cmd {
+			case "produce":
+				var topic string
+				d.ScanArgs(t, "topic", &topic)
+				return kf.produce(topic, input)
 			case "exec":
-				return execAll(ctx, t, s, d.Input)
+				return kf.scrub(execAll(ctx, t, s, input))
+			case "script":
+				out.Reset()
+				res := execAll(ctx, t, s, input)
+				if err := s.WaitJobs(ctx); err != nil {
+					res += "job error: " + errText(err) + "\n"
+				}
+				return kf.scrub(res + out.String())
 			case "run":
 				out.Reset()
-				res := execAll(ctx, t, s, d.Input)
+				res := execAll(ctx, t, s, input)
 				if err := s.WaitJobs(ctx); err != nil {
-					return res + "job error: " + errText(err) + "\n"
+					return kf.scrub(res + "job error: " + errText(err) + "\n")
 				}
-				return out.String()
+				return kf.scrub(out.String())
 			case "changelog":
-				rows, _, err := queryRows(ctx, s, d.Input, ModeStreaming)
+				rows, _, err := queryRows(ctx, s, input, ModeStreaming)
 				if err != nil {
 					return errText(err) + "\n"
 				}
@@ -64,17 +82,17 @@ func TestGolden(t *testing.T) {
 					d.ScanArgs(t, "mode", &mode)
 				}
 				if mode != "both" {
-					rows, _, err := queryRows(ctx, s, d.Input, mode)
+					rows, _, err := queryRows(ctx, s, input, mode)
 					if err != nil {
 						return errText(err) + "\n"
 					}
 					return formatRows(rows)
 				}
-				srows, _, err := queryRows(ctx, s, d.Input, ModeStreaming)
+				srows, _, err := queryRows(ctx, s, input, ModeStreaming)
 				if err != nil {
 					return "streaming: " + errText(err) + "\n"
 				}
-				brows, _, err := queryRows(ctx, s, d.Input, ModeBatch)
+				brows, _, err := queryRows(ctx, s, input, ModeBatch)
 				if err != nil {
 					return "batch: " + errText(err) + "\n"
 				}

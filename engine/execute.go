@@ -263,30 +263,59 @@ func (s *Session) validateTable(t *catalog.Table) error {
 		return s.optionErr(t, "connector", err)
 	}
 	if _, err := connectors.ValidateTable(f, t.Options, s.formats); err != nil {
-		key := ""
-		msg := err.Error()
-		for _, o := range t.Def.Options {
-			if strings.Contains(msg, "\n"+o.Key+"\n") || strings.HasSuffix(msg, "\n"+o.Key) || strings.Contains(msg, "'"+o.Key+"'") {
-				key = o.Key
-				break
-			}
-		}
-		return s.optionErr(t, key, err)
+		return s.optionErr(t, "", err)
 	}
 	if c, ok := f.(connectors.OptionsChecker); ok {
 		if err := c.CheckOptions(t.Options); err != nil {
-			key := ""
-			var oe *options.Error
-			if errors.As(err, &oe) && len(oe.Keys) > 0 {
-				key = oe.Keys[0]
-			}
-			return s.optionErr(t, key, err)
+			return s.optionErr(t, "", err)
+		}
+	}
+	if c, ok := f.(connectors.TableChecker); ok {
+		ctx := connectors.Context{Table: t, Options: t.Options, Formats: s.formats, Session: s.opts, Stdout: s.cfg.Stdout, Stderr: s.cfg.Stderr}
+		if err := c.CheckTable(ctx); err != nil {
+			return s.optionErr(t, "", err)
 		}
 	}
 	return nil
 }
 
+// optionErr positions an error about table t's options at the option it names: key, else the first key of
+// an *options.Error that the DDL gives, else the option quoted last in the message, else one listed on a
+// line of its own (Flink's "Unsupported options:" list); the table's name when none.
 func (s *Session) optionErr(t *catalog.Table, key string, err error) error {
+	given := func(k string) bool {
+		for _, o := range t.Def.Options {
+			if o.Key == k {
+				return true
+			}
+		}
+		return false
+	}
+	var oe *options.Error
+	if key == "" && errors.As(err, &oe) {
+		for _, k := range oe.Keys {
+			if given(k) {
+				key = k
+				break
+			}
+		}
+	}
+	msg := err.Error()
+	if key == "" {
+		// The option quoted last: wrapped errors name their innermost cause at the end ("format 'csv'
+		// (option 'format'): Option 'csv.field-delimiter' must be ...").
+		last := -1
+		for _, o := range t.Def.Options {
+			if i := strings.LastIndex(msg, "'"+o.Key+"'"); i > last {
+				last, key = i, o.Key
+			}
+		}
+	}
+	for _, o := range t.Def.Options {
+		if key == "" && (strings.Contains(msg, "\n"+o.Key+"\n") || strings.HasSuffix(msg, "\n"+o.Key)) {
+			key = o.Key
+		}
+	}
 	pos := t.Def.Name.P
 	for _, o := range t.Def.Options {
 		if o.Key == key {

@@ -43,6 +43,10 @@ func FuzzPlan(f *testing.F) {
 		"SELECT a, COUNT(*) FROM t GROUP BY a LIMIT 2", // physical: LIMIT over updates
 		"SELECT * FROM t JOIN t AS t2 ON t.a = t2.a AND t.ts BETWEEN t2.ts - INTERVAL '1' MINUTE AND t2.ts", // physical: IntervalJoin / HashJoin
 		"VERBOSE SELECT a FROM t WHERE a IN (SELECT a FROM u)",                                              // EXPLAIN VERBOSE
+		"SELECT r.id, n.r.name, (r).id * 2, r.addr.city FROM n WHERE r.id > 1",
+		"SELECT r.name, COUNT(*), SUM(r.addr.zip) FROM n GROUP BY r.name",
+		"SELECT x.id FROM (SELECT r AS x FROM n) WHERE x IS NOT NULL",
+		"SELECT n.r.addr.zip, t.a FROM n JOIN t ON n.k = t.a",
 	} {
 		f.Add(seed)
 	}
@@ -54,7 +58,8 @@ func FuzzPlan(f *testing.F) {
 CREATE TABLE t (a INT, b BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
 CREATE TABLE u (a INT, c STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
 CREATE TABLE p (a INT, n BIGINT) WITH ('connector' = 'print');
-CREATE TABLE v (a INT, c STRING, vts TIMESTAMP(3), PRIMARY KEY (a) NOT ENFORCED, WATERMARK FOR vts AS vts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');`)
+CREATE TABLE v (a INT, c STRING, vts TIMESTAMP(3), PRIMARY KEY (a) NOT ENFORCED, WATERMARK FOR vts AS vts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE n (k INT, r ROW<id BIGINT, name STRING, addr ROW<city STRING, zip INT>>, c AS r.addr.city) WITH ('connector' = 'datagen', 'number-of-rows' = '5');`)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -28,8 +28,14 @@ func hotExprs(tb testing.TB) map[string]struct {
 	f := Column(3, "f", types.DoubleType())
 	s := Column(4, "s", types.StringType())
 	ts := Column(5, "ts", types.TimestampType(3))
+	addrT := types.RowType(types.Field{Name: "city", Type: types.StringType()}, types.Field{Name: "zip", Type: types.IntType()})
+	r := Column(6, "r", types.RowType(types.Field{Name: "id", Type: types.BigIntType()}, types.Field{Name: "addr", Type: addrT}))
 	row := []types.Value{types.IntValue(7), types.IntValue(1 << 40), types.DecimalValue(12345, 2),
-		types.FloatValue(2.5), types.StringValue("hello world"), types.TimestampValue(1_600_000_000_000, 0)}
+		types.FloatValue(2.5), types.StringValue("hello world"), types.TimestampValue(1_600_000_000_000, 0),
+		types.RowValue([]types.Value{types.IntValue(10), types.RowValue([]types.Value{types.StringValue("Paris"), types.IntValue(75001)})})}
+	field := func(x Expr, name string) Expr {
+		return mustCall(tb, "FIELD", x, Literal(types.StringValue(name), types.StringType().WithNullable(false)))
+	}
 	dec := Literal(types.DecimalValue(150, 2), types.DecimalType(3, 2).WithNullable(false))
 	str := Literal(types.StringValue("hello world"), types.CharType(11).WithNullable(false))
 	like, err := Call(NewEnv(nil), "LIKE", s, Literal(types.StringValue("h%o_w%d"), types.StringType()))
@@ -81,6 +87,8 @@ func hotExprs(tb testing.TB) map[string]struct {
 	add("char_length", mustCall(tb, "CHAR_LENGTH", s))
 	add("cast-int-bigint", func() Expr { x, _ := Cast(NewEnv(nil), a, types.BigIntType(), false); return x }())
 	add("extract", mustCall(tb, "EXTRACT", Literal(types.StringValue("HOUR"), types.CharType(4).WithNullable(false)), ts))
+	add("field", mustCall(tb, "*", field(r, "id"), intLit(2)))
+	add("field-path", field(field(r, "addr"), "city"))
 	return out
 }
 

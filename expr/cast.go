@@ -1,8 +1,9 @@
 package expr
 
 import (
-	"fmt"
+	"errors"
 	"math"
+	"strconv"
 
 	"github.com/sluicesql/sluice/types"
 )
@@ -14,7 +15,9 @@ type castExpr struct {
 	to       types.Type
 	try      bool
 	implicit bool
-	conv     func(types.Value) (types.Value, error)
+	// overflowNull: a number too large for the DECIMAL target is NULL (Flink's castToDecimal), not an error.
+	overflowNull bool
+	conv         func(types.Value) (types.Value, error)
 }
 
 func (c *castExpr) Type() types.Type { return c.to }
@@ -26,8 +29,8 @@ func (c *castExpr) Eval(row []types.Value) (types.Value, error) {
 	}
 	r, err := c.conv(v)
 	if err != nil {
-		if c.try {
-			return types.NullValue, nil
+		if c.try || c.overflowNull && errors.Is(err, types.ErrDecimalOverflow) {
+			return types.NullValue, nil // Flink's castToDecimal: a number that does not fit is NULL
 		}
 		return types.NullValue, c.fail(v, err)
 	}
@@ -52,14 +55,19 @@ func (c *castExpr) String() string {
 func (c *castExpr) isConstant() bool { return IsConstant(c.x) }
 
 // Cast returns the explicit CAST (or TRY_CAST when try) of x to type to. The result is nullable when x is,
-// and always for TRY_CAST. A conversion Flink does not support is a bind-time error; a value that cannot
-// be converted is a run-time error naming the value and the target type (NULL for TRY_CAST).
+// always for TRY_CAST, and for a nullable DECIMAL target x's values may not fit. A conversion Flink does not
+// support is a bind-time error; a value that cannot be converted is a run-time error naming the value and the
+// target type (NULL for TRY_CAST), except a number too large for a nullable DECIMAL(p, s) target, which is
+// NULL as in Flink.
 func Cast(env *Env, x Expr, to types.Type, try bool) (Expr, error) {
 	if env == nil {
 		env = NewEnv(nil)
 	}
 	from := x.Type()
-	rt := to.WithNullable(from.Nullable() || try)
+	// A nullable DECIMAL target takes NULL for a number that does not fit; a NOT NULL one (a NOT NULL sink
+	// column fed by a NOT NULL expression) keeps the error, as Flink's NOT NULL enforcer would raise one.
+	overflowNull := to.Kind == types.Decimal && to.Nullable()
+	rt := to.WithNullable(from.Nullable() || try || overflowNull && decimalMayOverflow(from, to))
 	if from.Kind == types.Null {
 		return &castExpr{x: x, to: to.WithNullable(true), try: try, conv: func(v types.Value) (types.Value, error) { return v, nil }}, nil
 	}
@@ -69,7 +77,26 @@ func Cast(env *Env, x Expr, to types.Type, try bool) (Expr, error) {
 	if from.Equal(rt) {
 		return x, nil // a cast to the same type is a no-op
 	}
-	return &castExpr{x: x, to: rt, try: try, conv: converter(env, from, rt)}, nil
+	return &castExpr{x: x, to: rt, try: try, overflowNull: overflowNull, conv: converter(env, from, rt)}, nil
+}
+
+// decimalMayOverflow reports whether casting a value of type from to DECIMAL type to can overflow (and so
+// give NULL): unless every value of from fits to's integer digits after rounding to to's scale.
+func decimalMayOverflow(from, to types.Type) bool {
+	if to.Kind != types.Decimal {
+		return false
+	}
+	intDigits := to.Precision - to.Scale
+	switch {
+	case from.IsIntegral():
+		return intDigits < map[types.Kind]int{types.TinyInt: 3, types.SmallInt: 5, types.Int: 10, types.BigInt: 19}[from.Kind]
+	case from.Kind == types.Decimal:
+		fromInt := from.Precision - from.Scale
+		return intDigits < fromInt || intDigits == fromInt && to.Scale < from.Scale
+	case from.Kind == types.Boolean:
+		return intDigits < 1
+	}
+	return true
 }
 
 // coerce inserts an implicit cast of x to type to (keeping x's nullability). Literals are converted at
@@ -119,7 +146,7 @@ func converter(env *Env, from, to types.Type) func(types.Value) (types.Value, er
 		return func(v types.Value) (types.Value, error) {
 			d := types.DecimalRescale(types.DecimalFromInt(v.I), s)
 			if !types.DecimalFits(d, p, s) {
-				return types.NullValue, fmt.Errorf("value %d is out of range for DECIMAL(%d, %d)", v.I, p, s)
+				return types.NullValue, types.DecimalOutOfRange(strconv.FormatInt(v.I, 10), to)
 			}
 			return d, nil
 		}

@@ -2,7 +2,6 @@ package expr
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/sluicesql/sluice/types"
 )
@@ -136,7 +135,8 @@ func bindItem(c *callSite) (Expr, error) {
 	return nil, c.bad()
 }
 
-// bindField is FIELD(row, 'name'): the named field (case-sensitive first, then case-insensitive).
+// bindField is FIELD(row, 'name'): the named field (names are case-sensitive, as Flink's). A NULL row
+// gives NULL; the field is nullable when the row is.
 func bindField(c *callSite) (Expr, error) {
 	x := c.args[0]
 	tx := x.Type()
@@ -149,14 +149,6 @@ func bindField(c *callSite) (Expr, error) {
 		if f.Name == name {
 			idx = i
 			break
-		}
-	}
-	if idx < 0 {
-		for i, f := range tx.Fields {
-			if strings.EqualFold(f.Name, name) {
-				idx = i
-				break
-			}
 		}
 	}
 	if idx < 0 {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sluicesql/sluice/catalog"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/sql"
@@ -19,76 +18,6 @@ var (
 	ErrValidation  = errors.New("validation error")
 	ErrUnsupported = errors.New("unsupported")
 )
-
-// scopeCol is a column visible to expressions.
-type scopeCol struct {
-	qual string // table alias or name; "" when none
-	name string
-	typ  types.Type
-}
-
-// scope resolves column references. agg, when set, maps expressions of an aggregating SELECT onto the
-// aggregate's output (group keys and aggregate results).
-type scope struct {
-	cols []scopeCol
-	agg  *aggMap
-}
-
-func (s *scope) names() []string {
-	var out []string
-	for _, c := range s.cols {
-		out = append(out, c.name)
-	}
-	return out
-}
-
-func scopeOf(fields []Field, qual string) *scope {
-	sc := &scope{}
-	for _, f := range fields {
-		sc.cols = append(sc.cols, scopeCol{qual: qual, name: f.Name, typ: f.Type})
-	}
-	return sc
-}
-
-// resolve finds a column by (possibly qualified) name.
-func (s *scope) resolve(ref *sql.ColumnRef) (int, error) {
-	parts := ref.Parts
-	name := parts[len(parts)-1]
-	qual := ""
-	if len(parts) > 1 {
-		qual = parts[len(parts)-2]
-	}
-	found := -1
-	for i, c := range s.cols {
-		if c.name != name || (qual != "" && c.qual != qual) {
-			continue
-		}
-		if found >= 0 {
-			return -1, sql.Errorf(ref.P, ErrValidation, "Column '%s' is ambiguous", sql.JoinIdents(parts))
-		}
-		found = i
-	}
-	if found >= 0 {
-		return found, nil
-	}
-	hint := ""
-	best, bestD := "", 3
-	for _, c := range s.cols {
-		if d := catalog.Levenshtein(strings.ToLower(c.name), strings.ToLower(name)); d < bestD {
-			best, bestD = c.name, d
-		}
-	}
-	if best != "" {
-		hint = fmt.Sprintf(" (did you mean %s?)", sql.QuoteIdentIfNeeded(best))
-	} else if len(s.cols) > 0 {
-		var qn []string
-		for _, n := range s.names() {
-			qn = append(qn, sql.QuoteIdentIfNeeded(n))
-		}
-		hint = "; available columns: " + strings.Join(qn, ", ")
-	}
-	return -1, sql.Errorf(ref.P, ErrValidation, "Column '%s' not found in any table%s", sql.JoinIdents(parts), hint)
-}
 
 // aggregate function names handled by the group aggregate operator.
 var aggFuncs = map[string]bool{
@@ -106,7 +35,9 @@ func isAggCall(e sql.Expr) (*sql.FuncCall, bool) {
 
 // aggMap describes the output of an aggregate for binding SELECT items and HAVING above it.
 type aggMap struct {
-	groupText []string // FormatExpr of each GROUP BY expression
+	in        *scope     // the aggregate's input, where GROUP BY expressions were bound
+	groupExpr []sql.Expr // each GROUP BY expression
+	groupText []string   // FormatExpr of each GROUP BY expression
 	groupType []types.Type
 	groupName []string
 	aggText   []string // FormatExpr of each aggregate call
@@ -148,6 +79,10 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 			}
 		}
 		if ref, ok := e.(*sql.ColumnRef); ok {
+			// The same column or field written differently (t.a and a, t.person.id and person.id).
+			if i, ok := sc.agg.groupRef(ref); ok {
+				return expr.Column(i, sc.agg.groupName[i], sc.agg.groupType[i]), nil
+			}
 			return nil, sql.Errorf(ref.P, ErrValidation, "Expression '%s' is not being grouped; add it to GROUP BY or use it inside an aggregate function", sql.JoinIdents(ref.Parts))
 		}
 	}
@@ -159,11 +94,15 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 	case *sql.IntervalLit:
 		return intervalLiteral(e)
 	case *sql.ColumnRef:
-		i, err := sc.resolve(e)
+		i, fields, err := sc.resolvePath(e)
 		if err != nil {
 			return nil, err
 		}
-		return expr.Column(i, sc.cols[i].name, sc.cols[i].typ), nil
+		x := expr.Column(i, sc.cols[i].name, sc.cols[i].typ)
+		if len(fields) == 0 {
+			return x, nil
+		}
+		return b.fieldPath(e.P, x, sql.JoinIdents(e.Parts), fields)
 	case *sql.Param:
 		if e.Index < 1 || e.Index > len(b.params) {
 			return nil, sql.Errorf(e.P, ErrValidation, "parameter %d has no value bound (%d given)", e.Index, len(b.params))
@@ -375,7 +314,7 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return b.call(e.P, "FIELD", x, expr.Literal(types.StringValue(e.Field), types.StringType().WithNullable(false)))
+		return b.fieldPath(e.P, x, sql.FormatExpr(e), []string{e.Field})
 	case *sql.Exists, *sql.SubqueryExpr:
 		return nil, sql.Errorf(e.Position(), ErrUnsupported, "subqueries in expressions are not supported yet")
 	}

@@ -118,6 +118,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		}
 		items = append(items, item{e: it.Expr, name: name, col: -1})
 	}
+	uniqueNames(len(items), func(i int) *string { return &items[i].name })
 	isAgg := len(s.GroupBy) > 0 || len(aggCalls) > 0
 	if !isAgg {
 		if s.Having != nil {
@@ -146,7 +147,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		return n, nil
 	}
 	// Aggregation: pre-projection (group keys, aggregate arguments), aggregate, HAVING, projection.
-	am := &aggMap{}
+	am := &aggMap{in: sc}
 	var pre []expr.Expr
 	var preNames []string
 	for gi, g := range s.GroupBy {
@@ -164,6 +165,7 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 			name = fmt.Sprintf("$f%d", gi)
 		}
 		am.groupText = append(am.groupText, sql.FormatExpr(g))
+		am.groupExpr = append(am.groupExpr, g)
 		am.groupType = append(am.groupType, x.Type())
 		am.groupName = append(am.groupName, name)
 		pre = append(pre, x)

@@ -11,13 +11,26 @@ func (p *parser) expr() Expr {
 		return &Literal{P: p.pos()}
 	}
 	defer p.leave()
+	p.exprNest++
 	left := p.andExpr()
 	for p.err == nil && p.peekKw("OR") {
 		p.advance()
 		right := p.andExpr()
 		left = &Binary{P: left.Position(), Op: "OR", L: left, R: right}
 	}
+	if p.exprNest--; p.exprNest == 0 {
+		p.checkDepth(left) // the outermost expression: checked once, as a whole
+	}
 	return left
+}
+
+// checkedAdditive is additive for the places that parse one outside expr (so not depth-checked there).
+func (p *parser) checkedAdditive() Expr {
+	e := p.additive()
+	if p.exprNest == 0 {
+		p.checkDepth(e)
+	}
+	return e
 }
 
 func (p *parser) andExpr() Expr {
@@ -645,10 +658,12 @@ func (p *parser) nameExpr() Expr {
 		f.Parts = parts
 	}
 	p.advance()
-	if p.peekOp("*") && isOpTok(p.peekN(1), ")") {
-		p.advance()
+	if p.peekOp("*") {
+		// f(*): COUNT(*) and the like. Anything but ")" after the star is a missing parenthesis
+		// (COUNT(* FROM t): Encountered "FROM" ... Was expecting ")").
 		p.advance()
 		f.Star = true
+		p.expectOp(")")
 		return p.callTail(f)
 	}
 	if p.acceptKw("DISTINCT") {

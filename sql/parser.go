@@ -38,6 +38,7 @@ type parser struct {
 	expected []string // alternatives tried at the current token, for "Was expecting one of"
 	params   *int     // counter of ? parameters, shared by the statements of a script
 	depth    int
+	exprNest int // expr calls under way in the current query (0: the next expr is an outermost one)
 }
 
 func newParser(src string, toks []token, params *int) *parser {

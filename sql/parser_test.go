@@ -184,6 +184,9 @@ func FuzzParseScript(f *testing.F) {
 		"/* comment",
 		"SELECT `a``b` FROM t /*+ OPTIONS('k'='v') */ FOR SYSTEM_TIME AS OF t.ts AS x",
 		"SET execution.runtime-mode=batch;",
+		"SELECT person.id, t.person.addr.city, (person).name, ROW(1, 2).EXPR$0, x[1].y FROM t;",
+		"SELECT COUNT(* FROM t;",
+		"SELECT 1+1+1+1+1+1+1+1 OR a AND b || c UNION ALL SELECT 2 INTERSECT SELECT 3;",
 	} {
 		f.Add(s)
 	}

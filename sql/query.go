@@ -7,6 +7,10 @@ func (p *parser) query() *Query {
 		return q
 	}
 	defer p.leave()
+	// A subquery's expressions are depth-checked on their own (checkDepth does not enter subqueries).
+	nest := p.exprNest
+	p.exprNest = 0
+	defer func() { p.exprNest = nest }()
 	if p.acceptKw("WITH") {
 		for p.err == nil {
 			id := p.ident()
@@ -78,6 +82,7 @@ func (p *parser) limitValue() Expr {
 
 // unionExpr parses UNION/EXCEPT (lower precedence) over INTERSECT.
 func (p *parser) unionExpr() QueryBody {
+	n := 0
 	left := p.intersectExpr()
 	for p.err == nil {
 		t := p.tok()
@@ -95,11 +100,20 @@ func (p *parser) unionExpr() QueryBody {
 		}
 		right := p.intersectExpr()
 		left = &SetOp{P: left.Position(), Op: op, All: all, Left: left, Right: right}
+		p.countSetOp(&n, left)
 	}
 	return left
 }
 
+// countSetOp bounds a chain of set operations (parsed by a loop, planned recursively) to maxExprDepth.
+func (p *parser) countSetOp(n *int, q QueryBody) {
+	if *n++; *n > maxExprDepth {
+		p.fail(q.Position(), "Too many set operations in a row: more than %d UNION/EXCEPT/INTERSECT. Split the query, e.g. UNION ALL of views that each combine fewer queries", maxExprDepth)
+	}
+}
+
 func (p *parser) intersectExpr() QueryBody {
+	n := 0
 	left := p.queryPrimary()
 	for p.err == nil && p.isKw("INTERSECT") {
 		p.advance()
@@ -109,6 +123,7 @@ func (p *parser) intersectExpr() QueryBody {
 		}
 		right := p.queryPrimary()
 		left = &SetOp{P: left.Position(), Op: "INTERSECT", All: all, Left: left, Right: right}
+		p.countSetOp(&n, left)
 	}
 	return left
 }
@@ -522,7 +537,7 @@ func (p *parser) tablePrimary() TableExpr {
 		if p.isKw("FOR") {
 			p.advance()
 			p.expectKw("SYSTEM_TIME", "AS", "OF")
-			ref.SystemTimeAt = p.additive()
+			ref.SystemTimeAt = p.checkedAdditive()
 		}
 		ref.Alias, ref.ColAliases = p.tableAlias()
 		return ref
@@ -610,7 +625,7 @@ func (p *parser) frameBound() (string, Expr) {
 		p.expectKw("ROW")
 		return "CURRENT ROW", nil
 	}
-	e := p.additive()
+	e := p.checkedAdditive()
 	if p.acceptKw("FOLLOWING") {
 		return FormatExpr(e) + " FOLLOWING", nil
 	}

@@ -1,6 +1,7 @@
 package types
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -42,6 +43,22 @@ func outOfRange(text string, to Type) error {
 	return fmt.Errorf("value %s is out of range for %s", text, to.WithNullable(true))
 }
 
+// ErrDecimalOverflow is in the chain of Cast's error for a number that does not fit DECIMAL(p, s). SQL's
+// CAST turns it into NULL, as Flink's castToDecimal does.
+var ErrDecimalOverflow = errors.New("decimal overflow")
+
+// DecimalOutOfRange is the error of a value (as text) that does not fit the DECIMAL type to; it wraps
+// ErrDecimalOverflow.
+func DecimalOutOfRange(text string, to Type) error {
+	return fmt.Errorf("value %s is out of range for %s%w", text, to.WithNullable(true), decimalOverflow{})
+}
+
+// decimalOverflow adds nothing to the message and unwraps to ErrDecimalOverflow.
+type decimalOverflow struct{}
+
+func (decimalOverflow) Error() string { return "" }
+func (decimalOverflow) Unwrap() error { return ErrDecimalOverflow }
+
 func invalidCast(v Value, from, to Type, loc *time.Location) error {
 	return fmt.Errorf("cannot cast '%s' of type %s to %s", AppendSQL(nil, v, from, loc), from.WithNullable(true), to.WithNullable(true))
 }
@@ -51,7 +68,8 @@ func invalidCast(v Value, from, to Type, loc *time.Location) error {
 //
 //   - numeric overflow: integer narrowing (BIGINT 300 → TINYINT), FLOAT/DOUBLE/DECIMAL → integer out of
 //     range or NaN, and a value exceeding DECIMAL(p, s) fail with "value … is out of range for …". (Flink
-//     itself wraps integers like Java casts and returns NULL for decimal overflow; Sluice reports an error.)
+//     itself wraps integers like Java casts; Sluice reports an error.) The decimal overflow error wraps
+//     ErrDecimalOverflow: SQL's CAST returns NULL for it, as Flink does.
 //   - text that does not parse as the target type (surrounding spaces are trimmed).
 //   - a cast CastSupported rejects.
 //
@@ -389,7 +407,7 @@ func castToDecimal(v Value, from, to Type) (Value, error) {
 	}
 	r := DecimalRescale(d, to.Scale)
 	if !DecimalFits(r, to.Precision, to.Scale) {
-		return NullValue, outOfRange(DecimalString(d), to)
+		return NullValue, DecimalOutOfRange(DecimalString(d), to)
 	}
 	return r, nil
 }

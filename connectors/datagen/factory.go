@@ -159,3 +159,12 @@ func checkNoMetadata(t *catalog.Table) error {
 	return &options.Error{Msg: fmt.Sprintf("Table '%s' declares metadata columns (%s), but connector 'datagen' does not support reading metadata. Remove the METADATA columns.",
 		t.Name, strings.Join(meta, ", "))}
 }
+
+var _ connectors.TableChecker = (*Factory)(nil)
+
+// CheckTable builds the table's source, which reads nothing until it runs, so that per-field option errors
+// (a sequence without an end, a kind a type does not support) fail CREATE TABLE.
+func (f *Factory) CheckTable(ctx connectors.Context) error {
+	_, err := f.CreateSource(ctx)
+	return err
+}

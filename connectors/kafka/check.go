@@ -9,6 +9,8 @@ import (
 var (
 	_ connectors.OptionsChecker = (*Factory)(nil)
 	_ connectors.OptionsChecker = (*UpsertFactory)(nil)
+	_ connectors.TableChecker   = (*Factory)(nil)
+	_ connectors.TableChecker   = (*UpsertFactory)(nil)
 )
 
 // checkProperties checks the 'properties.*' options (names, values, SASL/TLS consistency) when the table is
@@ -32,3 +34,23 @@ func (*Factory) CheckOptions(opts map[string]string) error { return checkPropert
 
 // CheckOptions checks the Kafka client properties at CREATE TABLE.
 func (*UpsertFactory) CheckOptions(opts map[string]string) error { return checkProperties(opts) }
+
+// CheckTable validates the table as its source or sink would (client properties with the required
+// 'properties.bootstrap.servers', formats, key fields), so that such mistakes fail CREATE TABLE.
+func (f *Factory) CheckTable(ctx connectors.Context) error { return checkTable(f, ctx, false) }
+
+// CheckTable validates the table as its source or sink would, including its required PRIMARY KEY.
+func (f *UpsertFactory) CheckTable(ctx connectors.Context) error { return checkTable(f, ctx, true) }
+
+// checkTable accepts a table that works as a source or as a sink (a format may only decode or only
+// encode); otherwise it returns the source's error.
+func checkTable(decl connectors.Factory, ctx connectors.Context, upsert bool) error {
+	_, err := buildTableConfig(decl, 0, ctx, false, upsert)
+	if err == nil {
+		return nil
+	}
+	if _, serr := buildTableConfig(decl, 0, ctx, true, upsert); serr == nil {
+		return nil
+	}
+	return err
+}

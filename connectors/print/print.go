@@ -4,11 +4,11 @@
 package print
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicesql/sluice/catalog"
@@ -96,27 +96,51 @@ type sink struct {
 
 func (s *sink) Accepts() changelog.KindSet { return changelog.AllKinds.Kinds }
 
-// Open returns the output. It writes through a buffer flushed at the end of every Push and at End.
+// Open returns the output. It collects whole lines and writes them at the end of every Push (and whenever
+// 64 KiB are pending), holding writeMu, so that lines of print sinks running at once never mix.
 func (s *sink) Open(context.Context) (changelog.Output, error) {
-	return &output{sink: s, w: bufio.NewWriterSize(s.w, 64<<10)}, nil
+	return &output{sink: s}, nil
 }
+
+// writeMu serializes the writes of all print sinks of the process: jobs run concurrently and usually share
+// one standard output.
+var writeMu sync.Mutex
+
+const flushSize = 64 << 10
 
 type output struct {
 	sink *sink
-	w    *bufio.Writer
-	line []byte
+	buf  []byte // complete lines not yet written
 }
 
 func (o *output) Push(b *changelog.Batch) error {
 	for _, r := range b.Rows {
-		o.line = append(o.line[:0], o.sink.prefix...)
-		o.line = changelog.AppendRow(o.line, r, o.sink.types, o.sink.loc)
-		o.line = append(o.line, '\n')
-		if _, err := o.w.Write(o.line); err != nil {
-			return fmt.Errorf("print sink: %w", err)
+		o.buf = append(o.buf, o.sink.prefix...)
+		o.buf = changelog.AppendRow(o.buf, r, o.sink.types, o.sink.loc)
+		o.buf = append(o.buf, '\n')
+		if len(o.buf) >= flushSize {
+			if err := o.flush(); err != nil {
+				return err
+			}
 		}
 	}
-	if err := o.w.Flush(); err != nil {
+	return o.flush()
+}
+
+// flush writes the pending lines with one Write under writeMu.
+func (o *output) flush() error {
+	if len(o.buf) == 0 {
+		return nil
+	}
+	writeMu.Lock()
+	_, err := o.sink.w.Write(o.buf)
+	writeMu.Unlock()
+	if cap(o.buf) > 4*flushSize {
+		o.buf = nil // a batch of huge rows: do not keep its buffer
+	} else {
+		o.buf = o.buf[:0]
+	}
+	if err != nil {
 		return fmt.Errorf("print sink: %w", err)
 	}
 	return nil
@@ -124,9 +148,4 @@ func (o *output) Push(b *changelog.Batch) error {
 
 func (o *output) Watermark(int64) error { return nil }
 
-func (o *output) End() error {
-	if err := o.w.Flush(); err != nil {
-		return fmt.Errorf("print sink: %w", err)
-	}
-	return nil
-}
+func (o *output) End() error { return o.flush() }
