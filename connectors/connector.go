@@ -123,3 +123,11 @@ type OptionsChecker interface {
 type TableChecker interface {
 	CheckTable(ctx Context) error
 }
+
+// ProjectableSource is implemented by sources that can skip the columns (and ROW members) a query does not
+// read (projection pushdown). p is over the table's columns in scan order (physical, then metadata). The
+// planner calls ApplyProjection before Run; the source may then leave the columns p does not need NULL
+// (the scan's row keeps its width).
+type ProjectableSource interface {
+	ApplyProjection(p *formats.Projection)
+}
