@@ -35,10 +35,12 @@ type Table struct {
 	Columns    []Column
 	Watermark  *Watermark
 	PrimaryKey []string
-	Options    map[string]string
-	OptionKeys []string // option keys in declaration order
-	Comment    string
-	Temporary  bool
+	// PartitionKeys are the columns of PARTITIONED BY (...), in order.
+	PartitionKeys []string
+	Options       map[string]string
+	OptionKeys    []string // option keys in declaration order
+	Comment       string
+	Temporary     bool
 	// Def is the CREATE TABLE statement the table came from, for positions in errors.
 	Def *sql.CreateTable
 }

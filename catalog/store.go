@@ -55,11 +55,17 @@ func (c *Catalog) CreateTable(st *sql.CreateTable) (*Table, error) {
 		if !ok {
 			return nil, sql.Errorf(st.Like.Source.P, ErrNotFound, "source table %s of LIKE not found", st.Like.Source)
 		}
-		excludeOpts := false
+		excludeOpts, excludeParts := false, false
 		for _, o := range st.Like.Options {
 			if o == "EXCLUDING OPTIONS" || o == "EXCLUDING ALL" {
 				excludeOpts = true
 			}
+			if o == "EXCLUDING PARTITIONS" || o == "EXCLUDING ALL" {
+				excludeParts = true
+			}
+		}
+		if !excludeParts {
+			t.PartitionKeys = src.PartitionKeys
 		}
 		t.Columns = append(t.Columns, src.Columns...)
 		t.Watermark = src.Watermark
@@ -124,6 +130,22 @@ func (c *Catalog) CreateTable(st *sql.CreateTable) (*Table, error) {
 			return nil, sql.Errorf(st.Watermark.Column.P, ErrValidation, "invalid data type of time field for watermark definition: the field %s is %s but must be TIMESTAMP(p) or TIMESTAMP_LTZ(p) with p <= 3", sql.QuoteIdentIfNeeded(col.Name), col.Type)
 		}
 		t.Watermark = &Watermark{Column: col.Name, Expr: st.Watermark.Expr, ExprText: sql.FormatExpr(st.Watermark.Expr)}
+	}
+	if len(st.PartitionBy) > 0 {
+		t.PartitionKeys = nil
+		for _, id := range st.PartitionBy {
+			col, _ := t.Column(id.Name)
+			if col == nil {
+				return nil, sql.Errorf(id.P, ErrNotFound, "partition column %s not found in table %s; columns are: %s", sql.QuoteIdentIfNeeded(id.Name), k, strings.Join(t.columnNames(), ", "))
+			}
+			if col.Kind != sql.PhysicalColumn {
+				return nil, sql.Errorf(id.P, ErrValidation, "partition column %s must be a physical column", sql.QuoteIdentIfNeeded(id.Name))
+			}
+			if containsKey(t.PartitionKeys, id.Name) {
+				return nil, sql.Errorf(id.P, ErrValidation, "partition column %s is listed twice", sql.QuoteIdentIfNeeded(id.Name))
+			}
+			t.PartitionKeys = append(t.PartitionKeys, id.Name)
+		}
 	}
 	given := map[string]bool{}
 	for _, o := range st.Options {
