@@ -50,7 +50,7 @@ var (
 			Desc("Delay before a partition is committed.")
 	CommitWatermarkZone = options.String("sink.partition-commit.watermark-time-zone").Default("UTC").
 				Desc("Time zone in which partition times are compared with the watermark (partition-time trigger); use the session time zone when the watermark is on TIMESTAMP_LTZ.")
-	CommitPolicy = options.List("sink.partition-commit.policy.kind").
+	CommitPolicy = options.String("sink.partition-commit.policy.kind").
 			Desc("Comma-separated commit policies: 'success-file' (write the success file into the partition directory) and 'metastore' (accepted; the filesystem table has no metastore, as in Flink it does nothing). 'custom' is not supported.")
 	SuccessFileName = options.String("sink.partition-commit.success-file.name").Default("_SUCCESS").
 			Desc("Name of the success file of the 'success-file' policy.")
@@ -160,7 +160,10 @@ func settingsFrom(r *options.Resolved, t *catalog.Table) (*settings, error) {
 		return nil, optErr(CommitWatermarkZone.Key(), "Invalid value for option 'sink.partition-commit.watermark-time-zone': '%s' is not a time zone id (e.g. 'UTC', 'Asia/Shanghai')", z)
 	}
 	s.wmZone = loc
-	for _, k := range CommitPolicy.Get(r) {
+	for _, k := range strings.Split(CommitPolicy.Get(r), ",") {
+		if strings.TrimSpace(k) == "" {
+			continue
+		}
 		switch strings.TrimSpace(k) {
 		case "success-file":
 			s.successFile = true

@@ -43,7 +43,8 @@ func TestGolden(t *testing.T) {
 			switch d.Cmd {
 			case "sql":
 				out := runSQL(t, s, input)
-				return strings.ReplaceAll(out+notice.take(), dir, "$DIR")
+				out = strings.ReplaceAll(out+notice.take(), dir, "$DIR")
+				return jobRE.ReplaceAllString(out, "job <id>")
 			case "ls":
 				return listFiles(t, dir, d.HasArg("all"))
 			case "cat":
@@ -161,6 +162,8 @@ func formatRow(vals []types.Value, cols []engine.Column) string {
 	}
 	return strings.Join(parts, " | ")
 }
+
+var jobRE = regexp.MustCompile(`(?i)job [0-9a-f]{32}`)
 
 var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
