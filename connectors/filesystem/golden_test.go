@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -29,6 +30,9 @@ import (
 //	ls [all]       list the files below $DIR (part file uuids scrubbed); 'all' shows hidden files too
 //	cat file=F     print a file below $DIR (the first part file of a directory when F is a directory)
 //	write file=F   write the input into a file below $DIR
+//	node-read file=F   read a Parquet file below $DIR (the first part file of a directory) with hyparquet
+//	                   (testdata/interop/read.mjs) and print its rows as JSON
+//	node-write file=F  write the Parquet file of testdata/interop/write.mjs with hyparquet-writer
 func TestGolden(t *testing.T) {
 	datadriven.Walk(t, "testdata/golden", func(t *testing.T, path string) {
 		dir := t.TempDir()
@@ -50,17 +54,7 @@ func TestGolden(t *testing.T) {
 			case "cat":
 				var f string
 				d.ScanArgs(t, "file", &f)
-				p := filepath.Join(dir, f)
-				if st, err := os.Stat(p); err == nil && st.IsDir() {
-					ents, _ := os.ReadDir(p)
-					for _, e := range ents {
-						if strings.HasPrefix(e.Name(), "part-") {
-							p = filepath.Join(p, e.Name())
-							break
-						}
-					}
-				}
-				b, err := os.ReadFile(p)
+				b, err := os.ReadFile(firstPart(filepath.Join(dir, f)))
 				if err != nil {
 					return "error: " + err.Error() + "\n"
 				}
@@ -76,6 +70,16 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				return "ok\n"
+			case "node-read", "node-write":
+				var f string
+				d.ScanArgs(t, "file", &f)
+				p := filepath.Join(dir, f)
+				if d.Cmd == "node-read" {
+					p = firstPart(p)
+				} else if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				return strings.ReplaceAll(runNode(t, strings.TrimPrefix(d.Cmd, "node-")+".mjs", p), dir, "$DIR")
 			}
 			t.Fatalf("unknown command %s", d.Cmd)
 			return ""
@@ -186,3 +190,32 @@ func listFiles(t *testing.T, dir string, all bool) string {
 
 var _ = changelog.Insert
 var _ = fmt.Sprint
+
+// firstPart returns p, or the first part file in it when p is a directory.
+func firstPart(p string) string {
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		ents, _ := os.ReadDir(p)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "part-") {
+				return filepath.Join(p, e.Name())
+			}
+		}
+	}
+	return p
+}
+
+// runNode runs a script of testdata/interop with node. The test fails (it never skips) when node or the
+// packages are missing.
+func runNode(t *testing.T, script string, args ...string) string {
+	t.Helper()
+	dir, _ := filepath.Abs("testdata/interop")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "hyparquet-writer")); err != nil {
+		t.Fatalf("the interop packages are not installed: run 'npm ci' in %s (Node 20; .ci/run does it)", dir)
+	}
+	cmd := exec.Command("node", append([]string{filepath.Join(dir, script)}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node %s: %v\n%s", script, err, out)
+	}
+	return string(out)
+}
