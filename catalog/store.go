@@ -158,6 +158,13 @@ func (c *Catalog) CreateTable(st *sql.CreateTable) (*Table, error) {
 		}
 		t.Options[o.Key] = o.Value
 	}
+	w, err := mapLegacyOptions(t, st)
+	if err != nil {
+		return nil, err
+	}
+	if w != "" {
+		t.Warnings = append(t.Warnings, w)
+	}
 	if _, ok := t.Options["connector"]; !ok {
 		return nil, sql.Errorf(st.Name.P, ErrValidation, "table %s has no 'connector' option; add WITH ('connector' = '...', ...), e.g. 'datagen', 'print', 'kafka'", k)
 	}
