@@ -462,6 +462,13 @@ func (t *Table) CreateStatement() string {
 	if t.Comment != "" {
 		fmt.Fprintf(&b, "\nCOMMENT '%s'", strings.ReplaceAll(t.Comment, "'", "''"))
 	}
+	if len(t.PartitionKeys) > 0 {
+		ks := make([]string, len(t.PartitionKeys))
+		for i, k := range t.PartitionKeys {
+			ks[i] = sql.QuoteIdentIfNeeded(k)
+		}
+		fmt.Fprintf(&b, "\nPARTITIONED BY (%s)", strings.Join(ks, ", "))
+	}
 	b.WriteString(" ")
 	b.WriteString(t.OptionsText())
 	return b.String()

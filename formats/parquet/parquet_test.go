@@ -192,3 +192,25 @@ func TestRefusedTypes(t *testing.T) {
 }
 
 func formatsCtx(opts map[string]string) formats.Context { return formats.Context{Options: opts} }
+
+// TestLocalTimezone: with utc-timezone false (Flink's default) a TIMESTAMP wall clock is stored as the
+// instant it denotes in the process's zone; reading it as UTC shows the shift, reading it back as local
+// restores it. TIMESTAMP_LTZ instants are stored as they are.
+func TestLocalTimezone(t *testing.T) {
+	saved := time.Local
+	time.Local = time.FixedZone("UTC+2", 2*3600)
+	defer func() { time.Local = saved }()
+	row := types.RowType(types.Field{Name: "ts", Type: types.TimestampType(3)}, types.Field{Name: "ltz", Type: types.TimestampLTZType(3)})
+	ts, _ := types.ParseTimestamp("2024-06-01 12:00:00.5", 3)
+	data := write(t, row, [][]types.Value{{ts, ts}}, DefaultConfig())
+	local := readAll(t, data, row, nil, DefaultConfig())
+	utcCfg := DefaultConfig()
+	utcCfg.UTC = true
+	utc := readAll(t, data, row, nil, utcCfg)
+	if local[0][0] != ts || local[0][1] != ts {
+		t.Errorf("local round trip: %v, want %v", local[0], ts)
+	}
+	if want := ts.I - 2*3600*1000; utc[0][0].I != want || utc[0][1] != ts {
+		t.Errorf("read as UTC: %v, want the wall clock 2 hours earlier (%d) and the same instant", utc[0], want)
+	}
+}
