@@ -151,3 +151,48 @@ func TestRollingBySize(t *testing.T) {
 	}
 	checkExactly(t, readIDs(t, tbl), 1000)
 }
+
+// TestStreamingWithoutCheckpoints: an unbounded streaming job without checkpointing makes its files visible
+// at the engine's flush cycle (5 s), and a cancelled job commits what it wrote.
+func TestStreamingWithoutCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	s, err := engine.NewSession(engine.Config{TempDir: t.TempDir(), Options: map[string]string{"table.local-time-zone": "UTC"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stmts, err := sql.ParseScript(fmt.Sprintf(`CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'fields.id.kind' = 'sequence',
+		'fields.id.start' = '0', 'fields.id.end' = '100000000', 'rows-per-second' = '200');
+		CREATE TABLE out (id BIGINT, v STRING, p STRING) WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv');
+		INSERT INTO out SELECT id, CONCAT('v', CAST(id AS STRING)), CONCAT('p', CAST(MOD(id, 3) AS STRING)) FROM gen;`, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job *engine.Job
+	for _, st := range stmts {
+		res, err := s.Execute(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Job != nil {
+			job = res.Job
+		}
+	}
+	tbl := table(t, fmt.Sprintf(`CREATE TABLE out (id BIGINT, v STRING, p STRING) WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv')`, dir))
+	deadline := time.Now().Add(12 * time.Second)
+	for len(readIDs(t, tbl)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no committed rows after 12 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	job.Cancel()
+	_ = job.Wait(ctx)
+	ids := readIDs(t, tbl)
+	n := len(ids)
+	checkExactly(t, ids, n)
+	if n < 1000 {
+		t.Fatalf("only %d rows after the cancel", n)
+	}
+}
