@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/sluicesql/sluice/connectors"
@@ -131,13 +132,22 @@ func (o *output) Restore(_ context.Context, state []byte, id int64) error {
 		}
 	}
 	// In-progress and pending files of this prefix that the checkpoint does not list hold rows after it.
+	// New files continue the counter after every file of the prefix already there (a restore from an older
+	// checkpoint must not overwrite files that later checkpoints committed).
 	marker := ".part-" + st.Prefix + "-"
 	err := filepath.WalkDir(o.s.path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), marker) && strings.Contains(d.Name(), ".inprogress.") && !keep[p] {
+		if d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if strings.HasPrefix(name, marker) && strings.Contains(name, ".inprogress.") && !keep[p] {
 			return os.Remove(p)
+		}
+		if n, ok := partCounter(strings.TrimPrefix(name, "."), st.Prefix); ok && n >= o.counter {
+			o.counter = n + 1
 		}
 		return nil
 	})
@@ -148,4 +158,17 @@ func (o *output) Restore(_ context.Context, state []byte, id int64) error {
 		o.parts[ps.Dir] = ps
 	}
 	return o.commitPartitions(id)
+}
+
+// partCounter returns n of a part file name 'part-<prefix>-0-<n>[.inprogress.<uuid>]'.
+func partCounter(name, prefix string) (int64, bool) {
+	rest, ok := strings.CutPrefix(name, "part-"+prefix+"-0-")
+	if !ok {
+		return 0, false
+	}
+	if i := strings.IndexByte(rest, '.'); i >= 0 {
+		rest = rest[:i]
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil
 }

@@ -20,7 +20,7 @@ import (
 // 100 ms in a real sql-client process, kills it with SIGKILL at random moments, restarts it from its latest
 // checkpoint each time and lets the last run finish. The files then hold every id exactly once.
 func TestKillAndRestore(t *testing.T) {
-	const n = 6000
+	const n = 24000
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sql-client")
 	build := exec.Command("go", "build", "-o", bin, "github.com/sluicesql/sluice/cmd/sql-client")
@@ -32,7 +32,7 @@ func TestKillAndRestore(t *testing.T) {
 SET 'state.checkpoints.dir' = '%s';
 SET 'table.dml-sync' = 'true';
 CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'fields.id.kind' = 'sequence', 'fields.id.start' = '0',
-  'fields.id.end' = '%d', 'rows-per-second' = '3000');
+  'fields.id.end' = '%d', 'rows-per-second' = '4000');
 CREATE TABLE out (id BIGINT, v STRING, p STRING) PARTITIONED BY (p) WITH ('connector' = 'filesystem', 'path' = '%s',
   'format' = 'parquet', 'sink.partition-commit.policy.kind' = 'success-file');
 INSERT INTO out SELECT id, CONCAT('v', CAST(id AS STRING)), CONCAT('p', CAST(MOD(id, 3) AS STRING)) FROM gen;
