@@ -228,6 +228,9 @@ func compileFill(at arrow.DataType, t types.Type, localInt96 bool) (func(arrow.A
 			}, nil
 		}
 	}
+	if f := fastFill(at, t); f != nil {
+		return f, nil
+	}
 	get, err := compileGet(at, t, localInt96)
 	if err != nil {
 		return nil, err
@@ -503,3 +506,58 @@ func floorDiv(a, b int64) int64 {
 }
 
 var debugPanics = false
+
+// fastFill returns a loop over the values buffer for the common fixed-width columns read into integer,
+// floating-point and date columns (no per-value call), or nil.
+func fastFill(at arrow.DataType, t types.Type) func(arrow.Array, []types.Value, int, int) error {
+	intCol := t.Kind == types.TinyInt || t.Kind == types.SmallInt || t.Kind == types.Int || t.Kind == types.BigInt
+	switch {
+	case intCol && at.ID() == arrow.INT64:
+		return fillInts(func(a arrow.Array) []int64 { return a.(*array.Int64).Int64Values() }, types.TagInt)
+	case intCol && at.ID() == arrow.INT32:
+		return fillNarrow(func(a arrow.Array) []int32 { return a.(*array.Int32).Int32Values() }, types.TagInt)
+	case t.Kind == types.Date && at.ID() == arrow.DATE32:
+		return fillNarrow(func(a arrow.Array) []arrow.Date32 { return a.(*array.Date32).Date32Values() }, types.TagDate)
+	case (t.Kind == types.Double || t.Kind == types.Float) && at.ID() == arrow.FLOAT64:
+		return func(arr arrow.Array, dst []types.Value, stride, col int) error {
+			vals := arr.(*array.Float64).Float64Values()
+			nulls := arr.NullN() > 0
+			for i, v := range vals {
+				if nulls && arr.IsNull(i) {
+					continue
+				}
+				dst[i*stride+col] = types.FloatValue(v)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func fillInts(values func(arrow.Array) []int64, tag types.Tag) func(arrow.Array, []types.Value, int, int) error {
+	return func(arr arrow.Array, dst []types.Value, stride, col int) error {
+		vals := values(arr)
+		nulls := arr.NullN() > 0
+		for i, v := range vals {
+			if nulls && arr.IsNull(i) {
+				continue
+			}
+			dst[i*stride+col] = types.Value{T: tag, I: v}
+		}
+		return nil
+	}
+}
+
+func fillNarrow[T int32 | arrow.Date32](values func(arrow.Array) []T, tag types.Tag) func(arrow.Array, []types.Value, int, int) error {
+	return func(arr arrow.Array, dst []types.Value, stride, col int) error {
+		vals := values(arr)
+		nulls := arr.NullN() > 0
+		for i, v := range vals {
+			if nulls && arr.IsNull(i) {
+				continue
+			}
+			dst[i*stride+col] = types.Value{T: tag, I: int64(v)}
+		}
+		return nil
+	}
+}
