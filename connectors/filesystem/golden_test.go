@@ -33,6 +33,8 @@ import (
 //	node-read file=F   read a Parquet file below $DIR (the first part file of a directory) with hyparquet
 //	                   (testdata/interop/read.mjs) and print its rows as JSON
 //	node-write file=F  write the Parquet file of testdata/interop/write.mjs with hyparquet-writer
+//	py-avro-read file=F / py-avro-write file=F   the same for Avro container files with Python's avro
+//	                   (testdata/interop/avro_read.py, avro_write.py; Debian's python3-avro)
 func TestGolden(t *testing.T) {
 	datadriven.Walk(t, "testdata/golden", func(t *testing.T, path string) {
 		dir := t.TempDir()
@@ -80,6 +82,16 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				return strings.ReplaceAll(runNode(t, strings.TrimPrefix(d.Cmd, "node-")+".mjs", p), dir, "$DIR")
+			case "py-avro-read", "py-avro-write":
+				var f string
+				d.ScanArgs(t, "file", &f)
+				p := filepath.Join(dir, f)
+				if d.Cmd == "py-avro-read" {
+					p = firstPart(p)
+				} else if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				return strings.ReplaceAll(runPython(t, strings.ReplaceAll(strings.TrimPrefix(d.Cmd, "py-"), "-", "_")+".py", p), dir, "$DIR")
 			}
 			t.Fatalf("unknown command %s", d.Cmd)
 			return ""
@@ -216,6 +228,22 @@ func runNode(t *testing.T, script string, args ...string) string {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node %s: %v\n%s", script, err, out)
+	}
+	return string(out)
+}
+
+// runPython runs a script of testdata/interop with Debian's python3 and its avro package (installed by
+// .ci/run). The test fails (it never skips) when they are missing.
+func runPython(t *testing.T, script string, args ...string) string {
+	t.Helper()
+	dir, _ := filepath.Abs("testdata/interop")
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import avro.datafile").Run(); err != nil {
+		t.Fatalf("%s cannot import avro (%v): install Debian's python3-avro (.ci/run does it)", py, err)
+	}
+	out, err := exec.Command(py, append([]string{filepath.Join(dir, script)}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python %s: %v\n%s", script, err, out)
 	}
 	return string(out)
 }
