@@ -93,8 +93,13 @@ func (f *Factory) CheckOptions(opts map[string]string) error {
 	if err != nil {
 		return err
 	}
-	_, err = settingsFrom(r, nil)
-	return err
+	if _, err = settingsFrom(r, nil); err != nil {
+		return err
+	}
+	if c := opts["avro.codec"]; opts["format"] == "avro" && (c == "bzip2" || c == "xz") {
+		return optErr("avro.codec", "Invalid value for option 'avro.codec': Sluice writes and reads Avro files with 'null', 'deflate', 'snappy' or 'zstandard', not '%s'", c)
+	}
+	return nil
 }
 
 // settings are the table's resolved connector options.
