@@ -175,7 +175,7 @@ type avroReader struct {
 
 var errNotAvro = errors.New("not an Avro object container file")
 
-func (a *avroFormat) newReader(_ context.Context, f *os.File) (rowReader, error) {
+func (a *avroFormat) newReader(_ context.Context, f *os.File, _ []int) (rowReader, error) {
 	r := &avroReader{s: a.s, r: bufio.NewReaderSize(f, 64<<10), tmp: make([]types.Value, len(a.s.fileRow.Fields))}
 	var magic [4]byte
 	if _, err := io.ReadFull(r.r, magic[:]); err != nil || !bytes.Equal(magic[:], ocfMagic) {

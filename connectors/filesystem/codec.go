@@ -33,7 +33,9 @@ type rowReader interface {
 // fileFormat builds writers and readers of one format for one table.
 type fileFormat interface {
 	newWriter(w io.Writer) (rowWriter, error)
-	newReader(ctx context.Context, f *os.File) (rowReader, error)
+	// newReader opens a file; project lists the physical columns needed (nil: all), which columnar formats
+	// read alone.
+	newReader(ctx context.Context, f *os.File, project []int) (rowReader, error)
 }
 
 // newFileFormat resolves the table's 'format' with the format registry.
@@ -104,8 +106,21 @@ func (w *parquetWriter) Close() error {
 	return w.bw.Flush()
 }
 
-func (p *parquetFormat) newReader(ctx context.Context, f *os.File) (rowReader, error) {
-	return parquet.NewReader(ctx, f, p.s.physical, p.s.dataIdx, p.cfg)
+func (p *parquetFormat) newReader(ctx context.Context, f *os.File, project []int) (rowReader, error) {
+	cols := p.s.dataIdx
+	if project != nil {
+		isData := map[int]bool{}
+		for _, i := range p.s.dataIdx {
+			isData[i] = true
+		}
+		cols = []int{}
+		for _, i := range project {
+			if isData[i] {
+				cols = append(cols, i)
+			}
+		}
+	}
+	return parquet.NewReader(ctx, f, p.s.physical, cols, p.cfg)
 }
 
 // lineFormat writes one encoded row per line and reads one row per line (csv, json, raw, ...).
@@ -151,7 +166,7 @@ type lineReader struct {
 	tmp  []types.Value
 }
 
-func (l *lineFormat) newReader(_ context.Context, f *os.File) (rowReader, error) {
+func (l *lineFormat) newReader(_ context.Context, f *os.File, _ []int) (rowReader, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 256<<20)
 	return &lineReader{s: l.s, dec: l.dec, sc: sc, tmp: make([]types.Value, len(l.s.fileRow.Fields))}, nil

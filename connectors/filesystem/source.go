@@ -34,6 +34,7 @@ type source struct {
 	s         *settings
 	ff        fileFormat
 	unbounded bool
+	project   []int // physical columns to read (nil: all); see ProjectColumns
 
 	mu       sync.Mutex
 	done     map[string]bool // files read completely
@@ -48,6 +49,14 @@ type sourcePos struct {
 	Done []string `json:"done"`
 	Cur  string   `json:"cur,omitempty"`
 	Rows int64    `json:"rows,omitempty"`
+}
+
+// ProjectColumns is the projection pushdown hook for the planner (not wired yet: the planner does not call it):
+// used lists the physical columns a query reads. Rows keep their width; columns not listed are NULL, and a
+// Parquet file is asked for the listed columns only (their column chunks alone are read and decoded). Call it
+// before Run.
+func (s *source) ProjectColumns(used []int) {
+	s.project = append([]int(nil), used...)
 }
 
 func (*source) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
@@ -186,7 +195,7 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 		return fmt.Errorf("filesystem source: %w", err)
 	}
 	defer f.Close()
-	r, err := s.ff.newReader(ctx, f)
+	r, err := s.ff.newReader(ctx, f, s.project)
 	if err != nil {
 		return fmt.Errorf("filesystem source: file '%s': %w", df.path, err)
 	}
