@@ -35,10 +35,15 @@ type Table struct {
 	Columns    []Column
 	Watermark  *Watermark
 	PrimaryKey []string
-	Options    map[string]string
-	OptionKeys []string // option keys in declaration order
-	Comment    string
-	Temporary  bool
+	// PartitionKeys are the columns of PARTITIONED BY (...), in order.
+	PartitionKeys []string
+	Options       map[string]string
+	OptionKeys    []string // option keys in declaration order
+	Comment       string
+	Temporary     bool
+	// Warnings are notices for the user about the definition (legacy options mapped onto today's), shown
+	// when the table is created.
+	Warnings []string
 	// Def is the CREATE TABLE statement the table came from, for positions in errors.
 	Def *sql.CreateTable
 }

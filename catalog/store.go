@@ -55,11 +55,17 @@ func (c *Catalog) CreateTable(st *sql.CreateTable) (*Table, error) {
 		if !ok {
 			return nil, sql.Errorf(st.Like.Source.P, ErrNotFound, "source table %s of LIKE not found", st.Like.Source)
 		}
-		excludeOpts := false
+		excludeOpts, excludeParts := false, false
 		for _, o := range st.Like.Options {
 			if o == "EXCLUDING OPTIONS" || o == "EXCLUDING ALL" {
 				excludeOpts = true
 			}
+			if o == "EXCLUDING PARTITIONS" || o == "EXCLUDING ALL" {
+				excludeParts = true
+			}
+		}
+		if !excludeParts {
+			t.PartitionKeys = src.PartitionKeys
 		}
 		t.Columns = append(t.Columns, src.Columns...)
 		t.Watermark = src.Watermark
@@ -125,6 +131,22 @@ func (c *Catalog) CreateTable(st *sql.CreateTable) (*Table, error) {
 		}
 		t.Watermark = &Watermark{Column: col.Name, Expr: st.Watermark.Expr, ExprText: sql.FormatExpr(st.Watermark.Expr)}
 	}
+	if len(st.PartitionBy) > 0 {
+		t.PartitionKeys = nil
+		for _, id := range st.PartitionBy {
+			col, _ := t.Column(id.Name)
+			if col == nil {
+				return nil, sql.Errorf(id.P, ErrNotFound, "partition column %s not found in table %s; columns are: %s", sql.QuoteIdentIfNeeded(id.Name), k, strings.Join(t.columnNames(), ", "))
+			}
+			if col.Kind != sql.PhysicalColumn {
+				return nil, sql.Errorf(id.P, ErrValidation, "partition column %s must be a physical column", sql.QuoteIdentIfNeeded(id.Name))
+			}
+			if containsKey(t.PartitionKeys, id.Name) {
+				return nil, sql.Errorf(id.P, ErrValidation, "partition column %s is listed twice", sql.QuoteIdentIfNeeded(id.Name))
+			}
+			t.PartitionKeys = append(t.PartitionKeys, id.Name)
+		}
+	}
 	given := map[string]bool{}
 	for _, o := range st.Options {
 		if given[o.Key] {
@@ -135,6 +157,13 @@ func (c *Catalog) CreateTable(st *sql.CreateTable) (*Table, error) {
 			t.OptionKeys = append(t.OptionKeys, o.Key)
 		}
 		t.Options[o.Key] = o.Value
+	}
+	w, err := mapLegacyOptions(t, st)
+	if err != nil {
+		return nil, err
+	}
+	if w != "" {
+		t.Warnings = append(t.Warnings, w)
 	}
 	if _, ok := t.Options["connector"]; !ok {
 		return nil, sql.Errorf(st.Name.P, ErrValidation, "table %s has no 'connector' option; add WITH ('connector' = '...', ...), e.g. 'datagen', 'print', 'kafka'", k)
@@ -432,6 +461,13 @@ func (t *Table) CreateStatement() string {
 	b.WriteString("\n)")
 	if t.Comment != "" {
 		fmt.Fprintf(&b, "\nCOMMENT '%s'", strings.ReplaceAll(t.Comment, "'", "''"))
+	}
+	if len(t.PartitionKeys) > 0 {
+		ks := make([]string, len(t.PartitionKeys))
+		for i, k := range t.PartitionKeys {
+			ks[i] = sql.QuoteIdentIfNeeded(k)
+		}
+		fmt.Fprintf(&b, "\nPARTITIONED BY (%s)", strings.Join(ks, ", "))
 	}
 	b.WriteString(" ")
 	b.WriteString(t.OptionsText())

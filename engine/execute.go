@@ -145,6 +145,9 @@ func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, par
 			_ = s.cat.Drop(&sql.Drop{Name: st.Name, IfExists: true})
 			return nil, err
 		}
+		for _, w := range t.Warnings {
+			fmt.Fprintln(s.cfg.Notice, w)
+		}
 		return ok("[INFO] Execute statement succeed."), nil
 	case *sql.AlterTable:
 		if _, found := s.cat.Table(st.Name); !found {

@@ -55,7 +55,7 @@ func TestDiscover(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	_, err := builtin.Registry().Lookup("jsn")
-	want := "Could not find any factory for identifier 'jsn' that implements 'Format'. Available factory identifiers are:\n\navro\navro-confluent\ncsv\ndebezium-avro-confluent\ndebezium-json\njson\nraw\n\nDid you mean 'json'?"
+	want := "Could not find any factory for identifier 'jsn' that implements 'Format'. Available factory identifiers are:\n\navro\navro-confluent\ncsv\ndebezium-avro-confluent\ndebezium-json\njson\nparquet\nraw\n\nDid you mean 'json'?"
 	if err == nil || err.Error() != want || !errors.Is(err, options.ErrValidation) {
 		t.Errorf("got %v", err)
 	}

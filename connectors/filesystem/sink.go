@@ -1,0 +1,313 @@
+package filesystem
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/types"
+)
+
+// CreateSink validates the options and the format; the sink writes under 'path'.
+func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
+	s, consumed, ff, err := f.setup(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	_ = consumed
+	return &sink{s: s, ff: ff, now: time.Now}, nil
+}
+
+func (f *Factory) setup(ctx connectors.Context, encode bool) (*settings, []string, fileFormat, error) {
+	r, err := connectors.ValidateOptions(f, ctx.Options)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s, err := settingsFrom(r, ctx.Table)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ff, consumed, err := newFileFormat(ctx, s, encode)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("table %s, format '%s': %w", ctx.Table.Name, s.format, err)
+	}
+	return s, consumed, ff, nil
+}
+
+type sink struct {
+	s   *settings
+	ff  fileFormat
+	now func() time.Time
+}
+
+func (*sink) Accepts() changelog.KindSet { return changelog.KindsOf(changelog.Insert) }
+
+func (k *sink) Open(ctx context.Context) (changelog.Output, error) {
+	if err := os.MkdirAll(k.s.path, 0o755); err != nil {
+		return nil, fmt.Errorf("filesystem sink: cannot create the directory '%s': %w", k.s.path, err)
+	}
+	o := &output{s: k.s, ff: k.ff, now: k.now, buckets: map[string]*bucket{}, parts: map[string]*partState{},
+		row: make([]types.Value, len(k.s.dataIdx)), watermark: -1 << 63, lastCheck: k.now()}
+	o.prefix = newUUID()
+	return o, nil
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// output writes the rows. Files go through three states, as in Flink's FileSink: in-progress (open, a
+// hidden '.part-...inprogress.<uuid>' name), pending (closed, still hidden, waiting for a checkpoint) and
+// finished (renamed to 'part-<uuid>-0-<n>'). Pushes, PreCommit, End and Abort run under the job's lock;
+// Commit may run concurrently with pushes, so the pending list and the partitions to commit are under mu.
+type output struct {
+	s         *settings
+	ff        fileFormat
+	now       func() time.Time
+	prefix    string // the uuid of this sink's part files, kept across restores
+	counter   int64
+	buckets   map[string]*bucket // by partition directory ("" for an unpartitioned table)
+	row       []types.Value
+	key       []byte
+	values    []string
+	watermark int64
+	lastCheck time.Time
+	ended     bool
+
+	mu      sync.Mutex
+	pending []pendingFile         // closed files not yet renamed
+	parts   map[string]*partState // partitions with rows not yet committed by the partition commit policy
+}
+
+type bucket struct {
+	dir             string // relative partition directory
+	values          []string
+	f               *os.File
+	w               rowWriter
+	tmp, final      string // absolute paths
+	opened, lastRow time.Time
+}
+
+type pendingFile struct {
+	Tmp   string `json:"tmp"`
+	Final string `json:"final"`
+	// Checkpoint is the checkpoint that pre-committed the file (0: not yet).
+	Checkpoint int64 `json:"-"`
+}
+
+type partState struct {
+	Dir    string   `json:"dir"`
+	Values []string `json:"values"`
+	// Created is when the partition got its first row (processing time, epoch ms).
+	Created int64 `json:"created"`
+	// Checkpoint is the checkpoint whose files contain the partition's newest rows (0: not yet).
+	Checkpoint int64 `json:"ckpt"`
+	// Watermark is the watermark when that checkpoint was taken.
+	Watermark int64 `json:"wm"`
+}
+
+func (o *output) Push(b *changelog.Batch) error {
+	now := o.now()
+	for _, r := range b.Rows {
+		bk, err := o.bucketOf(r.Vals, now)
+		if err != nil {
+			return err
+		}
+		for i, j := range o.s.dataIdx {
+			o.row[i] = r.Vals[j]
+		}
+		if err := bk.w.Write(o.row); err != nil {
+			return fmt.Errorf("filesystem sink: write '%s': %w", bk.tmp, err)
+		}
+		bk.lastRow = now
+		if bk.w.Size() >= o.s.fileSize {
+			if err := o.roll(bk); err != nil {
+				return err
+			}
+		}
+	}
+	if now.Sub(o.lastCheck) >= o.s.check {
+		o.lastCheck = now
+		for _, bk := range o.buckets {
+			if now.Sub(bk.opened) >= o.s.rollover || now.Sub(bk.lastRow) >= o.s.inactivity {
+				if err := o.roll(bk); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// bucketOf returns the open part file of the row's partition, opening one if needed.
+func (o *output) bucketOf(vals []types.Value, now time.Time) (*bucket, error) {
+	key := o.key[:0]
+	o.values = o.values[:0]
+	for i, j := range o.s.partitionIdx {
+		text, err := partitionText(vals[j], o.s.partitionTypes[i])
+		if err != nil {
+			return nil, fmt.Errorf("filesystem sink: partition column '%s': %w", o.s.partitionKeys[i], err)
+		}
+		if text == "" {
+			text = o.s.defaultPart
+		}
+		o.values = append(o.values, text)
+		key = append(escapePath(key, o.s.partitionKeys[i]), '=')
+		key = append(escapePath(key, text), '/')
+	}
+	o.key = key
+	if bk, ok := o.buckets[string(key)]; ok && bk.w != nil {
+		return bk, nil
+	}
+	dir := string(key)
+	bk := o.buckets[dir]
+	if bk == nil {
+		bk = &bucket{dir: dir, values: append([]string(nil), o.values...)}
+		o.buckets[dir] = bk
+	}
+	if err := o.open(bk, now); err != nil {
+		return nil, err
+	}
+	if len(o.s.partitionKeys) > 0 {
+		o.mu.Lock()
+		ps := o.parts[dir]
+		if ps == nil {
+			o.parts[dir] = &partState{Dir: dir, Values: bk.values, Created: now.UnixMilli()}
+		} else {
+			ps.Checkpoint = 0
+		}
+		o.mu.Unlock()
+	}
+	return bk, nil
+}
+
+func (o *output) open(bk *bucket, now time.Time) error {
+	dir := filepath.Join(o.s.path, bk.dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("filesystem sink: cannot create the directory '%s': %w", dir, err)
+	}
+	name := fmt.Sprintf("part-%s-0-%d", o.prefix, o.counter)
+	o.counter++
+	bk.final = filepath.Join(dir, name)
+	bk.tmp = filepath.Join(dir, "."+name+".inprogress."+newUUID())
+	f, err := os.OpenFile(bk.tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("filesystem sink: %w", err)
+	}
+	w, err := o.ff.newWriter(f)
+	if err != nil {
+		f.Close()
+		os.Remove(bk.tmp)
+		return fmt.Errorf("filesystem sink: start '%s': %w", bk.tmp, err)
+	}
+	bk.f, bk.w, bk.opened, bk.lastRow = f, w, now, now
+	return nil
+}
+
+// roll closes the bucket's in-progress file; it becomes pending (committed by the next checkpoint).
+func (o *output) roll(bk *bucket) error {
+	if bk.w == nil {
+		return nil
+	}
+	err := bk.w.Close()
+	if err == nil {
+		err = bk.f.Sync()
+	}
+	if cerr := bk.f.Close(); err == nil {
+		err = cerr
+	}
+	bk.w, bk.f = nil, nil
+	if err != nil {
+		return fmt.Errorf("filesystem sink: close '%s': %w", bk.tmp, err)
+	}
+	o.mu.Lock()
+	o.pending = append(o.pending, pendingFile{Tmp: bk.tmp, Final: bk.final})
+	o.mu.Unlock()
+	return nil
+}
+
+func (o *output) rollAll() error {
+	for _, bk := range o.buckets {
+		if err := o.roll(bk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *output) Watermark(ts int64) error {
+	if ts > o.watermark {
+		o.watermark = ts
+	}
+	return nil
+}
+
+// End closes every file, makes every file visible and commits every partition (the input is complete).
+func (o *output) End() error {
+	if o.ended {
+		return nil
+	}
+	o.ended = true
+	if err := o.rollAll(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.finish(1<<63 - 1); err != nil {
+		return err
+	}
+	for dir, ps := range o.parts {
+		if err := o.commitPartition(ps); err != nil {
+			return err
+		}
+		delete(o.parts, dir)
+	}
+	return nil
+}
+
+// Abort closes the open files and removes them: they were not pre-committed, a restore writes their rows
+// again. Pending files stay for the restore to finish.
+func (o *output) Abort() error {
+	if o.ended {
+		return nil
+	}
+	o.ended = true
+	for _, bk := range o.buckets {
+		if bk.w != nil {
+			bk.f.Close()
+			os.Remove(bk.tmp)
+			bk.w, bk.f = nil, nil
+		}
+	}
+	return nil
+}
+
+// finish renames the pending files pre-committed by checkpoint id or earlier (o.mu held).
+func (o *output) finish(id int64) error {
+	keep := o.pending[:0]
+	var err error
+	for _, p := range o.pending {
+		if err == nil && (p.Checkpoint != 0 && p.Checkpoint <= id || id == 1<<63-1) {
+			if e := os.Rename(p.Tmp, p.Final); e != nil {
+				err = fmt.Errorf("filesystem sink: commit '%s': %w", p.Final, e)
+			} else {
+				continue
+			}
+		}
+		keep = append(keep, p)
+	}
+	o.pending = keep
+	return err
+}

@@ -1,0 +1,290 @@
+package filesystem
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/types"
+)
+
+// CreateSource validates the options and the format. The source is bounded unless
+// 'source.monitor-interval' is set in streaming mode.
+func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error) {
+	s, _, ff, err := f.setup(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	src := &source{s: s, ff: ff}
+	src.unbounded = s.monitor > 0 && !ctx.Batch
+	return src, nil
+}
+
+type source struct {
+	s         *settings
+	ff        fileFormat
+	unbounded bool
+	project   []int // physical columns to read (nil: all); see ProjectColumns
+
+	mu       sync.Mutex
+	done     map[string]bool // files read completely
+	cur      string          // the file being read
+	curRows  int64           // rows of cur pushed
+	restored *sourcePos
+}
+
+var _ connectors.Checkpointed = (*source)(nil)
+
+type sourcePos struct {
+	Done []string `json:"done"`
+	Cur  string   `json:"cur,omitempty"`
+	Rows int64    `json:"rows,omitempty"`
+}
+
+var _ connectors.ProjectableSource = (*source)(nil)
+
+// ApplyProjection is the planner's projection pushdown (connectors.ProjectableSource): the columns the query
+// reads are passed to ProjectColumns (a ROW column read in part is read whole).
+func (s *source) ApplyProjection(p *formats.Projection) {
+	var used []int
+	for i := range p.Need {
+		if p.Needs(i) {
+			used = append(used, i)
+		}
+	}
+	s.ProjectColumns(used)
+}
+
+// ProjectColumns lists the physical columns a query reads. Rows keep their width; columns not listed are NULL, and a
+// Parquet file is asked for the listed columns only (their column chunks alone are read and decoded). Call it
+// before Run.
+func (s *source) ProjectColumns(used []int) {
+	s.project = append([]int(nil), used...)
+}
+
+func (*source) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
+func (s *source) Bounded() bool               { return !s.unbounded }
+
+// Run reads every visible file below the path in name order (partition directories included), then, when
+// monitoring, looks for new files every monitor interval.
+func (s *source) Run(ctx context.Context, out changelog.Output) error {
+	s.mu.Lock()
+	s.done = map[string]bool{}
+	skip := int64(0)
+	resume := ""
+	if p := s.restored; p != nil {
+		for _, f := range p.Done {
+			s.done[f] = true
+		}
+		resume, skip = p.Cur, p.Rows
+	}
+	s.mu.Unlock()
+	for {
+		files, err := s.list()
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if s.done[f.rel] {
+				continue
+			}
+			n := int64(0)
+			if f.rel == resume {
+				n = skip
+			}
+			if err := s.readFile(ctx, f, n, out); err != nil {
+				return err
+			}
+		}
+		if !s.unbounded {
+			return nil
+		}
+		t := time.NewTimer(s.s.monitor)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+type dataFile struct {
+	path, rel string
+	values    []types.Value // partition values, in partition key order
+}
+
+// list finds the visible files: names starting with '.' or '_' (in-progress files, success files) are
+// skipped, in directories too.
+func (s *source) list() ([]dataFile, error) {
+	root := s.s.path
+	st, err := os.Stat(root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("filesystem source: the path '%s' does not exist (option 'path')", root)
+		}
+		return nil, fmt.Errorf("filesystem source: %w", err)
+	}
+	if !st.IsDir() {
+		return []dataFile{{path: root, rel: filepath.Base(root)}}, nil
+	}
+	var out []dataFile
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if p != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		df := dataFile{path: p, rel: rel}
+		if df.values, err = s.partitionValues(rel); err != nil {
+			return err
+		}
+		out = append(out, df)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("filesystem source: list '%s': %w", root, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	return out, nil
+}
+
+// partitionValues reads the partition columns from the 'k=v' directories of a file's relative path.
+func (s *source) partitionValues(rel string) ([]types.Value, error) {
+	keys := s.s.partitionKeys
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	vals := make([]types.Value, len(keys))
+	found := make([]bool, len(keys))
+	dirs := strings.Split(filepath.ToSlash(filepath.Dir(rel)), "/")
+	for _, d := range dirs {
+		k, v, ok := strings.Cut(d, "=")
+		if !ok {
+			continue
+		}
+		k = unescapePath(k)
+		for i, pk := range keys {
+			if pk == k {
+				x, err := s.s.partitionValue(unescapePath(v), s.s.partitionTypes[i])
+				if err != nil {
+					return nil, fmt.Errorf("file '%s': partition directory '%s': %w", rel, d, err)
+				}
+				vals[i], found[i] = x, true
+			}
+		}
+	}
+	for i, ok := range found {
+		if !ok {
+			return nil, fmt.Errorf("file '%s' is not in a partition directory '%s=...' of partition column '%s'", rel, keys[i], keys[i])
+		}
+	}
+	return vals, nil
+}
+
+// readFile pushes the rows of one file after the first skip ones.
+func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out changelog.Output) error {
+	f, err := os.Open(df.path)
+	if err != nil {
+		return fmt.Errorf("filesystem source: %w", err)
+	}
+	defer f.Close()
+	r, err := s.ff.newReader(ctx, f, s.project)
+	if err != nil {
+		return fmt.Errorf("filesystem source: file '%s': %w", df.path, err)
+	}
+	defer r.Close()
+	s.mu.Lock()
+	s.cur, s.curRows = df.rel, skip
+	s.mu.Unlock()
+	batch := &changelog.Batch{}
+	read := int64(0)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rows, err := r.Next()
+		if err != nil {
+			return fmt.Errorf("filesystem source: file '%s': %w", df.path, err)
+		}
+		if rows == nil {
+			break
+		}
+		batch.Reset()
+		for _, row := range rows {
+			read++
+			if read <= skip {
+				continue
+			}
+			for i, j := range s.s.partitionIdx {
+				row[j] = df.values[i]
+			}
+			batch.Append(changelog.Insert, row)
+		}
+		n := int64(batch.Len())
+		if err := connectors.PushThen(out, batch, func() {
+			s.mu.Lock()
+			s.curRows += n
+			s.mu.Unlock()
+		}); err != nil {
+			return err
+		}
+	}
+	return connectors.PushThen(out, &changelog.Batch{}, func() {
+		s.mu.Lock()
+		s.done[df.rel] = true
+		s.cur, s.curRows = "", 0
+		s.mu.Unlock()
+	})
+}
+
+func (s *source) SnapshotPosition() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil && s.restored != nil {
+		return json.Marshal(s.restored)
+	}
+	p := sourcePos{Done: make([]string, 0, len(s.done)), Cur: s.cur, Rows: s.curRows}
+	for f := range s.done {
+		p.Done = append(p.Done, f)
+	}
+	sort.Strings(p.Done)
+	return json.Marshal(p)
+}
+
+func (s *source) RestorePosition(pos []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.restored, s.done = nil, nil
+	if pos == nil {
+		return nil
+	}
+	var p sourcePos
+	if err := json.Unmarshal(pos, &p); err != nil {
+		return fmt.Errorf("filesystem source: the position in the checkpoint is not readable: %w", err)
+	}
+	s.restored = &p
+	return nil
+}
+
+func (s *source) CheckpointComplete(context.Context, []byte) error { return nil }
