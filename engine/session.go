@@ -44,7 +44,8 @@ type Session struct {
 	formats    *formats.Registry
 	jobs       []*Job
 	seq        int
-	functions  map[string]*expr.UDF // user-defined scalar functions (embed.go)
+	functions  map[string]*expr.UDF    // user-defined scalar functions (embed.go)
+	sqlFuncs   map[string]*sqlFunction // those of functions created by CREATE FUNCTION (functions.go)
 }
 
 // NewSession returns a session with an empty catalog.

@@ -271,7 +271,7 @@ func (u *UDF) bind(args []Expr) (Expr, error) {
 			}
 			origin, want := "Go function", u.params[i].goName()
 			if u.direct != nil {
-				origin, want = u.origin, sqlTypeName(u.params[i].sqlType())
+				origin, want = u.origin, [...]string{"?", "BIGINT", "INT", "DOUBLE", "STRING", "BYTES", "BOOLEAN", "?", "?"}[u.params[i]]
 			}
 			return nil, errorf("Cannot apply '%s' to arguments of type '%s(%s)'. Supported form(s): '%s' (%s; argument %d must be %s)",
 				u.name, u.name, strings.Join(ts, ", "), u.signature(), origin, i+1, want)

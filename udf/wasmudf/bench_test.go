@@ -54,12 +54,12 @@ func BenchmarkCountCharWASM(b *testing.B) {
 }
 
 func benchWASM(b *testing.B, cfg Config) {
-	f, err := Load(context.Background(), "count_char", "count_char", buildModule(b, "../../examples/wasm/count_char"), cfg)
+	u, f, err := Load(context.Background(), "count_char", "count_char", buildModule(b, "../../examples/wasm/count_char"), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	benchCall(b, f.UDF(), benchInput)
+	benchCall(b, u, benchInput)
 }
 
 func BenchmarkCountCharGo(b *testing.B) {

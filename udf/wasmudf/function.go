@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,6 @@ type Function struct {
 	cfg                Config
 	rt                 *runtime
 	compiled           wazero.CompiledModule
-	udf                *expr.UDF
 
 	mu      sync.Mutex
 	mod     api.Module // nil until the first call and after a failed one
@@ -46,8 +46,23 @@ type Function struct {
 
 // Load compiles (or finds compiled) the module at location, reads the SQL signature of export from its
 // export__signature function, checks the export's WebAssembly type against it, and instantiates it once.
-// name is the SQL name of the function.
-func Load(ctx context.Context, name, export, location string, cfg Config) (*Function, error) {
+// name is the SQL name of the function. The UDF calls the Function; once the UDF is unreachable (dropped
+// and no plan uses it) the Function is closed.
+func Load(ctx context.Context, name, export, location string, cfg Config) (*expr.UDF, *Function, error) {
+	f, err := load(ctx, name, export, location, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := expr.NewValueUDF(name, "WASM function '"+export+"' in "+f.path, f.sig.Params, f.sig.Result, f.call)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	goruntime.AddCleanup(u, (*Function).Close, f)
+	return u, f, nil
+}
+
+func load(ctx context.Context, name, export, location string, cfg Config) (*Function, error) {
 	if cfg.CallTimeout < 0 {
 		return nil, fmt.Errorf("call timeout %s: want >= 0 (0: no limit)", cfg.CallTimeout)
 	}
@@ -97,16 +112,8 @@ func Load(ctx context.Context, name, export, location string, cfg Config) (*Func
 	}
 	f.timer = time.AfterFunc(time.Hour, f.onTimeout)
 	f.timer.Stop()
-	f.udf, err = expr.NewValueUDF(name, "WASM function '"+export+"' in "+path, f.sig.Params, f.sig.Result, f.call)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
 	return f, nil
 }
-
-// UDF is the function for a session's expression environment.
-func (f *Function) UDF() *expr.UDF { return f.udf }
 
 // Signature is the SQL signature the module declares.
 func (f *Function) Signature() Signature { return f.sig }

@@ -58,9 +58,9 @@ func buildModule(t testing.TB, dir string) string {
 
 var testCfg = Config{CallTimeout: 2 * time.Second, MemoryLimit: 64 << 20}
 
-func load(t *testing.T, mod, export string) *Function {
+func loadT(t *testing.T, mod, export string) *Function {
 	t.Helper()
-	f, err := Load(context.Background(), export, export, mod, testCfg)
+	_, f, err := Load(context.Background(), export, export, mod, testCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func load(t *testing.T, mod, export string) *Function {
 
 func TestCountChar(t *testing.T) {
 	mod := buildModule(t, "../../examples/wasm/count_char")
-	f := load(t, "file://"+mod, "count_char")
+	f := loadT(t, "file://"+mod, "count_char")
 	if got := f.Signature().String(); got != "STRING, STRING -> INT" {
 		t.Fatalf("signature %q", got)
 	}
@@ -90,22 +90,22 @@ func TestCountChar(t *testing.T) {
 
 func TestTypes(t *testing.T) {
 	mod := buildModule(t, "testdata/testmod")
-	rev := load(t, mod, "rev")
+	rev := loadT(t, mod, "rev")
 	v, err := rev.call([]types.Value{types.StringValue("héllo")})
 	if err != nil || v.Str() != "olléh" {
 		t.Fatalf("rev = %v, %v", v, err)
 	}
-	mix := load(t, mod, "mix")
+	mix := loadT(t, mod, "mix")
 	v, err = mix.call([]types.Value{types.IntValue(1), types.FloatValue(0.5), types.IntValue(2), types.BoolValue(true), types.BytesValue([]byte{1, 2})})
 	if err != nil || v.Float() != -5.5 {
 		t.Fatalf("mix = %v, %v", v, err)
 	}
-	twice := load(t, mod, "twice")
+	twice := loadT(t, mod, "twice")
 	v, err = twice.call([]types.Value{types.BoolValue(true), types.BytesValue([]byte("ab"))})
 	if err != nil || v.T != types.TagBytes || v.Str() != "abab" {
 		t.Fatalf("twice = %v, %v", v, err)
 	}
-	even := load(t, mod, "is_even")
+	even := loadT(t, mod, "is_even")
 	if even.Signature().String() != "BIGINT -> BOOLEAN" {
 		t.Fatalf("is_even signature %s", even.Signature())
 	}
@@ -118,7 +118,7 @@ func TestTypes(t *testing.T) {
 // A trap fails the call with the function's name and the guest's panic message; the next call runs on a
 // fresh instance.
 func TestTrap(t *testing.T) {
-	f := load(t, buildModule(t, "testdata/testmod"), "boom")
+	f := loadT(t, buildModule(t, "testdata/testmod"), "boom")
 	_, err := f.call([]types.Value{types.StringValue("boom")})
 	if err == nil || !strings.Contains(err.Error(), "function BOOM failed: wasm error: unreachable (WASM function 'boom' in ") || !strings.HasSuffix(err.Error(), "; the module wrote: panic: boom: the guest gave up") {
 		t.Fatalf("err = %v", err)
@@ -133,7 +133,7 @@ func TestTimeout(t *testing.T) {
 	mod := buildModule(t, "testdata/testmod")
 	cfg := testCfg
 	cfg.CallTimeout = 100 * time.Millisecond
-	f, err := Load(context.Background(), "spin", "spin", mod, cfg)
+	_, f, err := Load(context.Background(), "spin", "spin", mod, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestMemoryLimit(t *testing.T) {
 	mod := buildModule(t, "testdata/testmod")
 	cfg := testCfg
 	cfg.MemoryLimit = 1 << 20
-	_, err := Load(context.Background(), "rev", "rev", mod, cfg)
+	_, _, err := Load(context.Background(), "rev", "rev", mod, cfg)
 	if err == nil || !strings.Contains(err.Error(), "testmod.wasm' needs more memory than the limit of 1048576 bytes (session option 'sluice.udf.wasm.memory-limit')") {
 		t.Fatalf("err = %v", err)
 	}
@@ -179,7 +179,7 @@ func TestLoadErrors(t *testing.T) {
 		{"rev", "hdfs:///udfs.wasm", "scheme 'hdfs' is not supported"},
 		{"rev", "file://host/udfs.wasm", "a file: URL names no host"},
 	} {
-		_, err := Load(context.Background(), c.export, c.export, c.loc, testCfg)
+		_, _, err := Load(context.Background(), c.export, c.export, c.loc, testCfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s in %s: err = %v, want %q", c.export, c.loc, err, c.want)
 		}
