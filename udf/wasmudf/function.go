@@ -311,18 +311,20 @@ func (f *Function) result(r uint64) (types.Value, error) {
 	return types.StringValue(string(b)), nil
 }
 
-// tail keeps the last 2 KiB written to it (the module's stdout and stderr).
+// tail keeps the last 16 KiB written to it (the module's stdout and stderr).
 type tail struct {
 	mu  sync.Mutex
 	buf []byte
 }
 
+const tailSize = 16 << 10
+
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
-	if len(t.buf) > 2048 {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-2048:]...)
+	if len(t.buf) > tailSize {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
 	}
 	return len(p), nil
 }
@@ -333,16 +335,29 @@ func (t *tail) reset() {
 	t.mu.Unlock()
 }
 
-// note is the first line of the module's output for an error message: "; the module wrote: ...".
+// note is the gist of the module's output for an error message, "; the module wrote: ...": the last line
+// that starts a Go panic or fatal error (without the goroutine stacks that follow), else the last line.
 func (t *tail) note() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := string(bytes.TrimSpace(t.buf))
-	if s == "" {
+	lines := strings.Split(string(bytes.TrimSpace(t.buf)), "\n")
+	msg := ""
+	for _, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			msg = l
+		}
+	}
+	if msg == "" {
+		msg = lines[len(lines)-1]
+	}
+	if msg = strings.TrimSpace(msg); msg == "" {
 		return ""
 	}
-	if i := strings.IndexByte(s, '\n'); i >= 0 { // the first line: a Go panic's message, without its stack
-		s = strings.TrimSpace(s[:i])
-	}
-	return "; the module wrote: " + s
+	return "; the module wrote: " + msg
+}
+
+func (f *Function) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
 }

@@ -2,9 +2,11 @@ package wasmudf
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -170,7 +172,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ export, loc, want string }{
-		{"nope", mod, "exports no function 'nope' (its functions: badsig, boom, is_even, mix, nosig, rev, spin, twice, wrongtype)"},
+		{"nope", mod, "exports no function 'nope' (its functions: badsig, boom, hog, is_even, mix, nosig, rev, spin, twice, wrongtype)"},
 		{"nosig", mod, "the module exports no function 'nosig__signature'"},
 		{"badsig", mod, `signature "BIGINT -> DATE": type "DATE" is not supported`},
 		{"wrongtype", mod, "export 'wrongtype' has WebAssembly type (i32) -> (i64), want (i64) -> i64 (for the SQL signature BIGINT -> BIGINT)"},
@@ -195,5 +197,68 @@ func TestLocalPath(t *testing.T) {
 		if got, err := LocalPath(in); err != nil || got != want {
 			t.Errorf("LocalPath(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+// A call whose guest grows its memory past the limit fails (the Go guest runtime gives up: out of memory);
+// the host process is not affected.
+func TestMemoryLimitAtRun(t *testing.T) {
+	f := loadT(t, buildModule(t, "testdata/testmod"), "hog")
+	_, err := f.call([]types.Value{types.IntValue(200)}) // 200 MiB > the 64 MiB limit
+	if err == nil || !strings.Contains(err.Error(), "function HOG failed: ") || !strings.Contains(err.Error(), "out of memory") {
+		t.Fatalf("err = %v", err)
+	}
+	v, err := f.call([]types.Value{types.IntValue(1)})
+	if err != nil || v.Int() != 1 {
+		t.Fatalf("after running out of memory: %v, %v (want a fresh instance)", v, err)
+	}
+}
+
+// Calls from several goroutines share the function's one instance one at a time.
+func TestConcurrentCalls(t *testing.T) {
+	f := loadT(t, buildModule(t, "testdata/testmod"), "rev")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := strings.Repeat(string(rune('a'+g)), g+1) + "xyz"
+			for range 200 {
+				v, err := f.call([]types.Value{types.StringValue(in)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got, want := v.Str(), "zyx"+in[:g+1]; got != want {
+					errs <- fmt.Errorf("rev(%q) = %q, want %q", in, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// Once its UDF is unreachable (dropped, and no plan uses it), a function's instance is closed.
+func TestClosedWhenUnreachable(t *testing.T) {
+	u, f, err := Load(context.Background(), "rev", "rev", buildModule(t, "testdata/testmod"), testCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name() != "REV" {
+		t.Fatalf("name %s", u.Name())
+	}
+	u = nil
+	for i := 0; i < 50 && !f.isClosed(); i++ {
+		goruntime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !f.isClosed() {
+		t.Fatal("the function was not closed after its UDF became unreachable")
 	}
 }

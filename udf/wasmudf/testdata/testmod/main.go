@@ -94,3 +94,16 @@ func wrongtype(n int32) int64 { return int64(n) }
 
 //go:wasmexport wrongtype__signature
 func wrongtypeSig() uint64 { return wasmguest.Signature("BIGINT -> BIGINT") }
+
+var hoard [][]byte
+
+//go:wasmexport hog
+func hog(mib int64) int64 {
+	for i := int64(0); i < mib; i++ {
+		hoard = append(hoard, make([]byte, 1<<20))
+	}
+	return int64(len(hoard))
+}
+
+//go:wasmexport hog__signature
+func hogSig() uint64 { return wasmguest.Signature("BIGINT -> BIGINT") }
