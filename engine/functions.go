@@ -129,10 +129,7 @@ func (s *Session) dropFunction(st *sql.DropFunction) (*Result, error) {
 		if st.IfExists {
 			return ok("[INFO] Execute statement succeed."), nil
 		}
-		what := "Function"
-		if kind != funcCatalog {
-			what = strings.ToUpper(kind[:1]) + kind[1:] + " function"
-		}
+		what := map[string]string{funcCatalog: "Function", funcTemporary: "Temporary catalog function", funcTemporarySystem: "Temporary system function"}[kind]
 		return nil, sql.Errorf(st.Name.P, catalog.ErrNotFound, "%s %s doesn't exist", what, st.Name)
 	case sf == nil:
 		return nil, sql.Errorf(st.Name.P, ErrValidation, "function %s is registered through the Go API (Session.RegisterFunction) and cannot be dropped from SQL", name)

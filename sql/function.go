@@ -39,11 +39,12 @@ type DropFunction struct {
 func (s *CreateFunction) setBase(b StmtBase) { s.StmtBase = b }
 func (s *DropFunction) setBase(b StmtBase)   { s.StmtBase = b }
 
-// createFunction parses the rest of CREATE [TEMPORARY [SYSTEM]] FUNCTION.
+// createFunction parses the rest of CREATE [TEMPORARY [SYSTEM]] FUNCTION (FUNCTION and, when system, SYSTEM
+// were the last two tokens).
 func (p *parser) createFunction(temporary, system bool) *CreateFunction {
 	cf := &CreateFunction{Temporary: temporary, System: system}
 	if system && !temporary {
-		p.fail(p.prev().pos, "SYSTEM functions are always temporary; write CREATE TEMPORARY SYSTEM FUNCTION")
+		p.fail(p.toks[p.i-2].pos, "CREATE SYSTEM FUNCTION is not supported, system functions can only be registered as temporary function, you can use CREATE TEMPORARY SYSTEM FUNCTION instead.")
 		return cf
 	}
 	cf.IfNotExists = p.ifNotExists()
@@ -82,7 +83,7 @@ func (p *parser) createFunction(temporary, system bool) *CreateFunction {
 func (p *parser) dropFunction(temporary, system bool) *DropFunction {
 	df := &DropFunction{Temporary: temporary, System: system}
 	if system && !temporary {
-		p.fail(p.prev().pos, "SYSTEM functions are always temporary; write DROP TEMPORARY SYSTEM FUNCTION")
+		p.fail(p.toks[p.i-2].pos, "DROP SYSTEM FUNCTION is not supported, system functions can only be dropped as temporary function, you can use DROP TEMPORARY SYSTEM FUNCTION instead.")
 		return df
 	}
 	if p.acceptKw("IF") {
