@@ -184,6 +184,7 @@ func FuzzParseScript(f *testing.F) {
 		"/* comment",
 		"SELECT `a``b` FROM t /*+ OPTIONS('k'='v') */ FOR SYSTEM_TIME AS OF t.ts AS x",
 		"SET execution.runtime-mode=batch;",
+		"CREATE TEMPORARY SYSTEM FUNCTION f AS 'f' LANGUAGE WASM USING JAR 'x.wasm', JAR 'y'; DROP SYSTEM FUNCTION IF EXISTS f;",
 	} {
 		f.Add(s)
 	}
