@@ -166,4 +166,20 @@ func TestWasmFunctionShowAndGoDrop(t *testing.T) {
 	if _, err := exec("CREATE FUNCTION double_it AS 'count_char' LANGUAGE WASM USING JAR '$COUNT_CHAR'"); err == nil {
 		t.Error("CREATE FUNCTION over a Go function succeeded")
 	}
+	// A Go registration replaces a WASM function of the same name, which then is a Go function.
+	if err := s.RegisterFunction(mustUDF(t, "count_char", func(s, c string) int32 { return 0 })); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec("DROP TEMPORARY FUNCTION count_char"); err == nil || !strings.Contains(err.Error(), "registered through the Go API") {
+		t.Errorf("dropping a Go function that replaced a WASM one: %v", err)
+	}
+}
+
+func mustUDF(t *testing.T, name string, fn any) *expr.UDF {
+	t.Helper()
+	u, err := expr.NewUDF(name, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
