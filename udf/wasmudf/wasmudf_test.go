@@ -203,8 +203,14 @@ func TestLocalPath(t *testing.T) {
 // A call whose guest grows its memory past the limit fails (the Go guest runtime gives up: out of memory);
 // the host process is not affected.
 func TestMemoryLimitAtRun(t *testing.T) {
-	f := loadT(t, buildModule(t, "testdata/testmod"), "hog")
-	_, err := f.call([]types.Value{types.IntValue(200)}) // 200 MiB > the 64 MiB limit
+	cfg := testCfg
+	cfg.CallTimeout = time.Minute // growing memory is slow under -race
+	_, f, err := Load(context.Background(), "hog", "hog", buildModule(t, "testdata/testmod"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = f.call([]types.Value{types.IntValue(100)}) // 100 MiB > the 64 MiB limit
 	if err == nil || !strings.Contains(err.Error(), "function HOG failed: ") || !strings.Contains(err.Error(), "out of memory") {
 		t.Fatalf("err = %v", err)
 	}
