@@ -40,8 +40,32 @@ type Function struct {
 
 	timer    *time.Timer
 	tmu      sync.Mutex
-	running  api.Module
+	cctx     *callCtx // the context of guarded calls, replaced after it times out
+	running  bool
 	timedOut bool
+}
+
+// callCtx is the context of calls under a time limit: its Done channel is closed by the timer when a call
+// runs too long, and wazero (WithCloseOnContextDone) then stops the call and closes the instance. It is
+// reused from call to call until it fires, so that a call allocates no context.
+type callCtx struct {
+	context.Context
+	done chan struct{}
+}
+
+func newCallCtx() *callCtx {
+	return &callCtx{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *callCtx) Done() <-chan struct{} { return c.done }
+
+func (c *callCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }
 
 // Load compiles (or finds compiled) the module at location, reads the SQL signature of export from its
@@ -110,6 +134,7 @@ func load(ctx context.Context, name, export, location string, cfg Config) (*Func
 			return nil, fmt.Errorf("module '%s': %w; a function with STRING or BYTES arguments needs it (import udf/wasmguest)", path, err)
 		}
 	}
+	f.cctx = newCallCtx()
 	f.timer = time.AfterFunc(time.Hour, f.onTimeout)
 	f.timer.Stop()
 	return f, nil
@@ -172,9 +197,9 @@ func (f *Function) signatureText(ctx context.Context, export string) (string, er
 func (f *Function) onTimeout() {
 	f.tmu.Lock()
 	defer f.tmu.Unlock()
-	if f.running != nil {
+	if f.running && !f.timedOut {
 		f.timedOut = true
-		_ = f.running.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
+		close(f.cctx.done)
 	}
 }
 
@@ -234,16 +259,21 @@ func (f *Function) call(args []types.Value) (types.Value, error) {
 		return f.result(st[0])
 	}
 	f.tmu.Lock()
-	f.running, f.timedOut = f.mod, false
+	f.running = true
+	cctx := f.cctx
 	f.tmu.Unlock()
 	f.timer.Reset(f.cfg.CallTimeout)
-	err := f.fn.CallWithStack(ctx, st)
+	err := f.fn.CallWithStack(cctx, st)
 	f.timer.Stop()
 	f.tmu.Lock()
-	f.running = nil
+	f.running = false
 	timedOut := f.timedOut
-	f.tmu.Unlock()
 	if timedOut {
+		f.cctx, f.timedOut = newCallCtx(), false
+	}
+	f.tmu.Unlock()
+	if timedOut { // even when the call ended just in time: wazero may have closed the instance
+		_ = f.mod.Close(ctx)
 		f.mod = nil
 		return types.NullValue, fmt.Errorf("function %s ran longer than %s and was interrupted (the limit is session option 'sluice.udf.wasm.call-timeout'; WASM function '%s' in %s)", f.name, f.cfg.CallTimeout, f.export, f.path)
 	}
