@@ -64,7 +64,7 @@ var sessionKeys = []sessionKey{
 
 	// WASM functions (CREATE FUNCTION ... LANGUAGE WASM; docs/UDF.md). Read when a function is created.
 	{key: "sluice.udf.wasm.call-timeout", kind: kindDuration, rng: atLeast(0), def: "1 s", impl: true,
-		desc: "a call of a WASM function that runs longer is interrupted and fails the job (0: no limit, and calls some 6 times cheaper)"},
+		desc: "a call of a WASM function that runs longer is interrupted and fails the job (0: no limit, and calls about 10 times cheaper)"},
 	{key: "sluice.udf.wasm.memory-limit", kind: kindMemory, rng: between(64<<10, 4<<30), def: "128 mb", impl: true,
 		desc: "the most linear memory a WASM function's module may use"},
 

@@ -23,7 +23,7 @@ import (
 // Config limits the functions of a module.
 type Config struct {
 	// CallTimeout bounds one call; a call that runs longer is interrupted and fails. 0 means no limit: the
-	// module is then compiled without the checks that make it interruptible, and a call costs some 6 times
+	// module is then compiled without the checks that make it interruptible, and a call costs about 10 times
 	// less (wazero watches every interruptible call with a goroutine).
 	CallTimeout time.Duration
 	// MemoryLimit bounds the module's linear memory, in bytes (rounded down to 64 KiB pages; > 0).
