@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,36 +19,18 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// wasmModules are the WASM function modules the tests build once per test process with the local Go
-// toolchain: the example count_char and the test module of package wasmudf.
-var wasmModules = struct {
-	sync.Mutex
-	dir   string
-	paths map[string]string
-}{paths: map[string]string{}}
-
+// buildWasm builds the Go package in pkgDir as a WASM function module (a wasip1 reactor) with the local Go
+// toolchain into the test's temporary directory: the example count_char or the test module of package
+// wasmudf.
 func buildWasm(t testing.TB, pkgDir string) string {
 	t.Helper()
-	wasmModules.Lock()
-	defer wasmModules.Unlock()
-	if p, ok := wasmModules.paths[pkgDir]; ok {
-		return p
-	}
-	if wasmModules.dir == "" {
-		d, err := os.MkdirTemp("", "sluice-wasm")
-		if err != nil {
-			t.Fatal(err)
-		}
-		wasmModules.dir = d // left for the OS: the modules are shared by the tests of this process
-	}
-	out := filepath.Join(wasmModules.dir, filepath.Base(pkgDir)+".wasm")
+	out := filepath.Join(t.TempDir(), filepath.Base(pkgDir)+".wasm")
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
 	cmd.Dir = pkgDir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", pkgDir, err, b)
 	}
-	wasmModules.paths[pkgDir] = out
 	return out
 }
 
@@ -136,8 +117,9 @@ func TestWasmFunctionShowAndGoDrop(t *testing.T) {
 	if err := s.RegisterFunction(u); err != nil {
 		t.Fatal(err)
 	}
+	countChar := buildWasm(t, "../examples/wasm/count_char")
 	exec := func(stmt string) (*Result, error) {
-		st, err := sql.ParseStatement(strings.ReplaceAll(stmt, "$COUNT_CHAR", buildWasm(t, "../examples/wasm/count_char")))
+		st, err := sql.ParseStatement(strings.ReplaceAll(stmt, "$COUNT_CHAR", countChar))
 		if err != nil {
 			t.Fatal(err)
 		}
