@@ -19,6 +19,7 @@ func (s *Session) RegisterFunction(u *expr.UDF) error {
 		s.functions = map[string]*expr.UDF{}
 	}
 	s.functions[u.Name()] = u
+	delete(s.sqlFuncs, u.Name()) // a Go function replacing a CREATE FUNCTION one is no longer droppable from SQL
 	return nil
 }
 

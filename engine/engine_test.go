@@ -38,6 +38,9 @@ func TestGolden(t *testing.T) {
 		if strings.Contains(path, "jobs") {
 			return // TestJobsGolden runs these (metrics_test.go)
 		}
+		if strings.Contains(path, "wasm") {
+			return // TestWasmFunctionGolden runs these
+		}
 		var out bytes.Buffer
 		s, err := NewSession(Config{Stdout: &out, Stderr: &out, Notice: &out, TempDir: t.TempDir(), Options: map[string]string{"table.local-time-zone": "UTC"}})
 		if err != nil {
@@ -45,10 +48,13 @@ func TestGolden(t *testing.T) {
 		}
 		kf := &kafkaFixture{t: t}
 		defer kf.close()
+		nexmarkDir := t.TempDir()
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			input := kf.expand(d.Input) // the file names the broker $BROKER
+			// The Nexmark benchmark's runner substitutes these in its DDL (q10 writes files below NEXMARK_DIR).
+			input = strings.NewReplacer("${NEXMARK_DIR}", nexmarkDir, "${SUBMIT_TIME}", "1700000000").Replace(input)
 			switch d.Cmd {
 			case "produce":
 				var topic string

@@ -203,6 +203,10 @@ func (s *Session) ExecuteWithParams(ctx context.Context, stmt sql.Statement, par
 			return nil, err
 		}
 		return ok("[INFO] Execute statement succeed."), nil
+	case *sql.CreateFunction:
+		return s.createFunction(ctx, st) // functions.go
+	case *sql.DropFunction:
+		return s.dropFunction(st)
 	case *sql.Set:
 		if st.Key == "" {
 			return s.listOptions(), nil

@@ -44,8 +44,9 @@ type Session struct {
 	formats    *formats.Registry
 	jobs       []*Job
 	seq        int
-	functions  map[string]*expr.UDF // user-defined scalar functions (embed.go)
-	metrics    sessionMetrics       // the Prometheus endpoint and the jobs it reports (metrics_prom.go)
+	functions  map[string]*expr.UDF    // user-defined scalar functions (embed.go)
+	metrics    sessionMetrics          // the Prometheus endpoint and the jobs it reports (metrics_prom.go)
+	sqlFuncs   map[string]*sqlFunction // those of functions created by CREATE FUNCTION (functions.go)
 }
 
 // NewSession returns a session with an empty catalog.

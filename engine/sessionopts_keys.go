@@ -62,6 +62,12 @@ var sessionKeys = []sessionKey{
 	{key: "sluice.batch.savepoint-dir", kind: kindDir, impl: true,
 		desc: "a BATCH job writes a savepoint of its final state here, for a STREAMING job to continue from"},
 
+	// WASM functions (CREATE FUNCTION ... LANGUAGE WASM; docs/UDF.md). Read when a function is created.
+	{key: "sluice.udf.wasm.call-timeout", kind: kindDuration, rng: atLeast(0), def: "1 s", impl: true,
+		desc: "a call of a WASM function that runs longer is interrupted and fails the job (0: no limit, and calls about 10 times cheaper)"},
+	{key: "sluice.udf.wasm.memory-limit", kind: kindMemory, rng: between(64<<10, 4<<30), def: "128 mb", impl: true,
+		desc: "the most linear memory a WASM function's module may use"},
+
 	// Restart strategies.
 	{key: "restart-strategy.type", alt: []string{"restart-strategy"}, kind: kindEnum,
 		enum: []string{"fixed-delay", "exponential-delay", "failure-rate", "none"},

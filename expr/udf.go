@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicesql/sluice/types"
@@ -37,6 +38,12 @@ type UDF struct {
 	params []goKind
 	result goKind
 	hasErr bool
+
+	// direct, when set (NewValueUDF), is called with the SQL argument values instead of fn; origin names
+	// where the function comes from in error messages ("WASM function").
+	direct func(args []types.Value) (types.Value, error)
+	origin string
+	argBuf sync.Pool // *[]types.Value of len(params), for direct calls
 }
 
 // goKind is one supported Go parameter or result type.
@@ -178,13 +185,73 @@ func (u *UDF) Name() string { return u.name }
 // ResultType is the SQL type of the function's result.
 func (u *UDF) ResultType() types.Type { return u.result.sqlType() }
 
-// signature prints the accepted Go signature for error messages: FOO(int64, string) string.
+// signature prints the accepted Go signature for error messages: FOO(int64, string) string, or the SQL one
+// of a direct UDF: FOO(<STRING>, <STRING>) INT.
 func (u *UDF) signature() string {
 	ps := make([]string, len(u.params))
 	for i, p := range u.params {
-		ps[i] = p.goName()
+		ps[i] = u.paramName(p)
+	}
+	if u.direct != nil {
+		return u.name + "(" + strings.Join(ps, ", ") + ") " + sqlTypeName(u.result.sqlType())
 	}
 	return u.name + "(" + strings.Join(ps, ", ") + ") " + u.result.goName()
+}
+
+// paramName names a parameter kind in error messages: its Go type, or <SQL TYPE> for a direct UDF.
+func (u *UDF) paramName(k goKind) string {
+	if u.direct != nil {
+		return "<" + sqlTypeName(k.sqlType()) + ">"
+	}
+	return k.goName()
+}
+
+// NewValueUDF returns a UDF named name whose calls pass the SQL argument values to fn, without reflection.
+// params and result are among BIGINT, INT, DOUBLE, STRING (VARCHAR), BYTES (VARBINARY) and BOOLEAN; an
+// argument is accepted as a Go UDF's of the matching Go type is (INT takes TINYINT and SMALLINT too, DOUBLE
+// any number, passed to fn as a DOUBLE value). fn receives a slice that is reused after it returns and is
+// never called with a NULL argument (the result is NULL then). origin names the function's kind in error
+// messages, e.g. "WASM function".
+func NewValueUDF(name, origin string, params []types.Type, result types.Type, fn func(args []types.Value) (types.Value, error)) (*UDF, error) {
+	if !plainIdent(name) {
+		return nil, fmt.Errorf("function name %q: want a plain identifier ([A-Za-z_][A-Za-z0-9_]*)", name)
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("function %s: nil function", name)
+	}
+	kindOf := func(t types.Type) (goKind, bool) {
+		switch t.Kind {
+		case types.BigInt:
+			return goInt64, true
+		case types.Int:
+			return goInt32, true
+		case types.Double:
+			return goFloat64, true
+		case types.VarChar:
+			return goString, true
+		case types.VarBinary:
+			return goBytes, true
+		case types.Boolean:
+			return goBool, true
+		}
+		return 0, false
+	}
+	u := &UDF{name: strings.ToUpper(name), direct: fn, origin: origin}
+	for i, t := range params {
+		k, ok := kindOf(t)
+		if !ok {
+			return nil, fmt.Errorf("function %s: argument %d has unsupported type %s (want BIGINT, INT, DOUBLE, STRING, BYTES or BOOLEAN)", name, i+1, t)
+		}
+		u.params = append(u.params, k)
+	}
+	k, ok := kindOf(result)
+	if !ok {
+		return nil, fmt.Errorf("function %s: result has unsupported type %s (want BIGINT, INT, DOUBLE, STRING, BYTES or BOOLEAN)", name, result)
+	}
+	u.result = k
+	n := len(params)
+	u.argBuf.New = func() any { b := make([]types.Value, n); return &b }
+	return u, nil
 }
 
 // bind type-checks a call of u and returns the call expression.
@@ -202,8 +269,12 @@ func (u *UDF) bind(args []Expr) (Expr, error) {
 			for j, x := range args {
 				ts[j] = "<" + sqlTypeName(x.Type()) + ">"
 			}
-			return nil, errorf("Cannot apply '%s' to arguments of type '%s(%s)'. Supported form(s): '%s' (Go function; argument %d must be %s)",
-				u.name, u.name, strings.Join(ts, ", "), u.signature(), i+1, u.params[i].goName())
+			origin, want := "Go function", u.params[i].goName()
+			if u.direct != nil {
+				origin, want = u.origin, [...]string{"?", "BIGINT", "INT", "DOUBLE", "STRING", "BYTES", "BOOLEAN", "?", "?"}[u.params[i]]
+			}
+			return nil, errorf("Cannot apply '%s' to arguments of type '%s(%s)'. Supported form(s): '%s' (%s; argument %d must be %s)",
+				u.name, u.name, strings.Join(ts, ", "), u.signature(), origin, i+1, want)
 		}
 	}
 	c := &udfCall{u: u, args: append([]Expr(nil), args...), argTypes: make([]types.Type, len(args))}
@@ -221,6 +292,9 @@ type udfCall struct {
 }
 
 func (c *udfCall) eval(row []types.Value) (out types.Value, err error) {
+	if c.u.direct != nil {
+		return c.evalDirect(row)
+	}
 	in := make([]reflect.Value, len(c.args))
 	for i, a := range c.args {
 		v, err := a.Eval(row)
@@ -242,6 +316,38 @@ func (c *udfCall) eval(row []types.Value) (out types.Value, err error) {
 		return types.NullValue, fmt.Errorf("function %s: %w", c.u.name, res[1].Interface().(error))
 	}
 	return fromGo(res[0], c.u.result)
+}
+
+// evalDirect evaluates a call of a NewValueUDF function.
+func (c *udfCall) evalDirect(row []types.Value) (out types.Value, err error) {
+	bp := c.u.argBuf.Get().(*[]types.Value)
+	defer func() {
+		c.u.argBuf.Put(bp)
+		if r := recover(); r != nil {
+			out, err = types.NullValue, fmt.Errorf("function %s panicked: %v", c.u.name, r)
+		}
+	}()
+	in := *bp
+	for i, a := range c.args {
+		v, err := a.Eval(row)
+		if err != nil {
+			return types.NullValue, err
+		}
+		if v.IsNull() {
+			return types.NullValue, nil
+		}
+		if c.u.params[i] == goFloat64 {
+			switch c.argTypes[i].Kind {
+			case types.Float, types.Double:
+			case types.Decimal:
+				v = types.FloatValue(types.DecimalToFloat(v))
+			default:
+				v = types.FloatValue(float64(v.Int()))
+			}
+		}
+		in[i] = v
+	}
+	return c.u.direct(in)
 }
 
 // toGo converts a non-NULL SQL value of type t to the Go kind k (accepts(t) holds).

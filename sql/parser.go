@@ -501,6 +501,8 @@ func setBase(st Statement, b StmtBase) {
 		s.StmtBase = b
 	case *DescribeJob:
 		s.StmtBase = b
+	case interface{ setBase(StmtBase) }:
+		s.setBase(b)
 	}
 }
 
@@ -529,7 +531,8 @@ func (p *parser) stopJob() *StopJob {
 func (p *parser) create() Statement {
 	p.advance()
 	temporary := p.acceptKw("TEMPORARY")
-	if p.peekKw("SYSTEM") {
+	system := p.peekKw("SYSTEM")
+	if system {
 		p.advance()
 	}
 	switch {
@@ -539,7 +542,10 @@ func (p *parser) create() Statement {
 	case p.isKw("VIEW"):
 		p.advance()
 		return p.createView(temporary)
-	case p.isKw("FUNCTION"), p.isKw("CATALOG"), p.isKw("DATABASE"):
+	case p.isKw("FUNCTION"):
+		p.advance()
+		return p.createFunction(temporary, system) // function.go
+	case p.isKw("CATALOG"), p.isKw("DATABASE"):
 		t := p.tok()
 		p.fail(t.pos, "CREATE %s is not supported", t.upper)
 	default:
@@ -777,7 +783,8 @@ func (p *parser) drop() Statement {
 	p.advance()
 	d := &Drop{}
 	d.Temporary = p.acceptKw("TEMPORARY")
-	if p.peekKw("SYSTEM") {
+	system := p.peekKw("SYSTEM")
+	if system {
 		p.advance()
 	}
 	switch {
@@ -786,7 +793,10 @@ func (p *parser) drop() Statement {
 	case p.isKw("VIEW"):
 		p.advance()
 		d.View = true
-	case p.isKw("FUNCTION"), p.isKw("CATALOG"), p.isKw("DATABASE"):
+	case p.isKw("FUNCTION"):
+		p.advance()
+		return p.dropFunction(d.Temporary, system) // function.go
+	case p.isKw("CATALOG"), p.isKw("DATABASE"):
 		t := p.tok()
 		p.fail(t.pos, "DROP %s is not supported", t.upper)
 		return d

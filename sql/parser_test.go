@@ -187,6 +187,7 @@ func FuzzParseScript(f *testing.F) {
 		"SELECT person.id, t.person.addr.city, (person).name, ROW(1, 2).EXPR$0, x[1].y FROM t;",
 		"SELECT COUNT(* FROM t;",
 		"SELECT 1+1+1+1+1+1+1+1 OR a AND b || c UNION ALL SELECT 2 INTERSECT SELECT 3;",
+		"CREATE TEMPORARY SYSTEM FUNCTION f AS 'f' LANGUAGE WASM USING JAR 'x.wasm', JAR 'y'; DROP SYSTEM FUNCTION IF EXISTS f;",
 	} {
 		f.Add(s)
 	}
