@@ -473,6 +473,10 @@ func (s *Session) plan(params []types.Value, build func(p *planner.Planner) ([]p
 			batch = true
 		}
 	}
+	if reuse, ok, _ := sessionBool(s.opts, "table.optimizer.reuse-source-enabled"); reuse || !ok {
+		nodes = planner.ReuseSources(nodes)
+	}
+	planner.PushProjections(nodes)
 	return nodes, batch, nil
 }
 
@@ -567,6 +571,7 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 			return nil, sql.Errorf(inserts[0].Position(), ErrValidation, "'sluice.batch.savepoint-dir': %v", err)
 		}
 	}
+	g.countParents(nodes)
 	for _, n := range nodes {
 		if err := g.build(n, nil, j); err != nil {
 			cancel()
@@ -614,6 +619,7 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 	j.metrics.setRoots(nodes)
 	g := s.newGraph(batch)
 	collect := &collectOutput{ctx: qctx, ch: qr.rows}
+	g.countParents(nodes[:1])
 	if err := g.build(root, collect, j); err != nil {
 		cancel()
 		return nil, err

@@ -39,7 +39,9 @@ type graph struct {
 	ttl         time.Duration               // 'table.exec.state.ttl' (streaming)
 	idleTimeout time.Duration               // 'table.exec.source.idle-timeout' (watermarks.go)
 	alignGroups map[string]*exec.AlignGroup // watermark alignment groups by name (watermarks.go)
-	backend     state.Backend               // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
+	parents     map[planner.Node]int        // nodes with several parents are shared (reuse.go)
+	fanouts     map[planner.Node]*fanout
+	backend     state.Backend // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
 	restoreCP   *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
 	unsnapshotted []string
@@ -89,6 +91,12 @@ func (s *Session) newGraph(batch bool) *graph {
 
 // build wires node n so that its output goes to out (nil for a Sink node, which opens its connector sink).
 func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
+	if out != nil {
+		var first bool
+		if out, first = g.shared(n, out); !first {
+			return nil
+		}
+	}
 	if g.bsp != nil && out != nil {
 		if x, ok := g.bsp.trackers[n]; ok {
 			var wm func() int64

@@ -118,6 +118,7 @@ func (r *streamRestart) again(ctx context.Context, j *Job, old *graph, cause err
 			return nil, err
 		}
 	}
+	g.countParents(r.nodes)
 	for _, n := range r.nodes {
 		if err := g.build(n, nil, j); err != nil {
 			return nil, err

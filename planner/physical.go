@@ -23,7 +23,6 @@ func (p *Planner) physical(root Node) (Node, error) {
 	if err := inferModes(n); err != nil {
 		return nil, err
 	}
-	pushProjections(n)
 	return n, nil
 }
 

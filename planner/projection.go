@@ -73,13 +73,40 @@ func reads(x expr.Expr, in []*colNeed, out *colNeed) bool {
 	return true
 }
 
-// pushProjections walks the physical plan and tells projectable sources what their scans' readers need.
-func pushProjections(root Node) {
-	pushNeeds(root, nil)
+// PushProjections walks the physical plans of a statement (or statement set), after ReuseSources, and tells
+// projectable sources what their scans' readers need: for a scan shared by several readers, what any of
+// them needs.
+func PushProjections(roots []Node) {
+	w := &needWalk{scans: map[*Scan][]*colNeed{}, all: map[*Scan]bool{}}
+	for _, r := range roots {
+		w.push(r, nil)
+	}
+	for sc, need := range w.scans {
+		if w.all[sc] {
+			continue
+		}
+		ps, ok := sc.Source.(connectors.ProjectableSource)
+		if !ok {
+			continue
+		}
+		ts := make([]types.Type, len(sc.Out))
+		for i, f := range sc.Out {
+			ts[i] = f.Type
+		}
+		if p := projectionOf(need, ts); p != nil {
+			ps.ApplyProjection(p)
+		}
+	}
 }
 
-// pushNeeds visits n whose output columns are read as need (nil: all of them).
-func pushNeeds(n Node, need []*colNeed) {
+// needWalk collects, per scan, the union of what its readers need (all: some reader needs every column).
+type needWalk struct {
+	scans map[*Scan][]*colNeed
+	all   map[*Scan]bool
+}
+
+// push visits n whose output columns are read as need (nil: all of them).
+func (w *needWalk) push(n Node, need []*colNeed) {
 	switch x := n.(type) {
 	case *Calc:
 		in := make([]*colNeed, len(x.Input.Fields()))
@@ -99,7 +126,7 @@ func pushNeeds(n Node, need []*colNeed) {
 		if !ok {
 			in = nil
 		}
-		pushNeeds(x.Input, in)
+		w.push(x.Input, in)
 	case *WatermarkAssigner:
 		var in []*colNeed
 		if need != nil {
@@ -111,23 +138,23 @@ func pushNeeds(n Node, need []*colNeed) {
 				merge(&in[i], needAll)
 			}
 		}
-		pushNeeds(x.Input, in)
+		w.push(x.Input, in)
 	case *Scan:
 		if need == nil {
+			w.all[x] = true
 			return
 		}
-		if ps, ok := x.Source.(connectors.ProjectableSource); ok {
-			ts := make([]types.Type, len(x.Out))
-			for i, f := range x.Out {
-				ts[i] = f.Type
-			}
-			if p := projectionOf(need, ts); p != nil {
-				ps.ApplyProjection(p)
-			}
+		acc := w.scans[x]
+		if acc == nil {
+			acc = make([]*colNeed, len(x.Out))
 		}
+		for i, nd := range need {
+			merge(&acc[i], nd)
+		}
+		w.scans[x] = acc
 	default:
 		for _, in := range n.Inputs() {
-			pushNeeds(in, nil)
+			w.push(in, nil)
 		}
 	}
 }

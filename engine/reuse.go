@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/planner"
+)
+
+// Shared plan nodes (planner.ReuseSources): a node with several parents is built once; its output goes to
+// a fanout that hands every batch, watermark and end to each parent's input in turn (all under the job's
+// lock, like any push).
+
+// countParents records how many parents each node of the plans has.
+func (g *graph) countParents(roots []planner.Node) {
+	g.parents = map[planner.Node]int{}
+	seen := map[planner.Node]bool{}
+	var walk func(n planner.Node)
+	walk = func(n planner.Node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range n.Inputs() {
+			g.parents[in]++
+			walk(in)
+		}
+	}
+	for _, r := range roots {
+		walk(r)
+	}
+	g.fanouts = map[planner.Node]*fanout{}
+}
+
+// shared returns the output to build n with, and false when n was built already (out joined its fanout).
+func (g *graph) shared(n planner.Node, out changelog.Output) (changelog.Output, bool) {
+	if g.parents[n] < 2 {
+		return out, true
+	}
+	if f := g.fanouts[n]; f != nil {
+		f.outs = append(f.outs, out)
+		return nil, false
+	}
+	f := &fanout{outs: []changelog.Output{out}}
+	g.fanouts[n] = f
+	return f, true
+}
+
+// fanout passes its input to several outputs. The end is passed on once every output has been given it.
+type fanout struct {
+	outs []changelog.Output
+}
+
+func (f *fanout) Push(b *changelog.Batch) error {
+	for _, o := range f.outs {
+		if err := o.Push(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fanout) Watermark(ts int64) error {
+	for _, o := range f.outs {
+		if err := o.Watermark(ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fanout) End() error {
+	var first error
+	for _, o := range f.outs {
+		if err := o.End(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
