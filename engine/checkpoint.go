@@ -510,6 +510,7 @@ func (g *graph) abandon() {
 	for _, s := range g.sinks {
 		_ = s.End()
 	}
+	g.closeSubtasks()
 	if g.backend != nil {
 		_ = g.backend.Close()
 		g.backend = nil

@@ -117,6 +117,28 @@ func TestGolden(t *testing.T) {
 				if got != want {
 					t.Fatalf("streaming result materialized differs from batch result\nstreaming:\n%s\nbatch:\n%s", got, want)
 				}
+				// The same at parallelism 2 and 4 (keyed streaming operators as subtasks).
+				for _, par := range []string{"2", "4"} {
+					if err := s.Set("parallelism.default", par); err != nil {
+						t.Fatal(err)
+					}
+					prows, _, err := queryRows(ctx, s, input, ModeStreaming)
+					if err := s.Set("parallelism.default", "1"); err != nil {
+						t.Fatal(err)
+					}
+					if err != nil {
+						t.Fatalf("streaming at parallelism %s: %v", par, err)
+					}
+					pm := changelog.NewMaterializer(nil)
+					for _, r := range prows {
+						if err := pm.Apply(r); err != nil {
+							t.Fatalf("materializing the streaming changelog at parallelism %s: %v", par, err)
+						}
+					}
+					if pgot := sortedLines(pm.Rows()); pgot != want {
+						t.Fatalf("streaming result at parallelism %s differs from batch result\nstreaming:\n%s\nbatch:\n%s", par, pgot, want)
+					}
+				}
 				// Rows of several sources (UNION ALL, joins) arrive in any order: print them sorted. (Queries
 				// whose order matters use mode=batch.)
 				lines := strings.SplitAfter(formatRows(brows), "\n")

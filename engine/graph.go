@@ -41,6 +41,9 @@ type graph struct {
 	alignGroups map[string]*exec.AlignGroup // watermark alignment groups by name (watermarks.go)
 	parents     map[planner.Node]int        // nodes with several parents are shared (reuse.go)
 	fanouts     map[planner.Node]*fanout
+	subtasks    int           // subtasks of keyed streaming operators (parallel.go)
+	maxPar      int           // key groups ('pipeline.max-parallelism')
+	closers     []func()      // stop subtask goroutines when the graph is dropped
 	backend     state.Backend // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
 	restoreCP   *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
@@ -86,6 +89,7 @@ func (s *Session) newGraph(batch bool) *graph {
 	if d, ok, err := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok && err == nil {
 		g.idleTimeout = d
 	}
+	g.subtasks, g.maxPar = s.parallelism(), s.maxParallelism()
 	return g
 }
 
@@ -155,7 +159,14 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			}
 			cfg.Store = st
 		}
-		agg, err := exec.NewGroupAgg(cfg, out)
+		mk := func(o changelog.Output) (changelog.Output, error) { return exec.NewGroupAgg(cfg, o) }
+		var agg changelog.Output
+		var err error
+		if !n.Batch && g.backend == nil {
+			agg, err = g.parallel(cfg.Keys, cfg.KeyTypes, mk, out)
+		} else {
+			agg, err = mk(out)
+		}
 		if err != nil {
 			return err
 		}
@@ -190,7 +201,14 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			cfg.KeyTypes = append(cfg.KeyTypes, in[k].Type)
 		}
 		cfg.InTypes = fieldTypes(in)
-		agg, err := exec.NewWindowAgg(cfg, n.WindowEndKey, out)
+		mk := func(o changelog.Output) (changelog.Output, error) { return exec.NewWindowAgg(cfg, n.WindowEndKey, o) }
+		var agg changelog.Output
+		var err error
+		if g.batch {
+			agg, err = mk(out)
+		} else {
+			agg, err = g.parallel(cfg.Keys, cfg.KeyTypes, mk, out)
+		}
 		if err != nil {
 			return err
 		}
@@ -445,6 +463,7 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	if status == JobFailed {
 		g.abort()
 	}
+	g.closeSubtasks()
 	return status, err
 }
 

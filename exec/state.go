@@ -41,6 +41,13 @@ const (
 // input: the engine must snapshot it once (deduplicate by the returned value, which is a pointer).
 func StateOf(out changelog.Output) state.Snapshotter {
 	switch o := out.(type) {
+	case *Parallel:
+		for _, s := range o.subs {
+			if StateOf(s.op) == nil {
+				return nil
+			}
+		}
+		return o
 	case *groupAgg:
 		if o.cfg.Batch || o.cfg.Store != nil {
 			return nil // batch: no state; Store: checkpointed by the Store's backend

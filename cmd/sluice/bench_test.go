@@ -131,7 +131,7 @@ func TestBenchNexmarkRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"bench", "nexmark", "--parallelism", "2"}, "does not run operators in parallel yet"},
+		{[]string{"bench", "nexmark", "--parallelism", "0"}, "want 1 or more"},
 		{[]string{"bench", "nexmark", "--queries", "q0,q99"}, "no query 'q99'"},
 		{[]string{"bench", "tpch"}, "Usage: sluice bench nexmark"},
 		{[]string{"bench", "nexmark", "--events", "0"}, "--events must be positive"},
