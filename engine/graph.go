@@ -212,6 +212,10 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl}
 		cfg.Types = fieldTypes(n.Input.Fields())
 		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
+	case *planner.WindowRank:
+		cfg := exec.WindowRankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, EndCol: n.EndCol,
+			Types: fieldTypes(n.Input.Fields()), LastOnTies: n.Dedup && n.Order[0].Desc}
+		return g.build(n.Input, g.op(n, exec.NewWindowRank(cfg, out)), j)
 	case *planner.TemporalJoin:
 		g.noTTL = append(g.noTTL, n.Describe())
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}

@@ -37,6 +37,7 @@ func phases(batch bool) []Phase {
 		{Name: "subquery_rewrite", Rules: []Rule{inSubqueryToSemiJoin{}}},
 		{Name: "window_rewrite", Rules: []Rule{groupWindowToTVF{}, windowAggregateRule{}}},
 		{Name: "predicate_pushdown", Rules: []Rule{rankLimitPushdown{}}},
+		{Name: "window_operators", Rules: []Rule{windowRankRule{}}},
 	}
 	if batch {
 		// Batch has no watermarks: Flink's batch program drops the watermark assigners (time_indicator).
@@ -165,6 +166,10 @@ func withInputs(n Node, ins []Node) Node {
 		c.Input = ins[0]
 		return &c
 	case *Rank:
+		c := *n
+		c.Input = ins[0]
+		return &c
+	case *WindowRank:
 		c := *n
 		c.Input = ins[0]
 		return &c
