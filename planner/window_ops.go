@@ -123,3 +123,47 @@ func windowColumn(n Node, col int) (windowColKind, exec.WindowSpec) {
 		}
 	}
 }
+
+// WindowJoin joins two windowed inputs on window_start and window_end (and more keys): Flink's WindowJoin.
+// A window's rows are joined once, when the watermark passes its end (batch: at the end of input), and
+// emitted as +I, unmatched rows of outer joins padded with NULLs: insert-only.
+type WindowJoin struct {
+	Left, Right         Node
+	Type                exec.JoinType
+	LeftKeys, RightKeys []int // all equi-keys, the window bounds included
+	Residual            expr.Expr
+	LeftStart, LeftEnd  int
+	RightStart          int
+	RightEnd            int
+	Spec                exec.WindowSpec
+	Out                 []Field
+}
+
+func (n *WindowJoin) Fields() []Field      { return n.Out }
+func (n *WindowJoin) Inputs() []Node       { return []Node{n.Left, n.Right} }
+func (n *WindowJoin) Mode() changelog.Mode { return changelog.InsertOnly }
+func (n *WindowJoin) Describe() string {
+	nl := len(n.Left.Fields())
+	var conds []string
+	for i := range n.LeftKeys {
+		if n.LeftKeys[i] == n.LeftStart || n.LeftKeys[i] == n.LeftEnd {
+			continue
+		}
+		conds = append(conds, fmt.Sprintf("=(%s, %s)", n.Out[n.LeftKeys[i]].Name, n.Out[nl+n.RightKeys[i]].Name))
+	}
+	if n.Residual != nil {
+		conds = append(conds, n.Residual.String())
+	}
+	where := "true"
+	switch len(conds) {
+	case 0:
+	case 1:
+		where = conds[0]
+	default:
+		where = "AND(" + strings.Join(conds, ", ") + ")"
+	}
+	lf, rf := n.Left.Fields(), n.Right.Fields()
+	return fmt.Sprintf("WindowJoin(leftWindow=[%s], rightWindow=[%s], joinType=[%s], where=[%s], select=[%s])",
+		windowBoundsText(n.Spec, lf[n.LeftStart].Name, lf[n.LeftEnd].Name), windowBoundsText(n.Spec, rf[n.RightStart].Name, rf[n.RightEnd].Name),
+		n.Type, where, names(n.Out))
+}
