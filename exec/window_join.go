@@ -248,7 +248,8 @@ func (j *windowJoin) residual(l, r []types.Value) (bool, error) {
 
 // Window join state: namespace 0 (left rows) and 1 (right rows), one entry per open window keyed by its end
 // (8 bytes, big-endian): version, uvarint rows, each row; and in the meta entry both inputs' watermarks,
-// the watermark forwarded last, the one up to which windows fired and the late-row count.
+// the watermark forwarded last, the one up to which windows fired, the late-row count and whether each input
+// has ended.
 
 func (j *windowJoin) signature() string {
 	return fmt.Sprintf("WindowJoin(type=%s, keys=%d, left=%d, right=%d, leftEnd=%d, rightEnd=%d)",
@@ -260,6 +261,8 @@ func (j *windowJoin) SnapshotState(wr state.Writer) error {
 	for _, v := range []int64{j.wm[0], j.wm[1], j.lastWM, j.fired, j.Late} {
 		meta = binary.AppendVarint(meta, v)
 	}
+	meta = appendBool(meta, j.ended[0])
+	meta = appendBool(meta, j.ended[1])
 	if err := wr.Put(nsMeta, nil, meta); err != nil {
 		return err
 	}
@@ -287,6 +290,7 @@ func (j *windowJoin) RestoreState(r state.Reader) error {
 	op := j.signature()
 	return restoreLoop(r, op, op, func(d *stateDec) {
 		j.wm[0], j.wm[1], j.lastWM, j.fired, j.Late = d.varint(), d.varint(), d.varint(), d.varint(), d.varint()
+		j.ended[0], j.ended[1] = d.bool(), d.bool()
 	}, func(ns uint8, key, value []byte) error {
 		if ns > 1 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
