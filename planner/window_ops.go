@@ -118,6 +118,12 @@ func windowColumn(n Node, col int) (windowColKind, exec.WindowSpec) {
 				return notWindowCol, exec.WindowSpec{}
 			}
 			n = x.Input
+		case *WindowJoin:
+			if nl := len(x.Left.Fields()); col >= nl {
+				n, col = x.Right, col-nl
+			} else {
+				n = x.Left
+			}
 		default:
 			return notWindowCol, exec.WindowSpec{}
 		}
