@@ -33,11 +33,16 @@ func FuzzPlan(f *testing.F) {
 		"SELECT y + 1 FROM (SELECT a + 1 AS x, b * 2 AS y FROM t WHERE a > 1)", // CalcMergeRule, ProjectToCalcRule
 		"SELECT * FROM (SELECT a, b, ts FROM t)",                               // ProjectRemoveRule
 		"SELECT a, COUNT(*) FROM t GROUP BY a HAVING COUNT(*) > 1",             // FilterToCalcRule (HAVING)
-		"SELECT * FROM (SELECT a, rn AS r FROM (SELECT a, RANK() OVER (PARTITION BY a ORDER BY b) AS rn FROM t)) WHERE r <= 3 AND 2 > r",               // RankLimitPushdownRule
-		"SELECT b FROM t WHERE a IN (SELECT a FROM u) AND b IN (SELECT CAST(a AS BIGINT) FROM u WHERE c = 'x')",                                        // InSubqueryToSemiJoinRule
-		"SELECT a, HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE), SUM(b) FROM t GROUP BY a, HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)", // GroupWindowToWindowTVFRule
-		"SELECT window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) WHERE a > 1 GROUP BY window_start, window_end",   // WindowAggregateRule
-		"SELECT DISTINCT window_start, window_end FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))",                                    // not a window aggregate
+		"SELECT * FROM (SELECT a, rn AS r FROM (SELECT a, RANK() OVER (PARTITION BY a ORDER BY b) AS rn FROM t)) WHERE r <= 3 AND 2 > r",                                                              // RankLimitPushdownRule
+		"SELECT b FROM t WHERE a IN (SELECT a FROM u) AND b IN (SELECT CAST(a AS BIGINT) FROM u WHERE c = 'x')",                                                                                       // InSubqueryToSemiJoinRule
+		"SELECT a, HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE), SUM(b) FROM t GROUP BY a, HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)",                                                // GroupWindowToWindowTVFRule
+		"SELECT window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) WHERE a > 1 GROUP BY window_start, window_end",                                                  // WindowAggregateRule
+		"SELECT DISTINCT window_start, window_end FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))",                                                                                   // not a window aggregate
+		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, a ORDER BY b DESC) AS rn FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) WHERE rn <= 2", // WindowRankRule
+		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY s DESC) AS rn FROM (SELECT window_start, window_end, a, SUM(b) AS s FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) GROUP BY window_start, window_end, a)) WHERE rn <= 3",
+		"SELECT a, ts FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY a, window_start, window_end ORDER BY ts DESC) AS rn FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) WHERE rn = 1",                                             // WindowRankRule: deduplication
+		"SELECT l.a, r.b FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) l FULL JOIN TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) r ON l.a = r.a AND l.window_start = r.window_start AND l.window_end = r.window_end", // WindowJoinRule
+		"SELECT * FROM (SELECT window_start, window_end, a, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, a) l JOIN (SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) r ON l.window_start = r.window_start AND l.window_end = r.window_end AND l.n < r.b",
 		"SELECT a, ts FROM t WHERE a > 1",              // WatermarkAssignerRemoveRule (batch)
 		"SELECT a FROM t LIMIT 2",                      // physical: Limit / Sort
 		"SELECT a, COUNT(*) FROM t GROUP BY a LIMIT 2", // physical: LIMIT over updates

@@ -230,6 +230,21 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl}
 		cfg.Types = fieldTypes(n.Input.Fields())
 		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
+	case *planner.WindowRank:
+		cfg := exec.WindowRankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, EndCol: n.EndCol,
+			Types: fieldTypes(n.Input.Fields()), LastOnTies: n.Dedup && n.Order[0].Desc}
+		return g.build(n.Input, g.op(n, exec.NewWindowRank(cfg, out)), j)
+	case *planner.WindowJoin:
+		cfg := exec.WindowJoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual,
+			LeftTypes: fieldTypes(n.Left.Fields()), RightTypes: fieldTypes(n.Right.Fields()), LeftEnd: n.LeftEnd, RightEnd: n.RightEnd}
+		l, r := exec.NewWindowJoin(cfg, out)
+		if !g.batch {
+			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
+		}
+		if err := g.build(n.Left, l, j); err != nil {
+			return err
+		}
+		return g.build(n.Right, r, j)
 	case *planner.TemporalJoin:
 		g.noTTL = append(g.noTTL, n.Describe())
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}

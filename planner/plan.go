@@ -153,6 +153,11 @@ func (n *Aggregate) Mode() changelog.Mode {
 	if n.Batch {
 		return changelog.InsertOnly
 	}
+	if n.Input.Mode().IsInsertOnly() {
+		// Over insert-only input a group never loses its last row: the aggregate updates, never deletes
+		// (Flink's plans show [I,UB,UA]).
+		return changelog.Mode{Kinds: changelog.KindsOf(changelog.Insert, changelog.UpdateBefore, changelog.UpdateAfter)}
+	}
 	return changelog.Retract
 }
 func (n *Sort) Mode() changelog.Mode { return changelog.InsertOnly }

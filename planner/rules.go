@@ -37,6 +37,7 @@ func phases(batch bool) []Phase {
 		{Name: "subquery_rewrite", Rules: []Rule{inSubqueryToSemiJoin{}}},
 		{Name: "window_rewrite", Rules: []Rule{groupWindowToTVF{}, windowAggregateRule{}}},
 		{Name: "predicate_pushdown", Rules: []Rule{rankLimitPushdown{}}},
+		{Name: "window_operators", Rules: []Rule{windowRankRule{}, windowJoinRule{}}},
 	}
 	if batch {
 		// Batch has no watermarks: Flink's batch program drops the watermark assigners (time_indicator).
@@ -167,6 +168,14 @@ func withInputs(n Node, ins []Node) Node {
 	case *Rank:
 		c := *n
 		c.Input = ins[0]
+		return &c
+	case *WindowRank:
+		c := *n
+		c.Input = ins[0]
+		return &c
+	case *WindowJoin:
+		c := *n
+		c.Left, c.Right = ins[0], ins[1]
 		return &c
 	case *OverAggregate:
 		c := *n

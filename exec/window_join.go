@@ -1,0 +1,335 @@
+package exec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// WindowJoinConfig configures a window join (Flink's WindowJoin): both inputs are windowed (window_end at
+// LeftEnd / RightEnd), the equi-keys hold window_start and window_end of both sides, and a window's rows are
+// joined once, when the watermark (the minimum of both inputs') passes its end - 1.
+type WindowJoinConfig struct {
+	Type                JoinType
+	LeftKeys, RightKeys []int // all equi-keys, window bounds included; a NULL key matches nothing
+	LeftTypes           []types.Type
+	RightTypes          []types.Type
+	LeftEnd, RightEnd   int
+	Residual            expr.Expr // over left ++ right columns; nil when none
+}
+
+// NewWindowJoin returns the two inputs of a window join. It keeps each open window's rows of both sides and,
+// when the window fires, emits as +I the matching pairs (left rows in arrival order, each with its matches
+// in arrival order), then for outer joins the unmatched rows padded with NULLs (left ones, then right
+// ones); it then drops the window. Rows of windows that have fired already are late: counted and dropped.
+// Inputs must be insert-only. When both inputs have ended, every window fires (batch mode: only then).
+func NewWindowJoin(cfg WindowJoinConfig, out changelog.Output) (left, right changelog.Output) {
+	j := &windowJoin{cfg: cfg, out: out, windows: map[int64]*wjWindow{}, wm: [2]int64{minWatermark, minWatermark},
+		lastWM: minWatermark, fired: minWatermark}
+	j.scratch = make([]types.Value, len(cfg.LeftTypes)+len(cfg.RightTypes))
+	return &windowJoinInput{j, 0}, &windowJoinInput{j, 1}
+}
+
+type wjWindow struct {
+	rows [2][][]types.Value
+}
+
+type windowJoin struct {
+	cfg     WindowJoinConfig
+	out     changelog.Output
+	windows map[int64]*wjWindow
+	wm      [2]int64
+	ended   [2]bool
+	lastWM  int64 // the watermark forwarded last
+	fired   int64 // windows with end - 1 <= fired have fired
+	Late    int64
+	kbuf    []byte
+	scratch []types.Value
+	ob      changelog.Batch
+	arena   []types.Value
+	index   map[string][]int
+	matched []bool
+}
+
+type windowJoinInput struct {
+	j    *windowJoin
+	side int
+}
+
+func (in *windowJoinInput) Push(b *changelog.Batch) error { return in.j.push(in.side, b) }
+func (in *windowJoinInput) Watermark(ts int64) error      { return in.j.watermark(in.side, ts) }
+func (in *windowJoinInput) End() error                    { return in.j.end(in.side) }
+
+func (j *windowJoin) endCol(s int) int {
+	if s == 0 {
+		return j.cfg.LeftEnd
+	}
+	return j.cfg.RightEnd
+}
+
+func (j *windowJoin) push(s int, b *changelog.Batch) error {
+	col := j.endCol(s)
+	for _, r := range b.Rows {
+		if r.Kind.IsRetract() {
+			return fmt.Errorf("window join: input carries a %s row; window joins take insert-only input", r.Kind)
+		}
+		end := r.Vals[col]
+		if end.IsNull() {
+			continue
+		}
+		if end.I-1 <= j.fired {
+			j.Late++
+			continue
+		}
+		w := j.windows[end.I]
+		if w == nil {
+			w = &wjWindow{}
+			j.windows[end.I] = w
+		}
+		w.rows[s] = append(w.rows[s], changelog.CopyVals(r.Vals))
+	}
+	return nil
+}
+
+func (j *windowJoin) watermark(s int, ts int64) error {
+	if ts > j.wm[s] {
+		j.wm[s] = ts
+	}
+	w := min(j.wm[0], j.wm[1])
+	if j.ended[0] {
+		w = j.wm[1]
+	}
+	if j.ended[1] {
+		w = j.wm[0]
+	}
+	if w <= j.lastWM {
+		return nil
+	}
+	j.lastWM = w
+	if err := j.fire(w); err != nil {
+		return err
+	}
+	return j.out.Watermark(w)
+}
+
+func (j *windowJoin) end(s int) error {
+	j.ended[s] = true
+	if !j.ended[0] || !j.ended[1] {
+		return nil
+	}
+	if err := j.fire(changelog.MaxWatermark - 1); err != nil {
+		return err
+	}
+	return j.out.End()
+}
+
+// key encodes row's join key on side s; ok=false when a key column is NULL.
+func (j *windowJoin) key(s int, row []types.Value) (string, bool) {
+	keys, ts := j.cfg.LeftKeys, j.cfg.LeftTypes
+	if s == 1 {
+		keys, ts = j.cfg.RightKeys, j.cfg.RightTypes
+	}
+	j.kbuf = j.kbuf[:0]
+	for _, c := range keys {
+		if row[c].IsNull() {
+			return "", false
+		}
+		var t types.Type
+		if c < len(ts) {
+			t = ts[c]
+		}
+		j.kbuf = types.AppendKey(j.kbuf, row[c], t)
+	}
+	return string(j.kbuf), true
+}
+
+func (j *windowJoin) emit(l, r []types.Value) {
+	wl, wr := len(j.cfg.LeftTypes), len(j.cfg.RightTypes)
+	start := len(j.arena)
+	if l == nil {
+		for range wl {
+			j.arena = append(j.arena, types.NullValue)
+		}
+	} else {
+		j.arena = append(j.arena, l[:wl]...)
+	}
+	if r == nil {
+		for range wr {
+			j.arena = append(j.arena, types.NullValue)
+		}
+	} else {
+		j.arena = append(j.arena, r[:wr]...)
+	}
+	j.ob.Append(changelog.Insert, j.arena[start:len(j.arena):len(j.arena)])
+}
+
+// fire joins and emits every window whose end - 1 <= wm, in window order.
+func (j *windowJoin) fire(wm int64) error {
+	if wm > j.fired {
+		j.fired = wm
+	}
+	var ends []int64
+	for e := range j.windows {
+		if e-1 <= wm {
+			ends = append(ends, e)
+		}
+	}
+	slices.Sort(ends)
+	leftOuter := j.cfg.Type == LeftJoin || j.cfg.Type == FullJoin
+	rightOuter := j.cfg.Type == RightJoin || j.cfg.Type == FullJoin
+	for _, e := range ends {
+		w := j.windows[e]
+		delete(j.windows, e)
+		j.ob.Reset()
+		j.arena = j.arena[:0]
+		if j.index == nil {
+			j.index = map[string][]int{}
+		}
+		clear(j.index)
+		rights := w.rows[1]
+		for i, r := range rights {
+			if k, ok := j.key(1, r); ok {
+				j.index[k] = append(j.index[k], i)
+			}
+		}
+		j.matched = slices.Grow(j.matched[:0], len(rights))[:len(rights)]
+		clear(j.matched)
+		for _, l := range w.rows[0] {
+			found := false
+			if k, ok := j.key(0, l); ok {
+				for _, i := range j.index[k] {
+					ok, err := j.residual(l, rights[i])
+					if err != nil {
+						return err
+					}
+					if ok {
+						found, j.matched[i] = true, true
+						j.emit(l, rights[i])
+					}
+				}
+			}
+			if !found && leftOuter {
+				j.emit(l, nil)
+			}
+		}
+		if rightOuter {
+			for i, r := range rights {
+				if !j.matched[i] {
+					j.emit(nil, r)
+				}
+			}
+		}
+		if len(j.ob.Rows) > 0 {
+			if err := j.out.Push(&j.ob); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (j *windowJoin) residual(l, r []types.Value) (bool, error) {
+	if j.cfg.Residual == nil {
+		return true, nil
+	}
+	n := copy(j.scratch, l)
+	copy(j.scratch[n:], r)
+	v, err := j.cfg.Residual.Eval(j.scratch)
+	if err != nil {
+		return false, fmt.Errorf("join condition %s: %w", j.cfg.Residual, err)
+	}
+	return isTrue(v), nil
+}
+
+// Window join state: namespace 0 (left rows) and 1 (right rows), one entry per open window keyed by its end
+// (8 bytes, big-endian): version, uvarint rows, each row; and in the meta entry both inputs' watermarks,
+// the watermark forwarded last, the one up to which windows fired, the late-row count and whether each input
+// has ended.
+
+func (j *windowJoin) signature() string {
+	return fmt.Sprintf("WindowJoin(type=%s, keys=%d, left=%d, right=%d, leftEnd=%d, rightEnd=%d)",
+		j.cfg.Type, len(j.cfg.LeftKeys), len(j.cfg.LeftTypes), len(j.cfg.RightTypes), j.cfg.LeftEnd, j.cfg.RightEnd)
+}
+
+func (j *windowJoin) SnapshotState(wr state.Writer) error {
+	meta := appendMeta(nil, j.signature())
+	for _, v := range []int64{j.wm[0], j.wm[1], j.lastWM, j.fired, j.Late} {
+		meta = binary.AppendVarint(meta, v)
+	}
+	meta = appendBool(meta, j.ended[0])
+	meta = appendBool(meta, j.ended[1])
+	if err := wr.Put(nsMeta, nil, meta); err != nil {
+		return err
+	}
+	var vb []byte
+	for e, w := range j.windows {
+		key := binary.BigEndian.AppendUint64(nil, uint64(e))
+		for s := range 2 {
+			if len(w.rows[s]) == 0 {
+				continue
+			}
+			vb = append(vb[:0], stateVersion)
+			vb = binary.AppendUvarint(vb, uint64(len(w.rows[s])))
+			for _, row := range w.rows[s] {
+				vb = appendRowBinary(vb, row)
+			}
+			if err := wr.Put(uint8(s), key, vb); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (j *windowJoin) RestoreState(r state.Reader) error {
+	op := j.signature()
+	return restoreLoop(r, op, op, func(d *stateDec) {
+		j.wm[0], j.wm[1], j.lastWM, j.fired, j.Late = d.varint(), d.varint(), d.varint(), d.varint(), d.varint()
+		j.ended[0], j.ended[1] = d.bool(), d.bool()
+	}, func(ns uint8, key, value []byte) error {
+		if ns > 1 {
+			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if len(key) != 8 {
+			return corrupt(op, "entry (namespace %d): a key of %d bytes, not a window end", ns, len(key))
+		}
+		end := int64(binary.BigEndian.Uint64(key))
+		d, err := newStateDec(value)
+		if err != nil {
+			return entryError(op, ns, key, err)
+		}
+		width, col := len(j.cfg.LeftTypes), j.cfg.LeftEnd
+		if ns == 1 {
+			width, col = len(j.cfg.RightTypes), j.cfg.RightEnd
+		}
+		n := d.count()
+		var rows [][]types.Value
+		for range n {
+			row := d.row()
+			if d.err == nil && (len(row) < width || row[col].IsNull() || row[col].I != end) {
+				return entryError(op, ns, key, fmt.Errorf("a row that does not belong to the window ending at %d", end))
+			}
+			rows = append(rows, row)
+		}
+		if err := d.done(); err != nil {
+			return entryError(op, ns, key, err)
+		}
+		w := j.windows[end]
+		if w == nil {
+			w = &wjWindow{}
+			j.windows[end] = w
+		}
+		if w.rows[ns] != nil {
+			return corrupt(op, "key %x appears twice in namespace %d", key, ns)
+		}
+		w.rows[ns] = rows
+		return nil
+	})
+}
+
+var _ state.Snapshotter = (*windowJoin)(nil)
