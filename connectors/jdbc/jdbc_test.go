@@ -200,7 +200,7 @@ func lookupTable(cache map[string]string) connectors.Context {
 // The lookup source finds rows by key; with a partial cache a second lookup of a key does not see a
 // change in the database until the entry expires, and missing keys are cached too.
 func TestLookupCache(t *testing.T) {
-	pgExec(t, "CREATE TABLE dim (k BIGINT PRIMARY KEY, name TEXT)", "INSERT INTO dim VALUES (1, 'one'), (2, 'two')")
+	pgExec(t, "DROP TABLE IF EXISTS dim", "CREATE TABLE dim (k BIGINT PRIMARY KEY, name TEXT)", "INSERT INTO dim VALUES (1, 'one'), (2, 'two')")
 	ctx := context.Background()
 	l, err := jdbc.NewFactory().CreateLookup(lookupTable(map[string]string{"lookup.cache": "PARTIAL",
 		"lookup.partial-cache.max-rows": "10", "lookup.partial-cache.expire-after-write": "300ms"}), []int{0})
