@@ -212,6 +212,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl}
 		cfg.Types = fieldTypes(n.Input.Fields())
 		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
+	case *planner.LookupJoin:
+		cfg := exec.LookupJoinConfig{LeftKeys: n.LeftKeys, RightWidth: len(n.Table.PhysicalColumns()), Outer: n.Outer, Source: n.Lookup}
+		return g.build(n.Input, g.op(n, exec.NewLookupJoin(cfg, out)), j)
 	case *planner.TemporalJoin:
 		g.noTTL = append(g.noTTL, n.Describe())
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}

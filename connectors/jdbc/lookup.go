@@ -50,6 +50,7 @@ func newLookup(cfg *config, keys []int) *lookup {
 }
 
 func (l *lookup) Open(ctx context.Context) error {
+	l.Close() // a restarted job opens the source again
 	conn, err := l.cfg.connect(ctx)
 	if err != nil {
 		return err
