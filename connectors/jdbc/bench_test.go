@@ -57,3 +57,21 @@ func BenchmarkLookupWarmCache(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 }
+
+// BenchmarkLookupJoin runs b.N datagen rows through a lookup join on 1000 keys (warm cache after the first
+// 1000 rows) into a blackhole sink, through the engine; reports rows/s.
+func BenchmarkLookupJoin(b *testing.B) {
+	pgExec(b, "DROP TABLE IF EXISTS dim", "CREATE TABLE dim (k BIGINT PRIMARY KEY, name TEXT)",
+		"INSERT INTO dim SELECT g, 'n' || g FROM generate_series(0, 999) g")
+	e := open(b)
+	mustRun(b, e, fmt.Sprintf(`
+CREATE TABLE gen (id BIGINT, proc AS PROCTIME()) WITH ('connector' = 'datagen', 'number-of-rows' = '%d',
+  'rows-per-second' = '100000000', 'fields.id.min' = '0', 'fields.id.max' = '999');
+CREATE TABLE dim (k BIGINT, name STRING) WITH ('connector' = 'jdbc', 'url' = '${URL}', 'table-name' = 'dim',
+  'lookup.cache' = 'PARTIAL', 'lookup.partial-cache.max-rows' = '10000');
+CREATE TABLE out (id BIGINT, name STRING) WITH ('connector' = 'blackhole');`, b.N))
+	b.ResetTimer()
+	mustRun(b, e, "INSERT INTO out SELECT g.id, d.name FROM gen AS g JOIN dim FOR SYSTEM_TIME AS OF g.proc AS d ON g.id = d.k")
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

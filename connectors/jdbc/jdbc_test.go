@@ -234,3 +234,29 @@ func TestLookupCache(t *testing.T) {
 		t.Fatalf("NULL key: %v %v", rows, err)
 	}
 }
+
+func TestLookupJoinErrors(t *testing.T) {
+	e := open(t)
+	mustRun(t, e, `
+CREATE TABLE gen (id BIGINT, proc AS PROCTIME()) WITH ('connector' = 'datagen', 'number-of-rows' = '3');
+CREATE TABLE gdim (k BIGINT, name STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '3');
+CREATE TABLE jdim (k BIGINT, name STRING) WITH ('connector' = 'jdbc', 'url' = '${URL}', 'table-name' = 'dim');
+CREATE TABLE out (id BIGINT, name STRING) WITH ('connector' = 'blackhole');`)
+	for _, tc := range []struct{ q, want string }{
+		{"INSERT INTO out SELECT g.id, d.name FROM gen AS g JOIN gdim FOR SYSTEM_TIME AS OF g.proc AS d ON g.id = d.k",
+			"table 'gdim' (connector 'datagen') does not support lookups"},
+		{"INSERT INTO out SELECT g.id, d.name FROM gen AS g JOIN jdim FOR SYSTEM_TIME AS OF g.proc AS d ON g.id > d.k",
+			"lookup joins support equality conditions"},
+		{"INSERT INTO out SELECT g.id, d.name FROM gen AS g JOIN jdim FOR SYSTEM_TIME AS OF g.proc AS d ON TRUE",
+			"lookup joins support equality conditions"},
+	} {
+		if err := run(t, e, tc.q); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.q, err, tc.want)
+		}
+	}
+	mustRun(t, e, "SET 'execution.runtime-mode' = 'batch'")
+	err := run(t, e, "INSERT INTO out SELECT g.id, d.name FROM gen AS g JOIN jdim FOR SYSTEM_TIME AS OF g.proc AS d ON g.id = d.k")
+	if err == nil || !strings.Contains(err.Error(), "not supported in batch mode") {
+		t.Fatalf("batch: got %v", err)
+	}
+}
