@@ -42,8 +42,6 @@ var (
 				Desc("The largest value of the last partition.")
 	ScanFetchSize = options.Int("scan.fetch-size").Default(0).
 			Desc("The number of rows to fetch from the database per round trip when reading (0: all at once).")
-	ScanAutoCommit = options.Bool("scan.auto-commit").Default(true).
-			Desc("Sets the auto-commit flag of the reading connection (reads with a fetch size run in a transaction).")
 	LookupCache = options.Enum("lookup.cache", "NONE", "PARTIAL").Default("NONE").
 			Desc("The cache strategy of the lookup table: NONE or PARTIAL.")
 	LookupMaxRows = options.Long("lookup.partial-cache.max-rows").
@@ -83,7 +81,7 @@ func (*Factory) Identifier() string { return "jdbc" }
 
 func (*Factory) Options() []options.Decl {
 	return options.Decls(URL, TableName, Driver, Username, Password, ConnectionMaxRetryTimeout,
-		ScanPartitionColumn, ScanPartitionNum, ScanPartitionLower, ScanPartitionUpper, ScanFetchSize, ScanAutoCommit,
+		ScanPartitionColumn, ScanPartitionNum, ScanPartitionLower, ScanPartitionUpper, ScanFetchSize,
 		LookupCache, LookupMaxRows, LookupExpireAfterWrite, LookupExpireAfterAccess, LookupCacheMissingKey,
 		LookupMaxRetries, SinkMaxRows, SinkInterval, SinkMaxRetries, SinkParallelism)
 }

@@ -77,7 +77,12 @@ func startPG() (*pgCluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "sluice-jdbc-pg-")
+	// As root the server runs as 'postgres', which must reach the directory: /tmp, not a private TMPDIR.
+	parent := ""
+	if os.Geteuid() == 0 {
+		parent = "/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "sluice-jdbc-pg-")
 	if err != nil {
 		return nil, err
 	}
