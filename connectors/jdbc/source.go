@@ -23,14 +23,18 @@ type partition struct{ lo, hi int64 }
 // ranges are one value larger when the count does not divide evenly; n is capped at the number of values.
 func partitions(lo, hi int64, n int) []partition {
 	count := uint64(hi-lo) + 1
-	if count == 0 { // the whole int64 range: avoid the overflow
-		count = ^uint64(0)
+	var size, big uint64
+	if count == 0 { // the whole int64 range: 2^64 values
+		size, big = ^uint64(0)/uint64(n), ^uint64(0)%uint64(n)+1
+		if big == uint64(n) {
+			size, big = size+1, 0
+		}
+	} else {
+		if uint64(n) > count {
+			n = int(count)
+		}
+		size, big = count/uint64(n), count%uint64(n)
 	}
-	if uint64(n) > count {
-		n = int(count)
-	}
-	size := count / uint64(n)
-	big := count % uint64(n)
 	out := make([]partition, 0, n)
 	start := lo
 	for i := 0; i < n; i++ {
