@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 	"time"
 
@@ -299,4 +300,46 @@ func decimal(unscaled *big.Int, scale, target int) types.Value {
 		u = q
 	}
 	return types.BigDecimalValue(u, target)
+}
+
+// checkUpsertKey checks that the database table has a unique index (or primary key) on exactly the DDL's
+// PRIMARY KEY columns, which INSERT ... ON CONFLICT needs.
+func (c *config) checkUpsertKey(ctx context.Context, conn *pgx.Conn) error {
+	if len(c.pk) == 0 {
+		return nil
+	}
+	rows, err := conn.Query(ctx, `SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NULL GROUP BY i.indexrelid`, c.ident.Sanitize())
+	if err != nil {
+		return c.tableError(err)
+	}
+	want := make([]string, len(c.pk))
+	for n, i := range c.pk {
+		want[n] = c.cols[i].Name
+	}
+	sort.Strings(want)
+	var found []string
+	for rows.Next() {
+		var cols []string
+		if err := rows.Scan(&cols); err != nil {
+			rows.Close()
+			return c.tableError(err)
+		}
+		if strings.Join(cols, ",") == strings.Join(want, ",") {
+			rows.Close()
+			return nil
+		}
+		found = append(found, "("+strings.Join(cols, ", ")+")")
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return c.tableError(err)
+	}
+	have := "none"
+	if len(found) > 0 {
+		have = strings.Join(found, ", ")
+	}
+	return fmt.Errorf("jdbc table '%s': the PRIMARY KEY (%s) of the DDL is not a primary key or unique index of table '%s' in %s (its unique keys: %s), which upserts (INSERT ... ON CONFLICT) need. Add one with ALTER TABLE %s ADD PRIMARY KEY (...) or fix the DDL",
+		c.table.Name, strings.Join(want, ", "), c.name, c.where(), have, c.ident.Sanitize())
 }

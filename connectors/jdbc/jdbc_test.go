@@ -158,10 +158,16 @@ func TestErrors(t *testing.T) {
 			"id INT, name INT, amount DECIMAL(10, 2), extra STRING",
 			"the columns of table 'shape' in PostgreSQL at 127.0.0.1:"},
 		{"missing", "'url' = '${URL}', 'table-name' = 'nope'", "id INT", "table 'nope' does not exist"},
+		{"key", "'url' = '${URL}', 'table-name' = 'shape'", "id INT, name STRING, amount DECIMAL(10, 2), PRIMARY KEY (name) NOT ENFORCED",
+			"the PRIMARY KEY (name) of the DDL is not a primary key or unique index of table 'shape'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mustRun(t, e, fmt.Sprintf("CREATE TABLE t_%s (%s) WITH ('connector' = 'jdbc', %s)", tc.name, tc.cols, tc.with))
-			err := run(t, e, fmt.Sprintf("INSERT INTO t_%s SELECT * FROM t_%s", tc.name, tc.name))
+			q := fmt.Sprintf("INSERT INTO t_%s SELECT * FROM t_%s", tc.name, tc.name)
+			if tc.name == "key" {
+				q = "INSERT INTO t_key VALUES (1, 'a', 1.5)"
+			}
+			err := run(t, e, q)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}

@@ -34,7 +34,11 @@ func (s *sink) Open(ctx context.Context) (changelog.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkColumns(ctx, conn); err != nil {
+	err = c.checkColumns(ctx, conn)
+	if err == nil {
+		err = c.checkUpsertKey(ctx, conn)
+	}
+	if err != nil {
 		conn.Close(context.Background())
 		return nil, err
 	}
