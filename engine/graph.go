@@ -245,6 +245,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			return err
 		}
 		return g.build(n.Right, r, j)
+	case *planner.LookupJoin:
+		cfg := exec.LookupJoinConfig{LeftKeys: n.LeftKeys, RightWidth: len(n.Table.PhysicalColumns()), Outer: n.Outer, Source: n.Lookup}
+		return g.build(n.Input, g.op(n, exec.NewLookupJoin(cfg, out)), j)
 	case *planner.TemporalJoin:
 		g.noTTL = append(g.noTTL, n.Describe())
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}

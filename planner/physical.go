@@ -44,6 +44,8 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 	switch x := n.(type) {
 	case *Scan:
 		return p.physicalScan(x)
+	case *LookupJoin:
+		return p.physicalLookupJoin(x)
 	case *Sink:
 		if x.Overwrite && !p.Batch {
 			return nil, sql.Errorf(x.Pos, ErrUnsupported, "INSERT OVERWRITE is only supported in batch mode (and no sink supports it yet)")

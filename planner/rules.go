@@ -185,6 +185,10 @@ func withInputs(n Node, ins []Node) Node {
 		c := *n
 		c.Left, c.Right = ins[0], ins[1]
 		return &c
+	case *LookupJoin:
+		c := *n
+		c.Input = ins[0]
+		return &c
 	case *Project:
 		c := *n
 		c.Input = ins[0]

@@ -24,6 +24,9 @@ func (p *Planner) temporalJoin(t *sql.Join, tr *sql.TableRef) (Node, *scope, err
 	if !ok {
 		return nil, nil, sql.Errorf(tr.P, ErrUnsupported, "FOR SYSTEM_TIME AS OF needs a table (a versioned table with a primary key and a watermark), not a view")
 	}
+	if n, sc, ok, err := p.lookupJoin(t, tr, ln, lsc, tbl); ok {
+		return n, sc, err
+	}
 	if len(tbl.PrimaryKey) == 0 {
 		return nil, nil, sql.Errorf(tr.P, ErrValidation, "Temporal Table Join requires primary key in versioned table, but no primary key can be found on table %s. Declare PRIMARY KEY (...) NOT ENFORCED.", tbl.Name)
 	}

@@ -7,14 +7,15 @@ import (
 	"github.com/sluicesql/sluice/connectors/blackhole"
 	"github.com/sluicesql/sluice/connectors/datagen"
 	"github.com/sluicesql/sluice/connectors/filesystem"
+	"github.com/sluicesql/sluice/connectors/jdbc"
 	"github.com/sluicesql/sluice/connectors/kafka"
 	"github.com/sluicesql/sluice/connectors/nexmark"
 	"github.com/sluicesql/sluice/connectors/print"
 )
 
-// Registry returns a registry of the built-in connectors: blackhole, datagen, filesystem, kafka, upsert-kafka,
+// Registry returns a registry of the built-in connectors: blackhole, datagen, filesystem, jdbc, kafka, upsert-kafka,
 // nexmark, print.
 func Registry() *connectors.Registry {
-	return connectors.NewRegistry(blackhole.NewFactory(), datagen.NewFactory(), filesystem.NewFactory(), kafka.NewFactory(),
+	return connectors.NewRegistry(blackhole.NewFactory(), datagen.NewFactory(), filesystem.NewFactory(), jdbc.NewFactory(), kafka.NewFactory(),
 		kafka.NewUpsertFactory(), nexmark.NewFactory(), print.NewFactory())
 }

@@ -1,0 +1,77 @@
+package jdbc_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/sluicesql/sluice/connectors/jdbc"
+	"github.com/sluicesql/sluice/types"
+)
+
+// BenchmarkUpsert writes b.N rows through the engine into an upsert table (10,000 keys, flushes of 1000
+// rows); reports rows/s.
+func BenchmarkUpsert(b *testing.B) {
+	pgExec(b, "DROP TABLE IF EXISTS bench_up", "CREATE TABLE bench_up (k BIGINT PRIMARY KEY, v TEXT, n BIGINT)")
+	e := open(b)
+	mustRun(b, e, fmt.Sprintf(`
+CREATE TABLE gen (id BIGINT, n BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '%d', 'rows-per-second' = '100000000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '%d');
+CREATE TABLE bench_up (k BIGINT, v STRING, n BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'jdbc',
+  'url' = '${URL}', 'table-name' = 'bench_up', 'sink.buffer-flush.max-rows' = '1000');`, b.N, b.N))
+	b.ResetTimer()
+	mustRun(b, e, "INSERT INTO bench_up SELECT MOD(id, 10000), CAST(id AS STRING), n FROM gen")
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkLookupWarmCache looks up 1000 keys in a loop with every key cached; reports lookups/s.
+func BenchmarkLookupWarmCache(b *testing.B) {
+	pgExec(b, "DROP TABLE IF EXISTS dim", "CREATE TABLE dim (k BIGINT PRIMARY KEY, name TEXT)",
+		"INSERT INTO dim SELECT g, 'n' || g FROM generate_series(0, 999) g")
+	ctx := context.Background()
+	l, err := jdbc.NewFactory().CreateLookup(lookupTable(map[string]string{"lookup.cache": "PARTIAL",
+		"lookup.partial-cache.max-rows": "10000"}), []int{0})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Open(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	key := make([]types.Value, 1)
+	var dst [][]types.Value
+	for i := 0; i < 1000; i++ {
+		key[0] = types.IntValue(int64(i))
+		if dst, err = l.Lookup(ctx, key, dst[:0]); err != nil || len(dst) != 1 {
+			b.Fatal(err, len(dst))
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		key[0] = types.IntValue(int64(i % 1000))
+		if dst, err = l.Lookup(ctx, key, dst[:0]); err != nil || len(dst) != 1 {
+			b.Fatal(err, len(dst))
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+// BenchmarkLookupJoin runs b.N datagen rows through a lookup join on 1000 keys (warm cache after the first
+// 1000 rows) into a blackhole sink, through the engine; reports rows/s.
+func BenchmarkLookupJoin(b *testing.B) {
+	pgExec(b, "DROP TABLE IF EXISTS dim", "CREATE TABLE dim (k BIGINT PRIMARY KEY, name TEXT)",
+		"INSERT INTO dim SELECT g, 'n' || g FROM generate_series(0, 999) g")
+	e := open(b)
+	mustRun(b, e, fmt.Sprintf(`
+CREATE TABLE gen (id BIGINT, proc AS PROCTIME()) WITH ('connector' = 'datagen', 'number-of-rows' = '%d',
+  'rows-per-second' = '100000000', 'fields.id.min' = '0', 'fields.id.max' = '999');
+CREATE TABLE dim (k BIGINT, name STRING) WITH ('connector' = 'jdbc', 'url' = '${URL}', 'table-name' = 'dim',
+  'lookup.cache' = 'PARTIAL', 'lookup.partial-cache.max-rows' = '10000');
+CREATE TABLE out (id BIGINT, name STRING) WITH ('connector' = 'blackhole');`, b.N))
+	b.ResetTimer()
+	mustRun(b, e, "INSERT INTO out SELECT g.id, d.name FROM gen AS g JOIN dim FOR SYSTEM_TIME AS OF g.proc AS d ON g.id = d.k")
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -1,0 +1,28 @@
+package connectors
+
+import (
+	"context"
+
+	"github.com/sluicesql/sluice/types"
+)
+
+// LookupFactory is implemented by factories whose tables can serve lookups by key, for processing-time
+// temporal joins (`JOIN dim FOR SYSTEM_TIME AS OF o.proc_time ON o.k = dim.k`): the planner then joins each
+// row of the probe side with the rows the lookup returns at that moment instead of reading the table.
+type LookupFactory interface {
+	// CreateLookup returns a lookup source over the table that finds rows by the physical columns keys
+	// (indexes into the table's physical columns, in order).
+	CreateLookup(ctx Context, keys []int) (LookupSource, error)
+}
+
+// LookupSource finds the rows of a table whose key columns equal given values.
+//
+// Contract: Open before the first Lookup, Close once at the end; calls come from one goroutine at a time.
+// Lookup appends to dst the matching rows (the table's physical columns in order) and returns it; the rows
+// stay valid until Close (the source may cache and share them: callers must not modify them). A key with a
+// NULL value matches nothing.
+type LookupSource interface {
+	Open(ctx context.Context) error
+	Lookup(ctx context.Context, key []types.Value, dst [][]types.Value) ([][]types.Value, error)
+	Close() error
+}

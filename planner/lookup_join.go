@@ -1,0 +1,152 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/catalog"
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// LookupJoin is a processing-time temporal join (`JOIN dim FOR SYSTEM_TIME AS OF o.proc_time ON o.k =
+// dim.k`) against a table whose connector serves lookups (connectors.LookupFactory): every input row is
+// joined with the rows the lookup returns when it arrives. The dim table is not an input of the plan.
+type LookupJoin struct {
+	Input Node
+	Table *catalog.Table
+	// LeftKeys are input columns; DimKeys the dim table's physical columns they equal, in the same order.
+	LeftKeys, DimKeys []int
+	Outer             bool
+	Out               []Field
+	Lookup            connectors.LookupSource // physical: created by the physical pass
+	Pos               sql.Pos
+}
+
+func (n *LookupJoin) Fields() []Field { return n.Out }
+func (n *LookupJoin) Inputs() []Node  { return []Node{n.Input} }
+
+// Mode is the input's kinds: each change of the input is joined with the current dim rows.
+func (n *LookupJoin) Mode() changelog.Mode { return changelog.Mode{Kinds: n.Input.Mode().Kinds} }
+
+func (n *LookupJoin) Describe() string {
+	in := n.Input.Fields()
+	phys := n.Table.PhysicalColumns()
+	var keys []string
+	for i := range n.LeftKeys {
+		keys = append(keys, phys[n.DimKeys[i]].Name+"="+in[n.LeftKeys[i]].Name)
+	}
+	kind := "InnerJoin"
+	if n.Outer {
+		kind = "LeftOuterJoin"
+	}
+	return fmt.Sprintf("LookupJoin(table=[%s], joinType=[%s], lookup=[%s], select=[%s])",
+		qualified(n.Table.Name), kind, strings.Join(keys, ", "), names(n.Out))
+}
+
+// hasProctime reports whether a scan in n declares the column name AS PROCTIME().
+func hasProctime(n Node, name string) bool {
+	if s, ok := n.(*Scan); ok {
+		for _, c := range s.Table.Columns {
+			if c.Name == name && c.Kind == sql.ComputedColumn && strings.EqualFold(strings.ReplaceAll(c.ExprText, " ", ""), "PROCTIME()") {
+				return true
+			}
+		}
+	}
+	for _, in := range n.Inputs() {
+		if hasProctime(in, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupJoin plans a processing-time temporal join when the AS OF column is a processing-time attribute
+// of the left side and tbl's connector serves lookups; ok is false otherwise (the caller plans an
+// event-time temporal join).
+func (p *Planner) lookupJoin(t *sql.Join, tr *sql.TableRef, ln Node, lsc *scope, tbl *catalog.Table) (n Node, sc *scope, ok bool, err error) {
+	ref, isRef := unparen(tr.SystemTimeAt).(*sql.ColumnRef)
+	if !isRef {
+		return nil, nil, false, nil
+	}
+	ltime, err := lsc.resolve(ref)
+	if err != nil || !hasProctime(ln, lsc.cols[ltime].name) || hasRowtime(ln, lsc.cols[ltime].name) {
+		return nil, nil, false, nil
+	}
+	f, ferr := p.Connectors.Lookup(tbl.Options["connector"])
+	if _, lf := f.(connectors.LookupFactory); ferr != nil || !lf {
+		return nil, nil, true, sql.Errorf(tr.P, ErrUnsupported, "processing-time temporal join: table '%s' (connector '%s') does not support lookups; use a connector with a lookup source (e.g. 'jdbc') or an event-time temporal join on a versioned table", tbl.Name, tbl.Options["connector"])
+	}
+	for _, c := range tbl.Columns {
+		if c.Kind != sql.PhysicalColumn {
+			return nil, nil, true, sql.Errorf(tr.P, ErrUnsupported, "processing-time temporal join: lookup table '%s' declares the non-physical column '%s', which lookups cannot fill; declare physical columns only", tbl.Name, c.Name)
+		}
+	}
+	plain := *tr
+	plain.SystemTimeAt = nil
+	_, rsc, err := p.tableRef(&plain)
+	if err != nil {
+		return nil, nil, true, err
+	}
+	nl := len(lsc.cols)
+	sc = &scope{cols: append(append([]scopeCol{}, lsc.cols...), rsc.cols...)}
+	var conds []sql.Expr
+	if t.On != nil {
+		splitAnd(t.On, &conds)
+	}
+	var lkeys, dkeys []int
+	for _, c := range conds {
+		b, isBin := unparen(c).(*sql.Binary)
+		var lr, rr *sql.ColumnRef
+		if isBin && b.Op == "=" {
+			lr, _ = unparen(b.L).(*sql.ColumnRef)
+			rr, _ = unparen(b.R).(*sql.ColumnRef)
+		}
+		if lr == nil || rr == nil {
+			return nil, nil, true, sql.Errorf(c.Position(), ErrUnsupported, "lookup joins support equality conditions between a column of the left side and a column of the lookup table only, not %s", sql.FormatExpr(c))
+		}
+		i, err := sc.resolve(lr)
+		if err != nil {
+			return nil, nil, true, err
+		}
+		j, err := sc.resolve(rr)
+		if err != nil {
+			return nil, nil, true, err
+		}
+		if i >= nl && j < nl {
+			i, j = j, i
+		}
+		if !(i < nl && j >= nl) || !joinKeyCompatible(sc.cols[i].typ, sc.cols[j].typ) {
+			return nil, nil, true, sql.Errorf(c.Position(), ErrUnsupported, "lookup join conditions must equate a left column with a column of the lookup table of a compatible type: %s", sql.FormatExpr(c))
+		}
+		lkeys, dkeys = append(lkeys, i), append(dkeys, j-nl)
+	}
+	if len(lkeys) == 0 {
+		return nil, nil, true, sql.Errorf(t.P, ErrValidation, "processing-time temporal join requires an equality condition on fields of table '%s'. Add ON left.k = %s.k", tbl.Name, tbl.Name)
+	}
+	out := joinOutput(sc, nl, false, t.Kind == "LEFT")
+	return &LookupJoin{Input: ln, Table: tbl, LeftKeys: lkeys, DimKeys: dkeys, Outer: t.Kind == "LEFT", Out: out, Pos: tr.P}, sc, true, nil
+}
+
+// physicalLookupJoin creates the lookup source (streaming only, as Flink's planner in this version).
+func (p *Planner) physicalLookupJoin(x *LookupJoin) (Node, error) {
+	if p.Batch {
+		return nil, sql.Errorf(x.Pos, ErrUnsupported, "processing-time temporal joins (FOR SYSTEM_TIME AS OF a PROCTIME() column) are not supported in batch mode")
+	}
+	f, err := p.Connectors.Lookup(x.Table.Options["connector"])
+	if err != nil {
+		return nil, tableErr(x.Table, x.Pos, err)
+	}
+	lf, _ := f.(connectors.LookupFactory)
+	if lf == nil {
+		return nil, sql.Errorf(x.Pos, ErrUnsupported, "table '%s' does not support lookups", x.Table.Name)
+	}
+	src, err := lf.CreateLookup(p.connectorContext(x.Table), x.DimKeys)
+	if err != nil {
+		return nil, tableErr(x.Table, x.Pos, err)
+	}
+	c := *x
+	c.Lookup = src
+	return &c, nil
+}
