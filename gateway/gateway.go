@@ -244,7 +244,11 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	if se == nil {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"properties": se.es.Options()})
+	body := map[string]any{"properties": se.es.Options()}
+	if a := se.es.MetricsAddr(); a != "" {
+		body["metricsAddress"] = a // the session's Prometheus endpoint ('metrics.reporter.prom.port'; a Sluice extension)
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {

@@ -399,3 +399,42 @@ func TestToken(t *testing.T) {
 	}
 	_ = bytes.MinRead
 }
+
+// TestPrometheusProperty: 'metrics.reporter.prom.port' as a session property starts the session's
+// Prometheus endpoint; a running job's counters move there.
+func TestPrometheusProperty(t *testing.T) {
+	c := &client{t: t, base: startGateway(t, Config{})}
+	s := c.open(map[string]string{"metrics.reporter.prom.port": "0"})
+	for _, st := range []string{unboundedDDL, "CREATE TABLE sink (n BIGINT) WITH ('connector' = 'blackhole')", "INSERT INTO sink SELECT n FROM src"} {
+		c.fetchAll(s, c.submit(s, st), 10)
+	}
+	var sess struct{ MetricsAddress string }
+	if code := c.do("GET", "/v1/sessions/"+s, "", &sess); code != 200 || !strings.HasPrefix(sess.MetricsAddress, "127.0.0.1:") {
+		t.Fatalf("session: %d %+v", code, sess)
+	}
+	scrape := func() float64 {
+		resp, err := http.Get("http://" + sess.MetricsAddress + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		total := 0.0
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "flink_taskmanager_job_task_operator_numRecordsOut{") {
+				var v float64
+				fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &v)
+				total += v
+			}
+		}
+		return total
+	}
+	first := scrape()
+	deadline := time.Now().Add(10 * time.Second)
+	for scrape() <= first {
+		if time.Now().After(deadline) {
+			t.Fatalf("numRecordsOut did not move from %v", first)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
