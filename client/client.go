@@ -44,9 +44,17 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // Main runs the client and returns the process exit code: 0 on success, 1 when a statement or job failed,
 // 2 for bad command-line usage.
 func Main(cfg Config) int {
+	// Flink 1.17's modes: 'sql-client embedded' (the default) and 'sql-client gateway --endpoint host:port'.
+	mode := "embedded"
+	if len(cfg.Args) > 0 && (cfg.Args[0] == "embedded" || cfg.Args[0] == "gateway") {
+		mode, cfg.Args = cfg.Args[0], cfg.Args[1:]
+	}
 	fs := flag.NewFlagSet("sql-client", flag.ContinueOnError)
 	fs.SetOutput(cfg.Stderr)
-	var file, initFile, kafkaAddr, registryAddr string
+	var file, initFile, kafkaAddr, registryAddr, endpoint, token string
+	fs.StringVar(&endpoint, "endpoint", "", "gateway mode: the SQL gateway's `host:port` (sluice gateway --listen)")
+	fs.StringVar(&endpoint, "e", "", "same as --endpoint")
+	fs.StringVar(&token, "token", os.Getenv("SLUICE_GATEWAY_TOKEN"), "gateway mode: the gateway's shared `token` (default $SLUICE_GATEWAY_TOKEN)")
 	var embedded bool
 	var defs multiFlag
 	fs.StringVar(&file, "f", "", "run the statements of `script.sql` and exit (non-zero on the first error)")
@@ -58,8 +66,10 @@ func Main(cfg Config) int {
 	fs.StringVar(&registryAddr, "embedded-registry", devservices.DefaultRegistryAddr, "the `host:port` of the embedded schema registry (empty: none)")
 	fs.Var(&defs, "D", "set a session option: -D `key=value` (repeatable), e.g. -D execution.runtime-mode=batch")
 	fs.Usage = func() {
-		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [--embedded] [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
-			"Without -f, opens the interactive SQL shell. Statements end with ';'.\n\n")
+		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [embedded] [--embedded] [-i init.sql] [-f script.sql] [-D key=value]...\n"+
+			"       sql-client gateway --endpoint 127.0.0.1:8083 [--token TOKEN] [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
+			"Without -f, opens the interactive SQL shell. Statements end with ';'. In gateway mode the statements run in\n"+
+			"a SQL gateway (sluice gateway) and jobs outlive the client; -D options become the session's properties.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(cfg.Args); err != nil {
@@ -83,6 +93,18 @@ func Main(cfg Config) int {
 		}
 		opts[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
+	if mode == "gateway" && endpoint == "" {
+		fmt.Fprintln(cfg.Stderr, "sql-client gateway: --endpoint host:port is required, e.g. sql-client gateway --endpoint 127.0.0.1:8083")
+		return 2
+	}
+	if mode != "gateway" && endpoint != "" {
+		fmt.Fprintln(cfg.Stderr, "sql-client: --endpoint is for gateway mode: sql-client gateway --endpoint "+endpoint)
+		return 2
+	}
+	if mode == "gateway" && embedded {
+		fmt.Fprintln(cfg.Stderr, "sql-client gateway: --embedded starts services in this process; start them with the gateway instead (sluice dev-services)")
+		return 2
+	}
 	if embedded {
 		svc, err := devservices.Start(context.Background(), devservices.Config{KafkaAddr: kafkaAddr, RegistryAddr: registryAddr})
 		if err != nil {
@@ -94,6 +116,9 @@ func Main(cfg Config) int {
 		if u := svc.RegistryURL(); u != "" {
 			fmt.Fprintf(cfg.Stderr, "[INFO] Embedded schema registry listening on %s\n", u)
 		}
+	}
+	if mode == "gateway" {
+		return remoteMain(cfg, endpoint, token, opts, file, initFile)
 	}
 	stdout := cfg.Stdout
 	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress}
@@ -157,7 +182,7 @@ func (r *runner) runFile(ctx context.Context, name string, wait bool) error {
 		}
 		return errQuit
 	}
-	if !wait {
+	if !wait || r.remote != nil { // a gateway's jobs run on without the client
 		return nil
 	}
 	if err := r.waitJobs(ctx); err != nil {
@@ -187,7 +212,11 @@ func (r *runner) runScript(ctx context.Context, name, text string) (quit bool, e
 		r.reportAt(name, err)
 		return false, err
 	}
-	for _, st := range stmts {
+	spans := sql.SplitStatements(text)
+	for i, st := range stmts {
+		if i < len(spans) {
+			r.stmtText = positioned(text, spans[i])
+		}
 		if err := r.exec(ctx, st); err != nil {
 			if _, _, _, ok := sql.Position(err); !ok {
 				// A failure while running the statement (a query's or a table.dml-sync job's): the

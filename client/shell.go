@@ -161,7 +161,11 @@ func (r *runner) shell(in io.Reader, interactive bool) int {
 			r.report(err)
 			continue
 		}
-		for _, st := range stmts {
+		spans := sql.SplitStatements(text)
+		for i, st := range stmts {
+			if i < len(spans) {
+				r.stmtText = positioned(text, spans[i])
+			}
 			if err := r.exec(context.Background(), st); err != nil {
 				r.report(err)
 				break
