@@ -140,6 +140,9 @@ func Main(cfg Config) int {
 		sigs = ch
 	}
 	r.sess, r.sigs = sess, sigs
+	if f, ok := cfg.Stdin.(*os.File); ok && r.interactive {
+		r.tty = f
+	}
 	defer sess.Close() // the Prometheus endpoint, after the jobs
 	defer sess.CancelJobs()
 
@@ -232,10 +235,30 @@ func (r *runner) runScript(ctx context.Context, name, text string) (quit bool, e
 
 func (r *runner) reportAt(name string, err error) {
 	if line, col, msg, ok := sql.Position(err); ok {
-		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s:%d:%d: %s\n", name, line, col, msg)
+		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s:%d:%d: %s\n%s", name, line, col, msg, r.causes(err))
 		return
 	}
-	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s: %v\n", name, err)
+	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s: %v\n%s", name, err, r.causes(err))
+}
+
+// causes is, with 'sql-client.verbose' = 'true', the chain of errors err wraps ("Caused by: ..." lines,
+// innermost last); "" otherwise.
+func (r *runner) causes(err error) string {
+	if r.sess == nil {
+		return ""
+	}
+	if v, _ := r.sess.Option("sql-client.verbose"); v != "true" {
+		return ""
+	}
+	var b strings.Builder
+	last := err.Error()
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		if m := e.Error(); m != last && m != "" {
+			fmt.Fprintf(&b, "Caused by: %s (%T)\n", m, e)
+			last = m
+		}
+	}
+	return b.String()
 }
 
 // cancelOnSignal calls cancel on the next interrupt until the returned stop is called.

@@ -25,6 +25,7 @@ type runner struct {
 	prompt      atomic.Value   // string: the shell's current prompt, redrawn after a background message
 	remote      *remoteSession // sql-client gateway: statements run on a SQL gateway (remote.go); sess is nil
 	stmtText    string         // the text of the statement being executed, positioned as in its script
+	tty         *os.File       // the shell's terminal (interactive shell only): live result views (view.go)
 }
 
 // exec runs one statement and prints its result the way Flink's SQL client does.
@@ -63,6 +64,13 @@ func (r *runner) exec(ctx context.Context, st sql.Statement) error {
 			fmt.Fprintln(r.out, "[INFO] Complete execution of the SQL update statement.")
 		}
 	case engine.ResultQuery:
+		if mode, _ := r.sess.Option("sql-client.execution.result-mode"); (mode == "table" || mode == "changelog") && r.tty != nil {
+			// The live views need the terminal; scripts and pipes always get tableau.
+			if kb := openViewKeys(r.tty); kb != nil {
+				defer kb.stop()
+				return r.viewQuery(ctx, res, mode, kb)
+			}
+		}
 		return r.printQuery(ctx, res)
 	}
 	return nil

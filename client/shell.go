@@ -187,8 +187,8 @@ func command(text string) string {
 
 func (r *runner) report(err error) {
 	if line, col, msg, ok := sql.Position(err); ok {
-		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\nline %d, column %d: %s\n\n", line, col, msg)
+		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\nline %d, column %d: %s\n%s\n", line, col, msg, r.causes(err))
 		return
 	}
-	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%v\n\n", err)
+	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%v\n%s\n", err, r.causes(err))
 }
