@@ -58,7 +58,25 @@ type linerReader struct {
 }
 
 func (l *linerReader) Prompt(p string) (string, error) { return l.st.Prompt(p) }
-func (l *linerReader) AppendHistory(s string)          { l.st.AppendHistory(s) }
+func (l *linerReader) AppendHistory(s string)          { l.st.AppendHistory(historyEntry(s)) }
+
+// historyEntry is a statement as one history entry: a statement typed over several lines is recalled as one
+// line (the line editor edits one line; the history file holds one entry per line). Lines are joined with a
+// space unless that would change the statement: a '--' comment would swallow the next lines, a string
+// literal spanning lines would change; such a statement keeps its lines.
+func historyEntry(s string) string {
+	if !strings.Contains(s, "\n") || strings.Contains(s, "--") {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.Count(l, "'")%2 != 0 || strings.Count(l, "`")%2 != 0 {
+			return s
+		}
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
+}
 func (l *linerReader) Close() error {
 	if l.hist != "" {
 		if f, err := os.Create(l.hist); err == nil {

@@ -40,3 +40,22 @@ func TestShellTableView(t *testing.T) {
 	p.send(`SHOW TABLES;`)
 	p.expect("1 row in set")
 }
+
+// A statement typed over several lines is one history entry: Up recalls it whole, and it runs again.
+func TestShellHistoryMultiLine(t *testing.T) {
+	p := startPtyShell(t)
+	p.send(`SELECT 'a' AS x,`)
+	p.send(`  'b' AS y`)
+	p.send(`  ;`)
+	p.expect("Received a total of 1 row")
+	p.tty.Write([]byte("\x1b[A")) // Up
+	p.expect("SELECT 'a' AS x, 'b' AS y ;")
+	p.send("")
+	p.expectN("Received a total of 1 row", 2)
+	if got := historyEntry("SELECT 1 -- one\n, 2"); got != "SELECT 1 -- one\n, 2" {
+		t.Fatalf("a line comment was joined: %q", got)
+	}
+	if got := historyEntry("SELECT 'x\ny'"); got != "SELECT 'x\ny'" {
+		t.Fatalf("a multi-line literal was joined: %q", got)
+	}
+}
