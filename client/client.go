@@ -61,7 +61,7 @@ func Main(cfg Config) int {
 	fs.StringVar(&file, "file", "", "same as -f")
 	fs.StringVar(&initFile, "i", "", "run the statements of `init.sql` first (DDL, SET), then the shell or -f")
 	fs.StringVar(&initFile, "init", "", "same as -i")
-	fs.BoolVar(&embedded, "embedded", false, "start an in-process Kafka broker (-embedded-kafka) and schema registry (-embedded-registry) for the\nsession, so that 'properties.bootstrap.servers' = '127.0.0.1:9092' and 'avro-confluent.url' =\n'http://127.0.0.1:8081' work with nothing installed")
+	fs.BoolVar(&embedded, "embedded", false, "start an in-process Kafka broker (-embedded-kafka) and schema registry (-embedded-registry) for the\nsession, so that 'properties.bootstrap.servers' = '127.0.0.1:9092' and 'avro-confluent.url' =\n'http://127.0.0.1:8081' work with nothing installed; scripts read the moved addresses as\n${SLUICE_KAFKA_BOOTSTRAP_SERVERS} and ${SLUICE_SCHEMA_REGISTRY_URL}")
 	fs.StringVar(&kafkaAddr, "embedded-kafka", devservices.DefaultKafkaAddr, "the `host:port` of the embedded Kafka broker")
 	fs.StringVar(&registryAddr, "embedded-registry", devservices.DefaultRegistryAddr, "the `host:port` of the embedded schema registry (empty: none)")
 	fs.Var(&defs, "D", "set a session option: -D `key=value` (repeatable), e.g. -D execution.runtime-mode=batch")
@@ -105,6 +105,7 @@ func Main(cfg Config) int {
 		fmt.Fprintln(cfg.Stderr, "sql-client gateway: --embedded starts services in this process; start them with the gateway instead (sluice dev-services)")
 		return 2
 	}
+	vars := map[string]string{}
 	if embedded {
 		svc, err := devservices.Start(context.Background(), devservices.Config{KafkaAddr: kafkaAddr, RegistryAddr: registryAddr})
 		if err != nil {
@@ -113,7 +114,9 @@ func Main(cfg Config) int {
 		}
 		defer svc.Close()
 		fmt.Fprintf(cfg.Stderr, "[INFO] Embedded Kafka broker listening on %s\n", svc.KafkaAddr())
+		vars["SLUICE_KAFKA_BOOTSTRAP_SERVERS"] = svc.KafkaAddr()
 		if u := svc.RegistryURL(); u != "" {
+			vars["SLUICE_SCHEMA_REGISTRY_URL"] = u
 			fmt.Fprintf(cfg.Stderr, "[INFO] Embedded schema registry listening on %s\n", u)
 		}
 	}
@@ -121,7 +124,7 @@ func Main(cfg Config) int {
 		return remoteMain(cfg, endpoint, token, opts, file, initFile)
 	}
 	stdout := cfg.Stdout
-	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress}
+	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress, vars: vars}
 	sess, err := engine.NewSession(engine.Config{Options: opts, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
 		OnSubmit: func(j *engine.Job) {
 			fmt.Fprintf(stdout, "[INFO] Submitting SQL update statement to the cluster...\n"+
@@ -204,6 +207,7 @@ var errQuit = errors.New("quit")
 // runScript parses the whole script first (a syntax error anywhere runs nothing), then runs each statement.
 // A QUIT or EXIT ends the script there (quit is then true).
 func (r *runner) runScript(ctx context.Context, name, text string) (quit bool, err error) {
+	text = r.expandVars(text)
 	for _, sp := range sql.SplitStatements(text) {
 		if c := command(text[sp.Start:sp.End]); c == "QUIT" || c == "EXIT" {
 			text, quit = text[:sp.Start], true

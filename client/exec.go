@@ -18,14 +18,15 @@ type runner struct {
 	sess        *engine.Session
 	out, errw   io.Writer
 	sigs        <-chan os.Signal
-	jobs        *jobWatch      // jobs.go
-	interactive bool           // the shell runs on a terminal
-	progress    bool           // stderr is a terminal: show a progress line while a script waits for its jobs
-	sync        bool           // 'table.dml-sync' is on for the statement being executed
-	prompt      atomic.Value   // string: the shell's current prompt, redrawn after a background message
-	remote      *remoteSession // sql-client gateway: statements run on a SQL gateway (remote.go); sess is nil
-	stmtText    string         // the text of the statement being executed, positioned as in its script
-	tty         *os.File       // the shell's terminal (interactive shell only): live result views (view.go)
+	jobs        *jobWatch         // jobs.go
+	interactive bool              // the shell runs on a terminal
+	progress    bool              // stderr is a terminal: show a progress line while a script waits for its jobs
+	sync        bool              // 'table.dml-sync' is on for the statement being executed
+	prompt      atomic.Value      // string: the shell's current prompt, redrawn after a background message
+	remote      *remoteSession    // sql-client gateway: statements run on a SQL gateway (remote.go); sess is nil
+	stmtText    string            // the text of the statement being executed, positioned as in its script
+	vars        map[string]string // script variables the client defines (vars.go)
+	tty         *os.File          // the shell's terminal (interactive shell only): live result views (view.go)
 }
 
 // exec runs one statement and prints its result the way Flink's SQL client does.

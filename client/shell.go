@@ -174,6 +174,7 @@ func (r *runner) shell(in io.Reader, interactive bool) int {
 		}
 		buf.Reset()
 		lr.AppendHistory(text)
+		text = r.expandVars(text)
 		stmts, err := sql.ParseScript(text)
 		if err != nil {
 			r.report(err)
