@@ -65,14 +65,12 @@ func (r *remoteSession) call(ctx context.Context, method, path string, body, out
 		if json.Unmarshal(data, &ge) != nil || len(ge.Errors) == 0 {
 			return fmt.Errorf("gateway %s: %s %s: HTTP %d", r.base, method, path, resp.StatusCode)
 		}
-		msg := ge.Errors[0]
-		if len(ge.Errors) > 1 {
-			msg += "\n" + strings.Join(ge.Errors[1:], "\n")
-		}
+		// errors[0] is the message; the "Caused by" lines after it are the chain the embedded shell prints
+		// with 'sql-client.verbose' (not shown remotely).
 		if ge.Line > 0 {
-			return &sql.Error{Pos: sql.Pos{Line: ge.Line, Col: ge.Column}, Msg: ge.Errors[0], Err: errors.New(msg)}
+			return &sql.Error{Pos: sql.Pos{Line: ge.Line, Col: ge.Column}, Msg: ge.Errors[0], Err: errors.New(ge.Errors[0])}
 		}
-		return errors.New(msg)
+		return errors.New(ge.Errors[0])
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
