@@ -44,22 +44,32 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // Main runs the client and returns the process exit code: 0 on success, 1 when a statement or job failed,
 // 2 for bad command-line usage.
 func Main(cfg Config) int {
+	// Flink 1.17's modes: 'sql-client embedded' (the default) and 'sql-client gateway --endpoint host:port'.
+	mode := "embedded"
+	if len(cfg.Args) > 0 && (cfg.Args[0] == "embedded" || cfg.Args[0] == "gateway") {
+		mode, cfg.Args = cfg.Args[0], cfg.Args[1:]
+	}
 	fs := flag.NewFlagSet("sql-client", flag.ContinueOnError)
 	fs.SetOutput(cfg.Stderr)
-	var file, initFile, kafkaAddr, registryAddr string
+	var file, initFile, kafkaAddr, registryAddr, endpoint, token string
+	fs.StringVar(&endpoint, "endpoint", "", "gateway mode: the SQL gateway's `host:port` (sluice gateway --listen)")
+	fs.StringVar(&endpoint, "e", "", "same as --endpoint")
+	fs.StringVar(&token, "token", os.Getenv("SLUICE_GATEWAY_TOKEN"), "gateway mode: the gateway's shared `token` (default $SLUICE_GATEWAY_TOKEN)")
 	var embedded bool
 	var defs multiFlag
 	fs.StringVar(&file, "f", "", "run the statements of `script.sql` and exit (non-zero on the first error)")
 	fs.StringVar(&file, "file", "", "same as -f")
 	fs.StringVar(&initFile, "i", "", "run the statements of `init.sql` first (DDL, SET), then the shell or -f")
 	fs.StringVar(&initFile, "init", "", "same as -i")
-	fs.BoolVar(&embedded, "embedded", false, "start an in-process Kafka broker (-embedded-kafka) and schema registry (-embedded-registry) for the\nsession, so that 'properties.bootstrap.servers' = '127.0.0.1:9092' and 'avro-confluent.url' =\n'http://127.0.0.1:8081' work with nothing installed")
+	fs.BoolVar(&embedded, "embedded", false, "start an in-process Kafka broker (-embedded-kafka) and schema registry (-embedded-registry) for the\nsession, so that 'properties.bootstrap.servers' = '127.0.0.1:9092' and 'avro-confluent.url' =\n'http://127.0.0.1:8081' work with nothing installed; scripts read the moved addresses as\n${SLUICE_KAFKA_BOOTSTRAP_SERVERS} and ${SLUICE_SCHEMA_REGISTRY_URL}")
 	fs.StringVar(&kafkaAddr, "embedded-kafka", devservices.DefaultKafkaAddr, "the `host:port` of the embedded Kafka broker")
 	fs.StringVar(&registryAddr, "embedded-registry", devservices.DefaultRegistryAddr, "the `host:port` of the embedded schema registry (empty: none)")
 	fs.Var(&defs, "D", "set a session option: -D `key=value` (repeatable), e.g. -D execution.runtime-mode=batch")
 	fs.Usage = func() {
-		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [--embedded] [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
-			"Without -f, opens the interactive SQL shell. Statements end with ';'.\n\n")
+		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [embedded] [--embedded] [-i init.sql] [-f script.sql] [-D key=value]...\n"+
+			"       sql-client gateway --endpoint 127.0.0.1:8083 [--token TOKEN] [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
+			"Without -f, opens the interactive SQL shell. Statements end with ';'. In gateway mode the statements run in\n"+
+			"a SQL gateway (sluice gateway) and jobs outlive the client; -D options become the session's properties.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(cfg.Args); err != nil {
@@ -83,6 +93,19 @@ func Main(cfg Config) int {
 		}
 		opts[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
+	if mode == "gateway" && endpoint == "" {
+		fmt.Fprintln(cfg.Stderr, "sql-client gateway: --endpoint host:port is required, e.g. sql-client gateway --endpoint 127.0.0.1:8083")
+		return 2
+	}
+	if mode != "gateway" && endpoint != "" {
+		fmt.Fprintln(cfg.Stderr, "sql-client: --endpoint is for gateway mode: sql-client gateway --endpoint "+endpoint)
+		return 2
+	}
+	if mode == "gateway" && embedded {
+		fmt.Fprintln(cfg.Stderr, "sql-client gateway: --embedded starts services in this process; start them with the gateway instead (sluice dev-services)")
+		return 2
+	}
+	vars := map[string]string{}
 	if embedded {
 		svc, err := devservices.Start(context.Background(), devservices.Config{KafkaAddr: kafkaAddr, RegistryAddr: registryAddr})
 		if err != nil {
@@ -91,12 +114,17 @@ func Main(cfg Config) int {
 		}
 		defer svc.Close()
 		fmt.Fprintf(cfg.Stderr, "[INFO] Embedded Kafka broker listening on %s\n", svc.KafkaAddr())
+		vars["SLUICE_KAFKA_BOOTSTRAP_SERVERS"] = svc.KafkaAddr()
 		if u := svc.RegistryURL(); u != "" {
+			vars["SLUICE_SCHEMA_REGISTRY_URL"] = u
 			fmt.Fprintf(cfg.Stderr, "[INFO] Embedded schema registry listening on %s\n", u)
 		}
 	}
+	if mode == "gateway" {
+		return remoteMain(cfg, endpoint, token, opts, file, initFile)
+	}
 	stdout := cfg.Stdout
-	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress}
+	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress, vars: vars}
 	sess, err := engine.NewSession(engine.Config{Options: opts, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
 		OnSubmit: func(j *engine.Job) {
 			fmt.Fprintf(stdout, "[INFO] Submitting SQL update statement to the cluster...\n"+
@@ -115,6 +143,9 @@ func Main(cfg Config) int {
 		sigs = ch
 	}
 	r.sess, r.sigs = sess, sigs
+	if f, ok := cfg.Stdin.(*os.File); ok && r.interactive {
+		r.tty = f
+	}
 	defer sess.Close() // the Prometheus endpoint, after the jobs
 	defer sess.CancelJobs()
 
@@ -157,7 +188,7 @@ func (r *runner) runFile(ctx context.Context, name string, wait bool) error {
 		}
 		return errQuit
 	}
-	if !wait {
+	if !wait || r.remote != nil { // a gateway's jobs run on without the client
 		return nil
 	}
 	if err := r.waitJobs(ctx); err != nil {
@@ -176,6 +207,7 @@ var errQuit = errors.New("quit")
 // runScript parses the whole script first (a syntax error anywhere runs nothing), then runs each statement.
 // A QUIT or EXIT ends the script there (quit is then true).
 func (r *runner) runScript(ctx context.Context, name, text string) (quit bool, err error) {
+	text = r.expandVars(text)
 	for _, sp := range sql.SplitStatements(text) {
 		if c := command(text[sp.Start:sp.End]); c == "QUIT" || c == "EXIT" {
 			text, quit = text[:sp.Start], true
@@ -187,7 +219,11 @@ func (r *runner) runScript(ctx context.Context, name, text string) (quit bool, e
 		r.reportAt(name, err)
 		return false, err
 	}
-	for _, st := range stmts {
+	spans := sql.SplitStatements(text)
+	for i, st := range stmts {
+		if i < len(spans) {
+			r.stmtText = positioned(text, spans[i])
+		}
 		if err := r.exec(ctx, st); err != nil {
 			if _, _, _, ok := sql.Position(err); !ok {
 				// A failure while running the statement (a query's or a table.dml-sync job's): the
@@ -203,10 +239,30 @@ func (r *runner) runScript(ctx context.Context, name, text string) (quit bool, e
 
 func (r *runner) reportAt(name string, err error) {
 	if line, col, msg, ok := sql.Position(err); ok {
-		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s:%d:%d: %s\n", name, line, col, msg)
+		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s:%d:%d: %s\n%s", name, line, col, msg, r.causes(err))
 		return
 	}
-	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s: %v\n", name, err)
+	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%s: %v\n%s", name, err, r.causes(err))
+}
+
+// causes is, with 'sql-client.verbose' = 'true', the chain of errors err wraps ("Caused by: ..." lines,
+// innermost last); "" otherwise.
+func (r *runner) causes(err error) string {
+	if r.sess == nil {
+		return ""
+	}
+	if v, _ := r.sess.Option("sql-client.verbose"); v != "true" {
+		return ""
+	}
+	var b strings.Builder
+	last := err.Error()
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		if m := e.Error(); m != last && m != "" {
+			fmt.Fprintf(&b, "Caused by: %s (%T)\n", m, e)
+			last = m
+		}
+	}
+	return b.String()
 }
 
 // cancelOnSignal calls cancel on the next interrupt until the returned stop is called.

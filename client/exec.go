@@ -18,15 +18,22 @@ type runner struct {
 	sess        *engine.Session
 	out, errw   io.Writer
 	sigs        <-chan os.Signal
-	jobs        *jobWatch    // jobs.go
-	interactive bool         // the shell runs on a terminal
-	progress    bool         // stderr is a terminal: show a progress line while a script waits for its jobs
-	sync        bool         // 'table.dml-sync' is on for the statement being executed
-	prompt      atomic.Value // string: the shell's current prompt, redrawn after a background message
+	jobs        *jobWatch         // jobs.go
+	interactive bool              // the shell runs on a terminal
+	progress    bool              // stderr is a terminal: show a progress line while a script waits for its jobs
+	sync        bool              // 'table.dml-sync' is on for the statement being executed
+	prompt      atomic.Value      // string: the shell's current prompt, redrawn after a background message
+	remote      *remoteSession    // sql-client gateway: statements run on a SQL gateway (remote.go); sess is nil
+	stmtText    string            // the text of the statement being executed, positioned as in its script
+	vars        map[string]string // script variables the client defines (vars.go)
+	tty         *os.File          // the shell's terminal (interactive shell only): live result views (view.go)
 }
 
 // exec runs one statement and prints its result the way Flink's SQL client does.
 func (r *runner) exec(ctx context.Context, st sql.Statement) error {
+	if r.remote != nil {
+		return r.execRemote(ctx, st, r.stmtText)
+	}
 	v, _ := r.sess.Option("table.dml-sync")
 	r.sync = v == "true"
 	res, err := r.sess.Execute(ctx, st)
@@ -42,23 +49,9 @@ func (r *runner) exec(ctx context.Context, st sql.Statement) error {
 	}
 	switch res.Kind {
 	case engine.ResultOK:
-		msg := res.Message
-		if msg == "" {
-			msg = "Execute statement succeed."
-		}
-		if _, isExplain := st.(*sql.Explain); !isExplain && !strings.HasPrefix(msg, "[") {
-			msg = "[INFO] " + msg
-		}
-		fmt.Fprintln(r.out, msg)
+		r.printOK(st, res.Message)
 	case engine.ResultTable:
-		raw := false
-		switch st := st.(type) {
-		case *sql.Explain:
-			raw = true
-		case *sql.Show:
-			raw = strings.HasPrefix(st.What, "CREATE ")
-		}
-		if raw && len(res.Rows) == 1 && len(res.Columns) == 1 {
+		if rawResult(st) && len(res.Rows) == 1 && len(res.Columns) == 1 {
 			fmt.Fprintln(r.out, res.Rows[0][0].Str())
 			return nil
 		}
@@ -72,9 +65,38 @@ func (r *runner) exec(ctx context.Context, st sql.Statement) error {
 			fmt.Fprintln(r.out, "[INFO] Complete execution of the SQL update statement.")
 		}
 	case engine.ResultQuery:
+		if mode, _ := r.sess.Option("sql-client.execution.result-mode"); (mode == "table" || mode == "changelog") && r.tty != nil {
+			// The live views need the terminal; scripts and pipes always get tableau.
+			if kb := openViewKeys(r.tty); kb != nil {
+				defer kb.stop()
+				return r.viewQuery(ctx, res, mode, kb)
+			}
+		}
 		return r.printQuery(ctx, res)
 	}
 	return nil
+}
+
+// printOK prints the message of a statement without rows.
+func (r *runner) printOK(st sql.Statement, msg string) {
+	if msg == "" {
+		msg = "Execute statement succeed."
+	}
+	if _, isExplain := st.(*sql.Explain); !isExplain && !strings.HasPrefix(msg, "[") {
+		msg = "[INFO] " + msg
+	}
+	fmt.Fprintln(r.out, msg)
+}
+
+// rawResult reports whether st's one-cell result is printed as it is (EXPLAIN, SHOW CREATE).
+func rawResult(st sql.Statement) bool {
+	switch st := st.(type) {
+	case *sql.Explain:
+		return true
+	case *sql.Show:
+		return strings.HasPrefix(st.What, "CREATE ")
+	}
+	return false
 }
 
 const nullText = "<NULL>"
@@ -93,24 +115,37 @@ func (r *runner) printTable(cols []engine.Column, rows [][]types.Value) {
 		return
 	}
 	cells := make([][]string, len(rows))
-	widths := make([]int, len(cols))
-	for i, c := range cols {
-		widths[i] = utf8.RuneCountInString(c.Name)
-	}
 	for ri, row := range rows {
 		cells[ri] = make([]string, len(cols))
 		for i := range cols {
-			s := r.cell(row[i], cols[i].Type)
-			cells[ri][i] = s
-			widths[i] = max(widths[i], utf8.RuneCountInString(s))
+			cells[ri][i] = r.cell(row[i], cols[i].Type)
 		}
 	}
-	var b strings.Builder
-	border(&b, widths)
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.Name
 	}
+	r.printCells(names, cells)
+}
+
+// printCells prints a final table of cells as text, sized to its contents.
+func (r *runner) printCells(names []string, cells [][]string) {
+	if len(cells) == 0 && len(names) > 0 {
+		fmt.Fprintln(r.out, "Empty set")
+		return
+	}
+	widths := make([]int, len(names))
+	for i, n := range names {
+		widths[i] = utf8.RuneCountInString(n)
+	}
+	for _, row := range cells {
+		for i, s := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(s))
+		}
+	}
+	rows := cells
+	var b strings.Builder
+	border(&b, widths)
 	line(&b, widths, names)
 	border(&b, widths)
 	for _, c := range cells {
@@ -213,45 +248,71 @@ func (r *runner) printQuery(ctx context.Context, res *engine.Result) error {
 		r.printTable(res.Columns, rows)
 		return nil
 	}
-	widths := []int{2}
-	names := []string{"op"}
-	for _, c := range res.Columns {
-		widths = append(widths, streamWidth(c))
-		names = append(names, c.Name)
-	}
-	var b strings.Builder
-	border(&b, widths)
-	line(&b, widths, names)
-	border(&b, widths)
-	io.WriteString(r.out, b.String())
-	n := 0
-	cells := make([]string, len(widths))
+	sp := r.newStreamPrinter(res.Columns)
+	cells := make([]string, len(res.Columns))
 	for {
 		row, ok := q.Next(ctx)
 		if !ok {
 			break
 		}
-		n++
-		cells[0] = row.Kind.String()
 		for i, c := range res.Columns {
-			cells[i+1] = cut(r.cell(row.Vals[i], c.Type), widths[i+1])
+			cells[i] = r.cell(row.Vals[i], c.Type)
 		}
-		b.Reset()
-		line(&b, widths, cells)
-		io.WriteString(r.out, b.String())
+		sp.row(row.Kind.String(), cells)
 	}
 	if err := q.Err(); err != nil && ctx.Err() == nil {
 		return err
 	}
-	b.Reset()
-	border(&b, widths)
-	io.WriteString(r.out, b.String())
-	if ctx.Err() != nil {
-		fmt.Fprintln(r.out, "Query terminated, received a total of", n, rowsWord(n))
-	} else {
-		fmt.Fprintln(r.out, "Received a total of", n, rowsWord(n))
-	}
+	sp.end(ctx.Err() != nil)
 	return nil
+}
+
+// streamPrinter prints a streaming result in tableau form: an op column and each change as it arrives.
+type streamPrinter struct {
+	r      *runner
+	widths []int
+	cells  []string
+	b      strings.Builder
+	n      int
+}
+
+func (r *runner) newStreamPrinter(cols []engine.Column) *streamPrinter {
+	p := &streamPrinter{r: r, widths: []int{2}}
+	names := []string{"op"}
+	for _, c := range cols {
+		p.widths = append(p.widths, streamWidth(c))
+		names = append(names, c.Name)
+	}
+	p.cells = make([]string, len(p.widths))
+	border(&p.b, p.widths)
+	line(&p.b, p.widths, names)
+	border(&p.b, p.widths)
+	io.WriteString(r.out, p.b.String())
+	return p
+}
+
+// row prints one change: its kind ("+I") and its cells as text.
+func (p *streamPrinter) row(kind string, cells []string) {
+	p.n++
+	p.cells[0] = kind
+	for i, c := range cells {
+		p.cells[i+1] = cut(c, p.widths[i+1])
+	}
+	p.b.Reset()
+	line(&p.b, p.widths, p.cells)
+	io.WriteString(p.r.out, p.b.String())
+}
+
+// end closes the table and says how many rows came.
+func (p *streamPrinter) end(terminated bool) {
+	p.b.Reset()
+	border(&p.b, p.widths)
+	io.WriteString(p.r.out, p.b.String())
+	if terminated {
+		fmt.Fprintln(p.r.out, "Query terminated, received a total of", p.n, rowsWord(p.n))
+	} else {
+		fmt.Fprintln(p.r.out, "Received a total of", p.n, rowsWord(p.n))
+	}
 }
 
 func rowsWord(n int) string {

@@ -91,6 +91,9 @@ func (r *runner) reportedDone(j *engine.Job) <-chan struct{} {
 // running returns the session's jobs that have not ended.
 func (r *runner) running() []*engine.Job {
 	var out []*engine.Job
+	if r.sess == nil {
+		return nil // sql-client gateway: the jobs run in the gateway and outlive the shell
+	}
 	for _, j := range r.sess.Jobs() {
 		if j.Status() == engine.JobRunning {
 			out = append(out, j)

@@ -58,7 +58,25 @@ type linerReader struct {
 }
 
 func (l *linerReader) Prompt(p string) (string, error) { return l.st.Prompt(p) }
-func (l *linerReader) AppendHistory(s string)          { l.st.AppendHistory(s) }
+func (l *linerReader) AppendHistory(s string)          { l.st.AppendHistory(historyEntry(s)) }
+
+// historyEntry is a statement as one history entry: a statement typed over several lines is recalled as one
+// line (the line editor edits one line; the history file holds one entry per line). Lines are joined with a
+// space unless that would change the statement: a '--' comment would swallow the next lines, a string
+// literal spanning lines would change; such a statement keeps its lines.
+func historyEntry(s string) string {
+	if !strings.Contains(s, "\n") || strings.Contains(s, "--") {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.Count(l, "'")%2 != 0 || strings.Count(l, "`")%2 != 0 {
+			return s
+		}
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
+}
 func (l *linerReader) Close() error {
 	if l.hist != "" {
 		if f, err := os.Create(l.hist); err == nil {
@@ -156,12 +174,17 @@ func (r *runner) shell(in io.Reader, interactive bool) int {
 		}
 		buf.Reset()
 		lr.AppendHistory(text)
+		text = r.expandVars(text)
 		stmts, err := sql.ParseScript(text)
 		if err != nil {
 			r.report(err)
 			continue
 		}
-		for _, st := range stmts {
+		spans := sql.SplitStatements(text)
+		for i, st := range stmts {
+			if i < len(spans) {
+				r.stmtText = positioned(text, spans[i])
+			}
 			if err := r.exec(context.Background(), st); err != nil {
 				r.report(err)
 				break
@@ -183,8 +206,8 @@ func command(text string) string {
 
 func (r *runner) report(err error) {
 	if line, col, msg, ok := sql.Position(err); ok {
-		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\nline %d, column %d: %s\n\n", line, col, msg)
+		fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\nline %d, column %d: %s\n%s\n", line, col, msg, r.causes(err))
 		return
 	}
-	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%v\n\n", err)
+	fmt.Fprintf(r.errw, "[ERROR] Could not execute SQL statement. Reason:\n%v\n%s\n", err, r.causes(err))
 }

@@ -96,11 +96,11 @@ var sessionKeys = []sessionKey{
 	{key: "restart-strategy.failure-rate.delay", kind: kindDuration, rng: atLeast(0), def: "1 s", impl: true, desc: "the wait before a restart"},
 
 	// SQL client.
-	{key: "sql-client.execution.result-mode", kind: kindEnum, enum: []string{"table", "changelog", "tableau"}, behaves: []string{"tableau"},
-		note: "the client prints results as tableau", desc: "how the client shows query results"},
-	{key: "sql-client.verbose", kind: kindBool, behaves: []string{"false"}, note: "Sluice's errors carry no Java stack trace",
-		desc: "print stack traces"},
-	{key: "sql-client.execution.max-table-result.rows", kind: kindInt, desc: "rows kept in table mode"},
+	{key: "sql-client.execution.result-mode", kind: kindEnum, enum: []string{"table", "changelog", "tableau"}, def: "tableau", impl: true,
+		desc: "how the interactive shell shows query results: a live materialized view, a live changelog, or rows printed below (scripts and pipes always print tableau)"},
+	{key: "sql-client.verbose", kind: kindBool, def: "false", impl: true,
+		desc: "errors print the chain of their causes (Sluice's errors carry no Java stack trace)"},
+	{key: "sql-client.execution.max-table-result.rows", kind: kindInt, rng: atLeast(1), def: "1000000", impl: true, desc: "rows kept by the table and changelog views (older ones are dropped)"},
 	{key: "sql-client.display.max-column-width", kind: kindInt, desc: "column width in tableau mode"},
 	{key: "sql-client.display.print-time-cost", kind: kindBool, desc: "print the time a query took"},
 	{key: "sql-client.display.show-line-numbers", kind: kindBool, desc: "line numbers in the shell"},

@@ -4,9 +4,9 @@
 SET 'table.dml-sync' = 'true';
 
 CREATE TABLE user_behavior (user_id BIGINT, item_id BIGINT, category_id BIGINT, behavior STRING, ts TIMESTAMP(3))
-WITH ('connector' = 'kafka', 'properties.bootstrap.servers' = '127.0.0.1:9092', 'topic' = 'user_behavior',
+WITH ('connector' = 'kafka', 'properties.bootstrap.servers' = '${SLUICE_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}', 'topic' = 'user_behavior',
       'format' = 'avro-confluent',
-      'avro-confluent.schema-registry.url' = 'http://127.0.0.1:8081',
+      'avro-confluent.schema-registry.url' = '${SLUICE_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081}',
       'avro-confluent.schema-registry.subject' = 'user_behavior-value',
       'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
 

@@ -18,7 +18,7 @@ CREATE TABLE orders (
   ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'
 ) WITH (
   'connector' = 'kafka', 'topic' = 'orders',
-  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'properties.bootstrap.servers' = '${SLUICE_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}',
   'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
   'key.format' = 'raw', 'key.fields' = 'customer',
   'value.format' = 'json'

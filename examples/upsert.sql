@@ -10,7 +10,7 @@ CREATE TABLE orders (user_id BIGINT, amount DECIMAL(10, 2)) WITH (
 CREATE TABLE user_totals (
   user_id BIGINT, n BIGINT, total DECIMAL(38, 2),
   PRIMARY KEY (user_id) NOT ENFORCED
-) WITH ('connector' = 'upsert-kafka', 'topic' = 'user_totals', 'properties.bootstrap.servers' = '127.0.0.1:9092',
+) WITH ('connector' = 'upsert-kafka', 'topic' = 'user_totals', 'properties.bootstrap.servers' = '${SLUICE_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}',
         'key.format' = 'json', 'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY',
         'scan.bounded.mode' = 'latest-offset');
 

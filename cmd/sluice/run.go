@@ -15,6 +15,7 @@ const usage = `Usage: sluice <command> [flags]
 Commands:
   dev-services   run an embedded Kafka broker until interrupted
   bench nexmark  run the Nexmark benchmark's queries and report throughput per core
+  gateway        run the SQL gateway (REST API in Flink's SQL Gateway shape) that hosts sessions and jobs
 
 Run 'sluice <command> -h' for the flags of a command.
 `
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return devServices(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
+	case "gateway":
+		return runGateway(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -4,6 +4,7 @@
 //	sql-client -f script.sql        # run a script, exit non-zero on the first error
 //	sql-client -i init.sql          # run init statements, then the shell
 //	sql-client -D execution.runtime-mode=batch -f script.sql
+//	sql-client gateway --endpoint 127.0.0.1:8083   # the shell against a SQL gateway (sluice gateway)
 package main
 
 import (

@@ -1,0 +1,75 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/gateway"
+)
+
+const remoteScript = `CREATE TABLE nums (n INT, name STRING, price DECIMAL(10, 2), ok BOOLEAN) WITH (
+  'connector' = 'datagen', 'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.n.end' = '6',
+  'fields.name.length' = '4');
+CREATE TABLE sink (n INT) WITH ('connector' = 'blackhole');
+SHOW TABLES;
+DESCRIBE nums;
+SELECT n % 3 AS k, COUNT(*) AS c, MAX(n) AS m FROM nums GROUP BY n % 3;
+SELECT n, CAST(NULL AS STRING) AS nothing, n > 3 AS big FROM nums WHERE n < 3;
+EXPLAIN SELECT n FROM nums;
+SET 'execution.runtime-mode' = 'batch';
+SELECT n % 2 AS odd, SUM(n) AS s FROM nums GROUP BY n % 2;
+INSERT INTO sink SELECT n FROM nums;
+SELECT nope
+  FROM nums;
+`
+
+// TestRemoteShellMatchesEmbedded runs one script with sql-client -f and with sql-client gateway -f against
+// an in-process gateway: the outputs are the same.
+func TestRemoteShellMatchesEmbedded(t *testing.T) {
+	l, err := gateway.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gateway.New(gateway.Config{Token: "tok", Stdout: io.Discard, Stderr: io.Discard}).Serve(ctx, l)
+	}()
+	defer func() { cancel(); <-done }()
+
+	file := filepath.Join(t.TempDir(), "script.sql")
+	if err := os.WriteFile(file, []byte(remoteScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		var out, errb bytes.Buffer
+		args = append(args, "-D", "table.local-time-zone=UTC", "-f", file)
+		code := Main(Config{Args: args, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Signals: make(chan os.Signal)})
+		// The batch INSERT may still run when the remote client ends: it then says the session stays open.
+		errs := regexp.MustCompile(`\[INFO\] 1 job\(s\) keep running in the gateway; session \S+ stays open there.\n`).ReplaceAllString(errb.String(), "")
+		return scrub(out.String(), errs, code, file)
+	}
+	embedded := run()
+	remote := run("gateway", "--endpoint", l.Addr().String(), "--token", "tok")
+	if embedded != remote {
+		t.Fatalf("embedded:\n%s\nremote:\n%s", embedded, remote)
+	}
+	for _, want := range []string{"| +U |", "Received a total of", "nums", "<NULL>", "FALSE", "Job ID: <job-id>", ":13:8: ", "nope", "exit 1"} {
+		if !strings.Contains(remote, want) {
+			t.Errorf("output lacks %q:\n%s", want, remote)
+		}
+	}
+	// A wrong token: a clear error, no session.
+	var out, errb bytes.Buffer
+	code := Main(Config{Args: []string{"gateway", "-e", l.Addr().String(), "-f", file}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Signals: make(chan os.Signal)})
+	if code != 1 || !strings.Contains(errb.String(), "Unauthorized") {
+		t.Fatalf("without token: %d %q", code, errb.String())
+	}
+}

@@ -1,0 +1,61 @@
+package client
+
+import (
+	"strings"
+	"testing"
+)
+
+// The table result view on a terminal: an aggregate's row is updated in place (one row, its count going up),
+// the end of the query shows in the status line, q quits back to the prompt, and the shell works on.
+func TestShellTableView(t *testing.T) {
+	p := startPtyShell(t)
+	p.send(`SET 'sql-client.execution.result-mode' = 'table';`)
+	p.expect("Session property has been set.")
+	p.send(`CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '10', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '6');`)
+	p.expect("Execute statement succeed.")
+	p.send(`SELECT 'total' AS k, COUNT(*) AS c FROM src;`)
+	p.expect("\x1b[?1049h") // the alternate screen
+	p.expect("Table view: 1 rows")
+	p.expect("total | 2")
+	p.expect("total | 6")
+	p.expect("(query finished)")
+	out := p.output()
+	if strings.Contains(out, "Table view: 2 rows") {
+		t.Fatalf("the table view showed an update as a second row:\n%q", out)
+	}
+	if strings.Contains(out, "| +I |") || strings.Contains(out, "Received a total of") {
+		t.Fatalf("the table view printed tableau rows:\n%q", out)
+	}
+	p.tty.Write([]byte("q"))
+	p.expect("\x1b[?1049l") // back to the shell's screen
+	p.expectN("Sluice SQL> ", 4)
+	// The terminal is the line editor's again: a statement typed now runs.
+	p.send(`SET 'sql-client.execution.result-mode' = 'changelog';`)
+	p.expectN("Session property has been set.", 2)
+	p.send(`SELECT id FROM src WHERE id > 4;`)
+	p.expect("Changelog view: 2 rows")
+	p.expect("+I |  6")
+	p.tty.Write([]byte("q"))
+	p.expectN("\x1b[?1049l", 2)
+	p.send(`SHOW TABLES;`)
+	p.expect("1 row in set")
+}
+
+// A statement typed over several lines is one history entry: Up recalls it whole, and it runs again.
+func TestShellHistoryMultiLine(t *testing.T) {
+	p := startPtyShell(t)
+	p.send(`SELECT 'a' AS x,`)
+	p.send(`  'b' AS y`)
+	p.send(`  ;`)
+	p.expect("Received a total of 1 row")
+	p.tty.Write([]byte("\x1b[A")) // Up
+	p.expect("SELECT 'a' AS x, 'b' AS y ;")
+	p.send("")
+	p.expectN("Received a total of 1 row", 2)
+	if got := historyEntry("SELECT 1 -- one\n, 2"); got != "SELECT 1 -- one\n, 2" {
+		t.Fatalf("a line comment was joined: %q", got)
+	}
+	if got := historyEntry("SELECT 'x\ny'"); got != "SELECT 'x\ny'" {
+		t.Fatalf("a multi-line literal was joined: %q", got)
+	}
+}
