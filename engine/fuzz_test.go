@@ -38,12 +38,15 @@ func FuzzPlan(f *testing.F) {
 		"SELECT a, HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE), SUM(b) FROM t GROUP BY a, HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)", // GroupWindowToWindowTVFRule
 		"SELECT window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) WHERE a > 1 GROUP BY window_start, window_end",   // WindowAggregateRule
 		"SELECT DISTINCT window_start, window_end FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))",                                    // not a window aggregate
-		"SELECT a, ts FROM t WHERE a > 1",                                                                   // WatermarkAssignerRemoveRule (batch)
-		"SELECT a FROM t INTERSECT SELECT a FROM u",                                                         // SetOpRewriteRule
-		"SELECT a, b FROM t EXCEPT ALL SELECT a, CAST(a AS BIGINT) FROM u INTERSECT ALL SELECT 1, 2",        // SetOpRewriteRule, Replicate
-		"SELECT ts FROM t MINUS SELECT ts FROM t WHERE a > 1",                                               // SetOpRewriteRule over a time attribute
-		"SELECT a FROM t LIMIT 2",                                                                           // physical: Limit / Sort
-		"SELECT a, COUNT(*) FROM t GROUP BY a LIMIT 2",                                                      // physical: LIMIT over updates
+		"SELECT a, ts FROM t WHERE a > 1", // WatermarkAssignerRemoveRule (batch)
+		"SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND c <> 'x' AND t.b > 1)",                           // SubqueryToJoinRule (correlated)
+		"SELECT a FROM t WHERE NOT EXISTS (SELECT * FROM u) AND a NOT IN (SELECT a FROM u WHERE c = 'x')",                   // SubqueryToJoinRule (anti, NOT IN)
+		"SELECT a FROM t WHERE (a, b) IN (SELECT a, CAST(a AS BIGINT) FROM u) AND NOT EXISTS (SELECT 1 FROM u WHERE a = b)", // row IN
+		"SELECT a FROM t INTERSECT SELECT a FROM u",                                                                         // SetOpRewriteRule
+		"SELECT a, b FROM t EXCEPT ALL SELECT a, CAST(a AS BIGINT) FROM u INTERSECT ALL SELECT 1, 2",                        // SetOpRewriteRule, Replicate
+		"SELECT ts FROM t MINUS SELECT ts FROM t WHERE a > 1",                                                               // SetOpRewriteRule over a time attribute
+		"SELECT a FROM t LIMIT 2",                      // physical: Limit / Sort
+		"SELECT a, COUNT(*) FROM t GROUP BY a LIMIT 2", // physical: LIMIT over updates
 		"SELECT * FROM t JOIN t AS t2 ON t.a = t2.a AND t.ts BETWEEN t2.ts - INTERVAL '1' MINUTE AND t2.ts", // physical: IntervalJoin / HashJoin
 		"VERBOSE SELECT a FROM t WHERE a IN (SELECT a FROM u)",                                              // EXPLAIN VERBOSE
 		"SELECT r.id, n.r.name, (r).id * 2, r.addr.city FROM n WHERE r.id > 1",
