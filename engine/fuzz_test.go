@@ -42,6 +42,7 @@ func FuzzPlan(f *testing.F) {
 		"SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND c <> 'x' AND t.b > 1)",                           // SubqueryToJoinRule (correlated)
 		"SELECT a FROM t WHERE NOT EXISTS (SELECT * FROM u) AND a NOT IN (SELECT a FROM u WHERE c = 'x')",                   // SubqueryToJoinRule (anti, NOT IN)
 		"SELECT a FROM t WHERE (a, b) IN (SELECT a, CAST(a AS BIGINT) FROM u) AND NOT EXISTS (SELECT 1 FROM u WHERE a = b)", // row IN
+		"SELECT a, (SELECT COUNT(*) FROM u WHERE u.a = t.a) FROM t WHERE b > (SELECT AVG(a) FROM u)",                        // scalar subqueries
 		"SELECT a FROM t INTERSECT SELECT a FROM u",                                                                         // SetOpRewriteRule
 		"SELECT a, b FROM t EXCEPT ALL SELECT a, CAST(a AS BIGINT) FROM u INTERSECT ALL SELECT 1, 2",                        // SetOpRewriteRule, Replicate
 		"SELECT ts FROM t MINUS SELECT ts FROM t WHERE a > 1",                                                               // SetOpRewriteRule over a time attribute

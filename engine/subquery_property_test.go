@@ -13,7 +13,8 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 )
 
-// TestSubqueryProperty compares EXISTS, NOT EXISTS (correlated), IN and NOT IN over random small tables with
+// TestSubqueryProperty compares EXISTS, NOT EXISTS (correlated), IN, NOT IN and scalar subqueries (correlated
+// and not) over random small tables with
 // NULLs against a brute-force evaluation of SQL's three-valued logic in Go, in batch mode and in streaming
 // mode (the materialized changelog). The subquery side is sometimes an updating aggregate.
 func TestSubqueryProperty(t *testing.T) {
@@ -122,6 +123,37 @@ func TestSubqueryProperty(t *testing.T) {
 					}
 				}
 				return true
+			}},
+			{"SELECT id FROM " + left + " WHERE x >= (SELECT MAX(z) FROM (" + sub + ") s WHERE s.y = l.x)", func(x *int64) bool {
+				var m *int64
+				for i := range subY {
+					if eq(subY[i], x) && subZ[i] != nil && (m == nil || *subZ[i] > *m) {
+						m = subZ[i]
+					}
+				}
+				return m != nil && x != nil && *x >= *m
+			}},
+			{"SELECT id FROM " + left + " WHERE (SELECT COUNT(z) FROM (" + sub + ") s WHERE s.y = l.x) = 1", func(x *int64) bool {
+				n := 0
+				for i := range subY {
+					if eq(subY[i], x) && subZ[i] != nil {
+						n++
+					}
+				}
+				return n == 1
+			}},
+			{"SELECT id FROM " + left + " WHERE x < (SELECT SUM(z) FROM (" + sub + ") s)", func(x *int64) bool {
+				var sum *int64
+				for i := range subZ {
+					if subZ[i] != nil {
+						v := *subZ[i]
+						if sum != nil {
+							v += *sum
+						}
+						sum = &v
+					}
+				}
+				return sum != nil && x != nil && *x < *sum
 			}},
 		}
 		for _, c := range checks {

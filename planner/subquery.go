@@ -2,8 +2,12 @@ package planner
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/sql"
+	"github.com/sluicesql/sluice/types"
 )
 
 // semiJoins binds the subquery conjuncts of where over in and returns the remaining condition (nil when
@@ -289,4 +293,154 @@ func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly bool) (co
 	qq := *q
 	qq.Body = &s
 	return corr, outerOnly, &qq, nil
+}
+
+// scalarSubqueries plans the scalar subqueries of the WHERE clause and SELECT list of s as left joins of in
+// with the subquery, decorrelated as Calcite does: `(SELECT AGG(y) FROM t2 WHERE t2.k = t1.k)` becomes a
+// join on t1.k with `SELECT AGG(y), t2.k FROM t2 GROUP BY t2.k`; an uncorrelated one joins on a constant
+// key. Each subquery is replaced by a reference to the joined column ($scalarN, hidden from *); a COUNT
+// becomes COALESCE(column, 0), as a count of no rows is 0. Only single-aggregate subqueries without GROUP
+// BY are supported (they return at most one row, so Flink's "more than one row" runtime error cannot
+// happen); others get a positioned "not supported yet".
+func (p *Planner) scalarSubqueries(s *sql.Select, in Node, sc *scope) (*sql.Select, Node, *scope, error) {
+	var firstErr error
+	isAgg := len(s.GroupBy) > 0
+	for _, it := range s.Items {
+		if it.Expr != nil {
+			var aggs []*sql.FuncCall
+			collectAggs(it.Expr, &aggs)
+			isAgg = isAgg || len(aggs) > 0
+		}
+	}
+	replace := func(e sql.Expr, inItems bool) sql.Expr {
+		return rewriteExpr(e, func(x sql.Expr) (sql.Expr, bool) {
+			sq, ok := x.(*sql.SubqueryExpr)
+			if !ok || firstErr != nil {
+				return x, false
+			}
+			if inItems && isAgg {
+				firstErr = sql.Errorf(sq.P, ErrUnsupported, "a scalar subquery in the SELECT list of an aggregating query is not supported yet; compute it in WHERE or a subquery")
+				return x, true
+			}
+			ref, n, nsc, err := p.scalarJoin(sq, in, sc)
+			if err != nil {
+				firstErr = err
+				return x, true
+			}
+			in, sc = n, nsc
+			return ref, true
+		})
+	}
+	ss := *s
+	ss.Where = replace(s.Where, false)
+	ss.Items = nil
+	for i, it := range s.Items {
+		if it.Expr == nil {
+			ss.Items = append(ss.Items, it)
+			continue
+		}
+		c := *it
+		c.Expr = replace(it.Expr, true)
+		if c.Expr != it.Expr && c.Alias == "" {
+			c.Alias = exprName(it.Expr, i)
+		}
+		ss.Items = append(ss.Items, &c)
+	}
+	if firstErr != nil {
+		return nil, nil, nil, firstErr
+	}
+	return &ss, in, sc, nil
+}
+
+// scalarJoin joins in with one scalar subquery and returns the expression that replaces it.
+func (p *Planner) scalarJoin(sq *sql.SubqueryExpr, in Node, sc *scope) (sql.Expr, Node, *scope, error) {
+	sel, ok := sq.Query.Body.(*sql.Select)
+	var aggs []*sql.FuncCall
+	if ok && len(sel.Items) == 1 && sel.Items[0].Expr != nil {
+		collectAggs(sel.Items[0].Expr, &aggs)
+	}
+	if !ok || len(aggs) == 0 || len(sel.GroupBy) > 0 || len(sq.Query.OrderBy) > 0 || sq.Query.Limit != nil || sq.Query.Offset != nil || sel.Distinct {
+		return nil, nil, nil, sql.Errorf(sq.P, ErrUnsupported, "scalar subqueries other than one aggregate without GROUP BY (SELECT AGG(x) FROM ... WHERE ...) are not supported yet; join with the subquery instead")
+	}
+	// Decorrelate: the correlations are equalities; the aggregate's WHERE keeps the rest.
+	noAgg := *sel
+	noAgg.Items = []*sql.SelectItem{{P: sel.P, Expr: &sql.Literal{P: sel.P, Kind: sql.LitBool, Text: "TRUE", Bool: true}}}
+	nq := *sq.Query
+	nq.Body = &noAgg
+	corr, _, decor, err := p.correlate(&nq, sc, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if refs := p.outerRefsIn(sel, sc, sel.Items[0].Expr); len(refs) > 0 {
+		return nil, nil, nil, sql.Errorf(refs[0].P, ErrUnsupported, "a reference to the outer column %s in the SELECT list of a subquery is not supported yet", sql.JoinIdents(refs[0].Parts))
+	}
+	name := fmt.Sprintf("$scalar%d", len(sc.cols))
+	body := *sel
+	body.Where = decor.Body.(*sql.Select).Where
+	body.Items = []*sql.SelectItem{{P: sel.Items[0].P, Expr: sel.Items[0].Expr, Alias: name}}
+	left := in
+	var lkeys []int
+	if len(corr) == 0 {
+		// A constant key on both sides.
+		body.Items = append(body.Items, &sql.SelectItem{P: sel.P, Expr: &sql.Literal{P: sel.P, Kind: sql.LitBool, Text: "TRUE", Bool: true}, Alias: "$k"})
+		fs := in.Fields()
+		boolT := types.BooleanType().WithNullable(false)
+		left = &Calc{Input: in, Projects: append(identity(fs), expr.Literal(types.BoolValue(true), boolT)), Out: append(append([]Field{}, fs...), Field{Name: "$k", Type: boolT})}
+		lkeys = []int{len(fs)}
+	} else {
+		for i, it := range decor.Body.(*sql.Select).Items[1:] {
+			body.Items = append(body.Items, it)
+			body.GroupBy = append(body.GroupBy, it.Expr)
+			lkeys = append(lkeys, corr[i].outer)
+		}
+	}
+	sub, err := p.query(&sql.Query{P: sq.Query.P, With: sq.Query.With, Body: &body})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sf := sub.Fields()
+	for i, k := range lkeys {
+		if !joinKeyCompatible(left.Fields()[k].Type, sf[i+1].Type) {
+			return nil, nil, nil, sql.Errorf(sq.P, ErrValidation, "the correlation compares %s with %s; CAST one side", left.Fields()[k].Type, sf[i+1].Type)
+		}
+	}
+	rkeys := make([]int, len(lkeys))
+	for i := range rkeys {
+		rkeys[i] = i + 1
+	}
+	j := &Join{Left: left, Right: sub, Type: exec.LeftJoin, LeftKeys: lkeys, RightKeys: rkeys, Out: joinFields(left, sub, true)}
+	nsc := &scope{cols: append([]scopeCol{}, sc.cols...), agg: sc.agg}
+	for _, f := range j.Out[len(sc.cols):] {
+		nsc.cols = append(nsc.cols, scopeCol{name: f.Name, typ: f.Type})
+	}
+	col := j.Out[len(left.Fields())]
+	var ref sql.Expr = &sql.ColumnRef{P: sq.P, Parts: []string{col.Name}}
+	if f, ok := unparen(sel.Items[0].Expr).(*sql.FuncCall); ok && strings.EqualFold(f.Name, "COUNT") && f.Over == nil {
+		ref = &sql.FuncCall{P: sq.P, Name: "COALESCE", Args: []sql.Expr{ref, &sql.Literal{P: sq.P, Kind: sql.LitInteger, Text: "0"}}}
+	}
+	return ref, j, nsc, nil
+}
+
+// outerRefsIn lists the references of e (an expression of subquery sel) to the enclosing scope outer.
+func (p *Planner) outerRefsIn(sel *sql.Select, outer *scope, e sql.Expr) []*sql.ColumnRef {
+	if sel.From == nil {
+		return nil
+	}
+	_, inner, err := p.from(sel.From)
+	if err != nil {
+		return nil
+	}
+	var refs []*sql.ColumnRef
+	rewriteExpr(e, func(x sql.Expr) (sql.Expr, bool) {
+		if r, ok := x.(*sql.ColumnRef); ok {
+			if _, _, err := inner.resolvePath(r); err != nil {
+				if _, _, err := outer.resolvePath(r); err == nil {
+					refs = append(refs, r)
+				}
+			}
+			return x, true
+		}
+		return x, false
+	})
+	return refs
 }
