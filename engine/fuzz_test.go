@@ -43,6 +43,8 @@ func FuzzPlan(f *testing.F) {
 		"SELECT a FROM t WHERE NOT EXISTS (SELECT * FROM u) AND a NOT IN (SELECT a FROM u WHERE c = 'x')",                   // SubqueryToJoinRule (anti, NOT IN)
 		"SELECT a FROM t WHERE (a, b) IN (SELECT a, CAST(a AS BIGINT) FROM u) AND NOT EXISTS (SELECT 1 FROM u WHERE a = b)", // row IN
 		"SELECT a, (SELECT COUNT(*) FROM u WHERE u.a = t.a) FROM t WHERE b > (SELECT AVG(a) FROM u)",                        // scalar subqueries
+		"SELECT * FROM t JOIN u ON t.b = u.a AND t.a IS NOT DISTINCT FROM u.a LEFT JOIN u AS w ON t.b < w.a",                // computed join keys, keyless join
+		"SELECT * FROM t, u WHERE t.a > u.a OR u.c IS NULL",                                                                 // cross join with a condition
 		"SELECT a FROM t INTERSECT SELECT a FROM u",                                                                         // SetOpRewriteRule
 		"SELECT a, b FROM t EXCEPT ALL SELECT a, CAST(a AS BIGINT) FROM u INTERSECT ALL SELECT 1, 2",                        // SetOpRewriteRule, Replicate
 		"SELECT ts FROM t MINUS SELECT ts FROM t WHERE a > 1",                                                               // SetOpRewriteRule over a time attribute

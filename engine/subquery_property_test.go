@@ -13,8 +13,8 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 )
 
-// TestSubqueryProperty compares EXISTS, NOT EXISTS (correlated), IN, NOT IN and scalar subqueries (correlated
-// and not) over random small tables with
+// TestSubqueryProperty compares EXISTS, NOT EXISTS (correlated), IN, NOT IN, scalar subqueries (correlated
+// and not) and joins on IS NOT DISTINCT FROM, mixed-type keys or no equality over random small tables with
 // NULLs against a brute-force evaluation of SQL's three-valued logic in Go, in batch mode and in streaming
 // mode (the materialized changelog). The subquery side is sometimes an updating aggregate.
 func TestSubqueryProperty(t *testing.T) {
@@ -84,9 +84,10 @@ func TestSubqueryProperty(t *testing.T) {
 		type check struct {
 			q    string
 			keep func(x *int64) bool
+			want []string // when keep is nil
 		}
 		checks := []check{
-			{"SELECT id FROM " + left + " WHERE EXISTS (SELECT 1 FROM (" + sub + ") s WHERE s.y = l.x AND s.z IS NOT NULL)", func(x *int64) bool {
+			{q: "SELECT id FROM " + left + " WHERE EXISTS (SELECT 1 FROM (" + sub + ") s WHERE s.y = l.x AND s.z IS NOT NULL)", keep: func(x *int64) bool {
 				for i := range subY {
 					if eq(subY[i], x) && subZ[i] != nil {
 						return true
@@ -94,7 +95,7 @@ func TestSubqueryProperty(t *testing.T) {
 				}
 				return false
 			}},
-			{"SELECT id FROM " + left + " WHERE NOT EXISTS (SELECT 1 FROM (" + sub + ") s WHERE s.y = l.x)", func(x *int64) bool {
+			{q: "SELECT id FROM " + left + " WHERE NOT EXISTS (SELECT 1 FROM (" + sub + ") s WHERE s.y = l.x)", keep: func(x *int64) bool {
 				for i := range subY {
 					if eq(subY[i], x) {
 						return false
@@ -102,7 +103,7 @@ func TestSubqueryProperty(t *testing.T) {
 				}
 				return true
 			}},
-			{"SELECT id FROM " + left + " WHERE x IN (SELECT z FROM (" + sub + ") s)", func(x *int64) bool {
+			{q: "SELECT id FROM " + left + " WHERE x IN (SELECT z FROM (" + sub + ") s)", keep: func(x *int64) bool {
 				for i := range subZ {
 					if eq(subZ[i], x) {
 						return true
@@ -110,7 +111,7 @@ func TestSubqueryProperty(t *testing.T) {
 				}
 				return false
 			}},
-			{"SELECT id FROM " + left + " WHERE x NOT IN (SELECT z FROM (" + sub + ") s)", func(x *int64) bool {
+			{q: "SELECT id FROM " + left + " WHERE x NOT IN (SELECT z FROM (" + sub + ") s)", keep: func(x *int64) bool {
 				if len(subZ) == 0 {
 					return true
 				}
@@ -124,7 +125,7 @@ func TestSubqueryProperty(t *testing.T) {
 				}
 				return true
 			}},
-			{"SELECT id FROM " + left + " WHERE x >= (SELECT MAX(z) FROM (" + sub + ") s WHERE s.y = l.x)", func(x *int64) bool {
+			{q: "SELECT id FROM " + left + " WHERE x >= (SELECT MAX(z) FROM (" + sub + ") s WHERE s.y = l.x)", keep: func(x *int64) bool {
 				var m *int64
 				for i := range subY {
 					if eq(subY[i], x) && subZ[i] != nil && (m == nil || *subZ[i] > *m) {
@@ -133,7 +134,7 @@ func TestSubqueryProperty(t *testing.T) {
 				}
 				return m != nil && x != nil && *x >= *m
 			}},
-			{"SELECT id FROM " + left + " WHERE (SELECT COUNT(z) FROM (" + sub + ") s WHERE s.y = l.x) = 1", func(x *int64) bool {
+			{q: "SELECT id FROM " + left + " WHERE (SELECT COUNT(z) FROM (" + sub + ") s WHERE s.y = l.x) = 1", keep: func(x *int64) bool {
 				n := 0
 				for i := range subY {
 					if eq(subY[i], x) && subZ[i] != nil {
@@ -142,7 +143,7 @@ func TestSubqueryProperty(t *testing.T) {
 				}
 				return n == 1
 			}},
-			{"SELECT id FROM " + left + " WHERE x < (SELECT SUM(z) FROM (" + sub + ") s)", func(x *int64) bool {
+			{q: "SELECT id FROM " + left + " WHERE x < (SELECT SUM(z) FROM (" + sub + ") s)", keep: func(x *int64) bool {
 				var sum *int64
 				for i := range subZ {
 					if subZ[i] != nil {
@@ -156,11 +157,42 @@ func TestSubqueryProperty(t *testing.T) {
 				return sum != nil && x != nil && *x < *sum
 			}},
 		}
-		for _, c := range checks {
+		// Joins whose keys need computed columns or that have no equality (planner/join_keys.go): one row per
+		// matching pair.
+		type joinCheck struct {
+			q     string
+			match func(x, y, z *int64) bool
+		}
+		joins := []joinCheck{
+			{"SELECT id FROM " + left + " JOIN (" + sub + ") s ON l.x IS NOT DISTINCT FROM s.z", func(x, y, z *int64) bool {
+				return x == nil && z == nil || eq(x, z)
+			}},
+			{"SELECT id FROM " + left + " JOIN (" + sub + ") s ON l.x < s.z OR s.y IS NULL", func(x, y, z *int64) bool {
+				return x != nil && z != nil && *x < *z || y == nil
+			}},
+			{"SELECT id FROM " + left + " JOIN (SELECT CAST(y AS DECIMAL(10, 2)) AS y, z FROM (" + sub + ")) s ON l.x = s.y", func(x, y, z *int64) bool {
+				return eq(x, y)
+			}},
+		}
+		for _, j := range joins {
+			c := check{q: j.q}
 			var want []string
 			for i, x := range lx {
-				if c.keep(x) {
-					want = append(want, fmt.Sprintf("%d,", i))
+				for k := range subY {
+					if j.match(x, subY[k], subZ[k]) {
+						want = append(want, fmt.Sprintf("%d,", i))
+					}
+				}
+			}
+			checks = append(checks, check{q: c.q, want: want})
+		}
+		for _, c := range checks {
+			want := c.want
+			if c.keep != nil {
+				for i, x := range lx {
+					if c.keep(x) {
+						want = append(want, fmt.Sprintf("%d,", i))
+					}
 				}
 			}
 			sort.Strings(want)
