@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/sluicesql/sluice/exec"
@@ -196,17 +197,13 @@ func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly bool) (co
 	outerRefs := func(e sql.Expr) []*sql.ColumnRef {
 		var refs []*sql.ColumnRef
 		innerRefs = 0
-		rewriteExpr(e, func(x sql.Expr) (sql.Expr, bool) {
-			if r, ok := x.(*sql.ColumnRef); ok {
-				if isOuter(r) {
-					refs = append(refs, r)
-				} else {
-					innerRefs++
-				}
-				return x, true
+		for _, r := range columnRefs(e) {
+			if isOuter(r) {
+				refs = append(refs, r)
+			} else {
+				innerRefs++
 			}
-			return x, false
-		})
+		}
 		return refs
 	}
 	var conds []sql.Expr
@@ -431,16 +428,49 @@ func (p *Planner) outerRefsIn(sel *sql.Select, outer *scope, e sql.Expr) []*sql.
 		return nil
 	}
 	var refs []*sql.ColumnRef
-	rewriteExpr(e, func(x sql.Expr) (sql.Expr, bool) {
-		if r, ok := x.(*sql.ColumnRef); ok {
-			if _, _, err := inner.resolvePath(r); err != nil {
-				if _, _, err := outer.resolvePath(r); err == nil {
-					refs = append(refs, r)
+	for _, r := range columnRefs(e) {
+		if _, _, err := inner.resolvePath(r); err != nil {
+			if _, _, err := outer.resolvePath(r); err == nil {
+				refs = append(refs, r)
+			}
+		}
+	}
+	return refs
+}
+
+// columnRefs lists the column references in e, in every kind of expression (LIKE, BETWEEN, IN lists, ...)
+// but not inside nested queries (they have their own scope).
+func columnRefs(e sql.Expr) []*sql.ColumnRef {
+	var out []*sql.ColumnRef
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if v.IsNil() {
+				return
+			}
+			if r, ok := v.Interface().(*sql.ColumnRef); ok {
+				out = append(out, r)
+				return
+			}
+			if _, ok := v.Interface().(*sql.Query); ok {
+				return
+			}
+			walk(v.Elem())
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
 				}
 			}
-			return x, true
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
+			}
 		}
-		return x, false
-	})
-	return refs
+	}
+	if e != nil {
+		walk(reflect.ValueOf(e))
+	}
+	return out
 }
