@@ -43,7 +43,22 @@ func FuzzPlan(f *testing.F) {
 		"SELECT a, ts FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY a, window_start, window_end ORDER BY ts DESC) AS rn FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) WHERE rn = 1",                                             // WindowRankRule: deduplication
 		"SELECT l.a, r.b FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) l FULL JOIN TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) r ON l.a = r.a AND l.window_start = r.window_start AND l.window_end = r.window_end", // WindowJoinRule
 		"SELECT * FROM (SELECT window_start, window_end, a, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, a) l JOIN (SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) r ON l.window_start = r.window_start AND l.window_end = r.window_end AND l.n < r.b",
-		"SELECT a, ts FROM t WHERE a > 1",              // WatermarkAssignerRemoveRule (batch)
+		"SELECT a, ts FROM t WHERE a > 1", // WatermarkAssignerRemoveRule (batch)
+		"SELECT * FROM (SELECT a, rn AS r FROM (SELECT a, RANK() OVER (PARTITION BY a ORDER BY b) AS rn FROM t)) WHERE r <= 3 AND 2 > r",               // RankLimitPushdownRule
+		"SELECT b FROM t WHERE a IN (SELECT a FROM u) AND b IN (SELECT CAST(a AS BIGINT) FROM u WHERE c = 'x')",                                        // InSubqueryToSemiJoinRule
+		"SELECT a, HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE), SUM(b) FROM t GROUP BY a, HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)", // GroupWindowToWindowTVFRule
+		"SELECT window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) WHERE a > 1 GROUP BY window_start, window_end",   // WindowAggregateRule
+		"SELECT DISTINCT window_start, window_end FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))",                                    // not a window aggregate
+		"SELECT a, ts FROM t WHERE a > 1", // WatermarkAssignerRemoveRule (batch)
+		"SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND c <> 'x' AND t.b > 1)",                           // SubqueryToJoinRule (correlated)
+		"SELECT a FROM t WHERE NOT EXISTS (SELECT * FROM u) AND a NOT IN (SELECT a FROM u WHERE c = 'x')",                   // SubqueryToJoinRule (anti, NOT IN)
+		"SELECT a FROM t WHERE (a, b) IN (SELECT a, CAST(a AS BIGINT) FROM u) AND NOT EXISTS (SELECT 1 FROM u WHERE a = b)", // row IN
+		"SELECT a, (SELECT COUNT(*) FROM u WHERE u.a = t.a) FROM t WHERE b > (SELECT AVG(a) FROM u)",                        // scalar subqueries
+		"SELECT * FROM t JOIN u ON t.b = u.a AND t.a IS NOT DISTINCT FROM u.a LEFT JOIN u AS w ON t.b < w.a",                // computed join keys, keyless join
+		"SELECT * FROM t, u WHERE t.a > u.a OR u.c IS NULL",                                                                 // cross join with a condition
+		"SELECT a FROM t INTERSECT SELECT a FROM u",                                                                         // SetOpRewriteRule
+		"SELECT a, b FROM t EXCEPT ALL SELECT a, CAST(a AS BIGINT) FROM u INTERSECT ALL SELECT 1, 2",                        // SetOpRewriteRule, Replicate
+		"SELECT ts FROM t MINUS SELECT ts FROM t WHERE a > 1",                                                               // SetOpRewriteRule over a time attribute
 		"SELECT a FROM t LIMIT 2",                      // physical: Limit / Sort
 		"SELECT a, COUNT(*) FROM t GROUP BY a LIMIT 2", // physical: LIMIT over updates
 		"SELECT * FROM t JOIN t AS t2 ON t.a = t2.a AND t.ts BETWEEN t2.ts - INTERVAL '1' MINUTE AND t2.ts", // physical: IntervalJoin / HashJoin

@@ -137,6 +137,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return nil
 	case *planner.Calc:
 		return g.build(n.Input, exec.NewCalc(n.Projects, n.Filter, out), j)
+	case *planner.Replicate:
+		return g.build(n.Input, exec.NewReplicate(out), j)
 	case *planner.ChangelogNormalize:
 		ts := fieldTypes(n.Input.Fields())
 		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(exec.NormalizeConfig{Keys: n.Keys, Types: ts, Batch: n.Batch, TTL: g.ttl}, out), n.MetaCols)), j)

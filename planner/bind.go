@@ -233,7 +233,7 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 		return and, nil
 	case *sql.In:
 		if e.Query != nil {
-			return nil, sql.Errorf(e.P, ErrUnsupported, "IN with a subquery is not supported yet")
+			return nil, sql.Errorf(e.P, ErrUnsupported, "IN (subquery) is supported only as a condition of WHERE (joined with AND); here it is not supported yet")
 		}
 		x, err := b.expr(e.X, sc)
 		if err != nil {
@@ -315,8 +315,10 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 			return nil, err
 		}
 		return b.fieldPath(e.P, x, sql.FormatExpr(e), []string{e.Field})
-	case *sql.Exists, *sql.SubqueryExpr:
-		return nil, sql.Errorf(e.Position(), ErrUnsupported, "subqueries in expressions are not supported yet")
+	case *sql.Exists:
+		return nil, sql.Errorf(e.P, ErrUnsupported, "EXISTS (subquery) is supported only as a condition of WHERE (joined with AND); here it is not supported yet")
+	case *sql.SubqueryExpr:
+		return nil, sql.Errorf(e.P, ErrUnsupported, "scalar subqueries are not supported yet; join with the subquery instead")
 	}
 	return nil, sql.Errorf(e.Position(), ErrUnsupported, "expression %s is not supported here", sql.FormatExpr(e))
 }

@@ -63,6 +63,8 @@ func logicalName(n Node, physical string) string {
 		return "LogicalWindowAggregate"
 	case *InSubquery:
 		return "LogicalInSubquery"
+	case *SubqueryJoin:
+		return "LogicalSubqueryFilter"
 	case *GroupWindow:
 		return "LogicalGroupWindow"
 	}

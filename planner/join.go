@@ -33,6 +33,9 @@ func (p *Planner) join(t *sql.Join) (Node, *scope, error) {
 		jt = exec.RightJoin
 	case "FULL":
 		jt = exec.FullJoin
+	case "CROSS":
+		// A cross join (FROM a, b without a WHERE, CROSS JOIN) is a join without keys: one group.
+		jt = exec.InnerJoin
 	default:
 		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "%s JOIN without a condition is not supported yet; write JOIN ... ON with an equality between the two tables", t.Kind)
 	}
@@ -58,8 +61,9 @@ func (p *Planner) join(t *sql.Join) (Node, *scope, error) {
 	}
 	var lkeys, rkeys []int
 	var residual []sql.Expr
+	var special []specialKey // keys that need computed key columns (join_keys.go)
 	for _, c := range conds {
-		if b, ok := unparen(c).(*sql.Binary); ok && b.Op == "=" {
+		if b, ok := unparen(c).(*sql.Binary); ok && (b.Op == "=" || b.Op == "IS NOT DISTINCT FROM") {
 			lr, lok := unparen(b.L).(*sql.ColumnRef)
 			rr, rok := unparen(b.R).(*sql.ColumnRef)
 			if lok && rok {
@@ -76,18 +80,23 @@ func (p *Planner) join(t *sql.Join) (Node, *scope, error) {
 				}
 				if i < nl && j >= nl {
 					lt, rt := sc.cols[i].typ, sc.cols[j].typ
-					if !joinKeyCompatible(lt, rt) {
-						return nil, nil, sql.Errorf(b.P, ErrUnsupported, "join keys of types %s and %s cannot be compared directly yet; CAST one side to the other's type", lt, rt)
+					if b.Op == "=" && joinKeyCompatible(lt, rt) {
+						lkeys, rkeys = append(lkeys, i), append(rkeys, j-nl)
+						continue
 					}
-					lkeys, rkeys = append(lkeys, i), append(rkeys, j-nl)
+					k, err := p.specialKey(b, i, j-nl, lt, rt)
+					if err != nil {
+						return nil, nil, err
+					}
+					special = append(special, k)
 					continue
 				}
 			}
 		}
 		residual = append(residual, c)
 	}
-	if len(lkeys) == 0 {
-		return nil, nil, sql.Errorf(t.P, ErrUnsupported, "a join needs at least one equality between a column of each side (e.g. ON a.id = b.id); non-equi joins are not supported yet")
+	if len(special) > 0 || len(lkeys) == 0 {
+		return p.keyedJoin(jt, ln, rn, lsc, rsc, lkeys, rkeys, special, residual)
 	}
 	var res expr.Expr
 	for _, c := range residual {

@@ -119,7 +119,7 @@ func selectText(projects []expr.Expr, out []Field) string {
 // isLogical reports whether n is a logical-only node (one the physical pass does not accept).
 func isLogical(n Node) bool {
 	switch n.(type) {
-	case *Project, *Filter, *SortLimit, *InSubquery, *GroupWindow:
+	case *Project, *Filter, *SortLimit, *InSubquery, *GroupWindow, *SetOp, *SubqueryJoin:
 		return true
 	}
 	return false

@@ -34,7 +34,7 @@ const maxPasses = 100
 // phases returns the rewrite program for the runtime mode. Each phase runs to its fixpoint before the next.
 func phases(batch bool) []Phase {
 	ps := []Phase{
-		{Name: "subquery_rewrite", Rules: []Rule{inSubqueryToSemiJoin{}}},
+		{Name: "subquery_rewrite", Rules: []Rule{inSubqueryToSemiJoin{}, subqueryToJoin{}, setOpRewrite{}}},
 		{Name: "window_rewrite", Rules: []Rule{groupWindowToTVF{}, windowAggregateRule{}}},
 		{Name: "predicate_pushdown", Rules: []Rule{rankLimitPushdown{}}},
 		{Name: "window_operators", Rules: []Rule{windowRankRule{}, windowJoinRule{}}},
@@ -204,6 +204,18 @@ func withInputs(n Node, ins []Node) Node {
 	case *InSubquery:
 		c := *n
 		c.Input, c.Sub = ins[0], ins[1]
+		return &c
+	case *Replicate:
+		c := *n
+		c.Input = ins[0]
+		return &c
+	case *SubqueryJoin:
+		c := *n
+		c.Input, c.Sub = ins[0], ins[1]
+		return &c
+	case *SetOp:
+		c := *n
+		c.Left, c.Right = ins[0], ins[1]
 		return &c
 	case *GroupWindow:
 		c := *n

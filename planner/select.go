@@ -33,6 +33,11 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		ss.From, ss.Where = from, where
 		s = &ss
 	}
+	// Scalar subqueries become left joins with the (decorrelated) subquery.
+	s, in, sc, err := p.scalarSubqueries(s, in, sc)
+	if err != nil {
+		return nil, err
+	}
 	if s.Where != nil {
 		// x IN (subquery) conjuncts become semi-joins with the subquery's distinct values.
 		var err error

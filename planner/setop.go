@@ -1,15 +1,15 @@
 package planner
 
 import (
+	"fmt"
+
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/types"
 )
 
 func (p *Planner) setOp(s *sql.SetOp) (Node, error) {
-	if s.Op != "UNION" {
-		return nil, sql.Errorf(s.P, ErrUnsupported, "%s is not supported yet; UNION and UNION ALL are", s.Op)
-	}
 	l, err := p.body(s.Left)
 	if err != nil {
 		return nil, err
@@ -20,13 +20,13 @@ func (p *Planner) setOp(s *sql.SetOp) (Node, error) {
 	}
 	lf, rf := l.Fields(), r.Fields()
 	if len(lf) != len(rf) {
-		return nil, sql.Errorf(s.P, ErrValidation, "Column count mismatch in UNION: the left side has %d columns, the right side %d", len(lf), len(rf))
+		return nil, sql.Errorf(s.P, ErrValidation, "Column count mismatch in %s: the left side has %d columns, the right side %d", s.Op, len(lf), len(rf))
 	}
 	var common []types.Type
 	for i := range lf {
 		t, ok := types.CommonType(lf[i].Type, rf[i].Type)
 		if !ok {
-			return nil, sql.Errorf(s.P, ErrValidation, "Type mismatch in UNION column %d (%s): %s and %s have no common type", i+1, lf[i].Name, lf[i].Type, rf[i].Type)
+			return nil, sql.Errorf(s.P, ErrValidation, "Type mismatch in %s column %d (%s): %s and %s have no common type", s.Op, i+1, lf[i].Name, lf[i].Type, rf[i].Type)
 		}
 		common = append(common, t)
 	}
@@ -41,7 +41,7 @@ func (p *Planner) setOp(s *sql.SetOp) (Node, error) {
 				same = false
 				c, err := expr.Cast(p.Env, x, common[i], false)
 				if err != nil {
-					return nil, sql.Errorf(s.P, ErrValidation, "UNION column %d: %v", i+1, err)
+					return nil, sql.Errorf(s.P, ErrValidation, "%s column %d: %v", s.Op, i+1, err)
 				}
 				x = c
 			}
@@ -58,6 +58,9 @@ func (p *Planner) setOp(s *sql.SetOp) (Node, error) {
 	}
 	if r, err = conform(r); err != nil {
 		return nil, err
+	}
+	if s.Op != "UNION" {
+		return &SetOp{Op: s.Op, All: s.All, Left: l, Right: r}, nil
 	}
 	var ins []Node
 	for _, n := range []Node{l, r} {
@@ -82,4 +85,42 @@ func (p *Planner) distinct(n Node) Node {
 		keys[i] = i
 	}
 	return &Aggregate{Input: n, Keys: keys, Distinct: true, Out: append([]Field(nil), fs...)}
+}
+
+// SetOp is INTERSECT or EXCEPT [ALL] of two inputs whose columns have the same types (logical;
+// subquery_rewrite makes it an aggregate over a union, rule_set_op.go). Rows compare as in GROUP BY: NULLs
+// are equal.
+type SetOp struct {
+	Op          string // INTERSECT or EXCEPT
+	All         bool
+	Left, Right Node
+}
+
+func (n *SetOp) Fields() []Field      { return n.Left.Fields() }
+func (n *SetOp) Inputs() []Node       { return []Node{n.Left, n.Right} }
+func (n *SetOp) Mode() changelog.Mode { return n.Left.Mode() }
+
+// Describe names the node as Calcite does: Intersect or Minus (EXCEPT).
+func (n *SetOp) Describe() string {
+	op := "Intersect"
+	if n.Op == "EXCEPT" {
+		op = "Minus"
+	}
+	return fmt.Sprintf("%s(all=[%t])", op, n.All)
+}
+
+// Replicate emits each input row as many times as its last column (a BIGINT count) says, without that
+// column: the ALL forms of INTERSECT and EXCEPT (Flink's REPLICATE_ROWS table function over a Correlate).
+// The row kind is kept, so a retracted count retracts as many copies as were emitted.
+type Replicate struct {
+	Input Node
+	Out   []Field
+}
+
+func (n *Replicate) Fields() []Field      { return n.Out }
+func (n *Replicate) Inputs() []Node       { return []Node{n.Input} }
+func (n *Replicate) Mode() changelog.Mode { return n.Input.Mode() }
+func (n *Replicate) Describe() string {
+	in := n.Input.Fields()
+	return fmt.Sprintf("Correlate(invocation=[$REPLICATE_ROWS$1(%s, %s)], select=[%s])", in[len(in)-1].Name, names(n.Out), names(n.Out))
 }
