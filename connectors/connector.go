@@ -131,3 +131,15 @@ type TableChecker interface {
 type ProjectableSource interface {
 	ApplyProjection(p *formats.Projection)
 }
+
+// Sleep waits for d or until ctx is done (then it returns ctx's error). Sources use it to pace rows.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

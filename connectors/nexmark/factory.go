@@ -90,22 +90,11 @@ func WithClock(now func() time.Time, sleep func(context.Context, time.Duration) 
 
 // NewFactory returns the nexmark factory.
 func NewFactory(opts ...Option) *Factory {
-	f := &Factory{now: time.Now, sleep: sleepCtx}
+	f := &Factory{now: time.Now, sleep: connectors.Sleep}
 	for _, o := range opts {
 		o(f)
 	}
 	return f
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 var _ connectors.SourceFactory = (*Factory)(nil)
