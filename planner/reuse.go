@@ -1,6 +1,12 @@
 package planner
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
 
 // ReuseSources makes the scans of one table in a statement (or a statement set) one shared Scan node, so that
 // the engine reads the table once and hands its rows to every reader (Flink's
@@ -10,15 +16,16 @@ import "fmt"
 // several parents. The other scans' sources are dropped unopened.
 func ReuseSources(roots []Node) []Node {
 	seen := map[string]*Scan{}
+	seenValues := map[string]*Values{}
 	memo := map[Node]Node{}
 	out := make([]Node, len(roots))
 	for i, r := range roots {
-		out[i] = reuseIn(r, seen, memo)
+		out[i] = reuseIn(r, seen, seenValues, memo)
 	}
 	return out
 }
 
-func reuseIn(n Node, seen map[string]*Scan, memo map[Node]Node) Node {
+func reuseIn(n Node, seen map[string]*Scan, seenValues map[string]*Values, memo map[Node]Node) Node {
 	if m, ok := memo[n]; ok {
 		return m
 	}
@@ -31,12 +38,22 @@ func reuseIn(n Node, seen map[string]*Scan, memo map[Node]Node) Node {
 			seen[k] = sc
 			res = sc
 		}
+	} else if v, ok := n.(*Values); ok {
+		// The same VALUES twice (a view over VALUES read by two branches) is one source too, so that its
+		// rows reach both branches in one order.
+		k := valuesKey(v)
+		if first := seenValues[k]; first != nil {
+			res = first
+		} else {
+			seenValues[k] = v
+			res = v
+		}
 	} else {
 		ins := n.Inputs()
 		changed := false
 		newIns := make([]Node, len(ins))
 		for i, in := range ins {
-			newIns[i] = reuseIn(in, seen, memo)
+			newIns[i] = reuseIn(in, seen, seenValues, memo)
 			changed = changed || newIns[i] != in
 		}
 		res = n
@@ -58,3 +75,18 @@ func scanKey(sc *Scan) string {
 }
 
 func tableIdentity(sc *Scan) string { return fmt.Sprintf("%p", sc.Table) }
+
+// valuesKey identifies a VALUES node by its columns and rows.
+func valuesKey(v *Values) string {
+	ts := make([]types.Type, len(v.Out))
+	var b []byte
+	for i, f := range v.Out {
+		ts[i] = f.Type
+		b = append(b, f.Name+" "+f.Type.String()+"|"...)
+	}
+	for _, r := range v.Rows {
+		b = changelog.AppendRow(b, changelog.Row{Kind: changelog.Insert, Vals: r}, ts, time.UTC)
+		b = append(b, '\n')
+	}
+	return string(b)
+}
