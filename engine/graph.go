@@ -83,13 +83,17 @@ func (s *Session) newGraph(batch bool) *graph {
 		restart = restartPolicy{attempts: 1}
 	}
 	g := &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location(), restart: restart, notice: s.cfg.Notice}
-	if cfg, err := s.checkpointConfig(); err == nil && !batch {
-		g.ttl = cfg.ttl
+	g.maxPar = state.DefaultMaxParallelism
+	if cfg, err := s.checkpointConfig(); err == nil {
+		g.maxPar = cfg.maxParallelism
+		if !batch {
+			g.ttl = cfg.ttl
+		}
 	}
 	if d, ok, err := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok && err == nil {
 		g.idleTimeout = d
 	}
-	g.subtasks, g.maxPar = s.parallelism(), s.maxParallelism()
+	g.subtasks = s.parallelism()
 	return g
 }
 

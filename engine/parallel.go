@@ -3,7 +3,6 @@ package engine
 import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -22,14 +21,6 @@ func (s *Session) parallelism() int {
 		return int(n)
 	}
 	return 1
-}
-
-// maxParallelism is 'pipeline.max-parallelism': the number of key groups.
-func (s *Session) maxParallelism() int {
-	if n, ok, err := sessionInt(s.opts, "pipeline.max-parallelism"); ok && err == nil && n > 0 {
-		return int(n)
-	}
-	return state.DefaultMaxParallelism
 }
 
 // parallel builds a keyed operator with mk, as g.subtasks subtasks when that is above 1.
