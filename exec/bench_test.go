@@ -247,38 +247,3 @@ func BenchmarkWindowAggHop(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
 }
-
-// BenchmarkGroupAggExchange: the streaming GROUP BY of BenchmarkGroupAggStreaming (10,000 keys) as 1 and 2
-// subtasks behind a hash exchange, gathered into one output. rows/s is wall-clock throughput; compare it
-// with the number of free cores.
-func BenchmarkGroupAggExchange(b *testing.B) {
-	in := []types.Type{types.StringType(), types.BigIntType()}
-	batches := benchInput(10000, false)
-	for _, n := range []int{1, 2} {
-		b.Run(fmt.Sprintf("subtasks=%d", n), func(b *testing.B) {
-			cfg := GroupAggConfig{Keys: []int{0}, KeyTypes: in[:1], InTypes: in, Aggs: benchAggs(), EmitUpdateBefore: true}
-			b.ReportAllocs()
-			for range b.N {
-				gs := Gather(n, &discard{})
-				subs := make([]changelog.Output, n)
-				for i := range subs {
-					op, err := NewGroupAgg(cfg, gs[i])
-					if err != nil {
-						b.Fatal(err)
-					}
-					subs[i] = op
-				}
-				x := NewHashExchange([]int{0}, in[:1], 128, subs)
-				for _, bt := range batches {
-					if err := x.Push(bt); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := x.End(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*benchRows)/b.Elapsed().Seconds(), "rows/s")
-		})
-	}
-}

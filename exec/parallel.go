@@ -45,6 +45,18 @@ type parWork struct {
 	wm   int64
 }
 
+type itemKind uint8
+
+const (
+	itemBatch itemKind = iota
+	itemWatermark
+	itemEnd
+)
+
+// Subtask returns the index of the subtask that owns key group kg among n subtasks (Flink's
+// KeyGroupRangeAssignment.computeOperatorIndexForKeyGroup).
+func Subtask(kg, maxParallelism, n int) int { return kg * n / maxParallelism }
+
 // parCollector keeps what one subtask emits during one fork-join step.
 type parCollector struct {
 	batch changelog.Batch
