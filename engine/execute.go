@@ -283,7 +283,26 @@ func (s *Session) validateTable(t *catalog.Table) error {
 			return s.optionErr(t, "", err)
 		}
 	}
+	if w := sinkParallelismWarning(t); w != "" {
+		t.Warnings = append(t.Warnings, w)
+	}
 	return nil
+}
+
+// sinkParallelismWarning says that a 'sink.parallelism' above 1 has no effect: every sink runs as one writer
+// per job (the connector validated the value; jdbc refuses values above 1 itself). The rows written, and their
+// order per key, are what Flink writes with several writers, so the option is accepted but never silently.
+func sinkParallelismWarning(t *catalog.Table) string {
+	v, ok := t.Options["sink.parallelism"]
+	if !ok {
+		return ""
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has no effect: Sluice writes a '%s' sink with one writer per job (the rows written are the same). Remove the option to silence this warning.",
+		t.Name, n, t.Options["connector"])
 }
 
 // optionErr positions an error about table t's options at the option it names: key, else the first key of
