@@ -43,12 +43,19 @@ func openBackend(tempDir, jobID string, cp *state.Checkpoint) (state.Backend, st
 
 // storeFor returns the backend Store of an aggregate node and registers it as a part of the checkpoints.
 func (g *graph) storeFor(n planner.Node) (exec.KeyValueStore, error) {
-	id := g.planID("operator", n)
+	id, legacy := g.planIDs("operator", n)
+	if cp := g.restoreCP; cp != nil && cp.Metadata.Backend == state.KindRocksDB {
+		if _, ok := cp.Part(id); !ok {
+			if _, ok := cp.Part(legacy); ok {
+				id = legacy // a checkpoint of an older Sluice: its groups live under the legacy id
+			}
+		}
+	}
 	st, err := g.backend.Store(id)
 	if err != nil {
 		return nil, err
 	}
-	g.parts = append(g.parts, &participant{id: id, kind: "operator", name: n.Describe(), store: st})
+	g.parts = append(g.parts, &participant{id: id, legacyID: legacy, kind: "operator", name: n.Describe(), store: st})
 	return st, nil
 }
 

@@ -23,29 +23,45 @@ import (
 // sink that pre-commits. Its id is derived from the plan (a hash of the node's subtree as EXPLAIN prints it),
 // so the same query planned again in another run maps its state to the same parts.
 type participant struct {
-	id   string
-	kind string // "source", "operator", "sink"
-	name string
-	src  connectors.Checkpointed
-	op   state.Snapshotter
-	sink connectors.CheckpointedSink
+	id string
+	// legacyID is the id older Sluice versions gave this part (see planIDs); restore falls back to it.
+	legacyID string
+	kind     string // "source", "operator", "sink"
+	name     string
+	src      connectors.Checkpointed
+	op       state.Snapshotter
+	sink     connectors.CheckpointedSink
 	// store: an aggregate whose groups live in the rocksdb backend (checkpointed with the backend).
 	store state.Store
 }
 
-// planID returns the stable id of a plan node: kind + a hash of its subtree; repeated subtrees (a self-join
-// of one view) are told apart by their order in the graph.
+// planID returns the stable id of a plan node: kind + a hash of its subtree as EXPLAIN prints it without
+// changelog modes (a mode is derived from the plan, and a planner change that only refines a mode, e.g. a
+// GroupAggregate over insert-only input becoming [I,UB,UA], must not orphan a savepoint's state); repeated
+// subtrees (a self-join of one view) are told apart by their order in the graph.
 func (g *graph) planID(kind string, n planner.Node) string {
-	sum := sha256.Sum256([]byte(kind + "\n" + planner.Explain(n, true)))
-	id := kind[:2] + "-" + hex.EncodeToString(sum[:8])
+	id, _ := g.planIDs(kind, n)
+	return id
+}
+
+// planIDs returns planID and the id that Sluice before 2026-12 derived from the plan with its changelog
+// modes, which restore still accepts so that older checkpoints and savepoints keep restoring.
+func (g *graph) planIDs(kind string, n planner.Node) (id, legacy string) {
 	if g.seenIDs == nil {
 		g.seenIDs = map[string]int{}
 	}
-	g.seenIDs[id]++
-	if c := g.seenIDs[id]; c > 1 {
-		id += "-" + strconv.Itoa(c)
+	count := func(id string) string {
+		g.seenIDs[id]++
+		if c := g.seenIDs[id]; c > 1 {
+			id += "-" + strconv.Itoa(c)
+		}
+		return id
 	}
-	return id
+	hash := func(modes bool) string {
+		sum := sha256.Sum256([]byte(kind + "\n" + planner.Explain(n, modes)))
+		return kind[:2] + "-" + hex.EncodeToString(sum[:8])
+	}
+	return count(hash(false)), count(hash(true))
 }
 
 // statefulNode reports plan nodes whose operators keep state in streaming mode.
@@ -95,7 +111,7 @@ func (g *graph) register(n planner.Node, v any) {
 	if id, ok := g.bsp.id(n); ok {
 		p.id = id // a batch run writing a savepoint: the id of the streaming twin
 	} else {
-		p.id = g.planID(p.kind, n)
+		p.id, p.legacyID = g.planIDs(p.kind, n)
 	}
 	g.parts = append(g.parts, p)
 }
@@ -375,12 +391,24 @@ func (c *checkpointer) final(ctx context.Context) {
 	}
 }
 
+// stateIn returns the part's state in cp, found by its id or, for checkpoints written by older Sluice
+// versions, by its legacy id.
+func (p *participant) stateIn(cp *state.Checkpoint) (state.PartState, bool) {
+	if ps, ok := cp.Part(p.id); ok || p.legacyID == "" {
+		return ps, ok
+	}
+	return cp.Part(p.legacyID)
+}
+
 // restore loads a checkpoint or savepoint into a freshly built graph: every part of the checkpoint must map to
 // a part of the plan (unless ignoreUnclaimed), and nothing runs when a part fails to load.
 func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaimed bool) error {
 	byID := map[string]*participant{}
 	for _, p := range g.parts {
 		byID[p.id] = p
+		if p.legacyID != "" {
+			byID[p.legacyID] = p
+		}
 	}
 	for _, ps := range cp.Metadata.Parts {
 		if _, ok := byID[ps.ID]; !ok && !ignoreUnclaimed {
@@ -389,7 +417,7 @@ func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaim
 		}
 	}
 	for _, p := range g.parts {
-		ps, ok := cp.Part(p.id)
+		ps, ok := p.stateIn(cp)
 		switch {
 		case p.src != nil:
 			if ok {
