@@ -103,15 +103,20 @@ func countIDs(t *testing.T, recs []*kgo.Record) map[int]int {
 // TestGroupByUpsertKill: kafka → GROUP BY → upsert-kafka with checkpoints every 100 ms, killed at random
 // moments and restarted from the latest checkpoint each time, with new input arriving between runs. The
 // compacted totals topic must equal the true totals.
-func TestGroupByUpsertKill(t *testing.T) { groupByUpsertKill(t, "hashmap", 300) }
+func TestGroupByUpsertKill(t *testing.T) { groupByUpsertKill(t, "hashmap", 300, nil) }
+
+// TestGroupByUpsertKillParallel: the same with the aggregate running in parallel subtasks, the parallelism
+// changing between restarts (2, 1, 3, ...): every restore redistributes the key groups of the checkpoint.
+func TestGroupByUpsertKillParallel(t *testing.T) { groupByUpsertKill(t, "hashmap", 300, []int{2, 1, 3}) }
 
 // TestGroupByUpsertKillRocksDB: the same with the rocksdb state backend (groups in the embedded LSM,
 // checkpointed by hard links) over 20,000 keys.
-func TestGroupByUpsertKillRocksDB(t *testing.T) { groupByUpsertKill(t, "rocksdb", *rocksKeys) }
+func TestGroupByUpsertKillRocksDB(t *testing.T) { groupByUpsertKill(t, "rocksdb", *rocksKeys, nil) }
 
 var rocksKeys = flag.Int("crash.keys", 20000, "GROUP BY keys of TestGroupByUpsertKillRocksDB (its orders are preloaded so that every key has state)")
 
-func groupByUpsertKill(t *testing.T, backend string, users int) {
+// groupByUpsertKill runs the kill scenario; run k of the job uses parallelism[k % len] when given.
+func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []int) {
 	addr := broker(t, 4)
 	dir := t.TempDir()
 	ckpts := dir + "/checkpoints"
@@ -126,11 +131,16 @@ func groupByUpsertKill(t *testing.T, backend string, users int) {
   'key.format' = 'json', 'value.format' = 'json');`,
 		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`,
 	}
+	runs := 0
 	run := func() *client {
 		parts := body
 		if p := latestCheckpoint(ckpts); p != "" {
-			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, body...)
+			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, parts...)
 		}
+		if len(parallelism) > 0 {
+			parts = append([]string{fmt.Sprintf(`SET 'parallelism.default' = '%d';`, parallelism[runs%len(parallelism)])}, parts...)
+		}
+		runs++
 		return startClient(t, dir, script(addr, parts...))
 	}
 	restored := 0
