@@ -107,7 +107,9 @@ func TestGroupByUpsertKill(t *testing.T) { groupByUpsertKill(t, "hashmap", 300, 
 
 // TestGroupByUpsertKillParallel: the same with the aggregate running in parallel subtasks, the parallelism
 // changing between restarts (2, 1, 3, ...): every restore redistributes the key groups of the checkpoint.
-func TestGroupByUpsertKillParallel(t *testing.T) { groupByUpsertKill(t, "hashmap", 300, []int{2, 1, 3}) }
+func TestGroupByUpsertKillParallel(t *testing.T) {
+	groupByUpsertKill(t, "hashmap", 300, []int{2, 1, 3})
+}
 
 // TestGroupByUpsertKillRocksDB: the same with the rocksdb state backend (groups in the embedded LSM,
 // checkpointed by hard links) over 20,000 keys.
