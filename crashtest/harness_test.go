@@ -1,17 +1,13 @@
 package crashtest
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicesql/sluice/internal/proctest"
 	"github.com/sluicesql/sluice/state"
 )
 
@@ -33,11 +30,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	clientBin = filepath.Join(dir, "sql-client")
-	build := exec.Command("go", "build", "-o", clientBin, "github.com/sluicesql/sluice/cmd/sql-client")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build sql-client:", err)
+	if clientBin, err = proctest.BuildClient(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -125,72 +119,6 @@ func consume(t *testing.T, addr, topic string, committed bool) []*kgo.Record {
 		}
 	}
 	return out
-}
-
-// client is one sql-client process running a script.
-type client struct {
-	cmd    *exec.Cmd
-	out    *bytes.Buffer
-	done   chan struct{}
-	mu     sync.Mutex
-	exited error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func startClient(t *testing.T, dir, script string) *client {
-	t.Helper()
-	f := filepath.Join(dir, fmt.Sprintf("script-%d.sql", time.Now().UnixNano()))
-	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c := &client{out: &bytes.Buffer{}, done: make(chan struct{})}
-	c.cmd = exec.Command(clientBin, "-f", f)
-	w := &lockedBuffer{b: c.out}
-	c.cmd.Stdout, c.cmd.Stderr = w, w
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := c.cmd.Wait()
-		c.mu.Lock()
-		c.exited = err
-		c.mu.Unlock()
-		close(c.done)
-	}()
-	return c
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (c *client) kill() {
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	<-c.done
-}
-
-// exitedEarly reports whether the process ended by itself (an error in the script or the job).
-func (c *client) exitedEarly() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// output returns what the process printed.
-func (c *client) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.String()
 }
 
 // latestCheckpoint returns the newest complete checkpoint under dir, or "" when there is none yet.

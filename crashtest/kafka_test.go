@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/internal/proctest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -47,12 +48,12 @@ func TestAtLeastOnceKill(t *testing.T) {
 	sql = strings.ReplaceAll(sql, "SINK", sinkAddr)
 	f := feed(t, addr, "orders", 0, 50)
 	for k := 0; k < *kills; k++ {
-		c := startClient(t, dir, sql)
+		c := proctest.Start(t, clientBin, dir, sql)
 		time.Sleep(randomDelay(rng, 100*time.Millisecond, 900*time.Millisecond))
-		if c.exitedEarly() {
-			t.Fatalf("sql-client ended by itself:\n%s", indent(c.output()))
+		if c.Exited() {
+			t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
 		}
-		c.kill()
+		c.Kill()
 	}
 	total := f.end()
 	want := map[int]bool{}
@@ -61,8 +62,8 @@ func TestAtLeastOnceKill(t *testing.T) {
 			want[i] = true
 		}
 	}
-	c := startClient(t, dir, sql)
-	defer c.kill()
+	c := proctest.Start(t, clientBin, dir, sql)
+	defer c.Kill()
 	seen := map[int]int{}
 	ok := waitFor(60*time.Second, func() bool {
 		seen = countIDs(t, consume(t, sinkAddr, "big", false))
@@ -84,7 +85,7 @@ func TestAtLeastOnceKill(t *testing.T) {
 	}
 	t.Logf("%d kills, %d rows expected: %d lost, %d duplicated (at-least-once allows duplicates)", *kills, len(want), lost, dups)
 	if !ok || lost > 0 {
-		t.Fatalf("%d of %d rows lost after %d kills\nlast client output:\n%s", lost, len(want), *kills, indent(c.output()))
+		t.Fatalf("%d of %d rows lost after %d kills\nlast client output:\n%s", lost, len(want), *kills, indent(c.Output()))
 	}
 }
 
@@ -134,7 +135,7 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
 		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`,
 	}
 	runs := 0
-	run := func() *client {
+	run := func() *proctest.Client {
 		parts := body
 		if p := latestCheckpoint(ckpts); p != "" {
 			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, parts...)
@@ -143,7 +144,7 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
 			parts = append([]string{fmt.Sprintf(`SET 'parallelism.default' = '%d';`, parallelism[runs%len(parallelism)])}, parts...)
 		}
 		runs++
-		return startClient(t, dir, script(addr, parts...))
+		return proctest.Start(t, clientBin, dir, script(addr, parts...))
 	}
 	restored := 0
 	preload := 0
@@ -162,10 +163,10 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
 		}
 		c := run()
 		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond) + time.Duration(users/1000)*time.Millisecond)
-		if c.exitedEarly() {
-			t.Fatalf("sql-client ended by itself:\n%s", indent(c.output()))
+		if c.Exited() {
+			t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
 		}
-		c.kill()
+		c.Kill()
 	}
 	total := f.end()
 	type tot struct{ Cnt, Total int64 }
@@ -177,7 +178,7 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
 		want[int64(i%users)] = w
 	}
 	c := run()
-	defer c.kill()
+	defer c.Kill()
 	var got map[int64]tot
 	ok := waitFor(60*time.Second, func() bool {
 		got = map[int64]tot{}
@@ -223,7 +224,7 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
 			}
 		}
 		t.Fatalf("after %d kills (%d restored from a checkpoint): %d of %d users have wrong totals (%s)\nlast client output:\n%s",
-			*kills, restored, wrong, len(want), example, indent(c.output()))
+			*kills, restored, wrong, len(want), example, indent(c.Output()))
 	}
 	t.Logf("%s: %d kills, %d restarts from a checkpoint, %d orders: totals of %d users exact", backend, *kills, restored, total, len(want))
 }
@@ -245,12 +246,12 @@ func TestExactlyOnceKill(t *testing.T) {
   'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'crash-eo');`,
 		`INSERT INTO eo SELECT id, user_id, amount FROM orders WHERE amount <> 3;`,
 	}
-	run := func() *client {
+	run := func() *proctest.Client {
 		parts := body
 		if p := latestCheckpoint(ckpts); p != "" {
 			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, body...)
 		}
-		return startClient(t, dir, script(addr, parts...))
+		return proctest.Start(t, clientBin, dir, script(addr, parts...))
 	}
 	restored := 0
 	f := feed(t, addr, "orders", 0, 50)
@@ -260,10 +261,10 @@ func TestExactlyOnceKill(t *testing.T) {
 		}
 		c := run()
 		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond))
-		if c.exitedEarly() {
-			t.Fatalf("sql-client ended by itself:\n%s", indent(c.output()))
+		if c.Exited() {
+			t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
 		}
-		c.kill()
+		c.Kill()
 	}
 	total := f.end()
 	want := 0
@@ -273,7 +274,7 @@ func TestExactlyOnceKill(t *testing.T) {
 		}
 	}
 	c := run()
-	defer c.kill()
+	defer c.Kill()
 	var seen map[int]int
 	waitFor(60*time.Second, func() bool {
 		seen = countIDs(t, consume(t, addr, "eo", true))
@@ -293,6 +294,6 @@ func TestExactlyOnceKill(t *testing.T) {
 	}
 	t.Logf("%d kills (%d restored from a checkpoint), %d rows expected: %d lost, %d duplicated", *kills, restored, want, lost, dups)
 	if lost > 0 || dups > 0 || extra > 0 {
-		t.Fatalf("exactly-once broken after %d kills: %d lost, %d duplicated, %d rows that the filter drops\nlast client output:\n%s", *kills, lost, dups, extra, indent(c.output()))
+		t.Fatalf("exactly-once broken after %d kills: %d lost, %d duplicated, %d rows that the filter drops\nlast client output:\n%s", *kills, lost, dups, extra, indent(c.Output()))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/sluicesql/sluice/internal/proctest"
 )
 
 // TestWindowExactlyOnceKill: kafka (4 partitions, event time from the order id, per-partition watermarks) →
@@ -36,14 +38,14 @@ func TestWindowExactlyOnceKill(t *testing.T) {
 	}
 	parallelism := []int{2, 1, 3}
 	runs := 0
-	run := func() *client {
+	run := func() *proctest.Client {
 		parts := body
 		if p := latestCheckpoint(ckpts); p != "" {
 			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, parts...)
 		}
 		parts = append([]string{fmt.Sprintf(`SET 'parallelism.default' = '%d';`, parallelism[runs%len(parallelism)])}, parts...)
 		runs++
-		return startClient(t, dir, script(addr, parts...))
+		return proctest.Start(t, clientBin, dir, script(addr, parts...))
 	}
 	restored := 0
 	f := feed(t, addr, "orders", 0, users)
@@ -53,10 +55,10 @@ func TestWindowExactlyOnceKill(t *testing.T) {
 		}
 		c := run()
 		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond))
-		if c.exitedEarly() {
-			t.Fatalf("sql-client ended by itself:\n%s", indent(c.output()))
+		if c.Exited() {
+			t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
 		}
-		c.kill()
+		c.Kill()
 	}
 	total := f.end()
 	type agg struct{ Cnt, Total int64 }
@@ -73,7 +75,7 @@ func TestWindowExactlyOnceKill(t *testing.T) {
 	// orders over all partitions, so windows ending 3 s before the last order are closed for sure.
 	closed := int64(total/100) - 3
 	c := run()
-	defer c.kill()
+	defer c.Kill()
 	seen := map[win]int{}
 	got := map[win]agg{}
 	waitFor(60*time.Second, func() bool {
@@ -122,6 +124,6 @@ func TestWindowExactlyOnceKill(t *testing.T) {
 	}
 	t.Logf("%d kills (%d restored from a checkpoint), %d orders, %d windows closed: %d lost, %d duplicated, %d wrong", *kills, restored, total, closed, lost, dups, wrong)
 	if lost > 0 || dups > 0 || wrong > 0 {
-		t.Fatalf("window results after %d kills: %d (user, window) rows lost, %d duplicated, %d wrong (%s)\nlast client output:\n%s", *kills, lost, dups, wrong, example, indent(c.output()))
+		t.Fatalf("window results after %d kills: %d (user, window) rows lost, %d duplicated, %d wrong (%s)\nlast client output:\n%s", *kills, lost, dups, wrong, example, indent(c.Output()))
 	}
 }

@@ -1,0 +1,103 @@
+// Package proctest runs Sluice's sql-client as a real subprocess for tests that kill it with SIGKILL at
+// random moments (crashtest, the filesystem and jdbc connectors): build the binary once, start it on a
+// script, read what it printed, kill it, and tell whether it ended by itself.
+package proctest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BuildClient builds cmd/sql-client into dir and returns the binary's path.
+func BuildClient(dir string) (string, error) {
+	bin := filepath.Join(dir, "sql-client")
+	build := exec.Command("go", "build", "-o", bin, "github.com/sluicesql/sluice/cmd/sql-client")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build sql-client: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Client is one sql-client process running a script.
+type Client struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+	err  error
+}
+
+// Start writes script into a new file under dir and runs bin -f on it.
+func Start(t testing.TB, bin, dir, script string) *Client {
+	t.Helper()
+	f := filepath.Join(dir, fmt.Sprintf("script-%d.sql", time.Now().UnixNano()))
+	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{done: make(chan struct{})}
+	c.cmd = exec.Command(bin, "-f", f)
+	c.cmd.Stdout, c.cmd.Stderr = (*writer)(c), (*writer)(c)
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := c.cmd.Wait()
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+		close(c.done)
+	}()
+	return c
+}
+
+type writer Client
+
+func (w *writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.Write(p)
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (c *Client) Kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+// Exited reports whether the process has ended (by itself, unless Kill was called).
+func (c *Client) Exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wait waits up to timeout for the process to end by itself and returns its exit error; ended is false (and
+// the process is killed) when it did not end in time.
+func (c *Client) Wait(timeout time.Duration) (ended bool, err error) {
+	select {
+	case <-c.done:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return true, c.err
+	case <-time.After(timeout):
+		c.Kill()
+		return false, nil
+	}
+}
+
+// Output returns what the process printed so far (stdout and stderr).
+func (c *Client) Output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.String()
+}
