@@ -83,7 +83,7 @@ func (*Factory) Identifier() string { return "filesystem" }
 func (*Factory) Options() []options.Decl {
 	return options.Decls(Path, Format, MonitorInterval, DefaultPartitionName, RollingFileSize, RollingRollover,
 		RollingCheck, RollingInactivity, CommitTrigger, CommitDelay, CommitWatermarkZone, CommitPolicy, SuccessFileName,
-		ExtractorKind, ExtractorPattern, ExtractorFormatter, SinkParallelism, ShuffleByPartition)
+		ExtractorKind, ExtractorPattern, ExtractorFormatter, SinkParallelism, ShuffleByPartition, LookupCacheTTL)
 }
 
 // CheckOptions checks the option values that the declarations cannot: commit policies, the time extractor,
@@ -125,6 +125,7 @@ type settings struct {
 	fileRow         types.Type // ROW of the columns stored in the files
 	partitionTypes  []types.Type
 	partitionFields []string
+	lookupTTL       time.Duration // lookup joins: how long the files read stay in memory
 }
 
 func optErr(key, format string, args ...any) error {
@@ -144,14 +145,17 @@ func settingsFrom(r *options.Resolved, t *catalog.Table) (*settings, error) {
 	}
 	s.path = p
 	s.monitor = MonitorInterval.Get(r)
+	if s.lookupTTL = LookupCacheTTL.Get(r); s.lookupTTL <= 0 {
+		return nil, optErr(LookupCacheTTL.Key(), "Invalid value for option 'lookup.join.cache.ttl': '%s' must be positive, e.g. '10 min'", options.FormatDuration(s.lookupTTL))
+	}
 	if v, ok := MonitorInterval.Lookup(r); ok && v <= 0 {
-		return nil, optErr(MonitorInterval.Key(), "Invalid value for option 'source.monitor-interval': '%s' must be positive", r.Given(MonitorInterval.Key()))
+		return nil, optErr(MonitorInterval.Key(), "Invalid value for option 'source.monitor-interval': '%s' must be positive", options.FormatDuration(s.monitor))
 	}
 	s.fileSize = int64(RollingFileSize.Get(r))
 	s.rollover, s.check, s.inactivity = RollingRollover.Get(r), RollingCheck.Get(r), RollingInactivity.Get(r)
 	for _, k := range []options.Key[time.Duration]{RollingRollover, RollingCheck, RollingInactivity} {
 		if k.Get(r) <= 0 {
-			return nil, optErr(k.Key(), "Invalid value for option '%s': '%s' must be positive", k.Key(), r.Given(k.Key()))
+			return nil, optErr(k.Key(), "Invalid value for option '%s': '%s' must be positive", k.Key(), options.FormatDuration(k.Get(r)))
 		}
 	}
 	if s.fileSize <= 0 {
