@@ -24,6 +24,7 @@ type runner struct {
 	sync        bool              // 'table.dml-sync' is on for the statement being executed
 	prompt      atomic.Value      // string: the shell's current prompt, redrawn after a background message
 	remote      *remoteSession    // sql-client gateway: statements run on a SQL gateway (remote.go); sess is nil
+	remoteJobs  *remoteJobs       // sql-client gateway: the jobs' failures printed (remote_jobs.go)
 	stmtText    string            // the text of the statement being executed, positioned as in its script
 	vars        map[string]string // script variables the client defines (vars.go)
 	tty         *os.File          // the shell's terminal (interactive shell only): live result views (view.go)

@@ -51,23 +51,28 @@ func (r *runner) watch(j *engine.Job) {
 
 // reportJobFailure prints a failed job's root cause and where its statement is.
 func (r *runner) reportJobFailure(j *engine.Job, err error) {
+	r.printJobFailure(j.ID(), j.Name(), j.Origin(), engine.RootCause(err).Error(), err.Error())
+}
+
+// printJobFailure prints a failed job's root cause (root), where its statement is (origin, may be empty)
+// and its whole error chain (full) when that says more than the root cause.
+func (r *runner) printJobFailure(id, name, origin, root, full string) {
 	var b strings.Builder
 	if r.interactive {
 		b.WriteString("\n") // leave the prompt line
 	}
-	fmt.Fprintf(&b, "[ERROR] Job %s (%s) failed. Reason:\n", j.ID(), j.Name())
-	root := engine.RootCause(err)
-	if o := j.Origin(); o != "" {
-		fmt.Fprintf(&b, "%s: %v\n", o, root)
+	fmt.Fprintf(&b, "[ERROR] Job %s (%s) failed. Reason:\n", id, name)
+	if origin != "" {
+		fmt.Fprintf(&b, "%s: %s\n", origin, root)
 	} else {
-		fmt.Fprintf(&b, "%v\n", root)
+		fmt.Fprintf(&b, "%s\n", root)
 	}
 	// The full chain, without repeating the job's id, when it says more than the root cause.
-	if full := strings.TrimPrefix(err.Error(), "job "+j.ID()+" failed: "); root != err && full != root.Error() {
+	if full = strings.TrimPrefix(full, "job "+id+" failed: "); full != root {
 		fmt.Fprintf(&b, "Caused by: %s\n", full)
 	}
 	if r.interactive {
-		fmt.Fprintf(&b, "(DESCRIBE JOB '%s' shows its plan and counters.)\n\n", j.ID())
+		fmt.Fprintf(&b, "(DESCRIBE JOB '%s' shows its plan and counters.)\n\n", id)
 		// The prompt the message pushed up; what was typed reappears with the next key.
 		if p, ok := r.prompt.Load().(string); ok {
 			b.WriteString(p)

@@ -207,6 +207,7 @@ func (r *runner) execRemote(ctx context.Context, st sql.Statement, text string) 
 		r.printOK(st, pg.Message)
 	case "JOB":
 		if len(cells) == 1 && len(cells[0]) == 1 {
+			r.noteRemoteJob(cells[0][0], engine.OriginOf(ctx, st.Position()))
 			fmt.Fprintf(r.out, "[INFO] Submitting SQL update statement to the cluster...\n"+
 				"[INFO] SQL update statement has been successfully submitted to the cluster:\nJob ID: %s\n\n", cells[0][0])
 		}
@@ -253,7 +254,18 @@ func remoteMain(cfg Config, endpoint, token string, props map[string]string, fil
 		return 1
 	}
 	defer closeRemote(cfg, rs)
-	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress, remote: rs}
+	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress, remote: rs,
+		remoteJobs: &remoteJobs{origins: map[string]string{}, reported: map[string]bool{}}}
+	pctx, stopPolling := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go func() { defer close(polled); r.pollRemoteJobs(pctx) }()
+	// failedAtEnd stops polling and prints the failures the last poll has not seen yet.
+	failedAtEnd := func() bool {
+		stopPolling()
+		<-polled
+		return r.checkRemoteJobs(context.Background()) > 0
+	}
+	defer stopPolling()
 	r.sigs = cfg.Signals
 	if r.sigs == nil {
 		ch := make(chan os.Signal, 1)
@@ -269,12 +281,15 @@ func remoteMain(cfg Config, endpoint, token string, props map[string]string, fil
 		}
 	}
 	if file != "" {
-		if err := r.runFile(context.Background(), file, true); err != nil && !errors.Is(err, errQuit) {
+		err := r.runFile(context.Background(), file, true)
+		if failedAtEnd() || err != nil && !errors.Is(err, errQuit) {
 			return 1
 		}
 		return 0
 	}
-	return r.shell(cfg.Stdin, cfg.Interactive)
+	code := r.shell(cfg.Stdin, cfg.Interactive)
+	failedAtEnd()
+	return code
 }
 
 // closeRemote closes the gateway session unless jobs run in it: those outlive the client, and the session

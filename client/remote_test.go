@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicesql/sluice/gateway"
 )
@@ -71,5 +72,49 @@ func TestRemoteShellMatchesEmbedded(t *testing.T) {
 	code := Main(Config{Args: []string{"gateway", "-e", l.Addr().String(), "-f", file}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Signals: make(chan os.Signal)})
 	if code != 1 || !strings.Contains(errb.String(), "Unauthorized") {
 		t.Fatalf("without token: %d %q", code, errb.String())
+	}
+}
+
+// TestRemoteShellReportsJobFailure: a job submitted from the remote shell fails in the gateway while the
+// shell waits for input; the shell prints its root cause and statement position at once, as the embedded
+// shell does, and only once (not again when the shell ends).
+func TestRemoteShellReportsJobFailure(t *testing.T) {
+	l, err := gateway.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gateway.New(gateway.Config{Stdout: io.Discard, Stderr: io.Discard}).Serve(ctx, l)
+	}()
+	defer func() { cancel(); <-done }()
+
+	in, feed := io.Pipe()
+	var out, errb syncBuf
+	exited := make(chan int)
+	go func() {
+		exited <- Main(Config{Args: []string{"gateway", "--endpoint", l.Addr().String()}, Stdin: in, Stdout: &out, Stderr: &errb, Signals: make(chan os.Signal)})
+	}()
+	io.WriteString(feed, "CREATE TABLE hole (id INT) WITH ('connector' = 'blackhole');\nINSERT INTO hole\n  SELECT CAST(9999999999 AS INT);\n")
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(errb.String(), "failed. Reason:") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	msg := errb.String()
+	if !strings.Contains(msg, "failed. Reason:") {
+		t.Fatalf("no failure printed while the shell waits for input; stdout:\n%s\nstderr:\n%s", out.String(), msg)
+	}
+	feed.Close()
+	if code := <-exited; code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errb.String())
+	}
+	want := regexp.MustCompile(`\[ERROR\] Job \S+ \(insert-into_hole\) failed\. Reason:\nline 1, column 1: value 9999999999 is out of range for INT\nCaused by: .*out of range for INT\n`)
+	if !want.MatchString(msg) {
+		t.Fatalf("failure message:\n%s", msg)
+	}
+	if n := strings.Count(errb.String(), "failed. Reason:"); n != 1 {
+		t.Fatalf("the failure was printed %d times:\n%s", n, errb.String())
 	}
 }

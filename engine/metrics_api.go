@@ -139,6 +139,10 @@ func WithScript(ctx context.Context, name string) context.Context {
 	return context.WithValue(ctx, scriptKey{}, name)
 }
 
+// OriginOf names position p of a statement executed with ctx as a job's Origin does: "file:line:col" with
+// the script of WithScript, else "line L, column C"; "" when p is unknown.
+func OriginOf(ctx context.Context, p sql.Pos) string { return originOf(ctx, p) }
+
 // originOf names the position of a job's statement.
 func originOf(ctx context.Context, p sql.Pos) string {
 	if p.Line == 0 {

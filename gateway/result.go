@@ -335,6 +335,19 @@ type jobBody struct {
 	JobID  string `json:"jobId"`
 	Name   string `json:"jobName"`
 	Status string `json:"status"`
+	// A failed job's root cause, the statement that started it (file:line:col when the client sent one)
+	// and its whole error chain, so that a remote shell can print the failure as the embedded one does.
+	RootCause string `json:"rootCause,omitempty"`
+	Origin    string `json:"origin,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func newJobBody(j *engine.Job) jobBody {
+	b := jobBody{JobID: j.ID(), Name: j.Name(), Status: string(j.Status()), Origin: j.Origin()}
+	if err := j.Err(); err != nil && j.Status() == engine.JobFailed {
+		b.RootCause, b.Error = engine.RootCause(err).Error(), err.Error()
+	}
+	return b
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
@@ -344,7 +357,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []jobBody{}
 	for _, j := range se.es.Jobs() {
-		out = append(out, jobBody{JobID: j.ID(), Name: j.Name(), Status: string(j.Status())})
+		out = append(out, newJobBody(j))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"jobs": out})
 }
