@@ -66,7 +66,7 @@ func (r *runner) exec(ctx context.Context, st sql.Statement) error {
 			fmt.Fprintln(r.out, "[INFO] Complete execution of the SQL update statement.")
 		}
 	case engine.ResultQuery:
-		if mode, _ := r.sess.Option("sql-client.execution.result-mode"); (mode == "table" || mode == "changelog") && r.tty != nil {
+		if mode, _ := r.option("sql-client.execution.result-mode"); (mode == "table" || mode == "changelog") && r.tty != nil {
 			// The live views need the terminal; scripts and pipes always get tableau.
 			if kb := openViewKeys(r.tty); kb != nil {
 				defer kb.stop()

@@ -20,7 +20,12 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("SLUICE_TEST_CLIENT") == "1" {
 		// As cmd/sql-client configures the client.
-		args := append([]string{"-D", "table.local-time-zone=UTC"}, strings.Fields(os.Getenv("SLUICE_TEST_ARGS"))...)
+		given := strings.Fields(os.Getenv("SLUICE_TEST_ARGS"))
+		var args []string
+		if len(given) > 0 && (given[0] == "gateway" || given[0] == "embedded") {
+			args, given = []string{given[0]}, given[1:] // the mode comes first
+		}
+		args = append(append(args, "-D", "table.local-time-zone=UTC"), given...)
 		os.Exit(Main(Config{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			Interactive: term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
 			Progress:    term.IsTerminal(int(os.Stderr.Fd()))}))

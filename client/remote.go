@@ -180,6 +180,13 @@ func (r *runner) execRemote(ctx context.Context, st sql.Statement, text string) 
 				cols = append(cols, engine.Column{Name: c.Name, Type: t})
 			}
 			if kind == "QUERY" && !pg.Batch {
+				if mode, _ := r.option("sql-client.execution.result-mode"); (mode == "table" || mode == "changelog") && r.tty != nil {
+					// The live views need the terminal (view.go); scripts and pipes get tableau.
+					if kb := openViewKeys(r.tty); kb != nil {
+						defer kb.stop()
+						return r.viewRemote(qctx, cancel, cols, pg, mode, kb)
+					}
+				}
 				sp = r.newStreamPrinter(cols)
 			}
 		}
@@ -256,6 +263,9 @@ func remoteMain(cfg Config, endpoint, token string, props map[string]string, fil
 	defer closeRemote(cfg, rs)
 	r := &runner{out: cfg.Stdout, errw: cfg.Stderr, jobs: newJobWatch(), interactive: cfg.Interactive && file == "", progress: cfg.Progress, remote: rs,
 		remoteJobs: &remoteJobs{origins: map[string]string{}, reported: map[string]bool{}}}
+	if f, ok := cfg.Stdin.(*os.File); ok && r.interactive {
+		r.tty = f // the live result views
+	}
 	pctx, stopPolling := context.WithCancel(context.Background())
 	polled := make(chan struct{})
 	go func() { defer close(polled); r.pollRemoteJobs(pctx) }()

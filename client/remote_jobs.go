@@ -87,3 +87,57 @@ func (r *runner) remoteFailures() int {
 	defer r.remoteJobs.mu.Unlock()
 	return r.remoteJobs.failed
 }
+
+// option returns a session option: the embedded session's, or the gateway session's property.
+func (r *runner) option(key string) (string, bool) {
+	if r.remote == nil {
+		return r.sess.Option(key)
+	}
+	var out struct{ Properties map[string]string }
+	g := r.remote
+	if err := g.call(context.Background(), "GET", "/v1/sessions/"+g.handle, nil, &out); err != nil {
+		return "", false
+	}
+	v, ok := out.Properties[key]
+	return v, ok
+}
+
+// viewRemote shows a streaming query's result from the gateway in a live view (view.go): first the rows of
+// pg, then the next pages as they come, until the end of the result or q.
+func (r *runner) viewRemote(ctx context.Context, cancel func(), cols []engine.Column, pg remotePage, mode string, kb viewKeys) error {
+	g := r.remote
+	var names []string
+	for _, c := range cols {
+		names = append(names, c.Name)
+	}
+	changes := make(chan viewChange, 1024)
+	var qerr error
+	go func() {
+		defer close(changes)
+		for {
+			for _, d := range pg.Results.Data {
+				cells := make([]string, len(d.Fields))
+				for i, f := range d.Fields {
+					cells[i] = remoteCell(f)
+				}
+				select {
+				case changes <- viewChange{kindSymbols[d.Kind], cells}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if pg.ResultType == "EOS" || pg.NextResultURI == "" {
+				return
+			}
+			uri := pg.NextResultURI
+			pg = remotePage{}
+			if err := g.call(ctx, "GET", uri, nil, &pg); err != nil {
+				if ctx.Err() == nil {
+					qerr = err // read by errOf after changes is closed
+				}
+				return
+			}
+		}
+	}()
+	return r.showView(names, changes, func() error { return qerr }, mode, r.maxViewRows(), kb, cancel)
+}

@@ -184,21 +184,23 @@ func (v *resultView) scroll(n int) {
 	v.dirty = true
 }
 
+// viewChange is one change of a viewed result: its kind (+I, -U, +U, -D) and cells as the shell prints them.
+type viewChange struct {
+	kind  string
+	cells []string
+}
+
 // viewQuery shows a query's result in a live view until q; it returns the query's error, if any.
 func (r *runner) viewQuery(ctx context.Context, res *engine.Result, mode string, kb viewKeys) error {
 	q := res.Query
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer q.Close()
-	v := &resultView{mode: mode, limit: r.maxViewRows(), follow: true, status: "(running)", dirty: true}
+	var names []string
 	for _, c := range res.Columns {
-		v.names = append(v.names, c.Name)
+		names = append(names, c.Name)
 	}
-	type change struct {
-		kind  string
-		cells []string
-	}
-	changes := make(chan change, 1024)
+	changes := make(chan viewChange, 1024)
 	go func() {
 		defer close(changes)
 		for {
@@ -211,12 +213,19 @@ func (r *runner) viewQuery(ctx context.Context, res *engine.Result, mode string,
 				cells[i] = r.cell(row.Vals[i], c.Type)
 			}
 			select {
-			case changes <- change{row.Kind.String(), cells}:
+			case changes <- viewChange{row.Kind.String(), cells}:
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
+	return r.showView(names, changes, q.Err, mode, r.maxViewRows(), kb, cancel)
+}
+
+// showView runs a view over changes (closed at the query's end, when errOf tells whether it failed) until q;
+// cancel stops the query. It returns the query's error, if any.
+func (r *runner) showView(names []string, changes <-chan viewChange, errOf func() error, mode string, limit int, kb viewKeys, cancel func()) error {
+	v := &resultView{mode: mode, limit: limit, follow: true, status: "(running)", dirty: true, names: names}
 	io.WriteString(r.out, "\x1b[?1049h\x1b[?25l") // alternate screen, no cursor
 	defer io.WriteString(r.out, "\x1b[?25h\x1b[?1049l")
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -230,7 +239,7 @@ func (r *runner) viewQuery(ctx context.Context, res *engine.Result, mode string,
 			if !ok {
 				ch = nil
 				v.status, v.dirty = "(query finished)", true
-				if err := q.Err(); err != nil {
+				if err := errOf(); err != nil {
 					qerr = err
 					v.status = "(query failed: " + err.Error() + ")"
 				}
@@ -259,7 +268,7 @@ func (r *runner) viewQuery(ctx context.Context, res *engine.Result, mode string,
 // keeps; older ones are dropped.
 func (r *runner) maxViewRows() int {
 	n := 1000000
-	if v, ok := r.sess.Option("sql-client.execution.max-table-result.rows"); ok {
+	if v, ok := r.option("sql-client.execution.max-table-result.rows"); ok {
 		fmt.Sscan(v, &n)
 	}
 	return max(n, 1)
