@@ -248,13 +248,16 @@ func (r *runner) reportAt(name string, err error) {
 // causes is, with 'sql-client.verbose' = 'true', the chain of errors err wraps ("Caused by: ..." lines,
 // innermost last); "" otherwise.
 func (r *runner) causes(err error) string {
-	if r.sess == nil {
-		return ""
-	}
-	if v, _ := r.sess.Option("sql-client.verbose"); v != "true" {
+	if v, _ := r.option("sql-client.verbose"); v != "true" {
 		return ""
 	}
 	var b strings.Builder
+	if rc := (*remoteCauses)(nil); errors.As(err, &rc) {
+		for _, l := range rc.lines { // the gateway's "Caused by: ..." lines
+			fmt.Fprintln(&b, l)
+		}
+		return b.String()
+	}
 	last := err.Error()
 	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
 		if m := e.Error(); m != last && m != "" {

@@ -66,11 +66,15 @@ func (r *remoteSession) call(ctx context.Context, method, path string, body, out
 			return fmt.Errorf("gateway %s: %s %s: HTTP %d", r.base, method, path, resp.StatusCode)
 		}
 		// errors[0] is the message; the "Caused by" lines after it are the chain the embedded shell prints
-		// with 'sql-client.verbose' (not shown remotely).
+		// with 'sql-client.verbose' (causes).
+		var err error = errors.New(ge.Errors[0])
 		if ge.Line > 0 {
-			return &sql.Error{Pos: sql.Pos{Line: ge.Line, Col: ge.Column}, Msg: ge.Errors[0], Err: errors.New(ge.Errors[0])}
+			err = &sql.Error{Pos: sql.Pos{Line: ge.Line, Col: ge.Column}, Msg: ge.Errors[0], Err: err}
 		}
-		return errors.New(ge.Errors[0])
+		if len(ge.Errors) > 1 {
+			err = &remoteCauses{err: err, lines: ge.Errors[1:]}
+		}
+		return err
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

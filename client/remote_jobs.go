@@ -141,3 +141,13 @@ func (r *runner) viewRemote(ctx context.Context, cancel func(), cols []engine.Co
 	}()
 	return r.showView(names, changes, func() error { return qerr }, mode, r.maxViewRows(), kb, cancel)
 }
+
+// remoteCauses is an error from the gateway with the chain of causes it sent ("Caused by: ..." lines), which
+// the shell prints with 'sql-client.verbose'.
+type remoteCauses struct {
+	err   error
+	lines []string
+}
+
+func (e *remoteCauses) Error() string { return e.err.Error() }
+func (e *remoteCauses) Unwrap() error { return e.err }

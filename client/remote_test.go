@@ -26,6 +26,7 @@ EXPLAIN SELECT n FROM nums;
 SET 'execution.runtime-mode' = 'batch';
 SELECT n % 2 AS odd, SUM(n) AS s FROM nums GROUP BY n % 2;
 INSERT INTO sink SELECT n FROM nums;
+SET 'sql-client.verbose' = 'true';
 SELECT nope
   FROM nums;
 `
@@ -62,7 +63,7 @@ func TestRemoteShellMatchesEmbedded(t *testing.T) {
 	if embedded != remote {
 		t.Fatalf("embedded:\n%s\nremote:\n%s", embedded, remote)
 	}
-	for _, want := range []string{"| +U |", "Received a total of", "nums", "<NULL>", "FALSE", "Job ID: <job-id>", ":13:8: ", "nope", "exit 1"} {
+	for _, want := range []string{"| +U |", "Received a total of", "nums", "<NULL>", "FALSE", "Job ID: <job-id>", ":14:8: ", "nope", "Caused by: ", "exit 1"} {
 		if !strings.Contains(remote, want) {
 			t.Errorf("output lacks %q:\n%s", want, remote)
 		}

@@ -322,11 +322,16 @@ func writeStatementError(w http.ResponseWriter, err error) {
 	if line, col, msg, ok := sql.Position(err); ok {
 		body.Errors[0], body.Line, body.Column = msg, line, col
 	}
+	// The cause chain as the embedded shell prints it with 'sql-client.verbose' (a repeated message once).
+	last := err.Error()
 	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
 		if len(body.Errors) > 8 {
 			break
 		}
-		body.Errors = append(body.Errors, "Caused by: "+e.Error())
+		if m := e.Error(); m != last && m != "" {
+			body.Errors = append(body.Errors, fmt.Sprintf("Caused by: %s (%T)", m, e))
+			last = m
+		}
 	}
 	writeJSON(w, http.StatusBadRequest, body)
 }
