@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sluicesql/sluice/engine"
 )
@@ -46,6 +47,10 @@ type Config struct {
 	Options map[string]string
 	// Stdout and Stderr receive the output of print sinks (the gateway process's own streams).
 	Stdout, Stderr io.Writer
+	// IdleTimeout closes a session no request named for this long, unless it has a running job or query
+	// ('sql-gateway.session.idle-timeout'; 0: never); CheckInterval is how often that is checked
+	// ('sql-gateway.session.check-interval'). ParseOptions sets Flink's defaults (10 min, 1 min).
+	IdleTimeout, CheckInterval time.Duration
 }
 
 // Server is a SQL gateway. Its zero value is not usable; call New.
@@ -78,6 +83,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hs := &http.Server{Handler: s.Handler()}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
+	ectx, stopExpiry := context.WithCancel(ctx)
+	defer stopExpiry()
+	go s.expireLoop(ectx)
 	select {
 	case <-ctx.Done():
 		hs.Close()
@@ -198,8 +206,10 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) *session {
 	se := s.sessions[h]
 	s.mu.Unlock()
 	if se == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("Session '%s' does not exist (it was closed, or the gateway restarted).", h))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Session '%s' does not exist (it was closed, it expired after 'sql-gateway.session.idle-timeout', or the gateway restarted).", h))
+		return nil
 	}
+	se.touch(time.Now())
 	return se
 }
 
@@ -221,6 +231,7 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request) {
 		opts[k] = v
 	}
 	se := &session{handle: newHandle(), name: req.SessionName, props: opts, ops: map[string]*operation{}}
+	se.touch(time.Now())
 	es, err := engine.NewSession(engine.Config{Options: opts, Stdout: s.cfg.Stdout, Stderr: s.cfg.Stderr})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Could not open the session: "+err.Error())

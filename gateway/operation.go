@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -22,7 +23,8 @@ type session struct {
 	es           *engine.Session
 	mu           sync.Mutex
 	ops          map[string]*operation
-	run          sync.Mutex // statements of a session run one at a time, in order
+	run          sync.Mutex   // statements of a session run one at a time, in order
+	lastUsed     atomic.Int64 // unix ns of the last request naming the session (expiry.go)
 }
 
 func (se *session) close() {

@@ -22,6 +22,10 @@ the client that submitted them. Connect the shell with 'sql-client gateway --end
 The gateway has no authentication unless --token (or SLUICE_GATEWAY_TOKEN) is set; then every request
 must carry 'Authorization: Bearer <token>'. It listens on loopback by default. See docs/GATEWAY.md.
 
+-D sql-gateway.session.idle-timeout=10min (Flink's default; 0: never) closes sessions no request named for
+that long, unless a job or query of theirs runs; -D sql-gateway.session.check-interval=1min is how often.
+Other -D keys are defaults of every session.
+
 Flags:
 `
 
@@ -70,7 +74,13 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	fmt.Fprintf(stdout, "[INFO] SQL gateway listening on http://%s (REST API v1, v2)\n", l.Addr())
-	srv := gateway.New(gateway.Config{Token: *token, Options: opts, Stdout: stdout, Stderr: stderr})
+	cfg := gateway.Config{Token: *token, Options: opts, Stdout: stdout, Stderr: stderr}
+	if err := cfg.ParseOptions(opts); err != nil { // 'sql-gateway.*' keys configure the gateway itself
+		fmt.Fprintf(stderr, "sluice gateway: %v\n", err)
+		l.Close()
+		return 2
+	}
+	srv := gateway.New(cfg)
 	if err := srv.Serve(ctx, l); err != nil {
 		fmt.Fprintf(stderr, "sluice gateway: %v\n", err)
 		return 1
