@@ -62,9 +62,17 @@ function setStatus(text, bad) {
   s.className = bad ? "error" : "muted";
 }
 
+// show replaces the page's content, keeping the scroll positions of the scrollable parts that have an id
+// (the plan graph) across the updates of a poll.
 function show(...nodes) {
   const main = document.getElementById("main");
+  const scroll = new Map();
+  for (const e of main.querySelectorAll("[data-keep-scroll]")) scroll.set(e.id, [e.scrollLeft, e.scrollTop]);
   main.replaceChildren(...nodes);
+  for (const [id, [x, y]] of scroll) {
+    const e = document.getElementById(id);
+    if (e) { e.scrollLeft = x; e.scrollTop = y; }
+  }
 }
 
 function statusCell(st) { return el("span", { class: "status status-" + st }, st); }
@@ -120,7 +128,7 @@ async function jobPage(id) {
       j.failure.origin ? el("div", {}, "in the job of the statement at ", el("code", { id: "failure-origin" }, j.failure.origin)) : null,
       el("div", { class: "muted" }, "Failure: " + j.failure.error)));
   }
-  parts.push(el("h2", {}, "Plan"), el("div", { class: "graph-wrap" }, planGraph(j.operators)));
+  parts.push(el("h2", {}, "Plan"), el("div", { id: "graph", class: "graph-wrap", "data-keep-scroll": "" }, planGraph(j.operators)));
   parts.push(el("h2", {}, "Watermarks"), watermarkTable(j.operators));
   parts.push(el("h2", {}, "Checkpoints"), checkpointTable(j));
   if (j.statement) {
@@ -152,7 +160,7 @@ function checkpointTable(j) {
 // planGraph draws the operators as boxes, layered by depth from the sources (left to right), and the edges
 // between them labelled with the rate of rows flowing on them.
 function planGraph(ops) {
-  const W = 230, H = 78, GX = 90, GY = 26, PAD = 16;
+  const W = 230, H = 78, GX = 80, GY = 24, PAD = 16;
   const byId = new Map(ops.map((o) => [o.id, o]));
   const depth = new Map();
   const depthOf = (o) => {
