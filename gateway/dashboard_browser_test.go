@@ -1,66 +1,15 @@
 package gateway
 
 import (
-	"bytes"
-	"context"
 	"html"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
-// The dashboard in a real browser: headless Chromium loads the pages, runs their JavaScript against a live
-// gateway, and prints the resulting DOM (--dump-dom), which the tests read.
-
-// chromium finds the Chromium binary. Under CI (CI set) a missing browser fails the test; locally it skips.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "no Chromium binary (chromium, chromium-browser, google-chrome) on PATH: the dashboard's browser test needs it; on Debian: apt-get install chromium (.ci/run installs it)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + " (this is a failure when CI is set)")
-	return ""
-}
-
-// dumpDOM loads url in headless Chromium, lets its scripts run for up to budget of virtual time, and
-// returns the DOM as HTML.
-func dumpDOM(t *testing.T, bin, url string, budget time.Duration) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
-		"--user-data-dir="+t.TempDir(), "--virtual-time-budget="+strconv.FormatInt(budget.Milliseconds(), 10), "--dump-dom", url)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium --dump-dom %s: %v\n%s", url, err, tail(stderr.String(), 2000))
-	}
-	t.Logf("chromium loaded %s in %v", url, time.Since(start).Round(time.Millisecond))
-	if !strings.Contains(stdout.String(), "</html>") {
-		t.Fatalf("chromium printed no DOM for %s:\n%s\nstderr:\n%s", url, tail(stdout.String(), 2000), tail(stderr.String(), 2000))
-	}
-	return stdout.String()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
+// The dashboard in a real browser: headless Chromium (driven over the DevTools protocol, cdp_test.go) loads
+// the pages, runs their JavaScript against a live gateway, and the tests read the DOM it rendered.
 
 var (
 	opNodeRE = regexp.MustCompile(`<g [^>]*class="op[ "][^>]*>`)
@@ -96,19 +45,22 @@ func mustContain(t *testing.T, page, dom string, want ...string) {
 	t.Helper()
 	for _, w := range want {
 		if !strings.Contains(dom, w) {
-			t.Fatalf("%s: the rendered page lacks %q:\n%s", page, w, tail(dom, 6000))
+			if len(dom) > 6000 {
+				dom = "..." + dom[len(dom)-6000:]
+			}
+			t.Fatalf("%s: the rendered page lacks %q:\n%s", page, w, dom)
 		}
 	}
 }
 
 func TestDashboardInBrowser(t *testing.T) {
-	bin := chromium(t)
+	b := startBrowser(t)
 	base := startGateway(t, Config{})
 	c := &client{t: t, base: base}
 
 	// No jobs yet: the job list says so.
-	dom := dumpDOM(t, bin, base+"/", 2*time.Second)
-	mustContain(t, "job list without jobs", dom, `id="no-jobs"`, "No jobs yet")
+	b.open(base + "/")
+	b.waitFor("job list without jobs", `document.getElementById("no-jobs")`)
 
 	s := c.open(map[string]string{"execution.checkpointing.interval": "200ms"})
 	id := c.startJob(s, dashSourceDDL, dashSinkDDL, dashInsert)
@@ -119,20 +71,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	failed := c.startJob(s2, dashSinkDDL, dashFailing)
 	c.waitJob(failed, "failure", func(j *dashJobJSON) bool { return j.Status == "FAILED" })
 
-	// The job list: both jobs, with counters.
-	dom = dumpDOM(t, bin, base+"/ui/", 2*time.Second)
-	mustContain(t, "job list", dom, `id="jobs"`, `data-job="`+id+`"`, `data-job="`+failed+`"`, "insert-into_sink",
-		`status-RUNNING`, `status-FAILED`, `href="#/jobs/`+id+`"`)
-	if m := regexp.MustCompile(`data-job="` + id + `".*?class="num rows-in">([0-9,]+)<`).FindStringSubmatch(dom); m == nil || m[1] == "0" {
-		t.Fatalf("job list: no rows-in count for the running job: %v", m)
-	}
+	// The job list (refreshed by its poll): both jobs, with counters.
+	dom := b.waitFor("job list", `document.querySelector('tr[data-job="`+failed+`"]') && document.querySelector('tr[data-job="`+id+`"] .rows-in').textContent !== "0"`)
+	mustContain(t, "job list", dom, `id="jobs"`, "insert-into_sink", `status-RUNNING`, `status-FAILED`, `href="#/jobs/`+id+`"`)
 
 	// The running job's page: one box per operator with its counters and changelog mode, the edges with
 	// their rates, watermarks and the checkpoint history.
-	dom = dumpDOM(t, bin, base+"/ui/#/jobs/"+id, 3*time.Second)
+	b.open(base + "/ui/#/jobs/" + id)
+	dom = b.waitFor("job page", `document.querySelectorAll("#plan g.op").length > 0 && document.getElementById("checkpoints")`)
 	ops := renderedOps(t, dom)
 	if len(ops) != len(api.Operators) {
-		t.Fatalf("job page: %d operator nodes rendered, the job has %d:\n%s", len(ops), len(api.Operators), tail(dom, 6000))
+		t.Fatalf("job page: %d operator nodes rendered, the job has %d:\n%s", len(ops), len(api.Operators), dom)
 	}
 	for i, o := range ops {
 		if o.name != api.Operators[i].Name {
@@ -147,28 +96,51 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("job page: %d edges for %d operators in a chain", edges, len(ops))
 	}
 	mustContain(t, "job page", dom, `id="plan"`, `class="op-counters"`, ">[I]<", ">[I,UB,UA]<", "/s<",
-		`id="watermarks"`, `id="checkpoints"`, `class="checkpoint"`, `id="statement"`, dashInsert)
+		`id="watermarks"`, `class="checkpoint"`, `id="statement"`, dashInsert)
 	if regexp.MustCompile(`class="op-counters"[^>]*>in [1-9]`).FindString(dom) == "" {
 		t.Fatalf("job page: no operator box shows a non-zero rows-in count")
 	}
+	// The counters move: a later poll shows more rows at the source.
+	b.waitFor("job page refresh", `Number(document.querySelector('#plan g.op[data-op="1"]').dataset.recordsOut) > `+strconv.FormatInt(ops[0].recOut, 10))
 
 	// The failed job's page: its root cause and where its statement is.
-	dom = dumpDOM(t, bin, base+"/ui/#/jobs/"+failed, 2*time.Second)
-	mustContain(t, "failed job page", dom, `id="failure"`, `id="root-cause">value 9999999999 is out of range for INT<`,
+	b.open(base + "/ui/#/jobs/" + failed)
+	dom = b.waitFor("failed job page", `document.getElementById("root-cause")`)
+	mustContain(t, "failed job page", dom, `id="root-cause">value 9999999999 is out of range for INT<`,
 		`id="failure-origin">statement:1:1<`, `status-FAILED`)
 
 	// An unknown job: the API's 404 message.
-	dom = dumpDOM(t, bin, base+"/ui/#/jobs/no-such-job", 2*time.Second)
-	mustContain(t, "unknown job page", dom, `id="job-error"`, "Job 'no-such-job' does not exist")
+	b.open(base + "/ui/#/jobs/no-such-job")
+	dom = b.waitFor("unknown job page", `document.getElementById("job-error")`)
+	mustContain(t, "unknown job page", dom, "Job 'no-such-job' does not exist")
 
-	// The live result of a query submitted elsewhere: the page fetches its pages and applies the changelog
-	// (the count of key 1 is updated from 1 to 2).
-	s3 := c.open(nil)
-	op := c.submit(s3, "SELECT k, COUNT(*) AS c FROM (VALUES (1), (1), (2)) AS t(k) GROUP BY k")
-	dom = dumpDOM(t, bin, base+"/ui/#/query?session="+s3+"&operation="+op, 3*time.Second)
-	mustContain(t, "query page", dom, `id="query-result"`, "<th>k</th><th>c</th>", "<tr><td>1</td><td>2</td></tr>",
-		"<tr><td>2</td><td>1</td></tr>", "status-FINISHED", "2 rows, 4 changes")
-	if strings.Contains(dom, "<tr><td>1</td><td>1</td></tr>") {
-		t.Fatalf("query page: the retracted row (1, 1) is still shown")
+	// A query run from the page: the live result applies the changelog (the count of key 1 goes from 1 to
+	// 2, its first row is retracted).
+	const groupBy = "SELECT k, COUNT(*) AS c FROM (VALUES (1), (1), (2)) AS t(k) GROUP BY k"
+	b.open(base + "/ui/#/query")
+	b.waitFor("query page", `document.getElementById("run")`)
+	b.eval(`document.getElementById("sql").value = "`+groupBy+`"; document.getElementById("run").click(); true`, nil)
+	dom = b.waitFor("query result", `document.querySelector("#query-state .status-FINISHED")`)
+	checkGroupBy := func(what, dom string) {
+		t.Helper()
+		mustContain(t, what, dom, `id="query-result"`, "<th>k</th><th>c</th>", "<tr><td>1</td><td>2</td></tr>",
+			"<tr><td>2</td><td>1</td></tr>", "2 rows, 4 changes")
+		if strings.Contains(dom, "<tr><td>1</td><td>1</td></tr>") {
+			t.Fatalf("%s: the retracted row (1, 1) is still shown", what)
+		}
 	}
+	checkGroupBy("query page", dom)
+
+	// The result of an operation submitted elsewhere.
+	s3 := c.open(nil)
+	op := c.submit(s3, groupBy)
+	b.open(base + "/ui/#/query?session=" + s3 + "&operation=" + op)
+	dom = b.waitFor("watched query", `document.querySelector('#query-state[data-operation="`+op+`"] .status-FINISHED')`)
+	checkGroupBy("watched query", dom)
+
+	// A failing query shows its error.
+	b.open(base + "/ui/#/query")
+	b.eval(`document.getElementById("sql").value = "SELECT nope FROM nowhere"; document.getElementById("run").click(); true`, nil)
+	dom = b.waitFor("failed query", `document.getElementById("query-error")`)
+	mustContain(t, "failed query", dom, "status-ERROR", "nowhere")
 }

@@ -82,9 +82,8 @@ function statusCell(st) { return el("span", { class: "status status-" + st }, st
 async function jobsPage() {
   const data = await getJSON("/api/jobs");
   if (data.jobs.length === 0) {
-    show(el("h1", {}, "Jobs"), el("p", { id: "no-jobs", class: "muted" },
-      "No jobs yet. Submit an INSERT INTO … SELECT in a session (sql-client, or the Query page for queries)."));
-    return;
+    return { nodes: [el("h1", {}, "Jobs"), el("p", { id: "no-jobs", class: "muted" },
+      "No jobs yet. Submit an INSERT INTO … SELECT in a session (sql-client, or the Query page for queries).")] };
   }
   const head = el("tr", {}, ["job id", "name", "status", "start time", "rows in", "rows out", "records in/s",
     "records out/s", "lag", "watermark", "last checkpoint"].map((h) => el("th", {}, h)));
@@ -100,7 +99,7 @@ async function jobsPage() {
     el("td", { class: "num" }, j.lag === null ? "" : fmtInt(j.lag)),
     el("td", {}, j.watermark === null ? "" : fmtTime(j.watermark)),
     el("td", {}, fmtCkpt(j.lastCheckpoint))));
-  show(el("h1", {}, "Jobs"), el("table", { id: "jobs" }, el("thead", {}, head), el("tbody", {}, rows)));
+  return { nodes: [el("h1", {}, "Jobs"), el("table", { id: "jobs" }, el("thead", {}, head), el("tbody", {}, rows))] };
 }
 
 // ---- job page ----
@@ -111,8 +110,7 @@ async function jobPage(id) {
     j = await getJSON("/api/jobs/" + encodeURIComponent(id));
   } catch (e) {
     if (e.status === 404) {
-      show(el("h1", {}, "Job " + id), el("p", { id: "job-error", class: "error" }, e.message), el("a", { href: "#/" }, "All jobs"));
-      return "stop";
+      return { nodes: [el("h1", {}, "Job " + id), el("p", { id: "job-error", class: "error" }, e.message), el("a", { href: "#/" }, "All jobs")], stop: true };
     }
     throw e;
   }
@@ -134,8 +132,7 @@ async function jobPage(id) {
   if (j.statement) {
     parts.push(el("h2", {}, "Statement" + (j.origin ? " at " + j.origin : "")), el("pre", { id: "statement" }, j.statement.trim()));
   }
-  show(...parts);
-  return j.status === "RUNNING" ? "" : "stop";
+  return { nodes: parts, stop: j.status !== "RUNNING" };
 }
 
 function kv(k, v) { return el("div", {}, el("span", {}, k), String(v)); }
@@ -226,7 +223,7 @@ function queryPage(params) {
   const run = el("button", { id: "run" }, "Run");
   const cancel = el("button", { id: "cancel" }, "Cancel");
   const out = el("div", { id: "result" });
-  run.addEventListener("click", () => runQuery(text.value, out));
+  run.addEventListener("click", () => runQuery(text.value));
   cancel.addEventListener("click", () => cancelQuery());
   show(el("h1", {}, "Query"),
     el("p", { class: "muted" }, "Runs in a session of its own on this gateway (not the shell's). The table is the " +
@@ -236,36 +233,37 @@ function queryPage(params) {
     text, el("div", {}, run, cancel), out);
   const session = params.get("session"), op = params.get("operation");
   if (session && op && !(query && query.op === op)) {
-    watchQuery({ sql: "", session: session, op: op, attached: true }, out);
+    watchQuery({ sql: "", session: session, op: op, attached: true });
   } else if (query) {
-    renderResult(out);
+    renderResult();
   }
 }
 
-async function runQuery(sql, out) {
+async function runQuery(sql) {
   await cancelQuery();
-  const q = { sql: sql };
+  const q = { sql: sql, cols: [], rows: [], changes: 0, state: "STARTING", error: "" };
   query = q;
+  renderResult();
   try {
     const s = await postJSON("/v1/sessions", { sessionName: "dashboard" });
     q.session = s.sessionHandle;
     const op = await postJSON("/v1/sessions/" + q.session + "/statements", { statement: sql });
     q.op = op.operationHandle;
   } catch (e) {
-    Object.assign(q, { cols: [], rows: [], changes: 0, state: "ERROR", error: e.message });
-    renderResult(out);
+    Object.assign(q, { state: "ERROR", error: e.message });
+    renderResult();
     closeSession(q);
     return;
   }
-  await watchQuery(q, out);
+  await watchQuery(q);
 }
 
 // watchQuery follows an operation's result pages (nextResultUri) until EOS, an error, or another query.
-async function watchQuery(q, out) {
+async function watchQuery(q) {
   await cancelQuery();
   Object.assign(q, { cols: [], rows: [], changes: 0, state: "RUNNING", error: "" });
   query = q;
-  renderResult(out);
+  renderResult();
   let uri = "/v1/sessions/" + encodeURIComponent(q.session) + "/operations/" + encodeURIComponent(q.op) + "/result/0?rowFormat=JSON";
   try {
     while (uri && query === q && q.state === "RUNNING") {
@@ -274,13 +272,13 @@ async function watchQuery(q, out) {
       for (const r of (page.results && page.results.data) || []) apply(q, r);
       if (page.resultType === "EOS") q.state = "FINISHED";
       uri = page.nextResultUri;
-      renderResult(out);
+      renderResult();
     }
   } catch (e) {
     q.state = "ERROR";
     q.error = e.message;
   }
-  if (query === q) renderResult(out);
+  if (query === q) renderResult();
   closeSession(q);
 }
 
@@ -314,10 +312,11 @@ function closeSession(q) {
   }
 }
 
-function renderResult(out) {
-  const q = query;
-  if (!out.isConnected) return;
-  const parts = [el("p", { id: "query-state" }, statusCell(q.state), "  " + q.rows.length + " rows, " + q.changes + " changes")];
+// renderResult shows the current query's result in the query page, when it is shown.
+function renderResult() {
+  const q = query, out = document.getElementById("result");
+  if (!q || !out) return;
+  const parts = [el("p", { id: "query-state", "data-operation": q.op }, statusCell(q.state), "  " + q.rows.length + " rows, " + q.changes + " changes")];
   if (q.error) parts.push(el("pre", { id: "query-error", class: "error" }, q.error));
   if (q.cols.length) {
     const shown = q.rows.slice(0, 500);
@@ -330,8 +329,11 @@ function renderResult(out) {
 
 // ---- routing ----
 
+let routes = 0; // counts route changes: a poll of a page left meanwhile renders nothing
+
 async function route() {
   clearTimeout(timer);
+  const my = ++routes;
   const h = location.hash.replace(/^#/, "") || "/";
   document.getElementById("nav-jobs").className = h === "/" || h.startsWith("/jobs/") ? "active" : "";
   document.getElementById("nav-query").className = h.startsWith("/query") ? "active" : "";
@@ -342,16 +344,19 @@ async function route() {
   }
   const m = h.match(/^\/jobs\/(.+)$/);
   const page = m ? () => jobPage(decodeURIComponent(m[1])) : jobsPage;
+  // Pages are polled every second; a job page stops once its job ended.
   const tick = async () => {
-    const at = location.hash;
-    let next = "";
+    let p = null;
     try {
-      next = await page();
+      p = await page();
+      if (my !== routes) return;
+      show(...p.nodes);
       setStatus("updated " + new Date().toLocaleTimeString());
     } catch (e) {
+      if (my !== routes) return;
       setStatus(e.status === 401 ? "Unauthorized: open /ui/?token=<token> once." : "Error: " + e.message, true);
     }
-    if (location.hash === at && next !== "stop") timer = setTimeout(tick, POLL_MS);
+    if (!(p && p.stop)) timer = setTimeout(tick, POLL_MS);
   };
   tick();
 }
