@@ -1,12 +1,19 @@
 package gateway
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"math"
+	"net"
 	"net/http"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicesql/sluice/engine"
@@ -18,9 +25,34 @@ import (
 // session of the gateway, and of the engine sessions added with AddSession (the embedded shell's with
 // sql-client --web). Live query results go through the gateway's own REST API (a session of the page's).
 
-// tokenCookie carries the shared token for browsers, which cannot set an Authorization header on a page load:
-// GET /ui/?token=T sets it (HttpOnly, SameSite=Strict) and redirects to /ui/.
-const tokenCookie = "sluice_token"
+// Browsers cannot set an Authorization header on a page load: GET /ui/?token=T sets a login cookie instead
+// (HttpOnly, SameSite=Strict) and redirects to /ui/. The cookie holds an HMAC of the token under a key that
+// the gateway draws at random when it starts, not the token: cookies are not bound to a port, so other
+// servers on the same host see it, and it is worth nothing once the gateway restarts. Its name carries the
+// port, so that gateways on different ports of one host keep their own.
+const cookiePrefix = "sluice_dashboard_"
+
+type webKey struct {
+	once sync.Once
+	key  [32]byte
+}
+
+// loginCookie is the value of the login cookie.
+func (s *Server) loginCookie() string {
+	s.webKey.once.Do(func() { rand.Read(s.webKey.key[:]) })
+	mac := hmac.New(sha256.New, s.webKey.key[:])
+	mac.Write([]byte(s.cfg.Token))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// cookieName is the login cookie's name for the gateway that r reached.
+func cookieName(r *http.Request) string {
+	_, port, err := net.SplitHostPort(r.Host)
+	if err != nil || port == "" || strings.Trim(port, "0123456789") != "" {
+		port = "80"
+	}
+	return cookiePrefix + port
+}
 
 // AddSession makes the jobs of an engine session that the gateway does not host (the embedded shell's)
 // visible in the dashboard. Call it before Serve.
@@ -66,15 +98,15 @@ func (s *Server) dashboardLogin(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, http.StatusUnauthorized, "Unauthorized: wrong token.")
 		return true
 	}
-	http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: s.cfg.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: cookieName(r), Value: s.loginCookie(), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 	return true
 }
 
-// cookieAuthorized reports whether r carries the token cookie.
+// cookieAuthorized reports whether r carries the login cookie.
 func (s *Server) cookieAuthorized(r *http.Request) bool {
-	c, err := r.Cookie(tokenCookie)
-	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.cfg.Token)) == 1
+	c, err := r.Cookie(cookieName(r))
+	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.loginCookie())) == 1
 }
 
 // allJobs returns the jobs of the gateway's sessions and of the added engine sessions, newest first.

@@ -143,4 +143,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.eval(`document.getElementById("sql").value = "SELECT nope FROM nowhere"; document.getElementById("run").click(); true`, nil)
 	dom = b.waitFor("failed query", `document.getElementById("query-error")`)
 	mustContain(t, "failed query", dom, "status-ERROR", "nowhere")
+
+	// With a token, the pages need it; /ui/?token= sets the cookie that the page's requests then carry.
+	tb := startGateway(t, Config{Token: "s3cret"})
+	b.open(tb + "/ui/")
+	dom = b.waitFor("dashboard without the token", `document.body && document.body.textContent.includes("Unauthorized")`)
+	if strings.Contains(dom, `id="main"`) {
+		t.Fatal("the dashboard's page was served without the token")
+	}
+	b.open(tb + "/ui/?token=s3cret")
+	b.waitFor("dashboard after login", `location.search === "" && document.getElementById("no-jobs")`)
 }

@@ -132,7 +132,7 @@ func TestDashboardToken(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)
 		if cookie != "" {
-			req.AddCookie(&http.Cookie{Name: tokenCookie, Value: cookie})
+			req.AddCookie(&http.Cookie{Name: cookieName(req), Value: cookie})
 		}
 		if bearer != "" {
 			req.Header.Set("Authorization", "Bearer "+bearer)
@@ -150,17 +150,20 @@ func TestDashboardToken(t *testing.T) {
 			t.Fatalf("GET %s without the token: %d", p, r.StatusCode)
 		}
 	}
-	if r := get("/api/jobs", "wrong", ""); r.StatusCode != 401 {
-		t.Fatalf("wrong cookie: %d", r.StatusCode)
+	for _, ck := range []string{"wrong", "s3cret"} { // the raw token is not a login cookie either
+		if r := get("/api/jobs", ck, ""); r.StatusCode != 401 {
+			t.Fatalf("cookie %q: %d", ck, r.StatusCode)
+		}
 	}
 	r := get("/ui/?token=s3cret", "", "")
 	var cookie *http.Cookie
 	for _, ck := range r.Cookies() {
-		if ck.Name == tokenCookie {
+		if strings.HasPrefix(ck.Name, cookiePrefix) {
 			cookie = ck
 		}
 	}
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/ui/" || cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/ui/" || cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode ||
+		strings.Contains(cookie.Value, "s3cret") || cookie.Name != cookiePrefix+base[strings.LastIndex(base, ":")+1:] {
 		t.Fatalf("login: %d Location %q cookie %+v", r.StatusCode, r.Header.Get("Location"), cookie)
 	}
 	for _, p := range []string{"/ui/", "/api/jobs", "/v1/info"} {

@@ -55,6 +55,7 @@ type Server struct {
 	sessions map[string]*session
 	closed   bool
 	external []*engine.Session // sessions the dashboard shows besides the gateway's own (AddSession)
+	webKey   webKey            // signs the dashboard's login cookie (dashboard.go)
 }
 
 // New returns a gateway with no sessions.
