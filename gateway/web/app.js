@@ -219,7 +219,7 @@ function planGraph(ops) {
 
 function queryPage(params) {
   const text = el("textarea", { id: "sql", spellcheck: "false" });
-  text.value = (query && query.sql) || "SELECT 1 AS x";
+  text.value = query ? query.sql : "SELECT 1 AS x";
   const run = el("button", { id: "run" }, "Run");
   const cancel = el("button", { id: "cancel" }, "Cancel");
   const out = el("div", { id: "result" });
@@ -233,6 +233,7 @@ function queryPage(params) {
     text, el("div", {}, run, cancel), out);
   const session = params.get("session"), op = params.get("operation");
   if (session && op && !(query && query.op === op)) {
+    text.value = "";
     watchQuery({ sql: "", session: session, op: op, attached: true });
   } else if (query) {
     renderResult();
@@ -317,6 +318,7 @@ function renderResult() {
   const q = query, out = document.getElementById("result");
   if (!q || !out) return;
   const parts = [el("p", { id: "query-state", "data-operation": q.op }, statusCell(q.state), "  " + q.rows.length + " rows, " + q.changes + " changes")];
+  if (q.attached) parts.push(el("p", { class: "muted" }, "Watching operation " + q.op + " (submitted elsewhere)."));
   if (q.error) parts.push(el("pre", { id: "query-error", class: "error" }, q.error));
   if (q.cols.length) {
     const shown = q.rows.slice(0, 500);
