@@ -51,10 +51,11 @@ func Main(cfg Config) int {
 	}
 	fs := flag.NewFlagSet("sql-client", flag.ContinueOnError)
 	fs.SetOutput(cfg.Stderr)
-	var file, initFile, kafkaAddr, registryAddr, endpoint, token string
+	var file, initFile, kafkaAddr, registryAddr, endpoint, token, webAddr string
 	fs.StringVar(&endpoint, "endpoint", "", "gateway mode: the SQL gateway's `host:port` (sluice gateway --listen)")
 	fs.StringVar(&endpoint, "e", "", "same as --endpoint")
-	fs.StringVar(&token, "token", os.Getenv("SLUICE_GATEWAY_TOKEN"), "gateway mode: the gateway's shared `token` (default $SLUICE_GATEWAY_TOKEN)")
+	fs.StringVar(&token, "token", os.Getenv("SLUICE_GATEWAY_TOKEN"), "gateway mode: the gateway's shared `token`; embedded mode: the token of --web (default $SLUICE_GATEWAY_TOKEN)")
+	fs.StringVar(&webAddr, "web", "", "embedded mode: serve the web dashboard of the session on `host:port` (e.g. 127.0.0.1:8083; no authentication without --token)")
 	var embedded bool
 	var defs multiFlag
 	fs.StringVar(&file, "f", "", "run the statements of `script.sql` and exit (non-zero on the first error)")
@@ -66,7 +67,7 @@ func Main(cfg Config) int {
 	fs.StringVar(&registryAddr, "embedded-registry", devservices.DefaultRegistryAddr, "the `host:port` of the embedded schema registry (empty: none)")
 	fs.Var(&defs, "D", "set a session option: -D `key=value` (repeatable), e.g. -D execution.runtime-mode=batch")
 	fs.Usage = func() {
-		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [embedded] [--embedded] [-i init.sql] [-f script.sql] [-D key=value]...\n"+
+		fmt.Fprintf(cfg.Stderr, "Usage: sql-client [embedded] [--embedded] [--web 127.0.0.1:8083] [-i init.sql] [-f script.sql] [-D key=value]...\n"+
 			"       sql-client gateway --endpoint 127.0.0.1:8083 [--token TOKEN] [-i init.sql] [-f script.sql] [-D key=value]...\n\n"+
 			"Without -f, opens the interactive SQL shell. Statements end with ';'. In gateway mode the statements run in\n"+
 			"a SQL gateway (sluice gateway) and jobs outlive the client; -D options become the session's properties.\n\n")
@@ -99,6 +100,10 @@ func Main(cfg Config) int {
 	}
 	if mode != "gateway" && endpoint != "" {
 		fmt.Fprintln(cfg.Stderr, "sql-client: --endpoint is for gateway mode: sql-client gateway --endpoint "+endpoint)
+		return 2
+	}
+	if mode == "gateway" && webAddr != "" {
+		fmt.Fprintf(cfg.Stderr, "sql-client gateway: --web is for embedded sessions; the gateway serves the dashboard at http://%s/ui/\n", endpoint)
 		return 2
 	}
 	if mode == "gateway" && embedded {
@@ -148,6 +153,14 @@ func Main(cfg Config) int {
 	}
 	defer sess.Close() // the Prometheus endpoint, after the jobs
 	defer sess.CancelJobs()
+	if webAddr != "" {
+		stop, err := startWeb(webAddr, token, opts, sess, cfg.Stdout, cfg.Stderr) // web.go
+		if err != nil {
+			fmt.Fprintf(cfg.Stderr, "[ERROR] Could not start the web dashboard: %v\n", err)
+			return 1
+		}
+		defer stop()
+	}
 
 	if initFile != "" {
 		if err := r.runFile(context.Background(), initFile, false); errors.Is(err, errQuit) {

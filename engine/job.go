@@ -55,7 +55,8 @@ type Job struct {
 	rowsIn  atomic.Int64
 	rowsOut atomic.Int64
 
-	lastCheckpoint CheckpointInfo // guarded by mu
+	lastCheckpoint CheckpointInfo   // guarded by mu
+	ckptHistory    []CheckpointInfo // the latest completed checkpoints, oldest first (at most checkpointHistory); guarded by mu
 	ckptStats      CheckpointStats
 	restoredFrom   string // the checkpoint or savepoint the job started from
 	graph          *graph // while running
@@ -97,6 +98,17 @@ func (j *Job) LastCheckpoint() CheckpointInfo {
 	return j.lastCheckpoint
 }
 
+// checkpointHistory is how many completed checkpoints a job remembers (Flink's web.checkpoints.history
+// defaults to 10).
+const checkpointHistory = 10
+
+// CheckpointHistory returns the job's latest completed checkpoints (at most 10), oldest first.
+func (j *Job) CheckpointHistory() []CheckpointInfo {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]CheckpointInfo(nil), j.ckptHistory...)
+}
+
 func (j *Job) noteCheckpoint(id int64, path string, d, pause time.Duration, md *state.Metadata) {
 	var n int64
 	for _, p := range md.Parts {
@@ -104,6 +116,10 @@ func (j *Job) noteCheckpoint(id int64, path string, d, pause time.Duration, md *
 	}
 	j.mu.Lock()
 	j.lastCheckpoint = CheckpointInfo{ID: id, Path: path, Duration: d, Bytes: n, Time: time.Now()}
+	if len(j.ckptHistory) == checkpointHistory {
+		j.ckptHistory = append(j.ckptHistory[:0], j.ckptHistory[1:]...)
+	}
+	j.ckptHistory = append(j.ckptHistory, j.lastCheckpoint)
 	j.ckptStats.Count++
 	j.ckptStats.Pause += pause
 	j.ckptStats.Total += d

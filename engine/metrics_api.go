@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/sluicesql/sluice/sql"
 )
@@ -31,6 +32,9 @@ type OperatorMetrics struct {
 	// records-lag-max); -1 when the source does not report it.
 	Lag, LagMax int64
 	Inputs      []int // IDs of the operator's inputs
+	// ChangelogMode is the kinds of rows the operator emits, as EXPLAIN CHANGELOG_MODE prints them: "I",
+	// "I,UB,UA,D", ...
+	ChangelogMode string
 }
 
 // Metrics returns the job's counters so far; safe to call at any time, also after the job ended.
@@ -69,7 +73,7 @@ func (j *Job) Metrics() JobMetrics {
 			RecordsInPerSecond:  o.rateIn(),
 			RecordsOutPerSecond: math.Float64frombits(o.rateOut.Load()),
 			InputWatermark:      o.inputWatermark(), OutputWatermark: o.wmOut.Load(),
-			Lag: -1, LagMax: -1,
+			Lag: -1, LagMax: -1, ChangelogMode: o.node.Mode().Kinds.String(),
 		}
 		if o.isSink() {
 			om.RecordsOut, om.RecordsOutPerSecond = om.RecordsIn, om.RecordsInPerSecond
@@ -102,6 +106,12 @@ func sortOperators(ops []OperatorMetrics) {
 
 // Name is the job's name ('pipeline.name', or insert-into_<table>).
 func (j *Job) Name() string { return j.name }
+
+// StartTime is when the job was submitted.
+func (j *Job) StartTime() time.Time { return j.start }
+
+// Statement is the text of the job's statement (INSERT INTO ... or EXECUTE STATEMENT SET ...).
+func (j *Job) Statement() string { return j.stmt }
 
 // Origin is where the job's statement is: "file:line:col" when it came from a script the client named
 // (WithScript), else "line L, column C"; "" when unknown.

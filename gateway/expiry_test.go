@@ -8,18 +8,18 @@ import (
 	"time"
 )
 
-type lockedWriter struct {
+type logBuf struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *logBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedWriter) String() string {
+func (l *logBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -29,7 +29,7 @@ func (l *lockedWriter) String() string {
 // is closed (later requests get 404 saying it may have expired, and the gateway logs it); a session kept alive
 // by heartbeats stays, and so does an idle session with a running job (closing it would cancel the job).
 func TestSessionIdleTimeout(t *testing.T) {
-	var logw lockedWriter
+	var logw logBuf
 	base := startGateway(t, Config{IdleTimeout: time.Second, CheckInterval: 20 * time.Millisecond, Stdout: &logw, Stderr: &logw})
 	c := &client{t: t, base: base}
 	idle, beating, withJob := c.open(nil), c.open(nil), c.open(nil)

@@ -59,6 +59,8 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	closed   bool
+	external []*engine.Session // sessions the dashboard shows besides the gateway's own (AddSession)
+	webKey   webKey            // signs the dashboard's login cookie (dashboard.go)
 }
 
 // New returns a gateway with no sessions.
@@ -115,6 +117,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+v+"/sessions/{session}/jobs", s.listJobs)
 		mux.HandleFunc("POST "+v+"/sessions/{session}/jobs/{job}/cancel", s.cancelJob)
 	}
+	s.mountDashboard(mux) // dashboard.go
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Not found: %s %s (see /v1/api_versions and docs/GATEWAY.md).", r.Method, r.URL.Path))
 	})
@@ -124,9 +127,12 @@ func (s *Server) Handler() http.Handler {
 				writeError(w, http.StatusInternalServerError, fmt.Sprintf("Internal server error: %v", p))
 			}
 		}()
-		if s.cfg.Token != "" && !s.authorized(r) {
+		if s.cfg.Token != "" && !s.authorized(r) && !s.cookieAuthorized(r) {
+			if s.dashboardLogin(w, r) {
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-			writeError(w, http.StatusUnauthorized, "Unauthorized: this gateway requires 'Authorization: Bearer <token>' (sql-client gateway --token).")
+			writeError(w, http.StatusUnauthorized, "Unauthorized: this gateway requires 'Authorization: Bearer <token>' (sql-client gateway --token); browsers open /ui/?token=<token> once.")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)

@@ -19,8 +19,11 @@ Runs the SQL gateway: a REST API in the shape of Flink's SQL Gateway (v1/v2: ses
 operations, paged results) that hosts sessions and their jobs until SIGINT or SIGTERM, so that jobs outlive
 the client that submitted them. Connect the shell with 'sql-client gateway --endpoint 127.0.0.1:8083'.
 
+It also serves a web dashboard of its jobs at http://<listen>/ui/.
+
 The gateway has no authentication unless --token (or SLUICE_GATEWAY_TOKEN) is set; then every request
-must carry 'Authorization: Bearer <token>'. It listens on loopback by default. See docs/GATEWAY.md.
+must carry 'Authorization: Bearer <token>' (browsers open /ui/?token=<token> once, which sets a cookie).
+It listens on loopback by default. See docs/GATEWAY.md.
 
 -D sql-gateway.session.idle-timeout=10min (Flink's default; 0: never) closes sessions no request named for
 that long, unless a job or query of theirs runs; -D sql-gateway.session.check-interval=1min is how often.
@@ -73,13 +76,13 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "[WARN] The gateway listens on %s without authentication: anyone who can reach it can run SQL. Set --token.\n", l.Addr())
 		}
 	}
-	fmt.Fprintf(stdout, "[INFO] SQL gateway listening on http://%s (REST API v1, v2)\n", l.Addr())
 	cfg := gateway.Config{Token: *token, Options: opts, Stdout: stdout, Stderr: stderr}
 	if err := cfg.ParseOptions(opts); err != nil { // 'sql-gateway.*' keys configure the gateway itself
 		fmt.Fprintf(stderr, "sluice gateway: %v\n", err)
 		l.Close()
 		return 2
 	}
+	fmt.Fprintf(stdout, "[INFO] SQL gateway listening on http://%s (REST API v1, v2; web dashboard: http://%s/ui/)\n", l.Addr(), l.Addr())
 	srv := gateway.New(cfg)
 	if err := srv.Serve(ctx, l); err != nil {
 		fmt.Fprintf(stderr, "sluice gateway: %v\n", err)
