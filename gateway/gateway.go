@@ -127,6 +127,10 @@ func (s *Server) Handler() http.Handler {
 				writeError(w, http.StatusInternalServerError, fmt.Sprintf("Internal server error: %v", p))
 			}
 		}()
+		if why := s.crossSite(r); why != "" { // origin.go
+			writeError(w, http.StatusForbidden, why)
+			return
+		}
 		if s.cfg.Token != "" && !s.authorized(r) && !s.cookieAuthorized(r) {
 			if s.dashboardLogin(w, r) {
 				return
