@@ -206,3 +206,78 @@ INSERT INTO dst SELECT id, `+"`user`"+`, amount * 2 FROM src WHERE ok;`, addr, o
 	}
 	report(b, total, wall, cpu)
 }
+
+// BenchmarkScanVsRawConsume is issue 14's figure, in one run over one topic: a raw franz-go consume of the
+// records (no decoding), then Sluice's INSERT INTO blackhole SELECT * FROM a kafka JSON table reading the
+// same records. It reports both in records per CPU-second (the whole process: the in-process broker's share
+// is in both) and the scan's share of the raw figure (goal ≥ 0.6).
+//
+//	go test ./connectors/kafka -run '^$' -bench ScanVsRawConsume -benchtime 3x
+func BenchmarkScanVsRawConsume(b *testing.B) {
+	addr := benchTopic(b)
+	var rawCPU, scanCPU time.Duration
+	var n int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c0 := cpuTime()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("bench-in"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, sink := 0, 0
+		for got < benchRecords {
+			fs := cl.PollRecords(context.Background(), 500)
+			if err := fs.Err0(); err != nil {
+				b.Fatal(err)
+			}
+			fs.EachRecord(func(r *kgo.Record) { sink += len(r.Value) })
+			got += fs.NumRecords()
+		}
+		cl.Close()
+		rawCPU += cpuTime() - c0
+		_ = sink
+
+		s, err := engine.NewSession(engine.Config{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, TempDir: b.TempDir(),
+			Options:    map[string]string{"table.local-time-zone": "UTC"},
+			Connectors: connbuiltin.Registry().With(kafka.NewFactory())})
+		if err != nil {
+			b.Fatal(err)
+		}
+		stmts, err := sql.ParseScript(fmt.Sprintf(`
+CREATE TABLE src (id BIGINT, `+"`user`"+` STRING, url STRING, amount DOUBLE, ok BOOLEAN) WITH (
+  'connector' = 'kafka', 'topic' = 'bench-in', 'properties.bootstrap.servers' = '%s', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+CREATE TABLE hole (id BIGINT, `+"`user`"+` STRING, url STRING, amount DOUBLE, ok BOOLEAN) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT * FROM src;`, addr))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		c0 = cpuTime()
+		var job *engine.Job
+		for _, st := range stmts {
+			res, err := s.Execute(ctx, st)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Job != nil {
+				job = res.Job
+			}
+		}
+		if err := job.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		scanCPU += cpuTime() - c0
+		if rows := job.Metrics().RowsIn; rows != benchRecords {
+			b.Fatalf("the scan read %d rows, want %d", rows, benchRecords)
+		}
+		n += benchRecords
+	}
+	if rawCPU > 0 && scanCPU > 0 {
+		raw, scan := float64(n)/rawCPU.Seconds(), float64(n)/scanCPU.Seconds()
+		b.ReportMetric(raw, "raw-records/cpu-s")
+		b.ReportMetric(scan, "scan-records/cpu-s")
+		b.ReportMetric(scan/raw, "scan/raw")
+	}
+}
