@@ -238,7 +238,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
 	case *planner.WindowRank:
 		cfg := exec.WindowRankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, EndCol: n.EndCol,
-			Types: fieldTypes(n.Input.Fields()), LastOnTies: n.Dedup && n.Order[0].Desc}
+			Types: fieldTypes(n.Input.Fields()), LastOnTies: n.Dedup && n.Order[0].Desc, Func: n.Func}
 		return g.build(n.Input, g.op(n, exec.NewWindowRank(cfg, out)), j)
 	case *planner.WindowJoin:
 		cfg := exec.WindowJoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual,

@@ -26,6 +26,9 @@ type WindowRankConfig struct {
 	// LastOnTies: among rows equal in Order, a later one ranks first (window deduplication keeping the last
 	// row); otherwise the earlier one does.
 	LastOnTies bool
+	// Func is ROW_NUMBER ("" too), RANK (rows equal in Order share a number, gaps follow) or DENSE_RANK (no
+	// gaps): with RANK and DENSE_RANK a partition keeps every row whose number is within Limit, ties included.
+	Func string
 }
 
 // NewWindowRank returns the window Top-N operator. It keeps at most Limit rows per partition of every open
@@ -100,14 +103,52 @@ func (w *windowRank) add(end int64, vals []types.Value) {
 		}
 		return p.rows[i].key > sk
 	})
-	if int64(i) >= w.cfg.Limit {
+	if !w.ranked() {
+		if int64(i) >= w.cfg.Limit {
+			return
+		}
+		if int64(len(p.rows)) < w.cfg.Limit {
+			p.rows = append(p.rows, wrRow{})
+		}
+		copy(p.rows[i+1:], p.rows[i:])
+		p.rows[i] = wrRow{key: sk, vals: changelog.CopyVals(vals)}
 		return
 	}
-	if int64(len(p.rows)) < w.cfg.Limit {
-		p.rows = append(p.rows, wrRow{})
+	if n := w.number(p.rows, i, sk); n > w.cfg.Limit {
+		return // ranks after the last one kept
 	}
+	p.rows = append(p.rows, wrRow{})
 	copy(p.rows[i+1:], p.rows[i:])
 	p.rows[i] = wrRow{key: sk, vals: changelog.CopyVals(vals)}
+	// Rows pushed past the limit by the new one go (all rows of a tie share their fate).
+	for len(p.rows) > 0 && w.number(p.rows[:len(p.rows)-1], len(p.rows)-1, p.rows[len(p.rows)-1].key) > w.cfg.Limit {
+		p.rows = p.rows[:len(p.rows)-1]
+	}
+}
+
+// ranked reports RANK or DENSE_RANK.
+func (w *windowRank) ranked() bool { return w.cfg.Func == "RANK" || w.cfg.Func == "DENSE_RANK" }
+
+// number is the RANK or DENSE_RANK a row with order key k would have at index i of rows (rows before i are
+// kept sorted; for RANK its equals before it share their first one's number).
+func (w *windowRank) number(rows []wrRow, i int, k string) int64 {
+	j := i
+	for j > 0 && rows[j-1].key == k {
+		j--
+	}
+	if w.cfg.Func == "RANK" {
+		return int64(j + 1)
+	}
+	distinct := int64(1)
+	for x := 1; x < j; x++ {
+		if rows[x].key != rows[x-1].key {
+			distinct++
+		}
+	}
+	if j == 0 {
+		return 1
+	}
+	return distinct + 1
 }
 
 // fire emits every window whose end - 1 <= wm, in window order.
@@ -133,10 +174,22 @@ func (w *windowRank) fire(wm int64) error {
 		w.ob.Reset()
 		w.arena = w.arena[:0]
 		for _, k := range w.keys {
-			for i, row := range win[k].rows {
+			var num, dense int64
+			rows := win[k].rows
+			for i, row := range rows {
+				if i == 0 || row.key != rows[i-1].key {
+					num, dense = int64(i+1), dense+1
+				}
+				n := int64(i + 1)
+				switch w.cfg.Func {
+				case "RANK":
+					n = num
+				case "DENSE_RANK":
+					n = dense
+				}
 				at := len(w.arena)
 				w.arena = append(w.arena, row.vals...)
-				w.arena = append(w.arena, types.IntValue(int64(i+1)))
+				w.arena = append(w.arena, types.IntValue(n))
 				w.ob.Append(changelog.Insert, w.arena[at:len(w.arena):len(w.arena)])
 			}
 		}
@@ -168,8 +221,12 @@ func (w *windowRank) End() error {
 // late-row count.
 
 func (w *windowRank) signature() string {
-	return fmt.Sprintf("WindowRank(partition=%d, order=%d, limit=%d, end=%d, lastOnTies=%t)",
+	sig := fmt.Sprintf("WindowRank(partition=%d, order=%d, limit=%d, end=%d, lastOnTies=%t)",
 		len(w.cfg.Partition), len(w.cfg.Order), w.cfg.Limit, w.cfg.EndCol, w.cfg.LastOnTies)
+	if w.ranked() {
+		sig = strings.TrimSuffix(sig, ")") + ", func=" + w.cfg.Func + ")"
+	}
+	return sig
 }
 
 func (w *windowRank) SnapshotState(wr state.Writer) error {
@@ -220,7 +277,7 @@ func (w *windowRank) RestoreState(r state.Reader) error {
 		if err := d.done(); err != nil {
 			return entryError(op, ns, key, err)
 		}
-		if len(rows) == 0 || int64(len(rows)) > w.cfg.Limit {
+		if len(rows) == 0 || int64(len(rows)) > w.cfg.Limit && !w.ranked() {
 			return entryError(op, ns, key, fmt.Errorf("%d rows in a partition of a Top-%d", len(rows), w.cfg.Limit))
 		}
 		end := rows[0][w.cfg.EndCol]

@@ -39,14 +39,18 @@ func windowRankSteps(rng *rand.Rand) []step {
 
 // TestWindowRankMatchesRecomputation checks the window Top-N against a recomputation: drop the rows of
 // windows the watermark had passed when they came, rank the others per (window, k) by v (ties by arrival,
-// reversed with LastOnTies), keep the first limit, and expect each window at the first watermark that
+// reversed with LastOnTies), number them (ROW_NUMBER, RANK or DENSE_RANK), keep those numbered within the
+// limit, and expect each window at the first watermark that
 // passes its end - 1 (or at End).
 func TestWindowRankMatchesRecomputation(t *testing.T) {
 	bt := types.BigIntType()
 	for seed := uint64(0); seed < 300; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 11))
 		cfg := WindowRankConfig{Partition: []int{2, 0}, Order: []SortKey{{Col: 1, Desc: rng.IntN(2) == 0}}, Limit: int64(1 + rng.IntN(3)),
-			EndCol: 2, Types: []types.Type{bt, bt, bt, bt}, LastOnTies: rng.IntN(2) == 0}
+			EndCol: 2, Types: []types.Type{bt, bt, bt, bt}, LastOnTies: rng.IntN(2) == 0, Func: []string{"", "RANK", "DENSE_RANK"}[rng.IntN(3)]}
+		if cfg.Func != "" {
+			cfg.LastOnTies = false // window deduplication is ROW_NUMBER only
+		}
 		steps := windowRankSteps(rng)
 		at := 0
 		var got []string
@@ -105,8 +109,16 @@ func TestWindowRankMatchesRecomputation(t *testing.T) {
 				}
 				return (a < b) != cfg.Order[0].Desc
 			})
-			for i, r := range rows[:min(len(rows), int(cfg.Limit))] {
-				want = append(want, fmt.Sprintf("@%d end=%d k=%d v=%d id=%d rn=%d", fireAt[k.end], k.end, k.k, r[1].I, r[3].I, i+1))
+			var num, dense int64
+			for i, r := range rows {
+				if i == 0 || r[1].I != rows[i-1][1].I {
+					num, dense = int64(i+1), dense+1
+				}
+				n := map[string]int64{"": int64(i + 1), "RANK": num, "DENSE_RANK": dense}[cfg.Func]
+				if n > cfg.Limit {
+					break
+				}
+				want = append(want, fmt.Sprintf("@%d end=%d k=%d v=%d id=%d rn=%d", fireAt[k.end], k.end, k.k, r[1].I, r[3].I, n))
 			}
 		}
 		slices.Sort(got)
@@ -123,7 +135,10 @@ func TestWindowRankRestore(t *testing.T) {
 	bt := types.BigIntType()
 	forEachCut(t, "window rank", 200, func(rng *rand.Rand) (builder, []step) {
 		cfg := WindowRankConfig{Partition: []int{2, 0}, Order: []SortKey{{Col: 1, Desc: rng.IntN(2) == 0}}, Limit: int64(1 + rng.IntN(3)),
-			EndCol: 2, Types: []types.Type{bt, bt, bt, bt}, LastOnTies: rng.IntN(2) == 0}
+			EndCol: 2, Types: []types.Type{bt, bt, bt, bt}, LastOnTies: rng.IntN(2) == 0, Func: []string{"", "RANK", "DENSE_RANK"}[rng.IntN(3)]}
+		if cfg.Func != "" {
+			cfg.LastOnTies = false // window deduplication is ROW_NUMBER only
+		}
 		build := func(t testing.TB, out changelog.Output) ([]changelog.Output, []state.Snapshotter) {
 			op := NewWindowRank(cfg, out)
 			return []changelog.Output{op}, []state.Snapshotter{StateOf(op)}

@@ -23,6 +23,7 @@ type WindowRank struct {
 	EndCol    int
 	Spec      exec.WindowSpec
 	Dedup     bool
+	Func      string // ROW_NUMBER, RANK or DENSE_RANK
 	Out       []Field
 }
 
@@ -46,8 +47,12 @@ func (n *WindowRank) Describe() string {
 		return fmt.Sprintf("WindowDeduplicate(window=[%s], keep=[%s], partitionKeys=[%s], orderKey=[%s], order=[ROWTIME])",
 			win, keep, strings.Join(parts, ", "), in[n.Order[0].Col].Name)
 	}
-	return fmt.Sprintf("WindowRank(window=[%s], rankType=[ROW_NUMBER], rankRange=[rankStart=1, rankEnd=%d], partitionBy=[%s], orderBy=[%s], select=[%s])",
-		win, n.Limit, strings.Join(parts, ", "), sortText(n.Order, in), names(n.Out))
+	fn := n.Func
+	if fn == "" {
+		fn = "ROW_NUMBER"
+	}
+	return fmt.Sprintf("WindowRank(window=[%s], rankType=[%s], rankRange=[rankStart=1, rankEnd=%d], partitionBy=[%s], orderBy=[%s], select=[%s])",
+		win, fn, n.Limit, strings.Join(parts, ", "), sortText(n.Order, in), names(n.Out))
 }
 
 // windowBoundsText prints a window whose bounds are columns, as Flink's window operators over windowed
