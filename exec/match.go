@@ -1,10 +1,10 @@
 package exec
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -64,6 +64,13 @@ func NewMatch(cfg MatchConfig, out changelog.Output) (changelog.Output, error) {
 	if m.cfg.Now == nil {
 		m.cfg.Now = time.Now
 	}
+	m.cond = m.defineCur
+	for _, x := range cfg.Defines {
+		m.defSlots = append(m.defSlots, slotsRead(x, len(cfg.Types), len(cfg.Slots)))
+	}
+	for _, x := range cfg.Measures {
+		m.meaSlots = append(m.meaSlots, slotsRead(x, len(cfg.Types), len(cfg.Slots)))
+	}
 	for i, s := range cfg.Slots {
 		if s.Kind != SlotAgg {
 			m.accs = append(m.accs, nil)
@@ -93,6 +100,10 @@ type matchPart struct {
 
 type matchOp struct {
 	cfg       MatchConfig
+	defSlots  [][]int // per DEFINE: the slots it reads
+	meaSlots  [][]int // per measure: the slots it reads
+	cur       *matchPart
+	cond      nfaCond
 	out       changelog.Output
 	parts     map[string]*matchPart
 	partTypes []types.Type
@@ -100,6 +111,7 @@ type matchOp struct {
 	wm        int64
 	Late      int64
 	kbuf      []byte
+	sa, sb    []byte // sort keys of two rows being compared
 	ext       []types.Value
 	one       [1]types.Value
 	ob        changelog.Batch
@@ -213,7 +225,9 @@ func (m *matchOp) feed(p *matchPart, wm int64) error {
 		if len(m.cfg.Order) == 0 {
 			return 0
 		}
-		return strings.Compare(string(appendSortKey(nil, a, m.cfg.Order)), string(appendSortKey(nil, b, m.cfg.Order)))
+		m.sa = appendSortKey(m.sa[:0], a, m.cfg.Order)
+		m.sb = appendSortKey(m.sb[:0], b, m.cfg.Order)
+		return bytes.Compare(m.sa, m.sb)
 	})
 	n := sort.Search(len(p.pending), func(i int) bool { return p.pending[i][col].I > wm })
 	var err error
@@ -224,8 +238,8 @@ func (m *matchOp) feed(p *matchPart, wm int64) error {
 			p.base = seq
 		}
 		p.rows = append(p.rows, row)
-		cond := func(r *nfaRun, elem int, at int64) (bool, error) { return m.define(p, r, elem, at) }
-		if err = p.nfa.step(m.cfg.Elems, seq, row[col].I, m.cfg.Within, cond); err != nil {
+		m.cur = p
+		if err = p.nfa.step(m.cfg.Elems, seq, row[col].I, m.cfg.Within, m.cond); err != nil {
 			return err
 		}
 		if err = m.emitReady(p); err != nil {
@@ -257,29 +271,72 @@ func (m *matchOp) trim(p *matchPart) {
 	}
 }
 
-// define evaluates element elem's DEFINE for the row seq mapped to it after run r's rows.
-func (m *matchOp) define(p *matchPart, r *nfaRun, elem int, seq int64) (bool, error) {
+// slotsRead lists the slot columns (after the input's width columns) that x reads; all of them when x holds
+// an expression kind it cannot look into.
+func slotsRead(x expr.Expr, width, slots int) []int {
+	seen := make([]bool, slots)
+	var walk func(e expr.Expr) bool
+	walk = func(e expr.Expr) bool {
+		if e == nil {
+			return true
+		}
+		if c, ok := expr.ColumnIndex(e); ok {
+			if c >= width && c-width < slots {
+				seen[c-width] = true
+			}
+			return true
+		}
+		kids, known := expr.Children(e)
+		if !known {
+			return false
+		}
+		for _, k := range kids {
+			if !walk(k) {
+				return false
+			}
+		}
+		return true
+	}
+	var out []int
+	all := !walk(x)
+	for i := range seen {
+		if all || seen[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// defineCur evaluates element elem's DEFINE for the row seq mapped to it after run r's rows, in the
+// partition being fed.
+func (m *matchOp) defineCur(r *nfaRun, elem int, seq int64) (bool, error) {
 	x := m.cfg.Defines[elem]
 	if x == nil {
 		return true, nil
 	}
+	p := m.cur
 	v := matchView{rows: p.rows[r.start-p.base : seq-p.base+1], classes: r.classes, last: elem}
-	val, err := m.eval(x, &v)
+	val, err := m.eval(x, m.defSlots[elem], &v)
 	if err != nil {
 		return false, err
 	}
 	return !val.IsNull() && val.I != 0, nil
 }
 
-// eval evaluates x over the extended row of view v.
-func (m *matchOp) eval(x expr.Expr, v *matchView) (types.Value, error) {
-	m.ext = append(m.ext[:0], v.rows[len(v.rows)-1]...)
-	for i := range m.cfg.Slots {
+// eval evaluates x, which reads the slots used, over the extended row of view v.
+func (m *matchOp) eval(x expr.Expr, used []int, v *matchView) (types.Value, error) {
+	width := len(m.cfg.Types)
+	if cap(m.ext) < width+len(m.cfg.Slots) {
+		m.ext = make([]types.Value, width+len(m.cfg.Slots))
+	}
+	m.ext = m.ext[:width+len(m.cfg.Slots)]
+	copy(m.ext, v.rows[len(v.rows)-1])
+	for _, i := range used {
 		s, err := m.slot(i, v)
 		if err != nil {
 			return types.Value{}, err
 		}
-		m.ext = append(m.ext, s)
+		m.ext[width+i] = s
 	}
 	return x.Eval(m.ext)
 }
@@ -358,8 +415,8 @@ func (m *matchOp) emitReady(p *matchPart) error {
 		}
 		at := len(m.arena)
 		m.arena = append(m.arena, p.vals...)
-		for _, x := range m.cfg.Measures {
-			val, err := m.eval(x, &v)
+		for i, x := range m.cfg.Measures {
+			val, err := m.eval(x, m.meaSlots[i], &v)
 			if err != nil {
 				return err
 			}

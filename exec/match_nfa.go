@@ -79,6 +79,8 @@ const maxRuns = 100_000
 type nfa struct {
 	runs    []*nfaRun
 	waiting []*nfaMatch
+	spare   []*nfaRun // the previous step's run slice, reused
+	fresh   nfaRun    // the run starting at the current row (never kept: take copies)
 }
 
 // nfaCond reports whether the row seq, mapped to element elem, satisfies elem's DEFINE given the run's rows.
@@ -89,14 +91,16 @@ func (n *nfa) step(elems []MatchElem, seq, ts int64, within int64, cond nfaCond)
 	if within > 0 {
 		n.timeout(ts, within)
 	}
-	old := n.runs
-	n.runs = make([]*nfaRun, 0, len(old)+1)
-	start := &nfaRun{start: seq, startTs: ts}
-	for _, r := range append(old, start) {
+	old := append(n.runs, &n.fresh)
+	n.fresh = nfaRun{start: seq, startTs: ts}
+	n.runs = n.spare[:0]
+	for _, r := range old {
 		if err := n.branch(elems, r, r.elem, r.count, seq, cond); err != nil {
 			return err
 		}
 	}
+	clear(old)
+	n.spare = old
 	if len(n.runs) > maxRuns {
 		return fmt.Errorf("MATCH_RECOGNIZE: more than %d partial matches in one partition; bound the pattern with WITHIN or make the DEFINE conditions exclusive", maxRuns)
 	}

@@ -187,3 +187,33 @@ func TestMatchStatePruned(t *testing.T) {
 		t.Fatalf("%d partitions kept after every run timed out", len(m.parts))
 	}
 }
+
+// BenchmarkMatch: PATTERN (A B+? C) over 64 partitions, batches of 1024 rows, a watermark after each.
+func BenchmarkMatch(b *testing.B) {
+	cfg := matchTestConfig(b, false, SkipPastLastRow, 0)
+	op, err := NewMatch(cfg, &discard{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	batch := &changelog.Batch{}
+	vals := make([]types.Value, 3*1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	ts := int64(0)
+	for i := 0; i < b.N; i += 1024 {
+		batch.Reset()
+		for k := range 1024 {
+			ts++
+			row := vals[3*k : 3*k+3]
+			row[0], row[1], row[2] = types.IntValue(int64(k%64)), types.TimestampValue(ts, 0), types.IntValue(int64(rng.IntN(10)))
+			batch.Append(changelog.Insert, row)
+		}
+		if err := op.Push(batch); err != nil {
+			b.Fatal(err)
+		}
+		if err := op.Watermark(ts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
