@@ -18,7 +18,6 @@ type MatchSlotKind uint8
 const (
 	SlotLast     MatchSlotKind = iota // LAST(v.x, n) and v.x: Arg on the n-th last row mapped to Elem
 	SlotFirst                         // FIRST(v.x, n): Arg on the n-th row mapped to Elem
-	SlotPrev                          // PREV(v.x, n): Arg on the row n rows before the last row mapped to Elem
 	SlotAgg                           // Agg(v.x): an aggregate of Arg over the rows mapped to Elem
 	SlotRowtime                       // MATCH_ROWTIME(): the time of the last row
 	SlotProctime                      // MATCH_PROCTIME(): the processing time
@@ -364,15 +363,6 @@ func (m *matchOp) slot(i int, v *matchView) (types.Value, error) {
 					return s.Arg.Eval(v.rows[k])
 				}
 				cnt++
-			}
-		}
-	case SlotPrev:
-		for k := n - 1; k >= 0; k-- {
-			if in(k) {
-				if k-s.Offset >= 0 {
-					return s.Arg.Eval(v.rows[k-s.Offset])
-				}
-				break
 			}
 		}
 	case SlotAgg:

@@ -243,9 +243,18 @@ func (mb *matchBinder) varOf(ref *sql.ColumnRef) (string, bool) {
 // bind binds a DEFINE or MEASURES expression: navigation becomes slot columns after the input's.
 func (mb *matchBinder) bind(e sql.Expr) (expr.Expr, error) {
 	var failed error
-	rewritten := rewriteExpr(e, func(x sql.Expr) (sql.Expr, bool) {
+	var fn func(x sql.Expr) (sql.Expr, bool)
+	fn = func(x sql.Expr) (sql.Expr, bool) {
 		if failed != nil {
 			return x, true
+		}
+		if f, ok := x.(*sql.FuncCall); ok && (strings.EqualFold(f.Name, "PREV") || strings.EqualFold(f.Name, "NEXT")) {
+			// Flink's planner takes PREV/NEXT(x, 0) as x and refuses any other offset (physical offsets).
+			if err := mb.physicalOffset(f); err != nil {
+				failed = err
+				return x, true
+			}
+			return rewriteExpr(f.Args[0], fn), true
 		}
 		slot, ok, err := mb.navigation(x)
 		if err != nil {
@@ -256,7 +265,8 @@ func (mb *matchBinder) bind(e sql.Expr) (expr.Expr, error) {
 			return nil, false
 		}
 		return &sql.ColumnRef{P: x.Position(), Parts: []string{slot}}, true
-	})
+	}
+	rewritten := rewriteExpr(e, fn)
 	if failed != nil {
 		return nil, failed
 	}
@@ -284,32 +294,20 @@ func (mb *matchBinder) navigation(x sql.Expr) (string, bool, error) {
 	case *sql.FuncCall:
 		name := strings.ToUpper(x.Name)
 		switch name {
-		case "FIRST", "LAST", "PREV":
-			if len(x.Args) < 1 || len(x.Args) > 2 {
-				return "", false, sql.Errorf(x.P, ErrValidation, "%s takes an expression and an optional constant offset: %s(A.price[, 1])", name, name)
-			}
-			off := 0
-			if name == "PREV" {
-				off = 1
-			}
-			if len(x.Args) == 2 {
-				lit, ok := unparen(x.Args[1]).(*sql.Literal)
-				if !ok || lit.Kind != sql.LitInteger {
-					return "", false, sql.Errorf(x.Args[1].Position(), ErrValidation, "the offset of %s must be a non-negative integer literal", name)
-				}
-				fmt.Sscan(lit.Text, &off)
-				if off < 0 || off > 1<<20 {
-					return "", false, sql.Errorf(x.Args[1].Position(), ErrValidation, "the offset of %s must be a non-negative integer literal", name)
-				}
+		case "FIRST", "LAST":
+			off, err := mb.offset(x, 0)
+			if err != nil {
+				return "", false, err
 			}
 			elem, arg, err := mb.singleVarArg(name, x.Args[0])
 			if err != nil {
 				return "", false, err
 			}
-			kind := map[string]exec.MatchSlotKind{"FIRST": exec.SlotFirst, "LAST": exec.SlotLast, "PREV": exec.SlotPrev}[name]
+			kind := exec.SlotLast
+			if name == "FIRST" {
+				kind = exec.SlotFirst
+			}
 			return mb.add(exec.MatchSlot{Kind: kind, Elem: elem, Offset: off, Arg: arg}, arg.Type().WithNullable(true)), true, nil
-		case "NEXT":
-			return "", false, sql.Errorf(x.P, ErrUnsupported, "NEXT is not supported yet in MATCH_RECOGNIZE (Flink supports no physical offsets forward); use PREV, FIRST or LAST")
 		case "CLASSIFIER", "MATCH_NUMBER":
 			return "", false, sql.Errorf(x.P, ErrUnsupported, "%s() is not supported yet in MATCH_RECOGNIZE", name)
 		case "MATCH_ROWTIME":
@@ -355,6 +353,40 @@ func (mb *matchBinder) navigation(x sql.Expr) (string, bool, error) {
 	return "", false, nil
 }
 
+// offset reads the optional constant offset of FIRST/LAST/PREV/NEXT(x[, n]).
+func (mb *matchBinder) offset(x *sql.FuncCall, def int) (int, error) {
+	name := strings.ToUpper(x.Name)
+	if len(x.Args) < 1 || len(x.Args) > 2 {
+		return 0, sql.Errorf(x.P, ErrValidation, "%s takes an expression and an optional constant offset: %s(A.price[, 1])", name, name)
+	}
+	off := def
+	if len(x.Args) == 2 {
+		lit, ok := unparen(x.Args[1]).(*sql.Literal)
+		n, err := 0, error(nil)
+		if ok && lit.Kind == sql.LitInteger {
+			_, err = fmt.Sscan(lit.Text, &n)
+		}
+		if !ok || lit.Kind != sql.LitInteger || err != nil || n < 0 || n > 1<<20 {
+			return 0, sql.Errorf(x.Args[1].Position(), ErrValidation, "the offset of %s must be a non-negative integer literal", name)
+		}
+		off = n
+	}
+	return off, nil
+}
+
+// physicalOffset refuses PREV/NEXT with an offset other than 0, as Flink does: they navigate every row of
+// the partition, which the pattern operator does not keep.
+func (mb *matchBinder) physicalOffset(f *sql.FuncCall) error {
+	off, err := mb.offset(f, 1)
+	if err != nil {
+		return err
+	}
+	if off != 0 {
+		return sql.Errorf(f.P, ErrUnsupported, "Flink does not support physical offsets within partition: %s(..., %d) is not supported yet; use LAST(v.x, n) for the n-th last row mapped to v, or LAST(x, n) for the n-th last row of the match", strings.ToUpper(f.Name), off)
+	}
+	return nil
+}
+
 func (mb *matchBinder) add(s exec.MatchSlot, t types.Type) string {
 	mb.slots = append(mb.slots, s)
 	mb.types = append(mb.types, t)
@@ -369,7 +401,7 @@ func (mb *matchBinder) singleVarArg(fn string, e sql.Expr) (int, expr.Expr, erro
 	stripped := rewriteExpr(e, func(x sql.Expr) (sql.Expr, bool) {
 		if f, ok := x.(*sql.FuncCall); ok {
 			switch strings.ToUpper(f.Name) {
-			case "FIRST", "LAST", "PREV", "NEXT", "SUM", "AVG", "COUNT", "MIN", "MAX", "MATCH_ROWTIME", "MATCH_PROCTIME":
+			case "FIRST", "LAST", "SUM", "AVG", "COUNT", "MIN", "MAX", "MATCH_ROWTIME", "MATCH_PROCTIME":
 				if failed == nil {
 					failed = sql.Errorf(f.P, ErrUnsupported, "%s inside the argument of %s is not supported", strings.ToUpper(f.Name), fn)
 				}
