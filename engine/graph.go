@@ -235,7 +235,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.MatchRecognize:
 		cfg := exec.MatchConfig{Partition: n.Partition, TimeCol: n.TimeCol, Order: n.Order, Types: fieldTypes(n.Input.Fields()),
 			Elems: n.Elems, Defines: n.Defines, Measures: n.Measures, Slots: n.Slots, Skip: n.Skip, SkipElem: n.SkipElem,
-			SkipName: n.Vars[n.SkipElem], Within: n.Within}
+			SkipName: n.Vars[n.SkipElem], Within: n.Within, ProcTime: n.ProcTime}
 		op, err := exec.NewMatch(cfg, out)
 		if err != nil {
 			return err

@@ -50,6 +50,9 @@ type MatchConfig struct {
 	SkipName  string
 	Within    int64 // WITHIN in ms; 0 for none
 	Now       func() time.Time
+	// ProcTime: ORDER BY a processing-time attribute (streaming): rows are fed as they arrive, none is late,
+	// and watermarks are only forwarded.
+	ProcTime bool
 }
 
 // NewMatch returns the MATCH_RECOGNIZE operator: rows are buffered per partition until the watermark
@@ -141,7 +144,7 @@ func (m *matchOp) Push(b *changelog.Batch) error {
 		if t.IsNull() {
 			continue
 		}
-		if t.I <= m.wm {
+		if t.I <= m.wm && !m.cfg.ProcTime {
 			m.Late++
 			continue
 		}
@@ -157,12 +160,17 @@ func (m *matchOp) Push(b *changelog.Batch) error {
 		}
 		p.pending = append(p.pending, changelog.CopyVals(r.Vals))
 	}
+	if m.cfg.ProcTime {
+		return m.advance(changelog.MaxWatermark-1, false)
+	}
 	return nil
 }
 
 func (m *matchOp) Watermark(ts int64) error {
-	if err := m.advance(ts, false); err != nil {
-		return err
+	if !m.cfg.ProcTime {
+		if err := m.advance(ts, false); err != nil {
+			return err
+		}
 	}
 	return m.out.Watermark(ts)
 }
@@ -179,7 +187,7 @@ func (m *matchOp) End() error {
 func (m *matchOp) advance(wm int64, end bool) error {
 	m.keys = m.keys[:0]
 	for k, p := range m.parts {
-		if len(p.pending) > 0 || m.cfg.Within > 0 && len(p.nfa.runs) > 0 || end {
+		if len(p.pending) > 0 || m.cfg.Within > 0 && len(p.nfa.runs) > 0 && !m.cfg.ProcTime || end {
 			m.keys = append(m.keys, k)
 		}
 	}
@@ -202,7 +210,7 @@ func (m *matchOp) advance(wm int64, end bool) error {
 			delete(m.parts, k)
 		}
 	}
-	if wm > m.wm {
+	if wm > m.wm && !m.cfg.ProcTime {
 		m.wm = wm
 	}
 	if len(m.ob.Rows) > 0 {

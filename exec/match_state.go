@@ -18,8 +18,8 @@ func (m *matchOp) signature() string {
 	for _, e := range m.cfg.Elems {
 		elems = append(elems, fmt.Sprintf("{%d,%d,%t}", e.Min, e.Max, e.Greedy))
 	}
-	return fmt.Sprintf("Match(partition=%d, time=%d, width=%d, pattern=%v, skip=%d/%d, within=%d)",
-		len(m.cfg.Partition), m.cfg.TimeCol, len(m.cfg.Types), elems, m.cfg.Skip, m.cfg.SkipElem, m.cfg.Within)
+	return fmt.Sprintf("Match(partition=%d, time=%d, width=%d, pattern=%v, skip=%d/%d, within=%d, proctime=%t)",
+		len(m.cfg.Partition), m.cfg.TimeCol, len(m.cfg.Types), elems, m.cfg.Skip, m.cfg.SkipElem, m.cfg.Within, m.cfg.ProcTime)
 }
 
 func appendRows(dst []byte, rows [][]types.Value) []byte {

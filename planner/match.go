@@ -30,7 +30,9 @@ type MatchRecognize struct {
 	Out       []Field
 	Pos       sql.Pos // the MATCH_RECOGNIZE keyword
 	OrderAttr timeAttribute
-	text      matchText
+	// ProcTime (physical, streaming): ordered by a PROCTIME() column: rows are matched in arrival order.
+	ProcTime bool
+	text     matchText
 }
 
 // matchText is the clause as written, for EXPLAIN.

@@ -67,7 +67,8 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return nil, err
 		}
 	case *MatchRecognize:
-		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil {
+		x.ProcTime = !p.Batch && !hasRowtime(x.Input, x.OrderAttr.name) && hasProctime(x.Input, x.OrderAttr.name)
+		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil && !x.ProcTime {
 			return nil, err
 		}
 	case *TemporalJoin:
