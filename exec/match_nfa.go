@@ -81,6 +81,7 @@ type nfa struct {
 	waiting []*nfaMatch
 	spare   []*nfaRun // the previous step's run slice, reused
 	fresh   nfaRun    // the run starting at the current row (never kept: take copies)
+	free    []*nfaRun // runs of earlier steps, for take to reuse
 }
 
 // nfaCond reports whether the row seq, mapped to element elem, satisfies elem's DEFINE given the run's rows.
@@ -98,6 +99,10 @@ func (n *nfa) step(elems []MatchElem, seq, ts int64, within int64, cond nfaCond)
 		if err := n.branch(elems, r, r.elem, r.count, seq, cond); err != nil {
 			return err
 		}
+	}
+	for _, r := range old[:len(old)-1] {
+		r.classes = nil
+		n.free = append(n.free, r)
 	}
 	clear(old)
 	n.spare = old
@@ -151,7 +156,14 @@ func (n *nfa) take(elems []MatchElem, r *nfaRun, i, c int) {
 		n.waiting = append(n.waiting, &nfaMatch{start: r.start, startTs: r.startTs, classes: classes})
 	}
 	if elems[i].Max < 0 || c < elems[i].Max || i+1 < len(elems) {
-		n.runs = append(n.runs, &nfaRun{start: r.start, startTs: r.startTs, elem: i, count: c, classes: classes})
+		var nr *nfaRun
+		if k := len(n.free); k > 0 {
+			nr, n.free = n.free[k-1], n.free[:k-1]
+		} else {
+			nr = new(nfaRun)
+		}
+		*nr = nfaRun{start: r.start, startTs: r.startTs, elem: i, count: c, classes: classes}
+		n.runs = append(n.runs, nr)
 	}
 }
 
