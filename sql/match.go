@@ -82,6 +82,10 @@ func (p *parser) maybeMatchRecognize(in TableExpr) TableExpr {
 	}
 	if p.acceptKw("MEASURES") {
 		for p.err == nil {
+			// FINAL/RUNNING semantics: the same with ONE ROW PER MATCH (Flink), so the keyword is dropped.
+			if t := p.tok(); (t.isKw("FINAL") || t.isKw("RUNNING")) && p.peekN(1).kind == tokIdent && !p.peekN(1).isKw("AS") {
+				p.advance()
+			}
 			e := p.expr()
 			p.expectKw("AS")
 			m.Measures = append(m.Measures, &MatchMeasure{Expr: e, Name: p.ident()})
