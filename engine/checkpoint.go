@@ -69,7 +69,7 @@ func statefulNode(n planner.Node) bool {
 	switch n := n.(type) {
 	case *planner.WindowTVF:
 		return n.Spec.Kind == exec.Session // TUMBLE/HOP/CUMULATE assign windows row by row
-	case *planner.Aggregate, *planner.WindowAggregate, *planner.OverAggregate, *planner.Rank, *planner.WindowRank, *planner.WindowJoin,
+	case *planner.Aggregate, *planner.WindowAggregate, *planner.OverAggregate, *planner.MatchRecognize, *planner.Rank, *planner.WindowRank, *planner.WindowJoin,
 		*planner.TopN, *planner.Sort, *planner.Limit, *planner.Join, *planner.TemporalJoin, *planner.ChangelogNormalize:
 		return true
 	}

@@ -232,6 +232,16 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		g.register(n, op)
 		return g.build(n.Input, op, j)
+	case *planner.MatchRecognize:
+		g.noTTL = append(g.noTTL, n.Describe()) // as in Flink, WITHIN bounds its state, not the TTL
+		cfg := exec.MatchConfig{Partition: n.Partition, TimeCol: n.TimeCol, Order: n.Order, Types: fieldTypes(n.Input.Fields()),
+			Elems: n.Elems, Defines: n.Defines, Measures: n.Measures, Slots: n.Slots, Skip: n.Skip, SkipElem: n.SkipElem,
+			SkipName: n.Vars[n.SkipElem], Within: n.Within, ProcTime: n.ProcTime}
+		op, err := exec.NewMatch(cfg, out)
+		if err != nil {
+			return err
+		}
+		return g.build(n.Input, g.op(n, op), j)
 	case *planner.Rank:
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl}
 		cfg.Types = fieldTypes(n.Input.Fields())

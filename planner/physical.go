@@ -66,6 +66,11 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil {
 			return nil, err
 		}
+	case *MatchRecognize:
+		x.ProcTime = !p.Batch && !hasRowtime(x.Input, x.OrderAttr.name) && hasProctime(x.Input, x.OrderAttr.name)
+		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil && !x.ProcTime {
+			return nil, err
+		}
 	case *TemporalJoin:
 		if p.Batch {
 			return nil, sql.Errorf(x.Pos, ErrUnsupported, "temporal joins (FOR SYSTEM_TIME AS OF) are not supported in batch mode yet")
@@ -168,6 +173,10 @@ func inferModes(n Node) error {
 	case *OverAggregate:
 		if !insertOnly(x.Input) {
 			return sql.Errorf(x.Pos, ErrUnsupported, "OVER aggregates over updating input are not supported yet")
+		}
+	case *MatchRecognize:
+		if !insertOnly(x.Input) {
+			return sql.Errorf(x.Pos, ErrUnsupported, "Match Recognize doesn't support consuming update changes which is produced by node %s", updateProducer(x.Input).Describe())
 		}
 	case *Limit:
 		if !insertOnly(x.Input) {

@@ -181,6 +181,10 @@ func withInputs(n Node, ins []Node) Node {
 		c := *n
 		c.Input = ins[0]
 		return &c
+	case *MatchRecognize:
+		c := *n
+		c.Input = ins[0]
+		return &c
 	case *TemporalJoin:
 		c := *n
 		c.Left, c.Right = ins[0], ins[1]

@@ -50,6 +50,8 @@ func (p *Planner) from(t sql.TableExpr) (Node, *scope, error) {
 		return p.aliased(n, t.Alias, t.ColAliases, t.P)
 	case *sql.Join:
 		return p.join(t)
+	case *sql.MatchRecognize:
+		return p.matchRecognize(t)
 	case *sql.TableFunc:
 		switch t.Call.Name {
 		case "TUMBLE", "HOP", "CUMULATE":

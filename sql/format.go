@@ -610,6 +610,8 @@ func writeTable(b *strings.Builder, t TableExpr) {
 			b.WriteByte(')')
 		}
 		writeAlias(b, t.Alias, t.ColAliases)
+	case *MatchRecognize:
+		writeMatchRecognize(b, t)
 	case *Join:
 		writeTable(b, t.Left)
 		if t.Kind == "CROSS" && t.On == nil && len(t.Using) == 0 {

@@ -209,7 +209,7 @@ func (lx *lexer) next() (token, *ParseError) {
 			return mk(tokOp, op, 2), nil
 		}
 	}
-	if strings.IndexByte("()[],;.+-*/%=<>:{}", c) >= 0 {
+	if strings.IndexByte("()[],;.+-*/%=<>:{}|^", c) >= 0 {
 		return mk(tokOp, string(c), 1), nil
 	}
 	r, size := utf8.DecodeRuneInString(rest)

@@ -523,7 +523,7 @@ func (p *parser) tablePrimary() TableExpr {
 	case p.isOp("("):
 		n := p.peekN(1)
 		if n.isKw("SELECT") || n.isKw("WITH") || n.isKw("VALUES") || isOpTok(n, "(") {
-			return p.subqueryTable()
+			return p.maybeMatchRecognize(p.subqueryTable())
 		}
 		p.advance()
 		inner := p.fromList()
@@ -540,7 +540,7 @@ func (p *parser) tablePrimary() TableExpr {
 			ref.SystemTimeAt = p.checkedAdditive()
 		}
 		ref.Alias, ref.ColAliases = p.tableAlias()
-		return ref
+		return p.maybeMatchRecognize(ref)
 	}
 	p.unexpected()
 	return &TableRef{P: t.pos}
