@@ -52,7 +52,7 @@ func (p *Planner) from(t sql.TableExpr) (Node, *scope, error) {
 		return p.join(t)
 	case *sql.TableFunc:
 		switch t.Call.Name {
-		case "TUMBLE", "HOP", "CUMULATE":
+		case "TUMBLE", "HOP", "CUMULATE", "SESSION":
 			if !t.Lateral {
 				n, sc, err := p.windowTVF(t)
 				if err != nil {
