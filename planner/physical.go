@@ -23,6 +23,9 @@ func (p *Planner) physical(root Node) (Node, error) {
 	if err := inferModes(n); err != nil {
 		return nil, err
 	}
+	if err := p.checkProctimeWindows(n); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -59,6 +62,9 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		}
 		x.Sink = s
 	case *WindowTVF:
+		if x.Proctime {
+			break // checked by checkProctimeWindows
+		}
 		if err := p.checkTimeAttribute(x.Input, x.TimeAttr); err != nil {
 			return nil, err
 		}

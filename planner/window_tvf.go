@@ -220,7 +220,8 @@ func (p *Planner) buildWindow(name string, at sql.Pos, in Node, insc *scope, col
 	out = append(out, Field{Name: "window_start", Type: types.TimestampType(3).WithNullable(false)},
 		Field{Name: "window_end", Type: types.TimestampType(3).WithNullable(false)},
 		Field{Name: "window_time", Type: wtType})
-	return &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out, Pos: at, TimeAttr: timeAttr}, nil
+	return &WindowTVF{Input: in, Spec: spec, TimeCol: col, LTZ: ct.Kind == types.TimestampLTZ, Out: out, Pos: at, TimeAttr: timeAttr,
+		Proctime: isProctimeCol(in, col)}, nil
 }
 
 // hasRowtime reports whether n's plan assigns watermarks on column name (a time attribute).
