@@ -191,6 +191,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, g.op(n, exec.NewTopN(n.Keys, n.Limit, n.Offset, out)), j)
 	case *planner.Limit:
 		return g.build(n.Input, g.op(n, exec.NewLimit(n.Limit, n.Offset, out)), j)
+	case *planner.TemporalSort:
+		return g.build(n.Input, g.op(n, exec.NewTemporalSort(n.Keys, out)), j)
 	case *planner.WindowTVF:
 		if n.Spec.Kind == exec.Session {
 			in := n.Input.Fields()

@@ -101,7 +101,7 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return &Sort{Input: x.Input, Keys: x.Keys, Limit: x.Limit, Offset: x.Offset}, nil
 		case len(x.Keys) > 0:
 			if x.Limit < 0 {
-				return nil, sql.Errorf(x.OrderPos, ErrUnsupported, "Sort on a non-time-attribute field is not supported in streaming mode: ORDER BY needs a LIMIT (Top-N) or batch mode (SET 'execution.runtime-mode' = 'batch')")
+				return temporalSort(x)
 			}
 			return &TopN{Input: x.Input, Keys: x.Keys, Limit: x.Limit, Offset: x.Offset}, nil
 		}
