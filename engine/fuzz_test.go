@@ -67,6 +67,16 @@ func FuzzPlan(f *testing.F) {
 		"SELECT r.name, COUNT(*), SUM(r.addr.zip) FROM n GROUP BY r.name",
 		"SELECT x.id FROM (SELECT r AS x FROM n) WHERE x IS NOT NULL",
 		"SELECT n.r.addr.zip, t.a FROM n JOIN t ON n.k = t.a",
+		// Window TVFs: named arguments, SESSION, processing time; FLOOR/CEIL TO; streaming ORDER BY rowtime.
+		"SELECT * FROM TABLE(HOP(DATA => TABLE t, SLIDE => INTERVAL '1' MINUTE, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '2' MINUTE, OFFSET => INTERVAL '10' SECOND))",
+		"SELECT * FROM TABLE(TUMBLE(TABLE t, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '1' MINUTE, SIZE => INTERVAL '2' MINUTE))",
+		"SELECT a, window_start, SUM(b) FROM TABLE(SESSION(TABLE t PARTITION BY (a, b), DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY a, window_start, window_end",
+		"SELECT * FROM TABLE(SESSION(DATA => TABLE t PARTITION BY a, TIMECOL => DESCRIPTOR(ts), GAP => INTERVAL '1' MINUTE))",
+		"SELECT window_start, COUNT(*) FROM TABLE(CUMULATE(TABLE pc, DESCRIPTOR(pt), INTERVAL '1' MINUTE, INTERVAL '1' HOUR)) GROUP BY window_start, window_end",
+		"SELECT * FROM TABLE(TUMBLE(TABLE pc, DESCRIPTOR(pt), INTERVAL '1' MINUTE))",
+		"SELECT FLOOR(ts TO HOUR), CEIL(ts TO WEEK), FLOOR(CAST(ts AS DATE) TO MONTH), CEIL(pt TO DAY) FROM t, pc",
+		"SELECT a, ts FROM t WHERE b > 0 ORDER BY ts, a DESC",
+		"SELECT ABS(x => 1), ts FROM t ORDER BY ts DESC",
 	} {
 		f.Add(seed)
 	}
@@ -79,7 +89,8 @@ CREATE TABLE t (a INT, b BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH (
 CREATE TABLE u (a INT, c STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
 CREATE TABLE p (a INT, n BIGINT) WITH ('connector' = 'print');
 CREATE TABLE v (a INT, c STRING, vts TIMESTAMP(3), PRIMARY KEY (a) NOT ENFORCED, WATERMARK FOR vts AS vts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
-CREATE TABLE n (k INT, r ROW<id BIGINT, name STRING, addr ROW<city STRING, zip INT>>, c AS r.addr.city) WITH ('connector' = 'datagen', 'number-of-rows' = '5');`)
+CREATE TABLE n (k INT, r ROW<id BIGINT, name STRING, addr ROW<city STRING, zip INT>>, c AS r.addr.city) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE pc (a INT, pt AS PROCTIME()) WITH ('connector' = 'datagen', 'number-of-rows' = '5');`)
 	if err != nil {
 		f.Fatal(err)
 	}
