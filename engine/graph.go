@@ -192,7 +192,12 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Limit:
 		return g.build(n.Input, g.op(n, exec.NewLimit(n.Limit, n.Offset, out)), j)
 	case *planner.TemporalSort:
-		return g.build(n.Input, g.op(n, exec.NewTemporalSort(n.Keys, out)), j)
+		op := exec.NewTemporalSort(n.Keys, out)
+		if n.Proctime {
+			// PROCTIME() values are instants: the clock runs in UTC.
+			return g.build(n.Input, g.op(n, exec.NewProctimeClock(g.now, time.UTC, op)), j)
+		}
+		return g.build(n.Input, g.op(n, op), j)
 	case *planner.WindowTVF:
 		if n.Spec.Kind == exec.Session {
 			in := n.Input.Fields()

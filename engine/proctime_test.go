@@ -45,6 +45,9 @@ GROUP BY odd, window_start, window_end`,
 			"+I[2024-05-15T13:47:21.123, 2024-05-15T13:47:26.123, 0, 3]\n+I[2024-05-15T13:47:21.123, 2024-05-15T13:47:26.123, 1, 4]\n"},
 		{`SELECT TUMBLE_START(pt, INTERVAL '1' HOUR) AS s, COUNT(*) AS n FROM clicks GROUP BY TUMBLE(pt, INTERVAL '1' HOUR)`,
 			"+I[2024-05-15T13:00, 7]\n"},
+		// ORDER BY a processing-time attribute: rows of one millisecond sorted by the further keys.
+		{`SELECT id, pt FROM clicks ORDER BY pt, id DESC`, "+I[7, 2024-05-15T13:47:21.123Z]\n+I[6, 2024-05-15T13:47:21.123Z]\n+I[5, 2024-05-15T13:47:21.123Z]\n+I[4, 2024-05-15T13:47:21.123Z]\n+I[3, 2024-05-15T13:47:21.123Z]\n+I[2, 2024-05-15T13:47:21.123Z]\n+I[1, 2024-05-15T13:47:21.123Z]\n"},
+		{`SELECT id, odd, p_time FROM v WHERE id > 2 ORDER BY p_time ASC, odd, id DESC`, "+I[6, 0, 2024-05-15T13:47:21.123Z]\n+I[4, 0, 2024-05-15T13:47:21.123Z]\n+I[7, 1, 2024-05-15T13:47:21.123Z]\n+I[5, 1, 2024-05-15T13:47:21.123Z]\n+I[3, 1, 2024-05-15T13:47:21.123Z]\n"},
 	} {
 		rows, _, err := queryRows(ctx, s, c.query, ModeStreaming)
 		if err != nil {

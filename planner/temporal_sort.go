@@ -9,12 +9,15 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// TemporalSort is Flink's streaming ORDER BY whose first key is a rowtime attribute, ascending (without
+// TemporalSort is Flink's streaming ORDER BY whose first key is a time attribute, ascending (without
 // LIMIT): rows are released in order as the watermark passes their rowtime, ties sorted by the further keys;
-// insert-only (exec.NewTemporalSort). Chosen by the physical pass for a SortLimit without limit.
+// insert-only (exec.NewTemporalSort). Over a processing-time attribute (Proctime), the processing-time clock
+// drives it (exec.NewProctimeClock): rows are released once the clock has passed their PROCTIME(), rows of
+// the same millisecond sorted by the further keys. Chosen by the physical pass for a SortLimit without limit.
 type TemporalSort struct {
-	Input Node
-	Keys  []exec.SortKey
+	Input    Node
+	Keys     []exec.SortKey
+	Proctime bool
 }
 
 func (n *TemporalSort) Fields() []Field      { return n.Input.Fields() }
@@ -28,13 +31,14 @@ func (n *TemporalSort) Describe() string {
 // a rowtime attribute in ascending order over insert-only input; Flink's error otherwise.
 func temporalSort(x *SortLimit) (Node, error) {
 	k := x.Keys[0]
-	if x.Offset > 0 || k.Desc || !isRowtimeCol(x.Input, k.Col) {
+	proctime := isProctimeCol(x.Input, k.Col)
+	if x.Offset > 0 || k.Desc || !proctime && !isRowtimeCol(x.Input, k.Col) {
 		return nil, sql.Errorf(x.OrderPos, ErrUnsupported, "Sort on a non-time-attribute field is not supported in streaming mode: ORDER BY needs a time attribute (a column with a WATERMARK) ascending as its first key, a LIMIT (Top-N), or batch mode (SET 'execution.runtime-mode' = 'batch')")
 	}
 	if !insertOnly(x.Input) {
 		return nil, sql.Errorf(x.OrderPos, ErrUnsupported, "ORDER BY a time attribute over an updating query is not supported; its input must be insert-only")
 	}
-	return &TemporalSort{Input: x.Input, Keys: x.Keys}, nil
+	return &TemporalSort{Input: x.Input, Keys: x.Keys, Proctime: proctime}, nil
 }
 
 // isRowtimeCol reports whether column col of n is a rowtime attribute: the rowtime column of a watermark
