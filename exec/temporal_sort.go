@@ -27,11 +27,15 @@ type temporalSort struct {
 	out  changelog.Output
 	wm   int64
 	Late int64
-	held []heldRow // in arrival order
+	held rowHeap // a min-heap by (rowtime, arrival)
 	seq  int64
 	ob   changelog.Batch
 	kbuf []byte
 	rel  []heldRow
+	// Held rows' values and keys are carved out of these chunks (no allocation per row); a chunk is freed
+	// once none of its rows is held.
+	varena []types.Value
+	karena []byte
 }
 
 type heldRow struct {
@@ -39,6 +43,51 @@ type heldRow struct {
 	seq  int64
 	key  []byte // the sort keys' order-preserving encoding
 	vals []types.Value
+}
+
+// rowHeap is a binary min-heap of held rows by (ts, seq).
+type rowHeap []heldRow
+
+func (h rowHeap) less(i, j int) bool {
+	return h[i].ts < h[j].ts || h[i].ts == h[j].ts && h[i].seq < h[j].seq
+}
+
+func (h *rowHeap) push(r heldRow) {
+	*h = append(*h, r)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a.less(i, p) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *rowHeap) pop() heldRow {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = heldRow{}
+	a = a[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && a.less(l, m) {
+			m = l
+		}
+		if r := l + 1; r < n && a.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
 
 func (s *temporalSort) Push(b *changelog.Batch) error {
@@ -52,34 +101,38 @@ func (s *temporalSort) Push(b *changelog.Batch) error {
 			continue
 		}
 		s.kbuf = appendSortKey(s.kbuf[:0], r.Vals, s.keys)
-		s.held = append(s.held, heldRow{ts: v.I, seq: s.seq, key: bytes.Clone(s.kbuf), vals: changelog.CopyVals(r.Vals)})
+		s.held.push(s.hold(v.I, s.kbuf, r.Vals))
 		s.seq++
 	}
 	return nil
 }
 
+// hold copies a row and its key into the arenas.
+func (s *temporalSort) hold(ts int64, key []byte, vals []types.Value) heldRow {
+	if len(s.varena)+len(vals) > cap(s.varena) {
+		s.varena = make([]types.Value, 0, max(1024, 16*len(vals)))
+	}
+	vs := len(s.varena)
+	s.varena = append(s.varena, vals...)
+	if len(s.karena)+len(key) > cap(s.karena) {
+		s.karena = make([]byte, 0, max(16<<10, 16*len(key)))
+	}
+	ks := len(s.karena)
+	s.karena = append(s.karena, key...)
+	return heldRow{ts: ts, seq: s.seq, key: s.karena[ks:len(s.karena):len(s.karena)], vals: s.varena[vs:len(s.varena):len(s.varena)]}
+}
+
 // release emits, sorted, the held rows whose rowtime is <= wm.
 func (s *temporalSort) release(wm int64) error {
 	s.rel = s.rel[:0]
-	keep := s.held[:0]
-	for _, h := range s.held {
-		if h.ts <= wm {
-			s.rel = append(s.rel, h)
-		} else {
-			keep = append(keep, h)
-		}
+	for len(s.held) > 0 && s.held[0].ts <= wm {
+		s.rel = append(s.rel, s.held.pop())
 	}
-	clear(s.held[len(keep):])
-	s.held = keep
 	if len(s.rel) == 0 {
 		return nil
 	}
-	slices.SortFunc(s.rel, func(a, b heldRow) int {
-		if c := bytes.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return int(a.seq - b.seq)
-	})
+	// In (rowtime, arrival) order already; ties on rowtime go by the further keys.
+	slices.SortStableFunc(s.rel, func(a, b heldRow) int { return bytes.Compare(a.key, b.key) })
 	s.ob.Reset()
 	for _, h := range s.rel {
 		s.ob.Append(changelog.Insert, h.vals)
@@ -160,10 +213,8 @@ func (s *temporalSort) RestoreState(r state.Reader) error {
 				return entryError(op, ns, key, fmt.Errorf("a row has %d columns, fewer than the operator reads", len(row)))
 			}
 		}
-		s.held = append(s.held, heldRow{ts: ts, seq: int64(binary.BigEndian.Uint64(key)),
-			key: appendSortKey(nil, row, s.keys), vals: row})
+		s.held.push(heldRow{ts: ts, seq: int64(binary.BigEndian.Uint64(key)), key: appendSortKey(nil, row, s.keys), vals: row})
 		return nil
 	})
-	slices.SortFunc(s.held, func(a, b heldRow) int { return int(a.seq - b.seq) })
 	return err
 }

@@ -84,3 +84,30 @@ func TestTemporalSortMatchesRecomputation(t *testing.T) {
 		}
 	}
 }
+
+// TestTemporalSortAllocations: holding and releasing rows allocates per arena chunk and per release, not per
+// row.
+func TestTemporalSortAllocations(t *testing.T) {
+	op := NewTemporalSort([]SortKey{{Col: 0}, {Col: 1}}, NewCollect(func(changelog.Row) error { return nil }))
+	var b changelog.Batch
+	for i := range 100 {
+		b.Append(changelog.Insert, []types.Value{types.TimestampValue(0, 0), types.IntValue(int64(i % 7)), types.StringValue("x")})
+	}
+	ts := int64(0)
+	allocs := testing.AllocsPerRun(200, func() {
+		for i := range b.Rows {
+			b.Rows[i].Vals[0] = types.TimestampValue(ts+int64(i%10), 0)
+		}
+		if err := op.Push(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := op.Watermark(ts + 5); err != nil {
+			t.Fatal(err)
+		}
+		ts += 10
+	})
+	t.Logf("%.2f allocations per batch of 100 rows", allocs)
+	if perRow := allocs / 100; perRow > 0.2 {
+		t.Fatalf("%.2f allocations per row (%.1f per batch of 100)", perRow, allocs)
+	}
+}
