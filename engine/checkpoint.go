@@ -70,7 +70,7 @@ func statefulNode(n planner.Node) bool {
 	case *planner.WindowTVF:
 		return n.Spec.Kind == exec.Session // TUMBLE/HOP/CUMULATE assign windows row by row
 	case *planner.Aggregate, *planner.WindowAggregate, *planner.OverAggregate, *planner.MatchRecognize, *planner.Rank, *planner.WindowRank, *planner.WindowJoin,
-		*planner.TopN, *planner.Sort, *planner.Limit, *planner.Join, *planner.TemporalJoin, *planner.ChangelogNormalize:
+		*planner.TopN, *planner.Sort, *planner.Limit, *planner.TemporalSort, *planner.Join, *planner.TemporalJoin, *planner.ChangelogNormalize:
 		return true
 	}
 	return false

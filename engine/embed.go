@@ -27,6 +27,9 @@ func (s *Session) RegisterFunction(u *expr.UDF) error {
 // (a copy, so that a later registration does not race with a running plan).
 func (s *Session) env() *expr.Env {
 	env := expr.NewEnv(s.location())
+	if s.cfg.Now != nil {
+		env.Now = s.cfg.Now
+	}
 	if len(s.functions) > 0 {
 		env.Functions = make(map[string]*expr.UDF, len(s.functions))
 		for k, v := range s.functions {

@@ -699,7 +699,9 @@ func (s *Session) createTableAs(ctx context.Context, st *sql.CreateTable, params
 	def := *st
 	def.AsQuery, def.AsQueryText = nil, ""
 	for _, f := range n.Fields() {
-		if strings.HasPrefix(f.Name, "$") || strings.HasPrefix(f.Name, "EXPR$") {
+		// Unaliased expressions keep Flink's names (EXPR$1: the select-list position); only internal
+		// names ($window_start of a legacy group window) need an alias.
+		if strings.HasPrefix(f.Name, "$") {
 			return nil, sql.Errorf(st.AsQuery.P, ErrValidation, "CREATE TABLE ... AS SELECT: give every computed column of the query a name (expr AS name); one is named %s", f.Name)
 		}
 		def.Columns = append(def.Columns, &sql.ColumnDef{P: st.Name.P, Name: f.Name, Kind: sql.PhysicalColumn, Type: f.Type.WithNullable(true)})

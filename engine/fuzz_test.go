@@ -71,6 +71,16 @@ func FuzzPlan(f *testing.F) {
 		"SELECT * FROM t MATCH_RECOGNIZE (PARTITION BY a ORDER BY ts MEASURES FIRST(A.b) AS f, LAST(B.b, 1) AS l, SUM(B.b) AS s, MATCH_ROWTIME() AS mt AFTER MATCH SKIP TO LAST B PATTERN (A B+? C{1,2}) WITHIN INTERVAL '1' MINUTE DEFINE B AS B.b < LAST(B.b, 1) OR PREV(B.b, 0) > 1, C AS C.b > A.b) AS m",
 		"SELECT m.x FROM (SELECT * FROM t WHERE b > 0) MATCH_RECOGNIZE (ORDER BY ts, b DESC MEASURES COUNT(*) AS x ONE ROW PER MATCH AFTER MATCH SKIP TO NEXT ROW PATTERN (A{2} B* C) DEFINE A AS AVG(A.b) > 1, B AS B.b IS NULL) m",
 		"SELECT * FROM (SELECT a, COUNT(*) AS c, MAX(ts) AS ts FROM t GROUP BY a) MATCH_RECOGNIZE (ORDER BY ts MEASURES A.c AS c PATTERN (A B*) DEFINE A AS NEXT(A.c) > 1)",
+		// Window TVFs: named arguments, SESSION, processing time; FLOOR/CEIL TO; streaming ORDER BY rowtime.
+		"SELECT * FROM TABLE(HOP(DATA => TABLE t, SLIDE => INTERVAL '1' MINUTE, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '2' MINUTE, OFFSET => INTERVAL '10' SECOND))",
+		"SELECT * FROM TABLE(TUMBLE(TABLE t, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '1' MINUTE, SIZE => INTERVAL '2' MINUTE))",
+		"SELECT a, window_start, SUM(b) FROM TABLE(SESSION(TABLE t PARTITION BY (a, b), DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY a, window_start, window_end",
+		"SELECT * FROM TABLE(SESSION(DATA => TABLE t PARTITION BY a, TIMECOL => DESCRIPTOR(ts), GAP => INTERVAL '1' MINUTE))",
+		"SELECT window_start, COUNT(*) FROM TABLE(CUMULATE(TABLE pc, DESCRIPTOR(pt), INTERVAL '1' MINUTE, INTERVAL '1' HOUR)) GROUP BY window_start, window_end",
+		"SELECT * FROM TABLE(TUMBLE(TABLE pc, DESCRIPTOR(pt), INTERVAL '1' MINUTE))",
+		"SELECT FLOOR(ts TO HOUR), CEIL(ts TO WEEK), FLOOR(CAST(ts AS DATE) TO MONTH), CEIL(pt TO DAY) FROM t, pc",
+		"SELECT a, ts FROM t WHERE b > 0 ORDER BY ts, a DESC",
+		"SELECT ABS(x => 1), ts FROM t ORDER BY ts DESC",
 	} {
 		f.Add(seed)
 	}
@@ -83,7 +93,8 @@ CREATE TABLE t (a INT, b BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH (
 CREATE TABLE u (a INT, c STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
 CREATE TABLE p (a INT, n BIGINT) WITH ('connector' = 'print');
 CREATE TABLE v (a INT, c STRING, vts TIMESTAMP(3), PRIMARY KEY (a) NOT ENFORCED, WATERMARK FOR vts AS vts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
-CREATE TABLE n (k INT, r ROW<id BIGINT, name STRING, addr ROW<city STRING, zip INT>>, c AS r.addr.city) WITH ('connector' = 'datagen', 'number-of-rows' = '5');`)
+CREATE TABLE n (k INT, r ROW<id BIGINT, name STRING, addr ROW<city STRING, zip INT>>, c AS r.addr.city) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE pc (a INT, pt AS PROCTIME()) WITH ('connector' = 'datagen', 'number-of-rows' = '5');`)
 	if err != nil {
 		f.Fatal(err)
 	}

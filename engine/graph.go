@@ -26,6 +26,7 @@ type graph struct {
 	tempDir     string
 	sortMemory  int64
 	loc         *time.Location
+	now         func() time.Time // the processing-time clock (Config.Now; time.Now when nil)
 	mu          sync.Mutex
 	sources     []sourceRun
 	sinks       []*endOnce
@@ -82,7 +83,7 @@ func (s *Session) newGraph(batch bool) *graph {
 	if err != nil {
 		restart = restartPolicy{attempts: 1}
 	}
-	g := &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location(), restart: restart, notice: s.cfg.Notice}
+	g := &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location(), now: s.cfg.Now, restart: restart, notice: s.cfg.Notice}
 	g.maxPar = state.DefaultMaxParallelism
 	if cfg, err := s.checkpointConfig(); err == nil {
 		g.maxPar = cfg.maxParallelism
@@ -190,6 +191,13 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, g.op(n, exec.NewTopN(n.Keys, n.Limit, n.Offset, out)), j)
 	case *planner.Limit:
 		return g.build(n.Input, g.op(n, exec.NewLimit(n.Limit, n.Offset, out)), j)
+	case *planner.TemporalSort:
+		op := exec.NewTemporalSort(n.Keys, out)
+		if n.Proctime {
+			// PROCTIME() values are instants: the clock runs in UTC.
+			return g.build(n.Input, g.op(n, exec.NewProctimeClock(g.now, time.UTC, op)), j)
+		}
+		return g.build(n.Input, g.op(n, op), j)
 	case *planner.WindowTVF:
 		if n.Spec.Kind == exec.Session {
 			in := n.Input.Fields()
@@ -197,9 +205,17 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			for _, c := range n.Partition {
 				pts = append(pts, in[c].Type)
 			}
-			return g.build(n.Input, g.op(n, exec.NewSessionAssigner(n.Spec.Size, n.TimeCol, n.Partition, pts, n.LTZ, g.loc, out)), j)
+			var op changelog.Output = exec.NewSessionAssigner(n.Spec.Size, n.TimeCol, n.Partition, pts, n.LTZ, g.loc, out)
+			if n.Proctime {
+				op = exec.NewProctimeClock(g.now, g.loc, op)
+			}
+			return g.build(n.Input, g.op(n, op), j)
 		}
-		return g.build(n.Input, g.op(n, exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out)), j)
+		var op changelog.Output = exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out)
+		if n.Proctime {
+			op = exec.NewProctimeClock(g.now, g.loc, op)
+		}
+		return g.build(n.Input, g.op(n, op), j)
 	case *planner.WindowAggregate:
 		in := n.Input.Fields()
 		cfg := exec.GroupAggConfig{Keys: n.Keys, Aggs: n.Aggs}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/sluicesql/sluice/catalog"
 	"github.com/sluicesql/sluice/connectors"
@@ -30,6 +31,9 @@ type Config struct {
 	// OnSubmit, when set, is called with every new job just before it starts (so that a client can announce
 	// the job before the job's own output, e.g. print sinks, appears).
 	OnSubmit func(*Job)
+	// Now is the processing-time clock: PROCTIME(), CURRENT_TIMESTAMP and processing-time windows read it
+	// (time.Now when nil; tests fix it).
+	Now func() time.Time
 }
 
 // Session holds a catalog and a configuration and executes statements against them. A Session may be used

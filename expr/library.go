@@ -143,8 +143,8 @@ func buildLibrary() map[string]*funcDef {
 	add("POWER", 2, 2, []string{"POWER(<NUMERIC>, <NUMERIC>)"}, bindDoubleFn(func(x ...float64) float64 { return math.Pow(x[0], x[1]) }))
 	lib["POW"] = lib["POWER"]
 	add("LOG", 1, 2, []string{"LOG(<NUMERIC>)", "LOG(<NUMERIC>, <NUMERIC>)"}, bindLog)
-	add("FLOOR", 1, 1, []string{"FLOOR(<NUMERIC>)"}, bindFloorCeil(false))
-	add("CEIL", 1, 1, []string{"CEIL(<NUMERIC>)"}, bindFloorCeil(true))
+	add("FLOOR", 1, 2, []string{"FLOOR(<NUMERIC>)", "FLOOR(<DATETIME> TO <TIME UNIT>)"}, bindFloorCeilAny(false))
+	add("CEIL", 1, 2, []string{"CEIL(<NUMERIC>)", "CEIL(<DATETIME> TO <TIME UNIT>)"}, bindFloorCeilAny(true))
 	add("CEILING", 1, 1, []string{"CEILING(<NUMERIC>)"}, bindFloorCeil(true))
 	add("ROUND", 1, 2, []string{"ROUND(<NUMERIC>)", "ROUND(<NUMERIC>, <INTEGER>)"}, bindRound(true))
 	add("TRUNCATE", 1, 2, []string{"TRUNCATE(<NUMERIC>)", "TRUNCATE(<NUMERIC>, <INTEGER>)"}, bindRound(false))

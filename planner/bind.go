@@ -319,6 +319,8 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 		return nil, sql.Errorf(e.P, ErrUnsupported, "EXISTS (subquery) is supported only as a condition of WHERE (joined with AND); here it is not supported yet")
 	case *sql.SubqueryExpr:
 		return nil, sql.Errorf(e.P, ErrUnsupported, "scalar subqueries are not supported yet; join with the subquery instead")
+	case *sql.NamedArg:
+		return nil, sql.Errorf(e.P, ErrValidation, "named arguments (%s => ...) are only supported by the window table functions TUMBLE, HOP, CUMULATE and SESSION; pass the arguments by position", e.Name)
 	}
 	return nil, sql.Errorf(e.Position(), ErrUnsupported, "expression %s is not supported here", sql.FormatExpr(e))
 }

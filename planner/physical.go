@@ -23,6 +23,9 @@ func (p *Planner) physical(root Node) (Node, error) {
 	if err := inferModes(n); err != nil {
 		return nil, err
 	}
+	if err := p.checkProctimeWindows(n); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -59,6 +62,9 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		}
 		x.Sink = s
 	case *WindowTVF:
+		if x.Proctime {
+			break // checked by checkProctimeWindows
+		}
 		if err := p.checkTimeAttribute(x.Input, x.TimeAttr); err != nil {
 			return nil, err
 		}
@@ -100,7 +106,7 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return &Sort{Input: x.Input, Keys: x.Keys, Limit: x.Limit, Offset: x.Offset}, nil
 		case len(x.Keys) > 0:
 			if x.Limit < 0 {
-				return nil, sql.Errorf(x.OrderPos, ErrUnsupported, "Sort on a non-time-attribute field is not supported in streaming mode: ORDER BY needs a LIMIT (Top-N) or batch mode (SET 'execution.runtime-mode' = 'batch')")
+				return temporalSort(x)
 			}
 			return &TopN{Input: x.Input, Keys: x.Keys, Limit: x.Limit, Offset: x.Offset}, nil
 		}

@@ -377,6 +377,8 @@ type WindowTVF struct {
 	Pos       sql.Pos // the window call, for errors of the physical pass
 	// TimeAttr is the time column as bound: streaming mode needs it to be a time attribute.
 	TimeAttr timeAttribute
+	// Proctime: the time column is a processing-time attribute (PROCTIME()); see window_proctime.go.
+	Proctime bool
 }
 
 func (n *WindowTVF) Fields() []Field      { return n.Out }

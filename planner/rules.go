@@ -137,6 +137,10 @@ func withInputs(n Node, ins []Node) Node {
 		c := *n
 		c.Input = ins[0]
 		return &c
+	case *TemporalSort:
+		c := *n
+		c.Input = ins[0]
+		return &c
 	case *Limit:
 		c := *n
 		c.Input = ins[0]

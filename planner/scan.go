@@ -54,7 +54,7 @@ func (p *Planner) from(t sql.TableExpr) (Node, *scope, error) {
 		return p.matchRecognize(t)
 	case *sql.TableFunc:
 		switch t.Call.Name {
-		case "TUMBLE", "HOP", "CUMULATE":
+		case "TUMBLE", "HOP", "CUMULATE", "SESSION":
 			if !t.Lateral {
 				n, sc, err := p.windowTVF(t)
 				if err != nil {

@@ -567,8 +567,9 @@ type FieldAccess struct {
 
 // TableArg is TABLE name used as an argument of a table-valued function.
 type TableArg struct {
-	P    Pos
-	Name ObjectName
+	P           Pos
+	Name        ObjectName
+	PartitionBy []Expr // TABLE t PARTITION BY k (the SESSION window TVF)
 }
 
 // GroupingSets is GROUPING SETS ((a, b), (a), ()), ROLLUP(a, b) or CUBE(a, b) in GROUP BY (also GROUP BY (),

@@ -90,6 +90,12 @@ func forEachChild(e Expr, fn func(Expr)) {
 		fn(e.X)
 	case *Paren:
 		fn(e.X)
+	case *NamedArg:
+		fn(e.Value)
+	case *TableArg:
+		for _, a := range e.PartitionBy {
+			fn(a)
+		}
 	case *GroupingSets:
 		for _, s := range e.Sets {
 			for _, a := range s {

@@ -24,6 +24,8 @@ func TestDeepInputIsAnError(t *testing.T) {
 		{"chain in a subquery", "SELECT * FROM (SELECT " + chain(30000, "1", "*") + " AS x)", "1:23: Expression is too deeply nested"},
 		{"index chain", "SELECT x" + strings.Repeat("[1]", 30000), "1:8: Expression is too deeply nested"},
 		{"window frame bound", "SELECT SUM(a) OVER (ORDER BY ts ROWS BETWEEN " + chain(30000, "1", "+") + " PRECEDING AND CURRENT ROW) FROM t", "Expression is too deeply nested"},
+		{"named argument of a window function", "SELECT * FROM TABLE(TUMBLE(DATA => TABLE t, TIMECOL => DESCRIPTOR(ts), SIZE => " + chain(30000, "1", "+") + "))", "Expression is too deeply nested"},
+		{"PARTITION BY of SESSION", "SELECT * FROM TABLE(SESSION(TABLE t PARTITION BY " + chain(30000, "a", "+") + ", DESCRIPTOR(ts), INTERVAL '1' MINUTE))", "Expression is too deeply nested"},
 		{"UNION ALL chain", chain(20000, "SELECT 1", " UNION ALL "), "Too many set operations in a row: more than 10000"},
 		{"INTERSECT chain", chain(20000, "SELECT 1", " INTERSECT "), "Too many set operations in a row"},
 		{"nested parentheses", "SELECT " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000), "Statement is nested too deeply"},

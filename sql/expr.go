@@ -688,13 +688,38 @@ func (p *parser) callArg() Expr {
 	t := p.tok()
 	if t.isKw("TABLE") {
 		p.advance()
-		return &TableArg{P: t.pos, Name: p.objectName()}
+		ta := &TableArg{P: t.pos, Name: p.objectName()}
+		if p.peekKw("PARTITION") && p.peekN(1).isKw("BY") {
+			p.advance()
+			p.advance()
+			ta.PartitionBy = p.partitionKeys()
+		}
+		return ta
 	}
 	if (t.kind == tokIdent || t.kind == tokQuoted) && isOpTok(p.peekN(1), "=>") {
-		p.fail(t.pos, "Named arguments (%s => ...) are not supported; pass the arguments by position", t.text)
-		return &Literal{P: t.pos}
+		p.advance()
+		p.advance()
+		return &NamedArg{P: t.pos, Name: t.text, Value: p.callArg()}
 	}
 	return p.expr()
+}
+
+// partitionKeys parses the keys of TABLE t PARTITION BY k or PARTITION BY (k1, k2): one expression, or a
+// parenthesized list (a comma after a single key ends the argument, as in Calcite).
+func (p *parser) partitionKeys() []Expr {
+	if !p.peekOp("(") {
+		return []Expr{p.expr()}
+	}
+	p.advance()
+	var keys []Expr
+	for p.err == nil {
+		keys = append(keys, p.expr())
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	p.expectOp(")")
+	return keys
 }
 
 // callTail parses FILTER (WHERE cond) and OVER (...) | OVER name after a call.

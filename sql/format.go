@@ -212,6 +212,14 @@ func writeExpr(b *strings.Builder, e Expr, ctx int) {
 		b.WriteString("." + QuoteIdentIfNeeded(e.Field))
 	case *TableArg:
 		b.WriteString("TABLE " + e.Name.String())
+		if len(e.PartitionBy) > 0 {
+			b.WriteString(" PARTITION BY (")
+			writeExprList(b, e.PartitionBy)
+			b.WriteByte(')')
+		}
+	case *NamedArg:
+		b.WriteString(QuoteIdentIfNeeded(e.Name) + " => ")
+		writeExpr(b, e.Value, 0)
 	case *Paren:
 		b.WriteByte('(')
 		writeExpr(b, e.X, 0)
