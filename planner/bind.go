@@ -43,6 +43,8 @@ type aggMap struct {
 	aggText   []string // FormatExpr of each aggregate call
 	aggType   []types.Type
 	aggName   []string
+	sets      []uint64 // grouping sets (grouping_sets.go); nil without GROUPING SETS, ROLLUP or CUBE
+	gid       int      // the aggregate output column of the grouping id $e; -1 when none
 }
 
 // binder binds expressions.
@@ -70,10 +72,13 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 				return expr.Column(i, sc.agg.groupName[i], sc.agg.groupType[i]), nil
 			}
 		}
+		if f, ok := isGroupingCall(e); ok {
+			return b.grouping(f, sc.agg)
+		}
 		if _, ok := isAggCall(e); ok {
 			for i, a := range sc.agg.aggText {
 				if a == text {
-					k := len(sc.agg.groupText)
+					k := sc.agg.aggBase()
 					return expr.Column(k+i, sc.agg.aggName[i], sc.agg.aggType[i]), nil
 				}
 			}
@@ -135,6 +140,9 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 	case *sql.FuncCall:
 		if _, ok := isAggCall(e); ok {
 			return nil, sql.Errorf(e.P, ErrValidation, "aggregate function %s is not allowed here (only in SELECT and HAVING of an aggregating query)", e.Name)
+		}
+		if _, ok := isGroupingCall(e); ok {
+			return nil, sql.Errorf(e.P, ErrValidation, "%s operator may only occur in SELECT or HAVING of an aggregating query (with GROUP BY)", e.Name)
 		}
 		if e.Over != nil {
 			return nil, sql.Errorf(e.P, ErrUnsupported, "OVER windows (%s ... OVER) are not supported yet", e.Name)
