@@ -23,6 +23,8 @@ var (
 var aggFuncs = map[string]bool{
 	"COUNT": true, "SUM": true, "SUM0": true, "MIN": true, "MAX": true, "AVG": true,
 	"FIRST_VALUE": true, "LAST_VALUE": true, "LISTAGG": true, "BOOL_AND": true, "BOOL_OR": true,
+	"STDDEV_POP": true, "STDDEV_SAMP": true, "STDDEV": true, "VAR_POP": true, "VAR_SAMP": true, "VARIANCE": true,
+	"COLLECT": true,
 }
 
 func isAggCall(e sql.Expr) (*sql.FuncCall, bool) {
