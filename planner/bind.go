@@ -144,7 +144,7 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 			return nil, sql.Errorf(e.P, ErrValidation, "aggregate function %s is not allowed here (only in SELECT and HAVING of an aggregating query)", e.Name)
 		}
 		if _, ok := isGroupingCall(e); ok {
-			return nil, sql.Errorf(e.P, ErrValidation, "%s operator may only occur in SELECT or HAVING of an aggregating query (with GROUP BY)", e.Name)
+			return nil, sql.Errorf(e.P, ErrValidation, "%s operator may only occur in the SELECT list or HAVING of an aggregating query (with GROUP BY); to order by it, select it with an alias", e.Name)
 		}
 		if e.Over != nil {
 			return nil, sql.Errorf(e.P, ErrUnsupported, "OVER windows (%s ... OVER) are not supported yet", e.Name)
