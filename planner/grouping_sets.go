@@ -222,16 +222,23 @@ func (m *aggMap) aggBase() int {
 
 func isGroupingCall(e sql.Expr) (*sql.FuncCall, bool) {
 	f, ok := e.(*sql.FuncCall)
-	if !ok || f.Over != nil || (f.Name != "GROUPING" && f.Name != "GROUPING_ID") {
+	if !ok || f.Over != nil || (f.Name != "GROUPING" && f.Name != "GROUPING_ID" && f.Name != "GROUP_ID") {
 		return nil, false
 	}
 	return f, true
 }
 
-// grouping binds GROUPING(a, b, ...) or GROUPING_ID(a, b, ...) above an aggregate: a bit per argument,
+// grouping binds GROUPING(a, b, ...), GROUPING_ID(a, b, ...) and GROUP_ID() above an aggregate: a bit per argument,
 // the first the most significant, set when the argument is not grouped in the row's grouping set. Without
 // grouping sets it is 0; with them, a CASE over $e.
 func (b *binder) grouping(f *sql.FuncCall, m *aggMap) (expr.Expr, error) {
+	if f.Name == "GROUP_ID" {
+		// GROUP_ID() numbers the duplicates of a grouping set (Calcite); duplicates are refused, so it is 0.
+		if len(f.Args) > 0 || f.Star || f.Distinct {
+			return nil, sql.Errorf(f.P, ErrValidation, "GROUP_ID takes no arguments")
+		}
+		return expr.Literal(types.IntValue(0), types.BigIntType().WithNullable(false)), nil
+	}
 	if f.Star || f.Distinct || len(f.Args) == 0 {
 		return nil, sql.Errorf(f.P, ErrValidation, "%s takes one or more grouped expressions", f.Name)
 	}
