@@ -15,7 +15,7 @@ import (
 func TestStatAggRestoreProperty(t *testing.T) {
 	calls := []string{"VAR_POP($1)", "VAR_SAMP($1)", "STDDEV_POP($1)", "STDDEV_SAMP($3)", "VARIANCE($3)", "STDDEV($1)",
 		"COLLECT($4)", "COLLECT($1)", "VAR_POP(DISTINCT $1)"}
-	forEachCut(t, "group aggregate with statistical aggregates", 100, func(rng *rand.Rand) (builder, []step) {
+	forEachCut(t, "group aggregate with statistical aggregates", 50, func(rng *rand.Rand) (builder, []step) {
 		cfg := GroupAggConfig{Keys: []int{0}, InTypes: groupAggInput, Aggs: aggCalls(t, groupAggInput, calls...), EmitUpdateBefore: true}
 		ch := &changes{rng: rng, retract: 0.3, update: true}
 		var steps []step
