@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,18 @@ var aggFuncs = map[string]bool{
 	"FIRST_VALUE": true, "LAST_VALUE": true, "LISTAGG": true, "BOOL_AND": true, "BOOL_OR": true,
 	"STDDEV_POP": true, "STDDEV_SAMP": true, "STDDEV": true, "VAR_POP": true, "VAR_SAMP": true, "VARIANCE": true,
 	"COLLECT": true,
+}
+
+// AggregateFunctionNames lists the built-in aggregate functions and the grouping functions (GROUPING,
+// GROUPING_ID, GROUP_ID), sorted: for SHOW FUNCTIONS and for refusing user functions that could never be
+// called.
+func AggregateFunctionNames() []string {
+	names := []string{"GROUPING", "GROUPING_ID", "GROUP_ID"}
+	for n := range aggFuncs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func isAggCall(e sql.Expr) (*sql.FuncCall, bool) {
