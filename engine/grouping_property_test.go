@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -172,6 +173,100 @@ func TestGroupingSetsProperty(t *testing.T) {
 			if strings.Join(gotRows, " ") != strings.Join(wantRows, " ") {
 				t.Fatalf("%s: %s\ngot  %v\nwant %v", mode, q, gotRows, wantRows)
 			}
+		}
+	}
+}
+
+// TestWindowGroupingSetsProperty: GROUP BY window_start, window_end, GROUPING SETS over a TUMBLE window of
+// random rows, against a brute-force evaluation. Batch mode (VALUES has no watermark for streaming; the
+// engine goldens compare both modes on a Kafka table).
+func TestWindowGroupingSetsProperty(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	s, err := NewSession(Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard, TempDir: t.TempDir(), Options: map[string]string{"table.local-time-zone": "UTC"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	type row struct{ min, a, b, v int64 } // event minute, keys (0: NULL), value
+	for iter := 0; iter < 20; iter++ {
+		rows := make([]row, 1+rng.Intn(12))
+		var parts []string
+		key := func(x int64) string {
+			if x == 0 {
+				return "CAST(NULL AS INT)"
+			}
+			return fmt.Sprint(x)
+		}
+		for i := range rows {
+			r := row{int64(rng.Intn(30)), int64(rng.Intn(3)), int64(rng.Intn(3)), int64(rng.Intn(10))}
+			rows[i] = r
+			parts = append(parts, fmt.Sprintf("(TIMESTAMP '2020-01-01 00:00:00' + INTERVAL '%d' MINUTE, %s, %s, %d)", r.min, key(r.a), key(r.b), r.v))
+		}
+		sets := [][2]bool{{true, true}, {true, false}, {false, true}, {false, false}}
+		rng.Shuffle(len(sets), func(i, j int) { sets[i], sets[j] = sets[j], sets[i] })
+		sets = sets[:1+rng.Intn(4)]
+		if !slices.ContainsFunc(sets, func(st [2]bool) bool { return st[0] }) || !slices.ContainsFunc(sets, func(st [2]bool) bool { return st[1] }) {
+			if !slices.Contains(sets, [2]bool{true, true}) {
+				sets = append(sets, [2]bool{true, true}) // a and b are grouped somewhere, so the query may select them
+			}
+		}
+		var texts []string
+		for _, st := range sets {
+			var cs []string
+			if st[0] {
+				cs = append(cs, "a")
+			}
+			if st[1] {
+				cs = append(cs, "b")
+			}
+			texts = append(texts, "("+strings.Join(cs, ", ")+")")
+		}
+		view := fmt.Sprintf("w%d", iter)
+		execAll(context.Background(), t, s, "CREATE VIEW "+view+"(ts, a, b, v) AS VALUES "+strings.Join(parts, ", ")+";")
+		q := "SELECT window_start, a, b, GROUPING(a, b), COUNT(*), SUM(v) FROM TABLE(TUMBLE(TABLE " + view +
+			", DESCRIPTOR(ts), INTERVAL '10' MINUTE)) GROUP BY window_start, window_end, GROUPING SETS (" + strings.Join(texts, ", ") + ")"
+		want := map[string][2]int64{}
+		for _, st := range sets {
+			for _, r := range rows {
+				k := fmt.Sprintf("%d,", r.min/10)
+				g := int64(0)
+				for i, on := range st {
+					x := []int64{r.a, r.b}[i]
+					switch {
+					case !on:
+						k += "null,"
+						g |= 1 << (1 - i)
+					case x == 0:
+						k += "null,"
+					default:
+						k += fmt.Sprintf("%d,", x)
+					}
+				}
+				k += fmt.Sprintf("%d,", g)
+				w := want[k]
+				want[k] = [2]int64{w[0] + 1, w[1] + r.v}
+			}
+		}
+		var wantRows []string
+		for k, w := range want {
+			wantRows = append(wantRows, k+fmt.Sprintf("%d,%d,", w[0], w[1]))
+		}
+		sort.Strings(wantRows)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		got, _, err := queryRows(ctx, s, q, ModeBatch)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var gotRows []string
+		for _, r := range got {
+			// window_start as its 10-minute index.
+			k := fmt.Sprintf("%d,", (r.Vals[0].Millis()-1577836800000)/600000) + valKey(r.Vals[1:])
+			gotRows = append(gotRows, k)
+		}
+		sort.Strings(gotRows)
+		if strings.Join(gotRows, " ") != strings.Join(wantRows, " ") {
+			t.Fatalf("%s\ngot  %v\nwant %v", q, gotRows, wantRows)
 		}
 	}
 }
