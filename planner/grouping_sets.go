@@ -64,39 +64,9 @@ func groupingSets(groupBy []sql.Expr) (exprs []sql.Expr, sets []uint64, err erro
 			item = []uint64{m}
 		} else {
 			hasSets = true
-			var elems []uint64
-			for _, s := range gs.Sets {
-				m, err := mask(s)
-				if err != nil {
-					return nil, nil, err
-				}
-				elems = append(elems, m)
-			}
-			switch gs.Kind {
-			case "ROLLUP":
-				for n := len(elems); n >= 0; n-- {
-					var m uint64
-					for _, e := range elems[:n] {
-						m |= e
-					}
-					item = append(item, m)
-				}
-			case "CUBE":
-				if len(elems) > 12 {
-					return nil, nil, sql.Errorf(gs.P, ErrUnsupported, "CUBE of more than 12 elements is not supported yet")
-				}
-				n := len(elems)
-				for sub := (1 << n) - 1; sub >= 0; sub-- {
-					var m uint64
-					for i, e := range elems {
-						if sub&(1<<(n-1-i)) != 0 {
-							m |= e
-						}
-					}
-					item = append(item, m)
-				}
-			default:
-				item = elems
+			var err error
+			if item, err = setsOf(gs.Kind, gs.P, gs.Sets, mask); err != nil {
+				return nil, nil, err
 			}
 		}
 		if len(cross)*len(item) > maxGroupingSets {
@@ -121,6 +91,76 @@ func groupingSets(groupBy []sql.Expr) (exprs []sql.Expr, sets []uint64, err erro
 		seen[m] = true
 	}
 	return exprs, cross, nil
+}
+
+// setsOf lists the grouping sets of GROUPING SETS, ROLLUP or CUBE over elems (each a list of expressions,
+// mask makes it a bit set). In GROUPING SETS, an element ROLLUP(...) or CUBE(...) contributes its sets.
+func setsOf(kind string, p sql.Pos, elems [][]sql.Expr, mask func([]sql.Expr) (uint64, error)) ([]uint64, error) {
+	var ms []uint64
+	var sets []uint64
+	for _, e := range elems {
+		if f, ok := nestedRollup(e); ok && kind == "GROUPING SETS" {
+			var sub [][]sql.Expr
+			for _, a := range f.Args {
+				if c, ok := a.(*sql.Constructor); ok && c.Kind == "ROW" {
+					sub = append(sub, c.Elems)
+				} else {
+					sub = append(sub, []sql.Expr{a})
+				}
+			}
+			nested, err := setsOf(f.Name, f.P, sub, mask)
+			if err != nil {
+				return nil, err
+			}
+			sets = append(sets, nested...)
+			continue
+		}
+		m, err := mask(e)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+		sets = append(sets, m)
+	}
+	switch kind {
+	case "ROLLUP":
+		sets = sets[:0]
+		for n := len(ms); n >= 0; n-- {
+			var m uint64
+			for _, e := range ms[:n] {
+				m |= e
+			}
+			sets = append(sets, m)
+		}
+	case "CUBE":
+		if len(ms) > 12 {
+			return nil, sql.Errorf(p, ErrUnsupported, "CUBE of more than 12 elements is not supported yet")
+		}
+		sets = sets[:0]
+		n := len(ms)
+		for sub := (1 << n) - 1; sub >= 0; sub-- {
+			var m uint64
+			for i, e := range ms {
+				if sub&(1<<(n-1-i)) != 0 {
+					m |= e
+				}
+			}
+			sets = append(sets, m)
+		}
+	}
+	return sets, nil
+}
+
+// nestedRollup recognizes ROLLUP(...) or CUBE(...) as an element of GROUPING SETS (parsed as a call).
+func nestedRollup(e []sql.Expr) (*sql.FuncCall, bool) {
+	if len(e) != 1 {
+		return nil, false
+	}
+	f, ok := e[0].(*sql.FuncCall)
+	if !ok || (f.Name != "ROLLUP" && f.Name != "CUBE") || f.Over != nil || f.Star || f.Distinct || f.Filter != nil || len(f.Args) == 0 {
+		return nil, false
+	}
+	return f, true
 }
 
 func setText(exprs []sql.Expr, m uint64) string {
