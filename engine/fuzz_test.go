@@ -70,6 +70,7 @@ func FuzzPlan(f *testing.F) {
 		// Grouping sets (planner/grouping_sets.go), the statistical aggregates, DISTINCT in OVER.
 		"SELECT a, b, GROUPING(a, b), GROUPING_ID(b), COUNT(*) FROM t GROUP BY GROUPING SETS ((a, b), (a), ()) HAVING GROUPING(a) = 0",
 		"SELECT a, b, SUM(b) FROM t GROUP BY ROLLUP (a, b)",
+		"SELECT a, b, COUNT(*) FROM t GROUP BY GROUPING SETS (ROLLUP ((a, b)), CUBE (b, a), (a, b, a))",
 		"SELECT a, b + 1, COUNT(*) FROM t GROUP BY a, CUBE (b + 1), ()",
 		"SELECT a, window_start, window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, GROUPING SETS ((a), ())", // WindowAggregateRule over Expand
 		"SELECT a, STDDEV_POP(b), VAR_SAMP(b), STDDEV(CAST(b AS DOUBLE)), VARIANCE(b), COLLECT(a) FROM t GROUP BY a",
