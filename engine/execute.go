@@ -419,7 +419,7 @@ func (s *Session) show(st *sql.Show) (*Result, error) {
 		}
 		return stringTable([]string{"function name"}, rows), nil
 	case "FUNCTIONS":
-		names := append(expr.FunctionNames(), "AVG", "COUNT", "FIRST_VALUE", "LAST_VALUE", "LISTAGG", "MAX", "MIN", "SUM")
+		names := append(expr.FunctionNames(), planner.AggregateFunctionNames()...)
 		for n := range s.functions {
 			names = append(names, n)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicesql/sluice/catalog"
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/udf/wasmudf"
 )
@@ -49,7 +50,7 @@ func functionName(n sql.ObjectName) (string, error) {
 }
 
 func isBuiltinFunction(up string) bool {
-	return slices.Contains(expr.FunctionNames(), up) || slices.Contains([]string{"AVG", "COUNT", "FIRST_VALUE", "LAST_VALUE", "LISTAGG", "MAX", "MIN", "SUM"}, up)
+	return slices.Contains(expr.FunctionNames(), up) || slices.Contains(planner.AggregateFunctionNames(), up)
 }
 
 // createFunction runs CREATE [TEMPORARY [SYSTEM]] FUNCTION ... LANGUAGE WASM USING JAR 'module.wasm'.

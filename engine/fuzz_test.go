@@ -81,6 +81,17 @@ func FuzzPlan(f *testing.F) {
 		"SELECT FLOOR(ts TO HOUR), CEIL(ts TO WEEK), FLOOR(CAST(ts AS DATE) TO MONTH), CEIL(pt TO DAY) FROM t, pc",
 		"SELECT a, ts FROM t WHERE b > 0 ORDER BY ts, a DESC",
 		"SELECT ABS(x => 1), ts FROM t ORDER BY ts DESC",
+		// Grouping sets (planner/grouping_sets.go), the statistical aggregates, DISTINCT in OVER.
+		"SELECT a, b, GROUPING(a, b), GROUPING_ID(b), COUNT(*) FROM t GROUP BY GROUPING SETS ((a, b), (a), ()) HAVING GROUPING(a) = 0",
+		"SELECT a, b, SUM(b) FROM t GROUP BY ROLLUP (a, b)",
+		"SELECT a, b, COUNT(*) FROM t GROUP BY GROUPING SETS (ROLLUP ((a, b)), CUBE (b, a), (a, b, a))",
+		"SELECT a, b + 1, COUNT(*) FROM t GROUP BY a, CUBE (b + 1), ()",
+		"SELECT a, window_start, window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, GROUPING SETS ((a), ())", // WindowAggregateRule over Expand
+		"SELECT a, STDDEV_POP(b), VAR_SAMP(b), STDDEV(CAST(b AS DOUBLE)), VARIANCE(b), COLLECT(a) FROM t GROUP BY a",
+		"SELECT a, COUNT(DISTINCT b) OVER (PARTITION BY a ORDER BY ts) FROM t",
+		"SELECT GROUPING(a) FROM t",
+		"SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a GROUP BY CUBE (c)) AND a IN (SELECT a FROM u GROUP BY GROUPING SETS ((a), ()))",
+		"SELECT a, (SELECT COUNT(*) FROM u WHERE u.a = t.a GROUP BY ROLLUP (c)) FROM t",
 	} {
 		f.Add(seed)
 	}

@@ -142,6 +142,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return nil
 	case *planner.Calc:
 		return g.build(n.Input, exec.NewCalc(n.Projects, n.Filter, out), j)
+	case *planner.Expand:
+		return g.build(n.Input, exec.NewExpand(n.Nulls, n.IDs, out), j)
 	case *planner.Replicate:
 		return g.build(n.Input, exec.NewReplicate(out), j)
 	case *planner.ChangelogNormalize:

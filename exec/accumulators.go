@@ -97,7 +97,12 @@ func compileAgg(c AggCall, inTypes []types.Type, retract bool) (*aggSpec, error)
 			return nil, fmt.Errorf("LISTAGG expects 1 or 2 arguments, got %d", len(c.Args))
 		}
 	default:
-		return nil, fmt.Errorf("aggregate function %s is not supported", c.Func)
+		if !isStatFunc(s.fn) {
+			return nil, fmt.Errorf("aggregate function %s is not supported", c.Func)
+		}
+		if err := compileStat(s, len(c.Args)); err != nil { // accumulators_stat.go
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -126,6 +131,8 @@ func (s *aggSpec) newAcc() accumulator {
 		a = &listAggAcc{s: s, sep: ","}
 	case "BOOL_AND", "BOOL_OR":
 		a = &boolAcc{arg: s.args[0], and: s.fn == "BOOL_AND"}
+	default:
+		a = newStatOrCollect(s)
 	}
 	if s.distinct {
 		cols := s.args

@@ -30,6 +30,9 @@ func AggResultType(fn string, distinct bool, args []types.Type) (types.Type, err
 		}
 		return nil
 	}
+	if t, ok, err := statResultType(fn, call, args); ok { // accumulators_stat.go
+		return t, err
+	}
 	switch fn {
 	case "COUNT":
 		return types.BigIntType().WithNullable(false), nil

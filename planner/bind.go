@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,20 @@ var (
 var aggFuncs = map[string]bool{
 	"COUNT": true, "SUM": true, "SUM0": true, "MIN": true, "MAX": true, "AVG": true,
 	"FIRST_VALUE": true, "LAST_VALUE": true, "LISTAGG": true, "BOOL_AND": true, "BOOL_OR": true,
+	"STDDEV_POP": true, "STDDEV_SAMP": true, "STDDEV": true, "VAR_POP": true, "VAR_SAMP": true, "VARIANCE": true,
+	"COLLECT": true,
+}
+
+// AggregateFunctionNames lists the built-in aggregate functions and the grouping functions (GROUPING,
+// GROUPING_ID, GROUP_ID), sorted: for SHOW FUNCTIONS and for refusing user functions that could never be
+// called.
+func AggregateFunctionNames() []string {
+	names := []string{"GROUPING", "GROUPING_ID", "GROUP_ID"}
+	for n := range aggFuncs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func isAggCall(e sql.Expr) (*sql.FuncCall, bool) {
@@ -43,6 +58,8 @@ type aggMap struct {
 	aggText   []string // FormatExpr of each aggregate call
 	aggType   []types.Type
 	aggName   []string
+	sets      []uint64 // grouping sets (grouping_sets.go); nil without GROUPING SETS, ROLLUP or CUBE
+	gid       int      // the aggregate output column of the grouping id $e; -1 when none
 }
 
 // binder binds expressions.
@@ -70,10 +87,13 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 				return expr.Column(i, sc.agg.groupName[i], sc.agg.groupType[i]), nil
 			}
 		}
+		if f, ok := isGroupingCall(e); ok {
+			return b.grouping(f, sc.agg)
+		}
 		if _, ok := isAggCall(e); ok {
 			for i, a := range sc.agg.aggText {
 				if a == text {
-					k := len(sc.agg.groupText)
+					k := sc.agg.aggBase()
 					return expr.Column(k+i, sc.agg.aggName[i], sc.agg.aggType[i]), nil
 				}
 			}
@@ -135,6 +155,9 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 	case *sql.FuncCall:
 		if _, ok := isAggCall(e); ok {
 			return nil, sql.Errorf(e.P, ErrValidation, "aggregate function %s is not allowed here (only in SELECT and HAVING of an aggregating query)", e.Name)
+		}
+		if _, ok := isGroupingCall(e); ok {
+			return nil, sql.Errorf(e.P, ErrValidation, "%s operator may only occur in the SELECT list or HAVING of an aggregating query (with GROUP BY); to order by it, select it with an alias", e.Name)
 		}
 		if e.Over != nil {
 			return nil, sql.Errorf(e.P, ErrUnsupported, "OVER windows (%s ... OVER) are not supported yet", e.Name)

@@ -107,6 +107,9 @@ func (p *Planner) sessionWindow(gw *sql.FuncCall, in Node, sc *scope, col int, r
 		if unparen(g) == sql.Expr(gw) {
 			continue
 		}
+		if gs, ok := g.(*sql.GroupingSets); ok {
+			return nil, sql.Errorf(gs.P, ErrUnsupported, "%s with SESSION group windows is not supported yet", gs.Kind)
+		}
 		r, ok := unparen(g).(*sql.ColumnRef)
 		if !ok {
 			return nil, sql.Errorf(g.Position(), ErrUnsupported, "with SESSION windows, GROUP BY takes columns; compute %s in a subquery first", sql.FormatExpr(g))

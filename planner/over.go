@@ -160,10 +160,10 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	preOut := append([]Field{}, fields...)
 	var aggs []exec.AggCall
 	for i, f := range calls {
-		if f.Filter != nil || f.Distinct {
-			return nil, nil, nil, sql.Errorf(f.P, ErrUnsupported, "FILTER and DISTINCT are not supported in OVER aggregates yet")
+		if f.Filter != nil {
+			return nil, nil, nil, sql.Errorf(f.P, ErrUnsupported, "FILTER is not supported in OVER aggregates yet")
 		}
-		call := exec.AggCall{Func: f.Name, Filter: -1}
+		call := exec.AggCall{Func: f.Name, Distinct: f.Distinct, Filter: -1}
 		if !(f.Name == "COUNT" && (f.Star || len(f.Args) == 0)) {
 			for _, a := range f.Args {
 				x, err := p.b.expr(a, sc)
@@ -176,7 +176,7 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 				preOut = append(preOut, Field{Name: fmt.Sprintf("$over_arg%d", len(pre)), Type: x.Type()})
 			}
 		}
-		t, err := exec.AggResultType(f.Name, false, call.ArgTypes)
+		t, err := exec.AggResultType(f.Name, f.Distinct, call.ArgTypes)
 		if err != nil {
 			return nil, nil, nil, sql.Errorf(f.P, ErrValidation, "%s", err.Error())
 		}

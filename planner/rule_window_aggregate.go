@@ -13,10 +13,15 @@ func (windowAggregateRule) Rewrite(n Node) (Node, bool) {
 	if !ok || a.Distinct {
 		return n, false
 	}
-	// The aggregate's input is its pre-projection (group keys first) over the windowed rows.
+	// The aggregate's input is its pre-projection (group keys first) over the windowed rows, under the
+	// Expand of grouping sets when there are some (window_start and window_end must be in every set).
 	under := a.Input
+	ex, _ := under.(*Expand)
+	if ex != nil {
+		under = ex.Input
+	}
 	var pre []expr.Expr
-	if p, ok := a.Input.(*Project); ok {
+	if p, ok := under.(*Project); ok {
 		under, pre = p.Input, p.Projects
 	} else {
 		pre = identity(under.Fields())
@@ -28,6 +33,9 @@ func (windowAggregateRule) Rewrite(n Node) (Node, bool) {
 	startKey, endKey := -1, -1
 	nin := len(tvf.Out)
 	for i, k := range a.Keys {
+		if k >= len(pre) || expandNulls(ex, k) {
+			continue
+		}
 		if c, ok := expr.ColumnIndex(pre[k]); ok {
 			switch c {
 			case nin - 3:
@@ -81,4 +89,19 @@ func windowInput(in Node) *WindowTVF {
 			cols[i] = ci
 		}
 	}
+}
+
+// expandNulls reports whether the Expand ex (nil: none) sets column c to NULL in some grouping set.
+func expandNulls(ex *Expand, c int) bool {
+	if ex == nil {
+		return false
+	}
+	for _, nulls := range ex.Nulls {
+		for _, n := range nulls {
+			if n == c {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -213,6 +213,10 @@ func withInputs(n Node, ins []Node) Node {
 		c := *n
 		c.Input, c.Sub = ins[0], ins[1]
 		return &c
+	case *Expand:
+		c := *n
+		c.Input = ins[0]
+		return &c
 	case *Replicate:
 		c := *n
 		c.Input = ins[0]

@@ -155,7 +155,12 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 	am := &aggMap{in: sc}
 	var pre []expr.Expr
 	var preNames []string
-	for gi, g := range s.GroupBy {
+	groupExprs, sets, err := groupingSets(s.GroupBy)
+	if err != nil {
+		return nil, err
+	}
+	am.sets = sets
+	for gi, g := range groupExprs {
 		var aggs []*sql.FuncCall
 		collectAggs(g, &aggs)
 		if len(aggs) > 0 {
@@ -208,18 +213,17 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 	for i, x := range pre {
 		preOut = append(preOut, Field{Name: preNames[i], Type: x.Type()})
 	}
-	preNode := project(in, pre, preOut)
-	keys := make([]int, len(s.GroupBy))
+	// GROUPING SETS, ROLLUP and CUBE: an Expand under the aggregate (grouping_sets.go).
+	aggIn, keys := groupingInput(project(in, pre, preOut), am)
 	var aggOut []Field
-	for i := range keys {
-		keys[i] = i
-		aggOut = append(aggOut, Field{Name: am.groupName[i], Type: am.groupType[i]})
+	for _, k := range keys {
+		aggOut = append(aggOut, aggIn.Fields()[k])
 	}
 	for i := range calls {
 		aggOut = append(aggOut, Field{Name: am.aggName[i], Type: am.aggType[i]})
 	}
 	// GROUP BY window_start, window_end of a window TVF becomes a window aggregation (windowAggregateRule).
-	var n Node = &Aggregate{Input: preNode, Keys: keys, Aggs: calls, Out: aggOut}
+	var n Node = &Aggregate{Input: aggIn, Keys: keys, Aggs: calls, Out: aggOut}
 	asc := &scope{cols: scopeOf(aggOut, "").cols, agg: am}
 	for _, it := range items {
 		if it.e == nil {

@@ -118,6 +118,11 @@ func windowColumn(n Node, col int) (windowColKind, exec.WindowSpec) {
 				return notWindowCol, exec.WindowSpec{}
 			}
 			n, col = x.Input, x.Keys[col]
+		case *Expand: // grouping sets: a column kept in every set (grouping_sets.go)
+			if col >= len(x.Input.Fields()) || expandNulls(x, col) {
+				return notWindowCol, exec.WindowSpec{}
+			}
+			n = x.Input
 		case *WindowRank:
 			if col >= len(x.Input.Fields()) {
 				return notWindowCol, exec.WindowSpec{}
