@@ -166,6 +166,10 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			cfg.Store = st
 		}
 		mk := func(o changelog.Output) (changelog.Output, error) { return exec.NewGroupAgg(cfg, o) }
+		if n.MiniBatch != nil && !n.Batch {
+			mb := exec.MiniBatchConfig{Size: n.MiniBatch.Size, Latency: n.MiniBatch.Latency}
+			mk = func(o changelog.Output) (changelog.Output, error) { return exec.NewMiniBatchGroupAgg(cfg, mb, o) }
+		}
 		var agg changelog.Output
 		var err error
 		if !n.Batch && g.backend == nil {
@@ -183,6 +187,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			return g.build(n.Input, exec.NewSort(n.InputSort, -1, 0, g.sortMemory, g.tempDir, agg), j)
 		}
 		return g.build(n.Input, agg, j)
+	case *planner.MiniBatchAssigner, *planner.LocalGroupAggregate, *planner.GlobalGroupAggregate:
+		return g.buildMiniBatch(n, out, j)
 	case *planner.Sort:
 		return g.build(n.Input, g.op(n, exec.NewSort(n.Keys, n.Limit, n.Offset, g.sortMemory, g.tempDir, out)), j)
 	case *planner.TopN:

@@ -64,7 +64,7 @@ func materialize(t *testing.T, rows []changelog.Row, key []int) string {
 func TestMiniBatchProperty(t *testing.T) {
 	in := stateTestTypes()
 	fewer := 0
-	for seed := range uint64(300) {
+	for seed := range uint64(200) {
 		rng := rand.New(rand.NewPCG(seed, 21))
 		retract := seed%2 == 0
 		cfg := GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: stateTestAggs(t, in, retract), EmitUpdateBefore: seed%3 != 0, InsertOnly: !retract}
@@ -111,8 +111,8 @@ func TestMiniBatchProperty(t *testing.T) {
 			t.Fatalf("seed %d size %d: two-phase result\n%s\nper-row result\n%s", seed, size, got, want)
 		}
 	}
-	if fewer < 100 {
-		t.Fatalf("mini-batch emitted fewer rows than per-row for only %d of 300 seeds", fewer)
+	if fewer < 70 {
+		t.Fatalf("mini-batch emitted fewer rows than per-row for only %d of 200 seeds", fewer)
 	}
 }
 
@@ -208,7 +208,7 @@ func TestMiniBatchSnapshotRestore(t *testing.T) {
 		if twoPhase {
 			name = "two-phase"
 		}
-		forEachCut(t, name, 200, func(rng *rand.Rand) (builder, []step) {
+		forEachCut(t, name, 120, func(rng *rand.Rand) (builder, []step) {
 			retract := rng.IntN(2) == 0
 			cfg := GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: stateTestAggs(t, in, retract), EmitUpdateBefore: true, InsertOnly: !retract}
 			if twoPhase {
