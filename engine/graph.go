@@ -44,6 +44,7 @@ type graph struct {
 	subtasks    int           // subtasks of keyed streaming operators (parallel.go)
 	maxPar      int           // key groups ('pipeline.max-parallelism')
 	closers     []func()      // stop subtask goroutines when the graph is dropped
+	miniBatch   miniBatchOps  // mini-batch operators, ticked for their latency (minibatch.go)
 	backend     state.Backend // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
 	restoreCP   *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
@@ -182,6 +183,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		if !n.Batch && g.backend == nil {
 			g.register(n, agg)
+		}
+		if n.MiniBatch != nil && !n.Batch {
+			g.miniBatch.add(agg, n.MiniBatch.Latency)
 		}
 		if len(n.InputSort) > 0 {
 			return g.build(n.Input, exec.NewSort(n.InputSort, -1, 0, g.sortMemory, g.tempDir, agg), j)
@@ -426,7 +430,11 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	j.graph = g
 	j.mu.Unlock()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(g.sources)+1)
+	errs := make(chan error, len(g.sources)+2)
+	tickDone := g.miniBatch.tick(ctx, &g.mu, func() bool { return g.stopped || g.sinksEnded() }, func(err error) {
+		errs <- err
+		cancel()
+	})
 	var loopDone chan struct{}
 	if g.ckpt != nil && !g.batch {
 		loopDone = make(chan struct{})
@@ -454,6 +462,10 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		}(sr)
 	}
 	wg.Wait()
+	if tickDone != nil {
+		cancel() // stops the mini-batch ticker
+		<-tickDone
+	}
 	if loopDone != nil {
 		cancel() // stops the checkpoint loop
 		<-loopDone

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,4 +145,68 @@ func materializePrinted(t *testing.T, text string) map[string]string {
 		}
 	}
 	return m
+}
+
+type countFlush struct{ n atomic.Int64 }
+
+func (c *countFlush) FlushDue() error { c.n.Add(1); return nil }
+
+// TestMiniBatchTicker: the ticker applies due batches while no input arrives, under the graph's lock, and
+// stops with its context; a job with mini-batch registers its aggregates with it.
+func TestMiniBatchTicker(t *testing.T) {
+	var m miniBatchOps
+	op := &countFlush{}
+	m.add(op, 10*time.Millisecond)
+	m.add(struct{}{}, time.Millisecond) // not a mini-batch operator: ignored
+	if len(m.ops) != 1 || m.every != 10*time.Millisecond {
+		t.Fatalf("ops %d, every %s", len(m.ops), m.every)
+	}
+	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	done := m.tick(ctx, &mu, func() bool { return false }, func(err error) { t.Error(err) })
+	deadline := time.Now().Add(10 * time.Second)
+	for op.n.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if op.n.Load() < 3 {
+		t.Fatalf("ticked %d times", op.n.Load())
+	}
+	if (&miniBatchOps{}).tick(ctx, &mu, nil, nil) != nil {
+		t.Fatal("a graph without mini-batch operators started a ticker")
+	}
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel2()
+	var out syncBuffer
+	s, err := NewSession(Config{Stdout: &out, Stderr: &out, Notice: &out, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := execAll(ctx2, t, s, `
+CREATE TABLE gen (k INT) WITH ('connector' = 'datagen', 'rows-per-second' = '1', 'fields.k.min' = '1', 'fields.k.max' = '3');
+CREATE TABLE hole (k INT, n BIGINT) WITH ('connector' = 'blackhole');
+SET 'table.exec.mini-batch.enabled' = 'true';
+SET 'table.exec.mini-batch.allow-latency' = '20 ms';
+SET 'table.exec.mini-batch.size' = '1000';
+SET 'parallelism.default' = '2';
+INSERT INTO hole SELECT k, COUNT(*) FROM gen GROUP BY k;`)
+	if !strings.Contains(res, "job submitted") {
+		t.Fatal(res)
+	}
+	j := s.Jobs()[0]
+	defer j.Cancel()
+	j.mu.Lock()
+	g := j.graph
+	j.mu.Unlock()
+	for g == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		j.mu.Lock()
+		g = j.graph
+		j.mu.Unlock()
+	}
+	if g == nil || len(g.miniBatch.ops) != 1 || g.miniBatch.every != 20*time.Millisecond {
+		t.Fatalf("the job's graph did not register its local aggregate with the ticker")
+	}
 }

@@ -294,3 +294,38 @@ func TestMiniBatchSnapshotHoldsBuffer(t *testing.T) {
 		t.Fatalf("restored buffer applied as\n%s\nwant\n%s", rec2.b.String(), want)
 	}
 }
+
+// TestMiniBatchParallelFlushDue: Parallel.FlushDue applies the due batches of mini-batch subtasks and pushes
+// their output.
+func TestMiniBatchParallelFlushDue(t *testing.T) {
+	in := []types.Type{types.BigIntType()}
+	now := time.UnixMilli(1000)
+	cfg := GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: aggCalls(t, in, "COUNT(*)"), EmitUpdateBefore: true, InsertOnly: true}
+	mb := MiniBatchConfig{Size: 1000, Latency: 10 * time.Millisecond, Now: func() time.Time { return now }}
+	rec := &recorder{}
+	op, err := NewParallel([]int{0}, in, state.DefaultMaxParallelism, 2, func(o changelog.Output) (changelog.Output, error) {
+		return NewMiniBatchGroupAgg(cfg, mb, o)
+	}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := op.(*Parallel)
+	defer p.Close()
+	var b changelog.Batch
+	for i := range 20 {
+		b.Append(changelog.Insert, []types.Value{types.IntValue(int64(i % 4))})
+	}
+	if err := p.Push(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.FlushDue(); err != nil || len(rec.rows) != 0 {
+		t.Fatalf("flushed before the latency: %v %d rows", err, len(rec.rows))
+	}
+	now = now.Add(10 * time.Millisecond)
+	if err := p.FlushDue(); err != nil {
+		t.Fatal(err)
+	}
+	if got := materialize(t, rec.rows, []int{0}); got != "+I[0, 5]\n+I[1, 5]\n+I[2, 5]\n+I[3, 5]\n" || len(rec.rows) != 4 {
+		t.Fatalf("after FlushDue: %d rows\n%s", len(rec.rows), got)
+	}
+}

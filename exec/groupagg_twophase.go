@@ -322,6 +322,14 @@ func (l *localGroupAgg) RestoreState(r state.Reader) error {
 	return nil
 }
 
+// FlushDue emits the pending partials when the oldest is older than the latency.
+func (l *localGroupAgg) FlushDue() error {
+	if m := l.m; m.pending > 0 && m.now().UnixMilli()-m.started >= m.latency {
+		return l.apply()
+	}
+	return nil
+}
+
 func (l *localGroupAgg) Watermark(ts int64) error {
 	if err := l.apply(); err != nil {
 		return err
