@@ -81,6 +81,7 @@ type miniBatchGroupAgg struct {
 	vals    []types.Value    // the buffered rows' values
 	started int64            // when the first buffered row arrived (Unix ms)
 	pending int              // local aggregate (groupagg_twophase.go): rows combined since the last batch
+	groups  []*group         // local aggregate: each entry's partial accumulators
 	keyBuf  []byte
 }
 
@@ -89,6 +90,7 @@ type mbEntry struct {
 	head, tail int32
 	seq        uint64 // restore: the entry's position in the snapshotted buffer
 	n          int    // local aggregate: the rows combined into the key's partial
+	st         *group // local aggregate restore: the key's partial until the entries are sorted
 }
 
 type mbRow struct {
@@ -119,8 +121,9 @@ func (m *miniBatchGroupAgg) Push(b *changelog.Batch) error {
 			m.rows[ent.tail].next = ri
 			ent.tail = ri
 		} else {
-			m.idx[string(m.keyBuf)] = int32(len(m.ents))
-			m.ents = append(m.ents, mbEntry{key: string(m.keyBuf), head: ri, tail: ri})
+			key := string(m.keyBuf)
+			m.idx[key] = int32(len(m.ents))
+			m.ents = append(m.ents, mbEntry{key: key, head: ri, tail: ri})
 		}
 		if len(m.rows) >= m.size {
 			if err := m.apply(); err != nil {

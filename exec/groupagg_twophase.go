@@ -189,17 +189,22 @@ func (l *localGroupAgg) Push(b *changelog.Batch) error {
 func (l *localGroupAgg) combine(r changelog.Row) error {
 	m, g := l.m, l.m.g
 	m.keyBuf = appendGroupKey(m.keyBuf[:0], r.Vals, g.cfg.Keys, g.keyTypes)
-	st := g.groups[string(m.keyBuf)]
-	if st == nil {
+	ei, ok := m.idx[string(m.keyBuf)]
+	var st *group
+	if ok {
+		st = m.groups[ei]
+	} else {
 		st = g.newGroup()
 		for i, k := range g.cfg.Keys {
 			st.prev[i] = r.Vals[k]
 		}
-		g.groups[string(m.keyBuf)] = st
-		m.idx[string(m.keyBuf)] = int32(len(m.ents))
-		m.ents = append(m.ents, mbEntry{key: string(m.keyBuf)})
+		key := string(m.keyBuf)
+		ei = int32(len(m.ents))
+		m.idx[key] = ei
+		m.ents = append(m.ents, mbEntry{key: key})
+		m.groups = append(m.groups, st)
 	}
-	m.ents[m.idx[string(m.keyBuf)]].n++
+	m.ents[ei].n++
 	add := r.Kind.IsAccumulate()
 	if add {
 		st.count++
@@ -220,8 +225,8 @@ func (l *localGroupAgg) apply() error {
 	if m.pending == 0 {
 		return nil
 	}
-	for _, e := range m.ents {
-		st := g.groups[e.key]
+	for i := range m.ents {
+		st := m.groups[i]
 		l.row = l.row[:0]
 		l.row = append(l.row, st.prev[:g.nk]...)
 		for _, a := range st.accs {
@@ -231,10 +236,10 @@ func (l *localGroupAgg) apply() error {
 		g.emit(changelog.Insert, l.row)
 		g.recycle(st)
 	}
-	clear(g.groups)
 	clear(m.idx)
 	clear(m.ents)
-	m.ents, m.pending = m.ents[:0], 0
+	clear(m.groups)
+	m.ents, m.groups, m.pending = m.ents[:0], m.groups[:0], 0
 	return g.flush()
 }
 
@@ -246,7 +251,7 @@ func (l *localGroupAgg) SnapshotState(w state.Writer) error {
 	}
 	var vb []byte
 	for i, e := range l.m.ents {
-		st := g.groups[e.key]
+		st := l.m.groups[i]
 		l.row = l.row[:0]
 		for _, a := range st.accs {
 			l.row = a.(partialAcc).appendPartial(l.row)
@@ -274,7 +279,7 @@ func (l *localGroupAgg) RestoreState(r state.Reader) error {
 		if ns != nsMiniBatch {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
-		if _, dup := g.groups[string(key)]; dup {
+		if _, dup := m.idx[string(key)]; dup {
 			return corrupt(op, "key %x appears twice", key)
 		}
 		d, err := newStateDec(value)
@@ -304,8 +309,8 @@ func (l *localGroupAgg) RestoreState(r state.Reader) error {
 			pa.merge(vals[col : col+n])
 			col += n
 		}
-		g.groups[string(key)] = st
-		m.ents = append(m.ents, mbEntry{key: string(key), seq: seq, n: rows})
+		m.idx[string(key)] = int32(len(m.ents))
+		m.ents = append(m.ents, mbEntry{key: string(key), seq: seq, n: rows, st: st})
 		m.pending += rows
 		return nil
 	})
@@ -315,6 +320,8 @@ func (l *localGroupAgg) RestoreState(r state.Reader) error {
 	slices.SortFunc(m.ents, func(a, b mbEntry) int { return cmp.Compare(a.seq, b.seq) })
 	for i := range m.ents {
 		m.idx[m.ents[i].key] = int32(i)
+		m.groups = append(m.groups, m.ents[i].st)
+		m.ents[i].st = nil
 	}
 	if m.pending > 0 {
 		m.started = m.now().UnixMilli()
