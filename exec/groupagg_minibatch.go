@@ -22,6 +22,8 @@ type MiniBatchConfig struct {
 	Latency time.Duration
 	// Now is the processing-time clock (time.Now when nil; tests inject their own).
 	Now func() time.Time
+
+	buffer bool // buffer rows even where they could be combined (NewLocalGroupAgg)
 }
 
 // ErrMiniBatchConfig is returned for a mini-batch configuration without a positive size and latency.
@@ -37,7 +39,9 @@ const nsMiniBatch = 1
 // end of input, each buffered key's rows are applied to its state at once and the key emits one change for
 // the whole batch (+I for a new key, -U/+U for a changed result, -D when its last row went, nothing when the
 // result is unchanged). Keys are applied in the order they first appeared in the batch. The materialized
-// result is the one NewGroupAgg gives for the same input; the changelog has fewer rows.
+// result is the one NewGroupAgg gives for the same input; the changelog has fewer rows. Over insert-only
+// input whose calls all merge (AggMergeable), the rows of a key are combined into partial accumulators as
+// they arrive instead of being buffered (groupagg_minibatch_combine.go): the same output, less work.
 //
 // Snapshots write the groups as NewGroupAgg does plus the buffered rows (namespace 1, per key): a restored
 // operator applies them with its next batch, so nothing buffered at a checkpoint is lost or applied twice.
@@ -53,6 +57,9 @@ func NewMiniBatchGroupAgg(cfg GroupAggConfig, mb MiniBatchConfig, out changelog.
 	}
 	if mb.Latency <= 0 {
 		return nil, fmt.Errorf("%w: MiniBatch Latency must be greater than 0 ms", ErrMiniBatchConfig)
+	}
+	if combinable(cfg) && !mb.buffer {
+		return newCombiningMiniBatch(cfg, mb, out)
 	}
 	inner, err := NewGroupAgg(cfg, out)
 	if err != nil {

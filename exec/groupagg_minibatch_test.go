@@ -100,6 +100,20 @@ func TestMiniBatchProperty(t *testing.T) {
 		cfg2 := cfg
 		cfg2.Aggs = mergeableAggs(t, in, !retract)
 		perRow2 := runAgg(t, func(o changelog.Output) (changelog.Output, error) { return NewGroupAgg(cfg2, o) }, batches)
+		// Mini-batch over mergeable calls: combining partials over insert-only input, buffering rows otherwise;
+		// the same changelog either way.
+		comb := runAgg(t, func(o changelog.Output) (changelog.Output, error) { return NewMiniBatchGroupAgg(cfg2, mbConfig(size), o) }, batches)
+		buffering := runAgg(t, func(o changelog.Output) (changelog.Output, error) {
+			mb := mbConfig(size)
+			mb.buffer = true
+			return NewMiniBatchGroupAgg(cfg2, mb, o)
+		}, batches)
+		if comb.b.String() != buffering.b.String() {
+			t.Fatalf("seed %d size %d: combining mini-batch\n%s\nbuffering mini-batch\n%s", seed, size, comb.b.String(), buffering.b.String())
+		}
+		if got, want := materialize(t, comb.rows, matKey), materialize(t, perRow2.rows, matKey); got != want {
+			t.Fatalf("seed %d size %d: mini-batch result\n%s\nper-row result\n%s", seed, size, got, want)
+		}
 		two := runAgg(t, func(o changelog.Output) (changelog.Output, error) {
 			global, err := NewGlobalGroupAgg(cfg2, o)
 			if err != nil {
@@ -135,7 +149,7 @@ func TestMiniBatchMergesUpdates(t *testing.T) {
 	if err := op.Push(&b); err != nil {
 		t.Fatal(err)
 	}
-	if got := op.(*miniBatchGroupAgg).Buffered(); got != 2 {
+	if got := op.(interface{ Buffered() int }).Buffered(); got != 2 {
 		t.Fatalf("buffered %d rows, want 2", got)
 	}
 	if err := op.Watermark(7); err != nil { // applies the buffer before the watermark
@@ -166,7 +180,7 @@ func TestMiniBatchLatency(t *testing.T) {
 	if err := op.Push(&b); err != nil {
 		t.Fatal(err)
 	}
-	mb := op.(*miniBatchGroupAgg)
+	mb := op.(interface{ FlushDue() error })
 	now = now.Add(49 * time.Millisecond)
 	if err := mb.FlushDue(); err != nil || len(rec.rows) != 0 {
 		t.Fatalf("applied before the latency: %v %q", err, rec.b.String())
@@ -203,15 +217,12 @@ func TestMiniBatchConfigErrors(t *testing.T) {
 // uninterrupted one, also when the state is read back as two key-group ranges.
 func TestMiniBatchSnapshotRestore(t *testing.T) {
 	in := stateTestTypes()
-	for _, twoPhase := range []bool{false, true} {
-		name := "mini-batch"
-		if twoPhase {
-			name = "two-phase"
-		}
+	for _, name := range []string{"mini-batch", "combining", "two-phase"} {
+		twoPhase := name == "two-phase"
 		forEachCut(t, name, 120, func(rng *rand.Rand) (builder, []step) {
-			retract := rng.IntN(2) == 0
+			retract := rng.IntN(2) == 0 && name != "combining"
 			cfg := GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: stateTestAggs(t, in, retract), EmitUpdateBefore: true, InsertOnly: !retract}
-			if twoPhase {
+			if name != "mini-batch" {
 				cfg.Aggs = mergeableAggs(t, in, !retract)
 			}
 			size := int64(3 + rng.IntN(20))
@@ -240,6 +251,9 @@ func TestMiniBatchSnapshotRestore(t *testing.T) {
 				op, err := NewMiniBatchGroupAgg(cfg, mbConfig(size), out)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if _, ok := op.(*combiningMiniBatch); ok != (name == "combining") {
+					t.Fatalf("%s: built %T", name, op)
 				}
 				return []changelog.Output{op}, []state.Snapshotter{StateOf(op)}
 			}

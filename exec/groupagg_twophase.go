@@ -150,6 +150,7 @@ func (g *groupAgg) checkMergeable(what string) error {
 // order keys first appeared. It keeps no state between batches; a snapshot writes the pending partials.
 func NewLocalGroupAgg(cfg GroupAggConfig, mb MiniBatchConfig, out changelog.Output) (changelog.Output, error) {
 	cfg.Batch, cfg.Store, cfg.TTL, cfg.FinalState = false, nil, 0, nil
+	mb.buffer = true
 	m, err := NewMiniBatchGroupAgg(cfg, mb, out)
 	if err != nil {
 		return nil, err
@@ -245,10 +246,15 @@ func (l *localGroupAgg) apply() error {
 
 // SnapshotState writes the pending partials (namespace 1, per key, with their position in the batch).
 func (l *localGroupAgg) SnapshotState(w state.Writer) error {
-	g := l.m.g
-	if err := w.Put(nsMeta, nil, appendMeta(nil, g.signature("LocalGroupAggregate"))); err != nil {
+	if err := w.Put(nsMeta, nil, appendMeta(nil, l.m.g.signature("LocalGroupAggregate"))); err != nil {
 		return err
 	}
+	return l.snapshotPending(w)
+}
+
+// snapshotPending writes the pending partials.
+func (l *localGroupAgg) snapshotPending(w state.Writer) error {
+	g := l.m.g
 	var vb []byte
 	for i, e := range l.m.ents {
 		st := l.m.groups[i]
@@ -273,50 +279,62 @@ func (l *localGroupAgg) SnapshotState(w state.Writer) error {
 
 // RestoreState loads the pending partials a SnapshotState wrote.
 func (l *localGroupAgg) RestoreState(r state.Reader) error {
-	m, g := l.m, l.m.g
-	op := g.signature("LocalGroupAggregate")
+	op := l.m.g.signature("LocalGroupAggregate")
 	err := restoreLoop(r, op, op, nil, func(ns uint8, key, value []byte) error {
 		if ns != nsMiniBatch {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
-		if _, dup := m.idx[string(key)]; dup {
-			return corrupt(op, "key %x appears twice", key)
-		}
-		d, err := newStateDec(value)
-		if err != nil {
-			return entryError(op, ns, key, err)
-		}
-		seq := d.uvarint()
-		rows := int(d.uvarint())
-		st := g.newGroup()
-		st.count = d.varint()
-		for i := range g.nk {
-			st.prev[i] = d.value()
-		}
-		vals := d.row()
-		if err := d.done(); err != nil {
-			g.recycle(st)
-			return entryError(op, ns, key, err)
-		}
-		col := 0
-		for _, a := range st.accs {
-			pa := a.(partialAcc)
-			n := len(pa.appendPartial(nil))
-			if col+n > len(vals) {
-				g.recycle(st)
-				return entryError(op, ns, key, fmt.Errorf("%d partial values, the calls need more", len(vals)))
-			}
-			pa.merge(vals[col : col+n])
-			col += n
-		}
-		m.idx[string(key)] = int32(len(m.ents))
-		m.ents = append(m.ents, mbEntry{key: string(key), seq: seq, n: rows, st: st})
-		m.pending += rows
-		return nil
+		return l.restorePending(op, key, value)
 	})
 	if err != nil {
 		return err
 	}
+	l.restored()
+	return nil
+}
+
+// restorePending loads one key's pending partial (restored must follow the last one).
+func (l *localGroupAgg) restorePending(op string, key, value []byte) error {
+	m, g := l.m, l.m.g
+	if _, dup := m.idx[string(key)]; dup {
+		return corrupt(op, "key %x appears twice", key)
+	}
+	d, err := newStateDec(value)
+	if err != nil {
+		return entryError(op, nsMiniBatch, key, err)
+	}
+	seq := d.uvarint()
+	rows := int(d.uvarint())
+	st := g.newGroup()
+	st.count = d.varint()
+	for i := range g.nk {
+		st.prev[i] = d.value()
+	}
+	vals := d.row()
+	if err := d.done(); err != nil {
+		g.recycle(st)
+		return entryError(op, nsMiniBatch, key, err)
+	}
+	col := 0
+	for _, a := range st.accs {
+		pa := a.(partialAcc)
+		n := len(pa.appendPartial(nil))
+		if col+n > len(vals) {
+			g.recycle(st)
+			return entryError(op, nsMiniBatch, key, fmt.Errorf("%d partial values, the calls need more", len(vals)))
+		}
+		pa.merge(vals[col : col+n])
+		col += n
+	}
+	m.idx[string(key)] = int32(len(m.ents))
+	m.ents = append(m.ents, mbEntry{key: string(key), seq: seq, n: rows, st: st})
+	m.pending += rows
+	return nil
+}
+
+// restored puts the restored partials back in the order they had in the batch.
+func (l *localGroupAgg) restored() {
+	m := l.m
 	slices.SortFunc(m.ents, func(a, b mbEntry) int { return cmp.Compare(a.seq, b.seq) })
 	for i := range m.ents {
 		m.idx[m.ents[i].key] = int32(i)
@@ -326,7 +344,6 @@ func (l *localGroupAgg) RestoreState(r state.Reader) error {
 	if m.pending > 0 {
 		m.started = m.now().UnixMilli()
 	}
-	return nil
 }
 
 // FlushDue emits the pending partials when the oldest is older than the latency.
