@@ -102,7 +102,9 @@ func TestMiniBatchProperty(t *testing.T) {
 		perRow2 := runAgg(t, func(o changelog.Output) (changelog.Output, error) { return NewGroupAgg(cfg2, o) }, batches)
 		// Mini-batch over mergeable calls: combining partials over insert-only input, buffering rows otherwise;
 		// the same changelog either way.
-		comb := runAgg(t, func(o changelog.Output) (changelog.Output, error) { return NewMiniBatchGroupAgg(cfg2, mbConfig(size), o) }, batches)
+		comb := runAgg(t, func(o changelog.Output) (changelog.Output, error) {
+			return NewMiniBatchGroupAgg(cfg2, mbConfig(size), o)
+		}, batches)
 		buffering := runAgg(t, func(o changelog.Output) (changelog.Output, error) {
 			mb := mbConfig(size)
 			mb.buffer = true
