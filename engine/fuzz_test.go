@@ -67,6 +67,8 @@ func FuzzPlan(f *testing.F) {
 		"SELECT r.name, COUNT(*), SUM(r.addr.zip) FROM n GROUP BY r.name",
 		"SELECT x.id FROM (SELECT r AS x FROM n) WHERE x IS NOT NULL",
 		"SELECT n.r.addr.zip, t.a FROM n JOIN t ON n.k = t.a",
+		"SELECT a, COUNT(DISTINCT b), SUM(DISTINCT b), MAX(b), COUNT(*) FROM t GROUP BY a", // SplitAggregateRule, TwoStageOptimizedAggregateRule
+		"SELECT n, MIN(a), AVG(n) FROM (SELECT a, COUNT(*) AS n FROM t GROUP BY a) GROUP BY n",
 	} {
 		f.Add(seed)
 	}
@@ -100,6 +102,24 @@ CREATE TABLE n (k INT, r ROW<id BIGINT, name STRING, addr ROW<city STRING, zip I
 			if _, err := s.Execute(context.Background(), st); errors.Is(err, ErrInternal) {
 				t.Fatalf("%s mode: %v\nstatement: %s", mode, err, text)
 			}
+		}
+		// Streaming again with mini-batch, two-phase and split distinct aggregation (physical_rewrite).
+		miniBatch := map[string]string{"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.allow-latency": "1 s",
+			"table.exec.mini-batch.size": "100", "table.optimizer.distinct-agg.split.enabled": "true"}
+		s.mu.Lock()
+		s.opts["execution.runtime-mode"] = "streaming"
+		for k, v := range miniBatch {
+			s.opts[k] = v
+		}
+		s.mu.Unlock()
+		_, err = s.Execute(context.Background(), st)
+		s.mu.Lock()
+		for k := range miniBatch {
+			delete(s.opts, k)
+		}
+		s.mu.Unlock()
+		if errors.Is(err, ErrInternal) {
+			t.Fatalf("streaming with mini-batch: %v\nstatement: %s", err, text)
 		}
 	})
 }
