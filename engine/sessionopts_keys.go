@@ -109,7 +109,7 @@ var sessionKeys = []sessionKey{
 	{key: "table.exec.mini-batch.enabled", kind: kindBool, def: "false", impl: true,
 		desc: "Streaming group aggregates buffer their input and apply it once per key per mini-batch, emitting one change per key per batch (fewer state accesses and changelog rows; the same results). Requires 'table.exec.mini-batch.allow-latency' and 'table.exec.mini-batch.size' above 0."},
 	{key: "table.exec.mini-batch.allow-latency", kind: kindDuration, rng: atLeast(0), def: "0 ms", impl: true,
-		desc: "Mini-batch: the longest a row stays buffered (checked as rows and watermarks arrive); buffers are also applied before every watermark, at checkpoints (buffered rows are part of the checkpoint) and at the end of input."},
+		desc: "Mini-batch: the longest a row stays buffered (a processing-time ticker applies due batches, so a row waits at most about 1.5 times this). Batches are also applied by size, before every watermark and at the end of input; rows buffered at a checkpoint are part of it."},
 	{key: "table.exec.mini-batch.size", kind: kindLong, rng: atLeast(-1), def: "-1", impl: true,
 		desc: "Mini-batch: the most rows buffered per aggregate before the batch is applied (> 0 when mini-batch is enabled)."},
 	{key: "table.exec.source.idle-timeout", kind: kindDuration, def: "0 ms", impl: true,
