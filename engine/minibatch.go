@@ -33,7 +33,7 @@ func (g *graph) buildMiniBatch(n planner.Node, out changelog.Output, j *Job) err
 		return g.build(n.Input, local, j)
 	case *planner.GlobalGroupAggregate:
 		if g.backend != nil {
-			return fmt.Errorf("two-phase aggregation ('table.optimizer.agg-phase-strategy') is not supported with 'state.backend.type' = 'rocksdb' yet; SET 'table.optimizer.agg-phase-strategy' = 'ONE_PHASE' or 'table.exec.mini-batch.enabled' = 'false'")
+			return fmt.Errorf("two-phase aggregation ('table.optimizer.agg-phase-strategy') is not supported with 'state.backend.type' = 'rocksdb' yet; use the hashmap backend or SET 'table.exec.mini-batch.enabled' = 'false'")
 		}
 		local := n.Input.(*planner.LocalGroupAggregate)
 		orig := local.Input.Fields()
