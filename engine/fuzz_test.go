@@ -92,6 +92,8 @@ func FuzzPlan(f *testing.F) {
 		"SELECT GROUPING(a) FROM t",
 		"SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a GROUP BY CUBE (c)) AND a IN (SELECT a FROM u GROUP BY GROUPING SETS ((a), ()))",
 		"SELECT a, (SELECT COUNT(*) FROM u WHERE u.a = t.a GROUP BY ROLLUP (c)) FROM t",
+		"SELECT a, COUNT(DISTINCT b), SUM(DISTINCT b), MAX(b), COUNT(*) FROM t GROUP BY a", // SplitAggregateRule, TwoStageOptimizedAggregateRule
+		"SELECT n, MIN(a), AVG(n) FROM (SELECT a, COUNT(*) AS n FROM t GROUP BY a) GROUP BY n",
 	} {
 		f.Add(seed)
 	}
@@ -126,6 +128,24 @@ CREATE TABLE pc (a INT, pt AS PROCTIME()) WITH ('connector' = 'datagen', 'number
 			if _, err := s.Execute(context.Background(), st); errors.Is(err, ErrInternal) {
 				t.Fatalf("%s mode: %v\nstatement: %s", mode, err, text)
 			}
+		}
+		// Streaming again with mini-batch, two-phase and split distinct aggregation (physical_rewrite).
+		miniBatch := map[string]string{"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.allow-latency": "1 s",
+			"table.exec.mini-batch.size": "100", "table.optimizer.distinct-agg.split.enabled": "true"}
+		s.mu.Lock()
+		s.opts["execution.runtime-mode"] = "streaming"
+		for k, v := range miniBatch {
+			s.opts[k] = v
+		}
+		s.mu.Unlock()
+		_, err = s.Execute(context.Background(), st)
+		s.mu.Lock()
+		for k := range miniBatch {
+			delete(s.opts, k)
+		}
+		s.mu.Unlock()
+		if errors.Is(err, ErrInternal) {
+			t.Fatalf("streaming with mini-batch: %v\nstatement: %s", err, text)
 		}
 	})
 }

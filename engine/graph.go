@@ -45,6 +45,7 @@ type graph struct {
 	subtasks    int           // subtasks of keyed streaming operators (parallel.go)
 	maxPar      int           // key groups ('pipeline.max-parallelism')
 	closers     []func()      // stop subtask goroutines when the graph is dropped
+	miniBatch   miniBatchOps  // mini-batch operators, ticked for their latency (minibatch.go)
 	backend     state.Backend // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
 	restoreCP   *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
@@ -169,6 +170,10 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			cfg.Store = st
 		}
 		mk := func(o changelog.Output) (changelog.Output, error) { return exec.NewGroupAgg(cfg, o) }
+		if n.MiniBatch != nil && !n.Batch {
+			mb := exec.MiniBatchConfig{Size: n.MiniBatch.Size, Latency: n.MiniBatch.Latency}
+			mk = func(o changelog.Output) (changelog.Output, error) { return exec.NewMiniBatchGroupAgg(cfg, mb, o) }
+		}
 		var agg changelog.Output
 		var err error
 		if !n.Batch && g.backend == nil {
@@ -182,10 +187,15 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if !n.Batch && g.backend == nil {
 			g.register(n, agg)
 		}
+		if n.MiniBatch != nil && !n.Batch {
+			g.miniBatch.add(agg, n.MiniBatch.Latency)
+		}
 		if len(n.InputSort) > 0 {
 			return g.build(n.Input, exec.NewSort(n.InputSort, -1, 0, g.sortMemory, g.tempDir, agg), j)
 		}
 		return g.build(n.Input, agg, j)
+	case *planner.MiniBatchAssigner, *planner.LocalGroupAggregate, *planner.GlobalGroupAggregate:
+		return g.buildMiniBatch(n, out, j)
 	case *planner.Sort:
 		return g.build(n.Input, g.op(n, exec.NewSort(n.Keys, n.Limit, n.Offset, g.sortMemory, g.tempDir, out)), j)
 	case *planner.TopN:
@@ -448,7 +458,11 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	j.graph = g
 	j.mu.Unlock()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(g.sources)+1)
+	errs := make(chan error, len(g.sources)+2)
+	tickDone := g.miniBatch.tick(ctx, &g.mu, func() bool { return g.stopped || g.sinksEnded() }, func(err error) {
+		errs <- err
+		cancel()
+	})
 	var loopDone chan struct{}
 	if g.ckpt != nil && !g.batch {
 		loopDone = make(chan struct{})
@@ -476,6 +490,10 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		}(sr)
 	}
 	wg.Wait()
+	if tickDone != nil {
+		cancel() // stops the mini-batch ticker
+		<-tickDone
+	}
 	if loopDone != nil {
 		cancel() // stops the checkpoint loop
 		<-loopDone

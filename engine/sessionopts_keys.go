@@ -106,10 +106,12 @@ var sessionKeys = []sessionKey{
 	{key: "sql-client.display.show-line-numbers", kind: kindBool, desc: "line numbers in the shell"},
 
 	// Table execution options Sluice does not implement.
-	{key: "table.exec.mini-batch.enabled", kind: kindBool, behaves: []string{"false"}, note: "every row is processed and emitted as it arrives",
-		desc: "buffer input rows to reduce state access"},
-	{key: "table.exec.mini-batch.allow-latency", kind: kindDuration, desc: "mini-batch: the longest buffering"},
-	{key: "table.exec.mini-batch.size", kind: kindLong, desc: "mini-batch: the most rows buffered"},
+	{key: "table.exec.mini-batch.enabled", kind: kindBool, def: "false", impl: true,
+		desc: "Streaming group aggregates buffer their input and apply it once per key per mini-batch, emitting one change per key per batch (fewer state accesses and changelog rows; the same results). Requires 'table.exec.mini-batch.allow-latency' and 'table.exec.mini-batch.size' above 0."},
+	{key: "table.exec.mini-batch.allow-latency", kind: kindDuration, rng: atLeast(0), def: "0 ms", impl: true,
+		desc: "Mini-batch: the longest a row stays buffered (a processing-time ticker applies due batches, so a row waits at most about 1.5 times this). Batches are also applied by size, before every watermark and at the end of input; rows buffered at a checkpoint are part of it."},
+	{key: "table.exec.mini-batch.size", kind: kindLong, rng: atLeast(-1), def: "-1", impl: true,
+		desc: "Mini-batch: the most rows buffered per aggregate before the batch is applied (> 0 when mini-batch is enabled)."},
 	{key: "table.exec.source.idle-timeout", kind: kindDuration, def: "0 ms", impl: true,
 		desc: "A source partition (Kafka) without rows for this long stops holding back the watermark until it has rows again; 0 disables idleness. A table's 'scan.watermark.idle-timeout' overrides it."},
 	{key: "table.exec.source.cdc-events-duplicate", kind: kindBool, behaves: []string{"false"}, desc: "deduplicate CDC events by primary key"},
@@ -151,9 +153,12 @@ var sessionKeys = []sessionKey{
 	{key: "table.exec.hive.", kind: kindString, desc: "Hive connector settings"},
 
 	// Optimizer and planner options Sluice does not implement.
-	{key: "table.optimizer.agg-phase-strategy", kind: kindEnum, enum: []string{"AUTO", "ONE_PHASE", "TWO_PHASE"}, desc: "aggregate phases"},
-	{key: "table.optimizer.distinct-agg.split.enabled", kind: kindBool, behaves: []string{"false"}, desc: "split distinct aggregates"},
-	{key: "table.optimizer.distinct-agg.split.bucket-num", kind: kindInt, desc: "buckets of split distinct aggregates"},
+	{key: "table.optimizer.agg-phase-strategy", kind: kindEnum, enum: []string{"AUTO", "ONE_PHASE", "TWO_PHASE"}, def: "AUTO", impl: true,
+		desc: "With mini-batch on, AUTO and TWO_PHASE split a streaming group aggregate whose calls all merge (COUNT, SUM, SUM0, AVG, BOOL_AND, BOOL_OR; MIN/MAX over insert-only input; no DISTINCT) into LocalGroupAggregate (per mini-batch partial accumulators) and GlobalGroupAggregate; ONE_PHASE never splits. Without mini-batch every aggregate is one phase, as in Flink."},
+	{key: "table.optimizer.distinct-agg.split.enabled", kind: kindBool, def: "false", impl: true,
+		desc: "Streaming aggregates with DISTINCT calls over one column (COUNT, SUM, SUM0, MIN, MAX, no FILTER) run in two levels: per key and MOD(HASH_CODE(x), bucket-num), then per key."},
+	{key: "table.optimizer.distinct-agg.split.bucket-num", kind: kindInt, rng: atLeast(1), def: "1024", impl: true,
+		desc: "The number of buckets of split distinct aggregation."},
 	{key: "table.optimizer.join-reorder-enabled", kind: kindBool, behaves: []string{"false"}, desc: "reorder joins"},
 	{key: "table.optimizer.bushy-join-reorder-threshold", kind: kindInt, desc: "join reorder threshold"},
 	{key: "table.optimizer.join.broadcast-threshold", kind: kindLong, desc: "broadcast join threshold"},

@@ -141,11 +141,11 @@ func TestSessionOpenOptions(t *testing.T) {
 			t.Fatalf("several bad keys at open: got %v, want the error for 'a.bogus'", err)
 		}
 	}
-	s, notice, err := open(map[string]string{"table.exec.mini-batch.size": "100", "state.backend": "filesystem", "execution.runtime-mode": "BATCH"})
+	s, notice, err := open(map[string]string{"table.exec.rank.topn-cache-size": "100", "state.backend": "filesystem", "execution.runtime-mode": "BATCH"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "[WARNING] Sluice does not implement 'table.exec.mini-batch.size' yet; it has no effect\n"; notice != want {
+	if want := "[WARNING] Sluice does not implement 'table.exec.rank.topn-cache-size' yet; it has no effect\n"; notice != want {
 		t.Errorf("notice at open: got %q, want %q", notice, want)
 	}
 	opts := s.Options()

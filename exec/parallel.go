@@ -216,6 +216,19 @@ func (p *Parallel) End() error {
 	return p.step(parWork{kind: itemEnd}, false)
 }
 
+// FlushDue applies the subtasks' mini-batches that are due (exec.NewMiniBatchGroupAgg's latency trigger,
+// for a caller ticking while no input arrives) and pushes what they emit. Called between pushes.
+func (p *Parallel) FlushDue() error {
+	for i, s := range p.subs {
+		if f, ok := s.op.(interface{ FlushDue() error }); ok {
+			if err := f.FlushDue(); err != nil {
+				return fmt.Errorf("subtask %d of %d: %w", i+1, len(p.subs), err)
+			}
+		}
+	}
+	return p.flush(false)
+}
+
 // SnapshotState writes every subtask's state as one operator's: the operator-wide entry (namespace nsMeta)
 // of the first subtask, and the keyed entries of all.
 func (p *Parallel) SnapshotState(w state.Writer) error {

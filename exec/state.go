@@ -69,6 +69,8 @@ func StateOf(out changelog.Output) state.Snapshotter {
 			return nil
 		}
 		return o
+	case *miniBatchGroupAgg:
+		return o
 	case *normalize:
 		if o.batch {
 			return nil
@@ -93,6 +95,7 @@ var (
 	_ state.Snapshotter = (*watermarkAssigner)(nil)
 	_ state.Snapshotter = (*limitOp)(nil)
 	_ state.Snapshotter = (*union)(nil)
+	_ state.Snapshotter = (*miniBatchGroupAgg)(nil)
 )
 
 // errBatchSnapshot is returned by SnapshotState of an operator in batch mode.

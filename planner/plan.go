@@ -80,6 +80,12 @@ type Aggregate struct {
 	// holds one key's state at a time.
 	InputSort []exec.SortKey
 	Out       []Field
+	// MiniBatch (physical, streaming): the input is buffered and applied once per key per mini-batch
+	// (planner/minibatch.go); nil: row by row.
+	MiniBatch *MiniBatch
+	// PartialFinal (physical, streaming): "PARTIAL" or "FINAL" for the two levels of a split distinct
+	// aggregate (rule_split_distinct.go).
+	PartialFinal string
 }
 
 // Sort sorts its input (batch), with optional limit/offset.
@@ -235,10 +241,14 @@ func (n *Aggregate) Describe() string {
 	if n.Batch {
 		name = "SortAggregate"
 	}
-	if len(n.Keys) == 0 {
-		return fmt.Sprintf("%s(select=[%s])", name, strings.Join(sel, ", "))
+	pf := ""
+	if n.PartialFinal != "" {
+		pf = "partialFinalType=[" + n.PartialFinal + "], "
 	}
-	return fmt.Sprintf("%s(groupBy=[%s], select=[%s])", name, strings.Join(keys, ", "), strings.Join(sel, ", "))
+	if len(n.Keys) == 0 {
+		return fmt.Sprintf("%s(%sselect=[%s])", name, pf, strings.Join(sel, ", "))
+	}
+	return fmt.Sprintf("%s(groupBy=[%s], %sselect=[%s])", name, strings.Join(keys, ", "), pf, strings.Join(sel, ", "))
 }
 
 func sortText(keys []exec.SortKey, in []Field) string {

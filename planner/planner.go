@@ -71,6 +71,20 @@ func (p *Planner) optimize(logical Node) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !p.Batch {
+		// Mini-batch, two-phase and split distinct aggregation (minibatch.go), then the mode checks again
+		// (a split aggregate may delete where the one-level aggregate only updated).
+		rewritten, _, err := physicalRewrite(phys, p.Session)
+		if err != nil {
+			return nil, err
+		}
+		if rewritten != phys {
+			if err := inferModes(rewritten); err != nil {
+				return nil, err
+			}
+			phys = rewritten
+		}
+	}
 	if p.Trace != nil {
 		p.Trace.Statements = append(p.Trace.Statements, StatementTrace{AST: logical, Steps: steps, Physical: phys})
 	}

@@ -139,6 +139,8 @@ func (w *needWalk) push(n Node, need []*colNeed) {
 			}
 		}
 		w.push(x.Input, in)
+	case *MiniBatchAssigner:
+		w.push(x.Input, need)
 	case *Scan:
 		if need == nil {
 			w.all[x] = true

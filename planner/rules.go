@@ -233,6 +233,18 @@ func withInputs(n Node, ins []Node) Node {
 		c := *n
 		c.Window.Input = ins[0]
 		return &c
+	case *MiniBatchAssigner:
+		c := *n
+		c.Input = ins[0]
+		return &c
+	case *LocalGroupAggregate:
+		c := *n
+		c.Input = ins[0]
+		return &c
+	case *GlobalGroupAggregate:
+		c := *n
+		c.Input = ins[0]
+		return &c
 	}
 	panic(fmt.Sprintf("planner: withInputs: unknown node %T", n))
 }

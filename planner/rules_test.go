@@ -73,6 +73,8 @@ func TestRules(t *testing.T) {
 			switch d.Cmd {
 			case "exec":
 				return execDDL(cat, d.Input)
+			case "physical-rule":
+				return physicalRuleCase(t, cat, d)
 			case "rule":
 				var name, mode string
 				d.ScanArgs(t, "name", &name)

@@ -48,6 +48,21 @@ type benchConfig struct {
 	seed        int64
 	proportions [3]int64 // person, auction, bid
 	timeout     time.Duration
+	options     benchOptions // -D key=value: session options of every query
+}
+
+// benchOptions collects repeated -D key=value flags, in order.
+type benchOptions [][2]string
+
+func (o *benchOptions) String() string { return "" }
+
+func (o *benchOptions) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("want key=value, got '%s'", v)
+	}
+	*o = append(*o, [2]string{strings.TrimSpace(k), strings.TrimSpace(val)})
+	return nil
 }
 
 // benchResult is one row of the report.
@@ -77,6 +92,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.Int64Var(&cfg.proportions[0], "person-proportion", 1, "'person.proportion' of the source")
 	fset.Int64Var(&cfg.proportions[1], "auction-proportion", 3, "'auction.proportion' of the source")
 	fset.Int64Var(&cfg.proportions[2], "bid-proportion", 46, "'bid.proportion' of the source")
+	fset.Var(&cfg.options, "D", "`key=value`: a session option of every query, e.g. -D table.exec.mini-batch.enabled=true (repeatable)")
 	fset.DurationVar(&cfg.timeout, "timeout", 0, "stop a query that runs longer than this and report it as timed out (0: no limit)")
 	fset.Usage = func() {
 		fmt.Fprint(fset.Output(), benchUsage)
@@ -238,7 +254,11 @@ func expand(s string, vars map[string]string) string {
 // runOne runs one query's script in a fresh engine and measures wall time, process CPU time and peak RSS.
 func runOne(ctx context.Context, name, script string, cfg benchConfig) benchResult {
 	res := benchResult{query: name, events: cfg.events}
-	eng, err := sluice.Open(sluice.WithRuntimeMode(sluice.Streaming), sluice.WithOption("parallelism.default", strconv.Itoa(cfg.parallelism)))
+	opts := []sluice.Option{sluice.WithRuntimeMode(sluice.Streaming), sluice.WithOption("parallelism.default", strconv.Itoa(cfg.parallelism))}
+	for _, kv := range cfg.options {
+		opts = append(opts, sluice.WithOption(kv[0], kv[1]))
+	}
+	eng, err := sluice.Open(opts...)
 	if err != nil {
 		res.err = err
 		return res

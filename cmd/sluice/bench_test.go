@@ -142,3 +142,19 @@ func TestBenchNexmarkRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchOptions: -D key=value flags are collected in order; a flag without '=' is refused.
+func TestBenchOptions(t *testing.T) {
+	var o benchOptions
+	for _, v := range []string{"table.exec.mini-batch.enabled=true", " table.exec.mini-batch.allow-latency = 2 s"} {
+		if err := o.Set(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(o) != 2 || o[0] != [2]string{"table.exec.mini-batch.enabled", "true"} || o[1] != [2]string{"table.exec.mini-batch.allow-latency", "2 s"} {
+		t.Fatalf("got %q", o)
+	}
+	if err := o.Set("novalue"); err == nil {
+		t.Fatal("-D novalue was accepted")
+	}
+}
