@@ -116,7 +116,7 @@ INSERT INTO out_t SELECT MOD(id, 2000), COUNT(*) FROM src GROUP BY MOD(id, 2000)
 		if len(f.got) != 2000 {
 			t.Fatalf("the last attempt wrote %d rows, want 2000", len(f.got))
 		}
-		if n := strings.Count(notice.String(), "restarting the sink stage from its materialized input (2000 rows)"); n != 2 {
+		if n := strings.Count(notice.String(), "Restarting stage 3 alone, from the intermediate results of its inputs (2000 rows)"); n != 2 {
 			t.Fatalf("want 2 restart notices, got %d:\n%s", n, notice.String())
 		}
 	}
