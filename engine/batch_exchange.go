@@ -263,7 +263,7 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 	if in == nil || !b.sj.cut[n] {
 		return false
 	}
-	g.sources = append(g.sources, sourceRun{name: fmt.Sprintf("the intermediate result of stage %d (%s)", in.id, in.name),
+	g.sources = append(g.sources, sourceRun{name: fmt.Sprintf("(the intermediate result of stage %d)", in.id),
 		src: &ipcSource{st: in}, out: out})
 	return true
 }
