@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -300,5 +301,72 @@ CREATE TABLE o3 (id BIGINT, r ROW<a INT, b STRING>, tags ARRAY<STRING>) WITH ('c
 		if strings.Join(staged, "\n") != strings.Join(piped, "\n") || len(staged) < 5 {
 			t.Fatalf("%s: staged and pipelined runs differ:\n%s\n---\n%s", q, strings.Join(staged, "\n"), strings.Join(piped, "\n"))
 		}
+	}
+}
+
+// A cancelled staged job ends as cancelled, runs none of its later stages and removes its files.
+func TestBatchStageCancel(t *testing.T) {
+	dir := t.TempDir()
+	var note bytes.Buffer
+	s, err := NewSession(Config{Stdout: &note, Stderr: &note, Notice: &note, Options: map[string]string{
+		"execution.runtime-mode": "batch", "io.tmp.dirs": dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.ParseScript(`
+CREATE TABLE slow (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '100000', 'rows-per-second' = '2000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '100000');
+CREATE TABLE out_t (k BIGINT, n BIGINT) WITH ('connector' = 'print');
+INSERT INTO out_t SELECT MOD(id, 7), COUNT(*) FROM slow GROUP BY MOD(id, 7);`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var job *Job
+	for _, st := range stmts {
+		res, err := s.Execute(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job = res.Job
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for job.Metrics().RowsIn == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	job.Cancel()
+	if err := job.Wait(ctx); err != nil {
+		t.Fatalf("a cancelled job reports %v", err)
+	}
+	if st := job.Status(); st != JobCancelled {
+		t.Fatalf("status %s, want cancelled", st)
+	}
+	if a := attemptsOf(job); strings.Contains(a, "SortAggregate") || strings.Contains(a, "Sink") {
+		t.Fatalf("later stages ran:\n%s", a)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("a cancelled job left %d entries in io.tmp.dirs", len(ents))
+	}
+	if strings.Contains(note.String(), "+I[") {
+		t.Fatalf("a cancelled job wrote rows:\n%s", note.String())
+	}
+}
+
+// The hybrid shuffle modes are refused rather than silently run as another mode.
+func TestBatchShuffleModeOption(t *testing.T) {
+	s, err := NewSession(Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("execution.batch-shuffle-mode", "ALL_EXCHANGES_HYBRID_FULL"); err == nil ||
+		!strings.Contains(err.Error(), "ALL_EXCHANGES_BLOCKING") || !strings.Contains(err.Error(), "ALL_EXCHANGES_PIPELINED") {
+		t.Fatalf("want an error listing the accepted modes, got %v", err)
+	}
+	if err := s.Set("execution.batch-shuffle-mode", "all_exchanges_pipelined"); err != nil {
+		t.Fatal(err)
+	}
+	if s.blockingExchanges() {
+		t.Fatal("ALL_EXCHANGES_PIPELINED still cuts batch jobs into stages")
 	}
 }

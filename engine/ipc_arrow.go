@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -287,11 +288,7 @@ func compileArrowGetter(t types.Type) arrowGetter {
 	case types.Decimal:
 		scale := t.Scale
 		return func(arr arrow.Array, i int) types.Value {
-			n := arr.(*array.Decimal128).Value(i)
-			if n.FitsInPrecision(18) {
-				return types.DecimalValue(n.BigInt().Int64(), scale)
-			}
-			return types.BigDecimalValue(n.BigInt(), scale)
+			return decimalFrom128(arr.(*array.Decimal128).Value(i), scale)
 		}
 	case types.Char, types.VarChar:
 		return func(arr arrow.Array, i int) types.Value { return types.StringValue(arr.(*array.String).Value(i)) }
@@ -359,6 +356,15 @@ func compileArrowGetter(t types.Type) arrowGetter {
 	return func(arrow.Array, int) types.Value { return types.NullValue }
 }
 
+// decimalFrom128 is the value of an unscaled decimal128 at scale, without allocating when it fits int64.
+func decimalFrom128(n decimal128.Num, scale int) types.Value {
+	hi, lo := n.HighBits(), n.LowBits()
+	if hi == 0 && lo <= math.MaxInt64 || hi == -1 && lo > math.MaxInt64 {
+		return types.DecimalValue(int64(lo), scale)
+	}
+	return types.BigDecimalValue(n.BigInt(), scale)
+}
+
 // arrowFill writes the values of an Arrow column into dst[row*stride+col] (nulls stay as they are: the
 // caller clears dst).
 type arrowFill func(arr arrow.Array, dst []types.Value, stride, col int)
@@ -384,6 +390,25 @@ func compileArrowFill(t types.Type) arrowFill {
 			for i, x := range vs {
 				if a.IsValid(i) {
 					dst[i*stride+col] = types.Value{T: types.TagInt, I: int64(x)}
+				}
+			}
+		}
+	case types.Decimal:
+		scale := t.Scale
+		return func(arr arrow.Array, dst []types.Value, stride, col int) {
+			a := arr.(*array.Decimal128)
+			for i, x := range a.Values() {
+				if a.IsValid(i) {
+					dst[i*stride+col] = decimalFrom128(x, scale)
+				}
+			}
+		}
+	case types.Float, types.Double:
+		return func(arr arrow.Array, dst []types.Value, stride, col int) {
+			a := arr.(*array.Float64)
+			for i, x := range a.Float64Values() {
+				if a.IsValid(i) {
+					dst[i*stride+col] = types.FloatValue(x)
 				}
 			}
 		}

@@ -282,7 +282,7 @@ var sessionKeys = []sessionKey{
 	{key: "yarn.", kind: kindString, note: clusterNote, desc: "YARN deployment"},
 	{key: "env.", kind: kindString, note: clusterNote, desc: "JVM environment"},
 	{key: "io.tmp.dirs", kind: kindString, impl: true,
-		desc: "directories (separated by ',', '|' or ':') for the intermediate results of batch stages, spread over them, and for batch sort spills (the first); default: the system temporary directory"},
+		desc: "directories (separated by commas, colons or vertical bars) for the intermediate results of batch stages, spread over them, and for batch sort spills (the first); default: the system temporary directory"},
 	{key: "fs.", kind: kindString, desc: "file systems"},
 	{key: "s3.", kind: kindString, desc: "S3 file system"},
 	{key: "classloader.", kind: kindString, note: "Sluice runs no Java code", desc: "class loading"},
