@@ -79,9 +79,10 @@ type batchStage struct {
 
 // stageRun is one attempt's graph.
 type stageRun struct {
-	g    *graph
-	out  *ipcWriter
-	rows atomic.Int64
+	g        *graph
+	out      *ipcWriter
+	rows     atomic.Int64 // rows read
+	sinkRows atomic.Int64 // rows given to sinks
 }
 
 // stagedJob is a batch job cut into stages.
@@ -493,6 +494,7 @@ func (sj *stagedJob) attempt(ctx context.Context, st *batchStage) error {
 		if run.out != nil {
 			run.out.discard()
 		}
+		sj.job.rowsOut.Add(-run.sinkRows.Load()) // the job's rows out are those of the successful attempts
 	}
 	run.g.closeSubtasks()
 	sj.mu.Lock()

@@ -135,7 +135,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		g.register(n, so)
 		e := &endOnce{out: so}
 		g.sinks = append(g.sinks, e)
-		return g.build(n.Input, exec.NewCounter(&j.rowsOut, e), j)
+		var in changelog.Output = exec.NewCounter(&j.rowsOut, e)
+		if g.stage != nil {
+			in = exec.NewCounter(&g.stage.run.sinkRows, in) // taken back from rows out if the attempt fails
+		}
+		return g.build(n.Input, in, j)
 	case *planner.Scan:
 		g.register(n, n.Source)
 		g.sources = append(g.sources, sourceRun{name: n.Table.Name, src: n.Source, out: exec.NewCounter(&j.rowsIn, out)})
