@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -291,7 +292,10 @@ func compileArrowGetter(t types.Type) arrowGetter {
 			return decimalFrom128(arr.(*array.Decimal128).Value(i), scale)
 		}
 	case types.Char, types.VarChar:
-		return func(arr arrow.Array, i int) types.Value { return types.StringValue(arr.(*array.String).Value(i)) }
+		// A copy: array.String's values alias the record batch's buffer, which the reader recycles.
+		return func(arr arrow.Array, i int) types.Value {
+			return types.StringValue(strings.Clone(arr.(*array.String).Value(i)))
+		}
 	case types.Binary, types.VarBinary:
 		return func(arr arrow.Array, i int) types.Value {
 			return types.Value{T: types.TagBytes, S: string(arr.(*array.Binary).Value(i))}

@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
@@ -57,10 +58,10 @@ func (w *ipcWriter) open() error {
 		return w.fail(err)
 	}
 	w.f, w.bw = f, bufio.NewWriterSize(f, 256<<10)
-	if w.w, err = ipc.NewFileWriter(w.bw, ipc.WithSchema(w.schema), ipc.WithAllocator(memory.DefaultAllocator)); err != nil {
+	if w.w, err = ipc.NewFileWriter(w.bw, ipc.WithSchema(w.schema), ipc.WithAllocator(ipcAlloc)); err != nil {
 		return w.fail(err)
 	}
-	w.rb = array.NewRecordBuilder(memory.DefaultAllocator, w.schema)
+	w.rb = array.NewRecordBuilder(ipcAlloc, w.schema)
 	w.kind = w.rb.Field(0).(*array.Int8Builder)
 	w.apps = make([]arrowAppender, len(w.types))
 	for i, t := range w.types {
@@ -179,7 +180,7 @@ func (s *ipcSource) Run(ctx context.Context, out changelog.Output) (err error) {
 			err = fail(fmt.Errorf("%v", p))
 		}
 	}()
-	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.DefaultAllocator))
+	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(ipcAlloc))
 	if err != nil {
 		return fail(err)
 	}
@@ -227,4 +228,45 @@ func (s *ipcSource) Run(ctx context.Context, out changelog.Output) (err error) {
 func fileGone(path string) bool {
 	_, err := os.Stat(path)
 	return errors.Is(err, os.ErrNotExist)
+}
+
+// ipcAlloc recycles the buffers of the record batches of intermediate result files: a writer releases each
+// batch once it is written, a reader before it reads the next, and the values taken from a batch never alias
+// its buffers (fills and getters copy strings and bytes), so a batch's memory can serve the next one.
+var ipcAlloc = &recyclingAllocator{}
+
+// recyclingAllocator is a memory.Allocator keeping freed buffers by power-of-two size class.
+type recyclingAllocator struct {
+	pools [48]sync.Pool
+}
+
+func sizeClass(n int) int { return bits.Len(uint(max(n, 64) - 1)) }
+
+func (a *recyclingAllocator) Allocate(size int) []byte {
+	c := sizeClass(size)
+	if p, ok := a.pools[c].Get().(*[]byte); ok {
+		b := (*p)[:size]
+		clear(b)
+		return b
+	}
+	return make([]byte, size, 1<<c)
+}
+
+func (a *recyclingAllocator) Reallocate(size int, b []byte) []byte {
+	if size <= cap(b) {
+		return b[:size]
+	}
+	nb := a.Allocate(size)
+	copy(nb, b)
+	a.Free(b)
+	return nb
+}
+
+func (a *recyclingAllocator) Free(b []byte) {
+	c := sizeClass(cap(b))
+	if cap(b) != 1<<c || c >= len(a.pools) {
+		return // not one of ours
+	}
+	b = b[:cap(b)]
+	a.pools[c].Put(&b)
 }
