@@ -48,7 +48,7 @@ func TestIPCRoundTripAllTypes(t *testing.T) {
 		types.ArrayValue([]types.Value{types.IntValue(1), types.NullValue, types.IntValue(3)}),
 		types.MapOf(&types.MapValue{Keys: []types.Value{types.StringValue("k"), types.NullValue}, Vals: []types.Value{types.NullValue, types.IntValue(2)}}),
 		types.ArrayValue([]types.Value{types.StringValue("x"), types.StringValue("x")}),
-		types.RowValue([]types.Value{types.IntValue(7), types.RowValue([]types.Value{types.NullValue, types.DecimalValue(15, 1)})}),
+		types.RowValue([]types.Value{types.IntValue(7), types.RowValue([]types.Value{types.StringValue("in"), types.DecimalValue(15, 1)})}),
 		types.NullValue,
 	}
 	rowB := make([]types.Value, len(ts)) // all NULL
@@ -161,5 +161,46 @@ func TestIPCTruncatedFile(t *testing.T) {
 	err := (&ipcSource{st: st}).Run(context.Background(), &collectRows{})
 	if err == nil || !strings.Contains(err.Error(), "reading the intermediate result file "+st.path) {
 		t.Fatalf("want an error naming the file, got %v", err)
+	}
+}
+
+// Values read from a file outlive the record batch buffers they came from, which the next file reuses:
+// strings nested in MAP, ARRAY and ROW values are copies.
+func TestIPCValuesOutliveRecycledBuffers(t *testing.T) {
+	ts := []types.Type{types.MapType(types.StringType(), types.BigIntType()), types.ArrayType(types.StringType()),
+		types.RowType(types.Field{Name: "s", Type: types.StringType()})}
+	file := func(s string) *batchStage {
+		st := &batchStage{path: filepath.Join(t.TempDir(), "stage.arrow"), types: ts}
+		w, err := newIPCWriter(st.path, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b changelog.Batch
+		for range 100 {
+			b.Append(changelog.Insert, []types.Value{
+				types.MapOf(&types.MapValue{Keys: []types.Value{types.StringValue(s)}, Vals: []types.Value{types.IntValue(1)}}),
+				types.ArrayValue([]types.Value{types.StringValue(s)}), types.RowValue([]types.Value{types.StringValue(s)})})
+		}
+		if err := w.Push(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.End(); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	var got collectRows
+	if err := (&ipcSource{st: file("kept")}).Run(context.Background(), &got); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := (&ipcSource{st: file("ZZZZ")}).Run(context.Background(), &collectRows{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range got.rows {
+		if k, e, f := r.Vals[0].Map().Keys[0].S, r.Vals[1].Array()[0].S, r.Vals[2].Fields()[0].S; k != "kept" || e != "kept" || f != "kept" {
+			t.Fatalf("values changed after later reads: map key %q, array element %q, row field %q", k, e, f)
+		}
 	}
 }
