@@ -538,6 +538,9 @@ func (g *graph) abandon() {
 	for _, s := range g.sinks {
 		_ = s.End()
 	}
+	if g.staged != nil {
+		g.staged.abandon() // the stage graphs built at submit (batch_exchange.go)
+	}
 	g.closeSubtasks()
 	if g.backend != nil {
 		_ = g.backend.Close()

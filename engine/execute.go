@@ -591,12 +591,10 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 		}
 	}
 	g.countParents(nodes)
-	for _, n := range nodes {
-		if err := g.build(n, nil, j); err != nil {
-			cancel()
-			g.abandon()
-			return nil, err
-		}
+	if err := g.buildJob(nodes, j, s.blockingExchanges()); err != nil {
+		cancel()
+		g.abandon()
+		return nil, err
 	}
 	restart, err := s.prepareState(ctx, g, j, nodes, batch)
 	if err != nil {

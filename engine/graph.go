@@ -53,6 +53,11 @@ type graph struct {
 	// noTTL names stateful operators that 'table.exec.state.ttl' does not expire yet.
 	noTTL   []string
 	stopped bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
+	// Batch stages (batch_exchange.go): staged is set on a job's graph cut into stages, stage on the graph of
+	// one stage attempt; tmpDirs hold the intermediate results ('io.tmp.dirs').
+	staged  *stagedJob
+	stage   *stageBuild
+	tmpDirs []string
 }
 
 // sinksEnded reports whether a sink of the graph has ended (called with mu held).
@@ -72,10 +77,8 @@ type sourceRun struct {
 }
 
 func (s *Session) newGraph(batch bool) *graph {
-	dir := s.cfg.TempDir
-	if dir == "" {
-		dir = os.TempDir()
-	}
+	dirs := s.tmpDirs()
+	dir := dirs[0]
 	mem := int64(128 << 20)
 	if n, _, err := sessionMemory(s.opts, "table.exec.resource.sort.memory"); err == nil {
 		mem = n
@@ -84,7 +87,7 @@ func (s *Session) newGraph(batch bool) *graph {
 	if err != nil {
 		restart = restartPolicy{attempts: 1}
 	}
-	g := &graph{batch: batch, tempDir: dir, sortMemory: mem, loc: s.location(), now: s.cfg.Now, restart: restart, notice: s.cfg.Notice}
+	g := &graph{batch: batch, tempDir: dir, tmpDirs: dirs, sortMemory: mem, loc: s.location(), now: s.cfg.Now, restart: restart, notice: s.cfg.Notice}
 	g.maxPar = state.DefaultMaxParallelism
 	if cfg, err := s.checkpointConfig(); err == nil {
 		g.maxPar = cfg.maxParallelism
@@ -101,6 +104,9 @@ func (s *Session) newGraph(batch bool) *graph {
 
 // build wires node n so that its output goes to out (nil for a Sink node, which opens its connector sink).
 func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
+	if g.stage != nil && g.stage.input(g, n, out) {
+		return nil // produced by an earlier stage: read from its intermediate result file
+	}
 	if out != nil {
 		var first bool
 		if out, first = g.shared(n, out); !first {
@@ -117,7 +123,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	out = g.meter(n, out, j) // per-operator counters (metrics.go)
 	switch n := n.(type) {
 	case *planner.Sink:
-		if g.batch && g.restart.attempts > 1 {
+		if g.batch && g.restart.attempts > 1 && g.stage == nil {
 			// Batch: the sink stage materializes its input so that a failed write restarts from it.
 			st := &sinkStage{table: n.Table.Name, sink: n.Sink, policy: g.restart, notice: g.notice, jobID: j.id, dir: g.tempDir}
 			st.types = fieldTypes(n.Input.Fields())
@@ -131,7 +137,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		g.register(n, so)
 		e := &endOnce{out: so}
 		g.sinks = append(g.sinks, e)
-		return g.build(n.Input, exec.NewCounter(&j.rowsOut, e), j)
+		var in changelog.Output = exec.NewCounter(&j.rowsOut, e)
+		if g.stage != nil {
+			in = exec.NewCounter(&g.stage.run.sinkRows, in) // taken back from rows out if the attempt fails
+		}
+		return g.build(n.Input, in, j)
 	case *planner.Scan:
 		g.register(n, n.Source)
 		g.sources = append(g.sources, sourceRun{name: n.Table.Name, src: n.Source, out: exec.NewCounter(&j.rowsIn, out)})
@@ -457,6 +467,9 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	j.mu.Lock()
 	j.graph = g
 	j.mu.Unlock()
+	if g.staged != nil {
+		return j.attemptStaged(ctx, g)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(g.sources)+2)
 	tickDone := g.miniBatch.tick(ctx, &g.mu, func() bool { return g.stopped || g.sinksEnded() }, func(err error) {

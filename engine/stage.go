@@ -14,13 +14,14 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// restartPolicy is Flink's fixed-delay restart strategy, applied in batch mode to the sink stage.
+// restartPolicy is the restart strategy of a batch job: the restarts of its stages (batch_exchange.go), or
+// of its sink stage when the job runs pipelined.
 type restartPolicy struct {
 	attempts int
 	delay    time.Duration
 }
 
-// batchRestartPolicy is the restart strategy of a batch job's sink stage: fixed-delay by default
+// batchRestartPolicy is the restart strategy of a batch job's stages: fixed-delay by default
 // ('restart-strategy.fixed-delay.attempts' restarts, 2, waiting '.delay', 1 s); 'none'; 'exponential-delay'
 // ('.attempts-before-reset-backoff' restarts, else 2, waiting '.initial-backoff'); 'failure-rate'
 // ('.max-failures-per-interval' restarts, waiting 'restart-strategy.failure-rate.delay').
@@ -44,7 +45,10 @@ func (s *Session) batchRestartPolicy() (restartPolicy, error) {
 	return restartPolicy{attempts: r.Attempts + 1, delay: r.Delay}, nil // the first run plus the restarts
 }
 
-// sinkStage is the last stage of a batch job: it materializes its input (the final rows) in a spill file,
+// sinkStage is the last stage of a batch job run pipelined ('execution.batch-shuffle-mode' =
+// 'ALL_EXCHANGES_PIPELINED', or writing a batch savepoint; staged jobs cut in front of their sinks instead,
+// batch_exchange.go): it
+// materializes its input (the final rows) in a spill file,
 // then writes them to the sink. When writing fails, the stage restarts from that intermediate result (the
 // sources are not read again): the sink is opened anew and the rows are replayed, up to the restart
 // policy's attempts. Writes are at-least-once: a failed attempt may have written some rows already.

@@ -110,13 +110,17 @@ INSERT INTO out_t SELECT MOD(id, 2000), COUNT(*) FROM src GROUP BY MOD(id, 2000)
 		if err != nil {
 			t.Fatalf("job failed: %v\n%s", err, notice.String())
 		}
-		if m := job.Metrics(); m.RowsIn != 3000 {
-			t.Fatalf("sources read %d rows, want 3000 (read once)", m.RowsIn)
+		if m := job.Metrics(); m.RowsIn != 3000 || m.RowsOut != 2000 {
+			t.Fatalf("sources read %d rows, want 3000 (read once); rows out %d, want 2000 (the successful attempt's)", m.RowsIn, m.RowsOut)
+		}
+		a := attemptsOf(job)
+		if strings.Count(a, "SortAggregate") != 1 || strings.Count(a, "Sink: out_t: attempt") != 3 || !strings.Contains(a, "Sink: out_t: attempt 3 read 2000\n") {
+			t.Fatalf("want the aggregate stage once and the sink stage three times, reading 2000 rows:\n%s", a)
 		}
 		if len(f.got) != 2000 {
 			t.Fatalf("the last attempt wrote %d rows, want 2000", len(f.got))
 		}
-		if n := strings.Count(notice.String(), "restarting the sink stage from its materialized input (2000 rows)"); n != 2 {
+		if n := strings.Count(notice.String(), "Restarting stage 3 alone, from the intermediate results of its inputs (2000 rows)"); n != 2 {
 			t.Fatalf("want 2 restart notices, got %d:\n%s", n, notice.String())
 		}
 	}

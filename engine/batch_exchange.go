@@ -1,0 +1,574 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Batch stages (Flink's blocking exchanges and region failover). With 'execution.batch-shuffle-mode' =
+// 'ALL_EXCHANGES_BLOCKING' (the default) and a restart strategy that allows restarts, an INSERT job in batch
+// mode is cut into stages at the points where Flink has a blocking exchange:
+//
+//   - in front of every input of an operator that Flink feeds through a keyed or global exchange: aggregates
+//     (GROUP BY, window aggregates), joins (regular and window), sort, rank and top-N, OVER aggregates and
+//     ChangelogNormalize;
+//   - in front of every sink (the sink stage restarts from its materialized input without recomputing it);
+//   - after a node read by several parents (a reused source): it is computed once and read by each.
+//
+// A stage runs its operators from its sources (connector sources, or the intermediate result files of the
+// stages before it) to its output: an Arrow IPC file (ipc_file.go) or a sink. A stage starts when all its
+// input stages finished; independent stages run at the same time. When a stage fails it alone is restarted,
+// reading its inputs' files again; a predecessor runs again only when its file is gone. Restarts follow
+// 'restart-strategy' as the sink stage always did (batchRestartPolicy: attempts counted for the whole job).
+// The files live in a directory per job under 'io.tmp.dirs' (else the system temporary directory) and are
+// removed when the job ends.
+
+// StageAttempt is one run of one batch stage.
+type StageAttempt struct {
+	Stage    int    // 1-based, in the order stages were planned (inputs first)
+	Name     string // the stage's operators, inputs first ("Source: src -> Calc")
+	Attempt  int    // 1 for the first run of the stage
+	RowsRead int64  // rows the stage read from its sources or its inputs' intermediate result files
+	Err      error  // nil when the attempt succeeded
+}
+
+// StageAttempts lists the runs of a batch job's stages so far (nil for a job that is not cut into stages).
+func (j *Job) StageAttempts() []StageAttempt {
+	j.mu.Lock()
+	g := j.graph
+	j.mu.Unlock()
+	if g == nil || g.staged == nil {
+		return nil
+	}
+	sj := g.staged
+	sj.mu.Lock()
+	defer sj.mu.Unlock()
+	return append([]StageAttempt(nil), sj.log...)
+}
+
+// stageFault, when set by a test, is called as a stage reads its inputs: after every batch (end false) and
+// when an input ends (end true). An error fails the attempt. It is nil in production.
+var stageFault func(st *batchStage, attempt int, rowsRead int64, end bool) error
+
+// batchStage is one stage of a staged batch job.
+type batchStage struct {
+	id     int
+	name   string
+	root   planner.Node // a node whose result is cut off (its output goes to path), or a Sink
+	path   string       // the intermediate result file ("" for a sink stage)
+	types  []types.Type
+	inputs []*batchStage
+
+	mu       sync.Mutex // held while the stage runs
+	attempts int
+	written  int64     // rows in the file (under stagedJob.mu)
+	first    *stageRun // the first attempt, built at submit so that errors show up there
+}
+
+// stageRun is one attempt's graph.
+type stageRun struct {
+	g        *graph
+	out      *ipcWriter
+	rows     atomic.Int64 // rows read
+	sinkRows atomic.Int64 // rows given to sinks
+}
+
+// stagedJob is a batch job cut into stages.
+type stagedJob struct {
+	g      *graph // the job's template graph (configuration, parts for the checkpointer)
+	job    *Job
+	cut    map[planner.Node]bool
+	byRoot map[planner.Node]*batchStage
+	stages []*batchStage
+	dirs   []string // per-job directories holding the files
+
+	mu       sync.Mutex
+	log      []StageAttempt
+	restarts int
+}
+
+// stageBuild is set on the graph of one stage attempt: the build stops at cut nodes other than the root
+// and reads their intermediate result files instead.
+type stageBuild struct {
+	sj      *stagedJob
+	st      *batchStage
+	run     *stageRun
+	attempt int
+	rootNow bool // the root has been reached
+}
+
+// blockingNode reports operators that Flink feeds through a blocking exchange in batch mode.
+func blockingNode(n planner.Node) bool {
+	switch n.(type) {
+	case *planner.Sink, *planner.Aggregate, *planner.WindowAggregate, *planner.Join, *planner.WindowJoin, *planner.Sort,
+		*planner.TopN, *planner.Rank, *planner.WindowRank, *planner.OverAggregate, *planner.ChangelogNormalize:
+		return true
+	}
+	return false
+}
+
+// buildJob builds the graph of an INSERT job: cut into stages (batch, blocking exchanges, restarts allowed,
+// no batch savepoint) or as one pipelined graph.
+func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
+	if !g.batch || !blocking || g.bsp != nil || g.restart.attempts <= 1 {
+		for _, n := range roots {
+			if err := g.build(n, nil, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sj := &stagedJob{g: g, job: j, cut: map[planner.Node]bool{}, byRoot: map[planner.Node]*batchStage{}}
+	seen := map[planner.Node]bool{}
+	var mark func(n planner.Node)
+	mark = func(n planner.Node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range n.Inputs() {
+			if blockingNode(n) || g.parents[in] > 1 {
+				sj.cut[in] = true
+			}
+			mark(in)
+		}
+	}
+	for _, r := range roots {
+		mark(r)
+	}
+	for _, r := range roots {
+		sj.plan(r)
+	}
+	g.staged = sj
+	for _, st := range sj.stages {
+		run, err := sj.build(st, 1)
+		if err != nil {
+			sj.abandon()
+			return err
+		}
+		st.first = run
+		g.parts = append(g.parts, run.g.parts...)
+	}
+	return nil
+}
+
+// plan creates the stage of root after the stages of its inputs.
+func (sj *stagedJob) plan(root planner.Node) *batchStage {
+	if st := sj.byRoot[root]; st != nil {
+		return st
+	}
+	st := &batchStage{root: root}
+	var labels []string
+	seen := map[planner.Node]bool{}
+	var walk func(n planner.Node)
+	walk = func(n planner.Node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range n.Inputs() {
+			if sj.cut[in] {
+				st.inputs = append(st.inputs, sj.plan(in))
+				continue
+			}
+			walk(in)
+		}
+		labels = append(labels, stageLabel(n))
+	}
+	walk(root)
+	sj.stages = append(sj.stages, st)
+	st.id = len(sj.stages)
+	st.name = strings.Join(labels, " -> ")
+	if _, sink := root.(*planner.Sink); !sink {
+		st.types = fieldTypes(root.Fields())
+		st.path = fmt.Sprintf("stage-%d.arrow", st.id) // made absolute when the job's directories exist
+	}
+	sj.byRoot[root] = st
+	return st
+}
+
+// stageLabel is the short name of an operator in a stage's name.
+func stageLabel(n planner.Node) string {
+	switch n := n.(type) {
+	case *planner.Scan:
+		return "Source: " + n.Table.Name
+	case *planner.Sink:
+		return "Sink: " + n.Table.Name
+	case *planner.Aggregate:
+		if n.Batch {
+			return "SortAggregate"
+		}
+		return "GroupAggregate"
+	case *planner.Join:
+		if n.Batch {
+			return "HashJoin"
+		}
+		return "Join"
+	}
+	d := n.Describe()
+	if i := strings.IndexByte(d, '('); i > 0 {
+		d = d[:i]
+	}
+	return d
+}
+
+// stageGraph returns an empty graph with the template's configuration for one stage attempt.
+func (g *graph) stageGraph() *graph {
+	return &graph{batch: true, tempDir: g.tempDir, sortMemory: g.sortMemory, loc: g.loc, restart: g.restart, notice: g.notice,
+		maxPar: g.maxPar, subtasks: g.subtasks, idleTimeout: g.idleTimeout}
+}
+
+// build builds one attempt of a stage.
+func (sj *stagedJob) build(st *batchStage, attempt int) (*stageRun, error) {
+	run := &stageRun{g: sj.g.stageGraph()}
+	run.g.stage = &stageBuild{sj: sj, st: st, run: run, attempt: attempt}
+	var out changelog.Output
+	if st.path != "" {
+		w, err := newIPCWriter(st.path, st.types)
+		if err != nil {
+			return nil, fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+		}
+		run.out, out = w, w
+	}
+	if err := run.g.build(st.root, out, sj.job); err != nil {
+		run.g.abandon()
+		return nil, err
+	}
+	for i := range run.g.sources {
+		sr := &run.g.sources[i]
+		sr.out = &stageInput{st: st, run: run, attempt: attempt, out: sr.out}
+	}
+	return run, nil
+}
+
+// input is called by graph.build for every node of a stage attempt's graph: a cut node other than the root
+// becomes a source reading its stage's intermediate result file. It reports whether it handled n.
+func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool {
+	if n == b.st.root && !b.rootNow {
+		b.rootNow = true
+		return false
+	}
+	in := b.sj.byRoot[n]
+	if in == nil || !b.sj.cut[n] {
+		return false
+	}
+	g.sources = append(g.sources, sourceRun{name: fmt.Sprintf("(the intermediate result of stage %d)", in.id),
+		src: &ipcSource{st: in}, out: out})
+	return true
+}
+
+// stageInput counts the rows a stage reads (and lets a test inject a fault).
+type stageInput struct {
+	st      *batchStage
+	run     *stageRun
+	attempt int
+	out     changelog.Output
+}
+
+func (s *stageInput) Push(b *changelog.Batch) error {
+	n := s.run.rows.Add(int64(len(b.Rows)))
+	if err := s.out.Push(b); err != nil {
+		return err
+	}
+	if stageFault != nil {
+		return stageFault(s.st, s.attempt, n, false)
+	}
+	return nil
+}
+
+func (s *stageInput) Watermark(ts int64) error { return s.out.Watermark(ts) }
+func (s *stageInput) End() error {
+	if stageFault != nil {
+		if err := stageFault(s.st, s.attempt, s.run.rows.Load(), true); err != nil {
+			return err
+		}
+	}
+	return s.out.End()
+}
+
+// makeDirs creates the job's directories, one under each of dirs, and places the stage files in them in turn.
+func (sj *stagedJob) makeDirs(dirs []string) error {
+	for _, d := range dirs {
+		jd := filepath.Join(d, "sluice-job-"+sj.job.id)
+		if err := os.MkdirAll(jd, 0o700); err != nil {
+			sj.removeDirs()
+			return fmt.Errorf("creating the directory of the job's intermediate results ('io.tmp.dirs'): %w", err)
+		}
+		sj.dirs = append(sj.dirs, jd)
+	}
+	for i, st := range sj.stages {
+		if st.path != "" {
+			st.path = filepath.Join(sj.dirs[i%len(sj.dirs)], filepath.Base(st.path))
+			if st.first != nil && st.first.out != nil {
+				st.first.out.path = st.path
+			}
+		}
+	}
+	return nil
+}
+
+func (sj *stagedJob) removeDirs() {
+	for _, d := range sj.dirs {
+		_ = os.RemoveAll(d)
+	}
+	sj.dirs = nil
+}
+
+// abandon releases the graphs of stages that never ran.
+func (sj *stagedJob) abandon() {
+	for _, st := range sj.stages {
+		if st.first != nil {
+			st.first.g.abort()
+			st.first.g.closeSubtasks()
+			st.first = nil
+		}
+	}
+}
+
+// run runs the stages, inputs first, independent stages at the same time; the files are removed at the end.
+func (sj *stagedJob) run(ctx context.Context) (JobStatus, error) {
+	defer sj.removeDirs()
+	defer sj.abandon()
+	if err := sj.makeDirs(sj.g.tmpDirs); err != nil {
+		return JobFailed, fmt.Errorf("job %s failed: %w", sj.job.id, err)
+	}
+	done := map[*batchStage]bool{}
+	for len(done) < len(sj.stages) {
+		var wave []*batchStage
+		for _, st := range sj.stages {
+			ready := !done[st]
+			for _, in := range st.inputs {
+				ready = ready && done[in]
+			}
+			if ready {
+				wave = append(wave, st)
+			}
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		errs := make([]error, len(wave))
+		var wg sync.WaitGroup
+		for i, st := range wave {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if errs[i] = sj.runStage(wctx, st); errs[i] != nil {
+					cancel()
+				}
+			}()
+		}
+		wg.Wait()
+		cancel()
+		var err error
+		for _, e := range errs {
+			if err == nil || errors.Is(err, context.Canceled) && e != nil && !errors.Is(e, context.Canceled) {
+				err = e
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return JobCancelled, nil
+			}
+			return JobFailed, fmt.Errorf("job %s failed: %w", sj.job.id, err)
+		}
+		for _, st := range wave {
+			done[st] = true
+		}
+	}
+	return JobFinished, nil
+}
+
+// runStage runs a stage until it succeeds or the restart strategy gives up.
+func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return sj.runLocked(ctx, st)
+}
+
+func (sj *stagedJob) runLocked(ctx context.Context, st *batchStage) error {
+	for {
+		for _, in := range st.inputs {
+			if err := sj.ensure(ctx, in, st); err != nil {
+				return err
+			}
+		}
+		err := sj.attempt(ctx, st)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		sj.mu.Lock()
+		sj.restarts++
+		n := sj.restarts
+		sj.mu.Unlock()
+		policy := sj.g.restart
+		if n >= policy.attempts {
+			return fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+		}
+		var read int64
+		for _, in := range st.inputs {
+			read += sj.fileRows(in)
+		}
+		what := "from its sources"
+		if len(st.inputs) > 0 {
+			what = fmt.Sprintf("from the intermediate results of its inputs (%d rows)", read)
+		}
+		fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: stage %d (%s) failed: %v\n[WARNING] Restarting stage %d alone, %s, in %s (restart %d of %d).\n",
+			sj.job.id, st.id, st.name, err, st.id, what, policy.delay, n, policy.attempts-1)
+		t := time.NewTimer(policy.delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// ensure runs stage in again when its intermediate result file is gone (for a consumer about to read it).
+func (sj *stagedJob) ensure(ctx context.Context, in, consumer *batchStage) error {
+	if !fileGone(in.path) {
+		return nil
+	}
+	in.mu.Lock() // another consumer may be running it again already
+	defer in.mu.Unlock()
+	if !fileGone(in.path) {
+		return nil
+	}
+	fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d again for stage %d.\n",
+		sj.job.id, in.id, in.name, in.path, in.id, consumer.id)
+	return sj.runLocked(ctx, in)
+}
+
+// fileRows is the number of rows the last successful attempt of st wrote (for notices).
+func (sj *stagedJob) fileRows(st *batchStage) int64 {
+	sj.mu.Lock()
+	defer sj.mu.Unlock()
+	return st.written
+}
+
+// attempt runs one attempt of st.
+func (sj *stagedJob) attempt(ctx context.Context, st *batchStage) error {
+	st.attempts++
+	run := st.first
+	st.first = nil
+	if st.attempts > 1 || run == nil {
+		var err error
+		if run, err = sj.build(st, st.attempts); err != nil {
+			return err
+		}
+		for _, sr := range run.g.sources {
+			if c, ok := sr.src.(connectors.Checkpointed); ok {
+				if err := c.RestorePosition(nil); err != nil { // read the source again from its start
+					run.g.abort()
+					return err
+				}
+			}
+		}
+		if err := run.g.restoreFresh(ctx); err != nil {
+			run.g.abort()
+			return err
+		}
+	}
+	err := runSources(ctx, run.g)
+	if err != nil && ctx.Err() != nil && len(run.g.sinks) > 0 {
+		// Cancelled: flush what the sinks were given, as a pipelined job does.
+		run.g.mu.Lock()
+		for _, s := range run.g.sinks {
+			_ = s.End()
+		}
+		run.g.mu.Unlock()
+	}
+	if err != nil {
+		run.g.abort()
+		if run.out != nil {
+			run.out.discard()
+		}
+		sj.job.rowsOut.Add(-run.sinkRows.Load()) // the job's rows out are those of the successful attempts
+	}
+	run.g.closeSubtasks()
+	sj.mu.Lock()
+	sj.log = append(sj.log, StageAttempt{Stage: st.id, Name: st.name, Attempt: st.attempts, RowsRead: run.rows.Load(), Err: err})
+	if err == nil && run.out != nil {
+		st.written = run.out.rows
+	}
+	sj.mu.Unlock()
+	return err
+}
+
+// runSources runs the sources of a graph to their end (or the first error) and returns the first error.
+func runSources(ctx context.Context, g *graph) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(g.sources))
+	for _, sr := range g.sources {
+		wg.Add(1)
+		go func(sr sourceRun) {
+			defer wg.Done()
+			out := &locked{mu: &g.mu, out: sr.out, stopped: &g.stopped}
+			err := runSource(ctx, sr, out)
+			if err == nil {
+				err = safeEnd(sr.name, out)
+			}
+			if err != nil {
+				errs <- err
+				cancel()
+			}
+		}(sr)
+	}
+	wg.Wait()
+	close(errs)
+	var err error
+	for e := range errs {
+		if err == nil || errors.Is(err, context.Canceled) && !errors.Is(e, context.Canceled) {
+			err = e
+		}
+	}
+	return err
+}
+
+// attemptStaged runs a staged batch job (graph.attempt hands it over).
+func (j *Job) attemptStaged(ctx context.Context, g *graph) (JobStatus, error) {
+	status, err := g.staged.run(ctx)
+	if status != JobFailed && g.ckpt != nil {
+		// The sinks have ended (flushed): the sources may publish their final positions.
+		g.ckpt.final(context.WithoutCancel(ctx))
+	}
+	return status, err
+}
+
+// tmpDirs is 'io.tmp.dirs' split as Flink splits it (',', '|' or ':'); else the session's temporary
+// directory, else the system's.
+func (s *Session) tmpDirs() []string {
+	var dirs []string
+	for _, d := range strings.FieldsFunc(s.opts["io.tmp.dirs"], func(r rune) bool { return r == ',' || r == '|' || r == os.PathListSeparator }) {
+		if d = strings.TrimSpace(d); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) > 0 {
+		return dirs
+	}
+	if s.cfg.TempDir != "" {
+		return []string{s.cfg.TempDir}
+	}
+	return []string{os.TempDir()}
+}
+
+// blockingExchanges reports whether batch jobs cut their plans at blocking exchanges
+// ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_BLOCKING', the default).
+func (s *Session) blockingExchanges() bool {
+	v, ok := s.opts["execution.batch-shuffle-mode"]
+	return !ok || v == "ALL_EXCHANGES_BLOCKING"
+}
