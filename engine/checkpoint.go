@@ -165,6 +165,12 @@ func (c *checkpointer) loop(ctx context.Context, fail func(error)) {
 		}
 		start := time.Now()
 		_, err := c.cycle(ctx, c.cfg.interval > 0, false)
+		if errors.Is(err, errSinkEnded) {
+			// The sinks ended (the job is finishing, or STOP JOB stopped it): nothing is left to checkpoint,
+			// and this is no failure. Counting it as one failed a finishing job, whose restart then replayed
+			// input after its last checkpoint into sinks that had already committed it.
+			return
+		}
 		if err != nil && ctx.Err() == nil {
 			c.failed++
 			c.job.metrics.failedCheckpoints.Add(1)
