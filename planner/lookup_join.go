@@ -7,6 +7,7 @@ import (
 	"github.com/sluicesql/sluice/catalog"
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -63,7 +64,8 @@ func hasProctime(n Node, name string) bool {
 }
 
 // lookupJoin plans a processing-time temporal join when the AS OF column is a processing-time attribute
-// of the left side and tbl's connector serves lookups; ok is false otherwise (the caller plans an
+// of the left side (a PROCTIME() computed column, or PROCTIME() selected in a view or subquery as Nexmark
+// q13 does) and tbl's connector serves lookups; ok is false otherwise (the caller plans an
 // event-time temporal join).
 func (p *Planner) lookupJoin(t *sql.Join, tr *sql.TableRef, ln Node, lsc *scope, tbl *catalog.Table) (n Node, sc *scope, ok bool, err error) {
 	ref, isRef := unparen(tr.SystemTimeAt).(*sql.ColumnRef)
@@ -71,7 +73,7 @@ func (p *Planner) lookupJoin(t *sql.Join, tr *sql.TableRef, ln Node, lsc *scope,
 		return nil, nil, false, nil
 	}
 	ltime, err := lsc.resolve(ref)
-	if err != nil || !hasProctime(ln, lsc.cols[ltime].name) || hasRowtime(ln, lsc.cols[ltime].name) {
+	if err != nil || !hasProctime(ln, lsc.cols[ltime].name) && !isProctimeCol(ln, ltime) || hasRowtime(ln, lsc.cols[ltime].name) {
 		return nil, nil, false, nil
 	}
 	f, ferr := p.Connectors.Lookup(tbl.Options["connector"])
@@ -96,6 +98,7 @@ func (p *Planner) lookupJoin(t *sql.Join, tr *sql.TableRef, ln Node, lsc *scope,
 		splitAnd(t.On, &conds)
 	}
 	var lkeys, dkeys []int
+	var computed []expr.Expr // left-side key expressions (ON MOD(b.auction, 10000) = s.key), computed below the join
 	for _, c := range conds {
 		b, isBin := unparen(c).(*sql.Binary)
 		var lr, rr *sql.ColumnRef
@@ -103,8 +106,15 @@ func (p *Planner) lookupJoin(t *sql.Join, tr *sql.TableRef, ln Node, lsc *scope,
 			lr, _ = unparen(b.L).(*sql.ColumnRef)
 			rr, _ = unparen(b.R).(*sql.ColumnRef)
 		}
+		if isBin && b.Op == "=" && (lr == nil || rr == nil) {
+			if x, j, ok := p.lookupKeyExpr(b, lsc, sc, nl); ok {
+				computed = append(computed, x)
+				lkeys, dkeys = append(lkeys, nl+len(computed)-1), append(dkeys, j-nl)
+				continue
+			}
+		}
 		if lr == nil || rr == nil {
-			return nil, nil, true, sql.Errorf(c.Position(), ErrUnsupported, "lookup joins support equality conditions between a column of the left side and a column of the lookup table only, not %s", sql.FormatExpr(c))
+			return nil, nil, true, sql.Errorf(c.Position(), ErrUnsupported, "lookup joins support equality conditions between the left side (a column or an expression over its columns) and a column of the lookup table only, not %s", sql.FormatExpr(c))
 		}
 		i, err := sc.resolve(lr)
 		if err != nil {
@@ -126,7 +136,53 @@ func (p *Planner) lookupJoin(t *sql.Join, tr *sql.TableRef, ln Node, lsc *scope,
 		return nil, nil, true, sql.Errorf(t.P, ErrValidation, "processing-time temporal join requires an equality condition on fields of table '%s'. Add ON left.k = %s.k", tbl.Name, tbl.Name)
 	}
 	out := joinOutput(sc, nl, false, t.Kind == "LEFT")
-	return &LookupJoin{Input: ln, Table: tbl, LeftKeys: lkeys, DimKeys: dkeys, Outer: t.Kind == "LEFT", Out: out, Pos: tr.P}, sc, true, nil
+	if len(computed) == 0 {
+		return &LookupJoin{Input: ln, Table: tbl, LeftKeys: lkeys, DimKeys: dkeys, Outer: t.Kind == "LEFT", Out: out, Pos: tr.P}, sc, true, nil
+	}
+	// The computed keys are extra columns of a projection below the join, dropped by one above it.
+	in := ln.Fields()
+	below := make([]expr.Expr, 0, nl+len(computed))
+	belowOut := make([]Field, 0, nl+len(computed))
+	for i := 0; i < nl; i++ {
+		below = append(below, expr.Column(i, in[i].Name, in[i].Type))
+		belowOut = append(belowOut, in[i])
+	}
+	for i, x := range computed {
+		below = append(below, x)
+		belowOut = append(belowOut, Field{Name: fmt.Sprintf("$lookup_key%d", i), Type: x.Type()})
+	}
+	ljOut := append(append([]Field{}, belowOut...), out[nl:]...)
+	lj := &LookupJoin{Input: project(ln, below, belowOut), Table: tbl, LeftKeys: lkeys, DimKeys: dkeys, Outer: t.Kind == "LEFT", Out: ljOut, Pos: tr.P}
+	above := make([]expr.Expr, 0, len(out))
+	for i, f := range out {
+		j := i
+		if i >= nl {
+			j = i + len(computed)
+		}
+		above = append(above, expr.Column(j, ljOut[j].Name, f.Type))
+	}
+	return project(lj, above, out), sc, true, nil
+}
+
+// lookupKeyExpr recognizes `left expression = dim.column` (either way round) in a lookup join's ON: it
+// returns the expression bound over the left side (lsc) and the dim column's index in sc.
+func (p *Planner) lookupKeyExpr(b *sql.Binary, lsc, sc *scope, nl int) (expr.Expr, int, bool) {
+	for _, side := range [][2]sql.Expr{{b.L, b.R}, {b.R, b.L}} {
+		ref, ok := unparen(side[1]).(*sql.ColumnRef)
+		if !ok {
+			continue
+		}
+		j, err := sc.resolve(ref)
+		if err != nil || j < nl {
+			continue
+		}
+		x, err := p.b.expr(side[0], lsc)
+		if err != nil || !joinKeyCompatible(x.Type(), sc.cols[j].typ) {
+			continue
+		}
+		return x, j, true
+	}
+	return nil, 0, false
 }
 
 // physicalLookupJoin creates the lookup source (streaming only, as Flink's planner in this version).

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -220,6 +221,11 @@ func runNexmark(ctx context.Context, cfg benchConfig, progress io.Writer) ([]ben
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	// q13's side input, as the benchmark's setup writes ${FLINK_HOME}/data/side_input.txt: keys 0..9999,
+	// each with its own number as the value.
+	if err := writeSideInput(filepath.Join(dir, "data", "side_input.txt")); err != nil {
+		return nil, err
+	}
 	vars := map[string]string{
 		"TPS": strconv.FormatInt(cfg.tps, 10), "EVENTS_NUM": strconv.FormatInt(cfg.events, 10),
 		"PERSON_PROPORTION": strconv.FormatInt(cfg.proportions[0], 10), "AUCTION_PROPORTION": strconv.FormatInt(cfg.proportions[1], 10),
@@ -376,4 +382,19 @@ func groupDigits(n int64) string {
 		return "-" + string(out)
 	}
 	return string(out)
+}
+
+// writeSideInput writes Nexmark q13's side input file: 10,000 lines "k,k".
+func writeSideInput(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for k := 0; k < 10000; k++ {
+		b.WriteString(strconv.Itoa(k))
+		b.WriteByte(',')
+		b.WriteString(strconv.Itoa(k))
+		b.WriteByte('\n')
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
