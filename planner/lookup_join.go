@@ -185,11 +185,9 @@ func (p *Planner) lookupKeyExpr(b *sql.Binary, lsc, sc *scope, nl int) (expr.Exp
 	return nil, 0, false
 }
 
-// physicalLookupJoin creates the lookup source (streaming only, as Flink's planner in this version).
+// physicalLookupJoin creates the lookup source. Both runtime modes: in batch, as in Flink, each row of the
+// (bounded) input is joined with what the lookup returns when the row arrives.
 func (p *Planner) physicalLookupJoin(x *LookupJoin) (Node, error) {
-	if p.Batch {
-		return nil, sql.Errorf(x.Pos, ErrUnsupported, "processing-time temporal joins (FOR SYSTEM_TIME AS OF a PROCTIME() column) are not supported in batch mode")
-	}
 	f, err := p.Connectors.Lookup(x.Table.Options["connector"])
 	if err != nil {
 		return nil, tableErr(x.Table, x.Pos, err)
