@@ -31,9 +31,10 @@ SELECT nope
   FROM nums;
 `
 
-// TestRemoteShellMatchesEmbedded runs one script with sql-client -f and with sql-client gateway -f against
-// an in-process gateway: the outputs are the same.
-func TestRemoteShellMatchesEmbedded(t *testing.T) {
+// startGateway serves a gateway (with token, when not empty) on a free loopback port until the test ends and
+// returns its address.
+func startGateway(t *testing.T, token string) string {
+	t.Helper()
 	l, err := gateway.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -42,9 +43,16 @@ func TestRemoteShellMatchesEmbedded(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		gateway.New(gateway.Config{Token: "tok", Stdout: io.Discard, Stderr: io.Discard}).Serve(ctx, l)
+		gateway.New(gateway.Config{Token: token, Stdout: io.Discard, Stderr: io.Discard}).Serve(ctx, l)
 	}()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return l.Addr().String()
+}
+
+// TestRemoteShellMatchesEmbedded runs one script with sql-client -f and with sql-client gateway -f against
+// an in-process gateway: the outputs are the same.
+func TestRemoteShellMatchesEmbedded(t *testing.T) {
+	addr := startGateway(t, "tok")
 
 	file := filepath.Join(t.TempDir(), "script.sql")
 	if err := os.WriteFile(file, []byte(remoteScript), 0o644); err != nil {
@@ -59,7 +67,7 @@ func TestRemoteShellMatchesEmbedded(t *testing.T) {
 		return scrub(out.String(), errs, code, file)
 	}
 	embedded := run()
-	remote := run("gateway", "--endpoint", l.Addr().String(), "--token", "tok")
+	remote := run("gateway", "--endpoint", addr, "--token", "tok")
 	if embedded != remote {
 		t.Fatalf("embedded:\n%s\nremote:\n%s", embedded, remote)
 	}
@@ -70,7 +78,7 @@ func TestRemoteShellMatchesEmbedded(t *testing.T) {
 	}
 	// A wrong token: a clear error, no session.
 	var out, errb bytes.Buffer
-	code := Main(Config{Args: []string{"gateway", "-e", l.Addr().String(), "-f", file}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Signals: make(chan os.Signal)})
+	code := Main(Config{Args: []string{"gateway", "-e", addr, "-f", file}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Signals: make(chan os.Signal)})
 	if code != 1 || !strings.Contains(errb.String(), "Unauthorized") {
 		t.Fatalf("without token: %d %q", code, errb.String())
 	}
@@ -80,23 +88,13 @@ func TestRemoteShellMatchesEmbedded(t *testing.T) {
 // shell waits for input; the shell prints its root cause and statement position at once, as the embedded
 // shell does, and only once (not again when the shell ends).
 func TestRemoteShellReportsJobFailure(t *testing.T) {
-	l, err := gateway.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		gateway.New(gateway.Config{Stdout: io.Discard, Stderr: io.Discard}).Serve(ctx, l)
-	}()
-	defer func() { cancel(); <-done }()
+	addr := startGateway(t, "")
 
 	in, feed := io.Pipe()
 	var out, errb syncBuf
 	exited := make(chan int)
 	go func() {
-		exited <- Main(Config{Args: []string{"gateway", "--endpoint", l.Addr().String()}, Stdin: in, Stdout: &out, Stderr: &errb, Signals: make(chan os.Signal)})
+		exited <- Main(Config{Args: []string{"gateway", "--endpoint", addr}, Stdin: in, Stdout: &out, Stderr: &errb, Signals: make(chan os.Signal)})
 	}()
 	io.WriteString(feed, "CREATE TABLE hole (id INT) WITH ('connector' = 'blackhole');\nINSERT INTO hole\n  SELECT CAST(9999999999 AS INT);\n")
 	deadline := time.Now().Add(15 * time.Second)

@@ -193,3 +193,40 @@ func (f *feeder) end() int {
 	<-f.done
 	return f.n
 }
+
+// restarts runs one job script in successive sql-client processes, each restored from the latest checkpoint
+// under ckpts (when there is one), run k with 'parallelism.default' = parallelism[k % len] when given.
+type restarts struct {
+	t                *testing.T
+	dir, addr, ckpts string
+	body             []string
+	parallelism      []int
+	runs, restored   int
+}
+
+// start starts the next run.
+func (r *restarts) start() *proctest.Client {
+	parts := r.body
+	if p := latestCheckpoint(r.ckpts); p != "" {
+		parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, parts...)
+		r.restored++
+	}
+	if len(r.parallelism) > 0 {
+		parts = append([]string{fmt.Sprintf(`SET 'parallelism.default' = '%d';`, r.parallelism[r.runs%len(r.parallelism)])}, parts...)
+	}
+	r.runs++
+	return proctest.Start(r.t, clientBin, r.dir, script(r.addr, parts...))
+}
+
+// kill starts *kills runs one after the other and SIGKILLs each after a random delay in [lo, hi); a run that
+// ends by itself fails the test.
+func (r *restarts) kill(rng *rand.Rand, lo, hi time.Duration) {
+	for k := 0; k < *kills; k++ {
+		c := r.start()
+		time.Sleep(randomDelay(rng, lo, hi))
+		if c.Exited() {
+			r.t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
+		}
+		c.Kill()
+	}
+}

@@ -134,19 +134,7 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
   'key.format' = 'json', 'value.format' = 'json');`,
 		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`,
 	}
-	runs := 0
-	run := func() *proctest.Client {
-		parts := body
-		if p := latestCheckpoint(ckpts); p != "" {
-			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, parts...)
-		}
-		if len(parallelism) > 0 {
-			parts = append([]string{fmt.Sprintf(`SET 'parallelism.default' = '%d';`, parallelism[runs%len(parallelism)])}, parts...)
-		}
-		runs++
-		return proctest.Start(t, clientBin, dir, script(addr, parts...))
-	}
-	restored := 0
+	r := &restarts{t: t, dir: dir, addr: addr, ckpts: ckpts, body: body, parallelism: parallelism}
 	preload := 0
 	if backend == "rocksdb" {
 		// Every key gets state before the first kill.
@@ -157,17 +145,8 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
 		}
 	}
 	f := feed(t, addr, "orders", preload, users)
-	for k := 0; k < *kills; k++ {
-		if latestCheckpoint(ckpts) != "" {
-			restored++
-		}
-		c := run()
-		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond) + time.Duration(users/1000)*time.Millisecond)
-		if c.Exited() {
-			t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
-		}
-		c.Kill()
-	}
+	extra := time.Duration(users/1000) * time.Millisecond
+	r.kill(rng, 150*time.Millisecond+extra, 1200*time.Millisecond+extra)
 	total := f.end()
 	type tot struct{ Cnt, Total int64 }
 	want := map[int64]tot{}
@@ -177,7 +156,7 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
 		w.Total += int64(i % 7)
 		want[int64(i%users)] = w
 	}
-	c := run()
+	c := r.start()
 	defer c.Kill()
 	var got map[int64]tot
 	ok := waitFor(60*time.Second, func() bool {
@@ -223,10 +202,10 @@ func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []in
 				}
 			}
 		}
-		t.Fatalf("after %d kills (%d restored from a checkpoint): %d of %d users have wrong totals (%s)\nlast client output:\n%s",
-			*kills, restored, wrong, len(want), example, indent(c.Output()))
+		t.Fatalf("after %d kills (%d runs restored from a checkpoint, the last included): %d of %d users have wrong totals (%s)\nlast client output:\n%s",
+			*kills, r.restored, wrong, len(want), example, indent(c.Output()))
 	}
-	t.Logf("%s: %d kills, %d restarts from a checkpoint, %d orders: totals of %d users exact", backend, *kills, restored, total, len(want))
+	t.Logf("%s: %d kills, %d runs restored from a checkpoint (the last included), %d orders: totals of %d users exact", backend, *kills, r.restored, total, len(want))
 }
 
 // TestExactlyOnceKill: kafka → filter → kafka with 'sink.delivery-guarantee' = 'exactly-once' and
@@ -246,26 +225,9 @@ func TestExactlyOnceKill(t *testing.T) {
   'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'crash-eo');`,
 		`INSERT INTO eo SELECT id, user_id, amount FROM orders WHERE amount <> 3;`,
 	}
-	run := func() *proctest.Client {
-		parts := body
-		if p := latestCheckpoint(ckpts); p != "" {
-			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, body...)
-		}
-		return proctest.Start(t, clientBin, dir, script(addr, parts...))
-	}
-	restored := 0
+	r := &restarts{t: t, dir: dir, addr: addr, ckpts: ckpts, body: body}
 	f := feed(t, addr, "orders", 0, 50)
-	for k := 0; k < *kills; k++ {
-		if latestCheckpoint(ckpts) != "" {
-			restored++
-		}
-		c := run()
-		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond))
-		if c.Exited() {
-			t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
-		}
-		c.Kill()
-	}
+	r.kill(rng, 150*time.Millisecond, 1200*time.Millisecond)
 	total := f.end()
 	want := 0
 	for i := 0; i < total; i++ {
@@ -273,7 +235,7 @@ func TestExactlyOnceKill(t *testing.T) {
 			want++
 		}
 	}
-	c := run()
+	c := r.start()
 	defer c.Kill()
 	var seen map[int]int
 	waitFor(60*time.Second, func() bool {
@@ -292,7 +254,7 @@ func TestExactlyOnceKill(t *testing.T) {
 			dups += n - 1
 		}
 	}
-	t.Logf("%d kills (%d restored from a checkpoint), %d rows expected: %d lost, %d duplicated", *kills, restored, want, lost, dups)
+	t.Logf("%d kills (%d runs restored from a checkpoint, the last included), %d rows expected: %d lost, %d duplicated", *kills, r.restored, want, lost, dups)
 	if lost > 0 || dups > 0 || extra > 0 {
 		t.Fatalf("exactly-once broken after %d kills: %d lost, %d duplicated, %d rows that the filter drops\nlast client output:\n%s", *kills, lost, dups, extra, indent(c.Output()))
 	}

@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/sluicesql/sluice/internal/proctest"
 )
 
 // TestWindowExactlyOnceKill: kafka (4 partitions, event time from the order id, per-partition watermarks) →
@@ -36,30 +34,9 @@ func TestWindowExactlyOnceKill(t *testing.T) {
   FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' SECOND))
   GROUP BY user_id, window_start, window_end;`,
 	}
-	parallelism := []int{2, 1, 3}
-	runs := 0
-	run := func() *proctest.Client {
-		parts := body
-		if p := latestCheckpoint(ckpts); p != "" {
-			parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, parts...)
-		}
-		parts = append([]string{fmt.Sprintf(`SET 'parallelism.default' = '%d';`, parallelism[runs%len(parallelism)])}, parts...)
-		runs++
-		return proctest.Start(t, clientBin, dir, script(addr, parts...))
-	}
-	restored := 0
+	r := &restarts{t: t, dir: dir, addr: addr, ckpts: ckpts, body: body, parallelism: []int{2, 1, 3}}
 	f := feed(t, addr, "orders", 0, users)
-	for k := 0; k < *kills; k++ {
-		if latestCheckpoint(ckpts) != "" {
-			restored++
-		}
-		c := run()
-		time.Sleep(randomDelay(rng, 150*time.Millisecond, 1200*time.Millisecond))
-		if c.Exited() {
-			t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
-		}
-		c.Kill()
-	}
+	r.kill(rng, 150*time.Millisecond, 1200*time.Millisecond)
 	total := f.end()
 	type agg struct{ Cnt, Total int64 }
 	type win struct{ user, w int64 }
@@ -74,7 +51,7 @@ func TestWindowExactlyOnceKill(t *testing.T) {
 	// The watermark is the smallest partition's latest time minus 1 s; the feeder writes batches of 100
 	// orders over all partitions, so windows ending 3 s before the last order are closed for sure.
 	closed := int64(total/100) - 3
-	c := run()
+	c := r.start()
 	defer c.Kill()
 	seen := map[win]int{}
 	got := map[win]agg{}
@@ -122,7 +99,7 @@ func TestWindowExactlyOnceKill(t *testing.T) {
 			example = fmt.Sprintf("user %d window %d was written but has no orders", k.user, k.w)
 		}
 	}
-	t.Logf("%d kills (%d restored from a checkpoint), %d orders, %d windows closed: %d lost, %d duplicated, %d wrong", *kills, restored, total, closed, lost, dups, wrong)
+	t.Logf("%d kills (%d runs restored from a checkpoint, the last included), %d orders, %d windows closed: %d lost, %d duplicated, %d wrong", *kills, r.restored, total, closed, lost, dups, wrong)
 	if lost > 0 || dups > 0 || wrong > 0 {
 		t.Fatalf("window results after %d kills: %d (user, window) rows lost, %d duplicated, %d wrong (%s)\nlast client output:\n%s", *kills, lost, dups, wrong, example, indent(c.Output()))
 	}
