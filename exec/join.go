@@ -113,6 +113,7 @@ type joinOp struct {
 	kbuf    []byte
 	rbuf    []byte
 	scratch []types.Value
+	keyBuf  []string // prune's key list, reused
 	wm      [2]int64
 	lastWM  int64
 	ended   bool
@@ -246,7 +247,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					if !ok {
 						continue
 					}
-					if other.outer && o.assoc == 0 {
+					if other.outer && o.assoc == 0 && j.cfg.Interval == nil {
 						for c := 0; c < o.count; c++ {
 							j.pair(1-s, o.vals, nil, changelog.Delete)
 						}
@@ -261,7 +262,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					n += o.count
 				}
 			}
-			if n == 0 && me.outer {
+			if n == 0 && me.outer && j.cfg.Interval == nil {
 				j.pair(s, r.Vals, nil, changelog.Insert)
 			}
 			rec := j.store(s, key, hasKey, r.Vals)
@@ -386,7 +387,9 @@ func (j *joinOp) watermark(s int, ts int64) error {
 	if w > j.lastWM {
 		j.lastWM = w
 		if j.cfg.Interval != nil && !j.sides[0].ended && !j.sides[1].ended {
-			j.prune(w)
+			if err := j.prune(w); err != nil {
+				return err
+			}
 		}
 		return j.out.Watermark(w)
 	}
@@ -394,12 +397,25 @@ func (j *joinOp) watermark(s int, ts int64) error {
 }
 
 // prune drops the rows no future row can join: rows of the other side still to come have times after w, so
-// a left row l is done when l.t - Lower < w, and a right row r when r.t + Upper < w.
-func (j *joinOp) prune(w int64) {
+// a left row l is done when l.t - Lower < w, and a right row r when r.t + Upper < w. A row of an outer side
+// that goes without ever having matched is emitted NULL-padded now (Flink's interval outer join: padded rows
+// come when the interval closes, so the output is insert-only).
+func (j *joinOp) prune(w int64) error {
 	iv := j.cfg.Interval
+	j.ob.Reset()
+	j.arena = j.arena[:0]
 	for s := 0; s < 2; s++ {
 		sd := &j.sides[s]
-		for k, bk := range sd.state {
+		keys := j.keyBuf[:0]
+		for k := range sd.state {
+			keys = append(keys, k)
+		}
+		if sd.outer {
+			sort.Strings(keys) // padded rows come in key order (the same in a restored run)
+		}
+		j.keyBuf = keys
+		for _, k := range keys {
+			bk := sd.state[k]
 			keep := bk.recs[:0]
 			for _, r := range bk.recs {
 				var done bool
@@ -412,6 +428,10 @@ func (j *joinOp) prune(w int64) {
 				}
 				if !done {
 					keep = append(keep, r)
+				} else if sd.outer && r.assoc == 0 {
+					for c := 0; c < r.count; c++ {
+						j.pair(s, r.vals, nil, changelog.Insert)
+					}
 				}
 			}
 			clear(bk.recs[len(keep):])
@@ -423,6 +443,43 @@ func (j *joinOp) prune(w int64) {
 			}
 		}
 	}
+	return j.flushPadded()
+}
+
+// flushPadded pushes the NULL-padded rows prune or end collected.
+func (j *joinOp) flushPadded() error {
+	if len(j.ob.Rows) == 0 {
+		return nil
+	}
+	return j.out.Push(&j.ob)
+}
+
+// padUnmatched emits, NULL-padded, every row of an outer side that never matched (an interval outer join at
+// the end of its input: no interval is open any more).
+func (j *joinOp) padUnmatched() error {
+	j.ob.Reset()
+	j.arena = j.arena[:0]
+	for s := 0; s < 2; s++ {
+		sd := &j.sides[s]
+		if !sd.outer {
+			continue
+		}
+		keys := make([]string, 0, len(sd.state))
+		for k := range sd.state {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // a deterministic order
+		for _, k := range keys {
+			for _, r := range sd.state[k].recs {
+				if r.assoc == 0 {
+					for c := 0; c < r.count; c++ {
+						j.pair(s, r.vals, nil, changelog.Insert)
+					}
+				}
+			}
+		}
+	}
+	return j.flushPadded()
 }
 
 // StateRows returns the number of rows held in state on each side (for tests and metrics).
@@ -454,6 +511,10 @@ func (j *joinOp) end(s int) error {
 			}
 		}
 		if err := j.out.Watermark(changelog.MaxWatermark); err != nil {
+			return err
+		}
+	} else if j.cfg.Interval != nil {
+		if err := j.padUnmatched(); err != nil {
 			return err
 		}
 	}

@@ -347,7 +347,9 @@ func (n *Join) Inputs() []Node  { return []Node{n.Left, n.Right} }
 // Mode: an inner join of insert-only inputs is insert-only; otherwise the join retracts with -D (it never
 // emits -U/+U). In batch mode it emits final rows.
 func (n *Join) Mode() changelog.Mode {
-	if n.Batch || n.Type == exec.InnerJoin && n.Left.Mode().IsInsertOnly() && n.Right.Mode().IsInsertOnly() {
+	// An interval join (insert-only inputs) emits an outer side's NULL-padded row only when the row's interval
+	// has closed without a match, as Flink's: insert-only for every join type.
+	if n.Batch || n.Interval != nil || n.Type == exec.InnerJoin && n.Left.Mode().IsInsertOnly() && n.Right.Mode().IsInsertOnly() {
 		return changelog.InsertOnly
 	}
 	return changelog.Mode{Kinds: changelog.KindsOf(changelog.Insert, changelog.Delete)}
