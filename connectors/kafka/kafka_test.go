@@ -146,7 +146,9 @@ func TestBrokerDown(t *testing.T) {
 	out := h.read("down", tbl, 0, time.Minute, false, false)
 	took := time.Since(start)
 	want := "error: kafka table 'down': no broker reachable at 'properties.bootstrap.servers' = '$BROKER' within 1.5s: "
-	if !strings.HasPrefix(out, want) || !strings.Contains(out, "connection refused") {
+	// The dial's own error follows: "connection refused", or on a machine too loaded to get the refusal
+	// within the wait, the dial's "i/o timeout".
+	if !strings.HasPrefix(out, want) || !strings.Contains(out, "connection refused") && !strings.Contains(out, "i/o timeout") {
 		t.Fatalf("source error:\n%s\nwant prefix\n%s... connection refused", out, want)
 	}
 	if took > 5*time.Second {
