@@ -85,9 +85,11 @@ func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output
 	return &joinInput{j: j, side: 0}, &joinInput{j: j, side: 1}
 }
 
+// joinRec is one distinct row of a side's state. Its values are kept only in the binary row encoding of
+// rowcodec.go (decoded when the row matches: joinOp.recVals), after its identity, in one string.
 type joinRec struct {
-	vals  []types.Value
-	ident string // full-row encoding: retractions find their row by it
+	data  string // ident, then the row in the binary row encoding
+	split int    // len(ident)
 	count int    // how many times this row is in state
 	assoc int    // matches on the other side (maintained for outer sides)
 	// touched is when the row was last written (Unix ms; with a TTL): stored, retracted while more
@@ -112,6 +114,8 @@ type joinOp struct {
 	arena   []types.Value
 	kbuf    []byte
 	rbuf    []byte
+	ebuf    []byte           // newRec's encoding buffer
+	dec     [2][]types.Value // recVals' decoded rows (slot 0: a row of the pushing side, 1: of the other)
 	scratch []types.Value
 	wm      [2]int64
 	lastWM  int64
@@ -239,7 +243,8 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			n := 0
 			if bucket != nil {
 				for _, o := range bucket.recs {
-					ok, err := j.matches(s, r.Vals, o.vals)
+					ovals := j.recVals(o, 1)
+					ok, err := j.matches(s, r.Vals, ovals)
 					if err != nil {
 						return err
 					}
@@ -248,11 +253,11 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					}
 					if other.outer && o.assoc == 0 {
 						for c := 0; c < o.count; c++ {
-							j.pair(1-s, o.vals, nil, changelog.Delete)
+							j.pair(1-s, ovals, nil, changelog.Delete)
 						}
 					}
 					for c := 0; c < o.count; c++ {
-						j.pair(s, r.Vals, o.vals, changelog.Insert)
+						j.pair(s, r.Vals, ovals, changelog.Insert)
 					}
 					o.assoc++
 					if other.outer {
@@ -274,9 +279,11 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			continue
 		}
 		n := 0
+		rvals := j.recVals(rec, 0)
 		if bucket != nil {
 			for _, o := range bucket.recs {
-				ok, err := j.matches(s, rec.vals, o.vals)
+				ovals := j.recVals(o, 1)
+				ok, err := j.matches(s, rvals, ovals)
 				if err != nil {
 					return err
 				}
@@ -284,7 +291,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					continue
 				}
 				for c := 0; c < o.count; c++ {
-					j.pair(s, rec.vals, o.vals, changelog.Delete)
+					j.pair(s, rvals, ovals, changelog.Delete)
 				}
 				o.assoc--
 				if other.outer {
@@ -292,14 +299,14 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 				}
 				if other.outer && o.assoc == 0 {
 					for c := 0; c < o.count; c++ {
-						j.pair(1-s, o.vals, nil, changelog.Insert)
+						j.pair(1-s, ovals, nil, changelog.Insert)
 					}
 				}
 				n += o.count
 			}
 		}
 		if n == 0 && me.outer {
-			j.pair(s, rec.vals, nil, changelog.Delete)
+			j.pair(s, rvals, nil, changelog.Delete)
 		}
 	}
 	if len(j.ob.Rows) == 0 {
@@ -326,7 +333,8 @@ func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinR
 		r.touched = j.ttl.now
 		return r
 	}
-	r := &joinRec{vals: changelog.CopyVals(row), ident: id, count: 1, touched: j.ttl.now}
+	r := j.newRec(id, row)
+	r.count, r.touched = 1, j.ttl.now
 	bk.add(r)
 	return r
 }
@@ -363,7 +371,7 @@ func (j *joinOp) remove(s int, key string, hasKey bool, row []types.Value) (*joi
 			delete(sd.state, key)
 		}
 	}
-	return &joinRec{vals: r.vals, ident: r.ident, count: 1}, true
+	return &joinRec{data: r.data, split: r.split, count: 1}, true
 }
 
 func (j *joinOp) watermark(s int, ts int64) error {
@@ -404,10 +412,10 @@ func (j *joinOp) prune(w int64) {
 			for _, r := range bk.recs {
 				var done bool
 				if s == 0 {
-					t := r.vals[iv.LeftTime]
+					t := j.recVals(r, 0)[iv.LeftTime]
 					done = !t.IsNull() && t.I-iv.Lower < w
 				} else {
-					t := r.vals[iv.RightTime]
+					t := j.recVals(r, 0)[iv.RightTime]
 					done = !t.IsNull() && t.I+iv.Upper < w
 				}
 				if !done {
@@ -487,9 +495,11 @@ func (j *joinOp) batchJoin() error {
 		}
 		for _, l := range left.state[k].recs {
 			n := 0
+			lvals := j.recVals(l, 0)
 			if rb != nil {
 				for _, r := range rb.recs {
-					ok, err := j.matches(0, l.vals, r.vals)
+					rvals := j.recVals(r, 1)
+					ok, err := j.matches(0, lvals, rvals)
 					if err != nil {
 						return err
 					}
@@ -498,7 +508,7 @@ func (j *joinOp) batchJoin() error {
 					}
 					r.assoc++
 					for c := 0; c < l.count*r.count; c++ {
-						j.emit(changelog.Insert, l.vals, r.vals)
+						j.emit(changelog.Insert, lvals, rvals)
 						n++
 						if err := flush(); err != nil {
 							return err
@@ -508,7 +518,7 @@ func (j *joinOp) batchJoin() error {
 			}
 			if n == 0 && left.outer {
 				for c := 0; c < l.count; c++ {
-					j.emit(changelog.Insert, l.vals, nil)
+					j.emit(changelog.Insert, lvals, nil)
 					if err := flush(); err != nil {
 						return err
 					}
@@ -528,7 +538,7 @@ func (j *joinOp) batchJoin() error {
 					continue
 				}
 				for c := 0; c < r.count; c++ {
-					j.emit(changelog.Insert, nil, r.vals)
+					j.emit(changelog.Insert, nil, j.recVals(r, 1))
 					if err := flush(); err != nil {
 						return err
 					}
