@@ -81,6 +81,7 @@ func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output
 		outer: cfg.Type == LeftJoin || cfg.Type == FullJoin, width: len(cfg.LeftTypes)}
 	j.sides[1] = joinSide{keys: cfg.RightKeys, types: cfg.RightTypes, state: map[string]*joinBucket{},
 		outer: cfg.Type == RightJoin || cfg.Type == FullJoin, width: len(cfg.RightTypes)}
+	j.sides[0].identOnly, j.sides[1].identOnly = identDecodable(cfg.LeftTypes), identDecodable(cfg.RightTypes)
 	j.scratch = make([]types.Value, j.sides[0].width+j.sides[1].width)
 	return &joinInput{j: j, side: 0}, &joinInput{j: j, side: 1}
 }
@@ -104,6 +105,9 @@ type joinSide struct {
 	outer bool
 	width int
 	ended bool
+	// identOnly: every column's kind can be decoded from the row's identity (ident), so records whose values
+	// come back exactly from it keep no second encoding (join_rec.go).
+	identOnly bool
 }
 
 type joinOp struct {
@@ -243,7 +247,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			n := 0
 			if bucket != nil {
 				for _, o := range bucket.recs {
-					ovals := j.recVals(o, 1)
+					ovals := j.recVals(1-s, o, 1)
 					ok, err := j.matches(s, r.Vals, ovals)
 					if err != nil {
 						return err
@@ -279,10 +283,10 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			continue
 		}
 		n := 0
-		rvals := j.recVals(rec, 0)
+		rvals := j.recVals(s, rec, 0)
 		if bucket != nil {
 			for _, o := range bucket.recs {
-				ovals := j.recVals(o, 1)
+				ovals := j.recVals(1-s, o, 1)
 				ok, err := j.matches(s, rvals, ovals)
 				if err != nil {
 					return err
@@ -333,7 +337,7 @@ func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinR
 		r.touched = j.ttl.now
 		return r
 	}
-	r := j.newRec(id, row)
+	r := j.newRec(s, id, row)
 	r.count, r.touched = 1, j.ttl.now
 	bk.add(r)
 	return r
@@ -412,10 +416,10 @@ func (j *joinOp) prune(w int64) {
 			for _, r := range bk.recs {
 				var done bool
 				if s == 0 {
-					t := j.recVals(r, 0)[iv.LeftTime]
+					t := j.recVals(s, r, 0)[iv.LeftTime]
 					done = !t.IsNull() && t.I-iv.Lower < w
 				} else {
-					t := j.recVals(r, 0)[iv.RightTime]
+					t := j.recVals(s, r, 0)[iv.RightTime]
 					done = !t.IsNull() && t.I+iv.Upper < w
 				}
 				if !done {
@@ -495,10 +499,10 @@ func (j *joinOp) batchJoin() error {
 		}
 		for _, l := range left.state[k].recs {
 			n := 0
-			lvals := j.recVals(l, 0)
+			lvals := j.recVals(0, l, 0)
 			if rb != nil {
 				for _, r := range rb.recs {
-					rvals := j.recVals(r, 1)
+					rvals := j.recVals(1, r, 1)
 					ok, err := j.matches(0, lvals, rvals)
 					if err != nil {
 						return err
@@ -538,7 +542,7 @@ func (j *joinOp) batchJoin() error {
 					continue
 				}
 				for c := 0; c < r.count; c++ {
-					j.emit(changelog.Insert, nil, j.recVals(r, 1))
+					j.emit(changelog.Insert, nil, j.recVals(1, r, 1))
 					if err := flush(); err != nil {
 						return err
 					}
