@@ -37,9 +37,9 @@ const (
 type compactGroups struct {
 	stride int
 	idx    map[string]int32 // key encoding → group index (several key columns)
-	idx1   map[uint64]int32 // one key column: its non-NULL encoding (8 bytes after the marker) → index
+	idx1   map[uint64]int32 // one integer key column: its non-NULL encoding (8 bytes after the marker) → index
 	null1  int32            // one key column: the index of the NULL key's group, or -1
-	one    bool             // one key column: idx1 and null1 are used instead of idx
+	one    bool             // one integer key column: idx1 and null1 are used instead of idx
 	chunks [][]int64        // compactChunk groups of stride slots each (no append slack, no big copies)
 	n      int32            // groups allocated in chunks
 	free   []int32          // indices of dropped groups
@@ -56,7 +56,7 @@ func compactEligible(g *groupAgg) bool {
 	}
 	for _, t := range g.keyTypes {
 		switch t.Kind {
-		case types.TinyInt, types.SmallInt, types.Int, types.BigInt:
+		case types.TinyInt, types.SmallInt, types.Int, types.BigInt, types.Char, types.VarChar:
 		default:
 			return false
 		}
@@ -80,7 +80,7 @@ func compactEligible(g *groupAgg) bool {
 
 func newCompactGroups(g *groupAgg) *compactGroups {
 	c := &compactGroups{stride: 1, old: make([]types.Value, g.width), null1: -1}
-	if g.nk == 1 {
+	if k := g.keyTypes; len(k) == 1 && k[0].Kind != types.Char && k[0].Kind != types.VarChar {
 		c.one, c.idx1 = true, map[uint64]int32{}
 	} else {
 		c.idx = map[string]int32{}
@@ -259,7 +259,14 @@ func (g *groupAgg) compactAccumulate(s []int64, row []types.Value, sign int64) {
 // pushCompact is Push over compact groups: the contract of apply (groupagg.go) without per-group objects.
 func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 	c := g.compact
-	for _, r := range b.Rows {
+	for ri, r := range b.Rows {
+		if !g.compactKeyOK(r.Vals, g.cfg.Keys) {
+			// A key value that its encoding does not give back exactly: this operator goes on with the map of
+			// *group from this row on.
+			g.decompact()
+			rest := changelog.Batch{Rows: b.Rows[ri:]}
+			return g.Push(&rest)
+		}
 		sign := int64(1)
 		if !r.Kind.IsAccumulate() {
 			if g.cfg.InsertOnly {
@@ -272,11 +279,6 @@ func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 		if !ok {
 			if sign < 0 {
 				continue // retraction for a key without state (Flink drops it)
-			}
-			for i, k := range g.cfg.Keys {
-				if t := r.Vals[k].T; t != types.TagInt && t != types.TagNull {
-					return fmt.Errorf("group aggregate: key column %d holds a value of tag %d, not an integer", i, t)
-				}
 			}
 			gi = c.alloc()
 			c.insert(g.keyBuf, gi)
@@ -316,6 +318,47 @@ func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 	return g.flush()
 }
 
+// compactKeyOK reports whether row's key values are exactly what their key encoding decodes to (integers as
+// TagInt, CHAR/VARCHAR as TagString, or NULL), so that compact groups, which keep only the encoding, emit
+// and snapshot them unchanged.
+func (g *groupAgg) compactKeyOK(row []types.Value, cols []int) bool {
+	for i, k := range cols {
+		v := row[k]
+		if v.T == types.TagNull {
+			continue
+		}
+		if v.N != 0 || v.X != nil {
+			return false
+		}
+		switch g.keyTypes[i].Kind {
+		case types.Char, types.VarChar:
+			if v.T != types.TagString || v.I != 0 {
+				return false
+			}
+		default:
+			if v.T != types.TagInt || v.S != "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// decompact moves the compact groups into the map of *group and drops the compact table.
+func (g *groupAgg) decompact() {
+	keys, index := g.listCompact()
+	c := g.compact
+	for j, k := range keys {
+		st := g.newGroup()
+		st.epoch = g.snap.epoch // an asynchronous snapshot under way has its own copy of the cut
+		if err := g.compactToGroup(st, []byte(k), c.group(index[j])); err != nil {
+			continue // cannot happen: the keys were encoded by this operator
+		}
+		g.groups[k] = st
+	}
+	g.compact = nil
+}
+
 // newScratchGroup returns a group that belongs to no operator state (for encoding compact groups).
 func (g *groupAgg) newScratchGroup() *group {
 	st := &group{accs: make([]accumulator, len(g.specs)), prev: make([]types.Value, g.width)}
@@ -329,11 +372,17 @@ func (g *groupAgg) newScratchGroup() *group {
 func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
 	c := g.compact
 	for i, t := range g.keyTypes {
-		null := types.AppendKey(nil, types.NullValue, t)
 		switch {
-		case len(key) >= 1 && key[0] == null[0]:
+		case len(key) >= 1 && key[0] == keyNullByte:
 			st.prev[i] = types.NullValue
 			key = key[1:]
+		case t.Kind == types.Char || t.Kind == types.VarChar:
+			v, n, ok := decodeKeyString(key[1:])
+			if !ok {
+				return fmt.Errorf("group aggregate: a compact group key does not decode")
+			}
+			st.prev[i] = types.StringValue(v)
+			key = key[1+n:]
 		case len(key) >= 9:
 			st.prev[i] = types.IntValue(int64(binary.BigEndian.Uint64(key[1:9]) ^ (1 << 63)))
 			key = key[9:]
@@ -362,6 +411,35 @@ func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
 	}
 	g.compactResults(s, st.prev)
 	return nil
+}
+
+// decodeKeyString decodes a string that types.AppendKey escaped (NUL as 00 FF, ended by 00 01) and returns
+// it with the bytes it took.
+func decodeKeyString(b []byte) (string, int, bool) {
+	var out []byte
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != 0 {
+			continue
+		}
+		switch b[i+1] {
+		case 0x01:
+			if out == nil {
+				return string(b[:i]), i + 2, true
+			}
+			return string(append(out, b[:i]...)), i + 2, true
+		case 0xFF:
+			out = append(append(out, b[:i]...), 0)
+			b = b[i+2:]
+			n, m, ok := decodeKeyString(b)
+			if !ok {
+				return "", 0, false
+			}
+			return string(out) + n, i + 2 + m, true
+		default:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
 }
 
 // compactFromGroup writes a restored group into new slots of key key.
@@ -464,23 +542,27 @@ func (g *groupAgg) snapshotAsyncCompact() (func(w state.Writer) error, error) {
 // restoreCompact loads the entries a SnapshotState wrote into compact groups.
 func (g *groupAgg) restoreCompact(r state.Reader) error {
 	op := g.opName()
-	c := g.compact
 	return restoreLoop(r, op, g.signature("GroupAggregate"), nil, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
-		if _, dup := c.lookup(key); dup {
+		if g.compact != nil {
+			if _, dup := g.compact.lookup(key); dup {
+				return corrupt(op, "key %x appears twice", key)
+			}
+		} else if _, dup := g.groups[string(key)]; dup {
 			return corrupt(op, "key %x appears twice", key)
 		}
 		st, err := g.loadGroupState(key, value)
 		if err != nil {
 			return entryError(op, ns, key, err)
 		}
-		for i := range g.nk {
-			if t := st.prev[i].T; t != types.TagInt && t != types.TagNull {
-				g.recycle(st)
-				return entryError(op, ns, key, fmt.Errorf("key column %d holds a value of tag %d", i, t))
-			}
+		if g.compact != nil && !g.compactKeyOK(st.prev, g.keyIdx) {
+			g.decompact()
+		}
+		if g.compact == nil {
+			g.groups[string(key)] = st
+			return nil
 		}
 		g.compactFromGroup(key, st)
 		g.recycle(st)

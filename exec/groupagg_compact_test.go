@@ -17,19 +17,24 @@ import (
 // the reference's snapshot restores into a compact operator, and all of them go on producing the same rows.
 func TestCompactGroupsMatchGroups(t *testing.T) {
 	in := []types.Type{types.BigIntType(), types.IntType(), types.BigIntType(), types.DoubleType(), types.FloatType(),
-		types.BooleanType(), types.IntType()}
+		types.BooleanType(), types.IntType(), types.StringType()}
 	aggs := aggCalls(t, in, "COUNT(*)", "COUNT($2)", "SUM($2)", "SUM0($2)", "AVG($2)", "SUM($3)", "AVG($3)",
 		"SUM0($3)", "SUM($4)", "SUM($6) FILTER $5", "COUNT(*) FILTER $5", "AVG($6)")
-	for _, keys := range [][]int{{0}, {0, 1}, nil} {
+	for _, keys := range [][]int{{0}, {0, 1}, nil, {7}, {7, 0}} {
 		for seed := range uint64(6) {
 			name := fmt.Sprintf("keys=%v seed=%d", keys, seed)
 			cfg := GroupAggConfig{Keys: keys, InTypes: in, Aggs: aggs, EmitUpdateBefore: seed%2 == 0}
-			checkCompactRun(t, name, cfg, rand.New(rand.NewPCG(seed, 11)))
+			// Seed 5 sends, now and then, key values that their encoding does not give back exactly (an
+			// integer with N set, a string with I set): the compact operator moves to the map of *group.
+			odd := seed == 5 && keys != nil
+			if compact := checkCompactRun(t, name, cfg, rand.New(rand.NewPCG(seed, 11)), odd); compact == odd {
+				t.Fatalf("%s: compact groups at the end: %t", name, compact)
+			}
 		}
 	}
 }
 
-func compactRow(rng *rand.Rand) []types.Value {
+func compactRow(rng *rand.Rand, odd bool) []types.Value {
 	maybeNull := func(v types.Value) types.Value {
 		if rng.IntN(8) == 0 {
 			return types.NullValue
@@ -37,18 +42,25 @@ func compactRow(rng *rand.Rand) []types.Value {
 		return v
 	}
 	f := []float64{0, math.Copysign(0, -1), 1.5, -2.25, 1e300, 3}[rng.IntN(6)]
+	k0 := maybeNull(types.IntValue(rng.Int64N(7) - 3))
+	k7 := maybeNull(types.StringValue([]string{"", "a", "b\x00c", "\x00", "zz"}[rng.IntN(5)]))
+	if odd && rng.IntN(30) == 0 {
+		k0.N, k7.I = 1, 1
+	}
 	return []types.Value{
-		maybeNull(types.IntValue(rng.Int64N(7) - 3)),
+		k0,
 		maybeNull(types.IntValue(rng.Int64N(3))),
 		maybeNull(types.IntValue(rng.Int64N(2000) - 1000)),
 		maybeNull(types.FloatValue(f)),
 		maybeNull(types.FloatValue(float64(float32(f / 3)))),
 		maybeNull(types.BoolValue(rng.IntN(2) == 0)),
 		maybeNull(types.IntValue(math.MaxInt32 - rng.Int64N(3))),
+		k7,
 	}
 }
 
-func checkCompactRun(t *testing.T, name string, cfg GroupAggConfig, rng *rand.Rand) {
+// checkCompactRun reports whether the first compact operator still has compact groups at the end.
+func checkCompactRun(t *testing.T, name string, cfg GroupAggConfig, rng *rand.Rand, odd bool) bool {
 	t.Helper()
 	newOp := func(compact bool) (*groupAgg, *recorder) {
 		rec := &recorder{}
@@ -84,9 +96,9 @@ func checkCompactRun(t *testing.T, name string, cfg GroupAggConfig, rng *rand.Ra
 				live[i] = live[len(live)-1]
 				live = live[:len(live)-1]
 			case rng.IntN(20) == 0:
-				b.Append(changelog.Delete, compactRow(rng)) // maybe a key without state: ignored
+				b.Append(changelog.Delete, compactRow(rng, odd)) // maybe a key without state: ignored
 			default:
-				r := compactRow(rng)
+				r := compactRow(rng, odd)
 				live = append(live, r)
 				b.Append(changelog.Insert, r)
 			}
@@ -158,8 +170,11 @@ func checkCompactRun(t *testing.T, name string, cfg GroupAggConfig, rng *rand.Ra
 	if err := restoredAsync.SnapshotState(again); err != nil {
 		t.Fatal(err)
 	}
-	if again.Len() != sync.Len() || again.Bytes() != sync.Bytes() {
+	// (With odd keys one side may have moved to the map of *group, whose entries can differ in the class byte
+	// of an unset sum: then only the entries are counted.)
+	if again.Len() != sync.Len() || (!odd && again.Bytes() != sync.Bytes()) {
 		t.Fatalf("%s: the asynchronous snapshot restored %d entries of %d bytes, the cut had %d of %d", name,
 			again.Len(), again.Bytes(), sync.Len(), sync.Bytes())
 	}
+	return ops[0].compact != nil
 }
