@@ -86,6 +86,9 @@ func NewGroupAgg(cfg GroupAggConfig, out changelog.Output) (changelog.Output, er
 		g.cur = g.newGroup()
 	} else {
 		g.groups = map[string]*group{}
+		if compactEligible(g) {
+			g.compact = newCompactGroups(g)
+		}
 	}
 	return g, nil
 }
@@ -99,8 +102,9 @@ type groupAgg struct {
 	keyIdx   []int // 0..nk-1: the key columns of a group's prev row
 	specs    []*aggSpec
 
-	groups map[string]*group // streaming: state per key encoding
-	free   []*group          // streaming: dropped groups, reused for new keys
+	groups  map[string]*group // streaming: state per key encoding
+	compact *compactGroups    // streaming: the groups instead of groups, when they fit (groupagg_compact.go)
+	free    []*group          // streaming: dropped groups, reused for new keys
 
 	cur      *group // batch: the current key's group
 	has      bool   // batch: cur holds a key
@@ -190,6 +194,9 @@ func (g *groupAgg) Push(b *changelog.Batch) error {
 	}
 	if g.cfg.Store != nil {
 		return g.pushStore(b)
+	}
+	if g.compact != nil {
+		return g.pushCompact(b)
 	}
 	snapshotting := g.snap.active.Load()
 	if snapshotting {

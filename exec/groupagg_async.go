@@ -33,6 +33,9 @@ func (g *groupAgg) SnapshotAsync() (func(w state.Writer) error, error) {
 	if g.cfg.Batch {
 		return nil, fmt.Errorf("snapshot %s: %w", g.opName(), errBatchSnapshot)
 	}
+	if g.compact != nil {
+		return g.snapshotAsyncCompact()
+	}
 	s := &g.snap
 	if s.active.Load() {
 		return nil, fmt.Errorf("snapshot %s: the previous snapshot is still being written", g.opName())

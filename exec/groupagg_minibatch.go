@@ -65,6 +65,7 @@ func NewMiniBatchGroupAgg(cfg GroupAggConfig, mb MiniBatchConfig, out changelog.
 	if err != nil {
 		return nil, err
 	}
+	inner.(*groupAgg).compact = nil // the mini-batch drives the groups map itself
 	m := &miniBatchGroupAgg{g: inner.(*groupAgg), size: int(min(mb.Size, 1<<30)), latency: mb.Latency.Milliseconds(), now: mb.Now}
 	if m.latency <= 0 {
 		m.latency = 1

@@ -133,6 +133,10 @@ func (g *groupAgg) SnapshotState(w state.Writer) error {
 	if g.cfg.Batch {
 		return fmt.Errorf("snapshot %s: %w", g.opName(), errBatchSnapshot)
 	}
+	if g.compact != nil {
+		keys, index := g.listCompact()
+		return g.snapshotCompact(w, keys, index, g.compact.chunks)
+	}
 	if err := w.Put(nsMeta, nil, appendMeta(nil, g.signature("GroupAggregate"))); err != nil {
 		return err
 	}
@@ -151,6 +155,9 @@ func (g *groupAgg) SnapshotState(w state.Writer) error {
 func (g *groupAgg) RestoreState(r state.Reader) error {
 	if g.cfg.Batch {
 		return fmt.Errorf("restore %s: %w", g.opName(), errBatchSnapshot)
+	}
+	if g.compact != nil {
+		return g.restoreCompact(r)
 	}
 	op := g.opName()
 	return restoreLoop(r, op, g.signature("GroupAggregate"), nil, func(ns uint8, key, value []byte) error {

@@ -393,6 +393,7 @@ func NewGlobalGroupAgg(cfg GroupAggConfig, out changelog.Output) (changelog.Outp
 		return nil, err
 	}
 	g := op.(*groupAgg)
+	g.compact = nil // the global aggregate drives the groups map itself
 	if err := g.checkMergeable("global group aggregate"); err != nil {
 		return nil, err
 	}

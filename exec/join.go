@@ -81,13 +81,16 @@ func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output
 		outer: cfg.Type == LeftJoin || cfg.Type == FullJoin, width: len(cfg.LeftTypes)}
 	j.sides[1] = joinSide{keys: cfg.RightKeys, types: cfg.RightTypes, state: map[string]*joinBucket{},
 		outer: cfg.Type == RightJoin || cfg.Type == FullJoin, width: len(cfg.RightTypes)}
+	j.sides[0].identOnly, j.sides[1].identOnly = identDecodable(cfg.LeftTypes), identDecodable(cfg.RightTypes)
 	j.scratch = make([]types.Value, j.sides[0].width+j.sides[1].width)
 	return &joinInput{j: j, side: 0}, &joinInput{j: j, side: 1}
 }
 
+// joinRec is one distinct row of a side's state. Its values are kept only in the binary row encoding of
+// rowcodec.go (decoded when the row matches: joinOp.recVals), after its identity, in one string.
 type joinRec struct {
-	vals  []types.Value
-	ident string // full-row encoding: retractions find their row by it
+	data  string // ident, then the row in the binary row encoding
+	split int    // len(ident)
 	count int    // how many times this row is in state
 	assoc int    // matches on the other side (maintained for outer sides)
 	// touched is when the row was last written (Unix ms; with a TTL): stored, retracted while more
@@ -102,6 +105,9 @@ type joinSide struct {
 	outer bool
 	width int
 	ended bool
+	// identOnly: every column's kind can be decoded from the row's identity (ident), so records whose values
+	// come back exactly from it keep no second encoding (join_rec.go).
+	identOnly bool
 }
 
 type joinOp struct {
@@ -112,6 +118,8 @@ type joinOp struct {
 	arena   []types.Value
 	kbuf    []byte
 	rbuf    []byte
+	ebuf    []byte           // newRec's encoding buffer
+	dec     [2][]types.Value // recVals' decoded rows (slot 0: a row of the pushing side, 1: of the other)
 	scratch []types.Value
 	keyBuf  []string // prune's key list, reused
 	wm      [2]int64
@@ -240,7 +248,8 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			n := 0
 			if bucket != nil {
 				for _, o := range bucket.recs {
-					ok, err := j.matches(s, r.Vals, o.vals)
+					ovals := j.recVals(1-s, o, 1)
+					ok, err := j.matches(s, r.Vals, ovals)
 					if err != nil {
 						return err
 					}
@@ -249,11 +258,11 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					}
 					if other.outer && o.assoc == 0 && j.cfg.Interval == nil {
 						for c := 0; c < o.count; c++ {
-							j.pair(1-s, o.vals, nil, changelog.Delete)
+							j.pair(1-s, ovals, nil, changelog.Delete)
 						}
 					}
 					for c := 0; c < o.count; c++ {
-						j.pair(s, r.Vals, o.vals, changelog.Insert)
+						j.pair(s, r.Vals, ovals, changelog.Insert)
 					}
 					o.assoc++
 					if other.outer {
@@ -275,9 +284,11 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			continue
 		}
 		n := 0
+		rvals := j.recVals(s, rec, 0)
 		if bucket != nil {
 			for _, o := range bucket.recs {
-				ok, err := j.matches(s, rec.vals, o.vals)
+				ovals := j.recVals(1-s, o, 1)
+				ok, err := j.matches(s, rvals, ovals)
 				if err != nil {
 					return err
 				}
@@ -285,7 +296,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					continue
 				}
 				for c := 0; c < o.count; c++ {
-					j.pair(s, rec.vals, o.vals, changelog.Delete)
+					j.pair(s, rvals, ovals, changelog.Delete)
 				}
 				o.assoc--
 				if other.outer {
@@ -293,14 +304,14 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 				}
 				if other.outer && o.assoc == 0 {
 					for c := 0; c < o.count; c++ {
-						j.pair(1-s, o.vals, nil, changelog.Insert)
+						j.pair(1-s, ovals, nil, changelog.Insert)
 					}
 				}
 				n += o.count
 			}
 		}
 		if n == 0 && me.outer {
-			j.pair(s, rec.vals, nil, changelog.Delete)
+			j.pair(s, rvals, nil, changelog.Delete)
 		}
 	}
 	if len(j.ob.Rows) == 0 {
@@ -327,7 +338,8 @@ func (j *joinOp) store(s int, key string, hasKey bool, row []types.Value) *joinR
 		r.touched = j.ttl.now
 		return r
 	}
-	r := &joinRec{vals: changelog.CopyVals(row), ident: id, count: 1, touched: j.ttl.now}
+	r := j.newRec(s, id, row)
+	r.count, r.touched = 1, j.ttl.now
 	bk.add(r)
 	return r
 }
@@ -364,7 +376,7 @@ func (j *joinOp) remove(s int, key string, hasKey bool, row []types.Value) (*joi
 			delete(sd.state, key)
 		}
 	}
-	return &joinRec{vals: r.vals, ident: r.ident, count: 1}, true
+	return &joinRec{data: r.data, split: r.split, count: 1}, true
 }
 
 func (j *joinOp) watermark(s int, ts int64) error {
@@ -420,10 +432,10 @@ func (j *joinOp) prune(w int64) error {
 			for _, r := range bk.recs {
 				var done bool
 				if s == 0 {
-					t := r.vals[iv.LeftTime]
+					t := j.recVals(s, r, 0)[iv.LeftTime]
 					done = !t.IsNull() && t.I-iv.Lower < w
 				} else {
-					t := r.vals[iv.RightTime]
+					t := j.recVals(s, r, 0)[iv.RightTime]
 					done = !t.IsNull() && t.I+iv.Upper < w
 				}
 				if !done {
@@ -548,9 +560,11 @@ func (j *joinOp) batchJoin() error {
 		}
 		for _, l := range left.state[k].recs {
 			n := 0
+			lvals := j.recVals(0, l, 0)
 			if rb != nil {
 				for _, r := range rb.recs {
-					ok, err := j.matches(0, l.vals, r.vals)
+					rvals := j.recVals(1, r, 1)
+					ok, err := j.matches(0, lvals, rvals)
 					if err != nil {
 						return err
 					}
@@ -559,7 +573,7 @@ func (j *joinOp) batchJoin() error {
 					}
 					r.assoc++
 					for c := 0; c < l.count*r.count; c++ {
-						j.emit(changelog.Insert, l.vals, r.vals)
+						j.emit(changelog.Insert, lvals, rvals)
 						n++
 						if err := flush(); err != nil {
 							return err
@@ -569,7 +583,7 @@ func (j *joinOp) batchJoin() error {
 			}
 			if n == 0 && left.outer {
 				for c := 0; c < l.count; c++ {
-					j.emit(changelog.Insert, l.vals, nil)
+					j.emit(changelog.Insert, lvals, nil)
 					if err := flush(); err != nil {
 						return err
 					}
@@ -589,7 +603,7 @@ func (j *joinOp) batchJoin() error {
 					continue
 				}
 				for c := 0; c < r.count; c++ {
-					j.emit(changelog.Insert, nil, r.vals)
+					j.emit(changelog.Insert, nil, j.recVals(1, r, 1))
 					if err := flush(); err != nil {
 						return err
 					}

@@ -23,7 +23,7 @@ func (bk *joinBucket) find(id string) int {
 		return -1
 	}
 	for i, r := range bk.recs {
-		if r.ident == id {
+		if r.ident() == id {
 			return i
 		}
 	}
@@ -34,7 +34,7 @@ func (bk *joinBucket) find(id string) int {
 func (bk *joinBucket) add(r *joinRec) {
 	bk.recs = append(bk.recs, r)
 	if bk.idx != nil {
-		bk.idx[r.ident] = int32(len(bk.recs) - 1)
+		bk.idx[r.ident()] = int32(len(bk.recs) - 1)
 	} else if len(bk.recs) > bucketIndexMin {
 		bk.reindex()
 	}
@@ -46,11 +46,11 @@ func (bk *joinBucket) removeAt(i int) {
 	if bk.idx == nil {
 		copy(bk.recs[i:], bk.recs[i+1:])
 	} else {
-		delete(bk.idx, bk.recs[i].ident)
+		delete(bk.idx, bk.recs[i].ident())
 		if i != n-1 {
 			last := bk.recs[n-1]
 			bk.recs[i] = last
-			bk.idx[last.ident] = int32(i)
+			bk.idx[last.ident()] = int32(i)
 		}
 	}
 	bk.recs[n-1] = nil
@@ -65,6 +65,6 @@ func (bk *joinBucket) reindex() {
 	}
 	bk.idx = make(map[string]int32, len(bk.recs))
 	for i, r := range bk.recs {
-		bk.idx[r.ident] = int32(i)
+		bk.idx[r.ident()] = int32(i)
 	}
 }

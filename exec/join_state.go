@@ -49,7 +49,7 @@ func (j *joinOp) snapshotTo(w state.Writer, wm0, wm1, last int64, ended0, ended1
 			vb = append(vb[:0], stateVersion)
 			vb = binary.AppendUvarint(vb, uint64(len(bk.recs)))
 			for _, r := range bk.recs {
-				vb = appendRowBinary(vb, r.vals)
+				vb = j.appendRecRow(vb, s, r)
 				vb = binary.AppendUvarint(vb, uint64(r.count))
 				vb = binary.AppendVarint(vb, int64(r.assoc))
 				vb = binary.AppendVarint(vb, r.touched)
@@ -117,7 +117,9 @@ func (j *joinOp) loadBucket(s int, key, value []byte) (*joinBucket, error) {
 		if k != string(key) {
 			return nil, fmt.Errorf("the key does not match the join key of its rows")
 		}
-		bk.recs = append(bk.recs, &joinRec{vals: vals, ident: j.ident(s, vals), count: int(count), assoc: int(assoc), touched: touched})
+		r := j.newRec(s, j.ident(s, vals), vals)
+		r.count, r.assoc, r.touched = int(count), int(assoc), touched
+		bk.recs = append(bk.recs, r)
 	}
 	if err := d.done(); err != nil {
 		return nil, err
@@ -299,7 +301,7 @@ func (j *joinOp) writeFinalState(w state.Writer) error {
 		}
 		for _, l := range lb.recs {
 			for _, r := range rb.recs {
-				ok, err := j.matches(0, l.vals, r.vals)
+				ok, err := j.matches(0, j.recVals(0, l, 0), j.recVals(1, r, 1))
 				if err != nil {
 					return err
 				}

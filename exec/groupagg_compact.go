@@ -1,0 +1,571 @@
+package exec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Compact group state. A streaming in-memory group aggregate whose keys are integer columns (TINYINT..BIGINT)
+// and whose aggregates are COUNT, SUM, SUM0 and AVG over integer or floating-point numbers (no DISTINCT), and
+// which has no state TTL, keeps its groups as fixed-size slots in one []int64 arena, found through a map from
+// the key encoding (types.AppendKey) to the group's index: no pointer, accumulator object or Value per group,
+// so the heap holds about the map entry, the key bytes and 8 bytes per slot, and the GC scans only the keys.
+//
+// A group's slots: the row count, then per aggregate — COUNT: n; SUM/SUM0/AVG: the count of non-NULL values
+// and the sum (int64, or the bits of a float64). The last emitted results are not kept: they are the
+// results of the slots before a row changes them (COUNT and SUM results are functions of the slots), and a
+// row's key values are those of the group (two TagInt values with the same key encoding are identical).
+//
+// Snapshots write the entries of groupagg_state.go unchanged (built through a scratch group), so a checkpoint
+// of either representation restores into the other. Operators that drive a groupAgg's groups themselves
+// (mini-batch, two-phase, windows) keep the map of *group: compactOK is cleared for them.
+
+// compactChunk is the number of groups per chunk of the slot arena.
+const compactChunk = 4096
+
+const (
+	ckCount = iota
+	ckSumInt
+	ckSumFloat
+)
+
+type compactGroups struct {
+	stride int
+	idx    map[string]int32 // key encoding → group index (several key columns)
+	idx1   map[uint64]int32 // one integer key column: its non-NULL encoding (8 bytes after the marker) → index
+	null1  int32            // one key column: the index of the NULL key's group, or -1
+	one    bool             // one integer key column: idx1 and null1 are used instead of idx
+	chunks [][]int64        // compactChunk groups of stride slots each (no append slack, no big copies)
+	n      int32            // groups allocated in chunks
+	free   []int32          // indices of dropped groups
+	kinds  []uint8          // per aggregate
+	off    []int            // per aggregate: its first slot
+	old    []types.Value    // scratch: the results before a row
+}
+
+// compactEligible reports whether g's groups can live in a compactGroups.
+func compactEligible(g *groupAgg) bool {
+	cfg := g.cfg
+	if cfg.Batch || cfg.Store != nil || cfg.TTL > 0 {
+		return false
+	}
+	for _, t := range g.keyTypes {
+		switch t.Kind {
+		case types.TinyInt, types.SmallInt, types.Int, types.BigInt, types.Char, types.VarChar:
+		default:
+			return false
+		}
+	}
+	for _, s := range g.specs {
+		if s.distinct {
+			return false
+		}
+		switch s.fn {
+		case "COUNT":
+		case "SUM", "SUM0", "AVG":
+			if s.class != numInt && s.class != numFloat {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func newCompactGroups(g *groupAgg) *compactGroups {
+	c := &compactGroups{stride: 1, old: make([]types.Value, g.width), null1: -1}
+	if k := g.keyTypes; len(k) == 1 && k[0].Kind != types.Char && k[0].Kind != types.VarChar {
+		c.one, c.idx1 = true, map[uint64]int32{}
+	} else {
+		c.idx = map[string]int32{}
+	}
+	for _, s := range g.specs {
+		c.off = append(c.off, c.stride)
+		switch {
+		case s.fn == "COUNT":
+			c.kinds = append(c.kinds, ckCount)
+			c.stride++
+		case s.class == numInt:
+			c.kinds = append(c.kinds, ckSumInt)
+			c.stride += 2
+		default:
+			c.kinds = append(c.kinds, ckSumFloat)
+			c.stride += 2
+		}
+	}
+	return c
+}
+
+// lookup finds the group of key encoding key.
+func (c *compactGroups) lookup(key []byte) (int32, bool) {
+	if !c.one {
+		i, ok := c.idx[string(key)]
+		return i, ok
+	}
+	if len(key) != 9 {
+		return c.null1, c.null1 >= 0
+	}
+	i, ok := c.idx1[binary.BigEndian.Uint64(key[1:])]
+	return i, ok
+}
+
+func (c *compactGroups) insert(key []byte, i int32) {
+	switch {
+	case !c.one:
+		c.idx[string(key)] = i
+	case len(key) != 9:
+		c.null1 = i
+	default:
+		c.idx1[binary.BigEndian.Uint64(key[1:])] = i
+	}
+}
+
+func (c *compactGroups) remove(key []byte) {
+	switch {
+	case !c.one:
+		delete(c.idx, string(key))
+	case len(key) != 9:
+		c.null1 = -1
+	default:
+		delete(c.idx1, binary.BigEndian.Uint64(key[1:]))
+	}
+}
+
+// alloc returns the index of a zeroed group.
+func (c *compactGroups) alloc() int32 {
+	if n := len(c.free); n > 0 {
+		i := c.free[n-1]
+		c.free = c.free[:n-1]
+		return i
+	}
+	i := c.n
+	if int(i)%compactChunk == 0 {
+		c.chunks = append(c.chunks, make([]int64, compactChunk*c.stride))
+	}
+	c.n++
+	return i
+}
+
+func (c *compactGroups) release(i int32) {
+	clear(c.group(i))
+	c.free = append(c.free, i)
+}
+
+func (c *compactGroups) group(i int32) []int64 {
+	return groupSlots(c.chunks, i, c.stride)
+}
+
+func groupSlots(chunks [][]int64, i int32, stride int) []int64 {
+	o := int(i) % compactChunk * stride
+	return chunks[int(i)/compactChunk][o : o+stride : o+stride]
+}
+
+// results writes the results of group slots s after the key columns of dst.
+func (g *groupAgg) compactResults(s []int64, dst []types.Value) {
+	c := g.compact
+	for i, sp := range g.specs {
+		o := c.off[i]
+		switch c.kinds[i] {
+		case ckCount:
+			dst[g.nk+i] = types.IntValue(s[o])
+			continue
+		}
+		cnt := s[o]
+		if cnt == 0 {
+			switch {
+			case sp.fn != "SUM0":
+				dst[g.nk+i] = types.NullValue
+			case c.kinds[i] == ckSumFloat:
+				dst[g.nk+i] = types.FloatValue(0)
+			default:
+				dst[g.nk+i] = types.IntValue(0)
+			}
+			continue
+		}
+		avg := sp.fn == "AVG"
+		if c.kinds[i] == ckSumInt {
+			v := s[o+1]
+			if avg {
+				v /= cnt
+			}
+			dst[g.nk+i] = types.IntValue(wrapInt(v, sp.resType.Kind))
+			continue
+		}
+		f := math.Float64frombits(uint64(s[o+1]))
+		if avg {
+			f /= float64(cnt)
+		}
+		if sp.resType.Kind == types.Float {
+			f = float64(float32(f))
+		}
+		dst[g.nk+i] = types.FloatValue(f)
+	}
+}
+
+// compactAccumulate adds (sign 1) or retracts (sign -1) row into group slots s, as the accumulators do.
+func (g *groupAgg) compactAccumulate(s []int64, row []types.Value, sign int64) {
+	c := g.compact
+	s[0] += sign
+	for i, sp := range g.specs {
+		if f := sp.filter; f >= 0 && !isTrue(row[f]) {
+			continue
+		}
+		o := c.off[i]
+		switch c.kinds[i] {
+		case ckCount:
+			counts := true
+			for _, a := range sp.args {
+				if row[a].T == types.TagNull {
+					counts = false
+					break
+				}
+			}
+			if counts {
+				s[o] += sign
+			}
+		case ckSumInt:
+			v := row[sp.args[0]]
+			if v.T == types.TagNull {
+				continue
+			}
+			s[o] += sign
+			s[o+1] += sign * asInt(v)
+		case ckSumFloat:
+			v := row[sp.args[0]]
+			if v.T == types.TagNull {
+				continue
+			}
+			s[o] += sign
+			f := math.Float64frombits(uint64(s[o+1]))
+			if sign > 0 {
+				f += asFloat(v)
+			} else {
+				f -= asFloat(v)
+			}
+			if sp.resType.Kind == types.Float {
+				f = float64(float32(f))
+			}
+			s[o+1] = int64(math.Float64bits(f))
+		}
+	}
+}
+
+// pushCompact is Push over compact groups: the contract of apply (groupagg.go) without per-group objects.
+func (g *groupAgg) pushCompact(b *changelog.Batch) error {
+	c := g.compact
+	for ri, r := range b.Rows {
+		if !g.compactKeyOK(r.Vals, g.cfg.Keys) {
+			// A key value that its encoding does not give back exactly: this operator goes on with the map of
+			// *group from this row on.
+			g.decompact()
+			rest := changelog.Batch{Rows: b.Rows[ri:]}
+			return g.Push(&rest)
+		}
+		sign := int64(1)
+		if !r.Kind.IsAccumulate() {
+			if g.cfg.InsertOnly {
+				return fmt.Errorf("%w: %s", ErrRetractionInInsertOnlyInput, r.Kind)
+			}
+			sign = -1
+		}
+		g.keyBuf = appendGroupKey(g.keyBuf[:0], r.Vals, g.cfg.Keys, g.keyTypes)
+		gi, ok := c.lookup(g.keyBuf)
+		if !ok {
+			if sign < 0 {
+				continue // retraction for a key without state (Flink drops it)
+			}
+			gi = c.alloc()
+			c.insert(g.keyBuf, gi)
+		}
+		s := c.group(gi)
+		old := c.old
+		for i, k := range g.cfg.Keys {
+			old[i] = r.Vals[k]
+		}
+		if ok {
+			g.compactResults(s, old)
+		}
+		g.compactAccumulate(s, r.Vals, sign)
+		if s[0] <= 0 {
+			if ok {
+				g.emit(changelog.Delete, old)
+			}
+			c.remove(g.keyBuf)
+			c.release(gi)
+			continue
+		}
+		next := g.scratch
+		copy(next, old[:g.nk])
+		g.compactResults(s, next)
+		if !ok {
+			g.emit(changelog.Insert, next)
+			continue
+		}
+		if valsEqual(old[g.nk:], next[g.nk:], g.specs) {
+			continue
+		}
+		if g.cfg.EmitUpdateBefore {
+			g.emit(changelog.UpdateBefore, old)
+		}
+		g.emit(changelog.UpdateAfter, next)
+	}
+	return g.flush()
+}
+
+// compactKeyOK reports whether row's key values are exactly what their key encoding decodes to (integers as
+// TagInt, CHAR/VARCHAR as TagString, or NULL), so that compact groups, which keep only the encoding, emit
+// and snapshot them unchanged.
+func (g *groupAgg) compactKeyOK(row []types.Value, cols []int) bool {
+	for i, k := range cols {
+		v := row[k]
+		if v.T == types.TagNull {
+			continue
+		}
+		if v.N != 0 || v.X != nil {
+			return false
+		}
+		switch g.keyTypes[i].Kind {
+		case types.Char, types.VarChar:
+			if v.T != types.TagString || v.I != 0 {
+				return false
+			}
+		default:
+			if v.T != types.TagInt || v.S != "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// decompact moves the compact groups into the map of *group and drops the compact table.
+func (g *groupAgg) decompact() {
+	keys, index := g.listCompact()
+	c := g.compact
+	for j, k := range keys {
+		st := g.newGroup()
+		st.epoch = g.snap.epoch // an asynchronous snapshot under way has its own copy of the cut
+		if err := g.compactToGroup(st, []byte(k), c.group(index[j])); err != nil {
+			continue // cannot happen: the keys were encoded by this operator
+		}
+		g.groups[k] = st
+	}
+	g.compact = nil
+}
+
+// newScratchGroup returns a group that belongs to no operator state (for encoding compact groups).
+func (g *groupAgg) newScratchGroup() *group {
+	st := &group{accs: make([]accumulator, len(g.specs)), prev: make([]types.Value, g.width)}
+	for i, s := range g.specs {
+		st.accs[i] = s.newAcc()
+	}
+	return st
+}
+
+// compactToGroup fills scratch group st from key encoding key and group slots s.
+func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
+	c := g.compact
+	for i, t := range g.keyTypes {
+		switch {
+		case len(key) >= 1 && key[0] == keyNullByte:
+			st.prev[i] = types.NullValue
+			key = key[1:]
+		case t.Kind == types.Char || t.Kind == types.VarChar:
+			v, n, ok := decodeKeyString(key[1:])
+			if !ok {
+				return fmt.Errorf("group aggregate: a compact group key does not decode")
+			}
+			st.prev[i] = types.StringValue(v)
+			key = key[1+n:]
+		case len(key) >= 9:
+			st.prev[i] = types.IntValue(int64(binary.BigEndian.Uint64(key[1:9]) ^ (1 << 63)))
+			key = key[9:]
+		default:
+			return fmt.Errorf("group aggregate: a compact group key is too short")
+		}
+	}
+	st.count = s[0]
+	for i, a := range st.accs {
+		o := c.off[i]
+		switch a := a.(type) {
+		case *countAcc:
+			a.n = s[o]
+		case *sumAcc:
+			a.reset()
+			if s[o] == 0 && s[o+1] == 0 {
+				a.class = numUnknown // as a sum that never saw a value
+			}
+			a.cnt = s[o]
+			if c.kinds[i] == ckSumInt {
+				a.i = s[o+1]
+			} else {
+				a.f = math.Float64frombits(uint64(s[o+1]))
+			}
+		}
+	}
+	g.compactResults(s, st.prev)
+	return nil
+}
+
+// decodeKeyString decodes a string that types.AppendKey escaped (NUL as 00 FF, ended by 00 01) and returns
+// it with the bytes it took.
+func decodeKeyString(b []byte) (string, int, bool) {
+	var out []byte
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != 0 {
+			continue
+		}
+		switch b[i+1] {
+		case 0x01:
+			if out == nil {
+				return string(b[:i]), i + 2, true
+			}
+			return string(append(out, b[:i]...)), i + 2, true
+		case 0xFF:
+			out = append(append(out, b[:i]...), 0)
+			b = b[i+2:]
+			n, m, ok := decodeKeyString(b)
+			if !ok {
+				return "", 0, false
+			}
+			return string(out) + n, i + 2 + m, true
+		default:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+// compactFromGroup writes a restored group into new slots of key key.
+func (g *groupAgg) compactFromGroup(key []byte, st *group) {
+	c := g.compact
+	gi := c.alloc()
+	s := c.group(gi)
+	s[0] = st.count
+	for i, a := range st.accs {
+		o := c.off[i]
+		switch a := a.(type) {
+		case *countAcc:
+			s[o] = a.n
+		case *sumAcc:
+			s[o] = a.cnt
+			if c.kinds[i] == ckSumInt {
+				s[o+1] = a.i
+			} else {
+				s[o+1] = int64(math.Float64bits(a.f))
+			}
+		}
+	}
+	c.insert(key, gi)
+}
+
+// snapshotCompact writes the groups listed in keys/index with slots arena (a copy, for async snapshots).
+func (g *groupAgg) snapshotCompact(w state.Writer, keys []string, index []int32, chunks [][]int64) error {
+	if err := w.Put(nsMeta, nil, appendMeta(nil, g.signature("GroupAggregate"))); err != nil {
+		return err
+	}
+	st := g.newScratchGroup()
+	stride := g.compact.stride
+	var kb, vb []byte
+	for j, k := range keys {
+		kb = append(kb[:0], k...)
+		if err := g.compactToGroup(st, kb, groupSlots(chunks, index[j], stride)); err != nil {
+			return err
+		}
+		vb = g.appendGroupState(vb[:0], st)
+		if err := w.Put(0, kb, vb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// list lists the compact groups' key encodings and indices.
+func (c *compactGroups) list(keyType types.Type) ([]string, []int32) {
+	if !c.one {
+		keys := make([]string, 0, len(c.idx))
+		index := make([]int32, 0, len(c.idx))
+		for k, i := range c.idx {
+			keys = append(keys, k)
+			index = append(index, i)
+		}
+		return keys, index
+	}
+	keys := make([]string, 0, len(c.idx1)+1)
+	index := make([]int32, 0, len(c.idx1)+1)
+	if c.null1 >= 0 {
+		keys = append(keys, string(types.AppendKey(nil, types.NullValue, keyType)))
+		index = append(index, c.null1)
+	}
+	var kb []byte
+	for k, i := range c.idx1 {
+		kb = types.AppendKey(kb[:0], types.IntValue(int64(k^(1<<63))), keyType)
+		keys = append(keys, string(kb))
+		index = append(index, i)
+	}
+	return keys, index
+}
+
+// listCompact lists g's compact groups.
+func (g *groupAgg) listCompact() ([]string, []int32) {
+	var t types.Type
+	if g.nk == 1 {
+		t = g.keyTypes[0]
+	}
+	return g.compact.list(t)
+}
+
+// snapshotAsyncCompact copies the arena and the key list under the job's lock; the writer encodes them later.
+func (g *groupAgg) snapshotAsyncCompact() (func(w state.Writer) error, error) {
+	s := &g.snap
+	if s.active.Load() {
+		return nil, fmt.Errorf("snapshot %s: the previous snapshot is still being written", g.opName())
+	}
+	keys, index := g.listCompact()
+	chunks := make([][]int64, len(g.compact.chunks))
+	for i, ch := range g.compact.chunks {
+		chunks[i] = append([]int64(nil), ch...)
+	}
+	s.active.Store(true)
+	return func(w state.Writer) error {
+		defer s.active.Store(false)
+		return g.snapshotCompact(w, keys, index, chunks)
+	}, nil
+}
+
+// restoreCompact loads the entries a SnapshotState wrote into compact groups.
+func (g *groupAgg) restoreCompact(r state.Reader) error {
+	op := g.opName()
+	return restoreLoop(r, op, g.signature("GroupAggregate"), nil, func(ns uint8, key, value []byte) error {
+		if ns != 0 {
+			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if g.compact != nil {
+			if _, dup := g.compact.lookup(key); dup {
+				return corrupt(op, "key %x appears twice", key)
+			}
+		} else if _, dup := g.groups[string(key)]; dup {
+			return corrupt(op, "key %x appears twice", key)
+		}
+		st, err := g.loadGroupState(key, value)
+		if err != nil {
+			return entryError(op, ns, key, err)
+		}
+		if g.compact != nil && !g.compactKeyOK(st.prev, g.keyIdx) {
+			g.decompact()
+		}
+		if g.compact == nil {
+			g.groups[string(key)] = st
+			return nil
+		}
+		g.compactFromGroup(key, st)
+		g.recycle(st)
+		return nil
+	})
+}
