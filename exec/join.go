@@ -442,7 +442,7 @@ func (j *joinOp) prune(w int64) error {
 					keep = append(keep, r)
 				} else if sd.outer && r.assoc == 0 {
 					for c := 0; c < r.count; c++ {
-						j.pair(s, r.vals, nil, changelog.Insert)
+						j.pair(s, j.recVals(s, r, 0), nil, changelog.Insert)
 					}
 				}
 			}
@@ -485,7 +485,7 @@ func (j *joinOp) padUnmatched() error {
 			for _, r := range sd.state[k].recs {
 				if r.assoc == 0 {
 					for c := 0; c < r.count; c++ {
-						j.pair(s, r.vals, nil, changelog.Insert)
+						j.pair(s, j.recVals(s, r, 0), nil, changelog.Insert)
 					}
 				}
 			}
