@@ -18,6 +18,8 @@ import (
 // the accumulators of its slices (HOP: size/gcd slices; CUMULATE: the slices from the window's start), and
 // slices that no open window needs any more are dropped.
 //
+// CUMULATE slices merge incrementally into the first slice of their period (fireCumulate).
+//
 // The planner picks this operator per query (SliceWindowSupported): the window must be a HOP or a CUMULATE
 // whose size is a multiple of its step, and every aggregate call must merge (SliceMergeable). Other queries
 // (TUMBLE, whose window is its only slice; DISTINCT, FIRST_VALUE, LAST_VALUE, LISTAGG, COLLECT) keep the
@@ -166,6 +168,8 @@ func (w *sliceWindowAgg) Push(b *changelog.Batch) error {
 	p := w.proto
 	var cur *windowState
 	curEnd := int64(0)
+	moved := false // the rows of the current slice go to an earlier slice (mergeTarget)
+	var sv, ev types.Value
 	for _, r := range b.Rows {
 		if r.Kind.IsRetract() {
 			return fmt.Errorf("window aggregate: input carries a %s row; window aggregation takes insert-only input", r.Kind)
@@ -179,14 +183,33 @@ func (w *sliceWindowAgg) Push(b *changelog.Batch) error {
 				w.Late++
 				continue
 			}
-			cur, curEnd = w.slice(end.I), end.I
+			target := w.mergeTarget(end.I)
+			cur, curEnd, moved = w.slice(target), end.I, target != end.I
+			sv, ev = types.TimestampValue(target-w.spec.sliceSize(), 0), types.TimestampValue(target, 0)
 		}
-		w.keyBuf = appendGroupKey(w.keyBuf[:0], r.Vals, w.cfg.Keys, p.keyTypes)
+		if moved {
+			w.keyBuf = w.keyBuf[:0]
+			for i, k := range w.cfg.Keys {
+				v := r.Vals[k]
+				switch i {
+				case w.startKey:
+					v = sv
+				case w.endKey:
+					v = ev
+				}
+				w.keyBuf = types.AppendKey(w.keyBuf, v, p.keyTypes[i])
+			}
+		} else {
+			w.keyBuf = appendGroupKey(w.keyBuf[:0], r.Vals, w.cfg.Keys, p.keyTypes)
+		}
 		st := cur.groups[string(w.keyBuf)]
 		if st == nil {
 			st = p.newGroup()
 			for i, k := range w.cfg.Keys {
 				st.prev[i] = r.Vals[k]
+			}
+			if moved {
+				st.prev[w.startKey], st.prev[w.endKey] = sv, ev
 			}
 			cur.groups[string(w.keyBuf)] = st
 		}
@@ -240,6 +263,9 @@ func (w *sliceWindowAgg) fire(wm int64) error {
 
 // fireWindow merges the slices of the window [start, end) per key and emits the results in key order.
 func (w *sliceWindowAgg) fireWindow(start, end int64) error {
+	if w.spec.Kind == Cumulate {
+		return w.fireCumulate(start, end)
+	}
 	p := w.proto
 	sv, ev := types.TimestampValue(start, 0), types.TimestampValue(end, 0)
 	w.order = w.order[:0]
@@ -314,4 +340,85 @@ func (w *sliceWindowAgg) End() error {
 		return err
 	}
 	return w.out.End()
+}
+
+// CUMULATE windows share their slices incrementally, as Flink's CumulativeSliceAssigner does: the first
+// slice of a window period holds the running accumulators of the period. Firing the window [start, end)
+// merges the slice ending at end into the first slice, drops it, and emits the first slice's results; a row
+// whose slice's window has already fired (but not the period's last window) goes to the first slice.
+
+// mergeTarget is the slice that takes the rows of the slice ending at end.
+func (w *sliceWindowAgg) mergeTarget(end int64) int64 {
+	if w.spec.Kind != Cumulate || end-1 > w.fired {
+		return end
+	}
+	return w.spec.windowStart(end) + w.spec.Slide
+}
+
+// fireCumulate merges the slice ending at end into the first slice of the window [start, end) and emits the
+// first slice's results in key order, with the window's bounds.
+func (w *sliceWindowAgg) fireCumulate(start, end int64) error {
+	p := w.proto
+	first := start + w.spec.Slide
+	fs := w.slices[first]
+	if sl := w.slices[end]; end != first && sl != nil {
+		if fs == nil {
+			fs = w.slice(first)
+		}
+		fsv, fev := types.TimestampValue(start, 0), types.TimestampValue(first, 0)
+		for _, st := range sl.groups {
+			w.keyBuf = w.keyBuf[:0]
+			for i, v := range st.prev[:p.nk] {
+				switch i {
+				case w.startKey:
+					v = fsv
+				case w.endKey:
+					v = fev
+				}
+				w.keyBuf = types.AppendKey(w.keyBuf, v, p.keyTypes[i])
+			}
+			m := fs.groups[string(w.keyBuf)]
+			if m == nil {
+				// the slice's group becomes the first slice's
+				st.prev[w.startKey], st.prev[w.endKey] = fsv, fev
+				fs.groups[string(w.keyBuf)] = st
+				continue
+			}
+			m.count += st.count
+			for i, a := range m.accs {
+				a.(mergingAcc).mergeFrom(st.accs[i])
+			}
+			p.recycle(st)
+		}
+		delete(w.slices, end)
+	}
+	if fs == nil {
+		return nil
+	}
+	sv, ev := types.TimestampValue(start, 0), types.TimestampValue(end, 0)
+	w.order = w.order[:0]
+	w.ob.Reset()
+	w.arena = w.arena[:0]
+	for _, st := range fs.groups {
+		at := len(w.arena)
+		w.arena = append(w.arena, st.prev...)
+		row := w.arena[at:len(w.arena):len(w.arena)]
+		row[w.startKey], row[w.endKey] = sv, ev
+		p.results(st, row)
+		n := len(w.keyBuf)
+		for _, v := range row[:p.nk] {
+			w.keyBuf = types.AppendKey(w.keyBuf, v, types.Type{})
+		}
+		w.order = append(w.order, windowGroup{key: string(w.keyBuf[n:]), st: &group{prev: row}})
+		w.keyBuf = w.keyBuf[:n]
+	}
+	slices.SortFunc(w.order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
+	for _, g := range w.order {
+		w.ob.Append(changelog.Insert, g.st.prev)
+	}
+	clear(w.order)
+	if len(w.ob.Rows) == 0 {
+		return nil
+	}
+	return w.out.Push(&w.ob)
 }
