@@ -212,3 +212,52 @@ func TestSliceWindowAggSignature(t *testing.T) {
 		t.Fatalf("restoring a per-window savepoint: %v", err)
 	}
 }
+
+// TestSliceWindowAggRescale: the sliced aggregate as subtasks partitioned by the key without the window
+// columns; a snapshot at n subtasks restores at n+1 (every key's slices go to the subtask that receives the
+// key's rows) and the run gives the single-instance results (sorted: subtasks interleave).
+func TestSliceWindowAggRescale(t *testing.T) {
+	for seed := range 20 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 13))
+		spec := randomSliceSpec(rng)
+		steps := sliceSteps(rng, 60)
+		steps = steps[:len(steps)-1] // End below
+		mk := func(out changelog.Output) (changelog.Output, error) { return NewSliceWindowAgg(sliceCfg(t), spec, 1, 2, out) }
+		sorted := func(r *recorder) string {
+			var lines []string
+			for _, row := range r.rows {
+				lines = append(lines, formatRow(row))
+			}
+			slices.Sort(lines)
+			return strings.Join(lines, "\n")
+		}
+		single := &recorder{}
+		ins, _ := buildSliced(spec)(t, single)
+		runSteps(t, ins, append(steps, step{end: true}))
+		for _, n := range []int{2, 3} {
+			got := &recorder{}
+			op, err := NewParallel([]int{0}, sliceIn[:1], 128, n, mk, got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			half := len(steps) / 2
+			runSteps(t, []changelog.Output{NewSliceAssigner(spec, 1, false, nil, op)}, steps[:half])
+			mem := state.NewMemory()
+			if err := StateOf(op).SnapshotState(mem); err != nil {
+				t.Fatal(err)
+			}
+			op.(*Parallel).Close()
+			op2, err := NewParallel([]int{0}, sliceIn[:1], 128, n+1, mk, got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := StateOf(op2).RestoreState(mem.Reader()); err != nil {
+				t.Fatal(err)
+			}
+			runSteps(t, []changelog.Output{NewSliceAssigner(spec, 1, false, nil, op2)}, append(steps[half:], step{end: true}))
+			if g, w := sorted(got), sorted(single); g != w {
+				t.Fatalf("seed %d, %d then %d subtasks:\ngot\n%s\nwant\n%s", seed, n, n+1, g, w)
+			}
+		}
+	}
+}
