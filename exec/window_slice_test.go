@@ -222,7 +222,9 @@ func TestSliceWindowAggRescale(t *testing.T) {
 		spec := randomSliceSpec(rng)
 		steps := sliceSteps(rng, 60)
 		steps = steps[:len(steps)-1] // End below
-		mk := func(out changelog.Output) (changelog.Output, error) { return NewSliceWindowAgg(sliceCfg(t), spec, 1, 2, out) }
+		mk := func(out changelog.Output) (changelog.Output, error) {
+			return NewSliceWindowAgg(sliceCfg(t), spec, 1, 2, out)
+		}
 		sorted := func(r *recorder) string {
 			var lines []string
 			for _, row := range r.rows {
