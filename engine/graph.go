@@ -58,6 +58,8 @@ type graph struct {
 	staged  *stagedJob
 	stage   *stageBuild
 	tmpDirs []string
+	// sliced: window TVFs that assign slices for a slice-shared window aggregate (window_slice.go).
+	sliced map[*planner.WindowTVF]bool
 }
 
 // sinksEnded reports whether a sink of the graph has ended (called with mu held).
@@ -233,7 +235,12 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			}
 			return g.build(n.Input, g.op(n, op), j)
 		}
-		var op changelog.Output = exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out)
+		var op changelog.Output
+		if g.sliced[n] {
+			op = exec.NewSliceAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out)
+		} else {
+			op = exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out)
+		}
 		if n.Proctime {
 			op = exec.NewProctimeClock(g.now, g.loc, op)
 		}
@@ -246,12 +253,27 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		cfg.InTypes = fieldTypes(in)
 		mk := func(o changelog.Output) (changelog.Output, error) { return exec.NewWindowAgg(cfg, n.WindowEndKey, o) }
+		pkeys, ptypes := cfg.Keys, cfg.KeyTypes
+		if tvf, startKey, ok := g.sliceWindow(n); ok {
+			// HOP/CUMULATE: rows aggregate once per slice (exec.NewSliceWindowAgg); the window TVF assigns
+			// slices, and subtasks are keyed by the group keys without the window columns.
+			mk = func(o changelog.Output) (changelog.Output, error) {
+				return exec.NewSliceWindowAgg(cfg, n.Spec, startKey, n.WindowEndKey, o)
+			}
+			g.sliced[tvf] = true
+			pkeys, ptypes = nil, nil
+			for i, k := range cfg.Keys {
+				if i != startKey && i != n.WindowEndKey {
+					pkeys, ptypes = append(pkeys, k), append(ptypes, cfg.KeyTypes[i])
+				}
+			}
+		}
 		var agg changelog.Output
 		var err error
 		if g.batch {
 			agg, err = mk(out)
 		} else {
-			agg, err = g.parallel(cfg.Keys, cfg.KeyTypes, mk, out)
+			agg, err = g.parallel(pkeys, ptypes, mk, out)
 		}
 		if err != nil {
 			return err

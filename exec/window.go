@@ -51,6 +51,7 @@ type windowAssigner struct {
 	out   changelog.Output
 	ob    changelog.Batch
 	arena []types.Value
+	slice int64 // > 0: assign each row once, to its slice of this length (NewSliceAssigner)
 }
 
 func floorMod(a, b int64) int64 {
@@ -95,25 +96,35 @@ func (w *windowAssigner) Push(b *changelog.Batch) error {
 			_, off := time.UnixMilli(ts).In(w.loc).Zone()
 			ts += int64(off) * 1000
 		}
-		w.spec.windows(ts, func(start, end int64) {
-			n := len(r.Vals) + 3
-			if len(w.arena)+n > cap(w.arena) {
-				w.arena = make([]types.Value, 0, max(1024, 4*n))
-			}
-			s := len(w.arena)
-			w.arena = append(w.arena, r.Vals...)
-			wt := types.TimestampValue(end-1, 0)
-			if w.ltz {
-				wt = types.TimestampValue(v.I+(end-1-ts), 0)
-			}
-			w.arena = append(w.arena, types.TimestampValue(start, 0), types.TimestampValue(end, 0), wt)
-			w.ob.Append(r.Kind, w.arena[s:len(w.arena):len(w.arena)])
-		})
+		if w.slice > 0 {
+			start := ts - floorMod(ts-w.spec.Offset, w.slice)
+			w.assign(r.Kind, r.Vals, start, start+w.slice, v.I, ts)
+			continue
+		}
+		w.spec.windows(ts, func(start, end int64) { w.assign(r.Kind, r.Vals, start, end, v.I, ts) })
 	}
 	if len(w.ob.Rows) == 0 {
 		return nil
 	}
 	return w.out.Push(&w.ob)
+}
+
+// assign appends a row of vals in the window [start, end) to the output batch; t is the row's time, ts its
+// wall-clock time.
+func (w *windowAssigner) assign(k changelog.Kind, vals []types.Value, start, end, t, ts int64) {
+	n := len(vals) + 3
+	if len(w.arena)+n > cap(w.arena) {
+		// the rows so far keep the full arena; the next one is twice as large, and later pushes reuse it
+		w.arena = make([]types.Value, 0, max(1024, 4*n, 2*cap(w.arena)))
+	}
+	s := len(w.arena)
+	w.arena = append(w.arena, vals...)
+	wt := types.TimestampValue(end-1, 0)
+	if w.ltz {
+		wt = types.TimestampValue(t+(end-1-ts), 0)
+	}
+	w.arena = append(w.arena, types.TimestampValue(start, 0), types.TimestampValue(end, 0), wt)
+	w.ob.Append(k, w.arena[s:len(w.arena):len(w.arena)])
 }
 
 func (w *windowAssigner) Watermark(ts int64) error { return w.out.Watermark(ts) }
@@ -130,7 +141,7 @@ func NewWindowAgg(cfg GroupAggConfig, windowEndKey int, out changelog.Output) (c
 	cfg.Batch = false
 	cfg.InsertOnly = true
 	cfg.EmitUpdateBefore = true
-	w := &windowAgg{cfg: cfg, endKey: windowEndKey, out: out, windows: map[int64]*windowState{}, fired: minWatermark}
+	w := &windowAgg{cfg: cfg, endKey: windowEndKey, out: out, windows: map[int64]*windowState{}, fired: minWatermark, minEnd: changelog.MaxWatermark}
 	// The prototype validates the aggregate calls and owns the accumulators: it creates, recycles, encodes
 	// and decodes the groups of every window.
 	proto, err := NewGroupAgg(cfg, NewCollect(func(changelog.Row) error { return nil }))
@@ -162,7 +173,7 @@ type windowAgg struct {
 	out     changelog.Output
 	proto   *groupAgg
 	windows map[int64]*windowState
-	minEnd  int64 // the earliest open window's end (fire has nothing to do below it); 0 when unknown
+	minEnd  int64 // no open window ends before this (fire has nothing to do below it)
 	fired   int64 // the watermark up to which windows have fired
 	Late    int64
 	keyBuf  []byte
@@ -199,9 +210,7 @@ func (w *windowAgg) Push(b *changelog.Batch) error {
 		}
 		if cur == nil || end.I != curEnd {
 			cur, curEnd = w.window(end.I), end.I
-			if w.minEnd == 0 || end.I < w.minEnd {
-				w.minEnd = end.I
-			}
+			w.minEnd = min(w.minEnd, end.I)
 		}
 		w.keyBuf = appendGroupKey(w.keyBuf[:0], r.Vals, w.cfg.Keys, p.keyTypes)
 		st := cur.groups[string(w.keyBuf)]
@@ -224,16 +233,16 @@ func (w *windowAgg) fire(wm int64) error {
 	if wm > w.fired {
 		w.fired = wm
 	}
-	if w.minEnd != 0 && wm < w.minEnd-1 {
+	if wm < w.minEnd-1 {
 		return nil
 	}
 	var ends []int64
-	w.minEnd = 0
+	w.minEnd = changelog.MaxWatermark
 	for e := range w.windows {
 		if e-1 <= wm {
 			ends = append(ends, e)
-		} else if w.minEnd == 0 || e < w.minEnd {
-			w.minEnd = e
+		} else {
+			w.minEnd = min(w.minEnd, e)
 		}
 	}
 	slices.Sort(ends)

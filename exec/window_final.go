@@ -47,11 +47,15 @@ func (t *watermarkTracker) End() error               { return t.out.End() }
 // watermark() closes and writing the others, with that watermark, to w as a streaming window aggregate's
 // state. It reports false when op is not a window aggregate.
 func SetWindowFinalState(op changelog.Output, w state.Writer, watermark func() int64) bool {
-	wa, ok := op.(*windowAgg)
-	if ok {
+	switch wa := op.(type) {
+	case *windowAgg:
 		wa.final, wa.finalWM = w, watermark
+	case *sliceWindowAgg:
+		wa.final, wa.finalWM = w, watermark
+	default:
+		return false
 	}
-	return ok
+	return true
 }
 
 // endFinal is End of a window aggregate with a final state.

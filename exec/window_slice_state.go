@@ -1,0 +1,147 @@
+package exec
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Slice-shared window aggregate state: namespace 0, one entry per group key without the window columns
+// (the key the operator's subtasks are partitioned by, so that every entry restores into the subtask that
+// receives its key's rows), whose value is
+//
+//	version byte, uvarint groups, each: uvarint length + the group's key (with its slice's window_start and
+//	window_end), uvarint length + the group's state as the group aggregate writes it
+//
+// and in the meta entry the watermark up to which windows fired and the late-row count. The signature names
+// the window (kind, size, step, offset): slices of one window shape mean nothing to another, and the
+// per-window aggregate's state (signature WindowAggregate(...)) does not restore into this operator, nor
+// this one's into it: such a restore fails with the signature mismatch error.
+
+func (w *sliceWindowAgg) signature() string {
+	return w.proto.signature(fmt.Sprintf("SliceWindowAggregate(window=%s(size=%d, slide=%d, offset=%d), ",
+		w.spec.Kind, w.spec.Size, w.spec.Slide, w.spec.Offset)) + ")"
+}
+
+// partKey appends the encoding of the key columns of a group's key values other than the window's.
+func (w *sliceWindowAgg) partKey(dst []byte, keyVals []types.Value) []byte {
+	for i, v := range keyVals {
+		if i != w.startKey && i != w.endKey {
+			dst = types.AppendKey(dst, v, w.proto.keyTypes[i])
+		}
+	}
+	return dst
+}
+
+func (w *sliceWindowAgg) SnapshotState(wr state.Writer) error {
+	meta := appendMeta(nil, w.signature())
+	meta = binary.AppendVarint(meta, w.fired)
+	meta = binary.AppendVarint(meta, w.Late)
+	if err := wr.Put(nsMeta, nil, meta); err != nil {
+		return err
+	}
+	type member struct {
+		key string
+		st  *group
+	}
+	byKey := map[string][]member{}
+	var kb []byte
+	for _, sl := range w.slices {
+		for k, st := range sl.groups {
+			kb = w.partKey(kb[:0], st.prev[:w.proto.nk])
+			byKey[string(kb)] = append(byKey[string(kb)], member{k, st})
+		}
+	}
+	var vb, gb []byte
+	for pk, ms := range byKey {
+		vb = append(vb[:0], stateVersion)
+		vb = binary.AppendUvarint(vb, uint64(len(ms)))
+		for _, m := range ms {
+			vb = binary.AppendUvarint(vb, uint64(len(m.key)))
+			vb = append(vb, m.key...)
+			w.proto.results(m.st, m.st.prev)
+			gb = w.proto.appendGroupState(gb[:0], m.st)
+			vb = binary.AppendUvarint(vb, uint64(len(gb)))
+			vb = append(vb, gb...)
+		}
+		if err := wr.Put(0, []byte(pk), vb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *sliceWindowAgg) RestoreState(r state.Reader) error {
+	op := w.signature()
+	return restoreLoop(r, op, w.signature(), func(d *stateDec) {
+		w.fired = d.varint()
+		w.Late = d.varint()
+	}, func(ns uint8, key, value []byte) error {
+		if ns != 0 {
+			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if err := w.loadKey(key, value); err != nil {
+			return entryError(op, ns, key, err)
+		}
+		return nil
+	})
+}
+
+// loadKey restores the groups of one entry.
+func (w *sliceWindowAgg) loadKey(key, value []byte) error {
+	if len(value) == 0 || value[0] != stateVersion {
+		return fmt.Errorf("unknown state version")
+	}
+	rest := value[1:]
+	n, k := binary.Uvarint(rest)
+	if k <= 0 {
+		return fmt.Errorf("truncated value")
+	}
+	rest = rest[k:]
+	next := func() ([]byte, error) {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || uint64(len(rest)-k) < l {
+			return nil, fmt.Errorf("truncated value")
+		}
+		b := rest[k : k+int(l)]
+		rest = rest[k+int(l):]
+		return b, nil
+	}
+	for range n {
+		gk, err := next()
+		if err != nil {
+			return err
+		}
+		gv, err := next()
+		if err != nil {
+			return err
+		}
+		st, err := w.proto.loadGroupState(gk, gv)
+		if err != nil {
+			return err
+		}
+		if string(w.partKey(w.keyBuf[:0], st.prev[:w.proto.nk])) != string(key) {
+			return fmt.Errorf("a group's key does not match the entry's key")
+		}
+		end := st.prev[w.endKey]
+		if end.T != types.TagTimestamp && end.T != types.TagInt {
+			return fmt.Errorf("window_end key column holds a value of tag %d", end.T)
+		}
+		if floorMod(end.I-w.spec.Offset, w.spec.sliceSize()) != 0 {
+			return fmt.Errorf("slice end %d is not on a slice boundary of %s", end.I, w.spec.Kind)
+		}
+		sl := w.slice(end.I)
+		if _, dup := sl.groups[string(gk)]; dup {
+			return fmt.Errorf("group %x appears twice", gk)
+		}
+		sl.groups[string(gk)] = st
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%d bytes after the groups", len(rest))
+	}
+	return nil
+}
+
+var _ state.Snapshotter = (*sliceWindowAgg)(nil)
