@@ -62,8 +62,8 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		}
 		x.Sink = s
 	case *WindowTVF:
-		if x.Proctime {
-			break // checked by checkProctimeWindows
+		if x.Proctime || isRowtimeCol(x.Input, x.TimeCol) {
+			break // proctime: checked by checkProctimeWindows
 		}
 		if err := p.checkTimeAttribute(x.Input, x.TimeAttr); err != nil {
 			return nil, err
