@@ -69,10 +69,16 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return nil, err
 		}
 	case *OverAggregate:
+		if isRowtimeCol(x.Input, x.OrderCol) {
+			break
+		}
 		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil {
 			return nil, err
 		}
 	case *MatchRecognize:
+		if isRowtimeCol(x.Input, x.TimeCol) {
+			break
+		}
 		x.ProcTime = !p.Batch && !hasRowtime(x.Input, x.OrderAttr.name) && hasProctime(x.Input, x.OrderAttr.name)
 		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil && !x.ProcTime {
 			return nil, err
