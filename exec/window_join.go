@@ -142,6 +142,15 @@ func (j *windowJoin) key(s int, row []types.Value) (string, bool) {
 // keyOf encodes row's join key on side s, without the last key column when group; ok=false when a key
 // column is NULL.
 func (j *windowJoin) keyOf(s int, row []types.Value, group bool) (string, bool) {
+	if !j.encode(s, row, group) {
+		return "", false
+	}
+	return string(j.kbuf), true
+}
+
+// encode writes row's join key on side s (without the last key column when group) into kbuf; false when a
+// key column is NULL.
+func (j *windowJoin) encode(s int, row []types.Value, group bool) bool {
 	keys, ts := j.cfg.LeftKeys, j.cfg.LeftTypes
 	if s == 1 {
 		keys, ts = j.cfg.RightKeys, j.cfg.RightTypes
@@ -152,7 +161,7 @@ func (j *windowJoin) keyOf(s int, row []types.Value, group bool) (string, bool) 
 	j.kbuf = j.kbuf[:0]
 	for _, c := range keys {
 		if row[c].IsNull() {
-			return "", false
+			return false
 		}
 		var t types.Type
 		if c < len(ts) {
@@ -160,7 +169,7 @@ func (j *windowJoin) keyOf(s int, row []types.Value, group bool) (string, bool) 
 		}
 		j.kbuf = types.AppendKey(j.kbuf, row[c], t)
 	}
-	return string(j.kbuf), true
+	return true
 }
 
 func (j *windowJoin) emit(l, r []types.Value) {
@@ -302,30 +311,27 @@ func (j *windowJoin) semi(lefts, rights [][]types.Value) error {
 }
 
 // hasMatch reports whether left row l has a match among the window's right rows (for NullAware: a right
-// row that rules it out).
+// row that rules it out). Lookups encode into kbuf and do not allocate.
 func (j *windowJoin) hasMatch(l []types.Value, rights [][]types.Value) (bool, error) {
 	if j.cfg.NullAware {
-		g, ok := j.keyOf(0, l, true)
-		if !ok {
+		if !j.encode(0, l, true) {
 			return false, nil // a NULL correlation key: the subquery is empty
 		}
-		n := j.groups[g]
+		n := j.groups[string(j.kbuf)]
 		if n == 0 {
 			return false, nil
 		}
-		x := l[j.cfg.LeftKeys[len(j.cfg.LeftKeys)-1]]
 		if j.cfg.Residual != nil {
-			return j.scanNullAware(l, g, rights)
+			return j.scanNullAware(l, string(j.kbuf), rights)
 		}
-		if x.IsNull() || n < 0 {
+		if l[j.cfg.LeftKeys[len(j.cfg.LeftKeys)-1]].IsNull() || n < 0 {
 			return true, nil
 		}
 	}
-	k, ok := j.key(0, l)
-	if !ok {
+	if !j.encode(0, l, false) {
 		return false, nil
 	}
-	for _, i := range j.index[k] {
+	for _, i := range j.index[string(j.kbuf)] {
 		ok, err := j.residual(l, rights[i])
 		if err != nil || ok {
 			return ok, err
