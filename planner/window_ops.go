@@ -174,8 +174,14 @@ func (n *WindowJoin) Mode() changelog.Mode { return changelog.InsertOnly }
 func (n *WindowJoin) Describe() string {
 	nl := len(n.Left.Fields())
 	both := n.Out
+	rf := n.Right.Fields()
 	if n.Type == exec.SemiJoin || n.Type == exec.AntiJoin {
-		both = joinFields(n.Left, n.Right, false)
+		// The subquery's correlation columns ($corr0, ...) by the names they have below, as Flink prints them.
+		rf = append([]Field(nil), rf...)
+		for i := range rf {
+			rf[i].Name = underlyingName(n.Right, i)
+		}
+		both = joinFields(n.Left, &Values{Out: rf}, false)
 	}
 	var conds []string
 	for i := range n.LeftKeys {
@@ -199,8 +205,30 @@ func (n *WindowJoin) Describe() string {
 	default:
 		where = "AND(" + strings.Join(conds, ", ") + ")"
 	}
-	lf, rf := n.Left.Fields(), n.Right.Fields()
+	lf := n.Left.Fields()
 	return fmt.Sprintf("WindowJoin(leftWindow=[%s], rightWindow=[%s], joinType=[%s], where=[%s], select=[%s])",
 		windowBoundsText(n.Spec, lf[n.LeftStart].Name, lf[n.LeftEnd].Name), windowBoundsText(n.Spec, rf[n.RightStart].Name, rf[n.RightEnd].Name),
 		n.Type, where, names(n.Out))
+}
+
+// underlyingName is the name of column col of n, or for a generated name ($corr0) the name of the column it
+// projects unchanged.
+func underlyingName(n Node, col int) string {
+	for {
+		name := n.Fields()[col].Name
+		var projects []expr.Expr
+		switch x := n.(type) {
+		case *Calc:
+			projects, n = x.Projects, x.Input
+		case *Project:
+			projects, n = x.Projects, x.Input
+		default:
+			return name
+		}
+		c, ok := expr.ColumnIndex(projects[col])
+		if !strings.HasPrefix(name, "$") || !ok {
+			return name
+		}
+		col = c
+	}
 }
