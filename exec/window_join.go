@@ -80,12 +80,19 @@ func (j *windowJoin) endCol(s int) int {
 
 func (j *windowJoin) push(s int, b *changelog.Batch) error {
 	col := j.endCol(s)
+	j.ob.Reset()
+	j.arena = j.arena[:0]
 	for _, r := range b.Rows {
 		if r.Kind.IsRetract() {
 			return fmt.Errorf("window join: input carries a %s row; window joins take insert-only input", r.Kind)
 		}
 		end := r.Vals[col]
 		if end.IsNull() {
+			// No window: it matches nothing. An anti join keeps such a left row (a NULL correlation: the
+			// subquery is empty) at once.
+			if s == 0 && j.cfg.Type == AntiJoin {
+				j.emit(r.Vals, nil)
+			}
 			continue
 		}
 		if end.I-1 <= j.fired {
@@ -98,6 +105,9 @@ func (j *windowJoin) push(s int, b *changelog.Batch) error {
 			j.windows[end.I] = w
 		}
 		w.rows[s] = append(w.rows[s], changelog.CopyVals(r.Vals))
+	}
+	if len(j.ob.Rows) > 0 {
+		return j.out.Push(&j.ob)
 	}
 	return nil
 }
