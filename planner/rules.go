@@ -37,7 +37,7 @@ func phases(batch bool) []Phase {
 		{Name: "subquery_rewrite", Rules: []Rule{inSubqueryToSemiJoin{}, subqueryToJoin{deferWindowed: true}, setOpRewrite{}}},
 		{Name: "window_rewrite", Rules: []Rule{groupWindowToTVF{}, windowAggregateRule{}}},
 		{Name: "predicate_pushdown", Rules: []Rule{rankLimitPushdown{}}},
-		{Name: "window_operators", Rules: []Rule{windowRankRule{}, windowJoinRule{}, windowSemiJoinRule{}, subqueryToJoin{}}},
+		{Name: "window_operators", Rules: []Rule{windowRankRule{}, windowJoinRule{}, windowSemiJoinRule{}, subqueryToJoin{}, windowAggregateRule{}}},
 	}
 	if batch {
 		// Batch has no watermarks: Flink's batch program drops the watermark assigners (time_indicator).
