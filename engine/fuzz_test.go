@@ -94,6 +94,14 @@ func FuzzPlan(f *testing.F) {
 		"SELECT a, (SELECT COUNT(*) FROM u WHERE u.a = t.a GROUP BY ROLLUP (c)) FROM t",
 		"SELECT a, COUNT(DISTINCT b), SUM(DISTINCT b), MAX(b), COUNT(*) FROM t GROUP BY a", // SplitAggregateRule, TwoStageOptimizedAggregateRule
 		"SELECT n, MIN(a), AVG(n) FROM (SELECT a, COUNT(*) AS n FROM t GROUP BY a) GROUP BY n",
+		// Window SEMI/ANTI joins (WindowSemiJoinRule), correlated NOT IN, time attributes downstream of window operators.
+		"SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) l WHERE l.a IN (SELECT r.a FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) r WHERE l.window_start = r.window_start AND l.window_end = r.window_end)",
+		"SELECT l.a FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) l WHERE NOT EXISTS (SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) r WHERE l.a = r.a AND l.window_start = r.window_start AND l.window_end = r.window_end)",
+		"SELECT * FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) l WHERE l.a NOT IN (SELECT r.a FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) r WHERE l.window_start = r.window_start AND l.window_end = r.window_end) AND EXISTS (SELECT 1 FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '2' MINUTE)) q WHERE q.window_end = l.window_end AND q.window_start = l.window_start)",
+		"SELECT * FROM (SELECT window_start, window_end, a, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, a) l WHERE EXISTS (SELECT * FROM (SELECT DISTINCT window_start, window_end, a FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) r WHERE l.a = r.a AND l.window_start = r.window_start AND l.window_end = r.window_end)",
+		"SELECT b FROM t WHERE b NOT IN (SELECT CAST(u.a AS BIGINT) FROM u WHERE u.a = t.a)",
+		"SELECT a, window_time, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY a, window_start, window_end, window_time ORDER BY window_time",
+		"SELECT * FROM (SELECT * FROM t MATCH_RECOGNIZE (PARTITION BY a ORDER BY ts MEASURES MATCH_ROWTIME() AS mt, A.b AS x PATTERN (A B) DEFINE B AS B.b > A.b)) WHERE mt > TIMESTAMP '2020-01-01 00:00:00' ORDER BY mt",
 	} {
 		f.Add(seed)
 	}

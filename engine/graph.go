@@ -312,7 +312,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, g.op(n, exec.NewWindowRank(cfg, out)), j)
 	case *planner.WindowJoin:
 		cfg := exec.WindowJoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual,
-			LeftTypes: fieldTypes(n.Left.Fields()), RightTypes: fieldTypes(n.Right.Fields()), LeftEnd: n.LeftEnd, RightEnd: n.RightEnd}
+			LeftTypes: fieldTypes(n.Left.Fields()), RightTypes: fieldTypes(n.Right.Fields()), LeftEnd: n.LeftEnd, RightEnd: n.RightEnd, NullAware: n.NullAware}
 		l, r := exec.NewWindowJoin(cfg, out)
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it

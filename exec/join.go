@@ -19,10 +19,12 @@ const (
 	LeftJoin
 	RightJoin
 	FullJoin
+	SemiJoin // the left rows that have a match, once each (window joins only)
+	AntiJoin // the left rows that have no match (window joins only)
 )
 
 func (t JoinType) String() string {
-	return [...]string{"InnerJoin", "LeftOuterJoin", "RightOuterJoin", "FullOuterJoin"}[t]
+	return [...]string{"InnerJoin", "LeftOuterJoin", "RightOuterJoin", "FullOuterJoin", "SemiJoin", "AntiJoin"}[t]
 }
 
 // JoinConfig configures a regular equi-join.

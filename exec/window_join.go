@@ -21,12 +21,17 @@ type WindowJoinConfig struct {
 	RightTypes          []types.Type
 	LeftEnd, RightEnd   int
 	Residual            expr.Expr // over left ++ right columns; nil when none
+	// NullAware (AntiJoin only: x NOT IN (SELECT y ...)) compares the last key pair as NOT IN does: a right
+	// row of the left row's group (the other keys) rules it out when x = y or either is NULL, so a left row
+	// is kept when its group is empty, or when x is not NULL, no y equals it and no y is NULL.
+	NullAware bool
 }
 
 // NewWindowJoin returns the two inputs of a window join. It keeps each open window's rows of both sides and,
 // when the window fires, emits as +I the matching pairs (left rows in arrival order, each with its matches
 // in arrival order), then for outer joins the unmatched rows padded with NULLs (left ones, then right
-// ones); it then drops the window. Rows of windows that have fired already are late: counted and dropped.
+// ones); a semi join emits the left rows that match, an anti join those that do not (left columns only).
+// It then drops the window. Rows of windows that have fired already are late: counted and dropped.
 // Inputs must be insert-only. When both inputs have ended, every window fires (batch mode: only then).
 func NewWindowJoin(cfg WindowJoinConfig, out changelog.Output) (left, right changelog.Output) {
 	j := &windowJoin{cfg: cfg, out: out, windows: map[int64]*wjWindow{}, wm: [2]int64{minWatermark, minWatermark},
@@ -54,6 +59,7 @@ type windowJoin struct {
 	arena   []types.Value
 	index   map[string][]int
 	matched []bool
+	groups  map[string]int // NullAware: right rows per group (all keys but the last), negated when one has a NULL last key
 }
 
 type windowJoinInput struct {
@@ -74,12 +80,19 @@ func (j *windowJoin) endCol(s int) int {
 
 func (j *windowJoin) push(s int, b *changelog.Batch) error {
 	col := j.endCol(s)
+	j.ob.Reset()
+	j.arena = j.arena[:0]
 	for _, r := range b.Rows {
 		if r.Kind.IsRetract() {
 			return fmt.Errorf("window join: input carries a %s row; window joins take insert-only input", r.Kind)
 		}
 		end := r.Vals[col]
 		if end.IsNull() {
+			// No window: it matches nothing. An anti join keeps such a left row (a NULL correlation: the
+			// subquery is empty) at once.
+			if s == 0 && j.cfg.Type == AntiJoin {
+				j.emit(r.Vals, nil)
+			}
 			continue
 		}
 		if end.I-1 <= j.fired {
@@ -92,6 +105,9 @@ func (j *windowJoin) push(s int, b *changelog.Batch) error {
 			j.windows[end.I] = w
 		}
 		w.rows[s] = append(w.rows[s], changelog.CopyVals(r.Vals))
+	}
+	if len(j.ob.Rows) > 0 {
+		return j.out.Push(&j.ob)
 	}
 	return nil
 }
@@ -130,14 +146,32 @@ func (j *windowJoin) end(s int) error {
 
 // key encodes row's join key on side s; ok=false when a key column is NULL.
 func (j *windowJoin) key(s int, row []types.Value) (string, bool) {
+	return j.keyOf(s, row, false)
+}
+
+// keyOf encodes row's join key on side s, without the last key column when group; ok=false when a key
+// column is NULL.
+func (j *windowJoin) keyOf(s int, row []types.Value, group bool) (string, bool) {
+	if !j.encode(s, row, group) {
+		return "", false
+	}
+	return string(j.kbuf), true
+}
+
+// encode writes row's join key on side s (without the last key column when group) into kbuf; false when a
+// key column is NULL.
+func (j *windowJoin) encode(s int, row []types.Value, group bool) bool {
 	keys, ts := j.cfg.LeftKeys, j.cfg.LeftTypes
 	if s == 1 {
 		keys, ts = j.cfg.RightKeys, j.cfg.RightTypes
 	}
+	if group {
+		keys = keys[:len(keys)-1]
+	}
 	j.kbuf = j.kbuf[:0]
 	for _, c := range keys {
 		if row[c].IsNull() {
-			return "", false
+			return false
 		}
 		var t types.Type
 		if c < len(ts) {
@@ -145,11 +179,14 @@ func (j *windowJoin) key(s int, row []types.Value) (string, bool) {
 		}
 		j.kbuf = types.AppendKey(j.kbuf, row[c], t)
 	}
-	return string(j.kbuf), true
+	return true
 }
 
 func (j *windowJoin) emit(l, r []types.Value) {
 	wl, wr := len(j.cfg.LeftTypes), len(j.cfg.RightTypes)
+	if j.cfg.Type == SemiJoin || j.cfg.Type == AntiJoin {
+		wr = 0
+	}
 	start := len(j.arena)
 	if l == nil {
 		for range wl {
@@ -199,6 +236,17 @@ func (j *windowJoin) fire(wm int64) error {
 		}
 		j.matched = slices.Grow(j.matched[:0], len(rights))[:len(rights)]
 		clear(j.matched)
+		if j.cfg.Type == SemiJoin || j.cfg.Type == AntiJoin {
+			if err := j.semi(w.rows[0], rights); err != nil {
+				return err
+			}
+			if len(j.ob.Rows) > 0 {
+				if err := j.out.Push(&j.ob); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		for _, l := range w.rows[0] {
 			found := false
 			if k, ok := j.key(0, l); ok {
@@ -233,6 +281,99 @@ func (j *windowJoin) fire(wm int64) error {
 	return nil
 }
 
+// semi emits the left rows of a window that have a match (SemiJoin) or none (AntiJoin), in arrival order;
+// the index holds the window's right rows by key.
+func (j *windowJoin) semi(lefts, rights [][]types.Value) error {
+	anti := j.cfg.Type == AntiJoin
+	if j.cfg.NullAware {
+		if j.groups == nil {
+			j.groups = map[string]int{}
+		}
+		clear(j.groups)
+		last := j.cfg.RightKeys[len(j.cfg.RightKeys)-1]
+		for _, r := range rights {
+			g, ok := j.keyOf(1, r, true)
+			if !ok {
+				continue
+			}
+			n := j.groups[g]
+			if n < 0 {
+				n--
+			} else {
+				n++
+			}
+			if r[last].IsNull() && n > 0 {
+				n = -n
+			}
+			j.groups[g] = n
+		}
+	}
+	for _, l := range lefts {
+		found, err := j.hasMatch(l, rights)
+		if err != nil {
+			return err
+		}
+		if found != anti {
+			j.emit(l, nil)
+		}
+	}
+	return nil
+}
+
+// hasMatch reports whether left row l has a match among the window's right rows (for NullAware: a right
+// row that rules it out). Lookups encode into kbuf and do not allocate.
+func (j *windowJoin) hasMatch(l []types.Value, rights [][]types.Value) (bool, error) {
+	if j.cfg.NullAware {
+		if !j.encode(0, l, true) {
+			return false, nil // a NULL correlation key: the subquery is empty
+		}
+		n := j.groups[string(j.kbuf)]
+		if n == 0 {
+			return false, nil
+		}
+		if j.cfg.Residual != nil {
+			return j.scanNullAware(l, string(j.kbuf), rights)
+		}
+		if l[j.cfg.LeftKeys[len(j.cfg.LeftKeys)-1]].IsNull() || n < 0 {
+			return true, nil
+		}
+	}
+	if !j.encode(0, l, false) {
+		return false, nil
+	}
+	for _, i := range j.index[string(j.kbuf)] {
+		ok, err := j.residual(l, rights[i])
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// scanNullAware looks for a right row of group g that satisfies the residual and whose last key is NULL or
+// equal to l's (or l's is NULL).
+func (j *windowJoin) scanNullAware(l []types.Value, g string, rights [][]types.Value) (bool, error) {
+	lk, rk := j.cfg.LeftKeys[len(j.cfg.LeftKeys)-1], j.cfg.RightKeys[len(j.cfg.RightKeys)-1]
+	var t types.Type
+	if lk < len(j.cfg.LeftTypes) {
+		t = j.cfg.LeftTypes[lk]
+	}
+	for _, r := range rights {
+		rg, ok := j.keyOf(1, r, true)
+		if !ok || rg != g {
+			continue
+		}
+		if !l[lk].IsNull() && !r[rk].IsNull() && !types.Equal(l[lk], r[rk], t) {
+			continue
+		}
+		ok, err := j.residual(l, r)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
 func (j *windowJoin) residual(l, r []types.Value) (bool, error) {
 	if j.cfg.Residual == nil {
 		return true, nil
@@ -252,8 +393,12 @@ func (j *windowJoin) residual(l, r []types.Value) (bool, error) {
 // has ended.
 
 func (j *windowJoin) signature() string {
-	return fmt.Sprintf("WindowJoin(type=%s, keys=%d, left=%d, right=%d, leftEnd=%d, rightEnd=%d)",
+	s := fmt.Sprintf("WindowJoin(type=%s, keys=%d, left=%d, right=%d, leftEnd=%d, rightEnd=%d",
 		j.cfg.Type, len(j.cfg.LeftKeys), len(j.cfg.LeftTypes), len(j.cfg.RightTypes), j.cfg.LeftEnd, j.cfg.RightEnd)
+	if j.cfg.NullAware {
+		s += ", nullAware"
+	}
+	return s + ")"
 }
 
 func (j *windowJoin) SnapshotState(wr state.Writer) error {

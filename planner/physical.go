@@ -62,17 +62,23 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		}
 		x.Sink = s
 	case *WindowTVF:
-		if x.Proctime {
-			break // checked by checkProctimeWindows
+		if x.Proctime || isRowtimeCol(x.Input, x.TimeCol) {
+			break // proctime: checked by checkProctimeWindows
 		}
 		if err := p.checkTimeAttribute(x.Input, x.TimeAttr); err != nil {
 			return nil, err
 		}
 	case *OverAggregate:
+		if isRowtimeCol(x.Input, x.OrderCol) {
+			break
+		}
 		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil {
 			return nil, err
 		}
 	case *MatchRecognize:
+		if isRowtimeCol(x.Input, x.TimeCol) {
+			break
+		}
 		x.ProcTime = !p.Batch && !hasRowtime(x.Input, x.OrderAttr.name) && hasProctime(x.Input, x.OrderAttr.name)
 		if err := p.checkTimeAttribute(x.Input, x.OrderAttr); err != nil && !x.ProcTime {
 			return nil, err

@@ -16,7 +16,7 @@ type SubqueryKind uint8
 const (
 	SubqueryExists    SubqueryKind = iota // EXISTS, correlated or not; (a, b) IN (SELECT ...); correlated IN
 	SubqueryNotExists                     // NOT EXISTS, correlated or not
-	SubqueryNotIn                         // x NOT IN (SELECT y ...), uncorrelated
+	SubqueryNotIn                         // x NOT IN (SELECT y ...), correlated or not
 )
 
 func (k SubqueryKind) String() string {
@@ -26,7 +26,8 @@ func (k SubqueryKind) String() string {
 // SubqueryJoin keeps the rows of Input for which the subquery predicate holds (logical; subquery_rewrite
 // makes it joins and aggregates, SubqueryToJoinRule). Keys are columns of Input compared for equality with
 // the columns of Sub in order (Sub has exactly len(Keys) columns; for an uncorrelated EXISTS none and Sub
-// has one constant column). For NOT IN, Keys is the single column x.
+// has one constant column). For NOT IN, Keys is x and then the correlation columns; Sub's columns are y and
+// then the correlated inner columns.
 type SubqueryJoin struct {
 	Input Node
 	Sub   Node
@@ -62,21 +63,26 @@ func (n *SubqueryJoin) Describe() string {
 //	            x is not NULL, matched nothing, and the subquery has no NULL ($nn = $n): Flink's three-valued
 //	            NOT IN, where UNKNOWN drops the row
 //
-// An uncorrelated EXISTS joins on a constant key (all rows in one group, as Flink's single-key joins).
-type subqueryToJoin struct{}
+// An uncorrelated EXISTS joins on a constant key (all rows in one group, as Flink's single-key joins). A
+// correlated NOT IN counts the subquery's rows per correlation key instead.
+//
+// deferWindowed (the subquery_rewrite phase) leaves a filter whose correlation equates the window bounds
+// of both sides to windowSemiJoinRule (window_operators), where this rule runs again, after it, for the
+// ones that do not become window joins.
+type subqueryToJoin struct{ deferWindowed bool }
 
 func (subqueryToJoin) Name() string { return "SubqueryToJoinRule" }
 
-func (subqueryToJoin) Rewrite(n Node) (Node, bool) {
+func (r subqueryToJoin) Rewrite(n Node) (Node, bool) {
 	s, ok := n.(*SubqueryJoin)
-	if !ok {
+	if !ok || r.deferWindowed && windowedSubquery(s) {
 		return n, false
 	}
 	fields := s.Input.Fields()
 	boolT := types.BooleanType().WithNullable(false)
 	trueLit := expr.Literal(types.BoolValue(true), boolT)
 	left, lkeys := s.Input, s.Keys
-	if len(lkeys) == 0 || s.Kind == SubqueryNotIn {
+	if len(lkeys) == 0 || s.Kind == SubqueryNotIn && len(lkeys) == 1 {
 		// A constant key column on the left.
 		left = &Calc{Input: s.Input, Projects: append(identity(fields), trueLit), Out: append(append([]Field{}, fields...), Field{Name: "$k", Type: boolT})}
 	}
@@ -95,19 +101,31 @@ func (subqueryToJoin) Rewrite(n Node) (Node, bool) {
 		mark := j.Out[len(j.Out)-1]
 		return &Calc{Input: j, Projects: identity(fields), Filter: call("IS NULL", expr.Column(len(j.Out)-1, mark.Name, mark.Type)), Out: fields}, true
 	}
-	// NOT IN.
+	// NOT IN: the subquery's row counts per correlation key (uncorrelated: per the constant $k).
 	count := types.BigIntType().WithNullable(false)
 	sf := s.Sub.Fields()
-	keyed := &Calc{Input: s.Sub, Projects: []expr.Expr{trueLit, expr.Column(0, sf[0].Name, sf[0].Type)}, Out: []Field{{Name: "$k", Type: boolT}, sf[0]}}
-	counts := &Aggregate{Input: keyed, Keys: []int{0}, Aggs: []exec.AggCall{
+	var kp []expr.Expr
+	var kf []Field
+	cntLeft := []int{nl - 1}
+	if len(s.Keys) == 1 {
+		kp, kf = []expr.Expr{trueLit}, []Field{{Name: "$k", Type: boolT}}
+	} else {
+		cntLeft = s.Keys[1:]
+		for i := 1; i < len(sf); i++ {
+			kp, kf = append(kp, expr.Column(i, sf[i].Name, sf[i].Type)), append(kf, sf[i])
+		}
+	}
+	nk := len(kf)
+	keyed := &Calc{Input: s.Sub, Projects: append(kp, expr.Column(0, sf[0].Name, sf[0].Type)), Out: append(kf, sf[0])}
+	counts := &Aggregate{Input: keyed, Keys: seq(nk), Aggs: []exec.AggCall{
 		{Func: "COUNT", Type: count, Filter: -1},
-		{Func: "COUNT", Args: []int{1}, ArgTypes: []types.Type{sf[0].Type}, Type: count, Filter: -1},
-	}, Out: []Field{{Name: "$k", Type: boolT}, {Name: "$n", Type: count}, {Name: "$nn", Type: count}}}
-	j1 := &Join{Left: left, Right: counts, Type: exec.LeftJoin, LeftKeys: []int{nl - 1}, RightKeys: []int{0}, Out: joinFields(left, counts, true)}
+		{Func: "COUNT", Args: []int{nk}, ArgTypes: []types.Type{sf[0].Type}, Type: count, Filter: -1},
+	}, Out: append(append([]Field{}, kf...), Field{Name: "$n", Type: count}, Field{Name: "$nn", Type: count})}
+	j1 := &Join{Left: left, Right: counts, Type: exec.LeftJoin, LeftKeys: cntLeft, RightKeys: seq(nk), Out: joinFields(left, counts, true)}
 	m := marked(distinctOf(s.Sub), trueLit)
-	j2 := &Join{Left: j1, Right: m, Type: exec.LeftJoin, LeftKeys: s.Keys, RightKeys: []int{0}, Out: joinFields(j1, m, true)}
+	j2 := &Join{Left: j1, Right: m, Type: exec.LeftJoin, LeftKeys: s.Keys, RightKeys: seq(len(s.Keys)), Out: joinFields(j1, m, true)}
 	col := func(i int) expr.Expr { return expr.Column(i, j2.Out[i].Name, j2.Out[i].Type) }
-	x, cnt, nn, mark := col(s.Keys[0]), col(nl+1), col(nl+2), col(len(j2.Out)-1)
+	x, cnt, nn, mark := col(s.Keys[0]), col(nl+nk), col(nl+nk+1), col(len(j2.Out)-1)
 	zero := expr.Literal(types.IntValue(0), count)
 	cond := call("OR", call("OR", call("IS NULL", cnt), call("=", cnt, zero)),
 		call("AND", call("AND", call("IS NULL", mark), call("IS NOT NULL", x)), call("=", nn, cnt)))

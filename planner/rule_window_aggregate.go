@@ -1,6 +1,9 @@
 package planner
 
-import "github.com/sluicesql/sluice/expr"
+import (
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
+)
 
 // windowAggregateRule makes an aggregation grouped by window_start and window_end of a window TVF a window
 // aggregation (Flink's StreamPhysicalWindowAggregateRule): final results per window, insert-only.
@@ -28,7 +31,7 @@ func (windowAggregateRule) Rewrite(n Node) (Node, bool) {
 	}
 	tvf := windowInput(under)
 	if tvf == nil {
-		return n, false
+		return overWindowed(a, ex, under, pre)
 	}
 	startKey, endKey := -1, -1
 	nin := len(tvf.Out)
@@ -104,4 +107,60 @@ func expandNulls(ex *Expand, c int) bool {
 		}
 	}
 	return false
+}
+
+// overWindowed makes an aggregation grouped by window_start and window_end of a window operator's output
+// (a window aggregate, window Top-N or window join, as Nexmark q5 groups a window aggregate's result) a
+// window aggregate of the same window, as Flink does: its rows of a window all arrive when that window
+// fires, before the watermark passes its end.
+func overWindowed(a *Aggregate, ex *Expand, under Node, pre []expr.Expr) (Node, bool) {
+	startKey, endKey := -1, -1
+	var specs []exec.WindowSpec
+	for i, k := range a.Keys {
+		if k >= len(pre) || expandNulls(ex, k) {
+			continue
+		}
+		c, ok := expr.ColumnIndex(pre[k])
+		if !ok {
+			continue
+		}
+		kind, spec := windowColumn(under, c)
+		switch kind {
+		case windowStartCol:
+			startKey = i
+		case windowEndCol:
+			endKey = i
+		default:
+			continue
+		}
+		specs = append(specs, spec)
+	}
+	if startKey < 0 || endKey < 0 || !windowOperatorBelow(under) {
+		return a, false
+	}
+	for _, s := range specs[1:] {
+		if s != specs[0] {
+			return a, false
+		}
+	}
+	return &WindowAggregate{Input: a.Input, Keys: a.Keys, Aggs: a.Aggs, WindowEndKey: endKey, Spec: specs[0], Out: a.Out}, true
+}
+
+// windowOperatorBelow reports whether n is a window aggregate, window Top-N or window join under
+// projections and filters (whose output is insert-only and grouped by window).
+func windowOperatorBelow(n Node) bool {
+	for {
+		switch x := n.(type) {
+		case *WindowAggregate, *WindowRank, *WindowJoin:
+			return true
+		case *Calc:
+			n = x.Input
+		case *Project:
+			n = x.Input
+		case *Filter:
+			n = x.Input
+		default:
+			return false
+		}
+	}
 }

@@ -34,10 +34,10 @@ const maxPasses = 100
 // phases returns the rewrite program for the runtime mode. Each phase runs to its fixpoint before the next.
 func phases(batch bool) []Phase {
 	ps := []Phase{
-		{Name: "subquery_rewrite", Rules: []Rule{inSubqueryToSemiJoin{}, subqueryToJoin{}, setOpRewrite{}}},
+		{Name: "subquery_rewrite", Rules: []Rule{inSubqueryToSemiJoin{}, subqueryToJoin{deferWindowed: true}, setOpRewrite{}}},
 		{Name: "window_rewrite", Rules: []Rule{groupWindowToTVF{}, windowAggregateRule{}}},
 		{Name: "predicate_pushdown", Rules: []Rule{rankLimitPushdown{}}},
-		{Name: "window_operators", Rules: []Rule{windowRankRule{}, windowJoinRule{}}},
+		{Name: "window_operators", Rules: []Rule{windowRankRule{}, windowJoinRule{}, windowSemiJoinRule{}, subqueryToJoin{}, windowAggregateRule{}}},
 	}
 	if batch {
 		// Batch has no watermarks: Flink's batch program drops the watermark assigners (time_indicator).

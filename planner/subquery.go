@@ -89,9 +89,6 @@ func (p *Planner) inSubquery(e *sql.In, in Node, sc *scope) (Node, []sql.Expr, e
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(corr) > 0 && e.Not {
-		return nil, nil, sql.Errorf(e.P, ErrUnsupported, "a correlated NOT IN (subquery) is not supported yet; write NOT EXISTS with the condition x = y in its WHERE (mind NULLs)")
-	}
 	sub, err := p.query(subQ)
 	if err != nil {
 		return nil, nil, err

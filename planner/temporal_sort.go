@@ -42,7 +42,8 @@ func temporalSort(x *SortLimit) (Node, error) {
 }
 
 // isRowtimeCol reports whether column col of n is a rowtime attribute: the rowtime column of a watermark
-// assigner, passed up unchanged through projections and filters.
+// assigner, passed up unchanged through projections and filters, and the time attributes that window
+// operators keep (time_attr.go).
 func isRowtimeCol(n Node, col int) bool {
 	for {
 		var projects []expr.Expr
@@ -52,6 +53,12 @@ func isRowtimeCol(n Node, col int) bool {
 			return col < len(fs) && fs[col].Name == x.Rowtime
 		case *Filter:
 			n = x.Input
+			continue
+		case *WindowTVF, *WindowAggregate, *WindowJoin, *WindowRank, *TemporalSort, *MatchRecognize:
+			var ok bool
+			if n, col, ok = windowTimeInput(n, col); !ok {
+				return false
+			}
 			continue
 		case *Calc:
 			projects, n = x.Projects, x.Input

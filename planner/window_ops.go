@@ -84,6 +84,12 @@ const (
 // TVF it comes from, and reports whether it is that TVF's window_start, window_end or time attribute, with
 // the TVF's window.
 func windowColumn(n Node, col int) (windowColKind, exec.WindowSpec) {
+	return windowColumnOf(n, col, false)
+}
+
+// windowColumnOf is windowColumn; loose also traces a group key of a plain Aggregate (before the
+// window_rewrite phase has made it a window aggregate).
+func windowColumnOf(n Node, col int, loose bool) (windowColKind, exec.WindowSpec) {
 	for {
 		switch x := n.(type) {
 		case *WindowTVF:
@@ -115,6 +121,11 @@ func windowColumn(n Node, col int) (windowColKind, exec.WindowSpec) {
 			n = x.Input
 		case *WindowAggregate:
 			if col >= len(x.Keys) {
+				return notWindowCol, exec.WindowSpec{}
+			}
+			n, col = x.Input, x.Keys[col]
+		case *Aggregate:
+			if !loose || col >= len(x.Keys) {
 				return notWindowCol, exec.WindowSpec{}
 			}
 			n, col = x.Input, x.Keys[col]
@@ -152,7 +163,9 @@ type WindowJoin struct {
 	RightStart          int
 	RightEnd            int
 	Spec                exec.WindowSpec
-	Out                 []Field
+	// NullAware (AntiJoin of NOT IN): the last key pair compares as NOT IN does (exec.WindowJoinConfig).
+	NullAware bool
+	Out       []Field // SemiJoin, AntiJoin: the left columns
 }
 
 func (n *WindowJoin) Fields() []Field      { return n.Out }
@@ -160,12 +173,26 @@ func (n *WindowJoin) Inputs() []Node       { return []Node{n.Left, n.Right} }
 func (n *WindowJoin) Mode() changelog.Mode { return changelog.InsertOnly }
 func (n *WindowJoin) Describe() string {
 	nl := len(n.Left.Fields())
+	both := n.Out
+	rf := n.Right.Fields()
+	if n.Type == exec.SemiJoin || n.Type == exec.AntiJoin {
+		// The subquery's correlation columns ($corr0, ...) by the names they have below, as Flink prints them.
+		rf = append([]Field(nil), rf...)
+		for i := range rf {
+			rf[i].Name = underlyingName(n.Right, i)
+		}
+		both = joinFields(n.Left, &Values{Out: rf}, false)
+	}
 	var conds []string
 	for i := range n.LeftKeys {
 		if n.LeftKeys[i] == n.LeftStart || n.LeftKeys[i] == n.LeftEnd {
 			continue
 		}
-		conds = append(conds, fmt.Sprintf("=(%s, %s)", n.Out[n.LeftKeys[i]].Name, n.Out[nl+n.RightKeys[i]].Name))
+		eq := fmt.Sprintf("=(%s, %s)", both[n.LeftKeys[i]].Name, both[nl+n.RightKeys[i]].Name)
+		if n.NullAware && i == len(n.LeftKeys)-1 {
+			eq = fmt.Sprintf("OR(%s, IS NULL(%s))", eq, eq)
+		}
+		conds = append(conds, eq)
 	}
 	if n.Residual != nil {
 		conds = append(conds, n.Residual.String())
@@ -178,8 +205,30 @@ func (n *WindowJoin) Describe() string {
 	default:
 		where = "AND(" + strings.Join(conds, ", ") + ")"
 	}
-	lf, rf := n.Left.Fields(), n.Right.Fields()
+	lf := n.Left.Fields()
 	return fmt.Sprintf("WindowJoin(leftWindow=[%s], rightWindow=[%s], joinType=[%s], where=[%s], select=[%s])",
 		windowBoundsText(n.Spec, lf[n.LeftStart].Name, lf[n.LeftEnd].Name), windowBoundsText(n.Spec, rf[n.RightStart].Name, rf[n.RightEnd].Name),
 		n.Type, where, names(n.Out))
+}
+
+// underlyingName is the name of column col of n, or for a generated name ($corr0) the name of the column it
+// projects unchanged.
+func underlyingName(n Node, col int) string {
+	for {
+		name := n.Fields()[col].Name
+		var projects []expr.Expr
+		switch x := n.(type) {
+		case *Calc:
+			projects, n = x.Projects, x.Input
+		case *Project:
+			projects, n = x.Projects, x.Input
+		default:
+			return name
+		}
+		c, ok := expr.ColumnIndex(projects[col])
+		if !strings.HasPrefix(name, "$") || !ok {
+			return name
+		}
+		col = c
+	}
 }
