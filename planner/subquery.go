@@ -183,6 +183,10 @@ func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly bool) (co
 	if err != nil {
 		return nil, nil, q, nil // binding the subquery reports it
 	}
+	if ref := p.deepOuterRef(sel, inner, outer); ref != nil {
+		return nil, nil, nil, sql.Errorf(ref.P, ErrUnsupported, "a reference to the outer column %s from a subquery nested inside another subquery is not supported yet: Sluice decorrelates one level; compare with a column of the enclosing subquery instead (join the table there), or move the condition up one level",
+			sql.JoinIdents(ref.Parts))
+	}
 	isOuter := func(ref *sql.ColumnRef) bool {
 		if _, _, err := inner.resolvePath(ref); err == nil {
 			return false
