@@ -97,7 +97,7 @@ func NewParallel(keys []int, keyTypes []types.Type, maxParallelism, n int, mk fu
 		}
 		s.op = op
 		p.subs = append(p.subs, s)
-		go p.loop(s)
+		go p.loop(s, s.work) // the channel by value: Close clears the field
 	}
 	return p, nil
 }
@@ -111,8 +111,8 @@ func (p *Parallel) Subtasks() []changelog.Output {
 	return out
 }
 
-func (p *Parallel) loop(s *parSub) {
-	for w := range s.work {
+func (p *Parallel) loop(s *parSub, work <-chan parWork) {
+	for w := range work {
 		s.err = s.run(w)
 		p.wg.Done()
 	}
