@@ -48,6 +48,7 @@ func checkResultViews(t *testing.T, p *ptyShell, every bool) {
 	p.expect("+I |  6")
 	p.tty.Write([]byte("q"))
 	p.expectN("\x1b[?1049l", 2)
+	p.expectN("Sluice SQL> ", 6) // the view gave the terminal back (keys typed before are the view's)
 	p.send(`SHOW TABLES;`)
 	p.expect("1 row in set")
 }
