@@ -258,6 +258,13 @@ func (g *groupAgg) apply(st *group, row []types.Value, add, first bool, now int6
 	}
 	st.touched = now
 	g.accumulate(st, row, add)
+	return g.emitChange(st, first)
+}
+
+// emitChange emits the change of st's result after its accumulators changed (a row, or a merge of a local
+// aggregate's partials): +I for a new group, -U/+U (or +U) for a changed result, nothing for an unchanged
+// one, -D when the group's last row went. It reports whether the group still exists.
+func (g *groupAgg) emitChange(st *group, first bool) bool {
 	if st.count <= 0 {
 		if !first {
 			g.emit(changelog.Delete, st.prev)

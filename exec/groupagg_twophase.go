@@ -458,37 +458,10 @@ func (gg *globalGroupAgg) Push(b *changelog.Batch) error {
 			a.(partialAcc).merge(r.Vals[col : col+n])
 			col += n
 		}
-		if !gg.emitChange(st, first) {
+		if !gg.groupAgg.emitChange(st, first) {
 			delete(g.groups, string(g.keyBuf))
 			g.recycle(st)
 		}
 	}
 	return g.flush()
-}
-
-// emitChange emits the change of st's result after a merge and reports whether the group still exists.
-func (gg *globalGroupAgg) emitChange(st *group, first bool) bool {
-	g := gg.groupAgg
-	if st.count <= 0 {
-		if !first {
-			g.emit(changelog.Delete, st.prev)
-		}
-		return false
-	}
-	next := g.scratch
-	copy(next, st.prev[:g.nk])
-	g.results(st, next)
-	if first {
-		g.emit(changelog.Insert, next)
-	} else {
-		if valsEqual(st.prev[g.nk:], next[g.nk:], g.specs) {
-			return true
-		}
-		if g.cfg.EmitUpdateBefore {
-			g.emit(changelog.UpdateBefore, st.prev)
-		}
-		g.emit(changelog.UpdateAfter, next)
-	}
-	copy(st.prev[g.nk:], next[g.nk:])
-	return true
 }
