@@ -442,7 +442,13 @@ func (p *Planner) outerRefsIn(sel *sql.Select, outer *scope, e sql.Expr) []*sql.
 // columnRefs lists the column references in e, in every kind of expression (LIKE, BETWEEN, IN lists, ...)
 // but not inside nested queries (they have their own scope).
 func columnRefs(e sql.Expr) []*sql.ColumnRef {
-	var out []*sql.ColumnRef
+	refs, _ := exprParts(e)
+	return refs
+}
+
+// exprParts walks e and returns its column references and the queries directly inside it (not descending
+// into those queries, which have their own scope).
+func exprParts(e sql.Expr) (refs []*sql.ColumnRef, queries []*sql.Query) {
 	var walk func(v reflect.Value)
 	walk = func(v reflect.Value) {
 		switch v.Kind() {
@@ -450,11 +456,12 @@ func columnRefs(e sql.Expr) []*sql.ColumnRef {
 			if v.IsNil() {
 				return
 			}
-			if r, ok := v.Interface().(*sql.ColumnRef); ok {
-				out = append(out, r)
+			switch x := v.Interface().(type) {
+			case *sql.ColumnRef:
+				refs = append(refs, x)
 				return
-			}
-			if _, ok := v.Interface().(*sql.Query); ok {
+			case *sql.Query:
+				queries = append(queries, x)
 				return
 			}
 			walk(v.Elem())
@@ -473,5 +480,5 @@ func columnRefs(e sql.Expr) []*sql.ColumnRef {
 	if e != nil {
 		walk(reflect.ValueOf(e))
 	}
-	return out
+	return refs, queries
 }

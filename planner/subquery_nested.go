@@ -1,10 +1,6 @@
 package planner
 
-import (
-	"reflect"
-
-	"github.com/sluicesql/sluice/sql"
-)
+import "github.com/sluicesql/sluice/sql"
 
 // A subquery nested inside a subquery may refer to the outermost query's columns (`... EXISTS (SELECT ...
 // WHERE u.a = t.a AND EXISTS (SELECT ... WHERE v.b = t.b))`). Sluice decorrelates one level only, so such a
@@ -13,35 +9,8 @@ import (
 
 // nestedQueries returns the subqueries directly inside e (not those inside them).
 func nestedQueries(e sql.Expr) []*sql.Query {
-	var out []*sql.Query
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Pointer, reflect.Interface:
-			if v.IsNil() {
-				return
-			}
-			if q, ok := v.Interface().(*sql.Query); ok {
-				out = append(out, q)
-				return
-			}
-			walk(v.Elem())
-		case reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i))
-				}
-			}
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i))
-			}
-		}
-	}
-	if e != nil {
-		walk(reflect.ValueOf(e))
-	}
-	return out
+	_, qs := exprParts(e)
+	return qs
 }
 
 // selectExprs are the expressions of sel that may hold column references and subqueries.
