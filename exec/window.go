@@ -80,6 +80,10 @@ func (s WindowSpec) windows(ts int64, fn func(start, end int64)) {
 				fn(start, end)
 			}
 		}
+	case Session:
+		// the row's own window, which a session window aggregate merges into its sessions
+		// (NewSessionWindowAgg); NewSessionAssigner assigns the final sessions instead
+		fn(ts, ts+s.Size)
 	}
 }
 

@@ -52,6 +52,8 @@ func SetWindowFinalState(op changelog.Output, w state.Writer, watermark func() i
 		wa.final, wa.finalWM = w, watermark
 	case *sliceWindowAgg:
 		wa.final, wa.finalWM = w, watermark
+	case *sessionWindowAgg:
+		wa.final, wa.finalWM = w, watermark
 	default:
 		return false
 	}

@@ -58,8 +58,11 @@ func gcd(a, b int64) int64 {
 
 // sliceSize is the length of the slices of spec's windows.
 func (s WindowSpec) sliceSize() int64 {
-	if s.Kind == Hop {
+	switch s.Kind {
+	case Hop:
 		return gcd(s.Size, s.Slide)
+	case Session:
+		return 0 // each row is assigned its own window [t, t+gap) (WindowSpec.windows)
 	}
 	return s.Slide
 }
@@ -95,7 +98,8 @@ func (s WindowSpec) windowStart(end int64) int64 {
 
 // NewSliceAssigner is NewWindowAssigner for a slice-shared window aggregate: it appends window_start,
 // window_end and window_time to every row once, with the bounds of the row's slice (see
-// SliceWindowSupported). window_time is the slice's end - 1 ms.
+// SliceWindowSupported). window_time is the slice's end - 1 ms. For SESSION (NewSessionWindowAgg) the
+// bounds are the row's own window [t, t+gap).
 func NewSliceAssigner(spec WindowSpec, timeCol int, ltz bool, loc *time.Location, out changelog.Output) changelog.Output {
 	w := NewWindowAssigner(spec, timeCol, ltz, loc, out).(*windowAssigner)
 	w.slice = spec.sliceSize()
