@@ -223,6 +223,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Input, g.op(n, op), j)
 	case *planner.WindowTVF:
+		if n.Spec.Kind == exec.Session && g.sliced[n] {
+			// a session window aggregate with running accumulators (window_session.go): each row gets its own
+			// window, which the aggregate merges into its sessions; the sessions' state is the aggregate's
+			return g.build(n.Input, exec.NewSliceAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out), j)
+		}
 		if n.Spec.Kind == exec.Session {
 			in := n.Input.Fields()
 			var pts []types.Type
@@ -259,6 +264,19 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			// slices, and subtasks are keyed by the group keys without the window columns.
 			mk = func(o changelog.Output) (changelog.Output, error) {
 				return exec.NewSliceWindowAgg(cfg, n.Spec, startKey, n.WindowEndKey, o)
+			}
+			g.sliced[tvf] = true
+			pkeys, ptypes = nil, nil
+			for i, k := range cfg.Keys {
+				if i != startKey && i != n.WindowEndKey {
+					pkeys, ptypes = append(pkeys, k), append(ptypes, cfg.KeyTypes[i])
+				}
+			}
+		} else if tvf, startKey, ok := g.sessionWindow(n); ok {
+			// SESSION: one accumulator per (partition key, session), merged as sessions merge
+			// (exec.NewSessionWindowAgg); subtasks are keyed by the partition key.
+			mk = func(o changelog.Output) (changelog.Output, error) {
+				return exec.NewSessionWindowAgg(cfg, n.Spec, startKey, n.WindowEndKey, o)
 			}
 			g.sliced[tvf] = true
 			pkeys, ptypes = nil, nil

@@ -153,7 +153,12 @@ func (w *sessionWindowAgg) Push(b *changelog.Batch) error {
 		p.accumulate(into.st, r.Vals, true)
 		if start < into.start || end > into.end {
 			into.start, into.end = min(into.start, start), max(into.end, end)
-			w.merge(into)
+			for _, s := range ss {
+				if s != into && s.start <= into.end && into.start <= s.end {
+					w.merge(into) // the row bridges into and s (and maybe more)
+					break
+				}
+			}
 		}
 	}
 	return nil

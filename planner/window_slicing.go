@@ -19,32 +19,8 @@ func SliceWindow(n *WindowAggregate) (tvf *WindowTVF, path []Node, startKey int,
 	if !ok {
 		return nil, nil, 0, false
 	}
-	startKey = -1
-	for i, k := range n.Keys {
-		switch w, in := cols[k]; {
-		case !in:
-		case w == 0 && startKey < 0:
-			startKey = i
-		case w == 1 && i == n.WindowEndKey:
-		default:
-			return nil, nil, 0, false
-		}
-	}
-	if startKey < 0 {
+	if startKey, ok = windowKeysOnly(n, cols); !ok {
 		return nil, nil, 0, false
-	}
-	if w, in := cols[n.Keys[n.WindowEndKey]]; !in || w != 1 {
-		return nil, nil, 0, false
-	}
-	for _, c := range n.Aggs {
-		for _, a := range c.Args {
-			if _, in := cols[a]; in {
-				return nil, nil, 0, false
-			}
-		}
-		if _, in := cols[c.Filter]; in && c.Filter >= 0 {
-			return nil, nil, 0, false
-		}
 	}
 	return tvf, path, startKey, true
 }
