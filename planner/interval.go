@@ -7,9 +7,11 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// intervalBounds recognizes time bounds between the rowtimes of the two sides of a join in its conditions
+// intervalBounds recognizes time bounds between the timestamps of the two sides of a join in its conditions
 // (l.ts BETWEEN r.ts - INTERVAL '1' HOUR AND r.ts, l.ts >= r.ts - ..., ...) and returns them when both a
-// lower and an upper bound on the same pair of time attributes are found.
+// lower and an upper bound on the same pair of columns are found. Whether both columns are rowtime
+// attributes (a watermark's column, or one that window operators keep as one, such as window_time of a
+// window aggregate) is decided by the physical pass (intervalTimes), on the rewritten plan.
 func (p *Planner) intervalBounds(conds []sql.Expr, sc *scope, nl int, ln, rn Node) *exec.IntervalBounds {
 	// timeOffset reads `col` or `col ± INTERVAL`.
 	timeOffset := func(e sql.Expr) (int, int64, bool) {
@@ -91,8 +93,18 @@ func (p *Planner) intervalBounds(conds []sql.Expr, sc *scope, nl int, ln, rn Nod
 	if !hasLo || !hasHi || iv.Lower > iv.Upper {
 		return nil
 	}
-	if !hasRowtime(ln, sc.cols[iv.LeftTime].name) || !hasRowtime(rn, sc.cols[nl+iv.RightTime].name) {
-		return nil
-	}
 	return iv
+}
+
+// intervalTimes reports whether the bounds of join x are between rowtime attributes of its two sides: a
+// watermark's column, by name as bound, or a column that keeps the time attribute of one through window
+// operators (isRowtimeCol: window_time of a window aggregate, of a window join's or window Top-N's input).
+func intervalTimes(x *Join) bool {
+	b := x.Bounds
+	lf, rf := x.Left.Fields(), x.Right.Fields()
+	if b.LeftTime >= len(lf) || b.RightTime >= len(rf) {
+		return false
+	}
+	return (isRowtimeCol(x.Left, b.LeftTime) || hasRowtime(x.Left, lf[b.LeftTime].Name)) &&
+		(isRowtimeCol(x.Right, b.RightTime) || hasRowtime(x.Right, rf[b.RightTime].Name))
 }

@@ -87,6 +87,11 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		if p.Batch {
 			return nil, sql.Errorf(x.Pos, ErrUnsupported, "temporal joins (FOR SYSTEM_TIME AS OF) are not supported in batch mode yet")
 		}
+		if !isRowtimeCol(x.Left, x.LeftTime) {
+			if err := p.checkTimeAttribute(x.Left, x.LeftTimeAttr); err != nil {
+				return nil, err
+			}
+		}
 	case *Aggregate:
 		x.Batch, x.InputSort = p.Batch, nil
 		if p.Batch {
@@ -103,7 +108,7 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		// An interval join (the condition bounds the two sides' rowtimes against each other) keeps only the
 		// rows that can still match as watermarks advance; its inputs must be append-only.
 		x.Interval = nil
-		if !p.Batch && x.Bounds != nil && x.Left.Mode().IsInsertOnly() && x.Right.Mode().IsInsertOnly() {
+		if !p.Batch && x.Bounds != nil && x.Left.Mode().IsInsertOnly() && x.Right.Mode().IsInsertOnly() && intervalTimes(x) {
 			x.Interval = x.Bounds
 		}
 	case *SortLimit:

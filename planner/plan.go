@@ -539,6 +539,9 @@ type TemporalJoin struct {
 	Outer               bool
 	Out                 []Field
 	Pos                 sql.Pos // the versioned table reference, for errors
+	// LeftTimeAttr is the left time column as bound: it must be a rowtime attribute (checked by the physical
+	// pass, which also accepts one kept through window operators, such as window_time).
+	LeftTimeAttr timeAttribute
 }
 
 func (n *TemporalJoin) Fields() []Field      { return n.Out }

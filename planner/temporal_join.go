@@ -41,9 +41,13 @@ func (p *Planner) temporalJoin(t *sql.Join, tr *sql.TableRef) (Node, *scope, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if !lsc.cols[ltime].typ.IsTimestamp() || !hasRowtime(ln, lsc.cols[ltime].name) {
-		return nil, nil, sql.Errorf(ref.P, ErrValidation, "FOR SYSTEM_TIME AS OF %s: the left side's time must be a rowtime attribute (declare WATERMARK FOR %s AS ...); processing-time temporal joins are not supported yet", sql.FormatExpr(ref), lsc.cols[ltime].name)
+	timeErr := sql.Errorf(ref.P, ErrValidation, "FOR SYSTEM_TIME AS OF %s: the left side's time must be a rowtime attribute (declare WATERMARK FOR %s AS ...); processing-time temporal joins are not supported yet", sql.FormatExpr(ref), lsc.cols[ltime].name)
+	if !lsc.cols[ltime].typ.IsTimestamp() {
+		return nil, nil, timeErr
 	}
+	// Whether it is a rowtime attribute (a watermark's column, or window_time kept through window operators)
+	// is checked by the physical pass, on the rewritten plan.
+	ltAttr := timeAttribute{name: lsc.cols[ltime].name, err: timeErr}
 	rtime, err := rsc.resolve(&sql.ColumnRef{P: tr.P, Parts: []string{tbl.Watermark.Column}})
 	if err != nil {
 		return nil, nil, err
@@ -93,6 +97,6 @@ func (p *Planner) temporalJoin(t *sql.Join, tr *sql.TableRef) (Node, *scope, err
 		}
 	}
 	out := joinOutput(sc, nl, false, t.Kind == "LEFT")
-	n := &TemporalJoin{Left: ln, Right: rn, LeftKeys: lkeys, RightKeys: rkeys, LeftTime: ltime, RightTime: rtime, Outer: t.Kind == "LEFT", Out: out, Pos: tr.P}
+	n := &TemporalJoin{Left: ln, Right: rn, LeftKeys: lkeys, RightKeys: rkeys, LeftTime: ltime, RightTime: rtime, Outer: t.Kind == "LEFT", Out: out, Pos: tr.P, LeftTimeAttr: ltAttr}
 	return n, sc, nil
 }
