@@ -305,7 +305,8 @@ func (w *windowAgg) End() error {
 // watermark passes their end, rows are held until then and emitted with their final window_start,
 // window_end and window_time (= window_end - 1 ms) appended; a window aggregate downstream then fires each
 // session. Rows that could only extend a session that has already closed are late and dropped. At the end of
-// input every session closes.
+// input every session closes. A session window aggregate whose calls all merge does not hold rows: it keeps
+// running accumulators per session instead (NewSessionWindowAgg, window_session.go).
 func NewSessionAssigner(gap int64, timeCol int, partition []int, partTypes []types.Type, ltz bool, loc *time.Location, out changelog.Output) changelog.Output {
 	if loc == nil {
 		loc = time.UTC
