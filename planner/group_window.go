@@ -48,6 +48,7 @@ func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql
 		scopeCol{name: "$window_time", typ: tvf.Out[len(tvf.Out)-1].Type})}
 	ref2 := func(at sql.Pos, name string) sql.Expr { return &sql.ColumnRef{P: at, Parts: []string{name}} }
 	prefix := gw.Name + "_"
+	usesRowtime := false // *_ROWTIME is window_time, grouped with the window bounds (as Flink's cascading windows)
 	rewrite := func(e sql.Expr) sql.Expr {
 		return rewriteExpr(e, func(e sql.Expr) (sql.Expr, bool) {
 			if f, ok := e.(*sql.FuncCall); ok && strings.HasPrefix(f.Name, prefix) {
@@ -57,6 +58,7 @@ func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql
 				case "END":
 					return ref2(f.P, "$window_end"), true
 				case "ROWTIME":
+					usesRowtime = true
 					return ref2(f.P, "$window_time"), true
 				}
 			}
@@ -84,6 +86,9 @@ func (p *Planner) legacyGroupWindow(gw *sql.FuncCall, in Node, sc *scope, s *sql
 	for _, g := range s.GroupBy {
 		if unparen(g) == sql.Expr(gw) {
 			ns.GroupBy = append(ns.GroupBy, ref2(gw.P, "$window_start"), ref2(gw.P, "$window_end"))
+			if usesRowtime {
+				ns.GroupBy = append(ns.GroupBy, ref2(gw.P, "$window_time"))
+			}
 			continue
 		}
 		ns.GroupBy = append(ns.GroupBy, g)
