@@ -200,7 +200,9 @@ func (s *scenario) compare(t *testing.T, addr string, want map[string]expect) ta
 
 // run runs the scenario: *kills runs killed at random moments while orders arrive, each restored from the
 // latest checkpoint (taken every 200 ms), then a last run that must bring the output to the expectation.
+// Scenarios run in parallel with each other (each has its own broker; they mostly wait for the kills).
 func (s *scenario) run(t *testing.T, seed uint64) {
+	t.Parallel()
 	addr := broker(t, 4)
 	dir := t.TempDir()
 	ckpts := dir + "/checkpoints"
