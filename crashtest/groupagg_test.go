@@ -1,17 +1,22 @@
 package crashtest
 
-import "testing"
+import (
+	"flag"
+	"testing"
+)
 
 // userTotals is the upsert scenario of a GROUP BY user_id (COUNT, SUM, MAX) over the orders of users users,
-// with settings in front; every user's final row is required.
-func userTotals(t *testing.T, seed uint64, users int, settings ...string) {
+// with settings in front, run k with 'parallelism.default' = parallelism[k % len] when given, preload orders
+// produced before the first run; every user's final row is required.
+func userTotals(t *testing.T, seed uint64, users, preload int, parallelism []int, settings ...string) {
 	s := scenario{
 		users:    users,
+		preload:  preload,
 		settings: settings,
 		tables: []string{eventOrders("orders", "id * 10"),
 			upsertSink("totals", "user_id BIGINT, cnt BIGINT, total BIGINT, last_id BIGINT", "user_id")},
 		insert:      `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount), MAX(id) FROM orders GROUP BY user_id;`,
-		parallelism: []int{2, 1, 3},
+		parallelism: parallelism,
 		topic:       "totals",
 		upsert:      true,
 		key:         []string{"user_id"},
@@ -33,25 +38,37 @@ func userTotals(t *testing.T, seed uint64, users int, settings ...string) {
 	s.run(t, seed)
 }
 
-// TestMiniBatchKill: GROUP BY with mini-batch ('table.exec.mini-batch.*', the rows of a batch folded per key
-// before the state is touched; ONE_PHASE) → upsert-kafka.
-func TestMiniBatchKill(t *testing.T) {
-	userTotals(t, 20, 300,
-		`SET 'table.exec.mini-batch.enabled' = 'true';`,
-		`SET 'table.exec.mini-batch.allow-latency' = '100 ms';`,
-		`SET 'table.exec.mini-batch.size' = '500';`,
-		`SET 'table.optimizer.agg-phase-strategy' = 'ONE_PHASE';`)
+// TestGroupByUpsertKill: GROUP BY (compact group state: integer key, COUNT and SUM) → upsert-kafka.
+func TestGroupByUpsertKill(t *testing.T) { userTotals(t, 2, 300, 0, nil) }
+
+// TestGroupByUpsertKillParallel: the same with the aggregate running in parallel subtasks, the parallelism
+// changing between restarts (2, 1, 3, ...): every restore redistributes the key groups of the checkpoint.
+func TestGroupByUpsertKillParallel(t *testing.T) { userTotals(t, 3, 300, 0, []int{2, 1, 3}) }
+
+// TestGroupByUpsertKillRocksDB: the same with the rocksdb state backend (groups in the embedded LSM,
+// checkpointed by hard links) over 20,000 keys, whose orders are preloaded so that every key has state.
+func TestGroupByUpsertKillRocksDB(t *testing.T) {
+	userTotals(t, 4, *rocksKeys, *rocksKeys, nil, `SET 'state.backend.type' = 'rocksdb';`)
 }
 
-// TestTwoPhaseKill: GROUP BY split into a local aggregate per input subtask (mini-batch) and a global
-// aggregate per key ('table.optimizer.agg-phase-strategy' = 'TWO_PHASE') → upsert-kafka.
-func TestTwoPhaseKill(t *testing.T) {
-	userTotals(t, 21, 300,
+var rocksKeys = flag.Int("crash.keys", 20000, "GROUP BY keys of TestGroupByUpsertKillRocksDB (its orders are preloaded so that every key has state)")
+
+// miniBatch runs userTotals with mini-batch ('table.exec.mini-batch.*': the rows of a batch are folded per key
+// before the state is touched) and the aggregate phase strategy.
+func miniBatch(t *testing.T, seed uint64, strategy string) {
+	userTotals(t, seed, 300, 0, []int{2, 1, 3},
 		`SET 'table.exec.mini-batch.enabled' = 'true';`,
 		`SET 'table.exec.mini-batch.allow-latency' = '100 ms';`,
 		`SET 'table.exec.mini-batch.size' = '500';`,
-		`SET 'table.optimizer.agg-phase-strategy' = 'TWO_PHASE';`)
+		`SET 'table.optimizer.agg-phase-strategy' = '`+strategy+`';`)
 }
+
+// TestMiniBatchKill: mini-batch GROUP BY in one phase.
+func TestMiniBatchKill(t *testing.T) { miniBatch(t, 20, "ONE_PHASE") }
+
+// TestTwoPhaseKill: GROUP BY split into a local aggregate per input subtask (mini-batch) and a global
+// aggregate per key ('table.optimizer.agg-phase-strategy' = 'TWO_PHASE').
+func TestTwoPhaseKill(t *testing.T) { miniBatch(t, 21, "TWO_PHASE") }
 
 // TestCompactRetractKill: a GROUP BY over the changelog of another GROUP BY, both keeping compact group state
 // (integer keys, COUNT and SUM, hashmap backend): the outer aggregate retracts a user from its old bucket

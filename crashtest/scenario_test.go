@@ -19,6 +19,7 @@ import (
 // lost, duplicated and wrong, and fails when any is not 0.
 type scenario struct {
 	users       int
+	preload     int      // orders produced before the first run (so that every key has state when it is killed)
 	settings    []string // SET statements in front of the tables
 	tables      []string // the tables' DDL (eventOrders, eoSink, upsertSink)
 	insert      string
@@ -214,8 +215,12 @@ func (s *scenario) run(t *testing.T, seed uint64) {
 	}, s.settings...)
 	body = append(append(body, s.tables...), s.insert)
 	r := &restarts{t: t, dir: dir, addr: addr, ckpts: ckpts, body: body, parallelism: s.parallelism}
-	f := feed(t, addr, "orders", 0, s.users)
-	r.kill(rng, 150*time.Millisecond, 1200*time.Millisecond)
+	for n := 0; n < s.preload; n += 50000 {
+		produce(t, addr, "orders", orders(n, min(50000, s.preload-n), s.users))
+	}
+	f := feed(t, addr, "orders", s.preload, s.users)
+	extra := time.Duration(s.preload/1000) * time.Millisecond // a restore of more state takes longer
+	r.kill(rng, 150*time.Millisecond+extra, 1200*time.Millisecond+extra)
 	total := f.end()
 	want := s.want(total)
 	required := 0

@@ -2,10 +2,10 @@ package crashtest
 
 import "testing"
 
-// windowAgg is a window aggregate scenario: per user and window, COUNT, SUM, MIN and MAX of the orders
-// (event time tsOf(id), 50 users) → exactly-once kafka; windows lists the [start, end) windows of an event
-// time (windows of order i). The expectation holds every (user, window); those ending at or before the final watermark are
-// required.
+// windowAgg is a window aggregate scenario (the aggregate's state checkpointed, its parallelism changing
+// between runs): per user and window, COUNT, SUM, MIN and MAX of the orders (50 users, event time tsOf(id))
+// → exactly-once kafka; windows(i) lists the [start, end) windows of order i. The expectation holds every
+// (user, window); those ending at or before the final watermark are required.
 func windowAgg(t *testing.T, seed uint64, tsSQL string, tsOf func(int) int64, window string, windows func(i int) [][2]int64) {
 	const users = 50
 	s := scenario{
@@ -47,6 +47,12 @@ func windowAgg(t *testing.T, seed uint64, tsSQL string, tsOf func(int) int64, wi
 		},
 	}
 	s.run(t, seed)
+}
+
+// TestWindowExactlyOnceKill: TUMBLE windows of 1 s (window w holds orders 100w..100w+99, two per user).
+func TestWindowExactlyOnceKill(t *testing.T) {
+	windowAgg(t, 5, "id * 10", linearTS, `TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' SECOND)`,
+		func(i int) [][2]int64 { return [][2]int64{{int64(i/100) * 1000, int64(i/100+1) * 1000}} })
 }
 
 // TestHopKill: HOP windows of 3 s sliding by 1 s (the slice-shared window aggregate: one accumulator per
