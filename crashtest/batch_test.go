@@ -64,6 +64,7 @@ func TestBatchStageKill(t *testing.T) {
 		}
 		c.Kill()
 	}
+	start := time.Now()
 	c := proctest.Start(t, clientBin, dir, sql)
 	if ended, err := c.Wait(90 * time.Second); !ended || err != nil {
 		t.Fatalf("the rerun did not end well (ended %v, %v):\n%s", ended, err, indent(c.Output()))
@@ -117,8 +118,8 @@ func TestBatchStageKill(t *testing.T) {
 			stray++
 		}
 	}
-	t.Logf("%d kills mid-stage, then a full run: %d users, %d lost, %d duplicated, %d wrong; %d hidden files of killed attempts in the sink directory; %d job directories of killed processes left in 'io.tmp.dirs', %d of the successful run",
-		min(*kills, 3), users, lost, dups, wrong, hidden, len(left)-stray, stray)
+	t.Logf("%d kills mid-stage, then a full run (%v): %d users, %d lost, %d duplicated, %d wrong; %d hidden files of killed attempts in the sink directory; %d job directories of killed processes left in 'io.tmp.dirs', %d of the successful run",
+		min(*kills, 3), time.Since(start).Round(time.Millisecond), users, lost, dups, wrong, hidden, len(left)-stray, stray)
 	if lost > 0 || dups > 0 || wrong > 0 || stray > 0 {
 		t.Fatalf("batch rerun after kills: %d lost, %d duplicated, %d wrong (%s), %d job directories of the successful run left in 'io.tmp.dirs'\nrerun output:\n%s",
 			lost, dups, wrong, example, stray, indent(c.Output()))
