@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -99,113 +98,6 @@ func countIDs(t *testing.T, recs []*kgo.Record) map[int]int {
 		seen[v.ID]++
 	}
 	return seen
-}
-
-// TestGroupByUpsertKill: kafka → GROUP BY → upsert-kafka with checkpoints every 100 ms, killed at random
-// moments and restarted from the latest checkpoint each time, with new input arriving between runs. The
-// compacted totals topic must equal the true totals.
-func TestGroupByUpsertKill(t *testing.T) { groupByUpsertKill(t, "hashmap", 300, nil) }
-
-// TestGroupByUpsertKillParallel: the same with the aggregate running in parallel subtasks, the parallelism
-// changing between restarts (2, 1, 3, ...): every restore redistributes the key groups of the checkpoint.
-func TestGroupByUpsertKillParallel(t *testing.T) {
-	groupByUpsertKill(t, "hashmap", 300, []int{2, 1, 3})
-}
-
-// TestGroupByUpsertKillRocksDB: the same with the rocksdb state backend (groups in the embedded LSM,
-// checkpointed by hard links) over 20,000 keys.
-func TestGroupByUpsertKillRocksDB(t *testing.T) { groupByUpsertKill(t, "rocksdb", *rocksKeys, nil) }
-
-var rocksKeys = flag.Int("crash.keys", 20000, "GROUP BY keys of TestGroupByUpsertKillRocksDB (its orders are preloaded so that every key has state)")
-
-// groupByUpsertKill runs the kill scenario; run k of the job uses parallelism[k % len] when given.
-func groupByUpsertKill(t *testing.T, backend string, users int, parallelism []int) {
-	addr := broker(t, 4)
-	dir := t.TempDir()
-	ckpts := dir + "/checkpoints"
-	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
-	body := []string{
-		`SET 'execution.checkpointing.interval' = '100 ms';`,
-		`SET 'state.backend.type' = '` + backend + `';`,
-		`SET 'state.checkpoints.dir' = '` + fileURL(ckpts) + `';`,
-		ordersDDL,
-		`CREATE TABLE totals (user_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
-  'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
-  'key.format' = 'json', 'value.format' = 'json');`,
-		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`,
-	}
-	r := &restarts{t: t, dir: dir, addr: addr, ckpts: ckpts, body: body, parallelism: parallelism}
-	preload := 0
-	if backend == "rocksdb" {
-		// Every key gets state before the first kill.
-		for preload < users {
-			n := min(50000, users-preload)
-			produce(t, addr, "orders", orders(preload, n, users))
-			preload += n
-		}
-	}
-	f := feed(t, addr, "orders", preload, users)
-	extra := time.Duration(users/1000) * time.Millisecond
-	r.kill(rng, 150*time.Millisecond+extra, 1200*time.Millisecond+extra)
-	total := f.end()
-	type tot struct{ Cnt, Total int64 }
-	want := map[int64]tot{}
-	for i := 0; i < total; i++ {
-		w := want[int64(i%users)]
-		w.Cnt++
-		w.Total += int64(i % 7)
-		want[int64(i%users)] = w
-	}
-	c := r.start()
-	defer c.Kill()
-	var got map[int64]tot
-	ok := waitFor(60*time.Second, func() bool {
-		got = map[int64]tot{}
-		for _, r := range consume(t, addr, "totals", false) {
-			var k struct {
-				UserID int64 `json:"user_id"`
-			}
-			if err := json.Unmarshal(r.Key, &k); err != nil {
-				t.Fatalf("unreadable key %q", r.Key)
-			}
-			if r.Value == nil {
-				delete(got, k.UserID)
-				continue
-			}
-			var v struct {
-				Cnt   int64 `json:"cnt"`
-				Total int64 `json:"total"`
-			}
-			if err := json.Unmarshal(r.Value, &v); err != nil {
-				t.Fatalf("unreadable value %q", r.Value)
-			}
-			got[k.UserID] = tot{v.Cnt, v.Total}
-		}
-		if len(got) != len(want) {
-			return false
-		}
-		for k, w := range want {
-			if got[k] != w {
-				return false
-			}
-		}
-		return true
-	})
-	if !ok {
-		wrong := 0
-		example := ""
-		for k, w := range want {
-			if got[k] != w {
-				wrong++
-				if example == "" {
-					example = fmt.Sprintf("user %d: got %+v, want %+v", k, got[k], w)
-				}
-			}
-		}
-		t.Fatalf("after %d kills (%d runs restored from a checkpoint, the last included): %d of %d users have wrong totals (%s)\nlast client output:\n%s",
-			*kills, r.restored, wrong, len(want), example, indent(c.Output()))
-	}
-	t.Logf("%s: %d kills, %d runs restored from a checkpoint (the last included), %d orders: totals of %d users exact", backend, *kills, r.restored, total, len(want))
 }
 
 // TestExactlyOnceKill: kafka → filter → kafka with 'sink.delivery-guarantee' = 'exactly-once' and
