@@ -36,11 +36,12 @@ type graph struct {
 	parts       []*participant // stateful parts, in build order (checkpoint.go)
 	seenIDs     map[string]int
 	ckpt        *checkpointer
-	bsp         *batchSavepoint             // batch run writing a savepoint at its end
-	ttl         time.Duration               // 'table.exec.state.ttl' (streaming)
-	idleTimeout time.Duration               // 'table.exec.source.idle-timeout' (watermarks.go)
-	alignGroups map[string]*exec.AlignGroup // watermark alignment groups by name (watermarks.go)
-	parents     map[planner.Node]int        // nodes with several parents are shared (reuse.go)
+	bsp         *batchSavepoint                         // batch run writing a savepoint at its end
+	ttl         time.Duration                           // 'table.exec.state.ttl' (streaming)
+	idleTimeout time.Duration                           // 'table.exec.source.idle-timeout' (watermarks.go)
+	alignGroups map[string]*exec.AlignGroup             // watermark alignment groups by name (watermarks.go)
+	splitFans   map[connectors.SplitSource]*splitFanout // split listeners per source read by several branches (watermarks.go)
+	parents     map[planner.Node]int                    // nodes with several parents are shared (reuse.go)
 	fanouts     map[planner.Node]*fanout
 	subtasks    int           // subtasks of keyed streaming operators (parallel.go)
 	maxPar      int           // key groups ('pipeline.max-parallelism')

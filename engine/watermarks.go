@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -35,8 +36,59 @@ func (g *graph) watermarkAssigner(n *planner.WatermarkAssigner, out changelog.Ou
 		}
 		ag.Join(listener, drift)
 	}
-	src.SetSplitListener(listener)
+	// A source read once for several branches (source reuse) feeds each branch's assigner: every listener
+	// hears of every split.
+	if f := g.splitFans[src]; f != nil {
+		f.ls = append(f.ls, listener)
+		return op
+	}
+	if g.splitFans == nil {
+		g.splitFans = map[connectors.SplitSource]*splitFanout{}
+	}
+	f := &splitFanout{ls: []connectors.SplitListener{listener}}
+	g.splitFans[src] = f
+	src.SetSplitListener(f)
 	return op
+}
+
+// splitFanout passes a source's split events to the watermark assigners of every branch that reads it. As
+// an aligner it blocks the splits any of them blocks.
+type splitFanout struct {
+	ls []connectors.SplitListener
+}
+
+func (f *splitFanout) AddSplit(id int) {
+	for _, l := range f.ls {
+		l.AddSplit(id)
+	}
+}
+
+func (f *splitFanout) SplitRows(id int) {
+	for _, l := range f.ls {
+		l.SplitRows(id)
+	}
+}
+
+func (f *splitFanout) FinishSplit(id int) {
+	for _, l := range f.ls {
+		l.FinishSplit(id)
+	}
+}
+
+func (f *splitFanout) Blocked(dst []int) []int {
+	start := len(dst)
+	for _, l := range f.ls {
+		if a, ok := l.(connectors.SplitAligner); ok {
+			dst = a.Blocked(dst)
+		}
+	}
+	out := dst[:start] // each split once
+	for _, id := range dst[start:] {
+		if !slices.Contains(out[start:], id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // splitSourceBelow returns the source under n when only projections (Calcs without a filter) lie between.

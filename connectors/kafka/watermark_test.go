@@ -252,3 +252,52 @@ func TestWatermarkAlignmentOptions(t *testing.T) {
 		}
 	}
 }
+
+// A table with a watermark read by two branches of one job (the source is read once: source reuse): each
+// branch's watermark assigner hears of every partition, so both windowed branches fire. (Before, the second
+// assigner replaced the first as the source's split listener and the first branch never emitted.)
+func TestWatermarkPerPartitionReusedSource(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, addr := startBroker(t, kfake.SeedTopics(2, "events"))
+	for p := int32(0); p < 2; p++ {
+		produceTo(ctx, t, addr, "events", p, minuteEvents(0, 10, 3))
+	}
+	script := strings.NewReplacer("ADDR", addr).Replace(`
+CREATE TABLE events (ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'kafka',
+  'topic' = 'events', 'properties.bootstrap.servers' = 'ADDR', 'scan.startup.mode' = 'earliest-offset',
+  'format' = 'json');
+CREATE TABLE out (w STRING, window_start TIMESTAMP(3), n BIGINT) WITH ('connector' = 'print');
+INSERT INTO out
+SELECT 'one', window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+  GROUP BY window_start, window_end
+UNION ALL
+SELECT 'two', window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' MINUTE))
+  GROUP BY window_start, window_end;`)
+	var out lockedWriter
+	job := startJob(ctx, t, &out, script)
+	defer job.Cancel()
+	// Minutes 0-8 close (the watermark is minute 9:55 on both partitions): 9 one-minute windows of 6 rows,
+	// 4 two-minute windows (0, 2, 4, 6) of 12.
+	line := regexp.MustCompile(`\+I\[(one|two), [^,]+, (\d+)\]`)
+	for {
+		windows := map[string]int{}
+		wrong := ""
+		for _, m := range line.FindAllStringSubmatch(out.String(), -1) {
+			windows[m[1]]++
+			if want := map[string]string{"one": "6", "two": "12"}[m[1]]; m[2] != want {
+				wrong = m[0]
+			}
+		}
+		if wrong != "" {
+			t.Fatalf("wrong window count %s; output:\n%s", wrong, out.String())
+		}
+		if windows["one"] == 9 && windows["two"] == 4 {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("windows fired: %v (want one=9 two=4); output:\n%s", windows, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
