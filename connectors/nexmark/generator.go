@@ -200,7 +200,7 @@ func (g *generator) next(row []types.Value) {
 
 // personEvent, auctionEvent and bidEvent are the fields of one generated event.
 type personEvent struct {
-	id                                   int64
+	id                                    int64
 	name, email, card, city, state, extra string
 }
 
