@@ -54,3 +54,12 @@ var (
 	_ vec.PositionedOutput = (*locked)(nil)
 	_ vec.Output           = (*endOnce)(nil)
 )
+
+func (w *meter) PushColumns(b *vec.Batch) error {
+	w.m.rowsOut.Add(int64(b.Len()))
+	return pushColumns(w.out, b)
+}
+
+func (w *meter) AcceptsColumns() bool { return vec.Accepts(w.out) }
+
+var _ vec.Output = (*meter)(nil)

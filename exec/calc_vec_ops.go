@@ -52,6 +52,13 @@ func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
 		v.projects, v.pass = append(v.projects, kp), append(v.pass, -1)
 	}
 	v.reads, v.inTypes = c.reads(), c.inTypes
+	// Row input is converted to columns only when the kernels read fixed-width columns: copying strings and
+	// nested ROWs into columns costs more than evaluating them row by row.
+	for _, i := range v.reads {
+		if k := vec.ColFor(v.inTypes[i]).Kind; k != vec.Int64 && k != vec.Float64 && k != vec.Bool {
+			v.rowsOnly = true
+		}
+	}
 	return v
 }
 
@@ -208,7 +215,9 @@ func (c *counter) PushColumns(b *vec.Batch) error {
 	return pushCols(c.out, b)
 }
 
-func (c *counter) AcceptsColumns() bool { return vec.Accepts(c.out) }
+func (c *counter) AcceptsColumns() bool {
+	return vec.Accepts(c.out)
+}
 
 var _ vec.Output = (*counter)(nil)
 

@@ -51,7 +51,14 @@ type Col struct {
 
 	// Nulls has bit i set when row i is NULL; nil means no row is NULL.
 	Nulls Bitmap
+
+	// arena records whether strings of Data were handed out as row values (shared by shallow copies).
+	arena *arenaState
 }
+
+// arenaState says whether a Bytes column's arena was exported: values made by Value refer to it, so Reset
+// must start a new one; an arena that was only read by kernels is reused.
+type arenaState struct{ exported bool }
 
 // Bitmap is a bit per row, 64 rows a word.
 type Bitmap []uint64
@@ -130,6 +137,9 @@ func (c *Col) Value(i int) types.Value {
 	case Bool:
 		return types.BoolValue(c.B[i])
 	case Bytes:
+		if c.arena != nil {
+			c.arena.exported = true
+		}
 		return types.Value{T: c.Tag, S: c.Str(i)}
 	case Struct:
 		fs := make([]types.Value, len(c.Fields))
@@ -175,19 +185,24 @@ func (b *Batch) Row(k int) int {
 	return k
 }
 
-// Reset empties the batch for n rows of the given columns, keeping slices' storage. Bytes arenas are
-// dropped, not reused: rows made from a pushed batch may still refer to them.
+// Reset empties the column, keeping slices' storage. A Bytes arena is reused only when no value of it was
+// handed out as a row value (Value): rows made from a pushed batch may still refer to it.
 func (c *Col) Reset(n int) {
 	c.I64 = c.I64[:0]
-	c.Nanos = c.Nanos[:0]
-	if c.Nanos != nil && len(c.Nanos) == 0 {
-		c.Nanos = nil
-	}
+	c.Nanos = nil
 	c.F64 = c.F64[:0]
 	c.B = c.B[:0]
 	c.Off = append(c.Off[:0], 0)
-	if c.Data != nil {
-		c.Data = make([]byte, 0, cap(c.Data))
+	if c.Kind == Bytes {
+		if c.arena == nil {
+			c.arena = &arenaState{}
+		}
+		if c.arena.exported {
+			c.Data = make([]byte, 0, cap(c.Data))
+			c.arena.exported = false
+		} else {
+			c.Data = c.Data[:0]
+		}
 	}
 	clear(c.Vals)
 	c.Vals = c.Vals[:0]

@@ -48,3 +48,24 @@ func TestRowsRoundTrip(t *testing.T) {
 		t.Fatal("a DECIMAL of another scale converted")
 	}
 }
+
+// A Bytes arena is reused after a batch whose strings were only read by kernels, and replaced after a batch
+// whose strings became row values (rows downstream may keep them).
+func TestArenaReuse(t *testing.T) {
+	c := ColFor(types.StringType())
+	c.Reset(0)
+	c.AppendString("hello")
+	first := &c.Data[0]
+	_ = c.Str(0)
+	c.Reset(0)
+	c.AppendString("world")
+	if &c.Data[0] != first {
+		t.Fatal("an arena read only by kernels was not reused")
+	}
+	v := c.Value(0)
+	c.Reset(0)
+	c.AppendString("other")
+	if &c.Data[0] == first || v.S != "world" {
+		t.Fatalf("an exported arena was overwritten: %q", v.S)
+	}
+}
