@@ -259,3 +259,64 @@ func (c *Col) AppendTimestamp(millis int64, nanos int32) {
 		c.Nanos = append(c.Nanos, nanos)
 	}
 }
+
+// Len is the number of rows appended to the column.
+func (c *Col) Len() int {
+	switch c.Kind {
+	case Int64:
+		return len(c.I64)
+	case Float64:
+		return len(c.F64)
+	case Bool:
+		return len(c.B)
+	case Bytes:
+		return max(len(c.Off)-1, 0)
+	case Struct:
+		if len(c.Fields) > 0 {
+			return c.Fields[0].Len()
+		}
+		return 0
+	}
+	return len(c.Vals)
+}
+
+// PadNulls appends NULLs until the column has n rows (a producer filling a sparse column, such as a ROW
+// that only some rows have, appends its values and pads the rows in between in bulk).
+func (c *Col) PadNulls(n int) {
+	cur := c.Len()
+	if cur >= n {
+		return
+	}
+	if w := Words(n); len(c.Nulls) < w {
+		c.Nulls = append(c.Nulls, make(Bitmap, w-len(c.Nulls))...)
+	}
+	for i := cur; i < n; i++ {
+		c.Nulls.Set(i)
+	}
+	c.appendZeros(n - cur)
+}
+
+func (c *Col) appendZeros(k int) {
+	switch c.Kind {
+	case Int64:
+		c.I64 = append(c.I64, make([]int64, k)...)
+		if c.Nanos != nil {
+			c.Nanos = append(c.Nanos, make([]int32, k)...)
+		}
+	case Float64:
+		c.F64 = append(c.F64, make([]float64, k)...)
+	case Bool:
+		c.B = append(c.B, make([]bool, k)...)
+	case Bytes:
+		end := int32(len(c.Data))
+		for ; k > 0; k-- {
+			c.Off = append(c.Off, end)
+		}
+	case Struct:
+		for _, f := range c.Fields {
+			f.appendZeros(k)
+		}
+	default:
+		c.Vals = append(c.Vals, make([]types.Value, k)...)
+	}
+}

@@ -30,7 +30,15 @@ func (e *eventCols) reset(n int) {
 	}
 }
 
-// nextCols generates the next event into row e.b.N of the columns, drawing the same random numbers as next.
+// finish pads the ROW columns with NULLs up to the batch's rows (nextCols appends only the event's own ROW).
+func (e *eventCols) finish() {
+	e.person.PadNulls(e.b.N)
+	e.auction.PadNulls(e.b.N)
+	e.bid.PadNulls(e.b.N)
+}
+
+// nextCols generates the next event into row e.b.N of the columns, drawing the same random numbers as next;
+// finish completes the batch.
 func (g *generator) nextCols(e *eventCols) {
 	c := g.cfg
 	row := e.b.N
@@ -41,6 +49,7 @@ func (g *generator) nextCols(e *eventCols) {
 	switch {
 	case rem < c.PersonProportion:
 		e.etype.I64 = append(e.etype.I64, typePerson)
+		e.person.PadNulls(row)
 		p := g.nextPerson(id)
 		f := e.person.Fields
 		f[0].I64 = append(f[0].I64, p.id)
@@ -51,10 +60,9 @@ func (g *generator) nextCols(e *eventCols) {
 		f[5].AppendString(p.state)
 		f[6].AppendTimestamp(ts, 0)
 		f[7].AppendString(p.extra)
-		e.auction.AppendNull(row)
-		e.bid.AppendNull(row)
 	case rem < c.PersonProportion+c.AuctionProportion:
 		e.etype.I64 = append(e.etype.I64, typeAuction)
+		e.auction.PadNulls(row)
 		a := g.nextAuction(id, ts)
 		f := e.auction.Fields
 		f[0].I64 = append(f[0].I64, a.id)
@@ -67,10 +75,9 @@ func (g *generator) nextCols(e *eventCols) {
 		f[7].I64 = append(f[7].I64, a.seller)
 		f[8].I64 = append(f[8].I64, a.category)
 		f[9].AppendString(a.extra)
-		e.person.AppendNull(row)
-		e.bid.AppendNull(row)
 	default:
 		e.etype.I64 = append(e.etype.I64, typeBid)
+		e.bid.PadNulls(row)
 		b := g.nextBid(id)
 		f := e.bid.Fields
 		f[0].I64 = append(f[0].I64, b.auction)
@@ -80,8 +87,6 @@ func (g *generator) nextCols(e *eventCols) {
 		f[4].AppendString(b.url)
 		f[5].AppendTimestamp(ts, 0)
 		f[6].AppendString(b.extra)
-		e.person.AppendNull(row)
-		e.auction.AppendNull(row)
 	}
 	e.b.N++
 	g.count++

@@ -22,6 +22,7 @@ func TestColumnsEqualRows(t *testing.T) {
 		for i := 0; i < 333 && colsGen.hasNext(); i++ {
 			colsGen.nextCols(cols)
 		}
+		cols.finish()
 		got := conv.Rows(&cols.b)
 		for _, r := range got.Rows {
 			want := make([]types.Value, 4)

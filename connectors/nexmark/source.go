@@ -101,6 +101,7 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 			for i := 0; i < bs && g.hasNext(); i++ {
 				g.nextCols(cols)
 			}
+			cols.finish()
 		} else {
 			batch.Reset()
 			for i := 0; i < bs && g.hasNext(); i++ {
