@@ -13,8 +13,15 @@ import (
 // kind is preserved. It reuses one output batch and one value arena across pushes. An evaluation error
 // fails the push, naming the expression.
 func NewCalc(projects []expr.Expr, filter expr.Expr, out changelog.Output) changelog.Output {
-	return &calc{projects: projects, filter: filter, out: out}
+	c := &calc{projects: projects, filter: filter, out: out}
+	if vx := compileCalc(projects, filter); vx != nil {
+		c.vx = vx
+	}
+	return c
 }
+
+// vecMinRows is the smallest row batch the vector kernels take (below it, converting costs more than it saves).
+const vecMinRows = 8
 
 type calc struct {
 	projects []expr.Expr
@@ -22,9 +29,15 @@ type calc struct {
 	out      changelog.Output
 	batch    changelog.Batch
 	arena    []types.Value
+	vx       *calcVec // the filter and projections as vector kernels (calc_vec.go); nil: rows only
 }
 
 func (c *calc) Push(b *changelog.Batch) error {
+	if c.vx != nil && !c.vx.rowsOnly && len(b.Rows) >= vecMinRows {
+		if done, err := c.pushRows(b); done {
+			return err
+		}
+	}
 	c.batch.Reset()
 	n := len(c.projects)
 	if need := len(b.Rows) * n; cap(c.arena) < need {

@@ -157,6 +157,7 @@ type watermarkAssigner struct {
 	out          changelog.Output
 	max, emitted int64
 	splits       *SplitWatermarks // per-split watermarks (watermark_split.go); nil: one for the whole input
+	vx           *wmVec           // the compiled rowtime for columnar input (calc_vec_ops.go)
 }
 
 func (w *watermarkAssigner) Push(b *changelog.Batch) error {

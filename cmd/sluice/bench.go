@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"sort"
 	"strconv"
@@ -72,8 +73,20 @@ type benchResult struct {
 	events  int64
 	seconds float64
 	cpu     float64
-	peakRSS int64 // bytes; 0 when unknown
+	peakRSS int64   // bytes; 0 when unknown
+	gcShare float64 // share of the process's CPU spent in garbage collection (runtime/metrics estimate); <0 unknown
 	err     error
+}
+
+// gcCPU returns the runtime's estimates of the CPU seconds spent in garbage collection and in total so far
+// (runtime/metrics /cpu/classes; comparable with each other, not with getrusage).
+func gcCPU() (gc, total float64) {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 || s[1].Value.Kind() != metrics.KindFloat64 {
+		return 0, 0
+	}
+	return s[0].Value.Float64(), s[1].Value.Float64()
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -280,10 +293,16 @@ func runOne(ctx context.Context, name, script string, cfg benchConfig) benchResu
 		defer cancel()
 	}
 	cpu0 := cpuSeconds()
+	gc0, all0 := gcCPU()
 	t0 := time.Now()
 	err = eng.Exec(qctx, script)
 	res.seconds = time.Since(t0).Seconds()
 	res.cpu = cpuSeconds() - cpu0
+	gc1, all1 := gcCPU()
+	res.gcShare = -1
+	if all1 > all0 {
+		res.gcShare = (gc1 - gc0) / (all1 - all0)
+	}
 	res.peakRSS = peakRSS()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -350,6 +369,17 @@ func printReport(w io.Writer, results []benchResult) {
 		}
 	}
 	line()
+	// The garbage collector's share of CPU per query, below the table so that the table keeps the benchmark's
+	// columns.
+	var gc []string
+	for _, r := range results {
+		if r.err == nil && r.gcShare >= 0 {
+			gc = append(gc, fmt.Sprintf("%s %.1f %%", r.query, 100*r.gcShare))
+		}
+	}
+	if len(gc) > 0 {
+		fmt.Fprintln(w, "GC share of CPU (runtime/metrics /cpu/classes): "+strings.Join(gc, ", "))
+	}
 }
 
 func perSecond(n, secs float64) string {

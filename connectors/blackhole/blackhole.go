@@ -8,6 +8,7 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/options"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Factory is the blackhole connector factory.
@@ -40,3 +41,9 @@ type discard struct{}
 func (discard) Push(*changelog.Batch) error { return nil }
 func (discard) Watermark(int64) error       { return nil }
 func (discard) End() error                  { return nil }
+
+// PushColumns discards a columnar batch without converting it to rows.
+func (discard) PushColumns(*vec.Batch) error { return nil }
+func (discard) AcceptsColumns() bool         { return true }
+
+var _ vec.Output = discard{}

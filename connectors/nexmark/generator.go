@@ -198,11 +198,41 @@ func (g *generator) next(row []types.Value) {
 	g.count++
 }
 
-// person is PersonGenerator.nextPerson.
+// personEvent, auctionEvent and bidEvent are the fields of one generated event.
+type personEvent struct {
+	id                                    int64
+	name, email, card, city, state, extra string
+}
+
+type auctionEvent struct {
+	id, initialBid, reserve, expires, seller, category int64
+	name, desc, extra                                  string
+}
+
+type bidEvent struct {
+	auction, bidder, price int64
+	channel, url, extra    string
+}
+
+// person is PersonGenerator.nextPerson, as row values.
 func (g *generator) person(id, ts int64) []types.Value {
-	c, r := g.cfg, &g.rng
+	p := g.nextPerson(id)
 	v := take(&g.persons, 8)
-	v[0] = types.IntValue(c.lastBase0PersonID(id) + firstPersonID)
+	v[0] = types.IntValue(p.id)
+	v[1] = types.StringValue(p.name)
+	v[2] = types.StringValue(p.email)
+	v[3] = types.StringValue(p.card)
+	v[4] = types.StringValue(p.city)
+	v[5] = types.StringValue(p.state)
+	v[6] = types.TimestampValue(ts, 0)
+	v[7] = types.StringValue(p.extra)
+	return v
+}
+
+// nextPerson is PersonGenerator.nextPerson.
+func (g *generator) nextPerson(id int64) personEvent {
+	c, r := g.cfg, &g.rng
+	pid := c.lastBase0PersonID(id) + firstPersonID
 	first := r.nextInt(int32(len(firstNames)))
 	last := r.nextInt(int32(len(lastNames)))
 	name := g.tab.names[int(first)*len(lastNames)+int(last)]
@@ -225,14 +255,8 @@ func (g *generator) person(id, ts int64) []types.Value {
 	city := usCities[r.nextInt(int32(len(usCities)))]
 	state := usStates[r.nextInt(int32(len(usStates)))]
 	size := 8 + len(name) + len(email) + len(card) + len(city) + len(state)
-	v[1] = types.StringValue(name)
-	v[2] = types.StringValue(email)
-	v[3] = types.StringValue(card)
-	v[4] = types.StringValue(city)
-	v[5] = types.StringValue(state)
-	v[6] = types.TimestampValue(ts, 0)
-	v[7] = types.StringValue(g.extra(size, c.AvgPersonSize))
-	return v
+	return personEvent{id: pid, name: name, email: email, card: card, city: city, state: state,
+		extra: g.extra(size, c.AvgPersonSize)}
 }
 
 // nextBase0PersonID is PersonGenerator.nextBase0PersonId: one of the active people, or a few ids ahead.
@@ -265,11 +289,27 @@ func priceOf(u float64) int64 {
 	return int64(math.Floor(y + 0.5)) // Math.round
 }
 
-// auction is AuctionGenerator.nextAuction.
+// auction is AuctionGenerator.nextAuction, as row values.
 func (g *generator) auction(id, ts int64) []types.Value {
-	c, r := g.cfg, &g.rng
+	a := g.nextAuction(id, ts)
 	v := take(&g.auctions, 10)
-	v[0] = types.IntValue(c.lastBase0AuctionID(id) + firstAuctionID)
+	v[0] = types.IntValue(a.id)
+	v[1] = types.StringValue(a.name)
+	v[2] = types.StringValue(a.desc)
+	v[3] = types.IntValue(a.initialBid)
+	v[4] = types.IntValue(a.reserve)
+	v[5] = types.TimestampValue(ts, 0)
+	v[6] = types.TimestampValue(a.expires, 0)
+	v[7] = types.IntValue(a.seller)
+	v[8] = types.IntValue(a.category)
+	v[9] = types.StringValue(a.extra)
+	return v
+}
+
+// nextAuction is AuctionGenerator.nextAuction.
+func (g *generator) nextAuction(id, ts int64) auctionEvent {
+	c, r := g.cfg, &g.rng
+	aid := c.lastBase0AuctionID(id) + firstAuctionID
 	var seller int64
 	if r.nextInt(int32(c.HotSellersRatio)) > 0 {
 		seller = c.lastBase0PersonID(id) / hotSellerRatio * hotSellerRatio
@@ -293,22 +333,27 @@ func (g *generator) auction(id, ts int64) []types.Value {
 	desc := g.str(start)
 	reserve := initialBid + g.price()
 	size := 8 + len(name) + len(desc) + 8 + 8 + 8 + 8 + 8
-	v[1] = types.StringValue(name)
-	v[2] = types.StringValue(desc)
-	v[3] = types.IntValue(initialBid)
-	v[4] = types.IntValue(reserve)
+	return auctionEvent{id: aid, name: name, desc: desc, initialBid: initialBid, reserve: reserve, expires: expires,
+		seller: seller + firstPersonID, category: category, extra: g.extra(size, c.AvgAuctionSize)}
+}
+
+// bid is BidGenerator.nextBid, as row values.
+func (g *generator) bid(id, ts int64) []types.Value {
+	b := g.nextBid(id)
+	v := take(&g.bids, 7)
+	v[0] = types.IntValue(b.auction)
+	v[1] = types.IntValue(b.bidder)
+	v[2] = types.IntValue(b.price)
+	v[3] = types.StringValue(b.channel)
+	v[4] = types.StringValue(b.url)
 	v[5] = types.TimestampValue(ts, 0)
-	v[6] = types.TimestampValue(expires, 0)
-	v[7] = types.IntValue(seller + firstPersonID)
-	v[8] = types.IntValue(category)
-	v[9] = types.StringValue(g.extra(size, c.AvgAuctionSize))
+	v[6] = types.StringValue(b.extra)
 	return v
 }
 
-// bid is BidGenerator.nextBid. As upstream, the bidder id is offset by FIRST_PERSON_ID twice.
-func (g *generator) bid(id, ts int64) []types.Value {
+// nextBid is BidGenerator.nextBid. As upstream, the bidder id is offset by FIRST_PERSON_ID twice.
+func (g *generator) nextBid(id int64) bidEvent {
 	c, r := g.cfg, &g.rng
-	v := take(&g.bids, 7)
 	var auction int64
 	if r.nextInt(int32(c.HotAuctionRatio)) > 0 {
 		auction = c.lastBase0AuctionID(id) / hotAuctionRatio * hotAuctionRatio
@@ -330,14 +375,8 @@ func (g *generator) bid(id, ts int64) []types.Value {
 		i := r.nextInt(channelsNumber)
 		channel, url = g.tab.channels[i], g.tab.urls[i]
 	}
-	v[0] = types.IntValue(auction + firstAuctionID)
-	v[1] = types.IntValue(bidder + 2*firstPersonID)
-	v[2] = types.IntValue(price)
-	v[3] = types.StringValue(channel)
-	v[4] = types.StringValue(url)
-	v[5] = types.TimestampValue(ts, 0)
-	v[6] = types.StringValue(g.extra(8+8+8+8, c.AvgBidSize))
-	return v
+	return bidEvent{auction: auction + firstAuctionID, bidder: bidder + 2*firstPersonID, price: price, channel: channel,
+		url: url, extra: g.extra(8+8+8+8, c.AvgBidSize)}
 }
 
 // extra is StringsGenerator.nextExtra: a string such that size plus its length is avg on average (±20 %),

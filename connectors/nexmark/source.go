@@ -11,6 +11,7 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // maxBatch is the largest number of events pushed at once.
@@ -68,8 +69,17 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	if s.paced {
 		bs = int(min(max(s.settings.FirstEventRate/10, 1), maxBatch))
 	}
-	vals := make([]types.Value, bs*4)
-	batch := &changelog.Batch{Rows: make([]changelog.Row, 0, bs)}
+	// Columns when the operators downstream take them (vec), else rows: the same events either way.
+	var cols *eventCols
+	var conv vec.RowConv
+	var vals []types.Value
+	var batch *changelog.Batch
+	if vec.Accepts(out) {
+		cols = newEventCols()
+	} else {
+		vals = make([]types.Value, bs*4)
+		batch = &changelog.Batch{Rows: make([]changelog.Row, 0, bs)}
+	}
 	wallBase := p.wallBaseTime
 	for g.hasNext() {
 		if err := ctx.Err(); err != nil {
@@ -86,18 +96,33 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 				}
 			}
 		}
-		batch.Reset()
-		for i := 0; i < bs && g.hasNext(); i++ {
-			row := vals[i*4 : i*4+4 : i*4+4]
-			g.next(row)
-			batch.Append(changelog.Insert, row)
+		if cols != nil {
+			cols.reset(bs)
+			for i := 0; i < bs && g.hasNext(); i++ {
+				g.nextCols(cols)
+			}
+			cols.finish()
+		} else {
+			batch.Reset()
+			for i := 0; i < bs && g.hasNext(); i++ {
+				row := vals[i*4 : i*4+4 : i*4+4]
+				g.next(row)
+				batch.Append(changelog.Insert, row)
+			}
 		}
 		next := position{count: g.count, rng: g.rng.seed, seed: p.seed, baseTime: p.baseTime, wallBaseTime: wallBase}
-		if err := connectors.PushThen(out, batch, func() {
+		advance := func() {
 			s.mu.Lock()
 			s.pos, s.hasPos = next, true
 			s.mu.Unlock()
-		}); err != nil {
+		}
+		var err error
+		if cols != nil {
+			err = vec.PushThen(out, &cols.b, &conv, advance)
+		} else {
+			err = connectors.PushThen(out, batch, advance)
+		}
+		if err != nil {
 			return err
 		}
 	}

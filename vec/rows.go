@@ -1,0 +1,212 @@
+package vec
+
+import (
+	"math"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Output is implemented by an operator or sink that can take columnar batches as well as rows.
+//
+// Contract: PushColumns is Push for a columnar batch (same ordering, ownership and -U/+U adjacency rules).
+// AcceptsColumns is a hint for producers: true when columns are processed as columns downstream, so that
+// producing them pays; a producer may still push columns when it is false (they are converted to rows).
+type Output interface {
+	changelog.Output
+	PushColumns(b *Batch) error
+	AcceptsColumns() bool
+}
+
+// PositionedOutput is the columnar form of connectors.PositionedOutput: push and advance the source's
+// position in one critical section.
+type PositionedOutput interface {
+	PushColumnsThen(b *Batch, advance func()) error
+}
+
+// Accepts reports whether out takes columnar batches natively.
+func Accepts(out changelog.Output) bool {
+	o, ok := out.(Output)
+	return ok && o.AcceptsColumns()
+}
+
+// Push delivers b to out: as columns when out is an Output, else converted to rows with conv.
+func Push(out changelog.Output, b *Batch, conv *RowConv) error {
+	if o, ok := out.(Output); ok {
+		return o.PushColumns(b)
+	}
+	return out.Push(conv.Rows(b))
+}
+
+// PushThen pushes b and then calls advance, inside the output's critical section when it has one.
+func PushThen(out changelog.Output, b *Batch, conv *RowConv, advance func()) error {
+	if p, ok := out.(PositionedOutput); ok {
+		return p.PushColumnsThen(b, advance)
+	}
+	if b.Len() > 0 {
+		if err := Push(out, b, conv); err != nil {
+			return err
+		}
+	}
+	advance()
+	return nil
+}
+
+// RowConv converts columnar batches to rows, reusing its batch and value arena across calls.
+type RowConv struct {
+	batch changelog.Batch
+	arena []types.Value
+}
+
+// Rows returns the selected rows of b as a changelog batch, valid until the next call. String values share
+// b's byte arenas; ROW values are allocated (they may be kept downstream).
+func (r *RowConv) Rows(b *Batch) *changelog.Batch {
+	r.batch.Reset()
+	w, n := len(b.Cols), b.Len()
+	if need := n * w; cap(r.arena) < need {
+		r.arena = make([]types.Value, need)
+	} else {
+		r.arena = r.arena[:need]
+	}
+	for k := 0; k < n; k++ {
+		i := b.Row(k)
+		vals := r.arena[k*w : (k+1)*w : (k+1)*w]
+		for j, c := range b.Cols {
+			vals[j] = c.Value(i)
+		}
+		r.batch.Append(b.Kind(i), vals)
+	}
+	return &r.batch
+}
+
+// ColFor returns an empty column for values of type t: typed where the type has a vector form, else a
+// Values column. Struct columns get child columns for the ROW's fields.
+func ColFor(t types.Type) *Col {
+	switch {
+	case t.IsIntegral(), t.Kind == types.IntervalYearMonth, t.Kind == types.IntervalDayTime:
+		return &Col{Kind: Int64, Tag: types.TagInt}
+	case t.Kind == types.Date:
+		return &Col{Kind: Int64, Tag: types.TagDate}
+	case t.Kind == types.Time:
+		return &Col{Kind: Int64, Tag: types.TagTime}
+	case t.Kind == types.Timestamp || t.Kind == types.TimestampLTZ:
+		return &Col{Kind: Int64, Tag: types.TagTimestamp}
+	case t.Kind == types.Decimal:
+		return &Col{Kind: Int64, Tag: types.TagDecimal, Scale: int32(t.Scale)}
+	case t.Kind == types.Float || t.Kind == types.Double:
+		return &Col{Kind: Float64, Tag: types.TagFloat}
+	case t.Kind == types.Boolean:
+		return &Col{Kind: Bool, Tag: types.TagBool}
+	case t.IsString():
+		return &Col{Kind: Bytes, Tag: types.TagString, Off: []int32{0}}
+	case t.Kind == types.Binary || t.Kind == types.VarBinary:
+		return &Col{Kind: Bytes, Tag: types.TagBytes, Off: []int32{0}}
+	case t.Kind == types.Row:
+		c := &Col{Kind: Struct, Tag: types.TagRow}
+		for _, f := range t.Fields {
+			c.Fields = append(c.Fields, ColFor(f.Type))
+		}
+		return c
+	}
+	return &Col{Kind: Values}
+}
+
+// Append appends v to the column. It reports false when v has no exact form in the column (a DECIMAL
+// that does not fit int64 or has another scale, a value of an unexpected representation): the caller then
+// keeps the rows.
+func (c *Col) Append(row int, v types.Value) bool {
+	if v.T == types.TagNull {
+		c.AppendNull(row)
+		return true
+	}
+	switch c.Kind {
+	case Int64:
+		if v.T != c.Tag || v.T == types.TagDecimal && (v.X != nil || v.N != c.Scale) {
+			return false
+		}
+		if v.T == types.TagTimestamp {
+			c.AppendTimestamp(v.I, v.N)
+			return true
+		}
+		c.I64 = append(c.I64, v.I)
+		if c.Nanos != nil {
+			c.Nanos = append(c.Nanos, 0)
+		}
+	case Float64:
+		if v.T != types.TagFloat {
+			return false
+		}
+		c.F64 = append(c.F64, math.Float64frombits(uint64(v.I)))
+	case Bool:
+		if v.T != types.TagBool {
+			return false
+		}
+		c.B = append(c.B, v.I != 0)
+	case Bytes:
+		if v.T != c.Tag {
+			return false
+		}
+		c.AppendString(v.S)
+	case Struct:
+		fs, ok := v.X.([]types.Value)
+		if !ok || v.T != types.TagRow || len(fs) != len(c.Fields) {
+			return false
+		}
+		for j, f := range c.Fields {
+			if !f.Append(row, fs[j]) {
+				return false
+			}
+		}
+	default:
+		c.Vals = append(c.Vals, v)
+	}
+	return true
+}
+
+// FromRows fills dst with rows' columns cols (nil: all), typed by ts (the row type's field types), reusing
+// dst's columns when it has them. Columns not in cols are left empty (nil). It reports false when a value
+// has no exact columnar form; dst is then not usable.
+func FromRows(dst *Batch, rows []changelog.Row, ts []types.Type, cols []int) bool {
+	dst.N, dst.Sel = len(rows), nil
+	dst.Kinds = nil
+	for i, r := range rows {
+		if r.Kind != changelog.Insert {
+			dst.Kinds = make([]changelog.Kind, len(rows))
+			for k := range rows[i:] {
+				dst.Kinds[i+k] = rows[i+k].Kind
+			}
+			break
+		}
+	}
+	if len(dst.Cols) != len(ts) {
+		dst.Cols = make([]*Col, len(ts))
+	}
+	fill := func(j int) bool {
+		c := dst.Cols[j]
+		if c == nil {
+			c = ColFor(ts[j])
+			dst.Cols[j] = c
+		}
+		c.Reset(len(rows))
+		for i, r := range rows {
+			if !c.Append(i, r.Vals[j]) {
+				return false
+			}
+		}
+		return true
+	}
+	if cols == nil {
+		for j := range ts {
+			if !fill(j) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, j := range cols {
+		if !fill(j) {
+			return false
+		}
+	}
+	return true
+}
