@@ -76,6 +76,10 @@ type sourceRun struct {
 	name string
 	src  connectors.Source
 	out  changelog.Output
+	// A source running as several subtasks (pipeline.go): subs are their outputs (out is then where their
+	// chains meet the graph, for the drain of STOP WITH SAVEPOINT).
+	par  connectors.ParallelSource
+	subs []changelog.Output
 }
 
 func (s *Session) newGraph(batch bool) *graph {
@@ -120,6 +124,12 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			var wm func() int64
 			out, wm = exec.NewWatermarkTracker(x, out)
 			g.bsp.wms = append(g.bsp.wms, wm)
+		}
+	}
+	if out != nil {
+		if sc, chain, p := g.chainedScan(n); sc != nil {
+			g.buildSubtasks(sc, chain, p, out, j) // pipeline.go
+			return nil
 		}
 	}
 	out = g.meter(n, out, j) // per-operator counters (metrics.go)
@@ -513,6 +523,13 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		wg.Add(1)
 		go func(sr sourceRun) {
 			defer wg.Done()
+			if sr.subs != nil {
+				if err := runSubtasks(ctx, sr); err != nil {
+					errs <- err
+					cancel()
+				}
+				return
+			}
 			out := &locked{mu: &g.mu, out: sr.out, stopped: &g.stopped}
 			err := runSource(ctx, sr, out)
 			if err == nil {

@@ -303,6 +303,10 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 		return nil, err
 	}
 	s := &source{cfg: c, stderr: ctx.StderrWriter()}
+	s.fresh = func() (*tableConfig, error) { return f.newTableConfig(ctx, false) }
+	if err := checkScanParallelism(c.r); err != nil {
+		return nil, err
+	}
 	if s.topics, s.pattern, err = sourceTopics(c.r); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,12 +74,18 @@ type source struct {
 	discovery time.Duration
 
 	records, skippedBad, skippedNull atomic.Int64
-	warnings                         int
+	warnings                         atomic.Int64
+
+	fresh func() (*tableConfig, error) // a new config with its own decoders, for source subtasks (subtasks.go)
+	proj  *formats.Projection          // the projection applied (ApplyProjection), for fresh decoders
 
 	lagTotal, lagMax atomic.Int64 // records behind the high watermarks (RecordsLag); lagKnown after a fetch
 	lagKnown         atomic.Bool
 
 	positions positions // position.go
+
+	lagMu   sync.Mutex
+	subLags map[int][2]int64 // per source subtask: its lag total and max (subtaskLag)
 
 	splits connectors.SplitListener // per-partition watermarks (splits.go); nil when the table has none
 }
@@ -129,6 +136,9 @@ type run struct {
 	blocked    []int  // splits that watermark alignment blocks (splits.go)
 	pushedRows bool   // the last handle pushed rows
 	open       int    // bounded: partitions not done
+
+	sub, nsub      int             // this subtask among nsub: it reads the partitions splitOwner gives it
+	keyDec, valDec formats.Decoder // this subtask's decoders
 
 	// Reused buffers: rows live in arena, valid until the next push.
 	batch     changelog.Batch
@@ -203,7 +213,16 @@ func loginError(err error) string {
 
 // Run reads the topics and pushes rows until the stop offsets (bounded) or until ctx is cancelled.
 func (s *source) Run(ctx context.Context, out changelog.Output) error {
+	return s.runSubtask(ctx, out, 0, 1)
+}
+
+// runSubtask reads the partitions that subtask sub of nsub owns (subtasks.go).
+func (s *source) runSubtask(ctx context.Context, out changelog.Output, sub, nsub int) error {
 	c := s.cfg
+	keyDec, valDec, err := s.decoders(sub)
+	if err != nil {
+		return err
+	}
 	opts := []kgo.Opt{
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
 		kgo.KeepControlRecords(),
@@ -231,15 +250,20 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	if err := c.waitReachable(ctx, cl); err != nil {
 		return err
 	}
-	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}}
+	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}, sub: sub, nsub: nsub, keyDec: keyDec, valDec: valDec}
 	r.prepare()
 	_, managed := out.(connectors.PositionedOutput)
 	s.positions.mu.Lock()
-	s.positions.active, s.positions.managed = r, managed
+	if s.positions.active == nil {
+		s.positions.active = r
+	}
+	s.positions.managed = managed
 	s.positions.mu.Unlock()
 	defer func() {
 		s.positions.mu.Lock()
-		s.positions.active = nil
+		if s.positions.active == r {
+			s.positions.active = nil
+		}
 		s.positions.mu.Unlock()
 	}()
 	err = r.loop(ctx, out)
@@ -345,6 +369,9 @@ func (s *source) what() string {
 func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) error {
 	var fresh []topicPartition
 	for _, tp := range parts {
+		if r.nsub > 1 && splitOwner(tp.topic, tp.partition, r.nsub) != r.sub {
+			continue // another subtask's
+		}
 		if _, ok := r.parts[tp]; !ok {
 			fresh = append(fresh, tp)
 		}
@@ -593,6 +620,9 @@ func (r *run) noteLag(fetched bool) {
 		total += lag
 		mx = max(mx, lag)
 	}
+	if r.nsub > 1 {
+		total, mx = r.s.subtaskLag(r.sub, total, mx)
+	}
 	r.s.lagTotal.Store(total)
 	r.s.lagMax.Store(mx)
 	r.s.lagKnown.Store(true)
@@ -608,7 +638,7 @@ func (s *source) RecordsLag() (total, max int64, known bool) {
 func (r *run) record(rec *kgo.Record) error {
 	s := r.s
 	c := s.cfg
-	if cd, ok := c.value.Decoder.(formats.ChangelogDecoder); ok {
+	if cd, ok := r.valDec.(formats.ChangelogDecoder); ok {
 		return r.changelogRecord(rec, cd)
 	}
 	kind := changelog.Insert
@@ -633,7 +663,7 @@ func (r *run) record(rec *kgo.Record) error {
 				row[pi] = types.NullValue
 			}
 		} else {
-			ok, err := c.key.Decoder.Decode(rec.Key, r.keyVals)
+			ok, err := r.keyDec.Decode(rec.Key, r.keyVals)
 			if err != nil {
 				return s.recordError(rec, "key", err)
 			}
@@ -658,7 +688,7 @@ func (r *run) record(rec *kgo.Record) error {
 		if !r.valDirect {
 			dst = r.valVals
 		}
-		ok, err := c.value.Decoder.Decode(rec.Value, dst)
+		ok, err := r.valDec.Decode(rec.Value, dst)
 		if err != nil {
 			return s.recordError(rec, "value", err)
 		}
@@ -714,7 +744,7 @@ func (r *run) changelogRecord(rec *kgo.Record, cd formats.ChangelogDecoder) erro
 		return nil
 	}
 	if c.key != nil && rec.Key != nil {
-		ok, err := c.key.Decoder.Decode(rec.Key, r.keyVals)
+		ok, err := r.keyDec.Decode(rec.Key, r.keyVals)
 		if err != nil {
 			return s.recordError(rec, "key", err)
 		}
@@ -788,13 +818,13 @@ func (s *source) recordError(rec *kgo.Record, side string, err error) error {
 }
 
 func (s *source) warn(rec *kgo.Record, why string) {
-	s.warnings++
-	if s.warnings > maxWarnings {
+	n := s.warnings.Add(1)
+	if n > maxWarnings {
 		return
 	}
 	fmt.Fprintf(s.stderr, "WARN kafka table '%s': skipped the record at topic '%s' partition %d offset %d: %s\n",
 		s.cfg.table.Name, rec.Topic, rec.Partition, rec.Offset, why)
-	if s.warnings == maxWarnings {
+	if n == maxWarnings {
 		fmt.Fprintf(s.stderr, "WARN kafka table '%s': further skipped records are counted, not printed\n", s.cfg.table.Name)
 	}
 }
