@@ -146,7 +146,6 @@ END;`
 	}
 }
 
-
 func atoi(s string) int {
 	n := 0
 	fmt.Sscan(s, &n)
