@@ -24,3 +24,21 @@ type ParallelSource interface {
 	Subtasks(def int) int
 	RunSubtask(ctx context.Context, out changelog.Output, i, n int) error
 }
+
+// EncodingOutput is implemented by sink Outputs whose encoding can run in the source subtasks that feed them
+// directly (through stateless operators only), outside the engine's graph lock: each subtask encodes its
+// batches with an encoder of its own, and only hands the encoded rows to the sink under the lock.
+type EncodingOutput interface {
+	NewSubtaskEncoder() (SubtaskEncoder, error)
+}
+
+// SubtaskEncoder encodes the rows of one source subtask (one goroutine at a time).
+//
+// Contract: Encode encodes b's rows without touching state shared with other encoders or with the sink's
+// Push; it may be called without the graph lock. Write, called with the graph lock held right after Encode,
+// hands the encoded rows to the sink with the effect that Push(b) would have had (same order, same errors
+// for rows the sink refuses, same checkpoint semantics).
+type SubtaskEncoder interface {
+	Encode(b *changelog.Batch) error
+	Write() error
+}

@@ -128,8 +128,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	}
 	if out != nil {
 		if sc, chain, p := g.chainedScan(n); sc != nil {
-			g.buildSubtasks(sc, chain, p, out, j) // pipeline.go
-			return nil
+			return g.buildSubtasks(sc, chain, p, out, j, nil) // pipeline.go
 		}
 	}
 	out = g.meter(n, out, j) // per-operator counters (metrics.go)
@@ -152,6 +151,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		var in changelog.Output = exec.NewCounter(&j.rowsOut, e)
 		if g.stage != nil {
 			in = exec.NewCounter(&g.stage.run.sinkRows, in) // taken back from rows out if the attempt fails
+		}
+		if eo, ok := so.(connectors.EncodingOutput); ok && g.parents[n.Input] < 2 {
+			if sc, chain, p := g.chainedScan(n.Input); sc != nil {
+				return g.buildSubtasks(sc, chain, p, in, j, &sinkEncoding{out: eo, rows: &j.rowsOut}) // pipeline.go
+			}
 		}
 		return g.build(n.Input, in, j)
 	case *planner.Scan:

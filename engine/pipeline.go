@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -55,13 +56,21 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []*planner.Calc, int
 	}
 }
 
-// buildSubtasks wires scan sc as p source subtasks, each with its own instance of chain, into out.
-func (g *graph) buildSubtasks(sc *planner.Scan, chain []*planner.Calc, p int, out changelog.Output, j *Job) {
+// buildSubtasks wires scan sc as p source subtasks, each with its own instance of chain, into out. With enc,
+// out is a sink whose rows each subtask encodes outside the lock (connectors.EncodingOutput).
+func (g *graph) buildSubtasks(sc *planner.Scan, chain []*planner.Calc, p int, out changelog.Output, j *Job, enc *sinkEncoding) error {
 	g.register(sc, sc.Source)
 	ins := exec.NewUnion(p, out)
 	subs := make([]changelog.Output, p)
 	for i := range p {
 		pp := &pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}
+		if enc != nil {
+			e, err := enc.out.NewSubtaskEncoder()
+			if err != nil {
+				return fmt.Errorf("sink encoder for source subtask %d of %s: %w", i+1, sc.Table.Name, err)
+			}
+			pp.enc, pp.rows = e, enc.rows
+		}
 		var o changelog.Output = pp
 		for _, c := range chain {
 			o = exec.NewCalc(c.Projects, c.Filter, g.meter(c, o, j))
@@ -70,6 +79,13 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []*planner.Calc, p int, ou
 		subs[i] = &pipeHead{pipe: pp, in: exec.NewCounter(&j.rowsIn, o)}
 	}
 	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, src: sc.Source, out: out, par: sc.Source.(connectors.ParallelSource), subs: subs})
+	return nil
+}
+
+// sinkEncoding is a sink that source subtasks encode for.
+type sinkEncoding struct {
+	out  connectors.EncodingOutput
+	rows *atomic.Int64 // the job's rows out
 }
 
 // SourceSubtasks returns how many subtasks each source of the job's graph runs as, by table name (a source
@@ -138,6 +154,9 @@ type pipe struct {
 	stopped *bool // the graph's stopped flag, read under mu
 	out     changelog.Output
 	held    bool
+	// enc encodes the rows for the sink that out ends in, before the lock is taken (rows counts them).
+	enc  connectors.SubtaskEncoder
+	rows *atomic.Int64
 }
 
 func (p *pipe) lock() error {
@@ -159,6 +178,19 @@ func (p *pipe) unlock() {
 }
 
 func (p *pipe) Push(b *changelog.Batch) error {
+	if p.enc != nil {
+		if len(b.Rows) == 0 {
+			return nil
+		}
+		if err := p.enc.Encode(b); err != nil {
+			return err
+		}
+		if err := p.lock(); err != nil {
+			return err
+		}
+		p.rows.Add(int64(len(b.Rows)))
+		return p.enc.Write()
+	}
 	if err := p.lock(); err != nil {
 		return err
 	}

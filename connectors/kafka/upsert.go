@@ -180,6 +180,7 @@ func (f *UpsertFactory) CreateSink(ctx connectors.Context) (connectors.Sink, err
 	}
 	s := &sink{cfg: c, stderr: ctx.StderrWriter(), topics: []string{topic}, topicMeta: -1, partitioner: "default",
 		guarantee: guaranteeAtLeastOnce}
+	s.fresh = func() (*tableConfig, error) { return buildTableConfig(f, f.connectTimeout, ctx, true, true) }
 	return &upsertSink{sink: s, maxRows: rows, interval: interval}, nil
 }
 
