@@ -96,19 +96,3 @@ func (s *source) decoders(i int) (key, val formats.Decoder, err error) {
 	}
 	return key, fc.value.Decoder, nil
 }
-
-// subtaskLag records subtask sub's lag and returns the lag over all subtasks (total, max).
-func (s *source) subtaskLag(sub int, total, mx int64) (int64, int64) {
-	s.lagMu.Lock()
-	defer s.lagMu.Unlock()
-	if s.subLags == nil {
-		s.subLags = map[int][2]int64{}
-	}
-	s.subLags[sub] = [2]int64{total, mx}
-	total, mx = 0, 0
-	for _, l := range s.subLags {
-		total += l[0]
-		mx = max(mx, l[1])
-	}
-	return total, mx
-}
