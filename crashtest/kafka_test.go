@@ -103,7 +103,14 @@ func countIDs(t *testing.T, recs []*kgo.Record) map[int]int {
 // TestExactlyOnceKill: kafka → filter → kafka with 'sink.delivery-guarantee' = 'exactly-once' and
 // checkpoints every 200 ms, killed at random moments and restarted from the latest checkpoint. A
 // read_committed consumer must see every expected row exactly once.
-func TestExactlyOnceKill(t *testing.T) {
+func TestExactlyOnceKill(t *testing.T) { exactlyOnceKill(t, nil) }
+
+// TestExactlyOnceKillParallel: the same with the source running as parallel subtasks that filter and encode
+// outside the graph lock, the parallelism changing from run to run (2, 1, 3): each restore reads a
+// checkpoint taken at another parallelism.
+func TestExactlyOnceKillParallel(t *testing.T) { exactlyOnceKill(t, []int{2, 1, 3}) }
+
+func exactlyOnceKill(t *testing.T, parallelism []int) {
 	addr := broker(t, 4)
 	dir := t.TempDir()
 	ckpts := dir + "/checkpoints"
@@ -117,7 +124,7 @@ func TestExactlyOnceKill(t *testing.T) {
   'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'crash-eo');`,
 		`INSERT INTO eo SELECT id, user_id, amount FROM orders WHERE amount <> 3;`,
 	}
-	r := &restarts{t: t, dir: dir, addr: addr, ckpts: ckpts, body: body}
+	r := &restarts{t: t, dir: dir, addr: addr, ckpts: ckpts, body: body, parallelism: parallelism}
 	f := feed(t, addr, "orders", 0, 50)
 	r.kill(rng, 150*time.Millisecond, 1200*time.Millisecond)
 	total := f.end()

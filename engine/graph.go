@@ -77,6 +77,10 @@ type sourceRun struct {
 	name string
 	src  connectors.Source
 	out  changelog.Output
+	// A source running as several subtasks (pipeline.go): subs are their outputs (out is then where their
+	// chains meet the graph, for the drain of STOP WITH SAVEPOINT).
+	par  connectors.ParallelSource
+	subs []changelog.Output
 }
 
 func (s *Session) newGraph(batch bool) *graph {
@@ -123,6 +127,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			g.bsp.wms = append(g.bsp.wms, wm)
 		}
 	}
+	if out != nil {
+		if sc, chain, p := g.chainedScan(n); sc != nil {
+			return g.buildSubtasks(sc, chain, p, out, j, nil) // pipeline.go
+		}
+	}
 	out = g.meter(n, out, j) // per-operator counters (metrics.go)
 	switch n := n.(type) {
 	case *planner.Sink:
@@ -143,6 +152,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		var in changelog.Output = exec.NewCounter(&j.rowsOut, e)
 		if g.stage != nil {
 			in = exec.NewCounter(&g.stage.run.sinkRows, in) // taken back from rows out if the attempt fails
+		}
+		if eo, ok := so.(connectors.EncodingOutput); ok && g.parents[n.Input] < 2 {
+			if sc, chain, p := g.chainedScan(n.Input); sc != nil {
+				return g.buildSubtasks(sc, chain, p, in, j, &sinkEncoding{out: eo, rows: &j.rowsOut}) // pipeline.go
+			}
 		}
 		return g.build(n.Input, in, j)
 	case *planner.Scan:
@@ -532,6 +546,13 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		wg.Add(1)
 		go func(sr sourceRun) {
 			defer wg.Done()
+			if sr.subs != nil {
+				if err := runSubtasks(ctx, sr); err != nil {
+					errs <- err
+					cancel()
+				}
+				return
+			}
 			out := &locked{mu: &g.mu, out: sr.out, stopped: &g.stopped}
 			err := runSource(ctx, sr, out)
 			if err == nil {

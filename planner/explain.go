@@ -124,13 +124,17 @@ func ExplainText(t *Trace, mode string, modes, verbose bool) string {
 			b.WriteString(Explain(st.Physical, true))
 		}
 	}
+	view := func(n Node) Node { return n }
+	if mode == "streaming" {
+		view = withExchanges // explain_exchange.go
+	}
 	fmt.Fprintf(&b, "\n== Optimized Physical Plan (%s) ==\n", mode)
 	for _, st := range t.Statements {
-		b.WriteString(Explain(st.Physical, modes))
+		b.WriteString(Explain(view(st.Physical), modes))
 	}
 	b.WriteString("\n== Optimized Execution Plan ==\n")
 	for _, st := range t.Statements {
-		b.WriteString(Explain(executionView(st.Physical), false))
+		b.WriteString(Explain(view(executionView(st.Physical)), false))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

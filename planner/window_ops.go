@@ -218,6 +218,9 @@ func underlyingName(n Node, col int) string {
 		name := n.Fields()[col].Name
 		var projects []expr.Expr
 		switch x := n.(type) {
+		case *exchange: // EXPLAIN's view only (explain_exchange.go): the same fields
+			n = x.Input
+			continue
 		case *Calc:
 			projects, n = x.Projects, x.Input
 		case *Project:

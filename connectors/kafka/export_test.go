@@ -40,3 +40,7 @@ func Crash(t testing.TB, out changelog.Output) {
 	o.stopAfter()
 	o.cancel()
 }
+
+// SplitOwner and JavaStringHash expose the partition assignment of source subtasks (subtasks.go).
+func SplitOwner(topic string, p int32, n int) int { return splitOwner(topic, p, n) }
+func JavaStringHash(s string) int32               { return javaStringHash(s) }

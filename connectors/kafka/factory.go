@@ -303,6 +303,10 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 		return nil, err
 	}
 	s := &source{cfg: c, stderr: ctx.StderrWriter()}
+	s.fresh = func() (*tableConfig, error) { return f.newTableConfig(ctx, false) }
+	if err := checkScanParallelism(c.r); err != nil {
+		return nil, err
+	}
 	if s.topics, s.pattern, err = sourceTopics(c.r); err != nil {
 		return nil, err
 	}
@@ -335,6 +339,7 @@ func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
 			Msg: "Option 'topic-pattern' is only supported by a kafka source; a sink writes to 'topic'."}
 	}
 	s := &sink{cfg: c, stderr: ctx.StderrWriter(), topicMeta: -1}
+	s.fresh = func() (*tableConfig, error) { return f.newTableConfig(ctx, true) }
 	for _, t := range Topic.Get(r) {
 		if t != "" {
 			s.topics = append(s.topics, t)

@@ -83,5 +83,5 @@ func optionDecls() []options.Decl {
 		ValueFieldsInclude, StartupMode, StartupSpecificOffsets, StartupTimestampMillis, BoundedMode,
 		BoundedSpecificOffsets, BoundedTimestampMillis, DiscoveryInterval, WatermarkIdleTimeout, AlignmentGroup, AlignmentMaxDrift,
 		AlignmentUpdateInterval, SinkPartitioner,
-		DeliveryGuarantee, TransactionalIDPrefix, SinkParallelism)
+		DeliveryGuarantee, TransactionalIDPrefix, ScanParallelism, SinkParallelism)
 }

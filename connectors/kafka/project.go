@@ -10,6 +10,7 @@ var _ connectors.ProjectableSource = (*source)(nil)
 // ApplyProjection passes the columns (and ROW members) the query reads on to the key and value formats that
 // can skip the rest (formats.Projector: json).
 func (s *source) ApplyProjection(p *formats.Projection) {
+	s.proj = p
 	c := s.cfg
 	side := func(d *formats.Discovered, idx []int) {
 		if d == nil {

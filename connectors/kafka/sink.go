@@ -30,6 +30,8 @@ type sink struct {
 	partitioner string
 	guarantee   string
 	txnPrefix   string // exactly-once: 'sink.transactional-id-prefix'
+	// fresh builds the table's config again, with encoders of its own (sink_encode.go); nil: no subtask encoders.
+	fresh func() (*tableConfig, error)
 }
 
 var (

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,12 +74,18 @@ type source struct {
 	discovery time.Duration
 
 	records, skippedBad, skippedNull atomic.Int64
-	warnings                         int
+	warnings                         atomic.Int64
+
+	fresh func() (*tableConfig, error) // a new config with its own decoders, for source subtasks (subtasks.go)
+	proj  *formats.Projection          // the projection applied (ApplyProjection), for fresh decoders
 
 	lagTotal, lagMax atomic.Int64 // records behind the high watermarks (RecordsLag); lagKnown after a fetch
 	lagKnown         atomic.Bool
 
 	positions positions // position.go
+
+	lagMu   sync.Mutex
+	subLags map[int][2]int64 // per source subtask: its lag total and max (subtaskLag)
 
 	splits connectors.SplitListener // per-partition watermarks (splits.go); nil when the table has none
 }
@@ -129,6 +136,9 @@ type run struct {
 	blocked    []int  // splits that watermark alignment blocks (splits.go)
 	pushedRows bool   // the last handle pushed rows
 	open       int    // bounded: partitions not done
+
+	sub, nsub      int             // this subtask among nsub: it reads the partitions splitOwner gives it
+	keyDec, valDec formats.Decoder // this subtask's decoders
 
 	// Reused buffers: rows live in arena, valid until the next push.
 	batch     changelog.Batch
@@ -203,7 +213,16 @@ func loginError(err error) string {
 
 // Run reads the topics and pushes rows until the stop offsets (bounded) or until ctx is cancelled.
 func (s *source) Run(ctx context.Context, out changelog.Output) error {
+	return s.runSubtask(ctx, out, 0, 1)
+}
+
+// runSubtask reads the partitions that subtask sub of nsub owns (subtasks.go).
+func (s *source) runSubtask(ctx context.Context, out changelog.Output, sub, nsub int) error {
 	c := s.cfg
+	keyDec, valDec, err := s.decoders(sub)
+	if err != nil {
+		return err
+	}
 	opts := []kgo.Opt{
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
 		kgo.KeepControlRecords(),
@@ -231,15 +250,20 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	if err := c.waitReachable(ctx, cl); err != nil {
 		return err
 	}
-	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}}
+	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}, sub: sub, nsub: nsub, keyDec: keyDec, valDec: valDec}
 	r.prepare()
 	_, managed := out.(connectors.PositionedOutput)
 	s.positions.mu.Lock()
-	s.positions.active, s.positions.managed = r, managed
+	if s.positions.active == nil {
+		s.positions.active = r
+	}
+	s.positions.managed = managed
 	s.positions.mu.Unlock()
 	defer func() {
 		s.positions.mu.Lock()
-		s.positions.active = nil
+		if s.positions.active == r {
+			s.positions.active = nil
+		}
 		s.positions.mu.Unlock()
 	}()
 	err = r.loop(ctx, out)
@@ -345,6 +369,9 @@ func (s *source) what() string {
 func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) error {
 	var fresh []topicPartition
 	for _, tp := range parts {
+		if r.nsub > 1 && splitOwner(tp.topic, tp.partition, r.nsub) != r.sub {
+			continue // another subtask's
+		}
 		if _, ok := r.parts[tp]; !ok {
 			fresh = append(fresh, tp)
 		}
@@ -578,37 +605,11 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	return firstErr
 }
 
-// noteLag updates the source's lag after a fetch: for each partition, its high watermark minus the next
-// offset to read (Kafka's records-lag).
-func (r *run) noteLag(fetched bool) {
-	if !fetched {
-		return
-	}
-	var total, mx int64
-	for _, st := range r.parts {
-		if st.hw < 0 || st.done {
-			continue
-		}
-		lag := max(st.hw-max(st.next, 0), 0)
-		total += lag
-		mx = max(mx, lag)
-	}
-	r.s.lagTotal.Store(total)
-	r.s.lagMax.Store(mx)
-	r.s.lagKnown.Store(true)
-}
-
-// RecordsLag returns how far the source is behind: the lag summed over its partitions and the largest one
-// (Kafka's records-lag-max); known is false until the first fetch returned records.
-func (s *source) RecordsLag() (total, max int64, known bool) {
-	return s.lagTotal.Load(), s.lagMax.Load(), s.lagKnown.Load()
-}
-
 // record decodes one record into the next row of the batch (or skips it).
 func (r *run) record(rec *kgo.Record) error {
 	s := r.s
 	c := s.cfg
-	if cd, ok := c.value.Decoder.(formats.ChangelogDecoder); ok {
+	if cd, ok := r.valDec.(formats.ChangelogDecoder); ok {
 		return r.changelogRecord(rec, cd)
 	}
 	kind := changelog.Insert
@@ -633,7 +634,7 @@ func (r *run) record(rec *kgo.Record) error {
 				row[pi] = types.NullValue
 			}
 		} else {
-			ok, err := c.key.Decoder.Decode(rec.Key, r.keyVals)
+			ok, err := r.keyDec.Decode(rec.Key, r.keyVals)
 			if err != nil {
 				return s.recordError(rec, "key", err)
 			}
@@ -658,7 +659,7 @@ func (r *run) record(rec *kgo.Record) error {
 		if !r.valDirect {
 			dst = r.valVals
 		}
-		ok, err := c.value.Decoder.Decode(rec.Value, dst)
+		ok, err := r.valDec.Decode(rec.Value, dst)
 		if err != nil {
 			return s.recordError(rec, "value", err)
 		}
@@ -714,7 +715,7 @@ func (r *run) changelogRecord(rec *kgo.Record, cd formats.ChangelogDecoder) erro
 		return nil
 	}
 	if c.key != nil && rec.Key != nil {
-		ok, err := c.key.Decoder.Decode(rec.Key, r.keyVals)
+		ok, err := r.keyDec.Decode(rec.Key, r.keyVals)
 		if err != nil {
 			return s.recordError(rec, "key", err)
 		}
@@ -788,49 +789,13 @@ func (s *source) recordError(rec *kgo.Record, side string, err error) error {
 }
 
 func (s *source) warn(rec *kgo.Record, why string) {
-	s.warnings++
-	if s.warnings > maxWarnings {
+	n := s.warnings.Add(1)
+	if n > maxWarnings {
 		return
 	}
 	fmt.Fprintf(s.stderr, "WARN kafka table '%s': skipped the record at topic '%s' partition %d offset %d: %s\n",
 		s.cfg.table.Name, rec.Topic, rec.Partition, rec.Offset, why)
-	if s.warnings == maxWarnings {
+	if n == maxWarnings {
 		fmt.Fprintf(s.stderr, "WARN kafka table '%s': further skipped records are counted, not printed\n", s.cfg.table.Name)
 	}
-}
-
-// commit commits the progress of every partition to the group, when there is a group and committing is on.
-// Failures are warnings: the next commit retries.
-func (r *run) commit(ctx context.Context, final bool) {
-	c := r.s.cfg
-	if c.client.groupID == "" || !c.client.autoCommit {
-		return
-	}
-	offs := kadm.Offsets{}
-	for _, st := range r.parts {
-		if st.acked >= 0 && st.acked != st.committed {
-			offs.Add(kadm.Offset{Topic: st.tp.topic, Partition: st.tp.partition, At: st.acked, LeaderEpoch: -1})
-		}
-	}
-	if len(offs) == 0 {
-		return
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	resp, err := r.adm.CommitOffsets(cctx, c.client.groupID, offs)
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
-		if !final && ctx.Err() != nil {
-			return
-		}
-		fmt.Fprintf(r.s.stderr, "WARN kafka table '%s': commit offsets to group '%s': %s\n", c.table.Name, c.client.groupID, err.Error())
-		return
-	}
-	resp.Each(func(o kadm.OffsetResponse) {
-		if st := r.parts[topicPartition{o.Topic, o.Partition}]; st != nil && o.Err == nil {
-			st.committed = o.At
-		}
-	})
 }

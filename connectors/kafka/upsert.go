@@ -61,7 +61,7 @@ func (*UpsertFactory) Identifier() string { return upsertIdentifier }
 // so that an upsert-kafka table can be read in batch mode.
 func (*UpsertFactory) Options() []options.Decl {
 	return options.Decls(UpsertTopic, Properties, UpsertKeyFormat, KeyFieldsPrefix, UpsertValueFormat, ValueFieldsInclude,
-		BoundedMode, BoundedSpecificOffsets, BoundedTimestampMillis, SinkParallelism, BufferFlushMaxRows, BufferFlushInterval)
+		BoundedMode, BoundedSpecificOffsets, BoundedTimestampMillis, ScanParallelism, SinkParallelism, BufferFlushMaxRows, BufferFlushInterval)
 }
 
 // ReadableMetadata is the kafka source's metadata.
@@ -133,6 +133,10 @@ func (f *UpsertFactory) CreateSource(ctx connectors.Context) (connectors.Source,
 	}
 	s := &source{cfg: c, stderr: ctx.StderrWriter(), topics: []string{topic}, start: offsetSpec{mode: modeEarliest},
 		discovery: DiscoveryInterval.Get(nil)}
+	s.fresh = func() (*tableConfig, error) { return buildTableConfig(f, f.connectTimeout, ctx, false, true) }
+	if err := checkScanParallelism(c.r); err != nil {
+		return nil, err
+	}
 	if s.stop, err = parseStop(c.r, c.client); err != nil {
 		return nil, err
 	}
@@ -176,6 +180,7 @@ func (f *UpsertFactory) CreateSink(ctx connectors.Context) (connectors.Sink, err
 	}
 	s := &sink{cfg: c, stderr: ctx.StderrWriter(), topics: []string{topic}, topicMeta: -1, partitioner: "default",
 		guarantee: guaranteeAtLeastOnce}
+	s.fresh = func() (*tableConfig, error) { return buildTableConfig(f, f.connectTimeout, ctx, true, true) }
 	return &upsertSink{sink: s, maxRows: rows, interval: interval}, nil
 }
 

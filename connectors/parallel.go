@@ -1,0 +1,44 @@
+package connectors
+
+import (
+	"context"
+
+	"github.com/sluicesql/sluice/changelog"
+)
+
+// ParallelSource is implemented by sources that can run as several subtasks, each reading its own share of
+// the splits (Flink's source readers; Kafka: topic partitions).
+//
+// Contract:
+//   - Subtasks returns how many subtasks the source runs, given the job's default parallelism: its own
+//     'scan.parallelism' when the table sets it, else def. It returns 1 when it must run as one instance
+//     (e.g. when a SplitListener tracks watermarks per split). The engine calls it once, after
+//     SetSplitListener and ApplyProjection, before RunSubtask.
+//   - RunSubtask(ctx, out, i, n) is Run for subtask i of n: it reads only the splits that subtask i owns and
+//     pushes their rows to out. The engine calls it concurrently for every i in [0, n), each with its own out
+//     (a PositionedOutput: positions advance with PushThen exactly as for Run). A bounded subtask returns nil
+//     once its splits are done (at once when it owns none); an unbounded one without splits waits for ctx.
+//   - The source's position (Checkpointed) covers all splits, whatever the number of subtasks, so a
+//     checkpoint taken at one parallelism restores at any other.
+type ParallelSource interface {
+	Subtasks(def int) int
+	RunSubtask(ctx context.Context, out changelog.Output, i, n int) error
+}
+
+// EncodingOutput is implemented by sink Outputs whose encoding can run in the source subtasks that feed them
+// directly (through stateless operators only), outside the engine's graph lock: each subtask encodes its
+// batches with an encoder of its own, and only hands the encoded rows to the sink under the lock.
+type EncodingOutput interface {
+	NewSubtaskEncoder() (SubtaskEncoder, error)
+}
+
+// SubtaskEncoder encodes the rows of one source subtask (one goroutine at a time).
+//
+// Contract: Encode encodes b's rows without touching state shared with other encoders or with the sink's
+// Push; it may be called without the graph lock. Write, called with the graph lock held right after Encode,
+// hands the encoded rows to the sink with the effect that Push(b) would have had (same order, same errors
+// for rows the sink refuses, same checkpoint semantics).
+type SubtaskEncoder interface {
+	Encode(b *changelog.Batch) error
+	Write() error
+}

@@ -1,0 +1,249 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/planner"
+)
+
+// Source subtasks and operator chaining. A streaming scan whose source can run as several subtasks
+// (connectors.ParallelSource) runs as that many goroutines, each reading its own splits. The stateless
+// operators right above the scan (Calc: projections and filters) are chained into every subtask, one
+// instance each, and run outside the graph lock, in parallel: Flink's forward exchange. The lock is taken
+// only where the chain ends (the first keyed operator, a join, a sink, ...), by the pipe, and it is held from
+// the first row that leaves the chain until the subtask's PushThen has advanced the source's position. So a
+// checkpoint (taken under the lock) sees a batch's rows downstream and the position after them together, or
+// neither: rows still in a chain have not advanced the position and are read again after a restore.
+//
+// The subtasks' outputs meet in a union (exec.NewUnion): downstream sees the end once every subtask ended,
+// and the minimum watermark of the running subtasks.
+
+// chainedScan returns the scan below n when n is a chain of Calcs (or n itself) ending at a scan that runs as
+// several subtasks, the chain's nodes from the top down, and the number of subtasks.
+func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []*planner.Calc, int) {
+	if g.batch || g.stage != nil || g.bsp != nil || g.staged != nil {
+		return nil, nil, 0
+	}
+	var chain []*planner.Calc
+	for top := true; ; top = false {
+		if !top && g.parents[n] > 1 {
+			return nil, nil, 0 // read once for several consumers (reuse.go): its subtasks feed a fanout
+		}
+		switch x := n.(type) {
+		case *planner.Calc:
+			chain = append(chain, x)
+			n = x.Input
+		case *planner.Scan:
+			ps, ok := x.Source.(connectors.ParallelSource)
+			if !ok {
+				return nil, nil, 0
+			}
+			p := ps.Subtasks(g.subtasks)
+			if p < 2 {
+				return nil, nil, 0
+			}
+			return x, chain, p
+		default:
+			return nil, nil, 0
+		}
+	}
+}
+
+// buildSubtasks wires scan sc as p source subtasks, each with its own instance of chain, into out. With enc,
+// out is a sink whose rows each subtask encodes outside the lock (connectors.EncodingOutput).
+func (g *graph) buildSubtasks(sc *planner.Scan, chain []*planner.Calc, p int, out changelog.Output, j *Job, enc *sinkEncoding) error {
+	g.register(sc, sc.Source)
+	ins := exec.NewUnion(p, out)
+	subs := make([]changelog.Output, p)
+	for i := range p {
+		pp := &pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}
+		if enc != nil {
+			e, err := enc.out.NewSubtaskEncoder()
+			if err != nil {
+				return fmt.Errorf("sink encoder for source subtask %d of %s: %w", i+1, sc.Table.Name, err)
+			}
+			pp.enc, pp.rows = e, enc.rows
+		}
+		var o changelog.Output = pp
+		for _, c := range chain {
+			o = exec.NewCalc(c.Projects, c.Filter, g.meter(c, o, j))
+		}
+		o = g.meter(sc, o, j)
+		subs[i] = &pipeHead{pipe: pp, in: exec.NewCounter(&j.rowsIn, o)}
+	}
+	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, src: sc.Source, out: out, par: sc.Source.(connectors.ParallelSource), subs: subs})
+	return nil
+}
+
+// sinkEncoding is a sink that source subtasks encode for.
+type sinkEncoding struct {
+	out  connectors.EncodingOutput
+	rows *atomic.Int64 // the job's rows out
+}
+
+// SourceSubtasks returns how many subtasks each source of the job's graph runs as, by table name (a source
+// running as one instance is absent).
+func (j *Job) SourceSubtasks() map[string]int {
+	j.mu.Lock()
+	g := j.graph
+	j.mu.Unlock()
+	m := map[string]int{}
+	if g == nil {
+		return m
+	}
+	for _, sr := range g.sources {
+		if len(sr.subs) > 0 {
+			m[sr.name] = len(sr.subs)
+		}
+	}
+	return m
+}
+
+// runSubtasks runs the subtasks of a parallel source and ends each of them; the first error wins.
+func runSubtasks(ctx context.Context, sr sourceRun) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(sr.subs))
+	for i, out := range sr.subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := runSubtask(ctx, sr, i, out)
+			if err == nil {
+				err = safeEnd(sr.name, out)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	var first error
+	for _, err := range errs {
+		if first == nil || errorsIsCanceled(first) && err != nil && !errorsIsCanceled(err) {
+			first = err
+		}
+	}
+	return first
+}
+
+// runSubtask runs subtask i of a parallel source, turning a panic in connector code into an error.
+func runSubtask(ctx context.Context, sr sourceRun, i int, out changelog.Output) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("source %s (subtask %d of %d): internal error: %v", sr.name, i+1, len(sr.subs), r)
+		}
+	}()
+	err = sr.par.RunSubtask(ctx, out, i, len(sr.subs))
+	if err != nil && !errorsIsCanceled(err) {
+		err = fmt.Errorf("source %s (subtask %d of %d): %w", sr.name, i+1, len(sr.subs), err)
+	}
+	return err
+}
+
+func errorsIsCanceled(err error) bool { return errors.Is(err, context.Canceled) }
+
+// pipe is the end of a source subtask's chain, where the chain meets the shared graph: it takes the graph
+// lock at the first call and keeps it until the subtask's pipeHead releases it.
+type pipe struct {
+	mu      *sync.Mutex
+	stopped *bool // the graph's stopped flag, read under mu
+	out     changelog.Output
+	held    bool
+	// enc encodes the rows for the sink that out ends in, before the lock is taken (rows counts them).
+	enc  connectors.SubtaskEncoder
+	rows *atomic.Int64
+}
+
+func (p *pipe) lock() error {
+	if !p.held {
+		p.mu.Lock()
+		p.held = true
+	}
+	if *p.stopped {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (p *pipe) unlock() {
+	if p.held {
+		p.held = false
+		p.mu.Unlock()
+	}
+}
+
+func (p *pipe) Push(b *changelog.Batch) error {
+	if p.enc != nil {
+		if len(b.Rows) == 0 {
+			return nil
+		}
+		if err := p.enc.Encode(b); err != nil {
+			return err
+		}
+		if err := p.lock(); err != nil {
+			return err
+		}
+		p.rows.Add(int64(len(b.Rows)))
+		return p.enc.Write()
+	}
+	if err := p.lock(); err != nil {
+		return err
+	}
+	return p.out.Push(b)
+}
+
+func (p *pipe) Watermark(ts int64) error {
+	if err := p.lock(); err != nil {
+		return err
+	}
+	return p.out.Watermark(ts)
+}
+
+func (p *pipe) End() error {
+	if !p.held {
+		p.mu.Lock()
+		p.held = true
+	}
+	return p.out.End()
+}
+
+// pipeHead is what a source subtask pushes to: the chain's first operator. Every call releases the lock the
+// pipe took; PushThen advances the position before that (connectors.PositionedOutput).
+type pipeHead struct {
+	pipe *pipe
+	in   changelog.Output
+}
+
+func (h *pipeHead) Push(b *changelog.Batch) error {
+	defer h.pipe.unlock()
+	return h.in.Push(b)
+}
+
+func (h *pipeHead) PushThen(b *changelog.Batch, advance func()) error {
+	defer h.pipe.unlock()
+	if b.Len() > 0 {
+		if err := h.in.Push(b); err != nil {
+			return err
+		}
+	}
+	if err := h.pipe.lock(); err != nil {
+		return err
+	}
+	advance()
+	return nil
+}
+
+func (h *pipeHead) Watermark(ts int64) error {
+	defer h.pipe.unlock()
+	return h.in.Watermark(ts)
+}
+
+func (h *pipeHead) End() error {
+	defer h.pipe.unlock()
+	return h.in.End()
+}
