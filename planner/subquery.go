@@ -258,7 +258,7 @@ func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly, exists b
 				continue
 			}
 		}
-		return nil, nil, nil, sql.Errorf(refs[0].P, ErrUnsupported, "the correlated condition %s is not supported yet: a subquery may refer to the outer column %s only in equalities inner = outer of its WHERE clause",
+		return nil, nil, nil, sql.Errorf(refs[0].P, ErrUnsupported, "the correlated condition %s is not supported yet here: a scalar subquery, or one with an aggregate, GROUP BY, HAVING or LIMIT, may refer to the outer column %s only in equalities inner = outer of its WHERE clause",
 			sql.FormatExpr(c), sql.JoinIdents(refs[0].Parts))
 	}
 	itemsOuter := false

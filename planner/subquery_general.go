@@ -15,7 +15,7 @@ import (
 // outer values it uses become a value generator joined with its FROM on its correlated conditions
 // (valueMarker). why is the reason the equality-only decorrelation refused it, reported when this one
 // cannot plan it either.
-func (p *Planner) generalMarker(q *sql.Query, lhs []sql.Expr, in Node, sc *scope, why error) (sql.Expr, Node, *scope, error) {
+func (p *Planner) generalMarker(q *sql.Query, lhs []sql.Expr, base, in Node, sc *scope, why error) (sql.Expr, Node, *scope, error) {
 	exists := lhs == nil
 	sel, ok := q.Body.(*sql.Select)
 	if !ok || sel.From == nil || len(q.With) > 0 {
@@ -28,11 +28,7 @@ func (p *Planner) generalMarker(q *sql.Query, lhs []sql.Expr, in Node, sc *scope
 		}
 	}
 	if len(aggs) > 0 || len(sel.GroupBy) > 0 || sel.Having != nil {
-		_, _, msg, _ := sql.Position(why)
-		if !strings.HasPrefix(msg, "the correlated condition") && !strings.HasPrefix(msg, "a reference to the outer column") {
-			return nil, nil, nil, why
-		}
-		return nil, nil, nil, sql.Errorf(sel.P, ErrUnsupported, "a subquery with an aggregate, GROUP BY or HAVING may refer to outer columns only in equalities inner = outer of its WHERE clause yet (%s)", msg)
+		return nil, nil, nil, why
 	}
 	if q.Limit != nil || q.Offset != nil {
 		if !exists || q.Offset != nil || !positiveLimit(q.Limit) {
@@ -56,6 +52,7 @@ func (p *Planner) generalMarker(q *sql.Query, lhs []sql.Expr, in Node, sc *scope
 	// The outer values used: each distinct outer reference (by what it resolves to), then the IN operands.
 	var dproj []expr.Expr
 	var dnames []string
+	var outerCols []int
 	index := map[string]int{}
 	var outerErr error
 	rewrite := func(e sql.Expr) sql.Expr {
@@ -64,6 +61,7 @@ func (p *Planner) generalMarker(q *sql.Query, lhs []sql.Expr, in Node, sc *scope
 				return nil
 			}
 			col, fields, _ := sc.resolvePath(ref)
+			outerCols = append(outerCols, col)
 			key := fmt.Sprintf("%d.%s", col, strings.Join(fields, "."))
 			i, seen := index[key]
 			if !seen {
@@ -191,7 +189,7 @@ func (p *Planner) generalMarker(q *sql.Query, lhs []sql.Expr, in Node, sc *scope
 		return res, full, err
 	}
 	conds2 := func(comb *scope, rOff int) (expr.Expr, expr.Expr, error) { return bind(comb) }
-	n, nsc, res, err := p.valueMarker(q.P, in, sc, dproj, dnames, r, inner.cols, lkeys, rkeys, conds2)
+	n, nsc, res, err := p.valueMarker(q.P, valueBase(base, in, sc, lhs, outerCols), in, sc, dproj, dnames, r, inner.cols, lkeys, rkeys, conds2)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -34,6 +34,9 @@ import (
 // by tests of marker columns joined to in. In an aggregating query the SELECT list's are refused.
 func (p *Planner) markSubqueries(s *sql.Select, in Node, sc *scope, isAgg bool) (*sql.Select, Node, *scope, error) {
 	var firstErr error
+	// Value generators read the outer values from the input before any marker join (else each marker would
+	// copy the plan of the ones before it twice).
+	base := in
 	replace := func(e sql.Expr, inItems bool) sql.Expr {
 		return rewriteExpr(e, func(x sql.Expr) (sql.Expr, bool) {
 			if firstErr != nil {
@@ -47,7 +50,7 @@ func (p *Planner) markSubqueries(s *sql.Select, in Node, sc *scope, isAgg bool) 
 					err = sql.Errorf(y.P, ErrUnsupported, "EXISTS (subquery) in the SELECT list of an aggregating query is not supported yet; compute it in a subquery first")
 					break
 				}
-				r, in, sc, err = p.markExists(y, in, sc)
+				r, in, sc, err = p.markExists(y, base, in, sc)
 			case *sql.In:
 				if y.Query == nil {
 					return x, false
@@ -56,7 +59,7 @@ func (p *Planner) markSubqueries(s *sql.Select, in Node, sc *scope, isAgg bool) 
 					err = sql.Errorf(y.P, ErrUnsupported, "IN (subquery) in the SELECT list of an aggregating query is not supported yet; compute it in a subquery first")
 					break
 				}
-				r, in, sc, err = p.markIn(y, in, sc)
+				r, in, sc, err = p.markIn(y, base, in, sc)
 			default:
 				return x, false
 			}
@@ -120,13 +123,13 @@ func existsQuery(subQ *sql.Query, corr []correlation) *sql.Query {
 }
 
 // markExists plans EXISTS (q) as a marker join.
-func (p *Planner) markExists(e *sql.Exists, in Node, sc *scope) (sql.Expr, Node, *scope, error) {
+func (p *Planner) markExists(e *sql.Exists, base, in Node, sc *scope) (sql.Expr, Node, *scope, error) {
 	corr, outerOnly, subQ, err := p.correlate(e.Query, sc, true, true)
 	if err != nil {
 		if !errors.Is(err, ErrUnsupported) {
 			return nil, nil, nil, err
 		}
-		return p.generalMarker(e.Query, nil, in, sc, err)
+		return p.generalMarker(e.Query, nil, base, in, sc, err)
 	}
 	sub, err := p.query(existsQuery(subQ, corr))
 	if err != nil {
@@ -149,7 +152,7 @@ func (p *Planner) markExists(e *sql.Exists, in Node, sc *scope) (sql.Expr, Node,
 }
 
 // markIn plans x [NOT] IN (q) and (a, b) [NOT] IN (q) as marker joins.
-func (p *Planner) markIn(e *sql.In, in Node, sc *scope) (sql.Expr, Node, *scope, error) {
+func (p *Planner) markIn(e *sql.In, base, in Node, sc *scope) (sql.Expr, Node, *scope, error) {
 	lhs := []sql.Expr{e.X}
 	if row, ok := unparen(e.X).(*sql.Constructor); ok && row.Kind == "ROW" {
 		lhs = row.Elems
@@ -159,7 +162,7 @@ func (p *Planner) markIn(e *sql.In, in Node, sc *scope) (sql.Expr, Node, *scope,
 		if !errors.Is(err, ErrUnsupported) {
 			return nil, nil, nil, err
 		}
-		r, n, nsc, err := p.generalMarker(e.Query, lhs, in, sc, err)
+		r, n, nsc, err := p.generalMarker(e.Query, lhs, base, in, sc, err)
 		return not(e, r), n, nsc, err
 	}
 	sub, err := p.query(subQ)
@@ -218,7 +221,7 @@ func (p *Planner) markIn(e *sql.In, in Node, sc *scope) (sql.Expr, Node, *scope,
 			return p.inConditions(e.P, pairs)
 		}
 		var err error
-		n, nsc, r, err = p.valueMarker(e.P, in, sc, dproj, dnames, sub, scopeOf(sf, "$r").cols, lkeys, rkeys, conds)
+		n, nsc, r, err = p.valueMarker(e.P, valueBase(base, in, sc, lhs, corrCols(corr)), in, sc, dproj, dnames, sub, scopeOf(sf, "$r").cols, lkeys, rkeys, conds)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -306,18 +309,19 @@ func (p *Planner) inConditions(pos sql.Pos, pairs [][2]expr.Expr) (residual, ful
 	return residual, full, nil
 }
 
-// valueMarker joins in with a marker computed over the distinct values dproj (expressions over in; named
+// valueMarker joins in with a marker computed over the distinct values dproj (expressions over base, whose
+// columns are the first ones of in; named
 // dnames) joined with r (whose columns rcols name for binding) on lkeys = rkeys and the conditions conds
 // returns (bound over the scope of the join of the two: D's columns, qualified "$o", then r's, at rOff;
 // full is nil for EXISTS). The result is EXISTS (`$n IS NOT NULL`) or, with full, IN.
-func (p *Planner) valueMarker(pos sql.Pos, in Node, sc *scope, dproj []expr.Expr, dnames []string, r Node, rcols []scopeCol, lkeys, rkeys []int,
+func (p *Planner) valueMarker(pos sql.Pos, base, in Node, sc *scope, dproj []expr.Expr, dnames []string, r Node, rcols []scopeCol, lkeys, rkeys []int,
 	conds func(comb *scope, rOff int) (residual, full expr.Expr, err error)) (Node, *scope, sql.Expr, error) {
 	var dout []Field
 	for i, x := range dproj {
 		dout = append(dout, Field{Name: dnames[i], Type: x.Type()})
 	}
 	nd := len(dout)
-	var d Node = distinctOf(&Calc{Input: in, Projects: dproj, Out: dout})
+	var d Node = distinctOf(&Calc{Input: base, Projects: dproj, Out: dout})
 	comb := &scope{}
 	for _, f := range dout {
 		comb.cols = append(comb.cols, scopeCol{qual: "$o", name: f.Name, typ: f.Type})
@@ -481,4 +485,23 @@ func not(e *sql.In, r sql.Expr) sql.Expr {
 		return r
 	}
 	return &sql.Unary{P: e.P, Op: "NOT", X: &sql.Paren{P: e.P, X: r}}
+}
+
+// valueBase is base when the expressions exprs and the columns cols of scope sc read only its columns, else
+// in.
+func valueBase(base, in Node, sc *scope, exprs []sql.Expr, cols []int) Node {
+	w := len(base.Fields())
+	for _, c := range cols {
+		if c >= w {
+			return in
+		}
+	}
+	for _, e := range exprs {
+		for _, r := range columnRefs(e) {
+			if c, _, err := sc.resolvePath(r); err != nil || c >= w {
+				return in
+			}
+		}
+	}
+	return base
 }
