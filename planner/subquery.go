@@ -61,7 +61,7 @@ func (p *Planner) semiJoins(where sql.Expr, in Node, sc *scope) (Node, sql.Expr,
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, p.outerRefError(err, subqueryOf(c), sc)
 		}
 		in = n
 		// Conditions of the subquery on outer columns only are conditions of the outer row.
@@ -190,6 +190,7 @@ func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly, exists b
 	if !ok || sel.From == nil {
 		return nil, nil, q, nil
 	}
+	defer p.pushCTEs(q)()
 	_, inner, err := p.from(sel.From)
 	if err != nil {
 		return nil, nil, q, nil // binding the subquery reports it
@@ -362,7 +363,7 @@ func (p *Planner) scalarSubqueries(s *sql.Select, in Node, sc *scope) (*sql.Sele
 			}
 			ref, n, nsc, err := p.scalarJoin(sq, in, sc)
 			if err != nil {
-				firstErr = err
+				firstErr = p.outerRefError(err, sq.Query, sc)
 				return x, true
 			}
 			in, sc = n, nsc

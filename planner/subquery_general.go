@@ -18,9 +18,10 @@ import (
 func (p *Planner) generalMarker(q *sql.Query, lhs []sql.Expr, base, in Node, sc *scope, why error) (sql.Expr, Node, *scope, error) {
 	exists := lhs == nil
 	sel, ok := q.Body.(*sql.Select)
-	if !ok || sel.From == nil || len(q.With) > 0 {
+	if !ok || sel.From == nil {
 		return nil, nil, nil, why
 	}
+	defer p.pushCTEs(q)()
 	var aggs []*sql.FuncCall
 	for _, it := range sel.Items {
 		if it.Expr != nil {

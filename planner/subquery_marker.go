@@ -44,13 +44,14 @@ func (p *Planner) markSubqueries(s *sql.Select, in Node, sc *scope, isAgg bool) 
 			}
 			var r sql.Expr
 			var err error
+			n, nsc := in, sc
 			switch y := x.(type) {
 			case *sql.Exists:
 				if inItems && isAgg {
 					err = sql.Errorf(y.P, ErrUnsupported, "EXISTS (subquery) in the SELECT list of an aggregating query is not supported yet; compute it in a subquery first")
 					break
 				}
-				r, in, sc, err = p.markExists(y, base, in, sc)
+				r, n, nsc, err = p.markExists(y, base, in, sc)
 			case *sql.In:
 				if y.Query == nil {
 					return x, false
@@ -59,14 +60,15 @@ func (p *Planner) markSubqueries(s *sql.Select, in Node, sc *scope, isAgg bool) 
 					err = sql.Errorf(y.P, ErrUnsupported, "IN (subquery) in the SELECT list of an aggregating query is not supported yet; compute it in a subquery first")
 					break
 				}
-				r, in, sc, err = p.markIn(y, base, in, sc)
+				r, n, nsc, err = p.markIn(y, base, in, sc)
 			default:
 				return x, false
 			}
 			if err != nil {
-				firstErr = err
+				firstErr = p.outerRefError(err, subqueryOf(x), sc)
 				return x, true
 			}
+			in, sc = n, nsc
 			return r, true
 		})
 	}
@@ -504,4 +506,30 @@ func valueBase(base, in Node, sc *scope, exprs []sql.Expr, cols []int) Node {
 		}
 	}
 	return base
+}
+
+// subqueryOf is the query of an EXISTS, IN (subquery) or NOT EXISTS predicate; nil for others.
+func subqueryOf(e sql.Expr) *sql.Query {
+	switch x := unparen(e).(type) {
+	case *sql.Exists:
+		return x.Query
+	case *sql.In:
+		return x.Query
+	case *sql.Unary:
+		return subqueryOf(x.X)
+	}
+	return nil
+}
+
+// pushCTEs makes the WITH queries of q visible to p.from (as p.query does) until the returned function runs.
+func (p *Planner) pushCTEs(q *sql.Query) func() {
+	if len(q.With) == 0 {
+		return func() {}
+	}
+	m := map[string]*sql.CTE{}
+	for _, c := range q.With {
+		m[c.Name] = c
+	}
+	p.ctes = append(p.ctes, m)
+	return func() { p.ctes = p.ctes[:len(p.ctes)-1] }
 }
