@@ -102,6 +102,16 @@ func FuzzPlan(f *testing.F) {
 		"SELECT b FROM t WHERE b NOT IN (SELECT CAST(u.a AS BIGINT) FROM u WHERE u.a = t.a)",
 		"SELECT a, window_time, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY a, window_start, window_end, window_time ORDER BY window_time",
 		"SELECT * FROM (SELECT * FROM t MATCH_RECOGNIZE (PARTITION BY a ORDER BY ts MEASURES MATCH_ROWTIME() AS mt, A.b AS x PATTERN (A B) DEFINE B AS B.b > A.b)) WHERE mt > TIMESTAMP '2020-01-01 00:00:00' ORDER BY mt",
+		// Subqueries as marker joins (planner/subquery_marker.go, subquery_general.go): in OR, NOT, CASE and
+		// the SELECT list, non-equi correlations, row-valued NOT IN, correlated GROUP BY / DISTINCT / LIMIT.
+		"SELECT a FROM t WHERE b > 1 OR EXISTS (SELECT 1 FROM u WHERE u.a = t.a) OR a NOT IN (SELECT a FROM u)",
+		"SELECT a, a IN (SELECT a FROM u WHERE c <> 'x') AS i, CASE WHEN NOT EXISTS (SELECT * FROM u WHERE u.a > t.a) THEN 1 END FROM t",
+		"SELECT a FROM t WHERE NOT (a > 1 OR (a, CAST(b AS INT)) NOT IN (SELECT a, a + 1 FROM u)) AND (a, b) NOT IN (SELECT a, CAST(a AS BIGINT) FROM u)",
+		"SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND CHAR_LENGTH(u.c) < t.b) AND b IN (SELECT CAST(a AS BIGINT) FROM u WHERE u.a < t.a)",
+		"SELECT a FROM t WHERE a IN (SELECT MAX(a) FROM u WHERE CAST(u.c AS BIGINT) = t.b GROUP BY c HAVING COUNT(*) > 1) OR EXISTS (SELECT DISTINCT c FROM u WHERE u.a = t.a LIMIT 1)",
+		"SELECT a FROM t WHERE a NOT IN (SELECT MIN(a) FROM u WHERE u.a = t.a) AND EXISTS (SELECT COUNT(*) FROM u WHERE u.a = t.a) AND a + 1 IN (SELECT a FROM u WHERE u.c = 'x' LIMIT 1)",
+		"SELECT a FROM t WHERE ts IN (SELECT vts FROM v WHERE v.c > CAST(t.a AS STRING)) OR (SELECT COUNT(*) FROM u WHERE u.a = t.a) > 1",
+		"SELECT a, COUNT(*) FROM t WHERE a IN (SELECT a FROM u WHERE u.a <> t.a) OR b IS NULL GROUP BY a HAVING COUNT(*) > 1",
 	} {
 		f.Add(seed)
 	}

@@ -256,7 +256,7 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 		return and, nil
 	case *sql.In:
 		if e.Query != nil {
-			return nil, sql.Errorf(e.P, ErrUnsupported, "IN (subquery) is supported only as a condition of WHERE (joined with AND); here it is not supported yet")
+			return nil, sql.Errorf(e.P, ErrUnsupported, "IN (subquery) is not supported here yet; it is in WHERE and in the SELECT list of a query that does not aggregate")
 		}
 		x, err := b.expr(e.X, sc)
 		if err != nil {
@@ -339,7 +339,7 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 		}
 		return b.fieldPath(e.P, x, sql.FormatExpr(e), []string{e.Field})
 	case *sql.Exists:
-		return nil, sql.Errorf(e.P, ErrUnsupported, "EXISTS (subquery) is supported only as a condition of WHERE (joined with AND); here it is not supported yet")
+		return nil, sql.Errorf(e.P, ErrUnsupported, "EXISTS (subquery) is not supported here yet; it is in WHERE and in the SELECT list of a query that does not aggregate")
 	case *sql.SubqueryExpr:
 		return nil, sql.Errorf(e.P, ErrUnsupported, "scalar subqueries are not supported yet; join with the subquery instead")
 	case *sql.NamedArg:

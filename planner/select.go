@@ -33,6 +33,8 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		ss.From, ss.Where = from, where
 		s = &ss
 	}
+	// Correlated subqueries of one global aggregate: EXISTS is TRUE, IN compares with the scalar subquery.
+	s = p.rewriteGlobalAggs(s, sc)
 	// Scalar subqueries become left joins with the (decorrelated) subquery.
 	s, in, sc, err := p.scalarSubqueries(s, in, sc)
 	if err != nil {
@@ -48,6 +50,10 @@ func (p *Planner) selectBlock(s *sql.Select) (Node, error) {
 		ss := *s
 		ss.Where = where
 		s = &ss
+	}
+	// Other EXISTS and IN (subquery) predicates (in OR, CASE, the SELECT list) become marker joins.
+	if s, in, sc, err = p.markSubqueries(s, in, sc, isAggregating(s)); err != nil {
+		return nil, err
 	}
 	if s.Where != nil {
 		var aggs []*sql.FuncCall

@@ -1,8 +1,10 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/sluicesql/sluice/exec"
@@ -31,29 +33,37 @@ func (p *Planner) semiJoins(where sql.Expr, in Node, sc *scope) (Node, sql.Expr,
 	for _, c := range conds {
 		var err error
 		var outerOnly []sql.Expr
+		var n Node
 		switch e := unparen(c).(type) {
 		case *sql.Exists:
-			in, outerOnly, err = p.existsJoin(e.Query, in, sc, false)
+			n, outerOnly, err = p.existsJoin(e.Query, in, sc, false)
 		case *sql.Unary:
 			x, ok := unparen(e.X).(*sql.Exists)
 			if e.Op != "NOT" || !ok {
 				keep(c)
 				continue
 			}
-			in, outerOnly, err = p.existsJoin(x.Query, in, sc, true)
+			n, outerOnly, err = p.existsJoin(x.Query, in, sc, true)
 		case *sql.In:
 			if e.Query == nil {
 				keep(c)
 				continue
 			}
-			in, outerOnly, err = p.inSubquery(e, in, sc)
+			n, outerOnly, err = p.inSubquery(e, in, sc)
 		default:
 			keep(c)
 			continue
 		}
-		if err != nil {
-			return nil, nil, err
+		if errors.Is(err, ErrUnsupported) {
+			// Not a semi- or anti-join (a correlation that is not an equality, row-valued NOT IN, ...):
+			// markSubqueries plans it with a marker join, or says why not.
+			keep(c)
+			continue
 		}
+		if err != nil {
+			return nil, nil, p.outerRefError(err, subqueryOf(c), sc)
+		}
+		in = n
 		// Conditions of the subquery on outer columns only are conditions of the outer row.
 		for _, o := range outerOnly {
 			keep(o)
@@ -85,7 +95,7 @@ func (p *Planner) inSubquery(e *sql.In, in Node, sc *scope) (Node, []sql.Expr, e
 	if e.Not && len(cols) > 1 {
 		return nil, nil, sql.Errorf(e.P, ErrUnsupported, "row-valued NOT IN (subquery) is not supported yet; write NOT EXISTS (SELECT ... WHERE c = a AND d = b) (mind NULLs)")
 	}
-	corr, outerOnly, subQ, err := p.correlate(e.Query, sc, !e.Not)
+	corr, outerOnly, subQ, err := p.correlate(e.Query, sc, !e.Not, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -120,7 +130,7 @@ func (p *Planner) inSubquery(e *sql.In, in Node, sc *scope) (Node, []sql.Expr, e
 
 // existsJoin binds `[NOT] EXISTS (subquery)`.
 func (p *Planner) existsJoin(q *sql.Query, in Node, sc *scope, not bool) (Node, []sql.Expr, error) {
-	corr, outerOnly, subQ, err := p.correlate(q, sc, !not)
+	corr, outerOnly, subQ, err := p.correlate(q, sc, !not, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,7 +138,8 @@ func (p *Planner) existsJoin(q *sql.Query, in Node, sc *scope, not bool) (Node, 
 	var qq *sql.Query
 	if len(corr) == 0 {
 		item := &sql.SelectItem{P: q.P, Expr: &sql.Literal{P: q.P, Kind: sql.LitBool, Text: "TRUE", Bool: true}}
-		qq = &sql.Query{P: q.P, Body: &sql.Select{P: q.P, Items: []*sql.SelectItem{item}, From: &sql.Subquery{P: q.P, Query: q, Alias: "$exists"}}}
+		// subQ: q without the conjuncts on outer columns only (they are conditions of the outer row).
+		qq = &sql.Query{P: q.P, Body: &sql.Select{P: q.P, Items: []*sql.SelectItem{item}, From: &sql.Subquery{P: q.P, Query: subQ, Alias: "$exists"}}}
 	} else {
 		body := *subQ.Body.(*sql.Select)
 		body.Items = body.Items[len(body.Items)-len(corr):]
@@ -174,11 +185,12 @@ func corrCols(cs []correlation) []int {
 // Conjuncts that refer only to outer columns (`EXISTS (SELECT ... WHERE k = o.k AND o.x > 1)`) are returned
 // in outerOnly when allowOuterOnly (EXISTS and IN, where they are conditions of the outer row); else they
 // are refused.
-func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly bool) (corr []correlation, outerOnly []sql.Expr, _ *sql.Query, _ error) {
+func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly, exists bool) (corr []correlation, outerOnly []sql.Expr, _ *sql.Query, _ error) {
 	sel, ok := q.Body.(*sql.Select)
 	if !ok || sel.From == nil {
 		return nil, nil, q, nil
 	}
+	defer p.pushCTEs(q)()
 	_, inner, err := p.from(sel.From)
 	if err != nil {
 		return nil, nil, q, nil // binding the subquery reports it
@@ -247,15 +259,19 @@ func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly bool) (co
 				continue
 			}
 		}
-		return nil, nil, nil, sql.Errorf(refs[0].P, ErrUnsupported, "the correlated condition %s is not supported yet: a subquery may refer to the outer column %s only in equalities inner = outer of its WHERE clause",
+		return nil, nil, nil, sql.Errorf(refs[0].P, ErrUnsupported, "the correlated condition %s is not supported yet here: a scalar subquery, or one with an aggregate, GROUP BY, HAVING or LIMIT, may refer to the outer column %s only in equalities inner = outer of its WHERE clause",
 			sql.FormatExpr(c), sql.JoinIdents(refs[0].Parts))
 	}
+	itemsOuter := false
 	for _, it := range sel.Items {
 		if it.Expr == nil {
 			continue
 		}
 		if refs := outerRefs(it.Expr); len(refs) > 0 {
-			return nil, nil, nil, sql.Errorf(refs[0].P, ErrUnsupported, "a reference to the outer column %s in the SELECT list of a subquery is not supported yet", sql.JoinIdents(refs[0].Parts))
+			if !exists {
+				return nil, nil, nil, sql.Errorf(refs[0].P, ErrUnsupported, "a reference to the outer column %s in the SELECT list of a subquery is not supported yet", sql.JoinIdents(refs[0].Parts))
+			}
+			itemsOuter = true
 		}
 	}
 	for _, g := range append(append([]sql.Expr{}, sel.GroupBy...), sel.Having) {
@@ -266,7 +282,7 @@ func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly bool) (co
 			return nil, nil, nil, sql.Errorf(refs[0].P, ErrUnsupported, "a reference to the outer column %s in GROUP BY or HAVING of a subquery is not supported yet", sql.JoinIdents(refs[0].Parts))
 		}
 	}
-	if len(corr) == 0 && len(outerOnly) == 0 {
+	if len(corr) == 0 && len(outerOnly) == 0 && !itemsOuter {
 		return nil, nil, q, nil
 	}
 	var aggs []*sql.FuncCall
@@ -275,21 +291,46 @@ func (p *Planner) correlate(q *sql.Query, outer *scope, allowOuterOnly bool) (co
 			collectAggs(it.Expr, &aggs)
 		}
 	}
-	if len(aggs) > 0 || len(sel.GroupBy) > 0 || sel.Having != nil || sel.Distinct || len(q.OrderBy) > 0 || q.Limit != nil || q.Offset != nil {
-		pos := sel.P
-		if len(corr) > 0 {
-			pos = corr[0].pos
+	pos := sel.P
+	if len(corr) > 0 {
+		pos = corr[0].pos
+	}
+	if q.Limit != nil || q.Offset != nil {
+		// LIMIT n (n > 0) does not change whether a row exists; elsewhere it would pick rows per outer row.
+		if !exists || q.Offset != nil || !positiveLimit(q.Limit) {
+			return nil, nil, nil, sql.Errorf(pos, ErrUnsupported, "a correlated subquery with LIMIT or OFFSET is not supported yet (only EXISTS (... LIMIT n) with n > 0 is); remove the LIMIT, or compute the rows with ROW_NUMBER() in a subquery first")
 		}
-		return nil, nil, nil, sql.Errorf(pos, ErrUnsupported, "a correlated subquery with an aggregate, GROUP BY, HAVING, DISTINCT, ORDER BY or LIMIT is not supported yet")
+	}
+	for _, g := range sel.GroupBy {
+		if _, ok := g.(*sql.GroupingSets); ok {
+			// An empty grouping set returns a row for an empty group, which grouping by the correlation loses.
+			return nil, nil, nil, sql.Errorf(pos, ErrUnsupported, "a correlated subquery with GROUPING SETS, ROLLUP, CUBE or GROUP BY () is not supported yet; group by columns only")
+		}
+	}
+	if len(sel.GroupBy) == 0 && (len(aggs) > 0 || sel.Having != nil) {
+		// A global aggregate returns one row even for an empty group, which grouping by the correlation
+		// cannot express: scalar subqueries, EXISTS and IN with one aggregate are rewritten before
+		// (rewriteGlobalAggSubqueries); the rest is refused.
+		return nil, nil, nil, sql.Errorf(pos, ErrUnsupported, "a correlated subquery with an aggregate and no GROUP BY is not supported yet here (it is as a scalar subquery, in EXISTS, and as IN (SELECT AGG(x) ...) without HAVING); group by the correlated column instead")
 	}
 	s := *sel
 	s.Where = kept
 	s.Items = append([]*sql.SelectItem{}, sel.Items...)
+	if exists && itemsOuter {
+		// EXISTS does not read its SELECT list.
+		s.Items = []*sql.SelectItem{{P: sel.P, Expr: boolLit(sel.P, true)}}
+	}
 	for i, x := range innerExprs {
 		s.Items = append(s.Items, &sql.SelectItem{P: x.Position(), Expr: x, Alias: fmt.Sprintf("$corr%d", i)})
 	}
+	if len(sel.GroupBy) > 0 {
+		// Decorrelated as Calcite does: grouped by the correlation columns too, one group set per outer value.
+		s.GroupBy = append(append([]sql.Expr{}, sel.GroupBy...), innerExprs...)
+	}
 	qq := *q
 	qq.Body = &s
+	// ORDER BY without LIMIT does not change a subquery's rows; a LIMIT left here is EXISTS's LIMIT n.
+	qq.OrderBy, qq.Limit = nil, nil
 	return corr, outerOnly, &qq, nil
 }
 
@@ -322,7 +363,7 @@ func (p *Planner) scalarSubqueries(s *sql.Select, in Node, sc *scope) (*sql.Sele
 			}
 			ref, n, nsc, err := p.scalarJoin(sq, in, sc)
 			if err != nil {
-				firstErr = err
+				firstErr = p.outerRefError(err, sq.Query, sc)
 				return x, true
 			}
 			in, sc = n, nsc
@@ -365,7 +406,7 @@ func (p *Planner) scalarJoin(sq *sql.SubqueryExpr, in Node, sc *scope) (sql.Expr
 	noAgg.Items = []*sql.SelectItem{{P: sel.P, Expr: &sql.Literal{P: sel.P, Kind: sql.LitBool, Text: "TRUE", Bool: true}}}
 	nq := *sq.Query
 	nq.Body = &noAgg
-	corr, _, decor, err := p.correlate(&nq, sc, false)
+	corr, _, decor, err := p.correlate(&nq, sc, false, false)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -481,4 +522,14 @@ func exprParts(e sql.Expr) (refs []*sql.ColumnRef, queries []*sql.Query) {
 		walk(reflect.ValueOf(e))
 	}
 	return refs, queries
+}
+
+// positiveLimit reports whether limit is an integer literal above 0.
+func positiveLimit(limit sql.Expr) bool {
+	l, ok := unparen(limit).(*sql.Literal)
+	if !ok || l.Kind != sql.LitInteger {
+		return false
+	}
+	n, err := strconv.ParseInt(l.Text, 10, 64)
+	return err == nil && n > 0
 }
