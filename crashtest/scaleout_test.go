@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -8,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/internal/proctest"
 )
@@ -168,4 +171,86 @@ func TestScaleOutKill(t *testing.T) {
 	}
 	t.Logf("3 members, 1 killed: %d orders, totals of %d users exact %s after the kill; survivors restored %d and %d state entries since",
 		total, len(want), time.Since(killedAt).Round(100*time.Millisecond), after[0]-before[0], after[1]-before[1])
+}
+
+// startMember starts one member on query and waits until it has processed rows.
+func startMember(t *testing.T, dir, addr, query string) *proctest.Client {
+	t.Helper()
+	c := proctest.Start(t, clientBin, dir, scaleOutScript(addr, query))
+	t.Cleanup(c.Kill)
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(c.Output(), "restored partitions") || c.Exited() }) || c.Exited() {
+		t.Fatalf("the member did not start working:\n%s", indent(c.Output()))
+	}
+	return c
+}
+
+// TestScaleOutOtherPlan: a process running another INSERT under the same 'pipeline.name' cannot join the
+// running job: the group coordinator refuses its plan's protocol, and its job fails with a message saying
+// so; the running member goes on.
+func TestScaleOutOtherPlan(t *testing.T) {
+	addr, _ := scaleOutBroker(t)
+	dir := t.TempDir()
+	produce(t, addr, "orders", orders(0, 1000, 50))
+	a := startMember(t, dir, addr, scaleOutQuery)
+	other := `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders WHERE amount >= 0 GROUP BY user_id;`
+	b := proctest.Start(t, clientBin, dir, scaleOutScript(addr, other))
+	t.Cleanup(b.Kill)
+	ended, _ := b.Wait(60 * time.Second)
+	if !ended {
+		t.Fatalf("the member with another plan did not fail:\n%s", indent(b.Output()))
+	}
+	const msg = "consumer group 'totals-job' runs another plan than this process"
+	if !strings.Contains(b.Output(), msg) {
+		t.Fatalf("the member with another plan ended without saying %q:\n%s", msg, indent(b.Output()))
+	}
+	produce(t, addr, "orders", orders(1000, 1000, 50))
+	want := expectedTotals(2000, 50)
+	var got map[int64]userTotal
+	if !waitFor(30*time.Second, func() bool { got = totalsOf(t, addr); return diffTotals(got, want) == "" }) {
+		t.Fatalf("the running member: %s\n%s", diffTotals(got, want), indent(a.Output()))
+	}
+	if a.Exited() {
+		t.Fatalf("the running member ended:\n%s", indent(a.Output()))
+	}
+}
+
+// TestScaleOutRepartitionDeleted: deleting the repartition topic under a running job fails the job with a
+// message naming the topic and what to do (its in-flight rows were in it, so continuing would lose them).
+func TestScaleOutRepartitionDeleted(t *testing.T) {
+	addr, _ := scaleOutBroker(t)
+	dir := t.TempDir()
+	produce(t, addr, "orders", orders(0, 1000, 50))
+	a := startMember(t, dir, addr, scaleOutQuery)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := ""
+	for _, name := range topics.Names() {
+		if strings.HasPrefix(name, "totals-job-") && strings.HasSuffix(name, "-repartition") {
+			rep = name
+		}
+	}
+	if rep == "" {
+		t.Fatalf("no repartition topic among %v", topics.Names())
+	}
+	if _, err := adm.DeleteTopic(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	produce(t, addr, "orders", orders(1000, 1000, 50))
+	ended, _ := a.Wait(30 * time.Second)
+	want := "its internal topic '" + rep + "' was deleted while the job ran"
+	if !ended || !strings.Contains(a.Output(), want) {
+		t.Fatalf("after deleting %s the member should fail saying %q (ended: %v):\n%s", rep, want, ended, indent(a.Output()))
+	}
+	t.Logf("the member failed %s after the deletion:\n%s", time.Since(deleted).Round(100*time.Millisecond), indent(a.Output()))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors/kafka"
@@ -44,9 +45,10 @@ type member struct {
 	inTypes  []types.Type // the aggregate's input row
 	keyTypes []types.Type
 
-	rep, cl   string   // internal topics: '<name>-<op>-repartition', '<name>-<op>-changelog'
-	srcTopics []string // the source table's topics
-	nparts    int32    // partitions of each internal topic
+	rep, cl   string                  // internal topics: '<name>-<op>-repartition', '<name>-<op>-changelog'
+	srcTopics []string                // the source table's topics
+	nparts    int32                   // partitions of each internal topic
+	topicIDs  map[string]kadm.TopicID // of the internal topics: a topic deleted and created again has a new id
 
 	sess *kgo.GroupTransactSession
 	adm  *kadm.Client
@@ -66,12 +68,11 @@ type member struct {
 	hdr     []kgo.RecordHeader
 
 	// Reused buffers.
-	keyBuf  []byte
-	valBuf  []byte
-	arena   []types.Value
-	batch   changelog.Batch
-	rowsIn  int64
-	lastChk time.Time
+	keyBuf []byte
+	valBuf []byte
+	arena  []types.Value
+	batch  changelog.Batch
+	rowsIn int64
 }
 
 // prepare creates the internal topics (or checks those that exist) and the member's group session.
@@ -115,11 +116,13 @@ func (m *member) prepare(ctx context.Context) error {
 	if err != nil {
 		return fail(fmt.Errorf("list the internal topics: %w", err))
 	}
+	m.topicIDs = map[string]kadm.TopicID{}
 	for _, t := range []string{m.rep, m.cl} {
 		d, ok := td[t]
 		if !ok || d.Err != nil {
 			return fail(fmt.Errorf("the internal topic '%s' could not be created", t))
 		}
+		m.topicIDs[t] = d.ID
 		if n := int32(len(d.Partitions)); n != m.nparts {
 			return fail(fmt.Errorf("the internal topic '%s' has %d partitions, the source has %d: the job was started on another source; delete the job's internal topics ('%s-*') to start it anew", t, n, m.nparts, m.s.name))
 		}
@@ -196,18 +199,45 @@ func (m *member) run(ctx context.Context) error {
 	defer m.sess.Close()
 	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
 		m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
-	for ctx.Err() == nil {
-		if err := m.step(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
+	// A watcher checks every second that the internal topics still exist: a deleted topic shows in the
+	// member's requests as errors of many kinds, or as records retried until the delivery timeout.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var topicErr error
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
 			}
+			if err := m.checkTopics(wctx); err != nil {
+				topicErr = err
+				stop()
+				return
+			}
+		}
+	}()
+	for wctx.Err() == nil {
+		if err := m.step(wctx); err != nil && wctx.Err() == nil {
 			if terr := m.checkTopics(ctx); terr != nil {
 				return terr
 			}
+			stop()
+			<-watched
 			return fmt.Errorf("scale-out job '%s': %w", m.s.name, err)
 		}
 	}
-	return nil
+	stop()
+	<-watched
+	if ctx.Err() != nil {
+		return nil
+	}
+	return topicErr
 }
 
 // step polls once and, when records came, processes them in one transaction.
@@ -239,12 +269,6 @@ func (m *member) step(ctx context.Context) error {
 			}
 		}
 		return fmt.Errorf("consume topic '%s' partition %d: %w", fe.Topic, fe.Partition, fe.Err)
-	}
-	if time.Since(m.lastChk) > time.Second {
-		m.lastChk = time.Now()
-		if err := m.checkTopics(ctx); err != nil {
-			return err
-		}
 	}
 	if fetches.NumRecords() == 0 {
 		return nil
@@ -370,12 +394,32 @@ func (m *member) checkPlan(rec *kgo.Record) error {
 func (m *member) checkTopics(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	td, err := m.adm.ListTopics(cctx, m.rep, m.cl)
+	// An uncached metadata request: the client's cache would show a deleted topic for seconds.
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range []string{m.rep, m.cl} {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(cctx, m.base)
 	if err != nil {
 		return nil // the brokers may be unreachable for a moment; the consumer reports lasting trouble
 	}
 	for _, t := range []string{m.rep, m.cl} {
-		if d, ok := td[t]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+		gone := true
+		for _, rt := range resp.Topics {
+			if rt.Topic == nil || *rt.Topic != t {
+				continue
+			}
+			switch code := kerr.ErrorForCode(rt.ErrorCode); {
+			case code == nil:
+				gone = rt.TopicID != m.topicIDs[t] // deleted and created again
+			case errors.Is(code, kerr.UnknownTopicOrPartition), errors.Is(code, kerr.UnknownTopicID):
+			default:
+				gone = false // not known now
+			}
+		}
+		if gone {
 			return fmt.Errorf("scale-out job '%s': its internal topic '%s' was deleted while the job ran; the job's in-flight rows and keyed state were in it, so it cannot continue. Stop every process of the job, delete its internal topics ('%s', '%s') and its consumer group '%s', and start it again (it then reads the source from the start)",
 				m.s.name, t, m.rep, m.cl, m.s.name)
 		}
