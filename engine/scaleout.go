@@ -60,6 +60,10 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 		p.post = append([]*planner.Calc{c}, p.post...)
 		n = c.Input
 	}
+	switch n.(type) {
+	case *planner.GlobalGroupAggregate, *planner.MiniBatchAssigner, *planner.LocalGroupAggregate:
+		return nil, fmt.Errorf("the aggregate is a mini-batch (two-phase) aggregate, %s; RESET 'table.exec.mini-batch.enabled'", n.Describe())
+	}
 	agg, ok := n.(*planner.Aggregate)
 	if !ok {
 		return nil, fmt.Errorf("the sink's input is %s, not a GroupAggregate", n.Describe())
@@ -133,10 +137,10 @@ func (s *Session) scaleOutOptions() (scaleOutSettings, error) {
 			*dst = d
 		}
 	}
-	if v, ok, _ := sessionString(s.opts, "execution.checkpointing.interval"); ok && v != "" && v != "0" {
+	if d, ok, _ := sessionDuration(s.opts, "execution.checkpointing.interval"); ok && d > 0 {
 		return st, fmt.Errorf("'execution.checkpointing.interval' cannot be used with '%s': a scale-out job keeps its state in Kafka changelog topics and commits every 'sluice.scale-out.commit-interval'; RESET 'execution.checkpointing.interval'", scaleOutKey)
 	}
-	if b, ok, _ := sessionString(s.opts, "state.backend.type"); ok && b == "rocksdb" {
+	if b, ok, _ := sessionEnum(s.opts, "state.backend.type"); ok && b == "rocksdb" {
 		return st, fmt.Errorf("'state.backend.type' = 'rocksdb' cannot be used with '%s': a scale-out member keeps its groups in memory, backed by a compacted changelog topic", scaleOutKey)
 	}
 	if p := s.parallelism(); p > 1 {
@@ -178,7 +182,7 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 	}
 	sinkInfo, err := kafka.SinkInfo(p.sink.Sink)
 	if err != nil {
-		return refuse("supports %s; table '%s': %v", scaleOutShape, p.sink.Table.Name, err)
+		return refuse("supports %s; %v", scaleOutShape, err)
 	}
 	if sinkInfo.Servers != src.Servers() {
 		return refuse("the sink table '%s' is on other brokers ('%s') than the source ('%s'); one Kafka transaction must cover both", p.sink.Table.Name, sinkInfo.Servers, src.Servers())

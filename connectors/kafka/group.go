@@ -93,7 +93,7 @@ func SinkInfo(sk connectors.Sink) (GroupSinkInfo, error) {
 		}
 		s = t.sink
 	default:
-		return GroupSinkInfo{}, fmt.Errorf("the sink is not a 'kafka' or 'upsert-kafka' table")
+		return GroupSinkInfo{}, fmt.Errorf("the sink table is not a 'kafka' or 'upsert-kafka' table")
 	}
 	var p kgo.Partitioner
 	switch s.partitioner {
