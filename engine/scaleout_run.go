@@ -288,6 +288,7 @@ func (m *member) step(ctx context.Context) error {
 		err = m.produceErr(false)
 	}
 	if err != nil {
+		m.rowsIn = 0
 		m.sink.Discard()
 		_, _ = m.sess.End(context.WithoutCancel(ctx), kgo.TryAbort)
 		return err
@@ -302,6 +303,7 @@ func (m *member) step(ctx context.Context) error {
 		clear(m.parts)
 		m.sink.ResetErr()
 		_ = m.produceErr(true)
+		m.rowsIn = 0
 		return nil
 	}
 	m.job.rowsIn.Add(m.rowsIn)
