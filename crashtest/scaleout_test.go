@@ -254,3 +254,26 @@ func TestScaleOutRepartitionDeleted(t *testing.T) {
 	}
 	t.Logf("the member failed %s after the deletion:\n%s", time.Since(deleted).Round(100*time.Millisecond), indent(a.Output()))
 }
+
+// TestScaleOutOtherPlanLater: a process of another plan started under the same 'pipeline.name' after the
+// job's processes are gone joins the empty group, but the group's offsets belong to the old plan: it fails
+// on the first internal record of the old plan that it reads, instead of continuing without the old state.
+func TestScaleOutOtherPlanLater(t *testing.T) {
+	addr, _ := scaleOutBroker(t)
+	dir := t.TempDir()
+	produce(t, addr, "orders", orders(0, 1000, 50))
+	a := startMember(t, dir, addr, scaleOutQuery)
+	if !waitFor(30*time.Second, func() bool { return diffTotals(totalsOf(t, addr), expectedTotals(1000, 50)) == "" }) {
+		t.Fatalf("the first plan did not finish its input:\n%s", indent(a.Output()))
+	}
+	a.Kill()
+	produce(t, addr, "orders", orders(1000, 1000, 50))
+	time.Sleep(3 * time.Second) // the killed member's session (2 s) expires: the group is empty
+	other := `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders WHERE amount >= 0 GROUP BY user_id;`
+	b := proctest.Start(t, clientBin, dir, scaleOutScript(addr, other))
+	t.Cleanup(b.Kill)
+	ended, _ := b.Wait(60 * time.Second)
+	if !ended || !strings.Contains(b.Output(), "was written by plan") {
+		t.Fatalf("the later process with another plan should fail on the old plan's records (ended: %v):\n%s", ended, indent(b.Output()))
+	}
+}

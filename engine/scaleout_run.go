@@ -78,9 +78,11 @@ type member struct {
 // prepare creates the internal topics (or checks those that exist) and the member's group session.
 func (m *member) prepare(ctx context.Context) error {
 	m.srcTopics = m.src.Topics()
-	op := "agg" + m.plan.fp[:8]
-	m.rep = m.s.name + "-" + op + "-repartition"
-	m.cl = m.s.name + "-" + op + "-changelog"
+	// The names do not depend on the plan: a process of another plan started later under the same
+	// 'pipeline.name' reads the job's topics and fails on their plan headers, instead of silently starting
+	// from the source offsets that the group committed for the old plan.
+	m.rep = m.s.name + "-agg-repartition"
+	m.cl = m.s.name + "-agg-changelog"
 	base, err := kgo.NewClient(m.src.ClientOpts()...)
 	if err != nil {
 		return err
@@ -260,8 +262,8 @@ func (m *member) step(ctx context.Context) error {
 			continue
 		}
 		if errors.Is(fe.Err, kerr.InconsistentGroupProtocol) {
-			return fmt.Errorf("%w: consumer group '%s' runs another plan than this process (plan %s): the processes of one job must run the same INSERT over the same tables. Stop the other processes, or give this job another 'pipeline.name'",
-				ErrValidation, m.s.name, m.plan.fp)
+			return fmt.Errorf("consumer group '%s' runs another plan than this process (plan %s): the processes of one job must run the same INSERT over the same tables. Stop the other processes, or give this job another 'pipeline.name'",
+				m.s.name, m.plan.fp)
 		}
 		if fe.Topic == m.rep || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
 			if terr := m.checkTopics(ctx); terr != nil {
@@ -383,13 +385,13 @@ func (m *member) checkPlan(rec *kgo.Record) error {
 	for _, h := range rec.Headers {
 		if h.Key == planHeader {
 			if string(h.Value) != m.plan.fp {
-				return fmt.Errorf("%w: topic '%s' partition %d offset %d was written by plan %s, this process runs plan %s: the job '%s' was started with another INSERT. Give this INSERT another 'pipeline.name', or delete the job's internal topics and consumer group to start it anew",
-					ErrValidation, rec.Topic, rec.Partition, rec.Offset, h.Value, m.plan.fp, m.s.name)
+				return fmt.Errorf("topic '%s' partition %d offset %d was written by plan %s, this process runs plan %s: the job '%s' was started with another INSERT. Give this INSERT another 'pipeline.name', or delete the job's internal topics and consumer group to start it anew",
+					rec.Topic, rec.Partition, rec.Offset, h.Value, m.plan.fp, m.s.name)
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: topic '%s' partition %d offset %d has no '%s' header: it was not written by a Sluice scale-out job", ErrValidation, rec.Topic, rec.Partition, rec.Offset, planHeader)
+	return fmt.Errorf("topic '%s' partition %d offset %d has no '%s' header: it was not written by a Sluice scale-out job", rec.Topic, rec.Partition, rec.Offset, planHeader)
 }
 
 // checkTopics returns an error when an internal topic is gone.
