@@ -568,6 +568,9 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 	if err != nil {
 		return nil, err
 	}
+	if s.scaleOutEnabled() {
+		return s.submitScaleOut(ctx, inserts, nodes, batch, text) // scaleout.go
+	}
 	if batch {
 		s.noteBatchCheckpointing()
 	}

@@ -1,0 +1,513 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors/kafka"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// planHeader is the record header that carries the plan fingerprint on internal records.
+const planHeader = "sluice-plan"
+
+// member is one process of a scale-out job: a member of the consumer group '<pipeline.name>' that consumes
+// the source topics and the repartition topic, and ends a transaction every commit interval.
+//
+// Stage 1 (source partitions assigned to this member): decode, run the Calcs in front of the aggregate,
+// produce each row to the repartition topic partition that owns its key group. Stage 2 (repartition
+// partitions assigned to this member): one GroupAggregate per partition, restored from the partition of the
+// changelog topic before its first row; its output goes through the Calcs behind it to the sink, its state
+// changes to the changelog topic. Source offsets, repartition offsets, repartition records, sink records and
+// changelog records of one interval commit in one transaction.
+type member struct {
+	s        scaleOutSettings
+	plan     *scaleOutPlan
+	src      *kafka.GroupSource
+	sinkInfo kafka.GroupSinkInfo
+	job      *Job
+	notice   io.Writer
+
+	inTypes  []types.Type // the aggregate's input row
+	keyTypes []types.Type
+
+	rep, cl   string                  // internal topics: '<name>-<op>-repartition', '<name>-<op>-changelog'
+	srcTopics []string                // the source table's topics
+	nparts    int32                   // partitions of each internal topic
+	topicIDs  map[string]kadm.TopicID // of the internal topics: a topic deleted and created again has a new id
+
+	sess *kgo.GroupTransactSession
+	adm  *kadm.Client
+	base *kgo.Client // non-group client of the admin requests
+
+	stage1 changelog.Output // the Calcs in front of the aggregate, then repartitioning
+	sink   *kafka.GroupSink
+	parts  map[int32]*aggPart // stage 2: the repartition partitions whose state is loaded
+
+	mu      sync.Mutex
+	revoked bool // a rebalance took partitions away: drop every aggPart (guarded by mu)
+
+	prodMu  sync.Mutex
+	prodErr error // the first internal record that failed (guarded by prodMu)
+	promise func(*kgo.Record, error)
+	pool    sync.Pool // *kgo.Record of internal topics, with their buffers
+	hdr     []kgo.RecordHeader
+
+	// Reused buffers.
+	keyBuf []byte
+	valBuf []byte
+	arena  []types.Value
+	batch  changelog.Batch
+	rowsIn int64
+}
+
+// prepare creates the internal topics (or checks those that exist) and the member's group session.
+func (m *member) prepare(ctx context.Context) error {
+	m.srcTopics = m.src.Topics()
+	// The names do not depend on the plan: a process of another plan started later under the same
+	// 'pipeline.name' reads the job's topics and fails on their plan headers, instead of silently starting
+	// from the source offsets that the group committed for the old plan.
+	m.rep = m.s.name + "-agg-repartition"
+	m.cl = m.s.name + "-agg-changelog"
+	base, err := kgo.NewClient(m.src.ClientOpts()...)
+	if err != nil {
+		return err
+	}
+	m.base, m.adm = base, kadm.NewClient(base)
+	fail := func(err error) error {
+		base.Close()
+		return err
+	}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	td, err := m.adm.ListTopics(actx, m.srcTopics...)
+	if err != nil {
+		return fail(fmt.Errorf("list the source topics %v: %w", m.srcTopics, err))
+	}
+	for _, t := range m.srcTopics {
+		d, ok := td[t]
+		if !ok || d.Err != nil {
+			return fail(fmt.Errorf("the source topic '%s' does not exist; scale-out reads existing topics (their partitions bound the job's parallelism)", t))
+		}
+		m.nparts = max(m.nparts, int32(len(d.Partitions)))
+	}
+	for _, t := range []struct {
+		name    string
+		configs map[string]*string
+	}{{m.rep, nil}, {m.cl, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}}} {
+		resp, err := m.adm.CreateTopic(actx, m.nparts, -1, t.configs, t.name)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+			return fail(fmt.Errorf("create the internal topic '%s': %w", t.name, err))
+		}
+	}
+	td, err = m.adm.ListTopics(actx, m.rep, m.cl)
+	if err != nil {
+		return fail(fmt.Errorf("list the internal topics: %w", err))
+	}
+	m.topicIDs = map[string]kadm.TopicID{}
+	for _, t := range []string{m.rep, m.cl} {
+		d, ok := td[t]
+		if !ok || d.Err != nil {
+			return fail(fmt.Errorf("the internal topic '%s' could not be created", t))
+		}
+		m.topicIDs[t] = d.ID
+		if n := int32(len(d.Partitions)); n != m.nparts {
+			return fail(fmt.Errorf("the internal topic '%s' has %d partitions, the source has %d: the job was started on another source; delete the job's internal topics ('%s-*') to start it anew", t, n, m.nparts, m.s.name))
+		}
+	}
+	// The sink's topics are created as the kafka sink's producer would have them created (the member's
+	// client does not auto-create topics, so that a deleted internal topic is noticed, not recreated empty).
+	if len(m.sinkInfo.Topics) > 0 {
+		td, err = m.adm.ListTopics(actx, m.sinkInfo.Topics...)
+		if err != nil {
+			return fail(fmt.Errorf("list the sink topics: %w", err))
+		}
+		for _, t := range m.sinkInfo.Topics {
+			if d, ok := td[t]; ok && d.Err == nil {
+				continue
+			}
+			resp, err := m.adm.CreateTopic(actx, -1, -1, nil, t)
+			if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+				return fail(fmt.Errorf("create the sink topic '%s': %w", t, err))
+			}
+		}
+	}
+	txid := make([]byte, 8)
+	_, _ = rand.Read(txid)
+	part := &memberPartitioner{internal: map[string]bool{m.rep: true, m.cl: true}, sink: m.sinkInfo.Partitioner}
+	opts := append(m.src.ClientOpts(),
+		kgo.ConsumerGroup(m.s.name),
+		kgo.ConsumeTopics(append(append([]string(nil), m.srcTopics...), m.rep)...),
+		kgo.TransactionalID(m.s.name+"-"+hex.EncodeToString(txid)),
+		kgo.TransactionTimeout(m.s.txnTimeout),
+		kgo.SessionTimeout(m.s.sessionTimeout),
+		kgo.HeartbeatInterval(max(m.s.sessionTimeout/4, 100*time.Millisecond)),
+		kgo.Balancers(planBalancer{GroupBalancer: kgo.RangeBalancer(), name: "sluice-" + m.plan.fp}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(m.onRevoked),
+		kgo.OnPartitionsLost(m.onRevoked),
+		kgo.RecordPartitioner(part),
+		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	)
+	m.sess, err = kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fail(fmt.Errorf("the member's Kafka client: %w", err))
+	}
+	m.sink, err = kafka.OpenGroupSink(ctx, m.plan.sink.Sink, m.sess.Client())
+	if err != nil {
+		m.sess.Close()
+		return fail(err)
+	}
+	var out changelog.Output = &repartitioner{m: m}
+	for i := len(m.plan.pre) - 1; i >= 0; i-- {
+		c := m.plan.pre[i]
+		out = exec.NewCalc(c.Projects, c.Filter, out)
+	}
+	m.stage1 = out
+	m.promise = m.delivered
+	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
+	m.parts = map[int32]*aggPart{}
+	return nil
+}
+
+// onRevoked runs in the group's goroutine when partitions are revoked or lost: the member drops its
+// aggregate state before it processes anything of the next assignment.
+func (m *member) onRevoked(context.Context, *kgo.Client, map[string][]int32) {
+	m.mu.Lock()
+	m.revoked = true
+	m.mu.Unlock()
+}
+
+// run is the member's loop; it returns when ctx is cancelled (nil) or the job fails.
+func (m *member) run(ctx context.Context) error {
+	defer m.base.Close()
+	defer m.sess.Close()
+	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
+		m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
+	// A watcher checks every second that the internal topics still exist: a deleted topic shows in the
+	// member's requests as errors of many kinds, or as records retried until the delivery timeout.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var topicErr error
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := m.checkTopics(wctx); err != nil {
+				topicErr = err
+				stop()
+				return
+			}
+		}
+	}()
+	for wctx.Err() == nil {
+		if err := m.step(wctx); err != nil && wctx.Err() == nil {
+			if terr := m.checkTopics(ctx); terr != nil {
+				return terr
+			}
+			stop()
+			<-watched
+			return fmt.Errorf("scale-out job '%s': %w", m.s.name, err)
+		}
+	}
+	stop()
+	<-watched
+	if ctx.Err() != nil {
+		return nil
+	}
+	return topicErr
+}
+
+// step polls once and, when records came, processes them in one transaction.
+func (m *member) step(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, m.s.commitInterval)
+	fetches := m.sess.PollFetches(pctx)
+	cancel()
+	defer m.sess.AllowRebalance()
+	if ctx.Err() != nil {
+		return nil
+	}
+	m.mu.Lock()
+	if m.revoked {
+		m.revoked = false
+		clear(m.parts)
+	}
+	m.mu.Unlock()
+	for _, fe := range fetches.Errors() {
+		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
+			continue
+		}
+		if errors.Is(fe.Err, kerr.InconsistentGroupProtocol) {
+			return fmt.Errorf("consumer group '%s' runs another plan than this process (plan %s): the processes of one job must run the same INSERT over the same tables. Stop the other processes, or give this job another 'pipeline.name'",
+				m.s.name, m.plan.fp)
+		}
+		if fe.Topic == m.rep || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
+			if terr := m.checkTopics(ctx); terr != nil {
+				return terr
+			}
+		}
+		return fmt.Errorf("consume topic '%s' partition %d: %w", fe.Topic, fe.Partition, fe.Err)
+	}
+	if fetches.NumRecords() == 0 {
+		return nil
+	}
+	if err := m.sess.Begin(); err != nil {
+		return fmt.Errorf("begin a transaction: %w", err)
+	}
+	touched, err := m.process(ctx, fetches)
+	if err == nil {
+		m.sink.Finish()
+		err = m.writeChangelog(touched)
+	}
+	if err == nil {
+		err = m.sink.Err()
+	}
+	if err == nil {
+		err = m.produceErr(false)
+	}
+	if err != nil {
+		m.rowsIn = 0
+		m.sink.Discard()
+		_, _ = m.sess.End(context.WithoutCancel(ctx), kgo.TryAbort)
+		return err
+	}
+	committed, err := m.sess.End(ctx, kgo.TryCommit)
+	if err != nil {
+		return fmt.Errorf("commit the transaction: %w", err)
+	}
+	if !committed {
+		// A rebalance aborted the transaction: the state of every partition includes rows whose
+		// transaction was aborted; it is reloaded from the changelog (the rows are fetched again).
+		clear(m.parts)
+		m.sink.ResetErr()
+		_ = m.produceErr(true)
+		m.rowsIn = 0
+		return nil
+	}
+	m.job.rowsIn.Add(m.rowsIn)
+	m.rowsIn = 0
+	return nil
+}
+
+// process runs the fetched records through stage 1 or stage 2; it returns the stage-2 partitions whose
+// state changed.
+func (m *member) process(ctx context.Context, fetches kgo.Fetches) (map[int32]*aggPart, error) {
+	touched := map[int32]*aggPart{}
+	var need []int32
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if fp.Topic == m.rep && len(fp.Records) > 0 && m.parts[fp.Partition] == nil {
+			need = append(need, fp.Partition)
+		}
+	})
+	if len(need) > 0 {
+		if err := m.restore(ctx, need); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if err != nil || len(fp.Records) == 0 {
+			return
+		}
+		if fp.Topic == m.rep {
+			p := m.parts[fp.Partition]
+			touched[fp.Partition] = p
+			err = m.aggregate(p, fp.Records)
+			return
+		}
+		for _, rec := range fp.Records {
+			b, derr := m.src.Decode(rec)
+			if derr != nil {
+				err = derr
+				return
+			}
+			if b.Len() == 0 {
+				continue
+			}
+			m.rowsIn += int64(b.Len())
+			if err = m.stage1.Push(b); err != nil {
+				return
+			}
+		}
+	})
+	return touched, err
+}
+
+// aggregate decodes repartition records and pushes them into the partition's aggregate.
+func (m *member) aggregate(p *aggPart, recs []*kgo.Record) error {
+	w := len(m.inTypes)
+	if need := len(recs) * w; cap(m.arena) < need {
+		m.arena = make([]types.Value, need)
+	}
+	m.batch.Reset()
+	for i, rec := range recs {
+		if err := m.checkPlan(rec); err != nil {
+			return err
+		}
+		if len(rec.Value) < 1 {
+			return fmt.Errorf("repartition topic '%s' partition %d offset %d: empty record", rec.Topic, rec.Partition, rec.Offset)
+		}
+		row := m.arena[i*w : (i+1)*w : (i+1)*w]
+		if _, _, err := types.DecodeRowBinary(rec.Value[1:], m.inTypes, row[:0]); err != nil {
+			return fmt.Errorf("repartition topic '%s' partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+		}
+		m.batch.Append(changelog.Kind(rec.Value[0]), row)
+	}
+	return p.agg.Push(&m.batch)
+}
+
+// checkPlan refuses an internal record written by another plan.
+func (m *member) checkPlan(rec *kgo.Record) error {
+	for _, h := range rec.Headers {
+		if h.Key == planHeader {
+			if string(h.Value) != m.plan.fp {
+				return fmt.Errorf("topic '%s' partition %d offset %d was written by plan %s, this process runs plan %s: the job '%s' was started with another INSERT. Give this INSERT another 'pipeline.name', or delete the job's internal topics and consumer group to start it anew",
+					rec.Topic, rec.Partition, rec.Offset, h.Value, m.plan.fp, m.s.name)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("topic '%s' partition %d offset %d has no '%s' header: it was not written by a Sluice scale-out job", rec.Topic, rec.Partition, rec.Offset, planHeader)
+}
+
+// checkTopics returns an error when an internal topic is gone.
+func (m *member) checkTopics(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// An uncached metadata request: the client's cache would show a deleted topic for seconds.
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range []string{m.rep, m.cl} {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(cctx, m.base)
+	if err != nil {
+		return nil // the brokers may be unreachable for a moment; the consumer reports lasting trouble
+	}
+	for _, t := range []string{m.rep, m.cl} {
+		gone := true
+		for _, rt := range resp.Topics {
+			if rt.Topic == nil || *rt.Topic != t {
+				continue
+			}
+			switch code := kerr.ErrorForCode(rt.ErrorCode); {
+			case code == nil:
+				gone = rt.TopicID != m.topicIDs[t] // deleted and created again
+			case errors.Is(code, kerr.UnknownTopicOrPartition), errors.Is(code, kerr.UnknownTopicID):
+			default:
+				gone = false // not known now
+			}
+		}
+		if gone {
+			return fmt.Errorf("scale-out job '%s': its internal topic '%s' was deleted while the job ran; the job's in-flight rows and keyed state were in it, so it cannot continue. Stop every process of the job, delete its internal topics ('%s', '%s') and its consumer group '%s', and start it again (it then reads the source from the start)",
+				m.s.name, t, m.rep, m.cl, m.s.name)
+		}
+	}
+	return nil
+}
+
+// repartitioner is the end of stage 1: it produces each row to the repartition partition that owns its key
+// group (the key groups are split into contiguous ranges, as Flink assigns them to subtasks).
+type repartitioner struct{ m *member }
+
+func (r *repartitioner) Push(b *changelog.Batch) error {
+	m := r.m
+	for i := range b.Rows {
+		row := &b.Rows[i]
+		m.keyBuf = types.AppendRowKey(m.keyBuf[:0], row.Vals, m.keyTypes, m.plan.agg.Keys)
+		part := exec.Subtask(state.KeyGroup(m.keyBuf, m.s.maxPar), m.s.maxPar, int(m.nparts))
+		m.valBuf = append(m.valBuf[:0], byte(row.Kind))
+		m.valBuf = types.AppendRowBinary(m.valBuf, row.Vals, m.inTypes)
+		rec := m.record()
+		rec.Topic, rec.Partition, rec.Headers = m.rep, int32(part), m.hdr
+		rec.Key = append(rec.Key, m.keyBuf...)
+		rec.Value = append(rec.Value, m.valBuf...)
+		m.sess.Produce(context.Background(), rec, m.promise)
+	}
+	return nil
+}
+
+func (r *repartitioner) Watermark(int64) error { return nil }
+func (r *repartitioner) End() error            { return nil }
+
+// record returns an empty record for an internal topic.
+func (m *member) record() *kgo.Record {
+	if r, ok := m.pool.Get().(*kgo.Record); ok {
+		return r
+	}
+	return &kgo.Record{}
+}
+
+// delivered notes a failed internal record and recycles the record.
+func (m *member) delivered(r *kgo.Record, err error) {
+	if err != nil {
+		m.prodMu.Lock()
+		if m.prodErr == nil {
+			m.prodErr = fmt.Errorf("write to the internal topic '%s' partition %d: %w", r.Topic, r.Partition, err)
+		}
+		m.prodMu.Unlock()
+	}
+	key, val := r.Key, r.Value
+	*r = kgo.Record{Key: key[:0], Value: val[:0]}
+	m.pool.Put(r)
+}
+
+// produceErr returns (and with reset, forgets) the first failed internal record.
+func (m *member) produceErr(reset bool) error {
+	m.prodMu.Lock()
+	defer m.prodMu.Unlock()
+	err := m.prodErr
+	if reset {
+		m.prodErr = nil
+	}
+	return err
+}
+
+// memberPartitioner sends internal records to the partition they name and sink records where the sink
+// table's partitioner puts them.
+type memberPartitioner struct {
+	internal map[string]bool
+	sink     kgo.Partitioner
+}
+
+func (p *memberPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	if p.internal[t] {
+		return kgo.ManualPartitioner().ForTopic(t)
+	}
+	return p.sink.ForTopic(t)
+}
+
+// planBalancer is the range balancer under a protocol name that carries the plan fingerprint: Kafka's group
+// coordinator refuses a member whose protocol no member of the group shares (INCONSISTENT_GROUP_PROTOCOL),
+// so a process running another plan cannot join a running job.
+type planBalancer struct {
+	kgo.GroupBalancer
+	name string
+}
+
+func (b planBalancer) ProtocolName() string { return b.name }

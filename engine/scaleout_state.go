@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/state"
+)
+
+// The state of a scale-out member's aggregate lives in memory per repartition partition and is backed by
+// the partition of the same number of a compacted changelog topic: after each transaction's rows the
+// member writes every state entry that changed (the group aggregate's own state encoding, the record key
+// being the namespace byte and the entry's key) and a tombstone for every entry that went, in the same
+// transaction as the rows' offsets. A partition's state is restored by reading its changelog partition up to
+// the last stable offset (read_committed) before its first row is aggregated.
+
+// aggPart is the stage-2 state of one repartition partition.
+type aggPart struct {
+	part  int32
+	agg   changelog.Output // the group aggregate, its output going through the Calcs behind it to the sink
+	snap  state.Snapshotter
+	last  map[string]*clEntry // what the changelog holds for each entry key
+	epoch uint64
+}
+
+// clEntry is what the changelog holds for one entry: a hash of its value, and the epoch of the last
+// snapshot that saw it.
+type clEntry struct {
+	hash  uint64
+	epoch uint64
+}
+
+// newAggPart builds the aggregate of one partition.
+func (m *member) newAggPart(part int32) (*aggPart, error) {
+	a := m.plan.agg
+	var out changelog.Output = exec.NewCounter(&m.job.rowsOut, m.sink)
+	for i := len(m.plan.post) - 1; i >= 0; i-- {
+		c := m.plan.post[i]
+		out = exec.NewCalc(c.Projects, c.Filter, out)
+	}
+	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, EmitUpdateBefore: true, InsertOnly: a.Input.Mode().IsInsertOnly(),
+		TTL: m.s.ttl, KeyTypes: m.keyTypes, InTypes: m.inTypes}
+	agg, err := exec.NewGroupAgg(cfg, out)
+	if err != nil {
+		return nil, err
+	}
+	snap, ok := agg.(state.Snapshotter)
+	if !ok {
+		return nil, fmt.Errorf("internal error: the group aggregate has no state snapshots")
+	}
+	return &aggPart{part: part, agg: agg, snap: snap, last: map[string]*clEntry{}}, nil
+}
+
+// restore loads the state of the given repartition partitions from their changelog partitions.
+func (m *member) restore(ctx context.Context, parts []int32) error {
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, 2*m.s.txnTimeout+30*time.Second)
+	defer cancel()
+	lso, err := m.adm.ListCommittedOffsets(rctx, m.cl)
+	if err != nil {
+		return fmt.Errorf("restore: list the end offsets of the changelog topic '%s': %w", m.cl, err)
+	}
+	ends := map[int32]int64{}
+	assign := map[int32]kgo.Offset{}
+	for _, p := range parts {
+		o, ok := lso.Lookup(m.cl, p)
+		if !ok || o.Err != nil {
+			return fmt.Errorf("restore: the changelog topic '%s' has no partition %d", m.cl, p)
+		}
+		if o.Offset > 0 {
+			ends[p] = o.Offset
+			assign[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	entries := make(map[int32]map[string][]byte, len(parts))
+	for _, p := range parts {
+		entries[p] = map[string][]byte{}
+	}
+	if len(assign) > 0 {
+		opts := append(m.src.ClientOpts(),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{m.cl: assign}),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.KeepControlRecords(),
+			kgo.FetchMaxWait(200*time.Millisecond))
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		idleSince := time.Now()
+		for len(ends) > 0 {
+			pctx, pcancel := context.WithTimeout(rctx, 300*time.Millisecond)
+			fs := cl.PollFetches(pctx)
+			pcancel()
+			if rctx.Err() != nil {
+				return fmt.Errorf("restore: reading the changelog topic '%s' did not finish: %w", m.cl, rctx.Err())
+			}
+			n := 0
+			var ferr error
+			fs.EachError(func(t string, p int32, err error) {
+				if err != context.DeadlineExceeded && ferr == nil {
+					ferr = fmt.Errorf("restore: read the changelog topic '%s' partition %d: %w", t, p, err)
+				}
+			})
+			if ferr != nil {
+				return ferr
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				n++
+				end, ok := ends[r.Partition]
+				if !ok {
+					return
+				}
+				if !r.Attrs.IsControl() && ferr == nil {
+					if err := m.checkPlan(r); err != nil {
+						ferr = err
+						return
+					}
+					if r.Value == nil {
+						delete(entries[r.Partition], string(r.Key))
+					} else {
+						entries[r.Partition][string(r.Key)] = r.Value
+					}
+				}
+				if r.Offset >= end-1 {
+					delete(ends, r.Partition)
+				}
+			})
+			if ferr != nil {
+				return ferr
+			}
+			if n > 0 {
+				idleSince = time.Now()
+			} else if time.Since(idleSince) > time.Second {
+				// Nothing more below the last stable offset (the last offsets were aborted records).
+				break
+			}
+		}
+	}
+	keys := 0
+	for _, p := range parts {
+		ap, err := m.newAggPart(p)
+		if err != nil {
+			return err
+		}
+		r := &entryReader{}
+		for k, v := range entries[p] {
+			if len(k) == 0 {
+				continue
+			}
+			r.keys = append(r.keys, k)
+			r.vals = append(r.vals, v)
+			ap.last[k] = &clEntry{hash: state.Hash(v)}
+		}
+		r.sortMetaFirst()
+		if err := ap.snap.RestoreState(r); err != nil {
+			return fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, m.cl, err)
+		}
+		keys += len(r.keys)
+		m.parts[p] = ap
+	}
+	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': restored partitions %v from '%s' (%d entries) in %s.\n",
+		m.s.name, parts, m.cl, keys, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// writeChangelog produces the state changes of the touched partitions to the changelog topic.
+func (m *member) writeChangelog(touched map[int32]*aggPart) error {
+	for p, ap := range touched {
+		ap.epoch++
+		w := &changelogWriter{m: m, ap: ap, part: p}
+		if err := ap.snap.SnapshotState(w); err != nil {
+			return fmt.Errorf("state of partition %d: %w", p, err)
+		}
+		for k, e := range ap.last {
+			if e.epoch != ap.epoch {
+				m.produceEntry(p, []byte(k), nil)
+				delete(ap.last, k)
+			}
+		}
+	}
+	return nil
+}
+
+// produceEntry produces one changelog record (a nil value is a tombstone).
+func (m *member) produceEntry(part int32, key, value []byte) {
+	rec := m.record()
+	rec.Topic, rec.Partition, rec.Headers = m.cl, part, m.hdr
+	rec.Key = append(rec.Key, key...)
+	if value != nil {
+		rec.Value = append(rec.Value, value...)
+	} else {
+		rec.Value = nil
+	}
+	m.sess.Produce(context.Background(), rec, m.promise)
+}
+
+// changelogWriter receives a partition's state snapshot and produces the entries that changed.
+type changelogWriter struct {
+	m    *member
+	ap   *aggPart
+	part int32
+	kb   []byte
+}
+
+func (w *changelogWriter) Put(ns uint8, key, value []byte) error {
+	w.kb = append(append(w.kb[:0], ns), key...)
+	h := state.Hash(value)
+	e := w.ap.last[string(w.kb)]
+	if e == nil {
+		e = &clEntry{hash: ^h}
+		w.ap.last[string(w.kb)] = e
+	}
+	e.epoch = w.ap.epoch
+	if e.hash != h {
+		e.hash = h
+		w.m.produceEntry(w.part, w.kb, value)
+	}
+	return nil
+}
+
+// entryReader yields restored changelog entries (keys: namespace byte + entry key) as a state.Reader.
+type entryReader struct {
+	keys []string
+	vals [][]byte
+	i    int
+}
+
+// sortMetaFirst puts operator-wide entries (no entry key) first, then the rest in key order.
+func (r *entryReader) sortMetaFirst() {
+	idx := make([]int, len(r.keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		ka, kb := r.keys[idx[a]], r.keys[idx[b]]
+		if (len(ka) == 1) != (len(kb) == 1) {
+			return len(ka) == 1
+		}
+		return ka < kb
+	})
+	keys, vals := make([]string, len(idx)), make([][]byte, len(idx))
+	for i, j := range idx {
+		keys[i], vals[i] = r.keys[j], r.vals[j]
+	}
+	r.keys, r.vals = keys, vals
+}
+
+func (r *entryReader) Next() (uint8, []byte, []byte, bool, error) {
+	if r.i >= len(r.keys) {
+		return 0, nil, nil, false, nil
+	}
+	k, v := r.keys[r.i], r.vals[r.i]
+	r.i++
+	return k[0], []byte(k[1:]), v, true, nil
+}
