@@ -17,7 +17,7 @@ var sessionKeys = []sessionKey{
 		desc: "streaming, batch, or automatic (batch when every source is bounded)"},
 	{key: "pipeline.name", kind: kindString, impl: true, desc: "the name of the jobs that the following INSERT statements submit"},
 	{key: "parallelism.default", kind: kindInt, rng: atLeast(1).or(-1), def: "1", impl: true,
-		desc: "Subtasks of the keyed streaming operators (GROUP BY with keys, window aggregates), each owning a range of key groups and running on its own goroutine; sources, projections, joins and sinks run as one instance. -1 and 1: one instance. Sluice's default is 1 (not the number of cores) so that a job's changelog order does not depend on the machine."},
+		desc: "Subtasks of the keyed streaming operators (GROUP BY with keys, window aggregates), each owning a range of key groups and running on its own goroutine, and of Kafka/upsert-kafka sources without a WATERMARK (each reading its share of the partitions, with the filters and projections above it and a kafka sink's encoding; 'scan.parallelism' overrides it per table); other sources, joins and sinks run as one instance. -1 and 1: one instance. Sluice's default is 1 (not the number of cores) so that a job's changelog order does not depend on the machine."},
 	{key: "pipeline.max-parallelism", kind: kindInt, rng: between(1, 32768), def: "128", impl: true,
 		desc: "the number of key groups that keyed state is split into"},
 	{key: "table.local-time-zone", kind: kindZone, def: "default", impl: true, desc: "the session time zone (TIMESTAMP_LTZ, CURRENT_TIMESTAMP, ...)"},
