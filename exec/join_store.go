@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
-	"math/bits"
 )
 
 // A joinStore holds the rows of one side of a regular or interval join, without a Go object, string or map
 // entry per row or per key:
 //
-//   - keys live in an open-addressing table (slots) whose entries are the position of the key's record in an
-//     append-only byte arena (chunks) plus 24 bits of the key's hash, so most probes that miss never read
-//     the arena;
+//   - keys live in an open-addressing table (slots, linear probing, at most 80 % full, grown by half) whose
+//     entries are the position of the key's record in an append-only byte arena (chunks) plus the top 24
+//     bits of the key's hash, which also choose the key's home slot: the table grows and deletes without
+//     reading the arena, and most probes that miss never read it;
 //   - a key's record is: uvarint key length, the key (join_rec.go: the varints of integer keys, else the
 //     key encoding), uvarint body tag, then — while the key holds at most jsSmallRows rows — its row
 //     entries (tag = length<<1). A record that changes is written anew at the arena's end and the old one
@@ -66,12 +66,14 @@ func newJoinStore(outer, ttl bool, seed maphash.Seed) joinStore {
 
 func (st *joinStore) hash(b []byte) uint64 { return maphash.Bytes(st.seed, b) }
 
-func (st *joinStore) home(h uint64) int {
-	hi, _ := bits.Mul64(h, uint64(len(st.slots)))
-	return int(hi)
-}
+// jsTag is the part of a slot that comes from the key's hash: its top 24 bits.
+func jsTag(h uint64) uint64 { return h &^ jsPosMask }
 
-func jsTag(h uint64) uint64 { return (h & 0xffffff) << jsPosBits }
+// home is the first slot to probe for a slot value (or hash) v: a function of its tag only, so that the
+// table grows and deletes without reading keys.
+func (st *joinStore) home(v uint64) int {
+	return int((v >> jsPosBits) * uint64(len(st.slots)) >> (64 - jsPosBits))
+}
 
 // at returns the arena from position pos to its chunk's end.
 func (st *joinStore) at(pos uint64) []byte {
@@ -198,9 +200,7 @@ func (st *joinStore) resize(n int) {
 		if v == 0 {
 			continue
 		}
-		b := st.at(v&jsPosMask - 1)
-		kl, k := binary.Uvarint(b)
-		i := st.home(st.hash(b[k : k+int(kl)]))
+		i := st.home(v)
 		for st.slots[i] != 0 {
 			if i++; i == n {
 				i = 0
@@ -228,9 +228,7 @@ func (st *joinStore) deleteSlot(i int) {
 		if v == 0 {
 			break
 		}
-		b := st.at(v&jsPosMask - 1)
-		kl, k := binary.Uvarint(b)
-		h := st.home(st.hash(b[k : k+int(kl)]))
+		h := st.home(v)
 		// The entry at j stays when its home lies cyclically in (i, j].
 		if (i < j && i < h && h <= j) || (i > j && (h > i || h <= j)) {
 			continue
