@@ -3,26 +3,39 @@ package exec
 import "fmt"
 
 // A bigBucket holds the rows of a join key that has more than jsSmallRows distinct rows (or larger ones):
-// its row entries (join_store.go) appended in arrival order, and an open-addressing index from the rows'
-// identity hashes to their entries, so that storing or retracting a row is O(1) however many rows the key
-// holds (a window-keyed join holds every row of a window under one key). A removed row's entry stays as a
-// dead entry (count 0) until dead entries are more than half of the data; then the live ones are copied, in
-// order, into new data (the old data is not overwritten: emitted rows may reference its strings).
+// its row entries (join_store.go) appended in arrival order to chunks (that grow from 256 bytes to 32 KiB:
+// appending never copies what is there), and an open-addressing index from the rows' identity hashes to
+// their entries, so that storing or retracting a row is O(1) however many rows the key holds (a
+// window-keyed join holds every row of a window under one key). A removed row's entry stays as a dead entry
+// (count 0) until dead entries are more than half of the bytes; then the live ones are copied, in order,
+// into new chunks (the old ones are not overwritten: emitted rows may reference their strings).
 
 type bigBucket struct {
-	data []byte
-	idx  []uint64 // power-of-two table; 0: empty, else hash<<32 | (entry offset + 1)
-	rows int      // live entries
-	dead int      // bytes of dead entries
+	chunks [][]byte
+	idx    []uint64 // power-of-two table; 0: empty, else hash<<32 | (ref + 1)
+	rows   int      // live entries
+	size   int      // bytes of entries
+	dead   int      // bytes of dead entries
 }
 
-// bigBucketMax is the most bytes of entries a bigBucket holds (its index keeps 32-bit offsets).
-const bigBucketMax = 1<<32 - 2
+// An entry's ref is its chunk's index << bbChunkBits | its offset in the chunk; chunks hold at most
+// bbChunkMax bytes unless one entry is larger (it then has a chunk of its own, at offset 0).
+const (
+	bbChunkBits = 15
+	bbChunkMax  = 1 << bbChunkBits
+	bbChunkMin  = 256
+	bbMaxChunks = 1<<(32-bbChunkBits) - 1
+)
 
-var errBigBucket = fmt.Errorf("a join key holds more than %d bytes of rows", bigBucketMax)
+var errBigBucket = fmt.Errorf("a join key holds more than %d chunks of rows", bbMaxChunks)
 
-// find returns the offset of the entry with hash h for which eq is true, or -1.
-func (bb *bigBucket) find(h uint32, eq func(off int) bool) int {
+// entry returns the chunk and offset of ref.
+func (bb *bigBucket) entry(ref int) ([]byte, int) {
+	return bb.chunks[ref>>bbChunkBits], ref & (bbChunkMax - 1)
+}
+
+// find returns the ref of the entry with hash h for which eq is true, or -1.
+func (bb *bigBucket) find(h uint32, eq func(ref int) bool) int {
 	if len(bb.idx) == 0 {
 		return -1
 	}
@@ -40,19 +53,29 @@ func (bb *bigBucket) find(h uint32, eq func(off int) bool) int {
 
 // add appends an entry whose row hashes to h.
 func (bb *bigBucket) add(h uint32, entry []byte) error {
-	if len(bb.data)+len(entry) > bigBucketMax {
-		return errBigBucket
+	c := len(bb.chunks) - 1
+	if c < 0 || len(bb.chunks[c])+len(entry) > cap(bb.chunks[c]) {
+		size := bbChunkMin
+		if c >= 0 {
+			size = min(2*cap(bb.chunks[c]), bbChunkMax)
+		}
+		if c+1 >= bbMaxChunks {
+			return errBigBucket
+		}
+		bb.chunks = append(bb.chunks, make([]byte, 0, max(size, len(entry))))
+		c++
 	}
-	off := len(bb.data)
-	bb.data = append(bb.data, entry...)
+	off := len(bb.chunks[c])
+	bb.chunks[c] = append(bb.chunks[c], entry...)
 	bb.rows++
-	bb.index(h, off)
+	bb.size += len(entry)
+	bb.index(h, c<<bbChunkBits|off)
 	return nil
 }
 
-func (bb *bigBucket) index(h uint32, off int) {
+func (bb *bigBucket) index(h uint32, ref int) {
 	if (bb.rows+1)*4 > len(bb.idx)*3 {
-		n := max(64, 2*len(bb.idx))
+		n := max(16, 2*len(bb.idx))
 		old := bb.idx
 		bb.idx = make([]uint64, n)
 		for _, v := range old {
@@ -61,7 +84,7 @@ func (bb *bigBucket) index(h uint32, off int) {
 			}
 		}
 	}
-	bb.place(uint64(h)<<32 | uint64(off+1))
+	bb.place(uint64(h)<<32 | uint64(ref+1))
 }
 
 func (bb *bigBucket) place(v uint64) {
@@ -73,10 +96,10 @@ func (bb *bigBucket) place(v uint64) {
 	bb.idx[i] = v
 }
 
-// unindex removes the index entry of the entry at off (hash h).
-func (bb *bigBucket) unindex(h uint32, off int) {
+// unindex removes the index entry of the entry at ref (hash h).
+func (bb *bigBucket) unindex(h uint32, ref int) {
 	mask := len(bb.idx) - 1
-	want := uint64(h)<<32 | uint64(off+1)
+	want := uint64(h)<<32 | uint64(ref+1)
 	i := int(h) & mask
 	for bb.idx[i] != want {
 		if bb.idx[i] == 0 {
@@ -100,33 +123,36 @@ func (bb *bigBucket) unindex(h uint32, off int) {
 	bb.idx[i] = 0
 }
 
-// kill marks the entry x dead (its count written as 0 in the same width) and unindexes it.
-func (bb *bigBucket) kill(h uint32, x *jsEntry) {
-	putUvarintWidth(bb.data[x.e:x.fix], 0)
-	bb.unindex(h, x.e)
+// kill marks the entry x at ref dead (its count written as 0 in the same width) and unindexes it.
+func (bb *bigBucket) kill(h uint32, ref int, x *jsEntry) {
+	b, _ := bb.entry(ref)
+	putUvarintWidth(b[x.e:x.fix], 0)
+	bb.unindex(h, ref)
 	bb.rows--
 	bb.dead += x.end - x.e
 }
 
-// compact copies the live entries, in order, into new data and rebuilds the index (hash gives an entry
-// body's hash) when dead entries are most of the data.
+// compact copies the live entries, in order, into new chunks and rebuilds the index (hash gives an entry
+// body's hash) when dead entries are most of the bytes.
 func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
-	if bb.dead*2 <= len(bb.data) {
+	if bb.dead*2 <= bb.size {
 		return
 	}
-	old := bb.data
-	bb.data = make([]byte, 0, len(old)-bb.dead)
-	bb.idx = make([]uint64, len(bb.idx))
-	bb.rows, bb.dead = 0, 0
-	for p := 0; p < len(old); {
-		x := st.parseEntry(old, p)
-		p = x.end
-		if x.count == 0 {
-			continue
+	old := bb.chunks
+	n := 16
+	for n*3 < bb.rows*4+4 {
+		n *= 2
+	}
+	bb.chunks, bb.idx = nil, make([]uint64, n)
+	bb.rows, bb.size, bb.dead = 0, 0, 0
+	for _, b := range old {
+		for p := 0; p < len(b); {
+			x := st.parseEntry(b, p)
+			p = x.end
+			if x.count != 0 {
+				// Fewer bytes than before: no chunk limit is reached.
+				_ = bb.add(hash(b[x.body:x.end]), b[x.e:x.end])
+			}
 		}
-		off := len(bb.data)
-		bb.data = append(bb.data, old[x.e:x.end]...)
-		bb.rows++
-		bb.index(hash(old[x.body:x.end]), off)
 	}
 }

@@ -31,22 +31,24 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 	r := st.record(slot)
 	if bb := r.big(st); bb != nil {
 		h32 := uint32(st.hash(id))
-		off := bb.find(h32, func(off int) bool {
-			x := st.parseEntry(bb.data, off)
-			return j.sameRow(s, bb.data[x.body:x.end], id, kv)
+		ref := bb.find(h32, func(ref int) bool {
+			b, off := bb.entry(ref)
+			x := st.parseEntry(b, off)
+			return j.sameRow(s, b[x.body:x.end], id, kv)
 		})
-		if off < 0 {
+		if ref < 0 {
 			j.entry = st.appendEntry(j.entry[:0], count, assoc, touched, body)
 			return bb.add(h32, j.entry)
 		}
-		x := st.parseEntry(bb.data, off)
-		if putUvarintWidth(bb.data[x.e:x.fix], x.count+count) {
-			st.setAssoc(bb.data, &x, assoc)
-			st.setTouched(bb.data, &x, touched)
+		b, off := bb.entry(ref)
+		x := st.parseEntry(b, off)
+		if putUvarintWidth(b[x.e:x.fix], x.count+count) {
+			st.setAssoc(b, &x, assoc)
+			st.setTouched(b, &x, touched)
 			return nil
 		}
-		j.entry = st.appendEntry(j.entry[:0], x.count+count, assoc, touched, bb.data[x.body:x.end])
-		bb.kill(h32, &x)
+		j.entry = st.appendEntry(j.entry[:0], x.count+count, assoc, touched, b[x.body:x.end])
+		bb.kill(h32, ref, &x)
 		if err := bb.add(h32, j.entry); err != nil {
 			return err
 		}
@@ -105,21 +107,22 @@ func (j *joinOp) remove(s int, key []byte, h uint64, kv []types.Value, row []typ
 	r := st.record(slot)
 	if bb := r.big(st); bb != nil {
 		h32 := uint32(st.hash(id))
-		off := bb.find(h32, func(off int) bool {
-			x := st.parseEntry(bb.data, off)
-			return j.sameRow(s, bb.data[x.body:x.end], id, kv)
+		ref := bb.find(h32, func(ref int) bool {
+			b, off := bb.entry(ref)
+			x := st.parseEntry(b, off)
+			return j.sameRow(s, b[x.body:x.end], id, kv)
 		})
-		if off < 0 {
+		if ref < 0 {
 			return nil, false
 		}
-		data := bb.data
+		data, off := bb.entry(ref)
 		x := st.parseEntry(data, off)
 		if x.count > 1 {
 			putUvarintWidth(data[x.e:x.fix], x.count-1)
 			st.setTouched(data, &x, j.ttl.now)
 			return data[x.body:x.end], true
 		}
-		bb.kill(h32, &x)
+		bb.kill(h32, ref, &x)
 		if bb.rows == 0 {
 			st.deleteSlot(slot)
 		} else {
@@ -156,7 +159,7 @@ func (j *joinOp) filterBucket(s, slot int, kv []types.Value, keep func(it *jsIte
 	if bb := r.big(st); bb != nil {
 		for it := st.iter(&r); it.next(); {
 			if !keep(&it) {
-				bb.kill(j.bodyHash(s, it.row(), kv), &it.x)
+				bb.kill(j.bodyHash(s, it.row(), kv), it.ref(), &it.x)
 			}
 		}
 		if bb.rows == 0 {

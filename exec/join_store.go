@@ -35,8 +35,8 @@ const (
 	jsChunkMin   = 4 << 10
 	jsPosBits    = 40
 	jsPosMask    = 1<<jsPosBits - 1
-	jsSmallRows  = 16   // a key with more distinct rows gets a bigBucket
-	jsSmallBytes = 2048 // as does a key whose record would be larger
+	jsSmallRows  = 8   // a key with more distinct rows gets a bigBucket
+	jsSmallBytes = 512 // as does a key whose record would be larger (a new row copies the record)
 )
 
 type joinStore struct {
@@ -356,31 +356,45 @@ func putUvarintWidth(b []byte, v uint64) bool {
 	return true
 }
 
-// jsIter iterates the live entries of a bucket: a small bucket's body or a bigBucket's data.
+// jsIter iterates the live entries of a bucket: a small bucket's body or a bigBucket's chunks.
 type jsIter struct {
-	st *joinStore
-	b  []byte
-	p  int
-	x  jsEntry
+	st   *joinStore
+	b    []byte   // the entries being read
+	more [][]byte // a bigBucket's chunks after b
+	ci   int      // b's chunk index (bigBucket)
+	p    int
+	x    jsEntry
 }
 
 func (st *joinStore) iter(r *jsRecord) jsIter {
 	if bb := r.big(st); bb != nil {
-		return jsIter{st: st, b: bb.data}
+		if len(bb.chunks) == 0 {
+			return jsIter{st: st}
+		}
+		return jsIter{st: st, b: bb.chunks[0], more: bb.chunks[1:]}
 	}
 	return jsIter{st: st, b: r.body}
 }
 
 func (it *jsIter) next() bool {
-	for it.p < len(it.b) {
-		it.x = it.st.parseEntry(it.b, it.p)
-		it.p = it.x.end
-		if it.x.count != 0 {
-			return true
+	for {
+		for it.p < len(it.b) {
+			it.x = it.st.parseEntry(it.b, it.p)
+			it.p = it.x.end
+			if it.x.count != 0 {
+				return true
+			}
 		}
+		if len(it.more) == 0 {
+			return false
+		}
+		it.b, it.more, it.p = it.more[0], it.more[1:], 0
+		it.ci++
 	}
-	return false
 }
+
+// ref is the bigBucket ref of the current entry.
+func (it *jsIter) ref() int { return it.ci<<bbChunkBits | it.x.e }
 
 func (it *jsIter) count() int         { return int(it.x.count) }
 func (it *jsIter) row() []byte        { return it.b[it.x.body:it.x.end] }
