@@ -9,7 +9,7 @@ import (
 // A joinStore holds the rows of one side of a regular or interval join, without a Go object, string or map
 // entry per row or per key:
 //
-//   - keys live in an open-addressing table (slots, linear probing, at most 80 % full, grown by half) whose
+//   - keys live in an open-addressing table (slots, linear probing, at most 85 % full, grown by half) whose
 //     entries are the position of the key's record in an append-only byte arena (chunks) plus the top 24
 //     bits of the key's hash, which also choose the key's home slot: the table grows and deletes without
 //     reading the arena, and most probes that miss never read it;
@@ -170,8 +170,8 @@ func (st *joinStore) buildRecord(key []byte, tag uint64, entries ...[]byte) []by
 
 // insertKey adds a key (not present, hash h) with the record rec; it returns the key's slot.
 func (st *joinStore) insertKey(h uint64, rec []byte) int {
-	if (st.keys+1)*5 > len(st.slots)*4 {
-		st.resize(max(16, len(st.slots)*3/2, (st.keys+1)*5/4+1))
+	if (st.keys+1)*20 > len(st.slots)*17 {
+		st.resize(max(16, len(st.slots)*3/2, (st.keys+1)*20/17+1))
 	}
 	pos := st.put(rec)
 	i := st.home(h)
