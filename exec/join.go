@@ -79,7 +79,7 @@ func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output
 	if !cfg.Batch && cfg.Interval == nil {
 		j.ttl = newStateTTL(cfg.TTL, cfg.Now)
 	}
-	j.intKeys = intKeyKinds(cfg.LeftTypes, cfg.LeftKeys) && intKeyKinds(cfg.RightTypes, cfg.RightKeys)
+	j.kcats = compactKeyCats(cfg)
 	seed := maphash.MakeSeed()
 	j.sides[0] = newJoinSide(cfg.LeftKeys, cfg.LeftTypes, cfg.Type == LeftJoin || cfg.Type == FullJoin, j.ttl.on(), seed)
 	j.sides[1] = newJoinSide(cfg.RightKeys, cfg.RightTypes, cfg.Type == RightJoin || cfg.Type == FullJoin, j.ttl.on(), seed)
@@ -108,7 +108,7 @@ type joinSide struct {
 	outer bool
 	width int
 	ended bool
-	// keyPos[c] is the position of column c among the join keys, or -1 (with intKeys, stored rows leave
+	// keyPos[c] is the position of column c among the join keys, or -1 (with compact keys, stored rows leave
 	// key columns out: join_rec.go).
 	keyPos []int
 	// exact: a stored row's body is its identity (join_rec.go).
@@ -119,7 +119,7 @@ type joinOp struct {
 	cfg     JoinConfig
 	out     changelog.Output
 	sides   [2]joinSide
-	intKeys bool // keys are varints of integer columns (join_rec.go)
+	kcats   []keyCat // compact keys: the key columns' categories; nil: keys are key encodings (join_rec.go)
 	ob      changelog.Batch
 	arena   []types.Value
 	kbuf    []byte           // keyBytes' key

@@ -11,10 +11,12 @@ import (
 
 // Keys and rows as a joinStore keeps them (join_store.go).
 //
-// Keys: when every join key column of both sides is an integer (TINYINT..BIGINT) — the common case of ids —
-// a key is the signed varints of its values (intKeys), and the rows stored under it leave the key columns
-// out (they are the key's values); rows with a NULL key column go under nullIntKey, whole. Otherwise a key
-// is the key encoding (types.AppendKey) of its columns, NULL keys share nullJoinKey, and rows are whole.
+// Keys: when the join key columns of both sides are, pair by pair, integers (TINYINT..BIGINT), strings
+// (CHAR, VARCHAR), timestamps, dates or times — ids, names, window bounds — a key is a compact encoding of
+// its values (compactKeys: signed varints; a uvarint length and the bytes; varint millis and uvarint nanos),
+// and the rows stored under it leave the key columns out (they are the key's values, decoded exactly);
+// rows with a NULL key column go under nullCompactKey, whole. Otherwise a key is the key encoding
+// (types.AppendKey) of its columns, NULL keys share nullJoinKey, and rows are whole.
 //
 // Row bodies: the stored columns' values in the binary value encoding of rowcodec.go (a tag byte each),
 // without a count (the side's width says it). Values decode without copying strings (rowVals).
@@ -28,22 +30,70 @@ const nullJoinKey = "\xff\xff<null key>"
 // keyNullByte is the key encoding (types.AppendKey) of a NULL.
 var keyNullByte = types.AppendKey(nil, types.NullValue, types.BigIntType())[0]
 
-// nullIntKey is the intKeys key of rows with a NULL key column (no varint sequence ends in 0xff).
-const nullIntKey = "\xff"
+// nullCompactKey is the compactKeys key of rows with a NULL key column (no compact key is 0xff alone: a
+// varint or length that starts with it goes on).
+const nullCompactKey = "\xff"
 
-// intKeyKinds reports whether every column cols of ts is an integer.
-func intKeyKinds(ts []types.Type, cols []int) bool {
-	for _, c := range cols {
-		if c >= len(ts) {
-			return false
-		}
-		switch ts[c].Kind {
-		case types.TinyInt, types.SmallInt, types.Int, types.BigInt:
-		default:
-			return false
-		}
+// keyCat is how a compact key encodes a column.
+type keyCat uint8
+
+const (
+	kcInt keyCat = iota + 1
+	kcString
+	kcTimestamp
+	kcDate
+	kcTime
+)
+
+// tag is the value tag a column of the category holds.
+func (c keyCat) tag() types.Tag {
+	switch c {
+	case kcString:
+		return types.TagString
+	case kcTimestamp:
+		return types.TagTimestamp
+	case kcDate:
+		return types.TagDate
+	case kcTime:
+		return types.TagTime
 	}
-	return len(cols) > 0
+	return types.TagInt
+}
+
+func keyCatOf(t types.Type) keyCat {
+	switch t.Kind {
+	case types.TinyInt, types.SmallInt, types.Int, types.BigInt:
+		return kcInt
+	case types.Char, types.VarChar:
+		return kcString
+	case types.Timestamp, types.TimestampLTZ:
+		return kcTimestamp
+	case types.Date:
+		return kcDate
+	case types.Time:
+		return kcTime
+	}
+	return 0
+}
+
+// compactKeyCats returns the categories of the key columns when both sides' keys can be compact, else nil.
+func compactKeyCats(cfg JoinConfig) []keyCat {
+	if len(cfg.LeftKeys) == 0 || len(cfg.LeftKeys) != len(cfg.RightKeys) {
+		return nil
+	}
+	cats := make([]keyCat, len(cfg.LeftKeys))
+	for i, lc := range cfg.LeftKeys {
+		rc := cfg.RightKeys[i]
+		if lc >= len(cfg.LeftTypes) || rc >= len(cfg.RightTypes) {
+			return nil
+		}
+		c := keyCatOf(cfg.LeftTypes[lc])
+		if c == 0 || c != keyCatOf(cfg.RightTypes[rc]) {
+			return nil
+		}
+		cats[i] = c
+	}
+	return cats
 }
 
 // exactIdentity reports whether values of these column types have one binary encoding per key encoding.
@@ -64,60 +114,99 @@ func exactIdentity(ts []types.Type) bool {
 func (j *joinOp) keyBytes(s int, row []types.Value) (key []byte, hasKey bool, err error) {
 	sd := &j.sides[s]
 	b := j.kbuf[:0]
-	for _, c := range sd.keys {
+	for i, c := range sd.keys {
 		v := row[c]
 		if v.IsNull() {
-			if j.intKeys {
-				j.kbuf = append(b[:0], nullIntKey...)
+			if j.kcats != nil {
+				j.kbuf = append(b[:0], nullCompactKey...)
 			} else {
 				j.kbuf = append(b[:0], nullJoinKey...)
 			}
 			return j.kbuf, false, nil
 		}
-		if j.intKeys {
-			if v.T != types.TagInt {
-				return nil, false, fmt.Errorf("join: key column %d holds a %v value, its type is %s", c, v.T, sd.types[c])
-			}
-			b = binary.AppendVarint(b, v.I)
-		} else {
+		if j.kcats == nil {
 			b = types.AppendKey(b, v, sd.types[c])
+			continue
+		}
+		cat := j.kcats[i]
+		if v.T != cat.tag() {
+			return nil, false, fmt.Errorf("join: key column %d holds a %v value, its type is %s", c, v.T, sd.types[c])
+		}
+		switch cat {
+		case kcString:
+			b = binary.AppendUvarint(b, uint64(len(v.S)))
+			b = append(b, v.S...)
+		case kcTimestamp:
+			b = binary.AppendVarint(b, v.I)
+			b = binary.AppendUvarint(b, uint64(uint32(v.N)))
+		default:
+			b = binary.AppendVarint(b, v.I)
 		}
 	}
 	j.kbuf = b
 	return b, true, nil
 }
 
+// nextKeyVal decodes the value of key column i at the start of a compact key and returns the rest; ok is
+// false when the key does not decode.
+func (j *joinOp) nextKeyVal(key []byte, i int) (v types.Value, rest []byte, ok bool) {
+	cat := j.kcats[i]
+	x, n := binary.Varint(key)
+	if cat == kcString {
+		l, m := binary.Uvarint(key)
+		if m <= 0 || l > uint64(len(key)-m) {
+			return v, nil, false
+		}
+		var str string
+		if l > 0 {
+			str = unsafe.String(&key[m], int(l))
+		}
+		return types.Value{T: types.TagString, S: str}, key[m+int(l):], true
+	}
+	if n <= 0 {
+		return v, nil, false
+	}
+	key = key[n:]
+	v = types.Value{T: cat.tag(), I: x}
+	if cat == kcTimestamp {
+		ns, m := binary.Uvarint(key)
+		if m <= 0 {
+			return v, nil, false
+		}
+		v.N = int32(uint32(ns))
+		key = key[m:]
+	}
+	return v, key, true
+}
+
 // stateKey appends the snapshot key of a stored key on side s: the key encoding of its columns, or
 // nullJoinKey.
 func (j *joinOp) stateKey(dst []byte, s int, key []byte) []byte {
-	if !j.intKeys {
+	if j.kcats == nil {
 		return append(dst, key...)
 	}
-	if string(key) == nullIntKey {
+	if string(key) == nullCompactKey {
 		return append(dst, nullJoinKey...)
 	}
 	sd := &j.sides[s]
-	for _, c := range sd.keys {
-		v, n := binary.Varint(key)
-		key = key[n:]
-		dst = types.AppendKey(dst, types.IntValue(v), sd.types[c])
+	for i, c := range sd.keys {
+		v, rest, _ := j.nextKeyVal(key, i)
+		key = rest
+		dst = types.AppendKey(dst, v, sd.types[c])
 	}
 	return dst
 }
 
 // keyVals returns the values of a stored key (j.kv), or nil when rows under it are whole.
 func (j *joinOp) keyVals(key []byte) []types.Value {
-	if !j.intKeys || string(key) == nullIntKey {
+	if j.kcats == nil || string(key) == nullCompactKey {
 		return nil
 	}
 	j.kv = j.kv[:0]
-	for len(key) > 0 {
-		v, n := binary.Varint(key)
-		if n <= 0 {
-			break
-		}
-		key = key[n:]
-		j.kv = append(j.kv, types.IntValue(v))
+	for i := range j.kcats {
+		v, rest, _ := j.nextKeyVal(key, i)
+		key = rest
+		j.kv = append(j.kv, v)
 	}
 	return j.kv
 }
@@ -125,7 +214,7 @@ func (j *joinOp) keyVals(key []byte) []types.Value {
 // rowKeyVals returns the key values of row (side s) for decoding rows stored under its key (either side),
 // or nil when rows under the key are whole.
 func (j *joinOp) rowKeyVals(s int, row []types.Value, hasKey bool) []types.Value {
-	if !j.intKeys || !hasKey {
+	if j.kcats == nil || !hasKey {
 		return nil
 	}
 	j.kv = j.kv[:0]

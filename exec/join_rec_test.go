@@ -36,8 +36,8 @@ func TestJoinRecords(t *testing.T) {
 	rec := &recorder{}
 	left, right := NewJoin(cfg, rec)
 	j := left.(*joinInput).j
-	if !j.intKeys || !j.sides[0].exact || j.sides[1].exact {
-		t.Fatalf("intKeys %t, exact identity %t/%t; want true, true/false", j.intKeys, j.sides[0].exact, j.sides[1].exact)
+	if j.kcats == nil || !j.sides[0].exact || j.sides[1].exact {
+		t.Fatalf("compact keys %v, exact identity %t/%t; want compact, true/false", j.kcats, j.sides[0].exact, j.sides[1].exact)
 	}
 	lrows := [][]types.Value{
 		{types.IntValue(1), types.StringValue("a"), types.BoolValue(true)},

@@ -2,11 +2,13 @@ package exec
 
 import (
 	"bytes"
-	"encoding/binary"
+	"cmp"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
 )
 
 // Operations of a join over all of a side's keys: interval pruning, padding at the end, the batch join.
@@ -30,30 +32,41 @@ func (j *joinOp) slotList(s int, sorted bool) []int {
 
 // keyLess orders stored keys as their snapshot keys sort (the NULL key last).
 func (j *joinOp) keyLess(a, b []byte) bool {
-	if !j.intKeys {
+	if j.kcats == nil {
 		return bytes.Compare(a, b) < 0
 	}
-	an, bn := string(a) == nullIntKey, string(b) == nullIntKey
+	an, bn := string(a) == nullCompactKey, string(b) == nullCompactKey
 	if an || bn {
 		return !an && bn
 	}
-	for len(a) > 0 && len(b) > 0 {
-		x, n := binary.Varint(a)
-		y, m := binary.Varint(b)
-		if n <= 0 || m <= 0 {
-			break
+	for i := range j.kcats {
+		x, ra, ok1 := j.nextKeyVal(a, i)
+		y, rb, ok2 := j.nextKeyVal(b, i)
+		if !ok1 || !ok2 {
+			return ok2 && !ok1
 		}
-		if x != y {
-			return x < y
+		if c := compareKeyVals(x, y); c != 0 {
+			return c < 0
 		}
-		a, b = a[n:], b[m:]
+		a, b = ra, rb
 	}
-	return len(a) < len(b)
+	return false
+}
+
+// compareKeyVals orders two values of one compact key category as their key encodings sort.
+func compareKeyVals(x, y types.Value) int {
+	if x.T == types.TagString {
+		return strings.Compare(x.S, y.S)
+	}
+	if x.I != y.I {
+		return cmp.Compare(x.I, y.I)
+	}
+	return cmp.Compare(uint32(x.N), uint32(y.N))
 }
 
 func (j *joinOp) isNullKey(key []byte) bool {
-	if j.intKeys {
-		return string(key) == nullIntKey
+	if j.kcats != nil {
+		return string(key) == nullCompactKey
 	}
 	return string(key) == nullJoinKey
 }

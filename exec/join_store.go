@@ -13,9 +13,9 @@ import (
 //     entries are the position of the key's record in an append-only byte arena (chunks) plus the top 24
 //     bits of the key's hash, which also choose the key's home slot: the table grows and deletes without
 //     reading the arena, and most probes that miss never read it;
-//   - a key's record is: uvarint key length, the key (join_rec.go: the varints of integer keys, else the
-//     key encoding), uvarint body tag, then — while the key holds at most jsSmallRows rows — its row
-//     entries (tag = length<<1). A record that changes is written anew at the arena's end and the old one
+//   - a key's record is: uvarint key length, the key (join_rec.go: a compact encoding of integer, string and
+//     time keys, else the key encoding), uvarint body tag, then — while the key holds at most jsSmallRows
+//     rows — its row entries (tag = length<<1). A record that changes is written anew at the arena's end and the old one
 //     becomes garbage, which compaction (at a push's end, when it is more than the live bytes) drops;
 //   - a key with more rows keeps them in a bigBucket (join_bucket.go: its own entries and a hash index of
 //     them, so inserts and retractions are O(1)); the record then holds tag = index<<1 | 1.

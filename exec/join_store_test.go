@@ -20,12 +20,14 @@ type joinShape struct {
 }
 
 var joinShapes = []joinShape{
-	{"bigint key, bigint value", types.BigIntType(), types.BigIntType()},     // intKeys, exact identity
-	{"bigint key, double value", types.BigIntType(), types.DoubleType()},     // intKeys, key-encoding identity
-	{"string key, bigint value", types.StringType(), types.BigIntType()},     // key encoding, exact identity
-	{"string key, double value", types.StringType(), types.DoubleType()},     // neither
-	{"int key, timestamp value", types.IntType(), types.TimestampType(3)},    // intKeys, exact identity
-	{"smallint key, string value", types.SmallIntType(), types.StringType()}, // intKeys, exact identity
+	{"bigint key, bigint value", types.BigIntType(), types.BigIntType()},        // compact key, exact identity
+	{"bigint key, double value", types.BigIntType(), types.DoubleType()},        // compact key, key-encoding identity
+	{"string key, bigint value", types.StringType(), types.BigIntType()},        // compact key, exact identity
+	{"double key, bigint value", types.DoubleType(), types.BigIntType()},        // key encoding, exact identity
+	{"double key, double value", types.DoubleType(), types.DoubleType()},        // neither
+	{"int key, timestamp value", types.IntType(), types.TimestampType(3)},       // compact key, exact identity
+	{"timestamp key, string value", types.TimestampType(3), types.StringType()}, // compact key, exact identity
+	{"smallint key, string value", types.SmallIntType(), types.StringType()},    // compact key, exact identity
 }
 
 func (sh joinShape) value(t types.Type, x int64, alt bool) types.Value {
