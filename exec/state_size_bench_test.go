@@ -24,7 +24,8 @@ func scatter(i, n int64) int64 { return (i * 2654435761) % n }
 //     output (the in-memory 'hashmap' backend);
 //   - join: a regular inner join's state for one input of rows (k BIGINT, a BIGINT, s STRING of 12 bytes),
 //     one row per key, nothing on the other side; raw B/row is the row's width in fixed-size binary form
-//     (8 bytes per BIGINT, the string's bytes: 28), x-raw the state's bytes per row over it. Then every row
+//     (8 bytes per BIGINT, the string's bytes: 28); join-string-key: the same with k a STRING of 12 bytes
+//     (raw 32), x-raw the state's bytes per row over it. Then every row
 //     is retracted. ns/insert and ns/retract are wall-clock time per row in Push, cpu-ns/... the process's
 //     CPU time over the same calls (GC included; steadier than wall time on a shared machine).
 //
@@ -41,7 +42,8 @@ func BenchmarkStateSize(b *testing.B) {
 	}
 	for _, n := range counts {
 		b.Run(fmt.Sprintf("groupagg/keys=%d", n), func(b *testing.B) { benchGroupAggState(b, n) })
-		b.Run(fmt.Sprintf("join/rows=%d", n), func(b *testing.B) { benchJoinState(b, n) })
+		b.Run(fmt.Sprintf("join/rows=%d", n), func(b *testing.B) { benchJoinState(b, n, false) })
+		b.Run(fmt.Sprintf("join-string-key/rows=%d", n), func(b *testing.B) { benchJoinState(b, n, true) })
 	}
 }
 
@@ -100,14 +102,20 @@ func benchGroupAggState(b *testing.B, n int64) {
 	b.ReportMetric(perRow, "ns/row")
 }
 
-func benchJoinState(b *testing.B, n int64) {
+func benchJoinState(b *testing.B, n int64, strKey bool) {
 	lt := []types.Type{types.BigIntType(), types.BigIntType(), types.StringType()}
 	rt := []types.Type{types.BigIntType(), types.BigIntType()}
+	if strKey {
+		lt[0], rt[0] = types.StringType(), types.StringType()
+	}
 	cfg := JoinConfig{Type: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: lt, RightTypes: rt}
 	batch := &changelog.Batch{}
 	vals := make([]types.Value, 3*1024)
 	const strLen = 12
-	raw := float64(8 + 8 + strLen)
+	raw := float64(8 + 8 + strLen) // with a string key: strLen + 8 + strLen
+	if strKey {
+		raw = float64(strLen + 8 + strLen)
+	}
 	var perRow float64
 	var ins, del [2]time.Duration // wall, CPU
 	fill := func(i int64, kind changelog.Kind) int64 {
@@ -118,6 +126,9 @@ func benchJoinState(b *testing.B, n int64) {
 			v[0] = types.IntValue(k)
 			v[1] = types.IntValue(k ^ 0x5555)
 			v[2] = types.StringValue(fmt.Sprintf("s-%010d", k))
+			if strKey {
+				v[0] = types.StringValue(fmt.Sprintf("k-%010d", k))
+			}
 			batch.Append(kind, v)
 		}
 		return i
