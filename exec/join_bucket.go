@@ -1,70 +1,158 @@
 package exec
 
-// A join bucket holds the rows of one side under one join key, each once with its multiplicity. Storing a
-// row or retracting one finds it by its full-row encoding (ident): by a scan while the bucket is small, and
-// through an index once it holds more than bucketIndexMin distinct rows, so that inserts and retractions
-// stay O(1) for keys with many rows (a window-keyed join holds every row of a window under one key). Small
-// buckets keep arrival order; large ones remove by moving the last row into the hole (the order of a key's
-// matches is not part of a join's result).
+import "fmt"
 
-const bucketIndexMin = 32
+// A bigBucket holds the rows of a join key that has more than jsSmallRows distinct rows (or larger ones):
+// its row entries (join_store.go) appended in arrival order to chunks (that grow from 256 bytes to 32 KiB:
+// appending never copies what is there), and an open-addressing index from the rows' identity hashes to
+// their entries, so that storing or retracting a row is O(1) however many rows the key holds (a
+// window-keyed join holds every row of a window under one key). A removed row's entry stays as a dead entry
+// (count 0) until dead entries are more than half of the bytes; then the live ones are copied, in order,
+// into new chunks (the old ones are not overwritten: emitted rows may reference their strings).
 
-type joinBucket struct {
-	recs []*joinRec
-	idx  map[string]int32 // ident → position in recs; nil while the bucket is small
+type bigBucket struct {
+	chunks [][]byte
+	idx    []uint64 // power-of-two table; 0: empty, else hash<<32 | (ref + 1)
+	rows   int      // live entries
+	size   int      // bytes of entries
+	dead   int      // bytes of dead entries
 }
 
-// find returns the position of the row with ident id, or -1.
-func (bk *joinBucket) find(id string) int {
-	if bk.idx != nil {
-		if i, ok := bk.idx[id]; ok {
-			return int(i)
-		}
+// An entry's ref is its chunk's index << bbChunkBits | its offset in the chunk; chunks hold at most
+// bbChunkMax bytes unless one entry is larger (it then has a chunk of its own, at offset 0).
+const (
+	bbChunkBits = 15
+	bbChunkMax  = 1 << bbChunkBits
+	bbChunkMin  = 256
+	bbMaxChunks = 1<<(32-bbChunkBits) - 1
+)
+
+var errBigBucket = fmt.Errorf("a join key holds more than %d chunks of rows", bbMaxChunks)
+
+// entry returns the chunk and offset of ref.
+func (bb *bigBucket) entry(ref int) ([]byte, int) {
+	return bb.chunks[ref>>bbChunkBits], ref & (bbChunkMax - 1)
+}
+
+// find returns the ref of the entry with hash h for which eq is true, or -1.
+func (bb *bigBucket) find(h uint32, eq func(ref int) bool) int {
+	if len(bb.idx) == 0 {
 		return -1
 	}
-	for i, r := range bk.recs {
-		if r.ident() == id {
-			return i
+	mask := len(bb.idx) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		v := bb.idx[i]
+		if v == 0 {
+			return -1
+		}
+		if uint32(v>>32) == h && eq(int(uint32(v))-1) {
+			return int(uint32(v)) - 1
 		}
 	}
-	return -1
 }
 
-// add appends a row that is not in the bucket yet.
-func (bk *joinBucket) add(r *joinRec) {
-	bk.recs = append(bk.recs, r)
-	if bk.idx != nil {
-		bk.idx[r.ident()] = int32(len(bk.recs) - 1)
-	} else if len(bk.recs) > bucketIndexMin {
-		bk.reindex()
+// add appends an entry whose row hashes to h.
+func (bb *bigBucket) add(h uint32, entry []byte) error {
+	c := len(bb.chunks) - 1
+	if c < 0 || len(bb.chunks[c])+len(entry) > cap(bb.chunks[c]) {
+		size := bbChunkMin
+		if c >= 0 {
+			size = min(2*cap(bb.chunks[c]), bbChunkMax)
+		}
+		if c+1 >= bbMaxChunks {
+			return errBigBucket
+		}
+		bb.chunks = append(bb.chunks, make([]byte, 0, max(size, len(entry))))
+		c++
 	}
+	off := len(bb.chunks[c])
+	bb.chunks[c] = append(bb.chunks[c], entry...)
+	bb.rows++
+	bb.size += len(entry)
+	bb.index(h, c<<bbChunkBits|off)
+	return nil
 }
 
-// removeAt removes the row at position i.
-func (bk *joinBucket) removeAt(i int) {
-	n := len(bk.recs)
-	if bk.idx == nil {
-		copy(bk.recs[i:], bk.recs[i+1:])
-	} else {
-		delete(bk.idx, bk.recs[i].ident())
-		if i != n-1 {
-			last := bk.recs[n-1]
-			bk.recs[i] = last
-			bk.idx[last.ident()] = int32(i)
+func (bb *bigBucket) index(h uint32, ref int) {
+	if (bb.rows+1)*4 > len(bb.idx)*3 {
+		n := max(16, 2*len(bb.idx))
+		old := bb.idx
+		bb.idx = make([]uint64, n)
+		for _, v := range old {
+			if v != 0 {
+				bb.place(v)
+			}
 		}
 	}
-	bk.recs[n-1] = nil
-	bk.recs = bk.recs[:n-1]
+	bb.place(uint64(h)<<32 | uint64(ref+1))
 }
 
-// reindex rebuilds the index after recs was rewritten (filtered or loaded).
-func (bk *joinBucket) reindex() {
-	if len(bk.recs) <= bucketIndexMin {
-		bk.idx = nil
+func (bb *bigBucket) place(v uint64) {
+	mask := len(bb.idx) - 1
+	i := int(uint32(v>>32)) & mask
+	for bb.idx[i] != 0 {
+		i = (i + 1) & mask
+	}
+	bb.idx[i] = v
+}
+
+// unindex removes the index entry of the entry at ref (hash h).
+func (bb *bigBucket) unindex(h uint32, ref int) {
+	mask := len(bb.idx) - 1
+	want := uint64(h)<<32 | uint64(ref+1)
+	i := int(h) & mask
+	for bb.idx[i] != want {
+		if bb.idx[i] == 0 {
+			return
+		}
+		i = (i + 1) & mask
+	}
+	for j := i; ; {
+		j = (j + 1) & mask
+		v := bb.idx[j]
+		if v == 0 {
+			break
+		}
+		k := int(uint32(v>>32)) & mask
+		if (i < j && i < k && k <= j) || (i > j && (k > i || k <= j)) {
+			continue
+		}
+		bb.idx[i] = v
+		i = j
+	}
+	bb.idx[i] = 0
+}
+
+// kill marks the entry x at ref dead (its count written as 0 in the same width) and unindexes it.
+func (bb *bigBucket) kill(h uint32, ref int, x *jsEntry) {
+	b, _ := bb.entry(ref)
+	putUvarintWidth(b[x.e:x.fix], 0)
+	bb.unindex(h, ref)
+	bb.rows--
+	bb.dead += x.end - x.e
+}
+
+// compact copies the live entries, in order, into new chunks and rebuilds the index (hash gives an entry
+// body's hash) when dead entries are most of the bytes.
+func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
+	if bb.dead*2 <= bb.size {
 		return
 	}
-	bk.idx = make(map[string]int32, len(bk.recs))
-	for i, r := range bk.recs {
-		bk.idx[r.ident()] = int32(i)
+	old := bb.chunks
+	n := 16
+	for n*3 < bb.rows*4+4 {
+		n *= 2
+	}
+	bb.chunks, bb.idx = nil, make([]uint64, n)
+	bb.rows, bb.size, bb.dead = 0, 0, 0
+	for _, b := range old {
+		for p := 0; p < len(b); {
+			x := st.parseEntry(b, p)
+			p = x.end
+			if x.count != 0 {
+				// Fewer bytes than before: no chunk limit is reached.
+				_ = bb.add(hash(b[x.body:x.end]), b[x.e:x.end])
+			}
+		}
 	}
 }

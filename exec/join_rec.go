@@ -1,164 +1,337 @@
 package exec
 
 import (
+	"bytes"
 	"encoding/binary"
-	"strings"
+	"fmt"
 	"unsafe"
 
 	"github.com/sluicesql/sluice/types"
 )
 
-// A join record keeps one distinct row in one string: its identity (the full-row key encoding that stores
-// and retractions look rows up by), then — unless the values decode exactly from the identity — the row in
-// the binary row encoding of rowcodec.go. Values are decoded when the row matches (recVals), without
-// copying strings.
+// Keys and rows as a joinStore keeps them (join_store.go).
+//
+// Keys: when the join key columns of both sides are, pair by pair, integers (TINYINT..BIGINT), strings
+// (CHAR, VARCHAR), timestamps, dates or times — ids, names, window bounds — a key is a compact encoding of
+// its values (compactKeys: signed varints; a uvarint length and the bytes; varint millis and uvarint nanos),
+// and the rows stored under it leave the key columns out (they are the key's values, decoded exactly);
+// rows with a NULL key column go under nullCompactKey, whole. Otherwise a key is the key encoding
+// (types.AppendKey) of its columns, NULL keys share nullJoinKey, and rows are whole.
+//
+// Row bodies: the stored columns' values in the binary value encoding of rowcodec.go (a tag byte each),
+// without a count (the side's width says it). Values decode without copying strings (rowVals).
+//
+// Identity (which stored row a retraction removes): on a side whose column types each have one value
+// representation (exactIdentity) the body's bytes; on others (floating point, DECIMAL, collections...) the
+// key encoding of the whole row, as before, so 1 and 1.0 in a DOUBLE column stay the same row.
 
-// ident is the row's full-row key encoding.
-func (r *joinRec) ident() string { return r.data[:r.split] }
+const nullJoinKey = "\xff\xff<null key>"
 
-// enc is the row in the binary row encoding, or "" when the identity holds the values.
-func (r *joinRec) enc() string { return r.data[r.split:] }
+// keyNullByte is the key encoding (types.AppendKey) of a NULL.
+var keyNullByte = types.AppendKey(nil, types.NullValue, types.BigIntType())[0]
 
-var (
-	keyNullByte    = types.AppendKey(nil, types.NullValue, types.BigIntType())[0]
-	keyNotNullByte = types.AppendKey(nil, types.IntValue(0), types.BigIntType())[0]
+// nullCompactKey is the compactKeys key of rows with a NULL key column (no compact key is 0xff alone: a
+// varint or length that starts with it goes on).
+const nullCompactKey = "\xff"
+
+// keyCat is how a compact key encodes a column.
+type keyCat uint8
+
+const (
+	kcInt keyCat = iota + 1
+	kcString
+	kcTimestamp
+	kcDate
+	kcTime
 )
 
-// identDecodable reports whether rows of these column types can be decoded from their identity.
-func identDecodable(ts []types.Type) bool {
+// tag is the value tag a column of the category holds.
+func (c keyCat) tag() types.Tag {
+	switch c {
+	case kcString:
+		return types.TagString
+	case kcTimestamp:
+		return types.TagTimestamp
+	case kcDate:
+		return types.TagDate
+	case kcTime:
+		return types.TagTime
+	}
+	return types.TagInt
+}
+
+func keyCatOf(t types.Type) keyCat {
+	switch t.Kind {
+	case types.TinyInt, types.SmallInt, types.Int, types.BigInt:
+		return kcInt
+	case types.Char, types.VarChar:
+		return kcString
+	case types.Timestamp, types.TimestampLTZ:
+		return kcTimestamp
+	case types.Date:
+		return kcDate
+	case types.Time:
+		return kcTime
+	}
+	return 0
+}
+
+// compactKeyCats returns the categories of the key columns when both sides' keys can be compact, else nil.
+func compactKeyCats(cfg JoinConfig) []keyCat {
+	if len(cfg.LeftKeys) == 0 || len(cfg.LeftKeys) != len(cfg.RightKeys) {
+		return nil
+	}
+	cats := make([]keyCat, len(cfg.LeftKeys))
+	for i, lc := range cfg.LeftKeys {
+		rc := cfg.RightKeys[i]
+		if lc >= len(cfg.LeftTypes) || rc >= len(cfg.RightTypes) {
+			return nil
+		}
+		c := keyCatOf(cfg.LeftTypes[lc])
+		if c == 0 || c != keyCatOf(cfg.RightTypes[rc]) {
+			return nil
+		}
+		cats[i] = c
+	}
+	return cats
+}
+
+// exactIdentity reports whether values of these column types have one binary encoding per key encoding.
+func exactIdentity(ts []types.Type) bool {
 	for _, t := range ts {
 		switch t.Kind {
-		case types.TinyInt, types.SmallInt, types.Int, types.BigInt, types.Boolean, types.Char, types.VarChar:
+		case types.TinyInt, types.SmallInt, types.Int, types.BigInt, types.Boolean, types.Char, types.VarChar,
+			types.Date, types.Time, types.Timestamp, types.TimestampLTZ:
 		default:
-			return false
-		}
-	}
-	return len(ts) > 0
-}
-
-// newRec returns a record of row on side s (whose identity is id) with count 0, in one allocation.
-func (j *joinOp) newRec(s int, id string, row []types.Value) *joinRec {
-	if sd := &j.sides[s]; sd.identOnly {
-		if vals, ok := decodeIdent(id, sd.types, j.dec[0][:0]); ok && sameVals(vals, row) {
-			j.dec[0] = vals
-			return &joinRec{data: id, split: len(id)}
-		}
-	}
-	j.ebuf = append(j.ebuf[:0], id...)
-	j.ebuf = appendRowBinary(j.ebuf, row)
-	return &joinRec{data: string(j.ebuf), split: len(id)}
-}
-
-// sameVals reports whether a and b are the same values bit for bit (scalars only).
-func sameVals(a, b []types.Value) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].T != b[i].T || a[i].N != b[i].N || a[i].I != b[i].I || a[i].S != b[i].S || a[i].X != nil || b[i].X != nil {
 			return false
 		}
 	}
 	return true
 }
 
-// recVals decodes the values of r (a record of side s) into scratch slot (0 or 1); they are valid until the
-// slot is used again.
-func (j *joinOp) recVals(s int, r *joinRec, slot int) []types.Value {
-	if r.split == len(r.data) {
-		j.dec[slot], _ = decodeIdent(r.data, j.sides[s].types, j.dec[slot][:0])
-	} else {
-		j.dec[slot] = decodeRowString(r.enc(), j.dec[slot])
-	}
-	return j.dec[slot]
-}
-
-// appendRecRow appends r's row in the binary row encoding (as state entries hold rows).
-func (j *joinOp) appendRecRow(dst []byte, s int, r *joinRec) []byte {
-	if r.split != len(r.data) {
-		return append(dst, r.enc()...)
-	}
-	return appendRowBinary(dst, j.recVals(s, r, 0))
-}
-
-// decodeIdent decodes an identity of columns ts (identDecodable) into dst; ok is false when it does not
-// decode (then the record holds its binary encoding).
-func decodeIdent(id string, ts []types.Type, dst []types.Value) ([]types.Value, bool) {
-	for _, t := range ts {
-		if len(id) == 0 {
-			return dst, false
+// keyBytes encodes the join key of row on side s into j.kbuf; hasKey is false (and the key the NULL key)
+// when a key column is NULL.
+func (j *joinOp) keyBytes(s int, row []types.Value) (key []byte, hasKey bool, err error) {
+	sd := &j.sides[s]
+	b := j.kbuf[:0]
+	for i, c := range sd.keys {
+		v := row[c]
+		if v.IsNull() {
+			if j.kcats != nil {
+				j.kbuf = append(b[:0], nullCompactKey...)
+			} else {
+				j.kbuf = append(b[:0], nullJoinKey...)
+			}
+			return j.kbuf, false, nil
 		}
-		if id[0] == keyNullByte {
-			dst = append(dst, types.NullValue)
-			id = id[1:]
+		if j.kcats == nil {
+			b = types.AppendKey(b, v, sd.types[c])
 			continue
 		}
-		if id[0] != keyNotNullByte {
-			return dst, false
+		cat := j.kcats[i]
+		if v.T != cat.tag() {
+			return nil, false, fmt.Errorf("join: key column %d holds a %v value, its type is %s", c, v.T, sd.types[c])
 		}
-		id = id[1:]
-		switch t.Kind {
-		case types.Boolean:
-			if len(id) < 1 {
-				return dst, false
-			}
-			dst = append(dst, types.BoolValue(id[0] == 1))
-			id = id[1:]
-		case types.Char, types.VarChar:
-			end := strings.Index(id, "\x00")
-			if end < 0 || end+1 >= len(id) || id[end+1] != 0x01 {
-				return dst, false // no terminator, or an escaped NUL: not decoded here
-			}
-			dst = append(dst, types.StringValue(id[:end]))
-			id = id[end+2:]
+		switch cat {
+		case kcString:
+			b = binary.AppendUvarint(b, uint64(len(v.S)))
+			b = append(b, v.S...)
+		case kcTimestamp:
+			b = binary.AppendVarint(b, v.I)
+			b = binary.AppendUvarint(b, uint64(uint32(v.N)))
 		default:
-			if len(id) < 8 {
-				return dst, false
-			}
-			b := unsafe.Slice(unsafe.StringData(id), 8)
-			dst = append(dst, types.IntValue(int64(binary.BigEndian.Uint64(b)^(1<<63))))
-			id = id[8:]
+			b = binary.AppendVarint(b, v.I)
 		}
 	}
-	return dst, len(id) == 0
+	j.kbuf = b
+	return b, true, nil
 }
 
-// decodeRowString decodes a row that appendRowBinary wrote into dst[:0], without copying its strings. The
-// encoding was made by this process, so it is well formed; a malformed tail decodes as NULLs.
-func decodeRowString(enc string, dst []types.Value) []types.Value {
-	b := unsafe.Slice(unsafe.StringData(enc), len(enc))
-	dst = dst[:0]
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return dst
+// nextKeyVal decodes the value of key column i at the start of a compact key and returns the rest; ok is
+// false when the key does not decode.
+func (j *joinOp) nextKeyVal(key []byte, i int) (v types.Value, rest []byte, ok bool) {
+	cat := j.kcats[i]
+	x, n := binary.Varint(key)
+	if cat == kcString {
+		l, m := binary.Uvarint(key)
+		if m <= 0 || l > uint64(len(key)-m) {
+			return v, nil, false
+		}
+		var str string
+		if l > 0 {
+			str = unsafe.String(&key[m], int(l))
+		}
+		return types.Value{T: types.TagString, S: str}, key[m+int(l):], true
 	}
-	pos := k
-	for range n {
-		if pos >= len(b) {
-			dst = append(dst, types.NullValue)
+	if n <= 0 {
+		return v, nil, false
+	}
+	key = key[n:]
+	v = types.Value{T: cat.tag(), I: x}
+	if cat == kcTimestamp {
+		ns, m := binary.Uvarint(key)
+		if m <= 0 {
+			return v, nil, false
+		}
+		v.N = int32(uint32(ns))
+		key = key[m:]
+	}
+	return v, key, true
+}
+
+// stateKey appends the snapshot key of a stored key on side s: the key encoding of its columns, or
+// nullJoinKey.
+func (j *joinOp) stateKey(dst []byte, s int, key []byte) []byte {
+	if j.kcats == nil {
+		return append(dst, key...)
+	}
+	if string(key) == nullCompactKey {
+		return append(dst, nullJoinKey...)
+	}
+	sd := &j.sides[s]
+	for i, c := range sd.keys {
+		v, rest, _ := j.nextKeyVal(key, i)
+		key = rest
+		dst = types.AppendKey(dst, v, sd.types[c])
+	}
+	return dst
+}
+
+// keyVals returns the values of a stored key (j.kv), or nil when rows under it are whole.
+func (j *joinOp) keyVals(key []byte) []types.Value {
+	if j.kcats == nil || string(key) == nullCompactKey {
+		return nil
+	}
+	j.kv = j.kv[:0]
+	for i := range j.kcats {
+		v, rest, _ := j.nextKeyVal(key, i)
+		key = rest
+		j.kv = append(j.kv, v)
+	}
+	return j.kv
+}
+
+// rowKeyVals returns the key values of row (side s) for decoding rows stored under its key (either side),
+// or nil when rows under the key are whole.
+func (j *joinOp) rowKeyVals(s int, row []types.Value, hasKey bool) []types.Value {
+	if j.kcats == nil || !hasKey {
+		return nil
+	}
+	j.kv = j.kv[:0]
+	for _, c := range j.sides[s].keys {
+		j.kv = append(j.kv, row[c])
+	}
+	return j.kv
+}
+
+// encodeRow writes the body of row (side s) into j.ebuf; whole: the key columns are kept.
+func (j *joinOp) encodeRow(s int, row []types.Value, whole bool) []byte {
+	sd := &j.sides[s]
+	b := j.ebuf[:0]
+	for c, v := range row {
+		if !whole && sd.keyPos[c] >= 0 {
 			continue
 		}
-		switch tag := types.Tag(b[pos]); tag {
-		case types.TagString, types.TagBytes:
-			l, m := binary.Uvarint(b[pos+1:])
-			start := pos + 1 + m
-			if m <= 0 || l > uint64(len(b)-start) {
-				dst = append(dst, types.NullValue)
-				pos = len(b)
+		b = appendValueBinary(b, v)
+	}
+	j.ebuf = b
+	return b
+}
+
+// ident returns the identity of row (side s) given its body: the body itself, or the key encoding of the
+// row (j.rbuf).
+func (j *joinOp) ident(s int, row []types.Value, body []byte) []byte {
+	sd := &j.sides[s]
+	if sd.exact {
+		return body
+	}
+	j.rbuf = j.rbuf[:0]
+	for i, v := range row {
+		j.rbuf = types.AppendKey(j.rbuf, v, sd.types[i])
+	}
+	return j.rbuf
+}
+
+// bodyIdent returns the identity of a stored body (kv: its key values, nil when whole).
+func (j *joinOp) bodyIdent(s int, body []byte, kv []types.Value) []byte {
+	sd := &j.sides[s]
+	if sd.exact {
+		return body
+	}
+	vals := j.rowVals(s, body, kv, 2)
+	j.cbuf = j.cbuf[:0]
+	for i, v := range vals {
+		j.cbuf = types.AppendKey(j.cbuf, v, sd.types[i])
+	}
+	return j.cbuf
+}
+
+// sameRow reports whether a stored body is the row with identity id.
+func (j *joinOp) sameRow(s int, body, id []byte, kv []types.Value) bool {
+	if j.sides[s].exact {
+		return bytes.Equal(body, id)
+	}
+	return bytes.Equal(j.bodyIdent(s, body, kv), id)
+}
+
+// bodyHash is the bigBucket hash of a stored body.
+func (j *joinOp) bodyHash(s int, body []byte, kv []types.Value) uint32 {
+	return uint32(j.sides[s].st.hash(j.bodyIdent(s, body, kv)))
+}
+
+// rowVals decodes a stored body of side s (kv: the values of its key, nil when the body is whole) into
+// scratch slot 0 (a row of the pushing side), 1 (of the other side) or 2 (comparisons); the values are
+// valid until the slot is used again, their strings as long as anything references them.
+func (j *joinOp) rowVals(s int, body []byte, kv []types.Value, slot int) []types.Value {
+	sd := &j.sides[s]
+	dst := j.dec[slot][:0]
+	pos := 0
+	for c := 0; c < sd.width; c++ {
+		if kv != nil {
+			if k := sd.keyPos[c]; k >= 0 {
+				dst = append(dst, kv[k])
 				continue
 			}
-			dst = append(dst, types.Value{T: tag, S: enc[start : start+int(l)]})
+		}
+		if pos >= len(body) {
+			dst = append(dst, types.NullValue)
+			continue
+		}
+		switch tag := types.Tag(body[pos]); tag {
+		case types.TagString, types.TagBytes:
+			l, m := binary.Uvarint(body[pos+1:])
+			start := pos + 1 + m
+			if m <= 0 || l > uint64(len(body)-start) {
+				dst = append(dst, types.NullValue)
+				pos = len(body)
+				continue
+			}
+			var str string
+			if l > 0 {
+				str = unsafe.String(&body[start], int(l))
+			}
+			dst = append(dst, types.Value{T: tag, S: str})
 			pos = start + int(l)
+		case types.TagInt:
+			v, m := binary.Varint(body[pos+1:])
+			if m <= 0 {
+				dst = append(dst, types.NullValue)
+				pos = len(body)
+				continue
+			}
+			dst = append(dst, types.IntValue(v))
+			pos += 1 + m
 		default:
-			v, rest, err := decodeValueBinary(b[pos:])
+			v, rest, err := decodeValueBinary(body[pos:])
 			if err != nil {
 				dst = append(dst, types.NullValue)
-				pos = len(b)
+				pos = len(body)
 				continue
 			}
 			dst = append(dst, v)
-			pos = len(b) - len(rest)
+			pos = len(body) - len(rest)
 		}
 	}
+	j.dec[slot] = dst
 	return dst
 }

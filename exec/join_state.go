@@ -17,8 +17,6 @@ import (
 //
 // and in the meta entry both inputs' watermarks, the emitted watermark and which inputs ended.
 
-const nullJoinKey = "\xff\xff<null key>"
-
 func (j *joinOp) signature() string {
 	return fmt.Sprintf("%s(leftKeys=%d, rightKeys=%d, leftWidth=%d, rightWidth=%d, interval=%t)",
 		j.cfg.Type, len(j.cfg.LeftKeys), len(j.cfg.RightKeys), j.sides[0].width, j.sides[1].width, j.cfg.Interval != nil)
@@ -45,16 +43,26 @@ func (j *joinOp) snapshotTo(w state.Writer, wm0, wm1, last int64, ended0, ended1
 	}
 	var kb, vb []byte
 	for s := range 2 {
-		for k, bk := range j.sides[s].state {
-			vb = append(vb[:0], stateVersion)
-			vb = binary.AppendUvarint(vb, uint64(len(bk.recs)))
-			for _, r := range bk.recs {
-				vb = j.appendRecRow(vb, s, r)
-				vb = binary.AppendUvarint(vb, uint64(r.count))
-				vb = binary.AppendVarint(vb, int64(r.assoc))
-				vb = binary.AppendVarint(vb, r.touched)
+		st := &j.sides[s].st
+		for i, v := range st.slots {
+			if v == 0 {
+				continue
 			}
-			kb = append(kb[:0], k...)
+			r := st.record(i)
+			kv := j.keyVals(r.key)
+			n := 0
+			for it := st.iter(&r); it.next(); {
+				n++
+			}
+			vb = append(vb[:0], stateVersion)
+			vb = binary.AppendUvarint(vb, uint64(n))
+			for it := st.iter(&r); it.next(); {
+				vb = appendRowBinary(vb, j.rowVals(s, it.row(), kv, 0))
+				vb = binary.AppendUvarint(vb, uint64(it.count()))
+				vb = binary.AppendVarint(vb, int64(it.assoc()))
+				vb = binary.AppendVarint(vb, it.touched())
+			}
+			kb = j.stateKey(kb[:0], s, r.key)
 			if err := w.Put(uint8(s+1), kb, vb); err != nil {
 				return err
 			}
@@ -75,27 +83,27 @@ func (j *joinOp) RestoreState(r state.Reader) error {
 		if ns != 1 && ns != 2 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
-		s := int(ns) - 1
-		if _, dup := j.sides[s].state[string(key)]; dup {
+		dup, err := j.loadBucket(int(ns)-1, key, value)
+		if dup {
 			return corrupt(op, "key %x appears twice", key)
 		}
-		bk, err := j.loadBucket(s, key, value)
 		if err != nil {
 			return entryError(op, ns, key, err)
 		}
-		j.sides[s].state[string(key)] = bk
 		return nil
 	})
 }
 
-func (j *joinOp) loadBucket(s int, key, value []byte) (*joinBucket, error) {
+// loadBucket stores the rows of one state entry of side s; dup reports that its key is in state already.
+func (j *joinOp) loadBucket(s int, key, value []byte) (dup bool, err error) {
 	d, err := newStateDec(value)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	sd := &j.sides[s]
 	n := d.count()
-	bk := &joinBucket{recs: make([]*joinRec, 0, n)}
+	loaded := 0
+	var sk []byte
 	for range n {
 		vals := d.row()
 		count := d.uvarint()
@@ -105,30 +113,34 @@ func (j *joinOp) loadBucket(s int, key, value []byte) (*joinBucket, error) {
 			break
 		}
 		if len(vals) != sd.width || !keyColsFit(vals, sd.keys) {
-			return nil, fmt.Errorf("a row has %d columns, the input has %d", len(vals), sd.width)
+			return false, fmt.Errorf("a row has %d columns, the input has %d", len(vals), sd.width)
 		}
 		if count == 0 || count > 1<<40 {
-			return nil, fmt.Errorf("a row has multiplicity %d", count)
+			return false, fmt.Errorf("a row has multiplicity %d", count)
 		}
-		k, hasKey := j.key(s, vals)
-		if !hasKey {
-			k = nullJoinKey
+		k, hasKey, err := j.keyBytes(s, vals)
+		if err != nil {
+			return false, err
 		}
-		if k != string(key) {
-			return nil, fmt.Errorf("the key does not match the join key of its rows")
+		if sk = j.stateKey(sk[:0], s, k); string(sk) != string(key) {
+			return false, fmt.Errorf("the key does not match the join key of its rows")
 		}
-		r := j.newRec(s, j.ident(s, vals), vals)
-		r.count, r.assoc, r.touched = int(count), int(assoc), touched
-		bk.recs = append(bk.recs, r)
+		h := sd.st.hash(k)
+		if _, found := sd.st.find(k, h); found && loaded == 0 {
+			return true, nil
+		}
+		if err := j.store(s, k, h, j.rowKeyVals(s, vals, hasKey), vals, count, int(assoc), touched); err != nil {
+			return false, err
+		}
+		loaded++
 	}
 	if err := d.done(); err != nil {
-		return nil, err
+		return false, err
 	}
-	if len(bk.recs) == 0 {
-		return nil, fmt.Errorf("an empty bucket")
+	if loaded == 0 {
+		return false, fmt.Errorf("an empty bucket")
 	}
-	bk.reindex()
-	return bk, nil
+	return false, nil
 }
 
 // Temporal join state: namespace 1 holds the waiting left rows by left join key (NULL keys: the empty key),
@@ -288,26 +300,41 @@ func (t *temporalJoin) RestoreState(r state.Reader) error {
 // (batch → streaming savepoints).
 func (j *joinOp) writeFinalState(w state.Writer) error {
 	for s := range 2 {
-		for _, bk := range j.sides[s].state {
-			for _, r := range bk.recs {
-				r.assoc = 0
+		st := &j.sides[s].st
+		for i, v := range st.slots {
+			if v != 0 {
+				r := st.record(i)
+				for it := st.iter(&r); it.next(); {
+					it.setAssoc(0)
+				}
 			}
 		}
 	}
-	for k, lb := range j.sides[0].state {
-		rb := j.sides[1].state[k]
-		if k == nullJoinKey || rb == nil {
+	left, right := &j.sides[0].st, &j.sides[1].st
+	for i, v := range left.slots {
+		if v == 0 {
 			continue
 		}
-		for _, l := range lb.recs {
-			for _, r := range rb.recs {
-				ok, err := j.matches(0, j.recVals(0, l, 0), j.recVals(1, r, 1))
+		lr := left.record(i)
+		if j.isNullKey(lr.key) {
+			continue
+		}
+		ri, ok := right.find(lr.key, right.hash(lr.key))
+		if !ok {
+			continue
+		}
+		rr := right.record(ri)
+		kv := j.keyVals(lr.key)
+		for l := left.iter(&lr); l.next(); {
+			lvals := j.rowVals(0, l.row(), kv, 0)
+			for r := right.iter(&rr); r.next(); {
+				ok, err := j.matches(0, lvals, j.rowVals(1, r.row(), kv, 1))
 				if err != nil {
 					return err
 				}
 				if ok {
-					l.assoc += r.count
-					r.assoc += l.count
+					l.setAssoc(l.assoc() + r.count())
+					r.setAssoc(r.assoc() + l.count())
 				}
 			}
 		}

@@ -24,7 +24,10 @@ func scatter(i, n int64) int64 { return (i * 2654435761) % n }
 //     output (the in-memory 'hashmap' backend);
 //   - join: a regular inner join's state for one input of rows (k BIGINT, a BIGINT, s STRING of 12 bytes),
 //     one row per key, nothing on the other side; raw B/row is the row's width in fixed-size binary form
-//     (8 bytes per BIGINT, the string's bytes).
+//     (8 bytes per BIGINT, the string's bytes: 28); join-string-key: the same with k a STRING of 12 bytes
+//     (raw 32), x-raw the state's bytes per row over it. Then every row
+//     is retracted. ns/insert and ns/retract are wall-clock time per row in Push, cpu-ns/... the process's
+//     CPU time over the same calls (GC included; steadier than wall time on a shared machine).
 //
 // B/key is the live heap after a full GC with the operator alive minus before it was built, divided by the
 // keys. Run with -benchtime 1x: go test ./exec -run '^$' -bench StateSize -benchtime 1x.
@@ -39,7 +42,8 @@ func BenchmarkStateSize(b *testing.B) {
 	}
 	for _, n := range counts {
 		b.Run(fmt.Sprintf("groupagg/keys=%d", n), func(b *testing.B) { benchGroupAggState(b, n) })
-		b.Run(fmt.Sprintf("join/rows=%d", n), func(b *testing.B) { benchJoinState(b, n) })
+		b.Run(fmt.Sprintf("join/rows=%d", n), func(b *testing.B) { benchJoinState(b, n, false) })
+		b.Run(fmt.Sprintf("join-string-key/rows=%d", n), func(b *testing.B) { benchJoinState(b, n, true) })
 	}
 }
 
@@ -98,44 +102,72 @@ func benchGroupAggState(b *testing.B, n int64) {
 	b.ReportMetric(perRow, "ns/row")
 }
 
-func benchJoinState(b *testing.B, n int64) {
+func benchJoinState(b *testing.B, n int64, strKey bool) {
 	lt := []types.Type{types.BigIntType(), types.BigIntType(), types.StringType()}
 	rt := []types.Type{types.BigIntType(), types.BigIntType()}
+	if strKey {
+		lt[0], rt[0] = types.StringType(), types.StringType()
+	}
 	cfg := JoinConfig{Type: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: lt, RightTypes: rt}
 	batch := &changelog.Batch{}
 	vals := make([]types.Value, 3*1024)
 	const strLen = 12
-	raw := float64(8 + 8 + strLen)
-	var perRow, nsRow float64
+	raw := float64(8 + 8 + strLen) // with a string key: strLen + 8 + strLen
+	if strKey {
+		raw = float64(strLen + 8 + strLen)
+	}
+	var perRow float64
+	var ins, del [2]time.Duration // wall, CPU
+	fill := func(i int64, kind changelog.Kind) int64 {
+		batch.Reset()
+		for j := 0; j < 1024 && i < n; j, i = j+1, i+1 {
+			k := scatter(i, n)
+			v := vals[3*j : 3*j+3 : 3*j+3]
+			v[0] = types.IntValue(k)
+			v[1] = types.IntValue(k ^ 0x5555)
+			v[2] = types.StringValue(fmt.Sprintf("s-%010d", k))
+			if strKey {
+				v[0] = types.StringValue(fmt.Sprintf("k-%010d", k))
+			}
+			batch.Append(kind, v)
+		}
+		return i
+	}
+	timed := func(acc *[2]time.Duration, f func() error) {
+		w, c := time.Now(), processCPU()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		acc[0] += time.Since(w)
+		acc[1] += processCPU() - c
+	}
 	for b.Loop() {
 		out := &discard{}
 		before := heapInUse()
 		left, _ := NewJoin(cfg, out)
-		start := time.Now()
+		ins, del = [2]time.Duration{}, [2]time.Duration{}
 		for i := int64(0); i < n; {
-			batch.Reset()
-			for j := 0; j < 1024 && i < n; j, i = j+1, i+1 {
-				k := scatter(i, n)
-				v := vals[3*j : 3*j+3 : 3*j+3]
-				v[0] = types.IntValue(k)
-				v[1] = types.IntValue(i)
-				v[2] = types.StringValue(fmt.Sprintf("s-%010d", k))
-				batch.Append(changelog.Insert, v)
-			}
-			if err := left.Push(batch); err != nil {
-				b.Fatal(err)
-			}
+			i = fill(i, changelog.Insert)
+			timed(&ins, func() error { return left.Push(batch) })
 		}
-		elapsed := time.Since(start)
 		after := heapInUse()
 		if out.rows != 0 {
 			b.Fatalf("an inner join without right rows emitted %d rows", out.rows)
 		}
 		runtime.KeepAlive(left)
 		perRow = float64(after-before) / float64(n)
-		nsRow = float64(elapsed.Nanoseconds()) / float64(n)
+		for i := int64(0); i < n; {
+			i = fill(i, changelog.Delete)
+			timed(&del, func() error { return left.Push(batch) })
+		}
+		if l, r := left.(*joinInput).j.StateRows(); l != 0 || r != 0 {
+			b.Fatalf("%d/%d rows in state after every row was retracted", l, r)
+		}
 	}
 	b.ReportMetric(perRow, "B/row")
 	b.ReportMetric(perRow/raw, "x-raw")
-	b.ReportMetric(nsRow, "ns/row")
+	b.ReportMetric(float64(ins[0].Nanoseconds())/float64(n), "ns/insert")
+	b.ReportMetric(float64(ins[1].Nanoseconds())/float64(n), "cpu-ns/insert")
+	b.ReportMetric(float64(del[0].Nanoseconds())/float64(n), "ns/retract")
+	b.ReportMetric(float64(del[1].Nanoseconds())/float64(n), "cpu-ns/retract")
 }

@@ -133,44 +133,6 @@ func shrinkMap[V any](m map[string]V) map[string]V {
 	return n
 }
 
-// tickTTL reads the clock for the join's TTL and drops the expired rows when a scan is due.
-func (j *joinOp) tickTTL() {
-	if !j.ttl.tick() {
-		return
-	}
-	for s := range j.sides {
-		sd := &j.sides[s]
-		before := len(sd.state)
-		for k := range sd.state {
-			j.dropExpired(s, k)
-		}
-		sd.state = shrinkIfSparse(sd.state, before)
-	}
-}
-
-// dropExpired removes the expired rows of side s's bucket at key (and the bucket when none is left).
-func (j *joinOp) dropExpired(s int, key string) {
-	sd := &j.sides[s]
-	bk := sd.state[key]
-	if bk == nil {
-		return
-	}
-	keep := bk.recs[:0]
-	for _, r := range bk.recs {
-		if !j.ttl.expired(r.touched) {
-			keep = append(keep, r)
-		}
-	}
-	clear(bk.recs[len(keep):])
-	changed := len(keep) < len(bk.recs)
-	bk.recs = keep
-	if len(keep) == 0 {
-		delete(sd.state, key)
-	} else if changed {
-		bk.reindex()
-	}
-}
-
 // tickTTL reads the clock for the rank's TTL and drops the expired partitions when a scan is due.
 func (r *rankOp) tickTTL() {
 	if !r.ttl.tick() {
