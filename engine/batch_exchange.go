@@ -92,7 +92,8 @@ type stagedJob struct {
 	cut    map[planner.Node]bool
 	byRoot map[planner.Node]*batchStage
 	stages []*batchStage
-	dirs   []string // per-job directories holding the files
+	dirs   []string   // per-job directories holding the files
+	locks  []*os.File // their lock files, held while the job runs (jobdir_unix.go)
 
 	mu       sync.Mutex
 	log      []StageAttempt
@@ -301,12 +302,19 @@ func (s *stageInput) End() error {
 // makeDirs creates the job's directories, one under each of dirs, and places the stage files in them in turn.
 func (sj *stagedJob) makeDirs(dirs []string) error {
 	for _, d := range dirs {
+		sweepJobDirs(d) // directories of killed processes' jobs
 		jd := filepath.Join(d, "sluice-job-"+sj.job.id)
 		if err := os.MkdirAll(jd, 0o700); err != nil {
 			sj.removeDirs()
 			return fmt.Errorf("creating the directory of the job's intermediate results ('io.tmp.dirs'): %w", err)
 		}
 		sj.dirs = append(sj.dirs, jd)
+		lock, err := lockJobDir(jd)
+		if err != nil {
+			sj.removeDirs()
+			return fmt.Errorf("locking the directory of the job's intermediate results %s ('io.tmp.dirs'): %w", jd, err)
+		}
+		sj.locks = append(sj.locks, lock)
 	}
 	for i, st := range sj.stages {
 		if st.path != "" {
@@ -323,7 +331,12 @@ func (sj *stagedJob) removeDirs() {
 	for _, d := range sj.dirs {
 		_ = os.RemoveAll(d)
 	}
-	sj.dirs = nil
+	for _, l := range sj.locks {
+		if l != nil {
+			l.Close()
+		}
+	}
+	sj.dirs, sj.locks = nil, nil
 }
 
 // abandon releases the graphs of stages that never ran.

@@ -1,0 +1,66 @@
+//go:build unix
+
+package engine
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A batch job's directory in 'io.tmp.dirs' (sluice-job-<id>) holds a lock file that the job's process keeps
+// locked (flock) while the job runs. A process killed with kill -9 cannot remove its directory, but the
+// kernel drops its lock: the next batch job that makes its own directory under the same 'io.tmp.dirs'
+// removes every job directory whose lock nobody holds.
+
+const jobDirLockName = ".lock"
+
+// lockJobDir creates and locks dir's lock file; the lock lasts until the returned file is closed.
+func lockJobDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, jobDirLockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// sweepJobDirs removes the job directories under tmp whose lock no process holds (left by killed
+// processes) and returns how many it removed. A directory without a lock file is left alone unless it is
+// older than a minute (a job of another process may be between creating its directory and locking it).
+func sweepJobDirs(tmp string) int {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return 0
+	}
+	removed := 0
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "sluice-job-") {
+			continue
+		}
+		dir := filepath.Join(tmp, e.Name())
+		f, err := os.OpenFile(filepath.Join(dir, jobDirLockName), os.O_RDWR, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {
+				if os.RemoveAll(dir) == nil {
+					removed++
+				}
+			}
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil && os.RemoveAll(dir) == nil {
+			removed++
+		}
+		f.Close()
+	}
+	return removed
+}
