@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -260,15 +261,18 @@ func runNexmark(ctx context.Context, cfg benchConfig, progress io.Writer) ([]ben
 	return out, nil
 }
 
-// expand replaces the benchmark's ${NAME} placeholders.
+// expand replaces the benchmark's ${NAME} placeholders. Only the braced form: a bare $name is left as it is
+// (q10's 'partition.time-extractor.timestamp-pattern' = '$dt $hm:00' names partition columns).
 func expand(s string, vars map[string]string) string {
-	return os.Expand(s, func(k string) string {
-		if v, ok := vars[k]; ok {
+	return placeholder.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := vars[m[2:len(m)-1]]; ok {
 			return v
 		}
-		return "${" + k + "}"
+		return m
 	})
 }
+
+var placeholder = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
 // runOne runs one query's script in a fresh engine and measures wall time, process CPU time and peak RSS.
 func runOne(ctx context.Context, name, script string, cfg benchConfig) benchResult {

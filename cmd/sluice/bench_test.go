@@ -157,3 +157,12 @@ func TestBenchOptions(t *testing.T) {
 		t.Fatal("-D novalue was accepted")
 	}
 }
+
+// The benchmark's ${NAME} placeholders are replaced; a bare $name (q10's timestamp pattern '$dt $hm:00'
+// names partition columns) and unknown names are left as they are.
+func TestBenchExpand(t *testing.T) {
+	got := expand("'$dt $hm:00' file://${NEXMARK_DIR}/x ${UNKNOWN} $", map[string]string{"NEXMARK_DIR": "/d", "dt": "no"})
+	if want := "'$dt $hm:00' file:///d/x ${UNKNOWN} $"; got != want {
+		t.Fatalf("expand: %q, want %q", got, want)
+	}
+}
