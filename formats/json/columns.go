@@ -67,7 +67,7 @@ func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, er
 		return true, nil
 	}
 	for _, c := range cols {
-		truncCol(c, row)
+		c.Truncate(row)
 	}
 	return d.failure(data, err)
 }
@@ -115,7 +115,7 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row int) error {
 			} else {
 				col := cols[idx]
 				if col.Len() > row {
-					truncCol(col, row) // a repeated key: the last value wins, as in Decode
+					col.Truncate(row) // a repeated key: the last value wins, as in Decode
 				}
 				if err := d.colValueOrNull(rc.fields[idx], col, row); err != nil {
 					if fe, ok := err.(*fieldError); ok {
@@ -155,7 +155,7 @@ func (d *Decoder) colValueOrNull(c *conv, col *vec.Col, row int) error {
 		return nil
 	}
 	if _, ok := err.(*fieldError); ok && d.cfg.ignoreErrors {
-		truncCol(col, row)
+		col.Truncate(row)
 		d.s.i = start
 		if err := d.s.skip(1, &d.scratch); err != nil {
 			return err
@@ -230,34 +230,3 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row int) error {
 	return nil
 }
 
-// truncCol cuts col back to n rows.
-func truncCol(c *vec.Col, n int) {
-	if c.Len() <= n {
-		return
-	}
-	switch c.Kind {
-	case vec.Int64:
-		c.I64 = c.I64[:n]
-		if c.Nanos != nil {
-			c.Nanos = c.Nanos[:n]
-		}
-	case vec.Float64:
-		c.F64 = c.F64[:n]
-	case vec.Bool:
-		c.B = c.B[:n]
-	case vec.Bytes:
-		c.Data = c.Data[:c.Off[n]]
-		c.Off = c.Off[:n+1]
-	case vec.Struct:
-		for _, f := range c.Fields {
-			truncCol(f, n)
-		}
-	default:
-		clear(c.Vals[n:])
-		c.Vals = c.Vals[:n]
-	}
-	if w := n >> 6; w < len(c.Nulls) {
-		c.Nulls[w] &= 1<<(uint(n)&63) - 1
-		clear(c.Nulls[w+1:])
-	}
-}
