@@ -229,4 +229,3 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row int) error {
 	}
 	return nil
 }
-
