@@ -229,3 +229,13 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row int) error {
 	}
 	return nil
 }
+
+// DecodesColumns reports whether DecodeColumns can decode this decoder's rows (ColumnsSupported).
+func (d *Decoder) DecodesColumns() bool {
+	for _, c := range d.root.fields {
+		if !columnType(c.t) {
+			return false
+		}
+	}
+	return true
+}
