@@ -146,8 +146,9 @@ type run struct {
 	width     int
 	keyVals   []types.Value
 	valVals   []types.Value
-	valDirect bool      // the value fields are all physical columns in order: decode straight into the row
-	cols      *colBatch // the columnar batch when the output takes columns (source_vec.go), else nil
+	valDirect bool               // the value fields are all physical columns in order: decode straight into the row
+	cols      *colBatch          // the columnar batch when the output takes columns (source_vec.go), else nil
+	retired   map[string][]int32 // done partitions paused but not yet removed from the client (retire)
 }
 
 // servers names the brokers for error messages.
@@ -597,9 +598,7 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 			removed[st.tp.topic] = append(removed[st.tp.topic], st.tp.partition)
 		}
 	})
-	if removed != nil {
-		r.cl.RemoveConsumePartitions(removed)
-	}
+	r.retire(removed)
 	r.noteLag(pushed)
 	if firstErr == nil && !pushed {
 		return r.tick(out)
