@@ -87,6 +87,7 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row int) error {
 	}
 	s := &d.s
 	s.i++ // '{'
+	next := 0
 	if s.peek() == '}' {
 		s.i++
 	} else {
@@ -98,7 +99,12 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row int) error {
 			if err != nil {
 				return err
 			}
-			idx := rc.find(key)
+			// Objects written from a schema list the fields in its order: try the one after the last.
+			idx := next
+			if idx >= len(rc.names) || rc.names[idx] != string(key) {
+				idx = rc.find(key)
+			}
+			next = idx + 1
 			if err := s.expect(':'); err != nil {
 				return err
 			}

@@ -113,3 +113,31 @@ func TestJSONColumns(t *testing.T) {
 		t.Fatal("no case of testdata/json decoded through columns")
 	}
 }
+
+// BenchmarkJSONDecodeColumns is BenchmarkJSONDecode into columns, 1024 rows a batch.
+func BenchmarkJSONDecodeColumns(b *testing.B) {
+	dec, err := json.NewFactory().CreateDecoder(formats.Context{RowType: benchSchema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cols := make([]*vec.Col, len(benchSchema.Fields))
+	for i, f := range benchSchema.Fields {
+		cols[i] = vec.ColFor(f.Type)
+	}
+	jd := dec.(*json.Decoder)
+	row := 0
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchMsg)))
+	for b.Loop() {
+		if row == 1024 {
+			for _, c := range cols {
+				c.Reset(0)
+			}
+			row = 0
+		}
+		if ok, err := jd.DecodeColumns(benchMsg, cols, row); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		row++
+	}
+}
