@@ -39,9 +39,15 @@ import (
 //	compacted topic=T                        the topic's compacted view: last value per key, without tombstones
 func TestGolden(t *testing.T) { runGolden(t, "testdata/golden") }
 
-func runGolden(t *testing.T, dir string) {
+func runGolden(t *testing.T, dir string) { runGoldenWith(t, dir, nil) }
+
+// runGoldenWith runs the files under dir with each harness adjusted by setup (when not nil).
+func runGoldenWith(t *testing.T, dir string, setup func(*harness)) {
 	datadriven.Walk(t, dir, func(t *testing.T, path string) {
 		h := newHarness(t)
+		if setup != nil {
+			setup(h)
+		}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			h.t = t
 			switch d.Cmd {

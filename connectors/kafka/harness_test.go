@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,9 @@ type harness struct {
 	upsert  *kafka.UpsertFactory // for tables with 'connector' = 'upsert-kafka'
 	tables  map[string]*catalog.Table
 	session map[string]string
+	// columnar: read pushes to an output that takes column vectors (colCollector); pushed counts its batches.
+	columnar bool
+	pushed   *atomic.Int64
 }
 
 func newHarness(t *testing.T) *harness {
@@ -230,7 +234,11 @@ func (h *harness) read(d string, tbl *catalog.Table, rows int, timeout time.Dura
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c := &collector{stopAt: rows, cancel: cancel}
-	err = src.Run(ctx, c)
+	if h.columnar {
+		err = src.Run(ctx, &colCollector{collector: c, pushed: h.pushed})
+	} else {
+		err = src.Run(ctx, c)
+	}
 	var b strings.Builder
 	if src.Bounded() {
 		b.WriteString("bounded\n")

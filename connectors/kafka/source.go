@@ -146,7 +146,9 @@ type run struct {
 	width     int
 	keyVals   []types.Value
 	valVals   []types.Value
-	valDirect bool // the value fields are all physical columns in order: decode straight into the row
+	valDirect bool               // the value fields are all physical columns in order: decode straight into the row
+	cols      *colBatch          // the columnar batch when the output takes columns (source_vec.go), else nil
+	retired   map[string][]int32 // done partitions paused but not yet removed from the client (retire)
 }
 
 // servers names the brokers for error messages.
@@ -252,6 +254,7 @@ func (s *source) runSubtask(ctx context.Context, out changelog.Output, sub, nsub
 	}
 	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}, sub: sub, nsub: nsub, keyDec: keyDec, valDec: valDec}
 	r.prepare()
+	r.useColumns(out)
 	_, managed := out.(connectors.PositionedOutput)
 	s.positions.mu.Lock()
 	if s.positions.active == nil {
@@ -548,14 +551,14 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 			return
 		}
 		st.hw = fp.HighWatermark
-		r.batch.Reset()
+		r.resetBatch()
 		var readErr error
 		for _, rec := range fp.Records {
 			if st.stop >= 0 && rec.Offset >= st.stop {
 				break
 			}
 			if !rec.Attrs.IsControl() {
-				if err := r.record(rec); err != nil {
+				if err := r.decode(rec); err != nil {
 					readErr = err
 					break
 				}
@@ -565,19 +568,19 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 				break
 			}
 		}
-		r.s.records.Add(int64(r.batch.Len()))
+		r.s.records.Add(int64(r.batchLen()))
 		if r.s.splits != nil {
 			r.s.splits.SplitRows(st.split)
 		}
 		// The position advances inside the same critical section as the push (an empty batch only advances
 		// it), so a checkpoint sees a partition's rows and its offset together.
 		r.one[0] = st
-		if err := connectors.PushThen(out, &r.batch, r.advanceOne); err != nil {
+		if err := r.pushBatch(out); err != nil {
 			firstErr = err
 			return
 		}
 		pushed = true
-		r.pushedRows = r.pushedRows || r.batch.Len() > 0
+		r.pushedRows = r.pushedRows || r.batchLen() > 0
 		st.acked = st.next
 		if readErr != nil {
 			firstErr = readErr
@@ -595,9 +598,7 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 			removed[st.tp.topic] = append(removed[st.tp.topic], st.tp.partition)
 		}
 	})
-	if removed != nil {
-		r.cl.RemoveConsumePartitions(removed)
-	}
+	r.retire(removed)
 	r.noteLag(pushed)
 	if firstErr == nil && !pushed {
 		return r.tick(out)

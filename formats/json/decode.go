@@ -164,6 +164,12 @@ func (d *Decoder) Decode(data []byte, dst []types.Value) (bool, error) {
 	if err == nil {
 		return true, nil
 	}
+	return d.failure(data, err)
+}
+
+// failure turns a decoding error into Decode's result: a skipped record with ignore-parse-errors, else a
+// *formats.RecordError naming the field.
+func (d *Decoder) failure(data []byte, err error) (bool, error) {
 	if d.cfg.ignoreErrors {
 		return false, nil
 	}

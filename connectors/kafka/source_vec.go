@@ -1,0 +1,194 @@
+package kafka
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
+)
+
+// The columnar read path (issue 14): when the operators downstream take column vectors (vec.Accepts) and
+// the value format decodes straight into columns (json), records are decoded into one vec.Batch per
+// partition and poll, reused across polls, with no types.Value or string allocated per field. Keys (any
+// format) and metadata columns are appended from their values. Upsert tables and changelog formats keep the
+// row path.
+
+// columnDecoder is a value format that decodes into columns (formats/json's Decoder).
+type columnDecoder interface {
+	DecodesColumns() bool
+	DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, error)
+}
+
+// colBatch is the columnar batch of a run and where each side writes in it.
+type colBatch struct {
+	b       vec.Batch
+	conv    vec.RowConv
+	dec     columnDecoder
+	keyCols []*vec.Col // b.Cols[keyIdx[j]]
+	valCols []*vec.Col // b.Cols[valIdx[j]]
+}
+
+// columnType reports whether every value of type t has an exact form in vec.ColFor(t)'s column.
+func columnType(t types.Type) bool {
+	switch t.Kind {
+	case types.Row:
+		return false
+	case types.Decimal:
+		return t.Precision <= 18
+	}
+	return true
+}
+
+// useColumns switches the run to the columnar path when out takes columns and the table allows it.
+func (r *run) useColumns(out changelog.Output) {
+	c := r.s.cfg
+	if !vec.Accepts(out) || c.upsert {
+		return
+	}
+	if _, ok := r.valDec.(formats.ChangelogDecoder); ok {
+		return
+	}
+	dec, ok := r.valDec.(columnDecoder)
+	if !ok || !dec.DecodesColumns() {
+		return
+	}
+	inVal := make([]bool, c.nphys)
+	for _, pi := range c.valIdx {
+		inVal[pi] = true
+	}
+	for _, pi := range c.keyIdx {
+		if inVal[pi] {
+			return // a column in both key and value (value.fields-include = ALL): the row path decides
+		}
+	}
+	ts := make([]types.Type, 0, c.nphys+len(c.meta))
+	ts = append(ts, c.physTypes...)
+	for j := range c.meta {
+		ts = append(ts, c.meta[j].col.Type)
+	}
+	cb := &colBatch{dec: dec}
+	for _, t := range ts {
+		if !columnType(t) {
+			return
+		}
+		cb.b.Cols = append(cb.b.Cols, vec.ColFor(t))
+	}
+	for _, pi := range c.keyIdx {
+		cb.keyCols = append(cb.keyCols, cb.b.Cols[pi])
+	}
+	for _, pi := range c.valIdx {
+		cb.valCols = append(cb.valCols, cb.b.Cols[pi])
+	}
+	r.cols = cb
+}
+
+// resetBatch empties the batch the next partition's records go into.
+func (r *run) resetBatch() {
+	if r.cols == nil {
+		r.batch.Reset()
+		return
+	}
+	b := &r.cols.b
+	b.N = 0
+	for _, c := range b.Cols {
+		c.Reset(0)
+	}
+}
+
+// batchLen is the number of rows decoded into the batch.
+func (r *run) batchLen() int {
+	if r.cols == nil {
+		return r.batch.Len()
+	}
+	return r.cols.b.N
+}
+
+// decode reads one record into the batch (or skips it).
+func (r *run) decode(rec *kgo.Record) error {
+	if r.cols == nil {
+		return r.record(rec)
+	}
+	return r.recordColumns(rec)
+}
+
+// pushBatch pushes the batch and advances the position of r.one[0] in the same critical section.
+func (r *run) pushBatch(out changelog.Output) error {
+	if r.cols == nil {
+		return connectors.PushThen(out, &r.batch, r.advanceOne)
+	}
+	b := &r.cols.b
+	for _, c := range b.Cols {
+		c.PadNulls(b.N) // columns neither side writes (none today) stay NULL
+	}
+	return vec.PushThen(out, b, &r.cols.conv, r.advanceOne)
+}
+
+// recordColumns is record for the columnar batch: same skips, same errors.
+func (r *run) recordColumns(rec *kgo.Record) error {
+	s := r.s
+	c := s.cfg
+	cb := r.cols
+	if rec.Value == nil {
+		s.skippedNull.Add(1)
+		s.warn(rec, "its value is null (a tombstone; read compacted topics with 'upsert-kafka')")
+		return nil
+	}
+	i := cb.b.N
+	if c.key != nil && rec.Key != nil {
+		ok, err := r.keyDec.Decode(rec.Key, r.keyVals)
+		if err != nil {
+			return s.recordError(rec, "key", err)
+		}
+		if !ok {
+			s.skippedBad.Add(1)
+			s.warn(rec, "its key cannot be read by format '"+c.key.Identifier+"' (ignore-parse-errors)")
+			return nil
+		}
+	}
+	ok, err := cb.dec.DecodeColumns(rec.Value, cb.valCols, i)
+	if err != nil {
+		return s.recordError(rec, "value", err)
+	}
+	if !ok {
+		s.skippedBad.Add(1)
+		s.warn(rec, "its value cannot be read by format '"+c.value.Identifier+"' (ignore-parse-errors)")
+		return nil
+	}
+	for j, col := range cb.keyCols {
+		v := types.NullValue
+		if rec.Key != nil {
+			v = r.keyVals[j]
+		}
+		if !col.Append(i, v) {
+			r.truncate(i)
+			return fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: key column '%s': a value of tag %d has no columnar form",
+				c.table.Name, rec.Topic, rec.Partition, rec.Offset, c.table.PhysicalColumns()[c.keyIdx[j]].Name, v.T)
+		}
+	}
+	for j := range c.meta {
+		m := &c.meta[j]
+		v, err := m.cast(readMetadata(m.key.name, rec))
+		if err == nil && !cb.b.Cols[c.nphys+j].Append(i, v) {
+			err = fmt.Errorf("a value of tag %d has no columnar form", v.T)
+		}
+		if err != nil {
+			r.truncate(i)
+			return fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: metadata column '%s': %w",
+				c.table.Name, rec.Topic, rec.Partition, rec.Offset, m.col.Name, err)
+		}
+	}
+	cb.b.N++
+	return nil
+}
+
+// truncate undoes a row the columnar path could not finish.
+func (r *run) truncate(n int) {
+	for _, c := range r.cols.b.Cols {
+		c.Truncate(n)
+	}
+}

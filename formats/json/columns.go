@@ -1,0 +1,247 @@
+package json
+
+import (
+	"fmt"
+	"strconv"
+	"unsafe"
+
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/formats/internal/textconv"
+	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
+)
+
+// Decoding straight into column vectors (issue 14): DecodeColumns appends one JSON object as a row of typed
+// columns, without a types.Value or a string allocation per field for the common scalar types. It reads
+// exactly what Decode reads (same options, same projection, same errors).
+
+// ColumnsSupported reports whether DecodeColumns can decode rows of type rowType: every field's values have
+// an exact form in the column vec.ColFor makes for it (no ROW, no DECIMAL wider than 18 digits).
+func ColumnsSupported(rowType types.Type) bool {
+	for _, f := range rowType.Fields {
+		if !columnType(f.Type) {
+			return false
+		}
+	}
+	return true
+}
+
+func columnType(t types.Type) bool {
+	switch t.Kind {
+	case types.Row:
+		return false
+	case types.Decimal:
+		return t.Precision <= 18
+	}
+	return true
+}
+
+// DecodeColumns decodes one JSON object into row `row` of cols, one column per field of the row type, each
+// made by vec.ColFor for the field's type and holding `row` rows. It returns as Decode does; when ok is false
+// or err is not nil the columns are left with `row` rows. Fields the projection skips become NULL.
+func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, error) {
+	if len(cols) != len(d.root.fields) {
+		return false, fmt.Errorf("%w: json decoder for %d fields got %d columns", formats.ErrDecode, len(d.root.fields), len(cols))
+	}
+	d.s = scanner{b: data}
+	if d.s.peek() == 0 && d.s.i == len(data) {
+		return false, nil
+	}
+	var err error
+	if d.s.peek() != '{' {
+		start := d.s.i
+		if err = d.s.skip(0, &d.scratch); err == nil {
+			err = &fieldError{msg: "expected a JSON object, got " + got(data[start:d.s.i])}
+		}
+	} else if err = d.rowCols(d.root, cols, row); err == nil {
+		if d.s.peek() != 0 || d.s.i != len(data) {
+			err = d.s.errf("unexpected data after the JSON object")
+		}
+	}
+	if err == nil {
+		for _, c := range cols {
+			if c.Len() == row {
+				c.AppendNull(row)
+			}
+		}
+		return true, nil
+	}
+	for _, c := range cols {
+		c.Truncate(row)
+	}
+	return d.failure(data, err)
+}
+
+// rowCols decodes the top-level object (s at '{') into row `row` of cols; absent fields are left short.
+func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row int) error {
+	var seen []bool
+	if d.cfg.failOnMissing {
+		for len(d.seen) == 0 {
+			d.seen = append(d.seen, nil)
+		}
+		seen = d.seen[0][:0]
+		for range cols {
+			seen = append(seen, false)
+		}
+		d.seen[0] = seen
+	}
+	s := &d.s
+	s.i++ // '{'
+	next := 0
+	if s.peek() == '}' {
+		s.i++
+	} else {
+		for {
+			if s.peek() != '"' {
+				return s.unexpected()
+			}
+			key, err := s.str(&d.scratch)
+			if err != nil {
+				return err
+			}
+			// Objects written from a schema list the fields in its order: try the one after the last.
+			idx := next
+			if idx >= len(rc.names) || rc.names[idx] != string(key) {
+				idx = rc.find(key)
+			}
+			next = idx + 1
+			if err := s.expect(':'); err != nil {
+				return err
+			}
+			if idx >= 0 && rc.skip != nil && rc.skip[idx] {
+				if seen != nil {
+					seen[idx] = true
+				}
+				idx = -1
+			}
+			if idx < 0 {
+				if err := s.skip(1, &d.scratch); err != nil {
+					return err
+				}
+			} else {
+				col := cols[idx]
+				if col.Len() > row {
+					col.Truncate(row) // a repeated key: the last value wins, as in Decode
+				}
+				if err := d.colValueOrNull(rc.fields[idx], col, row); err != nil {
+					if fe, ok := err.(*fieldError); ok {
+						return fe.under(rc.names[idx])
+					}
+					return err
+				}
+				if seen != nil {
+					seen[idx] = true
+				}
+			}
+			switch s.peek() {
+			case ',':
+				s.i++
+				continue
+			case '}':
+				s.i++
+			default:
+				return s.unexpected()
+			}
+			break
+		}
+	}
+	for i, ok := range seen {
+		if !ok && (rc.skip == nil || !rc.skip[i]) {
+			return &fieldError{path: rc.names[i], msg: "missing from the JSON object (fail-on-missing-field is true)"}
+		}
+	}
+	return nil
+}
+
+// colValueOrNull is valueOrNull appending to col.
+func (d *Decoder) colValueOrNull(c *conv, col *vec.Col, row int) error {
+	start := d.s.i
+	err := d.colValue(c, col, row)
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*fieldError); ok && d.cfg.ignoreErrors {
+		col.Truncate(row)
+		d.s.i = start
+		if err := d.s.skip(1, &d.scratch); err != nil {
+			return err
+		}
+		col.AppendNull(row)
+		return nil
+	}
+	return err
+}
+
+// colValue appends the next value to col: common scalars directly, anything else through value. A token the
+// fast path does not take (a number in a string, an out-of-range value) is read again by value, so results
+// and errors are Decode's.
+func (d *Decoder) colValue(c *conv, col *vec.Col, row int) error {
+	s := &d.s
+	ch := s.peek()
+	start := s.i
+	switch {
+	case ch == '"' && col.Kind == vec.Bytes && c.t.IsString():
+		text, err := s.str(&d.scratch)
+		if err != nil {
+			return err
+		}
+		col.Data = append(col.Data, text...)
+		col.Off = append(col.Off, int32(len(col.Data)))
+		return nil
+	case (ch == '-' || ch >= '0' && ch <= '9') && col.Kind == vec.Int64 && col.Tag == types.TagInt:
+		text, err := s.number()
+		if err != nil {
+			return err
+		}
+		if n, res := textconv.ParseInt(text, c.t.Kind, false); res == textconv.OK {
+			col.I64 = append(col.I64, n)
+			if col.Nanos != nil {
+				col.Nanos = append(col.Nanos, 0)
+			}
+			return nil
+		}
+		s.i = start
+	case (ch == '-' || ch >= '0' && ch <= '9') && col.Kind == vec.Float64:
+		text, err := s.number()
+		if err != nil {
+			return err
+		}
+		f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(text), len(text)), 64)
+		if err == nil || isRangeErr(err) {
+			if c.t.Kind == types.Float {
+				f = float64(float32(f))
+			}
+			col.F64 = append(col.F64, f)
+			return nil
+		}
+		s.i = start
+	case (ch == 't' || ch == 'f') && col.Kind == vec.Bool && c.t.Kind == types.Boolean:
+		lit := "false"
+		if ch == 't' {
+			lit = "true"
+		}
+		if err := s.literal(lit); err != nil {
+			return err
+		}
+		col.B = append(col.B, ch == 't')
+		return nil
+	}
+	v, err := d.value(c, 1)
+	if err != nil {
+		return err
+	}
+	if !col.Append(row, v) {
+		return fmt.Errorf("%w: json decoder: a %s value has no form in a column of kind %d", formats.ErrDecode, c.t, col.Kind)
+	}
+	return nil
+}
+
+// DecodesColumns reports whether DecodeColumns can decode this decoder's rows (ColumnsSupported).
+func (d *Decoder) DecodesColumns() bool {
+	for _, c := range d.root.fields {
+		if !columnType(c.t) {
+			return false
+		}
+	}
+	return true
+}
