@@ -1,0 +1,52 @@
+package exec
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
+
+// A split watermark assigner chained into a source subtask (SignalIdle) sends IdleWatermark while none of its
+// splits counts (none assigned yet, all idle) and its watermark again once one does; without SignalIdle it
+// stays silent, as the single assigner of a source does.
+func TestSplitWatermarkAssignerSignalsIdle(t *testing.T) {
+	for _, signal := range []bool{true, false} {
+		now := time.Unix(0, 0)
+		var rec recorder
+		op, sw := NewSplitWatermarkAssigner(colExpr{i: 0, t: types.TimestampType(3)}, 100*time.Millisecond, func() time.Time { return now }, &rec)
+		if signal {
+			sw.SignalIdle()
+		}
+		var b changelog.Batch
+		push := func(ts ...int64) {
+			b.Reset()
+			for _, v := range ts {
+				b.Rows = append(b.Rows, changelog.Row{Kind: changelog.Insert, Vals: []types.Value{types.TimestampValue(v, 0)}})
+			}
+			if err := op.Push(&b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		push() // no split yet
+		push()
+		sw.AddSplit(0)
+		push() // split 0 counts, without a watermark yet
+		sw.SplitRows(0)
+		push(1000)
+		now = now.Add(200 * time.Millisecond)
+		push() // split 0 idle
+		sw.SplitRows(0)
+		push(2000)
+		got := strings.ReplaceAll(rec.b.String(), "\n", "; ")
+		want := "WM -9223372036854775807; WM -9223372036854775808; +I[ts1000]; WM 1000; WM -9223372036854775807; +I[ts2000]; WM 2000; "
+		if !signal {
+			want = "+I[ts1000]; WM 1000; +I[ts2000]; WM 2000; "
+		}
+		if got != want {
+			t.Errorf("signal=%v:\n got  %s\n want %s", signal, got, want)
+		}
+	}
+}
