@@ -118,8 +118,12 @@ func NewSplitWatermarkAssigner(rowtime expr.Expr, idle time.Duration, now func()
 // idle), and its watermark again once one does: for an assigner chained into one of several source subtasks
 // that meet in a union (NewUnion), so that a subtask without active splits does not hold the others back
 // (Flink marks such a source reader idle). Call it before the first push.
+//
+// Until its first push such a tracker holds its alignment group at the lowest watermark: a subtask that has
+// not assigned its partitions yet must not let the other subtasks of the group run ahead.
 func (s *SplitWatermarks) SignalIdle() {
 	s.mu.Lock()
 	s.signalIdle = true
+	s.current, s.counted = minWatermark, true
 	s.mu.Unlock()
 }

@@ -50,3 +50,35 @@ func TestSplitWatermarkAssignerSignalsIdle(t *testing.T) {
 		}
 	}
 }
+
+// In an alignment group, a subtask's tracker that has not pushed yet (its subtask is still assigning its
+// partitions) holds the group back; once it pushed without any split it no longer does.
+func TestSplitWatermarksSubtaskAlignmentStart(t *testing.T) {
+	now := time.Unix(0, 0)
+	clock := func() time.Time { return now }
+	g := NewAlignGroup()
+	var rec recorder
+	fast, fastSW := NewSplitWatermarkAssigner(colExpr{i: 0, t: types.TimestampType(3)}, 0, clock, &rec)
+	fastSW.SignalIdle()
+	g.Join(fastSW, time.Minute)
+	late, lateSW := NewSplitWatermarkAssigner(colExpr{i: 0, t: types.TimestampType(3)}, 0, clock, &rec)
+	lateSW.SignalIdle()
+	g.Join(lateSW, time.Minute)
+
+	fastSW.AddSplit(0)
+	fastSW.SplitRows(0)
+	b := changelog.Batch{Rows: []changelog.Row{{Kind: changelog.Insert, Vals: []types.Value{types.TimestampValue(600_000, 0)}}}}
+	if err := fast.Push(&b); err != nil {
+		t.Fatal(err)
+	}
+	if got := fastSW.Blocked(nil); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("blocked before the other subtask started: %v, want [0]", got)
+	}
+	b.Reset()
+	if err := late.Push(&b); err != nil { // the other subtask owns no partition
+		t.Fatal(err)
+	}
+	if got := fastSW.Blocked(nil); len(got) != 0 {
+		t.Fatalf("blocked by a subtask without partitions: %v, want none", got)
+	}
+}
