@@ -77,6 +77,8 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 	ins := exec.NewUnion(p, out)
 	subs := make([]changelog.Output, p)
 	var listeners []connectors.SplitListener
+	var assigners []changelog.Output
+	var assignerNode *planner.WatermarkAssigner
 	for i := range p {
 		pp := &pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}
 		if enc != nil {
@@ -95,6 +97,7 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 				var l connectors.SplitListener
 				o, l = g.subtaskWatermarkAssigner(c, g.meter(c, o, j))
 				listeners = append(listeners, l)
+				assigners, assignerNode = append(assigners, o), c
 			}
 		}
 		o = g.meter(sc, o, j)
@@ -102,6 +105,8 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 	}
 	if listeners != nil {
 		sc.Source.(connectors.SubtaskSplitSource).SetSubtaskSplitListeners(listeners)
+		// The assigners are checkpointed as one operator, as at parallelism 1.
+		g.op(assignerNode, exec.SubtaskWatermarkState(assigners, ins))
 	}
 	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, src: sc.Source, out: out, par: sc.Source.(connectors.ParallelSource), subs: subs})
 	return nil

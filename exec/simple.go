@@ -200,9 +200,14 @@ func (w *watermarkAssigner) Push(b *changelog.Batch) error {
 			return err
 		}
 	}
+	return w.afterBatch(batchMax, b.Len())
+}
+
+// afterBatch emits the watermark after a batch of n rows whose highest row time is batchMax, when it advanced.
+func (w *watermarkAssigner) afterBatch(batchMax int64, n int) error {
 	next := w.max
 	if w.splits != nil {
-		combined, counted := w.splits.observe(batchMax, b.Len())
+		combined, counted := w.splits.observe(batchMax, n)
 		if !counted {
 			if w.splits.signalIdle && !w.idle {
 				w.idle = true
