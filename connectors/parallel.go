@@ -12,8 +12,8 @@ import (
 // Contract:
 //   - Subtasks returns how many subtasks the source runs, given the job's default parallelism: its own
 //     'scan.parallelism' when the table sets it, else def. It returns 1 when it must run as one instance
-//     (e.g. when a SplitListener tracks watermarks per split). The engine calls it once, after
-//     SetSplitListener and ApplyProjection, before RunSubtask.
+//     (e.g. when one SplitListener set by SetSplitListener tracks watermarks per split for all of it). The
+//     engine calls it once, after SetSplitListener and ApplyProjection, before RunSubtask.
 //   - RunSubtask(ctx, out, i, n) is Run for subtask i of n: it reads only the splits that subtask i owns and
 //     pushes their rows to out. The engine calls it concurrently for every i in [0, n), each with its own out
 //     (a PositionedOutput: positions advance with PushThen exactly as for Run). A bounded subtask returns nil
@@ -23,6 +23,17 @@ import (
 type ParallelSource interface {
 	Subtasks(def int) int
 	RunSubtask(ctx context.Context, out changelog.Output, i, n int) error
+}
+
+// SubtaskSplitSource is implemented by a ParallelSource that is a SplitSource and reports the splits of each
+// subtask to a listener of that subtask's own, so that watermarks are tracked per split inside every
+// subtask. The engine calls SetSubtaskSplitListeners(ls) with one listener per subtask (len(ls) = n) before
+// RunSubtask, instead of SetSplitListener; subtask i then calls only ls[i], from its own goroutine, with split
+// ids of its own.
+type SubtaskSplitSource interface {
+	ParallelSource
+	SplitSource
+	SetSubtaskSplitListeners(ls []SplitListener)
 }
 
 // EncodingOutput is implemented by sink Outputs whose encoding can run in the source subtasks that feed them

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 )
 
@@ -76,7 +77,9 @@ func (w *meter) Push(b *changelog.Batch) error {
 }
 
 func (w *meter) Watermark(ts int64) error {
-	w.m.wmOut.Store(ts)
+	if ts != exec.IdleWatermark { // a source subtask going idle (pipeline.go) leaves the last one
+		w.m.wmOut.Store(ts)
+	}
 	return w.out.Watermark(ts)
 }
 

@@ -23,21 +23,34 @@ import (
 // neither: rows still in a chain have not advanced the position and are read again after a restore.
 //
 // The subtasks' outputs meet in a union (exec.NewUnion): downstream sees the end once every subtask ended,
-// and the minimum watermark of the running subtasks.
+// and the minimum watermark of the running subtasks. A table's WATERMARK is chained too, one split watermark
+// assigner per subtask (watermarks.go); a subtask without active partitions (none owned, all idle) is idle in
+// the union and does not hold the minimum back.
 
-// chainedScan returns the scan below n when n is a chain of Calcs (or n itself) ending at a scan that runs as
-// several subtasks, the chain's nodes from the top down, and the number of subtasks.
-func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []*planner.Calc, int) {
+// chainedScan returns the scan below n when n is a chain of Calcs and at most one WatermarkAssigner (or n
+// itself) ending at a scan that runs as several subtasks, the chain's nodes from the top down, and the number
+// of subtasks. A WatermarkAssigner is chained when it tracks watermarks per split of a source that gives every
+// subtask its own split listener (connectors.SubtaskSplitSource): each subtask then has its own assigner.
+func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int) {
 	if g.batch || g.stage != nil || g.bsp != nil || g.staged != nil {
 		return nil, nil, 0
 	}
-	var chain []*planner.Calc
+	var chain []planner.Node
+	assigners := 0
 	for top := true; ; top = false {
 		if !top && g.parents[n] > 1 {
 			return nil, nil, 0 // read once for several consumers (reuse.go): its subtasks feed a fanout
 		}
 		switch x := n.(type) {
 		case *planner.Calc:
+			chain = append(chain, x)
+			n = x.Input
+		case *planner.WatermarkAssigner:
+			src, ok := splitSourceBelow(x.Input).(connectors.SubtaskSplitSource)
+			if !ok || assigners > 0 || g.splitFans[src] != nil {
+				return nil, nil, 0
+			}
+			assigners++
 			chain = append(chain, x)
 			n = x.Input
 		case *planner.Scan:
@@ -57,11 +70,15 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []*planner.Calc, int
 }
 
 // buildSubtasks wires scan sc as p source subtasks, each with its own instance of chain, into out. With enc,
-// out is a sink whose rows each subtask encodes outside the lock (connectors.EncodingOutput).
-func (g *graph) buildSubtasks(sc *planner.Scan, chain []*planner.Calc, p int, out changelog.Output, j *Job, enc *sinkEncoding) error {
+// out is a sink whose rows each subtask encodes outside the lock (connectors.EncodingOutput). A
+// WatermarkAssigner in the chain gets one split listener per subtask (watermarks.go).
+func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out changelog.Output, j *Job, enc *sinkEncoding) error {
 	g.register(sc, sc.Source)
 	ins := exec.NewUnion(p, out)
 	subs := make([]changelog.Output, p)
+	var listeners []connectors.SplitListener
+	var assigners []changelog.Output
+	var assignerNode *planner.WatermarkAssigner
 	for i := range p {
 		pp := &pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}
 		if enc != nil {
@@ -72,11 +89,24 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []*planner.Calc, p int, ou
 			pp.enc, pp.rows = e, enc.rows
 		}
 		var o changelog.Output = pp
-		for _, c := range chain {
-			o = exec.NewCalc(c.Projects, c.Filter, g.meter(c, o, j))
+		for _, n := range chain {
+			switch c := n.(type) {
+			case *planner.Calc:
+				o = exec.NewCalc(c.Projects, c.Filter, g.meter(c, o, j))
+			case *planner.WatermarkAssigner:
+				var l connectors.SplitListener
+				o, l = g.subtaskWatermarkAssigner(c, g.meter(c, o, j))
+				listeners = append(listeners, l)
+				assigners, assignerNode = append(assigners, o), c
+			}
 		}
 		o = g.meter(sc, o, j)
 		subs[i] = &pipeHead{pipe: pp, in: exec.NewCounter(&j.rowsIn, o)}
+	}
+	if listeners != nil {
+		sc.Source.(connectors.SubtaskSplitSource).SetSubtaskSplitListeners(listeners)
+		// The assigners are checkpointed as one operator, as at parallelism 1.
+		g.op(assignerNode, exec.SubtaskWatermarkState(assigners, ins))
 	}
 	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, src: sc.Source, out: out, par: sc.Source.(connectors.ParallelSource), subs: subs})
 	return nil

@@ -20,22 +20,8 @@ func (g *graph) watermarkAssigner(n *planner.WatermarkAssigner, out changelog.Ou
 	if src == nil {
 		return exec.NewWatermarkAssigner(n.Expr, out)
 	}
-	idle, ok := src.WatermarkIdleTimeout()
-	if !ok {
-		idle = g.idleTimeout
-	}
-	op, listener := exec.NewSplitWatermarkAssigner(n.Expr, idle, time.Now, out)
-	if group, drift, ok := src.WatermarkAlignment(); ok {
-		if g.alignGroups == nil {
-			g.alignGroups = map[string]*exec.AlignGroup{}
-		}
-		ag := g.alignGroups[group]
-		if ag == nil {
-			ag = exec.NewAlignGroup()
-			g.alignGroups[group] = ag
-		}
-		ag.Join(listener, drift)
-	}
+	op, listener := exec.NewSplitWatermarkAssigner(n.Expr, g.splitIdleTimeout(src), time.Now, out)
+	g.joinAlignGroup(src, listener)
 	// A source read once for several branches (source reuse) feeds each branch's assigner: every listener
 	// hears of every split.
 	if f := g.splitFans[src]; f != nil {
@@ -49,6 +35,43 @@ func (g *graph) watermarkAssigner(n *planner.WatermarkAssigner, out changelog.Ou
 	g.splitFans[src] = f
 	src.SetSplitListener(f)
 	return op
+}
+
+// subtaskWatermarkAssigner builds the WATERMARK operator chained into one subtask of a parallel source
+// (pipeline.go): per-split watermarks over the partitions that subtask reads, its listener to hand to the
+// subtask, idle in the subtasks' union while none of its partitions counts (Flink marks a source reader
+// without active splits idle). Each subtask's tracker is a member of the alignment group on its own.
+func (g *graph) subtaskWatermarkAssigner(n *planner.WatermarkAssigner, out changelog.Output) (changelog.Output, connectors.SplitListener) {
+	src := splitSourceBelow(n.Input)
+	op, listener := exec.NewSplitWatermarkAssigner(n.Expr, g.splitIdleTimeout(src), time.Now, out)
+	listener.SignalIdle()
+	g.joinAlignGroup(src, listener)
+	return op, listener
+}
+
+// splitIdleTimeout is the idle timeout of the table ('scan.watermark.idle-timeout') or else of the session.
+func (g *graph) splitIdleTimeout(src connectors.SplitSource) time.Duration {
+	if idle, ok := src.WatermarkIdleTimeout(); ok {
+		return idle
+	}
+	return g.idleTimeout
+}
+
+// joinAlignGroup adds sw to the source's watermark alignment group, when it has one.
+func (g *graph) joinAlignGroup(src connectors.SplitSource, sw *exec.SplitWatermarks) {
+	group, drift, ok := src.WatermarkAlignment()
+	if !ok {
+		return
+	}
+	if g.alignGroups == nil {
+		g.alignGroups = map[string]*exec.AlignGroup{}
+	}
+	ag := g.alignGroups[group]
+	if ag == nil {
+		ag = exec.NewAlignGroup()
+		g.alignGroups[group] = ag
+	}
+	ag.Join(sw, drift)
 }
 
 // splitFanout passes a source's split events to the watermark assigners of every branch that reads it. As

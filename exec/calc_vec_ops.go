@@ -257,19 +257,7 @@ func (w *watermarkAssigner) PushColumns(b *vec.Batch) error {
 			return err
 		}
 	}
-	next := w.max
-	if w.splits != nil {
-		combined, counted := w.splits.observe(batchMax, b.Len())
-		if !counted {
-			return nil
-		}
-		next = combined
-	}
-	if next > w.emitted {
-		w.emitted = next
-		return w.out.Watermark(next)
-	}
-	return nil
+	return w.afterBatch(batchMax, b.Len())
 }
 
 func (w *watermarkAssigner) AcceptsColumns() bool {

@@ -198,6 +198,13 @@ func feed(t testing.TB, out changelog.Output, input string, ts []types.Type, one
 			if err := flush(); err != nil {
 				return err
 			}
+		case line == "WM IDLE":
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := out.Watermark(IdleWatermark); err != nil {
+				return err
+			}
 		case strings.HasPrefix(line, "WM "):
 			if err := flush(); err != nil {
 				return err

@@ -79,8 +79,13 @@ func (l *limitOp) End() error               { return l.out.End() }
 // NewUnion returns n inputs that all feed out (UNION ALL). The watermark sent downstream is the minimum of
 // the inputs' watermarks, forwarded only when it advances (an input that ended no longer holds it back);
 // End goes downstream once every input has ended. The inputs must not be called concurrently.
+//
+// An input that sends IdleWatermark is idle (Flink's WatermarkStatus.IDLE): it no longer holds the minimum
+// back until its next watermark. An input that becomes active again with a watermark below the one already
+// forwarded counts again once it has caught up (Flink's StatusWatermarkValve); when every running input is
+// idle the watermark stays.
 func NewUnion(n int, out changelog.Output) []changelog.Output {
-	u := &union{out: out, wms: make([]int64, n), ended: make([]bool, n), emitted: minWatermark}
+	u := &union{out: out, wms: make([]int64, n), ended: make([]bool, n), idle: make([]bool, n), emitted: minWatermark}
 	for i := range u.wms {
 		u.wms[i] = minWatermark
 	}
@@ -93,19 +98,25 @@ func NewUnion(n int, out changelog.Output) []changelog.Output {
 
 const minWatermark = -1 << 63
 
+// IdleWatermark, sent as a watermark into a union input, marks that input idle (see NewUnion). Split
+// watermark assigners chained into source subtasks send it when none of their splits counts
+// (SplitWatermarks.SignalIdle). It never leaves a union.
+const IdleWatermark = minWatermark + 1
+
 type union struct {
 	out     changelog.Output
 	wms     []int64
 	ended   []bool
+	idle    []bool
 	nEnded  int
 	emitted int64
 }
 
-// advance forwards the minimum watermark of the running inputs when it moved forward.
+// advance forwards the minimum watermark of the running, active inputs when it moved forward.
 func (u *union) advance() error {
 	m, any := int64(changelog.MaxWatermark), false
 	for i, w := range u.wms {
-		if !u.ended[i] {
+		if !u.ended[i] && !u.idle[i] && w >= u.emitted {
 			m, any = min(m, w), true
 		}
 	}
@@ -124,11 +135,21 @@ type unionInput struct {
 func (in *unionInput) Push(b *changelog.Batch) error { return in.u.out.Push(b) }
 
 func (in *unionInput) Watermark(ts int64) error {
-	if ts <= in.u.wms[in.i] {
+	u := in.u
+	if ts == IdleWatermark {
+		if u.idle[in.i] {
+			return nil
+		}
+		u.idle[in.i] = true
+		return u.advance()
+	}
+	wasIdle := u.idle[in.i]
+	u.idle[in.i] = false
+	if ts <= u.wms[in.i] && !wasIdle {
 		return nil
 	}
-	in.u.wms[in.i] = ts
-	return in.u.advance()
+	u.wms[in.i] = max(u.wms[in.i], ts)
+	return u.advance()
 }
 
 func (in *unionInput) End() error {
@@ -157,6 +178,7 @@ type watermarkAssigner struct {
 	out          changelog.Output
 	max, emitted int64
 	splits       *SplitWatermarks // per-split watermarks (watermark_split.go); nil: one for the whole input
+	idle         bool             // the last watermark sent was IdleWatermark (splits.signalIdle only)
 	vx           *wmVec           // the compiled rowtime for columnar input (calc_vec_ops.go)
 }
 
@@ -178,13 +200,28 @@ func (w *watermarkAssigner) Push(b *changelog.Batch) error {
 			return err
 		}
 	}
+	return w.afterBatch(batchMax, b.Len())
+}
+
+// afterBatch emits the watermark after a batch of n rows whose highest row time is batchMax, when it advanced.
+func (w *watermarkAssigner) afterBatch(batchMax int64, n int) error {
 	next := w.max
 	if w.splits != nil {
-		combined, counted := w.splits.observe(batchMax, b.Len())
+		combined, counted := w.splits.observe(batchMax, n)
 		if !counted {
+			if w.splits.signalIdle && !w.idle {
+				w.idle = true
+				return w.out.Watermark(IdleWatermark)
+			}
 			return nil
 		}
 		next = combined
+		if w.idle {
+			// Active again: the union counts this input from its current watermark on.
+			w.idle = false
+			w.emitted = max(w.emitted, next)
+			return w.out.Watermark(w.emitted)
+		}
 	}
 	if next > w.emitted {
 		w.emitted = next

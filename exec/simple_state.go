@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
 )
 
@@ -26,6 +27,48 @@ func (w *watermarkAssigner) RestoreState(r state.Reader) error {
 	op := w.signature()
 	return restoreMetaOnly(r, op, w.signature(), func(d *stateDec) {
 		w.max, w.emitted = d.varint(), d.varint()
+	})
+}
+
+// SubtaskWatermarkState returns the checkpointed state of the watermark assigners chained into the subtasks
+// of one source (one per subtask, feeding the union inputs ins): one operator's state, the same as the single
+// assigner's at parallelism 1, so that a checkpoint restores at any parallelism. It holds the watermark the
+// union sent downstream (as the highest row time too: assigners with splits do not use theirs); restored,
+// every assigner starts from it and sends no watermark downstream already saw. It reads only the union,
+// which is called under the graph lock as checkpoints are, never the assigners, which run in their
+// subtasks' goroutines. Register it as the WatermarkAssigner's operator (StateOf).
+func SubtaskWatermarkState(assigners []changelog.Output, ins []changelog.Output) changelog.Output {
+	st := &subtaskAssigners{u: ins[0].(*unionInput).u}
+	for _, a := range assigners {
+		st.ws = append(st.ws, a.(*watermarkAssigner))
+	}
+	return st
+}
+
+// subtaskAssigners is SubtaskWatermarkState's operator. It is never pushed to.
+type subtaskAssigners struct {
+	ws []*watermarkAssigner
+	u  *union
+}
+
+func (s *subtaskAssigners) Push(*changelog.Batch) error { return nil }
+func (s *subtaskAssigners) Watermark(int64) error       { return nil }
+func (s *subtaskAssigners) End() error                  { return nil }
+
+func (s *subtaskAssigners) SnapshotState(wr state.Writer) error {
+	meta := appendMeta(nil, s.ws[0].signature())
+	meta = binary.AppendVarint(meta, s.u.emitted)
+	meta = binary.AppendVarint(meta, s.u.emitted)
+	return wr.Put(nsMeta, nil, meta)
+}
+
+func (s *subtaskAssigners) RestoreState(r state.Reader) error {
+	sig := s.ws[0].signature()
+	return restoreMetaOnly(r, sig, sig, func(d *stateDec) {
+		hi, emitted := d.varint(), d.varint()
+		for _, w := range s.ws {
+			w.max, w.emitted = max(hi, emitted), emitted
+		}
 	})
 }
 

@@ -62,6 +62,8 @@ func StateOf(out changelog.Output) state.Snapshotter {
 		return o.t
 	case *unionInput:
 		return o.u
+	case *subtaskAssigners:
+		return o
 	case *windowJoinInput:
 		return o.j
 	case *rankOp:

@@ -26,6 +26,9 @@ type SplitWatermarks struct {
 	cur    int
 	splits []splitWM
 
+	// signalIdle: send IdleWatermark downstream while no split counts (SignalIdle).
+	signalIdle bool
+
 	// Alignment (watermark_align.go): the group, the maximum drift in milliseconds, and the watermark last
 	// computed by observe with whether any split counted.
 	group   *AlignGroup
@@ -109,4 +112,18 @@ func NewSplitWatermarkAssigner(rowtime expr.Expr, idle time.Duration, now func()
 	sw := &SplitWatermarks{idle: idle, now: now, cur: -1}
 	w := &watermarkAssigner{rowtime: rowtime, out: out, max: minWatermark, emitted: minWatermark, splits: sw}
 	return w, sw
+}
+
+// SignalIdle makes the assigner of s send IdleWatermark while none of its splits counts (none assigned, all
+// idle), and its watermark again once one does: for an assigner chained into one of several source subtasks
+// that meet in a union (NewUnion), so that a subtask without active splits does not hold the others back
+// (Flink marks such a source reader idle). Call it before the first push.
+//
+// Until its first push such a tracker holds its alignment group at the lowest watermark: a subtask that has
+// not assigned its partitions yet must not let the other subtasks of the group run ahead.
+func (s *SplitWatermarks) SignalIdle() {
+	s.mu.Lock()
+	s.signalIdle = true
+	s.current, s.counted = minWatermark, true
+	s.mu.Unlock()
 }

@@ -87,7 +87,8 @@ type source struct {
 	lagMu   sync.Mutex
 	subLags map[int][2]int64 // per source subtask: its lag total and max (subtaskLag)
 
-	splits connectors.SplitListener // per-partition watermarks (splits.go); nil when the table has none
+	splits    connectors.SplitListener   // per-partition watermarks (splits.go); nil when the table has none
+	subSplits []connectors.SplitListener // per subtask, when each has its own (SetSubtaskSplitListeners)
 }
 
 var _ connectors.Source = (*source)(nil)
@@ -136,6 +137,8 @@ type run struct {
 	blocked    []int  // splits that watermark alignment blocks (splits.go)
 	pushedRows bool   // the last handle pushed rows
 	open       int    // bounded: partitions not done
+
+	splits connectors.SplitListener // this subtask's split listener (splits.go); nil: none
 
 	sub, nsub      int             // this subtask among nsub: it reads the partitions splitOwner gives it
 	keyDec, valDec formats.Decoder // this subtask's decoders
@@ -252,7 +255,8 @@ func (s *source) runSubtask(ctx context.Context, out changelog.Output, sub, nsub
 	if err := c.waitReachable(ctx, cl); err != nil {
 		return err
 	}
-	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}, sub: sub, nsub: nsub, keyDec: keyDec, valDec: valDec}
+	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}, sub: sub, nsub: nsub, keyDec: keyDec, valDec: valDec,
+		splits: s.splitListener(sub, nsub)}
 	r.prepare()
 	r.useColumns(out)
 	_, managed := out.(connectors.PositionedOutput)
@@ -428,8 +432,8 @@ func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) 
 		}
 		st.split = r.nsplit
 		r.nsplit++
-		if s.splits != nil {
-			s.splits.AddSplit(st.split)
+		if r.splits != nil {
+			r.splits.AddSplit(st.split)
 		}
 		if assign[tp.topic] == nil {
 			assign[tp.topic] = map[int32]kgo.Offset{}
@@ -457,7 +461,7 @@ func (r *run) loop(ctx context.Context, out changelog.Output) error {
 		nextDiscovery = time.Now().Add(s.discovery)
 	}
 	var alignEvery time.Duration
-	if _, _, ok := s.WatermarkAlignment(); ok && s.splits != nil {
+	if _, _, ok := s.WatermarkAlignment(); ok && r.splits != nil {
 		alignEvery = AlignmentUpdateInterval.Get(s.cfg.r)
 	}
 	var nextAlign time.Time
@@ -569,8 +573,8 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 			}
 		}
 		r.s.records.Add(int64(r.batchLen()))
-		if r.s.splits != nil {
-			r.s.splits.SplitRows(st.split)
+		if r.splits != nil {
+			r.splits.SplitRows(st.split)
 		}
 		// The position advances inside the same critical section as the push (an empty batch only advances
 		// it), so a checkpoint sees a partition's rows and its offset together.
@@ -589,8 +593,8 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 		if st.stop >= 0 && st.next >= st.stop {
 			st.done = true
 			r.open--
-			if r.s.splits != nil {
-				r.s.splits.FinishSplit(st.split)
+			if r.splits != nil {
+				r.splits.FinishSplit(st.split)
 			}
 			if removed == nil {
 				removed = map[string][]int32{}

@@ -17,8 +17,22 @@ import (
 
 var _ connectors.SplitSource = (*source)(nil)
 
+var _ connectors.SubtaskSplitSource = (*source)(nil)
+
 // SetSplitListener is called by the engine before Run when the table has a watermark.
 func (s *source) SetSplitListener(l connectors.SplitListener) { s.splits = l }
+
+// SetSubtaskSplitListeners gives every subtask its own split listener (connectors.SubtaskSplitSource): the
+// watermark assigner chained into that subtask. Split ids are per subtask (each run numbers its own).
+func (s *source) SetSubtaskSplitListeners(ls []connectors.SplitListener) { s.subSplits = ls }
+
+// splitListener is the split listener of subtask sub of nsub: its own, else the table's (nil: none).
+func (s *source) splitListener(sub, nsub int) connectors.SplitListener {
+	if len(s.subSplits) == nsub && sub < nsub {
+		return s.subSplits[sub]
+	}
+	return s.splits
+}
 
 // WatermarkIdleTimeout is 'scan.watermark.idle-timeout' when the table sets it.
 func (s *source) WatermarkIdleTimeout() (time.Duration, bool) {
@@ -27,7 +41,7 @@ func (s *source) WatermarkIdleTimeout() (time.Duration, bool) {
 
 // tick pushes an empty batch so that the watermark assigner re-evaluates idle partitions.
 func (r *run) tick(out changelog.Output) error {
-	if r.s.splits == nil {
+	if r.splits == nil {
 		return nil
 	}
 	r.batch.Reset()
@@ -71,7 +85,7 @@ func (s *source) WatermarkAlignment() (string, time.Duration, bool) {
 
 // align pauses the partitions that alignment blocks and resumes those it no longer blocks.
 func (r *run) align() {
-	a, ok := r.s.splits.(connectors.SplitAligner)
+	a, ok := r.splits.(connectors.SplitAligner)
 	if !ok {
 		return
 	}

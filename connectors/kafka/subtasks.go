@@ -32,8 +32,9 @@ func checkScanParallelism(r *options.Resolved) error {
 	return nil
 }
 
-// Subtasks is 'scan.parallelism', else def; 1 when watermarks are tracked per partition (the split listener
-// is one per table and is not shared across subtasks yet).
+// Subtasks is 'scan.parallelism', else def; 1 when one split listener tracks the watermarks of every
+// partition (SetSplitListener: a source read by several branches). With SetSubtaskSplitListeners every
+// subtask has its own (splits.go).
 func (s *source) Subtasks(def int) int {
 	if s.splits != nil {
 		return 1

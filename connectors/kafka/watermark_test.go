@@ -85,7 +85,16 @@ func formatCounts(m map[string]int) string {
 	return b.String()
 }
 
+// At 'scan.parallelism' 2 and 3 every source subtask tracks the watermarks of its own partitions and the
+// subtasks' minimum goes downstream: the lagging partition holds back the subtask that reads it, and so the
+// job, whichever subtask that is.
 func TestWatermarkPerPartitionLaggingPartition(t *testing.T) {
+	for _, p := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("parallelism %d", p), func(t *testing.T) { testLaggingPartition(t, p) })
+	}
+}
+
+func testLaggingPartition(t *testing.T, parallelism int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	_, addr := startBroker(t, kfake.SeedTopics(4, "events"))
@@ -94,8 +103,10 @@ func TestWatermarkPerPartitionLaggingPartition(t *testing.T) {
 		produceTo(ctx, t, addr, "events", p, minuteEvents(60, 70, 6))
 	}
 	var out lockedWriter
-	job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", "").Replace(windowScript))
+	extra := fmt.Sprintf(", 'scan.parallelism' = '%d'", parallelism)
+	job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", extra).Replace(windowScript))
 	defer job.Cancel()
+	checkSubtasks(t, job, "events", parallelism)
 	for job.Metrics().RowsIn < 180 {
 		if ctx.Err() != nil {
 			t.Fatalf("the job read %d of 180 rows", job.Metrics().RowsIn)
@@ -135,6 +146,18 @@ func TestWatermarkPerPartitionLaggingPartition(t *testing.T) {
 	}
 }
 
+// checkSubtasks fails t unless the job reads table as n source subtasks (n = 1: as one instance).
+func checkSubtasks(t *testing.T, job *engine.Job, table string, n int) {
+	t.Helper()
+	got := job.SourceSubtasks()[table]
+	if n == 1 && got == 0 {
+		return
+	}
+	if got != n {
+		t.Fatalf("table %s runs as %d source subtasks, want %d (%v)", table, got, n, job.SourceSubtasks())
+	}
+}
+
 // An empty partition holds the watermark back (as in Flink) unless an idle timeout lets it go: with
 // 'scan.watermark.idle-timeout' the windows close although partition 3 never has a row, while the other
 // partitions keep receiving rows (when every partition is idle the watermark stays, as in Flink).
@@ -145,17 +168,23 @@ func TestWatermarkIdlePartition(t *testing.T) {
 	for p := int32(0); p < 3; p++ {
 		produceTo(ctx, t, addr, "events", p, minuteEvents(0, 5, 3))
 	}
+	// At parallelism 2 partition 3 shares a subtask with one of the others: that subtask's watermark is held
+	// back (no idle timeout) or not (idle timeout) exactly as the source's is at parallelism 1.
 	for _, tc := range []struct {
 		name, extra string
 		closes      bool
+		subtasks    int
 	}{
-		{"no idle timeout", "", false},
-		{"idle timeout", ", 'scan.watermark.idle-timeout' = '200 ms'", true},
+		{"no idle timeout", ", 'scan.parallelism' = '1'", false, 1},
+		{"idle timeout", ", 'scan.parallelism' = '1', 'scan.watermark.idle-timeout' = '200 ms'", true, 1},
+		{"no idle timeout, parallelism 2", ", 'scan.parallelism' = '2'", false, 2},
+		{"idle timeout, parallelism 2", ", 'scan.parallelism' = '2', 'scan.watermark.idle-timeout' = '200 ms'", true, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out lockedWriter
 			job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", tc.extra).Replace(windowScript))
 			defer job.Cancel()
+			checkSubtasks(t, job, "events", tc.subtasks)
 			for job.Metrics().RowsIn < 45 {
 				if ctx.Err() != nil {
 					t.Fatalf("the job read %d of 45 rows", job.Metrics().RowsIn)
@@ -184,21 +213,70 @@ func TestWatermarkIdlePartition(t *testing.T) {
 	}
 }
 
+// More subtasks than partitions: at 'scan.parallelism' 4 two of the subtasks reading a 2-partition topic own
+// no partition. They are idle (as Flink marks a source reader without splits), so the windows fire without
+// any idle timeout; the subtasks that own a partition still hold the watermark back to their partition's.
+func TestWatermarkIdleSubtasks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, addr := startBroker(t, kfake.SeedTopics(2, "events"))
+	produceTo(ctx, t, addr, "events", 0, minuteEvents(0, 10, 3))
+	produceTo(ctx, t, addr, "events", 1, minuteEvents(0, 5, 2))
+	var out lockedWriter
+	job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", ", 'scan.parallelism' = '4'").Replace(windowScript))
+	defer job.Cancel()
+	checkSubtasks(t, job, "events", 4)
+	// Partition 1 is at minute 4 (watermark 00:04:25): minutes 0-3 close, with the rows of both partitions.
+	want := map[string]int{}
+	for m := 0; m < 4; m++ {
+		want[fmt.Sprintf("2024-01-01T00:%02d", m)] = 5
+	}
+	for formatCounts(windowCounts(out.String())) != formatCounts(want) {
+		if ctx.Err() != nil {
+			t.Fatalf("windows: got %s\nwant %s (subtasks without partitions must not hold the watermark back)",
+				formatCounts(windowCounts(out.String())), formatCounts(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Partition 1 catches up to minute 10: minutes 4-8 close too (partition 0 is at 00:09:35), minute 4 with
+	// partition 1's rows.
+	produceTo(ctx, t, addr, "events", 1, minuteEvents(5, 11, 2))
+	for m := 4; m < 9; m++ {
+		want[fmt.Sprintf("2024-01-01T00:%02d", m)] = 5
+	}
+	for formatCounts(windowCounts(out.String())) != formatCounts(want) {
+		if ctx.Err() != nil {
+			t.Fatalf("windows: got %s\nwant %s", formatCounts(windowCounts(out.String())), formatCounts(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Watermark alignment: partition 0 holds an hour of events, partition 1 receives its events slowly. With
 // 'scan.watermark.alignment.max-drift' = '1 min', partition 0 is paused while its watermark is more than a
 // minute ahead of partition 1's, so the job reads only a few minutes of it; once partition 1 catches up,
 // everything is read and every window is complete.
+//
+// At 'scan.parallelism' 2 the partitions are read by different subtasks, each tracker a member of the group
+// of its own: the subtask of partition 0 is paused by the subtask of partition 1.
 func TestWatermarkAlignment(t *testing.T) {
+	for _, p := range []int{1, 2} {
+		t.Run(fmt.Sprintf("parallelism %d", p), func(t *testing.T) { testWatermarkAlignment(t, p) })
+	}
+}
+
+func testWatermarkAlignment(t *testing.T, parallelism int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	_, addr := startBroker(t, kfake.SeedTopics(2, "events"))
 	produceTo(ctx, t, addr, "events", 0, minuteEvents(0, 60, 10)) // 600 rows
 	produceTo(ctx, t, addr, "events", 1, minuteEvents(0, 2, 1))
 	var out lockedWriter
-	job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", `,
-  'properties.max.poll.records' = '10', 'scan.watermark.alignment.group' = 'g',
-  'scan.watermark.alignment.max-drift' = '1 min', 'scan.watermark.alignment.update-interval' = '20 ms'`).Replace(windowScript))
+	job := startJob(ctx, t, &out, strings.NewReplacer("ADDR", addr, "EXTRA", fmt.Sprintf(`,
+  'properties.max.poll.records' = '10', 'scan.watermark.alignment.group' = 'g', 'scan.parallelism' = '%d',
+  'scan.watermark.alignment.max-drift' = '1 min', 'scan.watermark.alignment.update-interval' = '20 ms'`, parallelism)).Replace(windowScript))
 	defer job.Cancel()
+	checkSubtasks(t, job, "events", parallelism)
 	// Partition 1 is at minute 1 (watermark 00:01:55): partition 0 may run to about minute 3 (its watermark
 	// passes 00:02:55 within a poll of 10 rows), i.e. about 30 of its 600 rows.
 	time.Sleep(time.Second)
