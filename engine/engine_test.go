@@ -250,6 +250,14 @@ func queryRows(ctx context.Context, s *Session, text, mode string) ([]changelog.
 		}
 		rows = append(rows, r)
 	}
+	select {
+	case <-res.Query.done:
+	default:
+		// Next also stops when ctx ends; the rows so far are a prefix of the changelog, not the result
+		// (materialized, it may differ from the batch result).
+		res.Query.Close()
+		return nil, nil, fmt.Errorf("the query did not end: %w", ctx.Err())
+	}
 	if err := res.Query.Err(); err != nil {
 		return nil, nil, err
 	}
