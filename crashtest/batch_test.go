@@ -21,7 +21,7 @@ import (
 // behind: kill -9 runs no clean-up, but the killed jobs' directories in 'io.tmp.dirs' are unlocked, and the
 // next batch job removes them, so at the end 'io.tmp.dirs' is empty.
 func TestBatchStageKill(t *testing.T) {
-	const users, n = 300, 150000
+	const users, n = 300, 400000
 	addr := broker(t, 4)
 	dir := t.TempDir()
 	tmp, out := filepath.Join(dir, "tmp"), filepath.Join(dir, "out")
@@ -62,7 +62,7 @@ func TestBatchStageKill(t *testing.T) {
 		if !waitFor(30*time.Second, func() bool { return made() || c.Exited() }) || c.Exited() {
 			t.Fatalf("run %d: the batch job made no directory in 'io.tmp.dirs' (or ended first):\n%s", k+1, indent(c.Output()))
 		}
-		time.Sleep(randomDelay(rng, time.Millisecond, 400*time.Millisecond))
+		time.Sleep(randomDelay(rng, time.Millisecond, 150*time.Millisecond))
 		if c.Exited() {
 			t.Fatalf("run %d: the batch job ended before the kill (give it more input):\n%s", k+1, indent(c.Output()))
 		}

@@ -46,7 +46,11 @@ func NewGroupSource(src connectors.Source) (*GroupSource, error) {
 	if _, cl := c.value.Decoder.(formats.ChangelogDecoder); cl {
 		return nil, fmt.Errorf("kafka table '%s' has the changelog format '%s'; scale-out reads insert-only formats", c.table.Name, c.value.Identifier)
 	}
-	r := &run{s: s, parts: map[topicPartition]*partState{}}
+	keyDec, valDec, err := s.decoders(0)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{s: s, parts: map[topicPartition]*partState{}, keyDec: keyDec, valDec: valDec}
 	r.prepare()
 	return &GroupSource{r: r}, nil
 }
