@@ -370,25 +370,11 @@ func (p *Planner) scalarSubqueries(s *sql.Select, in Node, sc *scope) (*sql.Sele
 			return ref, true
 		})
 	}
-	ss := *s
-	ss.Where = replace(s.Where, false)
-	ss.Items = nil
-	for i, it := range s.Items {
-		if it.Expr == nil {
-			ss.Items = append(ss.Items, it)
-			continue
-		}
-		c := *it
-		c.Expr = replace(it.Expr, true)
-		if c.Expr != it.Expr && c.Alias == "" {
-			c.Alias = exprName(it.Expr, i)
-		}
-		ss.Items = append(ss.Items, &c)
-	}
+	ss := rewriteWhereAndItems(s, replace)
 	if firstErr != nil {
 		return nil, nil, nil, firstErr
 	}
-	return &ss, in, sc, nil
+	return ss, in, sc, nil
 }
 
 // scalarJoin joins in with one scalar subquery and returns the expression that replaces it.
@@ -532,4 +518,25 @@ func positiveLimit(limit sql.Expr) bool {
 	}
 	n, err := strconv.ParseInt(l.Text, 10, 64)
 	return err == nil && n > 0
+}
+
+// rewriteWhereAndItems returns a copy of s whose WHERE and SELECT items went through replace (inItems tells
+// which); an item whose expression changed and had no alias keeps its original name.
+func rewriteWhereAndItems(s *sql.Select, replace func(e sql.Expr, inItems bool) sql.Expr) *sql.Select {
+	ss := *s
+	ss.Where = replace(s.Where, false)
+	ss.Items = nil
+	for i, it := range s.Items {
+		if it.Expr == nil {
+			ss.Items = append(ss.Items, it)
+			continue
+		}
+		c := *it
+		c.Expr = replace(it.Expr, true)
+		if c.Expr != it.Expr && c.Alias == "" {
+			c.Alias = exprName(it.Expr, i)
+		}
+		ss.Items = append(ss.Items, &c)
+	}
+	return &ss
 }

@@ -72,25 +72,11 @@ func (p *Planner) markSubqueries(s *sql.Select, in Node, sc *scope, isAgg bool) 
 			return r, true
 		})
 	}
-	ss := *s
-	ss.Where = replace(s.Where, false)
-	ss.Items = nil
-	for i, it := range s.Items {
-		if it.Expr == nil {
-			ss.Items = append(ss.Items, it)
-			continue
-		}
-		c := *it
-		c.Expr = replace(it.Expr, true)
-		if c.Expr != it.Expr && c.Alias == "" {
-			c.Alias = exprName(it.Expr, i)
-		}
-		ss.Items = append(ss.Items, &c)
-	}
+	ss := rewriteWhereAndItems(s, replace)
 	if firstErr != nil {
 		return nil, nil, nil, firstErr
 	}
-	return &ss, in, sc, nil
+	return ss, in, sc, nil
 }
 
 // hasSubqueryPredicate reports whether e has an EXISTS or IN (subquery) outside nested queries.
