@@ -193,6 +193,7 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 	j.origin, j.stmt = originOf(ctx, pos), text
 	m := &member{s: st, plan: p, src: src, sinkInfo: sinkInfo, job: j, notice: s.cfg.Notice}
 	m.inTypes = fieldTypes(p.agg.Input.Fields())
+	m.insertOnly = p.agg.Input.Mode().IsInsertOnly()
 	m.keyTypes = make([]types.Type, len(p.agg.Keys))
 	for i, k := range p.agg.Keys {
 		m.keyTypes[i] = m.inTypes[k]

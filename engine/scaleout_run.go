@@ -42,8 +42,14 @@ type member struct {
 	job      *Job
 	notice   io.Writer
 
-	inTypes  []types.Type // the aggregate's input row
-	keyTypes []types.Type
+	inTypes    []types.Type // the aggregate's input row
+	keyTypes   []types.Type
+	insertOnly bool // the aggregate's input carries +I rows only
+
+	// sinkOut is where the aggregates' output goes after the Calcs behind them (the sink); produce sends one
+	// internal record (both set by prepare).
+	sinkOut changelog.Output
+	produce func(*kgo.Record)
 
 	rep, cl   string                  // internal topics: '<name>-<op>-repartition', '<name>-<op>-changelog'
 	srcTopics []string                // the source table's topics
@@ -181,7 +187,9 @@ func (m *member) prepare(ctx context.Context) error {
 		out = exec.NewCalc(c.Projects, c.Filter, out)
 	}
 	m.stage1 = out
+	m.sinkOut = m.sink
 	m.promise = m.delivered
+	m.produce = func(r *kgo.Record) { m.sess.Produce(context.Background(), r, m.promise) }
 	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
 	m.parts = map[int32]*aggPart{}
 	return nil
@@ -371,6 +379,9 @@ func (m *member) aggregate(p *aggPart, recs []*kgo.Record) error {
 		if len(rec.Value) < 1 {
 			return fmt.Errorf("repartition topic '%s' partition %d offset %d: empty record", rec.Topic, rec.Partition, rec.Offset)
 		}
+		if _, ok := p.dirty[string(rec.Key)]; !ok {
+			p.markDirty(string(rec.Key)) // the record key is the group key (repartitioner)
+		}
 		row := m.arena[i*w : (i+1)*w : (i+1)*w]
 		if _, _, err := types.DecodeRowBinary(rec.Value[1:], m.inTypes, row[:0]); err != nil {
 			return fmt.Errorf("repartition topic '%s' partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
@@ -439,7 +450,7 @@ func (r *repartitioner) Push(b *changelog.Batch) error {
 	m := r.m
 	for i := range b.Rows {
 		row := &b.Rows[i]
-		m.keyBuf = types.AppendRowKey(m.keyBuf[:0], row.Vals, m.keyTypes, m.plan.agg.Keys)
+		m.keyBuf = types.AppendRowKey(m.keyBuf[:0], row.Vals, m.inTypes, m.plan.agg.Keys)
 		part := exec.Subtask(state.KeyGroup(m.keyBuf, m.s.maxPar), m.s.maxPar, int(m.nparts))
 		m.valBuf = append(m.valBuf[:0], byte(row.Kind))
 		m.valBuf = types.AppendRowBinary(m.valBuf, row.Vals, m.inTypes)
@@ -447,7 +458,7 @@ func (r *repartitioner) Push(b *changelog.Batch) error {
 		rec.Topic, rec.Partition, rec.Headers = m.rep, int32(part), m.hdr
 		rec.Key = append(rec.Key, m.keyBuf...)
 		rec.Value = append(rec.Value, m.valBuf...)
-		m.sess.Produce(context.Background(), rec, m.promise)
+		m.produce(rec)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -15,47 +16,50 @@ import (
 
 // The state of a scale-out member's aggregate lives in memory per repartition partition and is backed by
 // the partition of the same number of a compacted changelog topic: after each transaction's rows the
-// member writes every state entry that changed (the group aggregate's own state encoding, the record key
-// being the namespace byte and the entry's key) and a tombstone for every entry that went, in the same
-// transaction as the rows' offsets. A partition's state is restored by reading its changelog partition up to
-// the last stable offset (read_committed) before its first row is aggregated.
+// member writes the state entry of every group that got a row (or that the state TTL dropped) since the
+// last transaction, as the group aggregate's own state encoding (the record key being the namespace byte
+// and the entry's key), or a tombstone for a group that went, in the same transaction as the rows' offsets.
+// The member tracks those groups itself (the repartition records' keys are the group keys), so a
+// transaction costs in proportion to the groups it changed, not to the partition's groups. A partition's
+// state is restored by reading its changelog partition up to the last stable offset (read_committed) before
+// its first row is aggregated.
 
 // aggPart is the stage-2 state of one repartition partition.
 type aggPart struct {
 	part  int32
 	agg   changelog.Output // the group aggregate, its output going through the Calcs behind it to the sink
 	snap  state.Snapshotter
-	last  map[string]*clEntry // what the changelog holds for each entry key
-	epoch uint64
-}
-
-// clEntry is what the changelog holds for one entry: a hash of its value, and the epoch of the last
-// snapshot that saw it.
-type clEntry struct {
-	hash  uint64
-	epoch uint64
+	keyed exec.KeyedSnapshotter
+	dirty map[string]struct{} // the groups changed since the last transaction: their keys
+	meta  bool                // the changelog holds the operator-wide entry
 }
 
 // newAggPart builds the aggregate of one partition.
 func (m *member) newAggPart(part int32) (*aggPart, error) {
 	a := m.plan.agg
-	var out changelog.Output = exec.NewCounter(&m.job.rowsOut, m.sink)
+	var out changelog.Output = exec.NewCounter(&m.job.rowsOut, m.sinkOut)
 	for i := len(m.plan.post) - 1; i >= 0; i-- {
 		c := m.plan.post[i]
 		out = exec.NewCalc(c.Projects, c.Filter, out)
 	}
-	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, EmitUpdateBefore: true, InsertOnly: a.Input.Mode().IsInsertOnly(),
+	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, EmitUpdateBefore: true, InsertOnly: m.insertOnly,
 		TTL: m.s.ttl, KeyTypes: m.keyTypes, InTypes: m.inTypes}
 	agg, err := exec.NewGroupAgg(cfg, out)
 	if err != nil {
 		return nil, err
 	}
 	snap, ok := agg.(state.Snapshotter)
-	if !ok {
-		return nil, fmt.Errorf("internal error: the group aggregate has no state snapshots")
+	keyed, ok2 := agg.(exec.KeyedSnapshotter)
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("internal error: the group aggregate has no keyed state snapshots")
 	}
-	return &aggPart{part: part, agg: agg, snap: snap, last: map[string]*clEntry{}}, nil
+	ap := &aggPart{part: part, agg: agg, snap: snap, keyed: keyed, dirty: map[string]struct{}{}}
+	keyed.OnExpire(ap.markDirty)
+	return ap, nil
 }
+
+// markDirty notes that the group of key changed.
+func (ap *aggPart) markDirty(key string) { ap.dirty[key] = struct{}{} }
 
 // restore loads the state of the given repartition partitions from their changelog partitions.
 func (m *member) restore(ctx context.Context, parts []int32) error {
@@ -156,7 +160,9 @@ func (m *member) restore(ctx context.Context, parts []int32) error {
 			}
 			r.keys = append(r.keys, k)
 			r.vals = append(r.vals, v)
-			ap.last[k] = &clEntry{hash: state.Hash(v)}
+			if len(k) == 1 {
+				ap.meta = true // the operator-wide entry: namespace byte, no key
+			}
 		}
 		r.sortMetaFirst()
 		if err := ap.snap.RestoreState(r); err != nil {
@@ -170,19 +176,23 @@ func (m *member) restore(ctx context.Context, parts []int32) error {
 	return nil
 }
 
-// writeChangelog produces the state changes of the touched partitions to the changelog topic.
+// writeChangelog produces the entries of the groups changed since the last transaction to the changelog.
 func (m *member) writeChangelog(touched map[int32]*aggPart) error {
 	for p, ap := range touched {
-		ap.epoch++
-		w := &changelogWriter{m: m, ap: ap, part: p}
-		if err := ap.snap.SnapshotState(w); err != nil {
+		w := &changelogWriter{m: m, part: p}
+		if !ap.meta {
+			if err := ap.keyed.SnapshotMeta(w); err != nil {
+				return fmt.Errorf("state of partition %d: %w", p, err)
+			}
+			ap.meta = true
+		}
+		if err := ap.keyed.SnapshotKeys(w, maps.Keys(ap.dirty)); err != nil {
 			return fmt.Errorf("state of partition %d: %w", p, err)
 		}
-		for k, e := range ap.last {
-			if e.epoch != ap.epoch {
-				m.produceEntry(p, []byte(k), nil)
-				delete(ap.last, k)
-			}
+		if len(ap.dirty) > 4096 {
+			ap.dirty = map[string]struct{}{} // clear would keep (and visit) the large map's buckets
+		} else {
+			clear(ap.dirty)
 		}
 	}
 	return nil
@@ -198,30 +208,25 @@ func (m *member) produceEntry(part int32, key, value []byte) {
 	} else {
 		rec.Value = nil
 	}
-	m.sess.Produce(context.Background(), rec, m.promise)
+	m.produce(rec)
 }
 
-// changelogWriter receives a partition's state snapshot and produces the entries that changed.
+// changelogWriter produces a partition's changed entries (keys: namespace byte + entry key).
 type changelogWriter struct {
 	m    *member
-	ap   *aggPart
 	part int32
 	kb   []byte
 }
 
 func (w *changelogWriter) Put(ns uint8, key, value []byte) error {
 	w.kb = append(append(w.kb[:0], ns), key...)
-	h := state.Hash(value)
-	e := w.ap.last[string(w.kb)]
-	if e == nil {
-		e = &clEntry{hash: ^h}
-		w.ap.last[string(w.kb)] = e
-	}
-	e.epoch = w.ap.epoch
-	if e.hash != h {
-		e.hash = h
-		w.m.produceEntry(w.part, w.kb, value)
-	}
+	w.m.produceEntry(w.part, w.kb, value)
+	return nil
+}
+
+func (w *changelogWriter) Delete(ns uint8, key []byte) error {
+	w.kb = append(append(w.kb[:0], ns), key...)
+	w.m.produceEntry(w.part, w.kb, nil)
 	return nil
 }
 

@@ -118,6 +118,9 @@ type groupAgg struct {
 
 	nextExpiry int64         // TTL: when to scan for idle groups next (Unix ms)
 	snap       groupSnapshot // asynchronous snapshots (groupagg_async.go)
+
+	onExpire    func(key string) // keyed snapshots: told of each group the TTL scan drops (groupagg_delta.go)
+	snapScratch *group           // keyed snapshots of compact groups: the group an entry is built in
 }
 
 // group is one key's state: its row count, accumulators and last emitted row (keys then results).

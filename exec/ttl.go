@@ -116,6 +116,9 @@ func (g *groupAgg) expire(now int64, snapshotting bool) {
 				g.beforeChange([]byte(k), st)
 			}
 			delete(g.groups, k)
+			if g.onExpire != nil {
+				g.onExpire(k)
+			}
 		}
 	}
 	if dropped := before - len(g.groups); dropped > 0 && dropped*2 >= before {
