@@ -202,6 +202,13 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 		cancel()
 		return refuse("%v", err)
 	}
+	switch sinkInfo.Guarantee {
+	case "none", "at-least-once":
+		// Honest as a warning: the sink's records must be in the member's transactions (with the state changes
+		// and source offsets they follow from), or a rebalance would write them twice or lose them.
+		fmt.Fprintf(s.cfg.Notice, "[WARNING] Scale-out job '%s': table '%s' sets '%s' = '%s', but a scale-out member writes its sink exactly-once: the sink's records are part of the member's Kafka transactions (with its state changes and source offsets), committed every 'sluice.scale-out.commit-interval'. Consumers reading with 'isolation.level' = 'read_committed' see each change once; 'read_uncommitted' ones may also see records of aborted transactions. Set the option to 'exactly-once' or remove it to silence this warning.\n",
+			name, p.sink.Table.Name, sinkInfo.GuaranteeKey, sinkInfo.Guarantee)
+	}
 	s.jobs = append(s.jobs, j)
 	s.noteJob(j)
 	if s.cfg.OnSubmit != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -78,7 +79,10 @@ type member struct {
 	valBuf []byte
 	arena  []types.Value
 	batch  changelog.Batch
-	rowsIn int64
+	rowsIn int64 // source rows of the open transaction
+	// rowsOut counts the sink rows of the open transaction; both are added to the job's counters when the
+	// transaction commits, so the job's rows in/out are those of committed transactions.
+	rowsOut atomic.Int64
 }
 
 // prepare creates the internal topics (or checks those that exist) and the member's group session.
@@ -158,7 +162,7 @@ func (m *member) prepare(ctx context.Context) error {
 	opts := append(m.src.ClientOpts(),
 		kgo.ConsumerGroup(m.s.name),
 		kgo.ConsumeTopics(append(append([]string(nil), m.srcTopics...), m.rep)...),
-		kgo.TransactionalID(m.s.name+"-"+hex.EncodeToString(txid)),
+		kgo.TransactionalID(m.txnPrefix()+"-"+hex.EncodeToString(txid)),
 		kgo.TransactionTimeout(m.s.txnTimeout),
 		kgo.SessionTimeout(m.s.sessionTimeout),
 		kgo.HeartbeatInterval(max(m.s.sessionTimeout/4, 100*time.Millisecond)),
@@ -193,6 +197,15 @@ func (m *member) prepare(ctx context.Context) error {
 	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
 	m.parts = map[int32]*aggPart{}
 	return nil
+}
+
+// txnPrefix names the member's transactions: the sink table's 'sink.transactional-id-prefix' when it has
+// one (an exactly-once kafka sink), else the job's name; a random suffix follows.
+func (m *member) txnPrefix() string {
+	if m.sinkInfo.TxnPrefix != "" {
+		return m.sinkInfo.TxnPrefix
+	}
+	return m.s.name
 }
 
 // onRevoked runs in the group's goroutine when partitions are revoked or lost: the member drops its
@@ -299,6 +312,7 @@ func (m *member) step(ctx context.Context) error {
 	}
 	if err != nil {
 		m.rowsIn = 0
+		m.rowsOut.Store(0)
 		m.sink.Discard()
 		_, _ = m.sess.End(context.WithoutCancel(ctx), kgo.TryAbort)
 		return err
@@ -314,9 +328,11 @@ func (m *member) step(ctx context.Context) error {
 		m.sink.ResetErr()
 		_ = m.produceErr(true)
 		m.rowsIn = 0
+		m.rowsOut.Store(0)
 		return nil
 	}
 	m.job.rowsIn.Add(m.rowsIn)
+	m.job.rowsOut.Add(m.rowsOut.Swap(0))
 	m.rowsIn = 0
 	return nil
 }

@@ -37,7 +37,7 @@ type aggPart struct {
 // newAggPart builds the aggregate of one partition.
 func (m *member) newAggPart(part int32) (*aggPart, error) {
 	a := m.plan.agg
-	var out changelog.Output = exec.NewCounter(&m.job.rowsOut, m.sinkOut)
+	var out changelog.Output = exec.NewCounter(&m.rowsOut, m.sinkOut)
 	for i := len(m.plan.post) - 1; i >= 0; i-- {
 		c := m.plan.post[i]
 		out = exec.NewCalc(c.Projects, c.Filter, out)

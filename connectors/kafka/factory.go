@@ -398,6 +398,12 @@ const checkpointIntervalKey = "execution.checkpointing.interval"
 // exactlyOnceConfig validates an exactly-once sink and returns its transactional id prefix: the prefix is
 // required, the producer must be idempotent, and the transaction timeout must exceed the checkpoint interval.
 // Without checkpoints only a batch job may write exactly once (one transaction, committed at its end).
+// scaleOut reports whether the session runs INSERTs as scale-out members (engine/scaleout.go), which write
+// their sinks in transactions of their own, without checkpoints.
+func scaleOut(ctx connectors.Context) bool {
+	return strings.EqualFold(strings.TrimSpace(ctx.Session["sluice.scale-out.enabled"]), "true")
+}
+
 func exactlyOnceConfig(ctx connectors.Context, c *tableConfig) (string, error) {
 	r := c.r
 	key := r.Given(DeliveryGuarantee.Key())
@@ -433,7 +439,7 @@ func exactlyOnceConfig(ctx connectors.Context, c *tableConfig) (string, error) {
 		interval = d
 	}
 	switch {
-	case interval <= 0 && !ctx.Batch:
+	case interval <= 0 && !ctx.Batch && !scaleOut(ctx):
 		return "", &options.Error{Keys: []string{key, checkpointIntervalKey},
 			Msg: fmt.Sprintf("Option '%s' = 'exactly-once' of table '%s' commits its Kafka transactions when checkpoints complete, but checkpointing is off. Set '%s' (e.g. SET '%s' = '10 s'), use 'at-least-once', or run the job in batch mode ('execution.runtime-mode' = 'batch'), where the sink commits one transaction at the end.",
 				key, c.table.Name, checkpointIntervalKey, checkpointIntervalKey)}

@@ -82,6 +82,11 @@ type GroupSinkInfo struct {
 	Servers     string
 	Partitioner kgo.Partitioner // how the table's records are partitioned
 	Topics      []string
+	// Guarantee is the table's 'sink.delivery-guarantee' as given (GuaranteeKey: the option's key as
+	// written, 'sink.semantic' for the deprecated one); both empty when the table does not set it.
+	Guarantee, GuaranteeKey string
+	// TxnPrefix is 'sink.transactional-id-prefix' of an exactly-once table.
+	TxnPrefix string
 }
 
 // SinkInfo returns what a scale-out job needs to know of sk, or an error when sk is not a kafka table it
@@ -108,7 +113,11 @@ func SinkInfo(sk connectors.Sink) (GroupSinkInfo, error) {
 	default:
 		p = kgo.StickyKeyPartitioner(nil)
 	}
-	return GroupSinkInfo{Servers: s.cfg.servers(), Partitioner: p, Topics: append([]string(nil), s.topics...)}, nil
+	info := GroupSinkInfo{Servers: s.cfg.servers(), Partitioner: p, Topics: append([]string(nil), s.topics...), TxnPrefix: s.txnPrefix}
+	if g, ok := DeliveryGuarantee.Lookup(s.cfg.r); ok {
+		info.Guarantee, info.GuaranteeKey = g, s.cfg.r.Given(DeliveryGuarantee.Key())
+	}
+	return info, nil
 }
 
 // GroupSink is an open sink table whose records go to a scale-out member's transactional client.
