@@ -1,11 +1,13 @@
 package crashtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/engine"
 	"github.com/sluicesql/sluice/internal/proctest"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // Scale-out over Kafka: several sql-client processes run one GROUP BY job as members of one consumer group
@@ -276,4 +280,72 @@ func TestScaleOutOtherPlanLater(t *testing.T) {
 	if !ended || !strings.Contains(b.Output(), "was written by plan") {
 		t.Fatalf("the later process with another plan should fail on the old plan's records (ended: %v):\n%s", ended, indent(b.Output()))
 	}
+}
+
+// TestScaleOutClientAndInProcess: a member started by 'sql-client -f script.sql' and a member in this test
+// process (an engine session running the same script) share one job: both aggregate rows, and the
+// compacted output has the exact totals.
+func TestScaleOutClientAndInProcess(t *testing.T) {
+	addr, _ := scaleOutBroker(t)
+	dir := t.TempDir()
+	const users = 100
+	produce(t, addr, "orders", orders(0, 2000, users))
+	sqlText := scaleOutScript(addr, scaleOutQuery)
+
+	local := &lockedOutput{}
+	es, err := engine.NewSession(engine.Config{Stdout: local, Stderr: local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.ParseScript(sqlText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stmts {
+		if _, err := es.Execute(context.Background(), st); err != nil {
+			t.Fatalf("%v\n%s", err, local)
+		}
+	}
+	defer es.CancelJobs()
+	remote := proctest.Start(t, clientBin, dir, sqlText)
+	defer remote.Kill()
+
+	// Orders keep coming until both members have aggregated rows, then 2000 more.
+	n := 2000
+	for !strings.Contains(local.String(), "restored partitions") || !strings.Contains(remote.Output(), "restored partitions") {
+		if n > 40000 || remote.Exited() {
+			t.Fatalf("the members did not both work:\nin-process:\n%s\nsql-client:\n%s", indent(local.String()), indent(remote.Output()))
+		}
+		produce(t, addr, "orders", orders(n, 200, users))
+		n += 200
+		time.Sleep(300 * time.Millisecond)
+	}
+	produce(t, addr, "orders", orders(n, 2000, users))
+	n += 2000
+	want := expectedTotals(n, users)
+	var got map[int64]userTotal
+	if !waitFor(30*time.Second, func() bool { got = totalsOf(t, addr); return diffTotals(got, want) == "" }) {
+		t.Fatalf("%d orders: %s\nin-process:\n%s\nsql-client:\n%s", n, diffTotals(got, want), indent(local.String()), indent(remote.Output()))
+	}
+	if remote.Exited() {
+		t.Fatalf("the sql-client member ended:\n%s", indent(remote.Output()))
+	}
+}
+
+// lockedOutput is a bytes.Buffer safe for a member's goroutine and the test.
+type lockedOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedOutput) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedOutput) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
