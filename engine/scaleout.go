@@ -187,11 +187,17 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 	if sinkInfo.Servers != src.Servers() {
 		return refuse("the sink table '%s' is on other brokers ('%s') than the source ('%s'); one Kafka transaction must cover both", p.sink.Table.Name, sinkInfo.Servers, src.Servers())
 	}
+	// A member's state is as durable as a checkpoint (its changelog), so Flink's default for a job with
+	// checkpointing applies: fixed-delay, unlimited attempts, 1 s apart.
+	restart, err := s.streamRestartPolicy(true)
+	if err != nil {
+		return refuse("%v", err)
+	}
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	name := st.name
 	j := &Job{id: newJobID(), name: name, cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
 	j.origin, j.stmt = originOf(ctx, pos), text
-	m := &member{s: st, plan: p, src: src, sinkInfo: sinkInfo, job: j, notice: s.cfg.Notice}
+	m := &member{s: st, plan: p, restart: restart, src: src, sinkInfo: sinkInfo, job: j, notice: s.cfg.Notice}
 	m.inTypes = fieldTypes(p.agg.Input.Fields())
 	m.insertOnly = p.agg.Input.Mode().IsInsertOnly()
 	m.keyTypes = make([]types.Type, len(p.agg.Keys))

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/sql"
 )
@@ -280,5 +283,56 @@ func TestScaleOutDeliveryGuarantee(t *testing.T) {
 				t.Fatalf("the output does not warn %q:\n%s", tc.warning, out)
 			}
 		})
+	}
+}
+
+// TestScaleOutMemberRestarts: a member whose transaction fails (the broker refuses its first offset commit)
+// aborts its transaction and, under 'restart-strategy', leaves the group, joins again and
+// restores its partitions; the totals are exact (the aborted transaction's rows are read again, once).
+func TestScaleOutMemberRestarts(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(8),
+		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(8, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	addr := kc.ListenAddrs()[0]
+	var failed atomic.Int32
+	kc.ControlKey(int16(kmsg.TxnOffsetCommit), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if failed.Load() > 0 {
+			return nil, nil, false
+		}
+		failed.Add(1)
+		req := kreq.(*kmsg.TxnOffsetCommitRequest)
+		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		for _, tp := range req.Topics {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = tp.Topic
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, kerr.GroupAuthorizationFailed.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	const users, n = 50, 3000
+	produceOrders(t, addr, 0, n, users)
+	job, out := startTestMember(t, scaleOutTestScript(addr,
+		`SET 'restart-strategy' = 'fixed-delay'`, `SET 'restart-strategy.fixed-delay.delay' = '100 ms'`,
+		scaleOutTotalsDDL, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`))
+	var got map[int64]testTotal
+	if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(n, users)) }) {
+		t.Fatalf("got %v\n%s", got, out)
+	}
+	if failed.Load() != 1 || !strings.Contains(out.String(), "[WARNING] Restarting the member in 100ms (restart 1 of 2, 'restart-strategy' = 'fixed-delay')") {
+		t.Fatalf("%d produce requests failed; the member did not say it restarts:\n%s", failed.Load(), out)
+	}
+	if st := job.Status(); st != JobRunning {
+		t.Fatalf("job %s:\n%s", st, out)
+	}
+	if m := job.Metrics(); m.Restarts != 1 || m.RowsIn != n {
+		t.Fatalf("restarts %d, rows in %d (want 1, %d)", m.Restarts, m.RowsIn, n)
 	}
 }

@@ -38,6 +38,7 @@ const planHeader = "sluice-plan"
 type member struct {
 	s        scaleOutSettings
 	plan     *scaleOutPlan
+	restart  streamRestartPolicy // 'restart-strategy': a failed member leaves the group and joins again
 	src      *kafka.GroupSource
 	sinkInfo kafka.GroupSinkInfo
 	job      *Job
@@ -156,6 +157,25 @@ func (m *member) prepare(ctx context.Context) error {
 			}
 		}
 	}
+	if err := m.open(ctx); err != nil {
+		return fail(err)
+	}
+	var out changelog.Output = &repartitioner{m: m}
+	for i := len(m.plan.pre) - 1; i >= 0; i-- {
+		c := m.plan.pre[i]
+		out = exec.NewCalc(c.Projects, c.Filter, out)
+	}
+	m.stage1 = out
+	m.promise = m.delivered
+	m.produce = func(r *kgo.Record) { m.sess.Produce(context.Background(), r, m.promise) }
+	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
+	m.parts = map[int32]*aggPart{}
+	return nil
+}
+
+// open creates the member's group session (a new transactional id: a restarted member does not wait for
+// the transactions of its previous session) and the sink writing through it.
+func (m *member) open(ctx context.Context) error {
 	txid := make([]byte, 8)
 	_, _ = rand.Read(txid)
 	part := &memberPartitioner{internal: map[string]bool{m.rep: true, m.cl: true}, sink: m.sinkInfo.Partitioner}
@@ -176,26 +196,17 @@ func (m *member) prepare(ctx context.Context) error {
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 	)
+	var err error
 	m.sess, err = kgo.NewGroupTransactSession(opts...)
 	if err != nil {
-		return fail(fmt.Errorf("the member's Kafka client: %w", err))
+		return fmt.Errorf("the member's Kafka client: %w", err)
 	}
 	m.sink, err = kafka.OpenGroupSink(ctx, m.plan.sink.Sink, m.sess.Client())
 	if err != nil {
 		m.sess.Close()
-		return fail(err)
+		return err
 	}
-	var out changelog.Output = &repartitioner{m: m}
-	for i := len(m.plan.pre) - 1; i >= 0; i-- {
-		c := m.plan.pre[i]
-		out = exec.NewCalc(c.Projects, c.Filter, out)
-	}
-	m.stage1 = out
 	m.sinkOut = m.sink
-	m.promise = m.delivered
-	m.produce = func(r *kgo.Record) { m.sess.Produce(context.Background(), r, m.promise) }
-	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
-	m.parts = map[int32]*aggPart{}
 	return nil
 }
 
@@ -219,7 +230,7 @@ func (m *member) onRevoked(context.Context, *kgo.Client, map[string][]int32) {
 // run is the member's loop; it returns when ctx is cancelled (nil) or the job fails.
 func (m *member) run(ctx context.Context) error {
 	defer m.base.Close()
-	defer m.sess.Close()
+	defer func() { m.sess.Close() }() // the session of the last restart
 	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
 		m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
 	// A watcher checks every second that the internal topics still exist: a deleted topic shows in the
@@ -245,11 +256,25 @@ func (m *member) run(ctx context.Context) error {
 			}
 		}
 	}()
+	restart := &streamRestart{policy: m.restart}
 	for wctx.Err() == nil {
-		if err := m.step(wctx); err != nil && wctx.Err() == nil {
-			if terr := m.checkTopics(ctx); terr != nil {
-				return terr
-			}
+		err := m.step(wctx)
+		if err == nil || wctx.Err() != nil {
+			continue
+		}
+		if terr := m.checkTopics(ctx); terr != nil {
+			return terr
+		}
+		var fatal *fatalError
+		var delay time.Duration
+		again := false
+		if !errors.As(err, &fatal) {
+			delay, again = restart.next()
+		}
+		if again {
+			err = m.restartAfter(wctx, err, delay, restart)
+		}
+		if err != nil && wctx.Err() == nil {
 			stop()
 			<-watched
 			return fmt.Errorf("scale-out job '%s': %w", m.s.name, err)
@@ -262,6 +287,45 @@ func (m *member) run(ctx context.Context) error {
 	}
 	return topicErr
 }
+
+// restartAfter restarts the member after cause: it leaves the group (its open transaction was aborted,
+// or the brokers abort it after the transaction timeout), drops its state and, after delay, joins again with
+// a new session; the partitions it is given are restored from the changelog, and the source and repartition
+// rows after the last committed offsets are read again.
+func (m *member) restartAfter(ctx context.Context, cause error, delay time.Duration, r *streamRestart) error {
+	of := ""
+	if r.policy.kind == "fixed-delay" && r.policy.attempts >= 0 {
+		of = fmt.Sprintf(" of %d", r.policy.attempts)
+	}
+	fmt.Fprintf(m.notice, "[WARNING] Scale-out job '%s': the member failed: %v\n[WARNING] Restarting the member in %s (restart %d%s, 'restart-strategy' = '%s'): it rejoins the group and restores its partitions from '%s'.\n",
+		m.s.name, cause, delay.Round(time.Millisecond), r.restarts, of, r.policy.kind, m.cl)
+	m.job.metrics.restarts.Add(1)
+	m.sess.Close()
+	m.mu.Lock()
+	m.revoked = false
+	m.mu.Unlock()
+	clear(m.parts)
+	m.rowsIn = 0
+	m.rowsOut.Store(0)
+	_ = m.produceErr(true) // records of the closed session
+	t := time.NewTimer(delay)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return nil
+	case <-t.C:
+	}
+	if err := m.open(ctx); err != nil {
+		return fmt.Errorf("restart the member: %w", err)
+	}
+	return nil
+}
+
+// fatalError is a failure that a restart cannot cure: another plan's group or records.
+type fatalError struct{ err error }
+
+func (f *fatalError) Error() string { return f.err.Error() }
+func (f *fatalError) Unwrap() error { return f.err }
 
 // step polls once and, when records came, processes them in one transaction.
 func (m *member) step(ctx context.Context) error {
@@ -283,8 +347,8 @@ func (m *member) step(ctx context.Context) error {
 			continue
 		}
 		if errors.Is(fe.Err, kerr.InconsistentGroupProtocol) {
-			return fmt.Errorf("consumer group '%s' runs another plan than this process (plan %s): the processes of one job must run the same INSERT over the same tables. Stop the other processes, or give this job another 'pipeline.name'",
-				m.s.name, m.plan.fp)
+			return &fatalError{fmt.Errorf("consumer group '%s' runs another plan than this process (plan %s): the processes of one job must run the same INSERT over the same tables. Stop the other processes, or give this job another 'pipeline.name'",
+				m.s.name, m.plan.fp)}
 		}
 		if fe.Topic == m.rep || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
 			if terr := m.checkTopics(ctx); terr != nil {
@@ -412,13 +476,13 @@ func (m *member) checkPlan(rec *kgo.Record) error {
 	for _, h := range rec.Headers {
 		if h.Key == planHeader {
 			if string(h.Value) != m.plan.fp {
-				return fmt.Errorf("topic '%s' partition %d offset %d was written by plan %s, this process runs plan %s: the job '%s' was started with another INSERT. Give this INSERT another 'pipeline.name', or delete the job's internal topics and consumer group to start it anew",
-					rec.Topic, rec.Partition, rec.Offset, h.Value, m.plan.fp, m.s.name)
+				return &fatalError{fmt.Errorf("topic '%s' partition %d offset %d was written by plan %s, this process runs plan %s: the job '%s' was started with another INSERT. Give this INSERT another 'pipeline.name', or delete the job's internal topics and consumer group to start it anew",
+					rec.Topic, rec.Partition, rec.Offset, h.Value, m.plan.fp, m.s.name)}
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("topic '%s' partition %d offset %d has no '%s' header: it was not written by a Sluice scale-out job", rec.Topic, rec.Partition, rec.Offset, planHeader)
+	return &fatalError{fmt.Errorf("topic '%s' partition %d offset %d has no '%s' header: it was not written by a Sluice scale-out job", rec.Topic, rec.Partition, rec.Offset, planHeader)}
 }
 
 // checkTopics returns an error when an internal topic is gone.

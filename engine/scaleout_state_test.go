@@ -95,8 +95,8 @@ func TestScaleOutIncrementalChangelog(t *testing.T) {
 					t.Fatalf("transaction %d: the compacted changelog holds %d entries, the state %d:\nchangelog %x\nstate     %x", txn, len(compacted), len(full), got, want)
 				}
 				limit := len(changed) + 1 // + the operator-wide entry, written once
-				if tc.ttl > 0 && txn%10 == 9 {
-					limit = groupsBefore + 1 // tombstones for the expired groups
+				if tc.ttl > 0 {
+					limit += groupsBefore // tombstones for expired groups (any transaction on a slow machine)
 				}
 				if perTxn > limit {
 					t.Fatalf("transaction %d changed %d groups but wrote %d changelog records", txn, len(changed), perTxn)
