@@ -336,3 +336,35 @@ func TestScaleOutMemberRestarts(t *testing.T) {
 		t.Fatalf("restarts %d, rows in %d (want 1, %d)", m.Restarts, m.RowsIn, n)
 	}
 }
+
+// TestScaleOutKeyNotFirst: GROUP BY a column that is not the table's first, summing another: exact results
+// per group key.
+func TestScaleOutKeyNotFirst(t *testing.T) {
+	addr := scaleOutTestBroker(t)
+	const users, n = 50, 700
+	produceOrders(t, addr, 0, n, users)
+	_, out := startTestMember(t, scaleOutTestScript(addr,
+		`CREATE TABLE by_amount (amount BIGINT, cnt BIGINT, users BIGINT, PRIMARY KEY (amount) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'by_amount', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json')`,
+		`INSERT INTO by_amount SELECT amount, COUNT(*), SUM(user_id) FROM orders GROUP BY amount`))
+	want := map[int64][2]int64{}
+	for i := range n {
+		w := want[int64(i%7)]
+		want[int64(i%7)] = [2]int64{w[0] + 1, w[1] + int64(i%users)}
+	}
+	var got map[int64][2]int64
+	if !waitUntil(30*time.Second, func() bool {
+		got = map[int64][2]int64{}
+		for _, r := range readCommitted(t, addr, "by_amount") {
+			var k struct{ Amount int64 }
+			var v struct{ Cnt, Users int64 }
+			_ = json.Unmarshal(r.Key, &k)
+			_ = json.Unmarshal(r.Value, &v)
+			got[k.Amount] = [2]int64{v.Cnt, v.Users}
+		}
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	}) {
+		t.Fatalf("got %v, want %v\n%s", got, want, out)
+	}
+}
