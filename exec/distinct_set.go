@@ -21,7 +21,7 @@ import (
 type distinctSet struct {
 	n      int // live keys
 	bytes  bool
-	prefix byte     // fixed mode: the first byte of every key (valid when n > 0 or fixed has slots)
+	prefix byte // fixed mode: the first byte of every key (valid when n > 0 or fixed has slots)
 	fixed  []fixedSlot
 	slots  []byteSlot
 	arena  []byte
@@ -65,7 +65,7 @@ func (s *distinctSet) fixedKey(key []byte) (uint64, bool) {
 // len returns the number of distinct keys.
 func (s *distinctSet) len() int { return s.n }
 
-// add adds d (≥ 1) to key's count and returns the new count.
+// add adds d to key's count and returns the new count. d must be ≥ 1 for a new key, and a count must stay ≥ 1.
 func (s *distinctSet) add(key []byte, d int64) int64 {
 	if k, ok := s.fixedKey(key); ok {
 		if s.n == 0 {
@@ -92,6 +92,48 @@ func (s *distinctSet) sub(key []byte) int64 {
 		return s.subFixed(k)
 	}
 	return s.subBytes(key)
+}
+
+// get returns key's count (0, false: absent).
+func (s *distinctSet) get(key []byte) (int64, bool) {
+	if s.n == 0 {
+		return 0, false
+	}
+	if !s.bytes {
+		k, ok := s.fixedKey(key)
+		if !ok {
+			return 0, false
+		}
+		mask := uint64(len(s.fixed) - 1)
+		for i := mix64(k) & mask; ; i = (i + 1) & mask {
+			sl := &s.fixed[i]
+			if sl.cnt == 0 {
+				return 0, false
+			}
+			if sl.key == k {
+				return sl.cnt, true
+			}
+		}
+	}
+	h := hashKey(key)
+	mask := uint32(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &s.slots[i]
+		if sl.cnt == 0 {
+			return 0, false
+		}
+		if sl.hash == h && int(sl.klen) == len(key) && string(s.arena[sl.off:sl.off+uint64(sl.klen)]) == string(key) {
+			return sl.cnt, true
+		}
+	}
+}
+
+// del deletes key whatever its count (used as a map from keys to positive values: see compactGroups).
+func (s *distinctSet) del(key []byte) {
+	if n, ok := s.get(key); ok {
+		s.add(key, 1-n) // count 1, which sub takes to 0 and deletes
+		s.sub(key)
+	}
 }
 
 // reset empties the set, keeping its mode and tables for reuse.

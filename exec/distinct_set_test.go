@@ -10,7 +10,7 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// TestDistinctSetProperty runs random add/sub sequences against a distinctSet and a Go map, checking every
+// TestDistinctSetProperty runs random add/sub/get/del sequences against a distinctSet and a Go map, checking every
 // returned count, the size, and the full contents (each) after every step. Key shapes: fixed 9-byte
 // integer encodings only, then mixtures that move the set to bytes mode mid-way (strings, NULL markers,
 // 9-byte keys with another first byte, empty keys).
@@ -38,7 +38,16 @@ func TestDistinctSetProperty(t *testing.T) {
 				ref := map[string]int64{}
 				for step := range 2000 {
 					k := key(step)
-					if rng.IntN(100) < 55 {
+					if r := rng.IntN(100); r < 5 {
+						got, ok := s.get(k)
+						want, wok := ref[string(k)]
+						if got != want || ok != wok {
+							t.Fatalf("step %d: get(%x) = %d %t, want %d %t", step, k, got, ok, want, wok)
+						}
+					} else if r < 10 {
+						s.del(k)
+						delete(ref, string(k))
+					} else if r < 60 {
 						d := int64(1)
 						if rng.IntN(10) == 0 {
 							d = 1 + rng.Int64N(5)
