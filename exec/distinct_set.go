@@ -333,8 +333,3 @@ func (s *distinctSet) compactArena() {
 	}
 	s.arena, s.dead = arena, 0
 }
-
-// heapBytes returns the bytes the set's tables and arena hold (capacity), for state-size measurements.
-func (s *distinctSet) heapBytes() int {
-	return cap(s.fixed)*16 + cap(s.slots)*24 + cap(s.arena)
-}
