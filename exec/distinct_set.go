@@ -17,7 +17,8 @@ import (
 // reclaimed by compacting the arena when they are more than half of it.
 //
 // A slot is free when its count is 0 (a live key's count is at least 1). Iteration (each) visits the keys
-// in slot order.
+// in slot order. compactGroups (groupagg_compact.go) uses the same table as its index from group-key
+// encodings to group numbers (the "count" is the group number + 1).
 type distinctSet struct {
 	n      int // live keys
 	bytes  bool
