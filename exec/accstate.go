@@ -188,26 +188,31 @@ func (a *boolAcc) loadState(src []byte) ([]byte, error) {
 }
 
 func (a *distinctAcc) appendState(dst []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(a.seen)))
-	for k, n := range a.seen {
-		dst = appendString(dst, k)
-		dst = binary.AppendVarint(dst, *n)
-	}
+	dst = binary.AppendUvarint(dst, uint64(a.seen.len()))
+	a.seen.each(func(k []byte, n int64) {
+		dst = binary.AppendUvarint(dst, uint64(len(k)))
+		dst = append(dst, k...)
+		dst = binary.AppendVarint(dst, n)
+	})
 	return a.inner.appendState(dst)
 }
 
 func (a *distinctAcc) loadState(src []byte) ([]byte, error) {
-	clear(a.seen)
+	a.seen.reset()
 	d := stateDec{b: src}
 	n := d.count()
 	for range n {
-		k := d.str()
-		c := new(int64)
-		*c = d.varint()
+		k := d.bytes()
+		c := d.varint()
 		if d.err != nil {
 			break
 		}
-		a.seen[k] = c
+		if c <= 0 {
+			return nil, fmt.Errorf("%s DISTINCT: value %x has multiplicity %d", a.s.fn, k, c)
+		}
+		if a.seen.add(k, c) != c {
+			return nil, fmt.Errorf("%s DISTINCT: value %x appears twice in the set", a.s.fn, k)
+		}
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -218,4 +223,15 @@ func (a *distinctAcc) loadState(src []byte) ([]byte, error) {
 // formatStateValue prints a value for a restore error.
 func formatStateValue(v types.Value) string {
 	return string(types.AppendPrint(nil, v, types.Type{}, nil))
+}
+
+// bytes reads a uvarint-length-prefixed byte string (appendString's encoding) without copying it.
+func (d *stateDec) bytes() []byte {
+	n := d.count()
+	if d.err != nil {
+		return nil
+	}
+	b := d.b[:n:n]
+	d.b = d.b[n:]
+	return b
 }

@@ -139,7 +139,7 @@ func (s *aggSpec) newAcc() accumulator {
 		if s.fn != "COUNT" {
 			cols = s.args[:1]
 		}
-		a = &distinctAcc{s: s, cols: cols, inner: a, seen: map[string]*int64{}}
+		a = &distinctAcc{s: s, cols: cols, inner: a}
 	}
 	return a
 }
@@ -611,7 +611,7 @@ type distinctAcc struct {
 	s     *aggSpec
 	cols  []int
 	inner accumulator
-	seen  map[string]*int64
+	seen  distinctSet // argument encoding → multiplicity (distinct_set.go)
 	buf   []byte
 }
 
@@ -635,30 +635,19 @@ func (a *distinctAcc) add(row []types.Value) {
 	if !a.key(row) {
 		return
 	}
-	if n := a.seen[string(a.buf)]; n != nil {
-		*n++
-		return
+	if a.seen.add(a.buf, 1) == 1 {
+		a.inner.add(row)
 	}
-	n := new(int64)
-	*n = 1
-	a.seen[string(a.buf)] = n
-	a.inner.add(row)
 }
 
 func (a *distinctAcc) retract(row []types.Value) {
 	if !a.key(row) {
 		return
 	}
-	n := a.seen[string(a.buf)]
-	if n == nil {
-		return
+	if a.seen.sub(a.buf) == 0 {
+		a.inner.retract(row)
 	}
-	if *n--; *n > 0 {
-		return
-	}
-	delete(a.seen, string(a.buf))
-	a.inner.retract(row)
 }
 
 func (a *distinctAcc) result() types.Value { return a.inner.result() }
-func (a *distinctAcc) reset()              { clear(a.seen); a.inner.reset() }
+func (a *distinctAcc) reset()              { a.seen.reset(); a.inner.reset() }

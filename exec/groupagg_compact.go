@@ -11,13 +11,13 @@ import (
 )
 
 // Compact group state. A streaming in-memory group aggregate whose keys are integer columns (TINYINT..BIGINT)
-// and whose aggregates are COUNT, SUM, SUM0 and AVG over integer or floating-point numbers (no DISTINCT), and
-// which has no state TTL, keeps its groups as fixed-size slots in one []int64 arena, found through a map from
+// and whose aggregates are COUNT, SUM, SUM0 and AVG over integer or floating-point numbers and, over an
+// insert-only input, MIN and MAX of integers (no DISTINCT), and which has no state TTL, keeps its groups as fixed-size slots in one []int64 arena, found through a map from
 // the key encoding (types.AppendKey) to the group's index: no pointer, accumulator object or Value per group,
 // so the heap holds about the map entry, the key bytes and 8 bytes per slot, and the GC scans only the keys.
 //
 // A group's slots: the row count, then per aggregate — COUNT: n; SUM/SUM0/AVG: the count of non-NULL values
-// and the sum (int64, or the bits of a float64). The last emitted results are not kept: they are the
+// and the sum (int64, or the bits of a float64); MIN/MAX: 1 once a value was seen, and the value. The last emitted results are not kept: they are the
 // results of the slots before a row changes them (COUNT and SUM results are functions of the slots), and a
 // row's key values are those of the group (two TagInt values with the same key encoding are identical).
 //
@@ -32,11 +32,13 @@ const (
 	ckCount = iota
 	ckSumInt
 	ckSumFloat
+	ckMin // insert-only MIN of an integer column
+	ckMax // insert-only MAX of an integer column
 )
 
 type compactGroups struct {
 	stride int
-	idx    map[string]int32 // key encoding → group index (several key columns)
+	idx    distinctSet      // key encoding → group index + 1 (several key columns; pointer-free, distinct_set.go)
 	idx1   map[uint64]int32 // one integer key column: its non-NULL encoding (8 bytes after the marker) → index
 	null1  int32            // one key column: the index of the NULL key's group, or -1
 	one    bool             // one integer key column: idx1 and null1 are used instead of idx
@@ -71,6 +73,10 @@ func compactEligible(g *groupAgg) bool {
 			if s.class != numInt && s.class != numFloat {
 				return false
 			}
+		case "MIN", "MAX":
+			if s.retract || !s.argType.IsIntegral() || len(s.args) != 1 {
+				return false
+			}
 		default:
 			return false
 		}
@@ -83,7 +89,6 @@ func newCompactGroups(g *groupAgg) *compactGroups {
 	if k := g.keyTypes; len(k) == 1 && k[0].Kind != types.Char && k[0].Kind != types.VarChar {
 		c.one, c.idx1 = true, map[uint64]int32{}
 	} else {
-		c.idx = map[string]int32{}
 	}
 	for _, s := range g.specs {
 		c.off = append(c.off, c.stride)
@@ -91,6 +96,13 @@ func newCompactGroups(g *groupAgg) *compactGroups {
 		case s.fn == "COUNT":
 			c.kinds = append(c.kinds, ckCount)
 			c.stride++
+		case s.fn == "MIN" || s.fn == "MAX":
+			k := uint8(ckMin)
+			if s.fn == "MAX" {
+				k = ckMax
+			}
+			c.kinds = append(c.kinds, k)
+			c.stride += 2
 		case s.class == numInt:
 			c.kinds = append(c.kinds, ckSumInt)
 			c.stride += 2
@@ -105,8 +117,8 @@ func newCompactGroups(g *groupAgg) *compactGroups {
 // lookup finds the group of key encoding key.
 func (c *compactGroups) lookup(key []byte) (int32, bool) {
 	if !c.one {
-		i, ok := c.idx[string(key)]
-		return i, ok
+		i, ok := c.idx.get(key)
+		return int32(i - 1), ok
 	}
 	if len(key) != 9 {
 		return c.null1, c.null1 >= 0
@@ -118,7 +130,7 @@ func (c *compactGroups) lookup(key []byte) (int32, bool) {
 func (c *compactGroups) insert(key []byte, i int32) {
 	switch {
 	case !c.one:
-		c.idx[string(key)] = i
+		c.idx.add(key, int64(i)+1)
 	case len(key) != 9:
 		c.null1 = i
 	default:
@@ -129,7 +141,7 @@ func (c *compactGroups) insert(key []byte, i int32) {
 func (c *compactGroups) remove(key []byte) {
 	switch {
 	case !c.one:
-		delete(c.idx, string(key))
+		c.idx.del(key)
 	case len(key) != 9:
 		c.null1 = -1
 	default:
@@ -174,6 +186,13 @@ func (g *groupAgg) compactResults(s []int64, dst []types.Value) {
 		switch c.kinds[i] {
 		case ckCount:
 			dst[g.nk+i] = types.IntValue(s[o])
+			continue
+		case ckMin, ckMax:
+			if s[o] == 0 {
+				dst[g.nk+i] = types.NullValue
+			} else {
+				dst[g.nk+i] = types.IntValue(s[o+1])
+			}
 			continue
 		}
 		cnt := s[o]
@@ -236,6 +255,15 @@ func (g *groupAgg) compactAccumulate(s []int64, row []types.Value, sign int64) {
 			}
 			s[o] += sign
 			s[o+1] += sign * asInt(v)
+		case ckMin, ckMax:
+			v := row[sp.args[0]]
+			switch {
+			case v.T == types.TagNull:
+			case s[o] == 0:
+				s[o], s[o+1] = 1, v.I
+			case c.kinds[i] == ckMin && v.I < s[o+1], c.kinds[i] == ckMax && v.I > s[o+1]:
+				s[o+1] = v.I
+			}
 		case ckSumFloat:
 			v := row[sp.args[0]]
 			if v.T == types.TagNull {
@@ -260,7 +288,7 @@ func (g *groupAgg) compactAccumulate(s []int64, row []types.Value, sign int64) {
 func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 	c := g.compact
 	for ri, r := range b.Rows {
-		if !g.compactKeyOK(r.Vals, g.cfg.Keys) {
+		if !g.compactKeyOK(r.Vals, g.cfg.Keys) || !g.compactArgsOK(r.Vals) {
 			// A key value that its encoding does not give back exactly: this operator goes on with the map of
 			// *group from this row on.
 			g.decompact()
@@ -344,6 +372,33 @@ func (g *groupAgg) compactKeyOK(row []types.Value, cols []int) bool {
 	return true
 }
 
+// compactArgsOK reports whether row's MIN/MAX arguments are plain integers (TagInt and nothing else) or NULL,
+// which the compact slots keep exactly.
+func (g *groupAgg) compactArgsOK(row []types.Value) bool {
+	c := g.compact
+	for i, sp := range g.specs {
+		if k := c.kinds[i]; k != ckMin && k != ckMax {
+			continue
+		}
+		if v := row[sp.args[0]]; v.T != types.TagNull && !plainInt(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// compactAccsOK reports whether a restored group's MIN/MAX values are plain integers (or absent).
+func (g *groupAgg) compactAccsOK(st *group) bool {
+	for _, a := range st.accs {
+		if m, ok := a.(*minMaxAcc); ok && m.has && !plainInt(m.v) {
+			return false
+		}
+	}
+	return true
+}
+
+func plainInt(v types.Value) bool { return v.T == types.TagInt && v.N == 0 && v.X == nil && v.S == "" }
+
 // decompact moves the compact groups into the map of *group and drops the compact table.
 func (g *groupAgg) decompact() {
 	keys, index := g.listCompact()
@@ -407,6 +462,11 @@ func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
 			} else {
 				a.f = math.Float64frombits(uint64(s[o+1]))
 			}
+		case *minMaxAcc:
+			a.has, a.v = s[o] != 0, types.Value{}
+			if a.has {
+				a.v = types.IntValue(s[o+1])
+			}
 		}
 	}
 	g.compactResults(s, st.prev)
@@ -460,6 +520,10 @@ func (g *groupAgg) compactFromGroup(key []byte, st *group) {
 			} else {
 				s[o+1] = int64(math.Float64bits(a.f))
 			}
+		case *minMaxAcc:
+			if a.has {
+				s[o], s[o+1] = 1, a.v.I
+			}
 		}
 	}
 	c.insert(key, gi)
@@ -489,12 +553,12 @@ func (g *groupAgg) snapshotCompact(w state.Writer, keys []string, index []int32,
 // list lists the compact groups' key encodings and indices.
 func (c *compactGroups) list(keyType types.Type) ([]string, []int32) {
 	if !c.one {
-		keys := make([]string, 0, len(c.idx))
-		index := make([]int32, 0, len(c.idx))
-		for k, i := range c.idx {
-			keys = append(keys, k)
-			index = append(index, i)
-		}
+		keys := make([]string, 0, c.idx.len())
+		index := make([]int32, 0, c.idx.len())
+		c.idx.each(func(k []byte, i int64) {
+			keys = append(keys, string(k))
+			index = append(index, int32(i-1))
+		})
 		return keys, index
 	}
 	keys := make([]string, 0, len(c.idx1)+1)
@@ -557,7 +621,7 @@ func (g *groupAgg) restoreCompact(r state.Reader) error {
 		if err != nil {
 			return entryError(op, ns, key, err)
 		}
-		if g.compact != nil && !g.compactKeyOK(st.prev, g.keyIdx) {
+		if g.compact != nil && (!g.compactKeyOK(st.prev, g.keyIdx) || !g.compactAccsOK(st)) {
 			g.decompact()
 		}
 		if g.compact == nil {

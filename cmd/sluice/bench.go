@@ -52,6 +52,8 @@ type benchConfig struct {
 	proportions [3]int64 // person, auction, bid
 	timeout     time.Duration
 	options     benchOptions // -D key=value: session options of every query
+	cpuProfile  string       // directory for <query>.cpu.pprof files; empty: no profile
+	memProfile  string       // directory for <query>.heap.pprof files (live heap at the query's end); empty: none
 }
 
 // benchOptions collects repeated -D key=value flags, in order.
@@ -108,6 +110,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.Int64Var(&cfg.proportions[1], "auction-proportion", 3, "'auction.proportion' of the source")
 	fset.Int64Var(&cfg.proportions[2], "bid-proportion", 46, "'bid.proportion' of the source")
 	fset.Var(&cfg.options, "D", "`key=value`: a session option of every query, e.g. -D table.exec.mini-batch.enabled=true (repeatable)")
+	fset.StringVar(&cfg.cpuProfile, "cpuprofile", "", "`directory` to write a CPU profile of each query into (<query>.cpu.pprof; go tool pprof reads it)")
+	fset.StringVar(&cfg.memProfile, "memprofile", "", "`directory` to write a heap profile of each query into (<query>.heap.pprof, taken when the query ends, before its engine closes)")
 	fset.DurationVar(&cfg.timeout, "timeout", 0, "stop a query that runs longer than this and report it as timed out (0: no limit)")
 	fset.Usage = func() {
 		fmt.Fprint(fset.Output(), benchUsage)
@@ -296,6 +300,11 @@ func runOne(ctx context.Context, name, script string, cfg benchConfig) benchResu
 		qctx, cancel = context.WithTimeout(ctx, cfg.timeout)
 		defer cancel()
 	}
+	stopCPU, err := startCPUProfile(cfg.cpuProfile, name)
+	if err != nil {
+		res.err = err
+		return res
+	}
 	cpu0 := cpuSeconds()
 	gc0, all0 := gcCPU()
 	t0 := time.Now()
@@ -303,6 +312,12 @@ func runOne(ctx context.Context, name, script string, cfg benchConfig) benchResu
 	res.seconds = time.Since(t0).Seconds()
 	res.cpu = cpuSeconds() - cpu0
 	gc1, all1 := gcCPU()
+	if perr := stopCPU(); perr != nil && err == nil {
+		err = perr
+	}
+	if perr := writeHeapProfile(cfg.memProfile, name); perr != nil && err == nil {
+		err = perr
+	}
 	res.gcShare = -1
 	if all1 > all0 {
 		res.gcShare = (gc1 - gc0) / (all1 - all0)
