@@ -118,6 +118,11 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 		for _, sp := range own {
 			listener.AddSplit(sp.id)
 		}
+		for _, sp := range own {
+			if !sp.gen.hasNext() && !s.keepAlive { // nothing left (done before a restore, or no share)
+				listener.FinishSplit(sp.id)
+			}
+		}
 	}
 	bs := maxBatch
 	if s.paced {

@@ -240,6 +240,12 @@ func TestSubtaskSplitsAndListeners(t *testing.T) {
 	if len(runs[0].c.lines) != 4096 || len(runs[1].c.lines) != 2048 {
 		t.Errorf("%d and %d events", len(runs[0].c.lines), len(runs[1].c.lines))
 	}
+	// Generators without events (events.num below the generators) finish at once.
+	src3, _ := create(t, map[string]string{"events.num": "2", "seed": "2", "num-event-generators": "3"})
+	runs = runSubtasks(t, src3, 1, nil, true)
+	if got, want := fmt.Sprint(runs[0].events), "[add 0 add 1 add 2 finish 0 finish 1 rows 2 finish 2]"; got != want || len(runs[0].c.lines) != 2 {
+		t.Errorf("2 events over 3 generators: split events %s, want %s; %d events", got, want, len(runs[0].c.lines))
+	}
 	// One listener for the whole source (a table read by several branches) makes it one subtask.
 	src2, _ := create(t, opts)
 	src2.(connectors.SplitSource).SetSplitListener(splitLog{new([]string)})
