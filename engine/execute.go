@@ -569,6 +569,7 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 		return nil, err
 	}
 	if s.scaleOutEnabled() {
+		s.noteScanParallelism(nil, nodes, batch)
 		return s.submitScaleOut(ctx, inserts, nodes, batch, text) // scaleout.go
 	}
 	if batch {
@@ -599,6 +600,7 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 		g.abandon()
 		return nil, err
 	}
+	s.noteScanParallelism(g, nodes, batch)
 	restart, err := s.prepareState(ctx, g, j, nodes, batch)
 	if err != nil {
 		cancel()
@@ -644,6 +646,7 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 		cancel()
 		return nil, err
 	}
+	s.noteScanParallelism(g, nodes, batch)
 	if _, err := s.prepareState(ctx, g, j, []planner.Node{root}, batch); err != nil {
 		cancel()
 		g.abandon()

@@ -40,6 +40,8 @@ var (
 			Desc("First value of the sequence generator.")
 	FieldEnd = options.Long("fields.#.end").
 			Desc("Last value of the sequence generator.")
+	ScanParallelism = options.Int("scan.parallelism").
+			Desc("The number of source subtasks (FLIP-367); each generates a contiguous share of the rows and of every sequence, at its share of rows-per-second (default: the job's 'parallelism.default').")
 	FieldNullRate = options.Double("fields.#.null-rate").Default(0).
 			Desc("Proportion of NULL values of the random generator, between 0 and 1.")
 )
@@ -77,7 +79,7 @@ var _ connectors.SourceFactory = (*Factory)(nil)
 func (*Factory) Identifier() string { return "datagen" }
 
 func (*Factory) Options() []options.Decl {
-	return options.Decls(RowsPerSecond, NumberOfRows, FieldKind, FieldMin, FieldMax, FieldMaxPast, FieldLength,
+	return options.Decls(RowsPerSecond, NumberOfRows, ScanParallelism, FieldKind, FieldMin, FieldMax, FieldMaxPast, FieldLength,
 		FieldVarLen, FieldStart, FieldEnd, FieldNullRate)
 }
 
@@ -101,6 +103,10 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 		return nil, &options.Error{Keys: []string{NumberOfRows.Key()},
 			Msg: fmt.Sprintf("Invalid value for option 'number-of-rows': '%d' must not be negative", rows)}
 	}
+	if n, ok := ScanParallelism.Lookup(r); ok && n < 1 {
+		return nil, &options.Error{Keys: []string{ScanParallelism.Key()},
+			Msg: fmt.Sprintf("Invalid value for option 'scan.parallelism': '%d' must be at least 1", n)}
+	}
 	loc, err := ctx.Location()
 	if err != nil {
 		return nil, err
@@ -113,6 +119,9 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 	s := &source{rps: rps, limit: -1, now: f.now, sleep: f.sleep, loc: loc}
 	if hasRows {
 		s.limit = rows
+	}
+	if n, ok := ScanParallelism.Lookup(r); ok {
+		s.scanPar = int(n)
 	}
 	for _, c := range cols {
 		g, seqLen, err := b.column(c)

@@ -74,8 +74,8 @@ func defaultSettings() settings {
 	}
 }
 
-// config is GeneratorConfig for one generator (the benchmark's Flink source uses one per reader; Sluice runs
-// one): proportions, ids, the limit and the event timeline.
+// config is GeneratorConfig for one generator (one split of the source; see newSplitConfig): proportions,
+// ids, the limit and the event timeline.
 type config struct {
 	settings
 	totalProportion int64
@@ -96,24 +96,36 @@ type config struct {
 // rateToPeriodUs is RateUnit.PER_SECOND.rateToPeriodUs: the delay between events in µs, rounded.
 func rateToPeriodUs(rate int64) int64 { return (usPerSecond + rate/2) / rate }
 
-func newConfig(s settings, baseTime int64) *config {
+func newConfig(s settings, baseTime int64) *config { return newSplitConfig(s, baseTime, 0, 1) }
+
+// newSplitConfig is the config of generator j of n, as GeneratorConfig.split(n).get(j) of the benchmark's
+// Flink connector (NexmarkSource.getSplits, with numEventGenerators = n): the event ids are cut into n
+// contiguous ranges of events.num / n (the last one takes the remainder), generator j starting after the
+// ranges before it; stop-at is cut the same way. Every generator runs a timeline of its own from the same
+// base time and first event number, its events n times further apart, so that the n generators together
+// keep the configured rate.
+func newSplitConfig(s settings, baseTime int64, j, n int) *config {
 	c := &config{settings: s, baseTime: baseTime, firstEventID: 1, firstEventNum: 1}
 	c.totalProportion = s.PersonProportion + s.AuctionProportion + s.BidProportion
-	if s.NumEvents == 0 {
+	total := s.NumEvents
+	if total == 0 {
 		// As GeneratorConfig: "as many as possible without overflowing internal counters".
-		c.maxEvents = math.MaxInt64 / (c.totalProportion * max(s.AvgPersonSize, s.AvgAuctionSize, s.AvgBidSize))
-	} else {
-		c.maxEvents = s.NumEvents
+		total = math.MaxInt64 / (c.totalProportion * max(s.AvgPersonSize, s.AvgAuctionSize, s.AvgBidSize))
 	}
+	c.maxEvents = splitShare(total, j, n)
+	c.firstEventID += int64(j) * (total / int64(n))
 	if s.StopAt >= 0 {
-		c.maxEvents = min(c.maxEvents, s.StopAt)
+		c.maxEvents = min(c.maxEvents, splitShare(s.StopAt, j, n))
 	}
-	// GeneratorConfig (nexmark-flink) times every event by first-event.rate: 1e6 / rate µs apart. When
-	// next-event.rate differs, the rate follows rate.shape over rate.period as the Beam Nexmark generator that
-	// it derives from does (see delays).
-	c.delayUs = 1e6 / float64(s.FirstEventRate)
+	// GeneratorConfig (nexmark-flink) times every event by first-event.rate: 1e6 / rate µs apart, times the
+	// number of generators. When next-event.rate differs, the rate follows rate.shape over rate.period as the
+	// Beam Nexmark generator that it derives from does (see delays).
+	c.delayUs = 1e6 / float64(s.FirstEventRate) * float64(n)
 	if s.FirstEventRate != s.NextEventRate {
 		c.delaysUs = shapeDelays(s.RateShape, s.FirstEventRate, s.NextEventRate)
+		for i := range c.delaysUs {
+			c.delaysUs[i] *= int64(n)
+		}
 		n := int64(2)
 		if s.RateShape == "SINE" {
 			n = sineSteps
@@ -126,6 +138,14 @@ func newConfig(s settings, baseTime int64) *config {
 		}
 	}
 	return c
+}
+
+// splitShare is generator j's share of total events among n: total / n, the last one the remainder.
+func splitShare(total int64, j, n int) int64 {
+	if j == n-1 {
+		return total - total/int64(n)*int64(n-1)
+	}
+	return total / int64(n)
 }
 
 // shapeDelays is RateShape.interEventDelayUs(first, next): SQUARE alternates the two rates, SINE steps

@@ -68,6 +68,8 @@ var (
 				Desc("Sluice extension (NexmarkConfiguration.numInFlightAuctions): average number of auctions in flight; sets auction lengths and which auctions bids go to.")
 	OutOfOrderGroupSize = options.Long("out-of-order-group-size").Default(1).
 				Desc("Sluice extension (NexmarkConfiguration.outOfOrderGroupSize): events are emitted in a pseudo-random order within groups of this many; 1 means in order.")
+	NumEventGenerators = options.Int("num-event-generators").
+				Desc("Sluice extension (NexmarkConfiguration.numEventGenerators): the generators the events are split into, each a contiguous range of event ids on a timeline of its own, as the benchmark's connector splits them across its source subtasks. Default: the number of source subtasks at the first start. With seed and base-time it makes the events the same at any parallelism.")
 	Seed = options.Long("seed").
 		Desc("Sluice extension: seed of the random generator; with it (and base-time) the events are the same in every run. Default: a random seed.")
 	BaseTime = options.Long("base-time").
@@ -105,7 +107,7 @@ func (*Factory) Options() []options.Decl {
 	return options.Decls(RateShape, RatePeriod, RateLimited, FirstEventRate, NextEventRate, PersonAvgSize,
 		AuctionAvgSize, BidAvgSize, PersonProportion, AuctionProportion, BidProportion, HotAuctionsRatio,
 		HotBiddersRatio, HotSellersRatio, EventsNum, KeepAlive, StopAt, MaxEmitSpeed,
-		NumActivePeople, NumInFlightAuctions, OutOfOrderGroupSize, Seed, BaseTime)
+		NumActivePeople, NumInFlightAuctions, OutOfOrderGroupSize, NumEventGenerators, Seed, BaseTime)
 }
 
 // CreateSource validates the options and the table's schema and builds the source.
@@ -122,6 +124,13 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 		return nil, err
 	}
 	src := &source{settings: s, now: f.now, sleep: f.sleep}
+	if v, ok := NumEventGenerators.Lookup(r); ok {
+		if v < 1 || v > maxGenerators {
+			return nil, &options.Error{Keys: []string{NumEventGenerators.Key()},
+				Msg: fmt.Sprintf("Invalid value for option 'num-event-generators': '%d' must be between 1 and %d", v, maxGenerators)}
+		}
+		src.generators = int(v)
+	}
 	src.paced = RateLimited.Get(r) || !MaxEmitSpeed.Get(r)
 	src.keepAlive = KeepAlive.Get(r)
 	if v, ok := Seed.Lookup(r); ok {

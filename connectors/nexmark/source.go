@@ -2,8 +2,6 @@ package nexmark
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -17,35 +15,44 @@ import (
 // maxBatch is the largest number of events pushed at once.
 const maxBatch = 1024
 
+// Splits and subtasks. The events come from one or more generators (splits), as the benchmark's Flink
+// connector splits its GeneratorConfig into one generator per source subtask (NexmarkSource.getSplits,
+// numEventGenerators = the parallelism): generator j of n generates a contiguous range of event ids on a
+// timeline of its own (newSplitConfig) from a random stream of its own. The number of generators is
+// 'num-event-generators' when set, else the number of subtasks the source first runs as; a checkpoint
+// records the generators and where each stands, so a restore at another parallelism continues every one of
+// them: subtask i of m reads generators i, i+m, i+2m, ... Unlike the benchmark's connector (which refuses to
+// rescale), nothing is lost or repeated. A subtask that reads several generators interleaves them a batch at
+// a time, the one whose next event is earliest first, and reports each as a split (connectors.SplitSource)
+// so that watermarks are tracked per generator.
+
 type source struct {
-	settings  settings
-	seed      int64
-	baseTime  int64
-	paced     bool
-	keepAlive bool
-	now       func() time.Time
-	sleep     func(context.Context, time.Duration) error
+	settings   settings
+	seed       int64
+	baseTime   int64
+	generators int // 'num-event-generators'; 0: the number of subtasks at the first start
+	paced      bool
+	keepAlive  bool
+	now        func() time.Time
+	sleep      func(context.Context, time.Duration) error
+
+	splits    connectors.SplitListener   // one listener for all generators (SetSplitListener); nil: none
+	subSplits []connectors.SplitListener // per subtask (SetSubtaskSplitListeners)
 
 	// Checkpoint position (connectors.Checkpointed): see position.
 	mu       sync.Mutex
-	pos      position // after the last pushed batch
-	hasPos   bool
+	pos      *position // after the last pushed batches of every generator; nil until the first push
 	restored *position
-}
-
-// position is where generation stands: the next event's count, the random state, and what makes a restored
-// run continue the same timeline (the seed of the shared tables and the base times).
-type position struct {
-	count        int64 // events generated (the next event is number count+1, as upstream counts from 1)
-	rng          uint64
-	seed         int64
-	baseTime     int64
-	wallBaseTime int64 // wall-clock ms of the first event, for pacing; -1 until the first event
+	nsub     int // subtasks of the current run (the default number of generators)
+	tab      *tables
+	tabSeed  int64
 }
 
 var (
-	_ connectors.Source       = (*source)(nil)
-	_ connectors.Checkpointed = (*source)(nil)
+	_ connectors.Source             = (*source)(nil)
+	_ connectors.Checkpointed       = (*source)(nil)
+	_ connectors.ParallelSource     = (*source)(nil)
+	_ connectors.SubtaskSplitSource = (*source)(nil)
 )
 
 func (s *source) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
@@ -55,19 +62,71 @@ func (s *source) Bounded() bool {
 	return !s.keepAlive && (s.settings.NumEvents > 0 || s.settings.StopAt >= 0)
 }
 
-// Run generates the events in batches. Unpaced (max-emit-speed, the default) it emits as fast as the
-// downstream takes them; paced, each batch waits until its first event is due by event time.
-func (s *source) Run(ctx context.Context, out changelog.Output) error {
-	p := position{rng: uint64(s.seed), seed: s.seed, baseTime: s.baseTime, wallBaseTime: -1}
-	s.mu.Lock()
-	if s.restored != nil {
-		p = *s.restored
+// Subtasks is def: the benchmark's connector runs at the job's parallelism and has no 'scan.parallelism'.
+// It is 1 when one split listener tracks the watermarks of all generators (a source read by several branches).
+func (s *source) Subtasks(def int) int {
+	if s.splits != nil {
+		return 1
 	}
-	s.mu.Unlock()
-	g := &generator{cfg: newConfig(s.settings, p.baseTime), tab: newTables(p.seed), rng: splitMix{seed: p.rng}, count: p.count}
+	return max(def, 1)
+}
+
+// SetSplitListener is called by the engine when the table has a watermark and the source runs as one.
+func (s *source) SetSplitListener(l connectors.SplitListener) { s.splits = l }
+
+// SetSubtaskSplitListeners gives every subtask its own split listener.
+func (s *source) SetSubtaskSplitListeners(ls []connectors.SplitListener) { s.subSplits = ls }
+
+// WatermarkIdleTimeout: the connector has no idle timeout of its own (the session's applies).
+func (s *source) WatermarkIdleTimeout() (time.Duration, bool) { return 0, false }
+
+// WatermarkAlignment: the connector has no alignment options.
+func (s *source) WatermarkAlignment() (string, time.Duration, bool) { return "", 0, false }
+
+// Run generates all the events (subtask 0 of 1).
+func (s *source) Run(ctx context.Context, out changelog.Output) error {
+	return s.RunSubtask(ctx, out, 0, 1)
+}
+
+// split is one generator that a subtask runs.
+type split struct {
+	id  int
+	gen *generator
+}
+
+// RunSubtask generates the events of the generators subtask i of n owns, in batches. Unpaced (max-emit-speed,
+// the default) it emits as fast as the downstream takes them; paced, each batch waits until its first event
+// is due by event time.
+func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int) error {
+	if n < 1 || i < 0 || i >= n {
+		return fmt.Errorf("nexmark: subtask %d of %d does not exist", i, n)
+	}
+	start := s.startPosition(n)
+	tab := s.tables(start.seed)
+	k := len(start.splits)
+	var own []*split
+	for j := i; j < k; j += n {
+		sp := start.splits[j]
+		cfg := newSplitConfig(s.settings, start.baseTime, j, k)
+		own = append(own, &split{id: j, gen: &generator{cfg: cfg, tab: tab, rng: splitMix{seed: sp.rng}, count: sp.count}})
+	}
+	listener := s.splits
+	if len(s.subSplits) == n {
+		listener = s.subSplits[i]
+	}
+	if listener != nil {
+		for _, sp := range own {
+			listener.AddSplit(sp.id)
+		}
+		for _, sp := range own {
+			if !sp.gen.hasNext() && !s.keepAlive { // nothing left (done before a restore, or no share)
+				listener.FinishSplit(sp.id)
+			}
+		}
+	}
 	bs := maxBatch
 	if s.paced {
-		bs = int(min(max(s.settings.FirstEventRate/10, 1), maxBatch))
+		bs = int(min(max(s.settings.FirstEventRate/int64(k)/10, 1), maxBatch))
 	}
 	// Columns when the operators downstream take them (vec), else rows: the same events either way.
 	var cols *eventCols
@@ -80,14 +139,16 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 		vals = make([]types.Value, bs*4)
 		batch = &changelog.Batch{Rows: make([]changelog.Row, 0, bs)}
 	}
-	wallBase := p.wallBaseTime
-	for g.hasNext() {
+	for {
+		sp := nextSplit(own)
+		if sp == nil {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if wallBase < 0 {
-			wallBase = s.now().UnixMilli()
-		}
+		g := sp.gen
+		wallBase := s.wallBase()
 		if s.paced {
 			due := wallBase + g.cfg.timestampForEvent(g.cfg.firstEventNum+g.count) - g.cfg.baseTime
 			if d := time.Duration(due-s.now().UnixMilli()) * time.Millisecond; d > 0 {
@@ -110,11 +171,10 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 				batch.Append(changelog.Insert, row)
 			}
 		}
-		next := position{count: g.count, rng: g.rng.seed, seed: p.seed, baseTime: p.baseTime, wallBaseTime: wallBase}
-		advance := func() {
-			s.mu.Lock()
-			s.pos, s.hasPos = next, true
-			s.mu.Unlock()
+		id, next := sp.id, splitPos{count: g.count, rng: g.rng.seed}
+		advance := func() { s.advance(id, next) }
+		if listener != nil {
+			listener.SplitRows(id)
 		}
 		var err error
 		if cols != nil {
@@ -125,6 +185,9 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 		if err != nil {
 			return err
 		}
+		if listener != nil && !g.hasNext() && !s.keepAlive {
+			listener.FinishSplit(id)
+		}
 	}
 	if s.keepAlive || !s.Bounded() {
 		<-ctx.Done()
@@ -133,70 +196,92 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	return nil
 }
 
-const positionVersion = 1
-
-// SnapshotPosition encodes the position after the last pushed batch (or the restored one before any push).
-func (s *source) SnapshotPosition() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pos
-	if !s.hasPos {
-		if s.restored == nil {
-			p = position{rng: uint64(s.seed), seed: s.seed, baseTime: s.baseTime, wallBaseTime: -1}
-		} else {
-			p = *s.restored
+// nextSplit returns the split whose next event is earliest (the first on a tie), nil when all are done.
+func nextSplit(own []*split) *split {
+	var best *split
+	var bestTS int64
+	for _, sp := range own {
+		g := sp.gen
+		if !g.hasNext() {
+			continue
+		}
+		ts := g.cfg.timestampForEvent(g.cfg.firstEventNum + g.count)
+		if best == nil || ts < bestTS {
+			best, bestTS = sp, ts
 		}
 	}
-	b := []byte{positionVersion}
-	b = binary.AppendVarint(b, p.count)
-	b = binary.BigEndian.AppendUint64(b, p.rng)
-	b = binary.AppendVarint(b, p.seed)
-	b = binary.AppendVarint(b, p.baseTime)
-	b = binary.AppendVarint(b, p.wallBaseTime)
-	return b, nil
+	return best
 }
 
-var errPosition = errors.New("nexmark: the position in the checkpoint is not readable")
-
-// RestorePosition makes the next Run continue after the events of the position, with the same random
-// state and timeline, so that the restored run generates exactly the events the first run would have next.
-func (s *source) RestorePosition(b []byte) error {
+// tables returns the shared tables of seed, built once per source and seed.
+func (s *source) tables(seed int64) *tables {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hasPos, s.restored = false, nil
-	if b == nil { // start afresh (a restart before the first checkpoint)
-		return nil
+	if s.tab == nil || s.tabSeed != seed {
+		s.tab, s.tabSeed = newTables(seed), seed
 	}
-	if len(b) == 0 || b[0] != positionVersion {
-		return fmt.Errorf("%w (unknown version)", errPosition)
-	}
-	b = b[1:]
-	var p position
-	var ok bool
-	if p.count, b, ok = varint(b); !ok || p.count < 0 || len(b) < 8 {
-		return errPosition
-	}
-	p.rng, b = binary.BigEndian.Uint64(b), b[8:]
-	if p.seed, b, ok = varint(b); !ok {
-		return errPosition
-	}
-	if p.baseTime, b, ok = varint(b); !ok {
-		return errPosition
-	}
-	if p.wallBaseTime, b, ok = varint(b); !ok || len(b) != 0 {
-		return errPosition
-	}
-	s.restored = &p
-	return nil
+	return s.tab
 }
 
-func varint(b []byte) (int64, []byte, bool) {
-	v, n := binary.Varint(b)
-	if n <= 0 {
-		return 0, b, false
+// wallBase returns the wall-clock time of the first event, in ms, setting it at the first call of a fresh run.
+func (s *source) wallBase() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.current()
+	if p.wallBaseTime < 0 {
+		p.wallBaseTime = s.now().UnixMilli()
 	}
-	return v, b[n:], true
+	return p.wallBaseTime
 }
 
-// CheckpointComplete has nothing to publish.
-func (s *source) CheckpointComplete(context.Context, []byte) error { return nil }
+// current returns the position that pushes advance, starting it from the run's start position. Call with mu.
+func (s *source) current() *position {
+	if s.pos == nil {
+		p := s.startLocked(s.nsub)
+		s.pos = &p
+	}
+	return s.pos
+}
+
+// advance records that generator id has pushed its events up to next.
+func (s *source) advance(id int, next splitPos) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current().splits[id] = next
+}
+
+// startPosition returns where a run of n subtasks starts: the restored position, else every generator at
+// its first event. The generators are 'num-event-generators', else n.
+func (s *source) startPosition(n int) *position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pos == nil {
+		s.nsub = n
+	}
+	p := s.startLocked(n)
+	return &p
+}
+
+func (s *source) startLocked(n int) position {
+	if s.restored != nil {
+		return s.restored.clone()
+	}
+	k := s.generators
+	if k == 0 {
+		k = max(n, 1)
+	}
+	p := position{seed: s.seed, baseTime: s.baseTime, wallBaseTime: -1, splits: make([]splitPos, k)}
+	for j := range p.splits {
+		p.splits[j].rng = splitSeed(s.seed, j)
+	}
+	return p
+}
+
+// splitSeed is the seed of generator j's random stream: the table's seed for the first, a mix of it and j
+// for the others (each generator of the benchmark's connector has a random source of its own).
+func splitSeed(seed int64, j int) uint64 {
+	if j == 0 {
+		return uint64(seed)
+	}
+	return mix64(uint64(seed) + uint64(j)*goldenGamma)
+}
