@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/sql"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -161,4 +163,237 @@ func TestExchangeParallelismProperty(t *testing.T) {
 			}
 		}
 	}
+}
+
+// produceOrders writes orders n0..n0+n-1 ({"id", "user_id": id % 37, "amount": id % 7}) to topic, order i
+// to partition i % 4.
+func produceOrders(t *testing.T, addr, topic string, n0, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := n0; i < n0+n; i++ {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 4), Value: []byte(fmt.Sprintf(`{"id":%d,"user_id":%d,"amount":%d}`, i, i%37, i%7))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// upsertTable reads an upsert-kafka topic (JSON key and value) as its compacted table: key → value.
+func upsertTable(t *testing.T, addr, topic string) map[string]string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := kadmEnds(ctx, cl, topic)
+	if err != nil {
+		return nil // not created yet
+	}
+	got := map[string]string{}
+	seen := map[int32]int64{}
+	done := func() bool {
+		for p, e := range ends {
+			if seen[p] < e {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("reading %s: %v", topic, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			seen[r.Partition] = r.Offset + 1
+			if r.Value == nil {
+				delete(got, string(r.Key))
+			} else {
+				got[string(r.Key)] = string(r.Value)
+			}
+		})
+	}
+	return got
+}
+
+// kadmEnds returns the end offset of every partition of topic.
+func kadmEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
+	lo, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	var first error
+	lo.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil && first == nil {
+			first = o.Err
+		}
+		out[o.Partition] = o.Offset
+	})
+	return out, first
+}
+
+const exchangeJobTables = `
+CREATE TABLE o (id BIGINT, user_id BIGINT, amount BIGINT, ts AS TO_TIMESTAMP_LTZ(id * 10, 3),
+  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka', 'topic' = 'ord',
+  'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE p (id BIGINT, user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'ord',
+  'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE totals (user_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json');
+CREATE TABLE joined (id BIGINT, user_id BIGINT, p_amount BIGINT, PRIMARY KEY (id) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'joined', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json');
+SET 'table.optimizer.reuse-source-enabled' = 'false';
+`
+
+// startExchangeJob runs insert in a new session at parallelism par (restored from savepoint when set) and
+// checks that it runs behind an exchange.
+func startExchangeJob(t *testing.T, addr string, par int, savepoint, insert string) *Job {
+	t.Helper()
+	s := exchangeSession(t, par)
+	script := strings.ReplaceAll(exchangeJobTables, "ADDR", addr)
+	if savepoint != "" {
+		script += fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", savepoint)
+	}
+	execScript(t, s, script)
+	built := exchangesBuilt.Load()
+	st, err := sql.ParseStatement(insert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Execute(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := exchangesBuilt.Load() - built; (par > 1) != (n == 1) {
+		t.Fatalf("parallelism %d: %d exchanges built", par, n)
+	}
+	return res.Job
+}
+
+// waitUpsert waits until topic's compacted table equals want.
+func waitUpsert(t *testing.T, addr, topic string, want map[string]string) {
+	t.Helper()
+	var got map[string]string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		got = upsertTable(t, addr, topic)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: %d rows, want %d\ngot:  %.600v\nwant: %.600v", topic, len(got), len(want), got, want)
+}
+
+func totalsWant(n int) map[string]string {
+	cnt, sum := map[int]int{}, map[int]int{}
+	for i := range n {
+		cnt[i%37]++
+		sum[i%37] += i % 7
+	}
+	want := map[string]string{}
+	for u := range cnt {
+		want[fmt.Sprintf(`{"user_id":%d}`, u)] = fmt.Sprintf(`{"user_id":%d,"cnt":%d,"total":%d}`, u, cnt[u], sum[u])
+	}
+	return want
+}
+
+func joinedWant(n int) map[string]string {
+	want := map[string]string{}
+	for i := range n {
+		amount := "null" // partner: order i - 1500 with amount < 5 (read in the run before: held in the join's state)
+		if j := i - 1500; j >= 0 && j%7 < 5 {
+			amount = fmt.Sprint(j % 7)
+		}
+		want[fmt.Sprintf(`{"id":%d}`, i)] = fmt.Sprintf(`{"id":%d,"user_id":%d,"p_amount":%s}`, i, i%37, amount)
+	}
+	return want
+}
+
+// TestExchangeRescaleSavepoint runs a GROUP BY and a regular LEFT JOIN (retractions) behind exchanges at
+// parallelism 2, stops them with a savepoint, restores at 3, then at 1, with more input each time: the
+// outputs are exact, so the keyed subtasks' state was cut with the sources' positions and redistributed.
+func TestExchangeRescaleSavepoint(t *testing.T) {
+	dir := t.TempDir()
+	jobs := []struct {
+		insert, topic string
+		want          func(int) map[string]string
+	}{
+		{`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM o GROUP BY user_id`, "totals", totalsWant},
+		{`INSERT INTO joined SELECT o.id, o.user_id, q.amount FROM o LEFT JOIN (SELECT id, amount FROM p WHERE amount < 5) q ON o.id = q.id + 1500`, "joined", joinedWant},
+	}
+	for _, jb := range jobs {
+		addr := exchangeBroker(t) // a topic of its own
+		n := 0
+		savepoint := ""
+		for _, par := range []int{2, 3, 1} {
+			produceOrders(t, addr, "ord", n, 1500)
+			n += 1500
+			j := startExchangeJob(t, addr, par, savepoint, jb.insert)
+			waitUpsert(t, addr, jb.topic, jb.want(n))
+			var err error
+			if savepoint, err = j.Stop(context.Background(), dir, false); err != nil {
+				t.Fatalf("%s at parallelism %d: stop: %v", jb.topic, par, err)
+			}
+			if err := j.Wait(context.Background()); err != nil {
+				t.Fatalf("%s at parallelism %d: %v", jb.topic, par, err)
+			}
+		}
+	}
+}
+
+// settledGoroutines waits until the number of goroutines is at most want and returns it.
+func settledGoroutines(want int) int {
+	n := runtime.NumGoroutine()
+	for deadline := time.Now().Add(10 * time.Second); n > want && time.Now().Before(deadline); n = runtime.NumGoroutine() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return n
+}
+
+// TestExchangeNoLeak cancels a running job behind an exchange and fails another in a keyed subtask's
+// output (an integer division by zero after the aggregate): no goroutine of either is left.
+func TestExchangeNoLeak(t *testing.T) {
+	addr := exchangeBroker(t)
+	produceOrders(t, addr, "ord", 0, 2000)
+	s := exchangeSession(t, 3)
+	execScript(t, s, strings.ReplaceAll(exchangeJobTables, "ADDR", addr))
+	base := runtime.NumGoroutine()
+	// cancelled
+	j := startExchangeJob(t, addr, 3, "", `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM o GROUP BY user_id`)
+	waitUpsert(t, addr, "totals", totalsWant(2000))
+	j.Cancel()
+	if err := j.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := settledGoroutines(base); n > base {
+		t.Fatalf("%d goroutines after the cancelled job, %d before:\n%s", n, base, goroutines())
+	}
+	// failed in a keyed subtask's output
+	j = startExchangeJob(t, addr, 3, "", `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) / (COUNT(*) - 20) FROM o GROUP BY user_id`)
+	err := j.Wait(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "division by zero") {
+		t.Fatalf("the job ended with %v, want a division by zero", err)
+	}
+	if n := settledGoroutines(base); n > base {
+		t.Fatalf("%d goroutines after the failed job, %d before:\n%s", n, base, goroutines())
+	}
+}
+
+func goroutines() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }
