@@ -104,6 +104,15 @@ CREATE TABLE auction (id BIGINT, seller BIGINT, price BIGINT) WITH ('connector' 
   'scan.bounded.mode' = 'latest-offset');
 `
 
+// exchangeWindowQueries are window aggregates over a 4-partition topic with event time (per-partition
+// watermarks: no row is late at any parallelism).
+var exchangeWindowQueries = []string{
+	`SELECT user_id, window_start, COUNT(*), SUM(amount) FROM TABLE(TUMBLE(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_id, window_start, window_end`,
+	`SELECT user_id, window_end, COUNT(*), MAX(id) FROM TABLE(HOP(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '3' SECOND)) GROUP BY user_id, window_start, window_end`,
+	`SELECT user_id, window_start, window_end, SUM(amount) FROM TABLE(CUMULATE(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '4' SECOND)) GROUP BY user_id, window_start, window_end`,
+	`SELECT user_id, window_start, window_end, COUNT(*) FROM TABLE(SESSION(TABLE ow PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_id, window_start, window_end`,
+}
+
 // exchangeQueries are keyed operators fed by multi-partition Kafka changelogs (retractions included).
 var exchangeQueries = []string{
 	`SELECT city, COUNT(*), SUM(id), MAX(name) FROM person GROUP BY city`,
@@ -130,8 +139,12 @@ func TestExchangeParallelismProperty(t *testing.T) {
 		}
 		return map[string]any{"id": id, "seller": seller, "price": rng.Intn(100)}
 	})
-	tables := strings.ReplaceAll(exchangeTables, "ADDR", addr)
-	for _, q := range exchangeQueries {
+	produceOrders(t, addr, "ord", 0, 6000)
+	tables := strings.ReplaceAll(exchangeTables, "ADDR", addr) + strings.ReplaceAll(`CREATE TABLE ow (id BIGINT, user_id BIGINT, amount BIGINT,
+  ts AS TO_TIMESTAMP_LTZ(id * 10 + (id % 37) * 20, 3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka',
+  'topic' = 'ord', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset',
+  'scan.bounded.mode' = 'latest-offset');`, "ADDR", addr)
+	for _, q := range append(exchangeQueries, exchangeWindowQueries...) {
 		var want string
 		for _, par := range []int{1, 3} {
 			s := exchangeSession(t, par)

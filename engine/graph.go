@@ -317,6 +317,15 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 				}
 			}
 		}
+		if !g.batch {
+			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: pkeys, KeyTypes: ptypes}}}
+			if ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+				a, err := mk(o)
+				return []changelog.Output{a}, a, err
+			}, out, j); ok || err != nil {
+				return err // exchange.go
+			}
+		}
 		var agg changelog.Output
 		var err error
 		if g.batch {

@@ -27,8 +27,8 @@ import (
 // assigner per subtask (watermarks.go); a subtask without active partitions (none owned, all idle) is idle in
 // the union and does not hold the minimum back.
 
-// chainedScan returns the scan below n when n is a chain of Calcs and at most one WatermarkAssigner (or n
-// itself) ending at a scan that runs as several subtasks, the chain's nodes from the top down, and the number
+// chainedScan returns the scan below n when n is a chain of Calcs, window TVFs that assign windows row by
+// row, and at most one WatermarkAssigner (or n itself) ending at a scan that runs as several subtasks, the chain's nodes from the top down, and the number
 // of subtasks. A WatermarkAssigner is chained when it tracks watermarks per split of a source that gives every
 // subtask its own split listener (connectors.SubtaskSplitSource): each subtask then has its own assigner.
 func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int) {
@@ -51,6 +51,14 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int)
 				return nil, nil, 0
 			}
 			assigners++
+			chain = append(chain, x)
+			n = x.Input
+		case *planner.WindowTVF:
+			// assigns windows (or slices) row by row: chained, unless it keeps state (SESSION assigning
+			// windows itself) or reads the clock (PROCTIME)
+			if x.Proctime || x.Spec.Kind == exec.Session && !g.sliced[x] {
+				return nil, nil, 0
+			}
 			chain = append(chain, x)
 			n = x.Input
 		case *planner.Scan:
@@ -105,6 +113,12 @@ func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chain
 			switch c := n.(type) {
 			case *planner.Calc:
 				o = exec.NewCalc(c.Projects, c.Filter, g.meter(c, o, j))
+			case *planner.WindowTVF:
+				if g.sliced[c] {
+					o = exec.NewSliceAssigner(c.Spec, c.TimeCol, c.LTZ, g.loc, g.meter(c, o, j))
+				} else {
+					o = exec.NewWindowAssigner(c.Spec, c.TimeCol, c.LTZ, g.loc, g.meter(c, o, j))
+				}
 			case *planner.WatermarkAssigner:
 				var l connectors.SplitListener
 				o, l = g.subtaskWatermarkAssigner(c, g.meter(c, o, j))
