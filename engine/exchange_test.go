@@ -110,6 +110,7 @@ var exchangeWindowQueries = []string{
 	`SELECT user_id, window_start, COUNT(*), SUM(amount) FROM TABLE(TUMBLE(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_id, window_start, window_end`,
 	`SELECT user_id, window_end, COUNT(*), MAX(id) FROM TABLE(HOP(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '3' SECOND)) GROUP BY user_id, window_start, window_end`,
 	`SELECT user_id, window_start, window_end, SUM(amount) FROM TABLE(CUMULATE(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '4' SECOND)) GROUP BY user_id, window_start, window_end`,
+	`SELECT id, user_id, amount FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id, amount ORDER BY ts) AS rn FROM ow) WHERE rn = 1`,
 	`SELECT user_id, window_start, window_end, COUNT(*) FROM TABLE(SESSION(TABLE ow PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_id, window_start, window_end`,
 }
 
@@ -120,6 +121,8 @@ var exchangeQueries = []string{
 	`SELECT p.name, p.city, a.id, a.price FROM auction a JOIN person p ON a.seller = p.id`,
 	`SELECT p.id, p.name, a.id FROM person p LEFT JOIN auction a ON a.seller = p.id AND a.price > 50`,
 	`SELECT a.id, a.price, p.city FROM auction a FULL JOIN person p ON a.seller = p.id`,
+	`SELECT * FROM (SELECT id, name, city, ROW_NUMBER() OVER (PARTITION BY city ORDER BY id DESC) AS rn FROM person) WHERE rn <= 3`,
+	`SELECT * FROM (SELECT id, seller, price, RANK() OVER (PARTITION BY seller ORDER BY price) AS r FROM auction) WHERE r <= 2`,
 }
 
 // TestExchangeParallelismProperty runs keyed operators over random multi-partition changelogs at

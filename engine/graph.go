@@ -363,6 +363,18 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Rank:
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl}
 		cfg.Types = fieldTypes(n.Input.Fields())
+		if !n.Batch && !g.batch && len(n.Partition) > 0 {
+			sd := exec.ExchangeSide{Keys: n.Partition}
+			for _, c := range n.Partition {
+				sd.KeyTypes = append(sd.KeyTypes, cfg.Types[c])
+			}
+			if ok, err := g.buildExchange(n, []exchangeInput{{node: n.Input, side: sd}}, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+				r := exec.NewRank(cfg, o)
+				return []changelog.Output{r}, r, nil
+			}, out, j); ok || err != nil {
+				return err // exchange.go
+			}
+		}
 		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
 	case *planner.WindowRank:
 		cfg := exec.WindowRankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, EndCol: n.EndCol,
