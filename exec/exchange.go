@@ -96,7 +96,7 @@ type xSub struct {
 // input per side and the output whose state (StateOf) is the subtask's state. release(k) is called after
 // every item subtask k processed.
 func NewExchange(maxParallelism, n int, sides []ExchangeSide, mk func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error), outs []changelog.Output, release func(k int)) (*Exchange, error) {
-	x := &Exchange{maxPar: maxParallelism, sides: sides, release: release, stop: make(chan struct{}), free: make(chan *xBatch, 4*n*xQueue)}
+	x := &Exchange{maxPar: maxParallelism, sides: sides, release: release, stop: make(chan struct{}), free: make(chan *xBatch, 2*n*xQueue)}
 	x.cond.L = &x.mu
 	for k := range n {
 		ins, op, err := mk(k, outs[k])
@@ -270,7 +270,7 @@ func (x *Exchange) batch() *xBatch {
 	case b := <-x.free:
 		return b
 	default:
-		return &xBatch{arena: make([]types.Value, 0, xBatchRows*8)}
+		return &xBatch{} // grows to its rows once, then is recycled
 	}
 }
 
