@@ -233,6 +233,14 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	var async []asyncPart
 	pctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
+	// The gate (exchange.go): no source subtask routes into an exchange while the cut is taken, and none of
+	// their rows is in flight.
+	g.gate.Lock()
+	openGate := sync.OnceFunc(g.gate.Unlock)
+	defer openGate()
+	if err := g.quiesce(drain); err != nil {
+		return "", fmt.Errorf("checkpoint %d: %w", id, err)
+	}
 	g.mu.Lock()
 	if g.sinksEnded() {
 		g.mu.Unlock()
@@ -309,9 +317,11 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		c.nextID++
 		if stop {
 			g.stopped = true
+			g.stopping.Store(true)
 		}
 	}
 	g.mu.Unlock()
+	openGate()
 	if backendDir != "" {
 		defer os.RemoveAll(backendDir) // moved into the checkpoint unless writing it failed
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -54,6 +55,12 @@ type graph struct {
 	// noTTL names stateful operators that 'table.exec.state.ttl' does not expire yet.
 	noTTL   []string
 	stopped bool // set under mu by STOP ... WITH SAVEPOINT: no row passes after the savepoint's cut
+	// Pipelined hash exchanges into keyed subtasks (exchange.go): gate is the checkpoint gate source subtasks
+	// hold for reading while they route into an exchange; stopping is stopped for them (set with the gate
+	// closed).
+	exchanges []*exchangeRun
+	gate      sync.RWMutex
+	stopping  atomic.Bool
 	// Batch stages (batch_exchange.go): staged is set on a job's graph cut into stages, stage on the graph of
 	// one stage attempt; tmpDirs hold the intermediate results ('io.tmp.dirs').
 	staged  *stagedJob
@@ -201,6 +208,15 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			mb := exec.MiniBatchConfig{Size: n.MiniBatch.Size, Latency: n.MiniBatch.Latency}
 			mk = func(o changelog.Output) (changelog.Output, error) { return exec.NewMiniBatchGroupAgg(cfg, mb, o) }
 		}
+		if !n.Batch && g.backend == nil && n.MiniBatch == nil && len(n.InputSort) == 0 {
+			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: cfg.Keys, KeyTypes: cfg.KeyTypes}}}
+			if ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+				a, err := mk(o)
+				return []changelog.Output{a}, a, err
+			}, out, j); ok || err != nil {
+				return err // exchange.go
+			}
+		}
 		var agg changelog.Output
 		var err error
 		if !n.Batch && g.backend == nil {
@@ -301,6 +317,15 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 				}
 			}
 		}
+		if !g.batch {
+			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: pkeys, KeyTypes: ptypes}}}
+			if ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+				a, err := mk(o)
+				return []changelog.Output{a}, a, err
+			}, out, j); ok || err != nil {
+				return err // exchange.go
+			}
+		}
 		var agg changelog.Output
 		var err error
 		if g.batch {
@@ -338,6 +363,18 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Rank:
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl}
 		cfg.Types = fieldTypes(n.Input.Fields())
+		if !n.Batch && !g.batch && len(n.Partition) > 0 {
+			sd := exec.ExchangeSide{Keys: n.Partition}
+			for _, c := range n.Partition {
+				sd.KeyTypes = append(sd.KeyTypes, cfg.Types[c])
+			}
+			if ok, err := g.buildExchange(n, []exchangeInput{{node: n.Input, side: sd}}, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+				r := exec.NewRank(cfg, o)
+				return []changelog.Output{r}, r, nil
+			}, out, j); ok || err != nil {
+				return err // exchange.go
+			}
+		}
 		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
 	case *planner.WindowRank:
 		cfg := exec.WindowRankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, EndCol: n.EndCol,
@@ -377,6 +414,14 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
+		if !n.Batch && n.Interval == nil {
+			if ok, err := g.buildExchange(n, joinExchangeInputs(n, cfg), func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+				l, r := exec.NewJoin(cfg, o)
+				return []changelog.Output{l, r}, l, nil
+			}, out, j); ok || err != nil {
+				return err // exchange.go
+			}
+		}
 		l, r := exec.NewJoin(cfg, out)
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
@@ -526,7 +571,11 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		return j.attemptStaged(ctx, g)
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, len(g.sources)+2)
+	errs := make(chan error, len(g.sources)+2+len(g.exchanges))
+	waitExchanges := g.runExchanges(ctx, func(err error) { // exchange.go
+		errs <- err
+		cancel()
+	})
 	tickDone := g.miniBatch.tick(ctx, &g.mu, func() bool { return g.stopped || g.sinksEnded() }, func(err error) {
 		errs <- err
 		cancel()
@@ -565,6 +614,7 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		}(sr)
 	}
 	wg.Wait()
+	waitExchanges()
 	if tickDone != nil {
 		cancel() // stops the mini-batch ticker
 		<-tickDone

@@ -27,8 +27,8 @@ import (
 // assigner per subtask (watermarks.go); a subtask without active partitions (none owned, all idle) is idle in
 // the union and does not hold the minimum back.
 
-// chainedScan returns the scan below n when n is a chain of Calcs and at most one WatermarkAssigner (or n
-// itself) ending at a scan that runs as several subtasks, the chain's nodes from the top down, and the number
+// chainedScan returns the scan below n when n is a chain of Calcs, window TVFs that assign windows row by
+// row, and at most one WatermarkAssigner (or n itself) ending at a scan that runs as several subtasks, the chain's nodes from the top down, and the number
 // of subtasks. A WatermarkAssigner is chained when it tracks watermarks per split of a source that gives every
 // subtask its own split listener (connectors.SubtaskSplitSource): each subtask then has its own assigner.
 func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int) {
@@ -53,6 +53,14 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int)
 			assigners++
 			chain = append(chain, x)
 			n = x.Input
+		case *planner.WindowTVF:
+			// assigns windows (or slices) row by row: chained, unless it keeps state (SESSION assigning
+			// windows itself) or reads the clock (PROCTIME)
+			if x.Proctime || x.Spec.Kind == exec.Session && !g.sliced[x] {
+				return nil, nil, 0
+			}
+			chain = append(chain, x)
+			n = x.Input
 		case *planner.Scan:
 			ps, ok := x.Source.(connectors.ParallelSource)
 			if !ok {
@@ -73,12 +81,8 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int)
 // out is a sink whose rows each subtask encodes outside the lock (connectors.EncodingOutput). A
 // WatermarkAssigner in the chain gets one split listener per subtask (watermarks.go).
 func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out changelog.Output, j *Job, enc *sinkEncoding) error {
-	g.register(sc, sc.Source)
 	ins := exec.NewUnion(p, out)
-	subs := make([]changelog.Output, p)
-	var listeners []connectors.SplitListener
-	var assigners []changelog.Output
-	var assignerNode *planner.WatermarkAssigner
+	ends := make([]chainEnd, p)
 	for i := range p {
 		pp := &pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}
 		if enc != nil {
@@ -88,11 +92,33 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 			}
 			pp.enc, pp.rows = e, enc.rows
 		}
-		var o changelog.Output = pp
+		ends[i] = pp
+	}
+	g.buildChains(sc, chain, ends, ins, out, j)
+	return nil
+}
+
+// buildChains wires scan sc as len(ends) source subtasks, subtask i's instance of chain ending in ends[i].
+// ins are the channels whose union's watermark a chained WatermarkAssigner checkpoints (read under the
+// graph lock); out is where the subtasks meet the graph (the drain of STOP WITH SAVEPOINT).
+func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chainEnd, ins []changelog.Output, out changelog.Output, j *Job) {
+	g.register(sc, sc.Source)
+	subs := make([]changelog.Output, len(ends))
+	var listeners []connectors.SplitListener
+	var assigners []changelog.Output
+	var assignerNode *planner.WatermarkAssigner
+	for i, end := range ends {
+		var o changelog.Output = end
 		for _, n := range chain {
 			switch c := n.(type) {
 			case *planner.Calc:
 				o = exec.NewCalc(c.Projects, c.Filter, g.meter(c, o, j))
+			case *planner.WindowTVF:
+				if g.sliced[c] {
+					o = exec.NewSliceAssigner(c.Spec, c.TimeCol, c.LTZ, g.loc, g.meter(c, o, j))
+				} else {
+					o = exec.NewWindowAssigner(c.Spec, c.TimeCol, c.LTZ, g.loc, g.meter(c, o, j))
+				}
 			case *planner.WatermarkAssigner:
 				var l connectors.SplitListener
 				o, l = g.subtaskWatermarkAssigner(c, g.meter(c, o, j))
@@ -101,7 +127,7 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 			}
 		}
 		o = g.meter(sc, o, j)
-		subs[i] = &pipeHead{pipe: pp, in: exec.NewCounter(&j.rowsIn, o)}
+		subs[i] = &pipeHead{end: end, in: exec.NewCounter(&j.rowsIn, o)}
 	}
 	if listeners != nil {
 		sc.Source.(connectors.SubtaskSplitSource).SetSubtaskSplitListeners(listeners)
@@ -109,7 +135,6 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 		g.op(assignerNode, exec.SubtaskWatermarkState(assigners, ins))
 	}
 	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, src: sc.Source, out: out, par: sc.Source.(connectors.ParallelSource), subs: subs})
-	return nil
 }
 
 // sinkEncoding is a sink that source subtasks encode for.
@@ -177,6 +202,16 @@ func runSubtask(ctx context.Context, sr sourceRun, i int, out changelog.Output) 
 
 func errorsIsCanceled(err error) bool { return errors.Is(err, context.Canceled) }
 
+// chainEnd is where a source subtask's chain meets the rest of the graph: a pipe (the graph lock) or an
+// exchange's sender (exchange.go). lock is called before the subtask's position advances, flush after every
+// call into the chain, unlock at the end of every call.
+type chainEnd interface {
+	changelog.Output
+	lock() error
+	flush() error
+	unlock()
+}
+
 // pipe is the end of a source subtask's chain, where the chain meets the shared graph: it takes the graph
 // lock at the first call and keeps it until the subtask's pipeHead releases it.
 type pipe struct {
@@ -199,6 +234,8 @@ func (p *pipe) lock() error {
 	}
 	return nil
 }
+
+func (p *pipe) flush() error { return nil }
 
 func (p *pipe) unlock() {
 	if p.held {
@@ -243,25 +280,31 @@ func (p *pipe) End() error {
 }
 
 // pipeHead is what a source subtask pushes to: the chain's first operator. Every call releases the lock the
-// pipe took; PushThen advances the position before that (connectors.PositionedOutput).
+// chain's end took; PushThen advances the position before that (connectors.PositionedOutput).
 type pipeHead struct {
-	pipe *pipe
-	in   changelog.Output
+	end chainEnd
+	in  changelog.Output
 }
 
 func (h *pipeHead) Push(b *changelog.Batch) error {
-	defer h.pipe.unlock()
-	return h.in.Push(b)
+	defer h.end.unlock()
+	if err := h.in.Push(b); err != nil {
+		return err
+	}
+	return h.end.flush()
 }
 
 func (h *pipeHead) PushThen(b *changelog.Batch, advance func()) error {
-	defer h.pipe.unlock()
+	defer h.end.unlock()
 	if b.Len() > 0 {
 		if err := h.in.Push(b); err != nil {
 			return err
 		}
 	}
-	if err := h.pipe.lock(); err != nil {
+	if err := h.end.lock(); err != nil {
+		return err
+	}
+	if err := h.end.flush(); err != nil {
 		return err
 	}
 	advance()
@@ -269,11 +312,11 @@ func (h *pipeHead) PushThen(b *changelog.Batch, advance func()) error {
 }
 
 func (h *pipeHead) Watermark(ts int64) error {
-	defer h.pipe.unlock()
+	defer h.end.unlock()
 	return h.in.Watermark(ts)
 }
 
 func (h *pipeHead) End() error {
-	defer h.pipe.unlock()
+	defer h.end.unlock()
 	return h.in.End()
 }

@@ -229,20 +229,8 @@ func (p *Parallel) FlushDue() error {
 	return p.flush(false)
 }
 
-// SnapshotState writes every subtask's state as one operator's: the operator-wide entry (namespace nsMeta)
-// of the first subtask, and the keyed entries of all.
-func (p *Parallel) SnapshotState(w state.Writer) error {
-	for i, s := range p.subs {
-		st := StateOf(s.op)
-		if st == nil {
-			return fmt.Errorf("subtask %d has no snapshottable state", i)
-		}
-		if err := st.SnapshotState(&parWriter{w: w, first: i == 0}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// SnapshotState writes every subtask's state as one operator's (snapshotSubtasks).
+func (p *Parallel) SnapshotState(w state.Writer) error { return snapshotSubtasks(p.Subtasks(), w) }
 
 // parWriter drops the operator-wide entries of all but the first subtask.
 type parWriter struct {
@@ -259,49 +247,7 @@ func (pw *parWriter) Put(ns uint8, key, value []byte) error {
 
 // RestoreState gives each subtask the operator-wide entry and the keyed entries of the key groups it owns.
 func (p *Parallel) RestoreState(r state.Reader) error {
-	type entry struct {
-		ns         uint8
-		key, value []byte
-	}
-	per := make([][]entry, len(p.subs))
-	for {
-		ns, key, value, ok, err := r.Next()
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		e := entry{ns: ns, key: append([]byte(nil), key...), value: append([]byte(nil), value...)}
-		if len(key) == 0 {
-			for i := range per {
-				per[i] = append(per[i], e)
-			}
-			continue
-		}
-		i := p.owner(key)
-		per[i] = append(per[i], e)
-	}
-	for i, s := range p.subs {
-		st := StateOf(s.op)
-		if st == nil {
-			return fmt.Errorf("subtask %d has no snapshottable state", i)
-		}
-		es := per[i]
-		k := 0
-		rd := readerFunc(func() (uint8, []byte, []byte, bool, error) {
-			if k >= len(es) {
-				return 0, nil, nil, false, nil
-			}
-			e := es[k]
-			k++
-			return e.ns, e.key, e.value, true, nil
-		})
-		if err := st.RestoreState(rd); err != nil {
-			return fmt.Errorf("subtask %d of %d: %w", i+1, len(p.subs), err)
-		}
-	}
-	return nil
+	return restoreSubtasks(p.Subtasks(), p.owner, r)
 }
 
 type readerFunc func() (uint8, []byte, []byte, bool, error)

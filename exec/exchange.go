@@ -1,0 +1,361 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Exchange is Flink's pipelined hash exchange into a keyed operator that runs as n subtasks. Every subtask
+// is its own operator instance owning the key groups g with Subtask(g, maxParallelism, n) equal to its index
+// (as in Parallel) and runs on its own goroutine (Run) behind one input queue. Senders (one per upstream
+// subtask and input side) route every row by its key group into the owning subtask's queue, in batches per
+// destination that are recycled through a free list: no allocation per row. A two-input operator (a join)
+// has two sides; every queue item carries its side and sending channel.
+//
+// Watermarks and the end of input are sent to every subtask; a subtask's input watermark is the minimum
+// over its channels (one exec.NewUnion per side, so exec.IdleWatermark marks a channel idle), and its
+// operator ends once every channel of every side ended.
+//
+// What a subtask emits goes to its own output, given by the caller; after each queue item the subtask calls
+// release(k) (the engine's graph lock is held across one item's output). Pending counts the items sent and
+// not yet processed (output included): WaitIdle returns once it is zero, which with the senders held back is
+// a cut with no data in flight (the engine's checkpoint gate).
+//
+// State (State) is one operator's at any n, exactly as Parallel writes it, so checkpoints restore at any
+// parallelism.
+type Exchange struct {
+	maxPar  int
+	sides   []ExchangeSide
+	subs    []*xSub
+	release func(k int)
+	pending atomic.Int64
+	mu      sync.Mutex
+	cond    sync.Cond
+	dead    bool // Run returned (under mu)
+	stop    chan struct{}
+	free    chan *xBatch
+}
+
+// ExchangeSide is one input of the keyed operator.
+type ExchangeSide struct {
+	Keys     []int
+	KeyTypes []types.Type
+	Senders  int
+	// NullKey routes rows with a NULL key column by the regular join's bucket for them (its state key).
+	NullKey bool
+}
+
+// xBatchRows is the number of rows a sender collects for one subtask before it sends them.
+const xBatchRows = 512
+
+// xQueue is the capacity of a subtask's input queue, in items.
+const xQueue = 16
+
+type xKind uint8
+
+const (
+	xRows xKind = iota
+	xWatermark
+	xEnd
+	xDrain
+)
+
+type xItem struct {
+	kind xKind
+	side uint8
+	from int32
+	wm   int64
+	b    *xBatch
+}
+
+// xBatch is rows sent to one subtask; their values live in arena.
+type xBatch struct {
+	batch changelog.Batch
+	arena []types.Value
+}
+
+type xSub struct {
+	idx      int
+	q        chan xItem
+	ins      [][]changelog.Output // per side, one union input per sender
+	opIns    []changelog.Output   // per side, the operator's input
+	op       changelog.Output     // the operator's state holder
+	ended    []int                // per side, channels ended
+	endsLeft int
+	finished bool // the operator ended (under Exchange.mu)
+}
+
+// NewExchange builds n keyed subtasks. mk builds subtask k's operator in front of outs[k] and returns its
+// input per side and the output whose state (StateOf) is the subtask's state. release(k) is called after
+// every item subtask k processed.
+func NewExchange(maxParallelism, n int, sides []ExchangeSide, mk func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error), outs []changelog.Output, release func(k int)) (*Exchange, error) {
+	x := &Exchange{maxPar: maxParallelism, sides: sides, release: release, stop: make(chan struct{}), free: make(chan *xBatch, 2*n*xQueue)}
+	x.cond.L = &x.mu
+	for k := range n {
+		ins, op, err := mk(k, outs[k])
+		if err != nil {
+			return nil, err
+		}
+		if len(ins) != len(sides) {
+			return nil, fmt.Errorf("exchange: the operator has %d inputs, the exchange %d sides", len(ins), len(sides))
+		}
+		s := &xSub{idx: k, q: make(chan xItem, xQueue), opIns: ins, op: op, ended: make([]int, len(sides))}
+		for i, sd := range sides {
+			s.ins = append(s.ins, NewUnion(sd.Senders, ins[i]))
+			s.endsLeft += sd.Senders
+		}
+		x.subs = append(x.subs, s)
+	}
+	return x, nil
+}
+
+// SideInputs returns the channels of subtask k's side (union inputs; read them only while the exchange is
+// idle: exec.SubtaskWatermarkState of a watermark assigner chained above the senders).
+func (x *Exchange) SideInputs(k, side int) []changelog.Output { return x.subs[k].ins[side] }
+
+// Subtasks returns the number of keyed subtasks.
+func (x *Exchange) Subtasks() int { return len(x.subs) }
+
+// Run runs the subtasks until every one ended (nil), one failed (its error; the others stop), or ctx ends.
+// Senders blocked on a queue return context.Canceled once Run returned.
+func (x *Exchange) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(x.subs))
+	var wg sync.WaitGroup
+	for i, s := range x.subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = x.loop(ctx, s); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	x.mu.Lock()
+	x.dead = true
+	close(x.stop)
+	x.cond.Broadcast()
+	x.mu.Unlock()
+	var first error
+	for _, err := range errs {
+		if first == nil || errors.Is(first, context.Canceled) && err != nil && !errors.Is(err, context.Canceled) {
+			first = err
+		}
+	}
+	return first
+}
+
+func (x *Exchange) loop(ctx context.Context, s *xSub) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case it := <-s.q:
+			err := x.handle(s, it)
+			x.release(s.idx)
+			if it.b != nil {
+				it.b.batch.Reset()
+				it.b.arena = it.b.arena[:0]
+				select {
+				case x.free <- it.b:
+				default:
+				}
+			}
+			done := err == nil && s.endsLeft == 0
+			if done {
+				x.mu.Lock()
+				s.finished = true
+				x.mu.Unlock()
+			}
+			if x.pending.Add(-1) == 0 {
+				x.mu.Lock()
+				x.cond.Broadcast()
+				x.mu.Unlock()
+			}
+			if err != nil {
+				return fmt.Errorf("subtask %d of %d: %w", s.idx+1, len(x.subs), err)
+			}
+			if done {
+				return nil
+			}
+		}
+	}
+}
+
+// handle processes one item, turning a panic in operator code into an error.
+func (x *Exchange) handle(s *xSub, it xItem) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	switch it.kind {
+	case xRows:
+		return s.ins[it.side][it.from].Push(&it.b.batch)
+	case xWatermark:
+		return s.ins[it.side][it.from].Watermark(it.wm)
+	case xEnd:
+		s.endsLeft--
+		s.ended[it.side]++
+		return s.ins[it.side][it.from].End()
+	default: // xDrain
+		for i, in := range s.opIns {
+			if s.ended[i] < x.sides[i].Senders {
+				if err := in.Watermark(changelog.MaxWatermark); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// send queues it for subtask k; it fails once Run returned.
+func (x *Exchange) send(k int, it xItem) error {
+	x.pending.Add(1)
+	select {
+	case x.subs[k].q <- it:
+		return nil
+	case <-x.stop:
+		x.pending.Add(-1)
+		return context.Canceled
+	}
+}
+
+// WaitIdle waits until every item sent has been processed, its output included. Call it while no sender
+// sends (the engine's checkpoint gate is closed).
+func (x *Exchange) WaitIdle() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for x.pending.Load() > 0 && !x.dead {
+		x.cond.Wait()
+	}
+	if x.pending.Load() > 0 {
+		return errors.New("the keyed subtasks stopped (the job is failing or cancelled)")
+	}
+	return nil
+}
+
+// Drain sends the maximum watermark into every running subtask's operator (STOP JOB ... WITH SAVEPOINT
+// --drain) and waits until they processed it. Call it while no sender sends.
+func (x *Exchange) Drain() error {
+	if err := x.WaitIdle(); err != nil {
+		return err
+	}
+	for k, s := range x.subs {
+		x.mu.Lock()
+		skip := s.finished || x.dead
+		x.mu.Unlock()
+		if skip {
+			continue
+		}
+		if err := x.send(k, xItem{kind: xDrain}); err != nil {
+			return err
+		}
+	}
+	return x.WaitIdle()
+}
+
+func (x *Exchange) batch() *xBatch {
+	select {
+	case b := <-x.free:
+		return b
+	default:
+		return &xBatch{} // grows to its rows once, then is recycled
+	}
+}
+
+// Sender returns the sender of channel from of side (one per upstream subtask; not safe for concurrent use).
+func (x *Exchange) Sender(side, from int) *ExchangeSender {
+	return &ExchangeSender{x: x, side: side, from: from, pend: make([]*xBatch, len(x.subs)), sd: &x.sides[side]}
+}
+
+// ExchangeSender routes one upstream channel's rows into the keyed subtasks' queues (a changelog.Output).
+// Rows are collected per subtask and sent when xBatchRows are collected, or at Flush, Watermark and End.
+type ExchangeSender struct {
+	x      *Exchange
+	sd     *ExchangeSide
+	side   int
+	from   int
+	pend   []*xBatch
+	keyBuf []byte
+}
+
+func (s *ExchangeSender) owner(vals []types.Value) int {
+	sd := s.sd
+	s.keyBuf = s.keyBuf[:0]
+	if sd.NullKey {
+		for _, c := range sd.Keys {
+			if vals[c].IsNull() {
+				s.keyBuf = append(s.keyBuf, nullJoinKey...)
+				break
+			}
+		}
+	}
+	if len(s.keyBuf) == 0 {
+		s.keyBuf = appendGroupKey(s.keyBuf, vals, sd.Keys, sd.KeyTypes)
+	}
+	return Subtask(state.KeyGroup(s.keyBuf, s.x.maxPar), s.x.maxPar, len(s.x.subs))
+}
+
+func (s *ExchangeSender) Push(b *changelog.Batch) error {
+	for _, r := range b.Rows {
+		k := s.owner(r.Vals)
+		p := s.pend[k]
+		if p == nil {
+			p = s.x.batch()
+			s.pend[k] = p
+		}
+		at := len(p.arena)
+		p.arena = append(p.arena, r.Vals...)
+		p.batch.Rows = append(p.batch.Rows, changelog.Row{Kind: r.Kind, Vals: p.arena[at:len(p.arena):len(p.arena)]})
+		if len(p.batch.Rows) >= xBatchRows {
+			if err := s.sendRows(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *ExchangeSender) sendRows(k int) error {
+	p := s.pend[k]
+	s.pend[k] = nil
+	return s.x.send(k, xItem{kind: xRows, side: uint8(s.side), from: int32(s.from), b: p})
+}
+
+// Flush sends the rows collected so far.
+func (s *ExchangeSender) Flush() error {
+	for k, p := range s.pend {
+		if p != nil && len(p.batch.Rows) > 0 {
+			if err := s.sendRows(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *ExchangeSender) broadcast(kind xKind, wm int64) error {
+	if err := s.Flush(); err != nil {
+		return err
+	}
+	for k := range s.x.subs {
+		if err := s.x.send(k, xItem{kind: kind, side: uint8(s.side), from: int32(s.from), wm: wm}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *ExchangeSender) Watermark(ts int64) error { return s.broadcast(xWatermark, ts) }
+func (s *ExchangeSender) End() error               { return s.broadcast(xEnd, 0) }

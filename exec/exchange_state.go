@@ -1,0 +1,103 @@
+package exec
+
+import (
+	"fmt"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
+)
+
+// State returns the exchange's keyed subtasks as one stateful operator (register it as the plan node's
+// operator), or nil when the subtasks' operators keep no checkpointable state.
+func (x *Exchange) State() changelog.Output {
+	ops := make([]changelog.Output, len(x.subs))
+	for i, s := range x.subs {
+		if StateOf(s.op) == nil {
+			return nil
+		}
+		ops[i] = s.op
+	}
+	return &exchangeState{x: x, ops: ops}
+}
+
+// exchangeState is Exchange.State's operator. It is never pushed to; checkpoints read it while the
+// exchange is idle.
+type exchangeState struct {
+	x   *Exchange
+	ops []changelog.Output
+}
+
+func (e *exchangeState) Push(*changelog.Batch) error { return nil }
+func (e *exchangeState) Watermark(int64) error       { return nil }
+func (e *exchangeState) End() error                  { return nil }
+
+func (e *exchangeState) SnapshotState(w state.Writer) error { return snapshotSubtasks(e.ops, w) }
+
+func (e *exchangeState) RestoreState(r state.Reader) error {
+	return restoreSubtasks(e.ops, func(key []byte) int {
+		return Subtask(state.KeyGroup(key, e.x.maxPar), e.x.maxPar, len(e.ops))
+	}, r)
+}
+
+// snapshotSubtasks writes the state of a keyed operator's subtasks as one operator's: the operator-wide
+// entry (namespace nsMeta, empty key) of the first subtask, and the keyed entries of all.
+func snapshotSubtasks(ops []changelog.Output, w state.Writer) error {
+	for i, op := range ops {
+		st := StateOf(op)
+		if st == nil {
+			return fmt.Errorf("subtask %d has no snapshottable state", i)
+		}
+		if err := st.SnapshotState(&parWriter{w: w, first: i == 0}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreSubtasks gives each subtask the operator-wide entry and the keyed entries of the key groups it
+// owns (owner maps a state key to a subtask), so a checkpoint taken at one parallelism restores at another.
+func restoreSubtasks(ops []changelog.Output, owner func(key []byte) int, r state.Reader) error {
+	type entry struct {
+		ns         uint8
+		key, value []byte
+	}
+	per := make([][]entry, len(ops))
+	for {
+		ns, key, value, ok, err := r.Next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		e := entry{ns: ns, key: append([]byte(nil), key...), value: append([]byte(nil), value...)}
+		if len(key) == 0 {
+			for i := range per {
+				per[i] = append(per[i], e)
+			}
+			continue
+		}
+		i := owner(key)
+		per[i] = append(per[i], e)
+	}
+	for i, op := range ops {
+		st := StateOf(op)
+		if st == nil {
+			return fmt.Errorf("subtask %d has no snapshottable state", i)
+		}
+		es := per[i]
+		k := 0
+		rd := readerFunc(func() (uint8, []byte, []byte, bool, error) {
+			if k >= len(es) {
+				return 0, nil, nil, false, nil
+			}
+			e := es[k]
+			k++
+			return e.ns, e.key, e.value, true, nil
+		})
+		if err := st.RestoreState(rd); err != nil {
+			return fmt.Errorf("subtask %d of %d: %w", i+1, len(ops), err)
+		}
+	}
+	return nil
+}
