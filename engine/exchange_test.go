@@ -142,7 +142,7 @@ func TestExchangeParallelismProperty(t *testing.T) {
 		}
 		return map[string]any{"id": id, "seller": seller, "price": rng.Intn(100)}
 	})
-	produceOrders(t, addr, "ord", 0, 6000)
+	produceExchangeOrders(t, addr, "ord", 0, 6000)
 	tables := strings.ReplaceAll(exchangeTables, "ADDR", addr) + strings.ReplaceAll(`CREATE TABLE ow (id BIGINT, user_id BIGINT, amount BIGINT,
   ts AS TO_TIMESTAMP_LTZ(id * 10 + (id % 37) * 20, 3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka',
   'topic' = 'ord', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset',
@@ -183,7 +183,7 @@ func TestExchangeParallelismProperty(t *testing.T) {
 
 // produceOrders writes orders n0..n0+n-1 ({"id", "user_id": id % 37, "amount": id % 7}) to topic, order i
 // to partition i % 4.
-func produceOrders(t *testing.T, addr, topic string, n0, n int) {
+func produceExchangeOrders(t *testing.T, addr, topic string, n0, n int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -356,7 +356,7 @@ func TestExchangeRescaleSavepoint(t *testing.T) {
 		n := 0
 		savepoint := ""
 		for _, par := range []int{2, 3, 1} {
-			produceOrders(t, addr, "ord", n, 1500)
+			produceExchangeOrders(t, addr, "ord", n, 1500)
 			n += 1500
 			j := startExchangeJob(t, addr, par, savepoint, jb.insert)
 			waitUpsert(t, addr, jb.topic, jb.want(n))
@@ -385,7 +385,7 @@ func settledGoroutines(want int) int {
 // output (an integer division by zero after the aggregate): no goroutine of either is left.
 func TestExchangeNoLeak(t *testing.T) {
 	addr := exchangeBroker(t)
-	produceOrders(t, addr, "ord", 0, 2000)
+	produceExchangeOrders(t, addr, "ord", 0, 2000)
 	s := exchangeSession(t, 3)
 	execScript(t, s, strings.ReplaceAll(exchangeJobTables, "ADDR", addr))
 	base := runtime.NumGoroutine()

@@ -30,21 +30,27 @@ func (p *pipe) PushColumns(b *vec.Batch) error {
 func (p *pipe) AcceptsColumns() bool { return true }
 
 func (h *pipeHead) PushColumns(b *vec.Batch) error {
-	defer h.pipe.unlock()
-	return pushColumns(h.in, b)
+	defer h.end.unlock()
+	if err := pushColumns(h.in, b); err != nil {
+		return err
+	}
+	return h.end.flush()
 }
 
 func (h *pipeHead) AcceptsColumns() bool { return vec.Accepts(h.in) }
 
 // PushColumnsThen is PushThen for a columnar batch (vec.PositionedOutput).
 func (h *pipeHead) PushColumnsThen(b *vec.Batch, advance func()) error {
-	defer h.pipe.unlock()
+	defer h.end.unlock()
 	if b.Len() > 0 {
 		if err := pushColumns(h.in, b); err != nil {
 			return err
 		}
 	}
-	if err := h.pipe.lock(); err != nil {
+	if err := h.end.lock(); err != nil {
+		return err
+	}
+	if err := h.end.flush(); err != nil {
 		return err
 	}
 	advance()
