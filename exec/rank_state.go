@@ -134,12 +134,13 @@ func (t *topN) SnapshotState(w state.Writer) error {
 	if err := w.Put(nsMeta, nil, binary.AppendUvarint(appendMeta(nil, t.signature()), t.seq)); err != nil {
 		return err
 	}
-	var kb, vb []byte
+	var vb []byte
 	for _, c := range t.list.chunks {
-		for _, e := range c {
-			kb = binary.BigEndian.AppendUint64(append(kb[:0], e.key...), e.seq)
-			vb = appendRowBinary(append(vb[:0], stateVersion), e.vals)
-			if err := w.Put(0, kb, vb); err != nil {
+		for q := 0; q < len(c); {
+			var e rEnt
+			e, q = parseREnt(c, q)
+			vb = append(append(vb[:0], stateVersion), e.row...)
+			if err := w.Put(0, e.sk, vb); err != nil {
 				return err
 			}
 		}
@@ -173,9 +174,12 @@ func (t *topN) RestoreState(r state.Reader) error {
 		if !bytes.Equal(appendSortKey(t.keyBuf[:0], vals, t.keys), sk) {
 			return entryError(op, ns, key, fmt.Errorf("the key does not match the sort key of its row"))
 		}
-		e := &rankEntry{key: bytes.Clone(sk), seq: binary.BigEndian.Uint64(key[len(key)-8:]), vals: vals}
-		t.list.insert(e, t.end)
-		t.seq = max(t.seq, e.seq)
+		seq := binary.BigEndian.Uint64(key[len(key)-8:])
+		b := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, t.keys), seq)
+		sl := len(b)
+		b = appendRowBinary(b, vals)
+		t.list.insert(rEnt{sk: b[:sl:sl], row: b[sl:]})
+		t.seq = max(t.seq, seq)
 		return nil
 	})
 }

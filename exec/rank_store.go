@@ -410,3 +410,75 @@ func rankDecodeRow(b []byte, dst []types.Value) []types.Value {
 	}
 	return dst
 }
+
+// prefix returns the number of entries in the chunks before ci, stopping early once it reaches stop.
+func (bb *rankBig) prefix(ci int, stop int64) int64 {
+	var n int64
+	for _, r := range bb.rows[:ci] {
+		n += int64(r)
+		if n >= stop {
+			return stop
+		}
+	}
+	return n
+}
+
+// insertAt inserts e and returns its position (capped at stop).
+func (bb *rankBig) insertAt(e rEnt, stop int64) int64 {
+	bb.insert(e)
+	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.sk, e.sk) > 0 })
+	ci = max(ci-1, 0)
+	pos := int64(0)
+	c := bb.chunks[ci]
+	for q := 0; q < len(c); pos++ {
+		x, next := parseREnt(c, q)
+		if bytes.Equal(x.sk, e.sk) {
+			break
+		}
+		q = next
+	}
+	return min(bb.prefix(ci, stop)+pos, stop)
+}
+
+// at returns the entry at position p.
+func (bb *rankBig) at(p int64) (rEnt, bool) {
+	if p < 0 {
+		return rEnt{}, false
+	}
+	for ci, r := range bb.rows {
+		if p >= int64(r) {
+			p -= int64(r)
+			continue
+		}
+		c := bb.chunks[ci]
+		q := 0
+		for range p {
+			_, q = parseREnt(c, q)
+		}
+		e, _ := parseREnt(c, q)
+		return e, true
+	}
+	return rEnt{}, false
+}
+
+// removeEqual removes the earliest entry whose sort key (without its arrival number) is order and whose row
+// same accepts; it returns the entry (its bytes stay valid) and its former position (capped at stop).
+func (bb *rankBig) removeEqual(order []byte, same func(row []byte) bool, stop int64) (rEnt, int64, bool) {
+	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.order(), order) >= 0 })
+	for ci = max(ci-1, 0); ci < len(bb.chunks); ci++ {
+		c := bb.chunks[ci]
+		var pos int64
+		for q := 0; q < len(c); pos++ {
+			e, next := parseREnt(c, q)
+			if k := bytes.Compare(e.order(), order); k > 0 {
+				return rEnt{}, 0, false
+			} else if k == 0 && same(e.row) {
+				rank := min(bb.prefix(ci, stop)+pos, stop)
+				bb.remove(ci, q, next)
+				return e, rank, true
+			}
+			q = next
+		}
+	}
+	return rEnt{}, 0, false
+}
