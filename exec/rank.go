@@ -236,6 +236,23 @@ func (r *rankOp) removeEntry(p *rankPart, order, row []byte) bool {
 	return false
 }
 
+// pastLimit reports, when the stored rows are the top rows (trim), whether a row with sort key and arrival
+// sk would be numbered past the limit (it sorts after every stored row of its sort key).
+func (r *rankOp) pastLimit(sk []byte) bool {
+	top, nums := r.oldTop, r.oldNum
+	i := sort.Search(len(top), func(i int) bool { return bytes.Compare(top[i].sk, sk) > 0 })
+	n := int64(i + 1)
+	if i > 0 && (r.cfg.Func == "RANK" || r.cfg.Func == "DENSE_RANK") {
+		switch {
+		case bytes.Equal(top[i-1].order(), sk[:len(sk)-8]):
+			n = nums[i-1]
+		case r.cfg.Func == "DENSE_RANK":
+			n = nums[i-1] + 1
+		}
+	}
+	return n > r.cfg.Limit
+}
+
 // truncate keeps the first n rows of p.
 func truncatePart(p *rankPart, n int) {
 	if p.big != nil {
@@ -276,7 +293,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 			}
 			*p = rankPart{slot: -1, ents: p.ents[:0]}
 		}
-		if !r.cfg.Batch {
+		if !r.cfg.Batch || r.trim {
 			r.oldTop, r.oldNum = r.top(p, r.oldTop, r.oldNum)
 		}
 		nb := appendSortKey(r.nbuf[:0], row.Vals, r.cfg.Order)
@@ -286,6 +303,10 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 			r.seq++
 			nb = binary.BigEndian.AppendUint64(nb, r.seq)
 			sl := len(nb)
+			if r.trim && r.pastLimit(nb) {
+				r.nbuf = nb
+				continue // it would be numbered past the limit: nothing changes
+			}
 			nb = appendRowBinary(nb, row.Vals)
 			r.nbuf = nb
 			r.newSeq, r.newRow = r.seq, row.Vals
@@ -329,10 +350,26 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 		r.newSeq, r.newRow = 0, nil
 	}
 	r.st.tidy()
-	if len(r.ob.Rows) == 0 {
-		return nil
+	var err error
+	if len(r.ob.Rows) > 0 {
+		err = r.out.Push(&r.ob)
 	}
-	return r.out.Push(&r.ob)
+	r.release()
+	return err
+}
+
+// release drops the references the operator's scratch holds into its arena's chunks (decoded strings,
+// parsed entries), so that chunks that compaction left behind are not kept alive by them.
+func (r *rankOp) release() {
+	clear(r.ob.Rows)
+	r.ob.Reset()
+	clear(r.arena)
+	r.arena = r.arena[:0]
+	clear(r.dec)
+	clear(r.oldTop)
+	clear(r.newTop)
+	clear(r.part.ents[:cap(r.part.ents)])
+	r.part = rankPart{ents: r.part.ents[:0]}
 }
 
 func partTypes(cfg RankConfig) []types.Type {
@@ -398,6 +435,7 @@ func (r *rankOp) End() error {
 					return err
 				}
 			}
+			r.release()
 		}
 		if err := r.out.Watermark(changelog.MaxWatermark); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,9 +163,13 @@ func TestRankInsertOnlyRefusesRetractions(t *testing.T) {
 //
 // B/row is the live heap after a full GC with the operator alive minus before it was built, over the rows
 // that the current Rank keeps (the old one kept every row); x-raw is B/row over raw. Run with -benchtime 1x:
-// go test ./exec -run '^$' -bench RankStateSize -benchtime 1x
+// go test ./exec -run '^$' -bench RankStateSize -benchtime 1x (-state.keys sets the row counts n)
 func BenchmarkRankStateSize(b *testing.B) {
-	for _, n := range []int64{100_000, 1_000_000} {
+	for _, k := range splitComma(*stateKeys) {
+		n, err := strconv.ParseInt(k, 10, 64)
+		if err != nil || n < 10 {
+			b.Fatalf("bad -state.keys entry %q", k)
+		}
 		for _, shape := range []string{"dedup", "top10"} {
 			for _, impl := range []string{"compact", "before"} {
 				b.Run(fmt.Sprintf("%s/%s/rows=%d", shape, impl, n), func(b *testing.B) { benchRankState(b, shape, impl, n) })

@@ -59,6 +59,8 @@ func (t *topN) Push(b *changelog.Batch) error {
 	err := t.out.Push(&t.batch)
 	clear(t.batch.Rows)
 	t.batch.Reset()
+	clear(t.arena) // decoded strings reference the list's chunks
+	clear(t.dec)
 	return err
 }
 
