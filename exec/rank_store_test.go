@@ -41,7 +41,7 @@ func TestRankStoreProperty(t *testing.T) {
 	funcs := []string{"", "RANK", "DENSE_RANK"}
 	limits := []int64{1, 3, 10, -1}
 	bigs := 0
-	for seed := range uint64(300) {
+	for seed := range uint64(150) {
 		rng := rand.New(rand.NewPCG(seed, 0x7a4c))
 		mode := rng.IntN(3) // 0: retractions, 1: insert-only, 2: batch
 		cfg := RankConfig{Func: funcs[rng.IntN(3)], Partition: []int{0}, Limit: limits[rng.IntN(len(limits))],
@@ -57,7 +57,11 @@ func TestRankStoreProperty(t *testing.T) {
 		}
 		ch := &changes{rng: rng, retract: retract, update: true}
 		var steps []step
-		for range 20 + rng.IntN(200) {
+		n := 20 + rng.IntN(200)
+		if cfg.Limit < 0 { // every change renumbers the rows after it: keep the output small
+			n = 20 + rng.IntN(60)
+		}
+		for range n {
 			steps = append(steps, ch.next(0, func() []types.Value { return rankPropertyRow(rng, parts, orders, pad) }))
 		}
 		got, want := &recorder{}, &recorder{}
