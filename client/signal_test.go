@@ -43,3 +43,39 @@ INSERT INTO out_t SELECT id FROM src;
 		t.Fatal("the client did not stop within 10s of the interrupt")
 	}
 }
+
+// An interrupt during a batch SELECT ends the query with "Query terminated." and no error: the cancel is
+// the user's (QueryResult.Err reports the cancelled ctx, which the shell must not print as a failure).
+func TestInterruptStopsBatchQuery(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "script.sql")
+	script := `SET 'execution.runtime-mode' = 'batch';
+CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '2000000000');
+SELECT COUNT(*) FROM src;
+`
+	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan os.Signal, 1)
+	var out, errb bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- Main(Config{Args: []string{"-f", file}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Signals: sigs})
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("the script ended by itself (exit %d) although its query reads 2e9 rows\n%s%s", code, out.String(), errb.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	sigs <- os.Interrupt
+	select {
+	case code := <-done:
+		if code != 0 || strings.Contains(errb.String(), "ERROR") || strings.Contains(out.String(), "ERROR") {
+			t.Fatalf("exit %d after interrupt, want 0 and no error\n%s%s", code, out.String(), errb.String())
+		}
+		if !strings.Contains(out.String(), "Query terminated.") {
+			t.Fatalf("no termination notice:\n%s%s", out.String(), errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client did not stop within 10s of the interrupt")
+	}
+}
