@@ -57,31 +57,18 @@ func (r *run) record(rec *kgo.Record) error {
 		// A tombstone deletes its key: the key fields come from the record key, the value fields are NULL.
 		kind = changelog.Delete
 	} else if rec.Value == nil {
-		s.skippedNull.Add(1)
-		s.warn(rec, "its value is null (a tombstone; read compacted topics with 'upsert-kafka')")
+		s.skipNull(rec)
 		return nil
 	}
-	i := r.batch.Len()
-	if (i+1)*r.width > len(r.arena) {
-		// More records than max.poll.records in one poll (franz-go does not return more): grow; rows already
-		// in the batch keep pointing into the old array, which stays valid.
-		r.arena = make([]types.Value, 2*len(r.arena)+r.width)
-	}
-	row := r.arena[i*r.width : (i+1)*r.width : (i+1)*r.width]
+	row := r.nextRow()
 	if c.key != nil {
 		if rec.Key == nil {
 			for _, pi := range c.keyIdx {
 				row[pi] = types.NullValue
 			}
 		} else {
-			ok, err := r.keyDec.Decode(rec.Key, r.keyVals)
-			if err != nil {
-				return s.recordError(rec, "key", err)
-			}
-			if !ok {
-				s.skippedBad.Add(1)
-				s.warn(rec, "its key cannot be read by format '"+c.key.Identifier+"' (ignore-parse-errors)")
-				return nil
+			if ok, err := r.keyDec.Decode(rec.Key, r.keyVals); !ok || err != nil {
+				return s.unread(rec, "key", err)
 			}
 			for j, pi := range c.keyIdx {
 				row[pi] = r.keyVals[j]
@@ -99,14 +86,8 @@ func (r *run) record(rec *kgo.Record) error {
 		if !r.valDirect {
 			dst = r.valVals
 		}
-		ok, err := r.valDec.Decode(rec.Value, dst)
-		if err != nil {
-			return s.recordError(rec, "value", err)
-		}
-		if !ok {
-			s.skippedBad.Add(1)
-			s.warn(rec, "its value cannot be read by format '"+c.value.Identifier+"' (ignore-parse-errors)")
-			return nil
+		if ok, err := r.valDec.Decode(rec.Value, dst); !ok || err != nil {
+			return s.unread(rec, "value", err)
 		}
 		if !r.valDirect {
 			for j, pi := range c.valIdx {
@@ -123,14 +104,8 @@ func (r *run) record(rec *kgo.Record) error {
 			}
 		}
 	}
-	for j := range c.meta {
-		m := &c.meta[j]
-		v, err := m.cast(readMetadata(m.key.name, rec))
-		if err != nil {
-			return fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: metadata column '%s': %w",
-				c.table.Name, rec.Topic, rec.Partition, rec.Offset, m.col.Name, err)
-		}
-		row[c.nphys+j] = v
+	if err := r.setMetadata(rec, row); err != nil {
+		return err
 	}
 	r.batch.Append(kind, row)
 	return nil
@@ -155,24 +130,14 @@ func (r *run) changelogRecord(rec *kgo.Record, cd formats.ChangelogDecoder) erro
 		return nil
 	}
 	if c.key != nil && rec.Key != nil {
-		ok, err := r.keyDec.Decode(rec.Key, r.keyVals)
-		if err != nil {
-			return s.recordError(rec, "key", err)
-		}
-		if !ok {
-			s.skippedBad.Add(1)
-			s.warn(rec, "its key cannot be read by format '"+c.key.Identifier+"' (ignore-parse-errors)")
-			return nil
+		if ok, err := r.keyDec.Decode(rec.Key, r.keyVals); !ok || err != nil {
+			return s.unread(rec, "key", err)
 		}
 	}
 	emitted := 0
 	var metaErr error
 	err := cd.DecodeChangelog(rec.Value, func(kind changelog.Kind, vals []types.Value) error {
-		i := r.batch.Len()
-		if (i+1)*r.width > len(r.arena) {
-			r.arena = make([]types.Value, 2*len(r.arena)+r.width)
-		}
-		row := r.arena[i*r.width : (i+1)*r.width : (i+1)*r.width]
+		row := r.nextRow()
 		for j, pi := range c.valIdx {
 			row[pi] = vals[j]
 		}
@@ -183,15 +148,8 @@ func (r *run) changelogRecord(rec *kgo.Record, cd formats.ChangelogDecoder) erro
 				row[pi] = r.keyVals[j]
 			}
 		}
-		for j := range c.meta {
-			m := &c.meta[j]
-			v, err := m.cast(readMetadata(m.key.name, rec))
-			if err != nil {
-				metaErr = fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: metadata column '%s': %w",
-					c.table.Name, rec.Topic, rec.Partition, rec.Offset, m.col.Name, err)
-				return metaErr
-			}
-			row[c.nphys+j] = v
+		if metaErr = r.setMetadata(rec, row); metaErr != nil {
+			return metaErr
 		}
 		r.batch.Append(kind, row)
 		emitted++
@@ -204,10 +162,77 @@ func (r *run) changelogRecord(rec *kgo.Record, cd formats.ChangelogDecoder) erro
 		return s.recordError(rec, "value", err)
 	}
 	if emitted == 0 {
-		s.skippedBad.Add(1)
-		s.warn(rec, "its value cannot be read by format '"+c.value.Identifier+"' (ignore-parse-errors)")
+		s.skipBad(rec, "value")
 	}
 	return nil
+}
+
+// nextRow returns the arena's slot for the batch's next row.
+func (r *run) nextRow() []types.Value {
+	i := r.batch.Len()
+	if (i+1)*r.width > len(r.arena) {
+		// More records than max.poll.records in one poll (franz-go does not return more): grow; rows already
+		// in the batch keep pointing into the old array, which stays valid.
+		r.arena = make([]types.Value, 2*len(r.arena)+r.width)
+	}
+	return r.arena[i*r.width : (i+1)*r.width : (i+1)*r.width]
+}
+
+// unread answers for a record whose side ("key" or "value") its format did not read (both paths): the
+// format's error as a *RecordError, or, when the format skips the record (ignore-parse-errors), nil after
+// counting and warning about it.
+func (s *source) unread(rec *kgo.Record, side string, err error) error {
+	if err != nil {
+		return s.recordError(rec, side, err)
+	}
+	s.skipBad(rec, side)
+	return nil
+}
+
+// setMetadata writes rec's metadata columns into row.
+func (r *run) setMetadata(rec *kgo.Record, row []types.Value) error {
+	c := r.s.cfg
+	for j := range c.meta {
+		m := &c.meta[j]
+		v, err := m.cast(readMetadata(m.key.name, rec))
+		if err != nil {
+			return r.s.metadataError(rec, j, err)
+		}
+		row[c.nphys+j] = v
+	}
+	return nil
+}
+
+// metadata returns metadata column j of rec.
+func (r *run) metadata(rec *kgo.Record, j int) (types.Value, error) {
+	m := &r.s.cfg.meta[j]
+	v, err := m.cast(readMetadata(m.key.name, rec))
+	if err != nil {
+		return v, r.s.metadataError(rec, j, err)
+	}
+	return v, nil
+}
+
+func (s *source) metadataError(rec *kgo.Record, j int, err error) error {
+	return fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: metadata column '%s': %w",
+		s.cfg.table.Name, rec.Topic, rec.Partition, rec.Offset, s.cfg.meta[j].col.Name, err)
+}
+
+// skipNull counts and warns about a record whose value is null, on a table that is not upsert-kafka.
+func (s *source) skipNull(rec *kgo.Record) {
+	s.skippedNull.Add(1)
+	s.warn(rec, "its value is null (a tombstone; read compacted topics with 'upsert-kafka')")
+}
+
+// skipBad counts and warns about a record whose side ("key" or "value") its format cannot read and skips
+// (ignore-parse-errors).
+func (s *source) skipBad(rec *kgo.Record, side string) {
+	d := s.cfg.value
+	if side == "key" {
+		d = s.cfg.key
+	}
+	s.skippedBad.Add(1)
+	s.warn(rec, "its "+side+" cannot be read by format '"+d.Identifier+"' (ignore-parse-errors)")
 }
 
 func (s *source) recordError(rec *kgo.Record, side string, err error) error {
