@@ -33,17 +33,6 @@ type colBatch struct {
 	valCols []*vec.Col // b.Cols[valIdx[j]]
 }
 
-// columnType reports whether every value of type t has an exact form in vec.ColFor(t)'s column.
-func columnType(t types.Type) bool {
-	switch t.Kind {
-	case types.Row:
-		return false
-	case types.Decimal:
-		return t.Precision <= 18
-	}
-	return true
-}
-
 // useColumns switches the run to the columnar path when out takes columns and the table allows it.
 func (r *run) useColumns(out changelog.Output) {
 	c := r.s.cfg
@@ -73,7 +62,7 @@ func (r *run) useColumns(out changelog.Output) {
 	}
 	cb := &colBatch{dec: dec}
 	for _, t := range ts {
-		if !columnType(t) {
+		if !vec.Exact(t) {
 			return
 		}
 		cb.b.Cols = append(cb.b.Cols, vec.ColFor(t))
