@@ -342,11 +342,15 @@ func (w *sliceWindowAgg) emitCompact(s *cslice, start, end int64) error {
 	sv, ev := types.TimestampValue(start, 0), types.TimestampValue(end, 0)
 	w.ob.Reset()
 	w.arena = w.arena[:0]
-	need := int(s.n) * p.width
+	need := min(int(s.n), sliceEmitRows) * p.width
 	if cap(w.arena) < need {
 		w.arena = make([]types.Value, 0, need)
 	}
+	var err error
 	row := func(key []byte, i int32) {
+		if err != nil {
+			return
+		}
 		at := len(w.arena)
 		w.arena = w.arena[:at+p.width]
 		r := w.arena[at : at+p.width : at+p.width]
@@ -354,6 +358,12 @@ func (w *sliceWindowAgg) emitCompact(s *cslice, start, end int64) error {
 		r[w.startKey], r[w.endKey] = sv, ev
 		p.compactResults(s.group(i, stride), r)
 		w.ob.Append(changelog.Insert, r)
+		if len(w.ob.Rows) == sliceEmitRows {
+			// a large window goes out in batches of sliceEmitRows rows (the arena stays small)
+			err = w.out.Push(&w.ob)
+			w.ob.Reset()
+			w.arena = w.arena[:0]
+		}
 	}
 	if !s.idx.bytes {
 		c.fixOrd = c.fixOrd[:0]
@@ -390,11 +400,14 @@ func (w *sliceWindowAgg) emitCompact(s *cslice, start, end int64) error {
 		}
 		clear(c.byOrd)
 	}
-	if len(w.ob.Rows) == 0 {
-		return nil
+	if err != nil || len(w.ob.Rows) == 0 {
+		return err
 	}
 	return w.out.Push(&w.ob)
 }
+
+// sliceEmitRows is the most rows a compact window's results push at once (a variable for tests).
+var sliceEmitRows = 1024
 
 // toGroup fills group st (of the prototype) from compact group slots s of the slice ending at end.
 func (w *sliceWindowAgg) toGroup(st *group, end int64, key []byte, s []int64) {
