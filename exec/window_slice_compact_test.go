@@ -173,3 +173,32 @@ func TestSliceCompactRestoreMode(t *testing.T) {
 		}
 	}
 }
+
+// TestSliceCompactFallback: a row whose MIN/MAX argument the slots cannot keep exactly moves the operator to
+// the object path in the middle of a batch; the changelog is the object path's.
+func TestSliceCompactFallback(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	c := randomCompactSliceCase(rng)
+	c.spec = WindowSpec{Kind: Hop, Size: 6, Slide: 2}
+	steps := c.steps(rng, 40)
+	odd := types.IntValue(4)
+	odd.N = 1 // not a plain integer: the compact slots would lose N
+	for i := range steps {
+		if len(steps[i].rows) > 1 && i > len(steps)/2 {
+			steps[i].rows[1].Vals[2] = odd
+			break
+		}
+	}
+	obj := &recorder{}
+	ins, _ := c.build(func() bool { return false })(t, obj)
+	runSteps(t, ins, steps)
+	cmp := &recorder{}
+	ins, snaps := c.build(func() bool { return true })(t, cmp)
+	runSteps(t, ins, steps)
+	if snaps[0].(*sliceWindowAgg).c != nil {
+		t.Fatal("still compact after a value the slots cannot keep")
+	}
+	if obj.b.String() != cmp.b.String() || !sameRows(obj.rows, cmp.rows) || len(obj.rows) == 0 {
+		t.Fatalf("objects:\n%s\ncompact then objects:\n%s", obj.b.String(), cmp.b.String())
+	}
+}
