@@ -239,12 +239,12 @@ func (r *runner) printQuery(ctx context.Context, res *engine.Result) error {
 			}
 			rows = append(rows, row.Vals)
 		}
-		if err := q.Err(); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil { // interrupted: Err is the cancelled ctx's, not a failure
 			fmt.Fprintln(r.out, "Query terminated.")
 			return nil
+		}
+		if err := q.Err(); err != nil {
+			return err
 		}
 		r.printTable(res.Columns, rows)
 		return nil

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -219,7 +220,14 @@ func (r *runner) viewQuery(ctx context.Context, res *engine.Result, mode string,
 			}
 		}
 	}()
-	return r.showView(names, changes, q.Err, mode, r.maxViewRows(), kb, cancel)
+	// The view's own cancel (q, an interrupt, or the shell's ctx ending) is not a failure of the query.
+	errOf := func() error {
+		if err := q.Err(); err != nil && !(ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+			return err
+		}
+		return nil
+	}
+	return r.showView(names, changes, errOf, mode, r.maxViewRows(), kb, cancel)
 }
 
 // showView runs a view over changes (closed at the query's end, when errOf tells whether it failed) until q;

@@ -5,7 +5,8 @@
 //
 // scenario_test.go is the harness of the stateful jobs (one file per feature group: GROUP BY with compact
 // state, mini-batch and two-phase; TUMBLE, HOP, CUMULATE and SESSION windows; window SEMI/ANTI joins, Top-N
-// and deduplication; interval joins; MATCH_RECOGNIZE; ORDER BY rowtime); the scenarios run in parallel with
+// and deduplication; interval joins; regular joins (inner, LEFT OUTER into a GROUP BY, over
+// updating inputs); MATCH_RECOGNIZE; ORDER BY rowtime); the scenarios run in parallel with
 // each other. batch_test.go kills a staged BATCH job and reruns it from scratch.
 //
 // Flags: -crash.kills N sets the number of kills per scenario (CI default 8; use more for a nightly-style run).

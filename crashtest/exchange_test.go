@@ -9,11 +9,11 @@ import "testing"
 // TestExchangeGroupByKill: GROUP BY user_id → upsert-kafka at parallelism 2 in every run.
 func TestExchangeGroupByKill(t *testing.T) { userTotals(t, 60, 300, 0, []int{2}) }
 
-// regularJoin is a regular (non-interval) LEFT JOIN of the orders with the orders of the same topic read by a
+// exchangeLeftJoin is a regular (non-interval) LEFT JOIN of the orders with the orders of the same topic read by a
 // second table (id = id, the right side filtered to amount < 5) → upsert-kafka keyed by the order id: a left
 // row that arrives before its partner is written with NULLs and retracted when the partner comes (orders
 // with amount 5 or 6 keep their NULL), so the join's retractions go through the sink too.
-func regularJoin(t *testing.T, seed uint64, parallelism []int) {
+func exchangeLeftJoin(t *testing.T, seed uint64, parallelism []int) {
 	const users = 50
 	s := scenario{
 		users: users,
@@ -43,8 +43,8 @@ FROM orders o LEFT JOIN (SELECT id, amount FROM partners WHERE amount < 5) p ON 
 }
 
 // TestExchangeJoinKill: the regular join at parallelism 2 in every run.
-func TestExchangeJoinKill(t *testing.T) { regularJoin(t, 61, []int{2}) }
+func TestExchangeJoinKill(t *testing.T) { exchangeLeftJoin(t, 61, []int{2}) }
 
 // TestExchangeJoinKillRescale: the same with the parallelism changing between restores (2, 3, 1, ...): the
 // join state of the keyed subtasks is redistributed by key group at every restore.
-func TestExchangeJoinKillRescale(t *testing.T) { regularJoin(t, 62, []int{2, 3, 1}) }
+func TestExchangeJoinKillRescale(t *testing.T) { exchangeLeftJoin(t, 62, []int{2, 3, 1}) }

@@ -4,6 +4,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
@@ -46,18 +48,28 @@ type Result struct {
 
 // QueryResult streams the changelog of a running SELECT.
 //
-// Contract: Next blocks until a row is available, the query ends, or ctx is done. It returns ok=false at the
-// end; Err then says whether the end was an error. The returned row is the caller's to keep. Close cancels
-// the query and waits for it to stop; it is safe to call more than once.
+// Contract: Next blocks until a row is available, the query ends, or ctx is done, and returns ok=false in
+// the last two cases. Err then says why: the query's error when it failed; ctx.Err() (context.Canceled or
+// context.DeadlineExceeded) when Next stopped because its ctx ended — the query may still be running, and a
+// later Next with a live ctx resumes it — or when the ctx given to Execute ended; nil only after a normal
+// end (the query's input ended, or Close or the job's Cancel stopped it). So a caller that checks only Err
+// never takes a cancelled or timed-out query for a finished one; a caller that cancelled on purpose compares
+// with errors.Is(err, context.Canceled). The returned row is the caller's to keep. Close cancels the query
+// and waits for it to stop; it is safe to call more than once.
 type QueryResult struct {
 	rows   chan changelog.Row
 	done   chan struct{}
 	err    error
 	cancel context.CancelFunc
+	// stopped is ctx.Err() of the last Next that returned false because its ctx ended (nil otherwise).
+	stopped atomic.Pointer[error]
 }
 
-// Next returns the next row.
+// Next returns the next row; false at the query's end or when ctx is done (see Err).
 func (q *QueryResult) Next(ctx context.Context) (changelog.Row, bool) {
+	if q.stopped.Load() != nil {
+		q.stopped.Store(nil)
+	}
 	select {
 	case r, ok := <-q.rows:
 		if !ok {
@@ -66,18 +78,26 @@ func (q *QueryResult) Next(ctx context.Context) (changelog.Row, bool) {
 		}
 		return r, true
 	case <-ctx.Done():
+		err := ctx.Err()
+		q.stopped.Store(&err)
 		return changelog.Row{}, false
 	}
 }
 
-// Err returns the error that ended the query, nil after a normal end.
+// Err returns why the last Next returned false: the error that ended the query, else the error of the ctx
+// that stopped Next; nil after a normal end and while the query runs.
 func (q *QueryResult) Err() error {
 	select {
 	case <-q.done:
-		return q.err
+		if q.err != nil {
+			return q.err
+		}
 	default:
-		return nil
 	}
+	if p := q.stopped.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Close cancels the query and waits for it to stop.
@@ -86,7 +106,7 @@ func (q *QueryResult) Close() error {
 	for range q.rows {
 	}
 	<-q.done
-	if q.err == context.Canceled {
+	if errors.Is(q.err, context.Canceled) {
 		return nil
 	}
 	return q.err

@@ -658,6 +658,10 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 		if errors.Is(qr.err, context.Canceled) {
 			qr.err = nil
 		}
+		if qr.err == nil && j.Status() == JobCancelled {
+			// Close or the job's Cancel stopped the query: a normal end. The ctx of Execute ending is not.
+			qr.err = ctx.Err()
+		}
 		close(qr.rows)
 		close(qr.done)
 	}()

@@ -361,7 +361,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Input, g.op(n, op), j)
 	case *planner.Rank:
-		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl}
+		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl,
+			InsertOnly: n.Input.Mode().IsInsertOnly()}
 		cfg.Types = fieldTypes(n.Input.Fields())
 		if !n.Batch && !g.batch && len(n.Partition) > 0 {
 			sd := exec.ExchangeSide{Keys: n.Partition}

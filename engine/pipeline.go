@@ -161,8 +161,11 @@ func (j *Job) SourceSubtasks() map[string]int {
 	return m
 }
 
-// runSubtasks runs the subtasks of a parallel source and ends each of them; the first error wins.
+// runSubtasks runs the subtasks of a parallel source and ends each of them; the first error wins and
+// cancels the other subtasks (an unbounded subtask would otherwise keep the failed source running).
 func runSubtasks(ctx context.Context, sr sourceRun) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(sr.subs))
 	for i, out := range sr.subs {
@@ -174,6 +177,9 @@ func runSubtasks(ctx context.Context, sr sourceRun) error {
 				err = safeEnd(sr.name, out)
 			}
 			errs[i] = err
+			if err != nil {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()

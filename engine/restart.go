@@ -101,8 +101,7 @@ func (r *streamRestart) again(ctx context.Context, j *Job, old *graph, cause err
 		return nil, errNoRestart
 	case <-t.C:
 	}
-	g := &graph{batch: false, tempDir: r.template.tempDir, sortMemory: r.template.sortMemory, loc: r.template.loc,
-		restart: r.template.restart, notice: r.template.notice, ttl: r.template.ttl}
+	g := r.template.restartGraph()
 	if old.backend != nil {
 		_ = old.backend.Close()
 		old.backend = nil
@@ -152,6 +151,13 @@ func (r *streamRestart) again(ctx context.Context, j *Job, old *graph, cause err
 	}
 	r.lastStart = time.Now()
 	return g, nil
+}
+
+// restartGraph returns an empty streaming graph with g's configuration, for a restart: the same
+// parallelism (source and keyed subtasks, exchanges), key groups, clock, timeouts and directories.
+func (g *graph) restartGraph() *graph {
+	return &graph{batch: false, tempDir: g.tempDir, tmpDirs: g.tmpDirs, sortMemory: g.sortMemory, loc: g.loc, now: g.now,
+		restart: g.restart, notice: g.notice, ttl: g.ttl, idleTimeout: g.idleTimeout, subtasks: g.subtasks, maxPar: g.maxPar}
 }
 
 // next returns the delay before the next restart, or false when the strategy allows none.

@@ -1,9 +1,11 @@
 package exec
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -23,6 +25,10 @@ type RankConfig struct {
 	RowNumber bool
 	Types     []types.Type
 	Batch     bool
+	// InsertOnly: the input carries only +I rows (the planner's changelog mode), so rows numbered past Limit
+	// can never come back into the top and are not kept (Flink's append-only Top-N); a retraction is then an
+	// error. Batch input is always insert-only.
+	InsertOnly bool
 	// TTL ('table.exec.state.ttl'), in streaming mode: a partition whose top rows did not change and that
 	// saw no retraction for this long (processing time) is dropped without emitting anything; a later row of
 	// the partition starts it anew (ttl.go). 0 keeps state forever.
@@ -32,59 +38,80 @@ type RankConfig struct {
 }
 
 // NewRank returns the Top-N operator. Streaming: after every input row it compares the partition's new top
-// rows with what it emitted and emits -D for rows (or numbers) that left and +I for those that came, so the
-// materialized output is always the current top rows with their numbers; ties keep arrival order. The
-// output carries +I and -D. Retractions remove a row equal to the retracted one (dropped when absent). Batch:
-// the final top rows of every partition as +I at the end.
+// rows with its top rows before the row (what it emitted) and emits -D for rows (or numbers) that left and
+// +I for those that came, so the materialized output is always the current top rows with their numbers;
+// ties keep arrival order. The output carries +I and -D. Retractions remove a row equal to the retracted
+// one (dropped when absent). Batch: the final top rows of every partition as +I at the end.
 //
-// Cost: each partition keeps all its rows (sorted); an input row costs O(log n) plus O(Limit) to compare the
-// top rows.
+// State (rank_store.go): a partition's rows in a byte arena, sorted by (sort key, arrival); with an
+// insert-only input (or in batch) only the rows within Limit. An input row costs O(log n) plus O(Limit) to
+// compare the top rows (O(rows) when a partition keeps fewer than rsSmallBytes of them).
 func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
-	r := &rankOp{cfg: cfg, out: out, parts: map[string]*rankPart{}}
+	r := &rankOp{cfg: cfg, out: out}
+	r.trim = (cfg.InsertOnly || cfg.Batch) && cfg.Limit >= 0
+	r.exact = len(cfg.Types) > 0 && exactIdentity(cfg.Types)
 	if !cfg.Batch {
 		r.ttl = newStateTTL(cfg.TTL, cfg.Now)
 	}
+	r.st = rankStore{st: newJoinStore(false, false, maphash.MakeSeed()), ttl: r.ttl.on()}
+	r.ptypes = partTypes(cfg)
 	return r
 }
 
-type rankRow struct {
-	sortKey string // order encoding + arrival sequence
-	ident   string // full-row encoding, for retractions
-	vals    []types.Value
-}
-
-type rankPart struct {
-	rows     []*rankRow // sorted by sortKey
-	emitted  []*rankRow // what was emitted for positions 1..len(emitted)
-	emitNums []int64    // and with which numbers
-	touched  int64      // with a TTL: when a row last changed the top rows or was retracted (Unix ms)
-}
-
 type rankOp struct {
-	cfg   RankConfig
-	out   changelog.Output
-	parts map[string]*rankPart
-	seq   uint64
-	kbuf  []byte
-	ob    changelog.Batch
-	arena []types.Value
-	ttl   stateTTL
+	cfg    RankConfig
+	out    changelog.Output
+	st     rankStore
+	ptypes []types.Type
+	trim   bool // rows past Limit are dropped (insert-only input)
+	exact  bool // a row's encoding is its identity (exactIdentity)
+	seq    uint64
+	kbuf   []byte
+	nbuf   []byte // the entry of the row being inserted or retracted
+	ibuf   []byte // identity scratch
+	jbuf   []byte
+	part   rankPart
+	oldTop []rEnt
+	oldNum []int64
+	newTop []rEnt
+	newNum []int64
+	newSeq uint64        // the arrival number of the row being inserted (0: none)
+	newRow []types.Value // and its values
+	dec    []types.Value // decoding scratch
+	ob     changelog.Batch
+	arena  []types.Value
+	ttl    stateTTL
 }
 
-func (r *rankOp) ident(vals []types.Value) string {
-	r.kbuf = r.kbuf[:0]
+func (r *rankOp) ident(dst []byte, vals []types.Value) []byte {
 	for i, v := range vals {
 		var t types.Type
 		if i < len(r.cfg.Types) {
 			t = r.cfg.Types[i]
 		}
-		r.kbuf = types.AppendKey(r.kbuf, v, t)
+		dst = types.AppendKey(dst, v, t)
 	}
-	return string(r.kbuf)
+	return dst
 }
 
-func (r *rankOp) emitNum(kind changelog.Kind, row *rankRow, num int64) {
-	n := len(row.vals)
+// sameRow reports whether two stored rows are the same row (as retractions and the diff without row
+// numbers compare them).
+func (r *rankOp) sameRow(a, b []byte) bool {
+	if r.exact || bytes.Equal(a, b) {
+		return bytes.Equal(a, b)
+	}
+	r.ibuf = r.ident(r.ibuf[:0], rankDecodeRow(a, r.dec))
+	r.jbuf = r.ident(r.jbuf[:0], rankDecodeRow(b, r.dec))
+	return bytes.Equal(r.ibuf, r.jbuf)
+}
+
+func (r *rankOp) emitNum(kind changelog.Kind, e *rEnt, num int64) {
+	vals := r.newRow
+	if r.newSeq == 0 || e.seq() != r.newSeq {
+		r.dec = rankDecodeRow(e.row, r.dec)
+		vals = r.dec
+	}
+	n := len(vals)
 	if r.cfg.RowNumber {
 		n++
 	}
@@ -92,22 +119,22 @@ func (r *rankOp) emitNum(kind changelog.Kind, row *rankRow, num int64) {
 		r.arena = make([]types.Value, 0, max(1024, 4*n))
 	}
 	s := len(r.arena)
-	r.arena = append(r.arena, row.vals...)
+	r.arena = append(r.arena, vals...)
 	if r.cfg.RowNumber {
 		r.arena = append(r.arena, types.IntValue(num))
 	}
 	r.ob.Append(kind, r.arena[s:len(r.arena):len(r.arena)])
 }
 
-// top returns the partition's rows in the output and their numbers (ROW_NUMBER, RANK or DENSE_RANK).
-func (r *rankOp) top(p *rankPart) ([]*rankRow, []int64) {
-	var rows []*rankRow
-	var nums []int64
-	var prev string
+// top appends the partition's rows in the output and their numbers (ROW_NUMBER, RANK or DENSE_RANK).
+func (r *rankOp) top(p *rankPart, rows []rEnt, nums []int64) ([]rEnt, []int64) {
+	rows, nums = rows[:0], nums[:0]
+	var prev []byte
 	var num, dense int64
-	for i, row := range p.rows {
-		key := row.sortKey[:len(row.sortKey)-8] // without the arrival sequence
-		if i == 0 || key != prev {
+	i := 0
+	p.each(func(e rEnt) bool {
+		key := e.order()
+		if i == 0 || !bytes.Equal(key, prev) {
 			num, dense = int64(i+1), dense+1
 		}
 		prev = key
@@ -119,49 +146,120 @@ func (r *rankOp) top(p *rankPart) ([]*rankRow, []int64) {
 			n = dense
 		}
 		if r.cfg.Limit >= 0 && n > r.cfg.Limit {
-			break // numbers only grow along the sorted rows
+			return false // numbers only grow along the sorted rows
 		}
-		rows, nums = append(rows, row), append(nums, n)
-	}
+		rows, nums = append(rows, e), append(nums, n)
+		i++
+		return true
+	})
 	return rows, nums
 }
 
-// diff emits the changes between what partition p emitted and its current top rows.
-func (r *rankOp) diff(p *rankPart) {
-	top, nums := r.top(p)
-	for i := 0; i < max(len(top), len(p.emitted)); i++ {
-		var old, cur *rankRow
+// diff emits the changes between the partition's top rows before the change (old) and after it (cur).
+func (r *rankOp) diff(old []rEnt, oldNums []int64, cur []rEnt, curNums []int64) {
+	for i := 0; i < max(len(cur), len(old)); i++ {
+		var o, c *rEnt
 		var oldN, curN int64
-		if i < len(p.emitted) {
-			old, oldN = p.emitted[i], p.emitNums[i]
+		if i < len(old) {
+			o, oldN = &old[i], oldNums[i]
 		}
-		if i < len(top) {
-			cur, curN = top[i], nums[i]
+		if i < len(cur) {
+			c, curN = &cur[i], curNums[i]
 		}
-		if old == cur && (oldN == curN || !r.cfg.RowNumber) {
+		if o != nil && c != nil && o.seq() == c.seq() && (oldN == curN || !r.cfg.RowNumber) {
 			continue
 		}
-		if !r.cfg.RowNumber && old != nil && cur != nil && old.ident == cur.ident {
+		if !r.cfg.RowNumber && o != nil && c != nil && r.sameRow(o.row, c.row) {
 			continue
 		}
-		if old != nil && (r.cfg.RowNumber || !contains(top, old)) {
-			r.emitNum(changelog.Delete, old, oldN)
+		if o != nil && (r.cfg.RowNumber || !containsSeq(cur, o.seq())) {
+			r.emitNum(changelog.Delete, o, oldN)
 		}
-		if cur != nil && (r.cfg.RowNumber || !contains(p.emitted, cur)) {
-			r.emitNum(changelog.Insert, cur, curN)
+		if c != nil && (r.cfg.RowNumber || !containsSeq(old, c.seq())) {
+			r.emitNum(changelog.Insert, c, curN)
 		}
 	}
-	p.emitted = append(p.emitted[:0], top...)
-	p.emitNums = append(p.emitNums[:0], nums...)
 }
 
-func contains(rows []*rankRow, x *rankRow) bool {
-	for _, r := range rows {
-		if r == x {
+func containsSeq(rows []rEnt, seq uint64) bool {
+	for i := range rows {
+		if rows[i].seq() == seq {
 			return true
 		}
 	}
 	return false
+}
+
+// insertEntry puts e into p in order.
+func (r *rankOp) insertEntry(p *rankPart, e rEnt) {
+	if p.big != nil {
+		p.big.insert(e)
+		return
+	}
+	i := sort.Search(len(p.ents), func(i int) bool { return bytes.Compare(p.ents[i].sk, e.sk) > 0 })
+	p.ents = append(p.ents, rEnt{})
+	copy(p.ents[i+1:], p.ents[i:])
+	p.ents[i] = e
+}
+
+// removeEntry removes from p the earliest row with sort key order whose row is the same as row; it reports
+// whether there was one.
+func (r *rankOp) removeEntry(p *rankPart, order, row []byte) bool {
+	if p.big == nil {
+		i := sort.Search(len(p.ents), func(i int) bool { return bytes.Compare(p.ents[i].sk, order) >= 0 })
+		for ; i < len(p.ents) && bytes.HasPrefix(p.ents[i].sk, order); i++ {
+			if r.sameRow(p.ents[i].row, row) {
+				p.ents = append(p.ents[:i], p.ents[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+	bb := p.big
+	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.sk, order) >= 0 })
+	for ci = max(ci-1, 0); ci < len(bb.chunks); ci++ {
+		c := bb.chunks[ci]
+		for q := 0; q < len(c); {
+			e, next := parseREnt(c, q)
+			if bytes.Compare(e.sk, order) >= 0 {
+				if !bytes.HasPrefix(e.sk, order) {
+					return false
+				}
+				if r.sameRow(e.row, row) {
+					bb.remove(ci, q, next)
+					return true
+				}
+			}
+			q = next
+		}
+	}
+	return false
+}
+
+// pastLimit reports, when the stored rows are the top rows (trim), whether a row with sort key and arrival
+// sk would be numbered past the limit (it sorts after every stored row of its sort key).
+func (r *rankOp) pastLimit(sk []byte) bool {
+	top, nums := r.oldTop, r.oldNum
+	i := sort.Search(len(top), func(i int) bool { return bytes.Compare(top[i].sk, sk) > 0 })
+	n := int64(i + 1)
+	if i > 0 && (r.cfg.Func == "RANK" || r.cfg.Func == "DENSE_RANK") {
+		switch {
+		case bytes.Equal(top[i-1].order(), sk[:len(sk)-8]):
+			n = nums[i-1]
+		case r.cfg.Func == "DENSE_RANK":
+			n = nums[i-1] + 1
+		}
+	}
+	return n > r.cfg.Limit
+}
+
+// truncate keeps the first n rows of p.
+func truncatePart(p *rankPart, n int) {
+	if p.big != nil {
+		p.big.truncate(n)
+	} else if n < len(p.ents) {
+		p.ents = p.ents[:n]
+	}
 }
 
 func (r *rankOp) Push(b *changelog.Batch) error {
@@ -169,65 +267,109 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 	r.arena = r.arena[:0]
 	r.tickTTL()
 	now := r.ttl.now
+	st := &r.st
 	for _, row := range b.Rows {
-		r.kbuf = appendGroupKey(r.kbuf[:0], row.Vals, r.cfg.Partition, partTypes(r.cfg))
-		pk := string(r.kbuf)
-		p := r.parts[pk]
-		if p != nil && r.ttl.expired(p.touched) { // expired, not dropped by a scan yet
-			delete(r.parts, pk)
-			p = nil
+		insert := row.Kind.IsAccumulate()
+		if !insert && (r.cfg.Batch || r.cfg.InsertOnly) {
+			return fmt.Errorf("rank: the input was planned as insert-only but carries a %s row", row.Kind)
 		}
-		if row.Kind.IsAccumulate() {
-			if p == nil {
-				p = &rankPart{}
-				r.parts[pk] = p
+		if !keyColsFit(row.Vals, r.cfg.Partition) || !sortColsFit(row.Vals, r.cfg.Order) {
+			return fmt.Errorf("rank: a row has %d columns, fewer than the operator reads", len(row.Vals))
+		}
+		r.kbuf = appendGroupKey(r.kbuf[:0], row.Vals, r.cfg.Partition, r.ptypes)
+		h := st.st.hash(r.kbuf)
+		p := &r.part
+		slot, found := st.st.find(r.kbuf, h)
+		if found {
+			st.load(slot, p)
+			if r.ttl.expired(p.touched) { // expired, not dropped by a scan yet
+				st.deletePart(slot)
+				found = false
 			}
+		}
+		if !found {
+			if !insert {
+				continue
+			}
+			*p = rankPart{slot: -1, ents: p.ents[:0]}
+		}
+		if !r.cfg.Batch || r.trim {
+			r.oldTop, r.oldNum = r.top(p, r.oldTop, r.oldNum)
+		}
+		nb := appendSortKey(r.nbuf[:0], row.Vals, r.cfg.Order)
+		ol := len(nb)
+		r.newSeq, r.newRow = 0, nil
+		if insert {
 			r.seq++
-			sk := appendSortKey(nil, row.Vals, r.cfg.Order)
-			sk = append(sk, byte(r.seq>>56), byte(r.seq>>48), byte(r.seq>>40), byte(r.seq>>32), byte(r.seq>>24), byte(r.seq>>16), byte(r.seq>>8), byte(r.seq))
-			nr := &rankRow{sortKey: string(sk), ident: r.ident(row.Vals), vals: changelog.CopyVals(row.Vals)}
-			i := sort.Search(len(p.rows), func(i int) bool { return p.rows[i].sortKey > nr.sortKey })
-			p.rows = append(p.rows, nil)
-			copy(p.rows[i+1:], p.rows[i:])
-			p.rows[i] = nr
+			nb = binary.BigEndian.AppendUint64(nb, r.seq)
+			sl := len(nb)
+			if r.trim && r.pastLimit(nb) {
+				r.nbuf = nb
+				continue // it would be numbered past the limit: nothing changes
+			}
+			nb = appendRowBinary(nb, row.Vals)
+			r.nbuf = nb
+			r.newSeq, r.newRow = r.seq, row.Vals
+			r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:]})
 		} else {
-			if r.cfg.Batch {
-				return fmt.Errorf("rank: batch input carries a %s row", row.Kind)
-			}
-			if p == nil {
+			nb = appendRowBinary(nb, row.Vals)
+			r.nbuf = nb
+			if !r.removeEntry(p, nb[:ol], nb[ol:]) {
 				continue
 			}
-			prefix := string(appendSortKey(nil, row.Vals, r.cfg.Order))
-			id := r.ident(row.Vals)
-			i := sort.Search(len(p.rows), func(i int) bool { return p.rows[i].sortKey >= prefix })
-			found := -1
-			for ; i < len(p.rows) && strings.HasPrefix(p.rows[i].sortKey, prefix); i++ {
-				if p.rows[i].ident == id {
-					found = i
-					break
-				}
-			}
-			if found < 0 {
-				continue
-			}
-			p.rows = append(p.rows[:found], p.rows[found+1:]...)
 			p.touched = now
 		}
-		if !r.cfg.Batch {
+		changed := !insert
+		if r.cfg.Batch {
+			if r.trim {
+				r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
+				truncatePart(p, len(r.newTop))
+				changed = containsSeq(r.newTop, r.newSeq)
+			} else {
+				changed = true
+			}
+		} else {
+			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
+			if r.trim {
+				truncatePart(p, len(r.newTop))
+			}
 			n := len(r.ob.Rows)
-			r.diff(p)
+			r.diff(r.oldTop, r.oldNum, r.newTop, r.newNum)
 			if len(r.ob.Rows) != n {
 				p.touched = now
-			}
-			if len(p.rows) == 0 && len(p.emitted) == 0 {
-				delete(r.parts, pk)
+				changed = true
+			} else if insert && !r.trim {
+				changed = true // kept outside the top
+			} else if insert && containsSeq(r.newTop, r.newSeq) {
+				changed = true
 			}
 		}
+		if changed {
+			st.save(r.kbuf, h, p)
+		}
+		r.newSeq, r.newRow = 0, nil
 	}
-	if len(r.ob.Rows) == 0 {
-		return nil
+	r.st.tidy()
+	var err error
+	if len(r.ob.Rows) > 0 {
+		err = r.out.Push(&r.ob)
 	}
-	return r.out.Push(&r.ob)
+	r.release()
+	return err
+}
+
+// release drops the references the operator's scratch holds into its arena's chunks (decoded strings,
+// parsed entries), so that chunks that compaction left behind are not kept alive by them.
+func (r *rankOp) release() {
+	clear(r.ob.Rows)
+	r.ob.Reset()
+	clear(r.arena)
+	r.arena = r.arena[:0]
+	clear(r.dec)
+	clear(r.oldTop)
+	clear(r.newTop)
+	clear(r.part.ents[:cap(r.part.ents)])
+	r.part = rankPart{ents: r.part.ents[:0]}
 }
 
 func partTypes(cfg RankConfig) []types.Type {
@@ -240,6 +382,22 @@ func partTypes(cfg RankConfig) []types.Type {
 	return ts
 }
 
+// tickTTL reads the clock for the rank's TTL and drops the expired partitions when a scan is due.
+func (r *rankOp) tickTTL() {
+	if !r.ttl.tick() {
+		return
+	}
+	st := &r.st
+	for i := 0; i < len(st.st.slots); {
+		if st.st.slots[i] != 0 && r.ttl.expired(st.touchedAt(i)) {
+			st.deletePart(i) // a later entry may shift into slot i: look at it again
+			continue
+		}
+		i++
+	}
+	st.tidy()
+}
+
 func (r *rankOp) Watermark(ts int64) error {
 	if r.cfg.Batch {
 		return nil
@@ -248,26 +406,36 @@ func (r *rankOp) Watermark(ts int64) error {
 	return r.out.Watermark(ts)
 }
 
+// slotsByKey returns the occupied slots in the order of their partition keys.
+func (r *rankOp) slotsByKey() []int {
+	st := &r.st.st
+	var out []int
+	for i, v := range st.slots {
+		if v != 0 {
+			out = append(out, i)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return bytes.Compare(st.record(out[a]).key, st.record(out[b]).key) < 0 })
+	return out
+}
+
 func (r *rankOp) End() error {
 	if r.cfg.Batch {
-		keys := make([]string, 0, len(r.parts))
-		for k := range r.parts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			p := r.parts[k]
+		for _, slot := range r.slotsByKey() {
+			p := &r.part
+			r.st.load(slot, p)
 			r.ob.Reset()
 			r.arena = r.arena[:0]
-			rows, nums := r.top(p)
-			for i, row := range rows {
-				r.emitNum(changelog.Insert, row, nums[i])
+			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
+			for i := range r.newTop {
+				r.emitNum(changelog.Insert, &r.newTop[i], r.newNum[i])
 			}
 			if len(r.ob.Rows) > 0 {
 				if err := r.out.Push(&r.ob); err != nil {
 					return err
 				}
 			}
+			r.release()
 		}
 		if err := r.out.Watermark(changelog.MaxWatermark); err != nil {
 			return err

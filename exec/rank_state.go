@@ -30,17 +30,22 @@ func (r *rankOp) SnapshotState(w state.Writer) error {
 	if err := w.Put(nsMeta, nil, binary.AppendUvarint(appendMeta(nil, r.signature()), r.seq)); err != nil {
 		return err
 	}
-	var kb, vb []byte
-	for k, p := range r.parts {
+	var vb []byte
+	p := &r.part
+	for slot, v := range r.st.st.slots {
+		if v == 0 {
+			continue
+		}
+		r.st.load(slot, p)
 		vb = append(vb[:0], stateVersion)
 		vb = binary.AppendVarint(vb, p.touched)
-		vb = binary.AppendUvarint(vb, uint64(len(p.rows)))
-		for _, row := range p.rows {
-			vb = binary.AppendUvarint(vb, binary.BigEndian.Uint64([]byte(row.sortKey[len(row.sortKey)-8:])))
-			vb = appendRowBinary(vb, row.vals)
-		}
-		kb = append(kb[:0], k...)
-		if err := w.Put(0, kb, vb); err != nil {
+		vb = binary.AppendUvarint(vb, uint64(p.count()))
+		p.each(func(e rEnt) bool {
+			vb = binary.AppendUvarint(vb, e.seq())
+			vb = append(vb, e.row...)
+			return true
+		})
+		if err := w.Put(0, r.st.st.record(slot).key, vb); err != nil {
 			return err
 		}
 	}
@@ -52,14 +57,15 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 	if r.cfg.Batch {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}
-	pt := partTypes(r.cfg)
+	var ents []rEnt
 	return restoreLoop(rd, op, r.signature(), func(d *stateDec) {
 		r.seq = max(r.seq, d.uvarint())
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
-		if _, dup := r.parts[string(key)]; dup {
+		h := r.st.st.hash(key)
+		if _, dup := r.st.st.find(key, h); dup {
 			return corrupt(op, "key %x appears twice", key)
 		}
 		bad := func(format string, args ...any) error { return entryError(op, ns, key, fmt.Errorf(format, args...)) }
@@ -67,8 +73,9 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 		if err != nil {
 			return entryError(op, ns, key, err)
 		}
-		p := &rankPart{touched: d.varint()}
+		touched := d.varint()
 		n := d.count()
+		ents = ents[:0]
 		for range n {
 			seq := d.uvarint()
 			vals := d.row()
@@ -78,23 +85,29 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 			if !keyColsFit(vals, r.cfg.Partition) || !sortColsFit(vals, r.cfg.Order) {
 				return bad("a row has %d columns, fewer than the operator reads", len(vals))
 			}
-			r.kbuf = appendGroupKey(r.kbuf[:0], vals, r.cfg.Partition, pt)
+			r.kbuf = appendGroupKey(r.kbuf[:0], vals, r.cfg.Partition, r.ptypes)
 			if !bytes.Equal(r.kbuf, key) {
 				return bad("the key does not match the partition of its rows")
 			}
-			sk := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, r.cfg.Order), seq)
-			p.rows = append(p.rows, &rankRow{sortKey: string(sk), ident: r.ident(vals), vals: vals})
+			b := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, r.cfg.Order), seq)
+			sl := len(b)
+			b = appendRowBinary(b, vals)
+			ents = append(ents, rEnt{sk: b[:sl:sl], row: b[sl:]})
 			r.seq = max(r.seq, seq)
 		}
 		if err := d.done(); err != nil {
 			return entryError(op, ns, key, err)
 		}
-		if len(p.rows) == 0 {
+		if len(ents) == 0 {
 			return bad("a partition without rows")
 		}
-		sort.Slice(p.rows, func(i, j int) bool { return p.rows[i].sortKey < p.rows[j].sortKey })
-		p.emitted, p.emitNums = r.top(p)
-		r.parts[string(key)] = p
+		sort.Slice(ents, func(i, j int) bool { return bytes.Compare(ents[i].sk, ents[j].sk) < 0 })
+		p := &rankPart{slot: -1, touched: touched, ents: ents}
+		if r.trim {
+			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
+			truncatePart(p, len(r.newTop))
+		}
+		r.st.save(key, h, p)
 		return nil
 	})
 }
@@ -121,12 +134,13 @@ func (t *topN) SnapshotState(w state.Writer) error {
 	if err := w.Put(nsMeta, nil, binary.AppendUvarint(appendMeta(nil, t.signature()), t.seq)); err != nil {
 		return err
 	}
-	var kb, vb []byte
+	var vb []byte
 	for _, c := range t.list.chunks {
-		for _, e := range c {
-			kb = binary.BigEndian.AppendUint64(append(kb[:0], e.key...), e.seq)
-			vb = appendRowBinary(append(vb[:0], stateVersion), e.vals)
-			if err := w.Put(0, kb, vb); err != nil {
+		for q := 0; q < len(c); {
+			var e rEnt
+			e, q = parseREnt(c, q)
+			vb = append(append(vb[:0], stateVersion), e.row...)
+			if err := w.Put(0, e.sk, vb); err != nil {
 				return err
 			}
 		}
@@ -160,9 +174,12 @@ func (t *topN) RestoreState(r state.Reader) error {
 		if !bytes.Equal(appendSortKey(t.keyBuf[:0], vals, t.keys), sk) {
 			return entryError(op, ns, key, fmt.Errorf("the key does not match the sort key of its row"))
 		}
-		e := &rankEntry{key: bytes.Clone(sk), seq: binary.BigEndian.Uint64(key[len(key)-8:]), vals: vals}
-		t.list.insert(e, t.end)
-		t.seq = max(t.seq, e.seq)
+		seq := binary.BigEndian.Uint64(key[len(key)-8:])
+		b := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, t.keys), seq)
+		sl := len(b)
+		b = appendRowBinary(b, vals)
+		t.list.insert(rEnt{sk: b[:sl:sl], row: b[sl:]})
+		t.seq = max(t.seq, seq)
 		return nil
 	})
 }

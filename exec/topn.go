@@ -1,10 +1,8 @@
 package exec
 
 import (
-	"bytes"
-	"cmp"
-	"slices"
-	"sort"
+	"encoding/binary"
+	"fmt"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
@@ -15,7 +13,8 @@ import (
 // arrival order) and emits the changes of the window of positions offset .. offset+limit-1: +I for a row
 // entering it, -D for a row leaving it. +I/+U input rows are inserted; -U/-D rows remove the earliest
 // equal row (a retraction of an unknown row is ignored), letting the next row into the window. A negative
-// limit means no limit. The output mode is +I/-D.
+// limit means no limit. The output mode is +I/-D. The rows are kept encoded in sorted chunks of bytes
+// (rankBig, rank_store.go): inserting or removing copies one chunk of at most rbChunkMax bytes.
 func NewTopN(keys []SortKey, limit, offset int64, out changelog.Output) changelog.Output {
 	t := &topN{keys: keys, offset: max(offset, 0), out: out}
 	t.end = 1<<63 - 1
@@ -30,9 +29,11 @@ type topN struct {
 	offset int64 // window = positions [offset, end)
 	end    int64
 	out    changelog.Output
-	list   rankList
+	list   rankBig // the rows in order, as rank_store.go's entries
 	seq    uint64
 	keyBuf []byte
+	dec    []types.Value
+	arena  []types.Value
 	batch  changelog.Batch
 }
 
@@ -40,7 +41,11 @@ func (t *topN) Push(b *changelog.Batch) error {
 	if t.end <= t.offset {
 		return nil // LIMIT 0: the window is empty
 	}
+	t.arena = t.arena[:0]
 	for _, r := range b.Rows {
+		if !sortColsFit(r.Vals, t.keys) {
+			return fmt.Errorf("top-n: a row has %d columns, fewer than the operator reads", len(r.Vals))
+		}
 		t.keyBuf = appendSortKey(t.keyBuf[:0], r.Vals, t.keys)
 		if r.Kind.IsAccumulate() {
 			t.insert(r.Vals)
@@ -54,148 +59,68 @@ func (t *topN) Push(b *changelog.Batch) error {
 	err := t.out.Push(&t.batch)
 	clear(t.batch.Rows)
 	t.batch.Reset()
+	clear(t.arena) // decoded strings reference the list's chunks
+	clear(t.dec)
 	return err
+}
+
+// emit appends a row to the output batch (copied into the batch's arena).
+func (t *topN) emit(kind changelog.Kind, vals []types.Value) {
+	n := len(vals)
+	if len(t.arena)+n > cap(t.arena) {
+		t.arena = make([]types.Value, 0, max(1024, 4*n))
+	}
+	s := len(t.arena)
+	t.arena = append(t.arena, vals...)
+	t.batch.Append(kind, t.arena[s:len(t.arena):len(t.arena)])
+}
+
+// emitEnt emits a stored row (its strings reference the list's chunks, which are never changed).
+func (t *topN) emitEnt(kind changelog.Kind, e rEnt) {
+	t.dec = rankDecodeRow(e.row, t.dec)
+	t.emit(kind, t.dec)
 }
 
 func (t *topN) insert(vals []types.Value) {
 	t.seq++
-	e := &rankEntry{key: bytes.Clone(t.keyBuf), seq: t.seq, vals: changelog.CopyVals(vals)}
-	r := t.list.insert(e, t.end)
+	kb := binary.BigEndian.AppendUint64(t.keyBuf, t.seq)
+	sl := len(kb)
+	kb = appendRowBinary(kb, vals)
+	t.keyBuf = kb
+	r := t.list.insertAt(rEnt{sk: kb[:sl:sl], row: kb[sl:]}, t.end)
 	if r >= t.end {
 		return
 	}
 	if r >= t.offset {
-		t.batch.Append(changelog.Insert, e.vals)
-	} else if in := t.list.at(t.offset); in != nil { // the row before the window shifted into it
-		t.batch.Append(changelog.Insert, in.vals)
+		t.emit(changelog.Insert, vals)
+	} else if in, ok := t.list.at(t.offset); ok { // the row before the window shifted into it
+		t.emitEnt(changelog.Insert, in)
 	}
-	if out := t.list.at(t.end); out != nil { // the last row of the window was pushed out
-		t.batch.Append(changelog.Delete, out.vals)
+	if out, ok := t.list.at(t.end); ok { // the last row of the window was pushed out
+		t.emitEnt(changelog.Delete, out)
 	}
 }
 
 func (t *topN) remove(vals []types.Value) {
-	e, r := t.list.remove(t.keyBuf, vals, t.end)
-	if e == nil || r >= t.end {
+	e, r, ok := t.list.removeEqual(t.keyBuf, func(row []byte) bool {
+		t.dec = rankDecodeRow(row, t.dec)
+		return rowsEqual(t.dec, vals)
+	}, t.end)
+	if !ok || r >= t.end {
 		return
 	}
 	if r >= t.offset {
-		t.batch.Append(changelog.Delete, e.vals)
-	} else if gone := t.list.at(t.offset - 1); gone != nil { // the window's first row shifted before it
-		t.batch.Append(changelog.Delete, gone.vals)
+		t.emitEnt(changelog.Delete, e)
+	} else if gone, ok := t.list.at(t.offset - 1); ok { // the window's first row shifted before it
+		t.emitEnt(changelog.Delete, gone)
 	}
-	if in := t.list.at(t.end - 1); in != nil { // the row after the window moved into it
-		t.batch.Append(changelog.Insert, in.vals)
+	if in, ok := t.list.at(t.end - 1); ok { // the row after the window moved into it
+		t.emitEnt(changelog.Insert, in)
 	}
 }
 
 func (t *topN) Watermark(ts int64) error { return t.out.Watermark(ts) }
 func (t *topN) End() error               { return t.out.End() }
-
-// rankEntry is a row kept by Top-N, ordered by (key, seq). Its vals are never mutated.
-type rankEntry struct {
-	key  []byte
-	seq  uint64
-	vals []types.Value
-}
-
-func cmpRank(a, b *rankEntry) int {
-	if c := bytes.Compare(a.key, b.key); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.seq, b.seq)
-}
-
-// rankList is an ordered list of entries in chunks of at most rankChunk, so that inserting and removing
-// cost O(log n + rankChunk) and finding a position below limit walks at most limit/rankChunk chunks.
-type rankList struct {
-	chunks [][]*rankEntry
-}
-
-const rankChunk = 256
-
-// prefix returns the number of entries in the chunks before ci, stopping early once it reaches stop.
-func (l *rankList) prefix(ci int, stop int64) int64 {
-	var n int64
-	for _, c := range l.chunks[:ci] {
-		n += int64(len(c))
-		if n >= stop {
-			return stop
-		}
-	}
-	return n
-}
-
-// insert adds e and returns its position (capped at stop).
-func (l *rankList) insert(e *rankEntry, stop int64) int64 {
-	if len(l.chunks) == 0 {
-		l.chunks = append(l.chunks, []*rankEntry{e})
-		return 0
-	}
-	ci := sort.Search(len(l.chunks), func(i int) bool {
-		c := l.chunks[i]
-		return cmpRank(c[len(c)-1], e) > 0
-	})
-	if ci == len(l.chunks) {
-		ci--
-	}
-	c := l.chunks[ci]
-	pos := sort.Search(len(c), func(i int) bool { return cmpRank(c[i], e) > 0 })
-	c = slices.Insert(c, pos, e)
-	if len(c) > rankChunk {
-		half := len(c) / 2
-		tail := slices.Clone(c[half:])
-		clear(c[half:])
-		c = c[:half]
-		l.chunks = slices.Insert(l.chunks, ci+1, tail)
-	}
-	l.chunks[ci] = c
-	return min(l.prefix(ci, stop)+int64(pos), stop)
-}
-
-// remove deletes the earliest entry with sort key key and values equal to vals; it returns the entry and
-// its former position (capped at stop), or nil.
-func (l *rankList) remove(key []byte, vals []types.Value, stop int64) (*rankEntry, int64) {
-	ci := sort.Search(len(l.chunks), func(i int) bool {
-		c := l.chunks[i]
-		return bytes.Compare(c[len(c)-1].key, key) >= 0
-	})
-	for ; ci < len(l.chunks); ci++ {
-		c := l.chunks[ci]
-		pos := sort.Search(len(c), func(i int) bool { return bytes.Compare(c[i].key, key) >= 0 })
-		for ; pos < len(c); pos++ {
-			e := c[pos]
-			if !bytes.Equal(e.key, key) {
-				return nil, 0
-			}
-			if rowsEqual(e.vals, vals) {
-				rank := min(l.prefix(ci, stop)+int64(pos), stop)
-				c = slices.Delete(c, pos, pos+1)
-				if len(c) == 0 {
-					l.chunks = slices.Delete(l.chunks, ci, ci+1)
-				} else {
-					l.chunks[ci] = c
-				}
-				return e, rank
-			}
-		}
-	}
-	return nil, 0
-}
-
-// at returns the entry at position p, or nil.
-func (l *rankList) at(p int64) *rankEntry {
-	if p < 0 {
-		return nil
-	}
-	for _, c := range l.chunks {
-		if p < int64(len(c)) {
-			return c[p]
-		}
-		p -= int64(len(c))
-	}
-	return nil
-}
 
 // rowsEqual compares two rows value by value (grouping equality, by tag; no types needed).
 func rowsEqual(a, b []types.Value) bool {

@@ -136,20 +136,6 @@ func shrinkMap[V any](m map[string]V) map[string]V {
 	return n
 }
 
-// tickTTL reads the clock for the rank's TTL and drops the expired partitions when a scan is due.
-func (r *rankOp) tickTTL() {
-	if !r.ttl.tick() {
-		return
-	}
-	before := len(r.parts)
-	for k, p := range r.parts {
-		if r.ttl.expired(p.touched) {
-			delete(r.parts, k)
-		}
-	}
-	r.parts = shrinkIfSparse(r.parts, before)
-}
-
 // tickTTL reads the clock for the normalize's TTL and drops the expired keys when a scan is due.
 func (n *normalize) tickTTL() {
 	if !n.ttl.tick() {

@@ -296,7 +296,7 @@ func TestRankTTLMemory(t *testing.T) {
 	checkMemoryReturns(t, "rank", 200_000, &clock, func(i int64, b *changelog.Batch) changelog.Output {
 		b.Append(changelog.Insert, []types.Value{types.IntValue(i), types.IntValue(i)})
 		return op
-	}, func() int { return len(op.(*rankOp).parts) })
+	}, func() int { return op.(*rankOp).st.st.keys })
 }
 
 // TestTTLExpiredBeforeScan: state that expired while no scan was due yet (scans run at most every ttl/4)

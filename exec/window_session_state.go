@@ -2,7 +2,6 @@ package exec
 
 import (
 	"container/heap"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/sluicesql/sluice/state"
@@ -11,12 +10,9 @@ import (
 
 // Session window aggregate state: namespace 0, one entry per partition key (the group keys other than the
 // window's: the key the operator's subtasks are partitioned by, so that every entry restores into the
-// subtask that receives its key's rows), whose value is
-//
-//	version byte, uvarint sessions, each: uvarint length + the session's group key (with its window_start
-//	and window_end), uvarint length + the session's group state as the group aggregate writes it
-//
-// and in the meta entry the watermark up to which sessions fired and the late-row count. The state of the
+// subtask that receives its key's rows), whose value holds the key's sessions as groups (window_group_state.go:
+// each session's group key with its window_start and window_end, and its group state), and in the meta entry
+// the watermark up to which sessions fired and the late-row count. The state of the
 // row-holding path (the session assigner's rows, signature SessionWindow(...), and the per-window
 // aggregate's, WindowAggregate(...)) does not restore into this operator, nor this one's into them: such a
 // restore fails with the signature mismatch error.
@@ -26,28 +22,20 @@ func (w *sessionWindowAgg) signature() string {
 }
 
 func (w *sessionWindowAgg) SnapshotState(wr state.Writer) error {
-	meta := appendMeta(nil, w.signature())
-	meta = binary.AppendVarint(meta, w.fired)
-	meta = binary.AppendVarint(meta, w.Late)
-	if err := wr.Put(nsMeta, nil, meta); err != nil {
+	if err := putWindowMeta(wr, w.signature(), w.fired, w.Late); err != nil {
 		return err
 	}
 	p := w.proto
-	var vb, gb, kb []byte
+	var v groupsValue
+	var kb []byte
 	for k, ss := range w.parts {
-		vb = append(vb[:0], stateVersion)
-		vb = binary.AppendUvarint(vb, uint64(len(ss)))
+		v.reset(len(ss))
 		for _, s := range ss {
 			s.st.prev[w.startKey], s.st.prev[w.endKey] = types.TimestampValue(s.start, 0), types.TimestampValue(s.end, 0)
 			kb = appendGroupKey(kb[:0], s.st.prev, p.keyIdx, p.keyTypes)
-			vb = binary.AppendUvarint(vb, uint64(len(kb)))
-			vb = append(vb, kb...)
-			p.results(s.st, s.st.prev)
-			gb = p.appendGroupState(gb[:0], s.st)
-			vb = binary.AppendUvarint(vb, uint64(len(gb)))
-			vb = append(vb, gb...)
+			addGroup(&v, p, kb, s.st)
 		}
-		if err := wr.Put(0, []byte(k), vb); err != nil {
+		if err := wr.Put(0, []byte(k), v.vb); err != nil {
 			return err
 		}
 	}
@@ -56,10 +44,7 @@ func (w *sessionWindowAgg) SnapshotState(wr state.Writer) error {
 
 func (w *sessionWindowAgg) RestoreState(r state.Reader) error {
 	op := w.signature()
-	return restoreLoop(r, op, op, func(d *stateDec) {
-		w.fired = d.varint()
-		w.Late = d.varint()
-	}, func(ns uint8, key, value []byte) error {
+	return restoreLoop(r, op, op, restoreWindowMeta(&w.fired, &w.Late), func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
@@ -75,35 +60,10 @@ func (w *sessionWindowAgg) RestoreState(r state.Reader) error {
 
 // loadKey restores the sessions of one partition key.
 func (w *sessionWindowAgg) loadKey(key string, value []byte) error {
-	if len(value) == 0 || value[0] != stateVersion {
-		return fmt.Errorf("unknown state version")
-	}
-	rest := value[1:]
-	n, k := binary.Uvarint(rest)
-	if k <= 0 || n == 0 {
-		return fmt.Errorf("truncated value or no sessions")
-	}
-	rest = rest[k:]
-	next := func() ([]byte, error) {
-		l, k := binary.Uvarint(rest)
-		if k <= 0 || uint64(len(rest)-k) < l {
-			return nil, fmt.Errorf("truncated value")
-		}
-		b := rest[k : k+int(l)]
-		rest = rest[k+int(l):]
-		return b, nil
-	}
 	p := w.proto
 	var ss []*sessionAcc
-	for range n {
-		gk, err := next()
-		if err != nil {
-			return err
-		}
-		gv, err := next()
-		if err != nil {
-			return err
-		}
+	var pk []byte
+	n, err := eachGroup(value, "sessions", func(gk, gv []byte) error {
 		st, err := p.loadGroupState(gk, gv)
 		if err != nil {
 			return err
@@ -117,13 +77,7 @@ func (w *sessionWindowAgg) loadKey(key string, value []byte) error {
 		if ev.I-sv.I < w.gap {
 			return fmt.Errorf("session [%d, %d) is shorter than the gap %d", sv.I, ev.I, w.gap)
 		}
-		var pk []byte
-		for i, v := range st.prev[:p.nk] {
-			if i != w.startKey && i != w.endKey {
-				pk = types.AppendKey(pk, v, p.keyTypes[i])
-			}
-		}
-		if string(pk) != key {
+		if pk = windowPartKey(pk[:0], st.prev[:p.nk], p.keyTypes, w.startKey, w.endKey); string(pk) != key {
 			return fmt.Errorf("a session's key does not match the entry's key")
 		}
 		for _, o := range ss {
@@ -134,9 +88,13 @@ func (w *sessionWindowAgg) loadKey(key string, value []byte) error {
 		s := &sessionAcc{start: sv.I, end: ev.I, st: st, key: key, queued: ev.I}
 		ss = append(ss, s)
 		heap.Push(&w.queue, s)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if len(rest) != 0 {
-		return fmt.Errorf("%d bytes after the sessions", len(rest))
+	if n == 0 {
+		return fmt.Errorf("no sessions")
 	}
 	w.parts[key] = ss
 	return nil

@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/sluicesql/sluice/state"
@@ -10,12 +9,8 @@ import (
 
 // Slice-shared window aggregate state: namespace 0, one entry per group key without the window columns
 // (the key the operator's subtasks are partitioned by, so that every entry restores into the subtask that
-// receives its key's rows), whose value is
-//
-//	version byte, uvarint groups, each: uvarint length + the group's key (with its slice's window_start and
-//	window_end), uvarint length + the group's state as the group aggregate writes it
-//
-// and in the meta entry the watermark up to which windows fired and the late-row count. The signature names
+// receives its key's rows), whose value holds the key's groups (window_group_state.go: each group's key with
+// its slice's window_start and window_end, and its group state), and in the meta entry the watermark up to which windows fired and the late-row count. The signature names
 // the window (kind, size, step, offset): slices of one window shape mean nothing to another, and the
 // per-window aggregate's state (signature WindowAggregate(...)) does not restore into this operator, nor
 // this one's into it: such a restore fails with the signature mismatch error.
@@ -27,19 +22,11 @@ func (w *sliceWindowAgg) signature() string {
 
 // partKey appends the encoding of the key columns of a group's key values other than the window's.
 func (w *sliceWindowAgg) partKey(dst []byte, keyVals []types.Value) []byte {
-	for i, v := range keyVals {
-		if i != w.startKey && i != w.endKey {
-			dst = types.AppendKey(dst, v, w.proto.keyTypes[i])
-		}
-	}
-	return dst
+	return windowPartKey(dst, keyVals, w.proto.keyTypes, w.startKey, w.endKey)
 }
 
 func (w *sliceWindowAgg) SnapshotState(wr state.Writer) error {
-	meta := appendMeta(nil, w.signature())
-	meta = binary.AppendVarint(meta, w.fired)
-	meta = binary.AppendVarint(meta, w.Late)
-	if err := wr.Put(nsMeta, nil, meta); err != nil {
+	if err := putWindowMeta(wr, w.signature(), w.fired, w.Late); err != nil {
 		return err
 	}
 	type member struct {
@@ -55,7 +42,8 @@ func (w *sliceWindowAgg) SnapshotState(wr state.Writer) error {
 		}
 	}
 	if w.c != nil {
-		// compact slices: each group through a scratch group, so the entries are the object path's
+		// compact slices (window_slice_compact.go): each group through a scratch group, so the entries are the
+		// object path's
 		p := w.proto
 		w.eachCompact(func(end int64, key []byte, s []int64) {
 			st := p.newScratchGroup()
@@ -65,19 +53,13 @@ func (w *sliceWindowAgg) SnapshotState(wr state.Writer) error {
 			byKey[string(kb)] = append(byKey[string(kb)], member{k, st})
 		})
 	}
-	var vb, gb []byte
+	var v groupsValue
 	for pk, ms := range byKey {
-		vb = append(vb[:0], stateVersion)
-		vb = binary.AppendUvarint(vb, uint64(len(ms)))
+		v.reset(len(ms))
 		for _, m := range ms {
-			vb = binary.AppendUvarint(vb, uint64(len(m.key)))
-			vb = append(vb, m.key...)
-			w.proto.results(m.st, m.st.prev)
-			gb = w.proto.appendGroupState(gb[:0], m.st)
-			vb = binary.AppendUvarint(vb, uint64(len(gb)))
-			vb = append(vb, gb...)
+			addGroup(&v, w.proto, m.key, m.st)
 		}
-		if err := wr.Put(0, []byte(pk), vb); err != nil {
+		if err := wr.Put(0, []byte(pk), v.vb); err != nil {
 			return err
 		}
 	}
@@ -96,10 +78,7 @@ func (w *sliceWindowAgg) RestoreState(r state.Reader) error {
 
 func (w *sliceWindowAgg) restoreObjects(r state.Reader) error {
 	op := w.signature()
-	return restoreLoop(r, op, w.signature(), func(d *stateDec) {
-		w.fired = d.varint()
-		w.Late = d.varint()
-	}, func(ns uint8, key, value []byte) error {
+	return restoreLoop(r, op, op, restoreWindowMeta(&w.fired, &w.Late), func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
@@ -112,33 +91,7 @@ func (w *sliceWindowAgg) restoreObjects(r state.Reader) error {
 
 // loadKey restores the groups of one entry.
 func (w *sliceWindowAgg) loadKey(key, value []byte) error {
-	if len(value) == 0 || value[0] != stateVersion {
-		return fmt.Errorf("unknown state version")
-	}
-	rest := value[1:]
-	n, k := binary.Uvarint(rest)
-	if k <= 0 {
-		return fmt.Errorf("truncated value")
-	}
-	rest = rest[k:]
-	next := func() ([]byte, error) {
-		l, k := binary.Uvarint(rest)
-		if k <= 0 || uint64(len(rest)-k) < l {
-			return nil, fmt.Errorf("truncated value")
-		}
-		b := rest[k : k+int(l)]
-		rest = rest[k+int(l):]
-		return b, nil
-	}
-	for range n {
-		gk, err := next()
-		if err != nil {
-			return err
-		}
-		gv, err := next()
-		if err != nil {
-			return err
-		}
+	_, err := eachGroup(value, "groups", func(gk, gv []byte) error {
 		st, err := w.proto.loadGroupState(gk, gv)
 		if err != nil {
 			return err
@@ -158,11 +111,9 @@ func (w *sliceWindowAgg) loadKey(key, value []byte) error {
 			return fmt.Errorf("group %x appears twice", gk)
 		}
 		sl.groups[string(gk)] = st
-	}
-	if len(rest) != 0 {
-		return fmt.Errorf("%d bytes after the groups", len(rest))
-	}
-	return nil
+		return nil
+	})
+	return err
 }
 
 var _ state.Snapshotter = (*sliceWindowAgg)(nil)

@@ -111,6 +111,18 @@ func ColFor(t types.Type) *Col {
 	return &Col{Kind: Values}
 }
 
+// Exact reports whether every value of type t has an exact form in ColFor(t)'s column (no ROW; DECIMAL up
+// to precision 18): a decoder that writes straight into columns takes only such types.
+func Exact(t types.Type) bool {
+	switch t.Kind {
+	case types.Row:
+		return false
+	case types.Decimal:
+		return t.Precision <= 18
+	}
+	return true
+}
+
 // Append appends v to the column. It reports false when v has no exact form in the column (a DECIMAL
 // that does not fit int64 or has another scale, a value of an unexpected representation): the caller then
 // keeps the rows.

@@ -33,17 +33,6 @@ type colBatch struct {
 	valCols []*vec.Col // b.Cols[valIdx[j]]
 }
 
-// columnType reports whether every value of type t has an exact form in vec.ColFor(t)'s column.
-func columnType(t types.Type) bool {
-	switch t.Kind {
-	case types.Row:
-		return false
-	case types.Decimal:
-		return t.Precision <= 18
-	}
-	return true
-}
-
 // useColumns switches the run to the columnar path when out takes columns and the table allows it.
 func (r *run) useColumns(out changelog.Output) {
 	c := r.s.cfg
@@ -73,7 +62,7 @@ func (r *run) useColumns(out changelog.Output) {
 	}
 	cb := &colBatch{dec: dec}
 	for _, t := range ts {
-		if !columnType(t) {
+		if !vec.Exact(t) {
 			return
 		}
 		cb.b.Cols = append(cb.b.Cols, vec.ColFor(t))
@@ -134,30 +123,17 @@ func (r *run) recordColumns(rec *kgo.Record) error {
 	c := s.cfg
 	cb := r.cols
 	if rec.Value == nil {
-		s.skippedNull.Add(1)
-		s.warn(rec, "its value is null (a tombstone; read compacted topics with 'upsert-kafka')")
+		s.skipNull(rec)
 		return nil
 	}
 	i := cb.b.N
 	if c.key != nil && rec.Key != nil {
-		ok, err := r.keyDec.Decode(rec.Key, r.keyVals)
-		if err != nil {
-			return s.recordError(rec, "key", err)
-		}
-		if !ok {
-			s.skippedBad.Add(1)
-			s.warn(rec, "its key cannot be read by format '"+c.key.Identifier+"' (ignore-parse-errors)")
-			return nil
+		if ok, err := r.keyDec.Decode(rec.Key, r.keyVals); !ok || err != nil {
+			return s.unread(rec, "key", err)
 		}
 	}
-	ok, err := cb.dec.DecodeColumns(rec.Value, cb.valCols, i)
-	if err != nil {
-		return s.recordError(rec, "value", err)
-	}
-	if !ok {
-		s.skippedBad.Add(1)
-		s.warn(rec, "its value cannot be read by format '"+c.value.Identifier+"' (ignore-parse-errors)")
-		return nil
+	if ok, err := cb.dec.DecodeColumns(rec.Value, cb.valCols, i); !ok || err != nil {
+		return s.unread(rec, "value", err)
 	}
 	for j, col := range cb.keyCols {
 		v := types.NullValue
@@ -171,15 +147,13 @@ func (r *run) recordColumns(rec *kgo.Record) error {
 		}
 	}
 	for j := range c.meta {
-		m := &c.meta[j]
-		v, err := m.cast(readMetadata(m.key.name, rec))
+		v, err := r.metadata(rec, j)
 		if err == nil && !cb.b.Cols[c.nphys+j].Append(i, v) {
-			err = fmt.Errorf("a value of tag %d has no columnar form", v.T)
+			err = s.metadataError(rec, j, fmt.Errorf("a value of tag %d has no columnar form", v.T))
 		}
 		if err != nil {
 			r.truncate(i)
-			return fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: metadata column '%s': %w",
-				c.table.Name, rec.Topic, rec.Partition, rec.Offset, m.col.Name, err)
+			return err
 		}
 	}
 	cb.b.N++

@@ -19,19 +19,9 @@ import (
 // an exact form in the column vec.ColFor makes for it (no ROW, no DECIMAL wider than 18 digits).
 func ColumnsSupported(rowType types.Type) bool {
 	for _, f := range rowType.Fields {
-		if !columnType(f.Type) {
+		if !vec.Exact(f.Type) {
 			return false
 		}
-	}
-	return true
-}
-
-func columnType(t types.Type) bool {
-	switch t.Kind {
-	case types.Row:
-		return false
-	case types.Decimal:
-		return t.Precision <= 18
 	}
 	return true
 }
@@ -239,7 +229,7 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row int) error {
 // DecodesColumns reports whether DecodeColumns can decode this decoder's rows (ColumnsSupported).
 func (d *Decoder) DecodesColumns() bool {
 	for _, c := range d.root.fields {
-		if !columnType(c.t) {
+		if !vec.Exact(c.t) {
 			return false
 		}
 	}

@@ -1,0 +1,485 @@
+package exec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+	"unsafe"
+
+	"github.com/sluicesql/sluice/types"
+)
+
+// Rank state in memory: the partitions of a Rank live in a joinStore's key table and byte arena
+// (join_store.go), without a Go object, string or map entry per row or per partition. A partition's record
+// has the partition key (appendGroupKey) and the body tag len(body)<<1 (joinStore never sees a big bucket
+// of its own), and its body is:
+//
+//	[with a TTL: 8 bytes, little endian, the last change (Unix ms), updated in place]
+//	form byte: 0 — the rows' entries follow, in order; 1 — a uvarint index of the partition's rankBig
+//
+// A row entry is: uvarint length, the sort key (appendSortKey) followed by the row's 8-byte big-endian
+// arrival number (so entries order as (sort key, arrival) and the number identifies the row), uvarint
+// length, the row (appendRowBinary: the snapshot's row encoding). Rows are decoded only when they are
+// emitted or a retraction must compare them; strings decode in place (rankDecodeRow), which is safe because
+// bytes once written are never changed: a partition that changes is written anew at the arena's end, and a
+// rankBig's chunks are copied on write.
+//
+// A partition whose body would exceed rsSmallBytes keeps its rows in a rankBig: sorted chunks of entries
+// of at most rbChunkMax bytes each, so that an insertion or retraction copies one chunk however many rows
+// the partition holds (a Top-N over an updating input keeps every row of its partition).
+
+const (
+	rsSmallBytes = 4096
+	rbChunkMax   = 4096
+	rsFormInline = 0
+	rsFormBig    = 1
+)
+
+// rEnt is a row entry: its sort key and arrival number, and its row.
+type rEnt struct {
+	sk  []byte
+	row []byte
+}
+
+func (e *rEnt) seq() uint64   { return binary.BigEndian.Uint64(e.sk[len(e.sk)-8:]) }
+func (e *rEnt) order() []byte { return e.sk[:len(e.sk)-8] }
+
+func appendREnt(dst []byte, e rEnt) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(e.sk)))
+	dst = append(dst, e.sk...)
+	dst = binary.AppendUvarint(dst, uint64(len(e.row)))
+	return append(dst, e.row...)
+}
+
+// parseREnt parses the entry at b[p:] and returns it and the offset after it.
+func parseREnt(b []byte, p int) (rEnt, int) {
+	l, k := binary.Uvarint(b[p:])
+	p += k
+	sk := b[p : p+int(l) : p+int(l)]
+	p += int(l)
+	l, k = binary.Uvarint(b[p:])
+	p += k
+	return rEnt{sk: sk, row: b[p : p+int(l) : p+int(l)]}, p + int(l)
+}
+
+// rankBig holds the rows of a large partition in sorted chunks; a chunk is never changed once written (a
+// change copies it), so emitted rows may reference its strings.
+type rankBig struct {
+	chunks [][]byte
+	rows   []int32 // entries per chunk
+	total  int
+	size   int // bytes of entries
+}
+
+func (bb *rankBig) first(ci int) rEnt {
+	e, _ := parseREnt(bb.chunks[ci], 0)
+	return e
+}
+
+// add appends entries in order (building a rankBig from sorted entries).
+func (bb *rankBig) add(e rEnt) {
+	c := len(bb.chunks) - 1
+	n := len(e.sk) + len(e.row) + 2*binary.MaxVarintLen32
+	if c < 0 || len(bb.chunks[c])+n > rbChunkMax {
+		bb.chunks = append(bb.chunks, make([]byte, 0, rbChunkMax))
+		bb.rows = append(bb.rows, 0)
+		c++
+	}
+	before := len(bb.chunks[c])
+	bb.chunks[c] = appendREnt(bb.chunks[c], e)
+	bb.rows[c]++
+	bb.total++
+	bb.size += len(bb.chunks[c]) - before
+}
+
+// insert puts e in order (after the entries it does not sort before).
+func (bb *rankBig) insert(e rEnt) {
+	if len(bb.chunks) == 0 {
+		bb.add(e)
+		return
+	}
+	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.sk, e.sk) > 0 })
+	ci = max(ci-1, 0)
+	c := bb.chunks[ci]
+	p := 0
+	for p < len(c) {
+		x, next := parseREnt(c, p)
+		if bytes.Compare(x.sk, e.sk) > 0 {
+			break
+		}
+		p = next
+	}
+	nc := make([]byte, 0, len(c)+len(e.sk)+len(e.row)+2*binary.MaxVarintLen32)
+	nc = append(nc, c[:p]...)
+	nc = appendREnt(nc, e)
+	added := len(nc) - p
+	nc = append(nc, c[p:]...)
+	bb.rows[ci]++
+	bb.total++
+	bb.size += added
+	if len(nc) <= rbChunkMax || bb.rows[ci] < 2 {
+		bb.chunks[ci] = nc
+		return
+	}
+	// split in two halves by entries
+	half := int(bb.rows[ci]) / 2
+	q := 0
+	for range half {
+		_, q = parseREnt(nc, q)
+	}
+	a, b := nc[:q:q], nc[q:]
+	bb.chunks[ci] = a
+	bb.chunks = append(bb.chunks, nil)
+	copy(bb.chunks[ci+2:], bb.chunks[ci+1:])
+	bb.chunks[ci+1] = b
+	bb.rows = append(bb.rows, 0)
+	copy(bb.rows[ci+2:], bb.rows[ci+1:])
+	bb.rows[ci+1] = bb.rows[ci] - int32(half)
+	bb.rows[ci] = int32(half)
+}
+
+// remove deletes the entry at offset p..end of chunk ci.
+func (bb *rankBig) remove(ci, p, end int) {
+	c := bb.chunks[ci]
+	bb.rows[ci]--
+	bb.total--
+	bb.size -= end - p
+	if bb.rows[ci] == 0 {
+		bb.chunks = append(bb.chunks[:ci], bb.chunks[ci+1:]...)
+		bb.rows = append(bb.rows[:ci], bb.rows[ci+1:]...)
+		return
+	}
+	nc := make([]byte, 0, len(c)-(end-p))
+	nc = append(nc, c[:p]...)
+	bb.chunks[ci] = append(nc, c[end:]...)
+}
+
+// truncate keeps the first n entries.
+func (bb *rankBig) truncate(n int) {
+	if n >= bb.total {
+		return
+	}
+	kept := 0
+	for ci, c := range bb.chunks {
+		r := int(bb.rows[ci])
+		if kept+r <= n {
+			kept += r
+			continue
+		}
+		p := 0
+		for range n - kept {
+			_, p = parseREnt(c, p)
+		}
+		cut := ci + 1
+		if p == 0 {
+			cut = ci
+		} else {
+			bb.chunks[ci] = append([]byte(nil), c[:p]...)
+			bb.rows[ci] = int32(n - kept)
+		}
+		clear(bb.chunks[cut:])
+		bb.chunks, bb.rows = bb.chunks[:cut], bb.rows[:cut]
+		break
+	}
+	bb.total = n
+	bb.size = 0
+	for _, c := range bb.chunks {
+		bb.size += len(c)
+	}
+}
+
+// rankPart is a partition loaded for a change: where its record is, its rows (inline: parsed into the
+// operator's scratch; big: its rankBig) and its last change.
+type rankPart struct {
+	slot    int // -1: not stored
+	size    int // bytes of its record
+	touched int64
+	big     *rankBig
+	bigIdx  int
+	ents    []rEnt // inline rows, in order
+}
+
+func (p *rankPart) count() int {
+	if p.big != nil {
+		return p.big.total
+	}
+	return len(p.ents)
+}
+
+// each calls fn with the partition's rows in order until it returns false.
+func (p *rankPart) each(fn func(e rEnt) bool) {
+	if p.big == nil {
+		for _, e := range p.ents {
+			if !fn(e) {
+				return
+			}
+		}
+		return
+	}
+	for _, c := range p.big.chunks {
+		for q := 0; q < len(c); {
+			var e rEnt
+			e, q = parseREnt(c, q)
+			if !fn(e) {
+				return
+			}
+		}
+	}
+}
+
+// rankStore is the partitions of a Rank (see above).
+type rankStore struct {
+	st       joinStore
+	ttl      bool
+	bigs     []*rankBig
+	freeBigs []uint32
+	body     []byte
+}
+
+func (rs *rankStore) formAt() int {
+	if rs.ttl {
+		return 8
+	}
+	return 0
+}
+
+// load reads the partition at slot into p (its inline entries into p.ents[:0]).
+func (rs *rankStore) load(slot int, p *rankPart) {
+	r := rs.st.record(slot)
+	b := r.body
+	*p = rankPart{slot: slot, size: r.size, ents: p.ents[:0]}
+	f := rs.formAt()
+	if rs.ttl {
+		p.touched = int64(binary.LittleEndian.Uint64(b))
+	}
+	if b[f] == rsFormBig {
+		i, _ := binary.Uvarint(b[f+1:])
+		p.big, p.bigIdx = rs.bigs[i], int(i)
+		return
+	}
+	for q := f + 1; q < len(b); {
+		var e rEnt
+		e, q = parseREnt(b, q)
+		p.ents = append(p.ents, e)
+	}
+}
+
+// touchedAt returns the last change of the partition at slot.
+func (rs *rankStore) touchedAt(slot int) int64 {
+	if !rs.ttl {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint64(rs.st.record(slot).body))
+}
+
+// setTouched writes the last change of a stored partition in place.
+func (rs *rankStore) setTouched(p *rankPart, t int64) {
+	p.touched = t
+	if rs.ttl && p.slot >= 0 {
+		binary.LittleEndian.PutUint64(rs.st.record(p.slot).body, uint64(t))
+	}
+}
+
+// save writes partition p (key, hash h) back: a new record for inline rows (a rankBig when they outgrow
+// rsSmallBytes), or only its last change for a big one; a partition without rows is deleted.
+func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
+	if p.count() == 0 {
+		if p.slot >= 0 {
+			rs.deletePart(p.slot)
+		}
+		return
+	}
+	if p.big != nil && p.slot >= 0 {
+		rs.setTouched(p, p.touched)
+		return
+	}
+	b := rs.body[:0]
+	if rs.ttl {
+		b = binary.LittleEndian.AppendUint64(b, uint64(p.touched))
+	}
+	hdr := len(b)
+	b = append(b, rsFormInline)
+	if p.big == nil {
+		for _, e := range p.ents {
+			b = appendREnt(b, e)
+		}
+		if len(b) > rsSmallBytes && len(p.ents) > 1 {
+			bb := &rankBig{}
+			for _, e := range p.ents {
+				bb.add(e)
+			}
+			p.big, p.ents = bb, p.ents[:0]
+		}
+	}
+	if p.big != nil {
+		b = append(b[:hdr], rsFormBig)
+		b = binary.AppendUvarint(b, uint64(rs.newBig(p.big)))
+	}
+	rs.body = b
+	rec := rs.st.buildRecord(key, uint64(len(b))<<1, b)
+	if p.slot >= 0 {
+		rs.st.replace(p.slot, p.size, rec)
+	} else {
+		rs.st.insertKey(h, rec)
+	}
+}
+
+func (rs *rankStore) newBig(bb *rankBig) int {
+	if n := len(rs.freeBigs); n > 0 {
+		i := rs.freeBigs[n-1]
+		rs.freeBigs = rs.freeBigs[:n-1]
+		rs.bigs[i] = bb
+		return int(i)
+	}
+	rs.bigs = append(rs.bigs, bb)
+	return len(rs.bigs) - 1
+}
+
+// deletePart removes the partition at slot (and frees its rankBig).
+func (rs *rankStore) deletePart(slot int) {
+	b := rs.st.record(slot).body
+	if f := rs.formAt(); b[f] == rsFormBig {
+		i, _ := binary.Uvarint(b[f+1:])
+		rs.bigs[i] = nil
+		rs.freeBigs = append(rs.freeBigs, uint32(i))
+	}
+	rs.st.deleteSlot(slot)
+}
+
+// tidy compacts the arena once its garbage is more than a quarter of the live bytes (so that state stays
+// within 1.25 times its live size; every byte written is copied about four times on average) and shrinks
+// the key table when most partitions went.
+func (rs *rankStore) tidy() {
+	st := &rs.st
+	if st.keys == 0 && len(rs.bigs) > 0 {
+		rs.bigs, rs.freeBigs = nil, nil
+	}
+	if st.garbage > jsChunkMin && st.garbage*5 > st.used {
+		st.compact()
+	}
+	st.tidy()
+}
+
+// rankDecodeRow decodes an appendRowBinary row into dst[:0]; strings reference b in place (b is never
+// changed). A malformed row decodes as far as it goes (rows are written by this package).
+func rankDecodeRow(b []byte, dst []types.Value) []types.Value {
+	dst = dst[:0]
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return dst
+	}
+	pos := k
+	for range n {
+		if pos >= len(b) {
+			dst = append(dst, types.NullValue)
+			continue
+		}
+		switch tag := types.Tag(b[pos]); tag {
+		case types.TagString, types.TagBytes:
+			l, m := binary.Uvarint(b[pos+1:])
+			start := pos + 1 + m
+			if m <= 0 || l > uint64(len(b)-start) {
+				dst = append(dst, types.NullValue)
+				pos = len(b)
+				continue
+			}
+			var s string
+			if l > 0 {
+				s = unsafe.String(&b[start], int(l))
+			}
+			dst = append(dst, types.Value{T: tag, S: s})
+			pos = start + int(l)
+		case types.TagInt:
+			v, m := binary.Varint(b[pos+1:])
+			if m <= 0 {
+				dst = append(dst, types.NullValue)
+				pos = len(b)
+				continue
+			}
+			dst = append(dst, types.IntValue(v))
+			pos += 1 + m
+		default:
+			v, rest, err := decodeValueBinary(b[pos:])
+			if err != nil {
+				dst = append(dst, types.NullValue)
+				pos = len(b)
+				continue
+			}
+			dst = append(dst, v)
+			pos = len(b) - len(rest)
+		}
+	}
+	return dst
+}
+
+// prefix returns the number of entries in the chunks before ci, stopping early once it reaches stop.
+func (bb *rankBig) prefix(ci int, stop int64) int64 {
+	var n int64
+	for _, r := range bb.rows[:ci] {
+		n += int64(r)
+		if n >= stop {
+			return stop
+		}
+	}
+	return n
+}
+
+// insertAt inserts e and returns its position (capped at stop).
+func (bb *rankBig) insertAt(e rEnt, stop int64) int64 {
+	bb.insert(e)
+	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.sk, e.sk) > 0 })
+	ci = max(ci-1, 0)
+	pos := int64(0)
+	c := bb.chunks[ci]
+	for q := 0; q < len(c); pos++ {
+		x, next := parseREnt(c, q)
+		if bytes.Equal(x.sk, e.sk) {
+			break
+		}
+		q = next
+	}
+	return min(bb.prefix(ci, stop)+pos, stop)
+}
+
+// at returns the entry at position p.
+func (bb *rankBig) at(p int64) (rEnt, bool) {
+	if p < 0 {
+		return rEnt{}, false
+	}
+	for ci, r := range bb.rows {
+		if p >= int64(r) {
+			p -= int64(r)
+			continue
+		}
+		c := bb.chunks[ci]
+		q := 0
+		for range p {
+			_, q = parseREnt(c, q)
+		}
+		e, _ := parseREnt(c, q)
+		return e, true
+	}
+	return rEnt{}, false
+}
+
+// removeEqual removes the earliest entry whose sort key (without its arrival number) is order and whose row
+// same accepts; it returns the entry (its bytes stay valid) and its former position (capped at stop).
+func (bb *rankBig) removeEqual(order []byte, same func(row []byte) bool, stop int64) (rEnt, int64, bool) {
+	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.order(), order) >= 0 })
+	for ci = max(ci-1, 0); ci < len(bb.chunks); ci++ {
+		c := bb.chunks[ci]
+		var pos int64
+		for q := 0; q < len(c); pos++ {
+			e, next := parseREnt(c, q)
+			if k := bytes.Compare(e.order(), order); k > 0 {
+				return rEnt{}, 0, false
+			} else if k == 0 && same(e.row) {
+				rank := min(bb.prefix(ci, stop)+pos, stop)
+				bb.remove(ci, q, next)
+				return e, rank, true
+			}
+			q = next
+		}
+	}
+	return rEnt{}, 0, false
+}
