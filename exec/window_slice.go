@@ -125,7 +125,14 @@ func NewSliceWindowAgg(cfg GroupAggConfig, spec WindowSpec, startKey, endKey int
 		return nil, err
 	}
 	w.proto = proto.(*groupAgg)
+	if sliceCompactEligible(w) {
+		w.c = newSliceCompact(w)
+	}
 	return w, nil
+}
+
+func errSliceRetract(k changelog.Kind) error {
+	return fmt.Errorf("window aggregate: input carries a %s row; window aggregation takes insert-only input", k)
 }
 
 type sliceWindowAgg struct {
@@ -140,6 +147,7 @@ type sliceWindowAgg struct {
 	Late             int64
 	keyBuf           []byte
 	ends             []int64
+	openEnds         []int64
 	merged           map[string]*group // one window's groups while it fires, by key in the emitted order
 	order            []windowGroup
 	ob               changelog.Batch
@@ -147,6 +155,8 @@ type sliceWindowAgg struct {
 
 	final   state.Writer // see window_final.go
 	finalWM func() int64
+
+	c *sliceCompact // the slices instead of slices, when they fit (window_slice_compact.go)
 }
 
 func (w *sliceWindowAgg) slice(end int64) *windowState {
@@ -168,6 +178,9 @@ func (w *sliceWindowAgg) firstEndOffset(end int64) int64 {
 }
 
 func (w *sliceWindowAgg) Push(b *changelog.Batch) error {
+	if w.c != nil {
+		return w.pushCompact(b)
+	}
 	col := w.cfg.Keys[w.endKey]
 	p := w.proto
 	var cur *windowState
@@ -176,7 +189,7 @@ func (w *sliceWindowAgg) Push(b *changelog.Batch) error {
 	var sv, ev types.Value
 	for _, r := range b.Rows {
 		if r.Kind.IsRetract() {
-			return fmt.Errorf("window aggregate: input carries a %s row; window aggregation takes insert-only input", r.Kind)
+			return errSliceRetract(r.Kind)
 		}
 		end := r.Vals[col]
 		if end.IsNull() {
@@ -231,7 +244,8 @@ func (w *sliceWindowAgg) fire(wm int64) error {
 		return nil
 	}
 	w.ends = w.ends[:0]
-	for e := range w.slices {
+	w.openEnds = w.sliceEnds(w.openEnds[:0])
+	for _, e := range w.openEnds {
 		w.spec.windowEnds(e, func(we int64) {
 			if we-1 > w.fired && we-1 <= wm {
 				w.ends = append(w.ends, we)
@@ -247,8 +261,13 @@ func (w *sliceWindowAgg) fire(wm int64) error {
 	}
 	w.fired = wm
 	w.next = changelog.MaxWatermark
-	for e := range w.slices {
+	w.openEnds = w.sliceEnds(w.openEnds[:0])
+	for _, e := range w.openEnds {
 		if w.spec.lastWindowEnd(e)-1 <= wm {
+			if w.c != nil {
+				w.dropCslice(e)
+				continue
+			}
 			for _, st := range w.slices[e].groups {
 				w.proto.recycle(st)
 			}
@@ -265,8 +284,25 @@ func (w *sliceWindowAgg) fire(wm int64) error {
 	return nil
 }
 
+// sliceEnds appends the ends of the open slices to dst.
+func (w *sliceWindowAgg) sliceEnds(dst []int64) []int64 {
+	if w.c != nil {
+		for e := range w.c.slices {
+			dst = append(dst, e)
+		}
+		return dst
+	}
+	for e := range w.slices {
+		dst = append(dst, e)
+	}
+	return dst
+}
+
 // fireWindow merges the slices of the window [start, end) per key and emits the results in key order.
 func (w *sliceWindowAgg) fireWindow(start, end int64) error {
+	if w.c != nil {
+		return w.fireWindowCompact(start, end)
+	}
 	if w.spec.Kind == Cumulate {
 		return w.fireCumulate(start, end)
 	}

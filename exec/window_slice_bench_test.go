@@ -8,7 +8,8 @@ import (
 )
 
 // BenchmarkWindowSlices: COUNT(*), SUM(v) GROUP BY key, window over 1M rows (one per 10 ms, 1K keys), the
-// watermark following each 1024-row batch: per window (NewWindowAssigner + NewWindowAgg) vs slice-shared.
+// watermark following each 1024-row batch: per window (NewWindowAssigner + NewWindowAgg) vs slice-shared,
+// with objects per (slice, key) and with compact slices.
 func BenchmarkWindowSlices(b *testing.B) {
 	const n = 1 << 20
 	var batches []*changelog.Batch
@@ -27,11 +28,9 @@ func BenchmarkWindowSlices(b *testing.B) {
 		name string
 		spec WindowSpec
 	}{{"HOP10m1m", WindowSpec{Kind: Hop, Size: 10 * minute, Slide: minute}}, {"CUMULATE1h1m", WindowSpec{Kind: Cumulate, Size: 60 * minute, Slide: minute}}} {
-		for _, sliced := range []bool{false, true} {
-			name := c.name + "/perWindow"
-			if sliced {
-				name = c.name + "/sliced"
-			}
+		for _, mode := range []string{"perWindow", "slicedObjects", "sliced"} {
+			sliced := mode != "perWindow"
+			name := c.name + "/" + mode
 			b.Run(name, func(b *testing.B) {
 				b.ReportAllocs()
 				out := 0
@@ -42,6 +41,9 @@ func BenchmarkWindowSlices(b *testing.B) {
 						agg, err := NewSliceWindowAgg(cfg, c.spec, 1, 2, sink)
 						if err != nil {
 							b.Fatal(err)
+						}
+						if mode == "slicedObjects" { // the object path (window_slice_compact.go's fallback)
+							agg.(*sliceWindowAgg).decompact()
 						}
 						w = NewSliceAssigner(c.spec, 2, false, nil, agg)
 					} else {

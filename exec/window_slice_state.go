@@ -41,6 +41,18 @@ func (w *sliceWindowAgg) SnapshotState(wr state.Writer) error {
 			byKey[string(kb)] = append(byKey[string(kb)], member{k, st})
 		}
 	}
+	if w.c != nil {
+		// compact slices (window_slice_compact.go): each group through a scratch group, so the entries are the
+		// object path's
+		p := w.proto
+		w.eachCompact(func(end int64, key []byte, s []int64) {
+			st := p.newScratchGroup()
+			w.toGroup(st, end, key, s)
+			kb = w.partKey(kb[:0], st.prev[:p.nk])
+			k := string(appendGroupKey(nil, st.prev, p.keyIdx, p.keyTypes))
+			byKey[string(kb)] = append(byKey[string(kb)], member{k, st})
+		})
+	}
 	var v groupsValue
 	for pk, ms := range byKey {
 		v.reset(len(ms))
@@ -55,6 +67,16 @@ func (w *sliceWindowAgg) SnapshotState(wr state.Writer) error {
 }
 
 func (w *sliceWindowAgg) RestoreState(r state.Reader) error {
+	// the entries load into the object path's slices, which move into compact slices when they fit
+	w.decompact()
+	if err := w.restoreObjects(r); err != nil {
+		return err
+	}
+	w.recompact()
+	return nil
+}
+
+func (w *sliceWindowAgg) restoreObjects(r state.Reader) error {
 	op := w.signature()
 	return restoreLoop(r, op, op, restoreWindowMeta(&w.fired, &w.Late), func(ns uint8, key, value []byte) error {
 		if ns != 0 {

@@ -1,0 +1,525 @@
+package exec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"slices"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Compact slice state. A slice-shared window aggregate whose key columns other than window_start and
+// window_end are integers (TINYINT..BIGINT) or CHAR/VARCHAR and whose calls are COUNT, SUM, SUM0 and AVG of
+// integers or floating-point numbers and MIN and MAX of integers (the calls of compact group state,
+// groupagg_compact.go) keeps each slice as a pointer-free table: the encoding of the group's key without the
+// window columns (types.AppendKey) → group number (distinctSet), and the groups' slots in []int64 chunks
+// laid out as compactGroups lays them out. A slice's window columns are a function of the slice (its end and
+// end - slice size), so they are not stored. No Go object, string or accumulator per (slice, key), and
+// firing a window merges slots into a scratch table and sorts its keys by their encoding (fixed-width
+// integer keys as uint64s), which is the order of the full group key's encoding that the object path sorts
+// by (the window columns are the same for every group of a window, and key encodings are prefix-free).
+//
+// A row whose key or MIN/MAX argument the slots cannot keep exactly (compactKeyOK, compactArgsOK) moves the
+// operator to the object path (window_slice.go) for good (decompact). Snapshots write the object path's
+// entries (window_slice_state.go), built through scratch groups; a restore loads the object path and moves
+// into compact slices when every group fits.
+
+// cslice is one open slice's groups.
+type cslice struct {
+	idx    distinctSet // key encoding without the window columns → group number + 1
+	chunks [][]int64   // compactChunk groups per chunk; the last one grows
+	n      int32
+}
+
+func (s *cslice) alloc(stride int) int32 {
+	i := s.n
+	c := int(i) / compactChunk
+	if c == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]int64, 0, 64*stride))
+	}
+	s.chunks[c] = append(s.chunks[c], make([]int64, stride)...)
+	s.n++
+	return i
+}
+
+func (s *cslice) group(i int32, stride int) []int64 {
+	o := int(i) % compactChunk * stride
+	return s.chunks[int(i)/compactChunk][o : o+stride : o+stride]
+}
+
+// find returns the group of key, creating it.
+func (s *cslice) find(key []byte, stride int) int32 {
+	if i, ok := s.idx.get(key); ok {
+		return int32(i - 1)
+	}
+	i := s.alloc(stride)
+	s.idx.add(key, int64(i)+1)
+	return i
+}
+
+func (s *cslice) reset() {
+	s.idx.reset()
+	for i := range s.chunks {
+		s.chunks[i] = s.chunks[i][:0]
+	}
+	s.n = 0
+}
+
+type sliceCompact struct {
+	lay    *compactGroups // layout of the slots (stride, kinds, off); the prototype's compact
+	part   []int          // indices in cfg.Keys of the key columns other than the window's
+	slices map[int64]*cslice
+	pool   []*cslice
+	merged cslice // a HOP window's groups while it fires
+	fixOrd []fixedOrd
+	byOrd  []bytesOrd
+}
+
+type fixedOrd struct {
+	key uint64
+	i   int32
+}
+
+type bytesOrd struct {
+	key []byte
+	i   int32
+}
+
+// sliceCompactEligible reports whether w's slices can be compact.
+func sliceCompactEligible(w *sliceWindowAgg) bool {
+	g := w.proto
+	if g.cfg.Store != nil {
+		return false
+	}
+	for i, t := range g.keyTypes {
+		if i == w.startKey || i == w.endKey {
+			continue
+		}
+		switch t.Kind {
+		case types.TinyInt, types.SmallInt, types.Int, types.BigInt, types.Char, types.VarChar:
+		default:
+			return false
+		}
+	}
+	for _, s := range g.specs {
+		if s.distinct {
+			return false
+		}
+		switch s.fn {
+		case "COUNT":
+		case "SUM", "SUM0", "AVG":
+			if s.class != numInt && s.class != numFloat {
+				return false
+			}
+		case "MIN", "MAX":
+			if s.retract || !s.argType.IsIntegral() || len(s.args) != 1 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func newSliceCompact(w *sliceWindowAgg) *sliceCompact {
+	c := &sliceCompact{lay: newCompactGroups(w.proto), slices: map[int64]*cslice{}}
+	c.lay.one = false
+	for i := range w.proto.keyTypes {
+		if i != w.startKey && i != w.endKey {
+			c.part = append(c.part, i)
+		}
+	}
+	w.proto.compact = c.lay // compactAccumulate, compactResults, compactArgsOK read the layout
+	return c
+}
+
+// cslice returns the compact slice ending at end, creating it.
+func (w *sliceWindowAgg) cslice(end int64) *cslice {
+	c := w.c
+	if s := c.slices[end]; s != nil {
+		return s
+	}
+	var s *cslice
+	if n := len(c.pool); n > 0 {
+		s = c.pool[n-1]
+		c.pool = c.pool[:n-1]
+	} else {
+		s = &cslice{}
+	}
+	c.slices[end] = s
+	w.next = min(w.next, end+w.firstEndOffset(end))
+	return s
+}
+
+func (w *sliceWindowAgg) dropCslice(end int64) {
+	c := w.c
+	s := c.slices[end]
+	delete(c.slices, end)
+	if s == nil {
+		return
+	}
+	s.reset()
+	if len(c.pool) < 4 {
+		c.pool = append(c.pool, s)
+	}
+}
+
+// partKeyOK reports whether row's key columns other than the window's are exactly what their encoding
+// decodes to (see compactKeyOK).
+func (w *sliceWindowAgg) partKeyOK(row []types.Value, keyIdx []int) bool {
+	for _, i := range w.c.part {
+		v := row[keyIdx[i]]
+		if v.T == types.TagNull {
+			continue
+		}
+		if v.N != 0 || v.X != nil {
+			return false
+		}
+		switch w.proto.keyTypes[i].Kind {
+		case types.Char, types.VarChar:
+			if v.T != types.TagString || v.I != 0 {
+				return false
+			}
+		default:
+			if v.T != types.TagInt || v.S != "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// appendPart appends the encoding of row's key columns other than the window's.
+func (w *sliceWindowAgg) appendPart(dst []byte, row []types.Value, keyIdx []int) []byte {
+	for _, i := range w.c.part {
+		dst = types.AppendKey(dst, row[keyIdx[i]], w.proto.keyTypes[i])
+	}
+	return dst
+}
+
+// pushCompact is Push over compact slices.
+func (w *sliceWindowAgg) pushCompact(b *changelog.Batch) error {
+	col := w.cfg.Keys[w.endKey]
+	p := w.proto
+	stride := w.c.lay.stride
+	var cur *cslice
+	curEnd := int64(0)
+	for ri, r := range b.Rows {
+		if r.Kind.IsRetract() {
+			return errSliceRetract(r.Kind)
+		}
+		end := r.Vals[col]
+		if end.IsNull() {
+			continue
+		}
+		if !w.partKeyOK(r.Vals, w.cfg.Keys) || !p.compactArgsOK(r.Vals) {
+			w.decompact()
+			rest := changelog.Batch{Rows: b.Rows[ri:]}
+			return w.Push(&rest)
+		}
+		if cur == nil || end.I != curEnd {
+			if w.spec.lastWindowEnd(end.I)-1 <= w.fired {
+				w.Late++
+				cur = nil
+				continue
+			}
+			cur, curEnd = w.cslice(w.mergeTarget(end.I)), end.I
+		}
+		w.keyBuf = w.appendPart(w.keyBuf[:0], r.Vals, w.cfg.Keys)
+		gi := cur.find(w.keyBuf, stride)
+		p.compactAccumulate(cur.group(gi, stride), r.Vals, 1)
+	}
+	return nil
+}
+
+// mergeSlots adds the slots src into dst, as mergingAcc.mergeFrom does for the accumulators.
+func (c *sliceCompact) mergeSlots(dst, src []int64, g *groupAgg) {
+	dst[0] += src[0]
+	for i, k := range c.lay.kinds {
+		o := c.lay.off[i]
+		switch k {
+		case ckCount:
+			dst[o] += src[o]
+		case ckSumInt:
+			dst[o] += src[o]
+			dst[o+1] += src[o+1]
+		case ckSumFloat:
+			dst[o] += src[o]
+			f := math.Float64frombits(uint64(dst[o+1])) + math.Float64frombits(uint64(src[o+1]))
+			if g.specs[i].resType.Kind == types.Float {
+				f = float64(float32(f))
+			}
+			dst[o+1] = int64(math.Float64bits(f))
+		case ckMin, ckMax:
+			if src[o] == 0 {
+				continue
+			}
+			if dst[o] == 0 || k == ckMin && src[o+1] < dst[o+1] || k == ckMax && src[o+1] > dst[o+1] {
+				dst[o], dst[o+1] = 1, src[o+1]
+			}
+		}
+	}
+}
+
+// mergeInto merges every group of src into dst.
+func (w *sliceWindowAgg) mergeInto(dst, src *cslice) {
+	c := w.c
+	stride := c.lay.stride
+	src.idx.each(func(key []byte, i int64) {
+		di := dst.find(key, stride)
+		c.mergeSlots(dst.group(di, stride), src.group(int32(i-1), stride), w.proto)
+	})
+}
+
+// fireWindowCompact is fireWindow over compact slices.
+func (w *sliceWindowAgg) fireWindowCompact(start, end int64) error {
+	if w.spec.Kind == Cumulate {
+		return w.fireCumulateCompact(start, end)
+	}
+	m := &w.c.merged
+	m.reset()
+	step := w.spec.sliceSize()
+	for se := start + step; se <= end; se += step {
+		if sl := w.c.slices[se]; sl != nil {
+			w.mergeInto(m, sl)
+		}
+	}
+	return w.emitCompact(m, start, end)
+}
+
+// fireCumulateCompact is fireCumulate over compact slices.
+func (w *sliceWindowAgg) fireCumulateCompact(start, end int64) error {
+	first := start + w.spec.Slide
+	fs := w.c.slices[first]
+	if sl := w.c.slices[end]; end != first && sl != nil {
+		if fs == nil {
+			fs = w.cslice(first)
+		}
+		w.mergeInto(fs, sl)
+		w.dropCslice(end)
+	}
+	if fs == nil {
+		return nil
+	}
+	return w.emitCompact(fs, start, end)
+}
+
+// decodePart writes the key columns other than the window's, decoded from key, into row.
+func (w *sliceWindowAgg) decodePart(row []types.Value, key []byte) bool {
+	for _, i := range w.c.part {
+		switch {
+		case len(key) >= 1 && key[0] == keyNullByte:
+			row[i] = types.NullValue
+			key = key[1:]
+		case w.proto.keyTypes[i].Kind == types.Char || w.proto.keyTypes[i].Kind == types.VarChar:
+			if len(key) < 1 {
+				return false
+			}
+			v, n, ok := decodeKeyString(key[1:])
+			if !ok {
+				return false
+			}
+			row[i] = types.StringValue(v)
+			key = key[1+n:]
+		case len(key) >= 9:
+			row[i] = types.IntValue(int64(binary.BigEndian.Uint64(key[1:9]) ^ (1 << 63)))
+			key = key[9:]
+		default:
+			return false
+		}
+	}
+	return len(key) == 0
+}
+
+// emitCompact emits the results of the groups of s as the window [start, end), in key order.
+func (w *sliceWindowAgg) emitCompact(s *cslice, start, end int64) error {
+	c := w.c
+	p := w.proto
+	stride := c.lay.stride
+	sv, ev := types.TimestampValue(start, 0), types.TimestampValue(end, 0)
+	w.ob.Reset()
+	w.arena = w.arena[:0]
+	need := min(int(s.n), sliceEmitRows) * p.width
+	if cap(w.arena) < need {
+		w.arena = make([]types.Value, 0, need)
+	}
+	var err error
+	row := func(key []byte, i int32) {
+		if err != nil {
+			return
+		}
+		at := len(w.arena)
+		w.arena = w.arena[:at+p.width]
+		r := w.arena[at : at+p.width : at+p.width]
+		w.decodePart(r, key)
+		r[w.startKey], r[w.endKey] = sv, ev
+		p.compactResults(s.group(i, stride), r)
+		w.ob.Append(changelog.Insert, r)
+		if len(w.ob.Rows) == sliceEmitRows {
+			// a large window goes out in batches of sliceEmitRows rows (the arena stays small)
+			err = w.out.Push(&w.ob)
+			w.ob.Reset()
+			w.arena = w.arena[:0]
+		}
+	}
+	if !s.idx.bytes {
+		c.fixOrd = c.fixOrd[:0]
+		for _, sl := range s.idx.fixed {
+			if sl.cnt != 0 {
+				c.fixOrd = append(c.fixOrd, fixedOrd{sl.key, int32(sl.cnt - 1)})
+			}
+		}
+		slices.SortFunc(c.fixOrd, func(a, b fixedOrd) int {
+			switch {
+			case a.key < b.key:
+				return -1
+			case a.key > b.key:
+				return 1
+			}
+			return 0
+		})
+		var kb [9]byte
+		kb[0] = s.idx.prefix
+		for _, o := range c.fixOrd {
+			binary.BigEndian.PutUint64(kb[1:], o.key)
+			row(kb[:], o.i)
+		}
+	} else {
+		c.byOrd = c.byOrd[:0]
+		for _, sl := range s.idx.slots {
+			if sl.cnt != 0 {
+				c.byOrd = append(c.byOrd, bytesOrd{s.idx.arena[sl.off : sl.off+uint64(sl.klen)], int32(sl.cnt - 1)})
+			}
+		}
+		slices.SortFunc(c.byOrd, func(a, b bytesOrd) int { return bytes.Compare(a.key, b.key) })
+		for _, o := range c.byOrd {
+			row(o.key, o.i)
+		}
+		clear(c.byOrd)
+	}
+	if err != nil || len(w.ob.Rows) == 0 {
+		return err
+	}
+	return w.out.Push(&w.ob)
+}
+
+// sliceEmitRows is the most rows a compact window's results push at once (a variable for tests).
+var sliceEmitRows = 1024
+
+// toGroup fills group st (of the prototype) from compact group slots s of the slice ending at end.
+func (w *sliceWindowAgg) toGroup(st *group, end int64, key []byte, s []int64) {
+	p := w.proto
+	lay := w.c.lay
+	w.decodePart(st.prev, key)
+	st.prev[w.startKey] = types.TimestampValue(end-w.spec.sliceSize(), 0)
+	st.prev[w.endKey] = types.TimestampValue(end, 0)
+	st.count = s[0]
+	for i, a := range st.accs {
+		o := lay.off[i]
+		switch a := a.(type) {
+		case *countAcc:
+			a.n = s[o]
+		case *sumAcc:
+			a.reset()
+			a.cnt = s[o]
+			if lay.kinds[i] == ckSumInt {
+				a.i = s[o+1]
+			} else {
+				a.f = math.Float64frombits(uint64(s[o+1]))
+			}
+		case *minMaxAcc:
+			a.has, a.v = s[o] != 0, types.Value{}
+			if a.has {
+				a.v = types.IntValue(s[o+1])
+			}
+		}
+	}
+	p.compactResults(s, st.prev)
+}
+
+// fromGroup writes the accumulators of group st into slots s.
+func (w *sliceWindowAgg) fromGroup(s []int64, st *group) {
+	lay := w.c.lay
+	s[0] = st.count
+	for i, a := range st.accs {
+		o := lay.off[i]
+		switch a := a.(type) {
+		case *countAcc:
+			s[o] = a.n
+		case *sumAcc:
+			s[o] = a.cnt
+			if lay.kinds[i] == ckSumInt {
+				s[o+1] = a.i
+			} else {
+				s[o+1] = int64(math.Float64bits(a.f))
+			}
+		case *minMaxAcc:
+			if a.has {
+				s[o], s[o+1] = 1, a.v.I
+			}
+		}
+	}
+}
+
+// eachCompact calls fn with every compact group: its slice's end, key encoding without the window columns
+// (valid during the call) and slots.
+func (w *sliceWindowAgg) eachCompact(fn func(end int64, key []byte, s []int64)) {
+	stride := w.c.lay.stride
+	for end, sl := range w.c.slices {
+		sl.idx.each(func(key []byte, i int64) { fn(end, key, sl.group(int32(i-1), stride)) })
+	}
+}
+
+// decompact moves the compact slices into the object path's slices for good.
+func (w *sliceWindowAgg) decompact() {
+	if w.c == nil {
+		return
+	}
+	p := w.proto
+	w.eachCompact(func(end int64, key []byte, s []int64) {
+		st := p.newGroup()
+		w.toGroup(st, end, key, s)
+		w.keyBuf = appendGroupKey(w.keyBuf[:0], st.prev, p.keyIdx, p.keyTypes)
+		w.slice(end).groups[string(w.keyBuf)] = st
+	})
+	w.c = nil
+	p.compact = nil
+}
+
+// recompact moves the object path's slices into compact slices when every group fits them (after a
+// restore); it reports whether it did.
+func (w *sliceWindowAgg) recompact() bool {
+	if !sliceCompactEligible(w) {
+		return false
+	}
+	c := newSliceCompact(w)
+	w.c = c
+	ss := w.sliceSize()
+	for end, sl := range w.slices {
+		for _, st := range sl.groups {
+			if !w.partKeyOK(st.prev, w.proto.keyIdx) || !w.proto.compactAccsOK(st) ||
+				!identical(st.prev[w.startKey], types.TimestampValue(end-ss, 0)) ||
+				!identical(st.prev[w.endKey], types.TimestampValue(end, 0)) {
+				w.c = nil
+				w.proto.compact = nil
+				return false
+			}
+		}
+	}
+	for end, sl := range w.slices {
+		cs := w.cslice(end)
+		for _, st := range sl.groups {
+			w.keyBuf = w.appendPart(w.keyBuf[:0], st.prev, w.proto.keyIdx)
+			gi := cs.find(w.keyBuf, c.lay.stride)
+			w.fromGroup(cs.group(gi, c.lay.stride), st)
+			w.proto.recycle(st)
+		}
+		delete(w.slices, end)
+	}
+	return true
+}
+
+func (w *sliceWindowAgg) sliceSize() int64 { return w.spec.sliceSize() }
