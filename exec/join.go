@@ -146,28 +146,43 @@ func (in *joinInput) Push(b *changelog.Batch) error { return in.j.push(in.side, 
 func (in *joinInput) Watermark(ts int64) error      { return in.j.watermark(in.side, ts) }
 func (in *joinInput) End() error                    { return in.j.end(in.side) }
 
+// joinArenaMax bounds the output arena's growth (values): a push that emits more spills into further arenas
+// rather than keeping one very large arena alive.
+const joinArenaMax = 1 << 16
+
+// outRow reserves an output row (the left columns then the right ones) in the output arena. The arena is
+// reused across pushes (downstream holds rows only during Push) and grows until one push's rows fit in it.
+func (j *joinOp) outRow() []types.Value {
+	w := j.sides[0].width + j.sides[1].width
+	n := len(j.arena)
+	if n+w > cap(j.arena) {
+		j.arena = make([]types.Value, 0, max(w, min(max(1024, 2*cap(j.arena)), joinArenaMax)))
+		n = 0
+	}
+	j.arena = j.arena[:n+w]
+	return j.arena[n : n+w : n+w]
+}
+
+// unreserve gives back the row outRow just returned (nothing reserved since).
+func (j *joinOp) unreserve() {
+	j.arena = j.arena[:len(j.arena)-j.sides[0].width-j.sides[1].width]
+}
+
 // emit appends a joined row: the left and right values (nil side = NULLs).
 func (j *joinOp) emit(kind changelog.Kind, l, r []types.Value) {
-	wl, wr := j.sides[0].width, j.sides[1].width
-	if len(j.arena)+wl+wr > cap(j.arena) {
-		j.arena = make([]types.Value, 0, max(1024, 2*(wl+wr)))
-	}
-	start := len(j.arena)
+	wl := j.sides[0].width
+	row := j.outRow()
 	if l == nil {
-		for i := 0; i < wl; i++ {
-			j.arena = append(j.arena, types.NullValue)
-		}
+		clear(row[:wl])
 	} else {
-		j.arena = append(j.arena, l...)
+		copy(row[:wl], l)
 	}
 	if r == nil {
-		for i := 0; i < wr; i++ {
-			j.arena = append(j.arena, types.NullValue)
-		}
+		clear(row[wl:])
 	} else {
-		j.arena = append(j.arena, r...)
+		copy(row[wl:], r)
 	}
-	j.ob.Append(kind, j.arena[start:len(j.arena):len(j.arena)])
+	j.ob.Append(kind, row)
 }
 
 // matches reports whether row (on side s) and other (on the other side) satisfy the residual condition.
@@ -236,14 +251,26 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 		if r.Kind.IsAccumulate() {
 			n := 0
 			if found {
+				// Each match is built in place in the output arena: the pushing row copied, the stored row
+				// decoded straight into its half, the residual evaluated over it (no scratch row).
+				myOff, oOff, ow := 0, me.width, other.width
+				if s == 1 {
+					myOff, oOff = other.width, 0
+				}
 				for it := other.st.iter(&orec); it.next(); {
-					ovals := j.rowVals(1-s, it.row(), kv, 1)
-					ok, err := j.matches(s, r.Vals, ovals)
-					if err != nil {
-						return err
-					}
-					if !ok {
-						continue
+					row := j.outRow()
+					copy(row[myOff:myOff+me.width], r.Vals)
+					ovals := row[oOff : oOff+ow : oOff+ow]
+					j.decodeRow(ovals, 1-s, it.row(), kv)
+					if j.cfg.Residual != nil {
+						v, err := j.cfg.Residual.Eval(row)
+						if err != nil {
+							return fmt.Errorf("join condition %s: %w", j.cfg.Residual, err)
+						}
+						if !isTrue(v) {
+							j.unreserve()
+							continue
+						}
 					}
 					cnt := it.count()
 					if other.outer {
@@ -256,7 +283,8 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 						it.setAssoc(a + 1)
 						it.setTouched(j.ttl.now)
 					}
-					for range cnt {
+					j.ob.Append(changelog.Insert, row)
+					for range cnt - 1 {
 						j.pair(s, r.Vals, ovals, changelog.Insert)
 					}
 					n += cnt

@@ -3,7 +3,7 @@ package exec
 import "fmt"
 
 // A bigBucket holds the rows of a join key that has more than jsSmallRows distinct rows (or larger ones):
-// its row entries (join_store.go) appended in arrival order to chunks (that grow from 256 bytes to 32 KiB:
+// its row entries (join_store.go) appended in arrival order to chunks (that grow by half from 256 bytes to 32 KiB:
 // appending never copies what is there), and an open-addressing index from the rows' identity hashes to
 // their entries, so that storing or retracting a row is O(1) however many rows the key holds (a
 // window-keyed join holds every row of a window under one key). A removed row's entry stays as a dead entry
@@ -51,26 +51,40 @@ func (bb *bigBucket) find(h uint32, eq func(ref int) bool) int {
 	}
 }
 
-// add appends an entry whose row hashes to h.
-func (bb *bigBucket) add(h uint32, entry []byte) error {
+// add appends an entry whose row hashes to h: head then body (an entry's bytes may be all in head).
+func (bb *bigBucket) add(h uint32, head, body []byte) error {
+	n := len(head) + len(body)
 	c := len(bb.chunks) - 1
-	if c < 0 || len(bb.chunks[c])+len(entry) > cap(bb.chunks[c]) {
+	if c < 0 || len(bb.chunks[c])+n > cap(bb.chunks[c]) {
 		size := bbChunkMin
 		if c >= 0 {
-			size = min(2*cap(bb.chunks[c]), bbChunkMax)
+			// Growing by half keeps the last chunk's unused room (the bucket's slack) near a sixth of
+			// its bytes, where doubling leaves a quarter.
+			size = min(cap(bb.chunks[c])*3/2, bbChunkMax)
 		}
 		if c+1 >= bbMaxChunks {
 			return errBigBucket
 		}
-		bb.chunks = append(bb.chunks, make([]byte, 0, max(size, len(entry))))
+		bb.chunks = append(bb.chunks, make([]byte, 0, max(size, n)))
 		c++
 	}
-	off := len(bb.chunks[c])
-	bb.chunks[c] = append(bb.chunks[c], entry...)
+	b := bb.chunks[c]
+	off := len(b)
+	b = append(b, head...)
+	bb.chunks[c] = append(b, body...)
 	bb.rows++
-	bb.size += len(entry)
+	bb.size += n
 	bb.index(h, c<<bbChunkBits|off)
 	return nil
+}
+
+// newBigBucket returns an empty bucket whose first chunk holds n bytes (the rows moving in), so that a key
+// outgrowing its record does not go through the smallest chunks.
+func newBigBucket(n int) *bigBucket {
+	if n > bbChunkMax {
+		return &bigBucket{}
+	}
+	return &bigBucket{chunks: [][]byte{make([]byte, 0, max(n, bbChunkMin))}}
 }
 
 func (bb *bigBucket) index(h uint32, ref int) {
@@ -151,7 +165,7 @@ func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 			p = x.end
 			if x.count != 0 {
 				// Fewer bytes than before: no chunk limit is reached.
-				_ = bb.add(hash(b[x.body:x.end]), b[x.e:x.end])
+				_ = bb.add(hash(b[x.body:x.end]), b[x.e:x.end], nil)
 			}
 		}
 	}

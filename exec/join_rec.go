@@ -283,18 +283,31 @@ func (j *joinOp) bodyHash(s int, body []byte, kv []types.Value) uint32 {
 // scratch slot 0 (a row of the pushing side), 1 (of the other side) or 2 (comparisons); the values are
 // valid until the slot is used again, their strings as long as anything references them.
 func (j *joinOp) rowVals(s int, body []byte, kv []types.Value, slot int) []types.Value {
+	w := j.sides[s].width
+	dst := j.dec[slot]
+	if cap(dst) < w {
+		dst = make([]types.Value, w)
+	}
+	dst = dst[:w]
+	j.dec[slot] = dst
+	j.decodeRow(dst, s, body, kv)
+	return dst
+}
+
+// decodeRow decodes a stored body of side s (kv as for rowVals) into dst (len: the side's width). Strings
+// point into the body.
+func (j *joinOp) decodeRow(dst []types.Value, s int, body []byte, kv []types.Value) {
 	sd := &j.sides[s]
-	dst := j.dec[slot][:0]
 	pos := 0
-	for c := 0; c < sd.width; c++ {
+	for c := range dst {
 		if kv != nil {
 			if k := sd.keyPos[c]; k >= 0 {
-				dst = append(dst, kv[k])
+				dst[c] = kv[k]
 				continue
 			}
 		}
 		if pos >= len(body) {
-			dst = append(dst, types.NullValue)
+			dst[c] = types.NullValue
 			continue
 		}
 		switch tag := types.Tag(body[pos]); tag {
@@ -302,7 +315,7 @@ func (j *joinOp) rowVals(s int, body []byte, kv []types.Value, slot int) []types
 			l, m := binary.Uvarint(body[pos+1:])
 			start := pos + 1 + m
 			if m <= 0 || l > uint64(len(body)-start) {
-				dst = append(dst, types.NullValue)
+				dst[c] = types.NullValue
 				pos = len(body)
 				continue
 			}
@@ -310,28 +323,26 @@ func (j *joinOp) rowVals(s int, body []byte, kv []types.Value, slot int) []types
 			if l > 0 {
 				str = unsafe.String(&body[start], int(l))
 			}
-			dst = append(dst, types.Value{T: tag, S: str})
+			dst[c] = types.Value{T: tag, S: str}
 			pos = start + int(l)
 		case types.TagInt:
 			v, m := binary.Varint(body[pos+1:])
 			if m <= 0 {
-				dst = append(dst, types.NullValue)
+				dst[c] = types.NullValue
 				pos = len(body)
 				continue
 			}
-			dst = append(dst, types.IntValue(v))
+			dst[c] = types.IntValue(v)
 			pos += 1 + m
 		default:
 			v, rest, err := decodeValueBinary(body[pos:])
 			if err != nil {
-				dst = append(dst, types.NullValue)
+				dst[c] = types.NullValue
 				pos = len(body)
 				continue
 			}
-			dst = append(dst, v)
+			dst[c] = v
 			pos = len(body) - len(rest)
 		}
 	}
-	j.dec[slot] = dst
-	return dst
 }

@@ -16,16 +16,16 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 	id := j.ident(s, row, body)
 	slot, found := st.find(key, h)
 	if !found {
-		j.entry = st.appendEntry(j.entry[:0], count, assoc, touched, body)
-		if len(j.entry) > jsSmallBytes {
-			bb := &bigBucket{}
-			if err := bb.add(uint32(st.hash(id)), j.entry); err != nil {
+		j.entry = st.appendHead(j.entry[:0], count, assoc, touched, len(body))
+		if n := len(j.entry) + len(body); n > jsSmallBytes {
+			bb := newBigBucket(n)
+			if err := bb.add(uint32(st.hash(id)), j.entry, body); err != nil {
 				return err
 			}
-			st.insertKey(h, st.buildRecord(key, st.newBig(bb)))
+			st.insertKey(h, key, st.newBig(bb))
 			return nil
 		}
-		st.insertKey(h, st.buildRecord(key, uint64(len(j.entry))<<1, j.entry))
+		st.insertKey(h, key, uint64(len(j.entry)+len(body))<<1, j.entry, body)
 		return nil
 	}
 	r := st.record(slot)
@@ -37,8 +37,8 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 			return j.sameRow(s, b[x.body:x.end], id, kv)
 		})
 		if ref < 0 {
-			j.entry = st.appendEntry(j.entry[:0], count, assoc, touched, body)
-			return bb.add(h32, j.entry)
+			j.entry = st.appendHead(j.entry[:0], count, assoc, touched, len(body))
+			return bb.add(h32, j.entry, body)
 		}
 		b, off := bb.entry(ref)
 		x := st.parseEntry(b, off)
@@ -49,7 +49,7 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 		}
 		j.entry = st.appendEntry(j.entry[:0], x.count+count, assoc, touched, b[x.body:x.end])
 		bb.kill(h32, ref, &x)
-		if err := bb.add(h32, j.entry); err != nil {
+		if err := bb.add(h32, j.entry, nil); err != nil {
 			return err
 		}
 		bb.compact(st, func(b []byte) uint32 { return j.bodyHash(s, b, kv) })
@@ -69,27 +69,28 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 		}
 		j.entry = st.appendEntry(j.entry[:0], x.count+count, assoc, touched, r.body[x.body:x.end])
 		size := len(r.body) - (x.end - x.e) + len(j.entry)
-		st.replace(slot, r.size, st.buildRecord(r.key, uint64(size)<<1, r.body[:x.e], j.entry, r.body[x.end:]))
+		st.replace(slot, r.size, r.key, uint64(size)<<1, r.body[:x.e], j.entry, r.body[x.end:])
 		return nil
 	}
-	j.entry = st.appendEntry(j.entry[:0], count, assoc, touched, body)
-	if rows+1 <= jsSmallRows && len(r.body)+len(j.entry) <= jsSmallBytes {
-		st.replace(slot, r.size, st.buildRecord(r.key, uint64(len(r.body)+len(j.entry))<<1, r.body, j.entry))
+	j.entry = st.appendHead(j.entry[:0], count, assoc, touched, len(body))
+	n := len(j.entry) + len(body)
+	if rows+1 <= jsSmallRows && len(r.body)+n <= jsSmallBytes {
+		st.replace(slot, r.size, r.key, uint64(len(r.body)+n)<<1, r.body, j.entry, body)
 		return nil
 	}
 	// The key outgrows its record: its rows move to a bigBucket.
-	bb := &bigBucket{}
+	bb := newBigBucket(len(r.body) + n)
 	for p := 0; p < len(r.body); {
 		x := st.parseEntry(r.body, p)
 		p = x.end
-		if err := bb.add(j.bodyHash(s, r.body[x.body:x.end], kv), r.body[x.e:x.end]); err != nil {
+		if err := bb.add(j.bodyHash(s, r.body[x.body:x.end], kv), r.body[x.e:x.end], nil); err != nil {
 			return err
 		}
 	}
-	if err := bb.add(uint32(st.hash(id)), j.entry); err != nil {
+	if err := bb.add(uint32(st.hash(id)), j.entry, body); err != nil {
 		return err
 	}
-	st.replace(slot, r.size, st.buildRecord(r.key, st.newBig(bb)))
+	st.replace(slot, r.size, r.key, st.newBig(bb))
 	return nil
 }
 
@@ -143,7 +144,7 @@ func (j *joinOp) remove(s int, key []byte, h uint64, kv []types.Value, row []typ
 			st.deleteSlot(slot)
 		} else {
 			size := len(r.body) - (x.end - x.e)
-			st.replace(slot, r.size, st.buildRecord(r.key, uint64(size)<<1, r.body[:x.e], r.body[x.end:]))
+			st.replace(slot, r.size, r.key, uint64(size)<<1, r.body[:x.e], r.body[x.end:])
 		}
 		return r.body[x.body:x.end], true
 	}
@@ -184,7 +185,7 @@ func (j *joinOp) filterBucket(s, slot int, kv []types.Value, keep func(it *jsIte
 	if len(b) == 0 {
 		return true
 	}
-	st.replace(slot, r.size, st.buildRecord(r.key, uint64(len(b))<<1, b))
+	st.replace(slot, r.size, r.key, uint64(len(b))<<1, b)
 	return false
 }
 

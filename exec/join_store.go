@@ -50,7 +50,6 @@ type joinStore struct {
 	garbage    int // bytes of records that were rewritten or deleted
 	bigs       []*bigBucket
 	freeBigs   []uint32
-	rec        []byte // record scratch
 }
 
 func newJoinStore(outer, ttl bool, seed maphash.Seed) joinStore {
@@ -139,41 +138,67 @@ func (st *joinStore) find(key []byte, h uint64) (int, bool) {
 	}
 }
 
-// put copies rec into the arena and returns its position.
-func (st *joinStore) put(rec []byte) uint64 {
+// reserve returns the index of the arena chunk where n more bytes go, starting a chunk when needed.
+func (st *joinStore) reserve(n int) int {
 	c := len(st.chunks) - 1
-	if c < 0 || len(st.chunks[c])+len(rec) > cap(st.chunks[c]) {
+	if c < 0 || len(st.chunks[c])+n > cap(st.chunks[c]) {
 		size := jsChunkMin
 		if c >= 0 {
 			size = min(2*cap(st.chunks[c]), jsChunkMax)
 		}
-		st.chunks = append(st.chunks, make([]byte, 0, max(size, len(rec))))
+		st.chunks = append(st.chunks, make([]byte, 0, max(size, n)))
 		c++
 	}
+	return c
+}
+
+// put copies rec into the arena and returns its position.
+func (st *joinStore) put(rec []byte) uint64 {
+	c := st.reserve(len(rec))
 	off := len(st.chunks[c])
 	st.chunks[c] = append(st.chunks[c], rec...)
 	st.used += len(rec)
 	return uint64(c)<<jsChunkBits | uint64(off)
 }
 
-// buildRecord writes a record of key with the given body tag and small-bucket entries into st.rec.
-func (st *joinStore) buildRecord(key []byte, tag uint64, entries ...[]byte) []byte {
-	b := binary.AppendUvarint(st.rec[:0], uint64(len(key)))
+// putRecord writes a record of key with the given body tag and small-bucket entries (in parts) straight
+// into the arena and returns its position. The parts may point into the arena (appending never overwrites).
+func (st *joinStore) putRecord(key []byte, tag uint64, parts ...[]byte) uint64 {
+	n := uvarintLen(uint64(len(key))) + len(key) + uvarintLen(tag)
+	for _, p := range parts {
+		n += len(p)
+	}
+	c := st.reserve(n)
+	b := st.chunks[c]
+	off := len(b)
+	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)
 	b = binary.AppendUvarint(b, tag)
-	for _, e := range entries {
-		b = append(b, e...)
+	for _, p := range parts {
+		b = append(b, p...)
 	}
-	st.rec = b
-	return b
+	st.chunks[c] = b
+	st.used += n
+	return uint64(c)<<jsChunkBits | uint64(off)
 }
 
-// insertKey adds a key (not present, hash h) with the record rec; it returns the key's slot.
-func (st *joinStore) insertKey(h uint64, rec []byte) int {
+// uvarintLen is the length of v's uvarint encoding.
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// insertKey adds a key (not present, hash h) whose record is key, tag and parts (putRecord); it returns the
+// key's slot.
+func (st *joinStore) insertKey(h uint64, key []byte, tag uint64, parts ...[]byte) int {
 	if (st.keys+1)*20 > len(st.slots)*17 {
 		st.resize(max(16, len(st.slots)*3/2, (st.keys+1)*20/17+1))
 	}
-	pos := st.put(rec)
+	pos := st.putRecord(key, tag, parts...)
 	i := st.home(h)
 	for st.slots[i] != 0 {
 		if i++; i == len(st.slots) {
@@ -185,9 +210,10 @@ func (st *joinStore) insertKey(h uint64, rec []byte) int {
 	return i
 }
 
-// replace writes rec as the new record of the key at slot (its old record becomes garbage).
-func (st *joinStore) replace(slot int, old int, rec []byte) {
-	pos := st.put(rec)
+// replace writes a new record (key, tag, parts: putRecord) for the key at slot (its old record, of old
+// bytes, becomes garbage).
+func (st *joinStore) replace(slot int, old int, key []byte, tag uint64, parts ...[]byte) {
+	pos := st.putRecord(key, tag, parts...)
 	st.slots[slot] = st.slots[slot]&^jsPosMask | (pos + 1)
 	st.garbage += old
 }
@@ -305,6 +331,11 @@ func (st *joinStore) parseEntry(b []byte, p int) jsEntry {
 
 // appendEntry appends a row entry.
 func (st *joinStore) appendEntry(dst []byte, count uint64, assoc int, touched int64, body []byte) []byte {
+	return append(st.appendHead(dst, count, assoc, touched, len(body)), body...)
+}
+
+// appendHead appends the fields of a row entry that precede its body (of n bytes).
+func (st *joinStore) appendHead(dst []byte, count uint64, assoc int, touched int64, n int) []byte {
 	dst = binary.AppendUvarint(dst, count)
 	if st.outer {
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(int32(assoc)))
@@ -312,8 +343,7 @@ func (st *joinStore) appendEntry(dst []byte, count uint64, assoc int, touched in
 	if st.ttl {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(touched))
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(body)))
-	return append(dst, body...)
+	return binary.AppendUvarint(dst, uint64(n))
 }
 
 func (st *joinStore) assoc(b []byte, x *jsEntry) int {
