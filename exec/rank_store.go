@@ -316,11 +316,10 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 		b = binary.AppendUvarint(b, uint64(rs.newBig(p.big)))
 	}
 	rs.body = b
-	rec := rs.st.buildRecord(key, uint64(len(b))<<1, b)
 	if p.slot >= 0 {
-		rs.st.replace(p.slot, p.size, rec)
+		rs.st.replace(p.slot, p.size, key, uint64(len(b))<<1, b)
 	} else {
-		rs.st.insertKey(h, rec)
+		rs.st.insertKey(h, key, uint64(len(b))<<1, b)
 	}
 }
 
