@@ -124,14 +124,19 @@ func sortColsFit(row []types.Value, keys []SortKey) bool {
 
 // Top-N state (a global operator: it runs with parallelism 1): namespace 0, one entry per kept row, keyed
 // by the row's sort key followed by its 8-byte big-endian arrival number (its place in the order); the
-// value is the version and the row. The meta entry holds the last arrival number.
+// value is the version and the row. The meta entry holds the last arrival number and, with a state TTL,
+// the varint time of the last change (Unix ms; absent in snapshots taken without a TTL).
 
 func (t *topN) signature() string {
 	return fmt.Sprintf("TopN(keys=%d, offset=%d, end=%d)", len(t.keys), t.offset, t.end)
 }
 
 func (t *topN) SnapshotState(w state.Writer) error {
-	if err := w.Put(nsMeta, nil, binary.AppendUvarint(appendMeta(nil, t.signature()), t.seq)); err != nil {
+	meta := binary.AppendUvarint(appendMeta(nil, t.signature()), t.seq)
+	if t.ttl.on() {
+		meta = binary.AppendVarint(meta, t.touched)
+	}
+	if err := w.Put(nsMeta, nil, meta); err != nil {
 		return err
 	}
 	var vb []byte
@@ -152,6 +157,9 @@ func (t *topN) RestoreState(r state.Reader) error {
 	op := t.signature()
 	return restoreLoop(r, op, t.signature(), func(d *stateDec) {
 		t.seq = max(t.seq, d.uvarint())
+		if len(d.b) > 0 {
+			t.touched = d.varint()
+		}
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
