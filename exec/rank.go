@@ -2,7 +2,6 @@ package exec
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"sort"
@@ -238,13 +237,13 @@ func (r *rankOp) removeEntry(p *rankPart, order, row []byte) bool {
 
 // pastLimit reports, when the stored rows are the top rows (trim), whether a row with sort key and arrival
 // sk would be numbered past the limit (it sorts after every stored row of its sort key).
-func (r *rankOp) pastLimit(sk []byte) bool {
+func (r *rankOp) pastLimit(sk []byte, ol int) bool {
 	top, nums := r.oldTop, r.oldNum
 	i := sort.Search(len(top), func(i int) bool { return bytes.Compare(top[i].sk, sk) > 0 })
 	n := int64(i + 1)
 	if i > 0 && (r.cfg.Func == "RANK" || r.cfg.Func == "DENSE_RANK") {
 		switch {
-		case bytes.Equal(top[i-1].order(), sk[:len(sk)-8]):
+		case bytes.Equal(top[i-1].order(), sk[:ol]):
 			n = nums[i-1]
 		case r.cfg.Func == "DENSE_RANK":
 			n = nums[i-1] + 1
@@ -301,16 +300,16 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 		r.newSeq, r.newRow = 0, nil
 		if insert {
 			r.seq++
-			nb = binary.BigEndian.AppendUint64(nb, r.seq)
+			nb = appendSeq(nb, r.seq)
 			sl := len(nb)
-			if r.trim && r.pastLimit(nb) {
+			if r.trim && r.pastLimit(nb, ol) {
 				r.nbuf = nb
 				continue // it would be numbered past the limit: nothing changes
 			}
 			nb = appendRowBinary(nb, row.Vals)
 			r.nbuf = nb
 			r.newSeq, r.newRow = r.seq, row.Vals
-			r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:]})
+			r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:], ol: ol})
 		} else {
 			nb = appendRowBinary(nb, row.Vals)
 			r.nbuf = nb

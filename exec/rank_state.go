@@ -89,10 +89,12 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 			if !bytes.Equal(r.kbuf, key) {
 				return bad("the key does not match the partition of its rows")
 			}
-			b := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, r.cfg.Order), seq)
+			b := appendSortKey(nil, vals, r.cfg.Order)
+			ol := len(b)
+			b = appendSeq(b, seq)
 			sl := len(b)
 			b = appendRowBinary(b, vals)
-			ents = append(ents, rEnt{sk: b[:sl:sl], row: b[sl:]})
+			ents = append(ents, rEnt{sk: b[:sl:sl], row: b[sl:], ol: ol})
 			r.seq = max(r.seq, seq)
 		}
 		if err := d.done(); err != nil {
@@ -139,13 +141,14 @@ func (t *topN) SnapshotState(w state.Writer) error {
 	if err := w.Put(nsMeta, nil, meta); err != nil {
 		return err
 	}
-	var vb []byte
+	var kb, vb []byte
 	for _, c := range t.list.chunks {
 		for q := 0; q < len(c); {
 			var e rEnt
 			e, q = parseREnt(c, q)
+			kb = binary.BigEndian.AppendUint64(append(kb[:0], e.order()...), e.seq())
 			vb = append(append(vb[:0], stateVersion), e.row...)
-			if err := w.Put(0, e.sk, vb); err != nil {
+			if err := w.Put(0, kb, vb); err != nil {
 				return err
 			}
 		}
@@ -183,10 +186,12 @@ func (t *topN) RestoreState(r state.Reader) error {
 			return entryError(op, ns, key, fmt.Errorf("the key does not match the sort key of its row"))
 		}
 		seq := binary.BigEndian.Uint64(key[len(key)-8:])
-		b := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, t.keys), seq)
+		b := appendSortKey(nil, vals, t.keys)
+		ol := len(b)
+		b = appendSeq(b, seq)
 		sl := len(b)
 		b = appendRowBinary(b, vals)
-		t.list.insert(rEnt{sk: b[:sl:sl], row: b[sl:]})
+		t.list.insert(rEnt{sk: b[:sl:sl], row: b[sl:], ol: ol})
 		t.seq = max(t.seq, seq)
 		return nil
 	})

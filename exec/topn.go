@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -97,11 +96,12 @@ func (t *topN) emitEnt(kind changelog.Kind, e rEnt) {
 
 func (t *topN) insert(vals []types.Value) {
 	t.seq++
-	kb := binary.BigEndian.AppendUint64(t.keyBuf, t.seq)
+	ol := len(t.keyBuf)
+	kb := appendSeq(t.keyBuf, t.seq)
 	sl := len(kb)
 	kb = appendRowBinary(kb, vals)
 	t.keyBuf = kb
-	r := t.list.insertAt(rEnt{sk: kb[:sl:sl], row: kb[sl:]}, t.end)
+	r := t.list.insertAt(rEnt{sk: kb[:sl:sl], row: kb[sl:], ol: ol}, t.end)
 	t.touched = t.ttl.now
 	if r >= t.end {
 		return
