@@ -54,6 +54,7 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	}
 	r.st = rankStore{st: newJoinStore(false, false, maphash.MakeSeed()), ttl: r.ttl.on()}
 	r.ptypes = partTypes(cfg)
+	r.compactKey = compactPartKeys(cfg, r.ptypes)
 	return r
 }
 
@@ -66,20 +67,23 @@ type rankOp struct {
 	exact  bool // a row's encoding is its identity (exactIdentity)
 	seq    uint64
 	kbuf   []byte
-	nbuf   []byte // the entry of the row being inserted or retracted
-	ibuf   []byte // identity scratch
-	jbuf   []byte
-	part   rankPart
-	oldTop []rEnt
-	oldNum []int64
-	newTop []rEnt
-	newNum []int64
-	newSeq uint64        // the arrival number of the row being inserted (0: none)
-	newRow []types.Value // and its values
-	dec    []types.Value // decoding scratch
-	ob     changelog.Batch
-	arena  []types.Value
-	ttl    stateTTL
+	sbuf   []byte // snapshot and restore keys
+	// compactKey: the key table holds compact partition keys (rank_key.go)
+	compactKey bool
+	nbuf       []byte // the entry of the row being inserted or retracted
+	ibuf       []byte // identity scratch
+	jbuf       []byte
+	part       rankPart
+	oldTop     []rEnt
+	oldNum     []int64
+	newTop     []rEnt
+	newNum     []int64
+	newSeq     uint64        // the arrival number of the row being inserted (0: none)
+	newRow     []types.Value // and its values
+	dec        []types.Value // decoding scratch
+	ob         changelog.Batch
+	arena      []types.Value
+	ttl        stateTTL
 }
 
 func (r *rankOp) ident(dst []byte, vals []types.Value) []byte {
@@ -275,7 +279,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 		if !keyColsFit(row.Vals, r.cfg.Partition) || !sortColsFit(row.Vals, r.cfg.Order) {
 			return fmt.Errorf("rank: a row has %d columns, fewer than the operator reads", len(row.Vals))
 		}
-		r.kbuf = appendGroupKey(r.kbuf[:0], row.Vals, r.cfg.Partition, r.ptypes)
+		r.kbuf = r.partKey(r.kbuf[:0], row.Vals)
 		h := st.st.hash(r.kbuf)
 		p := &r.part
 		slot, found := st.st.find(r.kbuf, h)

@@ -45,7 +45,8 @@ func (r *rankOp) SnapshotState(w state.Writer) error {
 			vb = append(vb, e.row...)
 			return true
 		})
-		if err := w.Put(0, r.st.st.record(slot).key, vb); err != nil {
+		r.sbuf = r.snapshotKey(r.sbuf[:0], slot, p)
+		if err := w.Put(0, r.sbuf, vb); err != nil {
 			return err
 		}
 	}
@@ -63,10 +64,6 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
-		}
-		h := r.st.st.hash(key)
-		if _, dup := r.st.st.find(key, h); dup {
-			return corrupt(op, "key %x appears twice", key)
 		}
 		bad := func(format string, args ...any) error { return entryError(op, ns, key, fmt.Errorf(format, args...)) }
 		d, err := newStateDec(value)
@@ -103,13 +100,22 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 		if len(ents) == 0 {
 			return bad("a partition without rows")
 		}
+		skey := key
+		if r.compactKey {
+			r.sbuf = r.partKey(r.sbuf[:0], rankDecodeRow(ents[0].row, r.dec))
+			skey = r.sbuf
+		}
+		h := r.st.st.hash(skey)
+		if _, dup := r.st.st.find(skey, h); dup {
+			return corrupt(op, "key %x appears twice", key)
+		}
 		sort.Slice(ents, func(i, j int) bool { return bytes.Compare(ents[i].sk, ents[j].sk) < 0 })
 		p := &rankPart{slot: -1, touched: touched, ents: ents}
 		if r.trim {
 			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
 			truncatePart(p, len(r.newTop))
 		}
-		r.st.save(key, h, p)
+		r.st.save(skey, h, p)
 		return nil
 	})
 }
