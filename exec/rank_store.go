@@ -12,8 +12,8 @@ import (
 
 // Rank state in memory: the partitions of a Rank live in a joinStore's key table and byte arena
 // (join_store.go), without a Go object, string or map entry per row or per partition. A partition's record
-// has the partition key (appendGroupKey, or rank_key.go's compact key for integer columns) and the body tag len(body)<<1 (joinStore never sees a big bucket
-// of its own), and its body is:
+// has the partition key (appendGroupKey, or rank_key.go's compact key for integer columns) and the body
+// tag len(body)<<1 (joinStore never sees a big bucket of its own), and its body is:
 //
 //	[with a TTL: 8 bytes, little endian, the last change (Unix ms), updated in place]
 //	form byte: 0 — the rows' entries follow, in order; 1 — a uvarint index of the partition's rankBig
