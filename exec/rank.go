@@ -2,7 +2,6 @@ package exec
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"sort"
@@ -55,6 +54,7 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	}
 	r.st = rankStore{st: newJoinStore(false, false, maphash.MakeSeed()), ttl: r.ttl.on()}
 	r.ptypes = partTypes(cfg)
+	r.compactKey = compactPartKeys(cfg, r.ptypes)
 	return r
 }
 
@@ -67,20 +67,23 @@ type rankOp struct {
 	exact  bool // a row's encoding is its identity (exactIdentity)
 	seq    uint64
 	kbuf   []byte
-	nbuf   []byte // the entry of the row being inserted or retracted
-	ibuf   []byte // identity scratch
-	jbuf   []byte
-	part   rankPart
-	oldTop []rEnt
-	oldNum []int64
-	newTop []rEnt
-	newNum []int64
-	newSeq uint64        // the arrival number of the row being inserted (0: none)
-	newRow []types.Value // and its values
-	dec    []types.Value // decoding scratch
-	ob     changelog.Batch
-	arena  []types.Value
-	ttl    stateTTL
+	sbuf   []byte // snapshot and restore keys
+	// compactKey: the key table holds compact partition keys (rank_key.go)
+	compactKey bool
+	nbuf       []byte // the entry of the row being inserted or retracted
+	ibuf       []byte // identity scratch
+	jbuf       []byte
+	part       rankPart
+	oldTop     []rEnt
+	oldNum     []int64
+	newTop     []rEnt
+	newNum     []int64
+	newSeq     uint64        // the arrival number of the row being inserted (0: none)
+	newRow     []types.Value // and its values
+	dec        []types.Value // decoding scratch
+	ob         changelog.Batch
+	arena      []types.Value
+	ttl        stateTTL
 }
 
 func (r *rankOp) ident(dst []byte, vals []types.Value) []byte {
@@ -238,13 +241,13 @@ func (r *rankOp) removeEntry(p *rankPart, order, row []byte) bool {
 
 // pastLimit reports, when the stored rows are the top rows (trim), whether a row with sort key and arrival
 // sk would be numbered past the limit (it sorts after every stored row of its sort key).
-func (r *rankOp) pastLimit(sk []byte) bool {
+func (r *rankOp) pastLimit(sk []byte, ol int) bool {
 	top, nums := r.oldTop, r.oldNum
 	i := sort.Search(len(top), func(i int) bool { return bytes.Compare(top[i].sk, sk) > 0 })
 	n := int64(i + 1)
 	if i > 0 && (r.cfg.Func == "RANK" || r.cfg.Func == "DENSE_RANK") {
 		switch {
-		case bytes.Equal(top[i-1].order(), sk[:len(sk)-8]):
+		case bytes.Equal(top[i-1].order(), sk[:ol]):
 			n = nums[i-1]
 		case r.cfg.Func == "DENSE_RANK":
 			n = nums[i-1] + 1
@@ -276,7 +279,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 		if !keyColsFit(row.Vals, r.cfg.Partition) || !sortColsFit(row.Vals, r.cfg.Order) {
 			return fmt.Errorf("rank: a row has %d columns, fewer than the operator reads", len(row.Vals))
 		}
-		r.kbuf = appendGroupKey(r.kbuf[:0], row.Vals, r.cfg.Partition, r.ptypes)
+		r.kbuf = r.partKey(r.kbuf[:0], row.Vals)
 		h := st.st.hash(r.kbuf)
 		p := &r.part
 		slot, found := st.st.find(r.kbuf, h)
@@ -301,16 +304,16 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 		r.newSeq, r.newRow = 0, nil
 		if insert {
 			r.seq++
-			nb = binary.BigEndian.AppendUint64(nb, r.seq)
+			nb = appendSeq(nb, r.seq)
 			sl := len(nb)
-			if r.trim && r.pastLimit(nb) {
+			if r.trim && r.pastLimit(nb, ol) {
 				r.nbuf = nb
 				continue // it would be numbered past the limit: nothing changes
 			}
 			nb = appendRowBinary(nb, row.Vals)
 			r.nbuf = nb
 			r.newSeq, r.newRow = r.seq, row.Vals
-			r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:]})
+			r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:], ol: ol})
 		} else {
 			nb = appendRowBinary(nb, row.Vals)
 			r.nbuf = nb

@@ -45,7 +45,8 @@ func (r *rankOp) SnapshotState(w state.Writer) error {
 			vb = append(vb, e.row...)
 			return true
 		})
-		if err := w.Put(0, r.st.st.record(slot).key, vb); err != nil {
+		r.sbuf = r.snapshotKey(r.sbuf[:0], slot, p)
+		if err := w.Put(0, r.sbuf, vb); err != nil {
 			return err
 		}
 	}
@@ -63,10 +64,6 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
-		}
-		h := r.st.st.hash(key)
-		if _, dup := r.st.st.find(key, h); dup {
-			return corrupt(op, "key %x appears twice", key)
 		}
 		bad := func(format string, args ...any) error { return entryError(op, ns, key, fmt.Errorf(format, args...)) }
 		d, err := newStateDec(value)
@@ -89,10 +86,12 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 			if !bytes.Equal(r.kbuf, key) {
 				return bad("the key does not match the partition of its rows")
 			}
-			b := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, r.cfg.Order), seq)
+			b := appendSortKey(nil, vals, r.cfg.Order)
+			ol := len(b)
+			b = appendSeq(b, seq)
 			sl := len(b)
 			b = appendRowBinary(b, vals)
-			ents = append(ents, rEnt{sk: b[:sl:sl], row: b[sl:]})
+			ents = append(ents, rEnt{sk: b[:sl:sl], row: b[sl:], ol: ol})
 			r.seq = max(r.seq, seq)
 		}
 		if err := d.done(); err != nil {
@@ -101,13 +100,22 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 		if len(ents) == 0 {
 			return bad("a partition without rows")
 		}
+		skey := key
+		if r.compactKey {
+			r.sbuf = r.partKey(r.sbuf[:0], rankDecodeRow(ents[0].row, r.dec))
+			skey = r.sbuf
+		}
+		h := r.st.st.hash(skey)
+		if _, dup := r.st.st.find(skey, h); dup {
+			return corrupt(op, "key %x appears twice", key)
+		}
 		sort.Slice(ents, func(i, j int) bool { return bytes.Compare(ents[i].sk, ents[j].sk) < 0 })
 		p := &rankPart{slot: -1, touched: touched, ents: ents}
 		if r.trim {
 			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
 			truncatePart(p, len(r.newTop))
 		}
-		r.st.save(key, h, p)
+		r.st.save(skey, h, p)
 		return nil
 	})
 }
@@ -124,23 +132,29 @@ func sortColsFit(row []types.Value, keys []SortKey) bool {
 
 // Top-N state (a global operator: it runs with parallelism 1): namespace 0, one entry per kept row, keyed
 // by the row's sort key followed by its 8-byte big-endian arrival number (its place in the order); the
-// value is the version and the row. The meta entry holds the last arrival number.
+// value is the version and the row. The meta entry holds the last arrival number and, with a state TTL,
+// the varint time of the last change (Unix ms; absent in snapshots taken without a TTL).
 
 func (t *topN) signature() string {
 	return fmt.Sprintf("TopN(keys=%d, offset=%d, end=%d)", len(t.keys), t.offset, t.end)
 }
 
 func (t *topN) SnapshotState(w state.Writer) error {
-	if err := w.Put(nsMeta, nil, binary.AppendUvarint(appendMeta(nil, t.signature()), t.seq)); err != nil {
+	meta := binary.AppendUvarint(appendMeta(nil, t.signature()), t.seq)
+	if t.ttl.on() {
+		meta = binary.AppendVarint(meta, t.touched)
+	}
+	if err := w.Put(nsMeta, nil, meta); err != nil {
 		return err
 	}
-	var vb []byte
+	var kb, vb []byte
 	for _, c := range t.list.chunks {
 		for q := 0; q < len(c); {
 			var e rEnt
 			e, q = parseREnt(c, q)
+			kb = binary.BigEndian.AppendUint64(append(kb[:0], e.order()...), e.seq())
 			vb = append(append(vb[:0], stateVersion), e.row...)
-			if err := w.Put(0, e.sk, vb); err != nil {
+			if err := w.Put(0, kb, vb); err != nil {
 				return err
 			}
 		}
@@ -152,6 +166,9 @@ func (t *topN) RestoreState(r state.Reader) error {
 	op := t.signature()
 	return restoreLoop(r, op, t.signature(), func(d *stateDec) {
 		t.seq = max(t.seq, d.uvarint())
+		if len(d.b) > 0 {
+			t.touched = d.varint()
+		}
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
@@ -175,10 +192,12 @@ func (t *topN) RestoreState(r state.Reader) error {
 			return entryError(op, ns, key, fmt.Errorf("the key does not match the sort key of its row"))
 		}
 		seq := binary.BigEndian.Uint64(key[len(key)-8:])
-		b := binary.BigEndian.AppendUint64(appendSortKey(nil, vals, t.keys), seq)
+		b := appendSortKey(nil, vals, t.keys)
+		ol := len(b)
+		b = appendSeq(b, seq)
 		sl := len(b)
 		b = appendRowBinary(b, vals)
-		t.list.insert(rEnt{sk: b[:sl:sl], row: b[sl:]})
+		t.list.insert(rEnt{sk: b[:sl:sl], row: b[sl:], ol: ol})
 		t.seq = max(t.seq, seq)
 		return nil
 	})

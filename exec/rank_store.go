@@ -3,6 +3,7 @@ package exec
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"sort"
 	"unsafe"
 
@@ -11,15 +12,15 @@ import (
 
 // Rank state in memory: the partitions of a Rank live in a joinStore's key table and byte arena
 // (join_store.go), without a Go object, string or map entry per row or per partition. A partition's record
-// has the partition key (appendGroupKey) and the body tag len(body)<<1 (joinStore never sees a big bucket
-// of its own), and its body is:
+// has the partition key (appendGroupKey, or rank_key.go's compact key for integer columns) and the body
+// tag len(body)<<1 (joinStore never sees a big bucket of its own), and its body is:
 //
 //	[with a TTL: 8 bytes, little endian, the last change (Unix ms), updated in place]
 //	form byte: 0 — the rows' entries follow, in order; 1 — a uvarint index of the partition's rankBig
 //
-// A row entry is: uvarint length, the sort key (appendSortKey) followed by the row's 8-byte big-endian
-// arrival number (so entries order as (sort key, arrival) and the number identifies the row), uvarint
-// length, the row (appendRowBinary: the snapshot's row encoding). Rows are decoded only when they are
+// A row entry is: uvarint length of the sort key, the sort key (appendSortKey) followed by the row's arrival
+// number (appendSeq: 1 to 9 bytes that sort as the numbers do, so entries order as (sort key, arrival) and
+// the number identifies the row), uvarint length, the row (appendRowBinary: the snapshot's row encoding). Rows are decoded only when they are
 // emitted or a retraction must compare them; strings decode in place (rankDecodeRow), which is safe because
 // bytes once written are never changed: a partition that changes is written anew at the arena's end, and a
 // rankBig's chunks are copied on write.
@@ -35,17 +36,18 @@ const (
 	rsFormBig    = 1
 )
 
-// rEnt is a row entry: its sort key and arrival number, and its row.
+// rEnt is a row entry: its sort key and arrival number (sk; the sort key is sk[:ol]), and its row.
 type rEnt struct {
 	sk  []byte
 	row []byte
+	ol  int
 }
 
-func (e *rEnt) seq() uint64   { return binary.BigEndian.Uint64(e.sk[len(e.sk)-8:]) }
-func (e *rEnt) order() []byte { return e.sk[:len(e.sk)-8] }
+func (e *rEnt) seq() uint64   { return readSeq(e.sk[e.ol:]) }
+func (e *rEnt) order() []byte { return e.sk[:e.ol] }
 
 func appendREnt(dst []byte, e rEnt) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(e.sk)))
+	dst = binary.AppendUvarint(dst, uint64(e.ol))
 	dst = append(dst, e.sk...)
 	dst = binary.AppendUvarint(dst, uint64(len(e.row)))
 	return append(dst, e.row...)
@@ -55,11 +57,46 @@ func appendREnt(dst []byte, e rEnt) []byte {
 func parseREnt(b []byte, p int) (rEnt, int) {
 	l, k := binary.Uvarint(b[p:])
 	p += k
-	sk := b[p : p+int(l) : p+int(l)]
-	p += int(l)
-	l, k = binary.Uvarint(b[p:])
+	end := p + int(l) + seqLen(b[p+int(l)])
+	sk := b[p:end:end]
+	p = end
+	n, k := binary.Uvarint(b[p:])
 	p += k
-	return rEnt{sk: sk, row: b[p : p+int(l) : p+int(l)]}, p + int(l)
+	return rEnt{sk: sk, row: b[p : p+int(n) : p+int(n)], ol: int(l)}, p + int(n)
+}
+
+// appendSeq appends an arrival number in 1 to 9 bytes that compare (bytes.Compare) as the numbers do: the
+// first byte's leading one bits count the bytes that follow it (8 of them after 0xff), its other bits and
+// those bytes hold the number big-endian. Numbers below 2^21 take at most 3 bytes.
+func appendSeq(dst []byte, n uint64) []byte {
+	l := 1
+	for l < 9 && n >= 1<<(7*l) {
+		l++
+	}
+	if l == 9 {
+		return binary.BigEndian.AppendUint64(append(dst, 0xff), n)
+	}
+	dst = append(dst, byte(0xff<<(9-l))|byte(n>>(8*(l-1))))
+	for i := l - 2; i >= 0; i-- {
+		dst = append(dst, byte(n>>(8*i)))
+	}
+	return dst
+}
+
+// seqLen is the length of the appendSeq encoding that starts with byte b.
+func seqLen(b byte) int { return bits.LeadingZeros8(^b) + 1 }
+
+// readSeq decodes the appendSeq encoding at the start of b.
+func readSeq(b []byte) uint64 {
+	l := seqLen(b[0])
+	if l == 9 {
+		return binary.BigEndian.Uint64(b[1:9])
+	}
+	n := uint64(b[0] & (0xff >> l))
+	for _, c := range b[1:l] {
+		n = n<<8 | uint64(c)
+	}
+	return n
 }
 
 // rankBig holds the rows of a large partition in sorted chunks; a chunk is never changed once written (a
@@ -345,15 +382,15 @@ func (rs *rankStore) deletePart(slot int) {
 	rs.st.deleteSlot(slot)
 }
 
-// tidy compacts the arena once its garbage is more than a quarter of the live bytes (so that state stays
-// within 1.25 times its live size; every byte written is copied about four times on average) and shrinks
-// the key table when most partitions went.
+// tidy compacts the arena once its garbage is more than an eighth of the live bytes (so that state stays
+// within 1.125 times its live size; every byte written is copied about eight times on average, a memmove
+// that costs less than the row's decoding) and shrinks the key table when most partitions went.
 func (rs *rankStore) tidy() {
 	st := &rs.st
 	if st.keys == 0 && len(rs.bigs) > 0 {
 		rs.bigs, rs.freeBigs = nil, nil
 	}
-	if st.garbage > jsChunkMin && st.garbage*5 > st.used {
+	if st.garbage > jsChunkMin && st.garbage*9 > st.used {
 		st.compact()
 	}
 	st.tidy()

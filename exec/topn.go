@@ -1,8 +1,8 @@
 package exec
 
 import (
-	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
@@ -16,7 +16,16 @@ import (
 // limit means no limit. The output mode is +I/-D. The rows are kept encoded in sorted chunks of bytes
 // (rankBig, rank_store.go): inserting or removing copies one chunk of at most rbChunkMax bytes.
 func NewTopN(keys []SortKey, limit, offset int64, out changelog.Output) changelog.Output {
-	t := &topN{keys: keys, offset: max(offset, 0), out: out}
+	return NewTopNTTL(keys, limit, offset, 0, nil, out)
+}
+
+// NewTopNTTL is NewTopN with the state TTL ('table.exec.state.ttl'; 0 keeps state forever) and its
+// processing-time clock (time.Now when nil). The global Top-N is one partition, as in Flink (a Rank keyed by
+// a constant): every row stored or retracted refreshes it, and when no row reached it for the TTL all its
+// rows are dropped without emitting anything (downstream keeps the rows it was sent); later rows start the
+// order anew (ttl.go).
+func NewTopNTTL(keys []SortKey, limit, offset int64, ttl time.Duration, now func() time.Time, out changelog.Output) changelog.Output {
+	t := &topN{keys: keys, offset: max(offset, 0), out: out, ttl: newStateTTL(ttl, now)}
 	t.end = 1<<63 - 1
 	if limit >= 0 && limit+t.offset >= 0 {
 		t.end = limit + t.offset
@@ -31,16 +40,20 @@ type topN struct {
 	out    changelog.Output
 	list   rankBig // the rows in order, as rank_store.go's entries
 	seq    uint64
-	keyBuf []byte
-	dec    []types.Value
-	arena  []types.Value
-	batch  changelog.Batch
+	ttl    stateTTL
+	// touched is when a row last changed the list (Unix ms, for the TTL).
+	touched int64
+	keyBuf  []byte
+	dec     []types.Value
+	arena   []types.Value
+	batch   changelog.Batch
 }
 
 func (t *topN) Push(b *changelog.Batch) error {
 	if t.end <= t.offset {
 		return nil // LIMIT 0: the window is empty
 	}
+	t.tickTTL()
 	t.arena = t.arena[:0]
 	for _, r := range b.Rows {
 		if !sortColsFit(r.Vals, t.keys) {
@@ -83,11 +96,13 @@ func (t *topN) emitEnt(kind changelog.Kind, e rEnt) {
 
 func (t *topN) insert(vals []types.Value) {
 	t.seq++
-	kb := binary.BigEndian.AppendUint64(t.keyBuf, t.seq)
+	ol := len(t.keyBuf)
+	kb := appendSeq(t.keyBuf, t.seq)
 	sl := len(kb)
 	kb = appendRowBinary(kb, vals)
 	t.keyBuf = kb
-	r := t.list.insertAt(rEnt{sk: kb[:sl:sl], row: kb[sl:]}, t.end)
+	r := t.list.insertAt(rEnt{sk: kb[:sl:sl], row: kb[sl:], ol: ol}, t.end)
+	t.touched = t.ttl.now
 	if r >= t.end {
 		return
 	}
@@ -106,7 +121,11 @@ func (t *topN) remove(vals []types.Value) {
 		t.dec = rankDecodeRow(row, t.dec)
 		return rowsEqual(t.dec, vals)
 	}, t.end)
-	if !ok || r >= t.end {
+	if !ok {
+		return
+	}
+	t.touched = t.ttl.now
+	if r >= t.end {
 		return
 	}
 	if r >= t.offset {
@@ -119,8 +138,21 @@ func (t *topN) remove(vals []types.Value) {
 	}
 }
 
-func (t *topN) Watermark(ts int64) error { return t.out.Watermark(ts) }
-func (t *topN) End() error               { return t.out.End() }
+func (t *topN) Watermark(ts int64) error {
+	t.tickTTL()
+	return t.out.Watermark(ts)
+}
+
+func (t *topN) End() error { return t.out.End() }
+
+// tickTTL reads the clock for the TTL and drops all rows when none was stored or retracted for the TTL.
+// It runs before every batch, so expired rows are never used (whatever the scan interval).
+func (t *topN) tickTTL() {
+	t.ttl.tick()
+	if t.list.total > 0 && t.ttl.expired(t.touched) {
+		t.list = rankBig{}
+	}
+}
 
 // rowsEqual compares two rows value by value (grouping equality, by tag; no types needed).
 func rowsEqual(a, b []types.Value) bool {

@@ -29,6 +29,9 @@ import "time"
 //   - ChangelogNormalize (NormalizeConfig.TTL): a key's last row, refreshed by every upsert of the key. With
 //     a TTL an upsert equal to the last row is not dropped but emitted as -U/+U (Flink does the same, so that
 //     the state of downstream operators is refreshed too).
+//   - Global Top-N without PARTITION BY (NewTopNTTL): one partition, as in Flink (a rank keyed by a
+//     constant), refreshed by every row it stores and every retraction of a kept row; when idle for the TTL
+//     all its rows are dropped at once.
 //   - OVER aggregates (OverConfig.TTL), as Flink's cleanup timers in its over functions: a partition of an
 //     UNBOUNDED PRECEDING frame or of a ROWS frame, refreshed when one of its rows arrives or is emitted, and
 //     only dropped while none of its rows waits for the watermark. RANGE frames with a bounded preceding
@@ -36,9 +39,9 @@ import "time"
 //
 // Not subject to the TTL, as in Flink: window aggregates (a window's state is dropped when the watermark
 // closes it) and interval joins (rows are dropped when the watermark passes their bound). Not subject to it
-// in this implementation although Flink applies it: the global Top-N without PARTITION BY (one partition in
-// Flink, forgotten as a whole when idle) and the event-time temporal join (Flink's clears idle keys with
-// processing-time timers).
+// in this implementation although Flink applies it (the engine warns when a job with a TTL has them): the
+// event-time temporal join (Flink's clears idle keys with processing-time timers) and LIMIT without ORDER BY
+// (Flink's forgets its row count when idle and lets rows through again). docs/STATE.md has the full table.
 //
 // Expiry is exact: state idle for the TTL or longer is gone (Flink clears it at some time between the TTL
 // and, for timer-based cleanup, 1.5 times it).

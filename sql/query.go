@@ -185,6 +185,10 @@ func (p *parser) hints() []Option {
 		p.advance()
 		if name.upper == "OPTIONS" {
 			out = append(out, p.options()...)
+		} else if name.upper == "STATE_TTL" {
+			// accepting it would silently keep state the user meant to expire
+			p.fail(name.pos, "The STATE_TTL hint is not supported yet: set one state TTL for the job with SET 'table.exec.state.ttl' = '<duration>'")
+			break
 		} else if p.peekOp("(") {
 			// Other hints (e.g. join hints) are accepted and ignored.
 			depth := 0
