@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,9 +108,12 @@ func (s *Session) location() *time.Location {
 	return loc
 }
 
+// newPlanner returns a planner for one statement. Its Session is a copy of the session's options: sources and
+// sinks keep the connectors.Context they were created with and may read it while the job runs (a Kafka
+// subtask builds its decoders when it starts), after SET/RESET changed the session.
 func (s *Session) newPlanner(batch bool, params []types.Value) *planner.Planner {
 	return &planner.Planner{
-		Catalog: s.cat, Connectors: s.connectors, Formats: s.formats, Session: s.opts, Batch: batch,
+		Catalog: s.cat, Connectors: s.connectors, Formats: s.formats, Session: maps.Clone(s.opts), Batch: batch,
 		Env: s.env(), Params: params, Stdout: s.cfg.Stdout, Stderr: s.cfg.Stderr,
 	}
 }
