@@ -98,9 +98,12 @@ func consume(t *testing.T, addr, topic string, committed bool) []*kgo.Record {
 	lo := kgo.NewOffset().AtEnd()
 	_ = lo
 	var out []*kgo.Record
-	idle := 0
+	// The read ends after 3 polls without records. On a loaded machine (CI runs every package with -race at
+	// once) the client may take seconds to connect and fetch: polls without records count only once a record
+	// came or 5 s passed, else the read returns nothing for a topic that has records.
+	idle, start := 0, time.Now()
 	for idle < 3 {
-		pctx, pcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fs := cl.PollFetches(pctx)
 		pcancel()
 		if ctx.Err() != nil {
@@ -112,10 +115,11 @@ func consume(t *testing.T, addr, topic string, committed bool) []*kgo.Record {
 			ends[r.Partition] = r.Offset
 			n++
 		})
-		if n == 0 {
-			idle++
-		} else {
+		switch {
+		case n > 0:
 			idle = 0
+		case len(out) > 0 || time.Since(start) > 5*time.Second:
+			idle++
 		}
 	}
 	return out
