@@ -63,6 +63,12 @@ func compactEligible(g *groupAgg) bool {
 			return false
 		}
 	}
+	return compactSpecsFit(g)
+}
+
+// compactSpecsFit reports whether every aggregate call of g fits compact int64 slots: COUNT, SUM, SUM0 and
+// AVG of integers or floats, MIN/MAX of one integer argument without retraction, no DISTINCT.
+func compactSpecsFit(g *groupAgg) bool {
 	for _, s := range g.specs {
 		if s.distinct {
 			return false

@@ -103,25 +103,7 @@ func sliceCompactEligible(w *sliceWindowAgg) bool {
 			return false
 		}
 	}
-	for _, s := range g.specs {
-		if s.distinct {
-			return false
-		}
-		switch s.fn {
-		case "COUNT":
-		case "SUM", "SUM0", "AVG":
-			if s.class != numInt && s.class != numFloat {
-				return false
-			}
-		case "MIN", "MAX":
-			if s.retract || !s.argType.IsIntegral() || len(s.args) != 1 {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
+	return compactSpecsFit(g)
 }
 
 func newSliceCompact(w *sliceWindowAgg) *sliceCompact {
