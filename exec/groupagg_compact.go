@@ -451,6 +451,14 @@ func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
 			return fmt.Errorf("group aggregate: a compact group key is too short")
 		}
 	}
+	c.slotsToGroup(st, s, true)
+	g.compactResults(s, st.prev)
+	return nil
+}
+
+// slotsToGroup sets the count and accumulators of st from slots s. With emptySumUnknown, a SUM whose slots
+// saw no value gets an undecided class, as a sum that never saw a value.
+func (c *compactGroups) slotsToGroup(st *group, s []int64, emptySumUnknown bool) {
 	st.count = s[0]
 	for i, a := range st.accs {
 		o := c.off[i]
@@ -459,8 +467,8 @@ func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
 			a.n = s[o]
 		case *sumAcc:
 			a.reset()
-			if s[o] == 0 && s[o+1] == 0 {
-				a.class = numUnknown // as a sum that never saw a value
+			if emptySumUnknown && s[o] == 0 && s[o+1] == 0 {
+				a.class = numUnknown
 			}
 			a.cnt = s[o]
 			if c.kinds[i] == ckSumInt {
@@ -475,8 +483,6 @@ func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
 			}
 		}
 	}
-	g.compactResults(s, st.prev)
-	return nil
 }
 
 // decodeKeyString decodes a string that types.AppendKey escaped (NUL as 00 FF, ended by 00 01) and returns
@@ -512,7 +518,12 @@ func decodeKeyString(b []byte) (string, int, bool) {
 func (g *groupAgg) compactFromGroup(key []byte, st *group) {
 	c := g.compact
 	gi := c.alloc()
-	s := c.group(gi)
+	c.slotsFromGroup(c.group(gi), st)
+	c.insert(key, gi)
+}
+
+// slotsFromGroup writes the count and accumulators of group st into slots s.
+func (c *compactGroups) slotsFromGroup(s []int64, st *group) {
 	s[0] = st.count
 	for i, a := range st.accs {
 		o := c.off[i]
@@ -532,7 +543,6 @@ func (g *groupAgg) compactFromGroup(key []byte, st *group) {
 			}
 		}
 	}
-	c.insert(key, gi)
 }
 
 // snapshotCompact writes the groups listed in keys/index with slots arena (a copy, for async snapshots).

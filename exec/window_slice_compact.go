@@ -394,57 +394,15 @@ var sliceEmitRows = 1024
 // toGroup fills group st (of the prototype) from compact group slots s of the slice ending at end.
 func (w *sliceWindowAgg) toGroup(st *group, end int64, key []byte, s []int64) {
 	p := w.proto
-	lay := w.c.lay
 	w.decodePart(st.prev, key)
 	st.prev[w.startKey] = types.TimestampValue(end-w.spec.sliceSize(), 0)
 	st.prev[w.endKey] = types.TimestampValue(end, 0)
-	st.count = s[0]
-	for i, a := range st.accs {
-		o := lay.off[i]
-		switch a := a.(type) {
-		case *countAcc:
-			a.n = s[o]
-		case *sumAcc:
-			a.reset()
-			a.cnt = s[o]
-			if lay.kinds[i] == ckSumInt {
-				a.i = s[o+1]
-			} else {
-				a.f = math.Float64frombits(uint64(s[o+1]))
-			}
-		case *minMaxAcc:
-			a.has, a.v = s[o] != 0, types.Value{}
-			if a.has {
-				a.v = types.IntValue(s[o+1])
-			}
-		}
-	}
+	w.c.lay.slotsToGroup(st, s, false)
 	p.compactResults(s, st.prev)
 }
 
 // fromGroup writes the accumulators of group st into slots s.
-func (w *sliceWindowAgg) fromGroup(s []int64, st *group) {
-	lay := w.c.lay
-	s[0] = st.count
-	for i, a := range st.accs {
-		o := lay.off[i]
-		switch a := a.(type) {
-		case *countAcc:
-			s[o] = a.n
-		case *sumAcc:
-			s[o] = a.cnt
-			if lay.kinds[i] == ckSumInt {
-				s[o+1] = a.i
-			} else {
-				s[o+1] = int64(math.Float64bits(a.f))
-			}
-		case *minMaxAcc:
-			if a.has {
-				s[o], s[o+1] = 1, a.v.I
-			}
-		}
-	}
-}
+func (w *sliceWindowAgg) fromGroup(s []int64, st *group) { w.c.lay.slotsFromGroup(s, st) }
 
 // eachCompact calls fn with every compact group: its slice's end, key encoding without the window columns
 // (valid during the call) and slots.
