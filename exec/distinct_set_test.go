@@ -1,9 +1,9 @@
 package exec
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -135,8 +135,10 @@ func TestDistinctAccStateRoundTrip(t *testing.T) {
 		if got, want := b.result(), a.result(); got.I != want.I || got.I != 3 {
 			t.Fatalf("%s: restored COUNT(DISTINCT) %d, original %d, want 3", tc.typ, got.I, want.I)
 		}
-		if !bytes.Equal(b.appendState(nil), st) {
-			t.Fatalf("%s: state of the restored accumulator differs", tc.typ)
+		// The snapshot lists the set in slot order, which can differ between two tables holding the same keys
+		// (linear probing wraps around the end), so compare the contents, not the bytes.
+		if got, want := distinctContents(b), distinctContents(a); !maps.Equal(got, want) {
+			t.Fatalf("%s: restored set %v, original %v", tc.typ, got, want)
 		}
 		// Retract after restore: the multiplicities came back.
 		b.retract([]types.Value{tc.vals[0]})
@@ -202,4 +204,11 @@ func BenchmarkDistinctSetBytesPerKey(b *testing.B) {
 		runtime.KeepAlive(&s)
 		runtime.KeepAlive(m)
 	}
+}
+
+// distinctContents returns the values of a DISTINCT accumulator's set with their multiplicities.
+func distinctContents(a *distinctAcc) map[string]int64 {
+	m := map[string]int64{}
+	a.seen.each(func(k []byte, n int64) { m[string(k)] = n })
+	return m
 }
