@@ -155,7 +155,7 @@ func anyNullable(xs ...Expr) bool {
 
 // make builds the call node with the site's (possibly coerced) arguments.
 func (c *callSite) make(t types.Type, eval evalFn) *callExpr {
-	return &callExpr{name: c.displayName(), args: c.args, typ: t, eval: eval}
+	return &callExpr{name: c.displayName(), args: c.args, typ: t, eval: eval, site: c}
 }
 
 // strict returns the call node for a function that is NULL exactly when an argument is NULL: its type is

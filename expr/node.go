@@ -189,6 +189,9 @@ type callExpr struct {
 	volatile bool // non-deterministic (RAND, UUID, CURRENT_TIMESTAMP): never constant
 	// str, when set, prints the call instead of the default name(args).
 	str func() string
+	// site is the bound call this node came from (nil for Go functions), so MapColumns can bind it again
+	// over other argument expressions.
+	site *callSite
 }
 
 func (c *callExpr) Type() types.Type { return c.typ }
