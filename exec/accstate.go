@@ -188,17 +188,27 @@ func (a *boolAcc) loadState(src []byte) ([]byte, error) {
 }
 
 func (a *distinctAcc) appendState(dst []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(a.seen.len()))
-	a.seen.each(func(k []byte, n int64) {
+	put := func(k []byte, n int64) {
 		dst = binary.AppendUvarint(dst, uint64(len(k)))
 		dst = append(dst, k...)
 		dst = binary.AppendVarint(dst, n)
-	})
+	}
+	if a.sh != nil { // this aggregate's view of the shared set, in the same format (distinct_shared.go)
+		dst = binary.AppendUvarint(dst, uint64(a.sh.len(a.v)))
+		a.sh.each(a.v, put)
+	} else {
+		dst = binary.AppendUvarint(dst, uint64(a.seen.len()))
+		a.seen.each(put)
+	}
 	return a.inner.appendState(dst)
 }
 
 func (a *distinctAcc) loadState(src []byte) ([]byte, error) {
-	a.seen.reset()
+	if a.sh != nil {
+		a.sh.reset(a.v)
+	} else {
+		a.seen.reset()
+	}
 	d := stateDec{b: src}
 	n := d.count()
 	for range n {
@@ -210,7 +220,12 @@ func (a *distinctAcc) loadState(src []byte) ([]byte, error) {
 		if c <= 0 {
 			return nil, fmt.Errorf("%s DISTINCT: value %x has multiplicity %d", a.s.fn, k, c)
 		}
-		if a.seen.add(k, c) != c {
+		if a.sh != nil {
+			if a.sh.count(k, a.v) != 0 {
+				return nil, fmt.Errorf("%s DISTINCT: value %x appears twice in the set", a.s.fn, k)
+			}
+			a.sh.add(k, a.v, c)
+		} else if a.seen.add(k, c) != c {
 			return nil, fmt.Errorf("%s DISTINCT: value %x appears twice in the set", a.s.fn, k)
 		}
 	}

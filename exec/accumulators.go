@@ -611,7 +611,9 @@ type distinctAcc struct {
 	s     *aggSpec
 	cols  []int
 	inner accumulator
-	seen  distinctSet // argument encoding → multiplicity (distinct_set.go)
+	seen  distinctSet // argument encoding → multiplicity (distinct_set.go), unless sh is set
+	sh    *sharedDistinct
+	v     int // sh's variant of this aggregate (distinct_shared.go)
 	buf   []byte
 }
 
@@ -635,6 +637,12 @@ func (a *distinctAcc) add(row []types.Value) {
 	if !a.key(row) {
 		return
 	}
+	if a.sh != nil {
+		if a.sh.add(a.buf, a.v, 1) {
+			a.inner.add(row)
+		}
+		return
+	}
 	if a.seen.add(a.buf, 1) == 1 {
 		a.inner.add(row)
 	}
@@ -644,10 +652,23 @@ func (a *distinctAcc) retract(row []types.Value) {
 	if !a.key(row) {
 		return
 	}
-	if a.seen.sub(a.buf) == 0 {
+	n := int64(-1)
+	if a.sh != nil {
+		n = a.sh.sub(a.buf, a.v)
+	} else {
+		n = a.seen.sub(a.buf)
+	}
+	if n == 0 {
 		a.inner.retract(row)
 	}
 }
 
 func (a *distinctAcc) result() types.Value { return a.inner.result() }
-func (a *distinctAcc) reset()              { a.seen.reset(); a.inner.reset() }
+func (a *distinctAcc) reset() {
+	if a.sh != nil {
+		a.sh.reset(a.v)
+	} else {
+		a.seen.reset()
+	}
+	a.inner.reset()
+}

@@ -142,6 +142,7 @@ func (g *groupAgg) newGroup() *group {
 	for i, s := range g.specs {
 		st.accs[i] = s.newAcc()
 	}
+	shareDistinct(st.accs) // DISTINCT aggregates of one argument share a set (distinct_shared.go)
 	return st
 }
 

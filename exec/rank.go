@@ -55,6 +55,13 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	r.st = rankStore{st: newJoinStore(false, false, maphash.MakeSeed()), ttl: r.ttl.on()}
 	r.ptypes = partTypes(cfg)
 	r.compactKey = compactPartKeys(cfg, r.ptypes)
+	if r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER") {
+		// deduplication: a partition keeps one row, whose sort key is derived when it loads (rank_store.go)
+		r.st.derive = func(dst, row []byte) []byte {
+			r.ddec = rankDecodeRow(row, r.ddec)
+			return appendSortKey(dst, r.ddec, r.cfg.Order)
+		}
+	}
 	return r
 }
 
@@ -70,8 +77,9 @@ type rankOp struct {
 	sbuf   []byte // snapshot and restore keys
 	// compactKey: the key table holds compact partition keys (rank_key.go)
 	compactKey bool
-	nbuf       []byte // the entry of the row being inserted or retracted
-	ibuf       []byte // identity scratch
+	nbuf       []byte        // the entry of the row being inserted or retracted
+	ddec       []types.Value // rows decoded to derive their sort keys (rankStore.derive)
+	ibuf       []byte        // identity scratch
 	jbuf       []byte
 	part       rankPart
 	oldTop     []rEnt

@@ -6,9 +6,10 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// Partition keys of a streaming Rank in memory: when every partition column is an integer type, the key
-// table holds a compact key — per column 0 for NULL or 1 and the zigzag varint of the value (two BIGINT ids
-// below 2^20 take 8 bytes instead of 18 in the grouping form). Snapshots keep the grouping form
+// Partition keys of a streaming Rank in memory: when every partition column is an integer or string type,
+// the key table holds a compact key — per column 0 for NULL, 1 and the zigzag varint of an integer, or 3,
+// the uvarint length and the bytes of a string (two BIGINT ids below 2^20 take 8 bytes instead of 18 in the
+// grouping form; a string takes its length + 2 or 3 bytes, unescaped). Snapshots keep the grouping form
 // (appendGroupKey), rebuilt from a partition's first row, so the snapshot format does not change; batch
 // keeps the grouping form because it emits partitions in the order of their keys.
 
@@ -19,7 +20,7 @@ func compactPartKeys(cfg RankConfig, ptypes []types.Type) bool {
 	}
 	for _, t := range ptypes {
 		switch t.Kind {
-		case types.TinyInt, types.SmallInt, types.Int, types.BigInt:
+		case types.TinyInt, types.SmallInt, types.Int, types.BigInt, types.Char, types.VarChar, types.Binary, types.VarBinary:
 		default:
 			return false
 		}
@@ -38,7 +39,9 @@ func (r *rankOp) partKey(dst []byte, row []types.Value) []byte {
 			dst = append(dst, 0)
 		case types.TagInt:
 			dst = binary.AppendVarint(append(dst, 1), v.I)
-		default: // not planned for integer columns; kept apart and self-delimiting all the same
+		case types.TagString, types.TagBytes: // equal strings are equal bytes, as in the grouping form
+			dst = append(binary.AppendUvarint(append(dst, 3), uint64(len(v.S))), v.S...)
+		default: // not planned for these columns; kept apart and self-delimiting all the same
 			k := types.AppendKey(nil, v, r.ptypes[i])
 			dst = append(binary.AppendUvarint(append(dst, 2), uint64(len(k))), k...)
 		}

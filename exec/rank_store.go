@@ -25,6 +25,11 @@ import (
 // bytes once written are never changed: a partition that changes is written anew at the arena's end, and a
 // rankBig's chunks are copied on write.
 //
+// A deduplication (ROW_NUMBER = 1 over insert-only input: a partition keeps one row) stores its entries
+// without the sort key (derive form: the arrival number, uvarint length, the row); loading a partition
+// derives each entry's sort key from its row (rankStore.derive) into a scratch buffer, valid until the next
+// load. Snapshots do not change (they hold arrival numbers and rows).
+//
 // A partition whose body would exceed rsSmallBytes keeps its rows in a rankBig: sorted chunks of entries
 // of at most rbChunkMax bytes each, so that an insertion or retraction copies one chunk however many rows
 // the partition holds (a Top-N over an updating input keeps every row of its partition).
@@ -271,6 +276,11 @@ type rankStore struct {
 	bigs     []*rankBig
 	freeBigs []uint32
 	body     []byte
+	// derive, when set, appends the sort key of an encoded row: entries are stored in the derive form
+	// (above), and their sort keys rebuilt into skbuf when a partition loads.
+	derive func(dst, row []byte) []byte
+	skbuf  []byte
+	skoff  []int
 }
 
 func (rs *rankStore) formAt() int {
@@ -294,10 +304,42 @@ func (rs *rankStore) load(slot int, p *rankPart) {
 		p.big, p.bigIdx = rs.bigs[i], int(i)
 		return
 	}
+	if rs.derive != nil {
+		rs.loadDerived(b[f+1:], p)
+		return
+	}
 	for q := f + 1; q < len(b); {
 		var e rEnt
 		e, q = parseREnt(b, q)
 		p.ents = append(p.ents, e)
+	}
+}
+
+// loadDerived parses derive-form entries b into p.ents, deriving their sort keys into skbuf.
+func (rs *rankStore) loadDerived(b []byte, p *rankPart) {
+	rs.skbuf, rs.skoff = rs.skbuf[:0], rs.skoff[:0]
+	for q := 0; q < len(b); {
+		sl := seqLen(b[q])
+		seq := b[q : q+sl]
+		q += sl
+		n, k := binary.Uvarint(b[q:])
+		q += k
+		row := b[q : q+int(n) : q+int(n)]
+		q += int(n)
+		start := len(rs.skbuf)
+		rs.skbuf = rs.derive(rs.skbuf, row)
+		ol := len(rs.skbuf) - start
+		rs.skbuf = append(rs.skbuf, seq...)
+		rs.skoff = append(rs.skoff, start, ol)
+		p.ents = append(p.ents, rEnt{row: row})
+	}
+	for i := range p.ents { // skbuf has stopped growing: slice it
+		start, ol := rs.skoff[2*i], rs.skoff[2*i+1]
+		end := len(rs.skbuf)
+		if i+1 < len(p.ents) {
+			end = rs.skoff[2*i+2]
+		}
+		p.ents[i].sk, p.ents[i].ol = rs.skbuf[start:end:end], ol
 	}
 }
 
@@ -338,9 +380,15 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	b = append(b, rsFormInline)
 	if p.big == nil {
 		for _, e := range p.ents {
-			b = appendREnt(b, e)
+			if rs.derive != nil {
+				b = append(b, e.sk[e.ol:]...)
+				b = binary.AppendUvarint(b, uint64(len(e.row)))
+				b = append(b, e.row...)
+			} else {
+				b = appendREnt(b, e)
+			}
 		}
-		if len(b) > rsSmallBytes && len(p.ents) > 1 {
+		if len(b) > rsSmallBytes && len(p.ents) > 1 && rs.derive == nil {
 			bb := &rankBig{}
 			for _, e := range p.ents {
 				bb.add(e)

@@ -40,8 +40,10 @@ func NewWindowJoin(cfg WindowJoinConfig, out changelog.Output) (left, right chan
 	return &windowJoinInput{j, 0}, &windowJoinInput{j, 1}
 }
 
+// wjWindow holds an open window's rows, per side (window_join_rows.go: binary rows in byte chunks, decoded
+// when the window fires).
 type wjWindow struct {
-	rows [2][][]types.Value
+	rows [2]wjRows
 }
 
 type windowJoin struct {
@@ -59,7 +61,11 @@ type windowJoin struct {
 	arena   []types.Value
 	index   map[string][]int
 	matched []bool
-	groups  map[string]int // NullAware: right rows per group (all keys but the last), negated when one has a NULL last key
+	groups  map[string]int  // NullAware: right rows per group (all keys but the last), negated when one has a NULL last key
+	ebuf    []byte          // a row's encoding
+	rvals   []types.Value   // the firing window's right rows, decoded (flat)
+	rrows   [][]types.Value // rvals by row
+	lrow    []types.Value   // the left row being joined, decoded
 }
 
 type windowJoinInput struct {
@@ -70,6 +76,33 @@ type windowJoinInput struct {
 func (in *windowJoinInput) Push(b *changelog.Batch) error { return in.j.push(in.side, b) }
 func (in *windowJoinInput) Watermark(ts int64) error      { return in.j.watermark(in.side, ts) }
 func (in *windowJoinInput) End() error                    { return in.j.end(in.side) }
+
+// width is the number of columns of side s.
+func (j *windowJoin) width(s int) int {
+	if s == 0 {
+		return len(j.cfg.LeftTypes)
+	}
+	return len(j.cfg.RightTypes)
+}
+
+// decodeRights decodes the right rows of w into j.rvals / j.rrows and returns them (valid until the next
+// call; strings point into w's chunks).
+func (j *windowJoin) decodeRights(w *wjWindow) ([][]types.Value, error) {
+	wr := j.width(1)
+	n := w.rows[1].n
+	j.rvals = slices.Grow(j.rvals[:0], n*wr)[:n*wr]
+	j.rrows = slices.Grow(j.rrows[:0], n)[:n]
+	it := wjIter{rows: &w.rows[1]}
+	for i := range n {
+		row := j.rvals[i*wr : (i+1)*wr : (i+1)*wr]
+		ok, err := it.next(row)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("window join: the stored rows of a window do not decode: %w", errCorruptSpill)
+		}
+		j.rrows[i] = row
+	}
+	return j.rrows, nil
+}
 
 func (j *windowJoin) endCol(s int) int {
 	if s == 0 {
@@ -104,7 +137,8 @@ func (j *windowJoin) push(s int, b *changelog.Batch) error {
 			w = &wjWindow{}
 			j.windows[end.I] = w
 		}
-		w.rows[s] = append(w.rows[s], changelog.CopyVals(r.Vals))
+		j.ebuf = wjEncodeRow(j.ebuf[:0], r.Vals, j.width(s))
+		w.rows[s].add(j.ebuf)
 	}
 	if len(j.ob.Rows) > 0 {
 		return j.out.Push(&j.ob)
@@ -228,7 +262,10 @@ func (j *windowJoin) fire(wm int64) error {
 			j.index = map[string][]int{}
 		}
 		clear(j.index)
-		rights := w.rows[1]
+		rights, err := j.decodeRights(w)
+		if err != nil {
+			return err
+		}
 		for i, r := range rights {
 			if k, ok := j.key(1, r); ok {
 				j.index[k] = append(j.index[k], i)
@@ -237,7 +274,7 @@ func (j *windowJoin) fire(wm int64) error {
 		j.matched = slices.Grow(j.matched[:0], len(rights))[:len(rights)]
 		clear(j.matched)
 		if j.cfg.Type == SemiJoin || j.cfg.Type == AntiJoin {
-			if err := j.semi(w.rows[0], rights); err != nil {
+			if err := j.semi(&w.rows[0], rights); err != nil {
 				return err
 			}
 			if len(j.ob.Rows) > 0 {
@@ -247,7 +284,14 @@ func (j *windowJoin) fire(wm int64) error {
 			}
 			continue
 		}
-		for _, l := range w.rows[0] {
+		j.lrow = slices.Grow(j.lrow[:0], j.width(0))[:j.width(0)]
+		l := j.lrow
+		for it := (wjIter{rows: &w.rows[0]}); ; {
+			if ok, err := it.next(l); err != nil {
+				return fmt.Errorf("window join: the stored rows of a window do not decode: %w", err)
+			} else if !ok {
+				break
+			}
 			found := false
 			if k, ok := j.key(0, l); ok {
 				for _, i := range j.index[k] {
@@ -283,7 +327,7 @@ func (j *windowJoin) fire(wm int64) error {
 
 // semi emits the left rows of a window that have a match (SemiJoin) or none (AntiJoin), in arrival order;
 // the index holds the window's right rows by key.
-func (j *windowJoin) semi(lefts, rights [][]types.Value) error {
+func (j *windowJoin) semi(lefts *wjRows, rights [][]types.Value) error {
 	anti := j.cfg.Type == AntiJoin
 	if j.cfg.NullAware {
 		if j.groups == nil {
@@ -308,7 +352,14 @@ func (j *windowJoin) semi(lefts, rights [][]types.Value) error {
 			j.groups[g] = n
 		}
 	}
-	for _, l := range lefts {
+	j.lrow = slices.Grow(j.lrow[:0], j.width(0))[:j.width(0)]
+	l := j.lrow
+	for it := (wjIter{rows: lefts}); ; {
+		if ok, err := it.next(l); err != nil {
+			return fmt.Errorf("window join: the stored rows of a window do not decode: %w", err)
+		} else if !ok {
+			break
+		}
 		found, err := j.hasMatch(l, rights)
 		if err != nil {
 			return err
@@ -415,12 +466,20 @@ func (j *windowJoin) SnapshotState(wr state.Writer) error {
 	for e, w := range j.windows {
 		key := binary.BigEndian.AppendUint64(nil, uint64(e))
 		for s := range 2 {
-			if len(w.rows[s]) == 0 {
+			if w.rows[s].n == 0 {
 				continue
 			}
 			vb = append(vb[:0], stateVersion)
-			vb = binary.AppendUvarint(vb, uint64(len(w.rows[s])))
-			for _, row := range w.rows[s] {
+			vb = binary.AppendUvarint(vb, uint64(w.rows[s].n))
+			row := make([]types.Value, j.width(s))
+			for it := (wjIter{rows: &w.rows[s]}); ; {
+				ok, err := it.next(row)
+				if err != nil {
+					return fmt.Errorf("window join: the stored rows of a window do not decode: %w", err)
+				}
+				if !ok {
+					break
+				}
 				vb = appendRowBinary(vb, row)
 			}
 			if err := wr.Put(uint8(s), key, vb); err != nil {
@@ -453,13 +512,14 @@ func (j *windowJoin) RestoreState(r state.Reader) error {
 			width, col = len(j.cfg.RightTypes), j.cfg.RightEnd
 		}
 		n := d.count()
-		var rows [][]types.Value
+		var rows wjRows
 		for range n {
 			row := d.row()
 			if d.err == nil && (len(row) < width || row[col].IsNull() || row[col].I != end) {
 				return entryError(op, ns, key, fmt.Errorf("a row that does not belong to the window ending at %d", end))
 			}
-			rows = append(rows, row)
+			j.ebuf = wjEncodeRow(j.ebuf[:0], row, width)
+			rows.add(j.ebuf)
 		}
 		if err := d.done(); err != nil {
 			return entryError(op, ns, key, err)
@@ -469,7 +529,7 @@ func (j *windowJoin) RestoreState(r state.Reader) error {
 			w = &wjWindow{}
 			j.windows[end] = w
 		}
-		if w.rows[ns] != nil {
+		if w.rows[ns].n != 0 {
 			return corrupt(op, "key %x appears twice in namespace %d", key, ns)
 		}
 		w.rows[ns] = rows
