@@ -258,8 +258,8 @@ func (w *sliceWindowAgg) mergeInto(dst, src *cslice) {
 
 // fireWindowCompact is fireWindow over compact slices.
 func (w *sliceWindowAgg) fireWindowCompact(start, end int64) error {
-	if w.spec.Kind == Cumulate {
-		return w.fireCumulateCompact(start, end)
+	if w.spec.Kind == Cumulate || w.spec.Kind == Tumble {
+		return w.fireCumulateCompact(start, end) // TUMBLE: the window's only slice emits as it is
 	}
 	m := &w.c.merged
 	m.reset()
