@@ -315,8 +315,11 @@ func (w *sliceWindowAgg) fireWindow(start, end int64) error {
 	if w.c != nil {
 		return w.fireWindowCompact(start, end)
 	}
-	if w.spec.Kind == Cumulate || w.spec.Kind == Tumble {
-		return w.fireCumulate(start, end) // TUMBLE: the window's only slice emits as it is
+	switch w.spec.Kind {
+	case Tumble:
+		return w.fireTumble(end)
+	case Cumulate:
+		return w.fireCumulate(start, end)
 	}
 	p := w.proto
 	sv, ev := types.TimestampValue(start, 0), types.TimestampValue(end, 0)
@@ -467,6 +470,39 @@ func (w *sliceWindowAgg) fireCumulate(start, end int64) error {
 	slices.SortFunc(w.order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
 	for _, g := range w.order {
 		w.ob.Append(changelog.Insert, g.st.prev)
+	}
+	clear(w.order)
+	if len(w.ob.Rows) == 0 {
+		return nil
+	}
+	return w.out.Push(&w.ob)
+}
+
+// fireTumble emits the results of the TUMBLE window ending at end, its only slice, in key order (the slice's
+// groups hold the window's bounds; fire drops them after).
+func (w *sliceWindowAgg) fireTumble(end int64) error {
+	sl := w.slices[end]
+	if sl == nil {
+		return nil
+	}
+	p := w.proto
+	w.order = w.order[:0]
+	for _, st := range sl.groups {
+		n := len(w.keyBuf)
+		for _, v := range st.prev[:p.nk] {
+			w.keyBuf = types.AppendKey(w.keyBuf, v, types.Type{})
+		}
+		w.order = append(w.order, windowGroup{key: string(w.keyBuf[n:]), st: st})
+		w.keyBuf = w.keyBuf[:n]
+	}
+	slices.SortFunc(w.order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
+	w.ob.Reset()
+	w.arena = w.arena[:0]
+	for _, g := range w.order {
+		p.results(g.st, g.st.prev)
+		at := len(w.arena)
+		w.arena = append(w.arena, g.st.prev...)
+		w.ob.Append(changelog.Insert, w.arena[at:len(w.arena):len(w.arena)])
 	}
 	clear(w.order)
 	if len(w.ob.Rows) == 0 {
