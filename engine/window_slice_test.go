@@ -28,8 +28,12 @@ func TestSliceWindowChoice(t *testing.T) {
 		{"SELECT k, window_start, window_end, COUNT(*), SUM(v), MAX(v), AVG(v), STDDEV_POP(v) FROM " + hop + " GROUP BY k, window_start, window_end", true},
 		{"SELECT window_start, window_end, COUNT(*) FROM TABLE(CUMULATE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '1' HOUR)) GROUP BY window_start, window_end", true},
 		{"SELECT window_start, window_end, COUNT(*) FROM " + hop + " WHERE v > 1 GROUP BY window_start, window_end", true},
-		// TUMBLE: the window is its own slice; the per-window aggregate does it.
-		{"SELECT window_start, window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end", false},
+		// TUMBLE: the window is its own slice; the legacy GROUP BY TUMBLE too.
+		{"SELECT window_start, window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end", true},
+		{"SELECT k, TUMBLE_START(ts, INTERVAL '1' MINUTE), SUM(v) FROM ev GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE)", true},
+		// TUMBLE_ROWTIME groups by window_time: the per-window aggregate.
+		{"SELECT k, TUMBLE_ROWTIME(ts, INTERVAL '1' MINUTE), SUM(v) FROM ev GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE)", false},
+		{"SELECT window_start, window_end, COUNT(DISTINCT v) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end", false},
 		// Calls that do not merge.
 		{"SELECT window_start, window_end, COUNT(DISTINCT v) FROM " + hop + " GROUP BY window_start, window_end", false},
 		{"SELECT window_start, window_end, FIRST_VALUE(v) FROM " + hop + " GROUP BY window_start, window_end", false},

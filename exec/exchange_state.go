@@ -57,27 +57,25 @@ func snapshotSubtasks(ops []changelog.Output, w state.Writer) error {
 // restoreSubtasks gives each subtask the operator-wide entry and the keyed entries of the key groups it
 // owns (owner maps a state key to a subtask), so a checkpoint taken at one parallelism restores at another.
 func restoreSubtasks(ops []changelog.Output, owner func(key []byte) int, r state.Reader) error {
-	type entry struct {
-		ns         uint8
-		key, value []byte
+	es, err := readEntries(r)
+	if err != nil {
+		return err
 	}
-	per := make([][]entry, len(ops))
-	for {
-		ns, key, value, ok, err := r.Next()
-		if err != nil {
+	if m, ok := StateOf(ops[0]).(stateMigrator); ok {
+		// entries of an operator this one replaced, converted before they are routed (window_slice_migrate.go)
+		if es, err = m.migrateState(es); err != nil {
 			return err
 		}
-		if !ok {
-			break
-		}
-		e := entry{ns: ns, key: append([]byte(nil), key...), value: append([]byte(nil), value...)}
-		if len(key) == 0 {
+	}
+	per := make([][]stateEntry, len(ops))
+	for _, e := range es {
+		if len(e.key) == 0 {
 			for i := range per {
 				per[i] = append(per[i], e)
 			}
 			continue
 		}
-		i := owner(key)
+		i := owner(e.key)
 		per[i] = append(per[i], e)
 	}
 	for i, op := range ops {
@@ -85,17 +83,7 @@ func restoreSubtasks(ops []changelog.Output, owner func(key []byte) int, r state
 		if st == nil {
 			return fmt.Errorf("subtask %d has no snapshottable state", i)
 		}
-		es := per[i]
-		k := 0
-		rd := readerFunc(func() (uint8, []byte, []byte, bool, error) {
-			if k >= len(es) {
-				return 0, nil, nil, false, nil
-			}
-			e := es[k]
-			k++
-			return e.ns, e.key, e.value, true, nil
-		})
-		if err := st.RestoreState(rd); err != nil {
+		if err := st.RestoreState(entriesReader(per[i])); err != nil {
 			return fmt.Errorf("subtask %d of %d: %w", i+1, len(ops), err)
 		}
 	}

@@ -11,8 +11,9 @@ import (
 )
 
 // Compact group state. A streaming in-memory group aggregate whose keys are integer columns (TINYINT..BIGINT)
-// and whose aggregates are COUNT, SUM, SUM0 and AVG over integer or floating-point numbers and, over an
-// insert-only input, MIN and MAX of integers (no DISTINCT), and which has no state TTL, keeps its groups as fixed-size slots in one []int64 arena, found through a map from
+// and whose aggregates are COUNT, SUM, SUM0 and AVG over integer, floating-point or DECIMAL(p <= 18) numbers
+// and, over an insert-only input, MIN and MAX of integers or DECIMAL(p <= 18) (no DISTINCT;
+// groupagg_compact_decimal.go), and which has no state TTL, keeps its groups as fixed-size slots in one []int64 arena, found through a map from
 // the key encoding (types.AppendKey) to the group's index: no pointer, accumulator object or Value per group,
 // so the heap holds about the map entry, the key bytes and 8 bytes per slot, and the GC scans only the keys.
 //
@@ -32,8 +33,9 @@ const (
 	ckCount = iota
 	ckSumInt
 	ckSumFloat
-	ckMin // insert-only MIN of an integer column
-	ckMax // insert-only MAX of an integer column
+	ckMin    // insert-only MIN of an integer (or DECIMAL, compactDec) column
+	ckMax    // insert-only MAX of an integer (or DECIMAL, compactDec) column
+	ckSumDec // SUM, SUM0, AVG of a DECIMAL(p <= 18) (groupagg_compact_decimal.go)
 )
 
 type compactGroups struct {
@@ -47,6 +49,8 @@ type compactGroups struct {
 	free   []int32          // indices of dropped groups
 	kinds  []uint8          // per aggregate
 	off    []int            // per aggregate: its first slot
+	dec    []compactDec     // per aggregate: its DECIMAL layout (on false: integers, floats)
+	hasDec bool             // a ckSumDec call: rows are checked for int64 overflow first
 	old    []types.Value    // scratch: the results before a row
 }
 
@@ -67,7 +71,8 @@ func compactEligible(g *groupAgg) bool {
 }
 
 // compactSpecsFit reports whether every aggregate call of g fits compact int64 slots: COUNT, SUM, SUM0 and
-// AVG of integers or floats, MIN/MAX of one integer argument without retraction, no DISTINCT.
+// AVG of integers, floats or DECIMAL(p <= 18), MIN/MAX of one integer or DECIMAL(p <= 18) argument without
+// retraction, no DISTINCT.
 func compactSpecsFit(g *groupAgg) bool {
 	for _, s := range g.specs {
 		if s.distinct {
@@ -76,11 +81,11 @@ func compactSpecsFit(g *groupAgg) bool {
 		switch s.fn {
 		case "COUNT":
 		case "SUM", "SUM0", "AVG":
-			if s.class != numInt && s.class != numFloat {
+			if s.class != numInt && s.class != numFloat && !decimalSpecFits(s, true) {
 				return false
 			}
 		case "MIN", "MAX":
-			if s.retract || !s.argType.IsIntegral() || len(s.args) != 1 {
+			if s.retract || len(s.args) != 1 || !s.argType.IsIntegral() && !decimalSpecFits(s, false) {
 				return false
 			}
 		default:
@@ -98,6 +103,7 @@ func newCompactGroups(g *groupAgg) *compactGroups {
 	}
 	for _, s := range g.specs {
 		c.off = append(c.off, c.stride)
+		c.dec = append(c.dec, compactDec{})
 		switch {
 		case s.fn == "COUNT":
 			c.kinds = append(c.kinds, ckCount)
@@ -107,7 +113,15 @@ func newCompactGroups(g *groupAgg) *compactGroups {
 			if s.fn == "MAX" {
 				k = ckMax
 			}
+			if !s.argType.IsIntegral() {
+				c.dec[len(c.dec)-1] = newCompactDec(s, false)
+			}
 			c.kinds = append(c.kinds, k)
+			c.stride += 2
+		case s.class == numDecimal:
+			c.dec[len(c.dec)-1] = newCompactDec(s, true)
+			c.kinds = append(c.kinds, ckSumDec)
+			c.hasDec = true
 			c.stride += 2
 		case s.class == numInt:
 			c.kinds = append(c.kinds, ckSumInt)
@@ -194,11 +208,17 @@ func (g *groupAgg) compactResults(s []int64, dst []types.Value) {
 			dst[g.nk+i] = types.IntValue(s[o])
 			continue
 		case ckMin, ckMax:
-			if s[o] == 0 {
+			switch {
+			case s[o] == 0:
 				dst[g.nk+i] = types.NullValue
-			} else {
+			case c.dec[i].on:
+				dst[g.nk+i] = types.DecimalValue(s[o+1], int(c.dec[i].argScale))
+			default:
 				dst[g.nk+i] = types.IntValue(s[o+1])
 			}
+			continue
+		case ckSumDec:
+			dst[g.nk+i] = decSumResult(sp, c.dec[i], s[o], s[o+1])
 			continue
 		}
 		cnt := s[o]
@@ -261,6 +281,13 @@ func (g *groupAgg) compactAccumulate(s []int64, row []types.Value, sign int64) {
 			}
 			s[o] += sign
 			s[o+1] += sign * asInt(v)
+		case ckSumDec: // compactDecFits checked the row first
+			v := row[sp.args[0]]
+			if v.T == types.TagNull {
+				continue
+			}
+			s[o] += sign
+			s[o+1] += sign * v.I * c.dec[i].mul
 		case ckMin, ckMax:
 			v := row[sp.args[0]]
 			switch {
@@ -310,6 +337,18 @@ func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 		}
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], r.Vals, g.cfg.Keys, g.keyTypes)
 		gi, ok := c.lookup(g.keyBuf)
+		if c.hasDec {
+			var s []int64
+			if ok {
+				s = c.group(gi)
+			}
+			if (ok || sign > 0) && !g.compactDecFits(s, r.Vals, sign) {
+				// a decimal sum past int64: the objects add it exactly, from this row on
+				g.decompact()
+				rest := changelog.Batch{Rows: b.Rows[ri:]}
+				return g.Push(&rest)
+			}
+		}
 		if !ok {
 			if sign < 0 {
 				continue // retraction for a key without state (Flink drops it)
@@ -379,25 +418,41 @@ func (g *groupAgg) compactKeyOK(row []types.Value, cols []int) bool {
 }
 
 // compactArgsOK reports whether row's MIN/MAX arguments are plain integers (TagInt and nothing else) or NULL,
-// which the compact slots keep exactly.
+// and its DECIMAL arguments int64-backed decimals of their column's scale or NULL, which the compact slots
+// keep exactly.
 func (g *groupAgg) compactArgsOK(row []types.Value) bool {
 	c := g.compact
 	for i, sp := range g.specs {
-		if k := c.kinds[i]; k != ckMin && k != ckMax {
+		k := c.kinds[i]
+		if k != ckMin && k != ckMax && k != ckSumDec {
 			continue
 		}
-		if v := row[sp.args[0]]; v.T != types.TagNull && !plainInt(v) {
+		v := row[sp.args[0]]
+		if v.T == types.TagNull {
+			continue
+		}
+		if d := c.dec[i]; d.on && !plainDec(v, d.argScale) || !d.on && !plainInt(v) {
 			return false
 		}
 	}
 	return true
 }
 
-// compactAccsOK reports whether a restored group's MIN/MAX values are plain integers (or absent).
+// compactAccsOK reports whether a restored group's MIN/MAX values are plain integers or decimals of their
+// column's scale (or absent), and its decimal sums fit their slots.
 func (g *groupAgg) compactAccsOK(st *group) bool {
-	for _, a := range st.accs {
-		if m, ok := a.(*minMaxAcc); ok && m.has && !plainInt(m.v) {
-			return false
+	c := g.compact
+	for i, a := range st.accs {
+		d := c.dec[i]
+		switch a := a.(type) {
+		case *minMaxAcc:
+			if a.has && (d.on && !plainDec(a.v, d.argScale) || !d.on && !plainInt(a.v)) {
+				return false
+			}
+		case *sumAcc:
+			if _, ok := decSumFromAcc(a, d); c.kinds[i] == ckSumDec && !ok {
+				return false
+			}
 		}
 	}
 	return true
@@ -471,14 +526,22 @@ func (c *compactGroups) slotsToGroup(st *group, s []int64, emptySumUnknown bool)
 				a.class = numUnknown
 			}
 			a.cnt = s[o]
-			if c.kinds[i] == ckSumInt {
+			switch c.kinds[i] {
+			case ckSumInt:
 				a.i = s[o+1]
-			} else {
+			case ckSumDec:
+				if s[o] != 0 || s[o+1] != 0 {
+					a.d = types.DecimalValue(s[o+1], int(c.dec[i].sumScale))
+				}
+			default:
 				a.f = math.Float64frombits(uint64(s[o+1]))
 			}
 		case *minMaxAcc:
 			a.has, a.v = s[o] != 0, types.Value{}
-			if a.has {
+			switch {
+			case a.has && c.dec[i].on:
+				a.v = types.DecimalValue(s[o+1], int(c.dec[i].argScale))
+			case a.has:
 				a.v = types.IntValue(s[o+1])
 			}
 		}
@@ -532,9 +595,12 @@ func (c *compactGroups) slotsFromGroup(s []int64, st *group) {
 			s[o] = a.n
 		case *sumAcc:
 			s[o] = a.cnt
-			if c.kinds[i] == ckSumInt {
+			switch c.kinds[i] {
+			case ckSumInt:
 				s[o+1] = a.i
-			} else {
+			case ckSumDec:
+				s[o+1], _ = decSumFromAcc(a, c.dec[i]) // compactAccsOK checked it
+			default:
 				s[o+1] = int64(math.Float64bits(a.f))
 			}
 		case *minMaxAcc:

@@ -18,18 +18,24 @@ import (
 // the accumulators of its slices (HOP: size/gcd slices; CUMULATE: the slices from the window's start), and
 // slices that no open window needs any more are dropped.
 //
-// CUMULATE slices merge incrementally into the first slice of their period (fireCumulate).
+// CUMULATE slices merge incrementally into the first slice of their period (fireCumulate). A TUMBLE window
+// is its only slice (Flink's TumblingSliceAssigner): it fires as a CUMULATE window of one step.
 //
-// The planner picks this operator per query (SliceWindowSupported): the window must be a HOP or a CUMULATE
-// whose size is a multiple of its step, and every aggregate call must merge (SliceMergeable). Other queries
-// (TUMBLE, whose window is its only slice; DISTINCT, FIRST_VALUE, LAST_VALUE, LISTAGG, COLLECT) keep the
-// per-window aggregation of NewWindowAgg. The rows it takes come from NewSliceAssigner: window_start and
-// window_end hold the row's slice.
+// The planner picks this operator per query (SliceWindowSupported): the window must be a TUMBLE, a HOP or a
+// CUMULATE whose size is a multiple of its step, and every aggregate call must merge (SliceMergeable). Other
+// queries (DISTINCT, FIRST_VALUE, LAST_VALUE, LISTAGG, COLLECT) keep the per-window aggregation of
+// NewWindowAgg. The rows it takes come from NewSliceAssigner: window_start and window_end hold the row's
+// slice. A savepoint of a TUMBLE window's per-window aggregate restores into this operator
+// (window_slice_migrate.go).
 
 // SliceWindowSupported reports whether a window aggregate over spec with the calls aggs can aggregate per
 // slice (NewSliceAssigner and NewSliceWindowAgg).
 func SliceWindowSupported(spec WindowSpec, aggs []AggCall) bool {
 	switch spec.Kind {
+	case Tumble:
+		if spec.Size <= 0 {
+			return false
+		}
 	case Hop:
 		if spec.Size <= 0 || spec.Slide <= 0 {
 			return false
@@ -59,6 +65,8 @@ func gcd(a, b int64) int64 {
 // sliceSize is the length of the slices of spec's windows.
 func (s WindowSpec) sliceSize() int64 {
 	switch s.Kind {
+	case Tumble:
+		return s.Size
 	case Hop:
 		return gcd(s.Size, s.Slide)
 	case Session:
@@ -118,6 +126,10 @@ func NewSliceWindowAgg(cfg GroupAggConfig, spec WindowSpec, startKey, endKey int
 	cfg.Batch = false
 	cfg.InsertOnly = true
 	cfg.EmitUpdateBefore = true
+	if spec.Kind == Tumble {
+		// a TUMBLE window is one slice: it runs as a CUMULATE whose step is its size (windowEnds, fire)
+		spec.Slide = spec.Size
+	}
 	w := &sliceWindowAgg{cfg: cfg, spec: spec, startKey: startKey, endKey: endKey, out: out,
 		slices: map[int64]*windowState{}, merged: map[string]*group{}, fired: minWatermark, next: changelog.MaxWatermark}
 	proto, err := NewGroupAgg(cfg, NewCollect(func(changelog.Row) error { return nil }))
@@ -303,7 +315,10 @@ func (w *sliceWindowAgg) fireWindow(start, end int64) error {
 	if w.c != nil {
 		return w.fireWindowCompact(start, end)
 	}
-	if w.spec.Kind == Cumulate {
+	switch w.spec.Kind {
+	case Tumble:
+		return w.fireTumble(end)
+	case Cumulate:
 		return w.fireCumulate(start, end)
 	}
 	p := w.proto
@@ -455,6 +470,39 @@ func (w *sliceWindowAgg) fireCumulate(start, end int64) error {
 	slices.SortFunc(w.order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
 	for _, g := range w.order {
 		w.ob.Append(changelog.Insert, g.st.prev)
+	}
+	clear(w.order)
+	if len(w.ob.Rows) == 0 {
+		return nil
+	}
+	return w.out.Push(&w.ob)
+}
+
+// fireTumble emits the results of the TUMBLE window ending at end, its only slice, in key order (the slice's
+// groups hold the window's bounds; fire drops them after).
+func (w *sliceWindowAgg) fireTumble(end int64) error {
+	sl := w.slices[end]
+	if sl == nil {
+		return nil
+	}
+	p := w.proto
+	w.order = w.order[:0]
+	for _, st := range sl.groups {
+		n := len(w.keyBuf)
+		for _, v := range st.prev[:p.nk] {
+			w.keyBuf = types.AppendKey(w.keyBuf, v, types.Type{})
+		}
+		w.order = append(w.order, windowGroup{key: string(w.keyBuf[n:]), st: st})
+		w.keyBuf = w.keyBuf[:n]
+	}
+	slices.SortFunc(w.order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
+	w.ob.Reset()
+	w.arena = w.arena[:0]
+	for _, g := range w.order {
+		p.results(g.st, g.st.prev)
+		at := len(w.arena)
+		w.arena = append(w.arena, g.st.prev...)
+		w.ob.Append(changelog.Insert, w.arena[at:len(w.arena):len(w.arena)])
 	}
 	clear(w.order)
 	if len(w.ob.Rows) == 0 {

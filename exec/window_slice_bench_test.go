@@ -27,7 +27,7 @@ func BenchmarkWindowSlices(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		spec WindowSpec
-	}{{"HOP10m1m", WindowSpec{Kind: Hop, Size: 10 * minute, Slide: minute}}, {"CUMULATE1h1m", WindowSpec{Kind: Cumulate, Size: 60 * minute, Slide: minute}}} {
+	}{{"TUMBLE1m", WindowSpec{Kind: Tumble, Size: minute}}, {"HOP10m1m", WindowSpec{Kind: Hop, Size: 10 * minute, Slide: minute}}, {"CUMULATE1h1m", WindowSpec{Kind: Cumulate, Size: 60 * minute, Slide: minute}}} {
 		for _, mode := range []string{"perWindow", "slicedObjects", "sliced"} {
 			sliced := mode != "perWindow"
 			name := c.name + "/" + mode

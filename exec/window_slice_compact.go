@@ -12,8 +12,8 @@ import (
 
 // Compact slice state. A slice-shared window aggregate whose key columns other than window_start and
 // window_end are integers (TINYINT..BIGINT) or CHAR/VARCHAR and whose calls are COUNT, SUM, SUM0 and AVG of
-// integers or floating-point numbers and MIN and MAX of integers (the calls of compact group state,
-// groupagg_compact.go) keeps each slice as a pointer-free table: the encoding of the group's key without the
+// integers, floating-point numbers or DECIMAL(p <= 18) and MIN and MAX of integers or DECIMAL(p <= 18) (the
+// calls of compact group state, groupagg_compact.go; a decimal sum past int64 moves to objects) keeps each slice as a pointer-free table: the encoding of the group's key without the
 // window columns (types.AppendKey) → group number (distinctSet), and the groups' slots in []int64 chunks
 // laid out as compactGroups lays them out. A slice's window columns are a function of the slice (its end and
 // end - slice size), so they are not stored. No Go object, string or accumulator per (slice, key), and
@@ -211,6 +211,18 @@ func (w *sliceWindowAgg) pushCompact(b *changelog.Batch) error {
 			cur, curEnd = w.cslice(w.mergeTarget(end.I)), end.I
 		}
 		w.keyBuf = w.appendPart(w.keyBuf[:0], r.Vals, w.cfg.Keys)
+		if w.c.lay.hasDec {
+			var s []int64
+			if i, ok := cur.idx.get(w.keyBuf); ok {
+				s = cur.group(int32(i-1), stride)
+			}
+			if !p.compactDecFits(s, r.Vals, 1) {
+				// a decimal sum past int64: the objects add it exactly, from this row on
+				w.decompact()
+				rest := changelog.Batch{Rows: b.Rows[ri:]}
+				return w.Push(&rest)
+			}
+		}
 		gi := cur.find(w.keyBuf, stride)
 		p.compactAccumulate(cur.group(gi, stride), r.Vals, 1)
 	}
@@ -225,7 +237,7 @@ func (c *sliceCompact) mergeSlots(dst, src []int64, g *groupAgg) {
 		switch k {
 		case ckCount:
 			dst[o] += src[o]
-		case ckSumInt:
+		case ckSumInt, ckSumDec: // decimal sums: mergeFits checked them
 			dst[o] += src[o]
 			dst[o+1] += src[o+1]
 		case ckSumFloat:
@@ -246,6 +258,22 @@ func (c *sliceCompact) mergeSlots(dst, src []int64, g *groupAgg) {
 	}
 }
 
+// mergeFits reports whether merging src into dst keeps every decimal sum within int64.
+func (w *sliceWindowAgg) mergeFits(dst, src *cslice) bool {
+	c := w.c
+	if !c.lay.hasDec {
+		return true
+	}
+	stride := c.lay.stride
+	ok := true
+	src.idx.each(func(key []byte, i int64) {
+		if di, found := dst.idx.get(key); ok && found {
+			ok = c.lay.mergeDecFits(dst.group(int32(di-1), stride), src.group(int32(i-1), stride))
+		}
+	})
+	return ok
+}
+
 // mergeInto merges every group of src into dst.
 func (w *sliceWindowAgg) mergeInto(dst, src *cslice) {
 	c := w.c
@@ -258,14 +286,19 @@ func (w *sliceWindowAgg) mergeInto(dst, src *cslice) {
 
 // fireWindowCompact is fireWindow over compact slices.
 func (w *sliceWindowAgg) fireWindowCompact(start, end int64) error {
-	if w.spec.Kind == Cumulate {
-		return w.fireCumulateCompact(start, end)
+	if w.spec.Kind == Cumulate || w.spec.Kind == Tumble {
+		return w.fireCumulateCompact(start, end) // TUMBLE: the window's only slice emits as it is
 	}
 	m := &w.c.merged
 	m.reset()
 	step := w.spec.sliceSize()
 	for se := start + step; se <= end; se += step {
 		if sl := w.c.slices[se]; sl != nil {
+			if !w.mergeFits(m, sl) {
+				// the window's decimal sums pass int64: its slices (unchanged) merge as objects
+				w.decompact()
+				return w.fireWindow(start, end)
+			}
 			w.mergeInto(m, sl)
 		}
 	}
@@ -277,6 +310,11 @@ func (w *sliceWindowAgg) fireCumulateCompact(start, end int64) error {
 	first := start + w.spec.Slide
 	fs := w.c.slices[first]
 	if sl := w.c.slices[end]; end != first && sl != nil {
+		if fs != nil && !w.mergeFits(fs, sl) {
+			// the period's decimal sums pass int64: the slices (unchanged) merge as objects
+			w.decompact()
+			return w.fireWindow(start, end)
+		}
 		if fs == nil {
 			fs = w.cslice(first)
 		}

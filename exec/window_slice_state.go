@@ -13,7 +13,8 @@ import (
 // its slice's window_start and window_end, and its group state), and in the meta entry the watermark up to which windows fired and the late-row count. The signature names
 // the window (kind, size, step, offset): slices of one window shape mean nothing to another, and the
 // per-window aggregate's state (signature WindowAggregate(...)) does not restore into this operator, nor
-// this one's into it: such a restore fails with the signature mismatch error.
+// this one's into it: such a restore fails with the signature mismatch error — except a TUMBLE window's,
+// which migrates into this operator's (window_slice_migrate.go).
 
 func (w *sliceWindowAgg) signature() string {
 	return w.proto.signature(fmt.Sprintf("SliceWindowAggregate(window=%s(size=%d, slide=%d, offset=%d), ",
@@ -67,6 +68,17 @@ func (w *sliceWindowAgg) SnapshotState(wr state.Writer) error {
 }
 
 func (w *sliceWindowAgg) RestoreState(r state.Reader) error {
+	if w.legacySignature() != "" {
+		// a TUMBLE window's: the entries may be the per-window aggregate's (window_slice_migrate.go)
+		es, err := readEntries(r)
+		if err != nil {
+			return fmt.Errorf("restore %s: %w", w.signature(), err)
+		}
+		if es, err = w.migrateState(es); err != nil {
+			return err
+		}
+		r = entriesReader(es)
+	}
 	// the entries load into the object path's slices, which move into compact slices when they fit
 	w.decompact()
 	if err := w.restoreObjects(r); err != nil {

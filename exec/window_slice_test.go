@@ -12,8 +12,12 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// randomSliceSpec is a HOP (sizes not always a multiple of the slide) or a CUMULATE window, with an offset.
+// randomSliceSpec is a TUMBLE, a HOP (sizes not always a multiple of the slide) or a CUMULATE window, with
+// an offset.
 func randomSliceSpec(rng *rand.Rand) WindowSpec {
+	if rng.IntN(4) == 0 {
+		return WindowSpec{Kind: Tumble, Size: int64(1 + rng.IntN(8)), Offset: int64(rng.IntN(5))}
+	}
 	if rng.IntN(2) == 0 {
 		slide := int64(1 + rng.IntN(6))
 		return WindowSpec{Kind: Hop, Size: slide + int64(rng.IntN(12)), Slide: slide, Offset: int64(rng.IntN(5))}
