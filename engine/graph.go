@@ -182,8 +182,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Replicate:
 		return g.build(n.Input, exec.NewReplicate(out), j)
 	case *planner.ChangelogNormalize:
-		ts := fieldTypes(n.Input.Fields())
-		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(exec.NormalizeConfig{Keys: n.Keys, Types: ts, Batch: n.Batch, TTL: g.ttl}, out), n.MetaCols)), j)
+		ncfg := exec.NormalizeConfig{Keys: n.Keys, Types: fieldTypes(n.Input.Fields()), Batch: n.Batch, TTL: g.ttl}
+		if ok, err := g.exchangeNormalize(n, ncfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
+		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(ncfg, out), n.MetaCols)), j)
 	case *planner.WatermarkAssigner:
 		return g.build(n.Input, g.op(n, g.watermarkAssigner(n, out)), j)
 	case *planner.Aggregate:
@@ -344,6 +347,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.OverAggregate:
 		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Frame: n.Frame, Aggs: n.Aggs, TTL: g.ttl}
 		cfg.InTypes = fieldTypes(n.Input.Fields())
+		if ok, err := g.exchangeOver(n, cfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
 		op, err := exec.NewOverAgg(cfg, out)
 		if err != nil {
 			return err
@@ -415,7 +421,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
-		if !n.Batch && n.Interval == nil {
+		if !n.Batch { // regular and interval joins
 			if ok, err := g.buildExchange(n, joinExchangeInputs(n, cfg), func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 				l, r := exec.NewJoin(cfg, o)
 				return []changelog.Output{l, r}, l, nil
