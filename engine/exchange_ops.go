@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"sync"
+	"time"
+
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
@@ -8,7 +11,8 @@ import (
 )
 
 // More keyed operators behind the hash exchange (exchange.go): ChangelogNormalize (keyed by the upsert key),
-// OVER aggregates (by PARTITION BY) and interval joins (by the join keys, as regular joins). Each runs as
+// OVER aggregates (by PARTITION BY), interval joins (by the join keys, as regular joins) and mini-batch GROUP
+// BY (by the group keys; its processing-time trigger reaches the subtasks through their queues). Each runs as
 // g.subtasks instances when its inputs are chains of source subtasks and it has keys; without keys it stays
 // one instance (Flink's `single` distribution, as EXPLAIN prints it). Their state keys are the exchange's
 // routing keys (exec.appendGroupKey of the key columns; a join's NULL-key bucket for rows with a NULL join
@@ -50,4 +54,26 @@ func (g *graph) exchangeOver(n *planner.OverAggregate, cfg exec.OverConfig, out 
 		op, err := exec.NewOverAgg(cfg, o)
 		return []changelog.Output{op}, op, err
 	}, out, j)
+}
+
+// tickExchange makes the graph's mini-batch ticker apply the due batches of the keyed subtasks of the
+// exchange built last (a mini-batch GROUP BY): each subtask applies its own on its goroutine.
+func (g *graph) tickExchange(latency time.Duration) {
+	g.miniBatch.add(exchangeTicker{gate: &g.gate, x: g.exchanges[len(g.exchanges)-1].x}, latency)
+}
+
+// exchangeTicker is an exchange as the mini-batch ticker sees it (called under the graph lock).
+type exchangeTicker struct {
+	gate *sync.RWMutex
+	x    *exec.Exchange
+}
+
+// FlushDue queues a tick for the keyed subtasks without blocking: not while a checkpoint closes the gate
+// (it waits for the exchange to be idle; the next tick comes soon) and not into a full queue.
+func (t exchangeTicker) FlushDue() error {
+	if t.gate.TryRLock() {
+		t.x.TryFlushDue()
+		t.gate.RUnlock()
+	}
+	return nil
 }

@@ -86,6 +86,17 @@ var exchangeOpsQueries = []string{
 	`SELECT a.id, b.id, b.amount FROM ow a LEFT JOIN ow2 b ON a.user_id = b.user_id AND a.amount = b.amount AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '2' SECOND`,
 }
 
+// miniBatchSettings turn on one-phase mini-batch aggregation (a batch is applied every 1000 rows, 100 ms, at a
+// watermark and at the end of input).
+const miniBatchSettings = `SET 'table.exec.mini-batch.enabled' = 'true'; SET 'table.exec.mini-batch.allow-latency' = '100 ms';
+SET 'table.exec.mini-batch.size' = '1000'; SET 'table.optimizer.agg-phase-strategy' = 'ONE_PHASE'; `
+
+// exchangeMiniBatchQueries are mini-batch GROUP BYs over a 4-partition changelog and an append stream.
+var exchangeMiniBatchQueries = []string{
+	`SELECT v, COUNT(*), SUM(id), MAX(id) FROM up GROUP BY v`,
+	`SELECT user_id, amount, COUNT(*), SUM(id) FROM ow GROUP BY user_id, amount`,
+}
+
 // TestExchangeOpsParallelismProperty runs ChangelogNormalize, OVER aggregates and interval joins at
 // parallelism 1 and 3 over 4-partition topics and compares the materialized results (at 3 through an
 // exchange, at 1 without).
@@ -99,11 +110,19 @@ func TestExchangeOpsParallelismProperty(t *testing.T) {
 	produceUpserts(t, addr, "up", ops)
 	produceExchangeOrders(t, addr, "ord", 0, 4000)
 	tables := strings.ReplaceAll(opsTables, "ADDR", addr)
-	for _, q := range exchangeOpsQueries {
+	queries := exchangeOpsQueries
+	for _, q := range exchangeMiniBatchQueries {
+		queries = append(queries, miniBatchSettings+q)
+	}
+	for _, q := range queries {
 		var want string
+		settings := ""
+		if strings.HasPrefix(q, "SET") {
+			settings, q = q[:strings.LastIndex(q, ";")+1], q[strings.LastIndex(q, ";")+2:]
+		}
 		for _, par := range []int{1, 3} {
 			s := exchangeSession(t, par)
-			execScript(t, s, tables)
+			execScript(t, s, tables+settings)
 			built := exchangesBuilt.Load()
 			rows, _, err := queryRows(context.Background(), s, q, ModeStreaming)
 			if err != nil {
@@ -146,6 +165,11 @@ CREATE TABLE o (id BIGINT, user_id BIGINT, amount BIGINT, ts AS TO_TIMESTAMP_LTZ
 CREATE TABLE o2 (id BIGINT, user_id BIGINT, amount BIGINT, ts AS TO_TIMESTAMP_LTZ(id * 10, 3),
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka', 'topic' = 'ord',
   'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE p (id BIGINT, user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'ord',
+  'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE totals (user_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (user_id) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json');
 CREATE TABLE pairs (id BIGINT, bid BIGINT, amount BIGINT, PRIMARY KEY (id, bid) NOT ENFORCED) WITH (
   'connector' = 'upsert-kafka', 'topic' = 'pairs', 'properties.bootstrap.servers' = 'ADDR',
   'key.format' = 'json', 'value.format' = 'json');
@@ -190,10 +214,10 @@ func pairsWant(n int) map[string]string {
 
 // startOpsJob runs insert at parallelism par (restored from savepoint when set) and checks that it runs
 // behind exactly one exchange (at parallelism > 1).
-func startOpsJob(t *testing.T, addr string, par int, savepoint, insert string) *Job {
+func startOpsJob(t *testing.T, addr string, par int, savepoint, settings, insert string) *Job {
 	t.Helper()
 	s := exchangeSession(t, par)
-	script := strings.ReplaceAll(opsJobTables, "ADDR", addr)
+	script := strings.ReplaceAll(opsJobTables, "ADDR", addr) + settings
 	if savepoint != "" {
 		script += fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", savepoint)
 	}
@@ -213,23 +237,27 @@ func startOpsJob(t *testing.T, addr string, par int, savepoint, insert string) *
 	return res.Job
 }
 
-// TestExchangeOpsRescaleSavepoint runs a ChangelogNormalize (upsert-kafka into a GROUP BY) and an interval
-// join behind exchanges at parallelism 2, stops them with a savepoint, restores at 3, then at 1, with more
+// TestExchangeOpsRescaleSavepoint runs a ChangelogNormalize (upsert-kafka into a GROUP BY), an interval
+// join and a mini-batch GROUP BY behind exchanges at parallelism 2, stops them with a savepoint, restores at 3, then at 1, with more
 // input each time: the outputs are exact, so the keyed subtasks' state (the normalize's last rows, the
 // interval join's rows still in their intervals and its watermarks) was cut with the sources' positions and
 // redistributed.
 func TestExchangeOpsRescaleSavepoint(t *testing.T) {
 	dir := t.TempDir()
 	jobs := []struct {
+		settings      string
 		insert, topic string
 		produce       func(t *testing.T, addr string, n0, n int)
 		want          func(int) map[string]string
 	}{
-		{`INSERT INTO vcount SELECT v, COUNT(*), SUM(id) FROM up GROUP BY v`, "vcount",
+		{"", `INSERT INTO vcount SELECT v, COUNT(*), SUM(id) FROM up GROUP BY v`, "vcount",
 			func(t *testing.T, addr string, n0, n int) { produceUpserts(t, addr, "up", upsertOps(n0, n)) }, vcountWant},
-		{`INSERT INTO pairs SELECT a.id, b.id, b.amount FROM o a JOIN (SELECT * FROM o2 WHERE amount < 5) b
+		{"", `INSERT INTO pairs SELECT a.id, b.id, b.amount FROM o a JOIN (SELECT * FROM o2 WHERE amount < 5) b
   ON a.user_id = b.user_id AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' SECOND`, "pairs",
 			func(t *testing.T, addr string, n0, n int) { produceExchangeOrders(t, addr, "ord", n0, n) }, pairsWant},
+		// the last batch of every run is applied by the mini-batch ticker (no watermark, no end of input)
+		{miniBatchSettings, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM p GROUP BY user_id`, "totals",
+			func(t *testing.T, addr string, n0, n int) { produceExchangeOrders(t, addr, "ord", n0, n) }, totalsWant},
 	}
 	for _, jb := range jobs {
 		addr := exchangeBroker(t)
@@ -238,7 +266,7 @@ func TestExchangeOpsRescaleSavepoint(t *testing.T) {
 		for _, par := range []int{2, 3, 1} {
 			jb.produce(t, addr, n, 1500)
 			n += 1500
-			j := startOpsJob(t, addr, par, savepoint, jb.insert)
+			j := startOpsJob(t, addr, par, savepoint, jb.settings, jb.insert)
 			waitUpsert(t, addr, jb.topic, jb.want(n))
 			var err error
 			if savepoint, err = j.Stop(context.Background(), dir, false); err != nil {

@@ -211,12 +211,15 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			mb := exec.MiniBatchConfig{Size: n.MiniBatch.Size, Latency: n.MiniBatch.Latency}
 			mk = func(o changelog.Output) (changelog.Output, error) { return exec.NewMiniBatchGroupAgg(cfg, mb, o) }
 		}
-		if !n.Batch && g.backend == nil && n.MiniBatch == nil && len(n.InputSort) == 0 {
+		if !n.Batch && g.backend == nil && len(n.InputSort) == 0 {
 			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: cfg.Keys, KeyTypes: cfg.KeyTypes}}}
 			if ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 				a, err := mk(o)
 				return []changelog.Output{a}, a, err
 			}, out, j); ok || err != nil {
+				if ok && err == nil && n.MiniBatch != nil {
+					g.tickExchange(n.MiniBatch.Latency) // exchange_ops.go
+				}
 				return err // exchange.go
 			}
 		}
