@@ -11,14 +11,15 @@ import (
 )
 
 // More keyed operators behind the hash exchange (exchange.go): ChangelogNormalize (keyed by the upsert key),
-// OVER aggregates (by PARTITION BY), interval joins (by the join keys, as regular joins) and mini-batch GROUP
-// BY (by the group keys; its processing-time trigger reaches the subtasks through their queues). Each runs as
+// OVER aggregates and MATCH_RECOGNIZE (by PARTITION BY), interval joins (by the join keys, as regular joins)
+// and one-phase mini-batch GROUP BY (by the group keys; its processing-time trigger reaches the subtasks
+// through their queues). Each runs as
 // g.subtasks instances when its inputs are chains of source subtasks and it has keys; without keys it stays
 // one instance (Flink's `single` distribution, as EXPLAIN prints it). Their state keys are the exchange's
 // routing keys (exec.appendGroupKey of the key columns; a join's NULL-key bucket for rows with a NULL join
 // key), so exec.Exchange.State writes one operator's state and restores it at any parallelism.
 //
-// The watermark-driven ones (OVER with event time, interval joins) see, per subtask, the minimum watermark
+// The watermark-driven ones (OVER and MATCH_RECOGNIZE with event time, interval joins) see, per subtask, the minimum watermark
 // over the exchange's channels (one exec.NewUnion per side): every subtask gets every watermark, so each
 // fires its own keys' timers once, and at a checkpoint (the exchange idle) all subtasks hold the same
 // watermark, which the first subtask's operator-wide entry records.
@@ -52,6 +53,18 @@ func (g *graph) exchangeOver(n *planner.OverAggregate, cfg exec.OverConfig, out 
 	in := []exchangeInput{{node: n.Input, side: keyedSide(n.Partition, cfg.InTypes)}}
 	return g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		op, err := exec.NewOverAgg(cfg, o)
+		return []changelog.Output{op}, op, err
+	}, out, j)
+}
+
+// exchangeMatch builds a MATCH_RECOGNIZE with a PARTITION BY behind an exchange keyed by it.
+func (g *graph) exchangeMatch(n *planner.MatchRecognize, cfg exec.MatchConfig, out changelog.Output, j *Job) (bool, error) {
+	if g.batch {
+		return false, nil
+	}
+	in := []exchangeInput{{node: n.Input, side: keyedSide(n.Partition, cfg.Types)}}
+	return g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+		op, err := exec.NewMatch(cfg, o)
 		return []changelog.Output{op}, op, err
 	}, out, j)
 }

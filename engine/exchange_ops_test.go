@@ -81,6 +81,15 @@ var exchangeOpsQueries = []string{
 	`SELECT id, user_id, SUM(amount) OVER (PARTITION BY user_id ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM ow`,
 	`SELECT id, amount, COUNT(*) OVER (PARTITION BY amount ORDER BY ts RANGE BETWEEN INTERVAL '2' SECOND PRECEDING AND CURRENT ROW) FROM ow`,
 	`SELECT id, MAX(id) OVER (PARTITION BY user_id, amount ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) FROM ow`,
+	// MATCH_RECOGNIZE (event time): a pattern per user, and one WITHIN a time bound
+	`SELECT * FROM ow MATCH_RECOGNIZE (PARTITION BY user_id ORDER BY ts
+  MEASURES A.id AS a_id, LAST(B.id) AS b_last, SUM(B.amount) AS b_sum, C.id AS c_id
+  ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW PATTERN (A B+ C)
+  DEFINE A AS A.amount = 1, B AS B.amount <> 1 AND B.amount <> 6, C AS C.amount = 6)`,
+	`SELECT * FROM ow MATCH_RECOGNIZE (PARTITION BY amount ORDER BY ts
+  MEASURES FIRST(A.id) AS first_id, LAST(A.id) AS last_id, COUNT(A.id) AS n
+  ONE ROW PER MATCH AFTER MATCH SKIP TO NEXT ROW PATTERN (A{2,4} B) WITHIN INTERVAL '3' SECOND
+  DEFINE A AS A.user_id < 20, B AS B.user_id >= 20)`,
 	// interval joins: inner, and left (NULL-padded rows when the interval closes)
 	`SELECT a.id, b.id FROM ow a JOIN ow2 b ON a.user_id = b.user_id AND b.ts BETWEEN a.ts - INTERVAL '0.5' SECOND AND a.ts + INTERVAL '1' SECOND`,
 	`SELECT a.id, b.id, b.amount FROM ow a LEFT JOIN ow2 b ON a.user_id = b.user_id AND a.amount = b.amount AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '2' SECOND`,
@@ -97,7 +106,8 @@ var exchangeMiniBatchQueries = []string{
 	`SELECT user_id, amount, COUNT(*), SUM(id) FROM ow GROUP BY user_id, amount`,
 }
 
-// TestExchangeOpsParallelismProperty runs ChangelogNormalize, OVER aggregates and interval joins at
+// TestExchangeOpsParallelismProperty runs ChangelogNormalize, OVER aggregates, MATCH_RECOGNIZE, interval
+// joins and mini-batch GROUP BYs at
 // parallelism 1 and 3 over 4-partition topics and compares the materialized results (at 3 through an
 // exchange, at 1 without).
 func TestExchangeOpsParallelismProperty(t *testing.T) {

@@ -364,6 +364,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg := exec.MatchConfig{Partition: n.Partition, TimeCol: n.TimeCol, Order: n.Order, Types: fieldTypes(n.Input.Fields()),
 			Elems: n.Elems, Defines: n.Defines, Measures: n.Measures, Slots: n.Slots, Skip: n.Skip, SkipElem: n.SkipElem,
 			SkipName: n.Vars[n.SkipElem], Within: n.Within, ProcTime: n.ProcTime}
+		if ok, err := g.exchangeMatch(n, cfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
 		op, err := exec.NewMatch(cfg, out)
 		if err != nil {
 			return err
