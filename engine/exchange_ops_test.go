@@ -148,6 +148,9 @@ func TestExchangeOpsParallelismProperty(t *testing.T) {
 			if n := exchangesBuilt.Load() - built; (par > 1) != (n == 1) {
 				t.Fatalf("%s at parallelism %d: %d exchanges built", q, par, n)
 			}
+			if par > 1 {
+				explainsHashExchange(t, s, q)
+			}
 			if par == 1 {
 				want = got
 				if strings.Count(want, "\n") < 5 {
@@ -159,6 +162,29 @@ func TestExchangeOpsParallelismProperty(t *testing.T) {
 				t.Fatalf("%s: parallelism %d differs from parallelism 1\ngot:\n%.3000s\nwant:\n%.3000s", q, par, got, want)
 			}
 		}
+	}
+}
+
+// explainsHashExchange checks that EXPLAIN q prints a hash exchange in front of the keyed operator (the one
+// the engine built) and no single one.
+func explainsHashExchange(t *testing.T, s *Session, q string) {
+	t.Helper()
+	st, err := sql.ParseStatement("EXPLAIN " + q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Execute(context.Background(), st)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", q, err)
+	}
+	text := res.Message
+	for _, r := range res.Rows {
+		for _, v := range r {
+			text += v.Str()
+		}
+	}
+	if !strings.Contains(text, "Exchange(distribution=[hash[") || strings.Contains(text, "distribution=[single]") {
+		t.Fatalf("EXPLAIN %s: no hash exchange (or a single one):\n%s", q, text)
 	}
 }
 
