@@ -11,8 +11,8 @@ import (
 )
 
 // More keyed operators behind the hash exchange (exchange.go): ChangelogNormalize (keyed by the upsert key),
-// OVER aggregates and MATCH_RECOGNIZE (by PARTITION BY), interval joins (by the join keys, as regular joins)
-// and one-phase mini-batch GROUP BY (by the group keys; its processing-time trigger reaches the subtasks
+// OVER aggregates and MATCH_RECOGNIZE (by PARTITION BY), interval and window joins (by the join keys) and
+// one-phase mini-batch GROUP BY (by the group keys; its processing-time trigger reaches the subtasks
 // through their queues). Each runs as
 // g.subtasks instances when its inputs are chains of source subtasks and it has keys; without keys it stays
 // one instance (Flink's `single` distribution, as EXPLAIN prints it). Their state keys are the exchange's
@@ -70,6 +70,23 @@ func (g *graph) exchangeMatch(n *planner.MatchRecognize, cfg exec.MatchConfig, o
 	return g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		op, err := exec.NewMatch(cfg, o)
 		return []changelog.Output{op}, op, err
+	}, out, j)
+}
+
+// exchangeWindowJoin builds a window join behind an exchange keyed by its equi-keys (the window bounds
+// included; rows with a NULL key go to the NULL-key bucket's subtask), as its state is keyed
+// (exec/window_join_keyed.go). A NOT IN anti join (NullAware) stays one instance: a right row with a NULL
+// last key concerns the left rows of every key of its group.
+func (g *graph) exchangeWindowJoin(n *planner.WindowJoin, cfg exec.WindowJoinConfig, out changelog.Output, j *Job) (bool, error) {
+	if g.batch || n.NullAware {
+		return false, nil
+	}
+	left, right := keyedSide(n.LeftKeys, cfg.LeftTypes), keyedSide(n.RightKeys, cfg.RightTypes)
+	left.NullKey, right.NullKey = true, true
+	in := []exchangeInput{{node: n.Left, side: left}, {node: n.Right, side: right}}
+	return g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+		l, r := exec.NewWindowJoin(cfg, o)
+		return []changelog.Output{l, r}, l, nil
 	}, out, j)
 }
 

@@ -90,6 +90,16 @@ var exchangeOpsQueries = []string{
   MEASURES FIRST(A.id) AS first_id, LAST(A.id) AS last_id, COUNT(A.id) AS n
   ONE ROW PER MATCH AFTER MATCH SKIP TO NEXT ROW PATTERN (A{2,4} B) WITHIN INTERVAL '3' SECOND
   DEFINE A AS A.user_id < 20, B AS B.user_id >= 20)`,
+	// window joins over TVFs (inner; left with NULL-padded rows when the window fires; an anti join)
+	`SELECT L.id, R.id, L.window_end FROM (SELECT * FROM TABLE(TUMBLE(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND))) L
+  JOIN (SELECT * FROM TABLE(TUMBLE(TABLE ow2, DESCRIPTOR(ts), INTERVAL '1' SECOND))) R
+  ON L.user_id = R.user_id AND L.window_start = R.window_start AND L.window_end = R.window_end`,
+	`SELECT L.id, R.id, R.amount FROM (SELECT * FROM TABLE(HOP(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '2' SECOND))) L
+  LEFT JOIN (SELECT * FROM TABLE(HOP(TABLE ow2, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '2' SECOND)) WHERE amount < 2) R
+  ON L.user_id = R.user_id AND L.amount = R.amount AND L.window_start = R.window_start AND L.window_end = R.window_end`,
+	`SELECT L.id, L.user_id FROM (SELECT * FROM TABLE(TUMBLE(TABLE ow, DESCRIPTOR(ts), INTERVAL '1' SECOND))) L
+  WHERE NOT EXISTS (SELECT * FROM (SELECT * FROM TABLE(TUMBLE(TABLE ow2, DESCRIPTOR(ts), INTERVAL '1' SECOND))) R
+  WHERE L.user_id = R.user_id AND R.amount = 3 AND L.window_start = R.window_start AND L.window_end = R.window_end)`,
 	// interval joins: inner, and left (NULL-padded rows when the interval closes)
 	`SELECT a.id, b.id FROM ow a JOIN ow2 b ON a.user_id = b.user_id AND b.ts BETWEEN a.ts - INTERVAL '0.5' SECOND AND a.ts + INTERVAL '1' SECOND`,
 	`SELECT a.id, b.id, b.amount FROM ow a LEFT JOIN ow2 b ON a.user_id = b.user_id AND a.amount = b.amount AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '2' SECOND`,
@@ -106,8 +116,8 @@ var exchangeMiniBatchQueries = []string{
 	`SELECT user_id, amount, COUNT(*), SUM(id) FROM ow GROUP BY user_id, amount`,
 }
 
-// TestExchangeOpsParallelismProperty runs ChangelogNormalize, OVER aggregates, MATCH_RECOGNIZE, interval
-// joins and mini-batch GROUP BYs at
+// TestExchangeOpsParallelismProperty runs ChangelogNormalize, OVER aggregates, MATCH_RECOGNIZE, window and
+// interval joins and mini-batch GROUP BYs at
 // parallelism 1 and 3 over 4-partition topics and compares the materialized results (at 3 through an
 // exchange, at 1 without).
 func TestExchangeOpsParallelismProperty(t *testing.T) {

@@ -396,6 +396,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.WindowJoin:
 		cfg := exec.WindowJoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual,
 			LeftTypes: fieldTypes(n.Left.Fields()), RightTypes: fieldTypes(n.Right.Fields()), LeftEnd: n.LeftEnd, RightEnd: n.RightEnd, NullAware: n.NullAware}
+		if ok, err := g.exchangeWindowJoin(n, cfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
 		l, r := exec.NewWindowJoin(cfg, out)
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it

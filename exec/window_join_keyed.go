@@ -1,0 +1,141 @@
+package exec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Window join state keyed by join key, so that a window join can run as keyed subtasks behind a hash
+// exchange and restore at any parallelism: namespace 2 (left rows) and 3 (right rows), one entry per join
+// key (encoded as the exchange routes it: the key columns, or the NULL-key bucket nullJoinKey when one is
+// NULL): version, uvarint rows, each: uvarint place in its window's rows of that side (a restore puts them
+// back in that order, so the output order is the uninterrupted run's), row (its window end is its end
+// column). Checkpoints written before hold
+// namespaces 0 and 1 keyed by window end; they still restore, into one instance or at the parallelism they
+// were taken at only (an exchange would give a window's rows of every key to one subtask).
+
+// nsWindowJoinKeyed is the namespace of the left rows keyed by join key; the right rows are in the next.
+const nsWindowJoinKeyed = 2
+
+// rowKey appends the state key of row on side s.
+func (j *windowJoin) rowKey(dst []byte, s int, row []types.Value) []byte {
+	keys, ts := j.cfg.LeftKeys, j.cfg.LeftTypes
+	if s == 1 {
+		keys, ts = j.cfg.RightKeys, j.cfg.RightTypes
+	}
+	for _, c := range keys {
+		if row[c].IsNull() {
+			return append(dst, nullJoinKey...)
+		}
+	}
+	for _, c := range keys {
+		dst = types.AppendKey(dst, row[c], ts[c])
+	}
+	return dst
+}
+
+// snapshotKeyed writes the open windows' rows per side and join key.
+func (j *windowJoin) snapshotKeyed(wr state.Writer) error {
+	var kb, vb []byte
+	for s := range 2 {
+		byKey := map[string][]placedRow{}
+		for _, w := range j.windows {
+			for i, row := range w.rows[s] {
+				kb = j.rowKey(kb[:0], s, row)
+				byKey[string(kb)] = append(byKey[string(kb)], placedRow{at: uint64(i), row: row})
+			}
+		}
+		for k, rows := range byKey {
+			vb = append(vb[:0], stateVersion)
+			vb = binary.AppendUvarint(vb, uint64(len(rows)))
+			for _, r := range rows {
+				vb = binary.AppendUvarint(vb, r.at)
+				vb = appendRowBinary(vb, r.row)
+			}
+			if err := wr.Put(uint8(nsWindowJoinKeyed+s), []byte(k), vb); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// placedRow is a window's row with its place among the window's rows of its side.
+type placedRow struct {
+	at  uint64
+	row []types.Value
+}
+
+// keyedRestore collects the rows of restoreKeyed per window and side until placeRestored.
+type keyedRestore struct {
+	seen map[string]bool
+	rows map[int64]*[2][]placedRow
+}
+
+// restoreKeyed loads one entry of namespace nsWindowJoinKeyed+s.
+func (j *windowJoin) restoreKeyed(s int, key, value []byte, kr *keyedRestore) error {
+	op := j.signature()
+	ns := uint8(nsWindowJoinKeyed + s)
+	sk := string(rune(ns)) + string(key)
+	if kr.seen[sk] {
+		return corrupt(op, "key %x appears twice in namespace %d", key, ns)
+	}
+	kr.seen[sk] = true
+	d, err := newStateDec(value)
+	if err != nil {
+		return entryError(op, ns, key, err)
+	}
+	width, col := len(j.cfg.LeftTypes), j.cfg.LeftEnd
+	if s == 1 {
+		width, col = len(j.cfg.RightTypes), j.cfg.RightEnd
+	}
+	n := d.count()
+	var kb []byte
+	for range n {
+		at := d.uvarint()
+		row := d.row()
+		if d.err != nil {
+			break
+		}
+		if len(row) < width || row[col].IsNull() {
+			return entryError(op, ns, key, fmt.Errorf("a row of %d columns without a window end", len(row)))
+		}
+		if kb = j.rowKey(kb[:0], s, row); string(kb) != string(key) {
+			return entryError(op, ns, key, fmt.Errorf("the key does not match the join key of its rows"))
+		}
+		end := row[col].I
+		pr := kr.rows[end]
+		if pr == nil {
+			pr = &[2][]placedRow{}
+			kr.rows[end] = pr
+		}
+		pr[s] = append(pr[s], placedRow{at: at, row: row})
+	}
+	if err := d.done(); err != nil {
+		return entryError(op, ns, key, err)
+	}
+	return nil
+}
+
+// placeRestored puts the rows restoreKeyed collected into their windows, in their places (rows of several
+// subtasks' states, restored into one, share places: they keep the order they were read in).
+func (j *windowJoin) placeRestored(kr *keyedRestore) {
+	for end, pr := range kr.rows {
+		w := j.windows[end]
+		if w == nil {
+			w = &wjWindow{}
+			j.windows[end] = w
+		}
+		for s := range 2 {
+			rows := pr[s]
+			sort.SliceStable(rows, func(a, b int) bool { return rows[a].at < rows[b].at })
+			for _, r := range rows {
+				w.rows[s] = append(w.rows[s], r.row)
+			}
+		}
+	}
+}
