@@ -84,6 +84,7 @@ func (g *graph) exchangeWindowJoin(n *planner.WindowJoin, cfg exec.WindowJoinCon
 	left, right := keyedSide(n.LeftKeys, cfg.LeftTypes), keyedSide(n.RightKeys, cfg.RightTypes)
 	left.NullKey, right.NullKey = true, true
 	in := []exchangeInput{{node: n.Left, side: left}, {node: n.Right, side: right}}
+	cfg.Keyed = true
 	return g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		l, r := exec.NewWindowJoin(cfg, o)
 		return []changelog.Output{l, r}, l, nil

@@ -25,6 +25,9 @@ type WindowJoinConfig struct {
 	// row of the left row's group (the other keys) rules it out when x = y or either is NULL, so a left row
 	// is kept when its group is empty, or when x is not NULL, no y equals it and no y is NULL.
 	NullAware bool
+	// Keyed: the operator is one of the keyed subtasks behind a hash exchange, so a checkpoint of the layout
+	// by window end (written before the state was keyed by join key) cannot be restored into it.
+	Keyed bool
 }
 
 // NewWindowJoin returns the two inputs of a window join. It keeps each open window's rows of both sides and,
@@ -428,6 +431,9 @@ func (j *windowJoin) RestoreState(r state.Reader) error {
 		}
 		if ns > 1 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if j.cfg.Keyed {
+			return errLegacyWindowJoin
 		}
 		if len(key) != 8 {
 			return corrupt(op, "entry (namespace %d): a key of %d bytes, not a window end", ns, len(key))

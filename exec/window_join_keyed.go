@@ -2,6 +2,7 @@ package exec
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -15,8 +16,13 @@ import (
 // NULL): version, uvarint rows, each: uvarint place in its window's rows of that side (a restore puts them
 // back in that order, so the output order is the uninterrupted run's), row (its window end is its end
 // column). Checkpoints written before hold
-// namespaces 0 and 1 keyed by window end; they still restore, into one instance or at the parallelism they
-// were taken at only (an exchange would give a window's rows of every key to one subtask).
+// namespaces 0 and 1 keyed by window end; they still restore into one instance (WindowJoinConfig.Keyed
+// unset), and are refused behind an exchange (it would give a window's rows of every key to one subtask).
+
+// errLegacyWindowJoin refuses a checkpoint of the layout by window end in a window join behind an exchange.
+var errLegacyWindowJoin = errors.New("the checkpoint keeps this window join's rows by window end (written by an older version), " +
+	"which cannot be split among parallel subtasks: restore it with SET 'parallelism.default' = '1', take a new savepoint, " +
+	"and restore that one at the parallelism you want")
 
 // nsWindowJoinKeyed is the namespace of the left rows keyed by join key; the right rows are in the next.
 const nsWindowJoinKeyed = 2
