@@ -182,8 +182,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Replicate:
 		return g.build(n.Input, exec.NewReplicate(out), j)
 	case *planner.ChangelogNormalize:
-		ts := fieldTypes(n.Input.Fields())
-		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(exec.NormalizeConfig{Keys: n.Keys, Types: ts, Batch: n.Batch, TTL: g.ttl}, out), n.MetaCols)), j)
+		ncfg := exec.NormalizeConfig{Keys: n.Keys, Types: fieldTypes(n.Input.Fields()), Batch: n.Batch, TTL: g.ttl}
+		if ok, err := g.exchangeNormalize(n, ncfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
+		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(ncfg, out), n.MetaCols)), j)
 	case *planner.WatermarkAssigner:
 		return g.build(n.Input, g.op(n, g.watermarkAssigner(n, out)), j)
 	case *planner.Aggregate:
@@ -208,12 +211,15 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			mb := exec.MiniBatchConfig{Size: n.MiniBatch.Size, Latency: n.MiniBatch.Latency}
 			mk = func(o changelog.Output) (changelog.Output, error) { return exec.NewMiniBatchGroupAgg(cfg, mb, o) }
 		}
-		if !n.Batch && g.backend == nil && n.MiniBatch == nil && len(n.InputSort) == 0 {
+		if !n.Batch && g.backend == nil && len(n.InputSort) == 0 {
 			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: cfg.Keys, KeyTypes: cfg.KeyTypes}}}
 			if ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 				a, err := mk(o)
 				return []changelog.Output{a}, a, err
 			}, out, j); ok || err != nil {
+				if ok && err == nil && n.MiniBatch != nil {
+					g.tickExchange(n.MiniBatch.Latency) // exchange_ops.go
+				}
 				return err // exchange.go
 			}
 		}
@@ -344,6 +350,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.OverAggregate:
 		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Frame: n.Frame, Aggs: n.Aggs, TTL: g.ttl}
 		cfg.InTypes = fieldTypes(n.Input.Fields())
+		if ok, err := g.exchangeOver(n, cfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
 		op, err := exec.NewOverAgg(cfg, out)
 		if err != nil {
 			return err
@@ -355,6 +364,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg := exec.MatchConfig{Partition: n.Partition, TimeCol: n.TimeCol, Order: n.Order, Types: fieldTypes(n.Input.Fields()),
 			Elems: n.Elems, Defines: n.Defines, Measures: n.Measures, Slots: n.Slots, Skip: n.Skip, SkipElem: n.SkipElem,
 			SkipName: n.Vars[n.SkipElem], Within: n.Within, ProcTime: n.ProcTime}
+		if ok, err := g.exchangeMatch(n, cfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
 		op, err := exec.NewMatch(cfg, out)
 		if err != nil {
 			return err
@@ -384,6 +396,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.WindowJoin:
 		cfg := exec.WindowJoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual,
 			LeftTypes: fieldTypes(n.Left.Fields()), RightTypes: fieldTypes(n.Right.Fields()), LeftEnd: n.LeftEnd, RightEnd: n.RightEnd, NullAware: n.NullAware}
+		if ok, err := g.exchangeWindowJoin(n, cfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
 		l, r := exec.NewWindowJoin(cfg, out)
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
@@ -415,7 +430,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
-		if !n.Batch && n.Interval == nil {
+		if !n.Batch { // regular and interval joins
 			if ok, err := g.buildExchange(n, joinExchangeInputs(n, cfg), func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 				l, r := exec.NewJoin(cfg, o)
 				return []changelog.Output{l, r}, l, nil

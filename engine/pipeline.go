@@ -45,6 +45,8 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int)
 		case *planner.Calc:
 			chain = append(chain, x)
 			n = x.Input
+		case *planner.MiniBatchAssigner: // rows pass through (minibatch.go)
+			n = x.Input
 		case *planner.WatermarkAssigner:
 			src, ok := splitSourceBelow(x.Input).(connectors.SubtaskSplitSource)
 			if !ok || assigners > 0 || g.splitFans[src] != nil {

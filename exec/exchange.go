@@ -65,6 +65,7 @@ const (
 	xWatermark
 	xEnd
 	xDrain
+	xTick // exchange_tick.go
 )
 
 type xItem struct {
@@ -172,9 +173,7 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 			}
 			done := err == nil && s.endsLeft == 0
 			if done {
-				x.mu.Lock()
-				s.finished = true
-				x.mu.Unlock()
+				x.finish(s) // exchange_tick.go
 			}
 			if x.pending.Add(-1) == 0 {
 				x.mu.Lock()
@@ -207,6 +206,8 @@ func (x *Exchange) handle(s *xSub, it xItem) (err error) {
 		s.endsLeft--
 		s.ended[it.side]++
 		return s.ins[it.side][it.from].End()
+	case xTick:
+		return tick(s)
 	default: // xDrain
 		for i, in := range s.opIns {
 			if s.ended[i] < x.sides[i].Senders {

@@ -25,6 +25,9 @@ type WindowJoinConfig struct {
 	// row of the left row's group (the other keys) rules it out when x = y or either is NULL, so a left row
 	// is kept when its group is empty, or when x is not NULL, no y equals it and no y is NULL.
 	NullAware bool
+	// Keyed: the operator is one of the keyed subtasks behind a hash exchange, so a checkpoint of the layout
+	// by window end (written before the state was keyed by join key) cannot be restored into it.
+	Keyed bool
 }
 
 // NewWindowJoin returns the two inputs of a window join. It keeps each open window's rows of both sides and,
@@ -438,8 +441,9 @@ func (j *windowJoin) residual(l, r []types.Value) (bool, error) {
 	return isTrue(v), nil
 }
 
-// Window join state: namespace 0 (left rows) and 1 (right rows), one entry per open window keyed by its end
-// (8 bytes, big-endian): version, uvarint rows, each row; and in the meta entry both inputs' watermarks,
+// Window join state: the open windows' rows by join key (window_join_keyed.go; checkpoints written before
+// hold namespace 0 (left rows) and 1 (right rows), one entry per open window keyed by its end (8 bytes,
+// big-endian): version, uvarint rows, each row); and in the meta entry both inputs' watermarks,
 // the watermark forwarded last, the one up to which windows fired, the late-row count and whether each input
 // has ended.
 
@@ -462,42 +466,25 @@ func (j *windowJoin) SnapshotState(wr state.Writer) error {
 	if err := wr.Put(nsMeta, nil, meta); err != nil {
 		return err
 	}
-	var vb []byte
-	for e, w := range j.windows {
-		key := binary.BigEndian.AppendUint64(nil, uint64(e))
-		for s := range 2 {
-			if w.rows[s].n == 0 {
-				continue
-			}
-			vb = append(vb[:0], stateVersion)
-			vb = binary.AppendUvarint(vb, uint64(w.rows[s].n))
-			row := make([]types.Value, j.width(s))
-			for it := (wjIter{rows: &w.rows[s]}); ; {
-				ok, err := it.next(row)
-				if err != nil {
-					return fmt.Errorf("window join: the stored rows of a window do not decode: %w", err)
-				}
-				if !ok {
-					break
-				}
-				vb = appendRowBinary(vb, row)
-			}
-			if err := wr.Put(uint8(s), key, vb); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return j.snapshotKeyed(wr) // window_join_keyed.go
 }
 
 func (j *windowJoin) RestoreState(r state.Reader) error {
 	op := j.signature()
+	kr := &keyedRestore{seen: map[string]bool{}, rows: map[int64]*[2][]placedRow{}}
+	defer j.placeRestored(kr)
 	return restoreLoop(r, op, op, func(d *stateDec) {
 		j.wm[0], j.wm[1], j.lastWM, j.fired, j.Late = d.varint(), d.varint(), d.varint(), d.varint(), d.varint()
 		j.ended[0], j.ended[1] = d.bool(), d.bool()
 	}, func(ns uint8, key, value []byte) error {
+		if ns == nsWindowJoinKeyed || ns == nsWindowJoinKeyed+1 {
+			return j.restoreKeyed(int(ns-nsWindowJoinKeyed), key, value, kr) // window_join_keyed.go
+		}
 		if ns > 1 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
+		}
+		if j.cfg.Keyed {
+			return errLegacyWindowJoin
 		}
 		if len(key) != 8 {
 			return corrupt(op, "entry (namespace %d): a key of %d bytes, not a window end", ns, len(key))

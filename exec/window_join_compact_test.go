@@ -97,9 +97,10 @@ func TestWindowJoinMatchesReference(t *testing.T) {
 	}
 }
 
-// TestWindowJoinSnapshotCompatible: a snapshot of the reference (the format before byte rows) restores into
-// the byte-row window join, and one of the byte-row join into the reference; either way the run continues as
-// the uninterrupted reference run does.
+// TestWindowJoinSnapshotCompatible: a snapshot of the reference (the layout by window end, before byte rows)
+// restores into the byte-row window join, and one of the byte-row join (the layout by join key) into a fresh
+// byte-row join; either way the run continues as the uninterrupted reference run does. (The layout by join key
+// does not restore into the reference: new checkpoints do not go back to an older Sluice.)
 func TestWindowJoinSnapshotCompatible(t *testing.T) {
 	strong := 0
 	for seed := range uint64(300) {
@@ -121,8 +122,9 @@ func TestWindowJoinSnapshotCompatible(t *testing.T) {
 				first, second = []changelog.Output{ol, or}, []changelog.Output{nl, nr}
 				snap, restore = ol.(*refWindowJoinInput).j, StateOf(nl)
 			} else {
-				first, second = []changelog.Output{nl, nr}, []changelog.Output{ol, or}
-				snap, restore = StateOf(nl), ol.(*refWindowJoinInput).j
+				n2l, n2r := NewWindowJoin(cfg, rec)
+				first, second = []changelog.Output{nl, nr}, []changelog.Output{n2l, n2r}
+				snap, restore = StateOf(nl), StateOf(n2l)
 			}
 			runSteps(t, first, steps[:cut])
 			before := len(rec.rows)

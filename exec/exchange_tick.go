@@ -1,0 +1,53 @@
+package exec
+
+// Processing-time ticks for keyed subtasks behind an Exchange: a mini-batch operator applies its buffer when
+// its oldest row is older than the latency, also when no input arrives (FlushDue). Behind an exchange its
+// subtasks run on goroutines of their own, so the tick is a queue item that each subtask handles itself.
+
+// TryFlushDue queues a tick for every subtask whose operator has FlushDue and whose queue has room (a full
+// queue means input is arriving, which applies due batches itself). It never blocks. Call it only while
+// senders may send (not while a checkpoint waits for the exchange to be idle).
+func (x *Exchange) TryFlushDue() {
+	for _, s := range x.subs {
+		if _, ok := s.op.(interface{ FlushDue() error }); !ok {
+			continue
+		}
+		x.mu.Lock() // against finish: a tick is queued before s finished (and discarded then) or not at all
+		if !s.finished && !x.dead {
+			x.pending.Add(1)
+			select {
+			case s.q <- xItem{kind: xTick}:
+			default:
+				if x.pending.Add(-1) == 0 {
+					x.cond.Broadcast()
+				}
+			}
+		}
+		x.mu.Unlock()
+	}
+}
+
+// finish marks subtask s finished (its operator ended; called by its loop while the item that ended it is
+// still pending) and discards the ticks queued behind that item: every sender has ended, so nothing else
+// can be queued.
+func (x *Exchange) finish(s *xSub) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s.finished = true
+	for {
+		select {
+		case <-s.q:
+			x.pending.Add(-1)
+		default:
+			return
+		}
+	}
+}
+
+// tick applies subtask s's due mini-batch.
+func tick(s *xSub) error {
+	if f, ok := s.op.(interface{ FlushDue() error }); ok {
+		return f.FlushDue()
+	}
+	return nil
+}
