@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/sql"
@@ -188,4 +189,45 @@ func TestKeyedExchangeNoLeak(t *testing.T) {
 	if n := settledGoroutines(base); n > base {
 		t.Fatalf("%d goroutines after the failed job, %d before:\n%s", n, base, goroutines())
 	}
+}
+
+// TestKeyedExchangeQuiesce closes the gate and quiesces a running two-level job many times while rows flow:
+// every time, both exchanges must be idle afterwards (the upstream one is waited for first, and the pass
+// repeats), which is what lets the checkpoint snapshot the keyed state with no row in flight.
+func TestKeyedExchangeQuiesce(t *testing.T) {
+	addr := exchangeBroker(t)
+	produceExchangeOrders(t, addr, "ord", 0, 60000)
+	j := startKeyedJob(t, addr, 3, "", keyedInsert, 1)
+	defer func() {
+		j.Cancel()
+		_ = j.Wait(context.Background())
+	}()
+	j.mu.Lock()
+	g := j.graph
+	j.mu.Unlock()
+	busy := 0
+	for range 300 {
+		g.gate.Lock()
+		err := g.quiesce(false)
+		for _, r := range g.exchanges {
+			if !r.x.Idle() {
+				t.Errorf("%s has data in flight after quiesce", r.name)
+			}
+		}
+		g.gate.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := j.Metrics(); m.RowsIn > 0 && m.RowsIn < 60000 {
+			busy++
+		}
+		if t.Failed() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if busy < 10 {
+		t.Fatalf("only %d of the quiesces were taken while rows flowed", busy)
+	}
+	waitUpsert(t, addr, "lvl", lvlWant(60000))
 }
