@@ -48,3 +48,42 @@ func TestExchangeJoinKill(t *testing.T) { exchangeLeftJoin(t, 61, []int{2}) }
 // TestExchangeJoinKillRescale: the same with the parallelism changing between restores (2, 3, 1, ...): the
 // join state of the keyed subtasks is redistributed by key group at every restore.
 func TestExchangeJoinKillRescale(t *testing.T) { exchangeLeftJoin(t, 62, []int{2, 3, 1}) }
+
+// TestExchangeTwoLevelKill: two keyed operators behind two exchanges at parallelism 2, the first one's keyed
+// subtasks sending straight into the second's (engine/exchange_keyed.go): GROUP BY user_id, amount → Calc →
+// GROUP BY amount → upsert-kafka. Every checkpoint waits until neither exchange has data in flight; the
+// second level's counts are retracted and re-emitted at every update of the first.
+func TestExchangeTwoLevelKill(t *testing.T) {
+	const users = 60
+	s := scenario{
+		users:  users,
+		tables: []string{eventOrders("orders", "id * 10"), upsertSink("lvl", "amount BIGINT, users BIGINT, orders BIGINT", "amount")},
+		insert: `INSERT INTO lvl SELECT amount, COUNT(*), SUM(cnt) FROM (SELECT user_id, amount, COUNT(*) + 1 AS cnt
+FROM orders GROUP BY user_id, amount) GROUP BY amount;`,
+		parallelism: []int{2},
+		topic:       "lvl",
+		upsert:      true,
+		key:         []string{"amount"},
+		val:         []string{"users", "orders"},
+		want: func(total int) map[string]expect {
+			seen := map[[2]int]bool{}
+			us, cnt := make([]int, 7), make([]int, 7)
+			for i := 0; i < total; i++ {
+				a := i % 7
+				if k := [2]int{i % users, a}; !seen[k] {
+					seen[k] = true
+					us[a]++
+				}
+				cnt[a]++
+			}
+			want := map[string]expect{}
+			for a := range 7 {
+				if us[a] > 0 {
+					want[row(a)] = expect{row(us[a], cnt[a]+us[a]), true}
+				}
+			}
+			return want
+		},
+	}
+	s.run(t, 63)
+}

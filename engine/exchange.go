@@ -51,6 +51,9 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		sc    *planner.Scan
 		chain []planner.Node
 		p     int
+		// a keyed operator (through calcs) behind an exchange of its own (exchange_keyed.go)
+		up    planner.Node
+		calcs []*planner.Calc
 	}
 	cs := make([]chained, len(inputs))
 	for i, in := range inputs {
@@ -59,23 +62,37 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		}
 		sc, chain, p := g.chainedScan(in.node)
 		if sc == nil {
-			return false, nil
+			calcs, up := g.keyedBelow(in.node)
+			if up == nil {
+				return false, nil
+			}
+			cs[i] = chained{up: up, calcs: calcs}
+			inputs[i].side.Senders = g.subtasks
+			continue
 		}
 		for _, c := range cs[:i] {
 			if c.sc == sc {
 				return false, nil
 			}
 		}
-		cs[i] = chained{sc, chain, p}
+		cs[i] = chained{sc: sc, chain: chain, p: p}
 		inputs[i].side.Senders = p
 	}
 	k := g.subtasks
-	ins := exec.NewUnion(k, out)
-	pipes := make([]*keyedPipe, k)
-	outs := make([]changelog.Output, k)
-	for i := range k {
-		pipes[i] = &keyedPipe{pipe: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
-		outs[i] = pipes[i]
+	var outs []changelog.Output
+	var release func(int)
+	var after func(int) error
+	if t := g.xTargets[n]; t != nil {
+		outs, release, after = g.targetOutputs(n, t, k, j) // exchange_keyed.go
+	} else {
+		ins := exec.NewUnion(k, out)
+		pipes := make([]*keyedPipe, k)
+		outs = make([]changelog.Output, k)
+		for i := range k {
+			pipes[i] = &keyedPipe{pipe: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
+			outs[i] = pipes[i]
+		}
+		release = func(i int) { pipes[i].unlock() }
 	}
 	sides := make([]exec.ExchangeSide, len(inputs))
 	for i, in := range inputs {
@@ -83,9 +100,12 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	}
 	x, err := exec.NewExchange(g.maxPar, k, sides, func(_ int, o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		return mk(o)
-	}, outs, func(i int) { pipes[i].unlock() })
+	}, outs, release)
 	if err != nil {
 		return true, err
+	}
+	if after != nil {
+		x.SetAfterItem(after)
 	}
 	if st := x.State(); st != nil {
 		g.register(n, st)
@@ -95,6 +115,12 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	g.exchanges = append(g.exchanges, &exchangeRun{name: n.Describe(), x: x})
 	exchangesBuilt.Add(1)
 	for side, c := range cs {
+		if c.up != nil {
+			if err := g.buildTarget(c.up, &keyedTarget{calcs: c.calcs, x: x, side: side}, exchangeDrained{}, j); err != nil {
+				return true, err
+			}
+			continue
+		}
 		ends := make([]chainEnd, c.p)
 		for i := range ends {
 			ends[i] = &exchangeEnd{gate: &g.gate, g: g, s: x.Sender(side, i)}
@@ -180,20 +206,31 @@ func (exchangeDrained) Watermark(int64) error       { return nil }
 func (exchangeDrained) End() error                  { return nil }
 
 // quiesce waits until no data is in flight in the graph's exchanges (called with g.gate closed), after
-// sending the maximum watermark through them with drain.
+// sending the maximum watermark through them with drain. Exchanges fed by other exchanges' keyed subtasks
+// (exchange_keyed.go) are built before those: they are waited for (and drained) last, and the pass repeats
+// until it finds every exchange idle.
 func (g *graph) quiesce(drain bool) error {
-	for _, r := range g.exchanges {
-		var err error
-		if drain {
-			err = r.x.Drain()
-		} else {
-			err = r.x.WaitIdle()
+	for pass := 0; ; pass++ {
+		for i := len(g.exchanges) - 1; i >= 0; i-- {
+			r := g.exchanges[i]
+			var err error
+			if drain && pass == 0 {
+				err = r.x.Drain()
+			} else {
+				err = r.x.WaitIdle()
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.name, err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.name, err)
+		idle := true
+		for _, r := range g.exchanges {
+			idle = idle && r.x.Idle()
+		}
+		if idle {
+			return nil
 		}
 	}
-	return nil
 }
 
 // runExchanges starts the keyed subtasks of the graph's exchanges; a failure goes to fail. The returned

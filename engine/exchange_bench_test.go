@@ -95,8 +95,9 @@ func cpuNow() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkHashExchange: GROUP BY and a join over the CPU-bound xgen source at parallelism 1 (one instance) and 2
-// (source subtasks hash-exchanging into keyed subtasks; "forkjoin": exec.Parallel instead). go test ./engine
+// BenchmarkHashExchange: GROUP BY, a join and a GROUP BY after a GROUP BY (twolevel: the first level's keyed
+// subtasks sending into the second's exchange) over the CPU-bound xgen source at parallelism 1 (one instance)
+// and 2 (source subtasks hash-exchanging into keyed subtasks; "forkjoin": exec.Parallel instead). go test ./engine
 // -run '^$' -bench HashExchange -benchtime 3x
 func BenchmarkHashExchange(b *testing.B) {
 	const rows = 1_000_000
@@ -111,6 +112,8 @@ func BenchmarkHashExchange(b *testing.B) {
 INSERT INTO hole SELECT k, COUNT(*), SUM(v) FROM a GROUP BY k;`, rows},
 		{"join", src("a") + src("c") + `CREATE TABLE hole (id BIGINT, k BIGINT, v BIGINT) WITH ('connector' = 'blackhole');
 INSERT INTO hole SELECT a.id, a.k, c.v FROM a JOIN c ON a.id = c.id;`, 2 * rows},
+		{"twolevel", src("a") + `CREATE TABLE hole (n BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT n, COUNT(*), SUM(s) FROM (SELECT k, COUNT(*) AS n, SUM(v) AS s FROM a GROUP BY k) GROUP BY n;`, rows},
 	}
 	for _, job := range jobs {
 		for _, mode := range []string{"p1", "p2", "p2-forkjoin"} {

@@ -61,6 +61,7 @@ type graph struct {
 	exchanges []*exchangeRun
 	gate      sync.RWMutex
 	stopping  atomic.Bool
+	xTargets  map[planner.Node]*keyedTarget // where keyed subtasks send their output (exchange_keyed.go)
 	// Batch stages (batch_exchange.go): staged is set on a job's graph cut into stages, stage on the graph of
 	// one stage attempt; tmpDirs hold the intermediate results ('io.tmp.dirs').
 	staged  *stagedJob
@@ -176,6 +177,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		g.sources = append(g.sources, sourceRun{name: "VALUES", src: vs, out: out})
 		return nil
 	case *planner.Calc:
+		if ok, err := g.buildForward(n, out, j); ok || err != nil {
+			return err // chained into keyed subtasks (exchange_keyed.go)
+		}
 		return g.build(n.Input, exec.NewCalc(n.Projects, n.Filter, out), j)
 	case *planner.Expand:
 		return g.build(n.Input, exec.NewExpand(n.Nulls, n.IDs, out), j)

@@ -35,6 +35,7 @@ type Exchange struct {
 	sides   []ExchangeSide
 	subs    []*xSub
 	release func(k int)
+	after   func(k int) error // SetAfterItem
 	pending atomic.Int64
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -162,6 +163,9 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 			return ctx.Err()
 		case it := <-s.q:
 			err := x.handle(s, it)
+			if err == nil && x.after != nil {
+				err = x.after(s.idx)
+			}
 			x.release(s.idx)
 			if it.b != nil {
 				it.b.batch.Reset()
@@ -231,6 +235,14 @@ func (x *Exchange) send(k int, it xItem) error {
 		return context.Canceled
 	}
 }
+
+// SetAfterItem sets f to be called by subtask k after every item it processed, before release and before the
+// item stops counting as pending (a keyed subtask flushing its output into the next exchange: an idle
+// exchange then has nothing of its own in flight). An error fails the subtask. Call it before Run.
+func (x *Exchange) SetAfterItem(f func(k int) error) { x.after = f }
+
+// Idle reports whether every item sent has been processed (its output included).
+func (x *Exchange) Idle() bool { return x.pending.Load() == 0 }
 
 // WaitIdle waits until every item sent has been processed, its output included. Call it while no sender
 // sends (the engine's checkpoint gate is closed).

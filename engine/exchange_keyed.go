@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/planner"
+)
+
+// Exchanges after keyed subtasks. The keyed subtasks of an exchange (exchange.go) do not have to meet the
+// graph at once:
+//
+//   - Forward chains: the Calcs (projections, filters) directly above the keyed operator are instantiated once
+//     per keyed subtask and run on its goroutine, before the union of the subtasks' outputs and the graph
+//     lock (Flink's chained forward edge).
+//   - Keyed → keyed: when the input of a keyed operator is (through such Calcs) another keyed operator that
+//     runs behind an exchange, that operator's keyed subtasks route their output (changelog rows, retractions
+//     included; watermarks; the end) by key group straight into the next exchange's queues, each subtask one
+//     sending channel, without the graph lock. After every item, a subtask flushes what it collected for the
+//     next exchange before the item stops counting as pending, so an idle exchange has nothing in flight of
+//     its own: quiesce waits for the exchanges upstream first (repeating until a full pass finds all idle).
+//     The next exchange ends once every sending subtask ended.
+//
+// The engine builds a plan top down: a keyed operator decides that its input is an upstream exchange before
+// that is built (keyedBelow mirrors the conditions under which graph.build builds a node as an exchange),
+// then leaves a keyedTarget for it, which buildExchange takes instead of the union under the lock.
+
+// keyedTarget is where an exchange's keyed subtasks send their output when it is not the graph's union.
+type keyedTarget struct {
+	calcs []*planner.Calc // the forward chain above the keyed operator, top down
+	x     *exec.Exchange  // the next exchange (nil: the union under the graph lock, into out)
+	side  int
+	out   changelog.Output // x == nil: the output of the chain's top Calc (metered by build)
+	used  bool
+}
+
+// keyedExchangesBuilt counts the keyed → keyed exchanges built, forwardChainsBuilt the forward chains after
+// keyed subtasks (tests check that a query took these paths).
+var keyedExchangesBuilt, forwardChainsBuilt atomic.Int64
+
+// keyedBelow returns the keyed operator that n is (through Calcs: their nodes from the top down) when
+// graph.build would build it as keyed subtasks behind an exchange, or nil.
+func (g *graph) keyedBelow(n planner.Node) ([]*planner.Calc, planner.Node) {
+	if g.subtasks < 2 || g.batch || noExchange || g.stage != nil || g.bsp != nil || g.staged != nil {
+		return nil, nil
+	}
+	var calcs []*planner.Calc
+	for top := true; ; top = false {
+		if !top && g.parents[n] > 1 {
+			return nil, nil
+		}
+		c, ok := n.(*planner.Calc)
+		if !ok {
+			break
+		}
+		calcs = append(calcs, c)
+		n = c.Input
+	}
+	if !g.keyedExchange(n) {
+		return nil, nil
+	}
+	return calcs, n
+}
+
+// keyedExchange reports whether graph.build builds n as keyed subtasks behind an exchange: its kind and
+// configuration take the exchange (the conditions in graph.go) and every input is a chain of source
+// subtasks or, through Calcs, another such keyed operator.
+func (g *graph) keyedExchange(n planner.Node) bool {
+	input := func(in planner.Node) bool {
+		if g.parents[in] > 1 {
+			return false
+		}
+		if sc, _, _ := g.chainedScan(in); sc != nil {
+			return true
+		}
+		_, u := g.keyedBelow(in)
+		return u != nil
+	}
+	switch n := n.(type) {
+	case *planner.Aggregate:
+		return !n.Batch && g.backend == nil && n.MiniBatch == nil && len(n.InputSort) == 0 && len(n.Keys) > 0 && input(n.Input)
+	case *planner.Rank:
+		return !n.Batch && len(n.Partition) > 0 && input(n.Input)
+	case *planner.Join:
+		if n.Batch || n.Interval != nil || len(n.LeftKeys) == 0 || !input(n.Left) || !input(n.Right) {
+			return false
+		}
+		l, _, _ := g.chainedScan(n.Left)
+		r, _, _ := g.chainedScan(n.Right)
+		return l == nil || l != r
+	}
+	return false
+}
+
+// buildForward builds Calc n, and the Calcs below it, into every keyed subtask of the exchange below them
+// (out: n's output). It reports false when there is no such exchange.
+func (g *graph) buildForward(n *planner.Calc, out changelog.Output, j *Job) (bool, error) {
+	calcs, u := g.keyedBelow(n)
+	if u == nil {
+		return false, nil
+	}
+	return true, g.buildTarget(u, &keyedTarget{calcs: calcs, out: out}, out, j)
+}
+
+// buildTarget builds keyed operator u with its keyed subtasks' output going to t.
+func (g *graph) buildTarget(u planner.Node, t *keyedTarget, out changelog.Output, j *Job) error {
+	if g.xTargets == nil {
+		g.xTargets = map[planner.Node]*keyedTarget{}
+	}
+	g.xTargets[u] = t
+	if err := g.build(u, out, j); err != nil {
+		return err
+	}
+	if !t.used {
+		return fmt.Errorf("engine: internal error: %s was not built as keyed subtasks", u.Describe())
+	}
+	return nil
+}
+
+// forwardChain returns subtask k's instance of t's Calcs in front of end (the top Calc's meter is in t.out
+// when the chain ends in the union).
+func (g *graph) forwardChain(t *keyedTarget, end changelog.Output, j *Job) changelog.Output {
+	o := end
+	for i, c := range t.calcs {
+		if i > 0 || t.x != nil {
+			o = g.meter(c, o, j)
+		}
+		o = exec.NewCalc(c.Projects, c.Filter, o)
+	}
+	return o
+}
+
+// targetOutputs returns the outputs of the k keyed subtasks of node n's exchange for target t, and the
+// function that the exchange calls after each item of subtask i (SetAfterItem; nil: none).
+func (g *graph) targetOutputs(n planner.Node, t *keyedTarget, k int, j *Job) ([]changelog.Output, func(int), func(int) error) {
+	t.used = true
+	outs := make([]changelog.Output, k)
+	if t.x == nil {
+		forwardChainsBuilt.Add(1)
+		ins := exec.NewUnion(k, t.out)
+		pipes := make([]*keyedPipe, k)
+		for i := range k {
+			pipes[i] = &keyedPipe{pipe: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
+			outs[i] = g.meter(n, g.forwardChain(t, pipes[i], j), j)
+		}
+		return outs, func(i int) { pipes[i].unlock() }, nil
+	}
+	keyedExchangesBuilt.Add(1)
+	senders := make([]*exec.ExchangeSender, k)
+	for i := range k {
+		senders[i] = t.x.Sender(t.side, i)
+		outs[i] = g.meter(n, g.forwardChain(t, senders[i], j), j)
+	}
+	return outs, func(int) {}, func(i int) error { return senders[i].Flush() }
+}
