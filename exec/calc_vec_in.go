@@ -44,6 +44,7 @@ type vin struct {
 	x        vexpr
 	ints     map[int64]struct{}
 	small    []int64 // ints as a slice when the list is short
+	set      intSet  // ints as an open-addressing table, built on first use
 	strs     map[string]struct{}
 	listNull bool
 	not      bool
@@ -85,6 +86,9 @@ func (k *vin) eval(b *vec.Batch) (*vec.Col, error) {
 		default:
 			return nil, errBail
 		}
+		if k.small == nil && k.set.slots == nil {
+			k.set = newIntSet(k.ints)
+		}
 		if k.small != nil {
 			for i, v := range xs {
 				f := false
@@ -95,7 +99,7 @@ func (k *vin) eval(b *vec.Batch) (*vec.Col, error) {
 			}
 		} else {
 			for i, v := range xs {
-				_, found[i] = k.ints[v]
+				found[i] = k.set.has(v)
 			}
 		}
 	default:
@@ -119,6 +123,58 @@ func (k *vin) eval(b *vec.Batch) (*vec.Col, error) {
 	}
 	k.out.Nulls = nulls
 	return &k.out, nil
+}
+
+// intSet is an open-addressing hash set of int64 (linear probing, at most half full); the empty slot is
+// marked by a value that is not in the set.
+type intSet struct {
+	slots []int64
+	mask  uint64
+	empty int64
+}
+
+func newIntSet(vals map[int64]struct{}) intSet {
+	size := 16
+	for size < 2*len(vals) {
+		size *= 2
+	}
+	s := intSet{slots: make([]int64, size), mask: uint64(size - 1)}
+	for {
+		if _, used := vals[s.empty]; !used {
+			break
+		}
+		s.empty++
+	}
+	for i := range s.slots {
+		s.slots[i] = s.empty
+	}
+	for v := range vals {
+		h := intHash(v) & s.mask
+		for s.slots[h] != s.empty {
+			h = (h + 1) & s.mask
+		}
+		s.slots[h] = v
+	}
+	return s
+}
+
+func intHash(v int64) uint64 {
+	h := uint64(v) * 0x9E3779B97F4A7C15
+	return h ^ h>>29
+}
+
+func (s *intSet) has(v int64) bool {
+	if v == s.empty {
+		return false
+	}
+	for h := intHash(v) & s.mask; ; h = (h + 1) & s.mask {
+		switch s.slots[h] {
+		case v:
+			return true
+		case s.empty:
+			return false
+		}
+	}
 }
 
 // vdecDiv is DECIMAL division: a/b rounded HALF_UP to the result scale (types.DecimalDiv), NULL when the

@@ -104,7 +104,9 @@ func strTestRows(rng *rand.Rand, n int, kinds, zeros bool) []changelog.Row {
 func TestCalcVecStringsMatchRowPath(t *testing.T) {
 	env := expr.NewEnv(nil)
 	col := func(i int) expr.Expr { return expr.Column(i, strTestNames[i], strTestTypes[i]) }
-	str := func(s string) expr.Expr { return expr.Literal(types.StringValue(s), types.StringType().WithNullable(false)) }
+	str := func(s string) expr.Expr {
+		return expr.Literal(types.StringValue(s), types.StringType().WithNullable(false))
+	}
 	nullStr := expr.Literal(types.NullValue, types.StringType())
 	i32 := func(v int64) expr.Expr { return expr.Literal(types.IntValue(v), types.IntType().WithNullable(false)) }
 	call := func(name string, args ...expr.Expr) expr.Expr {
@@ -154,6 +156,8 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		"like-exact":  call("LIKE", col(0), str("abc")),
 		"like-gen":    call("LIKE", col(0), str("_b%a_c")),
 		"like-uni":    call("LIKE", col(1), str("%ö%_")),
+		"like-mid":    call("LIKE", col(0), str("_%b%c")),
+		"like-mid2":   call("LIKE", col(1), str("%a%%b%_")),
 		"like-esc":    call("LIKE", col(0), str("%!%%"), str("!")),
 		"not-like":    call("NOT", call("LIKE", col(1), str("%a%"))),
 		"in-int":      in(col(5), false, i32(1), i32(-1), i32(7)),
@@ -180,7 +184,7 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		{filter: "flag-x", projects: []string{"sub2", "sub3", "sub3-lit", "sub-neg"}},
 		{projects: []string{"concat", "concat-op", "concat-bin"}},
 		{projects: []string{"trim", "trim-lead", "trim-trail", "trim-both-c", "trim-uni", "ltrim", "rtrim-c"}},
-		{projects: []string{"like-prefix", "like-suffix", "like-cont", "like-exact", "like-gen", "like-uni", "like-esc", "not-like"}},
+		{projects: []string{"like-prefix", "like-suffix", "like-cont", "like-exact", "like-gen", "like-mid", "like-mid2", "like-uni", "like-esc", "not-like"}},
 		{filter: "like-cont", projects: []string{"upper", "sub3", "concat"}},
 		{projects: []string{"in-int", "in-int-null", "notin-long", "in-str", "notin-strs", "in-bool"}},
 		{filter: "in-str", projects: []string{"lower", "len"}},
