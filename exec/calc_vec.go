@@ -271,6 +271,14 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 		from.Kind == to.Kind && from.IsTimestamp() && to.Precision >= from.Precision,
 		from.Kind == types.Decimal && to.Kind == types.Decimal && from.Scale == to.Scale && from.Precision <= to.Precision:
 		return c.compile(x)
+	case from.IsString() && to.Kind == types.VarChar && to.Length >= from.Length,
+		from.IsBinary() && to.Kind == types.VarBinary && to.Length >= from.Length:
+		return c.compile(x)
+	case to.Kind == types.VarChar && (from.IsIntegral() || from.Kind == types.Boolean || from.Kind == types.Decimal ||
+		from.Kind == types.Date || isFloat(from)):
+		if k := c.compile(x); k != nil {
+			return &vtoString{x: k, from: from, to: to}
+		}
 	case from.IsIntegral() && isFloat(to):
 		if k := c.compile(x); k != nil {
 			return &vtoFloat{x: k, single: to.Kind == types.Float}

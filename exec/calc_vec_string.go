@@ -580,3 +580,46 @@ func (k *vlike) eval(b *vec.Batch) (*vec.Col, error) {
 	}
 	return &k.out, nil
 }
+
+// vtoString is CAST(x AS VARCHAR(n)) of a number, BOOLEAN or DATE: the row path's text (types.AppendSQL)
+// appended to the arena, cut to n code points.
+type vtoString struct {
+	x        vexpr
+	from, to types.Type
+	out      vec.Col
+}
+
+func (k *vtoString) eval(b *vec.Batch) (*vec.Col, error) {
+	x, err := k.x.eval(b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	bytesOut(&k.out, types.TagString, n)
+	out := &k.out
+	limit := k.to.Length
+	if limit <= 0 || limit >= types.MaxLength {
+		limit = 0
+	}
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) || x.Nulls.Get(i) {
+			endRow(out)
+			continue
+		}
+		start := len(out.Data)
+		out.Data = types.AppendSQL(out.Data, x.Value(i), k.from, nil)
+		if limit > 0 && len(out.Data)-start > limit {
+			j, c := start, 0
+			for j < len(out.Data) && c < limit {
+				_, w := utf8.DecodeRune(out.Data[j:])
+				j += w
+				c++
+			}
+			out.Data = out.Data[:j]
+		}
+		endRow(out)
+	}
+	out.Nulls = x.Nulls
+	return out, nil
+}

@@ -123,6 +123,13 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		}
 		return e
 	}
+	cast := func(x expr.Expr, to types.Type) expr.Expr {
+		c, err := expr.Cast(env, x, to, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	var longInts, longStrs []expr.Expr
 	for i := int64(-20); i < 20; i += 3 {
 		longInts = append(longInts, expr.Literal(types.IntValue(i*37), types.BigIntType().WithNullable(false)))
@@ -175,6 +182,12 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		"div-lit":     call("/", col(3), expr.Literal(types.DecimalValue(7, 1), types.DecimalType(2, 1))),
 		"div-g":       call("/", col(6), col(4)),
 		"div-gg":      call("/", col(6), col(6)),
+		"cast-a":      cast(col(5), types.StringType()),
+		"cast-d5":     cast(col(3), types.VarCharType(5)),
+		"cast-flag":   cast(col(7), types.StringType()),
+		"cast-e":      cast(col(4), types.VarCharType(40)),
+		"cast-p1":     cast(col(2), types.VarCharType(1)),
+		"cast-s":      cast(col(0), types.VarCharType(types.MaxLength)),
 		"upper-eq":    call("=", call("UPPER", col(0)), str("ABC")),
 		"len-filter":  call(">", call("CHAR_LENGTH", call("TRIM", col(1))), i32(2)),
 	}
@@ -190,6 +203,8 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		{filter: "in-str", projects: []string{"lower", "len"}},
 		{projects: []string{"eq-str-lit", "lt-str-lit", "ne-str"}},
 		{filter: "upper-eq", projects: []string{"trim"}},
+		{projects: []string{"cast-a", "cast-d5", "cast-flag", "cast-e", "cast-p1", "cast-s"}},
+		{filter: "flag-x", projects: []string{"cast-a", "concat"}},
 		{filter: "len-filter", projects: []string{"sub2", "upper"}},
 		{projects: []string{"div-dd"}},
 		{projects: []string{"div-di", "div-id", "div-lit"}},
