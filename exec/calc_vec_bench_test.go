@@ -139,6 +139,7 @@ func BenchmarkCalcVecStrings(b *testing.B) {
 		{"in-4-filter", []expr.Expr{auction}, inShort},
 		{"substring", []expr.Expr{call("SUBSTRING", url, expr.Literal(types.IntValue(9), types.IntType()), expr.Literal(types.IntValue(16), types.IntType()))}, nil},
 		{"concat", []expr.Expr{call("||", channel, url)}, nil},
+		{"split-index", []expr.Expr{call("SPLIT_INDEX", url, str("/"), expr.Literal(types.IntValue(3), types.IntType()))}, nil},
 		{"char-length", []expr.Expr{call("CHAR_LENGTH", url)}, nil},
 		{"decimal-div", []expr.Expr{call("/", price, expr.Literal(types.DecimalValue(7, 0), types.DecimalType(1, 0)))}, nil},
 	}

@@ -140,6 +140,16 @@ func (c *vcompiler) compileString(x expr.Expr, name string, args []expr.Expr) ve
 		return c.compileTrim(x, name, args)
 	case "LIKE":
 		return c.compileLike(args)
+	case "SPLIT_INDEX":
+		sep, ok := expr.LiteralOf(args[1])
+		if !ok || sep.IsNull() || sep.S == "" || !args[0].Type().IsString() || !args[2].Type().IsIntegral() {
+			return nil // an empty separator splits at white space (strings.Fields): the row path's
+		}
+		ks, ok := c.compileAll([]expr.Expr{args[0], args[2]})
+		if !ok {
+			return nil
+		}
+		return &vsplitIndex{s: ks[0], sep: sep.S, idx: ks[1]}
 	}
 	return nil
 }
@@ -622,4 +632,66 @@ func (k *vtoString) eval(b *vec.Batch) (*vec.Col, error) {
 	}
 	out.Nulls = x.Nulls
 	return out, nil
+}
+
+// vsplitIndex is SPLIT_INDEX(s, sep, i) with a constant non-empty separator: the i-th (0-based) piece of s
+// split at sep, NULL when s is empty, i is negative or there are not enough pieces (as strings.Split).
+type vsplitIndex struct {
+	s, idx vexpr
+	sep    string
+	out    vec.Col
+	nb, ob vec.Bitmap
+}
+
+func (k *vsplitIndex) eval(b *vec.Batch) (*vec.Col, error) {
+	s, err := strCol(k.s, b)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := intCol(k.idx, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	in := orNulls(&k.nb, n, s.Nulls, idx.Nulls)
+	bytesOut(&k.out, types.TagString, n)
+	out := &k.out
+	k.ob = vec.ResetBitmap(k.ob, n) // not k.nb: in may be it
+	nulls := k.ob
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) {
+			endRow(out)
+			continue
+		}
+		piece, ok := "", !in.Get(i)
+		if ok {
+			piece, ok = splitPiece(s.Str(i), k.sep, idx.I64[i])
+		}
+		if !ok {
+			nulls.Set(i)
+		}
+		out.Data = append(out.Data, piece...)
+		endRow(out)
+	}
+	out.Nulls = nulls
+	return out, nil
+}
+
+// splitPiece returns piece i of str split at sep (non-empty), as SPLIT_INDEX.
+func splitPiece(str, sep string, i int64) (string, bool) {
+	if i < 0 || str == "" {
+		return "", false
+	}
+	for ; i > 0; i-- {
+		j := strings.Index(str, sep)
+		if j < 0 {
+			return "", false
+		}
+		str = str[j+len(sep):]
+	}
+	if j := strings.Index(str, sep); j >= 0 {
+		str = str[:j]
+	}
+	return str, true
 }

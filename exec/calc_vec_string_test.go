@@ -32,7 +32,7 @@ var strTestTypes = []types.Type{
 
 var strTestNames = []string{"s", "u", "p", "d", "e", "a", "g", "flag", "bin"}
 
-var strTestWords = []string{"", "a", "abc", "ABC", "Google", "  pad  ", " x", "y ", "héllo", "ÄÖü straße", "日本語",
+var strTestWords = []string{"", "a", "abc", "ABC", "Google", "  pad  ", " x", "y ", "héllo", "ÄÖü straße", "日本語", "/a/b//c/", "x/y", "ababab",
 	"a%b", "a_b", "50%", "_x_", "!%", "xyzabcxyz", "abcabc", "\xff\xfe", "ǅ", "ab!%c", " \t "}
 
 // zeros says whether the batch may hold zero divisors (a division by zero fails the whole batch).
@@ -188,6 +188,9 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		"cast-e":      cast(col(4), types.VarCharType(40)),
 		"cast-p1":     cast(col(2), types.VarCharType(1)),
 		"cast-s":      cast(col(0), types.VarCharType(types.MaxLength)),
+		"split":       call("SPLIT_INDEX", col(0), str("b"), col(2)),
+		"split-lit":   call("SPLIT_INDEX", col(1), str("/"), i32(1)),
+		"split-multi": call("SPLIT_INDEX", col(0), str("ab"), i32(0)),
 		"upper-eq":    call("=", call("UPPER", col(0)), str("ABC")),
 		"len-filter":  call(">", call("CHAR_LENGTH", call("TRIM", col(1))), i32(2)),
 	}
@@ -203,6 +206,8 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		{filter: "in-str", projects: []string{"lower", "len"}},
 		{projects: []string{"eq-str-lit", "lt-str-lit", "ne-str"}},
 		{filter: "upper-eq", projects: []string{"trim"}},
+		{projects: []string{"split", "split-lit", "split-multi"}},
+		{filter: "like-cont", projects: []string{"split", "upper"}},
 		{projects: []string{"cast-a", "cast-d5", "cast-flag", "cast-e", "cast-p1", "cast-s"}},
 		{filter: "flag-x", projects: []string{"cast-a", "concat"}},
 		{filter: "len-filter", projects: []string{"sub2", "upper"}},
