@@ -102,7 +102,7 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	rt := x.Type()
 	switch name {
 	case "UPPER", "LOWER", "CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "SUBSTRING", "SUBSTR", "CONCAT", "||",
-		"TRIM", "LTRIM", "RTRIM", "LIKE", "SPLIT_INDEX":
+		"TRIM", "LTRIM", "RTRIM", "LIKE", "SPLIT_INDEX", "REGEXP_EXTRACT":
 		return c.compileString(x, name, args)
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)

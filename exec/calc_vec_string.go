@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -140,6 +141,8 @@ func (c *vcompiler) compileString(x expr.Expr, name string, args []expr.Expr) ve
 		return c.compileTrim(x, name, args)
 	case "LIKE":
 		return c.compileLike(args)
+	case "REGEXP_EXTRACT":
+		return c.compileRegexpExtract(args)
 	case "SPLIT_INDEX":
 		sep, ok := expr.LiteralOf(args[1])
 		if !ok || sep.IsNull() || sep.S == "" || !args[0].Type().IsString() || !args[2].Type().IsIntegral() {
@@ -694,4 +697,75 @@ func splitPiece(str, sep string, i int64) (string, bool) {
 		str = str[:j]
 	}
 	return str, true
+}
+
+// compileRegexpExtract compiles REGEXP_EXTRACT(s, pattern[, group]) with a constant, valid, non-NULL
+// pattern and a constant group.
+func (c *vcompiler) compileRegexpExtract(args []expr.Expr) vexpr {
+	pv, ok := expr.LiteralOf(args[1])
+	if !ok || pv.IsNull() || !args[0].Type().IsString() {
+		return nil
+	}
+	re, err := expr.CompileRegexp(pv.S)
+	if err != nil {
+		return nil
+	}
+	k := &vregexpExtract{re: re}
+	if len(args) == 3 {
+		gv, ok := expr.LiteralOf(args[2])
+		if !ok || gv.IsNull() || gv.T != types.TagInt {
+			return nil
+		}
+		k.group = gv.I
+	}
+	if k.s = c.compile(args[0]); k.s == nil {
+		return nil
+	}
+	return k
+}
+
+// vregexpExtract is REGEXP_EXTRACT: the group of the first match, NULL when there is no match or no such
+// group (the row path's rule).
+type vregexpExtract struct {
+	s     vexpr
+	re    *regexp.Regexp
+	group int64
+	out   vec.Col
+	nb    vec.Bitmap
+}
+
+func (k *vregexpExtract) eval(b *vec.Batch) (*vec.Col, error) {
+	s, err := strCol(k.s, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	bytesOut(&k.out, types.TagString, n)
+	out := &k.out
+	k.nb = vec.ResetBitmap(k.nb, n)
+	nulls := k.nb
+	g := k.group
+	badGroup := g < 0 || int(g) > k.re.NumSubexp()
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) {
+			endRow(out)
+			continue
+		}
+		if s.Nulls.Get(i) || badGroup {
+			nulls.Set(i)
+			endRow(out)
+			continue
+		}
+		str := s.Str(i)
+		m := k.re.FindStringSubmatchIndex(str)
+		if m == nil || m[2*g] < 0 {
+			nulls.Set(i)
+		} else {
+			out.Data = append(out.Data, str[m[2*g]:m[2*g+1]]...)
+		}
+		endRow(out)
+	}
+	out.Nulls = nulls
+	return out, nil
 }

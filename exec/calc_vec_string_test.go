@@ -191,6 +191,10 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		"split":       call("SPLIT_INDEX", col(0), str("b"), col(2)),
 		"split-lit":   call("SPLIT_INDEX", col(1), str("/"), i32(1)),
 		"split-multi": call("SPLIT_INDEX", col(0), str("ab"), i32(0)),
+		"rx":          call("REGEXP_EXTRACT", col(0), str("(a|^)b([^c]*)"), i32(2)),
+		"rx0":         call("REGEXP_EXTRACT", col(1), str("[ä-ü]+")),
+		"rx-nogroup":  call("REGEXP_EXTRACT", col(0), str("a(b)"), i32(3)),
+		"rx-opt":      call("REGEXP_EXTRACT", col(1), str("x|(y)"), i32(1)),
 		"upper-eq":    call("=", call("UPPER", col(0)), str("ABC")),
 		"len-filter":  call(">", call("CHAR_LENGTH", call("TRIM", col(1))), i32(2)),
 	}
@@ -207,6 +211,8 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		{projects: []string{"eq-str-lit", "lt-str-lit", "ne-str"}},
 		{filter: "upper-eq", projects: []string{"trim"}},
 		{projects: []string{"split", "split-lit", "split-multi"}},
+		{projects: []string{"rx", "rx0", "rx-nogroup", "rx-opt"}},
+		{filter: "rx-isnotnull", projects: []string{"rx"}},
 		{filter: "like-cont", projects: []string{"split", "upper"}},
 		{projects: []string{"cast-a", "cast-d5", "cast-flag", "cast-e", "cast-p1", "cast-s"}},
 		{filter: "flag-x", projects: []string{"cast-a", "concat"}},
@@ -219,6 +225,7 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		{filter: "notin-long", projects: []string{"div-lit", "div-di"}},
 	}
 	exprs["flag-x"] = col(7)
+	exprs["rx-isnotnull"] = call("OR", call("IS NOT NULL", exprs["rx"]), in(call("LOWER", col(1)), false, str("abc"), str("x/y")))
 	rng := rand.New(rand.NewSource(11))
 	var batches [][]changelog.Row
 	for i := 0; i < 40; i++ {

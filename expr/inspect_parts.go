@@ -1,6 +1,10 @@
 package expr
 
-import "github.com/sluicesql/sluice/types"
+import (
+	"regexp"
+
+	"github.com/sluicesql/sluice/types"
+)
 
 // CallParts reports whether x is a deterministic built-in call (not a UDF, not RAND or CURRENT_TIMESTAMP)
 // and returns its printed name ("+", "MOD", "IS NULL", "FIELD") and arguments, for compilers of
@@ -72,3 +76,7 @@ func CompileLike(pattern, escape string) (*LikeMatcher, error) {
 
 // Match reports whether s matches the pattern.
 func (m *LikeMatcher) Match(s string) bool { return m.p.match(s) }
+
+// CompileRegexp compiles a constant regular expression as the row path's REGEXP functions do (Java
+// spelling adapted to RE2), for compilers of expressions.
+func CompileRegexp(src string) (*regexp.Regexp, error) { return regexp.Compile(javaRegexp(src)) }
