@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // ipcBatchRows is the number of rows of one record batch of an intermediate result file.
@@ -187,6 +188,9 @@ func (s *ipcSource) Run(ctx context.Context, out changelog.Output) (err error) {
 	defer rd.Close()
 	if got := rd.Schema().NumFields(); got != len(ts)+1 {
 		return fail(fmt.Errorf("it has %d columns, the stage expects %d", got-1, len(ts)))
+	}
+	if vec.Accepts(out) {
+		return readIPCColumns(ctx, rd, ts, out, fail)
 	}
 	fills := make([]arrowFill, len(ts))
 	for i, t := range ts {

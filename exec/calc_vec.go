@@ -92,12 +92,18 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if conds, results, els, ok := expr.CaseParts(x); ok {
 		return c.compileCase(x.Type(), conds, results, els)
 	}
+	if k := c.compileIn(x); k != nil {
+		return k
+	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
 		return nil
 	}
 	rt := x.Type()
 	switch name {
+	case "UPPER", "LOWER", "CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "SUBSTRING", "SUBSTR", "CONCAT", "||",
+		"TRIM", "LTRIM", "RTRIM", "LIKE", "SPLIT_INDEX", "REGEXP_EXTRACT":
+		return c.compileString(x, name, args)
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)
 		if !ok {
@@ -222,6 +228,8 @@ func (c *vcompiler) compileArith(op byte, rt types.Type, a, b expr.Expr) vexpr {
 			k.upA, k.upB = pow10(rt.Scale-sa), pow10(rt.Scale-sb)
 		}
 		return k
+	case rt.Kind == types.Decimal && op == '/':
+		return c.compileDecDiv(rt, a, b)
 	case (ta.Kind == types.Timestamp || ta.Kind == types.TimestampLTZ) && tb.Kind == types.IntervalDayTime && (op == '+' || op == '-'):
 		ka, kb, ok := c.operands(a, b, false)
 		if !ok {
@@ -263,6 +271,14 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 		from.Kind == to.Kind && from.IsTimestamp() && to.Precision >= from.Precision,
 		from.Kind == types.Decimal && to.Kind == types.Decimal && from.Scale == to.Scale && from.Precision <= to.Precision:
 		return c.compile(x)
+	case from.IsString() && to.Kind == types.VarChar && to.Length >= from.Length,
+		from.IsBinary() && to.Kind == types.VarBinary && to.Length >= from.Length:
+		return c.compile(x)
+	case to.Kind == types.VarChar && (from.IsIntegral() || from.Kind == types.Boolean || from.Kind == types.Decimal ||
+		from.Kind == types.Date || isFloat(from)):
+		if k := c.compile(x); k != nil {
+			return &vtoString{x: k, from: from, to: to}
+		}
 	case from.IsIntegral() && isFloat(to):
 		if k := c.compile(x); k != nil {
 			return &vtoFloat{x: k, single: to.Kind == types.Float}

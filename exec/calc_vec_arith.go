@@ -387,6 +387,7 @@ type vcase struct {
 	cc, rc  []*vec.Col
 	pick    []int8 // per row: the branch taken, -1 for ELSE
 	out     vec.Col
+	strs    vec.Col // the Bytes output's storage, kept across batches
 	nb      vec.Bitmap
 }
 
@@ -498,7 +499,8 @@ func (k *vcase) eval(b *vec.Batch) (*vec.Col, error) {
 			}
 		}
 	case vec.Bytes:
-		k.out.Off = make([]int32, 1, n+1)
+		k.out = k.strs
+		bytesOut(&k.out, first.Tag, n)
 		for i := 0; i < n; i++ {
 			if r := src(i); r != nil {
 				k.out.AppendString(r.Str(i))
@@ -508,6 +510,7 @@ func (k *vcase) eval(b *vec.Batch) (*vec.Col, error) {
 				anyNull = true
 			}
 		}
+		k.strs = k.out
 	default:
 		return nil, errBail
 	}

@@ -87,11 +87,12 @@ func (k *vcol) eval(b *vec.Batch) (*vec.Col, error) {
 
 // vlit is a constant; eval fills a column with it (kernels with a literal operand read v instead).
 type vlit struct {
-	v   types.Value
-	typ types.Type
-	one *vec.Col // the value as a one-row column
-	out vec.Col
-	all vec.Bitmap
+	v    types.Value
+	typ  types.Type
+	one  *vec.Col // the value as a one-row column
+	out  vec.Col
+	all  vec.Bitmap
+	strs *vec.Col // the last Bytes column built
 }
 
 func (k *vlit) eval(b *vec.Batch) (*vec.Col, error) {
@@ -132,13 +133,18 @@ func (k *vlit) eval(b *vec.Batch) (*vec.Col, error) {
 	return &k.out, nil
 }
 
-// bytes builds a Bytes column repeating the literal (its own arena: offsets must ascend).
+// bytes returns a Bytes column repeating the literal. It is built once per batch size and never written
+// again, so values handed out from it stay valid.
 func (k *vlit) bytes(n int) *vec.Col {
+	if k.strs != nil && k.strs.Len() == n {
+		return k.strs
+	}
 	s := k.one.Str(0)
 	c := &vec.Col{Kind: vec.Bytes, Tag: k.one.Tag, Off: make([]int32, 1, n+1), Data: make([]byte, 0, n*len(s)), Nulls: k.out.Nulls}
 	for i := 0; i < n; i++ {
 		c.AppendString(s)
 	}
+	k.strs = c
 	return c
 }
 
@@ -343,6 +349,21 @@ func (k *vcompare) eval(b *vec.Batch) (*vec.Col, error) {
 		default:
 			for i, v := range xs {
 				out[i] = v >= y
+			}
+		}
+		k.out.Nulls = x.Nulls
+		return &k.out, nil
+	}
+	if l, ok := k.b.(*vlit); ok && k.kind == cmpBytes && x.Kind == vec.Bytes && !l.v.IsNull() {
+		y := l.v.S
+		if k.op == "=" || k.op == "<>" {
+			eq := k.op == "="
+			for i := range out {
+				out[i] = (x.Str(i) == y) == eq
+			}
+		} else {
+			for i := range out {
+				out[i] = cmpResult(k.op, strings.Compare(x.Str(i), y))
 			}
 		}
 		k.out.Nulls = x.Nulls

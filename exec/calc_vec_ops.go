@@ -19,6 +19,7 @@ type calcVec struct {
 	flatOut  bool         // every output column is a flat typed column (no ROW, no other composite)
 
 	in       vec.Batch // row input converted to columns
+	view     vec.Batch // the input with the filter's selection
 	out      vec.Batch
 	cols     []*vec.Col
 	sel      []int32
@@ -99,8 +100,9 @@ func (v *calcVec) run(b *vec.Batch) ([]int32, error) {
 		}
 		v.sel, sel = s, s
 	}
-	view := *b
-	view.Sel = sel
+	v.view = *b // a field, not a local: the kernels take it through an interface, which would allocate it
+	v.view.Sel = sel
+	view := &v.view
 	v.cols = v.cols[:0]
 	for j, p := range v.projects {
 		if p == nil {
@@ -111,7 +113,7 @@ func (v *calcVec) run(b *vec.Batch) ([]int32, error) {
 			}
 			continue
 		}
-		c, err := p.eval(&view)
+		c, err := p.eval(view)
 		if err != nil {
 			return nil, err
 		}

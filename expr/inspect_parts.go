@@ -1,6 +1,10 @@
 package expr
 
-import "github.com/sluicesql/sluice/types"
+import (
+	"regexp"
+
+	"github.com/sluicesql/sluice/types"
+)
 
 // CallParts reports whether x is a deterministic built-in call (not a UDF, not RAND or CURRENT_TIMESTAMP)
 // and returns its printed name ("+", "MOD", "IS NULL", "FIELD") and arguments, for compilers of
@@ -37,3 +41,42 @@ func CaseParts(x Expr) (conds, results []Expr, els Expr, ok bool) {
 	}
 	return nil, nil, nil, false
 }
+
+// InSetParts reports whether x is [NOT] IN over a list of constants that the row path looks up in a set
+// of int64 values (integers, BOOLEAN, DATE, TIME, intervals) or of strings (CHAR, VARCHAR, BINARY,
+// VARBINARY), and returns the tested operand (in the list's common type), the set (one of ints and strs
+// is non-nil), whether the list holds a NULL and whether it is NOT IN. The maps are shared: read only.
+func InSetParts(x Expr) (operand Expr, ints map[int64]struct{}, strs map[string]struct{}, listNull, not, ok bool) {
+	e, isIn := x.(*inExpr)
+	if !isIn || e.keyed || e.ints == nil && e.strs == nil {
+		return nil, nil, nil, false, false, false
+	}
+	return e.x, e.ints, e.strs, e.listNull, e.not, true
+}
+
+// LikeMatcher is a compiled constant LIKE pattern, for compilers of expressions.
+type LikeMatcher struct{ p *likePattern }
+
+// CompileLike compiles a LIKE pattern with an escape character ("" for none) as the row path does.
+func CompileLike(pattern, escape string) (*LikeMatcher, error) {
+	var er rune
+	if escape != "" {
+		r, err := escapeRune(types.StringValue(escape))
+		if err != nil {
+			return nil, err
+		}
+		er = r
+	}
+	p, err := compileLike(pattern, er)
+	if err != nil {
+		return nil, err
+	}
+	return &LikeMatcher{p: p}, nil
+}
+
+// Match reports whether s matches the pattern.
+func (m *LikeMatcher) Match(s string) bool { return m.p.match(s) }
+
+// CompileRegexp compiles a constant regular expression as the row path's REGEXP functions do (Java
+// spelling adapted to RE2), for compilers of expressions.
+func CompileRegexp(src string) (*regexp.Regexp, error) { return regexp.Compile(javaRegexp(src)) }

@@ -3,6 +3,7 @@ package expr
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -18,6 +19,9 @@ type likePattern struct {
 	lit    string // for the literal fast paths
 	first  []rune
 	middle [][]rune
+	// midLit holds each middle part as a string when it has no _ and no U+FFFD (it is then found with
+	// strings.Index: a valid UTF-8 literal only matches at a code point boundary), else "".
+	midLit []string
 	last   []rune
 	single bool // no % at all: first is the whole pattern
 }
@@ -64,6 +68,11 @@ func compileLike(pattern string, escape rune) (*likePattern, error) {
 	for _, m := range parts[1:max(1, len(parts)-1)] {
 		if len(m) > 0 {
 			p.middle = append(p.middle, m)
+			lit := string(m)
+			if slices.Contains(m, -1) || slices.Contains(m, utf8.RuneError) {
+				lit = ""
+			}
+			p.midLit = append(p.midLit, lit)
 		}
 	}
 	if underscore {
@@ -104,7 +113,15 @@ func (p *likePattern) match(s string) bool {
 	if p.single {
 		return pos == len(s)
 	}
-	for _, seg := range p.middle {
+	for j, seg := range p.middle {
+		if lit := p.midLit[j]; lit != "" {
+			k := strings.Index(s[pos:], lit)
+			if k < 0 {
+				return false
+			}
+			pos += k + len(lit)
+			continue
+		}
 		found := -1
 		for i := pos; i < len(s); {
 			if end := matchSeg(s, i, seg); end >= 0 {

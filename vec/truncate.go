@@ -3,7 +3,7 @@ package vec
 // Truncate cuts the column back to its first n rows (a producer undoing a row it could not finish). A
 // column with n rows or fewer is left as is.
 func (c *Col) Truncate(n int) {
-	if c.Len() <= n {
+	if c.Len() <= n && c.Kind != Struct { // a struct's children may be uneven while a row is being decoded
 		return
 	}
 	switch c.Kind {

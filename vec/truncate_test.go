@@ -36,3 +36,18 @@ func TestTruncate(t *testing.T) {
 		}
 	}
 }
+
+// A struct column whose children are uneven (a row half decoded: a later member appended, the first not)
+// is cut back child by child.
+func TestTruncateUnevenStruct(t *testing.T) {
+	c := ColFor(types.RowType(types.Field{Name: "a", Type: types.BigIntType()}, types.Field{Name: "b", Type: types.StringType()}))
+	c.Reset(0)
+	if !c.Append(0, types.RowValue([]types.Value{types.IntValue(1), types.StringValue("x")})) {
+		t.Fatal("append")
+	}
+	c.Fields[1].AppendString("half") // row 1 begun: b appended, a not
+	c.Truncate(1)
+	if c.Fields[0].Len() != 1 || c.Fields[1].Len() != 1 || c.Fields[1].Str(0) != "x" {
+		t.Fatalf("children after Truncate(1): %d, %d rows", c.Fields[0].Len(), c.Fields[1].Len())
+	}
+}

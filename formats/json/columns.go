@@ -16,14 +16,30 @@ import (
 // exactly what Decode reads (same options, same projection, same errors).
 
 // ColumnsSupported reports whether DecodeColumns can decode rows of type rowType: every field's values have
-// an exact form in the column vec.ColFor makes for it (no ROW, no DECIMAL wider than 18 digits).
+// an exact form in the column vec.ColFor makes for it (no DECIMAL wider than 18 digits; a ROW is a struct
+// column whose members follow the same rule).
 func ColumnsSupported(rowType types.Type) bool {
 	for _, f := range rowType.Fields {
-		if !vec.Exact(f.Type) {
+		if !columnExact(f.Type) {
 			return false
 		}
 	}
 	return true
+}
+
+// columnExact reports whether values of t decode exactly into vec.ColFor(t): vec.Exact, and a ROW whose
+// members are (a vec.Struct column: nested ROW members decode straight into its child columns, so that a
+// query's person.id stays a column; members the projection skips are NULL children).
+func columnExact(t types.Type) bool {
+	if t.Kind == types.Row {
+		for _, f := range t.Fields {
+			if !columnExact(f.Type) {
+				return false
+			}
+		}
+		return len(t.Fields) > 0
+	}
+	return vec.Exact(t)
 }
 
 // DecodeColumns decodes one JSON object into row `row` of cols, one column per field of the row type, each
@@ -43,7 +59,7 @@ func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, er
 		if err = d.s.skip(0, &d.scratch); err == nil {
 			err = &fieldError{msg: "expected a JSON object, got " + got(data[start:d.s.i])}
 		}
-	} else if err = d.rowCols(d.root, cols, row); err == nil {
+	} else if err = d.rowCols(d.root, cols, row, 0); err == nil {
 		if d.s.peek() != 0 || d.s.i != len(data) {
 			err = d.s.errf("unexpected data after the JSON object")
 		}
@@ -62,18 +78,22 @@ func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, er
 	return d.failure(data, err)
 }
 
-// rowCols decodes the top-level object (s at '{') into row `row` of cols; absent fields are left short.
-func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row int) error {
+// rowCols decodes an object (s at '{') at nesting depth `depth` (0: the top level) into row `row` of cols,
+// as Decoder.row does into values; absent fields are left short.
+func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
+	if depth > maxDepth {
+		return d.s.errf("nesting deeper than %d levels", maxDepth)
+	}
 	var seen []bool
 	if d.cfg.failOnMissing {
-		for len(d.seen) == 0 {
+		for len(d.seen) <= depth {
 			d.seen = append(d.seen, nil)
 		}
-		seen = d.seen[0][:0]
+		seen = d.seen[depth][:0]
 		for range cols {
 			seen = append(seen, false)
 		}
-		d.seen[0] = seen
+		d.seen[depth] = seen
 	}
 	s := &d.s
 	s.i++ // '{'
@@ -105,7 +125,7 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row int) error {
 				idx = -1
 			}
 			if idx < 0 {
-				if err := s.skip(1, &d.scratch); err != nil {
+				if err := s.skip(depth+1, &d.scratch); err != nil {
 					return err
 				}
 			} else {
@@ -113,7 +133,7 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row int) error {
 				if col.Len() > row {
 					col.Truncate(row) // a repeated key: the last value wins, as in Decode
 				}
-				if err := d.colValueOrNull(rc.fields[idx], col, row); err != nil {
+				if err := d.colValueOrNull(rc.fields[idx], col, row, depth+1); err != nil {
 					if fe, ok := err.(*fieldError); ok {
 						return fe.under(rc.names[idx])
 					}
@@ -144,16 +164,16 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row int) error {
 }
 
 // colValueOrNull is valueOrNull appending to col.
-func (d *Decoder) colValueOrNull(c *conv, col *vec.Col, row int) error {
+func (d *Decoder) colValueOrNull(c *conv, col *vec.Col, row, depth int) error {
 	start := d.s.i
-	err := d.colValue(c, col, row)
+	err := d.colValue(c, col, row, depth)
 	if err == nil {
 		return nil
 	}
 	if _, ok := err.(*fieldError); ok && d.cfg.ignoreErrors {
 		col.Truncate(row)
 		d.s.i = start
-		if err := d.s.skip(1, &d.scratch); err != nil {
+		if err := d.s.skip(depth, &d.scratch); err != nil {
 			return err
 		}
 		col.AppendNull(row)
@@ -165,11 +185,21 @@ func (d *Decoder) colValueOrNull(c *conv, col *vec.Col, row int) error {
 // colValue appends the next value to col: common scalars directly, anything else through value. A token the
 // fast path does not take (a number in a string, an out-of-range value) is read again by value, so results
 // and errors are Decode's.
-func (d *Decoder) colValue(c *conv, col *vec.Col, row int) error {
+func (d *Decoder) colValue(c *conv, col *vec.Col, row, depth int) error {
 	s := &d.s
 	ch := s.peek()
 	start := s.i
 	switch {
+	case ch == '{' && col.Kind == vec.Struct && c.row != nil && len(col.Fields) == len(c.row.fields):
+		if err := d.rowCols(c.row, col.Fields, row, depth); err != nil {
+			return err
+		}
+		for _, f := range col.Fields { // members absent from the object are NULL
+			if f.Len() == row {
+				f.AppendNull(row)
+			}
+		}
+		return nil
 	case ch == '"' && col.Kind == vec.Bytes && c.t.IsString():
 		text, err := s.str(&d.scratch)
 		if err != nil {
@@ -216,7 +246,7 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row int) error {
 		col.B = append(col.B, ch == 't')
 		return nil
 	}
-	v, err := d.value(c, 1)
+	v, err := d.value(c, depth)
 	if err != nil {
 		return err
 	}
@@ -229,7 +259,7 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row int) error {
 // DecodesColumns reports whether DecodeColumns can decode this decoder's rows (ColumnsSupported).
 func (d *Decoder) DecodesColumns() bool {
 	for _, c := range d.root.fields {
-		if !vec.Exact(c.t) {
+		if !columnExact(c.t) {
 			return false
 		}
 	}
