@@ -54,7 +54,7 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	}
 	cs := make([]chained, len(inputs))
 	for i, in := range inputs {
-		if len(in.side.Keys) == 0 || g.parents[in.node] > 1 {
+		if sc, ok := in.node.(*planner.Scan); len(in.side.Keys) == 0 || g.parents[in.node] > 1 && (!ok || g.reusedSubtasks(sc) < 2) {
 			return false, nil
 		}
 		sc, chain, p := g.chainedScan(in.node)
@@ -62,7 +62,7 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 			return false, nil
 		}
 		for _, c := range cs[:i] {
-			if c.sc == sc {
+			if c.sc == sc && g.parents[sc] < 2 {
 				return false, nil
 			}
 		}
@@ -95,6 +95,13 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	g.exchanges = append(g.exchanges, &exchangeRun{name: n.Describe(), x: x})
 	exchangesBuilt.Add(1)
 	for side, c := range cs {
+		if g.parents[c.sc] > 1 {
+			// a branch of a reused scan: wired with the scan's other branches (pipeline_reuse.go)
+			if err := g.addReusedBranch(c.sc, j, reusedBranch{chain: c.chain, x: x, side: side}); err != nil {
+				return true, err
+			}
+			continue
+		}
 		ends := make([]chainEnd, c.p)
 		for i := range ends {
 			ends[i] = &exchangeEnd{gate: &g.gate, g: g, s: x.Sender(side, i)}
