@@ -57,7 +57,7 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	}
 	cs := make([]chained, len(inputs))
 	for i, in := range inputs {
-		if len(in.side.Keys) == 0 || g.parents[in.node] > 1 {
+		if sc, ok := in.node.(*planner.Scan); len(in.side.Keys) == 0 || g.parents[in.node] > 1 && (!ok || g.reusedSubtasks(sc) < 2) {
 			return false, nil
 		}
 		sc, chain, p := g.chainedScan(in.node)
@@ -71,7 +71,7 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 			continue
 		}
 		for _, c := range cs[:i] {
-			if c.sc == sc {
+			if c.sc == sc && g.parents[sc] < 2 {
 				return false, nil
 			}
 		}
@@ -117,6 +117,13 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	for side, c := range cs {
 		if c.up != nil {
 			if err := g.buildTarget(c.up, &keyedTarget{calcs: c.calcs, x: x, side: side}, exchangeDrained{}, j); err != nil {
+				return true, err
+			}
+			continue
+		}
+		if g.parents[c.sc] > 1 {
+			// a branch of a reused scan: wired with the scan's other branches (pipeline_reuse.go)
+			if err := g.addReusedBranch(c.sc, j, reusedBranch{chain: c.chain, x: x, side: side}); err != nil {
 				return true, err
 			}
 			continue

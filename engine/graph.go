@@ -44,11 +44,12 @@ type graph struct {
 	splitFans   map[connectors.SplitSource]*splitFanout // split listeners per source read by several branches (watermarks.go)
 	parents     map[planner.Node]int                    // nodes with several parents are shared (reuse.go)
 	fanouts     map[planner.Node]*fanout
-	subtasks    int           // subtasks of keyed streaming operators (parallel.go)
-	maxPar      int           // key groups ('pipeline.max-parallelism')
-	closers     []func()      // stop subtask goroutines when the graph is dropped
-	miniBatch   miniBatchOps  // mini-batch operators, ticked for their latency (minibatch.go)
-	backend     state.Backend // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
+	reused      map[*planner.Scan]*reusedScan // reused scans run as subtasks, their branches (pipeline_reuse.go)
+	subtasks    int                           // subtasks of keyed streaming operators (parallel.go)
+	maxPar      int                           // key groups ('pipeline.max-parallelism')
+	closers     []func()                      // stop subtask goroutines when the graph is dropped
+	miniBatch   miniBatchOps                  // mini-batch operators, ticked for their latency (minibatch.go)
+	backend     state.Backend                 // 'rocksdb': GROUP BY state in an embedded LSM (backend.go); nil for hashmap
 	restoreCP   *state.Checkpoint
 	// unsnapshotted names stateful operators that cannot checkpoint their state yet (checkpoint.go).
 	unsnapshotted []string
@@ -124,8 +125,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	}
 	if out != nil {
 		var first bool
-		if out, first = g.shared(n, out); !first {
-			return nil
+		var err error
+		if out, first, err = g.shared(n, out, j); err != nil || !first {
+			return err // reuse.go
 		}
 	}
 	if g.bsp != nil && out != nil {

@@ -39,7 +39,9 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int)
 	assigners := 0
 	for top := true; ; top = false {
 		if !top && g.parents[n] > 1 {
-			return nil, nil, 0 // read once for several consumers (reuse.go): its subtasks feed a fanout
+			if sc, ok := n.(*planner.Scan); !ok || g.reusedSubtasks(sc) < 2 {
+				return nil, nil, 0 // read once for several consumers (reuse.go): its subtasks feed a fanout
+			}
 		}
 		switch x := n.(type) {
 		case *planner.Calc:
@@ -69,6 +71,9 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int)
 				return nil, nil, 0
 			}
 			p := ps.Subtasks(g.subtasks)
+			if g.parents[x] > 1 {
+				p = g.reusedSubtasks(x) // every branch chained per subtask (pipeline_reuse.go)
+			}
 			if p < 2 {
 				return nil, nil, 0
 			}
@@ -83,6 +88,9 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int)
 // out is a sink whose rows each subtask encodes outside the lock (connectors.EncodingOutput). A
 // WatermarkAssigner in the chain gets one split listener per subtask (watermarks.go).
 func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out changelog.Output, j *Job, enc *sinkEncoding) error {
+	if g.parents[sc] > 1 {
+		return g.addReusedBranch(sc, j, reusedBranch{chain: chain, out: out, enc: enc}) // pipeline_reuse.go
+	}
 	ins := exec.NewUnion(p, out)
 	ends := make([]chainEnd, p)
 	for i := range p {
@@ -110,23 +118,10 @@ func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chain
 	var assigners []changelog.Output
 	var assignerNode *planner.WatermarkAssigner
 	for i, end := range ends {
-		var o changelog.Output = end
-		for _, n := range chain {
-			switch c := n.(type) {
-			case *planner.Calc:
-				o = exec.NewCalc(c.Projects, c.Filter, g.meter(c, o, j))
-			case *planner.WindowTVF:
-				if g.sliced[c] {
-					o = exec.NewSliceAssigner(c.Spec, c.TimeCol, c.LTZ, g.loc, g.meter(c, o, j))
-				} else {
-					o = exec.NewWindowAssigner(c.Spec, c.TimeCol, c.LTZ, g.loc, g.meter(c, o, j))
-				}
-			case *planner.WatermarkAssigner:
-				var l connectors.SplitListener
-				o, l = g.subtaskWatermarkAssigner(c, g.meter(c, o, j))
-				listeners = append(listeners, l)
-				assigners, assignerNode = append(assigners, o), c
-			}
+		o, l, a, an := g.chainInstance(chain, end, j)
+		if l != nil {
+			listeners = append(listeners, l)
+			assigners, assignerNode = append(assigners, a), an
 		}
 		o = g.meter(sc, o, j)
 		subs[i] = &pipeHead{end: end, in: exec.NewCounter(&j.rowsIn, o)}
@@ -137,6 +132,31 @@ func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chain
 		g.op(assignerNode, exec.SubtaskWatermarkState(assigners, ins))
 	}
 	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, src: sc.Source, out: out, par: sc.Source.(connectors.ParallelSource), subs: subs})
+}
+
+// chainInstance builds one subtask's instance of chain (from the top down) ending in end. With a
+// WatermarkAssigner in the chain it also returns that subtask's split listener, its assigner and the node.
+func (g *graph) chainInstance(chain []planner.Node, end changelog.Output, j *Job) (changelog.Output, connectors.SplitListener, changelog.Output, *planner.WatermarkAssigner) {
+	o := end
+	var listener connectors.SplitListener
+	var assigner changelog.Output
+	var node *planner.WatermarkAssigner
+	for _, n := range chain {
+		switch c := n.(type) {
+		case *planner.Calc:
+			o = exec.NewCalc(c.Projects, c.Filter, g.meter(c, o, j))
+		case *planner.WindowTVF:
+			if g.sliced[c] {
+				o = exec.NewSliceAssigner(c.Spec, c.TimeCol, c.LTZ, g.loc, g.meter(c, o, j))
+			} else {
+				o = exec.NewWindowAssigner(c.Spec, c.TimeCol, c.LTZ, g.loc, g.meter(c, o, j))
+			}
+		case *planner.WatermarkAssigner:
+			o, listener = g.subtaskWatermarkAssigner(c, g.meter(c, o, j))
+			assigner, node = o, c
+		}
+	}
+	return o, listener, assigner, node
 }
 
 // sinkEncoding is a sink that source subtasks encode for.

@@ -31,17 +31,22 @@ func (g *graph) countParents(roots []planner.Node) {
 }
 
 // shared returns the output to build n with, and false when n was built already (out joined its fanout).
-func (g *graph) shared(n planner.Node, out changelog.Output) (changelog.Output, bool) {
+// A reused scan that runs as subtasks (pipeline_reuse.go) is never built here: out becomes one of its
+// branches, fed by every subtask through a union.
+func (g *graph) shared(n planner.Node, out changelog.Output, j *Job) (changelog.Output, bool, error) {
 	if g.parents[n] < 2 {
-		return out, true
+		return out, true, nil
+	}
+	if sc, ok := n.(*planner.Scan); ok && g.reusedSubtasks(sc) >= 2 {
+		return nil, false, g.addReusedBranch(sc, j, reusedBranch{out: out})
 	}
 	if f := g.fanouts[n]; f != nil {
 		f.outs = append(f.outs, out)
-		return nil, false
+		return nil, false, nil
 	}
 	f := &fanout{outs: []changelog.Output{out}}
 	g.fanouts[n] = f
-	return f, true
+	return f, true, nil
 }
 
 // fanout passes its input to several outputs. The end is passed on once every output has been given it.

@@ -103,7 +103,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	queries := fset.String("queries", "", "comma-separated `queries` to run, e.g. q0,q5 (default: the benchmark's suite, q0..q22 but q6; with --query-dir, every qN.sql)")
 	fset.Int64Var(&cfg.events, "events", 10_000_000, "events each query reads (the source's 'events.num'); 10000 is a quick smoke run")
 	fset.Int64Var(&cfg.tps, "tps", 10_000_000, "event rate of the generated event time, events per second ('first-event.rate' and 'next-event.rate'); events are emitted as fast as the query takes them")
-	fset.IntVar(&cfg.parallelism, "parallelism", 1, "'parallelism.default' of the queries: the nexmark source runs as this many subtasks (one event generator each, as the benchmark's connector splits them; a source read by several branches runs as one), and keyed aggregates as many")
+	fset.IntVar(&cfg.parallelism, "parallelism", 1, "'parallelism.default' of the queries: the nexmark source runs as this many subtasks (one event generator each, as the benchmark's connector splits them, also when several branches read it), and keyed aggregates as many")
 	fset.StringVar(&cfg.queryDir, "query-dir", "", "`directory` of qN.sql files to run instead of the built-in ones (ddl_gen.sql and ddl_views.sql are read from it when present)")
 	fset.Int64Var(&cfg.seed, "seed", 1, "seed of the event generator (the same events in every run)")
 	fset.Int64Var(&cfg.proportions[0], "person-proportion", 1, "'person.proportion' of the source")

@@ -74,6 +74,14 @@ func newFileFormat(ctx connectors.Context, s *settings, encode bool) (fileFormat
 			return nil, nil, optErr("format", "format '%s' is a changelog format; the filesystem source reads insert-only rows: use csv, json, avro or parquet", s.format)
 		}
 		lf.dec = d.Decoder
+		fctx, opts := ctx.Formats, ctx.Options
+		lf.newDec = func() (formats.Decoder, error) {
+			d, err := fctx.Discover(opts, "format", s.fileRow, false)
+			if err != nil {
+				return nil, err
+			}
+			return d.Decoder, nil
+		}
 	}
 	return lf, d.Consumed, nil
 }
@@ -128,6 +136,9 @@ type lineFormat struct {
 	s   *settings
 	enc formats.Encoder
 	dec formats.Decoder
+	// newDec makes a decoder for one reader: decoders keep buffers, and source subtasks read files side by
+	// side (subtasks.go).
+	newDec func() (formats.Decoder, error)
 }
 
 type lineWriter struct {
@@ -167,9 +178,16 @@ type lineReader struct {
 }
 
 func (l *lineFormat) newReader(_ context.Context, f *os.File, _ []int) (rowReader, error) {
+	dec := l.dec
+	if l.newDec != nil {
+		var err error
+		if dec, err = l.newDec(); err != nil {
+			return nil, err
+		}
+	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 256<<20)
-	return &lineReader{s: l.s, dec: l.dec, sc: sc, tmp: make([]types.Value, len(l.s.fileRow.Fields))}, nil
+	return &lineReader{s: l.s, dec: dec, sc: sc, tmp: make([]types.Value, len(l.s.fileRow.Fields))}, nil
 }
 
 func (r *lineReader) Next() ([][]types.Value, error) {

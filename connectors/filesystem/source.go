@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -28,6 +28,7 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 	}
 	src := &source{s: s, ff: ff}
 	src.unbounded = s.monitor > 0 && !ctx.Batch
+	src.watermark = ctx.Table != nil && ctx.Table.Watermark != nil
 	return src, nil
 }
 
@@ -35,21 +36,25 @@ type source struct {
 	s         *settings
 	ff        fileFormat
 	unbounded bool
+	watermark bool  // the table has a WATERMARK: read as one subtask (subtasks.go)
 	project   []int // physical columns to read (nil: all); see ProjectColumns
 
 	mu       sync.Mutex
-	done     map[string]bool // files read completely
-	cur      string          // the file being read
-	curRows  int64           // rows of cur pushed
+	done     map[string]bool  // files read completely
+	reading  map[string]int64 // files being read (one per running subtask, or restored): rows pushed
 	restored *sourcePos
+	run      subtaskRun // the subtasks of the current run (subtasks.go)
 }
 
 var _ connectors.Checkpointed = (*source)(nil)
 
+// sourcePos is the position: the files read completely, and the rows pushed of the files being read (one
+// file in Cur and Rows, as before subtasks; several in Reading).
 type sourcePos struct {
-	Done []string `json:"done"`
-	Cur  string   `json:"cur,omitempty"`
-	Rows int64    `json:"rows,omitempty"`
+	Done    []string         `json:"done"`
+	Cur     string           `json:"cur,omitempty"`
+	Rows    int64            `json:"rows,omitempty"`
+	Reading map[string]int64 `json:"reading,omitempty"`
 }
 
 var _ connectors.ProjectableSource = (*source)(nil)
@@ -77,47 +82,9 @@ func (*source) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
 func (s *source) Bounded() bool               { return !s.unbounded }
 
 // Run reads every visible file below the path in name order (partition directories included), then, when
-// monitoring, looks for new files every monitor interval.
+// monitoring, looks for new files every monitor interval (subtask 0 of 1).
 func (s *source) Run(ctx context.Context, out changelog.Output) error {
-	s.mu.Lock()
-	s.done = map[string]bool{}
-	skip := int64(0)
-	resume := ""
-	if p := s.restored; p != nil {
-		for _, f := range p.Done {
-			s.done[f] = true
-		}
-		resume, skip = p.Cur, p.Rows
-	}
-	s.mu.Unlock()
-	for {
-		files, err := s.list()
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			if s.done[f.rel] {
-				continue
-			}
-			n := int64(0)
-			if f.rel == resume {
-				n = skip
-			}
-			if err := s.readFile(ctx, f, n, out); err != nil {
-				return err
-			}
-		}
-		if !s.unbounded {
-			return nil
-		}
-		t := time.NewTimer(s.s.monitor)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	return s.RunSubtask(ctx, out, 0, 1)
 }
 
 type dataFile struct {
@@ -215,7 +182,7 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 	}
 	defer r.Close()
 	s.mu.Lock()
-	s.cur, s.curRows = df.rel, skip
+	s.reading[df.rel] = skip
 	s.mu.Unlock()
 	batch := &changelog.Batch{}
 	read := int64(0)
@@ -244,7 +211,7 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 		n := int64(batch.Len())
 		if err := connectors.PushThen(out, batch, func() {
 			s.mu.Lock()
-			s.curRows += n
+			s.reading[df.rel] += n
 			s.mu.Unlock()
 		}); err != nil {
 			return err
@@ -253,7 +220,7 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 	return connectors.PushThen(out, &changelog.Batch{}, func() {
 		s.mu.Lock()
 		s.done[df.rel] = true
-		s.cur, s.curRows = "", 0
+		delete(s.reading, df.rel)
 		s.mu.Unlock()
 	})
 }
@@ -264,9 +231,16 @@ func (s *source) SnapshotPosition() ([]byte, error) {
 	if s.done == nil && s.restored != nil {
 		return json.Marshal(s.restored)
 	}
-	p := sourcePos{Done: make([]string, 0, len(s.done)), Cur: s.cur, Rows: s.curRows}
+	p := sourcePos{Done: make([]string, 0, len(s.done))}
 	for f := range s.done {
 		p.Done = append(p.Done, f)
+	}
+	if len(s.reading) == 1 {
+		for f, n := range s.reading {
+			p.Cur, p.Rows = f, n
+		}
+	} else if len(s.reading) > 1 {
+		p.Reading = maps.Clone(s.reading)
 	}
 	sort.Strings(p.Done)
 	return json.Marshal(p)
@@ -275,7 +249,7 @@ func (s *source) SnapshotPosition() ([]byte, error) {
 func (s *source) RestorePosition(pos []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.restored, s.done = nil, nil
+	s.restored, s.done, s.reading = nil, nil, nil
 	if pos == nil {
 		return nil
 	}

@@ -29,6 +29,13 @@ const benchRecords = 200_000
 func benchTopic(b *testing.B) string {
 	b.Helper()
 	_, addr := startBroker(b, kfake.SeedTopics(4, "bench-in"))
+	fillBenchTopic(b, addr)
+	return addr
+}
+
+// fillBenchTopic writes benchTopic's records to the topic bench-in of the broker at addr.
+func fillBenchTopic(b *testing.B, addr string) {
+	b.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		b.Fatal(err)
@@ -43,7 +50,6 @@ func benchTopic(b *testing.B) string {
 	if err := cl.Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
-	return addr
 }
 
 // cpuTime is the process's user+system CPU time.

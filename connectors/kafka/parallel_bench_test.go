@@ -13,6 +13,7 @@ import (
 	connbuiltin "github.com/sluicesql/sluice/connectors/builtin"
 	"github.com/sluicesql/sluice/connectors/kafka"
 	"github.com/sluicesql/sluice/engine"
+	"github.com/sluicesql/sluice/internal/kfakeproc"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -28,7 +29,21 @@ import (
 //
 //	go test ./connectors/kafka -run '^$' -bench Parallelism -benchtime 3x
 func BenchmarkParallelism(b *testing.B) {
-	addr := benchTopic(b)
+	benchParallelism(b, benchTopic(b))
+}
+
+// BenchmarkParallelismBrokerProcess is BenchmarkParallelism with the kfake broker in a process of its own
+// (internal/kfakeproc): records/cpu-s is then the CPU of Sluice's process alone (getrusage of self, not of
+// children), and the broker does not take the benchmark's cores from inside its process.
+//
+//	go test ./connectors/kafka -run '^$' -bench ParallelismBrokerProcess -benchtime 3x
+func BenchmarkParallelismBrokerProcess(b *testing.B) {
+	addr := kfakeproc.Start(b, b.TempDir(), 4, "bench-in")
+	fillBenchTopic(b, addr)
+	benchParallelism(b, addr)
+}
+
+func benchParallelism(b *testing.B, addr string) {
 	src := func(name string) string {
 		return fmt.Sprintf(`CREATE TABLE %s (id BIGINT, `+"`user`"+` STRING, url STRING, amount DOUBLE, ok BOOLEAN) WITH (
   'connector' = 'kafka', 'topic' = 'bench-in', 'properties.bootstrap.servers' = '%s', 'format' = 'json',
