@@ -38,10 +38,7 @@ func (g *graph) exchangeNormalize(n *planner.ChangelogNormalize, cfg exec.Normal
 	if n.Batch || g.batch {
 		return false, nil
 	}
-	// Routed by the normalize's own state key: exec's normalize encodes key i with the type of column i (not
-	// of column Keys[i]); the encodings differ only for an integer value under a DECIMAL/FLOAT/DOUBLE type,
-	// but restore gives an entry to the subtask its key routes to, so the two must be one function.
-	sd := exec.ExchangeSide{Keys: n.Keys, KeyTypes: cfg.Types[:len(n.Keys)]}
+	sd := keyedSide(n.Keys, cfg.Types)
 	in := []exchangeInput{{node: n.Input, side: sd}}
 	return g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		op := exec.WithMessageColumns(exec.NewNormalize(cfg, o), n.MetaCols)

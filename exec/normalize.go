@@ -40,7 +40,7 @@ type NormalizeConfig struct {
 
 // NewNormalize returns the ChangelogNormalize NewChangelogNormalize describes, configured by cfg.
 func NewNormalize(cfg NormalizeConfig, out changelog.Output) changelog.Output {
-	n := &normalize{keys: cfg.Keys, ts: cfg.Types, batch: cfg.Batch, out: out, state: map[string]normRow{}, msgCols: cfg.MessageColumns}
+	n := &normalize{keys: cfg.Keys, ts: cfg.Types, kts: keyTypes(cfg.Keys, cfg.Types), batch: cfg.Batch, out: out, state: map[string]normRow{}, msgCols: cfg.MessageColumns}
 	if !cfg.Batch {
 		n.ttl = newStateTTL(cfg.TTL, cfg.Now)
 	}
@@ -59,7 +59,8 @@ func WithMessageColumns(n changelog.Output, cols []int) changelog.Output {
 
 type normalize struct {
 	keys  []int
-	ts    []types.Type
+	ts    []types.Type // the row's column types
+	kts   []types.Type // the key columns' types (state keys encode key i with kts[i])
 	batch bool
 	out   changelog.Output
 	state map[string]normRow
@@ -81,7 +82,7 @@ func (n *normalize) Push(b *changelog.Batch) error {
 	n.tickTTL()
 	now := n.ttl.now
 	for _, r := range b.Rows {
-		n.kbuf = appendGroupKey(n.kbuf[:0], r.Vals, n.keys, n.ts)
+		n.kbuf = appendGroupKey(n.kbuf[:0], r.Vals, n.keys, n.kts)
 		st, ok := n.state[string(n.kbuf)]
 		if ok && n.ttl.expired(st.touched) { // expired, not dropped by a scan yet
 			delete(n.state, string(n.kbuf))
@@ -180,4 +181,15 @@ func (n *normalize) End() error {
 		}
 	}
 	return n.out.End()
+}
+
+// keyTypes returns the types of columns keys of a row of types ts (nil past ts).
+func keyTypes(keys []int, ts []types.Type) []types.Type {
+	kts := make([]types.Type, len(keys))
+	for i, c := range keys {
+		if c < len(ts) {
+			kts[i] = ts[c]
+		}
+	}
+	return kts
 }

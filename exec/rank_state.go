@@ -229,6 +229,30 @@ func (n *normalize) SnapshotState(w state.Writer) error {
 	return nil
 }
 
+// migrateState re-keys the entries written with the older key encoding (key i encoded with the type of column
+// i; see RestoreState) before a parallel restore routes them by key, so each reaches the subtask that owns its
+// key now.
+func (n *normalize) migrateState(es []stateEntry) ([]stateEntry, error) {
+	for i, e := range es {
+		if e.ns != 0 || len(e.key) == 0 {
+			continue
+		}
+		d, err := newStateDec(e.value)
+		if err != nil {
+			continue // RestoreState reports it
+		}
+		d.varint()
+		row := d.row()
+		if d.done() != nil || !keyColsFit(row, n.keys) {
+			continue
+		}
+		if kb := appendGroupKey(nil, row, n.keys, n.kts); !bytes.Equal(kb, e.key) && bytes.Equal(appendGroupKey(nil, row, n.keys, n.ts), e.key) {
+			es[i].key = kb
+		}
+	}
+	return es, nil
+}
+
 func (n *normalize) RestoreState(r state.Reader) error {
 	op := n.signature()
 	if n.batch {
@@ -253,10 +277,18 @@ func (n *normalize) RestoreState(r state.Reader) error {
 		if !keyColsFit(row, n.keys) {
 			return entryError(op, ns, key, fmt.Errorf("a row has %d columns, fewer than the operator reads", len(row)))
 		}
-		if n.kbuf = appendGroupKey(n.kbuf[:0], row, n.keys, n.ts); !bytes.Equal(n.kbuf, key) {
-			return entryError(op, ns, key, fmt.Errorf("the key does not match the key columns of its row"))
+		if n.kbuf = appendGroupKey(n.kbuf[:0], row, n.keys, n.kts); !bytes.Equal(n.kbuf, key) {
+			// Versions before 2026-12-05 encoded key i with the type of column i, not of column keys[i]
+			// (they differ for an integer value under a DECIMAL/FLOAT/DOUBLE type): accept that form and
+			// keep the entry under the key this version computes.
+			if !bytes.Equal(appendGroupKey(nil, row, n.keys, n.ts), key) {
+				return entryError(op, ns, key, fmt.Errorf("the key does not match the key columns of its row"))
+			}
+			if _, dup := n.state[string(n.kbuf)]; dup {
+				return corrupt(op, "key %x appears twice", n.kbuf)
+			}
 		}
-		n.state[string(key)] = normRow{vals: row, touched: touched}
+		n.state[string(n.kbuf)] = normRow{vals: row, touched: touched}
 		return nil
 	})
 }
