@@ -77,22 +77,28 @@ func (u *upsertOutput) Push(b *changelog.Batch) error {
 			u.pool.Put(rec)
 			return err
 		}
-		if u.pending != nil {
-			p := u.pending
-			u.pending = nil
-			if row.Kind == changelog.UpdateAfter && bytes.Equal(p.Key, rec.Key) {
-				u.recycle(p)
-			} else {
-				u.emit(p)
-			}
-		}
-		if row.Kind == changelog.UpdateBefore {
-			u.pending = rec
-			continue
-		}
-		u.emit(rec)
+		u.place(row.Kind, rec)
 	}
 	return nil
+}
+
+// place writes (or buffers) the record of a row of kind k: a -U row's tombstone waits until the next row
+// shows whether the +U of its key follows (then it is dropped).
+func (u *upsertOutput) place(k changelog.Kind, rec *kgo.Record) {
+	if u.pending != nil {
+		p := u.pending
+		u.pending = nil
+		if k == changelog.UpdateAfter && bytes.Equal(p.Key, rec.Key) {
+			u.recycle(p)
+		} else {
+			u.emit(p)
+		}
+	}
+	if k == changelog.UpdateBefore {
+		u.pending = rec
+		return
+	}
+	u.emit(rec)
 }
 
 // emit produces rec, or buffers it as the last change of its key.

@@ -1,0 +1,69 @@
+package kafka
+
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+)
+
+// Encoding in source subtasks for upsert-kafka (connectors.EncodingOutput): a subtask encodes its rows into
+// records outside the graph lock as the kafka sink's subtasks do (a -U or -D row into a tombstone), and Write
+// hands them to the sink's upsert rules under the lock — a -U dropped when the +U of its key follows, the
+// buffer of 'sink.buffer-flush.*' — exactly as Push does. (Before, upsert-kafka inherited the kafka sink's
+// encoder: a changelog input failed with "the kafka sink only writes inserts", and the buffer was bypassed.)
+
+var _ connectors.EncodingOutput = (*upsertOutput)(nil)
+
+// NewSubtaskEncoder returns an encoder for one source subtask.
+func (u *upsertOutput) NewSubtaskEncoder() (connectors.SubtaskEncoder, error) {
+	e, err := u.output.NewSubtaskEncoder()
+	if err != nil {
+		return nil, err
+	}
+	return &upsertSubEncoder{u: u, e: e.(*subEncoder)}, nil
+}
+
+type upsertSubEncoder struct {
+	u     *upsertOutput
+	e     *subEncoder // this subtask's encoders and record slice
+	kinds []changelog.Kind
+}
+
+func (e *upsertSubEncoder) Encode(b *changelog.Batch) error {
+	e.e.recs, e.kinds = e.e.recs[:0], e.kinds[:0]
+	for i := range b.Rows {
+		row := &b.Rows[i]
+		kind := row.Kind
+		if kind == changelog.UpdateBefore {
+			kind = changelog.Delete
+		}
+		rec := e.u.getRecord()
+		if err := e.e.sh.encode(kind, row.Vals, rec); err != nil {
+			e.u.pool.Put(rec)
+			e.e.release()
+			return err
+		}
+		e.e.recs = append(e.e.recs, rec)
+		e.kinds = append(e.kinds, row.Kind)
+	}
+	return nil
+}
+
+func (e *upsertSubEncoder) Write() error {
+	u := e.u
+	if err := u.failure(); err != nil {
+		e.e.release()
+		return err
+	}
+	if u.index != nil {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+	}
+	for i, rec := range e.e.recs {
+		u.place(e.kinds[i], rec)
+		e.e.recs[i] = (*kgo.Record)(nil)
+	}
+	e.e.recs = e.e.recs[:0]
+	return nil
+}
