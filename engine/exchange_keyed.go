@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 )
@@ -34,6 +35,10 @@ type keyedTarget struct {
 	side  int
 	out   changelog.Output // x == nil: the output of the chain's top Calc (metered by build)
 	used  bool
+	// enc: x == nil and the chain ends in a sink whose rows each keyed subtask encodes (exchange_sink.go);
+	// out is then the sink's Output, rows the job's rows out.
+	enc  []connectors.SubtaskEncoder
+	rows *atomic.Int64
 }
 
 // keyedExchangesBuilt counts the keyed → keyed exchanges built, forwardChainsBuilt the forward chains after
@@ -120,11 +125,11 @@ func (g *graph) buildTarget(u planner.Node, t *keyedTarget, out changelog.Output
 }
 
 // forwardChain returns subtask k's instance of t's Calcs in front of end (the top Calc's meter is in t.out
-// when the chain ends in the union).
+// when the chain ends in the union, unless the subtasks encode for a sink).
 func (g *graph) forwardChain(t *keyedTarget, end changelog.Output, j *Job) changelog.Output {
 	o := end
 	for i, c := range t.calcs {
-		if i > 0 || t.x != nil {
+		if i > 0 || t.x != nil || t.enc != nil {
 			o = g.meter(c, o, j)
 		}
 		o = exec.NewCalc(c.Projects, c.Filter, o)
@@ -138,11 +143,16 @@ func (g *graph) targetOutputs(n planner.Node, t *keyedTarget, k int, j *Job) ([]
 	t.used = true
 	outs := make([]changelog.Output, k)
 	if t.x == nil {
-		forwardChainsBuilt.Add(1)
+		if t.enc == nil || len(t.calcs) > 0 {
+			forwardChainsBuilt.Add(1)
+		}
 		ins := exec.NewUnion(k, t.out)
 		pipes := make([]*keyedPipe, k)
 		for i := range k {
 			pipes[i] = &keyedPipe{pipe: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
+			if t.enc != nil {
+				pipes[i].enc, pipes[i].rows = t.enc[i], t.rows
+			}
 			outs[i] = g.meter(n, g.forwardChain(t, pipes[i], j), j)
 		}
 		return outs, func(i int) { pipes[i].unlock() }, nil

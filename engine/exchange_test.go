@@ -284,7 +284,7 @@ func startExchangeJob(t *testing.T, addr string, par int, savepoint, insert stri
 		script += fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", savepoint)
 	}
 	execScript(t, s, script)
-	built := exchangesBuilt.Load()
+	built, encs := exchangesBuilt.Load(), sinkEncodersBuilt.Load()
 	st, err := sql.ParseStatement(insert)
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +295,10 @@ func startExchangeJob(t *testing.T, addr string, par int, savepoint, insert stri
 	}
 	if n := exchangesBuilt.Load() - built; (par > 1) != (n == 1) {
 		t.Fatalf("parallelism %d: %d exchanges built", par, n)
+	}
+	// the keyed subtasks encode for upsert-kafka themselves (exchange_sink.go)
+	if n := sinkEncodersBuilt.Load() - encs; (par > 1) != (n == 1) {
+		t.Fatalf("parallelism %d: %d keyed sink encoders built", par, n)
 	}
 	return res.Job
 }

@@ -167,6 +167,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			if sc, chain, p := g.chainedScan(n.Input); sc != nil {
 				return g.buildSubtasks(sc, chain, p, in, j, &sinkEncoding{out: eo, rows: &j.rowsOut}) // pipeline.go
 			}
+			if ok, err := g.buildKeyedSink(n.Input, n.Table.Name, eo, in, j); ok || err != nil {
+				return err // exchange_sink.go
+			}
 		}
 		return g.build(n.Input, in, j)
 	case *planner.Scan:
