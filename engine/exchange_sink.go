@@ -22,10 +22,17 @@ import (
 // took this path).
 var sinkEncodersBuilt atomic.Int64
 
+// noKeyedSinkEncoding turns the keyed subtasks' sink encoding off (a test hook: compare against encoding
+// under the graph lock).
+var noKeyedSinkEncoding = false
+
 // buildKeyedSink builds in, the input of a sink whose Output is eo, as keyed subtasks that encode for the
 // sink, when in is (through Calcs) a keyed operator behind an exchange. out is the sink's counted Output
 // (watermarks, the end). It reports false (and builds nothing) otherwise.
 func (g *graph) buildKeyedSink(in planner.Node, table string, eo connectors.EncodingOutput, out changelog.Output, j *Job) (bool, error) {
+	if noKeyedSinkEncoding {
+		return false, nil
+	}
 	calcs, u := g.keyedBelow(in)
 	if u == nil {
 		return false, nil
