@@ -69,7 +69,8 @@ func (g *graph) keyedBelow(n planner.Node) ([]*planner.Calc, planner.Node) {
 	return calcs, n
 }
 
-// keyedExchange reports whether graph.build builds n as keyed subtasks behind an exchange: its kind and
+// keyedExchange reports whether graph.build builds n as keyed subtasks behind an exchange (GROUP BY, rank,
+// window aggregates, regular and interval joins; other kinds stay under the lock): its kind and
 // configuration take the exchange (the conditions in graph.go) and every input is a chain of source
 // subtasks or, through Calcs, another such keyed operator.
 func (g *graph) keyedExchange(n planner.Node) bool {
@@ -88,8 +89,10 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 		return !n.Batch && g.backend == nil && n.MiniBatch == nil && len(n.InputSort) == 0 && len(n.Keys) > 0 && input(n.Input)
 	case *planner.Rank:
 		return !n.Batch && len(n.Partition) > 0 && input(n.Input)
-	case *planner.Join:
-		if n.Batch || n.Interval != nil || len(n.LeftKeys) == 0 || !input(n.Left) || !input(n.Right) {
+	case *planner.WindowAggregate:
+		return g.windowExchangeKeys(n) > 0 && input(n.Input)
+	case *planner.Join: // regular and interval joins
+		if n.Batch || len(n.LeftKeys) == 0 || !input(n.Left) || !input(n.Right) {
 			return false
 		}
 		l, _, _ := g.chainedScan(n.Left)
@@ -97,6 +100,26 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 		return l == nil || l != r || g.parents[l] > 1 // two branches of one reused scan (pipeline_reuse.go)
 	}
 	return false
+}
+
+// windowExchangeKeys returns how many keys window aggregate n's exchange routes by, as graph.build computes
+// them: the group keys, without the window columns when the aggregate assigns the windows itself (slices,
+// sessions).
+func (g *graph) windowExchangeKeys(n *planner.WindowAggregate) int {
+	_, startKey, ok := g.sliceWindow(n)
+	if !ok {
+		_, startKey, ok = g.sessionWindow(n)
+	}
+	if !ok {
+		return len(n.Keys)
+	}
+	k := 0
+	for i := range n.Keys {
+		if i != startKey && i != n.WindowEndKey {
+			k++
+		}
+	}
+	return k
 }
 
 // buildForward builds Calc n, and the Calcs below it, into every keyed subtask of the exchange below them

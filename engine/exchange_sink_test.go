@@ -27,13 +27,21 @@ CREATE TABLE ins_SUFFIX (id BIGINT, user_id BIGINT, p_amount BIGINT) WITH ('conn
 CREATE TABLE ob (id BIGINT, user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'ord',
   'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset',
   'scan.bounded.mode' = 'latest-offset');
+CREATE TABLE obw (id BIGINT, user_id BIGINT, amount BIGINT, ts AS TO_TIMESTAMP_LTZ(id * 10 + (id % 37) * 20, 3),
+  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka', 'topic' = 'ord',
+  'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset',
+  'scan.bounded.mode' = 'latest-offset');
+CREATE TABLE win_SUFFIX (user_id BIGINT, ws TIMESTAMP(3), cnt BIGINT, total BIGINT, PRIMARY KEY (user_id, ws) NOT ENFORCED)
+  WITH ('connector' = 'upsert-kafka', 'topic' = 'win_SUFFIX', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json');
 SET 'table.optimizer.reuse-source-enabled' = 'false';
 `
 
 // TestExchangeSinkParallelismProperty writes keyed operators' changelogs (retractions included) over
-// 4-partition inputs into upsert-kafka (and an insert-only join into kafka) at parallelism 1 and 3: at 3
-// the keyed subtasks encode for the sink themselves (sinkEncodersBuilt), and the compacted outputs equal
-// those at 1. The insert-only job's rows out equal the records in its topic.
+// 4-partition inputs into upsert-kafka (GROUP BY, regular joins, a HOP window aggregate; and insert-only
+// regular and interval joins into kafka) at parallelism 1 and 3: at 3 the keyed subtasks encode for the sink
+// themselves (sinkEncodersBuilt), and the compacted outputs equal those at 1. The insert-only jobs' rows out
+// equal the records in their topics and the expected count.
 func TestExchangeSinkParallelismProperty(t *testing.T) {
 	addr := exchangeBroker(t)
 	rng := rand.New(rand.NewSource(31))
@@ -55,6 +63,9 @@ func TestExchangeSinkParallelismProperty(t *testing.T) {
 		{"jn", `INSERT INTO jn_SUFFIX SELECT a.id, a.price, p.city FROM auction a JOIN person p ON a.seller = p.id`},
 		{"jn", `INSERT INTO jn_SUFFIX SELECT a.id, a.price, UPPER(p.city) FROM auction a LEFT JOIN person p ON a.seller = p.id WHERE a.price > 20`},
 		{"ins", `INSERT INTO ins_SUFFIX SELECT o.id, o.user_id, q.amount FROM ob o JOIN (SELECT id, amount FROM ob WHERE amount < 5) q ON o.id = q.id + 1000`},
+		// a window aggregate (slices) and an interval join feeding the sink
+		{"win", `INSERT INTO win_SUFFIX SELECT user_id, window_start, COUNT(*), SUM(amount) FROM TABLE(HOP(TABLE obw, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '2' SECOND)) GROUP BY user_id, window_start, window_end`},
+		{"ins", `INSERT INTO ins_SUFFIX SELECT o.id, o.user_id, q.amount FROM obw o JOIN (SELECT id, amount, ts FROM obw WHERE amount < 5) q ON o.id = q.id + 1000 AND q.ts BETWEEN o.ts - INTERVAL '20' SECOND AND o.ts`},
 	}
 	for qi, jb := range jobs {
 		var want map[string]string
