@@ -205,8 +205,13 @@ func TestKeyedExchangeQuiesce(t *testing.T) {
 	j.mu.Lock()
 	g := j.graph
 	j.mu.Unlock()
+	// Quiesce back to back until the job has read every row (at least 300 times): on a fast machine the
+	// 60,000 rows flow in a few tens of milliseconds, so a pause between quiesces would let most of them pass
+	// unobserved.
 	busy := 0
-	for range 300 {
+	deadline := time.Now().Add(30 * time.Second)
+	n := 0
+	for ; n < 300 || j.Metrics().RowsIn < 60000 && time.Now().Before(deadline); n++ {
 		g.gate.Lock()
 		err := g.quiesce(false)
 		for _, r := range g.exchanges {
@@ -224,8 +229,8 @@ func TestKeyedExchangeQuiesce(t *testing.T) {
 		if t.Failed() {
 			return
 		}
-		time.Sleep(time.Millisecond)
 	}
+	t.Logf("%d quiesces, %d of them while rows flowed", n, busy)
 	if busy < 10 {
 		t.Fatalf("only %d of the quiesces were taken while rows flowed", busy)
 	}
