@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The table result view on a terminal: an aggregate's row is updated in place (one row, its count going up),
@@ -60,7 +61,19 @@ func TestShellHistoryMultiLine(t *testing.T) {
 	p.send(`  'b' AS y`)
 	p.send(`  ;`)
 	p.expect("Received a total of 1 row")
-	p.tty.Write([]byte("\x1b[A")) // Up
+	// Up recalls the statement. On a loaded machine the key can reach the terminal before the line editor has
+	// put it into raw mode again (the cooked terminal echoes "^[[A" and the key is lost), so press it again
+	// until the line shows: with one statement in the history, more presses keep showing it.
+	for try := 0; ; try++ {
+		p.tty.Write([]byte("\x1b[A")) // Up
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) && !strings.Contains(p.output(), "SELECT 'a' AS x, 'b' AS y ;") {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if strings.Contains(p.output(), "SELECT 'a' AS x, 'b' AS y ;") || try == 9 {
+			break
+		}
+	}
 	p.expect("SELECT 'a' AS x, 'b' AS y ;")
 	p.send("")
 	p.expectN("Received a total of 1 row", 2)
