@@ -254,16 +254,7 @@ func (w *windowAgg) fire(wm int64) error {
 	for _, e := range ends {
 		ws := w.windows[e]
 		delete(w.windows, e)
-		w.order = w.order[:0]
-		for _, st := range ws.groups {
-			n := len(w.keyBuf)
-			for _, v := range st.prev[:p.nk] {
-				w.keyBuf = types.AppendKey(w.keyBuf, v, types.Type{})
-			}
-			w.order = append(w.order, windowGroup{key: string(w.keyBuf[n:]), st: st})
-			w.keyBuf = w.keyBuf[:n]
-		}
-		slices.SortFunc(w.order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
+		w.order, w.keyBuf = orderGroups(w.order, ws.groups, p.nk, w.keyBuf)
 		w.ob.Reset()
 		w.arena = w.arena[:0]
 		for _, g := range w.order {
@@ -466,4 +457,20 @@ func (w *sessionAssigner) End() error {
 		return err
 	}
 	return w.out.End()
+}
+
+// orderGroups returns order refilled with groups sorted by their key columns (the first nk values of each
+// group's prev row, encoded after kb's length, which is kept; kb is returned for its grown capacity).
+func orderGroups(order []windowGroup, groups map[string]*group, nk int, kb []byte) ([]windowGroup, []byte) {
+	order = order[:0]
+	for _, st := range groups {
+		n := len(kb)
+		for _, v := range st.prev[:nk] {
+			kb = types.AppendKey(kb, v, types.Type{})
+		}
+		order = append(order, windowGroup{key: string(kb[n:]), st: st})
+		kb = kb[:n]
+	}
+	slices.SortFunc(order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
+	return order, kb
 }

@@ -486,16 +486,7 @@ func (w *sliceWindowAgg) fireTumble(end int64) error {
 		return nil
 	}
 	p := w.proto
-	w.order = w.order[:0]
-	for _, st := range sl.groups {
-		n := len(w.keyBuf)
-		for _, v := range st.prev[:p.nk] {
-			w.keyBuf = types.AppendKey(w.keyBuf, v, types.Type{})
-		}
-		w.order = append(w.order, windowGroup{key: string(w.keyBuf[n:]), st: st})
-		w.keyBuf = w.keyBuf[:n]
-	}
-	slices.SortFunc(w.order, func(a, b windowGroup) int { return strings.Compare(a.key, b.key) })
+	w.order, w.keyBuf = orderGroups(w.order, sl.groups, p.nk, w.keyBuf) // window.go
 	w.ob.Reset()
 	w.arena = w.arena[:0]
 	for _, g := range w.order {
