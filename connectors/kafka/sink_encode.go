@@ -43,17 +43,28 @@ type subEncoder struct {
 	recs []*kgo.Record
 }
 
-func (e *subEncoder) Encode(b *changelog.Batch) error {
+func (e *subEncoder) Encode(b *changelog.Batch) error { return e.encode(b, nil) }
+
+// encode encodes b into e.recs. With kinds (upsert-kafka) a -U row is written as a tombstone and each row's
+// own kind is appended to *kinds for the sink's upsert rules; without, only the changelog formats take
+// non-insert rows.
+func (e *subEncoder) encode(b *changelog.Batch, kinds *[]changelog.Kind) error {
 	e.recs = e.recs[:0]
 	c := e.sh.s.cfg
 	for i := range b.Rows {
 		row := &b.Rows[i]
-		if row.Kind != changelog.Insert && e.sh.changelogEnc == nil {
+		kind := row.Kind
+		if kinds != nil {
+			if kind == changelog.UpdateBefore {
+				kind = changelog.Delete
+			}
+			*kinds = append(*kinds, row.Kind)
+		} else if kind != changelog.Insert && e.sh.changelogEnc == nil {
 			e.release()
 			return fmt.Errorf("kafka table '%s': the kafka sink only writes inserts, got a %s row; use 'upsert-kafka' for updating results", c.table.Name, row.Kind)
 		}
 		rec := e.o.getRecord()
-		if err := e.sh.encode(row.Kind, row.Vals, rec); err != nil {
+		if err := e.sh.encode(kind, row.Vals, rec); err != nil {
 			e.o.pool.Put(rec)
 			e.release()
 			return err

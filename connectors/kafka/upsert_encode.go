@@ -31,23 +31,8 @@ type upsertSubEncoder struct {
 }
 
 func (e *upsertSubEncoder) Encode(b *changelog.Batch) error {
-	e.e.recs, e.kinds = e.e.recs[:0], e.kinds[:0]
-	for i := range b.Rows {
-		row := &b.Rows[i]
-		kind := row.Kind
-		if kind == changelog.UpdateBefore {
-			kind = changelog.Delete
-		}
-		rec := e.u.getRecord()
-		if err := e.e.sh.encode(kind, row.Vals, rec); err != nil {
-			e.u.pool.Put(rec)
-			e.e.release()
-			return err
-		}
-		e.e.recs = append(e.e.recs, rec)
-		e.kinds = append(e.kinds, row.Kind)
-	}
-	return nil
+	e.kinds = e.kinds[:0]
+	return e.e.encode(b, &e.kinds)
 }
 
 func (e *upsertSubEncoder) Write() error {
