@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -234,3 +235,52 @@ type xDiscard struct{ n int }
 func (d *xDiscard) Push(b *changelog.Batch) error { d.n += len(b.Rows); return nil }
 func (d *xDiscard) Watermark(int64) error         { return nil }
 func (d *xDiscard) End() error                    { return nil }
+
+// TestExchangePushColumnsNoAlloc: routing a columnar batch (strings included) allocates nothing per row or
+// per batch once the queue items are recycled.
+func TestExchangePushColumnsNoAlloc(t *testing.T) {
+	ts := routeTestTypes()[:5]
+	outs := []changelog.Output{NewCollect(func(changelog.Row) error { return nil }), NewCollect(func(changelog.Row) error { return nil })}
+	sides := []ExchangeSide{{Keys: []int{1, 0}, KeyTypes: []types.Type{ts[1], ts[0]}, Senders: 1}}
+	x, err := NewExchange(128, 2, sides, func(k int, _ changelog.Output) ([]changelog.Output, changelog.Output, error) {
+		d := &xDiscard{}
+		return []changelog.Output{d}, d, nil
+	}, outs, func(int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- x.Run(ctx) }()
+	r := rand.New(rand.NewPCG(7, 8))
+	var rows []changelog.Row
+	for range 2048 {
+		rows = append(rows, changelog.Row{Kind: changelog.Insert, Vals: randRouteRow(r)[:5]})
+	}
+	var b vec.Batch
+	if !vec.FromRows(&b, rows, ts, nil) {
+		t.Fatal("the rows have no columnar form")
+	}
+	s := x.Sender(0, 0)
+	push := func() {
+		if err := s.PushColumns(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.WaitIdle(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		push() // warm up: queue items grow and enter the free list
+	}
+	if a := testing.AllocsPerRun(50, push); a > 4 {
+		t.Fatalf("%.1f allocations per 2048-row columnar batch", a)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}
