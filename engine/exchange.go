@@ -10,6 +10,7 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Pipelined hash exchanges (Flink's keyBy between a source's subtasks and a keyed operator). When every input
@@ -268,3 +269,14 @@ func joinExchangeInputs(n *planner.Join, cfg exec.JoinConfig) []exchangeInput {
 	}
 	return []exchangeInput{{node: n.Left, side: side(cfg.LeftKeys, cfg.LeftTypes)}, {node: n.Right, side: side(cfg.RightKeys, cfg.RightTypes)}}
 }
+
+// PushColumns routes a columnar batch of a source subtask's chain (no row batch in between).
+func (e *exchangeEnd) PushColumns(b *vec.Batch) error {
+	if err := e.lock(); err != nil {
+		return err
+	}
+	return e.s.PushColumns(b)
+}
+
+// AcceptsColumns: the sender takes columns.
+func (e *exchangeEnd) AcceptsColumns() bool { return true }

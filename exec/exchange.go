@@ -98,6 +98,9 @@ type xSub struct {
 // input per side and the output whose state (StateOf) is the subtask's state. release(k) is called after
 // every item subtask k processed.
 func NewExchange(maxParallelism, n int, sides []ExchangeSide, mk func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error), outs []changelog.Output, release func(k int)) (*Exchange, error) {
+	if maxParallelism <= 0 {
+		maxParallelism = state.DefaultMaxParallelism
+	}
 	x := &Exchange{maxPar: maxParallelism, sides: sides, release: release, stop: make(chan struct{}), free: make(chan *xBatch, 2*n*xQueue)}
 	x.cond.L = &x.mu
 	for k := range n {
@@ -289,7 +292,8 @@ func (x *Exchange) batch() *xBatch {
 
 // Sender returns the sender of channel from of side (one per upstream subtask; not safe for concurrent use).
 func (x *Exchange) Sender(side, from int) *ExchangeSender {
-	return &ExchangeSender{x: x, side: side, from: from, pend: make([]*xBatch, len(x.subs)), sd: &x.sides[side]}
+	sd := &x.sides[side]
+	return &ExchangeSender{x: x, side: side, from: from, pend: make([]*xBatch, len(x.subs)), sd: sd, kinds: routeKinds(sd.KeyTypes)}
 }
 
 // ExchangeSender routes one upstream channel's rows into the keyed subtasks' queues (a changelog.Output).
@@ -301,41 +305,33 @@ type ExchangeSender struct {
 	from   int
 	pend   []*xBatch
 	keyBuf []byte
-}
-
-func (s *ExchangeSender) owner(vals []types.Value) int {
-	sd := s.sd
-	s.keyBuf = s.keyBuf[:0]
-	if sd.NullKey {
-		for _, c := range sd.Keys {
-			if vals[c].IsNull() {
-				s.keyBuf = append(s.keyBuf, nullJoinKey...)
-				break
-			}
-		}
-	}
-	if len(s.keyBuf) == 0 {
-		s.keyBuf = appendGroupKey(s.keyBuf, vals, sd.Keys, sd.KeyTypes)
-	}
-	return Subtask(state.KeyGroup(s.keyBuf, s.x.maxPar), s.x.maxPar, len(s.x.subs))
+	kinds  []routeKind   // nil: every key is encoded to be hashed
+	owners []int32       // per row of the batch being routed, its subtask
+	row    []types.Value // PushColumns' row being routed
 }
 
 func (s *ExchangeSender) Push(b *changelog.Batch) error {
-	for _, r := range b.Rows {
-		k := s.owner(r.Vals)
-		p := s.pend[k]
-		if p == nil {
-			p = s.x.batch()
-			s.pend[k] = p
+	s.route(b) // exchange_route.go
+	for i, r := range b.Rows {
+		if err := s.add(int(s.owners[i]), r.Kind, r.Vals); err != nil {
+			return err
 		}
-		at := len(p.arena)
-		p.arena = append(p.arena, r.Vals...)
-		p.batch.Rows = append(p.batch.Rows, changelog.Row{Kind: r.Kind, Vals: p.arena[at:len(p.arena):len(p.arena)]})
-		if len(p.batch.Rows) >= xBatchRows {
-			if err := s.sendRows(k); err != nil {
-				return err
-			}
-		}
+	}
+	return nil
+}
+
+// add copies a row into subtask k's collected rows, sending them when xBatchRows are collected.
+func (s *ExchangeSender) add(k int, kind changelog.Kind, vals []types.Value) error {
+	p := s.pend[k]
+	if p == nil {
+		p = s.x.batch()
+		s.pend[k] = p
+	}
+	at := len(p.arena)
+	p.arena = append(p.arena, vals...)
+	p.batch.Rows = append(p.batch.Rows, changelog.Row{Kind: kind, Vals: p.arena[at:len(p.arena):len(p.arena)]})
+	if len(p.batch.Rows) >= xBatchRows {
+		return s.sendRows(k)
 	}
 	return nil
 }

@@ -1,0 +1,171 @@
+package exec
+
+import (
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
+)
+
+// Routing a batch through an exchange: the owners of all rows are computed in one pass over the batch (the
+// key columns hashed without encoding the key into a buffer for the common key types), then the rows are
+// copied into their owners' queue items. The hash is state.Hash of the key's encoding (appendGroupKey), so a
+// row goes to the subtask that owns its state key (restore routes by that key); TestRouteHashMatchesState
+// checks the two agree.
+
+// FNV-1a and murmur3's fmix64, as state.Hash computes them, fed one byte at a time.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvByte(h uint64, c byte) uint64 { return (h ^ uint64(c)) * fnvPrime }
+
+func fnvFinish(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// routeKind is how one key column hashes without its encoding.
+type routeKind uint8
+
+const (
+	routeSlow   routeKind = iota // encode the key (appendGroupKey)
+	routeInt                     // BIGINT, INT, SMALLINT, TINYINT, DATE, TIME: 8 bytes big-endian, sign flipped
+	routeString                  // CHAR, VARCHAR, BINARY, VARBINARY: escaped bytes, terminated
+)
+
+// routeKinds returns the route kind of every key column, or nil when some column needs its encoding.
+func routeKinds(ts []types.Type) []routeKind {
+	ks := make([]routeKind, len(ts))
+	for i, t := range ts {
+		switch t.Kind {
+		case types.TinyInt, types.SmallInt, types.Int, types.BigInt, types.Date, types.Time:
+			ks[i] = routeInt
+		case types.Char, types.VarChar, types.Binary, types.VarBinary:
+			ks[i] = routeString
+		default:
+			return nil
+		}
+	}
+	return ks
+}
+
+// fastHash returns state.Hash of the key encoding of vals' key columns, and false when a value is not of
+// the form its column's route kind hashes (a NULL in a NullKey side, a value of another tag).
+func (s *ExchangeSender) fastHash(vals []types.Value) (uint64, bool) {
+	h := uint64(fnvOffset)
+	for i, c := range s.sd.Keys {
+		v := &vals[c]
+		if v.T == types.TagNull {
+			if s.sd.NullKey {
+				return 0, false
+			}
+			h = fnvByte(h, 0x00)
+			continue
+		}
+		switch s.kinds[i] {
+		case routeInt:
+			if v.T != types.TagInt && v.T != types.TagDate && v.T != types.TagTime {
+				return 0, false
+			}
+			h = fnvByte(h, 0x01)
+			u := uint64(v.I) ^ (1 << 63)
+			for sh := 56; sh >= 0; sh -= 8 {
+				h = fnvByte(h, byte(u>>sh))
+			}
+		case routeString:
+			if v.T != types.TagString && v.T != types.TagBytes {
+				return 0, false
+			}
+			h = fnvByte(h, 0x01)
+			str := v.S
+			for j := 0; j < len(str); j++ {
+				h = fnvByte(h, str[j])
+				if str[j] == 0 {
+					h = fnvByte(h, 0xFF)
+				}
+			}
+			h = fnvByte(fnvByte(h, 0x00), 0x01)
+		default:
+			return 0, false
+		}
+	}
+	return fnvFinish(h), true
+}
+
+// route sets s.owners[i] to the subtask owning row i of b.
+func (s *ExchangeSender) route(b *changelog.Batch) {
+	if cap(s.owners) < len(b.Rows) {
+		s.owners = make([]int32, len(b.Rows), 2*len(b.Rows))
+	}
+	s.owners = s.owners[:len(b.Rows)]
+	maxPar, n := s.x.maxPar, len(s.x.subs)
+	for i := range b.Rows {
+		vals := b.Rows[i].Vals
+		if s.kinds != nil {
+			if h, ok := s.fastHash(vals); ok {
+				s.owners[i] = int32(Subtask(int(h%uint64(maxPar)), maxPar, n))
+				continue
+			}
+		}
+		s.owners[i] = int32(s.owner(vals))
+	}
+}
+
+// owner returns the subtask owning vals by its encoded key.
+func (s *ExchangeSender) owner(vals []types.Value) int {
+	sd := s.sd
+	s.keyBuf = s.keyBuf[:0]
+	if sd.NullKey {
+		for _, c := range sd.Keys {
+			if vals[c].IsNull() {
+				s.keyBuf = append(s.keyBuf, nullJoinKey...)
+				break
+			}
+		}
+	}
+	if len(s.keyBuf) == 0 {
+		s.keyBuf = appendGroupKey(s.keyBuf, vals, sd.Keys, sd.KeyTypes)
+	}
+	return Subtask(state.KeyGroup(s.keyBuf, s.x.maxPar), s.x.maxPar, len(s.x.subs))
+}
+
+// PushColumns routes a columnar batch: each selected row's values are written once, from the columns, into
+// the owning subtask's queue item (no intermediate row batch). String values share b's byte arenas, which
+// b then does not reuse (vec.Col.Value).
+func (s *ExchangeSender) PushColumns(b *vec.Batch) error {
+	w := len(b.Cols)
+	if cap(s.row) < w {
+		s.row = make([]types.Value, w)
+	}
+	row := s.row[:w]
+	for r, n := 0, b.Len(); r < n; r++ {
+		i := b.Row(r)
+		for j, c := range b.Cols {
+			row[j] = c.Value(i)
+		}
+		k := -1
+		if s.kinds != nil {
+			if h, ok := s.fastHash(row); ok {
+				k = Subtask(int(h%uint64(s.x.maxPar)), s.x.maxPar, len(s.x.subs))
+			}
+		}
+		if k < 0 {
+			k = s.owner(row)
+		}
+		if err := s.add(k, b.Kind(i), row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AcceptsColumns: a sender takes columnar batches natively.
+func (s *ExchangeSender) AcceptsColumns() bool { return true }
+
+var _ vec.Output = (*ExchangeSender)(nil)
