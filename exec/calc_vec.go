@@ -278,6 +278,9 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 		!(isWideDec(from) && from.Scale == to.Scale && from.Precision <= to.Precision) {
 		return c.compileWideCast(x, to)
 	}
+	if isWideDec(from) && (to.IsIntegral() || isFloat(to)) {
+		return c.compileWideTo(x, to)
+	}
 	switch {
 	case from.IsIntegral() && to.IsIntegral() && intWidth(to.Kind) >= intWidth(from.Kind),
 		from.Kind == types.Float && to.Kind == types.Double,

@@ -151,7 +151,17 @@ func TestCalcVecWideDecimalMatchesRowPath(t *testing.T) {
 		"g->(20,0)":  cast(col(2), types.DecimalType(20, 0)),
 		"m->(19,1)":  cast(col(7), types.DecimalType(19, 1)),
 		"f->(18,3)":  cast(col(6), types.DecimalType(18, 3)),
+		"w->double":  cast(col(0), types.DoubleType()),
+		"f->double":  cast(col(6), types.DoubleType()),
+		"z->double":  cast(col(3), types.DoubleType()),
+		"m->float":   cast(col(7), types.FloatType()),
+		"f->int":     cast(col(6), types.IntType()),
 	}
+	exprs["w->bigint"] = cast(col(0), types.BigIntType())
+	exprs["g->bigint"] = cast(col(2), types.BigIntType())
+	exprs["m->int"] = cast(col(7), types.IntType())
+	exprs["small"] = call("AND", call("AND", call(">", col(2), lit("-9000000000000000000", 19, 0)), call("<", col(2), lit("9000000000000000000", 19, 0))),
+		call("AND", call(">", col(7), lit("-2000000000", 20, 2)), call("<", col(7), lit("2000000000", 20, 2))))
 	var castNames []string
 	for k, v := range casts {
 		exprs[k] = v
@@ -161,7 +171,7 @@ func TestCalcVecWideDecimalMatchesRowPath(t *testing.T) {
 	for _, d := range append(divs, "w/lit") {
 		mayBail[d] = true // zero divisors: the row path's error
 	}
-	for _, c := range []string{"w->(38,20)", "m->(19,1)", "f->(18,3)"} {
+	for _, c := range []string{"w->(38,20)", "m->(19,1)", "f->(18,3)", "w->bigint"} {
 		mayBail[c] = true // a CAST that overflows: the row path decides
 	}
 	cases := []vecCase{
@@ -173,6 +183,9 @@ func TestCalcVecWideDecimalMatchesRowPath(t *testing.T) {
 		{filter: "w<v", projects: []string{"z-n"}},
 		{projects: castNames},
 		{projects: []string{"w->(38,2)", "n->(30,6)", "a->(25,4)", "g->(20,0)"}}, // never overflow: no bail
+		{projects: []string{"w->double", "f->double", "z->double", "m->float", "f->int"}},
+		{projects: []string{"w->bigint"}},
+		{filter: "small", projects: []string{"g->bigint", "m->int"}}, // the values that fit: no bail
 	}
 	for _, n := range append(append([]string{}, arith...), divs...) {
 		cases = append(cases, vecCase{projects: []string{n}})
