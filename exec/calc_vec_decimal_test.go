@@ -160,6 +160,11 @@ func TestCalcVecWideDecimalMatchesRowPath(t *testing.T) {
 	exprs["w->bigint"] = cast(col(0), types.BigIntType())
 	exprs["g->bigint"] = cast(col(2), types.BigIntType())
 	exprs["m->int"] = cast(col(7), types.IntType())
+	caseX, err := expr.CaseWhen([]expr.Expr{call(">", col(0), col(1)), call("IS NULL", col(1))}, []expr.Expr{col(0), col(0)}, col(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs["case"] = caseX
 	exprs["small"] = call("AND", call("AND", call(">", col(2), lit("-9000000000000000000", 19, 0)), call("<", col(2), lit("9000000000000000000", 19, 0))),
 		call("AND", call(">", col(7), lit("-2000000000", 20, 2)), call("<", col(7), lit("2000000000", 20, 2))))
 	var castNames []string
@@ -178,6 +183,7 @@ func TestCalcVecWideDecimalMatchesRowPath(t *testing.T) {
 		{projects: arith},
 		{projects: append(divs, "w/lit")},
 		{projects: []string{"w*lit", "lit-w", "m+1"}},
+		{projects: []string{"case"}},
 		{projects: cmps},
 		{filter: "w>lit", projects: []string{"w*v", "w/v", "w+v"}},
 		{filter: "w<v", projects: []string{"z-n"}},
