@@ -127,13 +127,16 @@ func scaleDownHalfUp(x u256, d int) u256 {
 	if d >= len(pow10x) { // x < 2^256 < 0.5 * 10^78
 		return u256{}
 	}
-	for e := d - 1; e > 0; {
-		k := min(e, 19)
-		x, _ = x.divSmall(pow10x[k][0])
-		e -= k
+	// Floors compose: divide by the lower powers first, then by the top 10^k, whose remainder r decides
+	// the rounding: the full remainder is at least half of 10^d exactly when r >= 5·10^(k-1).
+	k := min(d, 19)
+	for e := d - k; e > 0; {
+		s := min(e, 19)
+		x, _ = x.divSmall(pow10x[s][0])
+		e -= s
 	}
-	q, r := x.divSmall(10)
-	if r >= 5 {
+	q, r := x.divSmall(pow10x[k][0])
+	if r >= 5*pow10x[k-1][0] {
 		q = q.inc()
 	}
 	return q
