@@ -2,8 +2,9 @@
 // can process a batch a column at a time instead of a row at a time (issue 14, vectorized execution).
 //
 // A Col stores one column of a batch in typed Go slices without per-value pointers: int64 (also for DATE,
-// TIME, TIMESTAMP milliseconds, intervals and DECIMAL unscaled values), float64, bool, strings and bytes in
-// one byte arena with offsets, nested ROWs as child columns, and a NULL bitmap. A Batch is columns plus the
+// TIME, TIMESTAMP milliseconds, intervals and DECIMAL(p <= 18) unscaled values), 128-bit two's complement
+// words for DECIMAL(19..38) (dec128.go), float64, bool, strings and bytes in one byte arena with offsets,
+// nested ROWs as child columns, and a NULL bitmap. A Batch is columns plus the
 // changelog kind of every row and an optional selection vector (the rows a filter kept).
 //
 // Ownership: a Batch pushed to an Output belongs to the caller and is valid only during the call, as
