@@ -40,6 +40,38 @@ type vwide struct {
 	out    vec.Col
 	nb, tb vec.Bitmap
 	div    bigDiv
+	fastOp byte  // the op when int64 operands compute in int64 without rounding (0: never)
+	fastUp int64 // 'c': the factor 10^(scale - sa)
+}
+
+// setFast records whether the op on int64 operands needs no rounding (scales line up), so that fast64
+// applies.
+func (k *vwide) setFast() *vwide {
+	switch {
+	case k.op == '*' && k.sa+k.sb == k.scale, (k.op == '+' || k.op == '-') && k.sa == k.scale && k.sb == k.scale:
+		k.fastOp = k.op
+	case k.op == 'c' && k.scale >= k.sa && k.scale-k.sa <= 18:
+		k.fastOp, k.fastUp = 'c', decPow10[k.scale-k.sa]
+	}
+	return k
+}
+
+// fast64 computes a row of int64 operands in int64; ok is false on an int64 overflow (the 256-bit path
+// then computes it).
+func (k *vwide) fast64(x, y int64) (int64, bool) {
+	switch k.fastOp {
+	case '*':
+		r, o := mul64(x, y)
+		return r, !o
+	case '+':
+		r := x + y
+		return r, (r > x) == (y > 0)
+	case '-':
+		r := x - y
+		return r, (r < x) == (y > 0)
+	}
+	r, o := mul64(x, k.fastUp)
+	return r, !o
 }
 
 // compileWideArith compiles + - * / where an operand or the result is a wide DECIMAL; nil for %.
@@ -53,7 +85,7 @@ func (c *vcompiler) compileWideArith(op byte, rt types.Type, a, b expr.Expr) vex
 	if ka == nil || kb == nil {
 		return nil
 	}
-	return &vwide{op: op, a: ka, b: kb, sa: sa, sb: sb, prec: rt.Precision, scale: rt.Scale}
+	return (&vwide{op: op, a: ka, b: kb, sa: sa, sb: sb, prec: rt.Precision, scale: rt.Scale}).setFast()
 }
 
 // compileWideCast compiles CAST(exact numeric AS DECIMAL) where either side is a wide DECIMAL.
@@ -66,7 +98,7 @@ func (c *vcompiler) compileWideCast(x expr.Expr, to types.Type) vexpr {
 	if k == nil {
 		return nil
 	}
-	return &vwide{op: 'c', a: k, sa: sa, prec: to.Precision, scale: to.Scale}
+	return (&vwide{op: 'c', a: k, sa: sa, prec: to.Precision, scale: to.Scale}).setFast()
 }
 
 // mag returns the magnitude and sign of value i of an exact numeric column.
@@ -110,12 +142,23 @@ func (k *vwide) eval(b *vec.Batch) (*vec.Col, error) {
 		nulls = orNulls(&k.nb, n, x.Nulls, y.Nulls)
 	}
 	limit := pow10x[k.prec]
+	narrow := k.fastOp != 0 && x.Kind == vec.Int64 && y.Kind == vec.Int64 // int64 operands: try int64 arithmetic first
 	var tooBig vec.Bitmap
 	cur := selCursor{sel: b.Sel}
 	for i := 0; i < n; i++ {
 		var r u256
 		var neg bool
 		if !cur.skip(i) && !nulls.Get(i) {
+			if narrow {
+				if v, ok := k.fast64(x.I64[i], y.I64[i]); ok && (wide || absU64(v) < uint64(decPow10[k.prec])) {
+					if wide {
+						k.out.D128[i] = vec.Int128Of(v)
+					} else {
+						k.out.I64[i] = v
+					}
+					continue
+				}
+			}
 			var ok bool
 			r, neg, ok = k.row(x, y, i)
 			if !ok {
