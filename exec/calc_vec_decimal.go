@@ -56,6 +56,40 @@ func (k *vwide) setFast() *vwide {
 	return k
 }
 
+// narrowLoop computes a wide result of int64 operands in int64 over all rows (a NULL or unselected row's
+// slot holds garbage); it reports false when some row overflowed int64, for the general loop to redo.
+func (k *vwide) narrowLoop(xs, ys []int64) bool {
+	out := k.out.D128[:len(xs)]
+	ovf := false
+	switch k.fastOp {
+	case '*':
+		for i, v := range xs {
+			r, o := mul64(v, ys[i])
+			ovf = ovf || o
+			out[i] = vec.Int128{Hi: r >> 63, Lo: uint64(r)}
+		}
+	case '+':
+		for i, v := range xs {
+			r := v + ys[i]
+			ovf = ovf || (r > v) != (ys[i] > 0)
+			out[i] = vec.Int128{Hi: r >> 63, Lo: uint64(r)}
+		}
+	case '-':
+		for i, v := range xs {
+			r := v - ys[i]
+			ovf = ovf || (r < v) != (ys[i] > 0)
+			out[i] = vec.Int128{Hi: r >> 63, Lo: uint64(r)}
+		}
+	default:
+		for i, v := range xs {
+			r, o := mul64(v, k.fastUp)
+			ovf = ovf || o
+			out[i] = vec.Int128{Hi: r >> 63, Lo: uint64(r)}
+		}
+	}
+	return !ovf
+}
+
 // fast64 computes a row of int64 operands in int64; ok is false on an int64 overflow (the 256-bit path
 // then computes it).
 func (k *vwide) fast64(x, y int64) (int64, bool) {
@@ -143,6 +177,10 @@ func (k *vwide) eval(b *vec.Batch) (*vec.Col, error) {
 	}
 	limit := pow10x[k.prec]
 	narrow := k.fastOp != 0 && x.Kind == vec.Int64 && y.Kind == vec.Int64 // int64 operands: try int64 arithmetic first
+	if narrow && wide && k.narrowLoop(x.I64[:n], y.I64[:n]) {
+		k.out.Nulls = nulls
+		return &k.out, nil
+	}
 	var tooBig vec.Bitmap
 	cur := selCursor{sel: b.Sel}
 	for i := 0; i < n; i++ {
