@@ -86,9 +86,17 @@ func Int128FromBig(b *big.Int) (Int128, bool) {
 	if b.BitLen() > 127 {
 		return Int128{}, false
 	}
-	var buf [16]byte
-	m := new(big.Int).Abs(b).FillBytes(buf[:])
-	x := Int128{Hi: int64(beU64(m[:8])), Lo: beU64(m[8:])}
+	var x Int128
+	if ws := b.Bits(); bits.UintSize == 64 { // the magnitude's words, least significant first: no allocation
+		x.Lo = uint64(ws[0])
+		if len(ws) > 1 {
+			x.Hi = int64(ws[1])
+		}
+	} else {
+		var buf [16]byte
+		m := new(big.Int).Abs(b).FillBytes(buf[:])
+		x = Int128{Hi: int64(beU64(m[:8])), Lo: beU64(m[8:])}
+	}
 	if b.Sign() < 0 {
 		x = x.Neg()
 	}
