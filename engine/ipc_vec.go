@@ -16,7 +16,7 @@ import (
 
 // Columnar batches ↔ Arrow arrays for intermediate result files (issue 14: Arrow at the edges). The Arrow
 // mapping is the one of ipc_arrow.go; a vec column converts a column at a time for the flat types (integers,
-// DATE, TIME, intervals, FLOAT/DOUBLE, DECIMAL held as int64, BOOLEAN, strings and bytes, TIMESTAMP as the
+// DATE, TIME, intervals, FLOAT/DOUBLE, DECIMAL held as int64 or 128 bits, BOOLEAN, strings and bytes, TIMESTAMP as the
 // millis/nanos struct) and value by value through the row appender and getter for the others. The changelog
 // kind is the '$row_kind' column, as for rows.
 
@@ -50,6 +50,15 @@ func appendVecColumn(b *vec.Batch, from, to int, c *vec.Col, t types.Type, bld a
 				bb.AppendNull()
 			} else {
 				bb.UnsafeAppend(decimal128.FromI64(c.I64[i]))
+			}
+		}
+	case c.Kind == vec.Dec128 && t.Kind == types.Decimal && int(c.Scale) == t.Scale:
+		bb := bld.(*array.Decimal128Builder)
+		for k := from; k < to; k++ {
+			if i := b.Row(k); c.Nulls.Get(i) {
+				bb.AppendNull()
+			} else {
+				bb.UnsafeAppend(decimal128.New(c.D128[i].Hi, c.D128[i].Lo))
 			}
 		}
 	case c.Kind == vec.Float64 && (t.Kind == types.Double || t.Kind == types.Float):
@@ -259,6 +268,12 @@ func (r *arrowVecReader) fill(c *vec.Col, j int, arr arrow.Array, n int) error {
 			c.B = append(c.B, a.Value(i))
 		}
 	case *array.Decimal128:
+		if c.Kind == vec.Dec128 {
+			for _, v := range a.Values() {
+				c.D128 = append(c.D128, vec.Int128{Hi: v.HighBits(), Lo: v.LowBits()})
+			}
+			break
+		}
 		if c.Kind != vec.Int64 {
 			return r.byValue(c, j, arr, n)
 		}

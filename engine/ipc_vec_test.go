@@ -69,6 +69,9 @@ func TestIPCColumnsRoundTripAllTypes(t *testing.T) {
 			typed++
 		}
 	}
+	if cols.Cols[8].Kind != vec.Dec128 {
+		t.Fatalf("DECIMAL(38, 10) written from a %v column", cols.Cols[8].Kind)
+	}
 	if typed < 15 {
 		t.Fatalf("only %d typed columns: the column paths are not exercised", typed)
 	}
@@ -123,8 +126,8 @@ func TestIPCColumnsRoundTripAllTypes(t *testing.T) {
 				} else {
 					err = (&ipcSource{st: st}).Run(context.Background(), &cc)
 					got = &cc.collectRows
-					if cc.kinds[4] != vec.Int64 || cc.kinds[10] != vec.Bytes || cc.kinds[14] != vec.Int64 {
-						t.Fatalf("columns read as %v: BIGINT, STRING, TIMESTAMP should be typed", cc.kinds)
+					if cc.kinds[4] != vec.Int64 || cc.kinds[10] != vec.Bytes || cc.kinds[14] != vec.Int64 || cc.kinds[8] != vec.Dec128 {
+						t.Fatalf("columns read as %v: BIGINT, STRING, TIMESTAMP, DECIMAL(38, 10) should be typed", cc.kinds)
 					}
 				}
 				if err != nil {

@@ -167,6 +167,13 @@ func (c *vcompiler) operands(a, b expr.Expr, commutes bool) (ka, kb vexpr, ok bo
 func (c *vcompiler) compileCompare(op string, a, b expr.Expr) vexpr {
 	ta, tb := a.Type(), b.Type()
 	var kind cmpKind
+	if ta.Kind == types.Decimal && tb.Kind == types.Decimal && (isWideDec(ta) || isWideDec(tb)) {
+		ka, kb := c.compile(a), c.compile(b)
+		if ka == nil || kb == nil {
+			return nil
+		}
+		return &vwideCmp{op: op, a: ka, b: kb, sa: ta.Scale, sb: tb.Scale}
+	}
 	switch {
 	case ta.Kind == types.Null || tb.Kind == types.Null:
 		return nil
@@ -196,6 +203,9 @@ func (c *vcompiler) compileArith(op byte, rt types.Type, a, b expr.Expr) vexpr {
 	ta, tb := a.Type(), b.Type()
 	if ta.Kind == types.Null || tb.Kind == types.Null {
 		return nil
+	}
+	if rt.Kind == types.Decimal && (isWideDec(rt) || isWideDec(ta) || isWideDec(tb)) {
+		return c.compileWideArith(op, rt, a, b)
 	}
 	switch {
 	case rt.IsIntegral() && ta.IsIntegral() && tb.IsIntegral():
@@ -264,6 +274,13 @@ func pow10(n int) int64 {
 // path decides between NULL and an error), and casts that only change nullability or widen a TIMESTAMP.
 func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 	from := x.Type()
+	if to.Kind == types.Decimal && (from.Kind == types.Decimal || from.IsIntegral()) && (isWideDec(from) || isWideDec(to)) &&
+		!(isWideDec(from) && from.Scale == to.Scale && from.Precision <= to.Precision) {
+		return c.compileWideCast(x, to)
+	}
+	if isWideDec(from) && (to.IsIntegral() || isFloat(to)) {
+		return c.compileWideTo(x, to)
+	}
 	switch {
 	case from.IsIntegral() && to.IsIntegral() && intWidth(to.Kind) >= intWidth(from.Kind),
 		from.Kind == types.Float && to.Kind == types.Double,

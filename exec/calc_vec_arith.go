@@ -388,6 +388,7 @@ type vcase struct {
 	pick    []int8 // per row: the branch taken, -1 for ELSE
 	out     vec.Col
 	strs    vec.Col // the Bytes output's storage, kept across batches
+	d128    []vec.Int128
 	nb      vec.Bitmap
 }
 
@@ -484,6 +485,21 @@ func (k *vcase) eval(b *vec.Batch) (*vec.Col, error) {
 			if r := src(i); r != nil {
 				k.out.F64[i] = r.F64[i]
 			} else {
+				k.nb.Set(i)
+				anyNull = true
+			}
+		}
+	case vec.Dec128:
+		if k.out.D128 = k.d128; cap(k.out.D128) < n {
+			k.out.D128 = make([]vec.Int128, n)
+		}
+		k.out.D128 = k.out.D128[:n]
+		k.d128 = k.out.D128
+		for i := 0; i < n; i++ {
+			if r := src(i); r != nil {
+				k.out.D128[i] = r.D128[i]
+			} else {
+				k.out.D128[i] = vec.Int128{}
 				k.nb.Set(i)
 				anyNull = true
 			}

@@ -93,6 +93,7 @@ type vlit struct {
 	out  vec.Col
 	all  vec.Bitmap
 	strs *vec.Col // the last Bytes column built
+	d128 []vec.Int128
 }
 
 func (k *vlit) eval(b *vec.Batch) (*vec.Col, error) {
@@ -129,6 +130,16 @@ func (k *vlit) eval(b *vec.Batch) (*vec.Col, error) {
 		}
 	case vec.Bytes:
 		return k.bytes(n), nil
+	case vec.Dec128:
+		k.out.D128 = k.d128
+		if cap(k.out.D128) < n {
+			k.out.D128 = make([]vec.Int128, n)
+		}
+		k.out.D128 = k.out.D128[:n]
+		for i := range k.out.D128 {
+			k.out.D128[i] = k.one.D128[0]
+		}
+		k.d128 = k.out.D128
 	}
 	return &k.out, nil
 }

@@ -56,7 +56,7 @@ func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
 	// Row input is converted to columns only when the kernels read fixed-width columns: copying strings and
 	// nested ROWs into columns costs more than evaluating them row by row.
 	for _, i := range v.reads {
-		if k := vec.ColFor(v.inTypes[i]).Kind; k != vec.Int64 && k != vec.Float64 && k != vec.Bool {
+		if k := vec.ColFor(v.inTypes[i]).Kind; k != vec.Int64 && k != vec.Float64 && k != vec.Bool && k != vec.Dec128 {
 			v.rowsOnly = true
 		}
 	}

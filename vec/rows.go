@@ -91,6 +91,8 @@ func ColFor(t types.Type) *Col {
 		return &Col{Kind: Int64, Tag: types.TagTime}
 	case t.Kind == types.Timestamp || t.Kind == types.TimestampLTZ:
 		return &Col{Kind: Int64, Tag: types.TagTimestamp}
+	case t.Kind == types.Decimal && t.Precision > 18:
+		return &Col{Kind: Dec128, Tag: types.TagDecimal, Scale: int32(t.Scale)}
 	case t.Kind == types.Decimal:
 		return &Col{Kind: Int64, Tag: types.TagDecimal, Scale: int32(t.Scale)}
 	case t.Kind == types.Float || t.Kind == types.Double:
@@ -111,16 +113,11 @@ func ColFor(t types.Type) *Col {
 	return &Col{Kind: Values}
 }
 
-// Exact reports whether every value of type t has an exact form in ColFor(t)'s column (no ROW; DECIMAL up
-// to precision 18): a decoder that writes straight into columns takes only such types.
+// Exact reports whether every value of type t has an exact form in ColFor(t)'s column (no ROW; a DECIMAL
+// of precision 19..38 is a Dec128 column): a decoder that writes straight into columns takes only such
+// types.
 func Exact(t types.Type) bool {
-	switch t.Kind {
-	case types.Row:
-		return false
-	case types.Decimal:
-		return t.Precision <= 18
-	}
-	return true
+	return t.Kind != types.Row
 }
 
 // Append appends v to the column. It reports false when v has no exact form in the column (a DECIMAL
@@ -154,6 +151,15 @@ func (c *Col) Append(row int, v types.Value) bool {
 			return false
 		}
 		c.B = append(c.B, v.I != 0)
+	case Dec128:
+		if v.T != types.TagDecimal || v.N != c.Scale {
+			return false
+		}
+		x, ok := DecimalOf(v)
+		if !ok {
+			return false
+		}
+		c.D128 = append(c.D128, x)
 	case Bytes:
 		if v.T != c.Tag {
 			return false

@@ -16,6 +16,8 @@ func (c *Col) Truncate(n int) {
 		c.F64 = c.F64[:n]
 	case Bool:
 		c.B = c.B[:n]
+	case Dec128:
+		c.D128 = c.D128[:n]
 	case Bytes:
 		c.Data = c.Data[:c.Off[n]]
 		c.Off = c.Off[:n+1]

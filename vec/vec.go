@@ -2,8 +2,9 @@
 // can process a batch a column at a time instead of a row at a time (issue 14, vectorized execution).
 //
 // A Col stores one column of a batch in typed Go slices without per-value pointers: int64 (also for DATE,
-// TIME, TIMESTAMP milliseconds, intervals and DECIMAL unscaled values), float64, bool, strings and bytes in
-// one byte arena with offsets, nested ROWs as child columns, and a NULL bitmap. A Batch is columns plus the
+// TIME, TIMESTAMP milliseconds, intervals and DECIMAL(p <= 18) unscaled values), 128-bit two's complement
+// words for DECIMAL(19..38) (dec128.go), float64, bool, strings and bytes in one byte arena with offsets,
+// nested ROWs as child columns, and a NULL bitmap. A Batch is columns plus the
 // changelog kind of every row and an optional selection vector (the rows a filter kept).
 //
 // Ownership: a Batch pushed to an Output belongs to the caller and is valid only during the call, as
@@ -30,6 +31,7 @@ const (
 	Bytes               // Off/Data: CHAR, VARCHAR, BINARY, VARBINARY
 	Struct              // Fields: ROW, NULL where the row is NULL
 	Values              // Vals: any other type, as row values
+	Dec128              // D128: DECIMAL of precision 19..38, 128-bit unscaled values (dec128.go)
 )
 
 // Col is one column of a batch. Slices are indexed by physical row. Tag is the types.Tag of the column's
@@ -48,6 +50,7 @@ type Col struct {
 	// Fields are a Struct's child columns, one slot per row of the batch (zero where the ROW is NULL).
 	Fields []*Col
 	Vals   []types.Value
+	D128   []Int128 // Dec128: unscaled values
 
 	// Nulls has bit i set when row i is NULL; nil means no row is NULL.
 	Nulls Bitmap
@@ -141,6 +144,8 @@ func (c *Col) Value(i int) types.Value {
 			c.arena.exported = true
 		}
 		return types.Value{T: c.Tag, S: c.Str(i)}
+	case Dec128:
+		return DecimalValue(c.D128[i], c.Scale)
 	case Struct:
 		fs := make([]types.Value, len(c.Fields))
 		for j, f := range c.Fields {
@@ -192,6 +197,7 @@ func (c *Col) Reset(n int) {
 	c.Nanos = nil
 	c.F64 = c.F64[:0]
 	c.B = c.B[:0]
+	c.D128 = c.D128[:0]
 	c.Off = append(c.Off[:0], 0)
 	if c.Kind == Bytes {
 		if c.arena == nil {
@@ -232,6 +238,8 @@ func (c *Col) appendZero() {
 		c.F64 = append(c.F64, 0)
 	case Bool:
 		c.B = append(c.B, false)
+	case Dec128:
+		c.D128 = append(c.D128, Int128{})
 	case Bytes:
 		c.Off = append(c.Off, int32(len(c.Data)))
 	case Struct:
@@ -269,6 +277,8 @@ func (c *Col) Len() int {
 		return len(c.F64)
 	case Bool:
 		return len(c.B)
+	case Dec128:
+		return len(c.D128)
 	case Bytes:
 		return max(len(c.Off)-1, 0)
 	case Struct:
@@ -307,6 +317,8 @@ func (c *Col) appendZeros(k int) {
 		c.F64 = append(c.F64, make([]float64, k)...)
 	case Bool:
 		c.B = append(c.B, make([]bool, k)...)
+	case Dec128:
+		c.D128 = append(c.D128, make([]Int128, k)...)
 	case Bytes:
 		end := int32(len(c.Data))
 		for ; k > 0; k-- {

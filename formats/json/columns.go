@@ -16,8 +16,8 @@ import (
 // exactly what Decode reads (same options, same projection, same errors).
 
 // ColumnsSupported reports whether DecodeColumns can decode rows of type rowType: every field's values have
-// an exact form in the column vec.ColFor makes for it (no DECIMAL wider than 18 digits; a ROW is a struct
-// column whose members follow the same rule).
+// an exact form in the column vec.ColFor makes for it (a DECIMAL wider than 18 digits is a 128-bit column;
+// a ROW is a struct column whose members follow the same rule).
 func ColumnsSupported(rowType types.Type) bool {
 	for _, f := range rowType.Fields {
 		if !columnExact(f.Type) {
@@ -218,6 +218,15 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row, depth int) error {
 			if col.Nanos != nil {
 				col.Nanos = append(col.Nanos, 0)
 			}
+			return nil
+		}
+		s.i = start
+	case (ch == '-' || ch >= '0' && ch <= '9') && col.Kind == vec.Dec128 && c.t.Kind == types.Decimal:
+		text, err := s.number()
+		if err != nil {
+			return err
+		}
+		if appendDec128(col, text, c.t.Precision) {
 			return nil
 		}
 		s.i = start
