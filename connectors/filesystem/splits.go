@@ -10,15 +10,19 @@ import (
 
 // Per-file watermarks: every file is a split (connectors.SubtaskSplitSource), as every Kafka partition is, and
 // the engine's split watermark assigners (exec.SplitWatermarks) keep a watermark per file and emit the
-// minimum over the files that count. A subtask announces every file it owns and has not finished as soon as
-// it lists it (so a file waiting its turn holds the watermark back: its rows, however far behind the files
-// read before it, are not late), announces it again when it opens it (which restarts its idle clock), tells
+// minimum over the files that count. A subtask reads its files one after the other; while it reads one it
+// also announces the next one of its queue, which has no rows yet and so holds the subtask's watermark at the
+// lowest: the rows of a file waiting its turn, however far behind the files read before it, are not late.
+// (Announcing every queued file would hold it no further back, and the assigner's work per batch grows with
+// the splits it tracks.) It announces a file again when it opens it (which restarts its idle clock), tells
 // which file each pushed batch comes from, and finishes a file after its last row (a finished file no longer
-// holds the watermark back). Split ids are per subtask; a finished file's id is reused.
+// holds the watermark back). Split ids are per subtask; a finished file's id is reused, so a subtask tracks
+// two splits at most.
 //
 // With an idle timeout ('scan.watermark.idle-timeout', else the session's 'table.exec.source.idle-timeout'),
 // a file that delivered no rows for that long stops holding the watermark back until its next rows: that
-// includes a file still waiting behind others in its subtask, whose rows may then be late.
+// includes the next file of a subtask while the one before it takes longer to read, whose rows may then be
+// late.
 //
 // The watermark of the subtasks' union is checkpointed by the engine (exec.SubtaskWatermarkState), the files'
 // positions by the source: both restore at any parallelism. A restored file starts from the lowest watermark

@@ -94,11 +94,11 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 			}
 		}
 		s.mu.Unlock()
-		// Every file waiting to be read holds the watermark back from now on (splits.go).
-		for _, f := range own {
-			sp.announce(f.rel)
-		}
-		for _, f := range own {
+		for k, f := range own {
+			// The next file holds the watermark back while this one is read (splits.go).
+			if k+1 < len(own) {
+				sp.announce(own[k+1].rel)
+			}
 			s.mu.Lock()
 			skip := s.reading[f.rel]
 			s.mu.Unlock()
