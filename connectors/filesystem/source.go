@@ -170,8 +170,9 @@ func (s *source) partitionValues(rel string) ([]types.Value, error) {
 	return vals, nil
 }
 
-// readFile pushes the rows of one file after the first skip ones, telling sp which split they belong to.
-func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out changelog.Output, sp *fileSplits) error {
+// readFile pushes the rows of one file after the first skip ones, telling sp which split they belong to; next
+// is the file the subtask reads after it ("": none), announced as the file opens (splits.go).
+func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out changelog.Output, sp *fileSplits, next string) error {
 	f, err := os.Open(df.path)
 	if err != nil {
 		return fmt.Errorf("filesystem source: %w", err)
@@ -188,6 +189,9 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 	batch := &changelog.Batch{}
 	read := int64(0)
 	split := sp.open(df.rel)
+	if next != "" {
+		sp.announce(next) // it holds the watermark back while this file is read
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

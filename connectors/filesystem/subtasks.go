@@ -95,14 +95,14 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 		}
 		s.mu.Unlock()
 		for k, f := range own {
-			// The next file holds the watermark back while this one is read (splits.go).
+			next := ""
 			if k+1 < len(own) {
-				sp.announce(own[k+1].rel)
+				next = own[k+1].rel
 			}
 			s.mu.Lock()
 			skip := s.reading[f.rel]
 			s.mu.Unlock()
-			if err := s.readFile(ctx, f, skip, out, sp); err != nil {
+			if err := s.readFile(ctx, f, skip, out, sp, next); err != nil {
 				return err
 			}
 		}

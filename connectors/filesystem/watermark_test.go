@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/connectors/filesystem"
 	"github.com/sluicesql/sluice/engine"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -268,4 +271,52 @@ func merged(t *testing.T, a, b map[string]int) map[string]int {
 		out[k] = n
 	}
 	return out
+}
+
+// splitEvents records a source's split events and pushes, in order.
+type splitEvents struct{ ev []string }
+
+func (r *splitEvents) AddSplit(id int)    { r.ev = append(r.ev, fmt.Sprintf("add %d", id)) }
+func (r *splitEvents) SplitRows(id int)   { r.ev = append(r.ev, fmt.Sprintf("rows %d", id)) }
+func (r *splitEvents) FinishSplit(id int) { r.ev = append(r.ev, fmt.Sprintf("finish %d", id)) }
+func (r *splitEvents) Push(b *changelog.Batch) error {
+	r.ev = append(r.ev, fmt.Sprintf("push %d", b.Len()))
+	return nil
+}
+func (r *splitEvents) Watermark(int64) error { return nil }
+func (r *splitEvents) End() error            { return nil }
+
+// TestWatermarkSplitEvents: the split events of one subtask reading three files in turn. Each file is
+// announced while the one before it is read (so it holds the watermark back), announced again as it opens,
+// marks its batch, and is finished after its last row; a finished file's id is taken by the next file.
+func TestWatermarkSplitEvents(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a", "b", "c"} {
+		if err := os.WriteFile(filepath.Join(dir, f+".csv"), []byte("1,2024-01-01 00:00:01\n2,2024-01-01 00:00:02\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := filesystem.NewFactory().CreateSource(connCtx(table(t, fmt.Sprintf(`CREATE TABLE t (id BIGINT, ts TIMESTAMP(3),
+		WATERMARK FOR ts AS ts) WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'csv')`, dir)), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &splitEvents{}
+	src.(connectors.SplitSource).SetSplitListener(r)
+	if n := src.(connectors.ParallelSource).Subtasks(4); n != 1 {
+		t.Fatalf("Subtasks(4) = %d with one split listener for the source, want 1", n)
+	}
+	if err := src.Run(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	// (The empty push after each file only advances the position: PushThen pushes nothing to an output
+	// that is not a PositionedOutput.)
+	want := []string{
+		"add 0", "add 1", "rows 0", "push 2", "finish 0", // a (0), b announced (1)
+		"add 1", "add 0", "rows 1", "push 2", "finish 1", // b (1), c announced (0 again)
+		"add 0", "rows 0", "push 2", "finish 0", // c
+	}
+	if strings.Join(r.ev, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("events:\n got  %s\n want %s", strings.Join(r.ev, "; "), strings.Join(want, "; "))
+	}
 }
