@@ -83,7 +83,7 @@ func (*Factory) Identifier() string { return "filesystem" }
 func (*Factory) Options() []options.Decl {
 	return options.Decls(Path, Format, MonitorInterval, DefaultPartitionName, RollingFileSize, RollingRollover,
 		RollingCheck, RollingInactivity, CommitTrigger, CommitDelay, CommitWatermarkZone, CommitPolicy, SuccessFileName,
-		ExtractorKind, ExtractorPattern, ExtractorFormatter, SinkParallelism, ShuffleByPartition, LookupCacheTTL)
+		ExtractorKind, ExtractorPattern, ExtractorFormatter, SinkParallelism, ShuffleByPartition, LookupCacheTTL, WatermarkIdleTimeout)
 }
 
 // CheckOptions checks the option values that the declarations cannot: commit policies, the time extractor,
@@ -126,6 +126,8 @@ type settings struct {
 	partitionTypes  []types.Type
 	partitionFields []string
 	lookupTTL       time.Duration // lookup joins: how long the files read stay in memory
+	idle            time.Duration // 'scan.watermark.idle-timeout' when hasIdle (splits.go)
+	hasIdle         bool
 }
 
 func optErr(key, format string, args ...any) error {
@@ -147,6 +149,9 @@ func settingsFrom(r *options.Resolved, t *catalog.Table) (*settings, error) {
 	s.monitor = MonitorInterval.Get(r)
 	if s.lookupTTL = LookupCacheTTL.Get(r); s.lookupTTL <= 0 {
 		return nil, optErr(LookupCacheTTL.Key(), "Invalid value for option 'lookup.join.cache.ttl': '%s' must be positive, e.g. '10 min'", options.FormatDuration(s.lookupTTL))
+	}
+	if s.idle, s.hasIdle = WatermarkIdleTimeout.Lookup(r); s.idle < 0 {
+		return nil, optErr(WatermarkIdleTimeout.Key(), "Invalid value for option 'scan.watermark.idle-timeout': '%s' must not be negative (0 disables idleness)", options.FormatDuration(s.idle))
 	}
 	if v, ok := MonitorInterval.Lookup(r); ok && v <= 0 {
 		return nil, optErr(MonitorInterval.Key(), "Invalid value for option 'source.monitor-interval': '%s' must be positive", options.FormatDuration(s.monitor))

@@ -28,7 +28,6 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 	}
 	src := &source{s: s, ff: ff}
 	src.unbounded = s.monitor > 0 && !ctx.Batch
-	src.watermark = ctx.Table != nil && ctx.Table.Watermark != nil
 	return src, nil
 }
 
@@ -36,8 +35,10 @@ type source struct {
 	s         *settings
 	ff        fileFormat
 	unbounded bool
-	watermark bool  // the table has a WATERMARK: read as one subtask (subtasks.go)
 	project   []int // physical columns to read (nil: all); see ProjectColumns
+
+	splits    connectors.SplitListener   // one listener for every file (SetSplitListener); nil: none
+	subSplits []connectors.SplitListener // per subtask (SetSubtaskSplitListeners)
 
 	mu       sync.Mutex
 	done     map[string]bool  // files read completely
@@ -169,8 +170,9 @@ func (s *source) partitionValues(rel string) ([]types.Value, error) {
 	return vals, nil
 }
 
-// readFile pushes the rows of one file after the first skip ones.
-func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out changelog.Output) error {
+// readFile pushes the rows of one file after the first skip ones, telling sp which split they belong to; next
+// is the file the subtask reads after it ("": none), announced as the file opens (splits.go).
+func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out changelog.Output, sp *fileSplits, next string) error {
 	f, err := os.Open(df.path)
 	if err != nil {
 		return fmt.Errorf("filesystem source: %w", err)
@@ -186,6 +188,10 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 	s.mu.Unlock()
 	batch := &changelog.Batch{}
 	read := int64(0)
+	split := sp.open(df.rel)
+	if next != "" {
+		sp.announce(next) // it holds the watermark back while this file is read
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -209,6 +215,7 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 			batch.Append(changelog.Insert, row)
 		}
 		n := int64(batch.Len())
+		sp.rows(split)
 		if err := connectors.PushThen(out, batch, func() {
 			s.mu.Lock()
 			s.reading[df.rel] += n
@@ -217,6 +224,7 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 			return err
 		}
 	}
+	sp.finish(df.rel)
 	return connectors.PushThen(out, &changelog.Batch{}, func() {
 		s.mu.Lock()
 		s.done[df.rel] = true

@@ -17,14 +17,15 @@ import (
 // the files read completely and the rows pushed of each file being read, so a checkpoint taken at one
 // parallelism restores at any other (a file half read resumes in the subtask that owns it now).
 //
-// A table with a WATERMARK reads as one subtask: this source does not track watermarks per file, and rows of
-// files read side by side would reach one watermark assigner out of the order of one reader.
+// A table with a WATERMARK reads as subtasks too: every file is a split with a watermark of its own (splits.go).
 
 var _ connectors.ParallelSource = (*source)(nil)
 
-// Subtasks is def (the job's parallelism), or 1 for a table with a WATERMARK.
+// Subtasks is def (the job's parallelism); 1 when one split listener tracks the watermarks of every file
+// (SetSplitListener: a source read by several branches). With SetSubtaskSplitListeners every subtask has its
+// own (splits.go).
 func (s *source) Subtasks(def int) int {
-	if s.watermark {
+	if s.splits != nil {
 		return 1
 	}
 	return max(def, 1)
@@ -78,27 +79,38 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 		}
 		s.mu.Unlock()
 	}()
+	sp := s.fileSplits(i, n)
+	var own []dataFile
 	for {
 		files, err := s.list()
 		if err != nil {
 			return err
 		}
+		own = own[:0]
+		s.mu.Lock()
 		for _, f := range files {
-			if fileOwner(f.rel, n) != i {
-				continue
+			if fileOwner(f.rel, n) == i && !s.done[f.rel] {
+				own = append(own, f)
+			}
+		}
+		s.mu.Unlock()
+		for k, f := range own {
+			next := ""
+			if k+1 < len(own) {
+				next = own[k+1].rel
 			}
 			s.mu.Lock()
-			done, skip := s.done[f.rel], s.reading[f.rel]
+			skip := s.reading[f.rel]
 			s.mu.Unlock()
-			if done {
-				continue
-			}
-			if err := s.readFile(ctx, f, skip, out); err != nil {
+			if err := s.readFile(ctx, f, skip, out, sp, next); err != nil {
 				return err
 			}
 		}
 		if !s.unbounded {
 			return nil
+		}
+		if err := sp.tick(out); err != nil {
+			return err
 		}
 		t := time.NewTimer(s.s.monitor)
 		select {

@@ -181,6 +181,13 @@ func (l offsetLister) resolve(ctx context.Context, sp offsetSpec, parts []topicP
 		lo, err := l.adm.ListStartOffsets(ctx, topics...)
 		return listed(lo, err, "earliest")
 	}
+	// With read_committed, 'latest' is the last stable offset listed now, as Flink lists the end offsets with
+	// the consumer's isolation level: every record below it belongs to a decided transaction, so a bounded scan
+	// reads exactly the rows committed when it started and never waits for a transaction still open. (On a
+	// real broker EndTxn returns before the coordinator has written the commit markers, so a scan started in
+	// the next milliseconds can list a last stable offset before that transaction's records; kfake writes
+	// the markers before it answers.) A scan ends a partition at the first record at or past the stop offset
+	// too (source.go), since an aborted transaction's records below it are skipped and its marker may lie past it.
 	latest := func() (map[topicPartition]int64, error) {
 		if sp.committed {
 			lo, err := l.adm.ListCommittedOffsets(ctx, topics...)

@@ -316,6 +316,9 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 		var readErr error
 		for _, rec := range fp.Records {
 			if st.stop >= 0 && rec.Offset >= st.stop {
+				// Every record below the stop offset was delivered or skipped (read_committed skips an
+				// aborted transaction's records, whose marker may lie past the stop): the partition is done.
+				st.next = max(st.next, st.stop)
 				break
 			}
 			if !rec.Attrs.IsControl() {

@@ -1,0 +1,132 @@
+package filesystem
+
+import (
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/options"
+)
+
+// Per-file watermarks: every file is a split (connectors.SubtaskSplitSource), as every Kafka partition is, and
+// the engine's split watermark assigners (exec.SplitWatermarks) keep a watermark per file and emit the
+// minimum over the files that count. A subtask reads its files one after the other; while it reads one it
+// also announces the next one of its queue, which has no rows yet and so holds the subtask's watermark at the
+// lowest: the rows of a file waiting its turn, however far behind the files read before it, are not late.
+// (Announcing every queued file would hold it no further back, and the assigner's work per batch grows with
+// the splits it tracks.) It announces a file again when it opens it (which restarts its idle clock), tells
+// which file each pushed batch comes from, and finishes a file after its last row (a finished file no longer
+// holds the watermark back). Split ids are per subtask; a finished file's id is reused, so a subtask tracks
+// two splits at most.
+//
+// With an idle timeout ('scan.watermark.idle-timeout', else the session's 'table.exec.source.idle-timeout'),
+// a file that delivered no rows for that long stops holding the watermark back until its next rows: that
+// includes the next file of a subtask while the one before it takes longer to read, whose rows may then be
+// late.
+//
+// The watermark of the subtasks' union is checkpointed by the engine (exec.SubtaskWatermarkState), the files'
+// positions by the source: both restore at any parallelism. A restored file starts from the lowest watermark
+// again, and the restored union never sends a watermark downstream already saw.
+
+// WatermarkIdleTimeout is the generic 'scan.watermark.idle-timeout' option, for this connector's file splits.
+var WatermarkIdleTimeout = options.Duration("scan.watermark.idle-timeout").
+	Desc("A file without rows for this long stops holding back the table's watermark until it has rows again (watermarks are tracked per file and combined as their minimum; files waiting to be read count as without rows); the session default is 'table.exec.source.idle-timeout'; 0 disables idleness.")
+
+var _ connectors.SubtaskSplitSource = (*source)(nil)
+
+// SetSplitListener is called by the engine before Run when the table has a watermark and the source runs as
+// one instance (a source read by several branches, or a batch job).
+func (s *source) SetSplitListener(l connectors.SplitListener) { s.splits = l }
+
+// SetSubtaskSplitListeners gives every subtask its own split listener (the watermark assigner chained into it).
+func (s *source) SetSubtaskSplitListeners(ls []connectors.SplitListener) { s.subSplits = ls }
+
+// WatermarkIdleTimeout is 'scan.watermark.idle-timeout' when the table sets it.
+func (s *source) WatermarkIdleTimeout() (time.Duration, bool) { return s.s.idle, s.s.hasIdle }
+
+// WatermarkAlignment: the connector has no alignment options ('scan.watermark.alignment.*' are refused).
+func (s *source) WatermarkAlignment() (string, time.Duration, bool) { return "", 0, false }
+
+// fileSplits numbers the files of one subtask for its split listener. A nil *fileSplits (no listener: the
+// table has no WATERMARK) does nothing.
+type fileSplits struct {
+	l    connectors.SplitListener
+	ids  map[string]int // announced files not finished yet
+	free []int          // ids of finished files
+	next int
+}
+
+// fileSplits returns the split numbering of subtask i of n, nil without a listener.
+func (s *source) fileSplits(i, n int) *fileSplits {
+	l := s.splits
+	if len(s.subSplits) == n && i < n {
+		l = s.subSplits[i]
+	}
+	if l == nil {
+		return nil
+	}
+	return &fileSplits{l: l, ids: map[string]int{}}
+}
+
+// announce adds the file at rel as a split unless it was announced already, and returns its id.
+func (f *fileSplits) announce(rel string) int {
+	if f == nil {
+		return -1
+	}
+	if id, ok := f.ids[rel]; ok {
+		return id
+	}
+	var id int
+	if n := len(f.free); n > 0 {
+		id, f.free = f.free[n-1], f.free[:n-1]
+	} else {
+		id, f.next = f.next, f.next+1
+	}
+	f.ids[rel] = id
+	f.l.AddSplit(id)
+	return id
+}
+
+// open announces the file at rel again as its reading starts (it has delivered no rows yet: its idle clock
+// restarts), and returns its id.
+func (f *fileSplits) open(rel string) int {
+	if f == nil {
+		return -1
+	}
+	id, ok := f.ids[rel]
+	if !ok {
+		return f.announce(rel)
+	}
+	f.l.AddSplit(id)
+	return id
+}
+
+// rows says that the next push carries rows of split id.
+func (f *fileSplits) rows(id int) {
+	if f != nil {
+		f.l.SplitRows(id)
+	}
+}
+
+// finish says that the file at rel has no more rows; its id is free again.
+func (f *fileSplits) finish(rel string) {
+	if f == nil {
+		return
+	}
+	id, ok := f.ids[rel]
+	if !ok {
+		return
+	}
+	delete(f.ids, rel)
+	f.free = append(f.free, id)
+	f.l.FinishSplit(id)
+}
+
+// tick pushes an empty batch so that the watermark assigner re-evaluates the splits (a subtask without files
+// becomes idle in the subtasks' union).
+func (f *fileSplits) tick(out changelog.Output) error {
+	if f == nil {
+		return nil
+	}
+	return out.Push(&changelog.Batch{})
+}
