@@ -89,9 +89,11 @@ func (g *graph) exchangeWindowJoin(n *planner.WindowJoin, cfg exec.WindowJoinCon
 }
 
 // tickExchange makes the graph's mini-batch ticker apply the due batches of the keyed subtasks of the
-// exchange built last (a mini-batch GROUP BY): each subtask applies its own on its goroutine.
-func (g *graph) tickExchange(latency time.Duration) {
-	g.miniBatch.add(exchangeTicker{gate: &g.gate, x: g.exchanges[len(g.exchanges)-1].x}, latency)
+// exchange g.exchanges[i] (a mini-batch GROUP BY): each subtask applies its own on its goroutine. The
+// exchange is not the one built last when keyed operators below it send into it (exchange_keyed.go): those
+// are built after it.
+func (g *graph) tickExchange(i int, latency time.Duration) {
+	g.miniBatch.add(exchangeTicker{gate: &g.gate, x: g.exchanges[i].x}, latency)
 }
 
 // exchangeTicker is an exchange as the mini-batch ticker sees it (called under the graph lock).
