@@ -70,8 +70,8 @@ func (g *graph) keyedBelow(n planner.Node) ([]*planner.Calc, planner.Node) {
 }
 
 // keyedExchange reports whether graph.build builds n as keyed subtasks behind an exchange (GROUP BY with or
-// without mini-batch, rank, window aggregates, regular, interval and window joins, ChangelogNormalize, OVER,
-// MATCH_RECOGNIZE; other kinds stay under the lock): its kind and
+// without mini-batch, rank, window aggregates, regular, interval, window and temporal joins, ChangelogNormalize,
+// OVER, MATCH_RECOGNIZE; other kinds stay under the lock): its kind and
 // configuration take the exchange (the conditions in graph.go) and every input is a chain of source
 // subtasks or, through Calcs, another such keyed operator.
 func (g *graph) keyedExchange(n planner.Node) bool {
@@ -115,6 +115,8 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 		return len(n.Partition) > 0 && input(n.Input)
 	case *planner.WindowJoin:
 		return !n.NullAware && len(n.LeftKeys) > 0 && twoInputs(n.Left, n.Right)
+	case *planner.TemporalJoin:
+		return len(n.LeftKeys) > 0 && twoInputs(n.Left, n.Right)
 	}
 	return false
 }

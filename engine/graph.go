@@ -425,6 +425,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
+		if ok, err := g.exchangeTemporalJoin(n, cfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
 		l, r := exec.NewTemporalJoin(cfg, out)
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
