@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -106,4 +107,32 @@ SET 'table.optimizer.reuse-source-enabled' = 'false';
 			}
 		}
 	}
+}
+
+// TestKeyedExchangeMiniBatchTicks: a mini-batch GROUP BY into a mini-batch GROUP BY, unbounded and without
+// watermarks, at parallelism 3: the downstream exchange's last batch is applied by the mini-batch ticker,
+// so both exchanges get its ticks (the downstream one is not the exchange built last).
+func TestKeyedExchangeMiniBatchTicks(t *testing.T) {
+	addr := exchangeBroker(t)
+	const n = 1500
+	produceExchangeOrders(t, addr, "ord", 0, n)
+	j := startOpsJob(t, addr, 3, "", miniBatchSettings, `INSERT INTO totals SELECT cnt, COUNT(*), SUM(s)
+  FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS s FROM p GROUP BY user_id) GROUP BY cnt`)
+	cnt, sum := map[int]int{}, map[int]int{}
+	for i := range n {
+		cnt[i%37]++
+		sum[i%37] += i % 7
+	}
+	users, total := map[int]int{}, map[int]int{}
+	for u, c := range cnt {
+		users[c]++
+		total[c] += sum[u]
+	}
+	want := map[string]string{}
+	for c := range users {
+		want[fmt.Sprintf(`{"user_id":%d}`, c)] = fmt.Sprintf(`{"user_id":%d,"cnt":%d,"total":%d}`, c, users[c], total[c])
+	}
+	waitUpsert(t, addr, "totals", want)
+	j.Cancel()
+	_ = j.Wait(context.Background())
 }
