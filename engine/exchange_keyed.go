@@ -69,8 +69,9 @@ func (g *graph) keyedBelow(n planner.Node) ([]*planner.Calc, planner.Node) {
 	return calcs, n
 }
 
-// keyedExchange reports whether graph.build builds n as keyed subtasks behind an exchange (GROUP BY, rank,
-// window aggregates, regular and interval joins; other kinds stay under the lock): its kind and
+// keyedExchange reports whether graph.build builds n as keyed subtasks behind an exchange (GROUP BY with or
+// without mini-batch, rank, window aggregates, regular, interval, window and temporal joins, ChangelogNormalize,
+// OVER, MATCH_RECOGNIZE; other kinds stay under the lock): its kind and
 // configuration take the exchange (the conditions in graph.go) and every input is a chain of source
 // subtasks or, through Calcs, another such keyed operator.
 func (g *graph) keyedExchange(n planner.Node) bool {
@@ -84,20 +85,38 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 		_, u := g.keyedBelow(in)
 		return u != nil
 	}
+	twoInputs := func(left, right planner.Node) bool {
+		if !input(left) || !input(right) {
+			return false
+		}
+		l, _, _ := g.chainedScan(left)
+		r, _, _ := g.chainedScan(right)
+		return l == nil || l != r || g.parents[l] > 1 // two branches of one reused scan (pipeline_reuse.go)
+	}
 	switch n := n.(type) {
-	case *planner.Aggregate:
-		return !n.Batch && g.backend == nil && n.MiniBatch == nil && len(n.InputSort) == 0 && len(n.Keys) > 0 && input(n.Input)
+	case *planner.Aggregate: // mini-batch included (exchange_ops.go: tickExchange)
+		return !n.Batch && g.backend == nil && len(n.InputSort) == 0 && len(n.Keys) > 0 && input(n.Input)
 	case *planner.Rank:
 		return !n.Batch && len(n.Partition) > 0 && input(n.Input)
 	case *planner.WindowAggregate:
+		if tvf, _, ok := g.sessionWindow(n); ok {
+			// graph.build marks the SESSION TVF as giving each row its own window before it builds the input,
+			// which then chains the TVF (chainedScan); mark it now so that the input looks the same here
+			g.sliced[tvf] = true
+		}
 		return g.windowExchangeKeys(n) > 0 && input(n.Input)
 	case *planner.Join: // regular and interval joins
-		if n.Batch || len(n.LeftKeys) == 0 || !input(n.Left) || !input(n.Right) {
-			return false
-		}
-		l, _, _ := g.chainedScan(n.Left)
-		r, _, _ := g.chainedScan(n.Right)
-		return l == nil || l != r || g.parents[l] > 1 // two branches of one reused scan (pipeline_reuse.go)
+		return !n.Batch && len(n.LeftKeys) > 0 && twoInputs(n.Left, n.Right)
+	case *planner.ChangelogNormalize: // exchange_ops.go
+		return !n.Batch && len(n.Keys) > 0 && input(n.Input)
+	case *planner.OverAggregate:
+		return len(n.Partition) > 0 && input(n.Input)
+	case *planner.MatchRecognize:
+		return len(n.Partition) > 0 && input(n.Input)
+	case *planner.WindowJoin:
+		return !n.NullAware && len(n.LeftKeys) > 0 && twoInputs(n.Left, n.Right)
+	case *planner.TemporalJoin:
+		return len(n.LeftKeys) > 0 && twoInputs(n.Left, n.Right)
 	}
 	return false
 }

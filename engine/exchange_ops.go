@@ -88,10 +88,28 @@ func (g *graph) exchangeWindowJoin(n *planner.WindowJoin, cfg exec.WindowJoinCon
 	}, out, j)
 }
 
+// exchangeTemporalJoin builds an event-time temporal join behind an exchange keyed by its equi-keys on both
+// inputs (Flink: Exchange(hash[key]) in front of TemporalJoin); left rows with a NULL key go to the NULL-key
+// bucket's subtask, where they wait like any other (exec/temporal_state.go).
+func (g *graph) exchangeTemporalJoin(n *planner.TemporalJoin, cfg exec.TemporalJoinConfig, out changelog.Output, j *Job) (bool, error) {
+	if g.batch {
+		return false, nil
+	}
+	left, right := keyedSide(n.LeftKeys, cfg.LeftTypes), keyedSide(n.RightKeys, cfg.RightTypes)
+	left.NullKey, right.NullKey = true, true
+	in := []exchangeInput{{node: n.Left, side: left}, {node: n.Right, side: right}}
+	return g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+		l, r := exec.NewTemporalJoin(cfg, o)
+		return []changelog.Output{l, r}, l, nil
+	}, out, j)
+}
+
 // tickExchange makes the graph's mini-batch ticker apply the due batches of the keyed subtasks of the
-// exchange built last (a mini-batch GROUP BY): each subtask applies its own on its goroutine.
-func (g *graph) tickExchange(latency time.Duration) {
-	g.miniBatch.add(exchangeTicker{gate: &g.gate, x: g.exchanges[len(g.exchanges)-1].x}, latency)
+// exchange g.exchanges[i] (a mini-batch GROUP BY): each subtask applies its own on its goroutine. The
+// exchange is not the one built last when keyed operators below it send into it (exchange_keyed.go): those
+// are built after it.
+func (g *graph) tickExchange(i int, latency time.Duration) {
+	g.miniBatch.add(exchangeTicker{gate: &g.gate, x: g.exchanges[i].x}, latency)
 }
 
 // exchangeTicker is an exchange as the mini-batch ticker sees it (called under the graph lock).

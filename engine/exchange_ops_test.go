@@ -143,7 +143,7 @@ func TestExchangeOpsParallelismProperty(t *testing.T) {
 		for _, par := range []int{1, 3} {
 			s := exchangeSession(t, par)
 			execScript(t, s, tables+settings)
-			built := exchangesBuilt.Load()
+			built, keyed := exchangesBuilt.Load(), keyedExchangesBuilt.Load()
 			rows, _, err := queryRows(context.Background(), s, q, ModeStreaming)
 			if err != nil {
 				t.Fatalf("%s at parallelism %d: %v", q, par, err)
@@ -155,8 +155,9 @@ func TestExchangeOpsParallelismProperty(t *testing.T) {
 				}
 			}
 			got := sortedLines(m.Rows())
-			if n := exchangesBuilt.Load() - built; (par > 1) != (n == 1) {
-				t.Fatalf("%s at parallelism %d: %d exchanges built", q, par, n)
+			// one exchange, and one more per upstream keyed operator (a ChangelogNormalize) sending into it
+			if n, k := exchangesBuilt.Load()-built, keyedExchangesBuilt.Load()-keyed; (par > 1) != (n == 1+k) {
+				t.Fatalf("%s at parallelism %d: %d exchanges built (%d keyed → keyed)", q, par, n, k)
 			}
 			if par > 1 {
 				explainsHashExchange(t, s, q)
@@ -268,7 +269,7 @@ func startOpsJob(t *testing.T, addr string, par int, savepoint, settings, insert
 		script += fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", savepoint)
 	}
 	execScript(t, s, script)
-	built := exchangesBuilt.Load()
+	built, keyed := exchangesBuilt.Load(), keyedExchangesBuilt.Load()
 	st, err := sql.ParseStatement(insert)
 	if err != nil {
 		t.Fatal(err)
@@ -277,8 +278,9 @@ func startOpsJob(t *testing.T, addr string, par int, savepoint, settings, insert
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := exchangesBuilt.Load() - built; (par > 1) != (n == 1) {
-		t.Fatalf("parallelism %d: %d exchanges built", par, n)
+	// one exchange, and one more per upstream keyed operator (a ChangelogNormalize) sending into it
+	if n, k := exchangesBuilt.Load()-built, keyedExchangesBuilt.Load()-keyed; (par > 1) != (n == 1+k) {
+		t.Fatalf("parallelism %d: %d exchanges built (%d keyed → keyed)", par, n, k)
 	}
 	return res.Job
 }

@@ -222,12 +222,13 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		if !n.Batch && g.backend == nil && len(n.InputSort) == 0 {
 			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: cfg.Keys, KeyTypes: cfg.KeyTypes}}}
+			built := len(g.exchanges) // this exchange's index (upstream ones come after it)
 			if ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 				a, err := mk(o)
 				return []changelog.Output{a}, a, err
 			}, out, j); ok || err != nil {
 				if ok && err == nil && n.MiniBatch != nil {
-					g.tickExchange(n.MiniBatch.Latency) // exchange_ops.go
+					g.tickExchange(built, n.MiniBatch.Latency) // exchange_ops.go
 				}
 				return err // exchange.go
 			}
@@ -424,6 +425,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		cfg := exec.TemporalJoinConfig{LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, LeftTime: n.LeftTime, RightTime: n.RightTime, Outer: n.Outer}
 		cfg.LeftTypes = fieldTypes(n.Left.Fields())
 		cfg.RightTypes = fieldTypes(n.Right.Fields())
+		if ok, err := g.exchangeTemporalJoin(n, cfg, out, j); ok || err != nil {
+			return err // exchange_ops.go
+		}
 		l, r := exec.NewTemporalJoin(cfg, out)
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it

@@ -40,8 +40,10 @@ func (e *exchangeState) RestoreState(r state.Reader) error {
 }
 
 // snapshotSubtasks writes the state of a keyed operator's subtasks as one operator's: the operator-wide
-// entry (namespace nsMeta, empty key) of the first subtask, and the keyed entries of all.
+// entry (namespace nsMeta, empty key) of the first subtask (with the late-row count of all), and the keyed
+// entries of all.
 func snapshotSubtasks(ops []changelog.Output, w state.Writer) error {
+	defer sumLate(ops)() // late_rows.go
 	for i, op := range ops {
 		st := StateOf(op)
 		if st == nil {
@@ -87,5 +89,6 @@ func restoreSubtasks(ops []changelog.Output, owner func(key []byte) int, r state
 			return fmt.Errorf("subtask %d of %d: %w", i+1, len(ops), err)
 		}
 	}
+	splitLate(ops) // late_rows.go
 	return nil
 }

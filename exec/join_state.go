@@ -143,8 +143,10 @@ func (j *joinOp) loadBucket(s int, key, value []byte) (dup bool, err error) {
 	return false, nil
 }
 
-// Temporal join state: namespace 1 holds the waiting left rows by left join key (NULL keys: the empty key),
-// each with its place in the waiting list; namespace 2 the right side's versions by key:
+// Temporal join state: namespace 1 holds the waiting left rows by left join key (NULL keys: the regular
+// join's NULL-key bucket, nullJoinKey, where an exchange routes them; checkpoints written before used the
+// empty key, temporal_state.go), each with its place in the waiting list (places are unique within a key:
+// the subtasks behind an exchange number their own rows); namespace 2 the right side's versions by key:
 //
 //	ns 1: version, uvarint rows, each: uvarint place, row
 //	ns 2: version, uvarint versions, each: varint time, deleted byte (0: a row follows), [row]
@@ -170,7 +172,10 @@ func (t *temporalJoin) SnapshotState(w state.Writer) error {
 	byKey := map[string][]int{}
 	var order []string
 	for i, row := range t.pending {
-		k, _ := t.key(row, t.cfg.LeftKeys, t.cfg.LeftTypes)
+		k, ok := t.key(row, t.cfg.LeftKeys, t.cfg.LeftTypes)
+		if !ok {
+			k = nullJoinKey
+		}
 		if _, ok := byKey[k]; !ok {
 			order = append(order, k)
 		}
@@ -212,6 +217,7 @@ func (t *temporalJoin) RestoreState(r state.Reader) error {
 	op := t.signature()
 	type placed struct {
 		at  uint64
+		key string
 		row []types.Value
 	}
 	var waiting []placed
@@ -241,10 +247,10 @@ func (t *temporalJoin) RestoreState(r state.Reader) error {
 				if len(row) != len(t.cfg.LeftTypes) || t.cfg.LeftTime >= len(row) || !keyColsFit(row, t.cfg.LeftKeys) {
 					return bad("a left row has %d columns, the input has %d", len(row), len(t.cfg.LeftTypes))
 				}
-				if k, _ := t.key(row, t.cfg.LeftKeys, t.cfg.LeftTypes); k != string(key) {
+				if k, ok := t.key(row, t.cfg.LeftKeys, t.cfg.LeftTypes); k != string(key) && (ok || !isTemporalNullKey(key)) {
 					return bad("the key does not match the join key of its rows")
 				}
-				waiting = append(waiting, placed{at: at, row: row})
+				waiting = append(waiting, placed{at: at, key: string(key), row: row})
 			}
 		case 2:
 			if _, dup := t.versions[string(key)]; dup {
@@ -281,10 +287,12 @@ func (t *temporalJoin) RestoreState(r state.Reader) error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(waiting, func(a, b int) bool { return waiting[a].at < waiting[b].at })
+	sort.Slice(waiting, func(a, b int) bool {
+		return waiting[a].at < waiting[b].at || waiting[a].at == waiting[b].at && waiting[a].key < waiting[b].key
+	})
 	for i := 1; i < len(waiting); i++ {
-		if waiting[i].at == waiting[i-1].at {
-			return corrupt(op, "two waiting left rows share place %d", waiting[i].at)
+		if waiting[i].at == waiting[i-1].at && waiting[i].key == waiting[i-1].key {
+			return corrupt(op, "two waiting left rows of key %x share place %d", waiting[i].key, waiting[i].at)
 		}
 	}
 	t.pending = t.pending[:0]

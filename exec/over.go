@@ -1,7 +1,9 @@
 package exec
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -38,7 +40,7 @@ type OverConfig struct {
 // times are peers and share a RANGE frame). Rows at or behind the watermark on arrival are late and dropped
 // (Late counts them). At the end of input every buffered row is emitted. Input must be insert-only.
 func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) {
-	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark}
+	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark, partTypes: partTypesOf(cfg.Partition, cfg.InTypes)}
 	if cfg.Frame.Unbounded || cfg.Frame.Rows {
 		o.ttl = newStateTTL(cfg.TTL, cfg.Now)
 	}
@@ -71,8 +73,12 @@ type overAgg struct {
 	Late  int64
 	kbuf  []byte
 	ob    changelog.Batch
-	arena []types.Value
-	ttl   stateTTL
+	// partTypes: the types of the partition columns; keys: advance's partitions with pending rows (both
+	// kept to spare an allocation per row and per watermark)
+	partTypes []types.Type
+	keys      []string
+	arena     []types.Value
+	ttl       stateTTL
 }
 
 func (o *overAgg) Push(b *changelog.Batch) error {
@@ -91,7 +97,7 @@ func (o *overAgg) Push(b *changelog.Batch) error {
 			o.Late++
 			continue
 		}
-		o.kbuf = appendGroupKey(o.kbuf[:0], r.Vals, o.cfg.Partition, partTypesOf(o.cfg.Partition, o.cfg.InTypes))
+		o.kbuf = appendGroupKey(o.kbuf[:0], r.Vals, o.cfg.Partition, o.partTypes)
 		p := o.parts[string(o.kbuf)]
 		if p != nil && o.overExpired(p) { // expired, not dropped by a scan yet
 			p = nil
@@ -139,18 +145,19 @@ func (o *overAgg) newAccs() []accumulator {
 
 // advance emits, for every partition, the pending rows with time <= wm, in time order.
 func (o *overAgg) advance(wm int64) error {
-	keys := make([]string, 0, len(o.parts))
+	keys := o.keys[:0]
 	for k, p := range o.parts {
 		if len(p.pending) > 0 {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
+	defer func() { clear(keys); o.keys = keys[:0] }()
 	col := o.cfg.OrderCol
 	fr := o.cfg.Frame
 	for _, k := range keys {
 		p := o.parts[k]
-		sort.SliceStable(p.pending, func(i, j int) bool { return p.pending[i][col].I < p.pending[j][col].I })
+		slices.SortStableFunc(p.pending, func(a, b []types.Value) int { return cmp.Compare(a[col].I, b[col].I) })
 		n := sort.Search(len(p.pending), func(i int) bool { return p.pending[i][col].I > wm })
 		ready := p.pending[:n]
 		if n > 0 {
