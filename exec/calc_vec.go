@@ -86,7 +86,10 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		}
 		return &vlit{v: v, typ: x.Type(), one: col}
 	}
-	if in, _, _, ok := expr.CastParts(x); ok {
+	if in, try, overflowNull, ok := expr.CastParts(x); ok {
+		if to := x.Type(); in.Type().IsString() && !to.IsString() && !to.IsBinary() {
+			return c.compileStrCast(in, to, try, overflowNull)
+		}
 		return c.compileCast(in, x.Type())
 	}
 	if conds, results, els, ok := expr.CaseParts(x); ok {
@@ -103,7 +106,14 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	switch name {
 	case "UPPER", "LOWER", "CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "SUBSTRING", "SUBSTR", "CONCAT", "||",
 		"TRIM", "LTRIM", "RTRIM", "LIKE", "SPLIT_INDEX", "REGEXP_EXTRACT":
-		return c.compileString(x, name, args)
+		if k := c.compileString(x, name, args); k != nil {
+			return k
+		}
+		return c.compilePatternDyn(name, args)
+	case "REGEXP":
+		return c.compilePatternDyn(name, args)
+	case "DATE_FORMAT":
+		return c.compileDateFormat(args)
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)
 		if !ok {
