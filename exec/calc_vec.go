@@ -87,10 +87,10 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return &vlit{v: v, typ: x.Type(), one: col}
 	}
 	if in, try, overflowNull, ok := expr.CastParts(x); ok {
-		if to := x.Type(); in.Type().IsString() && !to.IsString() && !to.IsBinary() {
-			return c.compileStrCast(in, to, try, overflowNull)
+		if k := c.compileCast(in, x.Type()); k != nil || !in.Type().IsString() {
+			return k
 		}
-		return c.compileCast(in, x.Type())
+		return c.compileStrCast(in, x.Type(), try, overflowNull)
 	}
 	if conds, results, els, ok := expr.CaseParts(x); ok {
 		return c.compileCase(x.Type(), conds, results, els)
@@ -100,7 +100,7 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
-		return nil
+		return c.compileVolatile(x)
 	}
 	rt := x.Type()
 	switch name {
@@ -114,6 +114,7 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compilePatternDyn(name, args)
 	case "DATE_FORMAT":
 		return c.compileDateFormat(args)
+
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)
 		if !ok {

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"errors"
+	"unicode/utf8"
 
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
@@ -17,6 +18,12 @@ import (
 
 // compileStrCast compiles a cast of the string expression x to type to; nil when to has no kernel.
 func (c *vcompiler) compileStrCast(x expr.Expr, to types.Type, try, overflowNull bool) vexpr {
+	if to.IsString() {
+		if k := c.compile(x); k != nil && to.Length > 0 && to.Length < types.MaxLength {
+			return &vfitString{x: k, n: to.Length, char: to.Kind == types.Char}
+		}
+		return nil
+	}
 	switch {
 	case to.IsIntegral(), isFloat(to), to.Kind == types.Boolean, to.Kind == types.Date, to.Kind == types.Timestamp:
 	case to.Kind == types.Decimal && to.Precision <= 18:
@@ -131,4 +138,61 @@ func zeroSlot(c *vec.Col) {
 	case vec.Bool:
 		c.B = append(c.B, false)
 	}
+}
+
+// vfitString is CAST(s AS VARCHAR(n)) or CHAR(n) of a longer string type (as at a sink column): values cut to
+// n code points, CHAR padded with spaces to n (types.Cast's fitString). A column whose selected values
+// are all at most n bytes (and, for CHAR, exactly n code points) is passed through as it is.
+type vfitString struct {
+	x    vexpr
+	n    int
+	char bool
+	out  vec.Col
+}
+
+func (k *vfitString) eval(b *vec.Batch) (*vec.Col, error) {
+	x, err := strCol(k.x, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	fits := true
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n && fits; i++ {
+		if cur.skip(i) || x.Nulls.Get(i) {
+			continue
+		}
+		l := int(x.Off[i+1] - x.Off[i])
+		fits = l <= k.n && (!k.char || l == k.n && utf8.RuneCount(x.Data[x.Off[i]:x.Off[i+1]]) == k.n)
+	}
+	if fits {
+		return x, nil
+	}
+	bytesOut(&k.out, types.TagString, n)
+	out := &k.out
+	cur = selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) || x.Nulls.Get(i) {
+			endRow(out)
+			continue
+		}
+		s := x.Data[x.Off[i]:x.Off[i+1]]
+		j, c := 0, 0
+		for j < len(s) && c < k.n {
+			if s[j] < utf8.RuneSelf {
+				j++
+			} else {
+				_, w := utf8.DecodeRune(s[j:])
+				j += w
+			}
+			c++
+		}
+		out.Data = append(out.Data, s[:j]...)
+		for ; k.char && c < k.n; c++ {
+			out.Data = append(out.Data, ' ')
+		}
+		endRow(out)
+	}
+	out.Nulls = x.Nulls
+	return out, nil
 }

@@ -286,3 +286,46 @@ func (k *vdateFormat) eval(b *vec.Batch) (*vec.Col, error) {
 	out.Nulls = x.Nulls
 	return out, nil
 }
+
+// compileVolatile compiles the volatile calls that have kernels: PROCTIME() (expr.CallParts does not open
+// volatile calls; its printed form names it).
+func (c *vcompiler) compileVolatile(x expr.Expr) vexpr {
+	if x.Type().Kind == types.TimestampLTZ && x.String() == "PROCTIME()" {
+		return &vclock{x: x}
+	}
+	return nil
+}
+
+// vclock is PROCTIME(): the processing time, read once per batch (a batch is processed at one instant; the
+// row path reads the clock per row, microseconds apart). x is the row path's expression, evaluated for
+// the reading.
+type vclock struct {
+	x     expr.Expr
+	out   vec.Col
+	nanos []int32
+}
+
+func (k *vclock) eval(b *vec.Batch) (*vec.Col, error) {
+	v, err := k.x.Eval(nil)
+	if err != nil {
+		return nil, err
+	}
+	if v.T != types.TagTimestamp {
+		return nil, errBail
+	}
+	n := b.N
+	k.out = vec.Col{Kind: vec.Int64, Tag: types.TagTimestamp, I64: growI64(k.out.I64, n)}
+	for i := range k.out.I64 {
+		k.out.I64[i] = v.I
+	}
+	if v.N != 0 {
+		if cap(k.nanos) < n {
+			k.nanos = make([]int32, n)
+		}
+		k.out.Nanos = k.nanos[:n]
+		for i := range k.out.Nanos {
+			k.out.Nanos[i] = v.N
+		}
+	}
+	return &k.out, nil
+}

@@ -5,10 +5,12 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Property test of the DATE_FORMAT, CAST-from-string and non-constant pattern kernels against the row
@@ -135,6 +137,10 @@ func TestCalcVecPatternsCastsDatesMatchRowPath(t *testing.T) {
 		"regexp-lit":  call("REGEXP", col(0), str("[0-9]")),
 		"rx-col":      call("REGEXP_EXTRACT", col(0), col(2)),
 		"rx-col-g":    call("REGEXP_EXTRACT", col(0), col(2), i32(1)),
+		"fit-v3":      cast(col(0), types.VarCharType(3), false),
+		"fit-v1":      cast(col(1), types.VarCharType(1), false),
+		"fit-c4":      cast(col(0), types.CharType(4), false),
+		"fit-sub":     cast(call("SUBSTRING", col(0), i32(1), i32(2)), types.VarCharType(1), false),
 		"flag":        col(6),
 		"n-pos":       call(">", cast(col(7), types.BigIntType(), false), i32(0)),
 	}
@@ -154,6 +160,8 @@ func TestCalcVecPatternsCastsDatesMatchRowPath(t *testing.T) {
 		{filter: "n-pos", projects: []string{"n-int", "try-ts"}},
 		{projects: []string{"like-col", "like-rev", "regexp", "regexp-lit", "rx-col", "rx-col-g"}},
 		{projects: []string{"like-esc"}},
+		{projects: []string{"fit-v3", "fit-v1", "fit-c4", "fit-sub"}},
+		{filter: "flag", projects: []string{"fit-v1", "fit-c4"}},
 		{filter: "like-col", projects: []string{"rx-col", "try-int"}},
 	}
 	rng := rand.New(rand.NewSource(17))
@@ -211,5 +219,33 @@ func TestCalcVecPatternsCastsDatesMatchRowPath(t *testing.T) {
 			}
 			t.Logf("%d rows out, %d batches failed, %d runs bailed (the same results on every path)", outRows, errs, bailed)
 		})
+	}
+}
+
+// TestCalcVecProctime checks PROCTIME()'s kernel: one clock reading per batch, within the batch's evaluation.
+func TestCalcVecProctime(t *testing.T) {
+	x, err := expr.Call(expr.NewEnv(nil), "PROCTIME")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &vcompiler{}
+	k := c.compile(x)
+	if k == nil {
+		t.Fatalf("PROCTIME() has no kernel")
+	}
+	b := &vec.Batch{N: 100}
+	before := time.Now().UnixMilli()
+	col, err := k.eval(b)
+	after := time.Now().UnixMilli()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if col.Kind != vec.Int64 || col.Tag != types.TagTimestamp || len(col.I64) != 100 || col.Nulls.Any() {
+		t.Fatalf("column %+v", col)
+	}
+	for i, v := range col.I64 {
+		if v != col.I64[0] || v < before || v > after {
+			t.Fatalf("row %d: %d, first %d, clock %d..%d", i, v, col.I64[0], before, after)
+		}
 	}
 }
