@@ -19,7 +19,7 @@ type mapTable struct {
 }
 
 func (m *mapTable) Open(context.Context) error { return nil }
-func (m *mapTable) Close() error                { return nil }
+func (m *mapTable) Close() error               { return nil }
 func (m *mapTable) Lookup(_ context.Context, key []types.Value, dst [][]types.Value) ([][]types.Value, error) {
 	m.lookups++
 	if key[0].IsNull() {
