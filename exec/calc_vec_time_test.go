@@ -249,3 +249,49 @@ func TestCalcVecProctime(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCalcVecDateFormatCast measures DATE_FORMAT(ts, 'yyyy-MM-dd') and CAST(s AS BIGINT) over 1024
+// rows: the row path against the kernels over columns.
+func BenchmarkCalcVecDateFormatCast(b *testing.B) {
+	env := expr.NewEnv(nil)
+	ts := []types.Type{types.TimestampType(3), types.StringType()}
+	df, err := expr.Call(env, "DATE_FORMAT", expr.Column(0, "ts", ts[0]), expr.Literal(types.StringValue("yyyy-MM-dd"), types.StringType().WithNullable(false)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs, err := expr.Cast(env, expr.Column(1, "s", ts[1]), types.BigIntType(), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([]changelog.Row, 1024)
+	for i := range rows {
+		rows[i].Vals = []types.Value{types.TimestampValue(1_700_000_000_000+int64(i)*3_600_000, 0), types.StringValue(fmt.Sprint(i * 7919))}
+	}
+	var cb vec.Batch
+	vec.FromRows(&cb, rows, ts, nil)
+	for _, p := range []struct {
+		name string
+		x    expr.Expr
+	}{{"date_format", df}, {"cast_bigint", cs}} {
+		sink := NewCollect(func(changelog.Row) error { return nil })
+		b.Run(p.name+"/rows", func(b *testing.B) {
+			c := NewCalc([]expr.Expr{p.x}, nil, sink).(*calc)
+			c.vx = nil
+			for i := 0; i < b.N; i++ {
+				if err := c.Push(&changelog.Batch{Rows: rows}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+		})
+		b.Run(p.name+"/kernel", func(b *testing.B) {
+			v := compileCalc([]expr.Expr{p.x}, nil)
+			for i := 0; i < b.N; i++ {
+				if _, err := v.run(&cb); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+		})
+	}
+}
