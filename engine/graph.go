@@ -419,6 +419,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Right, r, j)
 	case *planner.LookupJoin:
 		cfg := exec.LookupJoinConfig{LeftKeys: n.LeftKeys, RightWidth: len(n.Table.PhysicalColumns()), Outer: n.Outer, Source: n.Lookup}
+		if out, in := fieldTypes(n.Fields()), len(n.Input.Fields()); len(out) == in+cfg.RightWidth {
+			cfg.RightTypes = out[in:]
+		}
 		return g.build(n.Input, g.op(n, exec.NewLookupJoin(cfg, out)), j)
 	case *planner.TemporalJoin:
 		g.noTTL = append(g.noTTL, n.Describe())

@@ -86,8 +86,11 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		}
 		return &vlit{v: v, typ: x.Type(), one: col}
 	}
-	if in, _, _, ok := expr.CastParts(x); ok {
-		return c.compileCast(in, x.Type())
+	if in, try, overflowNull, ok := expr.CastParts(x); ok {
+		if k := c.compileCast(in, x.Type()); k != nil || !in.Type().IsString() {
+			return k
+		}
+		return c.compileStrCast(in, x.Type(), try, overflowNull)
 	}
 	if conds, results, els, ok := expr.CaseParts(x); ok {
 		return c.compileCase(x.Type(), conds, results, els)
@@ -97,13 +100,21 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
-		return nil
+		return c.compileVolatile(x)
 	}
 	rt := x.Type()
 	switch name {
 	case "UPPER", "LOWER", "CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "SUBSTRING", "SUBSTR", "CONCAT", "||",
 		"TRIM", "LTRIM", "RTRIM", "LIKE", "SPLIT_INDEX", "REGEXP_EXTRACT":
-		return c.compileString(x, name, args)
+		if k := c.compileString(x, name, args); k != nil {
+			return k
+		}
+		return c.compilePatternDyn(name, args)
+	case "REGEXP":
+		return c.compilePatternDyn(name, args)
+	case "DATE_FORMAT":
+		return c.compileDateFormat(args)
+
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)
 		if !ok {

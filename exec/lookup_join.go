@@ -20,6 +20,9 @@ type LookupJoinConfig struct {
 	RightWidth int      // columns of a looked-up row
 	Outer      bool     // LEFT JOIN: an input row without a match is emitted with NULLs
 	Source     Lookuper // opened on the first row, closed at End
+	// RightTypes are the looked-up row's field types (optional): the columnar path builds typed columns of
+	// them, else Values columns (lookup_join_vec.go).
+	RightTypes []types.Type
 }
 
 // LookupJoin joins each input row with the rows its key finds in the lookup source at that moment (a
@@ -34,6 +37,7 @@ type LookupJoin struct {
 	vals   []types.Value // backing store of the output rows of one batch
 	batch  changelog.Batch
 	nulls  []types.Value
+	vx     *lookupVec // the columnar path's state (lookup_join_vec.go)
 }
 
 // NewLookupJoin returns the operator writing to out.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // benchRow is a 10-column row: ids, amounts, strings, a timestamp.
@@ -43,7 +44,9 @@ func BenchmarkScan(b *testing.B) {
 	for _, c := range []struct {
 		name    string
 		project []int
-	}{{"all-columns", nil}, {"projected-2-of-10", []int{1, 2}}} {
+		cols    bool
+	}{{"all-columns", nil, false}, {"projected-2-of-10", []int{1, 2}, false},
+		{"columnar/all-columns", nil, true}, {"columnar/projected-2-of-10", []int{1, 2}, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			rows := 0
@@ -52,7 +55,17 @@ func BenchmarkScan(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for {
+				for c.cols {
+					batch, err := r.NextColumns()
+					if err != nil {
+						b.Fatal(err)
+					}
+					if batch == nil {
+						break
+					}
+					rows += batch.Len()
+				}
+				for !c.cols {
 					batch, err := r.Next()
 					if err != nil {
 						b.Fatal(err)
@@ -84,6 +97,40 @@ func BenchmarkWrite(b *testing.B) {
 		if err := w.Write(row); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkWriteColumns writes the rows of BenchmarkWrite as columnar batches of 1024 rows (WriteColumns).
+func BenchmarkWriteColumns(b *testing.B) {
+	const n = 1024
+	rows := make([][]types.Value, n)
+	for i := range rows {
+		rows[i] = []types.Value{types.IntValue(int64(i)), types.IntValue(2), types.FloatValue(0.5), types.DecimalValue(1234, 2), types.StringValue("name-1"),
+			types.StringValue("Berlin"), types.IntValue(3), types.BoolValue(true), types.TimestampValue(1700000000000, 0), types.StringValue("a note")}
+	}
+	batch := colsOf(rows, benchRow())
+	for _, c := range batch.Cols {
+		if c.Kind == vec.Values {
+			b.Fatalf("a Values column: the benchmark would not measure the column path")
+		}
+	}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, benchRow(), DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	written := 0
+	for written < b.N {
+		batch.N = min(n, b.N-written)
+		if err := w.WriteColumns(batch); err != nil {
+			b.Fatal(err)
+		}
+		written += batch.N
 	}
 	if err := w.Close(); err != nil {
 		b.Fatal(err)

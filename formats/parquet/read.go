@@ -28,6 +28,8 @@ type Reader struct {
 	slab    []types.Value
 	rec     arrow.RecordBatch
 	nextRow int
+	row     types.Type
+	vr      *vecReader // NextColumns' state (read_vec.go)
 }
 
 type readCol struct {
@@ -35,6 +37,10 @@ type readCol struct {
 	src  int // column of the record batch, -1 when the file lacks it
 	fill func(arr arrow.Array, dst []types.Value, stride, col int) error
 	name string
+	// For NextColumns: the file's Arrow type, the column's type, and the value getter (read_vec.go).
+	at         arrow.DataType
+	typ        types.Type
+	localInt96 bool
 }
 
 // ErrCorrupt wraps errors about files that are not valid Parquet.
@@ -71,7 +77,7 @@ func NewReader(ctx context.Context, r pq.ReaderAtSeeker, row types.Type, project
 	for i, f := range fr.Manifest.Fields {
 		byName[f.Field.Name] = i
 	}
-	rd = &Reader{pf: pf, width: len(row.Fields)}
+	rd = &Reader{pf: pf, width: len(row.Fields), row: row}
 	var leaves []int
 	var picked []int // top-level file fields, in file order after sorting below
 	pickedSet := map[int]bool{}
@@ -108,7 +114,9 @@ func NewReader(ctx context.Context, r pq.ReaderAtSeeker, row types.Type, project
 				return nil, fmt.Errorf("column '%s': %w", f.Name, err)
 			}
 			c.fill = fill
+			c.at, c.localInt96 = sf.Field.Type, int96 && !cfg.UTC
 		}
+		c.typ = f.Type
 		rd.cols = append(rd.cols, c)
 	}
 	if len(leaves) > 0 {
@@ -146,24 +154,9 @@ func (r *Reader) Next() (rows [][]types.Value, err error) {
 			rows, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, p)
 		}
 	}()
-	var nrows int
-	var rec arrow.RecordBatch
-	if r.rr == nil { // no column of the projection is in the file: only the row count matters
-		left := int(r.pf.NumRows()) - r.nextRow
-		if left <= 0 {
-			return nil, nil
-		}
-		nrows = min(left, 8192)
-		r.nextRow += nrows
-	} else {
-		if !r.rr.Next() {
-			if err := r.rr.Err(); err != nil && !errors.Is(err, errEOF) {
-				return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-			}
-			return nil, nil
-		}
-		rec = r.rr.RecordBatch()
-		nrows = int(rec.NumRows())
+	rec, nrows, err := r.nextRecord()
+	if err != nil || nrows == 0 {
+		return nil, err
 	}
 	need := nrows * r.width
 	// A new slab per batch: rows handed downstream may be kept (values are immutable).
@@ -181,6 +174,32 @@ func (r *Reader) Next() (rows [][]types.Value, err error) {
 		out[i] = r.slab[i*r.width : (i+1)*r.width : (i+1)*r.width]
 	}
 	return out, nil
+}
+
+// nextRecord reads the next record batch (nil when no column of the projection is in the file: only the
+// row count matters); nrows is 0 at the end of the file.
+func (r *Reader) nextRecord() (rec arrow.RecordBatch, nrows int, err error) {
+	if r.rr == nil {
+		left := int(r.pf.NumRows()) - r.nextRow
+		if left <= 0 {
+			return nil, 0, nil
+		}
+		nrows = min(left, 8192)
+		r.nextRow += nrows
+		return nil, nrows, nil
+	}
+	for {
+		if !r.rr.Next() {
+			if err := r.rr.Err(); err != nil && !errors.Is(err, errEOF) {
+				return nil, 0, fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			return nil, 0, nil
+		}
+		rec = r.rr.RecordBatch()
+		if nrows = int(rec.NumRows()); nrows > 0 {
+			return rec, nrows, nil
+		}
+	}
 }
 
 var errEOF = errors.New("EOF")

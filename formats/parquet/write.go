@@ -26,6 +26,7 @@ type Writer struct {
 	rb      *array.RecordBuilder
 	fw      *pqarrow.FileWriter
 	apps    []appender
+	types   []types.Type // by column
 	pending int
 	rows    int64
 }
@@ -44,6 +45,7 @@ func NewWriter(w io.Writer, row types.Type, cfg Config) (*Writer, error) {
 	wr := &Writer{cfg: cfg, schema: sc}
 	for _, f := range row.Fields {
 		wr.apps = append(wr.apps, compileAppender(f.Type, cfg.UTC))
+		wr.types = append(wr.types, f.Type)
 	}
 	props := parquet.NewWriterProperties(parquet.WithCompression(cfg.Codec), parquet.WithDictionaryDefault(cfg.Dictionary),
 		parquet.WithDataPageSize(cfg.PageSize), parquet.WithMaxRowGroupLength(math.MaxInt32),

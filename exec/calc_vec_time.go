@@ -1,0 +1,331 @@
+package exec
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
+)
+
+// DATE_FORMAT(ts, 'pattern') with a constant pattern over a TIMESTAMP or DATE column: the pattern is
+// compiled once into field writers (java.time letters as the row path implements them, expr/datefmt.go)
+// that append to the kernel's reused string arena from civil date arithmetic on the epoch millis — no
+// time.Time per row. Patterns with letters outside the writers' set (week-based fields, zones, quarters)
+// and TIMESTAMP_LTZ or string operands stay on the row path.
+
+// dateField is one item of a compiled pattern: literal text (letter 0) or a letter repeated count times.
+type dateField struct {
+	letter byte
+	count  int
+	lit    string
+}
+
+var monthNamesVec = [...]string{"January", "February", "March", "April", "May", "June", "July", "August",
+	"September", "October", "November", "December"}
+
+var dayNamesVec = [...]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+
+// compileDateFields parses a pattern as expr's compileDateFormat does; ok is false for a letter the
+// writers do not implement or a pattern the row path rejects.
+func compileDateFields(p string) (fs []dateField, ok bool) {
+	for i := 0; i < len(p); {
+		c := p[i]
+		switch {
+		case c == '\'':
+			j := i + 1
+			var b strings.Builder
+			for {
+				if j >= len(p) {
+					return nil, false
+				}
+				if p[j] == '\'' {
+					if j+1 < len(p) && p[j+1] == '\'' {
+						b.WriteByte('\'')
+						j += 2
+						continue
+					}
+					break
+				}
+				b.WriteByte(p[j])
+				j++
+			}
+			if j == i+1 {
+				fs = append(fs, dateField{lit: "'"})
+			} else {
+				fs = append(fs, dateField{lit: b.String()})
+			}
+			i = j + 1
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			j := i
+			for j < len(p) && p[j] == c {
+				j++
+			}
+			if !strings.ContainsRune("yuMdDHkKhmsSnaE", rune(c)) {
+				return nil, false
+			}
+			fs = append(fs, dateField{letter: c, count: j - i})
+			i = j
+		case c == '[' || c == ']':
+			i++
+		default:
+			fs = append(fs, dateField{lit: string(c)})
+			i++
+		}
+	}
+	return fs, true
+}
+
+// civil is a wall clock split into fields.
+type civil struct {
+	year             int64
+	month, day, yday int   // 1-based
+	wday             int   // 0 = Sunday
+	hour, min, sec   int64 // of the day
+	nano             int64 // of the second
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+var daysBefore = [...]int{0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334}
+
+// civilOf splits epoch millis plus nanos of the millisecond (a wall clock read as UTC).
+func civilOf(ms int64, nanos int32) civil {
+	days := floorDiv(ms, 86_400_000)
+	msOfDay := ms - days*86_400_000
+	// Days to a proleptic Gregorian date (H. Hinnant's days_from_civil inverse).
+	z := days + 719_468
+	era := floorDiv(z, 146_097)
+	doe := z - era*146_097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146_096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	var c civil
+	c.year, c.month, c.day = y, int(m), int(d)
+	leap := y%4 == 0 && (y%100 != 0 || y%400 == 0)
+	c.yday = daysBefore[m-1] + int(d)
+	if leap && m > 2 {
+		c.yday++
+	}
+	c.wday = int(((days+4)%7 + 7) % 7) // 1970-01-01 was a Thursday
+	c.hour, c.min, c.sec = msOfDay/3_600_000, msOfDay/60_000%60, msOfDay/1000%60
+	c.nano = msOfDay%1000*1_000_000 + int64(nanos)
+	return c
+}
+
+// appendPad writes n in decimal, at least width digits, a minus sign before negative numbers (as expr's
+// appendPadded).
+func appendPad(dst []byte, n int64, width int) []byte {
+	if n < 0 {
+		dst = append(dst, '-')
+		n = -n
+	}
+	if n >= 0 && n < 100 && width <= 2 {
+		if n >= 10 || width == 2 {
+			dst = append(dst, byte('0'+n/10))
+		}
+		return append(dst, byte('0'+n%10))
+	}
+	var buf [20]byte
+	s := strconv.AppendInt(buf[:0], n, 10)
+	for i := len(s); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, s...)
+}
+
+func formatCivil(dst []byte, fs []dateField, c *civil) []byte {
+	for _, f := range fs {
+		n := f.count
+		switch f.letter {
+		case 0:
+			dst = append(dst, f.lit...)
+		case 'y', 'u':
+			if n == 2 {
+				dst = appendPad(dst, (c.year%100+100)%100, 2)
+			} else {
+				dst = appendPad(dst, c.year, n)
+			}
+		case 'M':
+			switch {
+			case n >= 4:
+				dst = append(dst, monthNamesVec[c.month-1]...)
+			case n == 3:
+				dst = append(dst, monthNamesVec[c.month-1][:3]...)
+			default:
+				dst = appendPad(dst, int64(c.month), n)
+			}
+		case 'd':
+			dst = appendPad(dst, int64(c.day), n)
+		case 'D':
+			dst = appendPad(dst, int64(c.yday), n)
+		case 'E':
+			if n >= 4 {
+				dst = append(dst, dayNamesVec[c.wday]...)
+			} else {
+				dst = append(dst, dayNamesVec[c.wday][:3]...)
+			}
+		case 'a':
+			if c.hour < 12 {
+				dst = append(dst, "AM"...)
+			} else {
+				dst = append(dst, "PM"...)
+			}
+		case 'H':
+			dst = appendPad(dst, c.hour, n)
+		case 'k':
+			h := c.hour
+			if h == 0 {
+				h = 24
+			}
+			dst = appendPad(dst, h, n)
+		case 'K':
+			dst = appendPad(dst, c.hour%12, n)
+		case 'h':
+			h := c.hour % 12
+			if h == 0 {
+				h = 12
+			}
+			dst = appendPad(dst, h, n)
+		case 'm':
+			dst = appendPad(dst, c.min, n)
+		case 's':
+			dst = appendPad(dst, c.sec, n)
+		case 'S':
+			ns := c.nano
+			var buf [9]byte
+			for i := 8; i >= 0; i-- {
+				buf[i] = byte('0' + ns%10)
+				ns /= 10
+			}
+			for i := 0; i < n; i++ {
+				if i < 9 {
+					dst = append(dst, buf[i])
+				} else {
+					dst = append(dst, '0')
+				}
+			}
+		case 'n':
+			dst = appendPad(dst, c.nano, n)
+		}
+	}
+	return dst
+}
+
+// compileDateFormat compiles DATE_FORMAT(x, constant pattern) for TIMESTAMP and DATE operands.
+func (c *vcompiler) compileDateFormat(args []expr.Expr) vexpr {
+	if len(args) != 2 {
+		return nil
+	}
+	t := args[0].Type()
+	if t.Kind != types.Timestamp && t.Kind != types.Date {
+		return nil
+	}
+	pv, ok := expr.LiteralOf(args[1])
+	if !ok || pv.IsNull() {
+		return nil
+	}
+	fs, ok := compileDateFields(pv.S)
+	if !ok {
+		return nil
+	}
+	k := c.compile(args[0])
+	if k == nil {
+		return nil
+	}
+	return &vdateFormat{x: k, fields: fs, date: t.Kind == types.Date}
+}
+
+// vdateFormat is DATE_FORMAT with a compiled pattern.
+type vdateFormat struct {
+	x      vexpr
+	fields []dateField
+	date   bool
+	out    vec.Col
+}
+
+func (k *vdateFormat) eval(b *vec.Batch) (*vec.Col, error) {
+	x, err := intCol(k.x, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	bytesOut(&k.out, types.TagString, n)
+	out := &k.out
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) || x.Nulls.Get(i) {
+			endRow(out)
+			continue
+		}
+		var c civil
+		if k.date {
+			c = civilOf(x.I64[i]*86_400_000, 0)
+		} else {
+			c = civilOf(x.I64[i], nanoAt(x, i))
+		}
+		out.Data = formatCivil(out.Data, k.fields, &c)
+		endRow(out)
+	}
+	out.Nulls = x.Nulls
+	return out, nil
+}
+
+// compileVolatile compiles the volatile calls that have kernels: PROCTIME() (expr.CallParts does not open
+// volatile calls; its printed form names it).
+func (c *vcompiler) compileVolatile(x expr.Expr) vexpr {
+	if x.Type().Kind == types.TimestampLTZ && x.String() == "PROCTIME()" {
+		return &vclock{x: x}
+	}
+	return nil
+}
+
+// vclock is PROCTIME(): the processing time, read once per batch (a batch is processed at one instant; the
+// row path reads the clock per row, microseconds apart). x is the row path's expression, evaluated for
+// the reading.
+type vclock struct {
+	x     expr.Expr
+	out   vec.Col
+	nanos []int32
+}
+
+func (k *vclock) eval(b *vec.Batch) (*vec.Col, error) {
+	v, err := k.x.Eval(nil)
+	if err != nil {
+		return nil, err
+	}
+	if v.T != types.TagTimestamp {
+		return nil, errBail
+	}
+	n := b.N
+	k.out = vec.Col{Kind: vec.Int64, Tag: types.TagTimestamp, I64: growI64(k.out.I64, n)}
+	for i := range k.out.I64 {
+		k.out.I64[i] = v.I
+	}
+	if v.N != 0 {
+		if cap(k.nanos) < n {
+			k.nanos = make([]int32, n)
+		}
+		k.out.Nanos = k.nanos[:n]
+		for i := range k.out.Nanos {
+			k.out.Nanos[i] = v.N
+		}
+	}
+	return &k.out, nil
+}
