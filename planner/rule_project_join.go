@@ -27,11 +27,13 @@ func (projectJoinTranspose) Name() string { return "ProjectJoinTransposeRule" }
 func (projectJoinTranspose) Rewrite(n Node) (Node, bool) {
 	switch p := n.(type) {
 	case *Calc:
-		j, ok := p.Input.(*Join)
-		if !ok {
+		j := p.Input
+		switch j.(type) {
+		case *Join, *WindowJoin, *TemporalJoin, *LookupJoin:
+		default:
 			return n, false
 		}
-		used := make([]bool, len(j.Out))
+		used := make([]bool, len(j.Fields()))
 		for _, x := range p.Projects {
 			if !markColumns(x, used) {
 				return n, false
@@ -40,7 +42,7 @@ func (projectJoinTranspose) Rewrite(n Node) (Node, bool) {
 		if p.Filter != nil && !markColumns(p.Filter, used) {
 			return n, false
 		}
-		nj, to, ok := pruneJoin(j, used)
+		nj, to, ok := pruneAnyJoin(j, used) // rule_project_join_kinds.go
 		if !ok {
 			return n, false
 		}
@@ -56,7 +58,7 @@ func (projectJoinTranspose) Rewrite(n Node) (Node, bool) {
 				return n, false
 			}
 		}
-		if filter == nil && copiesColumns(projects, p.Out, nj.Out) {
+		if filter == nil && copiesColumns(projects, p.Out, nj.Fields()) {
 			return nj, true
 		}
 		return &Calc{Input: nj, Projects: projects, Filter: filter, Out: p.Out}, true
