@@ -1,0 +1,113 @@
+package planner
+
+import (
+	"testing"
+)
+
+// TestJoinStateWidthShrinks plans one query per join kind with the whole program and with the program
+// without the pruning rules (ProjectJoinTransposeRule, TrimJoinReadersRule), and checks the width of the
+// rows each side of the join holds (the columns of its inputs: what a join stores in state, and what a lookup
+// join copies into each output row) before and after.
+func TestJoinStateWidthShrinks(t *testing.T) {
+	cat := newTestCatalog(t)
+	if out := execDDL(cat, `
+CREATE TABLE w (a INT, d STRING, e BIGINT, f STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE vers (a INT, c STRING, g STRING, vts TIMESTAMP(3), PRIMARY KEY (a) NOT ENFORCED, WATERMARK FOR vts AS vts) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+CREATE TABLE dim (a INT, c STRING, g STRING) WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://127.0.0.1:5432/db', 'table-name' = 'dim');`); out != "ok\n" {
+		t.Fatal(out)
+	}
+	for _, c := range []struct {
+		kind, query string
+		before      [2]int // left, right widths without the rules (right 0: a lookup join's dimension side)
+		after       [2]int
+	}{
+		{"regular join", "SELECT w.d, u.c FROM w JOIN u ON w.a = u.a", [2]int{5, 2}, [2]int{2, 2}},
+		{"interval join", "SELECT w1.d FROM w AS w1 JOIN w AS w2 ON w1.a = w2.a AND w1.ts BETWEEN w2.ts - INTERVAL '1' MINUTE AND w2.ts",
+			[2]int{5, 5}, [2]int{3, 2}},
+		{"window join", `SELECT L.a, R.d FROM
+  (SELECT * FROM TABLE(TUMBLE(TABLE w, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) L
+  JOIN (SELECT * FROM TABLE(TUMBLE(TABLE w, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) R
+  ON L.a = R.a AND L.window_start = R.window_start AND L.window_end = R.window_end`, [2]int{8, 8}, [2]int{3, 4}},
+		{"window join under a window Top-N", `SELECT l_a, r_d, window_end, rn FROM (
+  SELECT L.a AS l_a, R.d AS r_d, L.window_start, L.window_end,
+    ROW_NUMBER() OVER (PARTITION BY L.window_start, L.window_end ORDER BY R.e DESC) AS rn
+  FROM TABLE(TUMBLE(TABLE w, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) L
+  JOIN TABLE(TUMBLE(TABLE w, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) R
+  ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.e < R.e
+) WHERE rn <= 1`, [2]int{8, 8}, [2]int{4, 4}},
+		{"regular join under a Top-N", `SELECT a, c, rn FROM (
+  SELECT w.a, w.d, w.f, u.c, ROW_NUMBER() OVER (PARTITION BY u.c ORDER BY w.e DESC) AS rn FROM w JOIN u ON w.a = u.a)
+WHERE rn <= 2`, [2]int{5, 2}, [2]int{2, 2}},
+		{"event-time temporal join", "SELECT w.d, vers.c FROM w JOIN vers FOR SYSTEM_TIME AS OF w.ts ON w.a = vers.a",
+			[2]int{5, 4}, [2]int{3, 3}},
+		{"lookup join", "SELECT o.a, dim.g FROM (SELECT *, PROCTIME() AS pt FROM w) o JOIN dim FOR SYSTEM_TIME AS OF o.pt ON o.a = dim.a",
+			[2]int{6, 0}, [2]int{1, 0}},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			got := func(prune bool) [2]int {
+				p := newTestPlanner(cat, false)
+				n, err := bindStatement(p, c.query)
+				if err != nil {
+					t.Fatal(err)
+				}
+				program := phases(false)
+				if !prune {
+					program = withoutRules(program, "ProjectJoinTransposeRule", "TrimJoinReadersRule")
+				}
+				if n, _, err = Optimize(n, program); err != nil {
+					t.Fatal(err)
+				}
+				if n, err = p.physical(n); err != nil {
+					t.Fatal(err)
+				}
+				w, ok := joinWidths(n)
+				if !ok {
+					t.Fatalf("no join in the plan:\n%s", Explain(n, false))
+				}
+				return w
+			}
+			before, after := got(false), got(true)
+			if before != c.before || after != c.after {
+				t.Errorf("join input widths (left, right): %v without the rules, %v with them; want %v and %v", before, after, c.before, c.after)
+			}
+			if after[0]+after[1] >= before[0]+before[1] {
+				t.Errorf("the join's rows did not shrink: %v → %v", before, after)
+			}
+		})
+	}
+}
+
+// withoutRules returns program with the named rules left out.
+func withoutRules(program []Phase, names ...string) []Phase {
+	var out []Phase
+	for _, ph := range program {
+		var rs []Rule
+		for _, r := range ph.Rules {
+			if !containsName(names, r.Name()) {
+				rs = append(rs, r)
+			}
+		}
+		out = append(out, Phase{Name: ph.Name, Rules: rs})
+	}
+	return out
+}
+
+// joinWidths finds the first join in n (depth first) and returns the widths of its inputs.
+func joinWidths(n Node) ([2]int, bool) {
+	switch j := n.(type) {
+	case *Join:
+		return [2]int{len(j.Left.Fields()), len(j.Right.Fields())}, true
+	case *WindowJoin:
+		return [2]int{len(j.Left.Fields()), len(j.Right.Fields())}, true
+	case *TemporalJoin:
+		return [2]int{len(j.Left.Fields()), len(j.Right.Fields())}, true
+	case *LookupJoin:
+		return [2]int{len(j.Input.Fields()), 0}, true
+	}
+	for _, in := range n.Inputs() {
+		if w, ok := joinWidths(in); ok {
+			return w, true
+		}
+	}
+	return [2]int{}, false
+}
