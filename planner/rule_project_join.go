@@ -5,8 +5,9 @@ import (
 	"github.com/sluicesql/sluice/expr"
 )
 
-// projectJoinTranspose prunes the inputs of a regular or interval join to the columns that its reader and the
-// join itself (keys, residual condition, time bounds) use, as Flink's ProjectJoinTransposeRule with
+// projectJoinTranspose prunes the inputs of a regular, interval, window, event-time temporal or lookup join
+// (rule_project_join_kinds.go) to the columns that its reader and the join itself (keys, residual condition,
+// time bounds, window bounds, version times) use, as Flink's ProjectJoinTransposeRule with
 // ProjectRemoveRule: a join stores its input rows in state, and a row that keeps only what is read costs less
 // to store, copy and decode (projection pushdown carries the narrower inputs on into scans and formats).
 //

@@ -81,21 +81,10 @@ func narrowCalcOverCalc(p *Calc) (Node, bool) {
 	if p.Filter != nil && !markColumns(p.Filter, used) {
 		return p, false
 	}
-	pos := make([]int, len(used))
-	var projects []expr.Expr
-	var out []Field
-	for i, u := range used {
-		pos[i] = -1
-		if u {
-			pos[i] = len(projects)
-			projects = append(projects, c.Projects[i])
-			out = append(out, c.Out[i])
-		}
-	}
-	if len(projects) == len(c.Projects) || len(projects) == 0 {
+	nc, to, ok := narrowCalc(c, used)
+	if !ok {
 		return p, false
 	}
-	to := posMap(pos)
 	nps := make([]expr.Expr, len(p.Projects))
 	for i, x := range p.Projects {
 		if nps[i], ok = expr.MapColumns(x, to); !ok {
@@ -108,7 +97,7 @@ func narrowCalcOverCalc(p *Calc) (Node, bool) {
 			return p, false
 		}
 	}
-	return &Calc{Input: &Calc{Input: below, Projects: projects, Filter: c.Filter, Out: out}, Projects: nps, Filter: filter, Out: p.Out}, true
+	return &Calc{Input: nc, Projects: nps, Filter: filter, Out: p.Out}, true
 }
 
 // isJoinNode reports whether n is one of the joins pruneAnyJoin prunes.
@@ -160,7 +149,8 @@ func trimAggregateInput(in Node, keys []int, aggs []exec.AggCall) (Node, []int, 
 	return nj, nkeys, naggs, true
 }
 
-// trimThroughPassThrough handles a Calc over a Rank, WindowRank or WindowTVF over a join.
+// trimThroughPassThrough handles a Calc over a Rank, WindowRank or WindowTVF over a join, or over a Calc
+// over a join (a view's projection: that Calc drops what is not read, and then prunes the join itself).
 func trimThroughPassThrough(p *Calc) (Node, bool) {
 	mid := p.Input
 	switch mid.(type) {
@@ -169,7 +159,7 @@ func trimThroughPassThrough(p *Calc) (Node, bool) {
 		return p, false
 	}
 	ins := mid.Inputs()
-	if len(ins) != 1 || !isJoinNode(ins[0]) {
+	if len(ins) != 1 || !isJoinNode(ins[0]) && !isCalcOverJoin(ins[0]) {
 		return p, false
 	}
 	j := ins[0]
@@ -203,7 +193,14 @@ func trimThroughPassThrough(p *Calc) (Node, bool) {
 	for _, k := range sortCols {
 		used[k.Col] = true
 	}
-	nj, to, ok := pruneAnyJoin(j, used)
+	var nj Node
+	var to func(int) (int, bool)
+	var ok bool
+	if c, isCalc := j.(*Calc); isCalc {
+		nj, to, ok = narrowCalc(c, used)
+	} else {
+		nj, to, ok = pruneAnyJoin(j, used)
+	}
 	if !ok {
 		return p, false
 	}
@@ -305,4 +302,30 @@ func mapSortKeys(keys []exec.SortKey, to func(int) (int, bool)) ([]exec.SortKey,
 		}
 	}
 	return out, true
+}
+
+// isCalcOverJoin reports whether n is a Calc reading a join.
+func isCalcOverJoin(n Node) bool {
+	c, ok := n.(*Calc)
+	return ok && isJoinNode(c.Input)
+}
+
+// narrowCalc returns c keeping only the projections marked in used, and the renumbering of its columns;
+// false when it keeps them all (or none).
+func narrowCalc(c *Calc, used []bool) (Node, func(int) (int, bool), bool) {
+	pos := make([]int, len(used))
+	var projects []expr.Expr
+	var out []Field
+	for i, u := range used {
+		pos[i] = -1
+		if u {
+			pos[i] = len(projects)
+			projects = append(projects, c.Projects[i])
+			out = append(out, c.Out[i])
+		}
+	}
+	if len(projects) == len(c.Projects) || len(projects) == 0 {
+		return nil, nil, false
+	}
+	return &Calc{Input: c.Input, Projects: projects, Filter: c.Filter, Out: out}, posMap(pos), true
 }
