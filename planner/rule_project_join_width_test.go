@@ -1,7 +1,11 @@
 package planner
 
 import (
+	"fmt"
 	"testing"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/types"
 )
 
 // TestJoinStateWidthShrinks plans one query per join kind with the whole program and with the program
@@ -110,4 +114,40 @@ func joinWidths(n Node) ([2]int, bool) {
 		}
 	}
 	return [2]int{}, false
+}
+
+// TestTrimJoinUnderAggregate: an Aggregate reading a join directly (the binder always puts a pre-projection
+// between them, so this shape is built here) prunes the join to its keys, the grouping keys and the
+// arguments; the aggregate is renumbered and its output unchanged.
+func TestTrimJoinUnderAggregate(t *testing.T) {
+	cat := newTestCatalog(t)
+	p := newTestPlanner(cat, false)
+	n, err := bindStatement(p, "SELECT * FROM t JOIN u ON t.a = u.a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err = Optimize(n, phases(false)); err != nil {
+		t.Fatal(err)
+	}
+	var j *Join
+	for x := n; j == nil; x = x.Inputs()[0] {
+		j, _ = x.(*Join)
+	}
+	// j: a, b, ts, a0, c. GROUP BY c, SUM(b): ts is read by nothing.
+	fs := j.Fields()
+	agg := &Aggregate{Input: j, Keys: []int{4}, Aggs: []exec.AggCall{{Func: "SUM", Args: []int{1}, ArgTypes: []types.Type{fs[1].Type}, Filter: -1, Type: fs[1].Type}},
+		Out: []Field{fs[4], {Name: "s", Type: fs[1].Type}}}
+	out, ok := trimJoinReaders{}.Rewrite(agg)
+	if !ok {
+		t.Fatalf("TrimJoinReadersRule did not apply to %s", ExplainLogical(agg))
+	}
+	a := out.(*Aggregate)
+	nj := a.Input.(*Join)
+	got := fmt.Sprintf("left %s, right %s, keys %v, args %v", names(nj.Left.Fields()), names(nj.Right.Fields()), a.Keys, a.Aggs[0].Args)
+	if want := "left a, b, right a, c, keys [3], args [1]"; got != want || len(a.Out) != 2 || a.Out[1].Name != "s" {
+		t.Errorf("pruned: %s, out %v; want %s and the same output", got, a.Out, want)
+	}
+	if _, ok := (trimJoinReaders{}).Rewrite(a); ok {
+		t.Errorf("TrimJoinReadersRule applies again to its own result")
+	}
 }
