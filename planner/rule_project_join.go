@@ -11,7 +11,7 @@ import (
 // ProjectRemoveRule: a join stores its input rows in state, and a row that keeps only what is read costs less
 // to store, copy and decode (projection pushdown carries the narrower inputs on into scans and formats).
 //
-// It fires on a Calc reading a Join: a join's parent join reads it through the Calc the rule puts below that
+// It fires on a Calc reading a join (TrimJoinReadersRule handles the other readers): a join's parent join reads it through the Calc the rule puts below that
 // parent, so chains of joins prune from the top down, one pass each; an aggregate reads a join through the
 // Calc of its pre-projection (which the rule removes when it is left as a plain copy). Each input that loses
 // a column gets a Calc keeping the rest in order and under the same names — merged into the input when that

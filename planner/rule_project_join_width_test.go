@@ -42,6 +42,9 @@ CREATE TABLE dim (a INT, c STRING, g STRING) WITH ('connector' = 'jdbc', 'url' =
 		{"regular join under a Top-N", `SELECT a, c, rn FROM (
   SELECT w.a, w.d, w.f, u.c, ROW_NUMBER() OVER (PARTITION BY u.c ORDER BY w.e DESC) AS rn FROM w JOIN u ON w.a = u.a)
 WHERE rn <= 2`, [2]int{5, 2}, [2]int{2, 2}},
+		{"window semi join", `SELECT d FROM TABLE(TUMBLE(TABLE w, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) l WHERE EXISTS (
+  SELECT 1 FROM TABLE(TUMBLE(TABLE w, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) r
+  WHERE l.window_start = r.window_start AND l.window_end = r.window_end AND l.a = r.a)`, [2]int{8, 3}, [2]int{4, 3}},
 		{"event-time temporal join", "SELECT w.d, vers.c FROM w JOIN vers FOR SYSTEM_TIME AS OF w.ts ON w.a = vers.a",
 			[2]int{5, 4}, [2]int{3, 3}},
 		{"lookup join", "SELECT o.a, dim.g FROM (SELECT *, PROCTIME() AS pt FROM w) o JOIN dim FOR SYSTEM_TIME AS OF o.pt ON o.a = dim.a",
