@@ -68,7 +68,6 @@ func TestMapColumns(t *testing.T) {
 	if _, ok := MapColumns(call("CONCAT", pad, c), dropPad); ok {
 		t.Errorf("MapColumns renumbered a read of a dropped column")
 	}
-	// A Go function's call is rebuilt only when none of its columns moves.
 	u, err := NewUDF("f", func(s string) string { return s + "!" })
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +78,20 @@ func TestMapColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := MapColumns(fx, dropPad); ok {
-		t.Errorf("MapColumns rebuilt a Go function's call over moved columns")
+	// A Go function's call is bound again over the moved columns and evaluates as before.
+	fy, ok := MapColumns(fx, dropPad)
+	if !ok || fy.String() != fx.String() {
+		t.Fatalf("MapColumns(%s) = %v, %t; want the call over the moved column", fx, fy, ok)
+	}
+	for _, r := range rows[:2] {
+		want, err1 := fx.Eval(r)
+		got, err2 := fy.Eval([]types.Value{r[0], r[2], r[3]})
+		if err1 != nil || err2 != nil || want.S != got.S {
+			t.Errorf("%s over %v: %v (%v), renumbered %v (%v)", fx, r, want, err1, got, err2)
+		}
+	}
+	if _, ok := MapColumns(call("CONCAT", fx, pad), dropPad); ok {
+		t.Errorf("MapColumns renumbered a Go function's call reading a dropped column")
 	}
 	if y, ok := MapColumns(fx, func(i int) (int, bool) { return i, true }); !ok || y != fx {
 		t.Errorf("MapColumns of an unmoved Go function's call = %v, %t; want it unchanged", y, ok)

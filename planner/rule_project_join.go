@@ -17,7 +17,8 @@ import (
 // a column gets a Calc keeping the rest in order and under the same names — merged into the input when that
 // is already a Calc — and the join's keys, condition and time bounds, and the parent's expressions, are
 // renumbered. A parent Calc left as a plain copy of the join's columns is removed. The rule leaves the plan
-// as it is when an expression cannot be renumbered (a call of a Go function).
+// as it is when an expression cannot be renumbered (expr.MapColumns; a UDF's call is bound again over the
+// moved columns).
 //
 // Column names survive the pruning, so time attributes (found by name) and key derivation see the same
 // columns; a join's changelog mode depends only on its type and its inputs' modes, which a Calc keeps.

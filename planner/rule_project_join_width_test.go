@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -152,5 +153,35 @@ func TestTrimJoinUnderAggregate(t *testing.T) {
 	}
 	if _, ok := (trimJoinReaders{}).Rewrite(a); ok {
 		t.Errorf("TrimJoinReadersRule applies again to its own result")
+	}
+}
+
+// TestPruneJoinUnderGoFunction: a Go function's call in the join's reader is bound again over the moved
+// columns, so the join is pruned (it was left whole before expr.MapColumns rebound UDF calls).
+func TestPruneJoinUnderGoFunction(t *testing.T) {
+	cat := newTestCatalog(t)
+	p := newTestPlanner(cat, false)
+	u, err := expr.NewUDF("f", func(s string) string { return s + "!" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Env.Functions = map[string]*expr.UDF{u.Name(): u}
+	n, err := bindStatement(p, "SELECT F(u.c) AS fc, t.a FROM t JOIN u ON t.a = u.a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err = Optimize(n, phases(false)); err != nil {
+		t.Fatal(err)
+	}
+	got := ExplainLogical(n)
+	want := `LogicalCalc(select=[F(c) AS fc, a])
++- LogicalJoin(joinType=[InnerJoin], where=[=(a, a0)], select=[a, a0, c])
+   :- LogicalCalc(select=[a])
+   :  +- LogicalWatermarkAssigner(rowtime=[ts], watermark=[ts])
+   :     +- LogicalTableScan(table=[[default_catalog, default_database, t]], fields=[a, b, ts])
+   +- LogicalTableScan(table=[[default_catalog, default_database, u]], fields=[a, c])
+`
+	if got != want {
+		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -20,7 +20,7 @@ import (
 // A sink or another join reading a join directly reads every column of it (they output or write all of
 // them), so there is nothing to prune there; a join read through a Calc above its parent join is pruned
 // top-down by ProjectJoinTransposeRule. Like that rule, this one leaves the plan as it is when an expression
-// cannot be renumbered (a call of a Go function).
+// cannot be renumbered (expr.MapColumns).
 type trimJoinReaders struct{}
 
 func (trimJoinReaders) Name() string { return "TrimJoinReadersRule" }
