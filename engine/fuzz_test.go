@@ -67,6 +67,8 @@ func FuzzPlan(f *testing.F) {
 		"SELECT r.name, COUNT(*), SUM(r.addr.zip) FROM n GROUP BY r.name",
 		"SELECT x.id FROM (SELECT r AS x FROM n) WHERE x IS NOT NULL",
 		"SELECT n.r.addr.zip, t.a FROM n JOIN t ON n.k = t.a",
+		"SELECT a, c, rn FROM (SELECT t.a, t.b, u.c, ROW_NUMBER() OVER (PARTITION BY u.c ORDER BY t.b DESC) AS rn FROM t JOIN u ON t.a = u.a) WHERE rn <= 2", // TrimJoinReadersRule
+		"SELECT a, rn FROM (SELECT l.a, ROW_NUMBER() OVER (PARTITION BY l.window_start, l.window_end ORDER BY r.b DESC) AS rn FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) l JOIN TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) r ON l.window_start = r.window_start AND l.window_end = r.window_end) WHERE rn <= 1", // TrimJoinReadersRule (window Top-N over a window join)
 		// MATCH_RECOGNIZE: navigation, aggregates, skip strategies, WITHIN, refused syntax.
 		"SELECT * FROM t MATCH_RECOGNIZE (PARTITION BY a ORDER BY ts MEASURES FIRST(A.b) AS f, LAST(B.b, 1) AS l, SUM(B.b) AS s, MATCH_ROWTIME() AS mt AFTER MATCH SKIP TO LAST B PATTERN (A B+? C{1,2}) WITHIN INTERVAL '1' MINUTE DEFINE B AS B.b < LAST(B.b, 1) OR PREV(B.b, 0) > 1, C AS C.b > A.b) AS m",
 		"SELECT m.x FROM (SELECT * FROM t WHERE b > 0) MATCH_RECOGNIZE (ORDER BY ts, b DESC MEASURES COUNT(*) AS x ONE ROW PER MATCH AFTER MATCH SKIP TO NEXT ROW PATTERN (A{2} B* C) DEFINE A AS AVG(A.b) > 1, B AS B.b IS NULL) m",

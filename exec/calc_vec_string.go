@@ -168,33 +168,19 @@ func (c *vcompiler) compileAll(args []expr.Expr) ([]vexpr, bool) {
 }
 
 // compileTrim compiles TRIM([BOTH|LEADING|TRAILING] [chars] FROM s), LTRIM(s[, chars]) and RTRIM(s[,
-// chars]) with constant (or no) characters to remove. The binder keeps TRIM's mode only in the printed
-// form, which is read here.
+// chars]) with constant (or no) characters to remove. TRIM's mode is the bound call's (expr.TrimMode).
 func (c *vcompiler) compileTrim(x expr.Expr, name string, args []expr.Expr) vexpr {
 	k := &vtrim{leading: name != "RTRIM", trailing: name != "LTRIM", chars: " "}
 	var s, chars expr.Expr
 	switch {
-	case name == "TRIM" && len(args) == 1:
-		s = args[0]
-		switch str := x.String(); {
-		case str == "TRIM("+s.String()+")", strings.HasPrefix(str, "TRIM(BOTH "):
-		case strings.HasPrefix(str, "TRIM(LEADING "):
-			k.trailing = false
-		case strings.HasPrefix(str, "TRIM(TRAILING "):
-			k.leading = false
-		default:
+	case name == "TRIM" && (len(args) == 1 || len(args) == 2):
+		var ok bool
+		if k.leading, k.trailing, ok = expr.TrimMode(x); !ok {
 			return nil
 		}
-	case name == "TRIM" && len(args) == 2:
-		chars, s = args[0], args[1]
-		switch str := x.String(); {
-		case strings.HasPrefix(str, "TRIM(BOTH "):
-		case strings.HasPrefix(str, "TRIM(LEADING "):
-			k.trailing = false
-		case strings.HasPrefix(str, "TRIM(TRAILING "):
-			k.leading = false
-		default:
-			return nil
+		s = args[len(args)-1]
+		if len(args) == 2 {
+			chars = args[0]
 		}
 	case name != "TRIM" && len(args) <= 2:
 		s = args[0]

@@ -44,6 +44,9 @@ type callSite struct {
 	name string // upper-case lookup name
 	def  *funcDef
 	args []Expr
+	// trimMode is TRIM's BOTH, LEADING or TRAILING once bound (empty for TRIM(s)): kept here so that the
+	// call bound again over other arguments (MapColumns) keeps it, and read by TrimMode.
+	trimMode string
 }
 
 var library = sync.OnceValue(buildLibrary)

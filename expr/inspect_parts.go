@@ -80,3 +80,19 @@ func (m *LikeMatcher) Match(s string) bool { return m.p.match(s) }
 // CompileRegexp compiles a constant regular expression as the row path's REGEXP functions do (Java
 // spelling adapted to RE2), for compilers of expressions.
 func CompileRegexp(src string) (*regexp.Regexp, error) { return regexp.Compile(javaRegexp(src)) }
+
+// TrimMode reports whether x is a TRIM call and which ends it trims: TRIM(s) and TRIM(BOTH ...) both,
+// TRIM(LEADING ...) the start, TRIM(TRAILING ...) the end (LTRIM and RTRIM are calls of their own names).
+func TrimMode(x Expr) (leading, trailing, ok bool) {
+	c, isCall := x.(*callExpr)
+	if !isCall || c.site == nil || c.site.name != "TRIM" {
+		return false, false, false
+	}
+	switch c.site.trimMode {
+	case "LEADING":
+		return true, false, true
+	case "TRAILING":
+		return false, true, true
+	}
+	return true, true, true
+}

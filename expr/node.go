@@ -190,8 +190,9 @@ type callExpr struct {
 	// str, when set, prints the call instead of the default name(args).
 	str func() string
 	// site is the bound call this node came from (nil for Go functions), so MapColumns can bind it again
-	// over other argument expressions.
+	// over other argument expressions; udf is the Go or WebAssembly function of a UDF call, for the same.
 	site *callSite
+	udf  *UDF
 }
 
 func (c *callExpr) Type() types.Type { return c.typ }

@@ -59,7 +59,16 @@ func MapColumns(x Expr, fn func(int) (int, bool)) (Expr, bool) {
 			return e, true
 		}
 		if e.site == nil {
-			return nil, false
+			if e.udf == nil {
+				return nil, false
+			}
+			// A UDF's call: bound again over the new argument nodes (the same function, evaluated where it
+			// was, as often as before).
+			out, err := e.udf.bind(args)
+			if err != nil {
+				return nil, false
+			}
+			return out, true
 		}
 		// The call's evaluation closes over its argument nodes: bind the call again over the new ones (they
 		// are the site's arguments after coercion, so binding inserts no further casts).

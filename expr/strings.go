@@ -290,42 +290,47 @@ func trimChars(s, chars string, leading, trailing bool) string {
 }
 
 // bindTrim is TRIM(mode, chars, s) as the parser normalizes TRIM([BOTH|LEADING|TRAILING] [chars] FROM s)
-// (chars a NULL literal when omitted: a space), or TRIM(s).
+// (chars a NULL literal when omitted: a space), or TRIM(s). The mode is kept on the call site (TrimMode): a
+// call bound before is bound again over its printed arguments, (s) or (chars, s), by MapColumns.
 func bindTrim(c *callSite) (Expr, error) {
-	if len(c.args) == 1 {
+	var mode string
+	var chars, s Expr
+	switch {
+	case c.trimMode != "" && (len(c.args) == 1 || len(c.args) == 2):
+		mode, s = c.trimMode, c.args[len(c.args)-1]
+		if len(c.args) == 2 {
+			chars = c.args[0]
+		}
+	case len(c.args) == 1:
 		if !c.strArgs(0) {
 			return nil, c.bad()
 		}
 		return c.make(varying(c.t(0)), strict1(c.args[0], func(v types.Value) (types.Value, error) {
 			return str(trimChars(v.S, " ", true, true))
 		})), nil
-	}
-	if len(c.args) != 3 {
-		return nil, c.bad()
-	}
-	mode, okm := strLiteral(c.args[0])
-	leading, trailing := true, true
-	switch strings.ToUpper(mode) {
-	case "BOTH":
-	case "LEADING":
-		trailing = false
-	case "TRAILING":
-		leading = false
+	case len(c.args) == 3:
+		m, ok := strLiteral(c.args[0])
+		mode = strings.ToUpper(m)
+		if !ok || mode != "BOTH" && mode != "LEADING" && mode != "TRAILING" || !c.strArgs(1, 2) {
+			return nil, c.bad()
+		}
+		chars, s = c.args[1], c.args[2]
+		if isNullLiteral(chars) {
+			chars = nil
+		}
 	default:
-		okm = false
-	}
-	if !okm || !c.strArgs(1, 2) {
 		return nil, c.bad()
 	}
-	chars, s := c.args[1], c.args[2]
+	leading, trailing := mode != "TRAILING", mode != "LEADING"
+	c.trimMode = mode
 	c.args = []Expr{s} // printed as TRIM(s) with the mode below
 	rt := varying(s.Type())
-	if isNullLiteral(chars) {
+	if chars == nil {
 		e := c.make(rt, strict1(s, func(v types.Value) (types.Value, error) {
 			return str(trimChars(v.S, " ", leading, trailing))
 		}))
-		e.args = []Expr{c.args[0]}
-		e.str = func() string { return "TRIM(" + strings.ToUpper(mode) + " ' ' FROM " + s.String() + ")" }
+		e.args = []Expr{s}
+		e.str = func() string { return "TRIM(" + mode + " ' ' FROM " + s.String() + ")" }
 		return e, nil
 	}
 	e := c.make(rt.WithNullable(anyNullable(chars, s)), strict2(chars, s, func(ch, v types.Value) (types.Value, error) {
@@ -333,7 +338,7 @@ func bindTrim(c *callSite) (Expr, error) {
 	}))
 	e.args = []Expr{chars, s}
 	e.str = func() string {
-		return "TRIM(" + strings.ToUpper(mode) + " " + chars.String() + " FROM " + s.String() + ")"
+		return "TRIM(" + mode + " " + chars.String() + " FROM " + s.String() + ")"
 	}
 	return e, nil
 }

@@ -281,7 +281,7 @@ func (u *UDF) bind(args []Expr) (Expr, error) {
 	for i, a := range args {
 		c.argTypes[i] = a.Type()
 	}
-	return &callExpr{name: u.name, args: c.args, typ: u.ResultType(), eval: c.eval, volatile: true}, nil
+	return &callExpr{name: u.name, args: c.args, typ: u.ResultType(), eval: c.eval, volatile: true, udf: u}, nil
 }
 
 // udfCall evaluates one bound call of a UDF.

@@ -5,18 +5,20 @@ import (
 	"github.com/sluicesql/sluice/expr"
 )
 
-// projectJoinTranspose prunes the inputs of a regular or interval join to the columns that its reader and the
-// join itself (keys, residual condition, time bounds) use, as Flink's ProjectJoinTransposeRule with
+// projectJoinTranspose prunes the inputs of a regular, interval, window, event-time temporal or lookup join
+// (rule_project_join_kinds.go) to the columns that its reader and the join itself (keys, residual condition,
+// time bounds, window bounds, version times) use, as Flink's ProjectJoinTransposeRule with
 // ProjectRemoveRule: a join stores its input rows in state, and a row that keeps only what is read costs less
 // to store, copy and decode (projection pushdown carries the narrower inputs on into scans and formats).
 //
-// It fires on a Calc reading a Join: a join's parent join reads it through the Calc the rule puts below that
+// It fires on a Calc reading a join (TrimJoinReadersRule handles the other readers): a join's parent join reads it through the Calc the rule puts below that
 // parent, so chains of joins prune from the top down, one pass each; an aggregate reads a join through the
 // Calc of its pre-projection (which the rule removes when it is left as a plain copy). Each input that loses
 // a column gets a Calc keeping the rest in order and under the same names — merged into the input when that
 // is already a Calc — and the join's keys, condition and time bounds, and the parent's expressions, are
 // renumbered. A parent Calc left as a plain copy of the join's columns is removed. The rule leaves the plan
-// as it is when an expression cannot be renumbered (a call of a Go function).
+// as it is when an expression cannot be renumbered (expr.MapColumns; a UDF's call is bound again over the
+// moved columns).
 //
 // Column names survive the pruning, so time attributes (found by name) and key derivation see the same
 // columns; a join's changelog mode depends only on its type and its inputs' modes, which a Calc keeps.
@@ -27,11 +29,13 @@ func (projectJoinTranspose) Name() string { return "ProjectJoinTransposeRule" }
 func (projectJoinTranspose) Rewrite(n Node) (Node, bool) {
 	switch p := n.(type) {
 	case *Calc:
-		j, ok := p.Input.(*Join)
-		if !ok {
+		j := p.Input
+		switch j.(type) {
+		case *Join, *WindowJoin, *TemporalJoin, *LookupJoin:
+		default:
 			return n, false
 		}
-		used := make([]bool, len(j.Out))
+		used := make([]bool, len(j.Fields()))
 		for _, x := range p.Projects {
 			if !markColumns(x, used) {
 				return n, false
@@ -40,7 +44,7 @@ func (projectJoinTranspose) Rewrite(n Node) (Node, bool) {
 		if p.Filter != nil && !markColumns(p.Filter, used) {
 			return n, false
 		}
-		nj, to, ok := pruneJoin(j, used)
+		nj, to, ok := pruneAnyJoin(j, used) // rule_project_join_kinds.go
 		if !ok {
 			return n, false
 		}
@@ -56,7 +60,7 @@ func (projectJoinTranspose) Rewrite(n Node) (Node, bool) {
 				return n, false
 			}
 		}
-		if filter == nil && copiesColumns(projects, p.Out, nj.Out) {
+		if filter == nil && copiesColumns(projects, p.Out, nj.Fields()) {
 			return nj, true
 		}
 		return &Calc{Input: nj, Projects: projects, Filter: filter, Out: p.Out}, true

@@ -43,7 +43,7 @@ func phases(batch bool) []Phase {
 		// Batch has no watermarks: Flink's batch program drops the watermark assigners (time_indicator).
 		ps = append(ps, Phase{Name: "time_indicator", Rules: []Rule{watermarkAssignerRemove{}}})
 	}
-	return append(ps, Phase{Name: "project_rewrite", Rules: []Rule{projectRemove{}, calcMerge{}, projectToCalc{}, filterToCalc{}, projectJoinTranspose{}}})
+	return append(ps, Phase{Name: "project_rewrite", Rules: []Rule{projectRemove{}, calcMerge{}, projectToCalc{}, filterToCalc{}, projectJoinTranspose{}, trimJoinReaders{}}})
 }
 
 // PhaseStep is the plan after one phase that changed it (EXPLAIN VERBOSE).
