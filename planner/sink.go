@@ -99,11 +99,13 @@ func (p *Planner) bindInsert(ins *sql.Insert) (*Sink, error) {
 				return nil, sql.Errorf(ins.Query.P, ErrValidation, "Column types of query result and sink for '%s' do not match.\nCause: Incompatible types for sink column '%s' at position %d.\n\nQuery schema: %s\nSink schema:  %s",
 					qualified(t.Name), c.Name, si, schemaText(qf), sinkSchemaText(sinkCols))
 			}
-			cx, err := expr.Cast(p.Env, x, c.Type.WithNullable(x.Type().Nullable()), false)
-			if err != nil {
-				return nil, sql.Errorf(ins.Query.P, ErrValidation, "column %s: %v", c.Name, err)
+			if !lengthOnly(x.Type(), c.Type) || p.Session["table.exec.sink.type-length-enforcer"] == "TRIM_PAD" {
+				cx, err := expr.Cast(p.Env, x, c.Type.WithNullable(x.Type().Nullable()), false)
+				if err != nil {
+					return nil, sql.Errorf(ins.Query.P, ErrValidation, "column %s: %v", c.Name, err)
+				}
+				x, needCalc = cx, true
 			}
-			x, needCalc = cx, true
 		}
 		projects = append(projects, x)
 		out = append(out, Field{Name: c.Name, Type: x.Type()})
@@ -211,4 +213,18 @@ func tableErr(t *catalog.Table, at sql.Pos, err error) error {
 		}
 	}
 	return &sql.Error{Pos: pos, Msg: fmt.Sprintf("table %s: %v", t.Name, err), Err: err}
+}
+
+// lengthOnly reports whether a query column of type from reaches a sink column of type to without a cast
+// under Flink's default 'table.exec.sink.type-length-enforcer' = IGNORE: a character string into a VARCHAR or
+// a byte string into a VARBINARY of another length keeps its value (no trimming); TRIM_PAD casts, trimming
+// to the column's length (and padding CHAR columns).
+func lengthOnly(from, to types.Type) bool {
+	switch to.Kind {
+	case types.VarChar:
+		return from.Kind == types.VarChar || from.Kind == types.Char
+	case types.VarBinary:
+		return from.Kind == types.VarBinary || from.Kind == types.Binary
+	}
+	return false
 }

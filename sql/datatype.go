@@ -89,10 +89,17 @@ func (p *parser) typeArgs(max int) ([]int, []Pos) {
 	return ns, ps
 }
 
-func (p *parser) lengthArg(name string) int {
+func (p *parser) lengthArg(name string) int { return p.lengthArgOr(name, 1) }
+
+// varLengthArg is lengthArg for VARCHAR and VARBINARY: without a length they are STRING and BYTES, as in
+// Flink's SQL DDL (its type system's default precision for both is the maximum; only the Java API's
+// DataTypes.VARCHAR() defaults to 1).
+func (p *parser) varLengthArg(name string) int { return p.lengthArgOr(name, types.MaxLength) }
+
+func (p *parser) lengthArgOr(name string, def int) int {
 	ns, ps := p.typeArgs(1)
 	if len(ns) == 0 {
-		return 1
+		return def
 	}
 	if ns[0] < 1 {
 		p.fail(ps[0], "%s length must be between 1 and %d (both inclusive).", name, types.MaxLength)
@@ -157,20 +164,20 @@ func (p *parser) baseType() types.Type {
 		return types.DecimalType(prec, scale)
 	case "CHAR", "CHARACTER":
 		if p.acceptKw("VARYING") {
-			return types.VarCharType(p.lengthArg("Variable character string"))
+			return types.VarCharType(p.varLengthArg("Variable character string"))
 		}
 		return types.CharType(p.lengthArg("Character string"))
 	case "VARCHAR":
-		return types.VarCharType(p.lengthArg("Variable character string"))
+		return types.VarCharType(p.varLengthArg("Variable character string"))
 	case "STRING":
 		return types.StringType()
 	case "BINARY":
 		if p.acceptKw("VARYING") {
-			return types.Type{Kind: types.VarBinary, Length: p.lengthArg("Variable binary string")}
+			return types.Type{Kind: types.VarBinary, Length: p.varLengthArg("Variable binary string")}
 		}
 		return types.Type{Kind: types.Binary, Length: p.lengthArg("Binary string")}
 	case "VARBINARY":
-		return types.Type{Kind: types.VarBinary, Length: p.lengthArg("Variable binary string")}
+		return types.Type{Kind: types.VarBinary, Length: p.varLengthArg("Variable binary string")}
 	case "BYTES":
 		return types.BytesType()
 	case "DATE":
