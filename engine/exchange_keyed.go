@@ -98,6 +98,8 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 		l, _, _ := g.chainedScan(n.Left)
 		r, _, _ := g.chainedScan(n.Right)
 		return l == nil || l != r || g.parents[l] > 1 // two branches of one reused scan (pipeline_reuse.go)
+	case *planner.SinkMaterializer: // sink_materialize.go
+		return input(n.Input)
 	}
 	return false
 }
