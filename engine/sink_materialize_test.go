@@ -198,3 +198,37 @@ func TestSinkMaterializeRescaleSavepoint(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkKeyedShuffleForce: 'table.exec.sink.keyed-shuffle' = FORCE routes an insert-only input by the
+// sink's primary key through keyed subtasks that pass the rows unchanged and write the sink; the compacted
+// output is every order. NONE (and AUTO) build no such exchange.
+func TestSinkKeyedShuffleForce(t *testing.T) {
+	addr := exchangeBroker(t)
+	produceExchangeOrders(t, addr, "ord", 0, 600)
+	want := map[string]string{}
+	for i := range 600 {
+		want[fmt.Sprintf(`{"id":%d}`, i)] = fmt.Sprintf(`{"id":%d,"user_id":%d,"p_amount":%d}`, i, i%37, i%7)
+	}
+	for _, mode := range []string{"FORCE", "AUTO"} {
+		s := exchangeSession(t, 3)
+		execScript(t, s, strings.ReplaceAll(strings.ReplaceAll(exchangeJobTables, "ADDR", addr), "'joined'", "'joined_"+mode+"'")+
+			fmt.Sprintf("SET 'table.exec.sink.keyed-shuffle' = '%s';", mode))
+		mats := sinkMaterializersBuilt.Load()
+		st, err := sql.ParseStatement(`INSERT INTO joined SELECT id, user_id, amount FROM p`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Execute(context.Background(), st)
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if m := sinkMaterializersBuilt.Load() - mats; (mode == "FORCE") != (m == 1) {
+			t.Fatalf("%s: %d keyed shuffles built", mode, m)
+		}
+		waitUpsert(t, addr, "joined_"+mode, want)
+		res.Job.Cancel()
+		if err := res.Job.Wait(context.Background()); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+	}
+}
