@@ -58,9 +58,11 @@ func produceLiveChangelog(t *testing.T, addr, topic string, rng *rand.Rand, n, i
 // the auction id, where auctions change their seller (so an auction's -D leaves the join's subtask of the
 // old seller and its +I the subtask of the new one), over 4-partition changelogs. With the
 // SinkUpsertMaterializer (AUTO) the compacted output equals the join of the final rows at parallelism 1 and
-// 3 (at 3 behind an exchange on id whose subtasks write the sink). Without it (NONE) at parallelism 3 the
+// 3 (at 3 behind an exchange on id whose subtasks write the sink; and with the exchange turned off, one
+// instance after the fork-join GROUP BY and the join). Without it (NONE) at parallelism 3 the
 // test logs how many keys end wrong: the order between subtasks decides it.
 func TestSinkMaterializeJoinParallelism(t *testing.T) {
+	defer func() { noExchange = false }()
 	addr := exchangeBroker(t)
 	rng := rand.New(rand.NewSource(13))
 	cities := []string{"Berlin", "Paris", "Oslo", "Rome", "Lima"}
@@ -92,10 +94,12 @@ func TestSinkMaterializeJoinParallelism(t *testing.T) {
 			t.Fatalf("%s: too few rows to compare: %d", jb.insert, len(want))
 		}
 		for _, run := range []struct {
-			par  int
-			mode string
-		}{{1, "AUTO"}, {3, "AUTO"}, {3, "NONE"}} {
-			suffix := fmt.Sprintf("m%dp%d%s", qi, run.par, run.mode)
+			par    int
+			mode   string
+			forkJn bool // the exchange turned off: the GROUP BY forks and joins, the rest is one instance
+		}{{1, "AUTO", false}, {3, "AUTO", false}, {3, "AUTO", true}, {3, "NONE", false}} {
+			noExchange = run.forkJn
+			suffix := fmt.Sprintf("m%dp%d%s%v", qi, run.par, run.mode, run.forkJn)
 			s := exchangeSession(t, run.par)
 			execScript(t, s, strings.ReplaceAll(strings.ReplaceAll(exchangeTables+exchangeSinkTables, "ADDR", addr), "SUFFIX", suffix)+
 				fmt.Sprintf("SET 'table.exec.sink.upsert-materialize' = '%s';", run.mode))
@@ -111,11 +115,12 @@ func TestSinkMaterializeJoinParallelism(t *testing.T) {
 			if err := res.Job.Wait(context.Background()); err != nil {
 				t.Fatalf("%s at parallelism %d: %v", jb.insert, run.par, err)
 			}
-			materialized := run.par > 1 && run.mode == "AUTO"
+			noExchange = false
+			materialized := run.par > 1 && run.mode == "AUTO" && !run.forkJn
 			if n := sinkMaterializersBuilt.Load() - mats; materialized != (n == 1) {
 				t.Fatalf("%s at parallelism %d, %s: %d materializers built behind an exchange", jb.insert, run.par, run.mode, n)
 			}
-			if n := sinkEncodersBuilt.Load() - encs; (run.par > 1) != (n == 1) {
+			if n := sinkEncodersBuilt.Load() - encs; (run.par > 1 && !run.forkJn) != (n == 1) {
 				t.Fatalf("%s at parallelism %d, %s: %d keyed sink encoders built", jb.insert, run.par, run.mode, n)
 			}
 			got := upsertTable(t, addr, "jn_"+suffix)
