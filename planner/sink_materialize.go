@@ -140,6 +140,30 @@ func sinkPrimaryKey(s *Sink) []int {
 	return pk
 }
 
+// tablePrimaryKey returns the positions of the scanned table's primary key in the scan's row (physical
+// columns first, in declaration order), or nil.
+func tablePrimaryKey(sc *Scan) []int {
+	var pk []int
+	for _, name := range sc.Table.PrimaryKey {
+		i, found := 0, false
+		for _, c := range sc.Table.Columns {
+			if c.Kind != sql.PhysicalColumn {
+				continue
+			}
+			if c.Name == name {
+				found = true
+				break
+			}
+			i++
+		}
+		if !found || i >= len(sc.Out) {
+			return nil
+		}
+		pk = append(pk, i)
+	}
+	return pk
+}
+
 // retractSink reports whether the sink consumes retractions itself (Flink's print sink: its changelog mode is
 // the requested one, -U included).
 func retractSink(s *Sink) bool {
@@ -158,13 +182,16 @@ func containsAll(set, sub []int) bool {
 }
 
 // upsertKeys derives the upsert keys of n's changelog (Flink's FlinkRelMdUpsertKeys, for the operators whose
-// keys are known): column sets such that the changes of one key value always concern the same row. nil means
+// keys are known; a scan's is its table's PRIMARY KEY): column sets such that the changes of one key value always concern the same row. nil means
 // none known.
 func upsertKeys(n Node) [][]int {
 	switch x := n.(type) {
 	case *Scan:
 		if uk := x.Mode().UpsertKey; len(uk) > 0 {
 			return [][]int{uk}
+		}
+		if pk := tablePrimaryKey(x); pk != nil { // a changelog source's declared key (Flink: the table's)
+			return [][]int{pk}
 		}
 	case *ChangelogNormalize:
 		return [][]int{x.Keys}
