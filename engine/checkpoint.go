@@ -69,6 +69,8 @@ func statefulNode(n planner.Node) bool {
 	switch n := n.(type) {
 	case *planner.WindowTVF:
 		return n.Spec.Kind == exec.Session // TUMBLE/HOP/CUMULATE assign windows row by row
+	case *planner.SinkMaterializer:
+		return !n.ShuffleOnly
 	case *planner.Aggregate, *planner.WindowAggregate, *planner.OverAggregate, *planner.MatchRecognize, *planner.Rank, *planner.WindowRank, *planner.WindowJoin,
 		*planner.TopN, *planner.Sort, *planner.Limit, *planner.TemporalSort, *planner.Join, *planner.TemporalJoin, *planner.ChangelogNormalize:
 		return true

@@ -117,6 +117,8 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 		return !n.NullAware && len(n.LeftKeys) > 0 && twoInputs(n.Left, n.Right)
 	case *planner.TemporalJoin:
 		return len(n.LeftKeys) > 0 && twoInputs(n.Left, n.Right)
+	case *planner.SinkMaterializer: // sink_materialize.go
+		return input(n.Input)
 	}
 	return false
 }

@@ -50,8 +50,8 @@ func TestExchangeSinkParallelismProperty(t *testing.T) {
 		return map[string]any{"id": id, "name": fmt.Sprintf("n%d", rng.Intn(50)), "city": cities[rng.Intn(len(cities))]}
 	})
 	produceChangelog(t, addr, "auction", rng, 4000, 700, func(id int) map[string]any {
-		// an auction keeps its seller: all changes of one id go to one keyed subtask of the join, so the
-		// upsert key a.id reaches the sink in order (no keyed shuffle on the sink's key yet)
+		// an auction keeps its seller here: all changes of one id go to one keyed subtask of the join
+		// (TestSinkMaterializeJoinParallelism changes sellers: the SinkUpsertMaterializer orders them)
 		return map[string]any{"id": id, "seller": id % 350, "price": rng.Intn(100)}
 	})
 	produceExchangeOrders(t, addr, "ord", 0, 3000)

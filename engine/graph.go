@@ -196,6 +196,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			return err // exchange_ops.go
 		}
 		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(ncfg, out), n.MetaCols)), j)
+	case *planner.SinkMaterializer:
+		return g.buildSinkMaterializer(n, out, j) // sink_materialize.go
 	case *planner.WatermarkAssigner:
 		return g.build(n.Input, g.op(n, g.watermarkAssigner(n, out)), j)
 	case *planner.Aggregate:

@@ -26,6 +26,10 @@ var sessionKeys = []sessionKey{
 		desc: "memory of a batch sort before it spills to disk"},
 	{key: "table.exec.state.ttl", kind: kindDuration, rng: atLeast(0), def: "0 ms", impl: true,
 		desc: "keyed state idle for longer than this expires (0: never)"},
+	{key: "table.exec.sink.upsert-materialize", kind: kindEnum, enum: []string{"NONE", "AUTO", "FORCE"}, def: "AUTO", impl: true,
+		desc: "Flink's SinkUpsertMaterializer in front of a streaming sink with a PRIMARY KEY (not print, which consumes retractions): it keeps the rows alive per primary key so that changes routed by another key reach the sink in a correct order; at parallelism >= 2 behind a hash exchange on the primary key. AUTO: when the input has updates or deletes and none of its upsert keys is within the primary key; FORCE: always; NONE: never (EXPLAIN: upsertMaterialize=[true])"},
+	{key: "table.exec.sink.keyed-shuffle", kind: kindEnum, enum: []string{"NONE", "AUTO", "FORCE"}, def: "AUTO", impl: true,
+		desc: "a hash exchange on the primary key in front of a streaming sink with a PRIMARY KEY and an insert-only input. AUTO: only when the sink's parallelism differs from its input's, which never happens in Sluice (sinks have no parallelism of their own); FORCE: always; NONE: never"},
 
 	// Checkpoints.
 	{key: "execution.checkpointing.interval", kind: kindDuration, rng: atLeast(10 * ms).or(0),
@@ -125,8 +129,6 @@ var sessionKeys = []sessionKey{
 	{key: "table.exec.source.cdc-events-duplicate", kind: kindBool, behaves: []string{"false"}, desc: "deduplicate CDC events by primary key"},
 	{key: "table.exec.sink.not-null-enforcer", kind: kindEnum, enum: []string{"ERROR", "DROP"},
 		note: "NULL values are written to NOT NULL sink columns unchecked", desc: "what happens to NULL in a NOT NULL sink column"},
-	{key: "table.exec.sink.upsert-materialize", kind: kindEnum, enum: []string{"NONE", "AUTO", "FORCE"}, desc: "materialize changes before an upsert sink"},
-	{key: "table.exec.sink.keyed-shuffle", kind: kindEnum, enum: []string{"NONE", "AUTO", "FORCE"}, desc: "shuffle by primary key before the sink"},
 	{key: "table.exec.sink.type-length-enforcer", kind: kindEnum, enum: []string{"IGNORE", "TRIM_PAD"}, def: "IGNORE", impl: true,
 		desc: "IGNORE: a string or byte string reaches a VARCHAR/VARBINARY sink column of another length unchanged (the length directive is ignored); TRIM_PAD: values are trimmed to the column's length (CHAR columns padded)."},
 	{key: "table.exec.sink.rowtime-inserter", kind: kindEnum, enum: []string{"ENABLED", "DISABLED"}, desc: "rowtime into the sink's StreamRecord"},

@@ -11,6 +11,11 @@ import (
 // Explain prints a physical plan tree as Flink does (+- and :- connectors). With modes, each node gets
 // ", changelogMode=[I,UB,UA]". (Checkpoints derive operator ids from this text: keep it stable.)
 func Explain(root Node, modes bool) string {
+	if s, ok := root.(*Sink); ok {
+		if m, ok := s.Input.(*SinkMaterializer); ok { // Flink prints it as the sink's upsertMaterialize=[true]
+			root = withInputs(s, []Node{m.Input})
+		}
+	}
 	return explainTree(root, func(n Node) string {
 		line := n.Describe()
 		if modes {

@@ -90,6 +90,10 @@ func withExchanges(n Node) Node {
 	case *TemporalJoin:
 		ex(0, x.LeftKeys)
 		ex(1, x.RightKeys)
+	case *Sink:
+		if m, ok := out[0].(*SinkMaterializer); ok { // shown as the sink's upsertMaterialize over the exchange
+			out[0] = &exchange{Input: m.Input, Dist: distribution(m.Input, m.Keys)}
+		}
 	}
 	if s, ok := n.(*inputSort); ok {
 		c := *s

@@ -127,6 +127,8 @@ type Sink struct {
 	TablePos sql.Pos
 	// Overwrite: INSERT OVERWRITE (refused by the physical pass: batch mode only, and no sink supports it).
 	Overwrite bool
+	// UpsertMaterialize (physical): Input is a SinkMaterializer that materializes (sink_materialize.go).
+	UpsertMaterialize bool
 }
 
 func (n *Scan) Fields() []Field              { return n.Out }
@@ -295,6 +297,9 @@ func (n *Union) Describe() string {
 }
 
 func (n *Sink) Describe() string {
+	if n.UpsertMaterialize {
+		return fmt.Sprintf("Sink(table=[default_catalog.default_database.%s], fields=[%s], upsertMaterialize=[true])", n.Table.Name, names(n.Input.Fields()))
+	}
 	return fmt.Sprintf("Sink(table=[default_catalog.default_database.%s], fields=[%s])", n.Table.Name, names(n.Input.Fields()))
 }
 

@@ -84,6 +84,9 @@ func (p *Planner) optimize(logical Node) (Node, error) {
 			}
 			phys = rewritten
 		}
+		if phys, err = p.sinkMaterialize(phys); err != nil { // sink_materialize.go
+			return nil, err
+		}
 	}
 	if p.Trace != nil {
 		p.Trace.Statements = append(p.Trace.Statements, StatementTrace{AST: logical, Steps: steps, Physical: phys})

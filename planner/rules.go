@@ -157,6 +157,10 @@ func withInputs(n Node, ins []Node) Node {
 		c := *n
 		c.Input = ins[0]
 		return &c
+	case *SinkMaterializer:
+		c := *n
+		c.Input = ins[0]
+		return &c
 	case *Join:
 		c := *n
 		c.Left, c.Right = ins[0], ins[1]

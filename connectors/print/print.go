@@ -96,6 +96,10 @@ type sink struct {
 
 func (s *sink) Accepts() changelog.KindSet { return changelog.AllKinds.Kinds }
 
+// RetractSink reports that the sink consumes retractions (-U) itself, as Flink's print sink (its changelog
+// mode is the requested one): the planner puts no SinkUpsertMaterializer in front of it.
+func (s *sink) RetractSink() bool { return true }
+
 // Open returns the output. It collects whole lines and writes them at the end of every Push (and whenever
 // 64 KiB are pending), holding writeMu, so that lines of print sinks running at once never mix.
 func (s *sink) Open(context.Context) (changelog.Output, error) {
