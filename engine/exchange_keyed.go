@@ -89,6 +89,8 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 		return !n.Batch && g.backend == nil && n.MiniBatch == nil && len(n.InputSort) == 0 && len(n.Keys) > 0 && input(n.Input)
 	case *planner.Rank:
 		return !n.Batch && len(n.Partition) > 0 && input(n.Input)
+	case *planner.GlobalGroupAggregate: // its local chained into source subtasks (twophase.go)
+		return g.twoPhaseScan(n) != nil
 	case *planner.WindowAggregate:
 		return g.windowExchangeKeys(n) > 0 && input(n.Input)
 	case *planner.Join: // regular and interval joins
