@@ -133,7 +133,9 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		for i := range ends {
 			ends[i] = &exchangeEnd{gate: &g.gate, g: g, s: x.Sender(side, i)}
 		}
-		g.buildChains(c.sc, c.chain, ends, x.SideInputs(0, side), exchangeDrained{}, j)
+		if err := g.buildChains(c.sc, c.chain, ends, x.SideInputs(0, side), exchangeDrained{}, j); err != nil {
+			return true, err
+		}
 	}
 	return true, nil
 }
@@ -218,6 +220,9 @@ func (exchangeDrained) End() error                  { return nil }
 // (exchange_keyed.go) are built before those: they are waited for (and drained) last, and the pass repeats
 // until it finds every exchange idle.
 func (g *graph) quiesce(drain bool) error {
+	if err := g.flushLocals(); err != nil { // twophase.go
+		return err
+	}
 	for pass := 0; ; pass++ {
 		for i := len(g.exchanges) - 1; i >= 0; i-- {
 			r := g.exchanges[i]

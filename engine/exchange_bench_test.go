@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -89,6 +90,11 @@ func (g *xgen) RunSubtask(ctx context.Context, out changelog.Output, i, n int) e
 	return nil
 }
 
+// twoPhaseBench turns on two-phase aggregation for the benchmark (mini-batches of 5000 rows or 1 s).
+const twoPhaseBench = `SET 'table.exec.mini-batch.enabled' = 'true'; SET 'table.exec.mini-batch.allow-latency' = '1 s';
+SET 'table.exec.mini-batch.size' = '5000'; SET 'table.optimizer.agg-phase-strategy' = 'TWO_PHASE';
+`
+
 func cpuNow() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -114,6 +120,12 @@ INSERT INTO hole SELECT k, COUNT(*), SUM(v) FROM a GROUP BY k;`, rows},
 INSERT INTO hole SELECT a.id, a.k, c.v FROM a JOIN c ON a.id = c.id;`, 2 * rows},
 		{"twolevel", src("a") + `CREATE TABLE hole (n BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
 INSERT INTO hole SELECT n, COUNT(*), SUM(s) FROM (SELECT k, COUNT(*) AS n, SUM(v) AS s FROM a GROUP BY k) GROUP BY n;`, rows},
+		// two-phase (twophase.go): at p2 the locals run in the source subtasks, the global behind the exchange;
+		// p2-forkjoin is the path before: one local under the graph lock, the global as exec.Parallel
+		{"twophase", src("a") + twoPhaseBench + `CREATE TABLE hole (k BIGINT, n BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT k, COUNT(*), SUM(v) FROM a GROUP BY k;`, rows},
+		{"twophase-1kkeys", strings.Replace(src("a"), "'100000'", "'1000'", 1) + twoPhaseBench + `CREATE TABLE hole (k BIGINT, n BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT k, COUNT(*), SUM(v) FROM a GROUP BY k;`, rows},
 	}
 	for _, job := range jobs {
 		for _, mode := range []string{"p1", "p2", "p2-forkjoin"} {

@@ -45,6 +45,9 @@ func (g *graph) buildMiniBatch(n planner.Node, out changelog.Output, j *Job) err
 			cfg.KeyTypes = append(cfg.KeyTypes, orig[k].Type)
 			keyTypes = append(keyTypes, orig[k].Type)
 		}
+		if ok, err := g.buildTwoPhase(n, cfg, keyTypes, out, j); ok || err != nil {
+			return err // twophase.go
+		}
 		mk := func(o changelog.Output) (changelog.Output, error) { return exec.NewGlobalGroupAgg(cfg, o) }
 		agg, err := g.parallel(keys, keyTypes, mk, out)
 		if err != nil {

@@ -104,27 +104,34 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 		}
 		ends[i] = pp
 	}
-	g.buildChains(sc, chain, ends, ins, out, j)
-	return nil
+	return g.buildChains(sc, chain, ends, ins, out, j)
 }
 
 // buildChains wires scan sc as len(ends) source subtasks, subtask i's instance of chain ending in ends[i].
 // ins are the channels whose union's watermark a chained WatermarkAssigner checkpoints (read under the
 // graph lock); out is where the subtasks meet the graph (the drain of STOP WITH SAVEPOINT).
-func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chainEnd, ins []changelog.Output, out changelog.Output, j *Job) {
+func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chainEnd, ins []changelog.Output, out changelog.Output, j *Job) error {
 	g.register(sc, sc.Source)
 	subs := make([]changelog.Output, len(ends))
 	var listeners []connectors.SplitListener
 	var assigners []changelog.Output
 	var assignerNode *planner.WatermarkAssigner
+	tc := g.twoPhase[sc]
 	for i, end := range ends {
+		if tc != nil { // a two-phase aggregate's local ends the chain (twophase.go)
+			le, err := tc.chainEnd(g, end, j)
+			if err != nil {
+				return err
+			}
+			end = le
+		}
 		o, l, a, an := g.chainInstance(chain, end, j)
 		if l != nil {
 			listeners = append(listeners, l)
 			assigners, assignerNode = append(assigners, a), an
 		}
 		o = g.meter(sc, o, j)
-		subs[i] = &pipeHead{end: end, in: exec.NewCounter(&j.rowsIn, o)}
+		subs[i] = newPipeHead(end, exec.NewCounter(&j.rowsIn, o))
 	}
 	if listeners != nil {
 		sc.Source.(connectors.SubtaskSplitSource).SetSubtaskSplitListeners(listeners)
@@ -132,6 +139,7 @@ func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chain
 		g.op(assignerNode, exec.SubtaskWatermarkState(assigners, ins))
 	}
 	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, src: sc.Source, out: out, par: sc.Source.(connectors.ParallelSource), subs: subs})
+	return nil
 }
 
 // chainInstance builds one subtask's instance of chain (from the top down) ending in end. With a
@@ -308,14 +316,32 @@ func (p *pipe) End() error {
 }
 
 // pipeHead is what a source subtask pushes to: the chain's first operator. Every call releases the lock the
-// chain's end took; PushThen advances the position before that (connectors.PositionedOutput).
+// chain's end took; PushThen advances the position before that (connectors.PositionedOutput). An eager end
+// (one that buffers rows: a two-phase aggregate's local, twophase.go) is locked for the whole call.
 type pipeHead struct {
-	end chainEnd
-	in  changelog.Output
+	end   chainEnd
+	in    changelog.Output
+	eager bool
+}
+
+func newPipeHead(end chainEnd, in changelog.Output) *pipeHead {
+	e, ok := end.(interface{ eager() bool })
+	return &pipeHead{end: end, in: in, eager: ok && e.eager()}
+}
+
+// begin locks an eager end.
+func (h *pipeHead) begin() error {
+	if h.eager {
+		return h.end.lock()
+	}
+	return nil
 }
 
 func (h *pipeHead) Push(b *changelog.Batch) error {
 	defer h.end.unlock()
+	if err := h.begin(); err != nil {
+		return err
+	}
 	if err := h.in.Push(b); err != nil {
 		return err
 	}
@@ -324,6 +350,9 @@ func (h *pipeHead) Push(b *changelog.Batch) error {
 
 func (h *pipeHead) PushThen(b *changelog.Batch, advance func()) error {
 	defer h.end.unlock()
+	if err := h.begin(); err != nil {
+		return err
+	}
 	if b.Len() > 0 {
 		if err := h.in.Push(b); err != nil {
 			return err
@@ -341,10 +370,16 @@ func (h *pipeHead) PushThen(b *changelog.Batch, advance func()) error {
 
 func (h *pipeHead) Watermark(ts int64) error {
 	defer h.end.unlock()
+	if err := h.begin(); err != nil {
+		return err
+	}
 	return h.in.Watermark(ts)
 }
 
 func (h *pipeHead) End() error {
 	defer h.end.unlock()
+	if err := h.begin(); err != nil {
+		return err
+	}
 	return h.in.End()
 }

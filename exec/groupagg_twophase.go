@@ -354,6 +354,9 @@ func (l *localGroupAgg) FlushDue() error {
 	return nil
 }
 
+// Flush emits the pending partials now (a checkpoint's cut when the local runs in a source subtask).
+func (l *localGroupAgg) Flush() error { return l.apply() }
+
 func (l *localGroupAgg) Watermark(ts int64) error {
 	if err := l.apply(); err != nil {
 		return err

@@ -1,0 +1,202 @@
+package engine
+
+import (
+	"context"
+	"math/rand"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// twoPhaseSettings turn on two-phase aggregation (a mini-batch is applied every 200 rows, 100 ms, at a
+// watermark and at the end of input).
+const twoPhaseSettings = `SET 'table.exec.mini-batch.enabled' = 'true'; SET 'table.exec.mini-batch.allow-latency' = '100 ms';
+SET 'table.exec.mini-batch.size' = '200'; SET 'table.optimizer.agg-phase-strategy' = 'TWO_PHASE'; `
+
+// twoPhaseQueries are two-phase GROUP BYs over a 4-partition changelog (debezium-json: retractions) and an
+// append stream (MIN and MAX split over insert-only input only).
+var twoPhaseQueries = []string{
+	`SELECT city, COUNT(*), SUM(id), AVG(id), COUNT(name) FROM person GROUP BY city`,
+	`SELECT name, city, COUNT(*), SUM(id) FROM person WHERE id > 20 GROUP BY name, city`,
+	`SELECT user_id, COUNT(*), SUM(amount), MIN(id), MAX(id), AVG(amount) FROM ow GROUP BY user_id`,
+	`SELECT amount, user_id / 3, COUNT(*), MAX(id) FROM ow WHERE amount < 5 GROUP BY amount, user_id / 3`,
+	// a Top-N over the global aggregate: its keyed subtasks route into the Top-N's exchange
+	`SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY amount ORDER BY n DESC, user_id) AS rn
+  FROM (SELECT user_id, amount, COUNT(*) AS n FROM ow WHERE id % 3 <> 0 OR user_id < 10 GROUP BY user_id, amount)) WHERE rn <= 3`,
+}
+
+// TestTwoPhaseParallelismProperty runs two-phase GROUP BYs at parallelism 1 and 3 and compares the
+// materialized results: at 3 the local aggregates run in the source subtasks and the global one behind a
+// hash exchange on the group keys.
+func TestTwoPhaseParallelismProperty(t *testing.T) {
+	addr := exchangeBroker(t)
+	rng := rand.New(rand.NewSource(29))
+	cities := []string{"Berlin", "Paris", "Oslo", "Rome", "Lima", "Kyiv", "Quito"}
+	produceChangelog(t, addr, "person", rng, 4000, 400, func(id int) map[string]any {
+		return map[string]any{"id": id, "name": []string{"a", "b", "c", "d"}[rng.Intn(4)], "city": cities[rng.Intn(len(cities))]}
+	})
+	produceExchangeOrders(t, addr, "ord", 0, 5000)
+	tables := strings.ReplaceAll(exchangeTables+opsTables, "ADDR", addr) + twoPhaseSettings
+	for _, q := range twoPhaseQueries {
+		var want string
+		for _, par := range []int{1, 3} {
+			s := exchangeSession(t, par)
+			execScript(t, s, tables)
+			built, chained := exchangesBuilt.Load(), twoPhaseBuilt.Load()
+			rows, _, err := queryRows(context.Background(), s, q, ModeStreaming)
+			if err != nil {
+				t.Fatalf("%s at parallelism %d: %v", q, par, err)
+			}
+			m := changelog.NewMaterializer(nil)
+			for _, r := range rows {
+				if err := m.Apply(r); err != nil {
+					t.Fatalf("%s at parallelism %d: materialize: %v", q, par, err)
+				}
+			}
+			got := sortedLines(m.Rows())
+			n, c := exchangesBuilt.Load()-built, twoPhaseBuilt.Load()-chained
+			wantX := int64(1)
+			if strings.Contains(q, "ROW_NUMBER") {
+				wantX = 2
+			}
+			if (par > 1) != (n == wantX) || (par > 1) != (c == 1) {
+				t.Fatalf("%s at parallelism %d: %d exchanges, %d chained two-phase aggregates built", q, par, n, c)
+			}
+			if par > 1 {
+				explainsHashExchange(t, s, q)
+				explainsTwoPhase(t, s, q)
+			}
+			if par == 1 {
+				want = got
+				if strings.Count(want, "\n") < 5 {
+					t.Fatalf("%s: too few rows to compare:\n%s", q, want)
+				}
+				continue
+			}
+			if got != want {
+				t.Fatalf("%s: parallelism %d differs from parallelism 1\ngot:\n%.3000s\nwant:\n%.3000s", q, par, got, want)
+			}
+		}
+	}
+}
+
+// explainsTwoPhase checks that EXPLAIN q plans the local aggregate under the exchange under the global one.
+func explainsTwoPhase(t *testing.T, s *Session, q string) {
+	t.Helper()
+	text := explainText(t, s, q)
+	g := strings.Index(text, "GlobalGroupAggregate")
+	x, l := -1, -1
+	if g >= 0 {
+		x = strings.Index(text[g:], "Exchange(distribution=[hash[")
+		l = strings.Index(text[g:], "LocalGroupAggregate")
+	}
+	if g < 0 || x < 0 || l < x || strings.Contains(text[g:g+l], "Calc(") {
+		t.Fatalf("EXPLAIN %s: not GlobalGroupAggregate over Exchange(hash) over LocalGroupAggregate:\n%s", q, text)
+	}
+}
+
+// TestTwoPhaseRescaleSavepoint runs a two-phase GROUP BY at parallelism 2, stops it with a savepoint,
+// restores at 3, then at 1, with more input each time: the outputs are exact (the locals' partials were
+// flushed into the global state at each cut, the global state redistributed by key). The last batch of every
+// run is applied by the mini-batch ticker (no watermark, no end of input).
+func TestTwoPhaseRescaleSavepoint(t *testing.T) {
+	dir := t.TempDir()
+	addr := exchangeBroker(t)
+	n := 0
+	savepoint := ""
+	for _, par := range []int{2, 3, 1} {
+		produceExchangeOrders(t, addr, "ord", n, 1500)
+		n += 1500
+		chained := twoPhaseBuilt.Load()
+		j := startOpsJob(t, addr, par, savepoint, twoPhaseSettings, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM p GROUP BY user_id`)
+		if c := twoPhaseBuilt.Load() - chained; (par > 1) != (c == 1) {
+			t.Fatalf("parallelism %d: %d chained two-phase aggregates built", par, c)
+		}
+		waitUpsert(t, addr, "totals", totalsWant(n))
+		var err error
+		if savepoint, err = j.Stop(context.Background(), dir, false); err != nil {
+			t.Fatalf("parallelism %d: stop: %v", par, err)
+		}
+		if err := j.Wait(context.Background()); err != nil {
+			t.Fatalf("parallelism %d: %v", par, err)
+		}
+	}
+}
+
+// TestTwoPhaseNoLeak cancels a running two-phase job at parallelism 3: no goroutine stays behind.
+func TestTwoPhaseNoLeak(t *testing.T) {
+	addr := exchangeBroker(t)
+	produceExchangeOrders(t, addr, "ord", 0, 2000)
+	base := runtime.NumGoroutine()
+	j := startOpsJob(t, addr, 3, "", twoPhaseSettings, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM p GROUP BY user_id`)
+	waitUpsert(t, addr, "totals", totalsWant(2000))
+	j.Cancel()
+	if err := j.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := settledGoroutines(base); n > base {
+		t.Fatalf("%d goroutines after the cancelled job, %d before:\n%s", n, base, goroutines())
+	}
+}
+
+// explainText returns EXPLAIN q's text.
+func explainText(t *testing.T, s *Session, q string) string {
+	t.Helper()
+	st, err := sql.ParseStatement("EXPLAIN " + q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Execute(context.Background(), st)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", q, err)
+	}
+	text := res.Message
+	for _, r := range res.Rows {
+		for _, v := range r {
+			text += v.Str()
+		}
+	}
+	return text
+}
+
+// TestTwoPhaseCutFlushesLocals runs a two-phase GROUP BY whose mini-batches are never due (1 h, 1e6 rows) at
+// parallelism 1, 3 and 2, stopping each run with a savepoint once every row was read. At parallelism 1 the
+// local aggregate (one instance under the graph lock) writes its pending partials into the savepoint; at 3
+// they are restored into the first subtask's local. With chained locals the rows still in the locals at the
+// cut reach the global aggregate and the sink before it, so the runs at 3 and 2 end with exact output.
+func TestTwoPhaseCutFlushesLocals(t *testing.T) {
+	dir := t.TempDir()
+	addr := exchangeBroker(t)
+	settings := strings.NewReplacer("'100 ms'", "'1 h'", "'200'", "'1000000'").Replace(twoPhaseSettings)
+	n := 0
+	savepoint := ""
+	for _, par := range []int{1, 3, 2} {
+		produceExchangeOrders(t, addr, "ord", n, 1200)
+		n += 1200
+		j := startOpsJob(t, addr, par, savepoint, settings, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM p GROUP BY user_id`)
+		deadline := time.Now().Add(30 * time.Second)
+		for j.Metrics().RowsIn < 1200 {
+			if time.Now().After(deadline) {
+				t.Fatalf("parallelism %d: %d rows read, want 1200", par, j.Metrics().RowsIn)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if par > 1 && j.Metrics().RowsOut != 0 {
+			t.Fatalf("parallelism %d: %d rows out before the cut: the locals applied a batch that was not due", par, j.Metrics().RowsOut)
+		}
+		var err error
+		if savepoint, err = j.Stop(context.Background(), dir, false); err != nil {
+			t.Fatalf("parallelism %d: stop: %v", par, err)
+		}
+		if err := j.Wait(context.Background()); err != nil {
+			t.Fatalf("parallelism %d: %v", par, err)
+		}
+		if par > 1 {
+			waitUpsert(t, addr, "totals", totalsWant(n))
+		}
+	}
+}
