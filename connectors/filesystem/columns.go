@@ -124,8 +124,7 @@ func (o *output) AcceptsColumns() bool {
 // size after the batch's rows are written (the row path checks after every row).
 func (o *output) PushColumns(b *vec.Batch) error {
 	if !o.AcceptsColumns() {
-		var conv vec.RowConv
-		return o.Push(conv.Rows(b))
+		return o.Push(o.conv.Rows(b))
 	}
 	now := o.now()
 	n := b.Len()
@@ -157,12 +156,18 @@ func (o *output) routeColumns(b *vec.Batch, now time.Time) error {
 	var last *bucket
 	for k, n := 0, b.Len(); k < n; k++ {
 		i := b.Row(k)
+		same := last != nil
 		for _, j := range o.s.partitionIdx {
-			o.pvals[j] = b.Cols[j].Value(i)
+			v := b.Cols[j].Value(i)
+			same = same && sameScalar(v, o.pvals[j])
+			o.pvals[j] = v
 		}
-		bk, err := o.bucketOf(o.pvals, now)
-		if err != nil {
-			return err
+		bk := last
+		if !same { // rows of one partition usually come together: the bucket is looked up on a change
+			var err error
+			if bk, err = o.bucketOf(o.pvals, now); err != nil {
+				return err
+			}
 		}
 		if bk != last {
 			if len(o.groups[bk]) == 0 {
@@ -208,4 +213,9 @@ func (o *output) writeCols(bk *bucket, b *vec.Batch, sel []int32, now time.Time)
 		return o.roll(bk)
 	}
 	return nil
+}
+
+// sameScalar reports whether a and b are the same scalar value (a value held in X is never the same).
+func sameScalar(a, b types.Value) bool {
+	return a.T == b.T && a.I == b.I && a.N == b.N && a.S == b.S && a.X == nil && b.X == nil
 }

@@ -92,6 +92,7 @@ type output struct {
 	groups map[*bucket][]int32 // rows of the batch by bucket
 	order  []*bucket           // the buckets of the batch, in order of first row
 	view   vec.Batch           // the data columns of a batch
+	conv   vec.RowConv         // batches of a format written from rows
 
 	mu      sync.Mutex
 	pending []pendingFile         // closed files not yet renamed
