@@ -13,6 +13,7 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // CreateSink validates the options and the format; the sink writes under 'path'.
@@ -86,6 +87,13 @@ type output struct {
 	lastCheck time.Time
 	ended     bool
 
+	// the columnar path (columns.go)
+	pvals  []types.Value       // partition values of a row, at their physical positions
+	groups map[*bucket][]int32 // rows of the batch by bucket
+	order  []*bucket           // the buckets of the batch, in order of first row
+	view   vec.Batch           // the data columns of a batch
+	conv   vec.RowConv         // batches of a format written from rows
+
 	mu      sync.Mutex
 	pending []pendingFile         // closed files not yet renamed
 	parts   map[string]*partState // partitions with rows not yet committed by the partition commit policy
@@ -138,6 +146,11 @@ func (o *output) Push(b *changelog.Batch) error {
 			}
 		}
 	}
+	return o.checkRolls(now)
+}
+
+// checkRolls rolls the files open too long or inactive too long, every check interval.
+func (o *output) checkRolls(now time.Time) error {
 	if now.Sub(o.lastCheck) >= o.s.check {
 		o.lastCheck = now
 		for _, bk := range o.buckets {

@@ -16,7 +16,9 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/formats/parquet"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // CreateSource validates the options and the format. The source is bounded unless
@@ -192,6 +194,12 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 	if next != "" {
 		sp.announce(next) // it holds the watermark back while this file is read
 	}
+	if pr, ok := r.(*parquet.Reader); ok && vec.Accepts(out) {
+		if err := s.readColumns(ctx, pr, df, skip, out, sp, split); err != nil {
+			return err
+		}
+		return s.endFile(df, out, sp)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -224,6 +232,11 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 			return err
 		}
 	}
+	return s.endFile(df, out, sp)
+}
+
+// endFile marks the file read.
+func (s *source) endFile(df dataFile, out changelog.Output, sp *fileSplits) error {
 	sp.finish(df.rel)
 	return connectors.PushThen(out, &changelog.Batch{}, func() {
 		s.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"github.com/sluicesql/sluice/formats/internal/textconv"
 	"github.com/sluicesql/sluice/formats/internal/timefmt"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Decoder decodes one CSV record per message. It is not safe for concurrent use.
@@ -479,4 +480,32 @@ func (e *Encoder) appendField(dst, text []byte) []byte {
 		dst = append(dst, ch)
 	}
 	return append(dst, c.quote)
+}
+
+// EncodeColumns appends the record of physical row i of cols (one column per field of the row type, as
+// vec.ColFor makes them): the bytes Encode writes for the same values. Strings and integers are read from
+// their typed columns; the other types go through their values.
+func (e *Encoder) EncodeColumns(dst []byte, cols []*vec.Col, i int) ([]byte, error) {
+	var tmp [64]byte
+	for j, f := range e.row.Fields {
+		if j > 0 {
+			dst = append(dst, e.cfg.delim)
+		}
+		if j >= len(cols) || cols[j] == nil || cols[j].IsNull(i) {
+			dst = append(dst, e.cfg.nullLiteral...)
+			continue
+		}
+		c := cols[j]
+		var text []byte
+		switch {
+		case c.Kind == vec.Bytes && c.Tag == types.TagString && f.Type.IsString():
+			text = c.Data[c.Off[i]:c.Off[i+1]]
+		case c.Kind == vec.Int64 && c.Tag == types.TagInt && f.Type.IsIntegral():
+			text = strconv.AppendInt(tmp[:0], c.I64[i], 10)
+		default:
+			text = e.text(tmp[:0], c.Value(i), f.Type)
+		}
+		dst = e.appendField(dst, text)
+	}
+	return dst, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sluicesql/sluice/formats/csv"
 	"github.com/sluicesql/sluice/formats/formattest"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 func cmdOptions(d *datadriven.TestData) map[string]string {
@@ -62,6 +63,18 @@ func TestCSV(t *testing.T) {
 					if err != nil {
 						fmt.Fprintf(&out, "encode error: %v\n", err)
 						continue
+					}
+					// the columnar encoder writes the same bytes
+					cols := make([]*vec.Col, len(dst))
+					for j, f := range rowType.Fields {
+						cols[j] = vec.ColFor(f.Type)
+						if !cols[j].Append(0, dst[j]) {
+							cols[j] = &vec.Col{Kind: vec.Values, Vals: []types.Value{dst[j]}}
+						}
+					}
+					cb, err := enc.(*csv.Encoder).EncodeColumns(nil, cols, 0)
+					if err != nil || string(cb) != string(b) {
+						t.Fatalf("EncodeColumns wrote %q (%v), Encode %q", cb, err, b)
 					}
 					out.WriteString(string(b) + "\n")
 				}

@@ -1,0 +1,221 @@
+package filesystem
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/formats/csv"
+	"github.com/sluicesql/sluice/formats/parquet"
+	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
+)
+
+// The columnar paths (issue 14): a Parquet file is read as column vectors (parquet.Reader.NextColumns) when
+// the operators downstream take them, and the sink writes columnar batches to Parquet (WriteColumns) and
+// CSV (csv.Encoder.EncodeColumns) files without making rows. The files and the rows are those of the row
+// paths.
+
+// readColumns pushes the rows of a Parquet file after the first skip ones as columnar batches, the
+// partition columns filled with the file's partition values. It returns the rows read.
+func (s *source) readColumns(ctx context.Context, r *parquet.Reader, df dataFile, skip int64, out changelog.Output, sp *fileSplits, split int) error {
+	var conv vec.RowConv
+	read := int64(0)
+	var sel []int32
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := r.NextColumns()
+		if err != nil {
+			return fmt.Errorf("filesystem source: file '%s': %w", df.path, err)
+		}
+		if b == nil {
+			return nil
+		}
+		n := b.N
+		b.Sel = nil
+		if read+int64(n) <= skip {
+			read += int64(n)
+			continue
+		}
+		if read < skip {
+			sel = sel[:0]
+			for i := int(skip - read); i < n; i++ {
+				sel = append(sel, int32(i))
+			}
+			b.Sel = sel
+		}
+		read += int64(n)
+		for i, j := range s.s.partitionIdx {
+			b.Cols[j] = constCol(s.s.partitionTypes[i], df.values[i], n)
+		}
+		pushed := int64(b.Len())
+		sp.rows(split)
+		if err := vec.PushThen(out, b, &conv, func() {
+			s.mu.Lock()
+			s.reading[df.rel] += pushed
+			s.mu.Unlock()
+		}); err != nil {
+			return err
+		}
+	}
+}
+
+// constCol is a column of n copies of v (a new column for every batch: pushed arenas are not rewritten).
+func constCol(t types.Type, v types.Value, n int) *vec.Col {
+	c := vec.ColFor(t)
+	c.Reset(n)
+	for i := 0; i < n; i++ {
+		if !c.Append(i, v) {
+			vals := make([]types.Value, n)
+			for k := range vals {
+				vals[k] = v
+			}
+			return &vec.Col{Kind: vec.Values, Vals: vals}
+		}
+	}
+	return c
+}
+
+// columnWriter is a part file writer that also takes columnar batches (the file's columns: the
+// non-partition ones).
+type columnWriter interface {
+	WriteColumns(b *vec.Batch) error
+}
+
+func (w *lineWriter) WriteColumns(b *vec.Batch) error {
+	ce, ok := w.enc.(*csv.Encoder)
+	if !ok {
+		return fmt.Errorf("format does not encode columns")
+	}
+	for k, n := 0, b.Len(); k < n; k++ {
+		buf, err := ce.EncodeColumns(w.buf[:0], b.Cols, b.Row(k))
+		if err != nil {
+			return err
+		}
+		w.buf = append(buf, '\n')
+		m, err := w.w.Write(w.buf)
+		w.size += int64(m)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ vec.Output = (*output)(nil)
+
+// AcceptsColumns: Parquet and CSV files are written from columns.
+func (o *output) AcceptsColumns() bool {
+	switch f := o.ff.(type) {
+	case *parquetFormat:
+		return true
+	case *lineFormat:
+		_, ok := f.enc.(*csv.Encoder)
+		return ok
+	}
+	return false
+}
+
+// PushColumns writes a columnar batch: rows are routed to their partition's file by the partition columns,
+// and each file gets the batch's rows of its partition as a selection of the data columns. A file rolls on
+// size after the batch's rows are written (the row path checks after every row).
+func (o *output) PushColumns(b *vec.Batch) error {
+	if !o.AcceptsColumns() {
+		return o.Push(o.conv.Rows(b))
+	}
+	now := o.now()
+	n := b.Len()
+	if n > 0 {
+		if len(o.s.partitionIdx) == 0 {
+			bk, err := o.bucketOf(nil, now)
+			if err != nil {
+				return err
+			}
+			if err := o.writeCols(bk, b, b.Sel, now); err != nil {
+				return err
+			}
+		} else if err := o.routeColumns(b, now); err != nil {
+			return err
+		}
+	}
+	return o.checkRolls(now)
+}
+
+// routeColumns groups the selected rows of b by partition, in order, and writes each group.
+func (o *output) routeColumns(b *vec.Batch, now time.Time) error {
+	if o.pvals == nil {
+		o.pvals = make([]types.Value, len(o.s.physical.Fields))
+	}
+	if o.groups == nil {
+		o.groups = map[*bucket][]int32{}
+	}
+	order := o.order[:0]
+	var last *bucket
+	for k, n := 0, b.Len(); k < n; k++ {
+		i := b.Row(k)
+		same := last != nil
+		for _, j := range o.s.partitionIdx {
+			v := b.Cols[j].Value(i)
+			same = same && sameScalar(v, o.pvals[j])
+			o.pvals[j] = v
+		}
+		bk := last
+		if !same { // rows of one partition usually come together: the bucket is looked up on a change
+			var err error
+			if bk, err = o.bucketOf(o.pvals, now); err != nil {
+				return err
+			}
+		}
+		if bk != last {
+			if len(o.groups[bk]) == 0 {
+				order = append(order, bk)
+			}
+			last = bk
+		}
+		o.groups[bk] = append(o.groups[bk], int32(i))
+	}
+	o.order = order
+	for _, bk := range order {
+		sel := o.groups[bk]
+		// A bucket rolled by an earlier group of this batch is not reopened by it: bucketOf reopens it.
+		if bk.w == nil {
+			if err := o.open(bk, now); err != nil {
+				return err
+			}
+		}
+		if err := o.writeCols(bk, b, sel, now); err != nil {
+			return err
+		}
+		o.groups[bk] = sel[:0] // kept for the next batch; empty means not in it
+	}
+	return nil
+}
+
+// writeCols writes rows sel of b (nil: all N) to the bucket's file, then rolls it when it is full.
+func (o *output) writeCols(bk *bucket, b *vec.Batch, sel []int32, now time.Time) error {
+	o.view.N, o.view.Sel, o.view.Kinds = b.N, sel, nil
+	o.view.Cols = o.view.Cols[:0]
+	for _, j := range o.s.dataIdx {
+		o.view.Cols = append(o.view.Cols, b.Cols[j])
+	}
+	cw, ok := bk.w.(columnWriter)
+	if !ok {
+		return fmt.Errorf("filesystem sink: the file writer does not take columns")
+	}
+	if err := cw.WriteColumns(&o.view); err != nil {
+		return fmt.Errorf("filesystem sink: write '%s': %w", bk.tmp, err)
+	}
+	bk.lastRow = now
+	if bk.w.Size() >= o.s.fileSize {
+		return o.roll(bk)
+	}
+	return nil
+}
+
+// sameScalar reports whether a and b are the same scalar value (a value held in X is never the same).
+func sameScalar(a, b types.Value) bool {
+	return a.T == b.T && a.I == b.I && a.N == b.N && a.S == b.S && a.X == nil && b.X == nil
+}

@@ -1,0 +1,239 @@
+package filesystem_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sluicesql/sluice/catalog"
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/connectors/filesystem"
+	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
+)
+
+const colsDDL = `CREATE TABLE t (id BIGINT, i INT, s STRING, d DOUBLE, m DECIMAL(10, 2), big DECIMAL(25, 3), b BOOLEAN,
+	dt DATE, tm TIME, ts TIMESTAMP(6), bin BYTES, p STRING, h INT) PARTITIONED BY (p, h)
+	WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = '%s'%s)`
+
+// colsRows are rows of every type with NULLs in every column (the partition columns too: the default
+// partition name).
+func colsRows(n int) []changelog.Row {
+	rows := make([]changelog.Row, n)
+	for k := range rows {
+		v := []types.Value{types.IntValue(int64(k) * 1000003), types.IntValue(int64(k % 77)),
+			types.StringValue(fmt.Sprintf("s,\"%d\"\n", k)), types.FloatValue(float64(k) / 7),
+			{T: types.TagDecimal, I: int64(k) * 101, N: 2}, {T: types.TagDecimal, I: int64(k) * 12345, N: 3},
+			types.BoolValue(k%2 == 0), {T: types.TagDate, I: int64(19000 + k%50)}, {T: types.TagTime, I: int64(k) * 1_000_000_007 % 86_400_000_000_000},
+			{T: types.TagTimestamp, I: 1_700_000_000_000 + int64(k)*61_001, N: int32(k % 1000 * 1000)},
+			{T: types.TagBytes, S: string([]byte{byte(k), 0, 255})},
+			types.StringValue(fmt.Sprintf("2024-01-0%d", k%3+1)), types.IntValue(int64(k % 2))}
+		for j := range v {
+			if (k+j)%11 == 0 {
+				v[j] = types.NullValue
+			}
+		}
+		rows[k] = changelog.Row{Kind: changelog.Insert, Vals: v}
+	}
+	return rows
+}
+
+// writeBoth writes rows through the row path (Push) and the column path (PushColumns, batches of 37 rows
+// with a selection dropping none) into two directories, and returns their files by partition directory.
+func writeBoth(t *testing.T, format, extra string, rows []changelog.Row) (*catalog.Table, map[string]string, map[string]string) {
+	var tables []*catalog.Table
+	var files []map[string]string
+	for _, columns := range []bool{false, true} {
+		dir := t.TempDir()
+		tbl := table(t, fmt.Sprintf(colsDDL, dir, format, extra))
+		out := openSink(t, tbl)
+		vo, ok := out.(vec.Output)
+		if !ok || !vo.AcceptsColumns() {
+			t.Fatalf("format %s: the sink does not take columns", format)
+		}
+		ts := make([]types.Type, 0)
+		for _, f := range tbl.PhysicalRowType().Fields {
+			ts = append(ts, f.Type)
+		}
+		for from := 0; from < len(rows); from += 37 {
+			chunk := rows[from:min(len(rows), from+37)]
+			if !columns {
+				if err := out.Push(&changelog.Batch{Rows: chunk}); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			// the chunk plus one row not selected
+			b := &vec.Batch{}
+			if !vec.FromRows(b, append(append([]changelog.Row(nil), chunk...), rows[0]), ts, nil) {
+				t.Fatal("rows without a columnar form")
+			}
+			for i := range chunk {
+				b.Sel = append(b.Sel, int32(i))
+			}
+			if err := vo.PushColumns(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := out.End(); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tbl)
+		files = append(files, readTree(t, dir))
+	}
+	return tables[1], files[0], files[1]
+}
+
+// readTree returns the contents of the part files below dir by directory (files of a directory
+// concatenated in name order).
+func readTree(t *testing.T, dir string) map[string]string {
+	var paths []string
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && strings.HasPrefix(fi.Name(), "part-") {
+			paths = append(paths, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(paths)
+	m := map[string]string{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(dir, filepath.Dir(p))
+		m[rel] += string(data)
+	}
+	return m
+}
+
+// TestSinkColumnsSameFiles: the column path writes the files of the row path, byte for byte (CSV and
+// Parquet, every type, NULLs, partitioned by a STRING and an INT with NULL partition values).
+func TestSinkColumnsSameFiles(t *testing.T) {
+	for _, format := range []string{"csv", "parquet"} {
+		t.Run(format, func(t *testing.T) {
+			_, rowFiles, colFiles := writeBoth(t, format, "", colsRows(500))
+			if len(rowFiles) != 11 { // (3 dates + NULL) x (2 hours + NULL), less NULL x NULL (no such row)
+				t.Fatalf("%d partition directories: %v", len(rowFiles), keys(rowFiles))
+			}
+			if fmt.Sprint(keys(rowFiles)) != fmt.Sprint(keys(colFiles)) {
+				t.Fatalf("partitions: rows %v, columns %v", keys(rowFiles), keys(colFiles))
+			}
+			for dir, want := range rowFiles {
+				if colFiles[dir] != want {
+					t.Errorf("%s: the column path wrote %d bytes, the row path %d, not the same", dir, len(colFiles[dir]), len(want))
+				}
+			}
+		})
+	}
+}
+
+func keys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// colOutput takes columns (AcceptsColumns) and records the rows of both paths as text.
+type colOutput struct {
+	mu      sync.Mutex
+	columns bool
+	batches int
+	rows    []string
+	types   []types.Type
+}
+
+func (c *colOutput) Push(b *changelog.Batch) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range b.Rows {
+		c.rows = append(c.rows, fmt.Sprint(r.Vals))
+	}
+	return nil
+}
+
+func (c *colOutput) PushColumns(b *vec.Batch) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches++
+	vals := make([]types.Value, len(b.Cols))
+	for k := 0; k < b.Len(); k++ {
+		i := b.Row(k)
+		for j, col := range b.Cols {
+			vals[j] = col.Value(i)
+		}
+		c.rows = append(c.rows, fmt.Sprint(vals))
+	}
+	return nil
+}
+
+func (c *colOutput) AcceptsColumns() bool { return c.columns }
+func (*colOutput) Watermark(int64) error  { return nil }
+func (*colOutput) End() error             { return nil }
+
+func readSource(t *testing.T, tbl *catalog.Table, columns bool, project []int, pos []byte) *colOutput {
+	t.Helper()
+	src, err := filesystem.NewFactory().CreateSource(connCtx(tbl, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if project != nil {
+		src.(projector).ProjectColumns(project)
+	}
+	if pos != nil {
+		if err := src.(connectors.Checkpointed).RestorePosition(pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := &colOutput{columns: columns}
+	if err := src.Run(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSourceColumnsSameRows: a Parquet table read as columns gives the rows of the row path (partition
+// columns filled, projection kept, a restored position skipping the rows already read).
+func TestSourceColumnsSameRows(t *testing.T) {
+	rows := colsRows(3000)
+	tbl, _, files := writeBoth(t, "parquet", "", rows)
+	for _, project := range [][]int{nil, {0, 2, 11}, {12}} {
+		want := readSource(t, tbl, false, project, nil)
+		got := readSource(t, tbl, true, project, nil)
+		if got.batches == 0 || want.batches != 0 {
+			t.Fatalf("project %v: %d columnar batches on the column path, %d on the row path", project, got.batches, want.batches)
+		}
+		if len(want.rows) != len(rows) || strings.Join(got.rows, "\n") != strings.Join(want.rows, "\n") {
+			t.Fatalf("project %v: %d rows as columns, %d as rows (of %d), or not the same", project, len(got.rows), len(want.rows), len(rows))
+		}
+	}
+	// restore in the middle of a file: the rows after the position, the same on both paths
+	dir := "p=2024-01-01/h=0" // about 450 rows: more than the position skips
+	if files[dir] == "" {
+		t.Fatalf("no partition %s: %v", dir, keys(files))
+	}
+	entries, err := os.ReadDir(filepath.Join(tbl.Options["path"], dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := filepath.Join(dir, entries[0].Name())
+	pos, _ := json.Marshal(map[string]any{"cur": cur, "rows": 100})
+	want := readSource(t, tbl, false, nil, pos)
+	got := readSource(t, tbl, true, nil, pos)
+	if len(want.rows) != len(rows)-100 || strings.Join(got.rows, "\n") != strings.Join(want.rows, "\n") {
+		t.Fatalf("restored: %d rows as columns, %d as rows, want %d", len(got.rows), len(want.rows), len(rows)-100)
+	}
+}
