@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/sluicesql/sluice/expr"
@@ -129,27 +128,6 @@ func civilOf(ms int64, nanos int32) civil {
 	return c
 }
 
-// appendPad writes n in decimal, at least width digits, a minus sign before negative numbers (as expr's
-// appendPadded).
-func appendPad(dst []byte, n int64, width int) []byte {
-	if n < 0 {
-		dst = append(dst, '-')
-		n = -n
-	}
-	if n >= 0 && n < 100 && width <= 2 {
-		if n >= 10 || width == 2 {
-			dst = append(dst, byte('0'+n/10))
-		}
-		return append(dst, byte('0'+n%10))
-	}
-	var buf [20]byte
-	s := strconv.AppendInt(buf[:0], n, 10)
-	for i := len(s); i < width; i++ {
-		dst = append(dst, '0')
-	}
-	return append(dst, s...)
-}
-
 func formatCivil(dst []byte, fs []dateField, c *civil) []byte {
 	for _, f := range fs {
 		n := f.count
@@ -158,9 +136,9 @@ func formatCivil(dst []byte, fs []dateField, c *civil) []byte {
 			dst = append(dst, f.lit...)
 		case 'y', 'u':
 			if n == 2 {
-				dst = appendPad(dst, (c.year%100+100)%100, 2)
+				dst = expr.AppendPadded(dst, (c.year%100+100)%100, 2)
 			} else {
-				dst = appendPad(dst, c.year, n)
+				dst = expr.AppendPadded(dst, c.year, n)
 			}
 		case 'M':
 			switch {
@@ -169,12 +147,12 @@ func formatCivil(dst []byte, fs []dateField, c *civil) []byte {
 			case n == 3:
 				dst = append(dst, monthNamesVec[c.month-1][:3]...)
 			default:
-				dst = appendPad(dst, int64(c.month), n)
+				dst = expr.AppendPadded(dst, int64(c.month), n)
 			}
 		case 'd':
-			dst = appendPad(dst, int64(c.day), n)
+			dst = expr.AppendPadded(dst, int64(c.day), n)
 		case 'D':
-			dst = appendPad(dst, int64(c.yday), n)
+			dst = expr.AppendPadded(dst, int64(c.yday), n)
 		case 'E':
 			if n >= 4 {
 				dst = append(dst, dayNamesVec[c.wday]...)
@@ -188,41 +166,29 @@ func formatCivil(dst []byte, fs []dateField, c *civil) []byte {
 				dst = append(dst, "PM"...)
 			}
 		case 'H':
-			dst = appendPad(dst, c.hour, n)
+			dst = expr.AppendPadded(dst, c.hour, n)
 		case 'k':
 			h := c.hour
 			if h == 0 {
 				h = 24
 			}
-			dst = appendPad(dst, h, n)
+			dst = expr.AppendPadded(dst, h, n)
 		case 'K':
-			dst = appendPad(dst, c.hour%12, n)
+			dst = expr.AppendPadded(dst, c.hour%12, n)
 		case 'h':
 			h := c.hour % 12
 			if h == 0 {
 				h = 12
 			}
-			dst = appendPad(dst, h, n)
+			dst = expr.AppendPadded(dst, h, n)
 		case 'm':
-			dst = appendPad(dst, c.min, n)
+			dst = expr.AppendPadded(dst, c.min, n)
 		case 's':
-			dst = appendPad(dst, c.sec, n)
+			dst = expr.AppendPadded(dst, c.sec, n)
 		case 'S':
-			ns := c.nano
-			var buf [9]byte
-			for i := 8; i >= 0; i-- {
-				buf[i] = byte('0' + ns%10)
-				ns /= 10
-			}
-			for i := 0; i < n; i++ {
-				if i < 9 {
-					dst = append(dst, buf[i])
-				} else {
-					dst = append(dst, '0')
-				}
-			}
+			dst = expr.AppendFraction(dst, c.nano, n)
 		case 'n':
-			dst = appendPad(dst, c.nano, n)
+			dst = expr.AppendPadded(dst, c.nano, n)
 		}
 	}
 	return dst

@@ -80,10 +80,18 @@ var (
 	dayNames = [...]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
 )
 
-func appendPadded(dst []byte, n int64, width int) []byte {
+// AppendPadded appends n in decimal, zero-padded to width digits (a minus sign before the padding): the
+// numeric fields of DATE_FORMAT's patterns, shared with the vectorized kernel (exec/calc_vec_time.go).
+func AppendPadded(dst []byte, n int64, width int) []byte {
 	if n < 0 {
 		dst = append(dst, '-')
 		n = -n
+	}
+	if n >= 0 && n < 100 && width <= 2 {
+		if n >= 10 || width == 2 {
+			dst = append(dst, byte('0'+n/10))
+		}
+		return append(dst, byte('0'+n%10))
 	}
 	var buf [20]byte
 	s := strconv.AppendInt(buf[:0], n, 10)
@@ -91,6 +99,24 @@ func appendPadded(dst []byte, n int64, width int) []byte {
 		dst = append(dst, '0')
 	}
 	return append(dst, s...)
+}
+
+// AppendFraction appends the first width digits of the nine-digit fraction ns (the pattern letter S: digits
+// past the ninth are zeros).
+func AppendFraction(dst []byte, ns int64, width int) []byte {
+	var buf [9]byte
+	for i := 8; i >= 0; i-- {
+		buf[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	for i := 0; i < width; i++ {
+		if i < 9 {
+			dst = append(dst, buf[i])
+		} else {
+			dst = append(dst, '0')
+		}
+	}
+	return dst
 }
 
 // format appends t (wall clock and zone taken from t) as the pattern says.
@@ -115,9 +141,9 @@ func (f *javaDateFormat) format(dst []byte, t time.Time) []byte {
 				y = int64(iy)
 			}
 			if n == 2 {
-				dst = appendPadded(dst, (y%100+100)%100, 2)
+				dst = AppendPadded(dst, (y%100+100)%100, 2)
 			} else {
-				dst = appendPadded(dst, y, n)
+				dst = AppendPadded(dst, y, n)
 			}
 		case 'M', 'L':
 			switch {
@@ -126,12 +152,12 @@ func (f *javaDateFormat) format(dst []byte, t time.Time) []byte {
 			case n == 3:
 				dst = append(dst, monthNames[t.Month()-1][:3]...)
 			default:
-				dst = appendPadded(dst, int64(t.Month()), n)
+				dst = AppendPadded(dst, int64(t.Month()), n)
 			}
 		case 'd':
-			dst = appendPadded(dst, int64(t.Day()), n)
+			dst = AppendPadded(dst, int64(t.Day()), n)
 		case 'D':
-			dst = appendPadded(dst, int64(t.YearDay()), n)
+			dst = AppendPadded(dst, int64(t.YearDay()), n)
 		case 'Q', 'q':
 			q := (int(t.Month())-1)/3 + 1
 			switch {
@@ -140,13 +166,13 @@ func (f *javaDateFormat) format(dst []byte, t time.Time) []byte {
 			case n == 3:
 				dst = append(dst, 'Q', byte('0'+q))
 			default:
-				dst = appendPadded(dst, int64(q), n)
+				dst = AppendPadded(dst, int64(q), n)
 			}
 		case 'E', 'e':
 			wd := t.Weekday()
 			switch {
 			case it.letter == 'e' && n <= 2:
-				dst = appendPadded(dst, int64(wd)+1, n)
+				dst = AppendPadded(dst, int64(wd)+1, n)
 			case n >= 4:
 				dst = append(dst, dayNames[wd]...)
 			default:
@@ -159,44 +185,32 @@ func (f *javaDateFormat) format(dst []byte, t time.Time) []byte {
 				dst = append(dst, "PM"...)
 			}
 		case 'H':
-			dst = appendPadded(dst, int64(t.Hour()), n)
+			dst = AppendPadded(dst, int64(t.Hour()), n)
 		case 'k':
 			h := t.Hour()
 			if h == 0 {
 				h = 24
 			}
-			dst = appendPadded(dst, int64(h), n)
+			dst = AppendPadded(dst, int64(h), n)
 		case 'K':
-			dst = appendPadded(dst, int64(t.Hour()%12), n)
+			dst = AppendPadded(dst, int64(t.Hour()%12), n)
 		case 'h':
 			h := t.Hour() % 12
 			if h == 0 {
 				h = 12
 			}
-			dst = appendPadded(dst, int64(h), n)
+			dst = AppendPadded(dst, int64(h), n)
 		case 'm':
-			dst = appendPadded(dst, int64(t.Minute()), n)
+			dst = AppendPadded(dst, int64(t.Minute()), n)
 		case 's':
-			dst = appendPadded(dst, int64(t.Second()), n)
+			dst = AppendPadded(dst, int64(t.Second()), n)
 		case 'S':
-			ns := int64(t.Nanosecond())
-			var buf [9]byte
-			for i := 8; i >= 0; i-- {
-				buf[i] = byte('0' + ns%10)
-				ns /= 10
-			}
-			for i := 0; i < n; i++ {
-				if i < 9 {
-					dst = append(dst, buf[i])
-				} else {
-					dst = append(dst, '0')
-				}
-			}
+			dst = AppendFraction(dst, int64(t.Nanosecond()), n)
 		case 'n':
-			dst = appendPadded(dst, int64(t.Nanosecond()), n)
+			dst = AppendPadded(dst, int64(t.Nanosecond()), n)
 		case 'w':
 			_, w := t.ISOWeek()
-			dst = appendPadded(dst, int64(w), n)
+			dst = AppendPadded(dst, int64(w), n)
 		case 'z':
 			name, _ := t.Zone()
 			dst = append(dst, name...)
@@ -223,14 +237,14 @@ func appendOffset(dst []byte, t time.Time, zulu, colon, hoursOnly bool) []byte {
 	} else {
 		dst = append(dst, '+')
 	}
-	dst = appendPadded(dst, int64(off/3600), 2)
+	dst = AppendPadded(dst, int64(off/3600), 2)
 	if hoursOnly && off%3600 == 0 {
 		return dst
 	}
 	if colon {
 		dst = append(dst, ':')
 	}
-	return appendPadded(dst, int64(off/60%60), 2)
+	return AppendPadded(dst, int64(off/60%60), 2)
 }
 
 // parsed holds the fields read by parse.
