@@ -99,7 +99,7 @@ func (p *Planner) bindInsert(ins *sql.Insert) (*Sink, error) {
 				return nil, sql.Errorf(ins.Query.P, ErrValidation, "Column types of query result and sink for '%s' do not match.\nCause: Incompatible types for sink column '%s' at position %d.\n\nQuery schema: %s\nSink schema:  %s",
 					qualified(t.Name), c.Name, si, schemaText(qf), sinkSchemaText(sinkCols))
 			}
-			if !lengthOnly(x.Type(), c.Type) || p.Session["table.exec.sink.type-length-enforcer"] == "TRIM_PAD" {
+			if !lengthOnly(x.Type(), c.Type) || p.sinkOption("table.exec.sink.type-length-enforcer", "IGNORE") == "TRIM_PAD" {
 				cx, err := expr.Cast(p.Env, x, c.Type.WithNullable(x.Type().Nullable()), false)
 				if err != nil {
 					return nil, sql.Errorf(ins.Query.P, ErrValidation, "column %s: %v", c.Name, err)
