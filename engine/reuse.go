@@ -50,8 +50,10 @@ func (g *graph) shared(n planner.Node, out changelog.Output, j *Job) (changelog.
 }
 
 // fanout passes its input to several outputs. The end is passed on once every output has been given it.
+// Columnar batches go to every output that takes columns with a header of its own (reuse_vec.go).
 type fanout struct {
 	outs []changelog.Output
+	cols fanoutCols
 }
 
 func (f *fanout) Push(b *changelog.Batch) error {
