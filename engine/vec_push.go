@@ -15,7 +15,8 @@ func pushColumns(out changelog.Output, b *vec.Batch) error {
 	if o, ok := out.(vec.Output); ok {
 		return o.PushColumns(b)
 	}
-	var conv vec.RowConv
+	conv := pipeConvs.Get().(*vec.RowConv) // reused: a RowConv of its own would allocate its arena per batch
+	defer pipeConvs.Put(conv)
 	return out.Push(conv.Rows(b))
 }
 
