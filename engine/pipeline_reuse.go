@@ -18,7 +18,9 @@ import (
 // once per subtask and ends either in an exchange's sender (the branch feeds a keyed operator, exchange.go;
 // two branches may feed the two sides of one join) or in a union before the rest of the branch, under the
 // graph lock. A branch that cannot be chained (the node right above the scan is not one of those) is a
-// branch with an empty chain: the subtasks' rows meet in its union.
+// branch with an empty chain: the subtasks' rows meet in its union. A columnar source (nexmark) hands each
+// fanout columns: every branch's chain runs on them with a batch header of its own (reuse_vec.go), and a
+// branch's end passes them on to its exchange sender, or to its union when the graph takes columns.
 //
 // The build goes top down, so the branches arrive one at a time (one per edge into the scan: chainedScan
 // accepts the reused scan, buildSubtasks and buildExchange hand the branch here, shared takes a branch that

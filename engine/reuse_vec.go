@@ -14,7 +14,8 @@ import (
 // selects, or a branch's operator does to its header, is never seen by another branch. Kernels do not write
 // into their input columns (exec/calc_vec.go), so the column data itself is shared. Branches that take rows
 // get the batch converted once (shared by all such branches, as a row batch is shared by a row fanout).
-// Branches are called in order, as for rows.
+// Branches are called in order, as for rows. Calls into one fanout are serialized (it is pushed under the
+// graph lock, or by one source subtask), so its per-branch storage needs no lock.
 
 // fanoutColumnBatches counts the columnar batches fanouts handed on (tests check that a query took this path).
 var fanoutColumnBatches atomic.Int64
