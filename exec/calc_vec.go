@@ -26,6 +26,13 @@ type vexpr interface {
 // vcompiler compiles expressions and records which input columns they read, with their types.
 type vcompiler struct {
 	inTypes []types.Type // by input column index (Invalid where not read)
+
+	// Common subexpressions (calc_vec_memo.go); shared is nil where nothing is shared.
+	shared      map[string]int    // keys of subexpressions that occur more than once
+	memos       map[string]*vmemo // their kernels (nil: no vector form)
+	compiling   string            // the key whose own kernel is being compiled
+	run         *uint64           // the Calc's run counter
+	memoKernels int               // shared kernels compiled (for tests)
 }
 
 func (c *vcompiler) use(i int, t types.Type) {
@@ -72,6 +79,9 @@ func intWidth(k types.Kind) uint {
 
 // compile returns the kernel of x, or nil when x (or a part of it) has no vector form.
 func (c *vcompiler) compile(x expr.Expr) vexpr {
+	if k, ok := c.memoized(x); ok {
+		return k
+	}
 	if i, ok := expr.ColumnIndex(x); ok {
 		if vec.ColFor(x.Type()).Kind == vec.Values {
 			return nil

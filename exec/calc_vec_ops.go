@@ -27,12 +27,18 @@ type calcVec struct {
 	outConv  vec.RowConv
 	rowsOnly bool // the row path is as fast (no filter, every projection a column reference)
 	bails    int  // batches that took the row path after the kernels bailed (for tests)
+
+	runs        uint64 // runs so far: shared subexpressions evaluate once per run (calc_vec_memo.go)
+	memoKernels int    // shared subexpressions compiled (for tests)
 }
 
 // compileCalc compiles a Calc's filter and projections; nil when some part has no vector form.
 func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
 	c := &vcompiler{}
 	v := &calcVec{flatOut: projects != nil, rowsOnly: filter == nil}
+	if shared := countShared(append([]expr.Expr{filter}, projects...)); len(shared) > 0 {
+		c.shared, c.memos, c.run = shared, map[string]*vmemo{}, &v.runs
+	}
 	if filter != nil {
 		if v.filter = c.compile(filter); v.filter == nil {
 			return nil
@@ -52,7 +58,7 @@ func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
 		v.rowsOnly = false
 		v.projects, v.pass = append(v.projects, kp), append(v.pass, -1)
 	}
-	v.reads, v.inTypes = c.reads(), c.inTypes
+	v.reads, v.inTypes, v.memoKernels = c.reads(), c.inTypes, c.memoKernels
 	// Row input is converted to columns only when the kernels read fixed-width columns: copying strings and
 	// nested ROWs into columns costs more than evaluating them row by row.
 	for _, i := range v.reads {
@@ -65,6 +71,7 @@ func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
 
 // run evaluates the filter and the projections over b: the selected rows (nil: all of b's) and v.cols.
 func (v *calcVec) run(b *vec.Batch) ([]int32, error) {
+	v.runs++ // shared subexpressions' columns of the last run are stale
 	sel := b.Sel
 	if v.filter != nil {
 		c, err := v.filter.eval(b)

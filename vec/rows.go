@@ -68,15 +68,67 @@ func (r *RowConv) Rows(b *Batch) *changelog.Batch {
 	} else {
 		r.arena = r.arena[:need]
 	}
+	// Column by column: one switch per column instead of one per value (Value's), typed loops.
+	for j, c := range b.Cols {
+		fillColumn(r.arena[j:], w, c, b.Sel, n)
+	}
 	for k := 0; k < n; k++ {
-		i := b.Row(k)
-		vals := r.arena[k*w : (k+1)*w : (k+1)*w]
-		for j, c := range b.Cols {
-			vals[j] = c.Value(i)
-		}
-		r.batch.Append(b.Kind(i), vals)
+		r.batch.Append(b.Kind(b.Row(k)), r.arena[k*w:(k+1)*w:(k+1)*w])
 	}
 	return &r.batch
+}
+
+// fillColumn writes the n selected values of c into dst[0], dst[w], dst[2w], ... (the column's slot of each
+// row in a row-major arena), as c.Value would.
+func fillColumn(dst []types.Value, w int, c *Col, sel []int32, n int) {
+	row := func(k int) int {
+		if sel != nil {
+			return int(sel[k])
+		}
+		return k
+	}
+	nulls := c.Nulls.Any()
+	switch {
+	case c.Kind == Int64 && (c.Tag != types.TagTimestamp || c.Nanos == nil):
+		v := types.Value{T: c.Tag}
+		if c.Tag == types.TagDecimal {
+			v.N = c.Scale
+		}
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if nulls && c.Nulls.Get(i) {
+				dst[k*w] = types.NullValue
+				continue
+			}
+			v.I = c.I64[i]
+			dst[k*w] = v
+		}
+	case c.Kind == Float64:
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if nulls && c.Nulls.Get(i) {
+				dst[k*w] = types.NullValue
+				continue
+			}
+			dst[k*w] = types.Value{T: types.TagFloat, I: int64(math.Float64bits(c.F64[i]))}
+		}
+	case c.Kind == Bytes:
+		if c.arena != nil && n > 0 {
+			c.arena.exported = true
+		}
+		for k := 0; k < n; k++ {
+			i := row(k)
+			if nulls && c.Nulls.Get(i) {
+				dst[k*w] = types.NullValue
+				continue
+			}
+			dst[k*w] = types.Value{T: c.Tag, S: c.Str(i)}
+		}
+	default:
+		for k := 0; k < n; k++ {
+			dst[k*w] = c.Value(row(k))
+		}
+	}
 }
 
 // ColFor returns an empty column for values of type t: typed where the type has a vector form, else a
