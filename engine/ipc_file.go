@@ -158,16 +158,27 @@ func (w *ipcWriter) discard() {
 	_ = os.Remove(w.path + ".inprogress")
 }
 
-// ipcSource reads the intermediate result file of stage st back as the input of a later stage.
+// ipcSource reads the intermediate result of stage st back as the input of a later stage (task): subpartition
+// part of the file of every task of st, task after task (batch_tasks.go).
 type ipcSource struct {
-	st *batchStage
+	st   *batchStage
+	part int
 }
 
 func (s *ipcSource) ChangelogMode() changelog.Mode { return changelog.AllKinds }
 func (s *ipcSource) Bounded() bool                 { return true }
 
-func (s *ipcSource) Run(ctx context.Context, out changelog.Output) (err error) {
-	path, ts := s.st.path, s.st.types
+func (s *ipcSource) Run(ctx context.Context, out changelog.Output) error {
+	for t := range max(1, len(s.st.tasks)) {
+		if err := readIPCFile(ctx, s.st.file(t, s.part), s.st.types, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readIPCFile pushes the rows of one intermediate result file to out.
+func readIPCFile(ctx context.Context, path string, ts []types.Type, out changelog.Output) (err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("reading the intermediate result file: %w", err)
