@@ -73,9 +73,11 @@ type batchStage struct {
 	types  []types.Type
 	inputs []*batchStage
 
-	tasks    []*stageTask // batch_tasks.go
-	parts    int          // subpartitions of each task's result: the consumer's tasks (0, 1: one file)
-	partKeys []int        // the consumer's key columns the subpartitions are hashed by
+	tasks    []*stageTask  // batch_tasks.go
+	split    *planner.Scan // a source stage whose tasks read the splits of this scan's ParallelSource
+	splitMu  sync.Mutex    // held while a split source stage runs (its tasks restart together)
+	parts    int           // subpartitions of each task's result: the consumer's tasks (0, 1: one file)
+	partKeys []int         // the consumer's key columns the subpartitions are hashed by
 }
 
 // stageRun is one attempt's graph.
@@ -264,6 +266,10 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 // input is called by graph.build for every node of a stage attempt's graph: a cut node other than the root
 // becomes a source reading its stage's intermediate result file. It reports whether it handled n.
 func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool {
+	if sc, ok := n.(*planner.Scan); ok && sc == b.st.split {
+		b.splitInput(g, sc, out)
+		return true
+	}
 	if n == b.st.root && !b.rootNow {
 		b.rootNow = true
 		return false

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/state"
@@ -148,9 +150,17 @@ func (sj *stagedJob) planTasks(p int) {
 		}
 		walk(st.root)
 		keyed[st] = ok && len(edges[st]) > 0
+		if len(edges[st]) == 0 {
+			st.split = splitScan(st.root)
+		}
 	}
 	for _, st := range sj.stages {
 		n := 1
+		if st.split != nil {
+			if n = st.split.Source.(connectors.ParallelSource).Subtasks(p); n <= 1 {
+				n, st.split = 1, nil
+			}
+		}
 		if p > 1 && keyed[st] {
 			n = p
 			for _, e := range edges[st] {
@@ -168,6 +178,58 @@ func (sj *stagedJob) planTasks(p int) {
 			st.tasks = append(st.tasks, &stageTask{st: st, index: i})
 		}
 	}
+}
+
+// splitScan returns the scan of a source stage that can read its source's splits as several tasks: one scan
+// of a connectors.ParallelSource under row-wise operators only (no WATERMARK: its split listener is one per
+// source); else nil.
+func splitScan(root planner.Node) *planner.Scan {
+	var scan *planner.Scan
+	ok := true
+	var walk func(n planner.Node)
+	walk = func(n planner.Node) {
+		switch x := n.(type) {
+		case *planner.Scan:
+			if _, par := x.Source.(connectors.ParallelSource); !par || scan != nil {
+				ok = false
+			}
+			scan = x
+		case *planner.WatermarkAssigner:
+			ok = false
+		default:
+			if !rowWise(n) {
+				ok = false
+			}
+		}
+		for _, in := range n.Inputs() {
+			walk(in)
+		}
+	}
+	walk(root)
+	if !ok {
+		return nil
+	}
+	return scan
+}
+
+// splitTask is the source of one task of a split source stage: subtask i of n of the scan's source.
+type splitTask struct {
+	connectors.Source
+	par  connectors.ParallelSource
+	i, n int
+}
+
+func (s *splitTask) Run(ctx context.Context, out changelog.Output) error {
+	return s.par.RunSubtask(ctx, out, s.i, s.n)
+}
+
+// splitInput adds the source of this task of a split source stage to g.
+func (b *stageBuild) splitInput(g *graph, sc *planner.Scan, out changelog.Output) {
+	j := b.sj.job
+	out = g.meter(sc, out, j)
+	g.register(sc, sc.Source)
+	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, out: exec.NewCounter(&j.rowsIn, out),
+		src: &splitTask{Source: sc.Source, par: sc.Source.(connectors.ParallelSource), i: b.task.index, n: len(b.st.tasks)}})
 }
 
 // newStageOutput creates the files task tk writes its result into: one writer per subpartition, behind a
@@ -236,9 +298,20 @@ func (w *partWriter) End() error {
 // runStage runs a stage's tasks at the same time, each until it succeeds or the restart strategy gives up;
 // the first task that fails for good cancels the others.
 func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
+	if st.split != nil {
+		st.splitMu.Lock()
+		defer st.splitMu.Unlock()
+		return sj.runSplitLocked(ctx, st)
+	}
 	if len(st.tasks) == 1 {
 		return sj.runTask(ctx, st.tasks[0])
 	}
+	return sj.runTasks(ctx, st)
+}
+
+// runTasks runs every task of st at the same time: each its own failover (runTask), or for a split source
+// stage one attempt each (the stage restarts as a whole: runSplitLocked).
+func (sj *stagedJob) runTasks(ctx context.Context, st *batchStage) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(st.tasks))
@@ -247,7 +320,12 @@ func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[i] = sj.runTask(ctx, tk); errs[i] != nil {
+			if st.split != nil {
+				errs[i] = sj.attempt(ctx, tk)
+			} else {
+				errs[i] = sj.runTask(ctx, tk)
+			}
+			if errs[i] != nil {
 				cancel()
 			}
 		}()
@@ -268,6 +346,42 @@ func (sj *stagedJob) runTask(ctx context.Context, tk *stageTask) error {
 	return sj.runLocked(ctx, tk)
 }
 
+// runSplitLocked runs split source stage st (its splitMu held) until it succeeds or the restart strategy
+// gives up. The source's position is one for all its splits, so a failed task cannot read its own splits
+// again alone: the stage restarts all its tasks, the source read again from its start.
+func (sj *stagedJob) runSplitLocked(ctx context.Context, st *batchStage) error {
+	for {
+		if st.tasks[0].attempts > 0 {
+			if c, ok := st.split.Source.(connectors.Checkpointed); ok {
+				if err := c.RestorePosition(nil); err != nil { // read the source again from its start
+					return fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+				}
+			}
+		}
+		err := sj.runTasks(ctx, st)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		sj.mu.Lock()
+		sj.restarts++
+		n := sj.restarts
+		sj.mu.Unlock()
+		policy := sj.g.restart
+		if n >= policy.attempts {
+			return fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+		}
+		fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: stage %d (%s) failed: %v\n[WARNING] Restarting stage %d with its %d tasks (they share the source's position), from its sources, in %s (restart %d of %d).\n",
+			sj.job.id, st.id, st.name, err, st.id, len(st.tasks), policy.delay, n, policy.attempts-1)
+		t := time.NewTimer(policy.delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // inputPart is the subpartition of input stage in that task tk reads.
 func inputPart(in *batchStage, tk *stageTask) int {
 	if in.parts > 1 {
@@ -279,6 +393,21 @@ func inputPart(in *batchStage, tk *stageTask) int {
 // ensure runs again the tasks of stage in whose files consumer task tk reads when such a file is gone.
 func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) error {
 	part := inputPart(in, tk)
+	if in.split != nil {
+		for _, u := range in.tasks {
+			if path := in.file(u.index, part); fileGone(path) {
+				in.splitMu.Lock() // another consumer may be running it again already
+				defer in.splitMu.Unlock()
+				if !fileGone(path) {
+					return nil
+				}
+				fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d again for stage %d%s.\n",
+					sj.job.id, in.id, in.name, path, in.id, tk.st.id, tk.what())
+				return sj.runSplitLocked(ctx, in)
+			}
+		}
+		return nil
+	}
 	for _, u := range in.tasks {
 		path := in.file(u.index, part)
 		if !fileGone(path) {

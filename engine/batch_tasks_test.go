@@ -125,18 +125,21 @@ func TestBatchTasksParallelismProperty(t *testing.T) {
 					t.Fatalf("batch at parallelism %d differs from streaming (%d rows vs %d)\nbatch:\n%.1500s\nstreaming:\n%.1500s",
 						par, len(got), len(want), strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
-				tasks := map[int]int{}
+				tasks, source := map[int]int{}, map[int]bool{}
 				for _, a := range job.StageAttempts() {
-					if a.Err != nil || a.Attempt != 1 {
+					if a.Err != nil || a.Attempt != 1 || a.Tasks != par && a.Tasks != 1 {
 						t.Fatalf("unexpected attempt %+v", a)
 					}
 					tasks[a.Stage]++
+					source[a.Stage] = strings.HasPrefix(a.Name, "Source: ")
 				}
 				keyed := 0
 				for st, n := range tasks {
-					switch n {
-					case 1:
-					case par:
+					switch {
+					case source[st] && n != par:
+						t.Fatalf("source stage %d ran %d tasks at parallelism %d (the files are split over the tasks):\n%s", st, n, par, attemptsOf(job))
+					case source[st], n == 1:
+					case n == par:
 						keyed++
 					default:
 						t.Fatalf("stage %d ran %d tasks at parallelism %d:\n%s", st, n, par, attemptsOf(job))
@@ -223,7 +226,8 @@ const agg2Script = `
 CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '20000', 'rows-per-second' = '1000000000',
   'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '20000');
 CREATE TABLE out_t (c BIGINT, n BIGINT) WITH ('connector' = 'print');
-INSERT INTO out_t SELECT c, COUNT(*) FROM (SELECT MOD(id, 300) AS k, COUNT(*) AS c FROM src WHERE MOD(id, 3) > 0 OR id < 900 GROUP BY MOD(id, 300)) GROUP BY c;`
+INSERT INTO out_t SELECT k2, SUM(c) FROM (SELECT MOD(id, 300) AS k, MOD(id, 300) / 10 AS k2, COUNT(*) AS c FROM src
+  GROUP BY MOD(id, 300), MOD(id, 300) / 10) GROUP BY k2;`
 
 // When a file that a task reads is gone, only the producer task that wrote it runs again (from its own
 // subpartition of its input), then the consumer task.
@@ -232,11 +236,11 @@ func TestBatchTaskPredecessorRerun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want) < 2 {
-		t.Fatalf("too few rows: %q", want)
+	if len(want) != 30 {
+		t.Fatalf("want 30 rows: %q", want)
 	}
 	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
-		if st.id == 3 && task == 1 && attempt == 1 && end {
+		if st.id == 3 && task == 1 && attempt == 1 && end && rows > 0 {
 			if err := os.Remove(st.inputs[0].file(0, 1)); err != nil { // task 0 of stage 2, subpartition 1
 				return err
 			}
@@ -260,10 +264,53 @@ func TestBatchTaskPredecessorRerun(t *testing.T) {
 	if a, b := at["2/0/1"], at["2/0/2"]; a.RowsRead != b.RowsRead || a.RowsRead == 0 {
 		t.Fatalf("stage 2 task 0 read %d then %d rows\n%s", a.RowsRead, b.RowsRead, attemptsOf(job))
 	}
-	if len(at) != 8 { // source 1, stage 2: 2 + 1, stage 3: 2 + 1, sink 1
-		t.Fatalf("want 8 attempts, got:\n%s", attemptsOf(job))
+	if a, b := at["3/1/1"], at["3/1/2"]; a.RowsRead != b.RowsRead || a.RowsRead == 0 || a.Err == nil {
+		t.Fatalf("stage 3 task 1 read %d then %d rows\n%s", a.RowsRead, b.RowsRead, attemptsOf(job))
+	}
+	if len(at) != 9 { // source 2, stage 2: 2 + 1, stage 3: 2 + 1, sink 1
+		t.Fatalf("want 9 attempts, got:\n%s", attemptsOf(job))
 	}
 	if !strings.Contains(notice, "running stage 2 task 1/2 again for stage 3 task 2/2") {
+		t.Fatalf("notice:\n%s", notice)
+	}
+}
+
+// A fault in one task of a split source stage restarts the stage's tasks together (they share the source's
+// position), reading the source again from its start; the result equals a fault-free run.
+func TestBatchSplitSourceFailover(t *testing.T) {
+	want, _, _, err := stagedRun(t, aggScript, map[string]string{"parallelism.default": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.id == 1 && task == 1 && attempt == 1 && end {
+			return errInjected
+		}
+		return nil
+	})
+	got, notice, job, err := stagedRun(t, aggScript, map[string]string{"parallelism.default": "2"})
+	if err != nil {
+		t.Fatalf("job failed: %v\n%s", err, notice)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the result differs from the fault-free run at parallelism 1")
+	}
+	at := taskAttempts(job)
+	if a := at["1/1/1"]; !errors.Is(a.Err, errInjected) || a.Tasks != 2 {
+		t.Fatalf("source task 1 attempt 1: %+v\n%s", a, attemptsOf(job))
+	}
+	var read int64
+	for _, k := range []string{"1/0/2", "1/1/2"} {
+		a, ok := at[k]
+		if !ok || a.Err != nil {
+			t.Fatalf("want a successful attempt %s:\n%s", k, attemptsOf(job))
+		}
+		read += a.RowsRead
+	}
+	if read != 20000 || len(at) != 4+2+1 {
+		t.Fatalf("the source's second attempts read %d rows (want 20000); want 7 attempts:\n%s", read, attemptsOf(job))
+	}
+	if !strings.Contains(notice, "Restarting stage 1 with its 2 tasks") {
 		t.Fatalf("notice:\n%s", notice)
 	}
 }
