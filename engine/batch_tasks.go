@@ -241,6 +241,8 @@ func (sj *stagedJob) newStageOutput(run *stageRun, tk *stageTask) (changelog.Out
 		if err != nil {
 			return nil, fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
 		}
+		// A task's buffers stay near one file's: 256 KiB to write, 8192 rows in the record batch being built.
+		w.bufSize, w.maxRows = max(32<<10, (256<<10)/st.subpartitions()), max(1024, ipcBatchRows/st.subpartitions())
 		run.outs = append(run.outs, w)
 	}
 	if len(run.outs) == 1 {

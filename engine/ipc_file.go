@@ -38,6 +38,8 @@ type ipcWriter struct {
 	pending int
 	rows    int64
 	ended   bool
+	bufSize int // the file's write buffer (0: 256 KiB); smaller when a task writes many subpartitions
+	maxRows int // rows of one record batch (0: ipcBatchRows); smaller likewise
 }
 
 func newIPCWriter(path string, ts []types.Type) (*ipcWriter, error) {
@@ -58,7 +60,13 @@ func (w *ipcWriter) open() error {
 	if err != nil {
 		return w.fail(err)
 	}
-	w.f, w.bw = f, bufio.NewWriterSize(f, 256<<10)
+	if w.bufSize == 0 {
+		w.bufSize = 256 << 10
+	}
+	if w.maxRows == 0 {
+		w.maxRows = ipcBatchRows
+	}
+	w.f, w.bw = f, bufio.NewWriterSize(f, w.bufSize)
 	if w.w, err = ipc.NewFileWriter(w.bw, ipc.WithSchema(w.schema), ipc.WithAllocator(ipcAlloc)); err != nil {
 		return w.fail(err)
 	}
@@ -85,7 +93,7 @@ func (w *ipcWriter) Push(b *changelog.Batch) error {
 			}
 		}
 		w.pending++
-		if w.pending == ipcBatchRows {
+		if w.pending == w.maxRows {
 			if err := w.flush(); err != nil {
 				return err
 			}
