@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // batchTaskTables writes two directories of CSV files: f (10 files, 3000 rows, 41 keys, event time) and d
@@ -312,5 +316,69 @@ func TestBatchSplitSourceFailover(t *testing.T) {
 	}
 	if !strings.Contains(notice, "Restarting stage 1 with its 2 tasks") {
 		t.Fatalf("notice:\n%s", notice)
+	}
+}
+
+// The property over 4-partition Kafka topics: the source stages read the partitions as 3 tasks, GROUP BY and a
+// join of two topics run as 3 tasks, and the results equal parallelism 1 and the streaming result.
+func TestBatchTasksKafkaProperty(t *testing.T) {
+	addr := exchangeBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range 4000 {
+		recs = append(recs, &kgo.Record{Topic: "bt_orders", Partition: int32(i % 4), Value: []byte(fmt.Sprintf(`{"id": %d, "k": %d, "v": %d}`, i, (i*31)%97, i%11))})
+	}
+	for k := range 80 {
+		recs = append(recs, &kgo.Record{Topic: "bt_keys", Partition: int32(k % 4), Value: []byte(fmt.Sprintf(`{"k2": %d, "name": "n%d"}`, k, k))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tables := fmt.Sprintf(`
+CREATE TABLE o (id BIGINT, k BIGINT, v BIGINT) WITH ('connector' = 'kafka', 'topic' = 'bt_orders', 'properties.bootstrap.servers' = '%[1]s',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+CREATE TABLE ks (k2 BIGINT, name STRING) WITH ('connector' = 'kafka', 'topic' = 'bt_keys', 'properties.bootstrap.servers' = '%[1]s',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+`, addr)
+	for _, q := range []struct{ sink, query string }{
+		{"k BIGINT, c BIGINT, s BIGINT", "SELECT k, COUNT(*), SUM(v) FROM o GROUP BY k"},
+		{"id BIGINT, name STRING", "SELECT o.id, ks.name FROM o LEFT JOIN ks ON o.k = ks.k2 WHERE o.v < 4"},
+	} {
+		script := tables + "CREATE TABLE out_t (" + q.sink + ") WITH ('connector' = 'print');\nINSERT INTO out_t " + q.query + ";"
+		lines, notice, _, err := stagedRun(t, script, map[string]string{"execution.runtime-mode": "streaming", "parallelism.default": "1"})
+		if err != nil {
+			t.Fatalf("streaming: %v\n%s", err, notice)
+		}
+		want := strings.Join(materializedPrint(t, lines), "\n")
+		for _, par := range []int{1, 3} {
+			lines, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": fmt.Sprint(par)})
+			if err != nil {
+				t.Fatalf("%s at parallelism %d: %v\n%s", q.query, par, err, notice)
+			}
+			if got := strings.Join(materializedPrint(t, lines), "\n"); got != want {
+				t.Fatalf("%s at parallelism %d differs from streaming:\n%.1000s\nwant:\n%.1000s", q.query, par, got, want)
+			}
+			var tasks []string
+			ok := true
+			for _, a := range job.StageAttempts() {
+				if a.Task == 0 {
+					tasks = append(tasks, fmt.Sprintf("%s: %d", a.Name, a.Tasks))
+					want := par // the sources (4 partitions) and the keyed stage
+					if strings.HasPrefix(a.Name, "Sink: ") {
+						want = 1
+					}
+					ok = ok && a.Tasks == want
+				}
+			}
+			if !ok || len(tasks) < 3 {
+				t.Fatalf("%s: tasks per stage:\n%s", q.query, strings.Join(tasks, "\n"))
+			}
+		}
 	}
 }
