@@ -38,8 +38,10 @@ import (
 // StageAttempt is one run of one batch stage.
 type StageAttempt struct {
 	Stage    int    // 1-based, in the order stages were planned (inputs first)
+	Task     int    // 0-based index of the stage's task (batch_tasks.go)
+	Tasks    int    // the stage's number of tasks
 	Name     string // the stage's operators, inputs first ("Source: src -> Calc")
-	Attempt  int    // 1 for the first run of the stage
+	Attempt  int    // 1 for the first run of the task
 	RowsRead int64  // rows the stage read from its sources or its inputs' intermediate result files
 	Err      error  // nil when the attempt succeeded
 }
@@ -58,29 +60,30 @@ func (j *Job) StageAttempts() []StageAttempt {
 	return append([]StageAttempt(nil), sj.log...)
 }
 
-// stageFault, when set by a test, is called as a stage reads its inputs: after every batch (end false) and
-// when an input ends (end true). An error fails the attempt. It is nil in production.
-var stageFault func(st *batchStage, attempt int, rowsRead int64, end bool) error
+// stageFault, when set by a test, is called as a stage's task reads its inputs: after every batch (end
+// false) and when an input ends (end true). An error fails the attempt. It is nil in production.
+var stageFault func(st *batchStage, task, attempt int, rowsRead int64, end bool) error
 
 // batchStage is one stage of a staged batch job.
 type batchStage struct {
 	id     int
 	name   string
 	root   planner.Node // a node whose result is cut off (its output goes to path), or a Sink
-	path   string       // the intermediate result file ("" for a sink stage)
+	path   string       // the intermediate result file ("" for a sink stage); with several files, their prefix (file)
 	types  []types.Type
 	inputs []*batchStage
 
-	mu       sync.Mutex // held while the stage runs
-	attempts int
-	written  int64     // rows in the file (under stagedJob.mu)
-	first    *stageRun // the first attempt, built at submit so that errors show up there
+	tasks    []*stageTask  // batch_tasks.go
+	split    *planner.Scan // a source stage whose tasks read the splits of this scan's ParallelSource
+	splitMu  sync.Mutex    // held while a split source stage runs (its tasks restart together)
+	parts    int           // subpartitions of each task's result: the consumer's tasks (0, 1: one file)
+	partKeys []int         // the consumer's key columns the subpartitions are hashed by
 }
 
 // stageRun is one attempt's graph.
 type stageRun struct {
 	g        *graph
-	out      *ipcWriter
+	outs     []*ipcWriter // one per subpartition
 	rows     atomic.Int64 // rows read
 	sinkRows atomic.Int64 // rows given to sinks
 }
@@ -105,6 +108,7 @@ type stagedJob struct {
 type stageBuild struct {
 	sj      *stagedJob
 	st      *batchStage
+	task    *stageTask
 	run     *stageRun
 	attempt int
 	rootNow bool // the root has been reached
@@ -152,15 +156,20 @@ func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
 	for _, r := range roots {
 		sj.plan(r)
 	}
+	sj.planTasks(g.subtasks)
 	g.staged = sj
 	for _, st := range sj.stages {
-		run, err := sj.build(st, 1)
-		if err != nil {
-			sj.abandon()
-			return err
+		for _, tk := range st.tasks {
+			run, err := sj.build(tk, 1)
+			if err != nil {
+				sj.abandon()
+				return err
+			}
+			tk.first = run
+			if tk.index == 0 {
+				g.parts = append(g.parts, run.g.parts...)
+			}
 		}
-		st.first = run
-		g.parts = append(g.parts, run.g.parts...)
 	}
 	return nil
 }
@@ -231,17 +240,17 @@ func (g *graph) stageGraph() *graph {
 		maxPar: g.maxPar, subtasks: g.subtasks, idleTimeout: g.idleTimeout}
 }
 
-// build builds one attempt of a stage.
-func (sj *stagedJob) build(st *batchStage, attempt int) (*stageRun, error) {
+// build builds one attempt of a stage's task.
+func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
+	st := tk.st
 	run := &stageRun{g: sj.g.stageGraph()}
-	run.g.stage = &stageBuild{sj: sj, st: st, run: run, attempt: attempt}
+	run.g.stage = &stageBuild{sj: sj, st: st, task: tk, run: run, attempt: attempt}
 	var out changelog.Output
 	if st.path != "" {
-		w, err := newIPCWriter(st.path, st.types)
-		if err != nil {
-			return nil, fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+		var err error
+		if out, err = sj.newStageOutput(run, tk); err != nil {
+			return nil, err
 		}
-		run.out, out = w, w
 	}
 	if err := run.g.build(st.root, out, sj.job); err != nil {
 		run.g.abandon()
@@ -249,7 +258,7 @@ func (sj *stagedJob) build(st *batchStage, attempt int) (*stageRun, error) {
 	}
 	for i := range run.g.sources {
 		sr := &run.g.sources[i]
-		sr.out = &stageInput{st: st, run: run, attempt: attempt, out: sr.out}
+		sr.out = &stageInput{tk: tk, run: run, attempt: attempt, out: sr.out}
 	}
 	return run, nil
 }
@@ -257,6 +266,10 @@ func (sj *stagedJob) build(st *batchStage, attempt int) (*stageRun, error) {
 // input is called by graph.build for every node of a stage attempt's graph: a cut node other than the root
 // becomes a source reading its stage's intermediate result file. It reports whether it handled n.
 func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool {
+	if sc, ok := n.(*planner.Scan); ok && sc == b.st.split {
+		b.splitInput(g, sc, out)
+		return true
+	}
 	if n == b.st.root && !b.rootNow {
 		b.rootNow = true
 		return false
@@ -266,13 +279,13 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 		return false
 	}
 	g.sources = append(g.sources, sourceRun{name: fmt.Sprintf("(the intermediate result of stage %d)", in.id),
-		src: &ipcSource{st: in}, out: out})
+		src: &ipcSource{st: in, part: inputPart(in, b.task)}, out: out})
 	return true
 }
 
-// stageInput counts the rows a stage reads (and lets a test inject a fault).
+// stageInput counts the rows a stage's task reads (and lets a test inject a fault).
 type stageInput struct {
-	st      *batchStage
+	tk      *stageTask
 	run     *stageRun
 	attempt int
 	out     changelog.Output
@@ -284,7 +297,7 @@ func (s *stageInput) Push(b *changelog.Batch) error {
 		return err
 	}
 	if stageFault != nil {
-		return stageFault(s.st, s.attempt, n, false)
+		return stageFault(s.tk.st, s.tk.index, s.attempt, n, false)
 	}
 	return nil
 }
@@ -292,7 +305,7 @@ func (s *stageInput) Push(b *changelog.Batch) error {
 func (s *stageInput) Watermark(ts int64) error { return s.out.Watermark(ts) }
 func (s *stageInput) End() error {
 	if stageFault != nil {
-		if err := stageFault(s.st, s.attempt, s.run.rows.Load(), true); err != nil {
+		if err := stageFault(s.tk.st, s.tk.index, s.attempt, s.run.rows.Load(), true); err != nil {
 			return err
 		}
 	}
@@ -319,8 +332,12 @@ func (sj *stagedJob) makeDirs(dirs []string) error {
 	for i, st := range sj.stages {
 		if st.path != "" {
 			st.path = filepath.Join(sj.dirs[i%len(sj.dirs)], filepath.Base(st.path))
-			if st.first != nil && st.first.out != nil {
-				st.first.out.path = st.path
+			for _, tk := range st.tasks {
+				if tk.first != nil {
+					for p, w := range tk.first.outs {
+						w.path = st.file(tk.index, p)
+					}
+				}
 			}
 		}
 	}
@@ -342,10 +359,12 @@ func (sj *stagedJob) removeDirs() {
 // abandon releases the graphs of stages that never ran.
 func (sj *stagedJob) abandon() {
 	for _, st := range sj.stages {
-		if st.first != nil {
-			st.first.g.abort()
-			st.first.g.closeSubtasks()
-			st.first = nil
+		for _, tk := range st.tasks {
+			if tk.first != nil {
+				tk.first.g.abort()
+				tk.first.g.closeSubtasks()
+				tk.first = nil
+			}
 		}
 	}
 }
@@ -402,21 +421,16 @@ func (sj *stagedJob) run(ctx context.Context) (JobStatus, error) {
 	return JobFinished, nil
 }
 
-// runStage runs a stage until it succeeds or the restart strategy gives up.
-func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return sj.runLocked(ctx, st)
-}
-
-func (sj *stagedJob) runLocked(ctx context.Context, st *batchStage) error {
+// runLocked runs task tk (its lock held) until it succeeds or the restart strategy gives up.
+func (sj *stagedJob) runLocked(ctx context.Context, tk *stageTask) error {
+	st := tk.st
 	for {
 		for _, in := range st.inputs {
-			if err := sj.ensure(ctx, in, st); err != nil {
+			if err := sj.ensure(ctx, in, tk); err != nil {
 				return err
 			}
 		}
-		err := sj.attempt(ctx, st)
+		err := sj.attempt(ctx, tk)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -426,18 +440,14 @@ func (sj *stagedJob) runLocked(ctx context.Context, st *batchStage) error {
 		sj.mu.Unlock()
 		policy := sj.g.restart
 		if n >= policy.attempts {
-			return fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
-		}
-		var read int64
-		for _, in := range st.inputs {
-			read += sj.fileRows(in)
+			return fmt.Errorf("stage %d (%s)%s: %w", st.id, st.name, tk.what(), err)
 		}
 		what := "from its sources"
 		if len(st.inputs) > 0 {
-			what = fmt.Sprintf("from the intermediate results of its inputs (%d rows)", read)
+			what = fmt.Sprintf("from the intermediate results of its inputs (%d rows)", sj.inputRows(tk))
 		}
-		fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: stage %d (%s) failed: %v\n[WARNING] Restarting stage %d alone, %s, in %s (restart %d of %d).\n",
-			sj.job.id, st.id, st.name, err, st.id, what, policy.delay, n, policy.attempts-1)
+		fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: stage %d (%s)%s failed: %v\n[WARNING] Restarting stage %d%s alone, %s, in %s (restart %d of %d).\n",
+			sj.job.id, st.id, st.name, tk.what(), err, st.id, tk.what(), what, policy.delay, n, policy.attempts-1)
 		t := time.NewTimer(policy.delay)
 		select {
 		case <-ctx.Done():
@@ -448,36 +458,15 @@ func (sj *stagedJob) runLocked(ctx context.Context, st *batchStage) error {
 	}
 }
 
-// ensure runs stage in again when its intermediate result file is gone (for a consumer about to read it).
-func (sj *stagedJob) ensure(ctx context.Context, in, consumer *batchStage) error {
-	if !fileGone(in.path) {
-		return nil
-	}
-	in.mu.Lock() // another consumer may be running it again already
-	defer in.mu.Unlock()
-	if !fileGone(in.path) {
-		return nil
-	}
-	fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d again for stage %d.\n",
-		sj.job.id, in.id, in.name, in.path, in.id, consumer.id)
-	return sj.runLocked(ctx, in)
-}
-
-// fileRows is the number of rows the last successful attempt of st wrote (for notices).
-func (sj *stagedJob) fileRows(st *batchStage) int64 {
-	sj.mu.Lock()
-	defer sj.mu.Unlock()
-	return st.written
-}
-
-// attempt runs one attempt of st.
-func (sj *stagedJob) attempt(ctx context.Context, st *batchStage) error {
-	st.attempts++
-	run := st.first
-	st.first = nil
-	if st.attempts > 1 || run == nil {
+// attempt runs one attempt of task tk.
+func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
+	st := tk.st
+	tk.attempts++
+	run := tk.first
+	tk.first = nil
+	if tk.attempts > 1 || run == nil {
 		var err error
-		if run, err = sj.build(st, st.attempts); err != nil {
+		if run, err = sj.build(tk, tk.attempts); err != nil {
 			return err
 		}
 		for _, sr := range run.g.sources {
@@ -504,16 +493,20 @@ func (sj *stagedJob) attempt(ctx context.Context, st *batchStage) error {
 	}
 	if err != nil {
 		run.g.abort()
-		if run.out != nil {
-			run.out.discard()
+		for _, w := range run.outs {
+			w.discard()
 		}
 		sj.job.rowsOut.Add(-run.sinkRows.Load()) // the job's rows out are those of the successful attempts
 	}
 	run.g.closeSubtasks()
 	sj.mu.Lock()
-	sj.log = append(sj.log, StageAttempt{Stage: st.id, Name: st.name, Attempt: st.attempts, RowsRead: run.rows.Load(), Err: err})
-	if err == nil && run.out != nil {
-		st.written = run.out.rows
+	sj.log = append(sj.log, StageAttempt{Stage: st.id, Task: tk.index, Tasks: len(st.tasks), Name: st.name, Attempt: tk.attempts,
+		RowsRead: run.rows.Load(), Err: err})
+	if err == nil && len(run.outs) > 0 {
+		tk.written = tk.written[:0]
+		for _, w := range run.outs {
+			tk.written = append(tk.written, w.rows)
+		}
 	}
 	sj.mu.Unlock()
 	return err

@@ -68,7 +68,7 @@ func attemptsOf(j *Job) string {
 	return b.String()
 }
 
-func withStageFault(t *testing.T, f func(st *batchStage, attempt int, rows int64, end bool) error) {
+func withStageFault(t *testing.T, f func(st *batchStage, task, attempt int, rows int64, end bool) error) {
 	stageFault = f
 	t.Cleanup(func() { stageFault = nil })
 }
@@ -92,7 +92,7 @@ func TestBatchStageFailoverAggregate(t *testing.T) {
 	if len(want) != 300 {
 		t.Fatalf("the fault-free run printed %d rows, want 300", len(want))
 	}
-	withStageFault(t, func(st *batchStage, attempt int, rows int64, end bool) error {
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
 		if strings.Contains(st.name, "SortAggregate") && attempt == 1 && end {
 			return errInjected // after reading its whole input
 		}
@@ -152,7 +152,7 @@ func TestBatchStageFailoverJoin(t *testing.T) {
 	if total != 12400 || out != int64(len(want)) || out < 8000 {
 		t.Fatalf("fault-free run: the join read %d rows (want 12400), the sink %d (printed %d)\n%s", total, out, len(want), attemptsOf(job0))
 	}
-	withStageFault(t, func(st *batchStage, attempt int, rows int64, end bool) error {
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
 		if strings.HasPrefix(st.name, "HashJoin") && attempt == 1 && end && rows == 12400 {
 			return errInjected // after reading both inputs
 		}
@@ -188,9 +188,9 @@ func TestBatchStagePredecessorRerun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withStageFault(t, func(st *batchStage, attempt int, rows int64, end bool) error {
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
 		if strings.Contains(st.name, "SortAggregate") && attempt == 1 && end {
-			if err := os.Remove(st.inputs[0].path); err != nil {
+			if err := os.Remove(st.inputs[0].file(0, 0)); err != nil {
 				return err
 			}
 			return errInjected
@@ -229,7 +229,7 @@ func TestBatchStageGivesUpAndCleansUp(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("a finished job left %d entries in io.tmp.dirs", len(ents))
 	}
-	withStageFault(t, func(st *batchStage, attempt int, rows int64, end bool) error {
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
 		if strings.Contains(st.name, "SortAggregate") && rows >= 8192 {
 			return errInjected // in the middle of its input, every attempt
 		}
@@ -396,7 +396,7 @@ INSERT INTO out_t SELECT city, name, total, rn FROM (
 		read[a.Stage] = a.RowsRead
 	}
 	for _, victim := range base {
-		withStageFault(t, func(st *batchStage, attempt int, rows int64, end bool) error {
+		withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
 			if st.id == victim.Stage && attempt == 1 && end && rows == victim.RowsRead {
 				return errInjected
 			}

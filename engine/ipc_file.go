@@ -38,6 +38,8 @@ type ipcWriter struct {
 	pending int
 	rows    int64
 	ended   bool
+	bufSize int // the file's write buffer (0: 256 KiB); smaller when a task writes many subpartitions
+	maxRows int // rows of one record batch (0: ipcBatchRows); smaller likewise
 }
 
 func newIPCWriter(path string, ts []types.Type) (*ipcWriter, error) {
@@ -58,7 +60,13 @@ func (w *ipcWriter) open() error {
 	if err != nil {
 		return w.fail(err)
 	}
-	w.f, w.bw = f, bufio.NewWriterSize(f, 256<<10)
+	if w.bufSize == 0 {
+		w.bufSize = 256 << 10
+	}
+	if w.maxRows == 0 {
+		w.maxRows = ipcBatchRows
+	}
+	w.f, w.bw = f, bufio.NewWriterSize(f, w.bufSize)
 	if w.w, err = ipc.NewFileWriter(w.bw, ipc.WithSchema(w.schema), ipc.WithAllocator(ipcAlloc)); err != nil {
 		return w.fail(err)
 	}
@@ -85,7 +93,7 @@ func (w *ipcWriter) Push(b *changelog.Batch) error {
 			}
 		}
 		w.pending++
-		if w.pending == ipcBatchRows {
+		if w.pending == w.maxRows {
 			if err := w.flush(); err != nil {
 				return err
 			}
@@ -158,16 +166,27 @@ func (w *ipcWriter) discard() {
 	_ = os.Remove(w.path + ".inprogress")
 }
 
-// ipcSource reads the intermediate result file of stage st back as the input of a later stage.
+// ipcSource reads the intermediate result of stage st back as the input of a later stage (task): subpartition
+// part of the file of every task of st, task after task (batch_tasks.go).
 type ipcSource struct {
-	st *batchStage
+	st   *batchStage
+	part int
 }
 
 func (s *ipcSource) ChangelogMode() changelog.Mode { return changelog.AllKinds }
 func (s *ipcSource) Bounded() bool                 { return true }
 
-func (s *ipcSource) Run(ctx context.Context, out changelog.Output) (err error) {
-	path, ts := s.st.path, s.st.types
+func (s *ipcSource) Run(ctx context.Context, out changelog.Output) error {
+	for t := range max(1, len(s.st.tasks)) {
+		if err := readIPCFile(ctx, s.st.file(t, s.part), s.st.types, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readIPCFile pushes the rows of one intermediate result file to out.
+func readIPCFile(ctx context.Context, path string, ts []types.Type, out changelog.Output) (err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("reading the intermediate result file: %w", err)

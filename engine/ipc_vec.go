@@ -47,7 +47,7 @@ func (w *ipcWriter) PushColumns(b *vec.Batch) error {
 	}
 	n := b.Len()
 	for from := 0; from < n; {
-		to := min(n, from+ipcBatchRows-w.pending)
+		to := min(n, from+w.maxRows-w.pending)
 		for k := from; k < to; k++ {
 			w.kind.Append(int8(b.Kind(b.Row(k))))
 		}
@@ -61,7 +61,7 @@ func (w *ipcWriter) PushColumns(b *vec.Batch) error {
 		}
 		w.pending += to - from
 		from = to
-		if w.pending == ipcBatchRows {
+		if w.pending == w.maxRows {
 			if err := w.flush(); err != nil {
 				return err
 			}

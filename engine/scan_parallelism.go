@@ -10,8 +10,9 @@ import (
 
 // Warnings for a 'scan.parallelism' that a job does not honour. The option is validated by the connectors
 // that accept it (kafka, upsert-kafka, datagen); a job reads such a table with that many source subtasks
-// when it can (pipeline.go), and says so when it cannot, instead of ignoring the option silently: in batch
-// mode, for a table read once for several branches (source reuse), and under scale-out.
+// when it can (pipeline.go; in batch, the tasks of a source stage: batch_tasks.go), and says so when it
+// cannot, instead of ignoring the option silently: in batch mode outside a split source stage, for a table
+// read once for several branches (source reuse), and under scale-out.
 
 // scanParallelismWarnings returns a warning for every table of the plan whose 'scan.parallelism' is above 1
 // while its source runs as one instance in graph g (nil: the job runs under scale-out).
@@ -54,8 +55,10 @@ func scanParallelismWarnings(g *graph, roots []planner.Node, batch bool) []strin
 		switch {
 		case g == nil:
 			why = "under scale-out ('sluice.scale-out.enabled'): each process reads the splits the consumer group assigns it with one subtask; start more processes to read with more"
+		case batch && g.splitInStages(sc):
+			continue
 		case batch:
-			why = "in batch mode: a batch job reads every source as one instance"
+			why = "in batch mode here: a batch job reads a source as several tasks only when it is an INSERT job run in stages ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_BLOCKING' and a restart strategy) and the table is the only scan of its stage, without a WATERMARK"
 		case g.runsAsSubtasks(sc):
 			continue
 		case reused[sc]:
@@ -84,6 +87,19 @@ func scanBelowChain(n planner.Node) *planner.Scan {
 			return nil
 		}
 	}
+}
+
+// splitInStages reports whether a batch job cut into stages reads scan sc as several tasks.
+func (g *graph) splitInStages(sc *planner.Scan) bool {
+	if g == nil || g.staged == nil {
+		return false
+	}
+	for _, st := range g.staged.stages {
+		if st.split == sc && len(st.tasks) > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // runsAsSubtasks reports whether the graph runs scan sc's source as several subtasks.

@@ -130,8 +130,11 @@ func ExplainText(t *Trace, mode string, modes, verbose bool) string {
 		}
 	}
 	view := func(n Node) Node { return n }
-	if mode == "streaming" {
+	switch mode {
+	case "streaming":
 		view = withExchanges // explain_exchange.go
+	case "batch":
+		view = withBatchExchanges
 	}
 	fmt.Fprintf(&b, "\n== Optimized Physical Plan (%s) ==\n", mode)
 	for _, st := range t.Statements {

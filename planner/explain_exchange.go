@@ -12,10 +12,14 @@ import (
 // Exchange(distribution=[single]) in front of global ones (a keyless aggregate or join, sort, limit), which
 // run as one subtask. Stateless operators are chained to their input (a forward exchange, not printed).
 //
-// The exchanges are a view for EXPLAIN only (withExchanges): the plan the engine builds and the operator ids
-// that checkpoints derive from Explain's text are unchanged. Batch plans print none: the batch engine cuts
-// stages at blocking exchanges of its own (engine/batch_exchange.go), which Flink's batch plans show
-// differently.
+// Batch plans (withBatchExchanges) show the same distributions in front of the same operators, as Flink's
+// batch plans do: hash in front of hash joins, sort aggregates (under their input Sort), ranks with a
+// PARTITION BY, OVER and normalize; single in front of keyless ones, Sort, ORDER BY ... LIMIT and joins
+// without equi-keys. The batch engine cuts its stages there (engine/batch_exchange.go) and runs the keyed
+// ones as parallel tasks reading their hash partition of the intermediate files (engine/batch_tasks.go).
+//
+// The exchanges are a view for EXPLAIN only: the plan the engine builds and the operator ids that
+// checkpoints derive from Explain's text are unchanged.
 
 // exchange is a plan node that only EXPLAIN shows.
 type exchange struct {
@@ -42,21 +46,30 @@ func distribution(in Node, keys []int) string {
 }
 
 // withExchanges returns a copy of the streaming plan n with exchange nodes where the data is redistributed.
-func withExchanges(n Node) Node {
+func withExchanges(n Node) Node { return exchanges(n, false) }
+
+// withBatchExchanges returns a copy of the batch plan n with exchange nodes where the data is redistributed.
+func withBatchExchanges(n Node) Node { return exchanges(n, true) }
+
+func exchanges(n Node, batch bool) Node {
 	ins := n.Inputs()
 	if len(ins) == 0 {
 		return n
 	}
 	out := make([]Node, len(ins))
 	for i, in := range ins {
-		out[i] = withExchanges(in)
+		out[i] = exchanges(in, batch)
 	}
 	ex := func(i int, keys []int) {
 		out[i] = &exchange{Input: out[i], Dist: distribution(ins[i], keys)}
 	}
 	switch x := n.(type) {
 	case *Aggregate:
-		if !x.Batch {
+		if s, ok := out[0].(*inputSort); ok && batch { // the sort aggregate's input sort runs after the exchange
+			c := *s
+			c.Input = &exchange{Input: s.Input, Dist: distribution(ins[0], x.Keys)}
+			out[0] = &c
+		} else if batch || !x.Batch {
 			ex(0, x.Keys)
 		}
 	case *GlobalGroupAggregate:
@@ -64,11 +77,11 @@ func withExchanges(n Node) Node {
 	case *WindowAggregate:
 		ex(0, x.Keys)
 	case *ChangelogNormalize:
-		if !x.Batch {
+		if batch || !x.Batch {
 			ex(0, x.Keys)
 		}
 	case *Rank:
-		if !x.Batch {
+		if batch || !x.Batch {
 			ex(0, x.Partition)
 		}
 	case *WindowRank:
@@ -80,7 +93,7 @@ func withExchanges(n Node) Node {
 	case *Sort, *TopN, *Limit, *TemporalSort:
 		ex(0, nil)
 	case *Join:
-		if !x.Batch {
+		if batch || !x.Batch {
 			ex(0, x.LeftKeys)
 			ex(1, x.RightKeys)
 		}

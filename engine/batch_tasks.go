@@ -1,0 +1,449 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Batch stages as parallel tasks (Flink's batch job vertices at parallelism P behind blocking hash
+// exchanges). A keyed stage runs as P = 'parallelism.default' (or 'table.exec.resource.default-parallelism')
+// tasks: every operator at its bottom is a keyed blocking operator with keys (GROUP BY with keys, equi-joins,
+// Rank with PARTITION BY, OVER with PARTITION BY, ChangelogNormalize, window aggregates, window joins other
+// than the NULL-aware anti join, window ranks with PARTITION BY), the operators above them work row by row
+// (Calc, Union, Expand, lookup joins, window TVFs other than SESSION), and each of its inputs is read by it
+// alone. Task i owns the key groups kg with kg * P / maxParallelism = i, as keyed subtasks do in streaming.
+// Every other stage (sources, a global operator: keyless aggregates and joins, Sort, ORDER BY ... LIMIT,
+// ranks without PARTITION BY; sinks; a stage reading a result that another stage reads too) runs as one task
+// (Flink's Exchange(distribution=[single])).
+//
+// The exchange: each task of a stage that feeds a P-task stage writes its result as P files, one per
+// subpartition (stage-<n>-<task>-<subpartition>.arrow): its rows are routed by the hash of the consumer's key
+// columns (state.KeyGroup of the key's encoding, as exec.Exchange routes). Task i of the consumer reads
+// subpartition i of every task of each input, task after task. A stage with one task feeding a one-task
+// stage writes one file, stage-<n>.arrow, as before. One file per subpartition (rather than one file with an
+// index of row ranges) lets a task write every subpartition as it goes, without sorting or buffering its
+// output, and lets a consumer task read only its own bytes; the cost is P files per producer task.
+//
+// Failover is per task: a failed task attempt discards its partial files and runs again alone, reading its
+// subpartitions of its inputs' files; a producer task runs again only when one of its files that the
+// consumer task needs is gone. Restarts are counted over the job as before; Job.StageAttempts lists each
+// task's attempts (StageAttempt.Task).
+
+// stageTask is one task of a batch stage.
+type stageTask struct {
+	st    *batchStage
+	index int // 0-based
+
+	mu       sync.Mutex // held while the task runs
+	attempts int
+	written  []int64   // rows per subpartition of the last successful attempt (under stagedJob.mu)
+	first    *stageRun // the first attempt, built at submit so that errors show up there
+}
+
+// what names the task after its stage in notices: "" for a stage with one task, else " task i/P" (1-based).
+func (tk *stageTask) what() string {
+	if len(tk.st.tasks) <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" task %d/%d", tk.index+1, len(tk.st.tasks))
+}
+
+// file is the intermediate result file of task t's subpartition p.
+func (st *batchStage) file(t, p int) string {
+	if len(st.tasks) <= 1 && st.parts <= 1 {
+		return st.path
+	}
+	return fmt.Sprintf("%s-%d-%d.arrow", strings.TrimSuffix(st.path, ".arrow"), t, p)
+}
+
+// subpartitions is the number of files each task of st writes.
+func (st *batchStage) subpartitions() int { return max(1, st.parts) }
+
+// batchHashKeys returns the columns by which keyed blocking operator n reads its input i; ok is false when n
+// is not keyed (a global operator, a row-wise one, a sink).
+func batchHashKeys(n planner.Node, i int) (keys []int, ok bool) {
+	switch x := n.(type) {
+	case *planner.Aggregate:
+		keys = x.Keys
+	case *planner.WindowAggregate:
+		keys = x.Keys
+	case *planner.Join:
+		keys = x.LeftKeys
+		if i == 1 {
+			keys = x.RightKeys
+		}
+	case *planner.WindowJoin:
+		if x.NullAware { // a right row with a NULL key concerns every left row
+			return nil, false
+		}
+		keys = x.LeftKeys
+		if i == 1 {
+			keys = x.RightKeys
+		}
+	case *planner.Rank:
+		keys = x.Partition
+	case *planner.WindowRank:
+		keys = x.Partition
+	case *planner.OverAggregate:
+		keys = x.Partition
+	case *planner.ChangelogNormalize:
+		keys = x.Keys
+	}
+	return keys, len(keys) > 0
+}
+
+// rowWise reports operators that may run in every task of a keyed stage: they work on each row alone.
+func rowWise(n planner.Node) bool {
+	switch x := n.(type) {
+	case *planner.Calc, *planner.Union, *planner.Expand, *planner.Replicate, *planner.LookupJoin, *planner.WatermarkAssigner:
+		return true
+	case *planner.WindowTVF:
+		return x.Spec.Kind != exec.Session
+	}
+	return false
+}
+
+// planTasks decides how many tasks each stage runs (p for keyed stages, else 1) and how each stage's result
+// is partitioned for its consumer.
+func (sj *stagedJob) planTasks(p int) {
+	type edge struct {
+		in     *batchStage
+		keys   []int
+		hashed bool
+	}
+	edges := map[*batchStage][]edge{}
+	reads := map[*batchStage]int{}
+	keyed := map[*batchStage]bool{}
+	for _, st := range sj.stages {
+		ok := true
+		seen := map[planner.Node]bool{}
+		var walk func(n planner.Node)
+		walk = func(n planner.Node) {
+			if seen[n] {
+				return
+			}
+			seen[n] = true
+			_, hashed := batchHashKeys(n, 0)
+			if !hashed && !rowWise(n) {
+				ok = false
+			}
+			for i, in := range n.Inputs() {
+				if sj.cut[in] {
+					keys, hashed := batchHashKeys(n, i)
+					edges[st] = append(edges[st], edge{in: sj.byRoot[in], keys: keys, hashed: hashed})
+					reads[sj.byRoot[in]]++
+					continue
+				}
+				walk(in)
+			}
+		}
+		walk(st.root)
+		keyed[st] = ok && len(edges[st]) > 0
+		if len(edges[st]) == 0 {
+			st.split = splitScan(st.root)
+		}
+	}
+	for _, st := range sj.stages {
+		n := 1
+		if st.split != nil {
+			if n = st.split.Source.(connectors.ParallelSource).Subtasks(p); n <= 1 {
+				n, st.split = 1, nil
+			}
+		}
+		if p > 1 && keyed[st] {
+			n = p
+			for _, e := range edges[st] {
+				if !e.hashed || reads[e.in] != 1 {
+					n = 1
+				}
+			}
+		}
+		if n > 1 {
+			for _, e := range edges[st] {
+				e.in.parts, e.in.partKeys = n, e.keys
+			}
+		}
+		for i := range n {
+			st.tasks = append(st.tasks, &stageTask{st: st, index: i})
+		}
+	}
+}
+
+// splitScan returns the scan of a source stage that can read its source's splits as several tasks: one scan
+// of a connectors.ParallelSource under row-wise operators only (no WATERMARK: its split listener is one per
+// source); else nil.
+func splitScan(root planner.Node) *planner.Scan {
+	var scan *planner.Scan
+	ok := true
+	var walk func(n planner.Node)
+	walk = func(n planner.Node) {
+		switch x := n.(type) {
+		case *planner.Scan:
+			if _, par := x.Source.(connectors.ParallelSource); !par || scan != nil {
+				ok = false
+			}
+			scan = x
+		case *planner.WatermarkAssigner:
+			ok = false
+		default:
+			if !rowWise(n) {
+				ok = false
+			}
+		}
+		for _, in := range n.Inputs() {
+			walk(in)
+		}
+	}
+	walk(root)
+	if !ok {
+		return nil
+	}
+	return scan
+}
+
+// splitTask is the source of one task of a split source stage: subtask i of n of the scan's source.
+type splitTask struct {
+	connectors.Source
+	par  connectors.ParallelSource
+	i, n int
+}
+
+func (s *splitTask) Run(ctx context.Context, out changelog.Output) error {
+	return s.par.RunSubtask(ctx, out, s.i, s.n)
+}
+
+// splitInput adds the source of this task of a split source stage to g.
+func (b *stageBuild) splitInput(g *graph, sc *planner.Scan, out changelog.Output) {
+	j := b.sj.job
+	out = g.meter(sc, out, j)
+	g.register(sc, sc.Source)
+	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, out: exec.NewCounter(&j.rowsIn, out),
+		src: &splitTask{Source: sc.Source, par: sc.Source.(connectors.ParallelSource), i: b.task.index, n: len(b.st.tasks)}})
+}
+
+// newStageOutput creates the files task tk writes its result into: one writer per subpartition, behind a
+// router when there are several.
+func (sj *stagedJob) newStageOutput(run *stageRun, tk *stageTask) (changelog.Output, error) {
+	st := tk.st
+	for p := range st.subpartitions() {
+		w, err := newIPCWriter(st.file(tk.index, p), st.types)
+		if err != nil {
+			return nil, fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+		}
+		// A task's buffers stay near one file's: 256 KiB to write, 8192 rows in the record batch being built.
+		w.bufSize, w.maxRows = max(32<<10, (256<<10)/st.subpartitions()), max(1024, ipcBatchRows/st.subpartitions())
+		run.outs = append(run.outs, w)
+	}
+	if len(run.outs) == 1 {
+		return run.outs[0], nil
+	}
+	return &partWriter{ws: run.outs, keys: st.partKeys, types: st.types, maxPar: sj.g.maxPar,
+		bs: make([]changelog.Batch, len(run.outs))}, nil
+}
+
+// partWriter routes a task's result rows into its subpartitions' files by the key group of the consumer's
+// key columns.
+type partWriter struct {
+	ws     []*ipcWriter
+	keys   []int
+	types  []types.Type
+	maxPar int
+	bs     []changelog.Batch
+	key    []byte
+}
+
+func (w *partWriter) Push(b *changelog.Batch) error {
+	n := len(w.ws)
+	for i := range b.Rows {
+		r := &b.Rows[i]
+		w.key = types.AppendRowKey(w.key[:0], r.Vals, w.types, w.keys)
+		p := exec.Subtask(state.KeyGroup(w.key, w.maxPar), w.maxPar, n)
+		w.bs[p].Append(r.Kind, r.Vals)
+	}
+	for p := range w.bs {
+		if len(w.bs[p].Rows) == 0 {
+			continue
+		}
+		err := w.ws[p].Push(&w.bs[p])
+		w.bs[p].Reset()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *partWriter) Watermark(int64) error { return nil }
+
+// End completes every subpartition's file (an empty one too: its consumer task reads it).
+func (w *partWriter) End() error {
+	var err error
+	for _, x := range w.ws {
+		if e := x.End(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// runStage runs a stage's tasks at the same time, each until it succeeds or the restart strategy gives up;
+// the first task that fails for good cancels the others.
+func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
+	if st.split != nil {
+		st.splitMu.Lock()
+		defer st.splitMu.Unlock()
+		return sj.runSplitLocked(ctx, st)
+	}
+	if len(st.tasks) == 1 {
+		return sj.runTask(ctx, st.tasks[0])
+	}
+	return sj.runTasks(ctx, st)
+}
+
+// runTasks runs every task of st at the same time: each its own failover (runTask), or for a split source
+// stage one attempt each (the stage restarts as a whole: runSplitLocked).
+func (sj *stagedJob) runTasks(ctx context.Context, st *batchStage) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(st.tasks))
+	var wg sync.WaitGroup
+	for i, tk := range st.tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st.split != nil {
+				errs[i] = sj.attempt(ctx, tk)
+			} else {
+				errs[i] = sj.runTask(ctx, tk)
+			}
+			if errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	var err error
+	for _, e := range errs {
+		if err == nil || errors.Is(err, context.Canceled) && e != nil && !errors.Is(e, context.Canceled) {
+			err = e
+		}
+	}
+	return err
+}
+
+func (sj *stagedJob) runTask(ctx context.Context, tk *stageTask) error {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	return sj.runLocked(ctx, tk)
+}
+
+// runSplitLocked runs split source stage st (its splitMu held) until it succeeds or the restart strategy
+// gives up. The source's position is one for all its splits, so a failed task cannot read its own splits
+// again alone: the stage restarts all its tasks, the source read again from its start.
+func (sj *stagedJob) runSplitLocked(ctx context.Context, st *batchStage) error {
+	for {
+		if st.tasks[0].attempts > 0 {
+			if c, ok := st.split.Source.(connectors.Checkpointed); ok {
+				if err := c.RestorePosition(nil); err != nil { // read the source again from its start
+					return fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+				}
+			}
+		}
+		err := sj.runTasks(ctx, st)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		sj.mu.Lock()
+		sj.restarts++
+		n := sj.restarts
+		sj.mu.Unlock()
+		policy := sj.g.restart
+		if n >= policy.attempts {
+			return fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+		}
+		fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: stage %d (%s) failed: %v\n[WARNING] Restarting stage %d with its %d tasks (they share the source's position), from its sources, in %s (restart %d of %d).\n",
+			sj.job.id, st.id, st.name, err, st.id, len(st.tasks), policy.delay, n, policy.attempts-1)
+		t := time.NewTimer(policy.delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// inputPart is the subpartition of input stage in that task tk reads.
+func inputPart(in *batchStage, tk *stageTask) int {
+	if in.parts > 1 {
+		return tk.index
+	}
+	return 0
+}
+
+// ensure runs again the tasks of stage in whose files consumer task tk reads when such a file is gone.
+func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) error {
+	part := inputPart(in, tk)
+	if in.split != nil {
+		for _, u := range in.tasks {
+			if path := in.file(u.index, part); fileGone(path) {
+				in.splitMu.Lock() // another consumer may be running it again already
+				defer in.splitMu.Unlock()
+				if !fileGone(path) {
+					return nil
+				}
+				fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d again for stage %d%s.\n",
+					sj.job.id, in.id, in.name, path, in.id, tk.st.id, tk.what())
+				return sj.runSplitLocked(ctx, in)
+			}
+		}
+		return nil
+	}
+	for _, u := range in.tasks {
+		path := in.file(u.index, part)
+		if !fileGone(path) {
+			continue
+		}
+		err := func() error {
+			u.mu.Lock() // another consumer may be running it again already
+			defer u.mu.Unlock()
+			if !fileGone(path) {
+				return nil
+			}
+			fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d%s again for stage %d%s.\n",
+				sj.job.id, in.id, in.name, path, in.id, u.what(), tk.st.id, tk.what())
+			return sj.runLocked(ctx, u)
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inputRows is the number of rows task tk reads from its inputs' files (for notices).
+func (sj *stagedJob) inputRows(tk *stageTask) int64 {
+	sj.mu.Lock()
+	defer sj.mu.Unlock()
+	var n int64
+	for _, in := range tk.st.inputs {
+		part := inputPart(in, tk)
+		for _, u := range in.tasks {
+			if part < len(u.written) {
+				n += u.written[part]
+			}
+		}
+	}
+	return n
+}
