@@ -11,6 +11,7 @@ import (
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Two-phase aggregation across subtasks, as Flink plans it: source subtasks → Calc → LocalGroupAggregate
@@ -164,6 +165,20 @@ func (l *localEnd) Push(b *changelog.Batch) error {
 	}
 	return l.agg.Push(b)
 }
+
+// PushColumns combines a columnar batch of the subtask's chain in its local without converting it to rows
+// (exec's local aggregate takes columns).
+func (l *localEnd) PushColumns(b *vec.Batch) error {
+	if err := l.lock(); err != nil {
+		return err
+	}
+	return pushColumns(l.agg, b)
+}
+
+// AcceptsColumns: the chain above runs on columns when the local takes them.
+func (l *localEnd) AcceptsColumns() bool { return vec.Accepts(l.agg) }
+
+var _ vec.Output = (*localEnd)(nil)
 
 func (l *localEnd) Watermark(ts int64) error {
 	if err := l.lock(); err != nil {
