@@ -280,3 +280,33 @@ func (p *localParts) SnapshotState(w state.Writer) error {
 func (p *localParts) RestoreState(r state.Reader) error {
 	return p.ends[0].agg.(state.Snapshotter).RestoreState(r)
 }
+
+// graphLocal is a local aggregate built under the graph lock: at parallelism 1, or where its input is not a
+// chain of source subtasks.
+type graphLocal struct {
+	node *planner.LocalGroupAggregate
+	op   localFlusher
+}
+
+// noCutFlush keeps the graph's locals' pending partials at the cut (tests: a checkpoint as written before
+// the locals were flushed at the cut).
+var noCutFlush bool
+
+// flushGraphLocals applies the pending partials of the local aggregates built under the graph lock before
+// the cut, as the chained locals' are (flushLocals), so their output does not wait for the next batch after a
+// checkpoint and their checkpoint part holds no partials. The checkpoint calls it with the gate closed and
+// the graph lock held, after the quiesce: the partials go through the global aggregate (exec.Parallel or one
+// instance, both synchronous) and on to the sinks before their pre-commit. A graph with exchanges keeps them
+// (they go into the local's part, restored as before): rows sent after the quiesce could still be in flight
+// in an exchange at the cut.
+func (g *graph) flushGraphLocals() error {
+	if len(g.exchanges) > 0 || noCutFlush {
+		return nil
+	}
+	for _, l := range g.locals {
+		if err := l.op.Flush(); err != nil {
+			return fmt.Errorf("%s: %w", l.node.Describe(), err)
+		}
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/sql"
+	"github.com/sluicesql/sluice/state"
 )
 
 // twoPhaseSettings turn on two-phase aggregation (a mini-batch is applied every 200 rows, 100 ms, at a
@@ -164,39 +165,92 @@ func explainText(t *testing.T, s *Session, q string) string {
 }
 
 // TestTwoPhaseCutFlushesLocals runs a two-phase GROUP BY whose mini-batches are never due (1 h, 1e6 rows) at
-// parallelism 1, 3 and 2, stopping each run with a savepoint once every row was read. At parallelism 1 the
-// local aggregate (one instance under the graph lock) writes its pending partials into the savepoint; at 3
-// they are restored into the first subtask's local. With chained locals the rows still in the locals at the
-// cut reach the global aggregate and the sink before it, so the runs at 3 and 2 end with exact output.
+// parallelism 1, 3 and 2, stopping each run with a savepoint once every row was read. At every parallelism
+// the locals' pending partials reach the global aggregate and the sink before the cut (at 1 the local under
+// the graph lock, at 3 and 2 the chained locals), so every run ends with exact output and the savepoint's
+// LocalGroupAggregate part holds no partials (its meta entry only).
 func TestTwoPhaseCutFlushesLocals(t *testing.T) {
 	dir := t.TempDir()
 	addr := exchangeBroker(t)
-	settings := strings.NewReplacer("'100 ms'", "'1 h'", "'200'", "'1000000'").Replace(twoPhaseSettings)
 	n := 0
 	savepoint := ""
 	for _, par := range []int{1, 3, 2} {
 		produceExchangeOrders(t, addr, "ord", n, 1200)
 		n += 1200
-		j := startOpsJob(t, addr, par, savepoint, settings, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM p GROUP BY user_id`)
-		deadline := time.Now().Add(30 * time.Second)
-		for j.Metrics().RowsIn < 1200 {
-			if time.Now().After(deadline) {
-				t.Fatalf("parallelism %d: %d rows read, want 1200", par, j.Metrics().RowsIn)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		if par > 1 && j.Metrics().RowsOut != 0 {
-			t.Fatalf("parallelism %d: %d rows out before the cut: the locals applied a batch that was not due", par, j.Metrics().RowsOut)
-		}
-		var err error
-		if savepoint, err = j.Stop(context.Background(), dir, false); err != nil {
-			t.Fatalf("parallelism %d: stop: %v", par, err)
-		}
-		if err := j.Wait(context.Background()); err != nil {
-			t.Fatalf("parallelism %d: %v", par, err)
-		}
-		if par > 1 {
-			waitUpsert(t, addr, "totals", totalsWant(n))
+		savepoint = runUntilCut(t, addr, par, savepoint, dir)
+		waitUpsert(t, addr, "totals", totalsWant(n))
+		if e := localPartEntries(t, savepoint); e != 1 {
+			t.Fatalf("parallelism %d: the savepoint's LocalGroupAggregate part has %d entries, want 1 (no partials)", par, e)
 		}
 	}
+}
+
+// TestTwoPhaseRestoresPendingPartials: a savepoint whose LocalGroupAggregate part holds pending partials (as
+// parallelism 1 wrote them before its local was flushed at the cut; noCutFlush) restores at parallelism 3
+// and then 1 with exact output: the partials go into the first subtask's local and are applied by key.
+func TestTwoPhaseRestoresPendingPartials(t *testing.T) {
+	dir := t.TempDir()
+	addr := exchangeBroker(t)
+	n := 0
+	savepoint := ""
+	for i, par := range []int{1, 3, 1} {
+		produceExchangeOrders(t, addr, "ord", n, 1200)
+		n += 1200
+		noCutFlush = i == 0
+		savepoint = runUntilCut(t, addr, par, savepoint, dir)
+		noCutFlush = false
+		e := localPartEntries(t, savepoint)
+		if i == 0 {
+			if e != 1+37 {
+				t.Fatalf("the savepoint without the flush has %d entries in its LocalGroupAggregate part, want 38 (37 keys' partials)", e)
+			}
+			continue
+		}
+		waitUpsert(t, addr, "totals", totalsWant(n))
+		if e != 1 {
+			t.Fatalf("parallelism %d: the savepoint's LocalGroupAggregate part has %d entries, want 1", par, e)
+		}
+	}
+}
+
+// runUntilCut runs the two-phase GROUP BY with mini-batches that are never due until it read every row,
+// checks that nothing was written before the cut, and stops it with a savepoint (returned).
+func runUntilCut(t *testing.T, addr string, par int, savepoint, dir string) string {
+	t.Helper()
+	settings := strings.NewReplacer("'100 ms'", "'1 h'", "'200'", "'1000000'").Replace(twoPhaseSettings)
+	j := startOpsJob(t, addr, par, savepoint, settings, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM p GROUP BY user_id`)
+	deadline := time.Now().Add(30 * time.Second)
+	for j.Metrics().RowsIn < 1200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("parallelism %d: %d rows read, want 1200", par, j.Metrics().RowsIn)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if j.Metrics().RowsOut != 0 {
+		t.Fatalf("parallelism %d: %d rows out before the cut: the locals applied a batch that was not due", par, j.Metrics().RowsOut)
+	}
+	sp, err := j.Stop(context.Background(), dir, false)
+	if err != nil {
+		t.Fatalf("parallelism %d: stop: %v", par, err)
+	}
+	if err := j.Wait(context.Background()); err != nil {
+		t.Fatalf("parallelism %d: %v", par, err)
+	}
+	return sp
+}
+
+// localPartEntries returns the number of entries of the savepoint's LocalGroupAggregate part.
+func localPartEntries(t *testing.T, savepoint string) int64 {
+	t.Helper()
+	cp, err := state.Load(savepoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cp.Metadata.Parts {
+		if strings.HasPrefix(p.Name, "LocalGroupAggregate") {
+			return p.Entries
+		}
+	}
+	t.Fatalf("%s: no LocalGroupAggregate part", savepoint)
+	return 0
 }
