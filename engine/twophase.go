@@ -48,7 +48,7 @@ var twoPhaseBuilt atomic.Int64
 // twoPhaseScan returns the local aggregate of n when graph.build builds n with its local chained into source
 // subtasks behind a hash exchange (keyedExchange agrees through it), or nil.
 func (g *graph) twoPhaseScan(n *planner.GlobalGroupAggregate) *planner.LocalGroupAggregate {
-	if g.subtasks < 2 || g.batch || noExchange || g.backend != nil || len(n.Keys) == 0 {
+	if g.subtasks < 2 || g.batch || noExchange || g.backend != nil {
 		return nil
 	}
 	local, ok := n.Input.(*planner.LocalGroupAggregate)
