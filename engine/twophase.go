@@ -172,8 +172,12 @@ func (l *localEnd) PushColumns(b *vec.Batch) error {
 	if err := l.lock(); err != nil {
 		return err
 	}
+	localColumnBatches.Add(1)
 	return pushColumns(l.agg, b)
 }
+
+// localColumnBatches counts the columnar batches chained locals took (tests check the path).
+var localColumnBatches atomic.Int64
 
 // AcceptsColumns: the chain above runs on columns when the local takes them.
 func (l *localEnd) AcceptsColumns() bool { return vec.Accepts(l.agg) }

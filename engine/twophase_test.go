@@ -29,6 +29,9 @@ var twoPhaseQueries = []string{
 	// a Top-N over the global aggregate: its keyed subtasks route into the Top-N's exchange
 	`SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY amount ORDER BY n DESC, user_id) AS rn
   FROM (SELECT user_id, amount, COUNT(*) AS n FROM ow WHERE id % 3 <> 0 OR user_id < 10 GROUP BY user_id, amount)) WHERE rn <= 3`,
+	// oc's JSON is decoded into columns (no computed column), which the chained locals combine as columns
+	`SELECT user_id, COUNT(*), SUM(amount), MIN(id), MAX(amount), AVG(id), COUNT(amount) FROM oc WHERE amount < 6 GROUP BY user_id`,
+	`SELECT COUNT(*), SUM(id), MAX(id), MIN(amount) FROM oc`,
 	// keyless: the locals' partials go through Exchange(single) to one global aggregate (with retractions)
 	`SELECT COUNT(*), SUM(id), AVG(id), COUNT(name) FROM person`,
 	`SELECT COUNT(*), SUM(amount), MIN(id), MAX(id) FROM ow WHERE amount < 5`,
@@ -45,13 +48,16 @@ func TestTwoPhaseParallelismProperty(t *testing.T) {
 		return map[string]any{"id": id, "name": []string{"a", "b", "c", "d"}[rng.Intn(4)], "city": cities[rng.Intn(len(cities))]}
 	})
 	produceExchangeOrders(t, addr, "ord", 0, 5000)
-	tables := strings.ReplaceAll(exchangeTables+opsTables, "ADDR", addr) + twoPhaseSettings
+	tables := strings.ReplaceAll(exchangeTables+opsTables+`CREATE TABLE oc (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'ord', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+`, "ADDR", addr) + twoPhaseSettings
 	for _, q := range twoPhaseQueries {
 		var want string
 		for _, par := range []int{1, 3} {
 			s := exchangeSession(t, par)
 			execScript(t, s, tables)
-			built, chained := exchangesBuilt.Load(), twoPhaseBuilt.Load()
+			built, chained, cols := exchangesBuilt.Load(), twoPhaseBuilt.Load(), localColumnBatches.Load()
 			rows, _, err := queryRows(context.Background(), s, q, ModeStreaming)
 			if err != nil {
 				t.Fatalf("%s at parallelism %d: %v", q, par, err)
@@ -72,6 +78,9 @@ func TestTwoPhaseParallelismProperty(t *testing.T) {
 				t.Fatalf("%s at parallelism %d: %d exchanges, %d chained two-phase aggregates built", q, par, n, c)
 			}
 			keyless := !strings.Contains(q, "GROUP BY")
+			if cb := localColumnBatches.Load() - cols; par > 1 && (cb > 0) != strings.Contains(q, "FROM oc") {
+				t.Fatalf("%s at parallelism %d: the chained locals took %d columnar batches", q, par, cb)
+			}
 			if par > 1 {
 				if !keyless {
 					explainsHashExchange(t, s, q)
