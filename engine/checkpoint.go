@@ -256,6 +256,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 			}
 		}
 	}
+	if err == nil {
+		err = g.flushGraphLocals() // twophase.go
+	}
 	for _, p := range g.parts {
 		if err != nil {
 			break

@@ -58,7 +58,8 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	}
 	cs := make([]chained, len(inputs))
 	for i, in := range inputs {
-		if sc, ok := in.node.(*planner.Scan); len(in.side.Keys) == 0 || g.parents[in.node] > 1 && (!ok || g.reusedSubtasks(sc) < 2) {
+		_, global := n.(*planner.GlobalGroupAggregate) // keyless: every row to one subtask (twophase.go)
+		if sc, ok := in.node.(*planner.Scan); len(in.side.Keys) == 0 && !global || g.parents[in.node] > 1 && (!ok || g.reusedSubtasks(sc) < 2) {
 			return false, nil
 		}
 		sc, chain, p := g.chainedScan(in.node)
@@ -80,6 +81,9 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		inputs[i].side.Senders = p
 	}
 	k := g.subtasks
+	if len(inputs[0].side.Keys) == 0 {
+		k = 1 // Exchange(single): a keyless global aggregate runs as one subtask (twophase.go)
+	}
 	var outs []changelog.Output
 	var release func(int)
 	var after func(int) error

@@ -98,8 +98,8 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 		return !n.Batch && g.backend == nil && len(n.InputSort) == 0 && len(n.Keys) > 0 && input(n.Input)
 	case *planner.Rank:
 		return !n.Batch && len(n.Partition) > 0 && input(n.Input)
-	case *planner.GlobalGroupAggregate: // its local chained into source subtasks (twophase.go)
-		return g.twoPhaseScan(n) != nil
+	case *planner.GlobalGroupAggregate: // its local chained into source subtasks (twophase.go); keyless: single
+		return len(n.Keys) > 0 && g.twoPhaseScan(n) != nil
 	case *planner.WindowAggregate:
 		if tvf, _, ok := g.sessionWindow(n); ok {
 			// graph.build marks the SESSION TVF as giving each row its own window before it builds the input,

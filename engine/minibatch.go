@@ -29,6 +29,7 @@ func (g *graph) buildMiniBatch(n planner.Node, out changelog.Output, j *Job) err
 			return err
 		}
 		g.register(n, local)
+		g.locals = append(g.locals, graphLocal{node: n, op: local.(localFlusher)}) // twophase.go
 		g.miniBatch.add(local, n.MiniBatch.Latency)
 		return g.build(n.Input, local, j)
 	case *planner.GlobalGroupAggregate:

@@ -11,6 +11,7 @@ import (
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Two-phase aggregation across subtasks, as Flink plans it: source subtasks → Calc → LocalGroupAggregate
@@ -47,7 +48,7 @@ var twoPhaseBuilt atomic.Int64
 // twoPhaseScan returns the local aggregate of n when graph.build builds n with its local chained into source
 // subtasks behind a hash exchange (keyedExchange agrees through it), or nil.
 func (g *graph) twoPhaseScan(n *planner.GlobalGroupAggregate) *planner.LocalGroupAggregate {
-	if g.subtasks < 2 || g.batch || noExchange || g.backend != nil || len(n.Keys) == 0 {
+	if g.subtasks < 2 || g.batch || noExchange || g.backend != nil {
 		return nil
 	}
 	local, ok := n.Input.(*planner.LocalGroupAggregate)
@@ -165,6 +166,24 @@ func (l *localEnd) Push(b *changelog.Batch) error {
 	return l.agg.Push(b)
 }
 
+// PushColumns combines a columnar batch of the subtask's chain in its local without converting it to rows
+// (exec's local aggregate takes columns).
+func (l *localEnd) PushColumns(b *vec.Batch) error {
+	if err := l.lock(); err != nil {
+		return err
+	}
+	localColumnBatches.Add(1)
+	return pushColumns(l.agg, b)
+}
+
+// localColumnBatches counts the columnar batches chained locals took (tests check the path).
+var localColumnBatches atomic.Int64
+
+// AcceptsColumns: the chain above runs on columns when the local takes them.
+func (l *localEnd) AcceptsColumns() bool { return vec.Accepts(l.agg) }
+
+var _ vec.Output = (*localEnd)(nil)
+
 func (l *localEnd) Watermark(ts int64) error {
 	if err := l.lock(); err != nil {
 		return err
@@ -264,4 +283,34 @@ func (p *localParts) SnapshotState(w state.Writer) error {
 
 func (p *localParts) RestoreState(r state.Reader) error {
 	return p.ends[0].agg.(state.Snapshotter).RestoreState(r)
+}
+
+// graphLocal is a local aggregate built under the graph lock: at parallelism 1, or where its input is not a
+// chain of source subtasks.
+type graphLocal struct {
+	node *planner.LocalGroupAggregate
+	op   localFlusher
+}
+
+// noCutFlush keeps the graph's locals' pending partials at the cut (tests: a checkpoint as written before
+// the locals were flushed at the cut).
+var noCutFlush bool
+
+// flushGraphLocals applies the pending partials of the local aggregates built under the graph lock before
+// the cut, as the chained locals' are (flushLocals), so their output does not wait for the next batch after a
+// checkpoint and their checkpoint part holds no partials. The checkpoint calls it with the gate closed and
+// the graph lock held, after the quiesce: the partials go through the global aggregate (exec.Parallel or one
+// instance, both synchronous) and on to the sinks before their pre-commit. A graph with exchanges keeps them
+// (they go into the local's part, restored as before): rows sent after the quiesce could still be in flight
+// in an exchange at the cut.
+func (g *graph) flushGraphLocals() error {
+	if len(g.exchanges) > 0 || noCutFlush {
+		return nil
+	}
+	for _, l := range g.locals {
+		if err := l.op.Flush(); err != nil {
+			return fmt.Errorf("%s: %w", l.node.Describe(), err)
+		}
+	}
+	return nil
 }

@@ -198,8 +198,10 @@ func (a *sumAcc) init(v types.Value) {
 	}
 }
 
-func (a *sumAcc) apply(row []types.Value, sign int64) {
-	v := row[a.s.args[0]]
+func (a *sumAcc) apply(row []types.Value, sign int64) { a.applyValue(row[a.s.args[0]], sign) }
+
+// applyValue adds (sign 1) or subtracts (sign -1) one argument value.
+func (a *sumAcc) applyValue(v types.Value, sign int64) {
 	if v.T == types.TagNull {
 		return
 	}
@@ -338,8 +340,10 @@ type minMaxAcc struct {
 	v   types.Value
 }
 
-func (a *minMaxAcc) add(row []types.Value) {
-	v := row[a.s.args[0]]
+func (a *minMaxAcc) add(row []types.Value) { a.addValue(row[a.s.args[0]]) }
+
+// addValue takes one argument value.
+func (a *minMaxAcc) addValue(v types.Value) {
 	if v.T == types.TagNull {
 		return
 	}
@@ -581,8 +585,10 @@ type boolAcc struct {
 	trues, falses int64
 }
 
-func (a *boolAcc) apply(row []types.Value, d int64) {
-	v := row[a.arg]
+func (a *boolAcc) apply(row []types.Value, d int64) { a.applyValue(row[a.arg], d) }
+
+// applyValue counts one argument value d times.
+func (a *boolAcc) applyValue(v types.Value, d int64) {
 	if v.T == types.TagNull {
 		return
 	}

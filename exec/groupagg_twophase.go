@@ -163,8 +163,10 @@ func NewLocalGroupAgg(cfg GroupAggConfig, mb MiniBatchConfig, out changelog.Outp
 }
 
 type localGroupAgg struct {
-	m   *miniBatchGroupAgg
-	row []types.Value
+	m    *miniBatchGroupAgg
+	row  []types.Value
+	gi   []int32 // PushColumns: each row's pending group in the chunk (groupagg_twophase_vec.go)
+	sign []int64 // PushColumns: each row's sign (+1 accumulate, -1 retract)
 }
 
 func (l *localGroupAgg) Push(b *changelog.Batch) error {
