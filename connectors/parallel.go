@@ -53,3 +53,24 @@ type SubtaskEncoder interface {
 	Encode(b *changelog.Batch) error
 	Write() error
 }
+
+// ConcurrentOutput is implemented by sink Outputs that several subtasks can write at once, each through a
+// SubtaskWriter of its own, without the engine's graph lock (blackhole; filesystem: a part file writer per
+// subtask). The engine counts the rows out itself.
+//
+// Contract: NewSubtaskWriter(i) is called while the graph is built, once per subtask i (several writers may
+// share an i when the engine runs several groups of subtasks; their files must still not collide). A
+// writer's Push is called from one goroutine at a time, concurrently with other writers' Push and with the
+// Output's own Push, Watermark and Commit. The Output's PreCommit, End and Abort are never called while a
+// writer is inside Push (the engine holds its checkpoint gate and has quiesced its subtasks, or every
+// subtask has returned) and cover the rows of every writer: PreCommit pre-commits them all, End makes them
+// all final. A writer with the methods PushColumns(*vec.Batch) error and AcceptsColumns() bool (as vec.Output)
+// takes columnar batches when AcceptsColumns reports true.
+type ConcurrentOutput interface {
+	NewSubtaskWriter(i int) (SubtaskWriter, error)
+}
+
+// SubtaskWriter writes the rows of one subtask into a ConcurrentOutput.
+type SubtaskWriter interface {
+	Push(b *changelog.Batch) error
+}

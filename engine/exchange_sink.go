@@ -16,7 +16,9 @@ import (
 // subtasks do, pipeline.go). Write happens inside the subtask's processing of a queue item, before the item
 // stops counting as pending, so a checkpoint's quiesce (exchange.go) returns only after every row before the
 // cut was handed to the sink, and the sink's PreCommit sees all of them. Watermarks and the end still go
-// through the union of the subtasks' outputs under the lock.
+// through the union of the subtasks' outputs under the lock. A sink that subtasks write themselves
+// (connectors.ConcurrentOutput: blackhole, filesystem) comes here through buildConcurrentSink
+// (pipeline_sink.go) with writers as encoders, and its rows take no lock at all (pipe.Push).
 
 // sinkEncodersBuilt counts the exchanges whose keyed subtasks encode for a sink (tests check that a query
 // took this path).

@@ -165,6 +165,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if g.stage != nil {
 			in = exec.NewCounter(&g.stage.run.sinkRows, in) // taken back from rows out if the attempt fails
 		}
+		if co, ok := so.(connectors.ConcurrentOutput); ok && g.parents[n.Input] < 2 {
+			if ok, err := g.buildConcurrentSink(n.Input, n.Table.Name, co, in, j); ok || err != nil {
+				return err // pipeline_sink.go
+			}
+		}
 		if eo, ok := so.(connectors.EncodingOutput); ok && g.parents[n.Input] < 2 {
 			if sc, chain, p := g.chainedScan(n.Input); sc != nil {
 				return g.buildSubtasks(sc, chain, p, in, j, &sinkEncoding{out: eo, rows: &j.rowsOut}) // pipeline.go

@@ -285,6 +285,10 @@ func (p *pipe) Push(b *changelog.Batch) error {
 		if len(b.Rows) == 0 {
 			return nil
 		}
+		if w, ok := p.enc.(*writerEncoder); ok { // a keyed subtask writes the sink itself (pipeline_sink.go)
+			p.rows.Add(int64(len(b.Rows)))
+			return w.w.Push(b)
+		}
 		if err := p.enc.Encode(b); err != nil {
 			return err
 		}

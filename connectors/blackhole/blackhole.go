@@ -46,4 +46,11 @@ func (discard) End() error                  { return nil }
 func (discard) PushColumns(*vec.Batch) error { return nil }
 func (discard) AcceptsColumns() bool         { return true }
 
-var _ vec.Output = discard{}
+// NewSubtaskWriter returns a writer that discards too: subtasks write the sink without the graph lock (the
+// engine counts the rows out).
+func (discard) NewSubtaskWriter(int) (connectors.SubtaskWriter, error) { return discard{}, nil }
+
+var (
+	_ vec.Output                  = discard{}
+	_ connectors.ConcurrentOutput = discard{}
+)

@@ -22,10 +22,13 @@ var (
 
 // sinkState is what a checkpoint stores for the sink.
 type sinkState struct {
-	Prefix  string        `json:"prefix"`
-	Counter int64         `json:"counter"`
-	Pending []pendingFile `json:"pending"`
-	Parts   []*partState  `json:"partitions,omitempty"`
+	Prefix string `json:"prefix"`
+	// Counter is subtask 0's next part file number, Counters every subtask's (Counter alone: a checkpoint
+	// written before the sink had subtasks).
+	Counter  int64         `json:"counter"`
+	Counters []int64       `json:"counters,omitempty"`
+	Pending  []pendingFile `json:"pending"`
+	Parts    []*partState  `json:"partitions,omitempty"`
 }
 
 // PreCommit rolls every open file: all rows pushed so far are in closed, hidden files, which the checkpoint
@@ -36,7 +39,10 @@ func (o *output) PreCommit(_ context.Context, id int64) ([]byte, error) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	st := sinkState{Prefix: o.prefix, Counter: o.counter}
+	st := sinkState{Prefix: o.prefix, Counters: append([]int64(nil), o.counters...)}
+	if len(o.counters) > 0 {
+		st.Counter = o.counters[0]
+	}
 	for i := range o.pending {
 		if o.pending[i].Checkpoint == 0 {
 			o.pending[i].Checkpoint = id
@@ -118,9 +124,12 @@ func (o *output) Restore(_ context.Context, state []byte, id int64) error {
 	if st.Prefix == "" {
 		return errors.New("filesystem sink: the checkpoint's sink state has no file prefix")
 	}
-	o.prefix, o.counter = st.Prefix, st.Counter
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.prefix, o.counters = st.Prefix, append([]int64(nil), st.Counters...)
+	if len(o.counters) == 0 {
+		o.counters = []int64{st.Counter}
+	}
 	keep := map[string]bool{}
 	for _, p := range st.Pending {
 		keep[p.Tmp] = true
@@ -146,8 +155,13 @@ func (o *output) Restore(_ context.Context, state []byte, id int64) error {
 		if strings.HasPrefix(name, marker) && strings.Contains(name, ".inprogress.") && !keep[p] {
 			return os.Remove(p)
 		}
-		if n, ok := partCounter(strings.TrimPrefix(name, "."), st.Prefix); ok && n >= o.counter {
-			o.counter = n + 1
+		if sub, n, ok := partCounter(strings.TrimPrefix(name, "."), st.Prefix); ok {
+			for len(o.counters) <= sub {
+				o.counters = append(o.counters, 0)
+			}
+			if n >= o.counters[sub] {
+				o.counters[sub] = n + 1
+			}
 		}
 		return nil
 	})
@@ -160,15 +174,23 @@ func (o *output) Restore(_ context.Context, state []byte, id int64) error {
 	return o.commitPartitions(id)
 }
 
-// partCounter returns n of a part file name 'part-<prefix>-0-<n>[.inprogress.<uuid>]'.
-func partCounter(name, prefix string) (int64, bool) {
-	rest, ok := strings.CutPrefix(name, "part-"+prefix+"-0-")
+// partCounter returns the subtask and n of a part file name 'part-<prefix>-<subtask>-<n>[.inprogress.<uuid>]'.
+func partCounter(name, prefix string) (int, int64, bool) {
+	rest, ok := strings.CutPrefix(name, "part-"+prefix+"-")
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	if i := strings.IndexByte(rest, '.'); i >= 0 {
 		rest = rest[:i]
 	}
-	n, err := strconv.ParseInt(rest, 10, 64)
-	return n, err == nil
+	subText, nText, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, 0, false
+	}
+	sub, err := strconv.Atoi(subText)
+	if err != nil || sub < 0 || sub > 1<<16 {
+		return 0, 0, false
+	}
+	n, err := strconv.ParseInt(nText, 10, 64)
+	return sub, n, err == nil
 }

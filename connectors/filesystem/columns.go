@@ -107,6 +107,12 @@ func (w *lineWriter) WriteColumns(b *vec.Batch) error {
 
 var _ vec.Output = (*output)(nil)
 
+// PushColumns writes a columnar batch through the output's own writer.
+func (o *output) PushColumns(b *vec.Batch) error { return o.main.PushColumns(b) }
+
+// AcceptsColumns: as the output.
+func (o *writer) AcceptsColumns() bool { return o.o.AcceptsColumns() }
+
 // AcceptsColumns: Parquet and CSV files are written from columns.
 func (o *output) AcceptsColumns() bool {
 	switch f := o.ff.(type) {
@@ -122,14 +128,14 @@ func (o *output) AcceptsColumns() bool {
 // PushColumns writes a columnar batch: rows are routed to their partition's file by the partition columns,
 // and each file gets the batch's rows of its partition as a selection of the data columns. A file rolls on
 // size after the batch's rows are written (the row path checks after every row).
-func (o *output) PushColumns(b *vec.Batch) error {
+func (o *writer) PushColumns(b *vec.Batch) error {
 	if !o.AcceptsColumns() {
 		return o.Push(o.conv.Rows(b))
 	}
-	now := o.now()
+	now := o.o.now()
 	n := b.Len()
 	if n > 0 {
-		if len(o.s.partitionIdx) == 0 {
+		if len(o.o.s.partitionIdx) == 0 {
 			bk, err := o.bucketOf(nil, now)
 			if err != nil {
 				return err
@@ -145,9 +151,9 @@ func (o *output) PushColumns(b *vec.Batch) error {
 }
 
 // routeColumns groups the selected rows of b by partition, in order, and writes each group.
-func (o *output) routeColumns(b *vec.Batch, now time.Time) error {
+func (o *writer) routeColumns(b *vec.Batch, now time.Time) error {
 	if o.pvals == nil {
-		o.pvals = make([]types.Value, len(o.s.physical.Fields))
+		o.pvals = make([]types.Value, len(o.o.s.physical.Fields))
 	}
 	if o.groups == nil {
 		o.groups = map[*bucket][]int32{}
@@ -157,7 +163,7 @@ func (o *output) routeColumns(b *vec.Batch, now time.Time) error {
 	for k, n := 0, b.Len(); k < n; k++ {
 		i := b.Row(k)
 		same := last != nil
-		for _, j := range o.s.partitionIdx {
+		for _, j := range o.o.s.partitionIdx {
 			v := b.Cols[j].Value(i)
 			same = same && sameScalar(v, o.pvals[j])
 			o.pvals[j] = v
@@ -195,10 +201,10 @@ func (o *output) routeColumns(b *vec.Batch, now time.Time) error {
 }
 
 // writeCols writes rows sel of b (nil: all N) to the bucket's file, then rolls it when it is full.
-func (o *output) writeCols(bk *bucket, b *vec.Batch, sel []int32, now time.Time) error {
+func (o *writer) writeCols(bk *bucket, b *vec.Batch, sel []int32, now time.Time) error {
 	o.view.N, o.view.Sel, o.view.Kinds = b.N, sel, nil
 	o.view.Cols = o.view.Cols[:0]
-	for _, j := range o.s.dataIdx {
+	for _, j := range o.o.s.dataIdx {
 		o.view.Cols = append(o.view.Cols, b.Cols[j])
 	}
 	cw, ok := bk.w.(columnWriter)
@@ -209,7 +215,7 @@ func (o *output) writeCols(bk *bucket, b *vec.Batch, sel []int32, now time.Time)
 		return fmt.Errorf("filesystem sink: write '%s': %w", bk.tmp, err)
 	}
 	bk.lastRow = now
-	if bk.w.Size() >= o.s.fileSize {
+	if bk.w.Size() >= o.o.s.fileSize {
 		return o.roll(bk)
 	}
 	return nil

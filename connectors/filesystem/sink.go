@@ -54,8 +54,8 @@ func (k *sink) Open(ctx context.Context) (changelog.Output, error) {
 	if err := os.MkdirAll(k.s.path, 0o755); err != nil {
 		return nil, fmt.Errorf("filesystem sink: cannot create the directory '%s': %w", k.s.path, err)
 	}
-	o := &output{s: k.s, ff: k.ff, now: k.now, buckets: map[string]*bucket{}, parts: map[string]*partState{},
-		row: make([]types.Value, len(k.s.dataIdx)), watermark: -1 << 63, lastCheck: k.now()}
+	o := &output{s: k.s, ff: k.ff, now: k.now, parts: map[string]*partState{}, watermark: -1 << 63}
+	o.main = o.newWriter(0)
 	o.prefix = newUUID()
 	return o, nil
 }
@@ -71,21 +71,36 @@ func newUUID() string {
 
 // output writes the rows. Files go through three states, as in Flink's FileSink: in-progress (open, a
 // hidden '.part-...inprogress.<uuid>' name), pending (closed, still hidden, waiting for a checkpoint) and
-// finished (renamed to 'part-<uuid>-0-<n>'). Pushes, PreCommit, End and Abort run under the job's lock;
-// Commit may run concurrently with pushes, so the pending list and the partitions to commit are under mu.
+// finished (renamed to 'part-<uuid>-<subtask>-<n>'). The output's own rows go through main (subtask 0);
+// subtasks that write the sink outside the graph lock (connectors.ConcurrentOutput) have a writer each
+// (subs), with part files of their own. Pushes, PreCommit, End and Abort run under the job's lock, and the
+// engine calls PreCommit, End and Abort only while no subtask writes; Commit may run concurrently with
+// pushes, so the pending list, the counters and the partitions to commit are under mu.
 type output struct {
 	s         *settings
 	ff        fileFormat
 	now       func() time.Time
 	prefix    string // the uuid of this sink's part files, kept across restores
-	counter   int64
+	watermark int64
+	ended     bool
+	main      *writer
+
+	mu       sync.Mutex
+	counters []int64               // the next part file number, by subtask
+	subs     []*writer             // the subtasks' writers
+	pending  []pendingFile         // closed files not yet renamed
+	parts    map[string]*partState // partitions with rows not yet committed by the partition commit policy
+}
+
+// writer writes the part files of one subtask: one open file per partition (bucket).
+type writer struct {
+	o         *output
+	sub       int                // the subtask in the part files' names
 	buckets   map[string]*bucket // by partition directory ("" for an unpartitioned table)
 	row       []types.Value
 	key       []byte
 	values    []string
-	watermark int64
 	lastCheck time.Time
-	ended     bool
 
 	// the columnar path (columns.go)
 	pvals  []types.Value       // partition values of a row, at their physical positions
@@ -93,11 +108,41 @@ type output struct {
 	order  []*bucket           // the buckets of the batch, in order of first row
 	view   vec.Batch           // the data columns of a batch
 	conv   vec.RowConv         // batches of a format written from rows
-
-	mu      sync.Mutex
-	pending []pendingFile         // closed files not yet renamed
-	parts   map[string]*partState // partitions with rows not yet committed by the partition commit policy
 }
+
+func (o *output) newWriter(sub int) *writer {
+	return &writer{o: o, sub: sub, buckets: map[string]*bucket{}, row: make([]types.Value, len(o.s.dataIdx)), lastCheck: o.now()}
+}
+
+// NewSubtaskWriter returns the writer of subtask i: its part files are named 'part-<uuid>-<i>-<n>'.
+func (o *output) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
+	w := o.newWriter(i)
+	o.mu.Lock()
+	o.subs = append(o.subs, w)
+	o.mu.Unlock()
+	return w, nil
+}
+
+// writers returns every writer of the output.
+func (o *output) writers() []*writer {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*writer{o.main}, o.subs...)
+}
+
+// nextFile returns the next part file number of subtask sub.
+func (o *output) nextFile(sub int) int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for len(o.counters) <= sub {
+		o.counters = append(o.counters, 0)
+	}
+	n := o.counters[sub]
+	o.counters[sub]++
+	return n
+}
+
+var _ connectors.ConcurrentOutput = (*output)(nil)
 
 type bucket struct {
 	dir             string // relative partition directory
@@ -126,21 +171,24 @@ type partState struct {
 	Watermark int64 `json:"wm"`
 }
 
-func (o *output) Push(b *changelog.Batch) error {
-	now := o.now()
+func (o *output) Push(b *changelog.Batch) error { return o.main.Push(b) }
+
+// Push writes the rows to the subtask's files.
+func (o *writer) Push(b *changelog.Batch) error {
+	now := o.o.now()
 	for _, r := range b.Rows {
 		bk, err := o.bucketOf(r.Vals, now)
 		if err != nil {
 			return err
 		}
-		for i, j := range o.s.dataIdx {
+		for i, j := range o.o.s.dataIdx {
 			o.row[i] = r.Vals[j]
 		}
 		if err := bk.w.Write(o.row); err != nil {
 			return fmt.Errorf("filesystem sink: write '%s': %w", bk.tmp, err)
 		}
 		bk.lastRow = now
-		if bk.w.Size() >= o.s.fileSize {
+		if bk.w.Size() >= o.o.s.fileSize {
 			if err := o.roll(bk); err != nil {
 				return err
 			}
@@ -150,11 +198,11 @@ func (o *output) Push(b *changelog.Batch) error {
 }
 
 // checkRolls rolls the files open too long or inactive too long, every check interval.
-func (o *output) checkRolls(now time.Time) error {
-	if now.Sub(o.lastCheck) >= o.s.check {
+func (o *writer) checkRolls(now time.Time) error {
+	if now.Sub(o.lastCheck) >= o.o.s.check {
 		o.lastCheck = now
 		for _, bk := range o.buckets {
-			if now.Sub(bk.opened) >= o.s.rollover || now.Sub(bk.lastRow) >= o.s.inactivity {
+			if now.Sub(bk.opened) >= o.o.s.rollover || now.Sub(bk.lastRow) >= o.o.s.inactivity {
 				if err := o.roll(bk); err != nil {
 					return err
 				}
@@ -165,19 +213,19 @@ func (o *output) checkRolls(now time.Time) error {
 }
 
 // bucketOf returns the open part file of the row's partition, opening one if needed.
-func (o *output) bucketOf(vals []types.Value, now time.Time) (*bucket, error) {
+func (o *writer) bucketOf(vals []types.Value, now time.Time) (*bucket, error) {
 	key := o.key[:0]
 	o.values = o.values[:0]
-	for i, j := range o.s.partitionIdx {
-		text, err := partitionText(vals[j], o.s.partitionTypes[i])
+	for i, j := range o.o.s.partitionIdx {
+		text, err := partitionText(vals[j], o.o.s.partitionTypes[i])
 		if err != nil {
-			return nil, fmt.Errorf("filesystem sink: partition column '%s': %w", o.s.partitionKeys[i], err)
+			return nil, fmt.Errorf("filesystem sink: partition column '%s': %w", o.o.s.partitionKeys[i], err)
 		}
 		if text == "" {
-			text = o.s.defaultPart
+			text = o.o.s.defaultPart
 		}
 		o.values = append(o.values, text)
-		key = append(escapePath(key, o.s.partitionKeys[i]), '=')
+		key = append(escapePath(key, o.o.s.partitionKeys[i]), '=')
 		key = append(escapePath(key, text), '/')
 	}
 	o.key = key
@@ -193,33 +241,32 @@ func (o *output) bucketOf(vals []types.Value, now time.Time) (*bucket, error) {
 	if err := o.open(bk, now); err != nil {
 		return nil, err
 	}
-	if len(o.s.partitionKeys) > 0 {
-		o.mu.Lock()
-		ps := o.parts[dir]
+	if len(o.o.s.partitionKeys) > 0 {
+		o.o.mu.Lock()
+		ps := o.o.parts[dir]
 		if ps == nil {
-			o.parts[dir] = &partState{Dir: dir, Values: bk.values, Created: now.UnixMilli()}
+			o.o.parts[dir] = &partState{Dir: dir, Values: bk.values, Created: now.UnixMilli()}
 		} else {
 			ps.Checkpoint = 0
 		}
-		o.mu.Unlock()
+		o.o.mu.Unlock()
 	}
 	return bk, nil
 }
 
-func (o *output) open(bk *bucket, now time.Time) error {
-	dir := filepath.Join(o.s.path, bk.dir)
+func (o *writer) open(bk *bucket, now time.Time) error {
+	dir := filepath.Join(o.o.s.path, bk.dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("filesystem sink: cannot create the directory '%s': %w", dir, err)
 	}
-	name := fmt.Sprintf("part-%s-0-%d", o.prefix, o.counter)
-	o.counter++
+	name := fmt.Sprintf("part-%s-%d-%d", o.o.prefix, o.sub, o.o.nextFile(o.sub))
 	bk.final = filepath.Join(dir, name)
 	bk.tmp = filepath.Join(dir, "."+name+".inprogress."+newUUID())
 	f, err := os.OpenFile(bk.tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("filesystem sink: %w", err)
 	}
-	w, err := o.ff.newWriter(f)
+	w, err := o.o.ff.newWriter(f)
 	if err != nil {
 		f.Close()
 		os.Remove(bk.tmp)
@@ -230,7 +277,7 @@ func (o *output) open(bk *bucket, now time.Time) error {
 }
 
 // roll closes the bucket's in-progress file; it becomes pending (committed by the next checkpoint).
-func (o *output) roll(bk *bucket) error {
+func (o *writer) roll(bk *bucket) error {
 	if bk.w == nil {
 		return nil
 	}
@@ -245,13 +292,13 @@ func (o *output) roll(bk *bucket) error {
 	if err != nil {
 		return fmt.Errorf("filesystem sink: close '%s': %w", bk.tmp, err)
 	}
-	o.mu.Lock()
-	o.pending = append(o.pending, pendingFile{Tmp: bk.tmp, Final: bk.final})
-	o.mu.Unlock()
+	o.o.mu.Lock()
+	o.o.pending = append(o.o.pending, pendingFile{Tmp: bk.tmp, Final: bk.final})
+	o.o.mu.Unlock()
 	return nil
 }
 
-func (o *output) rollAll() error {
+func (o *writer) rollAll() error {
 	for _, bk := range o.buckets {
 		if err := o.roll(bk); err != nil {
 			return err
@@ -263,6 +310,15 @@ func (o *output) rollAll() error {
 func (o *output) Watermark(ts int64) error {
 	if ts > o.watermark {
 		o.watermark = ts
+	}
+	return nil
+}
+
+func (o *output) rollAll() error {
+	for _, w := range o.writers() {
+		if err := w.rollAll(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -297,11 +353,13 @@ func (o *output) Abort() error {
 		return nil
 	}
 	o.ended = true
-	for _, bk := range o.buckets {
-		if bk.w != nil {
-			bk.f.Close()
-			os.Remove(bk.tmp)
-			bk.w, bk.f = nil, nil
+	for _, w := range o.writers() {
+		for _, bk := range w.buckets {
+			if bk.w != nil {
+				bk.f.Close()
+				os.Remove(bk.tmp)
+				bk.w, bk.f = nil, nil
+			}
 		}
 	}
 	return nil
