@@ -83,6 +83,10 @@ func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output
 	seed := maphash.MakeSeed()
 	j.sides[0] = newJoinSide(cfg.LeftKeys, cfg.LeftTypes, cfg.Type == LeftJoin || cfg.Type == FullJoin, j.ttl.on(), seed)
 	j.sides[1] = newJoinSide(cfg.RightKeys, cfg.RightTypes, cfg.Type == RightJoin || cfg.Type == FullJoin, j.ttl.on(), seed)
+	if !cfg.Batch && cfg.Interval != nil {
+		// Interval joins take insert-only inputs: their sides only grow by new rows until pruned.
+		j.sides[0].st.appendOnly, j.sides[1].st.appendOnly = true, true
+	}
 	j.scratch = make([]types.Value, j.sides[0].width+j.sides[1].width)
 	return &joinInput{j: j, side: 0}, &joinInput{j: j, side: 1}
 }

@@ -16,6 +16,9 @@ type bigBucket struct {
 	rows   int      // live entries
 	size   int      // bytes of entries
 	dead   int      // bytes of dead entries
+	// flat: no index (an append-only side, join_rows.go: rows are never looked up by identity, so a row
+	// stored twice is two entries and the index would only cost a cache miss and 11 bytes per row).
+	flat bool
 }
 
 // An entry's ref is its chunk's index << bbChunkBits | its offset in the chunk; chunks hold at most
@@ -80,14 +83,17 @@ func (bb *bigBucket) add(h uint32, head, body []byte) error {
 
 // newBigBucket returns an empty bucket whose first chunk holds n bytes (the rows moving in), so that a key
 // outgrowing its record does not go through the smallest chunks.
-func newBigBucket(n int) *bigBucket {
+func newBigBucket(n int, flat bool) *bigBucket {
 	if n > bbChunkMax {
-		return &bigBucket{}
+		return &bigBucket{flat: flat}
 	}
-	return &bigBucket{chunks: [][]byte{make([]byte, 0, max(n, bbChunkMin))}}
+	return &bigBucket{chunks: [][]byte{make([]byte, 0, max(n, bbChunkMin))}, flat: flat}
 }
 
 func (bb *bigBucket) index(h uint32, ref int) {
+	if bb.flat {
+		return
+	}
 	if (bb.rows+1)*4 > len(bb.idx)*3 {
 		n := max(16, 2*len(bb.idx))
 		old := bb.idx
@@ -112,6 +118,9 @@ func (bb *bigBucket) place(v uint64) {
 
 // unindex removes the index entry of the entry at ref (hash h).
 func (bb *bigBucket) unindex(h uint32, ref int) {
+	if bb.flat {
+		return
+	}
 	mask := len(bb.idx) - 1
 	want := uint64(h)<<32 | uint64(ref+1)
 	i := int(h) & mask
@@ -147,25 +156,32 @@ func (bb *bigBucket) kill(h uint32, ref int, x *jsEntry) {
 }
 
 // compact copies the live entries, in order, into new chunks and rebuilds the index (hash gives an entry
-// body's hash) when dead entries are most of the bytes.
+// body's hash; unused when flat) when dead entries are most of the bytes.
 func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 	if bb.dead*2 <= bb.size {
 		return
 	}
 	old := bb.chunks
-	n := 16
-	for n*3 < bb.rows*4+4 {
-		n *= 2
+	bb.chunks = nil
+	if !bb.flat {
+		n := 16
+		for n*3 < bb.rows*4+4 {
+			n *= 2
+		}
+		bb.idx = make([]uint64, n)
 	}
-	bb.chunks, bb.idx = nil, make([]uint64, n)
 	bb.rows, bb.size, bb.dead = 0, 0, 0
 	for _, b := range old {
 		for p := 0; p < len(b); {
 			x := st.parseEntry(b, p)
 			p = x.end
 			if x.count != 0 {
+				var h uint32
+				if !bb.flat {
+					h = hash(b[x.body:x.end])
+				}
 				// Fewer bytes than before: no chunk limit is reached.
-				_ = bb.add(hash(b[x.body:x.end]), b[x.e:x.end], nil)
+				_ = bb.add(h, b[x.e:x.end], nil)
 			}
 		}
 	}

@@ -13,12 +13,15 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 	sd := &j.sides[s]
 	st := &sd.st
 	body := j.encodeRow(s, row, kv == nil)
+	if st.appendOnly {
+		return j.storeNew(s, key, h, kv, body, count, assoc, touched)
+	}
 	id := j.ident(s, row, body)
 	slot, found := st.find(key, h)
 	if !found {
 		j.entry = st.appendHead(j.entry[:0], count, assoc, touched, len(body))
 		if n := len(j.entry) + len(body); n > jsSmallBytes {
-			bb := newBigBucket(n)
+			bb := newBigBucket(n, false)
 			if err := bb.add(uint32(st.hash(id)), j.entry, body); err != nil {
 				return err
 			}
@@ -79,7 +82,7 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 		return nil
 	}
 	// The key outgrows its record: its rows move to a bigBucket.
-	bb := newBigBucket(len(r.body) + n)
+	bb := newBigBucket(len(r.body)+n, false)
 	for p := 0; p < len(r.body); {
 		x := st.parseEntry(r.body, p)
 		p = x.end
@@ -88,6 +91,50 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 		}
 	}
 	if err := bb.add(uint32(st.hash(id)), j.entry, body); err != nil {
+		return err
+	}
+	st.replace(slot, r.size, r.key, st.newBig(bb))
+	return nil
+}
+
+// storeNew adds body (encodeRow's) to an append-only side s (join_store.go) as a new entry: no lookup of
+// an equal row, and a key with many rows appends to a bigBucket without an index. Arguments as for store.
+func (j *joinOp) storeNew(s int, key []byte, h uint64, kv []types.Value, body []byte, count uint64, assoc int, touched int64) error {
+	st := &j.sides[s].st
+	j.entry = st.appendHead(j.entry[:0], count, assoc, touched, len(body))
+	n := len(j.entry) + len(body)
+	slot, found := st.find(key, h)
+	if !found {
+		if n > jsSmallBytes {
+			bb := newBigBucket(n, true)
+			if err := bb.add(0, j.entry, body); err != nil {
+				return err
+			}
+			st.insertKey(h, key, st.newBig(bb))
+			return nil
+		}
+		st.insertKey(h, key, uint64(n)<<1, j.entry, body)
+		return nil
+	}
+	r := st.record(slot)
+	if bb := r.big(st); bb != nil {
+		return bb.add(0, j.entry, body)
+	}
+	rows := 0
+	for p := 0; p < len(r.body); rows++ {
+		p = st.parseEntry(r.body, p).end
+	}
+	if rows+1 <= jsSmallRows && len(r.body)+n <= jsSmallBytes {
+		st.replace(slot, r.size, r.key, uint64(len(r.body)+n)<<1, r.body, j.entry, body)
+		return nil
+	}
+	// The key outgrows its record: its rows move to a bigBucket.
+	bb := newBigBucket(len(r.body)+n, true)
+	if err := bb.add(0, r.body, nil); err != nil {
+		return err
+	}
+	bb.rows += rows - 1 // add counted r.body as one entry
+	if err := bb.add(0, j.entry, body); err != nil {
 		return err
 	}
 	st.replace(slot, r.size, r.key, st.newBig(bb))
@@ -107,12 +154,23 @@ func (j *joinOp) remove(s int, key []byte, h uint64, kv []types.Value, row []typ
 	id := j.ident(s, row, body)
 	r := st.record(slot)
 	if bb := r.big(st); bb != nil {
-		h32 := uint32(st.hash(id))
-		ref := bb.find(h32, func(ref int) bool {
-			b, off := bb.entry(ref)
-			x := st.parseEntry(b, off)
-			return j.sameRow(s, b[x.body:x.end], id, kv)
-		})
+		var h32 uint32
+		ref := -1
+		if bb.flat {
+			for it := st.iter(&r); it.next(); {
+				if j.sameRow(s, it.row(), id, kv) {
+					ref = it.ref()
+					break
+				}
+			}
+		} else {
+			h32 = uint32(st.hash(id))
+			ref = bb.find(h32, func(ref int) bool {
+				b, off := bb.entry(ref)
+				x := st.parseEntry(b, off)
+				return j.sameRow(s, b[x.body:x.end], id, kv)
+			})
+		}
 		if ref < 0 {
 			return nil, false
 		}
@@ -160,7 +218,11 @@ func (j *joinOp) filterBucket(s, slot int, kv []types.Value, keep func(it *jsIte
 	if bb := r.big(st); bb != nil {
 		for it := st.iter(&r); it.next(); {
 			if !keep(&it) {
-				bb.kill(j.bodyHash(s, it.row(), kv), it.ref(), &it.x)
+				var h uint32
+				if !bb.flat {
+					h = j.bodyHash(s, it.row(), kv)
+				}
+				bb.kill(h, it.ref(), &it.x)
 			}
 		}
 		if bb.rows == 0 {

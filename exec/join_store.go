@@ -41,14 +41,17 @@ const (
 
 type joinStore struct {
 	outer, ttl bool // entries carry a match count / a write time
-	fixLen     int  // bytes of those fields
+	// appendOnly: rows are only added and dropped by scans (an interval join's insert-only sides), never
+	// looked up by identity: a row stored again is a new entry (count 1), and big buckets have no index.
+	appendOnly bool
+	fixLen     int // bytes of those fields
 	seed       maphash.Seed
 	slots      []uint64 // 0: empty; else hash tag<<jsPosBits | (record position + 1)
 	keys       int
 	chunks     [][]byte
-	used       int // bytes written to chunks
-	garbage    int // bytes of records that were rewritten or deleted
-	bigs       []*bigBucket
+	used       int         // bytes written to chunks
+	garbage    int         // bytes of records that were rewritten or deleted
+	bigs       []bigBucket // by value: storing into a big key reads the struct, not a pointer to it first
 	freeBigs   []uint32
 }
 
@@ -106,11 +109,12 @@ func (st *joinStore) record(slot int) jsRecord {
 	return parseRecord(st.at(st.slots[slot]&jsPosMask - 1))
 }
 
+// big returns the record's bigBucket, or nil: a pointer into st.bigs, valid until newBig.
 func (r *jsRecord) big(st *joinStore) *bigBucket {
 	if r.tag&1 == 0 {
 		return nil
 	}
-	return st.bigs[r.tag>>1]
+	return &st.bigs[r.tag>>1]
 }
 
 // find returns the slot of key (hash h) and whether it is there; when not, the slot where it would go.
@@ -242,7 +246,7 @@ func (st *joinStore) deleteSlot(i int) {
 	r := st.record(i)
 	st.garbage += r.size
 	if r.tag&1 == 1 {
-		st.bigs[r.tag>>1] = nil
+		st.bigs[r.tag>>1] = bigBucket{}
 		st.freeBigs = append(st.freeBigs, uint32(r.tag>>1))
 	}
 	n := len(st.slots)
@@ -266,15 +270,16 @@ func (st *joinStore) deleteSlot(i int) {
 	st.keys--
 }
 
-// newBig registers b and returns its body tag.
+// newBig registers (a copy of) b and returns its body tag; b and pointers from jsRecord.big are stale
+// afterwards.
 func (st *joinStore) newBig(b *bigBucket) uint64 {
 	if n := len(st.freeBigs); n > 0 {
 		i := st.freeBigs[n-1]
 		st.freeBigs = st.freeBigs[:n-1]
-		st.bigs[i] = b
+		st.bigs[i] = *b
 		return uint64(i)<<1 | 1
 	}
-	st.bigs = append(st.bigs, b)
+	st.bigs = append(st.bigs, *b)
 	return uint64(len(st.bigs)-1)<<1 | 1
 }
 
