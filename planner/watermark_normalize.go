@@ -1,0 +1,80 @@
+package planner
+
+import "github.com/sluicesql/sluice/expr"
+
+// watermarkBelowNormalize places a table's WATERMARK below the ChangelogNormalize of its upsert scan, as
+// Flink pushes it into the source (SupportsWatermarkPushDown): the binder puts the WatermarkAssigner over
+// the scan and its computed columns, and the physical pass puts the ChangelogNormalize right over the scan
+// (physicalScan), so the assigner would see the normalized rows of all partitions with one highest row
+// time, and the versions of a partition read late would be late at random. Below the normalize it reads the
+// scan through projections only, as over a plain Kafka table, so the engine tracks watermarks per split (per
+// partition, the minimum over partitions, idle timeout, alignment) and in every source subtask; the
+// normalize forwards them (its keyed subtasks take the minimum over their channels).
+//
+// The plan w → Calcs (computed columns, no filter) → ChangelogNormalize → Scan becomes
+// ChangelogNormalize → w → Calcs → Scan, the normalize's keys and metadata columns renumbered through the
+// Calcs. Anything else is returned unchanged (a key the Calcs do not pass through as a plain column keeps
+// the old shape).
+func watermarkBelowNormalize(w *WatermarkAssigner) Node {
+	var calcs []*Calc // top down
+	n := w.Input
+	for {
+		c, ok := n.(*Calc)
+		if !ok {
+			break
+		}
+		if c.Filter != nil {
+			return w
+		}
+		calcs = append(calcs, c)
+		n = c.Input
+	}
+	cn, ok := n.(*ChangelogNormalize)
+	if !ok || cn.Batch {
+		return w
+	}
+	if _, ok := cn.Input.(*Scan); !ok {
+		return w
+	}
+	keys := make([]int, 0, len(cn.Keys))
+	for _, k := range cn.Keys {
+		c, ok := colThroughCalcs(k, calcs)
+		if !ok {
+			return w
+		}
+		keys = append(keys, c)
+	}
+	var meta []int
+	for _, m := range cn.MetaCols {
+		if c, ok := colThroughCalcs(m, calcs); ok { // a metadata column projected away needs nothing
+			meta = append(meta, c)
+		}
+	}
+	in := cn.Input
+	for i := len(calcs) - 1; i >= 0; i-- {
+		c := *calcs[i]
+		c.Input = in
+		in = &c
+	}
+	ww := *w
+	ww.Input = in
+	return &ChangelogNormalize{Input: &ww, Keys: keys, Batch: cn.Batch, MetaCols: meta}
+}
+
+// colThroughCalcs returns the position in the top Calc's output of column col of the bottom Calc's input
+// (calcs top down), when the Calcs pass it through as a plain column reference.
+func colThroughCalcs(col int, calcs []*Calc) (int, bool) {
+	for i := len(calcs) - 1; i >= 0; i-- {
+		found := false
+		for j, p := range calcs[i].Projects {
+			if c, ok := expr.ColumnIndex(p); ok && c == col {
+				col, found = j, true
+				break
+			}
+		}
+		if !found {
+			return 0, false
+		}
+	}
+	return col, true
+}
