@@ -78,3 +78,87 @@ func colThroughCalcs(col int, calcs []*Calc) (int, bool) {
 	}
 	return col, true
 }
+
+// PreWatermarkPushdown returns node n as the plans of Sluice before watermarkBelowNormalize had it (the
+// WatermarkAssigner of an upsert scan above its ChangelogNormalize), and whether that differs: operator ids
+// are hashes of a node's subtree as EXPLAIN prints it, so restore also looks a part up by the id of this
+// shape, and savepoints taken before keep restoring (engine/watermarks.go: preShapeID). For the assigner it
+// is the assigner above the normalize, for the normalize the normalize right over the scan, for the nodes
+// above them the same nodes over the old shape.
+func PreWatermarkPushdown(n Node) (Node, bool) {
+	switch x := n.(type) {
+	case *WatermarkAssigner:
+		if sc, calcs := pushedWatermark(x); sc != nil {
+			return preAssigner(x, sc, calcs), true
+		}
+	case *ChangelogNormalize:
+		if w, ok := x.Input.(*WatermarkAssigner); ok {
+			if sc, _ := pushedWatermark(w); sc != nil {
+				return preNormalize(sc), true
+			}
+		}
+	}
+	ins := n.Inputs()
+	olds := make([]Node, len(ins))
+	changed := false
+	for i, in := range ins {
+		olds[i] = in
+		if cn, ok := in.(*ChangelogNormalize); ok {
+			if w, ok := cn.Input.(*WatermarkAssigner); ok {
+				if sc, calcs := pushedWatermark(w); sc != nil {
+					olds[i], changed = preAssigner(w, sc, calcs), true // the assigner stood here
+					continue
+				}
+			}
+		}
+		if o, ok := PreWatermarkPushdown(in); ok {
+			olds[i], changed = o, true
+		}
+	}
+	if !changed {
+		return n, false
+	}
+	return withInputs(n, olds), true
+}
+
+// pushedWatermark returns the upsert scan under w through Calcs without a filter (top down), when
+// watermarkBelowNormalize placed w there.
+func pushedWatermark(w *WatermarkAssigner) (*Scan, []*Calc) {
+	var calcs []*Calc
+	n := w.Input
+	for {
+		switch x := n.(type) {
+		case *Calc:
+			if x.Filter != nil {
+				return nil, nil
+			}
+			calcs = append(calcs, x)
+			n = x.Input
+		case *Scan:
+			if x.Source == nil || len(x.Source.ChangelogMode().UpsertKey) == 0 {
+				return nil, nil
+			}
+			return x, calcs
+		default:
+			return nil, nil
+		}
+	}
+}
+
+// preNormalize is the ChangelogNormalize that physicalScan puts over upsert scan sc.
+func preNormalize(sc *Scan) *ChangelogNormalize {
+	return &ChangelogNormalize{Input: sc, Keys: sc.Source.ChangelogMode().UpsertKey, MetaCols: metaCols(sc.Table)}
+}
+
+// preAssigner is w with its Calcs over the ChangelogNormalize of sc.
+func preAssigner(w *WatermarkAssigner, sc *Scan, calcs []*Calc) *WatermarkAssigner {
+	var in Node = preNormalize(sc)
+	for i := len(calcs) - 1; i >= 0; i-- {
+		c := *calcs[i]
+		c.Input = in
+		in = &c
+	}
+	ww := *w
+	ww.Input = in
+	return &ww
+}
