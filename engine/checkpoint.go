@@ -26,16 +26,16 @@ type participant struct {
 	id string
 	// legacyID is the id older Sluice versions gave this part (see planIDs); restore falls back to it.
 	legacyID string
-	// shapeID is the id of the part in plans before the WATERMARK of an upsert scan went below its
-	// ChangelogNormalize (watermarks.go: preShapeID); restore falls back to it too.
-	shapeID string
-	kind    string // "source", "operator", "sink"
+	kind     string // "source", "operator", "sink"
 	name     string
 	src      connectors.Checkpointed
 	op       state.Snapshotter
 	sink     connectors.CheckpointedSink
 	// store: an aggregate whose groups live in the rocksdb backend (checkpointed with the backend).
 	store state.Store
+	// shapeID is the id of the part in plans before the WATERMARK of an upsert scan went below its
+	// ChangelogNormalize (watermarks.go: preShapeID); restore falls back to it too.
+	shapeID string
 }
 
 // planID returns the stable id of a plan node: kind + a hash of its subtree as EXPLAIN prints it without
