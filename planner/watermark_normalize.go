@@ -1,6 +1,10 @@
 package planner
 
-import "github.com/sluicesql/sluice/expr"
+import (
+	"slices"
+
+	"github.com/sluicesql/sluice/expr"
+)
 
 // watermarkBelowNormalize places a table's WATERMARK below the ChangelogNormalize of its upsert scan, as
 // Flink pushes it into the source (SupportsWatermarkPushDown): the binder puts the WatermarkAssigner over
@@ -13,7 +17,9 @@ import "github.com/sluicesql/sluice/expr"
 //
 // The plan w → Calcs (computed columns, no filter) → ChangelogNormalize → Scan becomes
 // ChangelogNormalize → w → Calcs → Scan, the normalize's keys and metadata columns renumbered through the
-// Calcs. Anything else is returned unchanged (a key the Calcs do not pass through as a plain column keeps
+// Calcs: a -D row carries the delete message's values for the metadata columns and for the computed
+// columns that read metadata columns only (computed from the message, as they were above the normalize).
+// Anything else is returned unchanged (a key the Calcs do not pass through as a plain column keeps
 // the old shape).
 func watermarkBelowNormalize(w *WatermarkAssigner) Node {
 	var calcs []*Calc // top down
@@ -44,12 +50,7 @@ func watermarkBelowNormalize(w *WatermarkAssigner) Node {
 		}
 		keys = append(keys, c)
 	}
-	var meta []int
-	for _, m := range cn.MetaCols {
-		if c, ok := colThroughCalcs(m, calcs); ok { // a metadata column projected away needs nothing
-			meta = append(meta, c)
-		}
-	}
+	meta := messageCols(cn.MetaCols, calcs)
 	in := cn.Input
 	for i := len(calcs) - 1; i >= 0; i-- {
 		c := *calcs[i]
@@ -59,6 +60,51 @@ func watermarkBelowNormalize(w *WatermarkAssigner) Node {
 	ww := *w
 	ww.Input = in
 	return &ChangelogNormalize{Input: &ww, Keys: keys, Batch: cn.Batch, MetaCols: meta}
+}
+
+// messageCols returns the columns of the top Calc's output (calcs top down) whose values a delete message
+// gives: the metadata columns meta of the bottom Calc's input, passed through or read (alone, without other
+// columns) by an expression. A computed column reading metadata and physical columns takes the stored
+// row's value, as the physical columns are the stored row's.
+func messageCols(meta []int, calcs []*Calc) []int {
+	msg := map[int]bool{}
+	for _, m := range meta {
+		msg[m] = true
+	}
+	for i := len(calcs) - 1; i >= 0; i-- {
+		next := map[int]bool{}
+		for j, p := range calcs[i].Projects {
+			if reads, ok := readsOnly(p, msg); reads && ok {
+				next[j] = true
+			}
+		}
+		msg = next
+	}
+	out := make([]int, 0, len(msg))
+	for c := range msg {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readsOnly reports whether x reads a column (reads) and only columns of cols (ok).
+func readsOnly(x expr.Expr, cols map[int]bool) (reads, ok bool) {
+	if c, isCol := expr.ColumnIndex(x); isCol {
+		return true, cols[c]
+	}
+	children, known := expr.Children(x)
+	if !known {
+		return false, false
+	}
+	for _, ch := range children {
+		r, o := readsOnly(ch, cols)
+		if !o {
+			return false, false
+		}
+		reads = reads || r
+	}
+	return reads, true
 }
 
 // colThroughCalcs returns the position in the top Calc's output of column col of the bottom Calc's input
