@@ -121,7 +121,7 @@ func TestUpsertWatermarkLaggingPartition(t *testing.T) {
 // normalize subtasks get no row: they still forward the watermarks every source subtask sends them (the
 // watermark comes from the source's splits, not from the rows a keyed subtask sees), so the join's watermark
 // advances. Then the same with the versions in partition 0 of a 4-partition topic and
-// 'scan.watermark.idle-timeout': the empty partitions go idle.
+// 'scan.watermark.idle-timeout': the empty partitions go idle. The orders are in all 4 partitions.
 func TestUpsertWatermarkOneKeyP4(t *testing.T) {
 	addr := exchangeBroker(t)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
@@ -134,14 +134,17 @@ func TestUpsertWatermarkOneKeyP4(t *testing.T) {
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "lrates1p"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 4, 1, nil, "lratesidle"); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ suffix, opts string }{
 		{"1p", ""},
 		{"idle", ", 'scan.watermark.idle-timeout' = '200 ms'"},
 	} {
 		rates, ords, out := "lrates"+c.suffix, "lords"+c.suffix, "lout"+c.suffix
-		var recs []*kgo.Record
+		var recs, versions []*kgo.Record
 		for ts := int64(0); ts <= 40_000; ts += 10_000 {
-			recs = append(recs, rateRecord(rates, 0, 7, ts, ts/10_000))
+			versions = append(versions, rateRecord(rates, 0, 7, ts, ts/10_000))
 		}
 		want := map[string]string{}
 		for id := int64(0); id < 40; id++ {
@@ -160,6 +163,11 @@ func TestUpsertWatermarkOneKeyP4(t *testing.T) {
 		if n, k := exchangesBuilt.Load()-built, keyedExchangesBuilt.Load()-keyed; n != 2 || k != 1 {
 			t.Fatalf("%s: %d exchanges, %d keyed → keyed built; want the normalize's and the join's", c.suffix, n, k)
 		}
+		// The versions come once the empty partitions went idle: had partition 0 gone idle before the last
+		// of them, the union of the subtasks would keep its watermark back (exec.NewUnion: when every input
+		// is idle the watermark stays; Flink's StatusWatermarkValve forwards the maximum then).
+		time.Sleep(time.Second)
+		produceRecords(t, addr, versions)
 		waitUpsert(t, addr, out, want)
 		res.Job.Cancel()
 		if err := res.Job.Wait(context.Background()); err != nil {
