@@ -33,6 +33,9 @@ type participant struct {
 	sink     connectors.CheckpointedSink
 	// store: an aggregate whose groups live in the rocksdb backend (checkpointed with the backend).
 	store state.Store
+	// shapeID is the id of the part in plans before the WATERMARK of an upsert scan went below its
+	// ChangelogNormalize (watermarks.go: preShapeID); restore falls back to it too.
+	shapeID string
 }
 
 // planID returns the stable id of a plan node: kind + a hash of its subtree as EXPLAIN prints it without
@@ -114,6 +117,7 @@ func (g *graph) register(n planner.Node, v any) {
 		p.id = id // a batch run writing a savepoint: the id of the streaming twin
 	} else {
 		p.id, p.legacyID = g.planIDs(p.kind, n)
+		p.shapeID = g.preShapeID(p.kind, n)
 	}
 	g.parts = append(g.parts, p)
 }
@@ -415,8 +419,16 @@ func (c *checkpointer) final(ctx context.Context) {
 // stateIn returns the part's state in cp, found by its id or, for checkpoints written by older Sluice
 // versions, by its legacy id.
 func (p *participant) stateIn(cp *state.Checkpoint) (state.PartState, bool) {
-	if ps, ok := cp.Part(p.id); ok || p.legacyID == "" {
+	if ps, ok := cp.Part(p.id); ok {
 		return ps, ok
+	}
+	if p.shapeID != "" {
+		if ps, ok := cp.Part(p.shapeID); ok {
+			return ps, ok
+		}
+	}
+	if p.legacyID == "" {
+		return state.PartState{}, false
 	}
 	return cp.Part(p.legacyID)
 }
@@ -429,6 +441,9 @@ func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaim
 		byID[p.id] = p
 		if p.legacyID != "" {
 			byID[p.legacyID] = p
+		}
+		if p.shapeID != "" {
+			byID[p.shapeID] = p
 		}
 	}
 	for _, ps := range cp.Metadata.Parts {

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -130,4 +133,27 @@ func splitSourceBelow(n planner.Node) connectors.SplitSource {
 			return nil
 		}
 	}
+}
+
+// preShapeID returns the id that Sluice gave part n (of kind) before the WATERMARK of an upsert scan went
+// below its ChangelogNormalize (planner.PreWatermarkPushdown: the assigner, the normalize and every node above
+// them hashed another subtree), or "" when n's subtree has no such watermark. Restore looks a part up by
+// it when the checkpoint has no part of n's id, so savepoints taken before keep their state: the
+// normalize's and the join's keyed state, and the assigner's watermark (the same format as the assigners
+// per split write, exec.SubtaskWatermarkState).
+func (g *graph) preShapeID(kind string, n planner.Node) string {
+	old, ok := planner.PreWatermarkPushdown(n)
+	if !ok {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(kind + "\n" + planner.Explain(old, false)))
+	id := kind[:2] + "-" + hex.EncodeToString(sum[:8])
+	if g.seenIDs == nil {
+		g.seenIDs = map[string]int{}
+	}
+	g.seenIDs["shape "+id]++ // counted apart from planIDs' ids, in the same order as they were
+	if c := g.seenIDs["shape "+id]; c > 1 {
+		id += "-" + strconv.Itoa(c)
+	}
+	return id
 }

@@ -103,6 +103,8 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		x.Batch = p.Batch
 	case *ChangelogNormalize:
 		x.Batch = p.Batch
+	case *WatermarkAssigner:
+		return watermarkBelowNormalize(x), nil // watermark_normalize.go
 	case *Join:
 		x.Batch = p.Batch
 		// An interval join (the condition bounds the two sides' rowtimes against each other) keeps only the

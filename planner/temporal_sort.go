@@ -51,8 +51,8 @@ func isRowtimeCol(n Node, col int) bool {
 		case *WatermarkAssigner:
 			fs := x.Input.Fields()
 			return col < len(fs) && fs[col].Name == x.Rowtime
-		case *Filter:
-			n = x.Input
+		case *Filter, *ChangelogNormalize: // a normalize passes its input's columns on
+			n = x.Inputs()[0]
 			continue
 		case *WindowTVF, *WindowAggregate, *WindowJoin, *WindowRank, *TemporalSort, *MatchRecognize:
 			var ok bool

@@ -317,9 +317,8 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 		return nil, err
 	}
 	s.discovery = DiscoveryInterval.Get(c.r)
-	if d, ok := WatermarkIdleTimeout.Lookup(c.r); ok && d < 0 {
-		return nil, &options.Error{Keys: []string{WatermarkIdleTimeout.Key()},
-			Msg: "Invalid value for option 'scan.watermark.idle-timeout': it must not be negative"}
+	if err := checkIdleTimeout(c); err != nil {
+		return nil, err
 	}
 	if err := checkAlignment(c); err != nil {
 		return nil, err

@@ -48,6 +48,15 @@ func (r *run) tick(out changelog.Output) error {
 	return out.Push(&r.batch)
 }
 
+// checkIdleTimeout refuses a negative 'scan.watermark.idle-timeout'.
+func checkIdleTimeout(c *tableConfig) error {
+	if d, ok := WatermarkIdleTimeout.Lookup(c.r); ok && d < 0 {
+		return &options.Error{Keys: []string{WatermarkIdleTimeout.Key()},
+			Msg: "Invalid value for option 'scan.watermark.idle-timeout': it must not be negative"}
+	}
+	return nil
+}
+
 // checkAlignment validates the watermark alignment options: group and max-drift go together, durations are
 // positive, and the table has a watermark to align.
 func checkAlignment(c *tableConfig) error {

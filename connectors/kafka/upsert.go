@@ -58,10 +58,12 @@ var (
 func (*UpsertFactory) Identifier() string { return upsertIdentifier }
 
 // Options are REFERENCE.md's upsert-kafka options, plus the kafka source's bounded modes (scan.bounded.*),
-// so that an upsert-kafka table can be read in batch mode.
+// so that an upsert-kafka table can be read in batch mode, and 'scan.watermark.idle-timeout' (Flink's
+// FLIP-296 option of sources that take the watermark: the table's WATERMARK runs per partition in the source,
+// below the ChangelogNormalize).
 func (*UpsertFactory) Options() []options.Decl {
 	return options.Decls(UpsertTopic, Properties, UpsertKeyFormat, KeyFieldsPrefix, UpsertValueFormat, ValueFieldsInclude,
-		BoundedMode, BoundedSpecificOffsets, BoundedTimestampMillis, ScanParallelism, SinkParallelism, BufferFlushMaxRows, BufferFlushInterval)
+		BoundedMode, BoundedSpecificOffsets, BoundedTimestampMillis, ScanParallelism, SinkParallelism, BufferFlushMaxRows, BufferFlushInterval, WatermarkIdleTimeout)
 }
 
 // ReadableMetadata is the kafka source's metadata.
@@ -138,6 +140,9 @@ func (f *UpsertFactory) CreateSource(ctx connectors.Context) (connectors.Source,
 		return nil, err
 	}
 	if s.stop, err = parseStop(c.r, c.client); err != nil {
+		return nil, err
+	}
+	if err := checkIdleTimeout(c); err != nil {
 		return nil, err
 	}
 	return s, nil
