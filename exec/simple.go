@@ -82,8 +82,9 @@ func (l *limitOp) End() error               { return l.out.End() }
 //
 // An input that sends IdleWatermark is idle (Flink's WatermarkStatus.IDLE): it no longer holds the minimum
 // back until its next watermark. An input that becomes active again with a watermark below the one already
-// forwarded counts again once it has caught up (Flink's StatusWatermarkValve); when every running input is
-// idle the watermark stays.
+// forwarded counts again once it has caught up (Flink's StatusWatermarkValve); when the last active input
+// goes idle while it holds the minimum, the highest watermark of the running inputs goes out (as Flink's
+// valve does when all its channels are idle), and the watermark then stays until an input advances.
 func NewUnion(n int, out changelog.Output) []changelog.Output {
 	u := &union{out: out, wms: make([]int64, n), ended: make([]bool, n), idle: make([]bool, n), emitted: minWatermark}
 	for i := range u.wms {
@@ -127,6 +128,31 @@ func (u *union) advance() error {
 	return u.out.Watermark(m)
 }
 
+// allIdle reports whether every running input is idle.
+func (u *union) allIdle() bool {
+	for i := range u.wms {
+		if !u.ended[i] && !u.idle[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// flushMax forwards the highest watermark of the running inputs when it is above the one forwarded.
+func (u *union) flushMax() error {
+	m := u.emitted
+	for i, w := range u.wms {
+		if !u.ended[i] {
+			m = max(m, w)
+		}
+	}
+	if m <= u.emitted {
+		return nil
+	}
+	u.emitted = m
+	return u.out.Watermark(m)
+}
+
 type unionInput struct {
 	u *union
 	i int
@@ -141,6 +167,12 @@ func (in *unionInput) Watermark(ts int64) error {
 			return nil
 		}
 		u.idle[in.i] = true
+		if u.allIdle() && u.wms[in.i] == u.emitted {
+			// The last active input went idle while it held the minimum: no input will advance it, so
+			// the highest watermark of the running inputs goes out (Flink's StatusWatermarkValve
+			// "flushes" all channels' watermarks when they all become idle).
+			return u.flushMax()
+		}
 		return u.advance()
 	}
 	wasIdle := u.idle[in.i]
