@@ -82,8 +82,9 @@ func (l *limitOp) End() error               { return l.out.End() }
 //
 // An input that sends IdleWatermark is idle (Flink's WatermarkStatus.IDLE): it no longer holds the minimum
 // back until its next watermark. An input that becomes active again with a watermark below the one already
-// forwarded counts again once it has caught up (Flink's StatusWatermarkValve); when every running input is
-// idle the watermark stays.
+// forwarded counts again once it has caught up (Flink's StatusWatermarkValve). When the last active input
+// goes idle while it held the forwarded watermark, the highest watermark of the running inputs is forwarded
+// (as the valve does); otherwise, while every running input is idle, the watermark stays.
 func NewUnion(n int, out changelog.Output) []changelog.Output {
 	u := &union{out: out, wms: make([]int64, n), ended: make([]bool, n), idle: make([]bool, n), emitted: minWatermark}
 	for i := range u.wms {
@@ -127,6 +128,34 @@ func (u *union) advance() error {
 	return u.out.Watermark(m)
 }
 
+// anyActive reports whether a running input is not idle.
+func (u *union) anyActive() bool {
+	for i := range u.wms {
+		if !u.ended[i] && !u.idle[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// flushMax forwards the highest watermark of the running inputs when it is ahead: the last active input went
+// idle while it held the forwarded watermark, so no input holds it back (Flink's StatusWatermarkValve
+// flushes the maximum across all channels then; else the watermark an idle input reached before the others
+// would never be forwarded).
+func (u *union) flushMax() error {
+	m := u.emitted
+	for i, w := range u.wms {
+		if !u.ended[i] {
+			m = max(m, w)
+		}
+	}
+	if m <= u.emitted {
+		return nil
+	}
+	u.emitted = m
+	return u.out.Watermark(m)
+}
+
 type unionInput struct {
 	u *union
 	i int
@@ -141,6 +170,9 @@ func (in *unionInput) Watermark(ts int64) error {
 			return nil
 		}
 		u.idle[in.i] = true
+		if u.wms[in.i] == u.emitted && !u.anyActive() {
+			return u.flushMax()
+		}
 		return u.advance()
 	}
 	wasIdle := u.idle[in.i]
