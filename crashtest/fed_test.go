@@ -62,8 +62,9 @@ func feedRecords(t *testing.T, addr string, gen func(n int) (recs []*kgo.Record,
 
 // runFed runs the scenario as run does, its input produced by the feeder that start starts (the scenario's
 // want gets the feeder's final count; preload is not used). dir is the scenario's temporary directory
-// (start may write its input there; TESTDIR in the scenario's SQL names it).
-func (s *scenario) runFed(t *testing.T, seed uint64, start func(addr, dir string) *feeder) {
+// (start may write its input there; TESTDIR in the scenario's SQL names it). It returns the comparison of
+// the output written before the last run.
+func (s *scenario) runFed(t *testing.T, seed uint64, start func(addr, dir string) *feeder) tally {
 	t.Parallel()
 	addr := broker(t, 4)
 	dir := t.TempDir()
@@ -89,6 +90,7 @@ func (s *scenario) runFed(t *testing.T, seed uint64, start func(addr, dir string
 			required++
 		}
 	}
+	pre := s.compare(t, addr, want)
 	c := r.start()
 	defer c.Kill()
 	var got tally
@@ -96,8 +98,8 @@ func (s *scenario) runFed(t *testing.T, seed uint64, start func(addr, dir string
 		got = s.compare(t, addr, want)
 		return got.lost == 0 && (got.wrong == 0 || !s.upsert)
 	})
-	t.Logf("%d kills (%d runs restored from a checkpoint, the last included), %d input units, %d rows required, %d read: %d lost, %d duplicated, %d wrong",
-		*kills, r.restored, total, required, got.rows, got.lost, got.dups, got.wrong)
+	t.Logf("%d kills (%d runs restored from a checkpoint, the last included), %d input units, %d rows required (%d missing before the last run), %d read: %d lost, %d duplicated, %d wrong",
+		*kills, r.restored, total, required, pre.lost, got.rows, got.lost, got.dups, got.wrong)
 	if got.lost > 0 || got.dups > 0 || got.wrong > 0 || got.unordered > 0 {
 		t.Fatalf("after %d kills: %d rows lost, %d duplicated, %d wrong, %d out of order (%s; lost: %s)\nlast client output:\n%s",
 			*kills, got.lost, got.dups, got.wrong, got.unordered, got.example, s.missing(t, addr, want), indent(c.Output()))
@@ -108,6 +110,7 @@ func (s *scenario) runFed(t *testing.T, seed uint64, start func(addr, dir string
 	if r.restored < 2 {
 		t.Fatalf("only %d runs restored from a checkpoint: the kills came too early to test a restore", r.restored)
 	}
+	return pre
 }
 
 // missing lists the first 40 required rows (by identity, in order) that the topic lacks.
