@@ -17,10 +17,10 @@ import (
 // does, with that input.
 
 // ticker calls step(n) every 10 ms until stop, n counting the units (records, rounds) of the input produced
-// so far; step returns how many it added. last, when given, is called with the final count once stopped
+// so far (from n0 on); step returns how many it added. last, when given, is called with the final count once stopped
 // (before end returns).
-func ticker(t *testing.T, step func(n int) (int, error), last func(n int) error) *feeder {
-	f := &feeder{stop: make(chan struct{}), done: make(chan struct{})}
+func ticker(t *testing.T, n0 int, step func(n int) (int, error), last func(n int) error) *feeder {
+	f := &feeder{stop: make(chan struct{}), done: make(chan struct{}), n: n0}
 	go func() {
 		defer close(f.done)
 		for {
@@ -52,7 +52,7 @@ func feedRecords(t *testing.T, addr string, gen func(n int) (recs []*kgo.Record,
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := ticker(t, func(n int) (int, error) {
+	f := ticker(t, 0, func(n int) (int, error) {
 		recs, k := gen(n)
 		return k, cl.ProduceSync(context.Background(), recs...).FirstErr()
 	}, nil)
