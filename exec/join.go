@@ -141,8 +141,7 @@ type joinOp struct {
 	ttl     stateTTL
 	// Interval joins: the keys whose rows expire soon, per side (join_expiry.go); prune's scratch.
 	expiry      [2]expiryIndex
-	expKeys     []string
-	expSeen     map[string]struct{}
+	expKeys     [][]byte
 	pruneVisits int  // rows prune looked at (tests)
 	fullPrune   bool // tests: prune scans every key (the reference), without the expiry index
 }
@@ -307,7 +306,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 				return err
 			}
 			if j.cfg.Interval != nil && !j.fullPrune {
-				j.indexRow(s, key, r.Vals)
+				j.indexRow(s, key, h, r.Vals)
 			}
 			continue
 		}

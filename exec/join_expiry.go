@@ -1,7 +1,9 @@
 package exec
 
 import (
+	"bytes"
 	"container/heap"
+	"encoding/binary"
 	"sort"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -17,10 +19,36 @@ import (
 const expiryGrain = 128
 
 // expiryIndex lists, per time bucket (expiry / expiryGrain), the keys of one side with a row expiring in it.
+// A bucket holds its keys back to back (length-prefixed) in one byte slice: about a key's bytes per listing,
+// with a key listed again in a bucket only when recent (the hash-indexed cache) does not show it there yet;
+// prune dedupes what remains.
 type expiryIndex struct {
-	buckets map[int64]map[string]struct{}
-	order   bucketHeap            // the buckets' numbers, smallest first
-	free    []map[string]struct{} // emptied bucket sets, reused
+	buckets map[int64]*expBucket
+	order   bucketHeap // the buckets' numbers, smallest first
+	free    []*expBucket
+	popped  []*expBucket // buckets popped by the running prune (their keys are in use until it ends)
+	recent  [expiryRecent]recentListing
+	gen     uint64
+}
+
+const expiryRecent = 1 << 10
+
+type expBucket struct {
+	id   uint64 // never reused: recent's entries of a popped bucket never match again
+	keys []byte
+}
+
+// recentListing says that the key hashed to its position was listed in bucket id at offset off.
+type recentListing struct {
+	id  uint64
+	off int
+}
+
+// keyAt returns the key listed at offset off of b and the offset after it.
+func (b *expBucket) keyAt(off int) ([]byte, int) {
+	n, w := binary.Uvarint(b.keys[off:])
+	start := off + w
+	return b.keys[start : start+int(n)], start + int(n)
 }
 
 type bucketHeap []int64
@@ -45,36 +73,39 @@ func expiryBucket(e int64) int64 {
 	return b
 }
 
-// bucket returns the key set of bucket b, created when missing.
-func (x *expiryIndex) bucket(b int64) map[string]struct{} {
-	if set, ok := x.buckets[b]; ok {
-		return set
+// bucket returns bucket b, created when missing.
+func (x *expiryIndex) bucket(b int64) *expBucket {
+	if bk, ok := x.buckets[b]; ok {
+		return bk
 	}
 	if x.buckets == nil {
-		x.buckets = make(map[int64]map[string]struct{})
+		x.buckets = make(map[int64]*expBucket)
 	}
-	var set map[string]struct{}
+	var bk *expBucket
 	if n := len(x.free); n > 0 {
-		set, x.free = x.free[n-1], x.free[:n-1]
+		bk, x.free = x.free[n-1], x.free[:n-1]
 	} else {
-		set = make(map[string]struct{})
+		bk = &expBucket{}
 	}
-	x.buckets[b] = set
+	x.gen++
+	bk.id = x.gen
+	x.buckets[b] = bk
 	heap.Push(&x.order, b)
-	return set
+	return bk
 }
 
-// add lists key under the bucket of expiry e (the key bytes are copied when the pair is new).
-func (x *expiryIndex) add(e int64, key []byte) {
-	set := x.bucket(expiryBucket(e))
-	if _, ok := set[string(key)]; !ok {
-		set[string(key)] = struct{}{}
+// add lists key (hash h) under the bucket of expiry e, unless recent shows it listed there already.
+func (x *expiryIndex) add(e int64, key []byte, h uint64) {
+	bk := x.bucket(expiryBucket(e))
+	rc := &x.recent[h&(expiryRecent-1)]
+	if rc.id == bk.id {
+		if k, _ := bk.keyAt(rc.off); bytes.Equal(k, key) {
+			return
+		}
 	}
-}
-
-// addString is add for a key already held as a string (no copy).
-func (x *expiryIndex) addString(e int64, key string) {
-	x.bucket(expiryBucket(e))[key] = struct{}{}
+	rc.id, rc.off = bk.id, len(bk.keys)
+	bk.keys = binary.AppendUvarint(bk.keys, uint64(len(key)))
+	bk.keys = append(bk.keys, key...)
 }
 
 // due reports whether a row of the index may expire below watermark w (its bucket starts before w).
@@ -82,31 +113,50 @@ func (x *expiryIndex) due(w int64) bool {
 	return len(x.order) > 0 && x.order[0]*expiryGrain < w
 }
 
-// popDue removes the buckets that start before w and appends their keys, each once, to keys (seen: a
-// scratch set, cleared here).
-func (x *expiryIndex) popDue(w int64, keys []string, seen map[string]struct{}) []string {
-	clear(seen)
+// popDue removes the buckets that start before w and appends their keys to keys, each once (the slices
+// point into the popped buckets, valid until release).
+func (x *expiryIndex) popDue(w int64, keys [][]byte) [][]byte {
 	for x.due(w) {
 		b := heap.Pop(&x.order).(int64)
-		set := x.buckets[b]
+		bk := x.buckets[b]
 		delete(x.buckets, b)
-		for k := range set {
-			if _, ok := seen[k]; !ok {
-				seen[k] = struct{}{}
-				keys = append(keys, k)
-			}
+		x.popped = append(x.popped, bk)
+		for off := 0; off < len(bk.keys); {
+			var k []byte
+			k, off = bk.keyAt(off)
+			keys = append(keys, k)
 		}
-		clear(set)
-		x.free = append(x.free, set)
 	}
-	return keys
+	sort.Slice(keys, func(a, b int) bool { return bytes.Compare(keys[a], keys[b]) < 0 })
+	n := 0
+	for i, k := range keys {
+		if i == 0 || !bytes.Equal(k, keys[n-1]) {
+			keys[n] = k
+			n++
+		}
+	}
+	return keys[:n]
+}
+
+// release recycles the buckets popDue took (a bucket that grew large is left to the GC).
+func (x *expiryIndex) release() {
+	for _, bk := range x.popped {
+		if cap(bk.keys) <= 1<<16 {
+			bk.keys = bk.keys[:0]
+			x.free = append(x.free, bk)
+		}
+	}
+	clear(x.popped)
+	x.popped = x.popped[:0]
 }
 
 // size is the number of (bucket, key) pairs listed (tests).
 func (x *expiryIndex) size() int {
 	n := 0
-	for _, set := range x.buckets {
-		n += len(set)
+	for _, bk := range x.buckets {
+		for off := 0; off < len(bk.keys); n++ {
+			_, off = bk.keyAt(off)
+		}
 	}
 	return n
 }
@@ -124,9 +174,9 @@ func (j *joinOp) rowExpiry(s int, vals []types.Value) (int64, bool) {
 }
 
 // indexRow lists a row of side s just stored under key in the expiry index.
-func (j *joinOp) indexRow(s int, key []byte, vals []types.Value) {
+func (j *joinOp) indexRow(s int, key []byte, h uint64, vals []types.Value) {
 	if e, ok := j.rowExpiry(s, vals); ok {
-		j.expiry[s].add(e, key)
+		j.expiry[s].add(e, key, h)
 	}
 }
 
@@ -141,8 +191,9 @@ func (j *joinOp) rebuildExpiry() {
 			}
 			r := st.record(i)
 			kv := j.keyVals(r.key)
+			h := st.hash(r.key)
 			for it := st.iter(&r); it.next(); {
-				j.indexRow(s, r.key, j.rowVals(s, it.row(), kv, 0))
+				j.indexRow(s, r.key, h, j.rowVals(s, it.row(), kv, 0))
 			}
 		}
 	}
@@ -156,23 +207,21 @@ func (j *joinOp) pruneIndexed(w int64) error {
 	}
 	j.ob.Reset()
 	j.arena = j.arena[:0]
-	if j.expSeen == nil {
-		j.expSeen = make(map[string]struct{})
-	}
 	for s := 0; s < 2; s++ {
 		sd := &j.sides[s]
 		x := &j.expiry[s]
 		if !x.due(w) {
 			continue
 		}
-		keys := x.popDue(w, j.expKeys[:0], j.expSeen)
+		keys := x.popDue(w, j.expKeys[:0])
 		j.expKeys = keys
-		if sd.outer {
-			sort.Slice(keys, func(a, b int) bool { return j.keyLess([]byte(keys[a]), []byte(keys[b])) })
+		if sd.outer && j.kcats != nil { // popDue sorted them bytewise: the order of key encodings already
+			sort.Slice(keys, func(a, b int) bool { return j.keyLess(keys[a], keys[b]) })
 		}
 		var dead [][]byte
 		for _, k := range keys {
-			slot, ok := sd.st.find([]byte(k), sd.st.hash([]byte(k)))
+			h := sd.st.hash(k)
+			slot, ok := sd.st.find(k, h)
 			if !ok {
 				continue // a stale listing: the key went with its last row
 			}
@@ -199,10 +248,11 @@ func (j *joinOp) pruneIndexed(w int64) error {
 			if empty {
 				dead = append(dead, r.key)
 			} else if kept && expiryBucket(next)*expiryGrain < w {
-				x.addString(next, k) // its bucket was popped: list the key again
+				x.add(next, k, h) // its bucket was popped: list the key again
 			}
 		}
 		j.deleteKeys(s, dead)
+		x.release()
 	}
 	return j.flushPadded()
 }
