@@ -139,6 +139,11 @@ type joinOp struct {
 	lastWM  int64
 	ended   bool
 	ttl     stateTTL
+	// Interval joins: the keys whose rows expire soon, per side (join_expiry.go); prune's scratch.
+	expiry      [2]expiryIndex
+	expKeys     [][]byte
+	pruneVisits int  // rows prune looked at (tests)
+	fullPrune   bool // tests: prune scans every key (the reference), without the expiry index
 }
 
 type joinInput struct {
@@ -299,6 +304,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			}
 			if err := j.store(s, key, h, kv, r.Vals, 1, n, j.ttl.now); err != nil {
 				return err
+			}
+			if j.cfg.Interval != nil && !j.fullPrune {
+				j.indexRow(s, key, h, r.Vals)
 			}
 			continue
 		}

@@ -87,6 +87,14 @@ func (j *joinOp) deleteKeys(s int, keys [][]byte) {
 // that goes without ever having matched is emitted NULL-padded now (Flink's interval outer join: padded rows
 // come when the interval closes, so the output is insert-only).
 func (j *joinOp) prune(w int64) error {
+	if !j.fullPrune {
+		return j.pruneIndexed(w) // the same, visiting only the keys with rows to drop (join_expiry.go)
+	}
+	return j.pruneAll(w)
+}
+
+// pruneAll is prune by a scan of every key of both sides (the reference for pruneIndexed; tests).
+func (j *joinOp) pruneAll(w int64) error {
 	iv := j.cfg.Interval
 	j.ob.Reset()
 	j.arena = j.arena[:0]
@@ -97,6 +105,7 @@ func (j *joinOp) prune(w int64) error {
 			r := sd.st.record(i)
 			kv := j.keyVals(r.key)
 			empty := j.filterBucket(s, i, kv, func(it *jsIter) bool {
+				j.pruneVisits++
 				vals := j.rowVals(s, it.row(), kv, 0)
 				var done bool
 				if s == 0 {

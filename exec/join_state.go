@@ -76,7 +76,7 @@ func (j *joinOp) RestoreState(r state.Reader) error {
 	if j.cfg.Batch {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}
-	return restoreLoop(r, op, j.signature(), func(d *stateDec) {
+	err := restoreLoop(r, op, j.signature(), func(d *stateDec) {
 		j.wm[0], j.wm[1], j.lastWM = d.varint(), d.varint(), d.varint()
 		j.sides[0].ended, j.sides[1].ended = d.bool(), d.bool()
 	}, func(ns uint8, key, value []byte) error {
@@ -92,6 +92,10 @@ func (j *joinOp) RestoreState(r state.Reader) error {
 		}
 		return nil
 	})
+	if err == nil && j.cfg.Interval != nil && !j.fullPrune {
+		j.rebuildExpiry() // derived state: not in the checkpoint
+	}
+	return err
 }
 
 // loadBucket stores the rows of one state entry of side s; dup reports that its key is in state already.
