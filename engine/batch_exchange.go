@@ -434,28 +434,39 @@ func (sj *stagedJob) runLocked(ctx context.Context, tk *stageTask) error {
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		sj.mu.Lock()
-		sj.restarts++
-		n := sj.restarts
-		sj.mu.Unlock()
-		policy := sj.g.restart
-		if n >= policy.attempts {
-			return fmt.Errorf("stage %d (%s)%s: %w", st.id, st.name, tk.what(), err)
-		}
 		what := "from its sources"
 		if len(st.inputs) > 0 {
 			what = fmt.Sprintf("from the intermediate results of its inputs (%d rows)", sj.inputRows(tk))
 		}
-		fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: stage %d (%s)%s failed: %v\n[WARNING] Restarting stage %d%s alone, %s, in %s (restart %d of %d).\n",
-			sj.job.id, st.id, st.name, tk.what(), err, st.id, tk.what(), what, policy.delay, n, policy.attempts-1)
-		t := time.NewTimer(policy.delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sj.backOff(ctx, err, fmt.Sprintf("stage %d (%s)%s", st.id, st.name, tk.what()),
+			fmt.Sprintf("stage %d%s alone, %s", st.id, tk.what(), what)); err != nil {
+			return err
 		}
 	}
+}
+
+// backOff counts a failed attempt (of what failed, with err) against the job's restart strategy. When a
+// restart is left it announces it (what restarts, and from where) and waits the strategy's delay; else it
+// returns the error to fail the job with (or ctx's, when the job ends while it waits).
+func (sj *stagedJob) backOff(ctx context.Context, err error, failed, restarting string) error {
+	sj.mu.Lock()
+	sj.restarts++
+	n := sj.restarts
+	sj.mu.Unlock()
+	policy := sj.g.restart
+	if n >= policy.attempts {
+		return fmt.Errorf("%s: %w", failed, err)
+	}
+	fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: %s failed: %v\n[WARNING] Restarting %s, in %s (restart %d of %d).\n",
+		sj.job.id, failed, err, restarting, policy.delay, n, policy.attempts-1)
+	t := time.NewTimer(policy.delay)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	case <-t.C:
+	}
+	return nil
 }
 
 // attempt runs one attempt of task tk.

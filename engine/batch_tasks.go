@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -364,22 +363,9 @@ func (sj *stagedJob) runSplitLocked(ctx context.Context, st *batchStage) error {
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		sj.mu.Lock()
-		sj.restarts++
-		n := sj.restarts
-		sj.mu.Unlock()
-		policy := sj.g.restart
-		if n >= policy.attempts {
-			return fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
-		}
-		fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: stage %d (%s) failed: %v\n[WARNING] Restarting stage %d with its %d tasks (they share the source's position), from its sources, in %s (restart %d of %d).\n",
-			sj.job.id, st.id, st.name, err, st.id, len(st.tasks), policy.delay, n, policy.attempts-1)
-		t := time.NewTimer(policy.delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sj.backOff(ctx, err, fmt.Sprintf("stage %d (%s)", st.id, st.name),
+			fmt.Sprintf("stage %d with its %d tasks (they share the source's position), from its sources", st.id, len(st.tasks))); err != nil {
+			return err
 		}
 	}
 }
