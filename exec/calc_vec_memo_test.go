@@ -12,7 +12,7 @@ import (
 )
 
 // Shared subexpressions (calc_vec_memo.go): a q21-shaped Calc (the same REGEXP_EXTRACT in the filter and in
-// a CASE branch, LOWER(s) six times) gives the row path's rows over many batches pushed through one
+// a CASE branch, LOWER(s) four times) gives the row path's rows over many batches pushed through one
 // operator, evaluates each shared kernel once per batch, and does not share what only prints alike.
 
 func TestCalcVecSharedSubexpressions(t *testing.T) {
