@@ -74,3 +74,46 @@ type ConcurrentOutput interface {
 type SubtaskWriter interface {
 	Push(b *changelog.Batch) error
 }
+
+// SubtaskRestarter is implemented by a ParallelSource one of whose subtasks can read its splits again alone,
+// from where the run started, while the other subtasks run on or have finished: a batch job's failed source
+// task runs again by itself (Flink restarts the failed task's region only: its split, not the others').
+//
+// Contract: the engine calls RestartSubtask(i, n) after RunSubtask(ctx, out, i, n) returned (an error, or
+// nil when the task's result was lost since) and before it calls RunSubtask(ctx, out, i, n) again, with the
+// same n; other subtasks may be running meanwhile. It forgets the progress of the splits
+// subtask i owns (the position keeps the other subtasks' progress), so that the next RunSubtask reads them
+// again from their start: the restored position's, else the startup mode's. A bounded source whose splits
+// did not change meanwhile yields the same rows again.
+type SubtaskRestarter interface {
+	ParallelSource
+	RestartSubtask(i, n int) error
+}
+
+// TaskSink is implemented by Sinks that a batch job writes with several tasks (Flink's batch sink at
+// 'sink.parallelism', else the job's parallelism), each task through a SubtaskWriter of its own.
+//
+// Contract: OpenTasks opens the sink once for the whole sink stage; it behaves as Open does otherwise. The
+// engine calls NewSubtaskWriter(i) for each attempt of task i, from that task's goroutine, concurrently with
+// other tasks' pushes and with DiscardSubtaskWriter calls. When an attempt fails, DiscardSubtaskWriter(w)
+// drops every row w was given (its files are removed), after w's last Push. End (every task succeeded) makes
+// the rows of the writers not discarded final, all at once. When the job fails the engine discards every
+// writer, then calls Abort. Neither End nor Abort runs while a writer pushes.
+type TaskSink interface {
+	Sink
+	OpenTasks(ctx context.Context) (TaskOutput, error)
+}
+
+// TaskOutput is the Output of a TaskSink.
+type TaskOutput interface {
+	changelog.Output
+	ConcurrentOutput
+	Aborter
+	DiscardSubtaskWriter(w SubtaskWriter) error
+}
+
+// TaskSinkFactory is implemented by sink factories whose sinks are TaskSinks (the engine words its notices
+// about 'sink.parallelism' by it).
+type TaskSinkFactory interface {
+	BatchSinkTasks() bool
+}

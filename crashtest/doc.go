@@ -7,7 +7,11 @@
 // state, mini-batch and two-phase; TUMBLE, HOP, CUMULATE and SESSION windows; window SEMI/ANTI joins, Top-N
 // and deduplication; interval joins; regular joins (inner, LEFT OUTER into a GROUP BY, over
 // updating inputs); MATCH_RECOGNIZE; ORDER BY rowtime); the scenarios run in parallel with
-// each other. batch_test.go kills a staged BATCH job and reruns it from scratch. At parallelism ≥ 2 over
+// each other. batch_test.go kills a staged BATCH job and reruns it from scratch, at the default parallelism
+// and at 2 and 3 with keyed stages as tasks (TestBatchStageKillParallel: kills aimed at the source tasks, the
+// keyed tasks writing subpartition files and the sink stage; a killed run's committed output must be whole).
+// filesystem_sink_kill_test.go kills the concurrent filesystem sink (part files written by 2 source
+// subtasks) mid-stream and restores it from checkpoints. At parallelism ≥ 2 over
 // 4-partition topics: exchange_test.go (keyed subtasks, two levels, rescaled between restarts),
 // sink_materialize_kill_test.go (SinkUpsertMaterializer), twophase_kill_test.go (local aggregates in source
 // subtasks, append and changelog, rescaled), temporal_kill_test.go (event-time temporal join behind the
@@ -15,5 +19,11 @@
 // exactly-once Kafka); fed_test.go holds their shared feeding helpers. scaleout_test.go kills members of a
 // scale-out group.
 //
-// Flags: -crash.kills N sets the number of kills per scenario (CI default 8; use more for a nightly-style run).
+// rank_update_kill_test.go kills a Top-N over a GROUP BY (retractions into the rank) at parallelism 1 and 2;
+// window_late_kill_test.go kills HOP, CUMULATE and SESSION aggregates over out-of-order input with late rows
+// (one partition, so that which rows are late does not depend on timing at parallelism 1).
+//
+// Flags: -crash.kills N sets the number of kills per scenario (CI default 8; use more for a nightly-style run);
+// -crash.kills 0 runs each scenario once, unkilled, against the same expectation. -crash.norestore is a
+// deliberate bug: killed jobs restart without their checkpoint, which the exactly-once scenarios must report.
 package crashtest

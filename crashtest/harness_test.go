@@ -21,6 +21,10 @@ import (
 
 var kills = flag.Int("crash.kills", 8, "SIGKILLs per scenario")
 
+// noRestore is the deliberate bug that shows a kill test can fail: every run starts without the latest
+// checkpoint (the job forgets its state and source positions on a crash).
+var noRestore = flag.Bool("crash.norestore", false, "restart killed jobs without their checkpoint (a deliberate bug the tests must catch)")
+
 var clientBin string
 
 func TestMain(m *testing.M) {
@@ -211,7 +215,7 @@ type restarts struct {
 // start starts the next run.
 func (r *restarts) start() *proctest.Client {
 	parts := r.body
-	if p := latestCheckpoint(r.ckpts); p != "" {
+	if p := latestCheckpoint(r.ckpts); p != "" && !*noRestore {
 		parts = append([]string{`SET 'execution.savepoint.path' = '` + p + `';`}, parts...)
 		r.restored++
 	}

@@ -77,7 +77,9 @@ type batchStage struct {
 	split    *planner.Scan // a source stage whose tasks read the splits of this scan's ParallelSource
 	splitMu  sync.Mutex    // held while a split source stage runs (its tasks restart together)
 	parts    int           // subpartitions of each task's result: the consumer's tasks (0, 1: one file)
-	partKeys []int         // the consumer's key columns the subpartitions are hashed by
+	partKeys []int         // the consumer's key columns the subpartitions are hashed by (none: round-robin)
+	sink     *stageSink    // a sink stage whose tasks write one Output (batch_sink.go)
+	forward  bool          // task i reads only task i's file of its input (batch_sink.go)
 }
 
 // stageRun is one attempt's graph.
@@ -111,7 +113,8 @@ type stageBuild struct {
 	task    *stageTask
 	run     *stageRun
 	attempt int
-	rootNow bool // the root has been reached
+	rootNow bool  // the root has been reached
+	err     error // of building the root when input built it (a sink stage's task: batch_sink.go)
 }
 
 // blockingNode reports operators that Flink feeds through a blocking exchange in batch mode.
@@ -158,6 +161,10 @@ func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
 	}
 	sj.planTasks(g.subtasks)
 	g.staged = sj
+	if err := sj.openSinks(); err != nil {
+		sj.abandon()
+		return err
+	}
 	for _, st := range sj.stages {
 		for _, tk := range st.tasks {
 			run, err := sj.build(tk, 1)
@@ -272,6 +279,10 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 	}
 	if n == b.st.root && !b.rootNow {
 		b.rootNow = true
+		if sk, ok := n.(*planner.Sink); ok && b.st.sink != nil {
+			b.err = b.sinkTask(g, sk) // batch_sink.go
+			return true
+		}
 		return false
 	}
 	in := b.sj.byRoot[n]
@@ -279,7 +290,7 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 		return false
 	}
 	g.sources = append(g.sources, sourceRun{name: fmt.Sprintf("(the intermediate result of stage %d)", in.id),
-		src: &ipcSource{st: in, part: inputPart(in, b.task)}, out: out})
+		src: &ipcSource{st: in, part: inputPart(in, b.task), only: forwardTask(in, b.task)}, out: out})
 	return true
 }
 
@@ -344,8 +355,17 @@ func (sj *stagedJob) makeDirs(dirs []string) error {
 	return nil
 }
 
+// jobDirDonePrefix names a job directory being removed: sweeps remove such directories whatever their lock.
+const jobDirDonePrefix = "sluice-done-"
+
 func (sj *stagedJob) removeDirs() {
 	for _, d := range sj.dirs {
+		// Renamed first (the lock still held), so a process killed while removing leaves a directory that
+		// the next sweep removes at once instead of an unlocked "sluice-job-" one it must leave for a minute.
+		done := filepath.Join(filepath.Dir(d), jobDirDonePrefix+strings.TrimPrefix(filepath.Base(d), "sluice-job-"))
+		if os.Rename(d, done) == nil {
+			d = done
+		}
 		_ = os.RemoveAll(d)
 	}
 	for _, l := range sj.locks {
@@ -356,9 +376,10 @@ func (sj *stagedJob) removeDirs() {
 	sj.dirs, sj.locks = nil, nil
 }
 
-// abandon releases the graphs of stages that never ran.
+// abandon releases the graphs of stages that never ran, and drops the rows of sinks that did not finish.
 func (sj *stagedJob) abandon() {
 	for _, st := range sj.stages {
+		st.sink.abort()
 		for _, tk := range st.tasks {
 			if tk.first != nil {
 				tk.first.g.abort()
@@ -435,6 +456,9 @@ func (sj *stagedJob) runLocked(ctx context.Context, tk *stageTask) error {
 			return err
 		}
 		what := "from its sources"
+		if st.split != nil {
+			what = "from the start of its own splits (the other tasks' results are kept)"
+		}
 		if len(st.inputs) > 0 {
 			what = fmt.Sprintf("from the intermediate results of its inputs (%d rows)", sj.inputRows(tk))
 		}
@@ -476,6 +500,9 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 	run := tk.first
 	tk.first = nil
 	if tk.attempts > 1 || run == nil {
+		if err := tk.restartSplit(); err != nil {
+			return err
+		}
 		var err error
 		if run, err = sj.build(tk, tk.attempts); err != nil {
 			return err

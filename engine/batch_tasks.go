@@ -36,7 +36,8 @@ import (
 //
 // Failover is per task: a failed task attempt discards its partial files and runs again alone, reading its
 // subpartitions of its inputs' files; a producer task runs again only when one of its files that the
-// consumer task needs is gone. Restarts are counted over the job as before; Job.StageAttempts lists each
+// consumer task needs is gone. A source task runs again alone from the start of its own splits when its source
+// is a connectors.SubtaskRestarter (else its stage's tasks run again together). Restarts are counted over the job as before; Job.StageAttempts lists each
 // task's attempts (StageAttempt.Task).
 
 // stageTask is one task of a batch stage.
@@ -168,7 +169,12 @@ func (sj *stagedJob) planTasks(p int) {
 				}
 			}
 		}
-		if n > 1 {
+		if sk, ok := st.root.(*planner.Sink); ok && len(edges[st]) == 1 {
+			in := edges[st][0].in
+			if n, st.forward = sinkTasks(sk, in, reads[in], p); n > 1 && !st.forward {
+				in.parts, in.partKeys = n, shuffleByPartition(sk) // rebalance, or by partition (batch_sink.go)
+			}
+		} else if n > 1 {
 			for _, e := range edges[st] {
 				e.in.parts, e.in.partKeys = n, e.keys
 			}
@@ -248,7 +254,7 @@ func (sj *stagedJob) newStageOutput(run *stageRun, tk *stageTask) (changelog.Out
 		return run.outs[0], nil
 	}
 	return &partWriter{ws: run.outs, keys: st.partKeys, types: st.types, maxPar: sj.g.maxPar,
-		bs: make([]changelog.Batch, len(run.outs))}, nil
+		bs: make([]changelog.Batch, len(run.outs)), next: tk.index}, nil
 }
 
 // partWriter routes a task's result rows into its subpartitions' files by the key group of the consumer's
@@ -260,12 +266,18 @@ type partWriter struct {
 	maxPar int
 	bs     []changelog.Batch
 	key    []byte
+	next   int // without keys: the subpartition of the next row (round-robin, Flink's rebalance)
 }
 
 func (w *partWriter) Push(b *changelog.Batch) error {
 	n := len(w.ws)
 	for i := range b.Rows {
 		r := &b.Rows[i]
+		if len(w.keys) == 0 {
+			w.next = (w.next + 1) % n
+			w.bs[w.next].Append(r.Kind, r.Vals)
+			continue
+		}
 		w.key = types.AppendRowKey(w.key[:0], r.Vals, w.types, w.keys)
 		p := exec.Subtask(state.KeyGroup(w.key, w.maxPar), w.maxPar, n)
 		w.bs[p].Append(r.Kind, r.Vals)
@@ -296,10 +308,36 @@ func (w *partWriter) End() error {
 	return err
 }
 
+// sharedSplits reports a split source stage whose source cannot run one subtask again alone
+// (connectors.SubtaskRestarter): its tasks restart together, the source read again from its start.
+func (st *batchStage) sharedSplits() bool {
+	if st.split == nil {
+		return false
+	}
+	_, ok := st.split.Source.(connectors.SubtaskRestarter)
+	return !ok
+}
+
+// restartSplit lets the source of split source task tk read its own splits again (attempts after the first).
+func (tk *stageTask) restartSplit() error {
+	st := tk.st
+	if st.split == nil || tk.attempts <= 1 {
+		return nil
+	}
+	r, ok := st.split.Source.(connectors.SubtaskRestarter)
+	if !ok {
+		return nil
+	}
+	if err := r.RestartSubtask(tk.index, len(st.tasks)); err != nil {
+		return fmt.Errorf("stage %d (%s)%s: %w", st.id, st.name, tk.what(), err)
+	}
+	return nil
+}
+
 // runStage runs a stage's tasks at the same time, each until it succeeds or the restart strategy gives up;
 // the first task that fails for good cancels the others.
 func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
-	if st.split != nil {
+	if st.sharedSplits() {
 		st.splitMu.Lock()
 		defer st.splitMu.Unlock()
 		return sj.runSplitLocked(ctx, st)
@@ -307,11 +345,15 @@ func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
 	if len(st.tasks) == 1 {
 		return sj.runTask(ctx, st.tasks[0])
 	}
+	if st.sink != nil {
+		return st.sink.finish(ctx, st, sj.runTasks(ctx, st)) // batch_sink.go
+	}
 	return sj.runTasks(ctx, st)
 }
 
 // runTasks runs every task of st at the same time: each its own failover (runTask), or for a split source
-// stage one attempt each (the stage restarts as a whole: runSplitLocked).
+// stage whose source cannot restart one subtask one attempt each (the stage restarts as a whole:
+// runSplitLocked).
 func (sj *stagedJob) runTasks(ctx context.Context, st *batchStage) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -321,7 +363,7 @@ func (sj *stagedJob) runTasks(ctx context.Context, st *batchStage) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if st.split != nil {
+			if st.sharedSplits() {
 				errs[i] = sj.attempt(ctx, tk)
 			} else {
 				errs[i] = sj.runTask(ctx, tk)
@@ -348,8 +390,8 @@ func (sj *stagedJob) runTask(ctx context.Context, tk *stageTask) error {
 }
 
 // runSplitLocked runs split source stage st (its splitMu held) until it succeeds or the restart strategy
-// gives up. The source's position is one for all its splits, so a failed task cannot read its own splits
-// again alone: the stage restarts all its tasks, the source read again from its start.
+// gives up. Its source cannot read one subtask's splits again alone (no connectors.SubtaskRestarter), so
+// the stage restarts all its tasks, the source read again from its start.
 func (sj *stagedJob) runSplitLocked(ctx context.Context, st *batchStage) error {
 	for {
 		if st.tasks[0].attempts > 0 {
@@ -381,8 +423,8 @@ func inputPart(in *batchStage, tk *stageTask) int {
 // ensure runs again the tasks of stage in whose files consumer task tk reads when such a file is gone.
 func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) error {
 	part := inputPart(in, tk)
-	if in.split != nil {
-		for _, u := range in.tasks {
+	if in.sharedSplits() {
+		for _, u := range inputTasks(in, tk) {
 			if path := in.file(u.index, part); fileGone(path) {
 				in.splitMu.Lock() // another consumer may be running it again already
 				defer in.splitMu.Unlock()
@@ -396,7 +438,7 @@ func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) 
 		}
 		return nil
 	}
-	for _, u := range in.tasks {
+	for _, u := range inputTasks(in, tk) {
 		path := in.file(u.index, part)
 		if !fileGone(path) {
 			continue
@@ -425,7 +467,7 @@ func (sj *stagedJob) inputRows(tk *stageTask) int64 {
 	var n int64
 	for _, in := range tk.st.inputs {
 		part := inputPart(in, tk)
-		for _, u := range in.tasks {
+		for _, u := range inputTasks(in, tk) {
 			if part < len(u.written) {
 				n += u.written[part]
 			}

@@ -279,46 +279,6 @@ func TestBatchTaskPredecessorRerun(t *testing.T) {
 	}
 }
 
-// A fault in one task of a split source stage restarts the stage's tasks together (they share the source's
-// position), reading the source again from its start; the result equals a fault-free run.
-func TestBatchSplitSourceFailover(t *testing.T) {
-	want, _, _, err := stagedRun(t, aggScript, map[string]string{"parallelism.default": "1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
-		if st.id == 1 && task == 1 && attempt == 1 && end {
-			return errInjected
-		}
-		return nil
-	})
-	got, notice, job, err := stagedRun(t, aggScript, map[string]string{"parallelism.default": "2"})
-	if err != nil {
-		t.Fatalf("job failed: %v\n%s", err, notice)
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("the result differs from the fault-free run at parallelism 1")
-	}
-	at := taskAttempts(job)
-	if a := at["1/1/1"]; !errors.Is(a.Err, errInjected) || a.Tasks != 2 {
-		t.Fatalf("source task 1 attempt 1: %+v\n%s", a, attemptsOf(job))
-	}
-	var read int64
-	for _, k := range []string{"1/0/2", "1/1/2"} {
-		a, ok := at[k]
-		if !ok || a.Err != nil {
-			t.Fatalf("want a successful attempt %s:\n%s", k, attemptsOf(job))
-		}
-		read += a.RowsRead
-	}
-	if read != 20000 || len(at) != 4+2+1 {
-		t.Fatalf("the source's second attempts read %d rows (want 20000); want 7 attempts:\n%s", read, attemptsOf(job))
-	}
-	if !strings.Contains(notice, "Restarting stage 1 with its 2 tasks") {
-		t.Fatalf("notice:\n%s", notice)
-	}
-}
-
 // The property over 4-partition Kafka topics: the source stages read the partitions as 3 tasks, GROUP BY and a
 // join of two topics run as 3 tasks, and the results equal parallelism 1 and the streaming result.
 func TestBatchTasksKafkaProperty(t *testing.T) {

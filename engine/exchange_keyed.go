@@ -36,9 +36,8 @@ type keyedTarget struct {
 	out   changelog.Output // x == nil: the output of the chain's top Calc (metered by build)
 	used  bool
 	// enc: x == nil and the chain ends in a sink whose rows each keyed subtask encodes (exchange_sink.go);
-	// out is then the sink's Output, rows the job's rows out.
-	enc  []connectors.SubtaskEncoder
-	rows *atomic.Int64
+	// out is then the sink's Output; each keyed subtask counts the rows out in a share of its own.
+	enc []connectors.SubtaskEncoder
 }
 
 // keyedExchangesBuilt counts the keyed → keyed exchanges built, forwardChainsBuilt the forward chains after
@@ -197,7 +196,7 @@ func (g *graph) targetOutputs(n planner.Node, t *keyedTarget, k int, j *Job) ([]
 		for i := range k {
 			pipes[i] = &keyedPipe{pipe: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
 			if t.enc != nil {
-				pipes[i].enc, pipes[i].rows = t.enc[i], t.rows
+				pipes[i].enc, pipes[i].rows = t.enc[i], g.rowsOutShare(j)
 			}
 			outs[i] = g.meter(n, g.forwardChain(t, pipes[i], j), j)
 		}

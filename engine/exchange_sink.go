@@ -47,7 +47,7 @@ func (g *graph) buildKeyedSink(in planner.Node, table string, eo connectors.Enco
 		}
 		enc[i] = e
 	}
-	t := &keyedTarget{calcs: calcs, out: out, enc: enc, rows: &j.rowsOut}
+	t := &keyedTarget{calcs: calcs, out: out, enc: enc}
 	if err := g.buildTarget(u, t, out, j); err != nil {
 		return true, err
 	}

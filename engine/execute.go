@@ -287,23 +287,45 @@ func (s *Session) validateTable(t *catalog.Table) error {
 			return s.optionErr(t, "", err)
 		}
 	}
-	if w := sinkParallelismWarning(t); w != "" {
+	_, tasks := f.(connectors.TaskSinkFactory)
+	if w := sinkParallelismWarning(t, tasks, s.runtimeMode() == ModeBatch); w != "" {
+		t.Warnings = append(t.Warnings, w)
+	}
+	if w := sinkShuffleWarning(t, tasks, s.runtimeMode() == ModeBatch); w != "" {
 		t.Warnings = append(t.Warnings, w)
 	}
 	return nil
 }
 
-// sinkParallelismWarning says that a 'sink.parallelism' above 1 has no effect: every sink runs as one writer
-// per job (the connector validated the value; jdbc refuses values above 1 itself). The rows written, and their
-// order per key, are what Flink writes with several writers, so the option is accepted but never silently.
-func sinkParallelismWarning(t *catalog.Table) string {
+// sinkShuffleWarning says when 'sink.shuffle-by-partition.enable' = 'true' has no effect: a batch job hashes
+// a connectors.TaskSink's rows by the partition columns in front of its tasks (batch_sink.go); a streaming
+// job writes the sink from its input's subtasks, so a partition can get files from several of them. The
+// rows written are the same either way.
+func sinkShuffleWarning(t *catalog.Table, tasks, batch bool) string {
+	if !strings.EqualFold(strings.TrimSpace(t.Options["sink.shuffle-by-partition.enable"]), "true") || tasks && batch {
+		return ""
+	}
+	return fmt.Sprintf("[WARNING] Table %s: 'sink.shuffle-by-partition.enable' = 'true' has effect in batch mode only: a streaming job writes a '%s' sink from the subtasks of its input, and a partition may get files from several of them (the rows written are the same).",
+		t.Name, t.Options["connector"])
+}
+
+// sinkParallelismWarning says when a 'sink.parallelism' above 1 has no effect (the connector validated the
+// value; jdbc refuses values above 1 itself). A batch job writes a connectors.TaskSink with that many tasks
+// (batch_sink.go): no warning in batch mode. Every other sink, and every sink of a streaming job, runs as one
+// writer per job. The rows written, and their order per key, are what Flink writes with several writers,
+// so the option is accepted but never silently.
+func sinkParallelismWarning(t *catalog.Table, tasks, batch bool) string {
 	v, ok := t.Options["sink.parallelism"]
 	if !ok {
 		return ""
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n <= 1 {
+	if err != nil || n <= 1 || tasks && batch {
 		return ""
+	}
+	if tasks {
+		return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has effect in batch mode only: a streaming job writes a '%s' sink with one writer per subtask of its input (the rows written are the same).",
+			t.Name, n, t.Options["connector"])
 	}
 	return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has no effect: Sluice writes a '%s' sink with one writer per job (the rows written are the same). Remove the option to silence this warning.",
 		t.Name, n, t.Options["connector"])

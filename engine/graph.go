@@ -172,7 +172,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		if eo, ok := so.(connectors.EncodingOutput); ok && g.parents[n.Input] < 2 {
 			if sc, chain, p := g.chainedScan(n.Input); sc != nil {
-				return g.buildSubtasks(sc, chain, p, in, j, &sinkEncoding{out: eo, rows: &j.rowsOut}) // pipeline.go
+				return g.buildSubtasks(sc, chain, p, in, j, &sinkEncoding{out: eo}) // pipeline.go
 			}
 			if ok, err := g.buildKeyedSink(n.Input, n.Table.Name, eo, in, j); ok || err != nil {
 				return err // exchange_sink.go
@@ -342,6 +342,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 				}
 			}
 		}
+		if ok, err := g.exchangeProctimeWindow(n, cfg, out, j); ok || err != nil {
+			return err // exchange_proctime.go
+		}
 		if !g.batch {
 			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: pkeys, KeyTypes: ptypes}}}
 			if ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
@@ -449,7 +452,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Right, r, j)
 	case *planner.Join:
-		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch, Interval: n.Interval, TTL: g.ttl}
+		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch, Interval: n.Interval, TTL: g.ttl,
+			LeftInsertOnly: n.LeftInsertOnly, RightInsertOnly: n.RightInsertOnly}
 		if n.Batch && g.bsp != nil {
 			cfg.FinalState = g.bsp.writer(n)
 		}

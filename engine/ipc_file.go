@@ -167,10 +167,12 @@ func (w *ipcWriter) discard() {
 }
 
 // ipcSource reads the intermediate result of stage st back as the input of a later stage (task): subpartition
-// part of the file of every task of st, task after task (batch_tasks.go).
+// part of the file of every task of st, task after task (batch_tasks.go), or of task only's file alone when
+// it is set (a forward input: batch_sink.go).
 type ipcSource struct {
 	st   *batchStage
 	part int
+	only *stageTask
 }
 
 func (s *ipcSource) ChangelogMode() changelog.Mode { return changelog.AllKinds }
@@ -178,6 +180,9 @@ func (s *ipcSource) Bounded() bool                 { return true }
 
 func (s *ipcSource) Run(ctx context.Context, out changelog.Output) error {
 	for t := range max(1, len(s.st.tasks)) {
+		if s.only != nil && t != s.only.index {
+			continue
+		}
 		if err := readIPCFile(ctx, s.st.file(t, s.part), s.st.types, out); err != nil {
 			return err
 		}

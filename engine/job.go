@@ -54,6 +54,8 @@ type Job struct {
 	status  JobStatus
 	rowsIn  atomic.Int64
 	rowsOut atomic.Int64
+	// rowsInSubs and rowsOutSubs are the subtasks' shares of rowsIn and rowsOut (pipeline_counters.go).
+	rowsInSubs, rowsOutSubs subtaskCounts
 
 	lastCheckpoint CheckpointInfo   // guarded by mu
 	ckptHistory    []CheckpointInfo // the latest completed checkpoints, oldest first (at most checkpointHistory); guarded by mu

@@ -41,10 +41,16 @@ func sweepJobDirs(tmp string) int {
 	}
 	removed := 0
 	for _, e := range entries {
+		dir := filepath.Join(tmp, e.Name())
+		if e.IsDir() && strings.HasPrefix(e.Name(), jobDirDonePrefix) { // a job's, being removed (or killed then)
+			if os.RemoveAll(dir) == nil {
+				removed++
+			}
+			continue
+		}
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), "sluice-job-") {
 			continue
 		}
-		dir := filepath.Join(tmp, e.Name())
 		f, err := os.OpenFile(filepath.Join(dir, jobDirLockName), os.O_RDWR, 0)
 		if errors.Is(err, os.ErrNotExist) {
 			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {

@@ -238,8 +238,8 @@ func (j *Job) startSampling() {
 				return
 			case <-t.C:
 			}
-			jm.rateIn.Store(math.Float64bits(rate(&jm.in, &jm.nIn, j.rowsIn.Load(), every)))
-			jm.rateOut.Store(math.Float64bits(rate(&jm.out, &jm.nOut, j.rowsOut.Load(), every)))
+			jm.rateIn.Store(math.Float64bits(rate(&jm.in, &jm.nIn, j.rowsInTotal(), every)))
+			jm.rateOut.Store(math.Float64bits(rate(&jm.out, &jm.nOut, j.rowsOutTotal(), every)))
 			jm.mu.Lock()
 			ops := append([]*opMetrics(nil), jm.ops...)
 			jm.mu.Unlock()

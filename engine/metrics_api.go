@@ -41,7 +41,7 @@ type OperatorMetrics struct {
 func (j *Job) Metrics() JobMetrics {
 	jm := &j.metrics
 	m := JobMetrics{
-		RowsIn: j.rowsIn.Load(), RowsOut: j.rowsOut.Load(),
+		RowsIn: j.rowsInTotal(), RowsOut: j.rowsOutTotal(),
 		RecordsInPerSecond:  math.Float64frombits(jm.rateIn.Load()),
 		RecordsOutPerSecond: math.Float64frombits(jm.rateOut.Load()),
 		Lag:                 -1, Watermark: NoWatermark,

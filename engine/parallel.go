@@ -9,7 +9,8 @@ import (
 // Parallel subtasks. With 'parallelism.default' (or 'table.exec.resource.default-parallelism') above 1, the
 // streaming keyed aggregates (GROUP BY with keys, window aggregates) run as that many subtasks, each owning a
 // range of key groups, fork-join per batch (exec.NewParallel), unless they are fed by source subtasks
-// through a hash exchange (exchange.go: GROUP BY and regular joins). State is one operator's at any
+// through a hash exchange (exchange.go: GROUP BY and regular joins; exchange_proctime.go: processing-time
+// window aggregates). State is one operator's at any
 // parallelism, so a checkpoint restores at another parallelism.
 
 // parallelism is the number of subtasks of keyed operators (1: none).

@@ -100,7 +100,7 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 			if err != nil {
 				return fmt.Errorf("sink encoder for source subtask %d of %s: %w", i+1, sc.Table.Name, err)
 			}
-			pp.enc, pp.rows = e, enc.rows
+			pp.enc, pp.rows = e, g.rowsOutShare(j)
 		}
 		ends[i] = pp
 	}
@@ -131,7 +131,7 @@ func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chain
 			assigners, assignerNode = append(assigners, a), an
 		}
 		o = g.meter(sc, o, j)
-		subs[i] = newPipeHead(end, exec.NewCounter(&j.rowsIn, o))
+		subs[i] = newPipeHead(end, exec.NewCounter(g.rowsInShare(j), o))
 	}
 	if listeners != nil {
 		sc.Source.(connectors.SubtaskSplitSource).SetSubtaskSplitListeners(listeners)
@@ -167,10 +167,9 @@ func (g *graph) chainInstance(chain []planner.Node, end changelog.Output, j *Job
 	return o, listener, assigner, node
 }
 
-// sinkEncoding is a sink that source subtasks encode for.
+// sinkEncoding is a sink that source subtasks encode for (each counts the rows out in a share of its own).
 type sinkEncoding struct {
-	out  connectors.EncodingOutput
-	rows *atomic.Int64 // the job's rows out
+	out connectors.EncodingOutput
 }
 
 // SourceSubtasks returns how many subtasks each source of the job's graph runs as, by table name (a source

@@ -27,7 +27,9 @@ import (
 // reads the scan itself); once every edge has arrived the subtasks are wired (buildReused).
 //
 // Checkpoints: while a subtask pushes a batch and advances its position, it holds the checkpoint gate for
-// reading (subtaskGate), and its branches that end in a union take the graph lock only for each call. A
+// reading (subtaskGate), and its branches that end in a union take the graph lock only for each call; a
+// branch that ends in a sink the subtasks write themselves (pipeline_sink.go) writes its rows under the gate
+// only (gatedWriter), and takes the graph lock for watermarks and the end, which pass the union. A
 // checkpoint closes the gate before it takes the lock (checkpoint.go), so it sees a batch's rows in every
 // branch together with the position after them, or none of them. The lock is never held while a subtask
 // routes into an exchange (a keyed subtask needs it to push its output). The position is the source's, one
@@ -42,11 +44,14 @@ type reusedScan struct {
 }
 
 // reusedBranch is one consumer of a reused scan: chain (from the top down) ends either in out (through a union
-// of the subtasks; with enc, a sink the subtasks encode for) or in side of exchange x.
+// of the subtasks; with enc, a sink the subtasks encode for; with co, a sink every subtask writes itself,
+// table its name) or in side of exchange x.
 type reusedBranch struct {
 	chain []planner.Node
 	out   changelog.Output
 	enc   *sinkEncoding
+	co    connectors.ConcurrentOutput
+	table string
 	x     *exec.Exchange
 	side  int
 }
@@ -133,6 +138,14 @@ func (g *graph) buildReused(rs *reusedScan) error {
 				s := b.x.Sender(b.side, i)
 				sg.senders = append(sg.senders, s)
 				end = &gatedSend{sg: sg, s: s}
+			} else if b.co != nil {
+				w, err := b.co.NewSubtaskWriter(i)
+				if err != nil {
+					return fmt.Errorf("sink writer for source subtask %d of %s: %w", i+1, b.table, err)
+				}
+				gw := &gatedWriter{w: w, rows: g.rowsOutShare(j), p: gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i]}}
+				gw.cols, _ = w.(columnWriter)
+				end = gw
 			} else {
 				gp := &gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i]}
 				if b.enc != nil {
@@ -140,7 +153,7 @@ func (g *graph) buildReused(rs *reusedScan) error {
 					if err != nil {
 						return fmt.Errorf("sink encoder for source subtask %d of %s: %w", i+1, sc.Table.Name, err)
 					}
-					gp.enc, gp.rows = e, b.enc.rows
+					gp.enc, gp.rows = e, g.rowsOutShare(j)
 				}
 				end = gp
 			}
@@ -159,7 +172,7 @@ func (g *graph) buildReused(rs *reusedScan) error {
 			listeners = append(listeners, &splitFanout{ls: ls})
 		}
 		o := g.meter(sc, &fanout{outs: outs}, j)
-		subs[i] = &pipeHead{end: sg, in: exec.NewCounter(&j.rowsIn, o)}
+		subs[i] = &pipeHead{end: sg, in: exec.NewCounter(g.rowsInShare(j), o)}
 	}
 	if listeners != nil {
 		sc.Source.(connectors.SubtaskSplitSource).SetSubtaskSplitListeners(listeners)
@@ -299,3 +312,27 @@ func (p *gatedPipe) End() error {
 	defer p.mu.Unlock()
 	return p.out.End()
 }
+
+// gatedWriter is a branch's end in a sink that every subtask writes itself (a connectors.ConcurrentOutput):
+// rows go to the subtask's writer under the subtask's gate, without the graph lock (PreCommit, End and Abort
+// run with the gate closed, so never during a write), watermarks and the end to the union through p.
+type gatedWriter struct {
+	w    connectors.SubtaskWriter
+	cols columnWriter
+	rows *atomic.Int64
+	p    gatedPipe
+}
+
+func (e *gatedWriter) Push(b *changelog.Batch) error {
+	if len(b.Rows) == 0 {
+		return nil
+	}
+	if err := e.p.sg.lock(); err != nil {
+		return err
+	}
+	e.rows.Add(int64(len(b.Rows)))
+	return e.w.Push(b)
+}
+
+func (e *gatedWriter) Watermark(ts int64) error { return e.p.Watermark(ts) }
+func (e *gatedWriter) End() error               { return e.p.End() }

@@ -25,12 +25,16 @@ import (
 // Watermarks and the end still reach the sink's own Output through the union of the subtasks, under the
 // graph lock, so PreCommit, End and Abort (under the lock, with the gate closed and the exchanges quiesced,
 // or after every subtask returned) never run while a writer writes. The rows out are counted per batch by
-// the writers' ends. A read-once (reused) scan keeps the graph lock (its branches' ends take the gate only
-// at their first call).
+// the writers' ends. A branch of a read-once (reused) scan that ends in such a sink is written the same way by
+// every subtask of the scan (pipeline_reuse.go, gatedWriter): under the subtask's gate, not the graph lock.
 
 // concurrentSinksBuilt counts the sinks that subtasks write outside the graph lock (tests check that a
 // query took this path).
 var concurrentSinksBuilt atomic.Int64
+
+// reusedSinksBuilt counts the sinks fed by a branch of a reused scan that its subtasks write outside the
+// graph lock (pipeline_reuse.go).
+var reusedSinksBuilt atomic.Int64
 
 // noConcurrentSink turns the concurrent sink path off (a test hook: compare against writing under the
 // graph lock).
@@ -43,7 +47,13 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 	if noConcurrentSink {
 		return false, nil
 	}
-	if sc, chain, p := g.chainedScan(in); sc != nil && g.parents[sc] < 2 {
+	if sc, chain, _ := g.chainedScan(in); sc != nil && g.parents[sc] > 1 {
+		// a branch of a reused scan: every subtask writes through its fanout (pipeline_reuse.go)
+		concurrentSinksBuilt.Add(1)
+		reusedSinksBuilt.Add(1)
+		return true, g.addReusedBranch(sc, j, reusedBranch{chain: chain, out: out, co: co, table: table})
+	}
+	if sc, chain, p := g.chainedScan(in); sc != nil {
 		ins := exec.NewUnion(p, out)
 		ends := make([]chainEnd, p)
 		for i := range p {
@@ -51,7 +61,7 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 			if err != nil {
 				return true, fmt.Errorf("sink writer for source subtask %d of %s: %w", i+1, table, err)
 			}
-			e := &sinkEnd{gate: &g.gate, stopping: &g.stopping, w: w, rows: &j.rowsOut,
+			e := &sinkEnd{gate: &g.gate, stopping: &g.stopping, w: w, rows: g.rowsOutShare(j),
 				p: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
 			e.cols, _ = w.(columnWriter)
 			ends[i] = e

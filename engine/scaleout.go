@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors/kafka"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
@@ -25,16 +26,26 @@ import (
 const scaleOutKey = "sluice.scale-out.enabled"
 
 // scaleOutShape is the plan shape scale-out supports, for error messages.
-const scaleOutShape = "a 'kafka' source -> optional projections/filters (Calc) -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> a 'kafka' or 'upsert-kafka' sink"
+const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join) -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP or CUMULATE window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink"
 
-// scaleOutPlan is an INSERT plan cut into the two stages of a scale-out member.
+// scaleOutPlan is an INSERT plan cut into the stages of a scale-out member. A plan without an aggregate is
+// stateless: its branches end at the sink (through post), and the member has no internal topics.
 type scaleOutPlan struct {
-	sink *planner.Sink
-	post []*planner.Calc // between the aggregate and the sink, sink side last
-	agg  *planner.Aggregate
-	pre  []*planner.Calc // between the source and the aggregate, aggregate side last
+	sink     *planner.Sink
+	post     []*planner.Calc // between the aggregate (or the union of the branches) and the sink, sink side last
+	agg      *planner.Aggregate
+	join     *planner.Join     // a regular join (scaleout_join.go); agg, join and win are not all set
+	win      *scaleOutWindow   // a window aggregate (scaleout_window.go)
+	branches []*scaleOutBranch // the source scans: one with an aggregate, left and right of a join, one or more (UNION ALL) otherwise
+	fp       string            // the plan's fingerprint: a hash of its EXPLAIN text
+}
+
+// scaleOutBranch is one source scan and the Calcs behind it (up to the aggregate or the union).
+type scaleOutBranch struct {
 	scan *planner.Scan
-	fp   string // the plan's fingerprint: a hash of its EXPLAIN text
+	pre  []*planner.Calc // the scan's side first
+	src  *kafka.GroupSource
+	out  changelog.Output // the branch's Calcs and what follows them (set by member.prepare)
 }
 
 // scaleOutEnabled reports whether the session runs INSERTs as scale-out members.
@@ -43,7 +54,7 @@ func (s *Session) scaleOutEnabled() bool {
 	return ok && err == nil && on
 }
 
-// cutScaleOut checks that root has the supported shape and cuts it into stages.
+// cutScaleOut checks that root has a supported shape and cuts it into stages.
 func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 	p := &scaleOutPlan{}
 	sk, ok := root.(*planner.Sink)
@@ -64,43 +75,131 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 	case *planner.GlobalGroupAggregate, *planner.MiniBatchAssigner, *planner.LocalGroupAggregate:
 		return nil, fmt.Errorf("the aggregate is a mini-batch (two-phase) aggregate, %s; RESET 'table.exec.mini-batch.enabled'", n.Describe())
 	}
+	if j, ok := n.(*planner.Join); ok {
+		return cutScaleOutJoin(p, j, root)
+	}
+	if w, ok := n.(*planner.WindowAggregate); ok {
+		return cutScaleOutWindow(p, w, root)
+	}
+	if err := refuseWindowOp(n); err != nil {
+		return nil, err
+	}
 	agg, ok := n.(*planner.Aggregate)
 	if !ok {
-		return nil, fmt.Errorf("the sink's input is %s, not a GroupAggregate", n.Describe())
+		// Stateless: one branch, or a UNION ALL of branches.
+		ins := flattenUnion(n, nil)
+		for _, in := range ins {
+			b, last := cutScaleOutBranch(in)
+			if b == nil {
+				what := last.Describe()
+				if sm, ok := last.(*planner.SinkMaterializer); ok {
+					// The materializer is there for what is under it: name that too.
+					under := sm.Input
+					for c, ok := under.(*planner.Calc); ok; c, ok = under.(*planner.Calc) {
+						under = c.Input
+					}
+					what += " over " + under.Describe()
+				}
+				return nil, fmt.Errorf("the sink's input is %s, not a GroupAggregate, a table scan or a UNION ALL of table scans", what)
+			}
+			p.branches = append(p.branches, b)
+		}
+	} else {
+		switch {
+		case agg.Batch:
+			return nil, fmt.Errorf("the aggregate runs in batch mode; scale-out runs streaming jobs")
+		case len(agg.Keys) == 0:
+			return nil, fmt.Errorf("%s has no group keys (a global aggregate cannot be split by key)", agg.Describe())
+		case agg.MiniBatch != nil:
+			return nil, fmt.Errorf("%s is a mini-batch aggregate; unset 'table.exec.mini-batch.enabled'", agg.Describe())
+		case agg.PartialFinal != "":
+			return nil, fmt.Errorf("%s is split into two levels ('table.optimizer.distinct-agg.split.enabled'); unset it", agg.Describe())
+		}
+		p.agg = agg
+		b, last := cutScaleOutBranch(agg.Input)
+		if _, ok := last.(*planner.Join); ok {
+			return nil, fmt.Errorf("the aggregate's input is %s: a join followed by GROUP BY is not supported (a scale-out job has one stateful operator); write the join's result to a kafka table and aggregate it in another job", last.Describe())
+		}
+		if b == nil {
+			return nil, fmt.Errorf("the aggregate's input is %s, not a table scan", last.Describe())
+		}
+		p.branches = []*scaleOutBranch{b}
 	}
+	p.fp = planFingerprint(root)
+	return p, nil
+}
+
+// planFingerprint is a hash of the plan's EXPLAIN text.
+func planFingerprint(root planner.Node) string {
+	sum := sha256.Sum256([]byte(planner.Explain(root, false)))
+	return hex.EncodeToString(sum[:8])
+}
+
+// cutScaleOutJoin cuts a plan whose sink's Calcs read a join: a regular streaming equi-join of two
+// insert-only scans whose join keys have the same types on both sides.
+func cutScaleOutJoin(p *scaleOutPlan, j *planner.Join, root planner.Node) (*scaleOutPlan, error) {
 	switch {
-	case agg.Batch:
-		return nil, fmt.Errorf("the aggregate runs in batch mode; scale-out runs streaming jobs")
-	case len(agg.Keys) == 0:
-		return nil, fmt.Errorf("%s has no group keys (a global aggregate cannot be split by key)", agg.Describe())
-	case agg.MiniBatch != nil:
-		return nil, fmt.Errorf("%s is a mini-batch aggregate; unset 'table.exec.mini-batch.enabled'", agg.Describe())
-	case agg.PartialFinal != "":
-		return nil, fmt.Errorf("%s is split into two levels ('table.optimizer.distinct-agg.split.enabled'); unset it", agg.Describe())
+	case j.Batch:
+		return nil, fmt.Errorf("the join runs in batch mode; scale-out runs streaming jobs")
+	case j.Interval != nil:
+		return nil, fmt.Errorf("%s is an interval join (a time condition between the sides); scale-out runs regular joins, which do not use watermarks", j.Describe())
+	case len(j.LeftKeys) == 0:
+		return nil, fmt.Errorf("%s has no equality condition between the sides (it cannot be split by key)", j.Describe())
 	}
-	p.agg = agg
-	n = agg.Input
+	for i, in := range []planner.Node{j.Left, j.Right} {
+		b, last := cutScaleOutBranch(in)
+		if b == nil {
+			return nil, fmt.Errorf("the join's %s input is %s, not a table scan", [2]string{"left", "right"}[i], last.Describe())
+		}
+		if !in.Mode().IsInsertOnly() {
+			return nil, fmt.Errorf("the join's %s input is not insert-only", [2]string{"left", "right"}[i])
+		}
+		p.branches = append(p.branches, b)
+	}
+	lt, rt := fieldTypes(j.Left.Fields()), fieldTypes(j.Right.Fields())
+	for i := range j.LeftKeys {
+		if a, b := lt[j.LeftKeys[i]], rt[j.RightKeys[i]]; !a.EqualIgnoringNull(b) {
+			return nil, fmt.Errorf("the join's key %d has the type %s on the left and %s on the right; CAST one side so that both have the same type", i+1, a, b)
+		}
+	}
+	p.join = j
+	p.fp = planFingerprint(root)
+	return p, nil
+}
+
+// flattenUnion appends the inputs of n (of nested UNION ALLs too) to ins, or n when it is no union.
+func flattenUnion(n planner.Node, ins []planner.Node) []planner.Node {
+	u, ok := n.(*planner.Union)
+	if !ok {
+		return append(ins, n)
+	}
+	for _, in := range u.Ins {
+		ins = flattenUnion(in, ins)
+	}
+	return ins
+}
+
+// cutScaleOutBranch returns the scan under n and the Calcs between, or nil and the first node that is
+// neither a Calc, a watermark assigner nor a scan.
+func cutScaleOutBranch(n planner.Node) (*scaleOutBranch, planner.Node) {
+	b := &scaleOutBranch{}
 	for {
 		switch c := n.(type) {
 		case *planner.Calc:
-			p.pre = append([]*planner.Calc{c}, p.pre...)
+			b.pre = append([]*planner.Calc{c}, b.pre...)
 			n = c.Input
 			continue
 		case *planner.WatermarkAssigner:
-			// A GROUP BY does not use watermarks: the assigner passes rows through unchanged.
+			// Neither a GROUP BY nor a stateless plan uses watermarks (a kafka sink ignores them): the
+			// assigner passes rows through unchanged.
 			n = c.Input
 			continue
+		case *planner.Scan:
+			b.scan = c
+			return b, nil
 		}
-		break
+		return nil, n
 	}
-	sc, ok := n.(*planner.Scan)
-	if !ok {
-		return nil, fmt.Errorf("the aggregate's input is %s, not a table scan", n.Describe())
-	}
-	p.scan = sc
-	sum := sha256.Sum256([]byte(planner.Explain(root, false)))
-	p.fp = hex.EncodeToString(sum[:8])
-	return p, nil
 }
 
 // scaleOutSettings are the session's scale-out options.
@@ -176,10 +275,15 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 	if err != nil {
 		return refuse("supports %s; %v", scaleOutShape, err)
 	}
-	src, err := kafka.NewGroupSource(p.scan.Source)
-	if err != nil {
-		return refuse("supports %s; %v", scaleOutShape, err)
+	for _, b := range p.branches {
+		if b.src, err = kafka.NewGroupSource(b.scan.Source); err != nil {
+			return refuse("supports %s; %v", scaleOutShape, err)
+		}
+		if f := p.branches[0].src; b.src.ConnKey() != f.ConnKey() {
+			return refuse("the source tables '%s' and '%s' have other connection options ('properties.bootstrap.servers', 'properties.security.*', 'properties.sasl.*', 'properties.ssl.*'); a member reads all its sources with one client", f.Table(), b.src.Table())
+		}
 	}
+	src := p.branches[0].src
 	sinkInfo, err := kafka.SinkInfo(p.sink.Sink)
 	if err != nil {
 		return refuse("supports %s; %v", scaleOutShape, err)
@@ -198,11 +302,25 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 	j := &Job{id: newJobID(), name: name, cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
 	j.origin, j.stmt = originOf(ctx, pos), text
 	m := &member{s: st, plan: p, restart: restart, src: src, sinkInfo: sinkInfo, job: j, notice: s.cfg.Notice}
-	m.inTypes = fieldTypes(p.agg.Input.Fields())
-	m.insertOnly = p.agg.Input.Mode().IsInsertOnly()
-	m.keyTypes = make([]types.Type, len(p.agg.Keys))
-	for i, k := range p.agg.Keys {
-		m.keyTypes[i] = m.inTypes[k]
+	if p.join != nil {
+		if st.ttl > 0 {
+			return refuse("'table.exec.state.ttl' cannot be used with a scale-out join: its changelog keeps every input row; RESET 'table.exec.state.ttl'")
+		}
+		m.sideTypes = [2][]types.Type{fieldTypes(p.join.Left.Fields()), fieldTypes(p.join.Right.Fields())}
+	}
+	if p.agg != nil {
+		m.inTypes = fieldTypes(p.agg.Input.Fields())
+		m.insertOnly = p.agg.Input.Mode().IsInsertOnly()
+		m.keyTypes = make([]types.Type, len(p.agg.Keys))
+		for i, k := range p.agg.Keys {
+			m.keyTypes[i] = m.inTypes[k]
+		}
+	}
+	if p.win != nil {
+		if d, ok, _ := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok && d > 0 {
+			return refuse("'table.exec.source.idle-timeout' cannot be used with a scale-out window aggregate: it does not mark idle source partitions (an idle partition holds the windows back until it gets rows); RESET 'table.exec.source.idle-timeout'")
+		}
+		m.loc = s.location()
 	}
 	if err := m.prepare(jctx); err != nil {
 		cancel()

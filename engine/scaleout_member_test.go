@@ -143,13 +143,14 @@ func readCommitted(t *testing.T, addr, topic string) []*kgo.Record {
 	}
 	defer cl.Close()
 	var recs []*kgo.Record
-	for {
+	// Until a quiet 500 ms after records came, or 5 s without any (a slow first fetch, e.g. under -race).
+	for start := time.Now(); ; {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		fs := cl.PollFetches(ctx)
 		cancel()
 		n := 0
 		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r); n++ })
-		if n == 0 {
+		if n == 0 && (len(recs) > 0 || time.Since(start) > 5*time.Second) {
 			return recs
 		}
 	}

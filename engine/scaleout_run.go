@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,32 +40,38 @@ type member struct {
 	s        scaleOutSettings
 	plan     *scaleOutPlan
 	restart  streamRestartPolicy // 'restart-strategy': a failed member leaves the group and joins again
-	src      *kafka.GroupSource
+	src      *kafka.GroupSource  // the first source table's: its connection options are every source's
 	sinkInfo kafka.GroupSinkInfo
 	job      *Job
 	notice   io.Writer
 
-	inTypes    []types.Type // the aggregate's input row
+	inTypes    []types.Type    // the aggregate's input row
+	sideTypes  [2][]types.Type // a join's left and right input rows
 	keyTypes   []types.Type
-	insertOnly bool // the aggregate's input carries +I rows only
+	insertOnly bool           // the aggregate's input carries +I rows only
+	loc        *time.Location // 'table.local-time-zone', of a window plan's windows
+	win        *winStage      // a window plan's stages (scaleout_window.go)
 
 	// sinkOut is where the aggregates' output goes after the Calcs behind them (the sink); produce sends one
 	// internal record (both set by prepare).
 	sinkOut changelog.Output
 	produce func(*kgo.Record)
 
-	rep, cl   string                  // internal topics: '<name>-<op>-repartition', '<name>-<op>-changelog'
-	srcTopics []string                // the source table's topics
-	nparts    int32                   // partitions of each internal topic
-	topicIDs  map[string]kadm.TopicID // of the internal topics: a topic deleted and created again has a new id
+	rep, cl   string                       // internal topics: '<name>-<op>-repartition', '<name>-<op>-changelog'
+	srcTopics []string                     // the source tables' topics
+	byTopic   map[string][]*scaleOutBranch // the branches that read each source topic
+	nparts    int32                        // partitions of each internal topic
+	topicIDs  map[string]kadm.TopicID      // of the internal topics: a topic deleted and created again has a new id
 
 	sess *kgo.GroupTransactSession
 	adm  *kadm.Client
 	base *kgo.Client // non-group client of the admin requests
 
-	stage1 changelog.Output // the Calcs in front of the aggregate, then repartitioning
 	sink   *kafka.GroupSink
-	parts  map[int32]*aggPart // stage 2: the repartition partitions whose state is loaded
+	parts  map[int32]*aggPart  // stage 2: the repartition partitions whose state is loaded
+	jparts map[int32]*joinPart // stage 2 of a join: the same
+	// joinOut is what follows a join (its Calcs and the sink), shared by the partitions' joins.
+	joinOut changelog.Output
 
 	mu      sync.Mutex
 	revoked bool // a rebalance took partitions away: drop every aggPart (guarded by mu)
@@ -88,12 +95,26 @@ type member struct {
 
 // prepare creates the internal topics (or checks those that exist) and the member's group session.
 func (m *member) prepare(ctx context.Context) error {
-	m.srcTopics = m.src.Topics()
+	m.byTopic = map[string][]*scaleOutBranch{}
+	for _, b := range m.plan.branches {
+		for _, t := range b.src.Topics() {
+			if len(m.byTopic[t]) == 0 {
+				m.srcTopics = append(m.srcTopics, t)
+			}
+			if !slices.Contains(m.byTopic[t], b) {
+				m.byTopic[t] = append(m.byTopic[t], b)
+			}
+		}
+	}
 	// The names do not depend on the plan: a process of another plan started later under the same
 	// 'pipeline.name' reads the job's topics and fails on their plan headers, instead of silently starting
 	// from the source offsets that the group committed for the old plan.
-	m.rep = m.s.name + "-agg-repartition"
-	m.cl = m.s.name + "-agg-changelog"
+	op := "agg"
+	if m.plan.join != nil {
+		op = "join"
+	}
+	m.rep = m.s.name + "-" + op + "-repartition"
+	m.cl = m.s.name + "-" + op + "-changelog"
 	base, err := kgo.NewClient(m.src.ClientOpts()...)
 	if err != nil {
 		return err
@@ -109,28 +130,44 @@ func (m *member) prepare(ctx context.Context) error {
 	if err != nil {
 		return fail(fmt.Errorf("list the source topics %v: %w", m.srcTopics, err))
 	}
+	counts := map[string]int32{}
 	for _, t := range m.srcTopics {
 		d, ok := td[t]
 		if !ok || d.Err != nil {
 			return fail(fmt.Errorf("the source topic '%s' does not exist; scale-out reads existing topics (their partitions bound the job's parallelism)", t))
 		}
 		m.nparts = max(m.nparts, int32(len(d.Partitions)))
+		counts[t] = int32(len(d.Partitions))
+	}
+	if m.plan.win != nil {
+		m.setupWindow(m.loc, counts)
+	}
+	m.topicIDs = map[string]kadm.TopicID{}
+	if m.stateless() {
+		// A stateless plan has no internal topics: each member reads its source partitions and writes
+		// the sink in the transactions that commit its offsets.
+		m.rep, m.cl = "", ""
 	}
 	for _, t := range []struct {
 		name    string
 		configs map[string]*string
 	}{{m.rep, nil}, {m.cl, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}}} {
+		if t.name == "" {
+			continue
+		}
 		resp, err := m.adm.CreateTopic(actx, m.nparts, -1, t.configs, t.name)
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
 			return fail(fmt.Errorf("create the internal topic '%s': %w", t.name, err))
 		}
 	}
-	td, err = m.adm.ListTopics(actx, m.rep, m.cl)
-	if err != nil {
-		return fail(fmt.Errorf("list the internal topics: %w", err))
+	internal := m.internalTopics([]string{m.rep, m.cl})
+	if len(internal) > 0 {
+		td, err = m.adm.ListTopics(actx, internal...)
+		if err != nil {
+			return fail(fmt.Errorf("list the internal topics: %w", err))
+		}
 	}
-	m.topicIDs = map[string]kadm.TopicID{}
-	for _, t := range []string{m.rep, m.cl} {
+	for _, t := range internal {
 		d, ok := td[t]
 		if !ok || d.Err != nil {
 			return fail(fmt.Errorf("the internal topic '%s' could not be created", t))
@@ -160,17 +197,50 @@ func (m *member) prepare(ctx context.Context) error {
 	if err := m.open(ctx); err != nil {
 		return fail(err)
 	}
-	var out changelog.Output = &repartitioner{m: m}
-	for i := len(m.plan.pre) - 1; i >= 0; i-- {
-		c := m.plan.pre[i]
-		out = exec.NewCalc(c.Projects, c.Filter, out)
+	// Stage 1: each branch's Calcs, then repartitioning (an aggregate) or the Calcs behind the union and the
+	// sink (a stateless plan; sinkRef follows the sink of the member's current session).
+	var end changelog.Output = &repartitioner{m: m}
+	if m.stateless() {
+		end = m.postOutput()
 	}
-	m.stage1 = out
+	if m.plan.join != nil {
+		m.joinOut = m.postOutput()
+	}
+	if m.plan.win != nil {
+		end = m.windowStage1()
+	}
+	for side, b := range m.plan.branches {
+		out := end
+		if j := m.plan.join; j != nil {
+			out = &joinRepartitioner{m: m, side: side, keys: [2][]int{j.LeftKeys, j.RightKeys}[side]}
+		}
+		for i := len(b.pre) - 1; i >= 0; i-- {
+			c := b.pre[i]
+			out = exec.NewCalc(c.Projects, c.Filter, out)
+		}
+		b.out = out
+	}
 	m.promise = m.delivered
 	m.produce = func(r *kgo.Record) { m.sess.Produce(context.Background(), r, m.promise) }
 	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
 	m.parts = map[int32]*aggPart{}
+	m.jparts = map[int32]*joinPart{}
 	return nil
+}
+
+// stateless reports whether the plan has neither an aggregate nor a join: no internal topics, no state.
+func (m *member) stateless() bool {
+	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil
+}
+
+// dropState forgets the state of every stage-2 partition (it is restored from the changelog when a row
+// of the partition comes).
+func (m *member) dropState() {
+	clear(m.parts)
+	clear(m.jparts)
+	if m.win != nil {
+		m.win.drop()
+	}
 }
 
 // open creates the member's group session (a new transactional id: a restarted member does not wait for
@@ -178,10 +248,13 @@ func (m *member) prepare(ctx context.Context) error {
 func (m *member) open(ctx context.Context) error {
 	txid := make([]byte, 8)
 	_, _ = rand.Read(txid)
-	part := &memberPartitioner{internal: map[string]bool{m.rep: true, m.cl: true}, sink: m.sinkInfo.Partitioner}
+	part := &memberPartitioner{internal: map[string]bool{}, sink: m.sinkInfo.Partitioner}
+	for _, t := range m.internalTopics([]string{m.rep, m.cl}) {
+		part.internal[t] = true
+	}
 	opts := append(m.src.ClientOpts(),
 		kgo.ConsumerGroup(m.s.name),
-		kgo.ConsumeTopics(append(append([]string(nil), m.srcTopics...), m.rep)...),
+		kgo.ConsumeTopics(append(append([]string(nil), m.srcTopics...), m.internalTopics([]string{m.rep})...)...),
 		kgo.TransactionalID(m.txnPrefix()+"-"+hex.EncodeToString(txid)),
 		kgo.TransactionTimeout(m.s.txnTimeout),
 		kgo.SessionTimeout(m.s.sessionTimeout),
@@ -231,8 +304,13 @@ func (m *member) onRevoked(context.Context, *kgo.Client, map[string][]int32) {
 func (m *member) run(ctx context.Context) error {
 	defer m.base.Close()
 	defer func() { m.sess.Close() }() // the session of the last restart
-	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
-		m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
+	if m.stateless() {
+		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no internal topics).\n",
+			m.s.name, m.plan.fp, m.s.name)
+	} else {
+		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
+			m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
+	}
 	// A watcher checks every second that the internal topics still exist: a deleted topic shows in the
 	// member's requests as errors of many kinds, or as records retried until the delivery timeout.
 	wctx, stop := context.WithCancel(ctx)
@@ -241,6 +319,9 @@ func (m *member) run(ctx context.Context) error {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
+		if m.stateless() {
+			return // no internal topics to watch
+		}
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -297,14 +378,18 @@ func (m *member) restartAfter(ctx context.Context, cause error, delay time.Durat
 	if r.policy.kind == "fixed-delay" && r.policy.attempts >= 0 {
 		of = fmt.Sprintf(" of %d", r.policy.attempts)
 	}
-	fmt.Fprintf(m.notice, "[WARNING] Scale-out job '%s': the member failed: %v\n[WARNING] Restarting the member in %s (restart %d%s, 'restart-strategy' = '%s'): it rejoins the group and restores its partitions from '%s'.\n",
-		m.s.name, cause, delay.Round(time.Millisecond), r.restarts, of, r.policy.kind, m.cl)
+	how := fmt.Sprintf("restores its partitions from '%s'", m.cl)
+	if m.stateless() {
+		how = "reads its partitions from the committed offsets"
+	}
+	fmt.Fprintf(m.notice, "[WARNING] Scale-out job '%s': the member failed: %v\n[WARNING] Restarting the member in %s (restart %d%s, 'restart-strategy' = '%s'): it rejoins the group and %s.\n",
+		m.s.name, cause, delay.Round(time.Millisecond), r.restarts, of, r.policy.kind, how)
 	m.job.metrics.restarts.Add(1)
 	m.sess.Close()
 	m.mu.Lock()
 	m.revoked = false
 	m.mu.Unlock()
-	clear(m.parts)
+	m.dropState()
 	m.rowsIn = 0
 	m.rowsOut.Store(0)
 	_ = m.produceErr(true) // records of the closed session
@@ -339,7 +424,7 @@ func (m *member) step(ctx context.Context) error {
 	m.mu.Lock()
 	if m.revoked {
 		m.revoked = false
-		clear(m.parts)
+		m.dropState()
 	}
 	m.mu.Unlock()
 	for _, fe := range fetches.Errors() {
@@ -350,7 +435,7 @@ func (m *member) step(ctx context.Context) error {
 			return &fatalError{fmt.Errorf("consumer group '%s' runs another plan than this process (plan %s): the processes of one job must run the same INSERT over the same tables. Stop the other processes, or give this job another 'pipeline.name'",
 				m.s.name, m.plan.fp)}
 		}
-		if fe.Topic == m.rep || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
+		if (m.rep != "" && fe.Topic == m.rep) || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
 			if terr := m.checkTopics(ctx); terr != nil {
 				return terr
 			}
@@ -364,6 +449,10 @@ func (m *member) step(ctx context.Context) error {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
 	touched, err := m.process(ctx, fetches)
+	if err == nil && m.win != nil {
+		m.sendWatermarks()
+		err = m.writeWindowChangelog()
+	}
 	if err == nil {
 		m.sink.Finish()
 		err = m.writeChangelog(touched)
@@ -388,7 +477,7 @@ func (m *member) step(ctx context.Context) error {
 	if !committed {
 		// A rebalance aborted the transaction: the state of every partition includes rows whose
 		// transaction was aborted; it is reloaded from the changelog (the rows are fetched again).
-		clear(m.parts)
+		m.dropState()
 		m.sink.ResetErr()
 		_ = m.produceErr(true)
 		m.rowsIn = 0
@@ -407,12 +496,19 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches) (map[int32]*a
 	touched := map[int32]*aggPart{}
 	var need []int32
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if fp.Topic == m.rep && len(fp.Records) > 0 && m.parts[fp.Partition] == nil {
+		if m.rep != "" && fp.Topic == m.rep && len(fp.Records) > 0 && !m.loaded(fp.Partition) {
 			need = append(need, fp.Partition)
 		}
 	})
 	if len(need) > 0 {
-		if err := m.restore(ctx, need); err != nil {
+		restore := m.restore
+		if m.plan.join != nil {
+			restore = m.restoreJoin
+		}
+		if m.win != nil {
+			restore = m.restoreWindow
+		}
+		if err := restore(ctx, need); err != nil {
 			return nil, err
 		}
 	}
@@ -421,54 +517,97 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches) (map[int32]*a
 		if err != nil || len(fp.Records) == 0 {
 			return
 		}
-		if fp.Topic == m.rep {
+		if m.rep != "" && fp.Topic == m.rep && m.win != nil {
+			err = m.windowAggregate(fp.Partition, m.win.parts[fp.Partition], fp.Records)
+			return
+		}
+		if m.rep != "" && fp.Topic == m.rep && m.plan.join != nil {
+			err = m.join(fp.Partition, m.jparts[fp.Partition], fp.Records)
+			return
+		}
+		if m.rep != "" && fp.Topic == m.rep {
 			p := m.parts[fp.Partition]
 			touched[fp.Partition] = p
 			err = m.aggregate(p, fp.Records)
 			return
 		}
-		for _, rec := range fp.Records {
-			b, derr := m.src.Decode(rec)
-			if derr != nil {
-				err = derr
-				return
-			}
-			if b.Len() == 0 {
-				continue
-			}
-			m.rowsIn += int64(b.Len())
-			if err = m.stage1.Push(b); err != nil {
-				return
+		if m.win != nil {
+			m.win.cur = m.win.base[fp.Topic] + uint32(fp.Partition)
+		}
+		for _, br := range m.byTopic[fp.Topic] {
+			for _, rec := range fp.Records {
+				b, derr := br.src.Decode(rec)
+				if derr != nil {
+					err = derr
+					return
+				}
+				if b.Len() == 0 {
+					continue
+				}
+				m.rowsIn += int64(b.Len())
+				if err = br.out.Push(b); err != nil {
+					return
+				}
 			}
 		}
 	})
 	return touched, err
 }
 
+// loaded reports whether the stage-2 state of repartition partition p is loaded.
+func (m *member) loaded(p int32) bool {
+	if m.win != nil {
+		return m.win.parts[p] != nil
+	}
+	return m.parts[p] != nil || m.jparts[p] != nil
+}
+
 // aggregate decodes repartition records and pushes them into the partition's aggregate.
 func (m *member) aggregate(p *aggPart, recs []*kgo.Record) error {
-	w := len(m.inTypes)
-	if need := len(recs) * w; cap(m.arena) < need {
-		m.arena = make([]types.Value, need)
-	}
-	m.batch.Reset()
+	m.startBatch(len(recs))
 	for i, rec := range recs {
-		if err := m.checkPlan(rec); err != nil {
+		if err := m.checkRecord(rec); err != nil {
 			return err
-		}
-		if len(rec.Value) < 1 {
-			return fmt.Errorf("repartition topic '%s' partition %d offset %d: empty record", rec.Topic, rec.Partition, rec.Offset)
 		}
 		if _, ok := p.dirty[string(rec.Key)]; !ok {
 			p.markDirty(string(rec.Key)) // the record key is the group key (repartitioner)
 		}
-		row := m.arena[i*w : (i+1)*w : (i+1)*w]
-		if _, _, err := types.DecodeRowBinary(rec.Value[1:], m.inTypes, row[:0]); err != nil {
-			return fmt.Errorf("repartition topic '%s' partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+		if err := m.appendRow(i, rec); err != nil {
+			return err
 		}
-		m.batch.Append(changelog.Kind(rec.Value[0]), row)
 	}
 	return p.agg.Push(&m.batch)
+}
+
+// startBatch empties the member's batch and makes its arena hold the rows of n repartition records.
+func (m *member) startBatch(n int) {
+	if need := n * len(m.inTypes); cap(m.arena) < need {
+		m.arena = make([]types.Value, need)
+	}
+	m.batch.Reset()
+}
+
+// checkRecord refuses a repartition record of another plan, or an empty one.
+func (m *member) checkRecord(rec *kgo.Record) error {
+	if err := m.checkPlan(rec); err != nil {
+		return err
+	}
+	if len(rec.Value) < 1 {
+		return fmt.Errorf("repartition topic '%s' partition %d offset %d: empty record", rec.Topic, rec.Partition, rec.Offset)
+	}
+	return nil
+}
+
+// appendRow decodes the row of repartition record rec, the i-th of those startBatch was given, into the
+// arena and appends it to the batch with the record's kind.
+func (m *member) appendRow(i int, rec *kgo.Record) error {
+	w := len(m.inTypes)
+	row := m.arena[i*w : (i+1)*w : (i+1)*w]
+	if _, _, err := types.DecodeRowBinary(rec.Value[1:], m.inTypes, row[:0]); err != nil {
+		return fmt.Errorf("repartition topic '%s' partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	m.batch.Append(changelog.Kind(rec.Value[0]), row)
+	return nil
 }
 
 // checkPlan refuses an internal record written by another plan.
@@ -487,6 +626,9 @@ func (m *member) checkPlan(rec *kgo.Record) error {
 
 // checkTopics returns an error when an internal topic is gone.
 func (m *member) checkTopics(ctx context.Context) error {
+	if m.stateless() {
+		return nil
+	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	// An uncached metadata request: the client's cache would show a deleted topic for seconds.
@@ -530,21 +672,45 @@ func (r *repartitioner) Push(b *changelog.Batch) error {
 	m := r.m
 	for i := range b.Rows {
 		row := &b.Rows[i]
-		m.keyBuf = types.AppendRowKey(m.keyBuf[:0], row.Vals, m.inTypes, m.plan.agg.Keys)
-		part := exec.Subtask(state.KeyGroup(m.keyBuf, m.s.maxPar), m.s.maxPar, int(m.nparts))
 		m.valBuf = append(m.valBuf[:0], byte(row.Kind))
-		m.valBuf = types.AppendRowBinary(m.valBuf, row.Vals, m.inTypes)
-		rec := m.record()
-		rec.Topic, rec.Partition, rec.Headers = m.rep, int32(part), m.hdr
-		rec.Key = append(rec.Key, m.keyBuf...)
-		rec.Value = append(rec.Value, m.valBuf...)
-		m.produce(rec)
+		m.repartition(row, m.inTypes, m.plan.agg.Keys)
 	}
 	return nil
 }
 
+// repartition produces row to the repartition topic's partition that owns the key group of its columns keys
+// (ts its types), keyed by their encoding; the value is m.valBuf (the caller's prefix) and the row's encoding.
+func (m *member) repartition(row *changelog.Row, ts []types.Type, keys []int) {
+	m.keyBuf = types.AppendRowKey(m.keyBuf[:0], row.Vals, ts, keys)
+	part := exec.Subtask(state.KeyGroup(m.keyBuf, m.s.maxPar), m.s.maxPar, int(m.nparts))
+	m.valBuf = types.AppendRowBinary(m.valBuf, row.Vals, ts)
+	rec := m.record()
+	rec.Topic, rec.Partition, rec.Headers = m.rep, int32(part), m.hdr
+	rec.Key = append(rec.Key, m.keyBuf...)
+	rec.Value = append(rec.Value, m.valBuf...)
+	m.produce(rec)
+}
+
 func (r *repartitioner) Watermark(int64) error { return nil }
 func (r *repartitioner) End() error            { return nil }
+
+// sinkRef is the end of a stateless plan's stage: the sink of the member's current session.
+type sinkRef struct{ m *member }
+
+func (r sinkRef) Push(b *changelog.Batch) error { return r.m.sinkOut.Push(b) }
+func (r sinkRef) Watermark(int64) error         { return nil }
+func (r sinkRef) End() error                    { return nil }
+
+// internalTopics returns ts without the empty names (the topics a stateless plan does not have).
+func (m *member) internalTopics(ts []string) []string {
+	var out []string
+	for _, t := range ts {
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // record returns an empty record for an internal topic.
 func (m *member) record() *kgo.Record {

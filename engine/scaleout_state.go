@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -61,26 +62,18 @@ func (m *member) newAggPart(part int32) (*aggPart, error) {
 // markDirty notes that the group of key changed.
 func (ap *aggPart) markDirty(key string) { ap.dirty[key] = struct{}{} }
 
-// restore loads the state of the given repartition partitions from their changelog partitions.
-func (m *member) restore(ctx context.Context, parts []int32) error {
-	start := time.Now()
+// readChangelog reads the changelog partitions parts up to their ends (stableEnds): the last value of every
+// key (tombstones remove it).
+func (m *member) readChangelog(ctx context.Context, parts []int32) (map[int32]map[string][]byte, error) {
 	rctx, cancel := context.WithTimeout(ctx, 2*m.s.txnTimeout+30*time.Second)
 	defer cancel()
-	lso, err := m.adm.ListCommittedOffsets(rctx, m.cl)
+	ends, err := m.stableEnds(rctx, parts)
 	if err != nil {
-		return fmt.Errorf("restore: list the end offsets of the changelog topic '%s': %w", m.cl, err)
+		return nil, err
 	}
-	ends := map[int32]int64{}
 	assign := map[int32]kgo.Offset{}
-	for _, p := range parts {
-		o, ok := lso.Lookup(m.cl, p)
-		if !ok || o.Err != nil {
-			return fmt.Errorf("restore: the changelog topic '%s' has no partition %d", m.cl, p)
-		}
-		if o.Offset > 0 {
-			ends[p] = o.Offset
-			assign[p] = kgo.NewOffset().AtStart()
-		}
+	for p := range ends {
+		assign[p] = kgo.NewOffset().AtStart()
 	}
 	entries := make(map[int32]map[string][]byte, len(parts))
 	for _, p := range parts {
@@ -94,16 +87,16 @@ func (m *member) restore(ctx context.Context, parts []int32) error {
 			kgo.FetchMaxWait(200*time.Millisecond))
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer cl.Close()
-		idleSince := time.Now()
+		lastRecord := time.Now()
 		for len(ends) > 0 {
 			pctx, pcancel := context.WithTimeout(rctx, 300*time.Millisecond)
 			fs := cl.PollFetches(pctx)
 			pcancel()
 			if rctx.Err() != nil {
-				return fmt.Errorf("restore: reading the changelog topic '%s' did not finish: %w", m.cl, rctx.Err())
+				return nil, fmt.Errorf("restore: reading the changelog topic '%s' did not finish: %w", m.cl, rctx.Err())
 			}
 			n := 0
 			var ferr error
@@ -113,7 +106,7 @@ func (m *member) restore(ctx context.Context, parts []int32) error {
 				}
 			})
 			if ferr != nil {
-				return ferr
+				return nil, ferr
 			}
 			fs.EachRecord(func(r *kgo.Record) {
 				n++
@@ -137,15 +130,89 @@ func (m *member) restore(ctx context.Context, parts []int32) error {
 				}
 			})
 			if ferr != nil {
-				return ferr
+				return nil, ferr
 			}
 			if n > 0 {
-				idleSince = time.Now()
-			} else if time.Since(idleSince) > time.Second {
-				// Nothing more below the last stable offset (the last offsets were aborted records).
-				break
+				lastRecord = time.Now()
+			} else if time.Since(lastRecord) > 20*time.Second {
+				// The last offset below the end is a transaction marker or a record, both returned (compaction
+				// keeps a partition's last batch): records that stop coming mean the brokers are stuck. The
+				// state is not guessed from a part of the changelog; the member fails and restarts.
+				return nil, fmt.Errorf("restore: reading the changelog topic '%s' stopped before its end: partitions %v returned nothing for 20 s", m.cl, slices.Sorted(maps.Keys(ends)))
 			}
 		}
+	}
+	return entries, nil
+}
+
+// stableEnds returns the offsets up to which the changelog partitions parts are read in a restore (the
+// partitions without records are left out): their high watermarks, once the last stable offset has reached
+// them. A partition whose last stable offset lags has an open transaction: one of a member that was killed
+// or lost the partition (this member owns it now, so no live member writes to it). Its last offsets may be
+// committed later (it was committing) or aborted (the brokers abort it after the transaction timeout); until
+// then, transactions that this member's predecessors committed after it are not readable with
+// read_committed. Reading only up to the last stable offset would restore an old state under newer
+// committed source offsets, and lose rows. So the restore waits until no transaction is open.
+func (m *member) stableEnds(ctx context.Context, parts []int32) (map[int32]int64, error) {
+	waited, start := false, time.Now()
+	for {
+		lso, err := m.adm.ListCommittedOffsets(ctx, m.cl)
+		if err == nil {
+			err = lso.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("restore: list the last stable offsets of the changelog topic '%s': %w", m.cl, err)
+		}
+		hwm, err := m.adm.ListEndOffsets(ctx, m.cl)
+		if err == nil {
+			err = hwm.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("restore: list the end offsets of the changelog topic '%s': %w", m.cl, err)
+		}
+		ends := map[int32]int64{}
+		var open []int32
+		for _, p := range parts {
+			s, ok := lso.Lookup(m.cl, p)
+			e, ok2 := hwm.Lookup(m.cl, p)
+			if !ok || !ok2 {
+				return nil, fmt.Errorf("restore: the changelog topic '%s' has no partition %d", m.cl, p)
+			}
+			if s.Offset < e.Offset {
+				open = append(open, p)
+			}
+			if e.Offset > 0 {
+				ends[p] = e.Offset
+			}
+		}
+		if len(open) == 0 {
+			if waited {
+				fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': the open transactions on '%s' ended after %s; restoring.\n",
+					m.s.name, m.cl, time.Since(start).Round(time.Millisecond))
+			}
+			return ends, nil
+		}
+		if !waited {
+			waited = true
+			fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': changelog partitions %v of '%s' have an open transaction (of a member that failed or lost them); the restore waits until it ends (the brokers abort a dead member's transaction after 'sluice.scale-out.transaction-timeout', %s).\n",
+				m.s.name, open, m.cl, m.s.txnTimeout)
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("restore: changelog partitions %v of '%s' still have an open transaction after %s: %w", open, m.cl, time.Since(start).Round(time.Millisecond), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// restore loads the state of the given repartition partitions from their changelog partitions.
+func (m *member) restore(ctx context.Context, parts []int32) error {
+	start := time.Now()
+	entries, err := m.readChangelog(ctx, parts)
+	if err != nil {
+		return err
 	}
 	keys := 0
 	for _, p := range parts {

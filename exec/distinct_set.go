@@ -3,6 +3,7 @@ package exec
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 )
 
 // distinctSet is the multiset of a DISTINCT aggregate's argument encodings (types.AppendKey of the argument
@@ -56,6 +57,14 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
+// fixedHome is the first slot to probe for fixed key k: the top bits of its hash, so that the slots hold
+// the keys in the order of their hashes (but for the probe runs that wrap around the table's end) and growing
+// the table (growFixed) writes the new table front to back instead of at random, which keeps a table larger
+// than the CPU caches from costing a cache miss per key when it doubles.
+func (s *distinctSet) fixedHome(k uint64) uint64 {
+	return mix64(k) >> (64 - bits.TrailingZeros(uint(len(s.fixed))))
+}
+
 func (s *distinctSet) fixedKey(key []byte) (uint64, bool) {
 	if s.bytes || len(key) != 9 || (s.n > 0 && key[0] != s.prefix) {
 		return 0, false
@@ -106,7 +115,7 @@ func (s *distinctSet) get(key []byte) (int64, bool) {
 			return 0, false
 		}
 		mask := uint64(len(s.fixed) - 1)
-		for i := mix64(k) & mask; ; i = (i + 1) & mask {
+		for i := s.fixedHome(k); ; i = (i + 1) & mask {
 			sl := &s.fixed[i]
 			if sl.cnt == 0 {
 				return 0, false
@@ -169,7 +178,7 @@ func (s *distinctSet) addFixed(k uint64, d int64) int64 {
 		s.growFixed()
 	}
 	mask := uint64(len(s.fixed) - 1)
-	for i := mix64(k) & mask; ; i = (i + 1) & mask {
+	for i := s.fixedHome(k); ; i = (i + 1) & mask {
 		sl := &s.fixed[i]
 		if sl.cnt == 0 {
 			sl.key, sl.cnt = k, d
@@ -191,7 +200,7 @@ func (s *distinctSet) growFixed() {
 		if sl.cnt == 0 {
 			continue
 		}
-		i := mix64(sl.key) & mask
+		i := s.fixedHome(sl.key)
 		for s.fixed[i].cnt != 0 {
 			i = (i + 1) & mask
 		}
@@ -204,7 +213,7 @@ func (s *distinctSet) subFixed(k uint64) int64 {
 		return -1
 	}
 	mask := uint64(len(s.fixed) - 1)
-	for i := mix64(k) & mask; ; i = (i + 1) & mask {
+	for i := s.fixedHome(k); ; i = (i + 1) & mask {
 		sl := &s.fixed[i]
 		if sl.cnt == 0 {
 			return -1
@@ -218,7 +227,7 @@ func (s *distinctSet) subFixed(k uint64) int64 {
 		s.n--
 		// Backward-shift deletion: move later keys of the probe run into the hole.
 		for j := (i + 1) & mask; s.fixed[j].cnt != 0; j = (j + 1) & mask {
-			home := mix64(s.fixed[j].key) & mask
+			home := s.fixedHome(s.fixed[j].key)
 			if (j-home)&mask >= (j-i)&mask {
 				s.fixed[i] = s.fixed[j]
 				i = j

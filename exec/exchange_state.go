@@ -70,6 +70,8 @@ func restoreSubtasks(ops []changelog.Output, owner func(key []byte) int, r state
 		}
 	}
 	per := make([][]stateEntry, len(ops))
+	router, _ := StateOf(ops[0]).(stateRouter)
+	var rk, buf []byte
 	for _, e := range es {
 		if len(e.key) == 0 {
 			for i := range per {
@@ -77,7 +79,15 @@ func restoreSubtasks(ops []changelog.Output, owner func(key []byte) int, r state
 			}
 			continue
 		}
-		i := owner(e.key)
+		rk = e.key
+		if router != nil {
+			// subtasks routed by part of the state key (window_proctime.go)
+			if buf, err = router.routeKey(buf[:0], e); err != nil {
+				return err
+			}
+			rk = buf
+		}
+		i := owner(rk)
 		per[i] = append(per[i], e)
 	}
 	for i, op := range ops {

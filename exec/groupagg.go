@@ -9,6 +9,7 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // GroupAggConfig configures a group aggregate.
@@ -121,6 +122,10 @@ type groupAgg struct {
 
 	onExpire    func(key string) // keyed snapshots: told of each group the TTL scan drops (groupagg_delta.go)
 	snapScratch *group           // keyed snapshots of compact groups: the group an entry is built in
+
+	cols   []colCall     // columnar input: each call's columns in the batch being pushed (groupagg_vec_calls.go)
+	colRow []types.Value // columnar input: the argument values of calls without a typed path
+	conv   *vec.RowConv  // columnar input the operator converts to rows
 }
 
 // group is one key's state: its row count, accumulators and last emitted row (keys then results).
@@ -153,6 +158,21 @@ func (g *groupAgg) recycle(st *group) {
 	}
 	clear(st.prev)
 	g.free = append(g.free, st)
+}
+
+// liveGroup returns the group of the key encoding in g.keyBuf, or nil. A group that expired but was not
+// dropped by a scan yet is dropped now and never used (the output does not depend on scan times).
+func (g *groupAgg) liveGroup(now int64, snapshotting bool) *group {
+	st := g.groups[string(g.keyBuf)]
+	if st != nil && g.cfg.TTL > 0 && st.touched <= now-g.cfg.TTL.Milliseconds() {
+		if snapshotting {
+			g.beforeChange(g.keyBuf, st)
+		}
+		delete(g.groups, string(g.keyBuf))
+		g.recycle(st)
+		st = nil
+	}
+	return st
 }
 
 // emit appends a row to the output batch, copying vals into the arena.
@@ -219,16 +239,7 @@ func (g *groupAgg) Push(b *changelog.Batch) error {
 			return fmt.Errorf("%w: %s", ErrRetractionInInsertOnlyInput, r.Kind)
 		}
 		g.keyBuf = appendGroupKey(g.keyBuf[:0], r.Vals, g.cfg.Keys, g.keyTypes)
-		st := g.groups[string(g.keyBuf)]
-		if st != nil && g.cfg.TTL > 0 && st.touched <= now-g.cfg.TTL.Milliseconds() {
-			// Expired, not dropped by a scan yet: never used (the output does not depend on scan times).
-			if snapshotting {
-				g.beforeChange(g.keyBuf, st)
-			}
-			delete(g.groups, string(g.keyBuf))
-			g.recycle(st)
-			st = nil
-		}
+		st := g.liveGroup(now, snapshotting)
 		first := st == nil
 		if first {
 			if !add {

@@ -365,30 +365,39 @@ func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 			g.compactResults(s, old)
 		}
 		g.compactAccumulate(s, r.Vals, sign)
-		if s[0] <= 0 {
-			if ok {
-				g.emit(changelog.Delete, old)
-			}
-			c.remove(g.keyBuf)
-			c.release(gi)
-			continue
-		}
-		next := g.scratch
-		copy(next, old[:g.nk])
-		g.compactResults(s, next)
-		if !ok {
-			g.emit(changelog.Insert, next)
-			continue
-		}
-		if valsEqual(old[g.nk:], next[g.nk:], g.specs) {
-			continue
-		}
-		if g.cfg.EmitUpdateBefore {
-			g.emit(changelog.UpdateBefore, old)
-		}
-		g.emit(changelog.UpdateAfter, next)
+		g.compactEmitChange(s, gi, ok)
 	}
 	return g.flush()
+}
+
+// compactEmitChange emits the change of compact group gi (its key encoding in g.keyBuf) whose accumulators s
+// a row just moved: c.old holds the group's key and, when it existed before the row, its previous results.
+// A group whose row count fell to zero is deleted; an unchanged result emits nothing.
+func (g *groupAgg) compactEmitChange(s []int64, gi int32, existed bool) {
+	c := g.compact
+	old := c.old
+	if s[0] <= 0 {
+		if existed {
+			g.emit(changelog.Delete, old)
+		}
+		c.remove(g.keyBuf)
+		c.release(gi)
+		return
+	}
+	next := g.scratch
+	copy(next, old[:g.nk])
+	g.compactResults(s, next)
+	if !existed {
+		g.emit(changelog.Insert, next)
+		return
+	}
+	if valsEqual(old[g.nk:], next[g.nk:], g.specs) {
+		return
+	}
+	if g.cfg.EmitUpdateBefore {
+		g.emit(changelog.UpdateBefore, old)
+	}
+	g.emit(changelog.UpdateAfter, next)
 }
 
 // compactKeyOK reports whether row's key values are exactly what their key encoding decodes to (integers as

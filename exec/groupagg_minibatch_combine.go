@@ -3,6 +3,7 @@ package exec
 import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // combiningMiniBatch is the mini-batch group aggregate over insert-only input whose calls all merge: instead
@@ -83,3 +84,15 @@ func (c *combiningMiniBatch) RestoreState(r state.Reader) error {
 	c.local.restored()
 	return nil
 }
+
+// PushColumns combines a columnar batch into the pending partials straight from its columns
+// (groupagg_twophase_vec.go).
+func (c *combiningMiniBatch) PushColumns(b *vec.Batch) error {
+	groupAggColumnBatches.Add(1)
+	return c.local.PushColumns(b)
+}
+
+// AcceptsColumns: the local combines columnar batches natively.
+func (c *combiningMiniBatch) AcceptsColumns() bool { return true }
+
+var _ vec.Output = (*combiningMiniBatch)(nil)

@@ -23,7 +23,7 @@ func (l *localGroupAgg) AcceptsColumns() bool { return true }
 func (l *localGroupAgg) PushColumns(b *vec.Batch) error {
 	m := l.m
 	n := b.Len()
-	if err := l.checkColumns(b); err != nil {
+	if err := l.m.g.checkColumns(b, "local group aggregate"); err != nil {
 		return err
 	}
 	for lo := 0; lo < n; {
@@ -43,25 +43,6 @@ func (l *localGroupAgg) PushColumns(b *vec.Batch) error {
 	}
 	if m.pending > 0 && m.now().UnixMilli()-m.started >= m.latency {
 		return l.apply()
-	}
-	return nil
-}
-
-// checkColumns fails when b lacks a column the keys or calls read.
-func (l *localGroupAgg) checkColumns(b *vec.Batch) error {
-	g := l.m.g
-	need := -1
-	for _, k := range g.cfg.Keys {
-		need = max(need, k)
-	}
-	for _, s := range g.specs {
-		need = max(need, s.filter)
-		for _, a := range s.args {
-			need = max(need, a)
-		}
-	}
-	if need >= len(b.Cols) {
-		return fmt.Errorf("local group aggregate: a columnar batch of %d columns, the aggregate reads column %d", len(b.Cols), need)
 	}
 	return nil
 }

@@ -52,6 +52,12 @@ type JoinConfig struct {
 	TTL time.Duration
 	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
 	Now func() time.Time
+	// LeftInsertOnly, RightInsertOnly: the input carries +I rows only (the planner's changelog mode of it).
+	// Without a TTL, such a side keeps its rows append-only (join_rows.go storeNew): a row stored twice is
+	// two entries, and a key's many rows have no per-row hash index, which only retractions would use. A
+	// retraction that comes anyway is still applied, by a scan of its key's rows. With a TTL the side stays
+	// counted, so that a repeated row refreshes the write time of every instance, as Flink's does.
+	LeftInsertOnly, RightInsertOnly bool
 }
 
 // IntervalBounds says that joined rows satisfy Lower <= left[LeftTime] - right[RightTime] <= Upper
@@ -86,6 +92,10 @@ func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output
 	if !cfg.Batch && cfg.Interval != nil {
 		// Interval joins take insert-only inputs: their sides only grow by new rows until pruned.
 		j.sides[0].st.appendOnly, j.sides[1].st.appendOnly = true, true
+	}
+	if !cfg.Batch && !j.ttl.on() {
+		j.sides[0].st.appendOnly = j.sides[0].st.appendOnly || cfg.LeftInsertOnly
+		j.sides[1].st.appendOnly = j.sides[1].st.appendOnly || cfg.RightInsertOnly
 	}
 	j.scratch = make([]types.Value, j.sides[0].width+j.sides[1].width)
 	return &joinInput{j: j, side: 0}, &joinInput{j: j, side: 1}

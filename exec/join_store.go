@@ -41,8 +41,9 @@ const (
 
 type joinStore struct {
 	outer, ttl bool // entries carry a match count / a write time
-	// appendOnly: rows are only added and dropped by scans (an interval join's insert-only sides), never
-	// looked up by identity: a row stored again is a new entry (count 1), and big buckets have no index.
+	// appendOnly: rows are only added and dropped by scans (an interval join's insert-only sides, a regular
+	// join's insert-only sides without TTL), not looked up by identity but by a scan of the key (a stray
+	// retraction): a row stored again is a new entry (count 1), and big buckets have no index.
 	appendOnly bool
 	fixLen     int // bytes of those fields
 	seed       maphash.Seed

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"sort"
@@ -42,11 +43,12 @@ type RankConfig struct {
 // ties keep arrival order. The output carries +I and -D. Retractions remove a row equal to the retracted
 // one (dropped when absent). Batch: the final top rows of every partition as +I at the end.
 //
-// State (rank_store.go): a partition's rows in a byte arena, sorted by (sort key, arrival); with an
-// insert-only input (or in batch) only the rows within Limit. An input row costs O(log n) plus O(Limit) to
-// compare the top rows (O(rows) when a partition keeps fewer than rsSmallBytes of them).
+// State (rank_store.go): a partition's entries (sort key, arrival, row reference) in a byte arena, sorted
+// by (sort key, arrival), and its rows in a row arena (rank_rows.go); with an insert-only input (or in
+// batch) only the rows within Limit. An input row costs O(log n) plus O(Limit) to compare the top rows
+// (O(rows) when a partition keeps fewer than rsSmallBytes of them) and stores only its own row.
 func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
-	r := &rankOp{cfg: cfg, out: out}
+	r := &rankOp{cfg: cfg, out: out, warmSlots: rankWarmSlots}
 	r.trim = (cfg.InsertOnly || cfg.Batch) && cfg.Limit >= 0
 	r.exact = len(cfg.Types) > 0 && exactIdentity(cfg.Types)
 	if !cfg.Batch {
@@ -77,21 +79,27 @@ type rankOp struct {
 	sbuf   []byte // snapshot and restore keys
 	// compactKey: the key table holds compact partition keys (rank_key.go)
 	compactKey bool
-	nbuf       []byte        // the entry of the row being inserted or retracted
-	ddec       []types.Value // rows decoded to derive their sort keys (rankStore.derive)
-	ibuf       []byte        // identity scratch
-	jbuf       []byte
-	part       rankPart
-	oldTop     []rEnt
-	oldNum     []int64
-	newTop     []rEnt
-	newNum     []int64
-	newSeq     uint64        // the arrival number of the row being inserted (0: none)
-	newRow     []types.Value // and its values
-	dec        []types.Value // decoding scratch
-	ob         changelog.Batch
-	arena      []types.Value
-	ttl        stateTTL
+	// partition keys (pkeys[pkoff[i]:pkoff[i+1]]) and hashes of a push's rows, computed up front (rank_warm.go)
+	pkeys     []byte
+	pkoff     []int
+	phash     []uint64
+	warmSink  uint64
+	warmSlots int           // tables with fewer slots are not warmed (rankWarmSlots; tests lower it)
+	nbuf      []byte        // the entry of the row being inserted or retracted
+	ddec      []types.Value // rows decoded to derive their sort keys (rankStore.derive)
+	ibuf      []byte        // identity scratch
+	jbuf      []byte
+	part      rankPart
+	oldTop    []rEnt
+	oldNum    []int64
+	newTop    []rEnt
+	newNum    []int64
+	newSeq    uint64        // the arrival number of the row being inserted (0: none)
+	newRow    []types.Value // and its values
+	dec       []types.Value // decoding scratch
+	ob        changelog.Batch
+	arena     []types.Value
+	ttl       stateTTL
 }
 
 func (r *rankOp) ident(dst []byte, vals []types.Value) []byte {
@@ -116,21 +124,29 @@ func (r *rankOp) sameRow(a, b []byte) bool {
 	return bytes.Equal(r.ibuf, r.jbuf)
 }
 
+// emitNum appends row e to the output, with number num when the output has it. A stored row decodes
+// straight into the output's arena (a second copy of its values would cost as much as the decoding).
 func (r *rankOp) emitNum(kind changelog.Kind, e *rEnt, num int64) {
-	vals := r.newRow
-	if r.newSeq == 0 || e.seq() != r.newSeq {
-		r.dec = rankDecodeRow(e.row, r.dec)
-		vals = r.dec
+	isNew := r.newSeq != 0 && e.seq() == r.newSeq
+	var cols int
+	if isNew {
+		cols = len(r.newRow)
+	} else {
+		c, _ := binary.Uvarint(r.st.row(e))
+		cols = int(c)
 	}
-	n := len(vals)
-	if r.cfg.RowNumber {
-		n++
-	}
+	n := cols + 1
 	if len(r.arena)+n > cap(r.arena) {
-		r.arena = make([]types.Value, 0, max(1024, 4*n))
+		// the full arena stays with the rows already emitted; the next is larger, so that a busy push
+		// settles on one arena (reused by the pushes after it)
+		r.arena = make([]types.Value, 0, min(max(1024, 4*n, 2*cap(r.arena)), 1<<16+4*n))
 	}
 	s := len(r.arena)
-	r.arena = append(r.arena, vals...)
+	if isNew {
+		r.arena = append(r.arena, r.newRow...)
+	} else {
+		r.arena = r.arena[:s+len(rankDecodeRow(e.row, r.arena[s:s:s+cols]))] // exactly cols values: no growth
+	}
 	if r.cfg.RowNumber {
 		r.arena = append(r.arena, types.IntValue(num))
 	}
@@ -180,7 +196,7 @@ func (r *rankOp) diff(old []rEnt, oldNums []int64, cur []rEnt, curNums []int64) 
 		if o != nil && c != nil && o.seq() == c.seq() && (oldN == curN || !r.cfg.RowNumber) {
 			continue
 		}
-		if !r.cfg.RowNumber && o != nil && c != nil && r.sameRow(o.row, c.row) {
+		if !r.cfg.RowNumber && o != nil && c != nil && r.sameRow(r.st.row(o), r.st.row(c)) {
 			continue
 		}
 		if o != nil && (r.cfg.RowNumber || !containsSeq(cur, o.seq())) {
@@ -219,7 +235,8 @@ func (r *rankOp) removeEntry(p *rankPart, order, row []byte) bool {
 	if p.big == nil {
 		i := sort.Search(len(p.ents), func(i int) bool { return bytes.Compare(p.ents[i].sk, order) >= 0 })
 		for ; i < len(p.ents) && bytes.HasPrefix(p.ents[i].sk, order); i++ {
-			if r.sameRow(p.ents[i].row, row) {
+			if r.sameRow(r.st.row(&p.ents[i]), row) {
+				r.st.dropRow(&p.ents[i])
 				p.ents = append(p.ents[:i], p.ents[i+1:]...)
 				return true
 			}
@@ -264,11 +281,14 @@ func (r *rankOp) pastLimit(sk []byte, ol int) bool {
 	return n > r.cfg.Limit
 }
 
-// truncate keeps the first n rows of p.
-func truncatePart(p *rankPart, n int) {
+// truncatePart keeps the first n rows of p (of store rs).
+func truncatePart(rs *rankStore, p *rankPart, n int) {
 	if p.big != nil {
 		p.big.truncate(n)
 	} else if n < len(p.ents) {
+		for i := n; i < len(p.ents); i++ {
+			rs.dropRow(&p.ents[i])
+		}
 		p.ents = p.ents[:n]
 	}
 }
@@ -279,7 +299,8 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 	r.tickTTL()
 	now := r.ttl.now
 	st := &r.st
-	for _, row := range b.Rows {
+	warmed := r.warm(b.Rows)
+	for ri, row := range b.Rows {
 		insert := row.Kind.IsAccumulate()
 		if !insert && (r.cfg.Batch || r.cfg.InsertOnly) {
 			return fmt.Errorf("rank: the input was planned as insert-only but carries a %s row", row.Kind)
@@ -287,10 +308,16 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 		if !keyColsFit(row.Vals, r.cfg.Partition) || !sortColsFit(row.Vals, r.cfg.Order) {
 			return fmt.Errorf("rank: a row has %d columns, fewer than the operator reads", len(row.Vals))
 		}
-		r.kbuf = r.partKey(r.kbuf[:0], row.Vals)
-		h := st.st.hash(r.kbuf)
+		var key []byte
+		var h uint64
+		if ri < warmed {
+			key, h = r.warmKey(ri)
+		} else {
+			r.kbuf = r.partKey(r.kbuf[:0], row.Vals)
+			key, h = r.kbuf, st.st.hash(r.kbuf)
+		}
 		p := &r.part
-		slot, found := st.st.find(r.kbuf, h)
+		slot, found := st.st.find(key, h)
 		if found {
 			st.load(slot, p)
 			if r.ttl.expired(p.touched) { // expired, not dropped by a scan yet
@@ -334,7 +361,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 		if r.cfg.Batch {
 			if r.trim {
 				r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
-				truncatePart(p, len(r.newTop))
+				truncatePart(&r.st, p, len(r.newTop))
 				changed = containsSeq(r.newTop, r.newSeq)
 			} else {
 				changed = true
@@ -342,7 +369,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 		} else {
 			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
 			if r.trim {
-				truncatePart(p, len(r.newTop))
+				truncatePart(&r.st, p, len(r.newTop))
 			}
 			n := len(r.ob.Rows)
 			r.diff(r.oldTop, r.oldNum, r.newTop, r.newNum)
@@ -356,7 +383,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 			}
 		}
 		if changed {
-			st.save(r.kbuf, h, p)
+			st.save(key, h, p)
 		}
 		r.newSeq, r.newRow = 0, nil
 	}

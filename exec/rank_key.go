@@ -55,7 +55,7 @@ func (r *rankOp) snapshotKey(dst []byte, slot int, p *rankPart) []byte {
 		return append(dst, r.st.st.record(slot).key...)
 	}
 	p.each(func(e rEnt) bool {
-		r.dec = rankDecodeRow(e.row, r.dec)
+		r.dec = rankDecodeRow(r.st.row(&e), r.dec)
 		dst = appendGroupKey(dst, r.dec, r.cfg.Partition, r.ptypes)
 		return false
 	})

@@ -42,7 +42,7 @@ func (r *rankOp) SnapshotState(w state.Writer) error {
 		vb = binary.AppendUvarint(vb, uint64(p.count()))
 		p.each(func(e rEnt) bool {
 			vb = binary.AppendUvarint(vb, e.seq())
-			vb = append(vb, e.row...)
+			vb = append(vb, r.st.row(&e)...)
 			return true
 		})
 		r.sbuf = r.snapshotKey(r.sbuf[:0], slot, p)
@@ -113,7 +113,7 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 		p := &rankPart{slot: -1, touched: touched, ents: ents}
 		if r.trim {
 			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
-			truncatePart(p, len(r.newTop))
+			truncatePart(&r.st, p, len(r.newTop))
 		}
 		r.st.save(skey, h, p)
 		return nil

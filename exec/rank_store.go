@@ -18,21 +18,25 @@ import (
 //	[with a TTL: 8 bytes, little endian, the last change (Unix ms), updated in place]
 //	form byte: 0 — the rows' entries follow, in order; 1 — a uvarint index of the partition's rankBig
 //
-// A row entry is: uvarint length of the sort key, the sort key (appendSortKey) followed by the row's arrival
-// number (appendSeq: 1 to 9 bytes that sort as the numbers do, so entries order as (sort key, arrival) and
-// the number identifies the row), uvarint length, the row (appendRowBinary: the snapshot's row encoding). Rows are decoded only when they are
-// emitted or a retraction must compare them; strings decode in place (rankDecodeRow), which is safe because
-// bytes once written are never changed: a partition that changes is written anew at the arena's end, and a
-// rankBig's chunks are copied on write.
+// An entry of a record is: uvarint length of the sort key, the sort key (appendSortKey) followed by the
+// row's arrival number (appendSeq: 1 to 9 bytes that sort as the numbers do, so entries order as (sort key,
+// arrival) and the number identifies the row), the uvarint length of the row and its reference (rsRefLen
+// bytes) into the row arena (rank_rows.go), where the row is stored once (appendRowBinary: the snapshot's row encoding). A change to a
+// partition writes its record anew at the arena's end — its entries, about 20 bytes a row — and only the
+// row that came into the row arena: the cost is the partition's entries, not its rows. Rows are decoded
+// only when they are emitted or a retraction must compare them; strings decode in place (rankDecodeRow),
+// which is safe because row bytes once written are never changed: compaction copies them to new chunks,
+// and a rankBig's chunks are copied on write.
 //
 // A deduplication (ROW_NUMBER = 1 over insert-only input: a partition keeps one row) stores its entries
-// without the sort key (derive form: the arrival number, uvarint length, the row); loading a partition
-// derives each entry's sort key from its row (rankStore.derive) into a scratch buffer, valid until the next
-// load. Snapshots do not change (they hold arrival numbers and rows).
+// in the record, without the sort key or a reference (derive form: the arrival number, uvarint length, the
+// row); loading a partition derives each entry's sort key from its row (rankStore.derive) into a scratch
+// buffer, valid until the next load. Snapshots do not change (they hold arrival numbers and rows).
 //
-// A partition whose body would exceed rsSmallBytes keeps its rows in a rankBig: sorted chunks of entries
-// of at most rbChunkMax bytes each, so that an insertion or retraction copies one chunk however many rows
-// the partition holds (a Top-N over an updating input keeps every row of its partition).
+// A partition whose rows would take more than rsSmallBytes as entries of their own (uvarint length, sort
+// key and arrival number, uvarint length, row) keeps its rows in a rankBig instead: sorted chunks of such
+// entries of at most rbChunkMax bytes each, so that an insertion or retraction copies one chunk however many
+// rows the partition holds (a Top-N over an updating input keeps every row of its partition).
 
 const (
 	rsSmallBytes = 4096
@@ -41,11 +45,15 @@ const (
 	rsFormBig    = 1
 )
 
-// rEnt is a row entry: its sort key and arrival number (sk; the sort key is sk[:ol]), and its row.
+// rEnt is a row entry: its sort key and arrival number (sk; the sort key is sk[:ol]), and its row; ref is
+// the row's place in the row arena (rank_rows.go) when it is stored there, else 0. A stored row is read
+// from the arena only when needed (rankStore.row; row is nil until then), rl is its length.
 type rEnt struct {
 	sk  []byte
 	row []byte
 	ol  int
+	rl  int
+	ref uint64
 }
 
 func (e *rEnt) seq() uint64   { return readSeq(e.sk[e.ol:]) }
@@ -281,6 +289,10 @@ type rankStore struct {
 	derive func(dst, row []byte) []byte
 	skbuf  []byte
 	skoff  []int
+	// rows is the row arena of inline partitions (rank_rows.go); only its chunks and counters are used.
+	rows           joinStore
+	rowCompactions int
+	compactions    int // of the records (tidy)
 }
 
 func (rs *rankStore) formAt() int {
@@ -310,7 +322,7 @@ func (rs *rankStore) load(slot int, p *rankPart) {
 	}
 	for q := f + 1; q < len(b); {
 		var e rEnt
-		e, q = parseREnt(b, q)
+		e, _, q = refEntAt(b, q)
 		p.ents = append(p.ents, e)
 	}
 }
@@ -364,7 +376,7 @@ func (rs *rankStore) setTouched(p *rankPart, t int64) {
 func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	if p.count() == 0 {
 		if p.slot >= 0 {
-			rs.deletePart(p.slot)
+			rs.deleteSlot(p.slot, false) // its rows were dropped as they left
 		}
 		return
 	}
@@ -378,22 +390,34 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	}
 	hdr := len(b)
 	b = append(b, rsFormInline)
-	if p.big == nil {
+	if p.big == nil && rs.derive != nil {
 		for _, e := range p.ents {
-			if rs.derive != nil {
-				b = append(b, e.sk[e.ol:]...)
-				b = binary.AppendUvarint(b, uint64(len(e.row)))
-				b = append(b, e.row...)
-			} else {
-				b = appendREnt(b, e)
-			}
+			b = append(b, e.sk[e.ol:]...)
+			b = binary.AppendUvarint(b, uint64(len(e.row)))
+			b = append(b, e.row...)
 		}
-		if len(b) > rsSmallBytes && len(p.ents) > 1 && rs.derive == nil {
+	} else if p.big == nil {
+		// a partition whose rows would take more than rsSmallBytes as entries of their own moves to a rankBig
+		size := 0
+		for i := range p.ents {
+			e := &p.ents[i]
+			size += uvarintLen(uint64(e.ol)) + len(e.sk) + uvarintLen(uint64(e.rowLen())) + e.rowLen()
+		}
+		if size > rsSmallBytes && len(p.ents) > 1 {
 			bb := &rankBig{}
-			for _, e := range p.ents {
-				bb.add(e)
+			for i := range p.ents {
+				rs.row(&p.ents[i])
+				bb.add(p.ents[i])
+				rs.dropRow(&p.ents[i])
 			}
 			p.big, p.ents = bb, p.ents[:0]
+		}
+		for i := range p.ents {
+			e := &p.ents[i]
+			if e.ref == 0 {
+				e.ref = rs.putRow(e.row)
+			}
+			b = appendRefEnt(b, e)
 		}
 	}
 	if p.big != nil {
@@ -419,26 +443,42 @@ func (rs *rankStore) newBig(bb *rankBig) int {
 	return len(rs.bigs) - 1
 }
 
-// deletePart removes the partition at slot (and frees its rankBig).
-func (rs *rankStore) deletePart(slot int) {
+// deletePart removes the partition at slot (and frees its rankBig and its rows).
+func (rs *rankStore) deletePart(slot int) { rs.deleteSlot(slot, true) }
+
+// deleteSlot removes the partition at slot and frees its rankBig; dropRows: and counts its stored rows as
+// garbage (unless they were dropped one by one already).
+func (rs *rankStore) deleteSlot(slot int, dropRows bool) {
 	b := rs.st.record(slot).body
 	if f := rs.formAt(); b[f] == rsFormBig {
 		i, _ := binary.Uvarint(b[f+1:])
 		rs.bigs[i] = nil
 		rs.freeBigs = append(rs.freeBigs, uint32(i))
+	} else if rs.derive == nil && dropRows {
+		eachRefEnt(b[f+1:], func(e *rEnt, _ int) { rs.dropRow(e) })
 	}
 	rs.st.deleteSlot(slot)
 }
 
-// tidy compacts the arena once its garbage is more than an eighth of the live bytes (so that state stays
-// within 1.125 times its live size; every byte written is copied about eight times on average, a memmove
-// that costs less than the row's decoding) and shrinks the key table when most partitions went.
+// tidy compacts the arenas and shrinks the key table when most partitions went. The records (a
+// deduplication's hold its rows; other Ranks' hold only sort keys and row references) and the row arena
+// (rank_rows.go) are each compacted once their garbage is more than half their live bytes: state stays
+// within 1.5 times its live size, and every byte written is copied about twice on average. (A
+// deduplication's records were compacted at an eighth: each byte copied about eight times, the largest
+// cost of a Top-1 over an updating stream, Nexmark q9.)
 func (rs *rankStore) tidy() {
 	st := &rs.st
 	if st.keys == 0 && len(rs.bigs) > 0 {
 		rs.bigs, rs.freeBigs = nil, nil
 	}
-	if st.garbage > jsChunkMin && st.garbage*9 > st.used {
+	if st.keys == 0 && rs.rows.used > 0 {
+		rs.rows = joinStore{}
+	}
+	if a := &rs.rows; a.garbage > jsChunkMin && a.garbage*3 > a.used {
+		rs.compactRows()
+	}
+	if st.garbage > jsChunkMin && st.garbage*3 > st.used {
+		rs.compactions++
 		st.compact()
 	}
 	st.tidy()

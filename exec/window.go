@@ -184,6 +184,7 @@ type windowAgg struct {
 	ob      changelog.Batch
 	arena   []types.Value
 	order   []windowGroup
+	route   []int // the positions in cfg.Keys its subtasks are routed by; nil: all (NewRoutedWindowAgg)
 
 	// final, with finalWM, makes End write the open windows as state instead of firing them (window_final.go).
 	final   state.Writer

@@ -1,9 +1,11 @@
 package exec
 
 import (
+	"math"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
 )
 
 // NewProctimeClock drives processing-time windows (a window function over a PROCTIME() column): placed
@@ -31,8 +33,7 @@ type proctimeClock struct {
 	wm  int64
 }
 
-func (c *proctimeClock) tick() error {
-	t := c.now()
+func (c *proctimeClock) tick(t time.Time) error {
 	_, off := t.In(c.loc).Zone()
 	wm := t.UnixMilli() + int64(off)*1000 - 1
 	if wm <= c.wm {
@@ -46,8 +47,86 @@ func (c *proctimeClock) Push(b *changelog.Batch) error {
 	if err := c.out.Push(b); err != nil {
 		return err
 	}
-	return c.tick()
+	return c.tick(c.now())
 }
 
-func (c *proctimeClock) Watermark(int64) error { return c.tick() }
+func (c *proctimeClock) Watermark(int64) error { return c.tick(c.now()) }
 func (c *proctimeClock) End() error            { return c.out.End() }
+
+// NewProctimeStamp drives a processing-time window aggregate that runs as keyed subtasks behind a hash
+// exchange (Flink: the window operator assigns a row to the windows of its own processing time). In front of
+// the subtask's window assigner, it sets every row's time column col (a PROCTIME() value, TIMESTAMP_LTZ)
+// to the subtask's clock when the row arrives, and after every batch (and in place of every input
+// watermark) emits the clock as NewProctimeClock does. The stamps never go below the last watermark emitted,
+// so no row is late however long it waited in the exchange; PROCTIME() evaluated by the source subtask would
+// be (a window another row's clock closed while it was on its way).
+func NewProctimeStamp(now func() time.Time, loc *time.Location, col int, out changelog.Output) changelog.Output {
+	c := NewProctimeClock(now, loc, out).(*proctimeClock)
+	return &proctimeStamp{clock: c, col: col, floor: math.MinInt64}
+}
+
+type proctimeStamp struct {
+	clock *proctimeClock
+	col   int
+	floor int64 // no stamp goes below: the last stamp, and the instant of the last watermark emitted
+}
+
+func (s *proctimeStamp) Push(b *changelog.Batch) error {
+	t := max(s.clock.now().UnixMilli(), s.floor)
+	s.floor = t
+	v := types.TimestampValue(t, 0)
+	for _, r := range b.Rows {
+		if !r.Vals[s.col].IsNull() {
+			r.Vals[s.col] = v
+		}
+	}
+	if err := s.clock.out.Push(b); err != nil {
+		return err
+	}
+	return s.tick()
+}
+
+// tick emits the clock and raises the floor to its instant (the watermark is that instant shifted to the
+// wall clock of loc, minus 1 ms: a later stamp falls into a window ending after it).
+func (s *proctimeStamp) tick() error {
+	t := s.clock.now()
+	s.floor = max(s.floor, t.UnixMilli())
+	return s.clock.tick(t)
+}
+
+func (s *proctimeStamp) Watermark(int64) error { return s.tick() }
+func (s *proctimeStamp) End() error            { return s.clock.out.End() }
+
+// NewRoutedWindowAgg is NewWindowAgg for keyed subtasks routed by the group keys at positions route of
+// cfg.Keys (without the window columns, which the subtask's own assigner adds: NewProctimeStamp). Its
+// state is NewWindowAgg's, keyed by all group keys; a restore gives a subtask the entries whose route keys
+// it owns (routeKey), so a checkpoint restores at any parallelism and into NewWindowAgg.
+func NewRoutedWindowAgg(cfg GroupAggConfig, windowEndKey int, route []int, out changelog.Output) (changelog.Output, error) {
+	op, err := NewWindowAgg(cfg, windowEndKey, out)
+	if err != nil {
+		return nil, err
+	}
+	op.(*windowAgg).route = route
+	return op, nil
+}
+
+// stateRouter is the state of a keyed operator whose subtasks are routed by another key than its state
+// key: routeKey appends to dst the routing key of a keyed entry (restoreSubtasks).
+type stateRouter interface {
+	routeKey(dst []byte, e stateEntry) ([]byte, error)
+}
+
+func (w *windowAgg) routeKey(dst []byte, e stateEntry) ([]byte, error) {
+	if w.route == nil {
+		return append(dst, e.key...), nil
+	}
+	st, err := w.proto.loadGroupState(e.key, e.value)
+	if err != nil {
+		return nil, entryError(w.signature(), e.ns, e.key, err)
+	}
+	for _, i := range w.route {
+		dst = types.AppendKey(dst, st.prev[i], w.cfg.KeyTypes[i])
+	}
+	w.proto.recycle(st)
+	return dst, nil
+}

@@ -71,3 +71,44 @@ func TestProctimeClockFiresWindows(t *testing.T) {
 		t.Fatalf("late rows: got %d, want 1", late)
 	}
 }
+
+// TestProctimeStampNeverLate: in front of a keyed subtask's assigner (NewProctimeStamp), a row whose
+// PROCTIME() was read before the clock passed its window's end (it waited in the exchange) gets the clock
+// when it arrives, so it is counted in the open window instead of dropped as late; a clock that goes back
+// does not make a row late either.
+func TestProctimeStampNeverLate(t *testing.T) {
+	now := time.UnixMilli(1_000)
+	clock := func() time.Time { return now }
+	aggs := []AggCall{{Func: "COUNT", Filter: -1, Type: types.BigIntType().WithNullable(false)}}
+	cfg := GroupAggConfig{Keys: []int{0, 2, 3}, KeyTypes: []types.Type{types.BigIntType(), types.TimestampType(3), types.TimestampType(3)}, Aggs: aggs}
+	var out []string
+	agg, err := NewRoutedWindowAgg(cfg, 2, []int{0}, NewCollect(func(r changelog.Row) error {
+		out = append(out, fmt.Sprintf("k%d [%d,%d) n=%d", r.Vals[0].I, r.Vals[1].I, r.Vals[2].I, r.Vals[3].I))
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := NewProctimeStamp(clock, time.UTC, 1, NewWindowAssigner(WindowSpec{Kind: Tumble, Size: 10_000}, 1, true, time.UTC, agg))
+	push := func(k, pt int64) {
+		var b changelog.Batch
+		b.Append(changelog.Insert, []types.Value{types.IntValue(k), types.TimestampValue(pt, 0)})
+		if err := op.Push(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(1, 1_000)
+	now = time.UnixMilli(12_000)
+	push(1, 9_000) // read at 9 s, arrives at 12 s: window [10 s, 20 s)
+	now = time.UnixMilli(11_000)
+	push(2, 5_000) // the clock went back: stamped 12 s
+	if err := op.End(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(out, " "), "k1 [0,10000) n=1 k1 [10000,20000) n=1 k2 [10000,20000) n=1"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if late := agg.(*windowAgg).Late; late != 0 {
+		t.Fatalf("late rows: got %d, want 0", late)
+	}
+}

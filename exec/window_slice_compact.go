@@ -31,6 +31,8 @@ type cslice struct {
 	idx    distinctSet // key encoding without the window columns → group number + 1
 	chunks [][]int64   // compactChunk groups per chunk; the last one grows
 	n      int32
+	ord    []ordKey // the keys in order when ordN == n (window_slice_hop.go)
+	ordN   int32
 }
 
 func (s *cslice) alloc(stride int) int32 {
@@ -65,6 +67,7 @@ func (s *cslice) reset() {
 		s.chunks[i] = s.chunks[i][:0]
 	}
 	s.n = 0
+	s.ord, s.ordN = s.ord[:0], 0
 }
 
 type sliceCompact struct {
@@ -75,6 +78,12 @@ type sliceCompact struct {
 	merged cslice // a HOP window's groups while it fires
 	fixOrd []fixedOrd
 	byOrd  []bytesOrd
+
+	// fireHopCompact's scratch (window_slice_hop.go)
+	cursors []hopCursor
+	scratch []int64
+	at      []int
+	tmp     []ordKey
 }
 
 type fixedOrd struct {
@@ -289,6 +298,9 @@ func (w *sliceWindowAgg) fireWindowCompact(start, end int64) error {
 	if w.spec.Kind == Cumulate || w.spec.Kind == Tumble {
 		return w.fireCumulateCompact(start, end) // TUMBLE: the window's only slice emits as it is
 	}
+	if done, err := w.fireHopCompact(start, end); done || err != nil {
+		return err
+	}
 	m := &w.c.merged
 	m.reset()
 	step := w.spec.sliceSize()
@@ -357,34 +369,10 @@ func (w *sliceWindowAgg) decodePart(row []types.Value, key []byte) bool {
 // emitCompact emits the results of the groups of s as the window [start, end), in key order.
 func (w *sliceWindowAgg) emitCompact(s *cslice, start, end int64) error {
 	c := w.c
-	p := w.proto
 	stride := c.lay.stride
+	w.emitBegin(int(s.n))
 	sv, ev := types.TimestampValue(start, 0), types.TimestampValue(end, 0)
-	w.ob.Reset()
-	w.arena = w.arena[:0]
-	need := min(int(s.n), sliceEmitRows) * p.width
-	if cap(w.arena) < need {
-		w.arena = make([]types.Value, 0, need)
-	}
 	var err error
-	row := func(key []byte, i int32) {
-		if err != nil {
-			return
-		}
-		at := len(w.arena)
-		w.arena = w.arena[:at+p.width]
-		r := w.arena[at : at+p.width : at+p.width]
-		w.decodePart(r, key)
-		r[w.startKey], r[w.endKey] = sv, ev
-		p.compactResults(s.group(i, stride), r)
-		w.ob.Append(changelog.Insert, r)
-		if len(w.ob.Rows) == sliceEmitRows {
-			// a large window goes out in batches of sliceEmitRows rows (the arena stays small)
-			err = w.out.Push(&w.ob)
-			w.ob.Reset()
-			w.arena = w.arena[:0]
-		}
-	}
 	if !s.idx.bytes {
 		c.fixOrd = c.fixOrd[:0]
 		for _, sl := range s.idx.fixed {
@@ -405,7 +393,9 @@ func (w *sliceWindowAgg) emitCompact(s *cslice, start, end int64) error {
 		kb[0] = s.idx.prefix
 		for _, o := range c.fixOrd {
 			binary.BigEndian.PutUint64(kb[1:], o.key)
-			row(kb[:], o.i)
+			if err = w.emitRow(kb[:], s.group(o.i, stride), sv, ev); err != nil {
+				return err
+			}
 		}
 	} else {
 		c.byOrd = c.byOrd[:0]
@@ -416,12 +406,53 @@ func (w *sliceWindowAgg) emitCompact(s *cslice, start, end int64) error {
 		}
 		slices.SortFunc(c.byOrd, func(a, b bytesOrd) int { return bytes.Compare(a.key, b.key) })
 		for _, o := range c.byOrd {
-			row(o.key, o.i)
+			if err = w.emitRow(o.key, s.group(o.i, stride), sv, ev); err != nil {
+				break
+			}
 		}
 		clear(c.byOrd)
 	}
-	if err != nil || len(w.ob.Rows) == 0 {
+	if err != nil {
 		return err
+	}
+	return w.emitFlush()
+}
+
+// emitBegin starts the results of a window of about n groups.
+func (w *sliceWindowAgg) emitBegin(n int) {
+	w.ob.Reset()
+	w.arena = w.arena[:0]
+	need := min(n, sliceEmitRows) * w.proto.width
+	if cap(w.arena) < need {
+		w.arena = make([]types.Value, 0, need)
+	}
+}
+
+// emitRow appends the result of the compact group s of key encoding key (without the window columns) of
+// the window [sv, ev), pushing the rows when sliceEmitRows are pending.
+func (w *sliceWindowAgg) emitRow(key []byte, s []int64, sv, ev types.Value) error {
+	p := w.proto
+	at := len(w.arena)
+	w.arena = w.arena[:at+p.width]
+	r := w.arena[at : at+p.width : at+p.width]
+	w.decodePart(r, key)
+	r[w.startKey], r[w.endKey] = sv, ev
+	p.compactResults(s, r)
+	w.ob.Append(changelog.Insert, r)
+	if len(w.ob.Rows) < sliceEmitRows {
+		return nil
+	}
+	// a large window goes out in batches of sliceEmitRows rows (the arena stays small)
+	err := w.out.Push(&w.ob)
+	w.ob.Reset()
+	w.arena = w.arena[:0]
+	return err
+}
+
+// emitFlush pushes the pending rows of a window.
+func (w *sliceWindowAgg) emitFlush() error {
+	if len(w.ob.Rows) == 0 {
+		return nil
 	}
 	return w.out.Push(&w.ob)
 }

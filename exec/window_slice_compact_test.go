@@ -22,6 +22,9 @@ type compactSliceCase struct {
 	cfg        func(t testing.TB) GroupAggConfig
 	start, end int
 	strKey     bool
+	keyRange   int // the keys drawn from (0: 7 integers or 5 strings)
+	pushRows   int // the most rows per push (0: 6)
+	noNullKeys bool
 }
 
 func randomCompactSliceCase(rng *rand.Rand) compactSliceCase {
@@ -58,7 +61,7 @@ func (c compactSliceCase) steps(rng *rand.Rand, n int) []step {
 		}
 		now += int64(rng.IntN(3))
 		var rows []changelog.Row
-		for range 1 + rng.IntN(6) {
+		for range 1 + rng.IntN(max(6, c.pushRows)) {
 			tv := types.TimestampValue(now-int64(rng.IntN(12)), 0)
 			if rng.IntN(20) == 0 {
 				tv = types.NullValue
@@ -67,7 +70,13 @@ func (c compactSliceCase) steps(rng *rand.Rand, n int) []step {
 			if c.strKey {
 				k = types.StringValue(fmt.Sprint("k\x00", rng.IntN(5)))
 			}
-			if rng.IntN(15) == 0 {
+			if c.keyRange > 0 {
+				k = types.IntValue(int64(rng.IntN(c.keyRange) - c.keyRange/2))
+				if c.strKey {
+					k = types.StringValue(fmt.Sprint("k\x00", rng.IntN(c.keyRange)))
+				}
+			}
+			if rng.IntN(15) == 0 && !c.noNullKeys {
 				k = types.NullValue
 			}
 			v := types.IntValue(int64(rng.IntN(21) - 10))

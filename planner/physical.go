@@ -177,7 +177,9 @@ func (p *Planner) physicalScan(x *Scan) (Node, error) {
 
 // inferModes walks the physical plan bottom-up, infers each node's changelog mode, and refuses what the
 // modes make impossible: operators that need append-only input over an updating one, and sinks that cannot
-// consume the changes the query produces.
+// consume the changes the query produces. It also records on a streaming join which inputs are insert-only
+// (the join then keeps those sides append-only); it runs again after the physical rewrites, so the flags
+// follow the final inputs.
 func inferModes(n Node) error {
 	for _, in := range n.Inputs() {
 		if err := inferModes(in); err != nil {
@@ -197,6 +199,9 @@ func inferModes(n Node) error {
 		if !insertOnly(x.Input) {
 			return sql.Errorf(x.Pos, ErrUnsupported, "Match Recognize doesn't support consuming update changes which is produced by node %s", updateProducer(x.Input).Describe())
 		}
+	case *Join:
+		x.LeftInsertOnly = !x.Batch && insertOnly(x.Left)
+		x.RightInsertOnly = !x.Batch && insertOnly(x.Right)
 	case *Limit:
 		if !insertOnly(x.Input) {
 			return sql.Errorf(x.Pos, ErrUnsupported, "LIMIT without ORDER BY on an updating query is not supported in streaming mode")

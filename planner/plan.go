@@ -343,7 +343,10 @@ type Join struct {
 	Bounds   *exec.IntervalBounds
 	Interval *exec.IntervalBounds // physical: interval join, state is bounded by the time condition
 	Batch    bool                 // physical: batch (hash) join
-	Out      []Field
+	// LeftInsertOnly, RightInsertOnly (physical, streaming): the input's changelog mode is insert-only, so the
+	// join keeps that side's rows without a per-row index for retractions (exec.JoinConfig).
+	LeftInsertOnly, RightInsertOnly bool
+	Out                             []Field
 }
 
 func (n *Join) Fields() []Field { return n.Out }

@@ -50,7 +50,14 @@ func (discard) AcceptsColumns() bool         { return true }
 // engine counts the rows out).
 func (discard) NewSubtaskWriter(int) (connectors.SubtaskWriter, error) { return discard{}, nil }
 
+// OpenTasks, Abort and DiscardSubtaskWriter let a batch job write the sink with several tasks
+// (connectors.TaskSink): there is nothing to drop.
+func (sink) OpenTasks(context.Context) (connectors.TaskOutput, error) { return discard{}, nil }
+func (discard) Abort() error                                          { return nil }
+func (discard) DiscardSubtaskWriter(connectors.SubtaskWriter) error   { return nil }
+
 var (
 	_ vec.Output                  = discard{}
 	_ connectors.ConcurrentOutput = discard{}
+	_ connectors.TaskSink         = sink{}
 )

@@ -157,7 +157,8 @@ type pendingFile struct {
 	Tmp   string `json:"tmp"`
 	Final string `json:"final"`
 	// Checkpoint is the checkpoint that pre-committed the file (0: not yet).
-	Checkpoint int64 `json:"-"`
+	Checkpoint int64   `json:"-"`
+	w          *writer // the writer that wrote it (DiscardSubtaskWriter)
 }
 
 type partState struct {
@@ -293,7 +294,7 @@ func (o *writer) roll(bk *bucket) error {
 		return fmt.Errorf("filesystem sink: close '%s': %w", bk.tmp, err)
 	}
 	o.o.mu.Lock()
-	o.o.pending = append(o.o.pending, pendingFile{Tmp: bk.tmp, Final: bk.final})
+	o.o.pending = append(o.o.pending, pendingFile{Tmp: bk.tmp, Final: bk.final, w: o})
 	o.o.mu.Unlock()
 	return nil
 }

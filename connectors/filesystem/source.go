@@ -29,7 +29,7 @@ func (f *Factory) CreateSource(ctx connectors.Context) (connectors.Source, error
 		return nil, err
 	}
 	src := &source{s: s, ff: ff}
-	src.unbounded = s.monitor > 0 && !ctx.Batch
+	src.unbounded, src.batch = s.monitor > 0 && !ctx.Batch, ctx.Batch
 	return src, nil
 }
 
@@ -37,6 +37,7 @@ type source struct {
 	s         *settings
 	ff        fileFormat
 	unbounded bool
+	batch     bool  // batch runtime mode: a failed subtask runs again alone (restart_subtask.go)
 	project   []int // physical columns to read (nil: all); see ProjectColumns
 
 	splits    connectors.SplitListener   // one listener for every file (SetSplitListener); nil: none
@@ -85,7 +86,7 @@ func (*source) ChangelogMode() changelog.Mode { return changelog.InsertOnly }
 func (s *source) Bounded() bool               { return !s.unbounded }
 
 // Run reads every visible file below the path in name order (partition directories included), then, when
-// monitoring, looks for new files every monitor interval (subtask 0 of 1).
+// monitoring, looks for new files every monitor interval (subtask 0 of 1; enumerator.go).
 func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	return s.RunSubtask(ctx, out, 0, 1)
 }
@@ -172,9 +173,9 @@ func (s *source) partitionValues(rel string) ([]types.Value, error) {
 	return vals, nil
 }
 
-// readFile pushes the rows of one file after the first skip ones, telling sp which split they belong to; next
-// is the file the subtask reads after it ("": none), announced as the file opens (splits.go).
-func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out changelog.Output, sp *fileSplits, next string) error {
+// readFile pushes the rows of one file after the first skip ones, telling sp which split they belong to; with
+// hold, the subtask's watermark is held back until the file has been read (splits.go, enumerator.go).
+func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out changelog.Output, sp *fileSplits, hold bool) error {
 	f, err := os.Open(df.path)
 	if err != nil {
 		return fmt.Errorf("filesystem source: %w", err)
@@ -191,8 +192,8 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 	batch := &changelog.Batch{}
 	read := int64(0)
 	split := sp.open(df.rel)
-	if next != "" {
-		sp.announce(next) // it holds the watermark back while this file is read
+	if hold {
+		sp.hold()
 	}
 	if pr, ok := r.(*parquet.Reader); ok && vec.Accepts(out) {
 		if err := s.readColumns(ctx, pr, df, skip, out, sp, split); err != nil {
@@ -238,6 +239,7 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 // endFile marks the file read.
 func (s *source) endFile(df dataFile, out changelog.Output, sp *fileSplits) error {
 	sp.finish(df.rel)
+	sp.finish(holdSplit)
 	return connectors.PushThen(out, &changelog.Batch{}, func() {
 		s.mu.Lock()
 		s.done[df.rel] = true

@@ -10,19 +10,19 @@ import (
 
 // Per-file watermarks: every file is a split (connectors.SubtaskSplitSource), as every Kafka partition is, and
 // the engine's split watermark assigners (exec.SplitWatermarks) keep a watermark per file and emit the
-// minimum over the files that count. A subtask reads its files one after the other; while it reads one it
-// also announces the next one of its queue, which has no rows yet and so holds the subtask's watermark at the
-// lowest: the rows of a file waiting its turn, however far behind the files read before it, are not late.
-// (Announcing every queued file would hold it no further back, and the assigner's work per batch grows with
-// the splits it tracks.) It announces a file again when it opens it (which restarts its idle clock), tells
-// which file each pushed batch comes from, and finishes a file after its last row (a finished file no longer
-// holds the watermark back). Split ids are per subtask; a finished file's id is reused, so a subtask tracks
-// two splits at most.
+// minimum over the files that count. A subtask reads the files the enumerator hands it one after the other
+// (enumerator.go). While it reads a file that is not its round's closing file, it also announces a hold
+// split, which has no rows and so holds the subtask's watermark at the lowest: the rows of the round's other
+// files, however far behind the file being read, are not late (with one subtask as with several: the
+// closing file is read alone, after every other file of the round). It announces a file as it opens it
+// (which starts its idle clock), tells which file each pushed batch comes from, and finishes a file and the
+// hold after the file's last row (a finished file no longer holds the watermark back). Split ids are per
+// subtask; a finished split's id is reused, so a subtask tracks two splits at most.
 //
 // With an idle timeout ('scan.watermark.idle-timeout', else the session's 'table.exec.source.idle-timeout'),
 // a file that delivered no rows for that long stops holding the watermark back until its next rows: that
-// includes the next file of a subtask while the one before it takes longer to read, whose rows may then be
-// late.
+// includes a hold split while its file takes longer to read, so the rows of the round's other files may then
+// be late.
 //
 // The watermark of the subtasks' union is checkpointed by the engine (exec.SubtaskWatermarkState), the files'
 // positions by the source: both restore at any parallelism. A restored file starts from the lowest watermark
@@ -86,6 +86,12 @@ func (f *fileSplits) announce(rel string) int {
 	f.l.AddSplit(id)
 	return id
 }
+
+// holdSplit names the hold split in the numbering (no file's relative path is empty).
+const holdSplit = ""
+
+// hold announces the hold split: it holds the subtask's watermark back until finish(holdSplit).
+func (f *fileSplits) hold() { f.announce(holdSplit) }
 
 // open announces the file at rel again as its reading starts (it has delivered no rows yet: its idle clock
 // restarts), and returns its id.

@@ -3,19 +3,16 @@ package filesystem
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
-	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 )
 
 // Source subtasks (connectors.ParallelSource), as Flink's FileSource splits its reading: every file is one
-// split, and a split belongs to one subtask (here the subtask a hash of the file's path relative to 'path'
-// names, so that a monitored directory's new files are assigned without a coordinator; Flink hands splits to
-// the readers that ask). Each subtask reads its files in name order. The position is one for the source:
-// the files read completely and the rows pushed of each file being read, so a checkpoint taken at one
-// parallelism restores at any other (a file half read resumes in the subtask that owns it now).
+// split, which one enumerator for all subtasks hands to the subtask that asks (enumerator.go). The position
+// is one for the source: the files read completely and the rows pushed of each file being read, so a
+// checkpoint taken at one parallelism restores at any other (a file half read resumes in the subtask it is
+// handed to now, after the rows already pushed).
 //
 // A table with a WATERMARK reads as subtasks too: every file is a split with a watermark of its own (splits.go).
 
@@ -32,24 +29,16 @@ func (s *source) Subtasks(def int) int {
 }
 
 // subtaskRun counts the subtasks of the current run: the first one to start (re)sets the position from the
-// restored one, as Run did; it is set again once every subtask of the run returned.
+// restored one, as Run did; it is set again once every subtask of the run returned (keeping the enumerator
+// of the run that ended, for RestartSubtask).
 type subtaskRun struct {
 	n, started, ended int
+	enum              *enumerator // hands out the files (enumerator.go)
 }
 
-// fileOwner is the subtask among n that reads the file at rel.
-func fileOwner(rel string, n int) int {
-	if n < 2 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(rel))
-	return int(h.Sum32() % uint32(n))
-}
-
-// RunSubtask reads the files subtask i of n owns (Run is subtask 0 of 1), then, when monitoring, looks for
-// new files every monitor interval.
-func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int) error {
+// RunSubtask reads the files the enumerator hands subtask i of n (Run is subtask 0 of 1), until a bounded
+// source has read every file, or, when monitoring, until ctx ends (enumerator.go).
+func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int) (err error) {
 	if n < 1 || i < 0 || i >= n {
 		return fmt.Errorf("filesystem source: subtask %d of %d does not exist", i, n)
 	}
@@ -67,57 +56,32 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 				s.reading[f] = rows
 			}
 		}
-		s.run = subtaskRun{n: n}
+		s.run = subtaskRun{n: n, enum: newEnumerator(s)}
 	}
 	s.run.started++
+	enum := s.run.enum
 	s.mu.Unlock()
 	defer func() {
+		if err != nil {
+			enum.fail(i, err)
+		}
 		s.mu.Lock()
 		s.run.ended++
 		if s.run.ended >= s.run.n && s.run.started >= s.run.n {
-			s.run = subtaskRun{}
+			s.run = subtaskRun{enum: s.run.enum} // RestartSubtask may take the run up again
 		}
 		s.mu.Unlock()
 	}()
 	sp := s.fileSplits(i, n)
-	var own []dataFile
+	idle := func() error { return sp.tick(out) }
 	for {
-		files, err := s.list()
-		if err != nil {
+		df, skip, closing, ok, err := enum.nextFile(ctx, i, idle)
+		if err != nil || !ok {
 			return err
 		}
-		own = own[:0]
-		s.mu.Lock()
-		for _, f := range files {
-			if fileOwner(f.rel, n) == i && !s.done[f.rel] {
-				own = append(own, f)
-			}
-		}
-		s.mu.Unlock()
-		for k, f := range own {
-			next := ""
-			if k+1 < len(own) {
-				next = own[k+1].rel
-			}
-			s.mu.Lock()
-			skip := s.reading[f.rel]
-			s.mu.Unlock()
-			if err := s.readFile(ctx, f, skip, out, sp, next); err != nil {
-				return err
-			}
-		}
-		if !s.unbounded {
-			return nil
-		}
-		if err := sp.tick(out); err != nil {
+		if err := s.readFile(ctx, df, skip, out, sp, !closing); err != nil {
 			return err
 		}
-		t := time.NewTimer(s.s.monitor)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+		enum.fileRead(df.rel)
 	}
 }

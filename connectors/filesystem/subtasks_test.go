@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -40,11 +41,17 @@ func csvTable(dir string) string {
 type stopAfter struct {
 	idCollector
 	batches int
+	slow    time.Duration // sleep before every push
+	start   func()        // called before the first push (runSubtasks: waits until every subtask pushed or returned)
 }
 
 var errStop = errors.New("stop")
 
 func (c *stopAfter) Push(b *changelog.Batch) error {
+	if c.start != nil {
+		c.start()
+	}
+	time.Sleep(c.slow)
 	if c.batches > 0 {
 		if c.batches--; c.batches == 0 {
 			return errStop
@@ -53,8 +60,10 @@ func (c *stopAfter) Push(b *changelog.Batch) error {
 	return c.idCollector.Push(b)
 }
 
-// runSubtasks runs the source's n subtasks side by side, each into its own collector.
-func runSubtasks(t *testing.T, src connectors.Source, n, stop int) []*stopAfter {
+// runSubtasks runs the source's n subtasks side by side, each into its own collector. A subtask's first push
+// waits until every subtask has pushed or returned, so that one subtask cannot take every file before the
+// others start (the enumerator hands files to the subtask that asks).
+func runSubtasks(t *testing.T, src connectors.Source, n, stop int, slow ...time.Duration) []*stopAfter {
 	t.Helper()
 	ps, ok := src.(connectors.ParallelSource)
 	if !ok {
@@ -65,12 +74,23 @@ func runSubtasks(t *testing.T, src connectors.Source, n, stop int) []*stopAfter 
 	}
 	outs := make([]*stopAfter, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
+	started.Add(n)
 	for i := range n {
+		var once sync.Once
+		arrive := func() { once.Do(started.Done) }
 		outs[i] = &stopAfter{idCollector: idCollector{ids: map[int64]int{}}, batches: stop}
+		if i < len(slow) {
+			outs[i].slow = slow[i]
+		}
+		outs[i].start = func() {
+			arrive()
+			started.Wait()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer arrive()
 			errs[i] = ps.RunSubtask(context.Background(), outs[i], i, n)
 		}()
 	}
@@ -156,4 +176,88 @@ func TestSubtasksRestoreAtAnotherParallelism(t *testing.T) {
 		}
 	}
 	checkExactly(t, all, 18000)
+}
+
+// TestSubtasksTakeFilesByDemand: the enumerator hands files to the subtasks that ask, so a subtask whose
+// output is slow (200 ms a push) reads at most 3 of 30 files and the two fast ones the rest (a hash of the
+// names gave each about a third), and every row is read once.
+func TestSubtasksTakeFilesByDemand(t *testing.T) {
+	dir := t.TempDir()
+	writeCSVFiles(t, dir, 30, 100)
+	src, err := filesystem.NewFactory().CreateSource(connCtx(table(t, csvTable(dir)), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[int64]int{}
+	files := make([]int, 3)
+	for i, c := range runSubtasks(t, src, 3, 0, 200*time.Millisecond) {
+		for id, n := range c.ids {
+			all[id] += n
+		}
+		files[i] = len(c.ids) / 100
+	}
+	checkExactly(t, all, 3000)
+	if files[0] > 3 || files[1]+files[2] < 27 {
+		t.Fatalf("files read per subtask %v: want the slow subtask 0 to read at most 3, the fast ones the rest", files)
+	}
+}
+
+// TestSubtasksRestoreOldPositions restores positions in the forms written before the enumerator (one file
+// being read in cur and rows, and several in reading, as the subtasks owning files by a hash of their names
+// wrote them) at 3 subtasks: the rows after the position exactly once, none before it.
+func TestSubtasksRestoreOldPositions(t *testing.T) {
+	dir := t.TempDir()
+	writeCSVFiles(t, dir, 6, 3000)
+	for _, tc := range []struct {
+		pos  string
+		skip map[int64]int64 // file: rows read before the position
+	}{
+		{`{"done":["f00.csv","f03.csv"],"cur":"f01.csv","rows":1500}`, map[int64]int64{0: 3000, 3: 3000, 1: 1500}},
+		{`{"done":["f00.csv"],"reading":{"f02.csv":2048,"f04.csv":1024}}`, map[int64]int64{0: 3000, 2: 2048, 4: 1024}},
+	} {
+		src, err := filesystem.NewFactory().CreateSource(connCtx(table(t, csvTable(dir)), false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := src.(connectors.Checkpointed).RestorePosition([]byte(tc.pos)); err != nil {
+			t.Fatal(err)
+		}
+		all := map[int64]int{}
+		for _, c := range runSubtasks(t, src, 3, 0) {
+			for id, n := range c.ids {
+				all[id] += n
+			}
+		}
+		for id := int64(0); id < 18000; id++ {
+			want := 1
+			if id%3000 < tc.skip[id/3000] {
+				want = 0
+			}
+			if all[id] != want {
+				t.Fatalf("position %s: id %d read %d times, want %d", tc.pos, id, all[id], want)
+			}
+		}
+	}
+}
+
+// TestSubtasksReadTheClosingFileInParallel: without a WATERMARK a round's last file is handed out at once, so
+// 2 subtasks read 2 files side by side (runSubtasks: each subtask's first push waits until the other pushed
+// or returned; a subtask left waiting for the last file would hang it).
+func TestSubtasksReadTheClosingFileInParallel(t *testing.T) {
+	dir := t.TempDir()
+	writeCSVFiles(t, dir, 2, 100)
+	src, err := filesystem.NewFactory().CreateSource(connCtx(table(t, csvTable(dir)), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[int64]int{}
+	for i, c := range runSubtasks(t, src, 2, 0) {
+		if len(c.ids) != 100 {
+			t.Fatalf("subtask %d read %d rows, want one file's 100", i, len(c.ids))
+		}
+		for id, n := range c.ids {
+			all[id] += n
+		}
+	}
+	checkExactly(t, all, 200)
 }

@@ -287,8 +287,9 @@ func (r *splitEvents) Watermark(int64) error { return nil }
 func (r *splitEvents) End() error            { return nil }
 
 // TestWatermarkSplitEvents: the split events of one subtask reading three files in turn. Each file is
-// announced while the one before it is read (so it holds the watermark back), announced again as it opens,
-// marks its batch, and is finished after its last row; a finished file's id is taken by the next file.
+// announced as it opens, marks its batch, and is finished after its last row; while a file that is not the
+// round's last (c) is read, a hold split without rows holds the watermark back, finished with the file;
+// finished ids are taken again.
 func TestWatermarkSplitEvents(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"a", "b", "c"} {
@@ -312,9 +313,9 @@ func TestWatermarkSplitEvents(t *testing.T) {
 	// (The empty push after each file only advances the position: PushThen pushes nothing to an output
 	// that is not a PositionedOutput.)
 	want := []string{
-		"add 0", "add 1", "rows 0", "push 2", "finish 0", // a (0), b announced (1)
-		"add 1", "add 0", "rows 1", "push 2", "finish 1", // b (1), c announced (0 again)
-		"add 0", "rows 0", "push 2", "finish 0", // c
+		"add 0", "add 1", "rows 0", "push 2", "finish 0", "finish 1", // a (0), held (1)
+		"add 1", "add 0", "rows 1", "push 2", "finish 1", "finish 0", // b (1), held (0)
+		"add 0", "rows 0", "push 2", "finish 0", // c, the closing file: not held
 	}
 	if strings.Join(r.ev, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("events:\n got  %s\n want %s", strings.Join(r.ev, "; "), strings.Join(want, "; "))

@@ -3,6 +3,8 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -60,6 +62,24 @@ func (g *GroupSource) Topics() []string { return append([]string(nil), g.r.s.top
 
 // Servers is the table's 'properties.bootstrap.servers'.
 func (g *GroupSource) Servers() string { return g.r.s.cfg.servers() }
+
+// Table is the source table's name.
+func (g *GroupSource) Table() string { return g.r.s.cfg.table.Name }
+
+// ConnKey identifies the table's connection: its brokers and its security options ('properties.security.*',
+// 'properties.sasl.*', 'properties.ssl.*'). Tables with the same key can be read by one client.
+func (g *GroupSource) ConnKey() string {
+	var kv []string
+	for k, v := range g.r.s.cfg.table.Options {
+		for _, p := range []string{"properties.security.", "properties.sasl.", "properties.ssl."} {
+			if strings.HasPrefix(k, p) {
+				kv = append(kv, k+"="+v)
+			}
+		}
+	}
+	sort.Strings(kv)
+	return g.Servers() + "\x00" + strings.Join(kv, "\x00")
+}
 
 // ClientOpts are the table's connection options (brokers, security, metadata).
 func (g *GroupSource) ClientOpts() []kgo.Opt {

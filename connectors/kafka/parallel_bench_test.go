@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -24,26 +25,32 @@ import (
 //   - groupby: kafka → GROUP BY user (1000 keys; COUNT, SUM) → blackhole
 //   - join: kafka ⋈ kafka on id (a regular join of two tables reading the topic) → blackhole
 //
-// It reports records/s (wall clock; for the join, records read from both inputs) and records per CPU-second
-// (the whole process, broker included). The speedup is the ratio of the two sub-benchmarks' records/s:
+// It reports records/s (wall clock; for the join, records read from both inputs), records per CPU-second
+// (the whole process, broker included) and bytes allocated per record (the whole process). The speedup is
+// the ratio of the two sub-benchmarks' records/s:
 //
 //	go test ./connectors/kafka -run '^$' -bench Parallelism -benchtime 3x
 func BenchmarkParallelism(b *testing.B) {
-	benchParallelism(b, benchTopic(b))
+	benchParallelism(b, benchTopic(b), nil)
 }
 
 // BenchmarkParallelismBrokerProcess is BenchmarkParallelism with the kfake broker in a process of its own
-// (internal/kfakeproc): records/cpu-s is then the CPU of Sluice's process alone (getrusage of self, not of
-// children), and the broker does not take the benchmark's cores from inside its process.
+// (internal/kfakeproc): records/cpu-s and job-cpu-ns/record are then the CPU of Sluice's process alone
+// (getrusage of self, not of children), and broker-cpu-ns/record is the broker process's CPU over the same
+// runs (it serves the job's fetches and, for filter, its produce requests). Wall-time scaling is the ratio
+// of the p2 and p1 records/s; on a machine whose cores also run the broker, wall time cannot scale past
+// cores / (job + broker CPU per record).
 //
 //	go test ./connectors/kafka -run '^$' -bench ParallelismBrokerProcess -benchtime 3x
 func BenchmarkParallelismBrokerProcess(b *testing.B) {
-	addr := kfakeproc.Start(b, b.TempDir(), 4, "bench-in")
-	fillBenchTopic(b, addr)
-	benchParallelism(b, addr)
+	br := kfakeproc.StartBroker(b, b.TempDir(), 4, "bench-in")
+	fillBenchTopic(b, br.Addr)
+	benchParallelism(b, br.Addr, br)
 }
 
-func benchParallelism(b *testing.B, addr string) {
+// benchParallelism runs the jobs against the broker at addr; br is that broker when it runs in a process of
+// its own (its CPU is then reported), else nil.
+func benchParallelism(b *testing.B, addr string, br *kfakeproc.Broker) {
 	src := func(name string) string {
 		return fmt.Sprintf(`CREATE TABLE %s (id BIGINT, `+"`user`"+` STRING, url STRING, amount DOUBLE, ok BOOLEAN) WITH (
   'connector' = 'kafka', 'topic' = 'bench-in', 'properties.bootstrap.servers' = '%s', 'format' = 'json',
@@ -72,7 +79,9 @@ INSERT INTO hole SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = 
 		for _, par := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/p%d", job.name, par), func(b *testing.B) {
 				var total int64
-				var wall, cpu time.Duration
+				var wall, cpu, brokerCPU time.Duration
+				var allocBytes uint64
+				var ms runtime.MemStats
 				for i := 0; i < b.N; i++ {
 					run++
 					s, err := engine.NewSession(engine.Config{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, TempDir: b.TempDir(),
@@ -86,6 +95,9 @@ INSERT INTO hole SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = 
 						b.Fatal(err)
 					}
 					ctx := context.Background()
+					bc0 := brokerTime(b, br)
+					runtime.ReadMemStats(&ms)
+					a0 := ms.TotalAlloc
 					c0, w0 := cpuTime(), time.Now()
 					var jb *engine.Job
 					for _, st := range stmts {
@@ -102,6 +114,9 @@ INSERT INTO hole SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = 
 					}
 					wall += time.Since(w0)
 					cpu += cpuTime() - c0
+					runtime.ReadMemStats(&ms)
+					allocBytes += ms.TotalAlloc - a0
+					brokerCPU += brokerTime(b, br) - bc0
 					total += job.records
 					if got := jb.Metrics().RowsIn; got != job.records {
 						b.Fatalf("the job read %d records, want %d", got, job.records)
@@ -111,9 +126,26 @@ INSERT INTO hole SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = 
 					}
 				}
 				report(b, total, wall, cpu)
+				b.ReportMetric(float64(allocBytes)/float64(total), "alloc-B/record")
+				if br != nil {
+					b.ReportMetric(float64(cpu.Nanoseconds())/float64(total), "job-cpu-ns/record")
+					b.ReportMetric(float64(brokerCPU.Nanoseconds())/float64(total), "broker-cpu-ns/record")
+				}
 			})
 		}
 	}
+}
+
+// brokerTime is br's CPU time so far, 0 without a broker process.
+func brokerTime(b *testing.B, br *kfakeproc.Broker) time.Duration {
+	if br == nil {
+		return 0
+	}
+	d, err := br.CPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
 }
 
 // checkWritten fails b unless topic holds want records.
@@ -135,4 +167,67 @@ func checkWritten(b *testing.B, addr, topic string, want int64) {
 	if n != want {
 		b.Fatalf("the pipeline wrote %d records to %s, want %d", n, topic, want)
 	}
+}
+
+// BenchmarkScanSmallFetches reads the bench topic (broker in its own process) through a kafka table whose
+// fetches return at most 64 KiB per partition ('properties.max.partition.fetch.bytes'), as a source that
+// keeps up with a topic does: many fetches of a few batches each, where fetched records are recycled into
+// later fetches (source_pool.go). With the defaults the broker sends each partition of this topic in one
+// fetch, so nothing is reused within a run. It reports bytes allocated and job CPU per record.
+//
+//	go test ./connectors/kafka -run '^$' -bench ScanSmallFetches -benchtime 3x
+func BenchmarkScanSmallFetches(b *testing.B) {
+	br := kfakeproc.StartBroker(b, b.TempDir(), 4, "bench-in")
+	fillBenchTopic(b, br.Addr)
+	script := `CREATE TABLE src (id BIGINT, ` + "`user`" + ` STRING, url STRING, amount DOUBLE, ok BOOLEAN) WITH (
+  'connector' = 'kafka', 'topic' = 'bench-in', 'properties.bootstrap.servers' = '` + br.Addr + `', 'format' = 'json',
+  'properties.max.partition.fetch.bytes' = '65536',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+CREATE TABLE hole (id BIGINT, ` + "`user`" + ` STRING, url STRING, amount DOUBLE, ok BOOLEAN) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT * FROM src;`
+	stmts, err := sql.ParseScript(script)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	var wall, cpu time.Duration
+	var allocBytes uint64
+	var ms runtime.MemStats
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := engine.NewSession(engine.Config{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, TempDir: b.TempDir(),
+			Options:    map[string]string{"table.local-time-zone": "UTC"},
+			Connectors: connbuiltin.Registry().With(kafka.NewFactory())})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		runtime.ReadMemStats(&ms)
+		a0 := ms.TotalAlloc
+		c0, w0 := cpuTime(), time.Now()
+		var jb *engine.Job
+		for _, st := range stmts {
+			res, err := s.Execute(ctx, st)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Job != nil {
+				jb = res.Job
+			}
+		}
+		if err := s.WaitJobs(ctx); err != nil {
+			b.Fatal(err)
+		}
+		wall += time.Since(w0)
+		cpu += cpuTime() - c0
+		runtime.ReadMemStats(&ms)
+		allocBytes += ms.TotalAlloc - a0
+		if got := jb.Metrics().RowsIn; got != benchRecords {
+			b.Fatalf("the job read %d records, want %d", got, benchRecords)
+		}
+		total += benchRecords
+	}
+	report(b, total, wall, cpu)
+	b.ReportMetric(float64(allocBytes)/float64(total), "alloc-B/record")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(total), "job-cpu-ns/record")
 }

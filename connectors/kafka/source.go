@@ -135,6 +135,7 @@ func (s *source) runSubtask(ctx context.Context, out changelog.Output, sub, nsub
 		// Java's fetch.max.wait.ms default (franz-go waits 5 s): a fetch in flight delays partitions assigned
 		// meanwhile (discovery) by up to this long.
 		kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.WithPools(fetchRecords), // handle recycles the records (source_pool.go)
 	}
 	opts = append(opts, c.client.consumer...)
 	if c.client.readCommitted {
@@ -304,7 +305,12 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	pushed := false
 	r.pushedRows = false
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if firstErr != nil || len(fp.Records) == 0 {
+		if len(fp.Records) == 0 {
+			return
+		}
+		// The records go back to the pool once handled (decoded values do not point into the Record structs).
+		defer recycle(fp.Records)
+		if firstErr != nil {
 			return
 		}
 		st := r.parts[topicPartition{fp.Topic, fp.Partition}]

@@ -62,11 +62,13 @@ var testCfg = Config{CallTimeout: 2 * time.Second, MemoryLimit: 64 << 20}
 
 func loadT(t *testing.T, mod, export string) *Function {
 	t.Helper()
-	_, f, err := Load(context.Background(), export, export, mod, testCfg)
+	u, f, err := Load(context.Background(), export, export, mod, testCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(f.Close)
+	// The Function is closed once its UDF is unreachable (Load's cleanup, as when a dropped function's
+	// plans are gone): the test keeps the UDF until it ends, as a plan does while it runs.
+	t.Cleanup(func() { f.Close(); goruntime.KeepAlive(u) })
 	return f
 }
 
@@ -135,11 +137,12 @@ func TestTimeout(t *testing.T) {
 	mod := buildModule(t, "testdata/testmod")
 	cfg := testCfg
 	cfg.CallTimeout = 100 * time.Millisecond
-	_, f, err := Load(context.Background(), "spin", "spin", mod, cfg)
+	u, f, err := Load(context.Background(), "spin", "spin", mod, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	defer goruntime.KeepAlive(u) // else a GC during the call may run Load's cleanup and close f
 	start := time.Now()
 	_, err = f.call([]types.Value{types.IntValue(-1)})
 	if err == nil || !strings.Contains(err.Error(), "function SPIN ran longer than 100ms and was interrupted") {
@@ -205,11 +208,12 @@ func TestLocalPath(t *testing.T) {
 func TestMemoryLimitAtRun(t *testing.T) {
 	cfg := testCfg
 	cfg.CallTimeout = time.Minute // growing memory is slow under -race
-	_, f, err := Load(context.Background(), "hog", "hog", buildModule(t, "testdata/testmod"), cfg)
+	u, f, err := Load(context.Background(), "hog", "hog", buildModule(t, "testdata/testmod"), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	defer goruntime.KeepAlive(u)                        // else a GC during the call may run Load's cleanup and close f
 	_, err = f.call([]types.Value{types.IntValue(100)}) // 100 MiB > the 64 MiB limit
 	if err == nil || !strings.Contains(err.Error(), "function HOG failed: ") || !strings.Contains(err.Error(), "out of memory") {
 		t.Fatalf("err = %v", err)

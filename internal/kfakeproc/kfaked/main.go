@@ -1,13 +1,14 @@
 // Command kfaked runs franz-go's kfake broker in a process of its own, for benchmarks that measure the CPU
 // of Sluice's process without the broker's (internal/kfakeproc starts it). It listens on 127.0.0.1 (a port
 // of its own choosing), seeds the topics it is given, prints "listening <address>" on stdout, and exits
-// when its stdin is closed (its parent ended).
+// when its stdin is closed (its parent ended). A line "cpu" on stdin is answered on stdout with
+// "cpu <nanoseconds>": the user+system CPU time the process used so far.
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -29,5 +30,18 @@ func main() {
 	}
 	defer c.Close()
 	fmt.Println("listening", c.ListenAddrs()[0])
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		switch strings.TrimSpace(in.Text()) {
+		case "cpu":
+			d, err := cpuTime()
+			if err != nil {
+				fmt.Println("error", err)
+				continue
+			}
+			fmt.Println("cpu", d.Nanoseconds())
+		default:
+			fmt.Println("error unknown command", in.Text())
+		}
+	}
 }

@@ -1,0 +1,419 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
+)
+
+// A scale-out window aggregate (TUMBLE, HOP or CUMULATE over one kafka scan with a WATERMARK): stage 1
+// decodes, runs the Calcs up to the WATERMARK, tracks the watermark of each source partition it owns (the
+// highest value of the WATERMARK expression, as Flink's Kafka source per partition), assigns the windows
+// (exec.NewWindowAssigner: one row per window, so stage 2 aggregates per window) and produces each row to the
+// repartition partition of its group key (window_start, window_end and the other keys). After the rows of a
+// transaction, for every source partition whose watermark advanced, it writes a watermark record into every
+// repartition partition (kind byte scaleOutWatermark, the source partition's id, the watermark), in the same
+// transaction. Stage 2 keeps per repartition partition the latest watermark of each source partition and
+// fires its windows (exec.NewWindowAgg) at the minimum over all partitions of the source topics (their
+// count from metadata), as Flink's per-channel minimum: a source partition that sent nothing yet holds every
+// window back. The state of a partition (the open windows' groups, the fired watermark and the source
+// watermarks) is backed by the changelog topic: per transaction the member writes the entries that changed
+// since the last one and tombstones for those that went (fired windows), comparing a full snapshot of the
+// partition's open windows with what its changelog holds.
+
+// scaleOutWatermark is the kind byte of a watermark record on the repartition topic (row kinds are 0-3).
+const scaleOutWatermark = 0xFF
+
+// nsSourceWatermark is the changelog namespace of a stage-2 partition's source watermarks (the window
+// aggregate's own entries use 0 and 255).
+const nsSourceWatermark = 0xFE
+
+// scaleOutWindow is the part of a plan between the scan and the window aggregate.
+type scaleOutWindow struct {
+	agg  *planner.WindowAggregate
+	tvf  *planner.WindowTVF
+	wm   *planner.WatermarkAssigner
+	mid  []*planner.Calc // between the WATERMARK and the window TVF, the scan's side first
+	post []*planner.Calc // between the window TVF and the aggregate, the TVF's side first
+}
+
+// cutScaleOutWindow cuts a plan whose sink's Calcs read a window aggregate: Scan -> Calcs -> WATERMARK ->
+// Calcs -> window TVF (TUMBLE, HOP, CUMULATE on an event-time attribute) -> Calcs -> WindowAggregate.
+func cutScaleOutWindow(p *scaleOutPlan, w *planner.WindowAggregate, root planner.Node) (*scaleOutPlan, error) {
+	if w.Spec.Kind == exec.Session {
+		return nil, fmt.Errorf("%s aggregates SESSION windows, which a scale-out job does not support (a session's rows and merges are per key and unbounded in time); use TUMBLE, HOP or CUMULATE", w.Describe())
+	}
+	win := &scaleOutWindow{agg: w}
+	n := calcsDown(w.Input, &win.post)
+	tvf, ok := n.(*planner.WindowTVF)
+	if !ok {
+		return nil, fmt.Errorf("the window aggregate's input is %s, not a window table function (TUMBLE, HOP, CUMULATE) over a table scan", n.Describe())
+	}
+	if tvf.Proctime {
+		return nil, fmt.Errorf("%s windows on a processing-time attribute; a scale-out job's windows run on event time: declare a WATERMARK on the source table and window on its rowtime column", tvf.Describe())
+	}
+	win.tvf = tvf
+	n = calcsDown(tvf.Input, &win.mid)
+	wa, ok := n.(*planner.WatermarkAssigner)
+	if !ok {
+		return nil, fmt.Errorf("the window table function's input is %s, not a source table with a WATERMARK", n.Describe())
+	}
+	win.wm = wa
+	var pre []*planner.Calc
+	n = calcsDown(wa.Input, &pre)
+	scan, ok := n.(*planner.Scan)
+	if !ok {
+		return nil, fmt.Errorf("the WATERMARK's input is %s, not a table scan", n.Describe())
+	}
+	if !scan.Mode().IsInsertOnly() {
+		return nil, fmt.Errorf("the window aggregate's input is not insert-only")
+	}
+	if ss, ok := scan.Source.(connectors.SplitSource); ok {
+		if idle, ok := ss.WatermarkIdleTimeout(); ok && idle > 0 {
+			return nil, fmt.Errorf("table '%s' sets 'scan.watermark.idle-timeout': a scale-out window job does not mark idle partitions (an idle source partition holds its windows back until it gets rows); remove the option", scan.Table.Name)
+		}
+		if _, _, ok := ss.WatermarkAlignment(); ok {
+			return nil, fmt.Errorf("table '%s' sets 'scan.watermark.alignment.group': a scale-out window job does not align watermarks; remove the option", scan.Table.Name)
+		}
+	}
+	p.win = win
+	p.branches = []*scaleOutBranch{{scan: scan, pre: pre}}
+	p.fp = planFingerprint(root)
+	return p, nil
+}
+
+// refuseWindowOp names the window operators other than the window aggregate, which scale-out does not run.
+func refuseWindowOp(n planner.Node) error {
+	switch n.(type) {
+	case *planner.WindowJoin:
+		return fmt.Errorf("the sink's input is %s: window joins are not supported; a scale-out job runs one window aggregate (TUMBLE, HOP, CUMULATE), a GROUP BY or a regular join", n.Describe())
+	case *planner.WindowRank:
+		return fmt.Errorf("the sink's input is %s: window Top-N and deduplication are not supported; write the window aggregate's results to a kafka table and rank them in another job", n.Describe())
+	case *planner.WindowTVF:
+		return fmt.Errorf("the sink's input is %s: a window table function without an aggregate is not supported; GROUP BY window_start, window_end", n.Describe())
+	}
+	return nil
+}
+
+// calcsDown walks down the Calcs from n, prepending each to *calcs (so the lowest comes first), and returns
+// the first node that is not a Calc.
+func calcsDown(n planner.Node, calcs *[]*planner.Calc) planner.Node {
+	for c, ok := n.(*planner.Calc); ok; c, ok = n.(*planner.Calc) {
+		*calcs = append([]*planner.Calc{c}, *calcs...)
+		n = c.Input
+	}
+	return n
+}
+
+// winStage is a member's window state: stage 1's watermarks per source partition and stage 2's partitions.
+type winStage struct {
+	loc   *time.Location
+	base  map[string]uint32 // a source topic's first source partition id (ids number the topics' partitions)
+	nsrc  int               // source partitions of all source topics
+	cur   uint32            // the id of the source partition whose rows are pushed
+	srcWM map[uint32]int64  // stage 1: the watermark of each source partition read since the state was dropped
+	sent  map[uint32]int64  // stage 1: the watermark last written for each source partition
+
+	parts   map[int32]*winPart // stage 2: the repartition partitions whose state is loaded
+	touched map[int32]*winPart // stage 2: the partitions that got records in the open transaction
+	wmBuf   []byte
+}
+
+// winPart is the stage-2 window aggregate of one repartition partition.
+type winPart struct {
+	agg     changelog.Output
+	snap    state.Snapshotter
+	srcWM   map[uint32]int64  // the latest watermark of each source partition
+	applied int64             // the watermark given to agg
+	last    map[string][]byte // the entries the changelog partition holds (namespace byte + key)
+}
+
+// setupWindow prepares the member's window stages (submitScaleOut): the source partition ids need the
+// topics' partition counts.
+func (m *member) setupWindow(loc *time.Location, counts map[string]int32) {
+	ws := &winStage{loc: loc, base: map[string]uint32{}, srcWM: map[uint32]int64{}, sent: map[uint32]int64{},
+		parts: map[int32]*winPart{}, touched: map[int32]*winPart{}}
+	for _, t := range m.srcTopics {
+		ws.base[t] = uint32(ws.nsrc)
+		ws.nsrc += int(counts[t])
+	}
+	m.win = ws
+	m.inTypes = fieldTypes(m.plan.win.agg.Input.Fields())
+}
+
+// windowStage1 is the stage-1 output of a window plan's branch: the WATERMARK's tracker, the Calcs and the
+// window assigner behind it, and the repartitioner.
+func (m *member) windowStage1() changelog.Output {
+	win := m.plan.win
+	var out changelog.Output = &winRepartitioner{m: m}
+	for i := len(win.post) - 1; i >= 0; i-- {
+		out = exec.NewCalc(win.post[i].Projects, win.post[i].Filter, out)
+	}
+	out = exec.NewWindowAssigner(win.tvf.Spec, win.tvf.TimeCol, win.tvf.LTZ, m.win.loc, out)
+	for i := len(win.mid) - 1; i >= 0; i-- {
+		out = exec.NewCalc(win.mid[i].Projects, win.mid[i].Filter, out)
+	}
+	return &wmTracker{ws: m.win, rowtime: win.wm.Expr, out: out}
+}
+
+// wmTracker evaluates the WATERMARK expression on every row and raises the watermark of the source
+// partition whose rows these are (NULL results are ignored, as by the WATERMARK operator).
+type wmTracker struct {
+	ws      *winStage
+	rowtime expr.Expr
+	out     changelog.Output
+}
+
+func (t *wmTracker) Push(b *changelog.Batch) error {
+	hi, any := int64(math.MinInt64), false
+	for i := range b.Rows {
+		v, err := t.rowtime.Eval(b.Rows[i].Vals)
+		if err != nil {
+			return fmt.Errorf("evaluate watermark %s: %w", t.rowtime.String(), err)
+		}
+		if v.T == types.TagNull {
+			continue
+		}
+		hi, any = max(hi, v.I), true
+	}
+	if any {
+		if cur, ok := t.ws.srcWM[t.ws.cur]; !ok || hi > cur {
+			t.ws.srcWM[t.ws.cur] = hi
+		}
+	}
+	return t.out.Push(b)
+}
+func (t *wmTracker) Watermark(int64) error { return nil }
+func (t *wmTracker) End() error            { return nil }
+
+// winRepartitioner produces each windowed row to the repartition partition of its group key.
+type winRepartitioner struct{ m *member }
+
+func (r *winRepartitioner) Push(b *changelog.Batch) error {
+	m := r.m
+	for i := range b.Rows {
+		row := &b.Rows[i]
+		m.valBuf = append(m.valBuf[:0], byte(row.Kind))
+		m.repartition(row, m.inTypes, m.plan.win.agg.Keys)
+	}
+	return nil
+}
+func (r *winRepartitioner) Watermark(int64) error { return nil }
+func (r *winRepartitioner) End() error            { return nil }
+
+// sendWatermarks writes, for every source partition whose watermark advanced in this transaction, a
+// watermark record into every repartition partition.
+func (m *member) sendWatermarks() {
+	ws := m.win
+	for id, wm := range ws.srcWM {
+		if sent, ok := ws.sent[id]; ok && sent >= wm {
+			continue
+		}
+		ws.sent[id] = wm
+		ws.wmBuf = binary.AppendUvarint(append(ws.wmBuf[:0], scaleOutWatermark), uint64(id))
+		ws.wmBuf = binary.AppendVarint(ws.wmBuf, wm)
+		for p := range m.nparts {
+			rec := m.record()
+			rec.Topic, rec.Partition, rec.Headers = m.rep, p, m.hdr
+			rec.Key = nil // not a group's record
+			rec.Value = append(rec.Value, ws.wmBuf...)
+			m.produce(rec)
+		}
+	}
+}
+
+// newWinPart builds the window aggregate of one partition; its output goes through the Calcs behind it to
+// the sink of the member's current session.
+func (m *member) newWinPart() (*winPart, error) {
+	a := m.plan.win.agg
+	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, InTypes: m.inTypes}
+	for _, k := range a.Keys {
+		cfg.KeyTypes = append(cfg.KeyTypes, m.inTypes[k])
+	}
+	agg, err := exec.NewWindowAgg(cfg, a.WindowEndKey, m.postOutput())
+	if err != nil {
+		return nil, err
+	}
+	snap, ok := agg.(state.Snapshotter)
+	if !ok {
+		return nil, fmt.Errorf("internal error: the window aggregate has no state snapshots")
+	}
+	return &winPart{agg: agg, snap: snap, srcWM: map[uint32]int64{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
+}
+
+// windowAggregate decodes repartition records, pushes rows into the partition's window aggregate and
+// applies watermark records: the aggregate's watermark is the minimum over every source partition.
+func (m *member) windowAggregate(part int32, wp *winPart, recs []*kgo.Record) error {
+	m.win.touched[part] = wp
+	m.startBatch(len(recs))
+	for i, rec := range recs {
+		if err := m.checkRecord(rec); err != nil {
+			return err
+		}
+		if rec.Value[0] == scaleOutWatermark {
+			id, n := binary.Uvarint(rec.Value[1:])
+			wm, n2 := binary.Varint(rec.Value[1+max(n, 0):])
+			if n <= 0 || n2 <= 0 {
+				return fmt.Errorf("repartition topic '%s' partition %d offset %d: unreadable watermark record", rec.Topic, rec.Partition, rec.Offset)
+			}
+			// The rows before the watermark go first.
+			if m.batch.Len() > 0 {
+				if err := wp.agg.Push(&m.batch); err != nil {
+					return err
+				}
+				m.batch.Reset()
+			}
+			if err := m.advanceWindow(wp, uint32(id), wm); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := m.appendRow(i, rec); err != nil {
+			return err
+		}
+	}
+	if m.batch.Len() == 0 {
+		return nil
+	}
+	return wp.agg.Push(&m.batch)
+}
+
+// advanceWindow notes the watermark wm of source partition id and gives the aggregate the minimum over all
+// source partitions when it advanced.
+func (m *member) advanceWindow(wp *winPart, id uint32, wm int64) error {
+	if int(id) >= m.win.nsrc {
+		return fmt.Errorf("a watermark record names source partition %d, the source topics have %d partitions: the job was started on another source; delete the job's internal topics ('%s-*') to start it anew", id, m.win.nsrc, m.s.name)
+	}
+	if cur, ok := wp.srcWM[id]; ok && cur >= wm {
+		return nil
+	}
+	wp.srcWM[id] = wm
+	combined, ok := m.combinedWatermark(wp)
+	if !ok || combined <= wp.applied {
+		return nil
+	}
+	wp.applied = combined
+	return wp.agg.Watermark(combined)
+}
+
+// combinedWatermark is the minimum of the source partitions' watermarks, when every one has sent one.
+func (m *member) combinedWatermark(wp *winPart) (int64, bool) {
+	if len(wp.srcWM) < m.win.nsrc {
+		return 0, false
+	}
+	lo := int64(math.MaxInt64)
+	for _, wm := range wp.srcWM {
+		lo = min(lo, wm)
+	}
+	return lo, true
+}
+
+// restoreWindow loads the window aggregates of the given repartition partitions from their changelog
+// partitions.
+func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
+	start := time.Now()
+	entries, err := m.readChangelog(ctx, parts)
+	if err != nil {
+		return err
+	}
+	keys := 0
+	for _, p := range parts {
+		wp, err := m.newWinPart()
+		if err != nil {
+			return err
+		}
+		r := &entryReader{}
+		for k, v := range entries[p] {
+			if len(k) == 0 {
+				continue
+			}
+			if k[0] == nsSourceWatermark {
+				id, n := binary.Uvarint([]byte(k[1:]))
+				wm, n2 := binary.Varint(v)
+				if n <= 0 || n2 <= 0 {
+					return fmt.Errorf("restore partition %d from the changelog topic '%s': unreadable source watermark entry %x", p, m.cl, k)
+				}
+				wp.srcWM[uint32(id)] = wm
+				continue
+			}
+			r.keys = append(r.keys, k)
+			r.vals = append(r.vals, v)
+		}
+		if len(r.keys) > 0 {
+			r.sortMetaFirst()
+			if err := wp.snap.RestoreState(r); err != nil {
+				return fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, m.cl, err)
+			}
+		}
+		if c, ok := m.combinedWatermark(wp); ok {
+			wp.applied = c
+		}
+		wp.last = entries[p]
+		keys += len(entries[p])
+		m.win.parts[p] = wp
+	}
+	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': restored partitions %v from '%s' (%d entries) in %s.\n",
+		m.s.name, parts, m.cl, keys, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// writeWindowChangelog writes, for every partition that got records in this transaction, the changelog
+// entries that differ from what its changelog partition holds, and tombstones for the entries that went.
+func (m *member) writeWindowChangelog() error {
+	for p, wp := range m.win.touched {
+		c := &entryCollector{cur: make(map[string][]byte, len(wp.last))}
+		if err := wp.snap.SnapshotState(c); err != nil {
+			return fmt.Errorf("state of partition %d: %w", p, err)
+		}
+		for id, wm := range wp.srcWM {
+			k := binary.AppendUvarint([]byte{nsSourceWatermark}, uint64(id))
+			c.cur[string(k)] = binary.AppendVarint(nil, wm)
+		}
+		for k, v := range c.cur {
+			if old, ok := wp.last[k]; !ok || !bytes.Equal(old, v) {
+				m.produceEntry(p, []byte(k), v)
+			}
+		}
+		for k := range wp.last {
+			if _, ok := c.cur[k]; !ok {
+				m.produceEntry(p, []byte(k), nil)
+			}
+		}
+		wp.last = c.cur
+	}
+	clear(m.win.touched)
+	return nil
+}
+
+// entryCollector collects a snapshot's entries (keys: namespace byte + entry key; values copied).
+type entryCollector struct {
+	cur map[string][]byte
+	kb  []byte
+}
+
+func (c *entryCollector) Put(ns uint8, key, value []byte) error {
+	c.kb = append(append(c.kb[:0], ns), key...)
+	c.cur[string(c.kb)] = bytes.Clone(value)
+	return nil
+}
+
+// drop forgets the window state of both stages (dropState).
+func (ws *winStage) drop() {
+	clear(ws.parts)
+	clear(ws.touched)
+	clear(ws.srcWM)
+	clear(ws.sent)
+}
