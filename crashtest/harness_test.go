@@ -175,6 +175,14 @@ func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first records are produced before feed returns, so that the topic exists when the caller starts
+	// a job reading it (a job refuses a missing topic unless it may create it).
+	first := orders(f.n, 100, users)
+	if err := cl.ProduceSync(context.Background(), first...).FirstErr(); err != nil {
+		cl.Close()
+		t.Fatalf("feed: %v", err)
+	}
+	f.n += len(first)
 	go func() {
 		defer close(f.done)
 		defer cl.Close()
