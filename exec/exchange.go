@@ -17,8 +17,9 @@ import (
 // is its own operator instance owning the key groups g with Subtask(g, maxParallelism, n) equal to its index
 // (as in Parallel) and runs on its own goroutine (Run) behind one input queue. Senders (one per upstream
 // subtask and input side) route every row by its key group into the owning subtask's queue, in batches per
-// destination that are recycled through a free list: no allocation per row. A two-input operator (a join)
-// has two sides; every queue item carries its side and sending channel.
+// destination that are recycled through a free list: no allocation per row; a columnar batch into an
+// operator that takes columns travels as columns (gathered per destination, exchange_route.go). A two-input
+// operator (a join) has two sides; every queue item carries its side and sending channel.
 //
 // Watermarks and the end of input are sent to every subtask; a subtask's input watermark is the minimum
 // over its channels (one exec.NewUnion per side, so exec.IdleWatermark marks a channel idle), and its
