@@ -10,14 +10,16 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Exchange is Flink's pipelined hash exchange into a keyed operator that runs as n subtasks. Every subtask
 // is its own operator instance owning the key groups g with Subtask(g, maxParallelism, n) equal to its index
 // (as in Parallel) and runs on its own goroutine (Run) behind one input queue. Senders (one per upstream
 // subtask and input side) route every row by its key group into the owning subtask's queue, in batches per
-// destination that are recycled through a free list: no allocation per row. A two-input operator (a join)
-// has two sides; every queue item carries its side and sending channel.
+// destination that are recycled through a free list: no allocation per row; a columnar batch into an
+// operator that takes columns travels as columns (gathered per destination, exchange_route.go). A two-input
+// operator (a join) has two sides; every queue item carries its side and sending channel.
 //
 // Watermarks and the end of input are sent to every subtask; a subtask's input watermark is the minimum
 // over its channels (one exec.NewUnion per side, so exec.IdleWatermark marks a channel idle), and its
@@ -67,6 +69,7 @@ const (
 	xEnd
 	xDrain
 	xTick // exchange_tick.go
+	xCols // gathered columns (exchange_route.go)
 )
 
 type xItem struct {
@@ -77,10 +80,21 @@ type xItem struct {
 	b    *xBatch
 }
 
-// xBatch is rows sent to one subtask; their values live in arena.
+// xBatch is rows sent to one subtask; their values live in arena. A sender into operators that take columns
+// gathers the rows of columnar batches into cols instead (xCols); an item holds either rows or columns.
 type xBatch struct {
 	batch changelog.Batch
 	arena []types.Value
+	cols  vec.Gather
+}
+
+// reset empties b for reuse, once its item was processed.
+func (b *xBatch) reset() {
+	b.batch.Reset()
+	b.arena = b.arena[:0]
+	if b.cols.N > 0 {
+		b.cols.Reset()
+	}
 }
 
 type xSub struct {
@@ -171,8 +185,7 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 			}
 			x.release(s.idx)
 			if it.b != nil {
-				it.b.batch.Reset()
-				it.b.arena = it.b.arena[:0]
+				it.b.reset()
 				select {
 				case x.free <- it.b:
 				default:
@@ -207,6 +220,8 @@ func (x *Exchange) handle(s *xSub, it xItem) (err error) {
 	switch it.kind {
 	case xRows:
 		return s.ins[it.side][it.from].Push(&it.b.batch)
+	case xCols:
+		return s.ins[it.side][it.from].(vec.Output).PushColumns(&it.b.cols.Batch)
 	case xWatermark:
 		return s.ins[it.side][it.from].Watermark(it.wm)
 	case xEnd:
@@ -293,7 +308,18 @@ func (x *Exchange) batch() *xBatch {
 // Sender returns the sender of channel from of side (one per upstream subtask; not safe for concurrent use).
 func (x *Exchange) Sender(side, from int) *ExchangeSender {
 	sd := &x.sides[side]
-	return &ExchangeSender{x: x, side: side, from: from, pend: make([]*xBatch, len(x.subs)), sd: sd, kinds: routeKinds(sd.KeyTypes)}
+	return &ExchangeSender{x: x, side: side, from: from, pend: make([]*xBatch, len(x.subs)), sd: sd, kinds: routeKinds(sd.KeyTypes),
+		cols: x.acceptsColumns(side, from)}
+}
+
+// acceptsColumns reports whether every subtask's operator takes columns on channel from of side.
+func (x *Exchange) acceptsColumns(side, from int) bool {
+	for _, s := range x.subs {
+		if s == nil || !vec.Accepts(s.ins[side][from]) {
+			return false
+		}
+	}
+	return len(x.subs) > 0
 }
 
 // ExchangeSender routes one upstream channel's rows into the keyed subtasks' queues (a changelog.Output).
@@ -308,6 +334,8 @@ type ExchangeSender struct {
 	kinds  []routeKind   // nil: every key is encoded to be hashed
 	owners []int32       // per row of the batch being routed, its subtask
 	row    []types.Value // PushColumns' row being routed
+	cols   bool          // the subtasks take columns: PushColumns gathers them per subtask (exchange_route.go)
+	idx    [][]int32     // PushColumns with cols: per subtask, the physical rows of the batch it owns
 }
 
 func (s *ExchangeSender) Push(b *changelog.Batch) error {
@@ -323,6 +351,13 @@ func (s *ExchangeSender) Push(b *changelog.Batch) error {
 // add copies a row into subtask k's collected rows, sending them when xBatchRows are collected.
 func (s *ExchangeSender) add(k int, kind changelog.Kind, vals []types.Value) error {
 	p := s.pend[k]
+	if p != nil && p.cols.N > 0 {
+		// columns collected before: they go first (order per channel)
+		if err := s.sendRows(k); err != nil {
+			return err
+		}
+		p = nil
+	}
 	if p == nil {
 		p = s.x.batch()
 		s.pend[k] = p
@@ -336,16 +371,21 @@ func (s *ExchangeSender) add(k int, kind changelog.Kind, vals []types.Value) err
 	return nil
 }
 
+// sendRows sends what was collected for subtask k (rows or columns).
 func (s *ExchangeSender) sendRows(k int) error {
 	p := s.pend[k]
 	s.pend[k] = nil
-	return s.x.send(k, xItem{kind: xRows, side: uint8(s.side), from: int32(s.from), b: p})
+	kind := xRows
+	if p.cols.N > 0 {
+		kind = xCols
+	}
+	return s.x.send(k, xItem{kind: kind, side: uint8(s.side), from: int32(s.from), b: p})
 }
 
 // Flush sends the rows collected so far.
 func (s *ExchangeSender) Flush() error {
 	for k, p := range s.pend {
-		if p != nil && len(p.batch.Rows) > 0 {
+		if p != nil && (len(p.batch.Rows) > 0 || p.cols.N > 0) {
 			if err := s.sendRows(k); err != nil {
 				return err
 			}

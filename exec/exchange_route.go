@@ -55,6 +55,27 @@ func routeKinds(ts []types.Type) []routeKind {
 	return ks
 }
 
+// hashInt and hashStr feed one non-NULL key value of route kind routeInt and routeString (its encoding).
+func hashInt(h uint64, i int64) uint64 {
+	h = fnvByte(h, 0x01)
+	u := uint64(i) ^ (1 << 63)
+	for sh := 56; sh >= 0; sh -= 8 {
+		h = fnvByte(h, byte(u>>sh))
+	}
+	return h
+}
+
+func hashStr(h uint64, str string) uint64 {
+	h = fnvByte(h, 0x01)
+	for j := 0; j < len(str); j++ {
+		h = fnvByte(h, str[j])
+		if str[j] == 0 {
+			h = fnvByte(h, 0xFF)
+		}
+	}
+	return fnvByte(fnvByte(h, 0x00), 0x01)
+}
+
 // fastHash returns state.Hash of the key encoding of vals' key columns, and false when a value is not of
 // the form its column's route kind hashes (a NULL in a NullKey side, a value of another tag).
 func (s *ExchangeSender) fastHash(vals []types.Value) (uint64, bool) {
@@ -73,26 +94,58 @@ func (s *ExchangeSender) fastHash(vals []types.Value) (uint64, bool) {
 			if v.T != types.TagInt && v.T != types.TagDate && v.T != types.TagTime {
 				return 0, false
 			}
-			h = fnvByte(h, 0x01)
-			u := uint64(v.I) ^ (1 << 63)
-			for sh := 56; sh >= 0; sh -= 8 {
-				h = fnvByte(h, byte(u>>sh))
-			}
+			h = hashInt(h, v.I)
 		case routeString:
 			if v.T != types.TagString && v.T != types.TagBytes {
 				return 0, false
 			}
-			h = fnvByte(h, 0x01)
-			str := v.S
-			for j := 0; j < len(str); j++ {
-				h = fnvByte(h, str[j])
-				if str[j] == 0 {
-					h = fnvByte(h, 0xFF)
-				}
-			}
-			h = fnvByte(fnvByte(h, 0x00), 0x01)
+			h = hashStr(h, v.S)
 		default:
 			return 0, false
+		}
+	}
+	return fnvFinish(h), true
+}
+
+// colsRoutable reports whether every key column of b has the form of its route kind (colHash applies).
+func (s *ExchangeSender) colsRoutable(b *vec.Batch) bool {
+	if s.kinds == nil {
+		return false
+	}
+	for i, c := range s.sd.Keys {
+		col := b.Cols[c]
+		switch s.kinds[i] {
+		case routeInt:
+			if col.Kind != vec.Int64 || col.Tag != types.TagInt && col.Tag != types.TagDate && col.Tag != types.TagTime {
+				return false
+			}
+		case routeString:
+			if col.Kind != vec.Bytes || col.Tag != types.TagString && col.Tag != types.TagBytes {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// colHash is fastHash of physical row i of b, read from its key columns (colsRoutable).
+func (s *ExchangeSender) colHash(b *vec.Batch, i int) (uint64, bool) {
+	h := uint64(fnvOffset)
+	for k, c := range s.sd.Keys {
+		col := b.Cols[c]
+		if col.Nulls.Get(i) {
+			if s.sd.NullKey {
+				return 0, false
+			}
+			h = fnvByte(h, 0x00)
+			continue
+		}
+		if s.kinds[k] == routeInt {
+			h = hashInt(h, col.I64[i])
+		} else {
+			h = hashStr(h, col.Str(i))
 		}
 	}
 	return fnvFinish(h), true
@@ -135,10 +188,16 @@ func (s *ExchangeSender) owner(vals []types.Value) int {
 	return Subtask(state.KeyGroup(s.keyBuf, s.x.maxPar), s.x.maxPar, len(s.x.subs))
 }
 
-// PushColumns routes a columnar batch: each selected row's values are written once, from the columns, into
-// the owning subtask's queue item (no intermediate row batch). String values share b's byte arenas, which
-// b then does not reuse (vec.Col.Value).
+// PushColumns routes a columnar batch. When the subtasks' operators take columns (vec.Accepts of their
+// input), the rows each subtask owns are gathered, a column at a time, into that subtask's pending columnar
+// batch (vec.Gather: typed columns, strings copied into its arena, recycled with the queue item), which the
+// subtask hands to the operator's PushColumns. Otherwise each selected row's values are written once, from
+// the columns, into the owning subtask's queue item; string values then share b's byte arenas, which b then
+// does not reuse (vec.Col.Value).
 func (s *ExchangeSender) PushColumns(b *vec.Batch) error {
+	if s.cols {
+		return s.gather(b)
+	}
 	w := len(b.Cols)
 	if cap(s.row) < w {
 		s.row = make([]types.Value, w)
@@ -160,6 +219,64 @@ func (s *ExchangeSender) PushColumns(b *vec.Batch) error {
 		}
 		if err := s.add(k, b.Kind(i), row); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// gather routes b's selected rows into the subtasks' pending columnar batches (PushColumns).
+func (s *ExchangeSender) gather(b *vec.Batch) error {
+	n := len(s.x.subs)
+	if len(s.idx) != n {
+		s.idx = make([][]int32, n)
+	}
+	for k := range s.idx {
+		s.idx[k] = s.idx[k][:0]
+	}
+	if cap(s.row) < len(b.Cols) {
+		s.row = make([]types.Value, len(b.Cols))
+	}
+	fast := s.colsRoutable(b)
+	maxPar := s.x.maxPar
+	for r, nr := 0, b.Len(); r < nr; r++ {
+		i := b.Row(r)
+		k := -1
+		if fast {
+			if h, ok := s.colHash(b, i); ok {
+				k = Subtask(int(h%uint64(maxPar)), maxPar, n)
+			}
+		}
+		if k < 0 {
+			// the key encoded from its values (only the key columns are read)
+			row := s.row[:len(b.Cols)]
+			for _, c := range s.sd.Keys {
+				row[c] = keyValue(b.Cols[c], i) // groupagg_twophase_vec.go
+			}
+			k = s.owner(row)
+		}
+		s.idx[k] = append(s.idx[k], int32(i))
+	}
+	for k, rows := range s.idx {
+		if len(rows) == 0 {
+			continue
+		}
+		p := s.pend[k]
+		if p != nil && (len(p.batch.Rows) > 0 || !p.cols.Fits(b)) {
+			// rows collected before, or columns of another shape: they go first (order per channel)
+			if err := s.sendRows(k); err != nil {
+				return err
+			}
+			p = nil
+		}
+		if p == nil {
+			p = s.x.batch()
+			s.pend[k] = p
+		}
+		p.cols.Append(b, rows)
+		if p.cols.N >= xBatchRows {
+			if err := s.sendRows(k); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
