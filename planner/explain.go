@@ -11,6 +11,12 @@ import (
 // Explain prints a physical plan tree as Flink does (+- and :- connectors). With modes, each node gets
 // ", changelogMode=[I,UB,UA]". (Checkpoints derive operator ids from this text: keep it stable.)
 func Explain(root Node, modes bool) string {
+	return explainPlan(root, modes, false)
+}
+
+// explainPlan is Explain; with pushed, a scan also prints the projection pushed into its source
+// (projection_explain.go). Checkpoints' operator ids come from the text without it.
+func explainPlan(root Node, modes, pushed bool) string {
 	if s, ok := root.(*Sink); ok {
 		if m, ok := s.Input.(*SinkMaterializer); ok { // Flink prints it as the sink's upsertMaterialize=[true]
 			root = withInputs(s, []Node{m.Input})
@@ -18,6 +24,9 @@ func Explain(root Node, modes bool) string {
 	}
 	return explainTree(root, func(n Node) string {
 		line := n.Describe()
+		if sc, ok := n.(*Scan); ok && pushed {
+			line = sc.describePushed()
+		}
 		if modes {
 			line = strings.TrimSuffix(line, ")") + ", changelogMode=[" + n.Mode().Kinds.String() + "])"
 		}
@@ -138,11 +147,11 @@ func ExplainText(t *Trace, mode string, modes, verbose bool) string {
 	}
 	fmt.Fprintf(&b, "\n== Optimized Physical Plan (%s) ==\n", mode)
 	for _, st := range t.Statements {
-		b.WriteString(Explain(view(st.Physical), modes))
+		b.WriteString(explainPlan(view(st.Physical), modes, true))
 	}
 	b.WriteString("\n== Optimized Execution Plan ==\n")
 	for _, st := range t.Statements {
-		b.WriteString(Explain(view(executionView(st.Physical)), false))
+		b.WriteString(explainPlan(view(executionView(st.Physical)), false, true))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
