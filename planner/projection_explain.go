@@ -44,3 +44,19 @@ func pushedColumns(p *formats.Projection, fields []Field, prefix string, out *[]
 		pushedColumns(sub, members, prefix+f.Name+".", out)
 	}
 }
+
+// pushedAny reports whether projection pushdown handed a projection to a source of a scan in n.
+func pushedAny(n Node) bool {
+	if sc, ok := n.(*Scan); ok {
+		if sc.ReusedBy != nil {
+			sc = sc.ReusedBy
+		}
+		return sc.Pushed != nil
+	}
+	for _, in := range n.Inputs() {
+		if pushedAny(in) {
+			return true
+		}
+	}
+	return false
+}

@@ -56,3 +56,54 @@ func TestProjectionPushdown(t *testing.T) {
 		})
 	})
 }
+
+// TestExplainVerboseShowsPushedProjection: EXPLAIN VERBOSE prints the plan after projection pushdown (a scan
+// shows project=[...]) when a source was told to skip columns; plain EXPLAIN and checkpoints' plan text
+// (Explain) do not change.
+func TestExplainVerboseShowsPushedProjection(t *testing.T) {
+	cat := newTestCatalog(t)
+	if out := execDDL(cat, `CREATE TABLE kb (auction BIGINT, price BIGINT, url STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+WITH ('connector' = 'kafka', 'topic' = 'kb', 'properties.bootstrap.servers' = '127.0.0.1:9', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');`); out != "ok\n" {
+		t.Fatal(out)
+	}
+	for _, tc := range []struct {
+		query, want string
+	}{
+		{"SELECT auction, price FROM (SELECT auction, price FROM kb UNION ALL SELECT auction, price FROM kb) WHERE price > 1", "project=[auction, price, ts]"},
+		{"SELECT * FROM u", ""}, // datagen: nothing is pushed
+	} {
+		p := newTestPlanner(cat, false)
+		p.Trace = &Trace{}
+		n, err := bindStatement(p, tc.query)
+		if err == nil {
+			n, err = p.optimize(n)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := ExplainText(p.Trace, "streaming", false, true)
+		if strings.Contains(plain, "projection pushdown") {
+			t.Fatalf("%s: the plan after projection pushdown is printed before pushdown ran:\n%s", tc.query, plain)
+		}
+		before := Explain(n, false)
+		PushProjections(ReuseSources([]Node{n}))
+		if after := Explain(n, false); after != before {
+			t.Fatalf("%s: Explain (checkpoints' operator ids) changed with pushdown:\n%s\nwas:\n%s", tc.query, after, before)
+		}
+		verbose := ExplainText(p.Trace, "streaming", false, true)
+		terse := ExplainText(p.Trace, "streaming", false, false)
+		if strings.Contains(terse, "project=[") {
+			t.Fatalf("%s: plain EXPLAIN shows the pushed projection:\n%s", tc.query, terse)
+		}
+		i := strings.Index(verbose, "== Plan after projection pushdown ==")
+		if tc.want == "" {
+			if i >= 0 {
+				t.Fatalf("%s: nothing was pushed, yet VERBOSE prints a plan after projection pushdown:\n%s", tc.query, verbose)
+			}
+			continue
+		}
+		if i < 0 || strings.Count(verbose[i:], tc.want) != 2 {
+			t.Fatalf("%s: want the plan after projection pushdown with %s on both scans, got:\n%s", tc.query, tc.want, verbose)
+		}
+	}
+}
