@@ -14,7 +14,7 @@ import (
 // members without materializing them) is told what its scan's readers need. The scan keeps its row width;
 // unread columns are NULL. The walk looks through projections, filters, watermark assigners (the rowtime
 // and what the watermark expression reads are kept), unions (each input is read as the union is), OVER
-// aggregates, MATCH_RECOGNIZE and lookup joins (projection_shapes.go); other nodes (joins, aggregates, ...)
+// aggregates, MATCH_RECOGNIZE, lookup joins and window table functions (projection_shapes.go); other nodes (joins, aggregates, ...)
 // read every column of their inputs, so the pushdown is exact for those shapes and conservative elsewhere.
 // The projection handed to a source is kept on its scan (Scan.Pushed) for EXPLAIN.
 
@@ -154,6 +154,8 @@ func (w *needWalk) push(n Node, need []*colNeed) {
 		w.push(x.Input, matchNeeds(x))
 	case *LookupJoin:
 		w.push(x.Input, lookupNeeds(x, need))
+	case *WindowTVF:
+		w.push(x.Input, windowNeeds(x, need))
 	case *Scan:
 		if need == nil {
 			w.all[x] = true

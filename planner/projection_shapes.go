@@ -86,3 +86,25 @@ func lookupNeeds(x *LookupJoin, need []*colNeed) []*colNeed {
 	}
 	return in
 }
+
+// windowNeeds: a window table function (TUMBLE, HOP, CUMULATE, SESSION; also a GROUP BY window's) outputs
+// its input's columns followed by window_start, window_end and window_time. The input keeps what is read of
+// its columns, the time column and a session window's partition keys.
+func windowNeeds(x *WindowTVF, need []*colNeed) []*colNeed {
+	if need == nil {
+		return nil
+	}
+	width := len(x.Input.Fields())
+	in := make([]*colNeed, width)
+	copy(in, need)
+	keep := func(c int) {
+		if c >= 0 && c < width {
+			merge(&in[c], needAll)
+		}
+	}
+	keep(x.TimeCol)
+	for _, c := range x.Partition {
+		keep(c)
+	}
+	return in
+}
