@@ -14,9 +14,10 @@ import (
 // members without materializing them) is told what its scan's readers need. The scan keeps its row width;
 // unread columns are NULL. The walk looks through projections, filters, watermark assigners (the rowtime
 // and what the watermark expression reads are kept), unions (each input is read as the union is), OVER
-// aggregates, MATCH_RECOGNIZE, lookup joins and window table functions (projection_shapes.go); other nodes (joins, aggregates, ...)
-// read every column of their inputs, so the pushdown is exact for those shapes and conservative elsewhere.
-// The projection handed to a source is kept on its scan (Scan.Pushed) for EXPLAIN.
+// aggregates, MATCH_RECOGNIZE, lookup joins and window table functions (projection_shapes.go); other
+// nodes (joins, aggregates, ranks, ...) read every column of their inputs, so the pushdown is exact for
+// those shapes and conservative elsewhere. The projection handed to a source is kept on its scan
+// (Scan.Pushed) for EXPLAIN VERBOSE.
 
 // colNeed is what is read of one column: nil nothing, all the whole value, else the members in sub.
 type colNeed struct {
