@@ -11,6 +11,12 @@ import (
 // Explain prints a physical plan tree as Flink does (+- and :- connectors). With modes, each node gets
 // ", changelogMode=[I,UB,UA]". (Checkpoints derive operator ids from this text: keep it stable.)
 func Explain(root Node, modes bool) string {
+	return explainPlan(root, modes, false)
+}
+
+// explainPlan is Explain; with pushed, a scan also prints the projection pushed into its source
+// (projection_explain.go), as EXPLAIN VERBOSE does. Checkpoints' operator ids come from the text without it.
+func explainPlan(root Node, modes, pushed bool) string {
 	if s, ok := root.(*Sink); ok {
 		if m, ok := s.Input.(*SinkMaterializer); ok { // Flink prints it as the sink's upsertMaterialize=[true]
 			root = withInputs(s, []Node{m.Input})
@@ -18,6 +24,9 @@ func Explain(root Node, modes bool) string {
 	}
 	return explainTree(root, func(n Node) string {
 		line := n.Describe()
+		if sc, ok := n.(*Scan); ok && pushed {
+			line = sc.describePushed()
+		}
 		if modes {
 			line = strings.TrimSuffix(line, ")") + ", changelogMode=[" + n.Mode().Kinds.String() + "])"
 		}
@@ -111,8 +120,9 @@ func explainTree(root Node, describe func(Node) string) string {
 // ExplainText prints EXPLAIN's sections for the statements of a trace, as Flink does: the Abstract Syntax
 // Tree (the logical plans as bound), the Optimized Physical Plan (with changelog modes when modes is set;
 // mode names the runtime mode), and the Optimized Execution Plan (what the engine runs). With verbose, the
-// plan after every rewrite phase that changed it and after the physical pass comes between the first two
-// (as DataFusion's EXPLAIN VERBOSE).
+// plan after every rewrite phase that changed it, after the physical pass and, when a source was told to skip
+// columns, after projection pushdown (scans print project=[...]) comes between the first two (as DataFusion's
+// EXPLAIN VERBOSE).
 func ExplainText(t *Trace, mode string, modes, verbose bool) string {
 	var b strings.Builder
 	b.WriteString("== Abstract Syntax Tree ==\n")
@@ -127,6 +137,10 @@ func ExplainText(t *Trace, mode string, modes, verbose bool) string {
 			}
 			b.WriteString("\n== Plan after physical ==\n")
 			b.WriteString(Explain(st.Physical, true))
+			if pushedAny(st.Physical) {
+				b.WriteString("\n== Plan after projection pushdown ==\n")
+				b.WriteString(explainPlan(st.Physical, true, true))
+			}
 		}
 	}
 	view := func(n Node) Node { return n }

@@ -15,6 +15,7 @@ import (
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/types"
 )
@@ -43,6 +44,11 @@ type Scan struct {
 	Source connectors.Source // physical: created by the physical pass for the runtime mode
 	Out    []Field
 	Pos    sql.Pos // the table reference, for errors
+	// Pushed (physical) is the projection handed to Source by projection pushdown (projection.go), nil when
+	// none was; ReusedBy (physical) is the shared scan that reads the table in this scan's place
+	// (ReuseSources). EXPLAIN prints what was pushed (projection_explain.go).
+	Pushed   *formats.Projection
+	ReusedBy *Scan
 }
 
 // Values emits constant rows (VALUES ...), insert-only and bounded.

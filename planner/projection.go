@@ -12,9 +12,12 @@ import (
 // and, for ROW columns read only through field access (bid.price), which members. A source that can skip
 // data (connectors.ProjectableSource: the kafka source, whose json value format then skips fields and ROW
 // members without materializing them) is told what its scan's readers need. The scan keeps its row width;
-// unread columns are NULL. Nodes the walk does not look into (joins, aggregates, ...) read every column of
-// their inputs, so the pushdown is exact for chains of projections, filters and watermark assigners above
-// a scan (the Nexmark views), and conservative elsewhere.
+// unread columns are NULL. The walk looks through projections, filters, watermark assigners (the rowtime
+// and what the watermark expression reads are kept), unions (each input is read as the union is), OVER
+// aggregates, MATCH_RECOGNIZE, lookup joins and window table functions (projection_shapes.go); other
+// nodes (joins, aggregates, ranks, ...) read every column of their inputs, so the pushdown is exact for
+// those shapes and conservative elsewhere. The projection handed to a source is kept on its scan
+// (Scan.Pushed) for EXPLAIN VERBOSE.
 
 // colNeed is what is read of one column: nil nothing, all the whole value, else the members in sub.
 type colNeed struct {
@@ -95,6 +98,7 @@ func PushProjections(roots []Node) {
 		}
 		if p := projectionOf(need, ts); p != nil {
 			ps.ApplyProjection(p)
+			sc.Pushed = p
 		}
 	}
 }
@@ -141,6 +145,18 @@ func (w *needWalk) push(n Node, need []*colNeed) {
 		w.push(x.Input, in)
 	case *MiniBatchAssigner:
 		w.push(x.Input, need)
+	case *Union:
+		for _, in := range x.Ins {
+			w.push(in, append([]*colNeed(nil), need...))
+		}
+	case *OverAggregate:
+		w.push(x.Input, overNeeds(x, need))
+	case *MatchRecognize:
+		w.push(x.Input, matchNeeds(x))
+	case *LookupJoin:
+		w.push(x.Input, lookupNeeds(x, need))
+	case *WindowTVF:
+		w.push(x.Input, windowNeeds(x, need))
 	case *Scan:
 		if need == nil {
 			w.all[x] = true

@@ -34,6 +34,9 @@ func reuseIn(n Node, seen map[string]*Scan, seenValues map[string]*Values, memo 
 		k := scanKey(sc)
 		if first := seen[k]; first != nil {
 			res = first
+			if first != sc {
+				sc.ReusedBy = first
+			}
 		} else {
 			seen[k] = sc
 			res = sc
