@@ -152,11 +152,11 @@ func ExplainText(t *Trace, mode string, modes, verbose bool) string {
 	}
 	fmt.Fprintf(&b, "\n== Optimized Physical Plan (%s) ==\n", mode)
 	for _, st := range t.Statements {
-		b.WriteString(Explain(view(st.Physical), modes))
+		b.WriteString(explainPlan(view(st.Physical), modes, true))
 	}
 	b.WriteString("\n== Optimized Execution Plan ==\n")
 	for _, st := range t.Statements {
-		b.WriteString(Explain(view(executionView(st.Physical)), false))
+		b.WriteString(explainPlan(view(executionView(st.Physical)), false, true))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
