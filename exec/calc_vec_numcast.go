@@ -1,0 +1,179 @@
+package exec
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
+)
+
+// Casts between numeric types that compileCast leaves out because they round or can overflow: DECIMAL to
+// DECIMAL of another scale and DOUBLE to DECIMAL (both up to 18 digits), and DECIMAL (up to 18 digits) to
+// the integer types, FLOAT and DOUBLE (vwideTo, with a fast path for int64 columns). A value that does not
+// fit the target is NULL where the row path makes it NULL (TRY_CAST; a nullable DECIMAL target); otherwise
+// the kernel bails and the row path reports the error.
+
+// compileNumCast compiles the casts above; nil for the others.
+func (c *vcompiler) compileNumCast(x expr.Expr, to types.Type, try, overflowNull bool) vexpr {
+	from := x.Type()
+	switch {
+	case from.Kind == types.Decimal && !isWideDec(from) && (to.IsIntegral() || isFloat(to)):
+		return c.compileWideTo(x, to, try)
+	case from.Kind == types.Decimal && to.Kind == types.Decimal && !isWideDec(from) && !isWideDec(to),
+		from.Kind == types.Double && to.Kind == types.Decimal && !isWideDec(to):
+		k := c.compile(x)
+		if k == nil {
+			return nil
+		}
+		return &vtoDec{x: k, double: from.Kind == types.Double, from: int32(from.Scale), to: int32(to.Scale),
+			limit: decPow10[to.Precision], nullOnOverflow: try || overflowNull, try: try}
+	}
+	return nil
+}
+
+// vtoDec is CAST(x AS DECIMAL(p, s)) of a DECIMAL of another scale or of a DOUBLE, as types.Cast: the
+// value rounded HALF_UP to s (a DOUBLE first taken as its shortest decimal that round-trips, as
+// BigDecimal.valueOf); one with more than p digits is NULL where the row path makes it NULL and bails
+// otherwise. NaN and infinities bail.
+type vtoDec struct {
+	x              vexpr
+	double         bool
+	from, to       int32 // scales (from: DECIMAL input only)
+	limit          int64
+	nullOnOverflow bool
+	try            bool
+	out            vec.Col
+	ob, tb         vec.Bitmap
+	buf            [32]byte
+}
+
+func (k *vtoDec) eval(b *vec.Batch) (*vec.Col, error) {
+	n := b.N
+	x, err := k.x.eval(b)
+	if err != nil {
+		return nil, err
+	}
+	if k.double && x.Kind != vec.Float64 || !k.double && x.Kind != vec.Int64 {
+		return nil, errBail
+	}
+	k.out = vec.Col{Kind: vec.Int64, Tag: types.TagDecimal, Scale: k.to, I64: growI64(k.out.I64, n)}
+	out := k.out.I64[:n]
+	var tooBig vec.Bitmap
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) || x.Nulls.Get(i) {
+			out[i] = 0
+			continue
+		}
+		var r int64
+		var ok bool
+		if k.double {
+			f := x.F64[i]
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, errBail // the row path's error (NULL for TRY_CAST)
+			}
+			r, ok = k.fromDouble(f) // !ok: beyond int64, so beyond p digits too
+		} else {
+			r, ok = rescale64(x.I64[i], int(k.to-k.from))
+		}
+		if ok && r < k.limit && r > -k.limit {
+			out[i] = r
+			continue
+		}
+		if !k.nullOnOverflow {
+			return nil, errBail // the row path's error
+		}
+		if tooBig == nil {
+			k.tb = vec.ResetBitmap(k.tb, n)
+			tooBig = k.tb
+		}
+		tooBig.Set(i)
+		out[i] = 0
+	}
+	k.out.Nulls = x.Nulls
+	if tooBig != nil {
+		k.out.Nulls = orNulls(&k.ob, n, x.Nulls, tooBig)
+	}
+	return &k.out, nil
+}
+
+// rescale64 is types.DecimalRescale of an int64 unscaled value by d digits (d < 0: rounded HALF_UP); ok
+// is false when the result does not fit int64.
+func rescale64(v int64, d int) (int64, bool) {
+	switch {
+	case d == 0:
+		return v, true
+	case d > 0:
+		if d >= len(decPow10) {
+			return 0, v == 0
+		}
+		r, o := mul64(v, decPow10[d])
+		return r, !o
+	}
+	d = -d
+	if d >= len(decPow10) {
+		// |v| < 9.3e18 < 10^19 <= 10^d: 0, or ±1 from half of 10^19 up (only for d = 19).
+		if d == 19 && absU64(v) >= 5_000_000_000_000_000_000 {
+			if v < 0 {
+				return -1, true
+			}
+			return 1, true
+		}
+		return 0, true
+	}
+	p := decPow10[d]
+	q, r := v/p, v%p
+	if absU64(r)*2 >= uint64(p) {
+		if v < 0 {
+			q--
+		} else {
+			q++
+		}
+	}
+	return q, true
+}
+
+// fromDouble is the unscaled value at scale k.to of types.DecimalFromFloat(f, k.to) for a finite f; ok is
+// false when it does not fit int64.
+func (k *vtoDec) fromDouble(f float64) (int64, bool) {
+	s := int(k.to)
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		r, o := mul64(int64(f), decPow10[s])
+		return r, !o
+	}
+	// The shortest digits that round-trip: d.ddddde±x, at most 17 digits.
+	t := strconv.AppendFloat(k.buf[:0], f, 'e', -1, 64)
+	neg := false
+	if t[0] == '-' {
+		neg, t = true, t[1:]
+	}
+	var m int64
+	digits, j := 0, 0
+	for ; j < len(t) && t[j] != 'e'; j++ {
+		if t[j] == '.' {
+			continue
+		}
+		m = m*10 + int64(t[j]-'0')
+		digits++
+	}
+	e, eneg := 0, false
+	for j++; j < len(t); j++ {
+		switch c := t[j]; c {
+		case '-':
+			eneg = true
+		case '+':
+		default:
+			e = e*10 + int(c-'0')
+		}
+	}
+	if eneg {
+		e = -e
+	}
+	if neg {
+		m = -m
+	}
+	// f = m × 10^(e-digits+1); at scale s the unscaled value is m × 10^(e-digits+1+s).
+	return rescale64(m, e-digits+1+s)
+}
