@@ -198,6 +198,9 @@ func (c *vcompiler) compileCompare(op string, a, b expr.Expr) vexpr {
 		}
 		return &vwideCmp{op: op, a: ka, b: kb, sa: ta.Scale, sb: tb.Scale}
 	}
+	if k, ok := c.compileDecCompare(op, a, b); ok {
+		return k
+	}
 	switch {
 	case ta.Kind == types.Null || tb.Kind == types.Null:
 		return nil

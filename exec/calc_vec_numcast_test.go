@@ -167,11 +167,24 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		"e->big":  cast(col(1), types.BigIntType()),
 		"e->int":  cast(col(1), types.IntType()), // out of range: the row path's error
 		"d->tiny": castOf(col(0), types.TinyIntType(), true),
+		// comparisons of exact numerics of different scales, and of DECIMAL with DOUBLE
+		"d<e":       call("<", col(0), col(1)),
+		"e=d":       call("=", col(1), col(0)),
+		"d>=b":      call(">=", col(0), col(3)),
+		"a<>e":      call("<>", col(2), col(1)),
+		"d>10.5":    call(">", col(0), dlit(105, 3, 1)),
+		"d<=100":    call("<=", col(0), expr.Literal(types.IntValue(100), types.IntType().WithNullable(false))),
+		"d=0.125":   call("=", col(0), dlit(125, 3, 3)),
+		"e>maxlong": call(">", col(1), expr.Literal(types.IntValue(math.MaxInt64), types.BigIntType().WithNullable(false))),
+		"d<f":       call("<", col(0), col(4)),
+		"f>=e":      call(">=", col(4), col(1)),
+		"e=0.5d":    call("=", col(1), expr.Literal(types.FloatValue(0.5), types.DoubleType().WithNullable(false))),
 		// TIMESTAMP / TIME → VARCHAR
 		"t->str":   cast(col(5), types.StringType()),
 		"t->vc10":  cast(col(5), types.VarCharType(10)),
 		"t9->str":  cast(col(7), types.StringType()),
 		"tm->str":  cast(col(6), types.StringType()),
+		"d":        col(0),
 		"t-filter": call("LIKE", cast(col(5), types.StringType()), expr.Literal(types.StringValue("19%"), types.StringType())),
 	}
 	// Kernels that may leave a batch to the row path: a zero divisor, an int64 overflow, a value out of a
@@ -196,6 +209,9 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		{projects: []string{"e->int"}},
 		{projects: []string{"d->tiny"}},
 		{projects: []string{"t->str", "t->vc10", "t9->str", "tm->str"}},
+		{projects: []string{"d<e", "e=d", "d>=b", "a<>e", "d>10.5", "d<=100", "d=0.125", "e>maxlong"}},
+		{filter: "d>10.5", projects: []string{"d<f", "f>=e", "e=0.5d"}},
+		{filter: "a<>e", projects: []string{"d"}},
 		{filter: "t-filter", projects: []string{"t->vc10", "e->dbl"}},
 	}
 	rng := rand.New(rand.NewSource(11))
@@ -254,5 +270,30 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 			t.Logf("%d rows out, %d batches failed (the same way on every path), %d of %d batches on the kernels",
 				outRows, errs, kernelBatches, len(batches))
 		})
+	}
+}
+
+// A literal of a smaller scale than the DECIMAL it is compared with is scaled up at compile time (the int64
+// order); one of a larger scale, or a column, compares through vwideCmp.
+func TestCalcVecDecimalCompareShapes(t *testing.T) {
+	env := expr.NewEnv(nil)
+	d := expr.Column(0, "d", types.DecimalType(10, 2))
+	for _, tc := range []struct {
+		lit  expr.Expr
+		want string
+	}{
+		{expr.Literal(types.DecimalValue(105, 1), types.DecimalType(3, 1).WithNullable(false)), "*exec.vcompare"},
+		{expr.Literal(types.IntValue(100), types.IntType().WithNullable(false)), "*exec.vcompare"},
+		{expr.Literal(types.DecimalValue(125, 3), types.DecimalType(3, 3).WithNullable(false)), "*exec.vwideCmp"},
+		{expr.Column(1, "e", types.DecimalType(18, 4)), "*exec.vwideCmp"},
+	} {
+		x, err := expr.Call(env, ">", d, tc.lit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := (&vcompiler{}).compile(x)
+		if got := fmt.Sprintf("%T", k); got != tc.want {
+			t.Errorf("%v: kernel %s, want %s", x, got, tc.want)
+		}
 	}
 }
