@@ -247,6 +247,8 @@ func (c *vcompiler) compileArith(op byte, rt types.Type, a, b expr.Expr) vexpr {
 			return nil
 		}
 		return &vfloatArith{op: op, a: ka, b: kb, single: rt.Kind == types.Float}
+	case isFloat(rt) && (ta.IsNumeric() && tb.IsNumeric()) && op != '%':
+		return c.compileDecFloatArith(op, rt, a, b)
 	case rt.Kind == types.Decimal && (op == '+' || op == '-' || op == '*'):
 		sa, oka := decScale(ta)
 		sb, okb := decScale(tb)

@@ -6,10 +6,27 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// Comparisons of a DECIMAL with another exact numeric of another scale (price > 10.5 with price
+// Arithmetic of a DECIMAL with a FLOAT/DOUBLE and comparisons of a DECIMAL with another exact numeric of another scale (price > 10.5 with price
 // DECIMAL(10, 2), a DECIMAL against an integer column) and of a DECIMAL with FLOAT/DOUBLE, which used to
-// send the whole Calc to the row path. The row path compares exact numerics by value (types.DecimalCmp)
-// and a DECIMAL with a float as the DECIMAL's nearest double (types.DecimalToFloat).
+// send the whole Calc to the row path. The row path compares exact numerics by value (types.DecimalCmp);
+// with a float, it takes the DECIMAL as its nearest double (types.DecimalToFloat), as vwideTo does.
+
+// compileDecFloatArith compiles a + - * / of a DECIMAL and a FLOAT/DOUBLE (result rt: DOUBLE).
+func (c *vcompiler) compileDecFloatArith(op byte, rt types.Type, a, b expr.Expr) vexpr {
+	ka, kb := c.toDouble(a), c.toDouble(b)
+	if ka == nil || kb == nil {
+		return nil
+	}
+	return &vfloatArith{op: op, a: ka, b: kb, single: rt.Kind == types.Float}
+}
+
+// toDouble compiles x, a DECIMAL converted to its nearest double.
+func (c *vcompiler) toDouble(x expr.Expr) vexpr {
+	if x.Type().Kind == types.Decimal {
+		return c.compileWideTo(x, types.DoubleType(), false)
+	}
+	return c.compile(x)
+}
 
 // compileDecCompare compiles such a comparison; ok is false when a and b are not such a pair (the caller
 // goes on), k is nil when they are but an operand has no kernel.
@@ -41,13 +58,7 @@ func (c *vcompiler) compileDecCompare(op string, a, b expr.Expr) (k vexpr, ok bo
 		}
 		return &vwideCmp{op: op, a: ka, b: kb, sa: sa, sb: sb}, true
 	case exactA && isFloat(tb), isFloat(ta) && exactB:
-		toF := func(x expr.Expr) vexpr {
-			if x.Type().Kind == types.Decimal {
-				return c.compileWideTo(x, types.DoubleType(), false)
-			}
-			return c.compile(x)
-		}
-		ka, kb := toF(a), toF(b)
+		ka, kb := c.toDouble(a), c.toDouble(b)
 		if ka == nil || kb == nil {
 			return nil, true
 		}

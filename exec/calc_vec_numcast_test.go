@@ -179,6 +179,11 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		"d<f":       call("<", col(0), col(4)),
 		"f>=e":      call(">=", col(4), col(1)),
 		"e=0.5d":    call("=", col(1), expr.Literal(types.FloatValue(0.5), types.DoubleType().WithNullable(false))),
+		// DECIMAL with DOUBLE arithmetic
+		"d*f":   call("*", col(0), col(4)),
+		"f-e":   call("-", col(4), col(1)),
+		"e/f":   call("/", col(1), col(4)),
+		"d+1.5": call("+", col(0), expr.Literal(types.FloatValue(1.5), types.DoubleType().WithNullable(false))),
 		// TIMESTAMP / TIME → VARCHAR
 		"t->str":   cast(col(5), types.StringType()),
 		"t->vc10":  cast(col(5), types.VarCharType(10)),
@@ -212,6 +217,7 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		{projects: []string{"d<e", "e=d", "d>=b", "a<>e", "d>10.5", "d<=100", "d=0.125", "e>maxlong"}},
 		{filter: "d>10.5", projects: []string{"d<f", "f>=e", "e=0.5d"}},
 		{filter: "a<>e", projects: []string{"d"}},
+		{projects: []string{"d*f", "f-e", "e/f", "d+1.5"}},
 		{filter: "t-filter", projects: []string{"t->vc10", "e->dbl"}},
 	}
 	rng := rand.New(rand.NewSource(11))

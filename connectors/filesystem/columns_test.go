@@ -53,7 +53,7 @@ func writeBoth(t *testing.T, format, extra string, rows []changelog.Row) (*catal
 }
 
 // writeTables writes rows into one table per mode (false: the row path, true: the column path).
-func writeTables(t *testing.T, format, extra string, rows []changelog.Row, modes []bool) ([]*catalog.Table, []map[string]string) {
+func writeTables(t testing.TB, format, extra string, rows []changelog.Row, modes []bool) ([]*catalog.Table, []map[string]string) {
 	var tables []*catalog.Table
 	var files []map[string]string
 	for _, columns := range modes {
@@ -99,7 +99,7 @@ func writeTables(t *testing.T, format, extra string, rows []changelog.Row, modes
 
 // readTree returns the contents of the part files below dir by directory (files of a directory
 // concatenated in name order).
-func readTree(t *testing.T, dir string) map[string]string {
+func readTree(t testing.TB, dir string) map[string]string {
 	var paths []string
 	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() && strings.HasPrefix(fi.Name(), "part-") {
@@ -288,5 +288,36 @@ func TestSourceJSONColumnsSameErrors(t *testing.T) {
 			t.Fatalf("ignore %v: unexpected result %s", ignore, res[0])
 		}
 		t.Log(res[0])
+	}
+}
+
+// discardOut takes rows, and columns when columns is set, and drops them.
+type discardOut struct{ columns bool }
+
+func (discardOut) Push(*changelog.Batch) error  { return nil }
+func (discardOut) PushColumns(*vec.Batch) error { return nil }
+func (d discardOut) AcceptsColumns() bool       { return d.columns }
+func (discardOut) Watermark(int64) error        { return nil }
+func (discardOut) End() error                   { return nil }
+
+// BenchmarkSourceJSON reads a JSON table of 20,000 rows of every type (partitioned) into an output that
+// takes rows and into one that takes columns. Reported as ns/row.
+func BenchmarkSourceJSON(b *testing.B) {
+	const n = 20000
+	tables, _ := writeTables(b, "json", "", colsRows(n), []bool{false})
+	for _, columns := range []bool{false, true} {
+		b.Run(map[bool]string{false: "rows", true: "columns"}[columns], func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				src, err := filesystem.NewFactory().CreateSource(connCtx(tables[0], true))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := src.Run(context.Background(), discardOut{columns: columns}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+		})
 	}
 }
