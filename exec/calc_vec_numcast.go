@@ -21,6 +21,13 @@ func (c *vcompiler) compileNumCast(x expr.Expr, to types.Type, try, overflowNull
 	switch {
 	case from.Kind == types.Decimal && !isWideDec(from) && (to.IsIntegral() || isFloat(to)):
 		return c.compileWideTo(x, to, try)
+	case isFloat(from) && to.IsIntegral():
+		k := c.compile(x)
+		if k == nil {
+			return nil
+		}
+		lo := int64(-1) << (intWidth(to.Kind) - 1)
+		return &vfloatToInt{x: k, lo: float64(lo), try: try}
 	case from.Kind == types.Decimal && to.Kind == types.Decimal && !isWideDec(from) && !isWideDec(to),
 		from.Kind == types.Double && to.Kind == types.Decimal && !isWideDec(to):
 		k := c.compile(x)
@@ -176,4 +183,54 @@ func (k *vtoDec) fromDouble(f float64) (int64, bool) {
 	}
 	// f = m × 10^(e-digits+1); at scale s the unscaled value is m × 10^(e-digits+1+s).
 	return rescale64(m, e-digits+1+s)
+}
+
+// vfloatToInt is CAST(FLOAT/DOUBLE AS integer), as types.Cast: truncated toward zero; NaN and values outside
+// the target's range are NULL for TRY_CAST and otherwise bail (the row path's error).
+type vfloatToInt struct {
+	x      vexpr
+	lo     float64 // the target's smallest value; -lo is past its largest
+	try    bool
+	out    vec.Col
+	ob, tb vec.Bitmap
+}
+
+func (k *vfloatToInt) eval(b *vec.Batch) (*vec.Col, error) {
+	n := b.N
+	x, err := k.x.eval(b)
+	if err != nil {
+		return nil, err
+	}
+	if x.Kind != vec.Float64 {
+		return nil, errBail
+	}
+	k.out = vec.Col{Kind: vec.Int64, Tag: types.TagInt, I64: growI64(k.out.I64, n)}
+	out := k.out.I64[:n]
+	var outside vec.Bitmap
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) || x.Nulls.Get(i) {
+			out[i] = 0
+			continue
+		}
+		f := math.Trunc(x.F64[i])
+		if f != f || f < k.lo || f >= -k.lo {
+			if !k.try {
+				return nil, errBail
+			}
+			if outside == nil {
+				k.tb = vec.ResetBitmap(k.tb, n)
+				outside = k.tb
+			}
+			outside.Set(i)
+			out[i] = 0
+			continue
+		}
+		out[i] = int64(f)
+	}
+	k.out.Nulls = x.Nulls
+	if outside != nil {
+		k.out.Nulls = orNulls(&k.ob, n, x.Nulls, outside)
+	}
+	return &k.out, nil
 }

@@ -184,6 +184,11 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		"f-e":   call("-", col(4), col(1)),
 		"e/f":   call("/", col(1), col(4)),
 		"d+1.5": call("+", col(0), expr.Literal(types.FloatValue(1.5), types.DoubleType().WithNullable(false))),
+		// DOUBLE → integers
+		"f->big":     cast(col(4), types.BigIntType()),
+		"f->int":     cast(col(4), types.IntType()),
+		"f->trytiny": castOf(col(4), types.TinyIntType(), true),
+		"f->trybig":  castOf(col(4), types.BigIntType(), true),
 		// TIMESTAMP / TIME → VARCHAR
 		"t->str":   cast(col(5), types.StringType()),
 		"t->vc10":  cast(col(5), types.VarCharType(10)),
@@ -196,7 +201,7 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 	// target's range where the row path raises an error (or makes it NULL for TRY_CAST of an integer), NaN.
 	mayBail := map[string]bool{"d%e": true, "e%d": true, "d%b": true, "b%e": true, "a%d": true, "d%0": true,
 		"e->dec6-1!": true, "f->dec10-3": true, "f->dec18-2": true, "f->dec5-2": true, "f->dec18-0": true,
-		"f->dec12-2!": true, "f->try6-1": true, "e->int": true}
+		"f->dec12-2!": true, "f->try6-1": true, "e->int": true, "f->big": true, "f->int": true}
 	// Cases that end on the row path in every batch (each batch has a row the row path fails on); they
 	// still compare the errors.
 	alwaysRows := map[string]bool{"a%d": true, "d%0": true, "e->dec6-1!": true, "e->int": true}
@@ -218,6 +223,9 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		{filter: "d>10.5", projects: []string{"d<f", "f>=e", "e=0.5d"}},
 		{filter: "a<>e", projects: []string{"d"}},
 		{projects: []string{"d*f", "f-e", "e/f", "d+1.5"}},
+		{projects: []string{"f->big"}},
+		{projects: []string{"f->int"}},
+		{projects: []string{"f->trytiny", "f->trybig"}},
 		{filter: "t-filter", projects: []string{"t->vc10", "e->dbl"}},
 	}
 	rng := rand.New(rand.NewSource(11))
