@@ -66,6 +66,8 @@ func BenchmarkCalcVecCasts(b *testing.B) {
 		{"double-to-decimal", []expr.Expr{cast(f, types.DecimalType(12, 2))}, nil},
 		{"decimal-gt-literal-filter", []expr.Expr{price}, call(">", price, dlit(50005, 5, 1))},
 		{"decimal-lt-double-filter", []expr.Expr{price}, call("<", price, f)},
+		{"double-to-bigint", []expr.Expr{cast(f, types.BigIntType())}, nil},
+		{"decimal-times-double", []expr.Expr{call("*", price, f)}, nil},
 		{"timestamp-to-string", []expr.Expr{cast(ts, types.StringType())}, nil},
 	}
 	for _, tc := range cases {
