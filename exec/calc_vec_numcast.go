@@ -10,7 +10,7 @@ import (
 )
 
 // Casts between numeric types that compileCast leaves out because they round or can overflow: DECIMAL to
-// DECIMAL of another scale and DOUBLE to DECIMAL (both up to 18 digits), and DECIMAL (up to 18 digits) to
+// DECIMAL of another scale and FLOAT/DOUBLE to DECIMAL (both up to 18 digits), DOUBLE to FLOAT, and DECIMAL (up to 18 digits) to
 // the integer types, FLOAT and DOUBLE (vwideTo, with a fast path for int64 columns). A value that does not
 // fit the target is NULL where the row path makes it NULL (TRY_CAST; a nullable DECIMAL target); otherwise
 // the kernel bails and the row path reports the error.
@@ -28,29 +28,33 @@ func (c *vcompiler) compileNumCast(x expr.Expr, to types.Type, try, overflowNull
 		}
 		lo := int64(-1) << (intWidth(to.Kind) - 1)
 		return &vfloatToInt{x: k, lo: float64(lo), try: try}
+	case from.Kind == types.Double && to.Kind == types.Float:
+		if k := c.compile(x); k != nil {
+			return &vtoSingle{x: k}
+		}
 	case from.Kind == types.Decimal && to.Kind == types.Decimal && !isWideDec(from) && !isWideDec(to),
-		from.Kind == types.Double && to.Kind == types.Decimal && !isWideDec(to):
+		isFloat(from) && to.Kind == types.Decimal && !isWideDec(to):
 		k := c.compile(x)
 		if k == nil {
 			return nil
 		}
-		return &vtoDec{x: k, double: from.Kind == types.Double, from: int32(from.Scale), to: int32(to.Scale),
-			limit: decPow10[to.Precision], nullOnOverflow: try || overflowNull, try: try}
+		return &vtoDec{x: k, double: isFloat(from), single: from.Kind == types.Float, from: int32(from.Scale),
+			to: int32(to.Scale), limit: decPow10[to.Precision], nullOnOverflow: try || overflowNull}
 	}
 	return nil
 }
 
-// vtoDec is CAST(x AS DECIMAL(p, s)) of a DECIMAL of another scale or of a DOUBLE, as types.Cast: the
-// value rounded HALF_UP to s (a DOUBLE first taken as its shortest decimal that round-trips, as
+// vtoDec is CAST(x AS DECIMAL(p, s)) of a DECIMAL of another scale or of a FLOAT/DOUBLE, as types.Cast:
+// the value rounded HALF_UP to s (a float first taken as its shortest decimal that round-trips, as
 // BigDecimal.valueOf); one with more than p digits is NULL where the row path makes it NULL and bails
 // otherwise. NaN and infinities bail.
 type vtoDec struct {
 	x              vexpr
-	double         bool
+	double         bool  // the input is FLOAT or DOUBLE
+	single         bool  // FLOAT: its shortest float32 digits, as Float.toString
 	from, to       int32 // scales (from: DECIMAL input only)
 	limit          int64
 	nullOnOverflow bool
-	try            bool
 	out            vec.Col
 	ob, tb         vec.Bitmap
 	buf            [32]byte
@@ -142,16 +146,20 @@ func rescale64(v int64, d int) (int64, bool) {
 	return q, true
 }
 
-// fromDouble is the unscaled value at scale k.to of types.DecimalFromFloat(f, k.to) for a finite f; ok is
-// false when it does not fit int64.
+// fromDouble is the unscaled value at scale k.to of types.DecimalFromFloat(f, k.to) (decimalFromFloat32 for a
+// FLOAT) for a finite f; ok is false when it does not fit int64.
 func (k *vtoDec) fromDouble(f float64) (int64, bool) {
 	s := int(k.to)
-	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 && !k.single {
 		r, o := mul64(int64(f), decPow10[s])
 		return r, !o
 	}
-	// The shortest digits that round-trip: d.ddddde±x, at most 17 digits.
-	t := strconv.AppendFloat(k.buf[:0], f, 'e', -1, 64)
+	// The shortest digits that round-trip: d.ddddde±x, at most 17 digits (9 for a FLOAT).
+	bitSize := 64
+	if k.single {
+		bitSize = 32
+	}
+	t := strconv.AppendFloat(k.buf[:0], f, 'e', -1, bitSize)
 	neg := false
 	if t[0] == '-' {
 		neg, t = true, t[1:]
@@ -231,6 +239,27 @@ func (k *vfloatToInt) eval(b *vec.Batch) (*vec.Col, error) {
 	k.out.Nulls = x.Nulls
 	if outside != nil {
 		k.out.Nulls = orNulls(&k.ob, n, x.Nulls, outside)
+	}
+	return &k.out, nil
+}
+
+// vtoSingle is CAST(DOUBLE AS FLOAT): the value rounded to float32 (types.Cast).
+type vtoSingle struct {
+	x   vexpr
+	out vec.Col
+}
+
+func (k *vtoSingle) eval(b *vec.Batch) (*vec.Col, error) {
+	x, err := k.x.eval(b)
+	if err != nil {
+		return nil, err
+	}
+	if x.Kind != vec.Float64 {
+		return nil, errBail
+	}
+	k.out = vec.Col{Kind: vec.Float64, Tag: types.TagFloat, F64: growF64(k.out.F64, b.N), Nulls: x.Nulls}
+	for i, v := range x.F64[:b.N] {
+		k.out.F64[i] = float64(float32(v))
 	}
 	return &k.out, nil
 }

@@ -28,9 +28,10 @@ var castTestTypes = []types.Type{
 	types.TimestampType(3),   // 5 t
 	types.TimeType(0),        // 6 tm
 	types.TimestampType(9),   // 7 t9
+	types.FloatType(),        // 8 g
 }
 
-var castTestNames = []string{"d", "e", "a", "b", "f", "t", "tm", "t9"}
+var castTestNames = []string{"d", "e", "a", "b", "f", "t", "tm", "t9", "g"}
 
 // castTestRows makes n rows; edge says whether the batch may hold zero divisors, NaN and infinities.
 func castTestRows(rng *rand.Rand, n int, edge bool) []changelog.Row {
@@ -104,6 +105,16 @@ func castTestRows(rng *rand.Rand, n int, edge bool) []changelog.Row {
 		}
 		if !null() {
 			v[7] = types.TimestampValue(rng.Int63n(4_000_000_000_000)-1_000_000_000_000, int32(rng.Intn(1_000_000)))
+		}
+		if !null() {
+			f := float64(float32(floats[rng.Intn(len(floats))] * float64(1+rng.Intn(1000))))
+			if rng.Intn(2) == 0 {
+				f = float64(float32(rng.Int63n(100_000_000)) / 100)
+			}
+			if edge && rng.Intn(40) == 0 {
+				f = math.Inf(1)
+			}
+			v[8] = types.FloatValue(f)
 		}
 		rows[i].Vals = v
 		rows[i].Kind = changelog.Kind(rng.Intn(4))
@@ -189,6 +200,11 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		"f->int":     cast(col(4), types.IntType()),
 		"f->trytiny": castOf(col(4), types.TinyIntType(), true),
 		"f->trybig":  castOf(col(4), types.BigIntType(), true),
+		// FLOAT → DECIMAL, DOUBLE → FLOAT
+		"g->dec12-3": cast(col(8), types.DecimalType(12, 3)),
+		"g->dec18-0": cast(col(8), types.DecimalType(18, 0)),
+		"g->try6-2":  castOf(col(8), types.DecimalType(6, 2), true),
+		"f->flt":     cast(col(4), types.FloatType()),
 		// TIMESTAMP / TIME → VARCHAR
 		"t->str":   cast(col(5), types.StringType()),
 		"t->vc10":  cast(col(5), types.VarCharType(10)),
@@ -201,10 +217,11 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 	// target's range where the row path raises an error (or makes it NULL for TRY_CAST of an integer), NaN.
 	mayBail := map[string]bool{"d%e": true, "e%d": true, "d%b": true, "b%e": true, "a%d": true, "d%0": true,
 		"e->dec6-1!": true, "f->dec10-3": true, "f->dec18-2": true, "f->dec5-2": true, "f->dec18-0": true,
-		"f->dec12-2!": true, "f->try6-1": true, "e->int": true, "f->big": true, "f->int": true}
+		"f->dec12-2!": true, "f->try6-1": true, "e->int": true, "f->big": true, "f->int": true,
+		"g->dec12-3": true, "g->dec18-0": true, "g->try6-2": true}
 	// Cases that end on the row path in every batch (each batch has a row the row path fails on); they
 	// still compare the errors.
-	alwaysRows := map[string]bool{"a%d": true, "d%0": true, "e->dec6-1!": true, "e->int": true}
+	alwaysRows := map[string]bool{"a%d": true, "d%0": true, "e->dec6-1!": true, "e->int": true, "f->int": true, "f->dec12-2!": true}
 	cases := []vecCase{
 		{projects: []string{"d%e", "e%d"}},
 		{projects: []string{"d%b", "b%e", "d%lit", "e%lit"}},
@@ -223,6 +240,7 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		{filter: "d>10.5", projects: []string{"d<f", "f>=e", "e=0.5d"}},
 		{filter: "a<>e", projects: []string{"d"}},
 		{projects: []string{"d*f", "f-e", "e/f", "d+1.5"}},
+		{projects: []string{"g->dec12-3", "g->dec18-0", "g->try6-2", "f->flt"}},
 		{projects: []string{"f->big"}},
 		{projects: []string{"f->int"}},
 		{projects: []string{"f->trytiny", "f->trybig"}},
