@@ -28,6 +28,18 @@ func (c *vcompiler) compileNumCast(x expr.Expr, to types.Type, try, overflowNull
 		}
 		lo := int64(-1) << (intWidth(to.Kind) - 1)
 		return &vfloatToInt{x: k, lo: float64(lo), try: try}
+	case from.Kind == types.Timestamp && (to.Kind == types.Date || to.Kind == types.Time),
+		from.Kind == types.Date && to.Kind == types.Timestamp:
+		if k := c.compile(x); k != nil {
+			tag := types.TagTimestamp
+			switch to.Kind {
+			case types.Date:
+				tag = types.TagDate
+			case types.Time:
+				tag = types.TagTime
+			}
+			return &vdateTimeCast{x: k, to: to.Kind, tag: tag, trunc: decPow10[9-min(max(to.Precision, 0), 9)]}
+		}
 	case from.Kind == types.Double && to.Kind == types.Float:
 		if k := c.compile(x); k != nil {
 			return &vtoSingle{x: k}
@@ -260,6 +272,52 @@ func (k *vtoSingle) eval(b *vec.Batch) (*vec.Col, error) {
 	k.out = vec.Col{Kind: vec.Float64, Tag: types.TagFloat, F64: growF64(k.out.F64, b.N), Nulls: x.Nulls}
 	for i, v := range x.F64[:b.N] {
 		k.out.F64[i] = float64(float32(v))
+	}
+	return &k.out, nil
+}
+
+// vdateTimeCast is CAST(TIMESTAMP AS DATE) (the day, floored), CAST(TIMESTAMP AS TIME(p)) (the time of day
+// truncated to p) and CAST(DATE AS TIMESTAMP) (midnight), as types.Cast.
+type vdateTimeCast struct {
+	x     vexpr
+	to    types.Kind
+	tag   types.Tag
+	trunc int64 // TIME: 10^(9-p)
+	out   vec.Col
+}
+
+const msPerDay = 86_400_000
+
+func (k *vdateTimeCast) eval(b *vec.Batch) (*vec.Col, error) {
+	x, err := intCol(k.x, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	k.out = vec.Col{Kind: vec.Int64, Tag: k.tag, I64: growI64(k.out.I64, n), Nulls: x.Nulls}
+	out, xs := k.out.I64[:n], x.I64[:n]
+	switch k.to {
+	case types.Date:
+		for i, v := range xs {
+			d := v / msPerDay
+			if v%msPerDay < 0 {
+				d--
+			}
+			out[i] = d
+		}
+	case types.Time:
+		for i, v := range xs {
+			m := v % msPerDay
+			if m < 0 {
+				m += msPerDay
+			}
+			t := m*1_000_000 + int64(nanoAt(x, i))
+			out[i] = t - t%k.trunc
+		}
+	default:
+		for i, v := range xs {
+			out[i] = v * msPerDay
+		}
 	}
 	return &k.out, nil
 }

@@ -205,6 +205,14 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		"g->dec18-0": cast(col(8), types.DecimalType(18, 0)),
 		"g->try6-2":  castOf(col(8), types.DecimalType(6, 2), true),
 		"f->flt":     cast(col(4), types.FloatType()),
+		// TIMESTAMP → DATE/TIME, DATE → TIMESTAMP
+		"t->date":   cast(col(5), types.DateType()),
+		"t9->date":  cast(col(7), types.DateType()),
+		"t9->time0": cast(col(7), types.TimeType(0)),
+		"t9->time3": cast(col(7), types.TimeType(3)),
+		"t9->time9": cast(col(7), types.TimeType(9)),
+		"t->time":   cast(col(5), types.TimeType(3)),
+		"date->ts":  cast(cast(col(5), types.DateType()), types.TimestampType(3)),
 		// TIMESTAMP / TIME → VARCHAR
 		"t->str":   cast(col(5), types.StringType()),
 		"t->vc10":  cast(col(5), types.VarCharType(10)),
@@ -241,6 +249,7 @@ func TestCalcVecCastsAndModMatchRowPath(t *testing.T) {
 		{filter: "a<>e", projects: []string{"d"}},
 		{projects: []string{"d*f", "f-e", "e/f", "d+1.5"}},
 		{projects: []string{"g->dec12-3", "g->dec18-0", "g->try6-2", "f->flt"}},
+		{projects: []string{"t->date", "t9->date", "t9->time0", "t9->time3", "t9->time9", "t->time", "date->ts"}},
 		{projects: []string{"f->big"}},
 		{projects: []string{"f->int"}},
 		{projects: []string{"f->trytiny", "f->trybig"}},
