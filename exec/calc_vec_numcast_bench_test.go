@@ -68,6 +68,7 @@ func BenchmarkCalcVecCasts(b *testing.B) {
 		{"decimal-lt-double-filter", []expr.Expr{price}, call("<", price, f)},
 		{"double-to-bigint", []expr.Expr{cast(f, types.BigIntType())}, nil},
 		{"decimal-times-double", []expr.Expr{call("*", price, f)}, nil},
+		{"timestamp-to-date", []expr.Expr{cast(ts, types.DateType())}, nil},
 		{"timestamp-to-string", []expr.Expr{cast(ts, types.StringType())}, nil},
 	}
 	for _, tc := range cases {
