@@ -97,7 +97,10 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return &vlit{v: v, typ: x.Type(), one: col}
 	}
 	if in, try, overflowNull, ok := expr.CastParts(x); ok {
-		if k := c.compileCast(in, x.Type()); k != nil || !in.Type().IsString() {
+		if k := c.compileCast(in, x.Type()); k != nil {
+			return k
+		}
+		if k := c.compileNumCast(in, x.Type(), try, overflowNull); k != nil || !in.Type().IsString() {
 			return k
 		}
 		return c.compileStrCast(in, x.Type(), try, overflowNull)
@@ -195,6 +198,9 @@ func (c *vcompiler) compileCompare(op string, a, b expr.Expr) vexpr {
 		}
 		return &vwideCmp{op: op, a: ka, b: kb, sa: ta.Scale, sb: tb.Scale}
 	}
+	if k, ok := c.compileDecCompare(op, a, b); ok {
+		return k
+	}
 	switch {
 	case ta.Kind == types.Null || tb.Kind == types.Null:
 		return nil
@@ -241,6 +247,8 @@ func (c *vcompiler) compileArith(op byte, rt types.Type, a, b expr.Expr) vexpr {
 			return nil
 		}
 		return &vfloatArith{op: op, a: ka, b: kb, single: rt.Kind == types.Float}
+	case isFloat(rt) && (ta.IsNumeric() && tb.IsNumeric()) && op != '%':
+		return c.compileDecFloatArith(op, rt, a, b)
 	case rt.Kind == types.Decimal && (op == '+' || op == '-' || op == '*'):
 		sa, oka := decScale(ta)
 		sb, okb := decScale(tb)
@@ -261,6 +269,8 @@ func (c *vcompiler) compileArith(op byte, rt types.Type, a, b expr.Expr) vexpr {
 		return k
 	case rt.Kind == types.Decimal && op == '/':
 		return c.compileDecDiv(rt, a, b)
+	case rt.Kind == types.Decimal && op == '%':
+		return c.compileDecMod(rt, a, b)
 	case (ta.Kind == types.Timestamp || ta.Kind == types.TimestampLTZ) && tb.Kind == types.IntervalDayTime && (op == '+' || op == '-'):
 		ka, kb, ok := c.operands(a, b, false)
 		if !ok {
@@ -300,7 +310,7 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 		return c.compileWideCast(x, to)
 	}
 	if isWideDec(from) && (to.IsIntegral() || isFloat(to)) {
-		return c.compileWideTo(x, to)
+		return c.compileWideTo(x, to, false)
 	}
 	switch {
 	case from.IsIntegral() && to.IsIntegral() && intWidth(to.Kind) >= intWidth(from.Kind),
@@ -313,7 +323,7 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 		from.IsBinary() && to.Kind == types.VarBinary && to.Length >= from.Length:
 		return c.compile(x)
 	case to.Kind == types.VarChar && (from.IsIntegral() || from.Kind == types.Boolean || from.Kind == types.Decimal ||
-		from.Kind == types.Date || isFloat(from)):
+		from.Kind == types.Date || isFloat(from) || from.Kind == types.Timestamp || from.Kind == types.Time):
 		if k := c.compile(x); k != nil {
 			return &vtoString{x: k, from: from, to: to}
 		}

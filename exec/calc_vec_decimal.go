@@ -298,8 +298,9 @@ func (k *vwide) row(x, y *vec.Col, i int) (r u256, neg, ok bool) {
 	return q, xn != yn, ok
 }
 
-// vwideCmp compares DECIMALs (any scales) where an operand is a wide DECIMAL, numerically as
-// types.DecimalCmp.
+// vwideCmp compares exact numerics (any scales; integers have scale 0) where an operand is a wide DECIMAL
+// or the scales differ, numerically as types.DecimalCmp; int64 operands compare in int64 when scaling them
+// to the common scale does not overflow.
 type vwideCmp struct {
 	op     string
 	a, b   vexpr
@@ -320,7 +321,19 @@ func (k *vwideCmp) eval(b *vec.Batch) (*vec.Col, error) {
 	n := b.N
 	k.out = vec.Col{Kind: vec.Bool, Tag: types.TagBool, B: growBool(k.out.B, n), Nulls: orNulls(&k.nb, n, x.Nulls, y.Nulls)}
 	es := max(k.sa, k.sb)
+	upA, upB := int64(-1), int64(-1) // int64 operands: the factors to the common scale (-1: none fits)
+	if x.Kind == vec.Int64 && y.Kind == vec.Int64 && es < len(decPow10) {
+		upA, upB = decPow10[es-k.sa], decPow10[es-k.sb]
+	}
 	for i := 0; i < n; i++ {
+		if upA > 0 {
+			xv, o1 := mul64(x.I64[i], upA)
+			yv, o2 := mul64(y.I64[i], upB)
+			if !o1 && !o2 {
+				k.out.B[i] = cmpHolds(k.op, cmpInt64(xv, yv))
+				continue
+			}
+		}
 		var c int
 		if k.sa == k.sb {
 			c = x.Dec128At(i).Cmp(y.Dec128At(i))

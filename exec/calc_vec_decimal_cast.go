@@ -9,24 +9,27 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// vwideTo is CAST(wide DECIMAL AS integer | FLOAT | DOUBLE), as types.Cast: an integer takes the value
-// truncated toward zero (one out of the target's range bails: the row path's error); a float is
-// types.DecimalToFloat (the correctly rounded nearest double, then float32 for FLOAT).
+// vwideTo is CAST(DECIMAL AS integer | FLOAT | DOUBLE), as types.Cast: an integer takes the value
+// truncated toward zero (one out of the target's range is NULL for TRY_CAST and otherwise bails: the row
+// path's error); a float is types.DecimalToFloat (the correctly rounded nearest double, then float32 for
+// FLOAT). int64 columns (DECIMAL of up to 18 digits) take a fast path without 128-bit arithmetic.
 type vwideTo struct {
 	x      vexpr
 	scale  int
 	to     types.Kind
 	lo, hi int64 // integer range of to
+	try    bool  // TRY_CAST: a value out of range is NULL
 	out    vec.Col
+	tb, ob vec.Bitmap
 	buf    [64]byte
 }
 
-func (c *vcompiler) compileWideTo(x expr.Expr, to types.Type) vexpr {
+func (c *vcompiler) compileWideTo(x expr.Expr, to types.Type, try bool) vexpr {
 	k := c.compile(x)
 	if k == nil {
 		return nil
 	}
-	w := &vwideTo{x: k, scale: x.Type().Scale, to: to.Kind}
+	w := &vwideTo{x: k, scale: x.Type().Scale, to: to.Kind, try: try}
 	if to.IsIntegral() {
 		bitsN := intWidth(to.Kind)
 		w.hi = int64(uint64(1)<<(bitsN-1) - 1)
@@ -50,6 +53,7 @@ func (k *vwideTo) eval(b *vec.Batch) (*vec.Col, error) {
 	} else {
 		k.out = vec.Col{Kind: vec.Int64, Tag: types.TagInt, I64: growI64(k.out.I64, n), Nulls: x.Nulls}
 	}
+	var outside vec.Bitmap // TRY_CAST: values out of the target's range (NULL)
 	cur := selCursor{sel: b.Sel}
 	for i := 0; i < n; i++ {
 		if cur.skip(i) || x.Nulls.Get(i) {
@@ -59,6 +63,29 @@ func (k *vwideTo) eval(b *vec.Batch) (*vec.Col, error) {
 				k.out.I64[i] = 0
 			}
 			continue
+		}
+		if x.Kind == vec.Int64 { // a DECIMAL of up to 18 digits (or an integer): no 128-bit arithmetic
+			u := x.I64[i]
+			if toFloat && absU64(u) <= 1<<53 && k.scale >= 0 && k.scale < len(pow10f) {
+				f := float64(u) / pow10f[k.scale] // both exact: correctly rounded, as the row path
+				if k.to == types.Float {
+					f = float64(float32(f))
+				}
+				k.out.F64[i] = f
+				continue
+			}
+			if !toFloat && k.scale >= 0 && k.scale < len(decPow10) {
+				v := u / decPow10[k.scale] // truncation toward zero
+				if v < k.lo || v > k.hi {
+					if !k.try {
+						return nil, errBail // out of range: the row path's error
+					}
+					outside = k.setOutside(outside, n, i)
+					continue
+				}
+				k.out.I64[i] = v
+				continue
+			}
 		}
 		if toFloat {
 			f := k.float(x, i)
@@ -75,19 +102,34 @@ func (k *vwideTo) eval(b *vec.Batch) (*vec.Col, error) {
 			q, _ = q.divSmall(pow10x[s][0])
 			e -= s
 		}
-		if !q.fits64() || q[0] > uint64(k.hi)+1 || q[0] == uint64(k.hi)+1 && !neg {
-			return nil, errBail // out of range: the row path's error
-		}
 		v := int64(q[0])
 		if neg {
 			v = -v
 		}
-		if v < k.lo || v > k.hi {
-			return nil, errBail
+		if !q.fits64() || q[0] > uint64(k.hi)+1 || q[0] == uint64(k.hi)+1 && !neg || v < k.lo || v > k.hi {
+			if !k.try {
+				return nil, errBail // out of range: the row path's error
+			}
+			outside = k.setOutside(outside, n, i)
+			continue
 		}
 		k.out.I64[i] = v
 	}
+	if outside != nil {
+		k.out.Nulls = orNulls(&k.ob, n, x.Nulls, outside)
+	}
 	return &k.out, nil
+}
+
+// setOutside marks row i NULL as out of range (TRY_CAST), readying the bitmap on first use.
+func (k *vwideTo) setOutside(outside vec.Bitmap, n, i int) vec.Bitmap {
+	if outside == nil {
+		k.tb = vec.ResetBitmap(k.tb, n)
+		outside = k.tb
+	}
+	outside.Set(i)
+	k.out.I64[i] = 0
+	return outside
 }
 
 // float is types.DecimalToFloat of value i.

@@ -580,7 +580,8 @@ func (k *vlike) eval(b *vec.Batch) (*vec.Col, error) {
 	return &k.out, nil
 }
 
-// vtoString is CAST(x AS VARCHAR(n)) of a number, BOOLEAN or DATE: the row path's text (types.AppendSQL)
+// vtoString is CAST(x AS VARCHAR(n)) of a number, BOOLEAN, DATE, TIME or TIMESTAMP (not TIMESTAMP_LTZ, whose
+// text depends on the session zone): the row path's text (types.AppendSQL)
 // appended to the arena, cut to n code points.
 type vtoString struct {
 	x        vexpr

@@ -1,6 +1,7 @@
 package filesystem
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -13,9 +14,9 @@ import (
 )
 
 // The columnar paths (issue 14): a Parquet file is read as column vectors (parquet.Reader.NextColumns) when
-// the operators downstream take them, and the sink writes columnar batches to Parquet (WriteColumns) and
-// CSV (csv.Encoder.EncodeColumns) files without making rows. The files and the rows are those of the row
-// paths.
+// the operators downstream take them, and so is a JSON file (formats/json's DecodeColumns, line by line);
+// the sink writes columnar batches to Parquet (WriteColumns) and CSV (csv.Encoder.EncodeColumns) files
+// without making rows. The files and the rows are those of the row paths.
 
 // readColumns pushes the rows of a Parquet file after the first skip ones as columnar batches, the
 // partition columns filled with the file's partition values. It returns the rows read.
@@ -224,4 +225,96 @@ func (o *writer) writeCols(bk *bucket, b *vec.Batch, sel []int32, now time.Time)
 // sameScalar reports whether a and b are the same scalar value (a value held in X is never the same).
 func sameScalar(a, b types.Value) bool {
 	return a.T == b.T && a.I == b.I && a.N == b.N && a.S == b.S && a.X == nil && b.X == nil
+}
+
+// columnDecoder is a line format that decodes straight into columns (formats/json's Decoder).
+type columnDecoder interface {
+	DecodesColumns() bool
+	DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, error)
+}
+
+// columnDecoder returns the reader's decoder when its rows decode into columns, else nil.
+func (r *lineReader) columnDecoder() columnDecoder {
+	cd, ok := r.dec.(columnDecoder)
+	if !ok || !cd.DecodesColumns() {
+		return nil
+	}
+	for _, f := range r.s.physical.Fields {
+		if !vec.Exact(f.Type) {
+			return nil
+		}
+	}
+	return cd
+}
+
+// readLineColumns pushes the rows of a line-format file that decodes into columns (json) after the first
+// skip ones as columnar batches of up to readBatch rows, the partition columns filled with the file's
+// partition values: the rows, the skipped lines and the errors (with their line numbers) of the row path.
+func (s *source) readLineColumns(ctx context.Context, r *lineReader, cd columnDecoder, df dataFile, skip int64, out changelog.Output, sp *fileSplits, split int) error {
+	phys := s.s.physical.Fields
+	b := &vec.Batch{Cols: make([]*vec.Col, len(phys))}
+	dataCols := make([]*vec.Col, len(s.s.dataIdx))
+	for i, j := range s.s.dataIdx {
+		dataCols[i] = vec.ColFor(s.s.fileRow.Fields[i].Type)
+		b.Cols[j] = dataCols[i]
+	}
+	var conv vec.RowConv
+	read := int64(0)
+	for eof := false; !eof; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for _, c := range dataCols {
+			c.Reset(0)
+		}
+		n := 0
+		for n < readBatch {
+			if !r.sc.Scan() {
+				eof = true
+				break
+			}
+			r.line++
+			line := r.sc.Bytes()
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			ok, err := cd.DecodeColumns(line, dataCols, n)
+			if err != nil {
+				return fmt.Errorf("filesystem source: file '%s': line %d: %w", df.path, r.line, err)
+			}
+			if !ok {
+				continue
+			}
+			if read++; read <= skip {
+				for _, c := range dataCols {
+					c.Truncate(n)
+				}
+				continue
+			}
+			n++
+		}
+		if err := r.sc.Err(); err != nil {
+			return fmt.Errorf("filesystem source: file '%s': line %d: %w", df.path, r.line+1, err)
+		}
+		if n == 0 {
+			continue
+		}
+		b.N, b.Sel = n, nil
+		for i, j := range s.s.partitionIdx {
+			b.Cols[j] = constCol(s.s.partitionTypes[i], df.values[i], n)
+		}
+		for _, c := range b.Cols {
+			c.PadNulls(n)
+		}
+		pushed := int64(n)
+		sp.rows(split)
+		if err := vec.PushThen(out, b, &conv, func() {
+			s.mu.Lock()
+			s.reading[df.rel] += pushed
+			s.mu.Unlock()
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

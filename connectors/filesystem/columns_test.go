@@ -48,14 +48,20 @@ func colsRows(n int) []changelog.Row {
 // writeBoth writes rows through the row path (Push) and the column path (PushColumns, batches of 37 rows
 // with a selection dropping none) into two directories, and returns their files by partition directory.
 func writeBoth(t *testing.T, format, extra string, rows []changelog.Row) (*catalog.Table, map[string]string, map[string]string) {
+	tables, files := writeTables(t, format, extra, rows, []bool{false, true})
+	return tables[1], files[0], files[1]
+}
+
+// writeTables writes rows into one table per mode (false: the row path, true: the column path).
+func writeTables(t testing.TB, format, extra string, rows []changelog.Row, modes []bool) ([]*catalog.Table, []map[string]string) {
 	var tables []*catalog.Table
 	var files []map[string]string
-	for _, columns := range []bool{false, true} {
+	for _, columns := range modes {
 		dir := t.TempDir()
 		tbl := table(t, fmt.Sprintf(colsDDL, dir, format, extra))
 		out := openSink(t, tbl)
 		vo, ok := out.(vec.Output)
-		if !ok || !vo.AcceptsColumns() {
+		if columns && (!ok || !vo.AcceptsColumns()) {
 			t.Fatalf("format %s: the sink does not take columns", format)
 		}
 		ts := make([]types.Type, 0)
@@ -88,12 +94,12 @@ func writeBoth(t *testing.T, format, extra string, rows []changelog.Row) (*catal
 		tables = append(tables, tbl)
 		files = append(files, readTree(t, dir))
 	}
-	return tables[1], files[0], files[1]
+	return tables, files
 }
 
 // readTree returns the contents of the part files below dir by directory (files of a directory
 // concatenated in name order).
-func readTree(t *testing.T, dir string) map[string]string {
+func readTree(t testing.TB, dir string) map[string]string {
 	var paths []string
 	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() && strings.HasPrefix(fi.Name(), "part-") {
@@ -205,11 +211,18 @@ func readSource(t *testing.T, tbl *catalog.Table, columns bool, project []int, p
 	return out
 }
 
-// TestSourceColumnsSameRows: a Parquet table read as columns gives the rows of the row path (partition
-// columns filled, projection kept, a restored position skipping the rows already read).
+// TestSourceColumnsSameRows: a Parquet or JSON table read as columns gives the rows of the row path
+// (partition columns filled, projection kept, a restored position skipping the rows already read).
 func TestSourceColumnsSameRows(t *testing.T) {
+	for _, format := range []string{"parquet", "json"} {
+		t.Run(format, func(t *testing.T) { testSourceColumnsSameRows(t, format) })
+	}
+}
+
+func testSourceColumnsSameRows(t *testing.T, format string) {
 	rows := colsRows(3000)
-	tbl, _, files := writeBoth(t, "parquet", "", rows)
+	tables, written := writeTables(t, format, "", rows, []bool{false}) // the row path writes every format
+	tbl, files := tables[0], written[0]
 	for _, project := range [][]int{nil, {0, 2, 11}, {12}} {
 		want := readSource(t, tbl, false, project, nil)
 		got := readSource(t, tbl, true, project, nil)
@@ -235,5 +248,76 @@ func TestSourceColumnsSameRows(t *testing.T) {
 	got := readSource(t, tbl, true, nil, pos)
 	if len(want.rows) != len(rows)-100 || strings.Join(got.rows, "\n") != strings.Join(want.rows, "\n") {
 		t.Fatalf("restored: %d rows as columns, %d as rows, want %d", len(got.rows), len(want.rows), len(rows)-100)
+	}
+}
+
+// TestSourceJSONColumnsSameErrors: a JSON file with blank lines, a line that does not parse and, with
+// 'json.ignore-parse-errors', the same line with the field that does not parse NULL: the column path gives the rows and the error (file
+// and line number) of the row path, and decodes into columns.
+func TestSourceJSONColumnsSameErrors(t *testing.T) {
+	lines := []string{`{"id": 1, "s": "a", "m": 1.25}`, ``, `{"id": 2, "s": null, "m": -0.5}`, `   `,
+		`{"id": "x", "s": "b"}`, `{"id": 4, "m": 12345678.99}`}
+	for _, ignore := range []bool{false, true} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "part-0.json"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		extra := ""
+		if ignore {
+			extra = ", 'json.ignore-parse-errors' = 'true'"
+		}
+		tbl := table(t, fmt.Sprintf(`CREATE TABLE j (id BIGINT, s STRING, m DECIMAL(10, 2)) WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'json'%s)`, dir, extra))
+		var res []string
+		for _, columns := range []bool{false, true} {
+			src, err := filesystem.NewFactory().CreateSource(connCtx(tbl, true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := &colOutput{columns: columns}
+			err = src.Run(context.Background(), out)
+			if columns && out.batches == 0 && len(out.rows) > 0 {
+				t.Fatalf("ignore %v: the column path pushed rows", ignore)
+			}
+			res = append(res, fmt.Sprintf("rows %v, error %v", out.rows, err))
+		}
+		if res[0] != res[1] {
+			t.Fatalf("ignore %v:\ncolumns: %s\nrows:    %s", ignore, res[1], res[0])
+		}
+		// the error names line 5; ignored, the field that does not parse is NULL and the row kept
+		if !ignore && !strings.Contains(res[0], "line 5: ") || ignore && !strings.Contains(res[0], "[{0 0 0  <nil>} {4 0 0 b <nil>}") {
+			t.Fatalf("ignore %v: unexpected result %s", ignore, res[0])
+		}
+		t.Log(res[0])
+	}
+}
+
+// discardOut takes rows, and columns when columns is set, and drops them.
+type discardOut struct{ columns bool }
+
+func (discardOut) Push(*changelog.Batch) error  { return nil }
+func (discardOut) PushColumns(*vec.Batch) error { return nil }
+func (d discardOut) AcceptsColumns() bool       { return d.columns }
+func (discardOut) Watermark(int64) error        { return nil }
+func (discardOut) End() error                   { return nil }
+
+// BenchmarkSourceJSON reads a JSON table of 20,000 rows of every type (partitioned) into an output that
+// takes rows and into one that takes columns. Reported as ns/row.
+func BenchmarkSourceJSON(b *testing.B) {
+	const n = 20000
+	tables, _ := writeTables(b, "json", "", colsRows(n), []bool{false})
+	for _, columns := range []bool{false, true} {
+		b.Run(map[bool]string{false: "rows", true: "columns"}[columns], func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				src, err := filesystem.NewFactory().CreateSource(connCtx(tables[0], true))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := src.Run(context.Background(), discardOut{columns: columns}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+		})
 	}
 }

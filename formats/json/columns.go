@@ -1,7 +1,9 @@
 package json
 
 import (
+	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"unsafe"
 
@@ -208,6 +210,17 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row, depth int) error {
 		col.Data = append(col.Data, text...)
 		col.Off = append(col.Off, int32(len(col.Data)))
 		return nil
+	case ch == '"' && col.Kind == vec.Bytes && (c.t.Kind == types.Binary || c.t.Kind == types.VarBinary):
+		// base64 decoded straight into the arena; text that does not decode takes the general path (its error)
+		start := s.i
+		text, err := s.str(&d.scratch)
+		if err != nil {
+			return err
+		}
+		if appendBase64(col, text) {
+			return nil
+		}
+		s.i = start
 	case (ch == '-' || ch >= '0' && ch <= '9') && col.Kind == vec.Int64 && col.Tag == types.TagInt:
 		text, err := s.number()
 		if err != nil {
@@ -272,5 +285,23 @@ func (d *Decoder) DecodesColumns() bool {
 			return false
 		}
 	}
+	return true
+}
+
+// appendBase64 appends the bytes of standard base64 text (padded or not, as decodeBase64) to a Bytes column;
+// false, with the column unchanged, when the text does not decode.
+func appendBase64(col *vec.Col, text []byte) bool {
+	enc := base64.StdEncoding
+	if len(text)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	at := len(col.Data)
+	col.Data = slices.Grow(col.Data, enc.DecodedLen(len(text)))
+	n, err := enc.Decode(col.Data[at:at+enc.DecodedLen(len(text))], text)
+	if err != nil {
+		return false
+	}
+	col.Data = col.Data[:at+n]
+	col.Off = append(col.Off, int32(len(col.Data)))
 	return true
 }
