@@ -117,3 +117,12 @@ type TaskOutput interface {
 type TaskSinkFactory interface {
 	BatchSinkTasks() bool
 }
+
+// KeyedTaskSink is a TaskSink each of whose tasks must get every change of a key, in order (upsert-kafka:
+// the primary key). TaskKeys are the columns of the sink's input that make the key; the engine hashes the
+// rows by them in front of the tasks (Flink's keyed shuffle in front of a sink with a primary key), and
+// writes the sink with one task when it cannot.
+type KeyedTaskSink interface {
+	TaskSink
+	TaskKeys() []int
+}

@@ -95,6 +95,16 @@ func shuffleByPartition(sk *planner.Sink) []int {
 	return keys
 }
 
+// sinkShuffleKeys returns the columns of the sink's input by whose hash the rows are dealt to the sink's
+// tasks: a connectors.KeyedTaskSink's keys (upsert-kafka: every change of a primary key to one task, in
+// order), else shuffleByPartition's; nil: forward or round-robin.
+func sinkShuffleKeys(sk *planner.Sink) []int {
+	if k, ok := sk.Sink.(connectors.KeyedTaskSink); ok {
+		return k.TaskKeys()
+	}
+	return shuffleByPartition(sk)
+}
+
 // sinkTasks returns the number of tasks of sink stage st at default parallelism p (1: one task, the sink
 // opened by each attempt) and whether each task reads its own producer task's file (forward). in is the
 // stage read by the sink and reads the number of stages reading it.
@@ -109,10 +119,13 @@ func sinkTasks(sk *planner.Sink, in *batchStage, reads, p int) (n int, forward b
 			n = x
 		}
 	}
+	_, keyed := sk.Sink.(connectors.KeyedTaskSink)
 	switch {
 	case n <= 1:
 		return 1, false
-	case len(in.tasks) == n && shuffleByPartition(sk) == nil:
+	case keyed && len(sinkShuffleKeys(sk)) == 0:
+		return 1, false // a key without columns: one task gets every row
+	case len(in.tasks) == n && sinkShuffleKeys(sk) == nil:
 		return n, true
 	case reads == 1:
 		return n, false

@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// produceBatchOrders writes 4000 orders (id, k, v) to topic bt_orders over 4 partitions and returns the
+// tables reading it, bounded.
+func produceBatchOrders(t *testing.T, addr string) string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range 4000 {
+		recs = append(recs, &kgo.Record{Topic: "bt_orders", Partition: int32(i % 4), Value: []byte(fmt.Sprintf(`{"id": %d, "k": %d, "v": %d}`, i, (i*31)%97, i%11))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`
+CREATE TABLE o (id BIGINT, k BIGINT, v BIGINT) WITH ('connector' = 'kafka', 'topic' = 'bt_orders', 'properties.bootstrap.servers' = '%[1]s',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+`, addr)
+}
+
+// aggRows turns the JSON values {"k":..,"c":..,"s":..} of records into print rows "[k, c, s]", sorted.
+func aggRows(t *testing.T, recs []*kgo.Record) []string {
+	t.Helper()
+	var out []string
+	for _, r := range recs {
+		var v struct{ K, C, S int64 }
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatalf("record value %q: %v", r.Value, err)
+		}
+		out = append(out, fmt.Sprintf("[%d, %d, %d]", v.K, v.C, v.S))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sinkAttempts returns the attempts of a job's sink stage by "task/attempt" (tasks from 0).
+func sinkAttempts(j *Job) map[string]StageAttempt {
+	out := map[string]StageAttempt{}
+	for _, a := range j.StageAttempts() {
+		if strings.HasPrefix(a.Name, "Sink: ") {
+			out[fmt.Sprintf("%d/%d", a.Task, a.Attempt)] = a
+		}
+	}
+	return out
+}
+
+const kafkaAggQuery = "SELECT k, COUNT(*), SUM(v) FROM o GROUP BY k"
+
+// A batch kafka sink runs as P tasks ('sink.parallelism' else the job's parallelism), each with a producer
+// of its own: exactly-once (read_committed), at-least-once and the 'fixed' partitioner give at P=1 and P=3
+// the streaming result. With 'fixed', task i writes partition i: each partition holds exactly the rows its
+// task read.
+func TestBatchSinkTasksKafka(t *testing.T) {
+	addr := exchangeBroker(t)
+	tables := produceBatchOrders(t, addr)
+	lines, notice, _, err := stagedRun(t, tables+"CREATE TABLE out_t (k BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'print');\nINSERT INTO out_t "+kafkaAggQuery+";",
+		map[string]string{"execution.runtime-mode": "streaming", "parallelism.default": "1"})
+	if err != nil {
+		t.Fatalf("streaming: %v\n%s", err, notice)
+	}
+	want := materializedPrint(t, lines)
+	if len(want) != 97 {
+		t.Fatalf("streaming: %d rows", len(want))
+	}
+	n := 0
+	for _, tc := range []struct{ with string }{
+		{"'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'bt-TOPIC'"},
+		{"'sink.delivery-guarantee' = 'at-least-once'"},
+		{"'sink.partitioner' = 'fixed'"},
+		{"'sink.parallelism' = '2'"},
+	} {
+		for _, par := range []int{1, 3} {
+			n++
+			topic := fmt.Sprintf("bt_out_%d", n)
+			script := tables + fmt.Sprintf(`CREATE TABLE out_t (k BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'kafka', 'topic' = '%s',
+  'properties.bootstrap.servers' = '%s', 'format' = 'json', %s);
+INSERT INTO out_t %s;`, topic, addr, strings.ReplaceAll(tc.with, "TOPIC", topic), kafkaAggQuery)
+			_, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": fmt.Sprint(par)})
+			if err != nil {
+				t.Fatalf("%s at parallelism %d: %v\n%s", tc.with, par, err, notice)
+			}
+			recs := readCommitted(t, addr, topic)
+			if got := aggRows(t, recs); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("%s at parallelism %d: %d rows differ from streaming:\n%.600s\nwant:\n%.600s", tc.with, par, len(got), got, want)
+			}
+			tasks := par
+			if strings.Contains(tc.with, "sink.parallelism") {
+				tasks = 2
+			}
+			if got := sinkStageTasks(t, job); got != tasks {
+				t.Fatalf("%s at parallelism %d: %d sink tasks, want %d\n%s", tc.with, par, got, tasks, attemptsOf(job))
+			}
+			if strings.Contains(tc.with, "fixed") {
+				perPart := map[int32]int64{}
+				for _, r := range recs {
+					perPart[r.Partition]++
+				}
+				at := sinkAttempts(job)
+				for i := range par {
+					if a := at[fmt.Sprintf("%d/1", i)]; a.RowsRead != perPart[int32(i)] || a.RowsRead == 0 {
+						t.Fatalf("fixed at parallelism %d: task %d read %d rows, partition %d holds %d (%v)", par, i, a.RowsRead, i, perPart[int32(i)], perPart)
+					}
+				}
+				if len(perPart) != par {
+					t.Fatalf("fixed at parallelism %d: partitions written %v", par, perPart)
+				}
+			}
+		}
+	}
+}
+
+// An exactly-once kafka sink task that fails after writing all its rows runs again; the failed attempt's
+// transaction is aborted, so read_committed readers see every row once. When every attempt of a task fails,
+// the job fails and no row is committed, the other tasks' neither.
+func TestBatchSinkKafkaTaskFailover(t *testing.T) {
+	addr := exchangeBroker(t)
+	tables := produceBatchOrders(t, addr)
+	script := func(topic string) string {
+		return tables + fmt.Sprintf(`CREATE TABLE out_t (k BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'kafka', 'topic' = '%[1]s',
+  'properties.bootstrap.servers' = '%[2]s', 'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'bt-%[1]s');
+INSERT INTO out_t %[3]s;`, topic, addr, kafkaAggQuery)
+	}
+	if _, notice, _, err := stagedRun(t, script("bt_ref"), map[string]string{"parallelism.default": "1"}); err != nil {
+		t.Fatalf("%v\n%s", err, notice)
+	}
+	want := aggRows(t, readCommitted(t, addr, "bt_ref"))
+	if len(want) != 97 {
+		t.Fatalf("%d rows at parallelism 1", len(want))
+	}
+	faults := 0
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if strings.HasPrefix(st.name, "Sink: ") && task == 1 && attempt == 1 && end {
+			faults++
+			return errInjected
+		}
+		return nil
+	})
+	_, notice, job, err := stagedRun(t, script("bt_rerun"), map[string]string{"parallelism.default": "3"})
+	if err != nil {
+		t.Fatalf("job failed: %v\n%s", err, notice)
+	}
+	got := aggRows(t, readCommitted(t, addr, "bt_rerun"))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || faults != 1 {
+		t.Fatalf("%d rows (want %d), %d faults:\n%.600s\n%s", len(got), len(want), faults, got, attemptsOf(job))
+	}
+	at := sinkAttempts(job)
+	var sum int64
+	for task, attempts := range []int{1, 2, 1} {
+		for a := 1; a <= 3; a++ {
+			x, ok := at[fmt.Sprintf("%d/%d", task, a)]
+			if ok != (a <= attempts) || ok && (x.Err != nil) != (a < attempts) {
+				t.Fatalf("sink task %d attempt %d: %+v\n%s", task, a, x, attemptsOf(job))
+			}
+			if ok && x.Err == nil {
+				sum += x.RowsRead
+			}
+		}
+	}
+	if f, r := at["1/1"], at["1/2"]; f.RowsRead != r.RowsRead || r.RowsRead == 0 || sum != int64(len(want)) {
+		t.Fatalf("task 1 read %d rows then %d; the successful attempts %d, want %d\n%s", f.RowsRead, r.RowsRead, sum, len(want), attemptsOf(job))
+	}
+	if m := job.Metrics(); m.RowsOut != int64(len(want)) {
+		t.Fatalf("rows out %d, want %d", m.RowsOut, len(want))
+	}
+
+	// Every attempt of task 1 fails: nothing is committed.
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if strings.HasPrefix(st.name, "Sink: ") && task == 1 && end {
+			return errInjected
+		}
+		return nil
+	})
+	if _, notice, job, err := stagedRun(t, script("bt_failed"), map[string]string{"parallelism.default": "3"}); err == nil {
+		t.Fatalf("the job succeeded\n%s\n%s", notice, attemptsOf(job))
+	}
+	if recs := readCommitted(t, addr, "bt_failed"); len(recs) > 0 {
+		t.Fatalf("a failed job committed %d records", len(recs))
+	}
+}
+
+// An upsert-kafka sink runs as P tasks, the rows hashed by the primary key in front of them: the topic's
+// table at P=3 equals P=1's and the streaming job's.
+func TestBatchSinkTasksUpsertKafka(t *testing.T) {
+	addr := exchangeBroker(t)
+	tables := produceBatchOrders(t, addr)
+	script := func(topic string) string {
+		return tables + fmt.Sprintf(`CREATE TABLE out_t (k BIGINT, c BIGINT, s BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka',
+  'topic' = '%s', 'properties.bootstrap.servers' = '%s', 'key.format' = 'json', 'value.format' = 'json');
+INSERT INTO out_t SELECT k, COUNT(*), SUM(v) FROM o WHERE v < 9 GROUP BY k;`, topic, addr)
+	}
+	if _, notice, _, err := stagedRun(t, script("bt_up_stream"), map[string]string{"execution.runtime-mode": "streaming", "parallelism.default": "1"}); err != nil {
+		t.Fatalf("streaming: %v\n%s", err, notice)
+	}
+	want := upsertTable(t, addr, "bt_up_stream")
+	if len(want) != 97 {
+		t.Fatalf("streaming: %d keys", len(want))
+	}
+	for _, par := range []int{1, 3} {
+		topic := fmt.Sprintf("bt_up_%d", par)
+		_, notice, job, err := stagedRun(t, script(topic), map[string]string{"parallelism.default": fmt.Sprint(par)})
+		if err != nil {
+			t.Fatalf("parallelism %d: %v\n%s", par, err, notice)
+		}
+		if got := upsertTable(t, addr, topic); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("parallelism %d: %d keys\n%.600v\nwant %.600v", par, len(got), got, want)
+		}
+		if n := sinkStageTasks(t, job); n != par {
+			t.Fatalf("parallelism %d: %d sink tasks\n%s", par, n, attemptsOf(job))
+		}
+	}
+}
