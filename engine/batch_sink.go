@@ -19,14 +19,16 @@ import (
 // its stage; each task attempt writes through a SubtaskWriter of its own (filesystem: part files
 // 'part-<uuid>-<task>-<n>'). A failed attempt's writer is discarded (its files removed) and the task runs
 // again alone from its share of the materialized input; the Output's End makes every task's rows final at
-// once when all tasks succeeded (Flink's finalizeGlobal), Abort drops them when the job fails. Other sinks
-// (print, jdbc, kafka, ...) keep one task.
+// once when all tasks succeeded (Flink's finalizeGlobal), Abort drops them when the job fails. Kafka and
+// upsert-kafka are TaskSinks too (a producer per attempt, connectors/kafka/sink_tasks.go); other sinks
+// (print, jdbc) keep one task.
 //
 // The input: when the input stage runs as many tasks as the sink, sink task i reads task i's file alone
 // (forward, one file per producer task). Otherwise the input stage's tasks deal their rows round-robin into
 // one file per sink task (rebalance), or by the hash of the partition columns with
 // 'sink.shuffle-by-partition.enable' (each partition written by one task), which needs the input to be read
-// by the sink stage alone; else the sink keeps one task.
+// by the sink stage alone; else the sink keeps one task. A connectors.KeyedTaskSink (upsert-kafka) always
+// gets its rows hashed by its keys (every change of a key through one task, in order), never forward.
 
 // stageSink is the Output that the tasks of a sink stage share.
 type stageSink struct {

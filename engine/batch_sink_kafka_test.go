@@ -228,3 +228,38 @@ INSERT INTO out_t SELECT k, COUNT(*), SUM(v) FROM o WHERE v < 9 GROUP BY k;`, to
 		}
 	}
 }
+
+// The rows of one key reach one upsert-kafka sink task, in their order: behind a one-task ORDER BY id (its
+// rows dealt to 3 sink tasks), every key's last record is the row with its largest id. Dealt round-robin,
+// the rows of a key would go through several producers and the last to arrive would be anyone's.
+func TestBatchSinkTasksUpsertKafkaKeyOrder(t *testing.T) {
+	addr := exchangeBroker(t)
+	tables := produceBatchOrders(t, addr)
+	script := tables + fmt.Sprintf(`CREATE TABLE out_t (k BIGINT, id BIGINT, v BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka',
+  'topic' = 'bt_up_order', 'properties.bootstrap.servers' = '%s', 'key.format' = 'json', 'value.format' = 'json');
+INSERT INTO out_t SELECT k, id, v FROM o ORDER BY id;`, addr)
+	_, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": "3"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, notice)
+	}
+	if n := sinkStageTasks(t, job); n != 3 {
+		t.Fatalf("%d sink tasks\n%s", n, attemptsOf(job))
+	}
+	last := map[int64]int64{}
+	for i := range int64(4000) {
+		last[(i*31)%97] = i
+	}
+	got := upsertTable(t, addr, "bt_up_order")
+	if len(got) != len(last) {
+		t.Fatalf("%d keys, want %d", len(got), len(last))
+	}
+	for _, val := range got {
+		var v struct{ K, ID, V int64 }
+		if err := json.Unmarshal([]byte(val), &v); err != nil {
+			t.Fatalf("value %q: %v", val, err)
+		}
+		if v.ID != last[v.K] || v.V != v.ID%11 {
+			t.Fatalf("key %d: last record %s, want id %d", v.K, val, last[v.K])
+		}
+	}
+}
