@@ -112,6 +112,13 @@ type TaskOutput interface {
 	DiscardSubtaskWriter(w SubtaskWriter) error
 }
 
+// CancelAborter is implemented by TaskOutputs whose tasks' rows a cancelled job drops (Abort) where others
+// make the rows given so far final (End): AbortOnCancel reports it (kafka exactly-once, whose pipelined sink
+// aborts its open transaction when the job is cancelled).
+type CancelAborter interface {
+	AbortOnCancel() bool
+}
+
 // TaskSinkFactory is implemented by sink factories whose sinks are TaskSinks (the engine words its notices
 // about 'sink.parallelism' by it).
 type TaskSinkFactory interface {

@@ -39,13 +39,14 @@ type stageSink struct {
 }
 
 // finish makes the tasks' rows final when the stage succeeded (or was cancelled: the rows the tasks were
-// given are flushed, as a pipelined job does), else drops them. err is the stage's.
+// given are flushed, as a pipelined job does, but by a connectors.CancelAborter), else drops them. err is
+// the stage's.
 func (s *stageSink) finish(ctx context.Context, st *batchStage, err error) error {
 	if s.ended {
 		return err
 	}
 	s.ended = true
-	if err == nil || ctx.Err() != nil {
+	if err == nil || ctx.Err() != nil && !abortsOnCancel(s.out) {
 		if e := s.out.End(); e != nil && err == nil {
 			return fmt.Errorf("stage %d (%s): committing the sink's files: %w", st.id, st.name, e)
 		}
@@ -53,6 +54,12 @@ func (s *stageSink) finish(ctx context.Context, st *batchStage, err error) error
 	}
 	s.drop()
 	return err
+}
+
+// abortsOnCancel reports whether a cancelled job drops the rows of sink o (connectors.CancelAborter).
+func abortsOnCancel(o connectors.TaskOutput) bool {
+	a, ok := o.(connectors.CancelAborter)
+	return ok && a.AbortOnCancel()
 }
 
 // drop discards the writers not discarded yet (their closed files too, which Abort keeps for a restore)

@@ -29,6 +29,8 @@ import (
 //     failed attempt stay in the topic and its rerun writes them again (duplicates, as Flink's at-least-once).
 //   - 'sink.partitioner' = 'fixed': task i writes to partition i % <partitions of the topic>, as Flink's
 //     FlinkFixedPartitioner.
+//   - a cancelled job: exactly-once aborts every task's transaction (as the pipelined sink aborts its open
+//     one); the other guarantees flush what the tasks were given.
 //   - upsert-kafka: the engine hashes the rows by the primary key in front of the tasks (TaskKeys), so every
 //     change of a key is written by one task, in order.
 
@@ -36,6 +38,7 @@ var (
 	_ connectors.TaskSink      = (*sink)(nil)
 	_ connectors.KeyedTaskSink = (*upsertSink)(nil)
 	_ connectors.TaskOutput    = (*taskOutput)(nil)
+	_ connectors.CancelAborter = (*taskOutput)(nil)
 )
 
 // BatchSinkTasks reports that kafka sinks run as several tasks in batch jobs ('sink.parallelism').
@@ -46,7 +49,7 @@ func (*UpsertFactory) BatchSinkTasks() bool { return true }
 
 // OpenTasks opens the kafka sink for the tasks of a batch sink stage.
 func (s *sink) OpenTasks(ctx context.Context) (connectors.TaskOutput, error) {
-	return &taskOutput{name: s.cfg.table.Name, ctx: ctx, open: func(ctx context.Context) (*output, changelog.Output, error) {
+	return &taskOutput{name: s.cfg.table.Name, ctx: ctx, exactlyOnce: s.guarantee == guaranteeExactlyOnce, open: func(ctx context.Context) (*output, changelog.Output, error) {
 		o, err := s.open(ctx)
 		return o, o, err
 	}}, nil
@@ -68,9 +71,10 @@ func (s *upsertSink) TaskKeys() []int { return s.cfg.pkPositions() }
 
 // taskOutput is the Output of a kafka sink stage with several tasks. The rows come through the writers.
 type taskOutput struct {
-	name string
-	ctx  context.Context
-	open func(ctx context.Context) (*output, changelog.Output, error)
+	name        string
+	ctx         context.Context
+	exactlyOnce bool
+	open        func(ctx context.Context) (*output, changelog.Output, error)
 
 	mu      sync.Mutex
 	writers []*taskWriter // not discarded (under mu)
@@ -171,6 +175,10 @@ func (t *taskOutput) End() error {
 	}
 	return errors.Join(errs...)
 }
+
+// AbortOnCancel: a cancelled job aborts the tasks' transactions (exactly-once), as the pipelined sink
+// aborts its open one; else what the tasks were given is flushed.
+func (t *taskOutput) AbortOnCancel() bool { return t.exactlyOnce }
 
 // Abort drops what the writers did not end (exactly-once: their transactions are aborted).
 func (t *taskOutput) Abort() error {
