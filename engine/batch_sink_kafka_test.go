@@ -325,3 +325,67 @@ func TestBatchSinkKafkaCancelCommitsNothing(t *testing.T) {
 		t.Fatalf("a cancelled job committed %d records (its tasks 1 and 2 wrote %d rows)", len(recs), ended.Load())
 	}
 }
+
+// A batch print sink runs as P tasks, each line prefixed with its task's number from 1 ('2> +I[...]', with
+// an identifier 'id:2> +I[...]'), as Flink's print sink at parallelism above 1; one task prints no number.
+// Each task prints the rows it read, and the rows equal the streaming result.
+func TestBatchSinkTasksPrint(t *testing.T) {
+	addr := exchangeBroker(t)
+	tables := produceBatchOrders(t, addr)
+	script := func(with string) string {
+		return tables + "CREATE TABLE out_t (k BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'print'" + with + ");\nINSERT INTO out_t " + kafkaAggQuery + ";"
+	}
+	lines, notice, _, err := stagedRun(t, script(""), map[string]string{"execution.runtime-mode": "streaming", "parallelism.default": "1"})
+	if err != nil {
+		t.Fatalf("streaming: %v\n%s", err, notice)
+	}
+	want := strings.Join(materializedPrint(t, lines), "\n")
+	for _, tc := range []struct {
+		par          int
+		with, prefix string
+		tasks        int
+	}{
+		{1, "", "", 1},
+		{3, "", "", 3},
+		{3, ", 'print-identifier' = 'id'", "id:", 3},
+		{3, ", 'sink.parallelism' = '1', 'print-identifier' = 'id'", "id", 1},
+		{1, ", 'sink.parallelism' = '2'", "", 2},
+	} {
+		lines, notice, job, err := stagedRunRaw(t, script(tc.with), map[string]string{"parallelism.default": fmt.Sprint(tc.par)})
+		if err != nil {
+			t.Fatalf("%d%s: %v\n%s", tc.par, tc.with, err, notice)
+		}
+		if n := sinkStageTasks(t, job); n != tc.tasks {
+			t.Fatalf("%d%s: %d sink tasks\n%s", tc.par, tc.with, n, attemptsOf(job))
+		}
+		perTask := map[string]int64{}
+		var rows []string
+		for _, l := range lines {
+			i := strings.Index(l, "> ")
+			if tc.tasks == 1 && tc.prefix == "" {
+				i = -2
+			}
+			if i < 0 && i != -2 || !strings.HasPrefix(l, tc.prefix) {
+				t.Fatalf("%d%s: line %q", tc.par, tc.with, l)
+			}
+			perTask[l[:i+2]]++
+			rows = append(rows, l[i+2:])
+		}
+		if got := strings.Join(materializedPrint(t, rows), "\n"); got != want {
+			t.Fatalf("%d%s: rows differ from streaming:\n%.600s\nwant:\n%.600s", tc.par, tc.with, got, want)
+		}
+		at := sinkAttempts(job)
+		for i := range tc.tasks {
+			p := tc.prefix + fmt.Sprint(i+1) + "> "
+			if tc.tasks == 1 {
+				p = strings.TrimSuffix(tc.prefix, ":")
+				if p != "" {
+					p += "> "
+				}
+			}
+			if a := at[fmt.Sprintf("%d/1", i)]; perTask[p] != a.RowsRead || a.RowsRead == 0 {
+				t.Fatalf("%d%s: task %d read %d rows, printed %d (%v)", tc.par, tc.with, i, a.RowsRead, perTask[p], perTask)
+			}
+		}
+	}
+}
