@@ -389,3 +389,41 @@ func TestBatchSinkTasksPrint(t *testing.T) {
 		}
 	}
 }
+
+// A kafka source with a WATERMARK runs as P source tasks in batch mode (the planner drops watermark
+// assigners in batch, so no split listener holds the source to one instance): event-time TUMBLE and HOP
+// windows over it give at P=1 and P=3 the streaming result (whose windows fire on the final watermark).
+func TestBatchTasksWatermarkSource(t *testing.T) {
+	addr := exchangeBroker(t)
+	tables := strings.Replace(produceBatchOrders(t, addr), "v BIGINT)",
+		"v BIGINT, ts AS TO_TIMESTAMP_LTZ(id * 1000, 3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)", 1)
+	for _, q := range []struct{ sink, query string }{
+		{"ws TIMESTAMP(3), k BIGINT, n BIGINT, s BIGINT", "SELECT window_start, MOD(k, 5), COUNT(*), SUM(v) FROM TABLE(TUMBLE(TABLE o, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, MOD(k, 5)"},
+		{"ws TIMESTAMP(3), n BIGINT, m BIGINT", "SELECT window_start, COUNT(*), MAX(v) FROM TABLE(HOP(TABLE o, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL '15' MINUTE)) GROUP BY window_start, window_end"},
+	} {
+		script := tables + "CREATE TABLE out_t (" + q.sink + ") WITH ('connector' = 'print');\nINSERT INTO out_t " + q.query + ";"
+		opts := map[string]string{"execution.runtime-mode": "streaming", "parallelism.default": "1", "table.local-time-zone": "UTC"}
+		lines, notice, _, err := stagedRun(t, script, opts)
+		if err != nil {
+			t.Fatalf("streaming: %v\n%s", err, notice)
+		}
+		want := materializedPrint(t, lines)
+		if len(want) < 10 {
+			t.Fatalf("streaming: %d rows", len(want))
+		}
+		for _, par := range []int{1, 3} {
+			lines, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": fmt.Sprint(par)})
+			if err != nil {
+				t.Fatalf("%s at parallelism %d: %v\n%s", q.query, par, err, notice)
+			}
+			if got := materializedPrint(t, lines); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("%s at parallelism %d differs from streaming:\n%.800s\nwant:\n%.800s", q.query, par, got, want)
+			}
+			for _, a := range job.StageAttempts() {
+				if strings.HasPrefix(a.Name, "Source: ") && (a.Tasks != par || a.RowsRead == 0) {
+					t.Fatalf("%s at parallelism %d: source attempt %+v\n%s", q.query, par, a, attemptsOf(job))
+				}
+			}
+		}
+	}
+}
