@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -197,18 +198,31 @@ func (o *output) fixedPartition(topic string) (int32, error) {
 	if n, ok := o.parts[topic]; ok {
 		return int32(o.task % n), nil
 	}
+	// A Metadata request that creates the topic as the producer would (task 0 may not have written yet),
+	// retried while the brokers are still creating it.
 	ctx, cancel := o.rctx(o.ctx)
 	defer cancel()
-	td, err := kadm.NewClient(o.base).ListTopics(ctx, topic)
-	if err == nil {
-		err = td[topic].Err
-	}
-	n := len(td[topic].Partitions)
-	if err == nil && n == 0 {
-		err = errors.New("the topic has no partitions")
-	}
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = true
+	n := 0
+	_, err := txnRequest(ctx, o.base, req.RequestWith, func(r *kmsg.MetadataResponse) int16 {
+		for _, t := range r.Topics {
+			if t.Topic != nil && *t.Topic == topic {
+				n = len(t.Partitions)
+				if t.ErrorCode == 0 && n == 0 {
+					return kerr.LeaderNotAvailable.Code // being created
+				}
+				return t.ErrorCode
+			}
+		}
+		return kerr.UnknownTopicOrPartition.Code
+	})
 	if err != nil {
-		return 0, fmt.Errorf("kafka table '%s': 'sink.partitioner' = 'fixed': look up the partitions of topic '%s': %w", o.s.cfg.table.Name, topic, err)
+		return 0, fmt.Errorf("kafka table '%s': 'sink.partitioner' = 'fixed': look up the partitions of topic '%s' (task %d writes partition %d %% their number): %w",
+			o.s.cfg.table.Name, topic, o.task+1, o.task, err)
 	}
 	if o.parts == nil {
 		o.parts = map[string]int{}
