@@ -20,8 +20,8 @@ import (
 // 'part-<uuid>-<task>-<n>'). A failed attempt's writer is discarded (its files removed) and the task runs
 // again alone from its share of the materialized input; the Output's End makes every task's rows final at
 // once when all tasks succeeded (Flink's finalizeGlobal), Abort drops them when the job fails. Kafka and
-// upsert-kafka are TaskSinks too (a producer per attempt, connectors/kafka/sink_tasks.go); other sinks
-// (print, jdbc) keep one task.
+// upsert-kafka are TaskSinks too (a producer per attempt, connectors/kafka/sink_tasks.go), and print (a
+// task number in front of each line); jdbc keeps one task.
 //
 // The input: when the input stage runs as many tasks as the sink, sink task i reads task i's file alone
 // (forward, one file per producer task). Otherwise the input stage's tasks deal their rows round-robin into
@@ -48,7 +48,7 @@ func (s *stageSink) finish(ctx context.Context, st *batchStage, err error) error
 	s.ended = true
 	if err == nil || ctx.Err() != nil && !abortsOnCancel(s.out) {
 		if e := s.out.End(); e != nil && err == nil {
-			return fmt.Errorf("stage %d (%s): committing the sink's files: %w", st.id, st.name, e)
+			return fmt.Errorf("stage %d (%s): committing the sink's output: %w", st.id, st.name, e)
 		}
 		return err
 	}
