@@ -112,8 +112,24 @@ type TaskOutput interface {
 	DiscardSubtaskWriter(w SubtaskWriter) error
 }
 
+// CancelAborter is implemented by TaskOutputs whose tasks' rows a cancelled job drops (Abort) where others
+// make the rows given so far final (End): AbortOnCancel reports it (kafka exactly-once, whose pipelined sink
+// aborts its open transaction when the job is cancelled).
+type CancelAborter interface {
+	AbortOnCancel() bool
+}
+
 // TaskSinkFactory is implemented by sink factories whose sinks are TaskSinks (the engine words its notices
 // about 'sink.parallelism' by it).
 type TaskSinkFactory interface {
 	BatchSinkTasks() bool
+}
+
+// KeyedTaskSink is a TaskSink each of whose tasks must get every change of a key, in order (upsert-kafka:
+// the primary key). TaskKeys are the columns of the sink's input that make the key; the engine hashes the
+// rows by them in front of the tasks (Flink's keyed shuffle in front of a sink with a primary key), and
+// writes the sink with one task when it cannot.
+type KeyedTaskSink interface {
+	TaskSink
+	TaskKeys() []int
 }

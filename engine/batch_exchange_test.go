@@ -17,8 +17,20 @@ import (
 )
 
 // stagedRun runs an INSERT script in batch mode in a new session (extra options on top) and returns the
-// sorted lines its print sinks wrote, the notices, the job and its error.
+// sorted lines its print sinks wrote (without the task numbers of a print sink with several tasks), the
+// notices, the job and its error.
 func stagedRun(t *testing.T, script string, opts map[string]string) (lines []string, notice string, job *Job, err error) {
+	t.Helper()
+	lines, notice, job, err = stagedRunRaw(t, script, opts)
+	for i, l := range lines {
+		lines[i] = stripTask(l)
+	}
+	sort.Strings(lines)
+	return lines, notice, job, err
+}
+
+// stagedRunRaw is stagedRun with the lines as printed (sorted).
+func stagedRunRaw(t *testing.T, script string, opts map[string]string) (lines []string, notice string, job *Job, err error) {
 	t.Helper()
 	var out, note bytes.Buffer
 	o := map[string]string{"execution.runtime-mode": "batch", "restart-strategy.fixed-delay.delay": "0 ms",

@@ -19,14 +19,16 @@ import (
 // its stage; each task attempt writes through a SubtaskWriter of its own (filesystem: part files
 // 'part-<uuid>-<task>-<n>'). A failed attempt's writer is discarded (its files removed) and the task runs
 // again alone from its share of the materialized input; the Output's End makes every task's rows final at
-// once when all tasks succeeded (Flink's finalizeGlobal), Abort drops them when the job fails. Other sinks
-// (print, jdbc, kafka, ...) keep one task.
+// once when all tasks succeeded (Flink's finalizeGlobal), Abort drops them when the job fails. Kafka and
+// upsert-kafka are TaskSinks too (a producer per attempt, connectors/kafka/sink_tasks.go), and print (a
+// task number in front of each line); jdbc keeps one task.
 //
 // The input: when the input stage runs as many tasks as the sink, sink task i reads task i's file alone
 // (forward, one file per producer task). Otherwise the input stage's tasks deal their rows round-robin into
 // one file per sink task (rebalance), or by the hash of the partition columns with
 // 'sink.shuffle-by-partition.enable' (each partition written by one task), which needs the input to be read
-// by the sink stage alone; else the sink keeps one task.
+// by the sink stage alone; else the sink keeps one task. A connectors.KeyedTaskSink (upsert-kafka) always
+// gets its rows hashed by its keys (every change of a key through one task, in order), never forward.
 
 // stageSink is the Output that the tasks of a sink stage share.
 type stageSink struct {
@@ -37,20 +39,27 @@ type stageSink struct {
 }
 
 // finish makes the tasks' rows final when the stage succeeded (or was cancelled: the rows the tasks were
-// given are flushed, as a pipelined job does), else drops them. err is the stage's.
+// given are flushed, as a pipelined job does, but by a connectors.CancelAborter), else drops them. err is
+// the stage's.
 func (s *stageSink) finish(ctx context.Context, st *batchStage, err error) error {
 	if s.ended {
 		return err
 	}
 	s.ended = true
-	if err == nil || ctx.Err() != nil {
+	if err == nil || ctx.Err() != nil && !abortsOnCancel(s.out) {
 		if e := s.out.End(); e != nil && err == nil {
-			return fmt.Errorf("stage %d (%s): committing the sink's files: %w", st.id, st.name, e)
+			return fmt.Errorf("stage %d (%s): committing the sink's output: %w", st.id, st.name, e)
 		}
 		return err
 	}
 	s.drop()
 	return err
+}
+
+// abortsOnCancel reports whether a cancelled job drops the rows of sink o (connectors.CancelAborter).
+func abortsOnCancel(o connectors.TaskOutput) bool {
+	a, ok := o.(connectors.CancelAborter)
+	return ok && a.AbortOnCancel()
 }
 
 // drop discards the writers not discarded yet (their closed files too, which Abort keeps for a restore)
@@ -95,6 +104,16 @@ func shuffleByPartition(sk *planner.Sink) []int {
 	return keys
 }
 
+// sinkShuffleKeys returns the columns of the sink's input by whose hash the rows are dealt to the sink's
+// tasks: a connectors.KeyedTaskSink's keys (upsert-kafka: every change of a primary key to one task, in
+// order), else shuffleByPartition's; nil: forward or round-robin.
+func sinkShuffleKeys(sk *planner.Sink) []int {
+	if k, ok := sk.Sink.(connectors.KeyedTaskSink); ok {
+		return k.TaskKeys()
+	}
+	return shuffleByPartition(sk)
+}
+
 // sinkTasks returns the number of tasks of sink stage st at default parallelism p (1: one task, the sink
 // opened by each attempt) and whether each task reads its own producer task's file (forward). in is the
 // stage read by the sink and reads the number of stages reading it.
@@ -109,10 +128,13 @@ func sinkTasks(sk *planner.Sink, in *batchStage, reads, p int) (n int, forward b
 			n = x
 		}
 	}
+	_, keyed := sk.Sink.(connectors.KeyedTaskSink)
 	switch {
 	case n <= 1:
 		return 1, false
-	case len(in.tasks) == n && shuffleByPartition(sk) == nil:
+	case keyed && len(sinkShuffleKeys(sk)) == 0:
+		return 1, false // a key without columns: one task gets every row
+	case len(in.tasks) == n && sinkShuffleKeys(sk) == nil:
 		return n, true
 	case reads == 1:
 		return n, false

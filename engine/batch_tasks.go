@@ -172,7 +172,7 @@ func (sj *stagedJob) planTasks(p int) {
 		if sk, ok := st.root.(*planner.Sink); ok && len(edges[st]) == 1 {
 			in := edges[st][0].in
 			if n, st.forward = sinkTasks(sk, in, reads[in], p); n > 1 && !st.forward {
-				in.parts, in.partKeys = n, shuffleByPartition(sk) // rebalance, or by partition (batch_sink.go)
+				in.parts, in.partKeys = n, sinkShuffleKeys(sk) // rebalance, or by partition or key (batch_sink.go)
 			}
 		} else if n > 1 {
 			for _, e := range edges[st] {

@@ -324,8 +324,12 @@ func sinkParallelismWarning(t *catalog.Table, tasks, batch bool) string {
 		return ""
 	}
 	if tasks {
-		return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has effect in batch mode only: a streaming job writes a '%s' sink with one writer per subtask of its input (the rows written are the same).",
-			t.Name, n, t.Options["connector"])
+		w := "with one writer per subtask of its input"
+		if c := t.Options["connector"]; c == "kafka" || c == "upsert-kafka" || c == "print" {
+			w = "with one writer per job"
+		}
+		return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has effect in batch mode only: a streaming job writes a '%s' sink %s (the rows written are the same).",
+			t.Name, n, t.Options["connector"], w)
 	}
 	return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has no effect: Sluice writes a '%s' sink with one writer per job (the rows written are the same). Remove the option to silence this warning.",
 		t.Name, n, t.Options["connector"])

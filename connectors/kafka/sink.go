@@ -89,7 +89,8 @@ func (s *sink) producerOpts() []kgo.Opt {
 	}
 	switch s.partitioner {
 	case "fixed":
-		// Flink's FlinkFixedPartitioner: sink instance i writes to partition i % n; Sluice runs one instance.
+		// Flink's FlinkFixedPartitioner: sink instance i writes to partition i % n (one instance but in a
+		// batch sink stage's tasks, sink_tasks.go).
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	case "round-robin":
 		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
@@ -128,6 +129,8 @@ type output struct {
 	// changelogEnc is set when the value format is a changelog format (debezium-json): rows of every kind
 	// are written, each with its kind.
 	changelogEnc formats.ChangelogEncoder
+	task         int            // the batch sink task writing through it (sink_tasks.go); 0 otherwise
+	parts        map[string]int // 'fixed' in a task above 0: the partitions of each topic written
 
 	mu      sync.Mutex
 	err     error // at-least-once: the first lost record
@@ -254,7 +257,11 @@ func (o *output) encode(kind changelog.Kind, vals []types.Value, rec *kgo.Record
 		return fmt.Errorf("kafka table '%s': a row has a NULL 'topic' metadata column and the table has no 'topic' option to fall back to", c.table.Name)
 	}
 	if s.partitioner == "fixed" {
-		rec.Partition = 0
+		p, err := o.fixedPartition(rec.Topic)
+		if err != nil {
+			return err
+		}
+		rec.Partition = p
 	}
 	return nil
 }

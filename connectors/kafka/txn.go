@@ -69,12 +69,21 @@ type txns struct {
 	timeout time.Duration
 	next    int64 // number of the next transaction to open; 0 before Restore
 	seq     int64 // number of the open transaction (output.cl), when there is one
+	task    int   // the sink task whose transactions these are: 0 but in a batch sink stage's tasks (sink_tasks.go)
 
 	mu      sync.Mutex
 	pending []pendingTxn
 }
 
-func txnID(prefix string, seq int64) string { return prefix + "-0-" + strconv.FormatInt(seq, 10) }
+func txnID(prefix string, seq int64) string { return taskTxnID(prefix, 0, seq) }
+
+// taskTxnID is the transactional id of transaction seq of sink task (subtask) task: '<prefix>-<task>-<seq>'.
+func taskTxnID(prefix string, task int, seq int64) string {
+	return prefix + "-" + strconv.Itoa(task) + "-" + strconv.FormatInt(seq, 10)
+}
+
+// id is the transactional id of this sink's transaction seq.
+func (t *txns) id(seq int64) string { return taskTxnID(t.prefix, t.task, seq) }
 
 func decodeTxnState(b []byte) (txnState, error) {
 	var st txnState
@@ -216,7 +225,7 @@ func (o *output) beginTxn() error {
 		}
 	}
 	seq := t.next
-	id := txnID(t.prefix, seq)
+	id := t.id(seq)
 	cl, err := o.s.cfg.newClient(append(o.s.producerOpts(), kgo.TransactionalID(id), kgo.TransactionTimeout(t.timeout))...)
 	if err != nil {
 		return err
@@ -244,7 +253,7 @@ func (o *output) preCommitTxn(ctx context.Context, checkpointID int64) ([]byte, 
 		if err := o.flush(ctx); err != nil {
 			return nil, err
 		}
-		id := txnID(t.prefix, t.seq)
+		id := t.id(t.seq)
 		pid, epoch, err := o.cl.ProducerID(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("kafka table '%s': pre-commit transaction '%s' for checkpoint %d: %w", o.s.cfg.table.Name, id, checkpointID, err)
@@ -328,7 +337,7 @@ func (o *output) endTxn() error {
 		if err = o.flush(o.ctx); err == nil {
 			cctx, cancel := o.rctx(o.ctx)
 			if cerr := o.cl.EndTransaction(cctx, kgo.TryCommit); cerr != nil {
-				err = fmt.Errorf("kafka table '%s': commit transaction '%s' at the end of the job: %w", o.s.cfg.table.Name, txnID(t.prefix, t.seq), cerr)
+				err = fmt.Errorf("kafka table '%s': commit transaction '%s' at the end of the job: %w", o.s.cfg.table.Name, t.id(t.seq), cerr)
 			}
 			cancel()
 		}

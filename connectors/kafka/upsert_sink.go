@@ -179,6 +179,12 @@ func (u *upsertOutput) PreCommit(ctx context.Context, checkpointID int64) ([]byt
 	if u.ended {
 		return nil, nil
 	}
+	u.writeBuffered()
+	return u.output.PreCommit(ctx, checkpointID)
+}
+
+// writeBuffered hands the buffered records, and a trailing unpaired -U as a tombstone, to the producer.
+func (u *upsertOutput) writeBuffered() {
 	if u.index != nil {
 		u.mu.Lock()
 	}
@@ -190,7 +196,6 @@ func (u *upsertOutput) PreCommit(ctx context.Context, checkpointID int64) ([]byt
 		u.flushLocked()
 		u.mu.Unlock()
 	}
-	return u.output.PreCommit(ctx, checkpointID)
 }
 
 // Buffered returns the number of keys waiting for a flush (for tests).

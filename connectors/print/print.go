@@ -26,7 +26,7 @@ var (
 	StandardError = options.Bool("standard-error").Default(false).
 			Desc("Print to standard error instead of standard output.")
 	SinkParallelism = options.Int("sink.parallelism").
-			Desc("Accepted for compatibility; the print sink runs as one instance.")
+			Desc("The number of tasks of the print sink of a batch job (lines read '<task>> +I[...]' above one); a streaming job prints from one instance.")
 )
 
 // Factory is the print connector factory.
@@ -65,6 +65,7 @@ func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
 		s.w = ctx.StderrWriter()
 	}
 	if id, ok := PrintIdentifier.Lookup(r); ok && id != "" {
+		s.id = id
 		s.prefix = id + "> "
 	}
 	for _, c := range ctx.Table.PhysicalColumns() {
@@ -89,6 +90,7 @@ func checkNoMetadata(t *catalog.Table) error {
 
 type sink struct {
 	w      io.Writer
+	id     string // 'print-identifier'
 	prefix string
 	types  []types.Type
 	loc    *time.Location
@@ -103,7 +105,7 @@ func (s *sink) RetractSink() bool { return true }
 // Open returns the output. It collects whole lines and writes them at the end of every Push (and whenever
 // 64 KiB are pending), holding writeMu, so that lines of print sinks running at once never mix.
 func (s *sink) Open(context.Context) (changelog.Output, error) {
-	return &output{sink: s}, nil
+	return &output{sink: s, prefix: s.prefix}, nil
 }
 
 // writeMu serializes the writes of all print sinks of the process: jobs run concurrently and usually share
@@ -113,13 +115,14 @@ var writeMu sync.Mutex
 const flushSize = 64 << 10
 
 type output struct {
-	sink *sink
-	buf  []byte // complete lines not yet written
+	sink   *sink
+	prefix string // the sink's, or a task's (sink_tasks.go)
+	buf    []byte // complete lines not yet written
 }
 
 func (o *output) Push(b *changelog.Batch) error {
 	for _, r := range b.Rows {
-		o.buf = append(o.buf, o.sink.prefix...)
+		o.buf = append(o.buf, o.prefix...)
 		o.buf = changelog.AppendRow(o.buf, r, o.sink.types, o.sink.loc)
 		o.buf = append(o.buf, '\n')
 		if len(o.buf) >= flushSize {
