@@ -131,7 +131,12 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 
 // planFingerprint is a hash of the plan's EXPLAIN text.
 func planFingerprint(root planner.Node) string {
-	sum := sha256.Sum256([]byte(planner.Explain(root, false)))
+	return fingerprintOf(planner.Explain(root, false))
+}
+
+// fingerprintOf is the fingerprint of a plan's text.
+func fingerprintOf(text string) string {
+	sum := sha256.Sum256([]byte(text))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -317,8 +322,14 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 		}
 	}
 	if p.win != nil {
-		if d, ok, _ := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok && d > 0 {
-			return refuse("'table.exec.source.idle-timeout' cannot be used with a scale-out window aggregate: it does not mark idle source partitions (an idle partition holds the windows back until it gets rows); RESET 'table.exec.source.idle-timeout'")
+		if !p.win.idleSet {
+			if d, ok, _ := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok {
+				p.win.idle = d
+			}
+		}
+		if p.win.idle > 0 {
+			// Every member must mark idle partitions alike: the timeout is part of the plan the group checks.
+			p.fp = fingerprintOf(p.fp + " idle-timeout=" + p.win.idle.String())
 		}
 		m.loc = s.location()
 	}

@@ -73,8 +73,9 @@ type member struct {
 	// joinOut is what follows a join (its Calcs and the sink), shared by the partitions' joins.
 	joinOut changelog.Output
 
-	mu      sync.Mutex
-	revoked bool // a rebalance took partitions away: drop every aggPart (guarded by mu)
+	mu       sync.Mutex
+	revoked  bool                // a rebalance took partitions away: drop every aggPart (guarded by mu)
+	assigned map[string][]int32 // the group's latest assignment to this member, not yet seen by step (guarded by mu)
 
 	prodMu  sync.Mutex
 	prodErr error // the first internal record that failed (guarded by prodMu)
@@ -265,6 +266,7 @@ func (m *member) open(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(m.onRevoked),
 		kgo.OnPartitionsLost(m.onRevoked),
+		kgo.OnPartitionsAssigned(m.onAssigned),
 		kgo.RecordPartitioner(part),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
@@ -297,6 +299,14 @@ func (m *member) txnPrefix() string {
 func (m *member) onRevoked(context.Context, *kgo.Client, map[string][]int32) {
 	m.mu.Lock()
 	m.revoked = true
+	m.mu.Unlock()
+}
+
+// onAssigned runs in the group's goroutine when partitions are assigned: a window plan's stage 1 measures
+// the idleness of its source partitions from then on.
+func (m *member) onAssigned(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	m.mu.Lock()
+	m.assigned = parts
 	m.mu.Unlock()
 }
 
@@ -388,8 +398,12 @@ func (m *member) restartAfter(ctx context.Context, cause error, delay time.Durat
 	m.sess.Close()
 	m.mu.Lock()
 	m.revoked = false
+	m.assigned = nil
 	m.mu.Unlock()
 	m.dropState()
+	if m.win != nil {
+		m.win.assign(nil, time.Now()) // the new session's assignment comes through onAssigned
+	}
 	m.rowsIn = 0
 	m.rowsOut.Store(0)
 	_ = m.produceErr(true) // records of the closed session
@@ -421,10 +435,20 @@ func (m *member) step(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	now := time.Now()
 	m.mu.Lock()
 	if m.revoked {
 		m.revoked = false
 		m.dropState()
+		if m.win != nil {
+			m.win.assign(nil, now) // until the next assignment it owns no source partition
+		}
+	}
+	if m.assigned != nil {
+		if m.win != nil {
+			m.win.assign(m.assigned, now)
+		}
+		m.assigned = nil
 	}
 	m.mu.Unlock()
 	for _, fe := range fetches.Errors() {
@@ -442,15 +466,16 @@ func (m *member) step(ctx context.Context) error {
 		}
 		return fmt.Errorf("consume topic '%s' partition %d: %w", fe.Topic, fe.Partition, fe.Err)
 	}
-	if fetches.NumRecords() == 0 {
+	// A window plan's source partition that went idle is announced even when nothing came.
+	if fetches.NumRecords() == 0 && (m.win == nil || !m.win.idleDue(now)) {
 		return nil
 	}
 	if err := m.sess.Begin(); err != nil {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
-	touched, err := m.process(ctx, fetches)
+	touched, err := m.process(ctx, fetches, now)
 	if err == nil && m.win != nil {
-		m.sendWatermarks()
+		m.sendWatermarks(now)
 		err = m.writeWindowChangelog()
 	}
 	if err == nil {
@@ -492,7 +517,7 @@ func (m *member) step(ctx context.Context) error {
 
 // process runs the fetched records through stage 1 or stage 2; it returns the stage-2 partitions whose
 // state changed.
-func (m *member) process(ctx context.Context, fetches kgo.Fetches) (map[int32]*aggPart, error) {
+func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time) (map[int32]*aggPart, error) {
 	touched := map[int32]*aggPart{}
 	var need []int32
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -533,6 +558,7 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches) (map[int32]*a
 		}
 		if m.win != nil {
 			m.win.cur = m.win.base[fp.Topic] + uint32(fp.Partition)
+			m.win.recordsOf(m.win.cur, now)
 		}
 		for _, br := range m.byTopic[fp.Topic] {
 			for _, rec := range fp.Records {
