@@ -77,7 +77,7 @@ func TestScaleOutStatelessKill(t *testing.T) {
 	}
 	if !waitFor(30*time.Second, func() bool {
 		for _, c := range members {
-			if !strings.Contains(c.Output(), "a stateless plan (no internal topics)") {
+			if !strings.Contains(c.Output(), "a stateless plan (no repartition or changelog topic") {
 				return false
 			}
 		}

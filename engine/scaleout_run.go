@@ -82,6 +82,8 @@ type member struct {
 	promise func(*kgo.Record, error)
 	pool    sync.Pool // *kgo.Record of internal topics, with their buffers
 	hdr     []kgo.RecordHeader
+	// planNoted: a stateless plan's fingerprint is in its plan topic (scaleout_plan.go).
+	planNoted bool
 
 	// Reused buffers.
 	keyBuf []byte
@@ -145,9 +147,13 @@ func (m *member) prepare(ctx context.Context) error {
 	}
 	m.topicIDs = map[string]kadm.TopicID{}
 	if m.stateless() {
-		// A stateless plan has no internal topics: each member reads its source partitions and writes
-		// the sink in the transactions that commit its offsets.
+		// A stateless plan has no repartition or changelog topic: each member reads its source partitions
+		// and writes the sink in the transactions that commit its offsets. Its plan is checked against the
+		// one recorded for the group's offsets (scaleout_plan.go).
 		m.rep, m.cl = "", ""
+		if err := m.checkStatelessPlan(actx); err != nil {
+			return fail(err)
+		}
 	}
 	for _, t := range []struct {
 		name    string
@@ -315,8 +321,8 @@ func (m *member) run(ctx context.Context) error {
 	defer m.base.Close()
 	defer func() { m.sess.Close() }() // the session of the last restart
 	if m.stateless() {
-		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no internal topics).\n",
-			m.s.name, m.plan.fp, m.s.name)
+		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no repartition or changelog topic; its plan is recorded in '%s').\n",
+			m.s.name, m.plan.fp, m.s.name, m.s.name+planTopicSuffix)
 	} else {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
 			m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
@@ -512,6 +518,7 @@ func (m *member) step(ctx context.Context) error {
 	m.job.rowsIn.Add(m.rowsIn)
 	m.job.rowsOut.Add(m.rowsOut.Swap(0))
 	m.rowsIn = 0
+	m.notePlan(ctx)
 	return nil
 }
 
