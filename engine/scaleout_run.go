@@ -473,6 +473,9 @@ func (m *member) step(ctx context.Context) error {
 		return fmt.Errorf("consume topic '%s' partition %d: %w", fe.Topic, fe.Partition, fe.Err)
 	}
 	// A window plan's source partition that went idle is announced even when nothing came.
+	if m.win != nil && fetches.NumRecords() > 0 {
+		m.win.polled(now)
+	}
 	if fetches.NumRecords() == 0 && (m.win == nil || !m.win.idleDue(now)) {
 		return nil
 	}

@@ -135,9 +135,12 @@ type winStage struct {
 	// Stage 1's idleness ('scan.watermark.idle-timeout'): idle is the timeout (0: never idle), owned the
 	// source partitions assigned to this member with the time of their last record (or of the assignment),
 	// idleSent those announced idle and without records since.
+	// Idleness is measured from the first poll with records after an assignment (pending until then): the
+	// offset fetch of a new assignment can wait for a dead member's transaction to be aborted.
 	idle     time.Duration
 	owned    map[uint32]time.Time
 	idleSent map[uint32]bool
+	pending  bool
 
 	parts   map[int32]*winPart // stage 2: the repartition partitions whose state is loaded
 	touched map[int32]*winPart // stage 2: the partitions that got records in the open transaction
@@ -242,7 +245,7 @@ func (m *member) sendWatermarks(now time.Time) {
 		ws.wmBuf = binary.AppendVarint(ws.wmBuf, wm)
 		m.broadcast(ws.wmBuf)
 	}
-	if ws.idle <= 0 {
+	if ws.idle <= 0 || ws.pending {
 		return
 	}
 	for id, last := range ws.owned {
@@ -269,7 +272,7 @@ func (m *member) broadcast(v []byte) {
 // idleDue reports whether an owned source partition has had no records for the idle timeout and was not
 // announced idle yet: the member then writes its idle record even in a poll without records.
 func (ws *winStage) idleDue(now time.Time) bool {
-	if ws.idle <= 0 {
+	if ws.idle <= 0 || ws.pending {
 		return false
 	}
 	for id, last := range ws.owned {
@@ -278,6 +281,17 @@ func (ws *winStage) idleDue(now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// polled notes a poll with records: the assignment's offsets are known, idleness is measured from now.
+func (ws *winStage) polled(now time.Time) {
+	if !ws.pending {
+		return
+	}
+	ws.pending = false
+	for id := range ws.owned {
+		ws.owned[id] = now
+	}
 }
 
 // recordsOf notes that source partition id delivered records: it is active again, and a partition that was
@@ -291,10 +305,11 @@ func (ws *winStage) recordsOf(id uint32, now time.Time) {
 }
 
 // assign makes the source partitions of parts (topic -> partitions, the group's latest assignment to this
-// member) the owned ones, active from now.
+// member) the owned ones, pending until the first poll with records (polled).
 func (ws *winStage) assign(parts map[string][]int32, now time.Time) {
 	clear(ws.owned)
 	clear(ws.idleSent)
+	ws.pending = true
 	for t, ps := range parts {
 		base, ok := ws.base[t]
 		if !ok {
