@@ -29,7 +29,8 @@ const scaleOutKey = "sluice.scale-out.enabled"
 const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join) -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP or CUMULATE window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink"
 
 // scaleOutPlan is an INSERT plan cut into the stages of a scale-out member. A plan without an aggregate is
-// stateless: its branches end at the sink (through post), and the member has no internal topics.
+// stateless: its branches end at the sink (through post), and the member has no repartition or changelog
+// topic (only its plan topic, scaleout_plan.go).
 type scaleOutPlan struct {
 	sink     *planner.Sink
 	post     []*planner.Calc // between the aggregate (or the union of the branches) and the sink, sink side last

@@ -235,7 +235,7 @@ func (m *member) prepare(ctx context.Context) error {
 	return nil
 }
 
-// stateless reports whether the plan has neither an aggregate nor a join: no internal topics, no state.
+// stateless reports whether the plan has neither an aggregate nor a join: no repartition or changelog topic, no state.
 func (m *member) stateless() bool {
 	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil
 }
@@ -336,7 +336,7 @@ func (m *member) run(ctx context.Context) error {
 	go func() {
 		defer close(watched)
 		if m.stateless() {
-			return // no internal topics to watch
+			return // no repartition or changelog topic to watch
 		}
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
