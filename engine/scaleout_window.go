@@ -133,10 +133,10 @@ type winStage struct {
 	srcWM map[uint32]int64  // stage 1: the watermark of each source partition read since the state was dropped
 	sent  map[uint32]int64  // stage 1: the watermark last written for each source partition
 	// Stage 1's idleness ('scan.watermark.idle-timeout'): idle is the timeout (0: never idle), owned the
-	// source partitions assigned to this member with the time of their last record (or of the assignment),
-	// idleSent those announced idle and without records since.
-	// Idleness is measured from the first poll with records after an assignment (pending until then): the
-	// offset fetch of a new assignment can wait for a dead member's transaction to be aborted.
+	// source partitions assigned to this member with the time of their last record (or of the first poll
+	// with records after the assignment: pending until then, since the offset fetch of a new assignment can
+	// wait for a dead member's transaction to be aborted), idleSent those announced idle and without records
+	// since.
 	idle     time.Duration
 	owned    map[uint32]time.Time
 	idleSent map[uint32]bool
