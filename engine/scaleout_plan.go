@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// The plan of a stateless scale-out job. A running group refuses a process of another plan (the group
-// protocol carries the fingerprint, planBalancer), and a stateful job's internal records carry it
+// The plan checks of a scale-out job. A running group refuses a process of another plan (the group
+// protocol carries the fingerprint, planBalancer, below), and a stateful job's internal records carry it
 // (checkPlan). A stateless job has neither repartition nor changelog records, so its plan is recorded in a
 // one-partition compacted topic '<pipeline.name>-plan': after a member's first committed transaction it
 // writes the fingerprint there (a process refused by the group never commits, so never writes). A process
@@ -109,3 +109,13 @@ func (m *member) notePlan(ctx context.Context) {
 		m.planNoted = true
 	}
 }
+
+// planBalancer is the range balancer under a protocol name that carries the plan fingerprint: Kafka's group
+// coordinator refuses a member whose protocol no member of the group shares (INCONSISTENT_GROUP_PROTOCOL),
+// so a process running another plan cannot join a running job.
+type planBalancer struct {
+	kgo.GroupBalancer
+	name string
+}
+
+func (b planBalancer) ProtocolName() string { return b.name }

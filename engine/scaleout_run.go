@@ -794,13 +794,3 @@ func (p *memberPartitioner) ForTopic(t string) kgo.TopicPartitioner {
 	}
 	return p.sink.ForTopic(t)
 }
-
-// planBalancer is the range balancer under a protocol name that carries the plan fingerprint: Kafka's group
-// coordinator refuses a member whose protocol no member of the group shares (INCONSISTENT_GROUP_PROTOCOL),
-// so a process running another plan cannot join a running job.
-type planBalancer struct {
-	kgo.GroupBalancer
-	name string
-}
-
-func (b planBalancer) ProtocolName() string { return b.name }
