@@ -76,3 +76,30 @@ func TestScaleOutStatelessOtherPlanLater(t *testing.T) {
 		t.Fatalf("the other plan under another name: %v\n%s", err, out)
 	}
 }
+
+// TestScaleOutStatelessOtherPlanRunning: while a stateless job's first member runs (nothing committed yet,
+// so nothing recorded in its plan topic), a process of another stateless plan under the same name passes
+// submit but is refused by the group (the protocol names the plan): its job fails saying so, and the first
+// member goes on.
+func TestScaleOutStatelessOtherPlanRunning(t *testing.T) {
+	addr := scaleOutTestBroker(t)
+	copyDDL := `CREATE TABLE copy (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'copy', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json')`
+	first := scaleOutTestScript(addr, copyDDL, `INSERT INTO copy SELECT id, user_id, amount FROM orders WHERE amount > 2`)
+	other := scaleOutTestScript(addr, copyDDL, `INSERT INTO copy SELECT id, user_id, amount * 2 FROM orders WHERE amount > 2`)
+	a, aOut := startTestMember(t, first)
+	if !waitUntil(10*time.Second, func() bool { return strings.Contains(aOut.String(), "member of consumer group") }) {
+		t.Fatalf("the first member did not start:\n%s", aOut)
+	}
+	b, bOut := startTestMember(t, other)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := b.Wait(ctx)
+	if err == nil || !strings.Contains(err.Error(), "runs another plan than this process") {
+		t.Fatalf("the other plan's member should fail in the group, got %v\n%s", err, bOut)
+	}
+	produceOrders(t, addr, 0, 300, 10)
+	if !waitUntil(30*time.Second, func() bool { return a.Metrics().RowsIn == 300 }) {
+		t.Fatalf("the first member: rows in %d, want 300\n%s", a.Metrics().RowsIn, aOut)
+	}
+}
