@@ -11,7 +11,7 @@ import (
 )
 
 // scaleOutCopyQuery is a stateless scale-out plan: a filter and a projection from 'orders' into the append
-// kafka table 'copy' (no internal topics, no state).
+// kafka table 'copy' (no repartition or changelog topic, no state).
 const scaleOutCopyQuery = `CREATE TABLE copy (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
   'connector' = 'kafka', 'topic' = 'copy', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');
 INSERT INTO copy SELECT id, user_id, amount * 10 FROM orders WHERE amount > 1;`
@@ -77,7 +77,7 @@ func TestScaleOutStatelessKill(t *testing.T) {
 	}
 	if !waitFor(30*time.Second, func() bool {
 		for _, c := range members {
-			if !strings.Contains(c.Output(), "a stateless plan (no internal topics)") {
+			if !strings.Contains(c.Output(), "a stateless plan (no repartition or changelog topic") {
 				return false
 			}
 		}

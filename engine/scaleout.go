@@ -29,7 +29,8 @@ const scaleOutKey = "sluice.scale-out.enabled"
 const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join) -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP or CUMULATE window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink"
 
 // scaleOutPlan is an INSERT plan cut into the stages of a scale-out member. A plan without an aggregate is
-// stateless: its branches end at the sink (through post), and the member has no internal topics.
+// stateless: its branches end at the sink (through post), and the member has no repartition or changelog
+// topic (only its plan topic, scaleout_plan.go).
 type scaleOutPlan struct {
 	sink     *planner.Sink
 	post     []*planner.Calc // between the aggregate (or the union of the branches) and the sink, sink side last
@@ -131,7 +132,12 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 
 // planFingerprint is a hash of the plan's EXPLAIN text.
 func planFingerprint(root planner.Node) string {
-	sum := sha256.Sum256([]byte(planner.Explain(root, false)))
+	return fingerprintOf(planner.Explain(root, false))
+}
+
+// fingerprintOf is the fingerprint of a plan's text.
+func fingerprintOf(text string) string {
+	sum := sha256.Sum256([]byte(text))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -317,8 +323,14 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 		}
 	}
 	if p.win != nil {
-		if d, ok, _ := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok && d > 0 {
-			return refuse("'table.exec.source.idle-timeout' cannot be used with a scale-out window aggregate: it does not mark idle source partitions (an idle partition holds the windows back until it gets rows); RESET 'table.exec.source.idle-timeout'")
+		if !p.win.idleSet {
+			if d, ok, _ := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok {
+				p.win.idle = d
+			}
+		}
+		if p.win.idle > 0 {
+			// Every member must mark idle partitions alike: the timeout is part of the plan the group checks.
+			p.fp = fingerprintOf(p.fp + " idle-timeout=" + p.win.idle.String())
 		}
 		m.loc = s.location()
 	}

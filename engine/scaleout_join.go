@@ -46,8 +46,11 @@ func (s *switchOutput) End() error            { return nil }
 // newJoinPart builds the join of one partition, its output discarded until live is called.
 func (m *member) newJoinPart() *joinPart {
 	j := m.plan.join
+	// The planner's insert-only flags (both sides are insert-only kafka scans): each side's store is
+	// append-only, without the per-row index that only retractions would use.
 	cfg := exec.JoinConfig{Type: j.Type, LeftKeys: j.LeftKeys, RightKeys: j.RightKeys, Residual: j.Residual,
-		LeftTypes: m.sideTypes[0], RightTypes: m.sideTypes[1]}
+		LeftTypes: m.sideTypes[0], RightTypes: m.sideTypes[1],
+		LeftInsertOnly: j.LeftInsertOnly, RightInsertOnly: j.RightInsertOnly}
 	jp := &joinPart{out: &switchOutput{}}
 	jp.in[0], jp.in[1] = exec.NewJoin(cfg, jp.out)
 	return jp

@@ -73,14 +73,17 @@ type member struct {
 	// joinOut is what follows a join (its Calcs and the sink), shared by the partitions' joins.
 	joinOut changelog.Output
 
-	mu      sync.Mutex
-	revoked bool // a rebalance took partitions away: drop every aggPart (guarded by mu)
+	mu       sync.Mutex
+	revoked  bool               // a rebalance took partitions away: drop every aggPart (guarded by mu)
+	assigned map[string][]int32 // the group's latest assignment to this member, not yet seen by step (guarded by mu)
 
 	prodMu  sync.Mutex
 	prodErr error // the first internal record that failed (guarded by prodMu)
 	promise func(*kgo.Record, error)
 	pool    sync.Pool // *kgo.Record of internal topics, with their buffers
 	hdr     []kgo.RecordHeader
+	// planNoted: a stateless plan's fingerprint is in its plan topic (scaleout_plan.go).
+	planNoted bool
 
 	// Reused buffers.
 	keyBuf []byte
@@ -144,9 +147,13 @@ func (m *member) prepare(ctx context.Context) error {
 	}
 	m.topicIDs = map[string]kadm.TopicID{}
 	if m.stateless() {
-		// A stateless plan has no internal topics: each member reads its source partitions and writes
-		// the sink in the transactions that commit its offsets.
+		// A stateless plan has no repartition or changelog topic: each member reads its source partitions
+		// and writes the sink in the transactions that commit its offsets. Its plan is checked against the
+		// one recorded for the group's offsets (scaleout_plan.go).
 		m.rep, m.cl = "", ""
+		if err := m.checkStatelessPlan(actx); err != nil {
+			return fail(err)
+		}
 	}
 	for _, t := range []struct {
 		name    string
@@ -228,7 +235,7 @@ func (m *member) prepare(ctx context.Context) error {
 	return nil
 }
 
-// stateless reports whether the plan has neither an aggregate nor a join: no internal topics, no state.
+// stateless reports whether the plan has neither an aggregate nor a join: no repartition or changelog topic, no state.
 func (m *member) stateless() bool {
 	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil
 }
@@ -265,6 +272,7 @@ func (m *member) open(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(m.onRevoked),
 		kgo.OnPartitionsLost(m.onRevoked),
+		kgo.OnPartitionsAssigned(m.onAssigned),
 		kgo.RecordPartitioner(part),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
@@ -300,13 +308,21 @@ func (m *member) onRevoked(context.Context, *kgo.Client, map[string][]int32) {
 	m.mu.Unlock()
 }
 
+// onAssigned runs in the group's goroutine when partitions are assigned: a window plan's stage 1 measures
+// the idleness of its source partitions from then on.
+func (m *member) onAssigned(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	m.mu.Lock()
+	m.assigned = parts
+	m.mu.Unlock()
+}
+
 // run is the member's loop; it returns when ctx is cancelled (nil) or the job fails.
 func (m *member) run(ctx context.Context) error {
 	defer m.base.Close()
 	defer func() { m.sess.Close() }() // the session of the last restart
 	if m.stateless() {
-		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no internal topics).\n",
-			m.s.name, m.plan.fp, m.s.name)
+		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no repartition or changelog topic; its plan is recorded in '%s').\n",
+			m.s.name, m.plan.fp, m.s.name, m.s.name+planTopicSuffix)
 	} else {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
 			m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
@@ -320,7 +336,7 @@ func (m *member) run(ctx context.Context) error {
 	go func() {
 		defer close(watched)
 		if m.stateless() {
-			return // no internal topics to watch
+			return // no repartition or changelog topic to watch
 		}
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -388,8 +404,12 @@ func (m *member) restartAfter(ctx context.Context, cause error, delay time.Durat
 	m.sess.Close()
 	m.mu.Lock()
 	m.revoked = false
+	m.assigned = nil
 	m.mu.Unlock()
 	m.dropState()
+	if m.win != nil {
+		m.win.assign(nil, time.Now()) // the new session's assignment comes through onAssigned
+	}
 	m.rowsIn = 0
 	m.rowsOut.Store(0)
 	_ = m.produceErr(true) // records of the closed session
@@ -421,10 +441,20 @@ func (m *member) step(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	now := time.Now()
 	m.mu.Lock()
 	if m.revoked {
 		m.revoked = false
 		m.dropState()
+		if m.win != nil {
+			m.win.assign(nil, now) // until the next assignment it owns no source partition
+		}
+	}
+	if m.assigned != nil {
+		if m.win != nil {
+			m.win.assign(m.assigned, now)
+		}
+		m.assigned = nil
 	}
 	m.mu.Unlock()
 	for _, fe := range fetches.Errors() {
@@ -442,15 +472,19 @@ func (m *member) step(ctx context.Context) error {
 		}
 		return fmt.Errorf("consume topic '%s' partition %d: %w", fe.Topic, fe.Partition, fe.Err)
 	}
-	if fetches.NumRecords() == 0 {
+	// A window plan's source partition that went idle is announced even when nothing came.
+	if m.win != nil && fetches.NumRecords() > 0 {
+		m.win.polled(now)
+	}
+	if fetches.NumRecords() == 0 && (m.win == nil || !m.win.idleDue(now)) {
 		return nil
 	}
 	if err := m.sess.Begin(); err != nil {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
-	touched, err := m.process(ctx, fetches)
+	touched, err := m.process(ctx, fetches, now)
 	if err == nil && m.win != nil {
-		m.sendWatermarks()
+		m.sendWatermarks(now)
 		err = m.writeWindowChangelog()
 	}
 	if err == nil {
@@ -487,12 +521,13 @@ func (m *member) step(ctx context.Context) error {
 	m.job.rowsIn.Add(m.rowsIn)
 	m.job.rowsOut.Add(m.rowsOut.Swap(0))
 	m.rowsIn = 0
+	m.notePlan(ctx)
 	return nil
 }
 
 // process runs the fetched records through stage 1 or stage 2; it returns the stage-2 partitions whose
 // state changed.
-func (m *member) process(ctx context.Context, fetches kgo.Fetches) (map[int32]*aggPart, error) {
+func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time) (map[int32]*aggPart, error) {
 	touched := map[int32]*aggPart{}
 	var need []int32
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -533,6 +568,7 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches) (map[int32]*a
 		}
 		if m.win != nil {
 			m.win.cur = m.win.base[fp.Topic] + uint32(fp.Partition)
+			m.win.recordsOf(m.win.cur, now)
 		}
 		for _, br := range m.byTopic[fp.Topic] {
 			for _, rec := range fp.Records {
@@ -758,13 +794,3 @@ func (p *memberPartitioner) ForTopic(t string) kgo.TopicPartitioner {
 	}
 	return p.sink.ForTopic(t)
 }
-
-// planBalancer is the range balancer under a protocol name that carries the plan fingerprint: Kafka's group
-// coordinator refuses a member whose protocol no member of the group shares (INCONSISTENT_GROUP_PROTOCOL),
-// so a process running another plan cannot join a running job.
-type planBalancer struct {
-	kgo.GroupBalancer
-	name string
-}
-
-func (b planBalancer) ProtocolName() string { return b.name }

@@ -111,7 +111,9 @@ func TestScaleOutStatelessMembersInProcess(t *testing.T) {
   'connector' = 'kafka', 'topic' = 'copy', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json')`,
 		scaleOutUnionInsert)
 	a, aOut := startTestMember(t, script)
-	if !waitUntil(10*time.Second, func() bool { return strings.Contains(aOut.String(), "a stateless plan (no internal topics)") }) {
+	if !waitUntil(10*time.Second, func() bool {
+		return strings.Contains(aOut.String(), "a stateless plan (no repartition or changelog topic")
+	}) {
 		t.Fatalf("the member does not run a stateless plan:\n%s", aOut)
 	}
 	var got map[[3]int64]int

@@ -37,6 +37,10 @@ import (
 // scaleOutWatermark is the kind byte of a watermark record on the repartition topic (row kinds are 0-3).
 const scaleOutWatermark = 0xFF
 
+// scaleOutIdle is the kind byte of an idle record on the repartition topic: the source partition it names
+// stops holding the watermark back until its next watermark record.
+const scaleOutIdle = 0xFE
+
 // nsSourceWatermark is the changelog namespace of a stage-2 partition's source watermarks (the window
 // aggregate's own entries use 0 and 255).
 const nsSourceWatermark = 0xFE
@@ -48,6 +52,10 @@ type scaleOutWindow struct {
 	wm   *planner.WatermarkAssigner
 	mid  []*planner.Calc // between the WATERMARK and the window TVF, the scan's side first
 	post []*planner.Calc // between the window TVF and the aggregate, the TVF's side first
+	// idle is the table's 'scan.watermark.idle-timeout' when idleSet, else the session's
+	// 'table.exec.source.idle-timeout' (submitScaleOut); 0: source partitions never go idle.
+	idle    time.Duration
+	idleSet bool
 }
 
 // cutScaleOutWindow cuts a plan whose sink's Calcs read a window aggregate: Scan -> Calcs -> WATERMARK ->
@@ -82,9 +90,7 @@ func cutScaleOutWindow(p *scaleOutPlan, w *planner.WindowAggregate, root planner
 		return nil, fmt.Errorf("the window aggregate's input is not insert-only")
 	}
 	if ss, ok := scan.Source.(connectors.SplitSource); ok {
-		if idle, ok := ss.WatermarkIdleTimeout(); ok && idle > 0 {
-			return nil, fmt.Errorf("table '%s' sets 'scan.watermark.idle-timeout': a scale-out window job does not mark idle partitions (an idle source partition holds its windows back until it gets rows); remove the option", scan.Table.Name)
-		}
+		win.idle, win.idleSet = ss.WatermarkIdleTimeout()
 		if _, _, ok := ss.WatermarkAlignment(); ok {
 			return nil, fmt.Errorf("table '%s' sets 'scan.watermark.alignment.group': a scale-out window job does not align watermarks; remove the option", scan.Table.Name)
 		}
@@ -126,6 +132,15 @@ type winStage struct {
 	cur   uint32            // the id of the source partition whose rows are pushed
 	srcWM map[uint32]int64  // stage 1: the watermark of each source partition read since the state was dropped
 	sent  map[uint32]int64  // stage 1: the watermark last written for each source partition
+	// Stage 1's idleness ('scan.watermark.idle-timeout'): idle is the timeout (0: never idle), owned the
+	// source partitions assigned to this member with the time of their last record (or of the first poll
+	// with records after the assignment: pending until then, since the offset fetch of a new assignment can
+	// wait for a dead member's transaction to be aborted), idleSent those announced idle and without records
+	// since.
+	idle     time.Duration
+	owned    map[uint32]time.Time
+	idleSent map[uint32]bool
+	pending  bool
 
 	parts   map[int32]*winPart // stage 2: the repartition partitions whose state is loaded
 	touched map[int32]*winPart // stage 2: the partitions that got records in the open transaction
@@ -137,6 +152,7 @@ type winPart struct {
 	agg     changelog.Output
 	snap    state.Snapshotter
 	srcWM   map[uint32]int64  // the latest watermark of each source partition
+	idle    map[uint32]bool   // the source partitions announced idle and without a watermark record since
 	applied int64             // the watermark given to agg
 	last    map[string][]byte // the entries the changelog partition holds (namespace byte + key)
 }
@@ -145,6 +161,7 @@ type winPart struct {
 // topics' partition counts.
 func (m *member) setupWindow(loc *time.Location, counts map[string]int32) {
 	ws := &winStage{loc: loc, base: map[string]uint32{}, srcWM: map[uint32]int64{}, sent: map[uint32]int64{},
+		idle: m.plan.win.idle, owned: map[uint32]time.Time{}, idleSent: map[uint32]bool{},
 		parts: map[int32]*winPart{}, touched: map[int32]*winPart{}}
 	for _, t := range m.srcTopics {
 		ws.base[t] = uint32(ws.nsrc)
@@ -214,9 +231,10 @@ func (r *winRepartitioner) Push(b *changelog.Batch) error {
 func (r *winRepartitioner) Watermark(int64) error { return nil }
 func (r *winRepartitioner) End() error            { return nil }
 
-// sendWatermarks writes, for every source partition whose watermark advanced in this transaction, a
-// watermark record into every repartition partition.
-func (m *member) sendWatermarks() {
+// sendWatermarks writes, for every source partition whose watermark advanced in this transaction (or that
+// has records again after it was announced idle), a watermark record into every repartition partition, and
+// for every owned source partition without records for the idle timeout, an idle record.
+func (m *member) sendWatermarks(now time.Time) {
 	ws := m.win
 	for id, wm := range ws.srcWM {
 		if sent, ok := ws.sent[id]; ok && sent >= wm {
@@ -225,12 +243,80 @@ func (m *member) sendWatermarks() {
 		ws.sent[id] = wm
 		ws.wmBuf = binary.AppendUvarint(append(ws.wmBuf[:0], scaleOutWatermark), uint64(id))
 		ws.wmBuf = binary.AppendVarint(ws.wmBuf, wm)
-		for p := range m.nparts {
-			rec := m.record()
-			rec.Topic, rec.Partition, rec.Headers = m.rep, p, m.hdr
-			rec.Key = nil // not a group's record
-			rec.Value = append(rec.Value, ws.wmBuf...)
-			m.produce(rec)
+		m.broadcast(ws.wmBuf)
+	}
+	if ws.idle <= 0 || ws.pending {
+		return
+	}
+	for id, last := range ws.owned {
+		if ws.idleSent[id] || now.Sub(last) < ws.idle {
+			continue
+		}
+		ws.idleSent[id] = true
+		ws.wmBuf = binary.AppendUvarint(append(ws.wmBuf[:0], scaleOutIdle), uint64(id))
+		m.broadcast(ws.wmBuf)
+	}
+}
+
+// broadcast writes an internal record with value v into every repartition partition.
+func (m *member) broadcast(v []byte) {
+	for p := range m.nparts {
+		rec := m.record()
+		rec.Topic, rec.Partition, rec.Headers = m.rep, p, m.hdr
+		rec.Key = nil // not a group's record
+		rec.Value = append(rec.Value, v...)
+		m.produce(rec)
+	}
+}
+
+// idleDue reports whether an owned source partition has had no records for the idle timeout and was not
+// announced idle yet: the member then writes its idle record even in a poll without records.
+func (ws *winStage) idleDue(now time.Time) bool {
+	if ws.idle <= 0 || ws.pending {
+		return false
+	}
+	for id, last := range ws.owned {
+		if !ws.idleSent[id] && now.Sub(last) >= ws.idle {
+			return true
+		}
+	}
+	return false
+}
+
+// polled notes a poll with records: the assignment's offsets are known, idleness is measured from now.
+func (ws *winStage) polled(now time.Time) {
+	if !ws.pending {
+		return
+	}
+	ws.pending = false
+	for id := range ws.owned {
+		ws.owned[id] = now
+	}
+}
+
+// recordsOf notes that source partition id delivered records: it is active again, and a partition that was
+// announced idle sends its watermark again (even one that did not advance) so that it counts again.
+func (ws *winStage) recordsOf(id uint32, now time.Time) {
+	ws.owned[id] = now
+	if ws.idleSent[id] {
+		delete(ws.idleSent, id)
+		delete(ws.sent, id)
+	}
+}
+
+// assign makes the source partitions of parts (topic -> partitions, the group's latest assignment to this
+// member) the owned ones, pending until the first poll with records (polled).
+func (ws *winStage) assign(parts map[string][]int32, now time.Time) {
+	clear(ws.owned)
+	clear(ws.idleSent)
+	ws.pending = true
+	for t, ps := range parts {
+		base, ok := ws.base[t]
+		if !ok {
+			continue // the repartition topic
+		}
+		for _, p := range ps {
+			ws.owned[base+uint32(p)] = now
 		}
 	}
 }
@@ -251,7 +337,7 @@ func (m *member) newWinPart() (*winPart, error) {
 	if !ok {
 		return nil, fmt.Errorf("internal error: the window aggregate has no state snapshots")
 	}
-	return &winPart{agg: agg, snap: snap, srcWM: map[uint32]int64{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
+	return &winPart{agg: agg, snap: snap, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
 }
 
 // windowAggregate decodes repartition records, pushes rows into the partition's window aggregate and
@@ -263,9 +349,13 @@ func (m *member) windowAggregate(part int32, wp *winPart, recs []*kgo.Record) er
 		if err := m.checkRecord(rec); err != nil {
 			return err
 		}
-		if rec.Value[0] == scaleOutWatermark {
+		if k := rec.Value[0]; k == scaleOutWatermark || k == scaleOutIdle {
 			id, n := binary.Uvarint(rec.Value[1:])
-			wm, n2 := binary.Varint(rec.Value[1+max(n, 0):])
+			var wm int64
+			n2 := 1
+			if k == scaleOutWatermark {
+				wm, n2 = binary.Varint(rec.Value[1+max(n, 0):])
+			}
 			if n <= 0 || n2 <= 0 {
 				return fmt.Errorf("repartition topic '%s' partition %d offset %d: unreadable watermark record", rec.Topic, rec.Partition, rec.Offset)
 			}
@@ -276,7 +366,7 @@ func (m *member) windowAggregate(part int32, wp *winPart, recs []*kgo.Record) er
 				}
 				m.batch.Reset()
 			}
-			if err := m.advanceWindow(wp, uint32(id), wm); err != nil {
+			if err := m.advanceWindow(wp, uint32(id), wm, k == scaleOutIdle); err != nil {
 				return err
 			}
 			continue
@@ -291,16 +381,28 @@ func (m *member) windowAggregate(part int32, wp *winPart, recs []*kgo.Record) er
 	return wp.agg.Push(&m.batch)
 }
 
-// advanceWindow notes the watermark wm of source partition id and gives the aggregate the minimum over all
-// source partitions when it advanced.
-func (m *member) advanceWindow(wp *winPart, id uint32, wm int64) error {
+// advanceWindow notes the watermark wm of source partition id (or, with idle, that it went idle) and gives
+// the aggregate the minimum over the source partitions that count when it advanced.
+func (m *member) advanceWindow(wp *winPart, id uint32, wm int64, idle bool) error {
 	if int(id) >= m.win.nsrc {
 		return fmt.Errorf("a watermark record names source partition %d, the source topics have %d partitions: the job was started on another source; delete the job's internal topics ('%s-*') to start it anew", id, m.win.nsrc, m.s.name)
 	}
-	if cur, ok := wp.srcWM[id]; ok && cur >= wm {
-		return nil
+	if idle {
+		if wp.idle[id] {
+			return nil
+		}
+		wp.idle[id] = true
+	} else {
+		cur, ok := wp.srcWM[id]
+		wasIdle := wp.idle[id]
+		if ok && cur >= wm && !wasIdle {
+			return nil
+		}
+		delete(wp.idle, id)
+		if !ok || wm > cur {
+			wp.srcWM[id] = wm
+		}
 	}
-	wp.srcWM[id] = wm
 	combined, ok := m.combinedWatermark(wp)
 	if !ok || combined <= wp.applied {
 		return nil
@@ -309,16 +411,27 @@ func (m *member) advanceWindow(wp *winPart, id uint32, wm int64) error {
 	return wp.agg.Watermark(combined)
 }
 
-// combinedWatermark is the minimum of the source partitions' watermarks, when every one has sent one.
+// combinedWatermark is the minimum of the watermarks of the source partitions that count, when every source
+// partition has sent a watermark or is idle, and one counts. An idle partition does not count; nor does one
+// that became active again behind the watermark already given, until it catches up (Flink's
+// StatusWatermarkValve: such a channel is not aligned; its rows meanwhile are late). When every partition is
+// idle the watermark does not move.
 func (m *member) combinedWatermark(wp *winPart) (int64, bool) {
-	if len(wp.srcWM) < m.win.nsrc {
-		return 0, false
+	lo, counted := int64(math.MaxInt64), false
+	for id := range uint32(m.win.nsrc) {
+		if wp.idle[id] {
+			continue
+		}
+		wm, ok := wp.srcWM[id]
+		if !ok {
+			return 0, false
+		}
+		if wm < wp.applied {
+			continue
+		}
+		lo, counted = min(lo, wm), true
 	}
-	lo := int64(math.MaxInt64)
-	for _, wm := range wp.srcWM {
-		lo = min(lo, wm)
-	}
-	return lo, true
+	return lo, counted
 }
 
 // restoreWindow loads the window aggregates of the given repartition partitions from their changelog
@@ -341,12 +454,9 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 				continue
 			}
 			if k[0] == nsSourceWatermark {
-				id, n := binary.Uvarint([]byte(k[1:]))
-				wm, n2 := binary.Varint(v)
-				if n <= 0 || n2 <= 0 {
-					return fmt.Errorf("restore partition %d from the changelog topic '%s': unreadable source watermark entry %x", p, m.cl, k)
+				if err := wp.restoreSourceEntry(k, v); err != nil {
+					return fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, m.cl, err)
 				}
-				wp.srcWM[uint32(id)] = wm
 				continue
 			}
 			r.keys = append(r.keys, k)
@@ -358,8 +468,10 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 				return fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, m.cl, err)
 			}
 		}
-		if c, ok := m.combinedWatermark(wp); ok {
-			wp.applied = c
+		if _, ok := entries[p][string([]byte{nsSourceWatermark})]; !ok {
+			if c, ok := m.combinedWatermark(wp); ok {
+				wp.applied = c
+			}
 		}
 		wp.last = entries[p]
 		keys += len(entries[p])
@@ -378,10 +490,7 @@ func (m *member) writeWindowChangelog() error {
 		if err := wp.snap.SnapshotState(c); err != nil {
 			return fmt.Errorf("state of partition %d: %w", p, err)
 		}
-		for id, wm := range wp.srcWM {
-			k := binary.AppendUvarint([]byte{nsSourceWatermark}, uint64(id))
-			c.cur[string(k)] = binary.AppendVarint(nil, wm)
-		}
+		wp.snapshotSources(c.cur)
 		for k, v := range c.cur {
 			if old, ok := wp.last[k]; !ok || !bytes.Equal(old, v) {
 				m.produceEntry(p, []byte(k), v)
@@ -416,4 +525,60 @@ func (ws *winStage) drop() {
 	clear(ws.touched)
 	clear(ws.srcWM)
 	clear(ws.sent)
+	// The owned partitions stay (a rebalance assigns them anew); an idle announcement may have been in an
+	// aborted transaction, so idleness is measured again from now.
+	clear(ws.idleSent)
+	now := time.Now()
+	for id := range ws.owned {
+		ws.owned[id] = now
+	}
+}
+
+// Source watermark entries of a stage-2 partition (namespace nsSourceWatermark): key namespace byte +
+// uvarint source partition id, value varint watermark (math.MinInt64: none yet) followed by 1 when the
+// partition is idle; key namespace byte alone, value varint the watermark given to the aggregate.
+
+// snapshotSources puts the partition's source watermark entries into cur.
+func (wp *winPart) snapshotSources(cur map[string][]byte) {
+	put := func(id uint32, wm int64) {
+		k := binary.AppendUvarint([]byte{nsSourceWatermark}, uint64(id))
+		v := binary.AppendVarint(nil, wm)
+		if wp.idle[id] {
+			v = append(v, 1)
+		}
+		cur[string(k)] = v
+	}
+	for id, wm := range wp.srcWM {
+		put(id, wm)
+	}
+	for id := range wp.idle {
+		if _, ok := wp.srcWM[id]; !ok {
+			put(id, math.MinInt64)
+		}
+	}
+	cur[string([]byte{nsSourceWatermark})] = binary.AppendVarint(nil, wp.applied)
+}
+
+// restoreSourceEntry loads one source watermark entry.
+func (wp *winPart) restoreSourceEntry(k string, v []byte) error {
+	wm, n2 := binary.Varint(v)
+	if n2 <= 0 {
+		return fmt.Errorf("unreadable source watermark entry %x", k)
+	}
+	if len(k) == 1 {
+		wp.applied = wm
+		return nil
+	}
+	id, n := binary.Uvarint([]byte(k[1:]))
+	if n <= 0 {
+		return fmt.Errorf("unreadable source watermark entry %x", k)
+	}
+	idle := n2 < len(v) && v[n2] == 1
+	if idle {
+		wp.idle[uint32(id)] = true
+	}
+	if wm != math.MinInt64 || !idle {
+		wp.srcWM[uint32(id)] = wm
+	}
+	return nil
 }
