@@ -9,7 +9,9 @@ import (
 // A joinStore holds the rows of one side of a regular or interval join, without a Go object, string or map
 // entry per row or per key:
 //
-//   - keys live in an open-addressing table (slots, linear probing, at most 85 % full, grown by half) whose
+//   - keys live in an open-addressing table (slots, linear probing, at most 85 % full, doubled when full:
+//     each key is moved once per doubling, so about once in all, amortized; the move is a sequential pass,
+//     as a key's home slot grows with its hash tag) whose
 //     entries are the position of the key's record in an append-only byte arena (chunks) plus the top 24
 //     bits of the key's hash, which also choose the key's home slot: the table grows and deletes without
 //     reading the arena, and most probes that miss never read it;
@@ -201,7 +203,7 @@ func uvarintLen(v uint64) int {
 // key's slot.
 func (st *joinStore) insertKey(h uint64, key []byte, tag uint64, parts ...[]byte) int {
 	if (st.keys+1)*20 > len(st.slots)*17 {
-		st.resize(max(16, len(st.slots)*3/2, (st.keys+1)*20/17+1))
+		st.resize(max(16, len(st.slots)*2, (st.keys+1)*20/17+1))
 	}
 	pos := st.putRecord(key, tag, parts...)
 	i := st.home(h)
