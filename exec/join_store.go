@@ -46,16 +46,18 @@ type joinStore struct {
 	// appendOnly: rows are only added and dropped by scans (an interval join's insert-only sides, a regular
 	// join's insert-only sides without TTL), not looked up by identity but by a scan of the key (a stray
 	// retraction): a row stored again is a new entry (count 1), and big buckets have no index.
-	appendOnly bool
-	fixLen     int // bytes of those fields
-	seed       maphash.Seed
-	slots      []uint64 // 0: empty; else hash tag<<jsPosBits | (record position + 1)
-	keys       int
-	chunks     [][]byte
-	used       int         // bytes written to chunks
-	garbage    int         // bytes of records that were rewritten or deleted
-	bigs       []bigBucket // by value: storing into a big key reads the struct, not a pointer to it first
-	freeBigs   []uint32
+	appendOnly  bool
+	fixLen      int // bytes of those fields
+	seed        maphash.Seed
+	slots       []uint64 // 0: empty; else hash tag<<jsPosBits | (record position + 1)
+	keys        int
+	chunks      [][]byte
+	used        int         // bytes written to chunks
+	garbage     int         // bytes of records that were rewritten or deleted
+	bigs        []bigBucket // by value: storing into a big key reads the struct, not a pointer to it first
+	freeBigs    []uint32
+	compactSink byte    // compact's reads ahead
+	warmBigs    []int32 // warm's scratch (join_warm.go)
 }
 
 func newJoinStore(outer, ttl bool, seed maphash.Seed) joinStore {
@@ -301,7 +303,9 @@ func (st *joinStore) tidy() {
 }
 
 // compact copies the live records into new chunks (the old ones are left to the GC: emitted rows may still
-// reference their strings).
+// reference their strings). Records are visited in slot order, so their reads land all over the old arena:
+// each block of jsCompactBlock slots first reads the start of its records in a loop of loads only, so that
+// their cache misses overlap (join_warm.go says why), then copies them.
 func (st *joinStore) compact() {
 	old := st.chunks
 	live := st.used - st.garbage
@@ -309,17 +313,31 @@ func (st *joinStore) compact() {
 	if live > 0 {
 		st.chunks = [][]byte{make([]byte, 0, min(max(live, jsChunkMin), jsChunkMax))}
 	}
-	for i, v := range st.slots {
-		if v == 0 {
-			continue
+	slots := st.slots
+	var sink byte
+	for start := 0; start < len(slots); start += jsCompactBlock {
+		block := slots[start:min(start+jsCompactBlock, len(slots))]
+		for _, v := range block {
+			if v != 0 {
+				p := v&jsPosMask - 1
+				sink += old[p>>jsChunkBits][p&(jsChunkMax-1)]
+			}
 		}
-		p := v&jsPosMask - 1
-		b := old[p>>jsChunkBits][p&(jsChunkMax-1):]
-		r := parseRecord(b)
-		pos := st.put(b[:r.size])
-		st.slots[i] = v&^jsPosMask | (pos + 1)
+		for i, v := range block {
+			if v == 0 {
+				continue
+			}
+			p := v&jsPosMask - 1
+			b := old[p>>jsChunkBits][p&(jsChunkMax-1):]
+			r := parseRecord(b)
+			pos := st.put(b[:r.size])
+			block[i] = v&^jsPosMask | (pos + 1)
+		}
 	}
+	st.compactSink += sink // the reads stay
 }
+
+const jsCompactBlock = 32 // slots whose records compact reads ahead
 
 // jsEntry is a parsed row entry at b[e:end].
 type jsEntry struct {

@@ -81,21 +81,23 @@ func (st *joinStore) warm(hs []uint64, tails bool) uint64 {
 	if !tails || len(st.bigs) == 0 {
 		return sink
 	}
+	bigs := st.warmBigs[:0] // the bigBuckets of the keys that have one
 	for _, h := range hs {
-		if bb := st.warmBig(h); bb != nil {
-			sink += uint64(len(bb.chunks))
+		if i := st.warmBig(h); i >= 0 {
+			sink += uint64(len(st.bigs[i].chunks))
+			bigs = append(bigs, int32(i))
 		}
 	}
-	for _, h := range hs {
-		if bb := st.warmBig(h); bb != nil && len(bb.chunks) > 0 {
-			sink += uint64(cap(bb.chunks[len(bb.chunks)-1]))
+	st.warmBigs = bigs
+	for _, i := range bigs {
+		if c := st.bigs[i].chunks; len(c) > 0 {
+			sink += uint64(cap(c[len(c)-1]))
 		}
 	}
-	for _, h := range hs {
-		if bb := st.warmBig(h); bb != nil && len(bb.chunks) > 0 {
-			c := bb.chunks[len(bb.chunks)-1]
-			if len(c) > 0 {
-				sink += uint64(c[len(c)-1])
+	for _, i := range bigs {
+		if c := st.bigs[i].chunks; len(c) > 0 {
+			if last := c[len(c)-1]; len(last) > 0 {
+				sink += uint64(last[len(last)-1])
 			}
 		}
 	}
@@ -121,20 +123,20 @@ func (st *joinStore) warmSlot(h uint64) uint64 {
 	return 0
 }
 
-// warmBig returns the bigBucket of the record warmSlot guesses for h, or nil.
-func (st *joinStore) warmBig(h uint64) *bigBucket {
+// warmBig returns the index in st.bigs of the bigBucket of the record warmSlot guesses for h, or -1.
+func (st *joinStore) warmBig(h uint64) int {
 	pos := st.warmSlot(h)
 	if pos == 0 {
-		return nil
+		return -1
 	}
 	b := st.at(pos - 1)
 	kl, k := binary.Uvarint(b)
 	if k <= 0 || k+int(kl) > len(b) {
-		return nil
+		return -1
 	}
 	tag, m := binary.Uvarint(b[k+int(kl):])
 	if m <= 0 || tag&1 == 0 || int(tag>>1) >= len(st.bigs) {
-		return nil
+		return -1
 	}
-	return &st.bigs[tag>>1]
+	return int(tag >> 1)
 }
