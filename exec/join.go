@@ -81,7 +81,7 @@ type IntervalBounds struct {
 // Batch: both inputs are buffered; at the end of both the join is computed once and emitted as +I rows.
 // Memory is proportional to both inputs (no spilling yet).
 func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output) {
-	j := &joinOp{cfg: cfg, out: out, wm: [2]int64{minWatermark, minWatermark}, lastWM: minWatermark}
+	j := &joinOp{cfg: cfg, out: out, wm: [2]int64{minWatermark, minWatermark}, lastWM: minWatermark, warmSlots: joinWarmSlots}
 	if !cfg.Batch && cfg.Interval == nil {
 		j.ttl = newStateTTL(cfg.TTL, cfg.Now)
 	}
@@ -154,6 +154,13 @@ type joinOp struct {
 	expKeys     [][]byte
 	pruneVisits int  // rows prune looked at (tests)
 	fullPrune   bool // tests: prune scans every key (the reference), without the expiry index
+	// warm's keys of a push's rows (join_warm.go): their bytes, offsets, whether they have no NULL, hashes.
+	wkeys     []byte
+	wkoff     []int
+	whas      []bool
+	whash     []uint64
+	warmSink  uint64
+	warmSlots int // tables with fewer slots are not warmed (joinWarmSlots; tests lower it)
 }
 
 type joinInput struct {
@@ -237,12 +244,20 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 	if j.ttl.on() {
 		j.tickTTL()
 	}
-	for _, r := range b.Rows {
-		key, hasKey, err := j.keyBytes(s, r.Vals)
-		if err != nil {
-			return err
+	warmed := j.warm(s, b.Rows)
+	for ri, r := range b.Rows {
+		var key []byte
+		var hasKey bool
+		var h uint64
+		if ri < warmed {
+			key, hasKey, h = j.warmKey(ri)
+		} else {
+			var err error
+			if key, hasKey, err = j.keyBytes(s, r.Vals); err != nil {
+				return err
+			}
+			h = me.st.hash(key)
 		}
-		h := me.st.hash(key)
 		kv := j.rowKeyVals(s, r.Vals, hasKey)
 		if j.cfg.Batch {
 			if r.Kind.IsRetract() {

@@ -9,7 +9,9 @@ import (
 // A joinStore holds the rows of one side of a regular or interval join, without a Go object, string or map
 // entry per row or per key:
 //
-//   - keys live in an open-addressing table (slots, linear probing, at most 85 % full, grown by half) whose
+//   - keys live in an open-addressing table (slots, linear probing, at most 85 % full, doubled when full:
+//     each key is moved once per doubling, so about once in all, amortized; the move is a sequential pass,
+//     as a key's home slot grows with its hash tag) whose
 //     entries are the position of the key's record in an append-only byte arena (chunks) plus the top 24
 //     bits of the key's hash, which also choose the key's home slot: the table grows and deletes without
 //     reading the arena, and most probes that miss never read it;
@@ -44,16 +46,18 @@ type joinStore struct {
 	// appendOnly: rows are only added and dropped by scans (an interval join's insert-only sides, a regular
 	// join's insert-only sides without TTL), not looked up by identity but by a scan of the key (a stray
 	// retraction): a row stored again is a new entry (count 1), and big buckets have no index.
-	appendOnly bool
-	fixLen     int // bytes of those fields
-	seed       maphash.Seed
-	slots      []uint64 // 0: empty; else hash tag<<jsPosBits | (record position + 1)
-	keys       int
-	chunks     [][]byte
-	used       int         // bytes written to chunks
-	garbage    int         // bytes of records that were rewritten or deleted
-	bigs       []bigBucket // by value: storing into a big key reads the struct, not a pointer to it first
-	freeBigs   []uint32
+	appendOnly  bool
+	fixLen      int // bytes of those fields
+	seed        maphash.Seed
+	slots       []uint64 // 0: empty; else hash tag<<jsPosBits | (record position + 1)
+	keys        int
+	chunks      [][]byte
+	used        int         // bytes written to chunks
+	garbage     int         // bytes of records that were rewritten or deleted
+	bigs        []bigBucket // by value: storing into a big key reads the struct, not a pointer to it first
+	freeBigs    []uint32
+	compactSink byte    // compact's reads ahead
+	warmBigs    []int32 // warm's scratch (join_warm.go)
 }
 
 func newJoinStore(outer, ttl bool, seed maphash.Seed) joinStore {
@@ -201,7 +205,7 @@ func uvarintLen(v uint64) int {
 // key's slot.
 func (st *joinStore) insertKey(h uint64, key []byte, tag uint64, parts ...[]byte) int {
 	if (st.keys+1)*20 > len(st.slots)*17 {
-		st.resize(max(16, len(st.slots)*3/2, (st.keys+1)*20/17+1))
+		st.resize(max(16, len(st.slots)*2, (st.keys+1)*20/17+1))
 	}
 	pos := st.putRecord(key, tag, parts...)
 	i := st.home(h)
@@ -299,7 +303,9 @@ func (st *joinStore) tidy() {
 }
 
 // compact copies the live records into new chunks (the old ones are left to the GC: emitted rows may still
-// reference their strings).
+// reference their strings). Records are visited in slot order, so their reads land all over the old arena:
+// each block of jsCompactBlock slots first reads the start of its records in a loop of loads only, so that
+// their cache misses overlap (join_warm.go says why), then copies them.
 func (st *joinStore) compact() {
 	old := st.chunks
 	live := st.used - st.garbage
@@ -307,17 +313,31 @@ func (st *joinStore) compact() {
 	if live > 0 {
 		st.chunks = [][]byte{make([]byte, 0, min(max(live, jsChunkMin), jsChunkMax))}
 	}
-	for i, v := range st.slots {
-		if v == 0 {
-			continue
+	slots := st.slots
+	var sink byte
+	for start := 0; start < len(slots); start += jsCompactBlock {
+		block := slots[start:min(start+jsCompactBlock, len(slots))]
+		for _, v := range block {
+			if v != 0 {
+				p := v&jsPosMask - 1
+				sink += old[p>>jsChunkBits][p&(jsChunkMax-1)]
+			}
 		}
-		p := v&jsPosMask - 1
-		b := old[p>>jsChunkBits][p&(jsChunkMax-1):]
-		r := parseRecord(b)
-		pos := st.put(b[:r.size])
-		st.slots[i] = v&^jsPosMask | (pos + 1)
+		for i, v := range block {
+			if v == 0 {
+				continue
+			}
+			p := v&jsPosMask - 1
+			b := old[p>>jsChunkBits][p&(jsChunkMax-1):]
+			r := parseRecord(b)
+			pos := st.put(b[:r.size])
+			block[i] = v&^jsPosMask | (pos + 1)
+		}
 	}
+	st.compactSink += sink // the reads stay
 }
+
+const jsCompactBlock = 32 // slots whose records compact reads ahead
 
 // jsEntry is a parsed row entry at b[e:end].
 type jsEntry struct {
