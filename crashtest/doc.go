@@ -23,6 +23,12 @@
 // window_late_kill_test.go kills HOP, CUMULATE and SESSION aggregates over out-of-order input with late rows
 // (one partition, so that which rows are late does not depend on timing at parallelism 1).
 //
+// Every test runs in parallel with the others, 6 at a time unless -test.parallel is given (they mostly wait
+// for kills and output; go test's default, GOMAXPROCS, left a 2-core machine idle), each against brokers
+// of its own; every kill scenario that checkpoints fails when fewer than 2 runs (the last included) restored
+// from a checkpoint. In a test binary built with -race (CI's race phase) the sql-client is built with -race
+// too, and a client that reports a data race fails its test (internal/proctest).
+//
 // Flags: -crash.kills N sets the number of kills per scenario (CI default 8; use more for a nightly-style run);
 // -crash.kills 0 runs each scenario once, unkilled, against the same expectation. -crash.norestore is a
 // deliberate bug: killed jobs restart without their checkpoint, which the exactly-once scenarios must report.

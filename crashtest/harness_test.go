@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,14 +29,27 @@ var noRestore = flag.Bool("crash.norestore", false, "restart killed jobs without
 
 var clientBin string
 
+// parallelScenarios is how many tests run at once unless -test.parallel is given: the kill scenarios spend
+// most of their time waiting (for the next kill, for the output), so go test's default (GOMAXPROCS, 2 on a
+// 2-core machine) leaves the package waiting most of the time.
+const parallelScenarios = 6
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		if err := flag.Set("test.parallel", strconv.Itoa(max(parallelScenarios, runtime.GOMAXPROCS(0)))); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	dir, err := os.MkdirTemp("", "sluice-crashtest-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if clientBin, err = proctest.BuildClient(dir); err != nil {
+	if clientBin, err = proctest.BuildClient(dir, clientFlags...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -161,8 +176,8 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
 
-// feeder produces order records continuously (batches of 100 every 10 ms) until stop; n is how many were
-// acknowledged.
+// feeder produces order records continuously (batches of 100 every 10 ms, the first one before feed
+// returns) until stop; n is how many were acknowledged.
 type feeder struct {
 	stop chan struct{}
 	done chan struct{}
@@ -175,6 +190,13 @@ func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first batch is acknowledged before feed returns: the topic exists when the first run starts (a
+	// Kafka source refuses a missing topic).
+	if err := cl.ProduceSync(context.Background(), orders(f.n, 100, users)...).FirstErr(); err != nil {
+		cl.Close()
+		t.Fatalf("feed: %v", err)
+	}
+	f.n += 100
 	go func() {
 		defer close(f.done)
 		defer cl.Close()
@@ -236,5 +258,18 @@ func (r *restarts) kill(rng *rand.Rand, lo, hi time.Duration) {
 			r.t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
 		}
 		c.Kill()
+	}
+}
+
+// checkRestored fails the test when fewer than two runs (the last included; with one kill, one) started
+// from a checkpoint: kills that all land before the first checkpoint test no restore.
+func (r *restarts) checkRestored() {
+	r.t.Helper()
+	if *noRestore {
+		return
+	}
+	if want := min(*kills, 2); r.restored < want {
+		r.t.Fatalf("only %d of %d runs restored from a checkpoint (want at least %d): the kills came before the job checkpointed, testing no restore",
+			r.restored, r.runs, want)
 	}
 }
