@@ -10,6 +10,10 @@
 // each other. batch_test.go kills a staged BATCH job and reruns it from scratch, at the default parallelism
 // and at 2 and 3 with keyed stages as tasks (TestBatchStageKillParallel: kills aimed at the source tasks, the
 // keyed tasks writing subpartition files and the sink stage; a killed run's committed output must be whole).
+// batch_sink_kill_test.go kills the batch sink stage as 3 tasks while all write (-crash.commit-kills also
+// at its commit, which is known to leave a partial result). joinstore_kill_test.go kills the insert-only join
+// store over two topics at parallelism 2; proctime_kill_test.go processing-time TUMBLE windows behind the
+// exchange (every order counted once across windows).
 // filesystem_sink_kill_test.go kills the concurrent filesystem sink (part files written by 2 source
 // subtasks) mid-stream and restores it from checkpoints. At parallelism ≥ 2 over
 // 4-partition topics: exchange_test.go (keyed subtasks, two levels, rescaled between restarts),
