@@ -30,8 +30,10 @@
 // Every test runs in parallel with the others, 6 at a time unless -test.parallel is given (they mostly wait
 // for kills and output; go test's default, GOMAXPROCS, left a 2-core machine idle), each against brokers
 // of its own; every kill scenario that checkpoints fails when fewer than 2 runs (the last included) restored
-// from a checkpoint. In a test binary built with -race (CI's race phase) the sql-client is built with -race
-// too, and a client that reports a data race fails its test (internal/proctest).
+// from a checkpoint (every other kill waits for the run's own first checkpoint, so that a slow machine does
+// not push every kill before it). -crash.race builds the sql-client with -race (a client that reports a
+// data race fails its test, internal/proctest); it is off in CI's race phase, which builds only this
+// harness with -race: an instrumented client is too slow for the kill timings on a loaded machine.
 //
 // Flags: -crash.kills N sets the number of kills per scenario (CI default 8; use more for a nightly-style run);
 // -crash.kills 0 runs each scenario once, unkilled, against the same expectation. -crash.norestore is a
