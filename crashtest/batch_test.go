@@ -178,8 +178,10 @@ func batchKill(t *testing.T, par, nkills int, insert string) {
 			time.Sleep(2 * time.Millisecond)
 			ok = reached() // once seen: phase 3's files are gone again when the run commits
 		}
-		if ended := c.Exited(); (!ok || ended) && !(ended && phase == 3) { // the sink stage is short: a run may end first
-			t.Fatalf("run %d: the batch job did not reach phase %d (or ended first):\n%s", k+1, phase, indent(c.Output()))
+		// A run that ended before the phase was seen (a loaded machine, the tests running in parallel) is
+		// checked and aimed at again below, as one that ended before its kill.
+		if !ok && !c.Exited() {
+			t.Fatalf("run %d: the batch job did not reach phase %d in 60 s:\n%s", k+1, phase, indent(c.Output()))
 		}
 		switch phase {
 		case 0:
