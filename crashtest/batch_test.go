@@ -21,6 +21,7 @@ import (
 // behind: kill -9 runs no clean-up, but the killed jobs' directories in 'io.tmp.dirs' are unlocked, and the
 // next batch job removes them, so at the end 'io.tmp.dirs' is empty.
 func TestBatchStageKill(t *testing.T) {
+	t.Parallel()
 	batchKill(t, 0, 3, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`)
 }
 
@@ -31,8 +32,10 @@ func TestBatchStageKill(t *testing.T) {
 // parallelism. A killed batch job is rerun from scratch: the committed files must hold each user's totals
 // exactly once, and no job directory may be left.
 func TestBatchStageKillParallel(t *testing.T) {
+	t.Parallel()
 	for _, p := range []int{2, 3} {
 		t.Run(fmt.Sprintf("P%d", p), func(t *testing.T) {
+			t.Parallel()
 			batchKill(t, p, *kills, `INSERT INTO totals SELECT user_id, SUM(c), SUM(s) FROM
   (SELECT user_id, amount, COUNT(*) AS c, SUM(amount) AS s FROM orders GROUP BY user_id, amount) GROUP BY user_id;`)
 		})
@@ -175,8 +178,10 @@ func batchKill(t *testing.T, par, nkills int, insert string) {
 			time.Sleep(2 * time.Millisecond)
 			ok = reached() // once seen: phase 3's files are gone again when the run commits
 		}
-		if ended := c.Exited(); (!ok || ended) && !(ended && phase == 3) { // the sink stage is short: a run may end first
-			t.Fatalf("run %d: the batch job did not reach phase %d (or ended first):\n%s", k+1, phase, indent(c.Output()))
+		// A run that ended before the phase was seen (a loaded machine, the tests running in parallel) is
+		// checked and aimed at again below, as one that ended before its kill.
+		if !ok && !c.Exited() {
+			t.Fatalf("run %d: the batch job did not reach phase %d in 60 s:\n%s", k+1, phase, indent(c.Output()))
 		}
 		switch phase {
 		case 0:

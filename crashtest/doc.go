@@ -10,6 +10,10 @@
 // each other. batch_test.go kills a staged BATCH job and reruns it from scratch, at the default parallelism
 // and at 2 and 3 with keyed stages as tasks (TestBatchStageKillParallel: kills aimed at the source tasks, the
 // keyed tasks writing subpartition files and the sink stage; a killed run's committed output must be whole).
+// batch_sink_kill_test.go kills the batch sink stage as 3 tasks while all write (-crash.commit-kills also
+// at its commit, which is known to leave a partial result). joinstore_kill_test.go kills the insert-only join
+// store over two topics at parallelism 2; proctime_kill_test.go processing-time TUMBLE windows behind the
+// exchange (every order counted once across windows).
 // filesystem_sink_kill_test.go kills the concurrent filesystem sink (part files written by 2 source
 // subtasks) mid-stream and restores it from checkpoints. At parallelism ≥ 2 over
 // 4-partition topics: exchange_test.go (keyed subtasks, two levels, rescaled between restarts),
@@ -22,6 +26,14 @@
 // rank_update_kill_test.go kills a Top-N over a GROUP BY (retractions into the rank) at parallelism 1 and 2;
 // window_late_kill_test.go kills HOP, CUMULATE and SESSION aggregates over out-of-order input with late rows
 // (one partition, so that which rows are late does not depend on timing at parallelism 1).
+//
+// Every test runs in parallel with the others, 6 at a time unless -test.parallel is given (they mostly wait
+// for kills and output; go test's default, GOMAXPROCS, left a 2-core machine idle), each against brokers
+// of its own; every kill scenario that checkpoints fails when fewer than 2 runs (the last included) restored
+// from a checkpoint (every other kill waits for the run's own first checkpoint, so that a slow machine does
+// not push every kill before it). -crash.race builds the sql-client with -race (a client that reports a
+// data race fails its test, internal/proctest); it is off in CI's race phase, which builds only this
+// harness with -race: an instrumented client is too slow for the kill timings on a loaded machine.
 //
 // Flags: -crash.kills N sets the number of kills per scenario (CI default 8; use more for a nightly-style run);
 // -crash.kills 0 runs each scenario once, unkilled, against the same expectation. -crash.norestore is a

@@ -35,6 +35,7 @@ const ordersDDL = `CREATE TABLE orders (id BIGINT, user_id BIGINT, amount BIGINT
 // checkpoints; restarts resume from the consumer group's offsets. Killed at random moments while the broker
 // answers produce requests slowly, no row may be lost (duplicates are allowed by at-least-once).
 func TestAtLeastOnceKill(t *testing.T) {
+	t.Parallel()
 	addr := broker(t, 4)
 	sinkAddr, sinkCluster := brokerCluster(t, 4)
 	slowProduce(sinkCluster, 300*time.Millisecond)
@@ -111,6 +112,7 @@ func TestExactlyOnceKill(t *testing.T) { exactlyOnceKill(t, nil) }
 func TestExactlyOnceKillParallel(t *testing.T) { exactlyOnceKill(t, []int{2, 1, 3}) }
 
 func exactlyOnceKill(t *testing.T, parallelism []int) {
+	t.Parallel()
 	addr := broker(t, 4)
 	dir := t.TempDir()
 	ckpts := dir + "/checkpoints"
@@ -157,4 +159,5 @@ func exactlyOnceKill(t *testing.T, parallelism []int) {
 	if lost > 0 || dups > 0 || extra > 0 {
 		t.Fatalf("exactly-once broken after %d kills: %d lost, %d duplicated, %d rows that the filter drops\nlast client output:\n%s", *kills, lost, dups, extra, indent(c.Output()))
 	}
+	r.checkRestored()
 }

@@ -261,6 +261,7 @@ func (s *scenario) run(t *testing.T, seed uint64) {
 	if required == 0 {
 		t.Fatal("the expectation requires no row: the scenario tests nothing")
 	}
+	r.checkRestored()
 }
 
 // sortedKeys returns m's keys in order (for expectations built per group).

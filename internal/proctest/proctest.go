@@ -9,16 +9,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// BuildClient builds cmd/sql-client into dir and returns the binary's path.
-func BuildClient(dir string) (string, error) {
+// BuildClient builds cmd/sql-client into dir with the go build flags given (e.g. -race) and returns the
+// binary's path.
+func BuildClient(dir string, flags ...string) (string, error) {
 	bin := filepath.Join(dir, "sql-client")
-	build := exec.Command("go", "build", "-o", bin, "github.com/sluicesql/sluice/cmd/sql-client")
+	args := append(append([]string{"build"}, flags...), "-o", bin, "github.com/sluicesql/sluice/cmd/sql-client")
+	build := exec.Command("go", args...)
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build sql-client: %v\n%s", err, out)
 	}
@@ -34,7 +37,12 @@ type Client struct {
 	err  error
 }
 
-// Start writes script into a new file under dir and runs bin -f on it.
+// raceReport is how the race detector of a binary built with -race starts a report (on stderr, when it
+// finds the race: a process killed later has printed it already).
+const raceReport = "WARNING: DATA RACE"
+
+// Start writes script into a new file under dir and runs bin -f on it. When the test ends, it fails if the
+// process reported a data race (a binary built with -race).
 func Start(t testing.TB, bin, dir, script string) *Client {
 	t.Helper()
 	f := filepath.Join(dir, fmt.Sprintf("script-%d.sql", time.Now().UnixNano()))
@@ -47,6 +55,11 @@ func Start(t testing.TB, bin, dir, script string) *Client {
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if out := c.Output(); strings.Contains(out, raceReport) {
+			t.Errorf("sql-client (%s) reported a data race:\n%s", f, out[strings.Index(out, raceReport):])
+		}
+	})
 	go func() {
 		err := c.cmd.Wait()
 		c.mu.Lock()
