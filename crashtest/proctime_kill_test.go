@@ -84,9 +84,9 @@ func TestProctimeWindowKillExchange(t *testing.T) {
 	}
 	c := r.start()
 	defer c.Kill()
-	// A keyed subtask's clock moves only when rows or watermarks reach it (exec.NewProctimeStamp): its last
-	// windows fire with the next row. Rows of other users (flushUsers of them, so that every subtask gets
-	// some) come every 200 ms until the output is right; their windows are not counted.
+	// A keyed subtask's clock moves with its input and with the engine's ticks (exec.ProctimeTick). Rows of
+	// other users (flushUsers of them, so that every subtask gets some) still come every 200 ms until the
+	// output is right, so that the last windows also fire by input; their windows are not counted.
 	fcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("orders"))
 	if err != nil {
 		t.Fatal(err)

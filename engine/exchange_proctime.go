@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
@@ -65,7 +67,8 @@ func (g *graph) exchangeProctimeWindow(n *planner.WindowAggregate, cfg exec.Grou
 		return false, nil
 	}
 	in := []exchangeInput{{node: tvf.Input, side: exec.ExchangeSide{Keys: keys, KeyTypes: kts}}}
-	return g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+	built := len(g.exchanges) // this exchange's index (upstream ones come after it)
+	ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		agg, err := exec.NewRoutedWindowAgg(cfg, n.WindowEndKey, route, o)
 		if err != nil {
 			return nil, nil, err
@@ -77,4 +80,21 @@ func (g *graph) exchangeProctimeWindow(n *planner.WindowAggregate, cfg exec.Grou
 		op = exec.NewWindowAssigner(tvf.Spec, tvf.TimeCol, tvf.LTZ, g.loc, g.meter(tvf, op, j))
 		return []changelog.Output{exec.NewProctimeStamp(g.now, g.loc, tvf.TimeCol, op)}, agg, nil
 	}, out, j)
+	if ok && err == nil {
+		// the subtasks' clocks advance without input, so windows fire on a quiet input (exec.ProctimeTick)
+		g.tickExchange(built, 2*exec.ProctimeTick)
+	}
+	return ok, err
+}
+
+// proctimeClock builds a processing-time clock in front of op (exec.NewProctimeClock) and, in streaming,
+// registers it with the graph's ticker, which advances it every exec.ProctimeTick under the graph lock: a
+// window (or an ORDER BY PROCTIME() sort) fires when its end passes although no row arrives, as Flink's
+// processing-time timers do.
+func (g *graph) proctimeClock(loc *time.Location, op changelog.Output) changelog.Output {
+	c := exec.NewProctimeClock(g.now, loc, op)
+	if !g.batch {
+		g.miniBatch.add(c, 2*exec.ProctimeTick)
+	}
+	return c
 }

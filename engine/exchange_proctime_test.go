@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -136,5 +138,54 @@ FROM TABLE(TUMBLE(TABLE o, DESCRIPTOR(pt), INTERVAL '10' SECOND)) GROUP BY user_
 		if err := j.Wait(context.Background()); err != nil {
 			t.Fatalf("parallelism %d: %v", par, err)
 		}
+	}
+}
+
+// TestProctimeWindowFiresWithoutInput: a processing-time TUMBLE window over an unbounded Kafka table fires
+// once the clock passes its end although no row arrives after it (Flink's processing-time timers), at
+// parallelism 1 (the clock under the graph lock) and 2 (the keyed subtasks' clocks behind the exchange).
+// The clock is the session's: every row is read at 13:47:21 (one window, [13:47:20, 13:47:30)), the test
+// checks that nothing was emitted, then moves the clock past the window's end and produces nothing more.
+func TestProctimeWindowFiresWithoutInput(t *testing.T) {
+	addr := exchangeBroker(t)
+	for _, par := range []int{1, 2} {
+		t.Run(fmt.Sprintf("P%d", par), func(t *testing.T) {
+			in, out := fmt.Sprintf("ord%d", par), fmt.Sprintf("totals%d", par)
+			produceExchangeOrders(t, addr, in, 0, 1500)
+			var clock atomic.Int64
+			clock.Store(time.Date(2024, 5, 15, 13, 47, 21, 0, time.UTC).UnixMilli())
+			var log strings.Builder
+			s, err := NewSession(Config{Stdout: &log, Stderr: &log, Notice: &log, TempDir: t.TempDir(),
+				Now:     func() time.Time { return time.UnixMilli(clock.Load()).UTC() },
+				Options: map[string]string{"table.local-time-zone": "UTC", "parallelism.default": fmt.Sprint(par)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			script := strings.NewReplacer("ADDR", addr, "BOUNDED", "", "'ord'", "'"+in+"'", "'totals'", "'"+out+"'").Replace(proctimeJobTables)
+			execScript(t, s, script)
+			st, err := sql.ParseStatement(`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount)
+FROM TABLE(TUMBLE(TABLE o, DESCRIPTOR(pt), INTERVAL '10' SECOND)) GROUP BY user_id, window_start, window_end`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.Execute(context.Background(), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j := res.Job
+			defer j.Cancel()
+			for deadline := time.Now().Add(30 * time.Second); j.rowsInTotal() < 1500 && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got := j.rowsInTotal(); got != 1500 {
+				t.Fatalf("%d rows read, want 1500\n%s", got, log.String())
+			}
+			time.Sleep(3 * exec.ProctimeTick) // ticks of the unchanged clock fire nothing
+			if got := upsertTable(t, addr, out); len(got) != 0 {
+				t.Fatalf("the open window emitted %d rows", len(got))
+			}
+			clock.Store(time.Date(2024, 5, 15, 13, 47, 45, 0, time.UTC).UnixMilli())
+			waitUpsert(t, addr, out, totalsWant(1500))
+		})
 	}
 }

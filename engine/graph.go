@@ -275,7 +275,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		op := exec.NewTemporalSort(n.Keys, out)
 		if n.Proctime {
 			// PROCTIME() values are instants: the clock runs in UTC.
-			return g.build(n.Input, g.op(n, exec.NewProctimeClock(g.now, time.UTC, op)), j)
+			return g.build(n.Input, g.op(n, g.proctimeClock(time.UTC, op)), j)
 		}
 		return g.build(n.Input, g.op(n, op), j)
 	case *planner.WindowTVF:
@@ -292,7 +292,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			}
 			var op changelog.Output = exec.NewSessionAssigner(n.Spec.Size, n.TimeCol, n.Partition, pts, n.LTZ, g.loc, out)
 			if n.Proctime {
-				op = exec.NewProctimeClock(g.now, g.loc, op)
+				op = g.proctimeClock(g.loc, op)
 			}
 			return g.build(n.Input, g.op(n, op), j)
 		}
@@ -303,7 +303,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			op = exec.NewWindowAssigner(n.Spec, n.TimeCol, n.LTZ, g.loc, out)
 		}
 		if n.Proctime {
-			op = exec.NewProctimeClock(g.now, g.loc, op)
+			op = g.proctimeClock(g.loc, op)
 		}
 		return g.build(n.Input, g.op(n, op), j)
 	case *planner.WindowAggregate:

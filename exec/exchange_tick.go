@@ -9,7 +9,7 @@ package exec
 // senders may send (not while a checkpoint waits for the exchange to be idle).
 func (x *Exchange) TryFlushDue() {
 	for _, s := range x.subs {
-		if _, ok := s.op.(interface{ FlushDue() error }); !ok {
+		if flusher(s) == nil {
 			continue
 		}
 		x.mu.Lock() // against finish: a tick is queued before s finished (and discarded then) or not at all
@@ -44,10 +44,24 @@ func (x *Exchange) finish(s *xSub) {
 	}
 }
 
-// tick applies subtask s's due mini-batch.
+// tick applies subtask s's due mini-batch (or advances its processing-time clock).
 func tick(s *xSub) error {
-	if f, ok := s.op.(interface{ FlushDue() error }); ok {
+	if f := flusher(s); f != nil {
 		return f.FlushDue()
+	}
+	return nil
+}
+
+// flusher is what a tick of subtask s calls: its operator's FlushDue (a mini-batch), else the first of its
+// operator's inputs that has one (NewProctimeStamp in front of a processing-time window aggregate).
+func flusher(s *xSub) interface{ FlushDue() error } {
+	if f, ok := s.op.(interface{ FlushDue() error }); ok {
+		return f
+	}
+	for _, in := range s.opIns {
+		if f, ok := in.(interface{ FlushDue() error }); ok {
+			return f
+		}
 	}
 	return nil
 }

@@ -13,9 +13,10 @@ import (
 // processing-time windows ignore) by the processing-time clock: after every batch, and in place of every
 // input watermark, it emits now - 1 ms on the wall clock of loc (as the windows of a TIMESTAMP_LTZ column
 // are aligned), never going back. A window then fires once the clock has passed its end; as nothing runs
-// between batches, a window whose end passes while no row or watermark arrives fires with the next one, or
-// at the end of input. now is the clock PROCTIME() reads, so a row's window never closes before the row
-// reaches it.
+// between batches, a window whose end passes while no row or watermark arrives fires when FlushDue is next
+// called (the engine's ticker calls it every ProctimeTick, as Flink's processing-time timers fire without
+// input), with the next row or watermark, or at the end of input. now is the clock PROCTIME() reads, so a
+// row's window never closes before the row reaches it.
 func NewProctimeClock(now func() time.Time, loc *time.Location, out changelog.Output) changelog.Output {
 	if now == nil {
 		now = time.Now
@@ -27,10 +28,24 @@ func NewProctimeClock(now func() time.Time, loc *time.Location, out changelog.Ou
 }
 
 type proctimeClock struct {
-	now func() time.Time
-	loc *time.Location
-	out changelog.Output
-	wm  int64
+	now   func() time.Time
+	loc   *time.Location
+	out   changelog.Output
+	wm    int64
+	ended bool
+}
+
+// ProctimeTick is how often the engine advances processing-time clocks while no input arrives (FlushDue),
+// so that a processing-time window fires about this long after its end on a quiet input.
+const ProctimeTick = 100 * time.Millisecond
+
+// FlushDue emits the clock as a watermark (nothing once the input ended): windows whose end has passed fire
+// although no row arrived.
+func (c *proctimeClock) FlushDue() error {
+	if c.ended {
+		return nil
+	}
+	return c.tick(c.now())
 }
 
 func (c *proctimeClock) tick(t time.Time) error {
@@ -51,7 +66,10 @@ func (c *proctimeClock) Push(b *changelog.Batch) error {
 }
 
 func (c *proctimeClock) Watermark(int64) error { return c.tick(c.now()) }
-func (c *proctimeClock) End() error            { return c.out.End() }
+func (c *proctimeClock) End() error {
+	c.ended = true
+	return c.out.End()
+}
 
 // NewProctimeStamp drives a processing-time window aggregate that runs as keyed subtasks behind a hash
 // exchange (Flink: the window operator assigns a row to the windows of its own processing time). In front of
@@ -95,7 +113,19 @@ func (s *proctimeStamp) tick() error {
 }
 
 func (s *proctimeStamp) Watermark(int64) error { return s.tick() }
-func (s *proctimeStamp) End() error            { return s.clock.out.End() }
+func (s *proctimeStamp) End() error {
+	s.clock.ended = true
+	return s.clock.out.End()
+}
+
+// FlushDue emits the clock (the exchange's tick, on the subtask's goroutine): windows whose end has passed
+// fire although no row reached the subtask.
+func (s *proctimeStamp) FlushDue() error {
+	if s.clock.ended {
+		return nil
+	}
+	return s.tick()
+}
 
 // NewRoutedWindowAgg is NewWindowAgg for keyed subtasks routed by the group keys at positions route of
 // cfg.Keys (without the window columns, which the subtask's own assigner adds: NewProctimeStamp). Its
