@@ -11,25 +11,31 @@ func overNeeds(x *OverAggregate, need []*colNeed) []*colNeed {
 	if need == nil {
 		return nil
 	}
-	width := len(x.Input.Fields())
+	in := passThrough(need, len(x.Input.Fields()))
+	keepWhole(in, x.Partition...)
+	keepWhole(in, x.OrderCol)
+	for _, a := range x.Aggs {
+		keepWhole(in, a.Args...)
+		keepWhole(in, a.Filter)
+	}
+	return in
+}
+
+// passThrough returns the needs of the input of a node whose first width output columns are its input's
+// columns: what is read of those (need's first width entries).
+func passThrough(need []*colNeed, width int) []*colNeed {
 	in := make([]*colNeed, width)
 	copy(in, need)
-	keep := func(c int) {
-		if c >= 0 && c < width {
+	return in
+}
+
+// keepWhole marks the columns cols of in read whole; a column outside in (negative: none) is ignored.
+func keepWhole(in []*colNeed, cols ...int) {
+	for _, c := range cols {
+		if c >= 0 && c < len(in) {
 			merge(&in[c], needAll)
 		}
 	}
-	for _, c := range x.Partition {
-		keep(c)
-	}
-	keep(x.OrderCol)
-	for _, a := range x.Aggs {
-		for _, c := range a.Args {
-			keep(c)
-		}
-		keep(a.Filter)
-	}
-	return in
 }
 
 // matchNeeds: MATCH_RECOGNIZE (ONE ROW PER MATCH) outputs its partition columns and measures, which it
@@ -39,17 +45,10 @@ func overNeeds(x *OverAggregate, need []*colNeed) []*colNeed {
 func matchNeeds(x *MatchRecognize) []*colNeed {
 	width := len(x.Input.Fields())
 	in := make([]*colNeed, width+len(x.Slots))
-	keep := func(c int) {
-		if c >= 0 && c < width {
-			merge(&in[c], needAll)
-		}
-	}
-	for _, c := range x.Partition {
-		keep(c)
-	}
-	keep(x.TimeCol)
+	keepWhole(in[:width], x.Partition...)
+	keepWhole(in[:width], x.TimeCol)
 	for _, k := range x.Order {
-		keep(k.Col)
+		keepWhole(in[:width], k.Col)
 	}
 	for _, d := range x.Defines {
 		if d != nil && !reads(d, in, needAll) {
@@ -76,14 +75,8 @@ func lookupNeeds(x *LookupJoin, need []*colNeed) []*colNeed {
 	if need == nil {
 		return nil
 	}
-	width := len(x.Input.Fields())
-	in := make([]*colNeed, width)
-	copy(in, need)
-	for _, c := range x.LeftKeys {
-		if c >= 0 && c < width {
-			merge(&in[c], needAll)
-		}
-	}
+	in := passThrough(need, len(x.Input.Fields()))
+	keepWhole(in, x.LeftKeys...)
 	return in
 }
 
@@ -94,17 +87,8 @@ func windowNeeds(x *WindowTVF, need []*colNeed) []*colNeed {
 	if need == nil {
 		return nil
 	}
-	width := len(x.Input.Fields())
-	in := make([]*colNeed, width)
-	copy(in, need)
-	keep := func(c int) {
-		if c >= 0 && c < width {
-			merge(&in[c], needAll)
-		}
-	}
-	keep(x.TimeCol)
-	for _, c := range x.Partition {
-		keep(c)
-	}
+	in := passThrough(need, len(x.Input.Fields()))
+	keepWhole(in, x.TimeCol)
+	keepWhole(in, x.Partition...)
 	return in
 }
