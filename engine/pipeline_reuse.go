@@ -143,9 +143,8 @@ func (g *graph) buildReused(rs *reusedScan) error {
 				if err != nil {
 					return fmt.Errorf("sink writer for source subtask %d of %s: %w", i+1, b.table, err)
 				}
-				gw := &gatedWriter{w: w, rows: g.rowsOutShare(j), p: gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i]}}
-				gw.cols, _ = w.(columnWriter)
-				end = gw
+				end = &gatedWriter{sinkWrite: newSinkWrite(w, g.rowsOutShare(j)),
+					p: gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i]}}
 			} else {
 				gp := &gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i]}
 				if b.enc != nil {
@@ -317,22 +316,11 @@ func (p *gatedPipe) End() error {
 // rows go to the subtask's writer under the subtask's gate, without the graph lock (PreCommit, End and Abort
 // run with the gate closed, so never during a write), watermarks and the end to the union through p.
 type gatedWriter struct {
-	w    connectors.SubtaskWriter
-	cols columnWriter
-	rows *atomic.Int64
-	p    gatedPipe
+	sinkWrite
+	p gatedPipe
 }
 
-func (e *gatedWriter) Push(b *changelog.Batch) error {
-	if len(b.Rows) == 0 {
-		return nil
-	}
-	if err := e.p.sg.lock(); err != nil {
-		return err
-	}
-	e.rows.Add(int64(len(b.Rows)))
-	return e.w.Push(b)
-}
+func (e *gatedWriter) Push(b *changelog.Batch) error { return e.push(b, e.p.sg.lock) }
 
 func (e *gatedWriter) Watermark(ts int64) error { return e.p.Watermark(ts) }
 func (e *gatedWriter) End() error               { return e.p.End() }

@@ -61,10 +61,8 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 			if err != nil {
 				return true, fmt.Errorf("sink writer for source subtask %d of %s: %w", i+1, table, err)
 			}
-			e := &sinkEnd{gate: &g.gate, stopping: &g.stopping, w: w, rows: g.rowsOutShare(j),
+			ends[i] = &sinkEnd{gate: &g.gate, stopping: &g.stopping, sinkWrite: newSinkWrite(w, g.rowsOutShare(j)),
 				p: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
-			e.cols, _ = w.(columnWriter)
-			ends[i] = e
 		}
 		concurrentSinksBuilt.Add(1)
 		return true, g.buildChains(sc, chain, ends, ins, out, j)
@@ -82,17 +80,57 @@ type columnWriter interface {
 	AcceptsColumns() bool
 }
 
+// sinkWrite is what a subtask writes into a sink it writes itself (sinkEnd, gatedWriter): rows, or columns
+// when the writer takes them, counted in rows, each batch after lock (the caller's checkpoint gate).
+type sinkWrite struct {
+	w    connectors.SubtaskWriter
+	cols columnWriter // w when it takes columns, else nil
+	rows *atomic.Int64
+}
+
+func newSinkWrite(w connectors.SubtaskWriter, rows *atomic.Int64) sinkWrite {
+	cols, _ := w.(columnWriter)
+	return sinkWrite{w: w, cols: cols, rows: rows}
+}
+
+func (s *sinkWrite) push(b *changelog.Batch, lock func() error) error {
+	if len(b.Rows) == 0 {
+		return nil
+	}
+	if err := lock(); err != nil {
+		return err
+	}
+	s.rows.Add(int64(len(b.Rows)))
+	return s.w.Push(b)
+}
+
+// pushColumns passes columns to a writer that takes them, else rows.
+func (s *sinkWrite) pushColumns(b *vec.Batch, lock func() error) error {
+	if s.cols == nil || !s.cols.AcceptsColumns() {
+		conv := pipeConvs.Get().(*vec.RowConv)
+		defer pipeConvs.Put(conv)
+		return s.push(conv.Rows(b), lock)
+	}
+	n := b.Len()
+	if n == 0 {
+		return nil
+	}
+	if err := lock(); err != nil {
+		return err
+	}
+	s.rows.Add(int64(n))
+	return s.cols.PushColumns(b)
+}
+
 // sinkEnd is the end of a source subtask's chain in a sink that the subtask writes itself: rows go to the
 // subtask's writer under the checkpoint gate (read), watermarks and the end to the union under the graph
 // lock (p).
 type sinkEnd struct {
 	gate     *sync.RWMutex
 	stopping *atomic.Bool
-	w        connectors.SubtaskWriter
-	cols     columnWriter
-	rows     *atomic.Int64
-	gated    bool
-	p        pipe
+	sinkWrite
+	gated bool
+	p     pipe
 }
 
 func (e *sinkEnd) lock() error {
@@ -116,34 +154,10 @@ func (e *sinkEnd) unlock() {
 	}
 }
 
-func (e *sinkEnd) Push(b *changelog.Batch) error {
-	if len(b.Rows) == 0 {
-		return nil
-	}
-	if err := e.lock(); err != nil {
-		return err
-	}
-	e.rows.Add(int64(len(b.Rows)))
-	return e.w.Push(b)
-}
+func (e *sinkEnd) Push(b *changelog.Batch) error { return e.push(b, e.lock) }
 
 // PushColumns passes columns to a writer that takes them, else rows.
-func (e *sinkEnd) PushColumns(b *vec.Batch) error {
-	if e.cols == nil || !e.cols.AcceptsColumns() {
-		conv := pipeConvs.Get().(*vec.RowConv)
-		defer pipeConvs.Put(conv)
-		return e.Push(conv.Rows(b))
-	}
-	n := b.Len()
-	if n == 0 {
-		return nil
-	}
-	if err := e.lock(); err != nil {
-		return err
-	}
-	e.rows.Add(int64(n))
-	return e.cols.PushColumns(b)
-}
+func (e *sinkEnd) PushColumns(b *vec.Batch) error { return e.pushColumns(b, e.lock) }
 
 func (e *sinkEnd) AcceptsColumns() bool { return true }
 

@@ -120,22 +120,7 @@ func (p *gatedPipe) PushColumns(b *vec.Batch) error {
 func (p *gatedPipe) AcceptsColumns() bool { return p.enc == nil && vec.Accepts(p.out) }
 
 // PushColumns passes columns to a writer that takes them, else rows.
-func (e *gatedWriter) PushColumns(b *vec.Batch) error {
-	if e.cols == nil || !e.cols.AcceptsColumns() {
-		conv := pipeConvs.Get().(*vec.RowConv)
-		defer pipeConvs.Put(conv)
-		return e.Push(conv.Rows(b))
-	}
-	n := b.Len()
-	if n == 0 {
-		return nil
-	}
-	if err := e.p.sg.lock(); err != nil {
-		return err
-	}
-	e.rows.Add(int64(n))
-	return e.cols.PushColumns(b)
-}
+func (e *gatedWriter) PushColumns(b *vec.Batch) error { return e.pushColumns(b, e.p.sg.lock) }
 
 func (e *gatedWriter) AcceptsColumns() bool { return true }
 
