@@ -59,14 +59,14 @@ func (j *joinOp) warmKey(i int) ([]byte, bool, uint64) {
 // bigBuckets. It returns a sum of what it read, for the caller to keep so that the reads are not dropped.
 func (st *joinStore) warm(hs []uint64, tails bool) uint64 {
 	slots := st.slots
-	n := uint64(len(slots))
+	n := len(slots)
 	if n == 0 {
 		return 0
 	}
 	var sink uint64
 	for _, h := range hs {
-		i := (h >> jsPosBits) * n >> (64 - jsPosBits) // st.home(h)
-		sink += slots[i] + slots[min(i+8, n-1)]       // and the next line, where a miss's probe often goes on
+		i := st.home(h)
+		sink += slots[i] + slots[min(i+8, n-1)] // and the next line, where a miss's probe often goes on
 	}
 	for _, h := range hs {
 		pos := st.warmSlot(h)
