@@ -26,8 +26,7 @@ const planTopicSuffix = "-plan"
 // offsets and the topic names another plan.
 func (m *member) checkStatelessPlan(ctx context.Context) error {
 	topic := m.s.name + planTopicSuffix
-	resp, err := m.adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+	if err := m.createTopic(ctx, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic); err != nil {
 		return fmt.Errorf("create the internal topic '%s': %w", topic, err)
 	}
 	offs, err := m.adm.FetchOffsets(ctx, m.s.name)
@@ -51,6 +50,16 @@ func (m *member) checkStatelessPlan(ctx context.Context) error {
 	if prev != "" && prev != m.plan.fp {
 		return fmt.Errorf("consumer group '%s' committed source offsets for plan %s (recorded in topic '%s'), this process runs plan %s: the job '%s' was started with another INSERT. Give this INSERT another 'pipeline.name', or delete the consumer group '%s' and the topic '%s' to start it anew (it then reads the source from the start)",
 			m.s.name, prev, topic, m.plan.fp, m.s.name, m.s.name, topic)
+	}
+	return nil
+}
+
+// createTopic creates topic name with parts partitions (-1: the brokers' default) and configs; a topic that
+// exists already is no error.
+func (m *member) createTopic(ctx context.Context, parts int32, configs map[string]*string, name string) error {
+	resp, err := m.adm.CreateTopic(ctx, parts, -1, configs, name)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		return err
 	}
 	return nil
 }

@@ -162,8 +162,7 @@ func (m *member) prepare(ctx context.Context) error {
 		if t.name == "" {
 			continue
 		}
-		resp, err := m.adm.CreateTopic(actx, m.nparts, -1, t.configs, t.name)
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		if err := m.createTopic(actx, m.nparts, t.configs, t.name); err != nil {
 			return fail(fmt.Errorf("create the internal topic '%s': %w", t.name, err))
 		}
 	}
@@ -195,8 +194,7 @@ func (m *member) prepare(ctx context.Context) error {
 			if d, ok := td[t]; ok && d.Err == nil {
 				continue
 			}
-			resp, err := m.adm.CreateTopic(actx, -1, -1, nil, t)
-			if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+			if err := m.createTopic(actx, -1, nil, t); err != nil {
 				return fail(fmt.Errorf("create the sink topic '%s': %w", t, err))
 			}
 		}
