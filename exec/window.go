@@ -51,7 +51,8 @@ type windowAssigner struct {
 	out   changelog.Output
 	ob    changelog.Batch
 	arena []types.Value
-	slice int64 // > 0: assign each row once, to its slice of this length (NewSliceAssigner)
+	slice int64        // > 0: assign each row once, to its slice of this length (NewSliceAssigner)
+	vx    *assignerVec // columnar batches' scratch (window_slice_vec.go)
 }
 
 func floorMod(a, b int64) int64 {

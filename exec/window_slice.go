@@ -9,6 +9,7 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Slice-shared window aggregation (Flink's SliceAssigner and SliceSharedWindowAggProcessor). A HOP or
@@ -169,6 +170,8 @@ type sliceWindowAgg struct {
 	finalWM func() int64
 
 	c *sliceCompact // the slices instead of slices, when they fit (window_slice_compact.go)
+
+	conv *vec.RowConv // columnar batches the columns cannot take (window_slice_vec.go)
 }
 
 func (w *sliceWindowAgg) slice(end int64) *windowState {
