@@ -9,6 +9,7 @@ import (
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // JoinType is the kind of a regular join.
@@ -161,11 +162,16 @@ type joinOp struct {
 	whash     []uint64
 	warmSink  uint64
 	warmSlots int // tables with fewer slots are not warmed (joinWarmSlots; tests lower it)
+	// colKeyed: the next push's first rows whose keys PushColumns computed from the key columns, as warm
+	// computes them (join_vec.go); colRow is its scratch row.
+	colKeyed int
+	colRow   []types.Value
 }
 
 type joinInput struct {
 	j    *joinOp
 	side int
+	conv *vec.RowConv // columnar batches into rows (join_vec.go)
 }
 
 func (in *joinInput) Push(b *changelog.Batch) error { return in.j.push(in.side, b) }
@@ -244,7 +250,12 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 	if j.ttl.on() {
 		j.tickTTL()
 	}
-	warmed := j.warm(s, b.Rows)
+	warmed := j.colKeyed
+	if j.colKeyed = 0; warmed > 0 {
+		j.warmReads(s, len(b.Rows))
+	} else {
+		warmed = j.warm(s, b.Rows)
+	}
 	for ri, r := range b.Rows {
 		var key []byte
 		var hasKey bool

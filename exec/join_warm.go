@@ -21,10 +21,8 @@ const joinWarmSlots = 1 << 15 // 256 KiB of key table
 // warm fills j.wkeys, j.wkoff, j.whas and j.whash for rows[:n] of side s and returns n: the rows up to the
 // first one whose key does not encode (push reports it), or 0 when both sides' tables are small.
 func (j *joinOp) warm(s int, rows []changelog.Row) int {
-	me, other := &j.sides[s].st, &j.sides[1-s].st
-	warmMe := len(me.slots) >= j.warmSlots && len(me.slots) > 0
-	warmOther := len(other.slots) >= j.warmSlots && len(other.slots) > 0
-	if (!warmMe && !warmOther) || len(rows) < 2 {
+	me := &j.sides[s].st
+	if !j.warmable(s, len(rows)) {
 		return 0
 	}
 	j.wkeys, j.wkoff, j.whas, j.whash = j.wkeys[:0], append(j.wkoff[:0], 0), j.whas[:0], j.whash[:0]
@@ -38,15 +36,31 @@ func (j *joinOp) warm(s int, rows []changelog.Row) int {
 		j.whas = append(j.whas, hasKey)
 		j.whash = append(j.whash, me.hash(key))
 	}
+	j.warmReads(s, len(rows))
+	return len(j.whash)
+}
+
+// warmable reports whether a push of n rows to side s warms: either side's table is large.
+func (j *joinOp) warmable(s, n int) bool {
+	me, other := &j.sides[s].st, &j.sides[1-s].st
+	return n >= 2 && (len(me.slots) >= j.warmSlots && len(me.slots) > 0 || len(other.slots) >= j.warmSlots && len(other.slots) > 0)
+}
+
+// warmReads reads ahead what the lookups of the keys of hashes j.whash will read, when the push of n rows
+// to side s warms.
+func (j *joinOp) warmReads(s, n int) {
+	if !j.warmable(s, n) {
+		return
+	}
+	me, other := &j.sides[s].st, &j.sides[1-s].st
 	var sink uint64
-	if warmMe {
+	if len(me.slots) >= j.warmSlots && len(me.slots) > 0 {
 		sink += me.warm(j.whash, true)
 	}
-	if warmOther {
+	if len(other.slots) >= j.warmSlots && len(other.slots) > 0 {
 		sink += other.warm(j.whash, false)
 	}
 	j.warmSink = sink // the reads stay
-	return len(j.whash)
 }
 
 // warmKey returns the join key, whether it has no NULL, and its hash for rows[i] as warm computed them.

@@ -63,6 +63,9 @@ type RowConv struct {
 func (r *RowConv) Rows(b *Batch) *changelog.Batch {
 	r.batch.Reset()
 	w, n := len(b.Cols), b.Len()
+	if n == 0 {
+		return &r.batch // an empty selection: no column is read
+	}
 	if need := n * w; cap(r.arena) < need {
 		r.arena = make([]types.Value, need)
 	} else {
