@@ -234,3 +234,37 @@ func TestSliceWindowColumnsPath(t *testing.T) {
 		}
 	}
 }
+
+// TestSliceWindowColumnsNoAlloc: once its slices and scratch exist, a columnar batch through the slice
+// assigner into compact slices allocates nothing.
+func TestSliceWindowColumnsNoAlloc(t *testing.T) {
+	in := sliceVecIn[:5]
+	spec := WindowSpec{Kind: Hop, Size: 10, Slide: 2}
+	cfg := GroupAggConfig{Keys: []int{4, 5, 6}, InTypes: sliceVecIn, Aggs: aggCalls(t, sliceVecIn, "COUNT(*)", "SUM($2)", "MAX($2)")}
+	agg, err := NewSliceWindowAgg(cfg, spec, 1, 2, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := NewSliceAssigner(spec, 1, false, nil, agg).(vec.Output)
+	var rows []changelog.Row
+	for i := range 256 {
+		rows = append(rows, changelog.Row{Kind: changelog.Insert, Vals: []types.Value{types.StringValue("k"),
+			types.TimestampValue(int64(i%7), 0), types.IntValue(int64(i)), types.StringValue("s"), types.IntValue(int64(i % 5))}})
+	}
+	var vb vec.Batch
+	if !vec.FromRows(&vb, rows, in, nil) {
+		t.Fatal("rows without a columnar form")
+	}
+	before := WindowColumnBatches()
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := op.PushColumns(&vb); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if WindowColumnBatches()-before < 20 {
+		t.Fatal("the batches did not take the columnar path")
+	}
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per batch", allocs)
+	}
+}
