@@ -80,10 +80,11 @@ func reads(x expr.Expr, in []*colNeed, out *colNeed) bool {
 // projectable sources what their scans' readers need: for a scan shared by several readers, what any of
 // them needs.
 func PushProjections(roots []Node) {
-	w := &needWalk{scans: map[*Scan][]*colNeed{}, all: map[*Scan]bool{}}
+	w := &needWalk{scans: map[*Scan][]*colNeed{}, all: map[*Scan]bool{}, dims: map[*LookupJoin][]*colNeed{}, allDims: map[*LookupJoin]bool{}}
 	for _, r := range roots {
 		w.push(r, nil)
 	}
+	w.pushLookups()
 	for sc, need := range w.scans {
 		if w.all[sc] {
 			continue
@@ -103,10 +104,13 @@ func PushProjections(roots []Node) {
 	}
 }
 
-// needWalk collects, per scan, the union of what its readers need (all: some reader needs every column).
+// needWalk collects, per scan, the union of what its readers need (all: some reader needs every column),
+// and the same per lookup join of its dimension columns (dims, allDims).
 type needWalk struct {
-	scans map[*Scan][]*colNeed
-	all   map[*Scan]bool
+	scans   map[*Scan][]*colNeed
+	all     map[*Scan]bool
+	dims    map[*LookupJoin][]*colNeed
+	allDims map[*LookupJoin]bool
 }
 
 // push visits n whose output columns are read as need (nil: all of them).
@@ -154,6 +158,7 @@ func (w *needWalk) push(n Node, need []*colNeed) {
 	case *MatchRecognize:
 		w.push(x.Input, matchNeeds(x))
 	case *LookupJoin:
+		w.dimNeeds(x, need)
 		w.push(x.Input, lookupNeeds(x, need))
 	case *WindowTVF:
 		w.push(x.Input, windowNeeds(x, need))
