@@ -11,7 +11,8 @@ import (
 // physical pass, the plan is walked from the sink down, tracking which output columns of each node are read
 // and, for ROW columns read only through field access (bid.price), which members. A source that can skip
 // data (connectors.ProjectableSource: the kafka source, whose json value format then skips fields and ROW
-// members without materializing them) is told what its scan's readers need. The scan keeps its row width;
+// members without materializing them; filesystem, nexmark, datagen) is told what its scan's readers need,
+// and a lookup join's connectors.ProjectableLookupSource what is read of the dimension columns. The scan keeps its row width;
 // unread columns are NULL. The walk looks through projections, filters, watermark assigners (the rowtime
 // and what the watermark expression reads are kept), unions (each input is read as the union is), OVER
 // aggregates, MATCH_RECOGNIZE, lookup joins and window table functions (projection_shapes.go); other
