@@ -170,20 +170,34 @@ func (l *lookup) try(ctx context.Context) ([][]types.Value, error) {
 	defer rows.Close()
 	var out [][]types.Value
 	for rows.Next() {
-		vals, err := rowValues(rows, l.ts)
+		vals, err := l.rowOf(rows)
 		if err != nil {
 			return nil, err
-		}
-		if l.cols != nil { // widen to the table's columns, the unselected ones NULL
-			wide := make([]types.Value, len(l.cfg.cols))
-			for k, i := range l.cols {
-				wide[i] = vals[k]
-			}
-			vals = wide
 		}
 		out = append(out, vals)
 	}
 	return out, rows.Err()
+}
+
+// rowOf converts the current row of the SELECT: the table's columns in order, those a projection did not
+// select NULL.
+func (l *lookup) rowOf(rows pgx.Rows) ([]types.Value, error) {
+	if l.cols == nil {
+		return rowValues(rows, l.ts)
+	}
+	raw, err := rows.Values()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]types.Value, len(l.cfg.cols))
+	for k, x := range raw {
+		v, err := fromPG(x, l.ts[k])
+		if err != nil {
+			return nil, fmt.Errorf("column '%s': %w", rows.FieldDescriptions()[k].Name, err)
+		}
+		vals[l.cols[k]] = v
+	}
+	return vals, nil
 }
 
 // cache is the partial lookup cache: at most max keys (0: no limit), least recently used evicted first.
