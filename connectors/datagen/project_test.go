@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/connectors/datagen"
 	"github.com/sluicesql/sluice/formats"
@@ -107,3 +108,39 @@ func fixedClock() datagen.Option {
 	clock := &fakeClock{now: clockStart}
 	return datagen.WithClock(clock.Now, clock.Sleep)
 }
+
+// BenchmarkProjection: 100,000 rows of a BIGINT sequence, two strings, a timestamp and a ROW, all read
+// (full) or only the id read (projected: the other fields only draw their random numbers).
+func BenchmarkProjection(b *testing.B) {
+	const tbl = `id BIGINT, s STRING, vs STRING, ts TIMESTAMP(3), rw ROW<x INT, y STRING>
+fields.id.kind=sequence
+fields.id.start=1
+fields.id.end=100000
+fields.s.length=32
+fields.vs.var-len=true
+fields.vs.length=64
+fields.ts.max-past=1h`
+	for _, projected := range []bool{false, true} {
+		name := "full"
+		if projected {
+			name = "projected"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				src := createSource(b, tbl, fixedClock())
+				if projected {
+					src.(connectors.ProjectableSource).ApplyProjection(&formats.Projection{Need: []bool{true, false, false, false, false}})
+				}
+				if err := src.Run(b.Context(), discard{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Push(*changelog.Batch) error { return nil }
+func (discard) Watermark(int64) error       { return nil }
+func (discard) End() error                  { return nil }
