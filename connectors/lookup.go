@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 
+	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -25,4 +26,13 @@ type LookupSource interface {
 	Open(ctx context.Context) error
 	Lookup(ctx context.Context, key []types.Value, dst [][]types.Value) ([][]types.Value, error)
 	Close() error
+}
+
+// ProjectableLookupSource is a LookupSource that can fetch only the columns of the dimension rows a query
+// reads (projection pushdown into a lookup join). p is over the table's physical columns; it always needs
+// the lookup keys. The planner calls ApplyProjection before Open; Lookup's rows then keep their width and
+// the columns p does not need are NULL. A ROW column p reads in part may still be fetched whole.
+type ProjectableLookupSource interface {
+	LookupSource
+	ApplyProjection(p *formats.Projection)
 }

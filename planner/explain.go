@@ -27,6 +27,9 @@ func explainPlan(root Node, modes, pushed bool) string {
 		if sc, ok := n.(*Scan); ok && pushed {
 			line = sc.describePushed()
 		}
+		if lj, ok := n.(*LookupJoin); ok && pushed {
+			line = lj.describePushed()
+		}
 		if modes {
 			line = strings.TrimSuffix(line, ")") + ", changelogMode=[" + n.Mode().Kinds.String() + "])"
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -22,7 +23,10 @@ type LookupJoin struct {
 	Outer             bool
 	Out               []Field
 	Lookup            connectors.LookupSource // physical: created by the physical pass
-	Pos               sql.Pos
+	// Pushed (physical) is the projection of the dim table's physical columns handed to Lookup by projection
+	// pushdown (projection.go), nil when none was: the dim columns it does not need are NULL.
+	Pushed *formats.Projection
+	Pos    sql.Pos
 }
 
 func (n *LookupJoin) Fields() []Field { return n.Out }

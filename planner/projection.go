@@ -11,7 +11,8 @@ import (
 // physical pass, the plan is walked from the sink down, tracking which output columns of each node are read
 // and, for ROW columns read only through field access (bid.price), which members. A source that can skip
 // data (connectors.ProjectableSource: the kafka source, whose json value format then skips fields and ROW
-// members without materializing them) is told what its scan's readers need. The scan keeps its row width;
+// members without materializing them; filesystem, nexmark, datagen) is told what its scan's readers need,
+// and a lookup join's connectors.ProjectableLookupSource what is read of the dimension columns. The scan keeps its row width;
 // unread columns are NULL. The walk looks through projections, filters, watermark assigners (the rowtime
 // and what the watermark expression reads are kept), unions (each input is read as the union is), OVER
 // aggregates, MATCH_RECOGNIZE, lookup joins and window table functions (projection_shapes.go); other
@@ -80,10 +81,11 @@ func reads(x expr.Expr, in []*colNeed, out *colNeed) bool {
 // projectable sources what their scans' readers need: for a scan shared by several readers, what any of
 // them needs.
 func PushProjections(roots []Node) {
-	w := &needWalk{scans: map[*Scan][]*colNeed{}, all: map[*Scan]bool{}}
+	w := &needWalk{scans: map[*Scan][]*colNeed{}, all: map[*Scan]bool{}, dims: map[*LookupJoin][]*colNeed{}, allDims: map[*LookupJoin]bool{}}
 	for _, r := range roots {
 		w.push(r, nil)
 	}
+	w.pushLookups()
 	for sc, need := range w.scans {
 		if w.all[sc] {
 			continue
@@ -103,10 +105,13 @@ func PushProjections(roots []Node) {
 	}
 }
 
-// needWalk collects, per scan, the union of what its readers need (all: some reader needs every column).
+// needWalk collects, per scan, the union of what its readers need (all: some reader needs every column),
+// and the same per lookup join of its dimension columns (dims, allDims).
 type needWalk struct {
-	scans map[*Scan][]*colNeed
-	all   map[*Scan]bool
+	scans   map[*Scan][]*colNeed
+	all     map[*Scan]bool
+	dims    map[*LookupJoin][]*colNeed
+	allDims map[*LookupJoin]bool
 }
 
 // push visits n whose output columns are read as need (nil: all of them).
@@ -154,6 +159,7 @@ func (w *needWalk) push(n Node, need []*colNeed) {
 	case *MatchRecognize:
 		w.push(x.Input, matchNeeds(x))
 	case *LookupJoin:
+		w.dimNeeds(x, need)
 		w.push(x.Input, lookupNeeds(x, need))
 	case *WindowTVF:
 		w.push(x.Input, windowNeeds(x, need))

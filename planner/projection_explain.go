@@ -45,8 +45,31 @@ func pushedColumns(p *formats.Projection, fields []Field, prefix string, out *[]
 	}
 }
 
-// pushedAny reports whether projection pushdown handed a projection to a source of a scan in n.
+// describePushed is the lookup join's EXPLAIN line with the projection pushed into its lookup source:
+// LookupJoin(table=[default_catalog.default_database.dim, project=[k, name]], ...). The join keeps its
+// width (select lists every column; the dim columns not projected are NULL).
+func (n *LookupJoin) describePushed() string {
+	d := n.Describe()
+	if n.Pushed == nil {
+		return d
+	}
+	phys := n.Table.PhysicalColumns()
+	fields := make([]Field, len(phys))
+	for i, c := range phys {
+		fields[i] = Field{Name: c.Name, Type: c.Type}
+	}
+	var cols []string
+	pushedColumns(n.Pushed, fields, "", &cols)
+	table := "table=[" + qualified(n.Table.Name)
+	return strings.Replace(d, table+"]", table+", project=["+strings.Join(cols, ", ")+"]]", 1)
+}
+
+// pushedAny reports whether projection pushdown handed a projection to a source of a scan or lookup join
+// in n.
 func pushedAny(n Node) bool {
+	if lj, ok := n.(*LookupJoin); ok && lj.Pushed != nil {
+		return true
+	}
 	if sc, ok := n.(*Scan); ok {
 		if sc.ReusedBy != nil {
 			sc = sc.ReusedBy

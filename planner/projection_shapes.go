@@ -1,5 +1,10 @@
 package planner
 
+import (
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/types"
+)
+
 // What the nodes of projection pushdown's walk (projection.go) that are not projections read of their
 // inputs, given what their readers need of their outputs. Each returns nil (every input column) when the
 // node's output is read whole or when it holds an expression the walk cannot look into.
@@ -69,8 +74,8 @@ func matchNeeds(x *MatchRecognize) []*colNeed {
 }
 
 // lookupNeeds: a lookup join's output is its input's columns followed by the dimension table's. The input
-// keeps what is read of its columns and the lookup keys. (The dimension rows are fetched whole:
-// connectors.LookupSource has no projection.)
+// keeps what is read of its columns and the lookup keys. (What is read of the dimension columns goes to a
+// connectors.ProjectableLookupSource: dimNeeds.)
 func lookupNeeds(x *LookupJoin, need []*colNeed) []*colNeed {
 	if need == nil {
 		return nil
@@ -91,4 +96,49 @@ func windowNeeds(x *WindowTVF, need []*colNeed) []*colNeed {
 	keepWhole(in, x.TimeCol)
 	keepWhole(in, x.Partition...)
 	return in
+}
+
+// dimNeeds adds what x's readers (need; nil: everything) read of the dimension columns of lookup join x
+// (its output columns after the input's) and its dim keys to w.dims. ROW members are not tracked: a dim
+// column read at all is read whole.
+func (w *needWalk) dimNeeds(x *LookupJoin, need []*colNeed) {
+	width := len(x.Table.PhysicalColumns())
+	off := len(x.Input.Fields())
+	if need == nil || len(x.Out) != off+width {
+		w.allDims[x] = true
+		return
+	}
+	acc := w.dims[x]
+	if acc == nil {
+		acc = make([]*colNeed, width)
+	}
+	for i := 0; i < width; i++ {
+		if need[off+i] != nil {
+			merge(&acc[i], needAll)
+		}
+	}
+	keepWhole(acc, x.DimKeys...)
+	w.dims[x] = acc
+}
+
+// pushLookups hands each lookup join's projectable lookup source the dimension columns its readers need.
+func (w *needWalk) pushLookups() {
+	for x, need := range w.dims {
+		if w.allDims[x] {
+			continue
+		}
+		ps, ok := x.Lookup.(connectors.ProjectableLookupSource)
+		if !ok {
+			continue
+		}
+		phys := x.Table.PhysicalColumns()
+		ts := make([]types.Type, len(phys))
+		for i, c := range phys {
+			ts[i] = c.Type
+		}
+		if p := projectionOf(need, ts); p != nil {
+			ps.ApplyProjection(p)
+			x.Pushed = p
+		}
+	}
 }

@@ -42,7 +42,7 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 
 // table builds a table from the first input line (a column list; "name TYPE METADATA" marks a metadata
 // column) and the option lines that follow.
-func table(t *testing.T, input string) *catalog.Table {
+func table(t testing.TB, input string) *catalog.Table {
 	lines := strings.Split(input, "\n")
 	tbl := &catalog.Table{Name: "t", Options: map[string]string{"connector": "datagen"}}
 	var phys []string

@@ -25,9 +25,11 @@ type genCtx struct {
 	buf   []byte
 }
 
-// gen produces the value of one field for row number row (0-based).
+// gen produces the value of one field for row number row (0-based); skip draws the random numbers next
+// would draw without building the value (projection pushdown: project.go).
 type gen interface {
 	next(c *genCtx, row int64) types.Value
+	skip(c *genCtx, row int64)
 }
 
 // builder turns the validated options into generators, checking each option against the field it names.

@@ -13,7 +13,7 @@ import (
 	"github.com/sluicesql/sluice/connectors/datagen"
 )
 
-func createSource(t *testing.T, input string, opts ...datagen.Option) connectors.Source {
+func createSource(t testing.TB, input string, opts ...datagen.Option) connectors.Source {
 	t.Helper()
 	tbl := table(t, input)
 	src, err := datagen.NewFactory(append([]datagen.Option{datagen.WithSeed(7)}, opts...)...).

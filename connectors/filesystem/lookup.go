@@ -3,11 +3,13 @@ package filesystem
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/options"
 	"github.com/sluicesql/sluice/types"
 )
@@ -35,10 +37,27 @@ func (f *Factory) CreateLookup(ctx connectors.Context, keys []int) (connectors.L
 	return &lookup{table: ctx.Table.Name, src: &source{s: s, ff: ff}, keys: keys, kts: kts, ttl: s.lookupTTL, now: time.Now}, nil
 }
 
+var _ connectors.ProjectableLookupSource = (*lookup)(nil)
+
+// ApplyProjection is projection pushdown into the lookup join (connectors.ProjectableLookupSource): the
+// table is read as a scan projected to the columns p needs and the keys (Parquet reads those column
+// chunks only), and the index holds rows whose other columns are NULL.
+func (l *lookup) ApplyProjection(p *formats.Projection) {
+	var used []int
+	for i := range l.src.s.physical.Fields {
+		if p.Needs(i) || slices.Contains(l.keys, i) {
+			used = append(used, i)
+		}
+	}
+	l.src.ProjectColumns(used)
+	l.used = used
+}
+
 type lookup struct {
 	table  string
 	src    *source
 	keys   []int
+	used   []int // nil: every column; else the columns the index keeps (ApplyProjection), the others NULL
 	kts    []types.Type
 	ttl    time.Duration
 	now    func() time.Time
@@ -108,9 +127,21 @@ func (c *collector) Push(b *changelog.Batch) error {
 			continue // a NULL key never matches
 		}
 		k := string(c.buf)
-		c.index[k] = append(c.index[k], changelog.CopyVals(r.Vals))
+		c.index[k] = append(c.index[k], c.keep(r.Vals))
 	}
 	return nil
+}
+
+// keep copies the columns of vals the lookup keeps (row formats decode every column; only Parquet skips).
+func (c *collector) keep(vals []types.Value) []types.Value {
+	if c.l.used == nil {
+		return changelog.CopyVals(vals)
+	}
+	row := make([]types.Value, len(vals))
+	for _, i := range c.l.used {
+		row[i] = vals[i]
+	}
+	return row
 }
 
 func (*collector) Watermark(int64) error { return nil }

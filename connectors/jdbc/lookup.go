@@ -4,10 +4,13 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -17,7 +20,8 @@ type lookup struct {
 	cfg     *config
 	keys    []int
 	kts     []types.Type
-	ts      []types.Type
+	ts      []types.Type // the types of the selected columns, in SELECT order
+	cols    []int        // nil: every column; else the physical columns selected (ApplyProjection), in order
 	query   string
 	conn    *pgx.Conn
 	retries int
@@ -29,17 +33,7 @@ type lookup struct {
 
 func newLookup(cfg *config, keys []int) *lookup {
 	l := &lookup{cfg: cfg, keys: keys, kts: keyTypes(cfg.cols, keys), retries: LookupMaxRetries.Get(cfg.r), now: time.Now}
-	l.ts = make([]types.Type, len(cfg.cols))
-	names := make([]string, len(cfg.cols))
-	for i, col := range cfg.cols {
-		l.ts[i] = col.Type
-		names[i] = pgx.Identifier{col.Name}.Sanitize()
-	}
-	var where []string
-	for n, i := range keys {
-		where = append(where, fmt.Sprintf("%s = $%d", names[i], n+1))
-	}
-	l.query = "SELECT " + strings.Join(names, ", ") + " FROM " + cfg.ident.Sanitize() + " WHERE " + strings.Join(where, " AND ")
+	l.buildQuery()
 	if LookupCache.Get(cfg.r) == "PARTIAL" {
 		l.cache = &cache{max: int(LookupMaxRows.Get(cfg.r)), write: LookupExpireAfterWrite.Get(cfg.r),
 			access: LookupExpireAfterAccess.Get(cfg.r), missing: LookupCacheMissingKey.Get(cfg.r),
@@ -47,6 +41,43 @@ func newLookup(cfg *config, keys []int) *lookup {
 	}
 	l.args = make([]any, len(keys))
 	return l
+}
+
+var _ connectors.ProjectableLookupSource = (*lookup)(nil)
+
+// ApplyProjection is projection pushdown into the lookup join (connectors.ProjectableLookupSource): the
+// SELECT then names only the columns p needs (and the keys); the rows keep the table's width with the other
+// columns NULL. The cache is keyed as before and holds the projected rows.
+func (l *lookup) ApplyProjection(p *formats.Projection) {
+	l.cols = l.cols[:0]
+	for i := range l.cfg.cols {
+		if p.Needs(i) || slices.Contains(l.keys, i) {
+			l.cols = append(l.cols, i)
+		}
+	}
+	l.buildQuery()
+}
+
+// buildQuery sets the SELECT by the keys of the selected columns (all of them when l.cols is nil).
+func (l *lookup) buildQuery() {
+	sel := l.cols
+	if sel == nil {
+		sel = make([]int, len(l.cfg.cols))
+		for i := range sel {
+			sel[i] = i
+		}
+	}
+	l.ts = l.ts[:0]
+	var names []string
+	for _, i := range sel {
+		l.ts = append(l.ts, l.cfg.cols[i].Type)
+		names = append(names, pgx.Identifier{l.cfg.cols[i].Name}.Sanitize())
+	}
+	var where []string
+	for n, i := range l.keys {
+		where = append(where, fmt.Sprintf("%s = $%d", pgx.Identifier{l.cfg.cols[i].Name}.Sanitize(), n+1))
+	}
+	l.query = "SELECT " + strings.Join(names, ", ") + " FROM " + l.cfg.ident.Sanitize() + " WHERE " + strings.Join(where, " AND ")
 }
 
 func (l *lookup) Open(ctx context.Context) error {
@@ -139,13 +170,34 @@ func (l *lookup) try(ctx context.Context) ([][]types.Value, error) {
 	defer rows.Close()
 	var out [][]types.Value
 	for rows.Next() {
-		vals, err := rowValues(rows, l.ts)
+		vals, err := l.rowOf(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, vals)
 	}
 	return out, rows.Err()
+}
+
+// rowOf converts the current row of the SELECT: the table's columns in order, those a projection did not
+// select NULL.
+func (l *lookup) rowOf(rows pgx.Rows) ([]types.Value, error) {
+	if l.cols == nil {
+		return rowValues(rows, l.ts)
+	}
+	raw, err := rows.Values()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]types.Value, len(l.cfg.cols))
+	for k, x := range raw {
+		v, err := fromPG(x, l.ts[k])
+		if err != nil {
+			return nil, fmt.Errorf("column '%s': %w", rows.FieldDescriptions()[k].Name, err)
+		}
+		vals[l.cols[k]] = v
+	}
+	return vals, nil
 }
 
 // cache is the partial lookup cache: at most max keys (0: no limit), least recently used evicted first.

@@ -100,7 +100,7 @@ CREATE TABLE region_totals (region STRING, total BIGINT, cnt BIGINT, PRIMARY KEY
   'connector' = 'jdbc', 'url' = '${URL}', 'table-name' = 'region_totals');`)
 	plan := query(t, e, `EXPLAIN INSERT INTO enriched SELECT o.id, c.name, o.amount FROM orders AS o
   LEFT JOIN customers FOR SYSTEM_TIME AS OF o.proc AS c ON o.cust = c.id`)
-	if !strings.Contains(plan, "LookupJoin(table=[default_catalog.default_database.customers], joinType=[LeftOuterJoin], lookup=[id=cust]") {
+	if !strings.Contains(plan, "LookupJoin(table=[default_catalog.default_database.customers, project=[id, name]], joinType=[LeftOuterJoin], lookup=[id=cust]") {
 		t.Fatalf("EXPLAIN does not show the lookup join:\n%s", plan)
 	}
 	mustRun(t, e, `

@@ -129,7 +129,8 @@ type generator struct {
 	cfg   *config
 	tab   *tables
 	rng   splitMix
-	count int64 // events generated so far (eventsCountSoFar)
+	count int64           // events generated so far (eventsCountSoFar)
+	proj  eventProjection // what of the events to build (generator_project.go); zero: everything
 
 	arena []byte // generated strings of the current chunk (never written again once a string refers to it)
 
@@ -187,13 +188,25 @@ func (g *generator) next(row []types.Value) {
 	switch {
 	case rem < c.PersonProportion:
 		row[0] = types.IntValue(typePerson)
-		row[1] = types.RowValue(g.person(id, ts))
+		if g.proj.drop[0] {
+			g.nextPerson(id, ^members(0))
+		} else {
+			row[1] = types.RowValue(g.person(id, ts))
+		}
 	case rem < c.PersonProportion+c.AuctionProportion:
 		row[0] = types.IntValue(typeAuction)
-		row[2] = types.RowValue(g.auction(id, ts))
+		if g.proj.drop[1] {
+			g.nextAuction(id, ts, ^members(0))
+		} else {
+			row[2] = types.RowValue(g.auction(id, ts))
+		}
 	default:
 		row[0] = types.IntValue(typeBid)
-		row[3] = types.RowValue(g.bid(id, ts))
+		if g.proj.drop[2] {
+			g.nextBid(id, ^members(0))
+		} else {
+			row[3] = types.RowValue(g.bid(id, ts))
+		}
 	}
 	g.count++
 }
@@ -214,9 +227,10 @@ type bidEvent struct {
 	channel, url, extra    string
 }
 
-// person is PersonGenerator.nextPerson, as row values.
+// person is PersonGenerator.nextPerson, as row values (the members g.proj skips NULL).
 func (g *generator) person(id, ts int64) []types.Value {
-	p := g.nextPerson(id)
+	skip := g.proj.skip[0]
+	p := g.nextPerson(id, skip)
 	v := take(&g.persons, 8)
 	v[0] = types.IntValue(p.id)
 	v[1] = types.StringValue(p.name)
@@ -226,37 +240,73 @@ func (g *generator) person(id, ts int64) []types.Value {
 	v[5] = types.StringValue(p.state)
 	v[6] = types.TimestampValue(ts, 0)
 	v[7] = types.StringValue(p.extra)
+	nullMembers(v, skip)
 	return v
 }
 
-// nextPerson is PersonGenerator.nextPerson.
-func (g *generator) nextPerson(id int64) personEvent {
+// nullMembers sets the members of v in skip NULL.
+func nullMembers(v []types.Value, skip members) {
+	for i := 0; skip != 0 && i < len(v); i++ {
+		if skip.has(i) {
+			v[i] = types.NullValue
+		}
+	}
+}
+
+// Members of the person, auction and bid ROWs whose strings the generator builds (the others are constants).
+const (
+	personEmail        = 2
+	personCard         = 3
+	personExtra        = 7
+	auctionName        = 1
+	auctionDescription = 2
+	auctionExtra       = 9
+	bidExtra           = 6
+)
+
+// nextPerson is PersonGenerator.nextPerson. The strings of the members in skip are not built (empty).
+func (g *generator) nextPerson(id int64, skip members) personEvent {
 	c, r := g.cfg, &g.rng
 	pid := c.lastBase0PersonID(id) + firstPersonID
 	first := r.nextInt(int32(len(firstNames)))
 	last := r.nextInt(int32(len(lastNames)))
 	name := g.tab.names[int(first)*len(lastNames)+int(last)]
-	g.reserve(6 + 1 + 4 + 4 + 19)
-	start := len(g.arena)
-	g.arena = appendRandomString(g.arena, r, 7, ' ')
-	g.arena = append(g.arena, '@')
-	g.arena = appendRandomString(g.arena, r, 5, ' ')
-	g.arena = append(g.arena, ".com"...)
-	email := g.str(start)
-	start = len(g.arena)
-	for i := 0; i < 4; i++ {
-		if i > 0 {
-			g.arena = append(g.arena, ' ')
-		}
-		cc := &g.tab.creditCard[r.nextInt(10000)]
-		g.arena = append(g.arena, cc[:]...)
+	var email, card string
+	emailLen := 0
+	if skip.has(personEmail) {
+		emailLen = skipRandomString(r, 7, ' ') + 1
+		emailLen += skipRandomString(r, 5, ' ') + len(".com")
+	} else {
+		g.reserve(6 + 1 + 4 + 4)
+		start := len(g.arena)
+		g.arena = appendRandomString(g.arena, r, 7, ' ')
+		g.arena = append(g.arena, '@')
+		g.arena = appendRandomString(g.arena, r, 5, ' ')
+		g.arena = append(g.arena, ".com"...)
+		email = g.str(start)
+		emailLen = len(email)
 	}
-	card := g.str(start)
+	if skip.has(personCard) {
+		for i := 0; i < 4; i++ {
+			r.nextInt(10000)
+		}
+	} else {
+		g.reserve(19)
+		start := len(g.arena)
+		for i := 0; i < 4; i++ {
+			if i > 0 {
+				g.arena = append(g.arena, ' ')
+			}
+			cc := &g.tab.creditCard[r.nextInt(10000)]
+			g.arena = append(g.arena, cc[:]...)
+		}
+		card = g.str(start)
+	}
 	city := usCities[r.nextInt(int32(len(usCities)))]
 	state := usStates[r.nextInt(int32(len(usStates)))]
-	size := 8 + len(name) + len(email) + len(card) + len(city) + len(state)
+	size := 8 + len(name) + emailLen + 19 + len(city) + len(state) // a card is 19 bytes
 	return personEvent{id: pid, name: name, email: email, card: card, city: city, state: state,
-		extra: g.extra(size, c.AvgPersonSize)}
+		extra: g.extra(size, c.AvgPersonSize, !skip.has(personExtra))}
 }
 
 // nextBase0PersonID is PersonGenerator.nextBase0PersonId: one of the active people, or a few ids ahead.
@@ -289,9 +339,10 @@ func priceOf(u float64) int64 {
 	return int64(math.Floor(y + 0.5)) // Math.round
 }
 
-// auction is AuctionGenerator.nextAuction, as row values.
+// auction is AuctionGenerator.nextAuction, as row values (the members g.proj skips NULL).
 func (g *generator) auction(id, ts int64) []types.Value {
-	a := g.nextAuction(id, ts)
+	skip := g.proj.skip[1]
+	a := g.nextAuction(id, ts, skip)
 	v := take(&g.auctions, 10)
 	v[0] = types.IntValue(a.id)
 	v[1] = types.StringValue(a.name)
@@ -303,11 +354,12 @@ func (g *generator) auction(id, ts int64) []types.Value {
 	v[7] = types.IntValue(a.seller)
 	v[8] = types.IntValue(a.category)
 	v[9] = types.StringValue(a.extra)
+	nullMembers(v, skip)
 	return v
 }
 
-// nextAuction is AuctionGenerator.nextAuction.
-func (g *generator) nextAuction(id, ts int64) auctionEvent {
+// nextAuction is AuctionGenerator.nextAuction. The strings of the members in skip are not built (empty).
+func (g *generator) nextAuction(id, ts int64, skip members) auctionEvent {
 	c, r := g.cfg, &g.rng
 	aid := c.lastBase0AuctionID(id) + firstAuctionID
 	var seller int64
@@ -324,22 +376,36 @@ func (g *generator) nextAuction(id, ts int64) auctionEvent {
 	ahead := c.NumInFlightAuctions * c.totalProportion / c.AuctionProportion
 	horizon := c.timestampForEvent(cur+ahead) - ts
 	expires := ts + 1 + r.nextLongBounded(max(horizon*2, 1))
-	g.reserve(19 + 99)
-	start := len(g.arena)
-	g.arena = appendRandomString(g.arena, r, 20, ' ')
-	name := g.str(start)
-	start = len(g.arena)
-	g.arena = appendRandomString(g.arena, r, 100, ' ')
-	desc := g.str(start)
+	var name, desc string
+	nameLen, descLen := 0, 0
+	if skip.has(auctionName) {
+		nameLen = skipRandomString(r, 20, ' ')
+	} else {
+		g.reserve(19)
+		start := len(g.arena)
+		g.arena = appendRandomString(g.arena, r, 20, ' ')
+		name = g.str(start)
+		nameLen = len(name)
+	}
+	if skip.has(auctionDescription) {
+		descLen = skipRandomString(r, 100, ' ')
+	} else {
+		g.reserve(99)
+		start := len(g.arena)
+		g.arena = appendRandomString(g.arena, r, 100, ' ')
+		desc = g.str(start)
+		descLen = len(desc)
+	}
 	reserve := initialBid + g.price()
-	size := 8 + len(name) + len(desc) + 8 + 8 + 8 + 8 + 8
+	size := 8 + nameLen + descLen + 8 + 8 + 8 + 8 + 8
 	return auctionEvent{id: aid, name: name, desc: desc, initialBid: initialBid, reserve: reserve, expires: expires,
-		seller: seller + firstPersonID, category: category, extra: g.extra(size, c.AvgAuctionSize)}
+		seller: seller + firstPersonID, category: category, extra: g.extra(size, c.AvgAuctionSize, !skip.has(auctionExtra))}
 }
 
-// bid is BidGenerator.nextBid, as row values.
+// bid is BidGenerator.nextBid, as row values (the members g.proj skips NULL).
 func (g *generator) bid(id, ts int64) []types.Value {
-	b := g.nextBid(id)
+	skip := g.proj.skip[2]
+	b := g.nextBid(id, skip)
 	v := take(&g.bids, 7)
 	v[0] = types.IntValue(b.auction)
 	v[1] = types.IntValue(b.bidder)
@@ -348,11 +414,13 @@ func (g *generator) bid(id, ts int64) []types.Value {
 	v[4] = types.StringValue(b.url)
 	v[5] = types.TimestampValue(ts, 0)
 	v[6] = types.StringValue(b.extra)
+	nullMembers(v, skip)
 	return v
 }
 
 // nextBid is BidGenerator.nextBid. As upstream, the bidder id is offset by FIRST_PERSON_ID twice.
-func (g *generator) nextBid(id int64) bidEvent {
+// The members in skip may be left empty.
+func (g *generator) nextBid(id int64, skip members) bidEvent {
 	c, r := g.cfg, &g.rng
 	var auction int64
 	if r.nextInt(int32(c.HotAuctionRatio)) > 0 {
@@ -376,12 +444,12 @@ func (g *generator) nextBid(id int64) bidEvent {
 		channel, url = g.tab.channels[i], g.tab.urls[i]
 	}
 	return bidEvent{auction: auction + firstAuctionID, bidder: bidder + 2*firstPersonID, price: price, channel: channel,
-		url: url, extra: g.extra(8+8+8+8, c.AvgBidSize)}
+		url: url, extra: g.extra(8+8+8+8, c.AvgBidSize, !skip.has(bidExtra))}
 }
 
 // extra is StringsGenerator.nextExtra: a string such that size plus its length is avg on average (±20 %),
-// a substring of the shared reusable string.
-func (g *generator) extra(size int, avg int64) string {
+// a substring of the shared reusable string. Unless build, a string that would be made afresh is not (empty).
+func (g *generator) extra(size int, avg int64, build bool) string {
 	if int64(size) > avg {
 		return ""
 	}
@@ -392,6 +460,10 @@ func (g *generator) extra(size int, avg int64) string {
 		n += int64(g.rng.nextInt(int32(2 * delta)))
 	}
 	if n >= reusableExtraLen/2 {
+		if !build {
+			g.skipExactString(int(n))
+			return ""
+		}
 		return g.exactString(int(n))
 	}
 	off := int64(g.rng.nextInt(int32(reusableExtraLen - n)))

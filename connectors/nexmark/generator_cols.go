@@ -38,7 +38,7 @@ func (e *eventCols) finish() {
 }
 
 // nextCols generates the next event into row e.b.N of the columns, drawing the same random numbers as next;
-// finish completes the batch.
+// finish completes the batch. What g.proj does not build is NULL (a dropped ROW column is padded by finish).
 func (g *generator) nextCols(e *eventCols) {
 	c := g.cfg
 	row := e.b.N
@@ -49,45 +49,85 @@ func (g *generator) nextCols(e *eventCols) {
 	switch {
 	case rem < c.PersonProportion:
 		e.etype.I64 = append(e.etype.I64, typePerson)
+		if g.proj.drop[0] {
+			g.nextPerson(id, ^members(0))
+			break
+		}
 		e.person.PadNulls(row)
-		p := g.nextPerson(id)
+		skip := g.proj.skip[0]
+		p := g.nextPerson(id, skip)
 		f := e.person.Fields
-		f[0].I64 = append(f[0].I64, p.id)
-		f[1].AppendString(p.name)
-		f[2].AppendString(p.email)
-		f[3].AppendString(p.card)
-		f[4].AppendString(p.city)
-		f[5].AppendString(p.state)
-		f[6].AppendTimestamp(ts, 0)
-		f[7].AppendString(p.extra)
+		appendInt(f[0], row, p.id, skip.has(0))
+		appendString(f[1], row, p.name, skip.has(1))
+		appendString(f[2], row, p.email, skip.has(2))
+		appendString(f[3], row, p.card, skip.has(3))
+		appendString(f[4], row, p.city, skip.has(4))
+		appendString(f[5], row, p.state, skip.has(5))
+		appendTimestamp(f[6], row, ts, skip.has(6))
+		appendString(f[7], row, p.extra, skip.has(7))
 	case rem < c.PersonProportion+c.AuctionProportion:
 		e.etype.I64 = append(e.etype.I64, typeAuction)
+		if g.proj.drop[1] {
+			g.nextAuction(id, ts, ^members(0))
+			break
+		}
 		e.auction.PadNulls(row)
-		a := g.nextAuction(id, ts)
+		skip := g.proj.skip[1]
+		a := g.nextAuction(id, ts, skip)
 		f := e.auction.Fields
-		f[0].I64 = append(f[0].I64, a.id)
-		f[1].AppendString(a.name)
-		f[2].AppendString(a.desc)
-		f[3].I64 = append(f[3].I64, a.initialBid)
-		f[4].I64 = append(f[4].I64, a.reserve)
-		f[5].AppendTimestamp(ts, 0)
-		f[6].AppendTimestamp(a.expires, 0)
-		f[7].I64 = append(f[7].I64, a.seller)
-		f[8].I64 = append(f[8].I64, a.category)
-		f[9].AppendString(a.extra)
+		appendInt(f[0], row, a.id, skip.has(0))
+		appendString(f[1], row, a.name, skip.has(1))
+		appendString(f[2], row, a.desc, skip.has(2))
+		appendInt(f[3], row, a.initialBid, skip.has(3))
+		appendInt(f[4], row, a.reserve, skip.has(4))
+		appendTimestamp(f[5], row, ts, skip.has(5))
+		appendTimestamp(f[6], row, a.expires, skip.has(6))
+		appendInt(f[7], row, a.seller, skip.has(7))
+		appendInt(f[8], row, a.category, skip.has(8))
+		appendString(f[9], row, a.extra, skip.has(9))
 	default:
 		e.etype.I64 = append(e.etype.I64, typeBid)
+		if g.proj.drop[2] {
+			g.nextBid(id, ^members(0))
+			break
+		}
 		e.bid.PadNulls(row)
-		b := g.nextBid(id)
+		skip := g.proj.skip[2]
+		b := g.nextBid(id, skip)
 		f := e.bid.Fields
-		f[0].I64 = append(f[0].I64, b.auction)
-		f[1].I64 = append(f[1].I64, b.bidder)
-		f[2].I64 = append(f[2].I64, b.price)
-		f[3].AppendString(b.channel)
-		f[4].AppendString(b.url)
-		f[5].AppendTimestamp(ts, 0)
-		f[6].AppendString(b.extra)
+		appendInt(f[0], row, b.auction, skip.has(0))
+		appendInt(f[1], row, b.bidder, skip.has(1))
+		appendInt(f[2], row, b.price, skip.has(2))
+		appendString(f[3], row, b.channel, skip.has(3))
+		appendString(f[4], row, b.url, skip.has(4))
+		appendTimestamp(f[5], row, ts, skip.has(5))
+		appendString(f[6], row, b.extra, skip.has(6))
 	}
 	e.b.N++
 	g.count++
+}
+
+// appendInt, appendString and appendTimestamp append a member's value at row, or NULL when null.
+func appendInt(c *vec.Col, row int, v int64, null bool) {
+	if null {
+		c.AppendNull(row)
+		return
+	}
+	c.I64 = append(c.I64, v)
+}
+
+func appendString(c *vec.Col, row int, s string, null bool) {
+	if null {
+		c.AppendNull(row)
+		return
+	}
+	c.AppendString(s)
+}
+
+func appendTimestamp(c *vec.Col, row int, millis int64, null bool) {
+	if null {
+		c.AppendNull(row)
+		return
+	}
+	c.AppendTimestamp(millis, 0)
 }

@@ -33,6 +33,7 @@ type source struct {
 	generators int // 'num-event-generators'; 0: the number of subtasks at the first start
 	paced      bool
 	keepAlive  bool
+	proj       eventProjection // projection pushdown (generator_project.go)
 	now        func() time.Time
 	sleep      func(context.Context, time.Duration) error
 
@@ -108,7 +109,7 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 	for j := i; j < k; j += n {
 		sp := start.splits[j]
 		cfg := newSplitConfig(s.settings, start.baseTime, j, k)
-		own = append(own, &split{id: j, gen: &generator{cfg: cfg, tab: tab, rng: splitMix{seed: sp.rng}, count: sp.count}})
+		own = append(own, &split{id: j, gen: &generator{cfg: cfg, tab: tab, rng: splitMix{seed: sp.rng}, count: sp.count, proj: s.proj}})
 	}
 	listener := s.splits
 	if len(s.subSplits) == n {
