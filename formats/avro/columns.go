@@ -298,6 +298,31 @@ func colValue(n *dnode, r *reader, col *vec.Col, row int) error {
 		}
 		col.F64 = append(col.F64, f)
 		return nil
+	case dDecBytes, dDecFixed:
+		// a DECIMAL(p <= 18) of the writer's scale that fits 64 bits: the unscaled value, range-checked as
+		// decimalValue does; anything else (and its error) through decimalValue
+		if col.Kind != vec.Int64 || col.Tag != types.TagDecimal || n.scale != n.rscale || n.prec > 18 {
+			break
+		}
+		start := r.p
+		var b []byte
+		var err error
+		if n.op == dDecBytes {
+			b, err = r.bytes()
+		} else {
+			b, err = r.fixed(int64(n.size))
+		}
+		if err != nil {
+			return err
+		}
+		if len(b) <= 8 {
+			v, _ := fromTwos(b)
+			if absU64(v) < pow10u[n.prec] {
+				col.I64 = append(col.I64, v)
+				return nil
+			}
+		}
+		r.p = start
 	case dRecord:
 		if col.Kind != vec.Struct || len(col.Fields) != n.nreader {
 			break
@@ -367,4 +392,20 @@ func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, er
 		return false, trailingError(n, len(data))
 	}
 	return true, nil
+}
+
+// pow10u[i] is 10^i, for the precision check of DECIMAL(p <= 18) values.
+var pow10u = func() (t [19]uint64) {
+	t[0] = 1
+	for i := 1; i < len(t); i++ {
+		t[i] = t[i-1] * 10
+	}
+	return t
+}()
+
+func absU64(v int64) uint64 {
+	if v < 0 {
+		return uint64(-v) // -MinInt64 wraps to 1<<63, its magnitude
+	}
+	return uint64(v)
 }

@@ -284,3 +284,54 @@ func TestAvroColumnsProjectionSkips(t *testing.T) {
 		t.Errorf("Decode without a projection allocates %.1f times per record: the check above proves nothing", a)
 	}
 }
+
+// Decimals that do not fit the reader's precision (the writer's is wider), at the edges of 64 bits and
+// wider, in bytes and fixed: DecodeColumns gives Decode's values and errors.
+func TestAvroColumnsDecimalRange(t *testing.T) {
+	writer, err := avro.ParseSchema(`{"type":"record","name":"w","fields":[
+		{"name":"a","type":{"type":"bytes","logicalType":"decimal","precision":38,"scale":2}},
+		{"name":"b","type":{"type":"fixed","name":"f","size":16,"logicalType":"decimal","precision":38,"scale":2}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wType := formattest.MustSchema("a DECIMAL(38, 2) NOT NULL, b DECIMAL(38, 2) NOT NULL")
+	enc, err := avro.NewEncodePlan(wType, writer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reader := range []string{"a DECIMAL(4, 2), b DECIMAL(4, 2)", "a DECIMAL(18, 2), b DECIMAL(18, 2)", "a DECIMAL(20, 2), b DECIMAL(10, 3)"} {
+		rowType := formattest.MustSchema(reader)
+		plan, err := avro.NewDecodePlan(writer, rowType, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols := newColumns(rowType)
+		var scratch []types.Value
+		n, fails := 0, 0
+		for _, text := range []string{"12.34", "-99.99", "100.00", "-100.00", "9999999999999999.99", "10000000000000000.00",
+			"-9223372036854775.808", "92233720368547758.07", "-92233720368547758.08", "123456789012345678901234567.89", "0.00"} {
+			v := jsonRow(t, wType, `{"a":`+text+`,"b":`+text+`}`)
+			msg, err := enc.Append(nil, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := make([]types.Value, 2)
+			_, rerr := plan.Decode(msg, row)
+			_, cerr := plan.DecodeColumns(msg, cols, n, &scratch)
+			if fmt.Sprint(rerr) != fmt.Sprint(cerr) {
+				t.Fatalf("%s as %s:\nDecode        %v\nDecodeColumns %v", text, reader, rerr, cerr)
+			}
+			if cerr != nil {
+				fails++
+				continue
+			}
+			if got, want := dumpColumns(cols, n, rowType), formattest.DumpRow(row, rowType); got != want {
+				t.Fatalf("%s as %s:\ncolumns %s\nrows    %s", text, reader, got, want)
+			}
+			n++
+		}
+		if n == 0 || fails == 0 && reader != "a DECIMAL(20, 2), b DECIMAL(10, 3)" {
+			t.Fatalf("%s: %d decoded, %d failed", reader, n, fails)
+		}
+	}
+}
