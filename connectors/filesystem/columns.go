@@ -233,9 +233,16 @@ func sameScalar(a, b types.Value) bool {
 // skip the others (formats.Projector: json, csv); they are NULL, as in a Parquet file's projection. Only
 // decoders of one reader (newDec) are projected: the shared one is not.
 func projectLines(dec formats.Decoder, s *settings, project []int) {
-	pr, ok := dec.(formats.Projector)
-	if !ok || project == nil {
-		return
+	if pr, ok := dec.(formats.Projector); ok && project != nil {
+		pr.Project(fileProjection(s, project))
+	}
+}
+
+// fileProjection is the projection of the file's columns (the data columns) that project, physical columns
+// a query reads, needs; nil when project is nil (all).
+func fileProjection(s *settings, project []int) *formats.Projection {
+	if project == nil {
+		return nil
 	}
 	read := make(map[int]bool, len(project))
 	for _, j := range project {
@@ -245,7 +252,7 @@ func projectLines(dec formats.Decoder, s *settings, project []int) {
 	for i, j := range s.dataIdx {
 		p.Need[i] = read[j]
 	}
-	pr.Project(p)
+	return p
 }
 
 // columnDecoder is a line format that decodes straight into columns (formats/json's, formats/csv's Decoder).
