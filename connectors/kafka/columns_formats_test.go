@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,5 +151,17 @@ func produceRecords(ctx context.Context, t *testing.T, addr string, recs []*kgo.
 	defer cl.Close()
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestColumnsGolden runs testdata/columns (csv records, good and bad, under the error options) through the
+// row path and the columnar path: both print the same goldens (rows, skips, errors naming topic,
+// partition and offset), and the columnar run pushes columnar batches.
+func TestColumnsGolden(t *testing.T) {
+	runGolden(t, "testdata/columns")
+	var pushed atomic.Int64
+	runGoldenWith(t, "testdata/columns", func(h *harness) { h.columnar, h.pushed = true, &pushed })
+	if pushed.Load() == 0 {
+		t.Fatal("no columnar batch was pushed")
 	}
 }
