@@ -56,7 +56,7 @@ func (s *source) readAvroColumns(ctx context.Context, r *avroReader, df dataFile
 		}
 		n := 0
 		for i := int64(0); i < count; i++ {
-			m, err := r.plan.DecodeColumns(data, dataCols, n, &r.tmp)
+			m, err := r.plan.DecodeColumns(data, dataCols, n)
 			if err != nil {
 				return fmt.Errorf("filesystem source: file '%s': %w", df.path, r.recordError(int(i), err))
 			}

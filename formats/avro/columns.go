@@ -1,7 +1,6 @@
 package avro
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/sluicesql/sluice/formats"
@@ -12,16 +11,19 @@ import (
 // Decoding straight into column vectors (issue 14): DecodeColumns walks the same compiled plan as Decode (so
 // the schema resolution, the skips and the errors are Decode's) and appends scalars, strings and bytes to
 // their typed columns without a types.Value or a string allocated per field. Nested records decode into the
-// child columns of a struct column. Arrays, maps and the rare values a column cannot hold as is (a default
-// that is not of the column's tag) go through their values.
+// child columns of a struct column. Arrays, maps and the other scalars go through their values (no
+// allocation for scalars).
 //
 // Projection (Project) makes a copy of the plan in which the fields a query does not read are skip nodes:
 // they are read past by their encoding (varints, length-prefixed bytes, blocks of arrays and maps, the
 // branch of a union, nested records) without being materialized or checked, and are NULL in the output.
 
-// errNoColumnForm says a decoded value has no exact form in its column; the caller decodes the record
-// through values instead.
-var errNoColumnForm = errors.New("no columnar form")
+// noColumnForm is the error for a value that has no exact form in its column. The values Decode makes for a
+// reader type all have one in vec.ColFor's column for it (vec.Exact; decimals are range-checked first), so
+// this is an internal error, not a data error.
+func noColumnForm(path string) error {
+	return &DecodeError{Field: path, Msg: "internal error: the decoded value has no form in its column; read the table into rows"}
+}
 
 // ColumnsSupported reports whether rows of type rowType decode into the columns vec.ColFor makes for its
 // fields: every type but a ROW has an exact column (vec.Exact), and a ROW is a struct column whose members
@@ -157,51 +159,19 @@ func skipOf(n *dnode) *dnode {
 
 // DecodeColumns reads one record from data into row `row` of cols (one column per reader field, made by
 // vec.ColFor for its type, each holding `row` rows). It returns the bytes read and Decode's error for the
-// same data; on an error the columns are left with `row` rows. A record with a value that has no exact
-// column form is decoded through values (Decode) and appended.
-func (p *DecodePlan) DecodeColumns(data []byte, cols []*vec.Col, row int, scratch *[]types.Value) (int, error) {
+// same data; on an error the columns are left with `row` rows.
+func (p *DecodePlan) DecodeColumns(data []byte, cols []*vec.Col, row int) (int, error) {
 	r := reader{b: data}
-	err := colRecord(p.root, &r, cols, row)
-	if err == nil {
+	if err := colRecord(p.root, &r, cols, row); err != nil {
 		for _, c := range cols {
-			c.PadNulls(row + 1)
+			c.Truncate(row)
 		}
-		return r.p, nil
-	}
-	for _, c := range cols {
-		c.Truncate(row)
-	}
-	if !errors.Is(err, errNoColumnForm) {
 		return r.p, err
 	}
-	if cap(*scratch) < len(cols) {
-		*scratch = make([]types.Value, len(cols))
+	for _, c := range cols {
+		c.PadNulls(row + 1)
 	}
-	vals := (*scratch)[:len(cols)]
-	clear(vals)
-	n, err := p.Decode(data, vals)
-	if err != nil {
-		return n, err
-	}
-	for j, c := range cols {
-		if !c.Append(row, vals[j]) {
-			for _, c := range cols {
-				c.Truncate(row)
-			}
-			return n, &DecodeError{Field: p.root.pathOf(j), Msg: "the value has no columnar form"}
-		}
-	}
-	return n, nil
-}
-
-// pathOf names reader field j of a record node, for errors.
-func (n *dnode) pathOf(j int) string {
-	for _, f := range n.fields {
-		if f.target == j && f.node != nil {
-			return f.node.path
-		}
-	}
-	return ""
+	return r.p, nil
 }
 
 // colRecord is decodeRecord into row `row` of the columns of the reader fields; fields it does not write are
@@ -216,15 +186,12 @@ func colRecord(n *dnode, r *reader, cols []*vec.Col, row int) error {
 			continue
 		}
 		if err := colValue(f.node, r, cols[f.target], row); err != nil {
-			if errors.Is(err, errNoColumnForm) {
-				return err
-			}
 			return errAt(f.node, err)
 		}
 	}
 	for _, d := range n.defaults {
 		if !cols[d.target].Append(row, d.val) {
-			return errNoColumnForm
+			return noColumnForm(n.path)
 		}
 	}
 	return nil
@@ -354,7 +321,7 @@ func colValue(n *dnode, r *reader, col *vec.Col, row int) error {
 		return err
 	}
 	if !col.Append(row, v) {
-		return errNoColumnForm
+		return noColumnForm(n.path)
 	}
 	return nil
 }
@@ -381,7 +348,7 @@ func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, er
 	if len(cols) != d.nfields {
 		return false, fmt.Errorf("%w: avro decoder for %d fields got %d columns", formats.ErrDecode, d.nfields, len(cols))
 	}
-	n, err := d.plan.DecodeColumns(data, cols, row, &d.scratch)
+	n, err := d.plan.DecodeColumns(data, cols, row)
 	if err != nil {
 		return false, RecordError(err, false, "failed to deserialize Avro record")
 	}

@@ -165,7 +165,6 @@ func TestAvroColumnsSchemaEvolution(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(3))
 	cols := newColumns(rowType)
-	var scratch []types.Value
 	for i := 0; i < 300; i++ {
 		w := formattest.RandomRow(rng, wType)
 		msg, err := enc.Append(nil, w)
@@ -177,7 +176,7 @@ func TestAvroColumnsSchemaEvolution(t *testing.T) {
 		if err != nil || n != len(msg) {
 			t.Fatalf("record %d: Decode read %d of %d: %v", i, n, len(msg), err)
 		}
-		if n, err := plan.DecodeColumns(msg, cols, i, &scratch); err != nil || n != len(msg) {
+		if n, err := plan.DecodeColumns(msg, cols, i); err != nil || n != len(msg) {
 			t.Fatalf("record %d: DecodeColumns read %d of %d: %v", i, n, len(msg), err)
 		}
 		if got, want := dumpColumns(cols, i, rowType), formattest.DumpRow(row, rowType); got != want {
@@ -306,7 +305,6 @@ func TestAvroColumnsDecimalRange(t *testing.T) {
 			t.Fatal(err)
 		}
 		cols := newColumns(rowType)
-		var scratch []types.Value
 		n, fails := 0, 0
 		for _, text := range []string{"12.34", "-99.99", "100.00", "-100.00", "9999999999999999.99", "10000000000000000.00",
 			"-9223372036854775.808", "92233720368547758.07", "-92233720368547758.08", "123456789012345678901234567.89", "0.00"} {
@@ -317,7 +315,7 @@ func TestAvroColumnsDecimalRange(t *testing.T) {
 			}
 			row := make([]types.Value, 2)
 			_, rerr := plan.Decode(msg, row)
-			_, cerr := plan.DecodeColumns(msg, cols, n, &scratch)
+			_, cerr := plan.DecodeColumns(msg, cols, n)
 			if fmt.Sprint(rerr) != fmt.Sprint(cerr) {
 				t.Fatalf("%s as %s:\nDecode        %v\nDecodeColumns %v", text, reader, rerr, cerr)
 			}

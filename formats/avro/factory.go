@@ -76,7 +76,6 @@ type Decoder struct {
 	plan    *DecodePlan
 	nfields int
 	rowType types.Type
-	scratch []types.Value // DecodeColumns's values for a record decoded through them
 }
 
 var _ formats.Decoder = (*Decoder)(nil)

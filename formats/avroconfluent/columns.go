@@ -5,13 +5,12 @@ import (
 
 	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/formats/avro"
-	"github.com/sluicesql/sluice/types"
 	"github.com/sluicesql/sluice/vec"
 )
 
 // Decoding straight into column vectors (issue 14): DecodeColumns reads the framing as Decode does and
 // decodes the body with the schema id's resolved plan (avro.DecodePlan.DecodeColumns), so schema evolution
-// resolves as in Decode; a record with a value the columns cannot hold as is goes through values.
+// resolves as in Decode (every resolution the row path makes is supported).
 
 // Project makes the decoder skip the fields p does not need (formats.Projector); they are NULL. It applies
 // to the plans of the schema ids seen after it (it is called before the first Decode).
@@ -38,8 +37,7 @@ func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, er
 		return ok, err
 	}
 	body := data[5:]
-	var scratch []types.Value // only a record decoded through values uses it
-	n, err := e.plan.DecodeColumns(body, cols, row, &scratch)
+	n, err := e.plan.DecodeColumns(body, cols, row)
 	if err == nil && n != len(body) {
 		for _, c := range cols {
 			c.Truncate(row)
