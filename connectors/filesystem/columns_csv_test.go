@@ -78,3 +78,55 @@ func TestSourceCSVColumnsSameRows(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceAvroColumnsSameErrors: an Avro file damaged at many places (a byte overwritten) reads the
+// same on the row and the columnar path: the same rows, then the same error (file, block, record, field)
+// or none.
+func TestSourceAvroColumnsSameErrors(t *testing.T) {
+	tables, _ := writeTables(t, "avro", ", 'avro.codec' = 'null'", colsRows(300), []bool{false})
+	tbl := tables[0]
+	var file string
+	if err := filepath.Walk(tbl.Options["path"], func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && file == "" && !strings.HasPrefix(info.Name(), ".") {
+			file = p
+		}
+		return err
+	}); err != nil || file == "" {
+		t.Fatalf("no data file: %v", err)
+	}
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := 0
+	for k := 0; k < 60; k++ {
+		b := append([]byte(nil), orig...)
+		at := len(b) - 1 - k*len(b)/90 // the data blocks are at the end, the header at the start
+		b[at] ^= byte(0x41 + k)
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var res []string
+		for _, columns := range []bool{false, true} {
+			src, err := filesystem.NewFactory().CreateSource(connCtx(tbl, true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := &colOutput{columns: columns}
+			err = src.Run(context.Background(), out)
+			if columns && out.batches == 0 && len(out.rows) > 0 {
+				t.Fatal("the column path pushed rows")
+			}
+			if columns && err != nil {
+				errs++
+			}
+			res = append(res, fmt.Sprintf("rows %v, error %v", out.rows, err))
+		}
+		if res[0] != res[1] {
+			t.Fatalf("byte %d:\ncolumns: %.600s\nrows:    %.600s", at, res[1], res[0])
+		}
+	}
+	if errs == 0 {
+		t.Fatal("no damage was an error: the test compares nothing but rows")
+	}
+}
