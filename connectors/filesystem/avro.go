@@ -175,7 +175,7 @@ type avroReader struct {
 
 var errNotAvro = errors.New("not an Avro object container file")
 
-func (a *avroFormat) newReader(_ context.Context, f *os.File, _ []int) (rowReader, error) {
+func (a *avroFormat) newReader(_ context.Context, f *os.File, project []int) (rowReader, error) {
 	r := &avroReader{s: a.s, r: bufio.NewReaderSize(f, 64<<10), tmp: make([]types.Value, len(a.s.fileRow.Fields))}
 	var magic [4]byte
 	if _, err := io.ReadFull(r.r, magic[:]); err != nil || !bytes.Equal(magic[:], ocfMagic) {
@@ -218,6 +218,7 @@ func (a *avroFormat) newReader(_ context.Context, f *os.File, _ []int) (rowReade
 	if r.plan, err = avro.NewDecodePlan(ws, a.s.fileRow, nil); err != nil {
 		return nil, fmt.Errorf("the file's Avro schema does not match the table: %w", err)
 	}
+	r.plan = r.plan.Project(fileProjection(a.s, project))
 	r.codec = string(meta["avro.codec"])
 	switch r.codec {
 	case "", "null", "deflate", "snappy", "zstandard":
@@ -228,45 +229,9 @@ func (a *avroFormat) newReader(_ context.Context, f *os.File, _ []int) (rowReade
 }
 
 func (r *avroReader) Next() ([][]types.Value, error) {
-	count, err := readLong(r.r)
-	if err == io.EOF {
-		return nil, nil
-	}
-	if err != nil {
+	data, count, err := r.readBlock()
+	if data == nil || err != nil {
 		return nil, err
-	}
-	r.block++
-	size, err := readLong(r.r)
-	if err != nil || size < 0 || count < 0 {
-		return nil, fmt.Errorf("block %d: malformed block header", r.block)
-	}
-	data := make([]byte, size)
-	if _, err := io.ReadFull(r.r, data); err != nil {
-		return nil, fmt.Errorf("block %d: %w", r.block, err)
-	}
-	var sync [16]byte
-	if _, err := io.ReadFull(r.r, sync[:]); err != nil || sync != r.sync {
-		return nil, fmt.Errorf("block %d: sync marker does not match the header's (corrupt or truncated file)", r.block)
-	}
-	switch r.codec {
-	case "deflate":
-		if data, err = io.ReadAll(flate.NewReader(bytes.NewReader(data))); err != nil {
-			return nil, fmt.Errorf("block %d: deflate: %w", r.block, err)
-		}
-	case "snappy":
-		if len(data) < 4 {
-			return nil, fmt.Errorf("block %d: snappy block too short", r.block)
-		}
-		if data, err = snappy.Decode(nil, data[:len(data)-4]); err != nil {
-			return nil, fmt.Errorf("block %d: snappy: %w", r.block, err)
-		}
-	case "zstandard":
-		if r.zr == nil {
-			r.zr, _ = zstd.NewReader(nil)
-		}
-		if data, err = r.zr.DecodeAll(data, nil); err != nil {
-			return nil, fmt.Errorf("block %d: zstandard: %w", r.block, err)
-		}
 	}
 	width := len(r.s.physical.Fields)
 	slab := make([]types.Value, width*int(count))
@@ -275,7 +240,7 @@ func (r *avroReader) Next() ([][]types.Value, error) {
 		clear(r.tmp)
 		n, err := r.plan.Decode(data, r.tmp)
 		if err != nil {
-			return nil, fmt.Errorf("block %d, record %d: %w", r.block, i+1, avro.RecordError(err, false, "failed to deserialize Avro record"))
+			return nil, r.recordError(i, err)
 		}
 		data = data[n:]
 		row := slab[i*width : (i+1)*width : (i+1)*width]
@@ -285,6 +250,59 @@ func (r *avroReader) Next() ([][]types.Value, error) {
 		rows[i] = row
 	}
 	return rows, nil
+}
+
+func (r *avroReader) recordError(i int, err error) error {
+	return fmt.Errorf("block %d, record %d: %w", r.block, i+1, avro.RecordError(err, false, "failed to deserialize Avro record"))
+}
+
+// readBlock reads the next block of the file: its records' data (decompressed) and their count; nil data at
+// the end of the file.
+func (r *avroReader) readBlock() ([]byte, int64, error) {
+	count, err := readLong(r.r)
+	if err == io.EOF {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	r.block++
+	size, err := readLong(r.r)
+	if err != nil || size < 0 || count < 0 {
+		return nil, 0, fmt.Errorf("block %d: malformed block header", r.block)
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(r.r, data); err != nil {
+		return nil, 0, fmt.Errorf("block %d: %w", r.block, err)
+	}
+	var sync [16]byte
+	if _, err := io.ReadFull(r.r, sync[:]); err != nil || sync != r.sync {
+		return nil, 0, fmt.Errorf("block %d: sync marker does not match the header's (corrupt or truncated file)", r.block)
+	}
+	switch r.codec {
+	case "deflate":
+		if data, err = io.ReadAll(flate.NewReader(bytes.NewReader(data))); err != nil {
+			return nil, 0, fmt.Errorf("block %d: deflate: %w", r.block, err)
+		}
+	case "snappy":
+		if len(data) < 4 {
+			return nil, 0, fmt.Errorf("block %d: snappy block too short", r.block)
+		}
+		if data, err = snappy.Decode(nil, data[:len(data)-4]); err != nil {
+			return nil, 0, fmt.Errorf("block %d: snappy: %w", r.block, err)
+		}
+	case "zstandard":
+		if r.zr == nil {
+			r.zr, _ = zstd.NewReader(nil)
+		}
+		if data, err = r.zr.DecodeAll(data, nil); err != nil {
+			return nil, 0, fmt.Errorf("block %d: zstandard: %w", r.block, err)
+		}
+	}
+	if data == nil {
+		data = []byte{} // an empty block is not the end of the file
+	}
+	return data, count, nil
 }
 
 func (r *avroReader) Close() error {

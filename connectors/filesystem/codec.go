@@ -177,13 +177,14 @@ type lineReader struct {
 	tmp  []types.Value
 }
 
-func (l *lineFormat) newReader(_ context.Context, f *os.File, _ []int) (rowReader, error) {
+func (l *lineFormat) newReader(_ context.Context, f *os.File, project []int) (rowReader, error) {
 	dec := l.dec
 	if l.newDec != nil {
 		var err error
 		if dec, err = l.newDec(); err != nil {
 			return nil, err
 		}
+		projectLines(dec, l.s, project)
 	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 256<<20)

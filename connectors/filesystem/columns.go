@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/formats/csv"
 	"github.com/sluicesql/sluice/formats/parquet"
 	"github.com/sluicesql/sluice/types"
@@ -14,7 +15,8 @@ import (
 )
 
 // The columnar paths (issue 14): a Parquet file is read as column vectors (parquet.Reader.NextColumns) when
-// the operators downstream take them, and so is a JSON file (formats/json's DecodeColumns, line by line);
+// the operators downstream take them, and so are JSON and CSV files (formats/json's and formats/csv's
+// DecodeColumns, line by line, the decoder projected to the columns the query reads: projectLines);
 // the sink writes columnar batches to Parquet (WriteColumns) and CSV (csv.Encoder.EncodeColumns) files
 // without making rows. The files and the rows are those of the row paths.
 
@@ -227,7 +229,33 @@ func sameScalar(a, b types.Value) bool {
 	return a.T == b.T && a.I == b.I && a.N == b.N && a.S == b.S && a.X == nil && b.X == nil
 }
 
-// columnDecoder is a line format that decodes straight into columns (formats/json's Decoder).
+// projectLines passes the physical columns a query reads (nil: all) to a line format's decoder that can
+// skip the others (formats.Projector: json, csv); they are NULL, as in a Parquet file's projection. Only
+// decoders of one reader (newDec) are projected: the shared one is not.
+func projectLines(dec formats.Decoder, s *settings, project []int) {
+	if pr, ok := dec.(formats.Projector); ok && project != nil {
+		pr.Project(fileProjection(s, project))
+	}
+}
+
+// fileProjection is the projection of the file's columns (the data columns) that project, physical columns
+// a query reads, needs; nil when project is nil (all).
+func fileProjection(s *settings, project []int) *formats.Projection {
+	if project == nil {
+		return nil
+	}
+	read := make(map[int]bool, len(project))
+	for _, j := range project {
+		read[j] = true
+	}
+	p := &formats.Projection{Need: make([]bool, len(s.dataIdx))}
+	for i, j := range s.dataIdx {
+		p.Need[i] = read[j]
+	}
+	return p
+}
+
+// columnDecoder is a line format that decodes straight into columns (formats/json's, formats/csv's Decoder).
 type columnDecoder interface {
 	DecodesColumns() bool
 	DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, error)

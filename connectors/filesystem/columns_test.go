@@ -211,10 +211,10 @@ func readSource(t *testing.T, tbl *catalog.Table, columns bool, project []int, p
 	return out
 }
 
-// TestSourceColumnsSameRows: a Parquet or JSON table read as columns gives the rows of the row path
+// TestSourceColumnsSameRows: a Parquet, JSON or Avro table read as columns gives the rows of the row path
 // (partition columns filled, projection kept, a restored position skipping the rows already read).
 func TestSourceColumnsSameRows(t *testing.T) {
-	for _, format := range []string{"parquet", "json"} {
+	for _, format := range []string{"parquet", "json", "avro"} {
 		t.Run(format, func(t *testing.T) { testSourceColumnsSameRows(t, format) })
 	}
 }

@@ -201,6 +201,12 @@ func (s *source) readFile(ctx context.Context, df dataFile, skip int64, out chan
 		}
 		return s.endFile(df, out, sp)
 	}
+	if ar, ok := r.(*avroReader); ok && vec.Accepts(out) && ar.columnar() {
+		if err := s.readAvroColumns(ctx, ar, df, skip, out, sp, split); err != nil {
+			return err
+		}
+		return s.endFile(df, out, sp)
+	}
 	if lr, ok := r.(*lineReader); ok && vec.Accepts(out) {
 		if cd := lr.columnDecoder(); cd != nil {
 			if err := s.readLineColumns(ctx, lr, cd, df, skip, out, sp, split); err != nil {

@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -650,7 +651,7 @@ func decodeValue(n *dnode, r *reader) (types.Value, error) {
 			return types.NullValue, err
 		}
 		if v < n.lo || v > n.hi {
-			return types.NullValue, &DecodeError{Field: n.path, Msg: fmt.Sprintf("value %d is out of the column type's range", v)}
+			return types.NullValue, &DecodeError{Field: n.path, Msg: rangeMsg(v)}
 		}
 		return types.IntValue(v), nil
 	case dIntFloat:
@@ -692,7 +693,7 @@ func decodeValue(n *dnode, r *reader) (types.Value, error) {
 			return types.NullValue, err
 		}
 		if i < 0 || i >= int64(len(n.symbols)) {
-			return types.NullValue, &DecodeError{Field: n.path, Msg: fmt.Sprintf("enum index %d out of range (%d symbols)", i, len(n.symbols))}
+			return types.NullValue, decodeEnumError(n, i)
 		}
 		return types.StringValue(n.symbols[i]), nil
 	case dDecBytes, dDecFixed:
@@ -818,7 +819,7 @@ func decodeValue(n *dnode, r *reader) (types.Value, error) {
 			return types.NullValue, err
 		}
 		if i < 0 || i >= int64(len(n.branches)) {
-			return types.NullValue, &DecodeError{Field: n.path, Msg: fmt.Sprintf("union branch %d out of range (%d branches)", i, len(n.branches))}
+			return types.NullValue, &DecodeError{Field: n.path, Msg: unionMsg(i, len(n.branches))}
 		}
 		return decodeValue(n.branches[i], r)
 	}
@@ -900,7 +901,7 @@ func skipValue(n *dnode, r *reader) error {
 			return err
 		}
 		if i < 0 || i >= int64(len(n.branches)) {
-			return fmt.Errorf("union branch %d out of range (%d branches)", i, len(n.branches))
+			return errors.New(unionMsg(i, len(n.branches)))
 		}
 		return skipValue(n.branches[i], r)
 	}

@@ -52,7 +52,7 @@ func (f *Factory) CreateDecoder(ctx formats.Context) (formats.Decoder, error) {
 	if err != nil {
 		return nil, &options.Error{Msg: err.Error()}
 	}
-	return &Decoder{plan: p, nfields: len(ctx.RowType.Fields)}, nil
+	return &Decoder{plan: p, nfields: len(ctx.RowType.Fields), rowType: ctx.RowType}, nil
 }
 
 func (f *Factory) CreateEncoder(ctx formats.Context) (formats.Encoder, error) {
@@ -75,6 +75,7 @@ func (f *Factory) CreateEncoder(ctx formats.Context) (formats.Encoder, error) {
 type Decoder struct {
 	plan    *DecodePlan
 	nfields int
+	rowType types.Type
 }
 
 var _ formats.Decoder = (*Decoder)(nil)
@@ -87,10 +88,14 @@ func (d *Decoder) Decode(data []byte, dst []types.Value) (bool, error) {
 		return false, RecordError(err, false, "failed to deserialize Avro record")
 	}
 	if n != len(data) {
-		return false, &formats.RecordError{Err: formats.ErrDecode,
-			Msg: fmt.Sprintf("failed to deserialize Avro record: %d bytes left after the record (of %d); was it written with another schema or framing?", len(data)-n, len(data))}
+		return false, trailingError(n, len(data))
 	}
 	return true, nil
+}
+
+func trailingError(n, size int) error {
+	return &formats.RecordError{Err: formats.ErrDecode,
+		Msg: fmt.Sprintf("failed to deserialize Avro record: %d bytes left after the record (of %d); was it written with another schema or framing?", size-n, size)}
 }
 
 // Encoder writes rows as plain Avro binary messages of the table-derived schema.

@@ -183,6 +183,7 @@ type Decoder struct {
 	rowType      types.Type
 	nfields      int
 	readerSchema hamba.Schema
+	proj         *formats.Projection // the fields the query reads (Project; nil: all)
 
 	last  atomic.Pointer[planEntry] // the plan of the last id seen: the common case is one id
 	mu    sync.Mutex
@@ -212,36 +213,56 @@ func (d *Decoder) dataErr(field, msg string) (bool, error) {
 }
 
 func (d *Decoder) Decode(data []byte, dst []types.Value) (bool, error) {
-	if len(data) < 5 || data[0] != 0 {
-		if len(data) == 0 {
-			return d.dataErr("", "failed to deserialize Avro record: empty message, not in the Confluent wire format (magic byte 0, 4-byte schema id)"+d.subjectNote())
-		}
-		if data[0] != 0 {
-			return d.dataErr("", fmt.Sprintf("failed to deserialize Avro record: unknown magic byte 0x%02x (want 0): the message is not in the Confluent wire format%s", data[0], d.subjectNote()))
-		}
-		return d.dataErr("", fmt.Sprintf("failed to deserialize Avro record: %d bytes is too short for the Confluent wire format header%s", len(data), d.subjectNote()))
-	}
-	id := int(int32(binary.BigEndian.Uint32(data[1:5])))
-	e := d.last.Load()
-	if e == nil || e.id != id {
-		var err error
-		if e, err = d.planFor(id); err != nil {
-			if errors.Is(err, errUnknownID) {
-				return d.dataErr("", fmt.Sprintf("failed to deserialize Avro record: %v%s", err, d.subjectNote()))
-			}
-			return false, fmt.Errorf("failed to deserialize Avro record%s: %w", d.subjectNote(), err)
-		}
-	}
-	if e.err != nil {
-		return d.dataErr(fieldOf(e.err), fmt.Sprintf("failed to deserialize Avro record: the writer schema id %d%s is incompatible with the table: %v", id, d.subjectNote(), e.err))
+	e, id, ok, err := d.header(data)
+	if e == nil {
+		return ok, err
 	}
 	body := data[5:]
 	n, err := e.plan.Decode(body, dst[:d.nfields])
+	return d.result(id, n, len(body), err)
+}
+
+// header reads the Confluent framing of a message and returns the plan of its schema id; when it returns no
+// plan, ok and err are Decode's result.
+func (d *Decoder) header(data []byte) (e *planEntry, id int, ok bool, err error) {
+	if len(data) < 5 || data[0] != 0 {
+		var msg string
+		switch {
+		case len(data) == 0:
+			msg = "failed to deserialize Avro record: empty message, not in the Confluent wire format (magic byte 0, 4-byte schema id)" + d.subjectNote()
+		case data[0] != 0:
+			msg = fmt.Sprintf("failed to deserialize Avro record: unknown magic byte 0x%02x (want 0): the message is not in the Confluent wire format%s", data[0], d.subjectNote())
+		default:
+			msg = fmt.Sprintf("failed to deserialize Avro record: %d bytes is too short for the Confluent wire format header%s", len(data), d.subjectNote())
+		}
+		ok, err = d.dataErr("", msg)
+		return nil, 0, ok, err
+	}
+	id = int(int32(binary.BigEndian.Uint32(data[1:5])))
+	e = d.last.Load()
+	if e == nil || e.id != id {
+		if e, err = d.planFor(id); err != nil {
+			if errors.Is(err, errUnknownID) {
+				ok, err = d.dataErr("", fmt.Sprintf("failed to deserialize Avro record: %v%s", err, d.subjectNote()))
+				return nil, id, ok, err
+			}
+			return nil, id, false, fmt.Errorf("failed to deserialize Avro record%s: %w", d.subjectNote(), err)
+		}
+	}
+	if e.err != nil {
+		ok, err = d.dataErr(fieldOf(e.err), fmt.Sprintf("failed to deserialize Avro record: the writer schema id %d%s is incompatible with the table: %v", id, d.subjectNote(), e.err))
+		return nil, id, ok, err
+	}
+	return e, id, false, nil
+}
+
+// result is Decode's result for a body of size bytes of which the plan read n, with its error.
+func (d *Decoder) result(id, n, size int, err error) (bool, error) {
 	if err != nil {
 		return d.dataErr(fieldOf(err), fmt.Sprintf("failed to deserialize Avro record with writer schema id %d%s: %v", id, d.subjectNote(), err))
 	}
-	if n != len(body) {
-		return d.dataErr("", fmt.Sprintf("failed to deserialize Avro record with writer schema id %d%s: %d bytes left after the record", id, d.subjectNote(), len(body)-n))
+	if n != size {
+		return d.dataErr("", fmt.Sprintf("failed to deserialize Avro record with writer schema id %d%s: %d bytes left after the record", id, d.subjectNote(), size-n))
 	}
 	return true, nil
 }
@@ -273,6 +294,9 @@ func (d *Decoder) planFor(id int) (*planEntry, error) {
 		e.err = fmt.Errorf("the registry's schema does not parse: %v", err)
 	} else {
 		e.plan, e.err = avro.NewDecodePlan(w, d.rowType, d.readerSchema)
+		if e.err == nil {
+			e.plan = e.plan.Project(d.proj)
+		}
 	}
 	d.plans[id] = e
 	d.last.Store(e)

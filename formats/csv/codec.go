@@ -22,6 +22,7 @@ type Decoder struct {
 	row     types.Type
 	scratch []byte
 	fields  [][]byte
+	skip    []bool // fields the projection does not need (Project; nil: none)
 }
 
 var _ formats.Decoder = (*Decoder)(nil)
@@ -137,6 +138,12 @@ func (d *Decoder) Decode(data []byte, dst []types.Value) (bool, error) {
 	if err == nil {
 		return true, nil
 	}
+	return d.failure(data, err)
+}
+
+// failure is Decode's result for a record that failed with err: skipped with ignore-parse-errors, else a
+// *formats.RecordError naming the field.
+func (d *Decoder) failure(data []byte, err error) (bool, error) {
 	if d.cfg.ignoreErrors {
 		return false, nil
 	}
@@ -163,7 +170,7 @@ func (d *Decoder) decode(data []byte, dst []types.Value) error {
 		return &fieldError{msg: fmt.Sprintf("Row length mismatch. %d fields expected but was %d.", len(dst), len(d.fields))}
 	}
 	for i, f := range d.row.Fields {
-		if i >= len(d.fields) {
+		if i >= len(d.fields) || d.skipped(i) {
 			dst[i] = types.NullValue
 			continue
 		}
