@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/internal/proctest"
@@ -25,13 +27,17 @@ import (
 const batchKafkaTasks = 3
 
 // slowEndTxn makes the broker answer every EndTxn after delay, so that a batch sink stage's commits of its
-// tasks' transactions take a while and kills can land between them.
-func slowEndTxn(c *kfake.Cluster, delay time.Duration) {
+// tasks' transactions take a while and kills can land between them. It counts the EndTxn requests that the
+// broker went on to process after their delay.
+func slowEndTxn(c *kfake.Cluster, delay time.Duration) *atomic.Int64 {
+	var n atomic.Int64
 	c.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		c.SleepControl(func() { time.Sleep(delay) })
+		n.Add(1)
 		return nil, nil, false
 	})
+	return &n
 }
 
 // sinkProduces makes the broker answer every produce request after delay and counts them: once the test
@@ -45,6 +51,32 @@ func sinkProduces(c *kfake.Cluster, delay time.Duration) *atomic.Int64 {
 		return nil, nil, false
 	})
 	return &n
+}
+
+// openTxns returns how many of the transactional ids are in a transaction (Ongoing) and how many not.
+func openTxns(t *testing.T, addr string, ids ...string) (open, closed int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeTransactionsRequest()
+	req.TransactionalIDs = ids
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range resp.TransactionStates {
+		if st.ErrorCode == 0 && st.State == "Ongoing" {
+			open++
+		} else {
+			closed++
+		}
+	}
+	return open, closed
 }
 
 // batchKafkaScript is a BATCH job at parallelism 3 reading the bounded topic orders into sink (DDL of table
@@ -83,14 +115,14 @@ func jobStarted(tmp string) bool {
 	return len(names) > 0
 }
 
-// batchKafkaKills runs sql, killing it 0-400 ms after the job started (its source stage running) or after
-// the sink's tasks started writing (produces counts their produce requests), alternately; with commitKill,
-// run kills-1 is killed as soon as the commit intent is recorded plus 0-400 ms (in the middle of the
-// commits, each EndTxn answered after 250 ms), and the last run again at a random moment (the run that
-// completes the killed commit). A run that ends before its kill ends the loop (the job finished). It
-// returns the kills, the kills that left a commit intent, and the last client's output; the job has ended
-// when it returns.
-func batchKafkaKills(t *testing.T, sql, dir, tmp string, produces *atomic.Int64, commitKill bool) (nkills, intents int, output string) {
+// batchKafkaKills runs sql, killing it 0-400 ms after the job started (its source stage running) or 0-100
+// ms after the sink's tasks started writing (produces counts the produce requests), alternately. With
+// endTxns (the EndTxn requests, each answered after 250 ms), run kills-1 is killed 0-150 ms after the
+// first of its commits went through with the commit intent recorded (between two commits), and the last
+// run again at a random moment (the run that completes the killed commit). A run that ends before its kill
+// ends the loop (the job finished). It returns the kills, the kills that left a commit intent, and the last
+// client's output; the job has ended when it returns.
+func batchKafkaKills(t *testing.T, addr, sql, dir, tmp string, produces, endTxns *atomic.Int64) (nkills, intents int, output string) {
 	rng := rand.New(rand.NewPCG(57, uint64(time.Now().UnixNano())))
 	for k := 0; k < *kills; k++ {
 		// a killed run's job directory stays until the next run sweeps it: this run's is a new one
@@ -110,8 +142,10 @@ func batchKafkaKills(t *testing.T, sql, dir, tmp string, produces *atomic.Int64,
 		}
 		delay := 400 * time.Millisecond
 		switch p0 := produces.Load(); {
-		case commitKill && k == *kills-2:
-			aim = func() bool { i, _ := commitIntent(t, tmp); return i }
+		case endTxns != nil && k == *kills-2:
+			e0 := endTxns.Load()
+			aim = func() bool { i, _ := commitIntent(t, tmp); return i && endTxns.Load() > e0 }
+			delay = 150 * time.Millisecond
 		case k%2 == 1:
 			aim = func() bool { return produces.Load() > p0 }
 			delay = 100 * time.Millisecond
@@ -130,6 +164,14 @@ func batchKafkaKills(t *testing.T, sql, dir, tmp string, produces *atomic.Int64,
 		}
 		c.Kill()
 		nkills++
+		if endTxns != nil && k == *kills-2 {
+			// the kill came between two commits: some of the 3 tasks' transactions committed, some open
+			open, closed := openTxns(t, addr, "crash-batch-0-1", "crash-batch-1-1", "crash-batch-2-1")
+			t.Logf("run %d killed during its commits: %d transactions committed, %d open", k+1, closed, open)
+			if open == 0 || closed == 0 {
+				t.Fatalf("run %d: the kill aimed between two commits found %d transactions committed and %d open", k+1, closed, open)
+			}
+		}
 		if i, _ := commitIntent(t, tmp); i {
 			intents++
 		}
@@ -145,7 +187,8 @@ func batchKafkaKills(t *testing.T, sql, dir, tmp string, produces *atomic.Int64,
 
 // TestBatchKafkaExactlyOnceKill: bounded kafka → kafka with 'sink.delivery-guarantee' = 'exactly-once' at
 // parallelism 3 (3 sink tasks, one transaction each), the broker answering EndTxn slowly; killed at random
-// moments and once in the middle of the commits, then run until a run ends. A read_committed consumer must
+// moments and once between two commits (checked: some of the 3 transactions committed, some open), then run
+// until a run ends. A read_committed consumer must
 // see every row exactly once: a run killed before its commit intent leaves open transactions that the next
 // run aborts; one killed during its commits is completed by the next run, which writes nothing itself.
 func TestBatchKafkaExactlyOnceKill(t *testing.T) {
@@ -156,12 +199,12 @@ func TestBatchKafkaExactlyOnceKill(t *testing.T) {
 	tmp := filepath.Join(dir, "tmp")
 	produce(t, addr, "orders", orders(0, n, 50))
 	produces := sinkProduces(cluster, 50*time.Millisecond)
-	slowEndTxn(cluster, 250*time.Millisecond)
+	endTxns := slowEndTxn(cluster, 250*time.Millisecond)
 	sql := batchKafkaScript(addr, tmp, `CREATE TABLE eo (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
   'connector' = 'kafka', 'topic' = 'eo', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'properties.batch.size' = '65536',
   'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'crash-batch');`,
 		`INSERT INTO eo SELECT id, user_id, amount FROM orders;`)
-	kills, intents, out := batchKafkaKills(t, sql, dir, tmp, produces, true)
+	kills, intents, out := batchKafkaKills(t, addr, sql, dir, tmp, produces, endTxns)
 	seen := countIDs(t, consume(t, addr, "eo", true))
 	lost, dups := 0, 0
 	for i := 0; i < n; i++ {
@@ -202,7 +245,7 @@ func TestBatchKafkaAtLeastOnceKill(t *testing.T) {
   'connector' = 'kafka', 'topic' = 'alo', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'properties.batch.size' = '65536',
   'sink.delivery-guarantee' = 'at-least-once');`,
 		`INSERT INTO alo SELECT id, user_id, amount FROM orders;`)
-	kills, _, out := batchKafkaKills(t, sql, dir, tmp, produces, false)
+	kills, _, out := batchKafkaKills(t, addr, sql, dir, tmp, produces, nil)
 	seen := countIDs(t, consume(t, addr, "alo", false))
 	lost, dups := 0, 0
 	for i := 0; i < n; i++ {
@@ -234,7 +277,7 @@ func TestBatchUpsertKafkaKill(t *testing.T) {
   'connector' = 'upsert-kafka', 'topic' = 'totals', 'properties.bootstrap.servers' = 'ADDR',
   'key.format' = 'json', 'value.format' = 'json', 'properties.batch.size' = '16384');`,
 		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`)
-	kills, _, out := batchKafkaKills(t, sql, dir, tmp, produces, false)
+	kills, _, out := batchKafkaKills(t, addr, sql, dir, tmp, produces, nil)
 	cnt, sum := make([]int, users), make([]int, users)
 	for i := 0; i < n; i++ {
 		cnt[i%users]++
