@@ -158,7 +158,7 @@ func (t *taskOutput) PrepareBatchCommit(ctx context.Context, dir, stmt string, t
 	if rec != nil && len(rec.Commit) > 0 {
 		for _, e := range rec.Commit {
 			if err := s.rollForward(ctx, cl, e); err != nil {
-				return err
+				return fmt.Errorf("%w (the commit record '%s' keeps the intent: run the statement again once the brokers answer)", err, path)
 			}
 		}
 		if rec.Statement == stmtHash {
