@@ -156,15 +156,24 @@ func (t *taskOutput) PrepareBatchCommit(ctx context.Context, dir, stmt string, t
 	stmtHash := statementHash(stmt)
 	t.stmt, t.tasks = stmtHash, tasks
 	if rec != nil && len(rec.Commit) > 0 {
+		lost := 0
 		for _, e := range rec.Commit {
-			if err := s.rollForward(ctx, cl, e); err != nil {
+			done, err := s.rollForward(ctx, cl, e)
+			if err != nil {
 				return fmt.Errorf("%w (the commit record '%s' keeps the intent: run the statement again once the brokers answer)", err, path)
+			}
+			if !done {
+				lost++
 			}
 		}
 		if rec.Statement == stmtHash {
 			t.skip, t.record = true, path
-			fmt.Fprintf(s.stderr, "WARN kafka table '%s': a run of this statement was killed while it committed its %d transactions (commit record '%s', written %s); they are committed now, which completes that run: this run writes nothing to the table. Run the statement again to write its rows once more.\n",
-				name, len(rec.Commit), path, rec.Written.Format(time.RFC3339))
+			what := "they are committed now"
+			if lost > 0 {
+				what = fmt.Sprintf("%d of them could not be committed (see above: their rows are lost), the others are committed now", lost)
+			}
+			fmt.Fprintf(s.stderr, "WARN kafka table '%s': a run of this statement was killed while it committed its %d transactions (commit record '%s', written %s); %s, which completes that run: this run writes nothing to the table. Run the statement again to write its rows once more.\n",
+				name, len(rec.Commit), path, rec.Written.Format(time.RFC3339), what)
 			return nil
 		}
 	}
@@ -184,23 +193,24 @@ func (t *taskOutput) PrepareBatchCommit(ctx context.Context, dir, stmt string, t
 	return nil
 }
 
-// rollForward commits a transaction of a commit intent by its producer id and epoch.
-func (s *sink) rollForward(ctx context.Context, cl *kgo.Client, e txnEntry) error {
+// rollForward commits a transaction of a commit intent by its producer id and epoch; done is false when
+// the brokers can no longer commit it (warned).
+func (s *sink) rollForward(ctx context.Context, cl *kgo.Client, e txnEntry) (done bool, err error) {
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.client.deliveryTimeout)
 	defer cancel()
 	req := kmsg.NewPtrEndTxnRequest()
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = e.ID, e.ProducerID, e.Epoch, true
-	_, err := txnRequest(rctx, cl, req.RequestWith, func(r *kmsg.EndTxnResponse) int16 { return r.ErrorCode })
+	_, err = txnRequest(rctx, cl, req.RequestWith, func(r *kmsg.EndTxnResponse) int16 { return r.ErrorCode })
 	switch {
 	case err == nil:
-		return nil
+		return true, nil
 	case errors.Is(err, kerr.InvalidTxnState), errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch),
 		errors.Is(err, kerr.InvalidProducerIDMapping), errors.Is(err, kerr.TransactionalIDNotFound):
 		fmt.Fprintf(s.stderr, "WARN kafka table '%s': the commit of transaction '%s' of a killed batch run cannot be completed (%s): the brokers aborted or forgot it (it stayed open longer than 'properties.transaction.timeout.ms', or another producer initialized the id); its rows are probably lost\n",
 			s.cfg.table.Name, e.ID, err.Error())
-		return nil
+		return false, nil
 	}
-	return fmt.Errorf("kafka table '%s': commit transaction '%s' that a killed batch run left prepared: %w", s.cfg.table.Name, e.ID, err)
+	return false, fmt.Errorf("kafka table '%s': commit transaction '%s' that a killed batch run left prepared: %w", s.cfg.table.Name, e.ID, err)
 }
 
 // fenceTaskTxn initializes the transactional id of task i, which aborts a transaction left open under it.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicesql/sluice/catalog"
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -209,5 +211,44 @@ func TestBatchTasksAbortLingering(t *testing.T) {
 	}
 	if got := readCommittedInts(t, h.addr, "bt", 2); !equalInts(got, ints(100, 101)) {
 		t.Fatalf("read_committed: %v, want 100..101 (the killed run's transactions aborted)", got)
+	}
+}
+
+// TestBatchTasksRollForwardAborted: one transaction of the recorded intent was aborted before the next run
+// (another producer initialized its id; kfake then answers the recorded epoch with PRODUCER_FENCED). The
+// roll-forward commits the others, warns that the aborted one's rows are lost, and the run still completes
+// the killed one (it writes nothing: a rerun would duplicate the committed tasks' rows).
+func TestBatchTasksRollForwardAborted(t *testing.T) {
+	h := newHarness(t)
+	h.session["execution.runtime-mode"] = "batch"
+	if err := h.cluster.CreateTopic("bt", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	tbl := eoTable(h, t, "bt", "aborted")
+	dir := t.TempDir()
+	r1 := h.openStage(t, tbl, dir, batchStmt, 3)
+	for i := 0; i < 3; i++ {
+		r1.push(t, i, i*10+1, i*10+10)
+	}
+	kafka.CrashTasksInCommit(t, r1.out, 0)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.addr), kgo.TransactionalID("aborted-2-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cl.ProducerID(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+
+	r2 := h.openStage(t, tbl, dir, batchStmt, 3)
+	if got := readCommittedInts(t, h.addr, "bt", 2); !equalInts(got, ints(1, 20)) {
+		t.Fatalf("read_committed: %v, want 1..20 (tasks 1 and 2 rolled forward, task 3's transaction aborted)", got)
+	}
+	warn := r2.stderr.String()
+	if !strings.Contains(warn, "'aborted-2-1' of a killed batch run cannot be completed") || !strings.Contains(warn, "1 of them could not be committed") {
+		t.Fatalf("no warning about the aborted transaction:\n%s", warn)
+	}
+	if err := r2.out.End(); err != nil {
+		t.Fatal(err)
 	}
 }
