@@ -30,6 +30,13 @@ import (
 // by the sink stage alone; else the sink keeps one task. A connectors.KeyedTaskSink (upsert-kafka) always
 // gets its rows hashed by its keys (every change of a key through one task, in order), never forward.
 
+// batchCommitPreparer is a TaskOutput that keeps a commit record across runs of the statement in the job's
+// first 'io.tmp.dirs' (kafka exactly-once: a run killed during its commit is completed by the next run,
+// connectors/kafka/sink_tasks_commit.go). It is called before the stage's tasks run.
+type batchCommitPreparer interface {
+	PrepareBatchCommit(ctx context.Context, dir, stmt string, tasks int) error
+}
+
 // stageSink is the Output that the tasks of a sink stage share.
 type stageSink struct {
 	out     connectors.TaskOutput
@@ -152,6 +159,12 @@ func (sj *stagedJob) openSinks() error {
 		o, err := sk.Sink.(connectors.TaskSink).OpenTasks(context.Background())
 		if err != nil {
 			return fmt.Errorf("open sink %s: %w", sk.Table.Name, err)
+		}
+		if p, ok := o.(batchCommitPreparer); ok {
+			if err := p.PrepareBatchCommit(context.Background(), sj.g.tempDir, sj.job.stmt, len(st.tasks)); err != nil {
+				_ = o.Abort()
+				return fmt.Errorf("open sink %s: %w", sk.Table.Name, err)
+			}
 		}
 		st.sink = &stageSink{out: o}
 	}

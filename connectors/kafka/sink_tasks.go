@@ -23,9 +23,10 @@ import (
 //     one by one; Abort (the job failed) aborts them. A failed attempt's writer is discarded: its transaction
 //     is aborted, and the rerun attempt initializes the same transactional id, which fences the failed
 //     attempt's producer should it still be alive, so a rerun task never duplicates a row for
-//     read_committed readers. Known limits: a crash between two commits of End leaves the committed tasks'
-//     rows (a run of the job again writes them again); tasks of a crashed earlier run at a higher
-//     parallelism are not probed (their transactions end at 'properties.transaction.timeout.ms').
+//     read_committed readers. Between the flushes and the commits End records a commit intent in
+//     'io.tmp.dirs', which the next run of the statement rolls forward (a process killed during the commits
+//     is completed by it, which then writes nothing); without an intent the next run aborts what a killed
+//     run left open under the recorded number of tasks' ids (sink_tasks_commit.go).
 //   - at-least-once / none: each task's producer writes as it goes and End flushes them all; the rows of a
 //     failed attempt stay in the topic and its rerun writes them again (duplicates, as Flink's at-least-once).
 //   - 'sink.partitioner' = 'fixed': task i writes to partition i % <partitions of the topic>, as Flink's
@@ -50,7 +51,7 @@ func (*UpsertFactory) BatchSinkTasks() bool { return true }
 
 // OpenTasks opens the kafka sink for the tasks of a batch sink stage.
 func (s *sink) OpenTasks(ctx context.Context) (connectors.TaskOutput, error) {
-	return &taskOutput{name: s.cfg.table.Name, ctx: ctx, exactlyOnce: s.guarantee == guaranteeExactlyOnce, open: func(ctx context.Context) (*output, changelog.Output, error) {
+	return &taskOutput{s: s, name: s.cfg.table.Name, ctx: ctx, exactlyOnce: s.guarantee == guaranteeExactlyOnce, open: func(ctx context.Context) (*output, changelog.Output, error) {
 		o, err := s.open(ctx)
 		return o, o, err
 	}}, nil
@@ -58,7 +59,7 @@ func (s *sink) OpenTasks(ctx context.Context) (connectors.TaskOutput, error) {
 
 // OpenTasks opens the upsert-kafka sink for the tasks of a batch sink stage.
 func (s *upsertSink) OpenTasks(ctx context.Context) (connectors.TaskOutput, error) {
-	return &taskOutput{name: s.cfg.table.Name, ctx: ctx, open: func(ctx context.Context) (*output, changelog.Output, error) {
+	return &taskOutput{s: s.sink, name: s.cfg.table.Name, ctx: ctx, open: func(ctx context.Context) (*output, changelog.Output, error) {
 		u, err := s.Open(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -72,10 +73,18 @@ func (s *upsertSink) TaskKeys() []int { return s.cfg.pkPositions() }
 
 // taskOutput is the Output of a kafka sink stage with several tasks. The rows come through the writers.
 type taskOutput struct {
+	s           *sink
 	name        string
 	ctx         context.Context
 	exactlyOnce bool
 	open        func(ctx context.Context) (*output, changelog.Output, error)
+
+	// exactly-once, set by PrepareBatchCommit (sink_tasks_commit.go): the commit record's file ("" without),
+	// this run's statement hash and tasks; skip: the stage writes nothing (the completion of a killed run).
+	record string
+	stmt   string
+	tasks  int
+	skip   bool
 
 	mu      sync.Mutex
 	writers []*taskWriter // not discarded (under mu)
@@ -93,6 +102,9 @@ func (w *taskWriter) Push(b *changelog.Batch) error { return w.out.Push(b) }
 
 // NewSubtaskWriter opens the producer of an attempt of task i.
 func (t *taskOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
+	if t.skip {
+		return droppedWriter{}, nil
+	}
 	o, out, err := t.open(t.ctx)
 	if err != nil {
 		return nil, err
@@ -114,6 +126,9 @@ func (t *taskOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
 
 // DiscardSubtaskWriter aborts the producer of a failed attempt: exactly-once, its transaction is aborted.
 func (t *taskOutput) DiscardSubtaskWriter(sw connectors.SubtaskWriter) error {
+	if _, ok := sw.(droppedWriter); ok {
+		return nil
+	}
 	w, ok := sw.(*taskWriter)
 	if !ok {
 		return fmt.Errorf("kafka table '%s': discarding a writer of another sink", t.name)
@@ -149,9 +164,13 @@ func (t *taskOutput) take() []*taskWriter {
 }
 
 // End makes every task's rows final: each writer's buffer and upsert pairs are written and flushed first,
-// and only when all flushed, each writer ends (exactly-once: its transaction is committed).
+// and only when all flushed, each writer ends (exactly-once: the commit intent is recorded, then each
+// transaction is committed, then the record removed: sink_tasks_commit.go).
 func (t *taskOutput) End() error {
 	ws := t.take()
+	if t.skip {
+		return t.dropRecord()
+	}
 	var errs []error
 	for _, w := range ws {
 		if u, ok := w.out.(*upsertOutput); ok && !u.ended {
@@ -169,12 +188,21 @@ func (t *taskOutput) End() error {
 		}
 		return errors.Join(errs...)
 	}
+	if err := t.recordIntent(ws); err != nil {
+		for _, w := range ws {
+			_ = w.out.(connectors.Aborter).Abort()
+		}
+		return err
+	}
 	for _, w := range ws {
 		if err := w.out.End(); err != nil {
 			errs = append(errs, fmt.Errorf("task %d: %w", w.task+1, err))
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...) // the record keeps the intent: the rerun commits what is left
+	}
+	return t.dropRecord()
 }
 
 // AbortOnCancel: a cancelled job aborts the tasks' transactions (exactly-once), as the pipelined sink
