@@ -187,6 +187,7 @@ func (o *output) Push(b *changelog.Batch) error {
 		}
 	}
 	c := o.s.cfg
+	now := time.Now() // the records' timestamp unless a metadata column sets it (stampRecord)
 	for i := range b.Rows {
 		row := &b.Rows[i]
 		if row.Kind != changelog.Insert && o.changelogEnc == nil {
@@ -197,6 +198,7 @@ func (o *output) Push(b *changelog.Batch) error {
 			o.pool.Put(rec)
 			return err
 		}
+		stampRecord(rec, now)
 		o.cl.Produce(o.ctx, rec, o.promise)
 	}
 	return nil
@@ -358,4 +360,13 @@ func (o *output) End() error {
 		return nil
 	}
 	return nil
+}
+
+// stampRecord gives rec the time its batch was written, unless the 'timestamp' metadata column set one:
+// franz-go would read the clock once per record (as slow as the encoding of a small record on some VMs);
+// the sink reads it once per batch, and the broker gets the same CreateTime to the millisecond.
+func stampRecord(rec *kgo.Record, now time.Time) {
+	if rec.Timestamp.IsZero() {
+		rec.Timestamp = now
+	}
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -51,6 +52,7 @@ func (e *subEncoder) Encode(b *changelog.Batch) error { return e.encode(b, nil) 
 func (e *subEncoder) encode(b *changelog.Batch, kinds *[]changelog.Kind) error {
 	e.recs = e.recs[:0]
 	c := e.sh.s.cfg
+	now := time.Now() // stampRecord
 	for i := range b.Rows {
 		row := &b.Rows[i]
 		kind := row.Kind
@@ -69,6 +71,7 @@ func (e *subEncoder) encode(b *changelog.Batch, kinds *[]changelog.Kind) error {
 			e.release()
 			return err
 		}
+		stampRecord(rec, now)
 		e.recs = append(e.recs, rec)
 	}
 	return nil

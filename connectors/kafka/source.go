@@ -223,6 +223,14 @@ func (r *run) loop(ctx context.Context, out changelog.Output) error {
 		alignEvery = AlignmentUpdateInterval.Get(s.cfg.r)
 	}
 	var nextAlign time.Time
+	// franz-go fetches a broker's partitions again only once the previous fetch was taken whole: without
+	// alignment the source takes every buffered record and handles them max.poll.records at a time, so that
+	// the next fetch is decoded (franz-go's goroutine) while this one is. Alignment polls max.poll.records,
+	// so that a partition it pauses stops within a poll.
+	pollMax := -1
+	if alignEvery > 0 {
+		pollMax = s.cfg.client.maxPollRecords
+	}
 	for {
 		if bounded && r.open == 0 {
 			return nil
@@ -247,7 +255,7 @@ func (r *run) loop(ctx context.Context, out changelog.Output) error {
 			wait = min(wait, max(nextAlign.Sub(now), time.Millisecond))
 		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
-		fetches := r.cl.PollRecords(pctx, s.cfg.client.maxPollRecords)
+		fetches := r.cl.PollRecords(pctx, pollMax)
 		cancel()
 		if err := ctx.Err(); err != nil {
 			return err
@@ -295,83 +303,91 @@ func (r *run) fetchError(fetches kgo.Fetches) error {
 	return first
 }
 
-// handle decodes the fetched records into rows and pushes them, one batch per partition and poll (so that
-// watermarks can be tracked per partition). When a record cannot be read, the partition's rows before it are
-// pushed (and their offsets may be committed) before the error is returned, so a restart from the group's
-// offsets begins at the bad record.
+// handle decodes the fetched records into rows and pushes them, one batch per partition and at most
+// max.poll.records rows (so that watermarks can be tracked per partition). When a record cannot be read, the
+// partition's rows before it are pushed (and their offsets may be committed) before the error is returned,
+// so a restart from the group's offsets begins at the bad record.
 func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 	var removed map[string][]int32
 	var firstErr error
 	pushed := false
 	r.pushedRows = false
+	chunk := max(r.s.cfg.client.maxPollRecords, 1)
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
 			return
 		}
 		// The records go back to the pool once handled (decoded values do not point into the Record structs).
 		defer recycle(fp.Records)
-		if firstErr != nil {
-			return
-		}
 		st := r.parts[topicPartition{fp.Topic, fp.Partition}]
 		if st == nil || st.done {
 			return
 		}
 		st.hw = fp.HighWatermark
-		r.resetBatch()
-		var readErr error
-		for _, rec := range fp.Records {
-			if st.stop >= 0 && rec.Offset >= st.stop {
-				// Every record below the stop offset was delivered or skipped (read_committed skips an
-				// aborted transaction's records, whose marker may lie past the stop): the partition is done.
-				st.next = max(st.next, st.stop)
-				break
-			}
-			if !rec.Attrs.IsControl() {
-				if err := r.decode(rec); err != nil {
-					readErr = err
-					break
-				}
-			}
-			st.next = rec.Offset + 1
-			if st.stop >= 0 && st.next >= st.stop {
-				break
-			}
-		}
-		r.s.records.Add(int64(r.batchLen()))
-		if r.splits != nil {
-			r.splits.SplitRows(st.split)
-		}
-		// The position advances inside the same critical section as the push (an empty batch only advances
-		// it), so a checkpoint sees a partition's rows and its offset together.
-		r.one[0] = st
-		if err := r.pushBatch(out); err != nil {
+		for recs := fp.Records; len(recs) > 0 && firstErr == nil && !st.done; {
+			n := min(chunk, len(recs))
+			p, err := r.handleChunk(st, recs[:n], out, &removed)
+			pushed = pushed || p
 			firstErr = err
-			return
-		}
-		pushed = true
-		r.pushedRows = r.pushedRows || r.batchLen() > 0
-		st.acked = st.next
-		if readErr != nil {
-			firstErr = readErr
-			return
-		}
-		if st.stop >= 0 && st.next >= st.stop {
-			st.done = true
-			r.open--
-			if r.splits != nil {
-				r.splits.FinishSplit(st.split)
-			}
-			if removed == nil {
-				removed = map[string][]int32{}
-			}
-			removed[st.tp.topic] = append(removed[st.tp.topic], st.tp.partition)
+			recs = recs[n:]
+			r.noteLag(p) // after every push: a downstream that blocks the next one sees the lag
 		}
 	})
 	r.retire(removed)
-	r.noteLag(pushed)
 	if firstErr == nil && !pushed {
 		return r.tick(out)
 	}
 	return firstErr
+}
+
+// handleChunk decodes and pushes recs, records of st's partition in offset order; pushed reports a push.
+// A partition it finishes is added to removed.
+func (r *run) handleChunk(st *partState, recs []*kgo.Record, out changelog.Output, removed *map[string][]int32) (pushed bool, err error) {
+	r.resetBatch()
+	var readErr error
+	for _, rec := range recs {
+		if st.stop >= 0 && rec.Offset >= st.stop {
+			// Every record below the stop offset was delivered or skipped (read_committed skips an
+			// aborted transaction's records, whose marker may lie past the stop): the partition is done.
+			st.next = max(st.next, st.stop)
+			break
+		}
+		if !rec.Attrs.IsControl() {
+			if err := r.decode(rec); err != nil {
+				readErr = err
+				break
+			}
+		}
+		st.next = rec.Offset + 1
+		if st.stop >= 0 && st.next >= st.stop {
+			break
+		}
+	}
+	r.s.records.Add(int64(r.batchLen()))
+	if r.splits != nil {
+		r.splits.SplitRows(st.split)
+	}
+	// The position advances inside the same critical section as the push (an empty batch only advances
+	// it), so a checkpoint sees a partition's rows and its offset together.
+	r.one[0] = st
+	if err := r.pushBatch(out); err != nil {
+		return false, err
+	}
+	r.pushedRows = r.pushedRows || r.batchLen() > 0
+	st.acked = st.next
+	if readErr != nil {
+		return true, readErr
+	}
+	if st.stop >= 0 && st.next >= st.stop {
+		st.done = true
+		r.open--
+		if r.splits != nil {
+			r.splits.FinishSplit(st.split)
+		}
+		if *removed == nil {
+			*removed = map[string][]int32{}
+		}
+		(*removed)[st.tp.topic] = append((*removed)[st.tp.topic], st.tp.partition)
+	}
+	return true, nil
 }

@@ -67,11 +67,6 @@ func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, er
 		}
 	}
 	if err == nil {
-		for _, c := range cols {
-			if c.Len() == row {
-				c.AppendNull(row)
-			}
-		}
 		return true, nil
 	}
 	for _, c := range cols {
@@ -81,7 +76,8 @@ func (d *Decoder) DecodeColumns(data []byte, cols []*vec.Col, row int) (bool, er
 }
 
 // rowCols decodes an object (s at '{') at nesting depth `depth` (0: the top level) into row `row` of cols,
-// as Decoder.row does into values; absent fields are left short.
+// as Decoder.row does into values; absent fields are NULL. Up to 64 fields, a bit mask says which fields
+// were written (no column length is read per field).
 func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
 	if depth > maxDepth {
 		return d.s.errf("nesting deeper than %d levels", maxDepth)
@@ -100,6 +96,8 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
 	s := &d.s
 	s.i++ // '{'
 	next := 0
+	small := len(cols) <= 64
+	var set uint64 // small: the fields written
 	if s.peek() == '}' {
 		s.i++
 	} else {
@@ -132,7 +130,7 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
 				}
 			} else {
 				col := cols[idx]
-				if col.Len() > row {
+				if small && set&(1<<idx) != 0 || !small && col.Len() > row {
 					col.Truncate(row) // a repeated key: the last value wins, as in Decode
 				}
 				if err := d.colValueOrNull(rc.fields[idx], col, row, depth+1); err != nil {
@@ -144,6 +142,7 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
 				if seen != nil {
 					seen[idx] = true
 				}
+				set |= 1 << (idx & 63)
 			}
 			switch s.peek() {
 			case ',':
@@ -160,6 +159,11 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
 	for i, ok := range seen {
 		if !ok && (rc.skip == nil || !rc.skip[i]) {
 			return &fieldError{path: rc.names[i], msg: "missing from the JSON object (fail-on-missing-field is true)"}
+		}
+	}
+	for i, col := range cols {
+		if small && set&(1<<i) == 0 || !small && col.Len() == row {
+			col.AppendNull(row)
 		}
 	}
 	return nil
@@ -193,15 +197,7 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row, depth int) error {
 	start := s.i
 	switch {
 	case ch == '{' && col.Kind == vec.Struct && c.row != nil && len(col.Fields) == len(c.row.fields):
-		if err := d.rowCols(c.row, col.Fields, row, depth); err != nil {
-			return err
-		}
-		for _, f := range col.Fields { // members absent from the object are NULL
-			if f.Len() == row {
-				f.AppendNull(row)
-			}
-		}
-		return nil
+		return d.rowCols(c.row, col.Fields, row, depth) // members absent from the object are NULL
 	case ch == '"' && col.Kind == vec.Bytes && c.t.IsString():
 		text, err := s.str(&d.scratch)
 		if err != nil {
@@ -248,7 +244,10 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row, depth int) error {
 		if err != nil {
 			return err
 		}
-		f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(text), len(text)), 64)
+		f, ok := fastFloat(text)
+		if !ok {
+			f, err = strconv.ParseFloat(unsafe.String(unsafe.SliceData(text), len(text)), 64)
+		}
 		if err == nil || isRangeErr(err) {
 			if c.t.Kind == types.Float {
 				f = float64(float32(f))
@@ -304,4 +303,43 @@ func appendBase64(col *vec.Col, text []byte) bool {
 	col.Data = col.Data[:at+n]
 	col.Off = append(col.Off, int32(len(col.Data)))
 	return true
+}
+
+// exactPow10 are the powers of ten that a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// fastFloat parses a JSON number (syntax already checked by scanner.number) of at most 15 digits and no
+// exponent: the digits are an exact float64 and so is the power of ten they are divided by, so the one
+// rounded division gives strconv.ParseFloat's result (Clinger's fast path). false: use strconv.
+func fastFloat(text []byte) (float64, bool) {
+	i := 0
+	neg := text[0] == '-'
+	if neg {
+		i++
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for ; i < len(text); i++ {
+		c := text[i]
+		if c == '.' {
+			frac = 0
+			continue
+		}
+		if c < '0' || c > '9' || digits == 15 {
+			return 0, false // an exponent, or too many digits
+		}
+		mant = mant*10 + uint64(c-'0')
+		digits++
+		if frac >= 0 {
+			frac++
+		}
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= exactPow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }

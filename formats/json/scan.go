@@ -48,8 +48,12 @@ func (s *scanner) ws() {
 	}
 }
 
-// peek returns the next non-space byte without consuming it (0 at the end).
+// peek returns the next non-space byte without consuming it (0 at the end). Compact JSON has no space
+// between tokens: a byte above ' ' is returned without the whitespace loop.
 func (s *scanner) peek() byte {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return s.b[s.i]
+	}
 	s.ws()
 	if s.i < len(s.b) {
 		return s.b[s.i]
@@ -58,6 +62,10 @@ func (s *scanner) peek() byte {
 }
 
 func (s *scanner) expect(c byte) error {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return nil
+	}
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == c {
 		s.i++
@@ -65,6 +73,17 @@ func (s *scanner) expect(c byte) error {
 	}
 	return s.unexpected()
 }
+
+// strStop marks the bytes that end the plain run of a string: the closing quote, a backslash and the
+// control characters (an error).
+var strStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'] = true
+	t['\\'] = true
+	return t
+}()
 
 // literal consumes true, false or null.
 func (s *scanner) literal(lit string) error {
@@ -135,6 +154,9 @@ func (s *scanner) str(scratch *[]byte) ([]byte, error) {
 	b := s.b
 	for i := start; i < len(b); i++ {
 		c := b[i]
+		if !strStop[c] {
+			continue
+		}
 		if c == '"' {
 			s.i = i + 1
 			return b[start:i], nil
