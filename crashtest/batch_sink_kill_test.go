@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,25 +15,23 @@ import (
 	"github.com/sluicesql/sluice/internal/proctest"
 )
 
-// commitKills is off by default: a kill during the commit of a batch filesystem sink leaves a partial
-// result (its End renames the tasks' files one by one; a whole-or-nothing commit needs a manifest that
-// readers honour).
-var commitKills = flag.Bool("crash.commit-kills", false, "also aim TestBatchSinkTasksKill's kills at the sink's commit (known to leave a partial result)")
-
 // TestBatchSinkTasksKill: the batch sink stage as 3 tasks (engine/batch_sink.go: each task writes hidden part
-// files 'part-<uuid>-<task>-<n>' of its own, rolled every 16 kB, and the stage's End renames them all once
-// every task succeeded) killed with SIGKILL when every task is writing (each has a hidden file of the run;
-// the kill comes 0-5 ms later), then run again to the end. A killed run's committed files (when it ended
-// first, or committed before the kill) must be the whole result — unless the kill came during the commit's
-// renames (some of the run's files still hidden: the known gap, logged) — and the rerun's must hold every user's
-// totals once, written by all 3 tasks. With -crash.commit-kills every other kill comes at the commit (as
-// soon as the first committed file appears), where a partial result is known to remain.
+// files 'part-<uuid>-<task>-<n>' of its own, rolled every 16 kB, and the stage's End commits them all once
+// every task succeeded, through a commit manifest: connectors/filesystem/sink_commit.go) killed with SIGKILL,
+// kill k aimed at phase k%2: 0, every task writing (each has a hidden file of the run; the kill comes 0-5 ms
+// later), or 1, the commit (at once when the run's manifest or its first committed file appears). A killed
+// run leaves nothing visible, or its whole result (it finished its commit), or a begun commit (a manifest in
+// the staging area, next to some of its files): then the next run of the statement, run at once to the
+// end, completes that commit and writes no rows, and the result is every user's totals once. The last run
+// goes to the end from what the other kills left: every user's totals once, written by all 3 tasks, and no
+// hidden file or run record left.
 func TestBatchSinkTasksKill(t *testing.T) {
 	t.Parallel()
 	const users, n, tasks = 20000, 100000, 3
 	addr := broker(t, 4)
 	dir := t.TempDir()
 	tmp, out := filepath.Join(dir, "tmp"), filepath.Join(dir, "out")
+	staging := filepath.Join(out, ".sluice-staging")
 	for i := 0; i < n; i += 50000 {
 		produce(t, addr, "orders", orders(i, min(50000, n-i), users))
 	}
@@ -53,16 +50,20 @@ func TestBatchSinkTasksKill(t *testing.T) {
 		cnt[i%users]++
 		sum[i%users] += i % 7
 	}
-	// files lists the sink directory: the committed files, and the hidden part files per task.
-	part := regexp.MustCompile(`^\.?part-[0-9a-f-]+-(\d+)-\d+`)
-	files := func() (visible []string, hidden map[string]int) {
+	// files lists the sink directory: the committed files, the hidden part files per task, and the run
+	// records in the staging area with and without a commit manifest.
+	part := regexp.MustCompile(`^\.?part-([0-9a-f-]+)-(\d+)-\d+`)
+	files := func() (visible []string, hidden map[string]int, records, manifests int) {
 		hidden = map[string]int{}
 		ents, _ := os.ReadDir(out)
 		for _, e := range ents {
+			if e.Name() == filepath.Base(staging) {
+				continue
+			}
 			m := part.FindStringSubmatch(e.Name())
 			task := -1
 			if m != nil {
-				task, _ = strconv.Atoi(m[1])
+				task, _ = strconv.Atoi(m[2])
 			}
 			if strings.HasPrefix(e.Name(), ".") {
 				hidden[e.Name()] = task
@@ -70,16 +71,25 @@ func TestBatchSinkTasksKill(t *testing.T) {
 				visible = append(visible, e.Name())
 			}
 		}
-		return visible, hidden
+		recs, _ := os.ReadDir(staging)
+		for _, r := range recs {
+			if r.IsDir() && !strings.HasPrefix(r.Name(), ".") {
+				records++
+				if _, err := os.Stat(filepath.Join(staging, r.Name(), "manifest.json")); err == nil {
+					manifests++
+				}
+			}
+		}
+		return visible, hidden, records, manifests
 	}
-	// tally reads the committed files: users lost, rows duplicated or wrong, and the tasks that wrote them.
-	tally := func(visible []string) (lost, dups, wrong int, writers map[int]bool, example string) {
+	// tally reads the committed files: users lost, rows duplicated or wrong, the tasks and the runs (part
+	// file uuids) that wrote them.
+	tally := func(visible []string) (lost, dups, wrong int, writers, runs map[string]bool, example string) {
 		seen := make([]int, users)
-		writers = map[int]bool{}
+		writers, runs = map[string]bool{}, map[string]bool{}
 		for _, name := range visible {
 			if m := part.FindStringSubmatch(name); m != nil {
-				task, _ := strconv.Atoi(m[1])
-				writers[task] = true
+				runs[m[1]], writers[m[2]] = true, true
 			}
 			fh, err := os.Open(filepath.Join(out, name))
 			if err != nil {
@@ -106,29 +116,32 @@ func TestBatchSinkTasksKill(t *testing.T) {
 				dups += c - 1
 			}
 		}
-		return lost, dups, wrong, writers, example
+		return lost, dups, wrong, writers, runs, example
+	}
+	clear := func(visible []string) { // the next kill starts from an empty table
+		for _, f := range visible {
+			if err := os.Remove(filepath.Join(out, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	rng := rand.New(rand.NewPCG(56, uint64(time.Now().UnixNano())))
-	// A kill aims at phase 0, every task writing its hidden files (a random 0-5 ms later), or with
-	// -crash.commit-kills, kill k at phase k%2: 1 is the commit (at once when the first committed file appears). A run that ended before its kill (its commit came
-	// between two looks) is checked like a killed one and its phase is aimed at again, up to 3 times per kill.
+	// A run that ended before its kill (its commit came between two looks) is checked like a killed one
+	// and its phase is aimed at again, up to 3 times per kill.
 	var aimed [2]int
-	committed, early, interrupted := 0, 0, 0
+	var before, begun, partial, finished, early int
 	for k := 0; k < *kills; k++ {
-		phase := 0
-		if *commitKills {
-			phase = k % 2
-		}
-		_, before := files()
+		phase := k % 2
+		_, old, _, _ := files()
 		c := proctest.Start(t, clientBin, dir, sql)
 		reached := func() bool {
-			visible, hidden := files()
+			visible, hidden, _, manifests := files()
 			if phase == 1 {
-				return len(visible) > 0
+				return len(visible) > 0 || manifests > 0
 			}
 			writing := map[int]bool{}
 			for name, task := range hidden {
-				if _, old := before[name]; !old && task >= 0 {
+				if _, was := old[name]; !was && task >= 0 {
 					writing[task] = true
 				}
 			}
@@ -159,48 +172,66 @@ func TestBatchSinkTasksKill(t *testing.T) {
 		} else {
 			aimed[phase]++
 		}
-		if visible, hidden := files(); len(visible) > 0 {
-			// hidden part files of this run next to its committed ones: the kill came in the middle of the
-			// commit's renames (the known gap above; the phase-0 kill came 0-5 ms after every task was seen
-			// writing, which on a loaded machine can be after they finished)
-			pending := 0
-			for name, task := range hidden {
-				if _, old := before[name]; !old && task >= 0 {
-					pending++
-				}
+		visible, _, records, manifests := files()
+		lost, dups, wrong, _, _, example := tally(visible)
+		switch {
+		case manifests > 0:
+			// the commit began: the visible files are part of the result, the rerun completes it
+			if dups > 0 || wrong > 0 || records != 1 {
+				t.Fatalf("run %d, killed in its commit: %d duplicated, %d wrong (%s), %d run records", k+1, dups, wrong, example, records)
 			}
-			lost, dups, wrong, _, example := tally(visible)
-			if (lost > 0 || dups > 0 || wrong > 0) && pending > 0 && dups == 0 && wrong == 0 {
-				interrupted++
-				t.Logf("run %d: killed during its commit: %d users not yet committed, %d files still hidden (known gap: the commit renames file by file)", k+1, lost, pending)
-			} else if lost > 0 || dups > 0 || wrong > 0 {
-				t.Fatalf("run %d, killed in phase %d (ended first: %v): its committed files are partial: %d users lost, %d duplicated, %d wrong (%s)",
-					k+1, phase, ended, lost, dups, wrong, example)
-			} else {
-				committed++
+			if begun++; lost > 0 {
+				partial++
 			}
-			for _, f := range visible { // the job completed: a rerun would append a second result
-				if err := os.Remove(filepath.Join(out, f)); err != nil {
-					t.Fatal(err)
-				}
+			rerun := proctest.Start(t, clientBin, dir, sql)
+			if ended, err := rerun.Wait(90 * time.Second); !ended || err != nil || strings.Contains(rerun.Output(), "[ERROR]") {
+				t.Fatalf("the rerun after run %d did not end well (ended %v, %v):\n%s", k+1, ended, err, indent(rerun.Output()))
 			}
+			if !strings.Contains(rerun.Output(), "this run writes no rows") {
+				t.Fatalf("the rerun after run %d did not say that it writes nothing:\n%s", k+1, indent(rerun.Output()))
+			}
+			visible, _, records, _ = files()
+			lost, dups, wrong, _, runs, example := tally(visible)
+			if lost > 0 || dups > 0 || wrong > 0 || len(runs) != 1 || records != 0 {
+				t.Fatalf("run %d killed in its commit, then rerun: %d users lost, %d duplicated, %d wrong (%s), files of %d runs, %d run records left",
+					k+1, lost, dups, wrong, example, len(runs), records)
+			}
+			clear(visible)
+		case len(visible) > 0:
+			// the run finished its commit (its record removed) before the kill
+			if lost > 0 || dups > 0 || wrong > 0 || records != 0 {
+				t.Fatalf("run %d, killed in phase %d (ended first: %v) after its commit: %d users lost, %d duplicated, %d wrong (%s), %d run records",
+					k+1, phase, ended, lost, dups, wrong, example, records)
+			}
+			if !ended {
+				finished++
+			}
+			clear(visible)
+		default:
+			before++
 		}
 	}
 	c := proctest.Start(t, clientBin, dir, sql)
 	if ended, err := c.Wait(90 * time.Second); !ended || err != nil || strings.Contains(c.Output(), "[ERROR]") {
 		t.Fatalf("the rerun did not end well (ended %v, %v):\n%s", ended, err, indent(c.Output()))
 	}
-	visible, hidden := files()
-	lost, dups, wrong, writers, example := tally(visible)
-	t.Logf("%d kills (every task writing: %d, committing: %d; %d runs ended before the kill), %d killed or ended runs had committed the whole result, %d were killed during their commit; rerun: %d committed files of %d tasks, %d users, %d lost, %d duplicated, %d wrong; %d hidden files of killed attempts",
-		*kills, aimed[0], aimed[1], early, committed, interrupted, len(visible), len(writers), users, lost, dups, wrong, len(hidden))
+	visible, hidden, records, _ := files()
+	lost, dups, wrong, writers, _, example := tally(visible)
+	t.Logf("%d kills (every task writing: %d, committing: %d; %d runs ended before the kill): %d before the commit, %d during it (%d with part of the result visible; each rerun completed it and wrote nothing), %d after it; last run: %d committed files of %d tasks, %d users, %d lost, %d duplicated, %d wrong; %d hidden files, %d run records left",
+		*kills, aimed[0], aimed[1], early, before, begun, partial, finished, len(visible), len(writers), users, lost, dups, wrong, len(hidden), records)
 	if lost > 0 || dups > 0 || wrong > 0 {
 		t.Fatalf("batch rerun after kills: %d users lost, %d duplicated, %d wrong (%s)\nrerun output:\n%s", lost, dups, wrong, example, indent(c.Output()))
 	}
 	if len(writers) != tasks {
 		t.Fatalf("committed files of %d tasks, want %d: the sink stage did not run as tasks", len(writers), tasks)
 	}
+	if len(hidden) > 0 || records > 0 {
+		t.Fatalf("%d hidden files and %d run records left after the last run: the runs' leftovers were not cleaned up", len(hidden), records)
+	}
 	if *kills > 0 && aimed[0] == 0 {
 		t.Fatal("no kill came while every sink task was writing: the test tested no kill of the sink stage")
+	}
+	if *kills > 1 && aimed[1] == 0 {
+		t.Fatal("no kill came at the commit")
 	}
 }

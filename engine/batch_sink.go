@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/types"
 )
 
 // Batch sink stages as several tasks (Flink's batch sink vertex at 'sink.parallelism', else the job's
@@ -225,4 +229,29 @@ func forwardTask(in *batchStage, tk *stageTask) *stageTask {
 		return in.tasks[tk.index]
 	}
 	return nil
+}
+
+// setRunIdentities gives each sink of a batch statement that tells the rerun of a killed job from a new
+// run (connectors.RunIdentitySink: filesystem) the identity of its statement: a digest of the statement's
+// text, its parameters and the sink's place among the statement's sinks, the same in any process.
+func setRunIdentities(nodes []planner.Node, text string, params []types.Value) {
+	var b []byte
+	b = binary.BigEndian.AppendUint64(b, uint64(len(text)))
+	b = append(b, text...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(params)))
+	for _, v := range params {
+		b = append(b, byte(v.T))
+		b = types.AppendKey(b, v, types.Type{})
+	}
+	stmt := sha256.Sum256(b)
+	for i, n := range nodes {
+		sk, ok := n.(*planner.Sink)
+		if !ok {
+			continue
+		}
+		if r, ok := sk.Sink.(connectors.RunIdentitySink); ok {
+			d := sha256.Sum256(binary.BigEndian.AppendUint64(stmt[:], uint64(i)))
+			r.SetRunIdentity(hex.EncodeToString(d[:16]))
+		}
+	}
 }

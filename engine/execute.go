@@ -598,6 +598,9 @@ func (s *Session) submit(ctx context.Context, inserts []*sql.Insert, text string
 	if err != nil {
 		return nil, err
 	}
+	if batch {
+		setRunIdentities(nodes, text, params) // batch_sink.go
+	}
 	if s.scaleOutEnabled() {
 		s.noteScanParallelism(nil, nodes, batch)
 		return s.submitScaleOut(ctx, inserts, nodes, batch, text) // scaleout.go

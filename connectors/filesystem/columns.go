@@ -132,6 +132,9 @@ func (o *output) AcceptsColumns() bool {
 // and each file gets the batch's rows of its partition as a selection of the data columns. A file rolls on
 // size after the batch's rows are written (the row path checks after every row).
 func (o *writer) PushColumns(b *vec.Batch) error {
+	if o.o.skip {
+		return nil // a killed run's rerun (sink_commit.go)
+	}
 	if !o.AcceptsColumns() {
 		return o.Push(o.conv.Rows(b))
 	}

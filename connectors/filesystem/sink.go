@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,7 +24,7 @@ func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
 		return nil, err
 	}
 	_ = consumed
-	return &sink{s: s, ff: ff, now: time.Now}, nil
+	return &sink{s: s, ff: ff, now: time.Now, batch: ctx.Batch, stderr: ctx.StderrWriter()}, nil
 }
 
 func (f *Factory) setup(ctx connectors.Context, encode bool) (*settings, []string, fileFormat, error) {
@@ -43,13 +44,23 @@ func (f *Factory) setup(ctx connectors.Context, encode bool) (*settings, []strin
 }
 
 type sink struct {
-	s   *settings
-	ff  fileFormat
-	now func() time.Time
+	s        *settings
+	ff       fileFormat
+	now      func() time.Time
+	batch    bool // a batch job's: its End commits whole or nothing (sink_commit.go)
+	identity string
+	stderr   io.Writer
 }
+
+var _ connectors.RunIdentitySink = (*sink)(nil)
+
+// SetRunIdentity sets the identity of the statement that writes the sink (sink_commit.go).
+func (k *sink) SetRunIdentity(id string) { k.identity = id }
 
 func (*sink) Accepts() changelog.KindSet { return changelog.KindsOf(changelog.Insert) }
 
+// Open takes over the records of killed batch runs into the path first (sink_commit.go); a batch output
+// gets a record of its own.
 func (k *sink) Open(ctx context.Context) (changelog.Output, error) {
 	if err := os.MkdirAll(k.s.path, 0o755); err != nil {
 		return nil, fmt.Errorf("filesystem sink: cannot create the directory '%s': %w", k.s.path, err)
@@ -57,6 +68,21 @@ func (k *sink) Open(ctx context.Context) (changelog.Output, error) {
 	o := &output{s: k.s, ff: k.ff, now: k.now, parts: map[string]*partState{}, watermark: -1 << 63}
 	o.main = o.newWriter(0)
 	o.prefix = newUUID()
+	notice := func(format string, args ...any) { fmt.Fprintf(k.stderr, format+"\n", args...) }
+	rerunOf, err := takeOver(k.s.path, k.identity, k.batch, notice)
+	if err != nil {
+		return nil, err
+	}
+	if !k.batch {
+		return o, nil
+	}
+	if o.run, err = startRun(k.s.path, k.identity, o.prefix, k.now()); err != nil {
+		if rerunOf != nil {
+			rerunOf.release()
+		}
+		return nil, err
+	}
+	o.rerunOf, o.skip = rerunOf, rerunOf != nil
 	return o, nil
 }
 
@@ -84,6 +110,12 @@ type output struct {
 	watermark int64
 	ended     bool
 	main      *writer
+
+	// batch (sink_commit.go): the run's record, the killed run whose rerun this is (nil: none), and skip:
+	// the rows are dropped (the killed run's result is there)
+	run     *batchRun
+	rerunOf *batchRun
+	skip    bool
 
 	mu       sync.Mutex
 	counters []int64               // the next part file number, by subtask
@@ -176,6 +208,9 @@ func (o *output) Push(b *changelog.Batch) error { return o.main.Push(b) }
 
 // Push writes the rows to the subtask's files.
 func (o *writer) Push(b *changelog.Batch) error {
+	if o.o.skip {
+		return nil // a killed run's rerun (sink_commit.go)
+	}
 	now := o.o.now()
 	for _, r := range b.Rows {
 		bk, err := o.bucketOf(r.Vals, now)
@@ -324,12 +359,16 @@ func (o *output) rollAll() error {
 	return nil
 }
 
-// End closes every file, makes every file visible and commits every partition (the input is complete).
+// End closes every file, makes every file visible and commits every partition (the input is complete). A
+// batch output does it whole or nothing, through its commit manifest (sink_commit.go).
 func (o *output) End() error {
 	if o.ended {
 		return nil
 	}
 	o.ended = true
+	if o.run != nil {
+		return o.commitRun()
+	}
 	if err := o.rollAll(); err != nil {
 		return err
 	}
@@ -348,7 +387,8 @@ func (o *output) End() error {
 }
 
 // Abort closes the open files and removes them: they were not pre-committed, a restore writes their rows
-// again. Pending files stay for the restore to finish.
+// again. Pending files stay for the restore to finish, except a batch output's (nothing restores them):
+// they are removed with its record.
 func (o *output) Abort() error {
 	if o.ended {
 		return nil
@@ -362,6 +402,9 @@ func (o *output) Abort() error {
 				bk.w, bk.f = nil, nil
 			}
 		}
+	}
+	if o.run != nil {
+		return o.abortRun()
 	}
 	return nil
 }
