@@ -291,7 +291,13 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 				if s == 1 {
 					myOff, oOff = other.width, 0
 				}
-				for it := other.st.iter(&orec); it.next(); {
+				it := other.st.iter(&orec)
+				if t := j.rowTime(s, r.Vals); !t.IsNull() {
+					// An interval join reads only the chunks of a hot key that may hold rows in its bounds.
+					lo, hi := j.probeWindow(s, t.I)
+					it = other.st.iterWithin(&orec, lo, hi)
+				}
+				for it.next() {
 					row := j.outRow()
 					copy(row[myOff:myOff+me.width], r.Vals)
 					ovals := row[oOff : oOff+ow : oOff+ow]

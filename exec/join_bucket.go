@@ -1,6 +1,9 @@
 package exec
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // A bigBucket holds the rows of a join key that has more than jsSmallRows distinct rows (or larger ones):
 // its row entries (join_store.go) appended in arrival order to chunks (that grow by half from 256 bytes to 32 KiB:
@@ -19,6 +22,12 @@ type bigBucket struct {
 	// flat: no index (an append-only side, join_rows.go: rows are never looked up by identity, so a row
 	// stored twice is two entries and the index would only cost a cache miss and 11 bytes per row).
 	flat bool
+	// timed (an interval join's side): lo[c], hi[c] bound the times of chunk c's live rows (lo > hi: none
+	// with a time), so that a watermark skips the chunks with no row to drop and a probe the chunks with no
+	// row inside its time bounds (join_expiry.go). Bounds may be wider than the rows (a superset is safe):
+	// compaction unites those of the chunks it copies from, and a prune that scans a chunk makes them exact.
+	timed  bool
+	lo, hi []int64
 }
 
 // An entry's ref is its chunk's index << bbChunkBits | its offset in the chunk; chunks hold at most
@@ -69,6 +78,7 @@ func (bb *bigBucket) add(h uint32, head, body []byte) error {
 			return errBigBucket
 		}
 		bb.chunks = append(bb.chunks, make([]byte, 0, max(size, n)))
+		bb.growBounds()
 		c++
 	}
 	b := bb.chunks[c]
@@ -88,6 +98,30 @@ func newBigBucket(n int, flat bool) *bigBucket {
 		return &bigBucket{flat: flat}
 	}
 	return &bigBucket{chunks: [][]byte{make([]byte, 0, max(n, bbChunkMin))}, flat: flat}
+}
+
+// setTimed makes bb keep time bounds per chunk (before any row is added).
+func (bb *bigBucket) setTimed() {
+	bb.timed = true
+	bb.growBounds()
+}
+
+// growBounds gives the chunks that have none empty bounds (timed buckets).
+func (bb *bigBucket) growBounds() {
+	for bb.timed && len(bb.lo) < len(bb.chunks) {
+		bb.lo, bb.hi = append(bb.lo, math.MaxInt64), append(bb.hi, math.MinInt64)
+	}
+}
+
+// widen extends the bounds of the last chunk (where add just wrote) to [lo, hi].
+func (bb *bigBucket) widen(lo, hi int64) {
+	c := len(bb.chunks) - 1
+	bb.lo[c], bb.hi[c] = min(bb.lo[c], lo), max(bb.hi[c], hi)
+}
+
+// overlaps reports whether chunk c may hold a row with a time in [lo, hi].
+func (bb *bigBucket) overlaps(c int, lo, hi int64) bool {
+	return bb.lo[c] <= hi && bb.hi[c] >= lo
 }
 
 func (bb *bigBucket) index(h uint32, ref int) {
@@ -161,8 +195,8 @@ func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 	if bb.dead*2 <= bb.size {
 		return
 	}
-	old := bb.chunks
-	bb.chunks = nil
+	old, oldLo, oldHi := bb.chunks, bb.lo, bb.hi
+	bb.chunks, bb.lo, bb.hi = nil, nil, nil
 	if !bb.flat {
 		n := 16
 		for n*3 < bb.rows*4+4 {
@@ -171,7 +205,7 @@ func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 		bb.idx = make([]uint64, n)
 	}
 	bb.rows, bb.size, bb.dead = 0, 0, 0
-	for _, b := range old {
+	for c, b := range old {
 		for p := 0; p < len(b); {
 			x := st.parseEntry(b, p)
 			p = x.end
@@ -182,6 +216,9 @@ func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 				}
 				// Fewer bytes than before: no chunk limit is reached.
 				_ = bb.add(h, b[x.e:x.end], nil)
+				if bb.timed {
+					bb.widen(oldLo[c], oldHi[c])
+				}
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"encoding/binary"
+	"math"
 	"sort"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -164,13 +165,51 @@ func (x *expiryIndex) size() int {
 // rowExpiry is the time after which no future row of the other side can join a row of side s with values
 // vals (see prune), and false when its time is NULL (the row never expires).
 func (j *joinOp) rowExpiry(s int, vals []types.Value) (int64, bool) {
+	t := j.rowTime(s, vals)
+	return j.timeExpiry(s, t.I), !t.IsNull()
+}
+
+// rowTime is the time attribute of a row of side s of an interval join (NULL for other joins).
+func (j *joinOp) rowTime(s int, vals []types.Value) types.Value {
+	iv := j.cfg.Interval
+	if iv == nil {
+		return types.NullValue
+	}
+	if s == 0 {
+		return vals[iv.LeftTime]
+	}
+	return vals[iv.RightTime]
+}
+
+// timeExpiry is rowExpiry of a row of side s with time t: t - Lower on the left, t + Upper on the right
+// (saturating).
+func (j *joinOp) timeExpiry(s int, t int64) int64 {
+	if s == 0 {
+		return satAdd(t, -j.cfg.Interval.Lower)
+	}
+	return satAdd(t, j.cfg.Interval.Upper)
+}
+
+// probeWindow is the range of times of side 1-s's rows that a row of side s with time t can join:
+// Lower <= l.t - r.t <= Upper (saturating).
+func (j *joinOp) probeWindow(s int, t int64) (lo, hi int64) {
 	iv := j.cfg.Interval
 	if s == 0 {
-		t := vals[iv.LeftTime]
-		return t.I - iv.Lower, !t.IsNull()
+		return satAdd(t, -iv.Upper), satAdd(t, -iv.Lower)
 	}
-	t := vals[iv.RightTime]
-	return t.I + iv.Upper, !t.IsNull()
+	return satAdd(t, iv.Lower), satAdd(t, iv.Upper)
+}
+
+// satAdd is a + b, clamped to the int64 range.
+func satAdd(a, b int64) int64 {
+	c := a + b
+	if (b > 0 && c < a) || (b < 0 && c > a) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return c
 }
 
 // indexRow lists a row of side s just stored under key in the expiry index.
@@ -227,6 +266,15 @@ func (j *joinOp) pruneIndexed(w int64) error {
 			}
 			r := sd.st.record(slot)
 			kv := j.keyVals(r.key)
+			if bb := r.big(&sd.st); bb != nil && bb.timed {
+				empty, next, kept := j.pruneChunks(s, bb, kv, w)
+				if empty {
+					dead = append(dead, r.key)
+				} else if kept && expiryBucket(next)*expiryGrain < w {
+					x.add(next, k, h)
+				}
+				continue
+			}
 			next, kept := int64(0), false
 			empty := j.filterBucket(s, slot, kv, func(it *jsIter) bool {
 				j.pruneVisits++
@@ -255,4 +303,55 @@ func (j *joinOp) pruneIndexed(w int64) error {
 		x.release()
 	}
 	return j.flushPadded()
+}
+
+// pruneChunks drops the rows of a timed bigBucket of side s (kv: its key's values) that expire below w,
+// reading only the chunks whose bounds say they hold such a row (the chunks a key's rows fill in time order
+// expire oldest first, so a watermark reads the expiring rows and at most a chunk's worth of others, however
+// many the key holds). It reports whether the bucket is empty, and else the earliest expiry of its rows
+// (kept: there is one). Scanned chunks get exact bounds.
+func (j *joinOp) pruneChunks(s int, bb *bigBucket, kv []types.Value, w int64) (empty bool, next int64, kept bool) {
+	sd := &j.sides[s]
+	st := &sd.st
+	next = math.MaxInt64
+	for c, b := range bb.chunks {
+		if bb.lo[c] > bb.hi[c] {
+			continue // no row with a time: none expires
+		}
+		if e := j.timeExpiry(s, bb.lo[c]); e >= w {
+			next, kept = min(next, e), true
+			continue
+		}
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for p := 0; p < len(b); {
+			x := st.parseEntry(b, p)
+			p = x.end
+			if x.count == 0 {
+				continue
+			}
+			j.pruneVisits++
+			vals := j.rowVals(s, b[x.body:x.end], kv, 0)
+			t := j.rowTime(s, vals)
+			if t.IsNull() {
+				continue
+			}
+			if e := j.timeExpiry(s, t.I); e >= w {
+				lo, hi = min(lo, t.I), max(hi, t.I)
+				next, kept = min(next, e), true
+				continue
+			}
+			if sd.outer && st.assoc(b, &x) == 0 {
+				for range x.count {
+					j.pair(s, vals, nil, changelog.Insert)
+				}
+			}
+			bb.kill(0, c<<bbChunkBits|x.e, &x)
+		}
+		bb.lo[c], bb.hi[c] = lo, hi
+	}
+	if bb.rows == 0 {
+		return true, 0, false
+	}
+	bb.compact(st, nil)
+	return false, next, kept
 }
