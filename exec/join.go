@@ -292,16 +292,25 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					myOff, oOff = other.width, 0
 				}
 				it := other.st.iter(&orec)
+				bounded := false
 				if t := j.rowTime(s, r.Vals); !t.IsNull() {
-					// An interval join reads only the chunks of a hot key that may hold rows in its bounds.
+					// An interval join reads only the chunks of a hot key that may hold rows in its bounds,
+					// and checks those before the residual (which implies them: the planner took them from
+					// it).
 					lo, hi := j.probeWindow(s, t.I)
-					it = other.st.iterWithin(&orec, lo, hi)
+					it, bounded = other.st.iterWithin(&orec, lo, hi), true
 				}
 				for it.next() {
 					row := j.outRow()
 					copy(row[myOff:myOff+me.width], r.Vals)
 					ovals := row[oOff : oOff+ow : oOff+ow]
 					j.decodeRow(ovals, 1-s, it.row(), kv)
+					if bounded {
+						if ot := j.rowTime(1-s, ovals); ot.IsNull() || ot.I < it.lo || ot.I > it.hi {
+							j.unreserve()
+							continue
+						}
+					}
 					if j.cfg.Residual != nil {
 						v, err := j.cfg.Residual.Eval(row)
 						if err != nil {

@@ -1,9 +1,6 @@
 package exec
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // A bigBucket holds the rows of a join key that has more than jsSmallRows distinct rows (or larger ones):
 // its row entries (join_store.go) appended in arrival order to chunks (that grow by half from 256 bytes to 32 KiB:
@@ -22,12 +19,10 @@ type bigBucket struct {
 	// flat: no index (an append-only side, join_rows.go: rows are never looked up by identity, so a row
 	// stored twice is two entries and the index would only cost a cache miss and 11 bytes per row).
 	flat bool
-	// timed (an interval join's side): lo[c], hi[c] bound the times of chunk c's live rows (lo > hi: none
-	// with a time), so that a watermark skips the chunks with no row to drop and a probe the chunks with no
-	// row inside its time bounds (join_expiry.go). Bounds may be wider than the rows (a superset is safe):
-	// compaction unites those of the chunks it copies from, and a prune that scans a chunk makes them exact.
-	timed  bool
-	lo, hi []int64
+	// timed (an interval join's side): times bounds the times of each chunk's rows (join_chunktimes.go), and
+	// chunks hold about bbTimedChunkRows rows, so that those bounds are fine-grained.
+	timed bool
+	times chunkTimes
 }
 
 // An entry's ref is its chunk's index << bbChunkBits | its offset in the chunk; chunks hold at most
@@ -36,7 +31,11 @@ const (
 	bbChunkBits = 15
 	bbChunkMax  = 1 << bbChunkBits
 	bbChunkMin  = 256
-	bbMaxChunks = 1<<(32-bbChunkBits) - 1
+	bbMaxChunks = 1<<(32-bbChunkBits) - 1 // refs in the index are 32 bits (flat buckets have no limit)
+	// bbTimedChunkRows: the chunks of a timed bucket hold about this many rows (of the bucket's average
+	// size; at least bbChunkMin bytes): a probe or watermark reads at most about a chunk of rows outside its
+	// time bounds at either end, and each chunk's bounds cost 32 bytes.
+	bbTimedChunkRows = 32
 )
 
 var errBigBucket = fmt.Errorf("a join key holds more than %d chunks of rows", bbMaxChunks)
@@ -73,12 +72,17 @@ func (bb *bigBucket) add(h uint32, head, body []byte) error {
 			// Growing by half keeps the last chunk's unused room (the bucket's slack) near a sixth of
 			// its bytes, where doubling leaves a quarter.
 			size = min(cap(bb.chunks[c])*3/2, bbChunkMax)
+			if bb.timed {
+				size = min(size, max(bbChunkMin, bbTimedChunkRows*bb.size/max(bb.rows, 1)))
+			}
 		}
-		if c+1 >= bbMaxChunks {
+		if c+1 >= bbMaxChunks && !bb.flat {
 			return errBigBucket
 		}
 		bb.chunks = append(bb.chunks, make([]byte, 0, max(size, n)))
-		bb.growBounds()
+		if bb.timed {
+			bb.times.grow(len(bb.chunks))
+		}
 		c++
 	}
 	b := bb.chunks[c]
@@ -100,28 +104,15 @@ func newBigBucket(n int, flat bool) *bigBucket {
 	return &bigBucket{chunks: [][]byte{make([]byte, 0, max(n, bbChunkMin))}, flat: flat}
 }
 
-// setTimed makes bb keep time bounds per chunk (before any row is added).
+// setTimed makes bb keep time bounds per chunk.
 func (bb *bigBucket) setTimed() {
 	bb.timed = true
-	bb.growBounds()
+	bb.times.grow(len(bb.chunks))
 }
 
-// growBounds gives the chunks that have none empty bounds (timed buckets).
-func (bb *bigBucket) growBounds() {
-	for bb.timed && len(bb.lo) < len(bb.chunks) {
-		bb.lo, bb.hi = append(bb.lo, math.MaxInt64), append(bb.hi, math.MinInt64)
-	}
-}
-
-// widen extends the bounds of the last chunk (where add just wrote) to [lo, hi].
+// widen extends the time bounds of the last chunk (where add just wrote) to [lo, hi].
 func (bb *bigBucket) widen(lo, hi int64) {
-	c := len(bb.chunks) - 1
-	bb.lo[c], bb.hi[c] = min(bb.lo[c], lo), max(bb.hi[c], hi)
-}
-
-// overlaps reports whether chunk c may hold a row with a time in [lo, hi].
-func (bb *bigBucket) overlaps(c int, lo, hi int64) bool {
-	return bb.lo[c] <= hi && bb.hi[c] >= lo
+	bb.times.widen(len(bb.chunks)-1, lo, hi)
 }
 
 func (bb *bigBucket) index(h uint32, ref int) {
@@ -195,8 +186,13 @@ func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 	if bb.dead*2 <= bb.size {
 		return
 	}
-	old, oldLo, oldHi := bb.chunks, bb.lo, bb.hi
-	bb.chunks, bb.lo, bb.hi = nil, nil, nil
+	old := bb.chunks
+	bb.chunks = nil
+	var oldLo, oldHi []int64
+	if bb.timed {
+		oldLo, oldHi = append([]int64(nil), bb.times.lo...), append([]int64(nil), bb.times.hi...)
+		bb.times.reset()
+	}
 	if !bb.flat {
 		n := 16
 		for n*3 < bb.rows*4+4 {

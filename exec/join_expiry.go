@@ -306,23 +306,28 @@ func (j *joinOp) pruneIndexed(w int64) error {
 }
 
 // pruneChunks drops the rows of a timed bigBucket of side s (kv: its key's values) that expire below w,
-// reading only the chunks whose bounds say they hold such a row (the chunks a key's rows fill in time order
-// expire oldest first, so a watermark reads the expiring rows and at most a chunk's worth of others, however
-// many the key holds). It reports whether the bucket is empty, and else the earliest expiry of its rows
-// (kept: there is one). Scanned chunks get exact bounds.
+// reading only the oldest chunks, up to the first whose minLo says that no later row expires, and of those
+// only the ones whose bounds say they hold such a row (join_chunktimes.go): with a key's rows in about time
+// order, a watermark reads the expiring rows and about a chunk of others, however many the key holds. It
+// reports whether the bucket is empty, and else the earliest expiry of its rows (kept: there is one).
 func (j *joinOp) pruneChunks(s int, bb *bigBucket, kv []types.Value, w int64) (empty bool, next int64, kept bool) {
 	sd := &j.sides[s]
 	st := &sd.st
+	ct := &bb.times
 	next = math.MaxInt64
-	for c, b := range bb.chunks {
-		if bb.lo[c] > bb.hi[c] {
-			continue // no row with a time: none expires
-		}
-		if e := j.timeExpiry(s, bb.lo[c]); e >= w {
-			next, kept = min(next, e), true
+	c := ct.from
+	for ; c < len(bb.chunks) && j.timeExpiry(s, ct.minLo[c]) < w; c++ {
+		b := bb.chunks[c]
+		if ct.lo[c] > ct.hi[c] || j.timeExpiry(s, ct.lo[c]) >= w {
+			if ct.lo[c] <= ct.hi[c] {
+				next, kept = min(next, j.timeExpiry(s, ct.lo[c])), true
+			}
+			if c == ct.from && c < len(bb.chunks)-1 && !hasLiveEntry(st, b) {
+				ct.from++
+			}
 			continue
 		}
-		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		lo, hi, live := int64(math.MaxInt64), int64(math.MinInt64), false
 		for p := 0; p < len(b); {
 			x := st.parseEntry(b, p)
 			p = x.end
@@ -333,10 +338,11 @@ func (j *joinOp) pruneChunks(s int, bb *bigBucket, kv []types.Value, w int64) (e
 			vals := j.rowVals(s, b[x.body:x.end], kv, 0)
 			t := j.rowTime(s, vals)
 			if t.IsNull() {
+				live = true
 				continue
 			}
 			if e := j.timeExpiry(s, t.I); e >= w {
-				lo, hi = min(lo, t.I), max(hi, t.I)
+				lo, hi, live = min(lo, t.I), max(hi, t.I), true
 				next, kept = min(next, e), true
 				continue
 			}
@@ -347,11 +353,29 @@ func (j *joinOp) pruneChunks(s int, bb *bigBucket, kv []types.Value, w int64) (e
 			}
 			bb.kill(0, c<<bbChunkBits|x.e, &x)
 		}
-		bb.lo[c], bb.hi[c] = lo, hi
+		ct.lo[c], ct.hi[c] = lo, hi
+		if !live && c == ct.from && c < len(bb.chunks)-1 { // the last chunk takes new rows
+			ct.from++
+		}
+	}
+	if c < len(bb.chunks) && ct.minLo[c] != math.MaxInt64 {
+		next, kept = min(next, j.timeExpiry(s, ct.minLo[c])), true // the later chunks' rows expire after
 	}
 	if bb.rows == 0 {
 		return true, 0, false
 	}
 	bb.compact(st, nil)
 	return false, next, kept
+}
+
+// hasLiveEntry reports whether the chunk b of a bigBucket holds a live row entry.
+func hasLiveEntry(st *joinStore, b []byte) bool {
+	for p := 0; p < len(b); {
+		x := st.parseEntry(b, p)
+		if x.count != 0 {
+			return true
+		}
+		p = x.end
+	}
+	return false
 }

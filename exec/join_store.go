@@ -415,7 +415,7 @@ func putUvarintWidth(b []byte, v uint64) bool {
 // jsIter iterates the live entries of a bucket: a small bucket's body or a bigBucket's chunks.
 type jsIter struct {
 	st   *joinStore
-	win  *bigBucket // iterWithin: the timed bucket whose chunks outside [lo, hi] are skipped
+	win  *bigBucket // iterWithin: the timed bucket whose chunks outside [lo, hi] (the times asked for) are skipped
 	lo   int64
 	hi   int64
 	b    []byte   // the entries being read
@@ -439,9 +439,12 @@ func (st *joinStore) iter(r *jsRecord) jsIter {
 // chunks of a timed bigBucket whose bounds do not meet it. Rows it yields still need the time check.
 func (st *joinStore) iterWithin(r *jsRecord, lo, hi int64) jsIter {
 	if bb := r.big(st); bb != nil && bb.timed {
-		return jsIter{st: st, win: bb, lo: lo, hi: hi, more: bb.chunks, ci: -1}
+		first, end := bb.times.span(lo, hi)
+		return jsIter{st: st, win: bb, lo: lo, hi: hi, more: bb.chunks[first:end], ci: first - 1}
 	}
-	return st.iter(r)
+	it := st.iter(r)
+	it.lo, it.hi = lo, hi
+	return it
 }
 
 func (it *jsIter) next() bool {
@@ -458,7 +461,7 @@ func (it *jsIter) next() bool {
 		}
 		it.b, it.more, it.p = it.more[0], it.more[1:], 0
 		it.ci++
-		if it.win != nil && !it.win.overlaps(it.ci, it.lo, it.hi) {
+		if it.win != nil && !it.win.times.overlaps(it.ci, it.lo, it.hi) {
 			it.b = nil
 		}
 	}
