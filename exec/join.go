@@ -152,8 +152,10 @@ type joinOp struct {
 	// Interval joins: the keys whose rows expire soon, per side (join_expiry.go); prune's scratch.
 	expiry      [2]expiryIndex
 	expKeys     [][]byte
-	pruneVisits int  // rows prune looked at (tests)
-	fullPrune   bool // tests: prune scans every key (the reference), without the expiry index
+	deadKeys    [][]byte // pruneIndexed's emptied keys
+	filterIt    jsIter   // filterBucket's iterator
+	pruneVisits int      // rows prune looked at (tests)
+	fullPrune   bool     // tests: prune scans every key (the reference), without the expiry index
 	// warm's keys of a push's rows (join_warm.go): their bytes, offsets, whether they have no NULL, hashes.
 	wkeys     []byte
 	wkoff     []int

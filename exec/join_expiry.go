@@ -257,7 +257,7 @@ func (j *joinOp) pruneIndexed(w int64) error {
 		if sd.outer && j.kcats != nil { // popDue sorted them bytewise: the order of key encodings already
 			sort.Slice(keys, func(a, b int) bool { return j.keyLess(keys[a], keys[b]) })
 		}
-		var dead [][]byte
+		dead := j.deadKeys[:0]
 		for _, k := range keys {
 			h := sd.st.hash(k)
 			slot, ok := sd.st.find(k, h)
@@ -300,6 +300,8 @@ func (j *joinOp) pruneIndexed(w int64) error {
 			}
 		}
 		j.deleteKeys(s, dead)
+		clear(dead)
+		j.deadKeys = dead[:0]
 		x.release()
 	}
 	return j.flushPadded()

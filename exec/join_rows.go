@@ -247,9 +247,10 @@ func (j *joinOp) remove(s int, key []byte, h uint64, kv []types.Value, row []typ
 func (j *joinOp) filterBucket(s, slot int, kv []types.Value, keep func(it *jsIter) bool) (empty bool) {
 	st := &j.sides[s].st
 	r := st.record(slot)
+	it := &j.filterIt // keep takes a pointer: a local iterator would be allocated per key
 	if bb := r.big(st); bb != nil {
-		for it := st.iter(&r); it.next(); {
-			if !keep(&it) {
+		for *it = st.iter(&r); it.next(); {
+			if !keep(it) {
 				var h uint32
 				if !bb.flat {
 					h = j.bodyHash(s, it.row(), kv)
@@ -265,8 +266,8 @@ func (j *joinOp) filterBucket(s, slot int, kv []types.Value, keep func(it *jsIte
 	}
 	b := j.entry[:0]
 	dropped := false
-	for it := st.iter(&r); it.next(); {
-		if keep(&it) {
+	for *it = st.iter(&r); it.next(); {
+		if keep(it) {
 			b = append(b, it.b[it.x.e:it.x.end]...)
 		} else {
 			dropped = true
