@@ -203,3 +203,47 @@ func TestIntervalJoinHotKeysMatchNestedLoop(t *testing.T) {
 	}
 	t.Logf("%d samples of hot keys with more than two chunks", chunked)
 }
+
+// TestIntervalJoinPruneHotKeyReadsExpiringChunks: 100K rows under two keys, in about time order (each batch
+// shuffled), then 1000 watermarks that each expire ~100 of them: prune reads the expiring rows and about a
+// chunk more per key and watermark, not the key's every row on each watermark (~50M reads).
+func TestIntervalJoinPruneHotKeyReadsExpiringChunks(t *testing.T) {
+	for _, jt := range []JoinType{InnerJoin, LeftJoin} {
+		left, right := NewJoin(intervalTestConfig(t, jt, 0, 0), NewCollect(func(changelog.Row) error { return nil }))
+		j := left.(*joinInput).j
+		const rows = 100_000
+		rng := rand.New(rand.NewPCG(3, 4))
+		var b changelog.Batch
+		vals := make([]types.Value, 3*rows)
+		for i := range rows {
+			row := vals[3*i : 3*i+3]
+			row[0], row[1], row[2] = types.IntValue(int64(i%2)), types.IntValue(int64(i)), types.IntValue(7)
+			b.Append(changelog.Insert, row)
+			if len(b.Rows) == 256 || i == rows-1 {
+				rng.Shuffle(len(b.Rows), func(x, y int) { b.Rows[x], b.Rows[y] = b.Rows[y], b.Rows[x] })
+				if err := left.Push(&b); err != nil {
+					t.Fatal(err)
+				}
+				b.Reset()
+			}
+		}
+		if l, _ := j.StateRows(); l != rows {
+			t.Fatalf("%s: %d rows in state, want %d", jt, l, rows)
+		}
+		j.pruneVisits = 0
+		for k := 1; k <= 1000; k++ {
+			for _, in := range []changelog.Output{left, right} {
+				if err := in.Watermark(int64(k) * 100); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if l, _ := j.StateRows(); l != rows-k*100 {
+				t.Fatalf("%s: %d rows in state after watermark %d, want %d", jt, l, k*100, rows-k*100)
+			}
+		}
+		t.Logf("%s: prune read %d rows to expire %d", jt, j.pruneVisits, rows)
+		if j.pruneVisits > 3*rows {
+			t.Fatalf("%s: prune read %d rows to expire %d: it reads more than the expiring chunks", jt, j.pruneVisits, rows)
+		}
+	}
+}
