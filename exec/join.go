@@ -153,8 +153,10 @@ type joinOp struct {
 	// Interval joins: the keys whose rows expire soon, per side (join_expiry.go); prune's scratch.
 	expiry      [2]expiryIndex
 	expKeys     [][]byte
-	pruneVisits int  // rows prune looked at (tests)
-	fullPrune   bool // tests: prune scans every key (the reference), without the expiry index
+	deadKeys    [][]byte // pruneIndexed's emptied keys
+	filterIt    jsIter   // filterBucket's iterator
+	pruneVisits int      // rows prune looked at (tests)
+	fullPrune   bool     // tests: prune scans every key (the reference), without the expiry index
 	// warm's keys of a push's rows (join_warm.go): their bytes, offsets, whether they have no NULL, hashes.
 	wkeys     []byte
 	wkoff     []int
@@ -302,11 +304,26 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 				if s == 1 {
 					myOff, oOff = other.width, 0
 				}
-				for it := other.st.iter(&orec); it.next(); {
+				it := other.st.iter(&orec)
+				bounded := false
+				if t := j.rowTime(s, r.Vals); !t.IsNull() {
+					// An interval join reads only the chunks of a hot key that may hold rows in its bounds,
+					// and checks those before the residual (which implies them: the planner took them from
+					// it).
+					lo, hi := j.probeWindow(s, t.I)
+					it, bounded = other.st.iterWithin(&orec, lo, hi), true
+				}
+				for it.next() {
 					row := j.outRow()
 					copy(row[myOff:myOff+me.width], r.Vals)
 					ovals := row[oOff : oOff+ow : oOff+ow]
 					j.decodeRow(ovals, 1-s, it.row(), kv)
+					if bounded {
+						if ot := j.rowTime(1-s, ovals); ot.IsNull() || ot.I < it.lo || ot.I > it.hi {
+							j.unreserve()
+							continue
+						}
+					}
 					if j.cfg.Residual != nil {
 						v, err := j.cfg.Residual.Eval(row)
 						if err != nil {

@@ -19,6 +19,10 @@ type bigBucket struct {
 	// flat: no index (an append-only side, join_rows.go: rows are never looked up by identity, so a row
 	// stored twice is two entries and the index would only cost a cache miss and 11 bytes per row).
 	flat bool
+	// timed (an interval join's side): times bounds the times of each chunk's rows (join_chunktimes.go), and
+	// chunks hold about bbTimedChunkRows rows, so that those bounds are fine-grained.
+	timed bool
+	times chunkTimes
 }
 
 // An entry's ref is its chunk's index << bbChunkBits | its offset in the chunk; chunks hold at most
@@ -27,7 +31,11 @@ const (
 	bbChunkBits = 15
 	bbChunkMax  = 1 << bbChunkBits
 	bbChunkMin  = 256
-	bbMaxChunks = 1<<(32-bbChunkBits) - 1
+	bbMaxChunks = 1<<(32-bbChunkBits) - 1 // refs in the index are 32 bits (flat buckets have no limit)
+	// bbTimedChunkRows: the chunks of a timed bucket hold about this many rows (of the bucket's average
+	// size; at least bbChunkMin bytes): a probe or watermark reads at most about a chunk of rows outside its
+	// time bounds at either end, and each chunk's bounds cost 32 bytes.
+	bbTimedChunkRows = 32
 )
 
 var errBigBucket = fmt.Errorf("a join key holds more than %d chunks of rows", bbMaxChunks)
@@ -64,11 +72,17 @@ func (bb *bigBucket) add(h uint32, head, body []byte) error {
 			// Growing by half keeps the last chunk's unused room (the bucket's slack) near a sixth of
 			// its bytes, where doubling leaves a quarter.
 			size = min(cap(bb.chunks[c])*3/2, bbChunkMax)
+			if bb.timed {
+				size = min(size, max(bbChunkMin, bbTimedChunkRows*bb.size/max(bb.rows, 1)))
+			}
 		}
-		if c+1 >= bbMaxChunks {
+		if c+1 >= bbMaxChunks && !bb.flat {
 			return errBigBucket
 		}
 		bb.chunks = append(bb.chunks, make([]byte, 0, max(size, n)))
+		if bb.timed {
+			bb.times.grow(len(bb.chunks))
+		}
 		c++
 	}
 	b := bb.chunks[c]
@@ -88,6 +102,17 @@ func newBigBucket(n int, flat bool) *bigBucket {
 		return &bigBucket{flat: flat}
 	}
 	return &bigBucket{chunks: [][]byte{make([]byte, 0, max(n, bbChunkMin))}, flat: flat}
+}
+
+// setTimed makes bb keep time bounds per chunk.
+func (bb *bigBucket) setTimed() {
+	bb.timed = true
+	bb.times.grow(len(bb.chunks))
+}
+
+// widen extends the time bounds of the last chunk (where add just wrote) to [lo, hi].
+func (bb *bigBucket) widen(lo, hi int64) {
+	bb.times.widen(len(bb.chunks)-1, lo, hi)
 }
 
 func (bb *bigBucket) index(h uint32, ref int) {
@@ -163,6 +188,11 @@ func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 	}
 	old := bb.chunks
 	bb.chunks = nil
+	var oldLo, oldHi []int64
+	if bb.timed {
+		oldLo, oldHi = append([]int64(nil), bb.times.lo...), append([]int64(nil), bb.times.hi...)
+		bb.times.reset()
+	}
 	if !bb.flat {
 		n := 16
 		for n*3 < bb.rows*4+4 {
@@ -171,7 +201,7 @@ func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 		bb.idx = make([]uint64, n)
 	}
 	bb.rows, bb.size, bb.dead = 0, 0, 0
-	for _, b := range old {
+	for c, b := range old {
 		for p := 0; p < len(b); {
 			x := st.parseEntry(b, p)
 			p = x.end
@@ -182,6 +212,9 @@ func (bb *bigBucket) compact(st *joinStore, hash func(body []byte) uint32) {
 				}
 				// Fewer bytes than before: no chunk limit is reached.
 				_ = bb.add(h, b[x.e:x.end], nil)
+				if bb.timed {
+					bb.widen(oldLo[c], oldHi[c])
+				}
 			}
 		}
 	}

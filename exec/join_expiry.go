@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"encoding/binary"
+	"math"
 	"sort"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -164,13 +165,51 @@ func (x *expiryIndex) size() int {
 // rowExpiry is the time after which no future row of the other side can join a row of side s with values
 // vals (see prune), and false when its time is NULL (the row never expires).
 func (j *joinOp) rowExpiry(s int, vals []types.Value) (int64, bool) {
+	t := j.rowTime(s, vals)
+	return j.timeExpiry(s, t.I), !t.IsNull()
+}
+
+// rowTime is the time attribute of a row of side s of an interval join (NULL for other joins).
+func (j *joinOp) rowTime(s int, vals []types.Value) types.Value {
+	iv := j.cfg.Interval
+	if iv == nil {
+		return types.NullValue
+	}
+	if s == 0 {
+		return vals[iv.LeftTime]
+	}
+	return vals[iv.RightTime]
+}
+
+// timeExpiry is rowExpiry of a row of side s with time t: t - Lower on the left, t + Upper on the right
+// (saturating).
+func (j *joinOp) timeExpiry(s int, t int64) int64 {
+	if s == 0 {
+		return satAdd(t, -j.cfg.Interval.Lower)
+	}
+	return satAdd(t, j.cfg.Interval.Upper)
+}
+
+// probeWindow is the range of times of side 1-s's rows that a row of side s with time t can join:
+// Lower <= l.t - r.t <= Upper (saturating).
+func (j *joinOp) probeWindow(s int, t int64) (lo, hi int64) {
 	iv := j.cfg.Interval
 	if s == 0 {
-		t := vals[iv.LeftTime]
-		return t.I - iv.Lower, !t.IsNull()
+		return satAdd(t, -iv.Upper), satAdd(t, -iv.Lower)
 	}
-	t := vals[iv.RightTime]
-	return t.I + iv.Upper, !t.IsNull()
+	return satAdd(t, iv.Lower), satAdd(t, iv.Upper)
+}
+
+// satAdd is a + b, clamped to the int64 range.
+func satAdd(a, b int64) int64 {
+	c := a + b
+	if (b > 0 && c < a) || (b < 0 && c > a) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return c
 }
 
 // indexRow lists a row of side s just stored under key in the expiry index.
@@ -218,7 +257,7 @@ func (j *joinOp) pruneIndexed(w int64) error {
 		if sd.outer && j.kcats != nil { // popDue sorted them bytewise: the order of key encodings already
 			sort.Slice(keys, func(a, b int) bool { return j.keyLess(keys[a], keys[b]) })
 		}
-		var dead [][]byte
+		dead := j.deadKeys[:0]
 		for _, k := range keys {
 			h := sd.st.hash(k)
 			slot, ok := sd.st.find(k, h)
@@ -227,6 +266,15 @@ func (j *joinOp) pruneIndexed(w int64) error {
 			}
 			r := sd.st.record(slot)
 			kv := j.keyVals(r.key)
+			if bb := r.big(&sd.st); bb != nil && bb.timed {
+				empty, next, kept := j.pruneChunks(s, bb, kv, w)
+				if empty {
+					dead = append(dead, r.key)
+				} else if kept && expiryBucket(next)*expiryGrain < w {
+					x.add(next, k, h)
+				}
+				continue
+			}
 			next, kept := int64(0), false
 			empty := j.filterBucket(s, slot, kv, func(it *jsIter) bool {
 				j.pruneVisits++
@@ -252,7 +300,84 @@ func (j *joinOp) pruneIndexed(w int64) error {
 			}
 		}
 		j.deleteKeys(s, dead)
+		clear(dead)
+		j.deadKeys = dead[:0]
 		x.release()
 	}
 	return j.flushPadded()
+}
+
+// pruneChunks drops the rows of a timed bigBucket of side s (kv: its key's values) that expire below w,
+// reading only the oldest chunks, up to the first whose minLo says that no later row expires, and of those
+// only the ones whose bounds say they hold such a row (join_chunktimes.go): with a key's rows in about time
+// order, a watermark reads the expiring rows and about a chunk of others, however many the key holds. It
+// reports whether the bucket is empty, and else the earliest expiry of its rows (kept: there is one).
+func (j *joinOp) pruneChunks(s int, bb *bigBucket, kv []types.Value, w int64) (empty bool, next int64, kept bool) {
+	sd := &j.sides[s]
+	st := &sd.st
+	ct := &bb.times
+	next = math.MaxInt64
+	c := ct.from
+	for ; c < len(bb.chunks) && j.timeExpiry(s, ct.minLo[c]) < w; c++ {
+		b := bb.chunks[c]
+		if ct.lo[c] > ct.hi[c] || j.timeExpiry(s, ct.lo[c]) >= w {
+			if ct.lo[c] <= ct.hi[c] {
+				next, kept = min(next, j.timeExpiry(s, ct.lo[c])), true
+			}
+			if c == ct.from && c < len(bb.chunks)-1 && !hasLiveEntry(st, b) {
+				ct.from++
+			}
+			continue
+		}
+		lo, hi, live := int64(math.MaxInt64), int64(math.MinInt64), false
+		for p := 0; p < len(b); {
+			x := st.parseEntry(b, p)
+			p = x.end
+			if x.count == 0 {
+				continue
+			}
+			j.pruneVisits++
+			vals := j.rowVals(s, b[x.body:x.end], kv, 0)
+			t := j.rowTime(s, vals)
+			if t.IsNull() {
+				live = true
+				continue
+			}
+			if e := j.timeExpiry(s, t.I); e >= w {
+				lo, hi, live = min(lo, t.I), max(hi, t.I), true
+				next, kept = min(next, e), true
+				continue
+			}
+			if sd.outer && st.assoc(b, &x) == 0 {
+				for range x.count {
+					j.pair(s, vals, nil, changelog.Insert)
+				}
+			}
+			bb.kill(0, c<<bbChunkBits|x.e, &x)
+		}
+		ct.lo[c], ct.hi[c] = lo, hi
+		if !live && c == ct.from && c < len(bb.chunks)-1 { // the last chunk takes new rows
+			ct.from++
+		}
+	}
+	if c < len(bb.chunks) && ct.minLo[c] != math.MaxInt64 {
+		next, kept = min(next, j.timeExpiry(s, ct.minLo[c])), true // the later chunks' rows expire after
+	}
+	if bb.rows == 0 {
+		return true, 0, false
+	}
+	bb.compact(st, nil)
+	return false, next, kept
+}
+
+// hasLiveEntry reports whether the chunk b of a bigBucket holds a live row entry.
+func hasLiveEntry(st *joinStore, b []byte) bool {
+	for p := 0; p < len(b); {
+		x := st.parseEntry(b, p)
+		if x.count != 0 {
+			return true
+		}
+		p = x.end
+	}
+	return false
 }

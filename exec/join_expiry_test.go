@@ -203,3 +203,57 @@ func BenchmarkIntervalJoinWatermarks(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIntervalJoinHotKeys: four join keys; right rows stay in state for `state` ms (one left and one
+// right row per ms: l.t - r.t in [state, state+8]), so each key holds state/4 right rows in one bigBucket,
+// while a left row matches about two of them and left rows expire at once. Every batch of 512 rows per
+// side is followed by a watermark 10 ms behind. The cost per row (cpu-ns/op, per pair of rows) must not
+// grow with the state: prune reads only the expiring chunks of a key and a probe only the chunks inside its
+// bounds.
+func BenchmarkIntervalJoinHotKeys(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("state=%d", n), func(b *testing.B) {
+			matches := 0
+			left, right := NewJoin(intervalTestConfig(b, InnerJoin, int64(n), int64(n)+8),
+				NewCollect(func(changelog.Row) error { matches++; return nil }))
+			const batch = 512
+			vals := make([]types.Value, 3*batch)
+			var bt changelog.Batch
+			next := int64(0)
+			feed := func(rows int) {
+				for i := 0; i < rows; i += batch {
+					k := min(batch, rows-i)
+					for s, in := range []changelog.Output{left, right} {
+						bt.Reset()
+						for r := range k {
+							row := vals[3*r : 3*r+3]
+							tm := next + int64(r)
+							row[0], row[1], row[2] = types.IntValue(tm%4), types.IntValue(tm), types.IntValue(int64(s))
+							bt.Append(changelog.Insert, row)
+						}
+						if err := in.Push(&bt); err != nil {
+							b.Fatal(err)
+						}
+					}
+					next += int64(k)
+					for _, in := range []changelog.Output{left, right} {
+						if err := in.Watermark(next - 10); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			}
+			feed(n + 1024)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := processCPU()
+			matches = 0
+			feed(b.N)
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(matches)/float64(b.N), "matches/op")
+			if _, r := left.(*joinInput).j.StateRows(); r < n*9/10 {
+				b.Fatalf("%d right rows in state, want about %d", r, n)
+			}
+		})
+	}
+}

@@ -14,7 +14,7 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 	st := &sd.st
 	body := j.encodeRow(s, row, kv == nil)
 	if st.appendOnly {
-		return j.storeNew(s, key, h, kv, body, count, assoc, touched)
+		return j.storeNew(s, key, h, kv, body, count, assoc, touched, j.rowTime(s, row))
 	}
 	id := j.ident(s, row, body)
 	slot, found := st.find(key, h)
@@ -99,15 +99,16 @@ func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []type
 
 // storeNew adds body (encodeRow's) to an append-only side s (join_store.go) as a new entry: no lookup of
 // an equal row, and a key with many rows appends to a bigBucket without an index. Arguments as for store.
-func (j *joinOp) storeNew(s int, key []byte, h uint64, kv []types.Value, body []byte, count uint64, assoc int, touched int64) error {
+// tm: the row's time on an interval join's side (rowTime).
+func (j *joinOp) storeNew(s int, key []byte, h uint64, kv []types.Value, body []byte, count uint64, assoc int, touched int64, tm types.Value) error {
 	st := &j.sides[s].st
 	j.entry = st.appendHead(j.entry[:0], count, assoc, touched, len(body))
 	n := len(j.entry) + len(body)
 	slot, found := st.find(key, h)
 	if !found {
 		if n > jsSmallBytes {
-			bb := newBigBucket(n, true)
-			if err := bb.add(0, j.entry, body); err != nil {
+			bb := j.newFlatBucket(n)
+			if err := j.addTimed(bb, body, tm); err != nil {
 				return err
 			}
 			st.insertKey(h, key, st.newBig(bb))
@@ -118,7 +119,7 @@ func (j *joinOp) storeNew(s int, key []byte, h uint64, kv []types.Value, body []
 	}
 	r := st.record(slot)
 	if bb := r.big(st); bb != nil {
-		return bb.add(0, j.entry, body)
+		return j.addTimed(bb, body, tm)
 	}
 	rows := 0
 	for p := 0; p < len(r.body); rows++ {
@@ -129,15 +130,46 @@ func (j *joinOp) storeNew(s int, key []byte, h uint64, kv []types.Value, body []
 		return nil
 	}
 	// The key outgrows its record: its rows move to a bigBucket.
-	bb := newBigBucket(len(r.body)+n, true)
+	bb := j.newFlatBucket(len(r.body) + n)
 	if err := bb.add(0, r.body, nil); err != nil {
 		return err
 	}
 	bb.rows += rows - 1 // add counted r.body as one entry
-	if err := bb.add(0, j.entry, body); err != nil {
+	if bb.timed {
+		for p := 0; p < len(r.body); {
+			x := st.parseEntry(r.body, p)
+			p = x.end
+			if t := j.rowTime(s, j.rowVals(s, r.body[x.body:x.end], kv, 2)); !t.IsNull() {
+				bb.widen(t.I, t.I)
+			}
+		}
+	}
+	if err := j.addTimed(bb, body, tm); err != nil {
 		return err
 	}
 	st.replace(slot, r.size, r.key, st.newBig(bb))
+	return nil
+}
+
+// newFlatBucket returns the bigBucket of a key of an append-only side that outgrows its record (n bytes),
+// keeping time bounds per chunk on an interval join's side.
+func (j *joinOp) newFlatBucket(n int) *bigBucket {
+	bb := newBigBucket(n, true)
+	if j.cfg.Interval != nil && !j.fullPrune {
+		bb.setTimed()
+	}
+	return bb
+}
+
+// addTimed appends the entry j.entry then body to the flat bucket bb, and the row's time tm to bb's bounds
+// when bb is timed.
+func (j *joinOp) addTimed(bb *bigBucket, body []byte, tm types.Value) error {
+	if err := bb.add(0, j.entry, body); err != nil {
+		return err
+	}
+	if bb.timed && !tm.IsNull() {
+		bb.widen(tm.I, tm.I)
+	}
 	return nil
 }
 
@@ -215,9 +247,10 @@ func (j *joinOp) remove(s int, key []byte, h uint64, kv []types.Value, row []typ
 func (j *joinOp) filterBucket(s, slot int, kv []types.Value, keep func(it *jsIter) bool) (empty bool) {
 	st := &j.sides[s].st
 	r := st.record(slot)
+	it := &j.filterIt // keep takes a pointer: a local iterator would be allocated per key
 	if bb := r.big(st); bb != nil {
-		for it := st.iter(&r); it.next(); {
-			if !keep(&it) {
+		for *it = st.iter(&r); it.next(); {
+			if !keep(it) {
 				var h uint32
 				if !bb.flat {
 					h = j.bodyHash(s, it.row(), kv)
@@ -233,8 +266,8 @@ func (j *joinOp) filterBucket(s, slot int, kv []types.Value, keep func(it *jsIte
 	}
 	b := j.entry[:0]
 	dropped := false
-	for it := st.iter(&r); it.next(); {
-		if keep(&it) {
+	for *it = st.iter(&r); it.next(); {
+		if keep(it) {
 			b = append(b, it.b[it.x.e:it.x.end]...)
 		} else {
 			dropped = true

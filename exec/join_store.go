@@ -415,6 +415,9 @@ func putUvarintWidth(b []byte, v uint64) bool {
 // jsIter iterates the live entries of a bucket: a small bucket's body or a bigBucket's chunks.
 type jsIter struct {
 	st   *joinStore
+	win  *bigBucket // iterWithin: the timed bucket whose chunks outside [lo, hi] (the times asked for) are skipped
+	lo   int64
+	hi   int64
 	b    []byte   // the entries being read
 	more [][]byte // a bigBucket's chunks after b
 	ci   int      // b's chunk index (bigBucket)
@@ -432,6 +435,18 @@ func (st *joinStore) iter(r *jsRecord) jsIter {
 	return jsIter{st: st, b: r.body}
 }
 
+// iterWithin is iter that may skip rows whose time (of an interval join's side) is outside [lo, hi]: the
+// chunks of a timed bigBucket whose bounds do not meet it. Rows it yields still need the time check.
+func (st *joinStore) iterWithin(r *jsRecord, lo, hi int64) jsIter {
+	if bb := r.big(st); bb != nil && bb.timed {
+		first, end := bb.times.span(lo, hi)
+		return jsIter{st: st, win: bb, lo: lo, hi: hi, more: bb.chunks[first:end], ci: first - 1}
+	}
+	it := st.iter(r)
+	it.lo, it.hi = lo, hi
+	return it
+}
+
 func (it *jsIter) next() bool {
 	for {
 		for it.p < len(it.b) {
@@ -446,6 +461,9 @@ func (it *jsIter) next() bool {
 		}
 		it.b, it.more, it.p = it.more[0], it.more[1:], 0
 		it.ci++
+		if it.win != nil && !it.win.times.overlaps(it.ci, it.lo, it.hi) {
+			it.b = nil
+		}
 	}
 }
 
