@@ -28,15 +28,21 @@ func (s *sink) Accepts() changelog.KindSet {
 }
 
 // Open connects, checks the database table's columns and prepares the statements.
-func (s *sink) Open(ctx context.Context) (changelog.Output, error) {
+func (s *sink) Open(ctx context.Context) (changelog.Output, error) { return s.open(ctx, true) }
+
+// open connects and prepares the statements; check: the database table's columns and key are checked
+// first (the tasks of a batch sink stage skip it: OpenTasks checked them once).
+func (s *sink) open(ctx context.Context, check bool) (*output, error) {
 	c := s.cfg
 	conn, err := c.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	err = c.checkColumns(ctx, conn)
-	if err == nil {
-		err = c.checkUpsertKey(ctx, conn)
+	if check {
+		err = c.checkColumns(ctx, conn)
+		if err == nil {
+			err = c.checkUpsertKey(ctx, conn)
+		}
 	}
 	if err != nil {
 		conn.Close(context.Background())
