@@ -193,7 +193,12 @@ func (t *taskWriter) Watermark(ts int64) error {
 }
 func (t *taskWriter) End() error {
 	if f, ok := t.w.(connectors.SubtaskFlusher); ok {
-		return f.Flush() // a failed write fails this task, not the stage's End
+		// A failed write fails this task, not the stage's End. The attempt's writer is discarded here: the
+		// graph's abort skips a sink that ended.
+		if err := f.Flush(); err != nil {
+			_ = t.Abort()
+			return err
+		}
 	}
 	return nil
 }
