@@ -36,6 +36,12 @@ func batchOrders(t *testing.T) string {
 // returns its job and notices.
 func batchRun(t *testing.T, script string, par int) (*engine.Job, string, error) {
 	t.Helper()
+	return batchRunTB(t, script, par)
+}
+
+// batchRunTB is batchRun for tests and benchmarks.
+func batchRunTB(t testing.TB, script string, par int) (*engine.Job, string, error) {
+	t.Helper()
 	var note bytes.Buffer
 	s, err := engine.NewSession(engine.Config{Stdout: &note, Stderr: &note, Notice: &note, Connectors: connbuiltin.Registry(),
 		Options: map[string]string{"execution.runtime-mode": "batch", "parallelism.default": fmt.Sprint(par),
