@@ -252,3 +252,41 @@ func TestSinkParallelismOption(t *testing.T) {
 		}
 	}
 }
+
+// Without a PRIMARY KEY a rerun jdbc sink task inserts again the rows its failed attempt had flushed
+// (at-least-once, as Flink's jdbc sink after a failover): a trigger fails the write of id 3999 once (the last
+// row of a file of 1000 rows, flushes of 50 rows), the task reruns alone, every row is in the table and the
+// failed attempt's flushed rows are there twice.
+func TestBatchSinkJDBCTaskFailoverAppend(t *testing.T) {
+	pgExec(t, "CREATE TABLE bt_fo_app (id BIGINT, k BIGINT, v BIGINT)",
+		"CREATE SEQUENCE bt_fo_app_fail",
+		`CREATE FUNCTION bt_fo_app_fail() RETURNS trigger AS $$ BEGIN
+		   IF NEW.id = 3999 THEN
+		     IF nextval('bt_fo_app_fail') = 1 THEN RAISE EXCEPTION 'injected failure on id 3999'; END IF;
+		   END IF;
+		   RETURN NEW;
+		 END $$ LANGUAGE plpgsql`,
+		"CREATE TRIGGER bt_fo_app_fail BEFORE INSERT ON bt_fo_app FOR EACH ROW EXECUTE FUNCTION bt_fo_app_fail()")
+	job, notice, err := batchRun(t, batchOrders(t)+`CREATE TABLE out_t (id BIGINT, k BIGINT, v BIGINT) WITH ('connector' = 'jdbc',
+  'url' = '${URL}', 'table-name' = 'bt_fo_app', 'sink.max-retries' = '0', 'sink.buffer-flush.max-rows' = '50');
+INSERT INTO out_t SELECT id, k, v FROM o;`, 3)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, notice)
+	}
+	n, attempts := sinkTasks(job)
+	reruns := 0
+	for _, as := range attempts {
+		reruns += len(as) - 1
+	}
+	if n != 3 || reruns != 1 || !strings.Contains(notice, "injected failure on id 3999") {
+		t.Fatalf("%d sink tasks, attempts %v: want 3 tasks, one rerun\n%s", n, attempts, notice)
+	}
+	expect(t, "distinct rows", pgRows(t, "SELECT count(DISTINCT id), min(id), max(id) FROM bt_fo_app"), "4000,0,3999")
+	var dup int
+	if _, err := fmt.Sscan(pgRows(t, "SELECT count(*) - 4000 FROM bt_fo_app"), &dup); err != nil {
+		t.Fatal(err)
+	}
+	if dup < 950 || dup%50 != 0 {
+		t.Fatalf("%d rows written twice: want the failed attempt's flushes (at least 950 rows, 50 per flush)", dup)
+	}
+}
