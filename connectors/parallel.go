@@ -104,6 +104,13 @@ type TaskSink interface {
 	OpenTasks(ctx context.Context) (TaskOutput, error)
 }
 
+// SubtaskFlusher is implemented by the SubtaskWriters of a TaskSink that buffer rows (jdbc): the engine
+// calls Flush when the task's input ended, before the task counts as succeeded, so a failed write fails
+// the task (rerun alone) rather than the stage's End.
+type SubtaskFlusher interface {
+	Flush() error
+}
+
 // TaskOutput is the Output of a TaskSink.
 type TaskOutput interface {
 	changelog.Output

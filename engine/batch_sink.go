@@ -25,13 +25,15 @@ import (
 // again alone from its share of the materialized input; the Output's End makes every task's rows final at
 // once when all tasks succeeded (Flink's finalizeGlobal), Abort drops them when the job fails. Kafka and
 // upsert-kafka are TaskSinks too (a producer per attempt, connectors/kafka/sink_tasks.go), and print (a
-// task number in front of each line); jdbc keeps one task.
+// task number in front of each line), and jdbc (a connection per attempt, connectors/jdbc/sink_tasks.go;
+// its writers flush when their task's input ends: connectors.SubtaskFlusher).
 //
 // The input: when the input stage runs as many tasks as the sink, sink task i reads task i's file alone
 // (forward, one file per producer task). Otherwise the input stage's tasks deal their rows round-robin into
 // one file per sink task (rebalance), or by the hash of the partition columns with
 // 'sink.shuffle-by-partition.enable' (each partition written by one task), which needs the input to be read
-// by the sink stage alone; else the sink keeps one task. A connectors.KeyedTaskSink (upsert-kafka) always
+// by the sink stage alone; else the sink keeps one task. A connectors.KeyedTaskSink (upsert-kafka, jdbc with
+// a PRIMARY KEY) always
 // gets its rows hashed by its keys (every change of a key through one task, in order), never forward.
 
 // batchCommitPreparer is a TaskOutput that keeps a commit record across runs of the statement in the job's
@@ -206,7 +208,17 @@ func (t *taskWriter) Watermark(ts int64) error {
 	defer t.s.mu.Unlock()
 	return t.s.out.Watermark(ts)
 }
-func (t *taskWriter) End() error { return nil }
+func (t *taskWriter) End() error {
+	if f, ok := t.w.(connectors.SubtaskFlusher); ok {
+		// A failed write fails this task, not the stage's End. The attempt's writer is discarded here: the
+		// graph's abort skips a sink that ended.
+		if err := f.Flush(); err != nil {
+			_ = t.Abort()
+			return err
+		}
+	}
+	return nil
+}
 func (t *taskWriter) Abort() error {
 	if t.discarded.Swap(true) {
 		return nil

@@ -310,7 +310,7 @@ func sinkShuffleWarning(t *catalog.Table, tasks, batch bool) string {
 }
 
 // sinkParallelismWarning says when a 'sink.parallelism' above 1 has no effect (the connector validated the
-// value; jdbc refuses values above 1 itself). A batch job writes a connectors.TaskSink with that many tasks
+// value). A batch job writes a connectors.TaskSink with that many tasks
 // (batch_sink.go): no warning in batch mode. Every other sink, and every sink of a streaming job, runs as one
 // writer per job. The rows written, and their order per key, are what Flink writes with several writers,
 // so the option is accepted but never silently.
@@ -325,7 +325,7 @@ func sinkParallelismWarning(t *catalog.Table, tasks, batch bool) string {
 	}
 	if tasks {
 		w := "with one writer per subtask of its input"
-		if c := t.Options["connector"]; c == "kafka" || c == "upsert-kafka" || c == "print" {
+		if c := t.Options["connector"]; c == "kafka" || c == "upsert-kafka" || c == "print" || c == "jdbc" {
 			w = "with one writer per job"
 		}
 		return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has effect in batch mode only: a streaming job writes a '%s' sink %s (the rows written are the same).",

@@ -75,3 +75,27 @@ CREATE TABLE out (id BIGINT, name STRING) WITH ('connector' = 'blackhole');`, b.
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkBatchSinkTasks writes 100,000 rows from datagen into an append table with a batch job at
+// parallelism 1 and 2 (2 sink tasks, each with a connection, from this change on); reports rows/s.
+func BenchmarkBatchSinkTasks(b *testing.B) {
+	const rows = 100000
+	for _, par := range []int{1, 2} {
+		b.Run(fmt.Sprintf("p%d", par), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				pgExec(b, "DROP TABLE IF EXISTS bench_tasks", "CREATE TABLE bench_tasks (id BIGINT, v TEXT)")
+				b.StartTimer()
+				if _, notice, err := batchRunTB(b, fmt.Sprintf(`
+CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '%d', 'rows-per-second' = '100000000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '%d');
+CREATE TABLE bench_tasks (id BIGINT, v STRING) WITH ('connector' = 'jdbc', 'url' = '${URL}', 'table-name' = 'bench_tasks',
+  'sink.buffer-flush.max-rows' = '1000');
+INSERT INTO bench_tasks SELECT id, CAST(id AS STRING) FROM gen;`, rows, rows), par); err != nil {
+					b.Fatalf("%v\n%s", err, notice)
+				}
+			}
+			b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

@@ -61,7 +61,7 @@ var (
 	SinkMaxRetries = options.Int("sink.max-retries").Default(3).
 			Desc("The maximum retry times if writing records to the database fails.")
 	SinkParallelism = options.Int("sink.parallelism").
-			Desc("The parallelism of the sink (Sluice writes with one connection; only 1 is accepted).")
+			Desc("The parallelism of the sink: the number of tasks (each with a connection) of a batch job's sink; a streaming job writes with one connection.")
 )
 
 // Factory is the jdbc connector factory.
@@ -149,8 +149,8 @@ func (f *Factory) parse(ctx connectors.Context) (*config, error) {
 			}
 		}
 	}
-	if n, ok := SinkParallelism.Lookup(r); ok && n != 1 {
-		return nil, optErr(SinkParallelism.Key(), "Unsupported value for option 'sink.parallelism': '%d'. Sluice's jdbc sink writes with one connection; use 1 or leave it out.", n)
+	if n, ok := SinkParallelism.Lookup(r); ok && n < 1 {
+		return nil, optErr(SinkParallelism.Key(), "Invalid value for option 'sink.parallelism': '%d' must be at least 1", n)
 	}
 	for _, k := range []options.Key[int]{SinkMaxRows, SinkMaxRetries, LookupMaxRetries, ScanFetchSize} {
 		if v := k.Get(r); v < 0 {
@@ -264,6 +264,9 @@ func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
 	cfg, err := f.parse(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if len(cfg.pk) > 0 {
+		return keyedSink{newSink(cfg)}, nil
 	}
 	return newSink(cfg), nil
 }

@@ -28,15 +28,21 @@ func (s *sink) Accepts() changelog.KindSet {
 }
 
 // Open connects, checks the database table's columns and prepares the statements.
-func (s *sink) Open(ctx context.Context) (changelog.Output, error) {
+func (s *sink) Open(ctx context.Context) (changelog.Output, error) { return s.open(ctx, true) }
+
+// open connects and prepares the statements; check: the database table's columns and key are checked
+// first (the tasks of a batch sink stage skip it: OpenTasks checked them once).
+func (s *sink) open(ctx context.Context, check bool) (*output, error) {
 	c := s.cfg
 	conn, err := c.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	err = c.checkColumns(ctx, conn)
-	if err == nil {
-		err = c.checkUpsertKey(ctx, conn)
+	if check {
+		err = c.checkColumns(ctx, conn)
+		if err == nil {
+			err = c.checkUpsertKey(ctx, conn)
+		}
 	}
 	if err != nil {
 		conn.Close(context.Background())
@@ -132,21 +138,24 @@ func (o *output) Push(b *changelog.Batch) error {
 		ch := change{del: r.Kind.IsRetract(), vals: changelog.CopyVals(r.Vals)}
 		if !upsert {
 			o.buf = append(o.buf, ch)
-			continue
+		} else {
+			o.keyBuf = o.keyBuf[:0]
+			for _, i := range o.cfg.pk {
+				o.keyBuf = types.AppendKey(o.keyBuf, r.Vals[i], o.ts[i])
+			}
+			if j, ok := o.keys[string(o.keyBuf)]; ok {
+				o.buf[j] = ch
+				continue
+			}
+			o.keys[string(o.keyBuf)] = len(o.buf)
+			o.buf = append(o.buf, ch)
 		}
-		o.keyBuf = o.keyBuf[:0]
-		for _, i := range o.cfg.pk {
-			o.keyBuf = types.AppendKey(o.keyBuf, r.Vals[i], o.ts[i])
+		// Flush every 'sink.buffer-flush.max-rows' rows, also inside a large batch (as Flink's buffer).
+		if o.maxRows > 0 && len(o.buf) >= o.maxRows {
+			if err := o.flushLocked(o.ctx); err != nil {
+				return err
+			}
 		}
-		if j, ok := o.keys[string(o.keyBuf)]; ok {
-			o.buf[j] = ch
-			continue
-		}
-		o.keys[string(o.keyBuf)] = len(o.buf)
-		o.buf = append(o.buf, ch)
-	}
-	if o.maxRows > 0 && len(o.buf) >= o.maxRows {
-		return o.flushLocked(o.ctx)
 	}
 	return nil
 }
