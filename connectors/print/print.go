@@ -61,7 +61,10 @@ func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{loc: loc, w: ctx.StdoutWriter()}
+	s := &sink{loc: loc, w: ctx.StdoutWriter(), parallelism: jobParallelism(ctx.Session)}
+	if n, ok := SinkParallelism.Lookup(r); ok {
+		s.parallelism = int(n)
+	}
 	if StandardError.Get(r) {
 		s.w = ctx.StderrWriter()
 	}
@@ -89,12 +92,24 @@ func checkNoMetadata(t *catalog.Table) error {
 		t.Name, strings.Join(meta, ", "))}
 }
 
+// jobParallelism is the parallelism of the job's operators that have none of their own, as the engine
+// takes it from the session: 'table.exec.resource.default-parallelism', else 'parallelism.default', else 1.
+func jobParallelism(session map[string]string) int {
+	for _, k := range []string{"table.exec.resource.default-parallelism", "parallelism.default"} {
+		if n, err := strconv.Atoi(strings.TrimSpace(session[k])); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
 type sink struct {
-	w      io.Writer
-	id     string // 'print-identifier'
-	prefix string
-	types  []types.Type
-	loc    *time.Location
+	parallelism int // Flink's: 'sink.parallelism', else the job's (streaming lines are numbered above 1)
+	w           io.Writer
+	id          string // 'print-identifier'
+	prefix      string
+	types       []types.Type
+	loc         *time.Location
 }
 
 func (s *sink) Accepts() changelog.KindSet { return changelog.AllKinds.Kinds }
@@ -125,12 +140,14 @@ var (
 	_ connectors.SubtaskCounter   = (*streamOutput)(nil)
 )
 
-// SetSubtasks records how many subtasks print: above one, their lines carry the subtask's number.
+// SetSubtasks records how many subtasks print: above one, their lines carry the subtask's number when the
+// sink's parallelism is above one too (a source with 'scan.parallelism' = '3' in a job of parallelism 1
+// prints unnumbered, as Flink's sink of parallelism 1 behind it).
 func (o *streamOutput) SetSubtasks(n int) { o.subtasks = n }
 
 // NewSubtaskWriter returns the writer of subtask i, with its own line buffer.
 func (o *streamOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
-	if o.subtasks < 2 {
+	if o.subtasks < 2 || o.sink.parallelism < 2 {
 		return &output{sink: o.sink, prefix: o.sink.prefix}, nil
 	}
 	return &output{sink: o.sink, prefix: o.sink.taskPrefix(i)}, nil

@@ -183,3 +183,27 @@ func TestStreamingPrintSinkParallelismWarned(t *testing.T) {
 		t.Fatalf("printed %d rows, want 3000 (subtasks %v...)", len(rows), tasks[:min(len(tasks), 5)])
 	}
 }
+
+// The lines are numbered only when the sink's parallelism ('sink.parallelism', else the job's) is above 1,
+// as Flink's: a source of 'scan.parallelism' = '3' in a job of parallelism 1, or 'sink.parallelism' = '1' in a
+// job of parallelism 2, prints unnumbered lines from the source's subtasks.
+func TestStreamingPrintSinkParallelismOne(t *testing.T) {
+	for _, tc := range []struct {
+		par              int
+		scanOpt, sinkOpt string
+	}{
+		{1, ", 'scan.parallelism' = '3'", ""},
+		{2, "", ", 'sink.parallelism' = '1'"},
+	} {
+		script := strings.Replace(subtaskSource, "'number-of-rows' = '3000'", "'number-of-rows' = '3000'"+tc.scanOpt, 1) +
+			"CREATE TABLE out_t (id INT, k INT) WITH ('connector' = 'print'" + tc.sinkOpt + ");\n" +
+			"INSERT INTO out_t SELECT id, k FROM src;\n"
+		stdout, _, notice := runStreaming(t, tc.par, script)
+		if strings.Contains(notice, "sink.parallelism") {
+			t.Errorf("parallelism %d%s%s: a warning about 'sink.parallelism':\n%s", tc.par, tc.scanOpt, tc.sinkOpt, notice)
+		}
+		if _, rows := splitPrefix(t, stdout.lines, "", 1); len(rows) != 3000 {
+			t.Fatalf("parallelism %d%s%s: printed %d rows, want 3000", tc.par, tc.scanOpt, tc.sinkOpt, len(rows))
+		}
+	}
+}
