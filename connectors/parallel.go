@@ -70,6 +70,15 @@ type ConcurrentOutput interface {
 	NewSubtaskWriter(i int) (SubtaskWriter, error)
 }
 
+// SubtaskCounter is implemented by ConcurrentOutputs whose writers depend on how many subtasks write the
+// sink (print: above one, every line starts with the subtask's number, '2> +I[...]').
+//
+// Contract: the engine calls SetSubtasks(n) while the graph is built, before the NewSubtaskWriter calls of
+// the n subtasks that write the sink; without the call, only the Output's own Push writes (one instance).
+type SubtaskCounter interface {
+	SetSubtasks(n int)
+}
+
 // SubtaskWriter writes the rows of one subtask into a ConcurrentOutput.
 type SubtaskWriter interface {
 	Push(b *changelog.Batch) error

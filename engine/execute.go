@@ -325,7 +325,7 @@ func sinkParallelismWarning(t *catalog.Table, tasks, batch bool) string {
 	}
 	if tasks {
 		w := "with one writer per subtask of its input"
-		if c := t.Options["connector"]; c == "kafka" || c == "upsert-kafka" || c == "print" || c == "jdbc" {
+		if c := t.Options["connector"]; c == "kafka" || c == "upsert-kafka" || c == "jdbc" {
 			w = "with one writer per job"
 		}
 		return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has effect in batch mode only: a streaming job writes a '%s' sink %s (the rows written are the same).",

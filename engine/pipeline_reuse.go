@@ -126,6 +126,11 @@ func (g *graph) buildReused(rs *reusedScan) error {
 		runs[bi].ins = exec.NewUnion(p, b.out)
 		drain.outs = append(drain.outs, b.out)
 	}
+	for _, b := range rs.branches {
+		if b.co != nil {
+			setSubtasks(b.co, p)
+		}
+	}
 	subs := make([]changelog.Output, p)
 	var listeners []connectors.SplitListener
 	for i := range p {

@@ -56,6 +56,7 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 	if sc, chain, p := g.chainedScan(in); sc != nil {
 		ins := exec.NewUnion(p, out)
 		ends := make([]chainEnd, p)
+		setSubtasks(co, p)
 		for i := range p {
 			w, err := co.NewSubtaskWriter(i)
 			if err != nil {
@@ -67,7 +68,7 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 		concurrentSinksBuilt.Add(1)
 		return true, g.buildChains(sc, chain, ends, ins, out, j)
 	}
-	ok, err := g.buildKeyedSink(in, table, &concurrentEncoding{co: co}, out, j)
+	ok, err := g.buildKeyedSink(in, table, &concurrentEncoding{co: co, subtasks: g.subtasks}, out, j)
 	if ok && err == nil {
 		concurrentSinksBuilt.Add(1)
 	}
@@ -183,11 +184,15 @@ var _ vec.Output = (*sinkEnd)(nil)
 // concurrentEncoding gives keyed subtasks (exchange_sink.go) the writers of a ConcurrentOutput as encoders
 // whose Encode writes: their pipes write without the graph lock (pipe.Push).
 type concurrentEncoding struct {
-	co connectors.ConcurrentOutput
-	n  int
+	co       connectors.ConcurrentOutput
+	subtasks int // the keyed subtasks, one encoder each
+	n        int
 }
 
 func (c *concurrentEncoding) NewSubtaskEncoder() (connectors.SubtaskEncoder, error) {
+	if c.n == 0 {
+		setSubtasks(c.co, c.subtasks)
+	}
 	w, err := c.co.NewSubtaskWriter(c.n)
 	if err != nil {
 		return nil, err
@@ -203,3 +208,10 @@ type writerEncoder struct {
 
 func (e *writerEncoder) Encode(b *changelog.Batch) error { return e.w.Push(b) }
 func (e *writerEncoder) Write() error                    { return nil }
+
+// setSubtasks tells a sink whose writers depend on it how many subtasks write it (print's 'N> ' prefixes).
+func setSubtasks(co connectors.ConcurrentOutput, n int) {
+	if c, ok := co.(connectors.SubtaskCounter); ok {
+		c.SetSubtasks(n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +27,7 @@ var (
 	StandardError = options.Bool("standard-error").Default(false).
 			Desc("Print to standard error instead of standard output.")
 	SinkParallelism = options.Int("sink.parallelism").
-			Desc("The number of tasks of the print sink of a batch job (lines read '<task>> +I[...]' above one); a streaming job prints from one instance.")
+			Desc("The number of tasks of the print sink of a batch job (lines read '<task>> +I[...]' above one); a streaming job prints from the subtasks of the sink's input, prefixed the same way above one.")
 )
 
 // Factory is the print connector factory.
@@ -60,7 +61,10 @@ func (f *Factory) CreateSink(ctx connectors.Context) (connectors.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{loc: loc, w: ctx.StdoutWriter()}
+	s := &sink{loc: loc, w: ctx.StdoutWriter(), parallelism: jobParallelism(ctx.Session)}
+	if n, ok := SinkParallelism.Lookup(r); ok {
+		s.parallelism = int(n)
+	}
 	if StandardError.Get(r) {
 		s.w = ctx.StderrWriter()
 	}
@@ -88,12 +92,24 @@ func checkNoMetadata(t *catalog.Table) error {
 		t.Name, strings.Join(meta, ", "))}
 }
 
+// jobParallelism is the parallelism of the job's operators that have none of their own, as the engine
+// takes it from the session: 'table.exec.resource.default-parallelism', else 'parallelism.default', else 1.
+func jobParallelism(session map[string]string) int {
+	for _, k := range []string{"table.exec.resource.default-parallelism", "parallelism.default"} {
+		if n, err := strconv.Atoi(strings.TrimSpace(session[k])); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
 type sink struct {
-	w      io.Writer
-	id     string // 'print-identifier'
-	prefix string
-	types  []types.Type
-	loc    *time.Location
+	parallelism int // Flink's: 'sink.parallelism', else the job's (streaming lines are numbered above 1)
+	w           io.Writer
+	id          string // 'print-identifier'
+	prefix      string
+	types       []types.Type
+	loc         *time.Location
 }
 
 func (s *sink) Accepts() changelog.KindSet { return changelog.AllKinds.Kinds }
@@ -104,8 +120,47 @@ func (s *sink) RetractSink() bool { return true }
 
 // Open returns the output. It collects whole lines and writes them at the end of every Push (and whenever
 // 64 KiB are pending), holding writeMu, so that lines of print sinks running at once never mix.
+//
+// A streaming job whose sink input runs as several subtasks (source subtasks, keyed subtasks) has every
+// subtask print through a writer of its own (connectors.ConcurrentOutput), its lines prefixed with its
+// number from 1 as Flink's PrintSink does above parallelism 1: '2> +I[...]', 'id:2> +I[...]'. An input that
+// runs as one instance prints through the output itself, unprefixed (as Flink at parallelism 1).
 func (s *sink) Open(context.Context) (changelog.Output, error) {
-	return &output{sink: s, prefix: s.prefix}, nil
+	return &streamOutput{output: output{sink: s, prefix: s.prefix}}, nil
+}
+
+// streamOutput is the output of a streaming job: itself (one instance), or the writers of its subtasks.
+type streamOutput struct {
+	output
+	subtasks int // the subtasks that write the sink (SetSubtasks), 0 when none
+}
+
+var (
+	_ connectors.ConcurrentOutput = (*streamOutput)(nil)
+	_ connectors.SubtaskCounter   = (*streamOutput)(nil)
+)
+
+// SetSubtasks records how many subtasks print: above one, their lines carry the subtask's number when the
+// sink's parallelism is above one too (a source with 'scan.parallelism' = '3' in a job of parallelism 1
+// prints unnumbered, as Flink's sink of parallelism 1 behind it).
+func (o *streamOutput) SetSubtasks(n int) { o.subtasks = n }
+
+// NewSubtaskWriter returns the writer of subtask i, with its own line buffer.
+func (o *streamOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
+	if o.subtasks < 2 || o.sink.parallelism < 2 {
+		return &output{sink: o.sink, prefix: o.sink.prefix}, nil
+	}
+	return &output{sink: o.sink, prefix: o.sink.taskPrefix(i)}, nil
+}
+
+// taskPrefix is the prefix of the lines of subtask (or task) i of several: '<i+1>> ', or
+// '<print-identifier>:<i+1>> '.
+func (s *sink) taskPrefix(i int) string {
+	p := strconv.Itoa(i + 1)
+	if s.id != "" {
+		p = s.id + ":" + p
+	}
+	return p + "> "
 }
 
 // writeMu serializes the writes of all print sinks of the process: jobs run concurrently and usually share

@@ -3,7 +3,6 @@ package print
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -11,7 +10,7 @@ import (
 
 // A batch job prints with several tasks (connectors.TaskSink: 'sink.parallelism', else the job's
 // parallelism), as Flink's PrintSink does: every task prints its lines prefixed with its number from 1,
-// '2> +I[...]', or with the identifier, 'id:2> +I[...]' (one task prints as the streaming sink: no number).
+// '2> +I[...]', or with the identifier, 'id:2> +I[...]' (one task prints unnumbered; a streaming job's subtasks print the same way, print.go).
 // Lines are printed as they come; a printed line cannot be taken back, so the rows of a failed task attempt
 // stay printed and its rerun prints them again (as Flink's print sink after a failover).
 
@@ -32,11 +31,7 @@ type taskOutput struct{ sink *sink }
 
 // NewSubtaskWriter returns the writer of an attempt of task i, printing with prefix '<i+1>> '.
 func (t *taskOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
-	p := strconv.Itoa(i + 1)
-	if t.sink.id != "" {
-		p = t.sink.id + ":" + p
-	}
-	return &output{sink: t.sink, prefix: p + "> "}, nil
+	return &output{sink: t.sink, prefix: t.sink.taskPrefix(i)}, nil
 }
 
 // DiscardSubtaskWriter prints what the failed attempt's writer still holds: nothing, since every Push
