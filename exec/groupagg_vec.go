@@ -81,24 +81,32 @@ func (g *groupAgg) checkColumns(b *vec.Batch, what string) error {
 // compactColumnsOK reports whether the compact groups can take b's columns as they are: keys and MIN/MAX
 // arguments whose values are plain integers (or strings for CHAR/VARCHAR keys) and no DECIMAL call.
 func (g *groupAgg) compactColumnsOK(b *vec.Batch) bool {
-	c := g.compact
+	for i, k := range g.cfg.Keys {
+		if !compactKeyColFits(b.Cols[k], g.keyTypes[i]) {
+			return false
+		}
+	}
+	return compactArgColsFit(g.compact, g.specs, b)
+}
+
+// compactKeyColFits reports whether key column col of type t holds its values as compact groups encode them
+// from columns: plain strings for CHAR/VARCHAR, plain integers otherwise.
+func compactKeyColFits(col *vec.Col, t types.Type) bool {
+	switch t.Kind {
+	case types.Char, types.VarChar:
+		return col.Kind == vec.Bytes && col.Tag == types.TagString
+	default:
+		return col.Kind == vec.Int64 && col.Tag == types.TagInt
+	}
+}
+
+// compactArgColsFit reports whether the calls of layout c (specs) can update from b's columns: no DECIMAL
+// call, MIN/MAX arguments of plain integers.
+func compactArgColsFit(c *compactGroups, specs []*aggSpec, b *vec.Batch) bool {
 	if c.hasDec {
 		return false
 	}
-	for i, k := range g.cfg.Keys {
-		col := b.Cols[k]
-		switch g.keyTypes[i].Kind {
-		case types.Char, types.VarChar:
-			if col.Kind != vec.Bytes || col.Tag != types.TagString {
-				return false
-			}
-		default:
-			if col.Kind != vec.Int64 || col.Tag != types.TagInt {
-				return false
-			}
-		}
-	}
-	for i, sp := range g.specs {
+	for i, sp := range specs {
 		switch c.kinds[i] {
 		case ckMin, ckMax:
 			if col := b.Cols[sp.args[0]]; c.dec[i].on || col.Kind != vec.Int64 || col.Tag != types.TagInt {

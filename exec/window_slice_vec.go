@@ -144,34 +144,12 @@ func (w *sliceWindowAgg) pushRowsOf(b *vec.Batch) error {
 // compactColumnsOK reports whether the compact slices can take b's columns as they are: key columns (other
 // than the window's) of plain integers or strings, MIN/MAX arguments of plain integers, no DECIMAL sum.
 func (w *sliceWindowAgg) compactColumnsOK(b *vec.Batch) bool {
-	lay, p := w.c.lay, w.proto
-	if lay.hasDec {
-		return false
-	}
 	for _, i := range w.c.part {
-		col := b.Cols[w.cfg.Keys[i]]
-		switch p.keyTypes[i].Kind {
-		case types.Char, types.VarChar:
-			if col.Kind != vec.Bytes || col.Tag != types.TagString {
-				return false
-			}
-		default:
-			if col.Kind != vec.Int64 || col.Tag != types.TagInt {
-				return false
-			}
-		}
-	}
-	for i, sp := range p.specs {
-		switch lay.kinds[i] {
-		case ckMin, ckMax:
-			if col := b.Cols[sp.args[0]]; lay.dec[i].on || col.Kind != vec.Int64 || col.Tag != types.TagInt {
-				return false
-			}
-		case ckSumDec:
+		if !compactKeyColFits(b.Cols[w.cfg.Keys[i]], w.proto.keyTypes[i]) {
 			return false
 		}
 	}
-	return true
+	return compactArgColsFit(w.c.lay, w.proto.specs, b)
 }
 
 // pushCompactColumns is pushCompact (window_slice_compact.go) over a columnar batch compactColumnsOK took.
