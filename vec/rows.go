@@ -170,7 +170,8 @@ func ColFor(t types.Type) *Col {
 
 // Exact reports whether every value of type t has an exact form in ColFor(t)'s column (no ROW; a DECIMAL
 // of precision 19..38 is a Dec128 column): a decoder that writes straight into columns takes only such
-// types.
+// types. A ROW is a Struct column only where a decoder fills its members itself (json, avro and csv
+// DecodesColumns check them); Append takes a ROW value whose members match the children.
 func Exact(t types.Type) bool {
 	return t.Kind != types.Row
 }

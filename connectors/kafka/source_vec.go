@@ -61,8 +61,10 @@ func (r *run) useColumns(out changelog.Output) {
 		ts = append(ts, c.meta[j].col.Type)
 	}
 	cb := &colBatch{dec: dec}
-	for _, t := range ts {
-		if !vec.Exact(t) {
+	for i, t := range ts {
+		// A ROW column is a struct column only in the value, whose decoder filled its members (DecodesColumns
+		// checked them); key and metadata values go through Col.Append and keep to vec.Exact types.
+		if !vec.Exact(t) && (t.Kind != types.Row || i >= c.nphys || !inVal[i]) {
 			return
 		}
 		cb.b.Cols = append(cb.b.Cols, vec.ColFor(t))
