@@ -176,6 +176,20 @@ func Exact(t types.Type) bool {
 	return t.Kind != types.Row
 }
 
+// ExactDeep is Exact for a decoder that fills struct columns itself: a ROW qualifies when it has members
+// and each of them does (its struct column's children then hold them exactly).
+func ExactDeep(t types.Type) bool {
+	if t.Kind == types.Row {
+		for _, f := range t.Fields {
+			if !ExactDeep(f.Type) {
+				return false
+			}
+		}
+		return len(t.Fields) > 0
+	}
+	return Exact(t)
+}
+
 // Append appends v to the column. It reports false when v has no exact form in the column (a DECIMAL
 // that does not fit int64 or has another scale, a value of an unexpected representation): the caller then
 // keeps the rows.

@@ -30,23 +30,11 @@ func noColumnForm(path string) error {
 // follow the same rule.
 func ColumnsSupported(rowType types.Type) bool {
 	for _, f := range rowType.Fields {
-		if !columnExact(f.Type) {
+		if !vec.ExactDeep(f.Type) {
 			return false
 		}
 	}
 	return true
-}
-
-func columnExact(t types.Type) bool {
-	if t.Kind == types.Row {
-		for _, f := range t.Fields {
-			if !columnExact(f.Type) {
-				return false
-			}
-		}
-		return len(t.Fields) > 0
-	}
-	return vec.Exact(t)
 }
 
 // Project returns a plan that reads what p needs and skips the rest (p nil: the plan itself). Fields not

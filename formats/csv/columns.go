@@ -38,23 +38,11 @@ func (d *Decoder) skipped(i int) bool { return d.skip != nil && d.skip[i] }
 // exact column (vec.Exact; a ROW is a struct column whose members do).
 func (d *Decoder) DecodesColumns() bool {
 	for _, f := range d.row.Fields {
-		if !columnExact(f.Type) {
+		if !vec.ExactDeep(f.Type) {
 			return false
 		}
 	}
 	return true
-}
-
-func columnExact(t types.Type) bool {
-	if t.Kind == types.Row {
-		for _, f := range t.Fields {
-			if !columnExact(f.Type) {
-				return false
-			}
-		}
-		return len(t.Fields) > 0
-	}
-	return vec.Exact(t)
 }
 
 // DecodeColumns decodes one CSV record into row `row` of cols (one column per field of the row type, made

@@ -22,26 +22,11 @@ import (
 // a ROW is a struct column whose members follow the same rule).
 func ColumnsSupported(rowType types.Type) bool {
 	for _, f := range rowType.Fields {
-		if !columnExact(f.Type) {
+		if !vec.ExactDeep(f.Type) {
 			return false
 		}
 	}
 	return true
-}
-
-// columnExact reports whether values of t decode exactly into vec.ColFor(t): vec.Exact, and a ROW whose
-// members are (a vec.Struct column: nested ROW members decode straight into its child columns, so that a
-// query's person.id stays a column; members the projection skips are NULL children).
-func columnExact(t types.Type) bool {
-	if t.Kind == types.Row {
-		for _, f := range t.Fields {
-			if !columnExact(f.Type) {
-				return false
-			}
-		}
-		return len(t.Fields) > 0
-	}
-	return vec.Exact(t)
 }
 
 // DecodeColumns decodes one JSON object into row `row` of cols, one column per field of the row type, each
@@ -280,7 +265,7 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row, depth int) error {
 // DecodesColumns reports whether DecodeColumns can decode this decoder's rows (ColumnsSupported).
 func (d *Decoder) DecodesColumns() bool {
 	for _, c := range d.root.fields {
-		if !columnExact(c.t) {
+		if !vec.ExactDeep(c.t) {
 			return false
 		}
 	}
