@@ -57,8 +57,9 @@ func TestMonitoredRoundsAtParallelism(t *testing.T) {
 	}
 }
 
-// TestFileIdleTimeout: the idle timeout as it applies to file subtasks. a.csv (20,000 rows from minute 60 on,
-// read in many batches) leads b.csv (minutes 0-5), the round's closing file, which is read after it. Without
+// TestFileIdleTimeout: the idle timeout as it applies to file subtasks. a.csv (100,000 rows from minute 60 on,
+// read in many batches; 20,000 were read within the 1 ms timeout at parallelism 2 once CSV decoded into
+// columns) leads b.csv (minutes 0-5), the round's closing file, which is read after it. Without
 // an idle timeout a.csv's hold keeps the watermark behind b.csv's rows, at every parallelism: every window
 // has every row. With a timeout shorter than a.csv takes to read ('scan.watermark.idle-timeout', or the
 // session's 'table.exec.source.idle-timeout' when the table sets none) the hold goes idle, the watermark
@@ -68,7 +69,7 @@ func TestFileIdleTimeout(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewSource(5))
 	want, lead := map[string]int{}, map[string]int{}
-	wmFile{name: "a.csv", base: 60, n: 20000, step: 10 * time.Millisecond}.write(t, dir, rng, lead)
+	wmFile{name: "a.csv", base: 60, n: 100000, step: 2 * time.Millisecond}.write(t, dir, rng, lead)
 	wmFile{name: "b.csv", base: 0, n: 150}.write(t, dir, rng, want)
 	for k, n := range lead {
 		want[k] += n
