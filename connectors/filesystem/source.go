@@ -136,8 +136,58 @@ func (s *source) list() ([]dataFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filesystem source: list '%s': %w", root, err)
 	}
+	if out, err = s.honourCommits(out); err != nil {
+		return nil, err
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
 	return out, nil
+}
+
+// hiddenRel: a path below the root that the walk skips (a name starting with '.' or '_').
+func hiddenRel(rel string) bool {
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		if strings.HasPrefix(part, ".") || strings.HasPrefix(part, "_") {
+			return true
+		}
+	}
+	return false
+}
+
+// honourCommits drops the files of the batch sink's commits that are not complete from a listing, and adds
+// the files of complete ones that the walk missed (commit_read.go).
+func (s *source) honourCommits(files []dataFile) ([]dataFile, error) {
+	root := s.s.path
+	cf, err := readCommits(root)
+	if err != nil {
+		return nil, fmt.Errorf("filesystem source: %w", err)
+	}
+	if len(cf.hidden) == 0 && len(cf.done) == 0 {
+		return files, nil
+	}
+	listed := make(map[string]bool, len(files))
+	kept := files[:0]
+	for _, f := range files {
+		if !cf.hidden[f.rel] {
+			kept = append(kept, f)
+			listed[f.rel] = true
+		}
+	}
+	for _, rel := range cf.done {
+		if listed[rel] || hiddenRel(rel) {
+			continue
+		}
+		p := filepath.Join(root, rel)
+		if st, err := os.Lstat(p); err != nil || st.IsDir() {
+			continue // removed since its commit
+		}
+		df := dataFile{path: p, rel: rel}
+		if df.values, err = s.partitionValues(rel); err != nil {
+			return nil, fmt.Errorf("filesystem source: list '%s': %w", root, err)
+		}
+		kept = append(kept, df)
+		listed[rel] = true
+	}
+	return kept, nil
 }
 
 // partitionValues reads the partition columns from the 'k=v' directories of a file's relative path.
