@@ -19,11 +19,13 @@ import (
 // commit a sink's files). A monitoring source ('source.monitor-interval') sees the files of a manifest that
 // completes later as new files in a later listing, and reads each once, as any file that appears.
 //
-// A manifest is checked after the directory has been walked: a commit that completes during the walk shows
-// every file of it (those the walk missed are added), one that is not complete shows none. A live run
-// whose commit begins and ends, record removed, while a reader walks may still be seen in part (that
-// reader's listing only; the next listing sees it whole). Records without a manifest (runs still writing,
-// or killed before their commit) own only hidden files, which readers skip anyway.
+// The manifests are read before and after the directory is walked: a commit not complete after the walk
+// shows none of its files; one that completes during the walk (its record removed or not) shows every file
+// of it (those the walk missed are added). A live run whose commit begins (manifest written) and ends
+// (record removed) within one walk may still be seen in part by that listing (the next listing sees it
+// whole). Records without a manifest (runs still writing, or killed before their commit) own only hidden
+// files, which readers skip anyway. A reader whose path is a directory below the sink path (a partition)
+// does not see the manifests.
 
 // commitFiles is what the manifests under a sink path say about its final files.
 type commitFiles struct {

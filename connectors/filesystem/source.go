@@ -110,6 +110,10 @@ func (s *source) list() ([]dataFile, error) {
 	if !st.IsDir() {
 		return []dataFile{{path: root, rel: filepath.Base(root)}}, nil
 	}
+	before, err := readCommits(root) // the commits under way as the walk starts (commit_read.go)
+	if err != nil {
+		return nil, fmt.Errorf("filesystem source: %w", err)
+	}
 	var out []dataFile
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -136,7 +140,7 @@ func (s *source) list() ([]dataFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filesystem source: list '%s': %w", root, err)
 	}
-	if out, err = s.honourCommits(out); err != nil {
+	if out, err = s.honourCommits(out, before); err != nil {
 		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
@@ -154,14 +158,15 @@ func hiddenRel(rel string) bool {
 }
 
 // honourCommits drops the files of the batch sink's commits that are not complete from a listing, and adds
-// the files of complete ones that the walk missed (commit_read.go).
-func (s *source) honourCommits(files []dataFile) ([]dataFile, error) {
+// the files of complete ones that the walk missed: those of the manifests read after the walk, and those of
+// the manifests read before it (before) that are complete now (commit_read.go).
+func (s *source) honourCommits(files []dataFile, before commitFiles) ([]dataFile, error) {
 	root := s.s.path
 	cf, err := readCommits(root)
 	if err != nil {
 		return nil, fmt.Errorf("filesystem source: %w", err)
 	}
-	if len(cf.hidden) == 0 && len(cf.done) == 0 {
+	if len(cf.hidden) == 0 && len(cf.done) == 0 && len(before.hidden) == 0 {
 		return files, nil
 	}
 	listed := make(map[string]bool, len(files))
@@ -172,20 +177,31 @@ func (s *source) honourCommits(files []dataFile) ([]dataFile, error) {
 			listed[f.rel] = true
 		}
 	}
-	for _, rel := range cf.done {
-		if listed[rel] || hiddenRel(rel) {
-			continue
+	add := func(rel string) error {
+		if listed[rel] || cf.hidden[rel] || hiddenRel(rel) {
+			return nil
 		}
 		p := filepath.Join(root, rel)
 		if st, err := os.Lstat(p); err != nil || st.IsDir() {
-			continue // removed since its commit
+			return nil // not renamed (its commit given up), or removed since
 		}
 		df := dataFile{path: p, rel: rel}
 		if df.values, err = s.partitionValues(rel); err != nil {
-			return nil, fmt.Errorf("filesystem source: list '%s': %w", root, err)
+			return fmt.Errorf("filesystem source: list '%s': %w", root, err)
 		}
 		kept = append(kept, df)
 		listed[rel] = true
+		return nil
+	}
+	for _, rel := range cf.done {
+		if err := add(rel); err != nil {
+			return nil, err
+		}
+	}
+	for rel := range before.hidden { // complete since, record removed or not
+		if err := add(rel); err != nil {
+			return nil, err
+		}
 	}
 	return kept, nil
 }
