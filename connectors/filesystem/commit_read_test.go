@@ -1,6 +1,7 @@
 package filesystem_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -22,7 +23,17 @@ import (
 // runs.
 func rollForward(t *testing.T, dir string) {
 	t.Helper()
-	end(t, openSink(t, commitTable(t, dir)))
+	ctx := connCtx(commitTable(t, dir), false)
+	ctx.Stderr = &bytes.Buffer{} // its notice
+	sk, err := filesystem.NewFactory().CreateSink(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sk.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	end(t, out)
 }
 
 // TestReadKilledCommit: a batch read of a path whose last run was killed during its commit shows none of
