@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,8 +13,40 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/engine"
 	"github.com/sluicesql/sluice/internal/proctest"
+	"github.com/sluicesql/sluice/sql"
 )
+
+// readRows reads the filesystem table at dir with the connector's source (in this process, batch) and
+// returns how many rows it sees.
+func readRows(t *testing.T, dir string) int64 {
+	t.Helper()
+	es, err := engine.NewSession(engine.Config{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.ParseScript(`SET 'execution.runtime-mode' = 'batch';
+CREATE TABLE totals (user_id BIGINT, cnt BIGINT, total BIGINT) WITH ('connector' = 'filesystem', 'path' = '` + fileURL(dir) + `', 'format' = 'json');
+SELECT COUNT(*) FROM totals;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var res *engine.Result
+	for _, st := range stmts {
+		if res, err = es.Execute(ctx, st); err != nil {
+			t.Fatalf("read '%s': %v", dir, err)
+		}
+	}
+	defer res.Query.Close()
+	r, ok := res.Query.Next(ctx)
+	if !ok {
+		t.Fatalf("read '%s': %v", dir, res.Query.Err())
+	}
+	return r.Vals[0].I
+}
 
 // TestBatchSinkTasksKill: the batch sink stage as 3 tasks (engine/batch_sink.go: each task writes hidden part
 // files 'part-<uuid>-<task>-<n>' of its own, rolled every 16 kB, and the stage's End commits them all once
@@ -24,7 +57,8 @@ import (
 // the staging area, next to some of its files): then the next run of the statement, run at once to the
 // end, completes that commit and writes no rows, and the result is every user's totals once. The last run
 // goes to the end from what the other kills left: every user's totals once, written by all 3 tasks, and no
-// hidden file or run record left.
+// hidden file or run record left. After every kill the filesystem source reads none of the rows or all of
+// them (connectors/filesystem/commit_read.go), even when part of a begun commit's files is visible.
 func TestBatchSinkTasksKill(t *testing.T) {
 	t.Parallel()
 	const users, n, tasks = 20000, 100000, 3
@@ -174,6 +208,9 @@ func TestBatchSinkTasksKill(t *testing.T) {
 		}
 		visible, _, records, manifests := files()
 		lost, dups, wrong, _, _, example := tally(visible)
+		if got := readRows(t, out); got != 0 && got != users { // readers honour the commit manifest
+			t.Fatalf("run %d killed: the filesystem source reads %d rows, want none or the whole result (%d)", k+1, got, users)
+		}
 		switch {
 		case manifests > 0:
 			// the commit began: the visible files are part of the result, the rerun completes it

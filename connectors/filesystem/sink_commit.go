@@ -33,8 +33,10 @@ import (
 //     result is whole. The record stays until a batch run of the same statement (the same identity) opens
 //     the sink: that run is the killed run's rerun, and writes nothing (its rows are there already); its
 //     End removes the killed run's record, its Abort leaves it for the next rerun.
-// Readers (the source) skip the staging area and hidden files as before; between a kill during a commit
-// and the next sink opened on the path they may see part of the killed run's result.
+// Readers (the source, batch or streaming, and the lookup source) skip the staging area and hidden files,
+// and honour the manifests (commit_read.go): the final files of a commit that is not complete are not
+// listed, so between a kill during a commit and the next sink opened on the path they see none of the
+// killed run's result.
 
 const (
 	stagingName   = ".sluice-staging" // the staging area under the sink path
@@ -336,6 +338,16 @@ func readRecord(r *batchRun) (runRecord, error) {
 // damaged manifest renames nothing else.
 func readManifest(r *batchRun) (*commitManifest, error) {
 	file := filepath.Join(r.dir, manifestName)
+	m, err := parseManifest(file)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("filesystem sink: the commit manifest '%s' of a run killed while committing its files into '%s' is not readable (%v). Restore the file, or remove the directory '%s' to give that run's commit up (its files renamed so far stay visible, the others stay hidden)", file, r.path, err, r.dir)
+	}
+	return m, err
+}
+
+// parseManifest reads and checks the manifest file (fs.ErrNotExist: there is none). The sink and the
+// readers (commit_read.go) share it.
+func parseManifest(file string) (*commitManifest, error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -348,7 +360,7 @@ func readManifest(r *batchRun) (*commitManifest, error) {
 		err = m.check()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("filesystem sink: the commit manifest '%s' of a run killed while committing its files into '%s' is not readable (%v). Restore the file, or remove the directory '%s' to give that run's commit up (its files renamed so far stay visible, the others stay hidden)", file, r.path, err, r.dir)
+		return nil, err
 	}
 	return &m, nil
 }

@@ -110,6 +110,10 @@ func (s *source) list() ([]dataFile, error) {
 	if !st.IsDir() {
 		return []dataFile{{path: root, rel: filepath.Base(root)}}, nil
 	}
+	before, err := readCommits(root) // the commits under way as the walk starts (commit_read.go)
+	if err != nil {
+		return nil, fmt.Errorf("filesystem source: %w", err)
+	}
 	var out []dataFile
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -136,8 +140,70 @@ func (s *source) list() ([]dataFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filesystem source: list '%s': %w", root, err)
 	}
+	if out, err = s.honourCommits(out, before); err != nil {
+		return nil, err
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
 	return out, nil
+}
+
+// hiddenRel: a path below the root that the walk skips (a name starting with '.' or '_').
+func hiddenRel(rel string) bool {
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		if strings.HasPrefix(part, ".") || strings.HasPrefix(part, "_") {
+			return true
+		}
+	}
+	return false
+}
+
+// honourCommits drops the files of the batch sink's commits that are not complete from a listing, and adds
+// the files of complete ones that the walk missed: those of the manifests read after the walk, and those of
+// the manifests read before it (before) that are complete now (commit_read.go).
+func (s *source) honourCommits(files []dataFile, before commitFiles) ([]dataFile, error) {
+	root := s.s.path
+	cf, err := readCommits(root)
+	if err != nil {
+		return nil, fmt.Errorf("filesystem source: %w", err)
+	}
+	if len(cf.hidden) == 0 && len(cf.done) == 0 && len(before.hidden) == 0 {
+		return files, nil
+	}
+	listed := make(map[string]bool, len(files))
+	kept := files[:0]
+	for _, f := range files {
+		if !cf.hidden[f.rel] {
+			kept = append(kept, f)
+			listed[f.rel] = true
+		}
+	}
+	add := func(rel string) error {
+		if listed[rel] || cf.hidden[rel] || hiddenRel(rel) {
+			return nil
+		}
+		p := filepath.Join(root, rel)
+		if st, err := os.Lstat(p); err != nil || st.IsDir() {
+			return nil // not renamed (its commit given up), or removed since
+		}
+		df := dataFile{path: p, rel: rel}
+		if df.values, err = s.partitionValues(rel); err != nil {
+			return fmt.Errorf("filesystem source: list '%s': %w", root, err)
+		}
+		kept = append(kept, df)
+		listed[rel] = true
+		return nil
+	}
+	for _, rel := range cf.done {
+		if err := add(rel); err != nil {
+			return nil, err
+		}
+	}
+	for rel := range before.hidden { // complete since, record removed or not
+		if err := add(rel); err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
 }
 
 // partitionValues reads the partition columns from the 'k=v' directories of a file's relative path.
