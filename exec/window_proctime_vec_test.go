@@ -129,3 +129,39 @@ func TestProctimeWindowColumns(t *testing.T) {
 		t.Fatal("no batch took the columnar path")
 	}
 }
+
+// TestProctimeStampColumnsNoAlloc: once its scratch and the slices exist, a columnar batch through the stamp,
+// the slice assigner and compact slices allocates nothing.
+func TestProctimeStampColumnsNoAlloc(t *testing.T) {
+	in := []types.Type{types.BigIntType(), types.TimestampLTZType(3), types.BigIntType()}
+	full := append(append([]types.Type(nil), in...), types.TimestampType(3), types.TimestampType(3), types.TimestampType(3))
+	spec := WindowSpec{Kind: Tumble, Size: 10_000}
+	cfg := GroupAggConfig{Keys: []int{0, 3, 4}, InTypes: full, Aggs: aggCalls(t, full, "COUNT(*)")}
+	agg, err := NewSliceWindowAgg(cfg, spec, 1, 2, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.UnixMilli(1_000)
+	op := NewProctimeStamp(func() time.Time { return now }, time.UTC, 1, NewSliceAssigner(spec, 1, true, time.UTC, agg)).(vec.Output)
+	var rows []changelog.Row
+	for i := range 256 {
+		rows = append(rows, changelog.Row{Kind: changelog.Insert, Vals: []types.Value{types.IntValue(int64(i % 13)),
+			types.TimestampValue(0, 0), types.IntValue(int64(i))}})
+	}
+	var vb vec.Batch
+	if !vec.FromRows(&vb, rows, in, nil) {
+		t.Fatal("rows without a columnar form")
+	}
+	before := WindowColumnBatches()
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := op.PushColumns(&vb); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if WindowColumnBatches()-before < 20 {
+		t.Fatal("the batches did not take the columnar path")
+	}
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per batch", allocs)
+	}
+}
