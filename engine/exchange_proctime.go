@@ -27,29 +27,8 @@ func (g *graph) exchangeProctimeWindow(n *planner.WindowAggregate, cfg exec.Grou
 	if g.batch {
 		return false, nil
 	}
-	// the aggregate's keys as columns of the node below, down through the Calcs to the TVF (-1: computed)
-	cols := append([]int(nil), cfg.Keys...)
-	var calcs []*planner.Calc // from the top down
-	below := n.Input
-	for {
-		c, ok := below.(*planner.Calc)
-		if !ok {
-			break
-		}
-		if g.parents[c] > 1 {
-			return false, nil
-		}
-		for i, k := range cols {
-			cols[i] = -1
-			if in, isCol := expr.ColumnIndex(c.Projects[k]); isCol {
-				cols[i] = in
-			}
-		}
-		calcs = append(calcs, c)
-		below = c.Input
-	}
-	tvf, ok := below.(*planner.WindowTVF)
-	if !ok || !tvf.Proctime || tvf.Spec.Kind == exec.Session || g.parents[tvf] > 1 || g.sliced[tvf] {
+	tvf, calcs, cols, ok := g.proctimeTrace(n, cfg)
+	if !ok {
 		return false, nil
 	}
 	nin := len(tvf.Input.Fields()) // the TVF appends window_start, window_end, window_time
@@ -66,10 +45,17 @@ func (g *graph) exchangeProctimeWindow(n *planner.WindowAggregate, cfg exec.Grou
 	if len(keys) == 0 {
 		return false, nil
 	}
+	startKey, sliced := proctimeSlices(n, cfg, cols, nin, len(route))
 	in := []exchangeInput{{node: tvf.Input, side: exec.ExchangeSide{Keys: keys, KeyTypes: kts}}}
 	built := len(g.exchanges) // this exchange's index (upstream ones come after it)
 	ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
-		agg, err := exec.NewRoutedWindowAgg(cfg, n.WindowEndKey, route, o)
+		var agg changelog.Output
+		var err error
+		if sliced {
+			agg, err = exec.NewSliceWindowAgg(cfg, n.Spec, startKey, n.WindowEndKey, o)
+		} else {
+			agg, err = exec.NewRoutedWindowAgg(cfg, n.WindowEndKey, route, o)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -77,7 +63,11 @@ func (g *graph) exchangeProctimeWindow(n *planner.WindowAggregate, cfg exec.Grou
 		for _, c := range calcs {
 			op = exec.NewCalc(c.Projects, c.Filter, g.meter(c, op, j))
 		}
-		op = exec.NewWindowAssigner(tvf.Spec, tvf.TimeCol, tvf.LTZ, g.loc, g.meter(tvf, op, j))
+		if sliced {
+			op = exec.NewSliceAssigner(tvf.Spec, tvf.TimeCol, tvf.LTZ, g.loc, g.meter(tvf, op, j))
+		} else {
+			op = exec.NewWindowAssigner(tvf.Spec, tvf.TimeCol, tvf.LTZ, g.loc, g.meter(tvf, op, j))
+		}
 		return []changelog.Output{exec.NewProctimeStamp(g.now, g.loc, tvf.TimeCol, op)}, agg, nil
 	}, out, j)
 	if ok && err == nil {
@@ -85,6 +75,90 @@ func (g *graph) exchangeProctimeWindow(n *planner.WindowAggregate, cfg exec.Grou
 		g.tickExchange(built, 2*exec.ProctimeTick)
 	}
 	return ok, err
+}
+
+// proctimeTrace follows window aggregate n's input down through Calcs (each with no other consumer) to a
+// processing-time TUMBLE, HOP or CUMULATE TVF (with no other consumer, not yet marked sliced) and returns it,
+// the Calcs from the top down, and the aggregate's keys as columns of the TVF's output (-1: computed).
+func (g *graph) proctimeTrace(n *planner.WindowAggregate, cfg exec.GroupAggConfig) (*planner.WindowTVF, []*planner.Calc, []int, bool) {
+	// the aggregate's keys as columns of the node below, down through the Calcs to the TVF (-1: computed)
+	cols := append([]int(nil), cfg.Keys...)
+	var calcs []*planner.Calc // from the top down
+	below := n.Input
+	for {
+		c, ok := below.(*planner.Calc)
+		if !ok {
+			break
+		}
+		if g.parents[c] > 1 {
+			return nil, nil, nil, false
+		}
+		for i, k := range cols {
+			cols[i] = -1
+			if in, isCol := expr.ColumnIndex(c.Projects[k]); isCol {
+				cols[i] = in
+			}
+		}
+		calcs = append(calcs, c)
+		below = c.Input
+	}
+	tvf, ok := below.(*planner.WindowTVF)
+	if !ok || !tvf.Proctime || tvf.Spec.Kind == exec.Session || g.parents[tvf] > 1 || g.sliced[tvf] {
+		return nil, nil, nil, false
+	}
+	return tvf, calcs, cols, true
+}
+
+// proctimeSliceWindow is sliceWindow (window_slice.go) for a processing-time TUMBLE aggregate that does not
+// run behind the exchange (exchangeProctimeWindow): at parallelism 1 the graph's clock (proctimeClock) then
+// passes columnar batches to the slice assigner and the slice-shared aggregate (proctimeSlices).
+func (g *graph) proctimeSliceWindow(n *planner.WindowAggregate, cfg exec.GroupAggConfig) (*planner.WindowTVF, int, bool) {
+	if g.batch || g.staged != nil || g.stage != nil {
+		return nil, 0, false
+	}
+	tvf, _, cols, ok := g.proctimeTrace(n, cfg)
+	if !ok {
+		return nil, 0, false
+	}
+	nin := len(tvf.Input.Fields())
+	nroute := 0
+	for _, k := range cols {
+		if k < 0 || k == tvf.TimeCol {
+			return nil, 0, false
+		}
+		if k < nin {
+			nroute++
+		}
+	}
+	startKey, ok := proctimeSlices(n, cfg, cols, nin, nroute)
+	if !ok {
+		return nil, 0, false
+	}
+	if g.sliced == nil {
+		g.sliced = map[*planner.WindowTVF]bool{}
+	}
+	return tvf, startKey, true
+}
+
+// proctimeSlices reports whether the keyed subtasks of a processing-time TUMBLE aggregate run the
+// slice-shared window aggregate (exec.NewSliceWindowAgg behind exec.NewSliceAssigner), which takes the
+// stamp's columnar batches (exec/window_slice_vec.go), and the index in cfg.Keys of window_start. A TUMBLE
+// window is one slice, so the assigner's rows are those of the per-window assigner and the Calcs between
+// see the same values; the aggregate's keys must be window_start, window_end and columns of the TVF's input
+// (cols: the keys as columns of the TVF's output, nin its input's width; nroute how many are input columns),
+// so that its state key (the keys without the window's) is the exchange's route key. It migrates the
+// per-window aggregate's checkpoints (exec/window_slice_migrate.go).
+func proctimeSlices(n *planner.WindowAggregate, cfg exec.GroupAggConfig, cols []int, nin, nroute int) (int, bool) {
+	if perWindowTumble || n.Spec.Kind != exec.Tumble || !exec.SliceWindowSupported(n.Spec, cfg.Aggs) ||
+		nroute != len(cols)-2 || cols[n.WindowEndKey] != nin+1 {
+		return 0, false
+	}
+	for i, k := range cols {
+		if k == nin {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // proctimeClock builds a processing-time clock in front of op (exec.NewProctimeClock) and, in streaming,

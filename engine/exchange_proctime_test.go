@@ -76,8 +76,18 @@ CREATE TABLE totals (user_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (user
 // clock (every row in one window, which fires only at the end of input) at parallelism 2, stops it with a
 // savepoint, restores at 1, then at 3 with more input each time, the last run bounded: the window's counts
 // are exact, so the state was cut with the sources' positions and redistributed by group key (also from
-// the one instance at parallelism 1 into the routed subtasks).
+// the one instance at parallelism 1 into the routed subtasks), also from the per-window aggregate's
+// savepoint into the slice-shared aggregate.
 func TestExchangeProctimeWindowRescale(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("legacy=%v", legacy), func(t *testing.T) { proctimeWindowRescale(t, legacy) })
+	}
+}
+
+// proctimeWindowRescale is TestExchangeProctimeWindowRescale; legacy: the first run's aggregate is the
+// per-window one (perWindowTumble), whose savepoint the slice-shared aggregate restores (migrated, then
+// routed by its keys without the window's) at parallelism 1 and 3.
+func proctimeWindowRescale(t *testing.T, legacy bool) {
 	addr := exchangeBroker(t)
 	dir := t.TempDir()
 	clock := time.Date(2024, 5, 15, 13, 47, 21, 0, time.UTC)
@@ -107,7 +117,9 @@ FROM TABLE(TUMBLE(TABLE o, DESCRIPTOR(pt), INTERVAL '10' SECOND)) GROUP BY user_
 			t.Fatal(err)
 		}
 		built := exchangesBuilt.Load()
+		perWindowTumble = legacy && i == 0
 		res, err := s.Execute(context.Background(), st)
+		perWindowTumble = false
 		if err != nil {
 			t.Fatal(err)
 		}

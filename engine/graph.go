@@ -345,6 +345,19 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if ok, err := g.exchangeProctimeWindow(n, cfg, out, j); ok || err != nil {
 			return err // exchange_proctime.go
 		}
+		if tvf, startKey, ok := g.proctimeSliceWindow(n, cfg); ok {
+			// processing-time TUMBLE not behind the exchange: slice-shared, on columns (exchange_proctime.go)
+			mk = func(o changelog.Output) (changelog.Output, error) {
+				return exec.NewSliceWindowAgg(cfg, n.Spec, startKey, n.WindowEndKey, o)
+			}
+			g.sliced[tvf] = true
+			pkeys, ptypes = nil, nil
+			for i, k := range cfg.Keys {
+				if i != startKey && i != n.WindowEndKey {
+					pkeys, ptypes = append(pkeys, k), append(ptypes, cfg.KeyTypes[i])
+				}
+			}
+		}
 		if !g.batch {
 			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: pkeys, KeyTypes: ptypes}}}
 			if ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {

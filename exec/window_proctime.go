@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // NewProctimeClock drives processing-time windows (a window function over a PROCTIME() column): placed
@@ -33,6 +34,7 @@ type proctimeClock struct {
 	out   changelog.Output
 	wm    int64
 	ended bool
+	conv  *vec.RowConv // columnar batches to an output that takes rows (window_proctime_vec.go)
 }
 
 // ProctimeTick is how often the engine advances processing-time clocks while no input arrives (FlushDue),
@@ -86,7 +88,8 @@ func NewProctimeStamp(now func() time.Time, loc *time.Location, col int, out cha
 type proctimeStamp struct {
 	clock *proctimeClock
 	col   int
-	floor int64 // no stamp goes below: the last stamp, and the instant of the last watermark emitted
+	floor int64     // no stamp goes below: the last stamp, and the instant of the last watermark emitted
+	vx    *stampVec // columnar batches' scratch (window_proctime_vec.go)
 }
 
 func (s *proctimeStamp) Push(b *changelog.Batch) error {
