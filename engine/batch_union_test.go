@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// unionTasks returns the number of tasks of the job's source stage (the stage whose name starts with
+// "Source: " and that has a Union), failing when there is not exactly one.
+func unionTasks(t *testing.T, j *Job) int {
+	t.Helper()
+	tasks := map[int]int{}
+	for _, a := range j.StageAttempts() {
+		if strings.HasPrefix(a.Name, "Source: ") && strings.Contains(a.Name, "Union") {
+			tasks[a.Stage] = a.Tasks
+		}
+	}
+	if len(tasks) != 1 {
+		t.Fatalf("want one source stage with a Union:\n%s", attemptsOf(j))
+	}
+	for _, n := range tasks {
+		return n
+	}
+	return 0
+}
+
+// A batch source stage that is a UNION ALL of splittable scans (two filesystem tables, a table with itself
+// without source reuse, a table with VALUES) runs as P tasks, each reading its share of every scan's files
+// (VALUES in task 0): at P = 1, 2, 3 the result equals the streaming result materialized.
+func TestBatchUnionSourceTasks(t *testing.T) {
+	tables := batchTaskTables(t)
+	cases := []struct {
+		name, sink, query string
+	}{
+		{"two tables", "k BIGINT, c BIGINT, s BIGINT",
+			"SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f UNION ALL SELECT k2, k2 * 1000 FROM d) GROUP BY k"},
+		{"two tables into the sink", "k BIGINT, x BIGINT",
+			"SELECT k, id FROM f WHERE v < 4 UNION ALL SELECT k2, k2 * 1000 FROM d"},
+		{"a table with itself", "k BIGINT, c BIGINT, s BIGINT",
+			"SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f WHERE v < 7 UNION ALL SELECT k, -id FROM f WHERE v >= 3) GROUP BY k"},
+		{"a table with values", "k BIGINT, c BIGINT, s BIGINT",
+			"SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f UNION ALL SELECT * FROM (VALUES (CAST(1 AS BIGINT), CAST(7 AS BIGINT)), (CAST(99 AS BIGINT), CAST(8 AS BIGINT))) AS t(k, x)) GROUP BY k"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			script := tables + "SET 'table.optimizer.reuse-source-enabled' = 'false';\nCREATE TABLE out_t (" + tc.sink +
+				") WITH ('connector' = 'print');\nINSERT INTO out_t " + tc.query + ";"
+			lines, notice, _, err := stagedRun(t, script, map[string]string{"execution.runtime-mode": "streaming", "parallelism.default": "1"})
+			if err != nil {
+				t.Fatalf("streaming: %v\n%s", err, notice)
+			}
+			want := materializedPrint(t, lines)
+			if len(want) < 40 {
+				t.Fatalf("too few rows: %q", want)
+			}
+			for _, par := range []int{1, 2, 3} {
+				lines, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": fmt.Sprint(par)})
+				if err != nil {
+					t.Fatalf("batch at parallelism %d: %v\n%s", par, err, notice)
+				}
+				if got := materializedPrint(t, lines); strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Fatalf("batch at parallelism %d differs from streaming (%d rows vs %d)\nbatch:\n%.1500s\nstreaming:\n%.1500s",
+						par, len(got), len(want), strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+				if n := unionTasks(t, job); n != par {
+					t.Fatalf("the union's source stage ran %d tasks at parallelism %d:\n%s", n, par, attemptsOf(job))
+				}
+			}
+		})
+	}
+}
+
+const unionGenScript = `
+CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '20000', 'rows-per-second' = '1000000000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '20000');
+CREATE TABLE src2 (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '6000', 'rows-per-second' = '1000000000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '6000');
+CREATE TABLE out_t (k BIGINT, n BIGINT, s BIGINT) WITH ('connector' = 'print');
+INSERT INTO out_t SELECT MOD(id, 300), COUNT(*), SUM(id) FROM (SELECT id FROM src UNION ALL SELECT id * 7 FROM src2) GROUP BY MOD(id, 300);`
+
+// A fault in one task of a union source stage (two datagen tables: each task its own row ranges of both)
+// restarts that task alone, from the start of its own splits of both tables: the other task runs once, the
+// failed task reads its 10000 + 3000 rows again, and the result equals a fault-free run at parallelism 1.
+func TestBatchUnionSourceFailover(t *testing.T) {
+	want, _, _, err := stagedRun(t, unionGenScript, map[string]string{"parallelism.default": "1"})
+	if err != nil || len(want) != 300 {
+		t.Fatalf("%v: %d rows", err, len(want))
+	}
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.id == 1 && task == 1 && attempt == 1 && rows > 0 && !end {
+			return errInjected // after its first batch
+		}
+		return nil
+	})
+	got, notice, job, err := stagedRun(t, unionGenScript, map[string]string{"parallelism.default": "2"})
+	if err != nil {
+		t.Fatalf("job failed: %v\n%s", err, notice)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the result differs from the fault-free run at parallelism 1")
+	}
+	at := taskAttempts(job)
+	if a := at["1/1/1"]; !errors.Is(a.Err, errInjected) || a.Tasks != 2 || !strings.Contains(a.Name, "Union") {
+		t.Fatalf("source task 1 attempt 1: %+v\n%s", a, attemptsOf(job))
+	}
+	for _, k := range []string{"1/0/1", "1/1/2"} {
+		if a, ok := at[k]; !ok || a.Err != nil || a.RowsRead != 13000 {
+			t.Fatalf("want a successful attempt %s reading 13000 rows:\n%s", k, attemptsOf(job))
+		}
+	}
+	if _, ok := at["1/0/2"]; ok {
+		t.Fatalf("source task 0 ran again:\n%s", attemptsOf(job))
+	}
+	if !strings.Contains(notice, "Restarting stage 1 task 2/2 alone, from the start of its own splits") {
+		t.Fatalf("notice:\n%s", notice)
+	}
+}
+
+// The same over a table unioned with itself (filesystem, no source reuse: two enumerators), at parallelism 3:
+// task 1 fails after its first batch (task 0 waits in its first batch until then, so that every task has
+// files of its own), runs again alone and reads again the files its failed attempt was handed; tasks 0 and 2
+// run once, and every row of both scans is read once by a successful attempt.
+func TestBatchUnionSourceFailoverFiles(t *testing.T) {
+	script := batchTaskTables(t) + `SET 'table.optimizer.reuse-source-enabled' = 'false';
+CREATE TABLE out_t (k BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'print');
+INSERT INTO out_t SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f UNION ALL SELECT k, -id FROM f) GROUP BY k;`
+	want, _, _, err := stagedRun(t, script, map[string]string{"parallelism.default": "1"})
+	if err != nil || len(want) != 41 {
+		t.Fatalf("%v: %d rows", err, len(want))
+	}
+	failed := make(chan struct{})
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.id != 1 || attempt != 1 || end || rows == 0 {
+			return nil
+		}
+		switch task {
+		case 0:
+			select { // task 0's batches wait for task 1's failure
+			case <-failed:
+			case <-time.After(10 * time.Second):
+				return errors.New("task 1 did not fail while task 0 was reading")
+			}
+		case 1:
+			select {
+			case <-failed:
+			default:
+				close(failed)
+				return errInjected
+			}
+		}
+		return nil
+	})
+	got, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": "3"})
+	if err != nil {
+		t.Fatalf("job failed: %v\n%s", err, notice)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the result differs from the fault-free run at parallelism 1:\n%s", attemptsOf(job))
+	}
+	at := taskAttempts(job)
+	a, b, c, d := at["1/1/1"], at["1/1/2"], at["1/0/1"], at["1/2/1"]
+	if !errors.Is(a.Err, errInjected) || b.Err != nil || c.Err != nil || d.Err != nil || a.RowsRead == 0 || c.RowsRead == 0 ||
+		b.RowsRead+c.RowsRead+d.RowsRead != 6000 || a.Tasks != 3 {
+		t.Fatalf("want task 1 to fail and run again, and the successful attempts to read the 6000 rows once:\n%s", attemptsOf(job))
+	}
+	if _, ok := at["1/0/2"]; ok {
+		t.Fatalf("source task 0 ran again:\n%s", attemptsOf(job))
+	}
+	if _, ok := at["1/2/2"]; ok {
+		t.Fatalf("source task 2 ran again:\n%s", attemptsOf(job))
+	}
+	if !strings.Contains(notice, "Restarting stage 1 task 2/3 alone, from the start of its own splits") {
+		t.Fatalf("notice:\n%s", notice)
+	}
+}
