@@ -120,8 +120,8 @@ func TestBatchUnionSourceFailover(t *testing.T) {
 }
 
 // The same over a table unioned with itself (filesystem, no source reuse: two enumerators), at parallelism 3:
-// task 1 fails after its first batch (task 0 waits in its first batch until then, so that every task has
-// files of its own), runs again alone and reads again the files its failed attempt was handed; tasks 0 and 2
+// task 1 fails after its first batch (tasks 0 and 2 wait in their first batches until then, so that every
+// task has files of its own), runs again alone and reads again the files its failed attempt was handed; tasks 0 and 2
 // run once, and every row of both scans is read once by a successful attempt.
 func TestBatchUnionSourceFailoverFiles(t *testing.T) {
 	script := batchTaskTables(t) + `SET 'table.optimizer.reuse-source-enabled' = 'false';
@@ -137,11 +137,11 @@ INSERT INTO out_t SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f UNIO
 			return nil
 		}
 		switch task {
-		case 0:
-			select { // task 0's batches wait for task 1's failure
+		case 0, 2:
+			select { // tasks 0 and 2 wait in their first batches for task 1's failure
 			case <-failed:
 			case <-time.After(10 * time.Second):
-				return errors.New("task 1 did not fail while task 0 was reading")
+				return fmt.Errorf("task 1 did not fail while task %d was reading", task)
 			}
 		case 1:
 			select {
@@ -162,7 +162,7 @@ INSERT INTO out_t SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f UNIO
 	}
 	at := taskAttempts(job)
 	a, b, c, d := at["1/1/1"], at["1/1/2"], at["1/0/1"], at["1/2/1"]
-	if !errors.Is(a.Err, errInjected) || b.Err != nil || c.Err != nil || d.Err != nil || a.RowsRead == 0 || c.RowsRead == 0 ||
+	if !errors.Is(a.Err, errInjected) || b.Err != nil || c.Err != nil || d.Err != nil || a.RowsRead == 0 || c.RowsRead == 0 || d.RowsRead == 0 ||
 		b.RowsRead+c.RowsRead+d.RowsRead != 6000 || a.Tasks != 3 {
 		t.Fatalf("want task 1 to fail and run again, and the successful attempts to read the 6000 rows once:\n%s", attemptsOf(job))
 	}
@@ -173,6 +173,70 @@ INSERT INTO out_t SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f UNIO
 		t.Fatalf("source task 2 ran again:\n%s", attemptsOf(job))
 	}
 	if !strings.Contains(notice, "Restarting stage 1 task 2/3 alone, from the start of its own splits") {
+		t.Fatalf("notice:\n%s", notice)
+	}
+}
+
+// A scan's own 'scan.parallelism' sets its subtasks: src at 3 and src2 at the default 2 make a 3-task stage
+// in which task 2 reads only src's third row range; the option is honoured (no warning) and the result
+// equals parallelism 1.
+func TestBatchUnionSourceScanParallelism(t *testing.T) {
+	want, _, _, err := stagedRun(t, unionGenScript, map[string]string{"parallelism.default": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := strings.Replace(unionGenScript, "'number-of-rows' = '20000',", "'number-of-rows' = '20000', 'scan.parallelism' = '3',", 1)
+	got, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": "2"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, notice)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the result differs from parallelism 1")
+	}
+	if n := unionTasks(t, job); n != 3 || strings.Contains(notice, "scan.parallelism") {
+		t.Fatalf("want 3 tasks and no warning, got %d:\n%s\n%s", n, attemptsOf(job), notice)
+	}
+	at := taskAttempts(job)
+	if r0, r1, r2 := at["1/0/1"].RowsRead, at["1/1/1"].RowsRead, at["1/2/1"].RowsRead; r0+r1+r2 != 26000 || r2 >= r0 || r2 == 0 {
+		t.Fatalf("want src2's 6000 rows in tasks 0 and 1 only, 26000 rows in all:\n%s", attemptsOf(job))
+	}
+}
+
+// A union of a source that restarts one subtask (datagen) with one that cannot (nexmark) restarts its tasks
+// together when one fails: both sources are read again from their starts, and the result is right.
+func TestBatchUnionSourceFailoverShared(t *testing.T) {
+	script := `CREATE TABLE nx (event_type INT,
+  person ROW<id BIGINT, name STRING, emailAddress STRING, creditCard STRING, city STRING, state STRING, dateTime TIMESTAMP(3), extra STRING>,
+  auction ROW<id BIGINT, itemName STRING, description STRING, initialBid BIGINT, reserve BIGINT, dateTime TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra STRING>,
+  bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, dateTime TIMESTAMP(3), extra STRING>) WITH ('connector' = 'nexmark', 'events.num' = '30000',
+  'num-event-generators' = '4', 'seed' = '7', 'base-time' = '1436918400000');
+CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '6000', 'rows-per-second' = '1000000000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '6000');
+CREATE TABLE out_t (e BIGINT, c BIGINT) WITH ('connector' = 'print');
+INSERT INTO out_t SELECT e, COUNT(*) FROM (SELECT CAST(event_type AS BIGINT) AS e FROM nx UNION ALL SELECT MOD(id, 5) + 10 FROM src) GROUP BY e;`
+	want, notice, _, err := stagedRun(t, script, map[string]string{"parallelism.default": "1"})
+	if err != nil || len(want) != 8 {
+		t.Fatalf("%v %q\n%s", err, want, notice)
+	}
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.id == 1 && task == 1 && attempt == 1 && rows > 0 && !end {
+			return errInjected
+		}
+		return nil
+	})
+	got, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": "2"})
+	if err != nil {
+		t.Fatalf("job failed: %v\n%s", err, notice)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the result differs from the fault-free run at parallelism 1:\n%s", attemptsOf(job))
+	}
+	at := taskAttempts(job)
+	a, b := at["1/0/2"], at["1/1/2"]
+	if !errors.Is(at["1/1/1"].Err, errInjected) || a.Err != nil || b.Err != nil || a.RowsRead+b.RowsRead != 36000 {
+		t.Fatalf("want both source tasks to run again (36000 rows):\n%s", attemptsOf(job))
+	}
+	if !strings.Contains(notice, "Restarting stage 1 with its 2 tasks") {
 		t.Fatalf("notice:\n%s", notice)
 	}
 }
