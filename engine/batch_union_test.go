@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // unionTasks returns the number of tasks of the job's source stage (the stage whose name starts with
@@ -238,5 +241,60 @@ INSERT INTO out_t SELECT e, COUNT(*) FROM (SELECT CAST(event_type AS BIGINT) AS 
 	}
 	if !strings.Contains(notice, "Restarting stage 1 with its 2 tasks") {
 		t.Fatalf("notice:\n%s", notice)
+	}
+}
+
+// A union of two bounded Kafka topics (4 and 2 partitions) at parallelism 2: each task reads its partitions
+// of both; task 1 fails after its first batch and reads its 2 + 1 partitions (2500 rows) again alone.
+func TestBatchUnionSourceFailoverKafka(t *testing.T) {
+	addr := exchangeBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range 4000 {
+		recs = append(recs, &kgo.Record{Topic: "bu_a", Partition: int32(i % 4), Value: []byte(fmt.Sprintf(`{"id": %d, "k": %d}`, i, (i*31)%97))})
+	}
+	for i := range 1000 {
+		recs = append(recs, &kgo.Record{Topic: "bu_b", Partition: int32(i % 2), Value: []byte(fmt.Sprintf(`{"id": %d, "k": %d}`, -i, i%50))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf(`
+CREATE TABLE a (id BIGINT, k BIGINT) WITH ('connector' = 'kafka', 'topic' = 'bu_a', 'properties.bootstrap.servers' = '%[1]s',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+CREATE TABLE b (id BIGINT, k BIGINT) WITH ('connector' = 'kafka', 'topic' = 'bu_b', 'properties.bootstrap.servers' = '%[1]s',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+CREATE TABLE out_t (k BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'print');
+INSERT INTO out_t SELECT k, COUNT(*), SUM(id) FROM (SELECT k, id FROM a UNION ALL SELECT k, id FROM b) GROUP BY k;`, addr)
+	want, _, _, err := stagedRun(t, script, map[string]string{"parallelism.default": "1"})
+	if err != nil || len(want) != 97 {
+		t.Fatalf("%v: %d rows", err, len(want))
+	}
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.id == 1 && task == 1 && attempt == 1 && rows > 0 && !end {
+			return errInjected
+		}
+		return nil
+	})
+	got, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": "2"})
+	if err != nil {
+		t.Fatalf("job failed: %v\n%s", err, notice)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the result differs from the fault-free run at parallelism 1:\n%s", attemptsOf(job))
+	}
+	at := taskAttempts(job)
+	if a, b, c := at["1/1/1"], at["1/1/2"], at["1/0/1"]; !errors.Is(a.Err, errInjected) || b.Err != nil || c.Err != nil ||
+		b.RowsRead != 2500 || c.RowsRead != 2500 || !strings.Contains(a.Name, "Union") {
+		t.Fatalf("source attempts (want each task to read 2500 rows, task 1 twice):\n%s", attemptsOf(job))
+	}
+	if _, ok := at["1/0/2"]; ok || !strings.Contains(notice, "Restarting stage 1 task 2/2 alone") {
+		t.Fatalf("source task 0 ran again, or notice:\n%s\n%s", attemptsOf(job), notice)
 	}
 }
