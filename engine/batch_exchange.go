@@ -73,13 +73,13 @@ type batchStage struct {
 	types  []types.Type
 	inputs []*batchStage
 
-	tasks    []*stageTask  // batch_tasks.go
-	split    *planner.Scan // a source stage whose tasks read the splits of this scan's ParallelSource
-	splitMu  sync.Mutex    // held while a split source stage runs (its tasks restart together)
-	parts    int           // subpartitions of each task's result: the consumer's tasks (0, 1: one file)
-	partKeys []int         // the consumer's key columns the subpartitions are hashed by (none: round-robin)
-	sink     *stageSink    // a sink stage whose tasks write one Output (batch_sink.go)
-	forward  bool          // task i reads only task i's file of its input (batch_sink.go)
+	tasks    []*stageTask // batch_tasks.go
+	split    []splitIn    // a source stage whose tasks read the splits of these scans' ParallelSources
+	splitMu  sync.Mutex   // held while a split source stage runs (its tasks restart together)
+	parts    int          // subpartitions of each task's result: the consumer's tasks (0, 1: one file)
+	partKeys []int        // the consumer's key columns the subpartitions are hashed by (none: round-robin)
+	sink     *stageSink   // a sink stage whose tasks write one Output (batch_sink.go)
+	forward  bool         // task i reads only task i's file of its input (batch_sink.go)
 }
 
 // stageRun is one attempt's graph.
@@ -273,8 +273,7 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 // input is called by graph.build for every node of a stage attempt's graph: a cut node other than the root
 // becomes a source reading its stage's intermediate result file. It reports whether it handled n.
 func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool {
-	if sc, ok := n.(*planner.Scan); ok && sc == b.st.split {
-		b.splitInput(g, sc, out)
+	if b.splitInput(g, n, out) {
 		return true
 	}
 	if n == b.st.root && !b.rootNow {
@@ -456,7 +455,7 @@ func (sj *stagedJob) runLocked(ctx context.Context, tk *stageTask) error {
 			return err
 		}
 		what := "from its sources"
-		if st.split != nil {
+		if len(st.split) > 0 {
 			what = "from the start of its own splits (the other tasks' results are kept)"
 		}
 		if len(st.inputs) > 0 {

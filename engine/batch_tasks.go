@@ -151,15 +151,18 @@ func (sj *stagedJob) planTasks(p int) {
 		walk(st.root)
 		keyed[st] = ok && len(edges[st]) > 0
 		if len(edges[st]) == 0 {
-			st.split = splitScan(st.root)
+			st.split = splitScans(st.root)
 		}
 	}
 	for _, st := range sj.stages {
 		n := 1
-		if st.split != nil {
-			if n = st.split.Source.(connectors.ParallelSource).Subtasks(p); n <= 1 {
-				n, st.split = 1, nil
-			}
+		for i := range st.split {
+			s := &st.split[i]
+			s.n = s.scan.Source.(connectors.ParallelSource).Subtasks(p)
+			n = max(n, s.n)
+		}
+		if n <= 1 {
+			st.split = nil
 		}
 		if p > 1 && keyed[st] {
 			n = p
@@ -185,20 +188,37 @@ func (sj *stagedJob) planTasks(p int) {
 	}
 }
 
-// splitScan returns the scan of a source stage that can read its source's splits as several tasks: one scan
-// of a connectors.ParallelSource under row-wise operators only (no WATERMARK: its split listener is one per
-// source); else nil.
-func splitScan(root planner.Node) *planner.Scan {
-	var scan *planner.Scan
+// splitIn is one scan of a split source stage: its source runs as n subtasks, subtask i in the stage's task i
+// (tasks n and above read none of its splits).
+type splitIn struct {
+	scan *planner.Scan
+	n    int
+}
+
+// splitScans returns the scans of a source stage that can read their sources' splits as several tasks: one
+// scan, or the UNION ALL of several, of a connectors.ParallelSource each, under row-wise operators only (no
+// WATERMARK: its split listener is one per source; no scan read for two branches: source reuse), with
+// VALUES beside them (read by task 0 alone); else nil.
+func splitScans(root planner.Node) []splitIn {
+	var scans []splitIn
+	seen := map[planner.Node]bool{}
+	srcs := map[connectors.Source]bool{}
 	ok := true
 	var walk func(n planner.Node)
 	walk = func(n planner.Node) {
+		if seen[n] { // a DAG: a result read by two branches
+			ok = false
+			return
+		}
+		seen[n] = true
 		switch x := n.(type) {
 		case *planner.Scan:
-			if _, par := x.Source.(connectors.ParallelSource); !par || scan != nil {
+			if _, par := x.Source.(connectors.ParallelSource); !par || srcs[x.Source] {
 				ok = false
 			}
-			scan = x
+			srcs[x.Source] = true
+			scans = append(scans, splitIn{scan: x})
+		case *planner.Values:
 		case *planner.WatermarkAssigner:
 			ok = false
 		default:
@@ -214,10 +234,11 @@ func splitScan(root planner.Node) *planner.Scan {
 	if !ok {
 		return nil
 	}
-	return scan
+	return scans
 }
 
-// splitTask is the source of one task of a split source stage: subtask i of n of the scan's source.
+// splitTask is the source of one task of a split source stage: subtask i of n of the scan's source (none
+// when i >= n: that scan's source runs fewer subtasks than the stage has tasks).
 type splitTask struct {
 	connectors.Source
 	par  connectors.ParallelSource
@@ -225,16 +246,40 @@ type splitTask struct {
 }
 
 func (s *splitTask) Run(ctx context.Context, out changelog.Output) error {
+	if s.i >= s.n {
+		return nil
+	}
 	return s.par.RunSubtask(ctx, out, s.i, s.n)
 }
 
-// splitInput adds the source of this task of a split source stage to g.
-func (b *stageBuild) splitInput(g *graph, sc *planner.Scan, out changelog.Output) {
+// splitInput adds to g the source of scan sc for this task of a split source stage (or VALUES: its rows in
+// task 0 only). It reports whether n is such a node.
+func (b *stageBuild) splitInput(g *graph, n planner.Node, out changelog.Output) bool {
 	j := b.sj.job
-	out = g.meter(sc, out, j)
-	g.register(sc, sc.Source)
-	g.sources = append(g.sources, sourceRun{name: sc.Table.Name, out: exec.NewCounter(&j.rowsIn, out),
-		src: &splitTask{Source: sc.Source, par: sc.Source.(connectors.ParallelSource), i: b.task.index, n: len(b.st.tasks)}})
+	if v, ok := n.(*planner.Values); ok && len(b.st.split) > 0 {
+		if b.task.index == 0 {
+			return false // built as usual
+		}
+		vs := &valuesSource{}
+		g.register(v, vs)
+		g.sources = append(g.sources, sourceRun{name: "VALUES", src: vs, out: g.meter(v, out, j)})
+		return true
+	}
+	sc, ok := n.(*planner.Scan)
+	if !ok {
+		return false
+	}
+	for _, s := range b.st.split {
+		if s.scan != sc {
+			continue
+		}
+		out = g.meter(sc, out, j)
+		g.register(sc, sc.Source)
+		g.sources = append(g.sources, sourceRun{name: sc.Table.Name, out: exec.NewCounter(&j.rowsIn, out),
+			src: &splitTask{Source: sc.Source, par: sc.Source.(connectors.ParallelSource), i: b.task.index, n: s.n}})
+		return true
+	}
+	return false
 }
 
 // newStageOutput creates the files task tk writes its result into: one writer per subpartition, behind a
@@ -311,25 +356,28 @@ func (w *partWriter) End() error {
 // sharedSplits reports a split source stage whose source cannot run one subtask again alone
 // (connectors.SubtaskRestarter): its tasks restart together, the source read again from its start.
 func (st *batchStage) sharedSplits() bool {
-	if st.split == nil {
-		return false
+	for _, s := range st.split {
+		if _, ok := s.scan.Source.(connectors.SubtaskRestarter); !ok {
+			return true
+		}
 	}
-	_, ok := st.split.Source.(connectors.SubtaskRestarter)
-	return !ok
+	return false
 }
 
 // restartSplit lets the source of split source task tk read its own splits again (attempts after the first).
 func (tk *stageTask) restartSplit() error {
 	st := tk.st
-	if st.split == nil || tk.attempts <= 1 {
+	if tk.attempts <= 1 {
 		return nil
 	}
-	r, ok := st.split.Source.(connectors.SubtaskRestarter)
-	if !ok {
-		return nil
-	}
-	if err := r.RestartSubtask(tk.index, len(st.tasks)); err != nil {
-		return fmt.Errorf("stage %d (%s)%s: %w", st.id, st.name, tk.what(), err)
+	for _, s := range st.split {
+		r, ok := s.scan.Source.(connectors.SubtaskRestarter)
+		if !ok || tk.index >= s.n {
+			continue
+		}
+		if err := r.RestartSubtask(tk.index, s.n); err != nil {
+			return fmt.Errorf("stage %d (%s)%s: source %s: %w", st.id, st.name, tk.what(), s.scan.Table.Name, err)
+		}
 	}
 	return nil
 }
@@ -395,9 +443,11 @@ func (sj *stagedJob) runTask(ctx context.Context, tk *stageTask) error {
 func (sj *stagedJob) runSplitLocked(ctx context.Context, st *batchStage) error {
 	for {
 		if st.tasks[0].attempts > 0 {
-			if c, ok := st.split.Source.(connectors.Checkpointed); ok {
-				if err := c.RestorePosition(nil); err != nil { // read the source again from its start
-					return fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
+			for _, s := range st.split {
+				if c, ok := s.scan.Source.(connectors.Checkpointed); ok {
+					if err := c.RestorePosition(nil); err != nil { // read the source again from its start
+						return fmt.Errorf("stage %d (%s): source %s: %w", st.id, st.name, s.scan.Table.Name, err)
+					}
 				}
 			}
 		}

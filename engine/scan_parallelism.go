@@ -58,7 +58,7 @@ func scanParallelismWarnings(g *graph, roots []planner.Node, batch bool) []strin
 		case batch && g.splitInStages(sc):
 			continue
 		case batch:
-			why = "in batch mode here: a batch job reads a source as several tasks only when it is an INSERT job run in stages ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_BLOCKING' and a restart strategy) and the table is the only scan of its stage, without a WATERMARK"
+			why = "in batch mode here: a batch job reads a source as several tasks only when it is an INSERT job run in stages ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_BLOCKING' and a restart strategy) and the table's stage reads only splittable scans (one, or a UNION ALL of several) under projections and filters, without a WATERMARK"
 		case g.runsAsSubtasks(sc):
 			continue
 		case reused[sc]:
@@ -95,8 +95,10 @@ func (g *graph) splitInStages(sc *planner.Scan) bool {
 		return false
 	}
 	for _, st := range g.staged.stages {
-		if st.split == sc && len(st.tasks) > 1 {
-			return true
+		for _, s := range st.split {
+			if s.scan == sc && len(st.tasks) > 1 {
+				return true
+			}
 		}
 	}
 	return false

@@ -28,7 +28,7 @@ func TestScanParallelismWarningForQueries(t *testing.T) {
 	if _, err := s.Execute(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	const want = "[WARNING] Table gen: 'scan.parallelism' = '2' has no effect in batch mode here: a batch job reads a source as several tasks only when it is an INSERT job run in stages ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_BLOCKING' and a restart strategy) and the table is the only scan of its stage, without a WATERMARK. Remove the option to silence this warning.\n"
+	const want = "[WARNING] Table gen: 'scan.parallelism' = '2' has no effect in batch mode here: a batch job reads a source as several tasks only when it is an INSERT job run in stages ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_BLOCKING' and a restart strategy) and the table's stage reads only splittable scans (one, or a UNION ALL of several) under projections and filters, without a WATERMARK. Remove the option to silence this warning.\n"
 	for _, mode := range []string{ModeBatch, ModeStreaming} {
 		notice.Reset()
 		rows, _, err := queryRows(ctx, s, "SELECT SUM(id) FROM gen", mode)
