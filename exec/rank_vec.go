@@ -68,7 +68,7 @@ func (r *rankOp) PushColumns(b *vec.Batch) error {
 	for k := 0; k < n; k++ {
 		i := b.Row(k)
 		for _, o := range r.cfg.Order {
-			row[o.Col] = keyValue(b.Cols[o.Col], i)
+			row[o.Col] = rankKeyValue(b.Cols[o.Col], i)
 		}
 		key, h := r.warmKey(k)
 		r.apply(true, key, h, appendSortKey(r.nbuf[:0], row, r.cfg.Order), nil, b, i)
@@ -86,7 +86,7 @@ func (r *rankOp) columnKeys(b *vec.Batch, row []types.Value) error {
 			return fmt.Errorf("rank: the input was planned as insert-only but carries a %s row", kind)
 		}
 		for _, c := range r.cfg.Partition {
-			row[c] = keyValue(b.Cols[c], i)
+			row[c] = rankKeyValue(b.Cols[c], i)
 		}
 		start := len(r.pkeys)
 		r.pkeys = r.partKey(r.pkeys, row)
@@ -104,9 +104,35 @@ func (r *rankOp) colRowAt(b *vec.Batch, i int) []types.Value {
 	}
 	row := r.colRow[:w]
 	for j, c := range b.Cols {
-		row[j] = c.Value(i)
+		if plainInts(c) {
+			row[j] = intAt(c, i)
+		} else {
+			row[j] = c.Value(i)
+		}
 	}
 	return row
+}
+
+// plainInts reports whether c's values are its int64s with its tag (integers, dates, times, timestamps
+// without nanoseconds): what c.Value gives, read without its switch.
+func plainInts(c *vec.Col) bool {
+	return c.Kind == vec.Int64 && c.Tag != types.TagDecimal && c.Nanos == nil
+}
+
+func intAt(c *vec.Col, i int) types.Value {
+	if c.Nulls.Get(i) {
+		return types.NullValue
+	}
+	return types.Value{T: c.Tag, I: c.I64[i]}
+}
+
+// rankKeyValue is value i of c for a key (keyValue): plain integers and timestamps (an order column) read
+// straight.
+func rankKeyValue(c *vec.Col, i int) types.Value {
+	if plainInts(c) {
+		return intAt(c, i)
+	}
+	return keyValue(c, i)
 }
 
 var _ vec.Output = (*rankOp)(nil)
