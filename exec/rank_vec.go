@@ -50,10 +50,7 @@ func (r *rankOp) PushColumns(b *vec.Batch) error {
 		}
 	}
 	n := b.Len()
-	if n == 0 {
-		return nil
-	}
-	r.begin()
+	r.begin() // as Push: the TTL's clock ticks for an empty batch too
 	if cap(r.colKey) < w {
 		r.colKey = make([]types.Value, w)
 	}
