@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // RankConfig configures a partitioned ROW_NUMBER() Top-N (Flink's Rank): rows are numbered from 1 per
@@ -100,6 +101,10 @@ type rankOp struct {
 	ob        changelog.Batch
 	arena     []types.Value
 	ttl       stateTTL
+	// columnar input (rank_vec.go)
+	conv   *vec.RowConv
+	colKey []types.Value // the partition and order values of a columnar row
+	colRow []types.Value // a columnar row converted to be stored
 }
 
 func (r *rankOp) ident(dst []byte, vals []types.Value) []byte {
@@ -294,11 +299,7 @@ func truncatePart(rs *rankStore, p *rankPart, n int) {
 }
 
 func (r *rankOp) Push(b *changelog.Batch) error {
-	r.ob.Reset()
-	r.arena = r.arena[:0]
-	r.tickTTL()
-	now := r.ttl.now
-	st := &r.st
+	r.begin()
 	warmed := r.warm(b.Rows)
 	for ri, row := range b.Rows {
 		insert := row.Kind.IsAccumulate()
@@ -314,79 +315,22 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 			key, h = r.warmKey(ri)
 		} else {
 			r.kbuf = r.partKey(r.kbuf[:0], row.Vals)
-			key, h = r.kbuf, st.st.hash(r.kbuf)
+			key, h = r.kbuf, r.st.st.hash(r.kbuf)
 		}
-		p := &r.part
-		slot, found := st.st.find(key, h)
-		if found {
-			st.load(slot, p)
-			if r.ttl.expired(p.touched) { // expired, not dropped by a scan yet
-				st.deletePart(slot)
-				found = false
-			}
-		}
-		if !found {
-			if !insert {
-				continue
-			}
-			*p = rankPart{slot: -1, ents: p.ents[:0]}
-		}
-		if !r.cfg.Batch || r.trim {
-			r.oldTop, r.oldNum = r.top(p, r.oldTop, r.oldNum)
-		}
-		nb := appendSortKey(r.nbuf[:0], row.Vals, r.cfg.Order)
-		ol := len(nb)
-		r.newSeq, r.newRow = 0, nil
-		if insert {
-			r.seq++
-			nb = appendSeq(nb, r.seq)
-			sl := len(nb)
-			if r.trim && r.pastLimit(nb, ol) {
-				r.nbuf = nb
-				continue // it would be numbered past the limit: nothing changes
-			}
-			nb = appendRowBinary(nb, row.Vals)
-			r.nbuf = nb
-			r.newSeq, r.newRow = r.seq, row.Vals
-			r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:], ol: ol})
-		} else {
-			nb = appendRowBinary(nb, row.Vals)
-			r.nbuf = nb
-			if !r.removeEntry(p, nb[:ol], nb[ol:]) {
-				continue
-			}
-			p.touched = now
-		}
-		changed := !insert
-		if r.cfg.Batch {
-			if r.trim {
-				r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
-				truncatePart(&r.st, p, len(r.newTop))
-				changed = containsSeq(r.newTop, r.newSeq)
-			} else {
-				changed = true
-			}
-		} else {
-			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
-			if r.trim {
-				truncatePart(&r.st, p, len(r.newTop))
-			}
-			n := len(r.ob.Rows)
-			r.diff(r.oldTop, r.oldNum, r.newTop, r.newNum)
-			if len(r.ob.Rows) != n {
-				p.touched = now
-				changed = true
-			} else if insert && !r.trim {
-				changed = true // kept outside the top
-			} else if insert && containsSeq(r.newTop, r.newSeq) {
-				changed = true
-			}
-		}
-		if changed {
-			st.save(key, h, p)
-		}
-		r.newSeq, r.newRow = 0, nil
+		r.apply(insert, key, h, appendSortKey(r.nbuf[:0], row.Vals, r.cfg.Order), row.Vals, nil, 0)
 	}
+	return r.finish()
+}
+
+// begin starts a push.
+func (r *rankOp) begin() {
+	r.ob.Reset()
+	r.arena = r.arena[:0]
+	r.tickTTL()
+}
+
+// finish ends a push: the store is tidied and the output pushed.
+func (r *rankOp) finish() error {
 	r.st.tidy()
 	var err error
 	if len(r.ob.Rows) > 0 {
@@ -394,6 +338,87 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 	}
 	r.release()
 	return err
+}
+
+// apply applies an input row to its partition (key, hash h); nb holds the row's sort key (in r.nbuf's
+// storage). The row is vals, or, when vals is nil, row i of the columns cb, converted (r.colRow) only when
+// it is stored (rank_vec.go).
+func (r *rankOp) apply(insert bool, key []byte, h uint64, nb []byte, vals []types.Value, cb *vec.Batch, i int) {
+	st := &r.st
+	now := r.ttl.now
+	p := &r.part
+	slot, found := st.st.find(key, h)
+	if found {
+		st.load(slot, p)
+		if r.ttl.expired(p.touched) { // expired, not dropped by a scan yet
+			st.deletePart(slot)
+			found = false
+		}
+	}
+	if !found {
+		if !insert {
+			r.nbuf = nb
+			return
+		}
+		*p = rankPart{slot: -1, ents: p.ents[:0]}
+	}
+	if !r.cfg.Batch || r.trim {
+		r.oldTop, r.oldNum = r.top(p, r.oldTop, r.oldNum)
+	}
+	ol := len(nb)
+	r.newSeq, r.newRow = 0, nil
+	if insert {
+		r.seq++
+		nb = appendSeq(nb, r.seq)
+		sl := len(nb)
+		if r.trim && r.pastLimit(nb, ol) {
+			r.nbuf = nb
+			return // it would be numbered past the limit: nothing changes
+		}
+		if vals == nil {
+			vals = r.colRowAt(cb, i)
+		}
+		nb = appendRowBinary(nb, vals)
+		r.nbuf = nb
+		r.newSeq, r.newRow = r.seq, vals
+		r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:], ol: ol})
+	} else {
+		nb = appendRowBinary(nb, vals)
+		r.nbuf = nb
+		if !r.removeEntry(p, nb[:ol], nb[ol:]) {
+			return
+		}
+		p.touched = now
+	}
+	changed := !insert
+	if r.cfg.Batch {
+		if r.trim {
+			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
+			truncatePart(&r.st, p, len(r.newTop))
+			changed = containsSeq(r.newTop, r.newSeq)
+		} else {
+			changed = true
+		}
+	} else {
+		r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
+		if r.trim {
+			truncatePart(&r.st, p, len(r.newTop))
+		}
+		n := len(r.ob.Rows)
+		r.diff(r.oldTop, r.oldNum, r.newTop, r.newNum)
+		if len(r.ob.Rows) != n {
+			p.touched = now
+			changed = true
+		} else if insert && !r.trim {
+			changed = true // kept outside the top
+		} else if insert && containsSeq(r.newTop, r.newSeq) {
+			changed = true
+		}
+	}
+	if changed {
+		st.save(key, h, p)
+	}
+	r.newSeq, r.newRow = 0, nil
 }
 
 // release drops the references the operator's scratch holds into its arena's chunks (decoded strings,
@@ -404,6 +429,7 @@ func (r *rankOp) release() {
 	clear(r.arena)
 	r.arena = r.arena[:0]
 	clear(r.dec)
+	clear(r.colRow)
 	clear(r.oldTop)
 	clear(r.newTop)
 	clear(r.part.ents[:cap(r.part.ents)])

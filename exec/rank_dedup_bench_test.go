@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // BenchmarkDedupState measures the live heap per partition (B/key) of a deduplication (ROW_NUMBER() OVER
@@ -51,5 +52,53 @@ func BenchmarkDedupState(b *testing.B) {
 			runtime.KeepAlive(keys)
 			b.ReportMetric(per, "B/key")
 		})
+	}
+}
+
+// BenchmarkDedupColumns measures a deduplication's push per row (q18's shape: PARTITION BY bidder, auction
+// over 100k keys, 7 columns with two strings, keep the last or the first row by event time) of batches of
+// 1024 rows: taken as columns (PushColumns) and as the rows the batch converts to (vec.RowConv, what a row
+// sender's rows cost at least).
+func BenchmarkDedupColumns(b *testing.B) {
+	ts := []types.Type{types.BigIntType(), types.BigIntType(), types.BigIntType(), types.StringType(), types.StringType(),
+		types.TimestampType(3), types.StringType()}
+	const nb = 64
+	batches := make([]vec.Batch, nb)
+	for k := range batches {
+		rows := make([]changelog.Row, 1024)
+		for j := range rows {
+			i := int64(k*1024 + j)
+			rows[j] = changelog.Row{Kind: changelog.Insert, Vals: []types.Value{types.IntValue(scatter(i, 1000) % 1000), types.IntValue(scatter(i, 100) % 100),
+				types.IntValue(i % 977), types.StringValue("channel-1"), types.StringValue(fmt.Sprint("https://example.com/item/", i%5000)),
+				types.TimestampValue(1_700_000_000_000+i, 0), types.StringValue("extra")}}
+		}
+		if !vec.FromRows(&batches[k], rows, ts, nil) {
+			b.Fatal("rows without a columnar form")
+		}
+	}
+	for _, desc := range []bool{true, false} {
+		cfg := RankConfig{Partition: []int{1, 0}, Order: []SortKey{{Col: 5, Desc: desc}}, Limit: 1, RowNumber: true, Types: ts, InsertOnly: true}
+		for _, cols := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/%s", map[bool]string{true: "last", false: "first"}[desc], map[bool]string{true: "columns", false: "rows"}[cols]), func(b *testing.B) {
+				op := NewRank(cfg, &discard{})
+				vo := op.(vec.Output)
+				var conv vec.RowConv
+				k := 0
+				for b.Loop() {
+					vb := &batches[k%nb]
+					k++
+					var err error
+					if cols {
+						err = vo.PushColumns(vb)
+					} else {
+						err = op.Push(conv.Rows(vb))
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(k*1024), "ns/row")
+			})
+		}
 	}
 }

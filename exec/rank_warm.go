@@ -30,6 +30,14 @@ func (r *rankOp) warm(rows []changelog.Row) int {
 		r.pkoff = append(r.pkoff, len(r.pkeys))
 		r.phash = append(r.phash, st.hash(r.pkeys[start:]))
 	}
+	r.warmReads()
+	return len(r.phash)
+}
+
+// warmReads reads the key table's slots and records of the keys r.phash (computed by warm or, for columns,
+// by columnKeys).
+func (r *rankOp) warmReads() {
+	st := &r.st.st
 	// a loop of loads only, so that many of them are in flight at once
 	slots := st.slots
 	n := uint64(len(slots))
@@ -59,7 +67,6 @@ func (r *rankOp) warm(rows []changelog.Row) int {
 		}
 	}
 	r.warmSink = sink // the reads stay
-	return len(r.phash)
 }
 
 // warmKey returns the partition key and hash of rows[i] computed by warm.
