@@ -322,12 +322,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 				return exec.NewSliceWindowAgg(cfg, n.Spec, startKey, n.WindowEndKey, o)
 			}
 			g.sliced[tvf] = true
-			pkeys, ptypes = nil, nil
-			for i, k := range cfg.Keys {
-				if i != startKey && i != n.WindowEndKey {
-					pkeys, ptypes = append(pkeys, k), append(ptypes, cfg.KeyTypes[i])
-				}
-			}
+			pkeys, ptypes = keysOutsideWindow(cfg.Keys, cfg.KeyTypes, startKey, n.WindowEndKey)
 		} else if tvf, startKey, ok := g.sessionWindow(n); ok {
 			// SESSION: one accumulator per (partition key, session), merged as sessions merge
 			// (exec.NewSessionWindowAgg); subtasks are keyed by the partition key.
@@ -335,12 +330,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 				return exec.NewSessionWindowAgg(cfg, n.Spec, startKey, n.WindowEndKey, o)
 			}
 			g.sliced[tvf] = true
-			pkeys, ptypes = nil, nil
-			for i, k := range cfg.Keys {
-				if i != startKey && i != n.WindowEndKey {
-					pkeys, ptypes = append(pkeys, k), append(ptypes, cfg.KeyTypes[i])
-				}
-			}
+			pkeys, ptypes = keysOutsideWindow(cfg.Keys, cfg.KeyTypes, startKey, n.WindowEndKey)
 		}
 		if ok, err := g.exchangeProctimeWindow(n, cfg, out, j); ok || err != nil {
 			return err // exchange_proctime.go
@@ -351,12 +341,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 				return exec.NewSliceWindowAgg(cfg, n.Spec, startKey, n.WindowEndKey, o)
 			}
 			g.sliced[tvf] = true
-			pkeys, ptypes = nil, nil
-			for i, k := range cfg.Keys {
-				if i != startKey && i != n.WindowEndKey {
-					pkeys, ptypes = append(pkeys, k), append(ptypes, cfg.KeyTypes[i])
-				}
-			}
+			pkeys, ptypes = keysOutsideWindow(cfg.Keys, cfg.KeyTypes, startKey, n.WindowEndKey)
 		}
 		if !g.batch {
 			in := []exchangeInput{{node: n.Input, side: exec.ExchangeSide{Keys: pkeys, KeyTypes: ptypes}}}
@@ -787,4 +772,17 @@ func fieldTypes(fs []planner.Field) []types.Type {
 		ts[i] = f.Type
 	}
 	return ts
+}
+
+// keysOutsideWindow returns the group keys (and their types) but the window's start and end: the keys a
+// slice-shared or session window aggregate's subtasks are partitioned by.
+func keysOutsideWindow(keys []int, keyTypes []types.Type, startKey, endKey int) ([]int, []types.Type) {
+	var pkeys []int
+	var ptypes []types.Type
+	for i, k := range keys {
+		if i != startKey && i != endKey {
+			pkeys, ptypes = append(pkeys, k), append(ptypes, keyTypes[i])
+		}
+	}
+	return pkeys, ptypes
 }
