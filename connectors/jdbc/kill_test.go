@@ -19,7 +19,7 @@ import (
 // finish. The upsert table must hold the exact totals (replayed rows overwrite by primary key); the append
 // table, at-least-once as Flink's jdbc sink, must hold every id (duplicates are counted and reported).
 func TestKillUpsertAndAppendSinks(t *testing.T) {
-	const n, keys = 20000, 50
+	const n, keys = 40000, 50 // 8 s at 5000 rows per second: five runs of at most 1 s each never reach the end
 	pgExec(t, "CREATE TABLE kill_totals (k BIGINT PRIMARY KEY, cnt BIGINT, total BIGINT)",
 		"CREATE TABLE kill_events (id BIGINT, k BIGINT)")
 	dir := t.TempDir()
