@@ -326,17 +326,25 @@ func (s *stageInput) End() error {
 func (sj *stagedJob) makeDirs(dirs []string) error {
 	for _, d := range dirs {
 		sweepJobDirs(d) // directories of killed processes' jobs
-		jd := filepath.Join(d, "sluice-job-"+sj.job.id)
-		if err := os.MkdirAll(jd, 0o700); err != nil {
+		// Made under a "sluice-new-" name and renamed once locked, so a "sluice-job-" directory always has
+		// its lock file (a process killed in between leaves a "sluice-new-" one, swept as an unlocked one).
+		jd, nd := filepath.Join(d, "sluice-job-"+sj.job.id), filepath.Join(d, jobDirNewPrefix+sj.job.id)
+		if err := os.MkdirAll(nd, 0o700); err != nil {
 			sj.removeDirs()
 			return fmt.Errorf("creating the directory of the job's intermediate results ('io.tmp.dirs'): %w", err)
 		}
-		sj.dirs = append(sj.dirs, jd)
-		lock, err := lockJobDir(jd)
+		lock, err := lockJobDir(nd)
+		if err == nil {
+			if err = os.Rename(nd, jd); err != nil && lock != nil {
+				lock.Close()
+			}
+		}
 		if err != nil {
+			_ = os.RemoveAll(nd)
 			sj.removeDirs()
 			return fmt.Errorf("locking the directory of the job's intermediate results %s ('io.tmp.dirs'): %w", jd, err)
 		}
+		sj.dirs = append(sj.dirs, jd)
 		sj.locks = append(sj.locks, lock)
 	}
 	for i, st := range sj.stages {
@@ -356,6 +364,9 @@ func (sj *stagedJob) makeDirs(dirs []string) error {
 
 // jobDirDonePrefix names a job directory being removed: sweeps remove such directories whatever their lock.
 const jobDirDonePrefix = "sluice-done-"
+
+// jobDirNewPrefix names a job directory before its lock file is locked (makeDirs).
+const jobDirNewPrefix = "sluice-new-"
 
 func (sj *stagedJob) removeDirs() {
 	for _, d := range sj.dirs {

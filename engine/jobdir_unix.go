@@ -48,7 +48,7 @@ func sweepJobDirs(tmp string) int {
 			}
 			continue
 		}
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "sluice-job-") {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "sluice-job-") && !strings.HasPrefix(e.Name(), jobDirNewPrefix) {
 			continue
 		}
 		f, err := os.OpenFile(filepath.Join(dir, jobDirLockName), os.O_RDWR, 0)
@@ -63,8 +63,16 @@ func sweepJobDirs(tmp string) int {
 		if err != nil {
 			continue
 		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil && os.RemoveAll(dir) == nil {
-			removed++
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			// Renamed first (the lock held), so a sweep killed while removing leaves a "sluice-done-" directory
+			// the next sweep removes at once, not a "sluice-job-" one without its lock file.
+			done := filepath.Join(tmp, jobDirDonePrefix+e.Name())
+			if os.Rename(dir, done) == nil {
+				dir = done
+			}
+			if os.RemoveAll(dir) == nil {
+				removed++
+			}
 		}
 		f.Close()
 	}
