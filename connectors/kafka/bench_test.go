@@ -260,24 +260,7 @@ INSERT INTO hole SELECT * FROM src;`, addr))
 			b.Fatal(err)
 		}
 		ctx := context.Background()
-		c0 = cpuTime()
-		var job *engine.Job
-		for _, st := range stmts {
-			res, err := s.Execute(ctx, st)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if res.Job != nil {
-				job = res.Job
-			}
-		}
-		if err := job.Wait(ctx); err != nil {
-			b.Fatal(err)
-		}
-		scanCPU += cpuTime() - c0
-		if rows := job.Metrics().RowsIn; rows != benchRecords {
-			b.Fatalf("the scan read %d rows, want %d", rows, benchRecords)
-		}
+		scanCPU += runScanJob(ctx, b, s, stmts, benchRecords)
 		n += benchRecords
 	}
 	if rawCPU > 0 && scanCPU > 0 {
@@ -286,4 +269,29 @@ INSERT INTO hole SELECT * FROM src;`, addr))
 		b.ReportMetric(scan, "scan-records/cpu-s")
 		b.ReportMetric(scan/raw, "scan/raw")
 	}
+}
+
+// runScanJob executes stmts in s, waits for the job they submit and returns the process CPU time that took;
+// it fails b unless the job read want rows.
+func runScanJob(ctx context.Context, b *testing.B, s *engine.Session, stmts []sql.Statement, want int) time.Duration {
+	b.Helper()
+	c0 := cpuTime()
+	var job *engine.Job
+	for _, st := range stmts {
+		res, err := s.Execute(ctx, st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Job != nil {
+			job = res.Job
+		}
+	}
+	if err := job.Wait(ctx); err != nil {
+		b.Fatal(err)
+	}
+	cpu := cpuTime() - c0
+	if rows := job.Metrics().RowsIn; rows != int64(want) {
+		b.Fatalf("the scan read %d rows, want %d", rows, want)
+	}
+	return cpu
 }

@@ -164,24 +164,7 @@ INSERT INTO hole SELECT * FROM src;`, fmtBenchCols, addr, fmtBenchCols))
 		if err != nil {
 			b.Fatal(err)
 		}
-		c0 := cpuTime()
-		var job *engine.Job
-		for _, st := range stmts {
-			res, err := s.Execute(ctx, st)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if res.Job != nil {
-				job = res.Job
-			}
-		}
-		if err := job.Wait(ctx); err != nil {
-			b.Fatal(err)
-		}
-		cpu += cpuTime() - c0
-		if rows := job.Metrics().RowsIn; rows != benchRecords {
-			b.Fatalf("the scan read %d rows, want %d", rows, benchRecords)
-		}
+		cpu += runScanJob(ctx, b, s, stmts, benchRecords)
 	}
 	if cpu > 0 {
 		b.ReportMetric(float64(b.N*benchRecords)/cpu.Seconds(), "records/cpu-s")

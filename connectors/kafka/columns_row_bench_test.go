@@ -64,24 +64,7 @@ INSERT INTO hole %s;`, nexmarkJSONColumns, addr, q.sink, q.query))
 				if err != nil {
 					b.Fatal(err)
 				}
-				c0 := cpuTime()
-				var job *engine.Job
-				for _, st := range stmts {
-					res, err := s.Execute(ctx, st)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if res.Job != nil {
-						job = res.Job
-					}
-				}
-				if err := job.Wait(ctx); err != nil {
-					b.Fatal(err)
-				}
-				cpu += cpuTime() - c0
-				if rows := job.Metrics().RowsIn; rows != nexmarkBenchEvents {
-					b.Fatalf("the scan read %d rows, want %d", rows, nexmarkBenchEvents)
-				}
+				cpu += runScanJob(ctx, b, s, stmts, nexmarkBenchEvents)
 			}
 			if cpu > 0 {
 				b.ReportMetric(float64(b.N*nexmarkBenchEvents)/cpu.Seconds(), "records/cpu-s")
