@@ -125,7 +125,14 @@ func (s *distinctSet) get(key []byte) (int64, bool) {
 			}
 		}
 	}
-	h := hashKey(key)
+	return s.getHashed(key, hashKey(key))
+}
+
+// getHashed is get of a bytes-mode set's key whose hashKey is h.
+func (s *distinctSet) getHashed(key []byte, h uint32) (int64, bool) {
+	if s.n == 0 {
+		return 0, false
+	}
 	mask := uint32(len(s.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		sl := &s.slots[i]
@@ -258,10 +265,14 @@ func hashKey(key []byte) uint32 {
 }
 
 func (s *distinctSet) addBytes(key []byte, d int64) int64 {
+	return s.addBytesHashed(key, hashKey(key), d)
+}
+
+// addBytesHashed is addBytes of a key whose hashKey is h.
+func (s *distinctSet) addBytesHashed(key []byte, h uint32, d int64) int64 {
 	if len(s.slots) == 0 || (s.n+1)*4 > len(s.slots)*3 {
 		s.growBytes()
 	}
-	h := hashKey(key)
 	mask := uint32(len(s.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		sl := &s.slots[i]

@@ -52,6 +52,14 @@ type compactGroups struct {
 	dec    []compactDec     // per aggregate: its DECIMAL layout (on false: integers, floats)
 	hasDec bool             // a ckSumDec call: rows are checked for int64 overflow first
 	old    []types.Value    // scratch: the results before a row
+	// read-ahead of a block of rows' lookups (groupagg_warm.go): their keys back to back, the keys' ends,
+	// their hashes, and a sum of what was read
+	wkeys []byte
+	woff  []int
+	whash []uint32
+	wsink uint64
+	// warmSlots: the index size from which lookups read ahead (compactWarmSlots; tests and benchmarks change it)
+	warmSlots int
 }
 
 // compactEligible reports whether g's groups can live in a compactGroups.
@@ -96,7 +104,7 @@ func compactSpecsFit(g *groupAgg) bool {
 }
 
 func newCompactGroups(g *groupAgg) *compactGroups {
-	c := &compactGroups{stride: 1, old: make([]types.Value, g.width), null1: -1}
+	c := &compactGroups{stride: 1, old: make([]types.Value, g.width), null1: -1, warmSlots: compactWarmSlots}
 	if k := g.keyTypes; len(k) == 1 && k[0].Kind != types.Char && k[0].Kind != types.VarChar {
 		c.one, c.idx1 = true, map[uint64]int32{}
 	} else {
@@ -320,6 +328,7 @@ func (g *groupAgg) compactAccumulate(s []int64, row []types.Value, sign int64) {
 // pushCompact is Push over compact groups: the contract of apply (groupagg.go) without per-group objects.
 func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 	c := g.compact
+	warm := c.warmable()
 	for ri, r := range b.Rows {
 		if !g.compactKeyOK(r.Vals, g.cfg.Keys) || !g.compactArgsOK(r.Vals) {
 			// A key value that its encoding does not give back exactly: this operator goes on with the map of
@@ -335,8 +344,24 @@ func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 			}
 			sign = -1
 		}
-		g.keyBuf = appendGroupKey(g.keyBuf[:0], r.Vals, g.cfg.Keys, g.keyTypes)
-		gi, ok := c.lookup(g.keyBuf)
+		var h uint32
+		if warm {
+			if k := ri % compactWarmRows; k == 0 {
+				c.warmReset()
+				for _, w := range b.Rows[ri:min(ri+compactWarmRows, len(b.Rows))] {
+					c.wkeys = appendGroupKey(c.wkeys, w.Vals, g.cfg.Keys, g.keyTypes)
+					c.warmAdded()
+				}
+				c.warmReads()
+			}
+			var key []byte
+			key, h = c.warmKey(ri % compactWarmRows)
+			g.keyBuf = append(g.keyBuf[:0], key...)
+		} else {
+			g.keyBuf = appendGroupKey(g.keyBuf[:0], r.Vals, g.cfg.Keys, g.keyTypes)
+			h = c.hashOf(g.keyBuf)
+		}
+		gi, ok := c.lookupHashed(g.keyBuf, h)
 		if c.hasDec {
 			var s []int64
 			if ok {
@@ -354,7 +379,7 @@ func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 				continue // retraction for a key without state (Flink drops it)
 			}
 			gi = c.alloc()
-			c.insert(g.keyBuf, gi)
+			c.insertHashed(g.keyBuf, h, gi)
 		}
 		s := c.group(gi)
 		old := c.old

@@ -205,20 +205,38 @@ func (g *groupAgg) pushMapColumns(b *vec.Batch) error {
 func (g *groupAgg) pushCompactColumns(b *vec.Batch) error {
 	c := g.compact
 	n := b.Len()
+	warm := c.warmable()
 	for k := 0; k < n; k++ {
 		i := b.Row(k)
 		sign, err := g.rowKind(b, i)
 		if err != nil {
 			return err // the rows emitted so far go with the next push, as on the row path
 		}
-		g.keyBuf = g.appendColumnKey(g.keyBuf[:0], b, i)
-		gi, ok := c.lookup(g.keyBuf)
+		var key []byte
+		var h uint32
+		if warm {
+			if k%compactWarmRows == 0 {
+				c.warmReset()
+				for q := k; q < min(k+compactWarmRows, n); q++ {
+					c.wkeys = g.appendColumnKey(c.wkeys, b, b.Row(q))
+					c.warmAdded()
+				}
+				c.warmReads()
+			}
+			key, h = c.warmKey(k % compactWarmRows)
+			g.keyBuf = append(g.keyBuf[:0], key...) // compactEmitChange reads it
+			key = g.keyBuf
+		} else {
+			g.keyBuf = g.appendColumnKey(g.keyBuf[:0], b, i)
+			key, h = g.keyBuf, c.hashOf(g.keyBuf)
+		}
+		gi, ok := c.lookupHashed(key, h)
 		if !ok {
 			if sign < 0 {
 				continue
 			}
 			gi = c.alloc()
-			c.insert(g.keyBuf, gi)
+			c.insertHashed(key, h, gi)
 		}
 		s := c.group(gi)
 		old := c.old
