@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 	"github.com/sluicesql/sluice/vec"
 )
@@ -14,7 +15,8 @@ import (
 // TestCompactGroupsWarmMatches runs random changelogs (inserts and retractions, batches of 1 to 200 rows so
 // that read-ahead blocks end mid-batch, the key index growing meanwhile) through two compact group
 // aggregates, one reading its lookups ahead from the first group on (groupagg_warm.go) and one never, as rows
-// and as columns, and checks that they write the same rows.
+// and as columns, and checks that they write the same rows, also after the first is snapshotted and restored
+// halfway.
 func TestCompactGroupsWarmMatches(t *testing.T) {
 	in := []types.Type{types.BigIntType(), types.IntType(), types.BigIntType(), types.DoubleType(), types.FloatType(),
 		types.BooleanType(), types.IntType(), types.StringType()}
@@ -41,7 +43,33 @@ func TestCompactGroupsWarmMatches(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 13))
 				var live [][]types.Value
 				warmed := false
-				for range 60 {
+				for round := range 60 {
+					if round == 30 {
+						// Snapshot the reading-ahead operator and go on with its restored copy (reading ahead).
+						mem := state.NewMemory()
+						if err := ops[0].SnapshotState(mem); err != nil {
+							t.Fatal(err)
+						}
+						rec := &recorder{}
+						op, err := NewGroupAgg(cfg, rec)
+						if err != nil {
+							t.Fatal(err)
+						}
+						restored := op.(*groupAgg)
+						if err := restored.RestoreState(mem.Reader()); err != nil {
+							t.Fatalf("%s: restore: %v", name, err)
+						}
+						if restored.compact == nil {
+							t.Fatalf("%s: the restored aggregate does not use compact groups", name)
+						}
+						restored.compact.warmSlots = 0
+						if recs[0].b.String() != recs[1].b.String() {
+							t.Fatalf("%s: before the snapshot, reading ahead wrote\n%s\nwithout:\n%s", name, recs[0].b.String(), recs[1].b.String())
+						}
+						ops[0], recs[0] = restored, rec
+						recs[1].b.Reset()
+						recs[1].rows = nil
+					}
 					var b changelog.Batch
 					for range 1 + rng.IntN(200) {
 						if len(live) > 0 && rng.IntN(3) == 0 {
