@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -34,7 +35,9 @@ var goldenParallelisms = []int{1, 2, 4}
 //     golden has no such line.
 //   - query (both modes): the streaming changelog at P, materialized, equals the batch rows at P (as
 //     multisets), and both equal the golden's rows as multisets (the golden prints them sorted). An error
-//     must be the golden's error.
+//     must be the golden's error. A SELECT in batch mode runs as one pipeline, so the query also runs as a
+//     batch INSERT job (CREATE TABLE ... WITH ('connector' = 'print') AS query): stages of P tasks behind
+//     blocking hash exchanges (batch_tasks.go), whose printed rows must be the golden's too.
 //   - query mode=batch: the rows in the golden's order when the query has an ORDER BY, else as multisets.
 //   - query mode=streaming, changelog: the materialized final table (each +I/+U line adds its row, each
 //     -U/-D line takes one away) equals the golden's, as multisets. The order of the changes of different
@@ -101,6 +104,7 @@ func runGoldenAt(t *testing.T, path string, par int) {
 		t.Fatal(err)
 	}
 	scrub := func(s string) string { return strings.ReplaceAll(kf.scrub(s), flinkHome, "${FLINK_HOME}") }
+	nStaged := 0 // queries run as batch INSERT jobs (stagedBatchRows)
 	datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -207,6 +211,14 @@ func runGoldenAt(t *testing.T, path string, par int) {
 				if diff := rowsDiff(mark, batch, d.Expected); diff != "" {
 					return fail("rows differ from the golden's: %s\ngot:\n%swant:\n%s", diff, batch, sortTextLines(d.Expected))
 				}
+				nStaged++
+				staged, err := stagedBatchRows(ctx, s, &out, input, fmt.Sprintf("golden_par_%d", nStaged))
+				if err != nil {
+					return fail("as a batch INSERT job: %v", err)
+				}
+				if diff := rowsDiff(mark, staged, d.Expected); diff != "" {
+					return fail("as a batch INSERT job, rows differ from the golden's: %s\ngot:\n%swant:\n%s", diff, staged, sortTextLines(d.Expected))
+				}
 			}
 		default:
 			t.Fatalf("%s: unknown command %s", d.Pos, d.Cmd)
@@ -288,6 +300,54 @@ func withoutParallelismSetting(got string, par int, want string) string {
 		return got
 	}
 	return strings.ReplaceAll(got, line, "")
+}
+
+// stagedBatchRows runs query in batch mode as an INSERT job, CREATE TABLE name WITH ('connector' = 'print')
+// AS query, so that it runs as stages of 'parallelism.default' tasks behind blocking exchanges (a SELECT in
+// batch mode runs as one pipeline), and returns the rows the sink printed (the table is dropped).
+func stagedBatchRows(ctx context.Context, s *Session, out *syncBuffer, query, name string) (string, error) {
+	prev, had := s.Option("execution.runtime-mode")
+	s.mu.Lock()
+	s.opts["execution.runtime-mode"] = ModeBatch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if had {
+			s.opts["execution.runtime-mode"] = prev
+		} else {
+			delete(s.opts, "execution.runtime-mode")
+		}
+		s.mu.Unlock()
+	}()
+	st, err := sql.ParseStatement(fmt.Sprintf("CREATE TABLE %s WITH ('connector' = 'print', 'print-identifier' = '%s') AS %s", name, name, query))
+	if err != nil {
+		return "", err
+	}
+	out.Reset()
+	res, err := s.Execute(ctx, st)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if drop, err := sql.ParseStatement("DROP TABLE " + name); err == nil {
+			_, _ = s.Execute(ctx, drop)
+		}
+	}()
+	if res.Kind != ResultJob {
+		return "", fmt.Errorf("CREATE TABLE AS returned no job (%v)", res.Kind)
+	}
+	if err := res.Job.Wait(ctx); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(l, name+"> "); ok {
+			b.WriteString(rest)
+		} else if m := subtaskPrefix.FindStringSubmatch(l); m != nil && m[1] == name {
+			b.WriteString(l[len(m[0]):])
+		}
+	}
+	return b.String(), nil
 }
 
 // queryText runs a query and prints its rows (sorted when sorted is set), with the query's own column types.
