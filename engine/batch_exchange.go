@@ -103,6 +103,7 @@ type stagedJob struct {
 	mu       sync.Mutex
 	log      []StageAttempt
 	restarts int
+	lookups  map[*planner.LookupJoin]*sharedLookup // the lookup sources of stages of several tasks (batch_lookup.go)
 }
 
 // stageBuild is set on the graph of one stage attempt: the build stops at cut nodes other than the root

@@ -30,8 +30,10 @@ import (
 //	run             run an INSERT script to completion; print what the print sinks wrote
 //	script          run statements, then wait for their jobs; print each result, job errors and what the
 //	                print sinks wrote
-//	produce topic=T write each input line as a record value to an in-process Kafka broker (kfake), which
-//	                the file's statements reach as '$BROKER'
+//	produce topic=T [parallel-partitions=N [key=F]]
+//	                write each input line as a record value to an in-process Kafka broker (kfake), which
+//	                the file's statements reach as '$BROKER', to partition 0 (parallel-partitions and key
+//	                are TestGoldenParallel's: golden_parallel_test.go)
 func TestGolden(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		if strings.Contains(path, "checkpoint") {
@@ -73,9 +75,7 @@ func TestGolden(t *testing.T) {
 			input = strings.NewReplacer("${NEXMARK_DIR}", nexmarkDir, "${SUBMIT_TIME}", "1700000000", "${FLINK_HOME}", flinkHome).Replace(input)
 			switch d.Cmd {
 			case "produce":
-				var topic string
-				d.ScanArgs(t, "topic", &topic)
-				return kf.produce(topic, input)
+				return kf.produceCmd(t, d, input, false)
 			case "exec":
 				return scrub(execAll(ctx, t, s, input))
 			case "script":
@@ -216,8 +216,22 @@ func execAll(ctx context.Context, t *testing.T, s *Session, input string) string
 	return b.String()
 }
 
-// queryRows runs a SELECT in the given runtime mode and collects its changelog.
+// queryRows runs a SELECT in the given runtime mode and collects its changelog (and sets colTypes for
+// printing).
 func queryRows(ctx context.Context, s *Session, text, mode string) ([]changelog.Row, []Column, error) {
+	rows, cols, err := collectQuery(ctx, s, text, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	colTypes = nil
+	for _, c := range cols {
+		colTypes = append(colTypes, c.Type)
+	}
+	return rows, cols, nil
+}
+
+// collectQuery is queryRows without colTypes: tests that run in parallel print with the columns it returns.
+func collectQuery(ctx context.Context, s *Session, text, mode string) ([]changelog.Row, []Column, error) {
 	st, err := sql.ParseStatement(text)
 	if err != nil {
 		return nil, nil, err
@@ -260,10 +274,6 @@ func queryRows(ctx context.Context, s *Session, text, mode string) ([]changelog.
 	}
 	if err := res.Query.Err(); err != nil {
 		return nil, nil, err
-	}
-	colTypes = nil
-	for _, c := range res.Columns {
-		colTypes = append(colTypes, c.Type)
 	}
 	return rows, res.Columns, nil
 }

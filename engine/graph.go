@@ -428,7 +428,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Right, r, j)
 	case *planner.LookupJoin:
-		cfg := exec.LookupJoinConfig{LeftKeys: n.LeftKeys, RightWidth: len(n.Table.PhysicalColumns()), Outer: n.Outer, Source: n.Lookup}
+		cfg := exec.LookupJoinConfig{LeftKeys: n.LeftKeys, RightWidth: len(n.Table.PhysicalColumns()), Outer: n.Outer, Source: g.lookupSource(n)}
 		if out, in := fieldTypes(n.Fields()), len(n.Input.Fields()); len(out) == in+cfg.RightWidth {
 			cfg.RightTypes = out[in:]
 		}

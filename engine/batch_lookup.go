@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"context"
+	"sync"
+
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/types"
+)
+
+// A lookup join in a batch stage that runs as several tasks (batch_tasks.go: LookupJoin is row-wise) is
+// built once per task, but the planner made one connectors.LookupSource for the node, whose contract allows
+// one Open, one Close and calls from one goroutine at a time. The tasks used to share it unguarded: each
+// opened it (the filesystem lookup reads its table through the source's one split enumerator, so a task
+// loading at the same time as another got no file and an empty index) and closed it under the others, and
+// rows without a dimension row were dropped (TestBatchLookupJoinTasks). The tasks of a stage now share it
+// through a sharedLookup: opened by the first task, closed by the last, each Lookup under a mutex.
+
+// sharedLookup is one LookupSource used by the tasks of a batch stage.
+type sharedLookup struct {
+	src  connectors.LookupSource
+	mu   sync.Mutex
+	open int // tasks that opened it and have not closed it
+}
+
+var _ connectors.LookupSource = (*sharedLookup)(nil)
+
+func (l *sharedLookup) Open(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open == 0 {
+		if err := l.src.Open(ctx); err != nil {
+			return err
+		}
+	}
+	l.open++
+	return nil
+}
+
+func (l *sharedLookup) Lookup(ctx context.Context, key []types.Value, dst [][]types.Value) ([][]types.Value, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src.Lookup(ctx, key, dst)
+}
+
+func (l *sharedLookup) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open == 0 {
+		return nil
+	}
+	if l.open--; l.open > 0 {
+		return nil
+	}
+	return l.src.Close()
+}
+
+// lookupSource is the LookupSource the operator of n uses in g: the planner's, or, in a task of a batch
+// stage of several tasks, the stage's sharedLookup over it.
+func (g *graph) lookupSource(n *planner.LookupJoin) connectors.LookupSource {
+	if g.stage == nil || len(g.stage.st.tasks) <= 1 {
+		return n.Lookup
+	}
+	sj := g.stage.sj
+	sj.mu.Lock()
+	defer sj.mu.Unlock()
+	if sj.lookups == nil {
+		sj.lookups = map[*planner.LookupJoin]*sharedLookup{}
+	}
+	l := sj.lookups[n]
+	if l == nil {
+		l = &sharedLookup{src: n.Lookup}
+		sj.lookups[n] = l
+	}
+	return l
+}
