@@ -336,6 +336,8 @@ type ExchangeSender struct {
 	row    []types.Value // PushColumns' row being routed
 	cols   bool          // the subtasks take columns: PushColumns gathers them per subtask (exchange_route.go)
 	idx    [][]int32     // PushColumns with cols: per subtask, the physical rows of the batch it owns
+	kgSub  []uint8       // per key group, its subtask (ownerOf), when there are at most 256 subtasks
+	kgMask uint64        // maxPar-1 when maxPar is a power of two (ownerOf), else 0
 }
 
 func (s *ExchangeSender) Push(b *changelog.Batch) error {

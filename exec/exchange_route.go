@@ -151,18 +151,48 @@ func (s *ExchangeSender) colHash(b *vec.Batch, i int) (uint64, bool) {
 	return fnvFinish(h), true
 }
 
+// ownerOf is the subtask owning the key whose state.Hash is h: Subtask of its key group, read from a table
+// built once per sender, and the key group taken with a mask when the maximum parallelism is a power of two
+// (as Flink's default of 128 is): no integer division per row on the fast paths.
+func (s *ExchangeSender) ownerOf(h uint64) int {
+	if s.kgSub == nil {
+		s.ownerTable()
+	}
+	if s.kgMask != 0 {
+		return int(s.kgSub[h&s.kgMask])
+	}
+	if s.kgSub != nil {
+		return int(s.kgSub[h%uint64(len(s.kgSub))])
+	}
+	return Subtask(int(h%uint64(s.x.maxPar)), s.x.maxPar, len(s.x.subs))
+}
+
+// ownerTable builds ownerOf's table, unless there are more than 256 subtasks.
+func (s *ExchangeSender) ownerTable() {
+	maxPar, n := s.x.maxPar, len(s.x.subs)
+	if n > 256 || maxPar < 1 {
+		return
+	}
+	s.kgSub = make([]uint8, maxPar)
+	for g := range s.kgSub {
+		s.kgSub[g] = uint8(Subtask(g, maxPar, n))
+	}
+	if maxPar&(maxPar-1) == 0 {
+		s.kgMask = uint64(maxPar - 1)
+	}
+}
+
 // route sets s.owners[i] to the subtask owning row i of b.
 func (s *ExchangeSender) route(b *changelog.Batch) {
 	if cap(s.owners) < len(b.Rows) {
 		s.owners = make([]int32, len(b.Rows), 2*len(b.Rows))
 	}
 	s.owners = s.owners[:len(b.Rows)]
-	maxPar, n := s.x.maxPar, len(s.x.subs)
 	for i := range b.Rows {
 		vals := b.Rows[i].Vals
 		if s.kinds != nil {
 			if h, ok := s.fastHash(vals); ok {
-				s.owners[i] = int32(Subtask(int(h%uint64(maxPar)), maxPar, n))
+				s.owners[i] = int32(s.ownerOf(h))
 				continue
 			}
 		}
@@ -211,7 +241,7 @@ func (s *ExchangeSender) PushColumns(b *vec.Batch) error {
 		k := -1
 		if s.kinds != nil {
 			if h, ok := s.fastHash(row); ok {
-				k = Subtask(int(h%uint64(s.x.maxPar)), s.x.maxPar, len(s.x.subs))
+				k = s.ownerOf(h)
 			}
 		}
 		if k < 0 {
@@ -237,13 +267,12 @@ func (s *ExchangeSender) gather(b *vec.Batch) error {
 		s.row = make([]types.Value, len(b.Cols))
 	}
 	fast := s.colsRoutable(b)
-	maxPar := s.x.maxPar
 	for r, nr := 0, b.Len(); r < nr; r++ {
 		i := b.Row(r)
 		k := -1
 		if fast {
 			if h, ok := s.colHash(b, i); ok {
-				k = Subtask(int(h%uint64(maxPar)), maxPar, n)
+				k = s.ownerOf(h)
 			}
 		}
 		if k < 0 {

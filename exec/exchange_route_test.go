@@ -284,3 +284,19 @@ func TestExchangePushColumnsNoAlloc(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// ownerOf's table (and mask, for a power-of-two maximum parallelism) gives every hash the subtask Subtask
+// gives its key group, for maximum parallelisms that are and are not powers of two, and above 256 subtasks.
+func TestOwnerOfMatchesSubtask(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range [][2]int{{128, 1}, {128, 2}, {128, 3}, {100, 2}, {100, 7}, {1, 1}, {32768, 5}, {4096, 300}} {
+		maxPar, n := c[0], c[1]
+		s := &ExchangeSender{x: &Exchange{maxPar: maxPar, subs: make([]*xSub, n)}}
+		for range 10000 {
+			h := r.Uint64()
+			if got, want := s.ownerOf(h), Subtask(int(h%uint64(maxPar)), maxPar, n); got != want {
+				t.Fatalf("maxPar %d, %d subtasks: hash %#x goes to subtask %d, want %d", maxPar, n, h, got, want)
+			}
+		}
+	}
+}

@@ -135,7 +135,16 @@ func (s *source) runSubtask(ctx context.Context, out changelog.Output, sub, nsub
 		// Java's fetch.max.wait.ms default (franz-go waits 5 s): a fetch in flight delays partitions assigned
 		// meanwhile (discovery) by up to this long.
 		kgo.FetchMaxWait(500 * time.Millisecond),
-		kgo.WithPools(fetchRecords), // handle recycles the records (source_pool.go)
+	}
+	// The columnar path is chosen first: whether the records' bytes may be pooled depends on it.
+	r := &run{s: s, parts: map[topicPartition]*partState{}, sub: sub, nsub: nsub, keyDec: keyDec, valDec: valDec,
+		splits: s.splitListener(sub, nsub)}
+	r.prepare()
+	r.useColumns(out)
+	if r.copiesRecords() {
+		opts = append(opts, kgo.WithPools(fetchRecords, fetchBytes)) // handle recycles the records (source_pool.go)
+	} else {
+		opts = append(opts, kgo.WithPools(fetchRecords))
 	}
 	opts = append(opts, c.client.consumer...)
 	if c.client.readCommitted {
@@ -157,10 +166,7 @@ func (s *source) runSubtask(ctx context.Context, out changelog.Output, sub, nsub
 	if err := c.waitReachable(ctx, cl); err != nil {
 		return err
 	}
-	r := &run{s: s, cl: cl, adm: kadm.NewClient(cl), parts: map[topicPartition]*partState{}, sub: sub, nsub: nsub, keyDec: keyDec, valDec: valDec,
-		splits: s.splitListener(sub, nsub)}
-	r.prepare()
-	r.useColumns(out)
+	r.cl, r.adm = cl, kadm.NewClient(cl)
 	_, managed := out.(connectors.PositionedOutput)
 	s.positions.mu.Lock()
 	if s.positions.active == nil {

@@ -31,3 +31,9 @@ func DecodeRecords(src connectors.Source, recs []*kgo.Record, out changelog.Outp
 	}
 	return n + r.batchLen(), nil
 }
+
+// DecompressPoolCounts returns how many decompression buffers the sources took from their pool so far, and
+// how many of those were buffers of an earlier fetch (source_pool.go).
+func DecompressPoolCounts() (gets, reused int64) {
+	return fetchBytes.gets.Load(), fetchBytes.reused.Load()
+}

@@ -168,3 +168,33 @@ func (r *run) truncate(n int) {
 		c.Truncate(n)
 	}
 }
+
+// copiesRecords reports whether the rows the run pushes keep no reference into its records' bytes: the
+// columnar path with typed columns only (strings are copied into the batch's arena; a column of row values
+// could keep a slice of a key or a header). Then the decompressed batches are pooled (source_pool.go).
+func (r *run) copiesRecords() bool {
+	if r.cols == nil {
+		return false
+	}
+	for _, c := range r.cols.b.Cols {
+		if !typedCol(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// typedCol reports whether c and its members hold their values in typed storage, not as row values.
+func typedCol(c *vec.Col) bool {
+	switch c.Kind {
+	case vec.Values:
+		return false
+	case vec.Struct:
+		for _, f := range c.Fields {
+			if !typedCol(f) {
+				return false
+			}
+		}
+	}
+	return true
+}
