@@ -58,13 +58,9 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	r.st = rankStore{st: newJoinStore(false, false, maphash.MakeSeed()), ttl: r.ttl.on()}
 	r.ptypes = partTypes(cfg)
 	r.compactKey = compactPartKeys(cfg, r.ptypes)
-	if r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER") {
-		// deduplication: a partition keeps one row, whose sort key is derived when it loads (rank_store.go)
-		r.st.derive = func(dst, row []byte) []byte {
-			r.ddec = rankDecodeRow(row, r.ddec)
-			return appendSortKey(dst, r.ddec, r.cfg.Order)
-		}
-	}
+	r.skCols = rankSortCols(cfg)
+	// deduplication: a partition keeps one row, in its record (rank_store.go)
+	r.st.dedup = r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER")
 	return r
 }
 
@@ -85,10 +81,10 @@ type rankOp struct {
 	pkoff     []int
 	phash     []uint64
 	warmSink  uint64
-	warmSlots int           // tables with fewer slots are not warmed (rankWarmSlots; tests lower it)
-	nbuf      []byte        // the entry of the row being inserted or retracted
-	ddec      []types.Value // rows decoded to derive their sort keys (rankStore.derive)
-	ibuf      []byte        // identity scratch
+	warmSlots int     // tables with fewer slots are not warmed (rankWarmSlots; tests lower it)
+	nbuf      []byte  // the entry of the row being inserted or retracted
+	skCols    []uint8 // how the order columns are encoded in sort keys (rank_sortkey.go)
+	ibuf      []byte  // identity scratch
 	jbuf      []byte
 	part      rankPart
 	oldTop    []rEnt
@@ -317,7 +313,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 			r.kbuf = r.partKey(r.kbuf[:0], row.Vals)
 			key, h = r.kbuf, r.st.st.hash(r.kbuf)
 		}
-		r.apply(insert, key, h, appendSortKey(r.nbuf[:0], row.Vals, r.cfg.Order), row.Vals, nil, 0)
+		r.apply(insert, key, h, r.sortKey(r.nbuf[:0], row.Vals), row.Vals, nil, 0)
 	}
 	return r.finish()
 }

@@ -27,7 +27,7 @@ var rankColumnBatches atomic.Int64
 func RankColumnBatches() int64 { return rankColumnBatches.Load() }
 
 // AcceptsColumns: a streaming deduplication of an insert-only input takes columns.
-func (r *rankOp) AcceptsColumns() bool { return r.st.derive != nil }
+func (r *rankOp) AcceptsColumns() bool { return r.st.dedup }
 
 // PushColumns ranks the selected rows of b.
 func (r *rankOp) PushColumns(b *vec.Batch) error {
@@ -68,7 +68,7 @@ func (r *rankOp) PushColumns(b *vec.Batch) error {
 			row[o.Col] = rankKeyValue(b.Cols[o.Col], i)
 		}
 		key, h := r.warmKey(k)
-		r.apply(true, key, h, appendSortKey(r.nbuf[:0], row, r.cfg.Order), nil, b, i)
+		r.apply(true, key, h, r.sortKey(r.nbuf[:0], row), nil, b, i)
 	}
 	return r.finish()
 }
