@@ -58,13 +58,9 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	r.st = rankStore{st: newJoinStore(false, false, maphash.MakeSeed()), ttl: r.ttl.on()}
 	r.ptypes = partTypes(cfg)
 	r.compactKey = compactPartKeys(cfg, r.ptypes)
-	if r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER") {
-		// deduplication: a partition keeps one row, whose sort key is derived when it loads (rank_store.go)
-		r.st.derive = func(dst, row []byte) []byte {
-			r.ddec = rankDecodeRow(row, r.ddec)
-			return appendSortKey(dst, r.ddec, r.cfg.Order)
-		}
-	}
+	r.skCols = rankSortCols(cfg)
+	// deduplication: a partition keeps one row, in its record (rank_store.go)
+	r.st.dedup = r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER")
 	return r
 }
 
@@ -85,19 +81,21 @@ type rankOp struct {
 	pkoff     []int
 	phash     []uint64
 	warmSink  uint64
-	warmSlots int           // tables with fewer slots are not warmed (rankWarmSlots; tests lower it)
-	nbuf      []byte        // the entry of the row being inserted or retracted
-	ddec      []types.Value // rows decoded to derive their sort keys (rankStore.derive)
-	ibuf      []byte        // identity scratch
+	warmSlots int     // tables with fewer slots are not warmed (rankWarmSlots; tests lower it)
+	nbuf      []byte  // the entry of the row being inserted or retracted
+	skCols    []uint8 // how the order columns are encoded in sort keys (rank_sortkey.go)
+	ibuf      []byte  // identity scratch
 	jbuf      []byte
 	part      rankPart
 	oldTop    []rEnt
 	oldNum    []int64
 	newTop    []rEnt
 	newNum    []int64
-	newSeq    uint64        // the arrival number of the row being inserted (0: none)
-	newRow    []types.Value // and its values
-	dec       []types.Value // decoding scratch
+	newSeq    uint64               // the arrival number of the row being inserted (0: none)
+	newRow    []types.Value        // and its values
+	dec       []types.Value        // decoding scratch
+	recent    [rsRecent]rankRecent // the stored rows decoded last in this push (emitNum)
+	recentAt  int
 	ob        changelog.Batch
 	arena     []types.Value
 	ttl       stateTTL
@@ -106,6 +104,14 @@ type rankOp struct {
 	colKey []types.Value // the partition and order values of a columnar row
 	colRow []types.Value // a columnar row converted to be stored
 }
+
+// rankRecent is a stored row emitted in this push: its arrival number and its values in the output's arena.
+type rankRecent struct {
+	seq  uint64
+	vals []types.Value // nil: none
+}
+
+const rsRecent = 4
 
 func (r *rankOp) ident(dst []byte, vals []types.Value) []byte {
 	for i, v := range vals {
@@ -130,12 +136,25 @@ func (r *rankOp) sameRow(a, b []byte) bool {
 }
 
 // emitNum appends row e to the output, with number num when the output has it. A stored row decodes
-// straight into the output's arena (a second copy of its values would cost as much as the decoding).
+// straight into the output's arena: a row emitted again (a Top-N's row that moves down is retracted with
+// its old number, and inserted with the next after the row below it is retracted) copies the values it
+// decoded to, while it is one of the last rsRecent rows decoded in the push (recent).
 func (r *rankOp) emitNum(kind changelog.Kind, e *rEnt, num int64) {
-	isNew := r.newSeq != 0 && e.seq() == r.newSeq
+	seq := e.seq()
+	var src []types.Value // the values to copy, when at hand
+	if r.newSeq != 0 && seq == r.newSeq {
+		src = r.newRow
+	} else {
+		for i := range r.recent {
+			if x := &r.recent[i]; x.vals != nil && x.seq == seq {
+				src = x.vals
+				break
+			}
+		}
+	}
 	var cols int
-	if isNew {
-		cols = len(r.newRow)
+	if src != nil {
+		cols = len(src)
 	} else {
 		c, _ := binary.Uvarint(r.st.row(e))
 		cols = int(c)
@@ -147,10 +166,13 @@ func (r *rankOp) emitNum(kind changelog.Kind, e *rEnt, num int64) {
 		r.arena = make([]types.Value, 0, min(max(1024, 4*n, 2*cap(r.arena)), 1<<16+4*n))
 	}
 	s := len(r.arena)
-	if isNew {
-		r.arena = append(r.arena, r.newRow...)
+	if src != nil {
+		r.arena = append(r.arena, src...)
 	} else {
 		r.arena = r.arena[:s+len(rankDecodeRow(e.row, r.arena[s:s:s+cols]))] // exactly cols values: no growth
+		// the arena's values are not overwritten until the push ends (release): a full arena is replaced
+		r.recent[r.recentAt] = rankRecent{seq: seq, vals: r.arena[s:len(r.arena):len(r.arena)]}
+		r.recentAt = (r.recentAt + 1) % rsRecent
 	}
 	if r.cfg.RowNumber {
 		r.arena = append(r.arena, types.IntValue(num))
@@ -161,6 +183,18 @@ func (r *rankOp) emitNum(kind changelog.Kind, e *rEnt, num int64) {
 // top appends the partition's rows in the output and their numbers (ROW_NUMBER, RANK or DENSE_RANK).
 func (r *rankOp) top(p *rankPart, rows []rEnt, nums []int64) ([]rEnt, []int64) {
 	rows, nums = rows[:0], nums[:0]
+	if p.big == nil && (r.cfg.Func == "" || r.cfg.Func == "ROW_NUMBER") {
+		// the row numbers are the positions: the first Limit rows
+		n := len(p.ents)
+		if r.cfg.Limit >= 0 {
+			n = int(min(int64(n), r.cfg.Limit))
+		}
+		rows = append(rows, p.ents[:n]...)
+		for i := range n {
+			nums = append(nums, int64(i+1))
+		}
+		return rows, nums
+	}
 	var prev []byte
 	var num, dense int64
 	i := 0
@@ -317,7 +351,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 			r.kbuf = r.partKey(r.kbuf[:0], row.Vals)
 			key, h = r.kbuf, r.st.st.hash(r.kbuf)
 		}
-		r.apply(insert, key, h, appendSortKey(r.nbuf[:0], row.Vals, r.cfg.Order), row.Vals, nil, 0)
+		r.apply(insert, key, h, r.sortKey(r.nbuf[:0], row.Vals), row.Vals, nil, 0)
 	}
 	return r.finish()
 }
@@ -326,6 +360,7 @@ func (r *rankOp) Push(b *changelog.Batch) error {
 func (r *rankOp) begin() {
 	r.ob.Reset()
 	r.arena = r.arena[:0]
+	r.recent = [rsRecent]rankRecent{}
 	r.tickTTL()
 }
 
@@ -428,6 +463,7 @@ func (r *rankOp) release() {
 	r.ob.Reset()
 	clear(r.arena)
 	r.arena = r.arena[:0]
+	r.recent = [rsRecent]rankRecent{}
 	clear(r.dec)
 	clear(r.colRow)
 	clear(r.oldTop)
@@ -490,6 +526,7 @@ func (r *rankOp) End() error {
 			r.st.load(slot, p)
 			r.ob.Reset()
 			r.arena = r.arena[:0]
+			r.recent = [rsRecent]rankRecent{}
 			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
 			for i := range r.newTop {
 				r.emitNum(changelog.Insert, &r.newTop[i], r.newNum[i])

@@ -32,7 +32,7 @@ func BenchmarkDedupState(b *testing.B) {
 				op := NewRank(cfg, &discard{})
 				if long {
 					op.(*rankOp).compactKey = false
-					op.(*rankOp).st.derive = nil
+					op.(*rankOp).st.dedup = false
 				}
 				for i := 0; i < n; {
 					batch.Reset()

@@ -31,7 +31,7 @@ func rankRecordCheck(t *testing.T, what string, rs *rankStore) {
 }
 
 // dedupConfig is a random deduplication (ROW_NUMBER() ... = 1 over an insert-only input, rank_store.go's
-// derive form) over rankPropertyRow's rows: a string or an integer partition (compact keys, rank_key.go).
+// dedup form) over rankPropertyRow's rows: a string or an integer partition (compact keys, rank_key.go).
 func dedupConfig(rng *rand.Rand) RankConfig {
 	ts := []types.Type{types.StringType(), types.BigIntType(), types.DoubleType(), types.StringType()}
 	cfg := RankConfig{Func: []string{"", "ROW_NUMBER"}[rng.IntN(2)], Partition: []int{0}, Limit: 1,
@@ -62,7 +62,7 @@ func TestRankDedupArenaProperty(t *testing.T) {
 		got, want, eagerOut := &recorder{}, &recorder{}, &recorder{}
 		op, ref, eager := NewRank(cfg, got), newRefRank(cfg, want), NewRank(cfg, eagerOut)
 		rs, es := &op.(*rankOp).st, &eager.(*rankOp).st
-		if rs.derive == nil {
+		if !rs.dedup {
 			t.Fatalf("seed %d: %+v is not kept as a deduplication", seed, cfg)
 		}
 		for i := range 1500 {

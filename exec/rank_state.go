@@ -86,7 +86,7 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 			if !bytes.Equal(r.kbuf, key) {
 				return bad("the key does not match the partition of its rows")
 			}
-			b := appendSortKey(nil, vals, r.cfg.Order)
+			b := r.sortKey(nil, vals)
 			ol := len(b)
 			b = appendSeq(b, seq)
 			sl := len(b)

@@ -18,7 +18,7 @@ import (
 //	[with a TTL: 8 bytes, little endian, the last change (Unix ms), updated in place]
 //	form byte: 0 — the rows' entries follow, in order; 1 — a uvarint index of the partition's rankBig
 //
-// An entry of a record is: uvarint length of the sort key, the sort key (appendSortKey) followed by the
+// An entry of a record is: uvarint length of the sort key, the sort key (rank_sortkey.go) followed by the
 // row's arrival number (appendSeq: 1 to 9 bytes that sort as the numbers do, so entries order as (sort key,
 // arrival) and the number identifies the row), the uvarint length of the row and its reference (rsRefLen
 // bytes) into the row arena (rank_rows.go), where the row is stored once (appendRowBinary: the snapshot's row encoding). A change to a
@@ -28,10 +28,13 @@ import (
 // which is safe because row bytes once written are never changed: compaction copies them to new chunks,
 // and a rankBig's chunks are copied on write.
 //
-// A deduplication (ROW_NUMBER = 1 over insert-only input: a partition keeps one row) stores its entries
-// in the record, without the sort key or a reference (derive form: the arrival number, uvarint length, the
-// row); loading a partition derives each entry's sort key from its row (rankStore.derive) into a scratch
-// buffer, valid until the next load. Snapshots do not change (they hold arrival numbers and rows).
+// A deduplication (ROW_NUMBER = 1 over insert-only input: a partition keeps one row) stores its entry in
+// the record with its row (dedup form: uvarint length of the sort key, the sort key and arrival number,
+// uvarint length of the row, the row: appendREnt), so that loading a partition and comparing a new row with
+// it reads no row: the row is decoded only when it is emitted (replaced). Sort keys are rank_sortkey.go's
+// compact form (8 bytes for a timestamp of now, 13 before); snapshots hold arrival numbers and rows, not
+// sort keys, and do not change. (Until December 2026 the entry had no sort key and loading derived it from
+// the decoded row: 310–480 ns a row of Nexmark q18's shape, most of the deduplication's cost.)
 //
 // A partition whose rows would take more than rsSmallBytes as entries of their own (uvarint length, sort
 // key and arrival number, uvarint length, row) keeps its rows in a rankBig instead: sorted chunks of such
@@ -284,11 +287,8 @@ type rankStore struct {
 	bigs     []*rankBig
 	freeBigs []uint32
 	body     []byte
-	// derive, when set, appends the sort key of an encoded row: entries are stored in the derive form
-	// (above), and their sort keys rebuilt into skbuf when a partition loads.
-	derive func(dst, row []byte) []byte
-	skbuf  []byte
-	skoff  []int
+	// dedup: entries are stored in the dedup form, their rows in the record (above)
+	dedup bool
 	// rows is the row arena of inline partitions (rank_rows.go); only its chunks and counters are used.
 	rows           joinStore
 	rowCompactions int
@@ -316,42 +316,18 @@ func (rs *rankStore) load(slot int, p *rankPart) {
 		p.big, p.bigIdx = rs.bigs[i], int(i)
 		return
 	}
-	if rs.derive != nil {
-		rs.loadDerived(b[f+1:], p)
+	if rs.dedup {
+		for q := f + 1; q < len(b); {
+			var e rEnt
+			e, q = parseREnt(b, q)
+			p.ents = append(p.ents, e)
+		}
 		return
 	}
 	for q := f + 1; q < len(b); {
 		var e rEnt
 		e, _, q = refEntAt(b, q)
 		p.ents = append(p.ents, e)
-	}
-}
-
-// loadDerived parses derive-form entries b into p.ents, deriving their sort keys into skbuf.
-func (rs *rankStore) loadDerived(b []byte, p *rankPart) {
-	rs.skbuf, rs.skoff = rs.skbuf[:0], rs.skoff[:0]
-	for q := 0; q < len(b); {
-		sl := seqLen(b[q])
-		seq := b[q : q+sl]
-		q += sl
-		n, k := binary.Uvarint(b[q:])
-		q += k
-		row := b[q : q+int(n) : q+int(n)]
-		q += int(n)
-		start := len(rs.skbuf)
-		rs.skbuf = rs.derive(rs.skbuf, row)
-		ol := len(rs.skbuf) - start
-		rs.skbuf = append(rs.skbuf, seq...)
-		rs.skoff = append(rs.skoff, start, ol)
-		p.ents = append(p.ents, rEnt{row: row})
-	}
-	for i := range p.ents { // skbuf has stopped growing: slice it
-		start, ol := rs.skoff[2*i], rs.skoff[2*i+1]
-		end := len(rs.skbuf)
-		if i+1 < len(p.ents) {
-			end = rs.skoff[2*i+2]
-		}
-		p.ents[i].sk, p.ents[i].ol = rs.skbuf[start:end:end], ol
 	}
 }
 
@@ -390,11 +366,9 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	}
 	hdr := len(b)
 	b = append(b, rsFormInline)
-	if p.big == nil && rs.derive != nil {
+	if p.big == nil && rs.dedup {
 		for _, e := range p.ents {
-			b = append(b, e.sk[e.ol:]...)
-			b = binary.AppendUvarint(b, uint64(len(e.row)))
-			b = append(b, e.row...)
+			b = appendREnt(b, e)
 		}
 	} else if p.big == nil {
 		// a partition whose rows would take more than rsSmallBytes as entries of their own moves to a rankBig
@@ -454,7 +428,7 @@ func (rs *rankStore) deleteSlot(slot int, dropRows bool) {
 		i, _ := binary.Uvarint(b[f+1:])
 		rs.bigs[i] = nil
 		rs.freeBigs = append(rs.freeBigs, uint32(i))
-	} else if rs.derive == nil && dropRows {
+	} else if !rs.dedup && dropRows {
 		eachRefEnt(b[f+1:], func(e *rEnt, _ int) { rs.dropRow(e) })
 	}
 	rs.st.deleteSlot(slot)

@@ -8,8 +8,9 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// The deduplication's columnar input (a streaming ROW_NUMBER() = 1 over an insert-only input, keeping the
-// first or the last row of each partition: Nexmark q18, q9's tail): a hash exchange in front of it gathers
+// The columnar input of a deduplication (a streaming ROW_NUMBER() = 1 over an insert-only input, keeping the
+// first or the last row of each partition: Nexmark q18, q9's tail) and of a streaming Top-N over an
+// insert-only input (Nexmark q19; any function and limit): a hash exchange in front of it gathers
 // each keyed subtask's rows into column batches instead of building rows in the sender. The partition keys
 // and their hashes are computed from the partition columns up front (the bytes the rows would give, the
 // values read without exporting string arenas, as partKey copies them) and used as the warmed keys
@@ -18,16 +19,17 @@ import (
 // emitted row is copied from it into the output's arena, its strings sharing the batch's (exported) byte
 // arenas as a converted batch's would. Output, state and snapshots are those of the row path.
 //
-// Other Ranks take rows (AcceptsColumns is false); columns pushed to them anyway are converted to rows.
+// Ranks over an updating input and batch Ranks take rows (AcceptsColumns is false); columns pushed to them
+// anyway are converted to rows.
 
-// rankColumnBatches counts the columnar batches deduplications took.
+// rankColumnBatches counts the columnar batches streaming Ranks took.
 var rankColumnBatches atomic.Int64
 
-// RankColumnBatches is the number of columnar batches streaming deduplications have taken.
+// RankColumnBatches is the number of columnar batches streaming Ranks of insert-only inputs have taken.
 func RankColumnBatches() int64 { return rankColumnBatches.Load() }
 
-// AcceptsColumns: a streaming deduplication of an insert-only input takes columns.
-func (r *rankOp) AcceptsColumns() bool { return r.st.derive != nil }
+// AcceptsColumns: a streaming Rank of an insert-only input (with a limit) takes columns.
+func (r *rankOp) AcceptsColumns() bool { return r.trim && !r.cfg.Batch }
 
 // PushColumns ranks the selected rows of b.
 func (r *rankOp) PushColumns(b *vec.Batch) error {
@@ -68,7 +70,7 @@ func (r *rankOp) PushColumns(b *vec.Batch) error {
 			row[o.Col] = rankKeyValue(b.Cols[o.Col], i)
 		}
 		key, h := r.warmKey(k)
-		r.apply(true, key, h, appendSortKey(r.nbuf[:0], row, r.cfg.Order), nil, b, i)
+		r.apply(true, key, h, r.sortKey(r.nbuf[:0], row), nil, b, i)
 	}
 	return r.finish()
 }

@@ -32,12 +32,13 @@ func rankVecRow(rng *rand.Rand, now int64) []types.Value {
 // whose input gets columnar batches emits exactly what it emits for the same rows (values, kinds, order,
 // pushes) and holds the same state (snapshot entries, byte for byte, after every step), for compact keys
 // (string, integer, both) and encoded keys (DECIMAL), NULL keys and order values, selection vectors, rows
-// pushed as rows in between, with and without the row number, and warmed lookups. A Top-3 does not take
-// columns and ranks columns pushed to it as their rows.
+// pushed as rows in between, with and without the row number, and warmed lookups. Top-Ns of an insert-only
+// input (N of 2, 3 or 10, ROW_NUMBER, RANK or DENSE_RANK) take columns too, with the same output and state;
+// over an updating input a Rank does not, and ranks columns pushed to it as their rows.
 func TestRankDedupColumns(t *testing.T) {
 	partSets := [][]int{{0}, {1}, {0, 1}, {5}}
 	before := RankColumnBatches()
-	for seed := range 64 {
+	for seed := range 96 {
 		rng := rand.New(rand.NewPCG(uint64(seed), 0x5ec0))
 		keepLast, rowtime := seed%2 == 1, seed/2%2 == 1
 		order := SortKey{Col: 3, Desc: keepLast}
@@ -46,18 +47,23 @@ func TestRankDedupColumns(t *testing.T) {
 		}
 		cfg := RankConfig{Func: []string{"", "ROW_NUMBER"}[rng.IntN(2)], Partition: partSets[seed/4%len(partSets)],
 			Order: []SortKey{order}, Limit: 1, RowNumber: rng.IntN(2) == 0, Types: rankVecTypes, InsertOnly: true}
-		topN := seed%16 == 15
+		topN, updating := seed >= 64, seed%16 == 15
 		if topN {
-			cfg.Limit = 3
+			cfg.Limit = []int64{2, 3, 10}[rng.IntN(3)]
+			cfg.Func = []string{"", "RANK", "DENSE_RANK"}[rng.IntN(3)]
+		}
+		if updating {
+			cfg.Limit, cfg.InsertOnly = 3, false
 		}
 		warm := rng.IntN(2) == 0
-		name := fmt.Sprintf("seed %d (keep last %v, rowtime %v, partition %v, limit %d, warm %v)", seed, keepLast, rowtime, cfg.Partition, cfg.Limit, warm)
+		name := fmt.Sprintf("seed %d (keep last %v, rowtime %v, partition %v, %s limit %d, insert-only %v, warm %v)", seed, keepLast,
+			rowtime, cfg.Partition, cfg.Func, cfg.Limit, cfg.InsertOnly, warm)
 		rowRec, colRec := &recorder{}, &recorder{}
 		rop, cop := NewRank(cfg, rowRec), NewRank(cfg, colRec)
 		if warm {
 			rop.(*rankOp).warmSlots, cop.(*rankOp).warmSlots = 1, 1
 		}
-		if got := vec.Accepts(cop); got == topN {
+		if got := vec.Accepts(cop); got == updating {
 			t.Fatalf("%s: takes columns %v", name, got)
 		}
 		now := int64(1000)
