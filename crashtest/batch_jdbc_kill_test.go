@@ -65,11 +65,12 @@ func (r *jdbcKillRun) newDirs() []string {
 	return dirs
 }
 
-func (r *jdbcKillRun) aims() []killAim {
-	return []killAim{
-		{name: "the source stage running", reached: func() bool { return len(r.newDirs()) > 0 }, within: 150 * time.Millisecond},
-		{name: "the sink tasks writing", reached: func() bool { return r.writes() > r.w0 }, within: 100 * time.Millisecond},
+// aim aims kill k at the source stage running (even k) or the sink tasks writing (odd k).
+func (r *jdbcKillRun) aim(k int) killAim {
+	if k%2 == 0 {
+		return killAim{name: "the source stage running", reached: func() bool { return len(r.newDirs()) > 0 }, within: 150 * time.Millisecond}
 	}
+	return killAim{name: "the sink tasks writing", reached: func() bool { return r.writes() > r.w0 }, within: 100 * time.Millisecond}
 }
 
 // where names the moment: the sink tasks wrote, else the job runs its stages before the sink (with
@@ -168,10 +169,10 @@ func TestBatchJDBCUpsertKill(t *testing.T) {
 		return missing, partial, wrong, example
 	}
 	var partialAfter []int // the users with partial totals in the table after each kill
-	moments, early, out := batchKills(t, sql, t.TempDir(), run.aims(), run.begin, func() string { return run.where(true) }, func(k int, moment string) {
+	moments, early, out := batchKills{sql: sql, dir: t.TempDir(), aim: run.aim, begin: run.begin, where: func() string { return run.where(true) }, after: func(k int, moment string) {
 		_, partial, _, _ := check()
 		partialAfter = append(partialAfter, partial)
-	})
+	}}.run(t)
 	missing, partial, wrong, example := check()
 	t.Logf("%d kills (per moment: %v; %d runs ended before their kill), users with a killed run's partial totals after each kill: %v; last run: %d users, %d missing, %d partial, %d wrong; %d write statements in all",
 		*kills, moments, early, partialAfter, users, missing, partial, wrong, run.writes())
@@ -203,9 +204,9 @@ func TestBatchJDBCAppendKill(t *testing.T) {
 	sql := jdbcKillScript(addr, run.tmp, p.url(), "events", "id BIGINT, user_id BIGINT, amount BIGINT",
 		`INSERT INTO events SELECT id, user_id, amount FROM orders;`)
 	rowsAfter := []int64{}
-	moments, early, out := batchKills(t, sql, t.TempDir(), run.aims(), run.begin, func() string { return run.where(false) }, func(int, string) {
+	moments, early, out := batchKills{sql: sql, dir: t.TempDir(), aim: run.aim, begin: run.begin, where: func() string { return run.where(false) }, after: func(int, string) {
 		rowsAfter = append(rowsAfter, pgInts(t, conn, "SELECT COUNT(*) FROM events")[0][0])
-	})
+	}}.run(t)
 	s := pgInts(t, conn, fmt.Sprintf(`SELECT COUNT(DISTINCT id), COUNT(*), COALESCE(MIN(id), -1), COALESCE(MAX(id), -1),
   COUNT(*) FILTER (WHERE user_id <> id %% %d OR amount <> id %% 7) FROM events`, users))[0]
 	distinct, rows, lo, hi, wrong := s[0], s[1], s[2], s[3], s[4]

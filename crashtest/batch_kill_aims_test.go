@@ -25,29 +25,48 @@ type killAim struct {
 	within time.Duration
 }
 
-// batchKills runs the script sql under dir *kills times, killing run k at aims[k%len(aims)]: begin is called
-// before each run starts (to note counters the aims compare against), where names the moment just before
-// each kill, and after (when not nil) is called after each kill with its moment. A run that ends before its
-// kill is checked for errors and its aim tried again (at most 3 × *kills times in all). Then the statement
-// runs to its end; its output is returned with the kills per moment.
-func batchKills(t *testing.T, sql, dir string, aims []killAim, begin func(), where func() string, after func(k int, moment string)) (moments map[string]int, early int, out string) {
+// batchKills is a kill loop over runs of one batch statement.
+type batchKills struct {
+	sql, dir string
+	// aim is where kill k is aimed
+	aim func(k int) killAim
+	// begin is called before each run starts (to note what the aims compare against)
+	begin func()
+	// where names the moment just before each kill
+	where func() string
+	// after, when not nil, is called after kill k with its moment
+	after func(k int, moment string)
+	// finished: a run that ends before its kill finished the job, the kills stop there (an exactly-once
+	// sink: a run after it would write the result again); otherwise the moment is aimed at again
+	finished bool
+}
+
+// run runs the statement *kills times, killing run k at aim(k). A run that ends before its kill is checked
+// for errors; unless it finished the job (finished), its aim is tried again (at most 3 × *kills times in
+// all). Then the statement runs to its end. It returns the kills per moment, the runs that ended before
+// their kill and the output of the run that ended.
+func (b batchKills) run(t *testing.T) (moments map[string]int, early int, out string) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(59, uint64(time.Now().UnixNano())))
 	moments = map[string]int{}
 	for k := 0; k < *kills; k++ {
-		a := aims[k%len(aims)]
-		begin()
-		c := proctest.Start(t, clientBin, dir, sql)
+		a := b.aim(k)
+		b.begin()
+		c := proctest.Start(t, clientBin, b.dir, b.sql)
 		if !waitFor(60*time.Second, func() bool { return a.reached() || c.Exited() }) {
 			t.Fatalf("run %d: the batch job did not reach its kill point (%s) in 60 s:\n%s", k+1, a.name, indent(c.Output()))
 		}
 		time.Sleep(randomDelay(rng, 0, a.within))
-		moment := where()
+		moment := b.where()
 		ended := c.Exited()
 		c.Kill()
 		if ended {
 			if strings.Contains(c.Output(), "[ERROR]") {
 				t.Fatalf("run %d failed:\n%s", k+1, indent(c.Output()))
+			}
+			if b.finished {
+				t.Logf("run %d ended before its kill (aimed at %s): the job finished", k+1, a.name)
+				return moments, early + 1, c.Output()
 			}
 			if early++; early > 3**kills {
 				t.Fatalf("run %d: the batch job ended before its kill %d times (give it more input)", k+1, early)
@@ -56,29 +75,16 @@ func batchKills(t *testing.T, sql, dir string, aims []killAim, begin func(), whe
 			continue
 		}
 		moments[moment]++
-		if after != nil {
-			after(k, moment)
+		if b.after != nil {
+			b.after(k, moment)
 		}
 	}
-	c := proctest.Start(t, clientBin, dir, sql)
+	b.begin()
+	c := proctest.Start(t, clientBin, b.dir, b.sql)
 	if ended, err := c.Wait(90 * time.Second); !ended || err != nil || strings.Contains(c.Output(), "[ERROR]") {
 		t.Fatalf("the last run did not end well (ended %v, %v):\n%s", ended, err, indent(c.Output()))
 	}
 	return moments, early, c.Output()
-}
-
-// newJobDir returns a function that reports whether a batch job made a directory in tmp that was not there
-// when newJobDir was called (a killed run's directory stays until the next run sweeps it).
-func newJobDir(tmp string) func() bool {
-	old := jobDirNames(tmp)
-	return func() bool {
-		for n := range jobDirNames(tmp) {
-			if !old[n] {
-				return true
-			}
-		}
-		return false
-	}
 }
 
 // jobDirNames lists the batch job directories in tmp.
@@ -89,4 +95,13 @@ func jobDirNames(tmp string) map[string]bool {
 		m[n] = true
 	}
 	return m
+}
+
+// total is the number of kills over every moment.
+func total(moments map[string]int) int {
+	n := 0
+	for _, c := range moments {
+		n += c
+	}
+	return n
 }
