@@ -105,3 +105,25 @@ func total(moments map[string]int) int {
 	}
 	return n
 }
+
+// sourceWriting reports whether one of the job directories has a file of stage 1 (the source stage writing
+// its result).
+func sourceWriting(dirs []string) bool {
+	for _, d := range dirs {
+		if m, _ := filepath.Glob(filepath.Join(d, "stage-1*")); len(m) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// newDirs lists the job directories in tmp that are not in old.
+func newDirs(tmp string, old map[string]bool) []string {
+	var dirs []string
+	for d := range jobDirNames(tmp) {
+		if !old[d] {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}

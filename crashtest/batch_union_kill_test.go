@@ -73,14 +73,7 @@ CREATE TABLE eo (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
 		old, p0, e0 = jobDirNames(tmp), produces.Load(), endTxns.Load()
 		leftIntent, _ = commitIntent(t, tmp)
 	}
-	started := func() bool {
-		for d := range jobDirNames(tmp) {
-			if !old[d] {
-				return true
-			}
-		}
-		return false
-	}
+	started := func() bool { return len(newDirs(tmp, old)) > 0 }
 	// The kill between two commits; the one after it comes at a random moment of the run completing it (that
 	// run writes nothing: it may end before its kill, finishing the job).
 	commitKill := max(*kills-2, 0)
@@ -94,7 +87,10 @@ CREATE TABLE eo (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
 		case k%2 == 1 && k < commitKill:
 			return killAim{name: "the sink tasks writing", reached: func() bool { return produces.Load() > p0 }, within: 100 * time.Millisecond}
 		}
-		return killAim{name: "the source stage running", reached: started, within: 200 * time.Millisecond}
+		if k > commitKill { // the run completing the killed one: at any moment
+			return killAim{name: "the run started", reached: started, within: 300 * time.Millisecond}
+		}
+		return killAim{name: "the source stage writing", reached: func() bool { return sourceWriting(newDirs(tmp, old)) }, within: 100 * time.Millisecond}
 	}
 	where := func() string {
 		switch i, _ := commitIntent(t, tmp); {
