@@ -23,6 +23,8 @@ type killAim struct {
 	reached func() bool
 	// the kill comes at a random moment in [0, within) after reached
 	within time.Duration
+	// reached is polled every poll (0: every 10 ms)
+	poll time.Duration
 }
 
 // batchKills is a kill loop over runs of one batch statement.
@@ -39,6 +41,8 @@ type batchKills struct {
 	// finished: a run that ends before its kill finished the job, the kills stop there (an exactly-once
 	// sink: a run after it would write the result again); otherwise the moment is aimed at again
 	finished bool
+	// ended, when not nil, is called for run k that ended before its kill (not finished)
+	ended func(k int)
 }
 
 // run runs the statement *kills times, killing run k at aim(k). A run that ends before its kill is checked
@@ -53,7 +57,15 @@ func (b batchKills) run(t *testing.T) (moments map[string]int, early int, out st
 		a := b.aim(k)
 		b.begin()
 		c := proctest.Start(t, clientBin, b.dir, b.sql)
-		if !waitFor(60*time.Second, func() bool { return a.reached() || c.Exited() }) {
+		poll := a.poll
+		if poll == 0 {
+			poll = 10 * time.Millisecond
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for !a.reached() && !c.Exited() && time.Now().Before(deadline) {
+			time.Sleep(poll)
+		}
+		if !a.reached() && !c.Exited() {
 			t.Fatalf("run %d: the batch job did not reach its kill point (%s) in 60 s:\n%s", k+1, a.name, indent(c.Output()))
 		}
 		time.Sleep(randomDelay(rng, 0, a.within))
@@ -70,6 +82,9 @@ func (b batchKills) run(t *testing.T) (moments map[string]int, early int, out st
 			}
 			if early++; early > 3**kills {
 				t.Fatalf("run %d: the batch job ended before its kill %d times (give it more input)", k+1, early)
+			}
+			if b.ended != nil {
+				b.ended(k)
 			}
 			k-- // aim at this moment again
 			continue

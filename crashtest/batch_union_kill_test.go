@@ -2,10 +2,14 @@ package crashtest
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicesql/sluice/internal/proctest"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -142,5 +146,189 @@ CREATE TABLE eo (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
 	}
 	if _, record := commitIntent(t, tmp); record {
 		t.Fatal("the run that ended left its commit record in 'io.tmp.dirs'")
+	}
+}
+
+// TestBatchUnionFilesystemKill: a UNION ALL of a bounded kafka topic (orders, 4 partitions) and a directory
+// of JSON files (6 files) as the source stage's 3 tasks, into the filesystem sink written by 3 tasks (hidden
+// part files, committed whole or not at all through a commit manifest: connectors/filesystem/sink_commit.go).
+// Killed with SIGKILL, in turn, while the source stage writes its files, while the sink tasks write, and as
+// the commit begins (the manifest or a committed file appears). What a kill leaves is nothing visible, the
+// whole result (the commit finished first: removed, as a user forgets a finished job), or a begun commit:
+// the next run of the statement, run at once to the end, completes it and writes no rows. The last run goes
+// to the end from what the kills left: every row of both sources exactly once, no hidden file or run record
+// left.
+func TestBatchUnionFilesystemKill(t *testing.T) {
+	t.Parallel()
+	const n, m, files = 100000, 60000, 6 // orders ids 0..n-1, the files' ids n..n+m-1
+	addr := broker(t, 4)
+	dir := t.TempDir()
+	tmp, in, out := filepath.Join(dir, "tmp"), filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	staging := filepath.Join(out, ".sluice-staging")
+	produce(t, addr, "orders", orders(0, n, 50))
+	if err := os.MkdirAll(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for f := 0; f < files; f++ {
+		var b strings.Builder
+		for id := n + f*m/files; id < n+(f+1)*m/files; id++ {
+			fmt.Fprintf(&b, `{"id":%d,"user_id":%d,"amount":%d}`+"\n", id, id%50, id%7)
+		}
+		if err := os.WriteFile(filepath.Join(in, fmt.Sprintf("returns-%d.json", f)), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sql := batchKafkaScript(addr, tmp, `CREATE TABLE returns (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
+  'connector' = 'filesystem', 'path' = '`+fileURL(in)+`', 'format' = 'json');
+CREATE TABLE out_t (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
+  'connector' = 'filesystem', 'path' = '`+fileURL(out)+`', 'format' = 'json', 'sink.rolling-policy.file-size' = '64kb');`,
+		`INSERT INTO out_t SELECT id, user_id, amount FROM orders UNION ALL SELECT id, user_id, -amount FROM returns;`)
+	// look lists the sink directory: committed files, hidden files, run records and commit manifests.
+	look := func() (visible []string, hidden map[string]bool, records, manifests int) {
+		hidden = map[string]bool{}
+		ents, _ := os.ReadDir(out)
+		for _, e := range ents {
+			switch {
+			case e.Name() == filepath.Base(staging):
+			case strings.HasPrefix(e.Name(), "."):
+				hidden[e.Name()] = true
+			default:
+				visible = append(visible, e.Name())
+			}
+		}
+		recs, _ := os.ReadDir(staging)
+		for _, r := range recs {
+			if r.IsDir() && !strings.HasPrefix(r.Name(), ".") {
+				records++
+				if _, err := os.Stat(filepath.Join(staging, r.Name(), "manifest.json")); err == nil {
+					manifests++
+				}
+			}
+		}
+		return visible, hidden, records, manifests
+	}
+	// tally counts the ids of the committed files: lost, duplicated, wrong (unknown id or amount).
+	tally := func(visible []string) (lost, dups, wrong int) {
+		seen := make([]int, n+m)
+		for _, name := range visible {
+			b, err := os.ReadFile(filepath.Join(out, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				if line == "" {
+					continue
+				}
+				var id, amount int
+				if _, err := fmt.Sscan(fields(t, []byte(line), []string{"id"}), &id); err != nil || id < 0 || id >= n+m {
+					wrong++
+					continue
+				}
+				if _, err := fmt.Sscan(fields(t, []byte(line), []string{"amount"}), &amount); err != nil || (id < n && amount != id%7) || (id >= n && amount != -(id%7)) {
+					wrong++
+				}
+				seen[id]++
+			}
+		}
+		for _, c := range seen {
+			switch {
+			case c == 0:
+				lost++
+			case c > 1:
+				dups += c - 1
+			}
+		}
+		return lost, dups, wrong
+	}
+	// whole checks that the committed files hold every row once, then removes them (the job finished: the
+	// next run starts from an empty table).
+	whole := func(what string, visible []string) {
+		if lost, dups, wrong := tally(visible); lost > 0 || dups > 0 || wrong > 0 {
+			t.Fatalf("%s: the committed files are not the whole result once: %d of %d rows lost, %d duplicated, %d wrong", what, lost, n+m, dups, wrong)
+		}
+		for _, f := range visible {
+			if err := os.Remove(filepath.Join(out, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var old map[string]bool
+	var hidden0 map[string]bool
+	begin := func() { old, hidden0 = jobDirNames(tmp), func() map[string]bool { _, h, _, _ := look(); return h }() }
+	sinkWriting := func() bool {
+		_, hidden, _, _ := look()
+		for h := range hidden {
+			if !hidden0[h] {
+				return true
+			}
+		}
+		return false
+	}
+	aim := func(k int) killAim {
+		switch k % 3 {
+		case 1:
+			return killAim{name: "the sink tasks writing", reached: sinkWriting, within: 20 * time.Millisecond}
+		case 2:
+			return killAim{name: "the commit", reached: func() bool { visible, _, _, manifests := look(); return len(visible) > 0 || manifests > 0 }, within: time.Millisecond, poll: time.Millisecond}
+		}
+		return killAim{name: "the source stage writing", reached: func() bool { return sourceWriting(newDirs(tmp, old)) }, within: 100 * time.Millisecond}
+	}
+	where := func() string {
+		visible, _, _, manifests := look()
+		switch {
+		case manifests > 0:
+			return "commit begun"
+		case len(visible) > 0:
+			return "after the commit"
+		case sinkWriting():
+			return "sink tasks writing"
+		case sourceWriting(newDirs(tmp, old)):
+			return "source stage"
+		}
+		return "starting"
+	}
+	completed := 0
+	after := func(k int, moment string) {
+		visible, _, records, manifests := look()
+		switch {
+		case manifests > 0:
+			if records != 1 {
+				t.Fatalf("run %d killed in its commit: %d run records, want 1", k+1, records)
+			}
+			rerun := proctest.Start(t, clientBin, dir, sql)
+			if ended, err := rerun.Wait(90 * time.Second); !ended || err != nil || strings.Contains(rerun.Output(), "[ERROR]") {
+				t.Fatalf("the rerun after run %d did not end well (ended %v, %v):\n%s", k+1, ended, err, indent(rerun.Output()))
+			}
+			if !strings.Contains(rerun.Output(), "this run writes no rows") {
+				t.Fatalf("the rerun after run %d, killed in its commit, did not say that it writes nothing:\n%s", k+1, indent(rerun.Output()))
+			}
+			visible, _, records, _ = look()
+			if records != 0 {
+				t.Fatalf("the rerun after run %d left %d run records", k+1, records)
+			}
+			whole(fmt.Sprintf("run %d killed in its commit, then rerun", k+1), visible)
+			completed++
+		case len(visible) > 0:
+			whole(fmt.Sprintf("run %d killed (%s) after its commit", k+1, moment), visible)
+		}
+	}
+	ended := func(k int) {
+		visible, _, _, _ := look()
+		whole(fmt.Sprintf("run %d, ended before its kill", k+1), visible)
+	}
+	moments, early, output := batchKills{sql: sql, dir: dir, aim: aim, begin: begin, where: where, after: after, ended: ended}.run(t)
+	visible, hidden, records, _ := look()
+	lost, dups, wrong := tally(visible)
+	t.Logf("%d kills (per moment: %v; %d runs ended before their kill), %d commits begun and completed by a rerun that wrote nothing; last run: %d committed files, %d rows: %d lost, %d duplicated, %d wrong; %d hidden files, %d run records left",
+		total(moments), moments, early, completed, len(visible), n+m, lost, dups, wrong, len(hidden), records)
+	if lost > 0 || dups > 0 || wrong > 0 {
+		t.Fatalf("union into the filesystem after %d kills: %d of %d rows lost, %d duplicated, %d wrong\nlast client output:\n%s",
+			total(moments), lost, n+m, dups, wrong, indent(output))
+	}
+	if len(hidden) > 0 || records > 0 {
+		t.Fatalf("%d hidden files and %d run records left after the last run", len(hidden), records)
+	}
+	if *kills >= 3 && (moments["source stage"] == 0 || moments["sink tasks writing"] == 0) {
+		t.Fatalf("the kills came at %v: want kills in the source stage and while the sink tasks write", moments)
 	}
 }
