@@ -66,7 +66,8 @@ func (r *jdbcKillRun) aim(k int) killAim {
 }
 
 // where names the moment: the sink tasks wrote, else the job runs its stages before the sink (with
-// later, a stage after the source stage wrote files), else it is starting.
+// later, a stage after the source stage wrote files; "source stage" includes the sink stage starting, before
+// its first write), else it is starting.
 func (r *jdbcKillRun) where(later bool) string {
 	switch {
 	case r.writes() > r.w0:

@@ -11,7 +11,7 @@ import (
 )
 
 // A batch job killed with SIGKILL is run again from scratch (docs/ARCHITECTURE.md, "Batch stages and
-// failover"). killAims kills successive runs of one statement at moments a test aims at in turn, names the
+// failover"). batchKills kills successive runs of one statement at moments a test aims at in turn, names the
 // moment each kill actually came in (the run may have moved on between the aim and the kill), and runs the
 // statement once more to its end.
 
