@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -153,7 +154,7 @@ CREATE TABLE eo (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
 // of JSON files (6 files) as the source stage's 3 tasks, into the filesystem sink written by 3 tasks (hidden
 // part files, committed whole or not at all through a commit manifest: connectors/filesystem/sink_commit.go).
 // Killed with SIGKILL, in turn, while the source stage writes its files, while the sink tasks write, and as
-// the commit's renames begin (the first committed file appears). What a kill leaves is nothing visible, the
+// the commit's renames begin (the first file of the run's commit manifest is renamed). What a kill leaves is nothing visible, the
 // whole result (the commit finished first: removed, as a user forgets a finished job), or a begun commit:
 // the next run of the statement, run at once to the end, completes it and writes no rows. The last run goes
 // to the end from what the kills left: every row of both sources exactly once, no hidden file or run record
@@ -254,7 +255,33 @@ CREATE TABLE out_t (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
 	}
 	var old map[string]bool
 	var hidden0 map[string]bool
-	begin := func() { old, hidden0 = jobDirNames(tmp), func() map[string]bool { _, h, _, _ := look(); return h }() }
+	var firstFinal string // the final name of the first file of the run's commit manifest
+	begin := func() {
+		old, hidden0, firstFinal = jobDirNames(tmp), func() map[string]bool { _, h, _, _ := look(); return h }(), ""
+	}
+	// renaming reports that the run's commit renames its files: its manifest is there (a glob of the small
+	// staging area, cheap enough to poll every millisecond) and the first file it names is renamed (checked
+	// without pause once the manifest is there: the renames take milliseconds).
+	renaming := func() bool {
+		if firstFinal == "" {
+			ms, _ := filepath.Glob(filepath.Join(staging, "*", "manifest.json"))
+			for _, f := range ms {
+				var m struct{ Files []struct{ Final string } }
+				if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &m) == nil && len(m.Files) > 0 {
+					firstFinal = filepath.Join(out, m.Files[0].Final)
+				}
+			}
+			if firstFinal == "" {
+				return false
+			}
+		}
+		for deadline := time.Now().Add(100 * time.Millisecond); time.Now().Before(deadline); {
+			if _, err := os.Lstat(firstFinal); err == nil {
+				return true
+			}
+		}
+		return true // the renames did not begin in 100 ms: kill at the commit as it is
+	}
 	sinkWriting := func() bool {
 		_, hidden, _, _ := look()
 		for h := range hidden {
@@ -269,16 +296,16 @@ CREATE TABLE out_t (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
 		case 1:
 			return killAim{name: "the sink tasks writing", reached: sinkWriting, within: 20 * time.Millisecond}
 		case 2:
-			// the renames of the commit under way: the first committed file
-			return killAim{name: "the commit", reached: func() bool { visible, _, _, _ := look(); return len(visible) > 0 }, within: 200 * time.Microsecond, poll: time.Millisecond}
+			return killAim{name: "the commit", reached: renaming, within: time.Microsecond, poll: time.Millisecond}
 		}
 		return killAim{name: "the source stage writing", reached: func() bool { return sourceWriting(newDirs(tmp, old)) }, within: 100 * time.Millisecond}
 	}
 	where := func() string {
-		visible, _, _, manifests := look()
-		switch {
-		case manifests > 0:
+		if ms, _ := filepath.Glob(filepath.Join(staging, "*", "manifest.json")); len(ms) > 0 { // first: cheap
 			return "commit begun"
+		}
+		visible, _, _, _ := look()
+		switch {
 		case len(visible) > 0:
 			return "after the commit"
 		case sinkWriting():
