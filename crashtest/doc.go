@@ -23,6 +23,11 @@
 // exactly-once Kafka); fed_test.go holds their shared feeding helpers. scaleout_test.go kills members of a
 // scale-out group.
 //
+// batch_jdbc_kill_test.go kills batch jobs writing PostgreSQL (a cluster of each test, pg_test.go) through
+// 3 jdbc sink tasks, upsert and append; batch_union_kill_test.go a UNION ALL source stage into exactly-once
+// kafka and into the filesystem sink; both through the kill loop of batch_kill_aims_test.go (kills aimed
+// at moments of the run in turn, each named where it came).
+//
 // rank_update_kill_test.go kills a Top-N over a GROUP BY (retractions into the rank) at parallelism 1 and 2;
 // window_late_kill_test.go kills HOP, CUMULATE and SESSION aggregates over out-of-order input with late rows
 // (one partition, so that which rows are late does not depend on timing at parallelism 1).
