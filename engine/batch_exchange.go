@@ -120,7 +120,7 @@ type stageBuild struct {
 // blockingNode reports operators that Flink feeds through a blocking exchange in batch mode.
 func blockingNode(n planner.Node) bool {
 	switch n.(type) {
-	case *planner.Sink, *planner.Aggregate, *planner.WindowAggregate, *planner.Join, *planner.WindowJoin, *planner.Sort,
+	case *planner.Sink, *batchCollect, *planner.Aggregate, *planner.WindowAggregate, *planner.Join, *planner.WindowJoin, *planner.Sort,
 		*planner.TopN, *planner.Rank, *planner.WindowRank, *planner.OverAggregate, *planner.ChangelogNormalize:
 		return true
 	}
@@ -208,7 +208,9 @@ func (sj *stagedJob) plan(root planner.Node) *batchStage {
 	sj.stages = append(sj.stages, st)
 	st.id = len(sj.stages)
 	st.name = strings.Join(labels, " -> ")
-	if _, sink := root.(*planner.Sink); !sink {
+	switch root.(type) {
+	case *planner.Sink, *batchCollect: // their output is a sink's, or the client's (batch_select.go)
+	default:
 		st.types = fieldTypes(root.Fields())
 		st.path = fmt.Sprintf("stage-%d.arrow", st.id) // made absolute when the job's directories exist
 	}
@@ -259,7 +261,11 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 			return nil, err
 		}
 	}
-	if err := run.g.build(st.root, out, sj.job); err != nil {
+	err := run.g.build(st.root, out, sj.job)
+	if err == nil {
+		err = run.g.stage.err // of a sink or collect task built by input
+	}
+	if err != nil {
 		run.g.abandon()
 		return nil, err
 	}
@@ -280,6 +286,10 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 		b.rootNow = true
 		if sk, ok := n.(*planner.Sink); ok && b.st.sink != nil {
 			b.err = b.sinkTask(g, sk) // batch_sink.go
+			return true
+		}
+		if c, ok := n.(*batchCollect); ok {
+			b.err = b.collectTask(g, c) // batch_select.go
 			return true
 		}
 		return false
