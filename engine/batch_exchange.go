@@ -100,6 +100,8 @@ type stagedJob struct {
 	dirs   []string   // per-job directories holding the files
 	locks  []*os.File // their lock files, held while the job runs (jobdir_unix.go)
 
+	query bool // a SELECT's (batch_select.go): its root is a batchCollect
+
 	mu       sync.Mutex
 	log      []StageAttempt
 	restarts int
@@ -158,6 +160,8 @@ func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
 	}
 	for _, r := range roots {
 		sj.plan(r)
+		_, c := r.(*batchCollect)
+		sj.query = sj.query || c
 	}
 	sj.planTasks(g.subtasks)
 	g.staged = sj
@@ -499,6 +503,9 @@ func (sj *stagedJob) backOff(ctx context.Context, err error, failed, restarting 
 	sj.mu.Unlock()
 	policy := sj.g.restart
 	if n >= policy.attempts {
+		if sj.query {
+			return err // as the query run in one piece fails (the warnings above named the stage)
+		}
 		return fmt.Errorf("%s: %w", failed, err)
 	}
 	fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: %s failed: %v\n[WARNING] Restarting %s, in %s (restart %d of %d).\n",

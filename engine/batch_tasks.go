@@ -120,12 +120,7 @@ func rowWise(n planner.Node) bool {
 // planTasks decides how many tasks each stage runs (p for keyed stages, else 1) and how each stage's result
 // is partitioned for its consumer.
 func (sj *stagedJob) planTasks(p int) {
-	type edge struct {
-		in     *batchStage
-		keys   []int
-		hashed bool
-	}
-	edges := map[*batchStage][]edge{}
+	edges := map[*batchStage][]stageEdge{}
 	reads := map[*batchStage]int{}
 	keyed := map[*batchStage]bool{}
 	for _, st := range sj.stages {
@@ -144,7 +139,7 @@ func (sj *stagedJob) planTasks(p int) {
 			for i, in := range n.Inputs() {
 				if sj.cut[in] {
 					keys, hashed := batchHashKeys(n, i)
-					edges[st] = append(edges[st], edge{in: sj.byRoot[in], keys: keys, hashed: hashed})
+					edges[st] = append(edges[st], stageEdge{in: sj.byRoot[in], keys: keys, hashed: hashed})
 					reads[sj.byRoot[in]]++
 					continue
 				}
@@ -177,12 +172,15 @@ func (sj *stagedJob) planTasks(p int) {
 				}
 			}
 		}
+		if m := forwardTasks(edges[st]); keyed[st] && m > 1 {
+			n, st.forward = m, true // row-wise operators over their inputs' tasks (a reused input: batch_forward.go)
+		}
 		if sk, ok := st.root.(*planner.Sink); ok && len(edges[st]) == 1 {
 			in := edges[st][0].in
 			if n, st.forward = sinkTasks(sk, in, reads[in], p); n > 1 && !st.forward {
 				in.parts, in.partKeys = n, sinkShuffleKeys(sk) // rebalance, or by partition or key (batch_sink.go)
 			}
-		} else if n > 1 {
+		} else if n > 1 && !st.forward {
 			for _, e := range edges[st] {
 				e.in.parts, e.in.partKeys = n, e.keys
 			}
