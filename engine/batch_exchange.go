@@ -18,13 +18,14 @@ import (
 )
 
 // Batch stages (Flink's blocking exchanges and region failover). With 'execution.batch-shuffle-mode' =
-// 'ALL_EXCHANGES_BLOCKING' (the default) and a restart strategy that allows restarts, an INSERT job in batch
-// mode is cut into stages at the points where Flink has a blocking exchange:
+// 'ALL_EXCHANGES_BLOCKING' (the default) and a restart strategy that allows restarts, an INSERT job (or a
+// SELECT: batch_select.go) in batch mode is cut into stages at the points where Flink has a blocking exchange:
 //
 //   - in front of every input of an operator that Flink feeds through a keyed or global exchange: aggregates
 //     (GROUP BY, window aggregates), joins (regular and window), sort, rank and top-N, OVER aggregates and
 //     ChangelogNormalize;
-//   - in front of every sink (the sink stage restarts from its materialized input without recomputing it);
+//   - in front of every sink (the sink stage restarts from its materialized input without recomputing it),
+//     and in front of a SELECT's collect;
 //   - after a node read by several parents (a reused source): it is computed once and read by each.
 //
 // A stage runs its operators from its sources (connector sources, or the intermediate result files of the
