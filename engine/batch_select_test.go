@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -247,5 +249,48 @@ SELECT id, name FROM src WHERE MOD(id, 7) <> 3;`
 	}
 	if !strings.Contains(notice, "Restarting stage 2 alone, from the intermediate results of its inputs") {
 		t.Fatalf("notice:\n%s", notice)
+	}
+}
+
+// A client that closes a staged batch SELECT after its first row stops the job: Close returns nil, the job
+// ends cancelled and its intermediate result files are removed.
+func TestBatchSelectClose(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewSession(Config{Stdout: io.Discard, Stderr: io.Discard, Notice: io.Discard, Options: map[string]string{
+		"execution.runtime-mode": "batch", "parallelism.default": "2", "io.tmp.dirs": dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.ParseScript(`CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '50000',
+  'rows-per-second' = '1000000000', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '50000');
+SELECT id FROM src;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var res *Result
+	for _, st := range stmts {
+		if res, err = s.Execute(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := res.Query.Next(ctx); !ok {
+		t.Fatalf("no row: %v", res.Query.Err())
+	}
+	if err := res.Query.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if st := res.Query.job.Status(); st != JobCancelled {
+		t.Fatalf("the job ended %v, want cancelled:\n%s", st, attemptsOf(res.Query.job))
+	}
+	if n := len(res.Query.job.StageAttempts()); n != 3 { // 2 source tasks, the collect task
+		t.Fatalf("want 3 attempts:\n%s", attemptsOf(res.Query.job))
+	}
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		if strings.HasPrefix(e.Name(), "sluice-") {
+			t.Fatalf("left in io.tmp.dirs: %s", e.Name())
+		}
 	}
 }
