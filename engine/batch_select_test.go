@@ -294,3 +294,32 @@ SELECT id FROM src;`)
 		}
 	}
 }
+
+// When the collect stage fails after giving the client rows and its input's file is gone (the producer task
+// runs again, and its rows may come in another order), the query fails saying so instead of giving rows
+// twice or losing some.
+func TestBatchSelectCollectInputRecomputed(t *testing.T) {
+	const script = `
+CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '50000', 'rows-per-second' = '1000000000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '50000');
+SELECT id FROM src;`
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.name == "Collect" && attempt == 1 && !end {
+			if err := os.Remove(st.inputs[0].file(1, 0)); err != nil {
+				t.Error(err)
+			}
+			return errInjected // after its first batch
+		}
+		return nil
+	})
+	got, notice, job, err := queryRun(t, script, map[string]string{"parallelism.default": "2"})
+	if err == nil || !strings.Contains(err.Error(), "the client was given 8192 rows of the result already, and the input was computed again since") {
+		t.Fatalf("want the query to fail as its input was computed again, got %v\n%s", err, notice)
+	}
+	if len(got) != 8192 {
+		t.Fatalf("the client got %d rows, want the first attempt's 8192", len(got))
+	}
+	if !strings.Contains(notice, "running stage 1 task 2/2 again for stage 2") {
+		t.Fatalf("notice:\n%s\n%s", notice, attemptsOf(job))
+	}
+}
