@@ -61,6 +61,7 @@ type QueryResult struct {
 	done   chan struct{}
 	err    error
 	cancel context.CancelFunc
+	job    *Job // the query's job (its batch stages' attempts: Job.StageAttempts)
 	// stopped is ctx.Err() of the last Next that returned false because its ctx ended (nil otherwise).
 	stopped atomic.Pointer[error]
 }

@@ -18,13 +18,14 @@ import (
 )
 
 // Batch stages (Flink's blocking exchanges and region failover). With 'execution.batch-shuffle-mode' =
-// 'ALL_EXCHANGES_BLOCKING' (the default) and a restart strategy that allows restarts, an INSERT job in batch
-// mode is cut into stages at the points where Flink has a blocking exchange:
+// 'ALL_EXCHANGES_BLOCKING' (the default) and a restart strategy that allows restarts, an INSERT job (or a
+// SELECT: batch_select.go) in batch mode is cut into stages at the points where Flink has a blocking exchange:
 //
 //   - in front of every input of an operator that Flink feeds through a keyed or global exchange: aggregates
 //     (GROUP BY, window aggregates), joins (regular and window), sort, rank and top-N, OVER aggregates and
 //     ChangelogNormalize;
-//   - in front of every sink (the sink stage restarts from its materialized input without recomputing it);
+//   - in front of every sink (the sink stage restarts from its materialized input without recomputing it),
+//     and in front of a SELECT's collect;
 //   - after a node read by several parents (a reused source): it is computed once and read by each.
 //
 // A stage runs its operators from its sources (connector sources, or the intermediate result files of the
@@ -100,6 +101,8 @@ type stagedJob struct {
 	dirs   []string   // per-job directories holding the files
 	locks  []*os.File // their lock files, held while the job runs (jobdir_unix.go)
 
+	query bool // a SELECT's (batch_select.go): its root is a batchCollect
+
 	mu       sync.Mutex
 	log      []StageAttempt
 	restarts int
@@ -121,7 +124,7 @@ type stageBuild struct {
 // blockingNode reports operators that Flink feeds through a blocking exchange in batch mode.
 func blockingNode(n planner.Node) bool {
 	switch n.(type) {
-	case *planner.Sink, *planner.Aggregate, *planner.WindowAggregate, *planner.Join, *planner.WindowJoin, *planner.Sort,
+	case *planner.Sink, *batchCollect, *planner.Aggregate, *planner.WindowAggregate, *planner.Join, *planner.WindowJoin, *planner.Sort,
 		*planner.TopN, *planner.Rank, *planner.WindowRank, *planner.OverAggregate, *planner.ChangelogNormalize:
 		return true
 	}
@@ -159,6 +162,8 @@ func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
 	}
 	for _, r := range roots {
 		sj.plan(r)
+		_, c := r.(*batchCollect)
+		sj.query = sj.query || c
 	}
 	sj.planTasks(g.subtasks)
 	g.staged = sj
@@ -209,7 +214,9 @@ func (sj *stagedJob) plan(root planner.Node) *batchStage {
 	sj.stages = append(sj.stages, st)
 	st.id = len(sj.stages)
 	st.name = strings.Join(labels, " -> ")
-	if _, sink := root.(*planner.Sink); !sink {
+	switch root.(type) {
+	case *planner.Sink, *batchCollect: // their output is a sink's, or the client's (batch_select.go)
+	default:
 		st.types = fieldTypes(root.Fields())
 		st.path = fmt.Sprintf("stage-%d.arrow", st.id) // made absolute when the job's directories exist
 	}
@@ -260,7 +267,11 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 			return nil, err
 		}
 	}
-	if err := run.g.build(st.root, out, sj.job); err != nil {
+	err := run.g.build(st.root, out, sj.job)
+	if err == nil {
+		err = run.g.stage.err // of a sink or collect task built by input
+	}
+	if err != nil {
 		run.g.abandon()
 		return nil, err
 	}
@@ -281,6 +292,10 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 		b.rootNow = true
 		if sk, ok := n.(*planner.Sink); ok && b.st.sink != nil {
 			b.err = b.sinkTask(g, sk) // batch_sink.go
+			return true
+		}
+		if c, ok := n.(*batchCollect); ok {
+			b.err = b.collectTask(g, c) // batch_select.go
 			return true
 		}
 		return false
@@ -490,6 +505,9 @@ func (sj *stagedJob) backOff(ctx context.Context, err error, failed, restarting 
 	sj.mu.Unlock()
 	policy := sj.g.restart
 	if n >= policy.attempts {
+		if sj.query {
+			return err // as the query run in one piece fails (the warnings above named the stage)
+		}
 		return fmt.Errorf("%s: %w", failed, err)
 	}
 	fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: %s failed: %v\n[WARNING] Restarting %s, in %s (restart %d of %d).\n",

@@ -22,9 +22,12 @@ import (
 // than the NULL-aware anti join, window ranks with PARTITION BY), the operators above them work row by row
 // (Calc, Union, Expand, lookup joins, window TVFs other than SESSION), and each of its inputs is read by it
 // alone. Task i owns the key groups kg with kg * P / maxParallelism = i, as keyed subtasks do in streaming.
-// Every other stage (sources, a global operator: keyless aggregates and joins, Sort, ORDER BY ... LIMIT,
-// ranks without PARTITION BY; sinks; a stage reading a result that another stage reads too) runs as one task
-// (Flink's Exchange(distribution=[single])).
+// A source stage (no input stage) whose scans are of connectors.ParallelSources under row-wise operators runs
+// as their Subtasks(P) tasks (splitScans: beside them, VALUES and a scan of another source, jdbc, are read
+// whole by task 0). Every other stage (a global operator: keyless aggregates and joins, Sort, ORDER BY ...
+// LIMIT, ranks without PARTITION BY; a stage reading a result that another stage reads too; the Collect
+// stage of a SELECT, batch_select.go) runs as one task (Flink's Exchange(distribution=[single])); sink
+// stages run as tasks of their own (batch_sink.go).
 //
 // The exchange: each task of a stage that feeds a P-task stage writes its result as P files, one per
 // subpartition (stage-<n>-<task>-<subpartition>.arrow): its rows are routed by the hash of the consumer's key
@@ -117,12 +120,7 @@ func rowWise(n planner.Node) bool {
 // planTasks decides how many tasks each stage runs (p for keyed stages, else 1) and how each stage's result
 // is partitioned for its consumer.
 func (sj *stagedJob) planTasks(p int) {
-	type edge struct {
-		in     *batchStage
-		keys   []int
-		hashed bool
-	}
-	edges := map[*batchStage][]edge{}
+	edges := map[*batchStage][]stageEdge{}
 	reads := map[*batchStage]int{}
 	keyed := map[*batchStage]bool{}
 	for _, st := range sj.stages {
@@ -141,7 +139,7 @@ func (sj *stagedJob) planTasks(p int) {
 			for i, in := range n.Inputs() {
 				if sj.cut[in] {
 					keys, hashed := batchHashKeys(n, i)
-					edges[st] = append(edges[st], edge{in: sj.byRoot[in], keys: keys, hashed: hashed})
+					edges[st] = append(edges[st], stageEdge{in: sj.byRoot[in], keys: keys, hashed: hashed})
 					reads[sj.byRoot[in]]++
 					continue
 				}
@@ -158,7 +156,9 @@ func (sj *stagedJob) planTasks(p int) {
 		n := 1
 		for i := range st.split {
 			s := &st.split[i]
-			s.n = s.scan.Source.(connectors.ParallelSource).Subtasks(p)
+			if s.n = 1; !s.single {
+				s.n = s.scan.Source.(connectors.ParallelSource).Subtasks(p)
+			}
 			n = max(n, s.n)
 		}
 		if n <= 1 {
@@ -172,12 +172,15 @@ func (sj *stagedJob) planTasks(p int) {
 				}
 			}
 		}
+		if m := forwardTasks(edges[st]); keyed[st] && m > 1 {
+			n, st.forward = m, true // row-wise operators over their inputs' tasks (a reused input: batch_forward.go)
+		}
 		if sk, ok := st.root.(*planner.Sink); ok && len(edges[st]) == 1 {
 			in := edges[st][0].in
 			if n, st.forward = sinkTasks(sk, in, reads[in], p); n > 1 && !st.forward {
 				in.parts, in.partKeys = n, sinkShuffleKeys(sk) // rebalance, or by partition or key (batch_sink.go)
 			}
-		} else if n > 1 {
+		} else if n > 1 && !st.forward {
 			for _, e := range edges[st] {
 				e.in.parts, e.in.partKeys = n, e.keys
 			}
@@ -191,19 +194,21 @@ func (sj *stagedJob) planTasks(p int) {
 // splitIn is one scan of a split source stage: its source runs as n subtasks, subtask i in the stage's task i
 // (tasks n and above read none of its splits).
 type splitIn struct {
-	scan *planner.Scan
-	n    int
+	scan   *planner.Scan
+	n      int
+	single bool // not a connectors.ParallelSource (jdbc): read whole by task 0 (n = 1), from its start on a rerun
 }
 
 // splitScans returns the scans of a source stage that can read their sources' splits as several tasks: one
-// scan, or the UNION ALL of several, of a connectors.ParallelSource each, under row-wise operators only (no
-// WATERMARK: its split listener is one per source; no scan read for two branches: source reuse), with
-// VALUES beside them (read by task 0 alone); else nil.
+// scan, or the UNION ALL of several, at least one of a connectors.ParallelSource, under row-wise operators
+// only (no WATERMARK: its split listener is one per source; no scan read for two branches: source reuse),
+// with VALUES beside them (read by task 0 alone); a scan of another source (jdbc) is read whole by task 0
+// (single; a rerun of task 0 reads it again from its start); else nil.
 func splitScans(root planner.Node) []splitIn {
 	var scans []splitIn
 	seen := map[planner.Node]bool{}
 	srcs := map[connectors.Source]bool{}
-	ok := true
+	ok, parallel := true, false
 	var walk func(n planner.Node)
 	walk = func(n planner.Node) {
 		if seen[n] { // a DAG: a result read by two branches
@@ -213,11 +218,13 @@ func splitScans(root planner.Node) []splitIn {
 		seen[n] = true
 		switch x := n.(type) {
 		case *planner.Scan:
-			if _, par := x.Source.(connectors.ParallelSource); !par || srcs[x.Source] {
+			if srcs[x.Source] {
 				ok = false
 			}
 			srcs[x.Source] = true
-			scans = append(scans, splitIn{scan: x})
+			_, par := x.Source.(connectors.ParallelSource)
+			scans = append(scans, splitIn{scan: x, single: !par})
+			parallel = parallel || par
 		case *planner.Values:
 		case *planner.WatermarkAssigner:
 			ok = false
@@ -231,7 +238,7 @@ func splitScans(root planner.Node) []splitIn {
 		}
 	}
 	walk(root)
-	if !ok {
+	if !ok || !parallel {
 		return nil
 	}
 	return scans
@@ -272,6 +279,15 @@ func (b *stageBuild) splitInput(g *graph, n planner.Node, out changelog.Output) 
 	for _, s := range b.st.split {
 		if s.scan != sc {
 			continue
+		}
+		if s.single {
+			if b.task.index == 0 {
+				return false // built as usual: the whole table
+			}
+			es := &valuesSource{} // no rows
+			g.register(sc, es)
+			g.sources = append(g.sources, sourceRun{name: sc.Table.Name, src: es, out: g.meter(sc, out, j)})
+			return true
 		}
 		out = g.meter(sc, out, j)
 		g.register(sc, sc.Source)
@@ -357,7 +373,7 @@ func (w *partWriter) End() error {
 // (connectors.SubtaskRestarter): its tasks restart together, the source read again from its start.
 func (st *batchStage) sharedSplits() bool {
 	for _, s := range st.split {
-		if _, ok := s.scan.Source.(connectors.SubtaskRestarter); !ok {
+		if _, ok := s.scan.Source.(connectors.SubtaskRestarter); !ok && !s.single {
 			return true
 		}
 	}
@@ -372,7 +388,7 @@ func (tk *stageTask) restartSplit() error {
 	}
 	for _, s := range st.split {
 		r, ok := s.scan.Source.(connectors.SubtaskRestarter)
-		if !ok || tk.index >= s.n {
+		if !ok || s.single || tk.index >= s.n {
 			continue
 		}
 		if err := r.RestartSubtask(tk.index, s.n); err != nil {

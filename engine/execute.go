@@ -674,11 +674,12 @@ func (s *Session) runQuery(ctx context.Context, q *sql.Query, params []types.Val
 	j.metrics.setRoots(nodes)
 	g := s.newGraph(batch)
 	collect := &collectOutput{ctx: qctx, ch: qr.rows}
-	g.countParents(nodes[:1])
-	if err := g.build(root, collect, j); err != nil {
+	if err := g.buildQuery(root, collect, j, s.blockingExchanges()); err != nil { // batch: in stages (batch_select.go)
 		cancel()
+		g.abandon()
 		return nil, err
 	}
+	qr.job = j
 	s.noteScanParallelism(g, nodes, batch)
 	if _, err := s.prepareState(ctx, g, j, []planner.Node{root}, batch); err != nil {
 		cancel()

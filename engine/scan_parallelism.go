@@ -58,7 +58,7 @@ func scanParallelismWarnings(g *graph, roots []planner.Node, batch bool) []strin
 		case batch && g.splitInStages(sc):
 			continue
 		case batch:
-			why = "in batch mode here: a batch job reads a source as several tasks only when it is an INSERT job run in stages ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_BLOCKING' and a restart strategy) and the table's stage reads only splittable scans (one, or a UNION ALL of several) under projections and filters, without a WATERMARK"
+			why = "in batch mode here: a batch job reads a source as several tasks only when the job (INSERT or SELECT) runs in stages ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_BLOCKING' and a restart strategy) and the table's stage reads only splittable scans (one, or a UNION ALL of several) under projections and filters, without a WATERMARK"
 		case g.runsAsSubtasks(sc):
 			continue
 		case reused[sc]:
@@ -96,7 +96,7 @@ func (g *graph) splitInStages(sc *planner.Scan) bool {
 	}
 	for _, st := range g.staged.stages {
 		for _, s := range st.split {
-			if s.scan == sc && len(st.tasks) > 1 {
+			if s.scan == sc && !s.single && len(st.tasks) > 1 {
 				return true
 			}
 		}

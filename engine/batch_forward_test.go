@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// forwardStages returns the tasks of each stage that reads a result another stage reads too: the row-wise
+// stages over the reused scan of f (named "Calc ..." and read by stage 1's file).
+func forwardStages(j *Job) map[int]int {
+	m := map[int]int{}
+	for _, a := range j.StageAttempts() {
+		if strings.HasPrefix(a.Name, "Calc") {
+			m[a.Stage] = a.Tasks
+		}
+	}
+	return m
+}
+
+// Row-wise stages over a reused input (source reuse: f read once, its result read by both branches) run as
+// many tasks as the input's stage, each reading its own task's file (forward): the UNION ALL of two filters
+// of f and a self-join of f through two projections. At P = 1, 2, 4 the rows equal the query's run in one
+// piece, and every such stage runs P tasks (f's 10 files split as P tasks).
+func TestBatchForwardReusedInput(t *testing.T) {
+	tables := batchTaskTables(t)
+	cases := []struct {
+		name, query string
+		stages      int // row-wise stages over the reused scan
+	}{
+		{"union", "SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f WHERE v < 7 UNION ALL SELECT k, -id FROM f WHERE v >= 3) GROUP BY k", 1},
+		{"union to the client", "SELECT k, id FROM f WHERE v < 2 UNION ALL SELECT k, -id FROM f WHERE v > 10", 1},
+		{"self-join", "SELECT a.k, COUNT(*), SUM(b.id) FROM (SELECT k, id FROM f WHERE v < 5) a JOIN (SELECT id, k FROM f WHERE v > 2) b ON a.id = b.k GROUP BY a.k", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			script := tables + tc.query + ";"
+			want, notice, _, err := queryRun(t, script, map[string]string{"restart-strategy": "none", "parallelism.default": "1"})
+			if err != nil {
+				t.Fatalf("in one piece: %v\n%s", err, notice)
+			}
+			if len(want) < 10 {
+				t.Fatalf("too few rows: %q", want)
+			}
+			for _, par := range []int{1, 2, 4} {
+				got, notice, job, err := queryRun(t, script, map[string]string{"parallelism.default": fmt.Sprint(par)})
+				if err != nil {
+					t.Fatalf("at parallelism %d: %v\n%s", par, err, notice)
+				}
+				if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
+					t.Fatalf("at parallelism %d the rows differ (%d vs %d)", par, len(got), len(want))
+				}
+				fs := forwardStages(job)
+				if len(fs) != tc.stages {
+					t.Fatalf("at parallelism %d want %d row-wise stages over the reused scan:\n%s", par, tc.stages, attemptsOf(job))
+				}
+				for id, n := range fs {
+					if n != par {
+						t.Fatalf("at parallelism %d stage %d ran %d tasks:\n%s", par, id, n, attemptsOf(job))
+					}
+				}
+			}
+		})
+	}
+}
+
+// A fault in one task of a forward stage (the UNION ALL over the reused scan, 3 tasks) reruns that task
+// alone, reading its own input task's file again: the source tasks and the other union tasks run once.
+func TestBatchForwardTaskFailover(t *testing.T) {
+	tables := batchTaskTables(t)
+	script := tables + "SELECT k, COUNT(*), SUM(x) FROM (SELECT k, id AS x FROM f WHERE v < 7 UNION ALL SELECT k, -id FROM f WHERE v >= 3) GROUP BY k;"
+	want, _, _, err := queryRun(t, script, map[string]string{"parallelism.default": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.id == 2 && task == 1 && attempt == 1 && end {
+			return errInjected // after one of its two inputs (the branches) ended
+		}
+		return nil
+	})
+	got, notice, job, err := queryRun(t, script, map[string]string{"parallelism.default": "3"})
+	if err != nil {
+		t.Fatalf("query failed: %v\n%s", err, notice)
+	}
+	if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
+		t.Fatalf("the rows differ from the fault-free run at parallelism 1")
+	}
+	at := taskAttempts(job)
+	a1, a2 := at["2/1/1"], at["2/1/2"]
+	if !errors.Is(a1.Err, errInjected) || a1.Tasks != 3 || a2.Err != nil || a2.RowsRead != 2*at["1/1/1"].RowsRead {
+		t.Fatalf("want union task 1 to fail once and read its input task's file (twice: two branches) again:\n%s", attemptsOf(job))
+	}
+	// 3 source tasks, 3 union tasks and the rerun, 3 aggregate tasks, the collect task.
+	if len(at) != 3+4+3+1 {
+		t.Fatalf("want the failed task alone to run again:\n%s", attemptsOf(job))
+	}
+	if !strings.Contains(notice, "Restarting stage 2 task 2/3 alone, from the intermediate results of its inputs") {
+		t.Fatalf("notice:\n%s", notice)
+	}
+}
