@@ -170,3 +170,47 @@ func ParseSchema(text string) (hamba.Schema, error) {
 
 // CanonicalForm is the Parsing Canonical Form of a parsed schema.
 func CanonicalForm(s hamba.Schema) string { return s.String() }
+
+// Writer-schema inspection shared by the decode and encode plans.
+
+func deref(s hamba.Schema) hamba.Schema {
+	if ref, ok := s.(*hamba.RefSchema); ok {
+		return ref.Schema()
+	}
+	return s
+}
+
+func logical(s hamba.Schema) hamba.LogicalSchema {
+	if ls, ok := s.(hamba.LogicalTypeSchema); ok {
+		if l := ls.Logical(); l != nil {
+			return l
+		}
+	}
+	return nil
+}
+
+func logicalType(s hamba.Schema) hamba.LogicalType {
+	if l := logical(s); l != nil {
+		return l.Type()
+	}
+	return ""
+}
+
+// describe names a writer schema briefly for messages: "long", "long (timestamp-micros)", "record user".
+func describe(s hamba.Schema) string {
+	s = deref(s)
+	switch t := s.(type) {
+	case hamba.NamedSchema:
+		return fmt.Sprintf("%s %s", s.Type(), t.FullName())
+	case *hamba.UnionSchema:
+		parts := make([]string, len(t.Types()))
+		for i, b := range t.Types() {
+			parts[i] = describe(b)
+		}
+		return "union [" + strings.Join(parts, ", ") + "]"
+	}
+	if lt := logicalType(s); lt != "" {
+		return fmt.Sprintf("%s (%s)", s.Type(), lt)
+	}
+	return string(s.Type())
+}

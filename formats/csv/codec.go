@@ -351,6 +351,11 @@ func elements(text []byte, delim string) func(func([]byte) bool) {
 }
 
 func truncTimestamp(ms int64, nanoOfMilli int32, precision int) types.Value {
+	return types.TimestampValue(truncTimestampParts(ms, nanoOfMilli, precision))
+}
+
+// truncTimestampParts truncates a timestamp (millis, nano of milli) to precision fractional digits.
+func truncTimestampParts(ms int64, nanoOfMilli int32, precision int) (int64, int32) {
 	if precision < 3 {
 		p := int64(1)
 		for i := precision; i < 3; i++ {
@@ -361,7 +366,7 @@ func truncTimestamp(ms int64, nanoOfMilli int32, precision int) types.Value {
 	} else {
 		nanoOfMilli = int32(timefmt.TruncateNanos(int64(nanoOfMilli), precision))
 	}
-	return types.TimestampValue(ms, nanoOfMilli)
+	return ms, nanoOfMilli
 }
 
 // Encoder encodes rows as one CSV record each, without a line terminator. It is safe for concurrent use.

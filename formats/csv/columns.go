@@ -8,14 +8,16 @@ import (
 
 	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/formats/internal/textconv"
+	"github.com/sluicesql/sluice/formats/internal/timefmt"
 	"github.com/sluicesql/sluice/types"
 	"github.com/sluicesql/sluice/vec"
 )
 
 // Decoding straight into column vectors (issue 14): DecodeColumns splits a record as Decode does (so every
 // option that shapes the record, the delimiter, quote and escape characters and allow-comments, applies the
-// same way) and converts each field into its column: strings, integers, floats and booleans without a
-// types.Value or a string allocated per field, the other types through the value Decode makes. Fields the
+// same way) and converts each field into its column: strings, integers, floats, booleans, DECIMAL(p <= 18)
+// and timestamps without a generic value or a string allocated per field, the other types (wide
+// DECIMALs among them) through the value Decode makes. Fields the
 // projection does not need are split past but not converted; they are NULL, in Decode too.
 
 // Project makes the decoder skip the conversion of the fields p does not need (formats.Projector); they
@@ -119,6 +121,24 @@ func (d *Decoder) column(text []byte, t types.Type, col *vec.Col, row int) error
 				f = float64(float32(f))
 			}
 			col.F64 = append(col.F64, f)
+			return nil
+		}
+	case col.Kind == vec.Int64 && col.Tag == types.TagDecimal && t.Kind == types.Decimal:
+		// DECIMAL(p <= 18): the unscaled int64 of ParseDecimal (no allocation up to 18 significant digits);
+		// a value beyond the precision is NULL, as in convert; bad text takes convert for its error.
+		switch v, res := textconv.ParseDecimal(text, t.Precision, t.Scale, true); {
+		case res == textconv.OK && v.X == nil && v.N == col.Scale:
+			col.I64 = append(col.I64, v.I)
+			return nil
+		case res == textconv.OutOfRange:
+			col.AppendNull(row)
+			return nil
+		}
+	case col.Kind == vec.Int64 && col.Tag == types.TagTimestamp &&
+		(t.Kind == types.Timestamp || t.Kind == types.TimestampLTZ):
+		ltz := t.Kind == types.TimestampLTZ
+		if ms, n, ok := timefmt.ParseTimestamp(bytes.TrimSpace(text), ' ', ltz); ok {
+			col.AppendTimestamp(truncTimestampParts(ms, n, t.Precision))
 			return nil
 		}
 	case col.Kind == vec.Bool && t.Kind == types.Boolean:

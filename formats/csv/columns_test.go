@@ -35,7 +35,7 @@ var colOptions = []map[string]string{
 	{"field-delimiter": "|", "disable-quote-character": "true", "ignore-parse-errors": "true", "allow-comments": "true"},
 }
 
-func newColumnDecoder(t *testing.T, rowType types.Type, opts map[string]string) columnDecoder {
+func newColumnDecoder(t testing.TB, rowType types.Type, opts map[string]string) columnDecoder {
 	t.Helper()
 	d, err := csv.NewFactory().CreateDecoder(formats.Context{RowType: rowType, Options: opts})
 	if err != nil {
