@@ -1,0 +1,81 @@
+package kafka_test
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/catalog"
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors/kafka"
+)
+
+// A table with a JSON ROW key (NULL keys, NULL and absent members) and every metadata column (several
+// partitions, NULL and set leader epochs, the timestamp as TIMESTAMP_LTZ and TIMESTAMP, headers) takes the
+// columnar path, and its rows equal the row path's, record for record.
+func TestColumnsRowKeyAndMetadata(t *testing.T) {
+	h := &harness{addr: "127.0.0.1:9092", reg: registry(), factory: kafka.NewFactory(), tables: map[string]*catalog.Table{},
+		session: map[string]string{"table.local-time-zone": "Asia/Kolkata"}}
+	tbl, err := h.parseTable("km", "k ROW<id INT, name STRING, tags ROW<a BIGINT>>, url STRING, n INT, "+
+		"tp STRING METADATA FROM 'topic' VIRTUAL, p INT METADATA FROM 'partition' VIRTUAL, o BIGINT METADATA FROM 'offset' VIRTUAL, "+
+		"le INT METADATA FROM 'leader-epoch' VIRTUAL, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', "+
+		"lts TIMESTAMP(3) METADATA FROM 'timestamp' VIRTUAL, tt STRING METADATA FROM 'timestamp-type' VIRTUAL, "+
+		"ob DECIMAL(20, 0) METADATA FROM 'offset' VIRTUAL, hs MAP<STRING, BYTES> METADATA FROM 'headers'\n"+
+		"topic=km\nproperties.bootstrap.servers=$BROKER\nscan.startup.mode=earliest-offset\n"+
+		"key.format=json\nkey.fields=k\nvalue.format=json\nvalue.fields-include=EXCEPT_KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := h.factory.CreateSource(h.ctx(tbl, &bytes.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.UnixMilli(1700000000123)
+	var recs []*kgo.Record
+	for i := 0; i < 1300; i++ {
+		rec := &kgo.Record{Topic: "km", Partition: int32(i % 3), Offset: int64(i / 3), LeaderEpoch: int32(i%4 - 1),
+			Timestamp: base.Add(time.Duration(i) * 997 * time.Millisecond),
+			Value:     []byte(`{"url":"/p` + strconv.Itoa(i%7) + `","n":` + strconv.Itoa(i) + `}`)}
+		switch i % 5 {
+		case 0: // no key
+		case 1:
+			rec.Key = []byte(`{"k":{"id":` + strconv.Itoa(i) + `}}`)
+		case 2:
+			rec.Key = []byte(`{"k":{"id":null,"name":"n` + strconv.Itoa(i) + `","tags":null}}`)
+		default:
+			rec.Key = []byte(`{"k":{"id":` + strconv.Itoa(i) + `,"name":"u` + strconv.Itoa(i%11) + `","tags":{"a":` + strconv.Itoa(i*1000) + `}}}`)
+			rec.Headers = []kgo.RecordHeader{{Key: "h", Value: []byte{byte(i)}}, {Key: "nil"}}
+		}
+		recs = append(recs, rec)
+	}
+	rows, cols, columnar, err := kafka.DecodeBothPaths(src, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !columnar {
+		t.Fatal("a table with a JSON ROW key and metadata columns stayed on the row path")
+	}
+	if len(rows) != len(recs) || len(cols) != len(recs) {
+		t.Fatalf("decoded %d rows on the row path and %d on the columnar path, want %d", len(rows), len(cols), len(recs))
+	}
+	ts := sourceColumnTypes(tbl)
+	for i := range rows {
+		if r, c := string(changelog.AppendRow(nil, rows[i], ts, time.UTC)), string(changelog.AppendRow(nil, cols[i], ts, time.UTC)); r != c {
+			t.Fatalf("record %d: row path %s, columnar path %s", i, r, c)
+		}
+	}
+	// What the row path read is what the records hold.
+	if v := rows[0].Vals; !v[0].IsNull() || !v[6].IsNull() || v[4].I != 0 || v[5].I != 0 || v[7].I != base.UnixMilli() || v[9].S != "CreateTime" {
+		t.Fatalf("record 0 read as %v", v)
+	}
+	if got, want := string(changelog.AppendRow(nil, rows[8], ts, time.UTC)), "+I[+I[8, u8, +I[8000]], /p1, 8,"; !strings.HasPrefix(got, want) {
+		t.Fatalf("record 8 read as %s, want it to start with %s", got, want)
+	}
+	if v := rows[8].Vals; v[0].IsNull() || !v[6].IsNull() || v[4].I != 2 || v[5].I != 2 || rows[9].Vals[6].I != 0 {
+		t.Fatalf("record 8 read as %s", changelog.AppendRow(nil, rows[8], ts, time.UTC))
+	}
+}
