@@ -2,11 +2,13 @@ package kafka_test
 
 import (
 	"bytes"
+	"context"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/catalog"
@@ -77,5 +79,82 @@ func TestColumnsRowKeyAndMetadata(t *testing.T) {
 	}
 	if v := rows[8].Vals; v[0].IsNull() || !v[6].IsNull() || v[4].I != 2 || v[5].I != 2 || rows[9].Vals[6].I != 0 {
 		t.Fatalf("record 8 read as %s", changelog.AppendRow(nil, rows[8], ts, time.UTC))
+	}
+}
+
+// Records as a broker returns them (two topics, several partitions, the broker's leader epochs and
+// timestamp attributes) read with every metadata column: the columnar path is taken and its rows equal the
+// row path's. (kfake stamps LogAppendTime only when the producer sets the attribute, which kgo does not, so
+// 'LogAppendTime' is not produced here; both paths name the type with timestampTypeName.)
+func TestColumnsMetadataFromBroker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, addr := startBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("mlat", "mct"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "mlat"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "mct"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i := 0; i < 600; i++ {
+		topic := "mct"
+		if i%2 == 0 {
+			topic = "mlat"
+		}
+		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(`{"k":{"id":` + strconv.Itoa(i) + `}}`),
+			Value: []byte(`{"url":"/p` + strconv.Itoa(i%7) + `","n":` + strconv.Itoa(i) + `}`), Timestamp: time.UnixMilli(1700000000000 + int64(i))})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var got []*kgo.Record
+	for len(got) < len(recs) {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fs.Records()...)
+	}
+	h := &harness{addr: addr, reg: registry(), factory: kafka.NewFactory(), tables: map[string]*catalog.Table{},
+		session: map[string]string{"table.local-time-zone": "UTC"}}
+	tbl, err := h.parseTable("mb", "k ROW<id INT>, url STRING, n INT, "+
+		"tp STRING METADATA FROM 'topic' VIRTUAL, p INT METADATA FROM 'partition' VIRTUAL, o BIGINT METADATA FROM 'offset' VIRTUAL, "+
+		"le INT METADATA FROM 'leader-epoch' VIRTUAL, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', tt STRING METADATA FROM 'timestamp-type' VIRTUAL\n"+
+		"topic=mlat;mct\nproperties.bootstrap.servers=$BROKER\nscan.startup.mode=earliest-offset\n"+
+		"key.format=json\nkey.fields=k\nvalue.format=json\nvalue.fields-include=EXCEPT_KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := h.factory.CreateSource(h.ctx(tbl, &bytes.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, cols, columnar, err := kafka.DecodeBothPaths(src, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !columnar || len(rows) != len(recs) || len(cols) != len(recs) {
+		t.Fatalf("columnar %v, %d rows and %d columnar rows, want true and %d", columnar, len(rows), len(cols), len(recs))
+	}
+	ts := sourceColumnTypes(tbl)
+	tsTypes := map[string]int{}
+	parts := map[string]bool{}
+	for i := range rows {
+		r, c := string(changelog.AppendRow(nil, rows[i], ts, time.UTC)), string(changelog.AppendRow(nil, cols[i], ts, time.UTC))
+		if r != c {
+			t.Fatalf("record %d: row path %s, columnar path %s", i, r, c)
+		}
+		tsTypes[rows[i].Vals[8].S]++
+		parts[rows[i].Vals[3].S+"/"+strconv.FormatInt(rows[i].Vals[4].I, 10)] = true
+	}
+	if tsTypes["CreateTime"] != len(recs) || len(parts) != 5 {
+		t.Fatalf("timestamp types %v, partitions %v; want CreateTime for all %d records over 5 partitions", tsTypes, parts, len(recs))
 	}
 }

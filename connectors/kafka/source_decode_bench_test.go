@@ -15,7 +15,7 @@ import (
 // BenchmarkSourceDecode is the source's record loop without a broker (the Kafka benchmarks' share of
 // franz-go and the broker varies too much on a shared machine to see the decoding in them): the records of
 // benchTopic decoded into rows (raw key, JSON value, two metadata columns) and into columns (JSON value
-// only, as the scan of BenchmarkScanVsRawConsume).
+// only, as the scan of BenchmarkScanVsRawConsume; and with a timestamp metadata column).
 //
 //	go test ./connectors/kafka -run '^$' -bench SourceDecode -count 5
 func BenchmarkSourceDecode(b *testing.B) {
@@ -33,6 +33,8 @@ func BenchmarkSourceDecode(b *testing.B) {
 			"p INT METADATA FROM 'partition' VIRTUAL, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL\n" +
 			"key.format=raw\nkey.fields=k\nvalue.format=json\nvalue.fields-include=EXCEPT_KEY", false},
 		{"columns", "id BIGINT, `user` STRING, url STRING, amount DOUBLE, ok BOOLEAN\nformat=json", true},
+		{"columns-meta", "id BIGINT, `user` STRING, url STRING, amount DOUBLE, ok BOOLEAN, " +
+			"ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL\nformat=json", true},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

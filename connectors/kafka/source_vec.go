@@ -31,9 +31,10 @@ type colBatch struct {
 	b       vec.Batch
 	conv    vec.RowConv
 	dec     columnDecoder
-	keyDec  columnDecoder // the key's format when it decodes into columns too, else nil (key values appended)
-	keyCols []*vec.Col    // b.Cols[keyIdx[j]]
-	valCols []*vec.Col    // b.Cols[valIdx[j]]
+	keyDec  columnDecoder  // the key's format when it decodes into columns too, else nil (key values appended)
+	meta    []metaAppender // per metadata column: its direct appender, or nil (cast and Col.Append)
+	keyCols []*vec.Col     // b.Cols[keyIdx[j]]
+	valCols []*vec.Col     // b.Cols[valIdx[j]]
 }
 
 // useColumns switches the run to the columnar path when out takes columns and the table allows it.
@@ -84,6 +85,9 @@ func (r *run) useColumns(out changelog.Output) {
 	}
 	for _, pi := range c.valIdx {
 		cb.valCols = append(cb.valCols, cb.b.Cols[pi])
+	}
+	for j := range c.meta {
+		cb.meta = append(cb.meta, directMeta(&c.meta[j]))
 	}
 	r.cols = cb
 }
@@ -163,7 +167,11 @@ func (r *run) recordColumns(rec *kgo.Record) error {
 			col.AppendNull(i)
 		}
 	}
-	for j := range c.meta {
+	for j, app := range cb.meta {
+		if app != nil {
+			app(cb.b.Cols[c.nphys+j], rec, i)
+			continue
+		}
 		v, err := r.metadata(rec, j)
 		if err == nil && !cb.b.Cols[c.nphys+j].Append(i, v) {
 			err = s.metadataError(rec, j, fmt.Errorf("a value of tag %d has no columnar form", v.T))
