@@ -158,3 +158,52 @@ func TestColumnsMetadataFromBroker(t *testing.T) {
 		t.Fatalf("timestamp types %v, partitions %v; want CreateTime for all %d records over 5 partitions", tsTypes, parts, len(recs))
 	}
 }
+
+// Unreadable keys and values skipped (ignore-parse-errors on both sides; a field of the wrong type is NULL)
+// leave no partial row on the columnar path: a good key followed by a bad value is undone, and the rows
+// equal the row path's.
+func TestColumnsRowKeySkipsBadRecords(t *testing.T) {
+	h := &harness{addr: "127.0.0.1:9092", reg: registry(), factory: kafka.NewFactory(), tables: map[string]*catalog.Table{},
+		session: map[string]string{"table.local-time-zone": "UTC"}}
+	tbl, err := h.parseTable("skip", "k ROW<id INT, name STRING>, n INT, p INT METADATA FROM 'partition' VIRTUAL, o BIGINT METADATA FROM 'offset' VIRTUAL\n"+
+		"topic=skip\nproperties.bootstrap.servers=$BROKER\nscan.startup.mode=earliest-offset\n"+
+		"key.format=json\nkey.fields=k\nkey.json.ignore-parse-errors=true\nvalue.format=json\nvalue.json.ignore-parse-errors=true\n"+
+		"value.fields-include=EXCEPT_KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := h.factory.CreateSource(h.ctx(tbl, &bytes.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i := 0; i < 700; i++ {
+		key := `{"k":{"id":` + strconv.Itoa(i) + `,"name":"n` + strconv.Itoa(i%9) + `"}}`
+		val := `{"n":` + strconv.Itoa(i) + `}`
+		switch i % 6 {
+		case 1:
+			key = `{"k":{"id":"x` + strconv.Itoa(i) + `"}}`
+		case 2:
+			val = `{"n":` + strconv.Itoa(i) // not closed
+		case 4:
+			key, val = `{"k":{"name":"late","id":`+strconv.Itoa(i)+`}`, `{"n":1}` // the key's object is not closed
+		}
+		recs = append(recs, &kgo.Record{Topic: "skip", Partition: int32(i % 2), Offset: int64(i / 2), Key: []byte(key), Value: []byte(val)})
+	}
+	rows, cols, columnar, err := kafka.DecodeBothPaths(src, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !columnar {
+		t.Fatal("the table stayed on the row path")
+	}
+	if want := 700 / 6 * 4; len(rows) < want || len(rows) != len(cols) {
+		t.Fatalf("%d rows on the row path, %d on the columnar path; want the same, at least %d", len(rows), len(cols), want)
+	}
+	ts := sourceColumnTypes(tbl)
+	for i := range rows {
+		if r, c := string(changelog.AppendRow(nil, rows[i], ts, time.UTC)), string(changelog.AppendRow(nil, cols[i], ts, time.UTC)); r != c {
+			t.Fatalf("row %d: row path %s, columnar path %s", i, r, c)
+		}
+	}
+}
