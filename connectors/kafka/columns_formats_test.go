@@ -45,8 +45,8 @@ func runColumnsJob(ctx context.Context, t *testing.T, ddl, table string) (string
 
 // avro-confluent over Kafka with a real schema registry: records written with two writer schemas (the
 // table's, and an evolved one without 'amount' and with an extra field), read by a table that decodes into
-// columns and by one that takes the row path (an extra ROW key column, NULL as the records have no key: a
-// ROW is columnar only in the value): at parallelism 1 the results are equal, and only the first feeds the aggregate columns.
+// columns and by one that takes the row path ('id' in both the key and the value, NULL in the key as the
+// records have none): at parallelism 1 the results are equal, and only the first feeds the aggregate columns.
 func TestColumnsAvroConfluentEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -91,8 +91,8 @@ func TestColumnsAvroConfluentEngine(t *testing.T) {
   'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'avro-confluent',
   'avro-confluent.url' = '%s')`, addr, reg.URL())
 	got, columnar := runColumnsJob(ctx, t, "CREATE TABLE ev ("+cols+") "+with, "ev")
-	want, rowsColumnar := runColumnsJob(ctx, t, "CREATE TABLE evrows ("+cols+", note ROW<x INT>) "+strings.TrimSuffix(with, ")")+
-		", 'key.format' = 'json', 'key.fields' = 'note', 'value.fields-include' = 'EXCEPT_KEY')", "evrows")
+	want, rowsColumnar := runColumnsJob(ctx, t, "CREATE TABLE evrows ("+cols+") "+strings.TrimSuffix(with, ")")+
+		", 'key.format' = 'json', 'key.fields' = 'id', 'value.fields-include' = 'ALL')", "evrows")
 	if !columnar || rowsColumnar {
 		t.Fatalf("columnar batches at the aggregate: %v for the columnar table (want true), %v for the row path (want false)", columnar, rowsColumnar)
 	}

@@ -90,7 +90,8 @@ func runNexmarkRowJob(ctx context.Context, t *testing.T, ddl, table string, p in
 
 // The Nexmark table over Kafka JSON (top-level person, auction and bid ROWs, NULL ROWs, ROWs of NULLs,
 // absent and unknown members) decodes into struct columns: at parallelism 1 and 2 the results equal the
-// row path's (the same table with a ROW key column, which keeps it on rows), and only the columnar table
+// row path's (the same table with event_type in both the key and the value, which keeps it on rows; the
+// records have no key), and only the columnar table
 // feeds the aggregate columns.
 func TestColumnsNexmarkJSONRows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -114,8 +115,8 @@ func TestColumnsNexmarkJSONRows(t *testing.T) {
   'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset'`, addr)
 	for _, p := range []int{1, 2} {
 		got, columnar := runNexmarkRowJob(ctx, t, "CREATE TABLE nx ("+nexmarkJSONColumns+") WITH ("+with+", 'format' = 'json')", "nx", p)
-		want, rowsColumnar := runNexmarkRowJob(ctx, t, "CREATE TABLE nxrows (k ROW<x INT>, "+nexmarkJSONColumns+") WITH ("+with+
-			", 'key.format' = 'json', 'key.fields' = 'k', 'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY')", "nxrows", p)
+		want, rowsColumnar := runNexmarkRowJob(ctx, t, "CREATE TABLE nxrows ("+nexmarkJSONColumns+") WITH ("+with+
+			", 'key.format' = 'json', 'key.fields' = 'event_type', 'value.format' = 'json', 'value.fields-include' = 'ALL')", "nxrows", p)
 		if !columnar || rowsColumnar {
 			t.Fatalf("parallelism %d: columnar batches at the aggregate: %v for the columnar table (want true), %v for the row path (want false)", p, columnar, rowsColumnar)
 		}
@@ -183,8 +184,8 @@ func TestColumnsRowFormats(t *testing.T) {
 				return got, exec.GroupAggColumnBatches() != before
 			}
 			got, columnar := run("CREATE TABLE rf ("+cols+") WITH ("+with+")", "rf")
-			want, rowsColumnar := run("CREATE TABLE rfrows (k ROW<x INT>, "+cols+") WITH ("+with+
-				", 'key.format' = 'json', 'key.fields' = 'k', 'value.fields-include' = 'EXCEPT_KEY')", "rfrows")
+			want, rowsColumnar := run("CREATE TABLE rfrows ("+cols+") WITH ("+with+
+				", 'key.format' = 'json', 'key.fields' = 'id', 'value.fields-include' = 'ALL')", "rfrows")
 			if !columnar || rowsColumnar {
 				t.Fatalf("columnar batches at the aggregate: %v for the columnar table (want true), %v for the row path (want false)", columnar, rowsColumnar)
 			}

@@ -294,13 +294,7 @@ func readMetadata(k string, r *kgo.Record) types.Value {
 	case metaTimestamp:
 		return types.TimestampValue(r.Timestamp.UnixMilli(), 0)
 	case metaTimestampType:
-		switch r.Attrs.TimestampType() {
-		case 0:
-			return types.StringValue("CreateTime")
-		case 1:
-			return types.StringValue("LogAppendTime")
-		}
-		return types.StringValue("NoTimestampType")
+		return types.StringValue(timestampTypeName(r))
 	}
 	return types.NullValue
 }

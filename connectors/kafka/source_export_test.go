@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // DecodeRecords decodes recs with src's decoders as its poll loop does (batches of 500 records), pushing
@@ -37,3 +38,57 @@ func DecodeRecords(src connectors.Source, recs []*kgo.Record, out changelog.Outp
 func DecompressPoolCounts() (gets, reused int64) {
 	return fetchBytes.gets.Load(), fetchBytes.reused.Load()
 }
+
+// DecodeBothPaths decodes recs with src's decoders on the row path and again on the columnar path (as to an
+// output that takes columns, batches of 500 records), returning the rows of each (values copied) and
+// whether the columnar path was taken.
+func DecodeBothPaths(src connectors.Source, recs []*kgo.Record) (rows, cols []changelog.Row, columnar bool, err error) {
+	s := src.(*source)
+	for _, columns := range []bool{false, true} {
+		keyDec, valDec, err := s.decoders(0)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		r := &run{s: s, parts: map[topicPartition]*partState{}, keyDec: keyDec, valDec: valDec, nsub: 1}
+		r.prepare()
+		if columns {
+			r.useColumns(columnsOutput{})
+			columnar = r.cols != nil
+		}
+		var conv vec.RowConv
+		flush := func() {
+			b := &r.batch
+			if r.cols != nil {
+				b = conv.Rows(&r.cols.b)
+			}
+			for _, row := range b.Rows {
+				row = changelog.Row{Kind: row.Kind, Vals: changelog.CopyVals(row.Vals)}
+				if columns {
+					cols = append(cols, row)
+				} else {
+					rows = append(rows, row)
+				}
+			}
+			r.resetBatch()
+		}
+		for i, rec := range recs {
+			if i%500 == 0 {
+				flush()
+			}
+			if err := r.decode(rec); err != nil {
+				return rows, cols, columnar, err
+			}
+		}
+		flush()
+	}
+	return rows, cols, columnar, nil
+}
+
+// columnsOutput is an output that takes columns and drops them.
+type columnsOutput struct{}
+
+func (columnsOutput) Push(*changelog.Batch) error  { return nil }
+func (columnsOutput) PushColumns(*vec.Batch) error { return nil }
+func (columnsOutput) AcceptsColumns() bool         { return true }
+func (columnsOutput) Watermark(int64) error        { return nil }
+func (columnsOutput) End() error                   { return nil }

@@ -14,9 +14,11 @@ import (
 
 // The columnar read path (issue 14): when the operators downstream take column vectors (vec.Accepts) and
 // the value format decodes straight into columns (json), records are decoded into one vec.Batch per
-// partition and poll, reused across polls, with no types.Value or string allocated per field. Keys (any
-// format) and metadata columns are appended from their values. Upsert tables and changelog formats keep the
-// row path.
+// partition and poll, reused across polls, with no types.Value or string allocated per field. A key whose
+// format decodes into columns too fills its columns the same way (ROW key fields included); other keys and
+// the metadata columns are appended from their values (metadata: typed, per record, no cast for the
+// declared types that equal the key's; the headers MAP goes into a Values column). Upsert tables and
+// changelog formats keep the row path.
 
 // columnDecoder is a value format that decodes into columns (formats/json's Decoder).
 type columnDecoder interface {
@@ -29,8 +31,10 @@ type colBatch struct {
 	b       vec.Batch
 	conv    vec.RowConv
 	dec     columnDecoder
-	keyCols []*vec.Col // b.Cols[keyIdx[j]]
-	valCols []*vec.Col // b.Cols[valIdx[j]]
+	keyDec  columnDecoder  // the key's format when it decodes into columns too, else nil (key values appended)
+	meta    []metaAppender // per metadata column: its direct appender, or nil (cast and Col.Append)
+	keyCols []*vec.Col     // b.Cols[keyIdx[j]]
+	valCols []*vec.Col     // b.Cols[valIdx[j]]
 }
 
 // useColumns switches the run to the columnar path when out takes columns and the table allows it.
@@ -55,16 +59,23 @@ func (r *run) useColumns(out changelog.Output) {
 			return // a column in both key and value (value.fields-include = ALL): the row path decides
 		}
 	}
+	inKey := make([]bool, c.nphys)
+	cb := &colBatch{dec: dec}
+	if kd, ok := r.keyDec.(columnDecoder); ok && c.key != nil && kd.DecodesColumns() {
+		cb.keyDec = kd
+		for _, pi := range c.keyIdx {
+			inKey[pi] = true
+		}
+	}
 	ts := make([]types.Type, 0, c.nphys+len(c.meta))
 	ts = append(ts, c.physTypes...)
 	for j := range c.meta {
 		ts = append(ts, c.meta[j].col.Type)
 	}
-	cb := &colBatch{dec: dec}
 	for i, t := range ts {
-		// A ROW column is a struct column only in the value, whose decoder filled its members (DecodesColumns
-		// checked them); key and metadata values go through Col.Append and keep to vec.Exact types.
-		if !vec.Exact(t) && (t.Kind != types.Row || i >= c.nphys || !inVal[i]) {
+		// A ROW column is a struct column only in a side whose decoder fills its members (DecodesColumns
+		// checked them); other key values and metadata values go through Col.Append and keep to vec.Exact types.
+		if !vec.Exact(t) && (t.Kind != types.Row || i >= c.nphys || !inVal[i] && !inKey[i]) {
 			return
 		}
 		cb.b.Cols = append(cb.b.Cols, vec.ColFor(t))
@@ -74,6 +85,9 @@ func (r *run) useColumns(out changelog.Output) {
 	}
 	for _, pi := range c.valIdx {
 		cb.valCols = append(cb.valCols, cb.b.Cols[pi])
+	}
+	for j := range c.meta {
+		cb.meta = append(cb.meta, directMeta(&c.meta[j]))
 	}
 	r.cols = cb
 }
@@ -129,26 +143,35 @@ func (r *run) recordColumns(rec *kgo.Record) error {
 		return nil
 	}
 	i := cb.b.N
-	if c.key != nil && rec.Key != nil {
+	switch {
+	case cb.keyDec != nil && rec.Key != nil:
+		// The decoder leaves its columns at row i when it fails or skips.
+		if ok, err := cb.keyDec.DecodeColumns(rec.Key, cb.keyCols, i); !ok || err != nil {
+			return s.unread(rec, "key", err)
+		}
+	case c.key != nil && rec.Key != nil:
 		if ok, err := r.keyDec.Decode(rec.Key, r.keyVals); !ok || err != nil {
 			return s.unread(rec, "key", err)
 		}
 	}
 	if ok, err := cb.dec.DecodeColumns(rec.Value, cb.valCols, i); !ok || err != nil {
+		r.truncate(i) // the key's columns
 		return s.unread(rec, "value", err)
 	}
-	for j, col := range cb.keyCols {
-		v := types.NullValue
-		if rec.Key != nil {
-			v = r.keyVals[j]
+	if cb.keyDec == nil {
+		if err := r.appendKey(rec, i); err != nil {
+			return err
 		}
-		if !col.Append(i, v) {
-			r.truncate(i)
-			return fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: key column '%s': a value of tag %d has no columnar form",
-				c.table.Name, rec.Topic, rec.Partition, rec.Offset, c.table.PhysicalColumns()[c.keyIdx[j]].Name, v.T)
+	} else if rec.Key == nil {
+		for _, col := range cb.keyCols {
+			col.AppendNull(i)
 		}
 	}
-	for j := range c.meta {
+	for j, app := range cb.meta {
+		if app != nil {
+			app(cb.b.Cols[c.nphys+j], rec, i)
+			continue
+		}
 		v, err := r.metadata(rec, j)
 		if err == nil && !cb.b.Cols[c.nphys+j].Append(i, v) {
 			err = s.metadataError(rec, j, fmt.Errorf("a value of tag %d has no columnar form", v.T))
@@ -159,6 +182,23 @@ func (r *run) recordColumns(rec *kgo.Record) error {
 		}
 	}
 	cb.b.N++
+	return nil
+}
+
+// appendKey appends the decoded key values (r.keyVals; NULL without a key) to the key columns at row i.
+func (r *run) appendKey(rec *kgo.Record, i int) error {
+	c := r.s.cfg
+	for j, col := range r.cols.keyCols {
+		v := types.NullValue
+		if rec.Key != nil {
+			v = r.keyVals[j]
+		}
+		if !col.Append(i, v) {
+			r.truncate(i)
+			return fmt.Errorf("kafka table '%s': record at topic '%s' partition %d offset %d: key column '%s': a value of tag %d has no columnar form",
+				c.table.Name, rec.Topic, rec.Partition, rec.Offset, c.table.PhysicalColumns()[c.keyIdx[j]].Name, v.T)
+		}
+	}
 	return nil
 }
 
