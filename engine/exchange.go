@@ -31,8 +31,9 @@ import (
 
 // exchangeRun is an exchange of the graph, run by attempt.
 type exchangeRun struct {
-	name string
-	x    *exec.Exchange
+	name  string
+	x     *exec.Exchange
+	feeds bool // its keyed subtasks route into another exchange (exchange_keyed.go)
 }
 
 // exchangeInput is one input of a keyed operator fed through an exchange.
@@ -112,12 +113,13 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	if after != nil {
 		x.SetAfterItem(after)
 	}
+	feeds := after != nil
 	if st := x.State(); st != nil {
 		g.register(n, st)
 	} else {
 		g.register(n, nil)
 	}
-	g.exchanges = append(g.exchanges, &exchangeRun{name: n.Describe(), x: x})
+	g.exchanges = append(g.exchanges, &exchangeRun{name: n.Describe(), x: x, feeds: feeds})
 	exchangesBuilt.Add(1)
 	for side, c := range cs {
 		if c.up != nil {
@@ -140,6 +142,7 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		if err := g.buildChains(c.sc, c.chain, ends, x.SideInputs(0, side), exchangeDrained{}, j); err != nil {
 			return true, err
 		}
+		g.xSourceRuns++ // exchange_barrier.go
 	}
 	return true, nil
 }

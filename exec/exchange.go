@@ -44,6 +44,7 @@ type Exchange struct {
 	dead    bool // Run returned (under mu)
 	stop    chan struct{}
 	free    chan *xBatch
+	bar     *xBarrierRun // the current checkpoint barrier (under mu; exchange_barrier.go)
 }
 
 // ExchangeSide is one input of the keyed operator.
@@ -68,8 +69,9 @@ const (
 	xWatermark
 	xEnd
 	xDrain
-	xTick // exchange_tick.go
-	xCols // gathered columns (exchange_route.go)
+	xTick    // exchange_tick.go
+	xCols    // gathered columns (exchange_route.go)
+	xBarrier // a checkpoint barrier (exchange_barrier.go); wm is its id
 )
 
 type xItem struct {
@@ -179,7 +181,12 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case it := <-s.q:
-			err := x.handle(s, it)
+			var err error
+			if it.kind == xBarrier {
+				err = x.barrier(ctx, s, it.wm)
+			} else {
+				err = x.handle(s, it)
+			}
 			if err == nil && x.after != nil {
 				err = x.after(s.idx)
 			}
