@@ -136,3 +136,13 @@ func (x *Exchange) discard(s *xSub) {
 		}
 	}
 }
+
+// InBarrier reports whether a checkpoint barrier is current (sent and not yet released).
+func (x *Exchange) InBarrier() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.bar != nil
+}
+
+// Pending returns the number of items sent and not yet processed.
+func (x *Exchange) Pending() int64 { return x.pending.Load() }
