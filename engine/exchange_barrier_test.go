@@ -58,7 +58,8 @@ func startInsert(t *testing.T, s *Session, insert string) *Job {
 // TestBarrierExactlyOnceRestart: a GROUP BY into upsert-kafka and a regular join into an exactly-once kafka
 // sink run at parallelism 2 and 3 behind exchanges with checkpoints every 20 ms, taken with barriers while
 // the input keeps arriving (each chunk of input is produced only after another barrier checkpoint
-// completed). A chained function fails once, two thirds into the input; the job restarts from its latest
+// completed) and the keyed subtasks' forward chain is slow (the sources read while the subtasks work towards
+// their barriers). A chained function fails once, two thirds into the input; the job restarts from its latest
 // checkpoint. Every order is counted exactly once: the upsert table is exact, and the committed kafka
 // records hold every order once, so the positions recorded at the gate and the state cut at the barriers
 // describe the same rows.
@@ -67,8 +68,8 @@ func TestBarrierExactlyOnceRestart(t *testing.T) {
 	const n = chunks * chunk
 	for _, par := range []int{2, 3} {
 		for _, tc := range []struct{ name, insert string }{
-			{"groupby-upsert", `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM p WHERE fail_once(id) >= 0 GROUP BY user_id`},
-			{"join-kafka-eo", `INSERT INTO pairs SELECT a.id, a.user_id, b.amount FROM (SELECT * FROM p WHERE fail_once(id) >= 0) a JOIN p b ON a.id = b.id`},
+			{"groupby-upsert", `INSERT INTO totals SELECT user_id, pace(cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p WHERE fail_once(id) >= 0 GROUP BY user_id)`},
+			{"join-kafka-eo", `INSERT INTO pairs SELECT a.id, a.user_id, pace(b.amount) FROM (SELECT * FROM p WHERE fail_once(id) >= 0) a JOIN p b ON a.id = b.id`},
 		} {
 			t.Run(fmt.Sprintf("%s/P%d", tc.name, par), func(t *testing.T) {
 				addr := exchangeBroker(t)
@@ -83,8 +84,16 @@ func TestBarrierExactlyOnceRestart(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// the keyed subtasks' forward chain is slow: the sources read on while they reach their barriers
+				pace, err := expr.NewUDF("pace", func(v int64) int64 {
+					time.Sleep(50 * time.Microsecond)
+					return v
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
 				produceExchangeOrders(t, addr, "ord", 0, chunk)
-				s, notice := barrierSession(t, addr, par, "20 ms", u)
+				s, notice := barrierSession(t, addr, par, "20 ms", u, pace)
 				cuts := barrierCutsTaken.Load()
 				j := startInsert(t, s, tc.insert)
 				defer func() {
