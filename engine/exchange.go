@@ -114,6 +114,14 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		x.SetAfterItem(after)
 	}
 	feeds := after != nil
+	if t := g.xTargets[n]; t != nil && t.senders != nil {
+		x.SetBarrierForward(func(k int, id int64) error { return t.senders[k].Barrier(id) }) // exchange_barrier.go
+	}
+	for side, c := range cs {
+		if c.up != nil {
+			x.AlignSide(side) // its channels are the upstream exchange's keyed subtasks
+		}
+	}
 	if st := x.State(); st != nil {
 		g.register(n, st)
 	} else {
