@@ -32,13 +32,15 @@ func barrierSession(t *testing.T, addr string, par int, interval string, udfs ..
 	}
 	execScript(t, s, strings.ReplaceAll(exchangeJobTables, "ADDR", addr)+fmt.Sprintf(`
 CREATE TABLE pairs (id BIGINT, user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'pairs',
-  'properties.bootstrap.servers' = '%s', 'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
+  'properties.bootstrap.servers' = '%[1]s', 'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
   'sink.transactional-id-prefix' = 'barrier-pairs');
+CREATE TABLE levels (cnt BIGINT, users BIGINT, PRIMARY KEY (cnt) NOT ENFORCED) WITH ('connector' = 'upsert-kafka',
+  'topic' = 'levels', 'properties.bootstrap.servers' = '%[1]s', 'key.format' = 'json', 'value.format' = 'json');
 SET 'restart-strategy' = 'fixed-delay';
 SET 'restart-strategy.fixed-delay.attempts' = '1';
 SET 'restart-strategy.fixed-delay.delay' = '10 ms';
-SET 'execution.checkpointing.interval' = '%s';
-SET 'execution.checkpointing.dir' = '%s';
+SET 'execution.checkpointing.interval' = '%[2]s';
+SET 'execution.checkpointing.dir' = '%[3]s';
 `, addr, interval, t.TempDir()))
 	return s, &notice
 }
@@ -71,6 +73,8 @@ func TestBarrierExactlyOnceRestart(t *testing.T) {
 		for _, tc := range []struct{ name, insert string }{
 			{"groupby-upsert", `INSERT INTO totals SELECT user_id, pace(cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p WHERE fail_once(id) >= 0 GROUP BY user_id)`},
 			{"join-kafka-eo", `INSERT INTO pairs SELECT a.id, a.user_id, pace(b.amount) FROM (SELECT * FROM p WHERE fail_once(id) >= 0) a JOIN p b ON a.id = b.id`},
+			// keyed → keyed: the first GROUP BY's subtasks forward the barriers into the second's, which align
+			{"twolevel-upsert", `INSERT INTO levels SELECT pace(cnt), COUNT(*) FROM (SELECT user_id, COUNT(*) AS cnt FROM p WHERE fail_once(id) >= 0 GROUP BY user_id) GROUP BY cnt`},
 		} {
 			t.Run(fmt.Sprintf("%s/P%d", tc.name, par), func(t *testing.T) {
 				addr := exchangeBroker(t)
@@ -110,9 +114,12 @@ func TestBarrierExactlyOnceRestart(t *testing.T) {
 					}
 					produceExchangeOrders(t, addr, "ord", c*chunk, chunk)
 				}
-				if tc.name == "groupby-upsert" {
+				switch tc.name {
+				case "groupby-upsert":
 					waitUpsert(t, addr, "totals", totalsWant(n))
-				} else {
+				case "twolevel-upsert":
+					waitUpsert(t, addr, "levels", levelsWant(n))
+				default:
 					waitPairs(t, addr, n)
 				}
 				if failed.Load() != 1 || j.Metrics().Restarts != 1 {
@@ -124,6 +131,23 @@ func TestBarrierExactlyOnceRestart(t *testing.T) {
 			})
 		}
 	}
+}
+
+// levelsWant is the number of users per order count after n orders (user i % 37).
+func levelsWant(n int) map[string]string {
+	per := map[int]int{}
+	for i := range n {
+		per[i%37]++
+	}
+	users := map[int]int{}
+	for _, c := range per {
+		users[c]++
+	}
+	want := map[string]string{}
+	for c, u := range users {
+		want[fmt.Sprintf(`{"cnt":%d}`, c)] = fmt.Sprintf(`{"cnt":%d,"users":%d}`, c, u)
+	}
+	return want
 }
 
 // waitPairs waits until the committed records of topic pairs hold every order below n, then checks that
