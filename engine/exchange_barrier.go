@@ -79,7 +79,12 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos 
 	g.mu.Unlock()
 	// No keyed subtask needs the graph lock to make room in its queue: the barriers go in without it.
 	for _, r := range g.exchanges {
-		if err := r.x.Barrier(id); err != nil {
+		if err := r.x.StartBarrier(id); err != nil {
+			return nil, release, fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
+	for _, r := range g.exchanges {
+		if err := r.x.QueueBarrier(); err != nil {
 			return nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}

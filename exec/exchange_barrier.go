@@ -10,7 +10,7 @@ import (
 )
 
 // Aligned checkpoint barriers (Flink's barriers through the channels of keyed exchanges). With the senders
-// of the sources held back (the engine's checkpoint gate), Barrier queues one barrier item behind everything
+// of the sources held back (the engine's checkpoint gate), QueueBarrier queues one barrier item behind everything
 // already queued for every keyed subtask of an exchange fed by source subtasks, and the senders may continue
 // at once: a subtask's queue is FIFO over all of its channels, so that one item splits every source channel
 // into the items before the cut and those after. An exchange fed by another exchange's keyed subtasks (a side
@@ -96,7 +96,7 @@ func (x *Exchange) CountsLateRows() bool {
 	return len(x.subs) > 1 && lateCounters(ops) != nil
 }
 
-// fromSources reports whether a side of the exchange is fed by source subtasks (Barrier queues items).
+// fromSources reports whether a side of the exchange is fed by source subtasks (QueueBarrier queues items).
 func (x *Exchange) fromSources() bool {
 	for i := range x.sides {
 		if x.aligned == nil || !x.aligned[i] {
@@ -106,32 +106,44 @@ func (x *Exchange) fromSources() bool {
 	return false
 }
 
-// Barrier starts barrier id: for an exchange fed by source subtasks it queues a barrier behind every item
-// queued so far for every running subtask (call it while no source subtask sends: the checkpoint gate is
-// closed; it blocks only while a queue is full). Start it on every exchange before any barrier can reach one
-// fed by another. Every Barrier must be followed by ReleaseBarrier, also when it fails.
-func (x *Exchange) Barrier(id int64) error {
+// StartBarrier starts barrier id in the exchange. Start it on every exchange before QueueBarrier on any (a
+// barrier forwarded into an exchange that has not started it would be taken for a stale one). Every
+// StartBarrier must be followed by ReleaseBarrier, also when the checkpoint fails.
+func (x *Exchange) StartBarrier(id int64) error {
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	b := &xBarrierRun{id: id, taken: make([]bool, len(x.subs)), left: len(x.subs), reached: make(chan struct{}), release: make(chan struct{})}
 	if x.forward != nil {
 		b.snaps, b.snapped = make([][]stateEntry, len(x.subs)), make([]bool, len(x.subs))
 	}
 	x.bar = b
-	dead := x.dead
 	for k, s := range x.subs {
 		if s.finished {
 			b.take(k) // ended before the cut: its state is final
 		}
 	}
-	x.mu.Unlock()
-	if dead {
+	if x.dead {
 		return errors.New("the keyed subtasks stopped (the job is failing or cancelled)")
+	}
+	return nil
+}
+
+// QueueBarrier queues the started barrier behind every item queued so far for every running subtask, when
+// a side of the exchange is fed by source subtasks (the other sides get it from the keyed subtasks before).
+// Call it while no source subtask sends (the checkpoint gate is closed); it blocks only while a queue is
+// full.
+func (x *Exchange) QueueBarrier() error {
+	x.mu.Lock()
+	b := x.bar
+	x.mu.Unlock()
+	if b == nil {
+		return errors.New("exchange: internal error: no barrier started")
 	}
 	if !x.fromSources() {
 		return nil
 	}
 	for k, s := range x.subs {
-		it := xItem{kind: xBarrier, from: -1, wm: id}
+		it := xItem{kind: xBarrier, from: -1, wm: b.id}
 		x.mu.Lock()
 		if s.finished {
 			b.take(k)
