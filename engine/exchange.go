@@ -27,7 +27,8 @@ import (
 // only then takes the graph lock and snapshots as before. That is barrier alignment with no data in flight:
 // the positions and the keyed state describe the same rows. The keyed subtasks' state is written as one
 // operator's (exec.Exchange.State, as exec.Parallel), so the checkpoint format and part ids do not change and
-// a checkpoint restores at any parallelism.
+// a checkpoint restores at any parallelism. Periodic checkpoints and commit cycles reopen the gate at once
+// and cut with barriers in the queues instead where the graph allows (exchange_barrier.go).
 
 // exchangeRun is an exchange of the graph, run by attempt.
 type exchangeRun struct {

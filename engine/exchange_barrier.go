@@ -10,20 +10,24 @@ import (
 // Checkpoints with barriers through the exchanges (Flink's aligned barriers; exec/exchange_barrier.go). A
 // periodic checkpoint or commit cycle of a graph whose every source runs as source subtasks routing into
 // exchanges does not wait for the exchanges to be idle (quiesce). With the gate closed (no source subtask
-// between routing and advancing its position) and under the graph lock it records the source positions, then
-// queues a barrier behind everything already queued for every keyed subtask and reopens the gate: the
-// sources read on while the keyed subtasks work through the rows before the cut. A keyed subtask that takes
-// its barrier waits, its state unchanged, until the checkpoint's part under the graph lock is done; so do
-// the operators after the union (only keyed subtasks feed them, and they wait) and the sinks (their
-// PreCommit sees exactly the rows before the cut). Once every subtask took its barrier the checkpoint takes
-// the graph lock and snapshots the operators (the keyed subtasks' state written as today, exec.Exchange.State)
-// and pre-commits the sinks with the positions recorded at the gate, then releases the subtasks.
+// between routing and advancing its position) and under the graph lock it records the source positions; it
+// starts a barrier in every exchange and queues one behind everything already queued for every keyed subtask
+// of an exchange fed by source subtasks, then reopens the gate: the sources read on while the keyed subtasks
+// work through the rows before the cut. A keyed subtask whose exchange feeds another (exchange_keyed.go)
+// writes its state at its barrier and forwards the barrier on its channel; a downstream subtask aligns its
+// channels. A keyed subtask whose output goes to the graph waits at its barrier, its state unchanged, until
+// the checkpoint's part under the graph lock is done; so do the operators after the union (only keyed
+// subtasks feed them) and the sinks (their PreCommit sees exactly the rows before the cut). Once every
+// subtask took its barrier the checkpoint takes the graph lock, snapshots the operators (each exchange's
+// state written as today, exec.Exchange.State) and pre-commits the sinks with the positions recorded at the
+// gate, then releases the subtasks.
 //
 // Shapes that keep the quiesce (barrierCheckpoints): savepoints and STOP ... WITH SAVEPOINT; a source that
-// does not route into an exchange (it pushes under the graph lock, or into a sink of its own); watermark
-// assigners or two-phase local aggregates chained into source subtasks (their state lives in the source
-// subtasks, which run on after the positions were recorded); keyed → keyed exchanges (exchange_keyed.go);
-// the rocksdb backend.
+// does not route into an exchange (it pushes under the graph lock, into a sink of its own, or is a reused
+// scan); watermark assigners or two-phase local aggregates chained into source subtasks (their state lives
+// in the source subtasks, which run on after the positions were recorded); an exchange feeding another whose
+// operators count late rows (written as the sum over subtasks that run on after their barrier); the rocksdb
+// backend.
 
 // barrierCutsTaken counts the checkpoints taken with barriers (tests check that a job took this path).
 var barrierCutsTaken atomic.Int64
