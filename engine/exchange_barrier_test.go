@@ -59,7 +59,8 @@ func startInsert(t *testing.T, s *Session, insert string) *Job {
 }
 
 // TestBarrierExactlyOnceRestart: a GROUP BY into upsert-kafka, a regular join into an exactly-once kafka
-// sink and a GROUP BY into a GROUP BY (keyed → keyed) run at parallelism 2 and 3 behind exchanges with
+// sink, a GROUP BY into a GROUP BY (keyed → keyed) and a join of a GROUP BY with a scan (one side aligned,
+// one from source subtasks) run at parallelism 2 and 3 behind exchanges with
 // checkpoints every 20 ms, cut with barriers while the sources read: the input arrives in chunks every 10 ms
 // and the keyed subtasks' forward chains are slow, so rows are in the queues at every cut and the sources
 // read on after every gate. A function in a keyed
@@ -75,6 +76,8 @@ func TestBarrierExactlyOnceRestart(t *testing.T) {
 			{"join-kafka-eo", `INSERT INTO pairs SELECT a.id, a.user_id, pace(b.amount) FROM p a JOIN p b ON a.id = b.id`},
 			// keyed → keyed: the first GROUP BY's subtasks forward the barriers into the second's, which align
 			{"twolevel-upsert", `INSERT INTO levels SELECT pace(cnt), COUNT(*) FROM (SELECT user_id, pace(COUNT(*)) AS cnt FROM p GROUP BY user_id) GROUP BY cnt`},
+			// a join with one side from a GROUP BY's keyed subtasks (aligned) and one from source subtasks
+			{"mixed-upsert", `INSERT INTO joined SELECT o.id, o.user_id, pace(g.c) FROM (SELECT id, pace(COUNT(*)) AS c FROM p GROUP BY id) g JOIN p o ON o.id = g.id`},
 		} {
 			t.Run(fmt.Sprintf("%s/P%d", tc.name, par), func(t *testing.T) {
 				addr := exchangeBroker(t)
@@ -97,7 +100,11 @@ func TestBarrierExactlyOnceRestart(t *testing.T) {
 				}
 				produceExchangeOrders(t, addr, "ord", 0, chunk)
 				s, notice := barrierSession(t, addr, par, "20 ms", pace)
+				keyed := keyedExchangesBuilt.Load()
 				j := startInsert(t, s, tc.insert)
+				if k := keyedExchangesBuilt.Load() - keyed; (tc.name == "twolevel-upsert" || tc.name == "mixed-upsert") != (k >= 1) {
+					t.Fatalf("%d keyed → keyed exchanges built", k)
+				}
 				defer func() {
 					j.Cancel()
 					_ = j.Wait(context.Background())
@@ -112,6 +119,12 @@ func TestBarrierExactlyOnceRestart(t *testing.T) {
 					waitUpsert(t, addr, "totals", totalsWant(n))
 				case "twolevel-upsert":
 					waitUpsert(t, addr, "levels", levelsWant(n))
+				case "mixed-upsert":
+					want := map[string]string{}
+					for i := range n {
+						want[fmt.Sprintf(`{"id":%d}`, i)] = fmt.Sprintf(`{"id":%d,"user_id":%d,"p_amount":1}`, i, i%37)
+					}
+					waitUpsert(t, addr, "joined", want)
 				default:
 					waitPairs(t, addr, n)
 				}

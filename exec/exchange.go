@@ -212,14 +212,15 @@ func (x *Exchange) process(ctx context.Context, s *xSub, it xItem) (bool, error)
 		err = x.barrier(ctx, s, it)
 	} else {
 		err = x.handle(s, it)
-		if err == nil && it.kind == xEnd {
-			err = x.channelEnded(ctx, s, it)
-		}
 	}
 	if err == nil && x.after != nil {
 		err = x.after(s.idx)
 	}
 	x.release(s.idx)
+	if err == nil && it.kind == xEnd {
+		// exchange_barrier.go: one barrier fewer to align; taking it may wait, so after the graph lock is let go
+		err = x.channelEnded(ctx, s, it)
+	}
 	if it.b != nil {
 		it.b.reset()
 		select {
