@@ -270,67 +270,75 @@ func TestBarrierSourcesReadPastSlowSubtask(t *testing.T) {
 	waitUpsert(t, addr, "totals", totalsWant(n0+1+37*10))
 }
 
-// BenchmarkBarrierCheckpoint: GROUP BY over the CPU-bound xgen source (1,000,000 rows, 100,000 keys) at
-// parallelism 2 behind an exchange into blackhole, with a checkpoint every 100 ms, cut with barriers and with
-// the quiesce (noBarriers). It reports records/s, the checkpoints taken and the mean time the sources were
+// BenchmarkBarrierCheckpoint: GROUP BY (and a GROUP BY into a GROUP BY: twolevel, keyed → keyed) over the
+// CPU-bound xgen source (1,000,000 rows, 100,000 keys) at parallelism 2 behind exchanges into blackhole, with
+// a checkpoint every 100 ms, cut with barriers and with the quiesce (noBarriers). It reports records/s, the checkpoints taken and the mean time the sources were
 // held back per checkpoint (the gate closed).
 //
 //	go test ./engine -run '^$' -bench BarrierCheckpoint -benchtime 3x
 func BenchmarkBarrierCheckpoint(b *testing.B) {
 	const rows = 1_000_000
-	script := fmt.Sprintf(`SET 'execution.checkpointing.interval' = '100 ms';
+	head := fmt.Sprintf(`SET 'execution.checkpointing.interval' = '100 ms';
 SET 'execution.checkpointing.dir' = '%s';
 CREATE TABLE a (id BIGINT, k BIGINT, v BIGINT) WITH ('connector' = 'xgen', 'rows' = '%d', 'keys' = '100000', 'work' = '20');
-CREATE TABLE hole (k BIGINT, n BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
-INSERT INTO hole SELECT k, COUNT(*), SUM(v) FROM a GROUP BY k;`, b.TempDir(), rows)
-	for _, mode := range []string{"quiesce", "barriers"} {
-		b.Run(mode, func(b *testing.B) {
-			var wall, held time.Duration
-			var ckpts int
-			for range b.N {
-				noBarriers = mode == "quiesce"
-				s, err := NewSession(Config{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Notice: &bytes.Buffer{}, TempDir: b.TempDir(),
-					Options:    map[string]string{"table.local-time-zone": "UTC", "parallelism.default": "2"},
-					Connectors: connbuiltin.Registry().With(xgenFactory{})})
-				if err != nil {
-					b.Fatal(err)
-				}
-				stmts, err := sql.ParseScript(script)
-				if err != nil {
-					b.Fatal(err)
-				}
-				cuts := barrierCutsTaken.Load()
-				w0 := time.Now()
-				var jb *Job
-				for _, st := range stmts {
-					res, err := s.Execute(context.Background(), st)
+`, b.TempDir(), rows)
+	jobs := []struct{ name, script string }{
+		{"groupby", head + `CREATE TABLE hole (k BIGINT, n BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT k, COUNT(*), SUM(v) FROM a GROUP BY k;`},
+		{"twolevel", head + `CREATE TABLE hole (n BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT n, COUNT(*), SUM(s) FROM (SELECT k, COUNT(*) AS n, SUM(v) AS s FROM a GROUP BY k) GROUP BY n;`},
+	}
+	for _, job := range jobs {
+		for _, mode := range []string{"quiesce", "barriers"} {
+			script := job.script
+			b.Run(job.name+"/"+mode, func(b *testing.B) {
+				var wall, held time.Duration
+				var ckpts int
+				for range b.N {
+					noBarriers = mode == "quiesce"
+					s, err := NewSession(Config{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Notice: &bytes.Buffer{}, TempDir: b.TempDir(),
+						Options:    map[string]string{"table.local-time-zone": "UTC", "parallelism.default": "2"},
+						Connectors: connbuiltin.Registry().With(xgenFactory{})})
 					if err != nil {
 						b.Fatal(err)
 					}
-					if res.Job != nil {
-						jb = res.Job
+					stmts, err := sql.ParseScript(script)
+					if err != nil {
+						b.Fatal(err)
+					}
+					cuts := barrierCutsTaken.Load()
+					w0 := time.Now()
+					var jb *Job
+					for _, st := range stmts {
+						res, err := s.Execute(context.Background(), st)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if res.Job != nil {
+							jb = res.Job
+						}
+					}
+					if err := s.WaitJobs(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+					wall += time.Since(w0)
+					noBarriers = false
+					st := jb.CheckpointStats()
+					ckpts += st.Count
+					held += st.Pause
+					if n := barrierCutsTaken.Load() - cuts; (mode == "barriers") != (n > 0) {
+						b.Fatalf("%s: %d checkpoints cut with barriers", mode, n)
+					}
+					if got := jb.Metrics().RowsIn; got != rows {
+						b.Fatalf("read %d rows, want %d", got, rows)
 					}
 				}
-				if err := s.WaitJobs(context.Background()); err != nil {
-					b.Fatal(err)
+				b.ReportMetric(float64(rows)*float64(b.N)/wall.Seconds(), "records/s")
+				b.ReportMetric(float64(ckpts)/float64(b.N), "ckpts/run")
+				if ckpts > 0 {
+					b.ReportMetric(float64(held.Microseconds())/float64(ckpts)/1000, "ms-sources-held/ckpt")
 				}
-				wall += time.Since(w0)
-				noBarriers = false
-				st := jb.CheckpointStats()
-				ckpts += st.Count
-				held += st.Pause
-				if n := barrierCutsTaken.Load() - cuts; (mode == "barriers") != (n > 0) {
-					b.Fatalf("%s: %d checkpoints cut with barriers", mode, n)
-				}
-				if got := jb.Metrics().RowsIn; got != rows {
-					b.Fatalf("read %d rows, want %d", got, rows)
-				}
-			}
-			b.ReportMetric(float64(rows)*float64(b.N)/wall.Seconds(), "records/s")
-			b.ReportMetric(float64(ckpts)/float64(b.N), "ckpts/run")
-			if ckpts > 0 {
-				b.ReportMetric(float64(held.Microseconds())/float64(ckpts)/1000, "ms-sources-held/ckpt")
-			}
-		})
+			})
+		}
 	}
 }
