@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -340,5 +341,61 @@ INSERT INTO hole SELECT n, COUNT(*), SUM(s) FROM (SELECT k, COUNT(*) AS n, SUM(v
 				}
 			})
 		}
+	}
+}
+
+// TestBarrierCancelNoLeak cancels a job while a checkpoint waits for its barriers (one keyed subtask blocked
+// before its barrier, the other waiting at it): the checkpoint returns, and no goroutine of the job is left.
+func TestBarrierCancelNoLeak(t *testing.T) {
+	addr := exchangeBroker(t)
+	const n0 = 37 * 20
+	produceExchangeOrders(t, addr, "ord", 0, n0)
+	var armed atomic.Bool
+	blocked, release := make(chan struct{}), make(chan struct{})
+	u, err := expr.NewUDF("hold", func(user, cnt int64) int64 {
+		if user == 0 && armed.CompareAndSwap(true, false) {
+			close(blocked)
+			<-release
+		}
+		return cnt
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := barrierSession(t, addr, 2, "1 h", u)
+	base := runtime.NumGoroutine()
+	j := startInsert(t, s, `INSERT INTO totals SELECT user_id, hold(user_id, cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p GROUP BY user_id)`)
+	waitUpsert(t, addr, "totals", totalsWant(n0))
+	j.mu.Lock()
+	g := j.graph
+	j.mu.Unlock()
+	armed.Store(true)
+	produceExchangeOrders(t, addr, "ord", n0, 37)
+	select {
+	case <-blocked:
+	case <-time.After(20 * time.Second):
+		close(release)
+		t.Fatal("the keyed subtask of user 0 never called hold")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.ckpt.cycle(context.Background(), true, false)
+		done <- err
+	}()
+	if !waitUntil(20*time.Second, func() bool { return g.exchanges[0].x.InBarrier() }) {
+		close(release)
+		t.Fatal("no barrier")
+	}
+	cancelled := make(chan struct{})
+	go func() {
+		j.Cancel()
+		close(cancelled)
+	}()
+	close(release) // the function returns; its subtask then sees the job cancelled
+	<-done         // the checkpoint returns (failed, or completed before the cancel reached the subtasks)
+	<-cancelled
+	_ = j.Wait(context.Background())
+	if n := settledGoroutines(base); n > base {
+		t.Fatalf("%d goroutines after the cancelled job, %d before:\n%s", n, base, goroutines())
 	}
 }
