@@ -242,9 +242,28 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	// The gate (exchange.go): no source subtask routes into an exchange while the cut is taken, and none of
 	// their rows is in flight.
 	g.gate.Lock()
-	openGate := sync.OnceFunc(g.gate.Unlock)
+	var pause time.Duration
+	openGate := sync.OnceFunc(func() {
+		g.gate.Unlock()
+		pause = time.Since(start) // the time the sources were held back
+	})
 	defer openGate()
-	if err := g.quiesce(drain); err != nil {
+	// Barriers (exchange_barrier.go): the sources continue while the keyed subtasks reach the cut; pos holds
+	// the source positions recorded at it. Otherwise quiesce: wait with the gate closed until nothing is in
+	// flight.
+	var pos map[*participant][]byte
+	release := func() {}
+	if !savepoint && !drain && !stop && g.barrierCheckpoints() {
+		var err error
+		pos, release, err = g.barrierCut(pctx, id, openGate)
+		defer release()
+		if err != nil {
+			if errors.Is(err, errSinkEnded) {
+				return "", err
+			}
+			return "", fmt.Errorf("checkpoint %d: %w", id, err)
+		}
+	} else if err := g.quiesce(drain); err != nil {
 		return "", fmt.Errorf("checkpoint %d: %w", id, err)
 	}
 	g.mu.Lock()
@@ -270,13 +289,15 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		ps := state.PartState{ID: p.id, Kind: p.kind, Name: p.name}
 		switch {
 		case p.src != nil:
-			var pos []byte
-			if pos, err = p.src.SnapshotPosition(); err != nil {
-				err = fmt.Errorf("source %s: %w", p.name, err)
-				break
+			b, ok := pos[p]
+			if !ok {
+				if b, err = p.src.SnapshotPosition(); err != nil {
+					err = fmt.Errorf("source %s: %w", p.name, err)
+					break
+				}
 			}
-			ps.Inline = pos
-			sources = append(sources, pre{p, pos})
+			ps.Inline = b
+			sources = append(sources, pre{p, b})
 		case p.op != nil:
 			if !durable {
 				continue
@@ -331,10 +352,10 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	}
 	g.mu.Unlock()
 	openGate()
+	release() // the keyed subtasks waiting at their barriers continue
 	if backendDir != "" {
 		defer os.RemoveAll(backendDir) // moved into the checkpoint unless writing it failed
 	}
-	pause := time.Since(start)
 	// Operators that snapshot asynchronously write their cut now, while the pipeline runs, in parallel.
 	if len(async) > 0 {
 		errs := make([]error, len(async))

@@ -27,12 +27,14 @@ import (
 // only then takes the graph lock and snapshots as before. That is barrier alignment with no data in flight:
 // the positions and the keyed state describe the same rows. The keyed subtasks' state is written as one
 // operator's (exec.Exchange.State, as exec.Parallel), so the checkpoint format and part ids do not change and
-// a checkpoint restores at any parallelism.
+// a checkpoint restores at any parallelism. Periodic checkpoints and commit cycles reopen the gate at once
+// and cut with barriers in the queues instead where the graph allows (exchange_barrier.go).
 
 // exchangeRun is an exchange of the graph, run by attempt.
 type exchangeRun struct {
-	name string
-	x    *exec.Exchange
+	name  string
+	x     *exec.Exchange
+	feeds bool // its keyed subtasks route into another exchange (exchange_keyed.go)
 }
 
 // exchangeInput is one input of a keyed operator fed through an exchange.
@@ -112,12 +114,21 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	if after != nil {
 		x.SetAfterItem(after)
 	}
+	feeds := after != nil
+	if t := g.xTargets[n]; t != nil && t.senders != nil {
+		x.SetBarrierForward(func(k int, id int64) error { return t.senders[k].Barrier(id) }) // exchange_barrier.go
+	}
+	for side, c := range cs {
+		if c.up != nil {
+			x.AlignSide(side) // its channels are the upstream exchange's keyed subtasks
+		}
+	}
 	if st := x.State(); st != nil {
 		g.register(n, st)
 	} else {
 		g.register(n, nil)
 	}
-	g.exchanges = append(g.exchanges, &exchangeRun{name: n.Describe(), x: x})
+	g.exchanges = append(g.exchanges, &exchangeRun{name: n.Describe(), x: x, feeds: feeds})
 	exchangesBuilt.Add(1)
 	for side, c := range cs {
 		if c.up != nil {
@@ -140,6 +151,7 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		if err := g.buildChains(c.sc, c.chain, ends, x.SideInputs(0, side), exchangeDrained{}, j); err != nil {
 			return true, err
 		}
+		g.xSourceRuns++ // exchange_barrier.go
 	}
 	return true, nil
 }

@@ -35,6 +35,8 @@ type keyedTarget struct {
 	side  int
 	out   changelog.Output // x == nil: the output of the chain's top Calc (metered by build)
 	used  bool
+	// senders: with x, each keyed subtask's sender into x (it forwards checkpoint barriers, exchange_barrier.go)
+	senders []*exec.ExchangeSender
 	// enc: x == nil and the chain ends in a sink whose rows each keyed subtask encodes (exchange_sink.go);
 	// out is then the sink's Output; each keyed subtask counts the rows out in a share of its own.
 	enc []connectors.SubtaskEncoder
@@ -208,5 +210,6 @@ func (g *graph) targetOutputs(n planner.Node, t *keyedTarget, k int, j *Job) ([]
 		senders[i] = t.x.Sender(t.side, i)
 		outs[i] = g.meter(n, g.forwardChain(t, senders[i], j), j)
 	}
+	t.senders = senders
 	return outs, func(int) {}, func(i int) error { return senders[i].Flush() }
 }

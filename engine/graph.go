@@ -64,7 +64,11 @@ type graph struct {
 	stopping  atomic.Bool
 	xTargets  map[planner.Node]*keyedTarget    // where keyed subtasks send their output (exchange_keyed.go)
 	twoPhase  map[*planner.Scan]*twoPhaseChain // local aggregates chained into source subtasks (twophase.go)
-	locals    []graphLocal                     // local aggregates built under the graph lock (twophase.go)
+	// xSourceRuns counts the sources whose subtasks route into an exchange; subtaskAssigners is set when a
+	// watermark assigner is chained into source subtasks (exchange_barrier.go: barrierCheckpoints).
+	xSourceRuns      int
+	subtaskAssigners bool
+	locals           []graphLocal // local aggregates built under the graph lock (twophase.go)
 	// Batch stages (batch_exchange.go): staged is set on a job's graph cut into stages, stage on the graph of
 	// one stage attempt; tmpDirs hold the intermediate results ('io.tmp.dirs').
 	staged  *stagedJob

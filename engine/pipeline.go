@@ -134,6 +134,7 @@ func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chain
 		subs[i] = newPipeHead(end, exec.NewCounter(g.rowsInShare(j), o))
 	}
 	if listeners != nil {
+		g.subtaskAssigners = true
 		sc.Source.(connectors.SubtaskSplitSource).SetSubtaskSplitListeners(listeners)
 		// The assigners are checkpointed as one operator, as at parallelism 1.
 		g.op(assignerNode, exec.SubtaskWatermarkState(assigners, ins))

@@ -33,17 +33,18 @@ import (
 // State (State) is one operator's at any n, exactly as Parallel writes it, so checkpoints restore at any
 // parallelism.
 type Exchange struct {
-	maxPar  int
-	sides   []ExchangeSide
-	subs    []*xSub
-	release func(k int)
-	after   func(k int) error // SetAfterItem
-	pending atomic.Int64
-	mu      sync.Mutex
-	cond    sync.Cond
-	dead    bool // Run returned (under mu)
-	stop    chan struct{}
-	free    chan *xBatch
+	maxPar    int
+	sides     []ExchangeSide
+	subs      []*xSub
+	release   func(k int)
+	after     func(k int) error // SetAfterItem
+	pending   atomic.Int64
+	mu        sync.Mutex
+	cond      sync.Cond
+	dead      bool // Run returned (under mu)
+	stop      chan struct{}
+	free      chan *xBatch
+	xBarriers // checkpoint barriers (exchange_barrier.go)
 }
 
 // ExchangeSide is one input of the keyed operator.
@@ -68,8 +69,9 @@ const (
 	xWatermark
 	xEnd
 	xDrain
-	xTick // exchange_tick.go
-	xCols // gathered columns (exchange_route.go)
+	xTick    // exchange_tick.go
+	xCols    // gathered columns (exchange_route.go)
+	xBarrier // a checkpoint barrier (exchange_barrier.go); wm is its id
 )
 
 type xItem struct {
@@ -106,6 +108,7 @@ type xSub struct {
 	ended    []int                // per side, channels ended
 	endsLeft int
 	finished bool // the operator ended (under Exchange.mu)
+	xAlign        // checkpoint barrier alignment (exchange_barrier.go)
 }
 
 // NewExchange builds n keyed subtasks. mk builds subtask k's operator in front of outs[k] and returns its
@@ -178,36 +181,69 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.aligning(): // exchange_barrier.go: the checkpoint gave up while s aligned
+			done, err := x.unalign(ctx, s)
+			if err != nil || done {
+				return err
+			}
 		case it := <-s.q:
-			err := x.handle(s, it)
-			if err == nil && x.after != nil {
-				err = x.after(s.idx)
-			}
-			x.release(s.idx)
-			if it.b != nil {
-				it.b.reset()
-				select {
-				case x.free <- it.b:
-				default:
-				}
-			}
-			done := err == nil && s.endsLeft == 0
-			if done {
-				x.finish(s) // exchange_tick.go
-			}
-			if x.pending.Add(-1) == 0 {
-				x.mu.Lock()
-				x.cond.Broadcast()
-				x.mu.Unlock()
-			}
-			if err != nil {
-				return fmt.Errorf("subtask %d of %d: %w", s.idx+1, len(x.subs), err)
-			}
-			if done {
-				return nil
+			done, err := x.process(ctx, s, it)
+			if err != nil || done {
+				return err
 			}
 		}
 	}
+}
+
+// process processes one item of subtask s (or holds it back while s aligns a checkpoint barrier) and
+// reports whether s is done.
+func (x *Exchange) process(ctx context.Context, s *xSub, it xItem) (bool, error) {
+	if s.released() { // exchange_barrier.go: the checkpoint gave up while s aligned
+		if done, err := x.unalign(ctx, s); err != nil || done {
+			return done, err
+		}
+	}
+	if x.holds(s, it) {
+		s.held = append(s.held, it)
+		return false, nil
+	}
+	var err error
+	if it.kind == xBarrier {
+		err = x.barrier(ctx, s, it)
+	} else {
+		err = x.handle(s, it)
+	}
+	if err == nil && x.after != nil {
+		err = x.after(s.idx)
+	}
+	x.release(s.idx)
+	if err == nil && it.kind == xEnd {
+		// exchange_barrier.go: one barrier fewer to align; taking it may wait, so after the graph lock is let go
+		err = x.channelEnded(ctx, s, it)
+	}
+	if it.b != nil {
+		it.b.reset()
+		select {
+		case x.free <- it.b:
+		default:
+		}
+	}
+	done := err == nil && s.endsLeft == 0
+	if done {
+		x.finish(s) // exchange_tick.go
+	}
+	if x.pending.Add(-1) == 0 {
+		x.mu.Lock()
+		x.cond.Broadcast()
+		x.mu.Unlock()
+	}
+	if err != nil {
+		return false, fmt.Errorf("subtask %d of %d: %w", s.idx+1, len(x.subs), err)
+	}
+	if done {
+		return true, nil
+	}
+	return x.replay(ctx, s)
 }
 
 // handle processes one item, turning a panic in operator code into an error.

@@ -31,7 +31,12 @@ func (e *exchangeState) Push(*changelog.Batch) error { return nil }
 func (e *exchangeState) Watermark(int64) error       { return nil }
 func (e *exchangeState) End() error                  { return nil }
 
-func (e *exchangeState) SnapshotState(w state.Writer) error { return snapshotSubtasks(e.ops, w) }
+func (e *exchangeState) SnapshotState(w state.Writer) error {
+	if b := e.x.barrierState(); b != nil {
+		return writeAtBarrier(b, e.ops, w) // exchange_barrier.go: the subtasks ran on after their barrier
+	}
+	return snapshotSubtasks(e.ops, w)
+}
 
 func (e *exchangeState) RestoreState(r state.Reader) error {
 	return restoreSubtasks(e.ops, func(key []byte) int {

@@ -28,20 +28,16 @@ func (x *Exchange) TryFlushDue() {
 }
 
 // finish marks subtask s finished (its operator ended; called by its loop while the item that ended it is
-// still pending) and discards the ticks queued behind that item: every sender has ended, so nothing else
+// still pending) and discards the ticks (and a checkpoint barrier) queued behind that item: every sender has ended, so nothing else
 // can be queued.
 func (x *Exchange) finish(s *xSub) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	s.finished = true
-	for {
-		select {
-		case <-s.q:
-			x.pending.Add(-1)
-		default:
-			return
-		}
+	if x.bar != nil {
+		x.bar.take(s.idx) // its state is final: a barrier behind its end finds it as it is now
 	}
+	x.discard(s)
 }
 
 // tick applies subtask s's due mini-batch (or advances its processing-time clock).
