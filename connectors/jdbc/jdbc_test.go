@@ -29,7 +29,7 @@ func run(t testing.TB, e *sluice.Engine, script string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	return e.Exec(ctx, strings.ReplaceAll(script, "${URL}", pg.url()))
+	return e.Exec(ctx, strings.ReplaceAll(script, "${URL}", pg.URL()))
 }
 
 func mustRun(t testing.TB, e *sluice.Engine, script string) {
@@ -43,7 +43,7 @@ func query(t testing.TB, e *sluice.Engine, q string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	rows, err := e.Query(ctx, strings.ReplaceAll(q, "${URL}", pg.url()))
+	rows, err := e.Query(ctx, strings.ReplaceAll(q, "${URL}", pg.URL()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestErrors(t *testing.T) {
 }
 
 func lookupTable(cache map[string]string) connectors.Context {
-	opts := map[string]string{"connector": "jdbc", "url": pg.url(), "table-name": "dim"}
+	opts := map[string]string{"connector": "jdbc", "url": pg.URL(), "table-name": "dim"}
 	for k, v := range cache {
 		opts[k] = v
 	}

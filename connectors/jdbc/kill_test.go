@@ -28,7 +28,7 @@ func TestKillUpsertAndAppendSinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	ckpts := dir + "/ckpts"
-	body := strings.NewReplacer("${URL}", pg.url(), "${CKPTS}", ckpts, "${END}", strconv.Itoa(n-1), "${KEYS}", strconv.Itoa(keys)).Replace(`
+	body := strings.NewReplacer("${URL}", pg.URL(), "${CKPTS}", ckpts, "${END}", strconv.Itoa(n-1), "${KEYS}", strconv.Itoa(keys)).Replace(`
 SET 'execution.checkpointing.interval' = '100 ms';
 SET 'state.checkpoints.dir' = '${CKPTS}';
 SET 'table.dml-sync' = 'true';

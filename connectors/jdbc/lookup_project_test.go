@@ -23,7 +23,7 @@ func projDim(t *testing.T) {
 }
 
 func projLookupTable(opts map[string]string) connectors.Context {
-	o := map[string]string{"connector": "jdbc", "url": pg.url(), "table-name": "pdimv"}
+	o := map[string]string{"connector": "jdbc", "url": pg.URL(), "table-name": "pdimv"}
 	for k, v := range opts {
 		o[k] = v
 	}

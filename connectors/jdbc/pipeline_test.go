@@ -150,7 +150,7 @@ func TestRestartFromCheckpointExact(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	script := strings.NewReplacer("${BROKER}", addr, "${BOUNDED}", "", "${LOOKUP}", ", 'lookup.max-retries' = '0'", "${URL}", pg.url()).Replace(fmt.Sprintf(`
+	script := strings.NewReplacer("${BROKER}", addr, "${BOUNDED}", "", "${LOOKUP}", ", 'lookup.max-retries' = '0'", "${URL}", pg.URL()).Replace(fmt.Sprintf(`
 SET 'execution.checkpointing.interval' = '100 ms';
 SET 'state.checkpoints.dir' = '%s';
 SET 'restart-strategy' = 'fixed-delay';

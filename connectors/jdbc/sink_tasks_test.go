@@ -50,7 +50,7 @@ func batchRunTB(t testing.TB, script string, par int) (*engine.Job, string, erro
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts, err := sql.ParseScript(strings.ReplaceAll(script, "${URL}", pg.url()))
+	stmts, err := sql.ParseScript(strings.ReplaceAll(script, "${URL}", pg.URL()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestSinkParallelismOption(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stmts, err := sql.ParseScript(fmt.Sprintf("CREATE TABLE o (a BIGINT) WITH ('connector' = 'jdbc', 'url' = '%s', 'table-name' = 'o', 'sink.parallelism' = '%s')", pg.url(), tc.value))
+		stmts, err := sql.ParseScript(fmt.Sprintf("CREATE TABLE o (a BIGINT) WITH ('connector' = 'jdbc', 'url' = '%s', 'table-name' = 'o', 'sink.parallelism' = '%s')", pg.URL(), tc.value))
 		if err != nil {
 			t.Fatal(err)
 		}
