@@ -52,20 +52,7 @@ func TestGolden(t *testing.T) {
 		}
 		kf := &kafkaFixture{t: t}
 		defer kf.close()
-		nexmarkDir := t.TempDir()
-		// Nexmark q13's side input, as the benchmark's setup writes ${FLINK_HOME}/data/side_input.txt: keys
-		// 0..9999, each with its own number as the value.
-		flinkHome := t.TempDir()
-		var side strings.Builder
-		for k := 0; k < 10000; k++ {
-			fmt.Fprintf(&side, "%d,%d\n", k, k)
-		}
-		if err := os.MkdirAll(filepath.Join(flinkHome, "data"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(flinkHome, "data", "side_input.txt"), []byte(side.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		nexmarkDir, flinkHome := goldenDirs(t)
 		scrub := func(s string) string { return strings.ReplaceAll(kf.scrub(s), flinkHome, "${FLINK_HOME}") }
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -305,4 +292,22 @@ func sortedLines(rows [][]types.Value) string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
+}
+
+// goldenDirs makes the directories the engine goldens' Nexmark files need: NEXMARK_DIR (q10 writes files
+// below it) and a FLINK_HOME whose data/side_input.txt is q13's side input, as the benchmark's setup writes
+// it: keys 0..9999, each with its own number as the value.
+func goldenDirs(t *testing.T) (nexmarkDir, flinkHome string) {
+	nexmarkDir, flinkHome = t.TempDir(), t.TempDir()
+	var side strings.Builder
+	for k := 0; k < 10000; k++ {
+		fmt.Fprintf(&side, "%d,%d\n", k, k)
+	}
+	if err := os.MkdirAll(filepath.Join(flinkHome, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(flinkHome, "data", "side_input.txt"), []byte(side.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return nexmarkDir, flinkHome
 }

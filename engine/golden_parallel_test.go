@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -91,18 +89,7 @@ func runGoldenAt(t *testing.T, path string, par int) {
 	}
 	kf := &kafkaFixture{t: t}
 	defer kf.close()
-	nexmarkDir := t.TempDir()
-	flinkHome := t.TempDir()
-	var side strings.Builder
-	for k := 0; k < 10000; k++ {
-		fmt.Fprintf(&side, "%d,%d\n", k, k)
-	}
-	if err := os.MkdirAll(filepath.Join(flinkHome, "data"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(flinkHome, "data", "side_input.txt"), []byte(side.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	nexmarkDir, flinkHome := goldenDirs(t)
 	scrub := func(s string) string { return strings.ReplaceAll(kf.scrub(s), flinkHome, "${FLINK_HOME}") }
 	nStaged := 0 // queries run as batch INSERT jobs (stagedBatchRows)
 	datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
