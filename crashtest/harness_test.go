@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -111,7 +114,8 @@ func produce(t *testing.T, addr, topic string, recs []*kgo.Record) {
 // consume reads every record of topic currently in it (read_committed when committed is set).
 func consume(t *testing.T, addr, topic string, committed bool) []*kgo.Record {
 	t.Helper()
-	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.KeepControlRecords()}
 	if committed {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
@@ -120,36 +124,50 @@ func consume(t *testing.T, addr, topic string, committed bool) []*kgo.Record {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	// The end offsets (the last stable offset for read_committed) tell when everything was read.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// The read ends once every partition was read up to its end offset, taken before the read (the writers
+	// have stopped): the high watermark, or for read_committed the last stable offset. Control records are
+	// kept (and left out of the result) so that the record at end-1 is always seen: below the last stable
+	// offset the last record is a committed one or a transaction marker. On a loaded machine (CI runs every
+	// package with -race at once) a read can take long; it fails rather than return part of the topic.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	adm := kadm.NewClient(cl)
+	var listed kadm.ListedOffsets
+	if committed {
+		listed, err = adm.ListCommittedOffsets(ctx, topic)
+	} else {
+		listed, err = adm.ListEndOffsets(ctx, topic)
+	}
+	if err == nil {
+		err = listed.Error()
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return nil // no sink wrote the topic: it has no records
+	}
+	if err != nil {
+		t.Fatalf("end offsets of topic %s: %v", topic, err)
+	}
 	ends := map[int32]int64{}
-	lo := kgo.NewOffset().AtEnd()
-	_ = lo
+	listed.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			ends[o.Partition] = o.Offset
+		}
+	})
 	var out []*kgo.Record
-	// The read ends after 3 polls without records. On a loaded machine (CI runs every package with -race at
-	// once) the client may take seconds to connect and fetch: polls without records count only once a record
-	// came or 5 s passed, else the read returns nothing for a topic that has records.
-	idle, start := 0, time.Now()
-	for idle < 3 {
-		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		fs := cl.PollFetches(pctx)
-		pcancel()
+	for len(ends) > 0 {
+		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			break
+			t.Fatalf("reading topic %s: %d records read in 3 minutes, partitions not read to their end offsets: %v", topic, len(out), ends)
 		}
-		n := 0
+		fs.EachError(func(_ string, p int32, err error) { t.Logf("reading topic %s partition %d: %v", topic, p, err) })
 		fs.EachRecord(func(r *kgo.Record) {
-			out = append(out, r)
-			ends[r.Partition] = r.Offset
-			n++
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+			if end, ok := ends[r.Partition]; ok && r.Offset >= end-1 {
+				delete(ends, r.Partition)
+			}
 		})
-		switch {
-		case n > 0:
-			idle = 0
-		case len(out) > 0 || time.Since(start) > 5*time.Second:
-			idle++
-		}
 	}
 	return out
 }
