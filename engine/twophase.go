@@ -278,7 +278,10 @@ func (p *localParts) Watermark(int64) error       { return nil }
 func (p *localParts) End() error                  { return nil }
 
 func (p *localParts) SnapshotState(w state.Writer) error {
-	return p.ends[0].agg.(state.Snapshotter).SnapshotState(w)
+	l := p.ends[0]
+	l.mu.Lock() // free at a cut (the gate is closed); taken against the lockLocalState test hook's subtask
+	defer l.mu.Unlock()
+	return l.agg.(state.Snapshotter).SnapshotState(w)
 }
 
 func (p *localParts) RestoreState(r state.Reader) error {
