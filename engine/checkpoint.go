@@ -252,10 +252,11 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	// the source positions recorded at it. Otherwise quiesce: wait with the gate closed until nothing is in
 	// flight.
 	var pos map[*participant][]byte
+	var gs gateState
 	release := func() {}
 	if !savepoint && !drain && !stop && g.barrierCheckpoints() {
 		var err error
-		pos, release, err = g.barrierCut(pctx, id, openGate)
+		pos, gs, release, err = g.barrierCut(pctx, id, openGate)
 		defer release()
 		if err != nil {
 			if errors.Is(err, errSinkEnded) {
@@ -305,7 +306,18 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 			w := state.NewFileWriter(c.cfg.maxParallelism)
 			ps.File = p.id + ".state"
 			files[ps.File] = w
-			if a, ok := p.op.(state.AsyncSnapshotter); ok {
+			if es, ok := gs[p]; ok {
+				// cut at the gate (exchange_barrier.go): the operator ran on in the source subtasks since
+				for i := range es {
+					if err = es[i].write(w); err != nil {
+						err = fmt.Errorf("operator %s: %w", p.name, err)
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			} else if a, ok := p.op.(state.AsyncSnapshotter); ok {
 				// The cut is taken now; the state is written after the lock is released.
 				var write func(state.Writer) error
 				if write, err = a.SnapshotAsync(); err != nil {

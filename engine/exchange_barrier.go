@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sluicesql/sluice/state"
 )
 
 // Checkpoints with barriers through the exchanges (Flink's aligned barriers; exec/exchange_barrier.go). A
@@ -22,12 +25,21 @@ import (
 // state written as today, exec.Exchange.State) and pre-commits the sinks with the positions recorded at the
 // gate, then releases the subtasks.
 //
+// Operators chained into the source subtasks run on once the gate reopens, so their state is cut at the gate
+// (gateState): the two-phase local aggregates (twophase.go) apply their pending partials into their exchange
+// ahead of the barrier, as the quiesce does (flushLocals), and their part is written there and then; the
+// checkpoint writes that copy instead of snapshotting them under the graph lock. The watermark assigners'
+// part (exec.SubtaskWatermarkState) is the watermark the first keyed subtask's union sent on: that subtask
+// takes its barrier after every watermark routed before the gate (those routed after it lie behind the
+// barrier) and, its output going to the graph, waits there unchanged until the part under the graph lock is
+// done, so the part read there is the one at the cut.
+//
 // Shapes that keep the quiesce (barrierCheckpoints): savepoints and STOP ... WITH SAVEPOINT; a source that
 // does not route into an exchange (it pushes under the graph lock, into a sink of its own, or is a reused
-// scan); watermark assigners or two-phase local aggregates chained into source subtasks (their state lives
-// in the source subtasks, which run on after the positions were recorded); an exchange feeding another whose
-// operators count late rows (written as the sum over subtasks that run on after their barrier); the rocksdb
-// backend.
+// scan); watermark assigners chained into source subtasks in a graph where an exchange feeds another (a
+// keyed subtask that forwards its barrier runs on, and its union's watermark with it); local aggregates built
+// under the graph lock (graph.locals); an exchange feeding another whose operators count late rows (written
+// as the sum over subtasks that run on after their barrier); the rocksdb backend.
 
 // barrierCutsTaken counts the checkpoints taken with barriers (tests check that a job took this path).
 var barrierCutsTaken atomic.Int64
@@ -40,8 +52,8 @@ func (g *graph) barrierCheckpoints() bool {
 	if noBarriers || len(g.exchanges) == 0 || g.batch || g.backend != nil || g.stage != nil || g.bsp != nil || g.staged != nil {
 		return false
 	}
-	if len(g.twoPhase) > 0 || len(g.locals) > 0 || g.subtaskAssigners {
-		return false
+	if len(g.locals) > 0 {
+		return false // built under the graph lock, fed by subtasks that may run on after their barrier
 	}
 	if g.xSourceRuns != len(g.sources) {
 		return false // a source pushes under the graph lock (or into a sink of its own)
@@ -50,14 +62,67 @@ func (g *graph) barrierCheckpoints() bool {
 		if r.feeds && r.x.CountsLateRows() {
 			return false // their late-row count is written as the sum over subtasks that run on after the cut
 		}
+		if r.feeds && g.subtaskAssigners {
+			return false // the assigners' part is read from a keyed subtask's union, which may run on after its barrier
+		}
 	}
 	return true
+}
+
+// gateState holds the state of the operators chained into source subtasks, written at the gate (copies).
+type gateState map[*participant][]gateEntry
+
+type gateEntry struct {
+	ns         uint8
+	key, value []byte
+}
+
+func (s *gateEntry) write(w state.Writer) error { return w.Put(s.ns, s.key, s.value) }
+
+// gateWriter keeps copies of the entries written to it.
+type gateWriter struct{ es []gateEntry }
+
+func (w *gateWriter) Put(ns uint8, key, value []byte) error {
+	w.es = append(w.es, gateEntry{ns: ns, key: bytes.Clone(key), value: bytes.Clone(value)})
+	return nil
+}
+
+// lockLocalState snapshots the two-phase locals under the graph lock, as they are then (a test hook: the
+// checkpoint is wrong with it, the locals having taken rows after the cut).
+var lockLocalState = false
+
+// cutGateState applies the two-phase locals' pending partials into their exchanges (ahead of the barrier
+// queued next) and writes their part, with the gate closed: no source subtask is inside its chain.
+func (g *graph) cutGateState() (gateState, error) {
+	if len(g.twoPhase) == 0 {
+		return nil, nil
+	}
+	if err := g.flushLocals(); err != nil { // twophase.go
+		return nil, err
+	}
+	if lockLocalState {
+		return nil, nil
+	}
+	gs := gateState{}
+	for _, p := range g.parts {
+		lp, ok := p.op.(*localParts)
+		if !ok {
+			continue
+		}
+		var w gateWriter
+		if err := lp.SnapshotState(&w); err != nil {
+			return nil, fmt.Errorf("operator %s: %w", p.name, err)
+		}
+		gs[p] = w.es
+	}
+	return gs, nil
 }
 
 // barrierCut records the source positions and sends a barrier into every exchange with the gate closed,
 // opens the gate (openGate) and waits until every keyed subtask took its barrier. release lets them continue;
 // call it once the checkpoint's part under the graph lock is done, also when barrierCut fails.
-func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos map[*participant][]byte, release func(), err error) {
+// gs is the state of the operators chained into the source subtasks, cut at the gate.
+func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos map[*participant][]byte, gs gateState, release func(), err error) {
 	release = sync.OnceFunc(func() {
 		for _, r := range g.exchanges {
 			r.x.ReleaseBarrier()
@@ -66,7 +131,7 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos 
 	g.mu.Lock()
 	if g.sinksEnded() {
 		g.mu.Unlock()
-		return nil, release, errSinkEnded
+		return nil, nil, release, errSinkEnded
 	}
 	pos = map[*participant][]byte{}
 	for _, p := range g.parts {
@@ -76,28 +141,33 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos 
 		b, err := p.src.SnapshotPosition()
 		if err != nil {
 			g.mu.Unlock()
-			return nil, release, fmt.Errorf("source %s: %w", p.name, err)
+			return nil, nil, release, fmt.Errorf("source %s: %w", p.name, err)
 		}
 		pos[p] = b
 	}
 	g.mu.Unlock()
+	// The locals' partials go into the exchanges without the graph lock (keyed subtasks may need it to make
+	// room in their queues), before the barriers: they hold rows before the cut.
+	if gs, err = g.cutGateState(); err != nil {
+		return nil, nil, release, err
+	}
 	// No keyed subtask needs the graph lock to make room in its queue: the barriers go in without it.
 	for _, r := range g.exchanges {
 		if err := r.x.StartBarrier(id); err != nil {
-			return nil, release, fmt.Errorf("%s: %w", r.name, err)
+			return nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
 	for _, r := range g.exchanges {
 		if err := r.x.QueueBarrier(); err != nil {
-			return nil, release, fmt.Errorf("%s: %w", r.name, err)
+			return nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
 	openGate()
 	for _, r := range g.exchanges {
 		if err := r.x.WaitBarrier(ctx); err != nil {
-			return nil, release, fmt.Errorf("%s: waiting for the keyed subtasks to take the barrier: %w", r.name, err)
+			return nil, nil, release, fmt.Errorf("%s: waiting for the keyed subtasks to take the barrier: %w", r.name, err)
 		}
 	}
 	barrierCutsTaken.Add(1)
-	return pos, release, nil
+	return pos, gs, release, nil
 }

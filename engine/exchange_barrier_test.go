@@ -271,7 +271,8 @@ func TestBarrierSourcesReadPastSlowSubtask(t *testing.T) {
 	waitUpsert(t, addr, "totals", totalsWant(n0+1+37*10))
 }
 
-// BenchmarkBarrierCheckpoint: GROUP BY (and a GROUP BY into a GROUP BY: twolevel, keyed → keyed) over the
+// BenchmarkBarrierCheckpoint: GROUP BY (and a GROUP BY into a GROUP BY: twolevel, keyed → keyed; a two-phase
+// GROUP BY: twophase, mini-batches of 5000 rows or 1 s) over the
 // CPU-bound xgen source (1,000,000 rows, 100,000 keys) at parallelism 2 behind exchanges into blackhole, with
 // a checkpoint every 100 ms, cut with barriers and with the quiesce (noBarriers). It reports records/s, the checkpoints taken and the mean time the sources were
 // held back per checkpoint (the gate closed).
@@ -288,6 +289,9 @@ CREATE TABLE a (id BIGINT, k BIGINT, v BIGINT) WITH ('connector' = 'xgen', 'rows
 INSERT INTO hole SELECT k, COUNT(*), SUM(v) FROM a GROUP BY k;`},
 		{"twolevel", head + `CREATE TABLE hole (n BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
 INSERT INTO hole SELECT n, COUNT(*), SUM(s) FROM (SELECT k, COUNT(*) AS n, SUM(v) AS s FROM a GROUP BY k) GROUP BY n;`},
+		// locals chained into the source subtasks: flushed and cut at the gate
+		{"twophase", head + twoPhaseBench + `CREATE TABLE hole (k BIGINT, n BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO hole SELECT k, COUNT(*), SUM(v) FROM a GROUP BY k;`},
 	}
 	for _, job := range jobs {
 		for _, mode := range []string{"quiesce", "barriers"} {

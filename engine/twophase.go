@@ -24,7 +24,8 @@ import (
 // The local aggregate buffers rows whose position has already advanced, so a source subtask holds the
 // checkpoint gate for its whole call into the chain (not only from the first routed row), and the
 // checkpoint's quiesce (with the gate closed: no subtask is inside its chain) applies every local's pending
-// partials into its sender before it waits for the exchanges (flushLocals). After that the locals hold
+// partials into its sender before it waits for the exchanges (flushLocals; a barrier checkpoint does so at
+// its gate and writes the locals' part there: exchange_barrier.go, cutGateState). After that the locals hold
 // nothing, so their checkpoint part is written as at parallelism 1 (one LocalGroupAggregate part, with no
 // pending partials); a restored part's partials go into the first subtask's local, whose next flush routes
 // them by key. The locals also apply before each watermark and at the end of input (on the subtask's
@@ -278,7 +279,10 @@ func (p *localParts) Watermark(int64) error       { return nil }
 func (p *localParts) End() error                  { return nil }
 
 func (p *localParts) SnapshotState(w state.Writer) error {
-	return p.ends[0].agg.(state.Snapshotter).SnapshotState(w)
+	l := p.ends[0]
+	l.mu.Lock() // free at a cut (the gate is closed); taken against the lockLocalState test hook's subtask
+	defer l.mu.Unlock()
+	return l.agg.(state.Snapshotter).SnapshotState(w)
 }
 
 func (p *localParts) RestoreState(r state.Reader) error {
