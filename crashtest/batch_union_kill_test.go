@@ -359,7 +359,14 @@ CREATE TABLE out_t (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
 	if len(hidden) > 0 || records > 0 {
 		t.Fatalf("%d hidden files and %d run records left after the last run", len(hidden), records)
 	}
-	if *kills >= 3 && (moments["source stage"] == 0 || moments["sink tasks writing"] == 0 || moments["commit begun"] == 0) {
-		t.Fatalf("the kills came at %v: want kills in the source stage, while the sink tasks write and during the commit", moments)
+	if *kills >= 3 && (moments["source stage"] == 0 || moments["sink tasks writing"] == 0) {
+		t.Fatalf("the kills came at %v: want kills in the source stage and while the sink tasks write", moments)
+	}
+	// The commit's renames take tens of milliseconds and the kill is aimed from outside the process by
+	// polling the directory, so a kill lands inside the commit in most runs, not all (CI's race phase once
+	// saw both commit-aimed kills land after it). What a kill in the commit must leave is asserted above
+	// whenever one did; TestBatchSinkTasksKill and connectors/filesystem's roll-forward tests cover it too.
+	if moments["commit begun"] == 0 {
+		t.Logf("no kill landed inside the commit this time (kills at %v)", moments)
 	}
 }

@@ -18,13 +18,22 @@ import (
 
 const jobDirLockName = ".lock"
 
-// lockJobDir creates and locks dir's lock file; the lock lasts until the returned file is closed.
+// lockJobDir creates and locks dir's lock file; the lock lasts until the returned file is closed. The file
+// is created and locked under a temporary name and then renamed into place (the lock stays with the
+// file), so a sweep of another process never finds the lock file before it is locked: it found it between
+// the create and the flock before, took the lock itself and removed a live job's new directory (a batch job
+// of a concurrent session then failed with "rename ... sluice-new-...: no such file or directory").
 func lockJobDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, jobDirLockName), os.O_CREATE|os.O_RDWR, 0o600)
+	tmp := filepath.Join(dir, jobDirLockName+".new")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, jobDirLockName)); err != nil {
 		f.Close()
 		return nil, err
 	}

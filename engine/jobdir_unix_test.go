@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -58,4 +59,42 @@ func TestBatchJobSweepsDeadJobDirs(t *testing.T) {
 	if want := []string{"other-dir", "sluice-job-fresh", "sluice-job-live"}; !slices.Equal(names, want) {
 		t.Fatalf("io.tmp.dirs after a batch job: %v, want %v", names, want)
 	}
+}
+
+// Concurrent sessions: a sweep that runs while another job makes its directory never removes it (it did when
+// it found the lock file between its creation and its flock).
+func TestJobDirSweepDuringLock(t *testing.T) {
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	swept := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				swept <- n
+				return
+			default:
+				n += sweepJobDirs(dir)
+			}
+		}
+	}()
+	for i := 0; i < 3000; i++ {
+		nd := filepath.Join(dir, jobDirNewPrefix+strconv.Itoa(i))
+		if err := os.MkdirAll(nd, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		f, err := lockJobDir(nd)
+		if err == nil {
+			err = os.Rename(nd, filepath.Join(dir, "sluice-job-"+strconv.Itoa(i)))
+		}
+		if err != nil {
+			close(stop)
+			<-swept
+			t.Fatalf("job directory %d: %v", i, err)
+		}
+		f.Close() // the job ended without removing its directory: the next sweep removes it
+	}
+	close(stop)
+	t.Logf("%d directories swept", <-swept)
 }
