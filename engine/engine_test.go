@@ -223,19 +223,7 @@ func collectQuery(ctx context.Context, s *Session, text, mode string) ([]changel
 	if err != nil {
 		return nil, nil, err
 	}
-	prev, had := s.Option("execution.runtime-mode")
-	s.mu.Lock()
-	s.opts["execution.runtime-mode"] = mode
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		if had {
-			s.opts["execution.runtime-mode"] = prev
-		} else {
-			delete(s.opts, "execution.runtime-mode")
-		}
-		s.mu.Unlock()
-	}()
+	defer setModeFor(s, mode)()
 	res, err := s.Execute(ctx, st)
 	if err != nil {
 		return nil, nil, err
@@ -310,4 +298,22 @@ func goldenDirs(t *testing.T) (nexmarkDir, flinkHome string) {
 		t.Fatal(err)
 	}
 	return nexmarkDir, flinkHome
+}
+
+// setModeFor sets the session's 'execution.runtime-mode' to mode for one statement of a test; the returned
+// function restores what was set before (or unsets it).
+func setModeFor(s *Session, mode string) (restore func()) {
+	prev, had := s.Option("execution.runtime-mode")
+	s.mu.Lock()
+	s.opts["execution.runtime-mode"] = mode
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		if had {
+			s.opts["execution.runtime-mode"] = prev
+		} else {
+			delete(s.opts, "execution.runtime-mode")
+		}
+		s.mu.Unlock()
+	}
 }

@@ -293,19 +293,7 @@ func withoutParallelismSetting(got string, par int, want string) string {
 // AS query, so that it runs as stages of 'parallelism.default' tasks behind blocking exchanges (a SELECT in
 // batch mode runs as one pipeline), and returns the rows the sink printed (the table is dropped).
 func stagedBatchRows(ctx context.Context, s *Session, out *syncBuffer, query, name string) (string, error) {
-	prev, had := s.Option("execution.runtime-mode")
-	s.mu.Lock()
-	s.opts["execution.runtime-mode"] = ModeBatch
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		if had {
-			s.opts["execution.runtime-mode"] = prev
-		} else {
-			delete(s.opts, "execution.runtime-mode")
-		}
-		s.mu.Unlock()
-	}()
+	defer setModeFor(s, ModeBatch)()
 	st, err := sql.ParseStatement(fmt.Sprintf("CREATE TABLE %s WITH ('connector' = 'print', 'print-identifier' = '%s') AS %s", name, name, query))
 	if err != nil {
 		return "", err
