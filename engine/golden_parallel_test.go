@@ -151,7 +151,7 @@ func runGoldenAt(t *testing.T, path string, par int) {
 					return fail("%s\ngot\n%swant\n%s", diff, got, d.Expected)
 				}
 			case ModeBatch:
-				ordered := mark == "" && strings.Contains(strings.ToUpper(input), "ORDER BY")
+				ordered := mark == "" && topLevelOrderBy(input)
 				got, err := queryText(ctx, s, input, ModeBatch, false)
 				if err != nil {
 					got = errText(err) + "\n"
@@ -442,4 +442,24 @@ func compareSinkOutput(got, want string) string {
 		diff = append(diff, "materialized rows differ:\n"+strings.Join(rows, "\n"))
 	}
 	return strings.Join(diff, "\n")
+}
+
+// topLevelOrderBy reports an ORDER BY outside parentheses: the query's own, whose order the rows must keep
+// (one inside OVER (...) or a subquery orders nothing of the result).
+func topLevelOrderBy(q string) bool {
+	q = strings.ToUpper(q)
+	depth := 0
+	for i := 0; i < len(q); i++ {
+		switch q[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case 'O':
+			if depth == 0 && strings.HasPrefix(q[i:], "ORDER BY") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -372,7 +372,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		g.register(n, agg)
 		return g.build(n.Input, agg, j)
 	case *planner.OverAggregate:
-		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Frame: n.Frame, Aggs: n.Aggs, TTL: g.ttl}
+		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Order: n.Order, Frame: n.Frame, Aggs: n.Aggs, TTL: g.ttl}
 		cfg.InTypes = fieldTypes(n.Input.Fields())
 		if ok, err := g.exchangeOver(n, cfg, out, j); ok || err != nil {
 			return err // exchange_ops.go

@@ -23,9 +23,12 @@ type OverFrame struct {
 type OverConfig struct {
 	Partition []int
 	OrderCol  int // the time attribute the window is ordered by (ascending)
-	Frame     OverFrame
-	Aggs      []AggCall
-	InTypes   []types.Type
+	// Order, in batch mode, orders the rows of a partition by any columns instead (OrderCol is then unused
+	// but for the first column): NewOverAgg returns the sorting operator (over_sorted.go).
+	Order   []SortKey
+	Frame   OverFrame
+	Aggs    []AggCall
+	InTypes []types.Type
 	// TTL ('table.exec.state.ttl'): a partition of an UNBOUNDED PRECEDING or ROWS frame none of whose rows
 	// arrived or was emitted for this long (processing time), and none of whose rows waits for the
 	// watermark, is dropped without emitting anything: its aggregates start anew with its next row (ttl.go).
@@ -40,6 +43,9 @@ type OverConfig struct {
 // times are peers and share a RANGE frame). Rows at or behind the watermark on arrival are late and dropped
 // (Late counts them). At the end of input every buffered row is emitted. Input must be insert-only.
 func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) {
+	if len(cfg.Order) > 0 {
+		return newSortedOver(cfg, out)
+	}
 	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark, partTypes: partTypesOf(cfg.Partition, cfg.InTypes)}
 	if cfg.Frame.Unbounded || cfg.Frame.Rows {
 		o.ttl = newStateTTL(cfg.TTL, cfg.Now)

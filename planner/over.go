@@ -92,24 +92,10 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	if w.Ref != "" {
 		return nil, nil, nil, sql.Errorf(w.P, ErrUnsupported, "named windows (OVER %s) are not supported yet", w.Ref)
 	}
-	if len(w.OrderBy) != 1 || w.OrderBy[0].Desc {
-		return nil, nil, nil, sql.Errorf(w.P, ErrUnsupported, "OVER windows must be ordered by one time attribute, ascending (e.g. ORDER BY ts)")
-	}
-	oref, ok := unparen(w.OrderBy[0].Expr).(*sql.ColumnRef)
-	if !ok {
-		return nil, nil, nil, sql.Errorf(w.OrderBy[0].Expr.Position(), ErrUnsupported, "OVER windows must be ordered by a time attribute column")
-	}
-	orderCol, err := sc.resolve(oref)
+	orderCol, order, orderAttr, err := p.overOrder(w, sc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ot := sc.cols[orderCol].typ
-	orderErr := sql.Errorf(oref.P, ErrValidation, "OVER windows' ordering in stream mode must be defined on a time attribute; %s is %s (declare WATERMARK FOR %s AS ...)", sc.cols[orderCol].name, ot, sc.cols[orderCol].name)
-	if !ot.IsTimestamp() {
-		return nil, nil, nil, orderErr
-	}
-	// Streaming mode needs a time attribute (a column with a watermark): checked by the physical pass.
-	orderAttr := timeAttribute{name: sc.cols[orderCol].name, err: orderErr}
 	var frame exec.OverFrame
 	ftext := strings.ToUpper(w.Frame)
 	switch {
@@ -132,14 +118,13 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 			if err != nil || v.IsNull() || !expr.IsConstant(x) {
 				return nil, nil, nil, sql.Errorf(w.FrameStart.Position(), ErrValidation, "the OVER frame's PRECEDING bound must be a constant")
 			}
-			switch {
-			case frame.Rows && x.Type().IsIntegral():
-				frame.Preceding = v.I
-			case !frame.Rows && x.Type().Kind == types.IntervalDayTime:
-				frame.Preceding = v.I
-			default:
-				return nil, nil, nil, sql.Errorf(w.FrameStart.Position(), ErrValidation, "ROWS frames take a row count and RANGE frames an INTERVAL, got %s", x.Type())
+			if v.I < 0 {
+				return nil, nil, nil, sql.Errorf(w.FrameStart.Position(), ErrValidation, "the OVER frame's PRECEDING bound must not be negative (got %s)", sql.FormatExpr(w.FrameStart))
 			}
+			if err := checkFrameBound(w, frame.Rows, x.Type(), sc, order, orderCol); err != nil {
+				return nil, nil, nil, err
+			}
+			frame.Preceding = v.I
 		}
 	}
 	var partition []int
@@ -196,7 +181,7 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 		out = append(out, Field{Name: name, Type: a.Type})
 		nsc.cols = append(nsc.cols, scopeCol{name: name, typ: a.Type})
 	}
-	node := &OverAggregate{Input: preNode, Partition: partition, OrderCol: orderCol, Frame: frame, Aggs: aggs, Out: out, Pos: w.P, OrderAttr: orderAttr}
+	node := &OverAggregate{Input: preNode, Partition: partition, OrderCol: orderCol, Order: order, Frame: frame, Aggs: aggs, Out: out, Pos: w.P, OrderAttr: orderAttr}
 	ns := *s
 	ns.Items = nil
 	for i, it := range s.Items {
@@ -217,4 +202,76 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 		ns.Items = append(ns.Items, &c)
 	}
 	return node, nsc, &ns, nil
+}
+
+// overOrder binds an OVER window's ORDER BY. One time column, ascending, is Flink's streaming form: the
+// column comes back with order nil (the physical pass checks that it is a time attribute in streaming mode).
+// Any other ORDER BY, of columns in either direction (NULLs first for ASC and last for DESC unless NULLS
+// FIRST/LAST says otherwise, as Flink), comes back as order, orderCol being its first column: batch mode
+// sorts the rows of a partition by it (exec.OverConfig.Order); the physical pass refuses it in streaming
+// mode with attr's error, Flink's.
+func (p *Planner) overOrder(w *sql.WindowSpec, sc *scope) (orderCol int, order []exec.SortKey, attr timeAttribute, err error) {
+	if len(w.OrderBy) == 0 {
+		return 0, nil, attr, sql.Errorf(w.P, ErrUnsupported, "OVER windows must have an ORDER BY (e.g. ORDER BY ts)")
+	}
+	var cols []int
+	for _, o := range w.OrderBy {
+		ref, ok := unparen(o.Expr).(*sql.ColumnRef)
+		if !ok {
+			return 0, nil, attr, sql.Errorf(o.Expr.Position(), ErrUnsupported, "OVER windows must be ordered by columns; compute %s in a subquery first", sql.FormatExpr(o.Expr))
+		}
+		c, err := sc.resolve(ref)
+		if err != nil {
+			return 0, nil, attr, err
+		}
+		cols = append(cols, c)
+	}
+	orderCol = cols[0]
+	o0 := w.OrderBy[0]
+	ct := sc.cols[orderCol]
+	attr = timeAttribute{name: ct.name, err: sql.Errorf(o0.Expr.Position(), ErrValidation, "OVER windows' ordering in stream mode must be defined on a time attribute; %s is %s (declare WATERMARK FOR %s AS ...)", ct.name, ct.typ, ct.name)}
+	if len(cols) == 1 && !o0.Desc && o0.NullsFirst == nil && ct.typ.IsTimestamp() {
+		return orderCol, nil, attr, nil
+	}
+	switch {
+	case len(cols) > 1:
+		attr.err = sql.Errorf(w.OrderBy[1].P, ErrValidation, "The window can only be ordered by a single time column in stream mode (ORDER BY ts); batch mode takes several columns")
+	case o0.Desc && ct.typ.IsTimestamp():
+		attr.err = sql.Errorf(o0.P, ErrValidation, "The window can only be ordered in ASCENDING mode in stream mode; batch mode takes DESC")
+	}
+	for i, o := range w.OrderBy {
+		k := exec.SortKey{Col: cols[i], Desc: o.Desc, NullsFirst: !o.Desc}
+		if o.NullsFirst != nil {
+			k.NullsFirst = *o.NullsFirst
+		}
+		order = append(order, k)
+	}
+	return orderCol, order, attr, nil
+}
+
+// checkFrameBound checks the type of a frame's PRECEDING bound: ROWS frames take a row count; RANGE frames
+// an INTERVAL over a time column or, in batch mode (order set), a whole number over one integral column.
+func checkFrameBound(w *sql.WindowSpec, rows bool, bt types.Type, sc *scope, order []exec.SortKey, orderCol int) error {
+	pos := w.FrameStart.Position()
+	if rows {
+		if !bt.IsIntegral() {
+			return sql.Errorf(pos, ErrValidation, "ROWS frames take a row count, got %s", bt)
+		}
+		return nil
+	}
+	if len(order) > 1 {
+		return sql.Errorf(pos, ErrValidation, "RANGE frames with a PRECEDING bound need exactly one ORDER BY column; use ROWS or order by one column")
+	}
+	kt := sc.cols[orderCol].typ
+	switch {
+	case kt.IsTimestamp() && bt.Kind == types.IntervalDayTime:
+		return nil
+	case kt.IsTimestamp():
+		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take an INTERVAL, got %s", sc.cols[orderCol].name, kt, bt)
+	case kt.IsIntegral() && bt.IsIntegral():
+		return nil
+	case kt.IsIntegral():
+		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take a whole number, got %s", sc.cols[orderCol].name, kt, bt)
+	}
+	return sql.Errorf(pos, ErrUnsupported, "RANGE frames with a PRECEDING bound over %s (%s) are not supported yet: order by an integral or time column, or use ROWS", sc.cols[orderCol].name, kt)
 }

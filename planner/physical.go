@@ -69,6 +69,12 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return nil, err
 		}
 	case *OverAggregate:
+		if x.Order != nil { // ordered by other than one ascending time column (over.go): batch mode only
+			if !p.Batch {
+				return nil, x.OrderAttr.err
+			}
+			break
+		}
 		if isRowtimeCol(x.Input, x.OrderCol) {
 			break
 		}

@@ -511,10 +511,13 @@ type OverAggregate struct {
 	Input     Node
 	Partition []int
 	OrderCol  int
-	Frame     exec.OverFrame
-	Aggs      []exec.AggCall
-	Out       []Field
-	Pos       sql.Pos // the OVER clause, for errors of the physical pass
+	// Order, in batch mode only, is an ORDER BY other than one ascending time column: the rows of a
+	// partition are sorted by it (OrderCol is its first column).
+	Order []exec.SortKey
+	Frame exec.OverFrame
+	Aggs  []exec.AggCall
+	Out   []Field
+	Pos   sql.Pos // the OVER clause, for errors of the physical pass
 	// OrderAttr is the ORDER BY column as bound: streaming mode needs it to be a time attribute.
 	OrderAttr timeAttribute
 }
@@ -534,15 +537,21 @@ func (n *OverAggregate) Describe() string {
 		frame = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 	case n.Frame.Rows:
 		frame = fmt.Sprintf("ROWS BETWEEN %d PRECEDING AND CURRENT ROW", n.Frame.Preceding)
-	case !n.Frame.Unbounded:
+	case !n.Frame.Unbounded && (n.Order == nil || in[n.OrderCol].Type.IsTimestamp()):
 		frame = fmt.Sprintf("RANGE BETWEEN %d ms PRECEDING AND CURRENT ROW", n.Frame.Preceding)
+	case !n.Frame.Unbounded:
+		frame = fmt.Sprintf("RANGE BETWEEN %d PRECEDING AND CURRENT ROW", n.Frame.Preceding)
+	}
+	order := in[n.OrderCol].Name + " ASC"
+	if n.Order != nil {
+		order = sortText(n.Order, in)
 	}
 	var sel []string
 	for i, a := range n.Aggs {
 		sel = append(sel, aggText(a, in)+" AS w0$o"+fmt.Sprint(i))
 	}
-	return fmt.Sprintf("OverAggregate(partitionBy=[%s], orderBy=[%s ASC], window=[%s], select=[%s])",
-		strings.Join(parts, ", "), in[n.OrderCol].Name, frame, strings.Join(sel, ", "))
+	return fmt.Sprintf("OverAggregate(partitionBy=[%s], orderBy=[%s], window=[%s], select=[%s])",
+		strings.Join(parts, ", "), order, frame, strings.Join(sel, ", "))
 }
 
 // TemporalJoin is an event-time temporal join of an append-only left side with a versioned right table.

@@ -10,7 +10,7 @@ import (
 // node's output is read whole or when it holds an expression the walk cannot look into.
 
 // overNeeds: an OVER aggregate's output is its input's columns followed by one column per aggregate. The
-// input keeps what is read of those columns, the partition keys, the ORDER BY column and every aggregate's
+// input keeps what is read of those columns, the partition keys, the ORDER BY columns and every aggregate's
 // arguments and FILTER column (all aggregates are computed whether or not their column is read).
 func overNeeds(x *OverAggregate, need []*colNeed) []*colNeed {
 	if need == nil {
@@ -19,6 +19,9 @@ func overNeeds(x *OverAggregate, need []*colNeed) []*colNeed {
 	in := passThrough(need, len(x.Input.Fields()))
 	keepWhole(in, x.Partition...)
 	keepWhole(in, x.OrderCol)
+	for _, k := range x.Order {
+		keepWhole(in, k.Col)
+	}
 	for _, a := range x.Aggs {
 		keepWhole(in, a.Args...)
 		keepWhole(in, a.Filter)

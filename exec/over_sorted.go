@@ -1,0 +1,221 @@
+package exec
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
+)
+
+// sortedOver is the batch-mode OVER aggregation ordered by any columns (OverConfig.Order), as Flink's batch
+// OverAggregate over input sorted by partition and order key: it keeps every row of its (bounded) input and,
+// at the end, sorts each partition by the order key and emits each row once, as +I with the aggregates of its
+// frame appended. Rows with equal order keys are peers: they share a RANGE frame. A RANGE frame with a
+// PRECEDING bound (one integral or time column) holds the rows whose key is within the bound of the current
+// row's; a row with a NULL key has its NULL peers as its frame, and NULL keys are in no other row's frame.
+// Watermarks are passed on and otherwise ignored.
+type sortedOver struct {
+	cfg   OverConfig
+	specs []*aggSpec
+	out   changelog.Output
+	parts map[string]*sortedPart
+	kbuf  []byte
+	vals  []types.Value // chunk the kept rows' values are copied into
+	ob    changelog.Batch
+	arena []types.Value // the emitted rows' values, reused per output batch
+	accs  []accumulator
+	// partTypes: the types of the partition columns
+	partTypes []types.Type
+}
+
+type sortedPart struct {
+	rows []sortedRow
+	keys []byte // the order keys of rows, each rows[i].key bytes long, one after the other
+}
+
+type sortedRow struct {
+	vals     []types.Value
+	off, end int // the row's order key: keys[off:end] of its partition
+}
+
+// sortedOverBatch is how many rows sortedOver emits per batch.
+const sortedOverBatch = 1024
+
+func newSortedOver(cfg OverConfig, out changelog.Output) (changelog.Output, error) {
+	o := &sortedOver{cfg: cfg, out: out, parts: map[string]*sortedPart{}, partTypes: partTypesOf(cfg.Partition, cfg.InTypes)}
+	for _, a := range cfg.Aggs {
+		if a.Filter >= 0 {
+			return nil, fmt.Errorf("FILTER is not supported in OVER aggregates")
+		}
+		s, err := compileAgg(a, cfg.InTypes, !cfg.Frame.Unbounded)
+		if err != nil {
+			return nil, err
+		}
+		o.specs = append(o.specs, s)
+		o.accs = append(o.accs, s.newAcc())
+	}
+	if !cfg.Frame.Rows && !cfg.Frame.Unbounded && len(cfg.Order) != 1 {
+		return nil, fmt.Errorf("OVER aggregate: a RANGE frame with a PRECEDING bound needs exactly one ORDER BY column, got %d", len(cfg.Order))
+	}
+	return o, nil
+}
+
+func (o *sortedOver) Push(b *changelog.Batch) error {
+	for _, r := range b.Rows {
+		if r.Kind != changelog.Insert {
+			return fmt.Errorf("OVER aggregate: input carries a %s row; OVER aggregation takes insert-only input", r.Kind)
+		}
+		o.kbuf = appendGroupKey(o.kbuf[:0], r.Vals, o.cfg.Partition, o.partTypes)
+		p := o.parts[string(o.kbuf)]
+		if p == nil {
+			p = &sortedPart{}
+			o.parts[string(o.kbuf)] = p
+		}
+		if len(o.vals)+len(r.Vals) > cap(o.vals) {
+			o.vals = make([]types.Value, 0, max(4096, 4*len(r.Vals)))
+		}
+		s := len(o.vals)
+		o.vals = append(o.vals, r.Vals...)
+		off := len(p.keys)
+		p.keys = appendSortKey(p.keys, r.Vals, o.cfg.Order)
+		p.rows = append(p.rows, sortedRow{vals: o.vals[s:len(o.vals):len(o.vals)], off: off, end: len(p.keys)})
+	}
+	return nil
+}
+
+func (o *sortedOver) Watermark(ts int64) error { return o.out.Watermark(ts) }
+
+func (o *sortedOver) End() error {
+	keys := make([]string, 0, len(o.parts))
+	for k := range o.parts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		p := o.parts[k]
+		delete(o.parts, k)
+		if err := o.emitPartition(p); err != nil {
+			return err
+		}
+	}
+	if err := o.flush(); err != nil {
+		return err
+	}
+	return o.out.End()
+}
+
+func (p *sortedPart) key(r sortedRow) []byte { return p.keys[r.off:r.end] }
+
+// emitPartition sorts the partition's rows by the order key (stably: peers stay in arrival order) and emits
+// them with their frames' aggregates.
+func (o *sortedOver) emitPartition(p *sortedPart) error {
+	slices.SortStableFunc(p.rows, func(a, b sortedRow) int { return bytes.Compare(p.key(a), p.key(b)) })
+	for _, a := range o.accs {
+		a.reset()
+	}
+	rows := p.rows
+	fr := o.cfg.Frame
+	start := 0 // bounded frames: the first row still in the frame (rows before it were retracted)
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && bytes.Equal(p.key(rows[i]), p.key(rows[j])) {
+			j++
+		}
+		switch {
+		case fr.Rows:
+			for r := i; r < j; r++ {
+				o.add(rows[r].vals)
+				if !fr.Unbounded {
+					for ; int64(r-start) > fr.Preceding; start++ {
+						o.retract(rows[start].vals)
+					}
+				}
+				if err := o.emit(rows[r].vals); err != nil {
+					return err
+				}
+			}
+		case fr.Unbounded:
+			for r := i; r < j; r++ {
+				o.add(rows[r].vals)
+			}
+			for r := i; r < j; r++ {
+				if err := o.emit(rows[r].vals); err != nil {
+					return err
+				}
+			}
+		default: // RANGE with a PRECEDING bound over one column
+			for r := i; r < j; r++ {
+				o.add(rows[r].vals)
+			}
+			k := o.cfg.Order[0]
+			cur := rows[i].vals[k.Col]
+			for ; start < i && !rangeInFrame(rows[start].vals[k.Col], cur, k.Desc, fr.Preceding); start++ {
+				o.retract(rows[start].vals)
+			}
+			for r := i; r < j; r++ {
+				if err := o.emit(rows[r].vals); err != nil {
+					return err
+				}
+			}
+		}
+		i = j
+	}
+	return nil
+}
+
+// rangeInFrame reports whether a row sorted before the current row, with order key v, is in the current
+// row's RANGE frame of preceding n: NULLs are only in a NULL row's frame (and only NULLs are), other keys
+// within n of the current key (below it ascending, above it descending).
+func rangeInFrame(v, cur types.Value, desc bool, n int64) bool {
+	if v.IsNull() || cur.IsNull() {
+		return v.IsNull() && cur.IsNull()
+	}
+	// The rows are sorted, so the difference is not negative; as uint64 it cannot overflow.
+	d := uint64(cur.I) - uint64(v.I)
+	if desc {
+		d = uint64(v.I) - uint64(cur.I)
+	}
+	return d <= uint64(n)
+}
+
+func (o *sortedOver) add(row []types.Value) {
+	for _, a := range o.accs {
+		a.add(row)
+	}
+}
+
+func (o *sortedOver) retract(row []types.Value) {
+	for _, a := range o.accs {
+		a.retract(row)
+	}
+}
+
+// emit appends row with the current aggregates to the output batch, pushing it when full.
+func (o *sortedOver) emit(row []types.Value) error {
+	n := len(row) + len(o.accs)
+	if len(o.arena)+n > cap(o.arena) {
+		o.arena = make([]types.Value, 0, max(sortedOverBatch*n, 4*n))
+	}
+	s := len(o.arena)
+	o.arena = append(o.arena, row...)
+	for _, a := range o.accs {
+		o.arena = append(o.arena, a.result())
+	}
+	o.ob.Append(changelog.Insert, o.arena[s:len(o.arena):len(o.arena)])
+	if len(o.ob.Rows) >= sortedOverBatch {
+		return o.flush()
+	}
+	return nil
+}
+
+func (o *sortedOver) flush() error {
+	if len(o.ob.Rows) == 0 {
+		return nil
+	}
+	err := o.out.Push(&o.ob)
+	o.ob.Reset()
+	o.arena = o.arena[:0]
+	return err
+}
