@@ -134,6 +134,17 @@ func (d *Decoder) column(text []byte, t types.Type, col *vec.Col, row int) error
 			col.AppendNull(row)
 			return nil
 		}
+	case col.Kind == vec.Dec128 && t.Kind == types.Decimal:
+		// DECIMAL(19..38): straight into the 128-bit column with textconv's parser (convert's too); a value
+		// beyond the precision is NULL, as in convert; bad text takes convert for its error.
+		switch x, res := textconv.ParseDecimal128(text, t.Precision, int(col.Scale), true); res {
+		case textconv.OK:
+			col.D128 = append(col.D128, x)
+			return nil
+		case textconv.OutOfRange:
+			col.AppendNull(row)
+			return nil
+		}
 	case col.Kind == vec.Int64 && col.Tag == types.TagTimestamp &&
 		(t.Kind == types.Timestamp || t.Kind == types.TimestampLTZ):
 		ltz := t.Kind == types.TimestampLTZ

@@ -220,7 +220,14 @@ func (d *Decoder) colValue(c *conv, col *vec.Col, row, depth int) error {
 		if err != nil {
 			return err
 		}
-		if appendDec128(col, text, c.t.Precision) {
+		// DECIMAL(19..38): straight into the 128-bit column (textconv's parser, Decode's too); a value
+		// beyond the precision is NULL, as in Flink.
+		switch x, res := textconv.ParseDecimal128(text, c.t.Precision, int(col.Scale), false); res {
+		case textconv.OK:
+			col.D128 = append(col.D128, x)
+			return nil
+		case textconv.OutOfRange:
+			col.AppendNull(row)
 			return nil
 		}
 		s.i = start

@@ -133,6 +133,24 @@ func TestJSONColumnsWideDecimal(t *testing.T) {
 		if got := types.DecimalString(cols[2].Value(0)); got != "123456789012345.1200" {
 			t.Fatalf("c = %s", got)
 		}
+		// Exponents, fractions longer than the scale (rounded half-up) and values past the precision (NULL)
+		// too, now that one 128-bit parser (textconv) reads every JSON number.
+		msg = []byte(`{"a":-1.23456789012345678901234567891e25,"b":999999999999999999999,"c":-12345678901234.56785}`)
+		allocs = testing.AllocsPerRun(100, func() {
+			for _, c := range cols {
+				c.Reset(0)
+			}
+			if ok, err := jd.DecodeColumns(msg, cols, 0); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("exponents, rounding, overflow: %v allocations per message", allocs)
+		}
+		got := types.DecimalString(cols[0].Value(0)) + " " + fmt.Sprint(cols[1].Value(0).IsNull()) + " " + types.DecimalString(cols[2].Value(0))
+		if want := "-12345678901234567890123456.7891000000 true -12345678901234.5679"; got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
 	}
 	// Round trip: rows encoded by the JSON encoder decode into columns unchanged.
 	enc, err := f.CreateEncoder(formats.Context{RowType: rowType})

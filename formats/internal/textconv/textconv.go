@@ -5,7 +5,6 @@ package textconv
 import (
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/sluicesql/sluice/types"
 )
@@ -179,7 +178,7 @@ func ParseDecimal(text []byte, precision, scale int, fromString bool) (types.Val
 		return types.NullValue, Invalid
 	}
 	if nd > 18 || exp > 1000 || exp < -1000 {
-		return slowDecimal(string(text), precision, scale)
+		return decimalValue128(text, precision, scale)
 	}
 	// value = digits × 10^(exp - fracDigits); want unscaled at scale.
 	shift := scale - fracDigits + exp
@@ -189,7 +188,7 @@ func ParseDecimal(text []byte, precision, scale int, fromString bool) (types.Val
 			if digits == 0 {
 				break
 			}
-			return slowDecimal(string(text), precision, scale)
+			return decimalValue128(text, precision, scale)
 		}
 		digits *= pow10[shift]
 	default:
@@ -211,8 +210,4 @@ func ParseDecimal(text []byte, precision, scale int, fromString bool) (types.Val
 		digits = -digits
 	}
 	return types.DecimalValue(digits, scale), OK
-}
-
-func slowDecimal(s string, precision, scale int) (types.Value, Result) {
-	return bigDecimal(strings.TrimSpace(s), precision, scale)
 }
