@@ -39,7 +39,13 @@ func stagedRunRaw(t *testing.T, script string, opts map[string]string) (lines []
 		o[k] = v
 	}
 	if _, ok := o["io.tmp.dirs"]; !ok {
-		o["io.tmp.dirs"] = t.TempDir()
+		// 'io.tmp.dirs' is a list (',', '|' or ':'): a test name with a comma made t.TempDir a list whose
+		// tail was a relative directory, left in the package directory.
+		d := t.TempDir()
+		if strings.ContainsAny(d, ",|"+string(os.PathListSeparator)) {
+			t.Fatalf("the test's temporary directory %q holds a separator of 'io.tmp.dirs' (',', '|' or %q): name the test without it", d, os.PathListSeparator)
+		}
+		o["io.tmp.dirs"] = d
 	}
 	s, err := NewSession(Config{Stdout: &out, Stderr: &note, Notice: &note, Options: o})
 	if err != nil {

@@ -53,11 +53,11 @@ func TestBatchSinkTasksFiles(t *testing.T) {
 		rows              int
 		dynamic           bool // the sink's input is a split source stage
 	}{
-		{"group by, forward", "k BIGINT, c BIGINT, s BIGINT", "SELECT k, COUNT(*), SUM(v) FROM f GROUP BY k",
+		{"group by into forward", "k BIGINT, c BIGINT, s BIGINT", "SELECT k, COUNT(*), SUM(v) FROM f GROUP BY k",
 			[]want{{1, 0, 1}, {2, 0, 2}, {3, 0, 3}, {3, 2, 2}, {1, 3, 3}}, 41, false},
-		{"split source, forward", "id BIGINT, v BIGINT", "SELECT id, v * 2 FROM f WHERE k < 20",
+		{"split source into forward", "id BIGINT, v BIGINT", "SELECT id, v * 2 FROM f WHERE k < 20",
 			[]want{{1, 0, 1}, {2, 0, 2}, {3, 0, 3}, {2, 3, 3}}, 0, true},
-		{"order by, rebalance", "id BIGINT, k BIGINT", "SELECT id, k FROM f WHERE v = 1 ORDER BY id",
+		{"order by into rebalance", "id BIGINT, k BIGINT", "SELECT id, k FROM f WHERE v = 1 ORDER BY id",
 			[]want{{1, 0, 1}, {3, 0, 3}}, 0, false},
 	}
 	for _, tc := range cases {
@@ -99,7 +99,7 @@ func TestBatchSinkTasksFiles(t *testing.T) {
 					t.Fatalf("%+v: %d rows differ from parallelism 1's %d", r, len(rows), len(first))
 				}
 			}
-			if tc.name == "group by, forward" {
+			if tc.name == "group by into forward" {
 				for k := range int64(41) { // k, COUNT(*), SUM(v) over ids 0..2999 with k = id % 41, v = id % 13
 					var c, s int64
 					for id := k; id < 3000; id += 41 {
