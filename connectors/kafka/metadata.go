@@ -274,14 +274,20 @@ func readMetadata(k string, r *kgo.Record) types.Value {
 		if len(r.Headers) == 0 {
 			return types.MapOf(&types.MapValue{})
 		}
-		m := &types.MapValue{Keys: make([]types.Value, len(r.Headers)), Vals: make([]types.Value, len(r.Headers))}
-		for i, h := range r.Headers {
-			m.Keys[i] = types.StringValue(h.Key)
-			if h.Value == nil {
-				m.Vals[i] = types.NullValue
-			} else {
-				m.Vals[i] = types.BytesValue(h.Value)
+		// One entry per key, the last value of a repeated key (Flink puts the headers into a HashMap), in the
+		// order keys first appear; the columnar path's headerArena makes the same maps.
+		m := &types.MapValue{Keys: make([]types.Value, 0, len(r.Headers)), Vals: make([]types.Value, 0, len(r.Headers))}
+		for _, h := range r.Headers {
+			v := types.NullValue
+			if h.Value != nil {
+				v = types.BytesValue(h.Value)
 			}
+			if k := indexHeader(m.Keys, h.Key); k >= 0 {
+				m.Vals[k] = v
+				continue
+			}
+			m.Keys = append(m.Keys, types.StringValue(h.Key))
+			m.Vals = append(m.Vals, v)
 		}
 		return types.MapOf(m)
 	case metaLeaderEpoch:

@@ -92,3 +92,21 @@ func (columnsOutput) PushColumns(*vec.Batch) error { return nil }
 func (columnsOutput) AcceptsColumns() bool         { return true }
 func (columnsOutput) Watermark(int64) error        { return nil }
 func (columnsOutput) End() error                   { return nil }
+
+// ColumnsRun returns the columnar decoding of src's records (decode one record into the batch; reset
+// empties the batch) and whether such a run copies every byte it keeps of its records (copiesRecords, so
+// its fetches are pooled); decode is nil when src stays on the row path.
+func ColumnsRun(src connectors.Source) (decode func(*kgo.Record) error, reset func(), copies bool, err error) {
+	s := src.(*source)
+	keyDec, valDec, err := s.decoders(0)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	r := &run{s: s, parts: map[topicPartition]*partState{}, keyDec: keyDec, valDec: valDec, nsub: 1}
+	r.prepare()
+	r.useColumns(columnsOutput{})
+	if r.cols == nil {
+		return nil, nil, false, nil
+	}
+	return r.decode, r.resetBatch, r.copiesRecords(), nil
+}

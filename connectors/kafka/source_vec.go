@@ -17,7 +17,8 @@ import (
 // partition and poll, reused across polls, with no types.Value or string allocated per field. A key whose
 // format decodes into columns too fills its columns the same way (ROW key fields included); other keys and
 // the metadata columns are appended from their values (metadata: typed, per record, no cast for the
-// declared types that equal the key's; the headers MAP goes into a Values column). Upsert tables and
+// declared types that equal the key's; the headers MAP goes into a Values column of maps made without an
+// allocation per record, source_vec_meta.go). Upsert tables and
 // changelog formats keep the row path.
 
 // columnDecoder is a value format that decodes into columns (formats/json's Decoder).
@@ -211,14 +212,15 @@ func (r *run) truncate(n int) {
 
 // copiesRecords reports whether the rows the run pushes keep no reference into its records' bytes: the
 // columnar path with typed columns only (strings are copied into the batch's arena; a column of row values
-// could keep a slice of a key or a header). Then the decompressed batches are pooled (source_pool.go).
+// could keep a slice of a key or a header), the headers' column of copied maps aside. Then the decompressed batches are pooled (source_pool.go).
 func (r *run) copiesRecords() bool {
 	if r.cols == nil {
 		return false
 	}
-	for _, c := range r.cols.b.Cols {
-		if !typedCol(c) {
-			return false
+	c := r.s.cfg
+	for j, col := range r.cols.b.Cols {
+		if !typedCol(col) && !(j >= c.nphys && c.meta[j-c.nphys].key.name == metaHeaders && r.cols.meta[j-c.nphys] != nil) {
+			return false // a column of row values, but for the headers a headerArena copies (source_vec_meta.go)
 		}
 	}
 	return true
