@@ -96,16 +96,20 @@ func (g *graph) keyedSubtasks(u planner.Node) int {
 }
 
 // sinkParallelismRefused is the error for a sink exchange whose input cannot feed it.
-func (g *graph) sinkParallelismRefused(n *planner.SinkMaterializer) error {
+func (g *graph) sinkParallelismRefused(table string, n *planner.SinkMaterializer) error {
 	in := n.Input
 	for c, ok := in.(*planner.Calc); ok; c, ok = in.(*planner.Calc) {
 		in = c.Input
 	}
-	return fmt.Errorf("'sink.parallelism' = '%d' cannot be honoured in this streaming job: the sink's input (%s) runs as one instance at 'parallelism.default' = '%d', and Sluice cannot yet redistribute such an input to the sink's subtasks; set 'sink.parallelism' to %s, remove it, or raise 'parallelism.default'",
-		n.Parallelism, in.Describe(), g.subtasks, sinkParallelismHint(g.subtasks, in))
+	if table == "" {
+		table = "of the sink"
+	}
+	return fmt.Errorf("table %s: 'sink.parallelism' = '%d' cannot be honoured in this streaming job: the sink's input (%s) runs as one instance at 'parallelism.default' = '%d', and Sluice cannot yet redistribute such an input to the sink's subtasks; set 'sink.parallelism' to %s, remove it, or raise 'parallelism.default'",
+		table, n.Parallelism, in.Describe(), g.subtasks, sinkParallelismHint(g.subtasks, in))
 }
 
 // sinkParallelismHint is the value of 'sink.parallelism' that needs no exchange of the sink's own.
 func sinkParallelismHint(p int, in planner.Node) string {
 	return strconv.Itoa(planner.InputParallelism(in, p))
 }
+

@@ -183,7 +183,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			}
 		}
 		if m, ok := n.Input.(*planner.SinkMaterializer); ok && m.Parallelism > 0 {
-			return g.sinkParallelismRefused(m) // exchange_sink.go
+			return g.sinkParallelismRefused(n.Table.Name, m) // exchange_sink.go
 		}
 		return g.build(n.Input, in, j)
 	case *planner.Scan:

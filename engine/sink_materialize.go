@@ -44,7 +44,7 @@ func (g *graph) buildSinkMaterializer(n *planner.SinkMaterializer, out changelog
 		return err
 	}
 	if n.Parallelism > 0 {
-		return g.sinkParallelismRefused(n) // exchange_sink.go
+		return g.sinkParallelismRefused("", n) // exchange_sink.go
 	}
 	return g.build(n.Input, g.op(n, mk(out)), j)
 }
