@@ -112,4 +112,3 @@ func (g *graph) sinkParallelismRefused(table string, n *planner.SinkMaterializer
 func sinkParallelismHint(p int, in planner.Node) string {
 	return strconv.Itoa(planner.InputParallelism(in, p))
 }
-
