@@ -67,7 +67,9 @@ func (n *SinkMaterializer) Describe() string {
 	for i, k := range n.Keys {
 		ks[i] = fs[k].Name
 	}
-	if n.Parallelism > 0 {
+	if n.Parallelism > 0 && n.ShuffleOnly {
+		// (a materializer's line, which its state's id derives from, does not change with the sink's
+		// parallelism: its state restores at any)
 		return fmt.Sprintf("%s(key=[%s], parallelism=[%d])", kind, strings.Join(ks, ", "), n.Parallelism)
 	}
 	return fmt.Sprintf("%s(key=[%s])", kind, strings.Join(ks, ", "))
