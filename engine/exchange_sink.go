@@ -78,6 +78,10 @@ func (p *keyedPipe) Push(b *changelog.Batch) error {
 // the graph lock (parallelism 1 with a keyed operator, a global operator, a reused scan's branch, ...) cannot
 // feed the exchange yet: the job is refused (sinkParallelismRefused), never run with one writer silently.
 
+// sinkOwnSubtasksBuilt sums the subtasks of the sink exchanges built for a sink's own parallelism (tests
+// check that a sink ran as that many subtasks).
+var sinkOwnSubtasksBuilt atomic.Int64
+
 // ownSinkParallelism returns the sink subtasks of n when n is the exchange in front of a sink with a
 // parallelism of its own, else 0.
 func ownSinkParallelism(n planner.Node) int {

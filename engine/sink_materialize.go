@@ -40,6 +40,7 @@ func (g *graph) buildSinkMaterializer(n *planner.SinkMaterializer, out changelog
 	if ok || err != nil {
 		if ok && err == nil {
 			sinkMaterializersBuilt.Add(1)
+			sinkOwnSubtasksBuilt.Add(int64(n.Parallelism)) // exchange_sink.go
 		}
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -41,14 +42,14 @@ func TestSinkParallelismUpsertKafka(t *testing.T) {
 			s := exchangeSession(t, tc.par)
 			execScript(t, s, strings.NewReplacer("ADDR", addr, "'N'", fmt.Sprintf("'%d'", tc.sinkPar)).Replace(exchangeJobTables+sinkParTables)+
 				"SET 'execution.checkpointing.interval' = '50 ms';\n")
-			built, encs := exchangesBuilt.Load(), sinkEncodersBuilt.Load()
+			built, encs, own := exchangesBuilt.Load(), sinkEncodersBuilt.Load(), sinkOwnSubtasksBuilt.Load()
 			j := startInsert(t, s, `INSERT INTO totals_n SELECT user_id, COUNT(*), SUM(amount) FROM p GROUP BY user_id`)
 			defer func() {
 				j.Cancel()
 				_ = j.Wait(context.Background())
 			}()
-			if x, e := exchangesBuilt.Load()-built, sinkEncodersBuilt.Load()-encs; x != 2 || e != 1 {
-				t.Fatalf("%d exchanges and %d keyed sink encoders built, want 2 (GROUP BY, sink) and 1", x, e)
+			if x, e, o := exchangesBuilt.Load()-built, sinkEncodersBuilt.Load()-encs, sinkOwnSubtasksBuilt.Load()-own; x != 2 || e != 1 || o != int64(tc.sinkPar) {
+				t.Fatalf("%d exchanges, %d keyed sink encoders, %d sink subtasks built, want 2 (GROUP BY, sink), 1 and %d", x, e, o, tc.sinkPar)
 			}
 			waitUpsert(t, addr, "totals", totalsWant(n))
 			last := map[string]int64{}
@@ -132,14 +133,14 @@ func TestSinkParallelismRestart(t *testing.T) {
 			produceExchangeOrders(t, addr, "ord", 0, chunk)
 			s, notice := barrierSession(t, addr, 2, "20 ms", pace)
 			execScript(t, s, strings.NewReplacer("ADDR", addr, "'N'", "'3'").Replace(sinkParTables))
-			encs := sinkEncodersBuilt.Load()
+			encs, own := sinkEncodersBuilt.Load(), sinkOwnSubtasksBuilt.Load()
 			j := startInsert(t, s, tc.insert)
 			defer func() {
 				j.Cancel()
 				_ = j.Wait(context.Background())
 			}()
-			if e := sinkEncodersBuilt.Load() - encs; e != 1 {
-				t.Fatalf("%d keyed sink encoders built, want 1 (the sink's own subtasks)", e)
+			if e, o := sinkEncodersBuilt.Load()-encs, sinkOwnSubtasksBuilt.Load()-own; e != 1 || o != 3 {
+				t.Fatalf("%d keyed sink encoders, %d sink subtasks built, want 1 and 3 (the sink's own subtasks)", e, o)
 			}
 			for c := chunk; c < n; c += chunk {
 				time.Sleep(10 * time.Millisecond)
@@ -158,5 +159,46 @@ func TestSinkParallelismRestart(t *testing.T) {
 				t.Fatalf("%d checkpoints cut with barriers before the failure, want at least 1", got)
 			}
 		})
+	}
+}
+
+// TestSinkParallelismMaterialize: a join on seller into an upsert-kafka sink keyed by auction id whose
+// seller changes, at parallelism 2 with 'sink.parallelism' 3: the SinkUpsertMaterializer runs as the sink's
+// 3 subtasks behind the hash exchange on id, and the compacted table equals the join of the final rows.
+func TestSinkParallelismMaterialize(t *testing.T) {
+	addr := exchangeBroker(t)
+	rng := rand.New(rand.NewSource(17))
+	cities := []string{"Berlin", "Paris", "Oslo", "Rome", "Lima"}
+	persons := produceLiveChangelog(t, addr, "person", rng, 2000, 300, func(id int) map[string]any {
+		return map[string]any{"id": id, "name": fmt.Sprintf("n%d", rng.Intn(50)), "city": cities[rng.Intn(len(cities))]}
+	})
+	auctions := produceLiveChangelog(t, addr, "auction", rng, 4000, 700, func(id int) map[string]any {
+		return map[string]any{"id": id, "seller": rng.Intn(350), "price": rng.Intn(100)} // the seller changes
+	})
+	want := map[string]string{}
+	for id, a := range auctions {
+		if p := persons[a["seller"].(int)]; p != nil {
+			want[fmt.Sprintf(`{"id":%d}`, id)] = fmt.Sprintf(`{"id":%d,"price":%d,"city":%q}`, id, a["price"], p["city"])
+		}
+	}
+	if len(want) < 200 {
+		t.Fatalf("too few rows to compare: %d", len(want))
+	}
+	s := exchangeSession(t, 2)
+	execScript(t, s, strings.ReplaceAll(exchangeTables+`
+CREATE TABLE jn3 (id BIGINT, price BIGINT, city STRING, PRIMARY KEY (id) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'jn3', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json', 'sink.parallelism' = '3');
+`, "ADDR", addr))
+	mats, encs, own := sinkMaterializersBuilt.Load(), sinkEncodersBuilt.Load(), sinkOwnSubtasksBuilt.Load()
+	j := startInsert(t, s, `INSERT INTO jn3 SELECT a.id, a.price, p.city FROM auction a JOIN person p ON a.seller = p.id`)
+	if err := j.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m, e, o := sinkMaterializersBuilt.Load()-mats, sinkEncodersBuilt.Load()-encs, sinkOwnSubtasksBuilt.Load()-own; m != 1 || e != 1 || o != 3 {
+		t.Fatalf("%d materializers behind an exchange, %d keyed sink encoders, %d sink subtasks built, want 1, 1 and 3", m, e, o)
+	}
+	if got := upsertTable(t, addr, "jn3"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("jn3: %d rows, want %d\ngot:  %.600v\nwant: %.600v", len(got), len(want), got, want)
 	}
 }
