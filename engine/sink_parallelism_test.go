@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -200,5 +202,45 @@ CREATE TABLE jn3 (id BIGINT, price BIGINT, city STRING, PRIMARY KEY (id) NOT ENF
 	}
 	if got := upsertTable(t, addr, "jn3"); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("jn3: %d rows, want %d\ngot:  %.600v\nwant: %.600v", len(got), len(want), got, want)
+	}
+}
+
+// TestSinkParallelismFilesystem: a filter over a 4-partition topic into a filesystem sink of
+// 'sink.parallelism' 3 at parallelism 1 and 2: the sink's 3 subtasks write part files of their own (subtask
+// numbers 0, 1, 2 in the names), the files hold exactly the filtered rows, and the rows out count them.
+func TestSinkParallelismFilesystem(t *testing.T) {
+	addr := exchangeBroker(t)
+	const n = 3000
+	produceExchangeOrders(t, addr, "ord", 0, n)
+	var want []string
+	for i := range n {
+		if i%7 < 5 {
+			want = append(want, fmt.Sprintf("%d,%d,%d", i, i%37, 2*(i%7)))
+		}
+	}
+	slices.Sort(want)
+	for _, par := range []int{1, 2} {
+		dir := t.TempDir()
+		s := exchangeSession(t, par)
+		execScript(t, s, strings.NewReplacer("ADDR", addr, "DIR", dir).Replace(concurrentSinkTables)+
+			"CREATE TABLE fs3 (id BIGINT, user_id BIGINT, amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '"+filepath.Join(dir, "fs3")+"', 'format' = 'csv', 'sink.parallelism' = '3');\n")
+		built, own := concurrentSinksBuilt.Load(), sinkOwnSubtasksBuilt.Load()
+		j := startInsert(t, s, `INSERT INTO fs3 SELECT id, user_id, amount * 2 FROM ob WHERE amount < 5`)
+		if err := j.Wait(context.Background()); err != nil {
+			t.Fatalf("parallelism %d: %v", par, err)
+		}
+		if c, o := concurrentSinksBuilt.Load()-built, sinkOwnSubtasksBuilt.Load()-own; c != 1 || o != 3 {
+			t.Fatalf("parallelism %d: %d concurrent sinks, %d sink subtasks built, want 1 and 3", par, c, o)
+		}
+		lines, subs, hidden := sinkFiles(t, filepath.Join(dir, "fs3"))
+		if len(hidden) > 0 || len(subs) != 3 || !subs["0"] || !subs["1"] || !subs["2"] {
+			t.Fatalf("parallelism %d: files of subtasks %v, hidden %v; want subtasks 0, 1, 2", par, subs, hidden)
+		}
+		if !slices.Equal(lines, want) {
+			t.Fatalf("parallelism %d: %d lines, want %d\ngot:  %.300v\nwant: %.300v", par, len(lines), len(want), lines, want)
+		}
+		if out := j.Metrics().RowsOut; out != int64(len(want)) {
+			t.Fatalf("parallelism %d: rows out %d, want %d", par, out, len(want))
+		}
 	}
 }
