@@ -205,8 +205,8 @@ CREATE TABLE jn3 (id BIGINT, price BIGINT, city STRING, PRIMARY KEY (id) NOT ENF
 	}
 }
 
-// TestSinkParallelismFilesystem: a filter over a 4-partition topic into a filesystem sink of
-// 'sink.parallelism' 3 at parallelism 1 and 2: the sink's 3 subtasks write part files of their own (subtask
+// TestSinkParallelismFilesystem: a filter over a 4-partition topic (with and without a WATERMARK) into a
+// filesystem sink of 'sink.parallelism' 3 at parallelism 1 and 2: the sink's 3 subtasks write part files of their own (subtask
 // numbers 0, 1, 2 in the names), the files hold exactly the filtered rows, and the rows out count them.
 func TestSinkParallelismFilesystem(t *testing.T) {
 	addr := exchangeBroker(t)
@@ -219,13 +219,17 @@ func TestSinkParallelismFilesystem(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
-	for _, par := range []int{1, 2} {
+	for _, run := range []struct {
+		par   int
+		table string
+	}{{1, "ob"}, {2, "ob"}, {1, "obw"}, {2, "obw"}} { // obw: a WATERMARK chained into the source subtasks
+		par := run.par
 		dir := t.TempDir()
 		s := exchangeSession(t, par)
 		execScript(t, s, strings.NewReplacer("ADDR", addr, "DIR", dir).Replace(concurrentSinkTables)+
 			"CREATE TABLE fs3 (id BIGINT, user_id BIGINT, amount BIGINT) WITH ('connector' = 'filesystem', 'path' = '"+filepath.Join(dir, "fs3")+"', 'format' = 'csv', 'sink.parallelism' = '3');\n")
 		built, own := concurrentSinksBuilt.Load(), sinkOwnSubtasksBuilt.Load()
-		j := startInsert(t, s, `INSERT INTO fs3 SELECT id, user_id, amount * 2 FROM ob WHERE amount < 5`)
+		j := startInsert(t, s, `INSERT INTO fs3 SELECT id, user_id, amount * 2 FROM `+run.table+` WHERE amount < 5`)
 		if err := j.Wait(context.Background()); err != nil {
 			t.Fatalf("parallelism %d: %v", par, err)
 		}
