@@ -195,13 +195,14 @@ INSERT INTO out_t SELECT id, k, SUM(v) OVER (PARTITION BY k ORDER BY ts ROWS BET
 }
 
 // 'sink.parallelism' of a filesystem sink: 0 and 'abc' are refused at CREATE TABLE, naming the option; 2 is
-// honoured in batch mode without a warning, and warned about in streaming mode (one writer per input subtask).
+// honoured without a warning in batch mode (tasks) and in streaming mode (the sink's own subtasks,
+// exchange_sink.go).
 func TestBatchSinkParallelismOption(t *testing.T) {
 	for _, tc := range []struct{ mode, value, want string }{
 		{"batch", "0", "Invalid value for option 'sink.parallelism': '0' must be at least 1"},
 		{"batch", "abc", "Invalid value for option 'sink.parallelism': 'abc' is not a number"},
 		{"batch", "2", ""},
-		{"streaming", "2", "'sink.parallelism' = '2' has effect in batch mode only"},
+		{"streaming", "2", ""},
 		{"batch", "2', 'sink.shuffle-by-partition.enable' = 'true", ""},
 		{"streaming", "1', 'sink.shuffle-by-partition.enable' = 'true", "'sink.shuffle-by-partition.enable' = 'true' has effect in batch mode only"},
 		{"streaming", "1', 'sink.shuffle-by-partition.enable' = 'false", ""},

@@ -27,7 +27,8 @@ import (
 //	                run it both ways, print the batch rows, and fail unless the materialized streaming
 //	                changelog equals the batch result: the engine's main correctness check.
 //	changelog       run one SELECT in streaming mode; print the changelog rows
-//	run             run an INSERT script to completion; print what the print sinks wrote
+//	run [sorted]    run an INSERT script to completion; print what the print sinks wrote (sorted: lines
+//	                sorted, for sinks printed by several subtasks at once)
 //	script          run statements, then wait for their jobs; print each result, job errors and what the
 //	                print sinks wrote
 //	produce topic=T [parallel-partitions=N [key=F]]
@@ -77,6 +78,11 @@ func TestGolden(t *testing.T) {
 				res := execAll(ctx, t, s, input)
 				if err := s.WaitJobs(ctx); err != nil {
 					return scrub(res + "job error: " + errText(err) + "\n")
+				}
+				if d.HasArg("sorted") { // several sink subtasks print at once: their lines sorted
+					lines := strings.SplitAfter(scrub(out.String()), "\n")
+					sort.Strings(lines)
+					return strings.Join(lines, "")
 				}
 				return scrub(out.String())
 			case "changelog":

@@ -47,8 +47,13 @@ type exchangeInput struct {
 // is a chain of source subtasks. mk builds one subtask's operator (its inputs per side, and its state
 // holder). It reports false (and builds nothing) when the exchange does not apply.
 func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(out changelog.Output) ([]changelog.Output, changelog.Output, error), out changelog.Output, j *Job) (bool, error) {
-	if g.subtasks < 2 || g.batch || noExchange {
+	own := ownSinkParallelism(n) // a sink's own subtasks (exchange_sink.go)
+	if g.subtasks < 2 && own == 0 || g.batch || noExchange {
 		return false, nil
+	}
+	minChain := 2
+	if own > 0 {
+		minChain = 1
 	}
 	type chained struct {
 		sc    *planner.Scan
@@ -61,10 +66,10 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	cs := make([]chained, len(inputs))
 	for i, in := range inputs {
 		_, global := n.(*planner.GlobalGroupAggregate) // keyless: every row to one subtask (twophase.go)
-		if sc, ok := in.node.(*planner.Scan); len(in.side.Keys) == 0 && !global || g.parents[in.node] > 1 && (!ok || g.reusedSubtasks(sc) < 2) {
+		if sc, ok := in.node.(*planner.Scan); len(in.side.Keys) == 0 && !global && !in.side.Rebalance || g.parents[in.node] > 1 && (!ok || g.reusedSubtasks(sc) < 2) {
 			return false, nil
 		}
-		sc, chain, p := g.chainedScan(in.node)
+		sc, chain, p := g.chainedScanMin(in.node, minChain)
 		if sc == nil {
 			calcs, up := g.keyedBelow(in.node)
 			if up == nil {
@@ -83,7 +88,9 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		inputs[i].side.Senders = p
 	}
 	k := g.subtasks
-	if len(inputs[0].side.Keys) == 0 {
+	if own > 0 {
+		k = own
+	} else if len(inputs[0].side.Keys) == 0 {
 		k = 1 // Exchange(single): a keyless global aggregate runs as one subtask (twophase.go)
 	}
 	var outs []changelog.Output

@@ -49,7 +49,7 @@ var keyedExchangesBuilt, forwardChainsBuilt atomic.Int64
 // keyedBelow returns the keyed operator that n is (through Calcs: their nodes from the top down) when
 // graph.build would build it as keyed subtasks behind an exchange, or nil.
 func (g *graph) keyedBelow(n planner.Node) ([]*planner.Calc, planner.Node) {
-	if g.subtasks < 2 || g.batch || noExchange || g.stage != nil || g.bsp != nil || g.staged != nil {
+	if g.subtasks < 2 && ownSinkParallelism(n) == 0 || g.batch || noExchange || g.stage != nil || g.bsp != nil || g.staged != nil {
 		return nil, nil
 	}
 	var calcs []*planner.Calc
@@ -121,6 +121,11 @@ func (g *graph) keyedExchange(n planner.Node) bool {
 	case *planner.TemporalJoin:
 		return len(n.LeftKeys) > 0 && twoInputs(n.Left, n.Right)
 	case *planner.SinkMaterializer: // sink_materialize.go
+		if n.Parallelism > 0 { // the sink's own subtasks (exchange_sink.go): a source of one subtask feeds them too
+			if sc, _, _ := g.chainedScanMin(n.Input, 1); sc != nil && g.parents[n.Input] < 2 {
+				return true
+			}
+		}
 		return input(n.Input)
 	}
 	return false

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -39,7 +40,7 @@ func (g *graph) buildKeyedSink(in planner.Node, table string, eo connectors.Enco
 	if u == nil {
 		return false, nil
 	}
-	enc := make([]connectors.SubtaskEncoder, g.subtasks)
+	enc := make([]connectors.SubtaskEncoder, g.keyedSubtasks(u))
 	for i := range enc {
 		e, err := eo.NewSubtaskEncoder()
 		if err != nil {
@@ -64,4 +65,54 @@ func (p *keyedPipe) Push(b *changelog.Batch) error {
 	}
 	defer p.unlock()
 	return p.pipe.Push(b)
+}
+
+// A sink with a parallelism of its own ('sink.parallelism' differing from its input's, planner/
+// sink_parallelism.go) has a SinkMaterializer with Parallelism in front of it: an exchange (hash by the
+// primary key, or rebalance) into that many subtasks, which write the sink as the keyed subtasks above do
+// (encoders of a kafka or upsert-kafka sink, writers of print, blackhole, filesystem). Its input is a chain of
+// source subtasks (of any number, one included) or keyed subtasks of another exchange. Checkpoints cut
+// them as any exchange's subtasks whose output goes to the sink (exchange_barrier.go: they wait at their
+// barrier until the checkpoint's part under the lock is done; the quiesce waits until they are idle), so
+// each connector's guarantee holds at any number of sink subtasks. An input that runs as one instance under
+// the graph lock (parallelism 1 with a keyed operator, a global operator, a reused scan's branch, ...) cannot
+// feed the exchange yet: the job is refused (sinkParallelismRefused), never run with one writer silently.
+
+// sinkOwnSubtasksBuilt sums the subtasks of the sink exchanges built for a sink's own parallelism (tests
+// check that a sink ran as that many subtasks).
+var sinkOwnSubtasksBuilt atomic.Int64
+
+// ownSinkParallelism returns the sink subtasks of n when n is the exchange in front of a sink with a
+// parallelism of its own, else 0.
+func ownSinkParallelism(n planner.Node) int {
+	if m, ok := n.(*planner.SinkMaterializer); ok {
+		return m.Parallelism
+	}
+	return 0
+}
+
+// keyedSubtasks is the number of keyed subtasks of the exchange of keyed operator u.
+func (g *graph) keyedSubtasks(u planner.Node) int {
+	if k := ownSinkParallelism(u); k > 0 {
+		return k
+	}
+	return g.subtasks
+}
+
+// sinkParallelismRefused is the error for a sink exchange whose input cannot feed it.
+func (g *graph) sinkParallelismRefused(table string, n *planner.SinkMaterializer) error {
+	in := n.Input
+	for c, ok := in.(*planner.Calc); ok; c, ok = in.(*planner.Calc) {
+		in = c.Input
+	}
+	if table == "" {
+		table = "of the sink"
+	}
+	return fmt.Errorf("table %s: 'sink.parallelism' = '%d' cannot be honoured in this streaming job: the sink's input (%s) runs as one instance at 'parallelism.default' = '%d', and Sluice cannot yet redistribute such an input to the sink's subtasks; set 'sink.parallelism' to %s, remove it, or raise 'parallelism.default'",
+		table, n.Parallelism, in.Describe(), g.subtasks, sinkParallelismHint(g.subtasks, in))
+}
+
+// sinkParallelismHint is the value of 'sink.parallelism' that needs no exchange of the sink's own.
+func sinkParallelismHint(p int, in planner.Node) string {
+	return strconv.Itoa(planner.InputParallelism(in, p))
 }

@@ -310,26 +310,24 @@ func sinkShuffleWarning(t *catalog.Table, tasks, batch bool) string {
 }
 
 // sinkParallelismWarning says when a 'sink.parallelism' above 1 has no effect (the connector validated the
-// value). A batch job writes a connectors.TaskSink with that many tasks
-// (batch_sink.go): no warning in batch mode. Every other sink, and every sink of a streaming job, runs as one
-// writer per job. The rows written, and their order per key, are what Flink writes with several writers,
-// so the option is accepted but never silently.
+// value). A batch job writes a connectors.TaskSink with that many tasks (batch_sink.go); a streaming job
+// writes the sinks that several subtasks can write (planner.MultiWriterSink: print, blackhole, filesystem,
+// kafka, upsert-kafka) with that many subtasks, behind an exchange when it differs from the input's
+// parallelism (planner/sink_parallelism.go): no warning then. Every other sink runs as one writer per job.
+// The rows written, and their order per key, are what Flink writes with several writers, so the option is
+// accepted but never silently.
 func sinkParallelismWarning(t *catalog.Table, tasks, batch bool) string {
 	v, ok := t.Options["sink.parallelism"]
 	if !ok {
 		return ""
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n <= 1 || tasks && batch {
+	if err != nil || n <= 1 || tasks && batch || !batch && planner.MultiWriterSink(t.Options["connector"]) {
 		return ""
 	}
 	if tasks {
-		w := "with one writer per subtask of its input"
-		if c := t.Options["connector"]; c == "kafka" || c == "upsert-kafka" || c == "jdbc" {
-			w = "with one writer per job"
-		}
-		return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has effect in batch mode only: a streaming job writes a '%s' sink %s (the rows written are the same).",
-			t.Name, n, t.Options["connector"], w)
+		return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has effect in batch mode only: a streaming job writes a '%s' sink with one writer per job (the rows written are the same).",
+			t.Name, n, t.Options["connector"])
 	}
 	return fmt.Sprintf("[WARNING] Table %s: 'sink.parallelism' = '%d' has no effect: Sluice writes a '%s' sink with one writer per job (the rows written are the same). Remove the option to silence this warning.",
 		t.Name, n, t.Options["connector"])

@@ -182,6 +182,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 				return err // exchange_sink.go
 			}
 		}
+		if m, ok := n.Input.(*planner.SinkMaterializer); ok && m.Parallelism > 0 {
+			return g.sinkParallelismRefused(n.Table.Name, m) // exchange_sink.go
+		}
 		return g.build(n.Input, in, j)
 	case *planner.Scan:
 		g.register(n, n.Source)

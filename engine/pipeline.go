@@ -32,6 +32,12 @@ import (
 // of subtasks. A WatermarkAssigner is chained when it tracks watermarks per split of a source that gives every
 // subtask its own split listener (connectors.SubtaskSplitSource): each subtask then has its own assigner.
 func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int) {
+	return g.chainedScanMin(n, 2)
+}
+
+// chainedScanMin is chainedScan for a consumer that takes a chain of fewer subtasks too: min 1 takes a
+// source running as one subtask (a sink with a parallelism of its own behind its exchange, exchange_sink.go).
+func (g *graph) chainedScanMin(n planner.Node, min int) (*planner.Scan, []planner.Node, int) {
 	if g.batch || g.stage != nil || g.bsp != nil || g.staged != nil {
 		return nil, nil, 0
 	}
@@ -74,7 +80,7 @@ func (g *graph) chainedScan(n planner.Node) (*planner.Scan, []planner.Node, int)
 			if g.parents[x] > 1 {
 				p = g.reusedSubtasks(x) // every branch chained per subtask (pipeline_reuse.go)
 			}
-			if p < 2 {
+			if p < min {
 				return nil, nil, 0
 			}
 			return x, chain, p

@@ -68,7 +68,8 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 		concurrentSinksBuilt.Add(1)
 		return true, g.buildChains(sc, chain, ends, ins, out, j)
 	}
-	ok, err := g.buildKeyedSink(in, table, &concurrentEncoding{co: co, subtasks: g.subtasks}, out, j)
+	_, u := g.keyedBelow(in)
+	ok, err := g.buildKeyedSink(in, table, &concurrentEncoding{co: co, subtasks: g.keyedSubtasks(u)}, out, j)
 	if ok && err == nil {
 		concurrentSinksBuilt.Add(1)
 	}

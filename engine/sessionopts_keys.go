@@ -29,7 +29,7 @@ var sessionKeys = []sessionKey{
 	{key: "table.exec.sink.upsert-materialize", kind: kindEnum, enum: []string{"NONE", "AUTO", "FORCE"}, def: "AUTO", impl: true,
 		desc: "Flink's SinkUpsertMaterializer in front of a streaming sink with a PRIMARY KEY (not print, which consumes retractions): it keeps the rows alive per primary key so that changes routed by another key reach the sink in a correct order; at parallelism >= 2 behind a hash exchange on the primary key. AUTO: when the input has updates or deletes and none of its upsert keys is within the primary key; FORCE: always; NONE: never (EXPLAIN: upsertMaterialize=[true])"},
 	{key: "table.exec.sink.keyed-shuffle", kind: kindEnum, enum: []string{"NONE", "AUTO", "FORCE"}, def: "AUTO", impl: true,
-		desc: "a hash exchange on the primary key in front of a streaming sink with a PRIMARY KEY and an insert-only input. AUTO: only when the sink's parallelism differs from its input's, which never happens in Sluice (sinks have no parallelism of their own); FORCE: always; NONE: never"},
+		desc: "a hash exchange on the primary key in front of a streaming sink with a PRIMARY KEY and an insert-only input. AUTO: when the sink's 'sink.parallelism' differs from its input's parallelism (NONE then rebalances); FORCE: always; NONE: never"},
 
 	// Checkpoints.
 	{key: "execution.checkpointing.interval", kind: kindDuration, rng: atLeast(10 * ms).or(0),

@@ -28,7 +28,11 @@ func (g *graph) buildSinkMaterializer(n *planner.SinkMaterializer, out changelog
 		}
 		return exec.NewSinkMaterializer(exec.SinkMaterializeConfig{Keys: n.Keys, Types: ts, TTL: g.ttl}, o)
 	}
-	in := []exchangeInput{{node: n.Input, side: keyedSide(n.Keys, ts)}}
+	side := keyedSide(n.Keys, ts)
+	if n.Rebalance {
+		side = exec.ExchangeSide{Rebalance: true}
+	}
+	in := []exchangeInput{{node: n.Input, side: side}}
 	ok, err := g.buildExchange(n, in, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		op := mk(o)
 		return []changelog.Output{op}, op, nil
@@ -36,8 +40,12 @@ func (g *graph) buildSinkMaterializer(n *planner.SinkMaterializer, out changelog
 	if ok || err != nil {
 		if ok && err == nil {
 			sinkMaterializersBuilt.Add(1)
+			sinkOwnSubtasksBuilt.Add(int64(n.Parallelism)) // exchange_sink.go
 		}
 		return err
+	}
+	if n.Parallelism > 0 {
+		return g.sinkParallelismRefused("", n) // exchange_sink.go
 	}
 	return g.build(n.Input, g.op(n, mk(out)), j)
 }

@@ -54,6 +54,11 @@ type ExchangeSide struct {
 	Senders  int
 	// NullKey routes rows with a NULL key column by the regular join's bucket for them (its state key).
 	NullKey bool
+	// Rebalance deals the rows round robin over the subtasks instead of routing them by key (Flink's
+	// rebalance: a sink with a parallelism of its own over an insert-only input); Keys are then unused.
+	// Every sender starts at the subtask after its own index, so that the first rows of several senders
+	// do not all go to subtask 0.
+	Rebalance bool
 }
 
 // xBatchRows is the number of rows a sender collects for one subtask before it sends them.
@@ -345,7 +350,7 @@ func (x *Exchange) batch() *xBatch {
 func (x *Exchange) Sender(side, from int) *ExchangeSender {
 	sd := &x.sides[side]
 	return &ExchangeSender{x: x, side: side, from: from, pend: make([]*xBatch, len(x.subs)), sd: sd, kinds: routeKinds(sd.KeyTypes),
-		cols: x.acceptsColumns(side, from)}
+		cols: x.acceptsColumns(side, from), next: from % len(x.subs)}
 }
 
 // acceptsColumns reports whether every subtask's operator takes columns on channel from of side.
@@ -374,6 +379,7 @@ type ExchangeSender struct {
 	idx    [][]int32     // PushColumns with cols: per subtask, the physical rows of the batch it owns
 	kgSub  []uint8       // per key group, its subtask (ownerOf), when there are at most 256 subtasks
 	kgMask uint64        // maxPar-1 when maxPar is a power of two (ownerOf), else 0
+	next   int           // Rebalance: the subtask the next row goes to
 }
 
 func (s *ExchangeSender) Push(b *changelog.Batch) error {

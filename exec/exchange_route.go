@@ -182,12 +182,27 @@ func (s *ExchangeSender) ownerTable() {
 	}
 }
 
+// dealt returns the subtask of the next row when the side deals rows round robin (Rebalance).
+func (s *ExchangeSender) dealt() int {
+	k := s.next
+	if s.next++; s.next == len(s.x.subs) {
+		s.next = 0
+	}
+	return k
+}
+
 // route sets s.owners[i] to the subtask owning row i of b.
 func (s *ExchangeSender) route(b *changelog.Batch) {
 	if cap(s.owners) < len(b.Rows) {
 		s.owners = make([]int32, len(b.Rows), 2*len(b.Rows))
 	}
 	s.owners = s.owners[:len(b.Rows)]
+	if s.sd.Rebalance {
+		for i := range b.Rows {
+			s.owners[i] = int32(s.dealt())
+		}
+		return
+	}
 	for i := range b.Rows {
 		vals := b.Rows[i].Vals
 		if s.kinds != nil {
@@ -239,7 +254,9 @@ func (s *ExchangeSender) PushColumns(b *vec.Batch) error {
 			row[j] = c.Value(i)
 		}
 		k := -1
-		if s.kinds != nil {
+		if s.sd.Rebalance {
+			k = s.dealt()
+		} else if s.kinds != nil {
 			if h, ok := s.fastHash(row); ok {
 				k = s.ownerOf(h)
 			}
@@ -270,7 +287,9 @@ func (s *ExchangeSender) gather(b *vec.Batch) error {
 	for r, nr := 0, b.Len(); r < nr; r++ {
 		i := b.Row(r)
 		k := -1
-		if fast {
+		if s.sd.Rebalance {
+			k = s.dealt()
+		} else if fast {
 			if h, ok := s.colHash(b, i); ok {
 				k = s.ownerOf(h)
 			}

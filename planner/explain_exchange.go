@@ -24,7 +24,7 @@ import (
 // exchange is a plan node that only EXPLAIN shows.
 type exchange struct {
 	Input Node
-	Dist  string // "single" or "hash[a, b]"
+	Dist  string // "single", "hash[a, b]" or "rebalance"
 }
 
 func (n *exchange) Fields() []Field      { return n.Input.Fields() }
@@ -105,7 +105,7 @@ func exchanges(n Node, batch bool) Node {
 		ex(1, x.RightKeys)
 	case *Sink:
 		if m, ok := out[0].(*SinkMaterializer); ok { // shown as the sink's upsertMaterialize over the exchange
-			out[0] = &exchange{Input: m.Input, Dist: distribution(m.Input, m.Keys)}
+			out[0] = &exchange{Input: m.Input, Dist: m.Distribution()}
 		}
 	}
 	if s, ok := n.(*inputSort); ok {

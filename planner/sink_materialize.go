@@ -23,10 +23,12 @@ import (
 // is contained in the primary key (or it has none that the planner can derive).
 //
 // 'table.exec.sink.keyed-shuffle' (Flink's: for an insert-only input and a primary key, a hash exchange on
-// the primary key in front of the sink when the sink's parallelism differs from its input's): Sluice's sinks
-// have no parallelism of their own (no 'sink.parallelism'), so AUTO never adds one; FORCE adds the shuffle
-// (SinkMaterializer with ShuffleOnly: rows pass unchanged, routed by the primary key); NONE never. Neither
-// applies to a sink without a primary key or in batch mode.
+// the primary key in front of the sink when the sink's parallelism differs from its input's): AUTO adds it
+// when the sink's 'sink.parallelism' differs from its input's parallelism (sink_parallelism.go; NONE then
+// rebalances instead); FORCE adds the shuffle always (SinkMaterializer with ShuffleOnly: rows pass
+// unchanged, routed by the primary key). Neither applies to a sink without a primary key or in batch mode.
+// With a parallelism of its own the sink's exchange (hash or rebalance, with or without materializing) has
+// that many subtasks (Parallelism).
 
 // SinkMaterializer is the materializer (or, ShuffleOnly, the keyed shuffle) in front of a sink: its input
 // routed by the sink's primary key Keys. EXPLAIN shows it as Flink does, as the sink's upsertMaterialize=[true]
@@ -34,9 +36,14 @@ import (
 type SinkMaterializer struct {
 	Input Node
 	Keys  []int
-	// ShuffleOnly: 'table.exec.sink.keyed-shuffle' without materializing (insert-only input): the rows
-	// pass unchanged.
+	// ShuffleOnly: 'table.exec.sink.keyed-shuffle' without materializing (insert-only input), or the
+	// exchange in front of a sink with a parallelism of its own: the rows pass unchanged.
 	ShuffleOnly bool
+	// Parallelism > 0: the sink's own 'sink.parallelism' (sink_parallelism.go); the exchange has that many
+	// subtasks, which write the sink. 0: the job's parallelism.
+	Parallelism int
+	// Rebalance (with ShuffleOnly and Parallelism, no Keys): the rows are dealt round robin.
+	Rebalance bool
 }
 
 func (n *SinkMaterializer) Fields() []Field { return n.Input.Fields() }
@@ -48,6 +55,9 @@ func (n *SinkMaterializer) Mode() changelog.Mode {
 	return changelog.Upsert(n.Keys)
 }
 func (n *SinkMaterializer) Describe() string {
+	if n.Rebalance {
+		return fmt.Sprintf("SinkRebalance(parallelism=[%d])", n.Parallelism)
+	}
 	kind := "SinkUpsertMaterializer"
 	if n.ShuffleOnly {
 		kind = "SinkKeyedShuffle"
@@ -57,7 +67,20 @@ func (n *SinkMaterializer) Describe() string {
 	for i, k := range n.Keys {
 		ks[i] = fs[k].Name
 	}
+	if n.Parallelism > 0 && n.ShuffleOnly {
+		// (a materializer's line, which its state's id derives from, does not change with the sink's
+		// parallelism: its state restores at any)
+		return fmt.Sprintf("%s(key=[%s], parallelism=[%d])", kind, strings.Join(ks, ", "), n.Parallelism)
+	}
 	return fmt.Sprintf("%s(key=[%s])", kind, strings.Join(ks, ", "))
+}
+
+// Distribution is the exchange in front of the node as EXPLAIN shows it: hash[pk] or rebalance.
+func (n *SinkMaterializer) Distribution() string {
+	if n.Rebalance {
+		return "rebalance"
+	}
+	return distribution(n.Input, n.Keys)
 }
 
 // sinkOption returns session option key's value (upper case), def when unset.
@@ -86,6 +109,15 @@ func (p *Planner) sinkMaterialize(root Node) (Node, error) {
 		}
 	}
 	pk := sinkPrimaryKey(s)
+	par, keyed, err := p.sinkExchange(s, pk, shuffle) // sink_parallelism.go
+	if err != nil {
+		return nil, err
+	}
+	if par > 0 && !keyed {
+		c := *s
+		c.Input = &SinkMaterializer{Input: s.Input, ShuffleOnly: true, Parallelism: par, Rebalance: true}
+		return &c, nil
+	}
 	if len(pk) == 0 {
 		return root, nil
 	}
@@ -100,14 +132,14 @@ func (p *Planner) sinkMaterialize(root Node) (Node, error) {
 	case mat == "AUTO" && !insertOnly:
 		want = !slices.ContainsFunc(upsertKeys(s.Input), func(uk []int) bool { return containsAll(pk, uk) })
 	}
-	if !want && insertOnly && shuffle == "FORCE" {
+	if !want && (insertOnly && shuffle == "FORCE" || par > 0) {
 		want, shuffleOnly = true, true
 	}
 	if !want {
 		return root, nil
 	}
 	c := *s
-	c.Input = &SinkMaterializer{Input: s.Input, Keys: pk, ShuffleOnly: shuffleOnly}
+	c.Input = &SinkMaterializer{Input: s.Input, Keys: pk, ShuffleOnly: shuffleOnly, Parallelism: par}
 	c.UpsertMaterialize = !shuffleOnly
 	if err := checkSink(&c); err != nil {
 		return nil, sql.Errorf(s.Pos, ErrValidation, "%v", err)

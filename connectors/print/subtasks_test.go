@@ -170,17 +170,39 @@ func TestStreamingPrintSubtasks(t *testing.T) {
 	}
 }
 
-// 'sink.parallelism' is not honoured by a streaming job (the sink prints from its input's subtasks): it is
-// warned, and the lines are numbered by the input's subtasks.
-func TestStreamingPrintSinkParallelismWarned(t *testing.T) {
-	script := subtaskSource + "CREATE TABLE out_t (id INT, k INT) WITH ('connector' = 'print', 'sink.parallelism' = '3');\n" +
-		"INSERT INTO out_t SELECT id, k FROM src;\n"
-	stdout, _, notice := runStreaming(t, 2, script)
-	if !strings.Contains(notice, "'sink.parallelism' = '3' has effect in batch mode only") {
-		t.Fatalf("no warning about 'sink.parallelism' in the notices:\n%s", notice)
-	}
-	if tasks, rows := splitPrefix(t, stdout.lines, "", 2); len(rows) != 3000 {
-		t.Fatalf("printed %d rows, want 3000 (subtasks %v...)", len(rows), tasks[:min(len(tasks), 5)])
+// 'sink.parallelism' of a streaming print sink is honoured (engine/exchange_sink.go): the sink runs as that
+// many subtasks behind a rebalance exchange when its input runs as another number (2 sink subtasks over a
+// job of parallelism 1, 3 over 2), each line numbered by its sink subtask, every subtask printing, every row
+// once, no warning.
+func TestStreamingPrintSinkParallelismHonoured(t *testing.T) {
+	for _, tc := range []struct{ par, sinkPar int }{{1, 2}, {2, 3}} {
+		script := subtaskSource + "CREATE TABLE out_t (id INT, k INT) WITH ('connector' = 'print', 'sink.parallelism' = '" + strconv.Itoa(tc.sinkPar) + "');\n" +
+			"INSERT INTO out_t SELECT id, k FROM src;\n"
+		stdout, _, notice := runStreaming(t, tc.par, script)
+		if strings.Contains(notice, "sink.parallelism") {
+			t.Fatalf("parallelism %d: a warning about 'sink.parallelism':\n%s", tc.par, notice)
+		}
+		tasks, rows := splitPrefix(t, stdout.lines, "", tc.sinkPar)
+		if len(rows) != 3000 {
+			t.Fatalf("parallelism %d: printed %d rows, want 3000", tc.par, len(rows))
+		}
+		seen := map[int]int{}
+		for _, n := range tasks {
+			seen[n]++
+		}
+		if len(seen) != tc.sinkPar {
+			t.Fatalf("parallelism %d, sink.parallelism %d: lines from subtasks %v", tc.par, tc.sinkPar, seen)
+		}
+		if got := sortedCopy(rows); len(got) != len(rows) || got[0] == got[len(got)-1] {
+			t.Fatalf("parallelism %d: rows %v...", tc.par, got[:3])
+		}
+		distinct := map[string]bool{}
+		for _, r := range rows {
+			distinct[r] = true
+		}
+		if len(distinct) != 3000 {
+			t.Fatalf("parallelism %d: %d distinct rows, want 3000", tc.par, len(distinct))
+		}
 	}
 }
 
