@@ -76,7 +76,8 @@ func (p *keyedPipe) Push(b *changelog.Batch) error {
 // barrier until the checkpoint's part under the lock is done; the quiesce waits until they are idle), so
 // each connector's guarantee holds at any number of sink subtasks. An input that runs as one instance under
 // the graph lock (parallelism 1 with a keyed operator, a global operator, a reused scan's branch, ...) cannot
-// feed the exchange yet: the job is refused (sinkParallelismRefused), never run with one writer silently.
+// feed the exchange yet: it is written by one writer as before the option, with a warning
+// (sinkParallelismIgnored), never silently.
 
 // sinkOwnSubtasksBuilt sums the subtasks of the sink exchanges built for a sink's own parallelism (tests
 // check that a sink ran as that many subtasks).
@@ -99,8 +100,12 @@ func (g *graph) keyedSubtasks(u planner.Node) int {
 	return g.subtasks
 }
 
-// sinkParallelismRefused is the error for a sink exchange whose input cannot feed it.
-func (g *graph) sinkParallelismRefused(table string, n *planner.SinkMaterializer) error {
+// sinkParallelismIgnored warns that a sink exchange's input cannot feed it: the sink is then written as
+// before the option (one instance after the union of its input, the same rows), and the user is told so.
+func (g *graph) sinkParallelismIgnored(table string, n *planner.SinkMaterializer) {
+	if g.notice == nil {
+		return
+	}
 	in := n.Input
 	for c, ok := in.(*planner.Calc); ok; c, ok = in.(*planner.Calc) {
 		in = c.Input
@@ -108,7 +113,7 @@ func (g *graph) sinkParallelismRefused(table string, n *planner.SinkMaterializer
 	if table == "" {
 		table = "of the sink"
 	}
-	return fmt.Errorf("table %s: 'sink.parallelism' = '%d' cannot be honoured in this streaming job: the sink's input (%s) runs as one instance at 'parallelism.default' = '%d', and Sluice cannot yet redistribute such an input to the sink's subtasks; set 'sink.parallelism' to %s, remove it, or raise 'parallelism.default'",
+	fmt.Fprintf(g.notice, "[WARNING] Table %s: 'sink.parallelism' = '%d' has no effect in this streaming job: the sink's input (%s) runs as one instance at 'parallelism.default' = '%d', so one writer writes the sink (the rows written are the same). Set 'sink.parallelism' to %s or remove it to silence this warning, or raise 'parallelism.default'.\n",
 		table, n.Parallelism, in.Describe(), g.subtasks, sinkParallelismHint(g.subtasks, in))
 }
 

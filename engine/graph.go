@@ -183,7 +183,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			}
 		}
 		if m, ok := n.Input.(*planner.SinkMaterializer); ok && m.Parallelism > 0 {
-			return g.sinkParallelismRefused(n.Table.Name, m) // exchange_sink.go
+			g.sinkParallelismIgnored(n.Table.Name, m) // exchange_sink.go
+			return g.buildSinkMaterializer(m, in, j, true)
 		}
 		return g.build(n.Input, in, j)
 	case *planner.Scan:
@@ -211,7 +212,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		return g.build(n.Input, g.op(n, exec.WithMessageColumns(exec.NewNormalize(ncfg, out), n.MetaCols)), j)
 	case *planner.SinkMaterializer:
-		return g.buildSinkMaterializer(n, out, j) // sink_materialize.go
+		return g.buildSinkMaterializer(n, out, j, false) // sink_materialize.go
 	case *planner.WatermarkAssigner:
 		return g.build(n.Input, g.op(n, g.watermarkAssigner(n, out)), j)
 	case *planner.Aggregate:

@@ -20,13 +20,17 @@ import (
 var sinkMaterializersBuilt atomic.Int64
 
 // buildSinkMaterializer builds n with its output going to out.
-func (g *graph) buildSinkMaterializer(n *planner.SinkMaterializer, out changelog.Output, j *Job) error {
+// single builds it as one instance (its own parallelism's exchange cannot be fed: the caller warned).
+func (g *graph) buildSinkMaterializer(n *planner.SinkMaterializer, out changelog.Output, j *Job, single bool) error {
 	ts := fieldTypes(n.Input.Fields())
 	mk := func(o changelog.Output) changelog.Output {
 		if n.ShuffleOnly {
 			return shuffleOnly{o}
 		}
 		return exec.NewSinkMaterializer(exec.SinkMaterializeConfig{Keys: n.Keys, Types: ts, TTL: g.ttl}, o)
+	}
+	if single {
+		return g.build(n.Input, g.op(n, mk(out)), j)
 	}
 	side := keyedSide(n.Keys, ts)
 	if n.Rebalance {
@@ -45,7 +49,7 @@ func (g *graph) buildSinkMaterializer(n *planner.SinkMaterializer, out changelog
 		return err
 	}
 	if n.Parallelism > 0 {
-		return g.sinkParallelismRefused("", n) // exchange_sink.go
+		g.sinkParallelismIgnored("", n) // exchange_sink.go
 	}
 	return g.build(n.Input, g.op(n, mk(out)), j)
 }
