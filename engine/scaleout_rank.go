@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/types"
+)
+
+// A scale-out Top-N or deduplication (ROW_NUMBER() OVER (PARTITION BY k ORDER BY ...) with WHERE rn <= N or
+// rn = 1, over one insert-only kafka scan): stage 1 runs the scan's Calcs and produces each row to the
+// repartition topic '<name>-rank-repartition', partition = the key-group range of its PARTITION BY key (as
+// the aggregate's GROUP BY key); stage 2 runs one exec Top-N (exec.NewRank, as a P=1 job runs it) per
+// repartition partition.
+//
+// State: the input is insert-only, so a partition key's Top-N state is exactly its current top rows (rows
+// pushed out of the top can never come back and are not kept; without a limit every row is in the top).
+// Those are the rank's output, so the compacted changelog '<name>-rank-changelog' holds the output: one
+// entry per partition key and row number (key: the PARTITION BY key encoding and the row number, 8 bytes
+// big-endian; value: the row in types.AppendRowBinary encoding), written when the rank emits +I for that
+// number and tombstoned when it emits -D without a new row for it, in the transaction whose rows caused it.
+// A partition is restored by replaying its rows, each key's in row-number order, into a new Top-N whose
+// output is discarded: ties keep arrival order, and the replay gives the tied rows in the order they were
+// numbered, so the restored Top-N numbers them alike. A transaction costs in proportion to the row numbers
+// that changed, not to the partition's keys.
+
+// cutScaleOutRank cuts a plan whose sink's Calcs read a streaming ROW_NUMBER() Top-N over one kafka scan.
+func cutScaleOutRank(p *scaleOutPlan, r *planner.Rank, root planner.Node) (*scaleOutPlan, error) {
+	switch {
+	case r.Batch:
+		return nil, fmt.Errorf("the Top-N runs in batch mode; scale-out runs streaming jobs")
+	case r.Func != "" && r.Func != "ROW_NUMBER":
+		return nil, fmt.Errorf("%s numbers rows with %s(); a scale-out job runs ROW_NUMBER() Top-N and deduplication (tied rows share a %s number, which its changelog cannot key); use ROW_NUMBER()", r.Describe(), r.Func, r.Func)
+	case len(r.Partition) == 0:
+		return nil, fmt.Errorf("%s has no PARTITION BY (a global Top-N cannot be split by key)", r.Describe())
+	case !r.Input.Mode().IsInsertOnly():
+		return nil, fmt.Errorf("the Top-N's input is not insert-only")
+	}
+	b, last := cutScaleOutBranch(r.Input)
+	if b == nil {
+		return nil, fmt.Errorf("the Top-N's input is %s, not a table scan (a scale-out job has one stateful operator: write that result to a kafka table and rank it in another job)", last.Describe())
+	}
+	p.rank = r
+	p.branches = []*scaleOutBranch{b}
+	p.fp = planFingerprint(root)
+	return p, nil
+}
+
+// opName names the internal topics of the plan's keyed operator ('<name>-<op>-repartition', ...).
+func (p *scaleOutPlan) opName() string {
+	switch {
+	case p.join != nil:
+		return "join"
+	case p.rank != nil:
+		return "rank"
+	}
+	return "agg"
+}
+
+// rankPart is the stage-2 Top-N of one repartition partition.
+type rankPart struct {
+	op    changelog.Output
+	track *rankTracker
+}
+
+// rankTracker is the Top-N's output: it notes each changed row number of the open transaction for the
+// changelog and passes the rows on to the Calcs behind the Top-N and the sink; while the partition is
+// restored (not live) it drops them.
+type rankTracker struct {
+	m     *member
+	live  bool
+	dst   changelog.Output
+	cols  int               // the Top-N's input columns (the row number follows them)
+	dirty map[string][]byte // changelog key -> the row's encoding, nil: the number left the top
+	kb    []byte
+}
+
+func (t *rankTracker) Push(b *changelog.Batch) error {
+	if !t.live {
+		return nil
+	}
+	m := t.m
+	for i := range b.Rows {
+		row := &b.Rows[i]
+		if len(row.Vals) != t.cols+1 {
+			return fmt.Errorf("internal error: a Top-N row has %d columns, want %d and the row number", len(row.Vals), t.cols)
+		}
+		t.kb = types.AppendRowKey(t.kb[:0], row.Vals, m.inTypes, m.plan.rank.Partition)
+		t.kb = binary.BigEndian.AppendUint64(t.kb, uint64(row.Vals[t.cols].Int()))
+		switch row.Kind {
+		case changelog.Insert, changelog.UpdateAfter:
+			old := t.dirty[string(t.kb)]
+			t.dirty[string(t.kb)] = types.AppendRowBinary(old[:0], row.Vals[:t.cols], m.inTypes)
+		default:
+			t.dirty[string(t.kb)] = nil
+		}
+	}
+	return t.dst.Push(b)
+}
+
+func (t *rankTracker) Watermark(int64) error { return nil }
+func (t *rankTracker) End() error            { return nil }
+
+// newRankPart builds the Top-N of one partition, its output dropped until it is made live.
+func (m *member) newRankPart() *rankPart {
+	r := m.plan.rank
+	// The input is insert-only (cutScaleOutRank), so rows past the limit are not kept; the state TTL is
+	// refused at submit (a partition it dropped would stay in the changelog).
+	cfg := exec.RankConfig{Func: r.Func, Partition: r.Partition, Order: r.Order, Limit: r.Limit, RowNumber: true,
+		Types: m.inTypes, InsertOnly: true}
+	t := &rankTracker{m: m, dst: m.postOutput(), cols: len(m.inTypes), dirty: map[string][]byte{}}
+	return &rankPart{op: exec.NewRank(cfg, t), track: t}
+}
+
+// restoreRank loads the Top-N of the given repartition partitions by replaying their changelog rows.
+func (m *member) restoreRank(ctx context.Context, parts []int32) error {
+	start := time.Now()
+	entries, err := m.readChangelog(ctx, parts)
+	if err != nil {
+		return err
+	}
+	rows := 0
+	var b changelog.Batch
+	for _, p := range parts {
+		rp := m.newRankPart()
+		keys := make([]string, 0, len(entries[p]))
+		for k := range entries[p] {
+			keys = append(keys, k)
+		}
+		// A key's entries differ only in their last 8 bytes, the row number (big-endian): sorted, each key's
+		// rows come in row-number order (the order of different keys' rows does not matter).
+		sort.Strings(keys)
+		b.Reset()
+		for _, k := range keys {
+			v := entries[p][k]
+			if len(k) <= 8 || len(v) == 0 {
+				return fmt.Errorf("restore partition %d from the changelog topic '%s': unreadable entry %q", p, m.cl, k)
+			}
+			row, _, err := types.DecodeRowBinary(v, m.inTypes, nil)
+			if err != nil {
+				return fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, m.cl, err)
+			}
+			b.Append(changelog.Insert, row)
+			if len(b.Rows) == 1024 {
+				if err := rp.op.Push(&b); err != nil {
+					return err
+				}
+				b.Reset()
+			}
+			rows++
+		}
+		if len(b.Rows) > 0 {
+			if err := rp.op.Push(&b); err != nil {
+				return err
+			}
+		}
+		rp.track.live = true
+		m.rparts[p] = rp
+	}
+	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': restored partitions %v from '%s' (%d entries) in %s.\n",
+		m.s.name, parts, m.cl, rows, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// rank decodes repartition records and pushes them into the partition's Top-N.
+func (m *member) rank(rp *rankPart, recs []*kgo.Record) error {
+	m.startBatch(len(recs))
+	for i, rec := range recs {
+		if err := m.checkRecord(rec); err != nil {
+			return err
+		}
+		if err := m.appendRow(i, rec); err != nil {
+			return err
+		}
+	}
+	return rp.op.Push(&m.batch)
+}
+
+// writeRankChangelog produces the row numbers changed since the last transaction to the changelog.
+func (m *member) writeRankChangelog() {
+	for p, rp := range m.rparts {
+		d := rp.track.dirty
+		if len(d) == 0 {
+			continue
+		}
+		for k, v := range d {
+			m.keyBuf = append(m.keyBuf[:0], k...)
+			m.produceEntry(p, m.keyBuf, v)
+		}
+		if len(d) > 4096 {
+			rp.track.dirty = map[string][]byte{} // clear would keep (and visit) the large map's buckets
+		} else {
+			clear(d)
+		}
+	}
+}
