@@ -104,6 +104,9 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 						under = c.Input
 					}
 					what += " over " + under.Describe()
+					if _, ok := under.(*planner.Rank); ok {
+						what += " (key the sink by the PARTITION BY columns and the row number, or by the PARTITION BY columns alone for rn = 1, so that no upsert materializer is planned)"
+					}
 				}
 				return nil, fmt.Errorf("the sink's input is %s, not a GroupAggregate, a table scan or a UNION ALL of table scans", what)
 			}

@@ -41,12 +41,13 @@ func cutScaleOutRank(p *scaleOutPlan, r *planner.Rank, root planner.Node) (*scal
 		return nil, fmt.Errorf("%s numbers rows with %s(); a scale-out job runs ROW_NUMBER() Top-N and deduplication (tied rows share a %s number, which its changelog cannot key); use ROW_NUMBER()", r.Describe(), r.Func, r.Func)
 	case len(r.Partition) == 0:
 		return nil, fmt.Errorf("%s has no PARTITION BY (a global Top-N cannot be split by key)", r.Describe())
-	case !r.Input.Mode().IsInsertOnly():
-		return nil, fmt.Errorf("the Top-N's input is not insert-only")
 	}
 	b, last := cutScaleOutBranch(r.Input)
 	if b == nil {
 		return nil, fmt.Errorf("the Top-N's input is %s, not a table scan (a scale-out job has one stateful operator: write that result to a kafka table and rank it in another job)", last.Describe())
+	}
+	if !r.Input.Mode().IsInsertOnly() {
+		return nil, fmt.Errorf("the Top-N's input, table '%s', is not insert-only", b.scan.Table.Name)
 	}
 	p.rank = r
 	p.branches = []*scaleOutBranch{b}
