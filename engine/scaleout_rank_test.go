@@ -190,3 +190,69 @@ func TestScaleOutDedupKeepLastInProcess(t *testing.T) {
 		t.Fatalf("the new member restored nothing:\n%s", bOut)
 	}
 }
+
+// TestScaleOutDedupKeepFirstAppendInProcess: deduplication keeping each user's first order on processing
+// time (ROW_NUMBER() ... ORDER BY a PROCTIME() attribute, rn = 1) is insert-only, as in Flink, so it writes
+// an append kafka table. Two members, the second joining while orders for every user keep coming: read
+// with read_committed, every user is written exactly once (the new owner of a partition restored its first
+// rows from the changelog, so the later orders do not write a user again), with one of its own orders.
+func TestScaleOutDedupKeepFirstAppendInProcess(t *testing.T) {
+	addr := scaleOutTestBroker(t)
+	const users = 60
+	produceOrders(t, addr, 0, 600, users)
+	script := scaleOutTestScript(addr, `CREATE TEMPORARY VIEW orders_pt AS SELECT *, PROCTIME() AS pt FROM orders`,
+		`CREATE TABLE firsts (user_id BIGINT, id BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'firsts', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json')`,
+		`INSERT INTO firsts SELECT user_id, id FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY pt) AS rn FROM orders_pt) WHERE rn = 1`)
+	read := func() (map[int64]int, string) {
+		seen, bad := map[int64]int{}, ""
+		for _, r := range readCommitted(t, addr, "firsts") {
+			var v struct {
+				UserID int64 `json:"user_id"`
+				ID     int64 `json:"id"`
+			}
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatalf("unreadable value %q", r.Value)
+			}
+			seen[v.UserID]++
+			if v.ID%users != v.UserID && bad == "" {
+				bad = string(r.Value)
+			}
+		}
+		return seen, bad
+	}
+	once := func(seen map[int64]int) bool {
+		for u := range int64(users) {
+			if seen[u] != 1 {
+				return false
+			}
+		}
+		return len(seen) == users
+	}
+	a, aOut := startTestMember(t, script)
+	var seen map[int64]int
+	var bad string
+	if !waitUntil(30*time.Second, func() bool { seen, bad = read(); return once(seen) }) {
+		t.Fatalf("one member: %v\n%s", seen, aOut)
+	}
+	b, bOut := startTestMember(t, script)
+	n := 600
+	for restoredEntries(bOut.String()) == 0 {
+		if n > 20000 {
+			t.Fatalf("the second member restored no state:\n%s", bOut)
+		}
+		produceOrders(t, addr, n, 200, users)
+		n += 200
+		time.Sleep(300 * time.Millisecond)
+	}
+	produceOrders(t, addr, n, 1000, users)
+	n += 1000
+	// The members' rows in count the source rows of committed transactions: all of them are processed.
+	if !waitUntil(30*time.Second, func() bool { return a.Metrics().RowsIn+b.Metrics().RowsIn == int64(n) }) {
+		t.Fatalf("rows in %d + %d, want %d\n%s\n---\n%s", a.Metrics().RowsIn, b.Metrics().RowsIn, n, aOut, bOut)
+	}
+	if !waitUntil(30*time.Second, func() bool { seen, bad = read(); return once(seen) }) || bad != "" {
+		t.Fatalf("two members: counts per user %v, wrong row %q\n%s\n---\n%s", seen, bad, aOut, bOut)
+	}
+}
