@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/exec"
@@ -60,5 +62,51 @@ func TestProctimeFirstGuard(t *testing.T) {
 		if !guarded && got == want {
 			t.Fatalf("without the guard the Top-N kept the first rows too (%s): the test does not test the guard", got)
 		}
+	}
+}
+
+// TestProctimeFirstAppendKafka: a keep-first deduplication on processing time writes an append kafka table
+// at P = 1 and at P = 2 (rows of two source subtasks meet in each Top-N subtask): every user exactly once,
+// with one of its orders. Before, the plan was refused ("doesn't support consuming delete changes").
+func TestProctimeFirstAppendKafka(t *testing.T) {
+	for _, par := range []int{1, 2} {
+		t.Run(fmt.Sprint("P=", par), func(t *testing.T) {
+			addr := scaleOutTestBroker(t)
+			const users, n = 50, 2000
+			produceOrders(t, addr, 0, n, users)
+			script := strings.ReplaceAll(strings.Join([]string{
+				fmt.Sprintf("SET 'parallelism.default' = '%d'", par),
+				scaleOutOrdersDDL,
+				`CREATE TEMPORARY VIEW orders_pt AS SELECT *, PROCTIME() AS pt FROM orders`,
+				`CREATE TABLE firsts (user_id BIGINT, id BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'firsts', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json')`,
+				`INSERT INTO firsts SELECT user_id, id FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY pt) AS rn FROM orders_pt) WHERE rn = 1`,
+			}, ";\n")+";\n", "ADDR", addr)
+			job, out := startTestMember(t, script)
+			if !waitUntil(30*time.Second, func() bool { return job.Metrics().RowsIn == n }) {
+				t.Fatalf("rows in %d, want %d\n%s", job.Metrics().RowsIn, n, out)
+			}
+			seen := map[int64]int{}
+			var got []string
+			waitUntil(10*time.Second, func() bool {
+				seen, got = map[int64]int{}, nil
+				for _, r := range readCommitted(t, addr, "firsts") {
+					var v struct {
+						UserID int64 `json:"user_id"`
+						ID     int64 `json:"id"`
+					}
+					if err := json.Unmarshal(r.Value, &v); err != nil || v.ID%users != v.UserID {
+						t.Fatalf("wrong row %q", r.Value)
+					}
+					seen[v.UserID]++
+					got = append(got, string(r.Value))
+				}
+				return len(got) >= users
+			})
+			if len(seen) != users || len(got) != users {
+				t.Fatalf("%d rows for %d users, want each of %d users once:\n%s\n%s", len(got), len(seen), users, strings.Join(got, "\n"), out)
+			}
+		})
 	}
 }
