@@ -74,14 +74,24 @@ type rankPart struct {
 
 // rankTracker is the Top-N's output: it notes each changed row number of the open transaction for the
 // changelog and passes the rows on to the Calcs behind the Top-N and the sink; while the partition is
-// restored (not live) it drops them.
+// restored (not live) it drops them. The changes are kept in order in one reused buffer (no allocation per
+// row) and written in that order, so the last one of a key wins in the compacted topic and in a restore; a
+// -D directly followed by the +I of the same number (a row moving down or replaced) is written as the +I
+// alone.
 type rankTracker struct {
-	m     *member
-	live  bool
-	dst   changelog.Output
-	cols  int               // the Top-N's input columns (the row number follows them)
-	dirty map[string][]byte // changelog key -> the row's encoding, nil: the number left the top
-	kb    []byte
+	m    *member
+	live bool
+	dst  changelog.Output
+	cols int          // the Top-N's input columns (the row number follows them)
+	buf  []byte       // the changes' keys and values
+	ents []rankChange // the changes of the open transaction, in order
+	kb   []byte
+}
+
+// rankChange is one changelog entry in rankTracker.buf: key buf[k:v], value buf[v:end] (tomb: a tombstone).
+type rankChange struct {
+	k, v, end int
+	tomb      bool
 }
 
 func (t *rankTracker) Push(b *changelog.Batch) error {
@@ -96,13 +106,19 @@ func (t *rankTracker) Push(b *changelog.Batch) error {
 		}
 		t.kb = types.AppendRowKey(t.kb[:0], row.Vals, m.inTypes, m.plan.rank.Partition)
 		t.kb = binary.BigEndian.AppendUint64(t.kb, uint64(row.Vals[t.cols].Int()))
-		switch row.Kind {
-		case changelog.Insert, changelog.UpdateAfter:
-			old := t.dirty[string(t.kb)]
-			t.dirty[string(t.kb)] = types.AppendRowBinary(old[:0], row.Vals[:t.cols], m.inTypes)
-		default:
-			t.dirty[string(t.kb)] = nil
+		tomb := row.Kind != changelog.Insert && row.Kind != changelog.UpdateAfter
+		if n := len(t.ents); !tomb && n > 0 && t.ents[n-1].tomb && string(t.buf[t.ents[n-1].k:t.ents[n-1].v]) == string(t.kb) {
+			t.buf = t.buf[:t.ents[n-1].k] // the -D of this number, replaced
+			t.ents = t.ents[:n-1]
 		}
+		c := rankChange{k: len(t.buf), tomb: tomb}
+		t.buf = append(t.buf, t.kb...)
+		c.v = len(t.buf)
+		if !tomb {
+			t.buf = types.AppendRowBinary(t.buf, row.Vals[:t.cols], m.inTypes)
+		}
+		c.end = len(t.buf)
+		t.ents = append(t.ents, c)
 	}
 	return t.dst.Push(b)
 }
@@ -117,7 +133,7 @@ func (m *member) newRankPart() *rankPart {
 	// refused at submit (a partition it dropped would stay in the changelog).
 	cfg := exec.RankConfig{Func: r.Func, Partition: r.Partition, Order: r.Order, Limit: r.Limit, RowNumber: true,
 		Types: m.inTypes, InsertOnly: true}
-	t := &rankTracker{m: m, dst: m.postOutput(), cols: len(m.inTypes), dirty: map[string][]byte{}}
+	t := &rankTracker{m: m, dst: m.postOutput(), cols: len(m.inTypes)}
 	return &rankPart{op: exec.NewRank(cfg, t), track: t}
 }
 
@@ -185,21 +201,21 @@ func (m *member) rank(rp *rankPart, recs []*kgo.Record) error {
 	return rp.op.Push(&m.batch)
 }
 
-// writeRankChangelog produces the row numbers changed since the last transaction to the changelog.
+// writeRankChangelog produces the row numbers changed since the last transaction to the changelog, in the
+// order they changed.
 func (m *member) writeRankChangelog() {
 	for p, rp := range m.rparts {
-		d := rp.track.dirty
-		if len(d) == 0 {
-			continue
+		t := rp.track
+		for _, c := range t.ents {
+			var v []byte
+			if !c.tomb {
+				v = t.buf[c.v:c.end]
+			}
+			m.produceEntry(p, t.buf[c.k:c.v], v)
 		}
-		for k, v := range d {
-			m.keyBuf = append(m.keyBuf[:0], k...)
-			m.produceEntry(p, m.keyBuf, v)
-		}
-		if len(d) > 4096 {
-			rp.track.dirty = map[string][]byte{} // clear would keep (and visit) the large map's buckets
-		} else {
-			clear(d)
+		t.ents, t.buf = t.ents[:0], t.buf[:0]
+		if cap(t.buf) > 1<<20 {
+			t.buf, t.ents = nil, nil // a large transaction's buffers are not kept
 		}
 	}
 }
