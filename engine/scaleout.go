@@ -26,7 +26,7 @@ import (
 const scaleOutKey = "sluice.scale-out.enabled"
 
 // scaleOutShape is the plan shape scale-out supports, for error messages.
-const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join) -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP or CUMULATE window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink"
+const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join) -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP or CUMULATE window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink"
 
 // scaleOutPlan is an INSERT plan cut into the stages of a scale-out member. A plan without an aggregate is
 // stateless: its branches end at the sink (through post), and the member has no repartition or changelog
@@ -35,7 +35,8 @@ type scaleOutPlan struct {
 	sink     *planner.Sink
 	post     []*planner.Calc // between the aggregate (or the union of the branches) and the sink, sink side last
 	agg      *planner.Aggregate
-	join     *planner.Join     // a regular join (scaleout_join.go); agg, join and win are not all set
+	join     *planner.Join     // a regular join (scaleout_join.go); at most one of agg, join, win and rank is set
+	rank     *planner.Rank     // a ROW_NUMBER() Top-N or deduplication (scaleout_rank.go)
 	win      *scaleOutWindow   // a window aggregate (scaleout_window.go)
 	branches []*scaleOutBranch // the source scans: one with an aggregate, left and right of a join, one or more (UNION ALL) otherwise
 	fp       string            // the plan's fingerprint: a hash of its EXPLAIN text
@@ -82,6 +83,9 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 	if w, ok := n.(*planner.WindowAggregate); ok {
 		return cutScaleOutWindow(p, w, root)
 	}
+	if r, ok := n.(*planner.Rank); ok {
+		return cutScaleOutRank(p, r, root)
+	}
 	if err := refuseWindowOp(n); err != nil {
 		return nil, err
 	}
@@ -100,6 +104,9 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 						under = c.Input
 					}
 					what += " over " + under.Describe()
+					if _, ok := under.(*planner.Rank); ok {
+						what += " (key the sink by the PARTITION BY columns and the row number, or by the PARTITION BY columns alone for rn = 1, so that no upsert materializer is planned)"
+					}
 				}
 				return nil, fmt.Errorf("the sink's input is %s, not a GroupAggregate, a table scan or a UNION ALL of table scans", what)
 			}
@@ -314,7 +321,15 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 		}
 		m.sideTypes = [2][]types.Type{fieldTypes(p.join.Left.Fields()), fieldTypes(p.join.Right.Fields())}
 	}
+	if p.rank != nil {
+		if st.ttl > 0 {
+			return refuse("'table.exec.state.ttl' cannot be used with a scale-out Top-N: a partition key the TTL dropped would stay in its changelog; RESET 'table.exec.state.ttl'")
+		}
+		m.inTypes = fieldTypes(p.rank.Input.Fields())
+		m.repKeys = p.rank.Partition
+	}
 	if p.agg != nil {
+		m.repKeys = p.agg.Keys
 		m.inTypes = fieldTypes(p.agg.Input.Fields())
 		m.insertOnly = p.agg.Input.Mode().IsInsertOnly()
 		m.keyTypes = make([]types.Type, len(p.agg.Keys))

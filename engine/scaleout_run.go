@@ -48,6 +48,7 @@ type member struct {
 	inTypes    []types.Type    // the aggregate's input row
 	sideTypes  [2][]types.Type // a join's left and right input rows
 	keyTypes   []types.Type
+	repKeys    []int          // the aggregate's group keys or the Top-N's PARTITION BY columns: what stage 1 repartitions by
 	insertOnly bool           // the aggregate's input carries +I rows only
 	loc        *time.Location // 'table.local-time-zone', of a window plan's windows
 	win        *winStage      // a window plan's stages (scaleout_window.go)
@@ -70,6 +71,7 @@ type member struct {
 	sink   *kafka.GroupSink
 	parts  map[int32]*aggPart  // stage 2: the repartition partitions whose state is loaded
 	jparts map[int32]*joinPart // stage 2 of a join: the same
+	rparts map[int32]*rankPart // stage 2 of a Top-N: the same
 	// joinOut is what follows a join (its Calcs and the sink), shared by the partitions' joins.
 	joinOut changelog.Output
 
@@ -112,10 +114,7 @@ func (m *member) prepare(ctx context.Context) error {
 	// The names do not depend on the plan: a process of another plan started later under the same
 	// 'pipeline.name' reads the job's topics and fails on their plan headers, instead of silently starting
 	// from the source offsets that the group committed for the old plan.
-	op := "agg"
-	if m.plan.join != nil {
-		op = "join"
-	}
+	op := m.plan.opName()
 	m.rep = m.s.name + "-" + op + "-repartition"
 	m.cl = m.s.name + "-" + op + "-changelog"
 	base, err := kgo.NewClient(m.src.ClientOpts()...)
@@ -230,12 +229,13 @@ func (m *member) prepare(ctx context.Context) error {
 	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
 	m.parts = map[int32]*aggPart{}
 	m.jparts = map[int32]*joinPart{}
+	m.rparts = map[int32]*rankPart{}
 	return nil
 }
 
 // stateless reports whether the plan has neither an aggregate nor a join: no repartition or changelog topic, no state.
 func (m *member) stateless() bool {
-	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil
+	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.rank == nil
 }
 
 // dropState forgets the state of every stage-2 partition (it is restored from the changelog when a row
@@ -243,6 +243,7 @@ func (m *member) stateless() bool {
 func (m *member) dropState() {
 	clear(m.parts)
 	clear(m.jparts)
+	clear(m.rparts)
 	if m.win != nil {
 		m.win.drop()
 	}
@@ -487,6 +488,7 @@ func (m *member) step(ctx context.Context) error {
 	}
 	if err == nil {
 		m.sink.Finish()
+		m.writeRankChangelog()
 		err = m.writeChangelog(touched)
 	}
 	if err == nil {
@@ -541,6 +543,9 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 		if m.win != nil {
 			restore = m.restoreWindow
 		}
+		if m.plan.rank != nil {
+			restore = m.restoreRank
+		}
 		if err := restore(ctx, need); err != nil {
 			return nil, err
 		}
@@ -552,6 +557,10 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 		}
 		if m.rep != "" && fp.Topic == m.rep && m.win != nil {
 			err = m.windowAggregate(fp.Partition, m.win.parts[fp.Partition], fp.Records)
+			return
+		}
+		if m.rep != "" && fp.Topic == m.rep && m.plan.rank != nil {
+			err = m.rank(m.rparts[fp.Partition], fp.Records)
 			return
 		}
 		if m.rep != "" && fp.Topic == m.rep && m.plan.join != nil {
@@ -593,7 +602,7 @@ func (m *member) loaded(p int32) bool {
 	if m.win != nil {
 		return m.win.parts[p] != nil
 	}
-	return m.parts[p] != nil || m.jparts[p] != nil
+	return m.parts[p] != nil || m.jparts[p] != nil || m.rparts[p] != nil
 }
 
 // aggregate decodes repartition records and pushes them into the partition's aggregate.
@@ -707,7 +716,7 @@ func (r *repartitioner) Push(b *changelog.Batch) error {
 	for i := range b.Rows {
 		row := &b.Rows[i]
 		m.valBuf = append(m.valBuf[:0], byte(row.Kind))
-		m.repartition(row, m.inTypes, m.plan.agg.Keys)
+		m.repartition(row, m.inTypes, m.repKeys)
 	}
 	return nil
 }
@@ -744,39 +753,6 @@ func (m *member) internalTopics(ts []string) []string {
 		}
 	}
 	return out
-}
-
-// record returns an empty record for an internal topic.
-func (m *member) record() *kgo.Record {
-	if r, ok := m.pool.Get().(*kgo.Record); ok {
-		return r
-	}
-	return &kgo.Record{}
-}
-
-// delivered notes a failed internal record and recycles the record.
-func (m *member) delivered(r *kgo.Record, err error) {
-	if err != nil {
-		m.prodMu.Lock()
-		if m.prodErr == nil {
-			m.prodErr = fmt.Errorf("write to the internal topic '%s' partition %d: %w", r.Topic, r.Partition, err)
-		}
-		m.prodMu.Unlock()
-	}
-	key, val := r.Key, r.Value
-	*r = kgo.Record{Key: key[:0], Value: val[:0]}
-	m.pool.Put(r)
-}
-
-// produceErr returns (and with reset, forgets) the first failed internal record.
-func (m *member) produceErr(reset bool) error {
-	m.prodMu.Lock()
-	defer m.prodMu.Unlock()
-	err := m.prodErr
-	if reset {
-		m.prodErr = nil
-	}
-	return err
 }
 
 // memberPartitioner sends internal records to the partition they name and sink records where the sink

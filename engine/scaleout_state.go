@@ -332,3 +332,36 @@ func (r *entryReader) Next() (uint8, []byte, []byte, bool, error) {
 	r.i++
 	return k[0], []byte(k[1:]), v, true, nil
 }
+
+// record returns an empty record for an internal topic.
+func (m *member) record() *kgo.Record {
+	if r, ok := m.pool.Get().(*kgo.Record); ok {
+		return r
+	}
+	return &kgo.Record{}
+}
+
+// delivered notes a failed internal record and recycles the record.
+func (m *member) delivered(r *kgo.Record, err error) {
+	if err != nil {
+		m.prodMu.Lock()
+		if m.prodErr == nil {
+			m.prodErr = fmt.Errorf("write to the internal topic '%s' partition %d: %w", r.Topic, r.Partition, err)
+		}
+		m.prodMu.Unlock()
+	}
+	key, val := r.Key, r.Value
+	*r = kgo.Record{Key: key[:0], Value: val[:0]}
+	m.pool.Put(r)
+}
+
+// produceErr returns (and with reset, forgets) the first failed internal record.
+func (m *member) produceErr(reset bool) error {
+	m.prodMu.Lock()
+	defer m.prodMu.Unlock()
+	err := m.prodErr
+	if reset {
+		m.prodErr = nil
+	}
+	return err
+}
