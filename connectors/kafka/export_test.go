@@ -18,6 +18,10 @@ func Crash(t testing.TB, out changelog.Output) {
 		o = v
 	case *upsertOutput:
 		o = v.output
+	case *concurrentOutput:
+		o = v.output
+	case *concurrentUpsert:
+		o = v.output
 	default:
 		t.Fatalf("kafka.Crash: %T is not a kafka sink output", out)
 		return
