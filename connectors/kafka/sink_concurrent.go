@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,6 +35,9 @@ var (
 	_ connectors.ConcurrentOutput = (*concurrentOutput)(nil)
 	_ connectors.ConcurrentOutput = (*concurrentUpsert)(nil)
 )
+
+// writersOpened counts the subtask writers opened (tests check that a job took this path).
+var writersOpened atomic.Int64
 
 // concurrentOutput is a kafka sink output that subtasks write.
 type concurrentOutput struct{ *output }
@@ -121,6 +125,7 @@ func (o *output) newWriter(upsert bool) (*subWriter, error) {
 	o.txMu.Lock()
 	o.writers = append(o.writers, w)
 	o.txMu.Unlock()
+	writersOpened.Add(1)
 	return w, nil
 }
 
