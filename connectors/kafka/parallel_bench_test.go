@@ -24,6 +24,7 @@ import (
 //   - filter: kafka → filter/project → kafka (JSON, keyed records)
 //   - groupby: kafka → GROUP BY user (1000 keys; COUNT, SUM) → blackhole
 //   - join: kafka ⋈ kafka on id (a regular join of two tables reading the topic) → blackhole
+//   - groupby-upsert, join-kafka: the same GROUP BY into upsert-kafka, the same join into kafka (JSON)
 //
 // It reports records/s (wall clock; for the join, records read from both inputs), records per CPU-second
 // (the whole process, broker included) and bytes allocated per record (the whole process). The speedup is
@@ -73,6 +74,16 @@ INSERT INTO hole SELECT ` + "`user`" + `, COUNT(*), SUM(amount) FROM src GROUP B
 SET 'table.optimizer.reuse-source-enabled' = 'false';
 CREATE TABLE hole (id BIGINT, ` + "`user`" + ` STRING, url STRING) WITH ('connector' = 'blackhole');
 INSERT INTO hole SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = b.id;`, 2 * benchRecords},
+		{"groupby-upsert", src("src") + `
+CREATE TABLE totals (` + "`user`" + ` STRING, n BIGINT, total DOUBLE, PRIMARY KEY (` + "`user`" + `) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'par-out-RUN', 'properties.bootstrap.servers' = '` + addr + `',
+  'key.format' = 'raw', 'value.format' = 'json');
+INSERT INTO totals SELECT ` + "`user`" + `, COUNT(*), SUM(amount) FROM src GROUP BY ` + "`user`" + `;`, benchRecords},
+		{"join-kafka", src("a") + src("b") + `
+SET 'table.optimizer.reuse-source-enabled' = 'false';
+CREATE TABLE dst (id BIGINT, ` + "`user`" + ` STRING, url STRING) WITH (
+  'connector' = 'kafka', 'topic' = 'par-out-RUN', 'properties.bootstrap.servers' = '` + addr + `', 'format' = 'json');
+INSERT INTO dst SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = b.id;`, 2 * benchRecords},
 	}
 	run := 0
 	for _, job := range jobs {
@@ -123,6 +134,9 @@ INSERT INTO hole SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = 
 					}
 					if job.name == "filter" && i == 0 {
 						checkWritten(b, addr, fmt.Sprintf("par-out-%d", run), benchRecords/2)
+					}
+					if job.name == "join-kafka" && i == 0 {
+						checkWritten(b, addr, fmt.Sprintf("par-out-%d", run), benchRecords)
 					}
 				}
 				report(b, total, wall, cpu)
