@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,56 +106,80 @@ func readCommittedSeqs(t *testing.T, addr, topic string) map[string][]seqRecord 
 	return out
 }
 
-// kafka → filter → kafka at parallelism 1, 2 and 4 for each delivery guarantee, with checkpoints: at 2 and 4
-// the source subtasks write the sink themselves (one writer each), and every key's records are all in the
-// output, once, in their input order (a lost, doubled or reordered record of any subtask fails the test).
+// kafka → filter → kafka, and a join on the key into kafka, at parallelism 1, 2 and 4 for each delivery
+// guarantee, with checkpoints: at 2 and 4 the source subtasks (filter) or the keyed subtasks (join) write the
+// sink themselves (one writer each), and every key's records are all in the output, once, in their input
+// order (a lost, doubled or reordered record of any subtask fails the test).
 func TestConcurrentSinkWritersKeepEveryKeysOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	_, addr := startBroker(t, kfake.DefaultNumPartitions(4))
 	const keys, seqs = 40, 150
 	produceSeqs(ctx, t, addr, "seqs", keys, seqs)
-	var want []int64
-	for s := range int64(seqs) {
-		if s%7 != 3 {
-			want = append(want, s)
+	queries := []struct {
+		name, insert string
+		keep         func(seq int64) bool
+		sorted       bool // compare a key's seqs sorted: the rows of a key come from several subtasks
+	}{
+		{"filter", `INSERT INTO dst SELECT k, seq FROM src WHERE seq % 7 <> 3;`, func(s int64) bool { return s%7 != 3 }, false},
+		// keyed by (k, seq): each joined row once, whichever keyed subtask wrote it
+		{"join", `SET 'table.optimizer.reuse-source-enabled' = 'false';
+INSERT INTO dst SELECT a.k, a.seq FROM src a JOIN (SELECT k, seq FROM src WHERE seq % 5 = 0) b ON a.k = b.k AND a.seq = b.seq;`,
+			func(s int64) bool { return s%5 == 0 }, true},
+	}
+	for _, q := range queries {
+		var want []int64
+		for s := range int64(seqs) {
+			if q.keep(s) {
+				want = append(want, s)
+			}
+		}
+		for _, g := range []string{"none", "at-least-once", "exactly-once"} {
+			for _, par := range []int{1, 2, 4} {
+				concurrentSinkJob(ctx, t, addr, q.name, q.insert, g, par, keys, want, q.sorted)
+			}
 		}
 	}
-	for _, g := range []string{"none", "at-least-once", "exactly-once"} {
-		for _, par := range []int{1, 2, 4} {
-			topic := fmt.Sprintf("out-%s-%d", g, par)
-			script := fmt.Sprintf(`SET 'execution.checkpointing.interval' = '30 ms';
+}
+
+// concurrentSinkJob runs insert (into dst) with guarantee g at parallelism par and checks that every key of
+// dst has the seqs want, in that order unless sorted.
+func concurrentSinkJob(ctx context.Context, t *testing.T, addr, name, insert, g string, par, keys int, want []int64, sorted bool) {
+	t.Helper()
+	topic := fmt.Sprintf("out-%s-%s-%d", name, g, par)
+	script := fmt.Sprintf(`SET 'execution.checkpointing.interval' = '30 ms';
 SET 'parallelism.default' = '%d';
 CREATE TABLE src (k STRING, seq BIGINT) WITH ('connector' = 'kafka', 'topic' = 'seqs', 'properties.bootstrap.servers' = '%s',
   'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
 CREATE TABLE dst (k STRING, seq BIGINT) WITH ('connector' = 'kafka', 'topic' = '%s', 'properties.bootstrap.servers' = '%s',
   'format' = 'json', 'key.format' = 'raw', 'key.fields' = 'k', 'sink.delivery-guarantee' = '%s', 'sink.transactional-id-prefix' = '%s');
-INSERT INTO dst SELECT k, seq FROM src WHERE seq %% 7 <> 3;`, par, addr, topic, addr, g, topic)
-			w0 := kafka.SinkWritersOpened()
-			var out lockedWriter
-			job := startJob(ctx, t, &out, script)
-			if err := job.Wait(ctx); err != nil {
-				t.Fatalf("%s at parallelism %d: %v\n%s", g, par, err, out.String())
-			}
-			if w, exp := kafka.SinkWritersOpened()-w0, int64(par); par > 1 && w != exp || par == 1 && w != 0 {
-				t.Fatalf("%s at parallelism %d: %d sink writers opened, want %d", g, par, w, exp)
-			}
-			if n := job.Metrics().RowsOut; n != int64(keys*len(want)) {
-				t.Errorf("%s at parallelism %d: rows out %d, want %d", g, par, n, keys*len(want))
-			}
-			got := readCommittedSeqs(t, addr, topic)
-			if len(got) != keys {
-				t.Fatalf("%s at parallelism %d: %d keys in %s, want %d", g, par, len(got), topic, keys)
-			}
-			for k, recs := range got {
-				seq := make([]int64, len(recs))
-				for i, r := range recs {
-					seq[i] = r.Seq
-				}
-				if fmt.Sprint(seq) != fmt.Sprint(want) {
-					t.Fatalf("%s at parallelism %d: key %s has seqs %v, want %v", g, par, k, seq, want)
-				}
-			}
+%s`, par, addr, topic, addr, g, topic, insert)
+	w0 := kafka.SinkWritersOpened()
+	var out lockedWriter
+	job := startJob(ctx, t, &out, script)
+	if err := job.Wait(ctx); err != nil {
+		t.Fatalf("%s, %s at parallelism %d: %v\n%s", name, g, par, err, out.String())
+	}
+	if w, exp := kafka.SinkWritersOpened()-w0, int64(par); par > 1 && w != exp || par == 1 && w != 0 {
+		t.Fatalf("%s, %s at parallelism %d: %d sink writers opened, want %d", name, g, par, w, exp)
+	}
+	if n := job.Metrics().RowsOut; n != int64(keys*len(want)) {
+		t.Errorf("%s, %s at parallelism %d: rows out %d, want %d", name, g, par, n, keys*len(want))
+	}
+	got := readCommittedSeqs(t, addr, topic)
+	if len(got) != keys {
+		t.Fatalf("%s, %s at parallelism %d: %d keys in %s, want %d", name, g, par, len(got), topic, keys)
+	}
+	for k, recs := range got {
+		seq := make([]int64, len(recs))
+		for i, r := range recs {
+			seq[i] = r.Seq
+		}
+		if sorted {
+			slices.Sort(seq)
+		}
+		if fmt.Sprint(seq) != fmt.Sprint(want) {
+			t.Fatalf("%s, %s at parallelism %d: key %s has seqs %v, want %v", name, g, par, k, seq, want)
 		}
 	}
 }
