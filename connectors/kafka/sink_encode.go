@@ -12,7 +12,9 @@ import (
 
 // Encoding in source subtasks (connectors.EncodingOutput): a subtask encodes its rows into records with
 // encoders of its own (formats keep buffers) outside the graph lock; Write hands them to the producer under
-// the lock, as Push would.
+// the lock, as Push would. The engine takes this path for a buffered upsert-kafka sink only (and when a test
+// turns the concurrent path off): kafka and unbuffered upsert-kafka sinks are written by the subtasks
+// themselves (sink_concurrent.go).
 
 var _ connectors.EncodingOutput = (*output)(nil)
 
