@@ -18,6 +18,10 @@ func Crash(t testing.TB, out changelog.Output) {
 		o = v
 	case *upsertOutput:
 		o = v.output
+	case *concurrentOutput:
+		o = v.output
+	case *concurrentUpsert:
+		o = v.output
 	default:
 		t.Fatalf("kafka.Crash: %T is not a kafka sink output", out)
 		return
@@ -44,3 +48,6 @@ func Crash(t testing.TB, out changelog.Output) {
 // SplitOwner and JavaStringHash expose the partition assignment of source subtasks (subtasks.go).
 func SplitOwner(topic string, p int32, n int) int { return splitOwner(topic, p, n) }
 func JavaStringHash(s string) int32               { return javaStringHash(s) }
+
+// SinkWritersOpened is the number of subtask writers that kafka sinks opened (sink_concurrent.go).
+func SinkWritersOpened() int64 { return writersOpened.Load() }

@@ -46,7 +46,7 @@ func (s *sink) Open(ctx context.Context) (changelog.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o, nil
+	return concurrent(o), nil // subtasks write it (sink_concurrent.go)
 }
 
 func (s *sink) open(ctx context.Context) (*output, error) {
@@ -132,6 +132,11 @@ type output struct {
 	task         int            // the batch sink task writing through it (sink_tasks.go); 0 otherwise
 	parts        map[string]int // 'fixed' in a task above 0: the partitions of each topic written
 
+	// txMu guards writers, and (exactly-once) the opening of a transaction by concurrent writers
+	// (sink_concurrent.go).
+	txMu    sync.Mutex
+	writers []*subWriter
+
 	mu      sync.Mutex
 	err     error // at-least-once: the first lost record
 	lost    atomic.Int64
@@ -181,10 +186,12 @@ func (o *output) Push(b *changelog.Batch) error {
 	if err := o.failure(); err != nil {
 		return err
 	}
-	if o.cl == nil && len(b.Rows) > 0 {
-		if err := o.beginTxn(); err != nil {
-			return err
-		}
+	if len(b.Rows) == 0 {
+		return nil
+	}
+	cl, err := o.producer()
+	if err != nil {
+		return err
 	}
 	c := o.s.cfg
 	now := time.Now() // the records' timestamp unless a metadata column sets it (stampRecord)
@@ -195,11 +202,11 @@ func (o *output) Push(b *changelog.Batch) error {
 		}
 		rec := o.getRecord()
 		if err := o.encode(row.Kind, row.Vals, rec); err != nil {
-			o.pool.Put(rec)
+			o.recycle(rec)
 			return err
 		}
 		stampRecord(rec, now)
-		o.cl.Produce(o.ctx, rec, o.promise)
+		cl.Produce(o.ctx, rec, o.promise)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ func (o *output) Abort() error {
 		return nil
 	}
 	o.ended = true
+	o.dropHeld() // sink_concurrent.go
 	if o.tx != nil {
 		for _, p := range o.tx.takePending(1<<63 - 1) {
 			p.cl.Close()

@@ -8,33 +8,22 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
-	"github.com/sluicesql/sluice/formats"
-	"github.com/sluicesql/sluice/types"
 )
 
 // Encoding in source subtasks (connectors.EncodingOutput): a subtask encodes its rows into records with
 // encoders of its own (formats keep buffers) outside the graph lock; Write hands them to the producer under
-// the lock, as Push would.
+// the lock, as Push would. The engine takes this path for a buffered upsert-kafka sink only (and when a test
+// turns the concurrent path off): kafka and unbuffered upsert-kafka sinks are written by the subtasks
+// themselves (sink_concurrent.go).
 
 var _ connectors.EncodingOutput = (*output)(nil)
 
 // NewSubtaskEncoder returns an encoder for one source subtask.
 func (o *output) NewSubtaskEncoder() (connectors.SubtaskEncoder, error) {
-	if o.s.fresh == nil {
-		return nil, fmt.Errorf("kafka table '%s': no encoders for subtasks", o.s.cfg.table.Name)
-	}
-	fc, err := o.s.fresh()
+	sh, err := o.shadow() // sink_concurrent.go
 	if err != nil {
 		return nil, err
 	}
-	s := *o.s
-	s.cfg = fc
-	sh := &output{s: &s, topic: o.topic}
-	sh.changelogEnc, _ = fc.value.Encoder.(formats.ChangelogEncoder)
-	if fc.key != nil {
-		sh.keyVals = make([]types.Value, len(fc.keyIdx))
-	}
-	sh.valVals = make([]types.Value, len(fc.valIdx))
 	return &subEncoder{o: o, sh: sh}, nil
 }
 
@@ -67,7 +56,7 @@ func (e *subEncoder) encode(b *changelog.Batch, kinds *[]changelog.Kind) error {
 		}
 		rec := e.o.getRecord()
 		if err := e.sh.encode(kind, row.Vals, rec); err != nil {
-			e.o.pool.Put(rec)
+			e.o.recycle(rec)
 			e.release()
 			return err
 		}
@@ -80,7 +69,7 @@ func (e *subEncoder) encode(b *changelog.Batch, kinds *[]changelog.Kind) error {
 // release returns the records of a failed Encode to the pool.
 func (e *subEncoder) release() {
 	for _, r := range e.recs {
-		e.o.pool.Put(r)
+		e.o.recycle(r)
 	}
 	e.recs = e.recs[:0]
 }
@@ -91,14 +80,16 @@ func (e *subEncoder) Write() error {
 		e.release()
 		return err
 	}
-	if o.cl == nil && len(e.recs) > 0 {
-		if err := o.beginTxn(); err != nil {
-			e.release()
-			return err
-		}
+	if len(e.recs) == 0 {
+		return nil
+	}
+	cl, err := o.producer()
+	if err != nil {
+		e.release()
+		return err
 	}
 	for _, rec := range e.recs {
-		o.cl.Produce(o.ctx, rec, o.promise)
+		cl.Produce(o.ctx, rec, o.promise)
 	}
 	e.recs = e.recs[:0]
 	return nil

@@ -60,11 +60,11 @@ func (s *sink) OpenTasks(ctx context.Context) (connectors.TaskOutput, error) {
 // OpenTasks opens the upsert-kafka sink for the tasks of a batch sink stage.
 func (s *upsertSink) OpenTasks(ctx context.Context) (connectors.TaskOutput, error) {
 	return &taskOutput{s: s.sink, name: s.cfg.table.Name, ctx: ctx, open: func(ctx context.Context) (*output, changelog.Output, error) {
-		u, err := s.Open(ctx)
+		u, err := s.openUpsert(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		return u.(*upsertOutput).output, u, nil
+		return u.output, u, nil
 	}}, nil
 }
 

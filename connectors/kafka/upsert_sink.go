@@ -16,6 +16,15 @@ import (
 // every -D row one tombstone, in input order; buffered ('sink.buffer-flush.*'), the last change of each key
 // is kept and written on flush.
 func (s *upsertSink) Open(ctx context.Context) (changelog.Output, error) {
+	u, err := s.openUpsert(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return concurrentUpsertOf(u), nil // unbuffered: subtasks write it (sink_concurrent.go)
+}
+
+// openUpsert opens the output (for the sink itself, or a batch sink stage's task, sink_tasks.go).
+func (s *upsertSink) openUpsert(ctx context.Context) (*upsertOutput, error) {
 	o, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -74,7 +83,7 @@ func (u *upsertOutput) Push(b *changelog.Batch) error {
 		}
 		rec := u.getRecord()
 		if err := u.encode(kind, row.Vals, rec); err != nil {
-			u.pool.Put(rec)
+			u.recycle(rec)
 			return err
 		}
 		u.place(row.Kind, rec)
@@ -120,13 +129,6 @@ func (u *upsertOutput) emit(rec *kgo.Record) {
 	}
 }
 
-// recycle returns a record that was never produced to the pool.
-func (u *upsertOutput) recycle(r *kgo.Record) {
-	key, val, hdr := r.Key, r.Value, r.Headers
-	*r = kgo.Record{Key: key[:0], Value: val[:0], Headers: hdr[:0]}
-	u.pool.Put(r)
-}
-
 // flushLocked hands the buffered records to the producer, in the order their keys were first buffered.
 func (u *upsertOutput) flushLocked() {
 	for i, rec := range u.buf {
@@ -169,6 +171,12 @@ func (u *upsertOutput) End() error {
 		u.flushLocked()
 		u.mu.Unlock()
 	}
+	if !u.ended {
+		if err := u.writeHeld(); err != nil { // the subtasks' writers' (sink_concurrent.go)
+			_ = u.output.Abort()
+			return err
+		}
+	}
 	return u.output.End()
 }
 
@@ -180,6 +188,9 @@ func (u *upsertOutput) PreCommit(ctx context.Context, checkpointID int64) ([]byt
 		return nil, nil
 	}
 	u.writeBuffered()
+	if err := u.writeHeld(); err != nil { // the subtasks' writers' (sink_concurrent.go)
+		return nil, err
+	}
 	return u.output.PreCommit(ctx, checkpointID)
 }
 

@@ -1,0 +1,221 @@
+package kafka
+
+import (
+	"bytes"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/formats"
+	"github.com/sluicesql/sluice/types"
+)
+
+// Kafka sinks written by the subtasks (connectors.ConcurrentOutput). A kafka or unbuffered upsert-kafka sink
+// gives every subtask that feeds it (source subtasks of a forward chain, keyed subtasks behind an exchange) a
+// writer of its own: the writer encodes rows with encoders and buffers of its own and hands the records to
+// the sink's producer itself, without the engine's graph lock (franz-go's client takes concurrent Produce
+// calls, and keeps the order of one caller's records per partition). Shared are only the record pool, the
+// delivery counters and the first lost record (the promise), and, exactly-once, the producer of the open
+// transaction: the first writer to push after a checkpoint opens it under txMu, and every writer then produces
+// into it. The engine never runs PreCommit, End or Abort while a writer pushes, so PreCommit's flush sees every
+// record of every writer before the checkpoint's cut and the transaction holds exactly those.
+//
+// upsert-kafka: a writer turns a -U row into a tombstone that it holds until its next row shows whether the
+// +U of the same key follows (then it is dropped), as the sink's own Push does; PreCommit, End and Abort take
+// care of the writers' held tombstones. Every change of a key comes from one subtask (the keyed subtask that
+// owns its key group), so it is produced by one writer, in order. A buffered upsert-kafka sink
+// ('sink.buffer-flush.*': one buffer of the last change per key, flushed by a timer) is not concurrent: it
+// stays on the locked path (EncodingOutput).
+
+var (
+	_ connectors.ConcurrentOutput = (*concurrentOutput)(nil)
+	_ connectors.ConcurrentOutput = (*concurrentUpsert)(nil)
+)
+
+// writersOpened counts the subtask writers opened (tests check that a job took this path).
+var writersOpened atomic.Int64
+
+// concurrentOutput is a kafka sink output that subtasks write.
+type concurrentOutput struct{ *output }
+
+// concurrentUpsert is an unbuffered upsert-kafka sink output that subtasks write.
+type concurrentUpsert struct{ *upsertOutput }
+
+// NewSubtaskWriter returns the writer of one subtask.
+func (c *concurrentOutput) NewSubtaskWriter(int) (connectors.SubtaskWriter, error) {
+	return c.newWriter(false)
+}
+
+// NewSubtaskWriter returns the writer of one subtask.
+func (c *concurrentUpsert) NewSubtaskWriter(int) (connectors.SubtaskWriter, error) {
+	return c.newWriter(true)
+}
+
+// concurrent returns o as an output that subtasks write, when its sink can be: every sink but a buffered
+// upsert-kafka one (and one without fresh encoders).
+func concurrent(o *output) changelog.Output {
+	if o.s.fresh == nil {
+		return o
+	}
+	return &concurrentOutput{o}
+}
+
+func concurrentUpsertOf(u *upsertOutput) changelog.Output {
+	if u.index != nil || u.s.fresh == nil {
+		return u
+	}
+	return &concurrentUpsert{u}
+}
+
+// shadow returns an output with the table's encoders and buffers of its own, for one subtask's encoding
+// (encode only: its producer, pool and transaction are o's).
+func (o *output) shadow() (*output, error) {
+	if o.s.fresh == nil {
+		return nil, fmt.Errorf("kafka table '%s': no encoders for subtasks", o.s.cfg.table.Name)
+	}
+	fc, err := o.s.fresh()
+	if err != nil {
+		return nil, err
+	}
+	s := *o.s
+	s.cfg = fc
+	sh := &output{s: &s, topic: o.topic}
+	sh.changelogEnc, _ = fc.value.Encoder.(formats.ChangelogEncoder)
+	if fc.key != nil {
+		sh.keyVals = make([]types.Value, len(fc.keyIdx))
+	}
+	sh.valVals = make([]types.Value, len(fc.valIdx))
+	return sh, nil
+}
+
+// producer returns the client that records go to: exactly-once, the producer of the open transaction, which
+// the first caller after a checkpoint opens (writers call it concurrently).
+func (o *output) producer() (*kgo.Client, error) {
+	if o.tx == nil {
+		return o.cl, nil
+	}
+	o.txMu.Lock()
+	defer o.txMu.Unlock()
+	if o.cl == nil {
+		if err := o.beginTxn(); err != nil {
+			return nil, err
+		}
+	}
+	return o.cl, nil
+}
+
+// subWriter writes the rows of one subtask.
+type subWriter struct {
+	o       *output // the sink: pool, producer, transaction, delivery failures
+	sh      *output // this writer's encoders and buffers
+	upsert  bool
+	pending *kgo.Record // upsert: the tombstone of a -U row, until the next row shows whether its +U follows
+}
+
+func (o *output) newWriter(upsert bool) (*subWriter, error) {
+	sh, err := o.shadow()
+	if err != nil {
+		return nil, err
+	}
+	w := &subWriter{o: o, sh: sh, upsert: upsert}
+	o.txMu.Lock()
+	o.writers = append(o.writers, w)
+	o.txMu.Unlock()
+	writersOpened.Add(1)
+	return w, nil
+}
+
+// Push encodes every row of b as a record and produces it (upsert: a -U row's tombstone is held, see
+// place). It returns the first delivery failure seen so far (at-least-once, exactly-once).
+func (w *subWriter) Push(b *changelog.Batch) error {
+	if len(b.Rows) == 0 {
+		return nil
+	}
+	o := w.o
+	if err := o.failure(); err != nil {
+		return err
+	}
+	cl, err := o.producer()
+	if err != nil {
+		return err
+	}
+	now := time.Now() // stampRecord
+	for i := range b.Rows {
+		row := &b.Rows[i]
+		kind := row.Kind
+		if w.upsert {
+			if kind == changelog.UpdateBefore {
+				kind = changelog.Delete
+			}
+		} else if kind != changelog.Insert && w.sh.changelogEnc == nil {
+			return fmt.Errorf("kafka table '%s': the kafka sink only writes inserts, got a %s row; use 'upsert-kafka' for updating results", o.s.cfg.table.Name, row.Kind)
+		}
+		rec := o.getRecord()
+		if err := w.sh.encode(kind, row.Vals, rec); err != nil {
+			o.recycle(rec)
+			return err
+		}
+		stampRecord(rec, now)
+		if w.upsert {
+			w.place(cl, row.Kind, rec)
+			continue
+		}
+		cl.Produce(o.ctx, rec, o.promise)
+	}
+	return nil
+}
+
+// place produces the record of a row of kind k, after the held tombstone unless rec is the +U of its key.
+func (w *subWriter) place(cl *kgo.Client, k changelog.Kind, rec *kgo.Record) {
+	o := w.o
+	if p := w.pending; p != nil {
+		w.pending = nil
+		if k == changelog.UpdateAfter && bytes.Equal(p.Key, rec.Key) {
+			o.recycle(p)
+		} else {
+			cl.Produce(o.ctx, p, o.promise)
+		}
+	}
+	if k == changelog.UpdateBefore {
+		w.pending = rec
+		return
+	}
+	cl.Produce(o.ctx, rec, o.promise)
+}
+
+// writeHeld produces the tombstones that writers hold (PreCommit, End: no writer pushes meanwhile).
+func (o *output) writeHeld() error {
+	for _, w := range o.writers {
+		if w.pending == nil {
+			continue
+		}
+		cl, err := o.producer()
+		if err != nil {
+			return err
+		}
+		cl.Produce(o.ctx, w.pending, o.promise)
+		w.pending = nil
+	}
+	return nil
+}
+
+// dropHeld returns the tombstones that writers hold to the pool (Abort).
+func (o *output) dropHeld() {
+	for _, w := range o.writers {
+		if w.pending != nil {
+			o.recycle(w.pending)
+			w.pending = nil
+		}
+	}
+}
+
+// recycle returns a record that was never produced to the pool.
+func (o *output) recycle(r *kgo.Record) {
+	key, val, hdr := r.Key, r.Value, r.Headers
+	*r = kgo.Record{Key: key[:0], Value: val[:0], Headers: hdr[:0]}
+	o.pool.Put(r)
+}
