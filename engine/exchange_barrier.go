@@ -44,6 +44,9 @@ import (
 // barrierCutsTaken counts the checkpoints taken with barriers (tests check that a job took this path).
 var barrierCutsTaken atomic.Int64
 
+// barrierSavepoints counts the savepoints (STOP ... WITH SAVEPOINT) cut with barriers.
+var barrierSavepoints atomic.Int64
+
 // noBarriers turns barrier checkpoints off (a test hook: compare against the quiesce).
 var noBarriers = false
 
@@ -57,14 +60,6 @@ func (g *graph) barrierCheckpoints() bool {
 	}
 	if g.xSourceRuns != len(g.sources) {
 		return false // a source pushes under the graph lock (or into a sink of its own)
-	}
-	for _, r := range g.exchanges {
-		if r.feeds && r.x.CountsLateRows() {
-			return false // their late-row count is written as the sum over subtasks that run on after the cut
-		}
-		if r.feeds && g.subtaskAssigners {
-			return false // the assigners' part is read from a keyed subtask's union, which may run on after its barrier
-		}
 	}
 	return true
 }
@@ -122,7 +117,10 @@ func (g *graph) cutGateState() (gateState, error) {
 // opens the gate (openGate) and waits until every keyed subtask took its barrier. release lets them continue;
 // call it once the checkpoint's part under the graph lock is done, also when barrierCut fails.
 // gs is the state of the operators chained into the source subtasks, cut at the gate.
-func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos map[*participant][]byte, gs gateState, release func(), err error) {
+// With drain every keyed subtask sends the maximum watermark into its operator at its barrier (STOP ... WITH
+// DRAIN). With stop the sources stop at the cut: the gate stays closed until the cut is written (Flink's
+// synchronous savepoint) unless the caller opens it with the graph stopping.
+func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain bool) (pos map[*participant][]byte, gs gateState, release func(), err error) {
 	release = sync.OnceFunc(func() {
 		for _, r := range g.exchanges {
 			r.x.ReleaseBarrier()
@@ -153,7 +151,7 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos 
 	}
 	// No keyed subtask needs the graph lock to make room in its queue: the barriers go in without it.
 	for _, r := range g.exchanges {
-		if err := r.x.StartBarrier(id); err != nil {
+		if err := r.x.StartBarrier(id, drain); err != nil {
 			return nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
