@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
 )
 
@@ -120,4 +122,156 @@ func waitAllOnce(t *testing.T, addr, topic string, n int) {
 			t.Fatalf("order %d written %d times (%d orders)", id, c, len(ids))
 		}
 	}
+}
+
+// TestBarrierForwardWatermarkLateRestart: an OVER aggregate per user over table o (its WATERMARK chained
+// into the source subtasks; it counts the late rows it drops) feeds a GROUP BY keyed → keyed, at
+// parallelism 2. A checkpoint starts while a subtask of the GROUP BY is blocked before its barrier; the
+// OVER's subtasks forward their barriers and run on over rows that arrive after the cut: late ones (counted)
+// and on-time ones far ahead (their watermark moves on). The checkpoint takes the barrier path
+// (barrierCutsTaken) and writes the assigners' watermark and the late-row count as they were at the OVER
+// subtasks' barriers. A job restored from it reads the rows after the cut again: the GROUP BY's output is
+// exact and the late rows are counted once (a watermark or count read under the graph lock, after the
+// OVER's subtasks ran on, drops the replayed on-time rows as late, or counts the late ones twice).
+func TestBarrierForwardWatermarkLateRestart(t *testing.T) {
+	const n0, late, n1 = 37 * 100, 50, 37 * 100
+	addr := exchangeBroker(t)
+	var armed atomic.Bool
+	blocked, release := make(chan struct{}), make(chan struct{})
+	hold, err := expr.NewUDF("hold", func(v int64) int64 {
+		if armed.CompareAndSwap(true, false) {
+			close(blocked)
+			<-release
+		}
+		return v
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const insert = `INSERT INTO levels SELECT hold(c), COUNT(*) FROM (SELECT user_id, COUNT(*) OVER (PARTITION BY user_id ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS c FROM o) GROUP BY c`
+	produceExchangeOrders(t, addr, "ord", 0, n0)
+	s, notice := barrierSession(t, addr, 2, "1 h", hold)
+	execScript(t, s, "SET 'execution.checkpointing.externalized-checkpoint-retention' = 'RETAIN_ON_CANCELLATION';\n")
+	keyed := keyedExchangesBuilt.Load()
+	j := startInsert(t, s, insert)
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+		j.Cancel()
+		_ = j.Wait(context.Background())
+	}()
+	if keyedExchangesBuilt.Load() == keyed {
+		t.Fatal("no keyed → keyed exchange built")
+	}
+	counts := map[int64]int{}
+	for i := range n0 {
+		counts[int64(i%37)]++
+	}
+	// the OVER emits a row once the watermark passed it: not every row yet
+	if !waitUntil(20*time.Second, func() bool { return len(upsertTable(t, addr, "levels")) >= 90 }) {
+		t.Fatal("no output")
+	}
+	j.mu.Lock()
+	g := j.graph
+	j.mu.Unlock()
+	if !g.barrierCheckpoints() {
+		t.Fatal("the graph does not take barrier checkpoints")
+	}
+	// before the cut: late rows (ids 0..49 again, far behind the watermark), then order n0 (user 0), whose
+	// output blocks in a GROUP BY subtask
+	produceExchangeOrders(t, addr, "ord", 0, late)
+	if !waitUntil(20*time.Second, func() bool { return j.Metrics().RowsIn >= n0+late }) {
+		t.Fatal("the late rows were not read")
+	}
+	// orders n0..n0+3, one per partition: the watermark moves, the OVER emits, a GROUP BY subtask blocks
+	armed.Store(true)
+	produceExchangeOrders(t, addr, "ord", n0, 4)
+	for i := n0; i < n0+4; i++ {
+		counts[int64(i%37)]++
+	}
+	select {
+	case <-blocked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("hold was never called")
+	}
+	cuts := barrierCutsTaken.Load()
+	done := make(chan error, 1)
+	var path string
+	go func() {
+		var err error
+		path, err = g.ckpt.cycle(context.Background(), true, false)
+		done <- err
+	}()
+	if !waitUntil(20*time.Second, func() bool { return g.exchanges[0].x.InBarrier() }) {
+		t.Fatal("the checkpoint did not start a barrier")
+	}
+	// after the cut: late rows again (ids 50..99) and on-time ones far ahead, read by the OVER's subtasks
+	// past their barriers
+	produceExchangeOrders(t, addr, "ord", late, late)
+	produceExchangeOrders(t, addr, "ord", n0+4, n1)
+	for i := n0 + 4; i < n0+4+n1; i++ {
+		counts[int64(i%37)]++
+	}
+	if !waitUntil(20*time.Second, func() bool { return j.Metrics().RowsIn >= n0+2*late+4+n1 }) {
+		t.Fatal("the rows after the cut were not read")
+	}
+	over := g.exchanges[len(g.exchanges)-1].x
+	waitUntil(5*time.Second, func() bool { return over.Pending() < 4 }) // the OVER's subtasks ran on (as far as the queues let them)
+	close(release)
+	released = true
+	if err := <-done; err != nil {
+		t.Fatalf("checkpoint: %v\n%s", err, notice)
+	}
+	if barrierCutsTaken.Load() != cuts+1 {
+		t.Fatal("the checkpoint was not cut with barriers")
+	}
+	j.Cancel()
+	_ = j.Wait(context.Background())
+	// restored from the cut: the rows after it are read again
+	s2, notice2 := barrierSession(t, addr, 2, "1 h", hold)
+	execScript(t, s2, fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
+	j2 := startInsert(t, s2, insert)
+	defer func() {
+		j2.Cancel()
+		_ = j2.Wait(context.Background())
+	}()
+	// one order per partition far ahead: its watermark lets the OVER emit every row before it
+	produceExchangeOrders(t, addr, "ord", 1000000, 4)
+	waitUpsert(t, addr, "levels", overLevels(counts))
+	j2.mu.Lock()
+	g2 := j2.graph
+	j2.mu.Unlock()
+	g2.gate.Lock()
+	err = g2.quiesce(false)
+	var lateRows int64
+	for _, p := range g2.parts {
+		if out, ok := p.op.(changelog.Output); ok {
+			lateRows += exec.LateRows(out)
+		}
+	}
+	g2.gate.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lateRows != 2*late {
+		t.Fatalf("%d late rows counted, want %d\n%s", lateRows, 2*late, notice2)
+	}
+}
+
+// overLevels is the number of users per running count c over the per-user counts (an OVER's COUNT(*)
+// emits 1..count for each user).
+func overLevels(counts map[int64]int) map[string]string {
+	per := map[int]int{}
+	for _, c := range counts {
+		for i := 1; i <= c; i++ {
+			per[i]++
+		}
+	}
+	want := map[string]string{}
+	for c, u := range per {
+		want[fmt.Sprintf(`{"cnt":%d}`, c)] = fmt.Sprintf(`{"cnt":%d,"users":%d}`, c, u)
+	}
+	return want
 }
