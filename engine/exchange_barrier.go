@@ -34,12 +34,14 @@ import (
 // barrier) and, its output going to the graph, waits there unchanged until the part under the graph lock is
 // done, so the part read there is the one at the cut.
 //
-// Shapes that keep the quiesce (barrierCheckpoints): savepoints and STOP ... WITH SAVEPOINT; a source that
-// does not route into an exchange (it pushes under the graph lock, into a sink of its own, or is a reused
-// scan); watermark assigners chained into source subtasks in a graph where an exchange feeds another (a
-// keyed subtask that forwards its barrier runs on, and its union's watermark with it); local aggregates built
-// under the graph lock (graph.locals); an exchange feeding another whose operators count late rows (written
-// as the sum over subtasks that run on after their barrier); the rocksdb backend.
+// A keyed subtask that forwards its barrier runs on: the watermark its union had sent on and its late-row
+// count are recorded at its barrier (exec: unionCut, lateAt) and written instead of the live values.
+// Savepoints and STOP ... WITH SAVEPOINT take the same path (checkpoint.go: drain at the barriers; with stop
+// the subtasks are not released and the rows after the cut stay queued behind the barriers).
+//
+// Shapes that keep the quiesce (barrierCheckpoints): a source that does not route into an exchange (it
+// pushes under the graph lock, into a sink of its own, or is a reused scan); local aggregates built under
+// the graph lock (graph.locals); the rocksdb backend.
 
 // barrierCutsTaken counts the checkpoints taken with barriers (tests check that a job took this path).
 var barrierCutsTaken atomic.Int64
