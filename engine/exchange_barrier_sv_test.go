@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/state"
 )
 
 // TestBarrierSavepointRestart: STOP JOB ... WITH SAVEPOINT at parallelism 2 while the input keeps arriving
@@ -131,8 +135,9 @@ func waitAllOnce(t *testing.T, addr, topic string, n int) {
 // and on-time ones far ahead (their watermark moves on). The checkpoint takes the barrier path
 // (barrierCutsTaken) and writes the assigners' watermark and the late-row count as they were at the OVER
 // subtasks' barriers. A job restored from it reads the rows after the cut again: the GROUP BY's output is
-// exact and the late rows are counted once (a watermark or count read under the graph lock, after the
-// OVER's subtasks ran on, drops the replayed on-time rows as late, or counts the late ones twice).
+// exact and the late rows are counted once (a count read under the graph lock, after the OVER's subtasks
+// ran on, counts the late rows after the cut twice), and the assigners' watermark in the checkpoint is not
+// past the rows before the cut (read under the lock it is).
 func TestBarrierForwardWatermarkLateRestart(t *testing.T) {
 	const n0, late, n1 = 37 * 100, 50, 37 * 100
 	addr := exchangeBroker(t)
@@ -229,6 +234,10 @@ func TestBarrierForwardWatermarkLateRestart(t *testing.T) {
 	}
 	j.Cancel()
 	_ = j.Wait(context.Background())
+	// the assigners' watermark in the checkpoint is the one at the cut: no row after order n0+3 is behind it
+	if wm := assignerWatermark(t, path); wm > (n0+3)*10-1000 {
+		t.Fatalf("the checkpoint holds the watermark %d, past the rows before the cut (at most %d)", wm, (n0+3)*10-1000)
+	}
 	// restored from the cut: the rows after it are read again
 	s2, notice2 := barrierSession(t, addr, 2, "1 h", hold)
 	execScript(t, s2, fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
@@ -237,6 +246,13 @@ func TestBarrierForwardWatermarkLateRestart(t *testing.T) {
 		j2.Cancel()
 		_ = j2.Wait(context.Background())
 	}()
+	// the watermark moves over the rows after the cut as they are read again: rows up to order ~7300 (every
+	// user's 190th among them) come out before any order further ahead is read
+	if !waitUntil(20*time.Second, func() bool {
+		return upsertTable(t, addr, "levels")[`{"cnt":190}`] == `{"cnt":190,"users":37}`
+	}) {
+		t.Fatalf("the restored job's watermark does not move over the rows after the cut\n%s", notice2)
+	}
 	// one order per partition far ahead: its watermark lets the OVER emit every row before it
 	produceExchangeOrders(t, addr, "ord", 1000000, 4)
 	waitUpsert(t, addr, "levels", overLevels(counts))
@@ -274,4 +290,38 @@ func overLevels(counts map[int64]int) map[string]string {
 		want[fmt.Sprintf(`{"cnt":%d}`, c)] = fmt.Sprintf(`{"cnt":%d,"users":%d}`, c, u)
 	}
 	return want
+}
+
+// assignerWatermark reads the watermark of the WatermarkAssigner part of the checkpoint at path (its
+// operator-wide entry ends with the watermark written twice, as varints).
+func assignerWatermark(t *testing.T, path string) int64 {
+	t.Helper()
+	cp, err := state.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range cp.Metadata.Parts {
+		if !strings.Contains(ps.Name, "WatermarkAssigner") {
+			continue
+		}
+		r, err := cp.Reader(ps)
+		if err != nil || r == nil {
+			t.Fatalf("part %s: %v", ps.Name, err)
+		}
+		_, _, v, ok, err := r.Next()
+		if err != nil || !ok {
+			t.Fatalf("part %s: no entry (%v)", ps.Name, err)
+		}
+		for l := 1; 2*l <= len(v) && l <= binary.MaxVarintLen64; l++ {
+			a, b := v[len(v)-2*l:len(v)-l], v[len(v)-l:]
+			if bytes.Equal(a, b) {
+				if wm, n := binary.Varint(b); n == l {
+					return wm
+				}
+			}
+		}
+		t.Fatalf("part %s: unreadable entry %x", ps.Name, v)
+	}
+	t.Fatal("no WatermarkAssigner part in the checkpoint")
+	return 0
 }
