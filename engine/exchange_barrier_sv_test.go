@@ -325,3 +325,102 @@ func assignerWatermark(t *testing.T, path string) int64 {
 	t.Fatal("no WatermarkAssigner part in the checkpoint")
 	return 0
 }
+
+// TestBarrierSavepointDrain: STOP JOB ... WITH SAVEPOINT WITH DRAIN of a TUMBLE window aggregate per user
+// over table o at parallelism 2, cut with barriers while the input keeps arriving: every keyed subtask sends
+// the maximum watermark into its window aggregate at its barrier, so every window of the rows before the
+// cut fires before the savepoint (the last ones only fire that way: the watermark is 1 s behind the rows)
+// with exactly those rows, and no row after the cut is in a window (the job ends at the cut). The rows
+// before the cut are those below the savepoint's kafka positions.
+func TestBarrierSavepointDrain(t *testing.T) {
+	const n, chunk = 6000, 400
+	addr := exchangeBroker(t)
+	produceExchangeOrders(t, addr, "ord", 0, chunk)
+	s, notice := barrierSession(t, addr, 2, "1 h")
+	execScript(t, s, strings.ReplaceAll(`CREATE TABLE wins (first_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (first_id) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'wins', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json');
+`, "ADDR", addr))
+	j := startInsert(t, s, `INSERT INTO wins SELECT MIN(id), COUNT(*), SUM(amount) FROM TABLE(TUMBLE(TABLE o, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_id, window_start, window_end`)
+	var wg sync.WaitGroup
+	var produced atomic.Int64
+	produced.Store(chunk)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for c := chunk; c < n; c += chunk {
+			time.Sleep(10 * time.Millisecond)
+			produceExchangeOrders(t, addr, "ord", c, chunk)
+			produced.Store(int64(c + chunk))
+		}
+	}()
+	waitUntil(30*time.Second, func() bool { return produced.Load() >= n/2 })
+	svs := barrierSavepoints.Load()
+	path, err := j.Stop(context.Background(), t.TempDir(), true)
+	if err != nil {
+		t.Fatalf("stop: %v\n%s", err, notice)
+	}
+	if err := j.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if barrierSavepoints.Load() != svs+1 {
+		t.Fatal("the savepoint was not cut with barriers")
+	}
+	// the orders before the cut: offset o of partition p is order 4 o + p
+	pos := kafkaPositions(t, path)
+	type win struct{ first, cnt, total int }
+	wins := map[[2]int]*win{}
+	for i := range n {
+		if int64(i/4) >= pos[int32(i%4)] {
+			continue
+		}
+		k := [2]int{i / 100, i % 37}
+		w := wins[k]
+		if w == nil {
+			w = &win{first: i}
+			wins[k] = w
+		}
+		w.cnt++
+		w.total += i % 7
+	}
+	want := map[string]string{}
+	for _, w := range wins {
+		want[fmt.Sprintf(`{"first_id":%d}`, w.first)] = fmt.Sprintf(`{"first_id":%d,"cnt":%d,"total":%d}`, w.first, w.cnt, w.total)
+	}
+	t.Logf("positions %v: %d windows", pos, len(want))
+	waitUpsert(t, addr, "wins", want)
+}
+
+// kafkaPositions reads the kafka source's positions (per partition of topic ord) in the checkpoint at path.
+func kafkaPositions(t *testing.T, path string) map[int32]int64 {
+	t.Helper()
+	cp, err := state.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range cp.Metadata.Parts {
+		if ps.Kind != "source" {
+			continue
+		}
+		b := ps.Inline
+		n, k := binary.Uvarint(b)
+		b = b[k:]
+		pos := map[int32]int64{}
+		for range n {
+			l, k := binary.Uvarint(b)
+			b = b[k+int(l):]
+			p, k1 := binary.Varint(b)
+			b = b[k1:]
+			o, k2 := binary.Varint(b)
+			b = b[k2:]
+			if k <= 0 || k1 <= 0 || k2 <= 0 {
+				t.Fatalf("unreadable position %x", ps.Inline)
+			}
+			pos[int32(p)] = o
+		}
+		return pos
+	}
+	t.Fatal("no source in the checkpoint")
+	return nil
+}
