@@ -40,8 +40,7 @@ import (
 // the subtasks are not released and the rows after the cut stay queued behind the barriers).
 //
 // Shapes that keep the quiesce (barrierCheckpoints): a source that does not route into an exchange (it
-// pushes under the graph lock, into a sink of its own, or is a reused scan); local aggregates built under
-// the graph lock (graph.locals); the rocksdb backend.
+// pushes under the graph lock, into a sink of its own, or is a reused scan); the rocksdb backend.
 
 // barrierCutsTaken counts the checkpoints taken with barriers (tests check that a job took this path).
 var barrierCutsTaken atomic.Int64
@@ -57,9 +56,8 @@ func (g *graph) barrierCheckpoints() bool {
 	if noBarriers || len(g.exchanges) == 0 || g.batch || g.backend != nil || g.stage != nil || g.bsp != nil || g.staged != nil {
 		return false
 	}
-	if len(g.locals) > 0 {
-		return false // built under the graph lock, fed by subtasks that may run on after their barrier
-	}
+	// Local aggregates built under the graph lock (g.locals) are fed under it by keyed subtasks whose output
+	// goes to the graph: those wait at their barriers, so the locals' partials at the lock are those at the cut.
 	if g.xSourceRuns != len(g.sources) {
 		return false // a source pushes under the graph lock (or into a sink of its own)
 	}

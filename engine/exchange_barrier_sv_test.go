@@ -424,3 +424,57 @@ func kafkaPositions(t *testing.T, path string) map[int32]int64 {
 	t.Fatal("no source in the checkpoint")
 	return nil
 }
+
+// TestBarrierGraphLocalRestart: a two-phase GROUP BY over a join (TWO_PHASE, mini-batches of 5000 rows or
+// 1 s) at parallelism 2: the join runs in keyed subtasks, the local aggregate under the graph lock
+// (graph.locals) takes their output and keeps pending partials across checkpoints. Checkpoints every 20 ms
+// are cut with barriers while the input arrives; a function in the join's forward chain fails once, three
+// quarters into the input, and the job restarts in-process from its latest checkpoint: every order counted
+// once. The join's subtasks wait at their barriers, so the local's partials at the lock are those at the cut
+// (released before the lock, the subtasks put rows after the cut into them, and the restart counts them
+// twice).
+func TestBarrierGraphLocalRestart(t *testing.T) {
+	const n, chunk = 12000, 300
+	addr := exchangeBroker(t)
+	var failed atomic.Int32
+	var calls, cutsBefore atomic.Int64
+	cuts := barrierCutsTaken.Load()
+	pace, err := expr.NewUDF("pace", func(v int64) (int64, error) {
+		time.Sleep(10 * time.Microsecond)
+		if calls.Add(1) == n*3/4 && failed.CompareAndSwap(0, 1) {
+			cutsBefore.Store(barrierCutsTaken.Load() - cuts)
+			return 0, fmt.Errorf("injected failure after %d rows", n*3/4)
+		}
+		return v, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	produceExchangeOrders(t, addr, "ord", 0, chunk)
+	s, notice := barrierSession(t, addr, 2, "20 ms", pace)
+	execScript(t, s, `SET 'table.exec.mini-batch.enabled' = 'true'; SET 'table.exec.mini-batch.allow-latency' = '1 s';
+SET 'table.exec.mini-batch.size' = '5000'; SET 'table.optimizer.agg-phase-strategy' = 'TWO_PHASE';
+`)
+	j := startInsert(t, s, `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM (SELECT a.user_id, pace(b.amount) AS amount FROM p a JOIN p b ON a.id = b.id) GROUP BY user_id`)
+	defer func() {
+		j.Cancel()
+		_ = j.Wait(context.Background())
+	}()
+	j.mu.Lock()
+	g := j.graph
+	j.mu.Unlock()
+	if len(g.locals) == 0 || len(g.exchanges) == 0 || !g.barrierCheckpoints() {
+		t.Fatalf("%d graph locals, %d exchanges, barrier checkpoints %v; want a local under the graph lock behind an exchange, with barriers", len(g.locals), len(g.exchanges), g.barrierCheckpoints())
+	}
+	for c := chunk; c < n; c += chunk {
+		time.Sleep(10 * time.Millisecond)
+		produceExchangeOrders(t, addr, "ord", c, chunk)
+	}
+	waitUpsert(t, addr, "totals", totalsWant(n))
+	if failed.Load() != 1 || j.Metrics().Restarts != 1 {
+		t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", failed.Load(), j.Metrics().Restarts, notice)
+	}
+	if got := cutsBefore.Load(); got < 1 {
+		t.Fatalf("%d checkpoints cut with barriers before the failure, want at least 1", got)
+	}
+}
