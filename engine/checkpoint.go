@@ -135,6 +135,8 @@ type checkpointer struct {
 	failed  int        // consecutive failed checkpoints
 	latest  *state.Checkpoint
 	stopped bool
+	// stopCut: STOP ... WITH SAVEPOINT cut with barriers (the sources read past the cut; final publishes nothing)
+	stopCut bool
 }
 
 func newCheckpointer(g *graph, cfg checkpointConfig, j *Job, notice func(string, ...any)) *checkpointer {
@@ -249,15 +251,25 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	})
 	defer openGate()
 	// Barriers (exchange_barrier.go): the sources continue while the keyed subtasks reach the cut; pos holds
-	// the source positions recorded at it. Otherwise quiesce: wait with the gate closed until nothing is in
-	// flight.
+	// the source positions recorded at it. Savepoints and STOP ... WITH SAVEPOINT too: with drain the
+	// subtasks send the maximum watermark into their operators at their barriers; with stop the rows after
+	// the cut stay queued behind the barriers and the job ends there. Otherwise quiesce: wait with the gate
+	// closed until nothing is in flight.
 	var pos map[*participant][]byte
 	var gs gateState
 	release := func() {}
-	if !savepoint && !drain && !stop && g.barrierCheckpoints() {
+	kept := false // STOP's cut was written: the keyed subtasks stay at their barriers until the job is cancelled
+	if g.barrierCheckpoints() {
 		var err error
-		pos, gs, release, err = g.barrierCut(pctx, id, openGate)
-		defer release()
+		pos, gs, release, err = g.barrierCut(pctx, id, openGate, drain)
+		defer func() {
+			if !kept {
+				release()
+			}
+		}()
+		if savepoint {
+			barrierSavepoints.Add(1)
+		}
 		if err != nil {
 			if errors.Is(err, errSinkEnded) {
 				return "", err
@@ -360,11 +372,17 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		if stop {
 			g.stopped = true
 			g.stopping.Store(true)
+			// Barriers: the rows the sources routed after the cut are queued behind them; the subtasks
+			// that wait there are not released (they end with the job), nothing after the cut is
+			// processed, and no later cycle or final() publishes positions past it.
+			kept, c.stopped, c.stopCut = true, true, true
 		}
 	}
 	g.mu.Unlock()
 	openGate()
-	release() // the keyed subtasks waiting at their barriers continue
+	if !kept {
+		release() // the keyed subtasks waiting at their barriers continue
+	}
 	if backendDir != "" {
 		defer os.RemoveAll(backendDir) // moved into the checkpoint unless writing it failed
 	}
@@ -434,7 +452,11 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 func (c *checkpointer) final(ctx context.Context) {
 	c.mu.Lock()
 	c.stopped = true
+	stopCut := c.stopCut
 	c.mu.Unlock()
+	if stopCut {
+		return // the savepoint published the positions at its cut; the sources read past it
+	}
 	for _, p := range c.g.parts {
 		if p.src == nil {
 			continue

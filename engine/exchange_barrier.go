@@ -34,15 +34,19 @@ import (
 // barrier) and, its output going to the graph, waits there unchanged until the part under the graph lock is
 // done, so the part read there is the one at the cut.
 //
-// Shapes that keep the quiesce (barrierCheckpoints): savepoints and STOP ... WITH SAVEPOINT; a source that
-// does not route into an exchange (it pushes under the graph lock, into a sink of its own, or is a reused
-// scan); watermark assigners chained into source subtasks in a graph where an exchange feeds another (a
-// keyed subtask that forwards its barrier runs on, and its union's watermark with it); local aggregates built
-// under the graph lock (graph.locals); an exchange feeding another whose operators count late rows (written
-// as the sum over subtasks that run on after their barrier); the rocksdb backend.
+// A keyed subtask that forwards its barrier runs on: the watermark its union had sent on and its late-row
+// count are recorded at its barrier (exec: unionCut, lateAt) and written instead of the live values.
+// Savepoints and STOP ... WITH SAVEPOINT take the same path (checkpoint.go: drain at the barriers; with stop
+// the subtasks are not released and the rows after the cut stay queued behind the barriers).
+//
+// Shapes that keep the quiesce (barrierCheckpoints): a source that does not route into an exchange (it
+// pushes under the graph lock, into a sink of its own, or is a reused scan); the rocksdb backend.
 
 // barrierCutsTaken counts the checkpoints taken with barriers (tests check that a job took this path).
 var barrierCutsTaken atomic.Int64
+
+// barrierSavepoints counts the savepoints (STOP ... WITH SAVEPOINT) cut with barriers.
+var barrierSavepoints atomic.Int64
 
 // noBarriers turns barrier checkpoints off (a test hook: compare against the quiesce).
 var noBarriers = false
@@ -52,19 +56,10 @@ func (g *graph) barrierCheckpoints() bool {
 	if noBarriers || len(g.exchanges) == 0 || g.batch || g.backend != nil || g.stage != nil || g.bsp != nil || g.staged != nil {
 		return false
 	}
-	if len(g.locals) > 0 {
-		return false // built under the graph lock, fed by subtasks that may run on after their barrier
-	}
+	// Local aggregates built under the graph lock (g.locals) are fed under it by keyed subtasks whose output
+	// goes to the graph: those wait at their barriers, so the locals' partials at the lock are those at the cut.
 	if g.xSourceRuns != len(g.sources) {
 		return false // a source pushes under the graph lock (or into a sink of its own)
-	}
-	for _, r := range g.exchanges {
-		if r.feeds && r.x.CountsLateRows() {
-			return false // their late-row count is written as the sum over subtasks that run on after the cut
-		}
-		if r.feeds && g.subtaskAssigners {
-			return false // the assigners' part is read from a keyed subtask's union, which may run on after its barrier
-		}
 	}
 	return true
 }
@@ -122,7 +117,10 @@ func (g *graph) cutGateState() (gateState, error) {
 // opens the gate (openGate) and waits until every keyed subtask took its barrier. release lets them continue;
 // call it once the checkpoint's part under the graph lock is done, also when barrierCut fails.
 // gs is the state of the operators chained into the source subtasks, cut at the gate.
-func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos map[*participant][]byte, gs gateState, release func(), err error) {
+// With drain every keyed subtask sends the maximum watermark into its operator at its barrier (STOP ... WITH
+// DRAIN). With stop the sources stop at the cut: the gate stays closed until the cut is written (Flink's
+// synchronous savepoint) unless the caller opens it with the graph stopping.
+func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain bool) (pos map[*participant][]byte, gs gateState, release func(), err error) {
 	release = sync.OnceFunc(func() {
 		for _, r := range g.exchanges {
 			r.x.ReleaseBarrier()
@@ -153,7 +151,7 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func()) (pos 
 	}
 	// No keyed subtask needs the graph lock to make room in its queue: the barriers go in without it.
 	for _, r := range g.exchanges {
-		if err := r.x.StartBarrier(id); err != nil {
+		if err := r.x.StartBarrier(id, drain); err != nil {
 			return nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}

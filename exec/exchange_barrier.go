@@ -42,6 +42,15 @@ type xBarrierRun struct {
 	// with forward: per subtask its state written at the barrier (snapped), as snapshotSubtasks writes it
 	snaps   [][]stateEntry
 	snapped []bool
+	// drain: every subtask sends the maximum watermark into its operator at the barrier, before its state
+	// is written (STOP ... WITH SAVEPOINT WITH DRAIN)
+	drain bool
+	// with forward: per subtask, per side the watermark its union had sent on at the barrier (unionCut)
+	wms [][]int64
+	// with forward and late-row counters (late_rows.go): per subtask its count at the barrier; others is
+	// closed once every subtask but the first took the barrier (the first writes the sum)
+	late   []int64
+	others chan struct{}
 }
 
 // take marks subtask k as having taken the barrier (under Exchange.mu).
@@ -52,6 +61,13 @@ func (b *xBarrierRun) take(k int) {
 	b.taken[k] = true
 	if b.left--; b.left == 0 {
 		close(b.reached)
+	}
+	if b.others != nil && (b.left == 0 || b.left == 1 && !b.taken[0]) {
+		select {
+		case <-b.others:
+		default:
+			close(b.others)
+		}
 	}
 }
 
@@ -84,7 +100,36 @@ func (x *Exchange) AlignSide(side int) {
 
 // SetBarrierForward sets f to forward barrier id from subtask k into the next exchange (after what k sent
 // before it); the subtask's state is then written at its barrier and it does not wait. Call it before Run.
-func (x *Exchange) SetBarrierForward(f func(k int, id int64) error) { x.forward = f }
+func (x *Exchange) SetBarrierForward(f func(k int, id int64) error) {
+	x.forward = f
+	for _, s := range x.subs {
+		for side, ins := range s.ins {
+			if len(ins) > 0 {
+				if u, ok := ins[0].(*unionInput); ok {
+					u.u.cut = &unionCut{x: x, k: s.idx, side: side}
+				}
+			}
+		}
+	}
+}
+
+// unionCut is where the union of a subtask that forwards its barrier finds the watermark it had sent on at
+// the barrier (the subtask runs on after it): exec.SubtaskWatermarkState writes that one.
+type unionCut struct {
+	x       *Exchange
+	k, side int
+}
+
+// at returns the watermark the union had sent on at the current barrier, if its subtask took it.
+func (c *unionCut) at() (int64, bool) {
+	c.x.mu.Lock()
+	defer c.x.mu.Unlock()
+	b := c.x.bar
+	if b == nil || b.wms == nil || !b.snapped[c.k] {
+		return 0, false
+	}
+	return b.wms[c.k][c.side], true
+}
 
 // CountsLateRows reports whether the subtasks' operators count late rows (late_rows.go): their count is
 // written as the sum over the subtasks, which a barrier that does not stop them cannot cut.
@@ -109,12 +154,19 @@ func (x *Exchange) fromSources() bool {
 // StartBarrier starts barrier id in the exchange. Start it on every exchange before QueueBarrier on any (a
 // barrier forwarded into an exchange that has not started it would be taken for a stale one). Every
 // StartBarrier must be followed by ReleaseBarrier, also when the checkpoint fails.
-func (x *Exchange) StartBarrier(id int64) error {
+// With drain every subtask sends the maximum watermark into its operator when it takes the barrier, before
+// its state is written or it waits (STOP ... WITH SAVEPOINT WITH DRAIN: windows and timers fire before the
+// cut, as the quiesce's Drain makes them).
+func (x *Exchange) StartBarrier(id int64, drain bool) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	b := &xBarrierRun{id: id, taken: make([]bool, len(x.subs)), left: len(x.subs), reached: make(chan struct{}), release: make(chan struct{})}
+	b := &xBarrierRun{id: id, taken: make([]bool, len(x.subs)), left: len(x.subs), reached: make(chan struct{}), release: make(chan struct{}), drain: drain}
 	if x.forward != nil {
 		b.snaps, b.snapped = make([][]stateEntry, len(x.subs)), make([]bool, len(x.subs))
+		b.wms = make([][]int64, len(x.subs))
+		if x.CountsLateRows() {
+			b.late, b.others = make([]int64, len(x.subs)), make(chan struct{})
+		}
 	}
 	x.bar = b
 	for k, s := range x.subs {
@@ -274,14 +326,31 @@ func (x *Exchange) channelEnded(ctx context.Context, s *xSub, it xItem) error {
 func (x *Exchange) take(ctx context.Context, s *xSub) error {
 	b := s.cur
 	x.unmark(s)
+	if b.drain {
+		if err := x.drainAt(s); err != nil {
+			return err
+		}
+	}
 	if x.forward != nil {
 		if st := StateOf(s.op); st != nil {
+			restore, err := x.lateAt(ctx, b, s, st)
+			if err != nil {
+				return err
+			}
 			var w entryWriter
-			if err := st.SnapshotState(&parWriter{w: &w, first: s.idx == 0}); err != nil {
+			err = st.SnapshotState(&parWriter{w: &w, first: s.idx == 0})
+			restore()
+			if err != nil {
 				return fmt.Errorf("checkpoint %d: %w", b.id, err)
 			}
+			wms := make([]int64, len(s.ins))
+			for side, ins := range s.ins {
+				if u, ok := ins[0].(*unionInput); ok {
+					wms[side] = u.u.emitted
+				}
+			}
 			x.mu.Lock()
-			b.snaps[s.idx], b.snapped[s.idx] = w.es, true
+			b.snaps[s.idx], b.snapped[s.idx], b.wms[s.idx] = w.es, true, wms
 			x.mu.Unlock()
 		}
 		if err := x.forward(s.idx, b.id); err != nil {
@@ -301,6 +370,62 @@ func (x *Exchange) take(ctx context.Context, s *xSub) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// drainAt sends the maximum watermark into subtask s's operator at a drain barrier (as an xDrain item does)
+// and lets go of what its output took (the graph lock), since s may wait at the barrier next.
+func (x *Exchange) drainAt(s *xSub) error {
+	err := x.handle(s, xItem{kind: xDrain})
+	if err == nil && x.after != nil {
+		err = x.after(s.idx)
+	}
+	x.release(s.idx)
+	return err
+}
+
+// lateAt prepares subtask s's snapshot at barrier b when the subtasks count late rows (late_rows.go): the
+// first subtask writes the operator-wide entry, with the sum over the subtasks, so it waits until every
+// other subtask took the barrier (recording its count there) and writes the sum of those counts; the others
+// record theirs. The function returned sets the first subtask's count back after its snapshot.
+func (x *Exchange) lateAt(ctx context.Context, b *xBarrierRun, s *xSub, st any) (func(), error) {
+	c, ok := st.(lateCounter)
+	if !ok || b.late == nil {
+		return func() {}, nil
+	}
+	n := c.lateCount()
+	if s.idx != 0 {
+		x.mu.Lock()
+		b.late[s.idx] = *n
+		x.mu.Unlock()
+		return func() {}, nil
+	}
+	select {
+	case <-b.others:
+	case <-b.release:
+		return func() {}, nil // the checkpoint gave up
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	own, sum := *n, *n
+	x.mu.Lock()
+	sum += x.othersLate(b)
+	x.mu.Unlock()
+	*n = sum
+	return func() { *n = own }, nil
+}
+
+// othersLate is the late-row count of every subtask but the first at barrier b: recorded there, or, for a
+// subtask that ended before it, its final count (under x.mu).
+func (x *Exchange) othersLate(b *xBarrierRun) int64 {
+	var sum int64
+	for k, s := range x.subs[1:] {
+		if b.snapped[k+1] {
+			sum += b.late[k+1]
+		} else if c, ok := StateOf(s.op).(lateCounter); ok {
+			sum += *c.lateCount()
+		}
+	}
+	return sum
 }
 
 // unmark ends subtask s's alignment; what it held back is processed next (replay).
@@ -385,14 +510,26 @@ func (w *entryWriter) Put(ns uint8, key, value []byte) error {
 
 // writeAtBarrier writes the subtasks' state as snapshotSubtasks does, each subtask's as written at barrier b
 // (a subtask that ended before it: as it is).
-func writeAtBarrier(b *xBarrierRun, ops []changelog.Output, w state.Writer) error {
+func (x *Exchange) writeAtBarrier(b *xBarrierRun, ops []changelog.Output, w state.Writer) error {
 	for i, op := range ops {
 		if !b.snapped[i] {
 			st := StateOf(op)
 			if st == nil {
 				return fmt.Errorf("subtask %d has no snapshottable state", i)
 			}
-			if err := st.SnapshotState(&parWriter{w: w, first: i == 0}); err != nil {
+			restore := func() {}
+			if c, ok := st.(lateCounter); ok && i == 0 && b.late != nil {
+				// the first subtask ended before the barrier: its entry carries the others' counts at theirs
+				n := c.lateCount()
+				own := *n
+				x.mu.Lock()
+				*n += x.othersLate(b)
+				x.mu.Unlock()
+				restore = func() { *n = own }
+			}
+			err := st.SnapshotState(&parWriter{w: w, first: i == 0})
+			restore()
+			if err != nil {
 				return err
 			}
 			continue

@@ -33,7 +33,7 @@ func (e *exchangeState) End() error                  { return nil }
 
 func (e *exchangeState) SnapshotState(w state.Writer) error {
 	if b := e.x.barrierState(); b != nil {
-		return writeAtBarrier(b, e.ops, w) // exchange_barrier.go: the subtasks ran on after their barrier
+		return e.x.writeAtBarrier(b, e.ops, w) // exchange_barrier.go: the subtasks ran on after their barrier
 	}
 	return snapshotSubtasks(e.ops, w)
 }

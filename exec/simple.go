@@ -111,6 +111,7 @@ type union struct {
 	idle    []bool
 	nEnded  int
 	emitted int64
+	cut     *unionCut // a keyed subtask's union whose subtask forwards barriers (exchange_barrier.go)
 }
 
 // advance forwards the minimum watermark of the running, active inputs when it moved forward.

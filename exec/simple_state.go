@@ -56,9 +56,16 @@ func (s *subtaskAssigners) Watermark(int64) error       { return nil }
 func (s *subtaskAssigners) End() error                  { return nil }
 
 func (s *subtaskAssigners) SnapshotState(wr state.Writer) error {
+	wm := s.u.emitted
+	if s.u.cut != nil {
+		// the keyed subtask forwarded its barrier and ran on: the watermark at its barrier (exchange_barrier.go)
+		if at, ok := s.u.cut.at(); ok {
+			wm = at
+		}
+	}
 	meta := appendMeta(nil, s.ws[0].signature())
-	meta = binary.AppendVarint(meta, s.u.emitted)
-	meta = binary.AppendVarint(meta, s.u.emitted)
+	meta = binary.AppendVarint(meta, wm)
+	meta = binary.AppendVarint(meta, wm)
 	return wr.Put(nsMeta, nil, meta)
 }
 
