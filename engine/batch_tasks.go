@@ -172,6 +172,9 @@ func (sj *stagedJob) planTasks(p int) {
 				}
 			}
 		}
+		if keyed[st] && forwardTasks(edges[st]) > 0 {
+			st.rowWise = true // row-wise operators over unhashed inputs: may be fused into its input (batch_fuse.go)
+		}
 		if m := forwardTasks(edges[st]); keyed[st] && m > 1 {
 			n, st.forward = m, true // row-wise operators over their inputs' tasks (a reused input: batch_forward.go)
 		}
@@ -189,6 +192,7 @@ func (sj *stagedJob) planTasks(p int) {
 			st.tasks = append(st.tasks, &stageTask{st: st, index: i})
 		}
 	}
+	sj.planFusion() // batch_fuse.go
 }
 
 // splitIn is one scan of a split source stage: its source runs as n subtasks, subtask i in the stage's task i
@@ -401,6 +405,9 @@ func (tk *stageTask) restartSplit() error {
 // runStage runs a stage's tasks at the same time, each until it succeeds or the restart strategy gives up;
 // the first task that fails for good cancels the others.
 func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
+	if st.fusedInto != nil {
+		return nil // its files were written by its producer's tasks (batch_fuse.go)
+	}
 	if st.sharedSplits() {
 		st.splitMu.Lock()
 		defer st.splitMu.Unlock()
@@ -486,20 +493,22 @@ func inputPart(in *batchStage, tk *stageTask) int {
 	return 0
 }
 
-// ensure runs again the tasks of stage in whose files consumer task tk reads when such a file is gone.
+// ensure runs again the tasks of stage in whose files consumer task tk reads when such a file is gone (the
+// tasks of in's producer when in is fused into it: batch_fuse.go).
 func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) error {
 	part := inputPart(in, tk)
-	if in.sharedSplits() {
+	prod := in.producer()
+	if prod.sharedSplits() {
 		for _, u := range inputTasks(in, tk) {
 			if path := in.file(u.index, part); fileGone(path) {
-				in.splitMu.Lock() // another consumer may be running it again already
-				defer in.splitMu.Unlock()
+				prod.splitMu.Lock() // another consumer may be running it again already
+				defer prod.splitMu.Unlock()
 				if !fileGone(path) {
 					return nil
 				}
 				fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d again for stage %d%s.\n",
-					sj.job.id, in.id, in.name, path, in.id, tk.st.id, tk.what())
-				return sj.runSplitLocked(ctx, in)
+					sj.job.id, in.id, in.name, path, prod.id, tk.st.id, tk.what())
+				return sj.runSplitLocked(ctx, prod)
 			}
 		}
 		return nil
@@ -509,15 +518,16 @@ func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) 
 		if !fileGone(path) {
 			continue
 		}
+		pu := prod.tasks[u.index]
 		err := func() error {
-			u.mu.Lock() // another consumer may be running it again already
-			defer u.mu.Unlock()
+			pu.mu.Lock() // another consumer may be running it again already
+			defer pu.mu.Unlock()
 			if !fileGone(path) {
 				return nil
 			}
 			fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d%s again for stage %d%s.\n",
-				sj.job.id, in.id, in.name, path, in.id, u.what(), tk.st.id, tk.what())
-			return sj.runLocked(ctx, u)
+				sj.job.id, in.id, in.name, path, prod.id, pu.what(), tk.st.id, tk.what())
+			return sj.runLocked(ctx, pu)
 		}()
 		if err != nil {
 			return err
