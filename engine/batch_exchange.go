@@ -82,10 +82,12 @@ type batchStage struct {
 	sink     *stageSink   // a sink stage whose tasks write one Output (batch_sink.go)
 	forward  bool         // task i reads only task i's file of its input (batch_sink.go)
 
-	fused     []*batchStage // forward stages whose tasks run in this stage's tasks (batch_fuse.go)
-	fusedInto *batchStage   // the stage whose tasks run this one's (batch_fuse.go)
-	noFile    bool          // every reader is fused into it: it writes no file of its own
-	rowWise   bool          // row-wise operators only, over inputs read unhashed (batch_fuse.go)
+	fused     []*batchStage         // forward stages whose tasks run in this stage's tasks (batch_fuse.go)
+	fusedInto *batchStage           // the stage whose tasks run this one's (batch_fuse.go)
+	noFile    bool                  // every reader is fused into it: it writes no file of its own
+	rowWise   bool                  // row-wise operators only, over inputs read unhashed (batch_fuse.go)
+	hashed    []partitioning        // extra partitionings for keyed consumers of a reused result (batch_reuse.go)
+	inParts   map[*batchStage][]int // per input: the partitioning each edge reads, in the plan's order (0: ordinary)
 }
 
 // stageRun is one attempt's graph.
@@ -126,8 +128,9 @@ type stageBuild struct {
 	rootNow bool  // the root has been reached
 	err     error // of building the root when input built it (a sink stage's task: batch_sink.go)
 
-	fusing   *fusedBranch // the fused stage being built (batch_fuse.go)
-	fuseRoot planner.Node // its root, until it is built
+	fusing   *fusedBranch        // the fused stage being built (batch_fuse.go)
+	fuseRoot planner.Node        // its root, until it is built
+	taken    map[*batchStage]int // edges of each input built so far (batch_reuse.go)
 }
 
 // blockingNode reports operators that Flink feeds through a blocking exchange in batch mode.
@@ -273,7 +276,7 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 	run := &stageRun{g: sj.g.stageGraph()}
 	run.g.stage = &stageBuild{sj: sj, st: st, task: tk, run: run, attempt: attempt}
 	var out changelog.Output
-	if st.path != "" && !st.noFile {
+	if st.path != "" {
 		var err error
 		if out, err = sj.newStageOutput(run, tk); err != nil {
 			return nil, err
@@ -323,7 +326,7 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 		return false
 	}
 	g.sources = append(g.sources, sourceRun{name: fmt.Sprintf("(the intermediate result of stage %d)", in.id),
-		src: &ipcSource{st: in, part: inputPart(in, b.task), only: forwardTask(in, b.task)}, out: out})
+		src: &ipcSource{st: in, part: b.nextInputSlot(in), only: forwardTask(in, b.task)}, out: out})
 	return true
 }
 
@@ -392,11 +395,11 @@ func (sj *stagedJob) makeDirs(dirs []string) error {
 				continue
 			}
 			for p, w := range tk.first.outs {
-				w.path = st.file(tk.index, p)
+				w.path = st.slotFile(tk.index, p)
 			}
 			for _, fp := range tk.first.fused {
 				for p, w := range fp.run.outs {
-					w.path = fp.tk.st.file(fp.tk.index, p)
+					w.path = fp.tk.st.slotFile(fp.tk.index, p)
 				}
 			}
 		}

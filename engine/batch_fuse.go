@@ -42,13 +42,13 @@ func (sj *stagedJob) planFusion() {
 	read := map[*batchStage]bool{}
 	for _, st := range sj.stages {
 		for _, in := range st.inputs {
-			if st.fusedInto != in {
+			if st.fusedInto != in && st.readsPrimary(in) {
 				read[in] = true
 			}
 		}
 	}
 	for _, st := range sj.stages {
-		st.noFile = len(st.fused) > 0 && !read[st]
+		st.noFile = (len(st.fused) > 0 || len(st.hashed) > 0) && !read[st]
 	}
 }
 

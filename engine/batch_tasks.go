@@ -167,8 +167,8 @@ func (sj *stagedJob) planTasks(p int) {
 		if p > 1 && keyed[st] {
 			n = p
 			for _, e := range edges[st] {
-				if !e.hashed || reads[e.in] != 1 {
-					n = 1
+				if !e.hashed {
+					n = 1 // (a reused input read by key gets a partitioning of its own: batch_reuse.go)
 				}
 			}
 		}
@@ -184,8 +184,15 @@ func (sj *stagedJob) planTasks(p int) {
 				in.parts, in.partKeys = n, sinkShuffleKeys(sk) // rebalance, or by partition or key (batch_sink.go)
 			}
 		} else if n > 1 && !st.forward {
+			st.inParts = map[*batchStage][]int{}
 			for _, e := range edges[st] {
-				e.in.parts, e.in.partKeys = n, e.keys
+				k := 0
+				if reads[e.in] > 1 {
+					k = e.in.partitionBy(n, e.keys) // batch_reuse.go
+				} else {
+					e.in.parts, e.in.partKeys = n, e.keys
+				}
+				st.inParts[e.in] = append(st.inParts[e.in], k)
 			}
 		}
 		for i := range n {
@@ -302,24 +309,42 @@ func (b *stageBuild) splitInput(g *graph, n planner.Node, out changelog.Output) 
 	return false
 }
 
-// newStageOutput creates the files task tk writes its result into: one writer per subpartition, behind a
-// router when there are several.
+// newStageOutput creates the files task tk writes its result into: one writer per slot (batch_reuse.go), the
+// subpartitions of each partitioning behind a router; nil when the stage writes no file.
 func (sj *stagedJob) newStageOutput(run *stageRun, tk *stageTask) (changelog.Output, error) {
 	st := tk.st
-	for p := range st.subpartitions() {
-		w, err := newIPCWriter(st.file(tk.index, p), st.types)
+	total := st.slots()
+	for s := range total {
+		w, err := newIPCWriter(st.slotFile(tk.index, s), st.types)
 		if err != nil {
 			return nil, fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
 		}
 		// A task's buffers stay near one file's: 256 KiB to write, 8192 rows in the record batch being built.
-		w.bufSize, w.maxRows = max(32<<10, (256<<10)/st.subpartitions()), max(1024, ipcBatchRows/st.subpartitions())
+		w.bufSize, w.maxRows = max(32<<10, (256<<10)/total), max(1024, ipcBatchRows/total)
 		run.outs = append(run.outs, w)
 	}
-	if len(run.outs) == 1 {
-		return run.outs[0], nil
+	part := func(ws []*ipcWriter, keys []int) changelog.Output {
+		if len(ws) == 1 {
+			return ws[0]
+		}
+		return &partWriter{ws: ws, keys: keys, types: st.types, maxPar: sj.g.maxPar, bs: make([]changelog.Batch, len(ws)), next: tk.index}
 	}
-	return &partWriter{ws: run.outs, keys: st.partKeys, types: st.types, maxPar: sj.g.maxPar,
-		bs: make([]changelog.Batch, len(run.outs)), next: tk.index}, nil
+	var outs teeOutput
+	at := st.primarySlots()
+	if at > 0 {
+		outs = append(outs, part(run.outs[:at], st.partKeys))
+	}
+	for _, h := range st.hashed {
+		outs = append(outs, part(run.outs[at:at+h.parts], h.keys))
+		at += h.parts
+	}
+	switch len(outs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return outs[0], nil
+	}
+	return outs, nil
 }
 
 // partWriter routes a task's result rows into its subpartitions' files by the key group of the consumer's
@@ -496,11 +521,11 @@ func inputPart(in *batchStage, tk *stageTask) int {
 // ensure runs again the tasks of stage in whose files consumer task tk reads when such a file is gone (the
 // tasks of in's producer when in is fused into it: batch_fuse.go).
 func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) error {
-	part := inputPart(in, tk)
 	prod := in.producer()
+	slots := inputSlots(in, tk)
 	if prod.sharedSplits() {
 		for _, u := range inputTasks(in, tk) {
-			if path := in.file(u.index, part); fileGone(path) {
+			if path := in.taskFileGone(u, slots); path != "" {
 				prod.splitMu.Lock() // another consumer may be running it again already
 				defer prod.splitMu.Unlock()
 				if !fileGone(path) {
@@ -514,8 +539,8 @@ func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) 
 		return nil
 	}
 	for _, u := range inputTasks(in, tk) {
-		path := in.file(u.index, part)
-		if !fileGone(path) {
+		path := in.taskFileGone(u, slots)
+		if path == "" {
 			continue
 		}
 		pu := prod.tasks[u.index]
@@ -541,11 +566,17 @@ func (sj *stagedJob) inputRows(tk *stageTask) int64 {
 	sj.mu.Lock()
 	defer sj.mu.Unlock()
 	var n int64
+	seen := map[*batchStage]bool{}
 	for _, in := range tk.st.inputs {
-		part := inputPart(in, tk)
-		for _, u := range inputTasks(in, tk) {
-			if part < len(u.written) {
-				n += u.written[part]
+		if seen[in] {
+			continue
+		}
+		seen[in] = true
+		for _, part := range inputSlots(in, tk) {
+			for _, u := range inputTasks(in, tk) {
+				if part < len(u.written) {
+					n += u.written[part]
+				}
 			}
 		}
 	}
