@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// stageFiles lists the intermediate result files of stages 1 to 3 of the job under dir ("stage-2-0-1.arrow",
-// ...), sorted.
-func stageFiles(t *testing.T, dir string) []string {
+// stageFiles lists the intermediate result files of stages 1 to last (< 10) of the job under dir
+// ("stage-2-0-1.arrow", ...), sorted.
+func stageFiles(t *testing.T, dir string, last byte) []string {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(dir, "sluice-job-*", "stage-*.arrow"))
 	if err != nil {
@@ -21,7 +21,7 @@ func stageFiles(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, p := range paths {
-		if n := filepath.Base(p); n[len("stage-")] <= '3' {
+		if n := filepath.Base(p); n[len("stage-")] <= '0'+last {
 			names = append(names, n)
 		}
 	}
@@ -70,7 +70,7 @@ func TestBatchFusedReusedScan(t *testing.T) {
 					if st.id == 4 && task == 0 {
 						mu.Lock()
 						if files == nil {
-							files = stageFiles(t, dir)
+							files = stageFiles(t, dir, 3)
 						}
 						mu.Unlock()
 					}

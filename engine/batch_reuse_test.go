@@ -61,7 +61,7 @@ func TestBatchReusedKeyedTasks(t *testing.T) {
 					if st.id == 2 && task == 0 {
 						mu.Lock()
 						if files == nil {
-							files = stageFiles(t, dir)
+							files = stageFiles(t, dir, 1)
 						}
 						mu.Unlock()
 					}
@@ -141,6 +141,50 @@ func TestBatchReusedKeyedTaskFailover(t *testing.T) {
 		t.Fatalf("want the failed task alone to run again:\n%s", attemptsOf(job))
 	}
 	if !strings.Contains(notice, fmt.Sprintf("Restarting stage 2 task 2/3 alone, from the intermediate results of its inputs (%d rows)", taskRows)) {
+		t.Fatalf("notice:\n%s", notice)
+	}
+}
+
+// A join task that finds a file of the scan's second partitioning gone runs the scan's task that wrote it
+// again, alone (its own splits), and the result equals a fault-free run.
+func TestBatchReusedKeyedLostFile(t *testing.T) {
+	script := reuseKeyTable(t) + "SELECT x.a, x.b, y.a, y.b FROM r x JOIN r y ON x.a = y.b;"
+	want, _, _, err := queryRun(t, script, map[string]string{"parallelism.default": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.id == 2 && task == 0 && attempt == 1 {
+			paths, _ := filepath.Glob(filepath.Join(dir, "sluice-job-*", "stage-1-1-h2-0.arrow"))
+			if len(paths) != 1 {
+				return fmt.Errorf("no file stage-1-1-h2-0.arrow: %v", paths)
+			}
+			if err := os.Remove(paths[0]); err != nil {
+				return err
+			}
+			return errInjected
+		}
+		return nil
+	})
+	got, notice, job, err := queryRun(t, script, map[string]string{"parallelism.default": "3", "io.tmp.dirs": dir})
+	if err != nil {
+		t.Fatalf("query failed: %v\n%s", err, notice)
+	}
+	if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
+		t.Fatalf("the rows differ from the fault-free run at parallelism 1")
+	}
+	at := taskAttempts(job)
+	for tk := range 3 {
+		_, twice := at[fmt.Sprintf("1/%d/2", tk)]
+		if twice != (tk == 1) {
+			t.Fatalf("want scan task 1 alone to run again:\n%s", attemptsOf(job))
+		}
+	}
+	if !errors.Is(at["2/0/1"].Err, errInjected) || at["2/0/2"].Err != nil {
+		t.Fatalf("want join task 0 to fail once:\n%s", attemptsOf(job))
+	}
+	if !strings.Contains(notice, "stage-1-1-h2-0.arrow); running stage 1 task 2/3 again for stage 2 task 1/3") {
 		t.Fatalf("notice:\n%s", notice)
 	}
 }
