@@ -16,6 +16,12 @@ import (
 // only when a stage that is not fused into it reads it. So a reused source's rows are no longer written
 // once whole and read again by every branch: the branches' (projected, filtered) rows are written once each.
 //
+// The Collect stage of a SELECT (batch_select.go) is fused likewise into a one-task input stage in ORDER BY
+// order (a Sort or Top-N under Calcs) that nobody else reads: the client gets the sort task's output directly
+// instead of a file of it written and read back. Its failover stays exact: a failed attempt (of the sort or
+// of the collect) reruns the sort task, which sorts the same input files read in the same order again, and
+// the rows the client has are skipped (the query fails, as before, when an input was computed again since).
+//
 // A fused stage keeps its id, tasks, files and StageAttempts (one per attempt of its producer task; the
 // rows it read are the rows its operators were given). Failover: a failed attempt of P's task i (in P's
 // operators or in a fused stage's) discards every file of the attempt and runs task i again alone (from its
@@ -37,6 +43,14 @@ func (sj *stagedJob) planFusion() {
 		if ok {
 			st.fusedInto = p
 			p.fused = append(p.fused, st)
+		}
+	}
+	for _, st := range sj.stages {
+		if _, ok := st.root.(*batchCollect); ok && len(st.inputs) == 1 {
+			if p := st.inputs[0]; p.fusedInto == nil && len(p.tasks) == 1 && reads(sj, p) == 1 && sortedRoot(p.root) {
+				st.fusedInto = p
+				p.fused = append(p.fused, st)
+			}
 		}
 	}
 	read := map[*batchStage]bool{}
@@ -74,13 +88,19 @@ func (sj *stagedJob) buildFused(run *stageRun, tk *stageTask, attempt int, own c
 	for _, fs := range st.fused {
 		ftk := fs.tasks[tk.index]
 		fr := &stageRun{g: run.g}
-		out, err := sj.newStageOutput(fr, ftk)
-		if err != nil {
-			return nil, err
+		var out changelog.Output // none for a fused collect stage
+		if fs.path != "" {
+			var err error
+			if out, err = sj.newStageOutput(fr, ftk); err != nil {
+				return nil, err
+			}
 		}
 		run.fused = append(run.fused, fusedPart{tk: ftk, run: fr})
-		b.fusing, b.fuseRoot = &fusedBranch{tk: ftk, run: fr, attempt: attempt, outs: &f.outs}, fs.root
-		err = run.g.build(fs.root, out, sj.job)
+		b.fusing, b.fuseRoot = &fusedBranch{g: run.g, tk: ftk, run: fr, attempt: attempt, outs: &f.outs}, fs.root
+		err := run.g.build(fs.root, out, sj.job)
+		if err == nil {
+			err, b.err = b.err, nil // of a fused collect task
+		}
 		b.fusing, b.fuseRoot = nil, nil
 		if err != nil {
 			return nil, fmt.Errorf("stage %d (%s): %w", fs.id, fs.name, err)
@@ -92,6 +112,7 @@ func (sj *stagedJob) buildFused(run *stageRun, tk *stageTask, attempt int, own c
 // fusedBranch is the fused stage being built: where its operators reach the producer's root, their input
 // joins the producer's fanout (counted as the fused stage's rows read).
 type fusedBranch struct {
+	g       *graph
 	tk      *stageTask
 	run     *stageRun
 	attempt int
@@ -106,6 +127,10 @@ func (b *stageBuild) fuseInput(n planner.Node, out changelog.Output) (handled, o
 	}
 	if n == b.fuseRoot {
 		b.fuseRoot = nil
+		if c, ok := n.(*batchCollect); ok {
+			b.err = b.collectTask(b.fusing.g, c) // the client reads the sort task's output directly
+			return true, true
+		}
 		return true, false // built as usual
 	}
 	if n == b.st.root {
@@ -141,4 +166,32 @@ func (st *batchStage) producer() *batchStage {
 		return st.fusedInto
 	}
 	return st
+}
+
+// reads is the number of stages' edges that read st's result.
+func reads(sj *stagedJob, st *batchStage) int {
+	n := 0
+	for _, c := range sj.stages {
+		for _, in := range c.inputs {
+			if in == st {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// sortedRoot reports a stage result that is in the order of an ORDER BY: a Sort or a Top-N (ORDER BY ...
+// LIMIT), under Calcs.
+func sortedRoot(n planner.Node) bool {
+	for {
+		switch x := n.(type) {
+		case *planner.Sort, *planner.TopN:
+			return true
+		case *planner.Calc:
+			n = x.Input
+		default:
+			return false
+		}
+	}
 }

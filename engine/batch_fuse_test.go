@@ -211,3 +211,57 @@ func TestBatchFusedNexmark(t *testing.T) {
 		})
 	}
 }
+
+// A staged SELECT with ORDER BY: the Collect stage is fused into the one-task Sort stage (the client reads
+// the sort's output directly; the Sort stage writes no file), and a fault in Collect after its first batch
+// reruns the sort task, the client getting every row once, in order.
+func TestBatchSelectOrderByFused(t *testing.T) {
+	const script = `
+CREATE TABLE src (id BIGINT, name STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '50000', 'rows-per-second' = '1000000000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '50000', 'fields.name.length' = '3');
+SELECT id, MOD(id, 11) AS m FROM src WHERE MOD(id, 7) <> 3 ORDER BY m DESC, id;`
+	want, notice, _, err := queryRun(t, script, map[string]string{"restart-strategy": "none", "parallelism.default": "1"})
+	if err != nil {
+		t.Fatalf("in one piece: %v\n%s", err, notice)
+	}
+	dir := t.TempDir()
+	var firstBatch int64
+	var files []string
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.name == "Collect" && attempt == 1 && !end {
+			firstBatch, files = rows, stageFiles(t, dir, 9)
+			return errInjected // after its first batch
+		}
+		return nil
+	})
+	got, notice, job, err := queryRun(t, script, map[string]string{"parallelism.default": "2", "io.tmp.dirs": dir})
+	if err != nil {
+		t.Fatalf("query failed: %v\n%s", err, notice)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the rows differ from the query in one piece (%d vs %d rows), or their order", len(got), len(want))
+	}
+	at := taskAttempts(job)
+	sortStage := 0
+	for _, a := range job.StageAttempts() {
+		if strings.HasPrefix(a.Name, "Sort") {
+			sortStage = a.Stage
+		}
+	}
+	c1, c2 := at[fmt.Sprintf("%d/0/1", sortStage+1)], at[fmt.Sprintf("%d/0/2", sortStage+1)]
+	if sortStage == 0 || !errors.Is(c1.Err, errInjected) || c1.Name != "Collect" || firstBatch <= 0 || firstBatch >= int64(len(want)) ||
+		c2.Err != nil || c2.RowsRead != int64(len(want)) || at[fmt.Sprintf("%d/0/2", sortStage)].Err != nil {
+		t.Fatalf("want the sort task and its collect to run again after part of the rows (%d):\n%s", firstBatch, attemptsOf(job))
+	}
+	for _, f := range files {
+		if strings.HasPrefix(f, fmt.Sprintf("stage-%d", sortStage)) {
+			t.Fatalf("the Sort stage wrote a file: %v", files)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no file of the source stage seen")
+	}
+	if !strings.Contains(notice, fmt.Sprintf("Restarting stage %d alone, from the intermediate results of its inputs", sortStage)) {
+		t.Fatalf("notice:\n%s", notice)
+	}
+}
