@@ -81,6 +81,13 @@ type batchStage struct {
 	partKeys []int        // the consumer's key columns the subpartitions are hashed by (none: round-robin)
 	sink     *stageSink   // a sink stage whose tasks write one Output (batch_sink.go)
 	forward  bool         // task i reads only task i's file of its input (batch_sink.go)
+
+	fused     []*batchStage         // forward stages whose tasks run in this stage's tasks (batch_fuse.go)
+	fusedInto *batchStage           // the stage whose tasks run this one's (batch_fuse.go)
+	noFile    bool                  // every reader is fused into it: it writes no file of its own
+	rowWise   bool                  // row-wise operators only, over inputs read unhashed (batch_fuse.go)
+	hashed    []partitioning        // extra partitionings for keyed consumers of a reused result (batch_reuse.go)
+	inParts   map[*batchStage][]int // per input: the partitioning each edge reads, in the plan's order (0: ordinary)
 }
 
 // stageRun is one attempt's graph.
@@ -89,6 +96,7 @@ type stageRun struct {
 	outs     []*ipcWriter // one per subpartition
 	rows     atomic.Int64 // rows read
 	sinkRows atomic.Int64 // rows given to sinks
+	fused    []fusedPart  // the fused stages' shares of the attempt (batch_fuse.go)
 }
 
 // stagedJob is a batch job cut into stages.
@@ -119,6 +127,10 @@ type stageBuild struct {
 	attempt int
 	rootNow bool  // the root has been reached
 	err     error // of building the root when input built it (a sink stage's task: batch_sink.go)
+
+	fusing   *fusedBranch        // the fused stage being built (batch_fuse.go)
+	fuseRoot planner.Node        // its root, until it is built
+	taken    map[*batchStage]int // edges of each input built so far (batch_reuse.go)
 }
 
 // blockingNode reports operators that Flink feeds through a blocking exchange in batch mode.
@@ -172,6 +184,9 @@ func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
 		return err
 	}
 	for _, st := range sj.stages {
+		if st.fusedInto != nil {
+			continue // built and run by its producer's tasks (batch_fuse.go)
+		}
 		for _, tk := range st.tasks {
 			run, err := sj.build(tk, 1)
 			if err != nil {
@@ -267,7 +282,10 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 			return nil, err
 		}
 	}
-	err := run.g.build(st.root, out, sj.job)
+	out, err := sj.buildFused(run, tk, attempt, out) // batch_fuse.go
+	if err == nil {
+		err = run.g.build(st.root, out, sj.job)
+	}
 	if err == nil {
 		err = run.g.stage.err // of a sink or collect task built by input
 	}
@@ -285,6 +303,9 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 // input is called by graph.build for every node of a stage attempt's graph: a cut node other than the root
 // becomes a source reading its stage's intermediate result file. It reports whether it handled n.
 func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool {
+	if fused, done := b.fuseInput(n, out); fused {
+		return done
+	}
 	if b.splitInput(g, n, out) {
 		return true
 	}
@@ -305,7 +326,7 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 		return false
 	}
 	g.sources = append(g.sources, sourceRun{name: fmt.Sprintf("(the intermediate result of stage %d)", in.id),
-		src: &ipcSource{st: in, part: inputPart(in, b.task), only: forwardTask(in, b.task)}, out: out})
+		src: &ipcSource{st: in, part: b.nextInputSlot(in), only: forwardTask(in, b.task)}, out: out})
 	return true
 }
 
@@ -366,11 +387,19 @@ func (sj *stagedJob) makeDirs(dirs []string) error {
 	for i, st := range sj.stages {
 		if st.path != "" {
 			st.path = filepath.Join(sj.dirs[i%len(sj.dirs)], filepath.Base(st.path))
-			for _, tk := range st.tasks {
-				if tk.first != nil {
-					for p, w := range tk.first.outs {
-						w.path = st.file(tk.index, p)
-					}
+		}
+	}
+	for _, st := range sj.stages {
+		for _, tk := range st.tasks {
+			if tk.first == nil {
+				continue
+			}
+			for p, w := range tk.first.outs {
+				w.path = st.slotFile(tk.index, p)
+			}
+			for _, fp := range tk.first.fused {
+				for p, w := range fp.run.outs {
+					w.path = fp.tk.st.slotFile(fp.tk.index, p)
 				}
 			}
 		}
@@ -549,6 +578,9 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 			return err
 		}
 	}
+	for _, fp := range run.fused {
+		fp.tk.attempts++
+	}
 	err := runSources(ctx, run.g)
 	if err != nil && ctx.Err() != nil && len(run.g.sinks) > 0 {
 		// Cancelled: flush what the sinks were given, as a pipelined job does.
@@ -575,6 +607,7 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 			tk.written = append(tk.written, w.rows)
 		}
 	}
+	sj.endFused(run, err)
 	sj.mu.Unlock()
 	return err
 }

@@ -5,10 +5,11 @@ package engine
 // input is read by several branches (a reused source or view: its result is computed once): without a
 // keyed operator of its own it has no key to split by, so it runs as as many tasks as its inputs, task i
 // reading task i's file of each input alone (st.forward), e.g. the UNION ALL of two filters of one reused
-// table. The input's tasks then write one file each (no subpartitions): every other reader of a reused
-// result reads it forward too or as one task reading all files (a keyed stage reading a result that
-// another stage reads stays one task, planTasks). A keyed stage above the forward stage gets its rows
-// hashed from the forward stage's tasks, as from any other stage.
+// table. The input's tasks then write one file each (no subpartitions) when another reader needs it: every
+// other reader of a reused result reads it forward too, or as one task reading all files, or by its key
+// from a partitioning of its own (batch_reuse.go). A keyed stage above the forward stage gets its rows
+// hashed from the forward stage's tasks, as from any other stage. A forward stage whose only input is one
+// stage runs inside that stage's tasks (batch_fuse.go).
 
 // stageEdge is one input of a stage: the stage whose file it reads, and the consumer's key columns it is
 // hashed by (hashed false: the consumer's operator is not keyed).

@@ -12,7 +12,7 @@ import (
 // query's operators run as stages and tasks exactly as an INSERT's, and the last stage, one task, reads its
 // input stage's files task after task and hands the rows to the client. Row order where the query has no
 // ORDER BY may differ from a run in one piece (as in Flink); an ORDER BY (or ORDER BY ... LIMIT) is one task
-// writing one file in order, which the collect stage reads in that order.
+// whose output the collect stage, fused into it, hands to the client in that order (batch_fuse.go).
 //
 // Failover: the collect stage reads one input's files in a fixed order, so a rerun of it produces the same
 // rows in the same order; the rows the client was given by earlier attempts are skipped (exactly once for

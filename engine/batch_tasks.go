@@ -20,12 +20,13 @@ import (
 // tasks: every operator at its bottom is a keyed blocking operator with keys (GROUP BY with keys, equi-joins,
 // Rank with PARTITION BY, OVER with PARTITION BY, ChangelogNormalize, window aggregates, window joins other
 // than the NULL-aware anti join, window ranks with PARTITION BY), the operators above them work row by row
-// (Calc, Union, Expand, lookup joins, window TVFs other than SESSION), and each of its inputs is read by it
-// alone. Task i owns the key groups kg with kg * P / maxParallelism = i, as keyed subtasks do in streaming.
+// (Calc, Union, Expand, lookup joins, window TVFs other than SESSION), and each of its inputs is read by
+// it by key (a result that other stages read too gets a partitioning per key: batch_reuse.go). Task i owns the
+// key groups kg with kg * P / maxParallelism = i, as keyed subtasks do in streaming.
 // A source stage (no input stage) whose scans are of connectors.ParallelSources under row-wise operators runs
 // as their Subtasks(P) tasks (splitScans: beside them, VALUES and a scan of another source, jdbc, are read
 // whole by task 0). Every other stage (a global operator: keyless aggregates and joins, Sort, ORDER BY ...
-// LIMIT, ranks without PARTITION BY; a stage reading a result that another stage reads too; the Collect
+// LIMIT, ranks without PARTITION BY; a stage reading one input both by key and unpartitioned; the Collect
 // stage of a SELECT, batch_select.go) runs as one task (Flink's Exchange(distribution=[single])); sink
 // stages run as tasks of their own (batch_sink.go).
 //
@@ -167,10 +168,13 @@ func (sj *stagedJob) planTasks(p int) {
 		if p > 1 && keyed[st] {
 			n = p
 			for _, e := range edges[st] {
-				if !e.hashed || reads[e.in] != 1 {
-					n = 1
+				if !e.hashed {
+					n = 1 // (a reused input read by key gets a partitioning of its own: batch_reuse.go)
 				}
 			}
+		}
+		if keyed[st] && forwardTasks(edges[st]) > 0 {
+			st.rowWise = true // row-wise operators over unhashed inputs: may be fused into its input (batch_fuse.go)
 		}
 		if m := forwardTasks(edges[st]); keyed[st] && m > 1 {
 			n, st.forward = m, true // row-wise operators over their inputs' tasks (a reused input: batch_forward.go)
@@ -181,14 +185,22 @@ func (sj *stagedJob) planTasks(p int) {
 				in.parts, in.partKeys = n, sinkShuffleKeys(sk) // rebalance, or by partition or key (batch_sink.go)
 			}
 		} else if n > 1 && !st.forward {
+			st.inParts = map[*batchStage][]int{}
 			for _, e := range edges[st] {
-				e.in.parts, e.in.partKeys = n, e.keys
+				k := 0
+				if reads[e.in] > 1 {
+					k = e.in.partitionBy(n, e.keys) // batch_reuse.go
+				} else {
+					e.in.parts, e.in.partKeys = n, e.keys
+				}
+				st.inParts[e.in] = append(st.inParts[e.in], k)
 			}
 		}
 		for i := range n {
 			st.tasks = append(st.tasks, &stageTask{st: st, index: i})
 		}
 	}
+	sj.planFusion() // batch_fuse.go
 }
 
 // splitIn is one scan of a split source stage: its source runs as n subtasks, subtask i in the stage's task i
@@ -298,24 +310,42 @@ func (b *stageBuild) splitInput(g *graph, n planner.Node, out changelog.Output) 
 	return false
 }
 
-// newStageOutput creates the files task tk writes its result into: one writer per subpartition, behind a
-// router when there are several.
+// newStageOutput creates the files task tk writes its result into: one writer per slot (batch_reuse.go), the
+// subpartitions of each partitioning behind a router; nil when the stage writes no file.
 func (sj *stagedJob) newStageOutput(run *stageRun, tk *stageTask) (changelog.Output, error) {
 	st := tk.st
-	for p := range st.subpartitions() {
-		w, err := newIPCWriter(st.file(tk.index, p), st.types)
+	total := st.slots()
+	for s := range total {
+		w, err := newIPCWriter(st.slotFile(tk.index, s), st.types)
 		if err != nil {
 			return nil, fmt.Errorf("stage %d (%s): %w", st.id, st.name, err)
 		}
 		// A task's buffers stay near one file's: 256 KiB to write, 8192 rows in the record batch being built.
-		w.bufSize, w.maxRows = max(32<<10, (256<<10)/st.subpartitions()), max(1024, ipcBatchRows/st.subpartitions())
+		w.bufSize, w.maxRows = max(32<<10, (256<<10)/total), max(1024, ipcBatchRows/total)
 		run.outs = append(run.outs, w)
 	}
-	if len(run.outs) == 1 {
-		return run.outs[0], nil
+	part := func(ws []*ipcWriter, keys []int) changelog.Output {
+		if len(ws) == 1 {
+			return ws[0]
+		}
+		return &partWriter{ws: ws, keys: keys, types: st.types, maxPar: sj.g.maxPar, bs: make([]changelog.Batch, len(ws)), next: tk.index}
 	}
-	return &partWriter{ws: run.outs, keys: st.partKeys, types: st.types, maxPar: sj.g.maxPar,
-		bs: make([]changelog.Batch, len(run.outs)), next: tk.index}, nil
+	var outs teeOutput
+	at := st.primarySlots()
+	if at > 0 {
+		outs = append(outs, part(run.outs[:at], st.partKeys))
+	}
+	for _, h := range st.hashed {
+		outs = append(outs, part(run.outs[at:at+h.parts], h.keys))
+		at += h.parts
+	}
+	switch len(outs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return outs[0], nil
+	}
+	return outs, nil
 }
 
 // partWriter routes a task's result rows into its subpartitions' files by the key group of the consumer's
@@ -401,6 +431,9 @@ func (tk *stageTask) restartSplit() error {
 // runStage runs a stage's tasks at the same time, each until it succeeds or the restart strategy gives up;
 // the first task that fails for good cancels the others.
 func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
+	if st.fusedInto != nil {
+		return nil // its files were written by its producer's tasks (batch_fuse.go)
+	}
 	if st.sharedSplits() {
 		st.splitMu.Lock()
 		defer st.splitMu.Unlock()
@@ -486,38 +519,41 @@ func inputPart(in *batchStage, tk *stageTask) int {
 	return 0
 }
 
-// ensure runs again the tasks of stage in whose files consumer task tk reads when such a file is gone.
+// ensure runs again the tasks of stage in whose files consumer task tk reads when such a file is gone (the
+// tasks of in's producer when in is fused into it: batch_fuse.go).
 func (sj *stagedJob) ensure(ctx context.Context, in *batchStage, tk *stageTask) error {
-	part := inputPart(in, tk)
-	if in.sharedSplits() {
+	prod := in.producer()
+	slots := inputSlots(in, tk)
+	if prod.sharedSplits() {
 		for _, u := range inputTasks(in, tk) {
-			if path := in.file(u.index, part); fileGone(path) {
-				in.splitMu.Lock() // another consumer may be running it again already
-				defer in.splitMu.Unlock()
+			if path := in.taskFileGone(u, slots); path != "" {
+				prod.splitMu.Lock() // another consumer may be running it again already
+				defer prod.splitMu.Unlock()
 				if !fileGone(path) {
 					return nil
 				}
 				fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d again for stage %d%s.\n",
-					sj.job.id, in.id, in.name, path, in.id, tk.st.id, tk.what())
-				return sj.runSplitLocked(ctx, in)
+					sj.job.id, in.id, in.name, path, prod.id, tk.st.id, tk.what())
+				return sj.runSplitLocked(ctx, prod)
 			}
 		}
 		return nil
 	}
 	for _, u := range inputTasks(in, tk) {
-		path := in.file(u.index, part)
-		if !fileGone(path) {
+		path := in.taskFileGone(u, slots)
+		if path == "" {
 			continue
 		}
+		pu := prod.tasks[u.index]
 		err := func() error {
-			u.mu.Lock() // another consumer may be running it again already
-			defer u.mu.Unlock()
+			pu.mu.Lock() // another consumer may be running it again already
+			defer pu.mu.Unlock()
 			if !fileGone(path) {
 				return nil
 			}
 			fmt.Fprintf(sj.g.notice, "[WARNING] Job %s: the intermediate result of stage %d (%s) is gone (%s); running stage %d%s again for stage %d%s.\n",
-				sj.job.id, in.id, in.name, path, in.id, u.what(), tk.st.id, tk.what())
-			return sj.runLocked(ctx, u)
+				sj.job.id, in.id, in.name, path, prod.id, pu.what(), tk.st.id, tk.what())
+			return sj.runLocked(ctx, pu)
 		}()
 		if err != nil {
 			return err
@@ -531,11 +567,17 @@ func (sj *stagedJob) inputRows(tk *stageTask) int64 {
 	sj.mu.Lock()
 	defer sj.mu.Unlock()
 	var n int64
+	seen := map[*batchStage]bool{}
 	for _, in := range tk.st.inputs {
-		part := inputPart(in, tk)
-		for _, u := range inputTasks(in, tk) {
-			if part < len(u.written) {
-				n += u.written[part]
+		if seen[in] {
+			continue
+		}
+		seen[in] = true
+		for _, part := range inputSlots(in, tk) {
+			for _, u := range inputTasks(in, tk) {
+				if part < len(u.written) {
+					n += u.written[part]
+				}
 			}
 		}
 	}

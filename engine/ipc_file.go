@@ -166,8 +166,8 @@ func (w *ipcWriter) discard() {
 	_ = os.Remove(w.path + ".inprogress")
 }
 
-// ipcSource reads the intermediate result of stage st back as the input of a later stage (task): subpartition
-// part of the file of every task of st, task after task (batch_tasks.go), or of task only's file alone when
+// ipcSource reads the intermediate result of stage st back as the input of a later stage (task): slot part
+// (a subpartition, batch_reuse.go) of the files of every task of st, task after task (batch_tasks.go), or of task only's file alone when
 // it is set (a forward input: batch_sink.go).
 type ipcSource struct {
 	st   *batchStage
@@ -183,7 +183,7 @@ func (s *ipcSource) Run(ctx context.Context, out changelog.Output) error {
 		if s.only != nil && t != s.only.index {
 			continue
 		}
-		if err := readIPCFile(ctx, s.st.file(t, s.part), s.st.types, out); err != nil {
+		if err := readIPCFile(ctx, s.st.slotFile(t, s.part), s.st.types, out); err != nil {
 			return err
 		}
 	}
