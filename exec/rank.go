@@ -436,6 +436,9 @@ func (r *rankOp) apply(insert bool, key []byte, h uint64, nb []byte, vals []type
 		r.newSeq, r.newRow = r.seq, vals
 		r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:], ol: ol})
 	} else {
+		if vals == nil {
+			vals = r.colRowAt(cb, i)
+		}
 		nb = appendRowBinary(nb, vals)
 		r.nbuf = nb
 		if !r.removeEntry(p, nb[:ol], nb[ol:]) {

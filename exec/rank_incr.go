@@ -143,6 +143,9 @@ func (r *rankOp) applyRowNumber(insert bool, key []byte, h uint64, nb []byte, va
 			}
 		}
 	} else {
+		if vals == nil {
+			vals = r.colRowAt(cb, i)
+		}
 		nb = appendRowBinary(nb, vals)
 		r.nbuf = nb
 		gone, at, ok := r.removeAt(p, nb[:ol], nb[ol:])
