@@ -46,8 +46,9 @@ type RankConfig struct {
 //
 // State (rank_store.go): a partition's entries (sort key, arrival, row reference) in a byte arena, sorted
 // by (sort key, arrival), and its rows in a row arena (rank_rows.go); with an insert-only input (or in
-// batch) only the rows within Limit. An input row costs O(log n) plus O(Limit) to compare the top rows
-// (O(rows) when a partition keeps fewer than rsSmallBytes of them) and stores only its own row.
+// batch) only the rows within Limit. An input row stores only its own row; with ROW_NUMBER it costs a
+// comparison when it is numbered past the limit, else the positions from its own to Limit (rank_incr.go);
+// RANK and DENSE_RANK compare the top rows, O(Limit).
 func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	r := &rankOp{cfg: cfg, out: out, warmSlots: rankWarmSlots}
 	r.trim = (cfg.InsertOnly || cfg.Batch) && cfg.Limit >= 0
