@@ -507,15 +507,29 @@ func rankDecodeCols(b []byte, dst []types.Value, cols int) []types.Value {
 			}
 			dst = append(dst, types.Value{T: tag, S: s})
 			pos = start + int(l)
-		case types.TagInt:
+		case types.TagInt, types.TagBool, types.TagDate, types.TagTime:
 			v, m := binary.Varint(b[pos+1:])
 			if m <= 0 {
 				dst = append(dst, types.NullValue)
 				pos = len(b)
 				continue
 			}
-			dst = append(dst, types.IntValue(v))
+			dst = append(dst, types.Value{T: tag, I: v})
 			pos += 1 + m
+		case types.TagTimestamp: // as decodeValueBinary, without its call
+			v, m := binary.Varint(b[pos+1:])
+			var ns uint64
+			k := 0
+			if m > 0 {
+				ns, k = binary.Uvarint(b[pos+1+m:])
+			}
+			if m <= 0 || k <= 0 {
+				dst = append(dst, types.NullValue)
+				pos = len(b)
+				continue
+			}
+			dst = append(dst, types.Value{T: tag, I: v, N: int32(uint32(ns))})
+			pos += 1 + m + k
 		default:
 			v, rest, err := decodeValueBinary(b[pos:])
 			if err != nil {
