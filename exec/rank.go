@@ -61,9 +61,6 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	r.compactKey = compactPartKeys(cfg, r.ptypes)
 	r.skCols = rankSortCols(cfg)
 	r.incremental = incrementalRank(cfg)
-	for _, k := range cfg.Order {
-		r.orderCols = max(r.orderCols, k.Col+1)
-	}
 	// deduplication: a partition keeps one row, in its record (rank_store.go)
 	r.st.dedup = r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER")
 	return r
@@ -90,8 +87,6 @@ type rankOp struct {
 	nbuf      []byte  // the entry of the row being inserted or retracted
 	skCols    []uint8 // how the order columns are encoded in sort keys (rank_sortkey.go)
 	ibuf      []byte  // identity scratch
-	dsk       []byte  // a deduplication's stored sort key, derived from its row (dedupKey)
-	orderCols int     // the columns up to the last order column
 	jbuf      []byte
 	part      rankPart
 	oldTop    []rEnt
@@ -397,9 +392,6 @@ func (r *rankOp) apply(insert bool, key []byte, h uint64, nb []byte, vals []type
 	slot, found := st.st.find(key, h)
 	if found {
 		st.load(slot, p)
-		if st.dedup {
-			r.dedupKey(p)
-		}
 		if r.ttl.expired(p.touched) { // expired, not dropped by a scan yet
 			st.deletePart(slot)
 			found = false

@@ -199,21 +199,3 @@ func (r *rankOp) inTop(rows []rEnt, seq, missing uint64) bool {
 	}
 	return containsSeq(rows, seq)
 }
-
-// dedupKey gives the loaded entry of a deduplication's partition p its sort key, which its record does not
-// hold (rank_store.go): the order columns decoded from its row (strings in place) and encoded as a new
-// row's are, followed by its arrival number, in r.dsk.
-func (r *rankOp) dedupKey(p *rankPart) {
-	for i := range p.ents {
-		e := &p.ents[i]
-		r.dec = rankDecodeCols(e.row, r.dec, r.orderCols)
-		if len(r.dec) < r.orderCols { // rows are written by this package: not expected
-			r.dec = append(r.dec, make([]types.Value, r.orderCols-len(r.dec))...)
-		}
-		b := r.sortKey(r.dsk[:0], r.dec)
-		ol := len(b)
-		b = append(b, e.sk...)
-		r.dsk = b
-		e.sk, e.ol = b[:len(b):len(b)], ol
-	}
-}

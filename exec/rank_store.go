@@ -29,13 +29,12 @@ import (
 // and a rankBig's chunks are copied on write.
 //
 // A deduplication (ROW_NUMBER = 1 over insert-only input: a partition keeps one row) stores its entry in
-// the record with its row (dedup form: the arrival number, uvarint length of the row, the row:
-// appendDedupEnt) and not its sort key: loading a partition for a new row derives the sort key from the
-// stored row's order columns (rankOp.dedupKey decodes the columns up to the last order column, strings in
-// place, and encodes them as the new row's sort key is: tens of ns). Sort keys are rank_sortkey.go's
-// compact form; snapshots hold arrival numbers and rows, not sort keys, and do not change. (Until December
-// 2026 loading decoded the whole row with allocations: 310–480 ns a row of Nexmark q18's shape; the
-// thirteenth session stored the sort key, +9 B/key for a timestamp; the fourteenth dropped it again.)
+// the record with its row (dedup form: uvarint length of the sort key, the sort key and arrival number,
+// uvarint length of the row, the row: appendREnt), so that loading a partition and comparing a new row with
+// it reads no row: the row is decoded only when it is emitted (replaced). Sort keys are rank_sortkey.go's
+// compact form (8 bytes for a timestamp of now, 13 before); snapshots hold arrival numbers and rows, not
+// sort keys, and do not change. (Until December 2026 the entry had no sort key and loading derived it from
+// the decoded row: 310–480 ns a row of Nexmark q18's shape, most of the deduplication's cost.)
 //
 // A partition whose rows would take more than rsSmallBytes as entries of their own (uvarint length, sort
 // key and arrival number, uvarint length, row) keeps its rows in a rankBig instead: sorted chunks of such
@@ -66,14 +65,6 @@ func (e *rEnt) order() []byte { return e.sk[:e.ol] }
 func appendREnt(dst []byte, e rEnt) []byte {
 	dst = binary.AppendUvarint(dst, uint64(e.ol))
 	dst = append(dst, e.sk...)
-	dst = binary.AppendUvarint(dst, uint64(len(e.row)))
-	return append(dst, e.row...)
-}
-
-// appendDedupEnt appends e as a deduplication's entry: its arrival number, the uvarint length of its row and
-// the row (not its sort key: the row holds the order columns).
-func appendDedupEnt(dst []byte, e rEnt) []byte {
-	dst = append(dst, e.sk[e.ol:]...)
 	dst = binary.AppendUvarint(dst, uint64(len(e.row)))
 	return append(dst, e.row...)
 }
@@ -326,12 +317,10 @@ func (rs *rankStore) load(slot int, p *rankPart) {
 		return
 	}
 	if rs.dedup {
-		// its one entry without its sort key (rankOp.dedupKey derives it from the row)
-		if q := f + 1; q < len(b) {
-			l := seqLen(b[q])
-			n, k := binary.Uvarint(b[q+l:])
-			s := q + l + k
-			p.ents = append(p.ents, rEnt{sk: b[q : q+l : q+l], row: b[s : s+int(n) : s+int(n)]})
+		for q := f + 1; q < len(b); {
+			var e rEnt
+			e, q = parseREnt(b, q)
+			p.ents = append(p.ents, e)
 		}
 		return
 	}
@@ -379,7 +368,7 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	b = append(b, rsFormInline)
 	if p.big == nil && rs.dedup {
 		for _, e := range p.ents {
-			b = appendDedupEnt(b, e)
+			b = appendREnt(b, e)
 		}
 	} else if p.big == nil {
 		// a partition whose rows would take more than rsSmallBytes as entries of their own moves to a rankBig
@@ -472,19 +461,10 @@ func (rs *rankStore) tidy() {
 // rankDecodeRow decodes an appendRowBinary row into dst[:0]; strings reference b in place (b is never
 // changed). A malformed row decodes as far as it goes (rows are written by this package).
 func rankDecodeRow(b []byte, dst []types.Value) []types.Value {
-	return rankDecodeCols(b, dst, -1)
-}
-
-// rankDecodeCols decodes the first cols columns of an appendRowBinary row (all of them when cols < 0) into
-// dst[:0], as rankDecodeRow.
-func rankDecodeCols(b []byte, dst []types.Value, cols int) []types.Value {
 	dst = dst[:0]
 	n, k := binary.Uvarint(b)
 	if k <= 0 {
 		return dst
-	}
-	if cols >= 0 {
-		n = min(n, uint64(cols))
 	}
 	pos := k
 	for range n {
@@ -507,29 +487,15 @@ func rankDecodeCols(b []byte, dst []types.Value, cols int) []types.Value {
 			}
 			dst = append(dst, types.Value{T: tag, S: s})
 			pos = start + int(l)
-		case types.TagInt, types.TagBool, types.TagDate, types.TagTime:
+		case types.TagInt:
 			v, m := binary.Varint(b[pos+1:])
 			if m <= 0 {
 				dst = append(dst, types.NullValue)
 				pos = len(b)
 				continue
 			}
-			dst = append(dst, types.Value{T: tag, I: v})
+			dst = append(dst, types.IntValue(v))
 			pos += 1 + m
-		case types.TagTimestamp: // as decodeValueBinary, without its call
-			v, m := binary.Varint(b[pos+1:])
-			var ns uint64
-			k := 0
-			if m > 0 {
-				ns, k = binary.Uvarint(b[pos+1+m:])
-			}
-			if m <= 0 || k <= 0 {
-				dst = append(dst, types.NullValue)
-				pos = len(b)
-				continue
-			}
-			dst = append(dst, types.Value{T: tag, I: v, N: int32(uint32(ns))})
-			pos += 1 + m + k
 		default:
 			v, rest, err := decodeValueBinary(b[pos:])
 			if err != nil {
