@@ -46,8 +46,9 @@ type RankConfig struct {
 //
 // State (rank_store.go): a partition's entries (sort key, arrival, row reference) in a byte arena, sorted
 // by (sort key, arrival), and its rows in a row arena (rank_rows.go); with an insert-only input (or in
-// batch) only the rows within Limit. An input row costs O(log n) plus O(Limit) to compare the top rows
-// (O(rows) when a partition keeps fewer than rsSmallBytes of them) and stores only its own row.
+// batch) only the rows within Limit. An input row stores only its own row; with ROW_NUMBER it costs a
+// comparison when it is numbered past the limit, else the positions from its own to Limit (rank_incr.go);
+// RANK and DENSE_RANK compare the top rows, O(Limit).
 func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	r := &rankOp{cfg: cfg, out: out, warmSlots: rankWarmSlots}
 	r.trim = (cfg.InsertOnly || cfg.Batch) && cfg.Limit >= 0
@@ -59,6 +60,7 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	r.ptypes = partTypes(cfg)
 	r.compactKey = compactPartKeys(cfg, r.ptypes)
 	r.skCols = rankSortCols(cfg)
+	r.incremental = incrementalRank(cfg)
 	// deduplication: a partition keeps one row, in its record (rank_store.go)
 	r.st.dedup = r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER")
 	return r
@@ -91,14 +93,19 @@ type rankOp struct {
 	oldNum    []int64
 	newTop    []rEnt
 	newNum    []int64
-	newSeq    uint64               // the arrival number of the row being inserted (0: none)
-	newRow    []types.Value        // and its values
-	dec       []types.Value        // decoding scratch
-	recent    [rsRecent]rankRecent // the stored rows decoded last in this push (emitNum)
-	recentAt  int
-	ob        changelog.Batch
-	arena     []types.Value
-	ttl       stateTTL
+	// incremental (rank_incr.go): a streaming ROW_NUMBER Rank; known: diff's tops differ only by the rows
+	// with arrival numbers gone (old top only) and came (new top only), 0 for none
+	incremental bool
+	known       bool
+	gone, came  uint64
+	newSeq      uint64               // the arrival number of the row being inserted (0: none)
+	newRow      []types.Value        // and its values
+	dec         []types.Value        // decoding scratch
+	recent      [rsRecent]rankRecent // the stored rows decoded last in this push (emitNum)
+	recentAt    int
+	ob          changelog.Batch
+	arena       []types.Value
+	ttl         stateTTL
 	// columnar input (rank_vec.go)
 	conv   *vec.RowConv
 	colKey []types.Value // the partition and order values of a columnar row
@@ -238,10 +245,10 @@ func (r *rankOp) diff(old []rEnt, oldNums []int64, cur []rEnt, curNums []int64) 
 		if !r.cfg.RowNumber && o != nil && c != nil && r.sameRow(r.st.row(o), r.st.row(c)) {
 			continue
 		}
-		if o != nil && (r.cfg.RowNumber || !containsSeq(cur, o.seq())) {
+		if o != nil && (r.cfg.RowNumber || !r.inTop(cur, o.seq(), r.gone)) {
 			r.emitNum(changelog.Delete, o, oldN)
 		}
-		if c != nil && (r.cfg.RowNumber || !containsSeq(old, c.seq())) {
+		if c != nil && (r.cfg.RowNumber || !r.inTop(old, c.seq(), r.came)) {
 			r.emitNum(changelog.Insert, c, curN)
 		}
 	}
@@ -397,6 +404,10 @@ func (r *rankOp) apply(insert bool, key []byte, h uint64, nb []byte, vals []type
 		}
 		*p = rankPart{slot: -1, ents: p.ents[:0]}
 	}
+	if r.incremental {
+		r.applyRowNumber(insert, key, h, nb, vals, cb, i, p)
+		return
+	}
 	if !r.cfg.Batch || r.trim {
 		r.oldTop, r.oldNum = r.top(p, r.oldTop, r.oldNum)
 	}
@@ -418,6 +429,9 @@ func (r *rankOp) apply(insert bool, key []byte, h uint64, nb []byte, vals []type
 		r.newSeq, r.newRow = r.seq, vals
 		r.insertEntry(p, rEnt{sk: nb[:sl:sl], row: nb[sl:], ol: ol})
 	} else {
+		if vals == nil {
+			vals = r.colRowAt(cb, i)
+		}
 		nb = appendRowBinary(nb, vals)
 		r.nbuf = nb
 		if !r.removeEntry(p, nb[:ol], nb[ol:]) {

@@ -9,8 +9,8 @@ import (
 )
 
 // The columnar input of a deduplication (a streaming ROW_NUMBER() = 1 over an insert-only input, keeping the
-// first or the last row of each partition: Nexmark q18, q9's tail) and of a streaming Top-N over an
-// insert-only input (Nexmark q19; any function and limit): a hash exchange in front of it gathers
+// first or the last row of each partition: Nexmark q18, q9's tail) and of a streaming Top-N (Nexmark q19;
+// any function and limit; an insert-only or an updating input): a hash exchange in front of it gathers
 // each keyed subtask's rows into column batches instead of building rows in the sender. The partition keys
 // and their hashes are computed from the partition columns up front (the bytes the rows would give, the
 // values read without exporting string arenas, as partKey copies them) and used as the warmed keys
@@ -19,17 +19,18 @@ import (
 // emitted row is copied from it into the output's arena, its strings sharing the batch's (exported) byte
 // arenas as a converted batch's would. Output, state and snapshots are those of the row path.
 //
-// Ranks over an updating input and batch Ranks take rows (AcceptsColumns is false); columns pushed to them
-// anyway are converted to rows.
+// A Rank over an updating input takes columns the same way (since the fourteenth session): a retraction's
+// row is converted to be compared with the stored rows, as an insertion's is to be stored. Batch Ranks take
+// rows (AcceptsColumns is false); columns pushed to them anyway are converted to rows.
 
 // rankColumnBatches counts the columnar batches streaming Ranks took.
 var rankColumnBatches atomic.Int64
 
-// RankColumnBatches is the number of columnar batches streaming Ranks of insert-only inputs have taken.
+// RankColumnBatches is the number of columnar batches streaming Ranks have taken.
 func RankColumnBatches() int64 { return rankColumnBatches.Load() }
 
-// AcceptsColumns: a streaming Rank of an insert-only input (with a limit) takes columns.
-func (r *rankOp) AcceptsColumns() bool { return r.trim && !r.cfg.Batch }
+// AcceptsColumns: a streaming Rank takes columns.
+func (r *rankOp) AcceptsColumns() bool { return !r.cfg.Batch }
 
 // PushColumns ranks the selected rows of b.
 func (r *rankOp) PushColumns(b *vec.Batch) error {
@@ -70,7 +71,7 @@ func (r *rankOp) PushColumns(b *vec.Batch) error {
 			row[o.Col] = rankKeyValue(b.Cols[o.Col], i)
 		}
 		key, h := r.warmKey(k)
-		r.apply(true, key, h, r.sortKey(r.nbuf[:0], row), nil, b, i)
+		r.apply(b.Kind(i).IsAccumulate(), key, h, r.sortKey(r.nbuf[:0], row), nil, b, i)
 	}
 	return r.finish()
 }
@@ -81,7 +82,7 @@ func (r *rankOp) columnKeys(b *vec.Batch, row []types.Value) error {
 	r.pkeys, r.pkoff, r.phash = r.pkeys[:0], append(r.pkoff[:0], 0), r.phash[:0]
 	for k, n := 0, b.Len(); k < n; k++ {
 		i := b.Row(k)
-		if kind := b.Kind(i); !kind.IsAccumulate() {
+		if kind := b.Kind(i); !kind.IsAccumulate() && r.cfg.InsertOnly {
 			return fmt.Errorf("rank: the input was planned as insert-only but carries a %s row", kind)
 		}
 		for _, c := range r.cfg.Partition {
