@@ -4,11 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/sluicesql/sluice/internal/proctest"
 )
 
 // scaleOutRankQuery writes each user's three orders of the highest amount, the lowest id first among equal
@@ -92,52 +89,15 @@ func diffTop3(got, want map[string]string) string {
 // with SIGKILL mid-run. The survivors take its partitions over, restoring their Top-N state from the rank
 // changelog, and the compacted output equals the true Top-3 of every user.
 func TestScaleOutRankKill(t *testing.T) {
-	addr, _ := scaleOutBroker(t)
-	dir := t.TempDir()
 	const users = 5000
-	produce(t, addr, "orders", orders(0, 4000, users))
-	f := feed(t, addr, "orders", 4000, users)
-	sql := scaleOutScript(addr, scaleOutRankQuery)
-	var members []*proctest.Client
-	for range 3 {
-		c := proctest.Start(t, clientBin, dir, sql)
-		defer c.Kill()
-		members = append(members, c)
-	}
-	if !waitFor(30*time.Second, func() bool {
-		for _, c := range members {
-			if !strings.Contains(c.Output(), "restored partitions") {
-				return false
+	var want map[string]string
+	r := scaleOutKillRun(t, scaleOutRankQuery, users, func(addr string) bool { return len(top3Of(t, addr)) > 0 },
+		func(addr string, total int) string {
+			if want == nil {
+				want = expectedTop3(total, users)
 			}
-		}
-		return len(top3Of(t, addr)) > 0
-	}) {
-		t.Fatalf("the members did not start working:\n%s\n---\n%s\n---\n%s", indent(members[0].Output()), indent(members[1].Output()), indent(members[2].Output()))
-	}
-	time.Sleep(time.Second)
-	before := []int{restoredEntries(members[1].Output()), restoredEntries(members[2].Output())}
-	members[0].Kill()
-	killedAt := time.Now()
-	time.Sleep(4 * time.Second)
-	total := f.end()
-	want := expectedTop3(total, users)
-	var got map[string]string
-	ok := waitFor(60*time.Second, func() bool {
-		got = top3Of(t, addr)
-		return diffTop3(got, want) == ""
-	})
-	for i, c := range members[1:] {
-		if c.Exited() {
-			t.Fatalf("member %d ended by itself:\n%s", i+1, indent(c.Output()))
-		}
-	}
-	if !ok {
-		t.Fatalf("after killing a member: %s\nsurvivors:\n%s\n---\n%s", diffTop3(got, want), indent(members[1].Output()), indent(members[2].Output()))
-	}
-	after := []int{restoredEntries(members[1].Output()), restoredEntries(members[2].Output())}
-	if after[0] == before[0] && after[1] == before[1] {
-		t.Fatalf("no survivor restored Top-N state from the changelog after the kill:\n%s\n---\n%s", indent(members[1].Output()), indent(members[2].Output()))
-	}
+			return diffTop3(top3Of(t, addr), want)
+		})
 	t.Logf("3 members, 1 killed: %d orders, Top-3 of %d users exact %s after the kill; survivors restored %d and %d rows since",
-		total, users, time.Since(killedAt).Round(100*time.Millisecond), after[0]-before[0], after[1]-before[1])
+		r.total, users, r.took.Round(100*time.Millisecond), r.restored[0], r.restored[1])
 }

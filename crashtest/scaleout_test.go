@@ -126,16 +126,42 @@ func restoredEntries(out string) int {
 // their state from the changelog topic) and the compacted output equals the true totals: nothing lost,
 // nothing counted twice.
 func TestScaleOutKill(t *testing.T) {
+	const users = 200
+	var want map[int64]userTotal
+	r := scaleOutKillRun(t, scaleOutQuery, users, func(addr string) bool { return len(totalsOf(t, addr)) > 0 },
+		func(addr string, total int) string {
+			if want == nil {
+				want = expectedTotals(total, users)
+			}
+			return diffTotals(totalsOf(t, addr), want)
+		})
+	t.Logf("3 members, 1 killed: %d orders, totals of %d users exact %s after the kill; survivors restored %d and %d state entries since",
+		r.total, len(want), r.took.Round(100*time.Millisecond), r.restored[0], r.restored[1])
+}
+
+// scaleOutKillResult is what scaleOutKillRun saw.
+type scaleOutKillResult struct {
+	total    int           // orders fed
+	took     time.Duration // from the kill to the exact output
+	restored [2]int        // state entries the survivors restored after the kill
+}
+
+// scaleOutKillRun runs query in three processes over an 8-partition topic of users' orders fed during the run,
+// waits until every member restored its partitions and working(addr) holds, kills the first member with
+// SIGKILL, stops the feed 4 s later and waits until diff(addr, orders fed) (the output against the expected
+// one) is empty. It fails the test if a survivor ended by itself, the output is not exact within 60 s, or no
+// survivor restored state from the changelog after the kill.
+func scaleOutKillRun(t *testing.T, query string, users int, working func(addr string) bool, diff func(addr string, total int) string) scaleOutKillResult {
+	t.Helper()
 	addr, _ := scaleOutBroker(t)
 	dir := t.TempDir()
-	const users = 200
 	produce(t, addr, "orders", orders(0, 4000, users))
 	f := feed(t, addr, "orders", 4000, users)
-	sql := scaleOutScript(addr, scaleOutQuery)
+	sql := scaleOutScript(addr, query)
 	var members []*proctest.Client
 	for range 3 {
 		c := proctest.Start(t, clientBin, dir, sql)
-		defer c.Kill()
+		t.Cleanup(c.Kill)
 		members = append(members, c)
 	}
 	// Every member has joined and worked when each has restored (or created) its partitions' state.
@@ -145,7 +171,7 @@ func TestScaleOutKill(t *testing.T) {
 				return false
 			}
 		}
-		return len(totalsOf(t, addr)) > 0
+		return working(addr)
 	}) {
 		t.Fatalf("the members did not start working:\n%s\n---\n%s\n---\n%s", indent(members[0].Output()), indent(members[1].Output()), indent(members[2].Output()))
 	}
@@ -155,11 +181,10 @@ func TestScaleOutKill(t *testing.T) {
 	killedAt := time.Now()
 	time.Sleep(4 * time.Second)
 	total := f.end()
-	want := expectedTotals(total, users)
-	var got map[int64]userTotal
+	var d string
 	ok := waitFor(60*time.Second, func() bool {
-		got = totalsOf(t, addr)
-		return diffTotals(got, want) == ""
+		d = diff(addr, total)
+		return d == ""
 	})
 	for i, c := range members[1:] {
 		if c.Exited() {
@@ -167,14 +192,13 @@ func TestScaleOutKill(t *testing.T) {
 		}
 	}
 	if !ok {
-		t.Fatalf("after killing a member: %s\nsurvivors:\n%s\n---\n%s", diffTotals(got, want), indent(members[1].Output()), indent(members[2].Output()))
+		t.Fatalf("after killing a member: %s\nsurvivors:\n%s\n---\n%s", d, indent(members[1].Output()), indent(members[2].Output()))
 	}
 	after := []int{restoredEntries(members[1].Output()), restoredEntries(members[2].Output())}
 	if after[0] == before[0] && after[1] == before[1] {
 		t.Fatalf("no survivor restored state from the changelog after the kill:\n%s\n---\n%s", indent(members[1].Output()), indent(members[2].Output()))
 	}
-	t.Logf("3 members, 1 killed: %d orders, totals of %d users exact %s after the kill; survivors restored %d and %d state entries since",
-		total, len(want), time.Since(killedAt).Round(100*time.Millisecond), after[0]-before[0], after[1]-before[1])
+	return scaleOutKillResult{total: total, took: time.Since(killedAt), restored: [2]int{after[0] - before[0], after[1] - before[1]}}
 }
 
 // startMember starts one member on query and waits until it has processed rows.
