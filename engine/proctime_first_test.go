@@ -75,7 +75,8 @@ func TestProctimeFirstGuard(t *testing.T) {
 
 // TestProctimeFirstAppendKafka: a keep-first deduplication on processing time writes an append kafka table
 // at P = 1 and at P = 2 (rows of two source subtasks meet in each Top-N subtask): every user exactly once,
-// with one of its orders. Before, the plan was refused ("doesn't support consuming delete changes").
+// with one of its orders (before, the plan was refused: "doesn't support consuming delete changes"); the
+// Top-N takes columns (a guard in front of it took rows before KeepFirst).
 func TestProctimeFirstAppendKafka(t *testing.T) {
 	for _, par := range []int{1, 2} {
 		t.Run(fmt.Sprint("P=", par), func(t *testing.T) {
@@ -91,6 +92,7 @@ func TestProctimeFirstAppendKafka(t *testing.T) {
 				`INSERT INTO firsts SELECT user_id, id FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY pt) AS rn FROM orders_pt) WHERE rn = 1`,
 			}, ";\n")+";\n", "ADDR", addr)
+			cols := exec.RankColumnBatches()
 			job, out := startTestMember(t, script)
 			if !waitUntil(30*time.Second, func() bool { return job.Metrics().RowsIn == n }) {
 				t.Fatalf("rows in %d, want %d\n%s", job.Metrics().RowsIn, n, out)
@@ -114,6 +116,9 @@ func TestProctimeFirstAppendKafka(t *testing.T) {
 			})
 			if len(seen) != users || len(got) != users {
 				t.Fatalf("%d rows for %d users, want each of %d users once:\n%s\n%s", len(got), len(seen), users, strings.Join(got, "\n"), out)
+			}
+			if exec.RankColumnBatches() == cols {
+				t.Fatal("no columnar batch reached the Top-N: the deduplication takes columns, as every streaming one")
 			}
 		})
 	}
