@@ -402,7 +402,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, g.op(n, op), j)
 	case *planner.Rank:
 		cfg := exec.RankConfig{Func: n.Func, Partition: n.Partition, Order: n.Order, Limit: n.Limit, RowNumber: true, Batch: n.Batch, TTL: g.ttl,
-			InsertOnly: n.Input.Mode().IsInsertOnly()}
+			InsertOnly: n.Input.Mode().IsInsertOnly(), KeepFirst: n.ProctimeFirst()}
 		cfg.Types = fieldTypes(n.Input.Fields())
 		if !n.Batch && !g.batch && len(n.Partition) > 0 {
 			sd := exec.ExchangeSide{Keys: n.Partition}
@@ -411,12 +411,12 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			}
 			if ok, err := g.buildExchange(n, []exchangeInput{{node: n.Input, side: sd}}, func(o changelog.Output) ([]changelog.Output, changelog.Output, error) {
 				r := exec.NewRank(cfg, o)
-				return []changelog.Output{rankInput(n, r)}, r, nil
+				return []changelog.Output{r}, r, nil
 			}, out, j); ok || err != nil {
 				return err // exchange.go
 			}
 		}
-		return g.build(n.Input, rankInput(n, g.op(n, exec.NewRank(cfg, out))), j)
+		return g.build(n.Input, g.op(n, exec.NewRank(cfg, out)), j)
 	case *planner.WindowRank:
 		cfg := exec.WindowRankConfig{Partition: n.Partition, Order: n.Order, Limit: n.Limit, EndCol: n.EndCol,
 			Types: fieldTypes(n.Input.Fields()), LastOnTies: n.Dedup && n.Order[0].Desc, Func: n.Func}

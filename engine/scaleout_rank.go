@@ -132,7 +132,7 @@ func (m *member) newRankPart() *rankPart {
 	// The input is insert-only (cutScaleOutRank), so rows past the limit are not kept; the state TTL is
 	// refused at submit (a partition it dropped would stay in the changelog).
 	cfg := exec.RankConfig{Func: r.Func, Partition: r.Partition, Order: r.Order, Limit: r.Limit, RowNumber: true,
-		Types: m.inTypes, InsertOnly: true}
+		Types: m.inTypes, InsertOnly: true, KeepFirst: r.ProctimeFirst()}
 	t := &rankTracker{m: m, dst: m.postOutput(), cols: len(m.inTypes)}
 	return &rankPart{op: exec.NewRank(cfg, t), track: t}
 }

@@ -36,6 +36,12 @@ type RankConfig struct {
 	TTL time.Duration
 	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
 	Now func() time.Time
+	// KeepFirst, for a deduplication (streaming ROW_NUMBER() = 1 over an insert-only input): a partition's
+	// first row to arrive stays and every later row of it is dropped, whatever its order values: Flink's
+	// ProcTimeDeduplicateKeepFirstRow, for an order on processing time, whose values rows of several
+	// channels bring out of arrival order. NewRank ignores it for any other Rank (the engine sets it only
+	// for planner.Rank.ProctimeFirst).
+	KeepFirst bool
 }
 
 // NewRank returns the Top-N operator. Streaming: after every input row it compares the partition's new top
@@ -63,6 +69,7 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	r.incremental = incrementalRank(cfg)
 	// deduplication: a partition keeps one row, in its record (rank_store.go)
 	r.st.dedup = r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER")
+	r.keepFirst = cfg.KeepFirst && r.st.dedup
 	return r
 }
 
@@ -72,10 +79,12 @@ type rankOp struct {
 	st     rankStore
 	ptypes []types.Type
 	trim   bool // rows past Limit are dropped (insert-only input)
-	exact  bool // a row's encoding is its identity (exactIdentity)
-	seq    uint64
-	kbuf   []byte
-	sbuf   []byte // snapshot and restore keys
+	// keepFirst: a row of a partition that has its row is dropped unread (RankConfig.KeepFirst)
+	keepFirst bool
+	exact     bool // a row's encoding is its identity (exactIdentity)
+	seq       uint64
+	kbuf      []byte
+	sbuf      []byte // snapshot and restore keys
 	// compactKey: the key table holds compact partition keys (rank_key.go)
 	compactKey bool
 	// partition keys (pkeys[pkoff[i]:pkoff[i+1]]) and hashes of a push's rows, computed up front (rank_warm.go)
@@ -396,6 +405,10 @@ func (r *rankOp) apply(insert bool, key []byte, h uint64, nb []byte, vals []type
 			st.deletePart(slot)
 			found = false
 		}
+	}
+	if found && insert && r.keepFirst {
+		r.nbuf = nb
+		return // the partition's first row stays: no comparison, nothing emitted or stored
 	}
 	if !found {
 		if !insert {

@@ -494,10 +494,9 @@ func (n *Rank) Mode() changelog.Mode {
 
 // ProctimeFirst reports whether n is a streaming deduplication keeping each key's first row on processing
 // time (ROW_NUMBER() ordered by a PROCTIME() attribute ascending, rn = 1) over an insert-only input. As in
-// Flink (ProcTimeDeduplicateKeepFirstRow) its output is insert-only: the first row of a key stays. The
-// engine keeps the order column non-decreasing in arrival order in front of the operator
-// (engine.NewProctimeFirst), so that rows of several channels, whose processing times were taken before
-// they met, cannot replace a key's first row.
+// Flink (ProcTimeDeduplicateKeepFirstRow) its output is insert-only: the first row of a key to arrive
+// stays. The engine runs it with exec.RankConfig.KeepFirst, which compares no times, so that rows of
+// several channels, whose processing times were taken before they met, cannot replace a key's first row.
 func (n *Rank) ProctimeFirst() bool {
 	return !n.Batch && n.Limit == 1 && (n.Func == "" || n.Func == "ROW_NUMBER") && len(n.Order) == 1 && !n.Order[0].Desc &&
 		isProctimeCol(n.Input, n.Order[0].Col) && n.Input.Mode().IsInsertOnly()
