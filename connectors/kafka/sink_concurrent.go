@@ -46,13 +46,13 @@ type concurrentOutput struct{ *output }
 type concurrentUpsert struct{ *upsertOutput }
 
 // NewSubtaskWriter returns the writer of one subtask.
-func (c *concurrentOutput) NewSubtaskWriter(int) (connectors.SubtaskWriter, error) {
-	return c.newWriter(false)
+func (c *concurrentOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
+	return c.newWriter(i, false)
 }
 
 // NewSubtaskWriter returns the writer of one subtask.
-func (c *concurrentUpsert) NewSubtaskWriter(int) (connectors.SubtaskWriter, error) {
-	return c.newWriter(true)
+func (c *concurrentUpsert) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
+	return c.newWriter(i, true)
 }
 
 // concurrent returns o as an output that subtasks write, when its sink can be: every sink but a buffered
@@ -116,11 +116,15 @@ type subWriter struct {
 	pending *kgo.Record // upsert: the tombstone of a -U row, until the next row shows whether its +U follows
 }
 
-func (o *output) newWriter(upsert bool) (*subWriter, error) {
+// newWriter returns the writer of subtask i. With 'sink.partitioner' = 'fixed' its records go to partition
+// i % <partitions of the topic> (Flink's FlinkFixedPartitioner: the sink subtask's index), looked up through
+// the sink's client once per topic (fixedPartition).
+func (o *output) newWriter(i int, upsert bool) (*subWriter, error) {
 	sh, err := o.shadow()
 	if err != nil {
 		return nil, err
 	}
+	sh.task, sh.base, sh.ctx = i, o.base, o.ctx
 	w := &subWriter{o: o, sh: sh, upsert: upsert}
 	o.txMu.Lock()
 	o.writers = append(o.writers, w)
