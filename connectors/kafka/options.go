@@ -68,7 +68,7 @@ var (
 	AlignmentUpdateInterval = options.Duration("scan.watermark.alignment.update-interval").Default(time.Second).
 				Desc("How often the source re-evaluates which partitions alignment pauses or resumes.")
 	SinkPartitioner = options.String("sink.partitioner").Default("default").
-			Desc("'default' (murmur2 of the key bytes as Kafka's Java client; sticky without key), 'fixed' (sink instance → partition) or 'round-robin'.")
+			Desc("'default' (murmur2 of the key bytes as Kafka's Java client; sticky without key), 'fixed' (sink subtask i writes partition i % partitions, as Flink's FlinkFixedPartitioner) or 'round-robin'.")
 	DeliveryGuarantee = options.Enum("sink.delivery-guarantee", guaranteeNone, guaranteeAtLeastOnce, guaranteeExactlyOnce).
 				Default(guaranteeAtLeastOnce).Deprecated("sink.semantic").
 				Desc("'at-least-once' (records are acknowledged on every checkpoint; a lost record fails the job), 'none' (lost records are warnings), 'exactly-once' (one Kafka transaction per checkpoint, committed when the checkpoint completes; needs 'sink.transactional-id-prefix' and 'execution.checkpointing.interval', or batch mode).")

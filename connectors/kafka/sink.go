@@ -89,8 +89,8 @@ func (s *sink) producerOpts() []kgo.Opt {
 	}
 	switch s.partitioner {
 	case "fixed":
-		// Flink's FlinkFixedPartitioner: sink instance i writes to partition i % n (one instance but in a
-		// batch sink stage's tasks, sink_tasks.go).
+		// Flink's FlinkFixedPartitioner: sink instance i writes to partition i % n (the subtask writers,
+		// sink_concurrent.go; a batch sink stage's tasks, sink_tasks.go; the sink's own Push: 0).
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	case "round-robin":
 		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))

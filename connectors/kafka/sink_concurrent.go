@@ -28,8 +28,10 @@ import (
 // +U of the same key follows (then it is dropped), as the sink's own Push does; PreCommit, End and Abort take
 // care of the writers' held tombstones. Every change of a key comes from one subtask (the keyed subtask that
 // owns its key group), so it is produced by one writer, in order. A buffered upsert-kafka sink
-// ('sink.buffer-flush.*': one buffer of the last change per key, flushed by a timer) is not concurrent: it
-// stays on the locked path (EncodingOutput).
+// ('sink.buffer-flush.*') gives every writer a buffer of its own keys' last changes (upsert_buffer.go, as
+// each Flink sink subtask reduces its own): the writer flushes it when it holds max-rows keys, the sink's
+// interval timer flushes every writer's, and PreCommit and End write each writer's held tombstone into its
+// buffer and flush it. 'sink.partitioner' = 'fixed': writer i writes partition i % <partitions> (newWriter).
 
 var (
 	_ connectors.ConcurrentOutput = (*concurrentOutput)(nil)
@@ -46,17 +48,21 @@ type concurrentOutput struct{ *output }
 type concurrentUpsert struct{ *upsertOutput }
 
 // NewSubtaskWriter returns the writer of one subtask.
-func (c *concurrentOutput) NewSubtaskWriter(int) (connectors.SubtaskWriter, error) {
-	return c.newWriter(false)
+func (c *concurrentOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
+	return c.newWriter(i, false, 0)
 }
 
 // NewSubtaskWriter returns the writer of one subtask.
-func (c *concurrentUpsert) NewSubtaskWriter(int) (connectors.SubtaskWriter, error) {
-	return c.newWriter(true)
+func (c *concurrentUpsert) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
+	bufRows := 0
+	if c.kb != nil {
+		bufRows = c.maxRows
+	}
+	return c.newWriter(i, true, bufRows)
 }
 
-// concurrent returns o as an output that subtasks write, when its sink can be: every sink but a buffered
-// upsert-kafka one (and one without fresh encoders).
+// concurrent returns o as an output that subtasks write, when its sink can be: every sink with fresh
+// encoders.
 func concurrent(o *output) changelog.Output {
 	if o.s.fresh == nil {
 		return o
@@ -65,7 +71,7 @@ func concurrent(o *output) changelog.Output {
 }
 
 func concurrentUpsertOf(u *upsertOutput) changelog.Output {
-	if u.index != nil || u.s.fresh == nil {
+	if u.s.fresh == nil {
 		return u
 	}
 	return &concurrentUpsert{u}
@@ -114,14 +120,25 @@ type subWriter struct {
 	sh      *output // this writer's encoders and buffers
 	upsert  bool
 	pending *kgo.Record // upsert: the tombstone of a -U row, until the next row shows whether its +U follows
+	// kb is a buffered upsert-kafka sink's buffer of this writer's keys (upsert_buffer.go), nil otherwise;
+	// its mu guards it and pending against the sink's interval flusher, PreCommit and End.
+	kb *keyBuffer
 }
 
-func (o *output) newWriter(upsert bool) (*subWriter, error) {
+// newWriter returns the writer of subtask i. With 'sink.partitioner' = 'fixed' its records go to partition
+// i % <partitions of the topic> (Flink's FlinkFixedPartitioner: the sink subtask's index), looked up through
+// the sink's client once per topic (fixedPartition).
+// bufRows > 0: the writer buffers the last change of each key, up to bufRows keys (upsert-kafka).
+func (o *output) newWriter(i int, upsert bool, bufRows int) (*subWriter, error) {
 	sh, err := o.shadow()
 	if err != nil {
 		return nil, err
 	}
+	sh.task, sh.base, sh.ctx = i, o.base, o.ctx
 	w := &subWriter{o: o, sh: sh, upsert: upsert}
+	if bufRows > 0 {
+		w.kb = newKeyBuffer(bufRows)
+	}
 	o.txMu.Lock()
 	o.writers = append(o.writers, w)
 	o.txMu.Unlock()
@@ -144,6 +161,10 @@ func (w *subWriter) Push(b *changelog.Batch) error {
 		return err
 	}
 	now := time.Now() // stampRecord
+	if w.kb != nil {
+		w.kb.mu.Lock()
+		defer w.kb.mu.Unlock()
+	}
 	for i := range b.Rows {
 		row := &b.Rows[i]
 		kind := row.Kind
@@ -177,38 +198,71 @@ func (w *subWriter) place(cl *kgo.Client, k changelog.Kind, rec *kgo.Record) {
 		if k == changelog.UpdateAfter && bytes.Equal(p.Key, rec.Key) {
 			o.recycle(p)
 		} else {
-			cl.Produce(o.ctx, p, o.promise)
+			w.produce(cl, p)
 		}
 	}
 	if k == changelog.UpdateBefore {
 		w.pending = rec
 		return
 	}
-	cl.Produce(o.ctx, rec, o.promise)
+	w.produce(cl, rec)
 }
 
-// writeHeld produces the tombstones that writers hold (PreCommit, End: no writer pushes meanwhile).
+// produce hands rec to the producer, or to the writer's buffer (which flushes itself when full).
+func (w *subWriter) produce(cl *kgo.Client, rec *kgo.Record) {
+	if w.kb != nil {
+		w.kb.addLocked(w.o, rec)
+		return
+	}
+	cl.Produce(w.o.ctx, rec, w.o.promise)
+}
+
+// writerList returns the subtask writers (the interval flusher reads it while writers may still be made).
+func (o *output) writerList() []*subWriter {
+	o.txMu.Lock()
+	defer o.txMu.Unlock()
+	return o.writers
+}
+
+// writeHeld produces the tombstones that writers hold, then what their buffers hold, the tombstone after its
+// key's buffered change (PreCommit, End: no writer pushes meanwhile).
 func (o *output) writeHeld() error {
-	for _, w := range o.writers {
-		if w.pending == nil {
+	for _, w := range o.writerList() {
+		if w.pending == nil && w.kb == nil {
 			continue
 		}
 		cl, err := o.producer()
 		if err != nil {
 			return err
 		}
-		cl.Produce(o.ctx, w.pending, o.promise)
-		w.pending = nil
+		if w.kb != nil {
+			w.kb.mu.Lock()
+		}
+		if w.pending != nil {
+			w.produce(cl, w.pending)
+			w.pending = nil
+		}
+		if w.kb != nil {
+			w.kb.flushLocked(o)
+			w.kb.mu.Unlock()
+		}
 	}
 	return nil
 }
 
-// dropHeld returns the tombstones that writers hold to the pool (Abort).
+// dropHeld returns the tombstones and buffered records that writers hold to the pool (Abort).
 func (o *output) dropHeld() {
-	for _, w := range o.writers {
+	for _, w := range o.writerList() {
+		if w.kb != nil {
+			w.kb.mu.Lock()
+		}
 		if w.pending != nil {
 			o.recycle(w.pending)
 			w.pending = nil
+		}
+		if w.kb != nil {
+			w.kb.dropLocked(o)
+			w.kb.mu.Unlock()
 		}
 	}
 }

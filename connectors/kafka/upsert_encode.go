@@ -41,9 +41,9 @@ func (e *upsertSubEncoder) Write() error {
 		e.e.release()
 		return err
 	}
-	if u.index != nil {
-		u.mu.Lock()
-		defer u.mu.Unlock()
+	if u.kb != nil {
+		u.kb.mu.Lock()
+		defer u.kb.mu.Unlock()
 	}
 	for i, rec := range e.e.recs {
 		u.place(e.kinds[i], rec)

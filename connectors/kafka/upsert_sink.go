@@ -3,7 +3,6 @@ package kafka
 import (
 	"bytes"
 	"context"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,8 +30,7 @@ func (s *upsertSink) openUpsert(ctx context.Context) (*upsertOutput, error) {
 	}
 	u := &upsertOutput{output: o, maxRows: s.maxRows}
 	if s.maxRows > 0 {
-		u.index = make(map[string]int, s.maxRows)
-		u.buf = make([]*kgo.Record, 0, s.maxRows)
+		u.kb = newKeyBuffer(s.maxRows)
 		u.stop = make(chan struct{})
 		u.done = make(chan struct{})
 		go u.flushEvery(s.interval)
@@ -47,11 +45,9 @@ type upsertOutput struct {
 	*output
 	maxRows int
 
-	// Buffering: buf holds the pending record of each key, index the key's position in buf. mu guards both
-	// against the interval flusher.
-	mu      sync.Mutex
-	index   map[string]int
-	buf     []*kgo.Record
+	// Buffering: the last change of each key that the sink's own Push was given (the subtask writers have
+	// buffers of their own, sink_concurrent.go); nil when unbuffered.
+	kb      *keyBuffer
 	stop    chan struct{}
 	pending *kgo.Record // the tombstone of a -U row, until the next row shows whether its +U follows
 	done    chan struct{}
@@ -71,9 +67,9 @@ func (u *upsertOutput) Push(b *changelog.Batch) error {
 	if err := u.failure(); err != nil {
 		return err
 	}
-	if u.index != nil {
-		u.mu.Lock()
-		defer u.mu.Unlock()
+	if u.kb != nil {
+		u.kb.mu.Lock()
+		defer u.kb.mu.Unlock()
 	}
 	for i := range b.Rows {
 		row := &b.Rows[i]
@@ -112,31 +108,19 @@ func (u *upsertOutput) place(k changelog.Kind, rec *kgo.Record) {
 
 // emit produces rec, or buffers it as the last change of its key.
 func (u *upsertOutput) emit(rec *kgo.Record) {
-	if u.index == nil {
+	if u.kb == nil {
 		u.cl.Produce(u.ctx, rec, u.promise)
 		return
 	}
-	if j, ok := u.index[string(rec.Key)]; ok {
-		old := u.buf[j]
-		u.buf[j] = rec
-		u.recycle(old)
-		return
-	}
-	u.index[string(rec.Key)] = len(u.buf)
-	u.buf = append(u.buf, rec)
-	if len(u.buf) >= u.maxRows {
-		u.flushLocked()
-	}
+	u.kb.addLocked(u.output, rec)
 }
 
-// flushLocked hands the buffered records to the producer, in the order their keys were first buffered.
-func (u *upsertOutput) flushLocked() {
-	for i, rec := range u.buf {
-		u.cl.Produce(u.ctx, rec, u.promise)
-		u.buf[i] = nil
+// flushAll hands every buffer to the producer: the sink's own and its subtask writers'.
+func (u *upsertOutput) flushAll() {
+	u.kb.flush(u.output)
+	for _, w := range u.writerList() {
+		w.kb.flush(u.output)
 	}
-	u.buf = u.buf[:0]
-	clear(u.index)
 }
 
 func (u *upsertOutput) flushEvery(d time.Duration) {
@@ -148,9 +132,7 @@ func (u *upsertOutput) flushEvery(d time.Duration) {
 		case <-u.stop:
 			return
 		case <-t.C:
-			u.mu.Lock()
-			u.flushLocked()
-			u.mu.Unlock()
+			u.flushAll()
 		}
 	}
 }
@@ -159,20 +141,22 @@ func (u *upsertOutput) flushEvery(d time.Duration) {
 // producer.
 func (u *upsertOutput) End() error {
 	if u.pending != nil && !u.ended {
-		u.mu.Lock()
+		if u.kb != nil {
+			u.kb.mu.Lock()
+		}
 		u.emit(u.pending)
 		u.pending = nil
-		u.mu.Unlock()
+		if u.kb != nil {
+			u.kb.mu.Unlock()
+		}
 	}
-	if u.index != nil && !u.ended {
+	if u.kb != nil && !u.ended {
 		close(u.stop)
 		<-u.done
-		u.mu.Lock()
-		u.flushLocked()
-		u.mu.Unlock()
+		u.kb.flush(u.output)
 	}
 	if !u.ended {
-		if err := u.writeHeld(); err != nil { // the subtasks' writers' (sink_concurrent.go)
+		if err := u.writeHeld(); err != nil { // the subtasks' writers' held tombstones and buffers (sink_concurrent.go)
 			_ = u.output.Abort()
 			return err
 		}
@@ -188,7 +172,7 @@ func (u *upsertOutput) PreCommit(ctx context.Context, checkpointID int64) ([]byt
 		return nil, nil
 	}
 	u.writeBuffered()
-	if err := u.writeHeld(); err != nil { // the subtasks' writers' (sink_concurrent.go)
+	if err := u.writeHeld(); err != nil { // the subtasks' writers' held tombstones and buffers (sink_concurrent.go)
 		return nil, err
 	}
 	return u.output.PreCommit(ctx, checkpointID)
@@ -196,22 +180,27 @@ func (u *upsertOutput) PreCommit(ctx context.Context, checkpointID int64) ([]byt
 
 // writeBuffered hands the buffered records, and a trailing unpaired -U as a tombstone, to the producer.
 func (u *upsertOutput) writeBuffered() {
-	if u.index != nil {
-		u.mu.Lock()
+	if u.kb != nil {
+		u.kb.mu.Lock()
 	}
 	if u.pending != nil {
 		u.emit(u.pending)
 		u.pending = nil
 	}
-	if u.index != nil {
-		u.flushLocked()
-		u.mu.Unlock()
+	if u.kb != nil {
+		u.kb.flushLocked(u.output)
+		u.kb.mu.Unlock()
 	}
 }
 
-// Buffered returns the number of keys waiting for a flush (for tests).
+// Buffered returns the number of keys waiting for a flush, in every buffer (for tests).
 func (u *upsertOutput) Buffered() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.buf)
+	if u.kb == nil {
+		return 0
+	}
+	n := u.kb.len()
+	for _, w := range u.writerList() {
+		n += w.kb.len()
+	}
+	return n
 }
