@@ -20,7 +20,8 @@ var hexID = regexp.MustCompile(`[0-9a-f]{32}`)
 // $SAVEPOINT (the last savepoint written). Commands:
 //
 //	exec                  run statements (as TestGolden's exec)
-//	wait-checkpoint       wait until the newest job completed a checkpoint; print whether it is on disk
+//	wait-checkpoint       wait until the newest job completed a checkpoint; print whether its newest
+//	                      completed checkpoint is seen on disk (with _metadata) before the deadline
 //	stop [savepoint] [drain]
 //	                      STOP JOB the newest job; with savepoint, remember the path as $SAVEPOINT
 //	copy from=P to=Q      copy the checkpoint directory P to Q
@@ -76,7 +77,15 @@ func TestCheckpointGolden(t *testing.T) {
 				if c.ID == 0 {
 					return "no checkpoint; job " + string(j.Status()) + "\n"
 				}
+				// The job keeps checkpointing (every 50 ms in the files here) and keeps one: the next one prunes
+				// c's directory before it is noted as the last, so a directory that is gone is looked up again
+				// in the newest completed checkpoint until one is seen on disk or the deadline passes.
 				_, err := os.Stat(filepath.Join(c.Path, "_metadata"))
+				for err != nil && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+					c = j.LastCheckpoint()
+					_, err = os.Stat(filepath.Join(c.Path, "_metadata"))
+				}
 				return "checkpoint completed; _metadata on disk: " + map[bool]string{true: "yes", false: "no"}[err == nil] + "\n"
 			case "stop":
 				j := newest()
