@@ -377,6 +377,13 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, agg, j)
 	case *planner.OverAggregate:
 		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Order: n.Order, Frame: n.Frame, Aggs: n.Aggs, TTL: g.ttl}
+		if g.batch && cfg.Order == nil {
+			// Batch mode sorts by the time column too, as Flink's batch OverAggregate: rows with a NULL time
+			// are kept (first, peers of each other) where the streaming operator drops them. A batch
+			// savepoint never needs the streaming operator's state: it refuses OVER aggregates
+			// (batchSavepointSupported).
+			cfg.Order = []exec.SortKey{{Col: n.OrderCol, NullsFirst: true}}
+		}
 		cfg.InTypes = fieldTypes(n.Input.Fields())
 		if ok, err := g.exchangeOver(n, cfg, out, j); ok || err != nil {
 			return err // exchange_ops.go

@@ -24,7 +24,8 @@ type OverConfig struct {
 	Partition []int
 	OrderCol  int // the time attribute the window is ordered by (ascending)
 	// Order, in batch mode, orders the rows of a partition by any columns instead (OrderCol is then unused
-	// but for the first column): NewOverAgg returns the sorting operator (over_sorted.go).
+	// but for the first column): NewOverAgg returns the sorting operator (over_sorted.go). Batch runs set it
+	// for one ascending time column too (NULL times kept, as Flink's batch mode).
 	Order   []SortKey
 	Frame   OverFrame
 	Aggs    []AggCall

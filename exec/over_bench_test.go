@@ -41,3 +41,51 @@ func BenchmarkOverPush(b *testing.B) {
 		b.Fatal("no rows emitted")
 	}
 }
+
+// BenchmarkOverBatchEnd: a batch run's OVER ordered by one TIMESTAMP column, SUM(v) OVER (PARTITION BY k
+// ORDER BY ts RANGE UNBOUNDED PRECEDING), 64 batches of 1024 rows (64 keys, times out of order) then the end
+// of input: the streaming operator (Order nil: sorts at the end, drops NULL times) against the sorting one
+// (Order set: what batch runs use). One op is one whole run.
+func BenchmarkOverBatchEnd(b *testing.B) {
+	in := []types.Type{types.BigIntType(), types.BigIntType(), types.TimestampType(3)}
+	batches := make([]*changelog.Batch, 64)
+	for j := range batches {
+		batches[j] = &changelog.Batch{}
+		for i := range 1024 {
+			n := int64(j*1024 + i)
+			batches[j].Append(changelog.Insert, []types.Value{types.IntValue(n % 64), types.IntValue(n), types.TimestampValue((n*7919)%65536, 0)})
+		}
+	}
+	for _, sorted := range []bool{false, true} {
+		name := "streaming-operator"
+		if sorted {
+			name = "sorted"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg := OverConfig{Partition: []int{0}, OrderCol: 2, Frame: OverFrame{Unbounded: true},
+					Aggs: aggCalls(b, in, "SUM($1)"), InTypes: in}
+				if sorted {
+					cfg.Order = []SortKey{{Col: 2, NullsFirst: true}}
+				}
+				out := &discard{}
+				op, err := NewOverAgg(cfg, out)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, bt := range batches {
+					if err := op.Push(bt); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := op.End(); err != nil {
+					b.Fatal(err)
+				}
+				if out.rows != 64*1024 {
+					b.Fatalf("%d rows emitted, want %d", out.rows, 64*1024)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -28,6 +29,9 @@ type sortedOver struct {
 	accs  []accumulator
 	// partTypes: the types of the partition columns
 	partTypes []types.Type
+	// ord, sorted: emitPartition's scratch, the sort order and the rows in it
+	ord    []int32
+	sorted []sortedRow
 }
 
 type sortedPart struct {
@@ -108,14 +112,31 @@ func (o *sortedOver) End() error {
 
 func (p *sortedPart) key(r sortedRow) []byte { return p.keys[r.off:r.end] }
 
-// emitPartition sorts the partition's rows by the order key (stably: peers stay in arrival order) and emits
-// them with their frames' aggregates.
+// emitPartition sorts the partition's rows by the order key (peers stay in arrival order: ties are broken
+// by the arrival index, so an unstable sort, faster than a stable one, does) and emits them with their
+// frames' aggregates.
 func (o *sortedOver) emitPartition(p *sortedPart) error {
-	slices.SortStableFunc(p.rows, func(a, b sortedRow) int { return bytes.Compare(p.key(a), p.key(b)) })
+	// Sorting indexes (4 bytes, no pointers) rather than the rows themselves spares the moves and write
+	// barriers of the row headers: the sort took twice as long on them.
+	ord := o.ord[:0]
+	for i := range p.rows {
+		ord = append(ord, int32(i))
+	}
+	slices.SortFunc(ord, func(a, b int32) int {
+		if c := bytes.Compare(p.key(p.rows[a]), p.key(p.rows[b])); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	rows := o.sorted[:0]
+	for _, i := range ord {
+		rows = append(rows, p.rows[i])
+	}
+	o.ord = ord
+	defer func() { clear(rows); o.sorted = rows[:0] }()
 	for _, a := range o.accs {
 		a.reset()
 	}
-	rows := p.rows
 	fr := o.cfg.Frame
 	start := 0 // bounded frames: the first row still in the frame (rows before it were retracted)
 	for i := 0; i < len(rows); {
