@@ -133,7 +133,9 @@ func TestBatchReusedKeyedTaskFailover(t *testing.T) {
 	if !errors.Is(a1.Err, errInjected) || a1.Tasks != 3 || a2.Err != nil || a2.RowsRead == 0 {
 		t.Fatalf("want join task 1 to fail once and run again:\n%s", attemptsOf(job))
 	}
-	if a2.RowsRead != taskRows || taskRows == 0 || a1.RowsRead >= taskRows {
+	// The fault comes at the end of one of the two inputs, which are read at the same time: the other may
+	// have ended too by then.
+	if a2.RowsRead != taskRows || taskRows == 0 || a1.RowsRead > taskRows {
 		t.Fatalf("the rerun read %d rows, want its subpartitions' %d (the failed attempt stopped after %d):\n%s", a2.RowsRead, taskRows, a1.RowsRead, attemptsOf(job))
 	}
 	// 3 scan tasks, 3 join tasks and the rerun, the collect task.
