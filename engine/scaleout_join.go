@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -78,11 +79,7 @@ func (m *member) restoreJoin(ctx context.Context, parts []int32) error {
 	var b changelog.Batch
 	for _, p := range parts {
 		jp := m.newJoinPart()
-		keys := make([]string, 0, len(entries[p]))
-		for k := range entries[p] {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys) // side 0 first, then by offset
+		keys := slices.Sorted(maps.Keys(entries[p])) // side 0 first, then by offset
 		for _, k := range keys {
 			v := entries[p][k]
 			if len(k) != 9 || k[0] > 1 || len(v) < 2 || v[0] != k[0] {

@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -148,13 +149,9 @@ func (m *member) restoreRank(ctx context.Context, parts []int32) error {
 	var b changelog.Batch
 	for _, p := range parts {
 		rp := m.newRankPart()
-		keys := make([]string, 0, len(entries[p]))
-		for k := range entries[p] {
-			keys = append(keys, k)
-		}
 		// A key's entries differ only in their last 8 bytes, the row number (big-endian): sorted, each key's
 		// rows come in row-number order (the order of different keys' rows does not matter).
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(entries[p]))
 		b.Reset()
 		for _, k := range keys {
 			v := entries[p][k]
