@@ -56,12 +56,14 @@ func (s *subtaskAssigners) Watermark(int64) error       { return nil }
 func (s *subtaskAssigners) End() error                  { return nil }
 
 func (s *subtaskAssigners) SnapshotState(wr state.Writer) error {
-	wm := s.u.emitted
+	wm, ok := int64(0), false
 	if s.u.cut != nil {
-		// the keyed subtask forwarded its barrier and ran on: the watermark at its barrier (exchange_barrier.go)
-		if at, ok := s.u.cut.at(); ok {
-			wm = at
-		}
+		// the keyed subtask forwarded its barrier and runs on: the watermark at its barrier (exchange_barrier.go);
+		// its union's live value is written by the subtask's goroutine and must not be read then
+		wm, ok = s.u.cut.at()
+	}
+	if !ok {
+		wm = s.u.emitted
 	}
 	meta := appendMeta(nil, s.ws[0].signature())
 	meta = binary.AppendVarint(meta, wm)
