@@ -28,20 +28,24 @@ var pow10w = func() (p [39][2]uint64) {
 // precision and scale a DECIMAL can have.
 const maxExp = 1 << 20
 
-// ParseDecimal128 parses DECIMAL(precision, scale) text (precision at most 38) into its unscaled value; with
-// fromString, blanks around the text are ignored (CSV fields, JSON strings).
-func ParseDecimal128(text []byte, precision, scale int, fromString bool) (vec.Int128, Result) {
-	if fromString {
-		text = trim(text)
-	}
-	i, neg := 0, false
+// decimalText is one scan of DECIMAL text: the sign, the mantissa's extent text[start:end] (digits and at
+// most one '.'), its count of significant digits nd (leading zeros not counted) and of fraction digits, the
+// exponent (bounded by maxExp), and the first 18 significant digits as an int64 (ParseDecimal's fast path).
+type decimalText struct {
+	neg           bool
+	start, end    int
+	nd, frac, exp int
+	digits        int64
+}
+
+// scanDecimal scans text as Java's BigDecimal syntax; false when it is not a number.
+func scanDecimal(text []byte) (d decimalText, ok bool) {
+	i := 0
 	if i < len(text) && (text[i] == '-' || text[i] == '+') {
-		neg = text[i] == '-'
+		d.neg = text[i] == '-'
 		i++
 	}
-	// First pass: the mantissa's extent, its significant digits and fraction digits, the exponent.
-	start := i
-	nd, frac := 0, 0
+	d.start = i
 	sawDigit, sawDot := false, false
 	for ; i < len(text); i++ {
 		c := text[i]
@@ -54,17 +58,19 @@ func ParseDecimal128(text []byte, precision, scale int, fromString bool) (vec.In
 		}
 		sawDigit = true
 		if sawDot {
-			frac++
+			d.frac++
 		}
-		if nd > 0 || c != '0' {
-			nd++
+		if d.nd > 0 || c != '0' {
+			d.nd++
+		}
+		if d.nd <= 18 {
+			d.digits = d.digits*10 + int64(c-'0')
 		}
 	}
 	if !sawDigit {
-		return vec.Int128{}, Invalid
+		return d, false
 	}
-	end := i
-	exp := 0
+	d.end = i
 	if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
 		i++
 		eneg := false
@@ -74,23 +80,39 @@ func ParseDecimal128(text []byte, precision, scale int, fromString bool) (vec.In
 		}
 		es := i
 		for ; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
-			if exp < maxExp {
-				exp = exp*10 + int(text[i]-'0')
+			if d.exp < maxExp {
+				d.exp = d.exp*10 + int(text[i]-'0')
 			}
 		}
 		if i == es {
-			return vec.Int128{}, Invalid
+			return d, false
 		}
 		if eneg {
-			exp = -exp
+			d.exp = -d.exp
 		}
 	}
-	if i != len(text) {
+	return d, i == len(text)
+}
+
+// ParseDecimal128 parses DECIMAL(precision, scale) text (precision at most 38) into its unscaled value; with
+// fromString, blanks around the text are ignored (CSV fields, JSON strings).
+func ParseDecimal128(text []byte, precision, scale int, fromString bool) (vec.Int128, Result) {
+	if fromString {
+		text = trim(text)
+	}
+	d, ok := scanDecimal(text)
+	if !ok {
 		return vec.Int128{}, Invalid
 	}
-	if nd == 0 {
+	return decimal128(text, d, precision, scale)
+}
+
+// decimal128 is ParseDecimal128 of scanned text.
+func decimal128(text []byte, d decimalText, precision, scale int) (vec.Int128, Result) {
+	if d.nd == 0 {
 		return vec.Int128{}, OK
 	}
+	start, end, nd, frac, exp, neg := d.start, d.end, d.nd, d.frac, d.exp, d.neg
 	// value = M × 10^(exp-frac) for the integer M of the nd significant digits; the unscaled value at the
 	// scale is M × 10^shift, which has keep digits (before rounding).
 	shift := scale - frac + exp
@@ -140,9 +162,9 @@ func mul10(hi, lo uint64) (uint64, uint64) {
 	return hi*10 + h, l
 }
 
-// decimalValue128 is ParseDecimal128's result as a row value (ParseDecimal's slow path).
-func decimalValue128(text []byte, precision, scale int) (types.Value, Result) {
-	x, res := ParseDecimal128(text, min(precision, 38), scale, false)
+// decimalValue128 is the 128-bit result of scanned text as a row value (ParseDecimal's slow path).
+func decimalValue128(text []byte, d decimalText, precision, scale int) (types.Value, Result) {
+	x, res := decimal128(text, d, min(precision, 38), scale)
 	if res != OK {
 		return types.NullValue, res
 	}

@@ -120,66 +120,15 @@ func ParseDecimal(text []byte, precision, scale int, fromString bool) (types.Val
 	if fromString {
 		text = trim(text)
 	}
+	d, ok := scanDecimal(text)
+	if !ok {
+		return types.NullValue, Invalid
+	}
 	// Fast path: at most 18 significant digits and a small exponent, all in int64.
-	i := 0
-	neg := false
-	if i < len(text) && (text[i] == '-' || text[i] == '+') {
-		neg = text[i] == '-'
-		i++
+	if d.nd > 18 || d.exp > 1000 || d.exp < -1000 {
+		return decimalValue128(text, d, precision, scale)
 	}
-	var digits int64
-	nd, fracDigits := 0, 0
-	sawDigit, sawDot := false, false
-	for ; i < len(text); i++ {
-		c := text[i]
-		if c == '.' && !sawDot {
-			sawDot = true
-			continue
-		}
-		if c < '0' || c > '9' {
-			break
-		}
-		sawDigit = true
-		if sawDot {
-			fracDigits++
-		}
-		if nd > 0 || c != '0' {
-			nd++
-		}
-		if nd <= 18 {
-			digits = digits*10 + int64(c-'0')
-		}
-	}
-	if !sawDigit {
-		return types.NullValue, Invalid
-	}
-	exp := 0
-	if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(text) && (text[i] == '-' || text[i] == '+') {
-			eneg = text[i] == '-'
-			i++
-		}
-		start := i
-		for ; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
-			if exp < 100000 {
-				exp = exp*10 + int(text[i]-'0')
-			}
-		}
-		if i == start {
-			return types.NullValue, Invalid
-		}
-		if eneg {
-			exp = -exp
-		}
-	}
-	if i != len(text) {
-		return types.NullValue, Invalid
-	}
-	if nd > 18 || exp > 1000 || exp < -1000 {
-		return decimalValue128(text, precision, scale)
-	}
+	digits, exp, fracDigits, neg, nd := d.digits, d.exp, d.frac, d.neg, d.nd
 	// value = digits × 10^(exp - fracDigits); want unscaled at scale.
 	shift := scale - fracDigits + exp
 	switch {
@@ -188,7 +137,7 @@ func ParseDecimal(text []byte, precision, scale int, fromString bool) (types.Val
 			if digits == 0 {
 				break
 			}
-			return decimalValue128(text, precision, scale)
+			return decimalValue128(text, d, precision, scale)
 		}
 		digits *= pow10[shift]
 	default:
