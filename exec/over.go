@@ -28,7 +28,12 @@ type OverConfig struct {
 	// for one ascending time column too (NULL times kept, as Flink's batch mode).
 	Order   []SortKey
 	Frame   OverFrame
-	Aggs    []AggCall
+	// MemBudget and SpillDir, in batch mode ('table.exec.resource.sort.memory' and the first of
+	// 'io.tmp.dirs'): when the rows kept exceed MemBudget bytes the sorting operator sorts them through
+	// spilled runs, and a frame or peer group past it is spilled too (over_spill.go). 0: no budget.
+	MemBudget int64
+	SpillDir  string
+	Aggs      []AggCall
 	InTypes []types.Type
 	// TTL ('table.exec.state.ttl'): a partition of an UNBOUNDED PRECEDING or ROWS frame none of whose rows
 	// arrived or was emitted for this long (processing time), and none of whose rows waits for the
