@@ -12,11 +12,15 @@ import (
 )
 
 // OverFrame is the frame of an OVER window ending at the current row: ROWS or RANGE, UNBOUNDED PRECEDING or
-// Preceding rows (ROWS) / milliseconds (RANGE).
+// Preceding rows (ROWS) / milliseconds (RANGE over a time; batch: the key's units, or Bound).
 type OverFrame struct {
 	Rows      bool
 	Unbounded bool
 	Preceding int64
+	// Bound, for a RANGE frame of the sorting (batch) operator over a DECIMAL or DOUBLE order key, is the
+	// PRECEDING bound as a decimal or float value (Preceding is then unused); NULL (the zero Value) for the
+	// other keys, whose bound is Preceding (an integral key's number, a DATE key's days, a time's ms).
+	Bound types.Value
 }
 
 // OverConfig configures an OVER aggregation (Flink's OverAggregate).

@@ -18,6 +18,7 @@ type overFrameEval struct {
 	peers   *overQueue
 	peerKey []byte      // the order key of the current peer group
 	cur     types.Value // RANGE with a bound: the current peer group's order value
+	lim     types.Value // and its rangeLimit
 }
 
 func newOverFrameEval(o *sortedOver, copyVals bool) *overFrameEval {
@@ -66,6 +67,7 @@ func (e *overFrameEval) row(vals []types.Value, key []byte) error {
 		e.peerKey = append(e.peerKey[:0], key...)
 		if !e.fr.Unbounded {
 			e.cur = vals[o.cfg.Order[0].Col]
+			e.lim = o.rangeLimit(e.cur)
 		}
 	}
 	o.add(vals)
@@ -91,7 +93,7 @@ func (e *overFrameEval) flushPeers() error {
 			if err != nil {
 				return err
 			}
-			if o.inRange(h[k.Col], e.cur) {
+			if o.inRange(h[k.Col], e.cur, e.lim) {
 				break
 			}
 			o.retract(h)

@@ -179,10 +179,64 @@ func rangeInFrame(v, cur types.Value, desc bool, n int64) bool {
 	return d <= uint64(n)
 }
 
+// rangeLimit returns, for a peer group with order value cur, the farthest order value in its RANGE frame:
+// cur - Bound ascending, cur + Bound descending (DECIMAL and DOUBLE keys; others need none: NULL).
+func (o *sortedOver) rangeLimit(cur types.Value) types.Value {
+	b := o.cfg.Frame.Bound
+	if b.IsNull() || cur.IsNull() {
+		return types.Value{}
+	}
+	desc := o.cfg.Order[0].Desc
+	if b.T == types.TagDecimal {
+		c := cur
+		if c.T != types.TagDecimal {
+			c = types.DecimalFromInt(c.I)
+		}
+		if desc {
+			return types.DecimalAdd(c, b)
+		}
+		return types.DecimalSub(c, b)
+	}
+	if desc {
+		return types.FloatValue(overFloat(cur) + b.Float())
+	}
+	return types.FloatValue(overFloat(cur) - b.Float())
+}
+
+// overFloat is a DOUBLE key's value (a whole number may be held as an integer).
+func overFloat(v types.Value) float64 {
+	switch v.T {
+	case types.TagFloat:
+		return v.Float()
+	case types.TagDecimal:
+		return types.DecimalToFloat(v)
+	}
+	return float64(v.I)
+}
+
 // inRange reports whether a row sorted before the current peer group, with order value v, is in the
-// group's RANGE frame (cur: the group's order value).
-func (o *sortedOver) inRange(v, cur types.Value) bool {
-	return rangeInFrame(v, cur, o.cfg.Order[0].Desc, o.cfg.Frame.Preceding)
+// group's RANGE frame (cur: the group's order value, lim: its rangeLimit).
+func (o *sortedOver) inRange(v, cur, lim types.Value) bool {
+	b := o.cfg.Frame.Bound
+	if b.IsNull() {
+		return rangeInFrame(v, cur, o.cfg.Order[0].Desc, o.cfg.Frame.Preceding)
+	}
+	if v.IsNull() || cur.IsNull() {
+		return v.IsNull() && cur.IsNull()
+	}
+	var c int
+	if b.T == types.TagDecimal {
+		if v.T != types.TagDecimal {
+			v = types.DecimalFromInt(v.I)
+		}
+		c = types.DecimalCmp(v, lim)
+	} else {
+		c = cmp.Compare(overFloat(v), lim.Float())
+	}
+	if o.cfg.Order[0].Desc {
+		return c <= 0
+	}
+	return c >= 0
 }
 
 func (o *sortedOver) add(row []types.Value) {
