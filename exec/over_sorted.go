@@ -166,15 +166,21 @@ func (o *sortedOver) emitPartition(p *sortedPart) error {
 
 // rangeInFrame reports whether a row sorted before the current row, with order key v, is in the current
 // row's RANGE frame of preceding n: NULLs are only in a NULL row's frame (and only NULLs are), other keys
-// within n of the current key (below it ascending, above it descending).
+// within n of the current key (below it ascending, above it descending); timestamps (n in ms) at their
+// full precision, nanoseconds included, as their peers compare.
 func rangeInFrame(v, cur types.Value, desc bool, n int64) bool {
 	if v.IsNull() || cur.IsNull() {
 		return v.IsNull() && cur.IsNull()
 	}
 	// The rows are sorted, so the difference is not negative; as uint64 it cannot overflow.
 	d := uint64(cur.I) - uint64(v.I)
+	dn := cur.N - v.N // timestamps: nanoseconds within the millisecond
 	if desc {
-		d = uint64(v.I) - uint64(cur.I)
+		d, dn = uint64(v.I)-uint64(cur.I), -dn
+	}
+	if v.T == types.TagTimestamp {
+		// At full precision: d ms + dn ns <= n ms, where |dn| < 1 ms.
+		return d < uint64(n) || d == uint64(n) && dn <= 0
 	}
 	return d <= uint64(n)
 }
