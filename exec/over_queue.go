@@ -110,8 +110,9 @@ type overQueue struct {
 	nFile  int64     // rows in the file not read back yet
 	f      *os.File
 	w      *bufio.Writer
-	wOff   int64 // the file's end (bytes written, flushed or not)
-	rOff   int64 // where the rows not read back begin
+	rd     *bufio.Reader // reads back from rOff (reset for each chunk)
+	wOff   int64         // the file's end (bytes written, flushed or not)
+	rOff   int64         // where the rows not read back begin
 	enc    []byte
 	buf    []byte
 	scr    []types.Value
@@ -203,7 +204,11 @@ func (q *overQueue) readBack() error {
 	if err := q.w.Flush(); err != nil {
 		return q.writeErr(err)
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(q.f, q.rOff, q.wOff-q.rOff), 64<<10)
+	if q.rd == nil {
+		q.rd = bufio.NewReaderSize(nil, 64<<10)
+	}
+	q.rd.Reset(io.NewSectionReader(q.f, q.rOff, q.wOff-q.rOff))
+	r := q.rd
 	limit := max(q.budget/4, 1)
 	for q.nFile > 0 && (q.head.len() == 0 || q.head.bytes < limit) {
 		n, err := binary.ReadUvarint(r)
