@@ -186,3 +186,37 @@ func TestSortedOverSpillDirError(t *testing.T) {
 		t.Fatalf("want an error naming %s and 'io.tmp.dirs', got %v", dir, err)
 	}
 }
+
+// BenchmarkOverBatchSpill: SUM, COUNT, MAX over a RANGE frame of 2000 PRECEDING (PARTITION BY k ORDER BY o)
+// of 20,000 rows, in memory against a 64 KiB budget (sorted runs and frames spilled to a temporary
+// directory). One op is one whole run.
+func BenchmarkOverBatchSpill(b *testing.B) {
+	rows := overSpillInput(20000, 3)
+	ts := []types.Type{types.BigIntType(), types.BigIntType(), types.BigIntType(), types.StringType()}
+	for _, budget := range []int64{0, 64 << 10} {
+		b.Run(fmt.Sprintf("budget=%d", budget), func(b *testing.B) {
+			dir := b.TempDir()
+			b.ReportAllocs()
+			for b.Loop() {
+				op, err := NewOverAgg(OverConfig{Partition: []int{0}, Order: []SortKey{{Col: 1, NullsFirst: true}}, Frame: OverFrame{Preceding: 2000},
+					Aggs: aggCalls(b, ts, "SUM($2)", "COUNT(*)", "MAX($3)"), InTypes: ts, MemBudget: budget, SpillDir: dir}, &discard{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var batch changelog.Batch
+				for i, r := range rows {
+					batch.Append(changelog.Insert, r)
+					if len(batch.Rows) == 1024 || i == len(rows)-1 {
+						if err := op.Push(&batch); err != nil {
+							b.Fatal(err)
+						}
+						batch.Reset()
+					}
+				}
+				if err := op.End(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
