@@ -384,6 +384,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			// (batchSavepointSupported).
 			cfg.Order = []exec.SortKey{{Col: n.OrderCol, NullsFirst: true}}
 		}
+		if g.batch {
+			cfg.MemBudget, cfg.SpillDir = g.sortMemory, g.tempDir // over_spill.go
+		}
 		cfg.InTypes = fieldTypes(n.Input.Fields())
 		if ok, err := g.exchangeOver(n, cfg, out, j); ok || err != nil {
 			return err // exchange_ops.go

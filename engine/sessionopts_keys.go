@@ -23,7 +23,7 @@ var sessionKeys = []sessionKey{
 	{key: "table.local-time-zone", kind: kindZone, def: "default", impl: true, desc: "the session time zone (TIMESTAMP_LTZ, CURRENT_TIMESTAMP, ...)"},
 	{key: "table.dml-sync", kind: kindBool, def: "false", impl: true, desc: "INSERT waits until its job finishes"},
 	{key: "table.exec.resource.sort.memory", kind: kindMemory, rng: above(0), def: "128 mb", impl: true,
-		desc: "memory of a batch sort before it spills to disk"},
+		desc: "memory of a batch sort, or of a batch OVER aggregate's rows and frames, before it spills to disk"},
 	{key: "table.exec.state.ttl", kind: kindDuration, rng: atLeast(0), def: "0 ms", impl: true,
 		desc: "keyed state idle for longer than this expires (0: never)"},
 	{key: "table.exec.sink.upsert-materialize", kind: kindEnum, enum: []string{"NONE", "AUTO", "FORCE"}, def: "AUTO", impl: true,

@@ -12,11 +12,15 @@ import (
 )
 
 // OverFrame is the frame of an OVER window ending at the current row: ROWS or RANGE, UNBOUNDED PRECEDING or
-// Preceding rows (ROWS) / milliseconds (RANGE).
+// Preceding rows (ROWS) / milliseconds (RANGE over a time; batch: the key's units, or Bound).
 type OverFrame struct {
 	Rows      bool
 	Unbounded bool
 	Preceding int64
+	// Bound, for a RANGE frame of the sorting (batch) operator over a DECIMAL or DOUBLE order key, is the
+	// PRECEDING bound as a decimal or float value (Preceding is then unused); NULL (the zero Value) for the
+	// other keys, whose bound is Preceding (an integral key's number, a DATE key's days, a time's ms).
+	Bound types.Value
 }
 
 // OverConfig configures an OVER aggregation (Flink's OverAggregate).
@@ -26,10 +30,15 @@ type OverConfig struct {
 	// Order, in batch mode, orders the rows of a partition by any columns instead (OrderCol is then unused
 	// but for the first column): NewOverAgg returns the sorting operator (over_sorted.go). Batch runs set it
 	// for one ascending time column too (NULL times kept, as Flink's batch mode).
-	Order   []SortKey
-	Frame   OverFrame
-	Aggs    []AggCall
-	InTypes []types.Type
+	Order []SortKey
+	Frame OverFrame
+	// MemBudget and SpillDir, in batch mode ('table.exec.resource.sort.memory' and the first of
+	// 'io.tmp.dirs'): when the rows kept exceed MemBudget bytes the sorting operator sorts them through
+	// spilled runs, and a frame or peer group past it is spilled too (over_spill.go). 0: no budget.
+	MemBudget int64
+	SpillDir  string
+	Aggs      []AggCall
+	InTypes   []types.Type
 	// TTL ('table.exec.state.ttl'): a partition of an UNBOUNDED PRECEDING or ROWS frame none of whose rows
 	// arrived or was emitted for this long (processing time), and none of whose rows waits for the
 	// watermark, is dropped without emitting anything: its aggregates start anew with its next row (ttl.go).

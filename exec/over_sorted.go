@@ -29,9 +29,15 @@ type sortedOver struct {
 	accs  []accumulator
 	// partTypes: the types of the partition columns
 	partTypes []types.Type
-	// ord, sorted: emitPartition's scratch, the sort order and the rows in it
-	ord    []int32
-	sorted []sortedRow
+	// ord: emitPartition's scratch, the sort order
+	ord []int32
+	ev  *overFrameEval
+	// mem: the estimated memory of the rows kept; past cfg.MemBudget the operator spills (over_spill.go)
+	mem   int64
+	spill *overSpill
+	// SortSpills counts the sorted runs written to 'io.tmp.dirs' (the rows did not fit the budget);
+	// FrameSpills the writes of frame rows (a bounded frame or a peer group that did not fit).
+	SortSpills, FrameSpills int64
 }
 
 type sortedPart struct {
@@ -63,11 +69,15 @@ func newSortedOver(cfg OverConfig, out changelog.Output) (changelog.Output, erro
 	if !cfg.Frame.Rows && !cfg.Frame.Unbounded && len(cfg.Order) != 1 {
 		return nil, fmt.Errorf("OVER aggregate: a RANGE frame with a PRECEDING bound needs exactly one ORDER BY column, got %d", len(cfg.Order))
 	}
+	o.ev = newOverFrameEval(o, false)
 	return o, nil
 }
 
 func (o *sortedOver) Push(b *changelog.Batch) error {
-	for _, r := range b.Rows {
+	if o.spill != nil {
+		return o.pushSpill(b)
+	}
+	for i, r := range b.Rows {
 		if r.Kind != changelog.Insert {
 			return fmt.Errorf("OVER aggregate: input carries a %s row; OVER aggregation takes insert-only input", r.Kind)
 		}
@@ -85,6 +95,15 @@ func (o *sortedOver) Push(b *changelog.Batch) error {
 		off := len(p.keys)
 		p.keys = appendSortKey(p.keys, r.Vals, o.cfg.Order)
 		p.rows = append(p.rows, sortedRow{vals: o.vals[s:len(o.vals):len(o.vals)], off: off, end: len(p.keys)})
+		o.mem += overRowBytes(r.Vals) + int64(len(p.keys)-off)
+		if o.cfg.MemBudget > 0 && o.mem >= o.cfg.MemBudget {
+			if err := o.startSpill(); err != nil {
+				return err
+			}
+			rest := *b
+			rest.Rows = b.Rows[i+1:]
+			return o.pushSpill(&rest)
+		}
 	}
 	return nil
 }
@@ -92,6 +111,10 @@ func (o *sortedOver) Push(b *changelog.Batch) error {
 func (o *sortedOver) Watermark(ts int64) error { return o.out.Watermark(ts) }
 
 func (o *sortedOver) End() error {
+	defer o.ev.close()
+	if o.spill != nil {
+		return o.endSpill()
+	}
 	keys := make([]string, 0, len(o.parts))
 	for k := range o.parts {
 		keys = append(keys, k)
@@ -114,7 +137,7 @@ func (p *sortedPart) key(r sortedRow) []byte { return p.keys[r.off:r.end] }
 
 // emitPartition sorts the partition's rows by the order key (peers stay in arrival order: ties are broken
 // by the arrival index, so an unstable sort, faster than a stable one, does) and emits them with their
-// frames' aggregates.
+// frames' aggregates (overFrameEval, which references the rows here: they are in memory already).
 func (o *sortedOver) emitPartition(p *sortedPart) error {
 	// Sorting indexes (4 bytes, no pointers) rather than the rows themselves spares the moves and write
 	// barriers of the row headers: the sort took twice as long on them.
@@ -128,77 +151,98 @@ func (o *sortedOver) emitPartition(p *sortedPart) error {
 		}
 		return cmp.Compare(a, b)
 	})
-	rows := o.sorted[:0]
-	for _, i := range ord {
-		rows = append(rows, p.rows[i])
-	}
 	o.ord = ord
-	defer func() { clear(rows); o.sorted = rows[:0] }()
-	for _, a := range o.accs {
-		a.reset()
+	if err := o.ev.start(); err != nil {
+		return err
 	}
-	fr := o.cfg.Frame
-	start := 0 // bounded frames: the first row still in the frame (rows before it were retracted)
-	for i := 0; i < len(rows); {
-		j := i + 1
-		for j < len(rows) && bytes.Equal(p.key(rows[i]), p.key(rows[j])) {
-			j++
+	for _, i := range ord {
+		r := p.rows[i]
+		if err := o.ev.row(r.vals, p.key(r)); err != nil {
+			return err
 		}
-		switch {
-		case fr.Rows:
-			for r := i; r < j; r++ {
-				o.add(rows[r].vals)
-				if !fr.Unbounded {
-					for ; int64(r-start) > fr.Preceding; start++ {
-						o.retract(rows[start].vals)
-					}
-				}
-				if err := o.emit(rows[r].vals); err != nil {
-					return err
-				}
-			}
-		case fr.Unbounded:
-			for r := i; r < j; r++ {
-				o.add(rows[r].vals)
-			}
-			for r := i; r < j; r++ {
-				if err := o.emit(rows[r].vals); err != nil {
-					return err
-				}
-			}
-		default: // RANGE with a PRECEDING bound over one column
-			for r := i; r < j; r++ {
-				o.add(rows[r].vals)
-			}
-			k := o.cfg.Order[0]
-			cur := rows[i].vals[k.Col]
-			for ; start < i && !rangeInFrame(rows[start].vals[k.Col], cur, k.Desc, fr.Preceding); start++ {
-				o.retract(rows[start].vals)
-			}
-			for r := i; r < j; r++ {
-				if err := o.emit(rows[r].vals); err != nil {
-					return err
-				}
-			}
-		}
-		i = j
 	}
-	return nil
+	return o.ev.finish()
 }
 
 // rangeInFrame reports whether a row sorted before the current row, with order key v, is in the current
 // row's RANGE frame of preceding n: NULLs are only in a NULL row's frame (and only NULLs are), other keys
-// within n of the current key (below it ascending, above it descending).
+// within n of the current key (below it ascending, above it descending); timestamps (n in ms) at their
+// full precision, nanoseconds included, as their peers compare.
 func rangeInFrame(v, cur types.Value, desc bool, n int64) bool {
 	if v.IsNull() || cur.IsNull() {
 		return v.IsNull() && cur.IsNull()
 	}
 	// The rows are sorted, so the difference is not negative; as uint64 it cannot overflow.
 	d := uint64(cur.I) - uint64(v.I)
+	dn := cur.N - v.N // timestamps: nanoseconds within the millisecond
 	if desc {
-		d = uint64(v.I) - uint64(cur.I)
+		d, dn = uint64(v.I)-uint64(cur.I), -dn
+	}
+	if v.T == types.TagTimestamp {
+		// At full precision: d ms + dn ns <= n ms, where |dn| < 1 ms.
+		return d < uint64(n) || d == uint64(n) && dn <= 0
 	}
 	return d <= uint64(n)
+}
+
+// rangeLimit returns, for a peer group with order value cur, the farthest order value in its RANGE frame:
+// cur - Bound ascending, cur + Bound descending (DECIMAL and DOUBLE keys; others need none: NULL).
+func (o *sortedOver) rangeLimit(cur types.Value) types.Value {
+	b := o.cfg.Frame.Bound
+	if b.IsNull() || cur.IsNull() {
+		return types.Value{}
+	}
+	desc := o.cfg.Order[0].Desc
+	if b.T == types.TagDecimal {
+		c := cur
+		if c.T != types.TagDecimal {
+			c = types.DecimalFromInt(c.I)
+		}
+		if desc {
+			return types.DecimalAdd(c, b)
+		}
+		return types.DecimalSub(c, b)
+	}
+	if desc {
+		return types.FloatValue(overFloat(cur) + b.Float())
+	}
+	return types.FloatValue(overFloat(cur) - b.Float())
+}
+
+// overFloat is a DOUBLE key's value (a whole number may be held as an integer).
+func overFloat(v types.Value) float64 {
+	switch v.T {
+	case types.TagFloat:
+		return v.Float()
+	case types.TagDecimal:
+		return types.DecimalToFloat(v)
+	}
+	return float64(v.I)
+}
+
+// inRange reports whether a row sorted before the current peer group, with order value v, is in the
+// group's RANGE frame (cur: the group's order value, lim: its rangeLimit).
+func (o *sortedOver) inRange(v, cur, lim types.Value) bool {
+	b := o.cfg.Frame.Bound
+	if b.IsNull() {
+		return rangeInFrame(v, cur, o.cfg.Order[0].Desc, o.cfg.Frame.Preceding)
+	}
+	if v.IsNull() || cur.IsNull() {
+		return v.IsNull() && cur.IsNull()
+	}
+	var c int
+	if b.T == types.TagDecimal {
+		if v.T != types.TagDecimal {
+			v = types.DecimalFromInt(v.I)
+		}
+		c = types.DecimalCmp(v, lim)
+	} else {
+		c = cmp.Compare(overFloat(v), lim.Float())
+	}
+	if o.cfg.Order[0].Desc {
+		return c <= 0
+	}
+	return c >= 0
 }
 
 func (o *sortedOver) add(row []types.Value) {

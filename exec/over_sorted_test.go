@@ -79,3 +79,40 @@ func (r *intRowRecorder) Push(b *changelog.Batch) error {
 }
 func (r *intRowRecorder) Watermark(int64) error { return nil }
 func (r *intRowRecorder) End() error            { return nil }
+
+// TestSortedOverRangeTimestampPrecision: a RANGE frame of 1000 ms over TIMESTAMP(9) keys holds the rows within
+// exactly 1 s of the current one, nanoseconds counted: 1.0005 s is out of the frame of 2.001 s (0.0005 s over),
+// 1.001 s (exactly 1 s) in; descending alike.
+func TestSortedOverRangeTimestampPrecision(t *testing.T) {
+	ts := []types.Type{{Kind: types.Timestamp, Precision: 9}, {Kind: types.BigInt}}
+	keys := []types.Value{types.TimestampValue(1000, 500000), types.TimestampValue(1001, 0), types.TimestampValue(2001, 0),
+		types.TimestampValue(2001, 600000)}
+	for _, desc := range []bool{false, true} {
+		rec := &intRowRecorder{}
+		op, err := NewOverAgg(OverConfig{Order: []SortKey{{Col: 0, Desc: desc, NullsFirst: !desc}}, Frame: OverFrame{Preceding: 1000},
+			Aggs: aggCalls(t, ts, "COUNT(*)"), InTypes: ts}, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b changelog.Batch
+		for _, k := range keys {
+			b.Append(changelog.Insert, []types.Value{k, types.IntValue(1)})
+		}
+		if err := op.Push(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := op.End(); err != nil {
+			t.Fatal(err)
+		}
+		// ASC: 1000.5 ms {itself}; 1001 {1000.5, 1001}; 2001 {1001, 2001}; 2001.6 {2001, 2001.6} (1001 is
+		// 1000.6 ms before). DESC: 2001.6 {itself}; 2001 {2001.6, 2001}; 1001 {2001, 1001} (2001.6 is 1000.6 ms
+		// after); 1000.5 {2001 is 1000.5 after: out; 1001, 1000.5}.
+		want := "+I[1000 1 1] +I[1001 1 2] +I[2001 1 2] +I[2001 1 2]"
+		if desc {
+			want = "+I[2001 1 1] +I[2001 1 2] +I[1001 1 2] +I[1000 1 2]"
+		}
+		if got := strings.Join(rec.rows, " "); got != want {
+			t.Errorf("desc=%t:\ngot  %s\nwant %s", desc, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/sluicesql/sluice/exec"
@@ -92,9 +93,25 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	if w.Ref != "" {
 		return nil, nil, nil, sql.Errorf(w.P, ErrUnsupported, "named windows (OVER %s) are not supported yet", w.Ref)
 	}
-	orderCol, order, orderAttr, err := p.overOrder(w, sc)
+	// Pre-projection: the input columns, then the ORDER BY expressions that are not columns, then the
+	// calls' arguments.
+	fields := in.Fields()
+	pre := identity(fields)
+	preOut := append([]Field{}, fields...)
+	orderCol, order, orderAttr, err := p.overOrder(w, sc, func(x expr.Expr, name string) int {
+		pre = append(pre, x)
+		preOut = append(preOut, Field{Name: fmt.Sprintf("$over_ord%d", len(pre)), Type: x.Type()})
+		return len(pre) - 1
+	})
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	// The order columns' types (an ORDER BY expression is a column of the pre-projection).
+	colType := func(c int) (string, types.Type) {
+		if c < len(sc.cols) {
+			return sc.cols[c].name, sc.cols[c].typ
+		}
+		return preOut[c].Name, preOut[c].Type
 	}
 	var frame exec.OverFrame
 	ftext := strings.ToUpper(w.Frame)
@@ -118,13 +135,17 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 			if err != nil || v.IsNull() || !expr.IsConstant(x) {
 				return nil, nil, nil, sql.Errorf(w.FrameStart.Position(), ErrValidation, "the OVER frame's PRECEDING bound must be a constant")
 			}
-			if v.I < 0 {
+			if boundNegative(v) {
 				return nil, nil, nil, sql.Errorf(w.FrameStart.Position(), ErrValidation, "the OVER frame's PRECEDING bound must not be negative (got %s)", sql.FormatExpr(w.FrameStart))
 			}
-			if err := checkFrameBound(w, frame.Rows, x.Type(), sc, order, orderCol); err != nil {
+			kname, kt := colType(orderCol)
+			if err := checkFrameBound(w, frame.Rows, x.Type(), kname, kt, order); err != nil {
 				return nil, nil, nil, err
 			}
 			frame.Preceding = v.I
+			if !frame.Rows {
+				frame.Preceding, frame.Bound = rangeBound(v, kt)
+			}
 		}
 	}
 	var partition []int
@@ -139,10 +160,6 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 		}
 		partition = append(partition, c)
 	}
-	// Pre-projection: the input columns, then the calls' arguments.
-	fields := in.Fields()
-	pre := identity(fields)
-	preOut := append([]Field{}, fields...)
 	var aggs []exec.AggCall
 	for i, f := range calls {
 		if f.Filter != nil {
@@ -210,26 +227,41 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 // FIRST/LAST says otherwise, as Flink), comes back as order, orderCol being its first column: batch mode
 // sorts the rows of a partition by it (exec.OverConfig.Order); the physical pass refuses it in streaming
 // mode with attr's error, Flink's.
-func (p *Planner) overOrder(w *sql.WindowSpec, sc *scope) (orderCol int, order []exec.SortKey, attr timeAttribute, err error) {
+//
+// An ORDER BY expression that is not a column is projected into a column before the OVER (addExpr appends it
+// to the pre-projection and returns its column), as Flink's planner does; it is no time attribute, so
+// streaming mode refuses it.
+func (p *Planner) overOrder(w *sql.WindowSpec, sc *scope, addExpr func(x expr.Expr, name string) int) (orderCol int, order []exec.SortKey, attr timeAttribute, err error) {
 	if len(w.OrderBy) == 0 {
 		return 0, nil, attr, sql.Errorf(w.P, ErrUnsupported, "OVER windows must have an ORDER BY (e.g. ORDER BY ts)")
 	}
 	var cols []int
+	var names []string
+	var typs []types.Type
 	for _, o := range w.OrderBy {
-		ref, ok := unparen(o.Expr).(*sql.ColumnRef)
-		if !ok {
-			return 0, nil, attr, sql.Errorf(o.Expr.Position(), ErrUnsupported, "OVER windows must be ordered by columns; compute %s in a subquery first", sql.FormatExpr(o.Expr))
+		if ref, ok := unparen(o.Expr).(*sql.ColumnRef); ok {
+			c, err := sc.resolve(ref)
+			if err != nil {
+				return 0, nil, attr, err
+			}
+			cols, names, typs = append(cols, c), append(names, sc.cols[c].name), append(typs, sc.cols[c].typ)
+			continue
 		}
-		c, err := sc.resolve(ref)
+		x, err := p.b.expr(o.Expr, sc)
 		if err != nil {
 			return 0, nil, attr, err
 		}
-		cols = append(cols, c)
+		text := sql.FormatExpr(o.Expr)
+		cols, names, typs = append(cols, addExpr(x, text)), append(names, text), append(typs, x.Type())
 	}
 	orderCol = cols[0]
 	o0 := w.OrderBy[0]
-	ct := sc.cols[orderCol]
+	ct := scopeCol{name: names[0], typ: typs[0]}
 	attr = timeAttribute{name: ct.name, err: sql.Errorf(o0.Expr.Position(), ErrValidation, "OVER windows' ordering in stream mode must be defined on a time attribute; %s is %s (declare WATERMARK FOR %s AS ...)", ct.name, ct.typ, ct.name)}
+	if _, isCol := unparen(o0.Expr).(*sql.ColumnRef); !isCol {
+		attr.err = sql.Errorf(o0.Expr.Position(), ErrValidation, "OVER windows' ordering in stream mode must be defined on a time attribute; %s is an expression (%s), which is none: order by a column declared with WATERMARK FOR", ct.name, ct.typ)
+		attr.name = ""
+	}
 	if len(cols) == 1 && !o0.Desc && o0.NullsFirst == nil && ct.typ.IsTimestamp() {
 		return orderCol, nil, attr, nil
 	}
@@ -249,9 +281,11 @@ func (p *Planner) overOrder(w *sql.WindowSpec, sc *scope) (orderCol int, order [
 	return orderCol, order, attr, nil
 }
 
-// checkFrameBound checks the type of a frame's PRECEDING bound: ROWS frames take a row count; RANGE frames
-// an INTERVAL over a time column or, in batch mode (order set), a whole number over one integral column.
-func checkFrameBound(w *sql.WindowSpec, rows bool, bt types.Type, sc *scope, order []exec.SortKey, orderCol int) error {
+// checkFrameBound checks the type of a frame's PRECEDING bound against the order key (named kname, of type
+// kt): ROWS frames take a row count; RANGE frames, as Flink's (one ORDER BY key), an INTERVAL DAY TO SECOND
+// over a TIMESTAMP or DATE key and a number over a numeric key (a whole number over an integral key, an
+// exact number over a DECIMAL key).
+func checkFrameBound(w *sql.WindowSpec, rows bool, bt types.Type, kname string, kt types.Type, order []exec.SortKey) error {
 	pos := w.FrameStart.Position()
 	if rows {
 		if !bt.IsIntegral() {
@@ -262,16 +296,59 @@ func checkFrameBound(w *sql.WindowSpec, rows bool, bt types.Type, sc *scope, ord
 	if len(order) > 1 {
 		return sql.Errorf(pos, ErrValidation, "RANGE frames with a PRECEDING bound need exactly one ORDER BY column; use ROWS or order by one column")
 	}
-	kt := sc.cols[orderCol].typ
 	switch {
-	case kt.IsTimestamp() && bt.Kind == types.IntervalDayTime:
+	case (kt.IsTimestamp() || kt.Kind == types.Date) && bt.Kind == types.IntervalDayTime:
 		return nil
-	case kt.IsTimestamp():
-		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take an INTERVAL, got %s", sc.cols[orderCol].name, kt, bt)
+	case kt.IsTimestamp() || kt.Kind == types.Date:
+		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take an INTERVAL DAY TO SECOND, got %s", kname, kt, bt)
 	case kt.IsIntegral() && bt.IsIntegral():
 		return nil
 	case kt.IsIntegral():
-		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take a whole number, got %s", sc.cols[orderCol].name, kt, bt)
+		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take a whole number, got %s", kname, kt, bt)
+	case kt.Kind == types.Decimal && (bt.IsIntegral() || bt.Kind == types.Decimal):
+		return nil
+	case kt.Kind == types.Decimal:
+		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take an exact number (e.g. 1.5), got %s", kname, kt, bt)
+	case (kt.Kind == types.Double || kt.Kind == types.Float) && bt.IsNumeric():
+		return nil
+	case kt.Kind == types.Double || kt.Kind == types.Float:
+		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take a number, got %s", kname, kt, bt)
 	}
-	return sql.Errorf(pos, ErrUnsupported, "RANGE frames with a PRECEDING bound over %s (%s) are not supported yet: order by an integral or time column, or use ROWS", sc.cols[orderCol].name, kt)
+	return sql.Errorf(pos, ErrUnsupported, "RANGE frames with a PRECEDING bound over %s (%s) are not supported: order by a numeric, DATE or TIMESTAMP column, or use ROWS", kname, kt)
+}
+
+// boundNegative reports a negative PRECEDING bound (a number or an interval).
+func boundNegative(v types.Value) bool {
+	switch v.T {
+	case types.TagFloat:
+		return v.Float() < 0 || math.IsNaN(v.Float())
+	case types.TagDecimal:
+		return types.DecimalSign(v) < 0
+	}
+	return v.I < 0
+}
+
+// rangeBound converts a RANGE frame's PRECEDING bound (checked by checkFrameBound) for an order key of type
+// kt: milliseconds (TIMESTAMP), whole days (DATE: an interval's milliseconds divided by a day's, as Flink,
+// which drops a fraction of a day), the number itself over an integral key; over a DECIMAL or DOUBLE key
+// the bound is a value of the key's kind (exec.OverFrame.Bound).
+func rangeBound(v types.Value, kt types.Type) (int64, types.Value) {
+	switch {
+	case kt.Kind == types.Date:
+		return v.I / (24 * 3600 * 1000), types.Value{}
+	case kt.Kind == types.Decimal:
+		if v.T != types.TagDecimal {
+			return 0, types.DecimalFromInt(v.I)
+		}
+		return 0, v
+	case kt.Kind == types.Double || kt.Kind == types.Float:
+		switch v.T {
+		case types.TagFloat:
+			return 0, v
+		case types.TagDecimal:
+			return 0, types.FloatValue(types.DecimalToFloat(v))
+		}
+		return 0, types.FloatValue(float64(v.I))
+	}
+	return v.I, types.Value{}
 }

@@ -8,6 +8,7 @@ package planner
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/sluicesql/sluice/catalog"
@@ -549,6 +550,12 @@ func (n *OverAggregate) Describe() string {
 		frame = fmt.Sprintf("ROWS BETWEEN %d PRECEDING AND CURRENT ROW", n.Frame.Preceding)
 	case !n.Frame.Unbounded && (n.Order == nil || in[n.OrderCol].Type.IsTimestamp()):
 		frame = fmt.Sprintf("RANGE BETWEEN %d ms PRECEDING AND CURRENT ROW", n.Frame.Preceding)
+	case !n.Frame.Unbounded && n.Frame.Bound.T == types.TagDecimal:
+		frame = fmt.Sprintf("RANGE BETWEEN %s PRECEDING AND CURRENT ROW", types.DecimalString(n.Frame.Bound))
+	case !n.Frame.Unbounded && n.Frame.Bound.T == types.TagFloat:
+		frame = fmt.Sprintf("RANGE BETWEEN %s PRECEDING AND CURRENT ROW", strconv.FormatFloat(n.Frame.Bound.Float(), 'g', -1, 64))
+	case !n.Frame.Unbounded && in[n.OrderCol].Type.Kind == types.Date:
+		frame = fmt.Sprintf("RANGE BETWEEN %d DAY PRECEDING AND CURRENT ROW", n.Frame.Preceding)
 	case !n.Frame.Unbounded:
 		frame = fmt.Sprintf("RANGE BETWEEN %d PRECEDING AND CURRENT ROW", n.Frame.Preceding)
 	}
