@@ -78,6 +78,7 @@ func (s *sink) open(ctx context.Context) (*output, error) {
 	if len(s.topics) > 0 {
 		o.topic = s.topics[0]
 	}
+	o.addWriter0()
 	return o, nil
 }
 
@@ -132,6 +133,9 @@ type output struct {
 	task         int            // the batch sink task writing through it (sink_tasks.go); 0 otherwise
 	parts        map[string]int // 'fixed' in a task above 0: the partitions of each topic written
 
+	// w0 is writer 0: it writes the rows of the sink's own Push (and of its subtask encoders, which write
+	// under the graph lock); the subtasks' writers follow it in writers (sink_concurrent.go).
+	w0 *subWriter
 	// txMu guards writers, and (exactly-once) the opening of a transaction by concurrent writers
 	// (sink_concurrent.go).
 	txMu    sync.Mutex
@@ -180,36 +184,10 @@ func (o *output) failure() error {
 	return o.err
 }
 
-// Push encodes every row as one record and hands it to the producer. It returns the first delivery failure
-// seen so far (at-least-once).
-func (o *output) Push(b *changelog.Batch) error {
-	if err := o.failure(); err != nil {
-		return err
-	}
-	if len(b.Rows) == 0 {
-		return nil
-	}
-	cl, err := o.producer()
-	if err != nil {
-		return err
-	}
-	c := o.s.cfg
-	now := time.Now() // the records' timestamp unless a metadata column sets it (stampRecord)
-	for i := range b.Rows {
-		row := &b.Rows[i]
-		if row.Kind != changelog.Insert && o.changelogEnc == nil {
-			return fmt.Errorf("kafka table '%s': the kafka sink only writes inserts, got a %s row; use 'upsert-kafka' for updating results", c.table.Name, row.Kind)
-		}
-		rec := o.getRecord()
-		if err := o.encode(row.Kind, row.Vals, rec); err != nil {
-			o.recycle(rec)
-			return err
-		}
-		stampRecord(rec, now)
-		cl.Produce(o.ctx, rec, o.promise)
-	}
-	return nil
-}
+// Push writes b through writer 0 (sink_concurrent.go), the writer of the sink's own rows: every row is one
+// record (upsert-kafka: see subWriter.place). It returns the first delivery failure seen so far
+// (at-least-once).
+func (o *output) Push(b *changelog.Batch) error { return o.w0.Push(b) }
 
 func (o *output) encode(kind changelog.Kind, vals []types.Value, rec *kgo.Record) error {
 	s := o.s

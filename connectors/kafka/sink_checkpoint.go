@@ -45,7 +45,7 @@ func (o *output) Abort() error {
 
 // Abort stops the interval flusher and closes the producer without writing the buffer.
 func (u *upsertOutput) Abort() error {
-	if u.kb != nil && !u.ended {
+	if u.buffered() && !u.ended {
 		close(u.stop)
 		<-u.done
 	}

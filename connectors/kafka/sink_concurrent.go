@@ -55,7 +55,7 @@ func (c *concurrentOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, er
 // NewSubtaskWriter returns the writer of one subtask.
 func (c *concurrentUpsert) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
 	bufRows := 0
-	if c.kb != nil {
+	if c.buffered() {
 		bufRows = c.maxRows
 	}
 	return c.newWriter(i, true, bufRows)
@@ -114,10 +114,11 @@ func (o *output) producer() (*kgo.Client, error) {
 	return o.cl, nil
 }
 
-// subWriter writes the rows of one subtask.
+// subWriter writes the rows of one subtask, or (writer 0, output.w0) the rows that the sink's own Push is
+// given: one implementation for both paths.
 type subWriter struct {
 	o       *output // the sink: pool, producer, transaction, delivery failures
-	sh      *output // this writer's encoders and buffers
+	sh      *output // this writer's encoders and buffers (o itself for writer 0)
 	upsert  bool
 	pending *kgo.Record // upsert: the tombstone of a -U row, until the next row shows whether its +U follows
 	// kb is a buffered upsert-kafka sink's buffer of this writer's keys (upsert_buffer.go), nil otherwise;
@@ -146,15 +147,21 @@ func (o *output) newWriter(i int, upsert bool, bufRows int) (*subWriter, error) 
 	return w, nil
 }
 
+// addWriter0 makes writer 0, the writer of the sink's own Push, with the sink's encoders.
+func (o *output) addWriter0() {
+	o.w0 = &subWriter{o: o, sh: o, upsert: o.s.cfg.upsert}
+	o.writers = append(o.writers[:0], o.w0)
+}
+
 // Push encodes every row of b as a record and produces it (upsert: a -U row's tombstone is held, see
 // place). It returns the first delivery failure seen so far (at-least-once, exactly-once).
 func (w *subWriter) Push(b *changelog.Batch) error {
-	if len(b.Rows) == 0 {
-		return nil
-	}
 	o := w.o
 	if err := o.failure(); err != nil {
 		return err
+	}
+	if len(b.Rows) == 0 {
+		return nil
 	}
 	cl, err := o.producer()
 	if err != nil {
@@ -191,6 +198,8 @@ func (w *subWriter) Push(b *changelog.Batch) error {
 }
 
 // place produces the record of a row of kind k, after the held tombstone unless rec is the +U of its key.
+// A -U row's tombstone waits until the next row shows whether the +U of its key follows (then it is
+// dropped); otherwise its key was retracted without a replacement and the tombstone is written.
 func (w *subWriter) place(cl *kgo.Client, k changelog.Kind, rec *kgo.Record) {
 	o := w.o
 	if p := w.pending; p != nil {
@@ -217,6 +226,61 @@ func (w *subWriter) produce(cl *kgo.Client, rec *kgo.Record) {
 	cl.Produce(w.o.ctx, rec, w.o.promise)
 }
 
+// placeAll produces the records that a subtask encoder encoded (sink_encode.go) through the writer, as its
+// Push would: with kinds (upsert-kafka) each record is placed as the row of its kind. The encoder's records
+// are handed over (or returned to the pool on failure).
+func (w *subWriter) placeAll(kinds []changelog.Kind, e *subEncoder) error {
+	if len(e.recs) == 0 {
+		return nil
+	}
+	cl, err := w.o.producer()
+	if err != nil {
+		e.release()
+		return err
+	}
+	if w.kb != nil {
+		w.kb.mu.Lock()
+		defer w.kb.mu.Unlock()
+	}
+	for i, rec := range e.recs {
+		if kinds != nil {
+			w.place(cl, kinds[i], rec)
+		} else {
+			w.produce(cl, rec)
+		}
+		e.recs[i] = nil
+	}
+	e.recs = e.recs[:0]
+	return nil
+}
+
+// writeHeldOne produces the writer's held tombstone, then what its buffer holds (the tombstone after its
+// key's buffered change).
+func (w *subWriter) writeHeldOne() error {
+	if w.pending == nil && w.kb == nil {
+		return nil
+	}
+	if w.kb != nil {
+		w.kb.mu.Lock()
+		defer w.kb.mu.Unlock()
+	}
+	if w.pending == nil && len(w.kb.buf) == 0 {
+		return nil
+	}
+	cl, err := w.o.producer()
+	if err != nil {
+		return err
+	}
+	if w.pending != nil {
+		w.produce(cl, w.pending)
+		w.pending = nil
+	}
+	if w.kb != nil {
+		w.kb.flushLocked(w.o)
+	}
+	return nil
+}
+
 // writerList returns the subtask writers (the interval flusher reads it while writers may still be made).
 func (o *output) writerList() []*subWriter {
 	o.txMu.Lock()
@@ -224,27 +288,12 @@ func (o *output) writerList() []*subWriter {
 	return o.writers
 }
 
-// writeHeld produces the tombstones that writers hold, then what their buffers hold, the tombstone after its
-// key's buffered change (PreCommit, End: no writer pushes meanwhile).
+// writeHeld produces the tombstones that writers hold (writer 0's included), then what their buffers hold
+// (PreCommit, End: no writer pushes meanwhile).
 func (o *output) writeHeld() error {
 	for _, w := range o.writerList() {
-		if w.pending == nil && w.kb == nil {
-			continue
-		}
-		cl, err := o.producer()
-		if err != nil {
+		if err := w.writeHeldOne(); err != nil {
 			return err
-		}
-		if w.kb != nil {
-			w.kb.mu.Lock()
-		}
-		if w.pending != nil {
-			w.produce(cl, w.pending)
-			w.pending = nil
-		}
-		if w.kb != nil {
-			w.kb.flushLocked(o)
-			w.kb.mu.Unlock()
 		}
 	}
 	return nil

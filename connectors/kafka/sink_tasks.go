@@ -173,8 +173,11 @@ func (t *taskOutput) End() error {
 	}
 	var errs []error
 	for _, w := range ws {
-		if u, ok := w.out.(*upsertOutput); ok && !u.ended {
-			u.writeBuffered()
+		if !w.o.ended {
+			if err := w.o.writeHeld(); err != nil {
+				errs = append(errs, fmt.Errorf("task %d: %w", w.task+1, err))
+				continue
+			}
 		}
 		if w.o.cl != nil {
 			if err := w.o.flush(w.o.ctx); err != nil {
