@@ -162,7 +162,7 @@ func OpenGroupSink(ctx context.Context, sk connectors.Sink, cl *kgo.Client) (*Gr
 		return nil, fmt.Errorf("the sink is not a 'kafka' or 'upsert-kafka' table")
 	}
 	gs := &GroupSink{}
-	o := &output{s: s, cl: cl, base: cl, jobCtx: ctx, ctx: ctx, cancel: func() {}, stopAfter: func() bool { return false }}
+	o := &output{s: s, base: cl, jobCtx: ctx, ctx: ctx, cancel: func() {}, stopAfter: func() bool { return false }}
 	o.changelogEnc, _ = s.cfg.value.Encoder.(formats.ChangelogEncoder)
 	o.promise = gs.delivered
 	if s.cfg.key != nil {

@@ -98,20 +98,15 @@ func (o *output) shadow() (*output, error) {
 	return sh, nil
 }
 
-// producer returns the client that records go to: exactly-once, the producer of the open transaction, which
-// the first caller after a checkpoint opens (writers call it concurrently).
-func (o *output) producer() (*kgo.Client, error) {
-	if o.tx == nil {
-		return o.cl, nil
-	}
-	o.txMu.Lock()
-	defer o.txMu.Unlock()
-	if o.cl == nil {
-		if err := o.beginTxn(); err != nil {
+// producer returns the client that the writer's records go to: the sink's, or (exactly-once) the producer
+// of the writer's open transaction, which its first record after a checkpoint opens (txn_writer.go).
+func (w *subWriter) producer() (*kgo.Client, error) {
+	if w.cl == nil {
+		if err := w.o.beginTxn(w); err != nil {
 			return nil, err
 		}
 	}
-	return o.cl, nil
+	return w.cl, nil
 }
 
 // subWriter writes the rows of one subtask, or (writer 0, output.w0) the rows that the sink's own Push is
@@ -124,6 +119,14 @@ type subWriter struct {
 	// kb is a buffered upsert-kafka sink's buffer of this writer's keys (upsert_buffer.go), nil otherwise;
 	// its mu guards it and pending against the sink's interval flusher, PreCommit and End.
 	kb *keyBuffer
+
+	// cl is the producer the writer's records go to: the sink's client, or (exactly-once) the producer of the
+	// writer's open transaction, nil until its first record after a checkpoint opens one (txn_writer.go).
+	cl *kgo.Client
+	// Exactly-once: idx is the writer's transactional index ('<prefix>-<idx>-<n>'; -1: writer 0 before its
+	// first transaction), next the number of its next transaction (0: not known yet), seq the open one's.
+	idx       int
+	next, seq int64
 }
 
 // newWriter returns the writer of subtask i. With 'sink.partitioner' = 'fixed' its records go to partition
@@ -136,11 +139,15 @@ func (o *output) newWriter(i int, upsert bool, bufRows int) (*subWriter, error) 
 		return nil, err
 	}
 	sh.task, sh.base, sh.ctx = i, o.base, o.ctx
-	w := &subWriter{o: o, sh: sh, upsert: upsert}
+	w := &subWriter{o: o, sh: sh, upsert: upsert, idx: -1}
+	if o.tx == nil {
+		w.cl = o.base
+	}
 	if bufRows > 0 {
 		w.kb = newKeyBuffer(bufRows)
 	}
 	o.txMu.Lock()
+	o.claimIndexLocked(w, i)
 	o.writers = append(o.writers, w)
 	o.txMu.Unlock()
 	writersOpened.Add(1)
@@ -149,7 +156,10 @@ func (o *output) newWriter(i int, upsert bool, bufRows int) (*subWriter, error) 
 
 // addWriter0 makes writer 0, the writer of the sink's own Push, with the sink's encoders.
 func (o *output) addWriter0() {
-	o.w0 = &subWriter{o: o, sh: o, upsert: o.s.cfg.upsert}
+	o.w0 = &subWriter{o: o, sh: o, upsert: o.s.cfg.upsert, idx: -1}
+	if o.tx == nil {
+		o.w0.cl = o.base
+	}
 	o.writers = append(o.writers[:0], o.w0)
 }
 
@@ -163,7 +173,7 @@ func (w *subWriter) Push(b *changelog.Batch) error {
 	if len(b.Rows) == 0 {
 		return nil
 	}
-	cl, err := o.producer()
+	cl, err := w.producer()
 	if err != nil {
 		return err
 	}
@@ -220,7 +230,7 @@ func (w *subWriter) place(cl *kgo.Client, k changelog.Kind, rec *kgo.Record) {
 // produce hands rec to the producer, or to the writer's buffer (which flushes itself when full).
 func (w *subWriter) produce(cl *kgo.Client, rec *kgo.Record) {
 	if w.kb != nil {
-		w.kb.addLocked(w.o, rec)
+		w.kb.addLocked(w, rec)
 		return
 	}
 	cl.Produce(w.o.ctx, rec, w.o.promise)
@@ -233,7 +243,7 @@ func (w *subWriter) placeAll(kinds []changelog.Kind, e *subEncoder) error {
 	if len(e.recs) == 0 {
 		return nil
 	}
-	cl, err := w.o.producer()
+	cl, err := w.producer()
 	if err != nil {
 		e.release()
 		return err
@@ -267,7 +277,7 @@ func (w *subWriter) writeHeldOne() error {
 	if w.pending == nil && len(w.kb.buf) == 0 {
 		return nil
 	}
-	cl, err := w.o.producer()
+	cl, err := w.producer()
 	if err != nil {
 		return err
 	}
@@ -276,7 +286,7 @@ func (w *subWriter) writeHeldOne() error {
 		w.pending = nil
 	}
 	if w.kb != nil {
-		w.kb.flushLocked(w.o)
+		w.kb.flushLocked(w)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func CrashTasksInCommit(t testing.TB, out connectors.TaskOutput, commits int) {
 				t.Fatal(err)
 			}
 		}
-		if w.o.cl != nil {
+		if len(w.o.producers()) > 0 {
 			if err := w.o.flush(w.o.ctx); err != nil {
 				t.Fatal(err)
 			}

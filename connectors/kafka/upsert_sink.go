@@ -59,7 +59,7 @@ func (u *upsertOutput) buffered() bool { return u.w0.kb != nil }
 // flushAll hands every writer's buffer to the producer.
 func (u *upsertOutput) flushAll() {
 	for _, w := range u.writerList() {
-		w.kb.flush(u.output)
+		w.kb.flush(w)
 	}
 }
 
