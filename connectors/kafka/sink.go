@@ -134,8 +134,7 @@ type output struct {
 	// w0 is writer 0: it writes the rows of the sink's own Push (and of its subtask encoders, which write
 	// under the graph lock); the subtasks' writers follow it in writers (sink_concurrent.go).
 	w0 *subWriter
-	// txMu guards writers, and (exactly-once) the opening of a transaction by concurrent writers
-	// (sink_concurrent.go).
+	// txMu guards writers and their transactional indices (sink_concurrent.go, txn_writer.go).
 	txMu    sync.Mutex
 	writers []*subWriter
 
@@ -276,12 +275,12 @@ func (o *output) Watermark(int64) error { return nil }
 // producers are the clients that hold the writers' records: the sink's client, or (exactly-once) the
 // producers of the writers' open transactions.
 func (o *output) producers() []*kgo.Client {
-	if o.tx == nil {
-		return []*kgo.Client{o.base}
-	}
 	var cls []*kgo.Client
+	if o.tx == nil {
+		cls = append(cls, o.base)
+	}
 	for _, w := range o.writerList() {
-		if w.cl != nil {
+		if w.cl != nil && w.cl != o.base {
 			cls = append(cls, w.cl)
 		}
 	}
