@@ -272,3 +272,41 @@ func TestExactlyOnceRestoresVersion1State(t *testing.T) {
 		t.Fatalf("warnings: %s%s", s1.stderr, s2.stderr)
 	}
 }
+
+// TestExactlyOnceWritersSharingAnIndex: the engine may give two writers one subtask index (several groups of
+// subtasks); their transactions still get ids of their own, and the sink's own Push (writer 0) takes a free
+// index too, so no two producers fence each other.
+func TestExactlyOnceWritersSharingAnIndex(t *testing.T) {
+	h := newHarness(t)
+	if err := h.cluster.CreateTopic("eos", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	tbl := eoTable(h, t, "eos", "eos")
+	s := h.openSink(t, tbl)
+	co := s.out.(connectors.ConcurrentOutput)
+	var ws []connectors.SubtaskWriter
+	for _, i := range []int{0, 0, 1} {
+		w, err := co.NewSubtaskWriter(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	s.restore(t, nil, 0)
+	pushSpread(t, ws, 1, 30)
+	pushInts(t, s.out, 31, 35) // writer 0 of the sink's own Push
+	st := s.preCommit(t, 1)
+	if got, want := pendingIDs(t, st), []string{"eos-0-1", "eos-1-1", "eos-2-1", "eos-3-1"}; !slices.Equal(got, want) {
+		t.Fatalf("pre-committed %v, want %v; state %s", got, want, st)
+	}
+	s.commit(t, 1)
+	if err := s.out.End(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readCommittedInts(t, h.addr, "eos", 2), ints(1, 35); !equalInts(got, want) {
+		t.Fatalf("read_committed sees %v, want %v", got, want)
+	}
+	if s.stderr.Len() > 0 {
+		t.Fatalf("warnings: %s", s.stderr)
+	}
+}
