@@ -22,9 +22,9 @@ import (
 // SIGKILL. A statement set at parallelism 2 (a GROUP BY user_id into upsert-kafka and a regular join into
 // exactly-once kafka, both behind hash exchanges over the 4 source subtasks of the orders topic) runs in a
 // sql-client process fed statements on its standard input while orders keep arriving. Every round issues
-// STOP JOB ... WITH SAVEPOINT after a random time, then kills the process with SIGKILL: on even rounds right
-// after the STOP returned (the savepoint written, the job stopped or still stopping), on odd rounds 0 to 40
-// ms after it was sent (while the keyed subtasks reach their barriers or the savepoint is written). The
+// STOP JOB ... WITH SAVEPOINT after a random time, then kills the process with SIGKILL: right after the STOP
+// returned (the savepoint written, the job stopping), as soon as the savepoint's directory is in progress
+// (while it is written), or 0 to 40 ms after the STOP was sent (keyed subtasks reaching their barriers). The
 // next round restores from the newest complete cut: the savepoint when it was written, else the latest
 // checkpoint. A last run brings the output up to date: the totals are exact and every order is committed
 // to the join's topic exactly once (read_committed).
@@ -50,7 +50,7 @@ INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY us
 INSERT INTO pairs SELECT o.id, o.user_id, p.amount FROM orders o JOIN partners p ON o.id = p.id;
 END;`)
 	f := feed(t, addr, "orders", 0, users)
-	fromSavepoint, written, during := 0, 0, 0
+	fromSavepoint, written, during, writing := 0, 0, 0, 0
 	restore := ""
 	for k := 0; k < *kills; k++ {
 		c := startShell(t, dir, restore, body)
@@ -60,9 +60,18 @@ END;`)
 		time.Sleep(randomDelay(rng, 400*time.Millisecond, 1500*time.Millisecond))
 		before := newestSavepoint(svs)
 		c.send(fmt.Sprintf("STOP JOB '%s' WITH SAVEPOINT;\n", c.jobID()))
-		if k%2 == 0 {
+		switch k % 3 {
+		case 0: // right after the STOP returned
 			waitFor(60*time.Second, func() bool { return strings.Contains(c.output(), "savepoint-") || c.exited() })
-		} else {
+		case 1: // while the savepoint is written: its directory is in progress
+			deadline := time.Now().Add(60 * time.Second)
+			for !inProgress(svs) && newestSavepoint(svs) == before && !c.exited() && time.Now().Before(deadline) {
+				time.Sleep(200 * time.Microsecond)
+			}
+			if newestSavepoint(svs) == before {
+				writing++
+			}
+		default: // at a random moment of the STOP
 			time.Sleep(randomDelay(rng, 0, 40*time.Millisecond))
 		}
 		if c.exited() {
@@ -76,7 +85,7 @@ END;`)
 			fromSavepoint++
 			restore = sp
 		default:
-			if k%2 == 0 {
+			if k%3 == 0 {
 				t.Fatalf("round %d: STOP returned but wrote no savepoint:\n%s", k, indent(c.output()))
 			}
 			during++
@@ -116,8 +125,8 @@ END;`)
 			got = s.compare(t, addr, want)
 			return got.lost == 0 && got.wrong == 0 && got.dups == 0
 		})
-		t.Logf("%s: %d rounds (%d savepoints written, %d kills while stopping, %d restores from a savepoint), %d orders, %d rows read: %d lost, %d duplicated, %d wrong",
-			s.topic, *kills, written, during, fromSavepoint, total, got.rows, got.lost, got.dups, got.wrong)
+		t.Logf("%s: %d rounds (%d savepoints written, %d kills while stopping, %d of them while the savepoint was written; %d restores from a savepoint), %d orders, %d rows read: %d lost, %d duplicated, %d wrong",
+			s.topic, *kills, written, during, writing, fromSavepoint, total, got.rows, got.lost, got.dups, got.wrong)
 		if got.lost > 0 || got.dups > 0 || got.wrong > 0 {
 			t.Fatalf("%s: %d rows lost, %d duplicated, %d wrong (%s)\nlast client output:\n%s", s.topic, got.lost, got.dups, got.wrong, got.example, indent(c.output()))
 		}
@@ -144,6 +153,18 @@ func newestSavepoint(dir string) string {
 		}
 	}
 	return best
+}
+
+// inProgress reports whether a savepoint is being written under dir (state.WriteWithDirs' temporary
+// directory).
+func inProgress(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "savepoint-") && strings.Contains(e.Name(), ".inprogress-") {
+			return true
+		}
+	}
+	return false
 }
 
 // newer reports whether checkpoint a was written after checkpoint b.

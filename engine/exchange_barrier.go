@@ -51,7 +51,7 @@ var noBarriers = false
 
 // barrierCheckpoints reports whether the graph's periodic checkpoints take the cut with barriers.
 func (g *graph) barrierCheckpoints() bool {
-	if noBarriers || len(g.exchanges) == 0 || g.batch || g.stage != nil || g.bsp != nil || g.staged != nil {
+	if noBarriers || g.batch || g.stage != nil || g.bsp != nil || g.staged != nil {
 		return false
 	}
 	// Local aggregates built under the graph lock (g.locals) are fed under it by keyed subtasks whose output
@@ -90,6 +90,11 @@ var lockGatePositions = false
 // lockGateSinks pre-commits the sinks written by source subtasks under the final graph lock with the others
 // (a test hook: the checkpoint is wrong with it, the writers having written rows after the cut).
 var lockGateSinks = false
+
+// afterGate runs once the gate reopened, before the keyed subtasks' barriers are awaited (a test hook: a graph
+// without exchanges has no barrier to wait for, and this widens the time between the gate and the final
+// lock in which the sources read on).
+var afterGate func()
 
 // sourceCuts returns where each source part of the graph is cut, or false when the graph keeps the quiesce.
 func (g *graph) sourceCuts() (map[*participant]sourceCut, bool) {
@@ -262,6 +267,9 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 		}
 	}
 	openGate()
+	if afterGate != nil {
+		afterGate()
+	}
 	for _, r := range g.exchanges {
 		if err := r.x.WaitBarrier(ctx); err != nil {
 			return nil, nil, nil, release, fmt.Errorf("%s: waiting for the keyed subtasks to take the barrier: %w", r.name, err)
