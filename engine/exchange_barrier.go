@@ -12,8 +12,7 @@ import (
 )
 
 // Checkpoints with barriers through the exchanges (Flink's aligned barriers; exec/exchange_barrier.go). A
-// periodic checkpoint or commit cycle of a graph whose every source runs as source subtasks routing into
-// exchanges does not wait for the exchanges to be idle (quiesce). With the gate closed (no source subtask
+// periodic checkpoint or commit cycle does not wait for the exchanges to be idle (quiesce). With the gate closed (no source subtask
 // between routing and advancing its position) and under the graph lock it records the source positions; it
 // starts a barrier in every exchange and queues one behind everything already queued for every keyed subtask
 // of an exchange fed by source subtasks, then reopens the gate: the sources read on while the keyed subtasks
