@@ -12,8 +12,9 @@ import (
 )
 
 // Checkpoints with barriers through the exchanges (Flink's aligned barriers; exec/exchange_barrier.go). A
-// periodic checkpoint or commit cycle does not wait for the exchanges to be idle (quiesce). With the gate closed (no source subtask
-// between routing and advancing its position) and under the graph lock it records the source positions; it
+// periodic checkpoint or commit cycle does not wait for the exchanges to be idle (quiesce). With the gate
+// closed (no source subtask between routing and advancing its position) and under the graph lock it records
+// the source positions (of the sources cut at the gate, below); it
 // starts a barrier in every exchange and queues one behind everything already queued for every keyed subtask
 // of an exchange fed by source subtasks, then reopens the gate: the sources read on while the keyed subtasks
 // work through the rows before the cut. A keyed subtask whose exchange feeds another (exchange_keyed.go)
