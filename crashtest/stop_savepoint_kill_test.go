@@ -210,7 +210,13 @@ func startShell(t *testing.T, dir, restore, body string) *shell {
 		_ = c.cmd.Wait()
 		close(c.done)
 	}()
-	t.Cleanup(c.kill)
+	t.Cleanup(func() {
+		c.kill()
+		// a client built with -crash.race prints its reports before it is killed
+		if out := c.output(); strings.Contains(out, "WARNING: DATA RACE") {
+			t.Errorf("sql-client reported a data race:\n%s", out[strings.Index(out, "WARNING: DATA RACE"):])
+		}
+	})
 	if restore != "" {
 		body = "SET 'execution.savepoint.path' = '" + restore + "';\n" + body
 	}
