@@ -257,11 +257,18 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	// closed until nothing is in flight.
 	var pos map[*participant][]byte
 	var gs gateState
+	var gatePre map[*participant][]byte // sinks pre-committed at the gate (exchange_barrier.go)
 	release := func() {}
 	kept := false // STOP's cut was written: the keyed subtasks stay at their barriers until the job is cancelled
 	if g.barrierCheckpoints() {
 		var err error
-		pos, gs, release, err = g.barrierCut(pctx, id, openGate, drain)
+		reopen := openGate
+		if stop && len(g.gateSinks) > 0 {
+			// source subtasks that write their sink themselves must not write past the cut: the gate stays
+			// closed until the graph is stopping
+			reopen = func() {}
+		}
+		pos, gs, gatePre, release, err = g.barrierCut(pctx, id, reopen, drain)
 		defer func() {
 			if !kept {
 				release()
@@ -347,8 +354,11 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 				continue
 			}
 		case p.sink != nil:
-			var st []byte
-			if st, err = p.sink.PreCommit(pctx, id); err != nil {
+			st, ok := gatePre[p]
+			if !ok {
+				st, err = p.sink.PreCommit(pctx, id)
+			}
+			if err != nil {
 				err = fmt.Errorf("sink %s: %w", p.name, err)
 				break
 			}

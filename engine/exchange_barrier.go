@@ -7,13 +7,14 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/state"
 )
 
 // Checkpoints with barriers through the exchanges (Flink's aligned barriers; exec/exchange_barrier.go). A
-// periodic checkpoint or commit cycle of a graph whose every source runs as source subtasks routing into
-// exchanges does not wait for the exchanges to be idle (quiesce). With the gate closed (no source subtask
-// between routing and advancing its position) and under the graph lock it records the source positions; it
+// periodic checkpoint or commit cycle does not wait for the exchanges to be idle (quiesce). With the gate
+// closed (no source subtask between routing and advancing its position) and under the graph lock it records
+// the source positions (of the sources cut at the gate, below); it
 // starts a barrier in every exchange and queues one behind everything already queued for every keyed subtask
 // of an exchange fed by source subtasks, then reopens the gate: the sources read on while the keyed subtasks
 // work through the rows before the cut. A keyed subtask whose exchange feeds another (exchange_keyed.go)
@@ -39,9 +40,6 @@ import (
 // Savepoints and STOP ... WITH SAVEPOINT take the same path (checkpoint.go: drain at the barriers; with stop
 // the subtasks are not released and the rows after the cut stay queued behind the barriers).
 //
-// Shapes that keep the quiesce (barrierCheckpoints): a source that does not route into an exchange (it
-// pushes under the graph lock, into a sink of its own, or is a reused scan); the rocksdb backend.
-
 // barrierCutsTaken counts the checkpoints taken with barriers (tests check that a job took this path).
 var barrierCutsTaken atomic.Int64
 
@@ -53,15 +51,107 @@ var noBarriers = false
 
 // barrierCheckpoints reports whether the graph's periodic checkpoints take the cut with barriers.
 func (g *graph) barrierCheckpoints() bool {
-	if noBarriers || len(g.exchanges) == 0 || g.batch || g.backend != nil || g.stage != nil || g.bsp != nil || g.staged != nil {
+	if noBarriers || g.batch || g.stage != nil || g.bsp != nil || g.staged != nil {
 		return false
 	}
 	// Local aggregates built under the graph lock (g.locals) are fed under it by keyed subtasks whose output
 	// goes to the graph: those wait at their barriers, so the locals' partials at the lock are those at the cut.
-	if g.xSourceRuns != len(g.sources) {
-		return false // a source pushes under the graph lock (or into a sink of its own)
+	_, ok := g.sourceCuts()
+	return ok
+}
+
+// Sources that do not route into an exchange take part too. A source that pushes under the graph lock (one
+// instance, or subtasks whose chain ends under the lock: pipe) is cut under the checkpoint's final graph lock:
+// its position is read there, with the operators and sinks it feeds (besides it only keyed subtasks that
+// wait at their barriers feed them). A source whose subtasks write a concurrent sink themselves (sinkEnd) is
+// cut at the gate: its position is recorded there and its sink is pre-committed there too, with the gate
+// closed, so that no writer is inside Push (the gate excludes them) and PreCommit sees every row before the
+// cut and none after; the checkpoint keeps that state instead of pre-committing the sink under the final
+// lock. With STOP ... WITH SAVEPOINT such a graph keeps the gate closed until the cut is written (the writers
+// would write rows after the cut into a sink that End then makes final). The rocksdb backend's stores belong
+// to GROUP BYs built under the graph lock (never behind an exchange), so its checkpoint under the final lock
+// is at the cut.
+//
+// Shapes that keep the quiesce (barrierCheckpoints): a reused scan's subtasks (one position for branches cut
+// at the gate, at the barriers and under the graph lock).
+
+// sourceCut is where a barrier checkpoint cuts a source.
+type sourceCut uint8
+
+const (
+	cutGate sourceCut = iota // position recorded with the gate closed (exchange senders, sink writers)
+	cutLock                  // position read under the final graph lock (it pushes under the lock)
+)
+
+// lockGatePositions records every source's position at the gate, also those that push under the graph
+// lock (a test hook: the checkpoint is wrong with it, their operators having taken rows after the cut).
+var lockGatePositions = false
+
+// lockGateSinks pre-commits the sinks written by source subtasks under the final graph lock with the others
+// (a test hook: the checkpoint is wrong with it, the writers having written rows after the cut).
+var lockGateSinks = false
+
+// afterGate runs once the gate reopened, before the keyed subtasks' barriers are awaited (a test hook: a graph
+// without exchanges has no barrier to wait for, and this widens the time between the gate and the final
+// lock in which the sources read on).
+var afterGate func()
+
+// sourceCuts returns where each source part of the graph is cut, or false when the graph keeps the quiesce.
+func (g *graph) sourceCuts() (map[*participant]sourceCut, bool) {
+	cuts := map[*participant]sourceCut{}
+	xRuns := 0
+	for _, sr := range g.sources {
+		cut := cutLock
+		if sr.subs != nil {
+			h, ok := sr.subs[0].(*pipeHead)
+			if !ok {
+				return nil, false
+			}
+			switch h.end.(type) {
+			case *pipe:
+			case *sinkEnd:
+				cut = cutGate
+			case *exchangeEnd, *localEnd:
+				cut, xRuns = cutGate, xRuns+1
+			default:
+				return nil, false // a reused scan's subtasks (pipeline_reuse.go)
+			}
+		}
+		for _, p := range g.parts {
+			if p.src != nil && sameValue(p.src, sr.src) {
+				cuts[p] = cut
+			}
+		}
 	}
-	return true
+	if xRuns != g.xSourceRuns {
+		return nil, false
+	}
+	for _, p := range g.parts {
+		if _, ok := cuts[p]; p.src != nil && !ok {
+			return nil, false // a source part of no source run: keep the quiesce
+		}
+	}
+	return cuts, true
+}
+
+// sameValue reports a == b, false for values that cannot be compared.
+func sameValue(a, b any) (eq bool) {
+	defer func() {
+		if recover() != nil {
+			eq = false
+		}
+	}()
+	return a == b
+}
+
+// gateSink reports whether p is a sink that source subtasks write themselves (pre-committed at the gate).
+func (g *graph) gateSink(p *participant) bool {
+	for _, co := range g.gateSinks {
+		if p.sink != nil && sameValue(p.sink, co) {
+			return true
+		}
+	}
+	return false
 }
 
 // gateState holds the state of the operators chained into source subtasks, written at the gate (copies).
@@ -120,52 +210,71 @@ func (g *graph) cutGateState() (gateState, error) {
 // With drain every keyed subtask sends the maximum watermark into its operator at its barrier (STOP ... WITH
 // DRAIN). With stop the sources stop at the cut: the gate stays closed until the cut is written (Flink's
 // synchronous savepoint) unless the caller opens it with the graph stopping.
-func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain bool) (pos map[*participant][]byte, gs gateState, release func(), err error) {
+//
+// The positions of sources that push under the graph lock are not in pos (the caller reads them under its
+// final lock); pre holds what the sinks written by source subtasks pre-committed at the gate.
+func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain bool) (pos map[*participant][]byte, gs gateState, pre map[*participant][]byte, release func(), err error) {
 	release = sync.OnceFunc(func() {
 		for _, r := range g.exchanges {
 			r.x.ReleaseBarrier()
 		}
 	})
+	cuts, ok := g.sourceCuts()
+	if !ok {
+		return nil, nil, nil, release, fmt.Errorf("%w: barrier checkpoint of a graph that keeps the quiesce", planner.ErrInternal)
+	}
 	g.mu.Lock()
 	if g.sinksEnded() {
 		g.mu.Unlock()
-		return nil, nil, release, errSinkEnded
+		return nil, nil, nil, release, errSinkEnded
 	}
 	pos = map[*participant][]byte{}
+	pre = map[*participant][]byte{}
 	for _, p := range g.parts {
-		if p.src == nil {
-			continue
+		switch {
+		case p.src != nil && (cuts[p] == cutGate || lockGatePositions):
+			b, err := p.src.SnapshotPosition()
+			if err != nil {
+				g.mu.Unlock()
+				return nil, nil, nil, release, fmt.Errorf("source %s: %w", p.name, err)
+			}
+			pos[p] = b
+		case p.sink != nil && !lockGateSinks && g.gateSink(p):
+			// no writer is inside Push (the gate is closed): the rows before the cut, and none after
+			b, err := p.sink.PreCommit(ctx, id)
+			if err != nil {
+				g.mu.Unlock()
+				return nil, nil, nil, release, fmt.Errorf("sink %s: %w", p.name, err)
+			}
+			pre[p] = b
 		}
-		b, err := p.src.SnapshotPosition()
-		if err != nil {
-			g.mu.Unlock()
-			return nil, nil, release, fmt.Errorf("source %s: %w", p.name, err)
-		}
-		pos[p] = b
 	}
 	g.mu.Unlock()
 	// The locals' partials go into the exchanges without the graph lock (keyed subtasks may need it to make
 	// room in their queues), before the barriers: they hold rows before the cut.
 	if gs, err = g.cutGateState(); err != nil {
-		return nil, nil, release, err
+		return nil, nil, nil, release, err
 	}
 	// No keyed subtask needs the graph lock to make room in its queue: the barriers go in without it.
 	for _, r := range g.exchanges {
 		if err := r.x.StartBarrier(id, drain); err != nil {
-			return nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
+			return nil, nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
 	for _, r := range g.exchanges {
 		if err := r.x.QueueBarrier(); err != nil {
-			return nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
+			return nil, nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
 	openGate()
+	if afterGate != nil {
+		afterGate()
+	}
 	for _, r := range g.exchanges {
 		if err := r.x.WaitBarrier(ctx); err != nil {
-			return nil, nil, release, fmt.Errorf("%s: waiting for the keyed subtasks to take the barrier: %w", r.name, err)
+			return nil, nil, nil, release, fmt.Errorf("%s: waiting for the keyed subtasks to take the barrier: %w", r.name, err)
 		}
 	}
 	barrierCutsTaken.Add(1)
-	return pos, gs, release, nil
+	return pos, gs, pre, release, nil
 }

@@ -66,6 +66,7 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 				p: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
 		}
 		concurrentSinksBuilt.Add(1)
+		g.gateSinks = append(g.gateSinks, co) // cut at the gate (exchange_barrier.go)
 		return true, g.buildChains(sc, chain, ends, ins, out, j)
 	}
 	_, u := g.keyedBelow(in)
