@@ -61,6 +61,11 @@ func (g *graph) barrierCheckpoints() bool {
 	if g.xSourceRuns != len(g.sources) {
 		return false // a source pushes under the graph lock (or into a sink of its own)
 	}
+	for _, r := range g.exchanges {
+		if r.lockFed {
+			return false // a sink's own subtasks fed from under the graph lock (exchange_sink.go)
+		}
+	}
 	return true
 }
 
