@@ -91,9 +91,9 @@ func (p *keyedPipe) Push(b *changelog.Batch) error {
 // drain and before the snapshot and the sinks' PreCommit: nothing else sends into it then, so the sink has
 // every row of the cut, and the subtasks' state (the materializer's, by key group: any sink parallelism
 // restores it) is read while they are idle. The sender's End waits the same way, so the sink's End is done
-// when the lock is let go. A sink that writes only under the graph lock (upsert-kafka with
-// 'sink.buffer-flush.*': an EncodingOutput without subtask writers) stays one writer, with a warning
-// (sinkParallelismIgnored), never silently.
+// when the lock is let go. A sink written only under the graph lock (an EncodingOutput without subtask
+// writers; none of the connectors that take the option today, planner.MultiWriterSink) would stay one
+// writer, with a warning (sinkParallelismIgnored), never silently.
 
 // sinkOwnSubtasksBuilt sums the subtasks of the sink exchanges built for a sink's own parallelism (tests
 // check that a sink ran as that many subtasks).
@@ -129,7 +129,7 @@ func (g *graph) sinkParallelismIgnored(table string, n *planner.SinkMaterializer
 	if table == "" {
 		table = "of the sink"
 	}
-	fmt.Fprintf(g.notice, "[WARNING] Table %s: 'sink.parallelism' = '%d' has no effect in this streaming job: the sink's input (%s) runs as one instance under the graph lock, and this sink can only be written under that lock (an upsert-kafka sink with 'sink.buffer-flush.*'), so one writer writes the sink (the rows written are the same). Set 'sink.parallelism' to %s or remove it to silence this warning, or remove the 'sink.buffer-flush.*' options.\n",
+	fmt.Fprintf(g.notice, "[WARNING] Table %s: 'sink.parallelism' = '%d' has no effect in this streaming job: the sink's input (%s) runs as one instance under the graph lock, and this sink cannot be written by subtasks of its own from there (its connector writes only under that lock), so one writer writes the sink (the rows written are the same). Set 'sink.parallelism' to %s or remove it to silence this warning.\n",
 		table, n.Parallelism, in.Describe(), sinkParallelismHint(g.subtasks, in))
 }
 
