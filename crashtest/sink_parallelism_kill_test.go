@@ -188,3 +188,16 @@ func TestSinkParallelismLockFedKill(t *testing.T) {
 func TestSinkParallelismLockFedKeylessKill(t *testing.T) {
 	sinkParKill(t, 76, upsertTotals(2, true), []int{3})
 }
+
+// TestSinkParallelismLockFedEOKill: a deduplication (first row per id, insert-only) at parallelism 1, one
+// instance under the graph lock, feeding 3 exactly-once kafka sink subtasks from under the lock (rebalance):
+// every order whose amount is not 3 once in the committed output.
+func TestSinkParallelismLockFedEOKill(t *testing.T) {
+	s := eoFiltered(1)
+	s.tables[0] = `CREATE TABLE orders (id BIGINT, user_id BIGINT, amount BIGINT, proc AS PROCTIME()) WITH (
+  'connector' = 'kafka', 'topic' = 'orders', 'properties.bootstrap.servers' = 'ADDR',
+  'properties.group.id' = 'crash-dedup', 'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`
+	s.insert = `INSERT INTO eo SELECT id, user_id, amount FROM (SELECT id, user_id, amount,
+  ROW_NUMBER() OVER (PARTITION BY id ORDER BY proc) AS rn FROM orders WHERE amount <> 3) WHERE rn = 1;`
+	sinkParKill(t, 77, s, []int{3})
+}
