@@ -302,6 +302,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	if err == nil {
 		err = g.flushGraphLocals() // twophase.go
 	}
+	if err == nil {
+		err = g.waitLockFedSinks() // exchange_sink.go: every row of the cut in the sinks fed from under the lock
+	}
 	for _, p := range g.parts {
 		if err != nil {
 			break

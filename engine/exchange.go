@@ -35,6 +35,9 @@ type exchangeRun struct {
 	name  string
 	x     *exec.Exchange
 	feeds bool // its keyed subtasks route into another exchange (exchange_keyed.go)
+	// lockFed: a sink's own subtasks fed from under the graph lock (exchange_sink.go): the quiesce skips it,
+	// the checkpoint waits for it under the lock
+	lockFed bool
 }
 
 // exchangeInput is one input of a keyed operator fed through an exchange.
@@ -249,6 +252,9 @@ func (g *graph) quiesce(drain bool) error {
 	for pass := 0; ; pass++ {
 		for i := len(g.exchanges) - 1; i >= 0; i-- {
 			r := g.exchanges[i]
+			if r.lockFed {
+				continue
+			}
 			var err error
 			if drain && pass == 0 {
 				err = r.x.Drain()
@@ -261,7 +267,7 @@ func (g *graph) quiesce(drain bool) error {
 		}
 		idle := true
 		for _, r := range g.exchanges {
-			idle = idle && r.x.Idle()
+			idle = idle && (r.lockFed || r.x.Idle())
 		}
 		if idle {
 			return nil

@@ -56,6 +56,11 @@ func (g *graph) barrierCheckpoints() bool {
 	}
 	// Local aggregates built under the graph lock (g.locals) are fed under it by keyed subtasks whose output
 	// goes to the graph: those wait at their barriers, so the locals' partials at the lock are those at the cut.
+	for _, r := range g.exchanges {
+		if r.lockFed {
+			return false // a sink's own subtasks fed from under the graph lock (exchange_sink.go)
+		}
+	}
 	_, ok := g.sourceCuts()
 	return ok
 }

@@ -186,6 +186,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			}
 		}
 		if m, ok := n.Input.(*planner.SinkMaterializer); ok && m.Parallelism > 0 {
+			if ok, err := g.buildLockFedSink(m, n.Table.Name, so, in, j); ok || err != nil {
+				return err // fed from under the graph lock (exchange_sink.go)
+			}
 			g.sinkParallelismIgnored(n.Table.Name, m) // exchange_sink.go
 			return g.buildSinkMaterializer(m, in, j, true)
 		}

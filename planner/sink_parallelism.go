@@ -20,7 +20,9 @@ import (
 // engine builds it as that many subtasks that write the sink (engine/exchange_sink.go).
 //
 // Only the sinks the engine can write from several subtasks take the option in streaming mode
-// (MultiWriterSink); for the others it stays a warning at CREATE TABLE (engine/execute.go).
+// (MultiWriterSink); for the others it stays a warning at CREATE TABLE (engine/execute.go). The engine feeds
+// the sink's subtasks from source subtasks, keyed subtasks, or from under the graph lock when the input runs
+// as one instance (engine/exchange_sink.go, buildLockFedSink).
 
 // MultiWriterSink reports whether a streaming job writes a sink of this connector from several subtasks, so
 // that its 'sink.parallelism' is honoured (print, blackhole and filesystem: a writer per subtask; kafka and
