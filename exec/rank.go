@@ -70,6 +70,7 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	// deduplication: a partition keeps one row, in its record (rank_store.go)
 	r.st.dedup = r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER")
 	r.keepFirst = cfg.KeepFirst && r.st.dedup
+	r.st.seenOnly = r.keepFirst
 	return r
 }
 

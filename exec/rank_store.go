@@ -46,6 +46,8 @@ const (
 	rbChunkMax   = 4096
 	rsFormInline = 0
 	rsFormBig    = 1
+	// rsFormSeen: a keep-first deduplication's partition whose row was emitted: its key is all it keeps
+	rsFormSeen = 2
 )
 
 // rEnt is a row entry: its sort key and arrival number (sk; the sort key is sk[:ol]), and its row; ref is
@@ -250,6 +252,7 @@ type rankPart struct {
 	big     *rankBig
 	bigIdx  int
 	ents    []rEnt // inline rows, in order
+	seen    bool   // a keep-first deduplication's flag (rsFormSeen): its row was emitted and is not kept
 }
 
 func (p *rankPart) count() int {
@@ -289,6 +292,11 @@ type rankStore struct {
 	body     []byte
 	// dedup: entries are stored in the dedup form, their rows in the record (above)
 	dedup bool
+	// seenOnly: a keep-first deduplication (RankConfig.KeepFirst) keeps only its partitions' keys, a flag
+	// (rsFormSeen): a partition's later rows are dropped unread, so its row is never needed again once
+	// emitted (Flink's ProcTimeDeduplicateKeepFirstRow keeps a boolean per key). Snapshots hold the key
+	// with no rows (rank_state.go).
+	seenOnly bool
 	// rows is the row arena of inline partitions (rank_rows.go); only its chunks and counters are used.
 	rows           joinStore
 	rowCompactions int
@@ -314,6 +322,10 @@ func (rs *rankStore) load(slot int, p *rankPart) {
 	if b[f] == rsFormBig {
 		i, _ := binary.Uvarint(b[f+1:])
 		p.big, p.bigIdx = rs.bigs[i], int(i)
+		return
+	}
+	if b[f] == rsFormSeen {
+		p.seen = true
 		return
 	}
 	if rs.dedup {
@@ -350,7 +362,7 @@ func (rs *rankStore) setTouched(p *rankPart, t int64) {
 // save writes partition p (key, hash h) back: a new record for inline rows (a rankBig when they outgrow
 // rsSmallBytes), or only its last change for a big one; a partition without rows is deleted.
 func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
-	if p.count() == 0 {
+	if p.count() == 0 && !p.seen {
 		if p.slot >= 0 {
 			rs.deleteSlot(p.slot, false) // its rows were dropped as they left
 		}
@@ -366,7 +378,9 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	}
 	hdr := len(b)
 	b = append(b, rsFormInline)
-	if p.big == nil && rs.dedup {
+	if rs.seenOnly {
+		b = append(b[:hdr], rsFormSeen) // the row was emitted (or restored): only the key stays
+	} else if p.big == nil && rs.dedup {
 		for _, e := range p.ents {
 			b = appendREnt(b, e)
 		}
