@@ -123,6 +123,16 @@ func (rs *rankStore) compactRows() {
 			continue
 		}
 		body := rs.st.record(i).body
+		if body[f] == rsFormBig {
+			j, _ := binary.Uvarint(body[f+1:])
+			for _, c := range rs.bigs[j].chunks {
+				eachRefEnt(c, func(e *rEnt, at int) {
+					row, _ := rowIn(old, e.ref-1)
+					putRef(c[at:], rs.putRow(row))
+				})
+			}
+			continue
+		}
 		if body[f] != rsFormInline {
 			continue
 		}

@@ -42,7 +42,7 @@ import (
 // rows the partition holds (a Top-N over an updating input keeps every row of its partition).
 
 const (
-	rsSmallBytes = 4096
+	rsSmallBytes = 512
 	rbChunkMax   = 4096
 	rsFormInline = 0
 	rsFormBig    = 1
@@ -249,7 +249,7 @@ type rankPart struct {
 	slot    int // -1: not stored
 	size    int // bytes of its record
 	touched int64
-	big     *rankBig
+	big     *rankChunks
 	bigIdx  int
 	ents    []rEnt // inline rows, in order
 	seen    bool   // a keep-first deduplication's flag (rsFormSeen): its row was emitted and is not kept
@@ -272,24 +272,19 @@ func (p *rankPart) each(fn func(e rEnt) bool) {
 		}
 		return
 	}
-	for _, c := range p.big.chunks {
-		for q := 0; q < len(c); {
-			var e rEnt
-			e, q = parseREnt(c, q)
-			if !fn(e) {
-				return
-			}
-		}
-	}
+	p.big.each(fn)
 }
 
 // rankStore is the partitions of a Rank (see above).
 type rankStore struct {
 	st       joinStore
 	ttl      bool
-	bigs     []*rankBig
+	bigs     []*rankChunks
 	freeBigs []uint32
-	body     []byte
+	// freeChunks: chunks of rankChunks given back, for the next split (rank_chunks.go)
+	freeChunks [][]byte
+	gone       []byte // the sort key of the entry a rankChunks removed last
+	body       []byte
 	// dedup: entries are stored in the dedup form, their rows in the record (above)
 	dedup bool
 	// seenOnly: a keep-first deduplication (RankConfig.KeepFirst) keeps only its partitions' keys, a flag
@@ -368,9 +363,14 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 		}
 		return
 	}
+	var shrunk *rankChunks // a rankChunks whose entries are written inline again
 	if p.big != nil && p.slot >= 0 {
-		rs.setTouched(p, p.touched)
-		return
+		if p.big.size > rsSmallBytes/2 {
+			rs.setTouched(p, p.touched)
+			return
+		}
+		shrunk, p.big = p.big, nil
+		p.ents = shrunk.appendEnts(p.ents[:0], 0, int64(shrunk.total))
 	}
 	b := rs.body[:0]
 	if rs.ttl {
@@ -385,18 +385,19 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 			b = appendREnt(b, e)
 		}
 	} else if p.big == nil {
-		// a partition whose rows would take more than rsSmallBytes as entries of their own moves to a rankBig
+		// a partition whose entries would take more than rsSmallBytes moves to a rankChunks (rank_chunks.go)
 		size := 0
 		for i := range p.ents {
-			e := &p.ents[i]
-			size += uvarintLen(uint64(e.ol)) + len(e.sk) + uvarintLen(uint64(e.rowLen())) + e.rowLen()
+			size += refEntLen(&p.ents[i])
 		}
 		if size > rsSmallBytes && len(p.ents) > 1 {
-			bb := &rankBig{}
+			bb := &rankChunks{}
 			for i := range p.ents {
-				rs.row(&p.ents[i])
-				bb.add(p.ents[i])
-				rs.dropRow(&p.ents[i])
+				e := &p.ents[i]
+				if e.ref == 0 {
+					e.rl, e.ref = len(e.row), rs.putRow(e.row)
+				}
+				bb.add(rs, e)
 			}
 			p.big, p.ents = bb, p.ents[:0]
 		}
@@ -418,9 +419,14 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	} else {
 		rs.st.insertKey(h, key, uint64(len(b))<<1, b)
 	}
+	if shrunk != nil {
+		rs.bigs[p.bigIdx] = nil
+		rs.freeBigs = append(rs.freeBigs, uint32(p.bigIdx))
+		shrunk.release(rs)
+	}
 }
 
-func (rs *rankStore) newBig(bb *rankBig) int {
+func (rs *rankStore) newBig(bb *rankChunks) int {
 	if n := len(rs.freeBigs); n > 0 {
 		i := rs.freeBigs[n-1]
 		rs.freeBigs = rs.freeBigs[:n-1]
@@ -440,6 +446,11 @@ func (rs *rankStore) deleteSlot(slot int, dropRows bool) {
 	b := rs.st.record(slot).body
 	if f := rs.formAt(); b[f] == rsFormBig {
 		i, _ := binary.Uvarint(b[f+1:])
+		bb := rs.bigs[i]
+		if dropRows {
+			bb.each(func(e rEnt) bool { rs.dropRow(&e); return true })
+		}
+		bb.release(rs)
 		rs.bigs[i] = nil
 		rs.freeBigs = append(rs.freeBigs, uint32(i))
 	} else if !rs.dedup && dropRows {
