@@ -36,10 +36,11 @@ import (
 // sort keys, and do not change. (Until December 2026 the entry had no sort key and loading derived it from
 // the decoded row: 310–480 ns a row of Nexmark q18's shape, most of the deduplication's cost.)
 //
-// A partition whose rows would take more than rsSmallBytes as entries of their own (uvarint length, sort
-// key and arrival number, uvarint length, row) keeps its rows in a rankBig instead: sorted chunks of such
-// entries of at most rbChunkMax bytes each, so that an insertion or retraction copies one chunk however many
-// rows the partition holds (a Top-N over an updating input keeps every row of its partition).
+// A partition whose entries would take more than rsSmallBytes in its record keeps them in a rankChunks
+// instead (rank_chunks.go): sorted chunks of the same entries, changed in place, so that an insertion or
+// retraction moves at most one chunk's bytes however many rows the partition holds (a Top-N over an
+// updating input keeps every row of its partition); it goes back into its record when its entries shrink
+// to half of rsSmallBytes. (rankBig, below, is the global TopN's list: chunks of entries with their rows.)
 
 const (
 	rsSmallBytes = 512
@@ -117,8 +118,8 @@ func readSeq(b []byte) uint64 {
 	return n
 }
 
-// rankBig holds the rows of a large partition in sorted chunks; a chunk is never changed once written (a
-// change copies it), so emitted rows may reference its strings.
+// rankBig holds the rows of a global TopN (topn.go) in sorted chunks; a chunk is never changed once written
+// (a change copies it), so emitted rows may reference its strings.
 type rankBig struct {
 	chunks [][]byte
 	rows   []int32 // entries per chunk
@@ -244,7 +245,7 @@ func (bb *rankBig) truncate(n int) {
 }
 
 // rankPart is a partition loaded for a change: where its record is, its rows (inline: parsed into the
-// operator's scratch; big: its rankBig) and its last change.
+// operator's scratch; big: its rankChunks) and its last change.
 type rankPart struct {
 	slot    int // -1: not stored
 	size    int // bytes of its record
