@@ -70,6 +70,7 @@ func NewRank(cfg RankConfig, out changelog.Output) changelog.Output {
 	// deduplication: a partition keeps one row, in its record (rank_store.go)
 	r.st.dedup = r.trim && !cfg.Batch && cfg.Limit == 1 && (cfg.Func == "" || cfg.Func == "ROW_NUMBER")
 	r.keepFirst = cfg.KeepFirst && r.st.dedup
+	r.st.seenOnly = r.keepFirst
 	return r
 }
 
@@ -102,6 +103,7 @@ type rankOp struct {
 	oldNum    []int64
 	newTop    []rEnt
 	newNum    []int64
+	topKeys   []byte // sort keys of oldTop (keepTop)
 	// incremental (rank_incr.go): a streaming ROW_NUMBER Rank; known: diff's tops differ only by the rows
 	// with arrival numbers gone (old top only) and came (new top only), 0 for none
 	incremental bool
@@ -272,10 +274,28 @@ func containsSeq(rows []rEnt, seq uint64) bool {
 	return false
 }
 
+// keepTop copies the sort keys of top (entries of a rankChunks) to r.topKeys.
+func (r *rankOp) keepTop(top []rEnt) {
+	n := 0
+	for i := range top {
+		n += len(top[i].sk)
+	}
+	if cap(r.topKeys) < n {
+		r.topKeys = make([]byte, 0, n)
+	}
+	b := r.topKeys[:0]
+	for i := range top {
+		s := len(b)
+		b = append(b, top[i].sk...)
+		top[i].sk = b[s:len(b):len(b)]
+	}
+	r.topKeys = b
+}
+
 // insertEntry puts e into p in order.
 func (r *rankOp) insertEntry(p *rankPart, e rEnt) {
 	if p.big != nil {
-		p.big.insert(e)
+		p.big.insert(&r.st, e)
 		return
 	}
 	i := sort.Search(len(p.ents), func(i int) bool { return bytes.Compare(p.ents[i].sk, e.sk) > 0 })
@@ -298,25 +318,8 @@ func (r *rankOp) removeEntry(p *rankPart, order, row []byte) bool {
 		}
 		return false
 	}
-	bb := p.big
-	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.sk, order) >= 0 })
-	for ci = max(ci-1, 0); ci < len(bb.chunks); ci++ {
-		c := bb.chunks[ci]
-		for q := 0; q < len(c); {
-			e, next := parseREnt(c, q)
-			if bytes.Compare(e.sk, order) >= 0 {
-				if !bytes.HasPrefix(e.sk, order) {
-					return false
-				}
-				if r.sameRow(e.row, row) {
-					bb.remove(ci, q, next)
-					return true
-				}
-			}
-			q = next
-		}
-	}
-	return false
+	_, _, ok := p.big.removeEqual(&r.st, order, func(b []byte) bool { return r.sameRow(b, row) })
+	return ok
 }
 
 // pastLimit reports, when the stored rows are the top rows (trim), whether a row with sort key and arrival
@@ -339,7 +342,7 @@ func (r *rankOp) pastLimit(sk []byte, ol int) bool {
 // truncatePart keeps the first n rows of p (of store rs).
 func truncatePart(rs *rankStore, p *rankPart, n int) {
 	if p.big != nil {
-		p.big.truncate(n)
+		p.big.truncate(rs, n)
 	} else if n < len(p.ents) {
 		for i := n; i < len(p.ents); i++ {
 			rs.dropRow(&p.ents[i])
@@ -423,6 +426,9 @@ func (r *rankOp) apply(insert bool, key []byte, h uint64, nb []byte, vals []type
 	}
 	if !r.cfg.Batch || r.trim {
 		r.oldTop, r.oldNum = r.top(p, r.oldTop, r.oldNum)
+		if p.big != nil {
+			r.keepTop(r.oldTop) // the change moves the bytes of its chunk
+		}
 	}
 	ol := len(nb)
 	r.newSeq, r.newRow = 0, nil

@@ -18,8 +18,11 @@ func BenchmarkDedupState(b *testing.B) {
 	const n = 1_000_000
 	ts := []types.Type{types.StringType(), types.BigIntType(), types.TimestampType(3)}
 	cfg := RankConfig{Partition: []int{0}, Order: []SortKey{{Col: 2}}, Limit: 1, Types: ts, InsertOnly: true}
-	for _, long := range []bool{false, true} {
-		b.Run(map[bool]string{false: "now", true: "before"}[long], func(b *testing.B) {
+	for _, mode := range []string{"now", "before", "keepfirst"} {
+		long := mode == "before"
+		cfg := cfg
+		cfg.KeepFirst = mode == "keepfirst" // a processing-time keep-first: a flag per key (rankStore.seenOnly)
+		b.Run(mode, func(b *testing.B) {
 			var per float64
 			batch := &changelog.Batch{}
 			vals := make([]types.Value, 3*1024)
@@ -56,7 +59,8 @@ func BenchmarkDedupState(b *testing.B) {
 }
 
 // BenchmarkDedupColumns measures a deduplication's push per row (q18's shape: PARTITION BY bidder, auction
-// over 100k keys, 7 columns with two strings, keep the last or the first row by event time) of batches of
+// over 100k keys, 7 columns with two strings, keep the last or the first row by event time, or the first to
+// arrive: keepfirst) of batches of
 // 1024 rows: taken as columns (PushColumns) and as the rows the batch converts to (vec.RowConv, what a row
 // sender's rows cost at least).
 func BenchmarkDedupColumns(b *testing.B) {
@@ -76,10 +80,12 @@ func BenchmarkDedupColumns(b *testing.B) {
 			b.Fatal("rows without a columnar form")
 		}
 	}
-	for _, desc := range []bool{true, false} {
-		cfg := RankConfig{Partition: []int{1, 0}, Order: []SortKey{{Col: 5, Desc: desc}}, Limit: 1, RowNumber: true, Types: ts, InsertOnly: true}
+	for _, mode := range []string{"last", "first", "keepfirst"} {
+		// keepfirst: a processing-time keep-first (RankConfig.KeepFirst), a flag per key
+		cfg := RankConfig{Partition: []int{1, 0}, Order: []SortKey{{Col: 5, Desc: mode == "last"}}, Limit: 1, RowNumber: true, Types: ts,
+			InsertOnly: true, KeepFirst: mode == "keepfirst"}
 		for _, cols := range []bool{true, false} {
-			b.Run(fmt.Sprintf("%s/%s", map[bool]string{true: "last", false: "first"}[desc], map[bool]string{true: "columns", false: "rows"}[cols]), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%s", mode, map[bool]string{true: "columns", false: "rows"}[cols]), func(b *testing.B) {
 				op := NewRank(cfg, &discard{})
 				vo := op.(vec.Output)
 				var conv vec.RowConv

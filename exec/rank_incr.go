@@ -50,34 +50,13 @@ func (p *rankPart) appendEnts(dst []rEnt, from, n int64) []rEnt {
 		}
 		return append(dst, p.ents[from:to]...)
 	}
-	bb := p.big
-	for ci, r := range bb.rows {
-		if from >= int64(r) {
-			from -= int64(r)
-			continue
-		}
-		c := bb.chunks[ci]
-		q := 0
-		for range from {
-			_, q = parseREnt(c, q)
-		}
-		from = 0
-		for ; q < len(c) && n > 0; n-- {
-			var e rEnt
-			e, q = parseREnt(c, q)
-			dst = append(dst, e)
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return dst
+	return p.big.appendEnts(dst, from, n)
 }
 
 // insertAt puts e into p in order and returns its position.
 func (r *rankOp) insertAt(p *rankPart, e rEnt) int64 {
 	if p.big != nil {
-		return p.big.insertAt(e, math.MaxInt64)
+		return p.big.insert(&r.st, e)
 	}
 	i := sort.Search(len(p.ents), func(i int) bool { return bytes.Compare(p.ents[i].sk, e.sk) > 0 })
 	p.ents = append(p.ents, rEnt{})
@@ -90,7 +69,7 @@ func (r *rankOp) insertAt(p *rankPart, e rEnt) int64 {
 // (its row still readable until the push ends) and its former position.
 func (r *rankOp) removeAt(p *rankPart, order, row []byte) (rEnt, int64, bool) {
 	if p.big != nil {
-		return p.big.removeEqual(order, func(b []byte) bool { return r.sameRow(b, row) }, math.MaxInt64)
+		return p.big.removeEqual(&r.st, order, func(b []byte) bool { return r.sameRow(b, row) })
 	}
 	i := sort.Search(len(p.ents), func(i int) bool { return bytes.Compare(p.ents[i].sk, order) >= 0 })
 	for ; i < len(p.ents) && bytes.HasPrefix(p.ents[i].sk, order); i++ {

@@ -4,19 +4,20 @@ import (
 	"encoding/binary"
 )
 
-// Rows of a Rank's inline partitions (all but a deduplication's, whose single row is its record, and a
-// rankBig's, whose chunks hold their rows) live in an arena of their own, apart from the partition records:
+// Rows of a Rank's partitions (all but a deduplication's, whose single row is its record) live in an arena
+// of their own, apart from the partition records:
 // a record's entry names its row by length and position (rsRefLen bytes, little endian, a joinStore arena
 // position), so that a change to a partition rewrites its entries — sort key, arrival number, length,
 // reference: about 20 bytes a row — and writes only the row that came; the rows that stay are neither
 // copied nor read (a row is read when it is emitted or compared: rankStore.row). A row is stored once:
 // uvarint length, the row (appendRowBinary).
 //
-// Rows that leave a partition (retracted, pushed past the limit, moved to a rankBig, expired) become garbage
+// Rows that leave a partition (retracted, pushed past the limit, expired) become garbage
 // of the row arena; when it is more than half the live rows, compactRows copies the live rows, partition by
 // partition, into new chunks and rewrites the references in place in the records (the old chunks are left to
 // the GC: emitted rows reference their strings). Every row byte is so copied about twice on average, and the
-// arena stays within 1.5 times its live rows; the same bound holds for the records (rankStore.tidy).
+// arena stays within 1.5 times its live rows (a rankChunks' references are rewritten in its chunks the
+// same way); the same bound holds for the records (rankStore.tidy).
 
 const rsRefLen = 5 // bytes of a row reference: a joinStore position (jsPosBits)
 
@@ -123,6 +124,16 @@ func (rs *rankStore) compactRows() {
 			continue
 		}
 		body := rs.st.record(i).body
+		if body[f] == rsFormBig {
+			j, _ := binary.Uvarint(body[f+1:])
+			for _, c := range rs.bigs[j].chunks {
+				eachRefEnt(c, func(e *rEnt, at int) {
+					row, _ := rowIn(old, e.ref-1)
+					putRef(c[at:], rs.putRow(row))
+				})
+			}
+			continue
+		}
 		if body[f] != rsFormInline {
 			continue
 		}

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -22,13 +23,19 @@ func rankRowArenaCheck(t *testing.T, what string, rs *rankStore) {
 			continue
 		}
 		body := rs.st.record(i).body
-		if body[f] != rsFormInline {
-			continue
-		}
-		eachRefEnt(body[f+1:], func(e *rEnt, _ int) {
+		count := func(e *rEnt, _ int) {
 			_, n := rowIn(rs.rows.chunks, e.ref-1)
 			live += n
-		})
+		}
+		switch body[f] {
+		case rsFormInline:
+			eachRefEnt(body[f+1:], count)
+		case rsFormBig: // a rankChunks' rows are in the row arena too (rank_chunks.go)
+			j, _ := binary.Uvarint(body[f+1:])
+			for _, c := range rs.bigs[j].chunks {
+				eachRefEnt(c, count)
+			}
+		}
 	}
 	a := &rs.rows
 	if a.used-a.garbage != live {

@@ -15,6 +15,9 @@ import (
 //	version, varint last change (Unix ms, for the state TTL; 0 without one), uvarint rows, each: uvarint
 //	arrival number, row
 //
+// A processing-time keep-first deduplication (RankConfig.KeepFirst) writes its partitions with no rows (0):
+// the key was seen and its row emitted (rankStore.seenOnly); it restores the older savepoints, which hold
+// the first row, as such flags, and any other Rank refuses an entry without rows.
 // and in the meta entry the last arrival number. What was emitted is not stored: between pushes it is
 // always the partition's current top rows, recomputed on restore.
 
@@ -97,11 +100,18 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 		if err := d.done(); err != nil {
 			return entryError(op, ns, key, err)
 		}
-		if len(ents) == 0 {
-			return bad("a partition without rows")
+		seen := len(ents) == 0 // a keep-first deduplication's flag: the key only
+		if seen && !r.keepFirst {
+			return bad("a partition without rows (a keep-first deduplication's key: only a processing-time keep-first deduplication restores it; restore the savepoint into the query that took it)")
 		}
 		skey := key
-		if r.compactKey {
+		if seen {
+			var ok bool
+			if r.sbuf, ok = r.compactKeyOf(r.sbuf[:0], key); !ok {
+				return bad("the key is not a key of the partition columns (%d of them)", len(r.cfg.Partition))
+			}
+			skey = r.sbuf
+		} else if r.compactKey {
 			r.sbuf = r.partKey(r.sbuf[:0], rankDecodeRow(ents[0].row, r.dec))
 			skey = r.sbuf
 		}
@@ -110,7 +120,7 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 			return corrupt(op, "key %x appears twice", key)
 		}
 		sort.Slice(ents, func(i, j int) bool { return bytes.Compare(ents[i].sk, ents[j].sk) < 0 })
-		p := &rankPart{slot: -1, touched: touched, ents: ents}
+		p := &rankPart{slot: -1, touched: touched, ents: ents, seen: seen}
 		if r.trim {
 			r.newTop, r.newNum = r.top(p, r.newTop, r.newNum)
 			truncatePart(&r.st, p, len(r.newTop))

@@ -36,16 +36,19 @@ import (
 // sort keys, and do not change. (Until December 2026 the entry had no sort key and loading derived it from
 // the decoded row: 310–480 ns a row of Nexmark q18's shape, most of the deduplication's cost.)
 //
-// A partition whose rows would take more than rsSmallBytes as entries of their own (uvarint length, sort
-// key and arrival number, uvarint length, row) keeps its rows in a rankBig instead: sorted chunks of such
-// entries of at most rbChunkMax bytes each, so that an insertion or retraction copies one chunk however many
-// rows the partition holds (a Top-N over an updating input keeps every row of its partition).
+// A partition whose entries would take more than rsSmallBytes in its record keeps them in a rankChunks
+// instead (rank_chunks.go): sorted chunks of the same entries, changed in place, so that an insertion or
+// retraction moves at most one chunk's bytes however many rows the partition holds (a Top-N over an
+// updating input keeps every row of its partition); it goes back into its record when its entries shrink
+// to half of rsSmallBytes. (rankBig, below, is the global TopN's list: chunks of entries with their rows.)
 
 const (
-	rsSmallBytes = 4096
+	rsSmallBytes = 512
 	rbChunkMax   = 4096
 	rsFormInline = 0
 	rsFormBig    = 1
+	// rsFormSeen: a keep-first deduplication's partition whose row was emitted: its key is all it keeps
+	rsFormSeen = 2
 )
 
 // rEnt is a row entry: its sort key and arrival number (sk; the sort key is sk[:ol]), and its row; ref is
@@ -115,8 +118,8 @@ func readSeq(b []byte) uint64 {
 	return n
 }
 
-// rankBig holds the rows of a large partition in sorted chunks; a chunk is never changed once written (a
-// change copies it), so emitted rows may reference its strings.
+// rankBig holds the rows of a global TopN (topn.go) in sorted chunks; a chunk is never changed once written
+// (a change copies it), so emitted rows may reference its strings.
 type rankBig struct {
 	chunks [][]byte
 	rows   []int32 // entries per chunk
@@ -242,14 +245,15 @@ func (bb *rankBig) truncate(n int) {
 }
 
 // rankPart is a partition loaded for a change: where its record is, its rows (inline: parsed into the
-// operator's scratch; big: its rankBig) and its last change.
+// operator's scratch; big: its rankChunks) and its last change.
 type rankPart struct {
 	slot    int // -1: not stored
 	size    int // bytes of its record
 	touched int64
-	big     *rankBig
+	big     *rankChunks
 	bigIdx  int
 	ents    []rEnt // inline rows, in order
+	seen    bool   // a keep-first deduplication's flag (rsFormSeen): its row was emitted and is not kept
 }
 
 func (p *rankPart) count() int {
@@ -269,26 +273,26 @@ func (p *rankPart) each(fn func(e rEnt) bool) {
 		}
 		return
 	}
-	for _, c := range p.big.chunks {
-		for q := 0; q < len(c); {
-			var e rEnt
-			e, q = parseREnt(c, q)
-			if !fn(e) {
-				return
-			}
-		}
-	}
+	p.big.each(fn)
 }
 
 // rankStore is the partitions of a Rank (see above).
 type rankStore struct {
 	st       joinStore
 	ttl      bool
-	bigs     []*rankBig
+	bigs     []*rankChunks
 	freeBigs []uint32
-	body     []byte
+	// freeChunks: chunks of rankChunks given back, for the next split (rank_chunks.go)
+	freeChunks [][]byte
+	gone       []byte // the sort key of the entry a rankChunks removed last
+	body       []byte
 	// dedup: entries are stored in the dedup form, their rows in the record (above)
 	dedup bool
+	// seenOnly: a keep-first deduplication (RankConfig.KeepFirst) keeps only its partitions' keys, a flag
+	// (rsFormSeen): a partition's later rows are dropped unread, so its row is never needed again once
+	// emitted (Flink's ProcTimeDeduplicateKeepFirstRow keeps a boolean per key). Snapshots hold the key
+	// with no rows (rank_state.go).
+	seenOnly bool
 	// rows is the row arena of inline partitions (rank_rows.go); only its chunks and counters are used.
 	rows           joinStore
 	rowCompactions int
@@ -314,6 +318,10 @@ func (rs *rankStore) load(slot int, p *rankPart) {
 	if b[f] == rsFormBig {
 		i, _ := binary.Uvarint(b[f+1:])
 		p.big, p.bigIdx = rs.bigs[i], int(i)
+		return
+	}
+	if b[f] == rsFormSeen {
+		p.seen = true
 		return
 	}
 	if rs.dedup {
@@ -350,15 +358,20 @@ func (rs *rankStore) setTouched(p *rankPart, t int64) {
 // save writes partition p (key, hash h) back: a new record for inline rows (a rankBig when they outgrow
 // rsSmallBytes), or only its last change for a big one; a partition without rows is deleted.
 func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
-	if p.count() == 0 {
+	if p.count() == 0 && !p.seen {
 		if p.slot >= 0 {
 			rs.deleteSlot(p.slot, false) // its rows were dropped as they left
 		}
 		return
 	}
+	var shrunk *rankChunks // a rankChunks whose entries are written inline again
 	if p.big != nil && p.slot >= 0 {
-		rs.setTouched(p, p.touched)
-		return
+		if p.big.size > rsSmallBytes/2 {
+			rs.setTouched(p, p.touched)
+			return
+		}
+		shrunk, p.big = p.big, nil
+		p.ents = shrunk.appendEnts(p.ents[:0], 0, int64(shrunk.total))
 	}
 	b := rs.body[:0]
 	if rs.ttl {
@@ -366,23 +379,26 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	}
 	hdr := len(b)
 	b = append(b, rsFormInline)
-	if p.big == nil && rs.dedup {
+	if rs.seenOnly {
+		b = append(b[:hdr], rsFormSeen) // the row was emitted (or restored): only the key stays
+	} else if p.big == nil && rs.dedup {
 		for _, e := range p.ents {
 			b = appendREnt(b, e)
 		}
 	} else if p.big == nil {
-		// a partition whose rows would take more than rsSmallBytes as entries of their own moves to a rankBig
+		// a partition whose entries would take more than rsSmallBytes moves to a rankChunks (rank_chunks.go)
 		size := 0
 		for i := range p.ents {
-			e := &p.ents[i]
-			size += uvarintLen(uint64(e.ol)) + len(e.sk) + uvarintLen(uint64(e.rowLen())) + e.rowLen()
+			size += refEntLen(&p.ents[i])
 		}
 		if size > rsSmallBytes && len(p.ents) > 1 {
-			bb := &rankBig{}
+			bb := &rankChunks{}
 			for i := range p.ents {
-				rs.row(&p.ents[i])
-				bb.add(p.ents[i])
-				rs.dropRow(&p.ents[i])
+				e := &p.ents[i]
+				if e.ref == 0 {
+					e.rl, e.ref = len(e.row), rs.putRow(e.row)
+				}
+				bb.add(rs, e)
 			}
 			p.big, p.ents = bb, p.ents[:0]
 		}
@@ -404,9 +420,14 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	} else {
 		rs.st.insertKey(h, key, uint64(len(b))<<1, b)
 	}
+	if shrunk != nil {
+		rs.bigs[p.bigIdx] = nil
+		rs.freeBigs = append(rs.freeBigs, uint32(p.bigIdx))
+		shrunk.release(rs)
+	}
 }
 
-func (rs *rankStore) newBig(bb *rankBig) int {
+func (rs *rankStore) newBig(bb *rankChunks) int {
 	if n := len(rs.freeBigs); n > 0 {
 		i := rs.freeBigs[n-1]
 		rs.freeBigs = rs.freeBigs[:n-1]
@@ -426,6 +447,11 @@ func (rs *rankStore) deleteSlot(slot int, dropRows bool) {
 	b := rs.st.record(slot).body
 	if f := rs.formAt(); b[f] == rsFormBig {
 		i, _ := binary.Uvarint(b[f+1:])
+		bb := rs.bigs[i]
+		if dropRows {
+			bb.each(func(e rEnt) bool { rs.dropRow(&e); return true })
+		}
+		bb.release(rs)
 		rs.bigs[i] = nil
 		rs.freeBigs = append(rs.freeBigs, uint32(i))
 	} else if !rs.dedup && dropRows {
