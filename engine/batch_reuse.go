@@ -113,20 +113,6 @@ func inputSlots(in *batchStage, tk *stageTask) []int {
 	return ss
 }
 
-// nextInputSlot is the slot that the next edge built from input in reads (edges in the plan's input order).
-func (b *stageBuild) nextInputSlot(in *batchStage) int {
-	ks := b.st.inParts[in]
-	k := 0
-	if i := b.taken[in]; i < len(ks) {
-		k = ks[i]
-	}
-	if b.taken == nil {
-		b.taken = map[*batchStage]int{}
-	}
-	b.taken[in]++
-	return inputSlot(in, k, b.task)
-}
-
 // teeOutput hands every batch to several outputs (a task's ordinary result and its extra partitionings).
 type teeOutput []changelog.Output
 

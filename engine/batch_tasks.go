@@ -140,7 +140,7 @@ func (sj *stagedJob) planTasks(p int) {
 			for i, in := range n.Inputs() {
 				if sj.cut[in] {
 					keys, hashed := batchHashKeys(n, i)
-					edges[st] = append(edges[st], stageEdge{in: sj.byRoot[in], keys: keys, hashed: hashed})
+					edges[st] = append(edges[st], stageEdge{in: sj.byRoot[in], keys: keys, hashed: hashed, parent: n, index: i})
 					reads[sj.byRoot[in]]++
 					continue
 				}
@@ -168,7 +168,7 @@ func (sj *stagedJob) planTasks(p int) {
 		if p > 1 && keyed[st] {
 			n = p
 			for _, e := range edges[st] {
-				if !e.hashed {
+				if !e.hashed && !dealable(e) {
 					n = 1 // (a reused input read by key gets a partitioning of its own: batch_reuse.go)
 				}
 			}
@@ -186,19 +186,25 @@ func (sj *stagedJob) planTasks(p int) {
 			}
 		} else if n > 1 && !st.forward {
 			st.inParts = map[*batchStage][]int{}
+			st.inEdges = map[*batchStage][]stageEdge{}
 			for _, e := range edges[st] {
 				k := 0
 				if reads[e.in] > 1 {
+					// (an unhashed edge: no keys, the rows dealt round-robin to the tasks: batch_mixed.go)
 					k = e.in.partitionBy(n, e.keys) // batch_reuse.go
 				} else {
 					e.in.parts, e.in.partKeys = n, e.keys
 				}
 				st.inParts[e.in] = append(st.inParts[e.in], k)
+				st.inEdges[e.in] = append(st.inEdges[e.in], e)
 			}
 		}
 		for i := range n {
 			st.tasks = append(st.tasks, &stageTask{st: st, index: i})
 		}
+	}
+	if planTasksHook != nil {
+		planTasksHook(sj)
 	}
 	sj.planFusion() // batch_fuse.go
 }
