@@ -355,22 +355,22 @@ type stageInput struct {
 func (s *stageInput) Push(b *changelog.Batch) error {
 	n := s.run.rows.Add(int64(len(b.Rows)))
 	if err := s.out.Push(b); err != nil {
-		return err
+		return s.branchErr(err)
 	}
 	if stageFault != nil {
-		return stageFault(s.tk.st, s.tk.index, s.attempt, n, false)
+		return s.branchErr(stageFault(s.tk.st, s.tk.index, s.attempt, n, false))
 	}
 	return nil
 }
 
-func (s *stageInput) Watermark(ts int64) error { return s.out.Watermark(ts) }
+func (s *stageInput) Watermark(ts int64) error { return s.branchErr(s.out.Watermark(ts)) }
 func (s *stageInput) End() error {
 	if stageFault != nil {
 		if err := stageFault(s.tk.st, s.tk.index, s.attempt, s.run.rows.Load(), true); err != nil {
-			return err
+			return s.branchErr(err)
 		}
 	}
-	return s.out.End()
+	return s.branchErr(s.out.End())
 }
 
 // makeDirs creates the job's directories, one under each of dirs, and places the stage files in them in turn.
@@ -531,8 +531,8 @@ func (sj *stagedJob) runLocked(ctx context.Context, tk *stageTask) error {
 		if len(st.inputs) > 0 {
 			what = fmt.Sprintf("from the intermediate results of its inputs (%d rows)", sj.inputRows(tk))
 		}
-		if err := sj.backOff(ctx, err, fmt.Sprintf("stage %d (%s)%s", st.id, st.name, tk.what()),
-			fmt.Sprintf("stage %d%s alone, %s", st.id, tk.what(), what)); err != nil {
+		if err := sj.backOff(ctx, err, failedWhat(err, fmt.Sprintf("stage %d (%s)%s", st.id, st.name, tk.what())),
+			fmt.Sprintf("stage %d%s alone%s, %s", st.id, tk.what(), withFused(st, err), what)); err != nil {
 			return err
 		}
 	}

@@ -510,8 +510,8 @@ func (sj *stagedJob) runSplitLocked(ctx context.Context, st *batchStage) error {
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if err := sj.backOff(ctx, err, fmt.Sprintf("stage %d (%s)", st.id, st.name),
-			fmt.Sprintf("stage %d with its %d tasks (they share the source's position), from its sources", st.id, len(st.tasks))); err != nil {
+		if err := sj.backOff(ctx, err, failedWhat(err, fmt.Sprintf("stage %d (%s)", st.id, st.name)),
+			fmt.Sprintf("stage %d with its %d tasks (they share the source's position)%s, from its sources", st.id, len(st.tasks), withFused(st, err))); err != nil {
 			return err
 		}
 	}
