@@ -21,13 +21,14 @@ import (
 // Rank with PARTITION BY, OVER with PARTITION BY, ChangelogNormalize, window aggregates, window joins other
 // than the NULL-aware anti join, window ranks with PARTITION BY), the operators above them work row by row
 // (Calc, Union, Expand, lookup joins, window TVFs other than SESSION), and each of its inputs is read by
-// it by key (a result that other stages read too gets a partitioning per key: batch_reuse.go). Task i owns the
+// it by key (a result that other stages read too gets a partitioning per key: batch_reuse.go), or by a
+// row-wise operator from an insert-only input dealt round-robin to the tasks (batch_mixed.go). Task i owns the
 // key groups kg with kg * P / maxParallelism = i, as keyed subtasks do in streaming.
 // A source stage (no input stage) whose scans are of connectors.ParallelSources under row-wise operators runs
 // as their Subtasks(P) tasks (splitScans: beside them, VALUES and a scan of another source, jdbc, are read
 // whole by task 0). Every other stage (a global operator: keyless aggregates and joins, Sort, ORDER BY ...
-// LIMIT, ranks without PARTITION BY; a stage reading one input both by key and unpartitioned; the Collect
-// stage of a SELECT, batch_select.go) runs as one task (Flink's Exchange(distribution=[single])); sink
+// LIMIT, ranks without PARTITION BY; a keyed stage reading a changelog input unhashed, batch_mixed.go; the
+// Collect stage of a SELECT, batch_select.go) runs as one task (Flink's Exchange(distribution=[single])); sink
 // stages run as tasks of their own (batch_sink.go).
 //
 // The exchange: each task of a stage that feeds a P-task stage writes its result as P files, one per
