@@ -166,3 +166,46 @@ func queryErr(t *testing.T, script string, opts map[string]string) (error, strin
 	}
 	return res.Query.Err(), note.String()
 }
+
+// A fault in a fused branch of q4's shape (nexmark's views over one datagen scan, 2 tasks, whose tasks restart
+// together: runSplitLocked) is announced naming the fused stage and task, and the scan stage that reruns with
+// its fused stages; the rows equal parallelism 1's.
+func TestBatchFusedBranchNotice(t *testing.T) {
+	tables := strings.Replace(nexmarkReuseTables, "auction.initialBid, {dt} FROM", "auction.initialBid, {dt}, auction.expires FROM", 1)
+	script := strings.NewReplacer("{dt}", "`dateTime`").Replace(tables + `SELECT Q.category, AVG(Q.final) FROM (
+  SELECT MAX(B.price) AS final, A.category FROM auction A, bid B
+  WHERE A.id = B.auction AND B.{dt} BETWEEN A.{dt} AND A.expires GROUP BY A.id, A.category) Q GROUP BY Q.category;`)
+	want, _, _, err := queryRun(t, script, map[string]string{"parallelism.default": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var branch *batchStage
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if st.fusedInto != nil && task == 1 && attempt == 1 && rows > 0 && (branch == nil || branch == st) {
+			branch = st
+			return errInjected
+		}
+		return nil
+	})
+	got, notice, job, err := queryRun(t, script, map[string]string{"parallelism.default": "2"})
+	if err != nil {
+		t.Fatalf("query failed: %v\n%s", err, notice)
+	}
+	if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
+		t.Fatalf("the rows differ from parallelism 1's")
+	}
+	if branch == nil {
+		t.Fatalf("no fused branch task 1 was given rows:\n%s", attemptsOf(job))
+	}
+	prod := branch.fusedInto
+	failed := fmt.Sprintf("stage %d (%s) task 2/2 (fused into stage %d (%s)) failed: ", branch.id, branch.name, prod.id, prod.name)
+	var ids []string
+	for _, fs := range prod.fused {
+		ids = append(ids, fmt.Sprint(fs.id))
+	}
+	restart := fmt.Sprintf("Restarting stage %d with its 2 tasks (they share the source's position) with its fused stages (%s), for stage %d, from its sources",
+		prod.id, strings.Join(ids, ", "), branch.id)
+	if !strings.Contains(notice, failed) || !strings.Contains(notice, "injected fault") || !strings.Contains(notice, restart) {
+		t.Fatalf("want the notices\n%s\n%s\ngot:\n%s", failed, restart, notice)
+	}
+}
