@@ -39,6 +39,17 @@ func dealable(e stageEdge) bool {
 	return e.in.root.Mode().IsInsertOnly()
 }
 
+// hashedEdge reports edges of which one at least is read by key: a keyed stage, not one of row-wise
+// operators only (those read their inputs forward, or as one task: batch_forward.go).
+func hashedEdge(es []stageEdge) bool {
+	for _, e := range es {
+		if e.hashed {
+			return true
+		}
+	}
+	return false
+}
+
 // builtEdge is an operator and an input stage it reads, for counting the edges built under the operator.
 type builtEdge struct {
 	parent planner.Node

@@ -169,7 +169,7 @@ func (sj *stagedJob) planTasks(p int) {
 		if p > 1 && keyed[st] {
 			n = p
 			for _, e := range edges[st] {
-				if !e.hashed && !dealable(e) {
+				if !e.hashed && (!dealable(e) || !hashedEdge(edges[st])) {
 					n = 1 // (a reused input read by key gets a partitioning of its own: batch_reuse.go)
 				}
 			}
