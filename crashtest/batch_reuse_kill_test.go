@@ -14,19 +14,51 @@ import (
 	"github.com/sluicesql/sluice/internal/proctest"
 )
 
-// TestBatchReusedScanKill: a batch job over one reused scan, Nexmark q4's shape (two aggregates of one
-// table, joined): a directory of JSON files (orders, 8 files) read by the scan's 2 tasks, its two branches'
-// projections fused into those tasks (engine/batch_fuse.go: each writes its own partitioned files), two
-// keyed aggregate stages, a keyed join stage and the filesystem sink written by 2 tasks. Killed with SIGKILL
-// in turn at a random moment once the job started (mostly the scan stage), while the aggregate stages run,
-// while the join stage runs and while the sink tasks write; where each kill came is named by the stages
-// whose files were being written (the stages running), and counted.
-// A killed batch job is rerun from scratch: every stage runs again. What a kill leaves in the sink is nothing
-// visible, the whole result (the commit had finished: removed, as a user forgets a finished job), or a begun
-// commit that the next run completes writing no rows. The last run: each user's exact count and total,
-// once, no hidden file or run record left.
+// TestBatchReusedScanKill: batch jobs over one reused scan of a directory of JSON files (orders, 8 files,
+// read by the scan's 2 tasks) into the filesystem sink written by 2 tasks, at parallelism 2:
+//   - q4: Nexmark q4's shape, two aggregates of the table joined: the branches' projections fused into the
+//     scan's tasks (engine/batch_fuse.go: each writes its own partitioned files), two keyed aggregate stages,
+//     a keyed join stage;
+//   - mixed: a join of the table with itself (x.id = y.user_id) and a UNION ALL of the table in the same
+//     stage, 2 tasks reading two partitionings and the round-robin one (engine/batch_mixed.go), then an
+//     aggregate.
+//
+// Killed with SIGKILL in turn at a random moment once the job started (mostly the scan stage), while each of
+// the later stages runs, and while the sink tasks write; where each kill came is named by the stages whose
+// files were being written (the stages running), and counted. A killed batch job is rerun from scratch:
+// every stage runs again. What a kill leaves in the sink is nothing visible, the whole result (the commit had
+// finished: removed, as a user forgets a finished job), or a begun commit that the next run completes
+// writing no rows. The last run: each user's exact count and total, once, no hidden file or run record left.
 func TestBatchReusedScanKill(t *testing.T) {
 	t.Parallel()
+	cases := []struct {
+		name, insert string
+		groups       map[int]string // stage id → the name of its group in the kill moments
+		later        []string       // the groups after the scan's that kills are aimed at, in order
+		double       bool           // each user's rows come twice (the join and the union), totals of every amount
+	}{
+		{"q4", `INSERT INTO totals SELECT a.user_id, a.cnt, b.total FROM
+  (SELECT user_id, COUNT(*) AS cnt FROM orders GROUP BY user_id) a JOIN
+  (SELECT user_id, SUM(amount) AS total FROM orders WHERE amount > 3 GROUP BY user_id) b ON a.user_id = b.user_id;`,
+			map[int]string{1: scanGroup, 2: scanGroup, 4: scanGroup, 3: "the aggregate stages", 5: "the aggregate stages", 6: "the join stage"},
+			[]string{"the aggregate stages", "the join stage"}, false},
+		{"mixed", `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM (
+  SELECT x.user_id, y.amount FROM orders x JOIN orders y ON x.id = y.user_id UNION ALL SELECT user_id, amount FROM orders) GROUP BY user_id;`,
+			map[int]string{1: scanGroup, 2: scanGroup, 3: scanGroup, 4: "the join and union stage", 5: "the aggregate stage"},
+			[]string{"the join and union stage", "the aggregate stage"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			reusedScanKill(t, tc.insert, tc.groups, tc.later, tc.double)
+		})
+	}
+}
+
+// scanGroup names the kill moments in the scan stage and its fused branches.
+const scanGroup = "the scan stage and its fused branches"
+
+// reusedScanKill runs insert (orders → totals) killed *kills times at the stages of groups, then to the end.
+func reusedScanKill(t *testing.T, insert string, groups map[int]string, later []string, double bool) {
 	const users, files, per = 20000, 8, 50000
 	dir := t.TempDir()
 	tmp, in, out := filepath.Join(dir, "tmp"), filepath.Join(dir, "in"), filepath.Join(dir, "out")
@@ -40,9 +72,15 @@ func TestBatchReusedScanKill(t *testing.T) {
 		for id := f * per; id < (f+1)*per; id++ {
 			u, amount := id%users, id%11
 			fmt.Fprintf(&b, `{"id":%d,"user_id":%d,"amount":%d}`+"\n", id, u, amount)
-			cnt[u]++
-			if amount > 3 {
+			switch {
+			case double: // the join gives each row once more (x.id = y.user_id: one x per y), the union once
+				cnt[u] += 2
+				sum[u] += 2 * amount
+			case amount > 3:
+				cnt[u]++
 				sum[u] += amount
+			default:
+				cnt[u]++
 			}
 		}
 		if err := os.WriteFile(filepath.Join(in, fmt.Sprintf("orders-%d.json", f)), []byte(b.String()), 0o644); err != nil {
@@ -55,9 +93,7 @@ func TestBatchReusedScanKill(t *testing.T) {
   'connector' = 'filesystem', 'path' = '`+fileURL(in)+`', 'format' = 'json');`,
 		`CREATE TABLE totals (user_id BIGINT, cnt BIGINT, total BIGINT) WITH (
   'connector' = 'filesystem', 'path' = '`+fileURL(out)+`', 'format' = 'json');`,
-		`INSERT INTO totals SELECT a.user_id, a.cnt, b.total FROM
-  (SELECT user_id, COUNT(*) AS cnt FROM orders GROUP BY user_id) a JOIN
-  (SELECT user_id, SUM(amount) AS total FROM orders WHERE amount > 3 GROUP BY user_id) b ON a.user_id = b.user_id;`)
+		insert)
 	// look lists the sink directory: committed files, hidden files, run records and commit manifests.
 	look := func() (visible []string, hidden map[string]bool, records, manifests int) {
 		hidden = map[string]bool{}
@@ -134,8 +170,7 @@ func TestBatchReusedScanKill(t *testing.T) {
 		_, hidden0, _, _ = look()
 	}
 	// writing lists the stages with a file being written (.inprogress) in the run's job directory: the
-	// stages running. The plan's stages: 1 the scan, its branches 2 and 4 fused into its tasks, the
-	// aggregates 3 and 5, the join 6, the sink 7.
+	// stages running.
 	writing := func() map[int]bool {
 		ids := map[int]bool{}
 		for _, d := range newDirs(tmp, old) {
@@ -151,17 +186,15 @@ func TestBatchReusedScanKill(t *testing.T) {
 		}
 		return ids
 	}
+	// stageGroup names the latest group with a stage running ("" when none is).
 	stageGroup := func() string {
-		w := writing()
-		switch {
-		case w[6]:
-			return "the join stage"
-		case w[3] || w[5]:
-			return "the aggregate stages"
-		case w[1] || w[2] || w[4]:
-			return "the scan stage and its fused branches"
+		top := 0
+		for id := range writing() {
+			if groups[id] != "" {
+				top = max(top, id)
+			}
 		}
-		return ""
+		return groups[top]
 	}
 	sinkWriting := func() bool {
 		_, hidden, _, _ := look()
@@ -174,10 +207,9 @@ func TestBatchReusedScanKill(t *testing.T) {
 	}
 	aim := func(k int) killAim {
 		switch k % 4 {
-		case 1:
-			return killAim{name: "the aggregate stages", reached: func() bool { return stageGroup() == "the aggregate stages" }, within: 10 * time.Millisecond, poll: time.Millisecond}
-		case 2:
-			return killAim{name: "the join stage", reached: func() bool { return stageGroup() == "the join stage" }, within: 3 * time.Millisecond, poll: time.Millisecond}
+		case 1, 2:
+			g := later[k%4-1]
+			return killAim{name: g, reached: func() bool { return stageGroup() == g }, within: 10 * time.Millisecond, poll: time.Millisecond}
 		case 3:
 			return killAim{name: "the sink tasks writing", reached: sinkWriting, within: 20 * time.Millisecond}
 		}
@@ -246,12 +278,12 @@ func TestBatchReusedScanKill(t *testing.T) {
 		t.Fatalf("%d job directories left in 'io.tmp.dirs' (the killed runs' ones must be swept): %v", len(left), left)
 	}
 	stages := 0
-	for _, m := range []string{"the scan stage and its fused branches", "the aggregate stages", "the join stage"} {
-		if moments[m] > 0 {
+	for _, g := range append([]string{scanGroup}, later...) {
+		if moments[g] > 0 {
 			stages++
 		}
 	}
 	if *kills >= 4 && (stages < 2 || moments["sink tasks writing"]+moments["commit begun"]+moments["after the commit"] == 0) {
-		t.Fatalf("the kills came at %v: want kills in at least two of the scan, aggregate and join stages, and at the sink", moments)
+		t.Fatalf("the kills came at %v: want kills in at least two of the stages' groups, and at the sink", moments)
 	}
 }
