@@ -82,12 +82,13 @@ type batchStage struct {
 	sink     *stageSink   // a sink stage whose tasks write one Output (batch_sink.go)
 	forward  bool         // task i reads only task i's file of its input (batch_sink.go)
 
-	fused     []*batchStage         // forward stages whose tasks run in this stage's tasks (batch_fuse.go)
-	fusedInto *batchStage           // the stage whose tasks run this one's (batch_fuse.go)
-	noFile    bool                  // every reader is fused into it: it writes no file of its own
-	rowWise   bool                  // row-wise operators only, over inputs read unhashed (batch_fuse.go)
-	hashed    []partitioning        // extra partitionings for keyed consumers of a reused result (batch_reuse.go)
-	inParts   map[*batchStage][]int // per input: the partitioning each edge reads, in the plan's order (0: ordinary)
+	fused     []*batchStage               // forward stages whose tasks run in this stage's tasks (batch_fuse.go)
+	fusedInto *batchStage                 // the stage whose tasks run this one's (batch_fuse.go)
+	noFile    bool                        // every reader is fused into it: it writes no file of its own
+	rowWise   bool                        // row-wise operators only, over inputs read unhashed (batch_fuse.go)
+	hashed    []partitioning              // extra partitionings for keyed consumers of a reused result (batch_reuse.go)
+	inParts   map[*batchStage][]int       // per input: the partitioning each edge reads, in the plan's order (0: ordinary)
+	inEdges   map[*batchStage][]stageEdge // per input: the edges of inParts, same order (batch_mixed.go checks the build)
 }
 
 // stageRun is one attempt's graph.
@@ -131,6 +132,9 @@ type stageBuild struct {
 	fusing   *fusedBranch        // the fused stage being built (batch_fuse.go)
 	fuseRoot planner.Node        // its root, until it is built
 	taken    map[*batchStage]int // edges of each input built so far (batch_reuse.go)
+	building []planner.Node      // the operators being built, innermost last (batch_mixed.go)
+	under    map[builtEdge]int   // per operator and input stage: edges built so far (batch_mixed.go)
+	orderErr error               // an input built for another edge than planned (batch_mixed.go)
 }
 
 // blockingNode reports operators that Flink feeds through a blocking exchange in batch mode.
@@ -289,6 +293,9 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 	if err == nil {
 		err = run.g.stage.err // of a sink or collect task built by input
 	}
+	if err == nil {
+		err = run.g.stage.orderErr
+	}
 	if err != nil {
 		run.g.abandon()
 		return nil, err
@@ -325,8 +332,15 @@ func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool 
 	if in == nil || !b.sj.cut[n] {
 		return false
 	}
+	slot, err := b.nextInputSlot(in)
+	if err != nil {
+		if b.orderErr == nil {
+			b.orderErr = err // reported by build (batch_mixed.go)
+		}
+		return true
+	}
 	g.sources = append(g.sources, sourceRun{name: fmt.Sprintf("(the intermediate result of stage %d)", in.id),
-		src: &ipcSource{st: in, part: b.nextInputSlot(in), only: forwardTask(in, b.task)}, out: out})
+		src: &ipcSource{st: in, part: slot, only: forwardTask(in, b.task)}, out: out})
 	return true
 }
 
@@ -341,22 +355,22 @@ type stageInput struct {
 func (s *stageInput) Push(b *changelog.Batch) error {
 	n := s.run.rows.Add(int64(len(b.Rows)))
 	if err := s.out.Push(b); err != nil {
-		return err
+		return s.branchErr(err)
 	}
 	if stageFault != nil {
-		return stageFault(s.tk.st, s.tk.index, s.attempt, n, false)
+		return s.branchErr(stageFault(s.tk.st, s.tk.index, s.attempt, n, false))
 	}
 	return nil
 }
 
-func (s *stageInput) Watermark(ts int64) error { return s.out.Watermark(ts) }
+func (s *stageInput) Watermark(ts int64) error { return s.branchErr(s.out.Watermark(ts)) }
 func (s *stageInput) End() error {
 	if stageFault != nil {
 		if err := stageFault(s.tk.st, s.tk.index, s.attempt, s.run.rows.Load(), true); err != nil {
-			return err
+			return s.branchErr(err)
 		}
 	}
-	return s.out.End()
+	return s.branchErr(s.out.End())
 }
 
 // makeDirs creates the job's directories, one under each of dirs, and places the stage files in them in turn.
@@ -517,8 +531,8 @@ func (sj *stagedJob) runLocked(ctx context.Context, tk *stageTask) error {
 		if len(st.inputs) > 0 {
 			what = fmt.Sprintf("from the intermediate results of its inputs (%d rows)", sj.inputRows(tk))
 		}
-		if err := sj.backOff(ctx, err, fmt.Sprintf("stage %d (%s)%s", st.id, st.name, tk.what()),
-			fmt.Sprintf("stage %d%s alone, %s", st.id, tk.what(), what)); err != nil {
+		if err := sj.backOff(ctx, err, failedWhat(err, fmt.Sprintf("stage %d (%s)%s", st.id, st.name, tk.what())),
+			fmt.Sprintf("stage %d%s alone%s, %s", st.id, tk.what(), withFused(st, err), what)); err != nil {
 			return err
 		}
 	}

@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/sluicesql/sluice/planner"
+
 // Forward stages (Flink's forward exchange between tasks of equal parallelism). A stage of row-wise
 // operators only (Calc, Union, ...) that reads intermediate results is cut off from its input when that
 // input is read by several branches (a reused source or view: its result is computed once): without a
@@ -17,6 +19,8 @@ type stageEdge struct {
 	in     *batchStage
 	keys   []int
 	hashed bool
+	parent planner.Node // the consumer's operator reading in
+	index  int          // the input of parent that in is
 }
 
 // forwardTasks returns the number of tasks of a row-wise stage with inputs es that reads its inputs forward:

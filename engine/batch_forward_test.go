@@ -125,7 +125,9 @@ func TestBatchForwardTaskFailover(t *testing.T) {
 	if len(at) != 4+4+3+1 {
 		t.Fatalf("want the failed task alone to run again:\n%s", attemptsOf(job))
 	}
-	if !strings.Contains(notice, fmt.Sprintf("Restarting stage 1 task %d/3 alone, from the start of its own splits", ft+1)) {
+	// The notices name the fused union task that failed, and the scan task that reruns with it.
+	if !strings.Contains(notice, fmt.Sprintf("stage 2 (Calc -> Calc -> Union -> Calc) task %d/3 (fused into stage 1 (Source: f) task %d/3) failed: injected fault", ft+1, ft+1)) ||
+		!strings.Contains(notice, fmt.Sprintf("Restarting stage 1 task %d/3 alone with its fused stages (2), for stage 2, from the start of its own splits", ft+1)) {
 		t.Fatalf("notice:\n%s", notice)
 	}
 }

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/planner"
@@ -194,4 +196,52 @@ func sortedRoot(n planner.Node) bool {
 			return false
 		}
 	}
+}
+
+// branchError is the failure of a fused stage's operators (or its files) in an attempt of its producer's
+// task: the notices name the fused stage that failed, and the producer's task that reruns with it. Its text
+// is the failure's own.
+type branchError struct {
+	tk  *stageTask // the fused stage's task
+	err error
+}
+
+func (e *branchError) Error() string { return e.err.Error() }
+func (e *branchError) Unwrap() error { return e.err }
+
+// branchErr marks err as a failure of the fused stage whose rows s counts (s of a fused branch); other
+// errors, and errors already marked, pass unchanged.
+func (s *stageInput) branchErr(err error) error {
+	if err == nil || s.tk.st.fusedInto == nil {
+		return err
+	}
+	var be *branchError
+	if errors.As(err, &be) {
+		return err
+	}
+	return &branchError{tk: s.tk, err: err}
+}
+
+// failedWhat names what failed in a notice: the fused stage, within its producer's task (what), when err is
+// a fused stage's failure; else what.
+func failedWhat(err error, what string) string {
+	var be *branchError
+	if !errors.As(err, &be) {
+		return what
+	}
+	st := be.tk.st
+	return fmt.Sprintf("stage %d (%s)%s (fused into %s)", st.id, st.name, be.tk.what(), what)
+}
+
+// withFused says which fused stages rerun with producer st's task when a fused stage failed (err).
+func withFused(st *batchStage, err error) string {
+	var be *branchError
+	if !errors.As(err, &be) || len(st.fused) == 0 {
+		return ""
+	}
+	ids := make([]string, len(st.fused))
+	for i, fs := range st.fused {
+		ids[i] = fmt.Sprint(fs.id)
+	}
+	return fmt.Sprintf(" with its fused stages (%s), for stage %d", strings.Join(ids, ", "), be.tk.st.id)
 }

@@ -261,7 +261,9 @@ SELECT id, MOD(id, 11) AS m FROM src WHERE MOD(id, 7) <> 3 ORDER BY m DESC, id;`
 	if len(files) == 0 {
 		t.Fatal("no file of the source stage seen")
 	}
-	if !strings.Contains(notice, fmt.Sprintf("Restarting stage %d alone, from the intermediate results of its inputs", sortStage)) {
+	// The notices name the fused Collect that failed, and the sort task that reruns with it.
+	if !strings.Contains(notice, fmt.Sprintf("stage %d (Collect) (fused into stage %d (Sort)) failed: injected fault", sortStage+1, sortStage)) ||
+		!strings.Contains(notice, fmt.Sprintf("Restarting stage %d alone with its fused stages (%d), for stage %d, from the intermediate results of its inputs", sortStage, sortStage+1, sortStage+1)) {
 		t.Fatalf("notice:\n%s", notice)
 	}
 }

@@ -20,7 +20,8 @@ import (
 // task reading the whole result would read every row P times (P tasks) to keep 1/P of them, where writing the
 // rows once more per key costs one write and one read of each row. A consumer of the same stage reading the
 // result twice by two different keys (a self-join a.x = b.y directly over the scan) takes the partitionings in
-// the order its operators' inputs are built (the plan's input order, as planTasks walks it).
+// the order its operators' inputs are built (the plan's input order, as planTasks walks it); the build checks
+// each edge against the plan (batch_mixed.go).
 
 // partitioning is one more hash partitioning of a stage's result, for keyed consumers of a reused result.
 type partitioning struct {
@@ -111,20 +112,6 @@ func inputSlots(in *batchStage, tk *stageTask) []int {
 		}
 	}
 	return ss
-}
-
-// nextInputSlot is the slot that the next edge built from input in reads (edges in the plan's input order).
-func (b *stageBuild) nextInputSlot(in *batchStage) int {
-	ks := b.st.inParts[in]
-	k := 0
-	if i := b.taken[in]; i < len(ks) {
-		k = ks[i]
-	}
-	if b.taken == nil {
-		b.taken = map[*batchStage]int{}
-	}
-	b.taken[in]++
-	return inputSlot(in, k, b.task)
 }
 
 // teeOutput hands every batch to several outputs (a task's ordinary result and its extra partitionings).

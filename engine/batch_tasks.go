@@ -21,13 +21,14 @@ import (
 // Rank with PARTITION BY, OVER with PARTITION BY, ChangelogNormalize, window aggregates, window joins other
 // than the NULL-aware anti join, window ranks with PARTITION BY), the operators above them work row by row
 // (Calc, Union, Expand, lookup joins, window TVFs other than SESSION), and each of its inputs is read by
-// it by key (a result that other stages read too gets a partitioning per key: batch_reuse.go). Task i owns the
+// it by key (a result that other stages read too gets a partitioning per key: batch_reuse.go), or by a
+// row-wise operator from an insert-only input dealt round-robin to the tasks (batch_mixed.go). Task i owns the
 // key groups kg with kg * P / maxParallelism = i, as keyed subtasks do in streaming.
 // A source stage (no input stage) whose scans are of connectors.ParallelSources under row-wise operators runs
 // as their Subtasks(P) tasks (splitScans: beside them, VALUES and a scan of another source, jdbc, are read
 // whole by task 0). Every other stage (a global operator: keyless aggregates and joins, Sort, ORDER BY ...
-// LIMIT, ranks without PARTITION BY; a stage reading one input both by key and unpartitioned; the Collect
-// stage of a SELECT, batch_select.go) runs as one task (Flink's Exchange(distribution=[single])); sink
+// LIMIT, ranks without PARTITION BY; a keyed stage reading a changelog input unhashed, batch_mixed.go; the
+// Collect stage of a SELECT, batch_select.go) runs as one task (Flink's Exchange(distribution=[single])); sink
 // stages run as tasks of their own (batch_sink.go).
 //
 // The exchange: each task of a stage that feeds a P-task stage writes its result as P files, one per
@@ -140,7 +141,7 @@ func (sj *stagedJob) planTasks(p int) {
 			for i, in := range n.Inputs() {
 				if sj.cut[in] {
 					keys, hashed := batchHashKeys(n, i)
-					edges[st] = append(edges[st], stageEdge{in: sj.byRoot[in], keys: keys, hashed: hashed})
+					edges[st] = append(edges[st], stageEdge{in: sj.byRoot[in], keys: keys, hashed: hashed, parent: n, index: i})
 					reads[sj.byRoot[in]]++
 					continue
 				}
@@ -168,7 +169,7 @@ func (sj *stagedJob) planTasks(p int) {
 		if p > 1 && keyed[st] {
 			n = p
 			for _, e := range edges[st] {
-				if !e.hashed {
+				if !e.hashed && (!dealable(e) || !hashedEdge(edges[st])) {
 					n = 1 // (a reused input read by key gets a partitioning of its own: batch_reuse.go)
 				}
 			}
@@ -186,19 +187,25 @@ func (sj *stagedJob) planTasks(p int) {
 			}
 		} else if n > 1 && !st.forward {
 			st.inParts = map[*batchStage][]int{}
+			st.inEdges = map[*batchStage][]stageEdge{}
 			for _, e := range edges[st] {
 				k := 0
 				if reads[e.in] > 1 {
+					// (an unhashed edge: no keys, the rows dealt round-robin to the tasks: batch_mixed.go)
 					k = e.in.partitionBy(n, e.keys) // batch_reuse.go
 				} else {
 					e.in.parts, e.in.partKeys = n, e.keys
 				}
 				st.inParts[e.in] = append(st.inParts[e.in], k)
+				st.inEdges[e.in] = append(st.inEdges[e.in], e)
 			}
 		}
 		for i := range n {
 			st.tasks = append(st.tasks, &stageTask{st: st, index: i})
 		}
+	}
+	if planTasksHook != nil {
+		planTasksHook(sj)
 	}
 	sj.planFusion() // batch_fuse.go
 }
@@ -504,8 +511,8 @@ func (sj *stagedJob) runSplitLocked(ctx context.Context, st *batchStage) error {
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if err := sj.backOff(ctx, err, fmt.Sprintf("stage %d (%s)", st.id, st.name),
-			fmt.Sprintf("stage %d with its %d tasks (they share the source's position), from its sources", st.id, len(st.tasks))); err != nil {
+		if err := sj.backOff(ctx, err, failedWhat(err, fmt.Sprintf("stage %d (%s)", st.id, st.name)),
+			fmt.Sprintf("stage %d with its %d tasks (they share the source's position)%s, from its sources", st.id, len(st.tasks), withFused(st, err))); err != nil {
 			return err
 		}
 	}

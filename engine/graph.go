@@ -129,8 +129,11 @@ func (s *Session) newGraph(batch bool) *graph {
 
 // build wires node n so that its output goes to out (nil for a Sink node, which opens its connector sink).
 func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
-	if g.stage != nil && g.stage.input(g, n, out) {
-		return nil // produced by an earlier stage: read from its intermediate result file
+	if g.stage != nil {
+		if g.stage.input(g, n, out) {
+			return nil // produced by an earlier stage: read from its intermediate result file
+		}
+		defer g.stage.enter(n)() // batch_mixed.go
 	}
 	if out != nil {
 		var first bool
