@@ -193,23 +193,3 @@ func (s *distinctSet) widen() {
 		}
 	}
 }
-
-// touch reads the slot key's probe starts at and returns its count (a read ahead: groupagg_warm_map.go).
-func (s *distinctSet) touch(key []byte) uint64 {
-	if s.n == 0 {
-		return 0
-	}
-	if k, ok := s.fixedKey(key); ok {
-		if s.narrow != nil {
-			return uint64(s.narrow[home(k, len(s.narrow))].cnt)
-		}
-		if len(s.fixed) > 0 {
-			return uint64(s.fixed[s.fixedHome(k)].cnt)
-		}
-		return 0
-	}
-	if s.bytes && len(s.slots) > 0 {
-		return uint64(s.slots[hashKey(key)&uint32(len(s.slots)-1)].cnt)
-	}
-	return 0
-}

@@ -127,8 +127,6 @@ type groupAgg struct {
 	cols   []colCall     // columnar input: each call's columns in the batch being pushed (groupagg_vec_calls.go)
 	colRow []types.Value // columnar input: the argument values of calls without a typed path
 	conv   *vec.RowConv  // columnar input the operator converts to rows
-	wst    []*group      // read-ahead of a block's groups (groupagg_warm_map.go)
-	wsink  uint64        // read-ahead: a sum of what was read
 }
 
 // group is one key's state: its row count, accumulators and last emitted row (keys then results).

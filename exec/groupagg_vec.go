@@ -160,11 +160,7 @@ func (g *groupAgg) pushMapColumns(b *vec.Batch) error {
 		g.expire(now, snapshotting)
 	}
 	n := b.Len()
-	warm := g.mapWarmable()
 	for k := 0; k < n; k++ {
-		if warm && k%mapWarmRows == 0 {
-			g.warmMap(b, k, min(k+mapWarmRows, n))
-		}
 		i := b.Row(k)
 		sign, err := g.rowKind(b, i)
 		if err != nil {

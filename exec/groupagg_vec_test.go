@@ -148,18 +148,6 @@ func TestGroupAggColumns(t *testing.T) {
 	}
 }
 
-// TestGroupAggColumnsWarm is TestGroupAggColumns with the read-ahead of map groups (groupagg_warm_map.go)
-// from the first group: reading ahead changes no output and no state.
-func TestGroupAggColumnsWarm(t *testing.T) {
-	defer func(n int) { mapWarmGroups = n }(mapWarmGroups)
-	mapWarmGroups = 0
-	before := mapWarmBlocks.Load()
-	TestGroupAggColumns(t)
-	if mapWarmBlocks.Load() == before {
-		t.Fatal("no block was read ahead")
-	}
-}
-
 // snapshotEntries returns op's snapshot entries, sorted, as text.
 func snapshotEntries(t *testing.T, op changelog.Output) string {
 	t.Helper()
