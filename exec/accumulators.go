@@ -139,7 +139,9 @@ func (s *aggSpec) newAcc() accumulator {
 		if s.fn != "COUNT" {
 			cols = s.args[:1]
 		}
-		a = &distinctAcc{s: s, cols: cols, inner: a}
+		d := &distinctAcc{s: s, cols: cols, inner: a}
+		d.seen.narrowOK = true // 8-byte slots while the values fit (distinct_set_narrow.go)
+		a = d
 	}
 	return a
 }

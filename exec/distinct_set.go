@@ -29,6 +29,10 @@ type distinctSet struct {
 	arena  []byte
 	dead   int // bytes mode: arena bytes of deleted keys
 	keyBuf [9]byte
+	// narrow mode (distinct_set_narrow.go): fixed keys in 8-byte slots
+	narrowOK bool // the owner allows narrow mode (set before the first add; widen clears it)
+	narrow   []narrowSlot
+	hi       uint32 // narrow mode: the high 32 bits of every key
 }
 
 type fixedSlot struct {
@@ -81,6 +85,12 @@ func (s *distinctSet) add(key []byte, d int64) int64 {
 		if s.n == 0 {
 			s.prefix = key[0]
 		}
+		if s.narrowMode() {
+			if c, ok := s.addNarrow(k, d); ok {
+				return c
+			}
+			s.widen()
+		}
 		return s.addFixed(k, d)
 	}
 	if !s.bytes {
@@ -99,6 +109,9 @@ func (s *distinctSet) sub(key []byte) int64 {
 		if !ok {
 			return -1 // every key of a fixed set has the fixed shape
 		}
+		if s.narrow != nil {
+			return s.subNarrow(k)
+		}
 		return s.subFixed(k)
 	}
 	return s.subBytes(key)
@@ -113,6 +126,9 @@ func (s *distinctSet) get(key []byte) (int64, bool) {
 		k, ok := s.fixedKey(key)
 		if !ok {
 			return 0, false
+		}
+		if s.narrow != nil {
+			return s.getNarrow(k)
 		}
 		mask := uint64(len(s.fixed) - 1)
 		for i := s.fixedHome(k); ; i = (i + 1) & mask {
@@ -156,6 +172,7 @@ func (s *distinctSet) del(key []byte) {
 // reset empties the set, keeping its mode and tables for reuse.
 func (s *distinctSet) reset() {
 	clear(s.fixed)
+	clear(s.narrow)
 	clear(s.slots)
 	s.arena = s.arena[:0]
 	s.n, s.dead = 0, 0
@@ -163,6 +180,10 @@ func (s *distinctSet) reset() {
 
 // each calls fn with every key and its count (key is valid during the call only).
 func (s *distinctSet) each(fn func(key []byte, cnt int64)) {
+	if s.narrow != nil {
+		s.eachNarrow(fn)
+		return
+	}
 	if !s.bytes {
 		s.keyBuf[0] = s.prefix
 		for _, sl := range s.fixed {
@@ -197,6 +218,51 @@ func (s *distinctSet) addFixed(k uint64, d int64) int64 {
 			return sl.cnt
 		}
 	}
+}
+
+// orBits sets bits (> 0) in key's count, adding key with count bits when it is absent, and returns the
+// count before (0: key was absent): one probe where get then add take two (sharedDistinct's mask mode).
+func (s *distinctSet) orBits(key []byte, bits int64) int64 {
+	if k, ok := s.fixedKey(key); ok {
+		if s.n == 0 {
+			s.prefix = key[0]
+		}
+		if s.narrowMode() {
+			if c, ok := s.orNarrow(k, bits); ok {
+				return c
+			}
+			s.widen()
+		}
+		if len(s.fixed) == 0 || (s.n+1)*4 > len(s.fixed)*3 {
+			s.growFixed()
+		}
+		mask := uint64(len(s.fixed) - 1)
+		for i := s.fixedHome(k); ; i = (i + 1) & mask {
+			sl := &s.fixed[i]
+			if sl.cnt == 0 {
+				sl.key, sl.cnt = k, bits
+				s.n++
+				return 0
+			}
+			if sl.key == k {
+				old := sl.cnt
+				sl.cnt |= bits
+				return old
+			}
+		}
+	}
+	if !s.bytes {
+		s.toBytes()
+	}
+	h := hashKey(key)
+	if c, ok := s.getHashed(key, h); ok {
+		if c|bits != c {
+			s.addBytesHashed(key, h, c|bits-c)
+		}
+		return c
+	}
+	s.addBytesHashed(key, h, bits)
+	return 0
 }
 
 func (s *distinctSet) growFixed() {
@@ -247,6 +313,7 @@ func (s *distinctSet) subFixed(k uint64) int64 {
 
 // toBytes moves a fixed set's keys into bytes mode.
 func (s *distinctSet) toBytes() {
+	s.widen()
 	old := s.fixed
 	s.bytes, s.n, s.fixed = true, 0, nil
 	var kb [9]byte

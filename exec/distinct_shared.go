@@ -28,7 +28,9 @@ type sharedDistinct struct {
 const sdMaxMaskVariants = 62
 
 func newSharedDistinct(nv int, mask bool) *sharedDistinct {
-	return &sharedDistinct{nv: nv, mask: mask, nkeys: make([]int, nv)}
+	s := &sharedDistinct{nv: nv, mask: mask, nkeys: make([]int, nv)}
+	s.idx.narrowOK = true
+	return s
 }
 
 // reset empties variant v. Groups reset all their accumulators one after the other, so the work is
@@ -107,20 +109,15 @@ type sdChange struct {
 // keeps no multiplicities: d is not recorded).
 func (s *sharedDistinct) add(key []byte, v int, d int64) (isNew bool) {
 	s.flush()
-	c, ok := s.idx.get(key)
 	if s.mask {
 		bit := int64(1) << v
-		switch {
-		case !ok:
-			s.idx.add(key, bit)
-		case c&bit != 0:
+		if s.idx.orBits(key, bit)&bit != 0 {
 			return false
-		default:
-			s.idx.add(key, bit)
 		}
 		s.nkeys[v]++
 		return true
 	}
+	c, ok := s.idx.get(key)
 	var e int64
 	if ok {
 		e = c - 1

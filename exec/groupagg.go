@@ -111,6 +111,7 @@ type groupAgg struct {
 	has      bool   // batch: cur holds a key
 	curKey   []byte
 	keyBuf   []byte
+	dkey     []byte // scratch: a DISTINCT aggregate's argument encoding (accumulateColumns)
 	scratch  []types.Value
 	stateBuf []byte // FinalState: the value being written
 
