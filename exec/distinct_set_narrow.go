@@ -36,12 +36,13 @@ func (s *distinctSet) narrowMode() bool {
 	return s.narrowOK && !s.bytes && len(s.fixed) == 0
 }
 
-// addNarrow is addFixed in narrow mode: ok false when key k or its new count does not fit (nothing changed).
-func (s *distinctSet) addNarrow(k uint64, d int64) (int64, bool) {
+// narrowProbe returns the slot of key k in narrow mode (grown first if an insert would pass 3/4 full): the
+// key's slot, or the empty slot it would take; ok false when k's high half is not the set's.
+func (s *distinctSet) narrowProbe(k uint64) (sl *narrowSlot, ok bool) {
 	if s.n == 0 {
 		s.hi = uint32(k >> 32)
 	} else if uint32(k>>32) != s.hi {
-		return 0, false
+		return nil, false
 	}
 	if len(s.narrow) == 0 || (s.n+1)*4 > len(s.narrow)*3 {
 		s.growNarrow()
@@ -49,58 +50,47 @@ func (s *distinctSet) addNarrow(k uint64, d int64) (int64, bool) {
 	mask := uint64(len(s.narrow) - 1)
 	lo := uint32(k)
 	for i := home(k, len(s.narrow)); ; i = (i + 1) & mask {
-		sl := &s.narrow[i]
-		if sl.cnt == 0 {
-			if d < 1 || d > math.MaxUint32 {
-				return 0, false
-			}
-			sl.key, sl.cnt = lo, uint32(d)
-			s.n++
-			return d, true
-		}
-		if sl.key == lo {
-			c := int64(sl.cnt) + d
-			if c < 1 || c > math.MaxUint32 {
-				return 0, false
-			}
-			sl.cnt = uint32(c)
-			return c, true
+		if sl := &s.narrow[i]; sl.cnt == 0 || sl.key == lo {
+			return sl, true
 		}
 	}
 }
 
-// orNarrow is orBits in narrow mode: ok false when the new count does not fit (nothing changed).
-func (s *distinctSet) orNarrow(k uint64, bits int64) (int64, bool) {
-	if s.n == 0 {
-		s.hi = uint32(k >> 32)
-	} else if uint32(k>>32) != s.hi {
+// addNarrow is addFixed in narrow mode: ok false when key k or its new count does not fit (nothing changed).
+func (s *distinctSet) addNarrow(k uint64, d int64) (int64, bool) {
+	sl, ok := s.narrowProbe(k)
+	if !ok {
 		return 0, false
 	}
-	if len(s.narrow) == 0 || (s.n+1)*4 > len(s.narrow)*3 {
-		s.growNarrow()
+	c := int64(sl.cnt) + d
+	if c < 1 || c > math.MaxUint32 {
+		return 0, false
 	}
-	mask := uint64(len(s.narrow) - 1)
-	lo := uint32(k)
-	for i := home(k, len(s.narrow)); ; i = (i + 1) & mask {
-		sl := &s.narrow[i]
-		if sl.cnt == 0 {
-			if bits < 1 || bits > math.MaxUint32 {
-				return 0, false
-			}
-			sl.key, sl.cnt = lo, uint32(bits)
-			s.n++
-			return 0, true
-		}
-		if sl.key == lo {
-			old := int64(sl.cnt)
-			c := old | bits
-			if c > math.MaxUint32 {
-				return 0, false
-			}
-			sl.cnt = uint32(c)
-			return old, true
-		}
+	if sl.cnt == 0 {
+		sl.key = uint32(k)
+		s.n++
 	}
+	sl.cnt = uint32(c)
+	return c, true
+}
+
+// orNarrow is orBits in narrow mode: ok false when the new count does not fit (nothing changed).
+func (s *distinctSet) orNarrow(k uint64, bits int64) (int64, bool) {
+	sl, ok := s.narrowProbe(k)
+	if !ok {
+		return 0, false
+	}
+	old := int64(sl.cnt)
+	c := old | bits
+	if c < 1 || c > math.MaxUint32 {
+		return 0, false
+	}
+	if sl.cnt == 0 {
+		sl.key = uint32(k)
+		s.n++
+	}
+	sl.cnt = uint32(c)
+	return old, true
 }
 
 func (s *distinctSet) growNarrow() {
