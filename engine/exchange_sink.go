@@ -177,7 +177,7 @@ func (g *graph) buildLockFedSink(m *planner.SinkMaterializer, table string, so c
 		if !m.ShuffleOnly {
 			op = exec.NewSinkMaterializer(exec.SinkMaterializeConfig{Keys: m.Keys, Types: ts, TTL: g.ttl}, o)
 		}
-		return []changelog.Output{op}, op, nil
+		return g.markInputs([]changelog.Output{op}), op, nil // push_failure.go
 	}, outs, func(i int) { pipes[i].unlock() })
 	if err != nil {
 		return true, err
