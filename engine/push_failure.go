@@ -15,8 +15,10 @@ import (
 // position from before the batch, so the restart counts those rows twice. So the graph is marked failed at
 // the moment a push returns an error: under the graph lock the push held (sources pushing under the lock,
 // the chain ends of source subtasks, the mini-batch ticker), before the gate is let go (two-phase locals),
-// and before a keyed subtask's queue item stops counting as pending (failureMarkInput: the quiesce and the
-// waits for lock-fed sinks see the mark once they saw the item done). A checkpoint or savepoint checks the
+// and before a keyed subtask's queue item stops counting as pending (failureMarkInput on its operator's
+// inputs and output: the quiesce and the waits for lock-fed sinks see the mark once they saw the item done;
+// the output covers the operator's own flushes, mini-batch ticks, which exec.Exchange calls on the operator
+// directly). A checkpoint or savepoint checks the
 // mark when it starts, at the end of its part under the graph lock and before it writes its metadata, and
 // fails with the job's error (errJobFailed); the job's restart then uses the last checkpoint completed before
 // the failure. The mark costs one nil check per failed-or-not call, and a checkpoint one atomic load.
@@ -92,6 +94,11 @@ type failureMarkFlush struct {
 }
 
 func (m *failureMarkFlush) FlushDue() error { return m.f.mark(m.flush.FlushDue()) }
+
+// markOutput wraps the output of a keyed subtask's operator with a failure mark.
+func (g *graph) markOutput(o changelog.Output) changelog.Output {
+	return &failureMarkInput{out: o, f: &g.failure}
+}
 
 // markInputs wraps the inputs of a keyed subtask's operator with failure marks.
 func (g *graph) markInputs(ins []changelog.Output) []changelog.Output {
