@@ -173,11 +173,16 @@ func (c *checkpointer) loop(ctx context.Context, fail func(error)) {
 		}
 		start := time.Now()
 		_, err := c.cycle(ctx, c.cfg.interval > 0, false)
-		if errors.Is(err, errSinkEnded) || errors.Is(err, errJobFailed) {
+		if errors.Is(err, errSinkEnded) {
 			// The sinks ended (the job is finishing, or STOP JOB stopped it): nothing is left to checkpoint,
 			// and this is no failure. Counting it as one failed a finishing job, whose restart then replayed
-			// input after its last checkpoint into sinks that had already committed it. A push failed
-			// (push_failure.go): the job is failing with that push's error, and no later cut may complete.
+			// input after its last checkpoint into sinks that had already committed it.
+			return
+		}
+		if errors.Is(err, errJobFailed) {
+			// A push failed (push_failure.go): the graph holds part of a batch and no later cut may complete.
+			// The part that failed fails the job with its error; this makes sure the job does not run on.
+			fail(err)
 			return
 		}
 		if err != nil && ctx.Err() == nil {

@@ -694,7 +694,9 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	close(errs)
 	var err error
 	for e := range errs {
-		if err == nil || errors.Is(err, context.Canceled) && !errors.Is(e, context.Canceled) {
+		// the error of the part that failed, before a checkpoint's refusal after it (push_failure.go) and
+		// the cancellation of the others
+		if err == nil || errorRank(e) > errorRank(err) {
 			err = e
 		}
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -111,4 +112,16 @@ func (g *graph) markInputs(ins []changelog.Output) []changelog.Output {
 		}
 	}
 	return out
+}
+
+// errorRank orders the errors of a job's parts: a part's own failure (2) over a checkpoint refused after a
+// failed push (1) over the cancellation of the others (0).
+func errorRank(err error) int {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return 0
+	case errors.Is(err, errJobFailed):
+		return 1
+	}
+	return 2
 }
