@@ -636,7 +636,7 @@ func runSources(ctx context.Context, g *graph) error {
 		wg.Add(1)
 		go func(sr sourceRun) {
 			defer wg.Done()
-			out := &locked{mu: &g.mu, out: sr.out, stopped: &g.stopped}
+			out := &locked{mu: &g.mu, out: sr.out, stopped: &g.stopped, failure: &g.failure}
 			err := runSource(ctx, sr, out)
 			if err == nil {
 				err = safeEnd(sr.name, out)

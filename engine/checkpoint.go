@@ -179,6 +179,12 @@ func (c *checkpointer) loop(ctx context.Context, fail func(error)) {
 			// input after its last checkpoint into sinks that had already committed it.
 			return
 		}
+		if errors.Is(err, errJobFailed) {
+			// A push failed (push_failure.go): the graph holds part of a batch and no later cut may complete.
+			// The part that failed fails the job with its error; this makes sure the job does not run on.
+			fail(err)
+			return
+		}
 		if err != nil && ctx.Err() == nil {
 			c.failed++
 			c.job.metrics.failedCheckpoints.Add(1)
@@ -220,6 +226,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	g := c.g
 	start := time.Now()
 	id := c.nextID
+	if err := g.checkFailed(id); err != nil { // push_failure.go
+		return "", err
+	}
 	md := &state.Metadata{Kind: "checkpoint", JobID: c.job.id, JobName: c.job.name, CheckpointID: id,
 		Timestamp: start.UnixMilli(), RuntimeMode: ModeStreaming, Backend: c.cfg.backend, MaxParallelism: c.cfg.maxParallelism}
 	if savepoint {
@@ -294,13 +303,13 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	var err error
 	if drain {
 		for _, sr := range g.sources {
-			if err = sr.out.Watermark(changelog.MaxWatermark); err != nil {
+			if err = g.failure.mark(sr.out.Watermark(changelog.MaxWatermark)); err != nil {
 				break
 			}
 		}
 	}
 	if err == nil {
-		err = g.flushGraphLocals() // twophase.go
+		err = g.failure.mark(g.flushGraphLocals()) // twophase.go
 	}
 	if err == nil {
 		err = g.waitLockFedSinks() // exchange_sink.go: every row of the cut in the sinks fed from under the lock
@@ -370,6 +379,11 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		}
 		md.Parts = append(md.Parts, ps)
 	}
+	if err == nil {
+		// A push that failed before this point (under this lock, or in a keyed subtask whose item the
+		// waits above saw done) left part of its batch in the state just cut (push_failure.go).
+		err = g.checkFailed(id)
+	}
 	backendDir := ""
 	if err == nil && durable && g.backend != nil {
 		parent := c.jobDir
@@ -421,6 +435,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		}
 	}
 	if err != nil {
+		if errors.Is(err, errJobFailed) {
+			return "", err
+		}
 		return "", fmt.Errorf("checkpoint %d: %w", id, err)
 	}
 	path := ""
@@ -428,6 +445,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		parent, name := c.jobDir, "chk-"+strconv.FormatInt(id, 10)
 		if savepoint {
 			parent, name = dir[0], fmt.Sprintf("savepoint-%s-%s", c.job.id[:6], newJobID()[:12])
+		}
+		if err := g.checkFailed(id); err != nil {
+			return "", err // the job failed meanwhile: its restart must not see this checkpoint
 		}
 		if parent != "" {
 			var dirs map[string]string

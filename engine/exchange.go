@@ -116,7 +116,8 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		sides[i] = in.side
 	}
 	x, err := exec.NewExchange(g.maxPar, k, sides, func(_ int, o changelog.Output) ([]changelog.Output, changelog.Output, error) {
-		return mk(o)
+		ins, op, err := mk(g.markOutput(o))
+		return g.markInputs(ins), op, err // push_failure.go
 	}, outs, release)
 	if err != nil {
 		return true, err
@@ -247,7 +248,7 @@ func (exchangeDrained) End() error                  { return nil }
 // until it finds every exchange idle.
 func (g *graph) quiesce(drain bool) error {
 	if err := g.flushLocals(); err != nil { // twophase.go
-		return err
+		return g.failure.mark(err)
 	}
 	for pass := 0; ; pass++ {
 		for i := len(g.exchanges) - 1; i >= 0; i-- {

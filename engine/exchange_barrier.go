@@ -188,7 +188,7 @@ func (g *graph) cutGateState() (gateState, error) {
 		return nil, nil
 	}
 	if err := g.flushLocals(); err != nil { // twophase.go
-		return nil, err
+		return nil, g.failure.mark(err)
 	}
 	if lockLocalState {
 		return nil, nil

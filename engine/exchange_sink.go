@@ -173,11 +173,12 @@ func (g *graph) buildLockFedSink(m *planner.SinkMaterializer, table string, so c
 		outs[i] = g.meter(m, pipes[i], j)
 	}
 	x, err := exec.NewExchange(g.maxPar, k, []exec.ExchangeSide{side}, func(_ int, o changelog.Output) ([]changelog.Output, changelog.Output, error) {
+		o = g.markOutput(o) // push_failure.go
 		var op changelog.Output = shuffleOnly{o}
 		if !m.ShuffleOnly {
 			op = exec.NewSinkMaterializer(exec.SinkMaterializeConfig{Keys: m.Keys, Types: ts, TTL: g.ttl}, o)
 		}
-		return []changelog.Output{op}, op, nil
+		return g.markInputs([]changelog.Output{op}), op, nil // push_failure.go
 	}, outs, func(i int) { pipes[i].unlock() })
 	if err != nil {
 		return true, err

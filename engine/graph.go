@@ -62,6 +62,7 @@ type graph struct {
 	exchanges []*exchangeRun
 	gate      sync.RWMutex
 	stopping  atomic.Bool
+	failure   pushFailure                      // the first error a push returned (push_failure.go)
 	xTargets  map[planner.Node]*keyedTarget    // where keyed subtasks send their output (exchange_keyed.go)
 	twoPhase  map[*planner.Scan]*twoPhaseChain // local aggregates chained into source subtasks (twophase.go)
 	// xSourceRuns counts the sources whose subtasks route into an exchange; subtaskAssigners is set when a
@@ -543,7 +544,8 @@ func (e *endOnce) End() error {
 type locked struct {
 	mu      *sync.Mutex
 	out     changelog.Output
-	stopped *bool // the graph's stopped flag, read under mu
+	stopped *bool        // the graph's stopped flag, read under mu
+	failure *pushFailure // marked under mu when a push fails (push_failure.go)
 }
 
 func (l *locked) Push(b *changelog.Batch) error {
@@ -552,7 +554,7 @@ func (l *locked) Push(b *changelog.Batch) error {
 	if *l.stopped {
 		return context.Canceled
 	}
-	return l.out.Push(b)
+	return l.failure.mark(l.out.Push(b))
 }
 
 // PushThen pushes b and advances the source's position in the same critical section, so that a checkpoint
@@ -565,7 +567,7 @@ func (l *locked) PushThen(b *changelog.Batch, advance func()) error {
 	}
 	if b.Len() > 0 {
 		if err := l.out.Push(b); err != nil {
-			return err
+			return l.failure.mark(err)
 		}
 	}
 	advance()
@@ -574,12 +576,12 @@ func (l *locked) PushThen(b *changelog.Batch, advance func()) error {
 func (l *locked) Watermark(ts int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.out.Watermark(ts)
+	return l.failure.mark(l.out.Watermark(ts))
 }
 func (l *locked) End() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.out.End()
+	return l.failure.mark(l.out.End())
 }
 
 // run runs the graph until every source ended, an error, or cancellation, and records the outcome.
@@ -642,14 +644,15 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(g.sources)+2+len(g.exchanges))
-	waitExchanges := g.runExchanges(ctx, func(err error) { // exchange.go
+	fail := func(err error) {
+		if beforeFailCancel != nil {
+			beforeFailCancel(g) // push_failure.go
+		}
 		errs <- err
 		cancel()
-	})
-	tickDone := g.miniBatch.tick(ctx, &g.mu, func() bool { return g.stopped || g.sinksEnded() }, func(err error) {
-		errs <- err
-		cancel()
-	})
+	}
+	waitExchanges := g.runExchanges(ctx, fail) // exchange.go
+	tickDone := g.miniBatch.tick(ctx, &g.mu, func() bool { return g.stopped || g.sinksEnded() }, &g.failure, fail)
 	var loopDone chan struct{}
 	if g.ckpt != nil && !g.batch {
 		loopDone = make(chan struct{})
@@ -667,19 +670,17 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 			defer wg.Done()
 			if sr.subs != nil {
 				if err := runSubtasks(ctx, sr); err != nil {
-					errs <- err
-					cancel()
+					fail(err)
 				}
 				return
 			}
-			out := &locked{mu: &g.mu, out: sr.out, stopped: &g.stopped}
+			out := &locked{mu: &g.mu, out: sr.out, stopped: &g.stopped, failure: &g.failure}
 			err := runSource(ctx, sr, out)
 			if err == nil {
 				err = safeEnd(sr.name, out)
 			}
 			if err != nil {
-				errs <- err
-				cancel()
+				fail(err)
 			}
 		}(sr)
 	}
@@ -696,7 +697,9 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	close(errs)
 	var err error
 	for e := range errs {
-		if err == nil || errors.Is(err, context.Canceled) && !errors.Is(e, context.Canceled) {
+		// the error of the part that failed, before a checkpoint's refusal after it (push_failure.go) and
+		// the cancellation of the others
+		if err == nil || errorRank(e) > errorRank(err) {
 			err = e
 		}
 	}

@@ -81,9 +81,9 @@ func (m *miniBatchOps) add(op any, latency time.Duration) {
 }
 
 // tick starts the ticker (nil when the graph has no mini-batch operator): every latency it takes the graph's
-// lock and applies the due batches, unless done reports the graph stopped. It ends with ctx; fail gets its
-// error. The returned channel closes when it has ended.
-func (m *miniBatchOps) tick(ctx context.Context, mu *sync.Mutex, done func() bool, fail func(error)) chan struct{} {
+// lock and applies the due batches, unless done reports the graph stopped. It ends with ctx; a failed flush
+// marks failure under the lock and fail gets its error. The returned channel closes when it has ended.
+func (m *miniBatchOps) tick(ctx context.Context, mu *sync.Mutex, done func() bool, failure *pushFailure, fail func(error)) chan struct{} {
 	if len(m.ops) == 0 {
 		return nil
 	}
@@ -103,6 +103,7 @@ func (m *miniBatchOps) tick(ctx context.Context, mu *sync.Mutex, done func() boo
 			if !done() {
 				for _, op := range m.ops {
 					if err = op.FlushDue(); err != nil {
+						failure.mark(err) // under mu (push_failure.go)
 						break
 					}
 				}

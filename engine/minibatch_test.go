@@ -167,7 +167,7 @@ func TestMiniBatchTicker(t *testing.T) {
 	}
 	var mu sync.Mutex
 	ctx, cancel := context.WithCancel(context.Background())
-	done := m.tick(ctx, &mu, func() bool { return false }, func(err error) { t.Error(err) })
+	done := m.tick(ctx, &mu, func() bool { return false }, nil, func(err error) { t.Error(err) })
 	deadline := time.Now().Add(10 * time.Second)
 	for op.n.Load() < 3 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -177,7 +177,7 @@ func TestMiniBatchTicker(t *testing.T) {
 	if op.n.Load() < 3 {
 		t.Fatalf("ticked %d times", op.n.Load())
 	}
-	if (&miniBatchOps{}).tick(ctx, &mu, nil, nil) != nil {
+	if (&miniBatchOps{}).tick(ctx, &mu, nil, nil, nil) != nil {
 		t.Fatal("a graph without mini-batch operators started a ticker")
 	}
 

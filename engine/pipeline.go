@@ -137,7 +137,9 @@ func (g *graph) buildChains(sc *planner.Scan, chain []planner.Node, ends []chain
 			assigners, assignerNode = append(assigners, a), an
 		}
 		o = g.meter(sc, o, j)
-		subs[i] = newPipeHead(end, exec.NewCounter(g.rowsInShare(j), o))
+		h := newPipeHead(end, exec.NewCounter(g.rowsInShare(j), o))
+		h.failure = &g.failure
+		subs[i] = h
 	}
 	if listeners != nil {
 		g.subtaskAssigners = true
@@ -332,6 +334,9 @@ type pipeHead struct {
 	end   chainEnd
 	in    changelog.Output
 	eager bool
+	// failure is marked when a call into the chain fails, before the end lets go of the graph lock or the
+	// gate (push_failure.go)
+	failure *pushFailure
 }
 
 func newPipeHead(end chainEnd, in changelog.Output) *pipeHead {
@@ -353,9 +358,9 @@ func (h *pipeHead) Push(b *changelog.Batch) error {
 		return err
 	}
 	if err := h.in.Push(b); err != nil {
-		return err
+		return h.failure.mark(err)
 	}
-	return h.end.flush()
+	return h.failure.mark(h.end.flush())
 }
 
 func (h *pipeHead) PushThen(b *changelog.Batch, advance func()) error {
@@ -365,14 +370,14 @@ func (h *pipeHead) PushThen(b *changelog.Batch, advance func()) error {
 	}
 	if b.Len() > 0 {
 		if err := h.in.Push(b); err != nil {
-			return err
+			return h.failure.mark(err)
 		}
 	}
 	if err := h.end.lock(); err != nil {
 		return err
 	}
 	if err := h.end.flush(); err != nil {
-		return err
+		return h.failure.mark(err)
 	}
 	advance()
 	return nil
@@ -383,7 +388,7 @@ func (h *pipeHead) Watermark(ts int64) error {
 	if err := h.begin(); err != nil {
 		return err
 	}
-	return h.in.Watermark(ts)
+	return h.failure.mark(h.in.Watermark(ts))
 }
 
 func (h *pipeHead) End() error {
@@ -391,5 +396,5 @@ func (h *pipeHead) End() error {
 	if err := h.begin(); err != nil {
 		return err
 	}
-	return h.in.End()
+	return h.failure.mark(h.in.End())
 }

@@ -176,7 +176,7 @@ func (g *graph) buildReused(rs *reusedScan) error {
 			listeners = append(listeners, &splitFanout{ls: ls})
 		}
 		o := g.meter(sc, &fanout{outs: outs}, j)
-		subs[i] = &pipeHead{end: sg, in: exec.NewCounter(g.rowsInShare(j), o)}
+		subs[i] = &pipeHead{end: sg, in: exec.NewCounter(g.rowsInShare(j), o), failure: &g.failure}
 	}
 	if listeners != nil {
 		sc.Source.(connectors.SubtaskSplitSource).SetSubtaskSplitListeners(listeners)

@@ -32,9 +32,9 @@ func (p *pipe) AcceptsColumns() bool { return true }
 func (h *pipeHead) PushColumns(b *vec.Batch) error {
 	defer h.end.unlock()
 	if err := pushColumns(h.in, b); err != nil {
-		return err
+		return h.failure.mark(err)
 	}
-	return h.end.flush()
+	return h.failure.mark(h.end.flush())
 }
 
 func (h *pipeHead) AcceptsColumns() bool { return vec.Accepts(h.in) }
@@ -44,14 +44,14 @@ func (h *pipeHead) PushColumnsThen(b *vec.Batch, advance func()) error {
 	defer h.end.unlock()
 	if b.Len() > 0 {
 		if err := pushColumns(h.in, b); err != nil {
-			return err
+			return h.failure.mark(err)
 		}
 	}
 	if err := h.end.lock(); err != nil {
 		return err
 	}
 	if err := h.end.flush(); err != nil {
-		return err
+		return h.failure.mark(err)
 	}
 	advance()
 	return nil

@@ -264,7 +264,7 @@ func (l *localEnd) tick() error {
 		return nil
 	}
 	defer l.mu.Unlock()
-	return l.apply(false)
+	return l.x.g.failure.mark(l.apply(false)) // before the gate is let go (push_failure.go)
 }
 
 // localParts is the checkpoint part of the chained locals: one LocalGroupAggregate's, as at parallelism 1.

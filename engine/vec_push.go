@@ -26,7 +26,7 @@ func (l *locked) PushColumns(b *vec.Batch) error {
 	if *l.stopped {
 		return context.Canceled
 	}
-	return pushColumns(l.out, b)
+	return l.failure.mark(pushColumns(l.out, b))
 }
 
 // PushColumnsThen is PushThen for a columnar batch (vec.PositionedOutput).
@@ -38,7 +38,7 @@ func (l *locked) PushColumnsThen(b *vec.Batch, advance func()) error {
 	}
 	if b.Len() > 0 {
 		if err := pushColumns(l.out, b); err != nil {
-			return err
+			return l.failure.mark(err)
 		}
 	}
 	advance()
