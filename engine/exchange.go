@@ -125,6 +125,7 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 	if after != nil {
 		x.SetAfterItem(after)
 	}
+	x.SetOnError(g.markSubtaskError) // push_failure.go
 	feeds := after != nil
 	if t := g.xTargets[n]; t != nil && t.senders != nil {
 		x.SetBarrierForward(func(k int, id int64) error { return t.senders[k].Barrier(id) }) // exchange_barrier.go

@@ -183,6 +183,7 @@ func (g *graph) buildLockFedSink(m *planner.SinkMaterializer, table string, so c
 	if err != nil {
 		return true, err
 	}
+	x.SetOnError(g.markSubtaskError) // push_failure.go
 	if st := x.State(); st != nil {
 		g.register(m, st)
 	} else {

@@ -125,3 +125,12 @@ func errorRank(err error) int {
 	}
 	return 2
 }
+
+// markSubtaskError marks the graph failed with the error of a keyed subtask's item (exec.Exchange.SetOnError):
+// also an error inside the operator itself, which no wrapper of its inputs and output sees (its mini-batch
+// flush on a tick). A cancellation is not a failure of the input.
+func (g *graph) markSubtaskError(err error) {
+	if !errors.Is(err, context.Canceled) {
+		g.failure.mark(err)
+	}
+}

@@ -38,6 +38,7 @@ type Exchange struct {
 	subs      []*xSub
 	release   func(k int)
 	after     func(k int) error // SetAfterItem
+	onError   func(err error)   // SetOnError
 	pending   atomic.Int64
 	mu        sync.Mutex
 	cond      sync.Cond
@@ -237,6 +238,9 @@ func (x *Exchange) process(ctx context.Context, s *xSub, it xItem) (bool, error)
 	if done {
 		x.finish(s) // exchange_tick.go
 	}
+	if err != nil && x.onError != nil && it.kind != xBarrier {
+		x.onError(err) // before the item stops counting as pending
+	}
 	if x.pending.Add(-1) == 0 {
 		x.mu.Lock()
 		x.cond.Broadcast()
@@ -299,6 +303,11 @@ func (x *Exchange) send(k int, it xItem) error {
 // item stops counting as pending (a keyed subtask flushing its output into the next exchange: an idle
 // exchange then has nothing of its own in flight). An error fails the subtask. Call it before Run.
 func (x *Exchange) SetAfterItem(f func(k int) error) { x.after = f }
+
+// SetOnError sets f to be called with the error of an item (not a barrier) a subtask failed to process (its
+// operator's own mini-batch flushes on a tick included), before the item stops counting as pending: a caller that saw the
+// exchange idle also sees the failure. Call it before Run.
+func (x *Exchange) SetOnError(f func(err error)) { x.onError = f }
 
 // Idle reports whether every item sent has been processed (its output included).
 func (x *Exchange) Idle() bool { return x.pending.Load() == 0 }
