@@ -253,6 +253,10 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 			}
 			pre[p] = b
 		}
+		if c, ok := p.op.(interface{ CutSplits() }); ok {
+			// the split watermarks of the assigners chained into source subtasks, at the positions (exec)
+			c.CutSplits()
+		}
 	}
 	g.mu.Unlock()
 	// The locals' partials go into the exchanges without the graph lock (keyed subtasks may need it to make

@@ -81,22 +81,25 @@ func (s *SplitWatermarks) NameSplit(id int, name string) {
 // appendNamed appends the count and the name and watermark of every named split that is announced and not
 // finished, for the checkpoint (SnapshotState).
 func (s *SplitWatermarks) appendNamed(dst []byte) []byte {
+	entries, n := s.appendNamedEntries(nil)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	return append(dst, entries...)
+}
+
+// appendNamedEntries appends the name and watermark of every named split that is announced and not
+// finished, and returns how many.
+func (s *SplitWatermarks) appendNamedEntries(dst []byte) ([]byte, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for i := range s.splits {
 		if sp := &s.splits[i]; sp.name != "" && sp.present && !sp.finished {
+			dst = appendString(dst, sp.name)
+			dst = binary.AppendVarint(dst, sp.wm)
 			n++
 		}
 	}
-	dst = binary.AppendUvarint(dst, uint64(n))
-	for i := range s.splits {
-		if sp := &s.splits[i]; sp.name != "" && sp.present && !sp.finished {
-			dst = appendString(dst, sp.name)
-			dst = binary.AppendVarint(dst, sp.wm)
-		}
-	}
-	return dst
+	return dst, n
 }
 
 // restore sets the split watermarks that NameSplit starts the named splits from.
