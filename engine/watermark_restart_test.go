@@ -40,6 +40,7 @@ func TestWatermarkWindowRestart(t *testing.T) {
 			{"4p", 4, false, false},
 			{"4p-idle", 4, true, false},
 			{"4p-ahead", 4, false, true},
+			{"2p-ahead", 2, false, true}, // at parallelism 2 the partition ahead is its subtask's only one
 		} {
 			t.Run(fmt.Sprintf("%s/P%d", tc.name, par), func(t *testing.T) {
 				addr := exchangeBroker(t)
@@ -49,7 +50,7 @@ func TestWatermarkWindowRestart(t *testing.T) {
 				}
 				createTopic(t, addr, "wr", tc.partitions)
 				if tc.ahead {
-					produceWindowRecord(t, addr, "wr", 3, n+1000)
+					produceWindowRecord(t, addr, "wr", int32(tc.partitions-1), n+1000)
 				}
 				var failed atomic.Int32
 				var calls atomic.Int64
