@@ -89,6 +89,15 @@ type SplitListener interface {
 	FinishSplit(id int)
 }
 
+// SplitNamer is implemented by a SplitListener that keeps its per-split watermarks across a restart from a
+// checkpoint: a source that can name its splits stably (across runs and parallelism; Kafka: topic and
+// partition) calls NameSplit right after AddSplit. Restored, the split then starts from the watermark
+// checkpointed under its name, so that a split whose rows were all read before the checkpoint does not hold
+// the watermark back for good (its watermark is otherwise unknown until its next row).
+type SplitNamer interface {
+	NameSplit(id int, name string)
+}
+
 // SplitSource is implemented by sources that read several splits and report them to a SplitListener. The
 // engine calls SetSplitListener before Run when a watermark is defined on the source's table (nil: none).
 // WatermarkIdleTimeout is the source's own idle timeout ('scan.watermark.idle-timeout'), when set: a split

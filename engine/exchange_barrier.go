@@ -33,7 +33,8 @@ import (
 // part (exec.SubtaskWatermarkState) is the watermark the first keyed subtask's union sent on: that subtask
 // takes its barrier after every watermark routed before the gate (those routed after it lie behind the
 // barrier) and, its output going to the graph, waits there unchanged until the part under the graph lock is
-// done, so the part read there is the one at the cut.
+// done, so the part read there is the one at the cut. Their split watermarks (by partition name) are copied
+// at the gate with the positions (exec: CutSplits), the assigners running on after it.
 //
 // A keyed subtask that forwards its barrier runs on: the watermark its union had sent on and its late-row
 // count are recorded at its barrier (exec: unionCut, lateAt) and written instead of the live values.
@@ -252,6 +253,10 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 				return nil, nil, nil, release, fmt.Errorf("sink %s: %w", p.name, err)
 			}
 			pre[p] = b
+		}
+		if c, ok := p.op.(interface{ CutSplits() }); ok {
+			// the split watermarks of the assigners chained into source subtasks, at the positions (exec)
+			c.CutSplits()
 		}
 	}
 	g.mu.Unlock()

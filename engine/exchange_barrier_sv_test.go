@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -249,8 +248,18 @@ func TestBarrierForwardWatermarkLateRestart(t *testing.T) {
 	j.Cancel()
 	_ = j.Wait(context.Background())
 	// the assigners' watermark in the checkpoint is the one at the cut: no row after order n0+3 is behind it
-	if wm := assignerWatermark(t, path); wm > (n0+3)*10-1000 {
+	wm, splits := assignerWatermark(t, path)
+	if wm > (n0+3)*10-1000 {
 		t.Fatalf("the checkpoint holds the watermark %d, past the rows before the cut (at most %d)", wm, (n0+3)*10-1000)
+	}
+	// so do its partitions' watermarks (copied at the gate, exec.SubtaskWatermarkState: the assigners read on)
+	if len(splits) != 4 {
+		t.Fatalf("the checkpoint holds the watermarks of partitions %v, want the 4 of ord", splits)
+	}
+	for name, swm := range splits {
+		if swm > (n0+3)*10-1000 {
+			t.Fatalf("the checkpoint holds the watermark %d for partition %s, past the rows before the cut (at most %d)", swm, name, (n0+3)*10-1000)
+		}
 	}
 	// restored from the cut: the rows after it are read again
 	s2, notice2 := barrierSession(t, addr, 2, "1 h", hold)
@@ -306,9 +315,10 @@ func overLevels(counts map[int64]int) map[string]string {
 	return want
 }
 
-// assignerWatermark reads the watermark of the WatermarkAssigner part of the checkpoint at path (its
-// operator-wide entry ends with the watermark written twice, as varints).
-func assignerWatermark(t *testing.T, path string) int64 {
+// assignerWatermark reads the watermark of the WatermarkAssigner part of the checkpoint at path, and its
+// split watermarks by partition name (its operator-wide entry: version, signature, the watermark written
+// twice as varints, then the count of splits and each one's name and watermark).
+func assignerWatermark(t *testing.T, path string) (int64, map[string]int64) {
 	t.Helper()
 	cp, err := state.Load(path)
 	if err != nil {
@@ -323,21 +333,52 @@ func assignerWatermark(t *testing.T, path string) int64 {
 			t.Fatalf("part %s: %v", ps.Name, err)
 		}
 		_, _, v, ok, err := r.Next()
-		if err != nil || !ok {
+		if err != nil || !ok || len(v) == 0 {
 			t.Fatalf("part %s: no entry (%v)", ps.Name, err)
 		}
-		for l := 1; 2*l <= len(v) && l <= binary.MaxVarintLen64; l++ {
-			a, b := v[len(v)-2*l:len(v)-l], v[len(v)-l:]
-			if bytes.Equal(a, b) {
-				if wm, n := binary.Varint(b); n == l {
-					return wm
-				}
+		d, bad := v[1:], false
+		uvarint := func() uint64 {
+			x, n := binary.Uvarint(d)
+			if n <= 0 {
+				bad = true
+				return 0
 			}
+			d = d[n:]
+			return x
 		}
-		t.Fatalf("part %s: unreadable entry %x", ps.Name, v)
+		varint := func() int64 {
+			x, n := binary.Varint(d)
+			if n <= 0 {
+				bad = true
+				return 0
+			}
+			d = d[n:]
+			return x
+		}
+		str := func() string {
+			l := uvarint()
+			if bad || l > uint64(len(d)) {
+				bad = true
+				return ""
+			}
+			s := string(d[:l])
+			d = d[l:]
+			return s
+		}
+		str() // signature
+		hi, wm := varint(), varint()
+		splits := map[string]int64{}
+		for n := uvarint(); !bad && n > 0; n-- {
+			name := str()
+			splits[name] = varint()
+		}
+		if bad || hi != wm || len(d) != 0 {
+			t.Fatalf("part %s: unreadable entry %x", ps.Name, v)
+		}
+		return wm, splits
 	}
 	t.Fatal("no WatermarkAssigner part in the checkpoint")
-	return 0
+	return 0, nil
 }
 
 // TestBarrierSavepointDrain: STOP JOB ... WITH SAVEPOINT WITH DRAIN of a TUMBLE window aggregate per user

@@ -95,6 +95,14 @@ func (f *splitFanout) SplitRows(id int) {
 	}
 }
 
+func (f *splitFanout) NameSplit(id int, name string) {
+	for _, l := range f.ls {
+		if n, ok := l.(connectors.SplitNamer); ok {
+			n.NameSplit(id, name)
+		}
+	}
+}
+
 func (f *splitFanout) FinishSplit(id int) {
 	for _, l := range f.ls {
 		l.FinishSplit(id)

@@ -3,6 +3,7 @@ package exec
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
@@ -16,10 +17,17 @@ func (w *watermarkAssigner) signature() string {
 	return fmt.Sprintf("WatermarkAssigner(%s)", w.rowtime.String())
 }
 
+// An assigner with splits (watermark_split.go) also writes the watermark of each named split (Kafka: topic
+// and partition), so that restored every split starts from its own (SplitWatermarks.NameSplit). Checkpoints
+// written before have none: their splits start from the lowest watermark.
+
 func (w *watermarkAssigner) SnapshotState(wr state.Writer) error {
 	meta := appendMeta(nil, w.signature())
 	meta = binary.AppendVarint(meta, w.max)
 	meta = binary.AppendVarint(meta, w.emitted)
+	if w.splits != nil {
+		meta = w.splits.appendNamed(meta)
+	}
 	return wr.Put(nsMeta, nil, meta)
 }
 
@@ -27,16 +35,35 @@ func (w *watermarkAssigner) RestoreState(r state.Reader) error {
 	op := w.signature()
 	return restoreMetaOnly(r, op, w.signature(), func(d *stateDec) {
 		w.max, w.emitted = d.varint(), d.varint()
+		named := d.namedWatermarks()
+		if w.splits != nil {
+			w.splits.restore(named)
+		}
 	})
+}
+
+// namedWatermarks reads the split watermarks that SplitWatermarks.appendNamed wrote, when the value has them.
+func (d *stateDec) namedWatermarks() map[string]int64 {
+	if d.err != nil || len(d.b) == 0 {
+		return nil
+	}
+	n := d.count()
+	named := make(map[string]int64, n)
+	for range n {
+		name := d.str()
+		named[name] = d.varint()
+	}
+	return named
 }
 
 // SubtaskWatermarkState returns the checkpointed state of the watermark assigners chained into the subtasks
 // of one source (one per subtask, feeding the union inputs ins): one operator's state, the same as the single
 // assigner's at parallelism 1, so that a checkpoint restores at any parallelism. It holds the watermark the
 // union sent downstream (as the highest row time too: assigners with splits do not use theirs); restored,
-// every assigner starts from it and sends no watermark downstream already saw. It reads only the union,
-// which is called under the graph lock as checkpoints are, never the assigners, which run in their
-// subtasks' goroutines. Register it as the WatermarkAssigner's operator (StateOf).
+// every assigner starts from it and sends no watermark downstream already saw. It reads the union, which is
+// called under the graph lock as checkpoints are, and of the assigners, which run in their subtasks'
+// goroutines, only their split watermarks (under their lock), copied at the gate (CutSplits); restored,
+// each named split (Kafka partition) starts from its own in whichever subtask reads it. Register it as the WatermarkAssigner's operator (StateOf).
 func SubtaskWatermarkState(assigners []changelog.Output, ins []changelog.Output) changelog.Output {
 	st := &subtaskAssigners{u: ins[0].(*unionInput).u}
 	for _, a := range assigners {
@@ -49,6 +76,38 @@ func SubtaskWatermarkState(assigners []changelog.Output, ins []changelog.Output)
 type subtaskAssigners struct {
 	ws []*watermarkAssigner
 	u  *union
+
+	// cut: the split watermarks of every assigner copied at the checkpoint's gate (CutSplits), written by
+	// the next SnapshotState instead of the live ones
+	mu  sync.Mutex
+	cut []byte
+}
+
+// CutSplits copies the split watermarks of the assigners for the checkpoint being cut. Call it with the
+// checkpoint gate closed (no source subtask between routing rows and advancing its position), where the
+// source positions are recorded: the assigners run on after it, and the watermarks written must be those of
+// the rows before the positions. A checkpoint without it (the quiesce: the sources wait at the closed gate
+// until the snapshot) writes the live ones.
+func (s *subtaskAssigners) CutSplits() {
+	cut := s.appendSplits(nil)
+	s.mu.Lock()
+	s.cut = cut
+	s.mu.Unlock()
+}
+
+// appendSplits appends the count, names and watermarks of the named splits of every assigner.
+func (s *subtaskAssigners) appendSplits(dst []byte) []byte {
+	var all []byte
+	n := 0
+	for _, w := range s.ws {
+		if w.splits != nil {
+			var c int
+			all, c = w.splits.appendNamedEntries(all)
+			n += c
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	return append(dst, all...)
 }
 
 func (s *subtaskAssigners) Push(*changelog.Batch) error { return nil }
@@ -68,6 +127,15 @@ func (s *subtaskAssigners) SnapshotState(wr state.Writer) error {
 	meta := appendMeta(nil, s.ws[0].signature())
 	meta = binary.AppendVarint(meta, wm)
 	meta = binary.AppendVarint(meta, wm)
+	s.mu.Lock()
+	cut := s.cut
+	s.cut = nil
+	s.mu.Unlock()
+	if cut != nil {
+		meta = append(meta, cut...)
+	} else {
+		meta = s.appendSplits(meta)
+	}
 	return wr.Put(nsMeta, nil, meta)
 }
 
@@ -75,7 +143,11 @@ func (s *subtaskAssigners) RestoreState(r state.Reader) error {
 	sig := s.ws[0].signature()
 	return restoreMetaOnly(r, sig, sig, func(d *stateDec) {
 		hi, emitted := d.varint(), d.varint()
+		named := d.namedWatermarks() // by split name: each partition finds its own in whichever subtask reads it
 		for _, w := range s.ws {
+			if w.splits != nil {
+				w.splits.restore(named)
+			}
 			w.max, w.emitted = max(hi, emitted), emitted
 		}
 	})

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"encoding/binary"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ type SplitWatermarks struct {
 	cur    int
 	splits []splitWM
 
+	// restored: the split watermarks of the checkpoint restored, by split name (NameSplit)
+	restored map[string]int64
+
 	// signalIdle: send IdleWatermark downstream while no split counts (SignalIdle).
 	signalIdle bool
 
@@ -38,6 +42,7 @@ type SplitWatermarks struct {
 }
 
 type splitWM struct {
+	name     string // the split's stable name (NameSplit); "": unnamed, its watermark is not checkpointed
 	wm       int64
 	last     time.Time
 	present  bool
@@ -56,6 +61,51 @@ func (s *SplitWatermarks) AddSplit(id int) {
 	s.mu.Lock()
 	sp := s.split(id)
 	*sp = splitWM{wm: minWatermark, last: s.now(), present: true}
+	s.mu.Unlock()
+}
+
+// NameSplit names split id (connectors.SplitNamer), right after AddSplit: its watermark is checkpointed
+// under that name, and when the checkpoint restored holds one for it the split starts from it. A split
+// whose rows were all read before the checkpoint has no rows to tell its watermark after the restore;
+// starting from the lowest watermark it would hold the others back for good.
+func (s *SplitWatermarks) NameSplit(id int, name string) {
+	s.mu.Lock()
+	sp := s.split(id)
+	sp.name = name
+	if wm, ok := s.restored[name]; ok {
+		sp.wm = max(sp.wm, wm)
+	}
+	s.mu.Unlock()
+}
+
+// appendNamed appends the count and the name and watermark of every named split that is announced and not
+// finished, for the checkpoint (SnapshotState).
+func (s *SplitWatermarks) appendNamed(dst []byte) []byte {
+	entries, n := s.appendNamedEntries(nil)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	return append(dst, entries...)
+}
+
+// appendNamedEntries appends the name and watermark of every named split that is announced and not
+// finished, and returns how many.
+func (s *SplitWatermarks) appendNamedEntries(dst []byte) ([]byte, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for i := range s.splits {
+		if sp := &s.splits[i]; sp.name != "" && sp.present && !sp.finished {
+			dst = appendString(dst, sp.name)
+			dst = binary.AppendVarint(dst, sp.wm)
+			n++
+		}
+	}
+	return dst, n
+}
+
+// restore sets the split watermarks that NameSplit starts the named splits from.
+func (s *SplitWatermarks) restore(named map[string]int64) {
+	s.mu.Lock()
+	s.restored = named
 	s.mu.Unlock()
 }
 

@@ -150,3 +150,84 @@ func TestSubtaskWatermarkStateRestoresAtAnyParallelism(t *testing.T) {
 		t.Fatalf("after the restore:\nparallelism 3: %q\nparallelism 1: %q", rec3.b.String(), rec1.b.String())
 	}
 }
+
+// A split watermark assigner checkpoints each named split's watermark; restored (as the single assigner, or
+// as subtask assigners that each read one of the partitions), a split whose rows were all read before the
+// checkpoint starts from its own watermark, so that the other split's rows move the watermark on. Without
+// its name it starts from the lowest watermark and holds the watermark back.
+func TestSplitWatermarksRestoreByName(t *testing.T) {
+	rowtime := colExpr{i: 0, t: types.TimestampType(3)}
+	push := func(op changelog.Output, sw *SplitWatermarks, split int, ts int64) {
+		t.Helper()
+		sw.SplitRows(split)
+		b := changelog.Batch{Rows: []changelog.Row{{Kind: changelog.Insert, Vals: []types.Value{types.TimestampValue(ts, 0)}}}}
+		if err := op.Push(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rec recorder
+	op, sw := NewSplitWatermarkAssigner(rowtime, 0, nil, &rec)
+	for i, name := range []string{"t/0", "t/1"} {
+		sw.AddSplit(i)
+		sw.NameSplit(i, name)
+	}
+	push(op, sw, 0, 5000) // t/0 read to its end
+	push(op, sw, 1, 1000)
+	if got := rec.b.String(); !strings.HasSuffix(got, "WM 1000\n") {
+		t.Fatalf("before the checkpoint: %q, want WM 1000 last", got)
+	}
+	w := state.NewFileWriter(state.DefaultMaxParallelism)
+	if err := StateOf(op).SnapshotState(w); err != nil {
+		t.Fatal(err)
+	}
+	restore := func(op changelog.Output) {
+		t.Helper()
+		r, err := w.Reader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := StateOf(op).RestoreState(r); err != nil {
+			t.Fatalf("restore: %v", err)
+		}
+	}
+	for _, named := range []bool{true, false} {
+		var rec1 recorder
+		op1, sw1 := NewSplitWatermarkAssigner(rowtime, 0, nil, &rec1)
+		restore(op1)
+		for i, name := range []string{"t/0", "t/1"} {
+			sw1.AddSplit(i)
+			if named {
+				sw1.NameSplit(i, name)
+			}
+		}
+		push(op1, sw1, 1, 3000)
+		want := "+I[ts3000]\nWM 3000\n"
+		if !named {
+			want = "+I[ts3000]\n" // t/0 holds it back
+		}
+		if got := rec1.b.String(); got != want {
+			t.Errorf("restored, splits named %v: %q, want %q", named, got, want)
+		}
+	}
+
+	// at parallelism 2: subtask 0 reads t/0, subtask 1 reads t/1 (each its split 0)
+	var rec2 recorder
+	ins := NewUnion(2, &rec2)
+	var ops []changelog.Output
+	var sws []*SplitWatermarks
+	for i := range 2 {
+		op, sw := NewSplitWatermarkAssigner(rowtime, 0, nil, ins[i])
+		sw.SignalIdle()
+		ops, sws = append(ops, op), append(sws, sw)
+	}
+	restore(SubtaskWatermarkState(ops, ins))
+	for i, name := range []string{"t/0", "t/1"} {
+		sws[i].AddSplit(0)
+		sws[i].NameSplit(0, name)
+	}
+	push(ops[0], sws[0], 0, 900) // behind the restored watermark: no watermark goes out for it
+	push(ops[1], sws[1], 0, 3000)
+	if got := rec2.b.String(); !strings.HasSuffix(got, "WM 3000\n") {
+		t.Fatalf("restored at parallelism 2: %q, want WM 3000 last", got)
+	}
+}

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -214,6 +216,9 @@ func (r *run) assign(ctx context.Context, parts []topicPartition, initial bool) 
 		r.nsplit++
 		if r.splits != nil {
 			r.splits.AddSplit(st.split)
+			if n, ok := r.splits.(connectors.SplitNamer); ok {
+				n.NameSplit(st.split, tp.topic+"/"+strconv.Itoa(int(tp.partition)))
+			}
 		}
 		if assign[tp.topic] == nil {
 			assign[tp.topic] = map[int32]kgo.Offset{}
