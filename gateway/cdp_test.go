@@ -204,8 +204,9 @@ func (b *browser) waitFor(what, cond string) string {
 		var ok bool
 		b.eval(fmt.Sprintf("(() => { try { return !!(%s); } catch (e) { return false; } })()", cond), &ok)
 		var dom string
-		b.eval("document.documentElement.outerHTML", &dom)
-		if ok {
+		// between two documents (a navigation, the login's redirect) there may be no document element
+		b.eval(`(() => { try { return document.documentElement.outerHTML; } catch (e) { return ""; } })()`, &dom)
+		if ok && dom != "" {
 			b.t.Logf("%s: rendered after %v", what, time.Since(start).Round(time.Millisecond))
 			return dom
 		}
