@@ -351,11 +351,14 @@ func (bb *rankChunks) each(fn func(e rEnt) bool) {
 
 // moveRows copies the rows of the entries from the row arena's old chunks (compactRows) into its new ones
 // and rewrites the references in place.
+// (A loop of its own: eachRefEnt's callback would make each entry escape, an allocation a row.)
 func (bb *rankChunks) moveRows(rs *rankStore, old [][]byte) {
 	for _, c := range bb.chunks {
-		eachRefEnt(c, func(e *rEnt, at int) {
+		for q := 0; q < len(c); {
+			e, at, next := refEntAt(c, q)
 			row, _ := rowIn(old, e.ref-1)
 			putRef(c[at:], rs.putRow(row))
-		})
+			q = next
+		}
 	}
 }

@@ -72,14 +72,14 @@ func (t *topN) Push(b *changelog.Batch) error {
 			t.remove(r.Vals)
 		}
 	}
-	if len(t.batch.Rows) == 0 {
-		return nil
+	var err error
+	if len(t.batch.Rows) > 0 {
+		err = t.out.Push(&t.batch)
+		clear(t.batch.Rows)
+		t.batch.Reset()
+		clear(t.arena) // decoded strings reference the row arena
+		clear(t.dec)
 	}
-	err := t.out.Push(&t.batch)
-	clear(t.batch.Rows)
-	t.batch.Reset()
-	clear(t.arena) // decoded strings reference the row arena
-	clear(t.dec)
 	t.tidy()
 	return err
 }
