@@ -30,8 +30,10 @@ func NewTopN(keys []SortKey, limit, offset int64, out changelog.Output) changelo
 func NewTopNTTL(keys []SortKey, limit, offset int64, ttl time.Duration, now func() time.Time, out changelog.Output) changelog.Output {
 	t := &topN{keys: keys, offset: max(offset, 0), out: out, ttl: newStateTTL(ttl, now)}
 	t.end = 1<<63 - 1
+	t.stop = t.offset // no limit: a position past the offset is in the window, wherever it is
 	if limit >= 0 && limit+t.offset >= 0 {
 		t.end = limit + t.offset
+		t.stop = t.end
 	}
 	return t
 }
@@ -40,8 +42,11 @@ type topN struct {
 	keys   []SortKey
 	offset int64 // window = positions [offset, end)
 	end    int64
-	out    changelog.Output
-	list   rankChunks // the rows' entries in order
+	// stop caps the positions the list returns (rankChunks.insertAt): positions past it change nothing
+	// emitted, and counting the chunks before a row's stops there
+	stop int64
+	out  changelog.Output
+	list rankChunks // the rows' entries in order
 	// st holds the row arena of list's rows, the pool of its chunks and the sort key of the entry it
 	// removed last; its partition table is unused (the operator is one partition)
 	st  rankStore
@@ -92,11 +97,13 @@ func (t *topN) tidy() {
 	}
 }
 
-// emit appends a row to the output batch (copied into the batch's arena).
+// emit appends a row to the output batch (copied into the batch's arena). A full arena is replaced by one
+// twice its size up to 64 Ki values (the rows emitted keep the old one), so that the arena soon holds a
+// whole push's output and later pushes allocate nothing.
 func (t *topN) emit(kind changelog.Kind, vals []types.Value) {
 	n := len(vals)
 	if len(t.arena)+n > cap(t.arena) {
-		t.arena = make([]types.Value, 0, max(1024, 4*n))
+		t.arena = make([]types.Value, 0, max(1024, 4*n, min(2*cap(t.arena), 1<<16)))
 	}
 	s := len(t.arena)
 	t.arena = append(t.arena, vals...)
@@ -116,7 +123,7 @@ func (t *topN) insert(vals []types.Value) {
 	sl := len(kb)
 	kb = appendRowBinary(kb, vals)
 	t.keyBuf = kb
-	r := t.list.insertAt(&t.st, rEnt{sk: kb[:sl:sl], row: kb[sl:], ol: ol}, t.end)
+	r := t.list.insertAt(&t.st, rEnt{sk: kb[:sl:sl], row: kb[sl:], ol: ol}, t.stop)
 	t.touched = t.ttl.now
 	if r >= t.end {
 		return
@@ -135,7 +142,7 @@ func (t *topN) remove(vals []types.Value) {
 	e, r, ok := t.list.removeEqualAt(&t.st, t.keyBuf, func(row []byte) bool {
 		t.dec = rankDecodeRow(row, t.dec)
 		return rowsEqual(t.dec, vals)
-	}, t.end)
+	}, t.stop)
 	if !ok {
 		return
 	}
