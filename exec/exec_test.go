@@ -105,6 +105,9 @@ func parseTestExpr(t testing.TB, s string, ts []types.Type) expr.Expr {
 
 func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		if strings.Contains(path, "topn-savepoint") {
+			return // TestTopNSavepointBefore reads these
+		}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			return runCommand(t, d)
 		})

@@ -100,7 +100,12 @@ func (bb *rankChunks) chunkOf(sk []byte, ge bool) int {
 
 // insert puts e in order (after the entries it does not sort before), storing its row in the row arena,
 // and returns its position.
-func (bb *rankChunks) insert(rs *rankStore, e rEnt) int64 {
+func (bb *rankChunks) insert(rs *rankStore, e rEnt) int64 { return bb.insertAt(rs, e, -1) }
+
+// insertAt is insert returning the position capped at stop (when stop >= 0): counting the entries before
+// the chunk stops there, so that a global Top-N with many chunks finds a position past its window without
+// summing every chunk's count.
+func (bb *rankChunks) insertAt(rs *rankStore, e rEnt, stop int64) int64 {
 	if e.ref == 0 {
 		e.rl = len(e.row)
 		e.ref = rs.putRow(e.row)
@@ -139,7 +144,15 @@ func (bb *rankChunks) insert(rs *rankStore, e rEnt) int64 {
 	bb.rows[ci]++
 	bb.total++
 	bb.size += n
-	return bb.prefix(ci, -1) + int64(k)
+	return capAt(bb.prefix(ci, stop)+int64(k), stop)
+}
+
+// capAt returns min(p, stop), or p when stop < 0 (no cap).
+func capAt(p, stop int64) int64 {
+	if stop >= 0 {
+		return min(p, stop)
+	}
+	return p
 }
 
 // split moves the second half of chunk ci's entries into a new chunk after it; it returns the offset where
@@ -248,7 +261,7 @@ func (bb *rankChunks) prefix(ci int, stop int64) int64 {
 
 // at returns the entry at position p.
 func (bb *rankChunks) at(p int64) (rEnt, bool) {
-	if p < 0 {
+	if p < 0 || p >= int64(bb.total) {
 		return rEnt{}, false
 	}
 	for ci, r := range bb.rows {
@@ -296,6 +309,11 @@ func (bb *rankChunks) appendEnts(dst []rEnt, from, n int64) []rEnt {
 // same accepts, dropping its row; it returns the entry, its sort key copied to rs.gone (the chunk's bytes
 // move), and its former position.
 func (bb *rankChunks) removeEqual(rs *rankStore, order []byte, same func(row []byte) bool) (rEnt, int64, bool) {
+	return bb.removeEqualAt(rs, order, same, -1)
+}
+
+// removeEqualAt is removeEqual returning the position capped at stop (when stop >= 0; insertAt).
+func (bb *rankChunks) removeEqualAt(rs *rankStore, order []byte, same func(row []byte) bool, stop int64) (rEnt, int64, bool) {
 	for ci := bb.chunkOf(order, true); ci < len(bb.chunks); ci++ {
 		c := bb.chunks[ci]
 		var pos int64
@@ -304,7 +322,7 @@ func (bb *rankChunks) removeEqual(rs *rankStore, order []byte, same func(row []b
 			if k := bytes.Compare(e.order(), order); k > 0 {
 				return rEnt{}, 0, false
 			} else if k == 0 && same(rs.row(&e)) {
-				rank := bb.prefix(ci, -1) + pos
+				rank := capAt(bb.prefix(ci, stop)+pos, stop)
 				rs.gone = append(rs.gone[:0], e.sk...)
 				e.sk = rs.gone[:len(e.sk):len(e.sk)]
 				x := e
@@ -327,6 +345,20 @@ func (bb *rankChunks) each(fn func(e rEnt) bool) {
 			if !fn(e) {
 				return
 			}
+		}
+	}
+}
+
+// moveRows copies the rows of the entries from the row arena's old chunks (compactRows) into its new ones
+// and rewrites the references in place.
+// (A loop of its own: eachRefEnt's callback would make each entry escape, an allocation a row.)
+func (bb *rankChunks) moveRows(rs *rankStore, old [][]byte) {
+	for _, c := range bb.chunks {
+		for q := 0; q < len(c); {
+			e, at, next := refEntAt(c, q)
+			row, _ := rowIn(old, e.ref-1)
+			putRef(c[at:], rs.putRow(row))
+			q = next
 		}
 	}
 }

@@ -110,14 +110,7 @@ func eachRefEnt(b []byte, fn func(e *rEnt, refAt int)) {
 
 // compactRows copies the live rows into new chunks, partition by partition, and points the records at them.
 func (rs *rankStore) compactRows() {
-	a := &rs.rows
-	rs.rowCompactions++
-	old := a.chunks
-	live := a.used - a.garbage
-	a.chunks, a.used, a.garbage = nil, 0, 0
-	if live > 0 {
-		a.chunks = [][]byte{make([]byte, 0, min(max(live, jsChunkMin), jsChunkMax))}
-	}
+	old := rs.newRowArena()
 	f := rs.formAt()
 	for i, v := range rs.st.slots {
 		if v == 0 {
@@ -126,12 +119,7 @@ func (rs *rankStore) compactRows() {
 		body := rs.st.record(i).body
 		if body[f] == rsFormBig {
 			j, _ := binary.Uvarint(body[f+1:])
-			for _, c := range rs.bigs[j].chunks {
-				eachRefEnt(c, func(e *rEnt, at int) {
-					row, _ := rowIn(old, e.ref-1)
-					putRef(c[at:], rs.putRow(row))
-				})
-			}
+			rs.bigs[j].moveRows(rs, old)
 			continue
 		}
 		if body[f] != rsFormInline {
@@ -143,4 +131,18 @@ func (rs *rankStore) compactRows() {
 			putRef(ents[at:], rs.putRow(row))
 		})
 	}
+}
+
+// newRowArena starts the row arena anew for a compaction (sized for its live rows) and returns its old
+// chunks, whose live rows the caller copies (rankChunks.moveRows).
+func (rs *rankStore) newRowArena() [][]byte {
+	a := &rs.rows
+	rs.rowCompactions++
+	old := a.chunks
+	live := a.used - a.garbage
+	a.chunks, a.used, a.garbage = nil, 0, 0
+	if live > 0 {
+		a.chunks = [][]byte{make([]byte, 0, min(max(live, jsChunkMin), jsChunkMax))}
+	}
+	return old
 }

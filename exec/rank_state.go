@@ -158,18 +158,14 @@ func (t *topN) SnapshotState(w state.Writer) error {
 		return err
 	}
 	var kb, vb []byte
-	for _, c := range t.list.chunks {
-		for q := 0; q < len(c); {
-			var e rEnt
-			e, q = parseREnt(c, q)
-			kb = binary.BigEndian.AppendUint64(append(kb[:0], e.order()...), e.seq())
-			vb = append(append(vb[:0], stateVersion), e.row...)
-			if err := w.Put(0, kb, vb); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	var err error
+	t.list.each(func(e rEnt) bool {
+		kb = binary.BigEndian.AppendUint64(append(kb[:0], e.order()...), e.seq())
+		vb = append(append(vb[:0], stateVersion), t.st.row(&e)...)
+		err = w.Put(0, kb, vb)
+		return err == nil
+	})
+	return err
 }
 
 func (t *topN) RestoreState(r state.Reader) error {
@@ -197,17 +193,17 @@ func (t *topN) RestoreState(r state.Reader) error {
 		if !sortColsFit(vals, t.keys) {
 			return entryError(op, ns, key, fmt.Errorf("a row has %d columns, fewer than the operator reads", len(vals)))
 		}
-		sk := key[:len(key)-8]
-		if !bytes.Equal(appendSortKey(t.keyBuf[:0], vals, t.keys), sk) {
+		b := appendSortKey(t.keyBuf[:0], vals, t.keys)
+		if !bytes.Equal(b, key[:len(key)-8]) {
 			return entryError(op, ns, key, fmt.Errorf("the key does not match the sort key of its row"))
 		}
 		seq := binary.BigEndian.Uint64(key[len(key)-8:])
-		b := appendSortKey(nil, vals, t.keys)
 		ol := len(b)
 		b = appendSeq(b, seq)
 		sl := len(b)
 		b = appendRowBinary(b, vals)
-		t.list.insert(rEnt{sk: b[:sl:sl], row: b[sl:], ol: ol})
+		t.keyBuf = b // insert copies the entry into its chunk and the row into the row arena
+		t.list.insert(&t.st, rEnt{sk: b[:sl:sl], row: b[sl:], ol: ol})
 		t.seq = max(t.seq, seq)
 		return nil
 	})

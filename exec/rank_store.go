@@ -1,10 +1,8 @@
 package exec
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"sort"
 	"unsafe"
 
 	"github.com/sluicesql/sluice/types"
@@ -16,7 +14,7 @@ import (
 // tag len(body)<<1 (joinStore never sees a big bucket of its own), and its body is:
 //
 //	[with a TTL: 8 bytes, little endian, the last change (Unix ms), updated in place]
-//	form byte: 0 — the rows' entries follow, in order; 1 — a uvarint index of the partition's rankBig
+//	form byte: 0 — the rows' entries follow, in order; 1 — a uvarint index of the partition's rankChunks (rs.bigs)
 //
 // An entry of a record is: uvarint length of the sort key, the sort key (rank_sortkey.go) followed by the
 // row's arrival number (appendSeq: 1 to 9 bytes that sort as the numbers do, so entries order as (sort key,
@@ -25,8 +23,7 @@ import (
 // partition writes its record anew at the arena's end — its entries, about 20 bytes a row — and only the
 // row that came into the row arena: the cost is the partition's entries, not its rows. Rows are decoded
 // only when they are emitted or a retraction must compare them; strings decode in place (rankDecodeRow),
-// which is safe because row bytes once written are never changed: compaction copies them to new chunks,
-// and a rankBig's chunks are copied on write.
+// which is safe because row bytes once written are never changed: compaction copies them to new chunks.
 //
 // A deduplication (ROW_NUMBER = 1 over insert-only input: a partition keeps one row) stores its entry in
 // the record with its row (dedup form: uvarint length of the sort key, the sort key and arrival number,
@@ -40,11 +37,11 @@ import (
 // instead (rank_chunks.go): sorted chunks of the same entries, changed in place, so that an insertion or
 // retraction moves at most one chunk's bytes however many rows the partition holds (a Top-N over an
 // updating input keeps every row of its partition); it goes back into its record when its entries shrink
-// to half of rsSmallBytes. (rankBig, below, is the global TopN's list: chunks of entries with their rows.)
+// to half of rsSmallBytes. The global Top-N (topn.go) is one such rankChunks, with a rankStore of its own for
+// the row arena.
 
 const (
 	rsSmallBytes = 512
-	rbChunkMax   = 4096
 	rsFormInline = 0
 	rsFormBig    = 1
 	// rsFormSeen: a keep-first deduplication's partition whose row was emitted: its key is all it keeps
@@ -116,132 +113,6 @@ func readSeq(b []byte) uint64 {
 		n = n<<8 | uint64(c)
 	}
 	return n
-}
-
-// rankBig holds the rows of a global TopN (topn.go) in sorted chunks; a chunk is never changed once written
-// (a change copies it), so emitted rows may reference its strings.
-type rankBig struct {
-	chunks [][]byte
-	rows   []int32 // entries per chunk
-	total  int
-	size   int // bytes of entries
-}
-
-func (bb *rankBig) first(ci int) rEnt {
-	e, _ := parseREnt(bb.chunks[ci], 0)
-	return e
-}
-
-// add appends entries in order (building a rankBig from sorted entries).
-func (bb *rankBig) add(e rEnt) {
-	c := len(bb.chunks) - 1
-	n := len(e.sk) + len(e.row) + 2*binary.MaxVarintLen32
-	if c < 0 || len(bb.chunks[c])+n > rbChunkMax {
-		bb.chunks = append(bb.chunks, make([]byte, 0, rbChunkMax))
-		bb.rows = append(bb.rows, 0)
-		c++
-	}
-	before := len(bb.chunks[c])
-	bb.chunks[c] = appendREnt(bb.chunks[c], e)
-	bb.rows[c]++
-	bb.total++
-	bb.size += len(bb.chunks[c]) - before
-}
-
-// insert puts e in order (after the entries it does not sort before).
-func (bb *rankBig) insert(e rEnt) {
-	if len(bb.chunks) == 0 {
-		bb.add(e)
-		return
-	}
-	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.sk, e.sk) > 0 })
-	ci = max(ci-1, 0)
-	c := bb.chunks[ci]
-	p := 0
-	for p < len(c) {
-		x, next := parseREnt(c, p)
-		if bytes.Compare(x.sk, e.sk) > 0 {
-			break
-		}
-		p = next
-	}
-	nc := make([]byte, 0, len(c)+len(e.sk)+len(e.row)+2*binary.MaxVarintLen32)
-	nc = append(nc, c[:p]...)
-	nc = appendREnt(nc, e)
-	added := len(nc) - p
-	nc = append(nc, c[p:]...)
-	bb.rows[ci]++
-	bb.total++
-	bb.size += added
-	if len(nc) <= rbChunkMax || bb.rows[ci] < 2 {
-		bb.chunks[ci] = nc
-		return
-	}
-	// split in two halves by entries
-	half := int(bb.rows[ci]) / 2
-	q := 0
-	for range half {
-		_, q = parseREnt(nc, q)
-	}
-	a, b := nc[:q:q], nc[q:]
-	bb.chunks[ci] = a
-	bb.chunks = append(bb.chunks, nil)
-	copy(bb.chunks[ci+2:], bb.chunks[ci+1:])
-	bb.chunks[ci+1] = b
-	bb.rows = append(bb.rows, 0)
-	copy(bb.rows[ci+2:], bb.rows[ci+1:])
-	bb.rows[ci+1] = bb.rows[ci] - int32(half)
-	bb.rows[ci] = int32(half)
-}
-
-// remove deletes the entry at offset p..end of chunk ci.
-func (bb *rankBig) remove(ci, p, end int) {
-	c := bb.chunks[ci]
-	bb.rows[ci]--
-	bb.total--
-	bb.size -= end - p
-	if bb.rows[ci] == 0 {
-		bb.chunks = append(bb.chunks[:ci], bb.chunks[ci+1:]...)
-		bb.rows = append(bb.rows[:ci], bb.rows[ci+1:]...)
-		return
-	}
-	nc := make([]byte, 0, len(c)-(end-p))
-	nc = append(nc, c[:p]...)
-	bb.chunks[ci] = append(nc, c[end:]...)
-}
-
-// truncate keeps the first n entries.
-func (bb *rankBig) truncate(n int) {
-	if n >= bb.total {
-		return
-	}
-	kept := 0
-	for ci, c := range bb.chunks {
-		r := int(bb.rows[ci])
-		if kept+r <= n {
-			kept += r
-			continue
-		}
-		p := 0
-		for range n - kept {
-			_, p = parseREnt(c, p)
-		}
-		cut := ci + 1
-		if p == 0 {
-			cut = ci
-		} else {
-			bb.chunks[ci] = append([]byte(nil), c[:p]...)
-			bb.rows[ci] = int32(n - kept)
-		}
-		clear(bb.chunks[cut:])
-		bb.chunks, bb.rows = bb.chunks[:cut], bb.rows[:cut]
-		break
-	}
-	bb.total = n
-	bb.size = 0
-	for _, c := range bb.chunks {
-		bb.size += len(c)
-	}
 }
 
 // rankPart is a partition loaded for a change: where its record is, its rows (inline: parsed into the
@@ -355,7 +226,7 @@ func (rs *rankStore) setTouched(p *rankPart, t int64) {
 	}
 }
 
-// save writes partition p (key, hash h) back: a new record for inline rows (a rankBig when they outgrow
+// save writes partition p (key, hash h) back: a new record for inline rows (a rankChunks when they outgrow
 // rsSmallBytes), or only its last change for a big one; a partition without rows is deleted.
 func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 	if p.count() == 0 && !p.seen {
@@ -438,10 +309,10 @@ func (rs *rankStore) newBig(bb *rankChunks) int {
 	return len(rs.bigs) - 1
 }
 
-// deletePart removes the partition at slot (and frees its rankBig and its rows).
+// deletePart removes the partition at slot (and frees its rankChunks and its rows).
 func (rs *rankStore) deletePart(slot int) { rs.deleteSlot(slot, true) }
 
-// deleteSlot removes the partition at slot and frees its rankBig; dropRows: and counts its stored rows as
+// deleteSlot removes the partition at slot and frees its rankChunks; dropRows: and counts its stored rows as
 // garbage (unless they were dropped one by one already).
 func (rs *rankStore) deleteSlot(slot int, dropRows bool) {
 	b := rs.st.record(slot).body
@@ -534,76 +405,4 @@ func rankDecodeRow(b []byte, dst []types.Value) []types.Value {
 		}
 	}
 	return dst
-}
-
-// prefix returns the number of entries in the chunks before ci, stopping early once it reaches stop.
-func (bb *rankBig) prefix(ci int, stop int64) int64 {
-	var n int64
-	for _, r := range bb.rows[:ci] {
-		n += int64(r)
-		if n >= stop {
-			return stop
-		}
-	}
-	return n
-}
-
-// insertAt inserts e and returns its position (capped at stop).
-func (bb *rankBig) insertAt(e rEnt, stop int64) int64 {
-	bb.insert(e)
-	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.sk, e.sk) > 0 })
-	ci = max(ci-1, 0)
-	pos := int64(0)
-	c := bb.chunks[ci]
-	for q := 0; q < len(c); pos++ {
-		x, next := parseREnt(c, q)
-		if bytes.Equal(x.sk, e.sk) {
-			break
-		}
-		q = next
-	}
-	return min(bb.prefix(ci, stop)+pos, stop)
-}
-
-// at returns the entry at position p.
-func (bb *rankBig) at(p int64) (rEnt, bool) {
-	if p < 0 {
-		return rEnt{}, false
-	}
-	for ci, r := range bb.rows {
-		if p >= int64(r) {
-			p -= int64(r)
-			continue
-		}
-		c := bb.chunks[ci]
-		q := 0
-		for range p {
-			_, q = parseREnt(c, q)
-		}
-		e, _ := parseREnt(c, q)
-		return e, true
-	}
-	return rEnt{}, false
-}
-
-// removeEqual removes the earliest entry whose sort key (without its arrival number) is order and whose row
-// same accepts; it returns the entry (its bytes stay valid) and its former position (capped at stop).
-func (bb *rankBig) removeEqual(order []byte, same func(row []byte) bool, stop int64) (rEnt, int64, bool) {
-	ci := sort.Search(len(bb.chunks), func(i int) bool { f := bb.first(i); return bytes.Compare(f.order(), order) >= 0 })
-	for ci = max(ci-1, 0); ci < len(bb.chunks); ci++ {
-		c := bb.chunks[ci]
-		var pos int64
-		for q := 0; q < len(c); pos++ {
-			e, next := parseREnt(c, q)
-			if k := bytes.Compare(e.order(), order); k > 0 {
-				return rEnt{}, 0, false
-			} else if k == 0 && same(e.row) {
-				rank := min(bb.prefix(ci, stop)+pos, stop)
-				bb.remove(ci, q, next)
-				return e, rank, true
-			}
-			q = next
-		}
-	}
-	return rEnt{}, 0, false
 }

@@ -13,8 +13,11 @@ import (
 // arrival order) and emits the changes of the window of positions offset .. offset+limit-1: +I for a row
 // entering it, -D for a row leaving it. +I/+U input rows are inserted; -U/-D rows remove the earliest
 // equal row (a retraction of an unknown row is ignored), letting the next row into the window. A negative
-// limit means no limit. The output mode is +I/-D. The rows are kept encoded in sorted chunks of bytes
-// (rankBig, rank_store.go): inserting or removing copies one chunk of at most rbChunkMax bytes.
+// limit means no limit. The output mode is +I/-D. It is one partition of a Rank's store (rank_store.go):
+// the entries (sort key, arrival number, row reference) in a rankChunks of 512-byte chunks changed in place
+// (rank_chunks.go), the rows in the store's row arena: inserting or retracting a row moves at most one
+// chunk's bytes and writes the row once, allocating nothing as long as the state does not grow. (Until
+// December 2026 the rows were in 4 KiB chunks, each change copying its chunk into a new allocation.)
 func NewTopN(keys []SortKey, limit, offset int64, out changelog.Output) changelog.Output {
 	return NewTopNTTL(keys, limit, offset, 0, nil, out)
 }
@@ -27,8 +30,10 @@ func NewTopN(keys []SortKey, limit, offset int64, out changelog.Output) changelo
 func NewTopNTTL(keys []SortKey, limit, offset int64, ttl time.Duration, now func() time.Time, out changelog.Output) changelog.Output {
 	t := &topN{keys: keys, offset: max(offset, 0), out: out, ttl: newStateTTL(ttl, now)}
 	t.end = 1<<63 - 1
+	t.stop = t.offset // no limit: a position past the offset is in the window, wherever it is
 	if limit >= 0 && limit+t.offset >= 0 {
 		t.end = limit + t.offset
+		t.stop = t.end
 	}
 	return t
 }
@@ -37,10 +42,16 @@ type topN struct {
 	keys   []SortKey
 	offset int64 // window = positions [offset, end)
 	end    int64
-	out    changelog.Output
-	list   rankBig // the rows in order, as rank_store.go's entries
-	seq    uint64
-	ttl    stateTTL
+	// stop caps the positions the list returns (rankChunks.insertAt): positions past it change nothing
+	// emitted, and counting the chunks before a row's stops there
+	stop int64
+	out  changelog.Output
+	list rankChunks // the rows' entries in order
+	// st holds the row arena of list's rows, the pool of its chunks and the sort key of the entry it
+	// removed last; its partition table is unused (the operator is one partition)
+	st  rankStore
+	seq uint64
+	ttl stateTTL
 	// touched is when a row last changed the list (Unix ms, for the TTL).
 	touched int64
 	keyBuf  []byte
@@ -66,31 +77,42 @@ func (t *topN) Push(b *changelog.Batch) error {
 			t.remove(r.Vals)
 		}
 	}
-	if len(t.batch.Rows) == 0 {
-		return nil
+	var err error
+	if len(t.batch.Rows) > 0 {
+		err = t.out.Push(&t.batch)
+		clear(t.batch.Rows)
+		t.batch.Reset()
+		clear(t.arena) // decoded strings reference the row arena
+		clear(t.dec)
 	}
-	err := t.out.Push(&t.batch)
-	clear(t.batch.Rows)
-	t.batch.Reset()
-	clear(t.arena) // decoded strings reference the list's chunks
-	clear(t.dec)
+	t.tidy()
 	return err
 }
 
-// emit appends a row to the output batch (copied into the batch's arena).
+// tidy compacts the row arena once its garbage (retracted rows) is more than half its live rows (as a
+// Rank's: rankStore.tidy). The old chunks are left to the GC: emitted rows reference their strings.
+func (t *topN) tidy() {
+	if a := &t.st.rows; a.garbage > jsChunkMin && a.garbage*3 > a.used {
+		t.list.moveRows(&t.st, t.st.newRowArena())
+	}
+}
+
+// emit appends a row to the output batch (copied into the batch's arena). A full arena is replaced by one
+// twice its size up to 64 Ki values (the rows emitted keep the old one), so that the arena soon holds a
+// whole push's output and later pushes allocate nothing.
 func (t *topN) emit(kind changelog.Kind, vals []types.Value) {
 	n := len(vals)
 	if len(t.arena)+n > cap(t.arena) {
-		t.arena = make([]types.Value, 0, max(1024, 4*n))
+		t.arena = make([]types.Value, 0, max(1024, 4*n, min(2*cap(t.arena), 1<<16)))
 	}
 	s := len(t.arena)
 	t.arena = append(t.arena, vals...)
 	t.batch.Append(kind, t.arena[s:len(t.arena):len(t.arena)])
 }
 
-// emitEnt emits a stored row (its strings reference the list's chunks, which are never changed).
+// emitEnt emits a stored row (its strings reference the row arena, whose bytes are never changed).
 func (t *topN) emitEnt(kind changelog.Kind, e rEnt) {
-	t.dec = rankDecodeRow(e.row, t.dec)
+	t.dec = rankDecodeRow(t.st.row(&e), t.dec)
 	t.emit(kind, t.dec)
 }
 
@@ -101,7 +123,7 @@ func (t *topN) insert(vals []types.Value) {
 	sl := len(kb)
 	kb = appendRowBinary(kb, vals)
 	t.keyBuf = kb
-	r := t.list.insertAt(rEnt{sk: kb[:sl:sl], row: kb[sl:], ol: ol}, t.end)
+	r := t.list.insertAt(&t.st, rEnt{sk: kb[:sl:sl], row: kb[sl:], ol: ol}, t.stop)
 	t.touched = t.ttl.now
 	if r >= t.end {
 		return
@@ -117,10 +139,10 @@ func (t *topN) insert(vals []types.Value) {
 }
 
 func (t *topN) remove(vals []types.Value) {
-	e, r, ok := t.list.removeEqual(t.keyBuf, func(row []byte) bool {
+	e, r, ok := t.list.removeEqualAt(&t.st, t.keyBuf, func(row []byte) bool {
 		t.dec = rankDecodeRow(row, t.dec)
 		return rowsEqual(t.dec, vals)
-	}, t.end)
+	}, t.stop)
 	if !ok {
 		return
 	}
@@ -150,8 +172,14 @@ func (t *topN) End() error { return t.out.End() }
 func (t *topN) tickTTL() {
 	t.ttl.tick()
 	if t.list.total > 0 && t.ttl.expired(t.touched) {
-		t.list = rankBig{}
+		t.reset()
 	}
+}
+
+// reset drops every row (the TTL expired, or a restore starts).
+func (t *topN) reset() {
+	t.list.release(&t.st)
+	t.st.rows = joinStore{}
 }
 
 // rowsEqual compares two rows value by value (grouping equality, by tag; no types needed).
