@@ -292,3 +292,49 @@ func TestOverAheadStreamingRefused(t *testing.T) {
 		t.Fatalf("want a refusal, got %v", err)
 	}
 }
+
+// BenchmarkOverAhead: SUM, COUNT, MAX over 20,000 rows (PARTITION BY k ORDER BY o), frames of about 2000
+// rows: ending at the current row (2000 PRECEDING, the frame evaluator of over_frame.go) against centred on
+// it (1000 PRECEDING AND 1000 FOLLOWING, over_ahead.go), ROWS and RANGE, in memory and against a 64 KiB
+// budget. One op is one whole run; allocs/op over 20,000 is the allocations per row.
+func BenchmarkOverAhead(b *testing.B) {
+	rows := overSpillInput(20000, 3)
+	ts := []types.Type{types.BigIntType(), types.BigIntType(), types.BigIntType(), types.StringType()}
+	frames := []struct {
+		name string
+		fr   OverFrame
+	}{
+		{"rows-2000-preceding", OverFrame{Rows: true, Preceding: 2000}},
+		{"rows-1000-preceding-1000-following", OverFrame{Rows: true, Ahead: true, Preceding: 1000, Following: 1000}},
+		{"range-600-preceding", OverFrame{Preceding: 600}},
+		{"range-300-preceding-300-following", OverFrame{Ahead: true, Preceding: 300, Following: 300}},
+	}
+	for _, f := range frames {
+		for _, budget := range []int64{0, 64 << 10} {
+			b.Run(fmt.Sprintf("%s/budget=%d", f.name, budget), func(b *testing.B) {
+				dir := b.TempDir()
+				b.ReportAllocs()
+				for b.Loop() {
+					op, err := NewOverAgg(OverConfig{Partition: []int{0}, Order: []SortKey{{Col: 1, NullsFirst: true}}, Frame: f.fr,
+						Aggs: aggCalls(b, ts, "SUM($2)", "COUNT(*)", "MAX($3)"), InTypes: ts, MemBudget: budget, SpillDir: dir}, &discard{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					var batch changelog.Batch
+					for i, r := range rows {
+						batch.Append(changelog.Insert, r)
+						if len(batch.Rows) == 1024 || i == len(rows)-1 {
+							if err := op.Push(&batch); err != nil {
+								b.Fatal(err)
+							}
+							batch.Reset()
+						}
+					}
+					if err := op.End(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
