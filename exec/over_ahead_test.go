@@ -338,3 +338,82 @@ func BenchmarkOverAhead(b *testing.B) {
 		}
 	}
 }
+
+// TestOverAheadRangeExtremes: RANGE BETWEEN CURRENT ROW AND 1 FOLLOWING over BIGINT keys at both ends of
+// the range (where key + 1 overflows int64) holds the keys within 1 after the current one, ascending and
+// descending; 1 FOLLOWING AND 1 FOLLOWING only the key exactly 1 after.
+func TestOverAheadRangeExtremes(t *testing.T) {
+	ts := []types.Type{{Kind: types.BigInt}, {Kind: types.BigInt}}
+	keys := []int64{math.MinInt64, math.MinInt64 + 1, -1, 0, math.MaxInt64 - 1, math.MaxInt64}
+	for _, desc := range []bool{false, true} {
+		rec := &intRowRecorder{}
+		op, err := NewOverAgg(OverConfig{Order: []SortKey{{Col: 0, Desc: desc, NullsFirst: !desc}},
+			Frame: OverFrame{Ahead: true, Following: 1},
+			Aggs:  aggCalls(t, ts, "COUNT(*)"), InTypes: ts}, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op2, err := NewOverAgg(OverConfig{Order: []SortKey{{Col: 0, Desc: desc, NullsFirst: !desc}},
+			Frame: OverFrame{Ahead: true, StartFollowing: true, Preceding: 1, Following: 1},
+			Aggs:  aggCalls(t, ts, "COUNT(*)"), InTypes: ts}, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range []changelog.Output{op, op2} {
+			var b changelog.Batch
+			for i := len(keys) - 1; i >= 0; i-- {
+				b.Append(changelog.Insert, []types.Value{types.IntValue(keys[i]), types.IntValue(1)})
+			}
+			if err := o.Push(&b); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.End(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := "+I[-9223372036854775808 1 2] +I[-9223372036854775807 1 1] +I[-1 1 2] +I[0 1 1] +I[9223372036854775806 1 2] +I[9223372036854775807 1 1]" +
+			" +I[-9223372036854775808 1 1] +I[-9223372036854775807 1 0] +I[-1 1 1] +I[0 1 0] +I[9223372036854775806 1 1] +I[9223372036854775807 1 0]"
+		if desc {
+			want = "+I[9223372036854775807 1 2] +I[9223372036854775806 1 1] +I[0 1 2] +I[-1 1 1] +I[-9223372036854775807 1 2] +I[-9223372036854775808 1 1]" +
+				" +I[9223372036854775807 1 1] +I[9223372036854775806 1 0] +I[0 1 1] +I[-1 1 0] +I[-9223372036854775807 1 1] +I[-9223372036854775808 1 0]"
+		}
+		if got := strings.Join(rec.rows, " "); got != want {
+			t.Errorf("desc=%t:\ngot  %s\nwant %s", desc, got, want)
+		}
+	}
+}
+
+// TestOverAheadRangeTimestampPrecision: RANGE BETWEEN CURRENT ROW AND 1000 ms FOLLOWING over TIMESTAMP(9)
+// keys counts the nanoseconds: 2001 ms is out of the frame of 1000.5 ms (0.5 ms over), in that of 1001 ms.
+func TestOverAheadRangeTimestampPrecision(t *testing.T) {
+	ts := []types.Type{{Kind: types.Timestamp, Precision: 9}, {Kind: types.BigInt}}
+	keys := []types.Value{types.TimestampValue(1000, 500000), types.TimestampValue(1001, 0), types.TimestampValue(2001, 0),
+		types.TimestampValue(2001, 600000)}
+	for _, desc := range []bool{false, true} {
+		rec := &intRowRecorder{}
+		op, err := NewOverAgg(OverConfig{Order: []SortKey{{Col: 0, Desc: desc, NullsFirst: !desc}}, Frame: OverFrame{Ahead: true, Following: 1000},
+			Aggs: aggCalls(t, ts, "COUNT(*)"), InTypes: ts}, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b changelog.Batch
+		for _, k := range keys {
+			b.Append(changelog.Insert, []types.Value{k, types.IntValue(1)})
+		}
+		if err := op.Push(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := op.End(); err != nil {
+			t.Fatal(err)
+		}
+		// ASC: 1000.5 ms {1000.5, 1001}; 1001 {1001, 2001}; 2001 {2001, 2001.6}; 2001.6 {itself}. DESC (the
+		// frame goes down): 2001.6 {2001.6, 2001}; 2001 {2001, 1001}; 1001 {1001, 1000.5}; 1000.5 {itself}.
+		want := "+I[1000 1 2] +I[1001 1 2] +I[2001 1 2] +I[2001 1 1]"
+		if desc {
+			want = "+I[2001 1 2] +I[2001 1 2] +I[1001 1 2] +I[1000 1 1]"
+		}
+		if got := strings.Join(rec.rows, " "); got != want {
+			t.Errorf("desc=%t:\ngot  %s\nwant %s", desc, got, want)
+		}
+	}
+}
