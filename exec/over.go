@@ -21,6 +21,25 @@ type OverFrame struct {
 	// PRECEDING bound as a decimal or float value (Preceding is then unused); NULL (the zero Value) for the
 	// other keys, whose bound is Preceding (an integral key's number, a DATE key's days, a time's ms).
 	Bound types.Value
+	// Frames reaching past the current row (batch only: the sorting operator, over_ahead.go). Ahead: the
+	// frame ends after the current row, Following rows/units after it (FollowBound, as Bound, for a DECIMAL
+	// or DOUBLE key), or at the partition's end (UnboundedFollowing); 0 with a NULL FollowBound is CURRENT
+	// ROW. StartFollowing: the frame starts Preceding rows/units (Bound) after the current row instead of
+	// before it.
+	Ahead, UnboundedFollowing, StartFollowing bool
+	Following                                 int64
+	FollowBound                               types.Value
+}
+
+// rangeOffsets reports whether a RANGE frame has a bound at an offset from the current row's key (which
+// needs exactly one ORDER BY column), not only UNBOUNDED and CURRENT ROW bounds.
+func (f OverFrame) rangeOffsets() bool {
+	if !f.Ahead {
+		return !f.Unbounded
+	}
+	startOff := !f.Unbounded && (f.StartFollowing || f.Preceding != 0 || !f.Bound.IsNull())
+	endOff := !f.UnboundedFollowing && (f.Following != 0 || !f.FollowBound.IsNull())
+	return startOff || endOff
 }
 
 // OverConfig configures an OVER aggregation (Flink's OverAggregate).
@@ -55,6 +74,9 @@ type OverConfig struct {
 func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) {
 	if len(cfg.Order) > 0 {
 		return newSortedOver(cfg, out)
+	}
+	if cfg.Frame.Ahead {
+		return nil, fmt.Errorf("OVER aggregate: frames ending in FOLLOWING are supported in batch mode only; streaming OVER frames end at CURRENT ROW")
 	}
 	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark, partTypes: partTypesOf(cfg.Partition, cfg.InTypes)}
 	if cfg.Frame.Unbounded || cfg.Frame.Rows {

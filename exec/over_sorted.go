@@ -31,7 +31,7 @@ type sortedOver struct {
 	partTypes []types.Type
 	// ord: emitPartition's scratch, the sort order
 	ord []int32
-	ev  *overFrameEval
+	ev  overEval
 	// mem: the estimated memory of the rows kept; past cfg.MemBudget the operator spills (over_spill.go)
 	mem   int64
 	spill *overSpill
@@ -66,10 +66,10 @@ func newSortedOver(cfg OverConfig, out changelog.Output) (changelog.Output, erro
 		o.specs = append(o.specs, s)
 		o.accs = append(o.accs, s.newAcc())
 	}
-	if !cfg.Frame.Rows && !cfg.Frame.Unbounded && len(cfg.Order) != 1 {
+	if !cfg.Frame.Rows && cfg.Frame.rangeOffsets() && len(cfg.Order) != 1 {
 		return nil, fmt.Errorf("OVER aggregate: a RANGE frame with a PRECEDING bound needs exactly one ORDER BY column, got %d", len(cfg.Order))
 	}
-	o.ev = newOverFrameEval(o, false)
+	o.ev = newOverEval(o, false)
 	return o, nil
 }
 

@@ -37,7 +37,7 @@ func (o *sortedOver) startSpill() error {
 	sp.sort.onSpill = func(string) { o.SortSpills++ }
 	o.spill = sp
 	o.ev.close()
-	o.ev = newOverFrameEval(o, true)
+	o.ev = newOverEval(o, true)
 	for k, p := range o.parts {
 		for _, r := range p.rows {
 			if err := o.spillRow(k, r.vals); err != nil {

@@ -113,40 +113,9 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 		}
 		return preOut[c].Name, preOut[c].Type
 	}
-	var frame exec.OverFrame
-	ftext := strings.ToUpper(w.Frame)
-	switch {
-	case ftext == "":
-		frame.Unbounded = true
-	case !strings.HasSuffix(ftext, "CURRENT ROW"):
-		return nil, nil, nil, sql.Errorf(w.P, ErrUnsupported, "OVER window frames must end at CURRENT ROW (got %s)", w.Frame)
-	default:
-		frame.Rows = strings.HasPrefix(ftext, "ROWS")
-		if strings.Contains(ftext, "UNBOUNDED PRECEDING") {
-			frame.Unbounded = true
-		} else if w.FrameStart == nil {
-			frame.Preceding = 0
-		} else {
-			x, err := p.b.expr(w.FrameStart, &scope{})
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			v, err := x.Eval(nil)
-			if err != nil || v.IsNull() || !expr.IsConstant(x) {
-				return nil, nil, nil, sql.Errorf(w.FrameStart.Position(), ErrValidation, "the OVER frame's PRECEDING bound must be a constant")
-			}
-			if boundNegative(v) {
-				return nil, nil, nil, sql.Errorf(w.FrameStart.Position(), ErrValidation, "the OVER frame's PRECEDING bound must not be negative (got %s)", sql.FormatExpr(w.FrameStart))
-			}
-			kname, kt := colType(orderCol)
-			if err := checkFrameBound(w, frame.Rows, x.Type(), kname, kt, order); err != nil {
-				return nil, nil, nil, err
-			}
-			frame.Preceding = v.I
-			if !frame.Rows {
-				frame.Preceding, frame.Bound = rangeBound(v, kt)
-			}
-		}
+	frame, err := p.overFrame(w, func() (string, types.Type) { return colType(orderCol) }, order)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var partition []int
 	for _, e := range w.PartitionBy {
@@ -285,8 +254,7 @@ func (p *Planner) overOrder(w *sql.WindowSpec, sc *scope, addExpr func(x expr.Ex
 // kt): ROWS frames take a row count; RANGE frames, as Flink's (one ORDER BY key), an INTERVAL DAY TO SECOND
 // over a TIMESTAMP or DATE key and a number over a numeric key (a whole number over an integral key, an
 // exact number over a DECIMAL key).
-func checkFrameBound(w *sql.WindowSpec, rows bool, bt types.Type, kname string, kt types.Type, order []exec.SortKey) error {
-	pos := w.FrameStart.Position()
+func checkFrameBound(pos sql.Pos, rows bool, bt types.Type, kname string, kt types.Type, order []exec.SortKey) error {
 	if rows {
 		if !bt.IsIntegral() {
 			return sql.Errorf(pos, ErrValidation, "ROWS frames take a row count, got %s", bt)
@@ -294,7 +262,7 @@ func checkFrameBound(w *sql.WindowSpec, rows bool, bt types.Type, kname string, 
 		return nil
 	}
 	if len(order) > 1 {
-		return sql.Errorf(pos, ErrValidation, "RANGE frames with a PRECEDING bound need exactly one ORDER BY column; use ROWS or order by one column")
+		return sql.Errorf(pos, ErrValidation, "RANGE frames with a PRECEDING or FOLLOWING offset need exactly one ORDER BY column; use ROWS or order by one column")
 	}
 	switch {
 	case (kt.IsTimestamp() || kt.Kind == types.Date) && bt.Kind == types.IntervalDayTime:
@@ -314,7 +282,7 @@ func checkFrameBound(w *sql.WindowSpec, rows bool, bt types.Type, kname string, 
 	case kt.Kind == types.Double || kt.Kind == types.Float:
 		return sql.Errorf(pos, ErrValidation, "RANGE frames over %s (%s) take a number, got %s", kname, kt, bt)
 	}
-	return sql.Errorf(pos, ErrUnsupported, "RANGE frames with a PRECEDING bound over %s (%s) are not supported: order by a numeric, DATE or TIMESTAMP column, or use ROWS", kname, kt)
+	return sql.Errorf(pos, ErrUnsupported, "RANGE frames with a PRECEDING or FOLLOWING offset over %s (%s) are not supported: order by a numeric, DATE or TIMESTAMP column, or use ROWS", kname, kt)
 }
 
 // boundNegative reports a negative PRECEDING bound (a number or an interval).

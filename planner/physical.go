@@ -69,6 +69,13 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return nil, err
 		}
 	case *OverAggregate:
+		if x.Frame.Ahead && !p.Batch {
+			unit := "RANGE"
+			if x.Frame.Rows {
+				unit = "ROWS"
+			}
+			return nil, sql.Errorf(x.Pos, ErrUnsupported, "OVER %s FOLLOWING windows are not supported in stream mode: a streaming OVER frame ends at CURRENT ROW (batch mode runs frames ending in FOLLOWING)", unit)
+		}
 		if x.Order != nil { // ordered by other than one ascending time column (over.go): batch mode only
 			if !p.Batch {
 				return nil, x.OrderAttr.err

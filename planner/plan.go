@@ -8,7 +8,6 @@ package planner
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/sluicesql/sluice/catalog"
@@ -542,23 +541,7 @@ func (n *OverAggregate) Describe() string {
 	for _, c := range n.Partition {
 		parts = append(parts, in[c].Name)
 	}
-	frame := "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-	switch {
-	case n.Frame.Rows && n.Frame.Unbounded:
-		frame = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-	case n.Frame.Rows:
-		frame = fmt.Sprintf("ROWS BETWEEN %d PRECEDING AND CURRENT ROW", n.Frame.Preceding)
-	case !n.Frame.Unbounded && (n.Order == nil || in[n.OrderCol].Type.IsTimestamp()):
-		frame = fmt.Sprintf("RANGE BETWEEN %d ms PRECEDING AND CURRENT ROW", n.Frame.Preceding)
-	case !n.Frame.Unbounded && n.Frame.Bound.T == types.TagDecimal:
-		frame = fmt.Sprintf("RANGE BETWEEN %s PRECEDING AND CURRENT ROW", types.DecimalString(n.Frame.Bound))
-	case !n.Frame.Unbounded && n.Frame.Bound.T == types.TagFloat:
-		frame = fmt.Sprintf("RANGE BETWEEN %s PRECEDING AND CURRENT ROW", strconv.FormatFloat(n.Frame.Bound.Float(), 'g', -1, 64))
-	case !n.Frame.Unbounded && in[n.OrderCol].Type.Kind == types.Date:
-		frame = fmt.Sprintf("RANGE BETWEEN %d DAY PRECEDING AND CURRENT ROW", n.Frame.Preceding)
-	case !n.Frame.Unbounded:
-		frame = fmt.Sprintf("RANGE BETWEEN %d PRECEDING AND CURRENT ROW", n.Frame.Preceding)
-	}
+	frame := overFrameText(n, in)
 	order := in[n.OrderCol].Name + " ASC"
 	if n.Order != nil {
 		order = sortText(n.Order, in)

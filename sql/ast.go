@@ -473,7 +473,8 @@ type WindowSpec struct {
 	PartitionBy []Expr
 	OrderBy     []*OrderItem
 	Frame       string // frame clause text upper-cased and single-spaced, e.g. "RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW"; empty when absent
-	FrameStart  Expr   // the PRECEDING bound expression, nil for UNBOUNDED/CURRENT ROW
+	FrameStart  Expr   // the start's n PRECEDING / n FOLLOWING bound expression, nil for UNBOUNDED/CURRENT ROW
+	FrameEnd    Expr   // the end's (BETWEEN ... AND n PRECEDING / n FOLLOWING) bound expression, nil otherwise
 }
 
 // Case is CASE [operand] WHEN .. THEN .. [ELSE ..] END.

@@ -54,6 +54,7 @@ func forEachChild(e Expr, fn func(Expr)) {
 				fn(o.Expr)
 			}
 			fn(e.Over.FrameStart)
+			fn(e.Over.FrameEnd)
 		}
 	case *Case:
 		fn(e.Operand)

@@ -603,9 +603,9 @@ func (p *parser) windowSpecParen() *WindowSpec {
 		if p.acceptKw("BETWEEN") {
 			lo, loExpr := p.frameBound()
 			p.expectKw("AND")
-			hi, _ := p.frameBound()
+			hi, hiExpr := p.frameBound()
 			w.Frame = unit + " BETWEEN " + lo + " AND " + hi
-			w.FrameStart = loExpr
+			w.FrameStart, w.FrameEnd = loExpr, hiExpr
 		} else {
 			lo, loExpr := p.frameBound()
 			w.Frame = unit + " " + lo
@@ -631,7 +631,7 @@ func (p *parser) frameBound() (string, Expr) {
 	}
 	e := p.checkedAdditive()
 	if p.acceptKw("FOLLOWING") {
-		return FormatExpr(e) + " FOLLOWING", nil
+		return FormatExpr(e) + " FOLLOWING", e
 	}
 	p.expectKw("PRECEDING")
 	return FormatExpr(e) + " PRECEDING", e
