@@ -63,14 +63,9 @@ func (s *distinctSet) addNarrow(k uint64, d int64) (int64, bool) {
 		return 0, false
 	}
 	c := int64(sl.cnt) + d
-	if c < 1 || c > math.MaxUint32 {
+	if !s.putNarrow(sl, k, c) {
 		return 0, false
 	}
-	if sl.cnt == 0 {
-		sl.key = uint32(k)
-		s.n++
-	}
-	sl.cnt = uint32(c)
 	return c, true
 }
 
@@ -81,16 +76,24 @@ func (s *distinctSet) orNarrow(k uint64, bits int64) (int64, bool) {
 		return 0, false
 	}
 	old := int64(sl.cnt)
-	c := old | bits
-	if c < 1 || c > math.MaxUint32 {
+	if !s.putNarrow(sl, k, old|bits) {
 		return 0, false
+	}
+	return old, true
+}
+
+// putNarrow sets the count of key k's slot sl (narrowProbe; an empty slot is taken) to c: false when c does
+// not fit a narrow count (nothing changed).
+func (s *distinctSet) putNarrow(sl *narrowSlot, k uint64, c int64) bool {
+	if c < 1 || c > math.MaxUint32 {
+		return false
 	}
 	if sl.cnt == 0 {
 		sl.key = uint32(k)
 		s.n++
 	}
 	sl.cnt = uint32(c)
-	return old, true
+	return true
 }
 
 func (s *distinctSet) growNarrow() {
