@@ -26,8 +26,8 @@ func Crash(t testing.TB, out changelog.Output) {
 		t.Fatalf("kafka.Crash: %T is not a kafka sink output", out)
 		return
 	}
-	for _, cl := range o.producers() {
-		if err := cl.Flush(context.Background()); err != nil {
+	if o.cl != nil {
+		if err := o.cl.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,7 +37,9 @@ func Crash(t testing.TB, out changelog.Output) {
 			p.cl.Close()
 		}
 	}
-	o.closeWriters()
+	if o.cl != nil && o.cl != o.base {
+		o.cl.Close()
+	}
 	o.base.Close()
 	o.stopAfter()
 	o.cancel()

@@ -3,6 +3,8 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicesql/sluice/connectors"
 )
 
@@ -25,9 +27,16 @@ func (o *output) Abort() error {
 		for _, p := range o.tx.takePending(1<<63 - 1) {
 			p.cl.Close()
 		}
-		o.abortOpen(context.WithoutCancel(o.ctx))
+		if o.cl != nil {
+			actx, cancel := o.rctx(context.WithoutCancel(o.ctx))
+			_ = o.cl.AbortBufferedRecords(actx)
+			_ = o.cl.EndTransaction(actx, kgo.TryAbort)
+			cancel()
+		}
 	}
-	o.closeWriters()
+	if o.cl != nil && o.cl != o.base {
+		o.cl.Close()
+	}
 	o.cancel()
 	o.base.Close()
 	o.stopAfter()
@@ -36,7 +45,7 @@ func (o *output) Abort() error {
 
 // Abort stops the interval flusher and closes the producer without writing the buffer.
 func (u *upsertOutput) Abort() error {
-	if u.buffered() && !u.ended {
+	if u.kb != nil && !u.ended {
 		close(u.stop)
 		<-u.done
 	}
