@@ -30,9 +30,10 @@ var errJobFailed = errors.New("the job failed while processing input")
 // pushFailure is the graph's failure mark: the first error a push returned.
 type pushFailure struct{ err atomic.Pointer[error] }
 
-// mark records err (the first one wins) and returns it.
+// mark records err (the first one wins) and returns it. A cancellation is not a failure of the input: a push
+// that a STOP or cancel interrupted must not refuse the STOP's savepoint.
 func (f *pushFailure) mark(err error) error {
-	if err != nil && f != nil {
+	if err != nil && f != nil && !errors.Is(err, context.Canceled) {
 		f.err.CompareAndSwap(nil, &err)
 	}
 	return err
@@ -128,9 +129,5 @@ func errorRank(err error) int {
 
 // markSubtaskError marks the graph failed with the error of a keyed subtask's item (exec.Exchange.SetOnError):
 // also an error inside the operator itself, which no wrapper of its inputs and output sees (its mini-batch
-// flush on a tick). A cancellation is not a failure of the input.
-func (g *graph) markSubtaskError(err error) {
-	if !errors.Is(err, context.Canceled) {
-		g.failure.mark(err)
-	}
-}
+// flush on a tick).
+func (g *graph) markSubtaskError(err error) { g.failure.mark(err) }
