@@ -134,6 +134,7 @@ type stageBuild struct {
 	taken    map[*batchStage]int // edges of each input built so far (batch_reuse.go)
 	building []planner.Node      // the operators being built, innermost last (batch_mixed.go)
 	under    map[builtEdge]int   // per operator and input stage: edges built so far (batch_mixed.go)
+	inputs   []builtInput        // the inputs buildInputs is building, innermost last (batch_mixed.go)
 	orderErr error               // an input built for another edge than planned (batch_mixed.go)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/planner"
 )
 
@@ -24,10 +25,13 @@ import (
 // graph's build walks them in the same order today (a join's left then right, a union's inputs in order);
 // were it ever to differ, an edge would silently read another key's partitioning. So every edge built is
 // compared with the edge planned at its place: the operator whose build reached it (the innermost operator
-// being built that has the input among its inputs), which of that operator's inputs it is (the first time it
-// is reached under that operator, the first such input, and so on), and the key columns of the partitioning
-// it is given against the operator's keys for that input. A difference fails the build with an internal error
-// naming both edges.
+// being built that has the input among its inputs), which of that operator's inputs it is, and the key
+// columns of the partitioning it is given against the operator's keys for that input. A difference fails the
+// build with an internal error naming both edges. Which input it is comes from the build itself: operators
+// with several inputs (joins, unions) build them through graph.buildInputs, which records the input being
+// built, so a build that took a join's right side first would be caught even for a self-join, whose two
+// inputs are the same node (counting the edges reached under the operator would take the first for the
+// left). Operators with one input build it directly; their input's index is its place among their inputs.
 
 // planTasksHook, when set by a test, is called once planTasks has decided the tasks and partitionings (it
 // may reorder a stage's planned edges to check that the build notices). It is nil in production.
@@ -48,6 +52,42 @@ func hashedEdge(es []stageEdge) bool {
 		}
 	}
 	return false
+}
+
+// buildOrderHook, when set by a test, gives the order in which buildInputs builds operator n's inputs (a
+// permutation of their indexes), to check that the build order is checked. It is nil in production.
+var buildOrderHook func(n planner.Node) []int
+
+// buildInputs builds the inputs of operator n (a join's left and right, a union's inputs), input i into
+// outs[i], in their order, recording in a stage's build which input is being built (checkEdge).
+func (g *graph) buildInputs(n planner.Node, outs []changelog.Output, j *Job) error {
+	ins := n.Inputs()
+	order := make([]int, len(ins))
+	for i := range order {
+		order[i] = i
+	}
+	if buildOrderHook != nil {
+		order = buildOrderHook(n)
+	}
+	for _, i := range order {
+		if g.stage != nil {
+			g.stage.inputs = append(g.stage.inputs, builtInput{n, i})
+		}
+		err := g.build(ins[i], outs[i], j)
+		if g.stage != nil {
+			g.stage.inputs = g.stage.inputs[:len(g.stage.inputs)-1]
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// builtInput is input index of operator parent, being built by buildInputs.
+type builtInput struct {
+	parent planner.Node
+	index  int
 }
 
 // builtEdge is an operator and an input stage it reads, for counting the edges built under the operator.
@@ -98,19 +138,25 @@ func (b *stageBuild) checkEdge(in *batchStage, i int) error {
 	if parent == nil {
 		return fail("outside of any operator reading it")
 	}
-	if b.under == nil {
-		b.under = map[builtEdge]int{}
-	}
-	c := b.under[builtEdge{parent, in}]
-	b.under[builtEdge{parent, in}]++
 	index := -1
-	for j, x := range parent.Inputs() {
-		if x == in.root {
-			if c == 0 {
-				index = j
-				break
+	if k := len(b.inputs); k > 0 && b.inputs[k-1].parent == parent {
+		index = b.inputs[k-1].index // the input buildInputs is building
+	} else {
+		// An operator that builds its input directly: its place among the operator's inputs (the first
+		// time it is reached under the operator, the first such place, and so on).
+		if b.under == nil {
+			b.under = map[builtEdge]int{}
+		}
+		c := b.under[builtEdge{parent, in}]
+		b.under[builtEdge{parent, in}]++
+		for j, x := range parent.Inputs() {
+			if x == in.root {
+				if c == 0 {
+					index = j
+					break
+				}
+				c--
 			}
-			c--
 		}
 	}
 	if parent != want.parent || index != want.index {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -132,6 +133,36 @@ func TestBatchStageBuildOrderChecked(t *testing.T) {
 				t.Fatalf("without the hook: %v\n%s", err, notice)
 			}
 		})
+	}
+}
+
+// Within one operator the build order of its inputs is checked too: a hook that makes the build take a
+// join's right input before its left makes a self-join by two keys (both inputs the same reused scan, so
+// only the input's index tells them apart) fail with an internal error naming the edges, instead of the
+// right side reading the left key's partitioning. Without the hook the same queries run.
+func TestBatchInputBuildOrderChecked(t *testing.T) {
+	table := reuseKeyTable(t)
+	for _, q := range []string{"SELECT x.a, x.b, y.a, y.b FROM r x JOIN r y ON x.a = y.b;", mixedQuery} {
+		buildOrderHook = func(n planner.Node) []int {
+			if _, ok := n.(*planner.Join); ok {
+				return []int{1, 0}
+			}
+			order := make([]int, len(n.Inputs()))
+			for i := range order {
+				order[i] = i
+			}
+			return order
+		}
+		t.Cleanup(func() { buildOrderHook = nil })
+		err, notice := queryErr(t, table+q, map[string]string{"parallelism.default": "2"})
+		want := "as input 1 of HashJoin where the plan has input 0 of HashJoin"
+		if err == nil || !strings.Contains(err.Error(), "internal error: stage 2") || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: want an internal error containing %q, got %v\n%s", q, want, err, notice)
+		}
+		buildOrderHook = nil
+		if _, notice, _, err := queryRun(t, table+q, map[string]string{"parallelism.default": "2"}); err != nil {
+			t.Fatalf("%s without the hook: %v\n%s", q, err, notice)
+		}
 	}
 }
 

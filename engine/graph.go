@@ -450,10 +450,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
 		}
-		if err := g.build(n.Left, l, j); err != nil {
-			return err
-		}
-		return g.build(n.Right, r, j)
+		return g.buildInputs(n, []changelog.Output{l, r}, j) // batch_mixed.go
 	case *planner.LookupJoin:
 		cfg := exec.LookupJoinConfig{LeftKeys: n.LeftKeys, RightWidth: len(n.Table.PhysicalColumns()), Outer: n.Outer, Source: g.lookupSource(n)}
 		if out, in := fieldTypes(n.Fields()), len(n.Input.Fields()); len(out) == in+cfg.RightWidth {
@@ -472,10 +469,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
 		}
-		if err := g.build(n.Left, l, j); err != nil {
-			return err
-		}
-		return g.build(n.Right, r, j)
+		return g.buildInputs(n, []changelog.Output{l, r}, j) // batch_mixed.go
 	case *planner.Join:
 		cfg := exec.JoinConfig{Type: n.Type, LeftKeys: n.LeftKeys, RightKeys: n.RightKeys, Residual: n.Residual, Batch: n.Batch, Interval: n.Interval, TTL: g.ttl,
 			LeftInsertOnly: n.LeftInsertOnly, RightInsertOnly: n.RightInsertOnly}
@@ -496,21 +490,13 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if !g.batch {
 			g.register(n, l) // both inputs share one operator: exec.StateOf finds it
 		}
-		if err := g.build(n.Left, l, j); err != nil {
-			return err
-		}
-		return g.build(n.Right, r, j)
+		return g.buildInputs(n, []changelog.Output{l, r}, j) // batch_mixed.go
 	case *planner.Union:
 		outs := exec.NewUnion(len(n.Ins), out)
 		if !g.batch {
 			g.register(n, outs[0])
 		}
-		for i, in := range n.Ins {
-			if err := g.build(in, outs[i], j); err != nil {
-				return err
-			}
-		}
-		return nil
+		return g.buildInputs(n, outs, j) // batch_mixed.go
 	}
 	return fmt.Errorf("engine: no operator for plan node %T", n)
 }
