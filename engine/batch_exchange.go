@@ -275,10 +275,25 @@ func (g *graph) stageGraph() *graph {
 		maxPar: g.maxPar, subtasks: g.subtasks, idleTimeout: g.idleTimeout}
 }
 
+// spillDir is where a task's operators spill (sort runs, OVER queues): the job's directory under its share
+// of 'io.tmp.dirs' (tasks take the directories in turn), not that directory itself. The job's directory is
+// removed when the job ends and swept by the next staged job when a kill left it, so an attempt that failed
+// before its sort ended (which removes its runs only then) or a killed process leaves none of them behind
+// (TestBatchSpillFilesInJobDir). The directory is made once the job is submitted (makeDirs), before a task
+// runs; the operators create their files only as they run.
+func (sj *stagedJob) spillDir(tk *stageTask) string {
+	dirs := sj.g.tmpDirs
+	if len(dirs) == 0 {
+		dirs = []string{sj.g.tempDir}
+	}
+	return filepath.Join(dirs[(tk.st.id+tk.index)%len(dirs)], "sluice-job-"+sj.job.id)
+}
+
 // build builds one attempt of a stage's task.
 func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 	st := tk.st
 	run := &stageRun{g: sj.g.stageGraph()}
+	run.g.tempDir = sj.spillDir(tk)
 	run.g.stage = &stageBuild{sj: sj, st: st, task: tk, run: run, attempt: attempt}
 	var out changelog.Output
 	if st.path != "" {
