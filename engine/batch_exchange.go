@@ -159,6 +159,9 @@ func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
 		}
 		return nil
 	}
+	if stageRootsHook != nil {
+		stageRootsHook(roots) // batch_mixed.go
+	}
 	sj := &stagedJob{g: g, job: j, cut: map[planner.Node]bool{}, byRoot: map[planner.Node]*batchStage{}}
 	seen := map[planner.Node]bool{}
 	var mark func(n planner.Node)

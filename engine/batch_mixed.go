@@ -18,7 +18,9 @@ import (
 // task it would come out P times; Flink broadcasts only to a join's broadcast side, never to a union). So
 // the producer deals that input's rows round-robin into P subpartitions (a partitioning without keys, as a
 // sink's rebalance), task i reading subpartition i. That holds only for an insert-only input: a changelog's
-// -U and +U of one key dealt to two tasks would come out of order; such a stage stays one task.
+// -U and +U of one key dealt to two tasks would come out of order. A changelog with an upsert key is hashed
+// by that key instead (every change of a key through one task, in order); one without stays one task
+// (changelogRead below, which also checks the changelogs a stage reads by key).
 //
 // The check: a stage task reading one input by several edges (a self-join by two keys, the mixed stage above)
 // takes the partitionings in the order planTasks walked its operators' inputs (stageBuild.nextInputSlot). The
@@ -37,10 +39,56 @@ import (
 // may reorder a stage's planned edges to check that the build notices). It is nil in production.
 var planTasksHook func(sj *stagedJob)
 
-// dealable reports an unhashed edge of a keyed stage whose rows may be dealt round-robin to the stage's tasks:
-// its input is insert-only.
-func dealable(e stageEdge) bool {
-	return e.in.root.Mode().IsInsertOnly()
+// stageRootsHook, when set by a test, is called with a batch job's plan before it is cut into stages (it may
+// rewrite it in place: a shape the planner does not make today). It is nil in production.
+var stageRootsHook func(roots []planner.Node)
+
+// changelogRead decides, by the changelog its input carries, how a keyed stage running as several tasks
+// reads edge e: the columns its rows are hashed by to the tasks (nil and hashed false: dealt round-robin), or
+// why the stage must stay one task ("" when it need not).
+//
+//   - An insert-only input: as planned, hashed by the operator's keys, or dealt round-robin when a row-wise
+//     operator reads it (each row alone; every row reaches one task).
+//   - A changelog read by key: the operator keeps each of its keys apart, so its changes only need to reach
+//     one task, in their order. A retract stream (every change carries its whole row, -U before +U) holds
+//     that whatever the keys: the -U and +U of one row going to two tasks belong to two of the operator's
+//     keys. An upsert stream (no -U; a -D may carry only its key) holds it only when the operator's keys
+//     are among its upsert key's columns (a ChangelogNormalize on the upsert key, as the planner puts behind
+//     an upsert-kafka scan); by other columns a key's -D could reach another task than its +U.
+//   - A changelog read by a row-wise operator (a UNION ALL of it beside a join): its rows are hashed by its
+//     upsert key, so every change of a key goes through one task, in its order (dealt round-robin, a key's
+//     -U and +U, or +U and -D, could come out of two tasks in the other order). Without an upsert key (a
+//     retract stream of whole rows) nothing keeps a key's changes together: one task.
+func changelogRead(e stageEdge) (keys []int, hashed bool, reason string) {
+	m := e.in.root.Mode()
+	if m.IsInsertOnly() {
+		return e.keys, e.hashed, ""
+	}
+	if e.hashed {
+		if len(m.UpsertKey) > 0 && !m.Kinds.Has(changelog.UpdateBefore) {
+			for _, k := range e.keys {
+				if !slices.Contains(m.UpsertKey, k) {
+					return nil, false, fmt.Sprintf("%s reads the upsert changelog of stage %d (%s) by columns %v, not among its upsert key's %v, so a key's changes could reach two tasks",
+						stageLabel(e.parent), e.in.id, e.in.name, e.keys, m.UpsertKey)
+				}
+			}
+		}
+		return e.keys, true, ""
+	}
+	if len(m.UpsertKey) > 0 {
+		return m.UpsertKey, false, "" // hashed by the upsert key, though not by the operator's keys
+	}
+	return nil, false, fmt.Sprintf("%s reads the changelog of stage %d (%s), which has no upsert key, row by row; dealt to several tasks, a row's -U and +U could come out in the other order",
+		stageLabel(e.parent), e.in.id, e.in.name)
+}
+
+// unhashedKeys is the columns by which a row-wise operator's input in is hashed to a keyed stage's tasks:
+// its upsert key when it is a changelog (changelogRead), else none (round-robin).
+func unhashedKeys(in *batchStage) []int {
+	if m := in.root.Mode(); !m.IsInsertOnly() {
+		return m.UpsertKey
+	}
+	return nil
 }
 
 // hashedEdge reports edges of which one at least is read by key: a keyed stage, not one of row-wise
@@ -170,7 +218,7 @@ func (b *stageBuild) checkEdge(in *batchStage, i int) error {
 	}
 	keys, hashed := batchHashKeys(parent, index)
 	if !hashed {
-		keys = nil
+		keys = unhashedKeys(in)
 	}
 	if !slices.Equal(got, keys) {
 		return fail("as input %d of %s partitioned by columns %v, not by its keys %v", index, stageLabel(parent), got, keys)

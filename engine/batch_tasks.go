@@ -22,12 +22,13 @@ import (
 // than the NULL-aware anti join, window ranks with PARTITION BY), the operators above them work row by row
 // (Calc, Union, Expand, lookup joins, window TVFs other than SESSION), and each of its inputs is read by
 // it by key (a result that other stages read too gets a partitioning per key: batch_reuse.go), or by a
-// row-wise operator from an insert-only input dealt round-robin to the tasks (batch_mixed.go). Task i owns the
+// row-wise operator from an insert-only input dealt round-robin to the tasks, or from a changelog hashed by
+// its upsert key (batch_mixed.go changelogRead). Task i owns the
 // key groups kg with kg * P / maxParallelism = i, as keyed subtasks do in streaming.
 // A source stage (no input stage) whose scans are of connectors.ParallelSources under row-wise operators runs
 // as their Subtasks(P) tasks (splitScans: beside them, VALUES and a scan of another source, jdbc, are read
 // whole by task 0). Every other stage (a global operator: keyless aggregates and joins, Sort, ORDER BY ...
-// LIMIT, ranks without PARTITION BY; a keyed stage reading a changelog input unhashed, batch_mixed.go; the
+// LIMIT, ranks without PARTITION BY; a keyed stage reading a changelog that no key keeps together, batch_mixed.go; the
 // Collect stage of a SELECT, batch_select.go) runs as one task (Flink's Exchange(distribution=[single])); sink
 // stages run as tasks of their own (batch_sink.go).
 //
@@ -168,10 +169,15 @@ func (sj *stagedJob) planTasks(p int) {
 		}
 		if p > 1 && keyed[st] {
 			n = p
-			for _, e := range edges[st] {
-				if !e.hashed && (!dealable(e) || !hashedEdge(edges[st])) {
+			for i, e := range edges[st] {
+				keys, hashed, reason := changelogRead(e) // batch_mixed.go
+				if reason != "" {
+					fmt.Fprintf(sj.g.notice, "[INFO] Job %s: stage %d (%s) runs as one task: %s.\n", sj.job.id, st.id, st.name, reason)
+				}
+				if reason != "" || !hashed && !hashedEdge(edges[st]) {
 					n = 1 // (a reused input read by key gets a partitioning of its own: batch_reuse.go)
 				}
+				edges[st][i].keys = keys
 			}
 		}
 		if keyed[st] && forwardTasks(edges[st]) > 0 {
