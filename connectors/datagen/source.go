@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -136,8 +137,12 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 		listener = s.subSplits[i]
 	}
 	if listener != nil {
+		namer, _ := listener.(connectors.SplitNamer)
 		for _, j := range own {
 			listener.AddSplit(j)
+			if namer != nil {
+				namer.NameSplit(j, rangeName(j))
+			}
 		}
 	}
 	rate := float64(s.rps) * float64(len(own)) / float64(k)
@@ -200,6 +205,11 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 	}
 	return nil
 }
+
+// rangeName names range j for its checkpointed split watermark (connectors.SplitNamer): the ranges are cut
+// once, at the first start, and keep their numbers at any parallelism, so a restored range starts from its
+// own watermark (a range read to its end before a checkpoint is finished again at once).
+func rangeName(j int) string { return "range " + strconv.Itoa(j) }
 
 // rangePCG is the fresh random source of range j: the table's seed for the first (as a single instance),
 // a mix of it and j for the others.
