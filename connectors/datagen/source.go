@@ -125,16 +125,12 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 	for j := i; j < k; j += n {
 		own = append(own, j)
 	}
-	if len(own) == 0 {
-		if s.Bounded() {
-			return nil
-		}
-		<-ctx.Done()
-		return ctx.Err()
-	}
 	listener := s.splits
 	if len(s.subSplits) == n {
 		listener = s.subSplits[i]
+	}
+	if len(own) == 0 && s.Bounded() {
+		return nil
 	}
 	if listener != nil {
 		namer, _ := listener.(connectors.SplitNamer)
@@ -144,6 +140,16 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 				namer.NameSplit(j, rangeName(j))
 			}
 		}
+		// An empty push tells the watermark assigner the ranges as announced: a subtask without ranges (restored
+		// from a checkpoint with fewer) is then idle in the subtasks' union instead of holding the watermark at
+		// the lowest for good, and a restored range's watermark counts before its next rows.
+		if err := out.Push(&changelog.Batch{}); err != nil {
+			return err
+		}
+	}
+	if len(own) == 0 {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	rate := float64(s.rps) * float64(len(own)) / float64(k)
 	bs := batchSize(rate)
