@@ -80,7 +80,7 @@ func runSplitRestart(t *testing.T, s *Session, addr string, p *splitRestartPace,
 			}
 		}
 		slices.Sort(missing)
-		t.Fatalf("after the restart: %d windows, want %d; %d missing: %.400v\n%s", len(got), len(want), len(missing), missing, notice)
+		t.Fatalf("the second run: %d windows, want %d; %d missing: %.400v\n%s", len(got), len(want), len(missing), missing, notice)
 	}
 	if p.failAt > 0 && (!p.failed.Load() || j.Metrics().Restarts != 1) {
 		t.Fatalf("failure injected %v, restarts %d; want true and 1\n%s", p.failed.Load(), j.Metrics().Restarts, notice)

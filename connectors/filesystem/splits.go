@@ -25,8 +25,10 @@ import (
 // be late.
 //
 // The watermark of the subtasks' union is checkpointed by the engine (exec.SubtaskWatermarkState), the files'
-// positions by the source: both restore at any parallelism. A restored file starts from the lowest watermark
-// again, and the restored union never sends a watermark downstream already saw.
+// positions by the source: both restore at any parallelism. Every file's split is named by its relative path
+// (connectors.SplitNamer), so a file half read at the checkpoint restores with its own watermark in whichever
+// subtask reads it next; a file read completely is done in the position, not read again and so not announced
+// (it holds nothing back). The restored union never sends a watermark downstream already saw.
 
 // WatermarkIdleTimeout is the generic 'scan.watermark.idle-timeout' option, for this connector's file splits.
 var WatermarkIdleTimeout = options.Duration("scan.watermark.idle-timeout").
