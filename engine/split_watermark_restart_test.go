@@ -147,7 +147,8 @@ CREATE TABLE got (ws TIMESTAMP(3), k BIGINT, cnt BIGINT, PRIMARY KEY (ws, k) NOT
 // four times slower, so range 0 ends first) whose row time is the id's offset in its range (both ranges span
 // the same time, and each holds the other back). The failure comes after range 0 has ended, while range 1 runs.
 // Restored, range 0 is finished again at once (its name also gives it its checkpointed watermark), range 1
-// starts from its own.
+// starts from its own. A regression test: it passed before SplitNamer too (a bounded range read to its end is
+// finished from the position, and an unbounded one never ends).
 func TestSplitWatermarkRestartDatagen(t *testing.T) {
 	const rows, half = 8000, 4000
 	addr := exchangeBroker(t)
@@ -169,7 +170,9 @@ CREATE TEMPORARY VIEW dg_v AS SELECT pace(id, CASE WHEN id < HALF THEN 20 ELSE 8
 // round's closing file) after them. The failure comes after a.csv has been read, while b.csv is read.
 // Restored, a.csv is done (not read again, so not announced), b.csv resumes after its rows already pushed
 // with its checkpointed watermark. The uninterrupted run reads the same directory bounded; the windows are
-// of the ids below 4700, which the monitored run's final watermark (c.csv's last row less 1 s) closes too.
+// of the ids below 4700, which the monitored run's final watermark (c.csv's last row less 1 s) closes too. A
+// regression test: it passed before SplitNamer too (a file read completely is done in the position, and a file
+// half read is held by the round's hold split or read alone as its closing file).
 func TestSplitWatermarkRestartFiles(t *testing.T) {
 	addr := exchangeBroker(t)
 	dir := t.TempDir()
