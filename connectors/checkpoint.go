@@ -91,9 +91,11 @@ type SplitListener interface {
 
 // SplitNamer is implemented by a SplitListener that keeps its per-split watermarks across a restart from a
 // checkpoint: a source that can name its splits stably (across runs and parallelism; Kafka: topic and
-// partition) calls NameSplit right after AddSplit. Restored, the split then starts from the watermark
-// checkpointed under its name, so that a split whose rows were all read before the checkpoint does not hold
-// the watermark back for good (its watermark is otherwise unknown until its next row).
+// partition; nexmark: its generator; datagen: its range; filesystem: the file's relative path) calls NameSplit
+// right after AddSplit. Restored, the split then starts from the watermark checkpointed under its name, so
+// that a split whose rows were all read before the checkpoint does not hold the watermark back for good (its
+// watermark is otherwise unknown until its next row). Finished splits are not checkpointed: a source restores
+// them as finished from its position (it calls FinishSplit again, or does not announce them).
 type SplitNamer interface {
 	NameSplit(id int, name string)
 }

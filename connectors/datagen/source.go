@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -124,21 +125,31 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 	for j := i; j < k; j += n {
 		own = append(own, j)
 	}
-	if len(own) == 0 {
-		if s.Bounded() {
-			return nil
-		}
-		<-ctx.Done()
-		return ctx.Err()
-	}
 	listener := s.splits
 	if len(s.subSplits) == n {
 		listener = s.subSplits[i]
 	}
+	if len(own) == 0 && s.Bounded() {
+		return nil
+	}
 	if listener != nil {
+		namer, _ := listener.(connectors.SplitNamer)
 		for _, j := range own {
 			listener.AddSplit(j)
+			if namer != nil {
+				namer.NameSplit(j, rangeName(j))
+			}
 		}
+		// An empty push tells the watermark assigner the ranges as announced: a subtask without ranges (restored
+		// from a checkpoint with fewer) is then idle in the subtasks' union instead of holding the watermark at
+		// the lowest for good, and a restored range's watermark counts before its next rows.
+		if err := out.Push(&changelog.Batch{}); err != nil {
+			return err
+		}
+	}
+	if len(own) == 0 {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	rate := float64(s.rps) * float64(len(own)) / float64(k)
 	bs := batchSize(rate)
@@ -200,6 +211,11 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 	}
 	return nil
 }
+
+// rangeName names range j for its checkpointed split watermark (connectors.SplitNamer): the ranges are cut
+// once, at the first start, and keep their numbers at any parallelism, so a restored range starts from its
+// own watermark (a range read to its end before a checkpoint is finished again at once).
+func rangeName(j int) string { return "range " + strconv.Itoa(j) }
 
 // rangePCG is the fresh random source of range j: the table's seed for the first (as a single instance),
 // a mix of it and j for the others.

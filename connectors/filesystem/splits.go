@@ -25,8 +25,10 @@ import (
 // be late.
 //
 // The watermark of the subtasks' union is checkpointed by the engine (exec.SubtaskWatermarkState), the files'
-// positions by the source: both restore at any parallelism. A restored file starts from the lowest watermark
-// again, and the restored union never sends a watermark downstream already saw.
+// positions by the source: both restore at any parallelism. Every file's split is named by its relative path
+// (connectors.SplitNamer), so a file half read at the checkpoint restores with its own watermark in whichever
+// subtask reads it next; a file read completely is done in the position, not read again and so not announced
+// (it holds nothing back). The restored union never sends a watermark downstream already saw.
 
 // WatermarkIdleTimeout is the generic 'scan.watermark.idle-timeout' option, for this connector's file splits.
 var WatermarkIdleTimeout = options.Duration("scan.watermark.idle-timeout").
@@ -83,8 +85,19 @@ func (f *fileSplits) announce(rel string) int {
 		id, f.next = f.next, f.next+1
 	}
 	f.ids[rel] = id
-	f.l.AddSplit(id)
+	f.add(id, rel)
 	return id
+}
+
+// add announces split id for the file at rel and names it by the file's relative path (connectors.SplitNamer),
+// so that its watermark is checkpointed and a file half read restores with it, in whichever subtask reads
+// it next. A file read completely is done in the position and not read (nor announced) again; the hold split
+// has no name: it has no rows and no watermark of its own.
+func (f *fileSplits) add(id int, rel string) {
+	f.l.AddSplit(id)
+	if n, ok := f.l.(connectors.SplitNamer); ok && rel != holdSplit {
+		n.NameSplit(id, rel)
+	}
 }
 
 // holdSplit names the hold split in the numbering (no file's relative path is empty).
@@ -103,7 +116,7 @@ func (f *fileSplits) open(rel string) int {
 	if !ok {
 		return f.announce(rel)
 	}
-	f.l.AddSplit(id)
+	f.add(id, rel)
 	return id
 }
 

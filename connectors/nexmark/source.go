@@ -3,6 +3,7 @@ package nexmark
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -89,6 +90,13 @@ func (s *source) Run(ctx context.Context, out changelog.Output) error {
 	return s.RunSubtask(ctx, out, 0, 1)
 }
 
+// generatorName names generator j for its checkpointed split watermark (connectors.SplitNamer): the number of
+// generators is fixed at the first start (num-event-generators, else the parallelism) and kept by the
+// position, so a restored generator starts from its own watermark. With keep-alive a generator that has
+// made all its events is not finished (it keeps holding the watermark at its last event's); restored, it
+// would otherwise hold it at the lowest for good.
+func generatorName(j int) string { return "generator " + strconv.Itoa(j) }
+
 // split is one generator that a subtask runs.
 type split struct {
 	id  int
@@ -116,13 +124,23 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 		listener = s.subSplits[i]
 	}
 	if listener != nil {
+		namer, _ := listener.(connectors.SplitNamer)
 		for _, sp := range own {
 			listener.AddSplit(sp.id)
+			if namer != nil {
+				namer.NameSplit(sp.id, generatorName(sp.id))
+			}
 		}
 		for _, sp := range own {
 			if !sp.gen.hasNext() && !s.keepAlive { // nothing left (done before a restore, or no share)
 				listener.FinishSplit(sp.id)
 			}
+		}
+		// An empty push tells the watermark assigner the splits as announced: a generator that made all its
+		// events before a restore (kept alive) has no rows to push, and its restored watermark must still
+		// reach the subtasks' union, which holds the watermark at the lowest until every subtask has sent one.
+		if err := out.Push(&changelog.Batch{}); err != nil {
+			return err
 		}
 	}
 	bs := maxBatch
