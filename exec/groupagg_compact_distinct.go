@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"math/bits"
 	"strings"
 
 	"github.com/sluicesql/sluice/state"
@@ -33,11 +34,13 @@ const (
 
 // compactExtra is the side state of compact groups with DISTINCT or string MIN/MAX calls.
 type compactExtra struct {
-	calls   []int // the calls of these kinds
-	fam     []int // per call: its DISTINCT family, or -1
-	variant []int // per call: its variant in the family
-	famNV   []int // per family: its variants
-	mask    bool  // insert-only input: families keep bitmasks (distinct_shared.go)
+	calls   []int   // the calls of these kinds
+	fam     []int   // per call: its DISTINCT family, or -1
+	variant []int   // per call: its variant in the family
+	famNV   []int   // per family: its variants
+	famCall [][]int // per family: its calls, by variant
+	strCall []int   // the string MIN/MAX calls
+	mask    bool    // insert-only input: families keep bitmasks (distinct_shared.go)
 	fams    [][]sharedDistinct
 	str     []int // per call: its index among the group's strings, or -1
 	nstr    int
@@ -94,7 +97,7 @@ func (c *compactGroups) setupExtra(g *groupAgg) {
 				if x.fam[j] < 0 || c.kinds[j] != ckDistinct || !sameCompactDistinctArg(s, g.specs[j]) {
 					continue
 				}
-				if f := x.fam[j]; !x.mask || x.famNV[f] < sdMaxMaskVariants {
+				if f := x.fam[j]; x.famNV[f] < sdMaxMaskVariants { // variants are bits of an int64
 					x.fam[i], x.variant[i] = f, x.famNV[f]
 					x.famNV[f]++
 					break
@@ -103,11 +106,14 @@ func (c *compactGroups) setupExtra(g *groupAgg) {
 			if x.fam[i] < 0 {
 				x.fam[i] = len(x.famNV)
 				x.famNV = append(x.famNV, 1)
+				x.famCall = append(x.famCall, nil)
 			}
+			x.famCall[x.fam[i]] = append(x.famCall[x.fam[i]], i)
 		case ckMinStr, ckMaxStr:
 			x.calls = append(x.calls, i)
 			x.str[i] = x.nstr
 			x.nstr++
+			x.strCall = append(x.strCall, i)
 		}
 	}
 	if len(x.calls) > 0 {
@@ -205,45 +211,94 @@ func (c *compactGroups) putStr(i int32, j int, s []int64, v string) {
 	strs[k] = strings.Clone(v)
 }
 
+// orFamily adds one occurrence of argument encoding key to the variants bits of family f of group i (slots
+// s) in mask mode: one probe for all of them, and each variant that did not hold key counts it.
+func (c *compactGroups) orFamily(i int32, f int, key []byte, bits int64, s []int64) {
+	x := c.x
+	sd := c.family(i, f)
+	sd.flush()
+	for nb := bits &^ sd.idx.orBits(key, bits); nb != 0; nb &= nb - 1 {
+		v := bitsTrailing(nb)
+		sd.nkeys[v]++
+		s[c.off[x.famCall[f][v]]]++
+	}
+}
+
 // compactAccumulateExtra is compactAccumulate of row's DISTINCT and string MIN/MAX calls in group i.
 func (g *groupAgg) compactAccumulateExtra(i int32, s []int64, row []types.Value, sign int64) {
 	c := g.compact
-	for _, j := range c.x.calls {
-		sp := g.specs[j]
-		if f := sp.filter; f >= 0 && !isTrue(row[f]) {
-			continue
-		}
+	x := c.x
+	for f, calls := range x.famCall {
+		sp := g.specs[calls[0]]
 		v := row[sp.args[0]]
 		if v.T == types.TagNull {
 			continue
 		}
-		if c.kinds[j] == ckDistinct {
-			c.x.dkey = types.AppendKey(c.x.dkey[:0], v, sp.argType)
-			c.changeDistinct(i, j, c.x.dkey, sign, &s[c.off[j]])
+		var bits int64
+		for k, j := range calls {
+			if fc := g.specs[j].filter; fc < 0 || isTrue(row[fc]) {
+				bits |= 1 << k
+			}
+		}
+		if bits == 0 {
 			continue
 		}
-		c.putStr(i, j, s, v.S) // compactArgsOK: a plain string
+		x.dkey = types.AppendKey(x.dkey[:0], v, sp.argType)
+		c.changeFamily(i, f, bits, sign, s)
+	}
+	for _, j := range x.strCall {
+		sp := g.specs[j]
+		if fc := sp.filter; fc >= 0 && !isTrue(row[fc]) {
+			continue
+		}
+		if v := row[sp.args[0]]; v.T != types.TagNull {
+			c.putStr(i, j, s, v.S) // compactArgsOK: a plain string
+		}
+	}
+}
+
+// changeFamily adds (sign 1) or retracts (sign -1) the argument encoding in x.dkey in the variants bits of
+// family f of group i (slots s).
+func (c *compactGroups) changeFamily(i int32, f int, bits, sign int64, s []int64) {
+	x := c.x
+	if x.mask && sign > 0 {
+		c.orFamily(i, f, x.dkey, bits, s)
+		return
+	}
+	for ; bits != 0; bits &= bits - 1 {
+		c.changeDistinct(i, x.famCall[f][bitsTrailing(bits)], x.dkey, sign, &s[c.off[x.famCall[f][bitsTrailing(bits)]]])
 	}
 }
 
 // compactAccumulateColumnsExtra is compactAccumulateExtra of physical row r of the bound batch.
 func (g *groupAgg) compactAccumulateColumnsExtra(i int32, s []int64, r int, sign int64) {
 	c := g.compact
-	for _, j := range c.x.calls {
+	x := c.x
+	for f, calls := range x.famCall {
+		col := g.cols[calls[0]].args[0]
+		if col.Nulls.Get(r) {
+			continue
+		}
+		var bits int64
+		for k, j := range calls {
+			if fc := g.cols[j].filter; fc == nil || colTrue(fc, r) {
+				bits |= 1 << k
+			}
+		}
+		if bits == 0 {
+			continue
+		}
+		x.dkey = types.AppendKey(x.dkey[:0], keyValue(col, r), g.specs[calls[0]].argType)
+		c.changeFamily(i, f, bits, sign, s)
+	}
+	for _, j := range x.strCall {
 		cc := &g.cols[j]
 		if cc.filter != nil && !colTrue(cc.filter, r) {
 			continue
 		}
-		col := cc.args[0]
-		if col.Nulls.Get(r) {
-			continue
+		if col := cc.args[0]; !col.Nulls.Get(r) {
+			c.putStr(i, j, s, col.Str(r)) // compactArgColsFit: a Bytes column of strings
 		}
-		if c.kinds[j] == ckDistinct {
-			c.x.dkey = types.AppendKey(c.x.dkey[:0], keyValue(col, r), g.specs[j].argType)
-			c.changeDistinct(i, j, c.x.dkey, sign, &s[c.off[j]])
-			continue
-		}
-		c.putStr(i, j, s, col.Str(r)) // compactArgColsFit: a Bytes column of strings
 	}
 }
 
@@ -359,3 +414,5 @@ func (b *entryBuffer) Put(ns uint8, key, value []byte) error {
 	b.entries = append(b.entries, bufferedEntry{ns, append([]byte(nil), key...), append([]byte(nil), value...)})
 	return nil
 }
+
+func bitsTrailing(b int64) int { return bits.TrailingZeros64(uint64(b)) }
