@@ -125,14 +125,21 @@ func sameCompactDistinctArg(a, b *aggSpec) bool {
 	return a.args[0] == b.args[0] && a.argType.Equal(b.argType)
 }
 
-// allocExtra makes room for group i's side state (a new chunk of the arena when i starts one).
+// allocExtra makes room for new group i's side state. A chunk's tables grow with its groups (a set header
+// is ~300 bytes: a whole chunk's at once would be ~1.2 MiB per argument column for one group).
 func (c *compactGroups) allocExtra(i int32) {
 	x := c.x
-	if int(i)%compactChunk != 0 || int(i)/compactChunk < len(x.fams) {
-		return
+	ch, o := int(i)/compactChunk, int(i)%compactChunk
+	if ch == len(x.fams) {
+		x.fams = append(x.fams, nil)
+		x.strs = append(x.strs, nil)
 	}
-	x.fams = append(x.fams, make([]sharedDistinct, compactChunk*len(x.famNV)))
-	x.strs = append(x.strs, make([]string, compactChunk*x.nstr))
+	if n := (o + 1) * len(x.famNV); len(x.fams[ch]) < n {
+		x.fams[ch] = append(x.fams[ch], make([]sharedDistinct, n-len(x.fams[ch]))...)
+	}
+	if n := (o + 1) * x.nstr; len(x.strs[ch]) < n {
+		x.strs[ch] = append(x.strs[ch], make([]string, n-len(x.strs[ch]))...)
+	}
 }
 
 // family returns group i's set of family f, ready for use.
