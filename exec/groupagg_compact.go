@@ -60,6 +60,8 @@ type compactGroups struct {
 	wsink uint64
 	// warmSlots: the index size from which lookups read ahead (compactWarmSlots; tests and benchmarks change it)
 	warmSlots int
+	// x: the DISTINCT sets and MIN/MAX strings of the groups (groupagg_compact_distinct.go); nil without
+	x *compactExtra
 }
 
 // compactEligible reports whether g's groups can live in a compactGroups.
@@ -75,7 +77,7 @@ func compactEligible(g *groupAgg) bool {
 			return false
 		}
 	}
-	return compactSpecsFit(g)
+	return compactSpecsFit(g) || compactExtraSpecsFit(g) // groupagg_compact_distinct.go
 }
 
 // compactSpecsFit reports whether every aggregate call of g fits compact int64 slots: COUNT, SUM, SUM0 and
@@ -112,6 +114,11 @@ func newCompactGroups(g *groupAgg) *compactGroups {
 	for _, s := range g.specs {
 		c.off = append(c.off, c.stride)
 		c.dec = append(c.dec, compactDec{})
+		if k := compactExtraKind(s); k >= 0 {
+			c.kinds = append(c.kinds, uint8(k))
+			c.stride++
+			continue
+		}
 		switch {
 		case s.fn == "COUNT":
 			c.kinds = append(c.kinds, ckCount)
@@ -139,6 +146,7 @@ func newCompactGroups(g *groupAgg) *compactGroups {
 			c.stride += 2
 		}
 	}
+	c.setupExtra(g)
 	return c
 }
 
@@ -189,11 +197,17 @@ func (c *compactGroups) alloc() int32 {
 		c.chunks = append(c.chunks, make([]int64, compactChunk*c.stride))
 	}
 	c.n++
+	if c.x != nil {
+		c.allocExtra(i)
+	}
 	return i
 }
 
 func (c *compactGroups) release(i int32) {
 	clear(c.group(i))
+	if c.x != nil {
+		c.releaseExtra(i)
+	}
 	c.free = append(c.free, i)
 }
 
@@ -227,6 +241,11 @@ func (g *groupAgg) compactResults(s []int64, dst []types.Value) {
 			continue
 		case ckSumDec:
 			dst[g.nk+i] = decSumResult(sp, c.dec[i], s[o], s[o+1])
+			continue
+		case ckDistinct:
+			dst[g.nk+i] = types.IntValue(s[o])
+			continue
+		case ckMinStr, ckMaxStr: // compactStrResults
 			continue
 		}
 		cnt := s[o]
@@ -388,8 +407,12 @@ func (g *groupAgg) pushCompact(b *changelog.Batch) error {
 		}
 		if ok {
 			g.compactResults(s, old)
+			g.compactStrResults(gi, s, old)
 		}
 		g.compactAccumulate(s, r.Vals, sign)
+		if c.x != nil {
+			g.compactAccumulateExtra(gi, s, r.Vals, sign)
+		}
 		g.compactEmitChange(s, gi, ok)
 	}
 	return g.flush()
@@ -412,6 +435,7 @@ func (g *groupAgg) compactEmitChange(s []int64, gi int32, existed bool) {
 	next := g.scratch
 	copy(next, old[:g.nk])
 	g.compactResults(s, next)
+	g.compactStrResults(gi, s, next)
 	if !existed {
 		g.emit(changelog.Insert, next)
 		return
@@ -458,11 +482,17 @@ func (g *groupAgg) compactArgsOK(row []types.Value) bool {
 	c := g.compact
 	for i, sp := range g.specs {
 		k := c.kinds[i]
-		if k != ckMin && k != ckMax && k != ckSumDec {
+		if k != ckMin && k != ckMax && k != ckSumDec && k != ckMinStr && k != ckMaxStr {
 			continue
 		}
 		v := row[sp.args[0]]
 		if v.T == types.TagNull {
+			continue
+		}
+		if k == ckMinStr || k == ckMaxStr {
+			if !plainStr(v) {
+				return false
+			}
 			continue
 		}
 		if d := c.dec[i]; d.on && !plainDec(v, d.argScale) || !d.on && !plainInt(v) {
@@ -480,6 +510,9 @@ func (g *groupAgg) compactAccsOK(st *group) bool {
 		d := c.dec[i]
 		switch a := a.(type) {
 		case *minMaxAcc:
+			if k := c.kinds[i]; k == ckMinStr || k == ckMaxStr {
+				continue // extraAccsOK
+			}
 			if a.has && (d.on && !plainDec(a.v, d.argScale) || !d.on && !plainInt(a.v)) {
 				return false
 			}
@@ -489,7 +522,7 @@ func (g *groupAgg) compactAccsOK(st *group) bool {
 			}
 		}
 	}
-	return true
+	return c.extraAccsOK(st)
 }
 
 func plainInt(v types.Value) bool { return v.T == types.TagInt && v.N == 0 && v.X == nil && v.S == "" }
@@ -501,7 +534,7 @@ func (g *groupAgg) decompact() {
 	for j, k := range keys {
 		st := g.newGroup()
 		st.epoch = g.snap.epoch // an asynchronous snapshot under way has its own copy of the cut
-		if err := g.compactToGroup(st, []byte(k), c.group(index[j])); err != nil {
+		if err := g.compactToGroup(st, []byte(k), c.group(index[j]), index[j]); err != nil {
 			continue // cannot happen: the keys were encoded by this operator
 		}
 		g.groups[k] = st
@@ -518,8 +551,9 @@ func (g *groupAgg) newScratchGroup() *group {
 	return st
 }
 
-// compactToGroup fills scratch group st from key encoding key and group slots s.
-func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
+// compactToGroup fills scratch group st from key encoding key and group slots s (of group gi, whose side
+// state compactExtra holds).
+func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64, gi int32) error {
 	c := g.compact
 	for i, t := range g.keyTypes {
 		switch {
@@ -541,7 +575,9 @@ func (g *groupAgg) compactToGroup(st *group, key []byte, s []int64) error {
 		}
 	}
 	c.slotsToGroup(st, s, true)
+	c.extrasToGroup(st, gi, s)
 	g.compactResults(s, st.prev)
+	g.compactStrResults(gi, s, st.prev)
 	return nil
 }
 
@@ -571,6 +607,9 @@ func (c *compactGroups) slotsToGroup(st *group, s []int64, emptySumUnknown bool)
 				a.f = math.Float64frombits(uint64(s[o+1]))
 			}
 		case *minMaxAcc:
+			if k := c.kinds[i]; k == ckMinStr || k == ckMaxStr {
+				continue // extrasToGroup
+			}
 			a.has, a.v = s[o] != 0, types.Value{}
 			switch {
 			case a.has && c.dec[i].on:
@@ -616,6 +655,7 @@ func (g *groupAgg) compactFromGroup(key []byte, st *group) {
 	c := g.compact
 	gi := c.alloc()
 	c.slotsFromGroup(c.group(gi), st)
+	c.extrasFromGroup(gi, c.group(gi), st)
 	c.insert(key, gi)
 }
 
@@ -638,6 +678,9 @@ func (c *compactGroups) slotsFromGroup(s []int64, st *group) {
 				s[o+1] = int64(math.Float64bits(a.f))
 			}
 		case *minMaxAcc:
+			if k := c.kinds[i]; k == ckMinStr || k == ckMaxStr {
+				continue // extrasFromGroup
+			}
 			if a.has {
 				s[o], s[o+1] = 1, a.v.I
 			}
@@ -655,7 +698,7 @@ func (g *groupAgg) snapshotCompact(w state.Writer, keys []string, index []int32,
 	var kb, vb []byte
 	for j, k := range keys {
 		kb = append(kb[:0], k...)
-		if err := g.compactToGroup(st, kb, groupSlots(chunks, index[j], stride)); err != nil {
+		if err := g.compactToGroup(st, kb, groupSlots(chunks, index[j], stride), index[j]); err != nil {
 			return err
 		}
 		vb = g.appendGroupState(vb[:0], st)
@@ -706,6 +749,9 @@ func (g *groupAgg) snapshotAsyncCompact() (func(w state.Writer) error, error) {
 	s := &g.snap
 	if s.active.Load() {
 		return nil, fmt.Errorf("snapshot %s: the previous snapshot is still being written", g.opName())
+	}
+	if g.compact.x != nil {
+		return g.snapshotNowExtra()
 	}
 	keys, index := g.listCompact()
 	chunks := make([][]int64, len(g.compact.chunks))

@@ -42,7 +42,8 @@ func TestCompactGroupsMinMaxEligible(t *testing.T) {
 		{"MIN($0)", true, true},
 		{"MAX($0)", false, false}, // retractable MIN/MAX keep a multiset
 		{"MAX($1)", true, false},
-		{"MIN($2)", true, false},
+		{"MIN($2)", true, true}, // a string MIN: its value beside the slots (groupagg_compact_distinct.go)
+		{"MIN($2)", false, false},
 	} {
 		op, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: aggCalls(t, in, tc.agg), InsertOnly: tc.insertOnly}, &recorder{})
 		if err != nil {

@@ -61,7 +61,7 @@ func (g *groupAgg) SnapshotKeys(w DeltaWriter, keys iter.Seq[string]) error {
 				}
 				continue
 			}
-			if err := g.compactToGroup(st, kb, c.group(i)); err != nil {
+			if err := g.compactToGroup(st, kb, c.group(i), i); err != nil {
 				return err
 			}
 			g.stateBuf = g.appendGroupState(g.stateBuf[:0], st)

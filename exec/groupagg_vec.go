@@ -114,6 +114,10 @@ func compactArgColsFit(c *compactGroups, specs []*aggSpec, b *vec.Batch) bool {
 			}
 		case ckSumDec:
 			return false
+		case ckMinStr, ckMaxStr:
+			if !strColFits(b.Cols[sp.args[0]]) {
+				return false
+			}
 		}
 	}
 	return true
@@ -249,8 +253,12 @@ func (g *groupAgg) pushCompactColumns(b *vec.Batch) error {
 		}
 		if ok {
 			g.compactResults(s, old)
+			g.compactStrResults(gi, s, old)
 		}
 		g.compactAccumulateColumns(s, i, sign)
+		if c.x != nil {
+			g.compactAccumulateColumnsExtra(gi, s, i, sign)
+		}
 		g.compactEmitChange(s, gi, ok)
 	}
 	return g.flush()

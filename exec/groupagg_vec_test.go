@@ -39,6 +39,8 @@ func TestGroupAggColumns(t *testing.T) {
 			filters: map[int]int{2: 5, 6: 5, 7: 5}},
 		{name: "map q15", specs: []string{"COUNT(*)", "COUNT(*)", "COUNT(DISTINCT $1)", "COUNT(DISTINCT $1)", "COUNT(DISTINCT $6)",
 			"COUNT(DISTINCT $6)"}, filters: map[int]int{1: 5, 3: 5, 5: 5}},
+		{name: "compact q16", specs: []string{"COUNT(*)", "MAX($2)", "COUNT(*)", "COUNT(DISTINCT $6)", "COUNT(DISTINCT $6)",
+			"COUNT(DISTINCT $1)", "COUNT(DISTINCT $1)", "MIN($2)", "COUNT(DISTINCT $0)"}, filters: map[int]int{2: 5, 4: 5, 6: 5}, compact: true},
 	}
 	before := GroupAggColumnBatches()
 	compactSeen := 0
