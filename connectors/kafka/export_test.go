@@ -26,8 +26,8 @@ func Crash(t testing.TB, out changelog.Output) {
 		t.Fatalf("kafka.Crash: %T is not a kafka sink output", out)
 		return
 	}
-	if o.cl != nil {
-		if err := o.cl.Flush(context.Background()); err != nil {
+	for _, cl := range o.producers() {
+		if err := cl.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,9 +37,7 @@ func Crash(t testing.TB, out changelog.Output) {
 			p.cl.Close()
 		}
 	}
-	if o.cl != nil && o.cl != o.base {
-		o.cl.Close()
-	}
+	o.closeWriters()
 	o.base.Close()
 	o.stopAfter()
 	o.cancel()
