@@ -345,11 +345,14 @@ func (o *output) PreCommit(ctx context.Context, checkpointID int64) ([]byte, err
 }
 
 // Commit commits the transactions that checkpoints up to checkpointID pre-committed (exactly-once); a no-op
-// otherwise, since PreCommit already made the records durable.
+// otherwise, since PreCommit already made the records durable. The checkpoint is complete when Commit runs,
+// so its commits finish even when ctx is cancelled meanwhile (commitPending).
 func (o *output) Commit(ctx context.Context, checkpointID int64) error {
 	if o.tx == nil {
 		return nil
 	}
+	o.tx.cmu.Lock()
+	defer o.tx.cmu.Unlock()
 	return o.commitPending(ctx, o.tx.takePending(checkpointID))
 }
 

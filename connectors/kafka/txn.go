@@ -98,6 +98,10 @@ type txns struct {
 
 	mu      sync.Mutex
 	pending []pendingTxn
+
+	// cmu serializes committing: Commit's (the engine's checkpoint goroutine) and End's, so that End returns
+	// only after a Commit in flight has finished (commitPending).
+	cmu sync.Mutex
 }
 
 // taskTxnID is the transactional id of transaction seq of sink writer (subtask, task) i: '<prefix>-<i>-<seq>'.

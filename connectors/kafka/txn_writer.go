@@ -157,7 +157,15 @@ func (t *txns) takePending(id int64) []pendingTxn {
 
 // commitPending commits the transactions (each writer's, at once) and closes their producers. It returns the
 // first failure: the job fails, and Restore commits the ones left from the checkpoint.
+//
+// A commit is not abandoned when ctx is cancelled, only bounded by 'properties.delivery.timeout.ms': the
+// transactions belong to a completed checkpoint, and the engine cancels its checkpoint goroutine's context
+// when the job ends, possibly while that goroutine commits the last checkpoint (after End found nothing
+// pending). An EndTxn abandoned there left the transaction open on the brokers until
+// 'properties.transaction.timeout.ms' (15 min): read_committed consumers stalled at it, and the next job's
+// fresh start could not tell it from a crashed run's and aborted it, losing its rows.
 func (o *output) commitPending(ctx context.Context, due []pendingTxn) error {
+	ctx = context.WithoutCancel(ctx)
 	errs := make([]error, len(due))
 	commit := func(i int) {
 		p := due[i]
@@ -196,15 +204,16 @@ func (o *output) commitPending(ctx context.Context, due []pendingTxn) error {
 // Restore, since the checkpoint that holds them may complete; a later Restore (or a fresh start's probe)
 // aborts those of checkpoints that never completed.
 func (o *output) endTxn() error {
-	due := o.tx.takePending(1<<63 - 1)
 	if o.jobCtx.Err() != nil {
-		for _, p := range due {
+		for _, p := range o.tx.takePending(1<<63 - 1) {
 			p.cl.Close()
 		}
 		o.abortOpen(context.WithoutCancel(o.jobCtx))
 		return nil
 	}
-	err := o.commitPending(o.ctx, due)
+	o.tx.cmu.Lock() // after a Commit in flight: the job's rows are all committed when End returns
+	err := o.commitPending(o.ctx, o.tx.takePending(1<<63-1))
+	o.tx.cmu.Unlock()
 	if err != nil {
 		return err
 	}
