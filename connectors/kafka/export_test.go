@@ -34,7 +34,7 @@ func Crash(t testing.TB, out changelog.Output) {
 	o.ended = true
 	if o.tx != nil {
 		for _, p := range o.tx.takePending(1<<63 - 1) {
-			p.cl.Close()
+			closeTxnClient(p.cl)
 		}
 	}
 	o.closeWriters()
@@ -49,3 +49,6 @@ func JavaStringHash(s string) int32               { return javaStringHash(s) }
 
 // SinkWritersOpened is the number of subtask writers that kafka sinks opened (sink_concurrent.go).
 func SinkWritersOpened() int64 { return writersOpened.Load() }
+
+// TxnClients is how many transactional producers the sinks' writers opened and closed so far (txn_writer.go).
+func TxnClients() (opened, closed int64) { return txnClientsOpened.Load(), txnClientsClosed.Load() }

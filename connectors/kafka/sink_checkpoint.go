@@ -23,7 +23,7 @@ func (o *output) Abort() error {
 	o.dropHeld() // sink_concurrent.go
 	if o.tx != nil {
 		for _, p := range o.tx.takePending(1<<63 - 1) {
-			p.cl.Close()
+			closeTxnClient(p.cl)
 		}
 		o.abortOpen(context.WithoutCancel(o.ctx))
 	}

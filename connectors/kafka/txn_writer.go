@@ -5,11 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The writers' transactions (exactly-once, txn.go): each writer opens, stages and ends its own.
+
+// txnClientsOpened and txnClientsClosed count the writers' transactional producers (tests check that every
+// one is closed, and how many a run opens: one per transaction, see beginTxn).
+var txnClientsOpened, txnClientsClosed atomic.Int64
+
+// closeTxnClient closes a transactional producer.
+func closeTxnClient(cl *kgo.Client) {
+	cl.Close()
+	txnClientsClosed.Add(1)
+}
 
 // txnIndices is how many transactional indices this run's writers use: every subtask writer has one
 // (newWriter), writer 0 takes the first free one at its first transaction (index 0 when it writes alone).
@@ -48,6 +59,14 @@ func (w *subWriter) txnID(seq int64) string { return taskTxnID(w.o.tx.prefix, w.
 
 // beginTxn opens the writer's next transaction with a producer of its own. Without a Restore before, the
 // sink first aborts what an earlier run of the same prefix left open (a fresh start, restoreOnce).
+//
+// A producer serves one transaction, and so one transactional id: franz-go fixes a client's id, and a
+// client kept across checkpoints would run every transaction of the writer under one id with one producer
+// id and epoch (brokers before transactions v2 do not bump the epoch per transaction). Restore's recommit
+// of a pre-committed transaction by (id, producer id, epoch) would then commit whatever later transaction
+// of that id a crashed run left open, rows after the checkpoint included: duplicates. Hence a new client
+// per transaction, as Flink's KafkaSink uses a new transactional id per checkpoint; its cost is one
+// client and InitProducerID per writer and checkpoint with rows.
 func (o *output) beginTxn(w *subWriter) error {
 	t := o.tx
 	if err := o.restoreOnce(); err != nil {
@@ -75,6 +94,7 @@ func (o *output) beginTxn(w *subWriter) error {
 	if err != nil {
 		return err
 	}
+	txnClientsOpened.Add(1)
 	// Initialize the producer id now, so that a refused timeout is reported here and not as lost records.
 	ictx, cancel := o.rctx(o.ctx)
 	_, _, err = cl.ProducerID(ictx)
@@ -83,7 +103,7 @@ func (o *output) beginTxn(w *subWriter) error {
 		err = cl.BeginTransaction()
 	}
 	if err != nil {
-		cl.Close()
+		closeTxnClient(cl)
 		return o.txnInitError(id, "open a transaction", err)
 	}
 	w.next, w.seq, w.cl = seq+1, seq, cl
@@ -174,7 +194,7 @@ func (o *output) commitPending(ctx context.Context, due []pendingTxn) error {
 			errs[i] = fmt.Errorf("kafka table '%s': commit transaction '%s' of checkpoint %d: %w", o.s.cfg.table.Name, p.ID, p.Checkpoint, err)
 		}
 		cancel()
-		p.cl.Close()
+		closeTxnClient(p.cl)
 	}
 	if len(due) == 1 {
 		commit(0)
@@ -206,7 +226,7 @@ func (o *output) commitPending(ctx context.Context, due []pendingTxn) error {
 func (o *output) endTxn() error {
 	if o.jobCtx.Err() != nil {
 		for _, p := range o.tx.takePending(1<<63 - 1) {
-			p.cl.Close()
+			closeTxnClient(p.cl)
 		}
 		o.abortOpen(context.WithoutCancel(o.jobCtx))
 		return nil
@@ -244,7 +264,7 @@ func (o *output) abortOpen(ctx context.Context) {
 		_ = w.cl.AbortBufferedRecords(actx)
 		_ = w.cl.EndTransaction(actx, kgo.TryAbort)
 		cancel()
-		w.cl.Close()
+		closeTxnClient(w.cl)
 		w.cl = nil
 	}
 }
@@ -253,7 +273,7 @@ func (o *output) abortOpen(ctx context.Context) {
 func (o *output) closeWriters() {
 	for _, w := range o.writerList() {
 		if w.cl != nil && w.cl != o.base {
-			w.cl.Close()
+			closeTxnClient(w.cl)
 			w.cl = nil
 		}
 	}
