@@ -26,20 +26,18 @@ func Crash(t testing.TB, out changelog.Output) {
 		t.Fatalf("kafka.Crash: %T is not a kafka sink output", out)
 		return
 	}
-	if o.cl != nil {
-		if err := o.cl.Flush(context.Background()); err != nil {
+	for _, cl := range o.producers() {
+		if err := cl.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	o.ended = true
 	if o.tx != nil {
 		for _, p := range o.tx.takePending(1<<63 - 1) {
-			p.cl.Close()
+			closeTxnClient(p.cl)
 		}
 	}
-	if o.cl != nil && o.cl != o.base {
-		o.cl.Close()
-	}
+	o.closeWriters()
 	o.base.Close()
 	o.stopAfter()
 	o.cancel()
@@ -51,3 +49,6 @@ func JavaStringHash(s string) int32               { return javaStringHash(s) }
 
 // SinkWritersOpened is the number of subtask writers that kafka sinks opened (sink_concurrent.go).
 func SinkWritersOpened() int64 { return writersOpened.Load() }
+
+// TxnClients is how many transactional producers the sinks' writers opened and closed so far (txn_writer.go).
+func TxnClients() (opened, closed int64) { return txnClientsOpened.Load(), txnClientsClosed.Load() }

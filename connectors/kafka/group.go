@@ -162,7 +162,7 @@ func OpenGroupSink(ctx context.Context, sk connectors.Sink, cl *kgo.Client) (*Gr
 		return nil, fmt.Errorf("the sink is not a 'kafka' or 'upsert-kafka' table")
 	}
 	gs := &GroupSink{}
-	o := &output{s: s, cl: cl, base: cl, jobCtx: ctx, ctx: ctx, cancel: func() {}, stopAfter: func() bool { return false }}
+	o := &output{s: s, base: cl, jobCtx: ctx, ctx: ctx, cancel: func() {}, stopAfter: func() bool { return false }}
 	o.changelogEnc, _ = s.cfg.value.Encoder.(formats.ChangelogEncoder)
 	o.promise = gs.delivered
 	if s.cfg.key != nil {
@@ -172,6 +172,7 @@ func OpenGroupSink(ctx context.Context, sk connectors.Sink, cl *kgo.Client) (*Gr
 	if len(s.topics) > 0 {
 		o.topic = s.topics[0]
 	}
+	o.addWriter0()
 	gs.out = o
 	if up {
 		gs.upsert = &upsertOutput{output: o}
@@ -212,18 +213,16 @@ func (g *GroupSink) End() error { return nil }
 // Finish produces what the sink holds back (upsert-kafka: a trailing -U without its +U, as a tombstone),
 // before the member ends its transaction.
 func (g *GroupSink) Finish() {
-	if u := g.upsert; u != nil && u.pending != nil {
-		p := u.pending
-		u.pending = nil
-		u.cl.Produce(u.ctx, p, u.promise)
+	if g.upsert != nil {
+		_ = g.out.w0.writeHeldOne() // no transaction to open: the member's client is the producer
 	}
 }
 
 // Discard drops what the sink holds back (the member aborts its transaction).
 func (g *GroupSink) Discard() {
-	if u := g.upsert; u != nil && u.pending != nil {
-		u.recycle(u.pending)
-		u.pending = nil
+	if w := g.out.w0; w.pending != nil {
+		g.out.recycle(w.pending)
+		w.pending = nil
 	}
 }
 

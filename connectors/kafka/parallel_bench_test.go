@@ -22,6 +22,7 @@ import (
 // (benchRecords JSON records, in-process kfake broker), each at 'parallelism.default' 1 and 2:
 //
 //   - filter: kafka → filter/project → kafka (JSON, keyed records)
+//   - filter-eo: the same with 'sink.delivery-guarantee' = 'exactly-once' (checkpoints every 500 ms)
 //   - groupby: kafka → GROUP BY user (1000 keys; COUNT, SUM) → blackhole
 //   - join: kafka ⋈ kafka on id (a regular join of two tables reading the topic) → blackhole
 //   - groupby-upsert, join-kafka: the same GROUP BY into upsert-kafka, the same join into kafka (JSON)
@@ -67,6 +68,13 @@ func benchParallelism(b *testing.B, addr string, br *kfakeproc.Broker) {
 CREATE TABLE dst (id BIGINT, ` + "`user`" + ` STRING, amount DOUBLE) WITH (
   'connector' = 'kafka', 'topic' = 'par-out-RUN', 'properties.bootstrap.servers' = '` + addr + `', 'format' = 'json',
   'key.format' = 'raw', 'key.fields' = 'user');
+INSERT INTO dst SELECT id, ` + "`user`" + `, amount * 2 FROM src WHERE ok;`, benchRecords},
+		{"filter-eo", src("src") + `
+SET 'execution.checkpointing.interval' = '500 ms';
+CREATE TABLE dst (id BIGINT, ` + "`user`" + ` STRING, amount DOUBLE) WITH (
+  'connector' = 'kafka', 'topic' = 'par-out-RUN', 'properties.bootstrap.servers' = '` + addr + `', 'format' = 'json',
+  'key.format' = 'raw', 'key.fields' = 'user', 'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'par-RUN');
 INSERT INTO dst SELECT id, ` + "`user`" + `, amount * 2 FROM src WHERE ok;`, benchRecords},
 		{"groupby", src("src") + `
 CREATE TABLE hole (` + "`user`" + ` STRING, n BIGINT, total DOUBLE) WITH ('connector' = 'blackhole');
@@ -135,6 +143,9 @@ INSERT INTO dst SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = b
 					if got := jb.Metrics().RowsIn; got != job.records {
 						b.Fatalf("the job read %d records, want %d", got, job.records)
 					}
+					if job.name == "filter-eo" && i == 0 {
+						checkCommitted(b, addr, fmt.Sprintf("par-out-%d", run), benchRecords/2)
+					}
 					if job.name == "filter" && i == 0 {
 						checkWritten(b, addr, fmt.Sprintf("par-out-%d", run), benchRecords/2)
 					}
@@ -184,6 +195,27 @@ func checkWritten(b *testing.B, addr, topic string, want int64) {
 	}
 	if n != want {
 		b.Fatalf("the pipeline wrote %d records to %s, want %d", n, topic, want)
+	}
+}
+
+// checkCommitted checks that a read_committed consumer reads want records from topic.
+func checkCommitted(b *testing.B, addr, topic string, want int64) {
+	b.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var n int64
+	for n < want && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		n += int64(fs.NumRecords())
+	}
+	if n != want {
+		b.Fatalf("a read_committed consumer read %d records of %s, want %d", n, topic, want)
 	}
 }
 

@@ -62,10 +62,9 @@ func (s *sink) open(ctx context.Context) (*output, error) {
 	// Records outlive a cancelled job until End's final flush, so they do not carry its cancellation; they are
 	// failed when the job was cancelled and the delivery timeout passed since.
 	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
-	o := &output{s: s, cl: cl, base: cl, jobCtx: ctx, ctx: pctx, cancel: pcancel}
+	o := &output{s: s, base: cl, jobCtx: ctx, ctx: pctx, cancel: pcancel}
 	if s.guarantee == guaranteeExactlyOnce {
-		// Records go to the producer of the open transaction, opened by the first Push.
-		o.cl = nil
+		// Records go to the producer of each writer's open transaction, opened by its first record.
 		o.tx = &txns{prefix: s.txnPrefix, timeout: s.txnTimeoutOrDefault()}
 	}
 	o.changelogEnc, _ = s.cfg.value.Encoder.(formats.ChangelogEncoder)
@@ -78,6 +77,7 @@ func (s *sink) open(ctx context.Context) (*output, error) {
 	if len(s.topics) > 0 {
 		o.topic = s.topics[0]
 	}
+	o.addWriter0()
 	return o, nil
 }
 
@@ -112,10 +112,9 @@ func (s *sink) txnTimeoutOrDefault() time.Duration {
 // output is the open sink.
 type output struct {
 	s *sink
-	// cl is the producer that Push writes to: base, or (exactly-once) the producer of the open transaction,
-	// nil until a Push opens one.
-	cl        *kgo.Client
-	base      *kgo.Client     // the client made by Open, without transactional id
+	// base is the client made by Open, without transactional id: the writers' producer unless exactly-once
+	// gives each a transactional one (txn_writer.go).
+	base      *kgo.Client
 	tx        *txns           // exactly-once only
 	jobCtx    context.Context // Open's context: done when the job was cancelled
 	ctx       context.Context
@@ -132,8 +131,10 @@ type output struct {
 	task         int            // the batch sink task writing through it (sink_tasks.go); 0 otherwise
 	parts        map[string]int // 'fixed' in a task above 0: the partitions of each topic written
 
-	// txMu guards writers, and (exactly-once) the opening of a transaction by concurrent writers
-	// (sink_concurrent.go).
+	// w0 is writer 0: it writes the rows of the sink's own Push (and of its subtask encoders, which write
+	// under the graph lock); the subtasks' writers follow it in writers (sink_concurrent.go).
+	w0 *subWriter
+	// txMu guards writers and their transactional indices (sink_concurrent.go, txn_writer.go).
 	txMu    sync.Mutex
 	writers []*subWriter
 
@@ -180,36 +181,10 @@ func (o *output) failure() error {
 	return o.err
 }
 
-// Push encodes every row as one record and hands it to the producer. It returns the first delivery failure
-// seen so far (at-least-once).
-func (o *output) Push(b *changelog.Batch) error {
-	if err := o.failure(); err != nil {
-		return err
-	}
-	if len(b.Rows) == 0 {
-		return nil
-	}
-	cl, err := o.producer()
-	if err != nil {
-		return err
-	}
-	c := o.s.cfg
-	now := time.Now() // the records' timestamp unless a metadata column sets it (stampRecord)
-	for i := range b.Rows {
-		row := &b.Rows[i]
-		if row.Kind != changelog.Insert && o.changelogEnc == nil {
-			return fmt.Errorf("kafka table '%s': the kafka sink only writes inserts, got a %s row; use 'upsert-kafka' for updating results", c.table.Name, row.Kind)
-		}
-		rec := o.getRecord()
-		if err := o.encode(row.Kind, row.Vals, rec); err != nil {
-			o.recycle(rec)
-			return err
-		}
-		stampRecord(rec, now)
-		cl.Produce(o.ctx, rec, o.promise)
-	}
-	return nil
-}
+// Push writes b through writer 0 (sink_concurrent.go), the writer of the sink's own rows: every row is one
+// record (upsert-kafka: see subWriter.place). It returns the first delivery failure seen so far
+// (at-least-once).
+func (o *output) Push(b *changelog.Batch) error { return o.w0.Push(b) }
 
 func (o *output) encode(kind changelog.Kind, vals []types.Value, rec *kgo.Record) error {
 	s := o.s
@@ -297,19 +272,56 @@ func encodeError(table, side string, err error) error {
 
 func (o *output) Watermark(int64) error { return nil }
 
-// flush waits until the brokers acknowledged every record handed to the producer, at most
-// 'properties.delivery.timeout.ms', and returns the first delivery failure (at least once).
+// producers are the clients that hold the writers' records: the sink's client, or (exactly-once) the
+// producers of the writers' open transactions.
+func (o *output) producers() []*kgo.Client {
+	var cls []*kgo.Client
+	if o.tx == nil {
+		cls = append(cls, o.base)
+	}
+	for _, w := range o.writerList() {
+		if w.cl != nil && w.cl != o.base {
+			cls = append(cls, w.cl)
+		}
+	}
+	return cls
+}
+
+// flush waits until the brokers acknowledged every record handed to the producers (every writer's, at once),
+// at most 'properties.delivery.timeout.ms', and returns the first delivery failure (at least once).
 func (o *output) flush(ctx context.Context) error {
+	cls := o.producers()
 	d := o.s.cfg.client.deliveryTimeout
 	fctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	if err := o.cl.Flush(fctx); err != nil {
+	errs := make([]error, len(cls))
+	if len(cls) == 1 {
+		errs[0] = cls[0].Flush(fctx)
+	} else {
+		var wg sync.WaitGroup
+		for i, cl := range cls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = cl.Flush(fctx)
+			}()
+		}
+		wg.Wait()
+	}
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
 		if ferr := o.failure(); ferr != nil {
 			return ferr
 		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			n := 0
+			for _, cl := range cls {
+				n += int(cl.BufferedProduceRecords())
+			}
 			return fmt.Errorf("kafka table '%s': %d records were not acknowledged by the brokers at '%s' within %s ('properties.delivery.timeout.ms')",
-				o.s.cfg.table.Name, o.cl.BufferedProduceRecords(), o.s.cfg.servers(), d)
+				o.s.cfg.table.Name, n, o.s.cfg.servers(), d)
 		}
 		return fmt.Errorf("kafka table '%s': flush: %w", o.s.cfg.table.Name, err)
 	}
@@ -333,11 +345,14 @@ func (o *output) PreCommit(ctx context.Context, checkpointID int64) ([]byte, err
 }
 
 // Commit commits the transactions that checkpoints up to checkpointID pre-committed (exactly-once); a no-op
-// otherwise, since PreCommit already made the records durable.
+// otherwise, since PreCommit already made the records durable. The checkpoint is complete when Commit runs,
+// so its commits finish even when ctx is cancelled meanwhile (commitPending).
 func (o *output) Commit(ctx context.Context, checkpointID int64) error {
 	if o.tx == nil {
 		return nil
 	}
+	o.tx.cmu.Lock()
+	defer o.tx.cmu.Unlock()
 	return o.commitPending(ctx, o.tx.takePending(checkpointID))
 }
 
@@ -349,9 +364,7 @@ func (o *output) End() error {
 	}
 	o.ended = true
 	defer func() {
-		if o.cl != nil && o.cl != o.base {
-			o.cl.Close()
-		}
+		o.closeWriters()
 		o.base.Close()
 		o.stopAfter()
 		o.cancel()

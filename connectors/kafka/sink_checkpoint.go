@@ -3,8 +3,6 @@ package kafka
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/sluicesql/sluice/connectors"
 )
 
@@ -25,18 +23,11 @@ func (o *output) Abort() error {
 	o.dropHeld() // sink_concurrent.go
 	if o.tx != nil {
 		for _, p := range o.tx.takePending(1<<63 - 1) {
-			p.cl.Close()
+			closeTxnClient(p.cl)
 		}
-		if o.cl != nil {
-			actx, cancel := o.rctx(context.WithoutCancel(o.ctx))
-			_ = o.cl.AbortBufferedRecords(actx)
-			_ = o.cl.EndTransaction(actx, kgo.TryAbort)
-			cancel()
-		}
+		o.abortOpen(context.WithoutCancel(o.ctx))
 	}
-	if o.cl != nil && o.cl != o.base {
-		o.cl.Close()
-	}
+	o.closeWriters()
 	o.cancel()
 	o.base.Close()
 	o.stopAfter()
@@ -45,7 +36,7 @@ func (o *output) Abort() error {
 
 // Abort stops the interval flusher and closes the producer without writing the buffer.
 func (u *upsertOutput) Abort() error {
-	if u.kb != nil && !u.ended {
+	if u.buffered() && !u.ended {
 		close(u.stop)
 		<-u.done
 	}

@@ -80,17 +80,5 @@ func (e *subEncoder) Write() error {
 		e.release()
 		return err
 	}
-	if len(e.recs) == 0 {
-		return nil
-	}
-	cl, err := o.producer()
-	if err != nil {
-		e.release()
-		return err
-	}
-	for _, rec := range e.recs {
-		cl.Produce(o.ctx, rec, o.promise)
-	}
-	e.recs = e.recs[:0]
-	return nil
+	return o.w0.placeAll(nil, e)
 }

@@ -110,8 +110,10 @@ func (t *taskOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
 		return nil, err
 	}
 	o.task = i
+	o.w0.idx = i
 	if o.tx != nil {
-		o.tx.task, o.tx.next = i, 1 // '<prefix>-<i>-1', without the single sink's probe of '<prefix>-0-<n>'
+		// '<prefix>-<i>-1', without the pipelined sink's probe of '<prefix>-<i>-<n>'
+		o.w0.next, o.tx.restored = 1, map[int]int64{}
 	}
 	w := &taskWriter{o: o, out: out, task: i}
 	t.mu.Lock()
@@ -173,10 +175,13 @@ func (t *taskOutput) End() error {
 	}
 	var errs []error
 	for _, w := range ws {
-		if u, ok := w.out.(*upsertOutput); ok && !u.ended {
-			u.writeBuffered()
+		if !w.o.ended {
+			if err := w.o.writeHeld(); err != nil {
+				errs = append(errs, fmt.Errorf("task %d: %w", w.task+1, err))
+				continue
+			}
 		}
-		if w.o.cl != nil {
+		if len(w.o.producers()) > 0 {
 			if err := w.o.flush(w.o.ctx); err != nil {
 				errs = append(errs, fmt.Errorf("task %d: %w", w.task+1, err))
 			}

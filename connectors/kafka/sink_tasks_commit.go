@@ -235,13 +235,14 @@ func (t *taskOutput) recordIntent(ws []*taskWriter) error {
 	}
 	rec := &commitRecord{Table: t.name, Prefix: t.s.txnPrefix, Tasks: t.tasks, Statement: t.stmt}
 	for _, w := range ws {
-		if w.o.tx == nil || w.o.cl == nil {
+		w0 := w.o.w0
+		if w.o.tx == nil || w0.cl == nil {
 			continue
 		}
 		ctx, cancel := w.o.rctx(w.o.ctx)
-		pid, epoch, err := w.o.cl.ProducerID(ctx)
+		pid, epoch, err := w0.cl.ProducerID(ctx)
 		cancel()
-		id := w.o.tx.id(w.o.tx.seq)
+		id := w0.txnID(w0.seq)
 		if err != nil {
 			return fmt.Errorf("kafka table '%s': task %d: the producer id of transaction '%s': %w", t.name, w.task+1, id, err)
 		}

@@ -18,10 +18,12 @@ func CrashTasksInCommit(t testing.TB, out connectors.TaskOutput, commits int) {
 	}
 	ws := to.take()
 	for _, w := range ws {
-		if u, ok := w.out.(*upsertOutput); ok && !u.ended {
-			u.writeBuffered()
+		if !w.o.ended {
+			if err := w.o.writeHeld(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if w.o.cl != nil {
+		if len(w.o.producers()) > 0 {
 			if err := w.o.flush(w.o.ctx); err != nil {
 				t.Fatal(err)
 			}

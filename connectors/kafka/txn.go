@@ -16,19 +16,27 @@ import (
 	"github.com/sluicesql/sluice/options"
 )
 
-// Exactly-once ('sink.delivery-guarantee' = 'exactly-once'): the rows between two checkpoints go into one Kafka
-// transaction, written by a producer of its own whose transactional id is '<prefix>-0-<n>' (0: the sink's
-// only instance; n: a sequence number that grows by one for every transaction the sink opens). PreCommit
-// flushes the open transaction (staged, not committed) and records its identity in the checkpoint; the next
-// pushed row opens transaction n+1 with a new producer; Commit(id) commits the transactions that checkpoints up
-// to id pre-committed. Restore commits the pre-committed transactions of the restored checkpoint (EndTxn with
-// the stored producer id and epoch, as Flink does) and aborts the transactions that a crashed run opened after
-// it, by initializing '<prefix>-0-<next>', '<prefix>-0-<next+1>', ... (which aborts a transaction left open
-// under that id) until one that was never used (InitProducerID answers epoch 0).
+// Exactly-once ('sink.delivery-guarantee' = 'exactly-once'), as Flink's KafkaSink: every writer (each sink
+// subtask's, sink_concurrent.go, and writer 0, the sink's own Push) writes the rows between two checkpoints
+// into a Kafka transaction of its own, with a producer of its own whose transactional id is
+// '<prefix>-<i>-<n>' (i: the writer's transactional index, its subtask's index; n: a sequence number that
+// grows by one for every transaction the writer opens). A writer opens its transaction at its first record
+// after a checkpoint, so writers without rows open none. PreCommit flushes every writer's open transaction
+// (staged, not committed) and records each one's identity in the checkpoint, with every index's next
+// number; Commit(id) commits the transactions that checkpoints up to id pre-committed, every writer's.
+// Restore commits the pre-committed transactions of the restored checkpoint (EndTxn with the stored producer
+// id and epoch, as Flink does) and, for every index up to max(the checkpoint's writers, this run's
+// writers), aborts the transactions that a crashed run opened after it, by initializing '<prefix>-<i>-<next>',
+// '<prefix>-<i>-<next+1>', ... (which aborts a transaction left open under that id) until one that was never
+// used (InitProducerID answers epoch 0): a rescale in either direction leaves nothing open.
 //
-// Transactions are numbered by the sink instead of by checkpoint id (Flink's '<prefix>-<subtask>-<checkpoint>')
+// Transactions are numbered by the writer instead of by checkpoint id (Flink's '<prefix>-<subtask>-<checkpoint>')
 // so that the numbers stay contiguous when checkpoints without rows open no transaction: the probe for
 // lingering transactions stops at the first unused number and would miss one behind a gap.
+//
+// Limit: the indices probed are those of the restored checkpoint and of this run; a run that crashed before
+// its first checkpoint with more writers than both leaves its transactions of the extra indices to the
+// brokers, which abort them after 'properties.transaction.timeout.ms'.
 
 // defaultTxnTimeout is the transaction timeout of an exactly-once sink without
 // 'properties.transaction.timeout.ms': the largest that brokers accept by default (their
@@ -36,16 +44,31 @@ import (
 // abort the transactions of any checkpoint interval above it.
 const defaultTxnTimeout = 15 * time.Minute
 
-// txnStateVersion is the version of the encoding of txnState.
-const txnStateVersion = 1
+// txnStateVersion is the version of the encoding of txnState. Version 1 (one writer: Next only) is read as
+// the state of writer index 0.
+const txnStateVersion = 2
 
-// txnState is what PreCommit returns for a checkpoint: the pre-committed transactions not committed yet, and
-// the number of the next transaction the sink would open.
+// txnState is what PreCommit returns for a checkpoint: the pre-committed transactions not committed yet (of
+// every writer), and for each transactional index the number of the next transaction its writer would open.
 type txnState struct {
-	Version int        `json:"v"`
-	Prefix  string     `json:"prefix"`
-	Next    int64      `json:"next"`
+	Version int    `json:"v"`
+	Prefix  string `json:"prefix"`
+	// Next is index 0's next number (version 1: the only writer's).
+	Next int64 `json:"next"`
+	// Writers holds every index's next number (version 2), Writers[0] = Next.
+	Writers []int64    `json:"writers,omitempty"`
 	Pending []txnEntry `json:"pending,omitempty"`
+}
+
+// nexts is the next number of every index of the state: version 1 has one writer.
+func (st *txnState) nexts() []int64 {
+	if len(st.Writers) > 0 {
+		return st.Writers
+	}
+	if st.Prefix == "" {
+		return nil
+	}
+	return []int64{st.Next}
 }
 
 // txnEntry identifies a pre-committed transaction.
@@ -62,28 +85,29 @@ type pendingTxn struct {
 	cl *kgo.Client
 }
 
-// txns is the exactly-once part of an output. next and seq belong to the pushing goroutine (Push, PreCommit,
-// Restore, End: never concurrent); pending is shared with Commit.
+// txns is the exactly-once part of an output. The writers own their open transactions (subWriter.cl,
+// idx, next, seq); pending is shared with Commit.
 type txns struct {
 	prefix  string
 	timeout time.Duration
-	next    int64 // number of the next transaction to open; 0 before Restore
-	seq     int64 // number of the open transaction (output.cl), when there is one
-	task    int   // the sink task whose transactions these are: 0 but in a batch sink stage's tasks (sink_tasks.go)
+
+	// rmu guards restored: the first number of each index that Restore found free, nil before a Restore
+	// (the first writer to open a transaction then runs a fresh start's, restoreOnce).
+	rmu      sync.Mutex
+	restored map[int]int64
 
 	mu      sync.Mutex
 	pending []pendingTxn
+
+	// cmu serializes committing: Commit's (the engine's checkpoint goroutine) and End's, so that End returns
+	// only after a Commit in flight has finished (commitPending).
+	cmu sync.Mutex
 }
 
-func txnID(prefix string, seq int64) string { return taskTxnID(prefix, 0, seq) }
-
-// taskTxnID is the transactional id of transaction seq of sink task (subtask) task: '<prefix>-<task>-<seq>'.
-func taskTxnID(prefix string, task int, seq int64) string {
-	return prefix + "-" + strconv.Itoa(task) + "-" + strconv.FormatInt(seq, 10)
+// taskTxnID is the transactional id of transaction seq of sink writer (subtask, task) i: '<prefix>-<i>-<seq>'.
+func taskTxnID(prefix string, i int, seq int64) string {
+	return prefix + "-" + strconv.Itoa(i) + "-" + strconv.FormatInt(seq, 10)
 }
-
-// id is the transactional id of this sink's transaction seq.
-func (t *txns) id(seq int64) string { return taskTxnID(t.prefix, t.task, seq) }
 
 func decodeTxnState(b []byte) (txnState, error) {
 	var st txnState
@@ -93,8 +117,8 @@ func decodeTxnState(b []byte) (txnState, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, fmt.Errorf("the sink's checkpoint state is not readable: %w", err)
 	}
-	if st.Version != txnStateVersion {
-		return st, fmt.Errorf("the sink's checkpoint state has version %d; this Sluice reads version %d", st.Version, txnStateVersion)
+	if st.Version < 1 || st.Version > txnStateVersion {
+		return st, fmt.Errorf("the sink's checkpoint state has version %d; this Sluice reads versions 1 to %d", st.Version, txnStateVersion)
 	}
 	return st, nil
 }
@@ -103,6 +127,26 @@ func decodeTxnState(b []byte) (txnState, error) {
 // it. An at-least-once sink only does the latter two for the transactions of an earlier exactly-once run of
 // the table (state written by one), and has nothing else to restore.
 func (o *output) Restore(ctx context.Context, state []byte, checkpointID int64) error {
+	if o.tx != nil {
+		o.tx.rmu.Lock()
+		defer o.tx.rmu.Unlock()
+	}
+	return o.restore(ctx, state, checkpointID)
+}
+
+// restoreOnce runs a fresh start's Restore unless one ran (the first transaction of a sink without one).
+func (o *output) restoreOnce() error {
+	t := o.tx
+	t.rmu.Lock()
+	defer t.rmu.Unlock()
+	if t.restored != nil {
+		return nil
+	}
+	return o.restore(o.ctx, nil, 0)
+}
+
+// restore is Restore under tx.rmu.
+func (o *output) restore(ctx context.Context, state []byte, checkpointID int64) error {
 	st, err := decodeTxnState(state)
 	if err != nil {
 		return fmt.Errorf("kafka table '%s': restore checkpoint %d: %w", o.s.cfg.table.Name, checkpointID, err)
@@ -112,24 +156,45 @@ func (o *output) Restore(ctx context.Context, state []byte, checkpointID int64) 
 			return err
 		}
 	}
+	old := st.nexts()
 	if st.Prefix != "" && (o.tx == nil || st.Prefix != o.tx.prefix) {
 		// The prefix changed since the checkpoint: clean up after the old one too.
-		if _, err := o.abortLingering(ctx, st.Prefix, max(st.Next, 1)); err != nil {
-			return err
+		for i, next := range old {
+			if _, err := o.abortLingering(ctx, st.Prefix, i, max(next, 1)); err != nil {
+				return err
+			}
 		}
 	}
-	if o.tx != nil {
+	if o.tx == nil {
+		return nil
+	}
+	same := st.Prefix == o.tx.prefix
+	n := o.txnIndices()
+	if same {
+		n = max(n, len(old))
+	}
+	restored := make(map[int]int64, n)
+	for i := range n {
 		from := int64(1)
-		if st.Prefix == o.tx.prefix && st.Next > 1 {
-			from = st.Next
+		if same && i < len(old) && old[i] > 1 {
+			from = old[i]
 		}
-		next, err := o.abortLingering(ctx, o.tx.prefix, from)
+		next, err := o.abortLingering(ctx, o.tx.prefix, i, from)
 		if err != nil {
 			return err
 		}
-		o.tx.next = next
+		restored[i] = next
 	}
+	o.tx.restored = restored
 	return nil
+}
+
+// restoredNext is the first free number of index i that Restore found.
+func (t *txns) restoredNext(i int) (int64, bool) {
+	t.rmu.Lock()
+	defer t.rmu.Unlock()
+	n, ok := t.restored[i]
+	return n, ok
 }
 
 // rctx bounds one restore step by 'properties.delivery.timeout.ms'.
@@ -184,13 +249,13 @@ func (o *output) recommit(ctx context.Context, e txnEntry) error {
 	return fmt.Errorf("kafka table '%s': commit transaction '%s' of checkpoint %d on restore: %w", name, e.ID, e.Checkpoint, err)
 }
 
-// abortLingering initializes the transactional ids '<prefix>-0-<from>', '<prefix>-0-<from+1>', ..., which
+// abortLingering initializes the transactional ids '<prefix>-<i>-<from>', '<prefix>-<i>-<from+1>', ..., which
 // aborts any transaction left open under them, until one answers epoch 0 (never used before), and returns
 // that number: the first free one.
-func (o *output) abortLingering(ctx context.Context, prefix string, from int64) (int64, error) {
+func (o *output) abortLingering(ctx context.Context, prefix string, i int, from int64) (int64, error) {
 	timeout := o.s.txnTimeoutOrDefault()
 	for seq := from; ; seq++ {
-		id := txnID(prefix, seq)
+		id := taskTxnID(prefix, i, seq)
 		rctx, cancel := o.rctx(ctx)
 		req := kmsg.NewPtrInitProducerIDRequest()
 		req.TransactionalID, req.TransactionTimeoutMillis = &id, int32(timeout.Milliseconds())
@@ -213,134 +278,4 @@ func (o *output) txnInitError(id, what string, err error) error {
 			name, what, o.s.txnTimeoutOrDefault().Milliseconds(), options.FormatDuration(o.s.txnTimeoutOrDefault()), err)
 	}
 	return fmt.Errorf("kafka table '%s': %s (transactional id '%s'): %w", name, what, id, err)
-}
-
-// beginTxn opens the next transaction with a producer of its own. Without a Restore before, it first aborts
-// what an earlier run of the same prefix left open (a fresh start).
-func (o *output) beginTxn() error {
-	t := o.tx
-	if t.next == 0 {
-		if err := o.Restore(o.ctx, nil, 0); err != nil {
-			return err
-		}
-	}
-	seq := t.next
-	id := t.id(seq)
-	cl, err := o.s.cfg.newClient(append(o.s.producerOpts(), kgo.TransactionalID(id), kgo.TransactionTimeout(t.timeout))...)
-	if err != nil {
-		return err
-	}
-	// Initialize the producer id now, so that a refused timeout is reported here and not as lost records.
-	ictx, cancel := o.rctx(o.ctx)
-	_, _, err = cl.ProducerID(ictx)
-	cancel()
-	if err == nil {
-		err = cl.BeginTransaction()
-	}
-	if err != nil {
-		cl.Close()
-		return o.txnInitError(id, "open a transaction", err)
-	}
-	t.next, t.seq, o.cl = seq+1, seq, cl
-	return nil
-}
-
-// preCommitTxn stages the open transaction: its records are flushed and acknowledged, and it waits in
-// pending for Commit. The next pushed row opens a new transaction.
-func (o *output) preCommitTxn(ctx context.Context, checkpointID int64) ([]byte, error) {
-	t := o.tx
-	if o.cl != nil {
-		if err := o.flush(ctx); err != nil {
-			return nil, err
-		}
-		id := t.id(t.seq)
-		pid, epoch, err := o.cl.ProducerID(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("kafka table '%s': pre-commit transaction '%s' for checkpoint %d: %w", o.s.cfg.table.Name, id, checkpointID, err)
-		}
-		t.mu.Lock()
-		t.pending = append(t.pending, pendingTxn{txnEntry{Checkpoint: checkpointID, ID: id, ProducerID: pid, Epoch: epoch}, o.cl})
-		t.mu.Unlock()
-		o.cl = nil
-	}
-	t.mu.Lock()
-	st := txnState{Version: txnStateVersion, Prefix: t.prefix, Next: t.next}
-	for _, p := range t.pending {
-		st.Pending = append(st.Pending, p.txnEntry)
-	}
-	t.mu.Unlock()
-	b, err := json.Marshal(st)
-	if err != nil {
-		return nil, fmt.Errorf("kafka table '%s': encode the checkpoint state: %w", o.s.cfg.table.Name, err)
-	}
-	return b, nil
-}
-
-// takePending removes and returns the pending transactions of checkpoints up to id, in order.
-func (t *txns) takePending(id int64) []pendingTxn {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var due []pendingTxn
-	keep := t.pending[:0]
-	for _, p := range t.pending {
-		if p.Checkpoint <= id {
-			due = append(due, p)
-		} else {
-			keep = append(keep, p)
-		}
-	}
-	clear(t.pending[len(keep):])
-	t.pending = keep
-	return due
-}
-
-// commitPending commits the transactions in order and closes their producers. After a failure the rest are
-// closed without commit: the job fails, and Restore commits them from the checkpoint.
-func (o *output) commitPending(ctx context.Context, due []pendingTxn) error {
-	var first error
-	for _, p := range due {
-		if first == nil {
-			cctx, cancel := o.rctx(ctx)
-			if err := p.cl.EndTransaction(cctx, kgo.TryCommit); err != nil {
-				first = fmt.Errorf("kafka table '%s': commit transaction '%s' of checkpoint %d: %w", o.s.cfg.table.Name, p.ID, p.Checkpoint, err)
-			}
-			cancel()
-		}
-		p.cl.Close()
-	}
-	return first
-}
-
-// endTxn ends an exactly-once output. A job that ended normally commits every pending transaction and then
-// the open one (rows pushed after the last PreCommit): End is the last checkpoint of a bounded job without
-// checkpointing. When the engine takes a final checkpoint before End (PreCommit and Commit), nothing is left
-// open here. A cancelled job aborts the open transaction and leaves the pre-committed ones to Restore, since
-// the checkpoint that holds them may complete; a later Restore (or a fresh start's probe) aborts those of
-// checkpoints that never completed.
-func (o *output) endTxn() error {
-	t := o.tx
-	due := t.takePending(1<<63 - 1)
-	if o.jobCtx.Err() != nil {
-		for _, p := range due {
-			p.cl.Close()
-		}
-		if o.cl != nil {
-			actx, cancel := o.rctx(context.WithoutCancel(o.jobCtx))
-			_ = o.cl.AbortBufferedRecords(actx)
-			_ = o.cl.EndTransaction(actx, kgo.TryAbort)
-			cancel()
-		}
-		return nil
-	}
-	err := o.commitPending(o.ctx, due)
-	if o.cl != nil && err == nil {
-		if err = o.flush(o.ctx); err == nil {
-			cctx, cancel := o.rctx(o.ctx)
-			if cerr := o.cl.EndTransaction(cctx, kgo.TryCommit); cerr != nil {
-				err = fmt.Errorf("kafka table '%s': commit transaction '%s' at the end of the job: %w", o.s.cfg.table.Name, t.id(t.seq), cerr)
-			}
-			cancel()
-		}
-	}
-	return err
 }

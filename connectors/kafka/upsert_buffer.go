@@ -25,24 +25,30 @@ func newKeyBuffer(maxRows int) *keyBuffer {
 
 // addLocked buffers rec as the last change of its key (returning the record it replaces to o's pool), and
 // flushes the buffer when it holds max keys.
-func (b *keyBuffer) addLocked(o *output, rec *kgo.Record) {
+func (b *keyBuffer) addLocked(w *subWriter, rec *kgo.Record) {
 	if j, ok := b.index[string(rec.Key)]; ok {
 		old := b.buf[j]
 		b.buf[j] = rec
-		o.recycle(old)
+		w.o.recycle(old)
 		return
 	}
 	b.index[string(rec.Key)] = len(b.buf)
 	b.buf = append(b.buf, rec)
 	if len(b.buf) >= b.max {
-		b.flushLocked(o)
+		b.flushLocked(w)
 	}
 }
 
-// flushLocked hands the buffered records to o's producer, in the order their keys were first buffered.
-func (b *keyBuffer) flushLocked(o *output) {
+// flushLocked hands the buffered records to the writer's producer, in the order their keys were first
+// buffered. A buffer holds records only while its writer's producer is open (the writer's Push opened it;
+// PreCommit and End empty the buffer before a transaction ends).
+func (b *keyBuffer) flushLocked(w *subWriter) {
+	if len(b.buf) == 0 {
+		return
+	}
+	o := w.o
 	for i, rec := range b.buf {
-		o.cl.Produce(o.ctx, rec, o.promise)
+		w.cl.Produce(o.ctx, rec, o.promise)
 		b.buf[i] = nil
 	}
 	b.buf = b.buf[:0]
@@ -50,9 +56,9 @@ func (b *keyBuffer) flushLocked(o *output) {
 }
 
 // flush is flushLocked under mu.
-func (b *keyBuffer) flush(o *output) {
+func (b *keyBuffer) flush(w *subWriter) {
 	b.mu.Lock()
-	b.flushLocked(o)
+	b.flushLocked(w)
 	b.mu.Unlock()
 }
 

@@ -1,8 +1,6 @@
 package kafka
 
 import (
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 )
@@ -41,14 +39,5 @@ func (e *upsertSubEncoder) Write() error {
 		e.e.release()
 		return err
 	}
-	if u.kb != nil {
-		u.kb.mu.Lock()
-		defer u.kb.mu.Unlock()
-	}
-	for i, rec := range e.e.recs {
-		u.place(e.kinds[i], rec)
-		e.e.recs[i] = (*kgo.Record)(nil)
-	}
-	e.e.recs = e.e.recs[:0]
-	return nil
+	return u.w0.placeAll(e.kinds, e.e)
 }
