@@ -34,7 +34,10 @@ func benchTopic(b *testing.B) string {
 }
 
 // fillBenchTopic writes benchTopic's records to the topic bench-in of the broker at addr.
-func fillBenchTopic(b *testing.B, addr string) {
+func fillBenchTopic(b *testing.B, addr string) { fillBenchTopicN(b, addr, benchRecords) }
+
+// fillBenchTopicN writes n records of benchTopic's form (ids 0 to n-1) to the topic bench-in at addr.
+func fillBenchTopicN(b *testing.B, addr string, n int) {
 	b.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
@@ -42,7 +45,7 @@ func fillBenchTopic(b *testing.B, addr string) {
 	}
 	defer cl.Close()
 	ctx := context.Background()
-	for i := 0; i < benchRecords; i++ {
+	for i := 0; i < n; i++ {
 		v := `{"id":` + strconv.Itoa(i) + `,"user":"user-` + strconv.Itoa(i%1000) + `","url":"/page/` + strconv.Itoa(i%10) +
 			`","amount":` + strconv.Itoa(i%100) + `.5,"ok":` + strconv.FormatBool(i%2 == 0) + `}`
 		cl.Produce(ctx, &kgo.Record{Topic: "bench-in", Key: []byte(strconv.Itoa(i % 1000)), Value: []byte(v)}, nil)

@@ -3,12 +3,14 @@ package kafka_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	connbuiltin "github.com/sluicesql/sluice/connectors/builtin"
@@ -19,7 +21,7 @@ import (
 )
 
 // BenchmarkParallelism is issue 13's scaling figure: three jobs over the same pre-filled 4-partition topic
-// (benchRecords JSON records, in-process kfake broker), each at 'parallelism.default' 1 and 2:
+// (benchRecords JSON records times -kafka.bench-scale, in-process kfake broker), each at 'parallelism.default' 1 and 2:
 //
 //   - filter: kafka → filter/project → kafka (JSON, keyed records)
 //   - filter-eo: the same with 'sink.delivery-guarantee' = 'exactly-once' (checkpoints every 500 ms)
@@ -34,7 +36,22 @@ import (
 //
 //	go test ./connectors/kafka -run '^$' -bench Parallelism -benchtime 3x
 func BenchmarkParallelism(b *testing.B) {
-	benchParallelism(b, benchTopic(b), nil)
+	_, addr := startBroker(b, kfake.SeedTopics(4, "bench-in"))
+	fillBenchTopicN(b, addr, parRecords())
+	benchParallelism(b, addr, nil)
+}
+
+// parScale multiplies the records of the parallelism benchmarks' topic: at the default 200,000 records a
+// run lasts 70-200 ms, so a job's start (group join, first fetches, plan) is part of what the ratio
+// compares; -kafka.bench-scale=10 measures 2,000,000 records per run.
+var parScale = flag.Int("kafka.bench-scale", 1, "multiplies the records of BenchmarkParallelism's topic")
+
+// parRecords is the record count of the parallelism benchmarks' topic.
+func parRecords() int {
+	if *parScale < 1 {
+		return benchRecords
+	}
+	return benchRecords * *parScale
 }
 
 // BenchmarkParallelismBrokerProcess is BenchmarkParallelism with the kfake broker in a process of its own
@@ -47,13 +64,14 @@ func BenchmarkParallelism(b *testing.B) {
 //	go test ./connectors/kafka -run '^$' -bench ParallelismBrokerProcess -benchtime 3x
 func BenchmarkParallelismBrokerProcess(b *testing.B) {
 	br := kfakeproc.StartBroker(b, b.TempDir(), 4, "bench-in")
-	fillBenchTopic(b, br.Addr)
+	fillBenchTopicN(b, br.Addr, parRecords())
 	benchParallelism(b, br.Addr, br)
 }
 
 // benchParallelism runs the jobs against the broker at addr; br is that broker when it runs in a process of
 // its own (its CPU is then reported), else nil.
 func benchParallelism(b *testing.B, addr string, br *kfakeproc.Broker) {
+	n := int64(parRecords())
 	src := func(name string) string {
 		return fmt.Sprintf(`CREATE TABLE %s (id BIGINT, `+"`user`"+` STRING, url STRING, amount DOUBLE, ok BOOLEAN) WITH (
   'connector' = 'kafka', 'topic' = 'bench-in', 'properties.bootstrap.servers' = '%s', 'format' = 'json',
@@ -68,31 +86,31 @@ func benchParallelism(b *testing.B, addr string, br *kfakeproc.Broker) {
 CREATE TABLE dst (id BIGINT, ` + "`user`" + ` STRING, amount DOUBLE) WITH (
   'connector' = 'kafka', 'topic' = 'par-out-RUN', 'properties.bootstrap.servers' = '` + addr + `', 'format' = 'json',
   'key.format' = 'raw', 'key.fields' = 'user');
-INSERT INTO dst SELECT id, ` + "`user`" + `, amount * 2 FROM src WHERE ok;`, benchRecords},
+INSERT INTO dst SELECT id, ` + "`user`" + `, amount * 2 FROM src WHERE ok;`, n},
 		{"filter-eo", src("src") + `
 SET 'execution.checkpointing.interval' = '500 ms';
 CREATE TABLE dst (id BIGINT, ` + "`user`" + ` STRING, amount DOUBLE) WITH (
   'connector' = 'kafka', 'topic' = 'par-out-RUN', 'properties.bootstrap.servers' = '` + addr + `', 'format' = 'json',
   'key.format' = 'raw', 'key.fields' = 'user', 'sink.delivery-guarantee' = 'exactly-once',
   'sink.transactional-id-prefix' = 'par-RUN');
-INSERT INTO dst SELECT id, ` + "`user`" + `, amount * 2 FROM src WHERE ok;`, benchRecords},
+INSERT INTO dst SELECT id, ` + "`user`" + `, amount * 2 FROM src WHERE ok;`, n},
 		{"groupby", src("src") + `
 CREATE TABLE hole (` + "`user`" + ` STRING, n BIGINT, total DOUBLE) WITH ('connector' = 'blackhole');
-INSERT INTO hole SELECT ` + "`user`" + `, COUNT(*), SUM(amount) FROM src GROUP BY ` + "`user`" + `;`, benchRecords},
+INSERT INTO hole SELECT ` + "`user`" + `, COUNT(*), SUM(amount) FROM src GROUP BY ` + "`user`" + `;`, n},
 		{"join", src("a") + src("b") + `
 SET 'table.optimizer.reuse-source-enabled' = 'false';
 CREATE TABLE hole (id BIGINT, ` + "`user`" + ` STRING, url STRING) WITH ('connector' = 'blackhole');
-INSERT INTO hole SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = b.id;`, 2 * benchRecords},
+INSERT INTO hole SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = b.id;`, 2 * n},
 		{"groupby-upsert", src("src") + `
 CREATE TABLE totals (` + "`user`" + ` STRING, n BIGINT, total DOUBLE, PRIMARY KEY (` + "`user`" + `) NOT ENFORCED) WITH (
   'connector' = 'upsert-kafka', 'topic' = 'par-out-RUN', 'properties.bootstrap.servers' = '` + addr + `',
   'key.format' = 'raw', 'value.format' = 'json');
-INSERT INTO totals SELECT ` + "`user`" + `, COUNT(*), SUM(amount) FROM src GROUP BY ` + "`user`" + `;`, benchRecords},
+INSERT INTO totals SELECT ` + "`user`" + `, COUNT(*), SUM(amount) FROM src GROUP BY ` + "`user`" + `;`, n},
 		{"join-kafka", src("a") + src("b") + `
 SET 'table.optimizer.reuse-source-enabled' = 'false';
 CREATE TABLE dst (id BIGINT, ` + "`user`" + ` STRING, url STRING) WITH (
   'connector' = 'kafka', 'topic' = 'par-out-RUN', 'properties.bootstrap.servers' = '` + addr + `', 'format' = 'json');
-INSERT INTO dst SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = b.id;`, 2 * benchRecords},
+INSERT INTO dst SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = b.id;`, 2 * n},
 	}
 	run := 0
 	for _, job := range jobs {
@@ -144,13 +162,13 @@ INSERT INTO dst SELECT a.id, a.` + "`user`" + `, b.url FROM a JOIN b ON a.id = b
 						b.Fatalf("the job read %d records, want %d", got, job.records)
 					}
 					if job.name == "filter-eo" && i == 0 {
-						checkCommitted(b, addr, fmt.Sprintf("par-out-%d", run), benchRecords/2)
+						checkCommitted(b, addr, fmt.Sprintf("par-out-%d", run), n/2)
 					}
 					if job.name == "filter" && i == 0 {
-						checkWritten(b, addr, fmt.Sprintf("par-out-%d", run), benchRecords/2)
+						checkWritten(b, addr, fmt.Sprintf("par-out-%d", run), n/2)
 					}
 					if job.name == "join-kafka" && i == 0 {
-						checkWritten(b, addr, fmt.Sprintf("par-out-%d", run), benchRecords)
+						checkWritten(b, addr, fmt.Sprintf("par-out-%d", run), n)
 					}
 				}
 				report(b, total, wall, cpu)
