@@ -31,6 +31,9 @@ var noReusedHold = false
 // that the hold was used).
 var reusedRowsHeld atomic.Int64
 
+// reusedEndsHeld counts the branch ends that waited for a hold to end (tests check the path).
+var reusedEndsHeld atomic.Int64
+
 // cutHold is a reused scan's hold (all under the graph lock).
 type cutHold struct {
 	on    bool
@@ -121,6 +124,9 @@ func (p *gatedPipe) awaitHold() error {
 		p.mu.Unlock()
 		<-ch
 		p.mu.Lock()
+		if !waited {
+			reusedEndsHeld.Add(1)
+		}
 		waited = true
 	}
 	if waited && *p.stopped {
