@@ -114,11 +114,11 @@ END;`},
 			if failed.Load() != 1 || j.Metrics().Restarts != 1 || strings.Contains(notice.String(), "from the beginning") {
 				t.Fatalf("failures injected %d, restarts %d; want 1 and 1, from a checkpoint\n%s", failed.Load(), j.Metrics().Restarts, notice)
 			}
+			st := j.CheckpointStats()
+			t.Logf("checkpoints: sources held %s of %s (%d cut with barriers)", st.Pause, st.Total, barrierCutsTaken.Load()-cuts)
 			if c := barrierCutsTaken.Load() - cuts; c < 2 {
 				t.Fatalf("%d checkpoints cut with barriers, want several\n%s", c, notice)
 			}
-			st := j.CheckpointStats()
-			t.Logf("checkpoints: sources held %s of %s (%d cut with barriers)", st.Pause, st.Total, barrierCutsTaken.Load()-cuts)
 		})
 	}
 }
