@@ -403,6 +403,7 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 			// that wait there are not released (they end with the job), nothing after the cut is
 			// processed, and no later cycle or final() publishes positions past it.
 			kept, c.stopped, c.stopCut = true, true, true
+			g.endReusedHolds(false) // reuse_hold.go: what the reused scans' branches held is after the cut
 		}
 	}
 	g.mu.Unlock()

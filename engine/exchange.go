@@ -116,8 +116,7 @@ func (g *graph) buildExchange(n planner.Node, inputs []exchangeInput, mk func(ou
 		sides[i] = in.side
 	}
 	x, err := exec.NewExchange(g.maxPar, k, sides, func(_ int, o changelog.Output) ([]changelog.Output, changelog.Output, error) {
-		ins, op, err := mk(g.markOutput(o))
-		return g.markInputs(ins), op, err // push_failure.go
+		return mk(o) // an error of its items marks the graph failed (SetOnError below, push_failure.go)
 	}, outs, release)
 	if err != nil {
 		return true, err

@@ -57,11 +57,8 @@ func (g *graph) barrierCheckpoints() bool {
 	}
 	// Local aggregates built under the graph lock (g.locals) are fed under it by keyed subtasks whose output
 	// goes to the graph: those wait at their barriers, so the locals' partials at the lock are those at the cut.
-	for _, r := range g.exchanges {
-		if r.lockFed {
-			return false // a sink's own subtasks fed from under the graph lock (exchange_sink.go)
-		}
-	}
+	// A sink's own subtasks fed from under the graph lock (lockFed, exchange_sink.go) get no barrier: they are
+	// cut under the final lock (waitLockFedSinks), when what feeds them holds the rows of the cut.
 	_, ok := g.sourceCuts()
 	return ok
 }
@@ -78,8 +75,16 @@ func (g *graph) barrierCheckpoints() bool {
 // to GROUP BYs built under the graph lock (never behind an exchange), so its checkpoint under the final lock
 // is at the cut.
 //
-// Shapes that keep the quiesce (barrierCheckpoints): a reused scan's subtasks (one position for branches cut
-// at the gate, at the barriers and under the graph lock).
+// A reused scan's subtasks (pipeline_reuse.go) are cut at the gate: one position for all branches, and every
+// branch cut at that point of the scan (reuse_hold.go: the branches into exchanges by the barriers queued
+// there, its sinks pre-committed there, the branches under the graph lock held until the final lock).
+//
+// A sink's own subtasks fed from under the graph lock (exchange_sink.go, lockFed) take no barrier: what
+// feeds them (operators under the lock, fed by keyed subtasks that wait at their barriers, by sources cut
+// under the lock and by held reused branches) sends them the rows of the cut and nothing after it until the
+// final lock, and the checkpoint waits there until they handed every row sent to the sink's writers
+// (waitLockFedSinks, before the snapshot and the PreCommit). A barrier queued into them at the gate would
+// split the rows the keyed subtasks still send before the cut (a row of the cut behind it).
 
 // sourceCut is where a barrier checkpoint cuts a source.
 type sourceCut uint8
@@ -119,8 +124,10 @@ func (g *graph) sourceCuts() (map[*participant]sourceCut, bool) {
 				cut = cutGate
 			case *exchangeEnd, *localEnd:
 				cut, xRuns = cutGate, xRuns+1
+			case *subtaskGate:
+				cut = cutGate // a reused scan's subtasks (pipeline_reuse.go, reuse_hold.go)
 			default:
-				return nil, false // a reused scan's subtasks (pipeline_reuse.go)
+				return nil, false
 			}
 		}
 		for _, p := range g.parts {
@@ -221,9 +228,12 @@ func (g *graph) cutGateState() (gateState, error) {
 // final lock); pre holds what the sinks written by source subtasks pre-committed at the gate.
 func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain bool) (pos map[*participant][]byte, gs gateState, pre map[*participant][]byte, release func(), err error) {
 	release = sync.OnceFunc(func() {
-		for _, r := range g.exchanges {
+		for _, r := range g.barrierExchanges() {
 			r.x.ReleaseBarrier()
 		}
+		g.mu.Lock()
+		g.endReusedHolds(true) // reuse_hold.go
+		g.mu.Unlock()
 	})
 	cuts, ok := g.sourceCuts()
 	if !ok {
@@ -259,6 +269,7 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 			c.CutSplits()
 		}
 	}
+	g.holdReused() // reuse_hold.go: the reused scans' branches under the lock pass nothing on until release
 	g.mu.Unlock()
 	// The locals' partials go into the exchanges without the graph lock (keyed subtasks may need it to make
 	// room in their queues), before the barriers: they hold rows before the cut.
@@ -266,12 +277,12 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 		return nil, nil, nil, release, err
 	}
 	// No keyed subtask needs the graph lock to make room in its queue: the barriers go in without it.
-	for _, r := range g.exchanges {
+	for _, r := range g.barrierExchanges() {
 		if err := r.x.StartBarrier(id, drain); err != nil {
 			return nil, nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
-	for _, r := range g.exchanges {
+	for _, r := range g.barrierExchanges() {
 		if err := r.x.QueueBarrier(); err != nil {
 			return nil, nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
@@ -280,11 +291,23 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 	if afterGate != nil {
 		afterGate()
 	}
-	for _, r := range g.exchanges {
+	for _, r := range g.barrierExchanges() {
 		if err := r.x.WaitBarrier(ctx); err != nil {
 			return nil, nil, nil, release, fmt.Errorf("%s: waiting for the keyed subtasks to take the barrier: %w", r.name, err)
 		}
 	}
 	barrierCutsTaken.Add(1)
 	return pos, gs, pre, release, nil
+}
+
+// barrierExchanges returns the exchanges that take barriers: all but the sinks' own subtasks fed from under
+// the graph lock (cut under the final lock).
+func (g *graph) barrierExchanges() []*exchangeRun {
+	xs := make([]*exchangeRun, 0, len(g.exchanges))
+	for _, r := range g.exchanges {
+		if !r.lockFed {
+			xs = append(xs, r)
+		}
+	}
+	return xs
 }

@@ -84,10 +84,11 @@ func (p *keyedPipe) Push(b *changelog.Batch) error {
 // operator): its one sender routes every batch and flushes it at once. The sender may block on a full
 // queue while it holds the graph lock, so these sink subtasks never take the graph lock: they write rows
 // through the sink's ConcurrentOutput writers, and their watermarks and end reach the sink's Output
-// through the union of the subtasks under a mutex of the sink's own. Checkpoints keep the quiesce
-// (barrierCheckpoints: a barrier queued behind a row the holder sent before the cut would keep it out of
-// the sink's PreCommit); the quiesce skips this exchange (the holder may still send while the gate is
-// closed) and the checkpoint waits for it to be idle under the graph lock (waitLockFedSinks), after the
+// through the union of the subtasks under a mutex of the sink's own. This exchange takes no barrier (one
+// queued at the gate behind the rows the holder sent so far would keep rows of the cut the holder sends
+// later out of the sink's PreCommit): a barrier checkpoint cuts it under its final lock (exchange_barrier.go,
+// barrierExchanges), as the quiesce does; the quiesce skips this exchange (the holder may still send while
+// the gate is closed); either way the checkpoint waits for it to be idle under the graph lock (waitLockFedSinks), after the
 // drain and before the snapshot and the sinks' PreCommit: nothing else sends into it then, so the sink has
 // every row of the cut, and the subtasks' state (the materializer's, by key group: any sink parallelism
 // restores it) is read while they are idle. The sender's End waits the same way, so the sink's End is done
@@ -173,12 +174,11 @@ func (g *graph) buildLockFedSink(m *planner.SinkMaterializer, table string, so c
 		outs[i] = g.meter(m, pipes[i], j)
 	}
 	x, err := exec.NewExchange(g.maxPar, k, []exec.ExchangeSide{side}, func(_ int, o changelog.Output) ([]changelog.Output, changelog.Output, error) {
-		o = g.markOutput(o) // push_failure.go
 		var op changelog.Output = shuffleOnly{o}
 		if !m.ShuffleOnly {
 			op = exec.NewSinkMaterializer(exec.SinkMaterializeConfig{Keys: m.Keys, Types: ts, TTL: g.ttl}, o)
 		}
-		return g.markInputs([]changelog.Output{op}), op, nil // push_failure.go
+		return []changelog.Output{op}, op, nil
 	}, outs, func(i int) { pipes[i].unlock() })
 	if err != nil {
 		return true, err

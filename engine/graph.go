@@ -68,9 +68,10 @@ type graph struct {
 	// watermark assigner is chained into source subtasks (exchange_barrier.go: barrierCheckpoints).
 	xSourceRuns      int
 	subtaskAssigners bool
-	// gateSinks are the sinks that source subtasks write themselves (pipeline_sink.go, sinkEnd): a barrier
-	// checkpoint pre-commits them with the gate closed (exchange_barrier.go).
-	gateSinks []connectors.ConcurrentOutput
+	// gateSinks are the sinks that source subtasks write themselves (pipeline_sink.go, sinkEnd) or a reused
+	// scan's branches write (pipeline_reuse.go): a barrier checkpoint pre-commits them with the gate closed
+	// (exchange_barrier.go).
+	gateSinks []any
 	locals    []graphLocal // local aggregates built under the graph lock (twophase.go)
 	// Batch stages (batch_exchange.go): staged is set on a job's graph cut into stages, stage on the graph of
 	// one stage attempt; tmpDirs hold the intermediate results ('io.tmp.dirs').

@@ -41,6 +41,7 @@ type reusedScan struct {
 	p        int
 	j        *Job
 	branches []reusedBranch
+	hold     cutHold // the branches that end in a union, during a barrier checkpoint (reuse_hold.go)
 }
 
 // reusedBranch is one consumer of a reused scan: chain (from the top down) ends either in out (through a union
@@ -129,6 +130,11 @@ func (g *graph) buildReused(rs *reusedScan) error {
 	for _, b := range rs.branches {
 		if b.co != nil {
 			setSubtasks(b.co, p)
+			g.gateSinks = append(g.gateSinks, b.co) // cut at the gate (exchange_barrier.go)
+		}
+		if b.enc != nil {
+			// written under the graph lock by rows the hold (reuse_hold.go) does not keep: cut at the gate
+			g.gateSinks = append(g.gateSinks, b.enc.out)
 		}
 	}
 	subs := make([]changelog.Output, p)
@@ -149,9 +155,9 @@ func (g *graph) buildReused(rs *reusedScan) error {
 					return fmt.Errorf("sink writer for source subtask %d of %s: %w", i+1, b.table, err)
 				}
 				end = &gatedWriter{sinkWrite: newSinkWrite(w, g.rowsOutShare(j)),
-					p: gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i]}}
+					p: gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i], hold: &rs.hold}}
 			} else {
-				gp := &gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i]}
+				gp := &gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i], hold: &rs.hold}
 				if b.enc != nil {
 					e, err := b.enc.out.NewSubtaskEncoder()
 					if err != nil {
@@ -276,6 +282,11 @@ type gatedPipe struct {
 	out     changelog.Output
 	enc     connectors.SubtaskEncoder
 	rows    *atomic.Int64
+	// hold keeps what passes after a barrier checkpoint's cut until its part under the lock is done
+	// (reuse_hold.go); held is this pipe's part, err the error of its replay (all under mu)
+	hold *cutHold
+	held []heldItem
+	err  error
 }
 
 func (p *gatedPipe) locked(f func() error) error {
@@ -286,6 +297,9 @@ func (p *gatedPipe) locked(f func() error) error {
 	defer p.mu.Unlock()
 	if *p.stopped {
 		return context.Canceled
+	}
+	if p.err != nil {
+		return p.err
 	}
 	return f()
 }
@@ -303,17 +317,32 @@ func (p *gatedPipe) Push(b *changelog.Batch) error {
 			return p.enc.Write()
 		})
 	}
-	return p.locked(func() error { return p.out.Push(b) })
+	return p.locked(func() error {
+		if p.holding() {
+			p.keepRows(b)
+			return nil
+		}
+		return p.out.Push(b)
+	})
 }
 
 func (p *gatedPipe) Watermark(ts int64) error {
-	return p.locked(func() error { return p.out.Watermark(ts) })
+	return p.locked(func() error {
+		if p.holding() {
+			p.keepWatermark(ts)
+			return nil
+		}
+		return p.out.Watermark(ts)
+	})
 }
 
 func (p *gatedPipe) End() error {
 	p.sg.hold()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.awaitHold(); err != nil {
+		return err
+	}
 	return p.out.End()
 }
 

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-
-	"github.com/sluicesql/sluice/changelog"
-	"github.com/sluicesql/sluice/vec"
 )
 
 // A push that fails part-way leaves the graph half-applied: the operators below the one that failed (an
@@ -16,10 +13,10 @@ import (
 // position from before the batch, so the restart counts those rows twice. So the graph is marked failed at
 // the moment a push returns an error: under the graph lock the push held (sources pushing under the lock,
 // the chain ends of source subtasks, the mini-batch ticker), before the gate is let go (two-phase locals),
-// and before a keyed subtask's queue item stops counting as pending (failureMarkInput on its operator's
-// inputs and output: the quiesce and the waits for lock-fed sinks see the mark once they saw the item done;
-// the output covers the operator's own flushes, mini-batch ticks, which exec.Exchange calls on the operator
-// directly). A checkpoint or savepoint checks the
+// and before a keyed subtask's queue item stops counting as pending (exec.Exchange.SetOnError: markSubtaskError
+// sees the error of any item, its operator's inputs, output and own mini-batch flushes on a tick included;
+// the quiesce and the waits for lock-fed sinks see the mark once they saw the item done, and a barrier
+// checkpoint's subtasks that failed before their barrier never take it). A checkpoint or savepoint checks the
 // mark when it starts, at the end of its part under the graph lock and before it writes its metadata, and
 // fails with the job's error (errJobFailed); the job's restart then uses the last checkpoint completed before
 // the failure. The mark costs one nil check per failed-or-not call, and a checkpoint one atomic load.
@@ -69,52 +66,6 @@ func (g *graph) checkFailed(id int64) error {
 // hook: a checkpoint taken there lands between the failure and the cancel).
 var beforeFailCancel func(g *graph)
 
-// failureMarkInput is the input of a keyed subtask's operator: an error it returns marks the graph failed
-// before the exchange learns of it. It passes columns and mini-batch flushes on as its input takes them.
-type failureMarkInput struct {
-	out  changelog.Output
-	f    *pushFailure
-	conv vec.RowConv // columns into an input that takes rows only
-}
-
-func (m *failureMarkInput) Push(b *changelog.Batch) error { return m.f.mark(m.out.Push(b)) }
-func (m *failureMarkInput) Watermark(ts int64) error      { return m.f.mark(m.out.Watermark(ts)) }
-func (m *failureMarkInput) End() error                    { return m.f.mark(m.out.End()) }
-
-// PushColumns passes a columnar batch on (AcceptsColumns reports whether the input takes columns).
-func (m *failureMarkInput) PushColumns(b *vec.Batch) error {
-	return m.f.mark(vec.Push(m.out, b, &m.conv))
-}
-
-// AcceptsColumns: as the operator's input.
-func (m *failureMarkInput) AcceptsColumns() bool { return vec.Accepts(m.out) }
-
-// failureMarkFlush is failureMarkInput for an input with a mini-batch flush (exec.Exchange's ticks).
-type failureMarkFlush struct {
-	failureMarkInput
-	flush interface{ FlushDue() error }
-}
-
-func (m *failureMarkFlush) FlushDue() error { return m.f.mark(m.flush.FlushDue()) }
-
-// markOutput wraps the output of a keyed subtask's operator with a failure mark.
-func (g *graph) markOutput(o changelog.Output) changelog.Output {
-	return &failureMarkInput{out: o, f: &g.failure}
-}
-
-// markInputs wraps the inputs of a keyed subtask's operator with failure marks.
-func (g *graph) markInputs(ins []changelog.Output) []changelog.Output {
-	out := make([]changelog.Output, len(ins))
-	for i, in := range ins {
-		if fl, ok := in.(interface{ FlushDue() error }); ok {
-			out[i] = &failureMarkFlush{failureMarkInput: failureMarkInput{out: in, f: &g.failure}, flush: fl}
-		} else {
-			out[i] = &failureMarkInput{out: in, f: &g.failure}
-		}
-	}
-	return out
-}
-
 // errorRank orders the errors of a job's parts: a part's own failure (2) over a checkpoint refused after a
 // failed push (1) over the cancellation of the others (0).
 func errorRank(err error) int {
@@ -127,7 +78,6 @@ func errorRank(err error) int {
 	return 2
 }
 
-// markSubtaskError marks the graph failed with the error of a keyed subtask's item (exec.Exchange.SetOnError):
-// also an error inside the operator itself, which no wrapper of its inputs and output sees (its mini-batch
-// flush on a tick).
+// markSubtaskError marks the graph failed with the error of a keyed subtask's item (exec.Exchange.SetOnError),
+// also of an error inside the operator itself (its mini-batch flush on a tick).
 func (g *graph) markSubtaskError(err error) { g.failure.mark(err) }

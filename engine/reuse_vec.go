@@ -108,7 +108,13 @@ func (e *gatedSend) AcceptsColumns() bool { return true }
 // them to rows before it takes the lock (as pipe does).
 func (p *gatedPipe) PushColumns(b *vec.Batch) error {
 	if p.enc == nil && vec.Accepts(p.out) {
-		return p.locked(func() error { return pushColumns(p.out, b) })
+		return p.locked(func() error {
+			if p.holding() {
+				p.keepColumns(b) // reuse_hold.go
+				return nil
+			}
+			return pushColumns(p.out, b)
+		})
 	}
 	conv := pipeConvs.Get().(*vec.RowConv)
 	defer pipeConvs.Put(conv)
