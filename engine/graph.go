@@ -285,7 +285,8 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 	case *planner.Sort:
 		return g.build(n.Input, g.op(n, exec.NewSort(n.Keys, n.Limit, n.Offset, g.sortMemory, g.tempDir, out)), j)
 	case *planner.TopN:
-		return g.build(n.Input, g.op(n, exec.NewTopNTTL(n.Keys, n.Limit, n.Offset, g.ttl, g.now, out)), j)
+		return g.build(n.Input, g.op(n, exec.NewTopNOf(exec.TopNConfig{Keys: n.Keys, Limit: n.Limit, Offset: n.Offset, TTL: g.ttl, Now: g.now,
+			InsertOnly: n.Input.Mode().IsInsertOnly()}, out)), j)
 	case *planner.Limit:
 		g.noTTL = append(g.noTTL, n.Describe()) // Flink's (a rank keyed by a constant) forgets its count when idle
 		return g.build(n.Input, g.op(n, exec.NewLimit(n.Limit, n.Offset, out)), j)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -29,9 +30,9 @@ func rankChunksCheck(t *testing.T, what string, rs *rankStore) map[string]bool {
 		big[string(r.key)] = true
 		j, _ := binary.Uvarint(r.body[f+1:])
 		bb := rs.bigs[j]
-		total, size := 0, 0
+		total, size, ci := 0, 0, 0
 		var prev []byte
-		for ci, c := range bb.chunks {
+		bb.eachChunk(func(c []byte, rows int32) {
 			n := 0
 			for q := 0; q < len(c); n++ {
 				var e rEnt
@@ -41,17 +42,54 @@ func rankChunksCheck(t *testing.T, what string, rs *rankStore) map[string]bool {
 				}
 				prev = append(prev[:0], e.sk...)
 			}
-			if n == 0 || int32(n) != bb.rows[ci] {
-				t.Fatalf("%s: partition %q: chunk %d has %d entries, its count says %d", what, r.key, ci, n, bb.rows[ci])
+			if n == 0 || int32(n) != rows {
+				t.Fatalf("%s: partition %q: chunk %d has %d entries, its count says %d", what, r.key, ci, n, rows)
 			}
 			total += n
 			size += len(c)
-		}
-		if total != bb.total || size != bb.size || len(bb.rows) != len(bb.chunks) {
+			ci++
+		})
+		if total != bb.total || size != bb.size {
 			t.Fatalf("%s: partition %q: %d entries of %d bytes, the books say %d of %d", what, r.key, total, size, bb.total, bb.size)
+		}
+		if err := rankChunksIndexCheck(bb); err != nil {
+			t.Fatalf("%s: partition %q: %v", what, r.key, err)
 		}
 	}
 	return big
+}
+
+// rankChunksIndexCheck checks a rankChunks' groups and their counted index: no empty group, at most
+// rcGroupMax chunks a group, a count per chunk, each group's count the sum of its chunks', the index's count
+// before every group the sum of the groups before it, and every position found in its group.
+func rankChunksIndexCheck(bb *rankChunks) error {
+	var before int64
+	for g := range bb.groups {
+		gr := &bb.groups[g]
+		if len(gr.chunks) == 0 || len(gr.chunks) > rcGroupMax || len(gr.rows) != len(gr.chunks) {
+			return fmt.Errorf("group %d has %d chunks and %d counts", g, len(gr.chunks), len(gr.rows))
+		}
+		n := 0
+		for _, r := range gr.rows {
+			n += int(r)
+		}
+		if n != gr.n {
+			return fmt.Errorf("group %d: its chunks hold %d entries, its count says %d", g, n, gr.n)
+		}
+		if got := bb.index.before(bb.groups, g); got != before {
+			return fmt.Errorf("group %d: the index counts %d entries before it, the groups %d", g, got, before)
+		}
+		for _, p := range []int64{before, before + int64(n) - 1} {
+			if fg, k := bb.index.find(bb.groups, p); fg != g || k != p-before {
+				return fmt.Errorf("position %d: the index finds group %d at %d, want group %d at %d", p, fg, k, g, p-before)
+			}
+		}
+		before += int64(n)
+	}
+	if before != int64(bb.total) {
+		return fmt.Errorf("the groups hold %d entries, the total says %d", before, bb.total)
+	}
+	return nil
 }
 
 // TestRankChunksProperty: partitions grow past rsSmallBytes (into a rankChunks: chunks that split) and
@@ -131,4 +169,82 @@ func TestRankChunksProperty(t *testing.T) {
 		t.Fatalf("partitions moved into chunks %d times and back %d times: the test does not reach both", grew, shrank)
 	}
 	t.Logf("partitions moved into chunks %d times and back %d times", grew, shrank)
+}
+
+// TestRankChunksIndex: a rankChunks grows to tens of thousands of entries (over ten groups of chunks), shrinks to
+// a few and grows again, with random inserts, retractions and truncations; after each step the position
+// every insertion and retraction returns, the entry at random positions (at), runs of entries
+// (appendEnts) and the counted index (rankChunksIndexCheck) must agree with a sorted slice of the keys.
+func TestRankChunksIndex(t *testing.T) {
+	rs := &rankStore{}
+	bb := &rankChunks{}
+	rng := rand.New(rand.NewPCG(5, 21))
+	var ref []string // sort keys with arrival numbers, in order
+	var seq uint64
+	maxGroups := 0
+	for step := range 120_000 {
+		grow := step/20_000%2 == 0
+		switch r := rng.IntN(100); {
+		case len(ref) > 0 && (r < 20 || !grow && r < 70):
+			i := rng.IntN(len(ref))
+			k := []byte(ref[i])
+			_, pos, ok := bb.removeEqual(rs, k[:6], func(row []byte) bool { return string(row) == ref[i] })
+			if !ok {
+				t.Fatalf("step %d: %q not found", step, k)
+			}
+			if pos != int64(i) {
+				t.Fatalf("step %d: retraction at %d, want %d", step, pos, i)
+			}
+			ref = append(ref[:i], ref[i+1:]...)
+		case len(ref) > 10 && r == 99 && !grow:
+			n := rng.IntN(len(ref))
+			bb.truncate(rs, n)
+			ref = ref[:n]
+		default:
+			seq++
+			k := fmt.Appendf(nil, "k%05d", rng.IntN(30_000))
+			ol := len(k) // 6
+			k = appendSeq(k, seq)
+			row := append([]byte(nil), k...)
+			pos := bb.insert(rs, rEnt{sk: k, row: row, ol: ol})
+			i := sort.SearchStrings(ref, string(k))
+			if pos != int64(i) {
+				t.Fatalf("step %d: insertion at %d, want %d", step, pos, i)
+			}
+			ref = append(ref, "")
+			copy(ref[i+1:], ref[i:])
+			ref[i] = string(k)
+		}
+		maxGroups = max(maxGroups, len(bb.groups))
+		if step%997 != 0 && step%20_000 > 3 {
+			continue
+		}
+		if bb.total != len(ref) {
+			t.Fatalf("step %d: %d entries, want %d", step, bb.total, len(ref))
+		}
+		if err := rankChunksIndexCheck(bb); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		for range 20 {
+			if len(ref) == 0 {
+				break
+			}
+			p := rng.Int64N(int64(len(ref)))
+			if e, ok := bb.at(p); !ok || string(e.sk) != ref[p] {
+				t.Fatalf("step %d: at(%d) = %q, want %q", step, p, e.sk, ref[p])
+			}
+			ents := bb.appendEnts(nil, p, 70)
+			if want := min(70, len(ref)-int(p)); len(ents) != want {
+				t.Fatalf("step %d: appendEnts(%d, 70) gave %d entries, want %d", step, p, len(ents), want)
+			}
+			for j, e := range ents {
+				if string(e.sk) != ref[int(p)+j] {
+					t.Fatalf("step %d: appendEnts(%d)[%d] = %q, want %q", step, p, j, e.sk, ref[int(p)+j])
+				}
+			}
+		}
+	}
+	if maxGroups < 8 {
+		t.Fatalf("the chunks reached only %d groups", maxGroups)
+	}
 }

@@ -32,9 +32,7 @@ func rankRowArenaCheck(t *testing.T, what string, rs *rankStore) {
 			eachRefEnt(body[f+1:], count)
 		case rsFormBig: // a rankChunks' rows are in the row arena too (rank_chunks.go)
 			j, _ := binary.Uvarint(body[f+1:])
-			for _, c := range rs.bigs[j].chunks {
-				eachRefEnt(c, count)
-			}
+			rs.bigs[j].eachChunk(func(c []byte, _ int32) { eachRefEnt(c, count) })
 		}
 	}
 	a := &rs.rows

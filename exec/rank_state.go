@@ -143,7 +143,10 @@ func sortColsFit(row []types.Value, keys []SortKey) bool {
 // Top-N state (a global operator: it runs with parallelism 1): namespace 0, one entry per kept row, keyed
 // by the row's sort key followed by its 8-byte big-endian arrival number (its place in the order); the
 // value is the version and the row. The meta entry holds the last arrival number and, with a state TTL,
-// the varint time of the last change (Unix ms; absent in snapshots taken without a TTL).
+// the varint time of the last change (Unix ms; absent in snapshots taken without a TTL). Over an
+// insert-only input with a limit the operator keeps (and writes) only the first offset+limit rows; a
+// snapshot holding more (taken before December 2026, or by the Top-N of an updating input) restores them
+// and drops the rest.
 
 func (t *topN) signature() string {
 	return fmt.Sprintf("TopN(keys=%d, offset=%d, end=%d)", len(t.keys), t.offset, t.end)
@@ -170,7 +173,7 @@ func (t *topN) SnapshotState(w state.Writer) error {
 
 func (t *topN) RestoreState(r state.Reader) error {
 	op := t.signature()
-	return restoreLoop(r, op, t.signature(), func(d *stateDec) {
+	err := restoreLoop(r, op, t.signature(), func(d *stateDec) {
 		t.seq = max(t.seq, d.uvarint())
 		if len(d.b) > 0 {
 			t.touched = d.varint()
@@ -204,9 +207,14 @@ func (t *topN) RestoreState(r state.Reader) error {
 		b = appendRowBinary(b, vals)
 		t.keyBuf = b // insert copies the entry into its chunk and the row into the row arena
 		t.list.insert(&t.st, rEnt{sk: b[:sl:sl], row: b[sl:], ol: ol})
+		if t.trim {
+			t.trimTail() // a snapshot of an updating input's Top-N (or of a version that kept every row)
+		}
 		t.seq = max(t.seq, seq)
 		return nil
 	})
+	t.tidy() // the rows a trimmed restore dropped
+	return err
 }
 
 // ChangelogNormalize state: namespace 0, one entry per live key (the upsert key encoding) whose value is the

@@ -271,7 +271,7 @@ func TestTopNStoreProperty(t *testing.T) {
 		if got.b.String() != want.b.String() || got.pushes != want.pushes {
 			t.Fatalf("seed %d (limit %d offset %d): output differs\n got:\n%s\nwant:\n%s", seed, limit, offset, got.b.String(), want.b.String())
 		}
-		chunks = max(chunks, len(op.(*topN).list.chunks))
+		chunks = max(chunks, op.(*topN).list.chunks())
 	}
 	if chunks < 5 {
 		t.Fatalf("the lists spanned at most %d chunks", chunks)

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -28,13 +29,33 @@ func NewTopN(keys []SortKey, limit, offset int64, out changelog.Output) changelo
 // rows are dropped without emitting anything (downstream keeps the rows it was sent); later rows start the
 // order anew (ttl.go).
 func NewTopNTTL(keys []SortKey, limit, offset int64, ttl time.Duration, now func() time.Time, out changelog.Output) changelog.Output {
-	t := &topN{keys: keys, offset: max(offset, 0), out: out, ttl: newStateTTL(ttl, now)}
+	return NewTopNOf(TopNConfig{Keys: keys, Limit: limit, Offset: offset, TTL: ttl, Now: now}, out)
+}
+
+// TopNConfig configures a streaming global Top-N (NewTopNOf).
+type TopNConfig struct {
+	Keys          []SortKey
+	Limit, Offset int64 // a negative limit: no limit
+	TTL           time.Duration
+	Now           func() time.Time
+	// InsertOnly: the input carries only +I rows (the planner's changelog mode). With a limit, a row that
+	// falls past position Offset+Limit can never come back into the window, so the operator keeps only the
+	// first Offset+Limit rows (Flink's AppendOnlyTopNFunction) and a row that sorts after all of them costs
+	// one comparison and is not stored; a retraction is then an error.
+	InsertOnly bool
+}
+
+// NewTopNOf is NewTopNTTL with the input's changelog mode (TopNConfig.InsertOnly).
+func NewTopNOf(cfg TopNConfig, out changelog.Output) changelog.Output {
+	t := &topN{keys: cfg.Keys, offset: max(cfg.Offset, 0), out: out, ttl: newStateTTL(cfg.TTL, cfg.Now)}
 	t.end = 1<<63 - 1
 	t.stop = t.offset // no limit: a position past the offset is in the window, wherever it is
-	if limit >= 0 && limit+t.offset >= 0 {
-		t.end = limit + t.offset
+	if cfg.Limit >= 0 && cfg.Limit+t.offset >= 0 {
+		t.end = cfg.Limit + t.offset
 		t.stop = t.end
+		t.trim = cfg.InsertOnly
 	}
+	t.insertOnly = cfg.InsertOnly
 	return t
 }
 
@@ -45,8 +66,13 @@ type topN struct {
 	// stop caps the positions the list returns (rankChunks.insertAt): positions past it change nothing
 	// emitted, and counting the chunks before a row's stops there
 	stop int64
-	out  changelog.Output
-	list rankChunks // the rows' entries in order
+	// insertOnly: the input has only +I rows (TopNConfig.InsertOnly); trim: and there is a limit, so only
+	// the first end rows are kept, and tail is the sort key (with arrival number) of the last of them once
+	// there are end rows
+	insertOnly, trim bool
+	tail             []byte
+	out              changelog.Output
+	list             rankChunks // the rows' entries in order
 	// st holds the row arena of list's rows, the pool of its chunks and the sort key of the entry it
 	// removed last; its partition table is unused (the operator is one partition)
 	st  rankStore
@@ -71,6 +97,9 @@ func (t *topN) Push(b *changelog.Batch) error {
 			return fmt.Errorf("top-n: a row has %d columns, fewer than the operator reads", len(r.Vals))
 		}
 		t.keyBuf = appendSortKey(t.keyBuf[:0], r.Vals, t.keys)
+		if !r.Kind.IsAccumulate() && t.insertOnly {
+			return fmt.Errorf("top-n: the input was planned as insert-only but carries a %s row", r.Kind)
+		}
 		if r.Kind.IsAccumulate() {
 			t.insert(r.Vals)
 		} else {
@@ -121,6 +150,10 @@ func (t *topN) insert(vals []types.Value) {
 	ol := len(t.keyBuf)
 	kb := appendSeq(t.keyBuf, t.seq)
 	sl := len(kb)
+	if t.trim && int64(t.list.total) >= t.end && bytes.Compare(kb[:sl], t.tail) > 0 {
+		t.keyBuf = kb
+		return // numbered past the window, for good: the input never retracts the rows before it
+	}
 	kb = appendRowBinary(kb, vals)
 	t.keyBuf = kb
 	r := t.list.insertAt(&t.st, rEnt{sk: kb[:sl:sl], row: kb[sl:], ol: ol}, t.stop)
@@ -135,6 +168,21 @@ func (t *topN) insert(vals []types.Value) {
 	}
 	if out, ok := t.list.at(t.end); ok { // the last row of the window was pushed out
 		t.emitEnt(changelog.Delete, out)
+	}
+	if t.trim {
+		t.trimTail()
+	}
+}
+
+// trimTail drops the rows past the window (insert-only input with a limit: they can never come back into
+// it) and remembers the sort key of the last row kept once the window is full.
+func (t *topN) trimTail() {
+	if int64(t.list.total) > t.end {
+		t.list.truncate(&t.st, int(t.end))
+	}
+	if int64(t.list.total) == t.end {
+		last, _ := t.list.at(t.end - 1)
+		t.tail = append(t.tail[:0], last.sk...)
 	}
 }
 

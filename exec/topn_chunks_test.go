@@ -22,7 +22,8 @@ func topNBooksCheck(t *testing.T, what string, op *topN, want int) {
 	}
 	live, n, size := 0, 0, 0
 	var prev []byte
-	for ci, c := range l.chunks {
+	ci := 0
+	l.eachChunk(func(c []byte, rows int32) {
 		k := 0
 		eachRefEnt(c, func(e *rEnt, _ int) {
 			if prev != nil && string(prev) >= string(e.sk) {
@@ -33,17 +34,21 @@ func topNBooksCheck(t *testing.T, what string, op *topN, want int) {
 			live += m
 			k++
 		})
-		if k == 0 || int32(k) != l.rows[ci] {
-			t.Fatalf("%s: chunk %d has %d entries, counted %d", what, ci, k, l.rows[ci])
+		if k == 0 || int32(k) != rows {
+			t.Fatalf("%s: chunk %d has %d entries, counted %d", what, ci, k, rows)
 		}
 		n += k
 		size += len(c)
-	}
+		ci++
+	})
 	if n != l.total || size != l.size {
 		t.Fatalf("%s: %d entries of %d bytes, the list counts %d of %d", what, n, size, l.total, l.size)
 	}
-	if len(l.chunks) > size/64+2 {
-		t.Fatalf("%s: %d chunks for %d bytes of entries", what, len(l.chunks), size)
+	if l.chunks() > size/64+2 {
+		t.Fatalf("%s: %d chunks for %d bytes of entries", what, l.chunks(), size)
+	}
+	if err := rankChunksIndexCheck(l); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 	a := &op.st.rows
 	if a.used-a.garbage != live {
@@ -125,10 +130,10 @@ func TestTopNChunksWaves(t *testing.T) {
 					}
 					tn := op.(*topN)
 					topNBooksCheck(t, what, tn, len(live))
-					maxChunks = max(maxChunks, len(tn.list.chunks))
+					maxChunks = max(maxChunks, tn.list.chunks())
 				}
 				tn := op.(*topN)
-				if !grow && len(tn.list.chunks) <= 2 {
+				if !grow && tn.list.chunks() <= 2 {
 					shrunk = true
 				}
 				compactions = max(compactions, tn.st.rowCompactions)
