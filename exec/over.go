@@ -25,8 +25,10 @@ type OverFrame struct {
 	// frame ends after the current row, Following rows/units after it (FollowBound, as Bound, for a DECIMAL
 	// or DOUBLE key), or at the partition's end (UnboundedFollowing); 0 with a NULL FollowBound is CURRENT
 	// ROW. StartFollowing: the frame starts Preceding rows/units (Bound) after the current row instead of
-	// before it.
-	Ahead, UnboundedFollowing, StartFollowing bool
+	// before it. EndPreceding (with Ahead, which runs it): the frame ends Following rows/units
+	// (FollowBound) before the current row instead of after it, e.g. ROWS BETWEEN 3 PRECEDING AND 1
+	// PRECEDING.
+	Ahead, UnboundedFollowing, StartFollowing, EndPreceding bool
 	Following                                 int64
 	FollowBound                               types.Value
 }
@@ -76,7 +78,7 @@ func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) 
 		return newSortedOver(cfg, out)
 	}
 	if cfg.Frame.Ahead {
-		return nil, fmt.Errorf("OVER aggregate: frames ending in FOLLOWING are supported in batch mode only; streaming OVER frames end at CURRENT ROW")
+		return nil, fmt.Errorf("OVER aggregate: frames ending in FOLLOWING or n PRECEDING are supported in batch mode only; streaming OVER frames end at CURRENT ROW")
 	}
 	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark, partTypes: partTypesOf(cfg.Partition, cfg.InTypes)}
 	if cfg.Frame.Unbounded || cfg.Frame.Rows {

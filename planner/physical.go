@@ -74,6 +74,9 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			if x.Frame.Rows {
 				unit = "ROWS"
 			}
+			if x.Frame.EndPreceding {
+				return nil, sql.Errorf(x.Pos, ErrUnsupported, "OVER %s windows ending in n PRECEDING are not supported in stream mode: a streaming OVER frame ends at CURRENT ROW (batch mode runs frames ending in PRECEDING)", unit)
+			}
 			return nil, sql.Errorf(x.Pos, ErrUnsupported, "OVER %s FOLLOWING windows are not supported in stream mode: a streaming OVER frame ends at CURRENT ROW (batch mode runs frames ending in FOLLOWING)", unit)
 		}
 		if x.Order != nil { // ordered by other than one ascending time column (over.go): batch mode only
