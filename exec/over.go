@@ -29,8 +29,8 @@ type OverFrame struct {
 	// (FollowBound) before the current row instead of after it, e.g. ROWS BETWEEN 3 PRECEDING AND 1
 	// PRECEDING.
 	Ahead, UnboundedFollowing, StartFollowing, EndPreceding bool
-	Following                                 int64
-	FollowBound                               types.Value
+	Following                                               int64
+	FollowBound                                             types.Value
 }
 
 // rangeOffsets reports whether a RANGE frame has a bound at an offset from the current row's key (which
