@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -77,16 +78,35 @@ func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) 
 	if len(cfg.Order) > 0 {
 		return newSortedOver(cfg, out)
 	}
+	lagOff := int64(-1)
+	for _, a := range cfg.Aggs {
+		switch {
+		case strings.EqualFold(a.Func, "LEAD"):
+			return nil, fmt.Errorf("LEAD Function is not supported in stream mode")
+		case strings.EqualFold(a.Func, "LAG"):
+			// As Flink's streaming LAG: over the default frame, RANGE UNBOUNDED PRECEDING (over_offset.go);
+			// the planner's frame is the batch one-row frame at the offset.
+			if lagOff < 0 {
+				lagOff = cfg.Frame.Preceding
+			}
+			cfg.Frame = OverFrame{Unbounded: true}
+		}
+	}
 	if cfg.Frame.Ahead {
 		return nil, fmt.Errorf("OVER aggregate: frames ending in FOLLOWING or n PRECEDING are supported in batch mode only; streaming OVER frames end at CURRENT ROW")
 	}
-	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark, partTypes: partTypesOf(cfg.Partition, cfg.InTypes)}
+	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark, partTypes: partTypesOf(cfg.Partition, cfg.InTypes), lagOff: -1}
 	if cfg.Frame.Unbounded || cfg.Frame.Rows {
 		o.ttl = newStateTTL(cfg.TTL, cfg.Now)
 	}
 	for _, a := range cfg.Aggs {
 		if a.Filter >= 0 {
 			return nil, fmt.Errorf("FILTER is not supported in OVER aggregates")
+		}
+		if isOffsetAgg(a.Func) {
+			o.specs = append(o.specs, offsetSpec(a))
+			o.lagOff = lagOff
+			continue
 		}
 		s, err := compileAgg(a, cfg.InTypes, !cfg.Frame.Unbounded)
 		if err != nil {
@@ -119,6 +139,8 @@ type overAgg struct {
 	keys      []string
 	arena     []types.Value
 	ttl       stateTTL
+	// lagOff: the offset of the LAG calls (over_offset.go), -1 without
+	lagOff int64
 }
 
 func (o *overAgg) Push(b *changelog.Batch) error {
@@ -170,6 +192,10 @@ func (o *overAgg) emitRow(row []types.Value, accs []accumulator) {
 	s := len(o.arena)
 	o.arena = append(o.arena, row...)
 	for _, a := range accs {
+		if o.lagOff >= 0 {
+			o.arena = append(o.arena, offsetValue(a, row))
+			continue
+		}
 		o.arena = append(o.arena, a.result())
 	}
 	o.ob.Append(changelog.Insert, o.arena[s:len(o.arena):len(o.arena)])
@@ -178,6 +204,10 @@ func (o *overAgg) emitRow(row []types.Value, accs []accumulator) {
 func (o *overAgg) newAccs() []accumulator {
 	accs := make([]accumulator, len(o.specs))
 	for i, s := range o.specs {
+		if o.lagOff >= 0 {
+			accs[i] = newLagAcc(o.cfg.Aggs[i], o.lagOff)
+			continue
+		}
 		accs[i] = s.newAcc()
 	}
 	return accs

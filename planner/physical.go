@@ -69,7 +69,11 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return nil, err
 		}
 	case *OverAggregate:
-		if x.Frame.Ahead && !p.Batch {
+		fn := x.offsetFunc()
+		if fn == "LEAD" && !p.Batch {
+			return nil, sql.Errorf(x.Pos, ErrUnsupported, "LEAD Function is not supported in stream mode: a streaming OVER emits a row before the rows after it arrive (batch mode runs LEAD; LAG runs in both)")
+		}
+		if x.Frame.Ahead && !p.Batch && fn != "LAG" {
 			unit := "RANGE"
 			if x.Frame.Rows {
 				unit = "ROWS"
