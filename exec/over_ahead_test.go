@@ -320,6 +320,7 @@ func BenchmarkOverAhead(b *testing.B) {
 		{"rows-1000-preceding-1000-following", OverFrame{Rows: true, Ahead: true, Preceding: 1000, Following: 1000}},
 		{"range-600-preceding", OverFrame{Preceding: 600}},
 		{"range-300-preceding-300-following", OverFrame{Ahead: true, Preceding: 300, Following: 300}},
+		{"rows-2000-preceding-1-preceding", OverFrame{Rows: true, Ahead: true, EndPreceding: true, Preceding: 2000, Following: 1}},
 	}
 	for _, f := range frames {
 		for _, budget := range []int64{0, 64 << 10} {
