@@ -79,23 +79,24 @@ func (a *offsetAcc) loadState(src []byte) ([]byte, error) {
 }
 
 // lagAcc is LAG in streaming mode: a ring of the last off+1 values added (no retraction: its frame is
-// unbounded).
+// unbounded). The ring grows with the rows added, so a large offset costs only what the partition holds.
 type lagAcc struct {
-	arg, dflt   int
-	off         int
-	ring        []types.Value
-	start, size int
+	arg, dflt int
+	off       int64
+	ring      []types.Value
+	start     int // the oldest value, once the ring is full
 }
 
 func newLagAcc(c AggCall, off int64) *lagAcc {
-	return &lagAcc{arg: c.Args[0], dflt: offsetDefault(c), off: int(off), ring: make([]types.Value, off+1)}
+	return &lagAcc{arg: c.Args[0], dflt: offsetDefault(c), off: off}
 }
+
+func (a *lagAcc) full() bool { return int64(len(a.ring)) > a.off }
 
 func (a *lagAcc) add(row []types.Value) {
 	v := row[a.arg]
-	if a.size < len(a.ring) {
-		a.ring[(a.start+a.size)%len(a.ring)] = v
-		a.size++
+	if !a.full() {
+		a.ring = append(a.ring, v)
 		return
 	}
 	a.ring[a.start] = v
@@ -103,21 +104,21 @@ func (a *lagAcc) add(row []types.Value) {
 }
 func (a *lagAcc) retract([]types.Value) {} // never called: the frame is unbounded
 func (a *lagAcc) result() types.Value {
-	if a.size < len(a.ring) {
+	if !a.full() {
 		return types.Value{}
 	}
 	return a.ring[a.start]
 }
 func (a *lagAcc) reset() {
 	clear(a.ring)
-	a.start, a.size = 0, 0
+	a.ring, a.start = a.ring[:0], 0
 }
-func (a *lagAcc) missing() (int, bool) { return a.dflt, a.size < len(a.ring) }
+func (a *lagAcc) missing() (int, bool) { return a.dflt, !a.full() }
 
 // appendState: uvarint n + the n values, oldest first.
 func (a *lagAcc) appendState(dst []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(a.size))
-	for i := range a.size {
+	dst = binary.AppendUvarint(dst, uint64(len(a.ring)))
+	for i := range a.ring {
 		dst = appendValue(dst, a.ring[(a.start+i)%len(a.ring)])
 	}
 	return dst
@@ -127,8 +128,8 @@ func (a *lagAcc) loadState(src []byte) ([]byte, error) {
 	a.reset()
 	d := stateDec{b: src}
 	n := d.count()
-	if d.err == nil && n > len(a.ring) {
-		return nil, fmt.Errorf("LAG with offset %d holds %d values in the state, more than %d", a.off, n, len(a.ring))
+	if d.err == nil && int64(n) > a.off+1 {
+		return nil, fmt.Errorf("LAG with offset %d holds %d values in the state, more than %d", a.off, n, a.off+1)
 	}
 	row := make([]types.Value, a.arg+1)
 	for range n {
