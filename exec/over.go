@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -25,10 +26,12 @@ type OverFrame struct {
 	// frame ends after the current row, Following rows/units after it (FollowBound, as Bound, for a DECIMAL
 	// or DOUBLE key), or at the partition's end (UnboundedFollowing); 0 with a NULL FollowBound is CURRENT
 	// ROW. StartFollowing: the frame starts Preceding rows/units (Bound) after the current row instead of
-	// before it.
-	Ahead, UnboundedFollowing, StartFollowing bool
-	Following                                 int64
-	FollowBound                               types.Value
+	// before it. EndPreceding (with Ahead, which runs it): the frame ends Following rows/units
+	// (FollowBound) before the current row instead of after it, e.g. ROWS BETWEEN 3 PRECEDING AND 1
+	// PRECEDING.
+	Ahead, UnboundedFollowing, StartFollowing, EndPreceding bool
+	Following                                               int64
+	FollowBound                                             types.Value
 }
 
 // rangeOffsets reports whether a RANGE frame has a bound at an offset from the current row's key (which
@@ -75,16 +78,35 @@ func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) 
 	if len(cfg.Order) > 0 {
 		return newSortedOver(cfg, out)
 	}
-	if cfg.Frame.Ahead {
-		return nil, fmt.Errorf("OVER aggregate: frames ending in FOLLOWING are supported in batch mode only; streaming OVER frames end at CURRENT ROW")
+	lagOff := int64(-1)
+	for _, a := range cfg.Aggs {
+		switch {
+		case strings.EqualFold(a.Func, "LEAD"):
+			return nil, fmt.Errorf("LEAD Function is not supported in stream mode")
+		case strings.EqualFold(a.Func, "LAG"):
+			// As Flink's streaming LAG: over the default frame, RANGE UNBOUNDED PRECEDING (over_offset.go);
+			// the planner's frame is the batch one-row frame at the offset.
+			if lagOff < 0 {
+				lagOff = cfg.Frame.Preceding
+			}
+			cfg.Frame = OverFrame{Unbounded: true}
+		}
 	}
-	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark, partTypes: partTypesOf(cfg.Partition, cfg.InTypes)}
+	if cfg.Frame.Ahead {
+		return nil, fmt.Errorf("OVER aggregate: frames ending in FOLLOWING or n PRECEDING are supported in batch mode only; streaming OVER frames end at CURRENT ROW")
+	}
+	o := &overAgg{cfg: cfg, out: out, parts: map[string]*overPart{}, wm: minWatermark, partTypes: partTypesOf(cfg.Partition, cfg.InTypes), lagOff: -1}
 	if cfg.Frame.Unbounded || cfg.Frame.Rows {
 		o.ttl = newStateTTL(cfg.TTL, cfg.Now)
 	}
 	for _, a := range cfg.Aggs {
 		if a.Filter >= 0 {
 			return nil, fmt.Errorf("FILTER is not supported in OVER aggregates")
+		}
+		if isOffsetAgg(a.Func) {
+			o.specs = append(o.specs, offsetSpec(a))
+			o.lagOff = lagOff
+			continue
 		}
 		s, err := compileAgg(a, cfg.InTypes, !cfg.Frame.Unbounded)
 		if err != nil {
@@ -117,6 +139,8 @@ type overAgg struct {
 	keys      []string
 	arena     []types.Value
 	ttl       stateTTL
+	// lagOff: the offset of the LAG calls (over_offset.go), -1 without
+	lagOff int64
 }
 
 func (o *overAgg) Push(b *changelog.Batch) error {
@@ -168,6 +192,10 @@ func (o *overAgg) emitRow(row []types.Value, accs []accumulator) {
 	s := len(o.arena)
 	o.arena = append(o.arena, row...)
 	for _, a := range accs {
+		if o.lagOff >= 0 {
+			o.arena = append(o.arena, offsetValue(a, row))
+			continue
+		}
 		o.arena = append(o.arena, a.result())
 	}
 	o.ob.Append(changelog.Insert, o.arena[s:len(o.arena):len(o.arena)])
@@ -176,6 +204,10 @@ func (o *overAgg) emitRow(row []types.Value, accs []accumulator) {
 func (o *overAgg) newAccs() []accumulator {
 	accs := make([]accumulator, len(o.specs))
 	for i, s := range o.specs {
+		if o.lagOff >= 0 {
+			accs[i] = newLagAcc(o.cfg.Aggs[i], o.lagOff)
+			continue
+		}
 		accs[i] = s.newAcc()
 	}
 	return accs

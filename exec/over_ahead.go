@@ -24,7 +24,8 @@ func newOverEval(o *sortedOver, copyVals bool) overEval {
 }
 
 // overAheadEval computes frames that end after the current row (n FOLLOWING, UNBOUNDED FOLLOWING), and
-// may start after it (n FOLLOWING), ROWS or RANGE, as Flink's batch OverAggregate. Each frame's start and
+// may start after it (n FOLLOWING), or that end before it (n PRECEDING: OverFrame.EndPreceding), ROWS or
+// RANGE, as Flink's batch OverAggregate. Each frame's start and
 // end move forward (never back) from one row to the next, so the aggregates slide: a row is added when the
 // frame's end reaches it and retracted when the start passes it (O(1) per row for SUM/COUNT/AVG; MIN/MAX
 // retract from their multiset). A row is emitted once a row past its frame's end has arrived, or at the
@@ -76,8 +77,9 @@ func (e *overAheadEval) row(vals []types.Value, _ []byte) error {
 	if err := e.fut.push(vals); err != nil {
 		return err
 	}
-	// The pending rows whose frames end before this row are complete.
-	for e.pend.len() > 1 {
+	// The pending rows whose frames end before this row are complete (this row's own too, when its frame
+	// ends in n PRECEDING).
+	for e.pend.len() > 0 {
 		cur, err := e.pend.peek()
 		if err != nil {
 			return err
@@ -163,12 +165,15 @@ func (e *overAheadEval) pastEnd(r []types.Value, ri int64, cur []types.Value, ci
 		return false
 	}
 	if fr.Rows {
+		if fr.EndPreceding {
+			return ri-ci > -fr.Following
+		}
 		return ri-ci > fr.Following
 	}
-	if fr.Following == 0 && fr.FollowBound.IsNull() { // CURRENT ROW: the last peer
+	if fr.Following == 0 && fr.FollowBound.IsNull() { // CURRENT ROW (or 0 PRECEDING/FOLLOWING): the last peer
 		return e.keyCmp(r, cur) > 0
 	}
-	return e.offsetCmp(r, cur, fr.Following, fr.FollowBound, false) > 0
+	return e.offsetCmp(r, cur, fr.Following, fr.FollowBound, fr.EndPreceding) > 0
 }
 
 // beforeStart reports whether row r (partition index ri) is before the start of the frame of cur (index ci).

@@ -137,7 +137,10 @@ func aheadReference(fr OverFrame, key SortKey, rows [][]types.Value) map[int64]s
 					default:
 						in = d >= -fr.Preceding
 					}
-					if !fr.UnboundedFollowing && d > fr.Following {
+					switch {
+					case fr.EndPreceding && d > -fr.Following:
+						in = false
+					case !fr.EndPreceding && !fr.UnboundedFollowing && d > fr.Following:
 						in = false
 					}
 				} else {
@@ -154,6 +157,8 @@ func aheadReference(fr OverFrame, key SortKey, rows [][]types.Value) map[int64]s
 					case fr.UnboundedFollowing:
 					case fr.Following == 0:
 						in = in && sortCmp(x[1], r[1]) <= 0
+					case fr.EndPreceding:
+						in = in && rangeRel(x[1], r[1], -fr.Following) <= 0
 					default:
 						in = in && rangeRel(x[1], r[1], fr.Following) <= 0
 					}
@@ -204,6 +209,12 @@ var aheadFrames = []OverFrame{
 	{Ahead: true, StartFollowing: true, Preceding: 2, UnboundedFollowing: true},             // RANGE 2 FOLLOWING AND UNBOUNDED FOLLOWING
 	{Ahead: true, Following: 2},                                                             // RANGE CURRENT ROW AND 2 FOLLOWING
 	{Ahead: true, Preceding: 3},                                                             // RANGE 3 PRECEDING AND CURRENT ROW (by the look-ahead path)
+	{Rows: true, Ahead: true, EndPreceding: true, Preceding: 3, Following: 1},               // 3 PRECEDING AND 1 PRECEDING
+	{Rows: true, Ahead: true, EndPreceding: true, Unbounded: true, Following: 2},            // UNBOUNDED PRECEDING AND 2 PRECEDING
+	{Rows: true, Ahead: true, EndPreceding: true, Preceding: 1, Following: 1},               // 1 PRECEDING AND 1 PRECEDING (LAG's)
+	{Rows: true, Ahead: true, EndPreceding: true, Preceding: 1, Following: 3},               // 1 PRECEDING AND 3 PRECEDING (always empty)
+	{Ahead: true, EndPreceding: true, Preceding: 3, Following: 1},                           // RANGE 3 PRECEDING AND 1 PRECEDING
+	{Ahead: true, EndPreceding: true, Unbounded: true, Following: 2},                        // RANGE UNBOUNDED PRECEDING AND 2 PRECEDING
 }
 
 // TestOverAheadFrames: frames reaching past the current row, ROWS and RANGE, every shape, ASC and DESC and
@@ -249,6 +260,7 @@ func TestOverAheadSpill(t *testing.T) {
 		{OverFrame{Rows: true, Ahead: true, StartFollowing: true, Preceding: 1000, Following: 3000}, true},
 		{OverFrame{Ahead: true, Unbounded: true, UnboundedFollowing: true}, true},
 		{OverFrame{Ahead: true, Preceding: 200, Following: 300}, true},
+		{OverFrame{Rows: true, Ahead: true, EndPreceding: true, Preceding: 3000, Following: 1000}, true},
 		{OverFrame{Ahead: true, StartFollowing: true, Preceding: 1, Following: 2}, false},
 	}
 	key := SortKey{Col: 1, NullsFirst: true}
@@ -308,6 +320,7 @@ func BenchmarkOverAhead(b *testing.B) {
 		{"rows-1000-preceding-1000-following", OverFrame{Rows: true, Ahead: true, Preceding: 1000, Following: 1000}},
 		{"range-600-preceding", OverFrame{Preceding: 600}},
 		{"range-300-preceding-300-following", OverFrame{Ahead: true, Preceding: 300, Following: 300}},
+		{"rows-2000-preceding-1-preceding", OverFrame{Rows: true, Ahead: true, EndPreceding: true, Preceding: 2000, Following: 1}},
 	}
 	for _, f := range frames {
 		for _, budget := range []int64{0, 64 << 10} {

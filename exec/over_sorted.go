@@ -38,6 +38,8 @@ type sortedOver struct {
 	// SortSpills counts the sorted runs written to 'io.tmp.dirs' (the rows did not fit the budget);
 	// FrameSpills the writes of frame rows (a bounded frame or a peer group that did not fit).
 	SortSpills, FrameSpills int64
+	// offsets: some accumulators are LAG/LEAD's, whose value may be the current row's default
+	offsets bool
 }
 
 type sortedPart struct {
@@ -58,6 +60,12 @@ func newSortedOver(cfg OverConfig, out changelog.Output) (changelog.Output, erro
 	for _, a := range cfg.Aggs {
 		if a.Filter >= 0 {
 			return nil, fmt.Errorf("FILTER is not supported in OVER aggregates")
+		}
+		if isOffsetAgg(a.Func) { // over_offset.go
+			o.specs = append(o.specs, offsetSpec(a))
+			o.accs = append(o.accs, newOffsetAcc(a))
+			o.offsets = true
+			continue
 		}
 		s, err := compileAgg(a, cfg.InTypes, !cfg.Frame.Unbounded)
 		if err != nil {
@@ -266,6 +274,10 @@ func (o *sortedOver) emit(row []types.Value) error {
 	s := len(o.arena)
 	o.arena = append(o.arena, row...)
 	for _, a := range o.accs {
+		if o.offsets {
+			o.arena = append(o.arena, offsetValue(a, row))
+			continue
+		}
 		o.arena = append(o.arena, a.result())
 	}
 	o.ob.Append(changelog.Insert, o.arena[s:len(o.arena):len(o.arena)])

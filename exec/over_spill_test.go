@@ -220,3 +220,34 @@ func BenchmarkOverBatchSpill(b *testing.B) {
 		})
 	}
 }
+
+// TestOverSpillAbandonedLeavesNoFiles: an OVER aggregate that spilled sorted runs and is then dropped
+// without End (its job failed upstream) leaves no file in the spill directory: the sort unlinks each run
+// as it writes it.
+func TestOverSpillAbandonedLeavesNoFiles(t *testing.T) {
+	dir := t.TempDir()
+	ts := []types.Type{types.BigIntType(), types.BigIntType(), types.BigIntType(), types.StringType()}
+	op, err := NewOverAgg(OverConfig{Partition: []int{0}, Order: []SortKey{{Col: 1, NullsFirst: true}},
+		Frame: OverFrame{Rows: true, Ahead: true, EndPreceding: true, Preceding: 3, Following: 1},
+		Aggs:  aggCalls(t, ts, "SUM($2)"), InTypes: ts, MemBudget: 16 << 10, SpillDir: dir}, &valRecorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b changelog.Batch
+	for _, r := range overSpillInput(5000, 3) {
+		b.Append(changelog.Insert, r)
+	}
+	if err := op.Push(&b); err != nil {
+		t.Fatal(err)
+	}
+	if n := op.(*sortedOver).SortSpills; n == 0 {
+		t.Fatalf("no sorted run spilled: the test needs a smaller budget")
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) > 0 {
+		t.Fatalf("%d files left in the spill directory by an OVER dropped before its end, e.g. %s", len(ents), ents[0].Name())
+	}
+}

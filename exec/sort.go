@@ -78,7 +78,7 @@ type sortOp struct {
 	valPos    int
 	keyChunks [][]byte
 	keyChunk  int
-	runs      []string
+	runs      []sortRun
 	onSpill   func(path string) // test hook: called after each run is written
 
 	// top-k (limit set)
@@ -183,12 +183,13 @@ func (s *sortOp) spill() (err error) {
 	if err != nil {
 		return fmt.Errorf("sort: spill to %s: %w", s.dir, err)
 	}
-	s.runs = append(s.runs, f.Name())
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("sort: spill to %s: %w", f.Name(), cerr)
-		}
-	}()
+	// The run's name goes at once: the open file stays readable and writable, and no failure, cancellation
+	// or kill of the job before End can leave it in the directory ('io.tmp.dirs'); its space is freed
+	// when the file is closed (removeRuns, or the garbage collector's finalizer of a dropped operator).
+	// (Where an open file cannot be removed, removeRuns removes it after closing it.)
+	name := f.Name()
+	_ = os.Remove(name)
+	s.runs = append(s.runs, sortRun{f: f, name: name})
 	w := bufio.NewWriterSize(f, 256<<10)
 	var buf, row []byte
 	for i := range s.rows {
@@ -199,22 +200,30 @@ func (s *sortOp) spill() (err error) {
 		buf = binary.AppendUvarint(buf, uint64(len(row)))
 		buf = append(buf, row...)
 		if _, err := w.Write(buf); err != nil {
-			return fmt.Errorf("sort: spill to %s: %w", f.Name(), err)
+			return fmt.Errorf("sort: spill to %s: %w", name, err)
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return fmt.Errorf("sort: spill to %s: %w", f.Name(), err)
+		return fmt.Errorf("sort: spill to %s: %w", name, err)
 	}
 	s.resetArena()
 	if s.onSpill != nil {
-		s.onSpill(f.Name())
+		s.onSpill(name)
 	}
 	return nil
 }
 
+// sortRun is a spilled run: its open file, unlinked when written (spill), and the name it had.
+type sortRun struct {
+	f    *os.File
+	name string
+}
+
+// removeRuns closes the spilled runs, which frees their space (and removes them where spill could not).
 func (s *sortOp) removeRuns() {
-	for _, p := range s.runs {
-		os.Remove(p)
+	for _, r := range s.runs {
+		r.f.Close()
+		_ = os.Remove(r.name)
 	}
 	s.runs = nil
 }
@@ -371,19 +380,11 @@ func (s *sortOp) merge() error {
 	s.sortRows()
 	var h mergeHeap
 	var srcs []*mergeSrc
-	defer func() {
-		for _, m := range srcs {
-			if m.f != nil {
-				m.f.Close()
-			}
+	for i, run := range s.runs { // End closes them (removeRuns)
+		if _, err := run.f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("sort: read spilled run %s: %w", run.name, err)
 		}
-	}()
-	for i, p := range s.runs {
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("sort: read spilled run: %w", err)
-		}
-		srcs = append(srcs, &mergeSrc{run: i, f: f, r: bufio.NewReaderSize(f, 64<<10)})
+		srcs = append(srcs, &mergeSrc{run: i, f: run.f, r: bufio.NewReaderSize(run.f, 64<<10)})
 	}
 	srcs = append(srcs, &mergeSrc{run: len(s.runs), rows: s.rows})
 	for _, m := range srcs {

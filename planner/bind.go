@@ -162,6 +162,9 @@ func (b *binder) expr(e sql.Expr, sc *scope) (expr.Expr, error) {
 		if e.Over != nil {
 			return nil, sql.Errorf(e.P, ErrUnsupported, "OVER windows (%s ... OVER) are not supported yet", e.Name)
 		}
+		if isOffsetFunc(e.Name) { // over_offset.go
+			return nil, sql.Errorf(e.P, ErrValidation, "OVER clause is necessary for window functions: %s(...) OVER (PARTITION BY ... ORDER BY ...)", e.Name)
+		}
 		var args []expr.Expr
 		for _, a := range e.Args {
 			x, err := b.expr(a, sc)

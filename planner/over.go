@@ -13,7 +13,7 @@ import (
 
 func isOverAgg(e sql.Expr) (*sql.FuncCall, bool) {
 	f, ok := e.(*sql.FuncCall)
-	if !ok || f.Over == nil || !aggFuncs[f.Name] {
+	if !ok || f.Over == nil || !aggFuncs[f.Name] && !isOffsetFunc(f.Name) {
 		return nil, false
 	}
 	return f, true
@@ -77,11 +77,31 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 		}
 	}
 	// This pass plans the calls over the first call's window; calls over other windows are planned by
-	// further passes, each an OverAggregate over the previous one.
+	// further passes, each an OverAggregate over the previous one. LAG and LEAD calls are planned apart,
+	// one OverAggregate per function and offset (over_offset.go).
+	group := func(c *sql.FuncCall) (string, error) {
+		if !isOffsetFunc(c.Name) {
+			return windowSpecText(c.Over), nil
+		}
+		g, err := p.offsetGroup(c, sc)
+		return windowSpecText(c.Over) + g, err
+	}
 	w := calls[0].Over
+	first, err := group(calls[0])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	offsetFn := ""
+	if isOffsetFunc(calls[0].Name) {
+		offsetFn = calls[0].Name
+	}
 	var same []*sql.FuncCall
 	for _, c := range calls {
-		if windowSpecText(c.Over) == windowSpecText(w) {
+		g, err := group(c)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if g == first {
 			same = append(same, c)
 		}
 	}
@@ -117,6 +137,13 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if offsetFn != "" {
+		n, err := p.offsetOf(calls[0], sc)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		frame = offsetFrame(offsetFn, n)
+	}
 	var partition []int
 	for _, e := range w.PartitionBy {
 		ref, ok := unparen(e).(*sql.ColumnRef)
@@ -131,6 +158,18 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	}
 	var aggs []exec.AggCall
 	for i, f := range calls {
+		if offsetFn != "" {
+			call, err := p.offsetCall(f, sc, func(x expr.Expr) int {
+				pre = append(pre, x)
+				preOut = append(preOut, Field{Name: fmt.Sprintf("$over_arg%d", len(pre)), Type: x.Type()})
+				return len(pre) - 1
+			})
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			aggs = append(aggs, call)
+			continue
+		}
 		if f.Filter != nil {
 			return nil, nil, nil, sql.Errorf(f.P, ErrUnsupported, "FILTER is not supported in OVER aggregates yet")
 		}

@@ -42,10 +42,10 @@ func parseFrameBound(s string, e sql.Expr) (frameBoundKind, string) {
 }
 
 // overFrame binds an OVER window's frame: ROWS or RANGE, from UNBOUNDED PRECEDING, n PRECEDING, CURRENT ROW
-// or n FOLLOWING to CURRENT ROW, n FOLLOWING or UNBOUNDED FOLLOWING (the default: RANGE UNBOUNDED PRECEDING
-// to CURRENT ROW), with Calcite's checks of the bounds' order. Frames ending in PRECEDING are refused.
-// Frames reaching past the current row run in batch mode only (the physical pass refuses them in streaming
-// mode). keyType returns the first order column's name and type.
+// or n FOLLOWING to n PRECEDING, CURRENT ROW, n FOLLOWING or UNBOUNDED FOLLOWING (the default: RANGE
+// UNBOUNDED PRECEDING to CURRENT ROW), with Calcite's checks of the bounds' order. Frames ending elsewhere
+// than at the current row run in batch mode only (the physical pass refuses them in streaming mode, as
+// Flink). keyType returns the first order column's name and type.
 func (p *Planner) overFrame(w *sql.WindowSpec, keyType func() (string, types.Type), order []exec.SortKey) (exec.OverFrame, error) {
 	var frame exec.OverFrame
 	ftext := strings.ToUpper(w.Frame)
@@ -71,10 +71,9 @@ func (p *Planner) overFrame(w *sql.WindowSpec, keyType func() (string, types.Typ
 		return frame, sql.Errorf(w.P, ErrValidation, "Upper frame boundary cannot be PRECEDING when lower boundary is CURRENT ROW (%s)", w.Frame)
 	case lo == boundFollowing && (hi == boundPreceding || hi == boundCurrentRow):
 		return frame, sql.Errorf(w.P, ErrValidation, "Upper frame boundary cannot be PRECEDING or CURRENT ROW when lower boundary is FOLLOWING (%s)", w.Frame)
-	case hi == boundPreceding:
-		return frame, sql.Errorf(w.P, ErrUnsupported, "OVER window frames ending in PRECEDING are not supported (got %s); end the frame at CURRENT ROW or n FOLLOWING", w.Frame)
 	}
 	frame.Ahead = hi != boundCurrentRow
+	frame.EndPreceding = hi == boundPreceding
 	frame.UnboundedFollowing = hi == boundUnboundedFollowing
 	frame.StartFollowing = lo == boundFollowing
 	switch lo {
@@ -87,7 +86,7 @@ func (p *Planner) overFrame(w *sql.WindowSpec, keyType func() (string, types.Typ
 		}
 		frame.Preceding, frame.Bound = n, b
 	}
-	if hi == boundFollowing {
+	if hi == boundFollowing || hi == boundPreceding {
 		n, b, err := p.frameOffset(w, w.FrameEnd, frame.Rows, keyType, order)
 		if err != nil {
 			return frame, err
@@ -160,6 +159,8 @@ func overFrameText(n *OverAggregate, in []Field) string {
 	}
 	hi := "CURRENT ROW"
 	switch {
+	case f.EndPreceding:
+		hi = offset(f.Following, f.FollowBound) + " PRECEDING"
 	case f.UnboundedFollowing:
 		hi = "UNBOUNDED FOLLOWING"
 	case f.Ahead && f.Rows || f.Ahead && (f.Following != 0 || !f.FollowBound.IsNull()):

@@ -69,10 +69,17 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 			return nil, err
 		}
 	case *OverAggregate:
-		if x.Frame.Ahead && !p.Batch {
+		fn := x.offsetFunc()
+		if fn == "LEAD" && !p.Batch {
+			return nil, sql.Errorf(x.Pos, ErrUnsupported, "LEAD Function is not supported in stream mode: a streaming OVER emits a row before the rows after it arrive (batch mode runs LEAD; LAG runs in both)")
+		}
+		if x.Frame.Ahead && !p.Batch && fn != "LAG" {
 			unit := "RANGE"
 			if x.Frame.Rows {
 				unit = "ROWS"
+			}
+			if x.Frame.EndPreceding {
+				return nil, sql.Errorf(x.Pos, ErrUnsupported, "OVER %s windows ending in n PRECEDING are not supported in stream mode: a streaming OVER frame ends at CURRENT ROW (batch mode runs frames ending in PRECEDING)", unit)
 			}
 			return nil, sql.Errorf(x.Pos, ErrUnsupported, "OVER %s FOLLOWING windows are not supported in stream mode: a streaming OVER frame ends at CURRENT ROW (batch mode runs frames ending in FOLLOWING)", unit)
 		}
