@@ -127,6 +127,9 @@ func (p *Planner) frameOffset(w *sql.WindowSpec, e sql.Expr, rows bool, keyType 
 // overFrameText shows an OverAggregate's frame in plans: ROWS counts; RANGE offsets in the order key's
 // units (ms over a time, days over a DATE, the number otherwise).
 func overFrameText(n *OverAggregate, in []Field) string {
+	if n.StreamLag {
+		return "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+	}
 	f := n.Frame
 	unit := "RANGE"
 	if f.Rows {

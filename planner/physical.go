@@ -70,6 +70,7 @@ func (p *Planner) choosePhysical(n Node) (Node, error) {
 		}
 	case *OverAggregate:
 		fn := x.offsetFunc()
+		x.StreamLag = fn == "LAG" && !p.Batch
 		if fn == "LEAD" && !p.Batch {
 			return nil, sql.Errorf(x.Pos, ErrUnsupported, "LEAD Function is not supported in stream mode: a streaming OVER emits a row before the rows after it arrive (batch mode runs LEAD; LAG runs in both)")
 		}

@@ -530,6 +530,10 @@ type OverAggregate struct {
 	Pos   sql.Pos // the OVER clause, for errors of the physical pass
 	// OrderAttr is the ORDER BY column as bound: streaming mode needs it to be a time attribute.
 	OrderAttr timeAttribute
+	// StreamLag is set by the physical pass for LAG in streaming mode: exec runs it over the window's
+	// default frame (RANGE UNBOUNDED PRECEDING, as Flink), not Frame (the batch one-row frame), and
+	// Describe says so.
+	StreamLag bool
 }
 
 func (n *OverAggregate) Fields() []Field      { return n.Out }
