@@ -205,7 +205,17 @@ func TestSplitWatermarkRestartFiles(t *testing.T) {
 // parallelism 2 is stopped with a savepoint and restored at parallelism 3. Its two ranges go to subtasks 0 and 1;
 // subtask 2 has none and pushes once, so that it is idle in the subtasks' union. Before, it sent nothing and
 // the union held the watermark at the lowest: no window fired after the restore.
-func TestSplitWatermarkRestoreDatagenMoreSubtasks(t *testing.T) {
+func TestSplitWatermarkRestoreDatagenMoreSubtasks(t *testing.T) { datagenRestoreAt(t, 2, 3) }
+
+// TestSplitWatermarkRestoreDatagenFewerSubtasks: the same table stopped at parallelism 2 and restored at 1.
+// The one subtask owns both unbounded ranges and interleaves them batch by batch; before, it read range 0
+// forever and range 1, never started, held the watermark at its restored value: no window fired after the
+// restore.
+func TestSplitWatermarkRestoreDatagenFewerSubtasks(t *testing.T) { datagenRestoreAt(t, 2, 1) }
+
+// datagenRestoreAt runs an unbounded windowed datagen job at parallelism from, stops it with a savepoint,
+// restores it at parallelism to and requires windows to fire after the restore.
+func datagenRestoreAt(t *testing.T, from, to int) {
 	addr := exchangeBroker(t)
 	p := &splitRestartPace{}
 	tables := strings.ReplaceAll(`
@@ -214,12 +224,12 @@ CREATE TABLE du (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connecto
 `+windowSinks, "ADDR", addr)
 	q := `INSERT INTO got SELECT window_start, CAST(k AS BIGINT), COUNT(*) FROM TABLE(TUMBLE(TABLE du, DESCRIPTOR(ts),
   INTERVAL '0.1' SECOND)) GROUP BY window_start, window_end, k`
-	s, notice := barrierSession(t, addr, 2, "1 h", p.udf(t))
+	s, notice := barrierSession(t, addr, from, "1 h", p.udf(t))
 	execScript(t, s, tables)
 	j := startInsert(t, s, q)
 	if !waitUntil(30*time.Second, func() bool { return len(upsertTable(t, addr, "got")) >= 6 }) {
 		j.Cancel()
-		t.Fatalf("no windows at parallelism 2\n%s", notice)
+		t.Fatalf("no windows at parallelism %d\n%s", from, notice)
 	}
 	path, err := j.Stop(context.Background(), t.TempDir(), false)
 	if err != nil {
@@ -229,7 +239,7 @@ CREATE TABLE du (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connecto
 		t.Fatal(err)
 	}
 	before := len(upsertTable(t, addr, "got")) // the windows after the restore start later (the wall clock)
-	s2, notice2 := barrierSession(t, addr, 3, "1 h", p.udf(t))
+	s2, notice2 := barrierSession(t, addr, to, "1 h", p.udf(t))
 	execScript(t, s2, tables+fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
 	j2 := startInsert(t, s2, q)
 	defer func() {
@@ -237,6 +247,6 @@ CREATE TABLE du (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connecto
 		_ = j2.Wait(context.Background())
 	}()
 	if !waitUntil(30*time.Second, func() bool { return len(upsertTable(t, addr, "got")) >= before+6 }) {
-		t.Fatalf("restored at parallelism 3: %d windows fired in 30 s, want at least 6\n%s", len(upsertTable(t, addr, "got"))-before, notice2)
+		t.Fatalf("restored at parallelism %d: %d windows fired in 30 s, want at least 6\n%s", to, len(upsertTable(t, addr, "got"))-before, notice2)
 	}
 }

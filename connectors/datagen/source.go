@@ -27,8 +27,8 @@ const maxBatch = 1024
 // subtask emits a contiguous sub-range of every sequence. Each range draws its random fields from a random
 // stream of its own, and each subtask emits at most rows-per-second / subtasks rows per second
 // (RateLimiterStrategy.perSecond). The position records every range's next row and random state, so a
-// checkpoint restores at any parallelism: subtask i of m continues ranges i, i+m, i+2m, ... one after the
-// other.
+// checkpoint restores at any parallelism: subtask i of m continues ranges i, i+m, i+2m, ..., taking turns
+// one batch each (so that no range's split watermark waits behind another, unbounded, range).
 
 type source struct {
 	gens    []gen
@@ -161,6 +161,10 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 	batch := &changelog.Batch{Rows: make([]changelog.Row, 0, bs)}
 	perRow := float64(time.Second) / rate
 	next := s.now()
+	// The ranges a subtask owns (several after a restore at a lower parallelism) take turns, one batch each:
+	// with a WATERMARK each is a split, and a range not yet started would hold the watermark at its restored
+	// value (forever behind an unbounded range) if they were read one after another.
+	runs := make([]*rangeRun, 0, len(own))
 	for _, j := range own {
 		rr := start.ranges[j]
 		pcg := s.rangePCG(j)
@@ -169,13 +173,21 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 				return fmt.Errorf("datagen: the position in the checkpoint is not readable: %w", err)
 			}
 		}
-		c := &genCtx{rng: rand.New(pcg), loc: s.loc}
-		row := rr.next
-		for row < rr.end {
+		if rr.next >= rr.end {
+			if listener != nil {
+				listener.FinishSplit(j)
+			}
+			continue
+		}
+		runs = append(runs, &rangeRun{j: j, row: rr.next, end: rr.end, pcg: pcg, c: &genCtx{rng: rand.New(pcg), loc: s.loc}})
+	}
+	for len(runs) > 0 {
+		for x := 0; x < len(runs); {
+			r := runs[x]
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			k := int(min(int64(bs), rr.end-row))
+			k := int(min(int64(bs), r.end-r.row))
 			now := s.now()
 			if d := next.Sub(now); d > 0 {
 				if err := s.sleep(ctx, d); err != nil {
@@ -185,18 +197,22 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 			} else if -d > time.Second {
 				next = now.Add(-time.Second)
 			}
+			c := r.c
 			c.nowMs = now.UnixMilli()
 			batch.Reset()
-			for r := 0; r < k; r++ {
-				rv := vals[r*w : (r+1)*w : (r+1)*w]
+			row := r.row
+			for i := 0; i < k; i++ {
+				rv := vals[i*w : (i+1)*w : (i+1)*w]
 				for f, g := range s.gens {
 					rv[f] = g.next(c, row)
 				}
 				batch.Append(changelog.Insert, rv)
 				row++
 			}
-			st, _ := pcg.MarshalBinary()
-			at := rowRange{next: row, end: rr.end, rng: st}
+			r.row = row
+			st, _ := r.pcg.MarshalBinary()
+			at := rowRange{next: row, end: r.end, rng: st}
+			j := r.j
 			if listener != nil {
 				listener.SplitRows(j)
 			}
@@ -204,12 +220,25 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 				return err
 			}
 			next = next.Add(time.Duration(float64(k) * perRow))
-		}
-		if listener != nil {
-			listener.FinishSplit(j)
+			if r.row < r.end {
+				x++
+				continue
+			}
+			if listener != nil {
+				listener.FinishSplit(j)
+			}
+			runs = append(runs[:x], runs[x+1:]...)
 		}
 	}
 	return nil
+}
+
+// rangeRun is a range a subtask generates: its next row, end and random state.
+type rangeRun struct {
+	j        int
+	row, end int64
+	pcg      *rand.PCG
+	c        *genCtx
 }
 
 // rangeName names range j for its checkpointed split watermark (connectors.SplitNamer): the ranges are cut
