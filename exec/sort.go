@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
@@ -207,11 +208,19 @@ func (s *sortOp) spill() (err error) {
 		return fmt.Errorf("sort: spill to %s: %w", name, err)
 	}
 	s.resetArena()
+	sortRunsSpilled.Add(1)
 	if s.onSpill != nil {
 		s.onSpill(name)
 	}
 	return nil
 }
+
+// sortRunsSpilled counts the runs every sort of the process has spilled (SortRunsSpilled).
+var sortRunsSpilled atomic.Int64
+
+// SortRunsSpilled is how many runs the sorts of this process have spilled so far: the files themselves are
+// unlinked as they are written, so tests that make a sort spill read this to know it did.
+func SortRunsSpilled() int64 { return sortRunsSpilled.Load() }
 
 // sortRun is a spilled run: its open file, unlinked when written (spill), and the name it had.
 type sortRun struct {
