@@ -113,8 +113,8 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 	if w.Ref != "" {
 		return nil, nil, nil, sql.Errorf(w.P, ErrUnsupported, "named windows (OVER %s) are not supported yet", w.Ref)
 	}
-	// Pre-projection: the input columns, then the ORDER BY expressions that are not columns, then the
-	// calls' arguments.
+	// Pre-projection: the input columns, then the ORDER BY and PARTITION BY expressions that are not columns,
+	// then the calls' arguments.
 	fields := in.Fields()
 	pre := identity(fields)
 	preOut := append([]Field{}, fields...)
@@ -144,17 +144,25 @@ func (p *Planner) overAggregate(in Node, sc *scope, s *sql.Select) (Node, *scope
 		}
 		frame = offsetFrame(offsetFn, n)
 	}
+	// PARTITION BY columns; an expression is projected into a column of the pre-projection, as Flink's
+	// planner does (a Calc below the OverAggregate).
 	var partition []int
 	for _, e := range w.PartitionBy {
-		ref, ok := unparen(e).(*sql.ColumnRef)
-		if !ok {
-			return nil, nil, nil, sql.Errorf(e.Position(), ErrUnsupported, "PARTITION BY takes columns; compute %s in a subquery first", sql.FormatExpr(e))
+		if ref, ok := unparen(e).(*sql.ColumnRef); ok {
+			c, err := sc.resolve(ref)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			partition = append(partition, c)
+			continue
 		}
-		c, err := sc.resolve(ref)
+		x, err := p.b.expr(e, sc)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		partition = append(partition, c)
+		pre = append(pre, x)
+		preOut = append(preOut, Field{Name: fmt.Sprintf("$over_part%d", len(pre)), Type: x.Type()})
+		partition = append(partition, len(pre)-1)
 	}
 	var aggs []exec.AggCall
 	for i, f := range calls {
