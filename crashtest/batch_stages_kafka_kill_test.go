@@ -47,7 +47,10 @@ func TestBatchStagesKafkaExactlyOnceKill(t *testing.T) {
 		}
 	}
 	produces := sinkProduces(cluster, 50*time.Millisecond)
-	endTxns := slowEndTxn(cluster, 250*time.Millisecond)
+	// Each EndTxn is answered after 1 s: the kill aimed between the two (sequential) commits comes 0-150 ms
+	// after the first, well inside the window even when a loaded machine (CI's race phase) delays the
+	// polling and the kill by a few hundred ms (with 250 ms, the kill once came after both).
+	endTxns := slowEndTxn(cluster, time.Second)
 	sql := script(addr, `SET 'execution.runtime-mode' = 'batch';`, `SET 'parallelism.default' = '2';`,
 		`SET 'io.tmp.dirs' = '`+tmp+`';`, `SET 'table.exec.resource.sort.memory' = '256 kb';`,
 		`CREATE TABLE orders (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
