@@ -117,7 +117,7 @@ func jobStarted(tmp string) bool {
 
 // batchKafkaKills runs sql, killing it 0-400 ms after the job started (its source stage running) or 0-100
 // ms after the sink's tasks started writing (produces counts the produce requests), alternately. With
-// endTxns (the EndTxn requests, each answered after 250 ms), run kills-1 is killed 0-150 ms after the
+// endTxns (the EndTxn requests, each answered after 1 s), run kills-1 is killed 0-150 ms after the
 // first of its commits went through with the commit intent recorded (between two commits), and the last
 // run again at a random moment (the run that completes the killed commit). A run that ends before its kill
 // ends the loop (the job finished). It returns the kills, the kills that left a commit intent, and the last
@@ -199,7 +199,7 @@ func TestBatchKafkaExactlyOnceKill(t *testing.T) {
 	tmp := filepath.Join(dir, "tmp")
 	produce(t, addr, "orders", orders(0, n, 50))
 	produces := sinkProduces(cluster, 50*time.Millisecond)
-	endTxns := slowEndTxn(cluster, 250*time.Millisecond)
+	endTxns := slowEndTxn(cluster, time.Second) // the kill aimed between commits needs a window a loaded machine cannot miss
 	sql := batchKafkaScript(addr, tmp, `CREATE TABLE eo (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
   'connector' = 'kafka', 'topic' = 'eo', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json', 'properties.batch.size' = '65536',
   'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'crash-batch');`,

@@ -61,7 +61,7 @@ func TestBatchUnionKafkaExactlyOnceKill(t *testing.T) {
 	createTopic(t, addr, "returns", 2)
 	produce(t, addr, "returns", orders(n, m, 50))
 	produces := sinkProduces(cluster, 50*time.Millisecond)
-	endTxns := slowEndTxn(cluster, 250*time.Millisecond)
+	endTxns := slowEndTxn(cluster, time.Second) // the kill aimed between commits needs a window a loaded machine cannot miss
 	sql := batchKafkaScript(addr, tmp, `CREATE TABLE returns (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
   'connector' = 'kafka', 'topic' = 'returns', 'properties.bootstrap.servers' = 'ADDR',
   'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
