@@ -37,7 +37,7 @@ import (
 //	go test ./connectors/kafka -run '^$' -bench Parallelism -benchtime 3x
 func BenchmarkParallelism(b *testing.B) {
 	_, addr := startBroker(b, kfake.SeedTopics(4, "bench-in"))
-	fillBenchTopicN(b, addr, parRecords())
+	fillBenchTopicN(b, addr, parRecords(b))
 	benchParallelism(b, addr, nil)
 }
 
@@ -46,10 +46,11 @@ func BenchmarkParallelism(b *testing.B) {
 // compares; -kafka.bench-scale=10 measures 2,000,000 records per run.
 var parScale = flag.Int("kafka.bench-scale", 1, "multiplies the records of BenchmarkParallelism's topic")
 
-// parRecords is the record count of the parallelism benchmarks' topic.
-func parRecords() int {
+// parRecords is the record count of the parallelism benchmarks' topic. A scale below 1 fails the
+// benchmark (it would measure something other than what was asked for).
+func parRecords(b *testing.B) int {
 	if *parScale < 1 {
-		return benchRecords
+		b.Fatalf("-kafka.bench-scale=%d: the scale multiplies the topic's %d records and must be 1 or more", *parScale, benchRecords)
 	}
 	return benchRecords * *parScale
 }
@@ -64,14 +65,14 @@ func parRecords() int {
 //	go test ./connectors/kafka -run '^$' -bench ParallelismBrokerProcess -benchtime 3x
 func BenchmarkParallelismBrokerProcess(b *testing.B) {
 	br := kfakeproc.StartBroker(b, b.TempDir(), 4, "bench-in")
-	fillBenchTopicN(b, br.Addr, parRecords())
+	fillBenchTopicN(b, br.Addr, parRecords(b))
 	benchParallelism(b, br.Addr, br)
 }
 
 // benchParallelism runs the jobs against the broker at addr; br is that broker when it runs in a process of
 // its own (its CPU is then reported), else nil.
 func benchParallelism(b *testing.B, addr string, br *kfakeproc.Broker) {
-	n := int64(parRecords())
+	n := int64(parRecords(b))
 	src := func(name string) string {
 		return fmt.Sprintf(`CREATE TABLE %s (id BIGINT, `+"`user`"+` STRING, url STRING, amount DOUBLE, ok BOOLEAN) WITH (
   'connector' = 'kafka', 'topic' = 'bench-in', 'properties.bootstrap.servers' = '%s', 'format' = 'json',
