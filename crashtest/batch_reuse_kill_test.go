@@ -107,15 +107,7 @@ func reusedScanKill(t *testing.T, insert string, groups map[int]string, later []
 				visible = append(visible, e.Name())
 			}
 		}
-		recs, _ := os.ReadDir(staging)
-		for _, r := range recs {
-			if r.IsDir() && !strings.HasPrefix(r.Name(), ".") {
-				records++
-				if _, err := os.Stat(filepath.Join(staging, r.Name(), "manifest.json")); err == nil {
-					manifests++
-				}
-			}
-		}
+		records, manifests = runRecords(staging)
 		return visible, hidden, records, manifests
 	}
 	// tally counts the users of the committed files: lost, duplicated, wrong (unknown user, count or total).

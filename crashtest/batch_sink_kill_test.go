@@ -105,15 +105,7 @@ func TestBatchSinkTasksKill(t *testing.T) {
 				visible = append(visible, e.Name())
 			}
 		}
-		recs, _ := os.ReadDir(staging)
-		for _, r := range recs {
-			if r.IsDir() && !strings.HasPrefix(r.Name(), ".") {
-				records++
-				if _, err := os.Stat(filepath.Join(staging, r.Name(), "manifest.json")); err == nil {
-					manifests++
-				}
-			}
-		}
+		records, manifests = runRecords(staging)
 		return visible, hidden, records, manifests
 	}
 	// tally reads the committed files: users lost, rows duplicated or wrong, the tasks and the runs (part

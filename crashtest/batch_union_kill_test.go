@@ -197,15 +197,7 @@ CREATE TABLE out_t (id BIGINT, user_id BIGINT, amount BIGINT) WITH (
 				visible = append(visible, e.Name())
 			}
 		}
-		recs, _ := os.ReadDir(staging)
-		for _, r := range recs {
-			if r.IsDir() && !strings.HasPrefix(r.Name(), ".") {
-				records++
-				if _, err := os.Stat(filepath.Join(staging, r.Name(), "manifest.json")); err == nil {
-					manifests++
-				}
-			}
-		}
+		records, manifests = runRecords(staging)
 		return visible, hidden, records, manifests
 	}
 	// tally counts the ids of the committed files: lost, duplicated, wrong (unknown id or amount).
