@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,21 +63,7 @@ END;`, "SET 'state.backend.type' = 'rocksdb';\n", 60 * time.Microsecond},
 					defer func() { afterGate = nil }()
 				}
 				addr := exchangeBroker(t)
-				var failed atomic.Int32
-				var cutsBefore atomic.Int64
-				cuts := barrierCutsTaken.Load()
-				var calls atomic.Int64
-				pace, err := expr.NewUDF("pace", func(v int64) (int64, error) {
-					time.Sleep(tc.pace)
-					if calls.Add(1) == n*3/4 && failed.CompareAndSwap(0, 1) {
-						cutsBefore.Store(barrierCutsTaken.Load() - cuts)
-						return 0, fmt.Errorf("injected failure after %d rows", n*3/4)
-					}
-					return v, nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				fail, pace := newFailOnce(t, tc.pace, n*3/4)
 				slow, err := expr.NewUDF("slow", func(v int64) int64 {
 					time.Sleep(5 * time.Microsecond)
 					return v
@@ -138,10 +123,8 @@ END;`, "SET 'state.backend.type' = 'rocksdb';\n", 60 * time.Microsecond},
 					}
 					waitUpsert(t, addr, "grand", map[string]string{`{"k":1}`: fmt.Sprintf(`{"k":1,"cnt":%d,"total":%d}`, n, sum)})
 				}
-				if failed.Load() != 1 || j.Metrics().Restarts != 1 {
-					t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", failed.Load(), j.Metrics().Restarts, notice)
-				}
-				if got := cutsBefore.Load(); (got >= 1) == quiesce {
+				fail.checkOneRestart(t, j, notice)
+				if got := fail.cutsBefore.Load(); (got >= 1) == quiesce {
 					t.Fatalf("%d checkpoints cut with barriers before the failure (quiesce %v)", got, quiesce)
 				}
 			})

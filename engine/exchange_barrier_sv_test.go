@@ -491,20 +491,7 @@ func kafkaPositions(t *testing.T, path string) map[int32]int64 {
 func TestBarrierGraphLocalRestart(t *testing.T) {
 	const n, chunk = 12000, 300
 	addr := exchangeBroker(t)
-	var failed atomic.Int32
-	var calls, cutsBefore atomic.Int64
-	cuts := barrierCutsTaken.Load()
-	pace, err := expr.NewUDF("pace", func(v int64) (int64, error) {
-		time.Sleep(10 * time.Microsecond)
-		if calls.Add(1) == n*3/4 && failed.CompareAndSwap(0, 1) {
-			cutsBefore.Store(barrierCutsTaken.Load() - cuts)
-			return 0, fmt.Errorf("injected failure after %d rows", n*3/4)
-		}
-		return v, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fail, pace := newFailOnce(t, 10*time.Microsecond, n*3/4)
 	produceExchangeOrders(t, addr, "ord", 0, chunk)
 	s, notice := barrierSession(t, addr, 2, "20 ms", pace)
 	execScript(t, s, `SET 'table.exec.mini-batch.enabled' = 'true'; SET 'table.exec.mini-batch.allow-latency' = '1 s';
@@ -526,10 +513,8 @@ SET 'table.exec.mini-batch.size' = '5000'; SET 'table.optimizer.agg-phase-strate
 		produceExchangeOrders(t, addr, "ord", c, chunk)
 	}
 	waitUpsert(t, addr, "totals", totalsWant(n))
-	if failed.Load() != 1 || j.Metrics().Restarts != 1 {
-		t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", failed.Load(), j.Metrics().Restarts, notice)
-	}
-	if got := cutsBefore.Load(); got < 1 {
+	fail.checkOneRestart(t, j, notice)
+	if got := fail.cutsBefore.Load(); got < 1 {
 		t.Fatalf("%d checkpoints cut with barriers before the failure, want at least 1", got)
 	}
 }

@@ -44,29 +44,16 @@ SET 'table.exec.mini-batch.size' = '5000'; SET 'table.optimizer.agg-phase-strate
 		} {
 			t.Run(fmt.Sprintf("%s/P%d", tc.name, par), func(t *testing.T) {
 				addr := exchangeBroker(t)
-				var failed atomic.Int32
-				var cutsBefore atomic.Int64
-				cuts := barrierCutsTaken.Load()
 				// slow, and fails once (chained into the source subtasks three quarters into the input; for the
 				// window after three quarters of its windows)
-				var calls atomic.Int64
+				fail, pace := newFailOnce(t, 10*time.Microsecond, tc.failAt)
 				// the window fails only once a checkpoint completed after the first windows fired: restored,
 				// its watermark is past the late rows, which are read again then when its positions are before them
 				var minCuts atomic.Int64
 				if tc.name == "window-upsert" {
 					minCuts.Store(math.MaxInt64)
 				}
-				pace, err := expr.NewUDF("pace", func(v int64) (int64, error) {
-					time.Sleep(10 * time.Microsecond)
-					if calls.Add(1) >= tc.failAt && barrierCutsTaken.Load() >= minCuts.Load() && failed.CompareAndSwap(0, 1) {
-						cutsBefore.Store(barrierCutsTaken.Load() - cuts)
-						return 0, fmt.Errorf("injected failure at call %d", calls.Load())
-					}
-					return v, nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				fail.ready = func() bool { return barrierCutsTaken.Load() >= minCuts.Load() }
 				slow, err := expr.NewUDF("slow", func(v int64) int64 {
 					time.Sleep(time.Millisecond)
 					return v
@@ -108,10 +95,8 @@ CREATE TEMPORARY VIEW pv AS SELECT id, user_id, pace(amount) AS amount FROM p;
 				} else {
 					waitUpsert(t, addr, "totals", totalsWant(n))
 				}
-				if failed.Load() != 1 || j.Metrics().Restarts != 1 {
-					t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", failed.Load(), j.Metrics().Restarts, notice)
-				}
-				if got := cutsBefore.Load(); got < 1 {
+				fail.checkOneRestart(t, j, notice)
+				if got := fail.cutsBefore.Load(); got < 1 {
 					t.Fatalf("%d checkpoints cut with barriers before the failure, want at least 1", got)
 				}
 			})

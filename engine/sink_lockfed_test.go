@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/sluicesql/sluice/expr"
 )
 
 // A sink's own subtasks fed from under the graph lock (exchange_sink.go, buildLockFedSink): the sink's input
@@ -89,19 +86,7 @@ func TestSinkParallelismLockFedRestart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := exchangeBroker(t)
-			var failed atomic.Int32
-			var calls atomic.Int64
-			failAt := int64(2 * n / 3)
-			pace, err := expr.NewUDF("pace", func(v int64) (int64, error) {
-				time.Sleep(10 * time.Microsecond)
-				if calls.Add(1) == failAt && failed.CompareAndSwap(0, 1) {
-					return 0, fmt.Errorf("injected failure after %d rows", failAt)
-				}
-				return v, nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			fail, pace := newFailOnce(t, 10*time.Microsecond, 2*n/3)
 			produceExchangeOrders(t, addr, "ord", 0, chunk)
 			s, notice := barrierSession(t, addr, 1, "20 ms", pace)
 			execScript(t, s, strings.NewReplacer("ADDR", addr, "'N'", "'3'").Replace(sinkParTables+`
@@ -126,9 +111,7 @@ CREATE TABLE pp (id BIGINT, user_id BIGINT, amount BIGINT, proc AS PROCTIME()) W
 			} else {
 				waitPairsJob(t, j, addr, n)
 			}
-			if failed.Load() != 1 || j.Metrics().Restarts != 1 {
-				t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", failed.Load(), j.Metrics().Restarts, notice)
-			}
+			fail.checkOneRestart(t, j, notice)
 		})
 	}
 }

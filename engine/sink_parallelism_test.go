@@ -8,13 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluicesql/sluice/expr"
 )
 
 // Sinks with a parallelism of their own ('sink.parallelism', planner/sink_parallelism.go, exchange_sink.go)
@@ -118,20 +115,7 @@ func TestSinkParallelismRestart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := exchangeBroker(t)
-			var failed atomic.Int32
-			var calls, cutsBefore atomic.Int64
-			cuts := barrierCutsTaken.Load()
-			pace, err := expr.NewUDF("pace", func(v int64) (int64, error) {
-				time.Sleep(10 * time.Microsecond)
-				if calls.Add(1) == n*3/4 && failed.CompareAndSwap(0, 1) {
-					cutsBefore.Store(barrierCutsTaken.Load() - cuts)
-					return 0, fmt.Errorf("injected failure after %d rows", n*3/4)
-				}
-				return v, nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			fail, pace := newFailOnce(t, 10*time.Microsecond, n*3/4)
 			produceExchangeOrders(t, addr, "ord", 0, chunk)
 			s, notice := barrierSession(t, addr, 2, "20 ms", pace)
 			execScript(t, s, strings.NewReplacer("ADDR", addr, "'N'", "'3'").Replace(sinkParTables))
@@ -153,11 +137,9 @@ func TestSinkParallelismRestart(t *testing.T) {
 			} else {
 				waitPairs(t, addr, n)
 			}
-			if failed.Load() != 1 || j.Metrics().Restarts != 1 {
-				t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", failed.Load(), j.Metrics().Restarts, notice)
-			}
+			fail.checkOneRestart(t, j, notice)
 			// the sink's subtasks are cut by the barriers (exchange_barrier.go), not only by the quiesce
-			if got := cutsBefore.Load(); got < 1 {
+			if got := fail.cutsBefore.Load(); got < 1 {
 				t.Fatalf("%d checkpoints cut with barriers before the failure, want at least 1", got)
 			}
 		})

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sluicesql/sluice/expr"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -52,18 +50,7 @@ func TestWatermarkWindowRestart(t *testing.T) {
 				if tc.ahead {
 					produceWindowRecord(t, addr, "wr", int32(tc.partitions-1), n+1000)
 				}
-				var failed atomic.Int32
-				var calls atomic.Int64
-				pace, err := expr.NewUDF("pace", func(v int64) (int64, error) {
-					time.Sleep(10 * time.Microsecond)
-					if calls.Add(1) >= n*3/4 && failed.CompareAndSwap(0, 1) {
-						return 0, fmt.Errorf("injected failure at call %d", calls.Load())
-					}
-					return v, nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				fail, pace := newFailOnce(t, 10*time.Microsecond, n*3/4)
 				produceWindowOrders(t, addr, "wr", used, 0, chunk)
 				s, notice := barrierSession(t, addr, par, "20 ms", pace)
 				idle := ""
@@ -91,9 +78,7 @@ CREATE TEMPORARY VIEW wv AS SELECT id, user_id, pace(amount) AS amount, ts FROM 
 				// the watermark ends 1 s behind the last order of the slowest partition (ids below n): the windows
 				// of ids below n - 200 fire (not the one ahead)
 				waitWins(t, addr, windowsWant(n-200), notice)
-				if failed.Load() != 1 || j.Metrics().Restarts != 1 {
-					t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", failed.Load(), j.Metrics().Restarts, notice)
-				}
+				fail.checkOneRestart(t, j, notice)
 			})
 		}
 	}

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/expr"
+)
+
+// failOnce is the "pace" function of the restart tests: pace(v) sleeps for sleep and returns v, except at
+// the first call numbered at or later for which ready (when set) reports true: that call fails once with an
+// injected error, and the job restarts. cutsBefore is how many barrier cuts were taken between newFailOnce
+// and the failure.
+type failOnce struct {
+	sleep      time.Duration
+	at         int64
+	ready      func() bool // set before the job starts
+	calls      atomic.Int64
+	failed     atomic.Int32
+	cuts0      int64
+	cutsBefore atomic.Int64
+}
+
+// newFailOnce returns the function's state and the UDF "pace" that uses it.
+func newFailOnce(t *testing.T, sleep time.Duration, at int64) (*failOnce, *expr.UDF) {
+	t.Helper()
+	p := &failOnce{sleep: sleep, at: at, cuts0: barrierCutsTaken.Load()}
+	u, err := expr.NewUDF("pace", func(v int64) (int64, error) {
+		time.Sleep(p.sleep)
+		if p.calls.Add(1) >= p.at && (p.ready == nil || p.ready()) && p.failed.CompareAndSwap(0, 1) {
+			p.cutsBefore.Store(barrierCutsTaken.Load() - p.cuts0)
+			return 0, fmt.Errorf("injected failure at call %d", p.calls.Load())
+		}
+		return v, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, u
+}
+
+// checkOneRestart fails t unless exactly one failure was injected and j restarted exactly once.
+func (p *failOnce) checkOneRestart(t *testing.T, j *Job, notice fmt.Stringer) {
+	t.Helper()
+	if p.failed.Load() != 1 || j.Metrics().Restarts != 1 {
+		t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", p.failed.Load(), j.Metrics().Restarts, notice)
+	}
+}
