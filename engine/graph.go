@@ -388,11 +388,14 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, agg, j)
 	case *planner.OverAggregate:
 		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Order: n.Order, Frame: n.Frame, Aggs: n.Aggs, TTL: g.ttl}
-		if g.batch && cfg.Order == nil {
+		switch {
+		case g.batch && cfg.Order == nil && g.bsp != nil:
+			// A batch run writing a savepoint runs the streaming operator and writes its state at the end
+			// (exec/over_final.go, batchsavepoint.go).
+			cfg.FinalState, cfg.FinalWatermark = g.bsp.writer(n), g.bsp.watermark
+		case g.batch && cfg.Order == nil:
 			// Batch mode sorts by the time column too, as Flink's batch OverAggregate: rows with a NULL time
-			// are kept (first, peers of each other) where the streaming operator drops them. A batch
-			// savepoint never needs the streaming operator's state: it refuses OVER aggregates
-			// (batchSavepointSupported).
+			// are kept (first, peers of each other) where the streaming operator drops them.
 			cfg.Order = []exec.SortKey{{Col: n.OrderCol, NullsFirst: true}}
 		}
 		if g.batch {
