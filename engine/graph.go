@@ -409,6 +409,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		if err != nil {
 			return err
 		}
+		if c, ok := op.(interface{ Close() }); ok {
+			// The batch (sorting) operator's spill files are released when the attempt ends, also when
+			// the job fails before the operator's End (exec/over_spill.go).
+			g.closers = append(g.closers, c.Close)
+		}
 		g.register(n, op)
 		return g.build(n.Input, op, j)
 	case *planner.MatchRecognize:
