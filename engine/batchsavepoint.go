@@ -3,16 +3,15 @@ package engine
 import (
 	"fmt"
 	"math"
-
-	"github.com/sluicesql/sluice/sql"
-	"github.com/sluicesql/sluice/types"
 	"reflect"
 	"time"
 
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
 	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
 )
 
 // A batch savepoint ('sluice.batch.savepoint-dir'): a BATCH run over bounded input writes, at its end, a
@@ -50,14 +49,17 @@ func (b *batchSavepoint) watermark() int64 {
 }
 
 // batchSavepointSupported: the streaming operators whose state a batch run can produce are GROUP BY
-// aggregates and regular (and interval) joins. The watermark assigner's state (the current watermark) is
-// left to the streaming run.
+// aggregates, regular (and interval) joins, TUMBLE/HOP/CUMULATE window aggregates and OVER aggregates (the
+// batch run runs the streaming OVER operator, exec/over_final.go). The watermark assigner's state (the
+// current watermark) is left to the streaming run.
 func batchSavepointSupported(n planner.Node) bool {
 	switch n := n.(type) {
 	case *planner.Sink, *planner.Scan, *planner.Values, *planner.Calc, *planner.Aggregate, *planner.WatermarkAssigner, *planner.Union:
 		return true
 	case *planner.Join, *planner.WindowAggregate:
 		return true
+	case *planner.OverAggregate:
+		return n.Order == nil // streaming OVERs order by one time attribute
 	case *planner.WindowTVF:
 		return n.Spec.Kind != exec.Session // TUMBLE/HOP/CUMULATE assign windows row by row
 	}
@@ -84,7 +86,7 @@ func newBatchSavepoint(dir string, batchNodes, streamNodes []planner.Node, maxPa
 			return fmt.Errorf("the batch plan (%s) and the streaming plan (%s) of the query differ, so a streaming run could not map this run's state", bn.Describe(), sn.Describe())
 		}
 		if !batchSavepointSupported(sn) {
-			return fmt.Errorf("the streaming plan has %s, whose state a batch run cannot write yet (Sluice writes the final state of GROUP BY aggregates, joins and TUMBLE/HOP/CUMULATE window aggregates, and source positions)", sn.Describe())
+			return fmt.Errorf("the streaming plan has %s, whose state a batch run cannot write yet (Sluice writes the final state of GROUP BY aggregates, joins, TUMBLE/HOP/CUMULATE window aggregates and OVER aggregates, and source positions)", sn.Describe())
 		}
 		kind := "operator"
 		switch sn.(type) {

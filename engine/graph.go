@@ -388,11 +388,14 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		return g.build(n.Input, agg, j)
 	case *planner.OverAggregate:
 		cfg := exec.OverConfig{Partition: n.Partition, OrderCol: n.OrderCol, Order: n.Order, Frame: n.Frame, Aggs: n.Aggs, TTL: g.ttl}
-		if g.batch && cfg.Order == nil {
+		switch {
+		case g.batch && cfg.Order == nil && g.bsp != nil:
+			// A batch run writing a savepoint runs the streaming operator and writes its state at the end
+			// (exec/over_final.go, batchsavepoint.go).
+			cfg.FinalState, cfg.FinalWatermark = g.bsp.writer(n), g.bsp.watermark
+		case g.batch && cfg.Order == nil:
 			// Batch mode sorts by the time column too, as Flink's batch OverAggregate: rows with a NULL time
-			// are kept (first, peers of each other) where the streaming operator drops them. A batch
-			// savepoint never needs the streaming operator's state: it refuses OVER aggregates
-			// (batchSavepointSupported).
+			// are kept (first, peers of each other) where the streaming operator drops them.
 			cfg.Order = []exec.SortKey{{Col: n.OrderCol, NullsFirst: true}}
 		}
 		if g.batch {
@@ -405,6 +408,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		op, err := exec.NewOverAgg(cfg, out)
 		if err != nil {
 			return err
+		}
+		if c, ok := op.(interface{ Close() }); ok {
+			// The batch (sorting) operator's spill files are released when the attempt ends, also when
+			// the job fails before the operator's End (exec/over_spill.go).
+			g.closers = append(g.closers, c.Close)
 		}
 		g.register(n, op)
 		return g.build(n.Input, op, j)

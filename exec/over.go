@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -68,6 +69,11 @@ type OverConfig struct {
 	TTL time.Duration
 	// Now is the processing-time clock for TTL (time.Now when nil; tests inject their own).
 	Now func() time.Time
+	// FinalState and FinalWatermark, in a batch run writing a savepoint (over_final.go): the streaming
+	// operator runs (Order must be unset) and End emits only the rows FinalWatermark() passes, then writes
+	// the operator's state, the other rows pending, to FinalState for the streaming run that restores it.
+	FinalState     state.Writer
+	FinalWatermark func() int64
 }
 
 // NewOverAgg returns the OVER aggregation: each input row is emitted once, as +I with the aggregates of its
@@ -76,6 +82,9 @@ type OverConfig struct {
 // (Late counts them). At the end of input every buffered row is emitted. Input must be insert-only.
 func NewOverAgg(cfg OverConfig, out changelog.Output) (changelog.Output, error) {
 	if len(cfg.Order) > 0 {
+		if cfg.FinalState != nil {
+			return nil, fmt.Errorf("OVER aggregate: a batch savepoint writes the streaming operator's state, which orders by one time attribute; this OVER orders by other columns")
+		}
 		return newSortedOver(cfg, out)
 	}
 	lagOff := int64(-1)
@@ -311,6 +320,9 @@ func (o *overAgg) advance(wm int64) error {
 }
 
 func (o *overAgg) Watermark(ts int64) error {
+	if o.cfg.FinalState != nil {
+		return o.out.Watermark(ts) // a batch run's rows wait for End (over_final.go)
+	}
 	if o.ttl.on() {
 		o.tickTTL()
 	}
@@ -321,6 +333,9 @@ func (o *overAgg) Watermark(ts int64) error {
 }
 
 func (o *overAgg) End() error {
+	if o.cfg.FinalState != nil {
+		return o.endFinal()
+	}
 	if err := o.advance(changelog.MaxWatermark - 1); err != nil {
 		return err
 	}

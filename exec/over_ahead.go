@@ -134,7 +134,11 @@ func (e *overAheadEval) emitHead(cur []types.Value) error {
 		if e.pastEnd(h, e.fPos, cur, e.ePos) {
 			break
 		}
-		if e.win.len() > 0 || !e.beforeStart(h, e.fPos, cur, e.ePos) {
+		// A frame with an end checks every row against its start, as Flink's RangeSlidingOverFrame (only a
+		// NaN key can fail it past win's first row); one up to the partition's end takes every row after
+		// its first, as Flink's RangeUnboundedFollowingOverFrame.
+		in := e.win.len() > 0 && (e.fr.UnboundedFollowing || e.fr.Rows || !e.nanKey(e.fr.Bound, h, cur))
+		if in || !e.beforeStart(h, e.fPos, cur, e.ePos) {
 			o.add(h)
 			if keep {
 				if err := e.win.push(h); err != nil {
@@ -173,7 +177,16 @@ func (e *overAheadEval) pastEnd(r []types.Value, ri int64, cur []types.Value, ci
 	if fr.Following == 0 && fr.FollowBound.IsNull() { // CURRENT ROW (or 0 PRECEDING/FOLLOWING): the last peer
 		return e.keyCmp(r, cur) > 0
 	}
+	if e.nanKey(fr.FollowBound, r, cur) {
+		return false // the end moves over NaN keys (nanOffset)
+	}
 	return e.offsetCmp(r, cur, fr.Following, fr.FollowBound, fr.EndPreceding) > 0
+}
+
+// nanKey reports that r or cur has a NaN key under an offset bound b over a DOUBLE key (nanOffset).
+func (e *overAheadEval) nanKey(b types.Value, r, cur []types.Value) bool {
+	c := e.o.cfg.Order[0].Col
+	return nanOffset(b, r[c]) || nanOffset(b, cur[c])
 }
 
 // beforeStart reports whether row r (partition index ri) is before the start of the frame of cur (index ci).
@@ -190,6 +203,9 @@ func (e *overAheadEval) beforeStart(r []types.Value, ri int64, cur []types.Value
 	}
 	if fr.Preceding == 0 && fr.Bound.IsNull() { // CURRENT ROW (or 0 PRECEDING/FOLLOWING): the first peer
 		return e.keyCmp(r, cur) < 0
+	}
+	if e.nanKey(fr.Bound, r, cur) {
+		return true // a NaN key is before every offset start (nanOffset)
 	}
 	return e.offsetCmp(r, cur, fr.Preceding, fr.Bound, !fr.StartFollowing) < 0
 }

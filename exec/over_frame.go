@@ -70,6 +70,11 @@ func (e *overFrameEval) row(vals []types.Value, key []byte) error {
 			e.lim = o.rangeLimit(e.cur)
 		}
 	}
+	if !e.fr.Unbounded && nanOffset(e.fr.Bound, vals[o.cfg.Order[0].Col]) {
+		// A NaN key is in no offset-bounded frame, its own included (nanOffset): not added, and flushPeers
+		// keeps it out of win.
+		return e.peers.push(vals)
+	}
 	o.add(vals)
 	return e.peers.push(vals)
 }
@@ -110,7 +115,7 @@ func (e *overFrameEval) flushPeers() error {
 		if err := o.emit(r); err != nil {
 			return err
 		}
-		if !e.fr.Unbounded {
+		if !e.fr.Unbounded && !nanOffset(e.fr.Bound, r[o.cfg.Order[0].Col]) {
 			if err := e.win.push(r); err != nil {
 				return err
 			}

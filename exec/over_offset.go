@@ -14,8 +14,10 @@ import (
 // spills, as any frame): offsetAcc holds that row's x. In streaming mode, as Flink's LagAggFunction, LAG
 // runs over the window's default frame, RANGE UNBOUNDED PRECEDING to CURRENT ROW (rows with equal times are
 // added before any of them is emitted, so they share their value: the x offset rows before the last of
-// them): lagAcc keeps the last offset+1 values. Without a row at the offset both give the default, the
-// current row's value of AggCall.Args[1] (cast to x's type by the planner), or NULL.
+// them): lagAcc keeps the last offset+1 values. Without a row at the offset both give the default
+// (AggCall.Args[1], cast to x's type by the planner; NULL without one): in batch the current row's value
+// of it, as Flink's OffsetOverFrame; in streaming, as LagAggFunction, whose accumulator keeps the default
+// of the last row it accumulated, the last added row's value of it, so rows of equal time share it too.
 
 func isOffsetAgg(fn string) bool {
 	fn = strings.ToUpper(fn)
@@ -80,11 +82,15 @@ func (a *offsetAcc) loadState(src []byte) ([]byte, error) {
 
 // lagAcc is LAG in streaming mode: a ring of the last off+1 values added (no retraction: its frame is
 // unbounded). The ring grows with the rows added, so a large offset costs only what the partition holds.
+// dv is the default's value in the last row added (Flink's LagAcc.defaultValue): result gives it while the
+// ring is not full. It is not part of the state: the streaming operator adds a row before every result
+// (over.go's advance adds a time's peers, then emits them), so a restored dv is never read.
 type lagAcc struct {
 	arg, dflt int
 	off       int64
 	ring      []types.Value
 	start     int // the oldest value, once the ring is full
+	dv        types.Value
 }
 
 func newLagAcc(c AggCall, off int64) *lagAcc {
@@ -94,7 +100,13 @@ func newLagAcc(c AggCall, off int64) *lagAcc {
 func (a *lagAcc) full() bool { return int64(len(a.ring)) > a.off }
 
 func (a *lagAcc) add(row []types.Value) {
-	v := row[a.arg]
+	if a.dflt >= 0 {
+		a.dv = row[a.dflt]
+	}
+	a.push(row[a.arg])
+}
+
+func (a *lagAcc) push(v types.Value) {
 	if !a.full() {
 		a.ring = append(a.ring, v)
 		return
@@ -105,15 +117,14 @@ func (a *lagAcc) add(row []types.Value) {
 func (a *lagAcc) retract([]types.Value) {} // never called: the frame is unbounded
 func (a *lagAcc) result() types.Value {
 	if !a.full() {
-		return types.Value{}
+		return a.dv
 	}
 	return a.ring[a.start]
 }
 func (a *lagAcc) reset() {
 	clear(a.ring)
-	a.ring, a.start = a.ring[:0], 0
+	a.ring, a.start, a.dv = a.ring[:0], 0, types.Value{}
 }
-func (a *lagAcc) missing() (int, bool) { return a.dflt, !a.full() }
 
 // appendState: uvarint n + the n values, oldest first.
 func (a *lagAcc) appendState(dst []byte) []byte {
@@ -131,10 +142,8 @@ func (a *lagAcc) loadState(src []byte) ([]byte, error) {
 	if d.err == nil && int64(n) > a.off+1 {
 		return nil, fmt.Errorf("LAG with offset %d holds %d values in the state, more than %d", a.off, n, a.off+1)
 	}
-	row := make([]types.Value, a.arg+1)
 	for range n {
-		row[a.arg] = d.value()
-		a.add(row)
+		a.push(d.value())
 	}
 	return d.b, d.err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -228,6 +229,16 @@ func overFloat(v types.Value) float64 {
 	return float64(v.I)
 }
 
+// nanOffset reports, for a RANGE frame with an offset bound over a DOUBLE order key (Bound a float), that
+// the key v is NaN. As Flink's RangeBoundComparator, which compares input - current with the bound, every
+// comparison with a NaN key is false: a NaN row is within no offset of any row (its own peers and itself
+// included), so it is in no frame with an offset start (n PRECEDING, or n FOLLOWING) and its own such
+// frame is empty; past an offset end it never is (the frame's end moves over it), as in Flink. NaN keys
+// sort last ascending and first descending (appendSortKey), as Flink's normalized keys.
+func nanOffset(b, v types.Value) bool {
+	return b.T == types.TagFloat && v.T == types.TagFloat && math.IsNaN(v.Float())
+}
+
 // inRange reports whether a row sorted before the current peer group, with order value v, is in the
 // group's RANGE frame (cur: the group's order value, lim: its rangeLimit).
 func (o *sortedOver) inRange(v, cur, lim types.Value) bool {
@@ -237,6 +248,9 @@ func (o *sortedOver) inRange(v, cur, lim types.Value) bool {
 	}
 	if v.IsNull() || cur.IsNull() {
 		return v.IsNull() && cur.IsNull()
+	}
+	if nanOffset(b, v) || nanOffset(b, cur) {
+		return false
 	}
 	var c int
 	if b.T == types.TagDecimal {

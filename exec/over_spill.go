@@ -113,6 +113,18 @@ func (o *sortedOver) endSpill() error {
 	return o.out.End()
 }
 
+// Close releases the operator's files in 'io.tmp.dirs' (the spilled sorted runs and the frame queues'
+// files, all unlinked already) when its job ends without its End: a failure or cancellation elsewhere
+// would otherwise hold their space until the garbage collector finalizes the dropped files. The engine
+// calls it when the job's attempt ends, whatever its outcome; after End there is nothing left to release.
+// It must not run concurrently with Push or End.
+func (o *sortedOver) Close() {
+	if o.spill != nil {
+		o.spill.sort.removeRuns()
+	}
+	o.ev.close()
+}
+
 // overSpillSink takes the spilling sort's output: rows by partition (the leading column) and order key.
 type overSpillSink struct{ o *sortedOver }
 

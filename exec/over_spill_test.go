@@ -2,6 +2,7 @@ package exec
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -250,4 +251,18 @@ func TestOverSpillAbandonedLeavesNoFiles(t *testing.T) {
 	if len(ents) > 0 {
 		t.Fatalf("%d files left in the spill directory by an OVER dropped before its end, e.g. %s", len(ents), ents[0].Name())
 	}
+	// Close, which the engine calls when the attempt ends, closes the unlinked runs at once (their space
+	// is freed then, not when the garbage collector finalizes them).
+	so := op.(*sortedOver)
+	var files []*os.File
+	for _, r := range so.spill.sort.runs {
+		files = append(files, r.f)
+	}
+	so.Close()
+	for i, f := range files {
+		if _, err := f.Stat(); !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("run %d of %d is still open after Close (Stat: %v)", i, len(files), err)
+		}
+	}
+	so.Close() // idempotent
 }

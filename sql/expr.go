@@ -722,8 +722,22 @@ func (p *parser) partitionKeys() []Expr {
 	return keys
 }
 
-// callTail parses FILTER (WHERE cond) and OVER (...) | OVER name after a call.
+// callTail parses FILTER (WHERE cond) and OVER (...) | OVER name after a call, and a null treatment
+// (RESPECT NULLS | IGNORE NULLS) before them, as Calcite. Only LAG and LEAD take one (Calcite's
+// allowsNullTreatment); RESPECT NULLS is what they do and is dropped, IGNORE NULLS is refused: Flink
+// parses it but its LAG/LEAD runtime (LagAggFunction, LeadLagAggFunction) never reads it and respects NULLs,
+// so accepting it would give rows that ignore what the query asks.
 func (p *parser) callTail(f *FuncCall) Expr {
+	if (p.peekKw("RESPECT") || p.peekKw("IGNORE")) && p.peekN(1).isKw("NULLS") {
+		t := p.advance()
+		p.advance()
+		switch name := toUpper(f.Name); {
+		case name != "LAG" && name != "LEAD":
+			p.fail(t.pos, "Cannot specify IGNORE NULLS or RESPECT NULLS following '%s'", name)
+		case t.isKw("IGNORE"):
+			p.fail(t.pos, "%s ... IGNORE NULLS is not supported: Flink accepts it but its %s respects NULLs anyway, so Sluice refuses it rather than return rows that do not skip NULLs; remove IGNORE NULLS (RESPECT NULLS, the default, is what %s does)", name, name, name)
+		}
+	}
 	if p.peekKw("WITHIN") {
 		p.fail(p.pos(), "WITHIN GROUP is not supported")
 		return f
