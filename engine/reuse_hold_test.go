@@ -168,9 +168,9 @@ func TestBarrierReusedScanDrainFails(t *testing.T) {
 	const n, chunk = 6000, 300
 	addr := exchangeBroker(t)
 	var armed, failedStop, heldAtStop atomic.Bool
-	held := reusedRowsHeld.Load()
+	var held atomic.Int64 // the rows held before the stop
 	afterGate = func() {
-		if armed.Load() && waitUntil(10*time.Second, func() bool { return reusedRowsHeld.Load() > held }) {
+		if armed.Load() && waitUntil(10*time.Second, func() bool { return reusedRowsHeld.Load() > held.Load() }) {
 			heldAtStop.Store(true)
 		}
 	}
@@ -216,6 +216,7 @@ END;`)
 		}
 	}()
 	waitUntil(30*time.Second, func() bool { return produced.Load() >= n/3 })
+	held.Store(reusedRowsHeld.Load())
 	armed.Store(true)
 	if _, err := j.Stop(context.Background(), t.TempDir(), true); !errors.Is(err, injected) {
 		t.Fatalf("stop: %v, want the injected failure\n%s", err, notice)
