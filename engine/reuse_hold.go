@@ -28,9 +28,9 @@ import (
 // stops reading) until the hold ends, then passes its batch on; so what waits is passed on after what was
 // held, in order. Backpressure rather than a spill to the job's tmp dir: the hold lasts only until the
 // checkpoint's part under the lock is done (bounded by the checkpoint's timeout), the subtask's other
-// branches stop with it anyway (its fanout passes each batch to all of them), and a spill would write and read back
-// rows on every slow checkpoint for a wait that is short; the exchanges' queues bound the other branches the
-// same way.
+// branches stop with it anyway (its fanout passes each batch to all of them), and a spill would write and
+// read back rows on every slow checkpoint for a wait that is short; the exchanges' queues bound the other
+// branches the same way.
 //
 // Lock order while a call waits: the subtask holds the checkpoint gate for reading (subtaskGate, taken before
 // the graph lock as everywhere) and lets the graph lock go while it waits (awaitHold). The checkpoint does
