@@ -384,6 +384,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		// waits above saw done) left part of its batch in the state just cut (push_failure.go).
 		err = g.checkFailed(id)
 	}
+	if err == nil && stop && failStopAfterLock != nil {
+		err = failStopAfterLock() // a test hook (reuse_hold.go)
+	}
 	backendDir := ""
 	if err == nil && durable && g.backend != nil {
 		parent := c.jobDir

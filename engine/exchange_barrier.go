@@ -232,7 +232,7 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 			r.x.ReleaseBarrier()
 		}
 		g.mu.Lock()
-		g.endReusedHolds(true) // reuse_hold.go
+		g.releaseReusedHolds(drain) // reuse_hold.go (a drained cut released is a failed STOP WITH DRAIN)
 		g.mu.Unlock()
 	})
 	cuts, ok := g.sourceCuts()

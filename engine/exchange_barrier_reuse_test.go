@@ -231,10 +231,12 @@ func TestBarrierReusedScanSavepoint(t *testing.T) {
 // TestBarrierReusedScanEndsHeld: a keyless aggregate (a branch under the graph lock, its Calc slowed now and
 // then in the source subtasks' chain) next to a branch straight into an exactly-once kafka sink (encoded by the subtasks,
 // pre-committed at the gate) over one reused scan of a bounded kafka table at parallelism 2, with
-// checkpoints every 10 ms whose final lock waits until a branch end waits for the hold (afterGate, at most
-// 1 s): the subtasks read on to their end while the branch under the lock holds what they read; the end
-// waits for the hold to end (reusedEndsHeld) and passes after the held rows, so the job finishes with exact
-// output: the keyless aggregate exact, every order committed once.
+// checkpoints every 10 ms whose final lock waits until a branch end waits for the hold (afterGate): each
+// subtask waits before its first batch until a checkpoint began its hold (beforeReusedBatch, outside the
+// gate), so a checkpoint always starts while the scan reads; the subtasks read on to their end while the
+// branch under the lock holds what they read; the end waits for the hold to end (reusedEndsHeld) and passes
+// after the held rows, so the job finishes with exact output: the keyless aggregate exact, every order
+// committed once.
 func TestBarrierReusedScanEndsHeld(t *testing.T) {
 	const n = 20000
 	addr := exchangeBroker(t)
@@ -248,9 +250,10 @@ func TestBarrierReusedScanEndsHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	produceExchangeOrders(t, addr, "ord", 0, n)
-	ends := reusedEndsHeld.Load()
-	afterGate = func() { waitUntil(time.Second, func() bool { return reusedEndsHeld.Load() > ends }) }
-	defer func() { afterGate = nil }()
+	ends, begun := reusedEndsHeld.Load(), reusedHoldsBegun.Load()
+	afterGate = func() { waitUntil(30*time.Second, func() bool { return reusedEndsHeld.Load() > ends }) }
+	beforeReusedBatch = func() { waitUntil(30*time.Second, func() bool { return reusedHoldsBegun.Load() > begun }) }
+	defer func() { afterGate, beforeReusedBatch = nil, nil }()
 	s, notice := barrierSession(t, addr, 2, "10 ms", pace)
 	execScript(t, s, strings.ReplaceAll(barrierReuseTables, "ADDR", addr)+strings.ReplaceAll(`
 CREATE TABLE pb (id BIGINT, user_id BIGINT, amount BIGINT) WITH ('connector' = 'kafka', 'topic' = 'ord',

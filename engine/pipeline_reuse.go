@@ -182,6 +182,9 @@ func (g *graph) buildReused(rs *reusedScan) error {
 			listeners = append(listeners, &splitFanout{ls: ls})
 		}
 		o := g.meter(sc, &fanout{outs: outs}, j)
+		if beforeReusedBatch != nil {
+			o = &hookedOutput{Output: o, f: beforeReusedBatch} // a test hook (reuse_hold.go)
+		}
 		subs[i] = &pipeHead{end: sg, in: exec.NewCounter(g.rowsInShare(j), o), failure: &g.failure}
 	}
 	if listeners != nil {
@@ -301,6 +304,9 @@ func (p *gatedPipe) locked(f func() error) error {
 	if p.err != nil {
 		return p.err
 	}
+	if err := p.holdFailed(); err != nil {
+		return err // reuse_hold.go: a STOP WITH DRAIN failed after its cut
+	}
 	return f()
 }
 
@@ -318,9 +324,8 @@ func (p *gatedPipe) Push(b *changelog.Batch) error {
 		})
 	}
 	return p.locked(func() error {
-		if p.holding() {
-			p.keepRows(b)
-			return nil
+		if kept, err := p.holdRows(b); kept || err != nil { // reuse_hold.go
+			return err
 		}
 		return p.out.Push(b)
 	})
@@ -328,9 +333,8 @@ func (p *gatedPipe) Push(b *changelog.Batch) error {
 
 func (p *gatedPipe) Watermark(ts int64) error {
 	return p.locked(func() error {
-		if p.holding() {
-			p.keepWatermark(ts)
-			return nil
+		if kept, err := p.holdWatermark(ts); kept || err != nil {
+			return err
 		}
 		return p.out.Watermark(ts)
 	})
@@ -340,7 +344,10 @@ func (p *gatedPipe) End() error {
 	p.sg.hold()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.awaitHold(); err != nil {
+	if p.holding() {
+		reusedEndsHeld.Add(1) // reuse_hold.go: the end waits for the hold
+	}
+	if _, err := p.awaitHold(); err != nil {
 		return err
 	}
 	return p.out.End()

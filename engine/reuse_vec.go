@@ -109,9 +109,8 @@ func (e *gatedSend) AcceptsColumns() bool { return true }
 func (p *gatedPipe) PushColumns(b *vec.Batch) error {
 	if p.enc == nil && vec.Accepts(p.out) {
 		return p.locked(func() error {
-			if p.holding() {
-				p.keepColumns(b) // reuse_hold.go
-				return nil
+			if kept, err := p.holdColumns(b); kept || err != nil { // reuse_hold.go
+				return err
 			}
 			return pushColumns(p.out, b)
 		})
