@@ -326,7 +326,7 @@ func (rs *rankStore) deleteSlot(slot int, dropRows bool) {
 		rs.bigs[i] = nil
 		rs.freeBigs = append(rs.freeBigs, uint32(i))
 	} else if !rs.dedup && dropRows {
-		eachRefEnt(b[f+1:], func(e *rEnt, _ int) { rs.dropRow(e) })
+		eachRefEnt(b[f+1:], func(e rEnt, _ int) { rs.dropRow(&e) })
 	}
 	rs.st.deleteSlot(slot)
 }
