@@ -269,7 +269,8 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 				if e.ref == 0 {
 					e.rl, e.ref = len(e.row), rs.putRow(e.row)
 				}
-				bb.add(rs, e)
+				bb.add(rs, e, size)
+				size -= refEntLen(e)
 			}
 			p.big, p.ents = bb, p.ents[:0]
 		}
