@@ -41,6 +41,7 @@ type rankChunks struct {
 	index  rcIndex
 	total  int
 	size   int // bytes of entries
+	fill   int // add: the bytes it fills the last chunk to
 }
 
 // rcIndex is a Fenwick tree over the entry counts of a rankChunks' groups (fw[1:], 1-based), rebuilt at
@@ -156,9 +157,13 @@ func (rs *rankStore) freeChunk(c []byte) {
 
 const rcPoolMax = 4096
 
-// add appends e (its row stored) after the entries (building from sorted entries), filling chunks to
-// three quarters so that the next insertions do not split them at once.
-func (bb *rankChunks) add(rs *rankStore, e *rEnt) {
+// add appends e (its row stored) after the entries (building from sorted entries; rest is the bytes of the
+// entries still to add, e's included). Chunks are filled to three quarters, so that the next insertions do
+// not split them at once, except the last one or two of the build (rest at most two such fills: a
+// partition just past rsSmallBytes, the global Top-N's first row): those share the rest evenly in chunks
+// of about its size (rcTightCap), which grow as rows come (insertAt), instead of leaving most of two
+// 512-byte chunks empty (about 10 B a row for partitions of 40 rows until December 2026).
+func (bb *rankChunks) add(rs *rankStore, e *rEnt, rest int) {
 	n := refEntLen(e)
 	g := len(bb.groups) - 1
 	if g < 0 {
@@ -168,14 +173,23 @@ func (bb *rankChunks) add(rs *rankStore, e *rEnt) {
 	}
 	gr := &bb.groups[g]
 	c := len(gr.chunks) - 1
-	if c < 0 || len(gr.chunks[c])+n > rcChunkCap*3/4 && gr.rows[c] > 0 {
+	if c < 0 || len(gr.chunks[c])+n > bb.fill && gr.rows[c] > 0 {
 		if c+1 >= rcGroupMax {
 			bb.groups = append(bb.groups, rcGroup{})
 			bb.index.stale = true
 			g++
 			gr = &bb.groups[g]
 		}
-		gr.chunks = append(gr.chunks, rs.newChunk(n))
+		var nc []byte
+		if rest = max(rest, n); rest <= 2*rcFill {
+			k := (rest + rcFill - 1) / rcFill
+			nc = make([]byte, 0, rcTightCap((rest+k-1)/k))
+			bb.fill = cap(nc)
+		} else {
+			nc = rs.newChunk(n)
+			bb.fill = rcFill
+		}
+		gr.chunks = append(gr.chunks, nc)
 		gr.rows = append(gr.rows, 0)
 		c = len(gr.chunks) - 1
 	}
@@ -187,6 +201,24 @@ func (bb *rankChunks) add(rs *rankStore, e *rEnt) {
 	bb.counted(g, 1, n)
 }
 
+// rcFill is how full add fills a chunk of rcChunkCap bytes.
+const rcFill = rcChunkCap * 3 / 4
+
+// rcTightCap is the capacity of a chunk for n bytes of entries (and an eighth more, at least rcChunkMin,
+// at most rcChunkCap); rcGrownCap that of a chunk grown to take n bytes (half its capacity more).
+func rcTightCap(n int) int { return min(max(rcChunkMin, (n+n/8+15)&^15), rcChunkCap) }
+
+func rcGrownCap(c, n int) int { return min(max(rcChunkMin, (max(c+c/2, n)+15)&^15), rcChunkCap) }
+
+const rcChunkMin = 64
+
+// chunkBytes is the bytes the chunks hold (their capacity: entries and room).
+func (bb *rankChunks) chunkBytes() int {
+	n := 0
+	bb.eachChunk(func(c []byte, _ int32) { n += cap(c) })
+	return n
+}
+
 // counted books d entries of n bytes (d is -1 or 1) more in group g.
 func (bb *rankChunks) counted(g, d, n int) {
 	bb.groups[g].n += d
@@ -196,10 +228,13 @@ func (bb *rankChunks) counted(g, d, n int) {
 }
 
 // grow gives chunk ci room for n more bytes (an entry longer than a chunk has room for: a long sort key).
-func (gr *rcGroup) grow(ci, n int) {
-	c := gr.chunks[ci]
-	nc := make([]byte, len(c), len(c)+n)
-	copy(nc, c)
+func (gr *rcGroup) grow(ci, n int) { gr.resize(ci, len(gr.chunks[ci])+n) }
+
+// resize moves chunk ci into a new one of capacity c (the old one is left to the GC: it is not of the
+// pool's size, or it is but its entries outgrew it).
+func (gr *rcGroup) resize(ci, c int) {
+	nc := make([]byte, len(gr.chunks[ci]), c)
+	copy(nc, gr.chunks[ci])
 	gr.chunks[ci] = nc
 }
 
@@ -230,7 +265,7 @@ func (bb *rankChunks) insertAt(rs *rankStore, e rEnt, stop int64) int64 {
 		e.ref = rs.putRow(e.row)
 	}
 	if len(bb.groups) == 0 {
-		bb.add(rs, &e)
+		bb.add(rs, &e, 0)
 		return 0
 	}
 	n := refEntLen(&e)
@@ -246,9 +281,20 @@ func (bb *rankChunks) insertAt(rs *rankStore, e rEnt, stop int64) int64 {
 		p, k = next, k+1
 	}
 	for len(gr.chunks[ci])+n > cap(gr.chunks[ci]) {
+		if cap(gr.chunks[ci]) < rcChunkCap { // a chunk that started small (add) grows first
+			gr.resize(ci, rcGrownCap(cap(gr.chunks[ci]), len(gr.chunks[ci])+n))
+			continue
+		}
 		if gr.rows[ci] < 2 {
 			gr.grow(ci, n)
 			break
+		}
+		// a neighbour that started small takes a full chunk's size, so that entries can move into it
+		// (shiftLeft, shift) rather than into a new chunk
+		if ci > 0 && cap(gr.chunks[ci-1]) < rcChunkCap {
+			gr.resize(ci-1, rcChunkCap)
+		} else if ci+1 < len(gr.chunks) && cap(gr.chunks[ci+1]) < rcChunkCap {
+			gr.resize(ci+1, rcChunkCap)
 		}
 		if q, m, l, ok := gr.shiftLeft(ci, n); ok {
 			if k < m || k == m && p == q { // e goes after the entries moved: at the end of the previous chunk
@@ -407,14 +453,35 @@ func (bb *rankChunks) remove(rs *rankStore, g, ci, p, end int) {
 	gr.chunks[ci] = c
 	gr.rows[ci]--
 	bb.counted(g, -1, end-p)
+	fits := func(d, into []byte) bool { return len(d)+len(into) <= rcChunkCap/2 && len(d)+len(into) <= cap(into) }
 	switch {
 	case gr.rows[ci] == 0:
 		bb.drop(rs, g, ci)
-	case ci+1 < len(gr.chunks) && len(c)+len(gr.chunks[ci+1]) <= rcChunkCap/2 && len(c)+len(gr.chunks[ci+1]) <= cap(c):
+	case ci+1 < len(gr.chunks) && fits(gr.chunks[ci+1], c):
 		bb.merge(rs, g, ci)
-	case ci > 0 && len(c)+len(gr.chunks[ci-1]) <= rcChunkCap/2 && len(c)+len(gr.chunks[ci-1]) <= cap(gr.chunks[ci-1]):
+	case ci > 0 && fits(c, gr.chunks[ci-1]):
 		bb.merge(rs, g, ci-1)
+	case ci+1 == len(gr.chunks) && g+1 < len(bb.groups) && fits(bb.groups[g+1].chunks[0], c):
+		bb.mergeGroups(rs, g)
+	case ci == 0 && g > 0 && fits(c, bb.groups[g-1].chunks[len(bb.groups[g-1].chunks)-1]):
+		bb.mergeGroups(rs, g-1)
 	}
+}
+
+// mergeGroups appends the first chunk of group g+1 to the last chunk of group g (neighbours across the
+// groups' boundary: until December 2026 only chunks of one group merged, so a nearly empty chunk at a
+// group's edge stayed).
+func (bb *rankChunks) mergeGroups(rs *rankStore, g int) {
+	gr, next := &bb.groups[g], &bb.groups[g+1]
+	last, m := len(gr.chunks)-1, next.rows[0]
+	gr.chunks[last] = append(gr.chunks[last], next.chunks[0]...)
+	gr.rows[last] += m
+	gr.n += int(m)
+	next.n -= int(m)
+	bb.index.add(g, int64(m))
+	bb.index.add(g+1, -int64(m))
+	next.rows[0] = 0
+	bb.drop(rs, g+1, 0)
 }
 
 // merge appends chunk ci+1 of group g to chunk ci.

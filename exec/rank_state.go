@@ -144,12 +144,49 @@ func sortColsFit(row []types.Value, keys []SortKey) bool {
 // by the row's sort key followed by its 8-byte big-endian arrival number (its place in the order); the
 // value is the version and the row. The meta entry holds the last arrival number and, with a state TTL,
 // the varint time of the last change (Unix ms; absent in snapshots taken without a TTL). Over an
-// insert-only input with a limit the operator keeps (and writes) only the first offset+limit rows; a
-// snapshot holding more (taken before December 2026, or by the Top-N of an updating input) restores them
-// and drops the rest.
+// insert-only input with a limit the operator keeps (and writes) only the first offset+limit rows, and its
+// signature says so (", insertOnly=true"; since December 2026): such a snapshot restores only into the
+// Top-N of an insert-only input, since an updating input's would miss the rows a retraction brings back
+// into the window (topNTrimmedRefused). A snapshot of the other signature holding more rows (taken by the
+// Top-N of an updating input, or by a version that kept every row) restores into either, and an
+// insert-only one drops the rows past its window. Snapshots of trimmed Top-Ns taken before December 2026
+// have the other signature, so they restore into either as before: the version cannot tell them apart.
+// Versions before December 2026 do not restore the snapshot of a trimmed Top-N (the signature differs).
 
-func (t *topN) signature() string {
-	return fmt.Sprintf("TopN(keys=%d, offset=%d, end=%d)", len(t.keys), t.offset, t.end)
+// signature is the operator's (signatureOf(t.trim)).
+func (t *topN) signature() string { return t.signatureOf(t.trim) }
+
+// signatureOf is the signature of the operator keeping all its rows, or (trimmed) only its window's: an
+// insert-only input with a limit.
+func (t *topN) signatureOf(trimmed bool) string {
+	s := fmt.Sprintf("TopN(keys=%d, offset=%d, end=%d", len(t.keys), t.offset, t.end)
+	if trimmed {
+		s += ", insertOnly=true"
+	}
+	return s + ")"
+}
+
+// acceptSignature checks the signature of a snapshot (restoreLoopAs): the operator's own, or the one that
+// keeps every row (the snapshot of an updating input's Top-N, or of a version before December 2026), which
+// a trimmed Top-N trims as it restores; a trimmed snapshot restored into a Top-N that keeps every row is
+// refused.
+func (t *topN) acceptSignature(got string) error {
+	switch full, trimmed := t.signatureOf(false), t.signatureOf(true); {
+	case got == full || got == trimmed && t.trim:
+		return nil
+	case got == trimmed:
+		return topNTrimmedRefused(full, t.end)
+	}
+	return sigMismatch(t.signature(), got, t.signature())
+}
+
+// topNTrimmedRefused is the error of a trimmed snapshot (an insert-only input's: only the first end rows)
+// restored into the Top-N of an updating input.
+func topNTrimmedRefused(op string, end int64) error {
+	return fmt.Errorf("restore %s: the savepoint was taken by this Top-N over an insert-only input, so it holds "+
+		"only the first %d rows of the order, but here its input is updating (it retracts rows) and a retraction "+
+		"would bring rows into the window that the savepoint does not hold; restore the savepoint into the query "+
+		"whose Top-N input is insert-only (as when it was taken), or start this query without the savepoint", op, end)
 }
 
 func (t *topN) SnapshotState(w state.Writer) error {
@@ -173,7 +210,7 @@ func (t *topN) SnapshotState(w state.Writer) error {
 
 func (t *topN) RestoreState(r state.Reader) error {
 	op := t.signature()
-	err := restoreLoop(r, op, t.signature(), func(d *stateDec) {
+	err := restoreLoopAs(r, op, t.acceptSignature, func(d *stateDec) {
 		t.seq = max(t.seq, d.uvarint())
 		if len(d.b) > 0 {
 			t.touched = d.varint()

@@ -269,7 +269,8 @@ func (rs *rankStore) save(key []byte, h uint64, p *rankPart) {
 				if e.ref == 0 {
 					e.rl, e.ref = len(e.row), rs.putRow(e.row)
 				}
-				bb.add(rs, e)
+				bb.add(rs, e, size)
+				size -= refEntLen(e)
 			}
 			p.big, p.ents = bb, p.ents[:0]
 		}
@@ -326,7 +327,7 @@ func (rs *rankStore) deleteSlot(slot int, dropRows bool) {
 		rs.bigs[i] = nil
 		rs.freeBigs = append(rs.freeBigs, uint32(i))
 	} else if !rs.dedup && dropRows {
-		eachRefEnt(b[f+1:], func(e *rEnt, _ int) { rs.dropRow(e) })
+		eachRefEnt(b[f+1:], func(e rEnt, _ int) { rs.dropRow(&e) })
 	}
 	rs.st.deleteSlot(slot)
 }

@@ -120,18 +120,29 @@ func appendMeta(dst []byte, sig string) []byte {
 	return append(dst, sig...)
 }
 
-// readMeta checks a meta value against sig and returns a decoder over the operator-wide values.
-func readMeta(op, sig string, value []byte) (*stateDec, error) {
+// readMetaAs checks the signature of a meta value with accept (sigMismatch: it must be the operator's; an
+// operator may accept several, or refuse one with its own reason) and returns a decoder over the
+// operator-wide values.
+func readMetaAs(op string, value []byte, accept func(got string) error) (*stateDec, error) {
 	d, err := newStateDec(value)
 	if err != nil {
 		return nil, corrupt(op, "operator-wide entry: %v", err)
 	}
 	if got := d.str(); d.err != nil {
 		return nil, corrupt(op, "operator-wide entry: %v", d.err)
-	} else if got != sig {
-		return nil, corrupt(op, "the state was written by %s, this operator is %s (the query changed; start it without this savepoint)", got, sig)
+	} else if err := accept(got); err != nil {
+		return nil, err
 	}
 	return d, nil
+}
+
+// sigMismatch is the error of a state written by an operator of signature got restored into one of sig
+// (nil when they are the same).
+func sigMismatch(op, got, sig string) error {
+	if got == sig {
+		return nil
+	}
+	return corrupt(op, "the state was written by %s, this operator is %s (the query changed; start it without this savepoint)", got, sig)
 }
 
 // stateDec decodes a state value; the first error sticks and later reads return zero values.
@@ -294,6 +305,11 @@ func appendValue(dst []byte, v types.Value) []byte { return appendValueBinary(ds
 // restoreLoop reads every entry of r and hands it to fn. The operator-wide entry (nsMeta) must carry the
 // signature sig; meta (when not nil) reads its values, which must end exactly there.
 func restoreLoop(r state.Reader, op, sig string, meta func(d *stateDec), fn func(ns uint8, key, value []byte) error) error {
+	return restoreLoopAs(r, op, func(got string) error { return sigMismatch(op, got, sig) }, meta, fn)
+}
+
+// restoreLoopAs is restoreLoop with the signature checked by accept (readMetaAs).
+func restoreLoopAs(r state.Reader, op string, accept func(got string) error, meta func(d *stateDec), fn func(ns uint8, key, value []byte) error) error {
 	for {
 		ns, key, value, ok, err := r.Next()
 		if err != nil {
@@ -306,7 +322,7 @@ func restoreLoop(r state.Reader, op, sig string, meta func(d *stateDec), fn func
 			if len(key) != 0 {
 				return corrupt(op, "operator-wide entry has a key (%x)", key)
 			}
-			d, err := readMeta(op, sig, value)
+			d, err := readMetaAs(op, value, accept)
 			if err != nil {
 				return err
 			}

@@ -25,7 +25,7 @@ func topNBooksCheck(t *testing.T, what string, op *topN, want int) {
 	ci := 0
 	l.eachChunk(func(c []byte, rows int32) {
 		k := 0
-		eachRefEnt(c, func(e *rEnt, _ int) {
+		eachRefEnt(c, func(e rEnt, _ int) {
 			if prev != nil && string(prev) >= string(e.sk) {
 				t.Fatalf("%s: entries out of order at chunk %d", what, ci)
 			}
