@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -225,5 +226,107 @@ func TestScaleOutSessionRefused(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q\n%s", err, tc.want, out)
 			}
 		})
+	}
+}
+
+// TestScaleOutSessionNexmarkQ11: Nexmark q11's statement as written (GROUP BY B.bidder, SESSION(B.`dateTime`,
+// INTERVAL '10' SECOND) with SESSION_START and SESSION_END) over a view that filters bids out of an event
+// table with a WATERMARK, run by two members and by a P=1 job: the same sessions, each once.
+func TestScaleOutSessionNexmarkQ11(t *testing.T) {
+	const nparts = 4
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(nparts),
+		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(nparts, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	// Per partition, an event every second for 200 s: every third one is not a bid; bidder (p*3+i) % 17 bids
+	// in bursts of 30 s every 45 s.
+	var recs []*kgo.Record
+	bids := map[int][]int{} // bidder -> seconds of its bids
+	for p := range nparts {
+		for i := range 200 {
+			typ := 2
+			if i%3 == 0 || i%45 >= 30 {
+				typ = 1
+			} else {
+				bids[(p*3+i)%17] = append(bids[(p*3+i)%17], i)
+			}
+			ts := windowTestBase.Add(time.Duration(i) * time.Second).Format("2006-01-02 15:04:05.000")
+			recs = append(recs, &kgo.Record{Topic: "events", Partition: int32(p),
+				Value: fmt.Appendf(nil, `{"event_type":%d,"bidder":%d,"ts":"%s"}`, typ, (p*3+i)%17, ts)})
+		}
+	}
+	produceRecords(t, addr, recs)
+	ddl := `CREATE TABLE events (event_type INT, bidder BIGINT, ts TIMESTAMP(3),
+  WATERMARK FOR ts AS ts - INTERVAL '4' SECOND) WITH (
+  'connector' = 'kafka', 'topic' = 'events', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
+CREATE VIEW bid AS SELECT bidder, ts AS ` + "`dateTime`" + ` FROM events WHERE event_type = 2`
+	sink := func(topic string) string {
+		return `CREATE TABLE ` + topic + ` (bidder BIGINT, bid_count BIGINT, starttime TIMESTAMP(3), endtime TIMESTAMP(3)) WITH (
+  'connector' = 'kafka', 'topic' = '` + topic + `', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json')`
+	}
+	q11 := func(topic string) string {
+		return `INSERT INTO ` + topic + `
+SELECT
+    B.bidder,
+    count(*) as bid_count,
+    SESSION_START(B.` + "`dateTime`" + `, INTERVAL '10' SECOND) as starttime,
+    SESSION_END(B.` + "`dateTime`" + `, INTERVAL '10' SECOND) as endtime
+FROM bid B
+GROUP BY B.bidder, SESSION(B.` + "`dateTime`" + `, INTERVAL '10' SECOND)`
+	}
+	member := strings.ReplaceAll(strings.Join([]string{`SET 'sluice.scale-out.enabled' = 'true'`, `SET 'pipeline.name' = 'q11'`,
+		`SET 'sluice.scale-out.session-timeout' = '2 s'`, `SET 'sluice.scale-out.transaction-timeout' = '3 s'`,
+		ddl, sink("q11"), q11("q11")}, ";\n")+";\n", "ADDR", addr)
+	_, aOut := startTestMember(t, member)
+	_, bOut := startTestMember(t, member)
+	startTestMember(t, strings.ReplaceAll(strings.Join([]string{ddl, sink("q11_p1"), q11("q11_p1")}, ";\n")+";\n", "ADDR", addr))
+	// The sessions (gap 10 s) that the watermark, 195 s, fired: "bidder count start end" (seconds).
+	var want []string
+	for b, secs := range bids {
+		slices.Sort(secs)
+		for i := 0; i < len(secs); {
+			j := i + 1
+			for ; j < len(secs) && secs[j]-secs[j-1] <= 10; j++ {
+			}
+			if end := secs[j-1] + 10; end*1000-1 <= 195_000 {
+				want = append(want, fmt.Sprintf("%d %d %d %d", b, j-i, secs[i], end))
+			}
+			i = j
+		}
+	}
+	slices.Sort(want)
+	read := func(topic string) []string {
+		var out []string
+		for _, r := range readCommitted(t, addr, topic) {
+			var v struct {
+				Bidder             int64
+				BidCount           int64 `json:"bid_count"`
+				Starttime, Endtime string
+			}
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatalf("unreadable session %q", r.Value)
+			}
+			sec := func(s string) int {
+				ts, err := time.Parse("2006-01-02 15:04:05", s)
+				if err != nil {
+					t.Fatalf("session %q: %v", r.Value, err)
+				}
+				return int(ts.Sub(windowTestBase) / time.Second)
+			}
+			out = append(out, fmt.Sprintf("%d %d %d %d", v.Bidder, v.BidCount, sec(v.Starttime), sec(v.Endtime)))
+		}
+		slices.Sort(out)
+		return out
+	}
+	var got, got1 []string
+	if !waitUntil(40*time.Second, func() bool {
+		got, got1 = read("q11"), read("q11_p1")
+		return fmt.Sprint(got) == fmt.Sprint(want) && fmt.Sprint(got1) == fmt.Sprint(want)
+	}) {
+		t.Fatalf("scale-out %d sessions %v\nP=1 %d sessions %v\nwant %d sessions %v\n%s\n---\n%s", len(got), got, len(got1), got1, len(want), want, aOut, bOut)
 	}
 }
