@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"time"
 
@@ -160,10 +161,13 @@ type winStage struct {
 type winPart struct {
 	agg     changelog.Output
 	snap    state.Snapshotter
-	srcWM   map[uint32]int64  // the latest watermark of each source partition
-	idle    map[uint32]bool   // the source partitions announced idle and without a watermark record since
-	applied int64             // the watermark given to agg
-	last    map[string][]byte // the entries the changelog partition holds (namespace byte + key)
+	srcWM   map[uint32]int64 // the latest watermark of each source partition
+	idle    map[uint32]bool  // the source partitions announced idle and without a watermark record since
+	applied int64            // the watermark given to agg
+	// last are the entries the changelog partition holds (namespace byte + key); of a session partition
+	// only those outside namespace 0 (its partition keys' entries are written as they change, by sess).
+	last map[string][]byte
+	sess *sessionDirty // a session aggregate's changed partition keys (scaleout_session.go), else nil
 }
 
 // setupWindow prepares the member's window stages (submitScaleOut): the source partition ids need the
@@ -345,8 +349,10 @@ func (m *member) newWinPart() (*winPart, error) {
 	}
 	var agg changelog.Output
 	var err error
+	var sk *sessionDirty
 	if w := m.plan.win; w.session {
-		agg, err = exec.NewSessionWindowAgg(cfg, a.Spec, w.startKey, a.WindowEndKey, m.postOutput())
+		sk = m.newSessionDirty(m.postOutput())
+		agg, err = exec.NewSessionWindowAgg(cfg, a.Spec, w.startKey, a.WindowEndKey, sk)
 	} else {
 		agg, err = exec.NewWindowAgg(cfg, a.WindowEndKey, m.postOutput())
 	}
@@ -357,7 +363,12 @@ func (m *member) newWinPart() (*winPart, error) {
 	if !ok {
 		return nil, fmt.Errorf("internal error: the window aggregate has no state snapshots")
 	}
-	return &winPart{agg: agg, snap: snap, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
+	if sk != nil {
+		if sk.keyed, ok = agg.(exec.KeyedSnapshotter); !ok {
+			return nil, fmt.Errorf("internal error: the session window aggregate has no keyed state snapshots")
+		}
+	}
+	return &winPart{agg: agg, snap: snap, sess: sk, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
 }
 
 // windowAggregate decodes repartition records, pushes rows into the partition's window aggregate and
@@ -393,6 +404,9 @@ func (m *member) windowAggregate(part int32, wp *winPart, recs []*kgo.Record) er
 		}
 		if err := m.appendRow(i, rec); err != nil {
 			return err
+		}
+		if wp.sess != nil {
+			wp.sess.mark(rec.Key) // the repartition key is the partition key
 		}
 	}
 	if m.batch.Len() == 0 {
@@ -494,6 +508,15 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 			}
 		}
 		wp.last = entries[p]
+		if wp.sess != nil {
+			wp.last = maps.Collect(func(yield func(string, []byte) bool) {
+				for k, v := range entries[p] {
+					if len(k) > 0 && k[0] != 0 && !yield(k, v) {
+						return
+					}
+				}
+			})
+		}
 		keys += len(entries[p])
 		m.win.parts[p] = wp
 	}
@@ -507,7 +530,13 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 func (m *member) writeWindowChangelog() error {
 	for p, wp := range m.win.touched {
 		c := &entryCollector{cur: make(map[string][]byte, len(wp.last))}
-		if err := wp.snap.SnapshotState(c); err != nil {
+		var err error
+		if wp.sess != nil {
+			err = wp.sess.keyed.SnapshotMeta(c) // the keys' entries follow
+		} else {
+			err = wp.snap.SnapshotState(c)
+		}
+		if err != nil {
 			return fmt.Errorf("state of partition %d: %w", p, err)
 		}
 		wp.snapshotSources(c.cur)
@@ -522,6 +551,12 @@ func (m *member) writeWindowChangelog() error {
 			}
 		}
 		wp.last = c.cur
+		if wp.sess != nil {
+			if err := wp.sess.keyed.SnapshotKeys(&changelogWriter{m: m, part: p}, maps.Keys(wp.sess.dirty)); err != nil {
+				return fmt.Errorf("state of partition %d: %w", p, err)
+			}
+			clear(wp.sess.dirty)
+		}
 	}
 	clear(m.win.touched)
 	return nil
