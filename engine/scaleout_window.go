@@ -20,10 +20,11 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// A scale-out window aggregate (TUMBLE, HOP, CUMULATE, or SESSION as scaleout_session.go says, over one kafka
-// scan with a WATERMARK): stage 1 decodes, runs the Calcs up to the WATERMARK, tracks the watermark of each source partition it owns (the
-// highest value of the WATERMARK expression, as Flink's Kafka source per partition), assigns the windows
-// (exec.NewWindowAssigner: one row per window, so stage 2 aggregates per window) and produces each row to the
+// A scale-out window aggregate (TUMBLE, HOP, CUMULATE, or SESSION as scaleout_session.go says, over one
+// kafka scan with a WATERMARK): stage 1 decodes, runs the Calcs up to the WATERMARK, tracks the watermark of
+// each source partition it owns (the highest value of the WATERMARK expression, as Flink's Kafka source per
+// partition), assigns the windows (exec.NewWindowAssigner: one row per window, so stage 2 aggregates per
+// window) and produces each row to the
 // repartition partition of its group key (window_start, window_end and the other keys). After the rows of a
 // transaction, for every source partition whose watermark advanced, it writes a watermark record into every
 // repartition partition (kind byte scaleOutWatermark, the source partition's id, the watermark), in the same
@@ -509,13 +510,12 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 		}
 		wp.last = entries[p]
 		if wp.sess != nil {
-			wp.last = maps.Collect(func(yield func(string, []byte) bool) {
-				for k, v := range entries[p] {
-					if len(k) > 0 && k[0] != 0 && !yield(k, v) {
-						return
-					}
+			wp.last = map[string][]byte{}
+			for k, v := range entries[p] {
+				if len(k) > 0 && k[0] != 0 {
+					wp.last[k] = v
 				}
-			})
+			}
 		}
 		keys += len(entries[p])
 		m.win.parts[p] = wp
