@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"time"
 
@@ -19,10 +20,11 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// A scale-out window aggregate (TUMBLE, HOP or CUMULATE over one kafka scan with a WATERMARK): stage 1
-// decodes, runs the Calcs up to the WATERMARK, tracks the watermark of each source partition it owns (the
-// highest value of the WATERMARK expression, as Flink's Kafka source per partition), assigns the windows
-// (exec.NewWindowAssigner: one row per window, so stage 2 aggregates per window) and produces each row to the
+// A scale-out window aggregate (TUMBLE, HOP, CUMULATE, or SESSION as scaleout_session.go says, over one
+// kafka scan with a WATERMARK): stage 1 decodes, runs the Calcs up to the WATERMARK, tracks the watermark of
+// each source partition it owns (the highest value of the WATERMARK expression, as Flink's Kafka source per
+// partition), assigns the windows (exec.NewWindowAssigner: one row per window, so stage 2 aggregates per
+// window) and produces each row to the
 // repartition partition of its group key (window_start, window_end and the other keys). After the rows of a
 // transaction, for every source partition whose watermark advanced, it writes a watermark record into every
 // repartition partition (kind byte scaleOutWatermark, the source partition's id, the watermark), in the same
@@ -52,6 +54,13 @@ type scaleOutWindow struct {
 	wm   *planner.WatermarkAssigner
 	mid  []*planner.Calc // between the WATERMARK and the window TVF, the scan's side first
 	post []*planner.Calc // between the window TVF and the aggregate, the TVF's side first
+	// keys are the aggregate's input columns a row is repartitioned by: the group keys, window columns
+	// included; for SESSION the partition keys only (a session's rows have different windows until merged).
+	keys []int
+	// session: a SESSION window aggregate with running accumulators (exec.NewSessionWindowAgg), whose
+	// window_start is the aggregate's key startKey.
+	session  bool
+	startKey int
 	// idle is the table's 'scan.watermark.idle-timeout' when idleSet, else the session's
 	// 'table.exec.source.idle-timeout' (submitScaleOut); 0: source partitions never go idle.
 	idle    time.Duration
@@ -59,16 +68,18 @@ type scaleOutWindow struct {
 }
 
 // cutScaleOutWindow cuts a plan whose sink's Calcs read a window aggregate: Scan -> Calcs -> WATERMARK ->
-// Calcs -> window TVF (TUMBLE, HOP, CUMULATE on an event-time attribute) -> Calcs -> WindowAggregate.
+// Calcs -> window TVF (TUMBLE, HOP, CUMULATE, SESSION on an event-time attribute) -> Calcs -> WindowAggregate.
 func cutScaleOutWindow(p *scaleOutPlan, w *planner.WindowAggregate, root planner.Node) (*scaleOutPlan, error) {
+	win := &scaleOutWindow{agg: w, keys: w.Keys}
 	if w.Spec.Kind == exec.Session {
-		return nil, fmt.Errorf("%s aggregates SESSION windows, which a scale-out job does not support (a session's rows and merges are per key and unbounded in time); use TUMBLE, HOP or CUMULATE", w.Describe())
+		if err := cutScaleOutSession(win); err != nil { // scaleout_session.go
+			return nil, err
+		}
 	}
-	win := &scaleOutWindow{agg: w}
 	n := calcsDown(w.Input, &win.post)
 	tvf, ok := n.(*planner.WindowTVF)
 	if !ok {
-		return nil, fmt.Errorf("the window aggregate's input is %s, not a window table function (TUMBLE, HOP, CUMULATE) over a table scan", n.Describe())
+		return nil, fmt.Errorf("the window aggregate's input is %s, not a window table function (TUMBLE, HOP, CUMULATE, SESSION) over a table scan", n.Describe())
 	}
 	if tvf.Proctime {
 		return nil, fmt.Errorf("%s windows on a processing-time attribute; a scale-out job's windows run on event time: declare a WATERMARK on the source table and window on its rowtime column", tvf.Describe())
@@ -105,7 +116,7 @@ func cutScaleOutWindow(p *scaleOutPlan, w *planner.WindowAggregate, root planner
 func refuseWindowOp(n planner.Node) error {
 	switch n.(type) {
 	case *planner.WindowJoin:
-		return fmt.Errorf("the sink's input is %s: window joins are not supported; a scale-out job runs one window aggregate (TUMBLE, HOP, CUMULATE), a GROUP BY, a regular join or a ROW_NUMBER() Top-N", n.Describe())
+		return fmt.Errorf("the sink's input is %s: window joins are not supported; a scale-out job runs one window aggregate (TUMBLE, HOP, CUMULATE, SESSION), a GROUP BY, a regular join or a ROW_NUMBER() Top-N", n.Describe())
 	case *planner.WindowRank:
 		return fmt.Errorf("the sink's input is %s: window Top-N and deduplication are not supported; write the window aggregate's results to a kafka table and rank them in another job", n.Describe())
 	case *planner.WindowTVF:
@@ -151,10 +162,13 @@ type winStage struct {
 type winPart struct {
 	agg     changelog.Output
 	snap    state.Snapshotter
-	srcWM   map[uint32]int64  // the latest watermark of each source partition
-	idle    map[uint32]bool   // the source partitions announced idle and without a watermark record since
-	applied int64             // the watermark given to agg
-	last    map[string][]byte // the entries the changelog partition holds (namespace byte + key)
+	srcWM   map[uint32]int64 // the latest watermark of each source partition
+	idle    map[uint32]bool  // the source partitions announced idle and without a watermark record since
+	applied int64            // the watermark given to agg
+	// last are the entries the changelog partition holds (namespace byte + key); of a session partition
+	// only those outside namespace 0 (its partition keys' entries are written as they change, by sess).
+	last map[string][]byte
+	sess *sessionDirty // a session aggregate's changed partition keys (scaleout_session.go), else nil
 }
 
 // setupWindow prepares the member's window stages (submitScaleOut): the source partition ids need the
@@ -179,7 +193,12 @@ func (m *member) windowStage1() changelog.Output {
 	for i := len(win.post) - 1; i >= 0; i-- {
 		out = exec.NewCalc(win.post[i].Projects, win.post[i].Filter, out)
 	}
-	out = exec.NewWindowAssigner(win.tvf.Spec, win.tvf.TimeCol, win.tvf.LTZ, m.win.loc, out)
+	if win.session {
+		// every row gets its own window [t, t+gap), which stage 2 merges into the key's sessions
+		out = exec.NewSliceAssigner(win.tvf.Spec, win.tvf.TimeCol, win.tvf.LTZ, m.win.loc, out)
+	} else {
+		out = exec.NewWindowAssigner(win.tvf.Spec, win.tvf.TimeCol, win.tvf.LTZ, m.win.loc, out)
+	}
 	for i := len(win.mid) - 1; i >= 0; i-- {
 		out = exec.NewCalc(win.mid[i].Projects, win.mid[i].Filter, out)
 	}
@@ -224,7 +243,7 @@ func (r *winRepartitioner) Push(b *changelog.Batch) error {
 	for i := range b.Rows {
 		row := &b.Rows[i]
 		m.valBuf = append(m.valBuf[:0], byte(row.Kind))
-		m.repartition(row, m.inTypes, m.plan.win.agg.Keys)
+		m.repartition(row, m.inTypes, m.plan.win.keys)
 	}
 	return nil
 }
@@ -329,7 +348,15 @@ func (m *member) newWinPart() (*winPart, error) {
 	for _, k := range a.Keys {
 		cfg.KeyTypes = append(cfg.KeyTypes, m.inTypes[k])
 	}
-	agg, err := exec.NewWindowAgg(cfg, a.WindowEndKey, m.postOutput())
+	var agg changelog.Output
+	var err error
+	var sk *sessionDirty
+	if w := m.plan.win; w.session {
+		sk = m.newSessionDirty(m.postOutput())
+		agg, err = exec.NewSessionWindowAgg(cfg, a.Spec, w.startKey, a.WindowEndKey, sk)
+	} else {
+		agg, err = exec.NewWindowAgg(cfg, a.WindowEndKey, m.postOutput())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +364,12 @@ func (m *member) newWinPart() (*winPart, error) {
 	if !ok {
 		return nil, fmt.Errorf("internal error: the window aggregate has no state snapshots")
 	}
-	return &winPart{agg: agg, snap: snap, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
+	if sk != nil {
+		if sk.keyed, ok = agg.(exec.KeyedSnapshotter); !ok {
+			return nil, fmt.Errorf("internal error: the session window aggregate has no keyed state snapshots")
+		}
+	}
+	return &winPart{agg: agg, snap: snap, sess: sk, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
 }
 
 // windowAggregate decodes repartition records, pushes rows into the partition's window aggregate and
@@ -373,6 +405,9 @@ func (m *member) windowAggregate(part int32, wp *winPart, recs []*kgo.Record) er
 		}
 		if err := m.appendRow(i, rec); err != nil {
 			return err
+		}
+		if wp.sess != nil {
+			wp.sess.mark(rec.Key) // the repartition key is the partition key
 		}
 	}
 	if m.batch.Len() == 0 {
@@ -474,6 +509,14 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 			}
 		}
 		wp.last = entries[p]
+		if wp.sess != nil {
+			wp.last = map[string][]byte{}
+			for k, v := range entries[p] {
+				if len(k) > 0 && k[0] != 0 {
+					wp.last[k] = v
+				}
+			}
+		}
 		keys += len(entries[p])
 		m.win.parts[p] = wp
 	}
@@ -487,7 +530,13 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 func (m *member) writeWindowChangelog() error {
 	for p, wp := range m.win.touched {
 		c := &entryCollector{cur: make(map[string][]byte, len(wp.last))}
-		if err := wp.snap.SnapshotState(c); err != nil {
+		var err error
+		if wp.sess != nil {
+			err = wp.sess.keyed.SnapshotMeta(c) // the keys' entries follow
+		} else {
+			err = wp.snap.SnapshotState(c)
+		}
+		if err != nil {
 			return fmt.Errorf("state of partition %d: %w", p, err)
 		}
 		wp.snapshotSources(c.cur)
@@ -502,6 +551,12 @@ func (m *member) writeWindowChangelog() error {
 			}
 		}
 		wp.last = c.cur
+		if wp.sess != nil {
+			if err := wp.sess.keyed.SnapshotKeys(&changelogWriter{m: m, part: p}, maps.Keys(wp.sess.dirty)); err != nil {
+				return fmt.Errorf("state of partition %d: %w", p, err)
+			}
+			clear(wp.sess.dirty)
+		}
 	}
 	clear(m.win.touched)
 	return nil
