@@ -97,13 +97,17 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return &vlit{v: v, typ: x.Type(), one: col}
 	}
 	if in, try, overflowNull, ok := expr.CastParts(x); ok {
+		loc, _ := expr.SessionZone(x)
+		if k := c.compileZoneCast(in, x.Type(), loc); k != nil {
+			return k
+		}
 		if k := c.compileCast(in, x.Type()); k != nil {
 			return k
 		}
 		if k := c.compileNumCast(in, x.Type(), try, overflowNull); k != nil || !in.Type().IsString() {
 			return k
 		}
-		return c.compileStrCast(in, x.Type(), try, overflowNull)
+		return c.compileStrCast(in, x.Type(), try, overflowNull, loc)
 	}
 	if conds, results, els, ok := expr.CaseParts(x); ok {
 		return c.compileCase(x.Type(), conds, results, els)
@@ -126,7 +130,7 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	case "REGEXP":
 		return c.compilePatternDyn(name, args)
 	case "DATE_FORMAT":
-		return c.compileDateFormat(args)
+		return c.compileDateFormat(x, args)
 
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)
@@ -322,7 +326,7 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 	case from.IsString() && to.Kind == types.VarChar && to.Length >= from.Length,
 		from.IsBinary() && to.Kind == types.VarBinary && to.Length >= from.Length:
 		return c.compile(x)
-	case to.Kind == types.VarChar && (from.IsIntegral() || from.Kind == types.Boolean || from.Kind == types.Decimal ||
+	case (to.Kind == types.VarChar || to.Kind == types.Char) && (from.IsIntegral() || from.Kind == types.Boolean || from.Kind == types.Decimal ||
 		from.Kind == types.Date || isFloat(from) || from.Kind == types.Timestamp || from.Kind == types.Time):
 		if k := c.compile(x); k != nil {
 			return &vtoString{x: k, from: from, to: to}

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"regexp"
+	"time"
 
 	"github.com/sluicesql/sluice/types"
 )
@@ -32,6 +33,23 @@ func CastParts(x Expr) (operand Expr, try, overflowNull, ok bool) {
 		return c.x, c.try, c.overflowNull, true
 	}
 	return nil, false, false, false
+}
+
+// SessionZone returns the session time zone (table.local-time-zone) with which the CAST or built-in call
+// x converts TIMESTAMP_LTZ values (UTC when none was set); ok is false for other expressions.
+func SessionZone(x Expr) (loc *time.Location, ok bool) {
+	switch e := x.(type) {
+	case *castExpr:
+		loc, ok = e.loc, true
+	case *callExpr:
+		if e.site != nil && e.site.env != nil {
+			loc, ok = e.site.env.Location, true
+		}
+	}
+	if ok && loc == nil {
+		loc = time.UTC
+	}
+	return loc, ok
 }
 
 // CaseParts reports whether x is a searched CASE and returns its conditions, results and ELSE (nil: NULL).
