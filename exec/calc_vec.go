@@ -236,6 +236,9 @@ func (c *vcompiler) compileArith(op byte, rt types.Type, a, b expr.Expr) vexpr {
 		return nil
 	}
 	if rt.Kind == types.Decimal && (isWideDec(rt) || isWideDec(ta) || isWideDec(tb)) {
+		if op == '%' {
+			return c.compileWideMod(rt, a, b)
+		}
 		return c.compileWideArith(op, rt, a, b)
 	}
 	switch {

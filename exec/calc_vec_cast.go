@@ -10,9 +10,10 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// CAST (and TRY_CAST) from CHAR/VARCHAR to the integer types, FLOAT/DOUBLE, DECIMAL (up to 18 digits),
-// DATE, TIME, TIMESTAMP, TIMESTAMP_LTZ (the wall clock in the cast's session zone) and BOOLEAN. Each value converts with the row path's own conversion (types.Cast), with a
-// fast path for plain decimal integers; the results are written into typed columns. A value that does not
+// CAST (and TRY_CAST) from CHAR/VARCHAR to the integer types, FLOAT/DOUBLE, DECIMAL (any precision), DATE,
+// TIME, TIMESTAMP, TIMESTAMP_LTZ (the wall clock in the cast's session zone) and BOOLEAN. Each value
+// converts with the row path's own conversion (types.Cast), with fast paths for plain decimal integers and
+// plain decimal text (parseDecText); the results are written into typed columns. A value that does not
 // convert is NULL where the row path makes it NULL (TRY_CAST; a number too large for a nullable DECIMAL);
 // otherwise the kernel bails, so the row path reports the error exactly as before (the first failing row
 // and projection in row order).
@@ -28,7 +29,7 @@ func (c *vcompiler) compileStrCast(x expr.Expr, to types.Type, try, overflowNull
 	switch {
 	case to.IsIntegral(), isFloat(to), to.Kind == types.Boolean, to.Kind == types.Date, to.Kind == types.Timestamp,
 		to.Kind == types.TimestampLTZ, to.Kind == types.Time:
-	case to.Kind == types.Decimal && to.Precision <= 18:
+	case to.Kind == types.Decimal && to.Precision <= 38:
 	default:
 		return nil
 	}
@@ -108,6 +109,12 @@ func (k *vstrCast) eval(b *vec.Batch) (*vec.Col, error) {
 				continue
 			}
 		}
+		if k.to.Kind == types.Decimal { // plain decimal text without types.Cast's values
+			if m, neg, ok := parseDecText(s, k.to.Scale); ok && m.cmp(pow10x[k.to.Precision]) < 0 {
+				setDec(out, m, neg)
+				continue
+			}
+		}
 		r, err := types.Cast(types.StringValue(s), k.from, k.to, k.loc)
 		if err != nil {
 			if k.try || k.overflowNull && errors.Is(err, types.ErrDecimalOverflow) {
@@ -140,6 +147,8 @@ func zeroSlot(c *vec.Col) {
 		c.F64 = append(c.F64, 0)
 	case vec.Bool:
 		c.B = append(c.B, false)
+	case vec.Dec128:
+		c.D128 = append(c.D128, vec.Int128{})
 	}
 }
 
