@@ -115,6 +115,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if k := c.compileIn(x); k != nil {
 		return k
 	}
+	if unit, operand, ok := expr.ExtractParts(x); ok {
+		return c.compileExtract(x, unit, operand)
+	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
 		return c.compileVolatile(x)
@@ -129,6 +132,8 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compilePatternDyn(name, args)
 	case "REGEXP":
 		return c.compilePatternDyn(name, args)
+	case "COALESCE", "IFNULL", "IF", "NULLIF":
+		return c.compileCond(x, name, args)
 	case "DATE_FORMAT":
 		return c.compileDateFormat(x, args)
 

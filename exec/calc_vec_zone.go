@@ -213,3 +213,61 @@ func (k *vzoneCast) eval(b *vec.Batch) (*vec.Col, error) {
 	}
 	return &k.out, nil
 }
+
+// compileExtract compiles EXTRACT(unit FROM x) and the date-part functions (YEAR(x), HOUR(x), ...) of a
+// DATE, TIME, TIMESTAMP or TIMESTAMP_LTZ (the wall clock in the call's session zone): each row's wall clock
+// goes through the row path's own field function (expr.ExtractField).
+func (c *vcompiler) compileExtract(call expr.Expr, unit string, x expr.Expr) vexpr {
+	k := &vextract{unit: unit, kind: x.Type().Kind}
+	if k.kind == types.TimestampLTZ {
+		loc, ok := expr.SessionZone(call)
+		if !ok {
+			return nil
+		}
+		k.zone = newZoneOffsets(loc)
+	}
+	if k.x = c.compile(x); k.x == nil {
+		return nil
+	}
+	return k
+}
+
+// vextract is EXTRACT(unit FROM x) as a BIGINT.
+type vextract struct {
+	x    vexpr
+	unit string
+	kind types.Kind
+	zone *zoneOffsets
+	out  vec.Col
+}
+
+func (k *vextract) eval(b *vec.Batch) (*vec.Col, error) {
+	x, err := intCol(k.x, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	k.out = vec.Col{Kind: vec.Int64, Tag: types.TagInt, I64: growI64(k.out.I64, n), Nulls: x.Nulls}
+	out := k.out.I64[:n]
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) || x.Nulls.Get(i) {
+			out[i] = 0
+			continue
+		}
+		v := x.I64[i]
+		var wall types.Value
+		switch k.kind {
+		case types.Date:
+			wall = types.TimestampValue(v*msPerDay, 0)
+		case types.Time:
+			wall = types.TimestampValue(v/1_000_000, int32(v%1_000_000))
+		case types.TimestampLTZ:
+			wall = types.TimestampValue(k.zone.toLocal(v), nanoAt(x, i))
+		default:
+			wall = types.TimestampValue(v, nanoAt(x, i))
+		}
+		out[i], _ = expr.ExtractField(k.unit, wall)
+	}
+	return &k.out, nil
+}

@@ -14,7 +14,8 @@ import (
 )
 
 // Property test of the session-zone casts (TIMESTAMP_LTZ ↔ TIMESTAMP/DATE/TIME/strings), timestamp
-// precision casts, casts to CHAR(n) and the DATE_FORMAT variants against the row path, in zones with DST
+// precision casts, casts to CHAR(n), the DATE_FORMAT variants, EXTRACT and the date-part functions, and
+// COALESCE/IFNULL/IF/NULLIF against the row path, in zones with DST
 // gaps and overlaps (whole hours, Lord Howe's half hour, Apia's skipped day, historical offsets with
 // seconds): random batches with NULLs, instants and wall clocks within hours of every transition of the
 // zone from 1900 to 2040, years 1 to 9999 and nanoseconds give the same rows and the same errors on the row
@@ -208,6 +209,32 @@ func testZoneKernels(t *testing.T, loc *time.Location) {
 		"flag":      col(7),
 		"ltz-after": call(">", cast(col(0), types.TimestampType(3), false), col(2)),
 	}
+	i32 := func(v int64) expr.Expr { return expr.Literal(types.IntValue(v), types.IntType().WithNullable(false)) }
+	exprs["coalesce-ltz"] = call("COALESCE", col(0), cast(col(2), types.TimestampLTZType(3), false), cast(col(4), types.TimestampLTZType(3), false))
+	exprs["coalesce-i"] = call("COALESCE", cast(col(5), types.IntType(), true), col(8), i32(-1))
+	exprs["ifnull-dec"] = call("IFNULL", col(10), cast(col(8), types.DecimalType(12, 2), false))
+	exprs["ifnull-str"] = call("IFNULL", col(5), col(6))
+	exprs["if"] = call("IF", col(7), call("UPPER", col(5)), str("x"))
+	exprs["if-ts"] = call("IF", call(">", col(8), i32(0)), cast(col(0), types.TimestampType(3), false), col(2))
+	exprs["nullif-flag"] = call("NULLIF", col(7), expr.Literal(types.BoolValue(true), types.BooleanType().WithNullable(false)))
+	exprs["nullif-d"] = call("NULLIF", col(4), cast(col(2), types.DateType(), false))
+	exprs["nullif-s"] = call("NULLIF", col(6), str("HH:mm:ss"))
+	var extracts []string
+	for _, u := range []string{"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "DOY", "DOW", "ISODOW", "ISOYEAR", "HOUR", "MINUTE",
+		"SECOND", "MILLISECOND", "MICROSECOND", "NANOSECOND", "EPOCH", "DECADE", "CENTURY", "MILLENNIUM"} {
+		for _, ci := range []int{1, 3, 4, 11} {
+			if zoneTestTypes[ci].Kind == types.Time && !strings.Contains("HOUR MINUTE SECOND MILLISECOND MICROSECOND NANOSECOND", u) {
+				continue
+			}
+			name := "extract-" + u + "-" + zoneTestNames[ci]
+			exprs[name] = call("EXTRACT", str(u), col(ci))
+			extracts = append(extracts, name)
+		}
+	}
+	for _, f := range []string{"YEAR", "QUARTER", "MONTH", "WEEK", "DAYOFYEAR", "DAYOFMONTH", "DAYOFWEEK", "HOUR", "MINUTE", "SECOND"} {
+		exprs[f] = call(f, col(0))
+		extracts = append(extracts, f)
+	}
 	// A string that does not parse as a timestamp (CAST), and a pattern column's pattern without a writer
 	// or rejected by the row path make the kernels bail: the row path gives the result or the error.
 	mayBail := map[string]bool{"s-ltz": true, "df-pat": true, "df-ltzpat": true, "df-strpat": true}
@@ -222,6 +249,10 @@ func testZoneKernels(t *testing.T, loc *time.Location) {
 		{projects: []string{"df-pat", "df-ltzpat", "df-strpat"}},
 		{filter: "flag", projects: []string{"ltz-ts", "ts-ltz", "ltz-str", "df-ltz", "df-str"}},
 		{filter: "ltz-after", projects: []string{"ltz9-c32", "df-ltz9", "ts9-ltz1"}},
+		{projects: []string{"coalesce-ltz", "coalesce-i", "ifnull-dec", "ifnull-str", "if", "if-ts", "nullif-flag", "nullif-d", "nullif-s"}},
+		{filter: "flag", projects: []string{"coalesce-i", "if", "nullif-d"}},
+		{projects: extracts},
+		{filter: "ltz-after", projects: []string{"HOUR", "extract-DOW-ltz9", "extract-NANOSECOND-tm"}},
 	}
 	trans := zoneTransitions(loc)
 	rng := rand.New(rand.NewSource(int64(len(trans)) + 17))

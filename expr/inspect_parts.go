@@ -2,6 +2,7 @@ package expr
 
 import (
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/types"
@@ -51,6 +52,34 @@ func SessionZone(x Expr) (loc *time.Location, ok bool) {
 	}
 	return loc, ok
 }
+
+// ExtractParts reports whether x is EXTRACT(unit FROM operand) or a date-part function (YEAR(operand),
+// HOUR(operand), ...) of a DATE, TIME, TIMESTAMP or TIMESTAMP_LTZ operand, and returns the unit (as
+// ExtractField takes it) and the operand.
+func ExtractParts(x Expr) (unit string, operand Expr, ok bool) {
+	c, isCall := x.(*callExpr)
+	if !isCall || c.volatile || len(c.args) != 1 || c.site == nil {
+		return "", nil, false
+	}
+	switch k := c.args[0].Type().Kind; k {
+	case types.Date, types.Time, types.Timestamp, types.TimestampLTZ:
+	default:
+		return "", nil, false
+	}
+	if c.site.name == "EXTRACT" {
+		if len(c.site.args) != 2 {
+			return "", nil, false
+		}
+		u, okc := strLiteral(c.site.args[0])
+		return strings.ToUpper(u), c.args[0], okc
+	}
+	unit, ok = datePartUnits[c.site.name]
+	return unit, c.args[0], ok
+}
+
+// ExtractField is EXTRACT(unit FROM wall) of a wall clock as a TIMESTAMP value (a DATE at midnight, a TIME
+// on 1970-01-01, a TIMESTAMP_LTZ in the session zone), as the row path computes it.
+func ExtractField(unit string, wall types.Value) (int64, bool) { return extractField(unit, wall) }
 
 // CaseParts reports whether x is a searched CASE and returns its conditions, results and ELSE (nil: NULL).
 func CaseParts(x Expr) (conds, results []Expr, els Expr, ok bool) {
