@@ -118,6 +118,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if unit, operand, ok := expr.ExtractParts(x); ok {
 		return c.compileExtract(x, unit, operand)
 	}
+	if unit, ceil, operand, ok := expr.FloorCeilParts(x); ok {
+		return c.compileFloorCeil(x, unit, ceil, operand)
+	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
 		return c.compileVolatile(x)
@@ -134,6 +137,8 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compilePatternDyn(name, args)
 	case "COALESCE", "IFNULL", "IF", "NULLIF":
 		return c.compileCond(x, name, args)
+	case "TO_TIMESTAMP_LTZ":
+		return c.compileToTimestampLTZ(args)
 	case "DATE_FORMAT":
 		return c.compileDateFormat(x, args)
 

@@ -14,7 +14,8 @@ import (
 )
 
 // Property test of the session-zone casts (TIMESTAMP_LTZ ↔ TIMESTAMP/DATE/TIME/strings), timestamp
-// precision casts, casts to CHAR(n), the DATE_FORMAT variants, EXTRACT and the date-part functions, and
+// precision casts, casts to CHAR(n), the DATE_FORMAT variants, EXTRACT and the date-part functions, FLOOR/CEIL(x TO unit),
+// TO_TIMESTAMP_LTZ and
 // COALESCE/IFNULL/IF/NULLIF against the row path, in zones with DST
 // gaps and overlaps (whole hours, Lord Howe's half hour, Apia's skipped day, historical offsets with
 // seconds): random batches with NULLs, instants and wall clocks within hours of every transition of the
@@ -235,6 +236,20 @@ func testZoneKernels(t *testing.T, loc *time.Location) {
 		exprs[f] = call(f, col(0))
 		extracts = append(extracts, f)
 	}
+	var rounds []string
+	for _, u := range []string{"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"} {
+		for _, fn := range []string{"FLOOR", "CEIL"} {
+			for _, ci := range []int{0, 1, 3, 4} {
+				name := fn + "-" + u + "-" + zoneTestNames[ci]
+				exprs[name] = call(fn, col(ci), str(u))
+				rounds = append(rounds, name)
+			}
+		}
+	}
+	exprs["to-ltz"] = call("TO_TIMESTAMP_LTZ", col(8))
+	exprs["to-ltz0"] = call("TO_TIMESTAMP_LTZ", col(8), i32(0))
+	exprs["to-ltz3"] = call("TO_TIMESTAMP_LTZ", col(8), i32(3))
+	exprs["to-ltz-str"] = cast(call("TO_TIMESTAMP_LTZ", col(8), i32(0)), types.StringType(), false)
 	// A string that does not parse as a timestamp (CAST), and a pattern column's pattern without a writer
 	// or rejected by the row path make the kernels bail: the row path gives the result or the error.
 	mayBail := map[string]bool{"s-ltz": true, "df-pat": true, "df-ltzpat": true, "df-strpat": true}
@@ -252,6 +267,8 @@ func testZoneKernels(t *testing.T, loc *time.Location) {
 		{projects: []string{"coalesce-ltz", "coalesce-i", "ifnull-dec", "ifnull-str", "if", "if-ts", "nullif-flag", "nullif-d", "nullif-s"}},
 		{filter: "flag", projects: []string{"coalesce-i", "if", "nullif-d"}},
 		{projects: extracts},
+		{projects: rounds},
+		{filter: "flag", projects: []string{"FLOOR-HOUR-ltz", "CEIL-DAY-ltz9", "FLOOR-WEEK-d", "to-ltz", "to-ltz0", "to-ltz3", "to-ltz-str"}},
 		{filter: "ltz-after", projects: []string{"HOUR", "extract-DOW-ltz9", "extract-NANOSECOND-tm"}},
 	}
 	trans := zoneTransitions(loc)

@@ -81,6 +81,29 @@ func ExtractParts(x Expr) (unit string, operand Expr, ok bool) {
 // on 1970-01-01, a TIMESTAMP_LTZ in the session zone), as the row path computes it.
 func ExtractField(unit string, wall types.Value) (int64, bool) { return extractField(unit, wall) }
 
+// FloorCeilParts reports whether x is FLOOR(operand TO unit) or CEIL(operand TO unit) of a DATE, TIMESTAMP or
+// TIMESTAMP_LTZ and returns the unit (as RoundTemporal takes it), whether it is CEIL and the operand.
+func FloorCeilParts(x Expr) (unit string, ceil bool, operand Expr, ok bool) {
+	c, isCall := x.(*callExpr)
+	if !isCall || c.volatile || len(c.args) != 1 || c.site == nil || len(c.site.args) != 2 {
+		return "", false, nil, false
+	}
+	switch c.site.name {
+	case "FLOOR":
+	case "CEIL", "CEILING":
+		ceil = true
+	default:
+		return "", false, nil, false
+	}
+	u, okc := strLiteral(c.site.args[1])
+	return strings.ToUpper(u), ceil, c.args[0], okc
+}
+
+// RoundTemporal is FLOOR/CEIL(... TO unit) of the wall-clock millis ms plus nanos, as the row path computes it.
+func RoundTemporal(ms int64, nanos int32, unit string, ceil bool) int64 {
+	return roundTemporal(ms, nanos, unit, ceil)
+}
+
 // CaseParts reports whether x is a searched CASE and returns its conditions, results and ELSE (nil: NULL).
 func CaseParts(x Expr) (conds, results []Expr, els Expr, ok bool) {
 	if c, isCase := x.(*caseExpr); isCase {
