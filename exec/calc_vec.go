@@ -177,7 +177,15 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return nil
 	case "=", "<>", "<", "<=", ">", ">=":
 		return c.compileCompare(name, args[0], args[1])
+	case "ABS":
+		if len(args) == 1 {
+			return c.compileNegAbs(true, args[0])
+		}
+		return nil
 	case "+", "-", "*", "/", "%", "MOD":
+		if name == "-" && len(args) == 1 {
+			return c.compileNegAbs(false, args[0])
+		}
 		if len(args) != 2 {
 			return nil
 		}

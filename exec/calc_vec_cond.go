@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"math"
+
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
 	"github.com/sluicesql/sluice/vec"
@@ -90,4 +92,77 @@ func (c *vcompiler) once(k vexpr) vexpr {
 		return k // compiled outside a Calc: evaluated twice, with the same result
 	}
 	return &vmemo{k: k, run: c.run}
+}
+
+// compileNegAbs compiles unary minus and ABS of integers, intervals (minus only), FLOAT/DOUBLE and DECIMAL,
+// as the row path: integers wrap to their width, decimals are exact.
+func (c *vcompiler) compileNegAbs(abs bool, x expr.Expr) vexpr {
+	t := x.Type()
+	k := &vnegAbs{abs: abs}
+	switch {
+	case t.IsIntegral() || !abs && (t.Kind == types.IntervalYearMonth || t.Kind == types.IntervalDayTime):
+		k.sh = 64 - intWidth(t.Kind)
+		k.tag = types.TagInt
+	case isFloat(t):
+		k.float = true
+	case t.Kind == types.Decimal:
+		k.tag = types.TagDecimal
+	default:
+		return nil
+	}
+	if k.x = c.compile(x); k.x == nil {
+		return nil
+	}
+	return k
+}
+
+// vnegAbs is -x or ABS(x).
+type vnegAbs struct {
+	x     vexpr
+	abs   bool
+	float bool
+	tag   types.Tag
+	sh    uint // integers: 64 - width
+	out   vec.Col
+}
+
+func (k *vnegAbs) eval(b *vec.Batch) (*vec.Col, error) {
+	x, err := k.x.eval(b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	switch {
+	case k.float:
+		if x.Kind != vec.Float64 {
+			return nil, errBail
+		}
+		k.out = vec.Col{Kind: vec.Float64, Tag: types.TagFloat, F64: growF64(k.out.F64, n), Nulls: x.Nulls}
+		for i, v := range x.F64[:n] {
+			if k.abs {
+				k.out.F64[i] = math.Abs(v)
+			} else {
+				k.out.F64[i] = -v
+			}
+		}
+	case x.Kind == vec.Dec128:
+		k.out = vec.Col{Kind: vec.Dec128, Tag: types.TagDecimal, Scale: x.Scale, D128: k.out.D128[:0], Nulls: x.Nulls}
+		for _, v := range x.D128[:n] {
+			if !k.abs || v.Sign() < 0 {
+				v = v.Neg()
+			}
+			k.out.D128 = append(k.out.D128, v)
+		}
+	case x.Kind == vec.Int64:
+		k.out = vec.Col{Kind: vec.Int64, Tag: k.tag, Scale: x.Scale, I64: growI64(k.out.I64, n), Nulls: x.Nulls}
+		for i, v := range x.I64[:n] {
+			if !k.abs || v < 0 {
+				v = (-v) << k.sh >> k.sh
+			}
+			k.out.I64[i] = v
+		}
+	default:
+		return nil, errBail
+	}
+	return &k.out, nil
 }

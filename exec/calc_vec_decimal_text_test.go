@@ -13,7 +13,7 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// Property test of MOD with wide DECIMALs, CAST(FLOAT/DOUBLE AS DECIMAL(19..38)) and CAST(string AS
+// Property test of MOD with wide DECIMALs, unary minus and ABS of numbers, CAST(FLOAT/DOUBLE AS DECIMAL(19..38)) and CAST(string AS
 // DECIMAL) against the row path: the wide test's values (precision edges, int64's limits, NULLs), doubles
 // and floats from tiny to beyond 10^38 (and NaN, infinities in some batches), and decimal text in every
 // form types.ParseDecimal meets (signs, leading points, trailing points, spaces, exponents, 60 digits,
@@ -92,6 +92,14 @@ func TestCalcVecDecimalModTextMatchRowPath(t *testing.T) {
 		exprs[name] = call("MOD", col(p[0]), col(p[1]))
 		mods = append(mods, name)
 	}
+	var signs []string
+	for _, ci := range []int{0, 2, 3, 4, 5, 6, 7, 8, 9} {
+		for _, fn := range []string{"NEG", "ABS"} {
+			name := fn + "-" + decTextNames[ci]
+			exprs[name] = call(fn, col(ci))
+			signs = append(signs, name)
+		}
+	}
 	dec := types.DecimalType
 	for name, x := range map[string]expr.Expr{
 		"dbl->(38,10)":    cast(col(8), dec(38, 10), false),
@@ -123,6 +131,7 @@ func TestCalcVecDecimalModTextMatchRowPath(t *testing.T) {
 		{projects: []string{"s->(19,0)try", "s->(10,2)try", "s->(38,37)try", "s->(18,18)try"}},
 		{projects: []string{"s->(30,5)nn"}},
 	}
+	cases = append(cases, vecCase{projects: signs})
 	for _, m := range mods {
 		cases = append(cases, vecCase{projects: []string{m}})
 	}
