@@ -137,6 +137,8 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compilePatternDyn(name, args)
 	case "COALESCE", "IFNULL", "IF", "NULLIF":
 		return c.compileCond(x, name, args)
+	case "REPLACE", "CONCAT_WS":
+		return c.compileStrFn(name, args)
 	case "TO_TIMESTAMP_LTZ":
 		return c.compileToTimestampLTZ(args)
 	case "DATE_FORMAT":

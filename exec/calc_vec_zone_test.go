@@ -15,7 +15,7 @@ import (
 
 // Property test of the session-zone casts (TIMESTAMP_LTZ ↔ TIMESTAMP/DATE/TIME/strings), timestamp
 // precision casts, casts to CHAR(n), the DATE_FORMAT variants, EXTRACT and the date-part functions, FLOOR/CEIL(x TO unit),
-// TO_TIMESTAMP_LTZ and
+// TO_TIMESTAMP_LTZ, REPLACE, CONCAT_WS and
 // COALESCE/IFNULL/IF/NULLIF against the row path, in zones with DST
 // gaps and overlaps (whole hours, Lord Howe's half hour, Apia's skipped day, historical offsets with
 // seconds): random batches with NULLs, instants and wall clocks within hours of every transition of the
@@ -236,6 +236,11 @@ func testZoneKernels(t *testing.T, loc *time.Location) {
 		exprs[f] = call(f, col(0))
 		extracts = append(extracts, f)
 	}
+	exprs["replace"] = call("REPLACE", col(5), str("0"), str("é_"))
+	exprs["replace-empty"] = call("REPLACE", col(6), str(""), str("|"))
+	exprs["replace-cols"] = call("REPLACE", col(6), col(5), col(5))
+	exprs["concat-ws"] = call("CONCAT_WS", str(", "), col(5), col(6), cast(col(8), types.StringType(), false))
+	exprs["concat-ws-col"] = call("CONCAT_WS", col(6), col(5), col(5))
 	var rounds []string
 	for _, u := range []string{"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"} {
 		for _, fn := range []string{"FLOOR", "CEIL"} {
@@ -268,6 +273,8 @@ func testZoneKernels(t *testing.T, loc *time.Location) {
 		{filter: "flag", projects: []string{"coalesce-i", "if", "nullif-d"}},
 		{projects: extracts},
 		{projects: rounds},
+		{projects: []string{"replace", "replace-empty", "replace-cols", "concat-ws", "concat-ws-col"}},
+		{filter: "flag", projects: []string{"replace", "concat-ws"}},
 		{filter: "flag", projects: []string{"FLOOR-HOUR-ltz", "CEIL-DAY-ltz9", "FLOOR-WEEK-d", "to-ltz", "to-ltz0", "to-ltz3", "to-ltz-str"}},
 		{filter: "ltz-after", projects: []string{"HOUR", "extract-DOW-ltz9", "extract-NANOSECOND-tm"}},
 	}
