@@ -97,19 +97,29 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return &vlit{v: v, typ: x.Type(), one: col}
 	}
 	if in, try, overflowNull, ok := expr.CastParts(x); ok {
+		loc, _ := expr.SessionZone(x)
+		if k := c.compileZoneCast(in, x.Type(), loc); k != nil {
+			return k
+		}
 		if k := c.compileCast(in, x.Type()); k != nil {
 			return k
 		}
 		if k := c.compileNumCast(in, x.Type(), try, overflowNull); k != nil || !in.Type().IsString() {
 			return k
 		}
-		return c.compileStrCast(in, x.Type(), try, overflowNull)
+		return c.compileStrCast(in, x.Type(), try, overflowNull, loc)
 	}
 	if conds, results, els, ok := expr.CaseParts(x); ok {
 		return c.compileCase(x.Type(), conds, results, els)
 	}
 	if k := c.compileIn(x); k != nil {
 		return k
+	}
+	if unit, operand, ok := expr.ExtractParts(x); ok {
+		return c.compileExtract(x, unit, operand)
+	}
+	if unit, ceil, operand, ok := expr.FloorCeilParts(x); ok {
+		return c.compileFloorCeil(x, unit, ceil, operand)
 	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
@@ -125,8 +135,14 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compilePatternDyn(name, args)
 	case "REGEXP":
 		return c.compilePatternDyn(name, args)
+	case "COALESCE", "IFNULL", "IF", "NULLIF":
+		return c.compileCond(x, name, args)
+	case "REPLACE", "CONCAT_WS":
+		return c.compileStrFn(name, args)
+	case "TO_TIMESTAMP_LTZ":
+		return c.compileToTimestampLTZ(args)
 	case "DATE_FORMAT":
-		return c.compileDateFormat(args)
+		return c.compileDateFormat(x, args)
 
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)
@@ -163,7 +179,15 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return nil
 	case "=", "<>", "<", "<=", ">", ">=":
 		return c.compileCompare(name, args[0], args[1])
+	case "ABS":
+		if len(args) == 1 {
+			return c.compileNegAbs(true, args[0])
+		}
+		return nil
 	case "+", "-", "*", "/", "%", "MOD":
+		if name == "-" && len(args) == 1 {
+			return c.compileNegAbs(false, args[0])
+		}
 		if len(args) != 2 {
 			return nil
 		}
@@ -232,6 +256,9 @@ func (c *vcompiler) compileArith(op byte, rt types.Type, a, b expr.Expr) vexpr {
 		return nil
 	}
 	if rt.Kind == types.Decimal && (isWideDec(rt) || isWideDec(ta) || isWideDec(tb)) {
+		if op == '%' {
+			return c.compileWideMod(rt, a, b)
+		}
 		return c.compileWideArith(op, rt, a, b)
 	}
 	switch {
@@ -322,7 +349,7 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 	case from.IsString() && to.Kind == types.VarChar && to.Length >= from.Length,
 		from.IsBinary() && to.Kind == types.VarBinary && to.Length >= from.Length:
 		return c.compile(x)
-	case to.Kind == types.VarChar && (from.IsIntegral() || from.Kind == types.Boolean || from.Kind == types.Decimal ||
+	case (to.Kind == types.VarChar || to.Kind == types.Char) && (from.IsIntegral() || from.Kind == types.Boolean || from.Kind == types.Decimal ||
 		from.Kind == types.Date || isFloat(from) || from.Kind == types.Timestamp || from.Kind == types.Time):
 		if k := c.compile(x); k != nil {
 			return &vtoString{x: k, from: from, to: to}

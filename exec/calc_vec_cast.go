@@ -2,6 +2,7 @@ package exec
 
 import (
 	"errors"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sluicesql/sluice/expr"
@@ -9,15 +10,16 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// CAST (and TRY_CAST) from CHAR/VARCHAR to the integer types, FLOAT/DOUBLE, DECIMAL (up to 18 digits),
-// DATE, TIMESTAMP and BOOLEAN. Each value converts with the row path's own conversion (types.Cast), with a
-// fast path for plain decimal integers; the results are written into typed columns. A value that does not
+// CAST (and TRY_CAST) from CHAR/VARCHAR to the integer types, FLOAT/DOUBLE, DECIMAL (any precision), DATE,
+// TIME, TIMESTAMP, TIMESTAMP_LTZ (the wall clock in the cast's session zone) and BOOLEAN. Each value
+// converts with the row path's own conversion (types.Cast), with fast paths for plain decimal integers and
+// plain decimal text (parseDecText); the results are written into typed columns. A value that does not
 // convert is NULL where the row path makes it NULL (TRY_CAST; a number too large for a nullable DECIMAL);
 // otherwise the kernel bails, so the row path reports the error exactly as before (the first failing row
 // and projection in row order).
 
 // compileStrCast compiles a cast of the string expression x to type to; nil when to has no kernel.
-func (c *vcompiler) compileStrCast(x expr.Expr, to types.Type, try, overflowNull bool) vexpr {
+func (c *vcompiler) compileStrCast(x expr.Expr, to types.Type, try, overflowNull bool, loc *time.Location) vexpr {
 	if to.IsString() {
 		if k := c.compile(x); k != nil && to.Length > 0 && to.Length < types.MaxLength {
 			return &vfitString{x: k, n: to.Length, char: to.Kind == types.Char}
@@ -25,8 +27,9 @@ func (c *vcompiler) compileStrCast(x expr.Expr, to types.Type, try, overflowNull
 		return nil
 	}
 	switch {
-	case to.IsIntegral(), isFloat(to), to.Kind == types.Boolean, to.Kind == types.Date, to.Kind == types.Timestamp:
-	case to.Kind == types.Decimal && to.Precision <= 18:
+	case to.IsIntegral(), isFloat(to), to.Kind == types.Boolean, to.Kind == types.Date, to.Kind == types.Timestamp,
+		to.Kind == types.TimestampLTZ, to.Kind == types.Time:
+	case to.Kind == types.Decimal && to.Precision <= 38:
 	default:
 		return nil
 	}
@@ -38,7 +41,7 @@ func (c *vcompiler) compileStrCast(x expr.Expr, to types.Type, try, overflowNull
 	if to.Kind == types.BigInt {
 		lo, hi = -1<<63, 1<<63-1
 	}
-	return &vstrCast{x: k, from: x.Type(), to: to, try: try, overflowNull: overflowNull, lo: lo, hi: hi}
+	return &vstrCast{x: k, from: x.Type(), to: to, try: try, overflowNull: overflowNull, lo: lo, hi: hi, loc: loc}
 }
 
 // vstrCast converts a Bytes column of strings to the column of the target type.
@@ -47,7 +50,8 @@ type vstrCast struct {
 	from, to     types.Type
 	try          bool
 	overflowNull bool
-	lo, hi       int64 // integer targets' range
+	lo, hi       int64          // integer targets' range
+	loc          *time.Location // the session zone (TIMESTAMP_LTZ targets)
 	out          *vec.Col
 	nb           vec.Bitmap
 }
@@ -105,7 +109,13 @@ func (k *vstrCast) eval(b *vec.Batch) (*vec.Col, error) {
 				continue
 			}
 		}
-		r, err := types.Cast(types.StringValue(s), k.from, k.to, nil)
+		if k.to.Kind == types.Decimal { // plain decimal text without types.Cast's values
+			if m, neg, ok := parseDecText(s, k.to.Scale); ok && m.cmp(pow10x[k.to.Precision]) < 0 {
+				setDec(out, m, neg)
+				continue
+			}
+		}
+		r, err := types.Cast(types.StringValue(s), k.from, k.to, k.loc)
 		if err != nil {
 			if k.try || k.overflowNull && errors.Is(err, types.ErrDecimalOverflow) {
 				nulls.Set(i)
@@ -137,6 +147,8 @@ func zeroSlot(c *vec.Col) {
 		c.F64 = append(c.F64, 0)
 	case vec.Bool:
 		c.B = append(c.B, false)
+	case vec.Dec128:
+		c.D128 = append(c.D128, vec.Int128{})
 	}
 }
 

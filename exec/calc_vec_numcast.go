@@ -40,6 +40,11 @@ func (c *vcompiler) compileNumCast(x expr.Expr, to types.Type, try, overflowNull
 			}
 			return &vdateTimeCast{x: k, to: to.Kind, tag: tag, trunc: decPow10[9-min(max(to.Precision, 0), 9)]}
 		}
+	case isFloat(from) && isWideDec(to):
+		if k := c.compile(x); k != nil {
+			return &vwideFromFloat{x: k, single: from.Kind == types.Float, scale: to.Scale, limit: pow10x[to.Precision],
+				nullOnOverflow: try || overflowNull, try: try}
+		}
 	case from.Kind == types.Double && to.Kind == types.Float:
 		if k := c.compile(x); k != nil {
 			return &vtoSingle{x: k}
@@ -166,17 +171,22 @@ func (k *vtoDec) fromDouble(f float64) (int64, bool) {
 		r, o := mul64(int64(f), decPow10[s])
 		return r, !o
 	}
-	// The shortest digits that round-trip: d.ddddde±x, at most 17 digits (9 for a FLOAT).
+	m, e := shortestDigits(&k.buf, f, k.single)
+	return rescale64(m, e+s)
+}
+
+// shortestDigits returns f (finite) as m × 10^e with m its shortest decimal digits that round-trip (at most
+// 17; 9 for a FLOAT, as Float.toString), as types.DecimalFromFloat reads strconv's 'e' format.
+func shortestDigits(buf *[32]byte, f float64, single bool) (m int64, e int) {
 	bitSize := 64
-	if k.single {
+	if single {
 		bitSize = 32
 	}
-	t := strconv.AppendFloat(k.buf[:0], f, 'e', -1, bitSize)
+	t := strconv.AppendFloat(buf[:0], f, 'e', -1, bitSize)
 	neg := false
 	if t[0] == '-' {
 		neg, t = true, t[1:]
 	}
-	var m int64
 	digits, j := 0, 0
 	for ; j < len(t) && t[j] != 'e'; j++ {
 		if t[j] == '.' {
@@ -185,7 +195,7 @@ func (k *vtoDec) fromDouble(f float64) (int64, bool) {
 		m = m*10 + int64(t[j]-'0')
 		digits++
 	}
-	e, eneg := 0, false
+	eneg := false
 	for j++; j < len(t); j++ {
 		switch c := t[j]; c {
 		case '-':
@@ -201,8 +211,8 @@ func (k *vtoDec) fromDouble(f float64) (int64, bool) {
 	if neg {
 		m = -m
 	}
-	// f = m × 10^(e-digits+1); at scale s the unscaled value is m × 10^(e-digits+1+s).
-	return rescale64(m, e-digits+1+s)
+	// d.dddd e±x: the digits' last is at 10^(x-digits+1).
+	return m, e - digits + 1
 }
 
 // vfloatToInt is CAST(FLOAT/DOUBLE AS integer), as types.Cast: truncated toward zero; NaN and values outside

@@ -34,8 +34,8 @@ type calcVec struct {
 
 // compileCalc compiles a Calc's filter and projections; nil when some part has no vector form.
 func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
-	c := &vcompiler{}
 	v := &calcVec{flatOut: projects != nil, rowsOnly: filter == nil}
+	c := &vcompiler{run: &v.runs}
 	if shared := countShared(append([]expr.Expr{filter}, projects...)); len(shared) > 0 {
 		c.shared, c.memos, c.run = shared, map[string]*vmemo{}, &v.runs
 	}

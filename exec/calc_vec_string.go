@@ -580,12 +580,14 @@ func (k *vlike) eval(b *vec.Batch) (*vec.Col, error) {
 	return &k.out, nil
 }
 
-// vtoString is CAST(x AS VARCHAR(n)) of a number, BOOLEAN, DATE, TIME or TIMESTAMP (not TIMESTAMP_LTZ, whose
-// text depends on the session zone): the row path's text (types.AppendSQL)
-// appended to the arena, cut to n code points.
+// vtoString is CAST(x AS VARCHAR(n) or CHAR(n)) of a number, BOOLEAN, DATE, TIME, TIMESTAMP or
+// TIMESTAMP_LTZ (zone: the cast's session zone, in which the instant is shown): the row path's text
+// (types.AppendSQL) appended to the arena, cut to n code points and, for CHAR, padded with spaces to n
+// (types.Cast's fitString).
 type vtoString struct {
 	x        vexpr
 	from, to types.Type
+	zone     *zoneOffsets // TIMESTAMP_LTZ only
 	out      vec.Col
 }
 
@@ -601,6 +603,7 @@ func (k *vtoString) eval(b *vec.Batch) (*vec.Col, error) {
 	if limit <= 0 || limit >= types.MaxLength {
 		limit = 0
 	}
+	char := k.to.Kind == types.Char && limit > 0
 	cur := selCursor{sel: b.Sel}
 	for i := 0; i < n; i++ {
 		if cur.skip(i) || x.Nulls.Get(i) {
@@ -608,7 +611,11 @@ func (k *vtoString) eval(b *vec.Batch) (*vec.Col, error) {
 			continue
 		}
 		start := len(out.Data)
-		out.Data = types.AppendSQL(out.Data, x.Value(i), k.from, nil)
+		v := x.Value(i)
+		if k.zone != nil {
+			v.I = k.zone.toLocal(v.I) // then printed as UTC (AppendSQL's zone nil): the local wall clock
+		}
+		out.Data = types.AppendSQL(out.Data, v, k.from, nil)
 		if limit > 0 && len(out.Data)-start > limit {
 			j, c := start, 0
 			for j < len(out.Data) && c < limit {
@@ -617,6 +624,11 @@ func (k *vtoString) eval(b *vec.Batch) (*vec.Col, error) {
 				c++
 			}
 			out.Data = out.Data[:j]
+		}
+		if char {
+			for c := utf8.RuneCount(out.Data[start:]); c < limit; c++ {
+				out.Data = append(out.Data, ' ')
+			}
 		}
 		endRow(out)
 	}

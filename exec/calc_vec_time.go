@@ -8,11 +8,11 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// DATE_FORMAT(ts, 'pattern') with a constant pattern over a TIMESTAMP or DATE column: the pattern is
-// compiled once into field writers (java.time letters as the row path implements them, expr/datefmt.go)
-// that append to the kernel's reused string arena from civil date arithmetic on the epoch millis — no
-// time.Time per row. Patterns with letters outside the writers' set (week-based fields, zones, quarters)
-// and TIMESTAMP_LTZ or string operands stay on the row path.
+// DATE_FORMAT(ts, pattern) over a TIMESTAMP, TIMESTAMP_LTZ, DATE or string column: the pattern is compiled
+// into field writers (java.time letters as the row path implements them, expr/datefmt.go) that append to
+// the kernel's reused string arena from civil date arithmetic on the epoch millis — no time.Time per row.
+// Patterns with letters outside the writers' set (week-based fields, zones, quarters) stay on the row path
+// (a constant one at compile time, a pattern column's by bailing).
 
 // dateField is one item of a compiled pattern: literal text (letter 0) or a letter repeated count times.
 type dateField struct {
@@ -194,62 +194,123 @@ func formatCivil(dst []byte, fs []dateField, c *civil) []byte {
 	return dst
 }
 
-// compileDateFormat compiles DATE_FORMAT(x, constant pattern) for TIMESTAMP and DATE operands.
-func (c *vcompiler) compileDateFormat(args []expr.Expr) vexpr {
+// compileDateFormat compiles DATE_FORMAT(x, pattern) for TIMESTAMP, TIMESTAMP_LTZ (the wall clock in the
+// call's session zone), DATE and string operands (parsed as types.ParseTimestamp; NULL when the text does
+// not parse). A constant pattern is compiled here; any other is compiled when a row's pattern differs from
+// the previous row's, and a batch with a pattern the writers do not implement (or the row path rejects)
+// bails.
+func (c *vcompiler) compileDateFormat(call expr.Expr, args []expr.Expr) vexpr {
 	if len(args) != 2 {
 		return nil
 	}
 	t := args[0].Type()
-	if t.Kind != types.Timestamp && t.Kind != types.Date {
+	k := &vdateFormat{kind: t.Kind}
+	switch {
+	case t.Kind == types.Timestamp, t.Kind == types.Date, t.IsString():
+	case t.Kind == types.TimestampLTZ:
+		loc, ok := expr.SessionZone(call)
+		if !ok {
+			return nil
+		}
+		k.zone = newZoneOffsets(loc)
+	default:
 		return nil
 	}
-	pv, ok := expr.LiteralOf(args[1])
-	if !ok || pv.IsNull() {
+	if pv, ok := expr.LiteralOf(args[1]); ok {
+		if pv.IsNull() {
+			return nil
+		}
+		if k.fields, ok = compileDateFields(pv.S); !ok {
+			return nil
+		}
+	} else if !args[1].Type().IsString() {
+		return nil
+	} else if k.pat = c.compile(args[1]); k.pat == nil {
 		return nil
 	}
-	fs, ok := compileDateFields(pv.S)
-	if !ok {
+	if k.x = c.compile(args[0]); k.x == nil {
 		return nil
 	}
-	k := c.compile(args[0])
-	if k == nil {
-		return nil
-	}
-	return &vdateFormat{x: k, fields: fs, date: t.Kind == types.Date}
+	return k
 }
 
-// vdateFormat is DATE_FORMAT with a compiled pattern.
+// vdateFormat is DATE_FORMAT with a compiled pattern (fields) or a pattern column (pat).
 type vdateFormat struct {
 	x      vexpr
+	kind   types.Kind // the operand's
+	zone   *zoneOffsets
 	fields []dateField
-	date   bool
+	pat    vexpr
+	last   string // pat: the pattern fields hold
+	have   bool   // pat: fields hold last's
 	out    vec.Col
+	nb, ob vec.Bitmap
 }
 
 func (k *vdateFormat) eval(b *vec.Batch) (*vec.Col, error) {
-	x, err := intCol(k.x, b)
+	x, err := k.x.eval(b)
 	if err != nil {
 		return nil, err
 	}
+	str := k.kind != types.Timestamp && k.kind != types.TimestampLTZ && k.kind != types.Date
+	if str && x.Kind != vec.Bytes || !str && x.Kind != vec.Int64 {
+		return nil, errBail
+	}
 	n := b.N
+	var pat *vec.Col
+	in := x.Nulls
+	if k.pat != nil {
+		if pat, err = strCol(k.pat, b); err != nil {
+			return nil, err
+		}
+		in = orNulls(&k.nb, n, x.Nulls, pat.Nulls)
+	}
 	bytesOut(&k.out, types.TagString, n)
 	out := &k.out
+	var bad vec.Bitmap // strings that do not parse
 	cur := selCursor{sel: b.Sel}
 	for i := 0; i < n; i++ {
-		if cur.skip(i) || x.Nulls.Get(i) {
+		if cur.skip(i) || in.Get(i) {
 			endRow(out)
 			continue
 		}
+		if pat != nil {
+			if p := pat.Str(i); !k.have || p != k.last {
+				fs, ok := compileDateFields(p)
+				if !ok {
+					return nil, errBail // letters without a writer, or the row path's error
+				}
+				k.fields, k.last, k.have = fs, string([]byte(p)), true
+			}
+		}
 		var c civil
-		if k.date {
+		switch k.kind {
+		case types.Date:
 			c = civilOf(x.I64[i]*86_400_000, 0)
-		} else {
+		case types.Timestamp:
 			c = civilOf(x.I64[i], nanoAt(x, i))
+		case types.TimestampLTZ:
+			c = civilOf(k.zone.toLocal(x.I64[i]), nanoAt(x, i))
+		default:
+			ts, err := types.ParseTimestamp(x.Str(i), 9)
+			if err != nil {
+				if bad == nil {
+					k.ob = vec.ResetBitmap(k.ob, n)
+					bad = k.ob
+				}
+				bad.Set(i)
+				endRow(out)
+				continue
+			}
+			c = civilOf(ts.I, ts.N)
 		}
 		out.Data = formatCivil(out.Data, k.fields, &c)
 		endRow(out)
 	}
-	out.Nulls = x.Nulls
+	out.Nulls = in
+	if bad != nil {
+		out.Nulls = unionNulls(&k.ob, n, bad, in)
+	}
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/sluicesql/sluice/types"
 )
@@ -18,6 +19,8 @@ type castExpr struct {
 	// overflowNull: a number too large for the DECIMAL target is NULL (Flink's castToDecimal), not an error.
 	overflowNull bool
 	conv         func(types.Value) (types.Value, error)
+	// loc is the session zone conv converts TIMESTAMP_LTZ values with (SessionZone).
+	loc *time.Location
 }
 
 func (c *castExpr) Type() types.Type { return c.to }
@@ -77,7 +80,7 @@ func Cast(env *Env, x Expr, to types.Type, try bool) (Expr, error) {
 	if from.Equal(rt) {
 		return x, nil // a cast to the same type is a no-op
 	}
-	return &castExpr{x: x, to: rt, try: try, overflowNull: overflowNull, conv: converter(env, from, rt)}, nil
+	return &castExpr{x: x, to: rt, try: try, overflowNull: overflowNull, conv: converter(env, from, rt), loc: env.Location}, nil
 }
 
 // decimalMayOverflow reports whether casting a value of type from to DECIMAL type to can overflow (and so
@@ -115,7 +118,7 @@ func coerce(env *Env, x Expr, to types.Type) Expr {
 			return &literalExpr{v: v, typ: to}
 		}
 	}
-	return &castExpr{x: x, to: to, implicit: true, conv: converter(env, from, to)}
+	return &castExpr{x: x, to: to, implicit: true, conv: converter(env, from, to), loc: env.Location}
 }
 
 // coerceAll casts every expression to t (each keeping its nullability).

@@ -2,6 +2,8 @@ package expr
 
 import (
 	"regexp"
+	"strings"
+	"time"
 
 	"github.com/sluicesql/sluice/types"
 )
@@ -32,6 +34,74 @@ func CastParts(x Expr) (operand Expr, try, overflowNull, ok bool) {
 		return c.x, c.try, c.overflowNull, true
 	}
 	return nil, false, false, false
+}
+
+// SessionZone returns the session time zone (table.local-time-zone) with which the CAST or built-in call
+// x converts TIMESTAMP_LTZ values (UTC when none was set); ok is false for other expressions.
+func SessionZone(x Expr) (loc *time.Location, ok bool) {
+	switch e := x.(type) {
+	case *castExpr:
+		loc, ok = e.loc, true
+	case *callExpr:
+		if e.site != nil && e.site.env != nil {
+			loc, ok = e.site.env.Location, true
+		}
+	}
+	if ok && loc == nil {
+		loc = time.UTC
+	}
+	return loc, ok
+}
+
+// ExtractParts reports whether x is EXTRACT(unit FROM operand) or a date-part function (YEAR(operand),
+// HOUR(operand), ...) of a DATE, TIME, TIMESTAMP or TIMESTAMP_LTZ operand, and returns the unit (as
+// ExtractField takes it) and the operand.
+func ExtractParts(x Expr) (unit string, operand Expr, ok bool) {
+	c, isCall := x.(*callExpr)
+	if !isCall || c.volatile || len(c.args) != 1 || c.site == nil {
+		return "", nil, false
+	}
+	switch k := c.args[0].Type().Kind; k {
+	case types.Date, types.Time, types.Timestamp, types.TimestampLTZ:
+	default:
+		return "", nil, false
+	}
+	if c.site.name == "EXTRACT" {
+		if len(c.site.args) != 2 {
+			return "", nil, false
+		}
+		u, okc := strLiteral(c.site.args[0])
+		return strings.ToUpper(u), c.args[0], okc
+	}
+	unit, ok = datePartUnits[c.site.name]
+	return unit, c.args[0], ok
+}
+
+// ExtractField is EXTRACT(unit FROM wall) of a wall clock as a TIMESTAMP value (a DATE at midnight, a TIME
+// on 1970-01-01, a TIMESTAMP_LTZ in the session zone), as the row path computes it.
+func ExtractField(unit string, wall types.Value) (int64, bool) { return extractField(unit, wall) }
+
+// FloorCeilParts reports whether x is FLOOR(operand TO unit) or CEIL(operand TO unit) of a DATE, TIMESTAMP or
+// TIMESTAMP_LTZ and returns the unit (as RoundTemporal takes it), whether it is CEIL and the operand.
+func FloorCeilParts(x Expr) (unit string, ceil bool, operand Expr, ok bool) {
+	c, isCall := x.(*callExpr)
+	if !isCall || c.volatile || len(c.args) != 1 || c.site == nil || len(c.site.args) != 2 {
+		return "", false, nil, false
+	}
+	switch c.site.name {
+	case "FLOOR":
+	case "CEIL", "CEILING":
+		ceil = true
+	default:
+		return "", false, nil, false
+	}
+	u, okc := strLiteral(c.site.args[1])
+	return strings.ToUpper(u), ceil, c.args[0], okc
+}
+
+// RoundTemporal is FLOOR/CEIL(... TO unit) of the wall-clock millis ms plus nanos, as the row path computes it.
+func RoundTemporal(ms int64, nanos int32, unit string, ceil bool) int64 {
+	return roundTemporal(ms, nanos, unit, ceil)
 }
 
 // CaseParts reports whether x is a searched CASE and returns its conditions, results and ELSE (nil: NULL).

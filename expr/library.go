@@ -206,12 +206,15 @@ func buildLibrary() map[string]*funcDef {
 	add("UNIX_TIMESTAMP", 0, 2, []string{"UNIX_TIMESTAMP()", "UNIX_TIMESTAMP(<CHARACTER>)", "UNIX_TIMESTAMP(<CHARACTER>, <CHARACTER>)"}, bindUnixTimestamp)
 	add("FROM_UNIXTIME", 1, 2, []string{"FROM_UNIXTIME(<NUMERIC>)", "FROM_UNIXTIME(<NUMERIC>, <CHARACTER>)"}, bindFromUnixtime)
 	add("EXTRACT", 2, 2, []string{"EXTRACT(<DATETIME_INTERVAL> FROM <DATETIME_INTERVAL>)", "EXTRACT(<DATETIME_INTERVAL> FROM <DATETIME>)"}, bindExtract)
-	for name, unit := range map[string]string{"YEAR": "YEAR", "QUARTER": "QUARTER", "MONTH": "MONTH",
-		"WEEK": "WEEK", "DAYOFYEAR": "DOY", "DAYOFMONTH": "DAY", "DAYOFWEEK": "DOW", "HOUR": "HOUR",
-		"MINUTE": "MINUTE", "SECOND": "SECOND"} {
+	for name, unit := range datePartUnits {
 		add(name, 1, 1, []string{name + "(<DATETIME>)"}, bindDatePart(unit))
 	}
 	add("TIMESTAMPADD", 3, 3, []string{"TIMESTAMPADD(<ANY>, <INTEGER>, <DATETIME>)"}, bindTimestampAdd)
 	add("TIMESTAMPDIFF", 3, 3, []string{"TIMESTAMPDIFF(<ANY>, <DATETIME>, <DATETIME>)"}, bindTimestampDiff)
 	return lib
 }
+
+// datePartUnits maps the date-part functions (YEAR(x), ...) to their EXTRACT units.
+var datePartUnits = map[string]string{"YEAR": "YEAR", "QUARTER": "QUARTER", "MONTH": "MONTH",
+	"WEEK": "WEEK", "DAYOFYEAR": "DOY", "DAYOFMONTH": "DAY", "DAYOFWEEK": "DOW", "HOUR": "HOUR",
+	"MINUTE": "MINUTE", "SECOND": "SECOND"}
