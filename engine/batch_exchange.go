@@ -152,6 +152,9 @@ func blockingNode(n planner.Node) bool {
 // no batch savepoint) or as one pipelined graph.
 func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
 	if !g.batch || !blocking || g.bsp != nil || g.restart.attempts <= 1 {
+		if err := g.makePipelinedJobDir(j); err != nil { // batch_jobdir.go
+			return err
+		}
 		for _, n := range roots {
 			if err := g.build(n, nil, j); err != nil {
 				return err
@@ -396,23 +399,10 @@ func (s *stageInput) End() error {
 func (sj *stagedJob) makeDirs(dirs []string) error {
 	for _, d := range dirs {
 		sweepJobDirs(d) // directories of killed processes' jobs
-		// Made under a "sluice-new-" name and renamed once locked, so a "sluice-job-" directory always has
-		// its lock file (a process killed in between leaves a "sluice-new-" one, swept as an unlocked one).
-		jd, nd := filepath.Join(d, "sluice-job-"+sj.job.id), filepath.Join(d, jobDirNewPrefix+sj.job.id)
-		if err := os.MkdirAll(nd, 0o700); err != nil {
-			sj.removeDirs()
-			return fmt.Errorf("creating the directory of the job's intermediate results ('io.tmp.dirs'): %w", err)
-		}
-		lock, err := lockJobDir(nd)
-		if err == nil {
-			if err = os.Rename(nd, jd); err != nil && lock != nil {
-				lock.Close()
-			}
-		}
+		jd, lock, err := makeJobDir(d, sj.job.id)
 		if err != nil {
-			_ = os.RemoveAll(nd)
 			sj.removeDirs()
-			return fmt.Errorf("locking the directory of the job's intermediate results %s ('io.tmp.dirs'): %w", jd, err)
+			return err
 		}
 		sj.dirs = append(sj.dirs, jd)
 		sj.locks = append(sj.locks, lock)
@@ -447,19 +437,8 @@ const jobDirDonePrefix = "sluice-done-"
 const jobDirNewPrefix = "sluice-new-"
 
 func (sj *stagedJob) removeDirs() {
-	for _, d := range sj.dirs {
-		// Renamed first (the lock still held), so a process killed while removing leaves a directory that
-		// the next sweep removes at once instead of an unlocked "sluice-job-" one it must leave for a minute.
-		done := filepath.Join(filepath.Dir(d), jobDirDonePrefix+strings.TrimPrefix(filepath.Base(d), "sluice-job-"))
-		if os.Rename(d, done) == nil {
-			d = done
-		}
-		_ = os.RemoveAll(d)
-	}
-	for _, l := range sj.locks {
-		if l != nil {
-			l.Close()
-		}
+	for i, d := range sj.dirs {
+		removeJobDir(d, sj.locks[i])
 	}
 	sj.dirs, sj.locks = nil, nil
 }
