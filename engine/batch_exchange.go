@@ -94,10 +94,11 @@ type batchStage struct {
 // stageRun is one attempt's graph.
 type stageRun struct {
 	g        *graph
-	outs     []*ipcWriter // one per subpartition
-	rows     atomic.Int64 // rows read
-	sinkRows atomic.Int64 // rows given to sinks
-	fused    []fusedPart  // the fused stages' shares of the attempt (batch_fuse.go)
+	outs     []*ipcWriter  // one per subpartition
+	rows     atomic.Int64  // rows read
+	sinkRows atomic.Int64  // rows given to sinks
+	fused    []fusedPart   // the fused stages' shares of the attempt (batch_fuse.go)
+	lookups  []*taskLookup // the tasks' own lookup handles, closed when the attempt ends (batch_lookup.go)
 }
 
 // stagedJob is a batch job cut into stages.
@@ -594,6 +595,7 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 		fp.tk.attempts++
 	}
 	err := runSources(ctx, run.g)
+	run.closeLookups()
 	if err != nil && ctx.Err() != nil && len(run.g.sinks) > 0 {
 		// Cancelled: flush what the sinks were given, as a pipelined job does.
 		run.g.mu.Lock()
