@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/types"
 )
@@ -94,11 +95,12 @@ type batchStage struct {
 // stageRun is one attempt's graph.
 type stageRun struct {
 	g        *graph
-	outs     []*ipcWriter  // one per subpartition
-	rows     atomic.Int64  // rows read
-	sinkRows atomic.Int64  // rows given to sinks
-	fused    []fusedPart   // the fused stages' shares of the attempt (batch_fuse.go)
-	lookups  []*taskLookup // the tasks' own lookup handles, closed when the attempt ends (batch_lookup.go)
+	outs     []*ipcWriter         // one per subpartition
+	rows     atomic.Int64         // rows read
+	sinkRows atomic.Int64         // rows given to sinks
+	fused    []fusedPart          // the fused stages' shares of the attempt (batch_fuse.go)
+	lookups  []*taskLookup        // the tasks' own lookup handles, closed when the attempt ends (batch_lookup.go)
+	spillers []exec.SpillReleaser // operators that may hold spill files, released when the attempt fails (batch_spill.go)
 }
 
 // stagedJob is a batch job cut into stages.
@@ -333,6 +335,7 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 // input is called by graph.build for every node of a stage attempt's graph: a cut node other than the root
 // becomes a source reading its stage's intermediate result file. It reports whether it handled n.
 func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool {
+	b.noteSpiller(out) // batch_spill.go
 	if fused, done := b.fuseInput(n, out); fused {
 		return done
 	}
@@ -606,6 +609,7 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 	}
 	if err != nil {
 		run.g.abort()
+		run.releaseSpills() // batch_spill.go
 		for _, w := range run.outs {
 			w.discard()
 		}
