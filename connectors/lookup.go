@@ -28,6 +28,16 @@ type LookupSource interface {
 	Close() error
 }
 
+// TaskLookupSource is a LookupSource that can make another handle over the same table for another task of a
+// batch stage (Flink gives each subtask its own lookup function): TaskLookup returns a LookupSource with the
+// same keys, projection and options and resources of its own (jdbc: its own connection and cache), opened,
+// called and closed independently of the receiver and of the other handles, from another goroutine. It is
+// called before the receiver is opened; the receiver itself need not be opened at all.
+type TaskLookupSource interface {
+	LookupSource
+	TaskLookup() LookupSource
+}
+
 // ProjectableLookupSource is a LookupSource that can fetch only the columns of the dimension rows a query
 // reads (projection pushdown into a lookup join). p is over the table's physical columns; it always needs
 // the lookup keys. The planner calls ApplyProjection before Open; Lookup's rows then keep their width and

@@ -177,3 +177,73 @@ func TestBatchChangelogInputOneTask(t *testing.T) {
 		t.Fatalf("notice:\n%s", notice)
 	}
 }
+
+// The real SQL shape of a keyed stage over a changelog in batch: a bounded upsert-kafka scan, which the
+// planner normalizes at once (ChangelogNormalize keyed by the primary key, the scan's upsert key). The
+// normalize stage reads the scan stage's upsert changelog hashed by that key, so it runs as P tasks, every
+// change of a key reaching one task in its partition's order; its output is the final table, insert-only,
+// and a GROUP BY above it runs as P tasks too. At P = 1, 2 and 4 the rows equal the table upsertTopic
+// leaves (74 keys: each key's fifth version, keys divisible by 7 deleted, those divisible by 14 at a sixth
+// version) and its aggregate, and the stages run P tasks.
+func TestBatchUpsertNormalizeTasks(t *testing.T) {
+	tables := upsertTopic(t, "bc_norm")
+	final := map[int]int{}
+	for k := range 80 {
+		switch {
+		case k%14 == 0:
+			final[k] = k*100 + 6
+		case k%7 != 0:
+			final[k] = k*100 + 5
+		}
+	}
+	var wantRows []string
+	cnt, sum := map[int]int{}, map[int]int{}
+	for k, v := range final {
+		wantRows = append(wantRows, fmt.Sprintf("+I[%d, %d]", k, v))
+		cnt[v%7]++
+		sum[v%7] += v
+	}
+	var wantAgg []string
+	for m := range cnt {
+		wantAgg = append(wantAgg, fmt.Sprintf("+I[%d, %d, %d]", m, cnt[m], sum[m]))
+	}
+	for _, tc := range []struct {
+		name, query string
+		want        []string
+		keyed       []string // the stages that must run P tasks
+	}{
+		{"normalized table", "SELECT k, v FROM u;", wantRows, []string{"Source: u", "ChangelogNormalize"}},
+		{"aggregate over it", "SELECT MOD(v, 7), COUNT(*), SUM(v) FROM u GROUP BY MOD(v, 7);", wantAgg,
+			[]string{"Source: u", "ChangelogNormalize", "SortAggregate"}},
+	} {
+		for _, par := range []int{1, 2, 4} {
+			t.Run(fmt.Sprintf("%s/P%d", tc.name, par), func(t *testing.T) {
+				got, notice, job, err := queryRun(t, tables+tc.query, map[string]string{"parallelism.default": fmt.Sprint(par)})
+				if err != nil {
+					t.Fatalf("%v\n%s", err, notice)
+				}
+				if g, w := strings.Join(sorted(got), "\n"), strings.Join(sorted(tc.want), "\n"); g != w {
+					t.Fatalf("got %d rows, want %d:\n%s\nwant:\n%s", len(got), len(tc.want), g, w)
+				}
+				tasks := stageTasks(job)
+				for _, prefix := range tc.keyed {
+					found := false
+					for name, n := range tasks {
+						if strings.HasPrefix(name, prefix) {
+							found = true
+							if n != par {
+								t.Fatalf("stage %q ran %d tasks, want %d:\n%s", name, n, par, attemptsOf(job))
+							}
+						}
+					}
+					if !found {
+						t.Fatalf("no stage %q:\n%s", prefix, attemptsOf(job))
+					}
+				}
+				if strings.Contains(notice, "runs as one task") {
+					t.Fatalf("a stage ran as one task:\n%s", notice)
+				}
+			})
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/types"
 )
@@ -94,10 +95,12 @@ type batchStage struct {
 // stageRun is one attempt's graph.
 type stageRun struct {
 	g        *graph
-	outs     []*ipcWriter // one per subpartition
-	rows     atomic.Int64 // rows read
-	sinkRows atomic.Int64 // rows given to sinks
-	fused    []fusedPart  // the fused stages' shares of the attempt (batch_fuse.go)
+	outs     []*ipcWriter         // one per subpartition
+	rows     atomic.Int64         // rows read
+	sinkRows atomic.Int64         // rows given to sinks
+	fused    []fusedPart          // the fused stages' shares of the attempt (batch_fuse.go)
+	lookups  []*taskLookup        // the tasks' own lookup handles, closed when the attempt ends (batch_lookup.go)
+	spillers []exec.SpillReleaser // operators that may hold spill files, released when the attempt fails (batch_spill.go)
 }
 
 // stagedJob is a batch job cut into stages.
@@ -152,6 +155,9 @@ func blockingNode(n planner.Node) bool {
 // no batch savepoint) or as one pipelined graph.
 func (g *graph) buildJob(roots []planner.Node, j *Job, blocking bool) error {
 	if !g.batch || !blocking || g.bsp != nil || g.restart.attempts <= 1 {
+		if err := g.makePipelinedJobDir(j); err != nil { // batch_jobdir.go
+			return err
+		}
 		for _, n := range roots {
 			if err := g.build(n, nil, j); err != nil {
 				return err
@@ -329,6 +335,7 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 // input is called by graph.build for every node of a stage attempt's graph: a cut node other than the root
 // becomes a source reading its stage's intermediate result file. It reports whether it handled n.
 func (b *stageBuild) input(g *graph, n planner.Node, out changelog.Output) bool {
+	b.noteSpiller(out) // batch_spill.go
 	if fused, done := b.fuseInput(n, out); fused {
 		return done
 	}
@@ -396,23 +403,10 @@ func (s *stageInput) End() error {
 func (sj *stagedJob) makeDirs(dirs []string) error {
 	for _, d := range dirs {
 		sweepJobDirs(d) // directories of killed processes' jobs
-		// Made under a "sluice-new-" name and renamed once locked, so a "sluice-job-" directory always has
-		// its lock file (a process killed in between leaves a "sluice-new-" one, swept as an unlocked one).
-		jd, nd := filepath.Join(d, "sluice-job-"+sj.job.id), filepath.Join(d, jobDirNewPrefix+sj.job.id)
-		if err := os.MkdirAll(nd, 0o700); err != nil {
-			sj.removeDirs()
-			return fmt.Errorf("creating the directory of the job's intermediate results ('io.tmp.dirs'): %w", err)
-		}
-		lock, err := lockJobDir(nd)
-		if err == nil {
-			if err = os.Rename(nd, jd); err != nil && lock != nil {
-				lock.Close()
-			}
-		}
+		jd, lock, err := makeJobDir(d, sj.job.id)
 		if err != nil {
-			_ = os.RemoveAll(nd)
 			sj.removeDirs()
-			return fmt.Errorf("locking the directory of the job's intermediate results %s ('io.tmp.dirs'): %w", jd, err)
+			return err
 		}
 		sj.dirs = append(sj.dirs, jd)
 		sj.locks = append(sj.locks, lock)
@@ -447,19 +441,8 @@ const jobDirDonePrefix = "sluice-done-"
 const jobDirNewPrefix = "sluice-new-"
 
 func (sj *stagedJob) removeDirs() {
-	for _, d := range sj.dirs {
-		// Renamed first (the lock still held), so a process killed while removing leaves a directory that
-		// the next sweep removes at once instead of an unlocked "sluice-job-" one it must leave for a minute.
-		done := filepath.Join(filepath.Dir(d), jobDirDonePrefix+strings.TrimPrefix(filepath.Base(d), "sluice-job-"))
-		if os.Rename(d, done) == nil {
-			d = done
-		}
-		_ = os.RemoveAll(d)
-	}
-	for _, l := range sj.locks {
-		if l != nil {
-			l.Close()
-		}
+	for i, d := range sj.dirs {
+		removeJobDir(d, sj.locks[i])
 	}
 	sj.dirs, sj.locks = nil, nil
 }
@@ -615,6 +598,7 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 		fp.tk.attempts++
 	}
 	err := runSources(ctx, run.g)
+	run.closeLookups()
 	if err != nil && ctx.Err() != nil && len(run.g.sinks) > 0 {
 		// Cancelled: flush what the sinks were given, as a pipelined job does.
 		run.g.mu.Lock()
@@ -625,6 +609,7 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 	}
 	if err != nil {
 		run.g.abort()
+		run.releaseSpills() // batch_spill.go
 		for _, w := range run.outs {
 			w.discard()
 		}

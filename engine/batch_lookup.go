@@ -16,6 +16,12 @@ import (
 // loading at the same time as another got no file and an empty index) and closed it under the others, and
 // rows without a dimension row were dropped (TestBatchLookupJoinTasks). The tasks of a stage now share it
 // through a sharedLookup: opened by the first task, closed by the last, each Lookup under a mutex.
+//
+// Taking turns on one handle serializes the tasks' lookups (jdbc: one connection, one query at a time). A
+// source that can make a handle per task (connectors.TaskLookupSource: jdbc, a connection and cache of its
+// own) gives each task attempt its own instead, so the tasks look up at the same time
+// (connectors/jdbc TestBatchLookupJoinTasksConcurrent counts the lookups in flight in PostgreSQL). The
+// handle is closed when its attempt ends, also when it failed (the lookup join closes it only at its End).
 
 // sharedLookup is one LookupSource used by the tasks of a batch stage.
 type sharedLookup struct {
@@ -62,6 +68,11 @@ func (g *graph) lookupSource(n *planner.LookupJoin) connectors.LookupSource {
 	if g.stage == nil || len(g.stage.st.tasks) <= 1 {
 		return n.Lookup
 	}
+	if ts, ok := n.Lookup.(connectors.TaskLookupSource); ok {
+		t := &taskLookup{LookupSource: ts.TaskLookup()}
+		g.stage.run.lookups = append(g.stage.run.lookups, t)
+		return t
+	}
 	sj := g.stage.sj
 	sj.mu.Lock()
 	defer sj.mu.Unlock()
@@ -74,4 +85,36 @@ func (g *graph) lookupSource(n *planner.LookupJoin) connectors.LookupSource {
 		sj.lookups[n] = l
 	}
 	return l
+}
+
+// taskLookup is a task attempt's own handle of a connectors.TaskLookupSource: Close closes it once, and only
+// when it was opened, so that the attempt's end may close it after the lookup join did.
+type taskLookup struct {
+	connectors.LookupSource
+	open bool
+}
+
+func (t *taskLookup) Open(ctx context.Context) error {
+	if err := t.LookupSource.Open(ctx); err != nil {
+		return err
+	}
+	t.open = true
+	return nil
+}
+
+func (t *taskLookup) Close() error {
+	if !t.open {
+		return nil
+	}
+	t.open = false
+	return t.LookupSource.Close()
+}
+
+// closeLookups closes the task lookups of a stage attempt that has ended (its sources returned: no call is in
+// flight).
+func (r *stageRun) closeLookups() {
+	for _, l := range r.lookups {
+		_ = l.Close()
+	}
+	r.lookups = nil
 }

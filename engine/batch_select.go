@@ -46,6 +46,9 @@ func (g *graph) stagedBatch(blocking bool) bool {
 // (buildJob), else as one pipelined graph.
 func (g *graph) buildQuery(root planner.Node, out changelog.Output, j *Job, blocking bool) error {
 	if !g.stagedBatch(blocking) {
+		if err := g.makePipelinedJobDir(j); err != nil { // batch_jobdir.go
+			return err
+		}
 		g.countParents([]planner.Node{root})
 		return g.build(root, out, j)
 	}

@@ -674,6 +674,7 @@ func (g *graph) abandon() {
 		_ = g.backend.Close()
 		g.backend = nil
 	}
+	g.removePipelinedJobDir() // batch_jobdir.go
 }
 
 // Stop stops a running streaming job as Flink's STOP JOB does: with savepointDir set, it first writes a

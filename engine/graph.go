@@ -78,6 +78,7 @@ type graph struct {
 	staged  *stagedJob
 	stage   *stageBuild
 	tmpDirs []string
+	pipeDir *pipelinedJobDir // a batch job's directory when it is not staged (batch_jobdir.go)
 	// sliced: window TVFs that assign slices for a slice-shared window aggregate (window_slice.go).
 	sliced map[*planner.WindowTVF]bool
 }

@@ -48,6 +48,7 @@ func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
 		if g.backend != nil {
 			_ = g.backend.Close() // removes its working directory
 		}
+		g.removePipelinedJobDir() // batch_jobdir.go
 		if j.ephemeralDir != "" {
 			_ = os.RemoveAll(j.ephemeralDir) // checkpoints of a job without 'state.checkpoints.dir'
 		}

@@ -99,3 +99,28 @@ INSERT INTO bench_tasks SELECT id, CAST(id AS STRING) FROM gen;`, rows, rows), p
 		})
 	}
 }
+
+// BenchmarkBatchLookupJoinTasks runs 20,000 datagen rows through an uncached jdbc lookup join (1000 keys)
+// into blackhole as a batch job at parallelism 1 and 2: the lookup join runs in the source stage's tasks,
+// each task with a lookup handle (connection) of its own where they took turns on one before; reports rows/s.
+func BenchmarkBatchLookupJoinTasks(b *testing.B) {
+	pgExec(b, "DROP TABLE IF EXISTS bdim", "CREATE TABLE bdim (k BIGINT PRIMARY KEY, name TEXT)",
+		"INSERT INTO bdim SELECT g, 'n' || g FROM generate_series(0, 999) g")
+	const rows = 20000
+	for _, par := range []int{1, 2} {
+		b.Run(fmt.Sprintf("P%d", par), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				_, notice, err := batchRunTB(b, fmt.Sprintf(`
+CREATE TABLE gen (id BIGINT, proc AS PROCTIME()) WITH ('connector' = 'datagen', 'number-of-rows' = '%d',
+  'rows-per-second' = '100000000', 'fields.id.min' = '0', 'fields.id.max' = '999');
+CREATE TABLE d (k BIGINT, name STRING) WITH ('connector' = 'jdbc', 'url' = '${URL}', 'table-name' = 'bdim');
+CREATE TABLE out_t (id BIGINT, name STRING) WITH ('connector' = 'blackhole');
+INSERT INTO out_t SELECT g.id, d.name FROM gen AS g JOIN d FOR SYSTEM_TIME AS OF g.proc AS d ON g.id = d.k;`, rows), par)
+				if err != nil {
+					b.Fatalf("%v\n%s", err, notice)
+				}
+			}
+			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

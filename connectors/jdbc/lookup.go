@@ -43,7 +43,24 @@ func newLookup(cfg *config, keys []int) *lookup {
 	return l
 }
 
-var _ connectors.ProjectableLookupSource = (*lookup)(nil)
+var (
+	_ connectors.ProjectableLookupSource = (*lookup)(nil)
+	_ connectors.TaskLookupSource        = (*lookup)(nil)
+)
+
+// TaskLookup is a lookup over the same table for another task of a batch stage
+// (connectors.TaskLookupSource): the same keys, projection (applied before) and options, with a connection
+// and a partial cache of its own (as each subtask of Flink's lookup function has), so the tasks look up at
+// the same time instead of taking turns on one connection.
+func (l *lookup) TaskLookup() connectors.LookupSource {
+	t := newLookup(l.cfg, l.keys)
+	t.now = l.now
+	if l.cols != nil {
+		t.cols = append([]int(nil), l.cols...)
+		t.buildQuery()
+	}
+	return t
+}
 
 // ApplyProjection is projection pushdown into the lookup join (connectors.ProjectableLookupSource): the
 // SELECT then names only the columns p needs (and the keys); the rows keep the table's width with the other
