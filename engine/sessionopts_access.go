@@ -103,6 +103,7 @@ type checkpointSettings struct {
 	NumRetained     int
 	Backend         string // hashmap or rocksdb
 	Incremental     bool
+	Unaligned       bool   // execution.checkpointing.unaligned.enabled
 	RestorePath     string // execution.savepoint.path as a local directory; "" when not set
 	IgnoreUnclaimed bool
 	MaxParallelism  int           // key groups
@@ -155,6 +156,7 @@ func sessionCheckpointing(opts map[string]string) (checkpointSettings, error) {
 	c.MaxParallelism = num("pipeline.max-parallelism")
 	c.StateTTL = dur("table.exec.state.ttl")
 	c.BatchSavepoint = dir("sluice.batch.savepoint-dir")
+	c.Unaligned = flag("execution.checkpointing.unaligned.enabled")
 	for _, err := range errs {
 		if err != nil {
 			return c, err
