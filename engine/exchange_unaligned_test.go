@@ -229,3 +229,50 @@ func TestUnalignedExactlyOnceRestart(t *testing.T) {
 		t.Fatalf("over the test the barriers overtook %d items and checkpoints wrote %d; want both > 0", c1.Overtaken-c0.Overtaken, c1.Written-c0.Written)
 	}
 }
+
+// TestUnalignedCheckpointDurationLog logs the checkpoints' mean pause (gate closed) and duration of a GROUP BY
+// into upsert-kafka at parallelism 2 with slow keyed subtasks (full queues) and checkpoints every 20 ms while
+// the input arrives, with aligned and with unaligned barriers, twice each; the totals are exact either way.
+//
+//	go test ./engine -run TestUnalignedCheckpointDurationLog -v
+func TestUnalignedCheckpointDurationLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement")
+	}
+	const n, chunk = 12000, 300
+	for _, round := range []int{1, 2} {
+		for _, mode := range []string{"aligned", "unaligned"} {
+			t.Run(fmt.Sprintf("%s/%d", mode, round), func(t *testing.T) {
+				addr := exchangeBroker(t)
+				pace, err := expr.NewUDF("pace", func(v int64) int64 {
+					time.Sleep(30 * time.Microsecond)
+					return v
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				produceExchangeOrders(t, addr, "ord", 0, chunk)
+				s, _ := barrierSession(t, addr, 2, "20 ms", pace)
+				if mode == "unaligned" {
+					execScript(t, s, unalignedOn)
+				}
+				j := startInsert(t, s, `INSERT INTO totals SELECT user_id, pace(cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p GROUP BY user_id)`)
+				defer func() {
+					j.Cancel()
+					_ = j.Wait(context.Background())
+				}()
+				for c := chunk; c < n; c += chunk {
+					time.Sleep(10 * time.Millisecond)
+					produceExchangeOrders(t, addr, "ord", c, chunk)
+				}
+				waitUpsert(t, addr, "totals", totalsWant(n))
+				st := j.CheckpointStats()
+				if st.Count == 0 {
+					t.Fatal("no checkpoint completed")
+				}
+				t.Logf("%s: checkpoints %d, mean pause %v, mean duration %v", mode, st.Count,
+					(st.Pause / time.Duration(st.Count)).Round(time.Microsecond), (st.Total / time.Duration(st.Count)).Round(time.Microsecond))
+			})
+		}
+	}
+}
