@@ -279,7 +279,7 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		}
 		// unaligned: periodic durable checkpoints only (savepoints are aligned, as in Flink; a commit cycle
 		// writes no channel state)
-		unaligned := c.cfg.unaligned && durable && !savepoint && !drain && !stop
+		unaligned := (c.cfg.unaligned || unalignedAll) && durable && !savepoint && !drain && !stop
 		pos, gs, gatePre, release, err = g.barrierCut(pctx, id, reopen, drain, unaligned)
 		defer func() {
 			if !kept {

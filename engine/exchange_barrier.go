@@ -303,6 +303,10 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 	return pos, gs, pre, release, nil
 }
 
+// unalignedAll makes every periodic durable checkpoint unaligned, as the option does (a test hook: the
+// barrier tests run with unaligned barriers).
+var unalignedAll = false
+
 // noChannelReplay drops the channel state of restored unaligned checkpoints (a test hook: the restored job
 // loses the rows the barriers overtook).
 var noChannelReplay = false

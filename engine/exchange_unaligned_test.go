@@ -276,3 +276,21 @@ func TestUnalignedCheckpointDurationLog(t *testing.T) {
 		}
 	}
 }
+
+// TestUnalignedBarrierTests runs barrier restart tests with every periodic checkpoint unaligned
+// (unalignedAll): watermarks and two-phase locals, an OVER counting late rows into a GROUP BY (keyed → keyed)
+// and a two-phase GROUP BY over a join. (TestBarrierSourceShapesRestart passes this way too; it takes 95 s.) Each restores from checkpoints with channel state
+// and checks exact output.
+func TestUnalignedBarrierTests(t *testing.T) {
+	unalignedAll = true
+	defer func() { unalignedAll = false }()
+	c0 := exec.UnalignedTotals()
+	t.Run("WatermarkTwoPhaseRestart", TestBarrierWatermarkTwoPhaseRestart)
+	t.Run("ForwardWatermarkLateRestart", TestBarrierForwardWatermarkLateRestart)
+	t.Run("GraphLocalRestart", TestBarrierGraphLocalRestart)
+	c1 := exec.UnalignedTotals()
+	t.Logf("items overtaken %d, written %d, replayed %d", c1.Overtaken-c0.Overtaken, c1.Written-c0.Written, c1.Replayed-c0.Replayed)
+	if c1.Overtaken-c0.Overtaken < 1 {
+		t.Fatal("no barrier overtook a queued item")
+	}
+}
