@@ -21,6 +21,10 @@ import (
 // subtasks' state, in namespace nsChannel (writeChannels). A restore hands each subtask its part
 // (restoreChannels), which its loop processes before any new input (replayRestored).
 //
+// A subtask whose queue holds a watermark takes the barrier aligned for that checkpoint (the drained items go
+// back in order): in-flight watermarks replayed into restored subtasks (fresh unions) lost windows in a
+// restart test, so channel state holds rows and ends only (the format still reads watermarks).
+//
 // The cut stays exact: the sources' positions were recorded at the gate (after the overtaken rows), the state
 // at the barrier (before them), and the overtaken rows are in the checkpoint between the two. What a subtask
 // emits for them goes after its barrier (into the next exchange's channel behind the forwarded barrier, or,
@@ -43,13 +47,14 @@ type UnalignedCounts struct {
 	Overtaken int64 // data items (rows, watermarks, ends) that barriers overtook
 	Written   int64 // of those, items written into checkpoints
 	Replayed  int64 // items of restored channel state processed
+	FellBack  int64 // subtask barriers queued aligned because a watermark was in flight
 }
 
-var unalignedOvertaken, unalignedWritten, unalignedReplayed atomic.Int64
+var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedFellBack atomic.Int64
 
 // UnalignedTotals returns the totals so far.
 func UnalignedTotals() UnalignedCounts {
-	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load()}
+	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load(), FellBack: unalignedFellBack.Load()}
 }
 
 // CanUnalign reports whether the exchange's barriers can overtake what is queued: every side is fed by
@@ -68,17 +73,37 @@ func (x *Exchange) queueUnaligned(b *xBarrierRun) error {
 			x.mu.Unlock()
 			continue
 		}
+		var drained []xItem
 	drain:
 		for {
 			select {
 			case q := <-s.q:
-				// still pending: the subtask processes it after the barrier; appended to what an earlier barrier
-				// that was given up overtook (not processed yet either)
-				s.overtaken = append(s.overtaken, q)
+				drained = append(drained, q)
 			default:
 				break drain
 			}
 		}
+		if hasWatermark(s.overtaken) || hasWatermark(drained) {
+			// a watermark in flight: this subtask takes this barrier aligned, behind what is queued (the
+			// items go back in order: the queue had room for them and only this goroutine sends now)
+			unalignedFellBack.Add(1)
+			for _, q := range drained {
+				s.q <- q
+			}
+			x.mu.Unlock()
+			if err := x.send(k, it); err != nil {
+				return err
+			}
+			x.mu.Lock()
+			if s.finished {
+				x.discard(s)
+			}
+			x.mu.Unlock()
+			continue
+		}
+		// still pending: the subtask processes them after the barrier; appended to what an earlier barrier
+		// that was given up overtook (not processed yet either)
+		s.overtaken = append(s.overtaken, drained...)
 		x.pending.Add(1)
 		select {
 		case s.q <- it:
@@ -99,6 +124,11 @@ func (x *Exchange) queueUnaligned(b *xBarrierRun) error {
 		x.mu.Unlock()
 	}
 	return nil
+}
+
+// hasWatermark reports whether items hold a watermark.
+func hasWatermark(items []xItem) bool {
+	return slices.ContainsFunc(items, func(it xItem) bool { return it.kind == xWatermark })
 }
 
 // recordChannels encodes what subtask s's barrier overtook as its channel state at barrier b.
