@@ -592,7 +592,7 @@ func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaim
 			}
 		}
 	}
-	g.dropChannelState() // exchange_barrier.go: a test hook
+	g.dropChannelState(cp.Metadata.CheckpointID) // exchange_barrier.go
 	return nil
 }
 

@@ -311,9 +311,10 @@ var unalignedAll = false
 // loses the rows the barriers overtook).
 var noChannelReplay = false
 
-// dropChannelState applies noChannelReplay after a restore.
-func (g *graph) dropChannelState() {
-	if noChannelReplay {
+// dropChannelState drops the restored channel state of checkpoint id when
+// 'execution.checkpointing.recover-without-channel-state.checkpoint-id' names it (or noChannelReplay is set).
+func (g *graph) dropChannelState(id int64) {
+	if noChannelReplay || g.ckpt != nil && g.ckpt.cfg.noChannelsOf == id {
 		for _, r := range g.exchanges {
 			r.x.DropChannelState()
 		}
