@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -167,8 +168,8 @@ func settledUpsert(t *testing.T, j *Job, addr, topic string, rows int64) map[str
 }
 
 // TestUnalignedExactlyOnceRestart: TestBarrierExactlyOnceRestart's GROUP BY into upsert-kafka, join into
-// exactly-once kafka and GROUP BY into GROUP BY (the first level unaligned, the second aligned) with
-// unaligned checkpoints every 20 ms, at parallelism 2 and 3: input arriving while the job runs, slow keyed
+// exactly-once kafka (at parallelism 2 and 3) and GROUP BY into GROUP BY (the first level unaligned, the
+// second aligned; at parallelism 2) with unaligned checkpoints every 20 ms: input arriving while the job runs, slow keyed
 // subtasks with full queues, a failure three quarters into the input and an in-process restart from the
 // latest checkpoint: every order counted once, exact aggregates. The barriers overtook queued items and
 // channel state was written (counted over the test); the replays are logged.
@@ -181,6 +182,9 @@ func TestUnalignedExactlyOnceRestart(t *testing.T) {
 			{"join-kafka-eo", `INSERT INTO pairs SELECT a.id, a.user_id, pace(b.amount) FROM p a JOIN p b ON a.id = b.id`},
 			{"twolevel-upsert", `INSERT INTO levels SELECT pace(cnt), COUNT(*) FROM (SELECT user_id, pace(COUNT(*)) AS cnt FROM p GROUP BY user_id) GROUP BY cnt`},
 		} {
+			if tc.name == "twolevel-upsert" && par == 3 {
+				continue // the longest case (8-16 s): at P = 2 only
+			}
 			t.Run(fmt.Sprintf("%s/P%d", tc.name, par), func(t *testing.T) {
 				addr := exchangeBroker(t)
 				var failed atomic.Int32
@@ -246,10 +250,10 @@ func TestUnalignedExactlyOnceRestart(t *testing.T) {
 // into upsert-kafka at parallelism 2 with slow keyed subtasks (full queues) and checkpoints every 20 ms while
 // the input arrives, with aligned and with unaligned barriers, twice each; the totals are exact either way.
 //
-//	go test ./engine -run TestUnalignedCheckpointDurationLog -v
+//	SLUICE_MEASURE_UNALIGNED=1 go test ./engine -run TestUnalignedCheckpointDurationLog -v
 func TestUnalignedCheckpointDurationLog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a measurement")
+	if os.Getenv("SLUICE_MEASURE_UNALIGNED") == "" {
+		t.Skip("a measurement (20 s): SLUICE_MEASURE_UNALIGNED=1 go test ./engine -run TestUnalignedCheckpointDurationLog -v")
 	}
 	const n, chunk = 12000, 300
 	for _, round := range []int{1, 2} {
