@@ -277,7 +277,10 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 			// closed until the graph is stopping
 			reopen = func() {}
 		}
-		pos, gs, gatePre, release, err = g.barrierCut(pctx, id, reopen, drain)
+		// unaligned: periodic durable checkpoints only (savepoints are aligned, as in Flink; a commit cycle
+		// writes no channel state)
+		unaligned := (c.cfg.unaligned || unalignedAll) && durable && !savepoint && !drain && !stop
+		pos, gs, gatePre, release, err = g.barrierCut(pctx, id, reopen, drain, unaligned)
 		defer func() {
 			if !kept {
 				release()
@@ -592,6 +595,7 @@ func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaim
 			}
 		}
 	}
+	g.dropChannelState(cp.Metadata.CheckpointID) // exchange_barrier.go
 	return nil
 }
 
@@ -754,6 +758,9 @@ func (s *Session) noteIneffectiveState(g *graph, cfg checkpointConfig) {
 	}
 	if _, set := s.opts["sluice.batch.savepoint-dir"]; set {
 		warn("'sluice.batch.savepoint-dir' applies to BATCH runs; this job runs in streaming mode and writes no batch savepoint")
+	}
+	if cfg.unaligned && cfg.interval > 0 {
+		g.noteUnaligned(warn) // exchange_barrier.go
 	}
 	if cfg.ttl > 0 {
 		for _, n := range g.noTTL {

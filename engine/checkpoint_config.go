@@ -24,6 +24,8 @@ type checkpointConfig struct {
 	maxParallelism  int
 	ttl             time.Duration
 	commitEvery     time.Duration // with checkpointing off: how often sink writes are flushed and offsets committed
+	unaligned       bool          // execution.checkpointing.unaligned.enabled (exchange_barrier.go)
+	noChannelsOf    int64         // execution.checkpointing.recover-without-channel-state.checkpoint-id (-1: none)
 }
 
 // defaultCommitInterval is how often, with checkpointing off, a streaming job flushes its sinks and then
@@ -40,7 +42,8 @@ func (s *Session) checkpointConfig() (checkpointConfig, error) {
 		tolerable: st.TolerableFailed, retention: st.Retention, dir: st.Dir, savepointDir: st.SavepointDir,
 		numRetained: st.NumRetained, restorePath: st.RestorePath, ignoreUnclaimed: st.IgnoreUnclaimed,
 		backend: st.Backend, incremental: st.Incremental, maxParallelism: st.MaxParallelism, ttl: st.StateTTL,
-		commitEvery: defaultCommitInterval,
+		commitEvery: defaultCommitInterval, unaligned: st.Unaligned,
+		noChannelsOf: st.NoChannelsOf,
 	}
 	if c.interval > 0 {
 		c.commitEvery = c.interval

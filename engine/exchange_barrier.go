@@ -226,7 +226,10 @@ func (g *graph) cutGateState() (gateState, error) {
 //
 // The positions of sources that push under the graph lock are not in pos (the caller reads them under its
 // final lock); pre holds what the sinks written by source subtasks pre-committed at the gate.
-func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain bool) (pos map[*participant][]byte, gs gateState, pre map[*participant][]byte, release func(), err error) {
+//
+// With unaligned the barriers overtake what is queued in the exchanges that can record it (exec:
+// exchange_unaligned.go); the others keep aligned barriers.
+func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain, unaligned bool) (pos map[*participant][]byte, gs gateState, pre map[*participant][]byte, release func(), err error) {
 	release = sync.OnceFunc(func() {
 		for _, r := range g.barrierExchanges() {
 			r.x.ReleaseBarrier()
@@ -278,7 +281,7 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 	}
 	// No keyed subtask needs the graph lock to make room in its queue: the barriers go in without it.
 	for _, r := range g.barrierExchanges() {
-		if err := r.x.StartBarrier(id, drain); err != nil {
+		if err := r.x.StartBarrier(id, drain, unaligned); err != nil {
 			return nil, nil, nil, release, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
@@ -298,6 +301,41 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 	}
 	barrierCutsTaken.Add(1)
 	return pos, gs, pre, release, nil
+}
+
+// unalignedAll makes every periodic durable checkpoint unaligned, as the option does (a test hook: the
+// barrier tests run with unaligned barriers).
+var unalignedAll = false
+
+// noChannelReplay drops the channel state of restored unaligned checkpoints (a test hook: the restored job
+// loses the rows the barriers overtook).
+var noChannelReplay = false
+
+// dropChannelState drops the restored channel state of checkpoint id when
+// 'execution.checkpointing.recover-without-channel-state.checkpoint-id' names it (or noChannelReplay is set).
+func (g *graph) dropChannelState(id int64) {
+	if noChannelReplay || g.ckpt != nil && g.ckpt.cfg.noChannelsOf == id {
+		for _, r := range g.exchanges {
+			r.x.DropChannelState()
+		}
+	}
+}
+
+// noteUnaligned warns at job start about the parts of the graph that 'execution.checkpointing.unaligned.enabled'
+// does not make unaligned: a graph whose checkpoints keep the quiesce, and exchanges fed by keyed subtasks
+// (their barriers are aligned) or without state of their own.
+func (g *graph) noteUnaligned(warn func(format string, args ...any)) {
+	if !g.barrierCheckpoints() {
+		if len(g.exchanges) > 0 {
+			warn("'execution.checkpointing.unaligned.enabled' has no effect on this job: its checkpoints wait until no row is in flight (this graph's sources are not cut with barriers)")
+		}
+		return
+	}
+	for _, r := range g.barrierExchanges() {
+		if !r.x.CanUnalign() {
+			warn("'execution.checkpointing.unaligned.enabled': the barriers of %s stay aligned (unaligned barriers apply to exchanges fed by source subtasks into a keyed operator with state; not to those fed by keyed subtasks)", r.name)
+		}
+	}
 }
 
 // barrierExchanges returns the exchanges that take barriers: all but the sinks' own subtasks fed from under

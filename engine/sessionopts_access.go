@@ -103,6 +103,8 @@ type checkpointSettings struct {
 	NumRetained     int
 	Backend         string // hashmap or rocksdb
 	Incremental     bool
+	Unaligned       bool   // execution.checkpointing.unaligned.enabled
+	NoChannelsOf    int64  // execution.checkpointing.recover-without-channel-state.checkpoint-id
 	RestorePath     string // execution.savepoint.path as a local directory; "" when not set
 	IgnoreUnclaimed bool
 	MaxParallelism  int           // key groups
@@ -155,6 +157,8 @@ func sessionCheckpointing(opts map[string]string) (checkpointSettings, error) {
 	c.MaxParallelism = num("pipeline.max-parallelism")
 	c.StateTTL = dur("table.exec.state.ttl")
 	c.BatchSavepoint = dir("sluice.batch.savepoint-dir")
+	c.Unaligned = flag("execution.checkpointing.unaligned.enabled")
+	c.NoChannelsOf = int64(num("execution.checkpointing.recover-without-channel-state.checkpoint-id"))
 	for _, err := range errs {
 		if err != nil {
 			return c, err

@@ -220,7 +220,7 @@ func TestSessionAccessors(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := checkpointSettings{Interval: 2 * time.Second, Mode: "EXACTLY_ONCE", Timeout: 10 * time.Minute, Retention: "NO_EXTERNALIZED_CHECKPOINTS",
-		Dir: "/var/lib/sluice/chk", NumRetained: 1, Backend: "rocksdb", Incremental: true, RestorePath: "/tmp/sp one/chk-3",
+		Dir: "/var/lib/sluice/chk", NumRetained: 1, Backend: "rocksdb", Incremental: true, NoChannelsOf: -1, RestorePath: "/tmp/sp one/chk-3",
 		MaxParallelism: 128, StateTTL: 1500 * time.Millisecond}
 	if c != want {
 		t.Errorf("checkpoint settings:\n got %+v\nwant %+v", c, want)

@@ -115,6 +115,10 @@ type xSub struct {
 	endsLeft int
 	finished bool // the operator ended (under Exchange.mu)
 	xAlign        // checkpoint barrier alignment (exchange_barrier.go)
+	// unaligned barriers (exchange_unaligned.go): the items the queued barrier overtook (under Exchange.mu),
+	// and the channel state of a restored checkpoint, replayed before the queue
+	overtaken []xItem
+	restored  []xItem
 }
 
 // NewExchange builds n keyed subtasks. mk builds subtask k's operator in front of outs[k] and returns its
@@ -183,6 +187,9 @@ func (x *Exchange) Run(ctx context.Context) error {
 }
 
 func (x *Exchange) loop(ctx context.Context, s *xSub) error {
+	if done, err := x.replayRestored(ctx, s); err != nil || done { // exchange_unaligned.go
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -51,6 +51,11 @@ type xBarrierRun struct {
 	// closed once every subtask but the first took the barrier (the first writes the sum)
 	late   []int64
 	others chan struct{}
+	// unaligned (exchange_unaligned.go): the barrier went to the head of every queue; per subtask the
+	// channel state (the items it overtook), encoded by the subtask when it takes the barrier
+	unaligned bool
+	chans     [][]byte
+	chanN     []int64 // per subtask, the items in chans
 }
 
 // take marks subtask k as having taken the barrier (under Exchange.mu).
@@ -157,10 +162,17 @@ func (x *Exchange) fromSources() bool {
 // With drain every subtask sends the maximum watermark into its operator when it takes the barrier, before
 // its state is written or it waits (STOP ... WITH SAVEPOINT WITH DRAIN: windows and timers fire before the
 // cut, as the quiesce's Drain makes them).
-func (x *Exchange) StartBarrier(id int64, drain bool) error {
+//
+// With unaligned the barrier overtakes what is queued when the exchange can record it as channel state
+// (exchange_unaligned.go: every side fed by source subtasks, the operators' state written by State); other
+// exchanges keep the aligned barrier. Never with drain (savepoints are aligned).
+func (x *Exchange) StartBarrier(id int64, drain, unaligned bool) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	b := &xBarrierRun{id: id, taken: make([]bool, len(x.subs)), left: len(x.subs), reached: make(chan struct{}), release: make(chan struct{}), drain: drain}
+	if unaligned && !drain && x.CanUnalign() {
+		b.unaligned, b.chans, b.chanN = true, make([][]byte, len(x.subs)), make([]int64, len(x.subs))
+	}
 	if x.forward != nil {
 		b.snaps, b.snapped = make([][]stateEntry, len(x.subs)), make([]bool, len(x.subs))
 		b.wms = make([][]int64, len(x.subs))
@@ -193,6 +205,9 @@ func (x *Exchange) QueueBarrier() error {
 	}
 	if !x.fromSources() {
 		return nil
+	}
+	if b.unaligned {
+		return x.queueUnaligned(b) // exchange_unaligned.go
 	}
 	for k, s := range x.subs {
 		it := xItem{kind: xBarrier, from: -1, wm: b.id}
@@ -293,9 +308,22 @@ func (x *Exchange) holds(s *xSub, it xItem) bool {
 func (x *Exchange) barrier(ctx context.Context, s *xSub, it xItem) error {
 	x.mu.Lock()
 	b := x.bar
+	var over []xItem
+	if it.from < 0 {
+		over, s.overtaken = s.overtaken, nil // exchange_unaligned.go: what this barrier overtook
+	}
 	x.mu.Unlock()
+	if len(over) > 0 {
+		// processed after the barrier, before the rest of the queue (the exchange has no aligned side, so
+		// nothing else is held)
+		s.held = append(over, s.held...)
+		s.replays = true
+	}
 	if b == nil || b.id != it.wm {
 		return nil // of a checkpoint that gave up (released)
+	}
+	if b.unaligned {
+		x.recordChannels(b, s, over) // exchange_unaligned.go
 	}
 	s.cur = b
 	if it.from < 0 {
@@ -490,13 +518,10 @@ func (x *Exchange) replay(ctx context.Context, s *xSub) (bool, error) {
 	return false, nil
 }
 
-// barrierState returns the current barrier when the subtasks' states were written at it.
+// barrierState returns the current barrier (nil: none).
 func (x *Exchange) barrierState() *xBarrierRun {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.bar == nil || x.bar.snaps == nil {
-		return nil
-	}
 	return x.bar
 }
 

@@ -32,16 +32,30 @@ func (e *exchangeState) Watermark(int64) error       { return nil }
 func (e *exchangeState) End() error                  { return nil }
 
 func (e *exchangeState) SnapshotState(w state.Writer) error {
-	if b := e.x.barrierState(); b != nil {
-		return e.x.writeAtBarrier(b, e.ops, w) // exchange_barrier.go: the subtasks ran on after their barrier
+	b := e.x.barrierState()
+	var err error
+	if b != nil && b.snaps != nil {
+		err = e.x.writeAtBarrier(b, e.ops, w) // exchange_barrier.go: the subtasks ran on after their barrier
+	} else {
+		err = snapshotSubtasks(e.ops, w)
 	}
-	return snapshotSubtasks(e.ops, w)
+	if err == nil && b != nil && b.unaligned {
+		err = e.x.writeChannels(b, w) // exchange_unaligned.go: the items the barriers overtook
+	}
+	return err
 }
 
 func (e *exchangeState) RestoreState(r state.Reader) error {
-	return restoreSubtasks(e.ops, func(key []byte) int {
+	es, chans, err := splitChannelState(r) // exchange_unaligned.go
+	if err != nil {
+		return err
+	}
+	if err := restoreSubtasks(e.ops, func(key []byte) int {
 		return Subtask(state.KeyGroup(key, e.x.maxPar), e.x.maxPar, len(e.ops))
-	}, r)
+	}, entriesReader(es)); err != nil {
+		return err
+	}
+	return e.x.restoreChannels(chans)
 }
 
 // snapshotSubtasks writes the state of a keyed operator's subtasks as one operator's: the operator-wide

@@ -37,6 +37,13 @@ func (x *Exchange) finish(s *xSub) {
 	if x.bar != nil {
 		x.bar.take(s.idx) // its state is final: a barrier behind its end finds it as it is now
 	}
+	// what an unaligned barrier overtook behind its end: ticks and barriers only (every sender ended)
+	for range s.overtaken {
+		if x.pending.Add(-1) == 0 {
+			x.cond.Broadcast()
+		}
+	}
+	s.overtaken = nil
 	x.discard(s)
 }
 
