@@ -217,26 +217,34 @@ func (x *Exchange) QueueBarrier() error {
 			x.mu.Unlock()
 			continue
 		}
-		x.pending.Add(1)
-		select {
-		case s.q <- it:
-			x.mu.Unlock()
-			continue
-		default:
-			x.pending.Add(-1)
-		}
-		x.mu.Unlock()
-		// The queue is full: wait for room without the lock (finish takes it).
-		if err := x.send(k, it); err != nil {
+		if err := x.queueItem(k, s, it); err != nil {
 			return err
 		}
-		x.mu.Lock()
-		if s.finished {
-			// it ended (taking the barrier in finish) before this item landed: nothing reads its queue
-			x.discard(s)
-		}
-		x.mu.Unlock()
 	}
+	return nil
+}
+
+// queueItem queues barrier item it for running subtask k, s (called with x.mu held; it returns with x.mu
+// released): at once when its queue has room, else waiting for room without the lock (finish takes it).
+func (x *Exchange) queueItem(k int, s *xSub, it xItem) error {
+	x.pending.Add(1)
+	select {
+	case s.q <- it:
+		x.mu.Unlock()
+		return nil
+	default:
+		x.pending.Add(-1)
+	}
+	x.mu.Unlock()
+	if err := x.send(k, it); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	if s.finished {
+		// it ended (taking the barrier in finish) before this item landed: nothing reads its queue
+		x.discard(s)
+	}
+	x.mu.Unlock()
 	return nil
 }
 

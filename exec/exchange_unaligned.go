@@ -104,24 +104,10 @@ func (x *Exchange) queueUnaligned(b *xBarrierRun) error {
 		// still pending: the subtask processes them after the barrier; appended to what an earlier barrier
 		// that was given up overtook (not processed yet either)
 		s.overtaken = append(s.overtaken, drained...)
-		x.pending.Add(1)
-		select {
-		case s.q <- it:
-			x.mu.Unlock()
-			continue
-		default:
-			x.pending.Add(-1)
-		}
-		x.mu.Unlock()
-		// a tick came in meanwhile and the queue is full again: the barrier goes behind it
-		if err := x.send(k, it); err != nil {
+		// (when a tick came in meanwhile and the queue is full again, the barrier goes behind it)
+		if err := x.queueItem(k, s, it); err != nil {
 			return err
 		}
-		x.mu.Lock()
-		if s.finished {
-			x.discard(s)
-		}
-		x.mu.Unlock()
 	}
 	return nil
 }
