@@ -187,22 +187,8 @@ func TestUnalignedExactlyOnceRestart(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/P%d", tc.name, par), func(t *testing.T) {
 				addr := exchangeBroker(t)
-				var failed atomic.Int32
-				var cutsBefore atomic.Int64
-				cuts := barrierCutsTaken.Load()
 				s0 := exec.UnalignedTotals()
-				var calls atomic.Int64
-				pace, err := expr.NewUDF("pace", func(v int64) (int64, error) {
-					time.Sleep(30 * time.Microsecond)
-					if calls.Add(1) == n*3/4 && failed.CompareAndSwap(0, 1) {
-						cutsBefore.Store(barrierCutsTaken.Load() - cuts)
-						return 0, fmt.Errorf("injected failure after %d rows", n*3/4)
-					}
-					return v, nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				fail, pace := newFailOnce(t, 30*time.Microsecond, n*3/4)
 				produceExchangeOrders(t, addr, "ord", 0, chunk)
 				s, notice := barrierSession(t, addr, par, "20 ms", pace)
 				execScript(t, s, unalignedOn)
@@ -223,10 +209,8 @@ func TestUnalignedExactlyOnceRestart(t *testing.T) {
 				default:
 					waitPairs(t, addr, n)
 				}
-				if failed.Load() != 1 || j.Metrics().Restarts != 1 {
-					t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", failed.Load(), j.Metrics().Restarts, notice)
-				}
-				if got := cutsBefore.Load(); got < 1 {
+				fail.checkOneRestart(t, j, notice)
+				if got := fail.cutsBefore.Load(); got < 1 {
 					t.Fatalf("%d checkpoints cut with barriers before the failure, want at least 1", got)
 				}
 				if tc.name == "twolevel-upsert" && !strings.Contains(notice.String(), "stay aligned") {
