@@ -3,13 +3,10 @@ package crashtest
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluicesql/sluice/internal/proctest"
 )
 
 // scaleOutJoinQuery joins every order with its user's carrier (both insert-only kafka tables) into the
@@ -77,22 +74,7 @@ func TestScaleOutJoinKill(t *testing.T) {
 	produce(t, addr, "orders", orders(0, 4000, users))
 	f := feed(t, addr, "orders", 4000, users)
 	sql := scaleOutScript(addr, scaleOutJoinQuery)
-	var members []*proctest.Client
-	for range 3 {
-		c := proctest.Start(t, clientBin, dir, sql)
-		defer c.Kill()
-		members = append(members, c)
-	}
-	if !waitFor(30*time.Second, func() bool {
-		for _, c := range members {
-			if !strings.Contains(c.Output(), "restored partitions") {
-				return false
-			}
-		}
-		return len(consume(t, addr, "shipped", true)) > 0
-	}) {
-		t.Fatalf("the members did not start working:\n%s\n---\n%s\n---\n%s", indent(members[0].Output()), indent(members[1].Output()), indent(members[2].Output()))
-	}
+	members := startMembers(t, dir, sql, "restored partitions", func() bool { return len(consume(t, addr, "shipped", true)) > 0 })
 	time.Sleep(time.Second)
 	before := []int{restoredEntries(members[1].Output()), restoredEntries(members[2].Output())}
 	members[0].Kill()

@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluicesql/sluice/internal/proctest"
 )
 
 // A scale-out session window aggregate (engine/scaleout_session.go) run by three sql-client processes.
@@ -187,22 +184,7 @@ func runSessionKill(t *testing.T, upsert bool) {
   'connector' = 'kafka', 'topic' = 'clicks', 'properties.bootstrap.servers' = 'ADDR',
   'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
 		sink, insert)
-	var members []*proctest.Client
-	for range 3 {
-		c := proctest.Start(t, clientBin, dir, sql)
-		defer c.Kill()
-		members = append(members, c)
-	}
-	if !waitFor(30*time.Second, func() bool {
-		for _, c := range members {
-			if !strings.Contains(c.Output(), "restored partitions") {
-				return false
-			}
-		}
-		return len(consume(t, addr, "sess", true)) > 50
-	}) {
-		t.Fatalf("the members did not start working:\n%s\n---\n%s\n---\n%s", indent(members[0].Output()), indent(members[1].Output()), indent(members[2].Output()))
-	}
+	members := startMembers(t, dir, sql, "restored partitions", func() bool { return len(consume(t, addr, "sess", true)) > 50 })
 	time.Sleep(2 * time.Second) // the group settles: every member owns partitions
 	members[0].Kill()
 	killedAt := time.Now()

@@ -3,11 +3,8 @@ package crashtest
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/sluicesql/sluice/internal/proctest"
 )
 
 // scaleOutCopyQuery is a stateless scale-out plan: a filter and a projection from 'orders' into the append
@@ -69,22 +66,7 @@ func TestScaleOutStatelessKill(t *testing.T) {
 	produce(t, addr, "orders", orders(0, 4000, users))
 	f := feed(t, addr, "orders", 4000, users)
 	sql := scaleOutScript(addr, scaleOutCopyQuery)
-	var members []*proctest.Client
-	for range 3 {
-		c := proctest.Start(t, clientBin, dir, sql)
-		defer c.Kill()
-		members = append(members, c)
-	}
-	if !waitFor(30*time.Second, func() bool {
-		for _, c := range members {
-			if !strings.Contains(c.Output(), "a stateless plan (no repartition or changelog topic") {
-				return false
-			}
-		}
-		return len(consume(t, addr, "copy", true)) > 4000
-	}) {
-		t.Fatalf("the members did not start working:\n%s\n---\n%s\n---\n%s", indent(members[0].Output()), indent(members[1].Output()), indent(members[2].Output()))
-	}
+	members := startMembers(t, dir, sql, "a stateless plan (no repartition or changelog topic", func() bool { return len(consume(t, addr, "copy", true)) > 4000 })
 	time.Sleep(2 * time.Second) // the group settles: every member owns partitions
 	members[0].Kill()
 	killedAt := time.Now()

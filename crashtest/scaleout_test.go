@@ -158,23 +158,8 @@ func scaleOutKillRun(t *testing.T, query string, users int, working func(addr st
 	produce(t, addr, "orders", orders(0, 4000, users))
 	f := feed(t, addr, "orders", 4000, users)
 	sql := scaleOutScript(addr, query)
-	var members []*proctest.Client
-	for range 3 {
-		c := proctest.Start(t, clientBin, dir, sql)
-		t.Cleanup(c.Kill)
-		members = append(members, c)
-	}
 	// Every member has joined and worked when each has restored (or created) its partitions' state.
-	if !waitFor(30*time.Second, func() bool {
-		for _, c := range members {
-			if !strings.Contains(c.Output(), "restored partitions") {
-				return false
-			}
-		}
-		return working(addr)
-	}) {
-		t.Fatalf("the members did not start working:\n%s\n---\n%s\n---\n%s", indent(members[0].Output()), indent(members[1].Output()), indent(members[2].Output()))
-	}
+	members := startMembers(t, dir, sql, "restored partitions", func() bool { return working(addr) })
 	time.Sleep(time.Second)
 	before := []int{restoredEntries(members[1].Output()), restoredEntries(members[2].Output())}
 	members[0].Kill()

@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluicesql/sluice/internal/proctest"
 )
 
 // A scale-out window aggregate (engine/scaleout_window.go) run by three sql-client processes.
@@ -154,22 +151,7 @@ func runWindowKill(t *testing.T, idle bool) {
   'connector' = 'kafka', 'topic' = 'wins', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
 		`INSERT INTO wins SELECT window_start, window_end, user_id, COUNT(*), SUM(amount)
   FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, user_id;`)
-	var members []*proctest.Client
-	for range 3 {
-		c := proctest.Start(t, clientBin, dir, sql)
-		defer c.Kill()
-		members = append(members, c)
-	}
-	if !waitFor(30*time.Second, func() bool {
-		for _, c := range members {
-			if !strings.Contains(c.Output(), "restored partitions") {
-				return false
-			}
-		}
-		return len(consume(t, addr, "wins", true)) > 50
-	}) {
-		t.Fatalf("the members did not start working:\n%s\n---\n%s\n---\n%s", indent(members[0].Output()), indent(members[1].Output()), indent(members[2].Output()))
-	}
+	members := startMembers(t, dir, sql, "restored partitions", func() bool { return len(consume(t, addr, "wins", true)) > 50 })
 	time.Sleep(2 * time.Second) // the group settles: every member owns partitions
 	members[0].Kill()
 	killedAt := time.Now()
