@@ -78,8 +78,10 @@ func TestTwoPhaseParallelismProperty(t *testing.T) {
 				t.Fatalf("%s at parallelism %d: %d exchanges, %d chained two-phase aggregates built", q, par, n, c)
 			}
 			keyless := !strings.Contains(q, "GROUP BY")
-			if cb := localColumnBatches.Load() - cols; par > 1 && (cb > 0) != strings.Contains(q, "FROM oc") {
-				t.Fatalf("%s at parallelism %d: the chained locals took %d columnar batches", q, par, cb)
+			// (only "took columns" is checked: the counter is global, and a job another test left winding
+			// down can add to it while a query over a row table runs)
+			if cb := localColumnBatches.Load() - cols; par > 1 && strings.Contains(q, "FROM oc") && cb == 0 {
+				t.Fatalf("%s at parallelism %d: the chained locals took no columnar batches", q, par)
 			}
 			if par > 1 {
 				if !keyless {
