@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,18 +187,7 @@ func TestBarrierReusedScanSavepoint(t *testing.T) {
 	if r := reusedBuilt.Load() - reused; r != 1 {
 		t.Fatalf("%d reused scans run as subtasks, want 1", r)
 	}
-	var produced atomic.Int64
-	produced.Store(chunk)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c := chunk; c < n; c += chunk {
-			time.Sleep(10 * time.Millisecond)
-			produceExchangeOrders(t, addr, "ord", c, chunk)
-			produced.Store(int64(c + chunk))
-		}
-	}()
-	waitUntil(30*time.Second, func() bool { return produced.Load() >= n/2 })
+	fed := feedOrders(t, addr, chunk, n, chunk, n/2)
 	svs := barrierSavepoints.Load()
 	path, err := j.Stop(context.Background(), t.TempDir(), false)
 	if err != nil {
@@ -213,7 +201,7 @@ func TestBarrierReusedScanSavepoint(t *testing.T) {
 	}
 	st := j.CheckpointStats()
 	t.Logf("savepoint: sources held %s of %s", st.Pause, st.Total)
-	<-done
+	fed()
 	s2, notice2 := barrierSession(t, addr, 3, "20 ms", pace)
 	execScript(t, s2, strings.ReplaceAll(barrierReuseTables, "ADDR", addr)+fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
 	j2 := startInsert(t, s2, reuseGroupbyKeyless("p"))

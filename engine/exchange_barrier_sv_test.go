@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,19 +51,7 @@ func TestBarrierSavepointRestart(t *testing.T) {
 				execScript(t, s, alo)
 				j := startInsert(t, s, tc.insert)
 				// the input keeps arriving during and after the savepoint
-				var wg sync.WaitGroup
-				var produced atomic.Int64
-				produced.Store(chunk)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for c := chunk; c < n; c += chunk {
-						time.Sleep(10 * time.Millisecond)
-						produceExchangeOrders(t, addr, "ord", c, chunk)
-						produced.Store(int64(c + chunk))
-					}
-				}()
-				waitUntil(30*time.Second, func() bool { return produced.Load() >= n/2 })
+				fed := feedOrders(t, addr, chunk, n, chunk, n/2)
 				svs := barrierSavepoints.Load()
 				path, err := j.Stop(context.Background(), dir, false)
 				if err != nil {
@@ -78,7 +65,7 @@ func TestBarrierSavepointRestart(t *testing.T) {
 				}
 				st := j.CheckpointStats()
 				t.Logf("savepoint: sources held %s of %s", st.Pause, st.Total)
-				wg.Wait()
+				fed()
 				s2, notice2 := barrierSession(t, addr, 3, "1 h", pace)
 				execScript(t, s2, alo+fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
 				j2 := startInsert(t, s2, tc.insert)
@@ -397,19 +384,7 @@ func TestBarrierSavepointDrain(t *testing.T) {
   'key.format' = 'json', 'value.format' = 'json');
 `, "ADDR", addr))
 	j := startInsert(t, s, `INSERT INTO wins SELECT MIN(id), COUNT(*), SUM(amount) FROM TABLE(TUMBLE(TABLE o, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_id, window_start, window_end`)
-	var wg sync.WaitGroup
-	var produced atomic.Int64
-	produced.Store(chunk)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for c := chunk; c < n; c += chunk {
-			time.Sleep(10 * time.Millisecond)
-			produceExchangeOrders(t, addr, "ord", c, chunk)
-			produced.Store(int64(c + chunk))
-		}
-	}()
-	waitUntil(30*time.Second, func() bool { return produced.Load() >= n/2 })
+	fed := feedOrders(t, addr, chunk, n, chunk, n/2)
 	svs := barrierSavepoints.Load()
 	path, err := j.Stop(context.Background(), t.TempDir(), true)
 	if err != nil {
@@ -418,7 +393,7 @@ func TestBarrierSavepointDrain(t *testing.T) {
 	if err := j.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	fed()
 	if barrierSavepoints.Load() != svs+1 {
 		t.Fatal("the savepoint was not cut with barriers")
 	}

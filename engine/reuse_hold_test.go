@@ -203,19 +203,7 @@ END;`)
 	if r := reusedBuilt.Load() - reused; r != 1 {
 		t.Fatalf("%d reused scans run as subtasks, want 1", r)
 	}
-	var produced atomic.Int64
-	produced.Store(chunk)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for c := chunk; c < n; c += chunk {
-			time.Sleep(10 * time.Millisecond)
-			produceExchangeOrders(t, addr, "ord", c, chunk)
-			produced.Store(int64(c + chunk))
-		}
-	}()
-	waitUntil(30*time.Second, func() bool { return produced.Load() >= n/3 })
+	fed := feedOrders(t, addr, chunk, n, chunk, n/3)
 	held.Store(reusedRowsHeld.Load())
 	armed.Store(true)
 	if _, err := j.Stop(context.Background(), t.TempDir(), true); !errors.Is(err, injected) {
@@ -224,7 +212,7 @@ END;`)
 	if !failedStop.Load() || !heldAtStop.Load() {
 		t.Fatalf("the failed stop: failed %v, rows held at its cut %v; want both", failedStop.Load(), heldAtStop.Load())
 	}
-	wg.Wait()
+	fed()
 	waitUntil(10*time.Second, func() bool { return j.Metrics().Restarts >= 1 })
 	waitUpsert(t, addr, "totals", totalsWant(n))
 	if _, err := j.Stop(context.Background(), t.TempDir(), true); err != nil {

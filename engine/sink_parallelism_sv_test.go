@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,19 +43,7 @@ func TestSinkParallelismSavepointRescale(t *testing.T) {
 				if o := sinkOwnSubtasksBuilt.Load() - own; o != 3 {
 					t.Fatalf("%d sink subtasks built, want 3", o)
 				}
-				var wg sync.WaitGroup
-				var produced atomic.Int64
-				produced.Store(chunk)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for c := chunk; c < n; c += chunk {
-						time.Sleep(10 * time.Millisecond)
-						produceExchangeOrders(t, addr, "ord", c, chunk)
-						produced.Store(int64(c + chunk))
-					}
-				}()
-				waitUntil(30*time.Second, func() bool { return produced.Load() >= n/2 })
+				fed := feedOrders(t, addr, chunk, n, chunk, n/2)
 				path, err := j.Stop(context.Background(), t.TempDir(), false)
 				if err != nil {
 					t.Fatalf("stop: %v\n%s", err, notice)
@@ -65,7 +51,7 @@ func TestSinkParallelismSavepointRescale(t *testing.T) {
 				if err := j.Wait(context.Background()); err != nil {
 					t.Fatal(err)
 				}
-				wg.Wait()
+				fed()
 				s2, notice2 := barrierSession(t, addr, to.par, "50 ms", pace)
 				execScript(t, s2, tables(to.sinkPar)+fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
 				own = sinkOwnSubtasksBuilt.Load()

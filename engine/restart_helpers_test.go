@@ -48,3 +48,23 @@ func (p *failOnce) checkOneRestart(t *testing.T, j *Job, notice fmt.Stringer) {
 		t.Fatalf("failures injected %d, restarts %d; want 1 and 1\n%s", p.failed.Load(), j.Metrics().Restarts, notice)
 	}
 }
+
+// feedOrders keeps the input arriving: a goroutine produces orders [from, n) into topic "ord", chunk by
+// chunk, one every 10 ms; feedOrders returns once at least upTo orders (counting those below from) were
+// produced, and wait waits for the rest.
+func feedOrders(t *testing.T, addr string, from, n, chunk, upTo int) (wait func()) {
+	t.Helper()
+	var produced atomic.Int64
+	produced.Store(int64(from))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := from; c < n; c += chunk {
+			time.Sleep(10 * time.Millisecond)
+			produceExchangeOrders(t, addr, "ord", c, chunk)
+			produced.Store(int64(c + chunk))
+		}
+	}()
+	waitUntil(30*time.Second, func() bool { return produced.Load() >= int64(upTo) })
+	return func() { <-done }
+}
