@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
-	"github.com/sluicesql/sluice/types"
 )
 
 // A scale-out SESSION window aggregate (the SESSION window TVF, or the legacy GROUP BY SESSION(...), over one
@@ -24,9 +22,9 @@ import (
 // would: a row is late (dropped, counted) when its own window ends at or before the restored fired watermark,
 // as before the rebalance.
 //
-// The changelog is written incrementally (sessionDirty): per transaction the entries of the partition keys
-// that got a row or whose session fired, and the operator-wide entry, not a snapshot of every open session
-// (BenchmarkScaleOutSessionCommit).
+// The changelog is written incrementally (windowDirty, scaleout_window_dirty.go, as for the other window
+// aggregates): per transaction the entries of the partition keys that got a row or whose session fired, and
+// the operator-wide entry, not a snapshot of every open session (BenchmarkScaleOutSessionCommit).
 //
 // Session aggregates whose calls do not merge their accumulators (DISTINCT, FIRST_VALUE, LAST_VALUE,
 // LISTAGG, COLLECT), with a filter between the window and the aggregate, or grouped by other columns than
@@ -73,47 +71,3 @@ func sessionRefusal(w *planner.WindowAggregate) string {
 	}
 	return "a filter between the window and the aggregate, or group keys other than the session's partition columns"
 }
-
-// sessionDirty follows a partition's session aggregate: it notes the partition key of every session that
-// fires (its output rows' group keys other than the window's) among the keys changed in the transaction,
-// whose entries writeWindowChangelog writes (exec.KeyedSnapshotter.SnapshotKeys), and passes the rows on.
-type sessionDirty struct {
-	keyed exec.KeyedSnapshotter
-	dirty map[string]struct{} // the partition keys changed since the last transaction
-	pos   []int               // the output columns of the partition key
-	types []types.Type
-	kb    []byte
-	out   changelog.Output
-}
-
-// newSessionDirty returns the key tracker of a session partition whose aggregate writes to out.
-func (m *member) newSessionDirty(out changelog.Output) *sessionDirty {
-	w := m.plan.win
-	sk := &sessionDirty{dirty: map[string]struct{}{}, out: out}
-	for i, k := range w.agg.Keys {
-		if i != w.startKey && i != w.agg.WindowEndKey {
-			sk.pos, sk.types = append(sk.pos, i), append(sk.types, m.inTypes[k])
-		}
-	}
-	return sk
-}
-
-// mark notes that partition key k changed.
-func (s *sessionDirty) mark(k []byte) {
-	if _, ok := s.dirty[string(k)]; !ok {
-		s.dirty[string(k)] = struct{}{}
-	}
-}
-
-func (s *sessionDirty) Push(b *changelog.Batch) error {
-	for i := range b.Rows {
-		s.kb = s.kb[:0]
-		for j, c := range s.pos {
-			s.kb = types.AppendKey(s.kb, b.Rows[i].Vals[c], s.types[j])
-		}
-		s.mark(s.kb)
-	}
-	return s.out.Push(b)
-}
-func (s *sessionDirty) Watermark(ts int64) error { return s.out.Watermark(ts) }
-func (s *sessionDirty) End() error               { return s.out.End() }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"math"
 	"time"
 
@@ -32,9 +31,10 @@ import (
 // fires its windows (exec.NewWindowAgg) at the minimum over all partitions of the source topics (their
 // count from metadata), as Flink's per-channel minimum: a source partition that sent nothing yet holds every
 // window back. The state of a partition (the open windows' groups, the fired watermark and the source
-// watermarks) is backed by the changelog topic: per transaction the member writes the entries that changed
-// since the last one and tombstones for those that went (fired windows), comparing a full snapshot of the
-// partition's open windows with what its changelog holds.
+// watermarks) is backed by the changelog topic: per transaction the member writes the entries of the groups
+// that got a row or whose window fired (a tombstone for a group that went), noted by windowDirty
+// (scaleout_window_dirty.go), and the partition's operator-wide entries that changed; a transaction costs in
+// proportion to what it changed, not to the partition's open windows.
 
 // scaleOutWatermark is the kind byte of a watermark record on the repartition topic (row kinds are 0-3).
 const scaleOutWatermark = 0xFF
@@ -165,10 +165,11 @@ type winPart struct {
 	srcWM   map[uint32]int64 // the latest watermark of each source partition
 	idle    map[uint32]bool  // the source partitions announced idle and without a watermark record since
 	applied int64            // the watermark given to agg
-	// last are the entries the changelog partition holds (namespace byte + key); of a session partition
-	// only those outside namespace 0 (its partition keys' entries are written as they change, by sess).
-	last map[string][]byte
-	sess *sessionDirty // a session aggregate's changed partition keys (scaleout_session.go), else nil
+	// last are the entries outside namespace 0 that the changelog partition holds (namespace byte + key):
+	// the operator-wide ones (the aggregate's meta entry, the source watermarks), compared with the current
+	// ones per transaction. The aggregate's entries (namespace 0) are written as they change, by dirty.
+	last  map[string][]byte
+	dirty *windowDirty
 }
 
 // setupWindow prepares the member's window stages (submitScaleOut): the source partition ids need the
@@ -350,12 +351,12 @@ func (m *member) newWinPart() (*winPart, error) {
 	}
 	var agg changelog.Output
 	var err error
-	var sk *sessionDirty
-	if w := m.plan.win; w.session {
-		sk = m.newSessionDirty(m.postOutput())
-		agg, err = exec.NewSessionWindowAgg(cfg, a.Spec, w.startKey, a.WindowEndKey, sk)
+	d := m.newWindowDirty(m.postOutput()) // scaleout_window_dirty.go
+	w := m.plan.win
+	if w.session {
+		agg, err = exec.NewSessionWindowAgg(cfg, a.Spec, w.startKey, a.WindowEndKey, d)
 	} else {
-		agg, err = exec.NewWindowAgg(cfg, a.WindowEndKey, m.postOutput())
+		agg, err = exec.NewWindowAgg(cfg, a.WindowEndKey, d)
 	}
 	if err != nil {
 		return nil, err
@@ -364,12 +365,15 @@ func (m *member) newWinPart() (*winPart, error) {
 	if !ok {
 		return nil, fmt.Errorf("internal error: the window aggregate has no state snapshots")
 	}
-	if sk != nil {
-		if sk.keyed, ok = agg.(exec.KeyedSnapshotter); !ok {
-			return nil, fmt.Errorf("internal error: the session window aggregate has no keyed state snapshots")
-		}
+	if w.session {
+		d.session, ok = agg.(exec.KeyedSnapshotter)
+	} else {
+		d.window, ok = agg.(exec.WindowKeyedSnapshotter)
 	}
-	return &winPart{agg: agg, snap: snap, sess: sk, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
+	if !ok {
+		return nil, fmt.Errorf("internal error: the window aggregate has no keyed state snapshots")
+	}
+	return &winPart{agg: agg, snap: snap, dirty: d, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
 }
 
 // windowAggregate decodes repartition records, pushes rows into the partition's window aggregate and
@@ -406,9 +410,7 @@ func (m *member) windowAggregate(part int32, wp *winPart, recs []*kgo.Record) er
 		if err := m.appendRow(i, rec); err != nil {
 			return err
 		}
-		if wp.sess != nil {
-			wp.sess.mark(rec.Key) // the repartition key is the partition key
-		}
+		wp.dirty.markRow(rec.Key, m.batch.Rows[len(m.batch.Rows)-1].Vals)
 	}
 	if m.batch.Len() == 0 {
 		return nil
@@ -508,13 +510,9 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 				wp.applied = c
 			}
 		}
-		wp.last = entries[p]
-		if wp.sess != nil {
-			wp.last = map[string][]byte{}
-			for k, v := range entries[p] {
-				if len(k) > 0 && k[0] != 0 {
-					wp.last[k] = v
-				}
+		for k, v := range entries[p] {
+			if len(k) > 0 && k[0] != 0 {
+				wp.last[k] = v
 			}
 		}
 		keys += len(entries[p])
@@ -525,18 +523,13 @@ func (m *member) restoreWindow(ctx context.Context, parts []int32) error {
 	return nil
 }
 
-// writeWindowChangelog writes, for every partition that got records in this transaction, the changelog
-// entries that differ from what its changelog partition holds, and tombstones for the entries that went.
+// writeWindowChangelog writes, for every partition that got records in this transaction, the entries of the
+// aggregate that changed (windowDirty: a tombstone for one that went, a fired window's group or session) and
+// the operator-wide entries that differ from what its changelog partition holds.
 func (m *member) writeWindowChangelog() error {
 	for p, wp := range m.win.touched {
 		c := &entryCollector{cur: make(map[string][]byte, len(wp.last))}
-		var err error
-		if wp.sess != nil {
-			err = wp.sess.keyed.SnapshotMeta(c) // the keys' entries follow
-		} else {
-			err = wp.snap.SnapshotState(c)
-		}
-		if err != nil {
+		if err := wp.dirty.meta(c); err != nil {
 			return fmt.Errorf("state of partition %d: %w", p, err)
 		}
 		wp.snapshotSources(c.cur)
@@ -551,11 +544,8 @@ func (m *member) writeWindowChangelog() error {
 			}
 		}
 		wp.last = c.cur
-		if wp.sess != nil {
-			if err := wp.sess.keyed.SnapshotKeys(&changelogWriter{m: m, part: p}, maps.Keys(wp.sess.dirty)); err != nil {
-				return fmt.Errorf("state of partition %d: %w", p, err)
-			}
-			clear(wp.sess.dirty)
+		if err := wp.dirty.write(&changelogWriter{m: m, part: p}); err != nil {
+			return fmt.Errorf("state of partition %d: %w", p, err)
 		}
 	}
 	clear(m.win.touched)
