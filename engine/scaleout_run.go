@@ -141,7 +141,7 @@ func (m *member) prepare(ctx context.Context) error {
 		m.nparts = max(m.nparts, int32(len(d.Partitions)))
 		counts[t] = int32(len(d.Partitions))
 	}
-	if m.plan.win != nil {
+	if m.plan.win != nil || m.plan.ivl != nil {
 		m.setupWindow(m.loc, counts)
 	}
 	m.topicIDs = map[string]kadm.TopicID{}
@@ -218,6 +218,9 @@ func (m *member) prepare(ctx context.Context) error {
 		if j := m.plan.join; j != nil {
 			out = &joinRepartitioner{m: m, side: side, keys: [2][]int{j.LeftKeys, j.RightKeys}[side]}
 		}
+		if m.plan.ivl != nil {
+			out = m.intervalStage1(side) // scaleout_interval.go
+		}
 		for i := len(b.pre) - 1; i >= 0; i-- {
 			c := b.pre[i]
 			out = exec.NewCalc(c.Projects, c.Filter, out)
@@ -235,7 +238,7 @@ func (m *member) prepare(ctx context.Context) error {
 
 // stateless reports whether the plan has neither an aggregate nor a join: no repartition or changelog topic, no state.
 func (m *member) stateless() bool {
-	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.rank == nil
+	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.ivl == nil && m.plan.rank == nil
 }
 
 // dropState forgets the state of every stage-2 partition (it is restored from the changelog when a row
@@ -553,6 +556,10 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 	var err error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if err != nil || len(fp.Records) == 0 {
+			return
+		}
+		if m.rep != "" && fp.Topic == m.rep && m.plan.ivl != nil {
+			err = m.intervalJoin(fp.Partition, m.win.parts[fp.Partition], fp.Records)
 			return
 		}
 		if m.rep != "" && fp.Topic == m.rep && m.win != nil {

@@ -175,14 +175,16 @@ type winPart struct {
 // topics' partition counts.
 func (m *member) setupWindow(loc *time.Location, counts map[string]int32) {
 	ws := &winStage{loc: loc, base: map[string]uint32{}, srcWM: map[uint32]int64{}, sent: map[uint32]int64{},
-		idle: m.plan.win.idle, owned: map[uint32]time.Time{}, idleSent: map[uint32]bool{},
+		idle: m.plan.watermarkIdle(), owned: map[uint32]time.Time{}, idleSent: map[uint32]bool{},
 		parts: map[int32]*winPart{}, touched: map[int32]*winPart{}}
 	for _, t := range m.srcTopics {
 		ws.base[t] = uint32(ws.nsrc)
 		ws.nsrc += int(counts[t])
 	}
 	m.win = ws
-	m.inTypes = fieldTypes(m.plan.win.agg.Input.Fields())
+	if m.plan.win != nil { // an interval join's sides have their own types (sideTypes)
+		m.inTypes = fieldTypes(m.plan.win.agg.Input.Fields())
+	}
 }
 
 // windowStage1 is the stage-1 output of a window plan's branch: the WATERMARK's tracker, the Calcs and the
@@ -343,6 +345,9 @@ func (ws *winStage) assign(parts map[string][]int32, now time.Time) {
 // newWinPart builds the window aggregate of one partition; its output goes through the Calcs behind it to
 // the sink of the member's current session.
 func (m *member) newWinPart() (*winPart, error) {
+	if m.plan.ivl != nil {
+		return m.newIntervalPart() // scaleout_interval.go
+	}
 	a := m.plan.win.agg
 	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, InTypes: m.inTypes}
 	for _, k := range a.Keys {

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Scale-out interval joins (scaleout_interval.go): in-process members and a P=1 run of the same query, over
+// a Nexmark-like shape: auctions (2 partitions) JOIN bids (4 partitions) ON the auction id, the bid within
+// 10 s after the auction.
+
+// ivAuction and ivBid are the test's rows (times in seconds after windowTestBase).
+type ivAuction struct{ id, sec int }
+type ivBid struct{ auction, price, sec int }
+
+// ivData is what a test produced, to compute the expected join.
+type ivData struct {
+	auctions []ivAuction
+	bids     []ivBid
+}
+
+// auctionsTo writes the auctions from..to-1: auction i at second i on partition i % 2.
+func (d *ivData) auctionsTo(from, to int) []*kgo.Record {
+	var recs []*kgo.Record
+	for i := from; i < to; i++ {
+		recs = append(recs, d.auction(i%2, i, i))
+	}
+	return recs
+}
+
+func (d *ivData) auction(part, id, sec int) *kgo.Record {
+	d.auctions = append(d.auctions, ivAuction{id, sec})
+	ts := windowTestBase.Add(time.Duration(sec) * time.Second).Format("2006-01-02 15:04:05.000")
+	return &kgo.Record{Topic: "auctions", Partition: int32(part), Value: fmt.Appendf(nil, `{"id":%d,"seller":%d,"ts":"%s"}`, id, id%3, ts)}
+}
+
+// bidsTo writes the bids from..to-1 of bid partition part: bid j at second j for auction j - (7j+part) % 13
+// (within 10 s of the auction but for offsets 11 and 12), price part*100000 + j.
+func (d *ivData) bidsTo(part, from, to int) []*kgo.Record {
+	var recs []*kgo.Record
+	for j := from; j < to; j++ {
+		recs = append(recs, d.bid(part, j-(7*j+part)%13, part*100000+j, j))
+	}
+	return recs
+}
+
+func (d *ivData) bid(part, auction, price, sec int) *kgo.Record {
+	d.bids = append(d.bids, ivBid{auction, price, sec})
+	ts := windowTestBase.Add(time.Duration(sec) * time.Second).Format("2006-01-02 15:04:05.000")
+	return &kgo.Record{Topic: "bids", Partition: int32(part), Value: fmt.Appendf(nil, `{"auction":%d,"price":%d,"ts":"%s"}`, auction, price, ts)}
+}
+
+// want is the LEFT JOIN's rows ("auction/price", price "-" when NULL-padded) at watermark wm (seconds): every
+// match (none of the rows is late for a match), and the auctions without one whose bound passed the
+// watermark (sec + 10 < wm). late are rows written behind the watermark: they match nothing.
+func (d *ivData) want(wm int, late map[int]bool) []string {
+	var out []string
+	for _, a := range d.auctions {
+		n := 0
+		for _, b := range d.bids {
+			if b.auction == a.id && b.sec >= a.sec && b.sec <= a.sec+10 && !late[a.id] && !late[b.price] {
+				out = append(out, fmt.Sprintf("%d/%d", a.id, b.price))
+				n++
+			}
+		}
+		if n == 0 && a.sec+10 < wm {
+			out = append(out, fmt.Sprintf("%d/-", a.id))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readJoined reads the joined rows of the kafka topic (read_committed), as want writes them.
+func readJoined(t *testing.T, addr, topic string) []string {
+	var out []string
+	for _, r := range readCommitted(t, addr, topic) {
+		var v struct {
+			ID    int64  `json:"id"`
+			Price *int64 `json:"price"`
+		}
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatalf("unreadable row %q", r.Value)
+		}
+		p := "-"
+		if v.Price != nil {
+			p = fmt.Sprint(*v.Price)
+		}
+		out = append(out, fmt.Sprintf("%d/%s", v.ID, p))
+	}
+	slices.Sort(out)
+	return out
+}
+
+const auctionsBidsDDL = `CREATE TABLE auctions (id BIGINT, seller BIGINT, ts TIMESTAMP(3),
+  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+  'connector' = 'kafka', 'topic' = 'auctions', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
+CREATE TABLE bids (auction BIGINT, price BIGINT, ts TIMESTAMP(3),
+  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+  'connector' = 'kafka', 'topic' = 'bids', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json')`
+
+func joinedDDL(topic string) string {
+	return `CREATE TABLE ` + topic + ` (id BIGINT, seller BIGINT, price BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = '` + topic + `', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json')`
+}
+
+func intervalInsert(topic, kind string) string {
+	return `INSERT INTO ` + topic + ` SELECT a.id, a.seller, b.price FROM auctions a ` + kind + ` JOIN bids b
+  ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND WHERE a.id >= 0`
+}
+
+// intervalScripts are a scale-out member's and a P=1 job's scripts of the join of the given kind.
+func intervalScripts(addr, kind string) (member, single string) {
+	member = strings.ReplaceAll(strings.Join([]string{
+		`SET 'sluice.scale-out.enabled' = 'true'`,
+		`SET 'pipeline.name' = 'interval-job'`,
+		`SET 'sluice.scale-out.session-timeout' = '2 s'`,
+		`SET 'sluice.scale-out.transaction-timeout' = '3 s'`,
+		auctionsBidsDDL, joinedDDL("joined"), intervalInsert("joined", kind)}, ";\n")+";\n", "ADDR", addr)
+	single = strings.ReplaceAll(strings.Join([]string{auctionsBidsDDL, joinedDDL("joined1"), intervalInsert("joined1", kind)}, ";\n")+";\n", "ADDR", addr)
+	return member, single
+}
+
+func intervalCluster(t *testing.T) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(4),
+		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(2, "auctions"), kfake.SeedTopics(4, "bids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// TestScaleOutIntervalJoinMembersInProcess: a LEFT interval join run by in-process members (the second joins
+// mid-run, then leaves and the first takes its partitions over) and by a P=1 job of the same query. Bid
+// partition 3 lags: its watermark holds the NULL-padded auctions back until it catches up. A late bid
+// (its auction's rows expired) and a late auction (NULL-padded at the next watermark) come after the
+// watermark passed them. At every phase both jobs' rows (read_committed) are exactly the expected ones.
+func TestScaleOutIntervalJoinMembersInProcess(t *testing.T) {
+	addr := intervalCluster(t)
+	d := &ivData{}
+	// Phase 1: auctions 0..59, bids 0..59 on partitions 0-2, 0..29 on partition 3: the watermark is 28 s (the
+	// minimum of the six source partitions' latest times less 1 s).
+	recs := d.auctionsTo(0, 60)
+	for p := range 4 {
+		to := 60
+		if p == 3 {
+			to = 30
+		}
+		recs = append(recs, d.bidsTo(p, 0, to)...)
+	}
+	produceRecords(t, addr, recs)
+	script, single := intervalScripts(addr, "LEFT")
+	a, aOut := startTestMember(t, script)
+	startTestMember(t, single)
+	late := map[int]bool{}
+	check := func(what string, wm int, outs ...*syncBuffer) {
+		t.Helper()
+		want := d.want(wm, late)
+		var got, got1 []string
+		if !waitUntil(40*time.Second, func() bool {
+			got, got1 = readJoined(t, addr, "joined"), readJoined(t, addr, "joined1")
+			return fmt.Sprint(got) == fmt.Sprint(want) && fmt.Sprint(got1) == fmt.Sprint(want)
+		}) {
+			var texts []string
+			for _, o := range outs {
+				texts = append(texts, o.String())
+			}
+			t.Fatalf("%s: scale-out %d rows, P=1 %d rows, want %d\nscale-out only %v\nmissing %v\nP=1 only %v\nP=1 missing %v\n%s",
+				what, len(got), len(got1), len(want), minus(got, want), minus(want, got), minus(got1, want), minus(want, got1), strings.Join(texts, "\n---\n"))
+		}
+	}
+	check("phase 1", 28, aOut)
+	// Late rows: a bid for auction 3 at 5 s (auction 3 expired at 13 s) and auction 1000 at 2 s.
+	late[3000005] = true
+	late[1000] = true
+	produceRecords(t, addr, []*kgo.Record{d.bid(0, 3, 3000005, 5), d.auction(1, 1000, 2)})
+	// The second member joins; partition 3 catches up, then every partition goes on to 120 s in steps.
+	b, bOut := startTestMember(t, script)
+	produceRecords(t, addr, d.bidsTo(3, 30, 60))
+	for to := 60; to < 120; to += 5 {
+		recs := d.auctionsTo(to, to+5)
+		for p := range 4 {
+			recs = append(recs, d.bidsTo(p, to, to+5)...)
+		}
+		produceRecords(t, addr, recs)
+		if !strings.Contains(bOut.String(), "restored partitions") {
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	check("phase 2", 117, aOut, bOut)
+	if !strings.Contains(bOut.String(), "restored partitions") {
+		t.Fatalf("the second member did not take partitions:\n%s", bOut)
+	}
+	if a.Metrics().RowsOut == 0 || b.Metrics().RowsOut == 0 {
+		t.Fatalf("rows out %d and %d: both members should have joined rows\n%s\n---\n%s", a.Metrics().RowsOut, b.Metrics().RowsOut, aOut, bOut)
+	}
+	// Bid partition 1 goes on alone to 140 s (it holds nothing back); the second member leaves and the first
+	// restores its partitions: their rows, match counts (an auction matched by a bid that expired since is
+	// not NULL-padded later) and watermarks. Then the others go on to 140 s.
+	produceRecords(t, addr, d.bidsTo(1, 120, 140))
+	time.Sleep(time.Second)
+	restores := strings.Count(aOut.String(), "restored partitions")
+	b.Cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = b.Wait(ctx)
+	recs = d.auctionsTo(120, 140)
+	for _, p := range []int{0, 2, 3} {
+		recs = append(recs, d.bidsTo(p, 120, 140)...)
+	}
+	produceRecords(t, addr, recs)
+	check("phase 3", 137, aOut)
+	if strings.Count(aOut.String(), "restored partitions") == restores {
+		t.Fatalf("the first member did not take the second's partitions:\n%s", aOut)
+	}
+}
+
+// minus is the multiset a - b of sorted slices (at most 10).
+func minus(a, b []string) []string {
+	n := map[string]int{}
+	for _, s := range b {
+		n[s]++
+	}
+	var out []string
+	for _, s := range a {
+		if n[s] > 0 {
+			n[s]--
+		} else if len(out) < 10 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
