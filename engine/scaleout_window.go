@@ -116,7 +116,7 @@ func cutScaleOutWindow(p *scaleOutPlan, w *planner.WindowAggregate, root planner
 func refuseWindowOp(n planner.Node) error {
 	switch n.(type) {
 	case *planner.WindowJoin:
-		return fmt.Errorf("the sink's input is %s: window joins are not supported; a scale-out job runs one window aggregate (TUMBLE, HOP, CUMULATE, SESSION), a GROUP BY, a regular join or a ROW_NUMBER() Top-N", n.Describe())
+		return fmt.Errorf("the sink's input is %s: window joins are not supported; a scale-out job runs one window aggregate (TUMBLE, HOP, CUMULATE, SESSION), a GROUP BY, a regular or interval join or a ROW_NUMBER() Top-N", n.Describe())
 	case *planner.WindowRank:
 		return fmt.Errorf("the sink's input is %s: window Top-N and deduplication are not supported; write the window aggregate's results to a kafka table and rank them in another job", n.Describe())
 	case *planner.WindowTVF:
