@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -303,5 +304,35 @@ func TestScaleOutIntervalJoinKindsInProcess(t *testing.T) {
 			produceRecords(t, addr, d.bidsTo(3, 20, 40))
 			check("partition 3 caught up", 37)
 		})
+	}
+}
+
+// TestScaleOutIntervalJoinIdleInProcess: bid partition 3 never gets a row; with
+// 'table.exec.source.idle-timeout' its stage-1 owner marks it idle, so the watermark of the other five
+// source partitions NULL-pads the auctions without a bid (without the timeout nothing would ever be
+// padded). The five are fed a second more at every check, so they stay active.
+func TestScaleOutIntervalJoinIdleInProcess(t *testing.T) {
+	addr := intervalCluster(t)
+	d := &ivData{}
+	feed := func(from, to int) {
+		recs := d.auctionsTo(from, to)
+		for p := range 3 {
+			recs = append(recs, d.bidsTo(p, from, to)...)
+		}
+		produceRecords(t, addr, recs)
+	}
+	feed(0, 40)
+	script, _ := intervalScripts(addr, "LEFT")
+	_, out := startTestMember(t, "SET 'table.exec.source.idle-timeout' = '1 s';\n"+script)
+	want := d.want(37, nil)
+	var got []string
+	to := 40
+	if !waitUntil(30*time.Second, func() bool {
+		feed(to, to+1)
+		to++
+		got = readJoined(t, addr, "joined")
+		return len(minus(want, got)) == 0 && len(minus(got, d.want(math.MaxInt32, nil))) == 0
+	}) {
+		t.Fatalf("scale-out %d rows\nunexpected %v\nmissing %v\n%s", len(got), minus(got, d.want(math.MaxInt32, nil)), minus(want, got), out)
 	}
 }
