@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -28,10 +29,11 @@ import (
 // (advanceWindow, combinedWatermark: a partition that sent nothing holds it back, idle ones do not count),
 // which drops the rows no future row can match and emits, on outer sides, the unmatched ones NULL-padded.
 // The partition's state is backed by the changelog topic '<name>-join-changelog' as a window aggregate's
-// is (writeWindowChangelog, restoreWindow): per transaction the member writes the join's entries (one per
-// join key and side: its rows with their match counts, and the join's watermarks) that changed since the
-// last one, tombstones for the keys whose rows all expired, and the source partitions' watermarks; a
-// member that takes the partition over restores the same rows, match counts and watermarks.
+// is (restoreWindow), in the join's own state encoding: one entry per join key and side (its rows with their
+// match counts) and the join's watermarks; per transaction the member writes the entries of the keys the
+// join noted as changed (exec.JoinKeyed: rows stored or matched, rows expired; a tombstone for a key left
+// without rows) and the source partitions' watermarks that changed (writeIntervalChangelog); a member that
+// takes the partition over restores the same rows, match counts and watermarks.
 
 // scaleOutInterval is the part of a plan around an interval join.
 type scaleOutInterval struct {
@@ -110,7 +112,10 @@ func (m *member) intervalStage1(side int) changelog.Output {
 
 // intervalInputs are a stage-2 interval join's two inputs; as a winPart's operator it takes the partition's
 // combined watermark (for both sides).
-type intervalInputs struct{ in [2]changelog.Output }
+type intervalInputs struct {
+	in    [2]changelog.Output
+	keyed exec.JoinKeyed // the join's changed entries
+}
 
 func (ii *intervalInputs) Push(*changelog.Batch) error {
 	return fmt.Errorf("internal error: rows of an interval join go to one of its sides")
@@ -134,16 +139,17 @@ func (m *member) newIntervalPart() (*winPart, error) {
 	ii := &intervalInputs{}
 	ii.in[0], ii.in[1] = exec.NewJoin(cfg, m.postOutput())
 	snap := exec.StateOf(ii.in[0])
-	if snap == nil {
+	if ii.keyed = exec.JoinKeyedOf(ii.in[0]); snap == nil || ii.keyed == nil {
 		return nil, fmt.Errorf("internal error: the interval join has no state snapshots")
 	}
+	ii.keyed.TrackChanges()
 	return &winPart{agg: ii, snap: snap, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil
 }
 
 // intervalJoin decodes repartition records, pushes the rows into the partition's interval join (the
 // consecutive rows of one side in one batch) and applies watermark and idle records.
 func (m *member) intervalJoin(part int32, wp *winPart, recs []*kgo.Record) error {
-	m.win.touched[part] = wp
+	m.ivTouched[part] = wp
 	ii := wp.agg.(*intervalInputs)
 	w := max(len(m.sideTypes[0]), len(m.sideTypes[1]))
 	if need := len(recs) * w; cap(m.arena) < need {
@@ -209,4 +215,27 @@ func readWatermarkRecord(rec *kgo.Record) (uint32, int64, error) {
 		return 0, 0, fmt.Errorf("repartition topic '%s' partition %d offset %d: unreadable watermark record", rec.Topic, rec.Partition, rec.Offset)
 	}
 	return uint32(id), wm, nil
+}
+
+// writeIntervalChangelog writes, for every partition that got records in this transaction, the entries of
+// the join keys whose rows changed (stored, matched, expired: tombstones for the keys left without rows of a
+// side), the join's watermarks and the source watermarks that changed. A transaction costs in proportion
+// to the keys it changed, not to the rows the partition holds.
+func (m *member) writeIntervalChangelog() error {
+	for p, wp := range m.ivTouched {
+		ii := wp.agg.(*intervalInputs)
+		if err := ii.keyed.SnapshotChanged(&changelogWriter{m: m, part: p}); err != nil {
+			return fmt.Errorf("state of partition %d: %w", p, err)
+		}
+		cur := make(map[string][]byte, m.win.nsrc+1)
+		wp.snapshotSources(cur)
+		for k, v := range cur {
+			if old, ok := wp.last[k]; !ok || !bytes.Equal(old, v) {
+				m.produceEntry(p, []byte(k), v)
+			}
+		}
+		wp.last = cur // source watermark entries are never deleted
+	}
+	clear(m.ivTouched)
+	return nil
 }

@@ -72,6 +72,8 @@ type member struct {
 	parts  map[int32]*aggPart  // stage 2: the repartition partitions whose state is loaded
 	jparts map[int32]*joinPart // stage 2 of a join: the same
 	rparts map[int32]*rankPart // stage 2 of a Top-N: the same
+	// ivTouched are an interval join's partitions (in win.parts) that got records in the open transaction.
+	ivTouched map[int32]*winPart
 	// joinOut is what follows a join (its Calcs and the sink), shared by the partitions' joins.
 	joinOut changelog.Output
 
@@ -233,6 +235,7 @@ func (m *member) prepare(ctx context.Context) error {
 	m.parts = map[int32]*aggPart{}
 	m.jparts = map[int32]*joinPart{}
 	m.rparts = map[int32]*rankPart{}
+	m.ivTouched = map[int32]*winPart{}
 	return nil
 }
 
@@ -247,6 +250,7 @@ func (m *member) dropState() {
 	clear(m.parts)
 	clear(m.jparts)
 	clear(m.rparts)
+	clear(m.ivTouched)
 	if m.win != nil {
 		m.win.drop()
 	}
@@ -488,6 +492,9 @@ func (m *member) step(ctx context.Context) error {
 	if err == nil && m.win != nil {
 		m.sendWatermarks(now)
 		err = m.writeWindowChangelog()
+	}
+	if err == nil && m.plan.ivl != nil {
+		err = m.writeIntervalChangelog() // scaleout_interval.go
 	}
 	if err == nil {
 		m.sink.Finish()
