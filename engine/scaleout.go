@@ -26,7 +26,7 @@ import (
 const scaleOutKey = "sluice.scale-out.enabled"
 
 // scaleOutShape is the plan shape scale-out supports, for error messages.
-const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join) -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP, CUMULATE or SESSION window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink"
+const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), or an event-time interval join (IntervalJoin) of two sources with a WATERMARK -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP, CUMULATE or SESSION window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink"
 
 // scaleOutPlan is an INSERT plan cut into the stages of a scale-out member. A plan without an aggregate is
 // stateless: its branches end at the sink (through post), and the member has no repartition or changelog
@@ -35,9 +35,10 @@ type scaleOutPlan struct {
 	sink     *planner.Sink
 	post     []*planner.Calc // between the aggregate (or the union of the branches) and the sink, sink side last
 	agg      *planner.Aggregate
-	join     *planner.Join     // a regular join (scaleout_join.go); at most one of agg, join, win and rank is set
+	join     *planner.Join     // a regular join (scaleout_join.go); at most one of agg, join, win, ivl and rank is set
 	rank     *planner.Rank     // a ROW_NUMBER() Top-N or deduplication (scaleout_rank.go)
 	win      *scaleOutWindow   // a window aggregate (scaleout_window.go)
+	ivl      *scaleOutInterval // an interval join (scaleout_interval.go)
 	branches []*scaleOutBranch // the source scans: one with an aggregate, left and right of a join, one or more (UNION ALL) otherwise
 	fp       string            // the plan's fingerprint: a hash of its EXPLAIN text
 }
@@ -154,10 +155,10 @@ func cutScaleOutJoin(p *scaleOutPlan, j *planner.Join, root planner.Node) (*scal
 	switch {
 	case j.Batch:
 		return nil, fmt.Errorf("the join runs in batch mode; scale-out runs streaming jobs")
-	case j.Interval != nil:
-		return nil, fmt.Errorf("%s is an interval join (a time condition between the sides); scale-out runs regular joins, which do not use watermarks", j.Describe())
 	case len(j.LeftKeys) == 0:
 		return nil, fmt.Errorf("%s has no equality condition between the sides (it cannot be split by key)", j.Describe())
+	case j.Interval != nil:
+		return cutScaleOutInterval(p, j, root) // scaleout_interval.go
 	}
 	for i, in := range []planner.Node{j.Left, j.Right} {
 		b, last := cutScaleOutBranch(in)
@@ -169,15 +170,24 @@ func cutScaleOutJoin(p *scaleOutPlan, j *planner.Join, root planner.Node) (*scal
 		}
 		p.branches = append(p.branches, b)
 	}
-	lt, rt := fieldTypes(j.Left.Fields()), fieldTypes(j.Right.Fields())
-	for i := range j.LeftKeys {
-		if a, b := lt[j.LeftKeys[i]], rt[j.RightKeys[i]]; !a.EqualIgnoringNull(b) {
-			return nil, fmt.Errorf("the join's key %d has the type %s on the left and %s on the right; CAST one side so that both have the same type", i+1, a, b)
-		}
+	if err := checkJoinKeyTypes(j); err != nil {
+		return nil, err
 	}
 	p.join = j
 	p.fp = planFingerprint(root)
 	return p, nil
+}
+
+// checkJoinKeyTypes refuses a join whose keys have other types on the two sides: stage 1 must give equal keys
+// of both sides one encoding (so one repartition partition).
+func checkJoinKeyTypes(j *planner.Join) error {
+	lt, rt := fieldTypes(j.Left.Fields()), fieldTypes(j.Right.Fields())
+	for i := range j.LeftKeys {
+		if a, b := lt[j.LeftKeys[i]], rt[j.RightKeys[i]]; !a.EqualIgnoringNull(b) {
+			return fmt.Errorf("the join's key %d has the type %s on the left and %s on the right; CAST one side so that both have the same type", i+1, a, b)
+		}
+	}
+	return nil
 }
 
 // flattenUnion appends the inputs of n (of nested UNION ALLs too) to ins, or n when it is no union.
@@ -337,15 +347,24 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 			m.keyTypes[i] = m.inTypes[k]
 		}
 	}
+	var idle *time.Duration // of a plan with watermarks: a window aggregate or an interval join
+	idleSet := false
 	if p.win != nil {
-		if !p.win.idleSet {
+		idle, idleSet = &p.win.idle, p.win.idleSet
+	}
+	if p.ivl != nil {
+		idle, idleSet = &p.ivl.idle, p.ivl.idleSet
+		m.sideTypes = [2][]types.Type{fieldTypes(p.ivl.join.Left.Fields()), fieldTypes(p.ivl.join.Right.Fields())}
+	}
+	if idle != nil {
+		if !idleSet {
 			if d, ok, _ := sessionDuration(s.opts, "table.exec.source.idle-timeout"); ok {
-				p.win.idle = d
+				*idle = d
 			}
 		}
-		if p.win.idle > 0 {
+		if *idle > 0 {
 			// Every member must mark idle partitions alike: the timeout is part of the plan the group checks.
-			p.fp = fingerprintOf(p.fp + " idle-timeout=" + p.win.idle.String())
+			p.fp = fingerprintOf(p.fp + " idle-timeout=" + idle.String())
 		}
 		m.loc = s.location()
 	}

@@ -72,6 +72,8 @@ type member struct {
 	parts  map[int32]*aggPart  // stage 2: the repartition partitions whose state is loaded
 	jparts map[int32]*joinPart // stage 2 of a join: the same
 	rparts map[int32]*rankPart // stage 2 of a Top-N: the same
+	// ivTouched are an interval join's partitions (in win.parts) that got records in the open transaction.
+	ivTouched map[int32]*winPart
 	// joinOut is what follows a join (its Calcs and the sink), shared by the partitions' joins.
 	joinOut changelog.Output
 
@@ -141,7 +143,7 @@ func (m *member) prepare(ctx context.Context) error {
 		m.nparts = max(m.nparts, int32(len(d.Partitions)))
 		counts[t] = int32(len(d.Partitions))
 	}
-	if m.plan.win != nil {
+	if m.plan.win != nil || m.plan.ivl != nil {
 		m.setupWindow(m.loc, counts)
 	}
 	m.topicIDs = map[string]kadm.TopicID{}
@@ -218,6 +220,9 @@ func (m *member) prepare(ctx context.Context) error {
 		if j := m.plan.join; j != nil {
 			out = &joinRepartitioner{m: m, side: side, keys: [2][]int{j.LeftKeys, j.RightKeys}[side]}
 		}
+		if m.plan.ivl != nil {
+			out = m.intervalStage1(side) // scaleout_interval.go
+		}
 		for i := len(b.pre) - 1; i >= 0; i-- {
 			c := b.pre[i]
 			out = exec.NewCalc(c.Projects, c.Filter, out)
@@ -230,12 +235,13 @@ func (m *member) prepare(ctx context.Context) error {
 	m.parts = map[int32]*aggPart{}
 	m.jparts = map[int32]*joinPart{}
 	m.rparts = map[int32]*rankPart{}
+	m.ivTouched = map[int32]*winPart{}
 	return nil
 }
 
 // stateless reports whether the plan has neither an aggregate nor a join: no repartition or changelog topic, no state.
 func (m *member) stateless() bool {
-	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.rank == nil
+	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.ivl == nil && m.plan.rank == nil
 }
 
 // dropState forgets the state of every stage-2 partition (it is restored from the changelog when a row
@@ -244,6 +250,7 @@ func (m *member) dropState() {
 	clear(m.parts)
 	clear(m.jparts)
 	clear(m.rparts)
+	clear(m.ivTouched)
 	if m.win != nil {
 		m.win.drop()
 	}
@@ -486,6 +493,9 @@ func (m *member) step(ctx context.Context) error {
 		m.sendWatermarks(now)
 		err = m.writeWindowChangelog()
 	}
+	if err == nil && m.plan.ivl != nil {
+		err = m.writeIntervalChangelog() // scaleout_interval.go
+	}
 	if err == nil {
 		m.sink.Finish()
 		m.writeRankChangelog()
@@ -553,6 +563,10 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 	var err error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if err != nil || len(fp.Records) == 0 {
+			return
+		}
+		if m.rep != "" && fp.Topic == m.rep && m.plan.ivl != nil {
+			err = m.intervalJoin(fp.Partition, m.win.parts[fp.Partition], fp.Records)
 			return
 		}
 		if m.rep != "" && fp.Topic == m.rep && m.win != nil {

@@ -116,7 +116,7 @@ func cutScaleOutWindow(p *scaleOutPlan, w *planner.WindowAggregate, root planner
 func refuseWindowOp(n planner.Node) error {
 	switch n.(type) {
 	case *planner.WindowJoin:
-		return fmt.Errorf("the sink's input is %s: window joins are not supported; a scale-out job runs one window aggregate (TUMBLE, HOP, CUMULATE, SESSION), a GROUP BY, a regular join or a ROW_NUMBER() Top-N", n.Describe())
+		return fmt.Errorf("the sink's input is %s: window joins are not supported; a scale-out job runs one window aggregate (TUMBLE, HOP, CUMULATE, SESSION), a GROUP BY, a regular or interval join or a ROW_NUMBER() Top-N", n.Describe())
 	case *planner.WindowRank:
 		return fmt.Errorf("the sink's input is %s: window Top-N and deduplication are not supported; write the window aggregate's results to a kafka table and rank them in another job", n.Describe())
 	case *planner.WindowTVF:
@@ -176,14 +176,16 @@ type winPart struct {
 // topics' partition counts.
 func (m *member) setupWindow(loc *time.Location, counts map[string]int32) {
 	ws := &winStage{loc: loc, base: map[string]uint32{}, srcWM: map[uint32]int64{}, sent: map[uint32]int64{},
-		idle: m.plan.win.idle, owned: map[uint32]time.Time{}, idleSent: map[uint32]bool{},
+		idle: m.plan.watermarkIdle(), owned: map[uint32]time.Time{}, idleSent: map[uint32]bool{},
 		parts: map[int32]*winPart{}, touched: map[int32]*winPart{}}
 	for _, t := range m.srcTopics {
 		ws.base[t] = uint32(ws.nsrc)
 		ws.nsrc += int(counts[t])
 	}
 	m.win = ws
-	m.inTypes = fieldTypes(m.plan.win.agg.Input.Fields())
+	if m.plan.win != nil { // an interval join's sides have their own types (sideTypes)
+		m.inTypes = fieldTypes(m.plan.win.agg.Input.Fields())
+	}
 }
 
 // windowStage1 is the stage-1 output of a window plan's branch: the WATERMARK's tracker, the Calcs and the
@@ -344,6 +346,9 @@ func (ws *winStage) assign(parts map[string][]int32, now time.Time) {
 // newWinPart builds the window aggregate of one partition; its output goes through the Calcs behind it to
 // the sink of the member's current session.
 func (m *member) newWinPart() (*winPart, error) {
+	if m.plan.ivl != nil {
+		return m.newIntervalPart() // scaleout_interval.go
+	}
 	a := m.plan.win.agg
 	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, InTypes: m.inTypes}
 	for _, k := range a.Keys {

@@ -157,6 +157,9 @@ type joinOp struct {
 	filterIt    jsIter   // filterBucket's iterator
 	pruneVisits int      // rows prune looked at (tests)
 	fullPrune   bool     // tests: prune scans every key (the reference), without the expiry index
+	// changed: the keys per side whose state entries changed since SnapshotChanged (join_keyed.go), when
+	// TrackChanges was called.
+	changed *[2]map[string]struct{}
 	// warm's keys of a push's rows (join_warm.go): their bytes, offsets, whether they have no NULL, hashes.
 	wkeys     []byte
 	wkoff     []int
@@ -358,6 +361,12 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			if err := j.store(s, key, h, kv, r.Vals, 1, n, j.ttl.now); err != nil {
 				return err
 			}
+			if j.changed != nil { // join_keyed.go
+				j.noteKey(s, key)
+				if n > 0 && other.outer {
+					j.noteKey(1-s, key)
+				}
+			}
 			if j.cfg.Interval != nil && !j.fullPrune {
 				j.indexRow(s, key, h, r.Vals)
 			}
@@ -367,6 +376,12 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 		body, ok := j.remove(s, key, h, kv, r.Vals)
 		if !ok {
 			continue
+		}
+		if j.changed != nil {
+			j.noteKey(s, key)
+			if found && other.outer {
+				j.noteKey(1-s, key)
+			}
 		}
 		n := 0
 		rvals := j.rowVals(s, body, kv, 0)

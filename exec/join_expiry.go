@@ -259,6 +259,9 @@ func (j *joinOp) pruneIndexed(w int64) error {
 		}
 		dead := j.deadKeys[:0]
 		for _, k := range keys {
+			if j.changed != nil {
+				j.noteKey(s, k) // join_keyed.go
+			}
 			h := sd.st.hash(k)
 			slot, ok := sd.st.find(k, h)
 			if !ok {

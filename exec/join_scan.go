@@ -103,6 +103,9 @@ func (j *joinOp) pruneAll(w int64) error {
 		var dead [][]byte
 		for _, i := range j.slotList(s, sd.outer) {
 			r := sd.st.record(i)
+			if j.changed != nil {
+				j.noteKey(s, r.key) // join_keyed.go
+			}
 			kv := j.keyVals(r.key)
 			empty := j.filterBucket(s, i, kv, func(it *jsIter) bool {
 				j.pruneVisits++

@@ -32,13 +32,7 @@ func (j *joinOp) SnapshotState(w state.Writer) error {
 
 // snapshotTo writes the meta entry with the given watermarks and end flags, then both sides.
 func (j *joinOp) snapshotTo(w state.Writer, wm0, wm1, last int64, ended0, ended1 bool) error {
-	meta := appendMeta(nil, j.signature())
-	meta = binary.AppendVarint(meta, wm0)
-	meta = binary.AppendVarint(meta, wm1)
-	meta = binary.AppendVarint(meta, last)
-	meta = appendBool(meta, ended0)
-	meta = appendBool(meta, ended1)
-	if err := w.Put(nsMeta, nil, meta); err != nil {
+	if err := w.Put(nsMeta, nil, j.metaEntry(wm0, wm1, last, ended0, ended1)); err != nil {
 		return err
 	}
 	var kb, vb []byte
@@ -49,19 +43,7 @@ func (j *joinOp) snapshotTo(w state.Writer, wm0, wm1, last int64, ended0, ended1
 				continue
 			}
 			r := st.record(i)
-			kv := j.keyVals(r.key)
-			n := 0
-			for it := st.iter(&r); it.next(); {
-				n++
-			}
-			vb = append(vb[:0], stateVersion)
-			vb = binary.AppendUvarint(vb, uint64(n))
-			for it := st.iter(&r); it.next(); {
-				vb = appendRowBinary(vb, j.rowVals(s, it.row(), kv, 0))
-				vb = binary.AppendUvarint(vb, uint64(it.count()))
-				vb = binary.AppendVarint(vb, int64(it.assoc()))
-				vb = binary.AppendVarint(vb, it.touched())
-			}
+			vb = j.appendBucket(vb[:0], s, &r)
 			kb = j.stateKey(kb[:0], s, r.key)
 			if err := w.Put(uint8(s+1), kb, vb); err != nil {
 				return err
@@ -69,6 +51,35 @@ func (j *joinOp) snapshotTo(w state.Writer, wm0, wm1, last int64, ended0, ended1
 		}
 	}
 	return nil
+}
+
+// metaEntry is the meta entry's value.
+func (j *joinOp) metaEntry(wm0, wm1, last int64, ended0, ended1 bool) []byte {
+	meta := appendMeta(nil, j.signature())
+	meta = binary.AppendVarint(meta, wm0)
+	meta = binary.AppendVarint(meta, wm1)
+	meta = binary.AppendVarint(meta, last)
+	meta = appendBool(meta, ended0)
+	return appendBool(meta, ended1)
+}
+
+// appendBucket appends the state entry value of the rows of side s under record r.
+func (j *joinOp) appendBucket(vb []byte, s int, r *jsRecord) []byte {
+	st := &j.sides[s].st
+	kv := j.keyVals(r.key)
+	n := 0
+	for it := st.iter(r); it.next(); {
+		n++
+	}
+	vb = append(vb, stateVersion)
+	vb = binary.AppendUvarint(vb, uint64(n))
+	for it := st.iter(r); it.next(); {
+		vb = appendRowBinary(vb, j.rowVals(s, it.row(), kv, 0))
+		vb = binary.AppendUvarint(vb, uint64(it.count()))
+		vb = binary.AppendVarint(vb, int64(it.assoc()))
+		vb = binary.AppendVarint(vb, it.touched())
+	}
+	return vb
 }
 
 func (j *joinOp) RestoreState(r state.Reader) error {
