@@ -15,8 +15,9 @@ import (
 
 // Savepoints of Ranks taken by the version before the stored sort keys (commit 5703760;
 // rank_savepoint_golden_test.go holds them as snapshotText, and what that version emitted after them): the
-// in-memory state changed, the snapshot did not, so each must restore, snapshot the same bytes again and go
-// on emitting what that version emitted.
+// in-memory state changed, the snapshot did not, so each must restore, snapshot the same bytes again (but
+// for the signature of a Rank over an insert-only input with a limit, which since December 2026 says its rows
+// are trimmed: rank_insertonly_restore_test.go) and go on emitting what that version emitted.
 
 // savepointRanks are the Ranks whose savepoints are kept: keep-last and keep-first deduplications over a
 // timestamp, a Top-3 over an updating input (rows past the limit kept) and a RANK Top-2 over a DOUBLE and a
@@ -117,8 +118,12 @@ func TestRankSavepointBeforeStoredKeys(t *testing.T) {
 		if err := StateOf(op).SnapshotState(m2); err != nil {
 			t.Fatal(err)
 		}
-		if got := snapshotText(t, m2); got != g.snapshot {
-			t.Fatalf("%s: the restored state snapshots\n%s\nnot the savepoint\n%s", name, got, g.snapshot)
+		want := g.snapshot
+		if cfg.InsertOnly && cfg.Limit >= 0 {
+			want = markTrimmed(t, want) // since December 2026 the signature says the rows are trimmed
+		}
+		if got := snapshotText(t, m2); got != want {
+			t.Fatalf("%s: the restored state snapshots\n%s\nnot the savepoint\n%s", name, got, want)
 		}
 		for _, b := range after {
 			if err := op.Push(b); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
@@ -15,15 +16,57 @@ import (
 //	version, varint last change (Unix ms, for the state TTL; 0 without one), uvarint rows, each: uvarint
 //	arrival number, row
 //
-// A processing-time keep-first deduplication (RankConfig.KeepFirst) writes its partitions with no rows (0):
-// the key was seen and its row emitted (rankStore.seenOnly); it restores the older savepoints, which hold
-// the first row, as such flags, and any other Rank refuses an entry without rows.
-// and in the meta entry the last arrival number. What was emitted is not stored: between pushes it is
+// and in the meta entry the last arrival number. A processing-time keep-first deduplication
+// (RankConfig.KeepFirst) writes its partitions with no rows (0): the key was seen and its row emitted
+// (rankStore.seenOnly); it restores the older savepoints, which hold the first row, as such flags, and any
+// other Rank refuses an entry without rows. What was emitted is not stored: between pushes it is
 // always the partition's current top rows, recomputed on restore.
+//
+// Over an insert-only input with a limit (trim: a Top-N per partition, or a deduplication) the snapshot holds
+// only each partition's top rows (a processing-time keep-first deduplication: only its keys), and since
+// December 2026 the signature says so (", insertOnly=true"), as the global Top-N's does: the Rank of an
+// updating input refuses such a snapshot (rankOp.trimmedRefused), and the Rank of an insert-only input
+// restores a snapshot of the other signature (an updating input's, holding every row) dropping the rows
+// past its limit. Deduplications are such Ranks too: over an insert-only input a partition keeps the one
+// row it emitted, while ROW_NUMBER() = 1 over an updating input (which Flink does not plan as a
+// deduplication) keeps every row, since a retraction of the first brings back the next. Snapshots of
+// trimmed Ranks taken before December 2026 have the other signature, so they restore into either as
+// before: the version cannot tell them apart. Versions before December 2026 do not restore the snapshot of
+// a trimmed Rank (the signature differs).
 
-func (r *rankOp) signature() string {
-	return fmt.Sprintf("Rank(func=%q, partition=%d, order=%d, limit=%d, rowNumber=%t)",
+// signature is the operator's (signatureOf(r.trim)).
+func (r *rankOp) signature() string { return r.signatureOf(r.trim) }
+
+// signatureOf is the signature of the Rank keeping all its rows, or (trimmed) only each partition's top
+// rows.
+func (r *rankOp) signatureOf(trimmed bool) string {
+	s := fmt.Sprintf("Rank(func=%q, partition=%d, order=%d, limit=%d, rowNumber=%t)",
 		r.cfg.Func, len(r.cfg.Partition), len(r.cfg.Order), r.cfg.Limit, r.cfg.RowNumber)
+	if trimmed {
+		s = trimmedSig(s)
+	}
+	return s
+}
+
+// acceptSignature checks the signature of a snapshot (restoreLoopAs), as topN.acceptSignature does.
+func (r *rankOp) acceptSignature(got string) error {
+	return acceptTrimmed(got, r.signatureOf(false), r.trim, r.trimmedRefused)
+}
+
+// trimmedRefused is the error of a trimmed snapshot (an insert-only input's) restored into the Rank of an
+// updating input.
+func (r *rankOp) trimmedRefused() error {
+	op := r.signatureOf(false)
+	if r.cfg.Limit == 1 && (r.cfg.Func == "" || r.cfg.Func == "ROW_NUMBER") {
+		return trimmedRefused(op, "deduplication (ROW_NUMBER() = 1)",
+			"the row it kept for each key (a keep-first deduplication on processing time: only the keys it saw)",
+			"result")
+	}
+	holds := fmt.Sprintf("the first %d rows of each partition", r.cfg.Limit)
+	if r.cfg.Func == "RANK" || r.cfg.Func == "DENSE_RANK" {
+		holds = fmt.Sprintf("the rows of each partition ranked up to %d", r.cfg.Limit)
+	}
+	return trimmedRefused(op, "Top-N", holds, "top rows of a partition")
 }
 
 func (r *rankOp) SnapshotState(w state.Writer) error {
@@ -62,7 +105,7 @@ func (r *rankOp) RestoreState(rd state.Reader) error {
 		return fmt.Errorf("restore %s: %w", op, errBatchSnapshot)
 	}
 	var ents []rEnt
-	return restoreLoop(rd, op, r.signature(), func(d *stateDec) {
+	return restoreLoopAs(rd, op, r.acceptSignature, func(d *stateDec) {
 		r.seq = max(r.seq, d.uvarint())
 	}, func(ns uint8, key, value []byte) error {
 		if ns != 0 {
@@ -147,9 +190,9 @@ func sortColsFit(row []types.Value, keys []SortKey) bool {
 // insert-only input with a limit the operator keeps (and writes) only the first offset+limit rows, and its
 // signature says so (", insertOnly=true"; since December 2026): such a snapshot restores only into the
 // Top-N of an insert-only input, since an updating input's would miss the rows a retraction brings back
-// into the window (topNTrimmedRefused). A snapshot of the other signature holding more rows (taken by the
-// Top-N of an updating input, or by a version that kept every row) restores into either, and an
-// insert-only one drops the rows past its window. Snapshots of trimmed Top-Ns taken before December 2026
+// into the window (acceptTrimmed, trimmedRefused). A snapshot of the other signature holding more rows
+// (taken by the Top-N of an updating input, or by a version that kept every row) restores into either, and
+// an insert-only one drops the rows past its window. Snapshots of trimmed Top-Ns taken before December 2026
 // have the other signature, so they restore into either as before: the version cannot tell them apart.
 // Versions before December 2026 do not restore the snapshot of a trimmed Top-N (the signature differs).
 
@@ -159,11 +202,11 @@ func (t *topN) signature() string { return t.signatureOf(t.trim) }
 // signatureOf is the signature of the operator keeping all its rows, or (trimmed) only its window's: an
 // insert-only input with a limit.
 func (t *topN) signatureOf(trimmed bool) string {
-	s := fmt.Sprintf("TopN(keys=%d, offset=%d, end=%d", len(t.keys), t.offset, t.end)
+	s := fmt.Sprintf("TopN(keys=%d, offset=%d, end=%d)", len(t.keys), t.offset, t.end)
 	if trimmed {
-		s += ", insertOnly=true"
+		s = trimmedSig(s)
 	}
-	return s + ")"
+	return s
 }
 
 // acceptSignature checks the signature of a snapshot (restoreLoopAs): the operator's own, or the one that
@@ -171,22 +214,41 @@ func (t *topN) signatureOf(trimmed bool) string {
 // a trimmed Top-N trims as it restores; a trimmed snapshot restored into a Top-N that keeps every row is
 // refused.
 func (t *topN) acceptSignature(got string) error {
-	switch full, trimmed := t.signatureOf(false), t.signatureOf(true); {
-	case got == full || got == trimmed && t.trim:
-		return nil
-	case got == trimmed:
-		return topNTrimmedRefused(full, t.end)
-	}
-	return sigMismatch(t.signature(), got, t.signature())
+	return acceptTrimmed(got, t.signatureOf(false), t.trim, func() error {
+		return trimmedRefused(t.signatureOf(false), "Top-N", fmt.Sprintf("the first %d rows of the order", t.end), "window")
+	})
 }
 
-// topNTrimmedRefused is the error of a trimmed snapshot (an insert-only input's: only the first end rows)
-// restored into the Top-N of an updating input.
-func topNTrimmedRefused(op string, end int64) error {
-	return fmt.Errorf("restore %s: the savepoint was taken by this Top-N over an insert-only input, so it holds "+
-		"only the first %d rows of the order, but here its input is updating (it retracts rows) and a retraction "+
-		"would bring rows into the window that the savepoint does not hold; restore the savepoint into the query "+
-		"whose Top-N input is insert-only (as when it was taken), or start this query without the savepoint", op, end)
+// trimmedSig is the signature of an operator that over an insert-only input with a limit keeps only its
+// top rows: its signature full (keeping every row, "Name(...)") with ", insertOnly=true".
+func trimmedSig(full string) string { return strings.TrimSuffix(full, ")") + ", insertOnly=true)" }
+
+// acceptTrimmed checks the signature got of a snapshot for an operator (a Top-N, a Rank) whose signature
+// keeping every row is full and that keeps only its top rows when trim (trimmedSig): its own, or full,
+// whose rows past the top a trimmed operator drops as it restores. A trimmed snapshot restored into the
+// operator keeping every row is refused (refused); any other signature is a changed query's (sigMismatch).
+func acceptTrimmed(got, full string, trim bool, refused func() error) error {
+	own := full
+	if trim {
+		own = trimmedSig(full)
+	}
+	switch {
+	case got == full || got == own:
+		return nil
+	case got == trimmedSig(full):
+		return refused()
+	}
+	return sigMismatch(own, got, own)
+}
+
+// trimmedRefused is the error of a trimmed snapshot (an insert-only input's: only the top rows, holds)
+// restored into the operator op (what) of an updating input, whose retractions would bring rows into its
+// result (into) that the snapshot does not hold.
+func trimmedRefused(op, what, holds, into string) error {
+	return fmt.Errorf("restore %s: the savepoint was taken by this %s over an insert-only input, so it holds "+
+		"only %s, but here its input is updating (it retracts rows) and a retraction "+
+		"would bring rows into the %s that the savepoint does not hold; restore the savepoint into the query "+
+		"whose %s input is insert-only (as when it was taken), or start this query without the savepoint", op, what, holds, into, what)
 }
 
 func (t *topN) SnapshotState(w state.Writer) error {
