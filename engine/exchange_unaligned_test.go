@@ -289,7 +289,7 @@ func TestUnalignedBarrierTests(t *testing.T) {
 	t.Run("ForwardWatermarkLateRestart", TestBarrierForwardWatermarkLateRestart)
 	t.Run("GraphLocalRestart", TestBarrierGraphLocalRestart)
 	c1 := exec.UnalignedTotals()
-	t.Logf("items overtaken %d, written %d, replayed %d; subtask barriers aligned behind a watermark %d", c1.Overtaken-c0.Overtaken, c1.Written-c0.Written, c1.Replayed-c0.Replayed, c1.FellBack-c0.FellBack)
+	t.Logf("items overtaken %d (watermarks %d), written %d, replayed %d", c1.Overtaken-c0.Overtaken, c1.Watermark-c0.Watermark, c1.Written-c0.Written, c1.Replayed-c0.Replayed)
 	if c1.Overtaken-c0.Overtaken < 1 {
 		t.Fatal("no barrier overtook a queued item")
 	}

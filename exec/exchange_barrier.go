@@ -56,6 +56,10 @@ type xBarrierRun struct {
 	unaligned bool
 	chans     [][]byte
 	chanN     []int64 // per subtask, the items in chans
+	// unaligned: per subtask after the first, its operator-wide entries at the barrier
+	// (exchange_unaligned_meta.go)
+	metas  [][]stateEntry
+	unions [][][]int64 // per subtask, per side its union's watermarks at the barrier
 }
 
 // take marks subtask k as having taken the barrier (under Exchange.mu).
@@ -172,6 +176,7 @@ func (x *Exchange) StartBarrier(id int64, drain, unaligned bool) error {
 	b := &xBarrierRun{id: id, taken: make([]bool, len(x.subs)), left: len(x.subs), reached: make(chan struct{}), release: make(chan struct{}), drain: drain}
 	if unaligned && !drain && x.CanUnalign() {
 		b.unaligned, b.chans, b.chanN = true, make([][]byte, len(x.subs)), make([]int64, len(x.subs))
+		b.metas, b.unions = make([][]stateEntry, len(x.subs)), make([][][]int64, len(x.subs))
 	}
 	if x.forward != nil {
 		b.snaps, b.snapped = make([][]stateEntry, len(x.subs)), make([]bool, len(x.subs))
@@ -367,6 +372,12 @@ func (x *Exchange) take(ctx context.Context, s *xSub) error {
 			return err
 		}
 	}
+	if b.unaligned {
+		wms := unionWatermarks(s) // exchange_unaligned_meta.go
+		x.mu.Lock()
+		b.unions[s.idx] = wms
+		x.mu.Unlock()
+	}
 	if x.forward != nil {
 		if st := StateOf(s.op); st != nil {
 			restore, err := x.lateAt(ctx, b, s, st)
@@ -374,10 +385,22 @@ func (x *Exchange) take(ctx context.Context, s *xSub) error {
 				return err
 			}
 			var w entryWriter
-			err = st.SnapshotState(&parWriter{w: &w, first: s.idx == 0})
+			var tee *metaTee
+			if b.unaligned && s.idx != 0 {
+				// its own operator-wide entries are kept too (exchange_unaligned_meta.go)
+				tee = &metaTee{w: &w}
+				err = st.SnapshotState(tee)
+			} else {
+				err = st.SnapshotState(&parWriter{w: &w, first: s.idx == 0})
+			}
 			restore()
 			if err != nil {
 				return fmt.Errorf("checkpoint %d: %w", b.id, err)
+			}
+			if tee != nil {
+				x.mu.Lock()
+				b.metas[s.idx] = tee.metas
+				x.mu.Unlock()
 			}
 			wms := make([]int64, len(s.ins))
 			for side, ins := range s.ins {
@@ -560,7 +583,14 @@ func (x *Exchange) writeAtBarrier(b *xBarrierRun, ops []changelog.Output, w stat
 				x.mu.Unlock()
 				restore = func() { *n = own }
 			}
-			err := st.SnapshotState(&parWriter{w: w, first: i == 0})
+			var err error
+			if b.unaligned && i != 0 {
+				tee := &metaTee{w: w}
+				err = st.SnapshotState(tee)
+				b.metas[i] = tee.metas // every subtask took the barrier: no more writes
+			} else {
+				err = st.SnapshotState(&parWriter{w: w, first: i == 0})
+			}
 			restore()
 			if err != nil {
 				return err

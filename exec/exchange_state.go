@@ -37,7 +37,11 @@ func (e *exchangeState) SnapshotState(w state.Writer) error {
 	if b != nil && b.snaps != nil {
 		err = e.x.writeAtBarrier(b, e.ops, w) // exchange_barrier.go: the subtasks ran on after their barrier
 	} else {
-		err = snapshotSubtasks(e.ops, w)
+		var metas [][]stateEntry
+		if b != nil && b.unaligned {
+			metas = b.metas // exchange_unaligned_meta.go: every subtask waits at the barrier
+		}
+		err = snapshotSubtasksMetas(e.ops, w, metas)
 	}
 	if err == nil && b != nil && b.unaligned {
 		err = e.x.writeChannels(b, w) // exchange_unaligned.go: the items the barriers overtook
@@ -50,9 +54,16 @@ func (e *exchangeState) RestoreState(r state.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := restoreSubtasks(e.ops, func(key []byte) int {
+	chans, metas, unions, err := readMetas(chans, len(e.ops)) // exchange_unaligned_meta.go
+	if err != nil {
+		return err
+	}
+	if err := e.x.restoreUnions(unions); err != nil {
+		return err
+	}
+	if err := restoreSubtasksMetas(e.ops, func(key []byte) int {
 		return Subtask(state.KeyGroup(key, e.x.maxPar), e.x.maxPar, len(e.ops))
-	}, entriesReader(es)); err != nil {
+	}, entriesReader(es), metas); err != nil {
 		return err
 	}
 	return e.x.restoreChannels(chans)
@@ -62,11 +73,25 @@ func (e *exchangeState) RestoreState(r state.Reader) error {
 // entry (namespace nsMeta, empty key) of the first subtask (with the late-row count of all), and the keyed
 // entries of all.
 func snapshotSubtasks(ops []changelog.Output, w state.Writer) error {
+	return snapshotSubtasksMetas(ops, w, nil)
+}
+
+// snapshotSubtasksMetas is snapshotSubtasks that, with metas (one per subtask), keeps the operator-wide
+// entries of the subtasks after the first there (exchange_unaligned_meta.go).
+func snapshotSubtasksMetas(ops []changelog.Output, w state.Writer, metas [][]stateEntry) error {
 	defer sumLate(ops)() // late_rows.go
 	for i, op := range ops {
 		st := StateOf(op)
 		if st == nil {
 			return fmt.Errorf("subtask %d has no snapshottable state", i)
+		}
+		if metas != nil && i != 0 {
+			tee := &metaTee{w: w}
+			if err := st.SnapshotState(tee); err != nil {
+				return err
+			}
+			metas[i] = tee.metas
+			continue
 		}
 		if err := st.SnapshotState(&parWriter{w: w, first: i == 0}); err != nil {
 			return err
@@ -78,6 +103,12 @@ func snapshotSubtasks(ops []changelog.Output, w state.Writer) error {
 // restoreSubtasks gives each subtask the operator-wide entry and the keyed entries of the key groups it
 // owns (owner maps a state key to a subtask), so a checkpoint taken at one parallelism restores at another.
 func restoreSubtasks(ops []changelog.Output, owner func(key []byte) int, r state.Reader) error {
+	return restoreSubtasksMetas(ops, owner, r, nil)
+}
+
+// restoreSubtasksMetas is restoreSubtasks that hands subtask i the operator-wide entries metas[i] instead of
+// the first subtask's, where given (exchange_unaligned_meta.go).
+func restoreSubtasksMetas(ops []changelog.Output, owner func(key []byte) int, r state.Reader, metas [][]stateEntry) error {
 	es, err := readEntries(r)
 	if err != nil {
 		return err
@@ -113,6 +144,9 @@ func restoreSubtasks(ops []changelog.Output, owner func(key []byte) int, r state
 		st := StateOf(op)
 		if st == nil {
 			return fmt.Errorf("subtask %d has no snapshottable state", i)
+		}
+		if i < len(metas) && metas[i] != nil {
+			per[i] = withMetas(per[i], metas[i])
 		}
 		if err := st.RestoreState(entriesReader(per[i])); err != nil {
 			return fmt.Errorf("subtask %d of %d: %w", i+1, len(ops), err)

@@ -21,9 +21,10 @@ import (
 // subtasks' state, in namespace nsChannel (writeChannels). A restore hands each subtask its part
 // (restoreChannels), which its loop processes before any new input (replayRestored).
 //
-// A subtask whose queue holds a watermark takes the barrier aligned for that checkpoint (the drained items go
-// back in order): in-flight watermarks replayed into restored subtasks (fresh unions) lost windows in a
-// restart test, so channel state holds rows and ends only (the format still reads watermarks).
+// The barriers overtake watermarks too: the subtasks then take their barriers after different watermarks, so
+// a checkpoint with channel state also holds every subtask's operator-wide entry and union watermarks at its
+// barrier (exchange_unaligned_meta.go; handed the first subtask's entry, a subtask behind it dropped the rows
+// of its channel state as late and lost windows).
 //
 // The cut stays exact: the sources' positions were recorded at the gate (after the overtaken rows), the state
 // at the barrier (before them), and the overtaken rows are in the checkpoint between the two. What a subtask
@@ -47,14 +48,14 @@ type UnalignedCounts struct {
 	Overtaken int64 // data items (rows, watermarks, ends) that barriers overtook
 	Written   int64 // of those, items written into checkpoints
 	Replayed  int64 // items of restored channel state processed
-	FellBack  int64 // subtask barriers queued aligned because a watermark was in flight
+	Watermark int64 // of Overtaken, watermarks
 }
 
-var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedFellBack atomic.Int64
+var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks atomic.Int64
 
 // UnalignedTotals returns the totals so far.
 func UnalignedTotals() UnalignedCounts {
-	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load(), FellBack: unalignedFellBack.Load()}
+	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load(), Watermark: unalignedWatermarks.Load()}
 }
 
 // CanUnalign reports whether the exchange's barriers can overtake what is queued: every side is fed by
@@ -83,24 +84,6 @@ func (x *Exchange) queueUnaligned(b *xBarrierRun) error {
 				break drain
 			}
 		}
-		if hasWatermark(s.overtaken) || hasWatermark(drained) {
-			// a watermark in flight: this subtask takes this barrier aligned, behind what is queued (the
-			// items go back in order: the queue had room for them and only this goroutine sends now)
-			unalignedFellBack.Add(1)
-			for _, q := range drained {
-				s.q <- q
-			}
-			x.mu.Unlock()
-			if err := x.send(k, it); err != nil {
-				return err
-			}
-			x.mu.Lock()
-			if s.finished {
-				x.discard(s)
-			}
-			x.mu.Unlock()
-			continue
-		}
 		// still pending: the subtask processes them after the barrier; appended to what an earlier barrier
 		// that was given up overtook (not processed yet either)
 		s.overtaken = append(s.overtaken, drained...)
@@ -110,11 +93,6 @@ func (x *Exchange) queueUnaligned(b *xBarrierRun) error {
 		}
 	}
 	return nil
-}
-
-// hasWatermark reports whether items hold a watermark.
-func hasWatermark(items []xItem) bool {
-	return slices.ContainsFunc(items, func(it xItem) bool { return it.kind == xWatermark })
 }
 
 // recordChannels encodes what subtask s's barrier overtook as its channel state at barrier b.
@@ -151,6 +129,7 @@ func (x *Exchange) recordChannels(b *xBarrierRun, s *xSub, over []xItem) {
 			}
 		case xWatermark:
 			enc = binary.AppendVarint(enc, it.wm)
+			unalignedWatermarks.Add(1)
 		}
 	}
 	unalignedOvertaken.Add(n)
@@ -163,6 +142,7 @@ func (x *Exchange) recordChannels(b *xBarrierRun, s *xSub, over []xItem) {
 func (x *Exchange) writeChannels(b *xBarrierRun, w state.Writer) error {
 	x.mu.Lock()
 	chans := slices.Clone(b.chans) // every subtask took the barrier: no more writes
+	unions := slices.Clone(b.unions)
 	x.mu.Unlock()
 	if !slices.ContainsFunc(chans, func(c []byte) bool { return len(c) > 0 }) {
 		return nil
@@ -185,7 +165,10 @@ func (x *Exchange) writeChannels(b *xBarrierRun, w state.Writer) error {
 		}
 		unalignedWritten.Add(b.chanN[k])
 	}
-	return nil
+	if err := writeMetas(b.metas, w); err != nil { // exchange_unaligned_meta.go
+		return err
+	}
+	return writeUnions(unions, w)
 }
 
 // splitChannelState reads an exchange's state entries and separates the channel state.
