@@ -36,6 +36,10 @@ var unalignedSets = []string{
 // inFlightRE matches the notice of a restore that replays channel state.
 var inFlightRE = regexp.MustCompile(`Restored (\d+) in-flight rows of `)
 
+// noInFlight reports whether no run restored in-flight rows (the barriers overtake what is queued at the
+// moment of a checkpoint: whether a run's latest checkpoint holds some is chance).
+func noInFlight(outs []string) bool { return inFlightRows(outs) == 0 }
+
 // inFlightRows sums the in-flight rows that the runs' outputs say they restored.
 func inFlightRows(outs []string) int {
 	n := 0
@@ -49,17 +53,22 @@ func inFlightRows(outs []string) int {
 }
 
 // runSlowSink runs the scenario as run does, with its output tables on a second broker that answers every
-// produce request after sinkDelay (the output tables' DDL name it SINK), and keeps every run's output. It
-// returns the outputs of all runs, the last one included.
-func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duration) []string {
-	t.Parallel()
+// produce request after sinkDelay (the output tables' DDL name it SINK), and keeps every run's output; the
+// caller makes the test parallel (or not). Whether the runs took the path a scenario tests can be chance:
+// while more(the outputs of the runs so far) holds, up to 3 × -crash.kills runs are killed. others are scenarios of the same job's other output topics
+// (their tables, insert and settings unused): their output is checked too. It returns the outputs of all
+// runs, the last one included.
+func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duration, more func(outs []string) bool, others ...*scenario) []string {
 	addr := broker(t, 4)
 	sinkAddr, sinkCluster := brokerCluster(t, 4)
 	slowProduce(sinkCluster, sinkDelay)
 	dir := t.TempDir()
 	ckpts := dir + "/checkpoints"
 	rng := rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
-	body := append([]string{`SET 'state.checkpoints.dir' = '` + fileURL(ckpts) + `';`}, s.settings...)
+	body := append([]string{
+		`SET 'state.checkpoints.dir' = '` + fileURL(ckpts) + `';`,
+		`SET 'table.local-time-zone' = 'UTC';`,
+	}, s.settings...)
 	body = append(append(body, s.tables...), s.insert)
 	for i := range body {
 		body[i] = strings.ReplaceAll(body[i], "SINK", sinkAddr)
@@ -71,11 +80,9 @@ func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duratio
 	f := feed(t, addr, "orders", s.preload, s.users)
 	var outs []string
 	// As restarts.kill, keeping each run's output: every other run is killed after a checkpoint of its own,
-	// so that restores happen on a loaded machine too. Whether a run's latest checkpoint holds in-flight rows
-	// is chance (the barriers overtake what is queued at that moment): while no run restored any, up to
-	// 3 × -crash.kills runs are killed.
+	// so that restores happen on a loaded machine too.
 	n := 0
-	for ; n < *kills || n < 3**kills && !*noRestore && inFlightRows(outs) == 0; n++ {
+	for ; n < *kills || n < 3**kills && !*noRestore && more(outs); n++ {
 		before := latestCheckpoint(ckpts)
 		c := r.start()
 		d := randomDelay(rng, 500*time.Millisecond, 2500*time.Millisecond)
@@ -91,26 +98,33 @@ func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duratio
 		outs = append(outs, c.Output())
 	}
 	total := f.end()
-	want := s.want(total)
 	c := r.start()
 	defer c.Kill()
-	var got tally
-	waitFor(90*time.Second, func() bool {
-		got = s.compare(t, sinkAddr, want)
-		return got.lost == 0 && (got.wrong == 0 || !s.upsert)
-	})
-	outs = append(outs, c.Output())
-	t.Logf("%d kills (%d runs restored from a checkpoint, the last included, %d in-flight rows replayed), %d orders, %d rows expected, %d read: %d lost, %d duplicated, %d wrong",
-		n, r.restored, inFlightRows(outs), total, len(want), got.rows, got.lost, got.dups, got.wrong)
-	if got.lost > 0 || got.dups > 0 || got.wrong > 0 {
-		t.Fatalf("after %d kills: %d rows lost, %d duplicated, %d wrong (%s)\nlast client output:\n%s",
-			n, got.lost, got.dups, got.wrong, got.example, indent(c.Output()))
-	}
-	if len(want) == 0 {
-		t.Fatal("the expectation requires no row: the scenario tests nothing")
+	for _, sc := range append([]*scenario{s}, others...) {
+		want := sc.want(total)
+		required := 0
+		for _, w := range want {
+			if w.required {
+				required++
+			}
+		}
+		var got tally
+		waitFor(90*time.Second, func() bool {
+			got = sc.compare(t, sinkAddr, want)
+			return got.lost == 0 && (got.wrong == 0 || !sc.upsert)
+		})
+		t.Logf("%s: %d kills (%d runs restored from a checkpoint, the last included), %d orders, %d rows required, %d read: %d lost, %d duplicated, %d wrong",
+			sc.topic, n, r.restored, total, required, got.rows, got.lost, got.dups, got.wrong)
+		if got.lost > 0 || got.dups > 0 || got.wrong > 0 {
+			t.Fatalf("%s after %d kills: %d rows lost, %d duplicated, %d wrong (%s)\nlast client output:\n%s",
+				sc.topic, n, got.lost, got.dups, got.wrong, got.example, indent(c.Output()))
+		}
+		if required == 0 {
+			t.Fatalf("%s: the expectation requires no row: the scenario tests nothing", sc.topic)
+		}
 	}
 	r.checkRestored()
-	return outs
+	return append(outs, c.Output())
 }
 
 // checkInFlight fails the test unless some run restored in-flight rows of an unaligned checkpoint.
@@ -160,7 +174,8 @@ func TestUnalignedKillGroupBy(t *testing.T) {
 			return want
 		},
 	}
-	checkInFlight(t, s.runSlowSink(t, 181, 300*time.Millisecond))
+	t.Parallel()
+	checkInFlight(t, s.runSlowSink(t, 181, 300*time.Millisecond, noInFlight))
 }
 
 // TestUnalignedKillJoin: the inner regular join of the join scenarios (join_test.go; two tables over the
@@ -190,5 +205,6 @@ func TestUnalignedKillJoin(t *testing.T) {
 			return want
 		},
 	}
-	checkInFlight(t, s.runSlowSink(t, 182, 50*time.Millisecond))
+	t.Parallel()
+	checkInFlight(t, s.runSlowSink(t, 182, 50*time.Millisecond, noInFlight))
 }
