@@ -208,3 +208,60 @@ func TestUnalignedKillJoin(t *testing.T) {
 	t.Parallel()
 	checkInFlight(t, s.runSlowSink(t, 182, 50*time.Millisecond, noInFlight))
 }
+
+// TestUnalignedKillRescale: the GROUP BY of TestUnalignedKillGroupBy, the parallelism changing between runs
+// (2, 3, 4, 3, ...): a restore of in-flight rows taken at another parallelism routes each row to the subtask
+// that owns its key now (exec/exchange_unaligned_rescale.go).
+func TestUnalignedKillRescale(t *testing.T) {
+	const users = 300
+	s := scenario{
+		users:    users,
+		preload:  200000,
+		settings: unalignedSets,
+		tables: []string{plainOrders("orders"),
+			sinkOn(upsertSink("totals", "user_id BIGINT, cnt BIGINT, total BIGINT", "user_id"))},
+		insert:      `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id;`,
+		parallelism: []int{2, 3, 4, 3},
+		topic:       "totals",
+		upsert:      true,
+		key:         []string{"user_id"},
+		val:         []string{"cnt", "total"},
+		want: func(total int) map[string]expect {
+			cnt, sum := make([]int, users), make([]int, users)
+			for i := 0; i < total; i++ {
+				cnt[i%users]++
+				sum[i%users] += i % 7
+			}
+			want := map[string]expect{}
+			for u := 0; u < users && u < total; u++ {
+				want[row(u)] = expect{row(cnt[u], sum[u]), true}
+			}
+			return want
+		},
+	}
+	t.Parallel()
+	outs := s.runSlowSink(t, 184, 300*time.Millisecond, noRedistributed)
+	if n := redistributed(outs); n == 0 && !*noRestore {
+		t.Fatalf("no run restored in-flight rows taken at another parallelism: the scenario did not test their redistribution\nlast client output:\n%s",
+			indent(outs[len(outs)-1]))
+	} else {
+		t.Logf("%d in-flight rows redistributed", n)
+	}
+}
+
+// redistributedRE matches the notice of a restore that redistributes channel state over a new parallelism.
+var redistributedRE = regexp.MustCompile(`Restored (\d+) in-flight rows of .* taken at parallelism \d+ and redistributed`)
+
+// redistributed sums the in-flight rows that the runs' outputs say they restored at another parallelism.
+func redistributed(outs []string) int {
+	n := 0
+	for _, out := range outs {
+		for _, m := range redistributedRE.FindAllStringSubmatch(out, -1) {
+			k, _ := strconv.Atoi(m[1])
+			n += k
+		}
+	}
+	return n
+}
+
+func noRedistributed(outs []string) bool { return redistributed(outs) == 0 }

@@ -9,7 +9,13 @@ func (g *graph) noteRestoredChannels(dir string) {
 		return
 	}
 	for _, r := range g.exchanges {
-		if n := r.x.RestoredInFlight(); n > 0 {
+		n, at := r.x.RestoredInFlight()
+		switch {
+		case n == 0:
+		case at != r.x.Subtasks():
+			fmt.Fprintf(g.notice, "[INFO] Restored %d in-flight rows of %s from the unaligned checkpoint '%s', taken at parallelism %d and redistributed over %d subtasks by key; they are processed before new input.\n",
+				n, r.name, dir, at, r.x.Subtasks())
+		default:
 			fmt.Fprintf(g.notice, "[INFO] Restored %d in-flight rows of %s from the unaligned checkpoint '%s'; they are processed before new input.\n", n, r.name, dir)
 		}
 	}
