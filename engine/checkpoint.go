@@ -596,6 +596,7 @@ func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaim
 		}
 	}
 	g.dropChannelState(cp.Metadata.CheckpointID) // exchange_barrier.go
+	g.noteRestoredChannels(cp.Dir)               // exchange_unaligned_restore.go
 	return nil
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // unalignedOn turns unaligned checkpoints on in a barrier session.
@@ -24,10 +23,11 @@ const unalignedOn = "SET 'execution.checkpointing.unaligned.enabled' = 'true';\n
 // done): the queued items are overtaken and written into the checkpoint as channel state. A new job
 // restored from it at parallelism 2 replays them before its new input: the totals are exact. With the replay
 // skipped (noChannelReplay, or 'execution.checkpointing.recover-without-channel-state.checkpoint-id' naming
-// the checkpoint) they are not, and a restore at parallelism 3 is refused with an error naming the option.
+// the checkpoint) they are not. A restore at parallelism 3 routes the overtaken rows to the subtasks that own
+// their keys now (exec/exchange_unaligned_rescale.go): exact too.
 func TestUnalignedCheckpointInFlight(t *testing.T) {
-	for _, mode := range []string{"replay", "hook", "option"} {
-		skip := mode != "replay"
+	for _, mode := range []string{"replay", "rescale", "hook", "option"} {
+		skip := mode == "hook" || mode == "option"
 		t.Run(mode, func(t *testing.T) {
 			addr := exchangeBroker(t)
 			const n0, more, after = 37 * 20, 37 * 20, 37 * 10
@@ -108,21 +108,15 @@ func TestUnalignedCheckpointInFlight(t *testing.T) {
 			j.Cancel()
 			_ = j.Wait(context.Background())
 
-			// a rescaled restore of a checkpoint with channel state is refused
-			s3, _ := barrierSession(t, addr, 3, "1 h", u)
-			execScript(t, s3, fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
-			st, err := sql.ParseStatement(insert)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s3.Execute(context.Background(), st); err == nil || !strings.Contains(err.Error(), "'execution.checkpointing.unaligned.enabled'") {
-				t.Fatalf("restore at parallelism 3: %v; want an error naming 'execution.checkpointing.unaligned.enabled'", err)
-			}
-
-			// restored at parallelism 2: the overtaken rows are replayed before the new input
+			// restored at parallelism 2 (3 with rescale: the overtaken rows routed to their new subtasks): they
+			// are replayed before the new input
 			noChannelReplay = mode == "hook"
 			defer func() { noChannelReplay = false }()
-			s2, _ := barrierSession(t, addr, 2, "1 h", u)
+			par := 2
+			if mode == "rescale" {
+				par = 3
+			}
+			s2, _ := barrierSession(t, addr, par, "1 h", u)
 			execScript(t, s2, fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
 			if mode == "option" {
 				id := strings.TrimPrefix(filepath.Base(path), "chk-")

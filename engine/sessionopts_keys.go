@@ -236,7 +236,7 @@ var sessionKeys = []sessionKey{
 	{key: "execution.shutdown-on-attached-exit", kind: kindBool, note: clusterNote, desc: "deployment"},
 	{key: "execution.job-listeners", kind: kindString, desc: "job listeners"},
 	{key: "execution.checkpointing.unaligned.enabled", alt: []string{"execution.checkpointing.unaligned"}, kind: kindBool, def: "false", impl: true,
-		desc: "unaligned checkpoints: a periodic checkpoint's barrier overtakes the rows queued for the keyed subtasks of exchanges fed by source subtasks, which are written into the checkpoint as in-flight data and replayed on restore (exchanges fed by keyed subtasks stay aligned, with a warning; savepoints are always aligned; a rescaled restore of a checkpoint with in-flight data is refused)"},
+		desc: "unaligned checkpoints: a periodic checkpoint's barrier overtakes the rows queued for the keyed subtasks of exchanges fed by source subtasks, which are written into the checkpoint as in-flight data and replayed on restore (exchanges fed by keyed subtasks stay aligned, with a warning; savepoints are always aligned; a restore at another parallelism routes the in-flight rows to the subtasks that own their keys, and is refused when watermarks were in flight)"},
 	{key: "execution.checkpointing.unaligned.forced", kind: kindBool, behaves: []string{"false"},
 		desc: "unaligned checkpoints"},
 	{key: "execution.checkpointing.aligned-checkpoint-timeout", alt: []string{"execution.checkpointing.alignment-timeout"}, kind: kindDuration,

@@ -46,6 +46,8 @@ type Exchange struct {
 	stop      chan struct{}
 	free      chan *xBatch
 	xBarriers // checkpoint barriers (exchange_barrier.go)
+	// the number of subtasks of restored channel state taken at another parallelism (exchange_unaligned_rescale.go)
+	rescaledFrom int
 }
 
 // ExchangeSide is one input of the keyed operator.

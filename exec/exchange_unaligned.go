@@ -36,9 +36,9 @@ import (
 // one entry per subtask with channel state, key {1, subtask}; its value the items in queue order: kind,
 // side, sender, then rows (count, then per row its kind and appendRowBinary's values), a watermark (varint)
 // or nothing (the end of a channel). Nothing is written when the barriers overtook nothing, so such a
-// checkpoint is the aligned format. The items are restored into the same number of subtasks and senders only
-// (a rescaled restore is refused); a channel's end is not replayed, since the restored source ends its
-// channel again itself.
+// checkpoint is the aligned format. A restore at the parallelism it was taken at hands each subtask its items;
+// at another one (subtasks or senders) the rows are routed to their new owners (exchange_unaligned_rescale.go).
+// A channel's end is not replayed, since the restored source ends its channel again itself.
 
 // nsChannel is the namespace of an exchange's channel state in its operator's state file.
 const nsChannel uint8 = 254
@@ -209,34 +209,45 @@ func (x *Exchange) restoreChannels(chans []stateEntry) error {
 	if len(nums) < 2 || uint64(len(nums)) != 2+nums[1] {
 		return errChannelState
 	}
-	senders := func(ns []uint64) string { return fmt.Sprint(ns) }
-	now := make([]uint64, len(x.sides))
+	if nums[1] != uint64(len(x.sides)) {
+		return errChannelState
+	}
+	old := nums[2:]
+	rescaled := nums[0] != uint64(len(x.subs))
 	for i, sd := range x.sides {
-		now[i] = uint64(sd.Senders)
+		rescaled = rescaled || old[i] != uint64(sd.Senders)
 	}
-	if nums[0] != uint64(len(x.subs)) || !slices.Equal(nums[2:], now) {
-		return fmt.Errorf("this checkpoint is unaligned ('execution.checkpointing.unaligned.enabled' was on) and holds in-flight rows of %d keyed subtasks fed by %s source subtasks per input, which cannot be restored into %d keyed subtasks fed by %s: restore it at the parallelism it was taken at, take a savepoint there (savepoints are always aligned) and restore that one at the new parallelism",
-			nums[0], senders(nums[2:]), len(x.subs), senders(now))
-	}
+	var all [][]xItem // with rescaled: per old subtask, its items (exchange_unaligned_rescale.go)
 	for _, e := range chans[1:] {
 		if len(e.key) < 2 || e.key[0] != 1 || len(e.value) == 0 || e.value[0] != stateVersion {
 			return errChannelState
 		}
 		k, n := binary.Uvarint(e.key[1:])
-		if n <= 0 || k >= uint64(len(x.subs)) {
+		if n <= 0 || k >= nums[0] {
 			return errChannelState
 		}
-		items, err := x.decodeItems(e.value[1:])
+		items, err := x.decodeItems(e.value[1:], old)
 		if err != nil {
 			return err
 		}
+		if rescaled {
+			if slices.ContainsFunc(items, func(it xItem) bool { return it.kind == xWatermark }) {
+				return rescaledWatermarkRefused(nums, x)
+			}
+			all = append(all, items)
+			continue
+		}
 		x.subs[k].restored = append(x.subs[k].restored, items...)
+	}
+	if rescaled {
+		x.redistribute(all, int(nums[0]))
 	}
 	return nil
 }
 
-// decodeItems decodes one subtask's channel state into queue items (the ends of channels left out).
-func (x *Exchange) decodeItems(src []byte) ([]xItem, error) {
+// decodeItems decodes one subtask's channel state into queue items (the ends of channels left out); senders
+// are the numbers of senders per side when it was written.
+func (x *Exchange) decodeItems(src []byte, senders []uint64) ([]xItem, error) {
 	var items []xItem
 	for len(src) > 0 {
 		if len(src) < 3 {
@@ -244,7 +255,7 @@ func (x *Exchange) decodeItems(src []byte) ([]xItem, error) {
 		}
 		kind, side := xKind(src[0]), src[1]
 		from, n := binary.Uvarint(src[2:])
-		if n <= 0 || int(side) >= len(x.sides) || from >= uint64(x.sides[side].Senders) {
+		if n <= 0 || int(side) >= len(x.sides) || from >= senders[side] {
 			return nil, errChannelState
 		}
 		src = src[2+n:]
