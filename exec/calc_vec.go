@@ -139,6 +139,8 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compileCond(x, name, args)
 	case "REPLACE", "CONCAT_WS":
 		return c.compileStrFn(name, args)
+	case "ROUND", "TRUNCATE", "FLOOR", "CEIL", "CEILING":
+		return c.compileRound(x, roundModes[name], args)
 	case "TO_TIMESTAMP_LTZ":
 		return c.compileToTimestampLTZ(args)
 	case "DATE_FORMAT":

@@ -1,0 +1,168 @@
+package exec
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/types"
+)
+
+// The kernels of numeric FLOOR/CEIL/ROUND/TRUNCATE, LPAD/RPAD, GREATEST/LEAST and TIMESTAMPADD /
+// TIMESTAMPDIFF against the row path: random batches with NULLs, ties, values at the types' limits (int64,
+// 18 and 38 digits), floats whose shortest digits round differently from their binary value, NaN and
+// infinities, give the same rows (representation included) and errors on the three paths.
+
+var fnTestTypes = []types.Type{
+	types.TinyIntType(),       // 0 ti
+	types.SmallIntType(),      // 1 si
+	types.IntType(),           // 2 i
+	types.BigIntType(),        // 3 a
+	types.FloatType(),         // 4 fl
+	types.DoubleType(),        // 5 db
+	types.DecimalType(10, 2),  // 6 d
+	types.DecimalType(18, 0),  // 7 g
+	types.DecimalType(18, 4),  // 8 n
+	types.DecimalType(38, 10), // 9 w
+	types.DecimalType(38, 0),  // 10 z
+	types.DecimalType(20, 2),  // 11 m
+	types.StringType(),        // 12 s
+	types.StringType(),        // 13 p (pad)
+	types.TimestampType(3),    // 14 t
+	types.TimestampType(9),    // 15 u
+	types.BooleanType(),       // 16 flag
+	types.DateType(),          // 17 dt
+	types.TimestampLTZType(3), // 18 l
+	types.IntType(),           // 19 k (a small length or count)
+	types.TimeType(3),         // 20 tm
+}
+
+var fnTestNames = []string{"ti", "si", "i", "a", "fl", "db", "d", "g", "n", "w", "z", "m", "s", "p", "t", "u", "flag", "dt", "l", "k", "tm"}
+
+func fnTestRows(rng *rand.Rand, n int) []changelog.Row {
+	edgeInts := []int64{0, 1, -1, 5, -5, 15, 25, -25, 45, 95, 149, 150, -150, 127, -128, 32767, -32768, math.MaxInt32, math.MinInt32,
+		math.MaxInt64, math.MinInt64, 5_000_000_000_000_000_000 - 1, 5_000_000_000_000_000_000, -5_000_000_000_000_000_000, 999_999_999_999_999_999}
+	edgeFloats := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, 2.5, -2.5, 0.125, 1.005, 2.675, -2.675, 0.045, 1e20, 1.5e20, -9.5e21,
+		123456789.987, 1e-10, 5e-324, math.MaxFloat64, -math.MaxFloat64, math.NaN(), math.Inf(1), math.Inf(-1), 1e300, 0.1 + 0.2, 99.995, 4.35}
+	strs := []string{"", "a", "abc", "héllo", "Google", "日本語", "\xff\xfe", "x y"}
+	pads := []string{"", "*", "ab", "é-", "\xc3"}
+	null := func() bool { return rng.Intn(7) == 0 }
+	rows := make([]changelog.Row, n)
+	for r := range rows {
+		v := make([]types.Value, len(fnTestTypes))
+		for j, t := range fnTestTypes {
+			if null() {
+				continue
+			}
+			switch {
+			case t.IsIntegral() && j != 19:
+				x := rng.Int63n(4000) - 2000
+				if rng.Intn(3) == 0 {
+					x = edgeInts[rng.Intn(len(edgeInts))]
+				}
+				w := intWidth(t.Kind)
+				v[j] = types.IntValue(x << (64 - w) >> (64 - w))
+			case j == 19:
+				v[j] = types.IntValue(rng.Int63n(15) - 2)
+			case isFloat(t):
+				f := float64(rng.Int63n(2_000_000)-1_000_000) / []float64{8, 1000, 3, 1e7}[rng.Intn(4)]
+				if rng.Intn(3) == 0 {
+					f = edgeFloats[rng.Intn(len(edgeFloats))]
+				}
+				if t.Kind == types.Float {
+					f = float64(float32(f))
+				}
+				v[j] = types.FloatValue(f)
+			case t.Kind == types.Decimal:
+				u := randUnscaled(rng, t.Precision)
+				if rng.Intn(4) == 0 { // a tie at some digit
+					u.SetInt64(int64(rng.Intn(2000)-1000)*10 + 5)
+				}
+				v[j] = types.BigDecimalValue(u, t.Scale)
+			case t.IsString():
+				if j == 13 {
+					v[j] = types.StringValue(pads[rng.Intn(len(pads))])
+				} else {
+					v[j] = types.StringValue(strs[rng.Intn(len(strs))])
+				}
+			case t.Kind == types.Timestamp || t.Kind == types.TimestampLTZ:
+				ms := 1_700_000_000_000 + rng.Int63n(400*86_400_000) - 200*86_400_000
+				if rng.Intn(10) == 0 {
+					ms = -rng.Int63n(1 << 40)
+				}
+				var nanos int32
+				if t.Precision > 3 {
+					nanos = int32(rng.Intn(1_000_000))
+				}
+				v[j] = types.TimestampValue(ms, nanos)
+			case t.Kind == types.Boolean:
+				v[j] = types.BoolValue(rng.Intn(2) == 0)
+			case t.Kind == types.Date:
+				v[j] = types.DateValue(rng.Int63n(40_000) - 10_000)
+			case t.Kind == types.Time:
+				v[j] = types.TimeValue(rng.Int63n(86_400_000) * 1_000_000)
+			}
+		}
+		rows[r].Vals = v
+	}
+	return rows
+}
+
+type fnTestEnv struct {
+	t   *testing.T
+	env *expr.Env
+}
+
+func (e fnTestEnv) col(i int) expr.Expr { return expr.Column(i, fnTestNames[i], fnTestTypes[i]) }
+
+func (e fnTestEnv) call(name string, args ...expr.Expr) expr.Expr {
+	x, err := expr.Call(e.env, name, args...)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	return x
+}
+
+func i32(v int64) expr.Expr {
+	return expr.Literal(types.IntValue(v), types.IntType().WithNullable(false))
+}
+
+func strLit(s string) expr.Expr {
+	return expr.Literal(types.StringValue(s), types.StringType().WithNullable(false))
+}
+
+func fnBatches(seed int64) [][]changelog.Row {
+	rng := rand.New(rand.NewSource(seed))
+	var batches [][]changelog.Row
+	for i := 0; i < 30; i++ {
+		batches = append(batches, fnTestRows(rng, 1+rng.Intn(300)))
+	}
+	return batches
+}
+
+func TestCalcVecRoundingMatchesRowPath(t *testing.T) {
+	e := fnTestEnv{t, expr.NewEnv(nil)}
+	exprs := map[string]expr.Expr{"flag": e.col(16)}
+	var cases []vecCase
+	for ci := 0; ci <= 11; ci++ {
+		var names []string
+		add := func(name string, x expr.Expr) {
+			exprs[name] = x
+			names = append(names, name)
+		}
+		c := e.col(ci)
+		for _, fn := range []string{"FLOOR", "CEIL", "CEILING", "ROUND", "TRUNCATE"} {
+			add(fmt.Sprintf("%s(%s)", fn, fnTestNames[ci]), e.call(fn, c))
+		}
+		for _, fn := range []string{"ROUND", "TRUNCATE"} {
+			for _, n := range []int64{0, 1, 2, 3, 9, -1, -2, -3, -5, -17, -18, -19, -20, -39, 40} {
+				add(fmt.Sprintf("%s(%s,%d)", fn, fnTestNames[ci], n), e.call(fn, c, i32(n)))
+			}
+		}
+		cases = append(cases, vecCase{projects: names}, vecCase{filter: "flag", projects: names[:8]})
+	}
+	checkVecCases(t, fnTestTypes, exprs, nil, cases, fnBatches(1))
+}
