@@ -139,6 +139,10 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compileCond(x, name, args)
 	case "REPLACE", "CONCAT_WS":
 		return c.compileStrFn(name, args)
+	case "LPAD", "RPAD":
+		return c.compilePad(name == "LPAD", args)
+	case "GREATEST", "LEAST":
+		return c.compileGreatest(rt, name == "GREATEST", args)
 	case "ROUND", "TRUNCATE", "FLOOR", "CEIL", "CEILING":
 		return c.compileRound(x, roundModes[name], args)
 	case "TO_TIMESTAMP_LTZ":

@@ -166,3 +166,66 @@ func TestCalcVecRoundingMatchesRowPath(t *testing.T) {
 	}
 	checkVecCases(t, fnTestTypes, exprs, nil, cases, fnBatches(1))
 }
+
+func TestCalcVecPadGreatestMatchRowPath(t *testing.T) {
+	e := fnTestEnv{t, expr.NewEnv(nil)}
+	exprs := map[string]expr.Expr{"flag": e.col(16)}
+	var pads, picks []string
+	cast := func(x expr.Expr, to types.Type) expr.Expr {
+		c, err := expr.Cast(e.env, x, to, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, fn := range []string{"LPAD", "RPAD"} {
+		for name, args := range map[string][]expr.Expr{
+			"cols":    {e.col(12), e.col(19), e.col(13)},
+			"lit":     {e.col(12), i32(7), strLit("é*")},
+			"zero":    {e.col(12), i32(0), strLit("-")},
+			"neg":     {e.col(12), i32(-1), strLit("-")},
+			"empty":   {e.col(12), i32(4), strLit("")},
+			"litpad":  {e.col(12), e.col(19), strLit("xy")},
+			"bigint":  {e.col(13), expr.Literal(types.IntValue(3), types.BigIntType().WithNullable(false)), e.col(12)},
+			"nullpad": {e.col(12), i32(3), expr.Literal(types.NullValue, types.StringType())},
+		} {
+			key := fn + "-" + name
+			exprs[key] = e.call(fn, args...)
+			pads = append(pads, key)
+		}
+	}
+	for _, fn := range []string{"GREATEST", "LEAST"} {
+		for name, args := range map[string][]expr.Expr{
+			"ints":    {e.col(0), e.col(2), e.col(3)},
+			"tiny":    {e.col(0), e.col(1)},
+			"one":     {e.col(2)},
+			"lit":     {e.col(2), i32(100)},
+			"floats":  {e.col(4), e.col(5)},
+			"nan":     {e.col(5), e.col(4), e.col(5)},
+			"fl-int":  {e.col(4), e.col(2)},
+			"dec":     {e.col(6), e.col(8)},
+			"dec-int": {e.col(6), e.col(2)},
+			"wide":    {e.col(9), e.col(8), e.col(6)},
+			"wide0":   {e.col(10), e.col(7), e.col(3)},
+			"wide2":   {e.col(11), e.col(7)},
+			"str":     {e.col(12), e.col(13), strLit("b")},
+			"ts":      {e.col(14), e.col(15)},
+			"ts-tie":  {cast(cast(e.col(15), types.TimestampType(3)), types.TimestampType(9)), e.col(15)}, // one millisecond, other nanos
+			"ts3":     {e.col(14), e.col(14)},
+			"ltz":     {e.col(18), e.col(18)},
+			"date":    {e.col(17), e.col(17)},
+			"time":    {e.col(20), e.col(20)},
+			"bool":    {e.col(16), e.col(16)},
+		} {
+			key := fn + "-" + name
+			if name == "ts3" || name == "date" || name == "time" || name == "bool" || name == "ltz" {
+				args[1] = e.call("NULLIF", args[1], args[1]) // NULL where the first is not: the NULL rule
+				args[1] = e.call("COALESCE", args[1], args[0])
+			}
+			exprs[key] = e.call(fn, args...)
+			picks = append(picks, key)
+		}
+	}
+	cases := []vecCase{{projects: pads}, {filter: "flag", projects: pads}, {projects: picks}, {filter: "flag", projects: picks}}
+	checkVecCases(t, fnTestTypes, exprs, nil, cases, fnBatches(2))
+}
