@@ -141,6 +141,8 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compileStrFn(name, args)
 	case "LPAD", "RPAD":
 		return c.compilePad(name == "LPAD", args)
+	case "TIMESTAMPADD", "TIMESTAMPDIFF":
+		return c.compileTimeUnit(x, name == "TIMESTAMPADD")
 	case "GREATEST", "LEAST":
 		return c.compileGreatest(rt, name == "GREATEST", args)
 	case "ROUND", "TRUNCATE", "FLOOR", "CEIL", "CEILING":

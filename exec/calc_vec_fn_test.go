@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/expr"
@@ -228,4 +230,43 @@ func TestCalcVecPadGreatestMatchRowPath(t *testing.T) {
 	}
 	cases := []vecCase{{projects: pads}, {filter: "flag", projects: pads}, {projects: picks}, {filter: "flag", projects: picks}}
 	checkVecCases(t, fnTestTypes, exprs, nil, cases, fnBatches(2))
+}
+
+func TestCalcVecTimestampAddDiffMatchRowPath(t *testing.T) {
+	for _, zone := range []string{"UTC", "America/New_York", "Australia/Lord_Howe"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strings.ReplaceAll(zone, "/", "_"), func(t *testing.T) {
+			e := fnTestEnv{t, expr.NewEnv(loc)}
+			exprs := map[string]expr.Expr{"flag": e.col(16)}
+			var cases []vecCase
+			for _, unit := range []string{"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND", "SQL_TSI_DAY"} {
+				var names []string
+				add := func(name string, x expr.Expr) {
+					exprs[name] = x
+					names = append(names, name)
+				}
+				counts := []int{19, 2}
+				if !strings.Contains("YEAR QUARTER MONTH", unit) {
+					counts = append(counts, 3) // BIGINT counts wrap in the millisecond arithmetic
+				}
+				for _, ci := range counts {
+					for _, ti := range []int{17, 20, 14, 15, 18} {
+						if ti == 20 && (strings.Contains("YEAR QUARTER MONTH WEEK", unit) || strings.HasSuffix(unit, "DAY")) {
+							continue
+						}
+						add(fmt.Sprintf("add-%s-%s-%s", unit, fnTestNames[ci], fnTestNames[ti]), e.call("TIMESTAMPADD", strLit(unit), e.col(ci), e.col(ti)))
+					}
+				}
+				later := e.call("TIMESTAMPADD", strLit("DAY"), e.col(19), e.col(18))
+				for _, p := range [][2]expr.Expr{{e.col(14), e.col(15)}, {e.col(17), e.col(14)}, {e.col(18), later}, {e.col(14), e.col(18)}, {e.col(17), e.col(17)}} {
+					add(fmt.Sprintf("diff-%s-%s-%s", unit, p[0], p[1]), e.call("TIMESTAMPDIFF", strLit(unit), p[0], p[1]))
+				}
+				cases = append(cases, vecCase{projects: names}, vecCase{filter: "flag", projects: names[:4]})
+			}
+			checkVecCases(t, fnTestTypes, exprs, nil, cases, fnBatches(3))
+		})
+	}
 }
