@@ -19,7 +19,7 @@ func (c *vcompiler) compileTimeUnit(x expr.Expr, add bool) vexpr {
 	if !ok {
 		return nil
 	}
-	k := &vtsUnit{add: add, unitMs: unitMs, months: months, kindA: a.Type().Kind, kindB: b.Type().Kind, rt: x.Type()}
+	k := &vtsUnit{add: add, unitMs: unitMs, months: months, kindA: a.Type().Kind, kindB: b.Type().Kind, tag: vec.ColFor(x.Type()).Tag}
 	if add {
 		// a is the count, b the temporal operand
 		if !a.Type().IsIntegral() {
@@ -58,7 +58,7 @@ type vtsUnit struct {
 	unitMs       int64
 	months       int64
 	kindA, kindB types.Kind
-	rt           types.Type
+	tag          types.Tag
 	zone         *zoneOffsets
 	out          vec.Col
 	nb           vec.Bitmap
@@ -74,7 +74,7 @@ func (k *vtsUnit) eval(b *vec.Batch) (*vec.Col, error) {
 		return nil, err
 	}
 	n := b.N
-	k.out = vec.Col{Kind: vec.Int64, Tag: vec.ColFor(k.rt).Tag, I64: growI64(k.out.I64, n), Nulls: orNulls(&k.nb, n, x.Nulls, y.Nulls)}
+	k.out = vec.Col{Kind: vec.Int64, Tag: k.tag, I64: growI64(k.out.I64, n), Nulls: orNulls(&k.nb, n, x.Nulls, y.Nulls)}
 	out := k.out.I64[:n]
 	if !k.add {
 		k.diff(out, x.I64[:n], y.I64[:n])
