@@ -266,7 +266,21 @@ func TestCalcVecTimestampAddDiffMatchRowPath(t *testing.T) {
 				}
 				cases = append(cases, vecCase{projects: names}, vecCase{filter: "flag", projects: names[:4]})
 			}
-			checkVecCases(t, fnTestTypes, exprs, nil, cases, fnBatches(3))
+			var fromUnix []string
+			for name, args := range map[string][]expr.Expr{
+				"int":     {e.col(2)},
+				"bigint":  {e.col(3)},
+				"pattern": {e.col(2), strLit("yyyy/MM/dd HH:mm:ss.SSS EEE a")},
+				"column":  {e.col(19), e.call("IF", e.col(16), strLit("yyyy-MM"), strLit("HH:mm:ss"))},
+			} {
+				key := "from_unixtime-" + name
+				exprs[key] = e.call("FROM_UNIXTIME", args...)
+				fromUnix = append(fromUnix, key)
+			}
+			cases = append(cases, vecCase{projects: fromUnix[:2]}, vecCase{projects: fromUnix[2:]}, vecCase{filter: "flag", projects: fromUnix})
+			// BIGINT seconds beyond the years 1..9999 bail.
+			mayBail := map[string]bool{"from_unixtime-bigint": true}
+			checkVecCases(t, fnTestTypes, exprs, mayBail, cases, fnBatches(3))
 		})
 	}
 }

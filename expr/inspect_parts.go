@@ -189,3 +189,6 @@ func AddMonthsDays(days, months int64) int64 { return addMonthsDays(days, months
 
 // SubtractMonthsTs is the row path's whole months from t1 to t0 (millis on one wall clock).
 func SubtractMonthsTs(t0, t1 int64) int64 { return subtractMonthsTs(t0, t1) }
+
+// DefaultDateTimeFormat is the pattern of FROM_UNIXTIME and UNIX_TIMESTAMP without one.
+const DefaultDateTimeFormat = defaultDateTimeFormat
