@@ -151,6 +151,8 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compileToTimestampLTZ(args)
 	case "DATE_FORMAT":
 		return c.compileDateFormat(x, args)
+	case "TO_TIMESTAMP", "UNIX_TIMESTAMP":
+		return c.compileParseTs(x, name == "UNIX_TIMESTAMP", args)
 	case "FROM_UNIXTIME":
 		return c.compileFromUnixtime(x, args)
 

@@ -278,6 +278,25 @@ func TestCalcVecTimestampAddDiffMatchRowPath(t *testing.T) {
 				fromUnix = append(fromUnix, key)
 			}
 			cases = append(cases, vecCase{projects: fromUnix[:2]}, vecCase{projects: fromUnix[2:]}, vecCase{filter: "flag", projects: fromUnix})
+			df := func(x expr.Expr, p string) expr.Expr { return e.call("DATE_FORMAT", x, strLit(p)) }
+			pick := func(a, b string) expr.Expr { return e.call("IF", e.col(16), strLit(a), strLit(b)) }
+			var parses []string
+			for name, x := range map[string]expr.Expr{
+				"to_ts":       e.call("TO_TIMESTAMP", df(e.col(14), "yyyy-MM-dd HH:mm:ss.SSS")),
+				"to_ts-s":     e.call("TO_TIMESTAMP", e.col(12)),
+				"to_ts-fmt":   e.call("TO_TIMESTAMP", df(e.col(15), "dd/MM/yyyy HH:mm"), strLit("dd/MM/yyyy HH:mm")),
+				"to_ts-fmt-s": e.call("TO_TIMESTAMP", e.col(12), strLit("yyyy")),
+				"to_ts-off":   e.call("TO_TIMESTAMP", pick("2024-03-10 02:30:00 +0530", "2024-11-03 01:30:00 -0800"), strLit("yyyy-MM-dd HH:mm:ss Z")),
+				"unix":        e.call("UNIX_TIMESTAMP", df(e.col(14), "yyyy-MM-dd HH:mm:ss")),
+				"unix-s":      e.call("UNIX_TIMESTAMP", e.col(12)),
+				"unix-fmt":    e.call("UNIX_TIMESTAMP", df(e.col(15), "yyyy/MM/dd HH:mm:ss.SSS"), strLit("yyyy/MM/dd HH:mm:ss.SSS")),
+				"unix-off":    e.call("UNIX_TIMESTAMP", pick("2024-03-10 02:30:00 +0530", "2024-11-03 01:30:00 -0800"), strLit("yyyy-MM-dd HH:mm:ss Z")),
+				"unix-gap":    e.call("UNIX_TIMESTAMP", pick("2024-03-10 02:30:00", "2024-11-03 01:30:00")),
+			} {
+				exprs[name] = x
+				parses = append(parses, name)
+			}
+			cases = append(cases, vecCase{projects: parses}, vecCase{filter: "flag", projects: parses})
 			// BIGINT seconds beyond the years 1..9999 bail.
 			mayBail := map[string]bool{"from_unixtime-bigint": true}
 			checkVecCases(t, fnTestTypes, exprs, mayBail, cases, fnBatches(3))

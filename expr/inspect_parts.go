@@ -192,3 +192,24 @@ func SubtractMonthsTs(t0, t1 int64) int64 { return subtractMonthsTs(t0, t1) }
 
 // DefaultDateTimeFormat is the pattern of FROM_UNIXTIME and UNIX_TIMESTAMP without one.
 const DefaultDateTimeFormat = defaultDateTimeFormat
+
+// WallParser compiles a constant java.time pattern as TO_TIMESTAMP and UNIX_TIMESTAMP parse with it and
+// returns the row path's parser: the wall-clock millis and nanos of s, ok false when s does not match;
+// zoned says s carried an offset (the result is then the UTC wall clock).
+func WallParser(pattern string) (func(s string) (ms int64, nanos int32, ok, zoned bool), error) {
+	f, err := compileDateFormat(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return func(s string) (int64, int32, bool, bool) {
+		p, okp := f.parse(s)
+		if !okp {
+			return 0, 0, false, false
+		}
+		ms, ns := p.wallMillis()
+		if p.hasOffset {
+			ms -= int64(p.offset) * 1000
+		}
+		return ms, ns, true, p.hasOffset
+	}, nil
+}
