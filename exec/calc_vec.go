@@ -139,10 +139,22 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compileCond(x, name, args)
 	case "REPLACE", "CONCAT_WS":
 		return c.compileStrFn(name, args)
+	case "LPAD", "RPAD":
+		return c.compilePad(name == "LPAD", args)
+	case "TIMESTAMPADD", "TIMESTAMPDIFF":
+		return c.compileTimeUnit(x, name == "TIMESTAMPADD")
+	case "GREATEST", "LEAST":
+		return c.compileGreatest(rt, name == "GREATEST", args)
+	case "ROUND", "TRUNCATE", "FLOOR", "CEIL", "CEILING":
+		return c.compileRound(x, roundModes[name], args)
 	case "TO_TIMESTAMP_LTZ":
 		return c.compileToTimestampLTZ(args)
 	case "DATE_FORMAT":
 		return c.compileDateFormat(x, args)
+	case "TO_TIMESTAMP", "UNIX_TIMESTAMP":
+		return c.compileParseTs(x, name == "UNIX_TIMESTAMP", args)
+	case "FROM_UNIXTIME":
+		return c.compileFromUnixtime(x, args)
 
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)

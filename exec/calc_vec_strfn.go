@@ -110,3 +110,115 @@ func appendReplace(dst []byte, s, from, to string) []byte {
 		s = s[j+len(from):]
 	}
 }
+
+// compilePad compiles LPAD/RPAD(s, length, pad).
+func (c *vcompiler) compilePad(left bool, args []expr.Expr) vexpr {
+	if len(args) != 3 || !args[0].Type().IsString() || !args[1].Type().IsIntegral() || !args[2].Type().IsString() {
+		return nil
+	}
+	k := &vpad{left: left}
+	for i, a := range args {
+		if k.args[i] = c.compile(a); k.args[i] == nil {
+			return nil
+		}
+	}
+	return k
+}
+
+// vpad is LPAD (left) or RPAD as the row path's pad: NULL when an argument is NULL, the length is negative
+// or the pad is empty; s cut to length code points, or filled up to it by repeating the pad. Code points
+// are those of []rune(s): an invalid byte is one code point and comes out as U+FFFD. A length beyond the
+// row path's limit (its error) bails.
+type vpad struct {
+	args  [3]vexpr
+	left  bool
+	out   vec.Col
+	nb    vec.Bitmap
+	tb    vec.Bitmap
+	nulls vec.Bitmap
+}
+
+func (k *vpad) eval(b *vec.Batch) (*vec.Col, error) {
+	n := b.N
+	s, err := strCol(k.args[0], b)
+	if err != nil {
+		return nil, err
+	}
+	l, err := intCol(k.args[1], b)
+	if err != nil {
+		return nil, err
+	}
+	p, err := strCol(k.args[2], b)
+	if err != nil {
+		return nil, err
+	}
+	nulls := orNulls(&k.nb, n, s.Nulls, l.Nulls)
+	nulls = unionNulls(&k.nulls, n, nulls, p.Nulls)
+	var empty vec.Bitmap // rows NULL for a negative length or an empty pad
+	bytesOut(&k.out, types.TagString, n)
+	out := &k.out
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		if cur.skip(i) || nulls.Get(i) {
+			endRow(out)
+			continue
+		}
+		length, str, pad := l.I64[i], s.Str(i), p.Str(i)
+		if length < 0 || pad == "" {
+			if empty == nil {
+				k.tb = vec.ResetBitmap(k.tb, n)
+				empty = k.tb
+			}
+			empty.Set(i)
+			endRow(out)
+			continue
+		}
+		if length > 1<<28 {
+			return nil, errBail
+		}
+		want := int(length)
+		if k.left {
+			if have := utf8.RuneCountInString(str); have < want {
+				out.Data = appendCycled(out.Data, pad, want-have)
+			}
+			out.Data, _ = appendRunes(out.Data, str, want)
+		} else {
+			var have int
+			out.Data, have = appendRunes(out.Data, str, want)
+			out.Data = appendCycled(out.Data, pad, want-have)
+		}
+		endRow(out)
+	}
+	if empty != nil {
+		nulls = unionNulls(&k.nulls, n, nulls, empty)
+	}
+	out.Nulls = nulls
+	return out, nil
+}
+
+// appendRunes appends the first at most max code points of s as string([]rune(s)) spells them and returns
+// how many it appended.
+func appendRunes(dst []byte, s string, max int) ([]byte, int) {
+	n := 0
+	for i := 0; i < len(s) && n < max; n++ {
+		if c := s[i]; c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		dst = utf8.AppendRune(dst, r)
+		i += w
+	}
+	return dst, n
+}
+
+// appendCycled appends need code points of pad (non-empty), repeated.
+func appendCycled(dst []byte, pad string, need int) []byte {
+	for need > 0 {
+		var k int
+		dst, k = appendRunes(dst, pad, need)
+		need -= k
+	}
+	return dst
+}

@@ -203,9 +203,35 @@ func (c *vcompiler) compileDateFormat(call expr.Expr, args []expr.Expr) vexpr {
 	if len(args) != 2 {
 		return nil
 	}
+	return c.compileFormat(call, args, false)
+}
+
+// compileFromUnixtime compiles FROM_UNIXTIME(seconds[, pattern]) of an integer: the instant formatted in
+// the session zone, as DATE_FORMAT of a TIMESTAMP_LTZ (the row path formats both with one formatter).
+func (c *vcompiler) compileFromUnixtime(call expr.Expr, args []expr.Expr) vexpr {
+	if len(args) == 0 || len(args) > 2 || !args[0].Type().IsIntegral() {
+		return nil
+	}
+	if len(args) == 1 {
+		args = []expr.Expr{args[0], expr.Literal(types.StringValue(expr.DefaultDateTimeFormat), types.StringType().WithNullable(false))}
+	}
+	return c.compileFormat(call, args, true)
+}
+
+// Epoch seconds FROM_UNIXTIME formats on the kernel path: years 1 to 9999 (others bail).
+const minEpochSec, maxEpochSec = -62_135_596_800, 253_402_300_799
+
+func (c *vcompiler) compileFormat(call expr.Expr, args []expr.Expr, epoch bool) vexpr {
 	t := args[0].Type()
-	k := &vdateFormat{kind: t.Kind}
+	k := &vdateFormat{kind: t.Kind, epoch: epoch}
 	switch {
+	case epoch:
+		k.kind = types.BigInt
+		loc, ok := expr.SessionZone(call)
+		if !ok {
+			return nil
+		}
+		k.zone = newZoneOffsets(loc)
 	case t.Kind == types.Timestamp, t.Kind == types.Date, t.IsString():
 	case t.Kind == types.TimestampLTZ:
 		loc, ok := expr.SessionZone(call)
@@ -238,6 +264,7 @@ func (c *vcompiler) compileDateFormat(call expr.Expr, args []expr.Expr) vexpr {
 type vdateFormat struct {
 	x      vexpr
 	kind   types.Kind // the operand's
+	epoch  bool       // FROM_UNIXTIME: the operand is epoch seconds
 	zone   *zoneOffsets
 	fields []dateField
 	pat    vexpr
@@ -252,7 +279,7 @@ func (k *vdateFormat) eval(b *vec.Batch) (*vec.Col, error) {
 	if err != nil {
 		return nil, err
 	}
-	str := k.kind != types.Timestamp && k.kind != types.TimestampLTZ && k.kind != types.Date
+	str := k.kind != types.Timestamp && k.kind != types.TimestampLTZ && k.kind != types.Date && !k.epoch
 	if str && x.Kind != vec.Bytes || !str && x.Kind != vec.Int64 {
 		return nil, errBail
 	}
@@ -291,6 +318,12 @@ func (k *vdateFormat) eval(b *vec.Batch) (*vec.Col, error) {
 			c = civilOf(x.I64[i], nanoAt(x, i))
 		case types.TimestampLTZ:
 			c = civilOf(k.zone.toLocal(x.I64[i]), nanoAt(x, i))
+		case types.BigInt:
+			sec := x.I64[i]
+			if sec < minEpochSec || sec > maxEpochSec {
+				return nil, errBail
+			}
+			c = civilOf(k.zone.toLocal(sec*1000), 0)
 		default:
 			ts, err := types.ParseTimestamp(x.Str(i), 9)
 			if err != nil {

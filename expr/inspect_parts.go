@@ -166,3 +166,50 @@ func TrimMode(x Expr) (leading, trailing, ok bool) {
 	}
 	return true, true, true
 }
+
+// TimeUnitParts reports whether x is TIMESTAMPADD(unit, n, t) or TIMESTAMPDIFF(unit, a, b) and returns
+// the unit's length in milliseconds, or in months for YEAR, QUARTER and MONTH, and the two operands (n and
+// t, or a and b).
+func TimeUnitParts(x Expr) (millis, months int64, a, b Expr, ok bool) {
+	c, isCall := x.(*callExpr)
+	if !isCall || c.volatile || c.site == nil || len(c.site.args) != 3 || len(c.args) < 2 ||
+		c.site.name != "TIMESTAMPADD" && c.site.name != "TIMESTAMPDIFF" {
+		return 0, 0, nil, nil, false
+	}
+	u, okc := strLiteral(c.site.args[0])
+	millis, months, ok = timeUnit(strings.ToUpper(u))
+	if !okc || !ok {
+		return 0, 0, nil, nil, false
+	}
+	return millis, months, c.args[len(c.args)-2], c.args[len(c.args)-1], true
+}
+
+// AddMonthsDays is the row path's date plus months (the day clamped to the month's length), in days.
+func AddMonthsDays(days, months int64) int64 { return addMonthsDays(days, months) }
+
+// SubtractMonthsTs is the row path's whole months from t1 to t0 (millis on one wall clock).
+func SubtractMonthsTs(t0, t1 int64) int64 { return subtractMonthsTs(t0, t1) }
+
+// DefaultDateTimeFormat is the pattern of FROM_UNIXTIME and UNIX_TIMESTAMP without one.
+const DefaultDateTimeFormat = defaultDateTimeFormat
+
+// WallParser compiles a constant java.time pattern as TO_TIMESTAMP and UNIX_TIMESTAMP parse with it and
+// returns the row path's parser: the wall-clock millis and nanos of s, ok false when s does not match;
+// zoned says s carried an offset (the result is then the UTC wall clock).
+func WallParser(pattern string) (func(s string) (ms int64, nanos int32, ok, zoned bool), error) {
+	f, err := compileDateFormat(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return func(s string) (int64, int32, bool, bool) {
+		p, okp := f.parse(s)
+		if !okp {
+			return 0, 0, false, false
+		}
+		ms, ns := p.wallMillis()
+		if p.hasOffset {
+			ms -= int64(p.offset) * 1000
+		}
+		return ms, ns, true, p.hasOffset
+	}, nil
+}
