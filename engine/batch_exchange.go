@@ -34,8 +34,8 @@ import (
 // input stages finished; independent stages run at the same time. When a stage fails it alone is restarted,
 // reading its inputs' files again; a predecessor runs again only when its file is gone. Restarts follow
 // 'restart-strategy' as the sink stage always did (batchRestartPolicy: attempts counted for the whole job).
-// The files live in a directory per job under 'io.tmp.dirs' (else the system temporary directory) and are
-// removed when the job ends.
+// The files live in a directory per job under 'io.tmp.dirs' (else the system temporary directory); a stage's
+// files are removed once no stage can read them any more (batch_free.go), the directory when the job ends.
 
 // StageAttempt is one run of one batch stage.
 type StageAttempt struct {
@@ -99,7 +99,7 @@ type stageRun struct {
 	rows     atomic.Int64         // rows read
 	sinkRows atomic.Int64         // rows given to sinks
 	fused    []fusedPart          // the fused stages' shares of the attempt (batch_fuse.go)
-	lookups  []*taskLookup        // the tasks' own lookup handles, closed when the attempt ends (batch_lookup.go)
+	lookups  []*taskLookup        // the attempt's lookup handles, closed when it ends (batch_lookup.go)
 	spillers []exec.SpillReleaser // operators that may hold spill files, released when the attempt fails (batch_spill.go)
 }
 
@@ -118,6 +118,8 @@ type stagedJob struct {
 	mu       sync.Mutex
 	log      []StageAttempt
 	restarts int
+	finished map[*batchStage]bool                  // stages that ran to their end (batch_free.go)
+	freed    map[*batchStage]bool                  // stages whose files were removed (batch_free.go)
 	lookups  map[*planner.LookupJoin]*sharedLookup // the lookup sources of stages of several tasks (batch_lookup.go)
 }
 
@@ -489,6 +491,8 @@ func (sj *stagedJob) run(ctx context.Context) (JobStatus, error) {
 				defer wg.Done()
 				if errs[i] = sj.runStage(wctx, st); errs[i] != nil {
 					cancel()
+				} else {
+					sj.stageFinished(st) // batch_free.go
 				}
 			}()
 		}
