@@ -1,6 +1,11 @@
 package engine
 
-import "os"
+import (
+	"fmt"
+	"os"
+
+	"github.com/sluicesql/sluice/planner"
+)
 
 // Intermediate results freed once consumed (Flink releases a blocking result partition when all its
 // consumers have finished). A staged job used to keep every stage's files until it ended, so a job of many
@@ -17,6 +22,44 @@ import "os"
 // the results being read and the ones behind them that a lost file would need. When two files are lost
 // along a chain (a result and the input its producer would read again), the producer of the older one
 // runs again too, from its own inputs or sources, as when a file is gone anyway.
+
+// noteFlushErr records the error of a sink flushed when the job was cancelled (the first one).
+func (sj *stagedJob) noteFlushErr(err error) {
+	sj.mu.Lock()
+	if sj.flushErr == nil {
+		sj.flushErr = err
+	}
+	sj.mu.Unlock()
+}
+
+// flushFailure returns why the sinks of a job that ended (cancelled) may not have written every row its
+// sources read, nil when they did: a sink flushed at the cancellation failed (a task's: noteFlushErr; a
+// sink stage's commit: stageSink.finish), or a sink stage did not finish and was not flushed (it had not
+// started, its last attempt failed, or its rows were aborted), while the source stages had read their
+// input: publishing the sources' positions would then commit Kafka offsets for rows never written.
+func (sj *stagedJob) flushFailure() error {
+	sj.mu.Lock()
+	defer sj.mu.Unlock()
+	if sj.flushErr != nil {
+		return sj.flushErr
+	}
+	for _, st := range sj.stages {
+		if st.sink != nil && st.sink.flushErr != nil {
+			return st.sink.flushErr
+		}
+		if _, ok := st.root.(*planner.Sink); !ok || sj.finished[st] {
+			continue
+		}
+		ok := st.sink == nil || st.sink.flushed
+		for _, tk := range st.tasks {
+			ok = ok && tk.flushed
+		}
+		if !ok {
+			return fmt.Errorf("stage %d (%s) did not write its rows before the job was cancelled", st.id, st.name)
+		}
+	}
+	return nil
+}
 
 // stageFinished records that stage st ran to its end and removes the files no stage can read any more.
 func (sj *stagedJob) stageFinished(st *batchStage) {

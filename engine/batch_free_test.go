@@ -72,7 +72,11 @@ func TestBatchResultsFreedWhenConsumed(t *testing.T) {
 	var during []int
 	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
 		if st.id == 4 && task == 0 && attempt == 1 && end {
-			during = stagesWithFiles(t, dir)
+			for _, id := range stagesWithFiles(t, dir) {
+				if id < 4 { // (stage 4's own files are being written)
+					during = append(during, id)
+				}
+			}
 			return errInjected
 		}
 		return nil
@@ -88,8 +92,8 @@ func TestBatchResultsFreedWhenConsumed(t *testing.T) {
 	if strings.Join(snaps, "\n") != strings.Join(wantSnaps, "\n") {
 		t.Fatalf("stages with files after each stage finished:\n%s\nwant:\n%s\n%s", strings.Join(snaps, "\n"), strings.Join(wantSnaps, "\n"), attemptsOf(job))
 	}
-	if fmt.Sprint(during) != "[2 3 4]" {
-		t.Fatalf("stages with files as the last aggregate stage failed: %v, want [2 3 4]", during)
+	if fmt.Sprint(during) != "[2 3]" {
+		t.Fatalf("input stages with files as the last aggregate stage failed: %v, want [2 3]", during)
 	}
 	for _, a := range job.StageAttempts() {
 		if a.Attempt > 1 && (a.Stage != 4 || a.Task != 0) || a.Attempt > 2 {
