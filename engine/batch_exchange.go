@@ -34,8 +34,8 @@ import (
 // input stages finished; independent stages run at the same time. When a stage fails it alone is restarted,
 // reading its inputs' files again; a predecessor runs again only when its file is gone. Restarts follow
 // 'restart-strategy' as the sink stage always did (batchRestartPolicy: attempts counted for the whole job).
-// The files live in a directory per job under 'io.tmp.dirs' (else the system temporary directory) and are
-// removed when the job ends.
+// The files live in a directory per job under 'io.tmp.dirs' (else the system temporary directory); a stage's
+// files are removed once no stage can read them any more (batch_free.go), the directory when the job ends.
 
 // StageAttempt is one run of one batch stage.
 type StageAttempt struct {
@@ -99,7 +99,7 @@ type stageRun struct {
 	rows     atomic.Int64         // rows read
 	sinkRows atomic.Int64         // rows given to sinks
 	fused    []fusedPart          // the fused stages' shares of the attempt (batch_fuse.go)
-	lookups  []*taskLookup        // the tasks' own lookup handles, closed when the attempt ends (batch_lookup.go)
+	lookups  []*taskLookup        // the attempt's lookup handles, closed when it ends (batch_lookup.go)
 	spillers []exec.SpillReleaser // operators that may hold spill files, released when the attempt fails (batch_spill.go)
 }
 
@@ -118,6 +118,9 @@ type stagedJob struct {
 	mu       sync.Mutex
 	log      []StageAttempt
 	restarts int
+	flushErr error                                 // of a sink flushed when the job was cancelled (attemptStaged)
+	finished map[*batchStage]bool                  // stages that ran to their end (batch_free.go)
+	freed    map[*batchStage]bool                  // stages whose files were removed (batch_free.go)
 	lookups  map[*planner.LookupJoin]*sharedLookup // the lookup sources of stages of several tasks (batch_lookup.go)
 }
 
@@ -489,6 +492,8 @@ func (sj *stagedJob) run(ctx context.Context) (JobStatus, error) {
 				defer wg.Done()
 				if errs[i] = sj.runStage(wctx, st); errs[i] != nil {
 					cancel()
+				} else {
+					sj.stageFinished(st) // batch_free.go
 				}
 			}()
 		}
@@ -600,12 +605,20 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 	err := runSources(ctx, run.g)
 	run.closeLookups()
 	if err != nil && ctx.Err() != nil && len(run.g.sinks) > 0 {
-		// Cancelled: flush what the sinks were given, as a pipelined job does.
+		// Cancelled: flush what the sinks were given, as a pipelined job does. A sink that fails then (or
+		// failed before) keeps the sources from publishing their final positions (checkpoint.go final).
 		run.g.mu.Lock()
 		for _, s := range run.g.sinks {
 			_ = s.End()
 		}
 		run.g.mu.Unlock()
+		if ferr := run.g.sinkFailure(); ferr != nil {
+			sj.noteFlushErr(ferr)
+		} else {
+			sj.mu.Lock()
+			tk.flushed = true
+			sj.mu.Unlock()
+		}
 	}
 	if err != nil {
 		run.g.abort()
@@ -619,6 +632,9 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 	sj.mu.Lock()
 	sj.log = append(sj.log, StageAttempt{Stage: st.id, Task: tk.index, Tasks: len(st.tasks), Name: st.name, Attempt: tk.attempts,
 		RowsRead: run.rows.Load(), Err: err})
+	if err == nil {
+		tk.flushed = true
+	}
 	if err == nil && len(run.outs) > 0 {
 		tk.written = tk.written[:0]
 		for _, w := range run.outs {
@@ -666,8 +682,9 @@ func runSources(ctx context.Context, g *graph) error {
 func (j *Job) attemptStaged(ctx context.Context, g *graph) (JobStatus, error) {
 	status, err := g.staged.run(ctx)
 	if status != JobFailed && g.ckpt != nil {
-		// The sinks have ended (flushed): the sources may publish their final positions.
-		g.ckpt.final(context.WithoutCancel(ctx))
+		// The sinks have ended (flushed): the sources may publish their final positions, unless a sink
+		// failed to flush at the cancellation.
+		g.ckpt.final(context.WithoutCancel(ctx), g.staged.flushFailure())
 	}
 	return status, err
 }

@@ -20,8 +20,11 @@ import (
 // Taking turns on one handle serializes the tasks' lookups (jdbc: one connection, one query at a time). A
 // source that can make a handle per task (connectors.TaskLookupSource: jdbc, a connection and cache of its
 // own) gives each task attempt its own instead, so the tasks look up at the same time
-// (connectors/jdbc TestBatchLookupJoinTasksConcurrent counts the lookups in flight in PostgreSQL). The
-// handle is closed when its attempt ends, also when it failed (the lookup join closes it only at its End).
+// (connectors/jdbc TestBatchLookupJoinTasksConcurrent counts the lookups in flight in PostgreSQL). Every
+// attempt's handle is closed when the attempt ends, also when it failed (the lookup join closes it only at
+// its End): a task handle (connectors/jdbc TestBatchLookupJoinFailedAttemptCloses), the attempt's share of a
+// sharedLookup (a failed attempt's share used to stay open, so the source was never closed:
+// TestBatchSharedLookupClosedAfterFailure), and the planner's source in a stage of one task.
 
 // sharedLookup is one LookupSource used by the tasks of a batch stage.
 type sharedLookup struct {
@@ -62,16 +65,28 @@ func (l *sharedLookup) Close() error {
 	return l.src.Close()
 }
 
-// lookupSource is the LookupSource the operator of n uses in g: the planner's, or, in a task of a batch
-// stage of several tasks, the stage's sharedLookup over it.
+// lookupSource is the LookupSource the operator of n uses in g: the planner's; in a task of a batch stage
+// of several tasks, the task attempt's own handle of a TaskLookupSource or the stage's sharedLookup over it.
+// In a stage attempt, the handle is wrapped in a taskLookup that the attempt's end closes (batch_exchange.go
+// attempt: closeLookups), so a failed attempt releases its share of a sharedLookup (the last one closes the
+// source; the retry opens it again) and its own handle, as the lookup join closes them only at its End.
 func (g *graph) lookupSource(n *planner.LookupJoin) connectors.LookupSource {
-	if g.stage == nil || len(g.stage.st.tasks) <= 1 {
+	if g.stage == nil {
+		return n.Lookup
+	}
+	t := &taskLookup{LookupSource: g.stageLookup(n)}
+	g.stage.run.lookups = append(g.stage.run.lookups, t)
+	return t
+}
+
+// stageLookup is the handle of n in a stage attempt before it is wrapped: the planner's source in a stage of
+// one task, else a task handle of a TaskLookupSource or the stage's sharedLookup.
+func (g *graph) stageLookup(n *planner.LookupJoin) connectors.LookupSource {
+	if len(g.stage.st.tasks) <= 1 {
 		return n.Lookup
 	}
 	if ts, ok := n.Lookup.(connectors.TaskLookupSource); ok {
-		t := &taskLookup{LookupSource: ts.TaskLookup()}
-		g.stage.run.lookups = append(g.stage.run.lookups, t)
-		return t
+		return ts.TaskLookup()
 	}
 	sj := g.stage.sj
 	sj.mu.Lock()
@@ -87,8 +102,9 @@ func (g *graph) lookupSource(n *planner.LookupJoin) connectors.LookupSource {
 	return l
 }
 
-// taskLookup is a task attempt's own handle of a connectors.TaskLookupSource: Close closes it once, and only
-// when it was opened, so that the attempt's end may close it after the lookup join did.
+// taskLookup is a task attempt's handle of a lookup source (its own handle of a connectors.TaskLookupSource,
+// its share of a sharedLookup, or the planner's source in a stage of one task): Close closes it once, and
+// only when it was opened, so that the attempt's end may close it after the lookup join did.
 type taskLookup struct {
 	connectors.LookupSource
 	open bool

@@ -98,3 +98,51 @@ INSERT INTO sink SELECT o.id, d.v FROM orders AS o JOIN dim FOR SYSTEM_TIME AS O
 		})
 	}
 }
+
+// A lookup join into a filesystem table (one handle shared by the stage's tasks) in a split source stage of
+// two tasks, whose task 1 fails once after its first batch: the failed attempt's share of the handle is
+// closed when the attempt ends, so the handle is closed at the job's end (it was opened by the failed
+// attempt and never closed: the count of tasks holding it stayed at 1), and the rerun finds every
+// dimension row (it opens the handle again when it was closed in between).
+func TestBatchSharedLookupClosedAfterFailure(t *testing.T) {
+	dir := t.TempDir()
+	var dim strings.Builder
+	for k := 0; k < 50; k++ {
+		fmt.Fprintf(&dim, "%d,v%d\n", k, k)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dim.csv"), []byte(dim.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `
+CREATE TABLE src (id BIGINT, pt AS PROCTIME()) WITH ('connector' = 'datagen', 'number-of-rows' = '20000', 'rows-per-second' = '1000000000',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '20000');
+CREATE TABLE dim (k BIGINT, v STRING) WITH ('connector' = 'filesystem', 'path' = 'file://` + filepath.Join(dir, "dim.csv") + `', 'format' = 'csv');
+CREATE TABLE out_t (id BIGINT, v STRING) WITH ('connector' = 'blackhole');
+INSERT INTO out_t SELECT s.id, d.v FROM src AS s JOIN dim FOR SYSTEM_TIME AS OF s.pt AS d ON MOD(s.id, 50) = d.k;`
+	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
+		if strings.Contains(st.name, "LookupJoin") && task == 1 && attempt == 1 && !end {
+			return errInjected
+		}
+		return nil
+	})
+	_, notice, job, err := stagedRun(t, script, map[string]string{"parallelism.default": "2"})
+	if err != nil {
+		t.Fatalf("job failed: %v\n%s", err, notice)
+	}
+	at := taskAttempts(job)
+	if a, ok := at["1/1/1"]; !ok || a.Err == nil || !strings.Contains(a.Name, "LookupJoin") || a.Tasks != 2 {
+		t.Fatalf("want a failed first attempt of task 1 of the lookup join's stage of 2 tasks:\n%s", attemptsOf(job))
+	}
+	if m := job.Metrics(); m.RowsOut != 20000 {
+		t.Fatalf("the sink got %d rows, want 20000\n%s", m.RowsOut, attemptsOf(job))
+	}
+	sj := job.graph.staged
+	if len(sj.lookups) != 1 {
+		t.Fatalf("want one shared lookup handle, got %d", len(sj.lookups))
+	}
+	for _, l := range sj.lookups {
+		if l.open != 0 {
+			t.Fatalf("the shared lookup handle is still held by %d task attempts at the job's end", l.open)
+		}
+	}
+}

@@ -45,10 +45,12 @@ type batchCommitPreparer interface {
 
 // stageSink is the Output that the tasks of a sink stage share.
 type stageSink struct {
-	out     connectors.TaskOutput
-	mu      sync.Mutex    // watermarks from several tasks; writers
-	writers []*taskWriter // of the attempts so far (under mu)
-	ended   bool          // End or Abort was called (the stage's goroutine, or abandon after it)
+	out      connectors.TaskOutput
+	mu       sync.Mutex    // watermarks from several tasks; writers
+	writers  []*taskWriter // of the attempts so far (under mu)
+	ended    bool          // End or Abort was called (the stage's goroutine, or abandon after it)
+	flushErr error         // of End when the job was cancelled (finish)
+	flushed  bool          // End succeeded when the job was cancelled
 }
 
 // finish makes the tasks' rows final when the stage succeeded (or was cancelled: the rows the tasks were
@@ -60,8 +62,14 @@ func (s *stageSink) finish(ctx context.Context, st *batchStage, err error) error
 	}
 	s.ended = true
 	if err == nil || ctx.Err() != nil && !abortsOnCancel(s.out) {
-		if e := s.out.End(); e != nil && err == nil {
-			return fmt.Errorf("stage %d (%s): committing the sink's output: %w", st.id, st.name, e)
+		if e := s.out.End(); e != nil {
+			e = fmt.Errorf("stage %d (%s): committing the sink's output: %w", st.id, st.name, e)
+			if err == nil {
+				return e
+			}
+			s.flushErr = e // cancelled: the sources publish no final position (attemptStaged)
+		} else if err != nil {
+			s.flushed = true
 		}
 		return err
 	}

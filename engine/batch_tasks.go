@@ -53,6 +53,7 @@ type stageTask struct {
 
 	mu       sync.Mutex // held while the task runs
 	attempts int
+	flushed  bool      // its last attempt succeeded, or was cancelled and its sinks flushed their rows (under stagedJob.mu)
 	written  []int64   // rows per subpartition of the last successful attempt (under stagedJob.mu)
 	first    *stageRun // the first attempt, built at submit so that errors show up there
 }

@@ -488,14 +488,30 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 }
 
 // final publishes the sources' last positions after the sinks ended (flushed): a job that ends (bounded
-// input, or cancelled) commits its Kafka offsets for everything its sinks wrote.
-func (c *checkpointer) final(ctx context.Context) {
+// input, or cancelled) commits its Kafka offsets for everything its sinks wrote. It publishes nothing when
+// the sinks may not have written everything the sources' positions cover: flushErr (a sink's End when the
+// job was cancelled), a sink call that failed (endOnce), or a push that failed part-way (push_failure.go).
+// A cancelled job's sinks used to be flushed with their errors ignored and the positions published anyway,
+// so Kafka offsets were committed for records whose rows were never written (at-least-once then lost them
+// on the next run from the group's offsets); now the last completed checkpoint's positions stay committed
+// and the next run reads those records again.
+func (c *checkpointer) final(ctx context.Context, flushErr error) {
 	c.mu.Lock()
 	c.stopped = true
 	stopCut := c.stopCut
 	c.mu.Unlock()
 	if stopCut {
 		return // the savepoint published the positions at its cut; the sources read past it
+	}
+	if flushErr == nil {
+		flushErr = c.g.sinkFailure()
+	}
+	if flushErr == nil {
+		flushErr = c.g.failure.load()
+	}
+	if flushErr != nil {
+		c.notice("[WARNING] job %s: the sources' final positions are not published (Kafka offsets not committed): a sink may not have written every row it was given: %v. The positions of the last completed checkpoint stay committed; a new run from them reads the rows after them again.\n", c.job.id, flushErr)
+		return
 	}
 	for _, p := range c.g.parts {
 		if p.src == nil {

@@ -520,20 +520,40 @@ func (g *graph) op(n planner.Node, o changelog.Output) changelog.Output {
 	return o
 }
 
-// endOnce makes End idempotent, so a cancelled job can flush its sinks without ending them twice.
+// endOnce makes End idempotent, so a cancelled job can flush its sinks without ending them twice. It
+// records the first error of the sink (a sink's calls fail only on its own: it is opened without the job's
+// context), so that a job ending after it publishes no final source positions (checkpoint.go final).
 type endOnce struct {
-	out   changelog.Output
-	ended bool
+	out    changelog.Output
+	ended  bool
+	failed atomic.Pointer[error]
 }
 
-func (e *endOnce) Push(b *changelog.Batch) error { return e.out.Push(b) }
-func (e *endOnce) Watermark(ts int64) error      { return e.out.Watermark(ts) }
+func (e *endOnce) Push(b *changelog.Batch) error { return e.note(e.out.Push(b)) }
+func (e *endOnce) Watermark(ts int64) error      { return e.note(e.out.Watermark(ts)) }
 func (e *endOnce) End() error {
 	if e.ended {
 		return nil
 	}
 	e.ended = true
-	return e.out.End()
+	return e.note(e.out.End())
+}
+
+func (e *endOnce) note(err error) error {
+	if err != nil {
+		e.failed.CompareAndSwap(nil, &err)
+	}
+	return err
+}
+
+// sinkFailure returns the first error a sink of g returned (endOnce), nil when none did.
+func (g *graph) sinkFailure() error {
+	for _, s := range g.sinks {
+		if e := s.failed.Load(); e != nil {
+			return *e
+		}
+	}
+	return nil
 }
 
 // locked serializes a source's pushes into the shared downstream graph.

@@ -132,6 +132,7 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		}
 	}
 	status := JobFinished
+	var flushErr error // of a sink flushed at the cancellation: the sources publish no final position
 	switch {
 	case err == nil:
 	case errors.Is(err, context.Canceled):
@@ -142,8 +143,8 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		// Flush what the sinks buffered; in batch mode nothing partial is emitted by operators.
 		g.mu.Lock()
 		for _, s := range g.sinks {
-			if ferr := s.End(); ferr != nil && err == nil {
-				err = ferr
+			if ferr := s.End(); ferr != nil && flushErr == nil {
+				flushErr = ferr
 			}
 		}
 		g.mu.Unlock()
@@ -154,7 +155,7 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	}
 	if status != JobFailed && g.ckpt != nil {
 		// The sinks have ended (flushed): the sources may publish their final positions.
-		g.ckpt.final(context.WithoutCancel(ctx))
+		g.ckpt.final(context.WithoutCancel(ctx), flushErr)
 	}
 	if status == JobFailed {
 		g.abort()

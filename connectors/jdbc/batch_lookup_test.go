@@ -1,8 +1,10 @@
 package jdbc_test
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A lookup join into a jdbc table in a batch source stage of 2 tasks (4 CSV files split across them): each
@@ -51,4 +53,82 @@ INSERT INTO out_t SELECT o.id, d.name FROM o JOIN d FOR SYSTEM_TIME AS OF o.pt O
 	if got := pgRows(t, "SELECT max(n) FROM lk_seen"); got != "2" {
 		t.Fatalf("the most lookups PostgreSQL saw in flight at once: %s (want 2: the tasks' lookups took turns)", got)
 	}
+}
+
+// lookupConns is the number of PostgreSQL connections whose last statement read table (a lookup handle's
+// connection: its column check or its lookups), once no more of them are closing (a backend leaves
+// pg_stat_activity shortly after its client closed it): 0 as soon as it is, else after 3 seconds. The
+// caller turns the garbage collector off: a connection that nothing references any more is closed when it
+// is collected (its socket's finalizer), which would hide a handle left open.
+func lookupConns(t *testing.T, table string) string {
+	t.Helper()
+	q := `SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE '%"` + table + `"%'`
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		n := pgRows(t, q)
+		if n == "0" || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A lookup join into a jdbc table whose lookup fails once (the view's function raises at its 30th call;
+// 'lookup.max-retries' = '0'), in a batch stage of 2 tasks (each task attempt its own handle and connection)
+// and of 1 task (the planner's handle): the failed attempt's connection is closed when the attempt ends, not
+// left open until the job's process exits, and the rerun writes every row. In the stage of 1 task the job
+// fails for good (the function raises at every call): the last attempt's connection was left open before
+// (the lookup join closes its handle only at its End).
+func TestBatchLookupJoinFailedAttemptCloses(t *testing.T) {
+	src := strings.Replace(batchOrders(t), "v BIGINT)", "v BIGINT, pt AS PROCTIME())", 1)
+	pgExec(t, "CREATE TABLE fl_dim_t (k BIGINT PRIMARY KEY, name TEXT)",
+		"INSERT INTO fl_dim_t SELECT g, 'n' || g FROM generate_series(0, 96) AS g",
+		"CREATE SEQUENCE fl_calls",
+		`CREATE FUNCTION fl_probe(always boolean) RETURNS boolean AS $$
+		 BEGIN
+		   IF always OR nextval('fl_calls') = 30 THEN
+		     RAISE EXCEPTION 'injected lookup failure';
+		   END IF;
+		   RETURN true;
+		 END $$ LANGUAGE plpgsql VOLATILE`,
+		"CREATE VIEW fl_dim AS SELECT k, name FROM fl_dim_t WHERE fl_probe(false)",
+		"CREATE VIEW fb_dim AS SELECT k, name FROM fl_dim_t WHERE fl_probe(true)",
+		"CREATE TABLE fl_out (id BIGINT PRIMARY KEY, name TEXT)")
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // see lookupConns
+	script := func(view string) string {
+		return src + `CREATE TABLE d (k BIGINT, name STRING) WITH ('connector' = 'jdbc', 'url' = '${URL}', 'table-name' = '` + view + `',
+  'lookup.max-retries' = '0');
+CREATE TABLE out_t (id BIGINT, name STRING, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'jdbc', 'url' = '${URL}', 'table-name' = 'fl_out');
+INSERT INTO out_t SELECT o.id, d.name FROM o JOIN d FOR SYSTEM_TIME AS OF o.pt ON o.k = d.k;`
+	}
+	t.Run("tasks", func(t *testing.T) {
+		job, notice, err := batchRun(t, script("fl_dim"), 2)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, notice)
+		}
+		failed, tasks := 0, 0
+		for _, a := range job.StageAttempts() {
+			if strings.Contains(a.Name, "LookupJoin") {
+				tasks = max(tasks, a.Tasks)
+				if a.Err != nil {
+					failed++
+				}
+			}
+		}
+		if tasks != 2 || failed != 1 {
+			t.Fatalf("want one failed attempt in a lookup join's stage of 2 tasks, got %d in %d tasks:\n%s", failed, tasks, notice)
+		}
+		if !strings.Contains(notice, "injected lookup failure") {
+			t.Fatalf("notice:\n%s", notice)
+		}
+		expect(t, "orders", pgRows(t, "SELECT count(*) FROM fl_out"), "4000")
+		expect(t, "connections of lookup handles left open", lookupConns(t, "fl_dim"), "0")
+	})
+	t.Run("one task", func(t *testing.T) {
+		_, notice, err := batchRun(t, script("fb_dim"), 1)
+		if err == nil || !strings.Contains(err.Error(), "injected lookup failure") {
+			t.Fatalf("want the job to fail with the lookup's error, got %v\n%s", err, notice)
+		}
+		expect(t, "connections of lookup handles left open", lookupConns(t, "fb_dim"), "0")
+	})
 }
