@@ -28,12 +28,7 @@ func BenchmarkCalcVec(b *testing.B) {
 	for i := range in {
 		in[i] = changelog.Row{Vals: []types.Value{types.IntValue(int64(1000 + i*7)), types.IntValue(int64(100 + i*37%1_000_000))}}
 	}
-	var cols []*vec.Batch
-	for lo := 0; lo < rows; lo += batch {
-		cb := &vec.Batch{}
-		vec.FromRows(cb, in[lo:lo+batch], ts, nil)
-		cols = append(cols, cb)
-	}
+	cols := benchColumns(in, ts, batch)
 	cases := []struct {
 		name     string
 		projects []expr.Expr
@@ -51,24 +46,7 @@ func BenchmarkCalcVec(b *testing.B) {
 				} else if c.vx == nil {
 					b.Fatal("not vectorized")
 				}
-				b.ResetTimer()
-				for n := 0; n < b.N; n++ {
-					for k, lo := 0, 0; lo < rows; k, lo = k+1, lo+batch {
-						var err error
-						if path == "vec-cols" {
-							err = c.PushColumns(cols[k])
-						} else {
-							err = c.Push(&changelog.Batch{Rows: in[lo : lo+batch]})
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
-				if c.vx != nil && c.vx.bails > 0 {
-					b.Fatalf("%d batches bailed", c.vx.bails)
-				}
+				benchCalcPush(b, c, path, in, cols, batch)
 			})
 		}
 	}
@@ -120,12 +98,7 @@ func BenchmarkCalcVecStrings(b *testing.B) {
 			types.DecimalValue(int64(100+i*37%1_000_000), 2),
 		}}
 	}
-	var cols []*vec.Batch
-	for lo := 0; lo < rows; lo += batch {
-		cb := &vec.Batch{}
-		vec.FromRows(cb, in[lo:lo+batch], ts, nil)
-		cols = append(cols, cb)
-	}
+	cols := benchColumns(in, ts, batch)
 	cases := []struct {
 		name     string
 		projects []expr.Expr
@@ -154,26 +127,44 @@ func BenchmarkCalcVecStrings(b *testing.B) {
 				} else if path == "vec-rows" {
 					c.vx.rowsOnly = false
 				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for n := 0; n < b.N; n++ {
-					for k, lo := 0, 0; lo < rows; k, lo = k+1, lo+batch {
-						var err error
-						if path == "vec-cols" {
-							err = c.PushColumns(cols[k])
-						} else {
-							err = c.Push(&changelog.Batch{Rows: in[lo : lo+batch]})
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
-				if c.vx != nil && c.vx.bails > 0 {
-					b.Fatalf("%d batches bailed", c.vx.bails)
-				}
+				benchCalcPush(b, c, path, in, cols, batch)
 			})
 		}
+	}
+}
+
+// benchColumns is in as columnar batches of batch rows (the columns the Calc benchmarks push).
+func benchColumns(in []changelog.Row, ts []types.Type, batch int) []*vec.Batch {
+	var cols []*vec.Batch
+	for lo := 0; lo < len(in); lo += batch {
+		cb := &vec.Batch{}
+		vec.FromRows(cb, in[lo:lo+batch], ts, nil)
+		cols = append(cols, cb)
+	}
+	return cols
+}
+
+// benchCalcPush pushes in (path "rows" or "vec-rows": as row batches of batch rows) or cols ("vec-cols") into
+// c b.N times, reports ns/row and allocations, and fails if a batch bailed out of the kernels.
+func benchCalcPush(b *testing.B, c *calc, path string, in []changelog.Row, cols []*vec.Batch, batch int) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for k, lo := 0, 0; lo < len(in); k, lo = k+1, lo+batch {
+			var err error
+			if path == "vec-cols" {
+				err = c.PushColumns(cols[k])
+			} else {
+				err = c.Push(&changelog.Batch{Rows: in[lo : lo+batch]})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(in)), "ns/row")
+	if c.vx != nil && c.vx.bails > 0 {
+		b.Fatalf("%d batches bailed", c.vx.bails)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
-	"github.com/sluicesql/sluice/vec"
 )
 
 // BenchmarkCalcVecWideDecimal compares the row path and the kernels for DECIMAL(38, 10) × and ÷ over
@@ -29,12 +28,7 @@ func BenchmarkCalcVecWideDecimal(b *testing.B) {
 		}
 		in[i] = changelog.Row{Vals: []types.Value{types.BigDecimalValue(u, 10), types.DecimalValue(int64(i%977)*1_234_567+1, 10)}}
 	}
-	var cols []*vec.Batch
-	for lo := 0; lo < rows; lo += batch {
-		cb := &vec.Batch{}
-		vec.FromRows(cb, in[lo:lo+batch], ts, nil)
-		cols = append(cols, cb)
-	}
+	cols := benchColumns(in, ts, batch)
 	for _, tc := range []struct {
 		name string
 		x    expr.Expr
@@ -49,25 +43,7 @@ func BenchmarkCalcVecWideDecimal(b *testing.B) {
 				} else {
 					c.vx.rowsOnly = false
 				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for n := 0; n < b.N; n++ {
-					for k, lo := 0, 0; lo < rows; k, lo = k+1, lo+batch {
-						var err error
-						if path == "vec-cols" {
-							err = c.PushColumns(cols[k])
-						} else {
-							err = c.Push(&changelog.Batch{Rows: in[lo : lo+batch]})
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
-				if c.vx != nil && c.vx.bails > 0 {
-					b.Fatalf("%d batches bailed", c.vx.bails)
-				}
+				benchCalcPush(b, c, path, in, cols, batch)
 			})
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
-	"github.com/sluicesql/sluice/vec"
 )
 
 // BenchmarkCalcVecFns compares the row path and the kernels (over columnar input) for ROUND, FLOOR, LPAD,
@@ -44,12 +43,7 @@ func BenchmarkCalcVecFns(b *testing.B) {
 			types.TimestampValue(1_700_000_000_000+int64(i)*3_600_123, 0),
 		}}
 	}
-	var cols []*vec.Batch
-	for lo := 0; lo < rows; lo += batch {
-		cb := &vec.Batch{}
-		vec.FromRows(cb, in[lo:lo+batch], ts, nil)
-		cols = append(cols, cb)
-	}
+	cols := benchColumns(in, ts, batch)
 	cases := []struct {
 		name     string
 		projects []expr.Expr
@@ -71,25 +65,7 @@ func BenchmarkCalcVecFns(b *testing.B) {
 				} else if c.vx == nil {
 					b.Skip("no kernel: the Calc runs on rows")
 				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for n := 0; n < b.N; n++ {
-					for k, lo := 0, 0; lo < rows; k, lo = k+1, lo+batch {
-						var err error
-						if path == "vec-cols" {
-							err = c.PushColumns(cols[k])
-						} else {
-							err = c.Push(&changelog.Batch{Rows: in[lo : lo+batch]})
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
-				if c.vx != nil && c.vx.bails > 0 {
-					b.Fatalf("%d batches bailed", c.vx.bails)
-				}
+				benchCalcPush(b, c, path, in, cols, batch)
 			})
 		}
 	}
