@@ -28,9 +28,9 @@ import (
 // (commit 399aabe, which compared a full snapshot with the changelog): written again by a later build it
 // would no longer show that a changelog of that build restores.
 var writeOldWindowChangelog = flag.Bool("write-old-window-changelog", false,
-	"write testdata/scaleout_window_changelog_v1.txt from this build's changelog (only the build before per-key window changelogs should)")
+	"write testdata/scaleout_window_changelog_v1.records from this build's changelog (only the build before per-key window changelogs should)")
 
-const oldWindowChangelog = "testdata/scaleout_window_changelog_v1.txt"
+const oldWindowChangelog = "testdata/scaleout_window_changelog_v1.records"
 
 // hopWindowsInsert is a HOP window aggregate (20 s windows every 10 s) of the clicks into topic.
 func hopWindowsInsert(topic string) string {
