@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -68,35 +67,17 @@ func TestRankInsertOnlySavepointBefore(t *testing.T) {
 	snap := snapshotText(t, m)
 	rec.b.Reset()
 	pushAll(t, op, after)
-	dir := filepath.Join("testdata", "rank-savepoint")
-	if os.Getenv("RANK_TRIMMED_SAVEPOINT_GEN") != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, rankTrimmedSavepoint+".snapshot"), []byte(snap+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, rankTrimmedSavepoint+".after"), []byte(rec.b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	golden, wantAfter, gen := savepointBefore(t, filepath.Join("testdata", "rank-savepoint"), rankTrimmedSavepoint, "RANK_TRIMMED_SAVEPOINT_GEN", snap, rec.b.String())
+	if gen {
 		return
 	}
-	wantSnap, err := os.ReadFile(filepath.Join(dir, rankTrimmedSavepoint+".snapshot"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantAfter, err := os.ReadFile(filepath.Join(dir, rankTrimmedSavepoint+".after"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden := strings.TrimSuffix(string(wantSnap), "\n")
 	if n := strings.Count(golden, "\n"); n != 6 {
 		t.Fatalf("the savepoint has %d partitions, want 6", n)
 	}
-	if strings.Count(string(wantAfter), "-D") < 5 {
+	if strings.Count(wantAfter, "-D") < 5 {
 		t.Fatalf("the savepoint's Rank emitted %q after it: too few changes to test", wantAfter)
 	}
-	if got := rec.b.String(); got != string(wantAfter) {
+	if got := rec.b.String(); got != wantAfter {
 		t.Errorf("the current version without a restore emitted\n%s\nwant\n%s", got, wantAfter)
 	}
 	// the same rows; the meta entry's signature (length-prefixed) is the one thing that differs
@@ -115,7 +96,7 @@ func TestRankInsertOnlySavepointBefore(t *testing.T) {
 		t.Fatalf("restoring the savepoint: %v", err)
 	}
 	pushAll(t, op, after)
-	if got := rec.b.String(); got != string(wantAfter) {
+	if got := rec.b.String(); got != wantAfter {
 		t.Errorf("after the restore emitted\n%s\nwant\n%s", got, wantAfter)
 	}
 	// as before, the version before's savepoints of trimmed Ranks (this one, the deduplications' and the

@@ -50,32 +50,17 @@ func TestTopNInsertOnlySavepointBefore(t *testing.T) {
 	snap := snapshotText(t, m)
 	rec.b.Reset()
 	run(op, after)
-	dir := filepath.Join("testdata", "topn-savepoint")
-	if os.Getenv("TOPN_SAVEPOINT_GEN") != "" {
-		if err := os.WriteFile(filepath.Join(dir, topNTrimmedSavepoint+".snapshot"), []byte(snap+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, topNTrimmedSavepoint+".after"), []byte(rec.b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	golden, wantAfter, gen := savepointBefore(t, filepath.Join("testdata", "topn-savepoint"), topNTrimmedSavepoint, "TOPN_SAVEPOINT_GEN", snap, rec.b.String())
+	if gen {
 		return
 	}
-	wantSnap, err := os.ReadFile(filepath.Join(dir, topNTrimmedSavepoint+".snapshot"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantAfter, err := os.ReadFile(filepath.Join(dir, topNTrimmedSavepoint+".after"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden := strings.TrimSuffix(string(wantSnap), "\n")
 	if n := strings.Count(golden, "\n"); n != 10 {
 		t.Fatalf("the savepoint has %d rows, want the 10 of the window (offset 6, limit 4)", n)
 	}
-	if strings.Count(string(wantAfter), "+I") < 5 {
+	if strings.Count(wantAfter, "+I") < 5 {
 		t.Fatalf("the savepoint's Top-N emitted %q after it: too few changes to test", wantAfter)
 	}
-	if got := rec.b.String(); got != string(wantAfter) {
+	if got := rec.b.String(); got != wantAfter {
 		t.Errorf("the current version without a restore emitted\n%s\nwant\n%s", got, wantAfter)
 	}
 	// the same rows; the meta entry's signature (length-prefixed) is the one thing that differs
@@ -101,7 +86,7 @@ func TestTopNInsertOnlySavepointBefore(t *testing.T) {
 		t.Fatalf("restoring the savepoint: %v", err)
 	}
 	run(op, after)
-	if got := rec.b.String(); got != string(wantAfter) {
+	if got := rec.b.String(); got != wantAfter {
 		t.Errorf("after the restore emitted\n%s\nwant\n%s", got, wantAfter)
 	}
 	upd := NewTopNOf(topNTrimmedConfig(false), &discard{})
@@ -176,4 +161,32 @@ func TestTopNTrimmedSnapshotRefusedByUpdating(t *testing.T) {
 			t.Errorf("restoring a snapshot that keeps every row into %+v: %v", c.cfg, err)
 		}
 	}
+}
+
+// savepointBefore returns the snapshot text and the output after it that the version before wrote into
+// dir/name.snapshot and dir/name.after; with the environment variable gen set it writes snap and after there
+// instead (run only on that version) and returns generated.
+func savepointBefore(t *testing.T, dir, name, gen, snap, after string) (golden, wantAfter string, generated bool) {
+	t.Helper()
+	if os.Getenv(gen) != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".snapshot"), []byte(snap+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".after"), []byte(after), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return "", "", true
+	}
+	wantSnap, err := os.ReadFile(filepath.Join(dir, name+".snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAfterB, err := os.ReadFile(filepath.Join(dir, name+".after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(string(wantSnap), "\n"), string(wantAfterB), false
 }
