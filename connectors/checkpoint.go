@@ -26,6 +26,14 @@ type Checkpointed interface {
 	CheckpointComplete(ctx context.Context, pos []byte) error
 }
 
+// PositionPublisher is implemented by Checkpointed sources whose CheckpointComplete publishes the position
+// outside the job (Kafka: commits offsets to the consumer group). PublishesPositions reports whether this
+// table does (a kafka table without 'properties.group.id', or with auto-commit off, does not); the engine
+// warns that the final positions were not published only for such sources.
+type PositionPublisher interface {
+	PublishesPositions() bool
+}
+
 // PositionedOutput is implemented by the Output the engine hands to a source's Run.
 type PositionedOutput interface {
 	// PushThen pushes b (nothing when it is empty) and, when the push succeeded, calls advance before any

@@ -510,6 +510,9 @@ func (c *checkpointer) final(ctx context.Context, flushErr error) {
 		flushErr = c.g.failure.load()
 	}
 	if flushErr != nil {
+		if !c.publishesPositions() {
+			return // no source commits a position outside the job: nothing to warn about
+		}
 		c.notice("[WARNING] job %s: the sources' final positions are not published (Kafka offsets not committed): a sink may not have written every row it was given: %v. The positions of the last completed checkpoint stay committed; a new run from them reads the rows after them again.\n", c.job.id, flushErr)
 		return
 	}
@@ -525,6 +528,17 @@ func (c *checkpointer) final(ctx context.Context, flushErr error) {
 			c.notice("[WARNING] job %s: source %s: %v\n", c.job.id, p.name, err)
 		}
 	}
+}
+
+// publishesPositions reports whether a source of the job publishes its positions outside it (Kafka offsets
+// committed to a group: connectors.PositionPublisher).
+func (c *checkpointer) publishesPositions() bool {
+	for _, p := range c.g.parts {
+		if pp, ok := p.src.(connectors.PositionPublisher); ok && pp.PublishesPositions() {
+			return true
+		}
+	}
+	return false
 }
 
 // stateIn returns the part's state in cp, found by its id or, for checkpoints written by older Sluice

@@ -133,11 +133,14 @@ func (s *source) RestorePosition(b []byte) error {
 	return nil
 }
 
+// PublishesPositions reports whether CheckpointComplete commits offsets (connectors.PositionPublisher).
+func (s *source) PublishesPositions() bool { return s.cfg.client.groupID != "" && s.cfg.client.autoCommit }
+
 // CheckpointComplete commits the offsets of pos to the consumer group ('properties.group.id'), unless
 // 'properties.enable.auto.commit' is false. Failures are returned (the engine warns; the next cycle retries).
 func (s *source) CheckpointComplete(ctx context.Context, pos []byte) error {
 	c := s.cfg
-	if c.client.groupID == "" || !c.client.autoCommit {
+	if !s.PublishesPositions() {
 		return nil
 	}
 	m, err := decodePositions(pos)
