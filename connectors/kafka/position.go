@@ -134,7 +134,9 @@ func (s *source) RestorePosition(b []byte) error {
 }
 
 // PublishesPositions reports whether CheckpointComplete commits offsets (connectors.PositionPublisher).
-func (s *source) PublishesPositions() bool { return s.cfg.client.groupID != "" && s.cfg.client.autoCommit }
+func (s *source) PublishesPositions() bool {
+	return s.cfg.client.groupID != "" && s.cfg.client.autoCommit
+}
 
 // CheckpointComplete commits the offsets of pos to the consumer group ('properties.group.id'), unless
 // 'properties.enable.auto.commit' is false. Failures are returned (the engine warns; the next cycle retries).
