@@ -323,3 +323,51 @@ INSERT INTO out_t SELECT MOD(id, 10), COUNT(*) FROM src GROUP BY MOD(id, 10);`))
 		t.Fatalf("notice:\n%s", note)
 	}
 }
+
+// A job whose sources publish no position outside it (datagen) and whose sink's flush fails at the
+// cancellation prints no "final positions are not published" warning: there is no Kafka offset to keep
+// uncommitted (a cancelled batch script over datagen warned, on one side only of the remote-shell test).
+func TestFailedFlushWithoutPublishingSourceDoesNotWarn(t *testing.T) {
+	f := &bufferedFactory{}
+	note := &syncBuffer{}
+	s, err := NewSession(Config{Stdout: note, Stderr: note, Notice: note, TempDir: t.TempDir(),
+		Connectors: connbuiltin.Registry().With(f), Options: map[string]string{"restart-strategy": "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.ParseScript(`
+CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000');
+CREATE TABLE out_t (id BIGINT) WITH ('connector' = 'buffered');
+INSERT INTO out_t SELECT id FROM src;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var job *Job
+	for _, st := range stmts {
+		res, err := s.Execute(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Job != nil {
+			job = res.Job
+		}
+	}
+	if !waitUntil(20*time.Second, func() bool { b, _ := f.state(); return b > 0 }) {
+		t.Fatalf("no row reached the sink\n%s", note.String())
+	}
+	f.mu.Lock()
+	f.down = true
+	f.mu.Unlock()
+	job.Cancel()
+	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer wcancel()
+	_ = job.Wait(wctx)
+	if st := job.Status(); st != JobCancelled {
+		t.Fatalf("job status %v, want cancelled\n%s", st, note.String())
+	}
+	if strings.Contains(note.String(), "final positions are not published") {
+		t.Fatalf("a job reading datagen warned about unpublished positions:\n%s", note.String())
+	}
+}
