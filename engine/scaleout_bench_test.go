@@ -40,13 +40,7 @@ func benchMember(maxAgg bool) (*member, *int) {
 		parts:      map[int32]*aggPart{},
 		cl:         "bench-agg-changelog",
 	}
-	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
-	n := new(int)
-	m.produce = func(r *kgo.Record) {
-		*n++
-		m.delivered(r, nil)
-	}
-	return m, n
+	return m, benchCountProduced(m)
 }
 
 // benchRecords builds repartition records of the users from, from+1, ... (mod users).
@@ -136,4 +130,16 @@ func BenchmarkScaleOutJoinState(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchCountProduced gives bench member m the plan header and a produce that counts the records and
+// delivers them at once (Kafka I/O excluded); it returns the count.
+func benchCountProduced(m *member) *int {
+	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
+	n := new(int)
+	m.produce = func(r *kgo.Record) {
+		*n++
+		m.delivered(r, nil)
+	}
+	return n
 }

@@ -30,13 +30,7 @@ func benchIntervalMember() (*member, *int) {
 		win:       &winStage{nsrc: 1, parts: map[int32]*winPart{}, touched: map[int32]*winPart{}},
 		ivTouched: map[int32]*winPart{},
 	}
-	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
-	n := new(int)
-	m.produce = func(r *kgo.Record) {
-		*n++
-		m.delivered(r, nil)
-	}
-	return m, n
+	return m, benchCountProduced(m)
 }
 
 // benchIntervalRecords builds n repartition records alternating sides, of the keys from, from+1, ... (mod

@@ -47,12 +47,7 @@ func BenchmarkScaleOutRankCommit(b *testing.B) {
 				rparts:  map[int32]*rankPart{},
 				cl:      "bench-rank-changelog",
 			}
-			m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
-			produced := 0
-			m.produce = func(r *kgo.Record) {
-				produced++
-				m.delivered(r, nil)
-			}
+			produced := benchCountProduced(m)
 			rp := m.newRankPart()
 			rp.track.live = true
 			m.rparts[0] = rp
@@ -67,7 +62,7 @@ func BenchmarkScaleOutRankCommit(b *testing.B) {
 			for i := range batches {
 				batches[i] = benchRankRecords(m, i*7919, changed, keys, int64(i+1))
 			}
-			produced = 0
+			*produced = 0
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -87,7 +82,7 @@ func BenchmarkScaleOutRankCommit(b *testing.B) {
 				m.writeRankChangelog()
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(produced)/float64(b.N), "records/op")
+			b.ReportMetric(float64(*produced)/float64(b.N), "records/op")
 		})
 	}
 }

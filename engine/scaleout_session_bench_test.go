@@ -30,13 +30,7 @@ func benchSessionMember() (*member, *int) {
 		cl:      "bench-agg-changelog",
 		win:     &winStage{nsrc: 1, parts: map[int32]*winPart{}, touched: map[int32]*winPart{}},
 	}
-	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
-	n := new(int)
-	m.produce = func(r *kgo.Record) {
-		*n++
-		m.delivered(r, nil)
-	}
-	return m, n
+	return m, benchCountProduced(m)
 }
 
 // benchSessionRecords builds repartition records of the users from, from+1, ... (mod users), each a click

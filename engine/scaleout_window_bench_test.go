@@ -34,13 +34,7 @@ func benchWindowMember() (*member, *int) {
 		cl:      "bench-agg-changelog",
 		win:     &winStage{nsrc: 1, parts: map[int32]*winPart{}, touched: map[int32]*winPart{}},
 	}
-	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
-	n := new(int)
-	m.produce = func(r *kgo.Record) {
-		*n++
-		m.delivered(r, nil)
-	}
-	return m, n
+	return m, benchCountProduced(m)
 }
 
 // benchWindowRecords builds n repartition records, the i-th of user (from+i) % users in the window of start
