@@ -88,7 +88,10 @@ END;`,
 			return want
 		},
 	}
-	outs := totals.runSlowSink(t, 183, 100*time.Millisecond, func(outs []string) bool { _, w := holds(outs); return w == 0 }, &wins)
+	// A batch larger than the budget waits without being held, so a loaded machine whose source reads big
+	// batches may see only waits for a while: the runs go on (up to three times the kills) until both were
+	// seen.
+	outs := totals.runSlowSink(t, 183, 100*time.Millisecond, func(outs []string) bool { r, w := holds(outs); return r == 0 || w == 0 }, &wins)
 	rows, waits := holds(outs)
 	t.Logf("the runs' holds kept %d rows and waited %d times at the budget", rows, waits)
 	if rows == 0 || waits == 0 {
