@@ -26,7 +26,9 @@ import (
 // The memory held is what the branches read between the gate and the checkpoint's final lock, bounded by
 // reusedHoldBudget per reused scan: a branch's call that would hold more waits (backpressure: its subtask
 // stops reading) until the hold ends, then passes its batch on; so what waits is passed on after what was
-// held, in order. Backpressure rather than a spill to the job's tmp dir: the hold lasts only until the
+// held, in order. The first item of a hold is kept even when it is larger than the budget (the batch is in
+// memory already; waiting would stall its subtask for the whole hold for nothing), and then nothing more
+// is: a hold holds at most the budget or that one item. Backpressure rather than a spill to the job's tmp dir: the hold lasts only until the
 // checkpoint's part under the lock is done (bounded by the checkpoint's timeout), the subtask's other
 // branches stop with it anyway (its fanout passes each batch to all of them), and a spill would write and
 // read back rows on every slow checkpoint for a wait that is short; the exchanges' queues bound the other
@@ -74,6 +76,10 @@ var reusedHoldWaits atomic.Int64
 
 // reusedHoldPeak is the most bytes one hold held (tests check the budget).
 var reusedHoldPeak atomic.Int64
+
+// reusedHoldBigFirst is the largest first item held alone over the budget (tests check the budget: a hold
+// holds at most the budget, or one item larger than it).
+var reusedHoldBigFirst atomic.Int64
 
 // beforeReusedBatch, when set as a reused scan is built, runs in each of its subtasks before it passes a
 // batch to its branches, outside the gate (a test hook: it can wait until a checkpoint began its hold).
@@ -153,8 +159,12 @@ func (p *gatedPipe) holding() bool { return p.hold != nil && p.hold.on }
 
 // room reports whether n more bytes fit the budget, and counts them if so.
 func (h *cutHold) room(n int64) bool {
-	if h.bytes+n > reusedHoldLimit {
+	if h.bytes > 0 && h.bytes+n > reusedHoldLimit {
 		return false
+	}
+	if h.bytes == 0 && n > reusedHoldLimit {
+		for big := reusedHoldBigFirst.Load(); n > big && !reusedHoldBigFirst.CompareAndSwap(big, n); big = reusedHoldBigFirst.Load() {
+		}
 	}
 	h.bytes += n
 	for {

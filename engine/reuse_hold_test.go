@@ -99,11 +99,80 @@ func TestReusedHoldBackpressureResumes(t *testing.T) {
 	gate.Unlock()
 }
 
+// TestReusedHoldKeepsOversizedFirst: a batch larger than the whole budget, arriving first in a hold, is held
+// (its subtask reads on) and the next call waits; before, such a batch waited for the hold to end and a hold
+// over large batches never kept a row.
+func TestReusedHoldKeepsOversizedFirst(t *testing.T) {
+	defer func(l int64) { reusedHoldLimit = l }(reusedHoldLimit)
+	var mu sync.Mutex
+	var gate sync.RWMutex
+	var stopping atomic.Bool
+	stopped := false
+	out := &heldLog{}
+	h := &cutHold{}
+	p := &gatedPipe{sg: &subtaskGate{gate: &gate, stopping: &stopping}, mu: &mu, stopped: &stopped, out: out, hold: h}
+	batch := func(i int64) *changelog.Batch {
+		b := &changelog.Batch{}
+		for range 4 {
+			b.Rows = append(b.Rows, changelog.Row{Kind: changelog.Insert, Vals: []types.Value{types.IntValue(i), types.StringValue("order")}})
+		}
+		return b
+	}
+	reusedHoldLimit = heldRowBytes(batch(0)) / 2
+	reusedHoldBigFirst.Store(0)
+	call := func(f func() error) error {
+		defer p.sg.unlock()
+		return f()
+	}
+	mu.Lock()
+	h.begin()
+	mu.Unlock()
+	held := reusedRowsHeld.Load()
+	first := make(chan error, 1)
+	go func() { first <- call(func() error { return p.Push(batch(0)) }) }()
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		mu.Lock()
+		h.end(true, nil) // let it go, so that the test ends
+		mu.Unlock()
+		t.Fatal("the first batch, larger than the budget, waited for the hold to end instead of being held")
+	}
+	if got := reusedRowsHeld.Load() - held; got != 4 {
+		t.Fatalf("the first batch, larger than the budget, held %d rows; want 4", got)
+	}
+	if big := reusedHoldBigFirst.Load(); big != heldRowBytes(batch(0)) {
+		t.Fatalf("largest first item over the budget %d, want %d", big, heldRowBytes(batch(0)))
+	}
+	waits := reusedHoldWaits.Load()
+	done := make(chan error, 1)
+	go func() { done <- call(func() error { return p.Push(batch(1)) }) }()
+	if !waitUntil(10*time.Second, func() bool { return reusedHoldWaits.Load() > waits }) {
+		t.Fatal("the second call did not wait")
+	}
+	mu.Lock()
+	if len(out.got) != 0 {
+		t.Fatalf("passed on while held: %v", out.got)
+	}
+	h.end(true, nil)
+	mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(out.got, ","), "0,0,0,0,1,1,1,1"; got != want {
+		t.Fatalf("passed on %s, want %s", got, want)
+	}
+}
+
 // TestBarrierReusedScanHoldBudget: the GROUP BY next to the keyless aggregate over one reused scan at
 // parallelism 2 (the aggregate's branch under the graph lock, held from each checkpoint's gate to its final
 // lock), checkpoints every 20 ms made slow between the gate and the final lock (afterGate: 40 ms) while the
 // input arrives in large chunks, and a hold budget of 64 KiB: the subtasks wait at the budget
-// (reusedHoldWaits) and read on once the hold ends, the most held by one hold never exceeds the budget
+// (reusedHoldWaits) and read on once the hold ends, the most held by one hold never exceeds the budget (or
+// one batch larger than it, held alone)
 // (reusedHoldPeak), and after an injected failure and a restart from a checkpoint the totals and the keyless
 // count are exact.
 func TestBarrierReusedScanHoldBudget(t *testing.T) {
@@ -111,6 +180,7 @@ func TestBarrierReusedScanHoldBudget(t *testing.T) {
 	defer func(l int64) { reusedHoldLimit = l }(reusedHoldLimit)
 	reusedHoldLimit = 64 << 10
 	reusedHoldPeak.Store(0)
+	reusedHoldBigFirst.Store(0)
 	addr := exchangeBroker(t)
 	var failed atomic.Int32
 	var calls atomic.Int64
@@ -151,7 +221,7 @@ func TestBarrierReusedScanHoldBudget(t *testing.T) {
 	if reusedRowsHeld.Load() == held || reusedHoldWaits.Load() == waits {
 		t.Fatalf("%d rows held, %d waits at the budget: want some of each", reusedRowsHeld.Load()-held, reusedHoldWaits.Load()-waits)
 	}
-	if pk == 0 || pk > reusedHoldLimit {
+	if pk == 0 || pk > max(reusedHoldLimit, reusedHoldBigFirst.Load()) {
 		t.Fatalf("a hold held %d bytes, budget %d", pk, reusedHoldLimit)
 	}
 }
