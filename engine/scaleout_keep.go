@@ -138,46 +138,59 @@ func (k *keepState) committed() {
 	k.beginTxn()
 }
 
-// hold moves the loaded stage-2 partitions whose changelog end is known to the held ones, and forgets the
-// others (a rebalance revoked every partition).
-func (m *member) hold() {
-	h := m.keep.held
+// loadedParts returns the loaded stage-2 partitions of the shapes that can be kept.
+func (m *member) loadedParts() map[int32]heldPart {
+	l := map[int32]heldPart{}
 	for p, ap := range m.parts {
-		h[p] = heldPart{agg: ap}
+		l[p] = heldPart{agg: ap}
 	}
 	for p, jp := range m.jparts {
-		h[p] = heldPart{join: jp}
+		l[p] = heldPart{join: jp}
 	}
 	for p, rp := range m.rparts {
-		h[p] = heldPart{rank: rp}
+		l[p] = heldPart{rank: rp}
 	}
 	if m.win != nil {
 		for p, wp := range m.win.parts {
-			h[p] = heldPart{win: wp}
+			l[p] = heldPart{win: wp}
 		}
 	}
-	for p := range h {
-		if _, ok := m.keep.ends[p]; !ok {
-			delete(h, p)
-		}
+	return l
+}
+
+// load makes h the loaded state of partition p.
+func (m *member) load(p int32, h heldPart) {
+	switch {
+	case h.agg != nil:
+		m.parts[p] = h.agg
+	case h.join != nil:
+		m.jparts[p] = h.join
+	case h.rank != nil:
+		m.rparts[p] = h.rank
+	case h.win != nil:
+		m.win.parts[p] = h.win
 	}
+}
+
+// forgetEnds forgets the ends of the partitions neither loaded nor held.
+func (m *member) forgetEnds() {
 	for p := range m.keep.ends {
-		if _, ok := h[p]; !ok {
+		if _, ok := m.keep.held[p]; !ok && !m.loaded(p) {
 			delete(m.keep.ends, p)
 		}
 	}
-	m.dropLoaded()
 }
 
-// dropLoaded forgets the loaded stage-2 partitions and stage 1's window state (not the held partitions).
-func (m *member) dropLoaded() {
-	clear(m.parts)
-	clear(m.jparts)
-	clear(m.rparts)
-	clear(m.ivTouched)
-	if m.win != nil {
-		m.win.drop()
+// hold moves the loaded stage-2 partitions whose changelog end is known to the held ones and drops the
+// member's state (dropState: the rest, and stage 1's window state); a rebalance revoked every partition.
+func (m *member) hold() {
+	for p, h := range m.loadedParts() {
+		if _, ok := m.keep.ends[p]; ok {
+			m.keep.held[p] = h
+		}
 	}
+	m.dropState()
+	m.forgetEnds()
 }
 
 // assignedHeld drops the held partitions that the group's new assignment (topic -> partitions) did not
@@ -192,32 +205,25 @@ func (m *member) assignedHeld(parts map[string][]int32) {
 	}
 }
 
-// dropAborted forgets, after this member's transaction was aborted, the state of the partitions it touched
-// (they got rows or changelog records in it; the rows are fetched again) and stage 1's window state; the
-// other partitions' state is still that of the committed changelog.
+// dropAborted drops, after this member's transaction was aborted, the member's state (dropState) but for
+// the partitions that got neither rows nor changelog records in it: their state is still that of the
+// committed changelog (the others' rows are fetched again).
 func (m *member) dropAborted() {
 	k := &m.keep
-	for i := range k.touched {
-		p := int32(i)
-		if !k.touched[i] && k.wrote[i].Load() == noWrite {
-			continue
-		}
-		delete(m.parts, p)
-		delete(m.jparts, p)
-		delete(m.rparts, p)
-		delete(k.held, p)
-		delete(k.ends, p)
-		if m.win != nil {
-			delete(m.win.parts, p)
+	touched := func(p int32) bool { return k.touched[p] || k.wrote[p].Load() != noWrite }
+	loaded := m.loadedParts()
+	m.dropState()
+	for p, h := range loaded {
+		if !touched(p) {
+			m.load(p, h)
 		}
 	}
-	clear(m.ivTouched)
-	if m.win != nil {
-		parts := m.win.parts
-		m.win.parts = map[int32]*winPart{}
-		m.win.drop() // stage 1's watermarks: an announcement may have been in the aborted transaction
-		m.win.parts = parts
+	for p := range k.held {
+		if touched(p) {
+			delete(k.held, p)
+		}
 	}
+	m.forgetEnds()
 	k.beginTxn()
 }
 
@@ -259,16 +265,7 @@ func (m *member) reclaim(ctx context.Context, need []int32) ([]int32, error) {
 			rest = append(rest, p)
 			continue
 		}
-		switch {
-		case h.agg != nil:
-			m.parts[p] = h.agg
-		case h.join != nil:
-			m.jparts[p] = h.join
-		case h.rank != nil:
-			m.rparts[p] = h.rank
-		case h.win != nil:
-			m.win.parts[p] = h.win
-		}
+		m.load(p, h)
 		kept = append(kept, p)
 	}
 	if st := m.keep.stats; len(kept) > 0 && st != nil {

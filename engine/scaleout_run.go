@@ -250,8 +250,13 @@ func (m *member) stateless() bool {
 // dropState forgets the state of every stage-2 partition (it is restored from the changelog when a row
 // of the partition comes).
 func (m *member) dropState() {
-	m.dropLoaded()
-	m.keep.reset()
+	clear(m.parts)
+	clear(m.jparts)
+	clear(m.rparts)
+	clear(m.ivTouched)
+	if m.win != nil {
+		m.win.drop()
+	}
 }
 
 // open creates the member's group session (a new transactional id: a restarted member does not wait for
@@ -412,6 +417,7 @@ func (m *member) restartAfter(ctx context.Context, cause error, delay time.Durat
 	m.assigned = nil
 	m.mu.Unlock()
 	m.dropState()
+	m.keep.reset()
 	if m.win != nil {
 		m.win.assign(nil, time.Now()) // the new session's assignment comes through onAssigned
 	}

@@ -23,7 +23,7 @@ import (
 // The member tracks those groups itself (the repartition records' keys are the group keys), so a
 // transaction costs in proportion to the groups it changed, not to the partition's groups. A partition's
 // state is restored by reading its changelog partition up to the last stable offset (read_committed) before
-// its first row is aggregated.
+// its first row is aggregated, unless the member kept it over a rebalance (scaleout_keep.go).
 
 // aggPart is the stage-2 state of one repartition partition.
 type aggPart struct {
