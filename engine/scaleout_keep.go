@@ -20,7 +20,8 @@ import (
 // record whose offset the producer did not report, or a transaction of this member that was aborted, makes
 // the end unknown (an aborted transaction also drops the state of every partition it touched, whose rows
 // are fetched again). The committed offsets that the partition is read from again are those of the same
-// transaction as its last changelog records (KIP-447 RequireStable), so state and position agree.
+// transaction as its last changelog records (KIP-447 RequireStable), so state and position agree. The state
+// of a shape that heldPart does not name is dropped by dropState and restored, as before.
 
 // keepState is a member's bookkeeping of which state can be kept.
 type keepState struct {

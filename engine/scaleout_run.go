@@ -80,7 +80,7 @@ type member struct {
 	keep keepState
 
 	mu       sync.Mutex
-	revoked  bool               // a rebalance took partitions away: drop every aggPart (guarded by mu)
+	revoked  bool               // a rebalance took partitions away: hold or drop the state (guarded by mu)
 	assigned map[string][]int32 // the group's latest assignment to this member, not yet seen by step (guarded by mu)
 
 	prodMu  sync.Mutex
