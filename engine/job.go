@@ -68,6 +68,9 @@ type Job struct {
 	metrics jobMetrics // per-operator counters (metrics.go)
 	origin  string     // where the job's statement is: "file:line:col" or "line L, column C"
 	stmt    string     // the job's statement text
+
+	// scaleOut counts a scale-out member's restored changelog records and kept partitions (scaleout_keep.go).
+	scaleOut *scaleOutStats
 }
 
 // CheckpointInfo describes a job's latest completed checkpoint.

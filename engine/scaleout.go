@@ -324,6 +324,7 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 	name := st.name
 	j := &Job{id: newJobID(), name: name, cancel: cancel, done: make(chan struct{}), status: JobRunning, start: time.Now()}
 	j.origin, j.stmt = originOf(ctx, pos), text
+	j.scaleOut = newScaleOutStats()
 	m := &member{s: st, plan: p, restart: restart, src: src, sinkInfo: sinkInfo, job: j, notice: s.cfg.Notice}
 	if p.join != nil {
 		if st.ttl > 0 {

@@ -76,9 +76,11 @@ type member struct {
 	ivTouched map[int32]*winPart
 	// joinOut is what follows a join (its Calcs and the sink), shared by the partitions' joins.
 	joinOut changelog.Output
+	// keep decides which partitions' state a rebalance keeps (scaleout_keep.go).
+	keep keepState
 
 	mu       sync.Mutex
-	revoked  bool               // a rebalance took partitions away: drop every aggPart (guarded by mu)
+	revoked  bool               // a rebalance took partitions away: hold or drop the state (guarded by mu)
 	assigned map[string][]int32 // the group's latest assignment to this member, not yet seen by step (guarded by mu)
 
 	prodMu  sync.Mutex
@@ -236,6 +238,7 @@ func (m *member) prepare(ctx context.Context) error {
 	m.jparts = map[int32]*joinPart{}
 	m.rparts = map[int32]*rankPart{}
 	m.ivTouched = map[int32]*winPart{}
+	m.keep.init(m.nparts, m.job.scaleOut)
 	return nil
 }
 
@@ -306,8 +309,9 @@ func (m *member) txnPrefix() string {
 	return m.s.name
 }
 
-// onRevoked runs in the group's goroutine when partitions are revoked or lost: the member drops its
-// aggregate state before it processes anything of the next assignment.
+// onRevoked runs in the group's goroutine when partitions are revoked or lost: before it processes anything
+// of the next assignment, the member holds its stage-2 state aside (it keeps a partition's state that it owns
+// again with its changelog unchanged, scaleout_keep.go) and drops the rest.
 func (m *member) onRevoked(context.Context, *kgo.Client, map[string][]int32) {
 	m.mu.Lock()
 	m.revoked = true
@@ -413,6 +417,7 @@ func (m *member) restartAfter(ctx context.Context, cause error, delay time.Durat
 	m.assigned = nil
 	m.mu.Unlock()
 	m.dropState()
+	m.keep.reset()
 	if m.win != nil {
 		m.win.assign(nil, time.Now()) // the new session's assignment comes through onAssigned
 	}
@@ -451,12 +456,13 @@ func (m *member) step(ctx context.Context) error {
 	m.mu.Lock()
 	if m.revoked {
 		m.revoked = false
-		m.dropState()
+		m.hold()
 		if m.win != nil {
 			m.win.assign(nil, now) // until the next assignment it owns no source partition
 		}
 	}
 	if m.assigned != nil {
+		m.assignedHeld(m.assigned)
 		if m.win != nil {
 			m.win.assign(m.assigned, now)
 		}
@@ -488,6 +494,7 @@ func (m *member) step(ctx context.Context) error {
 	if err := m.sess.Begin(); err != nil {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
+	m.keep.beginTxn()
 	touched, err := m.process(ctx, fetches, now)
 	if err == nil && m.win != nil {
 		m.sendWatermarks(now)
@@ -519,15 +526,16 @@ func (m *member) step(ctx context.Context) error {
 		return fmt.Errorf("commit the transaction: %w", err)
 	}
 	if !committed {
-		// A rebalance aborted the transaction: the state of every partition includes rows whose
+		// A rebalance aborted the transaction: the state of the partitions it touched includes rows whose
 		// transaction was aborted; it is reloaded from the changelog (the rows are fetched again).
-		m.dropState()
+		m.dropAborted()
 		m.sink.ResetErr()
 		_ = m.produceErr(true)
 		m.rowsIn = 0
 		m.rowsOut.Store(0)
 		return nil
 	}
+	m.keep.committed()
 	m.job.rowsIn.Add(m.rowsIn)
 	m.job.rowsOut.Add(m.rowsOut.Swap(0))
 	m.rowsIn = 0
@@ -541,10 +549,17 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 	touched := map[int32]*aggPart{}
 	var need []int32
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if m.rep != "" && fp.Topic == m.rep && len(fp.Records) > 0 && !m.loaded(fp.Partition) {
-			need = append(need, fp.Partition)
+		if m.rep != "" && fp.Topic == m.rep && len(fp.Records) > 0 {
+			m.keep.touch(fp.Partition)
+			if !m.loaded(fp.Partition) {
+				need = append(need, fp.Partition)
+			}
 		}
 	})
+	need, err := m.reclaim(ctx, need) // the partitions whose state was kept over a rebalance (scaleout_keep.go)
+	if err != nil {
+		return nil, err
+	}
 	if len(need) > 0 {
 		restore := m.restore
 		if m.plan.join != nil {
@@ -556,11 +571,12 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 		if m.plan.rank != nil {
 			restore = m.restoreRank
 		}
+		start := time.Now()
 		if err := restore(ctx, need); err != nil {
 			return nil, err
 		}
+		m.keep.stats.addTime(time.Since(start))
 	}
-	var err error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if err != nil || len(fp.Records) == 0 {
 			return

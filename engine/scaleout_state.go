@@ -23,7 +23,7 @@ import (
 // The member tracks those groups itself (the repartition records' keys are the group keys), so a
 // transaction costs in proportion to the groups it changed, not to the partition's groups. A partition's
 // state is restored by reading its changelog partition up to the last stable offset (read_committed) before
-// its first row is aggregated.
+// its first row is aggregated, unless the member kept it over a rebalance (scaleout_keep.go).
 
 // aggPart is the stage-2 state of one repartition partition.
 type aggPart struct {
@@ -64,21 +64,30 @@ func (ap *aggPart) markDirty(key string) { ap.dirty[key] = struct{}{} }
 
 // readChangelog reads the changelog partitions parts up to their ends (stableEnds): the last value of every
 // key (tombstones remove it).
-func (m *member) readChangelog(ctx context.Context, parts []int32) (map[int32]map[string][]byte, error) {
+func (m *member) readChangelog(ctx context.Context, parts []int32) (_ map[int32]map[string][]byte, err error) {
 	rctx, cancel := context.WithTimeout(ctx, 2*m.s.txnTimeout+30*time.Second)
 	defer cancel()
 	ends, err := m.stableEnds(rctx, parts)
 	if err != nil {
 		return nil, err
 	}
+	end0 := maps.Clone(ends) // the ends the state reflects (ends loses a partition when it is read)
 	assign := map[int32]kgo.Offset{}
 	for p := range ends {
 		assign[p] = kgo.NewOffset().AtStart()
 	}
 	entries := make(map[int32]map[string][]byte, len(parts))
+	records := make(map[int32]int64, len(parts))
 	for _, p := range parts {
 		entries[p] = map[string][]byte{}
 	}
+	defer func() {
+		if err == nil {
+			for _, p := range parts {
+				m.keep.restoredFrom(p, end0[p], records[p]) // no records: end 0
+			}
+		}
+	}()
 	if len(assign) > 0 {
 		opts := append(m.src.ClientOpts(),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{m.cl: assign}),
@@ -115,6 +124,7 @@ func (m *member) readChangelog(ctx context.Context, parts []int32) (map[int32]ma
 					return
 				}
 				if !r.Attrs.IsControl() && ferr == nil {
+					records[r.Partition]++
 					if err := m.checkPlan(r); err != nil {
 						ferr = err
 						return
@@ -343,6 +353,9 @@ func (m *member) record() *kgo.Record {
 
 // delivered notes a failed internal record and recycles the record.
 func (m *member) delivered(r *kgo.Record, err error) {
+	if r.Topic == m.cl {
+		m.keep.delivered(r.Partition, r.Offset, err)
+	}
 	if err != nil {
 		m.prodMu.Lock()
 		if m.prodErr == nil {
