@@ -289,3 +289,32 @@ INSERT INTO priced SELECT o.id, o.k, r.rate FROM orders AS o JOIN rates FOR SYST
 		})
 	}
 }
+
+// TestScaleOutTemporalJoinInnerInProcess: an inner temporal join run by a scale-out member gives the rows of
+// a P=1 job of the same query, each once (orders without a version are dropped), with rates partition 1
+// lagging (it holds every order back) and then catching up.
+func TestScaleOutTemporalJoinInnerInProcess(t *testing.T) {
+	addr := temporalCluster(t)
+	d := &tjData{}
+	recs := d.secondsTo(0, 10, true, -1)
+	recs = append(recs, d.secondsTo(10, 25, true, 0)...)
+	produceRecords(t, addr, recs)
+	script, single := temporalScripts(addr, "INNER")
+	_, out := startTestMember(t, script)
+	startTestMember(t, single)
+	check := func(what string, wm int) {
+		t.Helper()
+		want := d.want(false, wm)
+		var got, got1 []string
+		if !waitUntil(30*time.Second, func() bool {
+			got, got1 = readPriced(t, addr, "priced"), readPriced(t, addr, "priced1")
+			return fmt.Sprint(got) == fmt.Sprint(want) && fmt.Sprint(got1) == fmt.Sprint(want)
+		}) {
+			t.Fatalf("%s: scale-out %d rows, P=1 %d rows, want %d\nscale-out only %v\nmissing %v\nP=1 only %v\nP=1 missing %v\n%s",
+				what, len(got), len(got1), len(want), minus(got, want), minus(want, got), minus(got1, want), minus(want, got1), out)
+		}
+	}
+	check("rates partition 1 lags", 8)
+	produceRecords(t, addr, d.secondsTo(10, 25, false, 1))
+	check("rates partition 1 caught up", 23)
+}
