@@ -26,7 +26,7 @@ import (
 const scaleOutKey = "sluice.scale-out.enabled"
 
 // scaleOutShape is the plan shape scale-out supports, for error messages.
-const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), or an event-time interval join (IntervalJoin) of two sources with a WATERMARK -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP, CUMULATE or SESSION window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink"
+const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), or an event-time interval join (IntervalJoin) of two sources with a WATERMARK, or an event-time temporal join (TemporalJoin, FOR SYSTEM_TIME AS OF) of a source with a WATERMARK and a versioned 'kafka' table (PRIMARY KEY and WATERMARK) -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP, CUMULATE or SESSION window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink"
 
 // scaleOutPlan is an INSERT plan cut into the stages of a scale-out member. A plan without an aggregate is
 // stateless: its branches end at the sink (through post), and the member has no repartition or changelog
@@ -39,6 +39,7 @@ type scaleOutPlan struct {
 	rank     *planner.Rank     // a ROW_NUMBER() Top-N or deduplication (scaleout_rank.go)
 	win      *scaleOutWindow   // a window aggregate (scaleout_window.go)
 	ivl      *scaleOutInterval // an interval join (scaleout_interval.go)
+	tmp      *scaleOutTemporal // an event-time temporal join (scaleout_temporal.go)
 	branches []*scaleOutBranch // the source scans: one with an aggregate, left and right of a join, one or more (UNION ALL) otherwise
 	fp       string            // the plan's fingerprint: a hash of its EXPLAIN text
 }
@@ -80,6 +81,9 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 	}
 	if j, ok := n.(*planner.Join); ok {
 		return cutScaleOutJoin(p, j, root)
+	}
+	if tj, ok := n.(*planner.TemporalJoin); ok {
+		return cutScaleOutTemporal(p, tj, root) // scaleout_temporal.go
 	}
 	if w, ok := n.(*planner.WindowAggregate); ok {
 		return cutScaleOutWindow(p, w, root)
@@ -126,7 +130,8 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 		}
 		p.agg = agg
 		b, last := cutScaleOutBranch(agg.Input)
-		if _, ok := last.(*planner.Join); ok {
+		switch last.(type) {
+		case *planner.Join, *planner.TemporalJoin:
 			return nil, fmt.Errorf("the aggregate's input is %s: a join followed by GROUP BY is not supported (a scale-out job has one stateful operator); write the join's result to a kafka table and aggregate it in another job", last.Describe())
 		}
 		if b == nil {
@@ -348,7 +353,13 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 			m.keyTypes[i] = m.inTypes[k]
 		}
 	}
-	var idle *time.Duration // of a plan with watermarks: a window aggregate or an interval join
+	if p.tmp != nil {
+		if st.ttl > 0 {
+			return refuse("'table.exec.state.ttl' cannot be used with a scale-out temporal join: it does not expire the join's state (nor does the P=1 join; its state is bounded by the watermark); RESET 'table.exec.state.ttl'")
+		}
+		m.sideTypes = [2][]types.Type{fieldTypes(p.tmp.join.Left.Fields()), fieldTypes(p.tmp.join.Right.Fields())}
+	}
+	var idle *time.Duration // of a plan with watermarks: a window aggregate, an interval or a temporal join
 	idleSet := false
 	if p.win != nil {
 		idle, idleSet = &p.win.idle, p.win.idleSet
@@ -356,6 +367,9 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 	if p.ivl != nil {
 		idle, idleSet = &p.ivl.idle, p.ivl.idleSet
 		m.sideTypes = [2][]types.Type{fieldTypes(p.ivl.join.Left.Fields()), fieldTypes(p.ivl.join.Right.Fields())}
+	}
+	if p.tmp != nil {
+		idle, idleSet = &p.tmp.idle, p.tmp.idleSet
 	}
 	if idle != nil {
 		if !idleSet {

@@ -148,6 +148,9 @@ func (m *member) prepare(ctx context.Context) error {
 	if m.plan.win != nil || m.plan.ivl != nil {
 		m.setupWindow(m.loc, counts)
 	}
+	if m.plan.tmp != nil {
+		m.setupTemporal(counts) // scaleout_temporal.go
+	}
 	m.topicIDs = map[string]kadm.TopicID{}
 	if m.stateless() {
 		// A stateless plan has no repartition or changelog topic: each member reads its source partitions
@@ -225,6 +228,9 @@ func (m *member) prepare(ctx context.Context) error {
 		if m.plan.ivl != nil {
 			out = m.intervalStage1(side) // scaleout_interval.go
 		}
+		if m.plan.tmp != nil {
+			out = m.temporalStage1(side) // scaleout_temporal.go
+		}
 		for i := len(b.pre) - 1; i >= 0; i-- {
 			c := b.pre[i]
 			out = exec.NewCalc(c.Projects, c.Filter, out)
@@ -244,7 +250,7 @@ func (m *member) prepare(ctx context.Context) error {
 
 // stateless reports whether the plan has neither an aggregate nor a join: no repartition or changelog topic, no state.
 func (m *member) stateless() bool {
-	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.ivl == nil && m.plan.rank == nil
+	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.ivl == nil && m.plan.rank == nil && m.plan.tmp == nil
 }
 
 // dropState forgets the state of every stage-2 partition (it is restored from the changelog when a row
@@ -500,7 +506,7 @@ func (m *member) step(ctx context.Context) error {
 		m.sendWatermarks(now)
 		err = m.writeWindowChangelog()
 	}
-	if err == nil && m.plan.ivl != nil {
+	if err == nil && (m.plan.ivl != nil || m.plan.tmp != nil) {
 		err = m.writeIntervalChangelog() // scaleout_interval.go
 	}
 	if err == nil {
@@ -581,7 +587,7 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 		if err != nil || len(fp.Records) == 0 {
 			return
 		}
-		if m.rep != "" && fp.Topic == m.rep && m.plan.ivl != nil {
+		if m.rep != "" && fp.Topic == m.rep && (m.plan.ivl != nil || m.plan.tmp != nil) { // a temporal join's inputs are an interval join's
 			err = m.intervalJoin(fp.Partition, m.win.parts[fp.Partition], fp.Records)
 			return
 		}

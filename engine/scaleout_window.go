@@ -349,6 +349,9 @@ func (m *member) newWinPart() (*winPart, error) {
 	if m.plan.ivl != nil {
 		return m.newIntervalPart() // scaleout_interval.go
 	}
+	if m.plan.tmp != nil {
+		return m.newTemporalPart() // scaleout_temporal.go
+	}
 	a := m.plan.win.agg
 	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, InTypes: m.inTypes}
 	for _, k := range a.Keys {

@@ -43,8 +43,11 @@ type temporalJoin struct {
 	ended    [2]bool
 	lastWM   int64
 	kbuf     []byte
-	ob       changelog.Batch
-	arena    []types.Value
+	// changed: the keys per side (left: join key or nullJoinKey; right: join key) whose state entries
+	// changed since SnapshotChanged (temporal_keyed.go), when TrackChanges was called.
+	changed *[2]map[string]struct{}
+	ob      changelog.Batch
+	arena   []types.Value
 }
 
 type temporalInput struct {
@@ -96,6 +99,9 @@ func (t *temporalJoin) push(side int, b *changelog.Batch) error {
 				continue
 			}
 			t.pending = append(t.pending, changelog.CopyVals(r.Vals))
+			if t.changed != nil {
+				t.noteLeft(r.Vals)
+			}
 			continue
 		}
 		if r.Kind == changelog.UpdateBefore {
@@ -116,6 +122,9 @@ func (t *temporalJoin) push(side int, b *changelog.Batch) error {
 		copy(vs[i+1:], vs[i:])
 		vs[i] = v
 		t.versions[k] = vs
+		if t.changed != nil {
+			t.noteKey(1, k)
+		}
 	}
 	return nil
 }
@@ -143,6 +152,9 @@ func (t *temporalJoin) emitUpTo(w int64) error {
 	wl, wr := len(t.cfg.LeftTypes), len(t.cfg.RightTypes)
 	for _, l := range t.pending[:n] {
 		var match []types.Value
+		if t.changed != nil {
+			t.noteLeft(l) // emitted: it leaves its key's waiting rows
+		}
 		if k, ok := t.key(l, t.cfg.LeftKeys, t.cfg.LeftTypes); ok {
 			vs := t.versions[k]
 			i := sort.Search(len(vs), func(i int) bool { return vs[i].time > l[lt].I })
@@ -174,6 +186,9 @@ func (t *temporalJoin) emitUpTo(w int64) error {
 			i := sort.Search(len(vs), func(i int) bool { return vs[i].time > w })
 			if i > 1 {
 				t.versions[k] = append(vs[:0], vs[i-1:]...)
+				if t.changed != nil {
+					t.noteKey(1, k)
+				}
 			}
 		}
 	}

@@ -1,0 +1,188 @@
+package crashtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A scale-out event-time temporal join (engine/scaleout_temporal.go) run by three sql-client processes:
+// orders (4 partitions) LEFT JOIN rates FOR SYSTEM_TIME AS OF the order's time (a versioned 'kafka' table
+// with a PRIMARY KEY, 4 partitions). Second s has order s*4 + p at s + 500 ms on orders partition p, with
+// key (s*4 + p) % 13 (key 12 never has a version: NULL-padded), and a version of every key k < 12 with
+// s % 3 == k % 3 at s on rates partition k % 4 (rate k*1000000 + s): every partition has rows every second.
+
+const tkParts, tkKeys = 4, 12
+
+// tkRateOf is the rate of order (s, key) — the key's latest version at or before s — and false for none.
+func tkRateOf(s, key int) (int, bool) {
+	if key >= tkKeys {
+		return 0, false
+	}
+	v := s - ((s-key)%3+3)%3
+	if v < 0 {
+		return 0, false
+	}
+	return key*1_000_000 + v, true
+}
+
+func feedTemporalJoin(t *testing.T, addr string) *feeder {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return ticker(t, 0, func(s int) (int, error) {
+		var recs []*kgo.Record
+		ts := clickBase.Add(time.Duration(s) * time.Second)
+		for k := range tkKeys {
+			if s%3 == k%3 {
+				recs = append(recs, &kgo.Record{Topic: "rates", Partition: int32(k % tkParts),
+					Value: fmt.Appendf(nil, `{"k":%d,"rate":%d,"rt":"%s"}`, k, k*1_000_000+s, ts.Format("2006-01-02 15:04:05.000"))})
+			}
+		}
+		for p := range tkParts {
+			id := s*tkParts + p
+			recs = append(recs, &kgo.Record{Topic: "orders", Partition: int32(p),
+				Value: fmt.Appendf(nil, `{"id":%d,"k":%d,"ts":"%s"}`, id, id%13, ts.Add(500*time.Millisecond).Format("2006-01-02 15:04:05.000"))})
+		}
+		return 1, cl.ProduceSync(context.Background(), recs...).FirstErr()
+	}, nil)
+}
+
+// temporalJoinWant is the LEFT JOIN's rows ("id/rate", "id/-" when NULL-padded) of the first n seconds: the
+// orders at or before the final watermark, the minimum over the partitions' last times (n-1 s) less 1 s.
+func temporalJoinWant(n int) map[string]int {
+	want := map[string]int{}
+	for s := range n {
+		if s*1000+500 > (n-2)*1000 {
+			continue
+		}
+		for p := range tkParts {
+			id := s*tkParts + p
+			if r, ok := tkRateOf(s, id%13); ok {
+				want[fmt.Sprintf("%d/%d", id, r)]++
+			} else {
+				want[fmt.Sprintf("%d/-", id)]++
+			}
+		}
+	}
+	return want
+}
+
+// temporalJoinDiff compares 'priced' (read_committed) with want as multisets ("" when equal): rows lost,
+// written more than once, unexpected (a wrong rate, or an order emitted before the watermark passed it).
+func temporalJoinDiff(t *testing.T, addr string, want map[string]int) string {
+	got := map[string]int{}
+	for _, r := range consume(t, addr, "priced", true) {
+		var v struct {
+			ID   int64  `json:"id"`
+			Rate *int64 `json:"rate"`
+		}
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatalf("unreadable row %q", r.Value)
+		}
+		p := "-"
+		if v.Rate != nil {
+			p = fmt.Sprint(*v.Rate)
+		}
+		got[fmt.Sprintf("%d/%s", v.ID, p)]++
+	}
+	missing, dup, example := 0, 0, ""
+	for k, w := range want {
+		switch g := got[k]; {
+		case g < w:
+			missing++
+			if example == "" {
+				example = fmt.Sprintf("%s missing", k)
+			}
+		case g > w:
+			dup++
+			if example == "" {
+				example = fmt.Sprintf("%s written %d times", k, g)
+			}
+		}
+		delete(got, k)
+	}
+	if missing == 0 && dup == 0 && len(got) == 0 {
+		return ""
+	}
+	for k := range got {
+		if example == "" {
+			example = fmt.Sprintf("%s unexpected", k)
+		}
+	}
+	return fmt.Sprintf("%d of %d rows lost, %d written more than once, %d wrong or unexpected (%s)", missing, len(want), dup, len(got), example)
+}
+
+// TestScaleOutTemporalJoinKill: three processes run a LEFT temporal join over topics fed during the run
+// (watermarks cross the processes through the repartition topic); one is killed with SIGKILL. The survivors
+// restore its partitions' waiting orders, versions and source watermarks from the join's changelog, and
+// read_committed the sink holds every order the final watermark passed, with the rate valid at its time
+// (NULL-padded without one), exactly once.
+func TestScaleOutTemporalJoinKill(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(tkParts),
+		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(tkParts, "orders"), kfake.SeedTopics(tkParts, "rates"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	dir := t.TempDir()
+	f := feedTemporalJoin(t, addr)
+	sql := script(addr,
+		`SET 'sluice.scale-out.enabled' = 'true';`,
+		`SET 'pipeline.name' = 'temporal-job';`,
+		`SET 'sluice.scale-out.session-timeout' = '2 s';`,
+		`SET 'sluice.scale-out.transaction-timeout' = '3 s';`,
+		`CREATE TABLE orders (id BIGINT, k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+  'connector' = 'kafka', 'topic' = 'orders', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
+		`CREATE TABLE rates (k BIGINT, rate BIGINT, rt TIMESTAMP(3), WATERMARK FOR rt AS rt - INTERVAL '1' SECOND,
+  PRIMARY KEY (k) NOT ENFORCED) WITH (
+  'connector' = 'kafka', 'topic' = 'rates', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
+		`CREATE TABLE priced (id BIGINT, rate BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'priced', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
+		`INSERT INTO priced SELECT o.id, r.rate FROM orders AS o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r
+  ON o.k = r.k;`)
+	members := startMembers(t, dir, sql, "restored partitions", func() bool { return len(consume(t, addr, "priced", true)) > 40 })
+	time.Sleep(2 * time.Second) // the group settles: every member owns partitions
+	before := restoredEntries(members[1].Output()) + restoredEntries(members[2].Output())
+	members[0].Kill()
+	killedAt := time.Now()
+	time.Sleep(5 * time.Second)
+	n := f.end()
+	want := temporalJoinWant(n)
+	padded := 0
+	for k := range want {
+		if k[len(k)-1] == '-' {
+			padded++
+		}
+	}
+	if padded == 0 {
+		t.Fatalf("%d s of events: no order without a rate, the test checks no NULL-padded row", n)
+	}
+	var diff string
+	ok := waitFor(40*time.Second, func() bool {
+		diff = temporalJoinDiff(t, addr, want)
+		return diff == ""
+	})
+	for i, c := range members[1:] {
+		if c.Exited() {
+			t.Fatalf("member %d ended by itself:\n%s", i+1, indent(c.Output()))
+		}
+	}
+	if !ok {
+		t.Fatalf("after killing a member (%d s of events): %s\nsurvivors:\n%s\n---\n%s", n, diff, indent(members[1].Output()), indent(members[2].Output()))
+	}
+	if restoredEntries(members[1].Output())+restoredEntries(members[2].Output()) == before {
+		t.Fatalf("no survivor restored state from the changelog after the kill:\n%s\n---\n%s", indent(members[1].Output()), indent(members[2].Output()))
+	}
+	t.Logf("3 members, 1 killed: %d s of events, %d rows (%d NULL-padded) each once %s after the kill", n, len(want), padded, time.Since(killedAt).Round(100*time.Millisecond))
+}
