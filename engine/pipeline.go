@@ -106,7 +106,7 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 			if err != nil {
 				return fmt.Errorf("sink encoder for source subtask %d of %s: %w", i+1, sc.Table.Name, err)
 			}
-			pp.enc, pp.rows = e, g.rowsOutShare(j)
+			pp.enc, pp.rows = g.noteEncoder(enc.out, e), g.rowsOutShare(j) // sink_failure.go
 		}
 		ends[i] = pp
 	}
