@@ -696,7 +696,7 @@ func (j *Job) Stop(ctx context.Context, savepointDir string, drain bool) (string
 		}
 		var err error
 		if path, err = g.ckpt.cut(ctx, true, true, drain, true, savepointDir); err != nil {
-			return "", fmt.Errorf("job '%s': savepoint: %w", j.id, err)
+			return "", stopFailed(j.id, err) // checkpoint_stop.go
 		}
 	}
 	j.Cancel()

@@ -119,3 +119,12 @@ func (c *checkpointer) write(w cutWrite) (string, error) {
 	}
 	return path, nil
 }
+
+// stopFailed is the error of STOP JOB ... WITH SAVEPOINT whose cut failed with err: it says whether the job
+// runs on.
+func stopFailed(id string, err error) error {
+	if errors.Is(err, errDrainFailed) || errors.Is(err, errJobFailed) || errors.Is(err, errSinkEnded) {
+		return fmt.Errorf("job '%s': savepoint: %w", id, err)
+	}
+	return fmt.Errorf("job '%s': savepoint: %w; the job keeps running (run the STOP again once the cause is fixed)", id, err)
+}

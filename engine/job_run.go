@@ -138,6 +138,12 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	if e := g.stopErr.Load(); e != nil && (err == nil || errorRank(*e) > errorRank(err)) {
 		err = *e // a failed STOP WITH DRAIN (checkpoint_stop.go)
 	}
+	if f := g.failure.load(); err != nil && errorRank(err) == 0 && isSinkError(f) {
+		// a sink's error wrapping context.Canceled that a part reported behind the cancellation of its
+		// siblings (an exchange's or a source's subtasks keep their first error, a cancellation ranking
+		// first): the job failed (sink_failure.go)
+		err = f
+	}
 	status := JobFinished
 	var flushErr error // of a sink flushed at the cancellation: the sources publish no final position
 	switch {
