@@ -174,18 +174,23 @@ func unwritableDir(t *testing.T) string {
 // STOP JOB ... WITH SAVEPOINT whose savepoint cannot be written (its directory cannot be created) returns the
 // write's error and leaves the job running as if the STOP had not been asked (Flink: a failed
 // stop-with-savepoint leaves the job running): rows read after it reach the sink, and a STOP into a writable
-// directory then stops it. Quiesce (parallelism 1) and barriers (a GROUP BY at parallelism 2). Before, the
-// graph stopped before the write: the job read nothing more and was never cancelled.
+// directory then stops it. Parallelism 1 (cut with barriers, no exchange), and a GROUP BY at parallelism 2
+// cut with barriers and with the quiesce (noBarriers). Before, the graph stopped before the write: the job
+// read nothing more and was never cancelled.
 func TestStopSavepointWriteFailsJobRunsOn(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		par    int
-		insert string
+		name    string
+		par     int
+		quiesce bool
+		insert  string
 	}{
-		{"quiesce", 1, `INSERT INTO out_t SELECT id, 1 FROM src`},
-		{"barriers", 2, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
+		{"p1", 1, false, `INSERT INTO out_t SELECT id, 1 FROM src`},
+		{"p2-barriers", 2, false, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
+		{"p2-quiesce", 2, true, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			noBarriers = tc.quiesce
+			defer func() { noBarriers = false }()
 			kf := &kafkaFixture{t: t}
 			defer kf.close()
 			produceFP(t, kf, 0, 50)
@@ -196,7 +201,11 @@ func TestStopSavepointWriteFailsJobRunsOn(t *testing.T) {
 				t.Fatalf("%d rows in the sink, want 50\n%s", f.count(), note)
 			}
 			bad := unwritableDir(t)
+			barriers := barrierSavepoints.Load()
 			_, err := j.Stop(context.Background(), bad, false)
+			if got := barrierSavepoints.Load() > barriers; got == tc.quiesce {
+				t.Fatalf("savepoint cut with barriers: %v, want %v", got, !tc.quiesce)
+			}
 			if err == nil || !strings.Contains(err.Error(), "write to '"+bad+"'") || !strings.Contains(err.Error(), "the job keeps running") {
 				t.Fatalf("stop into %s: %v, want the write's error", bad, err)
 			}
@@ -220,7 +229,7 @@ func TestStopSavepointWriteFailsJobRunsOn(t *testing.T) {
 
 // STOP JOB ... WITH SAVEPOINT WITH DRAIN that fails once the maximum watermark may have gone through the
 // operators (a TUMBLE window aggregate: under the graph lock at parallelism 1, at the keyed subtasks'
-// barriers at parallelism 2) fails the job with the drain's error (Flink fails a stop-with-savepoint --drain
+// barriers or in the quiesce's drain at parallelism 2) fails the job with the drain's error (Flink fails a stop-with-savepoint --drain
 // over to its last checkpoint): with restart strategy none it ends FAILED. Failed by the savepoint's write
 // (its directory cannot be created) and after its part under the lock (failStopAfterLock). Before, the job ran
 // on after the maximum watermark (every later row late), or stopped reading without ending.
@@ -229,15 +238,20 @@ func TestStopDrainFailsJob(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		par     int
+		quiesce bool
 		inject  bool
 		wantErr string
 	}{
-		{"quiesce-write", 1, false, "write to '"},
-		{"barriers-write", 2, false, "write to '"},
-		{"quiesce-after-lock", 1, true, injected.Error()},
-		{"barriers-after-lock", 2, true, injected.Error()},
+		{"p1-write", 1, false, false, "write to '"},
+		{"p2-barriers-write", 2, false, false, "write to '"},
+		{"p2-quiesce-write", 2, true, false, "write to '"},
+		{"p1-after-lock", 1, false, true, injected.Error()},
+		{"p2-barriers-after-lock", 2, false, true, injected.Error()},
+		{"p2-quiesce-after-lock", 2, true, true, injected.Error()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			noBarriers = tc.quiesce
+			defer func() { noBarriers = false }()
 			kf := &kafkaFixture{t: t}
 			defer kf.close()
 			produceFP(t, kf, 0, 50)
@@ -255,7 +269,11 @@ func TestStopDrainFailsJob(t *testing.T) {
 			} else {
 				dir = unwritableDir(t)
 			}
+			barriers := barrierSavepoints.Load()
 			_, err := j.Stop(context.Background(), dir, true)
+			if got := barrierSavepoints.Load() > barriers; got == tc.quiesce {
+				t.Fatalf("savepoint cut with barriers: %v, want %v", got, !tc.quiesce)
+			}
 			jerr := waitJobEnd(t, j, note)
 			if st := j.Status(); st != JobFailed || !errors.Is(jerr, errDrainFailed) || !strings.Contains(jerr.Error(), tc.wantErr) {
 				t.Fatalf("job %v with error %v after the failed drain (%v), want FAILED with the drain's error\n%s", st, jerr, err, note)
