@@ -217,7 +217,7 @@ func (c *checkpointer) cycle(ctx context.Context, durable bool, savepoint bool, 
 
 // cut is cycle with STOP JOB's extras: drain sends the maximum watermark through the graph before the cut
 // (windows and timers fire), stop lets no row pass after the cut.
-func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop bool, dir ...string) (string, error) {
+func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop bool, dir ...string) (_ string, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
@@ -228,6 +228,11 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	id := c.nextID
 	if err := g.checkFailed(id); err != nil { // push_failure.go
 		return "", err
+	}
+	if drain {
+		// from here the maximum watermark may reach the operators: a STOP WITH DRAIN that fails fails the
+		// job (checkpoint_stop.go)
+		defer func() { err = g.drainFailed(err) }()
 	}
 	md := &state.Metadata{Kind: "checkpoint", JobID: c.job.id, JobName: c.job.name, CheckpointID: id,
 		Timestamp: start.UnixMilli(), RuntimeMode: ModeStreaming, Backend: c.cfg.backend, MaxParallelism: c.cfg.maxParallelism}
@@ -241,12 +246,6 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	}
 	var sources []pre
 	var sinks []*participant
-	type asyncPart struct {
-		idx   int
-		name  string
-		w     *state.FileWriter
-		write func(state.Writer) error
-	}
 	var async []asyncPart
 	pctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
@@ -303,7 +302,6 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		g.mu.Unlock()
 		return "", errSinkEnded
 	}
-	var err error
 	if drain {
 		for _, sr := range g.sources {
 			if err = g.failure.mark(sr.out.Watermark(changelog.MaxWatermark)); err != nil {
@@ -402,7 +400,17 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	}
 	if err == nil {
 		c.nextID++
-		if stop {
+	}
+	w := cutWrite{id: id, start: start, md: md, files: files, async: async, backendDir: backendDir, durable: durable, savepoint: savepoint, dir: dir}
+	if backendDir != "" {
+		defer os.RemoveAll(backendDir) // moved into the checkpoint unless writing it failed
+	}
+	path, werr := "", error(nil) // werr: the write's error, complete (cutWrite)
+	if err == nil && stop {
+		// STOP: the savepoint is written before the graph stops, with the lock (and the gate) still held, so
+		// that no row passes the cut meanwhile and a failed write leaves the job running as if the STOP had
+		// not been asked (checkpoint_stop.go)
+		if path, werr = c.write(w); werr == nil {
 			g.stopped = true
 			g.stopping.Store(true)
 			// Barriers: the rows the sources routed after the cut are queued behind them; the subtasks
@@ -417,29 +425,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	if !kept {
 		release() // the keyed subtasks waiting at their barriers continue
 	}
-	if backendDir != "" {
-		defer os.RemoveAll(backendDir) // moved into the checkpoint unless writing it failed
-	}
-	// Operators that snapshot asynchronously write their cut now, while the pipeline runs, in parallel.
-	if len(async) > 0 {
-		errs := make([]error, len(async))
-		var wg sync.WaitGroup
-		for i, a := range async {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if werr := a.write(a.w); werr != nil {
-					errs[i] = fmt.Errorf("operator %s: %w", a.name, werr)
-				}
-			}()
-		}
-		wg.Wait()
-		for i, a := range async {
-			if err == nil {
-				err = errs[i]
-			}
-			md.Parts[a.idx].Entries, md.Parts[a.idx].Bytes = a.w.Entries(), a.w.Size()
-		}
+	if err == nil && !stop {
+		// Operators that snapshot asynchronously write their cut now, while the pipeline runs.
+		path, werr = c.write(w)
 	}
 	if err != nil {
 		if errors.Is(err, errJobFailed) {
@@ -447,31 +435,10 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		}
 		return "", fmt.Errorf("checkpoint %d: %w", id, err)
 	}
-	path := ""
+	if werr != nil {
+		return "", werr
+	}
 	if durable {
-		parent, name := c.jobDir, "chk-"+strconv.FormatInt(id, 10)
-		if savepoint {
-			parent, name = dir[0], fmt.Sprintf("savepoint-%s-%s", c.job.id[:6], newJobID()[:12])
-		}
-		if err := g.checkFailed(id); err != nil {
-			return "", err // the job failed meanwhile: its restart must not see this checkpoint
-		}
-		if parent != "" {
-			var dirs map[string]string
-			if backendDir != "" {
-				dirs = map[string]string{backendDirName: backendDir}
-			}
-			if path, err = state.WriteWithDirs(parent, name, md, files, dirs); err != nil {
-				return "", fmt.Errorf("checkpoint %d: write to '%s': %w", id, parent, err)
-			}
-			if time.Since(start) > c.cfg.timeout {
-				_ = os.RemoveAll(path)
-				return "", fmt.Errorf("checkpoint %d expired before completing (took %s; 'execution.checkpointing.timeout' is %s)", id, time.Since(start).Round(time.Millisecond), c.cfg.timeout)
-			}
-			if !savepoint {
-				_ = state.Prune(parent, c.cfg.numRetained)
-			}
-		}
 		c.job.noteCheckpoint(id, path, time.Since(start), pause, md)
 	}
 	for _, p := range sinks {
@@ -729,7 +696,7 @@ func (j *Job) Stop(ctx context.Context, savepointDir string, drain bool) (string
 		}
 		var err error
 		if path, err = g.ckpt.cut(ctx, true, true, drain, true, savepointDir); err != nil {
-			return "", fmt.Errorf("job '%s': savepoint: %w", j.id, err)
+			return "", stopFailed(j.id, err) // checkpoint_stop.go
 		}
 	}
 	j.Cancel()

@@ -48,7 +48,7 @@ func (g *graph) buildKeyedSink(in planner.Node, table string, eo connectors.Enco
 		if err != nil {
 			return true, fmt.Errorf("sink encoder for keyed subtask %d of %s: %w", i+1, table, err)
 		}
-		enc[i] = e
+		enc[i] = g.noteEncoder(eo, e) // sink_failure.go
 	}
 	t := &keyedTarget{calcs: calcs, out: out, enc: enc}
 	if err := g.buildTarget(u, t, out, j); err != nil {
@@ -170,6 +170,7 @@ func (g *graph) buildLockFedSink(m *planner.SinkMaterializer, table string, so c
 		if err != nil {
 			return true, fmt.Errorf("sink writer for sink subtask %d of %s: %w", i+1, table, err)
 		}
+		w = noteWriter(g.sinkOf(co), w) // sink_failure.go
 		pipes[i] = &keyedPipe{pipe: pipe{mu: mu, stopped: stopped, out: ins[i], enc: &writerEncoder{w: w}, rows: g.rowsOutShare(j)}}
 		outs[i] = g.meter(m, pipes[i], j)
 	}

@@ -185,7 +185,7 @@ INSERT INTO out_t SELECT id FROM src;`))
 	if c := committed(); c != 50 {
 		t.Fatalf("committed offset %d after the cancelled job whose sink lost 50 rows, want the last checkpoint's 50\n%s", c, note.String())
 	}
-	if !strings.Contains(note.String(), "the sources' final positions are not published (Kafka offsets not committed): a sink may not have written every row it was given: connection reset by peer") {
+	if !strings.Contains(note.String(), "the sources' final positions are not published (Kafka offsets not committed): a sink may not have written every row it was given: sink out_t: connection reset by peer") {
 		t.Fatalf("notice:\n%s", note.String())
 	}
 

@@ -81,6 +81,10 @@ type graph struct {
 	pipeDir *pipelinedJobDir // a batch job's directory when it is not staged (batch_jobdir.go)
 	// sliced: window TVFs that assign slices for a slice-shared window aggregate (window_slice.go).
 	sliced map[*planner.WindowTVF]bool
+	// failJob fails the running attempt from outside its parts (a failed STOP WITH DRAIN, checkpoint_stop.go):
+	// set by attempt before the graph is published to Stop; stopErr holds the error (the first one wins).
+	failJob func(error)
+	stopErr atomic.Pointer[error]
 }
 
 // sinksEnded reports whether a sink of the graph has ended (called with mu held).
@@ -172,6 +176,9 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 		}
 		g.register(n, so)
 		e := &endOnce{out: so}
+		if !g.batch {
+			e.name = n.Table.Name // sink_failure.go
+		}
 		g.sinks = append(g.sinks, e)
 		var in changelog.Output = exec.NewCounter(&j.rowsOut, e)
 		if g.stage != nil {
@@ -525,6 +532,7 @@ func (g *graph) op(n planner.Node, o changelog.Output) changelog.Output {
 // context), so that a job ending after it publishes no final source positions (checkpoint.go final).
 type endOnce struct {
 	out    changelog.Output
+	name   string // the sink table's name in streaming jobs (sink_failure.go)
 	ended  bool
 	failed atomic.Pointer[error]
 }
@@ -537,13 +545,6 @@ func (e *endOnce) End() error {
 	}
 	e.ended = true
 	return e.note(e.out.End())
-}
-
-func (e *endOnce) note(err error) error {
-	if err != nil {
-		e.failed.CompareAndSwap(nil, &err)
-	}
-	return err
 }
 
 // sinkFailure returns the first error a sink of g returned (endOnce), nil when none did.

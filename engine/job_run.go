@@ -64,6 +64,10 @@ func (j *Job) supervise(ctx context.Context, g *graph, restart *streamRestart) {
 func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	g.failJob = func(err error) { // checkpoint_stop.go; safe after the attempt ended
+		g.stopErr.CompareAndSwap(nil, &err)
+		cancel()
+	}
 	j.mu.Lock()
 	j.graph = g
 	j.mu.Unlock()
@@ -131,11 +135,20 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 			err = e
 		}
 	}
+	if e := g.stopErr.Load(); e != nil && (err == nil || errorRank(*e) > errorRank(err)) {
+		err = *e // a failed STOP WITH DRAIN (checkpoint_stop.go)
+	}
+	if f := g.failure.load(); err != nil && errorRank(err) == 0 && isSinkError(f) {
+		// a sink's error wrapping context.Canceled that a part reported behind the cancellation of its
+		// siblings (an exchange's or a source's subtasks keep their first error, a cancellation ranking
+		// first): the job failed (sink_failure.go)
+		err = f
+	}
 	status := JobFinished
 	var flushErr error // of a sink flushed at the cancellation: the sources publish no final position
 	switch {
 	case err == nil:
-	case errors.Is(err, context.Canceled):
+	case errorRank(err) == 0: // the job's cancellation (STOP, cancel, the session closing), not a sink's
 		status = JobCancelled
 		for _, st := range g.stages {
 			st.cleanup() // a cancelled batch job writes nothing of its unfinished stages

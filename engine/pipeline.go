@@ -106,7 +106,7 @@ func (g *graph) buildSubtasks(sc *planner.Scan, chain []planner.Node, p int, out
 			if err != nil {
 				return fmt.Errorf("sink encoder for source subtask %d of %s: %w", i+1, sc.Table.Name, err)
 			}
-			pp.enc, pp.rows = e, g.rowsOutShare(j)
+			pp.enc, pp.rows = g.noteEncoder(enc.out, e), g.rowsOutShare(j) // sink_failure.go
 		}
 		ends[i] = pp
 	}
@@ -244,7 +244,8 @@ func runSubtask(ctx context.Context, sr sourceRun, i int, out changelog.Output) 
 	return err
 }
 
-func errorsIsCanceled(err error) bool { return errors.Is(err, context.Canceled) }
+// errorsIsCanceled reports a cancellation: not a sink's error that wraps context.Canceled (sink_failure.go).
+func errorsIsCanceled(err error) bool { return errors.Is(err, context.Canceled) && !isSinkError(err) }
 
 // chainEnd is where a source subtask's chain meets the rest of the graph: a pipe (the graph lock) or an
 // exchange's sender (exchange.go). lock is called before the subtask's position advances, flush after every

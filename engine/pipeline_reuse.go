@@ -154,6 +154,7 @@ func (g *graph) buildReused(rs *reusedScan) error {
 				if err != nil {
 					return fmt.Errorf("sink writer for source subtask %d of %s: %w", i+1, b.table, err)
 				}
+				w = noteWriter(g.sinkOf(b.co), w) // sink_failure.go
 				end = &gatedWriter{sinkWrite: newSinkWrite(w, g.rowsOutShare(j)),
 					p: gatedPipe{sg: sg, mu: &g.mu, stopped: &g.stopped, out: runs[bi].ins[i], hold: &rs.hold}}
 			} else {
@@ -163,7 +164,7 @@ func (g *graph) buildReused(rs *reusedScan) error {
 					if err != nil {
 						return fmt.Errorf("sink encoder for source subtask %d of %s: %w", i+1, sc.Table.Name, err)
 					}
-					gp.enc, gp.rows = e, g.rowsOutShare(j)
+					gp.enc, gp.rows = g.noteEncoder(b.enc.out, e), g.rowsOutShare(j) // sink_failure.go
 				}
 				end = gp
 			}

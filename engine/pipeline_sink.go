@@ -62,6 +62,7 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 			if err != nil {
 				return true, fmt.Errorf("sink writer for source subtask %d of %s: %w", i+1, table, err)
 			}
+			w = noteWriter(g.sinkOf(co), w) // sink_failure.go
 			ends[i] = &sinkEnd{gate: &g.gate, stopping: &g.stopping, sinkWrite: newSinkWrite(w, g.rowsOutShare(j)),
 				p: pipe{mu: &g.mu, stopped: &g.stopped, out: ins[i]}}
 		}
@@ -70,7 +71,7 @@ func (g *graph) buildConcurrentSink(in planner.Node, table string, co connectors
 		return true, g.buildChains(sc, chain, ends, ins, out, j)
 	}
 	_, u := g.keyedBelow(in)
-	ok, err := g.buildKeyedSink(in, table, &concurrentEncoding{co: co, subtasks: g.keyedSubtasks(u)}, out, j)
+	ok, err := g.buildKeyedSink(in, table, &concurrentEncoding{co: co, sink: g.sinkOf(co), subtasks: g.keyedSubtasks(u)}, out, j)
 	if ok && err == nil {
 		concurrentSinksBuilt.Add(1)
 	}
@@ -187,7 +188,8 @@ var _ vec.Output = (*sinkEnd)(nil)
 // whose Encode writes: their pipes write without the graph lock (pipe.Push).
 type concurrentEncoding struct {
 	co       connectors.ConcurrentOutput
-	subtasks int // the keyed subtasks, one encoder each
+	sink     *endOnce // the sink's failure check and record (sink_failure.go)
+	subtasks int      // the keyed subtasks, one encoder each
 	n        int
 }
 
@@ -200,7 +202,7 @@ func (c *concurrentEncoding) NewSubtaskEncoder() (connectors.SubtaskEncoder, err
 		return nil, err
 	}
 	c.n++
-	return &writerEncoder{w: w}, nil
+	return &writerEncoder{w: noteWriter(c.sink, w)}, nil
 }
 
 // writerEncoder is a SubtaskWriter seen as an encoder (Encode writes, Write does nothing).

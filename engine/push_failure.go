@@ -28,9 +28,10 @@ var errJobFailed = errors.New("the job failed while processing input")
 type pushFailure struct{ err atomic.Pointer[error] }
 
 // mark records err (the first one wins) and returns it. A cancellation is not a failure of the input: a push
-// that a STOP or cancel interrupted must not refuse the STOP's savepoint.
+// that a STOP or cancel interrupted must not refuse the STOP's savepoint. A sink's error is a failure even
+// when it wraps context.Canceled (sink_failure.go).
 func (f *pushFailure) mark(err error) error {
-	if err != nil && f != nil && !errors.Is(err, context.Canceled) {
+	if err != nil && f != nil && (!errors.Is(err, context.Canceled) || isSinkError(err)) {
 		f.err.CompareAndSwap(nil, &err)
 	}
 	return err
@@ -67,9 +68,12 @@ func (g *graph) checkFailed(id int64) error {
 var beforeFailCancel func(g *graph)
 
 // errorRank orders the errors of a job's parts: a part's own failure (2) over a checkpoint refused after a
-// failed push (1) over the cancellation of the others (0).
+// failed push (1) over the cancellation of the others (0). A sink's error that wraps context.Canceled is a
+// failure (sink_failure.go), as is a failed STOP WITH DRAIN (errDrainFailed).
 func errorRank(err error) int {
 	switch {
+	case isSinkError(err) || errors.Is(err, errDrainFailed):
+		return 2
 	case errors.Is(err, context.Canceled):
 		return 0
 	case errors.Is(err, errJobFailed):

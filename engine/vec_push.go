@@ -47,7 +47,7 @@ func (l *locked) PushColumnsThen(b *vec.Batch, advance func()) error {
 
 func (l *locked) AcceptsColumns() bool { return vec.Accepts(l.out) }
 
-func (e *endOnce) PushColumns(b *vec.Batch) error { return pushColumns(e.out, b) }
+func (e *endOnce) PushColumns(b *vec.Batch) error { return e.note(pushColumns(e.out, b)) }
 func (e *endOnce) AcceptsColumns() bool           { return vec.Accepts(e.out) }
 
 var (
