@@ -322,8 +322,10 @@ func (g *graph) dropChannelState(id int64) {
 }
 
 // noteUnaligned warns at job start about the parts of the graph that 'execution.checkpointing.unaligned.enabled'
-// does not make unaligned: a graph whose checkpoints keep the quiesce, and exchanges fed by keyed subtasks
-// (their barriers are aligned) or without state of their own.
+// does not make unaligned: a graph whose checkpoints keep the quiesce, exchanges without state of their own,
+// and exchanges fed by keyed subtasks into operators that count late rows and feed another exchange (exec:
+// CanUnalign). Exchanges fed by keyed subtasks are unaligned per channel otherwise (exec:
+// exchange_unaligned_keyed.go).
 func (g *graph) noteUnaligned(warn func(format string, args ...any)) {
 	if !g.barrierCheckpoints() {
 		if len(g.exchanges) > 0 {
@@ -333,7 +335,7 @@ func (g *graph) noteUnaligned(warn func(format string, args ...any)) {
 	}
 	for _, r := range g.barrierExchanges() {
 		if !r.x.CanUnalign() {
-			warn("'execution.checkpointing.unaligned.enabled': the barriers of %s stay aligned (unaligned barriers apply to exchanges fed by source subtasks into a keyed operator with state; not to those fed by keyed subtasks)", r.name)
+			warn("'execution.checkpointing.unaligned.enabled': the barriers of %s stay aligned (unaligned barriers apply to exchanges into a keyed operator with state; not to those fed by keyed subtasks into an operator that counts late rows and feeds another exchange)", r.name)
 		}
 	}
 }

@@ -220,7 +220,7 @@ func (x *Exchange) process(ctx context.Context, s *xSub, it xItem) (bool, error)
 	}
 	if x.holds(s, it) {
 		s.held = append(s.held, it)
-		return false, nil
+		return x.ukHeld(ctx, s) // exchange_unaligned_keyed.go
 	}
 	var err error
 	if it.kind == xBarrier {

@@ -54,8 +54,10 @@ type xBarrierRun struct {
 	// unaligned (exchange_unaligned.go): the barrier went to the head of every queue; per subtask the
 	// channel state (the items it overtook), encoded by the subtask when it takes the barrier
 	unaligned bool
-	chans     [][]byte
-	chanN     []int64 // per subtask, the items in chans
+	// unaligned into an exchange with a side fed by keyed subtasks: per channel (exchange_unaligned_keyed.go)
+	perChannel bool
+	chans      [][]byte
+	chanN      []int64 // per subtask, the items in chans
 	// unaligned: per subtask after the first, its operator-wide entries at the barrier
 	// (exchange_unaligned_meta.go)
 	metas  [][]stateEntry
@@ -89,6 +91,7 @@ type xAlign struct {
 	live    int // channels of aligned sides that have not ended
 	held    []xItem
 	replays bool // held items wait to be processed
+	ukLeft  int  // unaligned per channel: channels whose barrier is still to come (exchange_unaligned_keyed.go)
 }
 
 // AlignSide marks side as fed by keyed subtasks of another exchange that forward barriers (one per channel).
@@ -177,6 +180,7 @@ func (x *Exchange) StartBarrier(id int64, drain, unaligned bool) error {
 	if unaligned && !drain && x.CanUnalign() {
 		b.unaligned, b.chans, b.chanN = true, make([][]byte, len(x.subs)), make([]int64, len(x.subs))
 		b.metas, b.unions = make([][]stateEntry, len(x.subs)), make([][][]int64, len(x.subs))
+		b.perChannel = x.aligned != nil // exchange_unaligned_keyed.go
 	}
 	if x.forward != nil {
 		b.snaps, b.snapped = make([][]stateEntry, len(x.subs)), make([]bool, len(x.subs))
@@ -211,7 +215,7 @@ func (x *Exchange) QueueBarrier() error {
 	if !x.fromSources() {
 		return nil
 	}
-	if b.unaligned {
+	if b.unaligned && !b.perChannel {
 		return x.queueUnaligned(b) // exchange_unaligned.go
 	}
 	for k, s := range x.subs {
@@ -306,6 +310,9 @@ func (x *Exchange) holds(s *xSub, it xItem) bool {
 	if s.cur == nil {
 		return false
 	}
+	if s.cur.perChannel {
+		return x.ukHolds(s, it) // exchange_unaligned_keyed.go
+	}
 	switch it.kind {
 	case xRows, xCols, xWatermark, xEnd, xBarrier:
 	default:
@@ -335,6 +342,9 @@ func (x *Exchange) barrier(ctx context.Context, s *xSub, it xItem) error {
 	if b == nil || b.id != it.wm {
 		return nil // of a checkpoint that gave up (released)
 	}
+	if b.perChannel {
+		return x.ukBarrier(ctx, s, b, it) // exchange_unaligned_keyed.go
+	}
 	if b.unaligned {
 		x.recordChannels(b, s, over) // exchange_unaligned.go
 	}
@@ -357,7 +367,7 @@ func (x *Exchange) channelEnded(ctx context.Context, s *xSub, it xItem) error {
 		return nil
 	}
 	s.live--
-	if s.cur != nil && s.gotN >= x.need(s) {
+	if s.cur != nil && !s.cur.perChannel && s.gotN >= x.need(s) {
 		return x.take(ctx, s)
 	}
 	return nil
@@ -379,38 +389,8 @@ func (x *Exchange) take(ctx context.Context, s *xSub) error {
 		x.mu.Unlock()
 	}
 	if x.forward != nil {
-		if st := StateOf(s.op); st != nil {
-			restore, err := x.lateAt(ctx, b, s, st)
-			if err != nil {
-				return err
-			}
-			var w entryWriter
-			var tee *metaTee
-			if b.unaligned && s.idx != 0 {
-				// its own operator-wide entries are kept too (exchange_unaligned_meta.go)
-				tee = &metaTee{w: &w}
-				err = st.SnapshotState(tee)
-			} else {
-				err = st.SnapshotState(&parWriter{w: &w, first: s.idx == 0})
-			}
-			restore()
-			if err != nil {
-				return fmt.Errorf("checkpoint %d: %w", b.id, err)
-			}
-			if tee != nil {
-				x.mu.Lock()
-				b.metas[s.idx] = tee.metas
-				x.mu.Unlock()
-			}
-			wms := make([]int64, len(s.ins))
-			for side, ins := range s.ins {
-				if u, ok := ins[0].(*unionInput); ok {
-					wms[side] = u.u.emitted
-				}
-			}
-			x.mu.Lock()
-			b.snaps[s.idx], b.snapped[s.idx], b.wms[s.idx] = w.es, true, wms
-			x.mu.Unlock()
+		if err := x.snapAt(ctx, b, s); err != nil {
+			return err
 		}
 		if err := x.forward(s.idx, b.id); err != nil {
 			return err
@@ -429,6 +409,47 @@ func (x *Exchange) take(ctx context.Context, s *xSub) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// snapAt writes subtask s's state at barrier b (copies; s runs on after it) with the watermarks its union
+// had sent on, when its exchange feeds another.
+func (x *Exchange) snapAt(ctx context.Context, b *xBarrierRun, s *xSub) error {
+	st := StateOf(s.op)
+	if st == nil {
+		return nil
+	}
+	restore, err := x.lateAt(ctx, b, s, st)
+	if err != nil {
+		return err
+	}
+	var w entryWriter
+	var tee *metaTee
+	if b.unaligned && s.idx != 0 {
+		// its own operator-wide entries are kept too (exchange_unaligned_meta.go)
+		tee = &metaTee{w: &w}
+		err = st.SnapshotState(tee)
+	} else {
+		err = st.SnapshotState(&parWriter{w: &w, first: s.idx == 0})
+	}
+	restore()
+	if err != nil {
+		return fmt.Errorf("checkpoint %d: %w", b.id, err)
+	}
+	if tee != nil {
+		x.mu.Lock()
+		b.metas[s.idx] = tee.metas
+		x.mu.Unlock()
+	}
+	wms := make([]int64, len(s.ins))
+	for side, ins := range s.ins {
+		if u, ok := ins[0].(*unionInput); ok {
+			wms[side] = u.u.emitted
+		}
+	}
+	x.mu.Lock()
+	b.snaps[s.idx], b.snapped[s.idx], b.wms[s.idx] = w.es, true, wms
+	x.mu.Unlock()
+	return nil
 }
 
 // drainAt sends the maximum watermark into subtask s's operator at a drain barrier (as an xDrain item does)
@@ -489,7 +510,7 @@ func (x *Exchange) othersLate(b *xBarrierRun) int64 {
 
 // unmark ends subtask s's alignment; what it held back is processed next (replay).
 func (x *Exchange) unmark(s *xSub) {
-	s.cur, s.gotSrc, s.gotN = nil, false, 0
+	s.cur, s.gotSrc, s.gotN, s.ukLeft = nil, false, 0, 0
 	for _, g := range s.got {
 		clear(g)
 	}

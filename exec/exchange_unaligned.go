@@ -49,19 +49,29 @@ type UnalignedCounts struct {
 	Written   int64 // of those, items written into checkpoints
 	Replayed  int64 // items of restored channel state processed
 	Watermark int64 // of Overtaken, watermarks
+	// of Overtaken, items recorded per channel behind a subtask's first barrier in exchanges fed by keyed
+	// subtasks (exchange_unaligned_keyed.go)
+	PerChannel int64
+	Cuts       int64 // subtasks of such exchanges that cut their state at a first barrier
 }
 
-var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks atomic.Int64
+var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks, unalignedPerChannel, unalignedCuts atomic.Int64
 
 // UnalignedTotals returns the totals so far.
 func UnalignedTotals() UnalignedCounts {
-	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load(), Watermark: unalignedWatermarks.Load()}
+	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load(), Watermark: unalignedWatermarks.Load(), PerChannel: unalignedPerChannel.Load(),
+		Cuts: unalignedCuts.Load()}
 }
 
-// CanUnalign reports whether the exchange's barriers can overtake what is queued: every side is fed by
-// source subtasks (no barrier alignment) and the subtasks' state is written by State (with the channel state).
+// CanUnalign reports whether the exchange's barriers can be unaligned: the subtasks' state is written by
+// State (with the channel state), and, when a side is fed by keyed subtasks (exchange_unaligned_keyed.go)
+// and the exchange feeds another, its operators count no late rows (the first subtask would wait at its
+// snapshot for the others' counts while its queue holds their barriers back).
 func (x *Exchange) CanUnalign() bool {
-	return x.aligned == nil && x.State() != nil
+	if x.aligned != nil && x.forward != nil && x.CountsLateRows() {
+		return false
+	}
+	return x.State() != nil
 }
 
 // queueUnaligned puts barrier b at the head of every running subtask's queue (the senders are held back).
@@ -100,42 +110,50 @@ func (x *Exchange) recordChannels(b *xBarrierRun, s *xSub, over []xItem) {
 	var enc []byte
 	n := int64(0)
 	for _, it := range over {
-		switch it.kind {
-		case xRows, xCols, xWatermark, xEnd:
-		default:
-			continue // ticks and stale barriers: no data
-		}
-		n++
-		enc = append(enc, byte(it.kind), it.side)
-		enc = binary.AppendUvarint(enc, uint64(it.from))
-		switch it.kind {
-		case xRows:
-			enc = binary.AppendUvarint(enc, uint64(len(it.b.batch.Rows)))
-			for _, r := range it.b.batch.Rows {
-				enc = append(enc, byte(r.Kind))
-				enc = appendRowBinary(enc, r.Vals)
-			}
-		case xCols:
-			cb := &it.b.cols.Batch
-			enc = binary.AppendUvarint(enc, uint64(cb.Len()))
-			vals := make([]types.Value, len(cb.Cols))
-			for i := range cb.Len() {
-				r := cb.Row(i)
-				for j, c := range cb.Cols {
-					vals[j] = c.Value(r)
-				}
-				enc = append(enc, byte(cb.Kind(r)))
-				enc = appendRowBinary(enc, vals)
-			}
-		case xWatermark:
-			enc = binary.AppendVarint(enc, it.wm)
-			unalignedWatermarks.Add(1)
+		var ok bool
+		if enc, ok = appendChannelItem(enc, it); ok {
+			n++
 		}
 	}
 	unalignedOvertaken.Add(n)
 	x.mu.Lock()
 	b.chans[s.idx], b.chanN[s.idx] = enc, n
 	x.mu.Unlock()
+}
+
+// appendChannelItem appends data item it to channel state enc (ok false: it is no data, nothing appended).
+func appendChannelItem(enc []byte, it xItem) (_ []byte, ok bool) {
+	switch it.kind {
+	case xRows, xCols, xWatermark, xEnd:
+	default:
+		return enc, false // ticks and stale barriers: no data
+	}
+	enc = append(enc, byte(it.kind), it.side)
+	enc = binary.AppendUvarint(enc, uint64(it.from))
+	switch it.kind {
+	case xRows:
+		enc = binary.AppendUvarint(enc, uint64(len(it.b.batch.Rows)))
+		for _, r := range it.b.batch.Rows {
+			enc = append(enc, byte(r.Kind))
+			enc = appendRowBinary(enc, r.Vals)
+		}
+	case xCols:
+		cb := &it.b.cols.Batch
+		enc = binary.AppendUvarint(enc, uint64(cb.Len()))
+		vals := make([]types.Value, len(cb.Cols))
+		for i := range cb.Len() {
+			r := cb.Row(i)
+			for j, c := range cb.Cols {
+				vals[j] = c.Value(r)
+			}
+			enc = append(enc, byte(cb.Kind(r)))
+			enc = appendRowBinary(enc, vals)
+		}
+	case xWatermark:
+		enc = binary.AppendVarint(enc, it.wm)
+		unalignedWatermarks.Add(1)
+	}
+	return enc, true
 }
 
 // writeChannels writes the channel state recorded at barrier b (nothing when the barriers overtook nothing).
