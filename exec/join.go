@@ -300,7 +300,15 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 		}
 		if r.Kind.IsAccumulate() {
 			n := 0
-			if found {
+			keep := true // store the row (an interval join's row far behind the watermark is not: join_late.go)
+			var lo, hi int64
+			bounded := false
+			if t := j.rowTime(s, r.Vals); !t.IsNull() {
+				lo, hi = j.probeWindow(s, t.I)
+				lo, hi, keep = j.lateWindow(s, t.I, lo, hi)
+				bounded = true
+			}
+			if found && (!bounded || lo <= hi) {
 				// Each match is built in place in the output arena: the pushing row copied, the stored row
 				// decoded straight into its half, the residual evaluated over it (no scratch row).
 				myOff, oOff, ow := 0, me.width, other.width
@@ -308,13 +316,11 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					myOff, oOff = other.width, 0
 				}
 				it := other.st.iter(&orec)
-				bounded := false
-				if t := j.rowTime(s, r.Vals); !t.IsNull() {
+				if bounded {
 					// An interval join reads only the chunks of a hot key that may hold rows in its bounds,
 					// and checks those before the residual (which implies them: the planner took them from
 					// it).
-					lo, hi := j.probeWindow(s, t.I)
-					it, bounded = other.st.iterWithin(&orec, lo, hi), true
+					it = other.st.iterWithin(&orec, lo, hi)
 				}
 				for it.next() {
 					row := j.outRow()
@@ -355,17 +361,20 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					n += cnt
 				}
 			}
-			if n == 0 && me.outer && j.cfg.Interval == nil {
+			if n == 0 && me.outer && (j.cfg.Interval == nil || !keep) {
 				j.pair(s, r.Vals, nil, changelog.Insert)
+			}
+			if j.changed != nil && n > 0 && other.outer { // join_keyed.go
+				j.noteKey(1-s, key)
+			}
+			if !keep {
+				continue
 			}
 			if err := j.store(s, key, h, kv, r.Vals, 1, n, j.ttl.now); err != nil {
 				return err
 			}
-			if j.changed != nil { // join_keyed.go
+			if j.changed != nil {
 				j.noteKey(s, key)
-				if n > 0 && other.outer {
-					j.noteKey(1-s, key)
-				}
 			}
 			if j.cfg.Interval != nil && !j.fullPrune {
 				j.indexRow(s, key, h, r.Vals)
