@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -174,8 +175,16 @@ func TestScaleOutIntervalRestoresOldChangelog(t *testing.T) {
 			m.delivered(r, nil)
 		}
 		run(m, wp, ivCompatSteps[3:4])
+		// The changelog now holds the rows per join key and time (namespaces 3, 4) only: the old build's whole
+		// entries (namespaces 1, 2) were rewritten and deleted at the first transaction.
+		all := append(slices.Clone(c.recs), cont...)
+		for k := range compactEntries(all)[0] {
+			if k[0] == 1 || k[0] == 2 {
+				t.Errorf("%s: after a transaction the changelog still holds the whole-key entry %x", c.name, k)
+			}
+		}
 		// A second restore from the changelog the restored member wrote on top of the first one's.
-		m2, wp2, out2 := restoreIntervalPart(t, append(slices.Clone(c.recs), cont...))
+		m2, wp2, out2 := restoreIntervalPart(t, all)
 		run(m, wp, ivCompatSteps[4:])
 		run(m2, wp2, ivCompatSteps[4:])
 		got := slices.Sorted(slices.Values(out.rows))
@@ -191,5 +200,39 @@ func TestScaleOutIntervalRestoresOldChangelog(t *testing.T) {
 		if got2 := slices.Sorted(slices.Values(out2.rows)); fmt.Sprint(got2) != fmt.Sprint(wantLast) {
 			t.Errorf("%s: restored twice, then fed: %v\nwant %v", c.name, got2, wantLast)
 		}
+	}
+}
+
+// TestScaleOutIntervalHotKeyWritesChangedRows: a transaction that brings 10 rows of a join key holding 2000
+// and expires 10 writes about those 20 rows (one entry per time: 10 values, 10 tombstones, the meta and
+// source watermark entries), not the key's 2000 rows (the whole-key entries before wrote ~20 KB).
+func TestScaleOutIntervalHotKeyWritesChangedRows(t *testing.T) {
+	m, _ := benchIntervalMember()
+	var recs, bytes int
+	m.produce = func(r *kgo.Record) {
+		recs++
+		bytes += len(r.Key) + len(r.Value)
+		m.delivered(r, nil)
+	}
+	wp, err := m.newWinPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.win.parts[0] = wp
+	if err := m.intervalJoin(0, wp, benchHotKeyRecords(m, 0, 2000, math.MinInt64)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.writeIntervalChangelog(); err != nil {
+		t.Fatal(err)
+	}
+	recs, bytes = 0, 0
+	if err := m.intervalJoin(0, wp, benchHotKeyRecords(m, 2000, 10, 10_000+10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.writeIntervalChangelog(); err != nil {
+		t.Fatal(err)
+	}
+	if recs != 23 || bytes > 1500 {
+		t.Fatalf("the transaction wrote %d records, %d bytes; want 23 records (10 rows, 10 tombstones, meta, 2 source watermark entries), about 1 KB", recs, bytes)
 	}
 }

@@ -157,9 +157,9 @@ type joinOp struct {
 	filterIt    jsIter   // filterBucket's iterator
 	pruneVisits int      // rows prune looked at (tests)
 	fullPrune   bool     // tests: prune scans every key (the reference), without the expiry index
-	// changed: the keys per side whose state entries changed since SnapshotChanged (join_keyed.go), when
+	// changed: the rows (join key, time) per side whose state entries changed since SnapshotChanged (join_keyed.go), when
 	// TrackChanges was called.
-	changed *[2]map[string]struct{}
+	changed *joinChanges
 	// warm's keys of a push's rows (join_warm.go): their bytes, offsets, whether they have no NULL, hashes.
 	wkeys     []byte
 	wkoff     []int
@@ -353,6 +353,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 						}
 						it.setAssoc(a + 1)
 						it.setTouched(j.ttl.now)
+						if j.changed != nil { // join_keyed.go
+							j.noteRow(1-s, key, j.rowTime(1-s, ovals))
+						}
 					}
 					j.ob.Append(changelog.Insert, row)
 					for range cnt - 1 {
@@ -364,9 +367,6 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 			if n == 0 && me.outer && (j.cfg.Interval == nil || !keep) {
 				j.pair(s, r.Vals, nil, changelog.Insert)
 			}
-			if j.changed != nil && n > 0 && other.outer { // join_keyed.go
-				j.noteKey(1-s, key)
-			}
 			if !keep {
 				continue
 			}
@@ -374,7 +374,7 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 				return err
 			}
 			if j.changed != nil {
-				j.noteKey(s, key)
+				j.noteRow(s, key, j.rowTime(s, r.Vals))
 			}
 			if j.cfg.Interval != nil && !j.fullPrune {
 				j.indexRow(s, key, h, r.Vals)
@@ -386,14 +386,11 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 		if !ok {
 			continue
 		}
-		if j.changed != nil {
-			j.noteKey(s, key)
-			if found && other.outer {
-				j.noteKey(1-s, key)
-			}
-		}
 		n := 0
 		rvals := j.rowVals(s, body, kv, 0)
+		if j.changed != nil {
+			j.noteRow(s, key, j.rowTime(s, rvals))
+		}
 		if found {
 			for it := other.st.iter(&orec); it.next(); {
 				ovals := j.rowVals(1-s, it.row(), kv, 1)
@@ -412,6 +409,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					a := it.assoc() - 1
 					it.setAssoc(a)
 					it.setTouched(j.ttl.now)
+					if j.changed != nil {
+						j.noteRow(1-s, key, j.rowTime(1-s, ovals))
+					}
 					if a == 0 {
 						for range cnt {
 							j.pair(1-s, ovals, nil, changelog.Insert)
