@@ -29,11 +29,13 @@ import (
 // (advanceWindow, combinedWatermark: a partition that sent nothing holds it back, idle ones do not count),
 // which drops the rows no future row can match and emits, on outer sides, the unmatched ones NULL-padded.
 // The partition's state is backed by the changelog topic '<name>-join-changelog' as a window aggregate's
-// is (restoreWindow), in the join's own state encoding: one entry per join key and side (its rows with their
-// match counts) and the join's watermarks; per transaction the member writes the entries of the keys the
-// join noted as changed (exec.JoinKeyed: rows stored or matched, rows expired; a tombstone for a key left
-// without rows) and the source partitions' watermarks that changed (writeIntervalChangelog); a member that
-// takes the partition over restores the same rows, match counts and watermarks.
+// is (restoreWindow), in the join's own state encoding: one entry per join key, side and row time (the rows of
+// that time with their match counts; exec/join_keyed.go) and the join's watermarks; per transaction the
+// member writes the entries of the rows the join noted as changed (exec.JoinKeyed: rows stored or matched,
+// rows expired; a tombstone for a time left without rows) and the source partitions' watermarks that changed
+// (writeIntervalChangelog); a member that takes the partition over restores the same rows, match counts and
+// watermarks. A changelog written before (one entry per join key and side, all its rows) restores too; its
+// entries are rewritten per time, and deleted, at the next transaction.
 
 // scaleOutInterval is the part of a plan around an interval join.
 type scaleOutInterval struct {
@@ -218,9 +220,9 @@ func readWatermarkRecord(rec *kgo.Record) (uint32, int64, error) {
 }
 
 // writeIntervalChangelog writes, for every partition that got records in this transaction, the entries of
-// the join keys whose rows changed (stored, matched, expired: tombstones for the keys left without rows of a
-// side), the join's watermarks and the source watermarks that changed. A transaction costs in proportion
-// to the keys it changed, not to the rows the partition holds.
+// the join keys and times whose rows changed (stored, matched, expired: tombstones for the times left without
+// rows of a side), the join's watermarks and the source watermarks that changed. A transaction costs in
+// proportion to the rows it changed, not to the rows the partition or a hot key holds.
 func (m *member) writeIntervalChangelog() error {
 	for p, wp := range m.ivTouched {
 		ii := wp.agg.(*intervalInputs)

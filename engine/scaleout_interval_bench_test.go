@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -88,6 +90,72 @@ func BenchmarkScaleOutIntervalCommit(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(*produced)/float64(b.N), "records/op")
+		})
+	}
+}
+
+// benchHotKeyRecords are n left rows of join key 0 at the times from, from+1, ... (ms), then, when wm is not
+// math.MinInt64, a watermark record of source partition 0.
+func benchHotKeyRecords(m *member, from int64, n int, wm int64) []*kgo.Record {
+	recs := make([]*kgo.Record, 0, n+1)
+	row := make([]types.Value, 2)
+	for i := range n {
+		row[0], row[1] = types.IntValue(0), types.TimestampValue(from+int64(i), 0)
+		val := types.AppendRowBinary([]byte{0, byte(changelog.Insert)}, row, m.sideTypes[0])
+		recs = append(recs, &kgo.Record{Topic: "bench-join-repartition", Value: val, Headers: m.hdr})
+	}
+	if wm != math.MinInt64 {
+		v := binary.AppendVarint(binary.AppendUvarint([]byte{scaleOutWatermark}, 0), wm)
+		recs = append(recs, &kgo.Record{Topic: "bench-join-repartition", Value: v, Headers: m.hdr})
+	}
+	return recs
+}
+
+// BenchmarkScaleOutIntervalCommitHotKey is BenchmarkScaleOutIntervalCommit with one hot join key holding
+// `held` left rows (one per millisecond): each transaction brings 100 more rows of it and a watermark that
+// expires its 100 oldest, so the key keeps `held` rows. records/op and bytes/op (of the changelog records)
+// show what a transaction writes.
+func BenchmarkScaleOutIntervalCommitHotKey(b *testing.B) {
+	const changed = 100
+	for _, held := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("held=%d/changed=%d", held, changed), func(b *testing.B) {
+			m, produced := benchIntervalMember()
+			var bytes int
+			m.produce = func(r *kgo.Record) {
+				*produced++
+				bytes += len(r.Key) + len(r.Value)
+				m.delivered(r, nil)
+			}
+			wp, err := m.newWinPart()
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.win.parts[0] = wp
+			for from := 0; from < held; from += 4096 {
+				if err := m.intervalJoin(0, wp, benchHotKeyRecords(m, int64(from), min(4096, held-from), math.MinInt64)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := m.writeIntervalChangelog(); err != nil {
+				b.Fatal(err)
+			}
+			*produced, bytes = 0, 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				recs := benchHotKeyRecords(m, int64(held+i*changed), changed, 10_000+int64(i+1)*changed)
+				b.StartTimer()
+				if err := m.intervalJoin(0, wp, recs); err != nil {
+					b.Fatal(err)
+				}
+				if err := m.writeIntervalChangelog(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(*produced)/float64(b.N), "records/op")
+			b.ReportMetric(float64(bytes)/float64(b.N), "changelog-bytes/op")
 		})
 	}
 }

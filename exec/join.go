@@ -157,9 +157,9 @@ type joinOp struct {
 	filterIt    jsIter   // filterBucket's iterator
 	pruneVisits int      // rows prune looked at (tests)
 	fullPrune   bool     // tests: prune scans every key (the reference), without the expiry index
-	// changed: the keys per side whose state entries changed since SnapshotChanged (join_keyed.go), when
+	// changed: the rows (join key, time) per side whose state entries changed since SnapshotChanged (join_keyed.go), when
 	// TrackChanges was called.
-	changed *[2]map[string]struct{}
+	changed *joinChanges
 	// warm's keys of a push's rows (join_warm.go): their bytes, offsets, whether they have no NULL, hashes.
 	wkeys     []byte
 	wkoff     []int
@@ -300,7 +300,15 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 		}
 		if r.Kind.IsAccumulate() {
 			n := 0
-			if found {
+			keep := true // store the row (an interval join's row far behind the watermark is not: join_late.go)
+			var lo, hi int64
+			bounded := false
+			if t := j.rowTime(s, r.Vals); !t.IsNull() {
+				lo, hi = j.probeWindow(s, t.I)
+				lo, hi, keep = j.lateWindow(s, t.I, lo, hi)
+				bounded = true
+			}
+			if found && (!bounded || lo <= hi) {
 				// Each match is built in place in the output arena: the pushing row copied, the stored row
 				// decoded straight into its half, the residual evaluated over it (no scratch row).
 				myOff, oOff, ow := 0, me.width, other.width
@@ -308,13 +316,11 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					myOff, oOff = other.width, 0
 				}
 				it := other.st.iter(&orec)
-				bounded := false
-				if t := j.rowTime(s, r.Vals); !t.IsNull() {
+				if bounded {
 					// An interval join reads only the chunks of a hot key that may hold rows in its bounds,
 					// and checks those before the residual (which implies them: the planner took them from
 					// it).
-					lo, hi := j.probeWindow(s, t.I)
-					it, bounded = other.st.iterWithin(&orec, lo, hi), true
+					it = other.st.iterWithin(&orec, lo, hi)
 				}
 				for it.next() {
 					row := j.outRow()
@@ -347,6 +353,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 						}
 						it.setAssoc(a + 1)
 						it.setTouched(j.ttl.now)
+						if j.changed != nil { // join_keyed.go
+							j.noteRow(1-s, key, j.rowTime(1-s, ovals))
+						}
 					}
 					j.ob.Append(changelog.Insert, row)
 					for range cnt - 1 {
@@ -355,17 +364,17 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					n += cnt
 				}
 			}
-			if n == 0 && me.outer && j.cfg.Interval == nil {
+			if n == 0 && me.outer && (j.cfg.Interval == nil || !keep) {
 				j.pair(s, r.Vals, nil, changelog.Insert)
+			}
+			if !keep {
+				continue
 			}
 			if err := j.store(s, key, h, kv, r.Vals, 1, n, j.ttl.now); err != nil {
 				return err
 			}
-			if j.changed != nil { // join_keyed.go
-				j.noteKey(s, key)
-				if n > 0 && other.outer {
-					j.noteKey(1-s, key)
-				}
+			if j.changed != nil {
+				j.noteRow(s, key, j.rowTime(s, r.Vals))
 			}
 			if j.cfg.Interval != nil && !j.fullPrune {
 				j.indexRow(s, key, h, r.Vals)
@@ -377,14 +386,11 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 		if !ok {
 			continue
 		}
-		if j.changed != nil {
-			j.noteKey(s, key)
-			if found && other.outer {
-				j.noteKey(1-s, key)
-			}
-		}
 		n := 0
 		rvals := j.rowVals(s, body, kv, 0)
+		if j.changed != nil {
+			j.noteRow(s, key, j.rowTime(s, rvals))
+		}
 		if found {
 			for it := other.st.iter(&orec); it.next(); {
 				ovals := j.rowVals(1-s, it.row(), kv, 1)
@@ -403,6 +409,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 					a := it.assoc() - 1
 					it.setAssoc(a)
 					it.setTouched(j.ttl.now)
+					if j.changed != nil {
+						j.noteRow(1-s, key, j.rowTime(1-s, ovals))
+					}
 					if a == 0 {
 						for range cnt {
 							j.pair(1-s, ovals, nil, changelog.Insert)

@@ -259,9 +259,6 @@ func (j *joinOp) pruneIndexed(w int64) error {
 		}
 		dead := j.deadKeys[:0]
 		for _, k := range keys {
-			if j.changed != nil {
-				j.noteKey(s, k) // join_keyed.go
-			}
 			h := sd.st.hash(k)
 			slot, ok := sd.st.find(k, h)
 			if !ok {
@@ -270,7 +267,7 @@ func (j *joinOp) pruneIndexed(w int64) error {
 			r := sd.st.record(slot)
 			kv := j.keyVals(r.key)
 			if bb := r.big(&sd.st); bb != nil && bb.timed {
-				empty, next, kept := j.pruneChunks(s, bb, kv, w)
+				empty, next, kept := j.pruneChunks(s, k, bb, kv, w)
 				if empty {
 					dead = append(dead, r.key)
 				} else if kept && expiryBucket(next)*expiryGrain < w {
@@ -284,6 +281,9 @@ func (j *joinOp) pruneIndexed(w int64) error {
 				vals := j.rowVals(s, it.row(), kv, 0)
 				e, ok := j.rowExpiry(s, vals)
 				if ok && e < w {
+					if j.changed != nil { // join_keyed.go
+						j.noteRow(s, k, j.rowTime(s, vals))
+					}
 					if sd.outer && it.assoc() == 0 {
 						for range it.count() {
 							j.pair(s, vals, nil, changelog.Insert)
@@ -315,7 +315,7 @@ func (j *joinOp) pruneIndexed(w int64) error {
 // only the ones whose bounds say they hold such a row (join_chunktimes.go): with a key's rows in about time
 // order, a watermark reads the expiring rows and about a chunk of others, however many the key holds. It
 // reports whether the bucket is empty, and else the earliest expiry of its rows (kept: there is one).
-func (j *joinOp) pruneChunks(s int, bb *bigBucket, kv []types.Value, w int64) (empty bool, next int64, kept bool) {
+func (j *joinOp) pruneChunks(s int, key []byte, bb *bigBucket, kv []types.Value, w int64) (empty bool, next int64, kept bool) {
 	sd := &j.sides[s]
 	st := &sd.st
 	ct := &bb.times
@@ -355,6 +355,9 @@ func (j *joinOp) pruneChunks(s int, bb *bigBucket, kv []types.Value, w int64) (e
 				for range x.count {
 					j.pair(s, vals, nil, changelog.Insert)
 				}
+			}
+			if j.changed != nil { // join_keyed.go
+				j.noteRow(s, key, t)
 			}
 			bb.kill(0, c<<bbChunkBits|x.e, &x)
 		}

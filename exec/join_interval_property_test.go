@@ -10,8 +10,10 @@ import (
 )
 
 // intervalRef is a nested-loop interval join over lists of rows, written from the semantics (prune, in
-// join_scan.go): a row joins the other side's kept rows with an equal non-NULL key and times within the
-// bounds; when the combined watermark w rises, left rows with l.t - Lower < w and right rows with r.t + Upper
+// join_scan.go; late rows as Flink's TimeIntervalJoin, join_late.go): a row joins the other side's kept rows
+// with an equal non-NULL key and times within the bounds and not expired at the combined watermark w; it is
+// kept when its own expiry (l.t - Lower, r.t + Upper) is above w, else, on an outer side and unmatched, it is
+// emitted NULL-padded at once; when w rises, left rows with l.t - Lower < w and right rows with r.t + Upper
 // < w go (NULL-padded if on an outer side and never matched); at the end the outer sides' unmatched rows
 // are padded.
 type intervalRef struct {
@@ -55,8 +57,17 @@ func (r *intervalRef) push(s int, vals []types.Value) {
 		if d := l[1].I - rt[1].I; d < r.lower || d > r.upper {
 			continue
 		}
+		if w := r.last; w != minWatermark && (s == 1 && l[1].I-r.lower < w || s == 0 && rt[1].I+r.upper < w) {
+			continue // the stored row expired (it goes at the next prune)
+		}
 		r.out = append(r.out, append(append([]types.Value(nil), l...), rt...))
 		o.matched, row.matched = true, true
+	}
+	if t := vals[1]; r.last != minWatermark && !t.IsNull() && (s == 0 && t.I-r.lower <= r.last || s == 1 && t.I+r.upper <= r.last) {
+		if r.outer(s) && !row.matched {
+			r.pad(s, vals) // behind the watermark: never stored
+		}
+		return
 	}
 	r.rows[s] = append(r.rows[s], row)
 }

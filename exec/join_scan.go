@@ -103,9 +103,6 @@ func (j *joinOp) pruneAll(w int64) error {
 		var dead [][]byte
 		for _, i := range j.slotList(s, sd.outer) {
 			r := sd.st.record(i)
-			if j.changed != nil {
-				j.noteKey(s, r.key) // join_keyed.go
-			}
 			kv := j.keyVals(r.key)
 			empty := j.filterBucket(s, i, kv, func(it *jsIter) bool {
 				j.pruneVisits++
@@ -117,6 +114,9 @@ func (j *joinOp) pruneAll(w int64) error {
 				} else {
 					t := vals[iv.RightTime]
 					done = !t.IsNull() && t.I+iv.Upper < w
+				}
+				if done && j.changed != nil { // join_keyed.go
+					j.noteRow(s, r.key, vals[[2]int{iv.LeftTime, iv.RightTime}[s]])
 				}
 				if done && sd.outer && it.assoc() == 0 {
 					for range it.count() {

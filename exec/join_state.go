@@ -15,7 +15,9 @@ import (
 //	version, uvarint records, each: row, uvarint multiplicity, varint matches on the other side, varint
 //	last write (Unix ms, for the state TTL; 0 without one)
 //
-// and in the meta entry both inputs' watermarks, the emitted watermark and which inputs ended.
+// and in the meta entry both inputs' watermarks, the emitted watermark and which inputs ended. A scale-out
+// changelog (JoinKeyed, join_keyed.go) holds namespaces 3 and 4 instead: the rows of a join key and side per
+// row time, in the same encoding; RestoreState reads both.
 
 func (j *joinOp) signature() string {
 	return fmt.Sprintf("%s(leftKeys=%d, rightKeys=%d, leftWidth=%d, rightWidth=%d, interval=%t)",
@@ -91,15 +93,20 @@ func (j *joinOp) RestoreState(r state.Reader) error {
 		j.wm[0], j.wm[1], j.lastWM = d.varint(), d.varint(), d.varint()
 		j.sides[0].ended, j.sides[1].ended = d.bool(), d.bool()
 	}, func(ns uint8, key, value []byte) error {
-		if ns != 1 && ns != 2 {
+		if ns < 1 || ns > 4 {
 			return corrupt(op, "unknown namespace %d (key %x)", ns, key)
 		}
-		dup, err := j.loadBucket(int(ns)-1, key, value)
+		// 1, 2: a join key's rows of a side; 3, 4: those of one time (a scale-out changelog, join_keyed.go).
+		s, perTime := int(ns-1)%2, ns > 2
+		dup, k, err := j.loadBucket(s, key, value, perTime)
 		if dup {
 			return corrupt(op, "key %x appears twice", key)
 		}
 		if err != nil {
 			return entryError(op, ns, key, err)
+		}
+		if !perTime {
+			j.noteLegacy(s, key, k)
 		}
 		return nil
 	})
@@ -109,11 +116,13 @@ func (j *joinOp) RestoreState(r state.Reader) error {
 	return err
 }
 
-// loadBucket stores the rows of one state entry of side s; dup reports that its key is in state already.
-func (j *joinOp) loadBucket(s int, key, value []byte) (dup bool, err error) {
+// loadBucket stores the rows of one state entry of side s and returns their internal key; dup reports that
+// its key is in state already. perTime: the entry holds the rows of one time of the key (join_keyed.go), and
+// other entries hold its other rows.
+func (j *joinOp) loadBucket(s int, key, value []byte, perTime bool) (dup bool, ik []byte, err error) {
 	d, err := newStateDec(value)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	sd := &j.sides[s]
 	n := d.count()
@@ -128,34 +137,40 @@ func (j *joinOp) loadBucket(s int, key, value []byte) (dup bool, err error) {
 			break
 		}
 		if len(vals) != sd.width || !keyColsFit(vals, sd.keys) {
-			return false, fmt.Errorf("a row has %d columns, the input has %d", len(vals), sd.width)
+			return false, nil, fmt.Errorf("a row has %d columns, the input has %d", len(vals), sd.width)
 		}
 		if count == 0 || count > 1<<40 {
-			return false, fmt.Errorf("a row has multiplicity %d", count)
+			return false, nil, fmt.Errorf("a row has multiplicity %d", count)
 		}
 		k, hasKey, err := j.keyBytes(s, vals)
 		if err != nil {
-			return false, err
+			return false, nil, err
 		}
-		if sk = j.stateKey(sk[:0], s, k); string(sk) != string(key) {
-			return false, fmt.Errorf("the key does not match the join key of its rows")
+		sk = j.stateKey(sk[:0], s, k)
+		if perTime {
+			t := j.rowTime(s, vals)
+			sk = joinTimeSuffix(sk, rowTimeKey{t: t.I, null: t.IsNull()})
+		}
+		if string(sk) != string(key) {
+			return false, nil, fmt.Errorf("the key does not match the join key of its rows")
 		}
 		h := sd.st.hash(k)
-		if _, found := sd.st.find(k, h); found && loaded == 0 {
-			return true, nil
+		if _, found := sd.st.find(k, h); found && loaded == 0 && !perTime {
+			return true, nil, nil
 		}
 		if err := j.store(s, k, h, j.rowKeyVals(s, vals, hasKey), vals, count, int(assoc), touched); err != nil {
-			return false, err
+			return false, nil, err
 		}
+		ik = append(ik[:0], k...)
 		loaded++
 	}
 	if err := d.done(); err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if loaded == 0 {
-		return false, fmt.Errorf("an empty bucket")
+		return false, nil, fmt.Errorf("an empty bucket")
 	}
-	return false, nil
+	return false, ik, nil
 }
 
 // Temporal join state: namespace 1 holds the waiting left rows by left join key (NULL keys: the regular
