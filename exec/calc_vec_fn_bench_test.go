@@ -50,6 +50,7 @@ func BenchmarkCalcVecFns(b *testing.B) {
 	}{
 		{"round-decimal", []expr.Expr{call("ROUND", price, i32(1))}},
 		{"round-double", []expr.Expr{call("ROUND", bid, i32(2))}},
+		{"round-places", []expr.Expr{call("ROUND", bid, call("MOD", auction, i32(4)))}},
 		{"floor-decimal", []expr.Expr{call("FLOOR", price)}},
 		{"lpad", []expr.Expr{call("LPAD", channel, i32(10), str("*"))}},
 		{"greatest", []expr.Expr{call("GREATEST", auction, i32(5000))}},
