@@ -31,6 +31,12 @@ func BenchmarkCalcVecFns(b *testing.B) {
 	str := func(s string) expr.Expr {
 		return expr.Literal(types.StringValue(s), types.StringType().WithNullable(false))
 	}
+	dbl := func(f float64) expr.Expr {
+		return expr.Literal(types.FloatValue(f), types.DoubleType().WithNullable(false))
+	}
+	dec := func(v int64) expr.Expr {
+		return expr.Literal(types.DecimalValue(v, 0), types.DecimalType(10, 0).WithNullable(false))
+	}
 	ts := []types.Type{types.DecimalType(10, 2), types.DoubleType(), types.StringType(), types.BigIntType(), types.TimestampType(3)}
 	channels := []string{"Google", "Facebook", "Baidu", "Apple", "channel-1234"}
 	in := make([]changelog.Row, rows)
@@ -54,6 +60,9 @@ func BenchmarkCalcVecFns(b *testing.B) {
 		{"floor-decimal", []expr.Expr{call("FLOOR", price)}},
 		{"lpad", []expr.Expr{call("LPAD", channel, i32(10), str("*"))}},
 		{"greatest", []expr.Expr{call("GREATEST", auction, i32(5000))}},
+		{"to_timestamp_ltz-double", []expr.Expr{call("TO_TIMESTAMP_LTZ", call("+", bid, dbl(1.7e9)), i32(0))}},
+		{"from_unixtime-decimal", []expr.Expr{call("FROM_UNIXTIME", call("+", price, dec(1_700_000_000)))}},
+		{"from_unixtime-bigint", []expr.Expr{call("FROM_UNIXTIME", call("+", auction, i32(1_700_000_000)))}},
 		{"timestampadd", []expr.Expr{call("TIMESTAMPADD", str("MONTH"), i32(1), dt)}},
 		{"timestampdiff", []expr.Expr{call("TIMESTAMPDIFF", str("HOUR"), dt, call("TIMESTAMPADD", str("DAY"), auction, dt))}},
 	}
