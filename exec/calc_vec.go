@@ -115,6 +115,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if k := c.compileIn(x); k != nil {
 		return k
 	}
+	if operand, list, not, ok := expr.InListParts(x); ok {
+		return c.compileInList(operand, list, not)
+	}
 	if unit, operand, ok := expr.ExtractParts(x); ok {
 		return c.compileExtract(x, unit, operand)
 	}

@@ -92,3 +92,43 @@ func TestCalcVecEpochFloatMatchRowPath(t *testing.T) {
 		})
 	}
 }
+
+// TestCalcVecInListMatchRowPath: [NOT] IN over lists that are not constant, of every family of types
+// (numerics of mixed kinds compared by value, strings, timestamps of two precisions, booleans, dates),
+// with NULL operands and elements, and an element the row path never evaluates that would fail.
+func TestCalcVecInListMatchRowPath(t *testing.T) {
+	e := fnTestEnv{t, expr.NewEnv(nil)}
+	exprs := map[string]expr.Expr{"flag": e.col(16)}
+	in := func(not bool, x expr.Expr, list ...expr.Expr) expr.Expr {
+		r, err := expr.In(x, list, not)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	plus1 := func(x expr.Expr) expr.Expr { return e.call("+", x, i32(1)) }
+	var names []string
+	for _, not := range []bool{false, true} {
+		for name, args := range map[string][]expr.Expr{
+			"ints":      {e.col(2), e.col(0), plus1(e.col(19)), e.col(1)},
+			"bigint":    {e.col(3), e.col(2), i32(5)},
+			"int-null":  {e.col(19), e.col(0), expr.Literal(types.NullValue, types.IntType())},
+			"floats":    {e.col(5), e.col(4), e.col(2)},
+			"float-dec": {e.col(6), e.col(5), e.col(4)},
+			"decs":      {e.col(6), e.col(8), e.col(2), e.col(11)},
+			"wide":      {e.col(9), e.col(10), e.col(6)},
+			"strs":      {e.col(12), e.col(13), strLit("a"), e.call("UPPER", e.col(12))},
+			"ts":        {e.col(14), e.col(15), e.call("TIMESTAMPADD", strLit("DAY"), e.col(19), e.col(14))},
+			"bool":      {e.col(16), e.call("IS NULL", e.col(2))},
+			"date":      {e.col(17), e.call("NULLIF", e.col(17), e.col(17)), e.col(17)},
+		} {
+			key := fmt.Sprintf("%s-%v", name, not)
+			exprs[key] = in(not, args[0], args[1:]...)
+			names = append(names, key)
+		}
+	}
+	// a IN (a, 100 / (k + 2)): the row path stops at a (or at a NULL a); the kernels bail where k = -2.
+	exprs["never"] = in(false, e.col(3), e.col(3), e.call("/", i32(100), plus1(plus1(e.col(19)))))
+	cases := []vecCase{{projects: names}, {filter: "flag", projects: names}, {projects: []string{"never"}}}
+	checkVecCases(t, fnTestTypes, exprs, map[string]bool{"never": true}, cases, fnBatches(6))
+}

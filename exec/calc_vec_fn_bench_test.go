@@ -37,6 +37,13 @@ func BenchmarkCalcVecFns(b *testing.B) {
 	dec := func(v int64) expr.Expr {
 		return expr.Literal(types.DecimalValue(v, 0), types.DecimalType(10, 0).WithNullable(false))
 	}
+	inList := func(x expr.Expr, list ...expr.Expr) expr.Expr {
+		r, err := expr.In(x, list, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r
+	}
 	ts := []types.Type{types.DecimalType(10, 2), types.DoubleType(), types.StringType(), types.BigIntType(), types.TimestampType(3)}
 	channels := []string{"Google", "Facebook", "Baidu", "Apple", "channel-1234"}
 	in := make([]changelog.Row, rows)
@@ -63,6 +70,7 @@ func BenchmarkCalcVecFns(b *testing.B) {
 		{"to_timestamp_ltz-double", []expr.Expr{call("TO_TIMESTAMP_LTZ", call("+", bid, dbl(1.7e9)), i32(0))}},
 		{"from_unixtime-decimal", []expr.Expr{call("FROM_UNIXTIME", call("+", price, dec(1_700_000_000)))}},
 		{"from_unixtime-bigint", []expr.Expr{call("FROM_UNIXTIME", call("+", auction, i32(1_700_000_000)))}},
+		{"in-list", []expr.Expr{inList(auction, call("+", auction, i32(1)), call("*", call("MOD", auction, i32(7)), i32(1000)))}},
 		{"timestampadd", []expr.Expr{call("TIMESTAMPADD", str("MONTH"), i32(1), dt)}},
 		{"timestampdiff", []expr.Expr{call("TIMESTAMPDIFF", str("HOUR"), dt, call("TIMESTAMPADD", str("DAY"), auction, dt))}},
 	}
