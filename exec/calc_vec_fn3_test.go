@@ -132,3 +132,65 @@ func TestCalcVecInListMatchRowPath(t *testing.T) {
 	cases := []vecCase{{projects: names}, {filter: "flag", projects: names}, {projects: []string{"never"}}}
 	checkVecCases(t, fnTestTypes, exprs, map[string]bool{"never": true}, cases, fnBatches(6))
 }
+
+// TestCalcVecParseTsPatternColumnMatchRowPath: TO_TIMESTAMP and UNIX_TIMESTAMP with a pattern column
+// (patterns that change from row to row, NULL patterns, texts that do not parse, offsets, a pattern the
+// row path refuses), and UNIX_TIMESTAMP() on a clock that moves by a second per reading.
+func TestCalcVecParseTsPatternColumnMatchRowPath(t *testing.T) {
+	for _, zone := range []string{"UTC", "America/New_York"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strings.ReplaceAll(zone, "/", "_"), func(t *testing.T) {
+			env := expr.NewEnv(loc)
+			readings := 0
+			env.Now = func() time.Time {
+				readings++
+				return time.Unix(1_700_000_000, 0)
+			}
+			e := fnTestEnv{t, env}
+			exprs := map[string]expr.Expr{"flag": e.col(16)}
+			df := func(x expr.Expr, p string) expr.Expr { return e.call("DATE_FORMAT", x, strLit(p)) }
+			pick := func(a, b string) expr.Expr { return e.call("IF", e.col(16), strLit(a), strLit(b)) }
+			p1, p2 := "yyyy-MM-dd HH:mm:ss.SSS", "dd/MM/yyyy HH:mm"
+			text := e.call("IF", e.col(16), df(e.col(14), p1), df(e.col(15), p2)) // matches pick(p1, p2)
+			crossed := e.call("IF", e.col(16), df(e.col(14), p2), df(e.col(15), p1))
+			nullPat := e.call("NULLIF", pick(p1, p2), strLit(p2))
+			var names []string
+			for _, fn := range []string{"TO_TIMESTAMP", "UNIX_TIMESTAMP"} {
+				for name, args := range map[string][]expr.Expr{
+					"match":   {text, pick(p1, p2)},
+					"crossed": {crossed, pick(p1, p2)},
+					"nullpat": {text, nullPat},
+					"strs":    {e.col(12), pick("yyyy", "a")},
+					"offset":  {pick("2024-03-10 02:30:00 +0530", "2024-11-03 01:30:00"), pick("yyyy-MM-dd HH:mm:ss Z", "yyyy-MM-dd HH:mm:ss")},
+				} {
+					key := fmt.Sprintf("%s-%s", fn, name)
+					exprs[key] = e.call(fn, args...)
+					names = append(names, key)
+				}
+			}
+			exprs["bad"] = e.call("TO_TIMESTAMP", text, pick(p1, "yyyy-MM-dd qqqq"))
+			exprs["now"] = e.call("UNIX_TIMESTAMP")
+			exprs["now-diff"] = e.call("-", e.call("UNIX_TIMESTAMP"), e.call("UNIX_TIMESTAMP", df(e.col(14), "yyyy-MM-dd HH:mm:ss")))
+			cases := []vecCase{{projects: names}, {filter: "flag", projects: names}, {projects: []string{"bad"}},
+				{projects: []string{"now", "now-diff"}}, {filter: "flag", projects: []string{"now"}}}
+			checkVecCases(t, fnTestTypes, exprs, map[string]bool{"bad": true}, cases, fnBatches(7))
+			// UNIX_TIMESTAMP() reads the clock once per row that passes the filter, on every path.
+			for _, rows := range fnBatches(8)[:5] {
+				var counts []int
+				for _, path := range []string{"rows", "vec-rows", "vec-cols"} {
+					readings = 0
+					if _, err := runCalcPathTypes(fnTestTypes, []expr.Expr{exprs["now"]}, exprs["flag"], rows, path); err != nil {
+						t.Fatal(err)
+					}
+					counts = append(counts, readings)
+				}
+				if counts[0] != counts[1] || counts[0] != counts[2] || counts[0] == 0 {
+					t.Fatalf("clock readings per path (rows, vec-rows, vec-cols): %v", counts)
+				}
+			}
+		})
+	}
+}

@@ -71,6 +71,8 @@ func BenchmarkCalcVecFns(b *testing.B) {
 		{"from_unixtime-decimal", []expr.Expr{call("FROM_UNIXTIME", call("+", price, dec(1_700_000_000)))}},
 		{"from_unixtime-bigint", []expr.Expr{call("FROM_UNIXTIME", call("+", auction, i32(1_700_000_000)))}},
 		{"in-list", []expr.Expr{inList(auction, call("+", auction, i32(1)), call("*", call("MOD", auction, i32(7)), i32(1000)))}},
+		{"to_timestamp-pattern-column", []expr.Expr{call("TO_TIMESTAMP", call("DATE_FORMAT", dt, str("yyyy-MM-dd HH:mm:ss")), call("IF", call("=", channel, str("Google")), str("yyyy-MM-dd HH:mm:ss"), str("yyyy-MM-dd HH:mm:ss")))}},
+		{"unix_timestamp-now", []expr.Expr{call("UNIX_TIMESTAMP")}},
 		{"timestampadd", []expr.Expr{call("TIMESTAMPADD", str("MONTH"), i32(1), dt)}},
 		{"timestampdiff", []expr.Expr{call("TIMESTAMPDIFF", str("HOUR"), dt, call("TIMESTAMPADD", str("DAY"), auction, dt))}},
 	}

@@ -370,6 +370,9 @@ func (c *vcompiler) compileVolatile(x expr.Expr) vexpr {
 	if x.Type().Kind == types.TimestampLTZ && x.String() == "PROCTIME()" {
 		return &vclock{x: x}
 	}
+	if x.String() == "UNIX_TIMESTAMP()" {
+		return c.compileNowFn(x)
+	}
 	return nil
 }
 
