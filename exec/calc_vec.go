@@ -121,6 +121,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if unit, operand, ok := expr.ExtractParts(x); ok {
 		return c.compileExtract(x, unit, operand)
 	}
+	if div, mod, operand, ok := expr.ExtractIntervalParts(x); ok {
+		return c.compileExtractInterval(div, mod, operand)
+	}
 	if unit, ceil, operand, ok := expr.FloorCeilParts(x); ok {
 		return c.compileFloorCeil(x, unit, ceil, operand)
 	}

@@ -2,10 +2,13 @@ package exec
 
 import (
 	"fmt"
+	"math"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
 )
@@ -193,4 +196,49 @@ func TestCalcVecParseTsPatternColumnMatchRowPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCalcVecExtractIntervalMatchRowPath: EXTRACT of every unit from INTERVAL DAY TO SECOND and YEAR TO
+// MONTH columns (negative counts, the int64 limits, NULLs).
+func TestCalcVecExtractIntervalMatchRowPath(t *testing.T) {
+	ts := []types.Type{{Kind: types.IntervalDayTime}, {Kind: types.IntervalYearMonth}, types.BooleanType()}
+	for i := range ts[:2] {
+		ts[i] = ts[i].WithNullable(true)
+	}
+	env := expr.NewEnv(nil)
+	rng := rand.New(rand.NewSource(9))
+	edges := []int64{0, 1, -1, 11, 12, -12, -13, 86_399_999, 86_400_000, -86_400_001, 59_999, 3_599_999, math.MaxInt64, math.MinInt64}
+	var batches [][]changelog.Row
+	for b := 0; b < 20; b++ {
+		rows := make([]changelog.Row, 1+rng.Intn(200))
+		for r := range rows {
+			v := make([]types.Value, 3)
+			for j := 0; j < 2; j++ {
+				switch rng.Intn(6) {
+				case 0:
+				case 1:
+					v[j] = types.IntValue(edges[rng.Intn(len(edges))])
+				default:
+					v[j] = types.IntValue(rng.Int63n(1<<40) - 1<<39)
+				}
+			}
+			v[2] = types.BoolValue(rng.Intn(2) == 0)
+			rows[r].Vals = v
+		}
+		batches = append(batches, rows)
+	}
+	exprs := map[string]expr.Expr{"flag": expr.Column(2, "flag", ts[2])}
+	var names []string
+	for j, units := range [][]string{{"DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND"}, {"YEAR", "MONTH"}} {
+		for _, u := range units {
+			x, err := expr.Call(env, "EXTRACT", strLit(u), expr.Column(j, fmt.Sprint("iv", j), ts[j]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := fmt.Sprintf("%s-%d", u, j)
+			exprs[key] = x
+			names = append(names, key)
+		}
+	}
+	checkVecCases(t, ts, exprs, nil, []vecCase{{projects: names}, {filter: "flag", projects: names}}, batches)
 }

@@ -44,6 +44,9 @@ func BenchmarkCalcVecFns(b *testing.B) {
 		}
 		return r
 	}
+	ivl := func(ms int64) expr.Expr {
+		return expr.Literal(types.IntValue(ms), types.Type{Kind: types.IntervalDayTime})
+	}
 	ts := []types.Type{types.DecimalType(10, 2), types.DoubleType(), types.StringType(), types.BigIntType(), types.TimestampType(3)}
 	channels := []string{"Google", "Facebook", "Baidu", "Apple", "channel-1234"}
 	in := make([]changelog.Row, rows)
@@ -73,6 +76,7 @@ func BenchmarkCalcVecFns(b *testing.B) {
 		{"in-list", []expr.Expr{inList(auction, call("+", auction, i32(1)), call("*", call("MOD", auction, i32(7)), i32(1000)))}},
 		{"to_timestamp-pattern-column", []expr.Expr{call("TO_TIMESTAMP", call("DATE_FORMAT", dt, str("yyyy-MM-dd HH:mm:ss")), call("IF", call("=", channel, str("Google")), str("yyyy-MM-dd HH:mm:ss"), str("yyyy-MM-dd HH:mm:ss")))}},
 		{"unix_timestamp-now", []expr.Expr{call("UNIX_TIMESTAMP")}},
+		{"extract-interval", []expr.Expr{call("EXTRACT", str("HOUR"), call("IF", call("=", channel, str("Google")), ivl(93_600_000), ivl(-7_200_000)))}},
 		{"timestampadd", []expr.Expr{call("TIMESTAMPADD", str("MONTH"), i32(1), dt)}},
 		{"timestampdiff", []expr.Expr{call("TIMESTAMPDIFF", str("HOUR"), dt, call("TIMESTAMPADD", str("DAY"), auction, dt))}},
 	}
