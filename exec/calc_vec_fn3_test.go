@@ -242,3 +242,27 @@ func TestCalcVecExtractIntervalMatchRowPath(t *testing.T) {
 	}
 	checkVecCases(t, ts, exprs, nil, []vecCase{{projects: names}, {filter: "flag", projects: names}}, batches)
 }
+
+// TestCalcVecLikeEscapeColumnMatchRowPath: LIKE with an escape that is not a literal (a column, an
+// expression, NULL), with patterns that use it and texts holding the escaped characters; escapes the row
+// path refuses (” or two characters) bail.
+func TestCalcVecLikeEscapeColumnMatchRowPath(t *testing.T) {
+	e := fnTestEnv{t, expr.NewEnv(nil)}
+	pick := func(a, b string) expr.Expr { return e.call("IF", e.col(16), strLit(a), strLit(b)) }
+	small := e.call(">", e.col(19), i32(5))
+	text := e.call("CONCAT", e.col(12), e.call("IF", small, strLit("%"), strLit("_x")))
+	escCol := e.call("IF", small, strLit("!"), strLit("\\"))
+	exprs := map[string]expr.Expr{
+		"flag":    e.col(16),
+		"col":     e.call("LIKE", text, pick("%!%", "%\\_x"), escCol),
+		"litpat":  e.call("LIKE", text, strLit("a%!%"), escCol),
+		"nullesc": e.call("LIKE", text, pick("%!%", "a%"), e.call("NULLIF", escCol, strLit("!"))),
+		"pcol":    e.call("LIKE", e.col(12), e.col(13), escCol),
+		"empty":   e.call("LIKE", text, pick("%!%", "%"), e.call("IF", e.call("=", e.col(19), i32(-2)), strLit(""), strLit("!"))),
+		"two":     e.call("LIKE", text, pick("%!%", "%"), e.call("IF", e.call("=", e.col(19), i32(-2)), strLit("!!"), strLit("!"))),
+		"badpat":  e.call("LIKE", text, e.call("IF", e.call("=", e.col(19), i32(-2)), strLit("a!"), strLit("a%")), escCol),
+	}
+	ok := []string{"col", "litpat", "nullesc", "pcol"}
+	cases := []vecCase{{projects: ok}, {filter: "flag", projects: ok}, {projects: []string{"empty"}}, {projects: []string{"two"}}, {projects: []string{"badpat"}}}
+	checkVecCases(t, fnTestTypes, exprs, map[string]bool{"empty": true, "two": true, "badpat": true}, cases, fnBatches(10))
+}
