@@ -115,8 +115,14 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if k := c.compileIn(x); k != nil {
 		return k
 	}
+	if operand, list, not, ok := expr.InListParts(x); ok {
+		return c.compileInList(operand, list, not)
+	}
 	if unit, operand, ok := expr.ExtractParts(x); ok {
 		return c.compileExtract(x, unit, operand)
+	}
+	if div, mod, operand, ok := expr.ExtractIntervalParts(x); ok {
+		return c.compileExtractInterval(div, mod, operand)
 	}
 	if unit, ceil, operand, ok := expr.FloorCeilParts(x); ok {
 		return c.compileFloorCeil(x, unit, ceil, operand)

@@ -8,8 +8,8 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// TO_TIMESTAMP(s[, pattern]) and UNIX_TIMESTAMP(s[, pattern]) with a constant pattern, through the row
-// path's own parsers (types.ParseTimestamp without a pattern, expr.WallParser with one): TO_TIMESTAMP is
+// TO_TIMESTAMP(s[, pattern]) and UNIX_TIMESTAMP(s[, pattern]) (a pattern column is compiled when a row's
+// pattern differs from the previous row's; one the row path refuses bails), through the row path's own parsers (types.ParseTimestamp without a pattern, expr.WallParser with one): TO_TIMESTAMP is
 // the TIMESTAMP(3) wall clock (NULL when s does not parse), UNIX_TIMESTAMP the epoch seconds of the wall
 // clock in the session zone (of the UTC wall clock when s has an offset; BIGINT's minimum when s does not
 // parse).
@@ -22,13 +22,22 @@ func (c *vcompiler) compileParseTs(call expr.Expr, unix bool, args []expr.Expr) 
 	k := &vparseTs{unix: unix}
 	pattern := expr.DefaultDateTimeFormat
 	if len(args) == 2 {
-		pv, ok := expr.LiteralOf(args[1])
-		if !ok || pv.IsNull() || !args[1].Type().IsString() {
+		if !args[1].Type().IsString() {
 			return nil
 		}
-		pattern = pv.S
+		pv, ok := expr.LiteralOf(args[1])
+		switch {
+		case !ok:
+			if k.pat = c.compile(args[1]); k.pat == nil {
+				return nil
+			}
+		case pv.IsNull():
+			return nil
+		default:
+			pattern = pv.S
+		}
 	}
-	if unix || len(args) == 2 {
+	if k.pat == nil && (unix || len(args) == 2) {
 		p, err := expr.WallParser(pattern)
 		if err != nil {
 			return nil // the row path reports the pattern
@@ -54,8 +63,12 @@ type vparseTs struct {
 	unix  bool
 	parse func(s string) (ms int64, nanos int32, ok, zoned bool) // nil: types.ParseTimestamp
 	zone  *zoneOffsets
+	pat   vexpr  // a pattern column: parse is compiled when a row's pattern differs from last
+	last  string // pat: the pattern parse holds
+	have  bool   // pat: parse holds last's
 	out   vec.Col
 	nb    vec.Bitmap
+	pnb   vec.Bitmap
 }
 
 func (k *vparseTs) eval(b *vec.Batch) (*vec.Col, error) {
@@ -64,6 +77,14 @@ func (k *vparseTs) eval(b *vec.Batch) (*vec.Col, error) {
 		return nil, err
 	}
 	n := b.N
+	in := x.Nulls
+	var pat *vec.Col
+	if k.pat != nil {
+		if pat, err = strCol(k.pat, b); err != nil {
+			return nil, err
+		}
+		in = orNulls(&k.pnb, n, x.Nulls, pat.Nulls)
+	}
 	tag := types.TagTimestamp
 	if k.unix {
 		tag = types.TagInt
@@ -74,8 +95,17 @@ func (k *vparseTs) eval(b *vec.Batch) (*vec.Col, error) {
 	cur := selCursor{sel: b.Sel}
 	for i := 0; i < n; i++ {
 		out[i] = 0
-		if cur.skip(i) || x.Nulls.Get(i) {
+		if cur.skip(i) || in.Get(i) {
 			continue
+		}
+		if pat != nil {
+			if p := pat.Str(i); !k.have || p != k.last {
+				parse, err := expr.WallParser(p)
+				if err != nil {
+					return nil, errBail // the row path reports the pattern
+				}
+				k.parse, k.last, k.have = parse, string([]byte(p)), true
+			}
 		}
 		var ms int64
 		var ok, zoned bool
@@ -102,9 +132,43 @@ func (k *vparseTs) eval(b *vec.Batch) (*vec.Col, error) {
 			out[i] = ms // TIMESTAMP(3): the nanos within the millisecond are dropped
 		}
 	}
-	k.out.Nulls = x.Nulls
+	k.out.Nulls = in
 	if bad != nil {
-		k.out.Nulls = unionNulls(&k.nb, n, bad, x.Nulls)
+		k.out.Nulls = unionNulls(&k.nb, n, bad, in)
+	}
+	return &k.out, nil
+}
+
+// compileNowFn compiles UNIX_TIMESTAMP(): the row path's expression, read for every selected row (Flink
+// evaluates the non-deterministic function per record, as the row path does).
+func (c *vcompiler) compileNowFn(call expr.Expr) vexpr {
+	if call.Type().Kind != types.BigInt {
+		return nil
+	}
+	return &vnowRows{x: call}
+}
+
+// vnowRows is a volatile call without arguments evaluated per selected row into a BIGINT column.
+type vnowRows struct {
+	x   expr.Expr
+	out vec.Col
+}
+
+func (k *vnowRows) eval(b *vec.Batch) (*vec.Col, error) {
+	n := b.N
+	k.out = vec.Col{Kind: vec.Int64, Tag: types.TagInt, I64: growI64(k.out.I64, n)}
+	out := k.out.I64[:n]
+	cur := selCursor{sel: b.Sel}
+	for i := 0; i < n; i++ {
+		out[i] = 0
+		if cur.skip(i) {
+			continue
+		}
+		v, err := k.x.Eval(nil)
+		if err != nil || v.T != types.TagInt {
+			return nil, errBail
+		}
+		out[i] = v.I
 	}
 	return &k.out, nil
 }

@@ -32,18 +32,21 @@ func (c *vcompiler) compilePatternDyn(name string, args []expr.Expr) vexpr {
 	return nil
 }
 
-// compileLikeDyn compiles s LIKE p [ESCAPE e] with a non-constant p and a constant (or no) escape.
+// compileLikeDyn compiles s LIKE p [ESCAPE e] with a non-constant p or e.
 func (c *vcompiler) compileLikeDyn(args []expr.Expr) vexpr {
 	if !args[0].Type().IsString() || !args[1].Type().IsString() {
 		return nil
 	}
 	k := &vlikeDyn{}
 	if len(args) == 3 {
-		ev, ok := expr.LiteralOf(args[2])
-		if !ok || ev.IsNull() || ev.S == "" {
+		if !args[2].Type().IsString() {
 			return nil
 		}
-		k.esc = ev.S
+		if ev, ok := expr.LiteralOf(args[2]); ok && !ev.IsNull() && ev.S != "" {
+			k.esc = ev.S
+		} else if k.e = c.compile(args[2]); k.e == nil { // a column, or '' (an error per row)
+			return nil
+		}
 	}
 	ks, ok := c.compileAll(args[:2])
 	if !ok {
@@ -55,8 +58,10 @@ func (c *vcompiler) compileLikeDyn(args []expr.Expr) vexpr {
 
 type vlikeDyn struct {
 	s, p  vexpr
-	esc   string
+	e     vexpr  // an escape column (nil: esc)
+	esc   string // the constant escape ("" for none)
 	last  string
+	lastE string // e: the escape m was compiled with
 	m     *expr.LikeMatcher
 	out   vec.Col
 	nulls vec.Bitmap
@@ -75,19 +80,31 @@ func (k *vlikeDyn) eval(b *vec.Batch) (*vec.Col, error) {
 	k.out = vec.Col{Kind: vec.Bool, Tag: types.TagBool, B: growBool(k.out.B, n)}
 	out := k.out.B
 	k.out.Nulls = orNulls(&k.nulls, n, s.Nulls, p.Nulls)
+	var e *vec.Col
+	if k.e != nil {
+		if e, err = strCol(k.e, b); err != nil {
+			return nil, err
+		}
+		k.out.Nulls = unionNulls(&k.nulls, n, k.out.Nulls, e.Nulls)
+	}
 	cur := selCursor{sel: b.Sel}
 	for i := 0; i < n; i++ {
 		out[i] = false
 		if cur.skip(i) || k.out.Nulls.Get(i) {
 			continue
 		}
-		pat := p.Str(i)
-		if k.m == nil || pat != k.last {
-			m, err := expr.CompileLike(pat, k.esc)
-			if err != nil {
-				return nil, errBail // the row path reports the pattern's error
+		pat, esc := p.Str(i), k.esc
+		if e != nil {
+			if esc = e.Str(i); esc == "" {
+				return nil, errBail // the row path reports the escape
 			}
-			k.m, k.last = m, strings.Clone(pat)
+		}
+		if k.m == nil || pat != k.last || esc != k.lastE {
+			m, err := expr.CompileLike(pat, esc)
+			if err != nil {
+				return nil, errBail // the row path reports the pattern's or the escape's error
+			}
+			k.m, k.last, k.lastE = m, strings.Clone(pat), strings.Clone(esc)
 		}
 		out[i] = k.m.Match(s.Str(i))
 	}

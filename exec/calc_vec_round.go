@@ -28,13 +28,16 @@ const (
 
 var roundModes = map[string]roundMode{"ROUND": rmHalfUp, "TRUNCATE": rmDown, "FLOOR": rmFloor, "CEIL": rmCeil, "CEILING": rmCeil}
 
-// compileRound compiles a numeric FLOOR/CEIL/ROUND/TRUNCATE call x; nil for a non-constant n.
+// compileRound compiles a numeric FLOOR/CEIL/ROUND/TRUNCATE call x (a non-constant n: vroundPlaces).
 func (c *vcompiler) compileRound(x expr.Expr, mode roundMode, args []expr.Expr) vexpr {
 	n := 0
 	switch {
 	case len(args) == 2 && (mode == rmHalfUp || mode == rmDown):
-		if !expr.IsConstant(args[1]) || !args[1].Type().IsIntegral() {
+		if !args[1].Type().IsIntegral() {
 			return nil
+		}
+		if !expr.IsConstant(args[1]) {
+			return c.compileRoundPlaces(mode, args)
 		}
 		v, err := args[1].Eval(nil)
 		if err != nil || v.IsNull() {
@@ -278,8 +281,16 @@ func (k *vfloatRound) eval(b *vec.Batch) (*vec.Col, error) {
 }
 
 // roundFloat is the row path's floatRound without its allocations: the shortest decimal digits of f
-// (m·10^e), rounded to n places, converted back to the nearest float64.
+// (m·10^e), rounded to n places, converted back to the nearest float64. Most values take roundFloatFast.
 func roundFloat(f float64, n int, halfUp bool) float64 {
+	if r, ok := roundFloatFast(f, n, halfUp); ok {
+		return r
+	}
+	return roundFloatSlow(f, n, halfUp)
+}
+
+// roundFloatSlow is roundFloat through the shortest digits, formatted.
+func roundFloatSlow(f float64, n int, halfUp bool) float64 {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return f
 	}

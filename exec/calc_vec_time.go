@@ -209,13 +209,21 @@ func (c *vcompiler) compileDateFormat(call expr.Expr, args []expr.Expr) vexpr {
 // compileFromUnixtime compiles FROM_UNIXTIME(seconds[, pattern]) of an integer: the instant formatted in
 // the session zone, as DATE_FORMAT of a TIMESTAMP_LTZ (the row path formats both with one formatter).
 func (c *vcompiler) compileFromUnixtime(call expr.Expr, args []expr.Expr) vexpr {
-	if len(args) == 0 || len(args) > 2 || !args[0].Type().IsIntegral() {
+	if len(args) == 0 || len(args) > 2 || !args[0].Type().IsNumeric() {
 		return nil
 	}
 	if len(args) == 1 {
 		args = []expr.Expr{args[0], expr.Literal(types.StringValue(expr.DefaultDateTimeFormat), types.StringType().WithNullable(false))}
 	}
-	return c.compileFormat(call, args, true)
+	k := c.compileFormat(call, args, true)
+	if f, ok := k.(*vdateFormat); ok && !args[0].Type().IsIntegral() { // a DECIMAL or float: milliseconds
+		ms := &vepochMillis{x: c.compileAsFloat(args[0])}
+		if ms.x == nil {
+			return nil
+		}
+		f.x, f.millis = ms, true
+	}
+	return k
 }
 
 // Epoch seconds FROM_UNIXTIME formats on the kernel path: years 1 to 9999 (others bail).
@@ -265,6 +273,7 @@ type vdateFormat struct {
 	x      vexpr
 	kind   types.Kind // the operand's
 	epoch  bool       // FROM_UNIXTIME: the operand is epoch seconds
+	millis bool       // epoch: the operand is epoch milliseconds (of a DECIMAL or float)
 	zone   *zoneOffsets
 	fields []dateField
 	pat    vexpr
@@ -319,6 +328,14 @@ func (k *vdateFormat) eval(b *vec.Batch) (*vec.Col, error) {
 		case types.TimestampLTZ:
 			c = civilOf(k.zone.toLocal(x.I64[i]), nanoAt(x, i))
 		case types.BigInt:
+			if k.millis {
+				ms := x.I64[i]
+				if ms < minEpochSec*1000 || ms > maxEpochSec*1000+999 {
+					return nil, errBail
+				}
+				c = civilOf(k.zone.toLocal(ms), 0)
+				break
+			}
 			sec := x.I64[i]
 			if sec < minEpochSec || sec > maxEpochSec {
 				return nil, errBail
@@ -352,6 +369,9 @@ func (k *vdateFormat) eval(b *vec.Batch) (*vec.Col, error) {
 func (c *vcompiler) compileVolatile(x expr.Expr) vexpr {
 	if x.Type().Kind == types.TimestampLTZ && x.String() == "PROCTIME()" {
 		return &vclock{x: x}
+	}
+	if x.String() == "UNIX_TIMESTAMP()" {
+		return c.compileNowFn(x)
 	}
 	return nil
 }

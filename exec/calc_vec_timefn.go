@@ -71,9 +71,9 @@ func (k *vfloorCeil) eval(b *vec.Batch) (*vec.Col, error) {
 	return &k.out, nil
 }
 
-// compileToTimestampLTZ compiles TO_TIMESTAMP_LTZ(integer[, 0 | 3]).
+// compileToTimestampLTZ compiles TO_TIMESTAMP_LTZ(number[, 0 | 3]) (a DECIMAL or float: calc_vec_epoch.go).
 func (c *vcompiler) compileToTimestampLTZ(args []expr.Expr) vexpr {
-	if len(args) == 0 || len(args) > 2 || !args[0].Type().IsIntegral() {
+	if len(args) == 0 || len(args) > 2 || !args[0].Type().IsNumeric() {
 		return nil
 	}
 	mul := int64(1)
@@ -85,6 +85,9 @@ func (c *vcompiler) compileToTimestampLTZ(args []expr.Expr) vexpr {
 		if p.I == 0 {
 			mul = 1000
 		}
+	}
+	if !args[0].Type().IsIntegral() {
+		return c.compileToTimestampLTZFloat(args[0], mul)
 	}
 	k := c.compile(args[0])
 	if k == nil {
