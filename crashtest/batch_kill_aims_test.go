@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -66,7 +67,7 @@ func (b batchKills) run(t *testing.T) (moments map[string]int, early int, out st
 			time.Sleep(poll)
 		}
 		if !a.reached() && !c.Exited() {
-			t.Fatalf("run %d: the batch job did not reach its kill point (%s) in 60 s:\n%s", k+1, a.name, indent(c.Output()))
+			t.Fatalf("run %d: the batch job did not reach its kill point (%s) in 60 s; its job directories: %s; its output and goroutines (SIGQUIT):\n%s", k+1, a.name, listJobDirs(b.dir), indent(c.Dump()))
 		}
 		time.Sleep(randomDelay(rng, 0, a.within))
 		moment := b.where()
@@ -141,4 +142,20 @@ func newDirs(tmp string, old map[string]bool) []string {
 		}
 	}
 	return dirs
+}
+
+// listJobDirs lists the files under dir's batch job directories (for a stalled run's failure message).
+func listJobDirs(dir string) string {
+	var names []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(p, "sluice-job-") {
+			rel, _ := filepath.Rel(dir, p)
+			names = append(names, rel)
+		}
+		return nil
+	})
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

@@ -34,8 +34,8 @@ import (
 // input stages finished; independent stages run at the same time. When a stage fails it alone is restarted,
 // reading its inputs' files again; a predecessor runs again only when its file is gone. Restarts follow
 // 'restart-strategy' as the sink stage always did (batchRestartPolicy: attempts counted for the whole job).
-// The files live in a directory per job under 'io.tmp.dirs' (else the system temporary directory) and are
-// removed when the job ends.
+// The files live in a directory per job under 'io.tmp.dirs' (else the system temporary directory); a stage's
+// files are removed once no stage can read them any more (batch_free.go), the directory when the job ends.
 
 // StageAttempt is one run of one batch stage.
 type StageAttempt struct {
@@ -119,7 +119,8 @@ type stagedJob struct {
 	log      []StageAttempt
 	restarts int
 	flushErr error                                 // of a sink flushed when the job was cancelled (attemptStaged)
-	finished map[*batchStage]bool                  // stages that ran to their end (batch_flush.go)
+	finished map[*batchStage]bool                  // stages that ran to their end (batch_flush.go, batch_free.go)
+	freed    map[*batchStage]bool                  // stages whose files were removed (batch_free.go)
 	lookups  map[*planner.LookupJoin]*sharedLookup // the lookup sources of stages of several tasks (batch_lookup.go)
 }
 
@@ -492,7 +493,7 @@ func (sj *stagedJob) run(ctx context.Context) (JobStatus, error) {
 				if errs[i] = sj.runStage(wctx, st); errs[i] != nil {
 					cancel()
 				} else {
-					sj.stageFinished(st) // batch_flush.go
+					sj.stageFinished(st) // batch_free.go
 				}
 			}()
 		}

@@ -45,14 +45,3 @@ func (sj *stagedJob) flushFailure() error {
 	}
 	return nil
 }
-
-// stageFinished records that stage st ran to its end (flushFailure: a sink stage that finished wrote its
-// rows).
-func (sj *stagedJob) stageFinished(st *batchStage) {
-	sj.mu.Lock()
-	if sj.finished == nil {
-		sj.finished = map[*batchStage]bool{}
-	}
-	sj.finished[st] = true
-	sj.mu.Unlock()
-}

@@ -54,8 +54,9 @@ func removeJobDir(d string, lock *os.File) {
 
 // pipelinedJobDir is the directory of a batch job that is not staged.
 type pipelinedJobDir struct {
-	dir  string
-	lock *os.File
+	dir     string
+	lock    *os.File
+	lookups []*taskLookup // the graph's lookup handles, closed with the directory (batch_lookup.go)
 }
 
 // makePipelinedJobDir gives a batch graph that is not cut into stages a job directory in the first of
@@ -82,11 +83,15 @@ func (g *graph) makePipelinedJobDir(j *Job) error {
 	return nil
 }
 
-// removePipelinedJobDir removes the job directory of a pipelined batch graph (once the job ended, or when
-// it was abandoned at submit); a no-op for other graphs and when done already.
+// removePipelinedJobDir closes the lookup handles of a pipelined batch graph (those the lookup joins did not
+// close at their End: the job failed or was cancelled) and removes its job directory (once the job ended,
+// or when it was abandoned at submit); a no-op for other graphs and when done already.
 func (g *graph) removePipelinedJobDir() {
 	if g.pipeDir == nil {
 		return
+	}
+	for _, l := range g.pipeDir.lookups {
+		_ = l.Close()
 	}
 	removeJobDir(g.pipeDir.dir, g.pipeDir.lock)
 	g.pipeDir = nil

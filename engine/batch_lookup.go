@@ -69,9 +69,19 @@ func (l *sharedLookup) Close() error {
 // of several tasks, the task attempt's own handle of a TaskLookupSource or the stage's sharedLookup over it.
 // In a stage attempt, the handle is wrapped in a taskLookup that the attempt's end closes (batch_exchange.go
 // attempt: closeLookups), so a failed attempt releases its share of a sharedLookup (the last one closes the
-// source; the retry opens it again) and its own handle, as the lookup join closes them only at its End.
+// source; the retry opens it again) and its own handle, as the lookup join closes them only at its End. In a
+// batch graph that is not staged (pipelined: one attempt) the planner's source is wrapped too, and closed
+// when the job ends, also when it failed or was cancelled (batch_jobdir.go removePipelinedJobDir; a jdbc
+// lookup's connection stayed open until the process exited: connectors/jdbc
+// TestBatchLookupJoinFailedAttemptCloses/pipelined). A streaming graph's lookup join closes its source at
+// its End.
 func (g *graph) lookupSource(n *planner.LookupJoin) connectors.LookupSource {
 	if g.stage == nil {
+		if g.pipeDir != nil { // a batch graph not staged: closed when the job ends (removePipelinedJobDir)
+			t := &taskLookup{LookupSource: n.Lookup}
+			g.pipeDir.lookups = append(g.pipeDir.lookups, t)
+			return t
+		}
 		return n.Lookup
 	}
 	t := &taskLookup{LookupSource: g.stageLookup(n)}

@@ -78,7 +78,9 @@ func lookupConns(t *testing.T, table string) string {
 // and of 1 task (the planner's handle): the failed attempt's connection is closed when the attempt ends, not
 // left open until the job's process exits, and the rerun writes every row. In the stage of 1 task the job
 // fails for good (the function raises at every call): the last attempt's connection was left open before
-// (the lookup join closes its handle only at its End).
+// (the lookup join closes its handle only at its End). The same job not staged
+// ('execution.batch-shuffle-mode' = 'ALL_EXCHANGES_PIPELINED': one attempt of one graph) closes its handle
+// when it failed too (it stayed open until the process exited).
 func TestBatchLookupJoinFailedAttemptCloses(t *testing.T) {
 	src := strings.Replace(batchOrders(t), "v BIGINT)", "v BIGINT, pt AS PROCTIME())", 1)
 	pgExec(t, "CREATE TABLE fl_dim_t (k BIGINT PRIMARY KEY, name TEXT)",
@@ -93,6 +95,7 @@ func TestBatchLookupJoinFailedAttemptCloses(t *testing.T) {
 		 END $$ LANGUAGE plpgsql VOLATILE`,
 		"CREATE VIEW fl_dim AS SELECT k, name FROM fl_dim_t WHERE fl_probe(false)",
 		"CREATE VIEW fb_dim AS SELECT k, name FROM fl_dim_t WHERE fl_probe(true)",
+		"CREATE VIEW fp_dim AS SELECT k, name FROM fl_dim_t WHERE fl_probe(true)",
 		"CREATE TABLE fl_out (id BIGINT PRIMARY KEY, name TEXT)")
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // see lookupConns
 	script := func(view string) string {
@@ -130,5 +133,15 @@ INSERT INTO out_t SELECT o.id, d.name FROM o JOIN d FOR SYSTEM_TIME AS OF o.pt O
 			t.Fatalf("want the job to fail with the lookup's error, got %v\n%s", err, notice)
 		}
 		expect(t, "connections of lookup handles left open", lookupConns(t, "fb_dim"), "0")
+	})
+	t.Run("pipelined", func(t *testing.T) {
+		job, notice, err := batchRun(t, "SET 'execution.batch-shuffle-mode' = 'ALL_EXCHANGES_PIPELINED';\n"+script("fp_dim"), 2)
+		if err == nil || !strings.Contains(err.Error(), "injected lookup failure") {
+			t.Fatalf("want the job to fail with the lookup's error, got %v\n%s", err, notice)
+		}
+		if a := job.StageAttempts(); len(a) != 0 {
+			t.Fatalf("the job ran staged (the test no longer covers a pipelined graph): %+v", a)
+		}
+		expect(t, "connections of lookup handles left open", lookupConns(t, "fp_dim"), "0")
 	})
 }

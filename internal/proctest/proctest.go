@@ -114,3 +114,15 @@ func (c *Client) Output() string {
 	defer c.mu.Unlock()
 	return c.out.String()
 }
+
+// Dump sends SIGQUIT (the Go runtime prints every goroutine's stack and exits), waits up to 10 s for the
+// process to end, kills it otherwise, and returns its output: for a test to show where a stalled client was.
+func (c *Client) Dump() string {
+	_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		c.Kill()
+	}
+	return c.Output()
+}
