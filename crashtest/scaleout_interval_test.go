@@ -89,31 +89,7 @@ func intervalJoinDiff(t *testing.T, addr string, want map[string]int) string {
 		}
 		got[fmt.Sprintf("%d/%s", v.ID, p)]++
 	}
-	missing, dup, example := 0, 0, ""
-	for k, w := range want {
-		switch g := got[k]; {
-		case g < w:
-			missing++
-			if example == "" {
-				example = fmt.Sprintf("%s missing", k)
-			}
-		case g > w:
-			dup++
-			if example == "" {
-				example = fmt.Sprintf("%s written %d times", k, g)
-			}
-		}
-		delete(got, k)
-	}
-	if missing == 0 && dup == 0 && len(got) == 0 {
-		return ""
-	}
-	for k := range got {
-		if example == "" {
-			example = fmt.Sprintf("%s unexpected", k)
-		}
-	}
-	return fmt.Sprintf("%d of %d rows missing, %d written more than once, %d unexpected (%s)", missing, len(want), dup, len(got), example)
+	return multisetDiff(want, got)
 }
 
 // TestScaleOutIntervalJoinKill: three processes run a LEFT interval join over topics fed during the run
