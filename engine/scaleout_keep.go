@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,15 @@ type scaleOutStats struct {
 	restored map[int32]int64 // changelog records read per partition
 	kept     map[int32]int   // times each partition's state was kept at a rebalance
 	restore  time.Duration   // time spent restoring
+	aborted  map[int32]int   // times each loaded partition was dropped after a transaction a rebalance aborted
+}
+
+// abortDrops returns the times each loaded partition was dropped after an aborted transaction (it is then
+// restored).
+func (s *scaleOutStats) abortDrops() map[int32]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.aborted)
 }
 
 func (s *scaleOutStats) addRestored(p int32, n int64) {
@@ -217,6 +227,10 @@ func (m *member) dropAborted() {
 	for p, h := range loaded {
 		if !touched(p) {
 			m.load(p, h)
+		} else if st := k.stats; st != nil {
+			st.mu.Lock()
+			st.aborted[p]++
+			st.mu.Unlock()
 		}
 	}
 	for p := range k.held {
@@ -290,7 +304,7 @@ func (k *keepState) restoredFrom(p int32, end int64, records int64) {
 }
 
 func newScaleOutStats() *scaleOutStats {
-	return &scaleOutStats{restored: map[int32]int64{}, kept: map[int32]int{}}
+	return &scaleOutStats{restored: map[int32]int64{}, kept: map[int32]int{}, aborted: map[int32]int{}}
 }
 
 func (s *scaleOutStats) addTime(d time.Duration) {
