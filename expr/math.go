@@ -139,6 +139,11 @@ func decRound(v types.Value, n int, halfUp bool) types.Value {
 		return types.DecimalValue(q, outScale)
 	}
 	u := v.DecimalBig()
+	if d > u.BitLen()/3+2 {
+		// |u| < 2^BitLen ≤ 10^(d-1): below half of 10^d, so the result is 0 (without computing 10^d, which
+		// for a places argument such as -2^31 would not end)
+		return types.BigDecimalValue(new(big.Int), outScale)
+	}
 	p := pow10Big(d)
 	q, r := new(big.Int).QuoRem(u, p, new(big.Int))
 	if halfUp && r.Sign() != 0 {
