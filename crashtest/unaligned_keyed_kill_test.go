@@ -32,7 +32,8 @@ func keyedInFlight(outs []string) int {
 }
 
 // TestUnalignedKeyedKillTwoLevel: GROUP BY user_id, amount → GROUP BY amount (two exchanges, the second fed by
-// the first's keyed subtasks) at parallelism 2 → upsert-kafka, unaligned checkpoints every 100 ms.
+// the first's keyed subtasks) at parallelism 2 → upsert-kafka, unaligned checkpoints every 100 ms (not
+// parallel).
 func TestUnalignedKeyedKillTwoLevel(t *testing.T) {
 	const users = 300
 	s := scenario{
@@ -68,7 +69,8 @@ FROM orders GROUP BY user_id, amount) GROUP BY amount;`,
 			return want
 		},
 	}
-	t.Parallel()
+	// Not parallel: next to the other crash tests (under -race above all) the second level's keyed subtasks
+	// were never behind at a cut in 24 kills.
 	outs := s.runSlowSink(t, 191, 300*time.Millisecond, func(outs []string) bool { return keyedInFlight(outs) == 0 })
 	n := keyedInFlight(outs)
 	if n == 0 && !*noRestore {
