@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -74,22 +73,7 @@ func intervalJoinWant(n int) map[string]int {
 
 // intervalJoinDiff compares 'joined' (read_committed) with want as multisets ("" when equal).
 func intervalJoinDiff(t *testing.T, addr string, want map[string]int) string {
-	got := map[string]int{}
-	for _, r := range consume(t, addr, "joined", true) {
-		var v struct {
-			ID    int64  `json:"id"`
-			Price *int64 `json:"price"`
-		}
-		if err := json.Unmarshal(r.Value, &v); err != nil {
-			t.Fatalf("unreadable row %q", r.Value)
-		}
-		p := "-"
-		if v.Price != nil {
-			p = fmt.Sprint(*v.Price)
-		}
-		got[fmt.Sprintf("%d/%s", v.ID, p)]++
-	}
-	return multisetDiff(want, got)
+	return multisetDiff(want, idValueRows(t, addr, "joined", "price"))
 }
 
 // TestScaleOutIntervalJoinKill: three processes run a LEFT interval join over topics fed during the run

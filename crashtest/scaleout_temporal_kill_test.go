@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -78,22 +77,7 @@ func temporalJoinWant(n int) map[string]int {
 // temporalJoinDiff compares 'priced' (read_committed) with want as multisets ("" when equal): rows lost,
 // written more than once, unexpected (a wrong rate, or an order emitted before the watermark passed it).
 func temporalJoinDiff(t *testing.T, addr string, want map[string]int) string {
-	got := map[string]int{}
-	for _, r := range consume(t, addr, "priced", true) {
-		var v struct {
-			ID   int64  `json:"id"`
-			Rate *int64 `json:"rate"`
-		}
-		if err := json.Unmarshal(r.Value, &v); err != nil {
-			t.Fatalf("unreadable row %q", r.Value)
-		}
-		p := "-"
-		if v.Rate != nil {
-			p = fmt.Sprint(*v.Rate)
-		}
-		got[fmt.Sprintf("%d/%s", v.ID, p)]++
-	}
-	return multisetDiff(want, got)
+	return multisetDiff(want, idValueRows(t, addr, "priced", "rate"))
 }
 
 // TestScaleOutTemporalJoinKill: three processes run a LEFT temporal join over topics fed during the run
