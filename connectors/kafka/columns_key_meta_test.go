@@ -85,7 +85,7 @@ func TestColumnsRowKeyAndMetadata(t *testing.T) {
 // Records as a broker returns them (two topics, several partitions, the broker's leader epochs and
 // timestamp attributes) read with every metadata column: the columnar path is taken and its rows equal the
 // row path's. (kfake stamps LogAppendTime only when the producer sets the attribute, which kgo does not, so
-// 'LogAppendTime' is not produced here; both paths name the type with timestampTypeName.)
+// 'LogAppendTime' is not produced here: TestColumnsMetadataLogAppendTime produces it by a raw request.)
 func TestColumnsMetadataFromBroker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
