@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/rand"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
 )
@@ -137,4 +141,55 @@ func TestCalcVecInKeyedMatchRowPath(t *testing.T) {
 		cases = append(cases, vecCase{projects: []string{name}})
 	}
 	checkVecCases(t, fnTestTypes, exprs, nil, cases, batches)
+}
+
+// dateLetters uses every DATE_FORMAT letter the kernel gained in session 20, in each count the row path
+// distinguishes.
+const dateLetters = "G GGGG|YYYY YY Y|w ww|Q QQ QQQ QQQQ q qq|e ee eee eeee|L LL LLL LLLL|z zzzz|Z ZZZZ|X XX XXX|x xx xxx|yyyy-MM-dd HH:mm"
+
+// TestCalcVecDateFormatLettersMatchRowPath: DATE_FORMAT of TIMESTAMP(3), TIMESTAMP(9), TIMESTAMP_LTZ,
+// DATE and string operands and FROM_UNIXTIME with the era, ISO week-based year and week, quarters,
+// numeric weekdays, stand-alone months and zone names and offsets, in zones with half-hour offsets and
+// daylight saving time, as constant patterns and pattern columns; and over years 1 to 9999 and dates
+// before year 1 (eras, ISO weeks across year ends).
+func TestCalcVecDateFormatLettersMatchRowPath(t *testing.T) {
+	for _, zone := range []string{"UTC", "America/New_York", "Asia/Kolkata", "America/St_Johns"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strings.ReplaceAll(zone, "/", "_"), func(t *testing.T) {
+			e := fnTestEnv{t, expr.NewEnv(loc)}
+			exprs := map[string]expr.Expr{"flag": e.col(16)}
+			pick := e.call("IF", e.col(16), strLit(dateLetters), strLit("yyyy Q w e X z"))
+			var names []string
+			for name, ci := range map[string]int{"t": 14, "u": 15, "l": 18, "dt": 17, "s": 12} {
+				exprs[name] = e.call("DATE_FORMAT", e.col(ci), strLit(dateLetters))
+				exprs[name+"-col"] = e.call("DATE_FORMAT", e.col(ci), pick)
+				names = append(names, name, name+"-col")
+			}
+			exprs["unix"] = e.call("FROM_UNIXTIME", e.col(2), strLit(dateLetters))
+			exprs["unix-col"] = e.call("FROM_UNIXTIME", e.col(2), pick)
+			names = append(names, "unix", "unix-col")
+			// s: DATE_FORMAT of strings that mostly do not parse (NULL), kept for the string operand path.
+			cases := []vecCase{{projects: names}, {filter: "flag", projects: names}}
+			checkVecCases(t, fnTestTypes, exprs, nil, cases, fnBatches(12))
+		})
+	}
+	env := expr.NewEnv(nil)
+	col := func(i int) expr.Expr { return expr.Column(i, patTestNames[i], patTestTypes[i]) }
+	e := fnTestEnv{t, env}
+	exprs := map[string]expr.Expr{
+		"flag": col(6),
+		"ts":   e.call("DATE_FORMAT", col(3), strLit(dateLetters)),
+		"d":    e.call("DATE_FORMAT", col(4), strLit(dateLetters)),
+		"ts9":  e.call("DATE_FORMAT", col(5), strLit(dateLetters)),
+	}
+	rng := rand.New(rand.NewSource(13))
+	var batches [][]changelog.Row
+	for i := 0; i < 20; i++ {
+		batches = append(batches, patTestRows(rng, 1+rng.Intn(300), false))
+	}
+	names := []string{"ts", "d", "ts9"}
+	checkVecCases(t, patTestTypes, exprs, nil, []vecCase{{projects: names}, {filter: "flag", projects: names}}, batches)
 }
