@@ -115,6 +115,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if k := c.compileIn(x); k != nil {
 		return k
 	}
+	if k := c.compileInKeyed(x); k != nil {
+		return k
+	}
 	if operand, list, not, ok := expr.InListParts(x); ok {
 		return c.compileInList(operand, list, not)
 	}

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -11,7 +12,8 @@ import (
 
 // BenchmarkCalcVecFns compares the row path and the kernels (over columnar input) for ROUND, FLOOR, LPAD,
 // GREATEST, TIMESTAMPADD / TIMESTAMPDIFF and the kernels of session 19 (places column, epoch floats, IN
-// lists, pattern and escape columns, UNIX_TIMESTAMP(), EXTRACT of an interval), 65,536 rows in batches of
+// lists, pattern and escape columns, UNIX_TIMESTAMP(), EXTRACT of an interval) and of session 20 (IN over
+// constant DOUBLE, DECIMAL and TIMESTAMP lists, DATE_FORMAT's week, quarter and zone letters), 65,536 rows in batches of
 // 1024. Reported as ns/row; a case without a kernel is skipped on the vector path (the Calc then runs on
 // rows).
 func BenchmarkCalcVecFns(b *testing.B) {
@@ -81,6 +83,10 @@ func BenchmarkCalcVecFns(b *testing.B) {
 		{"extract-interval", []expr.Expr{call("EXTRACT", str("HOUR"), call("IF", call("=", channel, str("Google")), ivl(93_600_000), ivl(-7_200_000)))}},
 		{"like-escape-column", []expr.Expr{call("LIKE", channel, call("IF", call("=", auction, i32(1007)), str("G%!%"), str("%e")), call("IF", call("=", auction, i32(1007)), str("!"), str("\\")))}},
 		{"timestampadd", []expr.Expr{call("TIMESTAMPADD", str("MONTH"), i32(1), dt)}},
+		{"in-doubles", []expr.Expr{inList(bid, dbl(0), dbl(1), dbl(1.5), dbl(3), dbl(7), dbl(100), dbl(math.NaN()), expr.Literal(types.NullValue, types.DoubleType()))}},
+		{"in-decimals", []expr.Expr{inList(price, dec(1), expr.Literal(types.DecimalValue(150, 2), types.DecimalType(3, 2).WithNullable(false)), expr.Literal(types.DecimalValue(25, 1), types.DecimalType(2, 1).WithNullable(false)), dec(7))}},
+		{"in-timestamps", []expr.Expr{inList(dt, expr.Literal(types.TimestampValue(1_700_000_000_000, 0), types.TimestampType(3).WithNullable(false)), expr.Literal(types.TimestampValue(1_700_003_600_123, 0), types.TimestampType(3).WithNullable(false)))}},
+		{"date_format-week-zone", []expr.Expr{call("DATE_FORMAT", dt, str("YYYY-'W'ww-e QQQ G xxx"))}},
 		{"timestampdiff", []expr.Expr{call("TIMESTAMPDIFF", str("HOUR"), dt, call("TIMESTAMPADD", str("DAY"), auction, dt))}},
 	}
 	for _, tc := range cases {

@@ -105,23 +105,7 @@ func (k *vin) eval(b *vec.Batch) (*vec.Col, error) {
 	default:
 		return nil, errBail
 	}
-	nulls := x.Nulls
-	if k.listNull {
-		// not found → NULL
-		k.nb = vec.ResetBitmap(k.nb, n)
-		for i, f := range found {
-			if !f || nulls.Get(i) {
-				k.nb.Set(i)
-			}
-		}
-		nulls = k.nb
-	}
-	if k.not {
-		for i, f := range found {
-			found[i] = !f
-		}
-	}
-	k.out.Nulls = nulls
+	k.out.Nulls = inResult(found[:n], x.Nulls, &k.nb, k.listNull, k.not)
 	return &k.out, nil
 }
 

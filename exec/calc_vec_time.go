@@ -2,6 +2,7 @@ package exec
 
 import (
 	"strings"
+	"time"
 
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
@@ -11,8 +12,9 @@ import (
 // DATE_FORMAT(ts, pattern) over a TIMESTAMP, TIMESTAMP_LTZ, DATE or string column: the pattern is compiled
 // into field writers (java.time letters as the row path implements them, expr/datefmt.go) that append to
 // the kernel's reused string arena from civil date arithmetic on the epoch millis — no time.Time per row.
-// Patterns with letters outside the writers' set (week-based fields, zones, quarters) stay on the row path
-// (a constant one at compile time, a pattern column's by bailing).
+// Every letter the row path knows has a writer (the era, ISO week fields, quarters, numeric weekdays and
+// zones in calc_vec_datefmt.go); a pattern the row path rejects stays on the row path (a constant one at
+// compile time, a pattern column's by bailing).
 
 // dateField is one item of a compiled pattern: literal text (letter 0) or a letter repeated count times.
 type dateField struct {
@@ -61,7 +63,7 @@ func compileDateFields(p string) (fs []dateField, ok bool) {
 			for j < len(p) && p[j] == c {
 				j++
 			}
-			if !strings.ContainsRune("yuMdDHkKhmsSnaE", rune(c)) {
+			if !strings.ContainsRune("GyuYMLdDQqEeaHkKhmsSnwzZXx", rune(c)) {
 				return nil, false
 			}
 			fs = append(fs, dateField{letter: c, count: j - i})
@@ -83,6 +85,12 @@ type civil struct {
 	wday             int   // 0 = Sunday
 	hour, min, sec   int64 // of the day
 	nano             int64 // of the second
+	days             int64 // since 1970-01-01 (the wall clock's)
+	// The zone the wall clock is read in (letters z Z X x): seconds east of UTC, and for a zone other
+	// than UTC its location and the instant (epoch millis) for the zone's name.
+	off  int64
+	loc  *time.Location
+	inst int64
 }
 
 func floorDiv(a, b int64) int64 {
@@ -116,7 +124,7 @@ func civilOf(ms int64, nanos int32) civil {
 		y++
 	}
 	var c civil
-	c.year, c.month, c.day = y, int(m), int(d)
+	c.year, c.month, c.day, c.days = y, int(m), int(d), days
 	leap := y%4 == 0 && (y%100 != 0 || y%400 == 0)
 	c.yday = daysBefore[m-1] + int(d)
 	if leap && m > 2 {
@@ -135,12 +143,8 @@ func formatCivil(dst []byte, fs []dateField, c *civil) []byte {
 		case 0:
 			dst = append(dst, f.lit...)
 		case 'y', 'u':
-			if n == 2 {
-				dst = expr.AppendPadded(dst, (c.year%100+100)%100, 2)
-			} else {
-				dst = expr.AppendPadded(dst, c.year, n)
-			}
-		case 'M':
+			dst = appendYear(dst, c.year, n)
+		case 'M', 'L':
 			switch {
 			case n >= 4:
 				dst = append(dst, monthNamesVec[c.month-1]...)
@@ -159,6 +163,8 @@ func formatCivil(dst []byte, fs []dateField, c *civil) []byte {
 			} else {
 				dst = append(dst, dayNamesVec[c.wday][:3]...)
 			}
+		default:
+			dst = formatCivilMore(dst, f, c)
 		case 'a':
 			if c.hour < 12 {
 				dst = append(dst, "AM"...)
@@ -326,21 +332,28 @@ func (k *vdateFormat) eval(b *vec.Batch) (*vec.Col, error) {
 		case types.Timestamp:
 			c = civilOf(x.I64[i], nanoAt(x, i))
 		case types.TimestampLTZ:
-			c = civilOf(k.zone.toLocal(x.I64[i]), nanoAt(x, i))
+			ms := x.I64[i]
+			local := k.zone.toLocal(ms)
+			c = civilOf(local, nanoAt(x, i))
+			c.off, c.loc, c.inst = (local-ms)/1000, k.zone.loc, ms
 		case types.BigInt:
 			if k.millis {
 				ms := x.I64[i]
 				if ms < minEpochSec*1000 || ms > maxEpochSec*1000+999 {
 					return nil, errBail
 				}
-				c = civilOf(k.zone.toLocal(ms), 0)
+				local := k.zone.toLocal(ms)
+				c = civilOf(local, 0)
+				c.off, c.loc, c.inst = (local-ms)/1000, k.zone.loc, ms
 				break
 			}
 			sec := x.I64[i]
 			if sec < minEpochSec || sec > maxEpochSec {
 				return nil, errBail
 			}
-			c = civilOf(k.zone.toLocal(sec*1000), 0)
+			local := k.zone.toLocal(sec * 1000)
+			c = civilOf(local, 0)
+			c.off, c.loc, c.inst = (local-sec*1000)/1000, k.zone.loc, sec*1000
 		default:
 			ts, err := types.ParseTimestamp(x.Str(i), 9)
 			if err != nil {
