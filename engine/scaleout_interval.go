@@ -96,6 +96,9 @@ func (p *scaleOutPlan) watermarkIdle() time.Duration {
 	if p.ivl != nil {
 		return p.ivl.idle
 	}
+	if p.wj != nil {
+		return p.wj.idle // scaleout_window_join.go
+	}
 	return p.win.idle
 }
 
