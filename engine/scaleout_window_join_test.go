@@ -37,8 +37,11 @@ func (w wjSpec) tvf(table string) string {
 
 // wantWindowJoin is the join's rows ("auction/price", "-" when NULL) of the windows that fired at watermark
 // wm (seconds: a window fires when wm reaches its end). kind is INNER, LEFT, FULL, SEMI or ANTI (these emit
-// "auction/-"); late rows are dropped.
+// "auction/-"; NOTIN is ANTI: no bid names a NULL auction); late rows are dropped.
 func (d *ivData) wantWindowJoin(kind string, w wjSpec, wm int, late map[int]bool) []string {
+	if kind == "NOTIN" {
+		kind = "ANTI"
+	}
 	var out []string
 	for _, a := range d.auctions {
 		if late[a.id] {
@@ -91,6 +94,10 @@ func (d *ivData) wantWindowJoin(kind string, w wjSpec, wm int, late map[int]bool
 func windowJoinInsert(topic, kind string, w wjSpec) string {
 	cond := `a.window_start = b.window_start AND a.window_end = b.window_end AND a.id = b.auction`
 	switch kind {
+	case "NOTIN":
+		return `INSERT INTO ` + topic + ` SELECT a.id, a.seller, CAST(NULL AS BIGINT) FROM (SELECT * FROM ` + w.tvf("auctions") + `) a
+  WHERE a.id NOT IN (SELECT b.auction FROM (SELECT * FROM ` + w.tvf("bids") + `) b
+  WHERE a.window_start = b.window_start AND a.window_end = b.window_end)`
 	case "SEMI", "ANTI":
 		not := map[bool]string{true: "NOT "}[kind == "ANTI"]
 		return `INSERT INTO ` + topic + ` SELECT a.id, a.seller, CAST(NULL AS BIGINT) FROM (SELECT * FROM ` + w.tvf("auctions") + `) a
@@ -200,13 +207,13 @@ func TestScaleOutWindowJoinMembersInProcess(t *testing.T) {
 }
 
 // TestScaleOutWindowJoinKindsInProcess: inner, FULL OUTER (hopping windows), semi (EXISTS) and anti (NOT
-// EXISTS) window joins run by a scale-out member give the rows of a P=1 job of the same query, each once,
+// EXISTS, and NOT IN: null-aware, repartitioned by the window bounds alone) window joins run by a scale-out member give the rows of a P=1 job of the same query, each once,
 // with bid partition 3 lagging (it holds the windows back) and then catching up.
 func TestScaleOutWindowJoinKindsInProcess(t *testing.T) {
 	for _, tc := range []struct {
 		kind string
 		w    wjSpec
-	}{{"INNER", wjSpec{10, 10}}, {"FULL", wjSpec{10, 5}}, {"SEMI", wjSpec{10, 10}}, {"ANTI", wjSpec{10, 10}}} {
+	}{{"INNER", wjSpec{10, 10}}, {"FULL", wjSpec{10, 5}}, {"SEMI", wjSpec{10, 10}}, {"ANTI", wjSpec{10, 10}}, {"NOTIN", wjSpec{10, 10}}} {
 		t.Run(tc.kind, func(t *testing.T) {
 			addr := intervalCluster(t)
 			d := &ivData{}
