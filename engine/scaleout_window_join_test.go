@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/sql"
 )
 
 // Scale-out window joins (scaleout_window_join.go): in-process members and a P=1 run of the same query over
@@ -229,6 +231,55 @@ func TestScaleOutWindowJoinKindsInProcess(t *testing.T) {
 			checkWindowJoin(t, addr, "partition 3 lags", d.wantWindowJoin(tc.kind, tc.w, 18, nil), out)
 			produceRecords(t, addr, d.bidsTo(3, 20, 40))
 			checkWindowJoin(t, addr, "partition 3 caught up", d.wantWindowJoin(tc.kind, tc.w, 37, nil), out)
+		})
+	}
+}
+
+// TestScaleOutWindowJoinRefused: what a scale-out window join does not run is refused at submit, saying what
+// and how to fix it.
+func TestScaleOutWindowJoinRefused(t *testing.T) {
+	addr := intervalCluster(t)
+	member, _ := windowJoinScripts(addr, "INNER", wjSpec{10, 10})
+	head := member[:strings.Index(member, "INSERT INTO")]
+	session := func(table, key string) string {
+		return `(SELECT * FROM TABLE(SESSION(TABLE ` + table + ` PARTITION BY ` + key + `, DESCRIPTOR(ts), INTERVAL '5' SECOND)))`
+	}
+	for _, c := range []struct{ name, stmts, want string }{
+		{"state ttl", "SET 'table.exec.state.ttl' = '1 h';\n" + windowJoinInsert("joined", "INNER", wjSpec{10, 10}),
+			"'table.exec.state.ttl' cannot be used with a scale-out window join: it does not expire the join's state (nor does the P=1 join; a window's rows are dropped when it fires); RESET 'table.exec.state.ttl'"},
+		{"session windows", `INSERT INTO joined SELECT a.id, a.seller, b.price FROM ` + session("auctions", "id") + ` a JOIN ` + session("bids", "auction") + ` b
+  ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.id = b.auction`,
+			"a window join of SESSION windows is not supported (a key's sessions are merged before the join); use TUMBLE, HOP or CUMULATE"},
+		{"window aggregate under the join", `INSERT INTO joined SELECT a.id, a.seller, b.c FROM (SELECT * FROM ` + wjSpec{10, 10}.tvf("auctions") + `) a JOIN
+  (SELECT window_start, window_end, auction, COUNT(*) AS c FROM ` + wjSpec{10, 10}.tvf("bids") + ` GROUP BY window_start, window_end, auction) b
+  ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.id = b.auction`,
+			"the window join's right input is WindowAggregate("},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := &syncBuffer{}
+			s, err := NewSession(Config{Stdout: out, Stderr: out, Notice: out, TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmts, err := sql.ParseScript(head + c.stmts + ";\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last error
+			for _, st := range stmts {
+				res, err := s.Execute(context.Background(), st)
+				if res != nil && res.Job != nil {
+					res.Job.Cancel()
+				}
+				last = err
+				if err != nil {
+					break
+				}
+			}
+			if last == nil || !strings.Contains(last.Error(), c.want) {
+				t.Fatalf("got %v\nwant an error containing %q", last, c.want)
+			}
+			t.Log(last)
 		})
 	}
 }
