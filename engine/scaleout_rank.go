@@ -61,7 +61,7 @@ func (p *scaleOutPlan) opName() string {
 	switch {
 	case p.join != nil, p.ivl != nil, p.tmp != nil, p.wj != nil:
 		return "join"
-	case p.rank != nil:
+	case p.rank != nil, p.wrank != nil:
 		return "rank"
 	}
 	return "agg"

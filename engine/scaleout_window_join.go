@@ -36,11 +36,8 @@ import (
 // scaleOutWindowJoin is the part of a plan around a window join.
 type scaleOutWindowJoin struct {
 	join *planner.WindowJoin
-	wm   [2]*planner.WatermarkAssigner
-	mid  [2][]*planner.Calc // between each side's WATERMARK and its window table function, the WATERMARK's side first
-	tvf  [2]*planner.WindowTVF
-	post [2][]*planner.Calc // between each side's window table function and the join, the function's side first
-	keys [2][]int           // the columns each side is repartitioned by
+	side [2]windowedInput
+	keys [2][]int // the columns each side is repartitioned by
 	// idle is the tables' 'scan.watermark.idle-timeout' when idleSet, else the session's
 	// 'table.exec.source.idle-timeout' (submitScaleOut); 0: source partitions never go idle.
 	idle    time.Duration
@@ -53,34 +50,11 @@ func cutScaleOutWindowJoin(p *scaleOutPlan, j *planner.WindowJoin, root planner.
 	wj := &scaleOutWindowJoin{join: j}
 	var idleTable string
 	for i, in := range []planner.Node{j.Left, j.Right} {
-		side := [2]string{"left", "right"}[i]
-		n := calcsDown(in, &wj.post[i])
-		tvf, ok := n.(*planner.WindowTVF)
-		if !ok {
-			return nil, fmt.Errorf("the window join's %s input is %s, not a window table function (TUMBLE, HOP, CUMULATE) over a source table with a WATERMARK; write that input's rows to a kafka table and join them in another job", side, n.Describe())
+		b, err := cutWindowedInput(in, &wj.side[i], "the window join's "+[2]string{"left", "right"}[i]+" input", "a window join of SESSION windows is not supported (a key's sessions are merged before the join); use TUMBLE, HOP or CUMULATE")
+		if err != nil {
+			return nil, err
 		}
-		if tvf.Proctime {
-			return nil, fmt.Errorf("the window join's %s input %s windows on a processing-time attribute; a scale-out window join runs on event time: declare a WATERMARK on the source table and window on its rowtime column", side, tvf.Describe())
-		}
-		if tvf.Spec.Kind == exec.Session {
-			return nil, fmt.Errorf("the window join's %s input is %s: a window join of SESSION windows is not supported (a key's sessions are merged before the join); use TUMBLE, HOP or CUMULATE", side, tvf.Describe())
-		}
-		wj.tvf[i] = tvf
-		n = calcsDown(tvf.Input, &wj.mid[i])
-		wa, ok := n.(*planner.WatermarkAssigner)
-		if !ok {
-			return nil, fmt.Errorf("the window join's %s window table function's input is %s, not a source table with a WATERMARK", side, n.Describe())
-		}
-		wj.wm[i] = wa
-		var pre []*planner.Calc
-		n = calcsDown(wa.Input, &pre)
-		scan, ok := n.(*planner.Scan)
-		if !ok {
-			return nil, fmt.Errorf("the window join's %s WATERMARK's input is %s, not a table scan", side, n.Describe())
-		}
-		if !in.Mode().IsInsertOnly() {
-			return nil, fmt.Errorf("the window join's %s input is not insert-only", side)
-		}
+		scan := b.scan
 		if ss, ok := scan.Source.(connectors.SplitSource); ok {
 			if d, set := ss.WatermarkIdleTimeout(); set {
 				if wj.idleSet && d != wj.idle {
@@ -92,7 +66,7 @@ func cutScaleOutWindowJoin(p *scaleOutPlan, j *planner.WindowJoin, root planner.
 				return nil, fmt.Errorf("table '%s' sets 'scan.watermark.alignment.group': a scale-out window join does not align watermarks; remove the option", scan.Table.Name)
 			}
 		}
-		p.branches = append(p.branches, &scaleOutBranch{scan: scan, pre: pre})
+		p.branches = append(p.branches, b)
 	}
 	if err := checkKeyTypes(j.Left, j.Right, j.LeftKeys, j.RightKeys); err != nil {
 		return nil, err
@@ -107,23 +81,67 @@ func cutScaleOutWindowJoin(p *scaleOutPlan, j *planner.WindowJoin, root planner.
 	return p, nil
 }
 
-// windowJoinStage1 is the stage-1 output of side's branch of a window join, below the branch's Calcs under
-// the WATERMARK: the watermark tracker, the Calcs, the window assigner, the Calcs behind it and the
+// windowedInput is an input of a window join or window Top-N between its WATERMARK and the operator.
+type windowedInput struct {
+	wm   *planner.WatermarkAssigner
+	mid  []*planner.Calc // between the WATERMARK and the window table function, the WATERMARK's side first
+	tvf  *planner.WindowTVF
+	post []*planner.Calc // between the window table function and the operator, the function's side first
+}
+
+// cutWindowedInput cuts in, an input named what: Scan -> Calcs -> WATERMARK -> Calcs -> window table function
+// (TUMBLE, HOP, CUMULATE on the rowtime) -> Calcs. It returns the branch (the scan and the Calcs under the
+// WATERMARK); session says why SESSION windows are refused.
+func cutWindowedInput(in planner.Node, wi *windowedInput, what, session string) (*scaleOutBranch, error) {
+	n := calcsDown(in, &wi.post)
+	tvf, ok := n.(*planner.WindowTVF)
+	if !ok {
+		return nil, fmt.Errorf("%s is %s, not a window table function (TUMBLE, HOP, CUMULATE) over a source table with a WATERMARK; write that input's rows to a kafka table and read them in another job", what, n.Describe())
+	}
+	if tvf.Proctime {
+		return nil, fmt.Errorf("%s %s windows on a processing-time attribute; a scale-out job's windows run on event time: declare a WATERMARK on the source table and window on its rowtime column", what, tvf.Describe())
+	}
+	if tvf.Spec.Kind == exec.Session {
+		return nil, fmt.Errorf("%s is %s: %s", what, tvf.Describe(), session)
+	}
+	wi.tvf = tvf
+	n = calcsDown(tvf.Input, &wi.mid)
+	wa, ok := n.(*planner.WatermarkAssigner)
+	if !ok {
+		return nil, fmt.Errorf("%s's window table function reads %s, not a source table with a WATERMARK", what, n.Describe())
+	}
+	wi.wm = wa
+	b := &scaleOutBranch{}
+	n = calcsDown(wa.Input, &b.pre)
+	scan, ok := n.(*planner.Scan)
+	if !ok {
+		return nil, fmt.Errorf("%s's WATERMARK reads %s, not a table scan", what, n.Describe())
+	}
+	if !in.Mode().IsInsertOnly() {
+		return nil, fmt.Errorf("%s is not insert-only", what)
+	}
+	b.scan = scan
+	return b, nil
+}
+
+// windowedStage1 is the stage-1 output of a windowed input, below the branch's Calcs under the WATERMARK:
+// the watermark tracker, the Calcs, the window assigner, the Calcs behind it and then out.
+func (m *member) windowedStage1(wi *windowedInput, out changelog.Output) changelog.Output {
+	for i := len(wi.post) - 1; i >= 0; i-- {
+		out = exec.NewCalc(wi.post[i].Projects, wi.post[i].Filter, out)
+	}
+	out = exec.NewWindowAssigner(wi.tvf.Spec, wi.tvf.TimeCol, wi.tvf.LTZ, m.win.loc, out)
+	for i := len(wi.mid) - 1; i >= 0; i-- {
+		out = exec.NewCalc(wi.mid[i].Projects, wi.mid[i].Filter, out)
+	}
+	return &wmTracker{ws: m.win, rowtime: wi.wm.Expr, out: out}
+}
+
+// windowJoinStage1 is the stage-1 output of side's branch of a window join: windowedStage1 and the
 // repartitioner.
 func (m *member) windowJoinStage1(side int) changelog.Output {
 	wj := m.plan.wj
-	var out changelog.Output = &joinRepartitioner{m: m, side: side, keys: wj.keys[side]}
-	for i := len(wj.post[side]) - 1; i >= 0; i-- {
-		c := wj.post[side][i]
-		out = exec.NewCalc(c.Projects, c.Filter, out)
-	}
-	tvf := wj.tvf[side]
-	out = exec.NewWindowAssigner(tvf.Spec, tvf.TimeCol, tvf.LTZ, m.win.loc, out)
-	for i := len(wj.mid[side]) - 1; i >= 0; i-- {
-		c := wj.mid[side][i]
-		out = exec.NewCalc(c.Projects, c.Filter, out)
-	}
-	return &wmTracker{ws: m.win, rowtime: wj.wm[side].Expr, out: out}
+	return m.windowedStage1(&wj.side[side], &joinRepartitioner{m: m, side: side, keys: wj.keys[side]})
 }
 
 // newWindowJoinPart builds the window join of one repartition partition; its output goes through the Calcs
