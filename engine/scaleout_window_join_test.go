@@ -254,6 +254,10 @@ func TestScaleOutWindowJoinRefused(t *testing.T) {
   (SELECT window_start, window_end, auction, COUNT(*) AS c FROM ` + wjSpec{10, 10}.tvf("bids") + ` GROUP BY window_start, window_end, auction) b
   ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.id = b.auction`,
 			"the window join's right input is WindowAggregate("},
+		{"window Top-N state ttl", `SET 'table.exec.state.ttl' = '1 h';
+INSERT INTO joined SELECT auction, rn, price FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, auction ORDER BY price DESC) AS rn
+  FROM ` + wjSpec{10, 10}.tvf("bids") + `) WHERE rn <= 2`,
+			"'table.exec.state.ttl' cannot be used with a scale-out window Top-N"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := &syncBuffer{}
