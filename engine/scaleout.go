@@ -26,7 +26,7 @@ import (
 const scaleOutKey = "sluice.scale-out.enabled"
 
 // scaleOutShape is the plan shape scale-out supports, for error messages.
-const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), or an event-time interval join (IntervalJoin) of two sources with a WATERMARK, or an event-time temporal join (TemporalJoin, FOR SYSTEM_TIME AS OF) of a source with a WATERMARK and a versioned 'kafka' table (PRIMARY KEY and WATERMARK) -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP, CUMULATE or SESSION window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink"
+const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), or an event-time interval join (IntervalJoin) of two sources with a WATERMARK, or an event-time temporal join (TemporalJoin, FOR SYSTEM_TIME AS OF) of a source with a WATERMARK and a versioned 'kafka' table (PRIMARY KEY and WATERMARK), or a window join (WindowJoin) of two sources with a WATERMARK, each through optional Calcs and a TUMBLE, HOP or CUMULATE window table function, or a window Top-N or deduplication (WindowRank) over such a function of one source -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP, CUMULATE or SESSION window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink"
 
 // scaleOutPlan is an INSERT plan cut into the stages of a scale-out member. A plan without an aggregate is
 // stateless: its branches end at the sink (through post), and the member has no repartition or changelog
@@ -35,13 +35,15 @@ type scaleOutPlan struct {
 	sink     *planner.Sink
 	post     []*planner.Calc // between the aggregate (or the union of the branches) and the sink, sink side last
 	agg      *planner.Aggregate
-	join     *planner.Join     // a regular join (scaleout_join.go); at most one of agg, join, win, ivl and rank is set
-	rank     *planner.Rank     // a ROW_NUMBER() Top-N or deduplication (scaleout_rank.go)
-	win      *scaleOutWindow   // a window aggregate (scaleout_window.go)
-	ivl      *scaleOutInterval // an interval join (scaleout_interval.go)
-	tmp      *scaleOutTemporal // an event-time temporal join (scaleout_temporal.go)
-	branches []*scaleOutBranch // the source scans: one with an aggregate, left and right of a join, one or more (UNION ALL) otherwise
-	fp       string            // the plan's fingerprint: a hash of its EXPLAIN text
+	join     *planner.Join       // a regular join (scaleout_join.go); at most one of agg, join, win, ivl and rank is set
+	rank     *planner.Rank       // a ROW_NUMBER() Top-N or deduplication (scaleout_rank.go)
+	win      *scaleOutWindow     // a window aggregate (scaleout_window.go)
+	ivl      *scaleOutInterval   // an interval join (scaleout_interval.go)
+	tmp      *scaleOutTemporal   // an event-time temporal join (scaleout_temporal.go)
+	wj       *scaleOutWindowJoin // a window join (scaleout_window_join.go)
+	wrank    *scaleOutWindowRank // a window Top-N (scaleout_window_topn.go)
+	branches []*scaleOutBranch   // the source scans: one with an aggregate, left and right of a join, one or more (UNION ALL) otherwise
+	fp       string              // the plan's fingerprint: a hash of its EXPLAIN text
 }
 
 // scaleOutBranch is one source scan and the Calcs behind it (up to the aggregate or the union).
@@ -87,6 +89,12 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 	}
 	if w, ok := n.(*planner.WindowAggregate); ok {
 		return cutScaleOutWindow(p, w, root)
+	}
+	if wj, ok := n.(*planner.WindowJoin); ok {
+		return cutScaleOutWindowJoin(p, wj, root) // scaleout_window_join.go
+	}
+	if wr, ok := n.(*planner.WindowRank); ok {
+		return cutScaleOutWindowRank(p, wr, root) // scaleout_window_topn.go
 	}
 	if r, ok := n.(*planner.Rank); ok {
 		return cutScaleOutRank(p, r, root)
@@ -186,9 +194,14 @@ func cutScaleOutJoin(p *scaleOutPlan, j *planner.Join, root planner.Node) (*scal
 // checkJoinKeyTypes refuses a join whose keys have other types on the two sides: stage 1 must give equal keys
 // of both sides one encoding (so one repartition partition).
 func checkJoinKeyTypes(j *planner.Join) error {
-	lt, rt := fieldTypes(j.Left.Fields()), fieldTypes(j.Right.Fields())
-	for i := range j.LeftKeys {
-		if a, b := lt[j.LeftKeys[i]], rt[j.RightKeys[i]]; !a.EqualIgnoringNull(b) {
+	return checkKeyTypes(j.Left, j.Right, j.LeftKeys, j.RightKeys)
+}
+
+// checkKeyTypes is checkJoinKeyTypes of a join of left and right on the given keys.
+func checkKeyTypes(left, right planner.Node, lk, rk []int) error {
+	lt, rt := fieldTypes(left.Fields()), fieldTypes(right.Fields())
+	for i := range lk {
+		if a, b := lt[lk[i]], rt[rk[i]]; !a.EqualIgnoringNull(b) {
 			return fmt.Errorf("the join's key %d has the type %s on the left and %s on the right; CAST one side so that both have the same type", i+1, a, b)
 		}
 	}
@@ -370,6 +383,20 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 	}
 	if p.tmp != nil {
 		idle, idleSet = &p.tmp.idle, p.tmp.idleSet
+	}
+	if p.wj != nil {
+		if st.ttl > 0 {
+			return refuse("'table.exec.state.ttl' cannot be used with a scale-out window join: it does not expire the join's state (nor does the P=1 join; a window's rows are dropped when it fires); RESET 'table.exec.state.ttl'")
+		}
+		idle, idleSet = &p.wj.idle, p.wj.idleSet
+		m.sideTypes = [2][]types.Type{fieldTypes(p.wj.join.Left.Fields()), fieldTypes(p.wj.join.Right.Fields())}
+	}
+	if p.wrank != nil {
+		if st.ttl > 0 {
+			return refuse("'table.exec.state.ttl' cannot be used with a scale-out window Top-N: it does not expire the Top-N's state (nor does the P=1 operator; a window's rows are dropped when it fires); RESET 'table.exec.state.ttl'")
+		}
+		idle, idleSet = &p.wrank.idle, p.wrank.idleSet
+		m.sideTypes = [2][]types.Type{fieldTypes(p.wrank.rank.Input.Fields()), nil}
 	}
 	if idle != nil {
 		if !idleSet {

@@ -96,6 +96,12 @@ func (p *scaleOutPlan) watermarkIdle() time.Duration {
 	if p.ivl != nil {
 		return p.ivl.idle
 	}
+	if p.wj != nil {
+		return p.wj.idle // scaleout_window_join.go
+	}
+	if p.wrank != nil {
+		return p.wrank.idle // scaleout_window_topn.go
+	}
 	return p.win.idle
 }
 

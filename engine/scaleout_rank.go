@@ -59,9 +59,9 @@ func cutScaleOutRank(p *scaleOutPlan, r *planner.Rank, root planner.Node) (*scal
 // opName names the internal topics of the plan's keyed operator ('<name>-<op>-repartition', ...).
 func (p *scaleOutPlan) opName() string {
 	switch {
-	case p.join != nil, p.ivl != nil, p.tmp != nil:
+	case p.join != nil, p.ivl != nil, p.tmp != nil, p.wj != nil:
 		return "join"
-	case p.rank != nil:
+	case p.rank != nil, p.wrank != nil:
 		return "rank"
 	}
 	return "agg"

@@ -145,7 +145,7 @@ func (m *member) prepare(ctx context.Context) error {
 		m.nparts = max(m.nparts, int32(len(d.Partitions)))
 		counts[t] = int32(len(d.Partitions))
 	}
-	if m.plan.win != nil || m.plan.ivl != nil {
+	if m.plan.win != nil || m.plan.ivl != nil || m.plan.wj != nil || m.plan.wrank != nil {
 		m.setupWindow(m.loc, counts)
 	}
 	if m.plan.tmp != nil {
@@ -231,6 +231,12 @@ func (m *member) prepare(ctx context.Context) error {
 		if m.plan.tmp != nil {
 			out = m.temporalStage1(side) // scaleout_temporal.go
 		}
+		if m.plan.wj != nil {
+			out = m.windowJoinStage1(side) // scaleout_window_join.go
+		}
+		if m.plan.wrank != nil {
+			out = m.windowRankStage1() // scaleout_window_topn.go
+		}
 		for i := len(b.pre) - 1; i >= 0; i-- {
 			c := b.pre[i]
 			out = exec.NewCalc(c.Projects, c.Filter, out)
@@ -250,7 +256,7 @@ func (m *member) prepare(ctx context.Context) error {
 
 // stateless reports whether the plan has neither an aggregate nor a join: no repartition or changelog topic, no state.
 func (m *member) stateless() bool {
-	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.ivl == nil && m.plan.rank == nil && m.plan.tmp == nil
+	return m.plan.agg == nil && m.plan.join == nil && m.plan.win == nil && m.plan.ivl == nil && m.plan.rank == nil && m.plan.tmp == nil && m.plan.wj == nil && m.plan.wrank == nil
 }
 
 // dropState forgets the state of every stage-2 partition (it is restored from the changelog when a row
@@ -506,7 +512,7 @@ func (m *member) step(ctx context.Context) error {
 		m.sendWatermarks(now)
 		err = m.writeWindowChangelog()
 	}
-	if err == nil && (m.plan.ivl != nil || m.plan.tmp != nil) {
+	if err == nil && (m.plan.ivl != nil || m.plan.tmp != nil || m.plan.wj != nil || m.plan.wrank != nil) {
 		err = m.writeIntervalChangelog() // scaleout_interval.go
 	}
 	if err == nil {
@@ -587,7 +593,7 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 		if err != nil || len(fp.Records) == 0 {
 			return
 		}
-		if m.rep != "" && fp.Topic == m.rep && (m.plan.ivl != nil || m.plan.tmp != nil) { // a temporal join's inputs are an interval join's
+		if m.rep != "" && fp.Topic == m.rep && (m.plan.ivl != nil || m.plan.tmp != nil || m.plan.wj != nil || m.plan.wrank != nil) { // a temporal or window join's (or window Top-N's) inputs are an interval join's
 			err = m.intervalJoin(fp.Partition, m.win.parts[fp.Partition], fp.Records)
 			return
 		}

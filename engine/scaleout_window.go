@@ -115,10 +115,6 @@ func cutScaleOutWindow(p *scaleOutPlan, w *planner.WindowAggregate, root planner
 // refuseWindowOp names the window operators other than the window aggregate, which scale-out does not run.
 func refuseWindowOp(n planner.Node) error {
 	switch n.(type) {
-	case *planner.WindowJoin:
-		return fmt.Errorf("the sink's input is %s: window joins are not supported; a scale-out job runs one window aggregate (TUMBLE, HOP, CUMULATE, SESSION), a GROUP BY, a regular or interval join or a ROW_NUMBER() Top-N", n.Describe())
-	case *planner.WindowRank:
-		return fmt.Errorf("the sink's input is %s: window Top-N and deduplication are not supported; write the window aggregate's results to a kafka table and rank them in another job", n.Describe())
 	case *planner.WindowTVF:
 		return fmt.Errorf("the sink's input is %s: a window table function without an aggregate is not supported; GROUP BY window_start, window_end", n.Describe())
 	}
@@ -351,6 +347,12 @@ func (m *member) newWinPart() (*winPart, error) {
 	}
 	if m.plan.tmp != nil {
 		return m.newTemporalPart() // scaleout_temporal.go
+	}
+	if m.plan.wj != nil {
+		return m.newWindowJoinPart(), nil // scaleout_window_join.go
+	}
+	if m.plan.wrank != nil {
+		return m.newWindowRankPart() // scaleout_window_topn.go
 	}
 	a := m.plan.win.agg
 	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, InTypes: m.inTypes}

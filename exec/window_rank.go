@@ -62,6 +62,7 @@ type windowRank struct {
 	ob        changelog.Batch
 	arena     []types.Value
 	keys      []string
+	track     *wrTrack // the partitions changed since the last SnapshotChanged (window_rank_keyed.go); nil: not noted
 }
 
 func (w *windowRank) Push(b *changelog.Batch) error {
@@ -78,6 +79,9 @@ func (w *windowRank) Push(b *changelog.Batch) error {
 			continue
 		}
 		w.add(end.I, r.Vals)
+		if w.track != nil {
+			w.track.note(end.I, w.kbuf)
+		}
 	}
 	return nil
 }
@@ -166,6 +170,9 @@ func (w *windowRank) fire(wm int64) error {
 	for _, e := range ends {
 		win := w.windows[e]
 		delete(w.windows, e)
+		if w.track != nil {
+			w.track.fired(e, win)
+		}
 		w.keys = w.keys[:0]
 		for k := range win {
 			w.keys = append(w.keys, k)

@@ -1,0 +1,107 @@
+package crashtest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// A scale-out window join (engine/scaleout_window_join.go) run by three sql-client processes over the interval
+// join test's feed (scaleout_interval_test.go): auctions (4 partitions) LEFT JOIN bids (8 partitions) in
+// 10 s tumbling windows ON the auction id.
+
+// windowJoinWant is the LEFT window join's rows ("auction/price", "auction/-" when NULL-padded) of the first n
+// seconds: the windows [w, w+10) that the final watermark, the auctions' (n-1 s) - 1 s, has passed (w+10 <=
+// n-2) give every bid of the window for an auction of the window, and the window's auctions without one.
+func windowJoinWant(n int) map[string]int {
+	want := map[string]int{}
+	matched := map[int]bool{}
+	fired := func(s int) bool { return s/10*10+10 <= n-2 }
+	for s := range n {
+		for bp := range ivBidParts {
+			a, price, k := ivBidOf(s, bp)
+			if s-k >= 0 && (s-k)/10 == s/10 && fired(s) {
+				want[fmt.Sprintf("%d/%d", a, price)]++
+				matched[a] = true
+			}
+		}
+	}
+	for s := range n {
+		for p := range ivAuctionParts {
+			if a := s*ivAuctionParts + p; !matched[a] && fired(s) {
+				want[fmt.Sprintf("%d/-", a)]++
+			}
+		}
+	}
+	return want
+}
+
+// TestScaleOutWindowJoinKill: three processes run a LEFT tumbling window join over topics fed during the run
+// (watermarks cross the processes through the repartition topic); one is killed with SIGKILL. The survivors
+// restore its partitions' open windows and source watermarks from the join's changelog, and read_committed
+// the sink holds every row of every window the final watermark closed exactly once: none lost, none
+// duplicated, none wrong.
+func TestScaleOutWindowJoinKill(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(ivBidParts),
+		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(ivAuctionParts, "auctions"), kfake.SeedTopics(ivBidParts, "bids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	dir := t.TempDir()
+	f := feedIntervalJoin(t, addr)
+	sql := script(addr,
+		`SET 'sluice.scale-out.enabled' = 'true';`,
+		`SET 'pipeline.name' = 'wjoin-job';`,
+		`SET 'sluice.scale-out.session-timeout' = '2 s';`,
+		`SET 'sluice.scale-out.transaction-timeout' = '3 s';`,
+		`CREATE TABLE auctions (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+  'connector' = 'kafka', 'topic' = 'auctions', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
+		`CREATE TABLE bids (auction BIGINT, price BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+  'connector' = 'kafka', 'topic' = 'bids', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
+		`CREATE TABLE joined (id BIGINT, price BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'joined', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
+		`INSERT INTO joined SELECT a.id, b.price
+  FROM (SELECT * FROM TABLE(TUMBLE(TABLE auctions, DESCRIPTOR(ts), INTERVAL '10' SECOND))) a
+  LEFT JOIN (SELECT * FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))) b
+  ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.id = b.auction;`)
+	members := startMembers(t, dir, sql, "restored partitions", func() bool { return len(consume(t, addr, "joined", true)) > 100 })
+	time.Sleep(2 * time.Second) // the group settles: every member owns partitions
+	before := restoredEntries(members[1].Output()) + restoredEntries(members[2].Output())
+	members[0].Kill()
+	killedAt := time.Now()
+	time.Sleep(5 * time.Second)
+	n := f.end()
+	want := windowJoinWant(n)
+	padded := 0
+	for k := range want {
+		if k[len(k)-1] == '-' {
+			padded++
+		}
+	}
+	if padded == 0 {
+		t.Fatalf("%d s of events: no auction without a bid, the test checks no NULL-padded row", n)
+	}
+	var diff string
+	ok := waitFor(40*time.Second, func() bool {
+		diff = intervalJoinDiff(t, addr, want)
+		return diff == ""
+	})
+	for i, c := range members[1:] {
+		if c.Exited() {
+			t.Fatalf("member %d ended by itself:\n%s", i+1, indent(c.Output()))
+		}
+	}
+	if !ok {
+		t.Fatalf("after killing a member (%d s of events): %s\nsurvivors:\n%s\n---\n%s", n, diff, indent(members[1].Output()), indent(members[2].Output()))
+	}
+	if restoredEntries(members[1].Output())+restoredEntries(members[2].Output()) == before {
+		t.Fatalf("no survivor restored state from the changelog after the kill:\n%s\n---\n%s", indent(members[1].Output()), indent(members[2].Output()))
+	}
+	t.Logf("3 members, 1 killed: %d s of events, %d rows (%d NULL-padded) each once %s after the kill", n, len(want), padded, time.Since(killedAt).Round(100*time.Millisecond))
+}
