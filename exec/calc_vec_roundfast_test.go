@@ -13,7 +13,7 @@ import (
 func TestRoundFloatFastMatchesDigits(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	var vals []float64
-	for i := 0; i < 200_000; i++ {
+	for i := 0; i < propertyRounds(200_000); i++ {
 		m := rng.Intn(16)
 		k := rng.Int63n(int64(math.Pow(10, float64(rng.Intn(15)+1))))
 		f := float64(k) / math.Pow(10, float64(m))

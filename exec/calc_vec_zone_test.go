@@ -141,7 +141,8 @@ func zoneTestRows(rng *rand.Rand, n int, loc *time.Location, trans []int64, vali
 }
 
 func TestCalcVecZonesMatchRowPath(t *testing.T) {
-	for _, zone := range []string{"UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Kolkata", "America/Sao_Paulo"} {
+	zones := []string{"Australia/Lord_Howe", "Pacific/Apia", "UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "America/Sao_Paulo"}
+	for _, zone := range zones[:propertyRounds(len(zones))] {
 		loc, err := time.LoadLocation(zone)
 		if err != nil {
 			t.Fatalf("zone %s: %v", zone, err)

@@ -112,7 +112,7 @@ func (r *intervalRef) end() {
 func TestIntervalJoinHotKeysMatchNestedLoop(t *testing.T) {
 	chunked := 0
 	for _, jt := range []JoinType{InnerJoin, LeftJoin, RightJoin, FullJoin} {
-		for seed := uint64(0); seed < 12; seed++ {
+		for seed := uint64(0); seed < uint64(propertyRounds(12)); seed++ {
 			rng := rand.New(rand.NewPCG(seed, uint64(jt)+700))
 			lower := int64(rng.IntN(4000)) - 2000
 			upper := lower + int64(rng.IntN(300))

@@ -44,7 +44,7 @@ func joinVecRow(rng *rand.Rand, s int, now int64) []types.Value {
 func TestJoinColumns(t *testing.T) {
 	keySets := [][2][]int{{{0}, {0}}, {{1}, {1}}, {{0, 1}, {0, 1}}, {{3}, {3}}}
 	before := JoinColumnBatches()
-	for seed := range 96 {
+	for seed := range propertyRounds(96) {
 		rng := rand.New(rand.NewPCG(uint64(seed), 17))
 		keys := keySets[seed%len(keySets)]
 		jt := []JoinType{InnerJoin, LeftJoin, RightJoin, FullJoin}[seed/len(keySets)%4]

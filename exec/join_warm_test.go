@@ -20,7 +20,7 @@ import (
 func TestJoinWarmProperty(t *testing.T) {
 	ts := []types.Type{types.BigIntType(), types.StringType()}
 	warmed := 0
-	for seed := range uint64(80) {
+	for seed := range uint64(propertyRounds(80)) {
 		rng := rand.New(rand.NewPCG(seed, 0x70a1))
 		cfg := JoinConfig{Type: []JoinType{InnerJoin, LeftJoin, RightJoin, FullJoin}[seed%4], LeftKeys: []int{0}, RightKeys: []int{0},
 			LeftTypes: ts, RightTypes: ts}

@@ -38,7 +38,7 @@ func rankVecRow(rng *rand.Rand, now int64) []types.Value {
 func TestRankDedupColumns(t *testing.T) {
 	partSets := [][]int{{0}, {1}, {0, 1}, {5}}
 	before := RankColumnBatches()
-	for seed := range 96 {
+	for seed := range propertyRounds(96) {
 		rng := rand.New(rand.NewPCG(uint64(seed), 0x5ec0))
 		keepLast, rowtime := seed%2 == 1, seed/2%2 == 1
 		order := SortKey{Col: 3, Desc: keepLast}

@@ -17,7 +17,7 @@ import (
 func TestRankUpdatingColumns(t *testing.T) {
 	partSets := [][]int{{0}, {1}, {0, 1}, {5}}
 	before := RankColumnBatches()
-	for seed := range 48 {
+	for seed := range propertyRounds(48) {
 		rng := rand.New(rand.NewPCG(uint64(seed), 0x0bd7))
 		cfg := RankConfig{Func: []string{"", "ROW_NUMBER", "RANK", "DENSE_RANK"}[rng.IntN(4)], Partition: partSets[seed%len(partSets)],
 			Order: []SortKey{{Col: 2, Desc: rng.IntN(2) == 0, NullsFirst: rng.IntN(2) == 0}}, Limit: []int64{1, 3, 10, -1}[rng.IntN(4)],
