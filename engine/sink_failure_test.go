@@ -161,3 +161,45 @@ func TestNotedWritersShareFailure(t *testing.T) {
 		t.Fatalf("writer 1's connector writer was called %d times after the failure (took %s)", n, took)
 	}
 }
+
+// A batch job's sink error is named after the sink as a streaming one's is ("sink <table>: ..."): written
+// under the graph lock (restart strategy none), replayed by the sink stage (fixed-delay: the stage
+// materializes its input and the sink's write fails on every attempt). Before, batch sink errors were not
+// named ("source VALUES: disk full").
+func TestBatchSinkErrorNamesSink(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		opts       map[string]string
+		concurrent bool
+	}{
+		{"plain", map[string]string{"restart-strategy": "none"}, false},
+		{"sink-stage", map[string]string{"restart-strategy": "fixed-delay", "restart-strategy.fixed-delay.attempts": "2",
+			"restart-strategy.fixed-delay.delay": "0 ms"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &collectFactory{failAfter: 2, failErr: errDiskFull, concurrent: tc.concurrent}
+			note := &syncBuffer{}
+			opts := map[string]string{"table.local-time-zone": "UTC", "execution.runtime-mode": "batch"}
+			for k, v := range tc.opts {
+				opts[k] = v
+			}
+			s, err := NewSession(Config{Stdout: note, Stderr: note, Notice: note, TempDir: t.TempDir(),
+				Connectors: connbuiltin.Registry().With(f), Options: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			execScript(t, s, `CREATE TABLE out_t (id BIGINT, n BIGINT) WITH ('connector' = 'collect');`)
+			st, err := sql.ParseStatement(`INSERT INTO out_t SELECT CAST(id AS BIGINT), CAST(1 AS BIGINT) FROM (VALUES (1), (2), (3), (4), (5)) AS t(id)`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.Execute(context.Background(), st)
+			if err == nil && res.Job != nil {
+				err = res.Job.Wait(context.Background())
+			}
+			if err == nil || !strings.Contains(err.Error(), "sink out_t: disk full") || strings.Contains(err.Error(), "sink out_t: sink") {
+				t.Fatalf("batch job error %v, want the sink's error named after it (once)\n%s", err, note)
+			}
+		})
+	}
+}
