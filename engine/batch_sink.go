@@ -197,7 +197,7 @@ func (b *stageBuild) sinkTask(g *graph, sk *planner.Sink) error {
 	b.st.sink.mu.Lock()
 	b.st.sink.writers = append(b.st.sink.writers, tw)
 	b.st.sink.mu.Unlock()
-	e := &endOnce{out: tw}
+	e := &endOnce{out: tw, name: sk.Table.Name} // sink_failure.go
 	g.sinks = append(g.sinks, e)
 	in := exec.NewCounter(&b.run.sinkRows, exec.NewCounter(&j.rowsOut, e)) // taken back from rows out if the attempt fails
 	return g.build(sk.Input, in, j)

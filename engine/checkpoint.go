@@ -137,6 +137,9 @@ type checkpointer struct {
 	stopped bool
 	// stopCut: STOP ... WITH SAVEPOINT cut with barriers (the sources read past the cut; final publishes nothing)
 	stopCut bool
+	// runDone is closed when the job's current run ends (a cancel, or a failure): a STOP's savepoint write
+	// stops holding the graph then (checkpoint_stop.go). Set before the run starts.
+	runDone <-chan struct{}
 }
 
 func newCheckpointer(g *graph, cfg checkpointConfig, j *Job, notice func(string, ...any)) *checkpointer {
@@ -402,15 +405,21 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		c.nextID++
 	}
 	w := cutWrite{id: id, start: start, md: md, files: files, async: async, backendDir: backendDir, durable: durable, savepoint: savepoint, dir: dir}
+	abandoned := false // STOP: the job ended during the write, which removes what it wrote (stopWrite)
 	if backendDir != "" {
-		defer os.RemoveAll(backendDir) // moved into the checkpoint unless writing it failed
+		defer func() {
+			if !abandoned {
+				_ = os.RemoveAll(backendDir) // moved into the checkpoint unless writing it failed
+			}
+		}()
 	}
 	path, werr := "", error(nil) // werr: the write's error, complete (cutWrite)
 	if err == nil && stop {
 		// STOP: the savepoint is written before the graph stops, with the lock (and the gate) still held, so
 		// that no row passes the cut meanwhile and a failed write leaves the job running as if the STOP had
-		// not been asked (checkpoint_stop.go)
-		if path, werr = c.write(w); werr == nil {
+		// not been asked; a cancel or failure of the job meanwhile stops the graph at once (checkpoint_stop.go)
+		if path, werr = c.stopWrite(w); werr == nil || errors.Is(werr, errStopCancelled) {
+			abandoned = werr != nil
 			g.stopped = true
 			g.stopping.Store(true)
 			// Barriers: the rows the sources routed after the cut are queued behind them; the subtasks
@@ -696,6 +705,7 @@ func (j *Job) Stop(ctx context.Context, savepointDir string, drain bool) (string
 		}
 		var err error
 		if path, err = g.ckpt.cut(ctx, true, true, drain, true, savepointDir); err != nil {
+			waitDiscarded(err)               // checkpoint_stop.go
 			return "", stopFailed(j.id, err) // checkpoint_stop.go
 		}
 	}

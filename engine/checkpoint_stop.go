@@ -24,6 +24,68 @@ import (
 //     fired, at the barriers or under the lock) when the STOP fails: running on would drop every later row as
 //     late. So the job fails with the drain's error (errDrainFailed) at once; with a restart strategy it
 //     restarts from its last completed checkpoint, where the STOP can be run again.
+//   - The write holds the graph lock and the gate (the sources stay at the cut), but a cancel or a failure of
+//     the job meanwhile no longer waits for it: the write runs in its own goroutine, and when the job's run
+//     ends first the graph stops at the cut and lets go of the lock (the sources' pushes are refused, the job
+//     ends CANCELLED or FAILED at once); the STOP then fails with errStopCancelled once what the write left
+//     is removed (a savepoint whose sinks were never committed is not one to restore). Before, a cancel (or
+//     a failed part) waited for the whole write, its sources blocked on the lock.
+
+// errStopCancelled is the error of a STOP ... WITH SAVEPOINT whose job ended (cancelled, or failed) while
+// its savepoint was written.
+var errStopCancelled = errors.New("the job was cancelled or failed while its savepoint was written, so the savepoint is discarded (SHOW JOBS shows how the job ended)")
+
+// stopWriteHook, when set, runs before a STOP's savepoint is written (a test hook: a slow write).
+var stopWriteHook func()
+
+// stopCancelled is errStopCancelled with the end of the discarded write's cleanup.
+type stopCancelled struct{ discarded <-chan struct{} }
+
+func (e *stopCancelled) Error() string        { return errStopCancelled.Error() }
+func (e *stopCancelled) Is(target error) bool { return target == errStopCancelled }
+
+// stopWrite writes the STOP's cut w (the caller holds the graph lock and the gate). It returns the write's
+// result, or a stopCancelled as soon as the job's run ends first: the caller stops the graph at the cut and
+// lets go of the lock, and what the write leaves (the savepoint, the backend's checkpoint) is removed once
+// it is done.
+func (c *checkpointer) stopWrite(w cutWrite) (string, error) {
+	type result struct {
+		path string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		if stopWriteHook != nil {
+			stopWriteHook()
+		}
+		path, err := c.write(w)
+		done <- result{path, err}
+	}()
+	select {
+	case r := <-done:
+		return r.path, r.err
+	case <-c.runDone:
+	}
+	discarded := make(chan struct{})
+	go func() {
+		defer close(discarded)
+		if r := <-done; r.err == nil && r.path != "" {
+			_ = os.RemoveAll(r.path)
+		}
+		if w.backendDir != "" {
+			_ = os.RemoveAll(w.backendDir)
+		}
+	}()
+	return "", &stopCancelled{discarded: discarded}
+}
+
+// waitDiscarded waits until the savepoint write that err (a STOP's error) abandoned is removed.
+func waitDiscarded(err error) {
+	var sc *stopCancelled
+	if errors.As(err, &sc) {
+		<-sc.discarded
+	}
+}
 
 // errDrainFailed is the error of a job failed by a failed STOP ... WITH DRAIN.
 var errDrainFailed = errors.New("STOP WITH DRAIN failed after the maximum watermark may have passed through the operators (windows and timers fired), so the job fails: later rows would be late")
@@ -31,7 +93,7 @@ var errDrainFailed = errors.New("STOP WITH DRAIN failed after the maximum waterm
 // drainFailed fails the job when err, the error of a STOP WITH DRAIN's cut, is a failure (not a job that was
 // finishing or had failed already); it returns the error the STOP reports.
 func (g *graph) drainFailed(err error) error {
-	if err == nil || errors.Is(err, errSinkEnded) || errors.Is(err, errJobFailed) {
+	if err == nil || errors.Is(err, errSinkEnded) || errors.Is(err, errJobFailed) || errors.Is(err, errStopCancelled) {
 		return err
 	}
 	derr := fmt.Errorf("%w (it restarts from its last completed checkpoint if a restart strategy allows; run the STOP again then): %w", errDrainFailed, err)
@@ -123,7 +185,7 @@ func (c *checkpointer) write(w cutWrite) (string, error) {
 // stopFailed is the error of STOP JOB ... WITH SAVEPOINT whose cut failed with err: it says whether the job
 // runs on.
 func stopFailed(id string, err error) error {
-	if errors.Is(err, errDrainFailed) || errors.Is(err, errJobFailed) || errors.Is(err, errSinkEnded) {
+	if errors.Is(err, errDrainFailed) || errors.Is(err, errJobFailed) || errors.Is(err, errSinkEnded) || errors.Is(err, errStopCancelled) {
 		return fmt.Errorf("job '%s': savepoint: %w", id, err)
 	}
 	return fmt.Errorf("job '%s': savepoint: %w; the job keeps running (run the STOP again once the cause is fixed)", id, err)

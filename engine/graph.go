@@ -175,10 +175,7 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			return fmt.Errorf("open sink %s: %w", n.Table.Name, err)
 		}
 		g.register(n, so)
-		e := &endOnce{out: so}
-		if !g.batch {
-			e.name = n.Table.Name // sink_failure.go
-		}
+		e := &endOnce{out: so, name: n.Table.Name} // sink_failure.go
 		g.sinks = append(g.sinks, e)
 		var in changelog.Output = exec.NewCounter(&j.rowsOut, e)
 		if g.stage != nil {

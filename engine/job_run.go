@@ -68,6 +68,9 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		g.stopErr.CompareAndSwap(nil, &err)
 		cancel()
 	}
+	if g.ckpt != nil {
+		g.ckpt.runDone = ctx.Done() // checkpoint_stop.go: a STOP's write lets go of the graph when the run ends
+	}
 	j.mu.Lock()
 	j.graph = g
 	j.mu.Unlock()

@@ -22,7 +22,7 @@ import (
 
 // sinkError is an error a sink's connector returned.
 type sinkError struct {
-	sink string // the sink table's name ("" in batch jobs, whose messages name it elsewhere)
+	sink string // the sink table's name
 	err  error
 }
 
@@ -62,10 +62,10 @@ func (e *endOnce) failure() error {
 	return nil
 }
 
-// sinkOf returns the endOnce of the streaming sink whose connector Output is out, nil for none (batch).
+// sinkOf returns the endOnce of the sink whose connector Output is out, nil for none.
 func (g *graph) sinkOf(out any) *endOnce {
 	for _, s := range g.sinks {
-		if s.name != "" && sameValue(s.out, out) {
+		if sameValue(s.out, out) {
 			return s
 		}
 	}
@@ -111,7 +111,7 @@ type notedEncoder struct {
 }
 
 // noteEncoder routes enc, an encoder of the sink whose connector Output is out, through the sink's endOnce
-// (enc itself for a writer seen as an encoder, whose writer is noted, and in batch jobs).
+// (enc itself for a writer seen as an encoder, whose writer is noted).
 func (g *graph) noteEncoder(out any, enc connectors.SubtaskEncoder) connectors.SubtaskEncoder {
 	e := g.sinkOf(out)
 	if e == nil {

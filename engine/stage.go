@@ -146,7 +146,7 @@ func (s *sinkStage) replay() (err error) {
 			err := out.Push(&batch)
 			batch.Reset()
 			arena = arena[:0]
-			return err
+			return s.named(err)
 		}
 		for i := int64(0); i < s.n; i++ {
 			size, err := binary.ReadUvarint(rd)
@@ -173,7 +173,15 @@ func (s *sinkStage) replay() (err error) {
 			return err
 		}
 	}
-	return out.End()
+	return s.named(out.End())
+}
+
+// named names the sink in err, an error of its connector (sink_failure.go), as a streaming sink's are.
+func (s *sinkStage) named(err error) error {
+	if err == nil || isSinkError(err) {
+		return err
+	}
+	return &sinkError{sink: s.table, err: err}
 }
 
 func (s *sinkStage) cleanup() {

@@ -159,17 +159,30 @@ func (x *Exchange) Subtasks() int { return len(x.subs) }
 
 // Run runs the subtasks until every one ended (nil), one failed (its error; the others stop), or ctx ends.
 // Senders blocked on a queue return context.Canceled once Run returned.
+//
+// Its error is the first one a subtask returned while the exchange's context was not cancelled yet: a
+// failure, even when it wraps context.Canceled (a sink's client that gave up on a context of its own).
+// The errors returned after it (by ctx's end or a sibling's failure) are the cancellation: when there is no
+// failure, the first of them that does not wrap context.Canceled, else the first. Choosing by errors.Is
+// alone let a sibling's bare context.Canceled hide a failure that wrapped it.
 func (x *Exchange) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(x.subs))
+	var mu sync.Mutex
+	var failure error // the first error while ctx was live
 	var wg sync.WaitGroup
 	for i, s := range x.subs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if errs[i] = x.loop(ctx, s); errs[i] != nil {
-				cancel()
+				mu.Lock()
+				if failure == nil && ctx.Err() == nil {
+					failure = errs[i]
+				}
+				cancel() // under mu: a later error sees ctx cancelled
+				mu.Unlock()
 			}
 		}()
 	}
@@ -179,6 +192,9 @@ func (x *Exchange) Run(ctx context.Context) error {
 	close(x.stop)
 	x.cond.Broadcast()
 	x.mu.Unlock()
+	if failure != nil {
+		return failure
+	}
 	var first error
 	for _, err := range errs {
 		if first == nil || errors.Is(first, context.Canceled) && err != nil && !errors.Is(err, context.Canceled) {
