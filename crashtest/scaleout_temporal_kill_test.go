@@ -19,18 +19,27 @@ import (
 const tkParts, tkKeys = 4, 12
 
 // tkRateOf is the rate of order (s, key) — the key's latest version at or before s — and false for none.
-func tkRateOf(s, key int) (int, bool) {
+func tkRateOf(s, key int, upsert bool) (int, bool) {
 	if key >= tkKeys {
 		return 0, false
 	}
 	v := s - ((s-key)%3+3)%3
-	if v < 0 {
+	if v < 0 || upsert && tkDeleted(v, key) {
 		return 0, false
 	}
 	return key*1_000_000 + v, true
 }
 
-func feedTemporalJoin(t *testing.T, addr string) *feeder {
+// tkDeleted reports whether the upsert-kafka feed deletes key k's version of second s right after writing
+// it (every other version of a key): the tombstone ends the version at its own time (the normalize's -D
+// carries the key's last row), so the orders until the key's next version have no rate. Which orders it
+// affects does not depend on timing: an order after s waits for a watermark that the rates partition's
+// later rows, behind the tombstone, raise.
+func tkDeleted(s, k int) bool { return (s/3+k)%2 == 0 }
+
+// feedTemporalJoin feeds orders and rates (upsert: record keys {"k":K} and a tombstone after every deleted
+// version, tkDeleted).
+func feedTemporalJoin(t *testing.T, addr string, upsert bool) *feeder {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +50,15 @@ func feedTemporalJoin(t *testing.T, addr string) *feeder {
 		ts := clickBase.Add(time.Duration(s) * time.Second)
 		for k := range tkKeys {
 			if s%3 == k%3 {
-				recs = append(recs, &kgo.Record{Topic: "rates", Partition: int32(k % tkParts),
-					Value: fmt.Appendf(nil, `{"k":%d,"rate":%d,"rt":"%s"}`, k, k*1_000_000+s, ts.Format("2006-01-02 15:04:05.000"))})
+				r := &kgo.Record{Topic: "rates", Partition: int32(k % tkParts),
+					Value: fmt.Appendf(nil, `{"k":%d,"rate":%d,"rt":"%s"}`, k, k*1_000_000+s, ts.Format("2006-01-02 15:04:05.000"))}
+				recs = append(recs, r)
+				if upsert {
+					r.Key = fmt.Appendf(nil, `{"k":%d}`, k)
+					if tkDeleted(s, k) {
+						recs = append(recs, &kgo.Record{Topic: "rates", Partition: r.Partition, Key: r.Key})
+					}
+				}
 			}
 		}
 		for p := range tkParts {
@@ -56,7 +72,7 @@ func feedTemporalJoin(t *testing.T, addr string) *feeder {
 
 // temporalJoinWant is the LEFT JOIN's rows ("id/rate", "id/-" when NULL-padded) of the first n seconds: the
 // orders at or before the final watermark, the minimum over the partitions' last times (n-1 s) less 1 s.
-func temporalJoinWant(n int) map[string]int {
+func temporalJoinWant(n int, upsert bool) map[string]int {
 	want := map[string]int{}
 	for s := range n {
 		if s*1000+500 > (n-2)*1000 {
@@ -64,7 +80,7 @@ func temporalJoinWant(n int) map[string]int {
 		}
 		for p := range tkParts {
 			id := s*tkParts + p
-			if r, ok := tkRateOf(s, id%13); ok {
+			if r, ok := tkRateOf(s, id%13, upsert); ok {
 				want[fmt.Sprintf("%d/%d", id, r)]++
 			} else {
 				want[fmt.Sprintf("%d/-", id)]++
@@ -85,7 +101,20 @@ func temporalJoinDiff(t *testing.T, addr string, want map[string]int) string {
 // restore its partitions' waiting orders, versions and source watermarks from the join's changelog, and
 // read_committed the sink holds every order the final watermark passed, with the rate valid at its time
 // (NULL-padded without one), exactly once.
-func TestScaleOutTemporalJoinKill(t *testing.T) {
+func TestScaleOutTemporalJoinKill(t *testing.T) { runTemporalJoinKill(t, false) }
+
+// TestScaleOutTemporalJoinUpsertKill: TestScaleOutTemporalJoinKill with rates an 'upsert-kafka' table whose
+// feed deletes every other version of a key right after writing it: the survivors also restore the
+// normalize's last rows, and the orders after a deleted version until the key's next one are NULL-padded.
+func TestScaleOutTemporalJoinUpsertKill(t *testing.T) { runTemporalJoinKill(t, true) }
+
+func runTemporalJoinKill(t *testing.T, upsert bool) {
+	rates := `'connector' = 'kafka', 'topic' = 'rates', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json'`
+	if upsert {
+		rates = `'connector' = 'upsert-kafka', 'topic' = 'rates', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json'`
+	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(tkParts),
 		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(tkParts, "orders"), kfake.SeedTopics(tkParts, "rates"))
 	if err != nil {
@@ -94,7 +123,7 @@ func TestScaleOutTemporalJoinKill(t *testing.T) {
 	t.Cleanup(c.Close)
 	addr := c.ListenAddrs()[0]
 	dir := t.TempDir()
-	f := feedTemporalJoin(t, addr)
+	f := feedTemporalJoin(t, addr, upsert)
 	sql := script(addr,
 		`SET 'sluice.scale-out.enabled' = 'true';`,
 		`SET 'pipeline.name' = 'temporal-job';`,
@@ -105,8 +134,7 @@ func TestScaleOutTemporalJoinKill(t *testing.T) {
   'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
 		`CREATE TABLE rates (k BIGINT, rate BIGINT, rt TIMESTAMP(3), WATERMARK FOR rt AS rt - INTERVAL '1' SECOND,
   PRIMARY KEY (k) NOT ENFORCED) WITH (
-  'connector' = 'kafka', 'topic' = 'rates', 'properties.bootstrap.servers' = 'ADDR',
-  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
+  `+rates+`);`,
 		`CREATE TABLE priced (id BIGINT, rate BIGINT) WITH (
   'connector' = 'kafka', 'topic' = 'priced', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
 		`INSERT INTO priced SELECT o.id, r.rate FROM orders AS o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r
@@ -118,7 +146,7 @@ func TestScaleOutTemporalJoinKill(t *testing.T) {
 	killedAt := time.Now()
 	time.Sleep(5 * time.Second)
 	n := f.end()
-	want := temporalJoinWant(n)
+	want := temporalJoinWant(n, upsert)
 	padded := 0
 	for k := range want {
 		if k[len(k)-1] == '-' {

@@ -52,6 +52,9 @@ type scaleOutBranch struct {
 	pre  []*planner.Calc // the scan's side first
 	src  *kafka.GroupSource
 	out  changelog.Output // the branch's Calcs and what follows them (set by member.prepare)
+	// changelog: the scan may be an upsert-kafka table or a changelog format (a temporal join's versioned
+	// table, scaleout_temporal_upsert.go).
+	changelog bool
 }
 
 // scaleOutEnabled reports whether the session runs INSERTs as scale-out members.
@@ -317,7 +320,11 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 		return refuse("supports %s; %v", scaleOutShape, err)
 	}
 	for _, b := range p.branches {
-		if b.src, err = kafka.NewGroupSource(b.scan.Source); err != nil {
+		newSource := kafka.NewGroupSource
+		if b.changelog {
+			newSource = kafka.NewGroupChangelogSource
+		}
+		if b.src, err = newSource(b.scan.Source); err != nil {
 			return refuse("supports %s; %v", scaleOutShape, err)
 		}
 		if f := p.branches[0].src; b.src.ConnKey() != f.ConnKey() {
@@ -371,6 +378,9 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 			return refuse("'table.exec.state.ttl' cannot be used with a scale-out temporal join: it does not expire the join's state (nor does the P=1 join; its state is bounded by the watermark); RESET 'table.exec.state.ttl'")
 		}
 		m.sideTypes = [2][]types.Type{fieldTypes(p.tmp.join.Left.Fields()), fieldTypes(p.tmp.join.Right.Fields())}
+		if p.tmp.norm != nil { // the repartitioned versioned rows are the normalize's input (scaleout_temporal_upsert.go)
+			m.sideTypes[1] = fieldTypes(p.tmp.norm.Input.Fields())
+		}
 	}
 	var idle *time.Duration // of a plan with watermarks: a window aggregate, an interval or a temporal join
 	idleSet := false

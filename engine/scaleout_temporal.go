@@ -9,6 +9,7 @@ import (
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/state"
 )
 
 // Scale-out event-time temporal joins (`o JOIN r FOR SYSTEM_TIME AS OF o.rowtime ON o.k = r.k`, inner or
@@ -34,7 +35,13 @@ import (
 type scaleOutTemporal struct {
 	join *planner.TemporalJoin
 	wm   [2]*planner.WatermarkAssigner
-	mid  [2][]*planner.Calc // between each side's WATERMARK and the join, the WATERMARK's side first
+	mid  [2][]*planner.Calc // between each side's WATERMARK and the join (or the normalize), the WATERMARK's side first
+	// norm is the ChangelogNormalize of an upsert-kafka versioned table, run in stage 2 before the Calcs
+	// post and the join's versioned input; repKeys are the normalize's input columns that the versioned
+	// side is repartitioned by (the join's right keys, scaleout_temporal_upsert.go).
+	norm    *planner.ChangelogNormalize
+	post    []*planner.Calc
+	repKeys []int
 	// idle is the tables' 'scan.watermark.idle-timeout' when idleSet, else the session's
 	// 'table.exec.source.idle-timeout' (submitScaleOut); 0: source partitions never go idle.
 	idle    time.Duration
@@ -50,7 +57,10 @@ func cutScaleOutTemporal(p *scaleOutPlan, j *planner.TemporalJoin, root planner.
 		side := [2]string{"probe (left)", "versioned (right)"}[i]
 		n := calcsDown(in, &tj.mid[i])
 		if cn, ok := n.(*planner.ChangelogNormalize); ok && i == 1 {
-			return nil, fmt.Errorf("the temporal join's versioned table is read through %s (an 'upsert-kafka' table): scale-out reads insert-only 'kafka' tables; declare the versioned table as a 'kafka' table in an insert-only format, each row a new version of its PRIMARY KEY", cn.Describe())
+			var err error
+			if n, err = tj.cutNormalize(cn); err != nil { // scaleout_temporal_upsert.go
+				return nil, err
+			}
 		}
 		wa, ok := n.(*planner.WatermarkAssigner)
 		if !ok {
@@ -74,7 +84,9 @@ func cutScaleOutTemporal(p *scaleOutPlan, j *planner.TemporalJoin, root planner.
 				return nil, fmt.Errorf("table '%s' sets 'scan.watermark.alignment.group': a scale-out temporal join does not align watermarks; remove the option", scan.Table.Name)
 			}
 		}
-		p.branches = append(p.branches, &scaleOutBranch{scan: scan, pre: pre})
+		// The versioned table may be a changelog (an upsert-kafka table, a changelog format): the exec
+		// temporal join takes +I/+U as versions, -D as the end of its key's version, and ignores -U.
+		p.branches = append(p.branches, &scaleOutBranch{scan: scan, pre: pre, changelog: i == 1})
 	}
 	lt, rt := fieldTypes(j.Left.Fields()), fieldTypes(j.Right.Fields())
 	for i := range j.LeftKeys {
@@ -105,6 +117,9 @@ func (m *member) setupTemporal(counts map[string]int32) {
 func (m *member) temporalStage1(side int) changelog.Output {
 	tj := m.plan.tmp
 	keys := [2][]int{tj.join.LeftKeys, tj.join.RightKeys}[side]
+	if side == 1 && tj.norm != nil {
+		keys = tj.repKeys
+	}
 	var out changelog.Output = &joinRepartitioner{m: m, side: side, keys: keys}
 	for i := len(tj.mid[side]) - 1; i >= 0; i-- {
 		c := tj.mid[side][i]
@@ -120,11 +135,20 @@ func (m *member) newTemporalPart() (*winPart, error) {
 	j := m.plan.tmp.join
 	cfg := exec.TemporalJoinConfig{LeftKeys: j.LeftKeys, RightKeys: j.RightKeys, LeftTime: j.LeftTime, RightTime: j.RightTime,
 		LeftTypes: m.sideTypes[0], RightTypes: m.sideTypes[1], Outer: j.Outer}
+	if m.plan.tmp.norm != nil {
+		cfg.RightTypes = fieldTypes(j.Right.Fields())
+	}
 	ii := &intervalInputs{}
 	ii.in[0], ii.in[1] = exec.NewTemporalJoin(cfg, m.postOutput())
-	snap := exec.StateOf(ii.in[0])
+	var snap state.Snapshotter = exec.StateOf(ii.in[0])
 	if ii.keyed = exec.TemporalKeyedOf(ii.in[0]); snap == nil || ii.keyed == nil {
 		return nil, fmt.Errorf("internal error: the temporal join has no state snapshots")
+	}
+	if m.plan.tmp.norm != nil {
+		var err error
+		if snap, err = m.normalizeVersions(ii, snap); err != nil { // scaleout_temporal_upsert.go
+			return nil, err
+		}
 	}
 	ii.keyed.TrackChanges()
 	return &winPart{agg: ii, snap: snap, srcWM: map[uint32]int64{}, idle: map[uint32]bool{}, applied: math.MinInt64, last: map[string][]byte{}}, nil

@@ -250,10 +250,10 @@ CREATE TABLE counts (k BIGINT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH (
   'key.format' = 'json', 'value.format' = 'json');
 `, "ADDR", addr)
 	for _, c := range []struct{ name, stmts, want string }{
-		{"changelog versioned table", `INSERT INTO priced SELECT o.id, o.k, r.rate FROM orders AS o JOIN rates_cdc FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k`,
+		{"changelog probe table", `INSERT INTO priced SELECT o.k, o.k, r.rate FROM rates_cdc AS o JOIN rates FOR SYSTEM_TIME AS OF o.rt AS r ON o.k = r.k`,
 			"kafka table 'rates_cdc' has the changelog format 'debezium-json'; scale-out reads insert-only formats"},
-		{"upsert versioned table", `INSERT INTO priced SELECT o.id, o.k, r.rate FROM orders AS o JOIN rates_up FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k`,
-			"the temporal join's versioned table is read through ChangelogNormalize(key=[k]) (an 'upsert-kafka' table): scale-out reads insert-only 'kafka' tables"},
+		{"upsert versioned table joined on a column outside its key", `INSERT INTO priced SELECT o.id, o.k, r.rate FROM orders AS o JOIN rates_up FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k AND o.id = r.rate`,
+			"the temporal join's versioned table is an upsert table read through ChangelogNormalize(key=[k]), and the join key 'rate' is not one of its PRIMARY KEY columns (k): a scale-out member partitions the versioned rows by the join key, so every join key on the versioned side must be a PRIMARY KEY column; join on the PRIMARY KEY columns only"},
 		{"state ttl", `SET 'table.exec.state.ttl' = '1 h';
 INSERT INTO priced SELECT o.id, o.k, r.rate FROM orders AS o JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k`,
 			"'table.exec.state.ttl' cannot be used with a scale-out temporal join: it does not expire the join's state (nor does the P=1 join; its state is bounded by the watermark); RESET 'table.exec.state.ttl'"},

@@ -69,6 +69,9 @@ type normalize struct {
 	// msgCols are taken from the delete message in -D rows (see WithMessageColumns).
 	msgCols []int
 	ttl     stateTTL
+	// changed: the keys whose entry changed since SnapshotChanged (normalize_keyed.go), when TrackChanges
+	// was called.
+	changed map[string]struct{}
 }
 
 // normRow is a key's last row and, with a TTL, when it was written (Unix ms).
@@ -94,6 +97,7 @@ func (n *normalize) Push(b *changelog.Batch) error {
 			if !ok {
 				row := changelog.CopyVals(r.Vals)
 				n.state[string(n.kbuf)] = normRow{vals: row, touched: now}
+				n.noteKey()
 				if !n.batch {
 					n.ob.Append(changelog.Insert, row)
 				}
@@ -104,6 +108,7 @@ func (n *normalize) Push(b *changelog.Batch) error {
 			}
 			row := changelog.CopyVals(r.Vals)
 			n.state[string(n.kbuf)] = normRow{vals: row, touched: now}
+			n.noteKey()
 			if !n.batch {
 				n.ob.Append(changelog.UpdateBefore, old)
 				n.ob.Append(changelog.UpdateAfter, row)
@@ -113,6 +118,7 @@ func (n *normalize) Push(b *changelog.Batch) error {
 				continue
 			}
 			delete(n.state, string(n.kbuf))
+			n.noteKey()
 			if !n.batch {
 				if len(n.msgCols) > 0 {
 					old = changelog.CopyVals(old)

@@ -30,13 +30,25 @@ type GroupSource struct {
 // 'topic' list (not 'topic-pattern'), unbounded, with 'scan.startup.mode' 'earliest-offset' or
 // 'group-offsets' (the job's own group's offsets, else the earliest).
 func NewGroupSource(src connectors.Source) (*GroupSource, error) {
+	return newGroupSource(src, false)
+}
+
+// NewGroupChangelogSource is NewGroupSource for a table whose rows may be a changelog: an 'upsert-kafka'
+// table (upserts, and deletes from tombstones with NULL value fields) or a 'kafka' table in a changelog
+// format (debezium-json, canal-json, maxwell-json). The scale-out member is responsible for the changelog's
+// semantics (a temporal join's versioned table: engine/scaleout_temporal_upsert.go).
+func NewGroupChangelogSource(src connectors.Source) (*GroupSource, error) {
+	return newGroupSource(src, true)
+}
+
+func newGroupSource(src connectors.Source, changelogOK bool) (*GroupSource, error) {
 	s, ok := src.(*source)
 	if !ok {
 		return nil, fmt.Errorf("the source is not a 'kafka' table")
 	}
 	c := s.cfg
 	switch {
-	case c.upsert:
+	case c.upsert && !changelogOK:
 		return nil, fmt.Errorf("kafka table '%s' is an 'upsert-kafka' table; scale-out reads insert-only 'kafka' tables", c.table.Name)
 	case s.pattern != nil:
 		return nil, fmt.Errorf("kafka table '%s' uses 'topic-pattern'; scale-out needs a fixed 'topic' list", c.table.Name)
@@ -45,7 +57,7 @@ func NewGroupSource(src connectors.Source) (*GroupSource, error) {
 	case s.start.mode != modeEarliest && s.start.mode != modeGroup:
 		return nil, fmt.Errorf("kafka table '%s': 'scan.startup.mode' = '%s' is not supported with scale-out: a scale-out job starts from its own consumer group's offsets, else from the earliest offset ('earliest-offset' or 'group-offsets')", c.table.Name, s.start.mode)
 	}
-	if _, cl := c.value.Decoder.(formats.ChangelogDecoder); cl {
+	if _, cl := c.value.Decoder.(formats.ChangelogDecoder); cl && !changelogOK {
 		return nil, fmt.Errorf("kafka table '%s' has the changelog format '%s'; scale-out reads insert-only formats", c.table.Name, c.value.Identifier)
 	}
 	keyDec, valDec, err := s.decoders(0)
