@@ -89,6 +89,8 @@ func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 			op, err = NewRoutedWindowAgg(cfg, 1, []int{2}, out)
 		case "slice":
 			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Tumble, Size: 10_000}, 0, 1, out)
+		case "hop":
+			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Hop, Size: 10_000, Slide: 5_000}, 0, 1, out)
 		case "session":
 			op, err = NewSessionWindowAgg(cfg, WindowSpec{Kind: Session, Size: 4_000}, 0, 1, out)
 		}
@@ -193,6 +195,28 @@ func TestUnalignedRescaleFloors(t *testing.T) {
 }
 
 func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
+	t.Helper()
+	w, got, want, wantLate, after := cutWithWatermarks(t, kind, from, block)
+	// restored at another parallelism
+	res := newFloorRun(t, kind, to, -1)
+	if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
+		t.Fatal(err)
+	}
+	res.run()
+	after(t, res)
+	got = append(got, res.rows()...)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("restored at %d (taken at %d):\n got %v\nwant %v", to, from, got, want)
+	}
+	if late := LateRows(res.x.State()); late != wantLate {
+		t.Fatalf("late rows %d, want %d", late, wantLate)
+	}
+}
+
+// cutWithWatermarks runs the job of testRescaleFloors uninterrupted (want: its output, sorted, and late rows)
+// and with an unaligned checkpoint (w: its state; got: what was emitted before the cut).
+func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWriter, got, want []string, wantLate int64, after func(*testing.T, *floorRun)) {
 	// users of the slow subtask and of the others
 	probe := newFloorRun(t, kind, from, -1)
 	var slow, fast []int64
@@ -234,7 +258,7 @@ func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 		}
 	}
 	// after the cut (what the restored source sends again): late rows of every user, new windows, the end
-	after := func(t *testing.T, r *floorRun) {
+	after = func(t *testing.T, r *floorRun) {
 		r.push(t, rowsAt(all, 10_000)...)
 		r.push(t, rowsAt(all, 30_000)...)
 		r.watermark(t, 35_000)
@@ -249,9 +273,9 @@ func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 	before(t, ref)
 	ref.unblock()
 	after(t, ref)
-	want := ref.rows()
+	want = ref.rows()
 	slices.Sort(want)
-	wantLate := LateRows(ref.x.State())
+	wantLate = LateRows(ref.x.State())
 
 	// the job with an unaligned checkpoint, cut while the slow subtask had rows and a watermark in flight
 	cut := newFloorRun(t, kind, from, block)
@@ -268,11 +292,10 @@ func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 	if err := cut.x.WaitBarrier(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var w entryWriter
 	if err := StateOf(cut.x.State()).SnapshotState(&w); err != nil {
 		t.Fatal(err)
 	}
-	got := cut.rows() // emitted before the cut
+	got = cut.rows() // emitted before the cut
 	cut.x.ReleaseBarrier()
 	cut.cancel()
 	<-cut.done
@@ -280,19 +303,62 @@ func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 		t.Fatalf("the barrier overtook %d watermarks, %d items written; want a watermark and rows", c.Watermark-c0.Watermark, c.Written-c0.Written)
 	}
 
-	// restored at another parallelism
-	res := newFloorRun(t, kind, to, -1)
+	return w, got, want, wantLate, after
+}
+
+// TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (HOP slices: their
+// state holds windows that fired and windows that did not) keeps the refusal of channel state with watermarks
+// at another parallelism, naming the parallelism to restore at; at the same one it restores.
+func TestUnalignedRescaleFloorsRefused(t *testing.T) {
+	w, _, _, _, _ := cutWithWatermarks(t, "hop", 2, 1)
+	err := StateOf(newFloorRun(t, "hop", 1, -1).x.State()).RestoreState(entriesReader(w.es))
+	if err == nil || !strings.Contains(err.Error(), "holds watermarks in flight to its 2 keyed subtasks") || !strings.Contains(err.Error(), "restores only at that parallelism (here 1): restore it at 2") {
+		t.Fatalf("hop restored at 1: %v", err)
+	}
+	if err := StateOf(newFloorRun(t, "hop", 2, -1).x.State()).RestoreState(entriesReader(w.es)); err != nil {
+		t.Fatalf("hop restored at 2: %v", err)
+	}
+}
+
+// TestUnalignedRescaleFloorsCheckpoint: a checkpoint taken while restored subtasks hold floors records every
+// key group's fired watermark (writeFloors), and a restore of it at another parallelism installs them
+// (restoreFloors): each new subtask resumes from the lowest of its key groups and keeps the others as floors.
+func TestUnalignedRescaleFloorsCheckpoint(t *testing.T) {
+	w, _, _, _, _ := cutWithWatermarks(t, "window", 2, 1)
+	res := newFloorRun(t, "window", 1, -1)
 	if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
 		t.Fatal(err)
 	}
-	res.run()
-	after(t, res)
-	got = append(got, res.rows()...)
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Fatalf("restored at %d (taken at %d):\n got %v\nwant %v", to, from, got, want)
+	var w2 entryWriter
+	if err := res.x.writeFloors(nil, &w2); err != nil || len(w2.es) != 1 {
+		t.Fatalf("floors written: %v, %v", w2.es, err)
 	}
-	if late := LateRows(res.x.State()); late != wantLate {
-		t.Fatalf("late rows %d, want %d", late, wantLate)
+	_, fired, err := takeFloors(w2.es, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for g, wm := range fired {
+		want := int64(15_000) // the fast subtask's key groups fired the windows ending at 10 s
+		if Subtask(g, 128, 2) == 1 {
+			want = minWatermark // the slow one fired none
+		}
+		if wm != want {
+			t.Fatalf("key group %d: fired %d, want %d", g, wm, want)
+		}
+	}
+	again := newFloorRun(t, "window", 2, -1)
+	if err := again.x.restoreFloors(&floorSource{saved: fired}); err != nil {
+		t.Fatal(err)
+	}
+	for k, s := range again.x.subs {
+		op := StateOf(s.op).(floorable)
+		if k == 0 && (op.firedWM() != 15_000 || s.floors != nil) || k == 1 && (op.firedWM() != minWatermark || s.floors == nil || s.floors.hasKG) {
+			t.Fatalf("subtask %d: fired %d, floors %v", k, op.firedWM(), s.floors)
+		}
+	}
+	// a damaged entry is an error
+	bad := []stateEntry{{ns: nsChannel, key: []byte{4}, value: w2.es[0].value[:len(w2.es[0].value)-1]}}
+	if _, _, err := takeFloors(bad, 128); err == nil {
+		t.Fatal("damaged floors entry decoded")
 	}
 }
