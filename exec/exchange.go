@@ -121,6 +121,10 @@ type xSub struct {
 	// and the channel state of a restored checkpoint, replayed before the queue
 	overtaken []xItem
 	restored  []xItem
+	// restored at another parallelism from channel state holding watermarks: the key groups' fired
+	// watermarks (exchange_unaligned_rescale_floor.go; floors under Exchange.mu, read by its subtask)
+	floors    *xFloors
+	floorBase int64
 }
 
 // NewExchange builds n keyed subtasks. mk builds subtask k's operator in front of outs[k] and returns its
@@ -287,6 +291,11 @@ func (x *Exchange) handle(s *xSub, it xItem) (err error) {
 			err = fmt.Errorf("internal error: %v", r)
 		}
 	}()
+	if s.floors != nil {
+		if done, err := x.handleFloored(s, it); done || err != nil { // exchange_unaligned_rescale_floor.go
+			return err
+		}
+	}
 	switch it.kind {
 	case xRows:
 		return s.ins[it.side][it.from].Push(&it.b.batch)

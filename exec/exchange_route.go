@@ -217,6 +217,11 @@ func (s *ExchangeSender) route(b *changelog.Batch) {
 
 // owner returns the subtask owning vals by its encoded key.
 func (s *ExchangeSender) owner(vals []types.Value) int {
+	return Subtask(s.keyGroup(vals), s.x.maxPar, len(s.x.subs))
+}
+
+// keyGroup returns the key group of vals by its encoded key.
+func (s *ExchangeSender) keyGroup(vals []types.Value) int {
 	sd := s.sd
 	s.keyBuf = s.keyBuf[:0]
 	if sd.NullKey {
@@ -230,7 +235,7 @@ func (s *ExchangeSender) owner(vals []types.Value) int {
 	if len(s.keyBuf) == 0 {
 		s.keyBuf = appendGroupKey(s.keyBuf, vals, sd.Keys, sd.KeyTypes)
 	}
-	return Subtask(state.KeyGroup(s.keyBuf, s.x.maxPar), s.x.maxPar, len(s.x.subs))
+	return state.KeyGroup(s.keyBuf, s.x.maxPar)
 }
 
 // PushColumns routes a columnar batch. When the subtasks' operators take columns (vec.Accepts of their

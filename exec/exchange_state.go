@@ -46,6 +46,9 @@ func (e *exchangeState) SnapshotState(w state.Writer) error {
 	if err == nil && b != nil && b.unaligned {
 		err = e.x.writeChannels(b, w) // exchange_unaligned.go: the items the barriers overtook
 	}
+	if err == nil {
+		err = e.x.writeFloors(b, w) // exchange_unaligned_rescale_floor.go
+	}
 	return err
 }
 
@@ -54,19 +57,37 @@ func (e *exchangeState) RestoreState(r state.Reader) error {
 	if err != nil {
 		return err
 	}
-	chans, metas, unions, err := readMetas(chans, len(e.ops)) // exchange_unaligned_meta.go
+	chans, saved, err := takeFloors(chans, e.x.maxPar) // exchange_unaligned_rescale_floor.go
 	if err != nil {
 		return err
 	}
-	if err := e.x.restoreUnions(unions); err != nil {
+	chans, metas, unions, old, err := readMetas(chans, len(e.ops)) // exchange_unaligned_meta.go
+	if err != nil {
 		return err
+	}
+	fs := &floorSource{old: old, saved: saved}
+	for _, m := range es {
+		if m.ns == nsMeta && len(m.key) == 0 {
+			fs.meta0 = m.value
+			break
+		}
+	}
+	if len(unions) == len(e.ops) {
+		if err := e.x.restoreUnions(unions); err != nil {
+			return err
+		}
+	} else {
+		fs.unions = unions // taken at another parallelism
 	}
 	if err := restoreSubtasksMetas(e.ops, func(key []byte) int {
 		return Subtask(state.KeyGroup(key, e.x.maxPar), e.x.maxPar, len(e.ops))
 	}, entriesReader(es), metas); err != nil {
 		return err
 	}
-	return e.x.restoreChannels(chans)
+	if err := e.x.restoreChannels(chans, fs); err != nil {
+		return err
+	}
+	return e.x.restoreFloors(fs)
 }
 
 // snapshotSubtasks writes the state of a keyed operator's subtasks as one operator's: the operator-wide

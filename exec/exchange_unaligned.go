@@ -207,8 +207,10 @@ func splitChannelState(r state.Reader) (es, chans []stateEntry, err error) {
 
 var errChannelState = fmt.Errorf("%w: the channel state of an unaligned checkpoint does not decode", state.ErrCorrupt)
 
-// restoreChannels hands each subtask its part of the restored channel state (replayed by its loop first).
-func (x *Exchange) restoreChannels(chans []stateEntry) error {
+// restoreChannels hands each subtask its part of the restored channel state (replayed by its loop first);
+// fs: the old subtasks' fired watermarks, for a restore at another parallelism
+// (exchange_unaligned_rescale_floor.go).
+func (x *Exchange) restoreChannels(chans []stateEntry, fs *floorSource) error {
 	if len(chans) == 0 {
 		return nil
 	}
@@ -236,6 +238,7 @@ func (x *Exchange) restoreChannels(chans []stateEntry) error {
 		rescaled = rescaled || old[i] != uint64(sd.Senders)
 	}
 	var all [][]xItem // with rescaled: per old subtask, its items (exchange_unaligned_rescale.go)
+	wms := false      // with rescaled: a watermark is in flight
 	for _, e := range chans[1:] {
 		if len(e.key) < 2 || e.key[0] != 1 || len(e.value) == 0 || e.value[0] != stateVersion {
 			return errChannelState
@@ -249,16 +252,26 @@ func (x *Exchange) restoreChannels(chans []stateEntry) error {
 			return err
 		}
 		if rescaled {
-			if slices.ContainsFunc(items, func(it xItem) bool { return it.kind == xWatermark }) {
-				return rescaledWatermarkRefused(nums, x)
-			}
+			wms = wms || slices.ContainsFunc(items, func(it xItem) bool { return it.kind == xWatermark })
 			all = append(all, items)
 			continue
 		}
 		x.subs[k].restored = append(x.subs[k].restored, items...)
 	}
+	if rescaled && wms && nums[0] != 1 {
+		// the old subtasks fired up to different watermarks (one old subtask: every new one has its entry)
+		if nums[0] == uint64(len(x.subs)) {
+			return rescaledWatermarkRefused(nums, x) // the senders changed: the unions do not fit
+		}
+		if err := x.floorsAtRescale(nums, fs); err != nil {
+			return err
+		}
+	}
 	if rescaled {
 		x.redistribute(all, int(nums[0]))
+	}
+	if rescaled && wms && fs != nil {
+		x.replayWatermarks(all, old, fs.unions) // exchange_unaligned_rescale.go
 	}
 	return nil
 }

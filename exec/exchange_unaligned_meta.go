@@ -74,8 +74,11 @@ func writeMetas(metas [][]stateEntry, w state.Writer) error {
 }
 
 // readMetas takes the per-subtask operator-wide entries and union watermarks out of an exchange's channel
-// state: per subtask of n (nil: none written, or the checkpoint was taken at another parallelism).
-func readMetas(chans []stateEntry, n int) (rest []stateEntry, metas [][]stateEntry, unions [][][]int64, err error) {
+// state: per subtask of n (nil: none written, or the checkpoint was taken at another parallelism). Taken at
+// another parallelism, the operator-wide entries are in old instead, per subtask it was taken at (the first
+// one's is not there: it is the operator's own), and the union watermarks per subtask it was taken at
+// (exchange_unaligned_rescale_floor.go).
+func readMetas(chans []stateEntry, n int) (rest []stateEntry, metas [][]stateEntry, unions [][][]int64, old [][]stateEntry, err error) {
 	subs := -1
 	if len(chans) > 0 && len(chans[0].key) == 1 && chans[0].key[0] == 0 && len(chans[0].value) > 1 {
 		if v, k := binary.Uvarint(chans[0].value[1:]); k > 0 {
@@ -91,46 +94,50 @@ func readMetas(chans []stateEntry, n int) (rest []stateEntry, metas [][]stateEnt
 		if e.key[0] == 3 {
 			sides, err := decodeUnions(e.value)
 			if err != nil || kn <= 0 || subs < 0 || k >= uint64(subs) {
-				return nil, nil, nil, errChannelState
+				return nil, nil, nil, nil, errChannelState
 			}
-			if subs == n {
-				if unions == nil {
-					unions = make([][][]int64, n)
-				}
-				unions[k] = sides
+			if unions == nil {
+				unions = make([][][]int64, subs) // at another parallelism: the old subtasks'
 			}
+			unions[k] = sides
 			continue
 		}
 		if kn <= 0 || len(e.value) == 0 || e.value[0] != stateVersion || subs < 0 || k >= uint64(subs) {
-			return nil, nil, nil, errChannelState
+			return nil, nil, nil, nil, errChannelState
 		}
 		src := e.value[1:]
 		cnt, cn := binary.Uvarint(src)
 		if cn <= 0 || cnt > uint64(len(src)) {
-			return nil, nil, nil, errChannelState
+			return nil, nil, nil, nil, errChannelState
 		}
 		src = src[cn:]
 		var ms []stateEntry
 		for range cnt {
 			l, ln := binary.Uvarint(src)
 			if ln <= 0 || l > uint64(len(src)-ln) {
-				return nil, nil, nil, errChannelState
+				return nil, nil, nil, nil, errChannelState
 			}
 			ms = append(ms, stateEntry{ns: nsMeta, value: src[ln : ln+int(l)]})
 			src = src[ln+int(l):]
 		}
 		if len(src) != 0 {
-			return nil, nil, nil, errChannelState
+			return nil, nil, nil, nil, errChannelState
 		}
 		if subs != n {
-			continue // restored at another parallelism: every subtask gets the first one's
+			// restored at another parallelism: every subtask gets the first one's (and floors,
+			// exchange_unaligned_rescale_floor.go)
+			if old == nil {
+				old = make([][]stateEntry, subs)
+			}
+			old[k] = ms
+			continue
 		}
 		if metas == nil {
 			metas = make([][]stateEntry, n)
 		}
 		metas[k] = ms
 	}
-	return rest, metas, unions, nil
+	return rest, metas, unions, old, nil
 }
 
 // withMetas returns subtask i's entries per with its operator-wide entries replaced by ms (in place of the

@@ -9,11 +9,13 @@ import "fmt"
 // for a side that deals rows), in the order of the old items: all rows of a key were in one old subtask, in
 // channel order, and stay in that order. A row goes to the new union input of its old sender modulo the new
 // number of senders (rows only count there; the channels' watermarks and ends come from the restored sources).
-// A checkpoint whose channel state holds watermarks is refused at another parallelism: its subtasks took
-// their barriers after different watermarks (the one behind had the newer one in flight), so their
-// operator-wide entries (fired watermark, exchange_unaligned_meta.go) differ, and a new subtask owning key
-// groups of several old ones has no single watermark that neither drops their in-flight rows as late nor
-// re-opens windows another one fired.
+// When the channel state holds watermarks, the subtasks took their barriers after different watermarks (the
+// one behind had the newer one in flight), so their operator-wide entries (fired watermark,
+// exchange_unaligned_meta.go) differ, and a new subtask owning key groups of several old ones has no single
+// watermark that neither drops their in-flight rows as late nor re-opens windows another one fired: it
+// resumes from the lowest and keeps every key group's own as a floor (exchange_unaligned_rescale_floor.go),
+// and the watermarks in flight are queued behind the rows (replayWatermarks). Operators that cannot take
+// floors refuse such a restore (rescaledWatermarkRefused).
 
 // redistribute hands the new subtasks the rows of old's items (per old subtask, in queue order) taken at
 // subs subtasks.
@@ -72,4 +74,52 @@ func (x *Exchange) RestoredInFlight() (rows, takenAt int) {
 func rescaledWatermarkRefused(nums []uint64, x *Exchange) error {
 	return fmt.Errorf("this unaligned checkpoint ('execution.checkpointing.unaligned.enabled') holds watermarks in flight to its %d keyed subtasks, which took their barriers at different event times; it restores only at that parallelism (here %d): restore it at %d, take a savepoint there (savepoints are always aligned) and restore that one at the new parallelism",
 		nums[0], len(x.subs), nums[0])
+}
+
+// replayWatermarks queues for every new subtask, behind the rows of the old channel state (redistribute),
+// the watermark each channel had reached once every old subtask processed its channel state: per channel the
+// highest of the old subtasks' union watermarks at the cut (unions, per old subtask) and of the channel's
+// watermarks in flight (all). A subtask then fires the windows the old ones had fired by then before any
+// new input, as the job would have without the restore (rows the restored sources send for a key group that
+// was behind are late as they would have been). Only when no side's senders changed (a channel is the same
+// one before and after; otherwise the restored sources' watermarks come first).
+func (x *Exchange) replayWatermarks(all [][]xItem, senders []uint64, unions [][][]int64) {
+	for side, sd := range x.sides {
+		if senders[side] != uint64(sd.Senders) {
+			return
+		}
+	}
+	wms := make([][]int64, len(x.sides))
+	for side, sd := range x.sides {
+		wms[side] = make([]int64, sd.Senders)
+		for c := range wms[side] {
+			wms[side][c] = minWatermark
+		}
+	}
+	for _, sides := range unions {
+		for side, ws := range sides {
+			if side >= len(wms) || len(ws) != len(wms[side])+1 {
+				continue
+			}
+			for c, wm := range ws[:len(ws)-1] {
+				wms[side][c] = max(wms[side][c], wm)
+			}
+		}
+	}
+	for _, items := range all {
+		for _, it := range items {
+			if it.kind == xWatermark && it.wm > IdleWatermark && int(it.from) < len(wms[it.side]) {
+				wms[it.side][it.from] = max(wms[it.side][it.from], it.wm)
+			}
+		}
+	}
+	for _, s := range x.subs {
+		for side, ws := range wms {
+			for c, wm := range ws {
+				if wm > IdleWatermark {
+					s.restored = append(s.restored, xItem{kind: xWatermark, side: uint8(side), from: int32(c), wm: wm})
+				}
+			}
+		}
+	}
 }

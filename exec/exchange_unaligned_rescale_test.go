@@ -30,14 +30,14 @@ func TestUnalignedRescaleRefusesWatermarks(t *testing.T) {
 		}
 		return x
 	}
-	if err := exchange(2).restoreChannels(chans(true)); err != nil {
+	if err := exchange(2).restoreChannels(chans(true), nil); err != nil {
 		t.Fatalf("same parallelism: %v", err)
 	}
-	err := exchange(3).restoreChannels(chans(true))
+	err := exchange(3).restoreChannels(chans(true), nil)
 	if err == nil || !strings.Contains(err.Error(), "restores only at that parallelism (here 3): restore it at 2") {
 		t.Fatalf("rescaled with a watermark in flight: %v", err)
 	}
-	if err := exchange(3).restoreChannels(chans(false)); err != nil {
+	if err := exchange(3).restoreChannels(chans(false), nil); err != nil {
 		t.Fatalf("rescaled, rows only: %v", err)
 	}
 }

@@ -181,6 +181,7 @@ type windowAgg struct {
 	minEnd  int64 // no open window ends before this (fire has nothing to do below it)
 	fired   int64 // the watermark up to which windows have fired
 	Late    int64
+	wmFloor // exchange_unaligned_rescale_floor.go
 	keyBuf  []byte
 	ob      changelog.Batch
 	arena   []types.Value
@@ -210,7 +211,7 @@ func (w *windowAgg) Push(b *changelog.Batch) error {
 		if end.IsNull() {
 			continue
 		}
-		if end.I-1 <= w.fired {
+		if end.I-1 <= w.fired || w.belowFloor(end.I-1) {
 			w.Late++
 			continue
 		}
@@ -326,6 +327,7 @@ type sessionAssigner struct {
 	minEnd    int64 // no open session ends before this (fire skips watermarks below it)
 	wm        int64
 	Late      int64
+	wmFloor   // exchange_unaligned_rescale_floor.go
 	kbuf      []byte
 	ob        changelog.Batch
 	arena     []types.Value
@@ -349,7 +351,7 @@ func (w *sessionAssigner) Push(b *changelog.Batch) error {
 			continue
 		}
 		t := w.wall(v)
-		if t+w.gap-1 <= w.wm {
+		if t+w.gap-1 <= w.wm || w.belowFloor(t+w.gap-1) {
 			w.Late++
 			continue
 		}

@@ -91,6 +91,7 @@ type sessionWindowAgg struct {
 	queue            sessionQueue             // every open session once, by queued; plus stale entries
 	fired            int64                    // the watermark up to which sessions have fired
 	Late             int64
+	wmFloor          // exchange_unaligned_rescale_floor.go
 	keyBuf           []byte
 	due              []dueSession
 	ob               changelog.Batch
@@ -132,7 +133,7 @@ func (w *sessionWindowAgg) Push(b *changelog.Batch) error {
 			continue
 		}
 		start, end := sv.I, ev.I
-		if end-1 <= w.fired {
+		if end-1 <= w.fired || w.belowFloor(end-1) {
 			w.Late++
 			continue
 		}

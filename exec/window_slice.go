@@ -158,6 +158,7 @@ type sliceWindowAgg struct {
 	next             int64                  // no window ends before next (fire skips watermarks below it)
 	fired            int64                  // the watermark up to which windows have fired
 	Late             int64
+	wmFloor          // exchange_unaligned_rescale_floor.go
 	keyBuf           []byte
 	ends             []int64
 	openEnds         []int64
@@ -211,7 +212,7 @@ func (w *sliceWindowAgg) Push(b *changelog.Batch) error {
 			continue
 		}
 		if cur == nil || end.I != curEnd {
-			if w.spec.lastWindowEnd(end.I)-1 <= w.fired {
+			if le := w.spec.lastWindowEnd(end.I) - 1; le <= w.fired || w.belowFloor(le) {
 				w.Late++
 				continue
 			}

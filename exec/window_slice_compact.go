@@ -212,7 +212,7 @@ func (w *sliceWindowAgg) pushCompact(b *changelog.Batch) error {
 			return w.Push(&rest)
 		}
 		if cur == nil || end.I != curEnd {
-			if w.spec.lastWindowEnd(end.I)-1 <= w.fired {
+			if le := w.spec.lastWindowEnd(end.I) - 1; le <= w.fired || w.belowFloor(le) {
 				w.Late++
 				cur = nil
 				continue

@@ -169,7 +169,7 @@ func (w *sliceWindowAgg) pushCompactColumns(b *vec.Batch) error {
 		}
 		end := endCol.I64[i]
 		if cur == nil || end != curEnd {
-			if w.spec.lastWindowEnd(end)-1 <= w.fired {
+			if le := w.spec.lastWindowEnd(end) - 1; le <= w.fired || w.belowFloor(le) {
 				w.Late++
 				cur = nil
 				continue
@@ -204,7 +204,7 @@ func (w *sliceWindowAgg) pushMapColumns(b *vec.Batch) error {
 		}
 		end := endCol.I64[i]
 		if cur == nil || end != curEnd {
-			if w.spec.lastWindowEnd(end)-1 <= w.fired {
+			if le := w.spec.lastWindowEnd(end) - 1; le <= w.fired || w.belowFloor(le) {
 				w.Late++
 				cur = nil
 				continue

@@ -1,0 +1,320 @@
+package exec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/vec"
+)
+
+// Channel state holding watermarks restored at another number of keyed subtasks. The old subtasks took their
+// barriers after different watermarks (one processed a watermark another still had in flight), so each had
+// fired its windows up to its own watermark: their operator-wide entries (the first subtask's in the
+// operator's state, the others' in the channel state, exchange_unaligned_meta.go) differ. A new subtask owns
+// key groups of several old ones. It resumes from the lowest of their fired watermarks (setFired: the rows of
+// the channel state of a key group behind are not late) and holds, per key group, the watermark its old
+// subtask had fired up to: a row of a key group ahead whose windows all end at or before that floor is late
+// (its window fired before the cut; the new subtask does not open it again). Restored state holds no window
+// a key group fired (a window's state goes when it fires), so firing is the same. The floors go once every
+// subtask's watermark passed the highest of them and no checkpoint is under way; until then a checkpoint
+// records every key group's fired watermark (key {4} in namespace nsChannel: the version, the number of key
+// groups, then per key group a varint), so a restore at any parallelism gets the floors again.
+//
+// The operators that take floors (floorable) drop late rows by the end of their window alone: the window
+// aggregates (per window, per slice of a TUMBLE window, per session) and the session window assigner. Others
+// (HOP and CUMULATE slices, whose state holds windows that fired and windows that did not; window joins,
+// ranks, OVER, MATCH_RECOGNIZE, interval joins...) keep the refusal (rescaledWatermarkRefused).
+
+// floorable is an operator that resumes from per-key-group fired watermarks.
+type floorable interface {
+	canFloor() bool
+	firedWM() int64             // the watermark up to which it fired
+	setFired(wm int64)          // resume from wm
+	setFloor(wm int64, on bool) // the rows pushed next are late at or behind wm as well (on)
+}
+
+// wmFloor is the floor of the rows pushed next, embedded in floorable operators.
+type wmFloor struct {
+	floorOn bool
+	floorWM int64
+}
+
+func (f *wmFloor) setFloor(wm int64, on bool) { f.floorOn, f.floorWM = on, wm }
+
+// belowFloor reports whether a row whose windows all end by t+1 is late by the floor.
+func (f *wmFloor) belowFloor(t int64) bool { return f.floorOn && t <= f.floorWM }
+
+func (w *windowAgg) canFloor() bool           { return true }
+func (w *windowAgg) firedWM() int64           { return w.fired }
+func (w *windowAgg) setFired(wm int64)        { w.fired = wm }
+func (w *sessionAssigner) canFloor() bool     { return true }
+func (w *sessionAssigner) firedWM() int64     { return w.wm }
+func (w *sessionAssigner) setFired(wm int64)  { w.wm = wm }
+func (w *sessionWindowAgg) canFloor() bool    { return true }
+func (w *sessionWindowAgg) firedWM() int64    { return w.fired }
+func (w *sessionWindowAgg) setFired(wm int64) { w.fired = wm }
+func (w *sliceWindowAgg) canFloor() bool      { return w.spec.Kind == Tumble }
+func (w *sliceWindowAgg) firedWM() int64      { return w.fired }
+func (w *sliceWindowAgg) setFired(wm int64)   { w.fired = wm }
+
+// xFloors is a new subtask's floors: per key group the watermark its old subtask had fired up to.
+type xFloors struct {
+	op    floorable
+	kg    []int64 // per key group (the subtask's own above its base; minWatermark elsewhere)
+	hasKG bool    // some key group of the subtask has a floor above its base
+	max   int64   // the highest fired watermark of all key groups: the floors go once the subtask passed it
+	snd   []*ExchangeSender
+	b     changelog.Batch
+	conv  *vec.RowConv
+}
+
+// floorSource is what a restore knows of the old subtasks' fired watermarks.
+type floorSource struct {
+	meta0 []byte         // the operator-wide entry in the operator's state (the first old subtask's)
+	old   [][]stateEntry // per old subtask its operator-wide entries (readMetas; nil: none)
+	saved []int64        // per key group, recorded by a checkpoint taken under floors (nil: none)
+	// per old subtask its union watermarks (readMetas; nil: none), when taken at another parallelism
+	unions [][][]int64
+}
+
+// firedOfMeta reads the fired watermark of a floorable operator's operator-wide entry (appendMeta, then the
+// watermark: putWindowMeta's layout, which every floorable operator writes).
+func firedOfMeta(meta []byte) (int64, bool) {
+	d, err := newStateDec(meta)
+	if err != nil {
+		return 0, false
+	}
+	d.str()
+	wm := d.varint()
+	return wm, d.err == nil
+}
+
+// floorsAtRescale installs the floors of channel state with watermarks taken at nums[0] subtasks, or returns
+// the refusal when the operators cannot take them.
+func (x *Exchange) floorsAtRescale(nums []uint64, fs *floorSource) error {
+	if fs == nil {
+		return rescaledWatermarkRefused(nums, x)
+	}
+	fired := fs.saved
+	if fired == nil {
+		if len(x.sides) != 1 || x.sides[0].Rebalance {
+			return rescaledWatermarkRefused(nums, x)
+		}
+		olds := int(nums[0])
+		per := make([]int64, olds)
+		for k := range per {
+			var meta []byte
+			switch {
+			case k == 0:
+				meta = fs.meta0
+			case k < len(fs.old) && len(fs.old[k]) == 1:
+				meta = fs.old[k][0].value
+			}
+			wm, ok := firedOfMeta(meta)
+			if !ok {
+				return rescaledWatermarkRefused(nums, x)
+			}
+			per[k] = wm
+		}
+		fired = make([]int64, x.maxPar)
+		for g := range fired {
+			fired[g] = per[Subtask(g, x.maxPar, olds)]
+		}
+	}
+	if !x.installFloors(fired) {
+		return rescaledWatermarkRefused(nums, x)
+	}
+	return nil
+}
+
+// installFloors gives every subtask the lowest fired watermark of its key groups and the floors of the
+// others (fired: per key group); false when an operator cannot take them (nothing changed then).
+func (x *Exchange) installFloors(fired []int64) bool {
+	if len(fired) != x.maxPar || len(x.sides) != 1 || x.sides[0].Rebalance {
+		return false
+	}
+	ops := make([]floorable, len(x.subs))
+	for i, s := range x.subs {
+		op, ok := StateOf(s.op).(floorable)
+		if !ok || !op.canFloor() {
+			return false
+		}
+		ops[i] = op
+	}
+	top := slices.Max(fired)
+	n := len(x.subs)
+	for j, s := range x.subs {
+		base := int64(changelog.MaxWatermark)
+		for g, wm := range fired {
+			if Subtask(g, x.maxPar, n) == j {
+				base = min(base, wm)
+			}
+		}
+		ops[j].setFired(base)
+		s.floorBase = base
+		if top <= base {
+			continue
+		}
+		f := &xFloors{op: ops[j], kg: make([]int64, x.maxPar), max: top}
+		for g, wm := range fired {
+			f.kg[g] = minWatermark
+			if Subtask(g, x.maxPar, n) == j && wm > base {
+				f.kg[g], f.hasKG = wm, true
+			}
+		}
+		x.mu.Lock()
+		s.floors = f
+		x.mu.Unlock()
+	}
+	return true
+}
+
+// handleFloored processes item it of subtask s under floors (done: it is processed).
+func (x *Exchange) handleFloored(s *xSub, it xItem) (done bool, err error) {
+	f := s.floors
+	switch it.kind {
+	case xRows:
+		if !f.hasKG {
+			return false, nil
+		}
+		return true, x.pushFloored(s, f, int(it.side), int(it.from), it.b.batch.Rows)
+	case xCols:
+		if !f.hasKG {
+			return false, nil
+		}
+		if f.conv == nil {
+			f.conv = &vec.RowConv{}
+		}
+		return true, x.pushFloored(s, f, int(it.side), int(it.from), f.conv.Rows(&it.b.cols.Batch).Rows)
+	case xWatermark:
+		err = s.ins[it.side][it.from].Watermark(it.wm)
+		if err == nil && f.op.firedWM() >= f.max {
+			x.mu.Lock()
+			if x.bar == nil { // a checkpoint under way writes the floors (writeFloors)
+				s.floors = nil
+			}
+			x.mu.Unlock()
+		}
+		return true, err
+	}
+	return false, nil
+}
+
+// pushFloored pushes rows into channel from of side, each run of rows of the same floor with that floor set.
+func (x *Exchange) pushFloored(s *xSub, f *xFloors, side, from int, rows []changelog.Row) error {
+	if len(f.snd) == 0 {
+		f.snd = make([]*ExchangeSender, len(x.sides))
+	}
+	if f.snd[side] == nil {
+		f.snd[side] = x.Sender(side, 0)
+	}
+	snd, in := f.snd[side], s.ins[side][from]
+	push := func(rs []changelog.Row, floor int64) error {
+		f.b.Rows = rs
+		f.op.setFloor(floor, floor != minWatermark)
+		err := in.Push(&f.b)
+		f.op.setFloor(0, false)
+		f.b.Rows = nil
+		return err
+	}
+	start, cur := 0, int64(minWatermark)
+	for i := range rows {
+		fl := f.kg[snd.keyGroup(rows[i].Vals)]
+		if i > start && fl != cur {
+			if err := push(rows[start:i], cur); err != nil {
+				return err
+			}
+			start = i
+		}
+		cur = fl
+	}
+	if start < len(rows) {
+		return push(rows[start:], cur)
+	}
+	return nil
+}
+
+// writeFloors writes every key group's fired watermark while a subtask holds floors (b: the checkpoint's
+// barrier, nil: none; the subtasks are idle, wait at it, or wrote their state at it).
+func (x *Exchange) writeFloors(b *xBarrierRun, w state.Writer) error {
+	x.mu.Lock()
+	held := slices.ContainsFunc(x.subs, func(s *xSub) bool { return s.floors != nil })
+	floors := make([]*xFloors, len(x.subs))
+	for i, s := range x.subs {
+		floors[i] = s.floors
+	}
+	var wms [][]int64
+	if b != nil && b.snaps != nil {
+		wms = slices.Clone(b.wms)
+	}
+	x.mu.Unlock()
+	if !held {
+		return nil
+	}
+	n := len(x.subs)
+	v := []byte{stateVersion}
+	v = binary.AppendUvarint(v, uint64(x.maxPar))
+	for g := range x.maxPar {
+		j := Subtask(g, x.maxPar, n)
+		s := x.subs[j]
+		var fired int64
+		if wms != nil && len(wms[j]) > 0 {
+			// state written at the barrier: fired up to its base or the watermark sent on then
+			fired = max(s.floorBase, wms[j][0])
+		} else if op, ok := StateOf(s.op).(floorable); ok {
+			fired = op.firedWM()
+		} else {
+			return nil
+		}
+		if f := floors[j]; f != nil {
+			fired = max(fired, f.kg[g])
+		}
+		v = binary.AppendVarint(v, fired)
+	}
+	return w.Put(nsChannel, []byte{4}, v)
+}
+
+// takeFloors takes the key groups' fired watermarks (writeFloors) out of an exchange's channel state.
+func takeFloors(chans []stateEntry, maxPar int) (rest []stateEntry, fired []int64, err error) {
+	for _, e := range chans {
+		if len(e.key) != 1 || e.key[0] != 4 {
+			rest = append(rest, e)
+			continue
+		}
+		if len(e.value) == 0 || e.value[0] != stateVersion {
+			return nil, nil, errChannelState
+		}
+		src := e.value[1:]
+		n, k := binary.Uvarint(src)
+		if k <= 0 || n != uint64(maxPar) {
+			return nil, nil, errChannelState
+		}
+		src = src[k:]
+		fired = make([]int64, maxPar)
+		for g := range fired {
+			wm, k := binary.Varint(src)
+			if k <= 0 {
+				return nil, nil, errChannelState
+			}
+			fired[g], src = wm, src[k:]
+		}
+		if len(src) != 0 {
+			return nil, nil, errChannelState
+		}
+	}
+	return rest, fired, nil
+}
+
+// restoreFloors installs the floors a checkpoint taken under floors recorded, unless restoreChannels did.
+func (x *Exchange) restoreFloors(fs *floorSource) error {
+	if fs.saved == nil || slices.ContainsFunc(x.subs, func(s *xSub) bool { return s.floors != nil }) {
+		return nil
+	}
+	if !x.installFloors(fs.saved) {
+		return fmt.Errorf("%w: the checkpoint holds per-key-group watermarks of an unaligned checkpoint restored at another parallelism, which these operators do not take", state.ErrCorrupt)
+	}
+	return nil
+}
