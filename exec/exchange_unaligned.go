@@ -53,14 +53,17 @@ type UnalignedCounts struct {
 	// subtasks (exchange_unaligned_keyed.go)
 	PerChannel int64
 	Cuts       int64 // subtasks of such exchanges that cut their state at a first barrier
+	// items taken out of such a subtask's queue (or a sender's unsent batches) ahead of their turn by a barrier
+	// posted ahead of it (exchange_unaligned_keyed_overtake.go)
+	Queued int64
 }
 
-var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks, unalignedPerChannel, unalignedCuts atomic.Int64
+var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks, unalignedPerChannel, unalignedCuts, unalignedQueued atomic.Int64
 
 // UnalignedTotals returns the totals so far.
 func UnalignedTotals() UnalignedCounts {
 	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load(), Watermark: unalignedWatermarks.Load(), PerChannel: unalignedPerChannel.Load(),
-		Cuts: unalignedCuts.Load()}
+		Cuts: unalignedCuts.Load(), Queued: unalignedQueued.Load()}
 }
 
 // CanUnalign reports whether the exchange's barriers can be unaligned: the subtasks' state is written by

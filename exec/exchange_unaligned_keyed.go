@@ -31,42 +31,38 @@ import "context"
 // union watermarks at the cut and every subtask's operator-wide entries are written as for the source sides,
 // exchange_unaligned_meta.go).
 
-// ukBarrier is subtask s receiving barrier item it of the current unaligned barrier b (perChannel).
-func (x *Exchange) ukBarrier(ctx context.Context, s *xSub, b *xBarrierRun, it xItem) error {
-	if s.cur == nil {
-		// the first barrier: the cut of the subtask's state
-		s.cur = b
-		s.ukLeft = s.live
-		if x.fromSources() {
-			s.ukLeft++
-		}
-		wms := unionWatermarks(s) // exchange_unaligned_meta.go
-		x.mu.Lock()
-		b.unions[s.idx] = wms
-		x.mu.Unlock()
-		if x.forward != nil {
-			if err := x.snapAt(ctx, b, s); err != nil {
-				return err
-			}
-			if err := x.forward(s.idx, b.id); err != nil {
-				return err
-			}
-		}
-		unalignedCuts.Add(1)
-	}
-	if it.from < 0 {
-		if !s.gotSrc {
-			s.gotSrc = true
-			s.ukLeft--
-		}
-	} else if !s.got[it.side][it.from] {
-		s.got[it.side][it.from] = true
-		s.ukLeft--
-	}
-	if s.ukLeft > 0 {
+// ukFirst cuts subtask s's state at the first barrier of unaligned barrier b it sees (nothing when it cut
+// there before): what it took out of its queue and has not processed is channel state.
+func (x *Exchange) ukFirst(ctx context.Context, s *xSub, b *xBarrierRun) error {
+	if s.cur != nil {
 		return nil
 	}
-	return x.ukTake(ctx, s)
+	s.cur = b
+	s.ukLeft = s.live
+	if x.fromSources() {
+		s.ukLeft++
+	}
+	for _, it := range s.ahead[s.head:] {
+		x.ukRecord(s, it) // exchange_unaligned_keyed_overtake.go
+		if it.kind == xEnd && x.aligned[it.side] && !s.got[it.side][it.from] {
+			s.got[it.side][it.from] = true // the end of a channel counts as its barrier
+			s.ukLeft--
+		}
+	}
+	wms := unionWatermarks(s) // exchange_unaligned_meta.go
+	x.mu.Lock()
+	b.unions[s.idx] = wms
+	x.mu.Unlock()
+	if x.forward != nil {
+		if err := x.snapAt(ctx, b, s); err != nil {
+			return err
+		}
+		if err := x.forward(s.idx, b.id); err != nil {
+			return err
+		}
+	}
+	unalignedCuts.Add(1)
+	return nil
 }
 
 // ukTake is subtask s taking the barrier whose channel state it completed. Without forward it waits until the
@@ -83,51 +79,16 @@ func (x *Exchange) ukTake(ctx context.Context, s *xSub) error {
 	return nil
 }
 
-// ukHolds records data item it of subtask s as channel state when its channel has not delivered the barrier
-// yet, and reports whether s holds it back (its output goes to the graph: everything after its first
-// barrier waits for the release). The end of a channel of a keyed side counts as its barrier.
-func (x *Exchange) ukHolds(s *xSub, it xItem) bool {
-	hold := x.forward == nil
+// ukHolds reports whether subtask s holds item it back while it has an unaligned barrier per channel (its
+// output goes to the graph: everything after its first barrier waits for the release). Channel state is
+// recorded when an item comes out of the queue (enter).
+func (x *Exchange) ukHolds(it xItem) bool {
 	switch it.kind {
 	case xRows, xCols, xWatermark, xEnd:
+		return x.forward == nil
 	case xTick:
-		return hold // a mini-batch flush would change the state after the cut
+		return x.forward == nil // a mini-batch flush would change the state after the cut
 	default:
-		return false // barriers (counted by barrier); no drain with unaligned barriers
+		return false // barriers of a checkpoint that gave up; no drain with unaligned barriers
 	}
-	keyed := x.aligned[it.side]
-	if keyed && s.got[it.side][it.from] || !keyed && s.gotSrc {
-		return hold // after the cut on its channel
-	}
-	b := s.cur
-	x.mu.Lock()
-	var ok bool
-	if b.chans[s.idx], ok = appendChannelItem(b.chans[s.idx], it); ok {
-		b.chanN[s.idx]++
-	}
-	x.mu.Unlock()
-	unalignedOvertaken.Add(1)
-	unalignedPerChannel.Add(1)
-	if it.kind == xEnd && keyed {
-		s.got[it.side][it.from] = true
-		if s.ukLeft--; s.ukLeft == 0 && !hold {
-			x.unmark(s)
-			x.mu.Lock()
-			b.take(s.idx)
-			x.mu.Unlock()
-		}
-	}
-	return hold
-}
-
-// ukHeld follows subtask s holding an item back: when that item completed the channel state of its
-// unaligned barrier, s takes the barrier (waiting for the release) and processes what it held.
-func (x *Exchange) ukHeld(ctx context.Context, s *xSub) (bool, error) {
-	if s.cur == nil || !s.cur.perChannel || s.ukLeft > 0 {
-		return false, nil
-	}
-	if err := x.ukTake(ctx, s); err != nil {
-		return false, err
-	}
-	return x.replay(ctx, s)
 }
