@@ -4,26 +4,29 @@ import "context"
 
 // Unaligned barriers into an exchange with a side fed by keyed subtasks (Flink's unaligned checkpoints per
 // input channel). Such a side gets the barrier from each upstream keyed subtask, one per channel, forwarded
-// after everything that subtask sent before it (AlignSide); a side fed by source subtasks gets the one item
-// QueueBarrier queues at the gate, behind what those channels sent before the cut (it splits them all). The
-// upstream subtasks are not held back by the gate, so the barrier cannot be moved ahead of what is queued
-// (queueUnaligned's drain would let a later item of a channel pass its earlier ones); instead no subtask
-// aligns:
+// with the items it sent before it (AlignSide); a side fed by source subtasks gets the one item
+// QueueBarrier queues at the gate, behind what those channels sent before the cut (it splits them all). A
+// keyed channel's barrier is posted ahead of the queue (exchange_unaligned_keyed_overtake.go): the subtask
+// takes what is queued out at once, so the barrier overtakes it; the upstream subtasks are not held back by the
+// gate, so the items are not moved behind the barrier in one queue (queueUnaligned's drain would let a later
+// item of a channel pass its earlier ones) but counted per channel. No subtask aligns:
 //
 //   - The first barrier of the checkpoint on any channel (or the one of the source sides) cuts the subtask's
 //     state there (its union watermarks; when the exchange feeds another, its state is written, snapAt, and
 //     the barrier forwarded at once).
 //   - From then until each channel delivered its barrier (or ended), every item of a channel whose barrier is
-//     still to come lies before the cut on that channel and after the state: it is recorded as channel state
-//     (in the barrier's chans, in queue order, as exchange_unaligned.go writes it) and processed. Items of
-//     channels that delivered their barrier are after the cut and not recorded.
-//   - The subtask has taken the barrier once every channel delivered it or ended: the channel state is
-//     complete. When the exchange feeds another, the subtask never waits: what it emits for the recorded
-//     items goes behind its forwarded barrier (after the cut of the next exchange's channel). When its output
-//     goes to the engine's graph, its state must stay as at the cut until the checkpoint's part under the
-//     graph lock is done (and nothing it emits after the cut may reach the sinks before their pre-commit): it
-//     holds every item after its first barrier back (recording those of channels still before their cut)
-//     until it took the barrier and the checkpoint released it, then processes them in order.
+//     still to come, or that its channel sent before its barrier, lies before the cut on that channel and
+//     after the state: it is recorded as channel state when it comes out of the queue (in the barrier's
+//     chans, in queue order, as exchange_unaligned.go writes it) and processed. The others are after the cut
+//     and not recorded.
+//   - The subtask has taken the barrier once every channel delivered it and the items before it, or ended:
+//     the channel state is complete. When the exchange feeds another, the subtask never waits: what it emits
+//     for the recorded items goes behind its forwarded barrier (after the cut of the next exchange's
+//     channel). When its output goes to the engine's graph, its state must stay as at the cut until the
+//     checkpoint's part under the graph lock is done (and nothing it emits after the cut may reach the sinks
+//     before their pre-commit): it holds every item after its first barrier back (recording those of channels
+//     still before their cut) until it took the barrier and the checkpoint released it, then processes them
+//     in order.
 //
 // Keyed upstream subtasks emit changelog rows (-U/+U, -D): the channel state keeps the queue order, which is
 // every channel's order, and a restore replays it before any new input (replayRestored), so every channel's
