@@ -217,6 +217,11 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 				return err
 			}
 		case <-s.wake: // nil without an aligned side
+		case <-s.deferredWait(): // exchange_unaligned_keyed.go
+			done, err := x.ukSnapDeferred(ctx, s)
+			if err != nil || done {
+				return err
+			}
 		case it := <-s.q:
 			var done bool
 			var err error

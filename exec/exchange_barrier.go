@@ -93,6 +93,9 @@ type xAlign struct {
 	replays   bool // held items wait to be processed
 	ukLeft    int  // unaligned per channel: channels whose barrier is still to come (exchange_unaligned_keyed.go)
 	xOvertake      // barriers that overtake the queue (exchange_unaligned_keyed_overtake.go)
+	// unaligned per channel: the first subtask's snapshot waits for the others' late-row counts while it
+	// holds what comes after its cut (exchange_unaligned_keyed.go)
+	deferred bool
 }
 
 // AlignSide marks side as fed by keyed subtasks of another exchange that forward barriers (one per channel).
@@ -313,7 +316,7 @@ func (x *Exchange) holds(s *xSub, it xItem) bool {
 		return false
 	}
 	if s.cur.perChannel {
-		return x.ukHolds(it) // exchange_unaligned_keyed.go
+		return x.ukHolds(s, it) // exchange_unaligned_keyed.go
 	}
 	switch it.kind {
 	case xRows, xCols, xWatermark, xEnd, xBarrier:
@@ -512,7 +515,7 @@ func (x *Exchange) othersLate(b *xBarrierRun) int64 {
 
 // unmark ends subtask s's alignment; what it held back is processed next (replay).
 func (x *Exchange) unmark(s *xSub) {
-	s.cur, s.gotSrc, s.gotN, s.ukLeft = nil, false, 0, 0
+	s.cur, s.gotSrc, s.gotN, s.ukLeft, s.deferred = nil, false, 0, 0, false
 	for _, g := range s.got {
 		clear(g)
 	}

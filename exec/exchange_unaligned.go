@@ -67,13 +67,8 @@ func UnalignedTotals() UnalignedCounts {
 }
 
 // CanUnalign reports whether the exchange's barriers can be unaligned: the subtasks' state is written by
-// State (with the channel state), and, when a side is fed by keyed subtasks (exchange_unaligned_keyed.go)
-// and the exchange feeds another, its operators count no late rows (the first subtask would wait at its
-// snapshot for the others' counts while its queue holds their barriers back).
+// State (with the channel state).
 func (x *Exchange) CanUnalign() bool {
-	if x.aligned != nil && x.forward != nil && x.CountsLateRows() {
-		return false
-	}
 	return x.State() != nil
 }
 

@@ -56,16 +56,50 @@ func (x *Exchange) ukFirst(ctx context.Context, s *xSub, b *xBarrierRun) error {
 	x.mu.Lock()
 	b.unions[s.idx] = wms
 	x.mu.Unlock()
-	if x.forward != nil {
-		if err := x.snapAt(ctx, b, s); err != nil {
-			return err
-		}
-		if err := x.forward(s.idx, b.id); err != nil {
-			return err
+	unalignedCuts.Add(1)
+	if x.forward == nil {
+		return nil
+	}
+	if b.late != nil && s.idx == 0 {
+		// the sum of the late-row counts at every subtask's cut: the first subtask writes it once the others
+		// took the barrier, holding what comes after its cut meanwhile (it takes on out of its queue, so no
+		// upstream subtask waits for room there before it forwarded its barrier to the others)
+		s.deferred = true
+		return nil
+	}
+	if err := x.snapAt(ctx, b, s); err != nil {
+		return err
+	}
+	return x.forward(s.idx, b.id)
+}
+
+// deferredWait returns the channel that is closed once the others took the barrier whose snapshot subtask s
+// defers (nil: none).
+func (s *xSub) deferredWait() <-chan struct{} {
+	if !s.deferred {
+		return nil
+	}
+	return s.cur.others
+}
+
+// ukSnapDeferred writes the first subtask's state at its cut, with the late-row counts of the others at
+// theirs, forwards its barrier and processes what it held.
+func (x *Exchange) ukSnapDeferred(ctx context.Context, s *xSub) (bool, error) {
+	s.deferred = false
+	b := s.cur
+	if err := x.snapAt(ctx, b, s); err != nil {
+		return false, err
+	}
+	if err := x.forward(s.idx, b.id); err != nil {
+		return false, err
+	}
+	if s.ukLeft == 0 {
+		if err := x.ukTake(ctx, s); err != nil {
+			return false, err
 		}
 	}
-	unalignedCuts.Add(1)
-	return nil
+	s.replays = len(s.held) > 0
+	return x.replay(ctx, s)
 }
 
 // ukTake is subtask s taking the barrier whose channel state it completed. Without forward it waits until the
@@ -83,14 +117,15 @@ func (x *Exchange) ukTake(ctx context.Context, s *xSub) error {
 }
 
 // ukHolds reports whether subtask s holds item it back while it has an unaligned barrier per channel (its
-// output goes to the graph: everything after its first barrier waits for the release). Channel state is
+// output goes to the graph: everything after its first barrier waits for the release; or its snapshot is
+// deferred). Channel state is
 // recorded when an item comes out of the queue (enter).
-func (x *Exchange) ukHolds(it xItem) bool {
+func (x *Exchange) ukHolds(s *xSub, it xItem) bool {
 	switch it.kind {
 	case xRows, xCols, xWatermark, xEnd:
-		return x.forward == nil
+		return x.forward == nil || s.deferred
 	case xTick:
-		return x.forward == nil // a mini-batch flush would change the state after the cut
+		return x.forward == nil || s.deferred // a mini-batch flush would change the state after the cut
 	default:
 		return false // barriers of a checkpoint that gave up; no drain with unaligned barriers
 	}

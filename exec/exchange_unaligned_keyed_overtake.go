@@ -138,7 +138,7 @@ func (x *Exchange) arrive(ctx context.Context, s *xSub, it xItem, ok bool) (bool
 			unalignedQueued.Add(1)
 		}
 	}
-	if s.cur == nil || !s.cur.perChannel || s.ukLeft > 0 {
+	if s.cur == nil || !s.cur.perChannel || s.ukLeft > 0 || s.deferred {
 		return false, nil
 	}
 	if err := x.ukTake(ctx, s); err != nil {

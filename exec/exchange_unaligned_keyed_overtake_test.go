@@ -190,3 +190,161 @@ func unalignedKeyedOvertake(t *testing.T, queued bool) {
 		t.Fatalf("restored rows %v, want %v (the state, then the channel state in queue order)", op2.rows, want)
 	}
 }
+
+// xLate is a keyed subtask's operator that counts negative rows as late rows (lateCounter, its count in the
+// operator-wide entry) and keeps the others.
+type xLate struct {
+	rows []int64
+	Late int64
+}
+
+func (o *xLate) Push(b *changelog.Batch) error {
+	for _, r := range b.Rows {
+		if r.Vals[0].I < 0 {
+			o.Late++
+		} else {
+			o.rows = append(o.rows, r.Vals[0].I)
+		}
+	}
+	return nil
+}
+func (o *xLate) Watermark(int64) error { return nil }
+func (o *xLate) End() error            { return nil }
+func (o *xLate) lateCount() *int64     { return &o.Late }
+
+func (o *xLate) SnapshotState(w state.Writer) error {
+	for _, v := range o.rows {
+		if err := w.Put(1, binary.BigEndian.AppendUint64(nil, uint64(v)), nil); err != nil {
+			return err
+		}
+	}
+	return w.Put(nsMeta, nil, binary.AppendVarint(nil, o.Late))
+}
+
+func (o *xLate) RestoreState(r state.Reader) error {
+	es, err := readEntries(r)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.ns == nsMeta {
+			o.Late, _ = binary.Varint(e.value)
+		} else {
+			o.rows = append(o.rows, int64(binary.BigEndian.Uint64(e.key)))
+		}
+	}
+	return nil
+}
+
+// mixedBatch is batch i of rows: four negative (late) and six others.
+func mixedBatch(i int64) *changelog.Batch {
+	var b changelog.Batch
+	for v := range int64(10) {
+		if v < 4 {
+			b.Append(changelog.Insert, []types.Value{types.IntValue(-(i*4 + v + 1))})
+		} else {
+			b.Append(changelog.Insert, []types.Value{types.IntValue(i*6 + v)})
+		}
+	}
+	return &b
+}
+
+// TestUnalignedKeyedLateCounts: an exchange fed by two keyed channels whose operators count late rows and that
+// feeds another takes unaligned barriers. Sender 0's barrier comes first: both subtasks cut there; the first
+// one's snapshot (with the sum of the late-row counts at every subtask's cut) waits for the other to take
+// the barrier, and meanwhile it holds and records what sender 1 sends it (40 batches, more than its queue
+// holds: a first subtask that waited there would leave sender 1 blocked before its barrier, and the
+// checkpoint would never complete). Restored, the late-row count is exactly that of the rows sent before the
+// barriers (the count at the cut plus the late rows replayed). Before, such an exchange stayed aligned (no
+// cut at a first barrier).
+func TestUnalignedKeyedLateCounts(t *testing.T) {
+	build := func() (*Exchange, []*xLate) {
+		ops := make([]*xLate, 2)
+		sides := []ExchangeSide{{Keys: []int{0}, KeyTypes: []types.Type{types.BigIntType()}, Senders: 2}}
+		x, err := NewExchange(128, 2, sides, func(k int, _ changelog.Output) ([]changelog.Output, changelog.Output, error) {
+			ops[k] = &xLate{}
+			return []changelog.Output{ops[k]}, ops[k], nil
+		}, []changelog.Output{NewCollect(func(changelog.Row) error { return nil }), NewCollect(func(changelog.Row) error { return nil })}, func(int) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.AlignSide(0)
+		return x, ops
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, _ := build()
+	forwarded := make(chan int, 4)
+	x.SetBarrierForward(func(k int, id int64) error { forwarded <- k; return nil })
+	if !x.CountsLateRows() || !x.CanUnalign() {
+		t.Fatalf("counts late rows %v, can unalign %v; want both", x.CountsLateRows(), x.CanUnalign())
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- x.Run(context.Background()) }()
+	s0, s1 := x.Sender(0, 0), x.Sender(0, 1)
+	late := int64(0)
+	must(s0.Push(mixedBatch(0)))
+	must(s0.Flush())
+	must(s1.Push(mixedBatch(1)))
+	must(s1.Flush())
+	late += 8
+	c0 := UnalignedTotals()
+	must(x.StartBarrier(1, false, true))
+	must(x.QueueBarrier())
+	must(s0.Barrier(1))
+	sent := make(chan error, 1)
+	go func() {
+		for i := int64(2); i < 42; i++ {
+			if err := s1.Push(mixedBatch(i)); err != nil {
+				sent <- err
+				return
+			}
+			if err := s1.Flush(); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- s1.Barrier(1)
+	}()
+	late += 40 * 4
+	select {
+	case err := <-sent:
+		must(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("sender 1 is blocked before its barrier")
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	must(x.WaitBarrier(wctx))
+	wcancel()
+	if c1 := UnalignedTotals(); c1.Cuts-c0.Cuts != 2 {
+		t.Fatalf("%d subtasks cut their state at a first barrier, want 2", c1.Cuts-c0.Cuts)
+	}
+	if len(forwarded) != 2 {
+		t.Fatalf("%d subtasks forwarded the barrier, want 2", len(forwarded))
+	}
+	mem := state.NewMemory()
+	must(x.State().(state.Snapshotter).SnapshotState(mem))
+	x.ReleaseBarrier()
+	must(s0.Push(mixedBatch(50))) // after the cut
+	must(s0.End())
+	must(s1.End())
+	must(<-ran)
+	if got := LateRows(x.State()); got != late+4 {
+		t.Fatalf("the job counted %d late rows, want %d", got, late+4)
+	}
+
+	x2, _ := build()
+	x2.SetBarrierForward(func(int, int64) error { return nil })
+	must(x2.State().(state.Snapshotter).RestoreState(mem.Reader()))
+	go func() { ran <- x2.Run(context.Background()) }()
+	must(x2.Sender(0, 0).End())
+	must(x2.Sender(0, 1).End())
+	must(<-ran)
+	if got := LateRows(x2.State()); got != late {
+		t.Fatalf("restored: %d late rows, want the %d sent before the barriers", got, late)
+	}
+}
