@@ -322,9 +322,8 @@ func (g *graph) dropChannelState(id int64) {
 }
 
 // noteUnaligned warns at job start about the parts of the graph that 'execution.checkpointing.unaligned.enabled'
-// does not make unaligned: a graph whose checkpoints keep the quiesce, exchanges without state of their own,
-// and exchanges fed by keyed subtasks into operators that count late rows and feed another exchange (exec:
-// CanUnalign). Exchanges fed by keyed subtasks are unaligned per channel otherwise (exec:
+// does not make unaligned: a graph whose checkpoints keep the quiesce and exchanges without state of their own
+// (exec: CanUnalign). Exchanges fed by keyed subtasks are unaligned per channel (exec:
 // exchange_unaligned_keyed.go).
 func (g *graph) noteUnaligned(warn func(format string, args ...any)) {
 	if !g.barrierCheckpoints() {
@@ -335,7 +334,7 @@ func (g *graph) noteUnaligned(warn func(format string, args ...any)) {
 	}
 	for _, r := range g.barrierExchanges() {
 		if !r.x.CanUnalign() {
-			warn("'execution.checkpointing.unaligned.enabled': the barriers of %s stay aligned (unaligned barriers apply to exchanges into a keyed operator with state; not to those fed by keyed subtasks into an operator that counts late rows and feeds another exchange)", r.name)
+			warn("'execution.checkpointing.unaligned.enabled': the barriers of %s stay aligned (unaligned barriers apply to exchanges into a keyed operator with state)", r.name)
 		}
 	}
 }

@@ -230,46 +230,64 @@ func TestUnalignedExactlyOnceRestart(t *testing.T) {
 // TestUnalignedCheckpointDurationLog logs the checkpoints' mean pause (gate closed) and duration of a GROUP BY
 // into upsert-kafka at parallelism 2 with slow keyed subtasks (full queues) and checkpoints every 20 ms while
 // the input arrives, with aligned and with unaligned barriers, twice each; the totals are exact either way.
+// The twolevel shape (GROUP BY → GROUP BY, the second level slow) adds unaligned barriers queued behind what
+// the first level sent (exec.NoKeyedOvertake: before they overtook the second level's queue).
 //
 //	SLUICE_MEASURE_UNALIGNED=1 go test ./engine -run TestUnalignedCheckpointDurationLog -v
 func TestUnalignedCheckpointDurationLog(t *testing.T) {
 	if os.Getenv("SLUICE_MEASURE_UNALIGNED") == "" {
-		t.Skip("a measurement (20 s): SLUICE_MEASURE_UNALIGNED=1 go test ./engine -run TestUnalignedCheckpointDurationLog -v")
+		t.Skip("a measurement (40 s): SLUICE_MEASURE_UNALIGNED=1 go test ./engine -run TestUnalignedCheckpointDurationLog -v")
 	}
 	const n, chunk = 12000, 300
-	for _, round := range []int{1, 2} {
-		for _, mode := range []string{"aligned", "unaligned"} {
-			t.Run(fmt.Sprintf("%s/%d", mode, round), func(t *testing.T) {
-				addr := exchangeBroker(t)
-				pace, err := expr.NewUDF("pace", func(v int64) int64 {
-					time.Sleep(30 * time.Microsecond)
-					return v
+	shapes := []struct{ name, insert, table string }{
+		{"groupby", `INSERT INTO totals SELECT user_id, pace(cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p GROUP BY user_id)`, "totals"},
+		{"twolevel", `INSERT INTO levels SELECT cnt, pace(COUNT(*)) FROM (SELECT user_id, COUNT(*) AS cnt FROM p GROUP BY user_id) GROUP BY cnt`, "levels"},
+	}
+	for _, shape := range shapes {
+		for _, round := range []int{1, 2} {
+			modes := []string{"aligned", "unaligned"}
+			if shape.name == "twolevel" {
+				modes = append(modes, "unaligned-queued")
+			}
+			for _, mode := range modes {
+				t.Run(fmt.Sprintf("%s/%s/%d", shape.name, mode, round), func(t *testing.T) {
+					exec.NoKeyedOvertake = mode == "unaligned-queued"
+					defer func() { exec.NoKeyedOvertake = false }()
+					addr := exchangeBroker(t)
+					pace, err := expr.NewUDF("pace", func(v int64) int64 {
+						time.Sleep(30 * time.Microsecond)
+						return v
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					produceExchangeOrders(t, addr, "ord", 0, chunk)
+					s, _ := barrierSession(t, addr, 2, "20 ms", pace)
+					if mode != "aligned" {
+						execScript(t, s, unalignedOn)
+					}
+					j := startInsert(t, s, shape.insert)
+					defer func() {
+						j.Cancel()
+						_ = j.Wait(context.Background())
+					}()
+					for c := chunk; c < n; c += chunk {
+						time.Sleep(10 * time.Millisecond)
+						produceExchangeOrders(t, addr, "ord", c, chunk)
+					}
+					want := totalsWant(n)
+					if shape.table == "levels" {
+						want = levelsWant(n)
+					}
+					waitUpsert(t, addr, shape.table, want)
+					st := j.CheckpointStats()
+					if st.Count == 0 {
+						t.Fatal("no checkpoint completed")
+					}
+					t.Logf("%s: checkpoints %d, mean pause %v, mean duration %v", mode, st.Count,
+						(st.Pause / time.Duration(st.Count)).Round(time.Microsecond), (st.Total / time.Duration(st.Count)).Round(time.Microsecond))
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				produceExchangeOrders(t, addr, "ord", 0, chunk)
-				s, _ := barrierSession(t, addr, 2, "20 ms", pace)
-				if mode == "unaligned" {
-					execScript(t, s, unalignedOn)
-				}
-				j := startInsert(t, s, `INSERT INTO totals SELECT user_id, pace(cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p GROUP BY user_id)`)
-				defer func() {
-					j.Cancel()
-					_ = j.Wait(context.Background())
-				}()
-				for c := chunk; c < n; c += chunk {
-					time.Sleep(10 * time.Millisecond)
-					produceExchangeOrders(t, addr, "ord", c, chunk)
-				}
-				waitUpsert(t, addr, "totals", totalsWant(n))
-				st := j.CheckpointStats()
-				if st.Count == 0 {
-					t.Fatal("no checkpoint completed")
-				}
-				t.Logf("%s: checkpoints %d, mean pause %v, mean duration %v", mode, st.Count,
-					(st.Pause / time.Duration(st.Count)).Round(time.Microsecond), (st.Total / time.Duration(st.Count)).Round(time.Microsecond))
-			})
+			}
 		}
 	}
 }

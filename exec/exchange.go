@@ -213,6 +213,21 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 		return err
 	}
 	for {
+		if x.aligned != nil {
+			// exchange_unaligned_keyed_overtake.go: a barrier posted ahead of the queue, then what was taken
+			// out of it
+			if s.priSet.Load() {
+				if done, err := x.arrive(ctx, s, xItem{}, false); err != nil || done {
+					return err
+				}
+			}
+			if it, ok := s.nextAhead(); ok {
+				if done, err := x.process(ctx, s, it); err != nil || done {
+					return err
+				}
+				continue
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -221,8 +236,20 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 			if err != nil || done {
 				return err
 			}
+		case <-s.wake: // nil without an aligned side
+		case <-s.deferredWait(): // exchange_unaligned_keyed.go
+			done, err := x.ukSnapDeferred(ctx, s)
+			if err != nil || done {
+				return err
+			}
 		case it := <-s.q:
-			done, err := x.process(ctx, s, it)
+			var done bool
+			var err error
+			if x.aligned != nil {
+				done, err = x.arrive(ctx, s, it, true)
+			} else {
+				done, err = x.process(ctx, s, it)
+			}
 			if err != nil || done {
 				return err
 			}
@@ -240,7 +267,7 @@ func (x *Exchange) process(ctx context.Context, s *xSub, it xItem) (bool, error)
 	}
 	if x.holds(s, it) {
 		s.held = append(s.held, it)
-		return x.ukHeld(ctx, s) // exchange_unaligned_keyed.go
+		return false, nil
 	}
 	var err error
 	if it.kind == xBarrier {
@@ -393,7 +420,7 @@ func (x *Exchange) batch() *xBatch {
 func (x *Exchange) Sender(side, from int) *ExchangeSender {
 	sd := &x.sides[side]
 	return &ExchangeSender{x: x, side: side, from: from, pend: make([]*xBatch, len(x.subs)), sd: sd, kinds: routeKinds(sd.KeyTypes),
-		cols: x.acceptsColumns(side, from), next: from % len(x.subs)}
+		cols: x.acceptsColumns(side, from), next: from % len(x.subs), sent: make([]int64, len(x.subs))}
 }
 
 // acceptsColumns reports whether every subtask's operator takes columns on channel from of side.
@@ -423,6 +450,7 @@ type ExchangeSender struct {
 	kgSub  []uint8       // per key group, its subtask (ownerOf), when there are at most 256 subtasks
 	kgMask uint64        // maxPar-1 when maxPar is a power of two (ownerOf), else 0
 	next   int           // Rebalance: the subtask the next row goes to
+	sent   []int64       // per subtask, the items sent to it (exchange_unaligned_keyed_overtake.go)
 }
 
 func (s *ExchangeSender) Push(b *changelog.Batch) error {
@@ -466,6 +494,7 @@ func (s *ExchangeSender) sendRows(k int) error {
 	if p.cols.N > 0 {
 		kind = xCols
 	}
+	s.sent[k]++
 	return s.x.send(k, xItem{kind: kind, side: uint8(s.side), from: int32(s.from), b: p})
 }
 
@@ -486,6 +515,7 @@ func (s *ExchangeSender) broadcast(kind xKind, wm int64) error {
 		return err
 	}
 	for k := range s.x.subs {
+		s.sent[k]++
 		if err := s.x.send(k, xItem{kind: kind, side: uint8(s.side), from: int32(s.from), wm: wm}); err != nil {
 			return err
 		}

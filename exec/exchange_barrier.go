@@ -84,14 +84,18 @@ func (b *xBarrierRun) take(k int) {
 
 // xAlign is a keyed subtask's alignment of the current barrier (touched by its goroutine only).
 type xAlign struct {
-	cur     *xBarrierRun // the barrier being aligned (nil: none)
-	got     [][]bool     // per aligned side, per channel: delivered the barrier
-	gotSrc  bool         // the barrier queued by Barrier (every channel of the sides fed by sources)
-	gotN    int
-	live    int // channels of aligned sides that have not ended
-	held    []xItem
-	replays bool // held items wait to be processed
-	ukLeft  int  // unaligned per channel: channels whose barrier is still to come (exchange_unaligned_keyed.go)
+	cur       *xBarrierRun // the barrier being aligned (nil: none)
+	got       [][]bool     // per aligned side, per channel: delivered the barrier
+	gotSrc    bool         // the barrier queued by Barrier (every channel of the sides fed by sources)
+	gotN      int
+	live      int // channels of aligned sides that have not ended
+	held      []xItem
+	replays   bool // held items wait to be processed
+	ukLeft    int  // unaligned per channel: channels whose barrier is still to come (exchange_unaligned_keyed.go)
+	xOvertake      // barriers that overtake the queue (exchange_unaligned_keyed_overtake.go)
+	// unaligned per channel: the first subtask's snapshot waits for the others' late-row counts while it
+	// holds what comes after its cut (exchange_unaligned_keyed.go)
+	deferred bool
 }
 
 // AlignSide marks side as fed by keyed subtasks of another exchange that forward barriers (one per channel).
@@ -107,6 +111,7 @@ func (x *Exchange) AlignSide(side int) {
 		}
 		s.got[side] = make([]bool, x.sides[side].Senders)
 		s.live += x.sides[side].Senders
+		s.alignOvertake(len(x.sides), side, x.sides[side].Senders)
 	}
 }
 
@@ -343,7 +348,7 @@ func (x *Exchange) barrier(ctx context.Context, s *xSub, it xItem) error {
 		return nil // of a checkpoint that gave up (released)
 	}
 	if b.perChannel {
-		return x.ukBarrier(ctx, s, b, it) // exchange_unaligned_keyed.go
+		return nil // seen when it came out of the queue (exchange_unaligned_keyed_overtake.go: enter)
 	}
 	if b.unaligned {
 		x.recordChannels(b, s, over) // exchange_unaligned.go
@@ -510,7 +515,7 @@ func (x *Exchange) othersLate(b *xBarrierRun) int64 {
 
 // unmark ends subtask s's alignment; what it held back is processed next (replay).
 func (x *Exchange) unmark(s *xSub) {
-	s.cur, s.gotSrc, s.gotN, s.ukLeft = nil, false, 0, 0
+	s.cur, s.gotSrc, s.gotN, s.ukLeft, s.deferred = nil, false, 0, 0, false
 	for _, g := range s.got {
 		clear(g)
 	}
@@ -642,12 +647,17 @@ func (x *Exchange) discard(s *xSub) {
 }
 
 // Barrier forwards checkpoint barrier id on the sender's channel to every subtask, after the rows collected
-// so far (a keyed subtask of the exchange before, SetBarrierForward).
+// so far (a keyed subtask of the exchange before, SetBarrierForward). An unaligned barrier overtakes them
+// (postBarrier).
 func (s *ExchangeSender) Barrier(id int64) error {
+	if s.x.postBarrier(s, id) {
+		return nil // ahead of the queues (exchange_unaligned_keyed_overtake.go)
+	}
 	if err := s.Flush(); err != nil {
 		return err
 	}
 	for k := range s.x.subs {
+		s.sent[k]++
 		if err := s.x.send(k, xItem{kind: xBarrier, side: uint8(s.side), from: int32(s.from), wm: id}); err != nil {
 			return err
 		}

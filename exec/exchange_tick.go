@@ -44,6 +44,7 @@ func (x *Exchange) finish(s *xSub) {
 		}
 	}
 	s.overtaken = nil
+	x.ukForget(s) // exchange_unaligned_keyed_overtake.go
 	x.discard(s)
 }
 

@@ -53,24 +53,22 @@ type UnalignedCounts struct {
 	// subtasks (exchange_unaligned_keyed.go)
 	PerChannel int64
 	Cuts       int64 // subtasks of such exchanges that cut their state at a first barrier
+	// items taken out of such a subtask's queue (or a sender's unsent batches) ahead of their turn by a barrier
+	// posted ahead of it (exchange_unaligned_keyed_overtake.go)
+	Queued int64
 }
 
-var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks, unalignedPerChannel, unalignedCuts atomic.Int64
+var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks, unalignedPerChannel, unalignedCuts, unalignedQueued atomic.Int64
 
 // UnalignedTotals returns the totals so far.
 func UnalignedTotals() UnalignedCounts {
 	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load(), Watermark: unalignedWatermarks.Load(), PerChannel: unalignedPerChannel.Load(),
-		Cuts: unalignedCuts.Load()}
+		Cuts: unalignedCuts.Load(), Queued: unalignedQueued.Load()}
 }
 
 // CanUnalign reports whether the exchange's barriers can be unaligned: the subtasks' state is written by
-// State (with the channel state), and, when a side is fed by keyed subtasks (exchange_unaligned_keyed.go)
-// and the exchange feeds another, its operators count no late rows (the first subtask would wait at its
-// snapshot for the others' counts while its queue holds their barriers back).
+// State (with the channel state).
 func (x *Exchange) CanUnalign() bool {
-	if x.aligned != nil && x.forward != nil && x.CountsLateRows() {
-		return false
-	}
 	return x.State() != nil
 }
 
