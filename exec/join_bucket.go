@@ -3,8 +3,10 @@ package exec
 import "fmt"
 
 // A bigBucket holds the rows of a join key that has more than jsSmallRows distinct rows (or larger ones):
-// its row entries (join_store.go) appended in arrival order to chunks (that grow by half from 256 bytes to 32 KiB:
-// appending never copies what is there), and an open-addressing index from the rows' identity hashes to
+// its row entries (join_store.go) appended in arrival order to chunks of at most 32 KiB (the last one grows
+// by a quarter when full, growChunk, by a copy: the old array is not overwritten, emitted rows may reference
+// its strings; an interval join's timed buckets instead start a new chunk, half again as large, when the last
+// is full), and an open-addressing index from the rows' identity hashes to
 // their entries, so that storing or retracting a row is O(1) however many rows the key holds (a
 // window-keyed join holds every row of a window under one key). A removed row's entry stays as a dead entry
 // (count 0) until dead entries are more than half of the bytes; then the live ones are copied, in order,
@@ -22,7 +24,7 @@ type bigBucket struct {
 	// timed (an interval join's side): times bounds the times of each chunk's rows (join_chunktimes.go), and
 	// chunks hold about bbTimedChunkRows rows, so that those bounds are fine-grained.
 	timed bool
-	times chunkTimes
+	times *chunkTimes // behind a pointer: most buckets are not timed, and the struct is kept per key
 }
 
 // An entry's ref is its chunk's index << bbChunkBits | its offset in the chunk; chunks hold at most
@@ -66,14 +68,17 @@ func (bb *bigBucket) find(h uint32, eq func(ref int) bool) int {
 func (bb *bigBucket) add(h uint32, head, body []byte) error {
 	n := len(head) + len(body)
 	c := len(bb.chunks) - 1
+	if c >= 0 && !bb.timed && len(bb.chunks[c])+n > cap(bb.chunks[c]) && len(bb.chunks[c])+n <= bbChunkMax {
+		bb.chunks[c] = growChunk(bb.chunks[c], n)
+	}
 	if c < 0 || len(bb.chunks[c])+n > cap(bb.chunks[c]) {
 		size := bbChunkMin
 		if c >= 0 {
-			// Growing by half keeps the last chunk's unused room (the bucket's slack) near a sixth of
-			// its bytes, where doubling leaves a quarter.
-			size = min(cap(bb.chunks[c])*3/2, bbChunkMax)
+			size = bbChunkMax / 8 // and grows (growChunk) up to bbChunkMax
 			if bb.timed {
-				size = min(size, max(bbChunkMin, bbTimedChunkRows*bb.size/max(bb.rows, 1)))
+				// Growing by half keeps the last chunk's unused room (the bucket's slack) near a sixth
+				// of its bytes, where doubling leaves a quarter.
+				size = min(cap(bb.chunks[c])*3/2, bbChunkMax, max(bbChunkMin, bbTimedChunkRows*bb.size/max(bb.rows, 1)))
 			}
 		}
 		if c+1 >= bbMaxChunks && !bb.flat {
@@ -95,6 +100,21 @@ func (bb *bigBucket) add(h uint32, head, body []byte) error {
 	return nil
 }
 
+// growChunk returns a copy of the chunk b with room for at least n more bytes: a quarter more than b holds
+// (at most bbChunkMax, at least what is needed), rounded up to the allocator's size class. The last chunk
+// of a bucket that is not timed so grows in place of starting a new chunk, which would stay mostly empty
+// while the key holds a few more rows (most keys of a join keep a few dozen rows or fewer); each byte is
+// copied about four times on average. b itself is left as it is: emitted rows may reference its strings.
+func growChunk(b []byte, n int) []byte {
+	want := len(b) + n
+	c := min(max(want, cap(b)+cap(b)/4), bbChunkMax)
+	c = max(c, want)
+	// append sets the capacity to the size class it allocates (make would hide the rounding).
+	nb := append([]byte(nil), make([]byte, c)...)[:len(b)]
+	copy(nb, b)
+	return nb
+}
+
 // newBigBucket returns an empty bucket whose first chunk holds n bytes (the rows moving in), so that a key
 // outgrowing its record does not go through the smallest chunks.
 func newBigBucket(n int, flat bool) *bigBucket {
@@ -107,6 +127,7 @@ func newBigBucket(n int, flat bool) *bigBucket {
 // setTimed makes bb keep time bounds per chunk.
 func (bb *bigBucket) setTimed() {
 	bb.timed = true
+	bb.times = &chunkTimes{}
 	bb.times.grow(len(bb.chunks))
 }
 
