@@ -3,8 +3,9 @@ package exec
 import "fmt"
 
 // A bigBucket holds the rows of a join key that has more than jsSmallRows distinct rows (or larger ones):
-// its row entries (join_store.go) appended in arrival order to chunks (that grow by half from 256 bytes to 32 KiB:
-// appending never copies what is there), and an open-addressing index from the rows' identity hashes to
+// its row entries (join_store.go) appended in arrival order to chunks (the first grows by a quarter, by a
+// copy, up to 4 KiB: growChunk; then each holds a quarter of the bucket's bytes, up to 32 KiB: appending to
+// them never copies what is there), and an open-addressing index from the rows' identity hashes to
 // their entries, so that storing or retracting a row is O(1) however many rows the key holds (a
 // window-keyed join holds every row of a window under one key). A removed row's entry stays as a dead entry
 // (count 0) until dead entries are more than half of the bytes; then the live ones are copied, in order,
@@ -22,7 +23,7 @@ type bigBucket struct {
 	// timed (an interval join's side): times bounds the times of each chunk's rows (join_chunktimes.go), and
 	// chunks hold about bbTimedChunkRows rows, so that those bounds are fine-grained.
 	timed bool
-	times chunkTimes
+	times *chunkTimes // behind a pointer: most buckets are not timed, and the struct is kept per key
 }
 
 // An entry's ref is its chunk's index << bbChunkBits | its offset in the chunk; chunks hold at most
@@ -32,6 +33,7 @@ const (
 	bbChunkMax  = 1 << bbChunkBits
 	bbChunkMin  = 256
 	bbMaxChunks = 1<<(32-bbChunkBits) - 1 // refs in the index are 32 bits (flat buckets have no limit)
+	bbGrowMax   = 4 << 10                 // the first chunk grows up to this many bytes (growChunk)
 	// bbTimedChunkRows: the chunks of a timed bucket hold about this many rows (of the bucket's average
 	// size; at least bbChunkMin bytes): a probe or watermark reads at most about a chunk of rows outside its
 	// time bounds at either end, and each chunk's bounds cost 32 bytes.
@@ -66,14 +68,19 @@ func (bb *bigBucket) find(h uint32, eq func(ref int) bool) int {
 func (bb *bigBucket) add(h uint32, head, body []byte) error {
 	n := len(head) + len(body)
 	c := len(bb.chunks) - 1
+	if c == 0 && !bb.timed && len(bb.chunks[0])+n > cap(bb.chunks[0]) && len(bb.chunks[0])+n <= bbGrowMax {
+		bb.chunks[0] = growChunk(bb.chunks[0], n)
+	}
 	if c < 0 || len(bb.chunks[c])+n > cap(bb.chunks[c]) {
 		size := bbChunkMin
 		if c >= 0 {
-			// Growing by half keeps the last chunk's unused room (the bucket's slack) near a sixth of
-			// its bytes, where doubling leaves a quarter.
-			size = min(cap(bb.chunks[c])*3/2, bbChunkMax)
+			// A quarter of the bucket's bytes: the last chunk's unused room (the bucket's slack) stays
+			// below a quarter of them, near an eighth on average.
+			size = min(max(bb.size/4, bbChunkMin), bbChunkMax)
 			if bb.timed {
-				size = min(size, max(bbChunkMin, bbTimedChunkRows*bb.size/max(bb.rows, 1)))
+				// Growing by half keeps the slack near a sixth of the bytes, where doubling leaves a
+				// quarter; the chunks hold about bbTimedChunkRows rows.
+				size = min(cap(bb.chunks[c])*3/2, bbChunkMax, max(bbChunkMin, bbTimedChunkRows*bb.size/max(bb.rows, 1)))
 			}
 		}
 		if c+1 >= bbMaxChunks && !bb.flat {
@@ -95,6 +102,23 @@ func (bb *bigBucket) add(h uint32, head, body []byte) error {
 	return nil
 }
 
+// growChunk returns a copy of the chunk b with room for at least n more bytes: a quarter more than b holds
+// (at most bbGrowMax, at least what is needed), rounded up to the allocator's size class. The first chunk
+// of a bucket that is not timed so grows, up to bbGrowMax bytes, in place of starting a second chunk, which
+// would stay mostly empty while the key holds a few more rows (most keys of a join that outgrow their
+// record keep a few dozen rows); each of those bytes is copied about four times. Larger buckets chain
+// chunks (copying would cost more there than their last chunk's slack saves). b itself is left as it is:
+// emitted rows may reference its strings.
+func growChunk(b []byte, n int) []byte {
+	want := len(b) + n
+	c := min(max(want, cap(b)+cap(b)/4), bbGrowMax)
+	c = max(c, want)
+	// append sets the capacity to the size class it allocates (make would hide the rounding).
+	nb := append([]byte(nil), make([]byte, c)...)[:len(b)]
+	copy(nb, b)
+	return nb
+}
+
 // newBigBucket returns an empty bucket whose first chunk holds n bytes (the rows moving in), so that a key
 // outgrowing its record does not go through the smallest chunks.
 func newBigBucket(n int, flat bool) *bigBucket {
@@ -107,6 +131,7 @@ func newBigBucket(n int, flat bool) *bigBucket {
 // setTimed makes bb keep time bounds per chunk.
 func (bb *bigBucket) setTimed() {
 	bb.timed = true
+	bb.times = &chunkTimes{}
 	bb.times.grow(len(bb.chunks))
 }
 

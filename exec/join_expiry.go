@@ -318,7 +318,7 @@ func (j *joinOp) pruneIndexed(w int64) error {
 func (j *joinOp) pruneChunks(s int, key []byte, bb *bigBucket, kv []types.Value, w int64) (empty bool, next int64, kept bool) {
 	sd := &j.sides[s]
 	st := &sd.st
-	ct := &bb.times
+	ct := bb.times
 	next = math.MaxInt64
 	c := ct.from
 	for ; c < len(bb.chunks) && j.timeExpiry(s, ct.minLo[c]) < w; c++ {
