@@ -106,14 +106,33 @@ func TestScaleOutIntervalJoinKill(t *testing.T) {
   'connector' = 'kafka', 'topic' = 'joined', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
 		`INSERT INTO joined SELECT a.id, b.price FROM auctions a LEFT JOIN bids b
   ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND;`)
-	members := startMembers(t, dir, sql, "restored partitions", func() bool { return len(consume(t, addr, "joined", true)) > 100 })
+	killMemberJoined(t, dir, addr, sql, f, joinKill{"joined", 100, intervalJoinWant, intervalJoinDiff, "auction without a bid"})
+}
+
+// joinKill is what killMemberJoined checks: the sink topic, the rows it holds before the kill, the rows wanted
+// for n seconds of events, how the topic differs from them, and what a NULL-padded row stands for.
+type joinKill struct {
+	topic     string
+	min       int
+	want      func(n int) map[string]int
+	diff      func(t *testing.T, addr string, want map[string]int) string
+	unmatched string
+}
+
+// killMemberJoined runs sql (a LEFT join of two fed tables into k.topic, fed by f) on three members, kills
+// the first once k.min rows were written, ends the feed 5 s later and checks that the survivors' topic holds
+// k.want(n) for the n seconds of events, each row once, NULL-padded ones included, and that a survivor
+// restored state from the changelog.
+func killMemberJoined(t *testing.T, dir, addr, sql string, f *feeder, k joinKill) {
+	t.Helper()
+	members := startMembers(t, dir, sql, "restored partitions", func() bool { return len(consume(t, addr, k.topic, true)) > k.min })
 	time.Sleep(2 * time.Second) // the group settles: every member owns partitions
 	before := restoredEntries(members[1].Output()) + restoredEntries(members[2].Output())
 	members[0].Kill()
 	killedAt := time.Now()
 	time.Sleep(5 * time.Second)
 	n := f.end()
-	want := intervalJoinWant(n)
+	want := k.want(n)
 	padded := 0
 	for k := range want {
 		if k[len(k)-1] == '-' {
@@ -121,11 +140,11 @@ func TestScaleOutIntervalJoinKill(t *testing.T) {
 		}
 	}
 	if padded == 0 {
-		t.Fatalf("%d s of events: no auction without a bid, the test checks no NULL-padded row", n)
+		t.Fatalf("%d s of events: no %s, the test checks no NULL-padded row", n, k.unmatched)
 	}
 	var diff string
 	ok := waitFor(40*time.Second, func() bool {
-		diff = intervalJoinDiff(t, addr, want)
+		diff = k.diff(t, addr, want)
 		return diff == ""
 	})
 	for i, c := range members[1:] {

@@ -70,38 +70,5 @@ func TestScaleOutWindowJoinKill(t *testing.T) {
   FROM (SELECT * FROM TABLE(TUMBLE(TABLE auctions, DESCRIPTOR(ts), INTERVAL '10' SECOND))) a
   LEFT JOIN (SELECT * FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))) b
   ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.id = b.auction;`)
-	members := startMembers(t, dir, sql, "restored partitions", func() bool { return len(consume(t, addr, "joined", true)) > 100 })
-	time.Sleep(2 * time.Second) // the group settles: every member owns partitions
-	before := restoredEntries(members[1].Output()) + restoredEntries(members[2].Output())
-	members[0].Kill()
-	killedAt := time.Now()
-	time.Sleep(5 * time.Second)
-	n := f.end()
-	want := windowJoinWant(n)
-	padded := 0
-	for k := range want {
-		if k[len(k)-1] == '-' {
-			padded++
-		}
-	}
-	if padded == 0 {
-		t.Fatalf("%d s of events: no auction without a bid, the test checks no NULL-padded row", n)
-	}
-	var diff string
-	ok := waitFor(40*time.Second, func() bool {
-		diff = intervalJoinDiff(t, addr, want)
-		return diff == ""
-	})
-	for i, c := range members[1:] {
-		if c.Exited() {
-			t.Fatalf("member %d ended by itself:\n%s", i+1, indent(c.Output()))
-		}
-	}
-	if !ok {
-		t.Fatalf("after killing a member (%d s of events): %s\nsurvivors:\n%s\n---\n%s", n, diff, indent(members[1].Output()), indent(members[2].Output()))
-	}
-	if restoredEntries(members[1].Output())+restoredEntries(members[2].Output()) == before {
-		t.Fatalf("no survivor restored state from the changelog after the kill:\n%s\n---\n%s", indent(members[1].Output()), indent(members[2].Output()))
-	}
-	t.Logf("3 members, 1 killed: %d s of events, %d rows (%d NULL-padded) each once %s after the kill", n, len(want), padded, time.Since(killedAt).Round(100*time.Millisecond))
+	killMemberJoined(t, dir, addr, sql, f, joinKill{"joined", 100, windowJoinWant, intervalJoinDiff, "auction without a bid"})
 }

@@ -34,16 +34,7 @@ func within(d time.Duration, f func()) bool {
 // with barriers, and with the quiesce). Before, the cancel waited for the whole write: the sources were
 // blocked on the graph lock the write held.
 func TestStopSavepointSlowWriteCancel(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		par     int
-		quiesce bool
-		insert  string
-	}{
-		{"p1", 1, false, `INSERT INTO out_t SELECT id, 1 FROM src`},
-		{"p2-barriers", 2, false, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
-		{"p2-quiesce", 2, true, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
-	} {
+	for _, tc := range stopCases {
 		t.Run(tc.name, func(t *testing.T) {
 			noBarriers = tc.quiesce
 			defer func() { noBarriers = false }()

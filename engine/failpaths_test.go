@@ -171,6 +171,19 @@ func unwritableDir(t *testing.T) string {
 	return filepath.Join(file, "savepoints")
 }
 
+// stopCases are the jobs the STOP WITH SAVEPOINT tests stop: parallelism 1 (no exchange), and a GROUP BY
+// at parallelism 2 cut with barriers and with the quiesce (noBarriers).
+var stopCases = []struct {
+	name    string
+	par     int
+	quiesce bool
+	insert  string
+}{
+	{"p1", 1, false, `INSERT INTO out_t SELECT id, 1 FROM src`},
+	{"p2-barriers", 2, false, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
+	{"p2-quiesce", 2, true, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
+}
+
 // STOP JOB ... WITH SAVEPOINT whose savepoint cannot be written (its directory cannot be created) returns the
 // write's error and leaves the job running as if the STOP had not been asked (Flink: a failed
 // stop-with-savepoint leaves the job running): rows read after it reach the sink, and a STOP into a writable
@@ -178,16 +191,7 @@ func unwritableDir(t *testing.T) string {
 // cut with barriers and with the quiesce (noBarriers). Before, the graph stopped before the write: the job
 // read nothing more and was never cancelled.
 func TestStopSavepointWriteFailsJobRunsOn(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		par     int
-		quiesce bool
-		insert  string
-	}{
-		{"p1", 1, false, `INSERT INTO out_t SELECT id, 1 FROM src`},
-		{"p2-barriers", 2, false, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
-		{"p2-quiesce", 2, true, `INSERT INTO out_t SELECT id, COUNT(*) FROM src GROUP BY id`},
-	} {
+	for _, tc := range stopCases {
 		t.Run(tc.name, func(t *testing.T) {
 			noBarriers = tc.quiesce
 			defer func() { noBarriers = false }()

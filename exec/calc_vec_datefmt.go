@@ -66,32 +66,11 @@ func formatCivilMore(dst []byte, f dateField, c *civil) []byte {
 		name, _ := time.UnixMilli(c.inst).In(c.loc).Zone()
 		return append(dst, name...)
 	case 'Z':
-		return appendOffsetVec(dst, c.off, false, n >= 4, false)
+		return expr.AppendZoneOffset(dst, c.off, false, n >= 4, false)
 	case 'X':
-		return appendOffsetVec(dst, c.off, true, n >= 3, n == 1)
+		return expr.AppendZoneOffset(dst, c.off, true, n >= 3, n == 1)
 	case 'x':
-		return appendOffsetVec(dst, c.off, false, n >= 3, n == 1)
+		return expr.AppendZoneOffset(dst, c.off, false, n >= 3, n == 1)
 	}
 	return dst
-}
-
-// appendOffsetVec writes a zone offset of off seconds: +0800 / +08:00 / +08; with zulu, a zero offset is Z.
-func appendOffsetVec(dst []byte, off int64, zulu, colon, hoursOnly bool) []byte {
-	if off == 0 && zulu {
-		return append(dst, 'Z')
-	}
-	if off < 0 {
-		dst = append(dst, '-')
-		off = -off
-	} else {
-		dst = append(dst, '+')
-	}
-	dst = expr.AppendPadded(dst, off/3600, 2)
-	if hoursOnly && off%3600 == 0 {
-		return dst
-	}
-	if colon {
-		dst = append(dst, ':')
-	}
-	return expr.AppendPadded(dst, off/60%60, 2)
 }

@@ -225,9 +225,15 @@ func (f *javaDateFormat) format(dst []byte, t time.Time) []byte {
 	return dst
 }
 
-// appendOffset writes the zone offset: +0800 / +08:00 / +08; with zulu, a zero offset is Z.
+// appendOffset writes t's zone offset (AppendZoneOffset).
 func appendOffset(dst []byte, t time.Time, zulu, colon, hoursOnly bool) []byte {
 	_, off := t.Zone()
+	return AppendZoneOffset(dst, int64(off), zulu, colon, hoursOnly)
+}
+
+// AppendZoneOffset writes a zone offset of off seconds as DATE_FORMAT's Z/X/x letters do: +0800 / +08:00 /
+// +08 (hoursOnly, on a whole hour); with zulu, a zero offset is Z.
+func AppendZoneOffset(dst []byte, off int64, zulu, colon, hoursOnly bool) []byte {
 	if off == 0 && zulu {
 		return append(dst, 'Z')
 	}
@@ -237,14 +243,14 @@ func appendOffset(dst []byte, t time.Time, zulu, colon, hoursOnly bool) []byte {
 	} else {
 		dst = append(dst, '+')
 	}
-	dst = AppendPadded(dst, int64(off/3600), 2)
+	dst = AppendPadded(dst, off/3600, 2)
 	if hoursOnly && off%3600 == 0 {
 		return dst
 	}
 	if colon {
 		dst = append(dst, ':')
 	}
-	return AppendPadded(dst, int64(off/60%60), 2)
+	return AppendPadded(dst, off/60%60, 2)
 }
 
 // parsed holds the fields read by parse.
