@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -137,9 +138,10 @@ type checkpointer struct {
 	stopped bool
 	// stopCut: STOP ... WITH SAVEPOINT cut with barriers (the sources read past the cut; final publishes nothing)
 	stopCut bool
-	// runDone is closed when the job's current run ends (a cancel, or a failure): a STOP's savepoint write
-	// stops holding the graph then (checkpoint_stop.go). Set before the run starts.
-	runDone <-chan struct{}
+	// runDone holds a channel (<-chan struct{}) closed when the job's current run ends (a cancel, or a
+	// failure): a STOP's savepoint write stops holding the graph then (checkpoint_stop.go). Stored when a run
+	// starts, while a STOP may read it (a STOP right after the submit, or during a restart).
+	runDone atomic.Value
 }
 
 func newCheckpointer(g *graph, cfg checkpointConfig, j *Job, notice func(string, ...any)) *checkpointer {

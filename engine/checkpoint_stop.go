@@ -53,6 +53,7 @@ func (c *checkpointer) stopWrite(w cutWrite) (string, error) {
 		path string
 		err  error
 	}
+	runDone, _ := c.runDone.Load().(<-chan struct{}) // nil before the run started: the write is waited for
 	done := make(chan result, 1)
 	go func() {
 		if stopWriteHook != nil {
@@ -64,7 +65,7 @@ func (c *checkpointer) stopWrite(w cutWrite) (string, error) {
 	select {
 	case r := <-done:
 		return r.path, r.err
-	case <-c.runDone:
+	case <-runDone:
 	}
 	discarded := make(chan struct{})
 	go func() {

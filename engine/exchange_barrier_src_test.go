@@ -53,7 +53,7 @@ INSERT INTO totals SELECT user_id, slow(COUNT(*)), SUM(amount) FROM p GROUP BY u
 INSERT INTO pairs SELECT a.id, a.user_id, pace(b.amount) FROM p a JOIN p b ON a.id = b.id;
 END;`, "SET 'state.backend.type' = 'rocksdb';\n", 60 * time.Microsecond},
 	} {
-		for _, quiesce := range []bool{false, true} {
+		for _, quiesce := range raceThin([]bool{false, true}) {
 			t.Run(fmt.Sprintf("%s/quiesce=%v", tc.name, quiesce), func(t *testing.T) {
 				noBarriers = quiesce
 				defer func() { noBarriers = false }()

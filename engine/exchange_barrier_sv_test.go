@@ -26,7 +26,7 @@ import (
 // rows were processed.
 func TestBarrierSavepointRestart(t *testing.T) {
 	const n, chunk = 6000, 300
-	for _, quiesce := range []bool{false, true} {
+	for _, quiesce := range raceThin([]bool{false, true}) {
 		for _, tc := range []struct{ name, insert string }{
 			{"join-kafka", `INSERT INTO pairs_alo SELECT a.id, a.user_id, pace(b.amount) FROM p a JOIN p b ON a.id = b.id`},
 			{"twolevel-wm-upsert", `INSERT INTO levels SELECT pace(cnt), COUNT(*) FROM (SELECT user_id, pace(COUNT(*)) AS cnt FROM o GROUP BY user_id) GROUP BY cnt`},

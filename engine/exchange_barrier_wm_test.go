@@ -29,7 +29,7 @@ func TestBarrierWatermarkTwoPhaseRestart(t *testing.T) {
 	const twoPhase = `SET 'table.exec.mini-batch.enabled' = 'true'; SET 'table.exec.mini-batch.allow-latency' = '1 s';
 SET 'table.exec.mini-batch.size' = '5000'; SET 'table.optimizer.agg-phase-strategy' = 'TWO_PHASE';
 `
-	for _, par := range []int{2, 3} {
+	for _, par := range raceThin([]int{2, 3}) {
 		for _, tc := range []struct {
 			name, setup, insert string
 			failAt              int64 // the call of pace that fails

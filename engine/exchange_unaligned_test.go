@@ -170,7 +170,7 @@ func settledUpsert(t *testing.T, j *Job, addr, topic string, rows int64) map[str
 func TestUnalignedExactlyOnceRestart(t *testing.T) {
 	c0 := exec.UnalignedTotals()
 	const n, chunk = 12000, 300
-	for _, par := range []int{2, 3} {
+	for _, par := range raceThin([]int{2, 3}) {
 		for _, tc := range []struct{ name, insert string }{
 			{"groupby-upsert", `INSERT INTO totals SELECT user_id, pace(cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p GROUP BY user_id)`},
 			{"join-kafka-eo", `INSERT INTO pairs SELECT a.id, a.user_id, pace(b.amount) FROM p a JOIN p b ON a.id = b.id`},

@@ -69,7 +69,7 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 		cancel()
 	}
 	if g.ckpt != nil {
-		g.ckpt.runDone = ctx.Done() // checkpoint_stop.go: a STOP's write lets go of the graph when the run ends
+		g.ckpt.runDone.Store(ctx.Done()) // checkpoint_stop.go: a STOP's write lets go of the graph when the run ends
 	}
 	j.mu.Lock()
 	j.graph = g

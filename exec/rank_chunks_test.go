@@ -103,7 +103,7 @@ func TestRankChunksProperty(t *testing.T) {
 	funcs := []string{"", "RANK", "DENSE_RANK"}
 	limits := []int64{5, 40, -1}
 	grew, shrank := 0, 0
-	for seed := range uint64(propertyRounds(16)) {
+	for seed := range uint64(16) { // all rounds under -race too: the test asserts it reaches both moves
 		rng := rand.New(rand.NewPCG(seed, 0xc4c))
 		cfg := RankConfig{Func: funcs[rng.IntN(3)], Partition: []int{0}, Limit: limits[rng.IntN(len(limits))],
 			RowNumber: rng.IntN(4) != 0, Types: ts}

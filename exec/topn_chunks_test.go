@@ -71,7 +71,7 @@ func topNBooksCheck(t *testing.T, what string, op *topN, want int) {
 func TestTopNChunksWaves(t *testing.T) {
 	maxChunks, compactions, restores := 0, 0, 0
 	shrunk := false
-	for seed := range uint64(propertyRounds(18)) {
+	for seed := range uint64(18) { // all rounds under -race too: the test asserts it reaches its cases
 		rng := rand.New(rand.NewPCG(seed, 0x7a7e5))
 		limit := []int64{5, 40, -1}[seed%3]
 		offset := int64(rng.IntN(4))
