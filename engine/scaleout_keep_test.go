@@ -65,15 +65,7 @@ func TestScaleOutKeepsStateOverRebalance(t *testing.T) {
 		}
 	}
 	waitTotals("one member", aOut)
-	restored0, _, _ := a.scaleOut.snapshot()
-	if len(restored0) != 8 {
-		t.Fatalf("member A restored partitions %v at start, want all 8\n%s", restored0, aOut)
-	}
-	for p, c := range restored0 {
-		if c != 0 {
-			t.Fatalf("member A read %d changelog records of partition %d at start, the changelog was empty\n%s", c, p, aOut)
-		}
-	}
+	checkFreshStart(t, a, 8, aOut)
 
 	// B joins while no orders come (A is between transactions at the rebalance).
 	b, bOut := startTestMember(t, script)
@@ -88,57 +80,14 @@ func TestScaleOutKeepsStateOverRebalance(t *testing.T) {
 	produceOrders(t, addr, n, 2000, users)
 	n += 2000
 	waitTotals("two members", aOut, bOut)
-	_, kept1, _ := a.scaleOut.snapshot()
-	restoredB, _, _ := b.scaleOut.snapshot()
-	if len(kept1) != 4 || len(restoredB) != 4 {
-		t.Fatalf("B joined: A kept partitions %v, B restored %v; want 4 each\n%s\n---\n%s", kept1, restoredB, aOut, bOut)
-	}
-	for p := range restoredB {
-		if kept1[p] > 0 {
-			t.Fatalf("A kept partition %d, which B owns\n%s", p, aOut)
-		}
-		if restoredB[p] == 0 {
-			t.Fatalf("B read no changelog record of partition %d, which A wrote\n%s", p, bOut)
-		}
-	}
+	restoredB := checkJoinHandover(t, a, b, 4, aOut, bOut)
 
 	// B leaves: A owns every partition again; B wrote four of them.
-	b.Cancel()
-	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer wcancel()
-	_ = b.Wait(wctx)
-	if !waitUntil(30*time.Second, func() bool {
-		k, parts := groupMembers(t, addr, "totals-job", rep)
-		return k == 1 && len(parts[firstKey(parts)]) == 8
-	}) {
-		t.Fatalf("the group did not rebalance to member A alone\n%s", aOut)
-	}
+	leaveGroup(t, b, addr, "totals-job", rep, 8, aOut)
 	produceOrders(t, addr, n, 2000, users)
 	n += 2000
 	waitTotals("member A after B left", aOut, bOut)
-	restored, kept, _ := a.scaleOut.snapshot()
-	aborted := a.scaleOut.abortDrops()
-	for p := range int32(8) {
-		if _, ofB := restoredB[p]; ofB {
-			// Another member wrote the partition in between: A must read its changelog.
-			if restored[p] == 0 || kept[p] != 0 {
-				t.Fatalf("partition %d, written by B: A read %d changelog records of it and kept it %d times; want a restore\n%s", p, restored[p], kept[p], aOut)
-			}
-			continue
-		}
-		if aborted[p] > 0 {
-			// A rebalance aborted a transaction of A's that touched the partition (franz-go aborts one that
-			// is open when a rebalance begins): it was dropped and restored, so A kept it at least once.
-			if kept[p] < 1 {
-				t.Fatalf("partition %d, A's throughout: A kept it %d times (want at least 1; %d aborted transactions dropped it)\n%s", p, kept[p], aborted[p], aOut)
-			}
-			continue
-		}
-		if kept[p] != 2 || restored[p] != 0 {
-			t.Fatalf("partition %d, A's throughout: A kept it %d times (want 2) and read %d changelog records of it (want 0; no aborted transaction dropped it)\n%s", p, kept[p], restored[p], aOut)
-		}
-	}
-	t.Logf("A kept %v, read changelog records %v (dropped after aborted transactions: %v); B read %v", kept, restored, aborted, restoredB)
+	checkKeptOverRebalances(t, a, 8, restoredB, aOut)
 }
 
 func firstKey(m map[string][]int32) string {
@@ -266,4 +215,83 @@ func TestScaleOutKeepBookkeeping(t *testing.T) {
 	if len(m.keep.held) != 1 || m.keep.held[1].agg == nil || fmt.Sprint(m.keep.ends) != "map[1:33]" {
 		t.Fatalf("after the assignment: held %v, ends %v; want partition 1 at 33", m.keep.held, m.keep.ends)
 	}
+}
+
+// checkFreshStart checks that member a, alone on an empty changelog, restored all n partitions and read no
+// record of any.
+func checkFreshStart(t *testing.T, a *Job, n int, aOut *syncBuffer) {
+	t.Helper()
+	restored0, _, _ := a.scaleOut.snapshot()
+	if len(restored0) != n {
+		t.Fatalf("member A restored partitions %v at start, want all %d\n%s", restored0, n, aOut)
+	}
+	for p, c := range restored0 {
+		if c != 0 {
+			t.Fatalf("member A read %d changelog records of partition %d at start, the changelog was empty\n%s", c, p, aOut)
+		}
+	}
+}
+
+// checkJoinHandover checks the partitions after member b joined a's group: a kept want partitions and b
+// restored want others, reading the changelog records a wrote of each; it returns what b restored.
+func checkJoinHandover(t *testing.T, a, b *Job, want int, aOut, bOut *syncBuffer) map[int32]int64 {
+	t.Helper()
+	_, kept1, _ := a.scaleOut.snapshot()
+	restoredB, _, _ := b.scaleOut.snapshot()
+	if len(kept1) != want || len(restoredB) != want {
+		t.Fatalf("B joined: A kept partitions %v, B restored %v; want %d each\n%s\n---\n%s", kept1, restoredB, want, aOut, bOut)
+	}
+	for p := range restoredB {
+		if kept1[p] > 0 {
+			t.Fatalf("A kept partition %d, which B owns\n%s", p, aOut)
+		}
+		if restoredB[p] == 0 {
+			t.Fatalf("B read no changelog record of partition %d, which A wrote\n%s", p, bOut)
+		}
+	}
+	return restoredB
+}
+
+// leaveGroup cancels member b and waits until the group of job (repartition topic rep) is one member owning
+// all n partitions.
+func leaveGroup(t *testing.T, b *Job, addr, job, rep string, n int, aOut *syncBuffer) {
+	t.Helper()
+	b.Cancel()
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	_ = b.Wait(wctx)
+	if !waitUntil(30*time.Second, func() bool {
+		k, parts := groupMembers(t, addr, job, rep)
+		return k == 1 && len(parts[firstKey(parts)]) == n
+	}) {
+		t.Fatalf("the group did not rebalance to member A alone\n%s", aOut)
+	}
+}
+
+// checkKeptOverRebalances checks member a's n partitions after b joined and left: those b wrote (restoredB)
+// a restored from the changelog; its own it kept over both rebalances without reading a record, or, when a
+// rebalance aborted a transaction of a's that touched one (franz-go aborts one that is open when a
+// rebalance begins), kept it at least once.
+func checkKeptOverRebalances(t *testing.T, a *Job, n int32, restoredB map[int32]int64, aOut *syncBuffer) {
+	t.Helper()
+	restored, kept, _ := a.scaleOut.snapshot()
+	aborted := a.scaleOut.abortDrops()
+	for p := range n {
+		if _, ofB := restoredB[p]; ofB {
+			if restored[p] == 0 || kept[p] != 0 {
+				t.Fatalf("partition %d, written by B: A read %d changelog records of it and kept it %d times; want a restore\n%s", p, restored[p], kept[p], aOut)
+			}
+			continue
+		}
+		if aborted[p] > 0 {
+			if kept[p] < 1 {
+				t.Fatalf("partition %d, A's throughout: A kept it %d times (want at least 1; %d aborted transactions dropped it)\n%s", p, kept[p], aborted[p], aOut)
+			}
+			continue
+		}
+		if kept[p] != 2 || restored[p] != 0 {
+			t.Fatalf("partition %d, A's throughout: A kept it %d times (want 2) and read %d changelog records of it (want 0; no aborted transaction dropped it)\n%s", p, kept[p], restored[p], aOut)
+		}
+	}
+	t.Logf("A kept %v, read changelog records %v (dropped after aborted transactions: %v); B read %v", kept, restored, aborted, restoredB)
 }

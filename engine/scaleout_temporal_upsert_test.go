@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -196,16 +195,7 @@ func TestScaleOutTemporalJoinChangelogVersioned(t *testing.T) {
 			time.Sleep(500 * time.Millisecond)
 			produceRecords(t, addr, c.records(d.secondsTo(30, 35, true, -1)))
 			check("phase 3", 33, aOut, bOut)
-			b.Cancel()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = b.Wait(ctx)
-			if !waitUntil(30*time.Second, func() bool {
-				k, parts := groupMembers(t, addr, "temporal-job", "temporal-job-join-repartition")
-				return k == 1 && len(parts[firstKey(parts)]) == 2
-			}) {
-				t.Fatalf("the group did not rebalance to member A alone\n%s", aOut)
-			}
+			leaveGroup(t, b, addr, "temporal-job", "temporal-job-join-repartition", 2, aOut)
 			produceRecords(t, addr, c.deletes(5, 7))
 			time.Sleep(500 * time.Millisecond)
 			produceRecords(t, addr, c.records(d.secondsTo(35, 45, true, -1)))
