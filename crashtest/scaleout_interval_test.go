@@ -82,13 +82,7 @@ func intervalJoinDiff(t *testing.T, addr string, want map[string]int) string {
 // read_committed the sink holds every match, and every auction without one that the final watermark
 // closes NULL-padded, exactly once.
 func TestScaleOutIntervalJoinKill(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(ivBidParts),
-		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(ivAuctionParts, "auctions"), kfake.SeedTopics(ivBidParts, "bids"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	addr := auctionBidsBroker(t)
 	dir := t.TempDir()
 	f := feedIntervalJoin(t, addr)
 	sql := script(addr,
@@ -96,14 +90,7 @@ func TestScaleOutIntervalJoinKill(t *testing.T) {
 		`SET 'pipeline.name' = 'interval-job';`,
 		`SET 'sluice.scale-out.session-timeout' = '2 s';`,
 		`SET 'sluice.scale-out.transaction-timeout' = '3 s';`,
-		`CREATE TABLE auctions (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
-  'connector' = 'kafka', 'topic' = 'auctions', 'properties.bootstrap.servers' = 'ADDR',
-  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
-		`CREATE TABLE bids (auction BIGINT, price BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
-  'connector' = 'kafka', 'topic' = 'bids', 'properties.bootstrap.servers' = 'ADDR',
-  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
-		`CREATE TABLE joined (id BIGINT, price BIGINT) WITH (
-  'connector' = 'kafka', 'topic' = 'joined', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
+		auctionBidsTables,
 		`INSERT INTO joined SELECT a.id, b.price FROM auctions a LEFT JOIN bids b
   ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND;`)
 	killMemberJoined(t, dir, addr, sql, f, joinKill{"joined", 100, intervalJoinWant, intervalJoinDiff, "auction without a bid"})
@@ -118,6 +105,30 @@ type joinKill struct {
 	diff      func(t *testing.T, addr string, want map[string]int) string
 	unmatched string
 }
+
+// auctionBidsBroker starts the broker of the join kill tests: auctions and bids topics, groups that notice a
+// killed member within a second.
+func auctionBidsBroker(t *testing.T) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(ivBidParts),
+		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(ivAuctionParts, "auctions"), kfake.SeedTopics(ivBidParts, "bids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// auctionBidsTables is the DDL of the join kill tests' tables: auctions and bids with event time, and the
+// joined sink.
+const auctionBidsTables = `CREATE TABLE auctions (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+  'connector' = 'kafka', 'topic' = 'auctions', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
+CREATE TABLE bids (auction BIGINT, price BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+  'connector' = 'kafka', 'topic' = 'bids', 'properties.bootstrap.servers' = 'ADDR',
+  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
+CREATE TABLE joined (id BIGINT, price BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'joined', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`
 
 // killMemberJoined runs sql (a LEFT join of two fed tables into k.topic, fed by f) on three members, kills
 // the first once k.min rows were written, ends the feed 5 s later and checks that the survivors' topic holds

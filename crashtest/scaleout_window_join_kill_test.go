@@ -3,9 +3,6 @@ package crashtest
 import (
 	"fmt"
 	"testing"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // A scale-out window join (engine/scaleout_window_join.go) run by three sql-client processes over the interval
@@ -44,13 +41,7 @@ func windowJoinWant(n int) map[string]int {
 // the sink holds every row of every window the final watermark closed exactly once: none lost, none
 // duplicated, none wrong.
 func TestScaleOutWindowJoinKill(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(ivBidParts),
-		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(ivAuctionParts, "auctions"), kfake.SeedTopics(ivBidParts, "bids"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
+	addr := auctionBidsBroker(t)
 	dir := t.TempDir()
 	f := feedIntervalJoin(t, addr)
 	sql := script(addr,
@@ -58,14 +49,7 @@ func TestScaleOutWindowJoinKill(t *testing.T) {
 		`SET 'pipeline.name' = 'wjoin-job';`,
 		`SET 'sluice.scale-out.session-timeout' = '2 s';`,
 		`SET 'sluice.scale-out.transaction-timeout' = '3 s';`,
-		`CREATE TABLE auctions (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
-  'connector' = 'kafka', 'topic' = 'auctions', 'properties.bootstrap.servers' = 'ADDR',
-  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
-		`CREATE TABLE bids (auction BIGINT, price BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
-  'connector' = 'kafka', 'topic' = 'bids', 'properties.bootstrap.servers' = 'ADDR',
-  'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
-		`CREATE TABLE joined (id BIGINT, price BIGINT) WITH (
-  'connector' = 'kafka', 'topic' = 'joined', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
+		auctionBidsTables,
 		`INSERT INTO joined SELECT a.id, b.price
   FROM (SELECT * FROM TABLE(TUMBLE(TABLE auctions, DESCRIPTOR(ts), INTERVAL '10' SECOND))) a
   LEFT JOIN (SELECT * FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))) b
