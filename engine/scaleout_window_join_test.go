@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -17,72 +18,98 @@ import (
 // the interval join tests' data (scaleout_interval_test.go: auctions on 2 partitions, bids on 4), joined per
 // 10 s window on the auction id.
 
-// wjSpec is a test's windows: size and slide in seconds (TUMBLE: slide = size).
-type wjSpec struct{ size, slide int }
+// wjSpec is a test's windows: size and slide in seconds (TUMBLE: slide = size); cum: CUMULATE windows of
+// step slide and max size size.
+type wjSpec struct {
+	size, slide int
+	cum         bool
+}
 
-// starts are the starts of the windows second sec belongs to.
-func (w wjSpec) starts(sec int) []int {
-	var out []int
+// windows are the windows ([start, end) in seconds) second sec belongs to.
+func (w wjSpec) windows(sec int) [][2]int {
+	var out [][2]int
+	if w.cum {
+		start := sec - sec%w.size
+		for end := start + (sec-start)/w.slide*w.slide + w.slide; end <= start+w.size; end += w.slide {
+			out = append(out, [2]int{start, end})
+		}
+		return out
+	}
 	for s := sec - sec%w.slide; s > sec-w.size; s -= w.slide {
-		out = append(out, s)
+		out = append(out, [2]int{s, s + w.size})
 	}
 	return out
 }
 
 // tvf is the window table function of table over ts.
 func (w wjSpec) tvf(table string) string {
-	if w.slide == w.size {
+	switch {
+	case w.cum:
+		return fmt.Sprintf("TABLE(CUMULATE(TABLE %s, DESCRIPTOR(ts), INTERVAL '%d' SECOND, INTERVAL '%d' SECOND))", table, w.slide, w.size)
+	case w.slide == w.size:
 		return fmt.Sprintf("TABLE(TUMBLE(TABLE %s, DESCRIPTOR(ts), INTERVAL '%d' SECOND))", table, w.size)
 	}
 	return fmt.Sprintf("TABLE(HOP(TABLE %s, DESCRIPTOR(ts), INTERVAL '%d' SECOND, INTERVAL '%d' SECOND))", table, w.slide, w.size)
 }
 
+// nullID stands for a NULL auction id (of an auction, or named by a bid) in ivData: it equals nothing.
+const nullID = math.MinInt32
+
 // wantWindowJoin is the join's rows ("auction/price", "-" when NULL) of the windows that fired at watermark
-// wm (seconds: a window fires when wm reaches its end). kind is INNER, LEFT, FULL, SEMI or ANTI (these emit
-// "auction/-"; NOTIN is ANTI: no bid names a NULL auction); late rows are dropped.
+// wm (seconds: a window fires when wm reaches its end). kind is INNER, LEFT, RIGHT, FULL, SEMI or ANTI (these
+// emit "auction/-"), or NOTIN: ANTI but for NULLs (a NULL id is in no non-empty list; a window whose bids
+// name a NULL auction keeps no auction); late rows are dropped.
 func (d *ivData) wantWindowJoin(kind string, w wjSpec, wm int, late map[int]bool) []string {
-	if kind == "NOTIN" {
-		kind = "ANTI"
+	id := func(a int) string {
+		if a == nullID {
+			return "-"
+		}
+		return fmt.Sprint(a)
+	}
+	// bids[window] are the window's bids that are not late.
+	bids := map[[2]int][]ivBid{}
+	for _, b := range d.bids {
+		if !late[b.price] {
+			for _, win := range w.windows(b.sec) {
+				bids[win] = append(bids[win], b)
+			}
+		}
 	}
 	var out []string
+	matched := map[[3]int]bool{} // window and bid price
 	for _, a := range d.auctions {
 		if late[a.id] {
 			continue
 		}
-		for _, s := range w.starts(a.sec) {
-			if s+w.size > wm {
+		for _, win := range w.windows(a.sec) {
+			if win[1] > wm {
 				continue
 			}
-			n := 0
-			for _, b := range d.bids {
-				if b.auction == a.id && !late[b.price] && slices.Contains(w.starts(b.sec), s) {
+			n, null := 0, false
+			for _, b := range bids[win] {
+				null = null || b.auction == nullID
+				if b.auction == a.id && a.id != nullID {
 					n++
-					if kind != "SEMI" && kind != "ANTI" {
-						out = append(out, fmt.Sprintf("%d/%d", a.id, b.price))
+					matched[[3]int{win[0], win[1], b.price}] = true
+					if kind != "SEMI" && kind != "ANTI" && kind != "NOTIN" {
+						out = append(out, fmt.Sprintf("%s/%d", id(a.id), b.price))
 					}
 				}
 			}
-			if n == 0 && (kind == "LEFT" || kind == "FULL" || kind == "ANTI") || n > 0 && kind == "SEMI" {
-				out = append(out, fmt.Sprintf("%d/-", a.id))
+			switch {
+			case kind == "NOTIN":
+				if len(bids[win]) == 0 || n == 0 && !null && a.id != nullID {
+					out = append(out, id(a.id)+"/-")
+				}
+			case n == 0 && (kind == "LEFT" || kind == "FULL" || kind == "ANTI") || n > 0 && kind == "SEMI":
+				out = append(out, id(a.id)+"/-")
 			}
 		}
 	}
-	if kind == "FULL" {
-		for _, b := range d.bids {
-			if late[b.price] {
-				continue
-			}
-			for _, s := range w.starts(b.sec) {
-				if s+w.size > wm {
-					continue
-				}
-				n := 0
-				for _, a := range d.auctions {
-					if b.auction == a.id && !late[a.id] && slices.Contains(w.starts(a.sec), s) {
-						n++
-					}
-				}
-				if n == 0 {
+	if kind == "FULL" || kind == "RIGHT" {
+		for win, bs := range bids {
+			for _, b := range bs {
+				if win[1] <= wm && !matched[[3]int{win[0], win[1], b.price}] {
 					out = append(out, fmt.Sprintf("-/%d", b.price))
 				}
 			}
@@ -146,7 +173,7 @@ func checkWindowJoin(t *testing.T, addr, what string, want []string, outs ...*sy
 func TestScaleOutWindowJoinMembersInProcess(t *testing.T) {
 	addr := intervalCluster(t)
 	d := &ivData{}
-	w := wjSpec{10, 10}
+	w := wjSpec{10, 10, false}
 	// Phase 1: auctions 0..59, bids 0..59 on partitions 0-2, 0..29 on partition 3: the watermark is 28 s, the
 	// windows ending at 10 and 20 s fire.
 	recs := d.auctionsTo(0, 60)
@@ -208,15 +235,19 @@ func TestScaleOutWindowJoinMembersInProcess(t *testing.T) {
 	}
 }
 
-// TestScaleOutWindowJoinKindsInProcess: inner, FULL OUTER (hopping windows), semi (EXISTS) and anti (NOT
-// EXISTS, and NOT IN: null-aware, repartitioned by the window bounds alone) window joins run by a scale-out member give the rows of a P=1 job of the same query, each once,
-// with bid partition 3 lagging (it holds the windows back) and then catching up.
+// TestScaleOutWindowJoinKindsInProcess: inner, RIGHT OUTER (tumbling and hopping windows), FULL OUTER
+// (hopping windows), semi (EXISTS) and anti (NOT EXISTS, and NOT IN: null-aware, repartitioned by the window
+// bounds alone) window joins, and LEFT, FULL and anti joins of CUMULATE windows, run by a scale-out member
+// give the rows of a P=1 job of the same query, each once, with bid partition 3 lagging (it holds the
+// windows back) and then catching up.
 func TestScaleOutWindowJoinKindsInProcess(t *testing.T) {
 	for _, tc := range []struct {
 		kind string
 		w    wjSpec
-	}{{"INNER", wjSpec{10, 10}}, {"FULL", wjSpec{10, 5}}, {"SEMI", wjSpec{10, 10}}, {"ANTI", wjSpec{10, 10}}, {"NOTIN", wjSpec{10, 10}}} {
-		t.Run(tc.kind, func(t *testing.T) {
+	}{{"INNER", wjSpec{10, 10, false}}, {"FULL", wjSpec{10, 5, false}}, {"SEMI", wjSpec{10, 10, false}}, {"ANTI", wjSpec{10, 10, false}}, {"NOTIN", wjSpec{10, 10, false}},
+		{"RIGHT", wjSpec{10, 10, false}}, {"RIGHT", wjSpec{10, 5, false}}, {"LEFT", wjSpec{20, 5, true}}, {"FULL", wjSpec{20, 5, true}}, {"ANTI", wjSpec{20, 5, true}}} {
+		fn, _, _ := strings.Cut(strings.TrimPrefix(tc.w.tvf("t"), "TABLE("), "(")
+		t.Run(tc.kind+"/"+fn, func(t *testing.T) {
 			addr := intervalCluster(t)
 			d := &ivData{}
 			recs := d.auctionsTo(0, 40)
@@ -239,24 +270,24 @@ func TestScaleOutWindowJoinKindsInProcess(t *testing.T) {
 // and how to fix it.
 func TestScaleOutWindowJoinRefused(t *testing.T) {
 	addr := intervalCluster(t)
-	member, _ := windowJoinScripts(addr, "INNER", wjSpec{10, 10})
+	member, _ := windowJoinScripts(addr, "INNER", wjSpec{10, 10, false})
 	head := member[:strings.Index(member, "INSERT INTO")]
 	session := func(table, key string) string {
 		return `(SELECT * FROM TABLE(SESSION(TABLE ` + table + ` PARTITION BY ` + key + `, DESCRIPTOR(ts), INTERVAL '5' SECOND)))`
 	}
 	for _, c := range []struct{ name, stmts, want string }{
-		{"state ttl", "SET 'table.exec.state.ttl' = '1 h';\n" + windowJoinInsert("joined", "INNER", wjSpec{10, 10}),
+		{"state ttl", "SET 'table.exec.state.ttl' = '1 h';\n" + windowJoinInsert("joined", "INNER", wjSpec{10, 10, false}),
 			"'table.exec.state.ttl' cannot be used with a scale-out window join: it does not expire the join's state (nor does the P=1 join; a window's rows are dropped when it fires); RESET 'table.exec.state.ttl'"},
 		{"session windows", `INSERT INTO joined SELECT a.id, a.seller, b.price FROM ` + session("auctions", "id") + ` a JOIN ` + session("bids", "auction") + ` b
   ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.id = b.auction`,
 			"a window join of SESSION windows is not supported (a key's sessions are merged before the join); use TUMBLE, HOP or CUMULATE"},
-		{"window aggregate under the join", `INSERT INTO joined SELECT a.id, a.seller, b.c FROM (SELECT * FROM ` + wjSpec{10, 10}.tvf("auctions") + `) a JOIN
-  (SELECT window_start, window_end, auction, COUNT(*) AS c FROM ` + wjSpec{10, 10}.tvf("bids") + ` GROUP BY window_start, window_end, auction) b
+		{"window aggregate under the join", `INSERT INTO joined SELECT a.id, a.seller, b.c FROM (SELECT * FROM ` + wjSpec{10, 10, false}.tvf("auctions") + `) a JOIN
+  (SELECT window_start, window_end, auction, COUNT(*) AS c FROM ` + wjSpec{10, 10, false}.tvf("bids") + ` GROUP BY window_start, window_end, auction) b
   ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.id = b.auction`,
 			"the window join's right input is WindowAggregate("},
 		{"window Top-N state ttl", `SET 'table.exec.state.ttl' = '1 h';
 INSERT INTO joined SELECT auction, rn, price FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, auction ORDER BY price DESC) AS rn
-  FROM ` + wjSpec{10, 10}.tvf("bids") + `) WHERE rn <= 2`,
+  FROM ` + wjSpec{10, 10, false}.tvf("bids") + `) WHERE rn <= 2`,
 			"'table.exec.state.ttl' cannot be used with a scale-out window Top-N"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
