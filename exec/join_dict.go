@@ -127,3 +127,15 @@ func (j *joinOp) dictStats(s int) (values, open int) {
 	}
 	return values, open
 }
+
+// dictBytes estimates the memory of side s's dictionaries: each value's bytes, its string header in vals
+// and its map entry (key, id, about as much again in the map's groups and free room).
+func (j *joinOp) dictBytes(s int) int {
+	n := 0
+	for _, d := range j.sides[s].dicts {
+		if d != nil {
+			n += d.bytes + len(d.vals)*(16+40)
+		}
+	}
+	return n
+}
