@@ -104,7 +104,7 @@ func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output
 
 func newJoinSide(keys []int, ts []types.Type, outer, ttl bool, seed maphash.Seed) joinSide {
 	sd := joinSide{keys: keys, types: ts, outer: outer, width: len(ts), exact: exactIdentity(ts),
-		st: newJoinStore(outer, ttl, seed), keyPos: make([]int, len(ts))}
+		st: newJoinStore(outer, ttl, seed), keyPos: make([]int, len(ts)), dicts: newJoinDicts(ts)}
 	for c := range sd.keyPos {
 		sd.keyPos[c] = -1
 	}
@@ -128,6 +128,8 @@ type joinSide struct {
 	keyPos []int
 	// exact: a stored row's body is its identity (join_rec.go).
 	exact bool
+	// dicts: the dictionaries of the string columns' repeated values, by column (join_dict.go).
+	dicts []*joinDict
 }
 
 type joinOp struct {

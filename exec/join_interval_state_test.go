@@ -20,7 +20,7 @@ func joinStateBytes(j *joinOp) int {
 	n := 0
 	for s := range 2 {
 		st := &j.sides[s].st
-		n += st.used + 8*len(st.slots)
+		n += st.used + 8*len(st.slots) + j.dictBytes(s)
 		for _, bb := range st.bigs {
 			n += 8 * len(bb.idx)
 			for _, c := range bb.chunks {

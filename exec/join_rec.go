@@ -19,7 +19,8 @@ import (
 // (types.AppendKey) of its columns, NULL keys share nullJoinKey, and rows are whole.
 //
 // Row bodies: the stored columns' values in the binary value encoding of rowcodec.go (a tag byte each),
-// without a count (the side's width says it). Values decode without copying strings (rowVals).
+// without a count (the side's width says it), but for repeated strings, which are ids in a dictionary of
+// their column (join_dict.go). Values decode without copying strings (rowVals).
 //
 // Identity (which stored row a retraction removes): on a side whose column types each have one value
 // representation (exactIdentity) the body's bytes; on others (floating point, DECIMAL, collections...) the
@@ -224,15 +225,16 @@ func (j *joinOp) rowKeyVals(s int, row []types.Value, hasKey bool) []types.Value
 	return j.kv
 }
 
-// encodeRow writes the body of row (side s) into j.ebuf; whole: the key columns are kept.
-func (j *joinOp) encodeRow(s int, row []types.Value, whole bool) []byte {
+// encodeRow writes the body of row (side s) into j.ebuf; whole: the key columns are kept; add: the row is
+// being stored (its strings may join their column's dictionary, join_dict.go), not looked up.
+func (j *joinOp) encodeRow(s int, row []types.Value, whole, add bool) []byte {
 	sd := &j.sides[s]
 	b := j.ebuf[:0]
 	for c, v := range row {
 		if !whole && sd.keyPos[c] >= 0 {
 			continue
 		}
-		b = appendValueBinary(b, v)
+		b = j.appendValue(b, s, c, v, add)
 	}
 	j.ebuf = b
 	return b
@@ -333,6 +335,15 @@ func (j *joinOp) decodeRow(dst []types.Value, s int, body []byte, kv []types.Val
 				continue
 			}
 			dst[c] = types.IntValue(v)
+			pos += 1 + m
+		case tagDictString:
+			v, m := j.dictValue(s, c, body[pos+1:])
+			if m == 0 {
+				dst[c] = types.NullValue
+				pos = len(body)
+				continue
+			}
+			dst[c] = v
 			pos += 1 + m
 		default:
 			v, rest, err := decodeValueBinary(body[pos:])

@@ -77,7 +77,7 @@ func TestJoinRecords(t *testing.T) {
 					t.Fatalf("side %d: row %v has count %d, want %d", s, row, counts[i], wc)
 				}
 				whole := w[0].IsNull()
-				if got := string(bodies[i]); got != string(j.encodeRow(s, w, whole)) {
+				if got := string(bodies[i]); got != string(j.encodeRow(s, w, whole, false)) {
 					t.Fatalf("side %d: row %v is stored as %x", s, row, got)
 				}
 				if wantLen := len(appendRowBinary(nil, w)) - 1; whole != (len(bodies[i]) == wantLen) {

@@ -12,7 +12,7 @@ import (
 func (j *joinOp) store(s int, key []byte, h uint64, kv []types.Value, row []types.Value, count uint64, assoc int, touched int64) error {
 	sd := &j.sides[s]
 	st := &sd.st
-	body := j.encodeRow(s, row, kv == nil)
+	body := j.encodeRow(s, row, kv == nil, true)
 	if st.appendOnly {
 		return j.storeNew(s, key, h, kv, body, count, assoc, touched, j.rowTime(s, row))
 	}
@@ -182,7 +182,7 @@ func (j *joinOp) remove(s int, key []byte, h uint64, kv []types.Value, row []typ
 	if !found {
 		return nil, false
 	}
-	body := j.encodeRow(s, row, kv == nil)
+	body := j.encodeRow(s, row, kv == nil, false)
 	id := j.ident(s, row, body)
 	r := st.record(slot)
 	if bb := r.big(st); bb != nil {
