@@ -227,6 +227,9 @@ func (m *member) prepare(ctx context.Context) error {
 	}
 	if m.plan.join != nil {
 		m.joinOut = m.postOutput()
+		if m.s2 != nil {
+			m.joinOut = m.stage2Out() // a GROUP BY over the join (scaleout_stage.go)
+		}
 	}
 	if m.plan.win != nil {
 		end = m.windowStage1()

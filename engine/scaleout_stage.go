@@ -16,7 +16,7 @@ import (
 )
 
 // A second keyed stage (docs/ARCHITECTURE.md "Scale-out over Kafka", "Two keyed stages"): a GROUP BY over
-// the changelog of the job's first keyed operator, e.g. a histogram
+// the changelog of the job's first keyed operator (a GROUP BY or a regular join), e.g. a histogram
 // `SELECT cnt, COUNT(*) FROM (SELECT user_id, COUNT(*) cnt FROM t GROUP BY user_id) GROUP BY cnt`.
 // The first operator's output rows (-U/+U with their kind byte, then the row in types.AppendRowBinary)
 // go through the Calcs between the two to the internal topic '<pipeline.name>-agg2-repartition',
@@ -29,13 +29,14 @@ import (
 // through the Calcs behind it to the sink. All of one key's changes come from the partition of the first
 // operator that owns the row they change, produced in order by its one owner at a time (the next owner
 // reads from the offsets committed with them), so a retraction reaches the second aggregate after the
-// row it retracts. Only a GROUP BY over a GROUP BY is taken; the stage takes any first operator whose
-// output is a changelog (a join next), the member feeds it by m.stage2Out.
+// row it retracts. The first operator is a GROUP BY or a regular join (an outer join's output retracts
+// its NULL-padded rows): any operator whose output is a changelog can feed the stage through m.stage2Out.
 
 // stage2Suffix names the second stage's topics: '<pipeline.name>-agg2-repartition', '-agg2-changelog'.
 const stage2Suffix = "agg2"
 
-// keyedStage is a member's second keyed stage: a GROUP BY over the first operator's changelog.
+// keyedStage is a member's second keyed stage: a GROUP BY over the first operator's changelog. A third
+// stage would chain another keyedStage behind this one's output (not done: refused).
 type keyedStage struct {
 	agg      *planner.Aggregate
 	mid      []*planner.Calc // between the first operator and this aggregate, this side last
@@ -68,7 +69,22 @@ func cutScaleOutAgg2(p *scaleOutPlan, outer, inner *planner.Aggregate, mid []*pl
 	case *planner.Aggregate:
 		return fmt.Errorf("the aggregate's input is %s over %s: three GROUP BY levels are three keyed stages (a scale-out job runs at most two: a GROUP BY over a GROUP BY); write the innermost aggregate's results to a kafka table and aggregate them in another job", inner.Describe(), last.Describe())
 	}
-	return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs two keyed stages only as a GROUP BY over a GROUP BY of a table scan; write the inner result to a kafka table and aggregate it in another job", inner.Describe(), last.Describe())
+	return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs two keyed stages only as a GROUP BY over a GROUP BY of a table scan or over a regular join of two; write the inner result to a kafka table and aggregate it in another job", inner.Describe(), last.Describe())
+}
+
+// calcsBetween returns the Calcs from n down to op (op's side first): what lies between a keyed stage's
+// operator op and the aggregate whose input is n.
+func calcsBetween(n, op planner.Node) ([]*planner.Calc, error) {
+	var mid []*planner.Calc
+	for n != op {
+		c, ok := n.(*planner.Calc)
+		if !ok {
+			return nil, fmt.Errorf("the aggregate's input is %s over %s, not Calcs over it", n.Describe(), op.Describe())
+		}
+		mid = append([]*planner.Calc{c}, mid...)
+		n = c.Input
+	}
+	return mid, nil
 }
 
 // checkScaleOutAgg refuses an aggregate that cannot be split by key into a stage.
