@@ -200,13 +200,22 @@ func (m *member) hold() {
 			m.keep.held[p] = h
 		}
 	}
+	if m.s2 != nil {
+		m.s2.hold() // a second keyed stage's partitions (scaleout_stage.go)
+	}
 	m.dropState()
 	m.forgetEnds()
+	if m.s2 != nil {
+		m.s2.forgetEnds()
+	}
 }
 
 // assignedHeld drops the held partitions that the group's new assignment (topic -> partitions) did not
 // give this member.
 func (m *member) assignedHeld(parts map[string][]int32) {
+	if m.s2 != nil {
+		m.s2.assignedHeld(parts)
+	}
 	own := parts[m.rep]
 	for p := range m.keep.held {
 		if !slices.Contains(own, p) {
@@ -222,8 +231,11 @@ func (m *member) assignedHeld(parts map[string][]int32) {
 func (m *member) dropAborted() {
 	k := &m.keep
 	touched := func(p int32) bool { return k.touched[p] || k.wrote[p].Load() != noWrite }
-	loaded := m.loadedParts()
+	loaded, loaded2 := m.loadedParts(), m.stage2Loaded()
 	m.dropState()
+	if m.s2 != nil {
+		m.s2.dropAborted(loaded2)
+	}
 	for p, h := range loaded {
 		if !touched(p) {
 			m.load(p, h)
@@ -252,9 +264,15 @@ func (k *keepState) touch(p int32) {
 // reclaim keeps the held state of those of the partitions need (about to be restored) whose changelog
 // partition still ends where their state does, and returns the others.
 func (m *member) reclaim(ctx context.Context, need []int32) ([]int32, error) {
+	return m.reclaimOf(ctx, &m.keep, m.cl, need, m.load)
+}
+
+// reclaimOf is reclaim of the partitions whose ends and held state k notes, of the changelog topic cl;
+// load makes a kept partition's state the loaded one.
+func (m *member) reclaimOf(ctx context.Context, k *keepState, cl string, need []int32, load func(int32, heldPart)) ([]int32, error) {
 	var cand []int32
 	for _, p := range need {
-		if _, ok := m.keep.held[p]; ok {
+		if _, ok := k.held[p]; ok {
 			cand = append(cand, p)
 		}
 	}
@@ -263,27 +281,27 @@ func (m *member) reclaim(ctx context.Context, need []int32) ([]int32, error) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*m.s.txnTimeout+30*time.Second)
 	defer cancel()
-	ends, err := m.stableEnds(rctx, cand) // waits until no transaction is open on them, as a restore does
+	ends, err := m.stableEndsOf(rctx, cl, cand) // waits until no transaction is open on them, as a restore does
 	if err != nil {
 		return nil, err
 	}
 	var rest, kept []int32
 	for _, p := range need {
-		h, ok := m.keep.held[p]
+		h, ok := k.held[p]
 		if !ok {
 			rest = append(rest, p)
 			continue
 		}
-		delete(m.keep.held, p)
-		if ends[p] != m.keep.ends[p] { // another owner wrote it (a partition without records has no end: 0)
-			delete(m.keep.ends, p)
+		delete(k.held, p)
+		if ends[p] != k.ends[p] { // another owner wrote it (a partition without records has no end: 0)
+			delete(k.ends, p)
 			rest = append(rest, p)
 			continue
 		}
-		m.load(p, h)
+		load(p, h)
 		kept = append(kept, p)
 	}
-	if st := m.keep.stats; len(kept) > 0 && st != nil {
+	if st := k.stats; len(kept) > 0 && st != nil {
 		st.mu.Lock()
 		for _, p := range kept {
 			st.kept[p]++
@@ -292,7 +310,7 @@ func (m *member) reclaim(ctx context.Context, need []int32) ([]int32, error) {
 	}
 	if len(kept) > 0 {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': kept the state of partitions %v (their partitions of '%s' are unchanged since this member's last transaction).\n",
-			m.s.name, kept, m.cl)
+			m.s.name, kept, cl)
 	}
 	return rest, nil
 }

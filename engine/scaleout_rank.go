@@ -45,7 +45,7 @@ func cutScaleOutRank(p *scaleOutPlan, r *planner.Rank, root planner.Node) (*scal
 	}
 	b, last := cutScaleOutBranch(r.Input)
 	if b == nil {
-		return nil, fmt.Errorf("the Top-N's input is %s, not a table scan (a scale-out job has one stateful operator: write that result to a kafka table and rank it in another job)", last.Describe())
+		return nil, fmt.Errorf("the Top-N's input is %s, not a table scan (a scale-out job runs one stateful operator, or a GROUP BY over a GROUP BY: write that result to a kafka table and rank it in another job)", last.Describe())
 	}
 	if !r.Input.Mode().IsInsertOnly() {
 		return nil, fmt.Errorf("the Top-N's input, table '%s', is not insert-only", b.scan.Table.Name)

@@ -15,12 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors/kafka"
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/state"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -52,6 +50,7 @@ type member struct {
 	insertOnly bool           // the aggregate's input carries +I rows only
 	loc        *time.Location // 'table.local-time-zone', of a window plan's windows
 	win        *winStage      // a window plan's stages (scaleout_window.go)
+	s2         *keyedStage    // a second keyed stage: a GROUP BY over the first's changelog (scaleout_stage.go)
 
 	// sinkOut is where the aggregates' output goes after the Calcs behind them (the sink); produce sends one
 	// internal record (both set by prepare).
@@ -121,6 +120,7 @@ func (m *member) prepare(ctx context.Context) error {
 	op := m.plan.opName()
 	m.rep = m.s.name + "-" + op + "-repartition"
 	m.cl = m.s.name + "-" + op + "-changelog"
+	m.s2 = newKeyedStage(m.plan, m.s.name)
 	base, err := kgo.NewClient(m.src.ClientOpts()...)
 	if err != nil {
 		return err
@@ -161,10 +161,21 @@ func (m *member) prepare(ctx context.Context) error {
 			return fail(err)
 		}
 	}
-	for _, t := range []struct {
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	topics := []struct {
 		name    string
 		configs map[string]*string
-	}{{m.rep, nil}, {m.cl, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}}} {
+	}{{m.rep, nil}, {m.cl, compact}}
+	if m.s2 != nil {
+		topics = append(topics, struct {
+			name    string
+			configs map[string]*string
+		}{m.s2.rep, nil}, struct {
+			name    string
+			configs map[string]*string
+		}{m.s2.cl, compact})
+	}
+	for _, t := range topics {
 		if t.name == "" {
 			continue
 		}
@@ -172,7 +183,7 @@ func (m *member) prepare(ctx context.Context) error {
 			return fail(fmt.Errorf("create the internal topic '%s': %w", t.name, err))
 		}
 	}
-	internal := m.internalTopics([]string{m.rep, m.cl})
+	internal := m.internalTopics(m.internalNames())
 	if len(internal) > 0 {
 		td, err = m.adm.ListTopics(actx, internal...)
 		if err != nil {
@@ -216,6 +227,9 @@ func (m *member) prepare(ctx context.Context) error {
 	}
 	if m.plan.join != nil {
 		m.joinOut = m.postOutput()
+		if m.s2 != nil {
+			m.joinOut = m.stage2Out() // a GROUP BY over the join (scaleout_stage.go)
+		}
 	}
 	if m.plan.win != nil {
 		end = m.windowStage1()
@@ -251,6 +265,9 @@ func (m *member) prepare(ctx context.Context) error {
 	m.rparts = map[int32]*rankPart{}
 	m.ivTouched = map[int32]*winPart{}
 	m.keep.init(m.nparts, m.job.scaleOut)
+	if m.s2 != nil {
+		m.s2.keep.init(m.nparts, m.s2.stats)
+	}
 	return nil
 }
 
@@ -269,6 +286,9 @@ func (m *member) dropState() {
 	if m.win != nil {
 		m.win.drop()
 	}
+	if m.s2 != nil {
+		m.s2.drop()
+	}
 }
 
 // open creates the member's group session (a new transactional id: a restarted member does not wait for
@@ -277,12 +297,12 @@ func (m *member) open(ctx context.Context) error {
 	txid := make([]byte, 8)
 	_, _ = rand.Read(txid)
 	part := &memberPartitioner{internal: map[string]bool{}, sink: m.sinkInfo.Partitioner}
-	for _, t := range m.internalTopics([]string{m.rep, m.cl}) {
+	for _, t := range m.internalTopics(m.internalNames()) {
 		part.internal[t] = true
 	}
 	opts := append(m.src.ClientOpts(),
 		kgo.ConsumerGroup(m.s.name),
-		kgo.ConsumeTopics(append(append([]string(nil), m.srcTopics...), m.internalTopics([]string{m.rep})...)...),
+		kgo.ConsumeTopics(append(append([]string(nil), m.srcTopics...), m.consumedInternal()...)...),
 		kgo.TransactionalID(m.txnPrefix()+"-"+hex.EncodeToString(txid)),
 		kgo.TransactionTimeout(m.s.txnTimeout),
 		kgo.SessionTimeout(m.s.sessionTimeout),
@@ -345,6 +365,9 @@ func (m *member) run(ctx context.Context) error {
 	if m.stateless() {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no repartition or changelog topic; its plan is recorded in '%s').\n",
 			m.s.name, m.plan.fp, m.s.name, m.s.name+planTopicSuffix)
+	} else if m.s2 != nil {
+		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', two keyed stages, internal topics '%s', '%s', '%s' and '%s' (%d partitions).\n",
+			m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.s2.rep, m.s2.cl, m.nparts)
 	} else {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
 			m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
@@ -417,6 +440,10 @@ func (m *member) restartAfter(ctx context.Context, cause error, delay time.Durat
 		of = fmt.Sprintf(" of %d", r.policy.attempts)
 	}
 	how := fmt.Sprintf("restores its partitions from '%s'", m.cl)
+	if m.s2 != nil {
+		how = fmt.Sprintf("restores its partitions from '%s' and '%s'", m.cl, m.s2.cl)
+		m.s2.keep.reset()
+	}
 	if m.stateless() {
 		how = "reads its partitions from the committed offsets"
 	}
@@ -489,7 +516,7 @@ func (m *member) step(ctx context.Context) error {
 			return &fatalError{fmt.Errorf("consumer group '%s' runs another plan than this process (plan %s): the processes of one job must run the same INSERT over the same tables. Stop the other processes, or give this job another 'pipeline.name'",
 				m.s.name, m.plan.fp)}
 		}
-		if (m.rep != "" && fe.Topic == m.rep) || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
+		if (m.rep != "" && fe.Topic == m.rep) || (m.s2 != nil && fe.Topic == m.s2.rep) || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
 			if terr := m.checkTopics(ctx); terr != nil {
 				return terr
 			}
@@ -507,6 +534,9 @@ func (m *member) step(ctx context.Context) error {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
 	m.keep.beginTxn()
+	if m.s2 != nil {
+		m.s2.keep.beginTxn()
+	}
 	touched, err := m.process(ctx, fetches, now)
 	if err == nil && m.win != nil {
 		m.sendWatermarks(now)
@@ -519,6 +549,9 @@ func (m *member) step(ctx context.Context) error {
 		m.sink.Finish()
 		m.writeRankChangelog()
 		err = m.writeChangelog(touched)
+	}
+	if err == nil && m.s2 != nil {
+		err = m.s2.writeChangelog(m)
 	}
 	if err == nil {
 		err = m.sink.Err()
@@ -548,6 +581,9 @@ func (m *member) step(ctx context.Context) error {
 		return nil
 	}
 	m.keep.committed()
+	if m.s2 != nil {
+		m.s2.keep.committed()
+	}
 	m.job.rowsIn.Add(m.rowsIn)
 	m.job.rowsOut.Add(m.rowsOut.Swap(0))
 	m.rowsIn = 0
@@ -568,9 +604,20 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 			}
 		}
 	})
+	var need2 []int32
+	if m.s2 != nil {
+		need2 = m.stage2Need(fetches)
+	}
 	need, err := m.reclaim(ctx, need) // the partitions whose state was kept over a rebalance (scaleout_keep.go)
 	if err != nil {
 		return nil, err
+	}
+	if len(need2) > 0 {
+		start := time.Now()
+		if err := m.loadStage2(ctx, need2); err != nil {
+			return nil, err
+		}
+		m.keep.stats.addTime(time.Since(start))
 	}
 	if len(need) > 0 {
 		restore := m.restore
@@ -591,6 +638,10 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 	}
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if err != nil || len(fp.Records) == 0 {
+			return
+		}
+		if m.s2 != nil && fp.Topic == m.s2.rep {
+			err = m.s2.aggregate(m, fp.Partition, fp.Records)
 			return
 		}
 		if m.rep != "" && fp.Topic == m.rep && (m.plan.ivl != nil || m.plan.tmp != nil || m.plan.wj != nil || m.plan.wrank != nil) { // a temporal or window join's (or window Top-N's) inputs are an interval join's
@@ -707,106 +758,4 @@ func (m *member) checkPlan(rec *kgo.Record) error {
 		}
 	}
 	return &fatalError{fmt.Errorf("topic '%s' partition %d offset %d has no '%s' header: it was not written by a Sluice scale-out job", rec.Topic, rec.Partition, rec.Offset, planHeader)}
-}
-
-// checkTopics returns an error when an internal topic is gone.
-func (m *member) checkTopics(ctx context.Context) error {
-	if m.stateless() {
-		return nil
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	// An uncached metadata request: the client's cache would show a deleted topic for seconds.
-	req := kmsg.NewPtrMetadataRequest()
-	for _, t := range []string{m.rep, m.cl} {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := req.RequestWith(cctx, m.base)
-	if err != nil {
-		return nil // the brokers may be unreachable for a moment; the consumer reports lasting trouble
-	}
-	for _, t := range []string{m.rep, m.cl} {
-		gone := true
-		for _, rt := range resp.Topics {
-			if rt.Topic == nil || *rt.Topic != t {
-				continue
-			}
-			switch code := kerr.ErrorForCode(rt.ErrorCode); {
-			case code == nil:
-				gone = rt.TopicID != m.topicIDs[t] // deleted and created again
-			case errors.Is(code, kerr.UnknownTopicOrPartition), errors.Is(code, kerr.UnknownTopicID):
-			default:
-				gone = false // not known now
-			}
-		}
-		if gone {
-			return fmt.Errorf("scale-out job '%s': its internal topic '%s' was deleted while the job ran; the job's in-flight rows and keyed state were in it, so it cannot continue. Stop every process of the job, delete its internal topics ('%s', '%s') and its consumer group '%s', and start it again (it then reads the source from the start)",
-				m.s.name, t, m.rep, m.cl, m.s.name)
-		}
-	}
-	return nil
-}
-
-// repartitioner is the end of stage 1: it produces each row to the repartition partition that owns its key
-// group (the key groups are split into contiguous ranges, as Flink assigns them to subtasks).
-type repartitioner struct{ m *member }
-
-func (r *repartitioner) Push(b *changelog.Batch) error {
-	m := r.m
-	for i := range b.Rows {
-		row := &b.Rows[i]
-		m.valBuf = append(m.valBuf[:0], byte(row.Kind))
-		m.repartition(row, m.inTypes, m.repKeys)
-	}
-	return nil
-}
-
-// repartition produces row to the repartition topic's partition that owns the key group of its columns keys
-// (ts its types), keyed by their encoding; the value is m.valBuf (the caller's prefix) and the row's encoding.
-func (m *member) repartition(row *changelog.Row, ts []types.Type, keys []int) {
-	m.keyBuf = types.AppendRowKey(m.keyBuf[:0], row.Vals, ts, keys)
-	part := exec.Subtask(state.KeyGroup(m.keyBuf, m.s.maxPar), m.s.maxPar, int(m.nparts))
-	m.valBuf = types.AppendRowBinary(m.valBuf, row.Vals, ts)
-	rec := m.record()
-	rec.Topic, rec.Partition, rec.Headers = m.rep, int32(part), m.hdr
-	rec.Key = append(rec.Key, m.keyBuf...)
-	rec.Value = append(rec.Value, m.valBuf...)
-	m.produce(rec)
-}
-
-func (r *repartitioner) Watermark(int64) error { return nil }
-func (r *repartitioner) End() error            { return nil }
-
-// sinkRef is the end of a stateless plan's stage: the sink of the member's current session.
-type sinkRef struct{ m *member }
-
-func (r sinkRef) Push(b *changelog.Batch) error { return r.m.sinkOut.Push(b) }
-func (r sinkRef) Watermark(int64) error         { return nil }
-func (r sinkRef) End() error                    { return nil }
-
-// internalTopics returns ts without the empty names (the topics a stateless plan does not have).
-func (m *member) internalTopics(ts []string) []string {
-	var out []string
-	for _, t := range ts {
-		if t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// memberPartitioner sends internal records to the partition they name and sink records where the sink
-// table's partitioner puts them.
-type memberPartitioner struct {
-	internal map[string]bool
-	sink     kgo.Partitioner
-}
-
-func (p *memberPartitioner) ForTopic(t string) kgo.TopicPartitioner {
-	if p.internal[t] {
-		return kgo.ManualPartitioner().ForTopic(t)
-	}
-	return p.sink.ForTopic(t)
 }

@@ -35,16 +35,28 @@ type aggPart struct {
 	meta  bool                // the changelog holds the operator-wide entry
 }
 
-// newAggPart builds the aggregate of one partition.
+// newAggPart builds the aggregate of one partition: its output goes through the Calcs behind it to the
+// sink, or, with a second keyed stage, through the Calcs between the two to the second repartition topic
+// (scaleout_stage.go).
 func (m *member) newAggPart(part int32) (*aggPart, error) {
 	a := m.plan.agg
-	var out changelog.Output = exec.NewCounter(&m.rowsOut, m.sinkOut)
-	for i := len(m.plan.post) - 1; i >= 0; i-- {
-		c := m.plan.post[i]
-		out = exec.NewCalc(c.Projects, c.Filter, out)
+	var out changelog.Output
+	if m.s2 != nil {
+		out = m.stage2Out()
+	} else {
+		out = exec.NewCounter(&m.rowsOut, m.sinkOut)
+		for i := len(m.plan.post) - 1; i >= 0; i-- {
+			c := m.plan.post[i]
+			out = exec.NewCalc(c.Projects, c.Filter, out)
+		}
 	}
 	cfg := exec.GroupAggConfig{Keys: a.Keys, Aggs: a.Aggs, EmitUpdateBefore: true, InsertOnly: m.insertOnly,
 		TTL: m.s.ttl, KeyTypes: m.keyTypes, InTypes: m.inTypes}
+	return m.newGroupAggPart(part, cfg, out)
+}
+
+// newGroupAggPart builds a group aggregate of one partition, writing to out.
+func (m *member) newGroupAggPart(part int32, cfg exec.GroupAggConfig, out changelog.Output) (*aggPart, error) {
 	agg, err := exec.NewGroupAgg(cfg, out)
 	if err != nil {
 		return nil, err
@@ -64,10 +76,15 @@ func (ap *aggPart) markDirty(key string) { ap.dirty[key] = struct{}{} }
 
 // readChangelog reads the changelog partitions parts up to their ends (stableEnds): the last value of every
 // key (tombstones remove it).
-func (m *member) readChangelog(ctx context.Context, parts []int32) (_ map[int32]map[string][]byte, err error) {
+func (m *member) readChangelog(ctx context.Context, parts []int32) (map[int32]map[string][]byte, error) {
+	return m.readChangelogOf(ctx, m.cl, &m.keep, parts)
+}
+
+// readChangelogOf is readChangelog of the changelog topic cl, whose partitions' ends k notes.
+func (m *member) readChangelogOf(ctx context.Context, cl string, k *keepState, parts []int32) (_ map[int32]map[string][]byte, err error) {
 	rctx, cancel := context.WithTimeout(ctx, 2*m.s.txnTimeout+30*time.Second)
 	defer cancel()
-	ends, err := m.stableEnds(rctx, parts)
+	ends, err := m.stableEndsOf(rctx, cl, parts)
 	if err != nil {
 		return nil, err
 	}
@@ -84,28 +101,28 @@ func (m *member) readChangelog(ctx context.Context, parts []int32) (_ map[int32]
 	defer func() {
 		if err == nil {
 			for _, p := range parts {
-				m.keep.restoredFrom(p, end0[p], records[p]) // no records: end 0
+				k.restoredFrom(p, end0[p], records[p]) // no records: end 0
 			}
 		}
 	}()
 	if len(assign) > 0 {
 		opts := append(m.src.ClientOpts(),
-			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{m.cl: assign}),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cl: assign}),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.KeepControlRecords(),
 			kgo.FetchMaxWait(200*time.Millisecond))
-		cl, err := kgo.NewClient(opts...)
+		rc, err := kgo.NewClient(opts...)
 		if err != nil {
 			return nil, err
 		}
-		defer cl.Close()
+		defer rc.Close()
 		lastRecord := time.Now()
 		for len(ends) > 0 {
 			pctx, pcancel := context.WithTimeout(rctx, 300*time.Millisecond)
-			fs := cl.PollFetches(pctx)
+			fs := rc.PollFetches(pctx)
 			pcancel()
 			if rctx.Err() != nil {
-				return nil, fmt.Errorf("restore: reading the changelog topic '%s' did not finish: %w", m.cl, rctx.Err())
+				return nil, fmt.Errorf("restore: reading the changelog topic '%s' did not finish: %w", cl, rctx.Err())
 			}
 			n := 0
 			var ferr error
@@ -148,7 +165,7 @@ func (m *member) readChangelog(ctx context.Context, parts []int32) (_ map[int32]
 				// The last offset below the end is a transaction marker or a record, both returned (compaction
 				// keeps a partition's last batch): records that stop coming mean the brokers are stuck. The
 				// state is not guessed from a part of the changelog; the member fails and restarts.
-				return nil, fmt.Errorf("restore: reading the changelog topic '%s' stopped before its end: partitions %v returned nothing for 20 s", m.cl, slices.Sorted(maps.Keys(ends)))
+				return nil, fmt.Errorf("restore: reading the changelog topic '%s' stopped before its end: partitions %v returned nothing for 20 s", cl, slices.Sorted(maps.Keys(ends)))
 			}
 		}
 	}
@@ -164,29 +181,34 @@ func (m *member) readChangelog(ctx context.Context, parts []int32) (_ map[int32]
 // read_committed. Reading only up to the last stable offset would restore an old state under newer
 // committed source offsets, and lose rows. So the restore waits until no transaction is open.
 func (m *member) stableEnds(ctx context.Context, parts []int32) (map[int32]int64, error) {
+	return m.stableEndsOf(ctx, m.cl, parts)
+}
+
+// stableEndsOf is stableEnds of the changelog topic cl.
+func (m *member) stableEndsOf(ctx context.Context, cl string, parts []int32) (map[int32]int64, error) {
 	waited, start := false, time.Now()
 	for {
-		lso, err := m.adm.ListCommittedOffsets(ctx, m.cl)
+		lso, err := m.adm.ListCommittedOffsets(ctx, cl)
 		if err == nil {
 			err = lso.Error()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("restore: list the last stable offsets of the changelog topic '%s': %w", m.cl, err)
+			return nil, fmt.Errorf("restore: list the last stable offsets of the changelog topic '%s': %w", cl, err)
 		}
-		hwm, err := m.adm.ListEndOffsets(ctx, m.cl)
+		hwm, err := m.adm.ListEndOffsets(ctx, cl)
 		if err == nil {
 			err = hwm.Error()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("restore: list the end offsets of the changelog topic '%s': %w", m.cl, err)
+			return nil, fmt.Errorf("restore: list the end offsets of the changelog topic '%s': %w", cl, err)
 		}
 		ends := map[int32]int64{}
 		var open []int32
 		for _, p := range parts {
-			s, ok := lso.Lookup(m.cl, p)
-			e, ok2 := hwm.Lookup(m.cl, p)
+			s, ok := lso.Lookup(cl, p)
+			e, ok2 := hwm.Lookup(cl, p)
 			if !ok || !ok2 {
-				return nil, fmt.Errorf("restore: the changelog topic '%s' has no partition %d", m.cl, p)
+				return nil, fmt.Errorf("restore: the changelog topic '%s' has no partition %d", cl, p)
 			}
 			if s.Offset < e.Offset {
 				open = append(open, p)
@@ -198,20 +220,20 @@ func (m *member) stableEnds(ctx context.Context, parts []int32) (map[int32]int64
 		if len(open) == 0 {
 			if waited {
 				fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': the open transactions on '%s' ended after %s; restoring.\n",
-					m.s.name, m.cl, time.Since(start).Round(time.Millisecond))
+					m.s.name, cl, time.Since(start).Round(time.Millisecond))
 			}
 			return ends, nil
 		}
 		if !waited {
 			waited = true
 			fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': changelog partitions %v of '%s' have an open transaction (of a member that failed or lost them); the restore waits until it ends (the brokers abort a dead member's transaction after 'sluice.scale-out.transaction-timeout', %s).\n",
-				m.s.name, open, m.cl, m.s.txnTimeout)
+				m.s.name, open, cl, m.s.txnTimeout)
 		}
 		t := time.NewTimer(100 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("restore: changelog partitions %v of '%s' still have an open transaction after %s: %w", open, m.cl, time.Since(start).Round(time.Millisecond), ctx.Err())
+			return nil, fmt.Errorf("restore: changelog partitions %v of '%s' still have an open transaction after %s: %w", open, cl, time.Since(start).Round(time.Millisecond), ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -219,14 +241,20 @@ func (m *member) stableEnds(ctx context.Context, parts []int32) (map[int32]int64
 
 // restore loads the state of the given repartition partitions from their changelog partitions.
 func (m *member) restore(ctx context.Context, parts []int32) error {
+	return m.restoreAggs(ctx, m.cl, &m.keep, parts, m.newAggPart, m.parts)
+}
+
+// restoreAggs loads the aggregates (newPart) of the given partitions from the changelog topic cl into
+// into; k notes the ends restored.
+func (m *member) restoreAggs(ctx context.Context, cl string, k *keepState, parts []int32, newPart func(int32) (*aggPart, error), into map[int32]*aggPart) error {
 	start := time.Now()
-	entries, err := m.readChangelog(ctx, parts)
+	entries, err := m.readChangelogOf(ctx, cl, k, parts)
 	if err != nil {
 		return err
 	}
 	keys := 0
 	for _, p := range parts {
-		ap, err := m.newAggPart(p)
+		ap, err := newPart(p)
 		if err != nil {
 			return err
 		}
@@ -243,20 +271,25 @@ func (m *member) restore(ctx context.Context, parts []int32) error {
 		}
 		r.sortMetaFirst()
 		if err := ap.snap.RestoreState(r); err != nil {
-			return fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, m.cl, err)
+			return fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, cl, err)
 		}
 		keys += len(r.keys)
-		m.parts[p] = ap
+		into[p] = ap
 	}
 	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': restored partitions %v from '%s' (%d entries) in %s.\n",
-		m.s.name, parts, m.cl, keys, time.Since(start).Round(time.Millisecond))
+		m.s.name, parts, cl, keys, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 // writeChangelog produces the entries of the groups changed since the last transaction to the changelog.
 func (m *member) writeChangelog(touched map[int32]*aggPart) error {
+	return m.writeAggChangelog(m.cl, touched)
+}
+
+// writeAggChangelog is writeChangelog into the changelog topic cl.
+func (m *member) writeAggChangelog(cl string, touched map[int32]*aggPart) error {
 	for p, ap := range touched {
-		w := &changelogWriter{m: m, part: p}
+		w := &changelogWriter{m: m, part: p, cl: cl}
 		if !ap.meta {
 			if err := ap.keyed.SnapshotMeta(w); err != nil {
 				return fmt.Errorf("state of partition %d: %w", p, err)
@@ -275,10 +308,15 @@ func (m *member) writeChangelog(touched map[int32]*aggPart) error {
 	return nil
 }
 
-// produceEntry produces one changelog record (a nil value is a tombstone).
+// produceEntry produces one changelog record (a nil value is a tombstone) to m.cl.
 func (m *member) produceEntry(part int32, key, value []byte) {
+	m.produceEntryTo(m.cl, part, key, value)
+}
+
+// produceEntryTo produces one record to the changelog topic cl.
+func (m *member) produceEntryTo(cl string, part int32, key, value []byte) {
 	rec := m.record()
-	rec.Topic, rec.Partition, rec.Headers = m.cl, part, m.hdr
+	rec.Topic, rec.Partition, rec.Headers = cl, part, m.hdr
 	rec.Key = append(rec.Key, key...)
 	if value != nil {
 		rec.Value = append(rec.Value, value...)
@@ -292,18 +330,27 @@ func (m *member) produceEntry(part int32, key, value []byte) {
 type changelogWriter struct {
 	m    *member
 	part int32
+	cl   string // the changelog topic; "": the member's (m.cl)
 	kb   []byte
+}
+
+// topic is the changelog topic w writes.
+func (w *changelogWriter) topic() string {
+	if w.cl != "" {
+		return w.cl
+	}
+	return w.m.cl
 }
 
 func (w *changelogWriter) Put(ns uint8, key, value []byte) error {
 	w.kb = append(append(w.kb[:0], ns), key...)
-	w.m.produceEntry(w.part, w.kb, value)
+	w.m.produceEntryTo(w.topic(), w.part, w.kb, value)
 	return nil
 }
 
 func (w *changelogWriter) Delete(ns uint8, key []byte) error {
 	w.kb = append(append(w.kb[:0], ns), key...)
-	w.m.produceEntry(w.part, w.kb, nil)
+	w.m.produceEntryTo(w.topic(), w.part, w.kb, nil)
 	return nil
 }
 
@@ -355,6 +402,8 @@ func (m *member) record() *kgo.Record {
 func (m *member) delivered(r *kgo.Record, err error) {
 	if r.Topic == m.cl {
 		m.keep.delivered(r.Partition, r.Offset, err)
+	} else if m.s2 != nil && r.Topic == m.s2.cl {
+		m.s2.keep.delivered(r.Partition, r.Offset, err)
 	}
 	if err != nil {
 		m.prodMu.Lock()

@@ -260,7 +260,7 @@ INSERT INTO priced SELECT o.id, o.k, r.rate FROM orders AS o JOIN rates FOR SYST
 		{"key types", `INSERT INTO priced SELECT o.id, o.k, r.rate FROM orders_int AS o JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k`,
 			"the temporal join's key 1 has the type INT on the left and BIGINT on the versioned table; CAST the left side's column to BIGINT so that both have the same type"},
 		{"group by over the join", `INSERT INTO counts SELECT o.k, COUNT(*) FROM orders AS o JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k GROUP BY o.k`,
-			": a join followed by GROUP BY is not supported (a scale-out job has one stateful operator)"},
+			": a temporal join followed by GROUP BY is not supported (a scale-out job runs one stateful operator, a GROUP BY over a GROUP BY or a GROUP BY over a regular join)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := &syncBuffer{}
