@@ -41,8 +41,8 @@ func (r *Regexp) SubmatchIndex(s string, dst []int) []int {
 // Match reports whether some substring of s matches.
 func (r *Regexp) Match(s string) bool {
 	if r.fast != nil {
-		var buf [8]int
-		return r.fast.match(s, buf[:0]) != nil
+		_, _, _, ok := r.fast.find(s)
+		return ok
 	}
 	return r.Regexp.MatchString(s)
 }
@@ -228,53 +228,63 @@ func (f *fastRegexp) setClass(c *resyntax.Regexp) bool {
 	return true
 }
 
-// match finds the leftmost-first match: the first start position at which some alternative matches, and
-// there the first alternative in pattern order.
+// match is SubmatchIndex by hand.
 func (f *fastRegexp) match(s string, dst []int) []int {
+	p, a, e, ok := f.find(s)
+	if !ok {
+		return nil
+	}
+	dst = dst[:0]
+	for k := 0; k <= f.ncap; k++ {
+		dst = append(dst, -1, -1)
+	}
+	dst[0], dst[1] = p, e
+	t := p + len(f.alts[a].lit)
+	if f.altCap != 0 {
+		dst[2*f.altCap], dst[2*f.altCap+1] = p, t
+	}
+	if f.runCap != 0 {
+		dst[2*f.runCap], dst[2*f.runCap+1] = t+len(f.lit), e
+	}
+	return dst
+}
+
+// find finds the leftmost-first match: the first start position p at which some alternative matches, and
+// there the first alternative a in pattern order; e is the end of the match (and of the run).
+func (f *fastRegexp) find(s string) (p, a, e int, ok bool) {
 	n := len(s)
-	for p := 0; p <= n; p++ {
+	for ; p <= n; p++ {
 		// The literal must start within [p+minA, p+maxA]: jump to the first start that can have it.
 		from := p + f.minA
 		if from > n {
-			return nil
+			return 0, 0, 0, false
 		}
 		j := strings.Index(s[from:], f.lit)
 		if j < 0 {
-			return nil
+			return 0, 0, 0, false
 		}
 		if q := from + j; q > p+f.maxA {
 			p = q - f.maxA
 		}
-		for i := range f.alts {
-			a := &f.alts[i]
-			if a.begin && p != 0 || !strings.HasPrefix(s[p:], a.lit) {
+		for a = range f.alts {
+			alt := &f.alts[a]
+			if alt.begin && p != 0 || !strings.HasPrefix(s[p:], alt.lit) {
 				continue
 			}
-			t := p + len(a.lit)
+			t := p + len(alt.lit)
 			if !strings.HasPrefix(s[t:], f.lit) {
 				continue
 			}
 			t += len(f.lit)
-			e := t
+			e = t
 			for e < n && !f.stop[s[e]] {
 				e++
 			}
 			if f.plus && e == t || f.end && e != n {
 				continue
 			}
-			dst = dst[:0]
-			for k := 0; k <= f.ncap; k++ {
-				dst = append(dst, -1, -1)
-			}
-			dst[0], dst[1] = p, e
-			if f.altCap != 0 {
-				dst[2*f.altCap], dst[2*f.altCap+1] = p, p+len(a.lit)
-			}
-			if f.runCap != 0 {
-				dst[2*f.runCap], dst[2*f.runCap+1] = t, e
-			}
-			return dst
+			return p, a, e, true
 		}
 	}
-	return nil
+	return 0, 0, 0, false
 }

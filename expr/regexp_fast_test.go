@@ -115,3 +115,20 @@ func BenchmarkRegexpExtractQ21(b *testing.B) {
 		}
 	})
 }
+
+// TestRegexpFastNoAlloc: a match by hand into a reused slice, and Match, allocate nothing.
+func TestRegexpFastNoAlloc(t *testing.T) {
+	re, _ := CompileRegexpFast(`(&|^)channel_id=([^&]*)`)
+	url := "https://www.nexmark.com/item.htm?query=1&channel_id=1234567"
+	buf := make([]int, 0, 6)
+	if n := testing.AllocsPerRun(100, func() {
+		if m := re.SubmatchIndex(url, buf); m == nil || url[m[4]:m[5]] != "1234567" {
+			t.Fatalf("match %v", m)
+		}
+		if !re.Match(url) {
+			t.Fatal("no match")
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per match", n)
+	}
+}
