@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/sluicesql/sluice/expr"
@@ -115,12 +114,13 @@ func (k *vlikeDyn) eval(b *vec.Batch) (*vec.Col, error) {
 type regexCacheVec struct {
 	valid bool
 	last  string
-	re    *regexp.Regexp // nil: the pattern does not compile
+	re    *expr.Regexp // nil: the pattern does not compile
+	m     []int        // the last match's positions (reused)
 }
 
-func (c *regexCacheVec) get(p string) *regexp.Regexp {
+func (c *regexCacheVec) get(p string) *expr.Regexp {
 	if !c.valid || p != c.last {
-		re, err := expr.CompileRegexp(p)
+		re, err := expr.CompileRegexpFast(p)
 		if err != nil {
 			re = nil
 		}
@@ -186,7 +186,7 @@ func (k *vregexpDyn) eval(b *vec.Batch) (*vec.Col, error) {
 				continue
 			}
 			if re := k.cache.get(pat); re != nil {
-				out[i] = re.MatchString(s.Str(i))
+				out[i] = re.Match(s.Str(i))
 			}
 		}
 		return &k.out, nil
@@ -210,7 +210,10 @@ func (k *vregexpDyn) eval(b *vec.Batch) (*vec.Col, error) {
 		str := s.Str(i)
 		var m []int
 		if re != nil {
-			m = re.FindStringSubmatchIndex(str)
+			m = re.SubmatchIndex(str, k.cache.m)
+			if m != nil {
+				k.cache.m = m
+			}
 		}
 		if m == nil || g < 0 || int(g) > re.NumSubexp() || m[2*g] < 0 {
 			nulls.Set(i)

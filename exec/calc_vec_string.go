@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -705,7 +704,7 @@ func (c *vcompiler) compileRegexpExtract(args []expr.Expr) vexpr {
 	if !ok || pv.IsNull() || !args[0].Type().IsString() {
 		return nil
 	}
-	re, err := expr.CompileRegexp(pv.S)
+	re, err := expr.CompileRegexpFast(pv.S)
 	if err != nil {
 		return nil
 	}
@@ -727,7 +726,8 @@ func (c *vcompiler) compileRegexpExtract(args []expr.Expr) vexpr {
 // group (the row path's rule).
 type vregexpExtract struct {
 	s     vexpr
-	re    *regexp.Regexp
+	re    *expr.Regexp
+	m     []int // the last match's positions (reused)
 	group int64
 	out   vec.Col
 	nb    vec.Bitmap
@@ -757,7 +757,10 @@ func (k *vregexpExtract) eval(b *vec.Batch) (*vec.Col, error) {
 			continue
 		}
 		str := s.Str(i)
-		m := k.re.FindStringSubmatchIndex(str)
+		m := k.re.SubmatchIndex(str, k.m)
+		if m != nil {
+			k.m = m
+		}
 		if m == nil || m[2*g] < 0 {
 			nulls.Set(i)
 		} else {

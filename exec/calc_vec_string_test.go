@@ -192,6 +192,8 @@ func TestCalcVecStringsMatchRowPath(t *testing.T) {
 		"split-lit":   call("SPLIT_INDEX", col(1), str("/"), i32(1)),
 		"split-multi": call("SPLIT_INDEX", col(0), str("ab"), i32(0)),
 		"rx":          call("REGEXP_EXTRACT", col(0), str("(a|^)b([^c]*)"), i32(2)),
+		"rx-g1":       call("REGEXP_EXTRACT", col(0), str("(a|^)b([^c]*)"), i32(1)),
+		"rx-end":      call("REGEXP_EXTRACT", col(0), str("^a([^c]+)$")),
 		"rx0":         call("REGEXP_EXTRACT", col(1), str("[ä-ü]+")),
 		"rx-nogroup":  call("REGEXP_EXTRACT", col(0), str("a(b)"), i32(3)),
 		"rx-opt":      call("REGEXP_EXTRACT", col(1), str("x|(y)"), i32(1)),

@@ -306,19 +306,19 @@ func bindSimilar(c *callSite) (Expr, error) {
 type regexCache struct {
 	mu   sync.Mutex
 	src  string
-	re   *regexp.Regexp
+	re   *Regexp
 	err  error
 	used bool
 }
 
-func (rc *regexCache) get(src string) (*regexp.Regexp, error) {
+func (rc *regexCache) get(src string) (*Regexp, error) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.used && rc.src == src {
 		return rc.re, rc.err
 	}
 	rc.src, rc.used = src, true
-	rc.re, rc.err = regexp.Compile(javaRegexp(src))
+	rc.re, rc.err = CompileRegexpFast(src)
 	return rc.re, rc.err
 }
 
@@ -349,16 +349,16 @@ func javaRegexp(src string) string {
 
 // regexArg returns the regexp getter for a pattern argument: compiled once when constant (an invalid
 // constant pattern is a bind-time error).
-func regexArg(pat Expr) (func(types.Value) (*regexp.Regexp, error), error) {
+func regexArg(pat Expr) (func(types.Value) (*Regexp, error), error) {
 	if v, okc := constValue(pat); okc && !v.IsNull() {
-		re, err := regexp.Compile(javaRegexp(v.S))
+		re, err := CompileRegexpFast(v.S)
 		if err != nil {
 			return nil, errorf("Invalid regular expression '%s': %s", v.S, err.Error())
 		}
-		return func(types.Value) (*regexp.Regexp, error) { return re, nil }, nil
+		return func(types.Value) (*Regexp, error) { return re, nil }, nil
 	}
 	rc := &regexCache{}
-	return func(v types.Value) (*regexp.Regexp, error) { return rc.get(v.S) }, nil
+	return func(v types.Value) (*Regexp, error) { return rc.get(v.S) }, nil
 }
 
 // bindRegexp is REGEXP(s, pattern): TRUE when some substring matches. As Flink, an empty or invalid
@@ -379,7 +379,7 @@ func bindRegexp(c *callSite) (Expr, error) {
 		if err != nil {
 			return falseValue, nil
 		}
-		return types.BoolValue(re.MatchString(s.S)), nil
+		return types.BoolValue(re.Match(s.S)), nil
 	})), nil
 }
 
@@ -418,7 +418,8 @@ func bindRegexpExtract(c *callSite) (Expr, error) {
 		if err != nil {
 			return types.NullValue, nil
 		}
-		m := re.FindStringSubmatchIndex(s.S)
+		var buf [8]int
+		m := re.SubmatchIndex(s.S, buf[:0])
 		if m == nil || g < 0 || int(g) > re.NumSubexp() || m[2*g] < 0 {
 			return types.NullValue, nil
 		}
