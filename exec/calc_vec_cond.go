@@ -186,6 +186,7 @@ type vcase struct {
 	out     vec.Col
 	strs    vec.Col // the Bytes output's storage, kept across batches
 	d128    []vec.Int128
+	nanos   []int32
 	nb      vec.Bitmap
 }
 
@@ -310,7 +311,7 @@ func (k *vcase) merge(pick []int8, n int) (*vec.Col, error) {
 		}
 		return r
 	}
-	k.out = vec.Col{Kind: kind, Tag: first.Tag, Scale: first.Scale}
+	k.out = vec.Col{Kind: kind, Tag: first.Tag, Scale: first.Scale, I64: k.out.I64, F64: k.out.F64, B: k.out.B} // storage kept
 	switch kind {
 	case vec.Int64:
 		k.out.I64 = growI64(k.out.I64, n)
@@ -319,7 +320,10 @@ func (k *vcase) merge(pick []int8, n int) (*vec.Col, error) {
 			nanos = nanos || r != nil && r.Nanos != nil
 		}
 		if nanos {
-			k.out.Nanos = make([]int32, n)
+			if cap(k.nanos) < n {
+				k.nanos = make([]int32, n)
+			}
+			k.out.Nanos = k.nanos[:n]
 		}
 		for i := 0; i < n; i++ {
 			if r := src(i); r != nil {
