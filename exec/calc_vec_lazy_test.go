@@ -162,7 +162,7 @@ func TestCalcVecLazyBranchesRandom(t *testing.T) {
 	}
 	exprs := map[string]expr.Expr{"flag": e.col(16)}
 	var names []string
-	for n := 0; n < 40; n++ {
+	for n := 0; n < 24; n++ {
 		name := fmt.Sprintf("gen%d", n)
 		exprs[name] = gen(4)
 		names = append(names, name)
