@@ -13,7 +13,7 @@ import (
 // BenchmarkCalcVecFns compares the row path and the kernels (over columnar input) for ROUND, FLOOR, LPAD,
 // GREATEST, TIMESTAMPADD / TIMESTAMPDIFF and the kernels of session 19 (places column, epoch floats, IN
 // lists, pattern and escape columns, UNIX_TIMESTAMP(), EXTRACT of an interval) and of session 20 (IN over
-// constant DOUBLE, DECIMAL and TIMESTAMP lists, DATE_FORMAT's week, quarter and zone letters), 65,536 rows in batches of
+// constant DOUBLE, DECIMAL and TIMESTAMP lists, DATE_FORMAT's week, quarter and zone letters) and of session 21 (lazy COALESCE, IF, CASE), 65,536 rows in batches of
 // 1024. Reported as ns/row; a case without a kernel is skipped on the vector path (the Calc then runs on
 // rows).
 func BenchmarkCalcVecFns(b *testing.B) {
@@ -51,6 +51,13 @@ func BenchmarkCalcVecFns(b *testing.B) {
 	ivl := func(ms int64) expr.Expr {
 		return expr.Literal(types.IntValue(ms), types.Type{Kind: types.IntervalDayTime})
 	}
+	caseWhen := func(conds, results []expr.Expr, els expr.Expr) expr.Expr {
+		x, err := expr.CaseWhen(conds, results, els)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return x
+	}
 	ts := []types.Type{types.DecimalType(10, 2), types.DoubleType(), types.StringType(), types.BigIntType(), types.TimestampType(3)}
 	channels := []string{"Google", "Facebook", "Baidu", "Apple", "channel-1234"}
 	in := make([]changelog.Row, rows)
@@ -87,6 +94,9 @@ func BenchmarkCalcVecFns(b *testing.B) {
 		{"in-decimals", []expr.Expr{inList(price, dec(1), expr.Literal(types.DecimalValue(150, 2), types.DecimalType(3, 2).WithNullable(false)), expr.Literal(types.DecimalValue(25, 1), types.DecimalType(2, 1).WithNullable(false)), dec(7))}},
 		{"in-timestamps", []expr.Expr{inList(dt, expr.Literal(types.TimestampValue(1_700_000_000_000, 0), types.TimestampType(3).WithNullable(false)), expr.Literal(types.TimestampValue(1_700_003_600_123, 0), types.TimestampType(3).WithNullable(false)))}},
 		{"date_format-week-zone", []expr.Expr{call("DATE_FORMAT", dt, str("YYYY-'W'ww-e QQQ G xxx"))}},
+		{"coalesce-int", []expr.Expr{call("COALESCE", call("NULLIF", call("MOD", auction, i32(3)), i32(0)), auction)}},
+		{"if-guarded-div", []expr.Expr{call("IF", call("<>", call("MOD", auction, i32(5)), i32(0)), call("/", auction, call("MOD", auction, i32(5))), i32(0))}},
+		{"case-strings", []expr.Expr{caseWhen([]expr.Expr{call("=", channel, str("Google")), call("=", channel, str("Baidu"))}, []expr.Expr{call("UPPER", channel), call("LOWER", channel)}, channel)}},
 		{"timestampdiff", []expr.Expr{call("TIMESTAMPDIFF", str("HOUR"), dt, call("TIMESTAMPADD", str("DAY"), auction, dt))}},
 	}
 	for _, tc := range cases {

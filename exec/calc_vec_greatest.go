@@ -40,7 +40,7 @@ func (c *vcompiler) compileGreatest(rt types.Type, greatest bool, args []expr.Ex
 	case rt.Kind == types.Boolean:
 		k.cmp = pickBool
 	default:
-		return nil
+		return c.compileGreatestNested(rt, greatest, args)
 	}
 	k.tag = vec.ColFor(rt).Tag
 	for _, a := range args {

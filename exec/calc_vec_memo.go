@@ -13,35 +13,98 @@ import (
 // a Calc's filter and projections compiles into one kernel, evaluated once per batch and read by every
 // occurrence.
 //
-// Why a later occurrence may read the first one's column: within one calcVec.run the filter is evaluated
-// over the input's selection and every projection over the filter's selection, a subset; no kernel
-// narrows the selection for its operands (CASE evaluates every branch over the same batch). A kernel
-// computes at least the selected rows, so the column computed first holds every row a later occurrence
-// reads. Kernels write only into their own buffers, never into an operand's column, so sharing the
-// column is safe until the next run.
+// Selections: a kernel computes at least the selected rows of its batch, and CASE (with COALESCE, IF and
+// NULLIF, calc_vec_cond.go) evaluates a condition only on the rows no earlier condition took and a branch
+// only on the rows that take it, as the row path does. So an occurrence may be evaluated under a selection
+// its first evaluation did not cover: the memo keeps the selection it computed under and reuses its column
+// only for a subset of it; otherwise it computes again under the union of both. That rewrites the column
+// in place (kernels return their own buffers, or an operand's) with the same values for the rows computed
+// before: the kernels are deterministic, and a reader holding the column (a CASE merging its branches, the
+// Calc's earlier projections) sees the rows it read unchanged. Kernels write only into their own buffers,
+// never into an operand's column, so sharing the column is safe until the next run.
 
-// vmemo evaluates its kernel once per run of the Calc.
+// vmemo evaluates its kernel once per run of the Calc (again only for rows of a selection it did not
+// compute under).
 type vmemo struct {
 	k   vexpr
 	run *uint64 // the Calc's run counter
 	at  uint64  // the run the column was computed in
 	col *vec.Col
+	all bool    // the column was computed for every row
+	sel []int32 // else for these rows (a copy)
+
+	union []int32   // storage of the union of two selections
+	view  vec.Batch // the batch under the union (a field: passed through an interface)
 
 	evals int // evaluations of k (for tests)
 }
 
 func (m *vmemo) eval(b *vec.Batch) (*vec.Col, error) {
-	if m.col != nil && m.at == *m.run {
+	again := m.col != nil && m.at == *m.run
+	if again && (m.all || selSubset(b.Sel, m.sel, b.N)) {
 		return m.col, nil
 	}
 	m.evals++
-	c, err := m.k.eval(b)
+	in := b
+	if again && b.Sel != nil {
+		m.union = selUnion(m.union[:0], m.sel, b.Sel)
+		m.view = *b
+		m.view.Sel = m.union
+		in = &m.view
+	}
+	c, err := m.k.eval(in)
+	m.view.Cols = nil // hold no batch beyond the call
 	if err != nil {
 		m.col = nil
 		return nil, err
 	}
 	m.col, m.at = c, *m.run
+	m.all = in.Sel == nil
+	if !m.all {
+		m.sel = append(m.sel[:0], in.Sel...)
+	}
 	return c, nil
+}
+
+// selSubset reports whether the selection sub (nil: all n rows) is within sup (a selection, ascending).
+func selSubset(sub, sup []int32, n int) bool {
+	if sub == nil {
+		return len(sup) == n
+	}
+	if len(sub) > len(sup) {
+		return false
+	}
+	j := 0
+	for _, i := range sub {
+		for j < len(sup) && sup[j] < i {
+			j++
+		}
+		if j == len(sup) || sup[j] != i {
+			return false
+		}
+		j++
+	}
+	return true
+}
+
+// selUnion appends the union of two ascending selections to dst.
+func selUnion(dst, a, b []int32) []int32 {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			dst = append(dst, a[i])
+			i++
+		case a[i] > b[j]:
+			dst = append(dst, b[j])
+			j++
+		default:
+			dst = append(dst, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	dst = append(dst, a[i:]...)
+	return append(dst, b[j:]...)
 }
 
 // memoKey is x's identity for sharing, or "" when x must not be shared: a column or a literal (nothing to
