@@ -242,7 +242,7 @@ func (x *Exchange) loop(ctx context.Context, s *xSub) error {
 			if err != nil || done {
 				return err
 			}
-		case it := <-s.q:
+		case it := <-x.queueOf(s): // exchange_unaligned_keyed_hold.go: nil while s holds past its budget
 			var done bool
 			var err error
 			if x.aligned != nil {
@@ -266,7 +266,7 @@ func (x *Exchange) process(ctx context.Context, s *xSub, it xItem) (bool, error)
 		}
 	}
 	if x.holds(s, it) {
-		s.held = append(s.held, it)
+		s.hold(it) // exchange_unaligned_keyed_hold.go
 		return false, nil
 	}
 	var err error
@@ -351,13 +351,29 @@ func (x *Exchange) handle(s *xSub, it xItem) (err error) {
 // send queues it for subtask k; it fails once Run returned.
 func (x *Exchange) send(k int, it xItem) error {
 	x.pending.Add(1)
+	s := x.subs[k]
 	select {
-	case x.subs[k].q <- it:
+	case s.q <- it:
 		return nil
+	default:
+	}
+	// the queue is full: a subtask holding items past its budget takes one for a sender before its barrier
+	// (exchange_unaligned_keyed_hold.go)
+	w := s.waiting(it)
+	if w != nil {
+		s.holdBlocked(w)
+	}
+	var err error
+	select {
+	case s.q <- it:
 	case <-x.stop:
 		x.pending.Add(-1)
-		return context.Canceled
+		err = context.Canceled
 	}
+	if w != nil {
+		w.Add(-1)
+	}
+	return err
 }
 
 // SetAfterItem sets f to be called by subtask k after every item it processed, before release and before the

@@ -96,6 +96,7 @@ type xAlign struct {
 	// unaligned per channel: the first subtask's snapshot waits for the others' late-row counts while it
 	// holds what comes after its cut (exchange_unaligned_keyed.go)
 	deferred bool
+	xHold    // its bound (exchange_unaligned_keyed_hold.go)
 }
 
 // AlignSide marks side as fed by keyed subtasks of another exchange that forward barriers (one per channel).
@@ -557,7 +558,7 @@ func (x *Exchange) replay(ctx context.Context, s *xSub) (bool, error) {
 		return false, nil
 	}
 	held := s.held
-	s.held, s.replays = nil, false
+	s.held, s.replays, s.heldBytes = nil, false, 0
 	for i, it := range held {
 		done, err := x.process(ctx, s, it)
 		if err != nil || done {

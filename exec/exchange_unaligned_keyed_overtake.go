@@ -59,6 +59,10 @@ func (s *xSub) alignOvertake(nSides, side, senders int) {
 		s.wake = make(chan struct{}, 1)
 	}
 	s.recv[side], s.cutAt[side] = make([]int64, senders), make([]int64, senders)
+	if s.blocked == nil {
+		s.blocked = make([][]atomic.Int32, nSides)
+	}
+	s.blocked[side] = make([]atomic.Int32, senders) // exchange_unaligned_keyed_hold.go
 }
 
 // postBarrier posts barrier id of sender snd to every subtask ahead of their queues, when the exchange's
