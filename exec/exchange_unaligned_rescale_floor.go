@@ -23,10 +23,13 @@ import (
 // records every key group's fired watermark (key {4} in namespace nsChannel: the version, the number of key
 // groups, then per key group a varint), so a restore at any parallelism gets the floors again.
 //
-// The operators that take floors (floorable) drop late rows by the end of their window alone: the window
-// aggregates (per window, per slice of a TUMBLE window, per session) and the session window assigner. Others
-// (HOP and CUMULATE slices, whose state holds windows that fired and windows that did not; window joins,
-// ranks, OVER, MATCH_RECOGNIZE, interval joins...) keep the refusal (rescaledWatermarkRefused).
+// The operators that take floors (floorable) drop late rows by the end of their window alone and keep no
+// state of a window that fired: the window aggregates (per window, per slice of a TUMBLE window, per
+// session), the session window assigner, window joins (both sides: every row's key group by its side's
+// keys) and window Top-N / ranks. Others (HOP and CUMULATE slices, whose state holds windows that fired and
+// windows that did not: a new subtask would fire a slice's window again for a key group ahead; OVER,
+// MATCH_RECOGNIZE, interval and temporal joins...; exchanges with a side that deals rows) keep the refusal
+// (rescaledWatermarkRefused).
 
 // floorable is an operator that resumes from per-key-group fired watermarks.
 type floorable interface {
@@ -59,6 +62,38 @@ func (w *sessionWindowAgg) setFired(wm int64) { w.fired = wm }
 func (w *sliceWindowAgg) canFloor() bool      { return w.spec.Kind == Tumble }
 func (w *sliceWindowAgg) firedWM() int64      { return w.fired }
 func (w *sliceWindowAgg) setFired(wm int64)   { w.fired = wm }
+func (w *windowRank) canFloor() bool          { return true }
+func (w *windowRank) firedWM() int64          { return w.fired }
+func (w *windowRank) setFired(wm int64)       { w.fired = wm }
+func (j *windowJoin) canFloor() bool          { return true }
+func (j *windowJoin) firedWM() int64          { return j.fired }
+
+// setFired resumes the join from wm: its inputs' watermarks and the one forwarded last go no higher (a
+// restored first subtask's may be ahead), so the watermarks replayed behind the rows fire their windows.
+func (j *windowJoin) setFired(wm int64) {
+	j.fired, j.lastWM = wm, min(j.lastWM, wm)
+	j.wm[0], j.wm[1] = min(j.wm[0], wm), min(j.wm[1], wm)
+}
+
+// metaFired reads the fired watermark of a window join's operator-wide entry (SnapshotState: the inputs'
+// watermarks and the one forwarded last come first).
+func (j *windowJoin) metaFired(meta []byte) (int64, bool) {
+	d, err := newStateDec(meta)
+	if err != nil {
+		return 0, false
+	}
+	d.str()
+	d.varint()
+	d.varint()
+	d.varint()
+	wm := d.varint()
+	return wm, d.err == nil
+}
+
+// metaFirer is a floorable operator whose operator-wide entry is not putWindowMeta's layout.
+type metaFirer interface {
+	metaFired(meta []byte) (int64, bool)
+}
 
 // xFloors is a new subtask's floors: per key group the watermark its old subtask had fired up to.
 type xFloors struct {
@@ -100,8 +135,12 @@ func (x *Exchange) floorsAtRescale(nums []uint64, fs *floorSource) error {
 	}
 	fired := fs.saved
 	if fired == nil {
-		if len(x.sides) != 1 || x.sides[0].Rebalance {
+		if !x.keyedSides() {
 			return rescaledWatermarkRefused(nums, x)
+		}
+		read := firedOfMeta
+		if op, ok := StateOf(x.subs[0].op).(metaFirer); ok {
+			read = op.metaFired
 		}
 		olds := int(nums[0])
 		per := make([]int64, olds)
@@ -113,7 +152,7 @@ func (x *Exchange) floorsAtRescale(nums []uint64, fs *floorSource) error {
 			case k < len(fs.old) && len(fs.old[k]) == 1:
 				meta = fs.old[k][0].value
 			}
-			wm, ok := firedOfMeta(meta)
+			wm, ok := read(meta)
 			if !ok {
 				return rescaledWatermarkRefused(nums, x)
 			}
@@ -130,10 +169,15 @@ func (x *Exchange) floorsAtRescale(nums []uint64, fs *floorSource) error {
 	return nil
 }
 
+// keyedSides reports whether every side routes its rows by key (floors are per key group).
+func (x *Exchange) keyedSides() bool {
+	return len(x.sides) > 0 && !slices.ContainsFunc(x.sides, func(sd ExchangeSide) bool { return sd.Rebalance })
+}
+
 // installFloors gives every subtask the lowest fired watermark of its key groups and the floors of the
 // others (fired: per key group); false when an operator cannot take them (nothing changed then).
 func (x *Exchange) installFloors(fired []int64) bool {
-	if len(fired) != x.maxPar || len(x.sides) != 1 || x.sides[0].Rebalance {
+	if len(fired) != x.maxPar || !x.keyedSides() {
 		return false
 	}
 	ops := make([]floorable, len(x.subs))

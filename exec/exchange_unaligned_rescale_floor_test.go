@@ -13,10 +13,15 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// xBlocker passes everything on to in, but its push number at (from 1) waits until wait is closed (a slow
-// subtask: its queue holds rows and watermarks the other subtasks processed).
+// xBlocker passes everything on to in, but the push number at (from 1) of its gate (shared by a subtask's
+// inputs) waits until wait is closed (a slow subtask: its queue holds rows and watermarks the other subtasks
+// processed).
 type xBlocker struct {
-	in      changelog.Output
+	in changelog.Output
+	g  *xGate
+}
+
+type xGate struct {
 	at      int
 	pushes  int
 	wait    chan struct{}
@@ -24,24 +29,28 @@ type xBlocker struct {
 }
 
 func (b *xBlocker) Push(batch *changelog.Batch) error {
-	if b.pushes++; b.pushes == b.at {
-		close(b.blocked)
-		<-b.wait
+	if g := b.g; g.pushes+1 == g.at {
+		g.pushes++
+		close(g.blocked)
+		<-g.wait
+	} else {
+		g.pushes++
 	}
 	return b.in.Push(batch)
 }
 func (b *xBlocker) Watermark(wm int64) error { return b.in.Watermark(wm) }
 func (b *xBlocker) End() error               { return b.in.End() }
 
-// floorRun is an exchange of window aggregates keyed by user over rows (user, amount, window_start,
+// floorRun is an exchange of window operators keyed by user over rows (user, amount, window_start,
 // window_end), its output collected.
 type floorRun struct {
 	x        *Exchange
-	snd      *ExchangeSender
+	snd      *ExchangeSender   // of side 0
+	snds     []*ExchangeSender // per side (a join's two get the same rows)
 	mu       sync.Mutex
-	out      []string    // window_start/window_end/user/COUNT/SUM
-	blockers []*xBlocker // per subtask (with a slow one)
-	width    int64       // of a row's window
+	out      []string // the output rows' values
+	blockers []*xGate // per subtask (with a slow one)
+	width    int64    // of a row's window
 	done     chan error
 	cancel   context.CancelFunc
 }
@@ -53,7 +62,8 @@ func (r *floorRun) rows() []string {
 }
 
 // newFloorRun runs n subtasks of kind ("window": per-window aggregate, "slice": TUMBLE slices, "session":
-// session aggregate over assigned sessions); subtask block (-1: none) is slow.
+// session aggregate over assigned sessions, "rank": window Top-1 by amount with RANK (every row ties),
+// "join": window join of two sides by user and window); subtask block (-1: none) is slow.
 func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 	t.Helper()
 	bigint, ts := types.Type{Kind: types.BigInt}, types.TimestampType(3)
@@ -79,12 +89,24 @@ func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 		})
 	}
 	sd := ExchangeSide{Keys: []int{0}, KeyTypes: []types.Type{bigint}, Senders: 1}
-	x, err := NewExchange(128, n, []ExchangeSide{sd}, func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error) {
+	sides := []ExchangeSide{sd}
+	if kind == "join" {
+		sides = append(sides, sd)
+	}
+	x, err := NewExchange(128, n, sides, func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		cfg := GroupAggConfig{Keys: []int{2, 3, 0}, InTypes: in, KeyTypes: []types.Type{ts, ts, bigint},
 			Aggs: aggCalls(t, in, "COUNT(*)", "SUM($1)")}
 		var op changelog.Output
 		var err error
+		ins := func() []changelog.Output { return []changelog.Output{op} }
 		switch kind {
+		case "rank":
+			op = NewWindowRank(WindowRankConfig{Partition: []int{0}, Order: []SortKey{{Col: 1}}, Limit: 1, EndCol: 3, Types: in, Func: "RANK"}, out)
+		case "join":
+			left, right := NewWindowJoin(WindowJoinConfig{Type: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0},
+				LeftTypes: in, RightTypes: in, LeftEnd: 3, RightEnd: 3, Keyed: true}, out)
+			op = left
+			ins = func() []changelog.Output { return []changelog.Output{left, right} }
 		case "window":
 			op, err = NewRoutedWindowAgg(cfg, 1, []int{2}, out)
 		case "slice":
@@ -98,20 +120,28 @@ func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 			return nil, nil, err
 		}
 		if block >= 0 {
-			// the slow subtask waits in its first push; the others in their second (behind a watermark)
-			b := &xBlocker{in: op, at: 2, wait: make(chan struct{}), blocked: make(chan struct{})}
+			// the slow subtask waits in its first push; the others in their second (behind a watermark; a
+			// join's: its fourth, each side pushing the same rows)
+			g := &xGate{at: 2 * len(sides), wait: make(chan struct{}), blocked: make(chan struct{})}
 			if k == block {
-				b.at = 1
+				g.at = 1
 			}
-			r.blockers = append(r.blockers, b)
-			return []changelog.Output{b}, op, nil
+			r.blockers = append(r.blockers, g)
+			var bs []changelog.Output
+			for _, in := range ins() {
+				bs = append(bs, &xBlocker{in: in, g: g})
+			}
+			return bs, op, nil
 		}
-		return []changelog.Output{op}, op, nil
+		return ins(), op, nil
 	}, outs, func(int) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.x, r.snd = x, x.Sender(0, 0)
+	for side := range sides {
+		r.snds = append(r.snds, x.Sender(side, 0))
+	}
+	r.x, r.snd = x, r.snds[0]
 	return r
 }
 
@@ -135,30 +165,38 @@ func (r *floorRun) push(t *testing.T, rows ...[2]int64) {
 	for _, rw := range rows {
 		b.Append(changelog.Insert, []types.Value{types.IntValue(rw[0]), types.IntValue(1), types.TimestampValue(rw[1]-r.width, 0), types.TimestampValue(rw[1], 0)})
 	}
-	if err := r.snd.Push(&b); err != nil {
-		t.Fatal(err)
+	for _, snd := range r.snds {
+		if err := snd.Push(&b); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func (r *floorRun) flush(t *testing.T) {
 	t.Helper()
-	if err := r.snd.Flush(); err != nil {
-		t.Fatal(err)
+	for _, snd := range r.snds {
+		if err := snd.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func (r *floorRun) watermark(t *testing.T, wm int64) {
 	t.Helper()
-	if err := r.snd.Watermark(wm); err != nil {
-		t.Fatal(err)
+	for _, snd := range r.snds {
+		if err := snd.Watermark(wm); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 // finish ends the input and waits for the subtasks.
 func (r *floorRun) finish(t *testing.T) {
 	t.Helper()
-	if err := r.snd.End(); err != nil {
-		t.Fatal(err)
+	for _, snd := range r.snds {
+		if err := snd.End(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := <-r.done; err != nil {
 		t.Fatal(err)
@@ -176,16 +214,16 @@ func (r *floorRun) waitRows(t *testing.T, n int) {
 	}
 }
 
-// TestUnalignedRescaleFloors: an unaligned checkpoint of window aggregates whose slow subtask had rows and a
-// watermark in flight (its barrier overtook them) while the others had fired the watermark's windows and had
-// rows behind it in flight restores at another parallelism (2 → 1, 2 → 3, 1 → 2, 3 → 2). The restored
-// job's output, after what was emitted before the cut, equals the uninterrupted job's: no window fires twice
-// (a row behind the fired watermark of its key group is late, also in a new subtask that resumes from a lower
-// one), no row in flight is dropped as late (its key group resumes from the watermark it had), rows the
-// source sends again after the watermarks in flight are late as they were, and the late-row count is the
-// same.
+// TestUnalignedRescaleFloors: an unaligned checkpoint of window aggregates, window Top-N (RANK) or a window
+// join (both sides) whose slow subtask had rows and a watermark in flight (its barrier overtook them) while
+// the others had fired the watermark's windows and had rows behind it in flight restores at another
+// parallelism (2 → 1, 2 → 3, 1 → 2, 3 → 2). The restored job's output, after what was emitted before the
+// cut, equals the uninterrupted job's: no window fires twice (a row behind the fired watermark of its key
+// group is late, also in a new subtask that resumes from a lower one), no row in flight is dropped as late
+// (its key group resumes from the watermark it had), rows the source sends again after the watermarks in
+// flight are late as they were, and the late-row count is the same.
 func TestUnalignedRescaleFloors(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "session"} {
+	for _, kind := range []string{"window", "slice", "session", "rank", "join"} {
 		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
 				testRescaleFloors(t, kind, tc.from, tc.to, tc.block)
