@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
 	"github.com/sluicesql/sluice/vec"
 )
 
@@ -26,10 +27,11 @@ import (
 // The operators that take floors (floorable) drop late rows by the end of their window alone and keep no
 // state of a window that fired: the window aggregates (per window, per slice of a TUMBLE window, per
 // session), the session window assigner, window joins (both sides: every row's key group by its side's
-// keys) and window Top-N / ranks. Others (HOP and CUMULATE slices, whose state holds windows that fired and
-// windows that did not: a new subtask would fire a slice's window again for a key group ahead; OVER,
-// MATCH_RECOGNIZE, interval and temporal joins...; exchanges with a side that deals rows) keep the refusal
-// (rescaledWatermarkRefused).
+// keys) and window Top-N / ranks. HOP and CUMULATE slices keep slices of windows that fired with windows
+// that did not, so a new subtask resumed from a lower watermark would fire a key group's window again: while
+// floors are on, their output drops the rows of a window at or behind its key group's floor (outFloorer;
+// the exchange's key must be in their group key). Others (OVER, MATCH_RECOGNIZE, interval and temporal
+// joins, GROUP BY...; exchanges with a side that deals rows) keep the refusal (rescaledWatermarkRefused).
 
 // floorable is an operator that resumes from per-key-group fired watermarks.
 type floorable interface {
@@ -59,7 +61,7 @@ func (w *sessionAssigner) setFired(wm int64)  { w.wm = wm }
 func (w *sessionWindowAgg) canFloor() bool    { return true }
 func (w *sessionWindowAgg) firedWM() int64    { return w.fired }
 func (w *sessionWindowAgg) setFired(wm int64) { w.fired = wm }
-func (w *sliceWindowAgg) canFloor() bool      { return w.spec.Kind == Tumble }
+func (w *sliceWindowAgg) canFloor() bool      { return true }
 func (w *sliceWindowAgg) firedWM() int64      { return w.fired }
 func (w *sliceWindowAgg) setFired(wm int64)   { w.fired = wm }
 func (w *windowRank) canFloor() bool          { return true }
@@ -93,6 +95,78 @@ func (j *windowJoin) metaFired(meta []byte) (int64, bool) {
 // metaFirer is a floorable operator whose operator-wide entry is not putWindowMeta's layout.
 type metaFirer interface {
 	metaFired(meta []byte) (int64, bool)
+}
+
+// outFloorer is a floorable operator whose state holds windows that fired with windows that did not (HOP and
+// CUMULATE slices: a slice belongs to several windows): resumed from a lower watermark it would fire a key
+// group's windows again, so while floors are on its output drops the rows of a window that ended at or
+// behind its key group's floor.
+type outFloorer interface {
+	groupKeyCols() []int                       // the input columns of the group key: the output's first columns
+	outEndCol() int                            // the output's column of window_end
+	floorOutput(drop func([]types.Value) bool) // drop the output rows drop reports (nil: none)
+}
+
+func (w *sliceWindowAgg) groupKeyCols() []int { return w.cfg.Keys }
+func (w *sliceWindowAgg) outEndCol() int      { return w.endKey }
+
+func (w *sliceWindowAgg) floorOutput(drop func([]types.Value) bool) {
+	if fo, ok := w.out.(*floorOut); ok {
+		w.out = fo.next
+	}
+	if drop != nil && w.spec.Kind != Tumble {
+		w.out = &floorOut{next: w.out, drop: drop}
+	}
+}
+
+// floorOut passes on the rows drop does not report.
+type floorOut struct {
+	next changelog.Output
+	drop func([]types.Value) bool
+	b    changelog.Batch
+}
+
+func (o *floorOut) Push(b *changelog.Batch) error {
+	o.b.Rows = o.b.Rows[:0]
+	for _, r := range b.Rows {
+		if !o.drop(r.Vals) {
+			o.b.Rows = append(o.b.Rows, r)
+		}
+	}
+	if len(o.b.Rows) == 0 {
+		return nil
+	}
+	return o.next.Push(&o.b)
+}
+func (o *floorOut) Watermark(wm int64) error { return o.next.Watermark(wm) }
+func (o *floorOut) End() error               { return o.next.End() }
+
+// outFloorDrop returns the function that reports the output rows of op (window_end in column endCol) of a
+// window at or behind its key group's floor in f (nil f: none), or false when the exchange's key is not in
+// op's group key.
+func (x *Exchange) outFloorDrop(op outFloorer, endCol int, f *xFloors) (func([]types.Value) bool, bool) {
+	cols := op.groupKeyCols()
+	sd := x.sides[0]
+	at := make([]int, len(sd.Keys)) // per exchange key column its index in the group key
+	width := 0
+	for k, c := range sd.Keys {
+		at[k] = slices.Index(cols, c)
+		if at[k] < 0 {
+			return nil, false
+		}
+		width = max(width, c+1)
+	}
+	if f == nil {
+		return nil, true
+	}
+	snd, vals := x.Sender(0, 0), make([]types.Value, width)
+	return func(row []types.Value) bool {
+		for k, c := range sd.Keys {
+			vals[c] = row[at[k]]
+		}
+		fl := f.kg[snd.keyGroup(vals)]
+		return fl != minWatermark && row[endCol].I-1 <= fl
+	}, true
 }
 
 // xFloors is a new subtask's floors: per key group the watermark its old subtask had fired up to.
@@ -186,6 +260,11 @@ func (x *Exchange) installFloors(fired []int64) bool {
 		if !ok || !op.canFloor() {
 			return false
 		}
+		if of, ok := op.(outFloorer); ok {
+			if _, ok := x.outFloorDrop(of, 0, nil); !ok || len(x.sides) != 1 {
+				return false
+			}
+		}
 		ops[i] = op
 	}
 	top := slices.Max(fired)
@@ -208,6 +287,10 @@ func (x *Exchange) installFloors(fired []int64) bool {
 			if Subtask(g, x.maxPar, n) == j && wm > base {
 				f.kg[g], f.hasKG = wm, true
 			}
+		}
+		if of, ok := ops[j].(outFloorer); ok {
+			drop, _ := x.outFloorDrop(of, of.outEndCol(), f)
+			of.floorOutput(drop)
 		}
 		x.mu.Lock()
 		s.floors = f
@@ -239,6 +322,9 @@ func (x *Exchange) handleFloored(s *xSub, it xItem) (done bool, err error) {
 			x.mu.Lock()
 			if x.bar == nil { // a checkpoint under way writes the floors (writeFloors)
 				s.floors = nil
+				if of, ok := f.op.(outFloorer); ok {
+					of.floorOutput(nil)
+				}
 			}
 			x.mu.Unlock()
 		}

@@ -62,7 +62,8 @@ func (r *floorRun) rows() []string {
 }
 
 // newFloorRun runs n subtasks of kind ("window": per-window aggregate, "slice": TUMBLE slices, "session":
-// session aggregate over assigned sessions, "rank": window Top-1 by amount with RANK (every row ties),
+// session aggregate over assigned sessions, "hop" and "cumulate": their slices (rows of 10 s slices),
+// "group": a GROUP BY, "rank": window Top-1 by amount with RANK (every row ties),
 // "join": window join of two sides by user and window); subtask block (-1: none) is slow.
 func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 	t.Helper()
@@ -113,6 +114,10 @@ func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Tumble, Size: 10_000}, 0, 1, out)
 		case "hop":
 			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Hop, Size: 10_000, Slide: 5_000}, 0, 1, out)
+		case "cumulate":
+			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Cumulate, Size: 20_000, Slide: 5_000}, 0, 1, out)
+		case "group":
+			op, err = NewGroupAgg(cfg, out)
 		case "session":
 			op, err = NewSessionWindowAgg(cfg, WindowSpec{Kind: Session, Size: 4_000}, 0, 1, out)
 		}
@@ -223,7 +228,7 @@ func (r *floorRun) waitRows(t *testing.T, n int) {
 // (its key group resumes from the watermark it had), rows the source sends again after the watermarks in
 // flight are late as they were, and the late-row count is the same.
 func TestUnalignedRescaleFloors(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "session", "rank", "join"} {
+	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join"} {
 		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
 				testRescaleFloors(t, kind, tc.from, tc.to, tc.block)
@@ -281,6 +286,10 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 		<-r.blockers[block].blocked
 		r.push(t, rowsAt(all, 10_000)...)
 		r.push(t, rowsAt(all, 20_000)...)
+		if kind == "hop" || kind == "cumulate" {
+			// a 5 s slice of a window that fires at the watermark and of one that does not
+			r.push(t, rowsAt(all, 15_000)...)
+		}
 		r.watermark(t, 15_000)
 		r.push(t, rowsAt(all, 20_000)...)
 		r.flush(t)
@@ -344,17 +353,17 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 	return w, got, want, wantLate, after
 }
 
-// TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (HOP slices: their
-// state holds windows that fired and windows that did not) keeps the refusal of channel state with watermarks
-// at another parallelism, naming the parallelism to restore at; at the same one it restores.
+// TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (a GROUP BY: its
+// state is not by window) keeps the refusal of channel state with watermarks at another parallelism, naming
+// the parallelism to restore at; at the same one it restores.
 func TestUnalignedRescaleFloorsRefused(t *testing.T) {
-	w, _, _, _, _ := cutWithWatermarks(t, "hop", 2, 1)
-	err := StateOf(newFloorRun(t, "hop", 1, -1).x.State()).RestoreState(entriesReader(w.es))
+	w, _, _, _, _ := cutWithWatermarks(t, "group", 2, 1)
+	err := StateOf(newFloorRun(t, "group", 1, -1).x.State()).RestoreState(entriesReader(w.es))
 	if err == nil || !strings.Contains(err.Error(), "holds watermarks in flight to its 2 keyed subtasks") || !strings.Contains(err.Error(), "restores only at that parallelism (here 1): restore it at 2") {
-		t.Fatalf("hop restored at 1: %v", err)
+		t.Fatalf("group restored at 1: %v", err)
 	}
-	if err := StateOf(newFloorRun(t, "hop", 2, -1).x.State()).RestoreState(entriesReader(w.es)); err != nil {
-		t.Fatalf("hop restored at 2: %v", err)
+	if err := StateOf(newFloorRun(t, "group", 2, -1).x.State()).RestoreState(entriesReader(w.es)); err != nil {
+		t.Fatalf("group restored at 2: %v", err)
 	}
 }
 
