@@ -103,11 +103,12 @@ func produceOrderIDs(t *testing.T, addr string, ids []int) {
 // the sources read on: its queue holds the rows of windows 9 to 12 and watermarks the other subtask
 // processed (that one fires windows 9 and 10). A checkpoint then overtakes the held subtask's queue: its
 // channel state holds rows and watermarks, and the two subtasks fired up to different watermarks. A new
-// job restores it at parallelism 1 and 3 (exec/exchange_unaligned_rescale_floor.go): the restore is
-// accepted; rows of windows 9 and 10 of the other subtask's users, late in the uninterrupted job, are
-// sent again and dropped (no window fires twice: the restored job fires none of the windows fired before the
+// job restores it at parallelism 3 and 4 (exec/exchange_unaligned_rescale_floor.go, _late.go): the
+// restore is accepted; rows of windows 9 and 10 of every user, late in the uninterrupted job, are sent
+// again and dropped (no window fires twice: the restored job fires none of the windows fired before the
 // cut and every other one once); the held subtask's rows in flight are not dropped as late (the restored job
-// fires its users' windows 9 on, exact). Every window is exact in the end.
+// fires its users' windows 9 on, exact). Every window is exact in the end. At parallelism 1 (no exchange)
+// the restore is refused, naming what to do.
 func TestUnalignedRescaleWindowRestore(t *testing.T) {
 	for _, to := range []int{3, 4, 1} {
 		t.Run(fmt.Sprintf("2-%d", to), func(t *testing.T) {
@@ -215,14 +216,19 @@ CREATE TABLE wins (first_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (first
 				j2.Cancel()
 				_ = j2.Wait(context.Background())
 			}()
-			// late in the uninterrupted job: an order of windows 9 and 10 of every user of the other subtask
-			// (one a window opened again would count alone), then windows 13 to 17
+			// late in the uninterrupted job: an order of windows 9 and 10 of every user (one a window opened
+			// again would count alone): the other subtask's users had fired them (floors), the held one's had
+			// the watermark that fires them in flight (the sources went from 2 to more subtasks: it is not
+			// replayed, each key group keeps the watermark its old subtask would have reached), then windows
+			// 13 to 17
 			isFast := map[int64]bool{}
 			var again []int
 			for _, u := range fast {
 				isFast[u] = true
+			}
+			for u := range 37 {
 				for _, w := range []int{9, 10} {
-					again = append(again, firstOf(w, int(u)))
+					again = append(again, firstOf(w, u))
 				}
 			}
 			produceOrderIDs(t, addr, again)

@@ -175,9 +175,14 @@ type xFloors struct {
 	kg    []int64 // per key group (the subtask's own above its base; minWatermark elsewhere)
 	hasKG bool    // some key group of the subtask has a floor above its base
 	max   int64   // the highest fired watermark of all key groups: the floors go once the subtask passed it
-	snd   []*ExchangeSender
-	b     changelog.Batch
-	conv  *vec.RowConv
+	// for the rows after the channel state, restored at another number of senders: per key group the
+	// higher of kg and the watermark its old subtask would have reached (exchange_unaligned_rescale_late.go)
+	after    []int64
+	hasAfter bool // some key group of the subtask has an after floor above its base
+	replayed bool // the channel state is processed: after applies
+	snd      []*ExchangeSender
+	b        changelog.Batch
+	conv     *vec.RowConv
 }
 
 // floorSource is what a restore knows of the old subtasks' fired watermarks.
@@ -304,12 +309,12 @@ func (x *Exchange) handleFloored(s *xSub, it xItem) (done bool, err error) {
 	f := s.floors
 	switch it.kind {
 	case xRows:
-		if !f.hasKG {
+		if !f.floored() {
 			return false, nil
 		}
 		return true, x.pushFloored(s, f, int(it.side), int(it.from), it.b.batch.Rows)
 	case xCols:
-		if !f.hasKG {
+		if !f.floored() {
 			return false, nil
 		}
 		if f.conv == nil {
@@ -352,7 +357,7 @@ func (x *Exchange) pushFloored(s *xSub, f *xFloors, side, from int, rows []chang
 	}
 	start, cur := 0, int64(minWatermark)
 	for i := range rows {
-		fl := f.kg[snd.keyGroup(rows[i].Vals)]
+		fl := f.floorOf(snd.keyGroup(rows[i].Vals))
 		if i > start && fl != cur {
 			if err := push(rows[start:i], cur); err != nil {
 				return err

@@ -47,6 +47,7 @@ type floorRun struct {
 	x        *Exchange
 	snd      *ExchangeSender   // of side 0
 	snds     []*ExchangeSender // per side (a join's two get the same rows)
+	others   []*ExchangeSender // the other senders of every side (watermarks and ends only)
 	mu       sync.Mutex
 	out      []string // the output rows' values
 	blockers []*xGate // per subtask (with a slow one)
@@ -66,6 +67,13 @@ func (r *floorRun) rows() []string {
 // "group": a GROUP BY, "rank": window Top-1 by amount with RANK (every row ties),
 // "join": window join of two sides by user and window); subtask block (-1: none) is slow.
 func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
+	t.Helper()
+	return newFloorRunSenders(t, kind, n, block, 1)
+}
+
+// newFloorRunSenders is newFloorRun with senders per side (the rows come from the first; watermarks and ends
+// from all).
+func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floorRun {
 	t.Helper()
 	bigint, ts := types.Type{Kind: types.BigInt}, types.TimestampType(3)
 	in := []types.Type{bigint, bigint, ts, ts}
@@ -89,7 +97,7 @@ func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 			return nil
 		})
 	}
-	sd := ExchangeSide{Keys: []int{0}, KeyTypes: []types.Type{bigint}, Senders: 1}
+	sd := ExchangeSide{Keys: []int{0}, KeyTypes: []types.Type{bigint}, Senders: senders}
 	sides := []ExchangeSide{sd}
 	if kind == "join" {
 		sides = append(sides, sd)
@@ -145,6 +153,9 @@ func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 	}
 	for side := range sides {
 		r.snds = append(r.snds, x.Sender(side, 0))
+		for from := 1; from < senders; from++ {
+			r.others = append(r.others, x.Sender(side, from))
+		}
 	}
 	r.x, r.snd = x, r.snds[0]
 	return r
@@ -188,7 +199,7 @@ func (r *floorRun) flush(t *testing.T) {
 
 func (r *floorRun) watermark(t *testing.T, wm int64) {
 	t.Helper()
-	for _, snd := range r.snds {
+	for _, snd := range append(slices.Clone(r.snds), r.others...) {
 		if err := snd.Watermark(wm); err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +209,7 @@ func (r *floorRun) watermark(t *testing.T, wm int64) {
 // finish ends the input and waits for the subtasks.
 func (r *floorRun) finish(t *testing.T) {
 	t.Helper()
-	for _, snd := range r.snds {
+	for _, snd := range append(slices.Clone(r.snds), r.others...) {
 		if err := snd.End(); err != nil {
 			t.Fatal(err)
 		}
@@ -239,9 +250,28 @@ func TestUnalignedRescaleFloors(t *testing.T) {
 
 func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 	t.Helper()
+	testRescaleFloorsSenders(t, kind, from, to, block, 1)
+}
+
+// TestUnalignedRescaleLateFloors is TestUnalignedRescaleFloors restored with two senders instead of one (the
+// watermarks in flight are not replayed): the rows the source sends again after the cut for the slow
+// subtask's users, behind the watermark in its channel state, are late as in the uninterrupted job
+// (exchange_unaligned_rescale_late.go), not aggregated (HOP and CUMULATE slices aggregate them: not here).
+func TestUnalignedRescaleLateFloors(t *testing.T) {
+	for _, kind := range []string{"window", "slice", "session", "rank", "join"} {
+		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}} {
+			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
+				testRescaleFloorsSenders(t, kind, tc.from, tc.to, tc.block, 2)
+			})
+		}
+	}
+}
+
+func testRescaleFloorsSenders(t *testing.T, kind string, from, to, block, senders int) {
+	t.Helper()
 	w, got, want, wantLate, after := cutWithWatermarks(t, kind, from, block)
 	// restored at another parallelism
-	res := newFloorRun(t, kind, to, -1)
+	res := newFloorRunSenders(t, kind, to, -1, senders)
 	if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
 		t.Fatal(err)
 	}
