@@ -83,6 +83,9 @@ func (x *Exchange) lateFloors(all [][]xItem, allK []int, olds int, senders []uin
 			continue
 		}
 		x.mu.Lock()
+		if s.floors == nil {
+			s.floorBase = base // writeFloors
+		}
 		s.floors = f
 		x.mu.Unlock()
 	}
