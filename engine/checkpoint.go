@@ -578,7 +578,7 @@ func (g *graph) restore(ctx context.Context, cp *state.Checkpoint, ignoreUnclaim
 			if r == nil {
 				continue
 			}
-			if err := p.op.RestoreState(r); err != nil {
+			if err := p.op.RestoreState(exec.GuardChannelState(p.op, r)); err != nil {
 				return fmt.Errorf("restore %s from '%s': %w", p.name, cp.Dir, err)
 			}
 		case p.store != nil:

@@ -236,6 +236,7 @@ func (x *Exchange) restoreChannels(chans []stateEntry, fs *floorSource) error {
 		rescaled = rescaled || old[i] != uint64(sd.Senders)
 	}
 	var all [][]xItem // with rescaled: per old subtask, its items (exchange_unaligned_rescale.go)
+	var allK []int    // the old subtask of each of all
 	wms := false      // with rescaled: a watermark is in flight
 	for _, e := range chans[1:] {
 		if len(e.key) < 2 || e.key[0] != 1 || len(e.value) == 0 || e.value[0] != stateVersion {
@@ -251,7 +252,7 @@ func (x *Exchange) restoreChannels(chans []stateEntry, fs *floorSource) error {
 		}
 		if rescaled {
 			wms = wms || slices.ContainsFunc(items, func(it xItem) bool { return it.kind == xWatermark })
-			all = append(all, items)
+			all, allK = append(all, items), append(allK, int(k))
 			continue
 		}
 		x.subs[k].restored = append(x.subs[k].restored, items...)
@@ -270,6 +271,9 @@ func (x *Exchange) restoreChannels(chans []stateEntry, fs *floorSource) error {
 	}
 	if rescaled && wms && fs != nil {
 		x.replayWatermarks(all, old, fs.unions) // exchange_unaligned_rescale.go
+		if !sameSenders(old, x.sides) {
+			x.lateFloors(all, allK, int(nums[0]), old, fs.unions) // exchange_unaligned_rescale_late.go
+		}
 	}
 	return nil
 }
@@ -347,5 +351,18 @@ func (x *Exchange) replayRestored(ctx context.Context, s *xSub) (bool, error) {
 			return done, err
 		}
 	}
+	if f := s.floors; f != nil {
+		f.replayed = true // exchange_unaligned_rescale_late.go
+	}
 	return false, nil
+}
+
+// sameSenders reports whether every side has the number of senders it had (old).
+func sameSenders(old []uint64, sides []ExchangeSide) bool {
+	for i, sd := range sides {
+		if old[i] != uint64(sd.Senders) {
+			return false
+		}
+	}
+	return true
 }

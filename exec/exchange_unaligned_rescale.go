@@ -1,6 +1,11 @@
 package exec
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/sluicesql/sluice/state"
+)
 
 // A restore of an unaligned checkpoint's channel state at another parallelism (Flink 1.13+ redistributes
 // in-flight data the same way): the exchange's keyed subtasks or its senders (the source subtasks feeding a
@@ -122,4 +127,31 @@ func (x *Exchange) replayWatermarks(all [][]xItem, senders []uint64, unions [][]
 			}
 		}
 	}
+}
+
+// GuardChannelState returns the reader to restore op from: r itself for an exchange's operator, and for any
+// other (a keyed operator without an exchange: the job runs at parallelism 1) r refusing the channel state of
+// an unaligned checkpoint taken behind an exchange, which it has no queues to replay into.
+func GuardChannelState(op state.Snapshotter, r state.Reader) state.Reader {
+	if _, ok := op.(*exchangeState); ok {
+		return r
+	}
+	return &channelGuard{r: r}
+}
+
+// channelGuard is GuardChannelState's reader.
+type channelGuard struct{ r state.Reader }
+
+func (g *channelGuard) Next() (ns uint8, key, value []byte, ok bool, err error) {
+	ns, key, value, ok, err = g.r.Next()
+	if err != nil || !ok || ns != nsChannel {
+		return ns, key, value, ok, err
+	}
+	subs, at := "its keyed subtasks", "the parallelism it was taken at"
+	if len(key) == 1 && key[0] == 0 && len(value) > 1 && value[0] == stateVersion {
+		if n, k := binary.Uvarint(value[1:]); k > 0 {
+			subs, at = fmt.Sprintf("its %d keyed subtasks", n), fmt.Sprint(n)
+		}
+	}
+	return 0, nil, nil, false, fmt.Errorf("this unaligned checkpoint ('execution.checkpointing.unaligned.enabled') holds rows in flight to %s behind an exchange, and at parallelism 1 this job runs the operator without an exchange to replay them into: restore it at a parallelism of 2 or more, or restore it at %s, take a savepoint there (savepoints are always aligned) and restore that one at parallelism 1", subs, at)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/state"
+	"github.com/sluicesql/sluice/types"
 	"github.com/sluicesql/sluice/vec"
 )
 
@@ -23,10 +24,14 @@ import (
 // records every key group's fired watermark (key {4} in namespace nsChannel: the version, the number of key
 // groups, then per key group a varint), so a restore at any parallelism gets the floors again.
 //
-// The operators that take floors (floorable) drop late rows by the end of their window alone: the window
-// aggregates (per window, per slice of a TUMBLE window, per session) and the session window assigner. Others
-// (HOP and CUMULATE slices, whose state holds windows that fired and windows that did not; window joins,
-// ranks, OVER, MATCH_RECOGNIZE, interval joins...) keep the refusal (rescaledWatermarkRefused).
+// The operators that take floors (floorable) drop late rows by the end of their window alone and keep no
+// state of a window that fired: the window aggregates (per window, per slice of a TUMBLE window, per
+// session), the session window assigner, window joins (both sides: every row's key group by its side's
+// keys) and window Top-N / ranks. HOP and CUMULATE slices keep slices of windows that fired with windows
+// that did not, so a new subtask resumed from a lower watermark would fire a key group's window again: while
+// floors are on, their output drops the rows of a window at or behind its key group's floor (outFloorer;
+// the exchange's key must be in their group key). Others (OVER, MATCH_RECOGNIZE, interval and temporal
+// joins, GROUP BY...; exchanges with a side that deals rows) keep the refusal (rescaledWatermarkRefused).
 
 // floorable is an operator that resumes from per-key-group fired watermarks.
 type floorable interface {
@@ -56,9 +61,113 @@ func (w *sessionAssigner) setFired(wm int64)  { w.wm = wm }
 func (w *sessionWindowAgg) canFloor() bool    { return true }
 func (w *sessionWindowAgg) firedWM() int64    { return w.fired }
 func (w *sessionWindowAgg) setFired(wm int64) { w.fired = wm }
-func (w *sliceWindowAgg) canFloor() bool      { return w.spec.Kind == Tumble }
+func (w *sliceWindowAgg) canFloor() bool      { return true }
 func (w *sliceWindowAgg) firedWM() int64      { return w.fired }
 func (w *sliceWindowAgg) setFired(wm int64)   { w.fired = wm }
+func (w *windowRank) canFloor() bool          { return true }
+func (w *windowRank) firedWM() int64          { return w.fired }
+func (w *windowRank) setFired(wm int64)       { w.fired = wm }
+func (j *windowJoin) canFloor() bool          { return true }
+func (j *windowJoin) firedWM() int64          { return j.fired }
+
+// setFired resumes the join from wm: its inputs' watermarks and the one forwarded last go no higher (a
+// restored first subtask's may be ahead), so the watermarks replayed behind the rows fire their windows.
+func (j *windowJoin) setFired(wm int64) {
+	j.fired, j.lastWM = wm, min(j.lastWM, wm)
+	j.wm[0], j.wm[1] = min(j.wm[0], wm), min(j.wm[1], wm)
+}
+
+// metaFired reads the fired watermark of a window join's operator-wide entry (SnapshotState: the inputs'
+// watermarks and the one forwarded last come first).
+func (j *windowJoin) metaFired(meta []byte) (int64, bool) {
+	d, err := newStateDec(meta)
+	if err != nil {
+		return 0, false
+	}
+	d.str()
+	d.varint()
+	d.varint()
+	d.varint()
+	wm := d.varint()
+	return wm, d.err == nil
+}
+
+// metaFirer is a floorable operator whose operator-wide entry is not putWindowMeta's layout.
+type metaFirer interface {
+	metaFired(meta []byte) (int64, bool)
+}
+
+// outFloorer is a floorable operator whose state holds windows that fired with windows that did not (HOP and
+// CUMULATE slices: a slice belongs to several windows): resumed from a lower watermark it would fire a key
+// group's windows again, so while floors are on its output drops the rows of a window that ended at or
+// behind its key group's floor.
+type outFloorer interface {
+	groupKeyCols() []int                       // the input columns of the group key: the output's first columns
+	outEndCol() int                            // the output's column of window_end
+	floorOutput(drop func([]types.Value) bool) // drop the output rows drop reports (nil: none)
+}
+
+func (w *sliceWindowAgg) groupKeyCols() []int { return w.cfg.Keys }
+func (w *sliceWindowAgg) outEndCol() int      { return w.endKey }
+
+func (w *sliceWindowAgg) floorOutput(drop func([]types.Value) bool) {
+	if fo, ok := w.out.(*floorOut); ok {
+		w.out = fo.next
+	}
+	if drop != nil && w.spec.Kind != Tumble {
+		w.out = &floorOut{next: w.out, drop: drop}
+	}
+}
+
+// floorOut passes on the rows drop does not report.
+type floorOut struct {
+	next changelog.Output
+	drop func([]types.Value) bool
+	b    changelog.Batch
+}
+
+func (o *floorOut) Push(b *changelog.Batch) error {
+	o.b.Rows = o.b.Rows[:0]
+	for _, r := range b.Rows {
+		if !o.drop(r.Vals) {
+			o.b.Rows = append(o.b.Rows, r)
+		}
+	}
+	if len(o.b.Rows) == 0 {
+		return nil
+	}
+	return o.next.Push(&o.b)
+}
+func (o *floorOut) Watermark(wm int64) error { return o.next.Watermark(wm) }
+func (o *floorOut) End() error               { return o.next.End() }
+
+// outFloorDrop returns the function that reports the output rows of op (window_end in column endCol) of a
+// window at or behind its key group's floor in f (nil f: none), or false when the exchange's key is not in
+// op's group key.
+func (x *Exchange) outFloorDrop(op outFloorer, endCol int, f *xFloors) (func([]types.Value) bool, bool) {
+	cols := op.groupKeyCols()
+	sd := x.sides[0]
+	at := make([]int, len(sd.Keys)) // per exchange key column its index in the group key
+	width := 0
+	for k, c := range sd.Keys {
+		at[k] = slices.Index(cols, c)
+		if at[k] < 0 {
+			return nil, false
+		}
+		width = max(width, c+1)
+	}
+	if f == nil {
+		return nil, true
+	}
+	snd, vals := x.Sender(0, 0), make([]types.Value, width)
+	return func(row []types.Value) bool {
+		for k, c := range sd.Keys {
+			vals[c] = row[at[k]]
+		}
+		fl := f.kg[snd.keyGroup(vals)]
+		return fl != minWatermark && row[endCol].I-1 <= fl
+	}, true
+}
 
 // xFloors is a new subtask's floors: per key group the watermark its old subtask had fired up to.
 type xFloors struct {
@@ -66,9 +175,14 @@ type xFloors struct {
 	kg    []int64 // per key group (the subtask's own above its base; minWatermark elsewhere)
 	hasKG bool    // some key group of the subtask has a floor above its base
 	max   int64   // the highest fired watermark of all key groups: the floors go once the subtask passed it
-	snd   []*ExchangeSender
-	b     changelog.Batch
-	conv  *vec.RowConv
+	// for the rows after the channel state, restored at another number of senders: per key group the
+	// higher of kg and the watermark its old subtask would have reached (exchange_unaligned_rescale_late.go)
+	after    []int64
+	hasAfter bool // some key group of the subtask has an after floor above its base
+	replayed bool // the channel state is processed: after applies
+	snd      []*ExchangeSender
+	b        changelog.Batch
+	conv     *vec.RowConv
 }
 
 // floorSource is what a restore knows of the old subtasks' fired watermarks.
@@ -100,8 +214,12 @@ func (x *Exchange) floorsAtRescale(nums []uint64, fs *floorSource) error {
 	}
 	fired := fs.saved
 	if fired == nil {
-		if len(x.sides) != 1 || x.sides[0].Rebalance {
+		if !x.keyedSides() {
 			return rescaledWatermarkRefused(nums, x)
+		}
+		read := firedOfMeta
+		if op, ok := StateOf(x.subs[0].op).(metaFirer); ok {
+			read = op.metaFired
 		}
 		olds := int(nums[0])
 		per := make([]int64, olds)
@@ -113,7 +231,7 @@ func (x *Exchange) floorsAtRescale(nums []uint64, fs *floorSource) error {
 			case k < len(fs.old) && len(fs.old[k]) == 1:
 				meta = fs.old[k][0].value
 			}
-			wm, ok := firedOfMeta(meta)
+			wm, ok := read(meta)
 			if !ok {
 				return rescaledWatermarkRefused(nums, x)
 			}
@@ -130,10 +248,15 @@ func (x *Exchange) floorsAtRescale(nums []uint64, fs *floorSource) error {
 	return nil
 }
 
+// keyedSides reports whether every side routes its rows by key (floors are per key group).
+func (x *Exchange) keyedSides() bool {
+	return len(x.sides) > 0 && !slices.ContainsFunc(x.sides, func(sd ExchangeSide) bool { return sd.Rebalance })
+}
+
 // installFloors gives every subtask the lowest fired watermark of its key groups and the floors of the
 // others (fired: per key group); false when an operator cannot take them (nothing changed then).
 func (x *Exchange) installFloors(fired []int64) bool {
-	if len(fired) != x.maxPar || len(x.sides) != 1 || x.sides[0].Rebalance {
+	if len(fired) != x.maxPar || !x.keyedSides() {
 		return false
 	}
 	ops := make([]floorable, len(x.subs))
@@ -141,6 +264,11 @@ func (x *Exchange) installFloors(fired []int64) bool {
 		op, ok := StateOf(s.op).(floorable)
 		if !ok || !op.canFloor() {
 			return false
+		}
+		if of, ok := op.(outFloorer); ok {
+			if _, ok := x.outFloorDrop(of, 0, nil); !ok || len(x.sides) != 1 {
+				return false
+			}
 		}
 		ops[i] = op
 	}
@@ -165,6 +293,10 @@ func (x *Exchange) installFloors(fired []int64) bool {
 				f.kg[g], f.hasKG = wm, true
 			}
 		}
+		if of, ok := ops[j].(outFloorer); ok {
+			drop, _ := x.outFloorDrop(of, of.outEndCol(), f)
+			of.floorOutput(drop)
+		}
 		x.mu.Lock()
 		s.floors = f
 		x.mu.Unlock()
@@ -177,12 +309,12 @@ func (x *Exchange) handleFloored(s *xSub, it xItem) (done bool, err error) {
 	f := s.floors
 	switch it.kind {
 	case xRows:
-		if !f.hasKG {
+		if !f.floored() {
 			return false, nil
 		}
 		return true, x.pushFloored(s, f, int(it.side), int(it.from), it.b.batch.Rows)
 	case xCols:
-		if !f.hasKG {
+		if !f.floored() {
 			return false, nil
 		}
 		if f.conv == nil {
@@ -195,6 +327,9 @@ func (x *Exchange) handleFloored(s *xSub, it xItem) (done bool, err error) {
 			x.mu.Lock()
 			if x.bar == nil { // a checkpoint under way writes the floors (writeFloors)
 				s.floors = nil
+				if of, ok := f.op.(outFloorer); ok {
+					of.floorOutput(nil)
+				}
 			}
 			x.mu.Unlock()
 		}
@@ -222,7 +357,7 @@ func (x *Exchange) pushFloored(s *xSub, f *xFloors, side, from int, rows []chang
 	}
 	start, cur := 0, int64(minWatermark)
 	for i := range rows {
-		fl := f.kg[snd.keyGroup(rows[i].Vals)]
+		fl := f.floorOf(snd.keyGroup(rows[i].Vals))
 		if i > start && fl != cur {
 			if err := push(rows[start:i], cur); err != nil {
 				return err

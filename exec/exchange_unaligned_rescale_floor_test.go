@@ -13,10 +13,15 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// xBlocker passes everything on to in, but its push number at (from 1) waits until wait is closed (a slow
-// subtask: its queue holds rows and watermarks the other subtasks processed).
+// xBlocker passes everything on to in, but the push number at (from 1) of its gate (shared by a subtask's
+// inputs) waits until wait is closed (a slow subtask: its queue holds rows and watermarks the other subtasks
+// processed).
 type xBlocker struct {
-	in      changelog.Output
+	in changelog.Output
+	g  *xGate
+}
+
+type xGate struct {
 	at      int
 	pushes  int
 	wait    chan struct{}
@@ -24,24 +29,29 @@ type xBlocker struct {
 }
 
 func (b *xBlocker) Push(batch *changelog.Batch) error {
-	if b.pushes++; b.pushes == b.at {
-		close(b.blocked)
-		<-b.wait
+	if g := b.g; g.pushes+1 == g.at {
+		g.pushes++
+		close(g.blocked)
+		<-g.wait
+	} else {
+		g.pushes++
 	}
 	return b.in.Push(batch)
 }
 func (b *xBlocker) Watermark(wm int64) error { return b.in.Watermark(wm) }
 func (b *xBlocker) End() error               { return b.in.End() }
 
-// floorRun is an exchange of window aggregates keyed by user over rows (user, amount, window_start,
+// floorRun is an exchange of window operators keyed by user over rows (user, amount, window_start,
 // window_end), its output collected.
 type floorRun struct {
 	x        *Exchange
-	snd      *ExchangeSender
+	snd      *ExchangeSender   // of side 0
+	snds     []*ExchangeSender // per side (a join's two get the same rows)
+	others   []*ExchangeSender // the other senders of every side (watermarks and ends only)
 	mu       sync.Mutex
-	out      []string    // window_start/window_end/user/COUNT/SUM
-	blockers []*xBlocker // per subtask (with a slow one)
-	width    int64       // of a row's window
+	out      []string // the output rows' values
+	blockers []*xGate // per subtask (with a slow one)
+	width    int64    // of a row's window
 	done     chan error
 	cancel   context.CancelFunc
 }
@@ -53,8 +63,17 @@ func (r *floorRun) rows() []string {
 }
 
 // newFloorRun runs n subtasks of kind ("window": per-window aggregate, "slice": TUMBLE slices, "session":
-// session aggregate over assigned sessions); subtask block (-1: none) is slow.
+// session aggregate over assigned sessions, "hop" and "cumulate": their slices (rows of 10 s slices),
+// "group": a GROUP BY, "rank": window Top-1 by amount with RANK (every row ties),
+// "join": window join of two sides by user and window); subtask block (-1: none) is slow.
 func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
+	t.Helper()
+	return newFloorRunSenders(t, kind, n, block, 1)
+}
+
+// newFloorRunSenders is newFloorRun with senders per side (the rows come from the first; watermarks and ends
+// from all).
+func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floorRun {
 	t.Helper()
 	bigint, ts := types.Type{Kind: types.BigInt}, types.TimestampType(3)
 	in := []types.Type{bigint, bigint, ts, ts}
@@ -78,19 +97,35 @@ func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 			return nil
 		})
 	}
-	sd := ExchangeSide{Keys: []int{0}, KeyTypes: []types.Type{bigint}, Senders: 1}
-	x, err := NewExchange(128, n, []ExchangeSide{sd}, func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error) {
+	sd := ExchangeSide{Keys: []int{0}, KeyTypes: []types.Type{bigint}, Senders: senders}
+	sides := []ExchangeSide{sd}
+	if kind == "join" {
+		sides = append(sides, sd)
+	}
+	x, err := NewExchange(128, n, sides, func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error) {
 		cfg := GroupAggConfig{Keys: []int{2, 3, 0}, InTypes: in, KeyTypes: []types.Type{ts, ts, bigint},
 			Aggs: aggCalls(t, in, "COUNT(*)", "SUM($1)")}
 		var op changelog.Output
 		var err error
+		ins := func() []changelog.Output { return []changelog.Output{op} }
 		switch kind {
+		case "rank":
+			op = NewWindowRank(WindowRankConfig{Partition: []int{0}, Order: []SortKey{{Col: 1}}, Limit: 1, EndCol: 3, Types: in, Func: "RANK"}, out)
+		case "join":
+			left, right := NewWindowJoin(WindowJoinConfig{Type: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0},
+				LeftTypes: in, RightTypes: in, LeftEnd: 3, RightEnd: 3, Keyed: true}, out)
+			op = left
+			ins = func() []changelog.Output { return []changelog.Output{left, right} }
 		case "window":
 			op, err = NewRoutedWindowAgg(cfg, 1, []int{2}, out)
 		case "slice":
 			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Tumble, Size: 10_000}, 0, 1, out)
 		case "hop":
 			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Hop, Size: 10_000, Slide: 5_000}, 0, 1, out)
+		case "cumulate":
+			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Cumulate, Size: 20_000, Slide: 5_000}, 0, 1, out)
+		case "group":
+			op, err = NewGroupAgg(cfg, out)
 		case "session":
 			op, err = NewSessionWindowAgg(cfg, WindowSpec{Kind: Session, Size: 4_000}, 0, 1, out)
 		}
@@ -98,20 +133,31 @@ func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 			return nil, nil, err
 		}
 		if block >= 0 {
-			// the slow subtask waits in its first push; the others in their second (behind a watermark)
-			b := &xBlocker{in: op, at: 2, wait: make(chan struct{}), blocked: make(chan struct{})}
+			// the slow subtask waits in its first push; the others in their second (behind a watermark; a
+			// join's: its fourth, each side pushing the same rows)
+			g := &xGate{at: 2 * len(sides), wait: make(chan struct{}), blocked: make(chan struct{})}
 			if k == block {
-				b.at = 1
+				g.at = 1
 			}
-			r.blockers = append(r.blockers, b)
-			return []changelog.Output{b}, op, nil
+			r.blockers = append(r.blockers, g)
+			var bs []changelog.Output
+			for _, in := range ins() {
+				bs = append(bs, &xBlocker{in: in, g: g})
+			}
+			return bs, op, nil
 		}
-		return []changelog.Output{op}, op, nil
+		return ins(), op, nil
 	}, outs, func(int) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.x, r.snd = x, x.Sender(0, 0)
+	for side := range sides {
+		r.snds = append(r.snds, x.Sender(side, 0))
+		for from := 1; from < senders; from++ {
+			r.others = append(r.others, x.Sender(side, from))
+		}
+	}
+	r.x, r.snd = x, r.snds[0]
 	return r
 }
 
@@ -135,30 +181,38 @@ func (r *floorRun) push(t *testing.T, rows ...[2]int64) {
 	for _, rw := range rows {
 		b.Append(changelog.Insert, []types.Value{types.IntValue(rw[0]), types.IntValue(1), types.TimestampValue(rw[1]-r.width, 0), types.TimestampValue(rw[1], 0)})
 	}
-	if err := r.snd.Push(&b); err != nil {
-		t.Fatal(err)
+	for _, snd := range r.snds {
+		if err := snd.Push(&b); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func (r *floorRun) flush(t *testing.T) {
 	t.Helper()
-	if err := r.snd.Flush(); err != nil {
-		t.Fatal(err)
+	for _, snd := range r.snds {
+		if err := snd.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func (r *floorRun) watermark(t *testing.T, wm int64) {
 	t.Helper()
-	if err := r.snd.Watermark(wm); err != nil {
-		t.Fatal(err)
+	for _, snd := range append(slices.Clone(r.snds), r.others...) {
+		if err := snd.Watermark(wm); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 // finish ends the input and waits for the subtasks.
 func (r *floorRun) finish(t *testing.T) {
 	t.Helper()
-	if err := r.snd.End(); err != nil {
-		t.Fatal(err)
+	for _, snd := range append(slices.Clone(r.snds), r.others...) {
+		if err := snd.End(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := <-r.done; err != nil {
 		t.Fatal(err)
@@ -176,16 +230,16 @@ func (r *floorRun) waitRows(t *testing.T, n int) {
 	}
 }
 
-// TestUnalignedRescaleFloors: an unaligned checkpoint of window aggregates whose slow subtask had rows and a
-// watermark in flight (its barrier overtook them) while the others had fired the watermark's windows and had
-// rows behind it in flight restores at another parallelism (2 → 1, 2 → 3, 1 → 2, 3 → 2). The restored
-// job's output, after what was emitted before the cut, equals the uninterrupted job's: no window fires twice
-// (a row behind the fired watermark of its key group is late, also in a new subtask that resumes from a lower
-// one), no row in flight is dropped as late (its key group resumes from the watermark it had), rows the
-// source sends again after the watermarks in flight are late as they were, and the late-row count is the
-// same.
+// TestUnalignedRescaleFloors: an unaligned checkpoint of window aggregates, window Top-N (RANK) or a window
+// join (both sides) whose slow subtask had rows and a watermark in flight (its barrier overtook them) while
+// the others had fired the watermark's windows and had rows behind it in flight restores at another
+// parallelism (2 → 1, 2 → 3, 1 → 2, 3 → 2). The restored job's output, after what was emitted before the
+// cut, equals the uninterrupted job's: no window fires twice (a row behind the fired watermark of its key
+// group is late, also in a new subtask that resumes from a lower one), no row in flight is dropped as late
+// (its key group resumes from the watermark it had), rows the source sends again after the watermarks in
+// flight are late as they were, and the late-row count is the same.
 func TestUnalignedRescaleFloors(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "session"} {
+	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join"} {
 		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
 				testRescaleFloors(t, kind, tc.from, tc.to, tc.block)
@@ -196,9 +250,28 @@ func TestUnalignedRescaleFloors(t *testing.T) {
 
 func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 	t.Helper()
+	testRescaleFloorsSenders(t, kind, from, to, block, 1)
+}
+
+// TestUnalignedRescaleLateFloors is TestUnalignedRescaleFloors restored with two senders instead of one (the
+// watermarks in flight are not replayed): the rows the source sends again after the cut for the slow
+// subtask's users, behind the watermark in its channel state, are late as in the uninterrupted job
+// (exchange_unaligned_rescale_late.go), not aggregated (HOP and CUMULATE slices aggregate them: not here).
+func TestUnalignedRescaleLateFloors(t *testing.T) {
+	for _, kind := range []string{"window", "slice", "session", "rank", "join"} {
+		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}} {
+			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
+				testRescaleFloorsSenders(t, kind, tc.from, tc.to, tc.block, 2)
+			})
+		}
+	}
+}
+
+func testRescaleFloorsSenders(t *testing.T, kind string, from, to, block, senders int) {
+	t.Helper()
 	w, got, want, wantLate, after := cutWithWatermarks(t, kind, from, block)
 	// restored at another parallelism
-	res := newFloorRun(t, kind, to, -1)
+	res := newFloorRunSenders(t, kind, to, -1, senders)
 	if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +316,10 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 		<-r.blockers[block].blocked
 		r.push(t, rowsAt(all, 10_000)...)
 		r.push(t, rowsAt(all, 20_000)...)
+		if kind == "hop" || kind == "cumulate" {
+			// a 5 s slice of a window that fires at the watermark and of one that does not
+			r.push(t, rowsAt(all, 15_000)...)
+		}
 		r.watermark(t, 15_000)
 		r.push(t, rowsAt(all, 20_000)...)
 		r.flush(t)
@@ -306,17 +383,17 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 	return w, got, want, wantLate, after
 }
 
-// TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (HOP slices: their
-// state holds windows that fired and windows that did not) keeps the refusal of channel state with watermarks
-// at another parallelism, naming the parallelism to restore at; at the same one it restores.
+// TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (a GROUP BY: its
+// state is not by window) keeps the refusal of channel state with watermarks at another parallelism, naming
+// the parallelism to restore at; at the same one it restores.
 func TestUnalignedRescaleFloorsRefused(t *testing.T) {
-	w, _, _, _, _ := cutWithWatermarks(t, "hop", 2, 1)
-	err := StateOf(newFloorRun(t, "hop", 1, -1).x.State()).RestoreState(entriesReader(w.es))
+	w, _, _, _, _ := cutWithWatermarks(t, "group", 2, 1)
+	err := StateOf(newFloorRun(t, "group", 1, -1).x.State()).RestoreState(entriesReader(w.es))
 	if err == nil || !strings.Contains(err.Error(), "holds watermarks in flight to its 2 keyed subtasks") || !strings.Contains(err.Error(), "restores only at that parallelism (here 1): restore it at 2") {
-		t.Fatalf("hop restored at 1: %v", err)
+		t.Fatalf("group restored at 1: %v", err)
 	}
-	if err := StateOf(newFloorRun(t, "hop", 2, -1).x.State()).RestoreState(entriesReader(w.es)); err != nil {
-		t.Fatalf("hop restored at 2: %v", err)
+	if err := StateOf(newFloorRun(t, "group", 2, -1).x.State()).RestoreState(entriesReader(w.es)); err != nil {
+		t.Fatalf("group restored at 2: %v", err)
 	}
 }
 

@@ -58,6 +58,7 @@ type windowJoin struct {
 	lastWM  int64 // the watermark forwarded last
 	fired   int64 // windows with end - 1 <= fired have fired
 	Late    int64
+	wmFloor // exchange_unaligned_rescale_floor.go
 	kbuf    []byte
 	scratch []types.Value
 	ob      changelog.Batch
@@ -131,7 +132,7 @@ func (j *windowJoin) push(s int, b *changelog.Batch) error {
 			}
 			continue
 		}
-		if end.I-1 <= j.fired {
+		if end.I-1 <= j.fired || j.belowFloor(end.I-1) {
 			j.Late++
 			continue
 		}

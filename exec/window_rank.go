@@ -57,6 +57,7 @@ type windowRank struct {
 	windows   map[int64]map[string]*wrPart
 	fired     int64 // the watermark up to which windows have fired
 	Late      int64
+	wmFloor   // exchange_unaligned_rescale_floor.go
 	kbuf      []byte
 	sbuf      []byte
 	ob        changelog.Batch
@@ -74,7 +75,7 @@ func (w *windowRank) Push(b *changelog.Batch) error {
 		if end.IsNull() {
 			continue
 		}
-		if end.I-1 <= w.fired {
+		if end.I-1 <= w.fired || w.belowFloor(end.I-1) {
 			w.Late++
 			continue
 		}

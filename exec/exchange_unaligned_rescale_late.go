@@ -1,0 +1,109 @@
+package exec
+
+import "github.com/sluicesql/sluice/changelog"
+
+// Channel state with watermarks restored at another number of senders (the source subtasks feeding the
+// exchange changed in number): a channel before is not one after, so the watermarks in flight are not
+// replayed (replayWatermarks), and the restored sources' watermarks come first. An old subtask would have
+// reached, once it processed its channel state, per channel the highest of its union watermark at the cut
+// and the channel's watermarks in flight, and the lowest of those over its channels; a row the restored
+// sources send for one of its key groups at or behind that watermark is late in the uninterrupted job. So
+// every new subtask keeps, for the rows after its channel state (replayRestored), per key group the higher of
+// its fired watermark (the floor, exchange_unaligned_rescale_floor.go) and the one its old subtask would
+// have reached. The windows between them fire once the restored sources' watermarks pass (as new input
+// would have them fire), and the output of HOP/CUMULATE slices is held back only by the fired floors.
+// HOP and CUMULATE slices do not take these: a row of theirs belongs to windows at or behind that watermark
+// (which the uninterrupted job had fired without it, the restored one fires later) and to windows after it
+// (which count it), so neither dropping nor keeping it gives the uninterrupted output; such a row is
+// aggregated into all its windows.
+
+// lateFloors installs those per-key-group watermarks (all: the old subtasks' items, allK: their old
+// subtask; senders: the old number per side; unions: per old subtask its union watermarks at the cut). It
+// leaves the subtasks as they are when an operator does not take floors or a union is missing.
+func (x *Exchange) lateFloors(all [][]xItem, allK []int, olds int, senders []uint64, unions [][][]int64) {
+	if len(unions) != olds || !x.keyedSides() {
+		return
+	}
+	reach := make([]int64, olds)
+	for k := range olds {
+		w := int64(changelog.MaxWatermark)
+		for side := range x.sides {
+			if side >= len(unions[k]) || len(unions[k][side]) != int(senders[side])+1 {
+				return
+			}
+			for c, cw := range unions[k][side][:senders[side]] {
+				for i, items := range all {
+					if allK[i] != k {
+						continue
+					}
+					for _, it := range items {
+						if it.kind == xWatermark && int(it.side) == side && int(it.from) == c && it.wm > IdleWatermark {
+							cw = max(cw, it.wm)
+						}
+					}
+				}
+				w = min(w, cw)
+			}
+		}
+		reach[k] = w
+	}
+	ops := make([]floorable, len(x.subs))
+	for j, s := range x.subs {
+		op, ok := StateOf(s.op).(floorable)
+		if !ok || !op.canFloor() {
+			return
+		}
+		if w, ok := op.(*sliceWindowAgg); ok && w.spec.Kind != Tumble {
+			return // a row of HOP/CUMULATE is in windows at and after the watermark: dropping it is not the same
+		}
+		ops[j] = op
+	}
+	n := len(x.subs)
+	for j, s := range x.subs {
+		f := s.floors
+		if f == nil {
+			f = &xFloors{op: ops[j], kg: make([]int64, x.maxPar), max: minWatermark}
+			for g := range f.kg {
+				f.kg[g] = minWatermark
+			}
+		}
+		base := ops[j].firedWM()
+		f.after, f.hasAfter = make([]int64, x.maxPar), f.hasKG
+		for g := range f.after {
+			f.after[g] = f.kg[g]
+			if Subtask(g, x.maxPar, n) != j {
+				continue
+			}
+			if l := reach[Subtask(g, x.maxPar, olds)]; l > base && l > f.after[g] {
+				f.after[g], f.hasAfter = l, true
+			}
+			f.max = max(f.max, f.after[g])
+		}
+		if s.floors == nil && !f.hasAfter {
+			continue
+		}
+		x.mu.Lock()
+		if s.floors == nil {
+			s.floorBase = base // writeFloors
+		}
+		s.floors = f
+		x.mu.Unlock()
+	}
+}
+
+// floorOf returns the floor of key group g: its fired watermark for the rows of the channel state, and the
+// higher of that and the one its old subtask would have reached for the rows after (lateFloors).
+func (f *xFloors) floorOf(g int) int64 {
+	if f.replayed && f.after != nil {
+		return f.after[g]
+	}
+	return f.kg[g]
+}
+
+// floored reports whether some key group of the subtask has a floor for the rows pushed next.
+func (f *xFloors) floored() bool {
+	if f.replayed && f.after != nil {
+		return f.hasAfter
+	}
+	return f.hasKG
+}
