@@ -136,3 +136,84 @@ CREATE TABLE out_t (id BIGINT, n BIGINT) WITH ('connector' = 'collect');`))
 		})
 	}
 }
+
+// The caller of STOP JOB ... WITH SAVEPOINT gives up (its context is cancelled: the client's statement
+// cancelled or timed out) while the savepoint is written (held by stopWriteHook): the STOP returns at once
+// as a failed one, the job keeps running (Flink: a failed stop-with-savepoint leaves the job running) and
+// reads the rows after the cut, the write's savepoint is removed once the write is done, and a later STOP
+// succeeds. Before, the STOP waited for the whole write whatever its caller did.
+func TestStopSavepointCallerGivesUp(t *testing.T) {
+	for _, tc := range stopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			noBarriers = tc.quiesce
+			defer func() { noBarriers = false }()
+			kf := &kafkaFixture{t: t}
+			defer kf.close()
+			produceFP(t, kf, 0, 50)
+			f := &collectFactory{}
+			j, note := failpathsJob(t, kf, f, tc.par, tc.insert)
+			release := make(chan struct{})
+			released := false
+			defer func() {
+				if !released {
+					close(release)
+				}
+				j.Cancel()
+			}()
+			if !waitUntil(20*time.Second, func() bool { return f.count() == 50 }) {
+				t.Fatalf("%d rows in the sink, want 50\n%s", f.count(), note)
+			}
+			writing := make(chan struct{})
+			stopWriteHook = func() {
+				close(writing)
+				<-release
+			}
+			defer func() { stopWriteHook = nil }()
+			spDir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stopped := make(chan error, 1)
+			go func() {
+				_, err := j.Stop(ctx, spDir, false)
+				stopped <- err
+			}()
+			select {
+			case <-writing:
+			case err := <-stopped:
+				t.Fatalf("the stop returned before its write: %v\n%s", err, note)
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the stop's savepoint write did not begin\n%s", note)
+			}
+			cancel()
+			select {
+			case err := <-stopped:
+				if err == nil || !strings.Contains(err.Error(), "given up by its caller while its savepoint was written, so the savepoint is discarded (context canceled); the job keeps running") {
+					t.Fatalf("stop: %v, want the given-up stop's error", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("the stop waited for its savepoint write after its caller gave up\n%s", note)
+			}
+			if st := j.Status(); st != JobRunning {
+				t.Fatalf("job %v after the given-up stop, want RUNNING\n%s", st, note)
+			}
+			produceFP(t, kf, 50, 100)
+			if !waitUntil(20*time.Second, func() bool { return f.count() == 100 }) {
+				t.Fatalf("%d rows in the sink after the given-up stop, want 100 (the job runs on)\n%s", f.count(), note)
+			}
+			stopWriteHook = nil
+			close(release)
+			released = true
+			if !waitUntil(20*time.Second, func() bool { left, err := os.ReadDir(spDir); return err == nil && len(left) == 0 }) {
+				left, _ := os.ReadDir(spDir)
+				t.Fatalf("savepoint directory after the given-up stop's write ended: %v, want it empty", left)
+			}
+			path, err := j.Stop(context.Background(), t.TempDir(), false)
+			if err != nil || path == "" {
+				t.Fatalf("second stop: %q %v\n%s", path, err, note)
+			}
+			if err := waitJobEnd(t, j, note); err != nil || j.Status() != JobCancelled {
+				t.Fatalf("after the stop: %v %v\n%s", j.Status(), err, note)
+			}
+		})
+	}
+}
