@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/engine"
 )
 
@@ -133,3 +134,82 @@ func dupSummary(got []int) string {
 }
 
 func head(v []int) []int { return v[:min(len(v), 5)] }
+
+// TestExactlyOnceInterruptBoundsCommitAndAbort: the connector's side of a failed job. The broker holds
+// every EndTxn (commits and aborts) while Commit(1) runs; after Interrupt (the engine's, at the failure)
+// Commit returns within the grace saying the restore commits the transaction, and Abort (the open
+// transaction's abort) does not wait for the broker either. Restoring checkpoint 1 once the broker answers
+// commits its rows; the aborted ones are not visible. Without the interrupt each waited up to
+// 'properties.delivery.timeout.ms' (60 s here).
+func TestExactlyOnceInterruptBoundsCommitAndAbort(t *testing.T) {
+	h := newHarness(t)
+	if err := h.cluster.CreateTopic("eoi", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.session["execution.checkpointing.interval"] = "1 s"
+	tbl := h.mustTable(t, "out", "a INT\ntopic=eoi\nproperties.bootstrap.servers=$BROKER\nformat=json\n"+
+		"sink.delivery-guarantee=exactly-once\nsink.transactional-id-prefix=jobi\nproperties.delivery.timeout.ms=60000")
+	s := h.openSink(t, tbl)
+	s.restore(t, nil, 0)
+	pushInts(t, s.out, 1, 10)
+	st1 := s.preCommit(t, 1)
+	release := make(chan struct{})
+	var held atomic.Int32
+	h.cluster.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+		h.cluster.KeepControl()
+		select {
+		case <-release:
+			return nil, nil, false
+		default:
+		}
+		held.Add(1)
+		h.cluster.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	committed := make(chan error, 1)
+	go func() { committed <- s.cs.Commit(context.Background(), 1) }()
+	for held.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	pushInts(t, s.out, 11, 20) // the open transaction that Abort aborts
+	start := time.Now()
+	s.out.(interface{ Interrupt() }).Interrupt()
+	select {
+	case err := <-committed:
+		if err == nil || !strings.Contains(err.Error(), "interrupted: the job was cancelled or failed and the brokers at") ||
+			!strings.Contains(err.Error(), "a restore from checkpoint 1 commits it") {
+			t.Fatalf("Commit after the interrupt: %v, want the interrupted commit's error", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Commit still waits for the broker 15 s after the interrupt")
+	}
+	if !within(5*time.Second, func() { _ = s.out.(connectors.Aborter).Abort() }) {
+		t.Fatal("Abort waits for the broker after the interrupt")
+	}
+	t.Logf("commit and abort ended %s after the interrupt (loaded machine)", time.Since(start).Round(time.Millisecond))
+	close(release)
+
+	s2 := h.openSink(t, tbl)
+	s2.restore(t, st1, 1)
+	if err := s2.out.End(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readCommittedInts(t, h.addr, "eoi", 1), ints(1, 10); !equalInts(got, want) {
+		t.Fatalf("read_committed sees %v, want %v", got, want)
+	}
+}
+
+// within runs f and reports whether it returned within d (f keeps running otherwise).
+func within(d time.Duration, f func()) bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
