@@ -689,7 +689,9 @@ func (j *Job) LastCheckpoint() CheckpointInfo { return j.j.LastCheckpoint() }
 
 // StopWithSavepoint stops a streaming job as Flink's STOP JOB ... WITH SAVEPOINT does: it writes a savepoint
 // under dir (drain: after the maximum watermark has fired every window and timer), lets no row pass after it,
-// then cancels the job. It returns the savepoint's path, for 'execution.savepoint.path'.
+// then cancels the job. It returns the savepoint's path, for 'execution.savepoint.path'. When ctx is done
+// before the savepoint is written, the stop fails at once and the job keeps running (with drain: it fails
+// over), as a stop whose savepoint cannot be written does.
 func (j *Job) StopWithSavepoint(ctx context.Context, dir string, drain bool) (string, error) {
 	if dir == "" {
 		return "", fmt.Errorf("StopWithSavepoint: give the directory for the savepoint")

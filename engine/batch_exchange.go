@@ -549,6 +549,7 @@ func (sj *stagedJob) runLocked(ctx context.Context, tk *stageTask) error {
 // restart is left it announces it (what restarts, and from where) and waits the strategy's delay; else it
 // returns the error to fail the job with (or ctx's, when the job ends while it waits).
 func (sj *stagedJob) backOff(ctx context.Context, err error, failed, restarting string) error {
+	err = unnameSink(err, failed) // sink_failure.go
 	sj.mu.Lock()
 	sj.restarts++
 	n := sj.restarts

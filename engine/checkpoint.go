@@ -407,7 +407,7 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		c.nextID++
 	}
 	w := cutWrite{id: id, start: start, md: md, files: files, async: async, backendDir: backendDir, durable: durable, savepoint: savepoint, dir: dir}
-	abandoned := false // STOP: the job ended during the write, which removes what it wrote (stopWrite)
+	abandoned := false // STOP: the job ended, or the caller gave up, during the write, which removes what it wrote (stopWrite)
 	if backendDir != "" {
 		defer func() {
 			if !abandoned {
@@ -420,8 +420,9 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 		// STOP: the savepoint is written before the graph stops, with the lock (and the gate) still held, so
 		// that no row passes the cut meanwhile and a failed write leaves the job running as if the STOP had
 		// not been asked; a cancel or failure of the job meanwhile stops the graph at once (checkpoint_stop.go)
-		if path, werr = c.stopWrite(w); werr == nil || errors.Is(werr, errStopCancelled) {
-			abandoned = werr != nil
+		path, werr = c.stopWrite(ctx, w)
+		abandoned = errors.Is(werr, errStopCancelled) || errors.Is(werr, errStopAbandoned) // the write may still run
+		if werr == nil || errors.Is(werr, errStopCancelled) {
 			g.stopped = true
 			g.stopping.Store(true)
 			// Barriers: the rows the sources routed after the cut are queued behind them; the subtasks

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +32,16 @@ import (
 //     is removed (a savepoint whose sinks were never committed is not one to restore). Before, a cancel (or
 //     a failed part) waited for the whole write, its sources blocked on the lock.
 
+//   - The STOP's caller giving up (its context done: the client's statement cancelled or timed out) while the
+//     savepoint is written ends the STOP at once as a failed one: the job keeps running as if the STOP had not
+//     been asked (Flink: a stop-with-savepoint that fails leaves the job running), the write goes on in the
+//     background and what it leaves is removed when it is done (errStopAbandoned). Before, the STOP waited
+//     for the whole write whatever its caller did. With drain, the job fails over as for any failed drain.
+
+// errStopAbandoned is the error of a STOP ... WITH SAVEPOINT whose caller gave up while its savepoint was
+// written.
+var errStopAbandoned = errors.New("the STOP was given up by its caller while its savepoint was written, so the savepoint is discarded")
+
 // errStopCancelled is the error of a STOP ... WITH SAVEPOINT whose job ended (cancelled, or failed) while
 // its savepoint was written.
 var errStopCancelled = errors.New("the job was cancelled or failed while its savepoint was written, so the savepoint is discarded (SHOW JOBS shows how the job ended)")
@@ -47,8 +58,9 @@ func (e *stopCancelled) Is(target error) bool { return target == errStopCancelle
 // stopWrite writes the STOP's cut w (the caller holds the graph lock and the gate). It returns the write's
 // result, or a stopCancelled as soon as the job's run ends first: the caller stops the graph at the cut and
 // lets go of the lock, and what the write leaves (the savepoint, the backend's checkpoint) is removed once
-// it is done.
-func (c *checkpointer) stopWrite(w cutWrite) (string, error) {
+// it is done. When ctx (the STOP's caller's) is done first, it returns errStopAbandoned at once: the caller
+// lets go of the lock and the job runs on; what the write leaves is removed once it is done.
+func (c *checkpointer) stopWrite(ctx context.Context, w cutWrite) (string, error) {
 	type result struct {
 		path string
 		err  error
@@ -62,10 +74,13 @@ func (c *checkpointer) stopWrite(w cutWrite) (string, error) {
 		path, err := c.write(w)
 		done <- result{path, err}
 	}()
+	abandoned := false
 	select {
 	case r := <-done:
 		return r.path, r.err
 	case <-runDone:
+	case <-ctx.Done():
+		abandoned = true
 	}
 	discarded := make(chan struct{})
 	go func() {
@@ -77,6 +92,9 @@ func (c *checkpointer) stopWrite(w cutWrite) (string, error) {
 			_ = os.RemoveAll(w.backendDir)
 		}
 	}()
+	if abandoned {
+		return "", fmt.Errorf("%w (%w)", errStopAbandoned, context.Cause(ctx))
+	}
 	return "", &stopCancelled{discarded: discarded}
 }
 

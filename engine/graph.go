@@ -607,7 +607,7 @@ func runSource(ctx context.Context, sr sourceRun, out changelog.Output) (err err
 		}
 	}()
 	err = sr.src.Run(ctx, out)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil && !errors.Is(err, context.Canceled) && !isSinkError(err) { // a sink's error names the sink
 		err = fmt.Errorf("source %s: %w", sr.name, err)
 	}
 	return err

@@ -77,6 +77,7 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	if g.staged != nil {
 		return j.attemptStaged(ctx, g)
 	}
+	endedByItself := g.interruptOnCancel(ctx) // sink_interrupt.go
 	var wg sync.WaitGroup
 	errs := make(chan error, len(g.sources)+2+len(g.exchanges))
 	fail := func(err error) {
@@ -121,6 +122,9 @@ func (j *Job) attempt(ctx context.Context, g *graph) (JobStatus, error) {
 	}
 	wg.Wait()
 	waitExchanges()
+	if ctx.Err() == nil {
+		endedByItself() // no cancel, STOP or failure came first: the sinks commit without a grace
+	}
 	if tickDone != nil {
 		cancel() // stops the mini-batch ticker
 		<-tickDone

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -40,6 +41,30 @@ func isSinkError(err error) bool {
 	var se *sinkError
 	return errors.As(err, &se)
 }
+
+// unnameSink returns err, for a message that begins with what (a staged job's stage, "stage 3 (Sink: out_t)"),
+// without the sink's name in front when what names the sink already: "stage 3 (Sink: out_t): disk full",
+// not "stage 3 (Sink: out_t): sink out_t: disk full". It unwraps to err.
+func unnameSink(err error, what string) error {
+	var se *sinkError
+	if !errors.As(err, &se) || se.sink == "" || !strings.Contains(what, "(Sink: "+se.sink+")") {
+		return err
+	}
+	msg, ok := strings.CutPrefix(err.Error(), "sink "+se.sink+": ")
+	if !ok {
+		return err
+	}
+	return &unnamedSinkError{msg: msg, err: err}
+}
+
+// unnamedSinkError is a sink's error whose message leaves out the sink's name (unnameSink).
+type unnamedSinkError struct {
+	msg string
+	err error
+}
+
+func (e *unnamedSinkError) Error() string { return e.msg }
+func (e *unnamedSinkError) Unwrap() error { return e.err }
 
 // note records err, the result of a call into the sink's connector, as the sink's failure (the first one
 // wins) and returns it as a sinkError.

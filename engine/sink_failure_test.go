@@ -164,8 +164,10 @@ func TestNotedWritersShareFailure(t *testing.T) {
 
 // A batch job's sink error is named after the sink as a streaming one's is ("sink <table>: ..."): written
 // under the graph lock (restart strategy none), replayed by the sink stage (fixed-delay: the stage
-// materializes its input and the sink's write fails on every attempt). Before, batch sink errors were not
-// named ("source VALUES: disk full").
+// materializes its input and the sink's write fails on every attempt: a stage of its own), or staged (a GROUP
+// BY). A sink's stage is labelled after it: "stage 3 (Sink: out_t): disk full". Before, batch sink errors were not named
+// ("source VALUES: disk full"), and a staged job's named the table twice and the stage's source as if it
+// had failed ("stage 3 (Sink: out_t): source (the intermediate result of stage 2): sink out_t: disk full").
 func TestBatchSinkErrorNamesSink(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -174,6 +176,8 @@ func TestBatchSinkErrorNamesSink(t *testing.T) {
 	}{
 		{"plain", map[string]string{"restart-strategy": "none"}, false},
 		{"sink-stage", map[string]string{"restart-strategy": "fixed-delay", "restart-strategy.fixed-delay.attempts": "2",
+			"restart-strategy.fixed-delay.delay": "0 ms"}, false},
+		{"staged", map[string]string{"restart-strategy": "fixed-delay", "restart-strategy.fixed-delay.attempts": "2",
 			"restart-strategy.fixed-delay.delay": "0 ms"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,7 +193,12 @@ func TestBatchSinkErrorNamesSink(t *testing.T) {
 				t.Fatal(err)
 			}
 			execScript(t, s, `CREATE TABLE out_t (id BIGINT, n BIGINT) WITH ('connector' = 'collect');`)
-			st, err := sql.ParseStatement(`INSERT INTO out_t SELECT CAST(id AS BIGINT), CAST(1 AS BIGINT) FROM (VALUES (1), (2), (3), (4), (5)) AS t(id)`)
+			q := `INSERT INTO out_t SELECT CAST(id AS BIGINT), CAST(1 AS BIGINT) FROM (VALUES (1), (2), (3), (4), (5)) AS t(id)`
+			if tc.name == "staged" {
+				// a GROUP BY cuts the job into stages; the sink's stage is labelled after it ("Sink: out_t")
+				q = `INSERT INTO out_t SELECT CAST(id AS BIGINT), COUNT(*) FROM (VALUES (1), (2), (3), (4), (5)) AS t(id) GROUP BY id`
+			}
+			st, err := sql.ParseStatement(q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,8 +206,18 @@ func TestBatchSinkErrorNamesSink(t *testing.T) {
 			if err == nil && res.Job != nil {
 				err = res.Job.Wait(context.Background())
 			}
-			if err == nil || !strings.Contains(err.Error(), "sink out_t: disk full") || strings.Contains(err.Error(), "sink out_t: sink") {
-				t.Fatalf("batch job error %v, want the sink's error named after it (once)\n%s", err, note)
+			want := "sink out_t: disk full"
+			switch tc.name {
+			case "sink-stage": // the sink's stage is labelled after it: not named again, nor the stage's source
+				want = "stage 2 (Sink: out_t): disk full"
+			case "staged":
+				want = "stage 3 (Sink: out_t): disk full"
+			}
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Count(err.Error(), "out_t") != 1 || strings.Contains(err.Error(), "source") {
+				t.Fatalf("batch job error %v, want the sink's error named after it (once): %q\n%s", err, want, note)
+			}
+			if tc.name != "plain" && (!strings.Contains(note.String(), strings.Replace(want, "): ", ") failed: ", 1)) || !errors.Is(err, errDiskFull)) {
+				t.Fatalf("the restart warning does not name the sink once:\n%s", note)
 			}
 		})
 	}

@@ -63,6 +63,7 @@ func (s *sink) open(ctx context.Context) (*output, error) {
 	// failed when the job was cancelled and the delivery timeout passed since.
 	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 	o := &output{s: s, base: cl, jobCtx: ctx, ctx: pctx, cancel: pcancel}
+	o.intr, o.intrCancel = context.WithCancel(context.Background())
 	if s.guarantee == guaranteeExactlyOnce {
 		// Records go to the producer of each writer's open transaction, opened by its first record.
 		o.tx = &txns{prefix: s.txnPrefix, timeout: s.txnTimeoutOrDefault()}
@@ -130,6 +131,12 @@ type output struct {
 	changelogEnc formats.ChangelogEncoder
 	task         int            // the batch sink task writing through it (sink_tasks.go); 0 otherwise
 	parts        map[string]int // 'fixed' in a task above 0: the partitions of each topic written
+
+	// intr is done once the grace after Interrupt has passed (sink_interrupt.go): every wait on the brokers
+	// ends then. nil: never.
+	intr       context.Context
+	intrCancel context.CancelFunc
+	intrOnce   sync.Once
 
 	// w0 is writer 0: it writes the rows of the sink's own Push (and of its subtask encoders, which write
 	// under the graph lock); the subtasks' writers follow it in writers (sink_concurrent.go).
@@ -292,7 +299,9 @@ func (o *output) producers() []*kgo.Client {
 func (o *output) flush(ctx context.Context) error {
 	cls := o.producers()
 	d := o.s.cfg.client.deliveryTimeout
-	fctx, cancel := context.WithTimeout(ctx, d)
+	ictx, icancel := o.withInterrupt(ctx)
+	defer icancel()
+	fctx, cancel := context.WithTimeout(ictx, d)
 	defer cancel()
 	errs := make([]error, len(cls))
 	if len(cls) == 1 {
@@ -314,6 +323,9 @@ func (o *output) flush(ctx context.Context) error {
 		}
 		if ferr := o.failure(); ferr != nil {
 			return ferr
+		}
+		if ierr := o.interrupted("flush"); ierr != nil && ctx.Err() == nil {
+			return ierr
 		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			n := 0
@@ -368,6 +380,7 @@ func (o *output) End() error {
 		o.base.Close()
 		o.stopAfter()
 		o.cancel()
+		o.releaseInterrupt()
 	}()
 	if o.tx != nil {
 		return o.endTxn()

@@ -31,6 +31,7 @@ func (o *output) Abort() error {
 	o.cancel()
 	o.base.Close()
 	o.stopAfter()
+	o.releaseInterrupt()
 	return nil
 }
 

@@ -197,9 +197,12 @@ func (t *txns) restoredNext(i int) (int64, bool) {
 	return n, ok
 }
 
-// rctx bounds one restore step by 'properties.delivery.timeout.ms'.
+// rctx bounds one wait on the brokers (a restore step, a transaction's commit or abort) by
+// 'properties.delivery.timeout.ms', and by the grace after an Interrupt (sink_interrupt.go).
 func (o *output) rctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, o.s.cfg.client.deliveryTimeout)
+	ictx, icancel := o.withInterrupt(ctx)
+	tctx, cancel := context.WithTimeout(ictx, o.s.cfg.client.deliveryTimeout)
+	return tctx, func() { cancel(); icancel() }
 }
 
 // txnRequest sends a transaction coordinator request, retrying while the coordinator is busy with the

@@ -178,12 +178,14 @@ func (t *txns) takePending(id int64) []pendingTxn {
 // commitPending commits the transactions (each writer's, at once) and closes their producers. It returns the
 // first failure: the job fails, and Restore commits the ones left from the checkpoint.
 //
-// A commit is not abandoned when ctx is cancelled, only bounded by 'properties.delivery.timeout.ms': the
-// transactions belong to a completed checkpoint, and the engine cancels its checkpoint goroutine's context
-// when the job ends, possibly while that goroutine commits the last checkpoint (after End found nothing
-// pending). An EndTxn abandoned there left the transaction open on the brokers until
-// 'properties.transaction.timeout.ms' (15 min): read_committed consumers stalled at it, and the next job's
-// fresh start could not tell it from a crashed run's and aborted it, losing its rows.
+// A commit is not abandoned when ctx is cancelled, only bounded by 'properties.delivery.timeout.ms' and by
+// the grace after an Interrupt (a cancelled or failed job, sink_interrupt.go, which says why an interrupted
+// commit leaves nothing half-visible): the transactions belong to a completed checkpoint, and the engine
+// cancels its checkpoint goroutine's context when the job ends by itself too, possibly while that goroutine
+// commits the last checkpoint (after End found nothing pending). An EndTxn abandoned there left the
+// transaction open on the brokers until 'properties.transaction.timeout.ms' (15 min): read_committed
+// consumers stalled at it, and the next job's fresh start could not tell it from a crashed run's and aborted
+// it, losing its rows.
 func (o *output) commitPending(ctx context.Context, due []pendingTxn) error {
 	ctx = context.WithoutCancel(ctx)
 	errs := make([]error, len(due))
@@ -191,7 +193,13 @@ func (o *output) commitPending(ctx context.Context, due []pendingTxn) error {
 		p := due[i]
 		cctx, cancel := o.rctx(ctx)
 		if err := p.cl.EndTransaction(cctx, kgo.TryCommit); err != nil {
-			errs[i] = fmt.Errorf("kafka table '%s': commit transaction '%s' of checkpoint %d: %w", o.s.cfg.table.Name, p.ID, p.Checkpoint, err)
+			if ierr := o.interrupted(fmt.Sprintf("commit of transaction '%s' of checkpoint %d", p.ID, p.Checkpoint)); ierr != nil {
+				// left to the restore from the checkpoint, which commits it (sink_interrupt.go)
+				err = fmt.Errorf("%w; a restore from checkpoint %d commits it: %w", ierr, p.Checkpoint, err)
+			} else {
+				err = fmt.Errorf("kafka table '%s': commit transaction '%s' of checkpoint %d: %w", o.s.cfg.table.Name, p.ID, p.Checkpoint, err)
+			}
+			errs[i] = err
 		}
 		cancel()
 		closeTxnClient(p.cl)
@@ -242,6 +250,14 @@ func (o *output) endTxn() error {
 	}
 	for _, w := range o.writerList() {
 		if w.cl == nil {
+			continue
+		}
+		// Not pre-committed: a commit is started only while the grace after an Interrupt lasts
+		// (sink_interrupt.go); later it stays open, for the restore (or the brokers) to abort.
+		if ierr := o.interrupted(fmt.Sprintf("commit of transaction '%s' at the end of the job", w.txnID(w.seq))); ierr != nil {
+			if err == nil {
+				err = fmt.Errorf("%w; it is left open, and aborted by a restore from the last checkpoint (or by the brokers after 'properties.transaction.timeout.ms')", ierr)
+			}
 			continue
 		}
 		cctx, cancel := o.rctx(o.ctx)
