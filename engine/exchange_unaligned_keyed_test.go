@@ -100,22 +100,9 @@ func unalignedKeyedInFlight(t *testing.T, insert string, skip bool, want func(in
 		t.Fatalf("the sources read %d of %d orders", j.Metrics().RowsIn, n0+1+more)
 	}
 	c0 := exec.UnalignedTotals()
-	done := make(chan error, 1)
-	var path string
-	go func() {
-		var err error
-		path, err = g.ckpt.cycle(context.Background(), true, false)
-		done <- err
-	}()
 	// the second level's subtasks both cut their state at the barrier the other first-level subtask forwarded
-	if !waitUntil(20*time.Second, func() bool { return exec.UnalignedTotals().Cuts-c0.Cuts >= 2 }) {
-		t.Fatalf("the second-level subtasks cut %d times at a first barrier, want 2", exec.UnalignedTotals().Cuts-c0.Cuts)
-	}
-	close(release)
-	released = true
-	if err := <-done; err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
+	path := checkpointHeld(t, g, "the second-level subtasks did not both cut at a first barrier",
+		func() bool { return exec.UnalignedTotals().Cuts-c0.Cuts >= 2 }, func() { close(release); released = true })
 	c1 := exec.UnalignedTotals()
 	t.Logf("items recorded per channel %d, written %d", c1.PerChannel-c0.PerChannel, c1.Written-c0.Written)
 	if c1.PerChannel-c0.PerChannel < 1 || c1.Written-c0.Written < 1 {

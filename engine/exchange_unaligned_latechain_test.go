@@ -166,27 +166,8 @@ func unalignedOverChain(t *testing.T, skip bool) {
 		t.Fatalf("the sources read %d of %d orders", j.Metrics().RowsIn, total)
 	}
 	c0 := exec.UnalignedTotals()
-	done := make(chan error, 1)
-	var path string
-	go func() {
-		var err error
-		path, err = g.ckpt.cycle(context.Background(), true, false)
-		done <- err
-	}()
-	if !waitUntil(20*time.Second, func() bool { return exec.UnalignedTotals().Cuts-c0.Cuts >= 2 }) {
-		select {
-		case err := <-done:
-			t.Logf("checkpoint done: %v", err)
-		default:
-		}
-		t.Logf("unaligned totals %+v, then %+v", c0, exec.UnalignedTotals())
-		t.Fatalf("the second OVER's subtasks cut %d times at a first barrier, want 2", exec.UnalignedTotals().Cuts-c0.Cuts)
-	}
-	close(release)
-	released = true
-	if err := <-done; err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
+	path := checkpointHeld(t, g, "the second OVER's subtasks did not both cut at a first barrier",
+		func() bool { return exec.UnalignedTotals().Cuts-c0.Cuts >= 2 }, func() { close(release); released = true })
 	c1 := exec.UnalignedTotals()
 	t.Logf("items recorded per channel %d, written %d", c1.PerChannel-c0.PerChannel, c1.Written-c0.Written)
 	if c1.PerChannel-c0.PerChannel < 1 || c1.Written-c0.Written < 1 {

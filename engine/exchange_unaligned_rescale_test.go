@@ -171,21 +171,7 @@ CREATE TABLE wins (first_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (first
 				t.Fatalf("users of the other subtask %v", fast)
 			}
 			c0 := exec.UnalignedTotals()
-			done := make(chan error, 1)
-			var path string
-			go func() {
-				var err error
-				path, err = g.ckpt.cycle(context.Background(), true, false)
-				done <- err
-			}()
-			if !waitUntil(20*time.Second, x.InBarrier) {
-				t.Fatal("the checkpoint did not start")
-			}
-			close(calls.release)
-			released = true
-			if err := <-done; err != nil {
-				t.Fatalf("checkpoint: %v", err)
-			}
+			path := checkpointHeld(t, g, "the checkpoint did not start", x.InBarrier, func() { close(calls.release); released = true })
 			c1 := exec.UnalignedTotals()
 			if c1.Watermark-c0.Watermark < 1 || c1.Written-c0.Written < 2 {
 				t.Fatalf("the barrier overtook %d watermarks and the checkpoint wrote %d items; want a watermark and rows in flight", c1.Watermark-c0.Watermark, c1.Written-c0.Written)

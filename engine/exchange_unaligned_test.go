@@ -83,21 +83,7 @@ func TestUnalignedCheckpointInFlight(t *testing.T) {
 				t.Fatalf("the sources read %d of %d orders", j.Metrics().RowsIn, n0+1+more)
 			}
 			c0 := exec.UnalignedTotals()
-			done := make(chan error, 1)
-			var path string
-			go func() {
-				var err error
-				path, err = g.ckpt.cycle(context.Background(), true, false)
-				done <- err
-			}()
-			if !waitUntil(20*time.Second, x.InBarrier) {
-				t.Fatal("the checkpoint did not start")
-			}
-			close(release)
-			released = true
-			if err := <-done; err != nil {
-				t.Fatalf("checkpoint: %v", err)
-			}
+			path := checkpointHeld(t, g, "the checkpoint did not start", x.InBarrier, func() { close(release); released = true })
 			c1 := exec.UnalignedTotals()
 			t.Logf("items overtaken %d, written %d", c1.Overtaken-c0.Overtaken, c1.Written-c0.Written)
 			if c1.Overtaken-c0.Overtaken < 1 || c1.Written-c0.Written < 1 {
@@ -308,4 +294,32 @@ func TestUnalignedBarrierTests(t *testing.T) {
 	if c1.Overtaken-c0.Overtaken < 1 {
 		t.Fatal("no barrier overtook a queued item")
 	}
+}
+
+// checkpointHeld takes a checkpoint of g while one of its operators is held: it starts the checkpoint, waits
+// until started says it got where the test wants (else fails naming what), calls release to let the held
+// operator go on, and returns the checkpoint's path once it is written.
+func checkpointHeld(t *testing.T, g *graph, what string, started func() bool, release func()) string {
+	t.Helper()
+	done := make(chan error, 1)
+	var path string
+	go func() {
+		var err error
+		path, err = g.ckpt.cycle(context.Background(), true, false)
+		done <- err
+	}()
+	if !waitUntil(20*time.Second, started) {
+		select {
+		case err := <-done:
+			t.Logf("checkpoint done: %v", err)
+		default:
+		}
+		t.Logf("unaligned totals %+v", exec.UnalignedTotals())
+		t.Fatal(what)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	return path
 }
