@@ -187,18 +187,7 @@ func TestBarrierSourcesReadPastSlowSubtask(t *testing.T) {
 	addr := exchangeBroker(t)
 	const n0 = 37 * 20
 	produceExchangeOrders(t, addr, "ord", 0, n0)
-	var armed atomic.Bool
-	blocked, release := make(chan struct{}), make(chan struct{})
-	u, err := expr.NewUDF("hold", func(user, cnt int64) int64 {
-		if user == 0 && armed.CompareAndSwap(true, false) {
-			close(blocked)
-			<-release
-		}
-		return cnt
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, armed, blocked, release := newUserHold(t, 0)
 	s, notice := barrierSession(t, addr, 2, "1 h", u)
 	j := startInsert(t, s, `INSERT INTO totals SELECT user_id, hold(user_id, cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p GROUP BY user_id)`)
 	released := false
@@ -338,18 +327,7 @@ func TestBarrierCancelNoLeak(t *testing.T) {
 	addr := exchangeBroker(t)
 	const n0 = 37 * 20
 	produceExchangeOrders(t, addr, "ord", 0, n0)
-	var armed atomic.Bool
-	blocked, release := make(chan struct{}), make(chan struct{})
-	u, err := expr.NewUDF("hold", func(user, cnt int64) int64 {
-		if user == 0 && armed.CompareAndSwap(true, false) {
-			close(blocked)
-			<-release
-		}
-		return cnt
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, armed, blocked, release := newUserHold(t, 0)
 	s, _ := barrierSession(t, addr, 2, "1 h", u)
 	base := runtime.NumGoroutine()
 	j := startInsert(t, s, `INSERT INTO totals SELECT user_id, hold(user_id, cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p GROUP BY user_id)`)
@@ -386,4 +364,23 @@ func TestBarrierCancelNoLeak(t *testing.T) {
 	if n := settledGoroutines(base); n > base {
 		t.Fatalf("%d goroutines after the cancelled job, %d before:\n%s", n, base, goroutines())
 	}
+}
+
+// newUserHold returns the hold(user, cnt) UDF of the barrier tests, which returns cnt: once armed is set, its
+// first call for user closes blocked and waits until release is closed.
+func newUserHold(t *testing.T, user int64) (u *expr.UDF, armed *atomic.Bool, blocked, release chan struct{}) {
+	t.Helper()
+	armed = new(atomic.Bool)
+	blocked, release = make(chan struct{}), make(chan struct{})
+	u, err := expr.NewUDF("hold", func(v, cnt int64) int64 {
+		if v == user && armed.CompareAndSwap(true, false) {
+			close(blocked)
+			<-release
+		}
+		return cnt
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, armed, blocked, release
 }

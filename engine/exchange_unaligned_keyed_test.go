@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/expr"
 )
 
 // TestUnalignedKeyedInFlight: unaligned barriers into exchanges fed by keyed subtasks (exec:
@@ -43,18 +41,7 @@ func unalignedKeyedInFlight(t *testing.T, insert string, skip bool, want func(in
 	addr := exchangeBroker(t)
 	const n0, more, after = 37 * 20, 37 * 20, 37 * 10
 	produceExchangeOrders(t, addr, "ord", 0, n0)
-	var armed atomic.Bool
-	blocked, release := make(chan struct{}), make(chan struct{})
-	u, err := expr.NewUDF("hold", func(user, cnt int64) int64 {
-		if user == 0 && armed.CompareAndSwap(true, false) {
-			close(blocked)
-			<-release
-		}
-		return cnt
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, armed, blocked, release := newUserHold(t, 0)
 	s, notice := barrierSession(t, addr, 2, "1 h", u)
 	execScript(t, s, unalignedOn+"SET 'execution.checkpointing.externalized-checkpoint-retention' = 'RETAIN_ON_CANCELLATION';\n")
 	j := startInsert(t, s, insert)

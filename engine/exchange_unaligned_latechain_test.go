@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/exec"
-	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
 )
 
@@ -103,18 +101,7 @@ func unalignedOverChain(t *testing.T, skip bool) {
 	// the first OVER's first subtask blocks: the second takes its barrier (the first one's snapshot waits for
 	// the second's late-row count at its cut, so the other way round neither would forward a barrier)
 	holdUser := firstSubtaskUser(t)
-	var armed atomic.Bool
-	blocked, release := make(chan struct{}), make(chan struct{})
-	u, err := expr.NewUDF("hold", func(user, cnt int64) int64 {
-		if user == holdUser && armed.CompareAndSwap(true, false) {
-			close(blocked)
-			<-release
-		}
-		return cnt
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, armed, blocked, release := newUserHold(t, holdUser)
 	s, notice := barrierSession(t, addr, 2, "1 h", u)
 	execScript(t, s, unalignedOn+"SET 'execution.checkpointing.externalized-checkpoint-retention' = 'RETAIN_ON_CANCELLATION';\n")
 	j := startInsert(t, s, overChainInsert)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,18 +31,7 @@ func TestUnalignedCheckpointInFlight(t *testing.T) {
 			addr := exchangeBroker(t)
 			const n0, more, after = 37 * 20, 37 * 20, 37 * 10
 			produceExchangeOrders(t, addr, "ord", 0, n0)
-			var armed atomic.Bool
-			blocked, release := make(chan struct{}), make(chan struct{})
-			u, err := expr.NewUDF("hold", func(user, cnt int64) int64 {
-				if user == 0 && armed.CompareAndSwap(true, false) {
-					close(blocked)
-					<-release
-				}
-				return cnt
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			u, armed, blocked, release := newUserHold(t, 0)
 			const insert = `INSERT INTO totals SELECT user_id, hold(user_id, cnt), total FROM (SELECT user_id, COUNT(*) AS cnt, SUM(amount) AS total FROM p GROUP BY user_id)`
 			s, notice := barrierSession(t, addr, 2, "1 h", u)
 			execScript(t, s, unalignedOn+"SET 'execution.checkpointing.externalized-checkpoint-retention' = 'RETAIN_ON_CANCELLATION';\n")
