@@ -31,6 +31,9 @@ import (
 // reads from the offsets committed with them), so a retraction reaches the second aggregate after the
 // row it retracts. The first operator is a GROUP BY or a regular join (an outer join's output retracts
 // its NULL-padded rows): any operator whose output is a changelog can feed the stage through m.stage2Out.
+// Later stages chain (Nexmark q4: join -> GROUP BY -> GROUP BY): m.stages is a list, stage N's output going
+// through the Calcs between to '<pipeline.name>-agg<N+1>-repartition', up to maxKeyedStages in all; each
+// stage has its own changelog, keepState and stats (scaleOutStats.stage).
 
 // maxKeyedStages is the most keyed stages a scale-out job chains: Nexmark q4's join -> GROUP BY -> GROUP BY.
 const maxKeyedStages = 3
