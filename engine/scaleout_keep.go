@@ -55,10 +55,27 @@ type heldPart struct {
 // scaleOutStats counts a member's restored changelog records and kept partitions (tests, measurements).
 type scaleOutStats struct {
 	mu       sync.Mutex
-	restored map[int32]int64 // changelog records read per partition
-	kept     map[int32]int   // times each partition's state was kept at a rebalance
-	restore  time.Duration   // time spent restoring
-	aborted  map[int32]int   // times each loaded partition was dropped after a transaction a rebalance aborted
+	restored map[int32]int64        // changelog records read per partition
+	kept     map[int32]int          // times each partition's state was kept at a rebalance
+	restore  time.Duration          // time spent restoring
+	aborted  map[int32]int          // times each loaded partition was dropped after a transaction a rebalance aborted
+	later    map[int]*scaleOutStats // the later keyed stages' (scaleout_stage.go), by stage number
+}
+
+// stage returns the stats of later keyed stage n (created on first use; nil on a nil s).
+func (s *scaleOutStats) stage(n int) *scaleOutStats {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.later == nil {
+		s.later = map[int]*scaleOutStats{}
+	}
+	if s.later[n] == nil {
+		s.later[n] = newScaleOutStats()
+	}
+	return s.later[n]
 }
 
 // abortDrops returns the times each loaded partition was dropped after an aborted transaction (it is then
@@ -200,21 +217,21 @@ func (m *member) hold() {
 			m.keep.held[p] = h
 		}
 	}
-	if m.s2 != nil {
-		m.s2.hold() // a second keyed stage's partitions (scaleout_stage.go)
+	for _, s := range m.stages {
+		s.hold() // a later keyed stage's partitions (scaleout_stage.go)
 	}
 	m.dropState()
 	m.forgetEnds()
-	if m.s2 != nil {
-		m.s2.forgetEnds()
+	for _, s := range m.stages {
+		s.forgetEnds()
 	}
 }
 
 // assignedHeld drops the held partitions that the group's new assignment (topic -> partitions) did not
 // give this member.
 func (m *member) assignedHeld(parts map[string][]int32) {
-	if m.s2 != nil {
-		m.s2.assignedHeld(parts)
+	for _, s := range m.stages {
+		s.assignedHeld(parts)
 	}
 	own := parts[m.rep]
 	for p := range m.keep.held {
@@ -231,10 +248,10 @@ func (m *member) assignedHeld(parts map[string][]int32) {
 func (m *member) dropAborted() {
 	k := &m.keep
 	touched := func(p int32) bool { return k.touched[p] || k.wrote[p].Load() != noWrite }
-	loaded, loaded2 := m.loadedParts(), m.stage2Loaded()
+	loaded, later := m.loadedParts(), m.stagesLoaded()
 	m.dropState()
-	if m.s2 != nil {
-		m.s2.dropAborted(loaded2)
+	for i, s := range m.stages {
+		s.dropAborted(later[i])
 	}
 	for p, h := range loaded {
 		if !touched(p) {

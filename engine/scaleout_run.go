@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +51,7 @@ type member struct {
 	insertOnly bool           // the aggregate's input carries +I rows only
 	loc        *time.Location // 'table.local-time-zone', of a window plan's windows
 	win        *winStage      // a window plan's stages (scaleout_window.go)
-	s2         *keyedStage    // a second keyed stage: a GROUP BY over the first's changelog (scaleout_stage.go)
+	stages     []*keyedStage  // later keyed stages: GROUP BYs over the first's changelog, each over the one before (scaleout_stage.go)
 
 	// sinkOut is where the aggregates' output goes after the Calcs behind them (the sink); produce sends one
 	// internal record (both set by prepare).
@@ -120,7 +121,7 @@ func (m *member) prepare(ctx context.Context) error {
 	op := m.plan.opName()
 	m.rep = m.s.name + "-" + op + "-repartition"
 	m.cl = m.s.name + "-" + op + "-changelog"
-	m.s2 = newKeyedStage(m.plan, m.s.name)
+	m.stages = newKeyedStages(m.plan, m.s.name)
 	base, err := kgo.NewClient(m.src.ClientOpts()...)
 	if err != nil {
 		return err
@@ -166,14 +167,14 @@ func (m *member) prepare(ctx context.Context) error {
 		name    string
 		configs map[string]*string
 	}{{m.rep, nil}, {m.cl, compact}}
-	if m.s2 != nil {
+	for _, s := range m.stages {
 		topics = append(topics, struct {
 			name    string
 			configs map[string]*string
-		}{m.s2.rep, nil}, struct {
+		}{s.rep, nil}, struct {
 			name    string
 			configs map[string]*string
-		}{m.s2.cl, compact})
+		}{s.cl, compact})
 	}
 	for _, t := range topics {
 		if t.name == "" {
@@ -227,7 +228,7 @@ func (m *member) prepare(ctx context.Context) error {
 	}
 	if m.plan.join != nil {
 		m.joinOut = m.postOutput()
-		if m.s2 != nil {
+		if len(m.stages) > 0 {
 			m.joinOut = m.stage2Out() // a GROUP BY over the join (scaleout_stage.go)
 		}
 	}
@@ -265,8 +266,9 @@ func (m *member) prepare(ctx context.Context) error {
 	m.rparts = map[int32]*rankPart{}
 	m.ivTouched = map[int32]*winPart{}
 	m.keep.init(m.nparts, m.job.scaleOut)
-	if m.s2 != nil {
-		m.s2.keep.init(m.nparts, m.s2.stats)
+	for _, s := range m.stages {
+		s.stats = m.job.scaleOut.stage(s.n)
+		s.keep.init(m.nparts, s.stats)
 	}
 	return nil
 }
@@ -286,8 +288,8 @@ func (m *member) dropState() {
 	if m.win != nil {
 		m.win.drop()
 	}
-	if m.s2 != nil {
-		m.s2.drop()
+	for _, s := range m.stages {
+		s.drop()
 	}
 }
 
@@ -365,9 +367,13 @@ func (m *member) run(ctx context.Context) error {
 	if m.stateless() {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no repartition or changelog topic; its plan is recorded in '%s').\n",
 			m.s.name, m.plan.fp, m.s.name, m.s.name+planTopicSuffix)
-	} else if m.s2 != nil {
-		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', two keyed stages, internal topics '%s', '%s', '%s' and '%s' (%d partitions).\n",
-			m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.s2.rep, m.s2.cl, m.nparts)
+	} else if len(m.stages) > 0 {
+		names := []string{m.rep, m.cl}
+		for _, s := range m.stages {
+			names = append(names, s.rep, s.cl)
+		}
+		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', %s keyed stages, internal topics '%s' and '%s' (%d partitions).\n",
+			m.s.name, m.plan.fp, m.s.name, stageCount(len(m.stages)+1), strings.Join(names[:len(names)-1], "', '"), names[len(names)-1], m.nparts)
 	} else {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', internal topics '%s' and '%s' (%d partitions).\n",
 			m.s.name, m.plan.fp, m.s.name, m.rep, m.cl, m.nparts)
@@ -440,9 +446,13 @@ func (m *member) restartAfter(ctx context.Context, cause error, delay time.Durat
 		of = fmt.Sprintf(" of %d", r.policy.attempts)
 	}
 	how := fmt.Sprintf("restores its partitions from '%s'", m.cl)
-	if m.s2 != nil {
-		how = fmt.Sprintf("restores its partitions from '%s' and '%s'", m.cl, m.s2.cl)
-		m.s2.keep.reset()
+	if len(m.stages) > 0 {
+		cls := []string{m.cl}
+		for _, s := range m.stages {
+			cls = append(cls, s.cl)
+			s.keep.reset()
+		}
+		how = fmt.Sprintf("restores its partitions from '%s' and '%s'", strings.Join(cls[:len(cls)-1], "', '"), cls[len(cls)-1])
 	}
 	if m.stateless() {
 		how = "reads its partitions from the committed offsets"
@@ -516,7 +526,7 @@ func (m *member) step(ctx context.Context) error {
 			return &fatalError{fmt.Errorf("consumer group '%s' runs another plan than this process (plan %s): the processes of one job must run the same INSERT over the same tables. Stop the other processes, or give this job another 'pipeline.name'",
 				m.s.name, m.plan.fp)}
 		}
-		if (m.rep != "" && fe.Topic == m.rep) || (m.s2 != nil && fe.Topic == m.s2.rep) || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
+		if (m.rep != "" && fe.Topic == m.rep) || m.stageOf(fe.Topic) != nil || errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID) {
 			if terr := m.checkTopics(ctx); terr != nil {
 				return terr
 			}
@@ -534,8 +544,8 @@ func (m *member) step(ctx context.Context) error {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
 	m.keep.beginTxn()
-	if m.s2 != nil {
-		m.s2.keep.beginTxn()
+	for _, s := range m.stages {
+		s.keep.beginTxn()
 	}
 	touched, err := m.process(ctx, fetches, now)
 	if err == nil && m.win != nil {
@@ -550,8 +560,10 @@ func (m *member) step(ctx context.Context) error {
 		m.writeRankChangelog()
 		err = m.writeChangelog(touched)
 	}
-	if err == nil && m.s2 != nil {
-		err = m.s2.writeChangelog(m)
+	for _, s := range m.stages {
+		if err == nil {
+			err = s.writeChangelog(m)
+		}
 	}
 	if err == nil {
 		err = m.sink.Err()
@@ -581,8 +593,8 @@ func (m *member) step(ctx context.Context) error {
 		return nil
 	}
 	m.keep.committed()
-	if m.s2 != nil {
-		m.s2.keep.committed()
+	for _, s := range m.stages {
+		s.keep.committed()
 	}
 	m.job.rowsIn.Add(m.rowsIn)
 	m.job.rowsOut.Add(m.rowsOut.Swap(0))
@@ -604,20 +616,22 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 			}
 		}
 	})
-	var need2 []int32
-	if m.s2 != nil {
-		need2 = m.stage2Need(fetches)
+	later := make([][]int32, len(m.stages))
+	for i, s := range m.stages {
+		later[i] = s.need(fetches)
 	}
 	need, err := m.reclaim(ctx, need) // the partitions whose state was kept over a rebalance (scaleout_keep.go)
 	if err != nil {
 		return nil, err
 	}
-	if len(need2) > 0 {
-		start := time.Now()
-		if err := m.loadStage2(ctx, need2); err != nil {
-			return nil, err
+	for i, s := range m.stages {
+		if len(later[i]) > 0 {
+			start := time.Now()
+			if err := s.load(ctx, m, later[i]); err != nil {
+				return nil, err
+			}
+			m.keep.stats.addTime(time.Since(start))
 		}
-		m.keep.stats.addTime(time.Since(start))
 	}
 	if len(need) > 0 {
 		restore := m.restore
@@ -640,8 +654,8 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 		if err != nil || len(fp.Records) == 0 {
 			return
 		}
-		if m.s2 != nil && fp.Topic == m.s2.rep {
-			err = m.s2.aggregate(m, fp.Partition, fp.Records)
+		if s := m.stageOf(fp.Topic); s != nil {
+			err = s.aggregate(m, fp.Partition, fp.Records)
 			return
 		}
 		if m.rep != "" && fp.Topic == m.rep && (m.plan.ivl != nil || m.plan.tmp != nil || m.plan.wj != nil || m.plan.wrank != nil) { // a temporal or window join's (or window Top-N's) inputs are an interval join's

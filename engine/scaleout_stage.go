@@ -31,45 +31,89 @@ import (
 // reads from the offsets committed with them), so a retraction reaches the second aggregate after the
 // row it retracts. The first operator is a GROUP BY or a regular join (an outer join's output retracts
 // its NULL-padded rows): any operator whose output is a changelog can feed the stage through m.stage2Out.
+// Later stages chain (Nexmark q4: join -> GROUP BY -> GROUP BY): m.stages is a list, stage N's output going
+// through the Calcs between to '<pipeline.name>-agg<N+1>-repartition', up to maxKeyedStages in all; each
+// stage has its own changelog, keepState and stats (scaleOutStats.stage).
 
-// stage2Suffix names the second stage's topics: '<pipeline.name>-agg2-repartition', '-agg2-changelog'.
-const stage2Suffix = "agg2"
+// maxKeyedStages is the most keyed stages a scale-out job chains: Nexmark q4's join -> GROUP BY -> GROUP BY.
+const maxKeyedStages = 3
 
-// keyedStage is a member's second keyed stage: a GROUP BY over the first operator's changelog. A third
-// stage would chain another keyedStage behind this one's output (not done: refused).
+// scaleOutLater is a GROUP BY over the results of the keyed stage before it, through Calcs.
+type scaleOutLater struct {
+	agg *planner.Aggregate
+	mid []*planner.Calc // between the stage before and agg, agg's side last
+}
+
+// keyedStage is a member's later keyed stage (the second or third): a GROUP BY over the changelog of the
+// stage before it; its output goes to the next stage (next) or, from the last, to the sink.
 type keyedStage struct {
+	n        int // the stage's number: 2 or 3 (topics '<name>-agg<n>-...')
 	agg      *planner.Aggregate
-	mid      []*planner.Calc // between the first operator and this aggregate, this side last
+	mid      []*planner.Calc // between the stage before and this aggregate, this side last
+	next     *keyedStage
 	rep, cl  string
 	inTypes  []types.Type // the aggregate's input row (what the repartition records hold)
 	keyTypes []types.Type
 	parts    map[int32]*aggPart // the partitions whose state is loaded
 	touched  map[int32]*aggPart // the partitions that got records in the open transaction
 	keep     keepState
-	stats    *scaleOutStats
+	stats    *scaleOutStats // the job's stats of this stage (scaleOutStats.stage)
 
 	keyBuf, valBuf []byte
 	arena          []types.Value
 	batch          changelog.Batch
 }
 
-// cutScaleOutAgg2 cuts a GROUP BY (outer) whose input, through Calcs, is another GROUP BY: the inner one
-// is the first keyed stage, the outer the second (p.agg2).
-func cutScaleOutAgg2(p *scaleOutPlan, outer, inner *planner.Aggregate, mid []*planner.Calc) error {
-	if err := checkScaleOutAgg(inner); err != nil {
-		return err
+// cutScaleOutStages cuts a GROUP BY (top) whose input, through Calcs, is another GROUP BY or a regular
+// join, down the chain of GROUP BYs to the first keyed operator: a GROUP BY of a table scan (p.agg) or a
+// regular join (p.join). The GROUP BYs above it are p.later, at most maxKeyedStages in all.
+func cutScaleOutStages(p *scaleOutPlan, top *planner.Aggregate, root planner.Node) error {
+	var later []scaleOutLater
+	agg := top
+	for {
+		_, last := cutScaleOutBranch(agg.Input)
+		mid, err := calcsBetween(agg.Input, last)
+		if err != nil {
+			return err
+		}
+		later = append([]scaleOutLater{{agg: agg, mid: mid}}, later...)
+		switch l := last.(type) {
+		case *planner.Join:
+			if l.Interval != nil || l.Batch {
+				break
+			}
+			if len(later)+1 > maxKeyedStages {
+				return fmt.Errorf("the aggregate's input is %s over %s: a join under %s GROUP BY levels is %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a regular join or over a GROUP BY of a table scan); write an inner result to a kafka table and aggregate it in another job", agg.Describe(), l.Describe(), stageCount(len(later)), stageCount(len(later)+1), stageCount(maxKeyedStages))
+			}
+			if _, err := cutScaleOutJoin(p, l, root); err != nil {
+				return err
+			}
+			p.agg, p.later = nil, later
+			return nil
+		case *planner.Aggregate:
+			if err := checkScaleOutAgg(l); err != nil {
+				return err
+			}
+			b, under := cutScaleOutBranch(l.Input)
+			if b != nil {
+				p.agg, p.later, p.branches = l, later, []*scaleOutBranch{b}
+				return nil
+			}
+			if _, ok := under.(*planner.Aggregate); ok && len(later)+2 > maxKeyedStages {
+				return fmt.Errorf("the aggregate's input is %s over %s: %s GROUP BY levels are %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a GROUP BY of a table scan or over a regular join); write an inner aggregate's results to a kafka table and aggregate them in another job", l.Describe(), under.Describe(), stageCount(len(later)+2), stageCount(len(later)+2), stageCount(maxKeyedStages))
+			}
+			if j, ok := under.(*planner.Join); ok && j.Interval == nil && !j.Batch && len(later)+2 > maxKeyedStages {
+				return fmt.Errorf("the aggregate's input is %s over %s: a join under %s GROUP BY levels is %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a regular join or over a GROUP BY of a table scan); write an inner result to a kafka table and aggregate it in another job", l.Describe(), j.Describe(), stageCount(len(later)+1), stageCount(len(later)+2), stageCount(maxKeyedStages))
+			}
+			switch under.(type) {
+			case *planner.Aggregate, *planner.Join:
+				agg = l
+				continue
+			}
+			return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs keyed stages only as GROUP BYs over a GROUP BY of a table scan or over a regular join of two; write the inner result to a kafka table and aggregate it in another job", l.Describe(), under.Describe())
+		}
+		return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs keyed stages only as GROUP BYs over a GROUP BY of a table scan or over a regular join of two; write the inner result to a kafka table and aggregate it in another job", agg.Describe(), last.Describe())
 	}
-	p.agg, p.agg2, p.mid = inner, outer, mid
-	b, last := cutScaleOutBranch(inner.Input)
-	if b != nil {
-		p.branches = []*scaleOutBranch{b}
-		return nil
-	}
-	switch last.(type) {
-	case *planner.Aggregate:
-		return fmt.Errorf("the aggregate's input is %s over %s: three GROUP BY levels are three keyed stages (a scale-out job runs at most two: a GROUP BY over a GROUP BY); write the innermost aggregate's results to a kafka table and aggregate them in another job", inner.Describe(), last.Describe())
-	}
-	return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs two keyed stages only as a GROUP BY over a GROUP BY of a table scan or over a regular join of two; write the inner result to a kafka table and aggregate it in another job", inner.Describe(), last.Describe())
 }
 
 // calcsBetween returns the Calcs from n down to op (op's side first): what lies between a keyed stage's
@@ -102,39 +146,47 @@ func checkScaleOutAgg(agg *planner.Aggregate) error {
 	return nil
 }
 
-// newKeyedStage is the second stage of plan p (nil without one).
-func newKeyedStage(p *scaleOutPlan, name string) *keyedStage {
-	if p.agg2 == nil {
-		return nil
+// newKeyedStages are the later stages of plan p, the second first (none without one).
+func newKeyedStages(p *scaleOutPlan, name string) []*keyedStage {
+	var ss []*keyedStage
+	for i, l := range p.later {
+		n := i + 2
+		s := &keyedStage{n: n, agg: l.agg, mid: l.mid, rep: fmt.Sprintf("%s-agg%d-repartition", name, n), cl: fmt.Sprintf("%s-agg%d-changelog", name, n),
+			inTypes: fieldTypes(l.agg.Input.Fields()), parts: map[int32]*aggPart{}, touched: map[int32]*aggPart{}}
+		s.keyTypes = make([]types.Type, len(l.agg.Keys))
+		for i, k := range l.agg.Keys {
+			s.keyTypes[i] = s.inTypes[k]
+		}
+		if len(ss) > 0 {
+			ss[len(ss)-1].next = s
+		}
+		ss = append(ss, s)
 	}
-	s := &keyedStage{agg: p.agg2, mid: p.mid, rep: name + "-" + stage2Suffix + "-repartition", cl: name + "-" + stage2Suffix + "-changelog",
-		inTypes: fieldTypes(p.agg2.Input.Fields()), parts: map[int32]*aggPart{}, touched: map[int32]*aggPart{}, stats: newScaleOutStats()}
-	s.keyTypes = make([]types.Type, len(p.agg2.Keys))
-	for i, k := range p.agg2.Keys {
-		s.keyTypes[i] = s.inTypes[k]
-	}
-	return s
+	return ss
 }
 
-// stage2Out is where the first operator's output goes in a plan with a second stage: the Calcs between
-// the two, then the second stage's repartitioning.
-func (m *member) stage2Out() changelog.Output {
-	var out changelog.Output = &stage2Repartitioner{m: m, s: m.s2}
-	for i := len(m.s2.mid) - 1; i >= 0; i-- {
-		c := m.s2.mid[i]
+// stage2Out is where the first operator's output goes in a plan with later stages: into the second.
+func (m *member) stage2Out() changelog.Output { return m.stageIn(m.stages[0]) }
+
+// stageIn is where the output of the stage before s goes: the Calcs between the two, then s's
+// repartitioning.
+func (m *member) stageIn(s *keyedStage) changelog.Output {
+	var out changelog.Output = &stageRepartitioner{m: m, s: s}
+	for i := len(s.mid) - 1; i >= 0; i-- {
+		c := s.mid[i]
 		out = exec.NewCalc(c.Projects, c.Filter, out)
 	}
 	return out
 }
 
-// stage2Repartitioner produces each row (with its kind: the second aggregate retracts) to the second
-// stage's repartition partition that owns the key group of its GROUP BY key.
-type stage2Repartitioner struct {
+// stageRepartitioner produces each row (with its kind: the stage's aggregate retracts) to the stage's
+// repartition partition that owns the key group of its GROUP BY key.
+type stageRepartitioner struct {
 	m *member
 	s *keyedStage
 }
 
-func (r *stage2Repartitioner) Push(b *changelog.Batch) error {
+func (r *stageRepartitioner) Push(b *changelog.Batch) error {
 	m, s := r.m, r.s
 	for i := range b.Rows {
 		row := &b.Rows[i]
@@ -150,26 +202,31 @@ func (r *stage2Repartitioner) Push(b *changelog.Batch) error {
 	return nil
 }
 
-func (r *stage2Repartitioner) Watermark(int64) error { return nil }
-func (r *stage2Repartitioner) End() error            { return nil }
+func (r *stageRepartitioner) Watermark(int64) error { return nil }
+func (r *stageRepartitioner) End() error            { return nil }
 
-// newStage2Part builds the second aggregate of one partition; its output goes through the Calcs behind
-// it to the sink.
-func (m *member) newStage2Part(part int32) (*aggPart, error) {
-	s := m.s2
-	cfg := exec.GroupAggConfig{Keys: s.agg.Keys, Aggs: s.agg.Aggs, EmitUpdateBefore: true, InsertOnly: false,
-		TTL: m.s.ttl, KeyTypes: s.keyTypes, InTypes: s.inTypes}
-	return m.newGroupAggPart(part, cfg, m.postOutput())
+// newPart builds the stage's aggregate of one partition; its output goes to the next stage or, from the
+// last, through the Calcs behind it to the sink.
+func (s *keyedStage) newPart(m *member) func(int32) (*aggPart, error) {
+	return func(part int32) (*aggPart, error) {
+		cfg := exec.GroupAggConfig{Keys: s.agg.Keys, Aggs: s.agg.Aggs, EmitUpdateBefore: true, InsertOnly: false,
+			TTL: m.s.ttl, KeyTypes: s.keyTypes, InTypes: s.inTypes}
+		out := m.postOutput()
+		if s.next != nil {
+			out = m.stageIn(s.next)
+		}
+		return m.newGroupAggPart(part, cfg, out)
+	}
 }
 
-// stage2Need notes the second stage's partitions that get records in fetches and returns those whose
-// state is not loaded.
-func (m *member) stage2Need(fetches kgo.Fetches) []int32 {
+// need notes the stage's partitions that get records in fetches and returns those whose state is not
+// loaded.
+func (s *keyedStage) need(fetches kgo.Fetches) []int32 {
 	var need []int32
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if fp.Topic == m.s2.rep && len(fp.Records) > 0 {
-			m.s2.keep.touch(fp.Partition)
-			if m.s2.parts[fp.Partition] == nil {
+		if fp.Topic == s.rep && len(fp.Records) > 0 {
+			s.keep.touch(fp.Partition)
+			if s.parts[fp.Partition] == nil {
 				need = append(need, fp.Partition)
 			}
 		}
@@ -177,17 +234,26 @@ func (m *member) stage2Need(fetches kgo.Fetches) []int32 {
 	return need
 }
 
-// loadStage2 keeps (scaleout_keep.go) or restores the second stage's partitions need.
-func (m *member) loadStage2(ctx context.Context, need []int32) error {
-	s := m.s2
+// load keeps (scaleout_keep.go) or restores the stage's partitions need.
+func (s *keyedStage) load(ctx context.Context, m *member, need []int32) error {
 	need, err := m.reclaimOf(ctx, &s.keep, s.cl, need, func(p int32, h heldPart) { s.parts[p] = h.agg })
 	if err != nil || len(need) == 0 {
 		return err
 	}
-	return m.restoreAggs(ctx, s.cl, &s.keep, need, m.newStage2Part, s.parts)
+	return m.restoreAggs(ctx, s.cl, &s.keep, need, s.newPart(m), s.parts)
 }
 
-// aggregate2 decodes the second stage's repartition records and pushes them into the partition's
+// stageOf returns the later stage whose repartition topic is topic (nil if none).
+func (m *member) stageOf(topic string) *keyedStage {
+	for _, s := range m.stages {
+		if s.rep == topic {
+			return s
+		}
+	}
+	return nil
+}
+
+// aggregate decodes the stage's repartition records and pushes them into the partition's
 // aggregate.
 func (s *keyedStage) aggregate(m *member, part int32, recs []*kgo.Record) error {
 	p := s.parts[part]
@@ -213,7 +279,7 @@ func (s *keyedStage) aggregate(m *member, part int32, recs []*kgo.Record) error 
 	return p.agg.Push(&s.batch)
 }
 
-// writeChangelog produces the entries of the second stage's groups changed in the open transaction.
+// writeChangelog produces the entries of the stage's groups changed in the open transaction.
 func (s *keyedStage) writeChangelog(m *member) error {
 	err := m.writeAggChangelog(s.cl, s.touched)
 	clear(s.touched)
@@ -280,10 +346,19 @@ func (s *keyedStage) drop() {
 // topics are the stage's internal topics.
 func (s *keyedStage) topics() []string { return []string{s.rep, s.cl} }
 
-// stage2Loaded returns the second stage's loaded partitions (nil without one).
-func (m *member) stage2Loaded() map[int32]*aggPart {
-	if m.s2 == nil {
-		return nil
+// stagesLoaded returns the later stages' loaded partitions, one map per stage.
+func (m *member) stagesLoaded() []map[int32]*aggPart {
+	var l []map[int32]*aggPart
+	for _, s := range m.stages {
+		l = append(l, maps.Clone(s.parts))
 	}
-	return maps.Clone(m.s2.parts)
+	return l
+}
+
+// stageCount spells a number of keyed stages or GROUP BY levels for messages.
+func stageCount(n int) string {
+	if n >= 1 && n <= 5 {
+		return []string{"one", "two", "three", "four", "five"}[n-1]
+	}
+	return fmt.Sprint(n)
 }

@@ -41,7 +41,7 @@ type aggPart struct {
 func (m *member) newAggPart(part int32) (*aggPart, error) {
 	a := m.plan.agg
 	var out changelog.Output
-	if m.s2 != nil {
+	if len(m.stages) > 0 {
 		out = m.stage2Out()
 	} else {
 		out = exec.NewCounter(&m.rowsOut, m.sinkOut)
@@ -402,8 +402,12 @@ func (m *member) record() *kgo.Record {
 func (m *member) delivered(r *kgo.Record, err error) {
 	if r.Topic == m.cl {
 		m.keep.delivered(r.Partition, r.Offset, err)
-	} else if m.s2 != nil && r.Topic == m.s2.cl {
-		m.s2.keep.delivered(r.Partition, r.Offset, err)
+	} else {
+		for _, s := range m.stages {
+			if r.Topic == s.cl {
+				s.keep.delivered(r.Partition, r.Offset, err)
+			}
+		}
 	}
 	if err != nil {
 		m.prodMu.Lock()

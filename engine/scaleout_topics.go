@@ -23,8 +23,8 @@ import (
 // internalNames are the internal topics' names (empty ones: those a stateless plan does not have).
 func (m *member) internalNames() []string {
 	ts := []string{m.rep, m.cl}
-	if m.s2 != nil {
-		ts = append(ts, m.s2.topics()...)
+	for _, s := range m.stages {
+		ts = append(ts, s.topics()...)
 	}
 	return ts
 }
@@ -32,8 +32,8 @@ func (m *member) internalNames() []string {
 // consumedInternal are the internal topics the member consumes: the repartition topics.
 func (m *member) consumedInternal() []string {
 	ts := []string{m.rep}
-	if m.s2 != nil {
-		ts = append(ts, m.s2.rep)
+	for _, s := range m.stages {
+		ts = append(ts, s.rep)
 	}
 	return m.internalTopics(ts)
 }
