@@ -113,23 +113,34 @@ type testTotal struct{ Cnt, Total int64 }
 
 // readTotals reads the compacted view of the upsert-kafka topic 'totals' (read_committed).
 func readTotals(t *testing.T, addr string) map[int64]testTotal {
-	got := map[int64]testTotal{}
-	for _, r := range readCommitted(t, addr, "totals") {
-		var k struct {
-			UserID int64 `json:"user_id"`
+	return readCompacted(t, addr, "totals", func(k struct {
+		UserID int64 `json:"user_id"`
+	}) int64 {
+		return k.UserID
+	}, func(v testTotal) testTotal { return v })
+}
+
+// readCompacted reads the compacted view of an upsert-kafka topic of JSON keys and values (read_committed):
+// per key, its last value, a tombstone deleting it. Each record's key and value are decoded into fresh KJ
+// and VJ values, which key and val turn into the map's key and value.
+func readCompacted[KJ, VJ any, K comparable, V any](t *testing.T, addr, topic string, key func(KJ) K, val func(VJ) V) map[K]V {
+	t.Helper()
+	got := map[K]V{}
+	for _, r := range readCommitted(t, addr, topic) {
+		var kj KJ
+		if err := json.Unmarshal(r.Key, &kj); err != nil {
+			t.Fatalf("topic '%s': unreadable key %q", topic, r.Key)
 		}
-		if err := json.Unmarshal(r.Key, &k); err != nil {
-			t.Fatalf("unreadable key %q", r.Key)
-		}
+		k := key(kj)
 		if r.Value == nil {
-			delete(got, k.UserID)
+			delete(got, k)
 			continue
 		}
-		var v struct{ Cnt, Total int64 }
-		if err := json.Unmarshal(r.Value, &v); err != nil {
-			t.Fatalf("unreadable value %q", r.Value)
+		var vj VJ
+		if err := json.Unmarshal(r.Value, &vj); err != nil {
+			t.Fatalf("topic '%s': unreadable value %q", topic, r.Value)
 		}
-		got[k.UserID] = testTotal{v.Cnt, v.Total}
+		got[k] = val(vj)
 	}
 	return got
 }

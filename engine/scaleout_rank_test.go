@@ -53,30 +53,17 @@ func wantTop3(n, users int) map[string]string {
 // readRanked reads the compacted view (read_committed) of an upsert-kafka table of rankSinkDDL as
 // "user/rn" -> "id/amount".
 func readRanked(t *testing.T, addr, topic string) map[string]string {
-	got := map[string]string{}
-	for _, r := range readCommitted(t, addr, topic) {
-		var k struct {
-			UserID int64 `json:"user_id"`
-			RN     int64 `json:"rn"`
-		}
-		if err := json.Unmarshal(r.Key, &k); err != nil {
-			t.Fatalf("unreadable key %q", r.Key)
-		}
-		key := fmt.Sprintf("%d/%d", k.UserID, k.RN)
-		if r.Value == nil {
-			delete(got, key)
-			continue
-		}
-		var v struct {
-			ID     int64 `json:"id"`
-			Amount int64 `json:"amount"`
-		}
-		if err := json.Unmarshal(r.Value, &v); err != nil {
-			t.Fatalf("unreadable value %q", r.Value)
-		}
-		got[key] = fmt.Sprintf("%d/%d", v.ID, v.Amount)
-	}
-	return got
+	return readCompacted(t, addr, topic, func(k struct {
+		UserID int64 `json:"user_id"`
+		RN     int64 `json:"rn"`
+	}) string {
+		return fmt.Sprintf("%d/%d", k.UserID, k.RN)
+	}, func(v struct {
+		ID     int64 `json:"id"`
+		Amount int64 `json:"amount"`
+	}) string {
+		return fmt.Sprintf("%d/%d", v.ID, v.Amount)
+	})
 }
 
 // restoredEntries adds up the entries of the member's "restored partitions" notices.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -110,23 +109,8 @@ func wantQ4(n int) map[int64]int64 {
 
 // readQ4 reads the compacted view of q4's sink topic (read_committed).
 func readQ4(t *testing.T, addr, topic string) map[int64]int64 {
-	got := map[int64]int64{}
-	for _, r := range readCommitted(t, addr, topic) {
-		var k struct{ ID int64 }
-		if err := json.Unmarshal(r.Key, &k); err != nil {
-			t.Fatalf("unreadable key %q", r.Key)
-		}
-		if r.Value == nil {
-			delete(got, k.ID)
-			continue
-		}
-		var v struct{ Final int64 }
-		if err := json.Unmarshal(r.Value, &v); err != nil {
-			t.Fatalf("unreadable value %q", r.Value)
-		}
-		got[k.ID] = v.Final
-	}
-	return got
+	return readCompacted(t, addr, topic, func(k struct{ ID int64 }) int64 { return k.ID },
+		func(v struct{ Final int64 }) int64 { return v.Final })
 }
 
 // TestScaleOutNexmarkQ4InProcess: q4.sql's INSERT runs as three keyed stages ('-join-', '-agg2-',

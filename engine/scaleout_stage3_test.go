@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -36,23 +35,8 @@ func hist3Insert(sink string) string {
 
 // readHist3 reads the compacted view of the three-level query's topic (read_committed).
 func readHist3(t *testing.T, addr, topic string) map[int64][2]int64 {
-	got := map[int64][2]int64{}
-	for _, r := range readCommitted(t, addr, topic) {
-		var k struct{ Users int64 }
-		if err := json.Unmarshal(r.Key, &k); err != nil {
-			t.Fatalf("unreadable key %q", r.Key)
-		}
-		if r.Value == nil {
-			delete(got, k.Users)
-			continue
-		}
-		var v struct{ Buckets, Cnts int64 }
-		if err := json.Unmarshal(r.Value, &v); err != nil {
-			t.Fatalf("unreadable value %q", r.Value)
-		}
-		got[k.Users] = [2]int64{v.Buckets, v.Cnts}
-	}
-	return got
+	return readCompacted(t, addr, topic, func(k struct{ Users int64 }) int64 { return k.Users },
+		func(v struct{ Buckets, Cnts int64 }) [2]int64 { return [2]int64{v.Buckets, v.Cnts} })
 }
 
 // TestScaleOutThreeStagesMembersInProcess: GROUP BY users over GROUP BY cnt over GROUP BY user_id runs as

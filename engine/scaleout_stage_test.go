@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -64,23 +63,8 @@ func histInsert(sink string) string {
 
 // readHist reads the compacted view of the upsert-kafka histogram topic (read_committed).
 func readHist(t *testing.T, addr, topic string) map[int64]int64 {
-	got := map[int64]int64{}
-	for _, r := range readCommitted(t, addr, topic) {
-		var k struct{ Cnt int64 }
-		if err := json.Unmarshal(r.Key, &k); err != nil {
-			t.Fatalf("unreadable key %q", r.Key)
-		}
-		if r.Value == nil {
-			delete(got, k.Cnt)
-			continue
-		}
-		var v struct{ Users int64 }
-		if err := json.Unmarshal(r.Value, &v); err != nil {
-			t.Fatalf("unreadable value %q", r.Value)
-		}
-		got[k.Cnt] = v.Users
-	}
-	return got
+	return readCompacted(t, addr, topic, func(k struct{ Cnt int64 }) int64 { return k.Cnt },
+		func(v struct{ Users int64 }) int64 { return v.Users })
 }
 
 // TestScaleOutTwoStagesMembersInProcess: a histogram (GROUP BY cnt over GROUP BY user_id) runs as two keyed
