@@ -160,7 +160,7 @@ func TestBatchFusedLostFile(t *testing.T) {
 		}
 	}
 	if a := at["4/0/1"]; !errors.Is(a.Err, errInjected) || at["4/0/2"].Err != nil {
-		t.Fatalf("want the aggregate task 0 to fail once:\n%s", attemptsOf(job))
+		t.Fatalf("want the aggregate task 0 to fail once with the injected fault; its attempts' errors: %v, %v\n%s", a.Err, at["4/0/2"].Err, attemptsOf(job))
 	}
 	if !strings.Contains(notice, "the intermediate result of stage 2 (Calc) is gone") || !strings.Contains(notice, "running stage 1 task 2/3 again for stage 4 task 1/3") {
 		t.Fatalf("notice:\n%s", notice)
