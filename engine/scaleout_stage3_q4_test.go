@@ -126,14 +126,7 @@ func TestScaleOutNexmarkQ4InProcess(t *testing.T) {
 	n := 1000
 	check := func(what string, outs ...*syncBuffer) {
 		t.Helper()
-		want := fmt.Sprint(wantQ4(n))
-		var got, gotP map[int64]int64
-		if !waitUntil(40*time.Second, func() bool {
-			got, gotP = readQ4(t, addr, "q4"), readQ4(t, addr, "q41")
-			return fmt.Sprint(got) == want && fmt.Sprint(gotP) == want
-		}) {
-			t.Fatalf("%s: scale-out %v, P=1 %v, want %v\n%s\n---\n%s", what, got, gotP, want, outs, pOut)
-		}
+		waitScaleOutAndP1(t, addr, "q4", "q41", readQ4, fmt.Sprint(wantQ4(n)), what, outs, pOut)
 	}
 	check("one member", aOut)
 	if !strings.Contains(aOut.String(), "three keyed stages, internal topics 'totals-job-join-repartition', 'totals-job-join-changelog', 'totals-job-agg2-repartition'") {

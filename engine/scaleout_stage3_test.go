@@ -56,14 +56,7 @@ func TestScaleOutThreeStagesMembersInProcess(t *testing.T) {
 	n := 3000
 	check := func(what string, outs ...*syncBuffer) {
 		t.Helper()
-		want := fmt.Sprint(wantHist3(n))
-		var got, gotP map[int64][2]int64
-		if !waitUntil(40*time.Second, func() bool {
-			got, gotP = readHist3(t, addr, "h3"), readHist3(t, addr, "h31")
-			return fmt.Sprint(got) == want && fmt.Sprint(gotP) == want
-		}) {
-			t.Fatalf("%s: scale-out %v, P=1 %v, want %v\n%s\n---\n%s", what, got, gotP, want, outs, pOut)
-		}
+		waitScaleOutAndP1(t, addr, "h3", "h31", readHist3, fmt.Sprint(wantHist3(n)), what, outs, pOut)
 	}
 	check("one member", aOut)
 	if !strings.Contains(aOut.String(), "three keyed stages, internal topics 'totals-job-agg-repartition', 'totals-job-agg-changelog', 'totals-job-agg2-repartition', 'totals-job-agg2-changelog', 'totals-job-agg3-repartition' and '"+cl3+"'") {

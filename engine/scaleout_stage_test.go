@@ -83,14 +83,7 @@ func TestScaleOutTwoStagesMembersInProcess(t *testing.T) {
 	n := 3000
 	check := func(what string, outs ...*syncBuffer) {
 		t.Helper()
-		want := fmt.Sprint(wantHist(n))
-		var got, gotP map[int64]int64
-		if !waitUntil(40*time.Second, func() bool {
-			got, gotP = readHist(t, addr, "hist"), readHist(t, addr, "hist1")
-			return fmt.Sprint(got) == want && fmt.Sprint(gotP) == want
-		}) {
-			t.Fatalf("%s: scale-out %v, P=1 %v, want %v\n%s\n---\n%s", what, got, gotP, want, outs, pOut)
-		}
+		waitScaleOutAndP1(t, addr, "hist", "hist1", readHist, fmt.Sprint(wantHist(n)), what, outs, pOut)
 	}
 	check("one member", aOut)
 	if !strings.Contains(aOut.String(), "two keyed stages, internal topics 'totals-job-agg-repartition', 'totals-job-agg-changelog', 'totals-job-agg2-repartition' and '"+cl2+"'") {
@@ -194,5 +187,18 @@ func TestScaleOutJoinThenGroupByInProcess(t *testing.T) {
 				t.Fatalf("member B wrote no total:\n%s", bOut)
 			}
 		})
+	}
+}
+
+// waitScaleOutAndP1 waits until both the scale-out job's sink topic and the P=1 job's (p1Topic), read with
+// read, print as want; else it fails naming what was checked, with the members' and the P=1 job's output.
+func waitScaleOutAndP1[V any](t *testing.T, addr, topic, p1Topic string, read func(*testing.T, string, string) V, want, what string, outs []*syncBuffer, pOut *syncBuffer) {
+	t.Helper()
+	var got, gotP V
+	if !waitUntil(40*time.Second, func() bool {
+		got, gotP = read(t, addr, topic), read(t, addr, p1Topic)
+		return fmt.Sprint(got) == want && fmt.Sprint(gotP) == want
+	}) {
+		t.Fatalf("%s: scale-out %v, P=1 %v, want %v\n%s\n---\n%s", what, got, gotP, want, outs, pOut)
 	}
 }
