@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +93,26 @@ func withStageFault(t *testing.T, f func(st *batchStage, task, attempt int, rows
 }
 
 var errInjected = errors.New("injected fault")
+
+// loseFileOnce returns a fault for a task attempt whose inputs call the stage hook on several goroutines (a
+// task reading two stages' files): the first call removes the intermediate file name of the job under dir,
+// and every call fails with errInjected (so no input fails first on the missing file).
+func loseFileOnce(dir, name string) func() error {
+	var removed atomic.Bool
+	return func() error {
+		if removed.Swap(true) {
+			return errInjected
+		}
+		paths, _ := filepath.Glob(filepath.Join(dir, "sluice-job-*", name))
+		if len(paths) != 1 {
+			return fmt.Errorf("no file %s: %v", name, paths)
+		}
+		if err := os.Remove(paths[0]); err != nil {
+			return err
+		}
+		return errInjected
+	}
+}
 
 const aggScript = `
 CREATE TABLE src (id BIGINT, name STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '20000', 'rows-per-second' = '1000000000',

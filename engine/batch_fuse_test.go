@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -129,16 +128,10 @@ func TestBatchFusedLostFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	lose := loseFileOnce(dir, "stage-2-1-0.arrow")
 	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
 		if st.id == 4 && task == 0 && attempt == 1 {
-			paths, _ := filepath.Glob(filepath.Join(dir, "sluice-job-*", "stage-2-1-0.arrow"))
-			if len(paths) != 1 {
-				return fmt.Errorf("no file stage-2-1-0.arrow: %v", paths)
-			}
-			if err := os.Remove(paths[0]); err != nil {
-				return err
-			}
-			return errInjected
+			return lose()
 		}
 		return nil
 	})

@@ -156,16 +156,10 @@ func TestBatchReusedKeyedLostFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	lose := loseFileOnce(dir, "stage-1-1-h2-0.arrow")
 	withStageFault(t, func(st *batchStage, task, attempt int, rows int64, end bool) error {
 		if st.id == 2 && task == 0 && attempt == 1 {
-			paths, _ := filepath.Glob(filepath.Join(dir, "sluice-job-*", "stage-1-1-h2-0.arrow"))
-			if len(paths) != 1 {
-				return fmt.Errorf("no file stage-1-1-h2-0.arrow: %v", paths)
-			}
-			if err := os.Remove(paths[0]); err != nil {
-				return err
-			}
-			return errInjected
+			return lose()
 		}
 		return nil
 	})
