@@ -109,3 +109,98 @@ func TestBatchSinkKafkaCancelInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchSinkKafkaCancelDuringCommit: an exactly-once batch sink stage of three tasks has flushed its
+// transactions and recorded its commit intent when the broker stops answering the commits (EndTxn). A
+// cancel ends the job CANCELLED within the interrupt's grace (5 s), where each commit waited for
+// 'properties.delivery.timeout.ms' (60 s here) before. The intent stays: the next run of the statement,
+// once the broker answers, rolls the commits forward and writes nothing itself, so read_committed readers
+// see the result once.
+func TestBatchSinkKafkaCancelDuringCommit(t *testing.T) {
+	addr := exchangeBroker(t)
+	tables := produceBatchOrders(t, addr)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sinkAddr := c.ListenAddrs()[0]
+	var held atomic.Int32
+	var released atomic.Bool
+	ch := make(chan struct{})
+	release := func() {
+		if !released.Swap(true) {
+			close(ch)
+		}
+	}
+	defer release()
+	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if kr.(*kmsg.EndTxnRequest).Commit && !released.Load() {
+			held.Add(1)
+			c.SleepControl(func() { <-ch })
+		}
+		return nil, nil, false
+	})
+	tmp := t.TempDir()
+	opts := map[string]string{"execution.runtime-mode": "batch", "parallelism.default": "3",
+		"restart-strategy.fixed-delay.delay": "0 ms", "io.tmp.dirs": tmp}
+	script := tables + fmt.Sprintf(`CREATE TABLE out_t (k BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'kafka', 'topic' = 'bt_commit',
+  'properties.bootstrap.servers' = '%s', 'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'bt-commit', 'properties.delivery.timeout.ms' = '60000');
+`, sinkAddr)
+	var note bytes.Buffer
+	s, err := NewSession(Config{Stdout: io.Discard, Stderr: &note, Notice: &note, Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	execScript(t, s, script)
+	st, err := sql.ParseStatement("INSERT INTO out_t " + kafkaAggQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := s.Execute(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := res.Job
+	for waited := time.Now(); held.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(waited) > 30*time.Second {
+			t.Fatalf("no commit reached the broker (job %s)\n%s\n%s", job.Status(), note.String(), attemptsOf(job))
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the stage's End waits for the first commit
+	start := time.Now()
+	job.Cancel()
+	took := time.Since(start)
+	if took > 20*time.Second {
+		t.Fatalf("the cancel took %s with the commits held (the delivery timeout is 60 s)\n%s", took, note.String())
+	}
+	if st := job.Status(); st != JobCancelled {
+		t.Fatalf("job %s (%v), want CANCELLED\n%s", st, job.Err(), attemptsOf(job))
+	}
+	t.Logf("cancel took %s (loaded machine)", took.Round(time.Millisecond))
+	release()
+
+	// The next run completes the cancelled one's commit and writes nothing itself.
+	if _, notice, job2, err := stagedRun(t, script+"INSERT INTO out_t "+kafkaAggQuery+";", opts); err != nil {
+		t.Fatalf("the next run failed: %v\n%s\n%s", err, notice, attemptsOf(job2))
+	}
+	got := aggRows(t, readCommitted(t, sinkAddr, "bt_commit"))
+	keys := map[string]bool{}
+	var total int64
+	for _, r := range got {
+		var k, cnt, sum int64
+		if _, err := fmt.Sscanf(r, "[%d, %d, %d]", &k, &cnt, &sum); err != nil {
+			t.Fatal(err)
+		}
+		keys[fmt.Sprint(k)] = true
+		total += cnt
+	}
+	if len(got) != 97 || len(keys) != 97 || total != 4000 {
+		t.Fatalf("read_committed sees %d rows of %d keys counting %d orders, want each of the 97 keys once counting 4000:\n%.800s",
+			len(got), len(keys), total, strings.Join(got, "\n"))
+	}
+}
