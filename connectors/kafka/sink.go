@@ -150,7 +150,7 @@ type output struct {
 
 	mu      sync.Mutex
 	err     error // at-least-once: the first lost record
-	intrErr error // at-least-once: the first record failed by the grace after an Interrupt (End returns it)
+	intrErr error // the first record failed by the grace after an Interrupt (End returns it, Push does not)
 	lost    atomic.Int64
 	written atomic.Int64
 	ended   bool
