@@ -603,7 +603,12 @@ func (sj *stagedJob) attempt(ctx context.Context, tk *stageTask) error {
 	for _, fp := range run.fused {
 		fp.tk.attempts++
 	}
+	stopInterrupt := run.g.interruptOnCancel(ctx) // sink_interrupt.go
 	err := runSources(ctx, run.g)
+	stopInterrupt()
+	if err != nil || ctx.Err() != nil {
+		run.g.interruptSinks() // cancelled or failed: the End or Abort below do not wait on silent brokers
+	}
 	run.closeLookups()
 	if err != nil && ctx.Err() != nil && len(run.g.sinks) > 0 {
 		// Cancelled: flush what the sinks were given, as a pipelined job does. A sink that fails then (or

@@ -64,10 +64,15 @@ func (s *stageSink) finish(ctx context.Context, st *batchStage, err error) error
 	if err == nil || ctx.Err() != nil && !abortsOnCancel(s.out) {
 		if e := s.out.End(); e != nil {
 			e = fmt.Errorf("stage %d (%s): committing the sink's output: %w", st.id, st.name, e)
-			if err == nil {
+			if err == nil && ctx.Err() == nil {
 				return e
 			}
 			s.flushErr = e // cancelled: the sources publish no final position (attemptStaged)
+			if err == nil {
+				// cancelled during the commit (which the cancel interrupted, sink_interrupt.go): the job
+				// ends CANCELLED, as a pipelined job whose End failed at the cancellation
+				return ctx.Err()
+			}
 		} else if err != nil {
 			s.flushed = true
 		}

@@ -457,7 +457,13 @@ func (sj *stagedJob) runStage(ctx context.Context, st *batchStage) error {
 		return sj.runTask(ctx, st.tasks[0])
 	}
 	if st.sink != nil {
-		return st.sink.finish(ctx, st, sj.runTasks(ctx, st)) // batch_sink.go
+		err := sj.runTasks(ctx, st)
+		// A cancel or failure, now or during the stage's End, interrupts the sink (sink_interrupt.go).
+		defer context.AfterFunc(ctx, st.sink.interrupt)()
+		if err != nil {
+			st.sink.interrupt()
+		}
+		return st.sink.finish(ctx, st, err) // batch_sink.go
 	}
 	return sj.runTasks(ctx, st)
 }

@@ -23,11 +23,7 @@ func (g *graph) interruptOnCancel(ctx context.Context) (endedByItself func()) {
 	var state atomic.Int32 // 0: running, 1: interrupted, 2: ended by itself
 	stop := context.AfterFunc(ctx, func() {
 		if state.CompareAndSwap(0, 1) {
-			for _, s := range g.sinks {
-				if i, ok := s.out.(sinkInterrupter); ok {
-					i.Interrupt()
-				}
-			}
+			g.interruptSinks()
 		}
 	})
 	return func() {
@@ -36,3 +32,29 @@ func (g *graph) interruptOnCancel(ctx context.Context) (endedByItself func()) {
 		}
 	}
 }
+
+// interruptSinks interrupts the sinks of g (sinkInterrupter) now.
+func (g *graph) interruptSinks() {
+	for _, s := range g.sinks {
+		interruptSink(s.out)
+	}
+}
+
+// interruptSink interrupts out when it is a sinkInterrupter.
+func interruptSink(out any) {
+	if i, ok := out.(sinkInterrupter); ok {
+		i.Interrupt()
+	}
+}
+
+// A staged batch job interrupts the sinks of a task attempt once the job is cancelled or fails (the context
+// of the attempt, which another stage's failure cancels too) or the attempt itself fails (before its sinks
+// are aborted), and a sink stage's shared Output (several tasks, batch_sink.go) once the job is cancelled or
+// fails or a task of the stage failed for good: a cancelled job's flushes and commits (End), a failed
+// one's aborts, and a Push blocked on a full producer buffer do not wait on brokers that do not answer.
+
+// Interrupt forwards to the task attempt's writer (connectors/kafka: its producer's waits).
+func (t *taskWriter) Interrupt() { interruptSink(t.w) }
+
+// interrupt interrupts the Output that the stage's tasks share (every writer, later ones too).
+func (s *stageSink) interrupt() { interruptSink(s.out) }

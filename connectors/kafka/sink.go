@@ -60,10 +60,13 @@ func (s *sink) open(ctx context.Context) (*output, error) {
 		return nil, err
 	}
 	// Records outlive a cancelled job until End's final flush, so they do not carry its cancellation; they are
-	// failed when the job was cancelled and the delivery timeout passed since.
+	// failed when the job was cancelled and the delivery timeout passed since, or the grace after an Interrupt.
 	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 	o := &output{s: s, base: cl, jobCtx: ctx, ctx: pctx, cancel: pcancel}
 	o.intr, o.intrCancel = context.WithCancel(context.Background())
+	// The records' context ends with the grace after an Interrupt too: a Produce blocked on a full buffer
+	// (a Push) returns then, failing its record, and the records not sent yet are failed (sink_interrupt.go).
+	context.AfterFunc(o.intr, pcancel)
 	if s.guarantee == guaranteeExactlyOnce {
 		// Records go to the producer of each writer's open transaction, opened by its first record.
 		o.tx = &txns{prefix: s.txnPrefix, timeout: s.txnTimeoutOrDefault()}
@@ -147,6 +150,7 @@ type output struct {
 
 	mu      sync.Mutex
 	err     error // at-least-once: the first lost record
+	intrErr error // the first record failed by the grace after an Interrupt (End returns it, Push does not)
 	lost    atomic.Int64
 	written atomic.Int64
 	ended   bool
@@ -163,11 +167,26 @@ func (o *output) delivered(r *kgo.Record, err error) {
 	if err != nil {
 		o.lost.Add(1)
 		e := fmt.Errorf("kafka table '%s': write a record to topic '%s' partition %d: %w", o.s.cfg.table.Name, r.Topic, r.Partition, err)
-		if o.s.guarantee == guaranteeNone {
+		ierr := o.interrupted(fmt.Sprintf("write of a record to topic '%s' partition %d", r.Topic, r.Partition))
+		if ierr != nil && errors.Is(err, context.Canceled) {
+			e = ierr // the grace after an Interrupt passed (sink_interrupt.go)
+		} else {
+			ierr = nil
+		}
+		switch {
+		case o.s.guarantee == guaranteeNone:
 			if o.lost.Load() <= maxWarnings {
 				fmt.Fprintf(o.s.stderr, "WARN %s (sink.delivery-guarantee is 'none': the record is lost)\n", e.Error())
 			}
-		} else {
+		case ierr != nil:
+			// The job's cancel or failure failed it, not the brokers: End reports it, Push does not (a
+			// cancelled job ends CANCELLED, a failed one with its own error).
+			o.mu.Lock()
+			if o.intrErr == nil {
+				o.intrErr = e
+			}
+			o.mu.Unlock()
+		default:
 			o.mu.Lock()
 			if o.err == nil {
 				o.err = e
@@ -337,7 +356,12 @@ func (o *output) flush(ctx context.Context) error {
 		}
 		return fmt.Errorf("kafka table '%s': flush: %w", o.s.cfg.table.Name, err)
 	}
-	return o.failure()
+	if err := o.failure(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.intrErr
 }
 
 // PreCommit makes everything pushed so far durable. At least once it waits until the brokers acknowledged

@@ -12,8 +12,15 @@ import (
 //
 // The engine calls Interrupt when the job is cancelled (or stopped) or fails, not when it ends by itself.
 // From then on every wait of the sink on the brokers — a checkpoint's pre-commit (flush) or commit in flight
-// on the checkpoint goroutine, End's commits at the cancellation, Abort's abort of the open transactions —
-// ends at the latest interruptGrace later (or after 'properties.delivery.timeout.ms' when that is lower).
+// on the checkpoint goroutine, End's flush and commits at the cancellation, Abort's abort of the open
+// transactions, a Push blocked in Produce because the producer's buffer ('properties.buffer.memory') is full
+// (any 'sink.delivery-guarantee', also when it blocked before the Interrupt: the records' context ends then,
+// which fails the record and those not sent yet) — ends at the latest interruptGrace later (or after
+// 'properties.delivery.timeout.ms' when that is lower). A staged batch job's sink tasks are interrupted in
+// the same way, each attempt's producer and the stage's End and Abort (sink_tasks.go, taskOutput.Interrupt).
+// At least once, a record failed so is lost for this run: End returns the error (the sources publish no
+// final positions) and a restore from the last checkpoint writes it again (the guarantee allows duplicates);
+// 'none' warns and loses it.
 // Brokers that answer are not cut short: a cancelled job's End still commits what it wrote when they answer
 // within the grace. Before, each of these waits lasted up to 'properties.delivery.timeout.ms' (2 min by
 // default) with brokers that did not answer, several in a row, and the cancel or failover waited for them.

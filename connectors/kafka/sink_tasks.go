@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -86,9 +87,11 @@ type taskOutput struct {
 	tasks  int
 	skip   bool
 
-	mu      sync.Mutex
-	writers []*taskWriter // not discarded (under mu)
-	ended   bool
+	mu          sync.Mutex
+	writers     []*taskWriter // not discarded (under mu)
+	ended       bool
+	taken       []*taskWriter // the writers that End or Abort took (under mu), for Interrupt
+	interrupted bool          // Interrupt was called: so are the writers opened since (under mu)
 }
 
 // taskWriter is the producer of one task attempt.
@@ -99,6 +102,23 @@ type taskWriter struct {
 }
 
 func (w *taskWriter) Push(b *changelog.Batch) error { return w.out.Push(b) }
+
+// Interrupt (engine: the task attempt was cancelled or failed) bounds the waits of the attempt's producer on
+// the brokers (sink_interrupt.go).
+func (w *taskWriter) Interrupt() { w.o.Interrupt() }
+
+// Interrupt (engine: the job was cancelled or failed) bounds the waits on the brokers of every task's
+// producer, those opened later included: the stage's End (the flushes and commits of a cancelled job) and
+// Abort (exactly-once: the aborts) end at the latest the grace after it (sink_interrupt.go).
+func (t *taskOutput) Interrupt() {
+	t.mu.Lock()
+	t.interrupted = true
+	ws := slices.Concat(t.writers, t.taken)
+	t.mu.Unlock()
+	for _, w := range ws {
+		w.o.Interrupt()
+	}
+}
 
 // NewSubtaskWriter opens the producer of an attempt of task i.
 func (t *taskOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
@@ -123,6 +143,9 @@ func (t *taskOutput) NewSubtaskWriter(i int) (connectors.SubtaskWriter, error) {
 		return nil, fmt.Errorf("kafka table '%s': the sink stage already ended", t.name)
 	}
 	t.writers = append(t.writers, w)
+	if t.interrupted {
+		o.Interrupt()
+	}
 	return w, nil
 }
 
@@ -162,6 +185,7 @@ func (t *taskOutput) take() []*taskWriter {
 	t.ended = true
 	ws := t.writers
 	t.writers = nil
+	t.taken = append(t.taken, ws...)
 	return ws
 }
 
