@@ -202,14 +202,21 @@ func checkDicts(t *testing.T, j *joinOp, small bool) {
 	sd := &j.sides[0]
 	low, url, uniq := sd.dicts[1], sd.dicts[2], sd.dicts[3]
 	if low == nil || !low.open || len(low.vals) != 3 {
-		t.Fatalf("the low column's dictionary is %+v, want open with 3 values", low)
+		t.Fatalf("the low column's dictionary is %s, want open with 3 values", dictState(low))
 	}
 	if uniq != nil || sd.dropped == 0 {
-		t.Fatalf("the unique column's dictionary is %+v (the side re-encoded %d times), want it dropped", uniq, sd.dropped)
+		t.Fatalf("the unique column's dictionary is %s (the side re-encoded %d times), want it dropped", dictState(uniq), sd.dropped)
 	}
 	if url == nil || url.open == small || small && len(url.vals) != joinDictLimit || !small && len(url.vals) < 200 {
-		t.Fatalf("the url column's dictionary is open %t with %d values", url != nil && url.open, len(url.vals))
+		t.Fatalf("the url column's dictionary is %s", dictState(url))
 	}
+}
+
+func dictState(d *joinDict) string {
+	if d == nil {
+		return "dropped"
+	}
+	return fmt.Sprintf("open %t, drop %t, %d values, %d stored while open", d.open, d.drop, len(d.vals), d.seen)
 }
 
 func rowsWithCounts(rows [][]types.Value, counts []int) string {
