@@ -104,7 +104,7 @@ func NewJoin(cfg JoinConfig, out changelog.Output) (left, right changelog.Output
 
 func newJoinSide(keys []int, ts []types.Type, outer, ttl bool, seed maphash.Seed) joinSide {
 	sd := joinSide{keys: keys, types: ts, outer: outer, width: len(ts), exact: exactIdentity(ts),
-		st: newJoinStore(outer, ttl, seed), keyPos: make([]int, len(ts)), dicts: newJoinDicts(ts)}
+		st: newJoinStore(outer, ttl, seed), keyPos: make([]int, len(ts)), dicts: newJoinDicts(ts), cols: newJoinCols(ts)}
 	for c := range sd.keyPos {
 		sd.keyPos[c] = -1
 	}
@@ -128,8 +128,12 @@ type joinSide struct {
 	keyPos []int
 	// exact: a stored row's body is its identity (join_rec.go).
 	exact bool
-	// dicts: the dictionaries of the string columns' repeated values, by column (join_dict.go).
-	dicts []*joinDict
+	// dicts: the dictionaries of the string columns' repeated values, by column (join_dict.go); dropped:
+	// how many times dropDicts re-encoded the side.
+	dicts   []*joinDict
+	dropped int
+	// cols: how stored bodies encode each column (join_dict_codec.go).
+	cols []joinCol
 }
 
 type joinOp struct {
@@ -173,6 +177,8 @@ type joinOp struct {
 	// computes them (join_vec.go); colRow is its scratch row.
 	colKeyed int
 	colRow   []types.Value
+	// recoding: dropDicts is storing a side's rows again (join_dict.go).
+	recoding bool
 }
 
 type joinInput struct {
@@ -426,6 +432,9 @@ func (j *joinOp) push(s int, b *changelog.Batch) error {
 		if n == 0 && me.outer {
 			j.pair(s, rvals, nil, changelog.Delete)
 		}
+	}
+	if err := j.dropDicts(s); err != nil {
+		return err
 	}
 	me.st.tidy()
 	other.st.tidy()

@@ -83,43 +83,7 @@ func TestJoinBucketSnapshotRestoresOld(t *testing.T) {
 		}
 		return
 	}
-	f, err := os.Open(joinBucketFixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	mem := state.NewMemory()
-	var want []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		want = append(want, sc.Text())
-		var ns uint8
-		var ks, vs string
-		if _, err := fmt.Sscanf(sc.Text()+" ", "%d %s %s", &ns, &ks, &vs); err != nil {
-			// An empty key prints as nothing: "ns  value".
-			parts := strings.Split(sc.Text(), " ")
-			if len(parts) != 3 {
-				t.Fatalf("fixture line %q: %v", sc.Text(), err)
-			}
-			fmt.Sscanf(parts[0], "%d", &ns)
-			ks, vs = parts[1], parts[2]
-		}
-		k, err1 := hex.DecodeString(ks)
-		v, err2 := hex.DecodeString(vs)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("fixture line %q", sc.Text())
-		}
-		if len(k) == 0 {
-			k = nil
-		}
-		if err := mem.Put(ns, k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	mem, want := loadJoinFixture(t, joinBucketFixture)
 	if len(want) < 30 {
 		t.Fatalf("the fixture holds %d entries", len(want))
 	}
@@ -190,4 +154,47 @@ func TestJoinBucketSnapshotRestoresOld(t *testing.T) {
 	if gotLines := sortedEntries(t, again.Reader()); strings.Join(gotLines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("the restored join snapshots to other entries (%d, want %d)", len(gotLines), len(want))
 	}
+}
+
+// loadJoinFixture reads a fixture of sortedEntries lines into a snapshot and returns it and the lines.
+func loadJoinFixture(t *testing.T, path string) (*state.Memory, []string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mem := state.NewMemory()
+	var want []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		want = append(want, sc.Text())
+		var ns uint8
+		var ks, vs string
+		if _, err := fmt.Sscanf(sc.Text()+" ", "%d %s %s", &ns, &ks, &vs); err != nil {
+			// An empty key prints as nothing: "ns  value".
+			parts := strings.Split(sc.Text(), " ")
+			if len(parts) != 3 {
+				t.Fatalf("fixture line %q: %v", sc.Text(), err)
+			}
+			fmt.Sscanf(parts[0], "%d", &ns)
+			ks, vs = parts[1], parts[2]
+		}
+		k, err1 := hex.DecodeString(ks)
+		v, err2 := hex.DecodeString(vs)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("fixture line %q", sc.Text())
+		}
+		if len(k) == 0 {
+			k = nil
+		}
+		if err := mem.Put(ns, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return mem, want
 }

@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"encoding/binary"
 	"strings"
 
 	"github.com/sluicesql/sluice/types"
@@ -10,41 +9,53 @@ import (
 // Dictionaries of repeated strings in a join side's stored rows (join_rec.go).
 //
 // Each CHAR/VARCHAR column of a side has a dictionary: while it is open, a string stored in a row body
-// (at least joinDictMinLen bytes) is added to it, and the body holds tagDictString and the value's id
-// (a uvarint) in place of TagString, the length and the bytes. A dictionary closes for good — it adds no
-// value after that — when it would hold more than joinDictMaxValues values or joinDictMaxBytes bytes, or
-// once it holds joinDictTrial values and most values stored were new (a column of unique strings: names,
-// descriptions, 'extra'); its values stay, as rows reference them. Nexmark's bids repeat 'channel' and
-// 'url' (10,004 values each).
+// (at least joinDictMinLen bytes) is added to it, and the body holds the value's id (join_dict_codec.go) in
+// place of its length and bytes. A dictionary closes for good — it adds no value after that — when it would
+// hold more than joinDictMaxValues values or joinDictMaxBytes bytes, or once it holds joinDictTrial values
+// and most values stored were new (a column of unique strings: names, descriptions, 'extra'). Nexmark's
+// bids repeat 'channel' and 'url' (10,004 values each).
 //
-// A value's encoding never changes: a string is in a dictionary from the first time it is stored while the
-// dictionary is open, and stored in place only when it is not in it, which, as a closed dictionary adds
+// A value's encoding never changes while the dictionary is: a string is in it from the first time it is
+// stored while it is open, and stored in place only when it is not in it, which, as a closed dictionary adds
 // nothing, stays so. So on a side whose identity is the body (exactIdentity) equal rows have equal bodies,
 // and a retraction (which encodes its row without adding: encodeRow with add false) finds its row.
+//
+// A closed dictionary whose values are seldom stored again — one the trial closed, or one that closed full
+// and then found fewer than a quarter of joinDictWindow strings stored — is dropped: at the end of the push
+// (dropDicts) the side's rows are encoded anew with the column's strings in place, and the column looks up
+// no dictionary after that (each lookup hashes the string). Dropping costs a pass over the side's rows,
+// once per column; a trial ends after about 1,500 rows.
 //
 // Decoding reads the dictionary's string (no copy, no allocation); snapshots hold decoded rows
 // (appendBucket), so the state format is unchanged and a restored join rebuilds its dictionaries from the
 // rows it stores.
 
-// tagDictString is the tag of a dictionary-encoded string in a stored body: not a types.Tag.
-const tagDictString = 0xd5
-
 const (
-	joinDictMinLen    = 2       // shorter strings are stored in place (tag, length, bytes: at most 3 bytes)
+	joinDictMinLen    = 2       // shorter strings are stored in place (length, bytes: at most 2 bytes)
 	joinDictMaxValues = 1 << 16 // ids take at most 3 bytes
 	joinDictMaxBytes  = 8 << 20
 	// joinDictTrial: a dictionary with this many values closes when fewer than 3 in 2 of the values added
 	// so far were repeats (on average each value stored less than 1.5 times): it would cost more than it saves.
 	joinDictTrial = 1024
+	// joinDictWindow: a full dictionary is dropped when fewer than a quarter of this many strings stored
+	// after it closed (or after the last such count) were in it.
+	joinDictWindow = 1 << 16
 )
+
+// joinDictLimit and joinDictReview are joinDictMaxValues and joinDictWindow but in tests.
+var joinDictLimit, joinDictReview = joinDictMaxValues, joinDictWindow
 
 // joinDict is the dictionary of one string column of a join side.
 type joinDict struct {
 	open  bool
+	drop  bool // closed with few hits: dropDicts drops it at the end of the push
+	off   bool // being dropped: values are stored in place
 	ids   map[string]uint32
 	vals  []string
 	seen  int // strings stored while open
 	bytes int // bytes of vals
+	looks int // strings stored since it closed (or since the last count)
+	hits  int // of which it held
 }
 
 // newJoinDicts returns the dictionaries of a side with column types ts: one per string column, nil for
@@ -69,19 +80,37 @@ func (d *joinDict) id(s string, add bool) (uint32, bool) {
 	if len(s) < joinDictMinLen {
 		return 0, false
 	}
-	if id, ok := d.ids[s]; ok {
-		if add && d.open {
+	id, ok := d.ids[s]
+	if !d.open {
+		if add {
+			d.looks++
+			if ok {
+				d.hits++
+			}
+			if d.looks >= joinDictReview {
+				d.drop = d.drop || d.hits*4 < d.looks
+				d.looks, d.hits = 0, 0
+			}
+		}
+		return id, ok
+	}
+	if ok {
+		if add {
 			d.seen++
 		}
 		return id, true
 	}
-	if !add || !d.open {
+	if !add {
 		return 0, false
 	}
 	d.seen++
 	n := len(d.vals)
-	if n >= joinDictMaxValues || d.bytes+len(s) > joinDictMaxBytes || n >= joinDictTrial && 2*d.seen < 3*n {
+	if n >= joinDictLimit || d.bytes+len(s) > joinDictMaxBytes {
 		d.open = false
+		return 0, false
+	}
+	if n >= joinDictTrial && 2*d.seen < 3*n {
+		d.open, d.drop = false, true
 		return 0, false
 	}
 	v := strings.Clone(s) // s may point into an input batch
@@ -91,28 +120,57 @@ func (d *joinDict) id(s string, add bool) (uint32, bool) {
 	return uint32(n), true
 }
 
-// appendValue appends the stored encoding of v (column c of side s): a dictionary id or appendValueBinary's.
-func (j *joinOp) appendValue(b []byte, s, c int, v types.Value, add bool) []byte {
-	if v.T == types.TagString {
-		if ds := j.sides[s].dicts; ds != nil && ds[c] != nil {
-			if id, ok := ds[c].id(v.S, add); ok {
-				b = append(b, tagDictString)
-				return binary.AppendUvarint(b, uint64(id))
+// dictValue is the value of id in the dictionary of column c of side s (NULL when there is none).
+func (j *joinOp) dictValue(s, c int, id uint64) types.Value {
+	ds := j.sides[s].dicts
+	if ds == nil || ds[c] == nil || id >= uint64(len(ds[c].vals)) {
+		return types.NullValue
+	}
+	return types.Value{T: types.TagString, S: ds[c].vals[id]}
+}
+
+// dropDicts drops the dictionaries of side s that are to be dropped (joinDict.drop), at a point where no
+// row of the side is being iterated: its rows are decoded (with those dictionaries) and stored into a new
+// store (without them), with their counts, matches and write times, key by key in the same order.
+func (j *joinOp) dropDicts(s int) error {
+	sd := &j.sides[s]
+	drop := false
+	for _, d := range sd.dicts {
+		if d != nil && d.drop {
+			d.off, drop = true, true
+		}
+	}
+	if !drop {
+		return nil
+	}
+	// The other dictionaries do not count the rows stored again: they hold their strings already (an open
+	// one each it was given, a closed one those it maps).
+	j.recoding = true
+	defer func() { j.recoding = false }()
+	old := sd.st
+	sd.st = newJoinStore(old.outer, old.ttl, old.seed)
+	sd.st.appendOnly = old.appendOnly
+	for i, v := range old.slots {
+		if v == 0 {
+			continue
+		}
+		r := old.record(i)
+		kv := j.keyVals(r.key)
+		h := old.hash(r.key)
+		for it := old.iter(&r); it.next(); {
+			row := j.rowVals(s, it.row(), kv, 0)
+			if err := j.store(s, r.key, h, kv, row, uint64(it.count()), it.assoc(), it.touched()); err != nil {
+				return err
 			}
 		}
 	}
-	return appendValueBinary(b, v)
-}
-
-// dictValue decodes the dictionary id at the start of b (after the tag) of column c of side s; n is the
-// bytes it took, 0 when it does not decode.
-func (j *joinOp) dictValue(s, c int, b []byte) (types.Value, int) {
-	id, n := binary.Uvarint(b)
-	ds := j.sides[s].dicts
-	if n <= 0 || ds == nil || ds[c] == nil || id >= uint64(len(ds[c].vals)) {
-		return types.NullValue, 0
+	for c, d := range sd.dicts {
+		if d != nil && d.off {
+			sd.dicts[c] = nil
+		}
 	}
-	return types.Value{T: types.TagString, S: ds[c].vals[id]}, n
+	sd.dropped++
+	return nil
 }
 
 // dictStats returns, for tests and measurements, the values and open dictionaries of side s.

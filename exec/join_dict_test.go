@@ -75,30 +75,39 @@ func storedBytes(j *joinOp, s int) int {
 
 // TestJoinDictMatchesPlain drives joins with dictionaries (join_dict.go) and the same joins without them
 // with the same random inserts and retractions, and checks that every push emits the same rows. The left
-// side (exact identity: the body) has a string column of few values, one of 20,000 (its dictionary closes
-// part way, with values in it and values stored in place both repeating after that) and one of unique
-// values (its dictionary closes after the trial); the right side (identity by key encoding: a DOUBLE
-// column) a string column of few values. Two thirds in, the dictionary join is snapshotted and restored into
-// a new one, which goes on in its place (its dictionaries rebuilt from the restored rows); both sides hold
-// the same rows with the same counts at the end. Keys are compact (BIGINT) or key encodings (with a BOOLEAN
-// key column: rows are whole); sides take retractions, or are insert-only (append-only stores).
+// side (exact identity: the body) has a string column of few values, one of 20,000 (three in four drawn from
+// 200 of them) and one of unique values; the right side (identity by key encoding: a DOUBLE column) a string
+// column of few values. With the default limits the unique column's dictionary closes after the trial and
+// is dropped (dropDicts: the side's rows are encoded anew); with small limits (small) the dictionaries of
+// the 20,000 and the unique values close full at 300 values, with values in them and values stored in place
+// both repeating after that, and the unique column's, which then finds few of the strings stored in it, is
+// dropped. Two thirds in, the dictionary join is snapshotted and restored into a new one, which goes on in
+// its place (its dictionaries rebuilt from the restored rows); both sides hold the same rows with the same
+// counts at the end. Keys are compact (BIGINT) or key encodings (with a BOOLEAN key column: rows are whole);
+// sides take retractions, or are insert-only (append-only stores).
 func TestJoinDictMatchesPlain(t *testing.T) {
-	for _, compact := range []bool{true, false} {
-		for _, insertOnly := range []bool{false, true} {
-			for _, jt := range []JoinType{InnerJoin, LeftJoin, FullJoin} {
-				if insertOnly && jt != FullJoin {
-					continue // the slowest variants: every row stays
+	for _, small := range []bool{false, true} {
+		for _, compact := range []bool{true, false} {
+			for _, insertOnly := range []bool{false, true} {
+				for _, jt := range []JoinType{InnerJoin, LeftJoin, FullJoin} {
+					if insertOnly && jt != FullJoin || small && (!compact || jt == LeftJoin) {
+						continue // the slowest variants: every row stays
+					}
+					name := fmt.Sprintf("small=%t/compact=%t/insertOnly=%t/%s", small, compact, insertOnly, jt)
+					t.Run(name, func(t *testing.T) {
+						if small {
+							defer func(l, r int) { joinDictLimit, joinDictReview = l, r }(joinDictLimit, joinDictReview)
+							joinDictLimit, joinDictReview = 300, 1000
+						}
+						testJoinDictMatchesPlain(t, compact, insertOnly, small, jt, 1)
+					})
 				}
-				name := fmt.Sprintf("compact=%t/insertOnly=%t/%s", compact, insertOnly, jt)
-				t.Run(name, func(t *testing.T) {
-					testJoinDictMatchesPlain(t, compact, insertOnly, jt, 1)
-				})
 			}
 		}
 	}
 }
 
-func testJoinDictMatchesPlain(t *testing.T, compact, insertOnly bool, jt JoinType, seed uint64) {
+func testJoinDictMatchesPlain(t *testing.T, compact, insertOnly, small bool, jt JoinType, seed uint64) {
 	lt := []types.Type{types.BigIntType(), types.StringType(), types.StringType(), types.StringType(), types.BooleanType()}
 	rt := []types.Type{types.BigIntType(), types.StringType(), types.DoubleType(), types.BooleanType()}
 	cfg := JoinConfig{Type: jt, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: lt, RightTypes: rt,
@@ -122,14 +131,18 @@ func testJoinDictMatchesPlain(t *testing.T, compact, insertOnly bool, jt JoinTyp
 		}
 		return types.IntValue(int64(rng.IntN(300)))
 	}
+	url := func() int {
+		if rng.IntN(4) != 0 {
+			return rng.IntN(200)
+		}
+		return rng.IntN(20000)
+	}
 	var live [2][][]types.Value
 	const steps = 9000
 	uniq := 0
 	for step := range steps {
 		if step == steps*2/3 {
-			if _, open := dj.j.dictStats(0); open != 1 {
-				t.Fatalf("seed %d: %d left dictionaries open at the snapshot, want 1 (the low column)", seed, open)
-			}
+			checkDicts(t, dj.j, small)
 			snap := state.NewMemory()
 			if err := dj.j.SnapshotState(snap); err != nil {
 				t.Fatal(err)
@@ -151,7 +164,7 @@ func testJoinDictMatchesPlain(t *testing.T, compact, insertOnly bool, jt JoinTyp
 			kind = changelog.Delete
 		} else if s == 0 {
 			uniq++
-			row = []types.Value{key(), low[rng.IntN(len(low))], types.StringValue(fmt.Sprintf("https://www.nexmark.com/%04d/item.htm", rng.IntN(20000))),
+			row = []types.Value{key(), low[rng.IntN(len(low))], types.StringValue(fmt.Sprintf("https://www.nexmark.com/%04d/item.htm", url())),
 				types.StringValue(fmt.Sprintf("unique-%d", uniq)), types.BoolValue(true)}
 			if len(live[0]) > 0 && rng.IntN(5) == 0 {
 				row = live[0][rng.IntN(len(live[0]))] // a duplicate
@@ -175,13 +188,35 @@ func testJoinDictMatchesPlain(t *testing.T, compact, insertOnly bool, jt JoinTyp
 			t.Fatalf("seed %d: side %d holds\n%s\nwithout dictionaries\n%s", seed, s, g, w)
 		}
 	}
-	// The dictionaries are used.
-	if vals, _ := dj.j.dictStats(0); vals < 1000 {
-		t.Fatalf("left dictionaries hold %d values, want >= 1000", vals)
-	}
+	checkDicts(t, dj.j, small)
 	if g, p := storedBytes(dj.j, 0), storedBytes(plain.j, 0); g*10 > p*9 {
 		t.Fatalf("left bodies take %d bytes, %d without dictionaries", g, p)
 	}
+}
+
+// checkDicts checks the left dictionaries of testJoinDictMatchesPlain: the low column's is open and holds
+// its 3 strings of 2 bytes or more; the unique column's was dropped; with small limits the url column's is
+// closed full and kept, else it is open.
+func checkDicts(t *testing.T, j *joinOp, small bool) {
+	t.Helper()
+	sd := &j.sides[0]
+	low, url, uniq := sd.dicts[1], sd.dicts[2], sd.dicts[3]
+	if low == nil || !low.open || len(low.vals) != 3 {
+		t.Fatalf("the low column's dictionary is %s, want open with 3 values", dictState(low))
+	}
+	if uniq != nil || sd.dropped == 0 {
+		t.Fatalf("the unique column's dictionary is %s (the side re-encoded %d times), want it dropped", dictState(uniq), sd.dropped)
+	}
+	if url == nil || url.open == small || small && len(url.vals) != joinDictLimit || !small && len(url.vals) < 200 {
+		t.Fatalf("the url column's dictionary is %s", dictState(url))
+	}
+}
+
+func dictState(d *joinDict) string {
+	if d == nil {
+		return "dropped"
+	}
+	return fmt.Sprintf("open %t, drop %t, %d values, %d stored while open", d.open, d.drop, len(d.vals), d.seen)
 }
 
 func rowsWithCounts(rows [][]types.Value, counts []int) string {

@@ -18,9 +18,10 @@ import (
 // rows with a NULL key column go under nullCompactKey, whole. Otherwise a key is the key encoding
 // (types.AppendKey) of its columns, NULL keys share nullJoinKey, and rows are whole.
 //
-// Row bodies: the stored columns' values in the binary value encoding of rowcodec.go (a tag byte each),
-// without a count (the side's width says it), but for repeated strings, which are ids in a dictionary of
-// their column (join_dict.go). Values decode without copying strings (rowVals).
+// Row bodies: the stored columns' values, without a count (the side's width says it): integers, timestamps
+// and strings without a tag byte (join_dict_codec.go), repeated strings as ids in a dictionary of their
+// column (join_dict.go), other values in the binary value encoding of rowcodec.go. Values decode without
+// copying strings (rowVals).
 //
 // Identity (which stored row a retraction removes): on a side whose column types each have one value
 // representation (exactIdentity) the body's bytes; on others (floating point, DECIMAL, collections...) the
@@ -312,48 +313,13 @@ func (j *joinOp) decodeRow(dst []types.Value, s int, body []byte, kv []types.Val
 			dst[c] = types.NullValue
 			continue
 		}
-		switch tag := types.Tag(body[pos]); tag {
-		case types.TagString, types.TagBytes:
-			l, m := binary.Uvarint(body[pos+1:])
-			start := pos + 1 + m
-			if m <= 0 || l > uint64(len(body)-start) {
-				dst[c] = types.NullValue
-				pos = len(body)
-				continue
-			}
-			var str string
-			if l > 0 {
-				str = unsafe.String(&body[start], int(l))
-			}
-			dst[c] = types.Value{T: tag, S: str}
-			pos = start + int(l)
-		case types.TagInt:
-			v, m := binary.Varint(body[pos+1:])
-			if m <= 0 {
-				dst[c] = types.NullValue
-				pos = len(body)
-				continue
-			}
-			dst[c] = types.IntValue(v)
-			pos += 1 + m
-		case tagDictString:
-			v, m := j.dictValue(s, c, body[pos+1:])
-			if m == 0 {
-				dst[c] = types.NullValue
-				pos = len(body)
-				continue
-			}
-			dst[c] = v
-			pos += 1 + m
-		default:
-			v, rest, err := decodeValueBinary(body[pos:])
-			if err != nil {
-				dst[c] = types.NullValue
-				pos = len(body)
-				continue
-			}
-			dst[c] = v
-			pos = len(body) - len(rest)
+		v, n := j.decodeCol(s, c, body[pos:])
+		if n == 0 {
+			dst[c] = types.NullValue
+			pos = len(body)
+			continue
 		}
+		dst[c] = v
+		pos += n
 	}
 }

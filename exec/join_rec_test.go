@@ -80,7 +80,15 @@ func TestJoinRecords(t *testing.T) {
 				if got := string(bodies[i]); got != string(j.encodeRow(s, w, whole, false)) {
 					t.Fatalf("side %d: row %v is stored as %x", s, row, got)
 				}
-				if wantLen := len(appendRowBinary(nil, w)) - 1; whole != (len(bodies[i]) == wantLen) {
+				// A whole body is the row's binary form without its count and without the tags of the
+				// non-NULL values of tagless columns (join_dict_codec.go).
+				wantLen := len(appendRowBinary(nil, w)) - 1
+				for c, v := range w {
+					if !v.IsNull() && j.sides[s].cols[c].kind != jcTagged {
+						wantLen--
+					}
+				}
+				if whole != (len(bodies[i]) == wantLen) {
 					t.Fatalf("side %d: row %v (NULL key %t) has a body of %d bytes, the whole row takes %d", s, row, whole, len(bodies[i]), wantLen)
 				}
 			}
