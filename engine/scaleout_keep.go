@@ -50,6 +50,8 @@ type heldPart struct {
 	join *joinPart
 	rank *rankPart
 	win  *winPart // a window aggregate's or an interval join's
+	// srank is a later stage's Top-N (scaleout_stage_rank.go)
+	srank *stageRankPart
 }
 
 // scaleOutStats counts a member's restored changelog records and kept partitions (tests, measurements).
