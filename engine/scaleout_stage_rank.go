@@ -166,11 +166,11 @@ func (s *keyedStage) restoreRanks(ctx context.Context, m *member, parts []int32)
 				return err
 			}
 		}
-		n += len(copies)
+		n += len(entries[p])
 		rp.gate.live = true
 		s.rparts[p] = rp
 	}
-	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': restored partitions %v from '%s' (%d rows) in %s.\n",
+	fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s': restored partitions %v from '%s' (%d entries) in %s.\n",
 		m.s.name, parts, s.cl, n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
