@@ -142,12 +142,25 @@ func TestScaleOutTopNOverGroupByInProcess(t *testing.T) {
 	more(2000, 3)
 	check("member A after B left", aOut, bOut)
 	restored, kept, _ := a.scaleOut.stage(2).snapshot()
-	keptAny := 0
-	for _, k := range kept {
-		keptAny += k
-	}
-	if keptAny == 0 {
-		t.Fatalf("member A kept no Top-N partition over the rebalances (restored %v)\n%s", restored, aOut)
-	}
+	checkStageKept(t, a, 2, aOut)
 	t.Logf("orders %d, result rows %d; A stage 2 kept %v, restored %v; B restored %v", n, len(wantRankTop(runs)), kept, restored, restoredB)
+}
+
+// checkStageKept checks that job a's metrics (as DESCRIBE JOB and the gateway show them) count partitions
+// of keyed stage n kept over a rebalance and restored.
+func checkStageKept(t *testing.T, a *Job, n int, aOut *syncBuffer) {
+	t.Helper()
+	var st ScaleOutStageMetrics
+	for _, s := range a.Metrics().ScaleOut {
+		if s.Stage == n {
+			st = s
+		}
+	}
+	if st.Kept == 0 || st.RestoredPartitions == 0 {
+		t.Fatalf("member A's stage %d kept %d partitions over the rebalances and restored %d; want both > 0 (metrics %+v)\n%s", n, st.Kept, st.RestoredPartitions, a.Metrics().ScaleOut, aOut)
+	}
+	line := fmt.Sprintf("stage %d: restored %d partitions (%d changelog records), kept %d partitions over rebalances", n, st.RestoredPartitions, st.RestoredRecords, st.Kept)
+	if d := describeJobText(a, time.UTC); !strings.Contains(d, line) {
+		t.Fatalf("DESCRIBE JOB does not show %q:\n%s", line, d)
+	}
 }
