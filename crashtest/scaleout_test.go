@@ -153,10 +153,19 @@ type scaleOutKillResult struct {
 // survivor restored state from the changelog after the kill.
 func scaleOutKillRun(t *testing.T, query string, users int, working func(addr string) bool, diff func(addr string, total int) string) scaleOutKillResult {
 	t.Helper()
+	return scaleOutKillRunFed(t, query, func(addr string) *feeder {
+		produce(t, addr, "orders", orders(0, 4000, users))
+		return feed(t, addr, "orders", 4000, users)
+	}, working, diff)
+}
+
+// scaleOutKillRunFed is scaleOutKillRun with the input that start(addr) produces and goes on feeding
+// (total: the feeder's count).
+func scaleOutKillRunFed(t *testing.T, query string, start func(addr string) *feeder, working func(addr string) bool, diff func(addr string, total int) string) scaleOutKillResult {
+	t.Helper()
 	addr, _ := scaleOutBroker(t)
 	dir := t.TempDir()
-	produce(t, addr, "orders", orders(0, 4000, users))
-	f := feed(t, addr, "orders", 4000, users)
+	f := start(addr)
 	sql := scaleOutScript(addr, query)
 	// Every member has joined and worked when each has restored (or created) its partitions' state.
 	members := startMembers(t, dir, sql, "restored partitions", func() bool { return working(addr) })

@@ -35,6 +35,9 @@ type JobMetrics struct {
 	LastCheckpoint    CheckpointInfo
 	// Operators are the counters of each operator of the plan, in plan order (inputs first).
 	Operators []OperatorMetrics
+	// ScaleOut are a scale-out member's counters per keyed stage, the first keyed operator first (nil for
+	// other jobs and for a stateless scale-out plan).
+	ScaleOut []ScaleOutStageMetrics
 }
 
 // Job is a running INSERT (or statement set).

@@ -47,6 +47,7 @@ func (j *Job) Metrics() JobMetrics {
 		Lag:                 -1, Watermark: NoWatermark,
 		Restarts: jm.restarts.Load(), FailedCheckpoints: jm.failedCheckpoints.Load(),
 		LastCheckpoint: j.LastCheckpoint(),
+		ScaleOut:       j.scaleOut.metrics(), // scaleout_keep.go
 	}
 	type snap struct {
 		o   *opMetrics

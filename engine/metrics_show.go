@@ -97,6 +97,13 @@ func describeJobText(j *Job, loc *time.Location) string {
 		ids[n] = om.id
 	}
 	j.metrics.mu.Unlock()
+	if len(m.ScaleOut) > 0 {
+		b.WriteString("== Scale-out keyed stages (this member) ==\n")
+		for _, st := range m.ScaleOut {
+			fmt.Fprintf(&b, "stage %d: restored %d partitions (%d changelog records), kept %d partitions over rebalances, dropped %d after aborted transactions\n",
+				st.Stage, st.RestoredPartitions, st.RestoredRecords, st.Kept, st.AbortDrops)
+		}
+	}
 	b.WriteString("== Operators (numRecordsIn, numRecordsOut, numRecordsInPerSecond, currentInputWatermark) ==\n")
 	var walk func(n planner.Node, prefix string, last, top bool)
 	walk = func(n planner.Node, prefix string, last, top bool) {

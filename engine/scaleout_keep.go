@@ -50,6 +50,8 @@ type heldPart struct {
 	join *joinPart
 	rank *rankPart
 	win  *winPart // a window aggregate's or an interval join's
+	// srank is a later stage's Top-N (scaleout_stage_rank.go)
+	srank *stageRankPart
 }
 
 // scaleOutStats counts a member's restored changelog records and kept partitions (tests, measurements).
@@ -108,6 +110,48 @@ func (s *scaleOutStats) snapshot() (restored map[int32]int64, kept map[int32]int
 		kept[p] = n
 	}
 	return restored, kept, s.restore
+}
+
+// ScaleOutStageMetrics are a scale-out member's counters of one keyed stage (JobMetrics.ScaleOut).
+type ScaleOutStageMetrics struct {
+	Stage              int   // 1: the first keyed operator; 2, 3: the later stages
+	RestoredPartitions int   // partitions whose state was restored from the stage's changelog (each once)
+	RestoredRecords    int64 // changelog records read by those restores
+	Kept               int   // times a partition's state was kept over a rebalance instead of restored
+	AbortDrops         int   // times a partition's state was dropped after an aborted transaction
+}
+
+// metrics returns the counters of the member's stages (nil on a nil s, and for a plan without state).
+func (s *scaleOutStats) metrics() []ScaleOutStageMetrics {
+	if s == nil {
+		return nil
+	}
+	one := func(n int, st *scaleOutStats) ScaleOutStageMetrics {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		m := ScaleOutStageMetrics{Stage: n, RestoredPartitions: len(st.restored)}
+		for _, r := range st.restored {
+			m.RestoredRecords += r
+		}
+		for _, k := range st.kept {
+			m.Kept += k
+		}
+		for _, a := range st.aborted {
+			m.AbortDrops += a
+		}
+		return m
+	}
+	s.mu.Lock()
+	later := slices.Sorted(maps.Keys(s.later))
+	s.mu.Unlock()
+	ms := []ScaleOutStageMetrics{one(1, s)}
+	for _, n := range later {
+		ms = append(ms, one(n, s.stage(n)))
+	}
+	if len(later) == 0 && ms[0] == (ScaleOutStageMetrics{Stage: 1}) {
+		return nil // nothing restored or kept yet (or a stateless plan)
+	}
+	return ms
 }
 
 // init sizes the bookkeeping for n partitions per internal topic.

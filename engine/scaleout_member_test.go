@@ -22,7 +22,7 @@ import (
 // in-process broker (kfake, 127.0.0.1). The multi-process runs are in crashtest/scaleout_test.go.
 
 // scaleOutTestBroker starts a broker with an 8-partition topic 'orders' whose groups accept short sessions.
-func scaleOutTestBroker(t *testing.T) string {
+func scaleOutTestBroker(t testing.TB) string {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(8),
 		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(8, "orders"))
@@ -76,7 +76,7 @@ func scaleOutTestScript(addr string, stmts ...string) string {
 }
 
 // startTestMember runs script in a new session and returns its job and notices.
-func startTestMember(t *testing.T, script string) (*Job, *syncBuffer) {
+func startTestMember(t testing.TB, script string) (*Job, *syncBuffer) {
 	t.Helper()
 	out := &syncBuffer{}
 	s, err := NewSession(Config{Stdout: out, Stderr: out, Notice: out, TempDir: t.TempDir()})

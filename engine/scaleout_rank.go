@@ -44,8 +44,11 @@ func cutScaleOutRank(p *scaleOutPlan, r *planner.Rank, root planner.Node) (*scal
 		return nil, fmt.Errorf("%s has no PARTITION BY (a global Top-N cannot be split by key)", r.Describe())
 	}
 	b, last := cutScaleOutBranch(r.Input)
+	if agg, ok := last.(*planner.Aggregate); ok && b == nil {
+		return cutScaleOutRankStage(p, r, agg, root) // a Top-N over GROUP BY stages (scaleout_stage_rank.go)
+	}
 	if b == nil {
-		return nil, fmt.Errorf("the Top-N's input is %s, not a table scan (a scale-out job runs one stateful operator, or a GROUP BY over a GROUP BY: write that result to a kafka table and rank it in another job)", last.Describe())
+		return nil, fmt.Errorf("the Top-N's input is %s, not a table scan or a GROUP BY (a scale-out job runs a Top-N over one kafka scan or over GROUP BY stages: write that result to a kafka table and rank it in another job)", last.Describe())
 	}
 	if !r.Input.Mode().IsInsertOnly() {
 		return nil, fmt.Errorf("the Top-N's input, table '%s', is not insert-only", b.scan.Table.Name)

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -38,24 +37,31 @@ import (
 // maxKeyedStages is the most keyed stages a scale-out job chains: Nexmark q4's join -> GROUP BY -> GROUP BY.
 const maxKeyedStages = 3
 
-// scaleOutLater is a GROUP BY over the results of the keyed stage before it, through Calcs.
+// scaleOutLater is a GROUP BY (or, as the last stage, a Top-N: scaleout_stage_rank.go) over the results of
+// the keyed stage before it, through Calcs.
 type scaleOutLater struct {
-	agg *planner.Aggregate
-	mid []*planner.Calc // between the stage before and agg, agg's side last
+	agg  *planner.Aggregate
+	rank *planner.Rank
+	mid  []*planner.Calc // between the stage before and agg, agg's side last
 }
 
-// keyedStage is a member's later keyed stage (the second or third): a GROUP BY over the changelog of the
-// stage before it; its output goes to the next stage (next) or, from the last, to the sink.
+// keyedStage is a member's later keyed stage (the second or third): a GROUP BY (or, the last, a Top-N) over
+// the changelog of the stage before it; its output goes to the next stage (next) or, from the last, to the
+// sink.
 type keyedStage struct {
-	n        int // the stage's number: 2 or 3 (topics '<name>-agg<n>-...')
+	n        int // the stage's number: 2 or 3 (topics '<name>-agg<n>-...', a Top-N's '<name>-rank<n>-...')
 	agg      *planner.Aggregate
+	rank     *planner.Rank   // a Top-N stage (agg nil; scaleout_stage_rank.go)
+	keys     []int           // what the stage repartitions by: the GROUP BY keys or the PARTITION BY columns
 	mid      []*planner.Calc // between the stage before and this aggregate, this side last
 	next     *keyedStage
 	rep, cl  string
 	inTypes  []types.Type // the aggregate's input row (what the repartition records hold)
 	keyTypes []types.Type
-	parts    map[int32]*aggPart // the partitions whose state is loaded
-	touched  map[int32]*aggPart // the partitions that got records in the open transaction
+	parts    map[int32]*aggPart       // the partitions whose state is loaded
+	touched  map[int32]*aggPart       // the partitions that got records in the open transaction
+	rparts   map[int32]*stageRankPart // a Top-N stage's loaded partitions
+	rtouched map[int32]*stageRankPart // and those that got records in the open transaction
 	keep     keepState
 	stats    *scaleOutStats // the job's stats of this stage (scaleOutStats.stage)
 
@@ -151,10 +157,16 @@ func newKeyedStages(p *scaleOutPlan, name string) []*keyedStage {
 	var ss []*keyedStage
 	for i, l := range p.later {
 		n := i + 2
-		s := &keyedStage{n: n, agg: l.agg, mid: l.mid, rep: fmt.Sprintf("%s-agg%d-repartition", name, n), cl: fmt.Sprintf("%s-agg%d-changelog", name, n),
-			inTypes: fieldTypes(l.agg.Input.Fields()), parts: map[int32]*aggPart{}, touched: map[int32]*aggPart{}}
-		s.keyTypes = make([]types.Type, len(l.agg.Keys))
-		for i, k := range l.agg.Keys {
+		s := &keyedStage{n: n, agg: l.agg, rank: l.rank, mid: l.mid, rep: fmt.Sprintf("%s-agg%d-repartition", name, n), cl: fmt.Sprintf("%s-agg%d-changelog", name, n),
+			parts: map[int32]*aggPart{}, touched: map[int32]*aggPart{}, rparts: map[int32]*stageRankPart{}, rtouched: map[int32]*stageRankPart{}}
+		if l.rank != nil {
+			s.rep, s.cl = fmt.Sprintf("%s-rank%d-repartition", name, n), fmt.Sprintf("%s-rank%d-changelog", name, n)
+			s.inTypes, s.keys = fieldTypes(l.rank.Input.Fields()), l.rank.Partition
+		} else {
+			s.inTypes, s.keys = fieldTypes(l.agg.Input.Fields()), l.agg.Keys
+		}
+		s.keyTypes = make([]types.Type, len(s.keys))
+		for i, k := range s.keys {
 			s.keyTypes[i] = s.inTypes[k]
 		}
 		if len(ss) > 0 {
@@ -190,7 +202,7 @@ func (r *stageRepartitioner) Push(b *changelog.Batch) error {
 	m, s := r.m, r.s
 	for i := range b.Rows {
 		row := &b.Rows[i]
-		s.keyBuf = types.AppendRowKey(s.keyBuf[:0], row.Vals, s.inTypes, s.agg.Keys)
+		s.keyBuf = types.AppendRowKey(s.keyBuf[:0], row.Vals, s.inTypes, s.keys)
 		part := exec.Subtask(state.KeyGroup(s.keyBuf, m.s.maxPar), m.s.maxPar, int(m.nparts))
 		s.valBuf = types.AppendRowBinary(append(s.valBuf[:0], byte(row.Kind)), row.Vals, s.inTypes)
 		rec := m.record()
@@ -226,7 +238,7 @@ func (s *keyedStage) need(fetches kgo.Fetches) []int32 {
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if fp.Topic == s.rep && len(fp.Records) > 0 {
 			s.keep.touch(fp.Partition)
-			if s.parts[fp.Partition] == nil {
+			if !s.loaded(fp.Partition) {
 				need = append(need, fp.Partition)
 			}
 		}
@@ -236,11 +248,38 @@ func (s *keyedStage) need(fetches kgo.Fetches) []int32 {
 
 // load keeps (scaleout_keep.go) or restores the stage's partitions need.
 func (s *keyedStage) load(ctx context.Context, m *member, need []int32) error {
-	need, err := m.reclaimOf(ctx, &s.keep, s.cl, need, func(p int32, h heldPart) { s.parts[p] = h.agg })
+	need, err := m.reclaimOf(ctx, &s.keep, s.cl, need, s.load1)
 	if err != nil || len(need) == 0 {
 		return err
 	}
+	if s.rank != nil {
+		return s.restoreRanks(ctx, m, need)
+	}
 	return m.restoreAggs(ctx, s.cl, &s.keep, need, s.newPart(m), s.parts)
+}
+
+// load1 makes h the loaded state of partition p.
+func (s *keyedStage) load1(p int32, h heldPart) {
+	if h.srank != nil {
+		s.rparts[p] = h.srank
+	} else if h.agg != nil {
+		s.parts[p] = h.agg
+	}
+}
+
+// loaded reports whether partition p's state is loaded.
+func (s *keyedStage) loaded(p int32) bool { return s.parts[p] != nil || s.rparts[p] != nil }
+
+// loadedParts returns the loaded partitions.
+func (s *keyedStage) loadedParts() map[int32]heldPart {
+	l := map[int32]heldPart{}
+	for p, ap := range s.parts {
+		l[p] = heldPart{agg: ap}
+	}
+	for p, rp := range s.rparts {
+		l[p] = heldPart{srank: rp}
+	}
+	return l
 }
 
 // stageOf returns the later stage whose repartition topic is topic (nil if none).
@@ -256,6 +295,9 @@ func (m *member) stageOf(topic string) *keyedStage {
 // aggregate decodes the stage's repartition records and pushes them into the partition's
 // aggregate.
 func (s *keyedStage) aggregate(m *member, part int32, recs []*kgo.Record) error {
+	if s.rank != nil {
+		return s.rankRecords(m, part, recs)
+	}
 	p := s.parts[part]
 	s.touched[part] = p
 	w := len(s.inTypes)
@@ -281,6 +323,10 @@ func (s *keyedStage) aggregate(m *member, part int32, recs []*kgo.Record) error 
 
 // writeChangelog produces the entries of the stage's groups changed in the open transaction.
 func (s *keyedStage) writeChangelog(m *member) error {
+	if s.rank != nil {
+		s.writeRankChangelog(m)
+		return nil
+	}
 	err := m.writeAggChangelog(s.cl, s.touched)
 	clear(s.touched)
 	return err
@@ -289,9 +335,9 @@ func (s *keyedStage) writeChangelog(m *member) error {
 // hold moves the loaded partitions whose changelog end is known aside (a rebalance revoked every
 // partition); the member's dropState drops the loaded ones.
 func (s *keyedStage) hold() {
-	for p, ap := range s.parts {
+	for p, h := range s.loadedParts() {
 		if _, ok := s.keep.ends[p]; ok {
-			s.keep.held[p] = heldPart{agg: ap}
+			s.keep.held[p] = h
 		}
 	}
 }
@@ -299,7 +345,7 @@ func (s *keyedStage) hold() {
 // forgetEnds forgets the ends of the partitions neither loaded nor held.
 func (s *keyedStage) forgetEnds() {
 	for p := range s.keep.ends {
-		if _, ok := s.keep.held[p]; !ok && s.parts[p] == nil {
+		if _, ok := s.keep.held[p]; !ok && !s.loaded(p) {
 			delete(s.keep.ends, p)
 		}
 	}
@@ -318,14 +364,17 @@ func (s *keyedStage) assignedHeld(parts map[string][]int32) {
 
 // dropAborted drops, after an aborted transaction, the partitions that got records or changelog records
 // in it, and keeps the others loaded (loaded: the partitions loaded before the member's dropState).
-func (s *keyedStage) dropAborted(loaded map[int32]*aggPart) {
+func (s *keyedStage) dropAborted(loaded map[int32]heldPart) {
 	k := &s.keep
 	touched := func(p int32) bool { return k.touched[p] || k.wrote[p].Load() != noWrite }
-	clear(s.parts)
-	clear(s.touched)
-	for p, ap := range loaded {
+	s.drop()
+	for p, h := range loaded {
 		if !touched(p) {
-			s.parts[p] = ap
+			s.load1(p, h)
+		} else if st := k.stats; st != nil {
+			st.mu.Lock()
+			st.aborted[p]++
+			st.mu.Unlock()
 		}
 	}
 	for p := range k.held {
@@ -341,16 +390,18 @@ func (s *keyedStage) dropAborted(loaded map[int32]*aggPart) {
 func (s *keyedStage) drop() {
 	clear(s.parts)
 	clear(s.touched)
+	clear(s.rparts)
+	clear(s.rtouched)
 }
 
 // topics are the stage's internal topics.
 func (s *keyedStage) topics() []string { return []string{s.rep, s.cl} }
 
 // stagesLoaded returns the later stages' loaded partitions, one map per stage.
-func (m *member) stagesLoaded() []map[int32]*aggPart {
-	var l []map[int32]*aggPart
+func (m *member) stagesLoaded() []map[int32]heldPart {
+	var l []map[int32]heldPart
 	for _, s := range m.stages {
-		l = append(l, maps.Clone(s.parts))
+		l = append(l, s.loadedParts())
 	}
 	return l
 }

@@ -56,7 +56,7 @@ func q4Bid(j int) (auction, price, sec int) {
 
 // produceQ4 writes the auctions (id, category id%5, dateTime second id, expires 100 s later) and bids
 // from..from+n-1.
-func produceQ4(t *testing.T, addr string, auctions bool, from, n int) {
+func produceQ4(t testing.TB, addr string, auctions bool, from, n int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation())
 	if err != nil {

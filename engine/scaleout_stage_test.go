@@ -113,6 +113,7 @@ func TestScaleOutTwoStagesMembersInProcess(t *testing.T) {
 	if k, parts := groupMembers(t, addr, "totals-job", "totals-job-agg2-repartition"); k != 1 || len(parts[firstKey(parts)]) != 8 {
 		t.Fatalf("member A owns second-stage partitions %v", parts)
 	}
+	checkStageKept(t, a, 2, aOut) // A kept its own second-stage partitions over B's join and leave
 	t.Logf("orders %d, histogram buckets %d; A rows out %d", n, len(wantHist(n)), a.Metrics().RowsOut)
 }
 

@@ -145,6 +145,17 @@ type dashJobBody struct {
 	FailedCheckpoints   int64         `json:"failedCheckpoints"`
 	LastCheckpoint      *dashCkptBody `json:"lastCheckpoint"`
 	Failure             *dashFailure  `json:"failure,omitempty"`
+	// ScaleOut are a scale-out member's counters per keyed stage (engine.JobMetrics.ScaleOut).
+	ScaleOut []dashStageBody `json:"scaleOutStages,omitempty"`
+}
+
+// dashStageBody is one keyed stage of a scale-out member.
+type dashStageBody struct {
+	Stage              int   `json:"stage"`
+	RestoredPartitions int   `json:"restoredPartitions"`
+	RestoredRecords    int64 `json:"restoredRecords"`
+	KeptPartitions     int   `json:"keptPartitions"`
+	AbortDrops         int   `json:"abortDrops"`
 }
 
 type dashCkptBody struct {
@@ -217,6 +228,10 @@ func dashJob(j *engine.Job, m engine.JobMetrics) dashJobBody {
 	b := dashJobBody{ID: j.ID(), Name: j.Name(), Status: string(j.Status()), StartTime: j.StartTime().UTC(),
 		RowsIn: m.RowsIn, RowsOut: m.RowsOut, RecordsInPerSecond: finite(m.RecordsInPerSecond), RecordsOutPerSecond: finite(m.RecordsOutPerSecond),
 		Lag: lagPtr(m.Lag), Watermark: watermarkPtr(m.Watermark), Restarts: m.Restarts, FailedCheckpoints: m.FailedCheckpoints}
+	for _, st := range m.ScaleOut {
+		b.ScaleOut = append(b.ScaleOut, dashStageBody{Stage: st.Stage, RestoredPartitions: st.RestoredPartitions,
+			RestoredRecords: st.RestoredRecords, KeptPartitions: st.Kept, AbortDrops: st.AbortDrops})
+	}
 	if m.LastCheckpoint.ID > 0 {
 		c := ckptBody(m.LastCheckpoint)
 		b.LastCheckpoint = &c
