@@ -16,6 +16,7 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/planner"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // Batch stages (Flink's blocking exchanges and region failover). With 'execution.batch-shuffle-mode' =
@@ -328,9 +329,10 @@ func (sj *stagedJob) build(tk *stageTask, attempt int) (*stageRun, error) {
 		run.g.abandon()
 		return nil, err
 	}
+	cols := keylessAggColumns(st.root, sj.cut) // batch_input_vec.go
 	for i := range run.g.sources {
 		sr := &run.g.sources[i]
-		sr.out = &stageInput{tk: tk, run: run, attempt: attempt, out: sr.out}
+		sr.out = &stageInput{tk: tk, run: run, attempt: attempt, out: sr.out, cols: cols}
 	}
 	return run, nil
 }
@@ -379,6 +381,8 @@ type stageInput struct {
 	run     *stageRun
 	attempt int
 	out     changelog.Output
+	cols    bool        // the stage reads columns (batch_input_vec.go)
+	conv    vec.RowConv // columns converted to rows where it does not
 }
 
 func (s *stageInput) Push(b *changelog.Batch) error {

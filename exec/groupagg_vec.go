@@ -19,11 +19,11 @@ import (
 // (groupagg_vec_calls.go); every other call gets the values of its argument columns in a scratch row (no row
 // of the whole batch is built). Compact groups (groupagg_compact.go) update their slots from the columns too.
 //
-// Batches go through the rows instead (vec.RowConv, then Push) where the row path does something the columns
-// cannot show exactly: a batch mode or RocksDB ('state.backend.type') aggregate, compact groups with a
-// DECIMAL sum or MIN/MAX (they check each row's value against int64 first), and compact groups whose key or
-// MIN/MAX column holds values that are not plain integers or strings (the row path leaves the compact
-// representation at such a row, so the rows do).
+// A batch-mode aggregate takes columns by runs of equal keys (groupagg_batch.go). Batches go through the rows
+// instead (vec.RowConv, then Push) where the row path does something the columns cannot show exactly: a
+// RocksDB ('state.backend.type') aggregate, compact groups with a DECIMAL sum or MIN/MAX (they check each
+// row's value against int64 first), and compact groups whose key or MIN/MAX column holds values that are not
+// plain integers or strings (the row path leaves the compact representation at such a row, so the rows do).
 
 // groupAggColumnBatches counts the columnar batches one-phase group aggregates took without converting them
 // (tests check the path).
@@ -32,13 +32,17 @@ var groupAggColumnBatches atomic.Int64
 // GroupAggColumnBatches is the number of columnar batches one-phase group aggregates have taken as columns.
 func GroupAggColumnBatches() int64 { return groupAggColumnBatches.Load() }
 
-// AcceptsColumns: a streaming aggregate of in-memory state takes columnar batches.
-func (g *groupAgg) AcceptsColumns() bool { return !g.cfg.Batch && g.cfg.Store == nil }
+// AcceptsColumns: a batch aggregate (groupagg_batch.go) and a streaming aggregate of in-memory state take
+// columnar batches.
+func (g *groupAgg) AcceptsColumns() bool { return g.cfg.Batch || g.cfg.Store == nil }
 
 // PushColumns aggregates the selected rows of b.
 func (g *groupAgg) PushColumns(b *vec.Batch) error {
 	if err := g.checkColumns(b, "group aggregate"); err != nil {
 		return err
+	}
+	if g.cfg.Batch {
+		return g.pushBatchColumns(b)
 	}
 	if !g.AcceptsColumns() || g.compact != nil && !g.compactColumnsOK(b) {
 		return g.pushRowsOf(b)
