@@ -192,6 +192,7 @@ type floorSource struct {
 	saved []int64        // per key group, recorded by a checkpoint taken under floors (nil: none)
 	// per old subtask its union watermarks (readMetas; nil: none), when taken at another parallelism
 	unions [][][]int64
+	own    bool // taken at this number of subtasks: each subtask has its own operator-wide entry
 }
 
 // firedOfMeta reads the fired watermark of a floorable operator's operator-wide entry (appendMeta, then the
