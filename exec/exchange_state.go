@@ -72,12 +72,14 @@ func (e *exchangeState) RestoreState(r state.Reader) error {
 			break
 		}
 	}
-	if len(unions) == len(e.ops) {
+	if len(unions) == len(e.ops) && e.x.sameHeaderSenders(chans) {
 		if err := e.x.restoreUnions(unions); err != nil {
 			return err
 		}
 	} else {
-		fs.unions = unions // taken at another parallelism
+		// taken at another parallelism, or with other senders (the same subtasks, each with its own
+		// operator-wide entry when metas holds them: exchange_unaligned_rescale_late.go)
+		fs.unions, fs.own = unions, metas != nil
 	}
 	if err := restoreSubtasksMetas(e.ops, func(key []byte) int {
 		return Subtask(state.KeyGroup(key, e.x.maxPar), e.x.maxPar, len(e.ops))

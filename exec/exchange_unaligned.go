@@ -257,12 +257,15 @@ func (x *Exchange) restoreChannels(chans []stateEntry, fs *floorSource) error {
 		}
 		x.subs[k].restored = append(x.subs[k].restored, items...)
 	}
-	if rescaled && wms && nums[0] != 1 {
-		// the old subtasks fired up to different watermarks (one old subtask: every new one has its entry)
+	if rescaled && wms && nums[0] != 1 && !x.forwardsOnly() {
+		// the old subtasks fired up to different watermarks (one old subtask: every new one has its entry;
+		// an operator that only forwards watermarks fires nothing)
 		if nums[0] == uint64(len(x.subs)) {
-			return rescaledWatermarkRefused(nums, x) // the senders changed: the unions do not fit
-		}
-		if err := x.floorsAtRescale(nums, fs); err != nil {
+			// the senders changed only: every subtask has its key groups and operator-wide entry
+			if err := x.sendersChanged(nums, fs); err != nil { // exchange_unaligned_rescale_late.go
+				return err
+			}
+		} else if err := x.floorsAtRescale(nums, fs); err != nil {
 			return err
 		}
 	}

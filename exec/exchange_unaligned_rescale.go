@@ -74,6 +74,31 @@ func (x *Exchange) RestoredInFlight() (rows, takenAt int) {
 	return rows, takenAt
 }
 
+// wmForwarder is an operator that only forwards watermarks (a GROUP BY: no event-time state, no row late):
+// whatever watermark it resumes from, its output is the same, so channel state with watermarks restores into
+// it at another parallelism without floors. The watermark it forwards comes from its union, which starts
+// empty there: it passes on only the watermarks replayed behind the rows of the channel state
+// (replayWatermarks: per channel the one every old subtask would have reached, which the uninterrupted job
+// forwarded once its subtasks processed their channel state) or, with other senders, the restored sources'
+// ones, so it is never ahead of the uninterrupted job's, and no row of the channel state comes after it.
+type wmForwarder interface {
+	forwardsWatermarks()
+}
+
+func (g *groupAgg) forwardsWatermarks()           {}
+func (m *miniBatchGroupAgg) forwardsWatermarks()  {}
+func (c *combiningMiniBatch) forwardsWatermarks() {}
+
+// forwardsOnly reports whether every subtask's operator only forwards watermarks (wmForwarder).
+func (x *Exchange) forwardsOnly() bool {
+	for _, s := range x.subs {
+		if _, ok := StateOf(s.op).(wmForwarder); !ok {
+			return false
+		}
+	}
+	return len(x.subs) > 0
+}
+
 // rescaledWatermarkRefused is the error of a restore at another parallelism of channel state holding
 // watermarks (nums: the checkpoint's header, keyed subtasks first).
 func rescaledWatermarkRefused(nums []uint64, x *Exchange) error {

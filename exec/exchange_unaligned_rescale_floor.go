@@ -31,7 +31,8 @@ import (
 // that did not, so a new subtask resumed from a lower watermark would fire a key group's window again: while
 // floors are on, their output drops the rows of a window at or behind its key group's floor (outFloorer;
 // the exchange's key must be in their group key). Others (OVER, MATCH_RECOGNIZE, interval and temporal
-// joins, GROUP BY...; exchanges with a side that deals rows) keep the refusal (rescaledWatermarkRefused).
+// joins...; exchanges with a side that deals rows) keep the refusal (rescaledWatermarkRefused); a GROUP BY
+// needs no floors (wmForwarder, exchange_unaligned_rescale.go).
 
 // floorable is an operator that resumes from per-key-group fired watermarks.
 type floorable interface {
@@ -192,6 +193,7 @@ type floorSource struct {
 	saved []int64        // per key group, recorded by a checkpoint taken under floors (nil: none)
 	// per old subtask its union watermarks (readMetas; nil: none), when taken at another parallelism
 	unions [][][]int64
+	own    bool // taken at this number of subtasks: each subtask has its own operator-wide entry
 }
 
 // firedOfMeta reads the fired watermark of a floorable operator's operator-wide entry (appendMeta, then the

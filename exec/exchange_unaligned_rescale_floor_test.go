@@ -49,9 +49,10 @@ type floorRun struct {
 	snds     []*ExchangeSender // per side (a join's two get the same rows)
 	others   []*ExchangeSender // the other senders of every side (watermarks and ends only)
 	mu       sync.Mutex
-	out      []string // the output rows' values
-	blockers []*xGate // per subtask (with a slow one)
-	width    int64    // of a row's window
+	out      []string   // the output rows' values
+	logs     [][]string // per subtask its output in order: rows' values and "wm=" watermarks
+	blockers []*xGate   // per subtask (with a slow one)
+	width    int64      // of a row's window
 	done     chan error
 	cancel   context.CancelFunc
 }
@@ -64,7 +65,7 @@ func (r *floorRun) rows() []string {
 
 // newFloorRun runs n subtasks of kind ("window": per-window aggregate, "slice": TUMBLE slices, "session":
 // session aggregate over assigned sessions, "hop" and "cumulate": their slices (rows of 10 s slices),
-// "group": a GROUP BY, "rank": window Top-1 by amount with RANK (every row ties),
+// "group": a GROUP BY user, "sort": a temporal sort by window_end (no floors), "rank": window Top-1 by amount with RANK (every row ties),
 // "join": window join of two sides by user and window); subtask block (-1: none) is slow.
 func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 	t.Helper()
@@ -82,8 +83,9 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 		r.width = 4_000 // rows 10 s apart are separate sessions
 	}
 	outs := make([]changelog.Output, n)
+	r.logs = make([][]string, n)
 	for i := range outs {
-		outs[i] = NewCollect(func(row changelog.Row) error {
+		outs[i] = &wmLog{Output: NewCollect(func(row changelog.Row) error {
 			var b strings.Builder
 			for j, v := range row.Vals {
 				if j > 0 {
@@ -93,9 +95,10 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 			}
 			r.mu.Lock()
 			r.out = append(r.out, b.String())
+			r.logs[i] = append(r.logs[i], b.String())
 			r.mu.Unlock()
 			return nil
-		})
+		}), r: r, i: i}
 	}
 	sd := ExchangeSide{Keys: []int{0}, KeyTypes: []types.Type{bigint}, Senders: senders}
 	sides := []ExchangeSide{sd}
@@ -125,7 +128,11 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 		case "cumulate":
 			op, err = NewSliceWindowAgg(cfg, WindowSpec{Kind: Cumulate, Size: 20_000, Slide: 5_000}, 0, 1, out)
 		case "group":
+			// by the exchange's key (as the engine's GROUP BY: its state is routed by its group key)
+			cfg.Keys, cfg.KeyTypes = []int{0}, []types.Type{bigint}
 			op, err = NewGroupAgg(cfg, out)
+		case "sort":
+			op = NewTemporalSort([]SortKey{{Col: 3}}, out)
 		case "session":
 			op, err = NewSessionWindowAgg(cfg, WindowSpec{Kind: Session, Size: 4_000}, 0, 1, out)
 		}
@@ -159,6 +166,27 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 	}
 	r.x, r.snd = x, r.snds[0]
 	return r
+}
+
+// wmLog logs the watermarks of subtask i's output into r.logs.
+type wmLog struct {
+	changelog.Output
+	r *floorRun
+	i int
+}
+
+func (l *wmLog) Watermark(wm int64) error {
+	l.r.mu.Lock()
+	l.r.logs[l.i] = append(l.r.logs[l.i], fmt.Sprintf("wm=%d", wm))
+	l.r.mu.Unlock()
+	return l.Output.Watermark(wm)
+}
+
+// log returns subtask i's output log.
+func (r *floorRun) log(i int) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.logs[i])
 }
 
 // unblock lets the blocked subtasks go on.
@@ -383,17 +411,17 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 	return w, got, want, wantLate, after
 }
 
-// TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (a GROUP BY: its
+// TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (a temporal sort: its
 // state is not by window) keeps the refusal of channel state with watermarks at another parallelism, naming
 // the parallelism to restore at; at the same one it restores.
 func TestUnalignedRescaleFloorsRefused(t *testing.T) {
-	w, _, _, _, _ := cutWithWatermarks(t, "group", 2, 1)
-	err := StateOf(newFloorRun(t, "group", 1, -1).x.State()).RestoreState(entriesReader(w.es))
+	w, _, _, _, _ := cutWithWatermarks(t, "sort", 2, 1)
+	err := StateOf(newFloorRun(t, "sort", 1, -1).x.State()).RestoreState(entriesReader(w.es))
 	if err == nil || !strings.Contains(err.Error(), "holds watermarks in flight to its 2 keyed subtasks") || !strings.Contains(err.Error(), "restores only at that parallelism (here 1): restore it at 2") {
-		t.Fatalf("group restored at 1: %v", err)
+		t.Fatalf("sort restored at 1: %v", err)
 	}
-	if err := StateOf(newFloorRun(t, "group", 2, -1).x.State()).RestoreState(entriesReader(w.es)); err != nil {
-		t.Fatalf("group restored at 2: %v", err)
+	if err := StateOf(newFloorRun(t, "sort", 2, -1).x.State()).RestoreState(entriesReader(w.es)); err != nil {
+		t.Fatalf("sort restored at 2: %v", err)
 	}
 }
 

@@ -1,6 +1,11 @@
 package exec
 
-import "github.com/sluicesql/sluice/changelog"
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/sluicesql/sluice/changelog"
+)
 
 // Channel state with watermarks restored at another number of senders (the source subtasks feeding the
 // exchange changed in number): a channel before is not one after, so the watermarks in flight are not
@@ -106,4 +111,59 @@ func (f *xFloors) floored() bool {
 		return f.hasAfter
 	}
 	return f.hasKG
+}
+
+// Channel state with watermarks restored at the same number of keyed subtasks but another number of senders:
+// every subtask owns the key groups it had and gets its own operator-wide entry (exchange_unaligned_meta.go),
+// so it resumes from the watermark it had fired up to and needs no floors for the rows of its channel state;
+// the union watermarks do not fit the new channels (they are not restored), and the watermarks in flight are
+// not replayed, so the rows after the channel state keep the late floors above (lateFloors), as at another
+// number of subtasks. Operators that cannot take those refuse, naming the senders to restore with.
+
+// sendersChanged checks that operators can take such a restore (fs: the old subtasks' entries and unions).
+func (x *Exchange) sendersChanged(nums []uint64, fs *floorSource) error {
+	if fs == nil || !fs.own || len(fs.unions) != int(nums[0]) || !x.keyedSides() {
+		return sendersWatermarkRefused(nums, x)
+	}
+	for _, s := range x.subs {
+		if op, ok := StateOf(s.op).(floorable); !ok || !op.canFloor() {
+			return sendersWatermarkRefused(nums, x)
+		}
+	}
+	return nil
+}
+
+// sendersWatermarkRefused is the error of a restore with other senders of channel state holding watermarks
+// (nums: the checkpoint's header, keyed subtasks first, then the number of sides and every side's senders).
+func sendersWatermarkRefused(nums []uint64, x *Exchange) error {
+	old, now := "", ""
+	for i, sd := range x.sides {
+		if i > 0 {
+			old, now = old+", ", now+", "
+		}
+		old += fmt.Sprint(nums[2+i])
+		now += fmt.Sprint(sd.Senders)
+	}
+	return fmt.Errorf("this unaligned checkpoint ('execution.checkpointing.unaligned.enabled') holds watermarks in flight to its %d keyed subtasks from %s source subtasks, which took their barriers at different event times; this operator restores it only from as many source subtasks (here %s): restore it with its sources at the parallelism they had, take a savepoint there (savepoints are always aligned) and restore that one",
+		nums[0], old, now)
+}
+
+// sameHeaderSenders reports whether the header of channel state chans names the sides' numbers of senders
+// (true when it does not decode: restoreChannels reports it).
+func (x *Exchange) sameHeaderSenders(chans []stateEntry) bool {
+	if len(chans) == 0 || len(chans[0].key) != 1 || chans[0].key[0] != 0 || len(chans[0].value) == 0 {
+		return true
+	}
+	var nums []uint64
+	for hdr := chans[0].value[1:]; len(hdr) > 0; {
+		v, k := binary.Uvarint(hdr)
+		if k <= 0 {
+			return true
+		}
+		nums, hdr = append(nums, v), hdr[k:]
+	}
+	if len(nums) != 2+len(x.sides) {
+		return true
+	}
+	return sameSenders(nums[2:], x.sides)
 }
