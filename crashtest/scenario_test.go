@@ -47,6 +47,9 @@ type scenario struct {
 	// flush, when set, runs once the feeder stopped, before the last run (runSlowSink): e.g. it produces
 	// records that move the watermark past every order fed
 	flush func(t *testing.T, addr string)
+	// settle kills every run of runSlowSink after a checkpoint of its own (0 to 2 s later), not only every
+	// other one
+	settle bool
 }
 
 type expect struct {
