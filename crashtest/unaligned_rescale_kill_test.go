@@ -91,21 +91,23 @@ END;`,
 		},
 	}
 	t.Parallel()
-	more := func(outs []string) bool { return redistributedOf(outs, "WindowAggregate") == 0 }
+	more := func(outs []string) bool {
+		return redistributedOf(outs, "WindowAggregate")+redistributedOf(outs, "GroupAggregate") == 0
+	}
 	outs := wins.runSlowSink(t, 185, 100*time.Millisecond, more, &totals)
 	refused := 0
 	for _, out := range outs {
 		refused += strings.Count(out, p1Refusal)
 	}
 	w, g := redistributedOf(outs, "WindowAggregate"), redistributedOf(outs, "GroupAggregate")
-	// The GROUP BY's exchange gets fewer items than the window's (no watermarks): its subtasks keep up more
-	// often and its checkpoints hold in-flight rows in some runs only (TestUnalignedKillRescale requires
-	// them); a restore at parallelism 1 is refused only when the checkpoint holds channel state, and one
-	// that holds none restores at parallelism 1. Both are logged, not required.
+	// Which exchange's subtasks are behind at the checkpoints that the runs restore is chance on a loaded
+	// machine (each one had none in 24 kills, once in a few runs), so either counts; a restore at
+	// parallelism 1 is refused only when the checkpoint holds channel state (one that holds none restores
+	// at parallelism 1): logged, not required.
 	t.Logf("in-flight rows restored at another parallelism: %d of the window aggregate, %d of the GROUP BY; %d restores at parallelism 1 refused",
 		w, g, refused)
-	if w == 0 && !*noRestore {
-		t.Fatalf("no run restored in-flight rows of the window aggregate taken at another parallelism: the scenario did not test their redistribution\nlast client output:\n%s",
+	if w+g == 0 && !*noRestore {
+		t.Fatalf("no run restored in-flight rows taken at another parallelism: the scenario did not test their redistribution\nlast client output:\n%s",
 			indent(outs[len(outs)-1]))
 	}
 }
