@@ -259,6 +259,7 @@ type restarts struct {
 	dir, addr, ckpts string
 	body             []string
 	parallelism      []int
+	env              []string // added to the runs' environment (test hooks)
 	runs, restored   int
 }
 
@@ -273,7 +274,7 @@ func (r *restarts) start() *proctest.Client {
 		parts = append([]string{fmt.Sprintf(`SET 'parallelism.default' = '%d';`, r.parallelism[r.runs%len(r.parallelism)])}, parts...)
 	}
 	r.runs++
-	return proctest.Start(r.t, clientBin, r.dir, script(r.addr, parts...))
+	return proctest.StartEnv(r.t, clientBin, r.dir, script(r.addr, parts...), r.env...)
 }
 
 // kill starts *kills runs one after the other and SIGKILLs each after a random delay in [lo, hi) (every

@@ -39,6 +39,17 @@ type scenario struct {
 	// also, when set, accepts values of expected rows other than want's (where the input leaves a row's
 	// value open): also(row, value) reports whether value is one.
 	also func(key, val string) bool
+	// refusal, when set, is the text of an error a run may end with right after its start (runSlowSink: a
+	// restore that the job refuses on purpose); the next run restores the same checkpoint.
+	refusal string
+	// env is added to the environment of every run (internal test hooks, e.g. SLUICE_TEST_KEYED_DELAY)
+	env []string
+	// flush, when set, runs once the feeder stopped, before the last run (runSlowSink): e.g. it produces
+	// records that move the watermark past every order fed
+	flush func(t *testing.T, addr string)
+	// settle kills every run of runSlowSink after a checkpoint of its own (0 to 2 s later), not only every
+	// other one
+	settle bool
 }
 
 type expect struct {

@@ -318,6 +318,9 @@ func (x *Exchange) handle(s *xSub, it xItem) (err error) {
 			err = fmt.Errorf("internal error: %v", r)
 		}
 	}()
+	if keyedDelay > 0 {
+		delayKeyed(it.kind) // exchange_test_hook.go
+	}
 	if s.floors != nil {
 		if done, err := x.handleFloored(s, it); done || err != nil { // exchange_unaligned_rescale_floor.go
 			return err

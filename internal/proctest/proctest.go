@@ -45,12 +45,21 @@ const raceReport = "WARNING: DATA RACE"
 // process reported a data race (a binary built with -race).
 func Start(t testing.TB, bin, dir, script string) *Client {
 	t.Helper()
+	return StartEnv(t, bin, dir, script)
+}
+
+// StartEnv is Start with env ("NAME=value") added to the process's environment (the test process's).
+func StartEnv(t testing.TB, bin, dir, script string, env ...string) *Client {
+	t.Helper()
 	f := filepath.Join(dir, fmt.Sprintf("script-%d.sql", time.Now().UnixNano()))
 	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c := &Client{done: make(chan struct{})}
 	c.cmd = exec.Command(bin, "-f", f)
+	if len(env) > 0 {
+		c.cmd.Env = append(os.Environ(), env...)
+	}
 	c.cmd.Stdout, c.cmd.Stderr = (*writer)(c), (*writer)(c)
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
