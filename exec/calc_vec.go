@@ -152,6 +152,8 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compilePatternDyn(name, args)
 	case "REGEXP":
 		return c.compilePatternDyn(name, args)
+	case "REGEXP_REPLACE":
+		return c.compileRegexpReplace(args)
 	case "COALESCE", "IFNULL", "IF", "NULLIF":
 		return c.compileCond(x, name, args)
 	case "REPLACE", "CONCAT_WS":
