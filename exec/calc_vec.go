@@ -33,6 +33,11 @@ type vcompiler struct {
 	compiling   string            // the key whose own kernel is being compiled
 	run         *uint64           // the Calc's run counter
 	memoKernels int               // shared kernels compiled (for tests)
+
+	// pinX compiles into pinK while set: an operand read by several kernels that are compiled from
+	// expressions (the equalities of IN, calc_vec_inlist.go) evaluated once.
+	pinX expr.Expr
+	pinK vexpr
 }
 
 func (c *vcompiler) use(i int, t types.Type) {
@@ -79,6 +84,9 @@ func intWidth(k types.Kind) uint {
 
 // compile returns the kernel of x, or nil when x (or a part of it) has no vector form.
 func (c *vcompiler) compile(x expr.Expr) vexpr {
+	if c.pinX != nil && x == c.pinX {
+		return c.pinK
+	}
 	if k, ok := c.memoized(x); ok {
 		return k
 	}
@@ -144,6 +152,8 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 		return c.compilePatternDyn(name, args)
 	case "REGEXP":
 		return c.compilePatternDyn(name, args)
+	case "REGEXP_REPLACE":
+		return c.compileRegexpReplace(args)
 	case "COALESCE", "IFNULL", "IF", "NULLIF":
 		return c.compileCond(x, name, args)
 	case "REPLACE", "CONCAT_WS":

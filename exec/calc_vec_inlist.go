@@ -11,10 +11,20 @@ import (
 // compileInList compiles x [NOT] IN (list) over a list that is not constant (expr.InListParts) as the
 // three-valued OR of x = element, each equality compiled as the comparison kernels compile = (numerics
 // compared by value as the row path's IN: in DOUBLE when a float is involved, exactly otherwise); NOT IN
-// negates it. The row path stops at the first element equal to x, so an element it never evaluates may
-// fail: the kernels evaluate every element, and an element that fails bails the batch to the row path.
+// negates it. As the row path, x is evaluated once, the rows where it is NULL are NULL without evaluating
+// any element, and element k is evaluated only on the rows no earlier element equals x (the lazy OR,
+// calc_vec_logic.go): an element that would fail on rows the row path never evaluates it on does not make
+// the batch bail.
 func (c *vcompiler) compileInList(x expr.Expr, list []expr.Expr, not bool) vexpr {
-	k := &vlogic{}
+	kx := c.compile(x)
+	if kx == nil {
+		return nil
+	}
+	kx = c.once(kx)
+	outerX, outerK := c.pinX, c.pinK
+	c.pinX, c.pinK = x, kx
+	defer func() { c.pinX, c.pinK = outerX, outerK }()
+	k := &vlogic{nullGuard: kx}
 	for _, y := range list {
 		eq := c.compileCompare("=", x, y)
 		if eq == nil {

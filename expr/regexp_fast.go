@@ -47,6 +47,26 @@ func (r *Regexp) Match(s string) bool {
 	return r.Regexp.MatchString(s)
 }
 
+// AppendReplaceAllLiteral appends regexp's ReplaceAllLiteralString(s, repl) to dst. The hand matcher's
+// matches are never empty (its literal is not), so each search resumes at the end of the last match, as
+// regexp's.
+func (r *Regexp) AppendReplaceAllLiteral(dst []byte, s, repl string) []byte {
+	if r.fast == nil {
+		return append(dst, r.Regexp.ReplaceAllLiteralString(s, repl)...)
+	}
+	pos := 0
+	for pos <= len(s) {
+		p, _, e, ok := r.fast.findFrom(s, pos)
+		if !ok {
+			break
+		}
+		dst = append(dst, s[pos:p]...)
+		dst = append(dst, repl...)
+		pos = e
+	}
+	return append(dst, s[pos:]...)
+}
+
 // fastRegexp is the shape [prefix] literal run [$]: prefix is an alternation of literals, ^ and the empty
 // string (optionally a group), tried in order; literal a non-empty string; run a greedy X* or X+ (optionally a
 // group) of a class X whose non-ASCII part is all or nothing, so that it is decided byte by byte.
@@ -251,9 +271,13 @@ func (f *fastRegexp) match(s string, dst []int) []int {
 
 // find finds the leftmost-first match: the first start position p at which some alternative matches, and
 // there the first alternative a in pattern order; e is the end of the match (and of the run).
-func (f *fastRegexp) find(s string) (p, a, e int, ok bool) {
+func (f *fastRegexp) find(s string) (p, a, e int, ok bool) { return f.findFrom(s, 0) }
+
+// findFrom is find for the matches starting at from or later (^ still anchors at 0 and $ at len(s), as
+// regexp's ReplaceAll searches on).
+func (f *fastRegexp) findFrom(s string, from int) (p, a, e int, ok bool) {
 	n := len(s)
-	for ; p <= n; p++ {
+	for p = from; p <= n; p++ {
 		// The literal must start within [p+minA, p+maxA]: jump to the first start that can have it.
 		from := p + f.minA
 		if from > n {
