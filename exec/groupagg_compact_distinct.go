@@ -46,6 +46,7 @@ type compactExtra struct {
 	nstr    int
 	strs    [][]string
 	dkey    []byte
+	blk     compactBlock // pushCompactBlocks' scratch (groupagg_compact_block.go)
 }
 
 // compactExtraSpecsFit reports whether every call of g fits compact slots once DISTINCT COUNTs of one
@@ -303,15 +304,7 @@ func (g *groupAgg) compactAccumulateColumnsExtra(i int32, s []int64, r int, sign
 		x.dkey = types.AppendKey(x.dkey[:0], keyValue(col, r), g.specs[calls[0]].argType)
 		c.changeFamily(i, f, bits, sign, s)
 	}
-	for _, j := range x.strCall {
-		cc := &g.cols[j]
-		if cc.filter != nil && !colTrue(cc.filter, r) {
-			continue
-		}
-		if col := cc.args[0]; !col.Nulls.Get(r) {
-			c.putStr(i, j, s, col.Str(r)) // compactArgColsFit: a Bytes column of strings
-		}
-	}
+	g.compactStrColumns(i, s, r)
 }
 
 // plainStr reports whether v is a string value with nothing but its text.
