@@ -60,6 +60,8 @@ type compactGroups struct {
 	wsink uint64
 	// warmSlots: the index size from which lookups read ahead (compactWarmSlots; tests and benchmarks change it)
 	warmSlots int
+	// blockGroups: the groups from which columnar pushes go by blocks (compactBlockGroups; tests change it)
+	blockGroups int
 	// x: the DISTINCT sets and MIN/MAX strings of the groups (groupagg_compact_distinct.go); nil without
 	x *compactExtra
 }
@@ -106,7 +108,7 @@ func compactSpecsFit(g *groupAgg) bool {
 }
 
 func newCompactGroups(g *groupAgg) *compactGroups {
-	c := &compactGroups{stride: 1, old: make([]types.Value, g.width), null1: -1, warmSlots: compactWarmSlots}
+	c := &compactGroups{stride: 1, old: make([]types.Value, g.width), null1: -1, warmSlots: compactWarmSlots, blockGroups: compactBlockGroups}
 	if k := g.keyTypes; len(k) == 1 && k[0].Kind != types.Char && k[0].Kind != types.VarChar {
 		c.one, c.idx1 = true, map[uint64]int32{}
 	} else {

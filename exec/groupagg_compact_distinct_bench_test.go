@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -13,7 +14,7 @@ import (
 
 // BenchmarkQ16ShapeGroups: q16's aggregate (string key, string MAX, COUNT(*) with 3 FILTERs, COUNT(DISTINCT)
 // of two columns with 3 FILTERs each) over 10,000 groups fed columnar batches, with compact groups and with
-// the map of *group. ns/op is per row; heapB/group is the live heap per group (sets included) after the run.
+// the map of *group (compact-rows: without the blocks of groupagg_compact_block.go). ns/op is per row; heapB/group is the live heap per group (sets included) after the run.
 // The input is 256 batches of 1024 distinct rows (~26 a group, as q16's busy groups at 1M events), repeated
 // past -benchtime 262144x.
 func BenchmarkQ16ShapeGroups(b *testing.B) {
@@ -40,7 +41,7 @@ func BenchmarkQ16ShapeGroups(b *testing.B) {
 		}
 		vec.FromRows(&batches[i], rows, in, nil)
 	}
-	for _, layout := range []string{"compact", "map"} {
+	for _, layout := range []string{"compact", "compact-rows", "map"} {
 		b.Run(layout, func(b *testing.B) {
 			runtime.GC()
 			var before runtime.MemStats
@@ -54,6 +55,8 @@ func BenchmarkQ16ShapeGroups(b *testing.B) {
 				g.compact = nil
 			} else if g.compact == nil {
 				b.Fatal("no compact groups")
+			} else if layout == "compact-rows" {
+				g.compact.blockGroups = math.MaxInt // row by row (no pushCompactBlocks)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -212,6 +212,9 @@ func (g *groupAgg) pushMapColumns(b *vec.Batch) error {
 // pushCompactColumns is pushCompact (groupagg_compact.go) over a columnar batch that compactColumnsOK took.
 func (g *groupAgg) pushCompactColumns(b *vec.Batch) error {
 	c := g.compact
+	if c.blockable() {
+		return g.pushCompactBlocks(b) // groupagg_compact_block.go
+	}
 	n := b.Len()
 	warm := c.warmable()
 	for k := 0; k < n; k++ {
