@@ -42,10 +42,10 @@ func (c *vcompiler) compileRowOperand(x expr.Expr) vexpr {
 		return c.compileRowLit(v, t)
 	}
 	if in, _, _, ok := expr.CastParts(x); ok {
-		if !sameRowValues(in.Type(), t) {
-			return nil
+		if sameRowValues(in.Type(), t) {
+			return c.compileRowOperand(in)
 		}
-		return c.compileRowOperand(in)
+		return c.compileRowCtorCast(in, t)
 	}
 	if name, args, ok := expr.CallParts(x); ok && name == "ROW" {
 		k := &vrow{}
@@ -64,6 +64,35 @@ func (c *vcompiler) compileRowOperand(x expr.Expr) vexpr {
 		return k
 	}
 	return c.compile(x) // an input column, a field of one; checked to be a Struct column when evaluated
+}
+
+// compileRowCtorCast compiles CAST(ROW(args) AS t), which the row path computes as the cast of each member
+// (types.Cast of a ROW), as the ROW of the members' casts: a member whose value the cast keeps as it is
+// (sameRowValues), or an integer cast to FLOAT/DOUBLE or DECIMAL (compileCast; a value that does not fit
+// the DECIMAL bails). nil for other operands and casts.
+func (c *vcompiler) compileRowCtorCast(in expr.Expr, t types.Type) vexpr {
+	name, args, ok := expr.CallParts(in)
+	if !ok || name != "ROW" || len(args) != len(t.Fields) {
+		return nil
+	}
+	k := &vrow{}
+	for i, a := range args {
+		from, to := a.Type(), t.Fields[i].Type
+		var ka vexpr
+		switch {
+		case sameRowValues(from, to) && from.Kind == types.Row:
+			ka = c.compileRowOperand(a)
+		case sameRowValues(from, to):
+			ka = c.compile(a)
+		case from.IsIntegral() && (isFloat(to) || to.Kind == types.Decimal):
+			ka = c.compileCast(a, to)
+		}
+		if ka == nil {
+			return nil
+		}
+		k.fields = append(k.fields, ka)
+	}
+	return k
 }
 
 // compileRowLit compiles a constant ROW value of type t (NULL included) as a Struct column of literals.

@@ -54,6 +54,8 @@ func rowKernelExprs(t *testing.T) (map[string]expr.Expr, []string) {
 			e.call("ROW", field(r2, "x"), e.call("ROW", field(r2, "y"), field(r2, "z")))),
 		"eq-widen": e.call("=", e.call("ROW", field(r1, "x"), field(r1, "y")),
 			e.call("ROW", bigint(field(r2, "x")), field(r2, "y"))),
+		"eq-to-double": e.call("=", e.call("ROW", field(r1, "x"), field(r1, "y")), e.call("ROW", field(r2, "z"), field(r2, "y"))),
+		"eq-to-dec":    e.call("=", e.call("ROW", field(r1, "x")), e.call("ROW", field(s1, "d"))),
 		"in-const": in(ctor(r1), false, e.call("ROW", i32(0), strLit("a")), e.call("ROW", i32(1), strLit("")),
 			e.call("ROW", i32(2), expr.Literal(types.NullValue, types.StringType()))),
 		"notin-const": in(ctor(r1), true, e.call("ROW", i32(0), strLit("ab")), e.call("ROW", i32(2), strLit("b"))),
