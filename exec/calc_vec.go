@@ -126,6 +126,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if k := c.compileInKeyed(x); k != nil {
 		return k
 	}
+	if k, ok := c.compileInRow(x); ok {
+		return k
+	}
 	if operand, list, not, ok := expr.InListParts(x); ok {
 		return c.compileInList(operand, list, not)
 	}
@@ -245,6 +248,9 @@ func (c *vcompiler) operands(a, b expr.Expr, commutes bool) (ka, kb vexpr, ok bo
 
 func (c *vcompiler) compileCompare(op string, a, b expr.Expr) vexpr {
 	ta, tb := a.Type(), b.Type()
+	if ta.Kind == types.Row || tb.Kind == types.Row {
+		return c.compileRowCompare(op, a, b)
+	}
 	var kind cmpKind
 	if ta.Kind == types.Decimal && tb.Kind == types.Decimal && (isWideDec(ta) || isWideDec(tb)) {
 		ka, kb := c.compile(a), c.compile(b)
