@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -18,6 +19,10 @@ import (
 // and the abort waited until the brokers answered (the member's client has no delivery timeout), and the
 // cancel or failure with them.
 //
+// The session's close at the run's end (it leaves the group) waits for the brokers at most the grace too:
+// behind a request the brokers hold (a commit), it waited for the client's request timeout; the close goes
+// on in the background.
+//
 // What an interrupted transaction leaves is never visible: the member commits a transaction only when
 // every record of it was delivered and its commit succeeded, and a commit interrupted after it was sent
 // either completed on the brokers (the offsets of its rows with it: nothing is read again) or did not. An
@@ -31,4 +36,21 @@ func (m *member) abort(ctx context.Context) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), kafka.InterruptGrace)
 	defer cancel()
 	_, _ = m.sess.End(actx, kgo.TryAbort)
+}
+
+// closeSession closes the member's session at the end of its run (the job was cancelled or the member
+// failed), waiting for the close at most the interrupt grace (the close goes on in the background).
+func (m *member) closeSession() {
+	sess := m.sess
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sess.Close()
+	}()
+	t := time.NewTimer(kafka.InterruptGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// silentMemberBroker is scaleOutTestBroker whose transactional Produce requests (a member's) get no answer
-// once stall is called, until release; held counts the requests held so far. The test's own producer is not
-// transactional and is answered.
-func silentMemberBroker(t *testing.T) (addr string, stall func(), held *atomic.Int32, release func()) {
+// silentMemberBroker is scaleOutTestBroker that does not answer, once stall is called and until release,
+// transactional Produce requests (a member's; the test's own producer is not transactional) or, with
+// commits, EndTxn requests that commit; held counts the requests held so far.
+func silentMemberBroker(t *testing.T, commits bool) (addr string, stall func(), held *atomic.Int32, release func()) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(8),
 		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(8, "orders"))
@@ -28,9 +28,13 @@ func silentMemberBroker(t *testing.T) (addr string, stall func(), held *atomic.I
 	held = new(atomic.Int32)
 	var stalling, released atomic.Bool
 	ch := make(chan struct{})
-	c.ControlKey(int16(kmsg.Produce), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+	key, silent := kmsg.Produce, func(kr kmsg.Request) bool { return kr.(*kmsg.ProduceRequest).TransactionID != nil }
+	if commits {
+		key, silent = kmsg.EndTxn, func(kr kmsg.Request) bool { return kr.(*kmsg.EndTxnRequest).Commit }
+	}
+	c.ControlKey(int16(key), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		if stalling.Load() && !released.Load() && kr.(*kmsg.ProduceRequest).TransactionID != nil {
+		if stalling.Load() && !released.Load() && silent(kr) {
 			held.Add(1)
 			c.SleepControl(func() { <-ch })
 		}
@@ -56,7 +60,7 @@ func silentMemberBroker(t *testing.T) (addr string, stall func(), held *atomic.I
 func TestScaleOutMemberInterrupted(t *testing.T) {
 	for _, how := range []string{"cancel", "failure"} {
 		t.Run(how, func(t *testing.T) {
-			addr, stall, held, release := silentMemberBroker(t)
+			addr, stall, held, release := silentMemberBroker(t, false)
 			const users, first, more = 50, 300, 60000
 			produceOrders(t, addr, 0, first, users)
 			script := scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`, scaleOutTotalsDDL,
@@ -138,5 +142,54 @@ func TestScaleOutMemberInterrupted(t *testing.T) {
 				t.Fatalf("after the restart: got %v\n%s", got, out2)
 			}
 		})
+	}
+}
+
+// TestScaleOutMemberCancelDuringCommit: a scale-out member commits its first orders, then the broker stops
+// answering its commits (EndTxn) while more orders come. A cancel ends the member CANCELLED at once (the
+// commit waits under the member's run). The commit held by the broker may still complete once it answers
+// (with the source offsets of its rows) or not (its rows are read again): a member started afterwards gets
+// the totals exact either way.
+func TestScaleOutMemberCancelDuringCommit(t *testing.T) {
+	addr, stall, held, release := silentMemberBroker(t, true)
+	const users, first, more = 50, 300, 500
+	produceOrders(t, addr, 0, first, users)
+	script := scaleOutTestScript(addr, scaleOutTotalsDDL,
+		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)
+	job, out := startTestMember(t, script)
+	var got map[int64]testTotal
+	if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
+		t.Fatalf("got %v\n%s", got, out)
+	}
+	stall()
+	produceOrders(t, addr, first, more, users)
+	for waited := time.Now(); held.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(waited) > 30*time.Second {
+			t.Fatalf("no commit of the member reached the broker (job %s)\n%s", job.Status(), out)
+		}
+	}
+	start := time.Now()
+	go job.Cancel()
+	select {
+	case <-job.done:
+	case <-time.After(30 * time.Second):
+		release()
+		t.Fatalf("the cancel did not end the member within 30 s with the broker silent (status %s)\n%s", job.Status(), out)
+	}
+	took := time.Since(start)
+	t.Logf("the cancel took %s (loaded machine)", took.Round(time.Millisecond))
+	if took > 8500*time.Millisecond { // the grace (5 s); the session's close waited 10 s behind the held commit before
+		t.Fatalf("the cancel took %s with the broker silent\n%s", took, out)
+	}
+	if st := job.Status(); st != JobCancelled {
+		t.Fatalf("job %s (%v), want CANCELLED\n%s", st, job.Err(), out)
+	}
+	release()
+	_, out2 := startTestMember(t, script)
+	if !waitUntil(60*time.Second, func() bool {
+		got = readTotals(t, addr)
+		return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users))
+	}) {
+		t.Fatalf("after the restart: got %v\n%s", got, out2)
 	}
 }

@@ -371,7 +371,7 @@ func (m *member) onAssigned(_ context.Context, _ *kgo.Client, parts map[string][
 // run is the member's loop; it returns when ctx is cancelled (nil) or the job fails.
 func (m *member) run(ctx context.Context) error {
 	defer m.base.Close()
-	defer func() { m.sess.Close() }() // the session of the last restart
+	defer func() { m.closeSession() }() // the session of the last restart
 	if m.stateless() {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no repartition or changelog topic; its plan is recorded in '%s').\n",
 			m.s.name, m.plan.fp, m.s.name, m.s.name+planTopicSuffix)
