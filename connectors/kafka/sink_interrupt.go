@@ -49,8 +49,8 @@ import (
 // interruptGrace is how long a sink of a cancelled or failed job still waits for the brokers.
 const interruptGrace = 5 * time.Second
 
-// InterruptGrace is interruptGrace for the engine: a failed scale-out member's abort waits as long
-// (engine/scaleout_cancel.go).
+// InterruptGrace is interruptGrace for the engine: a failed scale-out member's abort, and a cancelled or
+// failed member's session close, wait as long (engine/scaleout_cancel.go).
 const InterruptGrace = interruptGrace
 
 // Interrupt (engine: the job is cancelled, stopped or failed) bounds the sink's waits on the brokers by
