@@ -83,6 +83,13 @@ type member struct {
 	revoked  bool               // a rebalance took partitions away: hold or drop the state (guarded by mu)
 	assigned map[string][]int32 // the group's latest assignment to this member, not yet seen by step (guarded by mu)
 
+	// runCtx is the member's run: done when the job is cancelled or stopped, or the member fails for good
+	// (run's end, the topic watcher). The member's producer waits under it: a Produce blocked on the full
+	// buffer, a transaction's flush and commit (EndTxn) end at once then, even when the brokers do not
+	// answer; the transaction stays uncommitted (scaleout_cancel.go).
+	runCtx  context.Context
+	stopRun context.CancelFunc
+
 	prodMu  sync.Mutex
 	prodErr error // the first internal record that failed (guarded by prodMu)
 	promise func(*kgo.Record, error)
@@ -104,6 +111,7 @@ type member struct {
 
 // prepare creates the internal topics (or checks those that exist) and the member's group session.
 func (m *member) prepare(ctx context.Context) error {
+	m.runCtx, m.stopRun = context.WithCancel(ctx)
 	m.byTopic = map[string][]*scaleOutBranch{}
 	for _, b := range m.plan.branches {
 		for _, t := range b.src.Topics() {
@@ -217,7 +225,7 @@ func (m *member) prepare(ctx context.Context) error {
 			}
 		}
 	}
-	if err := m.open(ctx); err != nil {
+	if err := m.open(m.runCtx); err != nil {
 		return fail(err)
 	}
 	// Stage 1: each branch's Calcs, then repartitioning (an aggregate) or the Calcs behind the union and the
@@ -259,7 +267,7 @@ func (m *member) prepare(ctx context.Context) error {
 		b.out = out
 	}
 	m.promise = m.delivered
-	m.produce = func(r *kgo.Record) { m.sess.Produce(context.Background(), r, m.promise) }
+	m.produce = func(r *kgo.Record) { m.sess.Produce(m.runCtx, r, m.promise) }
 	m.hdr = []kgo.RecordHeader{{Key: planHeader, Value: []byte(m.plan.fp)}}
 	m.parts = map[int32]*aggPart{}
 	m.jparts = map[int32]*joinPart{}
@@ -363,7 +371,7 @@ func (m *member) onAssigned(_ context.Context, _ *kgo.Client, parts map[string][
 // run is the member's loop; it returns when ctx is cancelled (nil) or the job fails.
 func (m *member) run(ctx context.Context) error {
 	defer m.base.Close()
-	defer func() { m.sess.Close() }() // the session of the last restart
+	defer func() { m.closeSession() }() // the session of the last restart
 	if m.stateless() {
 		fmt.Fprintf(m.notice, "[INFO] Scale-out job '%s' (plan %s): member of consumer group '%s', a stateless plan (no repartition or changelog topic; its plan is recorded in '%s').\n",
 			m.s.name, m.plan.fp, m.s.name, m.s.name+planTopicSuffix)
@@ -380,7 +388,7 @@ func (m *member) run(ctx context.Context) error {
 	}
 	// A watcher checks every second that the internal topics still exist: a deleted topic shows in the
 	// member's requests as errors of many kinds, or as records retried until the delivery timeout.
-	wctx, stop := context.WithCancel(ctx)
+	wctx, stop := m.runCtx, m.stopRun
 	defer stop()
 	var topicErr error
 	watched := make(chan struct{})
@@ -575,7 +583,7 @@ func (m *member) step(ctx context.Context) error {
 		m.rowsIn = 0
 		m.rowsOut.Store(0)
 		m.sink.Discard()
-		_, _ = m.sess.End(context.WithoutCancel(ctx), kgo.TryAbort)
+		m.abort(ctx)
 		return err
 	}
 	committed, err := m.sess.End(ctx, kgo.TryCommit)

@@ -49,6 +49,10 @@ import (
 // interruptGrace is how long a sink of a cancelled or failed job still waits for the brokers.
 const interruptGrace = 5 * time.Second
 
+// InterruptGrace is interruptGrace for the engine: a failed scale-out member's abort, and a cancelled or
+// failed member's session close, wait as long (engine/scaleout_cancel.go).
+const InterruptGrace = interruptGrace
+
 // Interrupt (engine: the job is cancelled, stopped or failed) bounds the sink's waits on the brokers by
 // interruptGrace from now. Safe from any goroutine, at any time, more than once.
 func (o *output) Interrupt() {

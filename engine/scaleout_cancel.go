@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connectors/kafka"
+)
+
+// A cancelled or failed scale-out member does not wait on brokers that do not answer.
+//
+// The member's producer waits under its run's context (member.runCtx), done when the job is cancelled or
+// stopped, or the member fails for good (a deleted internal topic, a failure the restart strategy does not
+// restart): a Produce blocked because the member's producer buffer is full (50000 records), the
+// transaction's flush and its commit (EndTxn) end at once then. The abort of a transaction that failed waits
+// at most the Kafka sinks' interrupt grace (connectors/kafka/sink_interrupt.go). Before, the blocked Produce
+// and the abort waited until the brokers answered (the member's client has no delivery timeout), and the
+// cancel or failure with them.
+//
+// The session's close at the run's end (it leaves the group) waits for the brokers at most the grace too:
+// behind a request the brokers hold (a commit), it waited for the client's request timeout; the close goes
+// on in the background.
+//
+// What an interrupted transaction leaves is never visible: the member commits a transaction only when
+// every record of it was delivered and its commit succeeded, and a commit interrupted after it was sent
+// either completed on the brokers (the offsets of its rows with it: nothing is read again) or did not. An
+// interrupted abort leaves the transaction open: the brokers abort it after
+// 'sluice.scale-out.transaction-timeout' (read_committed consumers of its partitions wait until then), and
+// the member that gets its partitions reads its rows again from the committed offsets.
+
+// abort aborts the member's open transaction after a failure, waiting for the brokers at most the
+// interrupt grace (also when the job is cancelled meanwhile).
+func (m *member) abort(ctx context.Context) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), kafka.InterruptGrace)
+	defer cancel()
+	_, _ = m.sess.End(actx, kgo.TryAbort)
+}
+
+// closeSession closes the member's session at the end of its run (the job was cancelled or the member
+// failed), waiting for the close at most the interrupt grace (the close goes on in the background).
+func (m *member) closeSession() {
+	sess := m.sess
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sess.Close()
+	}()
+	t := time.NewTimer(kafka.InterruptGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}

@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// silentMemberBroker is scaleOutTestBroker that does not answer, once stall is called and until release,
+// transactional Produce requests (a member's; the test's own producer is not transactional) or, with
+// commits, EndTxn requests that commit; held counts the requests held so far.
+func silentMemberBroker(t *testing.T, commits bool) (addr string, stall func(), held *atomic.Int32, release func()) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(8),
+		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(8, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	held = new(atomic.Int32)
+	var stalling, released atomic.Bool
+	ch := make(chan struct{})
+	key, silent := kmsg.Produce, func(kr kmsg.Request) bool { return kr.(*kmsg.ProduceRequest).TransactionID != nil }
+	if commits {
+		key, silent = kmsg.EndTxn, func(kr kmsg.Request) bool { return kr.(*kmsg.EndTxnRequest).Commit }
+	}
+	c.ControlKey(int16(key), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if stalling.Load() && !released.Load() && silent(kr) {
+			held.Add(1)
+			c.SleepControl(func() { <-ch })
+		}
+		return nil, nil, false
+	})
+	release = func() {
+		if !released.Swap(true) {
+			close(ch)
+		}
+	}
+	t.Cleanup(release)
+	return c.ListenAddrs()[0], func() { stalling.Store(true) }, held, release
+}
+
+// TestScaleOutMemberInterrupted: a scale-out member (GROUP BY) commits its first orders and is cancelled;
+// the broker stops answering members' Produce requests, 40000 more orders come and a new member starts: its
+// first poll gets them all, its producer buffer (10000 records) fills with repartition records and stage 1
+// blocks in Produce. Before, nothing ended that
+// wait (the member's client has no delivery timeout) and neither did the abort of the failed transaction:
+// a cancel, or a failure (the changelog topic deleted), hung until the broker answered. Now they end within
+// the sinks' interrupt grace (5 s): CANCELLED, or FAILED with the topic's error. Nothing of the interrupted
+// transaction is committed, and a member started after the broker answers again gets the totals exact.
+func TestScaleOutMemberInterrupted(t *testing.T) {
+	for _, how := range []string{"cancel", "failure"} {
+		t.Run(how, func(t *testing.T) {
+			addr, stall, held, release := silentMemberBroker(t, false)
+			const users, first, more = 50, 300, 60000
+			produceOrders(t, addr, 0, first, users)
+			script := scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`, scaleOutTotalsDDL,
+				`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)
+			job, out := startTestMember(t, script)
+			var got map[int64]testTotal
+			if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
+				t.Fatalf("got %v\n%s", got, out)
+			}
+			// The orders come while no member runs, so the next member's first poll gets them all.
+			job.Cancel()
+			stall()
+			produceOrders(t, addr, first, more, users)
+			job, out = startTestMember(t, script)
+			for waited := time.Now(); held.Load() == 0; time.Sleep(10 * time.Millisecond) {
+				if time.Since(waited) > 30*time.Second {
+					t.Fatalf("no produce request of the member reached the broker (job %s)\n%s", job.Status(), out)
+				}
+			}
+			time.Sleep(time.Second) // stage 1 fills the buffer and blocks in Produce
+			start := time.Now()
+			switch how {
+			case "cancel":
+				go job.Cancel()
+			case "failure":
+				cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+				if err != nil {
+					t.Fatal(err)
+				}
+				adm := kadm.NewClient(cl)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				topics, err := adm.ListTopics(ctx)
+				if err == nil {
+					for _, name := range topics.Names() {
+						if strings.HasPrefix(name, "totals-job-") && strings.HasSuffix(name, "-changelog") {
+							_, err = adm.DeleteTopics(ctx, name)
+						}
+					}
+				}
+				cancel()
+				cl.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case <-job.done:
+			case <-time.After(30 * time.Second):
+				release()
+				t.Fatalf("the %s did not end the member within 30 s with the broker silent (status %s)\n%s", how, job.Status(), out)
+			}
+			took := time.Since(start)
+			t.Logf("the %s took %s (loaded machine)", how, took.Round(time.Millisecond))
+			if took > 15*time.Second {
+				t.Fatalf("the %s took %s with the broker silent\n%s", how, took, out)
+			}
+			switch how {
+			case "cancel":
+				if st := job.Status(); st != JobCancelled {
+					t.Fatalf("job %s (%v), want CANCELLED\n%s", st, job.Err(), out)
+				}
+			case "failure":
+				if st, err := job.Status(), job.Err(); st != JobFailed || err == nil || !strings.Contains(err.Error(), "was deleted while the job ran") {
+					t.Fatalf("job %s (%v), want FAILED with the deleted topic\n%s", st, err, out)
+				}
+			}
+			release()
+			if got = readTotals(t, addr); fmt.Sprint(got) != fmt.Sprint(wantTotals(first, users)) {
+				t.Fatalf("the interrupted transaction left %v, want the first %d orders' totals", got, first)
+			}
+			if how == "failure" {
+				return // the job's state is gone with its changelog topic
+			}
+			_, out2 := startTestMember(t, script)
+			if !waitUntil(60*time.Second, func() bool {
+				got = readTotals(t, addr)
+				return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users))
+			}) {
+				t.Fatalf("after the restart: got %v\n%s", got, out2)
+			}
+		})
+	}
+}
+
+// TestScaleOutMemberCancelDuringCommit: a scale-out member commits its first orders, then the broker stops
+// answering its commits (EndTxn) while more orders come. A cancel ends the member CANCELLED at once (the
+// commit waits under the member's run). The commit held by the broker may still complete once it answers
+// (with the source offsets of its rows) or not (its rows are read again): a member started afterwards gets
+// the totals exact either way.
+func TestScaleOutMemberCancelDuringCommit(t *testing.T) {
+	addr, stall, held, release := silentMemberBroker(t, true)
+	const users, first, more = 50, 300, 500
+	produceOrders(t, addr, 0, first, users)
+	script := scaleOutTestScript(addr, scaleOutTotalsDDL,
+		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)
+	job, out := startTestMember(t, script)
+	var got map[int64]testTotal
+	if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
+		t.Fatalf("got %v\n%s", got, out)
+	}
+	stall()
+	produceOrders(t, addr, first, more, users)
+	for waited := time.Now(); held.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(waited) > 30*time.Second {
+			t.Fatalf("no commit of the member reached the broker (job %s)\n%s", job.Status(), out)
+		}
+	}
+	start := time.Now()
+	go job.Cancel()
+	select {
+	case <-job.done:
+	case <-time.After(30 * time.Second):
+		release()
+		t.Fatalf("the cancel did not end the member within 30 s with the broker silent (status %s)\n%s", job.Status(), out)
+	}
+	took := time.Since(start)
+	t.Logf("the cancel took %s (loaded machine)", took.Round(time.Millisecond))
+	if took > 8500*time.Millisecond { // the grace (5 s); the session's close waited 10 s behind the held commit before
+		t.Fatalf("the cancel took %s with the broker silent\n%s", took, out)
+	}
+	if st := job.Status(); st != JobCancelled {
+		t.Fatalf("job %s (%v), want CANCELLED\n%s", st, job.Err(), out)
+	}
+	release()
+	_, out2 := startTestMember(t, script)
+	if !waitUntil(60*time.Second, func() bool {
+		got = readTotals(t, addr)
+		return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users))
+	}) {
+		t.Fatalf("after the restart: got %v\n%s", got, out2)
+	}
+}
