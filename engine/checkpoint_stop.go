@@ -49,6 +49,10 @@ var errStopCancelled = errors.New("the job was cancelled or failed while its sav
 // stopWriteHook, when set, runs before a STOP's savepoint is written (a test hook: a slow write).
 var stopWriteHook func()
 
+// stopDiscardedHook, when set, runs once what an abandoned STOP's savepoint write left is removed (a test
+// hook: the write goes on after the STOP returned).
+var stopDiscardedHook func()
+
 // stopCancelled is errStopCancelled with the end of the discarded write's cleanup.
 type stopCancelled struct{ discarded <-chan struct{} }
 
@@ -83,8 +87,12 @@ func (c *checkpointer) stopWrite(ctx context.Context, w cutWrite) (string, error
 		abandoned = true
 	}
 	discarded := make(chan struct{})
+	hook := stopDiscardedHook
 	go func() {
 		defer close(discarded)
+		if hook != nil {
+			defer hook()
+		}
 		if r := <-done; r.err == nil && r.path != "" {
 			_ = os.RemoveAll(r.path)
 		}

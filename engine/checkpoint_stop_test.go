@@ -183,6 +183,10 @@ func TestStopSavepointCallerGivesUp(t *testing.T) {
 				<-release
 			}
 			defer func() { stopWriteHook = nil }()
+			// the given-up write goes on after the stop returned: it may create its directory after any look
+			discardedDone := make(chan struct{})
+			stopDiscardedHook = func() { close(discardedDone) }
+			defer func() { stopDiscardedHook = nil }()
 			spDir := t.TempDir()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -217,6 +221,11 @@ func TestStopSavepointCallerGivesUp(t *testing.T) {
 			stopWriteHook = nil
 			close(release)
 			released = true
+			select {
+			case <-discardedDone:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the given-up stop's write did not end\n%s", note)
+			}
 			if !waitUntil(20*time.Second, func() bool { left, err := os.ReadDir(spDir); return err == nil && len(left) == 0 }) {
 				left, _ := os.ReadDir(spDir)
 				t.Fatalf("savepoint directory after the given-up stop's write ended: %v, want it empty", left)

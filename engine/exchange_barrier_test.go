@@ -165,7 +165,7 @@ func waitPairs(t *testing.T, addr string, n int) {
 		return len(ids)
 	}
 	if !waitUntil(60*time.Second, func() bool { return read() >= n }) {
-		t.Fatalf("%d of %d orders committed", len(ids), n)
+		t.Fatalf("%d of %d orders committed; %s", len(ids), n, missingOrders(ids, n))
 	}
 	next := barrierCutsTaken.Load() + 2
 	waitUntil(20*time.Second, func() bool { return barrierCutsTaken.Load() >= next })
@@ -175,6 +175,20 @@ func waitPairs(t *testing.T, addr string, n int) {
 			t.Fatalf("order %d committed %d times (%d orders)", id, c, len(ids))
 		}
 	}
+}
+
+// missingOrders describes the orders 0..n-1 missing from ids: how many, the first ones, and per user (id % 37)
+// how many (a stalled sink misses the latest orders of every user; rows dropped as late cluster in time).
+func missingOrders(ids map[int64]int, n int) string {
+	var miss []int64
+	users := map[int64]int{}
+	for id := range int64(n) {
+		if ids[id] == 0 {
+			miss = append(miss, id)
+			users[id%37]++
+		}
+	}
+	return fmt.Sprintf("missing %d: first %v, per user %v", len(miss), miss[:min(len(miss), 20)], users)
 }
 
 // TestBarrierSourcesReadPastSlowSubtask: a GROUP BY at parallelism 2 whose forward chain (on the keyed
