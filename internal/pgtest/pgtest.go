@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -68,12 +69,6 @@ func (c *Cluster) start(hba string) error {
 		}
 		c.asUser = "postgres"
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	c.Port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	data := filepath.Join(c.Dir, "data")
 	if out, err := c.Run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"); err != nil {
 		return fmt.Errorf("initdb: %v\n%s", err, out)
@@ -86,12 +81,27 @@ func (c *Cluster) start(hba string) error {
 			exec.Command("chown", "postgres:postgres", filepath.Join(data, "pg_hba.conf")).Run()
 		}
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -F -c fsync=off", c.Port, c.Dir)
-	if out, err := c.Run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(c.Dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(c.Dir, "log"))
+	// The free port is picked just before the start; another process may still take it first (a CI run
+	// saw "Address already in use"): then the start is tried again on another port.
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		c.Port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		logPath := filepath.Join(c.Dir, fmt.Sprintf("log.%d", attempt))
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -F -c fsync=off", c.Port, c.Dir)
+		out, err := c.Run("pg_ctl", "-D", data, "-o", opts, "-l", logPath, "-w", "-t", "60", "start")
+		if err == nil {
+			return nil
+		}
+		log, _ := os.ReadFile(logPath)
+		if attempt < 3 && strings.Contains(string(log), "Address already in use") {
+			continue
+		}
 		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
 	}
-	return nil
 }
 
 // Run runs one of the cluster's PostgreSQL binaries (as 'postgres' when the test runs as root).
