@@ -88,6 +88,16 @@ func (s *scaleOutStats) abortDrops() map[int32]int {
 	return maps.Clone(s.aborted)
 }
 
+// addAborted counts a drop of partition p's state after an aborted transaction.
+func (s *scaleOutStats) addAborted(p int32) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.aborted[p]++
+	s.mu.Unlock()
+}
+
 func (s *scaleOutStats) addRestored(p int32, n int64) {
 	if s == nil {
 		return
@@ -290,20 +300,26 @@ func (m *member) assignedHeld(parts map[string][]int32) {
 // the partitions that got neither rows nor changelog records in it: their state is still that of the
 // committed changelog (the others' rows are fetched again).
 func (m *member) dropAborted() {
-	k := &m.keep
-	touched := func(p int32) bool { return k.touched[p] || k.wrote[p].Load() != noWrite }
 	loaded, later := m.loadedParts(), m.stagesLoaded()
 	m.dropState()
 	for i, s := range m.stages {
 		s.dropAborted(later[i])
 	}
+	m.keep.keepUntouched(loaded, m.load)
+	m.forgetEnds()
+	m.keep.beginTxn()
+}
+
+// keepUntouched, after an aborted transaction, hands load the partitions of loaded (the state loaded before
+// it was dropped) that got neither records nor changelog records in the transaction, counts the others as
+// dropped after an abort, and forgets the held partitions that got some.
+func (k *keepState) keepUntouched(loaded map[int32]heldPart, load func(int32, heldPart)) {
+	touched := func(p int32) bool { return k.touched[p] || k.wrote[p].Load() != noWrite }
 	for p, h := range loaded {
 		if !touched(p) {
-			m.load(p, h)
-		} else if st := k.stats; st != nil {
-			st.mu.Lock()
-			st.aborted[p]++
-			st.mu.Unlock()
+			load(p, h)
+		} else {
+			k.stats.addAborted(p)
 		}
 	}
 	for p := range k.held {
@@ -311,8 +327,6 @@ func (m *member) dropAborted() {
 			delete(k.held, p)
 		}
 	}
-	m.forgetEnds()
-	k.beginTxn()
 }
 
 // touch notes that partition p gets repartition records in the open transaction.

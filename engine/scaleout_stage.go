@@ -300,6 +300,20 @@ func (s *keyedStage) aggregate(m *member, part int32, recs []*kgo.Record) error 
 	}
 	p := s.parts[part]
 	s.touched[part] = p
+	err := s.decodeRecords(m, recs, func(rec *kgo.Record, _ changelog.Kind, _ []types.Value) {
+		if _, ok := p.dirty[string(rec.Key)]; !ok {
+			p.markDirty(string(rec.Key))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return p.agg.Push(&s.batch)
+}
+
+// decodeRecords decodes the stage's repartition records (a kind byte, then the row's
+// types.AppendRowBinary) into s.batch, the rows in s.arena, calling each with every record as decoded.
+func (s *keyedStage) decodeRecords(m *member, recs []*kgo.Record, each func(rec *kgo.Record, kind changelog.Kind, row []types.Value)) error {
 	w := len(s.inTypes)
 	if need := len(recs) * w; cap(s.arena) < need {
 		s.arena = make([]types.Value, need)
@@ -309,16 +323,15 @@ func (s *keyedStage) aggregate(m *member, part int32, recs []*kgo.Record) error 
 		if err := m.checkRecord(rec); err != nil {
 			return err
 		}
-		if _, ok := p.dirty[string(rec.Key)]; !ok {
-			p.markDirty(string(rec.Key))
-		}
 		row := s.arena[i*w : (i+1)*w : (i+1)*w]
 		if _, _, err := types.DecodeRowBinary(rec.Value[1:], s.inTypes, row[:0]); err != nil {
 			return fmt.Errorf("repartition topic '%s' partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 		}
-		s.batch.Append(changelog.Kind(rec.Value[0]), row)
+		kind := changelog.Kind(rec.Value[0])
+		each(rec, kind, row)
+		s.batch.Append(kind, row)
 	}
-	return p.agg.Push(&s.batch)
+	return nil
 }
 
 // writeChangelog produces the entries of the stage's groups changed in the open transaction.
@@ -365,25 +378,10 @@ func (s *keyedStage) assignedHeld(parts map[string][]int32) {
 // dropAborted drops, after an aborted transaction, the partitions that got records or changelog records
 // in it, and keeps the others loaded (loaded: the partitions loaded before the member's dropState).
 func (s *keyedStage) dropAborted(loaded map[int32]heldPart) {
-	k := &s.keep
-	touched := func(p int32) bool { return k.touched[p] || k.wrote[p].Load() != noWrite }
 	s.drop()
-	for p, h := range loaded {
-		if !touched(p) {
-			s.load1(p, h)
-		} else if st := k.stats; st != nil {
-			st.mu.Lock()
-			st.aborted[p]++
-			st.mu.Unlock()
-		}
-	}
-	for p := range k.held {
-		if touched(p) {
-			delete(k.held, p)
-		}
-	}
+	s.keep.keepUntouched(loaded, s.load1)
 	s.forgetEnds()
-	k.beginTxn()
+	s.keep.beginTxn()
 }
 
 // drop forgets every loaded partition (dropState).

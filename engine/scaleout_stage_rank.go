@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -81,13 +82,14 @@ func cutScaleOutRankStage(p *scaleOutPlan, r *planner.Rank, agg *planner.Aggrega
 	if b, under := cutScaleOutBranch(agg.Input); b != nil {
 		p.agg, p.branches = agg, []*scaleOutBranch{b}
 	} else {
+		supported := false
 		switch u := under.(type) {
 		case *planner.Aggregate:
+			supported = true
 		case *planner.Join:
-			if u.Interval != nil || u.Batch {
-				return nil, fmt.Errorf("the Top-N's input is %s over %s: a scale-out job runs a Top-N only over a GROUP BY of a table scan, over GROUP BYs of one or over a regular join; write the aggregate's results to a kafka table and rank them in another job", agg.Describe(), under.Describe())
-			}
-		default:
+			supported = u.Interval == nil && !u.Batch
+		}
+		if !supported {
 			return nil, fmt.Errorf("the Top-N's input is %s over %s: a scale-out job runs a Top-N only over a GROUP BY of a table scan, over GROUP BYs of one or over a regular join; write the aggregate's results to a kafka table and rank them in another job", agg.Describe(), under.Describe())
 		}
 		if err := cutScaleOutStages(p, agg, root); err != nil {
@@ -146,7 +148,7 @@ func (s *keyedStage) restoreRanks(ctx context.Context, m *member, parts []int32)
 				rp.seq = max(rp.seq, seq)
 			}
 		}
-		slices.SortFunc(copies, func(a, b copyOf) int { return cmpUint64(a.seq, b.seq) })
+		slices.SortFunc(copies, func(a, b copyOf) int { return cmp.Compare(a.seq, b.seq) })
 		b.Reset()
 		for _, c := range copies {
 			row, _, err := types.DecodeRowBinary(c.row, s.inTypes, nil)
@@ -175,37 +177,16 @@ func (s *keyedStage) restoreRanks(ctx context.Context, m *member, parts []int32)
 	return nil
 }
 
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // rankRecords decodes the stage's repartition records, notes their rows in the partition's mirror and
 // pushes them into its Top-N.
 func (s *keyedStage) rankRecords(m *member, part int32, recs []*kgo.Record) error {
 	p := s.rparts[part]
 	s.rtouched[part] = p
-	w := len(s.inTypes)
-	if need := len(recs) * w; cap(s.arena) < need {
-		s.arena = make([]types.Value, need)
-	}
-	s.batch.Reset()
-	for i, rec := range recs {
-		if err := m.checkRecord(rec); err != nil {
-			return err
-		}
-		row := s.arena[i*w : (i+1)*w : (i+1)*w]
-		if _, _, err := types.DecodeRowBinary(rec.Value[1:], s.inTypes, row[:0]); err != nil {
-			return fmt.Errorf("repartition topic '%s' partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
-		}
-		kind := changelog.Kind(rec.Value[0])
+	err := s.decodeRecords(m, recs, func(rec *kgo.Record, kind changelog.Kind, row []types.Value) {
 		s.note(p, kind.IsAccumulate(), row, rec.Value[1:])
-		s.batch.Append(kind, row)
+	})
+	if err != nil {
+		return err
 	}
 	return p.op.Push(&s.batch)
 }
