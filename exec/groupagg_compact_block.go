@@ -94,16 +94,9 @@ func (g *groupAgg) pushCompactBlocks(b *vec.Batch) error {
 		for k := k0; k < k1; k++ {
 			i := b.Row(k)
 			for _, calls := range x.famCall {
-				col := g.cols[calls[0]].args[0]
-				var bits int64
-				if !col.Nulls.Get(i) {
-					for v, j := range calls {
-						if fc := g.cols[j].filter; fc == nil || colTrue(fc, i) {
-							bits |= 1 << v
-						}
-					}
-				}
+				bits := g.familyBits(calls, i)
 				if bits != 0 {
+					col := g.cols[calls[0]].args[0]
 					bl.keys = types.AppendKey(bl.keys, keyValue(col, i), g.specs[calls[0]].argType)
 				}
 				bl.bits, bl.koff = append(bl.bits, bits), append(bl.koff, int32(len(bl.keys)))
@@ -113,8 +106,7 @@ func (g *groupAgg) pushCompactBlocks(b *vec.Batch) error {
 		for r, gi := range bl.gi {
 			for f := range nf {
 				if bl.bits[r*nf+f] != 0 {
-					sd := &x.fams[int(gi)/compactExtraBlock][int(gi)%compactExtraBlock*nf+f]
-					sink += uint64(len(sd.idx.narrow))
+					sink += uint64(len(x.famAt(gi, f).idx.narrow))
 				}
 			}
 		}
@@ -125,8 +117,7 @@ func (g *groupAgg) pushCompactBlocks(b *vec.Batch) error {
 					continue
 				}
 				key := bl.keys[bl.keyStart(e):bl.koff[e]]
-				sd := &x.fams[int(gi)/compactExtraBlock][int(gi)%compactExtraBlock*nf+f]
-				if t := sd.idx.narrow; len(t) > 0 && len(key) == 9 {
+				if t := x.famAt(gi, f).idx.narrow; len(t) > 0 && len(key) == 9 {
 					sink += uint64(t[home(binary.BigEndian.Uint64(key[1:]), len(t))].cnt)
 				}
 			}
@@ -163,9 +154,7 @@ func (g *groupAgg) pushCompactBlocks(b *vec.Batch) error {
 			}
 			g.compactAccumulateColumns(s, i, 1)
 			for f := range nf {
-				for nb := bl.newb[r*nf+f]; nb != 0; nb &= nb - 1 {
-					s[c.off[x.famCall[f][bitsTrailing(nb)]]]++
-				}
+				c.countNew(s, f, bl.newb[r*nf+f])
 			}
 			g.compactStrColumns(gi, s, i)
 			g.compactEmitChange(s, gi, ok) // never a deletion: every row adds one to its group's count
@@ -183,17 +172,6 @@ func (bl *compactBlock) keyStart(e int) int32 {
 		return 0
 	}
 	return bl.koff[e-1]
-}
-
-// orFamilyNew is orFamily without the slots: it returns the variants of bits that did not hold key.
-func (c *compactGroups) orFamilyNew(i int32, f int, key []byte, bits int64) int64 {
-	sd := c.family(i, f)
-	sd.flush()
-	nb := bits &^ sd.idx.orBits(key, bits)
-	for m := nb; m != 0; m &= m - 1 {
-		sd.nkeys[bitsTrailing(m)]++
-	}
-	return nb
 }
 
 // compactStrColumns is the string MIN/MAX part of compactAccumulateColumnsExtra.

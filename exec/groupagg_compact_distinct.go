@@ -148,10 +148,15 @@ func (c *compactGroups) allocExtra(i int32) {
 	}
 }
 
+// famAt returns group i's set of family f as it is (not made ready: family).
+func (x *compactExtra) famAt(i int32, f int) *sharedDistinct {
+	return &x.fams[int(i)/compactExtraBlock][int(i)%compactExtraBlock*len(x.famNV)+f]
+}
+
 // family returns group i's set of family f, ready for use.
 func (c *compactGroups) family(i int32, f int) *sharedDistinct {
 	x := c.x
-	sd := &x.fams[int(i)/compactExtraBlock][int(i)%compactExtraBlock*len(x.famNV)+f]
+	sd := x.famAt(i, f)
 	if sd.nkeys == nil {
 		sd.nv, sd.mask, sd.nkeys = x.famNV[f], x.mask, make([]int, x.famNV[f])
 		sd.idx.narrowOK = true
@@ -227,13 +232,25 @@ func (c *compactGroups) putStr(i int32, j int, s []int64, v string) {
 // orFamily adds one occurrence of argument encoding key to the variants bits of family f of group i (slots
 // s) in mask mode: one probe for all of them, and each variant that did not hold key counts it.
 func (c *compactGroups) orFamily(i int32, f int, key []byte, bits int64, s []int64) {
-	x := c.x
+	c.countNew(s, f, c.orFamilyNew(i, f, key, bits))
+}
+
+// orFamilyNew is orFamily without the slots: it returns the variants of bits that did not hold key.
+func (c *compactGroups) orFamilyNew(i int32, f int, key []byte, bits int64) int64 {
 	sd := c.family(i, f)
 	sd.flush()
-	for nb := bits &^ sd.idx.orBits(key, bits); nb != 0; nb &= nb - 1 {
-		v := bitsTrailing(nb)
-		sd.nkeys[v]++
-		s[c.off[x.famCall[f][v]]]++
+	nb := bits &^ sd.idx.orBits(key, bits)
+	for m := nb; m != 0; m &= m - 1 {
+		sd.nkeys[bitsTrailing(m)]++
+	}
+	return nb
+}
+
+// countNew adds one to the DISTINCT counts in slots s of family f's variants in nb (those whose set took a
+// new value).
+func (c *compactGroups) countNew(s []int64, f int, nb int64) {
+	for ; nb != 0; nb &= nb - 1 {
+		s[c.off[c.x.famCall[f][bitsTrailing(nb)]]]++
 	}
 }
 
@@ -288,23 +305,30 @@ func (g *groupAgg) compactAccumulateColumnsExtra(i int32, s []int64, r int, sign
 	c := g.compact
 	x := c.x
 	for f, calls := range x.famCall {
-		col := g.cols[calls[0]].args[0]
-		if col.Nulls.Get(r) {
-			continue
-		}
-		var bits int64
-		for k, j := range calls {
-			if fc := g.cols[j].filter; fc == nil || colTrue(fc, r) {
-				bits |= 1 << k
-			}
-		}
+		bits := g.familyBits(calls, r)
 		if bits == 0 {
 			continue
 		}
+		col := g.cols[calls[0]].args[0]
 		x.dkey = types.AppendKey(x.dkey[:0], keyValue(col, r), g.specs[calls[0]].argType)
 		c.changeFamily(i, f, bits, sign, s)
 	}
 	g.compactStrColumns(i, s, r)
+}
+
+// familyBits returns the variants of a family (its calls) that physical row r of the bound batch goes to:
+// those whose FILTER holds, none when the argument is NULL.
+func (g *groupAgg) familyBits(calls []int, r int) int64 {
+	if g.cols[calls[0]].args[0].Nulls.Get(r) {
+		return 0
+	}
+	var bits int64
+	for k, j := range calls {
+		if fc := g.cols[j].filter; fc == nil || colTrue(fc, r) {
+			bits |= 1 << k
+		}
+	}
+	return bits
 }
 
 // plainStr reports whether v is a string value with nothing but its text.
