@@ -16,7 +16,12 @@ import (
 // calc_vec_logic.go): an element that would fail on rows the row path never evaluates it on does not make
 // the batch bail.
 func (c *vcompiler) compileInList(x expr.Expr, list []expr.Expr, not bool) vexpr {
-	kx := c.compile(x)
+	return c.compileInListOf(x, c.compile(x), list, not)
+}
+
+// compileInListOf is compileInList with x's kernel kx (nil: none), compiled by the caller (a ROW operand's,
+// calc_vec_row.go).
+func (c *vcompiler) compileInListOf(x expr.Expr, kx vexpr, list []expr.Expr, not bool) vexpr {
 	if kx == nil {
 		return nil
 	}

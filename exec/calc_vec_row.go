@@ -282,24 +282,5 @@ func (c *vcompiler) compileInRow(x expr.Expr) (k vexpr, handled bool) {
 	if !ok || operand.Type().Kind != types.Row {
 		return nil, false
 	}
-	kx := c.compileRowOperand(operand)
-	if kx == nil {
-		return nil, true
-	}
-	kx = c.once(kx)
-	outerX, outerK := c.pinX, c.pinK
-	c.pinX, c.pinK = operand, kx
-	defer func() { c.pinX, c.pinK = outerX, outerK }()
-	l := &vlogic{nullGuard: kx}
-	for _, y := range list {
-		eq := c.compileCompare("=", operand, y)
-		if eq == nil {
-			return nil, true
-		}
-		l.args = append(l.args, &vbailOnErr{x: eq})
-	}
-	if not {
-		return &vnot{x: l}, true
-	}
-	return l, true
+	return c.compileInListOf(operand, c.compileRowOperand(operand), list, not), true
 }

@@ -205,6 +205,26 @@ func splitChannelState(r state.Reader) (es, chans []stateEntry, err error) {
 
 var errChannelState = fmt.Errorf("%w: the channel state of an unaligned checkpoint does not decode", state.ErrCorrupt)
 
+// channelHeader decodes the header of channel state chans (not empty): the numbers of keyed subtasks and of
+// sides, then every side's senders.
+func channelHeader(chans []stateEntry) ([]uint64, error) {
+	if len(chans[0].key) != 1 || chans[0].key[0] != 0 || len(chans[0].value) == 0 || chans[0].value[0] != stateVersion {
+		return nil, errChannelState
+	}
+	var nums []uint64
+	for hdr := chans[0].value[1:]; len(hdr) > 0; {
+		v, k := binary.Uvarint(hdr)
+		if k <= 0 {
+			return nil, errChannelState
+		}
+		nums, hdr = append(nums, v), hdr[k:]
+	}
+	if len(nums) < 2 || uint64(len(nums)) != 2+nums[1] {
+		return nil, errChannelState
+	}
+	return nums, nil
+}
+
 // restoreChannels hands each subtask its part of the restored channel state (replayed by its loop first);
 // fs: the old subtasks' fired watermarks, for a restore at another parallelism
 // (exchange_unaligned_rescale_floor.go).
@@ -212,20 +232,9 @@ func (x *Exchange) restoreChannels(chans []stateEntry, fs *floorSource) error {
 	if len(chans) == 0 {
 		return nil
 	}
-	if len(chans[0].key) != 1 || chans[0].key[0] != 0 || len(chans[0].value) == 0 || chans[0].value[0] != stateVersion {
-		return errChannelState
-	}
-	hdr := chans[0].value[1:]
-	var nums []uint64
-	for len(hdr) > 0 {
-		v, k := binary.Uvarint(hdr)
-		if k <= 0 {
-			return errChannelState
-		}
-		nums, hdr = append(nums, v), hdr[k:]
-	}
-	if len(nums) < 2 || uint64(len(nums)) != 2+nums[1] {
-		return errChannelState
+	nums, err := channelHeader(chans)
+	if err != nil {
+		return err
 	}
 	if nums[1] != uint64(len(x.sides)) {
 		return errChannelState

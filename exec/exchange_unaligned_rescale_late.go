@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/sluicesql/sluice/changelog"
@@ -151,18 +150,11 @@ func sendersWatermarkRefused(nums []uint64, x *Exchange) error {
 // sameHeaderSenders reports whether the header of channel state chans names the sides' numbers of senders
 // (true when it does not decode: restoreChannels reports it).
 func (x *Exchange) sameHeaderSenders(chans []stateEntry) bool {
-	if len(chans) == 0 || len(chans[0].key) != 1 || chans[0].key[0] != 0 || len(chans[0].value) == 0 {
+	if len(chans) == 0 {
 		return true
 	}
-	var nums []uint64
-	for hdr := chans[0].value[1:]; len(hdr) > 0; {
-		v, k := binary.Uvarint(hdr)
-		if k <= 0 {
-			return true
-		}
-		nums, hdr = append(nums, v), hdr[k:]
-	}
-	if len(nums) != 2+len(x.sides) {
+	nums, err := channelHeader(chans)
+	if err != nil || nums[1] != uint64(len(x.sides)) {
 		return true
 	}
 	return sameSenders(nums[2:], x.sides)

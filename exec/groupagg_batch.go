@@ -45,7 +45,7 @@ func (g *groupAgg) pushBatchColumns(b *vec.Batch) error {
 	defer g.unbindColumns()
 	lo := 0 // the first selected row of the current run
 	if g.has {
-		g.keyBuf = g.appendBatchKey(g.keyBuf[:0], b, b.Row(0))
+		g.keyBuf = g.appendColumnKey(g.keyBuf[:0], b, b.Row(0))
 		if !bytes.Equal(g.keyBuf, g.curKey) {
 			if err := g.emitFinal(); err != nil {
 				return err
@@ -73,7 +73,7 @@ func (g *groupAgg) pushBatchColumns(b *vec.Batch) error {
 	if g.cfg.FinalState == nil {
 		// The open group's key encoding, to compare the next batch's first row with (with FinalState,
 		// startGroup set it already).
-		g.curKey = g.appendBatchKey(g.curKey[:0], b, b.Row(lo))
+		g.curKey = g.appendColumnKey(g.curKey[:0], b, b.Row(lo))
 	}
 	return g.flush()
 }
@@ -87,16 +87,8 @@ func (g *groupAgg) startGroup(b *vec.Batch, i int) {
 		g.cur.prev[j] = b.Cols[c].Value(i)
 	}
 	if g.cfg.FinalState != nil {
-		g.curKey = g.appendBatchKey(g.curKey[:0], b, i)
+		g.curKey = g.appendColumnKey(g.curKey[:0], b, i)
 	}
-}
-
-// appendBatchKey appends the key encoding of physical row i of b (appendGroupKey of its row).
-func (g *groupAgg) appendBatchKey(dst []byte, b *vec.Batch, i int) []byte {
-	for j, k := range g.cfg.Keys {
-		dst = types.AppendKey(dst, b.Cols[k].Value(i), g.keyTypes[j])
-	}
-	return dst
 }
 
 // sameKey reports whether physical rows i and j of b have equal key encodings, comparing the typed slices
