@@ -25,12 +25,19 @@ func silentSinkBroker(t *testing.T) (addr string, stall func(), held *atomic.Int
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	stall, held, release = stallRequests(t, c, kmsg.Produce, nil)
+	return c.ListenAddrs()[0], stall, held, release
+}
+
+// stallRequests makes c hold its requests of key for which silent holds (every one when silent is nil) once
+// stall is called, until release (at the latest when the test ends); held counts the requests held so far.
+func stallRequests(t *testing.T, c *kfake.Cluster, key kmsg.Key, silent func(kmsg.Request) bool) (stall func(), held *atomic.Int32, release func()) {
 	held = new(atomic.Int32)
 	var stalling, released atomic.Bool
 	ch := make(chan struct{})
-	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+	c.ControlKey(int16(key), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		if stalling.Load() && !released.Load() {
+		if stalling.Load() && !released.Load() && (silent == nil || silent(kr)) {
 			held.Add(1)
 			c.SleepControl(func() { <-ch })
 		}
@@ -42,7 +49,7 @@ func silentSinkBroker(t *testing.T) (addr string, stall func(), held *atomic.Int
 		}
 	}
 	t.Cleanup(release)
-	return c.ListenAddrs()[0], func() { stalling.Store(true) }, held, release
+	return func() { stalling.Store(true) }, held, release
 }
 
 // TestBatchSinkKafkaCancelInterrupted: a staged batch job's kafka sink writes to a broker that stops

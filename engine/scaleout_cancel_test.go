@@ -25,28 +25,12 @@ func silentMemberBroker(t *testing.T, commits bool) (addr string, stall func(), 
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	held = new(atomic.Int32)
-	var stalling, released atomic.Bool
-	ch := make(chan struct{})
 	key, silent := kmsg.Produce, func(kr kmsg.Request) bool { return kr.(*kmsg.ProduceRequest).TransactionID != nil }
 	if commits {
 		key, silent = kmsg.EndTxn, func(kr kmsg.Request) bool { return kr.(*kmsg.EndTxnRequest).Commit }
 	}
-	c.ControlKey(int16(key), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if stalling.Load() && !released.Load() && silent(kr) {
-			held.Add(1)
-			c.SleepControl(func() { <-ch })
-		}
-		return nil, nil, false
-	})
-	release = func() {
-		if !released.Swap(true) {
-			close(ch)
-		}
-	}
-	t.Cleanup(release)
-	return c.ListenAddrs()[0], func() { stalling.Store(true) }, held, release
+	stall, held, release = stallRequests(t, c, key, silent)
+	return c.ListenAddrs()[0], stall, held, release
 }
 
 // TestScaleOutMemberInterrupted: a scale-out member (GROUP BY) commits its first orders and is cancelled;
