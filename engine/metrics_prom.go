@@ -170,6 +170,13 @@ var (
 	descCkptCompleted = prometheus.NewDesc(jobPrefix+"numberOfCompletedCheckpoints", "numberOfCompletedCheckpoints.", jobLabels, nil)
 	descCkptFailed    = prometheus.NewDesc(jobPrefix+"numberOfFailedCheckpoints", "numberOfFailedCheckpoints.", jobLabels, nil)
 	descUptime        = prometheus.NewDesc(jobPrefix+"uptime", "uptime: ms since the job started.", jobLabels, nil)
+
+	// A scale-out member's counters per keyed stage (JobMetrics.ScaleOut; Sluice's, Flink has no such job).
+	stageLabels            = []string{"job_id", "job_name", "stage"}
+	descStageRestoredParts = prometheus.NewDesc(jobPrefix+"scaleOutRestoredPartitions", "scaleOutRestoredPartitions: partitions of the keyed stage this member restored from the stage's changelog topic.", stageLabels, nil)
+	descStageRestoredRecs  = prometheus.NewDesc(jobPrefix+"scaleOutRestoredRecords", "scaleOutRestoredRecords: changelog records those restores read.", stageLabels, nil)
+	descStageKept          = prometheus.NewDesc(jobPrefix+"scaleOutKeptPartitions", "scaleOutKeptPartitions: times a partition's state of the keyed stage was kept over a rebalance instead of restored.", stageLabels, nil)
+	descStageAbortDrops    = prometheus.NewDesc(jobPrefix+"scaleOutAbortDrops", "scaleOutAbortDrops: times a partition's state of the keyed stage was dropped after an aborted transaction.", stageLabels, nil)
 )
 
 // promCollector reads the counters of the session's running jobs at each scrape.
@@ -178,7 +185,8 @@ type promCollector struct{ s *Session }
 func (c *promCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRecordsIn, descRecordsOut, descRecordsInRate, descRecordsOutRate,
 		descInputWatermark, descOutputWatermark, descLagMax, descPending,
-		descRestarts, descCkptDuration, descCkptSize, descCkptCompleted, descCkptFailed, descUptime} {
+		descRestarts, descCkptDuration, descCkptSize, descCkptCompleted, descCkptFailed, descUptime,
+		descStageRestoredParts, descStageRestoredRecs, descStageKept, descStageAbortDrops} {
 		ch <- d
 	}
 }
@@ -207,6 +215,13 @@ func (c *promCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descCkptCompleted, float64(j.CheckpointStats().Count), j.id, j.name)
 		gauge(descCkptFailed, float64(m.FailedCheckpoints), j.id, j.name)
 		gauge(descUptime, float64(time.Since(j.start).Milliseconds()), j.id, j.name)
+		for _, st := range m.ScaleOut {
+			n := strconv.Itoa(st.Stage)
+			gauge(descStageRestoredParts, float64(st.RestoredPartitions), j.id, j.name, n)
+			gauge(descStageRestoredRecs, float64(st.RestoredRecords), j.id, j.name, n)
+			gauge(descStageKept, float64(st.Kept), j.id, j.name, n)
+			gauge(descStageAbortDrops, float64(st.AbortDrops), j.id, j.name, n)
+		}
 		for _, o := range m.Operators {
 			l := func() []string { return []string{j.id, j.name, strconv.Itoa(o.ID), o.Name, "0"} }
 			gauge(descRecordsIn, float64(o.RecordsIn), l()...)

@@ -11,20 +11,21 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// showJobsColumns are the columns of SHOW JOBS: Flink's four, then Sluice's counters.
-var showJobsColumns = []string{"job id", "job name", "status", "start time", "rows in", "rows out", "records/s", "lag", "watermark", "last checkpoint"}
+// showJobsColumns are the columns of SHOW JOBS: Flink's four, then Sluice's counters; the last, a scale-out
+// member's counters per keyed stage (formatScaleOut), is empty for other jobs.
+var showJobsColumns = []string{"job id", "job name", "status", "start time", "rows in", "rows out", "records/s", "lag", "watermark", "last checkpoint", "scale-out stages"}
 
 // showJobs lists the session's jobs with their counters (SHOW JOBS).
 func (s *Session) showJobs() *Result {
 	loc := s.location()
 	var rows [][]string
 	for _, j := range s.jobs {
-		rows = append(rows, s.jobRow(j, loc))
+		rows = append(rows, jobRow(j, loc))
 	}
 	return stringTable(showJobsColumns, rows)
 }
 
-func (s *Session) jobRow(j *Job, loc *time.Location) []string {
+func jobRow(j *Job, loc *time.Location) []string {
 	m := j.Metrics()
 	last := ""
 	if c := m.LastCheckpoint; c.ID > 0 {
@@ -32,7 +33,21 @@ func (s *Session) jobRow(j *Job, loc *time.Location) []string {
 	}
 	return []string{j.id, j.name, string(j.Status()), j.start.UTC().Format("2006-01-02T15:04:05.000Z"),
 		strconv.FormatInt(m.RowsIn, 10), strconv.FormatInt(m.RowsOut, 10), formatRate(m.RecordsInPerSecond),
-		formatLag(m.Lag), formatWatermark(m.Watermark, loc), last}
+		formatLag(m.Lag), formatWatermark(m.Watermark, loc), last, formatScaleOut(m.ScaleOut)}
+}
+
+// formatScaleOut is the SHOW JOBS cell of a scale-out member's per-stage counters (JobMetrics.ScaleOut, as
+// DESCRIBE JOB's section "Scale-out keyed stages (this member)" spells them out), e.g. "1: restored 4 (120
+// records) kept 2 dropped 0; 2: restored 2 (31 records) kept 3 dropped 0"; "" for other jobs.
+func formatScaleOut(ms []ScaleOutStageMetrics) string {
+	var b strings.Builder
+	for i, st := range ms {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%d: restored %d (%d records) kept %d dropped %d", st.Stage, st.RestoredPartitions, st.RestoredRecords, st.Kept, st.AbortDrops)
+	}
+	return b.String()
 }
 
 func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', 1, 64) }
@@ -65,7 +80,7 @@ func (s *Session) describeJob(st *sql.DescribeJob) (*Result, error) {
 		return nil, sql.Errorf(st.P, catalog.ErrNotFound, "no job with id '%s' in this session (SHOW JOBS lists them)", st.ID)
 	}
 	loc := s.location()
-	r := stringTable(showJobsColumns, [][]string{s.jobRow(job, loc)})
+	r := stringTable(showJobsColumns, [][]string{jobRow(job, loc)})
 	r.Message = describeJobText(job, loc)
 	return r, nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -146,8 +147,8 @@ func TestScaleOutTopNOverGroupByInProcess(t *testing.T) {
 	t.Logf("orders %d, result rows %d; A stage 2 kept %v, restored %v; B restored %v", n, len(wantRankTop(runs)), kept, restored, restoredB)
 }
 
-// checkStageKept checks that job a's metrics (as DESCRIBE JOB and the gateway show them) count partitions
-// of keyed stage n kept over a rebalance and restored.
+// checkStageKept checks that job a's metrics (as DESCRIBE JOB, SHOW JOBS and the gateway show them) count
+// partitions of keyed stage n kept over a rebalance and restored.
 func checkStageKept(t *testing.T, a *Job, n int, aOut *syncBuffer) {
 	t.Helper()
 	var st ScaleOutStageMetrics
@@ -162,5 +163,40 @@ func checkStageKept(t *testing.T, a *Job, n int, aOut *syncBuffer) {
 	line := fmt.Sprintf("stage %d: restored %d partitions (%d changelog records), kept %d partitions over rebalances", n, st.RestoredPartitions, st.RestoredRecords, st.Kept)
 	if d := describeJobText(a, time.UTC); !strings.Contains(d, line) {
 		t.Fatalf("DESCRIBE JOB does not show %q:\n%s", line, d)
+	}
+	cell := fmt.Sprintf("%d: restored %d (%d records) kept %d dropped %d", n, st.RestoredPartitions, st.RestoredRecords, st.Kept, st.AbortDrops)
+	if row := jobRow(a, time.UTC); row[len(row)-1] != formatScaleOut(a.Metrics().ScaleOut) || !strings.Contains(row[len(row)-1], cell) {
+		t.Fatalf("SHOW JOBS's scale-out stages column %q does not show %q", row[len(row)-1], cell)
+	}
+}
+
+// promAddr is the address of the Prometheus endpoint a member's session announced in its notices.
+var promAddr = regexp.MustCompile(`Prometheus metrics of this session's jobs: http://(127\.0\.0\.1:\d+)/metrics`)
+
+// checkStagePrometheus scrapes job a's session endpoint over HTTP (its script sets
+// 'metrics.reporter.prom.port') and checks its per-stage counters against the job's metrics.
+func checkStagePrometheus(t *testing.T, a *Job, aOut *syncBuffer) {
+	t.Helper()
+	m := promAddr.FindStringSubmatch(aOut.String())
+	if m == nil {
+		t.Fatalf("member A announced no Prometheus endpoint:\n%s", aOut)
+	}
+	got := scrape(t, m[1])
+	stages := a.Metrics().ScaleOut
+	if len(stages) < 2 {
+		t.Fatalf("member A's metrics have %d keyed stages: %+v", len(stages), stages)
+	}
+	for _, st := range stages {
+		for name, v := range map[string]int64{"scaleOutRestoredPartitions": int64(st.RestoredPartitions),
+			"scaleOutRestoredRecords": st.RestoredRecords, "scaleOutKeptPartitions": int64(st.Kept), "scaleOutAbortDrops": int64(st.AbortDrops)} {
+			k := fmt.Sprintf(`flink_jobmanager_job_%s{job_id="%s",job_name="totals_job",stage="%d"}`, name, a.ID(), st.Stage)
+			g, ok := got[k]
+			if !ok {
+				t.Fatalf("the scrape has no %s:\n%v", k, got)
+			}
+			if int64(g) != v {
+				t.Fatalf("%s = %v, the job's metrics say %d", k, g, v)
+			}
+		}
 	}
 }

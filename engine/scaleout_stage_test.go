@@ -76,7 +76,7 @@ func TestScaleOutTwoStagesMembersInProcess(t *testing.T) {
 	addr := scaleOutTestBroker(t)
 	const cl2 = "totals-job-agg2-changelog"
 	produceHistOrders(t, addr, 0, 3000)
-	script := scaleOutTestScript(addr, histDDL("hist", "hist"), histInsert("hist"))
+	script := scaleOutTestScript(addr, `SET 'metrics.reporter.prom.port' = '0'`, histDDL("hist", "hist"), histInsert("hist"))
 	single := strings.ReplaceAll(strings.Join([]string{scaleOutOrdersDDL, histDDL("hist1", "hist1"), histInsert("hist1")}, ";\n")+";\n", "ADDR", addr)
 	_, pOut := startTestMember(t, single) // P=1: no scale-out option
 	a, aOut := startTestMember(t, script)
@@ -114,6 +114,7 @@ func TestScaleOutTwoStagesMembersInProcess(t *testing.T) {
 		t.Fatalf("member A owns second-stage partitions %v", parts)
 	}
 	checkStageKept(t, a, 2, aOut) // A kept its own second-stage partitions over B's join and leave
+	checkStagePrometheus(t, a, aOut)
 	t.Logf("orders %d, histogram buckets %d; A rows out %d", n, len(wantHist(n)), a.Metrics().RowsOut)
 }
 
