@@ -47,8 +47,11 @@ func cutScaleOutRank(p *scaleOutPlan, r *planner.Rank, root planner.Node) (*scal
 	if agg, ok := last.(*planner.Aggregate); ok && b == nil {
 		return cutScaleOutRankStage(p, r, agg, root) // a Top-N over GROUP BY stages (scaleout_stage_rank.go)
 	}
+	if j, ok := last.(*planner.Join); ok && b == nil && j.Interval == nil && !j.Batch {
+		return cutScaleOutRankOverJoin(p, r, j, root) // a Top-N over a regular join (scaleout_stage_rank.go)
+	}
 	if b == nil {
-		return nil, fmt.Errorf("the Top-N's input is %s, not a table scan or a GROUP BY (a scale-out job runs a Top-N over one kafka scan or over GROUP BY stages: write that result to a kafka table and rank it in another job)", last.Describe())
+		return nil, fmt.Errorf("the Top-N's input is %s, not a table scan, a GROUP BY or a regular join (a scale-out job runs a Top-N over one kafka scan, over GROUP BY stages or over a regular join of two: write that result to a kafka table and rank it in another job)", last.Describe())
 	}
 	if !r.Input.Mode().IsInsertOnly() {
 		return nil, fmt.Errorf("the Top-N's input, table '%s', is not insert-only", b.scan.Table.Name)

@@ -17,7 +17,7 @@ import (
 )
 
 // A Top-N as the last keyed stage (docs/ARCHITECTURE.md "Scale-out over Kafka"): a ROW_NUMBER() OVER
-// (PARTITION BY ...) Top-N over the changelog of a GROUP BY stage, e.g. the top sellers per category by
+// (PARTITION BY ...) Top-N over the changelog of a GROUP BY stage (or directly over a regular join's), e.g. the top sellers per category by
 // total, `SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY category ORDER BY total DESC) rn FROM
 // (SELECT category, seller, SUM(price) total FROM bids GROUP BY category, seller)) WHERE rn <= 3`. The
 // aggregate's -U/+U rows go through the Calcs between to '<name>-rank<N>-repartition', partition = the
@@ -100,6 +100,23 @@ func cutScaleOutRankStage(p *scaleOutPlan, r *planner.Rank, agg *planner.Aggrega
 		return nil, fmt.Errorf("the Top-N's input is %s: a Top-N over %s keyed stages is %s keyed stages (a scale-out job runs at most %s); write the aggregate's results to a kafka table and rank them in another job", agg.Describe(), stageCount(n-1), stageCount(n), stageCount(maxKeyedStages))
 	}
 	p.later = append(p.later, scaleOutLater{rank: r, mid: mid})
+	p.fp = planFingerprint(root)
+	return p, nil
+}
+
+// cutScaleOutRankOverJoin cuts a Top-N whose input, through Calcs, is a regular join (j): the join is the
+// job's first keyed stage (scaleout_join.go), the Top-N the second. The join's output (an outer join's
+// retracts its NULL-padded rows) goes through the Calcs between to the Top-N's repartition topic, as a GROUP
+// BY's does.
+func cutScaleOutRankOverJoin(p *scaleOutPlan, r *planner.Rank, j *planner.Join, root planner.Node) (*scaleOutPlan, error) {
+	mid, err := calcsBetween(r.Input, j)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cutScaleOutJoin(p, j, root); err != nil {
+		return nil, err
+	}
+	p.later = []scaleOutLater{{rank: r, mid: mid}}
 	p.fp = planFingerprint(root)
 	return p, nil
 }
