@@ -141,6 +141,9 @@ func (m *member) newRankPart() *rankPart {
 	cfg := exec.RankConfig{Func: r.Func, Partition: r.Partition, Order: r.Order, Limit: r.Limit, RowNumber: true,
 		Types: m.inTypes, InsertOnly: true, KeepFirst: r.ProctimeFirst()}
 	t := &rankTracker{m: m, dst: m.postOutput(), cols: len(m.inTypes)}
+	if len(m.stages) > 0 {
+		t.dst = m.stage2Out() // a GROUP BY over the Top-N (scaleout_stage_rank.go)
+	}
 	return &rankPart{op: exec.NewRank(cfg, t), track: t}
 }
 

@@ -121,6 +121,28 @@ func cutScaleOutRankOverJoin(p *scaleOutPlan, r *planner.Rank, j *planner.Join, 
 	return p, nil
 }
 
+// cutScaleOutAggOverRank cuts a GROUP BY (agg) whose input, through Calcs, is a ROW_NUMBER() Top-N of one
+// table scan (r): the Top-N is the job's first keyed stage (scaleout_rank.go, its changelog of output rows),
+// the GROUP BY the second, taking the Top-N's changes (a row pushed out of the top is retracted) through
+// the Calcs between. A Top-N over anything else under a GROUP BY is refused: a later stage's Top-N is the
+// last stage.
+func cutScaleOutAggOverRank(p *scaleOutPlan, agg *planner.Aggregate, r *planner.Rank, root planner.Node) (*scaleOutPlan, error) {
+	if b, under := cutScaleOutBranch(r.Input); b == nil {
+		return nil, fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs a GROUP BY over a Top-N only when the Top-N reads one table scan (a Top-N over keyed stages is the last stage); write the Top-N's results to a kafka table and aggregate them in another job", r.Describe(), under.Describe())
+	}
+	mid, err := calcsBetween(agg.Input, r)
+	if err != nil {
+		return nil, err
+	}
+	p.agg = nil
+	if _, err := cutScaleOutRank(p, r, root); err != nil {
+		return nil, err
+	}
+	p.later = []scaleOutLater{{agg: agg, mid: mid}}
+	p.fp = planFingerprint(root)
+	return p, nil
+}
+
 // newRankPart builds the stage's Top-N of one partition, its output dropped until it is made live.
 func (s *keyedStage) newRankPart(m *member) *stageRankPart {
 	r := s.rank

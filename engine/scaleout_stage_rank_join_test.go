@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // A Top-N directly over a regular join (scaleout_stage_rank.go, cutScaleOutRankOverJoin): the join is stage
@@ -136,4 +139,114 @@ func TestScaleOutTopNOverJoinInProcess(t *testing.T) {
 			t.Logf("orders %d, shipments %d; B restored Top-N partitions %v", orders, len(shipped), restoredB)
 		})
 	}
+}
+
+// A GROUP BY over a Top-N of one scan (cutScaleOutAggOverRank): the Top-N is stage 1 ('-rank-' topics, its
+// changelog of output rows), the GROUP BY stage 2 ('-agg2-' topics).
+
+// topOrder is order i of the GROUP BY over Top-N test: a user of 500 and an amount in 0..999 that does not
+// grow with i, so a user's top two change less and less often but now and then.
+func topOrder(i int) (user, amount int) { return i % 500, int((uint32(i)*2654435761)>>12) % 1000 }
+
+// produceTopOrders writes orders from..from+n-1 of topOrder.
+func produceTopOrders(t *testing.T, addr string, from, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := from; i < from+n; i++ {
+		u, a := topOrder(i)
+		recs = append(recs, &kgo.Record{Topic: "orders", Key: []byte(fmt.Sprint(i)),
+			Value: fmt.Appendf(nil, `{"id":%d,"user_id":%d,"amount":%d}`, i, u, a)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// topHistInsert is the GROUP BY amount over the top two amounts per user (ties do not show: tied rows of a
+// user are equal in amount and user).
+func topHistInsert(sink string) string {
+	return `INSERT INTO ` + sink + ` SELECT amount, COUNT(*), SUM(user_id) FROM (
+  SELECT user_id, amount, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amount DESC) AS rn FROM orders) WHERE rn <= 2 GROUP BY amount`
+}
+
+// wantTopHist is topHistInsert's result over orders 0..n-1: per amount, the users with it among their top
+// two (count, sum of the users).
+func wantTopHist(n int) map[int64]testTotal {
+	per := map[int][]int{}
+	for i := range n {
+		u, a := topOrder(i)
+		per[u] = append(per[u], a)
+	}
+	w := map[int64]testTotal{}
+	for u, as := range per {
+		slices.Sort(as)
+		slices.Reverse(as)
+		for _, a := range as[:min(2, len(as))] {
+			tt := w[int64(a)]
+			tt.Cnt++
+			tt.Total += int64(u)
+			w[int64(a)] = tt
+		}
+	}
+	return w
+}
+
+// TestScaleOutGroupByOverTopNInProcess: a GROUP BY over a ROW_NUMBER() Top-N runs as two keyed stages, the
+// Top-N's changes (a row pushed out of the top retracted) going through '-agg2-repartition'. Member A runs
+// alone, member B joins while orders come (B restores Top-N partitions from '-rank-changelog' and GROUP BY
+// partitions from '-agg2-changelog') and leaves again. A new order enters a user's top two only when its
+// amount beats the restored ones, so a Top-N restored without its rows changes the histogram wrongly.
+// Throughout, the result equals the one computed from the input and the one a P=1 job writes.
+func TestScaleOutGroupByOverTopNInProcess(t *testing.T) {
+	addr := scaleOutTestBroker(t)
+	const cl1, cl2 = "totals-job-rank-changelog", "totals-job-agg2-changelog"
+	produceTopOrders(t, addr, 0, 2000)
+	totalsDDL := func(name, topic string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(scaleOutTotalsDDL, "TABLE totals", "TABLE "+name), "'topic' = 'totals'", "'topic' = '"+topic+"'")
+	}
+	script := scaleOutTestScript(addr, totalsDDL("totals", "totals"), topHistInsert("totals"))
+	single := strings.ReplaceAll(strings.Join([]string{scaleOutOrdersDDL, totalsDDL("totals1", "totals1"), topHistInsert("totals1")}, ";\n")+";\n", "ADDR", addr)
+	_, pOut := startTestMember(t, single) // P=1: no scale-out option
+	n := 2000
+	read := func(t *testing.T, addr, topic string) map[int64]testTotal {
+		return readCompacted(t, addr, topic, func(k struct {
+			UserID int64 `json:"user_id"`
+		}) int64 {
+			return k.UserID
+		}, func(v testTotal) testTotal { return v })
+	}
+	check := func(what string, outs ...*syncBuffer) {
+		t.Helper()
+		waitScaleOutAndP1(t, addr, "totals", "totals1", read, fmt.Sprint(wantTopHist(n)), what, outs, pOut)
+	}
+	a, aOut := startTestMember(t, script)
+	check("one member", aOut)
+	if !strings.Contains(aOut.String(), "two keyed stages, internal topics 'totals-job-rank-repartition', '"+cl1+"', 'totals-job-agg2-repartition' and '"+cl2+"'") {
+		t.Fatalf("member A did not announce two stages:\n%s", aOut)
+	}
+	b, bOut := startTestMember(t, script)
+	for !strings.Contains(bOut.String(), "from '"+cl1+"'") || !strings.Contains(bOut.String(), "from '"+cl2+"'") {
+		if n > 30000 {
+			t.Fatalf("the second member did not restore partitions of both stages:\n%s", bOut)
+		}
+		produceTopOrders(t, addr, n, 300)
+		n += 300
+		time.Sleep(300 * time.Millisecond)
+	}
+	produceTopOrders(t, addr, n, 3000)
+	n += 3000
+	check("two members", aOut, bOut)
+	leaveGroup(t, b, addr, "totals-job", "totals-job-agg2-repartition", 8, aOut)
+	produceTopOrders(t, addr, n, 3000)
+	n += 3000
+	check("member A after B left", aOut, bOut)
+	checkStageKept(t, a, 2, aOut)
+	t.Logf("orders %d, histogram amounts %d", n, len(wantTopHist(n)))
 }
