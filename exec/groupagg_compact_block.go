@@ -107,7 +107,7 @@ func (g *groupAgg) pushCompactBlocks(b *vec.Batch) error {
 		for r, gi := range bl.gi {
 			for f := range nf {
 				if bl.bits[r*nf+f] != 0 {
-					sink += uint64(len(x.famAt(gi, f).idx.narrow))
+					sink += uint64(len(x.famAt(gi, f).narrow))
 				}
 			}
 			s := c.group(gi)
@@ -123,7 +123,7 @@ func (g *groupAgg) pushCompactBlocks(b *vec.Batch) error {
 					continue
 				}
 				key := bl.keys[bl.keyStart(e):bl.koff[e]]
-				if t := x.famAt(gi, f).idx.narrow; len(t) > 0 && len(key) == 9 {
+				if t := x.famAt(gi, f).narrow; len(t) > 0 && len(key) == 9 {
 					sink += uint64(t[home(binary.BigEndian.Uint64(key[1:]), len(t))].cnt)
 				}
 			}
