@@ -35,16 +35,16 @@ func (cs *compactSet) keep(d *distinctSet) bool {
 }
 
 // widen moves the set into a sharedDistinct of nv variants (mask: bitmask mode) whose table is d (the view
-// after its last change) and returns it.
-func (cs *compactSet) widen(d *distinctSet, nv int, mask bool) *sharedDistinct {
+// after its last change; taken by value, so that the caller's view stays on its stack) and returns it.
+func (cs *compactSet) widen(d distinctSet, nv int, mask bool) *sharedDistinct {
 	sd := newSharedDistinct(nv, mask)
 	if mask {
-		d.each(func(_ []byte, c int64) {
+		sd.idx = d
+		sd.idx.each(func(_ []byte, c int64) {
 			for ; c != 0; c &= c - 1 {
 				sd.nkeys[bitsTrailing(c)]++
 			}
 		})
-		sd.idx = *d
 	}
 	*cs = compactSet{wide: sd}
 	return sd
@@ -64,7 +64,7 @@ func (cs *compactSet) or(key []byte, bits int64, nv int) int64 {
 	d := cs.view()
 	nb := bits &^ d.orBits(key, bits)
 	if !cs.keep(&d) {
-		cs.widen(&d, nv, true) // counts every value's bits, the new one's too
+		cs.widen(d, nv, true) // counts every value's bits, the new one's too
 	}
 	return nb
 }
@@ -75,7 +75,7 @@ func (cs *compactSet) shared(nv int, mask bool) *sharedDistinct {
 		return cs.wide
 	}
 	d := cs.view()
-	return cs.widen(&d, nv, mask)
+	return cs.widen(d, nv, mask)
 }
 
 // each calls fn with every value of variant v and its multiplicity.

@@ -2,12 +2,14 @@ package exec
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/types"
+	"github.com/sluicesql/sluice/vec"
 )
 
 // TestCompactSetModesMatchGroups: compact groups' DISTINCT sets over an insert-only input, in each of
@@ -81,6 +83,51 @@ func TestCompactSetModesMatchGroups(t *testing.T) {
 		highHalf := seed == 1 || seed == 2
 		if want := [3]int{0, 5, 5}; !highHalf && wide != want || highHalf && (wide[0] == 0 || wide[1] != 5 || wide[2] != 5) {
 			t.Fatalf("%s: sets moved to a sharedDistinct per family %v (groups %d)", name, wide, g.compact.n)
+		}
+	}
+}
+
+// TestCompactSetNoAllocs: once its groups and set values exist, a columnar push of compact groups with
+// DISTINCT sets in narrow mode allocates nothing, row by row and by blocks (a view of a set header that
+// escaped to the heap cost one allocation per row and family).
+func TestCompactSetNoAllocs(t *testing.T) {
+	in := []types.Type{types.BigIntType(), types.BigIntType(), types.BigIntType(), types.BooleanType()}
+	aggs := aggCalls(t, in, "COUNT(*)", "COUNT(DISTINCT $1)", "COUNT(DISTINCT $1) FILTER $3", "COUNT(DISTINCT $2)")
+	rng := rand.New(rand.NewPCG(3, 5))
+	rows := make([]changelog.Row, 512)
+	for r := range rows {
+		rows[r] = changelog.Row{Kind: changelog.Insert, Vals: []types.Value{types.IntValue(rng.Int64N(2000)),
+			types.IntValue(rng.Int64N(100)), types.IntValue(rng.Int64N(100)), types.BoolValue(rng.IntN(2) == 0)}}
+	}
+	var b vec.Batch
+	vec.FromRows(&b, rows, in, nil)
+	for _, blocks := range []bool{false, true} {
+		op, err := NewGroupAgg(GroupAggConfig{Keys: []int{0}, InTypes: in, Aggs: aggs, InsertOnly: true}, &discard{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := op.(*groupAgg)
+		if g.compact == nil || g.compact.x == nil {
+			t.Fatal("no compact groups with sets")
+		}
+		g.compact.blockGroups = math.MaxInt32
+		if blocks {
+			g.compact.blockGroups = 0
+		}
+		for range 3 {
+			if err := g.PushColumns(&b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if g.compact.blockable() != blocks {
+			t.Fatalf("blocks %t: blockable %t", blocks, g.compact.blockable())
+		}
+		if n := testing.AllocsPerRun(5, func() {
+			if err := g.PushColumns(&b); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Fatalf("blocks %t: %.1f allocations per push of %d rows", blocks, n, len(rows))
 		}
 	}
 }
