@@ -15,9 +15,10 @@ import (
 //
 //  1. the rows' groups, in row order (a group is allocated by its first row);
 //  2. the DISTINCT arguments' encodings and FILTER bits of each row and family, then one loop that reads
-//     every (row, family)'s set header and one that reads the slot its value hashes to: the loads of a loop
-//     do not depend on one another, so the processor overlaps their misses (a prefetch: the values read are
-//     not used);
+//     every (row, family)'s set header and every row's group slots (their first and last cache lines) and
+//     MIN/MAX string headers, and one that reads the set slot each value hashes to and the bytes of the
+//     kept strings: the loads of a loop do not depend on one another, so the processor overlaps their
+//     misses (a prefetch: the values read are not used);
 //  3. the set updates, in row order, each recording which variants took a new value;
 //  4. in row order, as pushCompactColumns: the row's previous results from the slots, its slot updates
 //     (the DISTINCT counts from step 3's bits), its change.
@@ -106,8 +107,13 @@ func (g *groupAgg) pushCompactBlocks(b *vec.Batch) error {
 		for r, gi := range bl.gi {
 			for f := range nf {
 				if bl.bits[r*nf+f] != 0 {
-					sink += uint64(len(x.famAt(gi, f).idx.narrow))
+					sink += uint64(len(x.famAt(gi, f).narrow))
 				}
+			}
+			s := c.group(gi)
+			sink += uint64(s[0] + s[len(s)-1]) // the slots' first and last cache lines (step 4)
+			if x.nstr > 0 {
+				sink += uint64(len(c.groupStrs(gi)[0])) // the strings' headers
 			}
 		}
 		for r, gi := range bl.gi {
@@ -117,8 +123,13 @@ func (g *groupAgg) pushCompactBlocks(b *vec.Batch) error {
 					continue
 				}
 				key := bl.keys[bl.keyStart(e):bl.koff[e]]
-				if t := x.famAt(gi, f).idx.narrow; len(t) > 0 && len(key) == 9 {
+				if t := x.famAt(gi, f).narrow; len(t) > 0 && len(key) == 9 {
 					sink += uint64(t[home(binary.BigEndian.Uint64(key[1:]), len(t))].cnt)
+				}
+			}
+			for _, v := range c.groupStrs(gi) { // the kept MIN/MAX strings' bytes (putStr compares them)
+				if len(v) > 0 {
+					sink += uint64(v[0])
 				}
 			}
 		}

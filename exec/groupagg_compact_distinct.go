@@ -15,11 +15,11 @@ import (
 // group like the slots:
 //
 //   - the DISTINCT sets: the COUNT(DISTINCT x) calls that read the same column of the same type (under any
-//     FILTER) form a family sharing one sharedDistinct per group (distinct_shared.go), each call a variant,
-//     as shareDistinct does for map groups; a call's slot holds its distinct count, which is its result;
+//     FILTER) form a family sharing one set per group (compactSet, groupagg_compact_set.go), each call a
+//     variant, as shareDistinct does for map groups; a call's slot holds its distinct count, its result;
 //   - the MIN/MAX strings: a call's slot is 1 once a value was seen, the value is in the group's strings.
 //
-// The sets' tables hold no pointers (distinct_set.go), so the GC scans only the sharedDistinct headers and
+// The sets' tables hold no pointers (distinct_set.go), so the GC scans only the set headers and
 // the strings, and a row touches the group's slots (one or two cache lines), its families' headers and
 // their tables: no accumulator object, no previous results (recomputed from the slots before the row).
 // Snapshots still write groupagg_state.go's entries (the sets as each DISTINCT call's view, built through
@@ -34,15 +34,15 @@ const (
 
 // compactExtra is the side state of compact groups with DISTINCT or string MIN/MAX calls.
 type compactExtra struct {
-	calls   []int   // the calls of these kinds
-	fam     []int   // per call: its DISTINCT family, or -1
-	variant []int   // per call: its variant in the family
-	famNV   []int   // per family: its variants
-	famCall [][]int // per family: its calls, by variant
-	strCall []int   // the string MIN/MAX calls
-	mask    bool    // insert-only input: families keep bitmasks (distinct_shared.go)
-	fams    [][]sharedDistinct
-	str     []int // per call: its index among the group's strings, or -1
+	calls   []int          // the calls of these kinds
+	fam     []int          // per call: its DISTINCT family, or -1
+	variant []int          // per call: its variant in the family
+	famNV   []int          // per family: its variants
+	famCall [][]int        // per family: its calls, by variant
+	strCall []int          // the string MIN/MAX calls
+	mask    bool           // insert-only input: families keep bitmasks (distinct_shared.go)
+	fams    [][]compactSet // per block of compactExtraBlock groups: the groups' sets, by family
+	str     []int          // per call: its index among the group's strings, or -1
 	nstr    int
 	strs    [][]string
 	dkey    []byte
@@ -127,7 +127,7 @@ func sameCompactDistinctArg(a, b *aggSpec) bool {
 }
 
 // compactExtraBlock is the number of groups per block of the side tables. A block is allocated whole when
-// its first group is (a set header is ~300 bytes: a block of 256 groups is ~75 KiB per argument column), so
+// its first group is (a set header is 48 bytes: a block of 256 groups is 12 KiB per argument column), so
 // that the tables never grow by copying (growing a chunk's table one group at a time cost q16 ~5 % of its
 // CPU in copies of the headers).
 const compactExtraBlock = 256
@@ -141,27 +141,21 @@ func (c *compactGroups) allocExtra(i int32) {
 		x.strs = append(x.strs, nil)
 	}
 	if x.fams[b] == nil && len(x.famNV) > 0 {
-		x.fams[b] = make([]sharedDistinct, compactExtraBlock*len(x.famNV))
+		x.fams[b] = make([]compactSet, compactExtraBlock*len(x.famNV))
 	}
 	if x.strs[b] == nil && x.nstr > 0 {
 		x.strs[b] = make([]string, compactExtraBlock*x.nstr)
 	}
 }
 
-// famAt returns group i's set of family f as it is (not made ready: family).
-func (x *compactExtra) famAt(i int32, f int) *sharedDistinct {
+// famAt returns group i's set of family f (groupagg_compact_set.go).
+func (x *compactExtra) famAt(i int32, f int) *compactSet {
 	return &x.fams[int(i)/compactExtraBlock][int(i)%compactExtraBlock*len(x.famNV)+f]
 }
 
-// family returns group i's set of family f, ready for use.
-func (c *compactGroups) family(i int32, f int) *sharedDistinct {
-	x := c.x
-	sd := x.famAt(i, f)
-	if sd.nkeys == nil {
-		sd.nv, sd.mask, sd.nkeys = x.famNV[f], x.mask, make([]int, x.famNV[f])
-		sd.idx.narrowOK = true
-	}
-	return sd
+// shared returns group i's set of family f as a sharedDistinct (multiplicities, retractions).
+func (x *compactExtra) shared(i int32, f int) *sharedDistinct {
+	return x.famAt(i, f).shared(x.famNV[f], x.mask)
 }
 
 // strings returns group i's MIN/MAX strings.
@@ -174,11 +168,7 @@ func (c *compactGroups) groupStrs(i int32) []string {
 // releaseExtra empties group i's side state (its tables are kept for the group that reuses the index).
 func (c *compactGroups) releaseExtra(i int32) {
 	for f := range c.x.famNV {
-		sd := c.family(i, f)
-		sd.idx.reset()
-		sd.counts, sd.free = sd.counts[:0], sd.free[:0]
-		clear(sd.nkeys)
-		sd.pending = 0
+		c.x.famAt(i, f).reset()
 	}
 	clear(c.groupStrs(i))
 }
@@ -205,7 +195,7 @@ func (g *groupAgg) compactStrResults(i int32, s []int64, dst []types.Value) {
 // count is slot cnt.
 func (c *compactGroups) changeDistinct(i int32, j int, key []byte, sign int64, cnt *int64) {
 	x := c.x
-	sd := c.family(i, x.fam[j])
+	sd := x.shared(i, x.fam[j])
 	if sign > 0 {
 		if sd.add(key, x.variant[j], 1) {
 			*cnt++
@@ -237,13 +227,7 @@ func (c *compactGroups) orFamily(i int32, f int, key []byte, bits int64, s []int
 
 // orFamilyNew is orFamily without the slots: it returns the variants of bits that did not hold key.
 func (c *compactGroups) orFamilyNew(i int32, f int, key []byte, bits int64) int64 {
-	sd := c.family(i, f)
-	sd.flush()
-	nb := bits &^ sd.idx.orBits(key, bits)
-	for m := nb; m != 0; m &= m - 1 {
-		sd.nkeys[bitsTrailing(m)]++
-	}
-	return nb
+	return c.x.famAt(i, f).or(key, bits, c.x.famNV[f])
 }
 
 // countNew adds one to the DISTINCT counts in slots s of family f's variants in nb (those whose set took a
@@ -356,7 +340,7 @@ func (c *compactGroups) extrasToGroup(st *group, i int32, s []int64) {
 				// groups the scratch group held before (the sizes its table grew to)
 				a.seen = distinctSet{narrowOK: true}
 			}
-			c.family(i, c.x.fam[j]).each(c.x.variant[j], func(key []byte, n int64) {
+			c.x.famAt(i, c.x.fam[j]).each(c.x.variant[j], func(key []byte, n int64) {
 				if a.sh != nil {
 					a.sh.add(key, a.v, n)
 				} else {
@@ -381,8 +365,12 @@ func (c *compactGroups) extrasFromGroup(i int32, s []int64, st *group) {
 	for _, j := range c.x.calls {
 		switch a := st.accs[j].(type) {
 		case *distinctAcc:
-			sd, v := c.family(i, c.x.fam[j]), c.x.variant[j]
-			put := func(key []byte, n int64) { sd.add(key, v, n) }
+			f, v := c.x.fam[j], c.x.variant[j]
+			put := func(key []byte, n int64) { c.x.shared(i, f).add(key, v, n) }
+			if c.x.mask {
+				cs, nv := c.x.famAt(i, f), c.x.famNV[f]
+				put = func(key []byte, _ int64) { cs.or(key, 1<<v, nv) } // sharedDistinct.add in mask mode
+			}
 			if a.sh != nil {
 				a.sh.each(a.v, put)
 			} else {
