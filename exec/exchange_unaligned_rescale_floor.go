@@ -146,6 +146,19 @@ func (o *floorOut) End() error               { return o.next.End() }
 // window at or behind its key group's floor in f (nil f: none), or false when the exchange's key is not in
 // op's group key.
 func (x *Exchange) outFloorDrop(op outFloorer, endCol int, f *xFloors) (func([]types.Value) bool, bool) {
+	group, ok := x.outKeyGroup(op)
+	if !ok || f == nil {
+		return nil, ok
+	}
+	return func(row []types.Value) bool {
+		fl := f.floorOf(group(row))
+		return fl != minWatermark && row[endCol].I-1 <= fl
+	}, true
+}
+
+// outKeyGroup returns the function that reports the key group of an output row of op, or false when the
+// exchange's key is not in op's group key.
+func (x *Exchange) outKeyGroup(op outFloorer) (func([]types.Value) int, bool) {
 	cols := op.groupKeyCols()
 	sd := x.sides[0]
 	at := make([]int, len(sd.Keys)) // per exchange key column its index in the group key
@@ -157,17 +170,23 @@ func (x *Exchange) outFloorDrop(op outFloorer, endCol int, f *xFloors) (func([]t
 		}
 		width = max(width, c+1)
 	}
-	if f == nil {
-		return nil, true
-	}
 	snd, vals := x.Sender(0, 0), make([]types.Value, width)
-	return func(row []types.Value) bool {
+	return func(row []types.Value) int {
 		for k, c := range sd.Keys {
 			vals[c] = row[at[k]]
 		}
-		fl := f.kg[snd.keyGroup(vals)]
-		return fl != minWatermark && row[endCol].I-1 <= fl
+		return snd.keyGroup(vals)
 	}, true
+}
+
+// outFloorOK reports whether op, when it is an outFloorer, can have its output floored.
+func (x *Exchange) outFloorOK(op floorable) bool {
+	of, ok := op.(outFloorer)
+	if !ok {
+		return true
+	}
+	_, ok = x.outKeyGroup(of)
+	return ok && len(x.sides) == 1
 }
 
 // xFloors is a new subtask's floors: per key group the watermark its old subtask had fired up to.
@@ -267,10 +286,8 @@ func (x *Exchange) installFloors(fired []int64) bool {
 		if !ok || !op.canFloor() {
 			return false
 		}
-		if of, ok := op.(outFloorer); ok {
-			if _, ok := x.outFloorDrop(of, 0, nil); !ok || len(x.sides) != 1 {
-				return false
-			}
+		if !x.outFloorOK(op) {
+			return false
 		}
 		ops[i] = op
 	}
@@ -408,6 +425,10 @@ func (x *Exchange) writeFloors(b *xBarrierRun, w state.Writer) error {
 		}
 		if f := floors[j]; f != nil {
 			fired = max(fired, f.kg[g])
+			if _, ok := f.op.(outFloorer); ok && f.replayed && f.after != nil {
+				// fireAhead emitted the windows up to the after floor (exchange_unaligned_rescale_late.go)
+				fired = max(fired, f.after[g])
+			}
 		}
 		v = binary.AppendVarint(v, fired)
 	}

@@ -286,8 +286,8 @@ func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 // subtask's users, behind the watermark in its channel state, are late as in the uninterrupted job
 // (exchange_unaligned_rescale_late.go), not aggregated (HOP and CUMULATE slices aggregate them: not here).
 func TestUnalignedRescaleLateFloors(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "session", "rank", "join"} {
-		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}} {
+	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join"} {
+		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
 				testRescaleFloorsSenders(t, kind, tc.from, tc.to, tc.block, 2)
 			})

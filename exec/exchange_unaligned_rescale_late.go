@@ -2,8 +2,10 @@ package exec
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
 )
 
 // Channel state with watermarks restored at another number of senders (the source subtasks feeding the
@@ -57,8 +59,8 @@ func (x *Exchange) lateFloors(all [][]xItem, allK []int, olds int, senders []uin
 		if !ok || !op.canFloor() {
 			return
 		}
-		if w, ok := op.(*sliceWindowAgg); ok && w.spec.Kind != Tumble {
-			return // a row of HOP/CUMULATE is in windows at and after the watermark: dropping it is not the same
+		if !x.outFloorOK(op) {
+			return
 		}
 		ops[j] = op
 	}
@@ -86,6 +88,10 @@ func (x *Exchange) lateFloors(all [][]xItem, allK []int, olds int, senders []uin
 		if s.floors == nil && !f.hasAfter {
 			continue
 		}
+		if of, ok := ops[j].(outFloorer); ok && s.floors == nil {
+			drop, _ := x.outFloorDrop(of, of.outEndCol(), f)
+			of.floorOutput(drop)
+		}
 		x.mu.Lock()
 		if s.floors == nil {
 			s.floorBase = base // writeFloors
@@ -93,6 +99,31 @@ func (x *Exchange) lateFloors(all [][]xItem, allK []int, olds int, senders []uin
 		s.floors = f
 		x.mu.Unlock()
 	}
+}
+
+// aheadFirer is an outFloorer that emits the windows its key groups' old subtasks would have fired before
+// the rows after the channel state (HOP and CUMULATE slices, window_slice_floor.go).
+type aheadFirer interface {
+	outFloorer
+	fireAhead(wm int64, drop func([]types.Value) bool) error
+}
+
+// fireAfter is called once subtask s processed its channel state (f: its floors): an aheadFirer emits the
+// windows of every key group ending after its fired floor and at or behind its after floor.
+func (x *Exchange) fireAfter(f *xFloors) error {
+	op, ok := f.op.(aheadFirer)
+	if !ok || f.after == nil || !f.hasAfter {
+		return nil
+	}
+	group, ok := x.outKeyGroup(op)
+	if !ok {
+		return nil
+	}
+	end := op.outEndCol()
+	return op.fireAhead(slices.Max(f.after), func(row []types.Value) bool {
+		g, e := group(row), row[end].I-1
+		return e <= f.kg[g] || e > f.after[g]
+	})
 }
 
 // floorOf returns the floor of key group g: its fired watermark for the rows of the channel state, and the
@@ -125,7 +156,7 @@ func (x *Exchange) sendersChanged(nums []uint64, fs *floorSource) error {
 		return sendersWatermarkRefused(nums, x)
 	}
 	for _, s := range x.subs {
-		if op, ok := StateOf(s.op).(floorable); !ok || !op.canFloor() {
+		if op, ok := StateOf(s.op).(floorable); !ok || !op.canFloor() || !x.outFloorOK(op) {
 			return sendersWatermarkRefused(nums, x)
 		}
 	}
