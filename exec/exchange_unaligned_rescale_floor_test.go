@@ -318,6 +318,17 @@ func testRescaleFloorsSenders(t *testing.T, kind string, from, to, block, sender
 // cutWithWatermarks runs the job of testRescaleFloors uninterrupted (want: its output, sorted, and late rows)
 // and with an unaligned checkpoint (w: its state; got: what was emitted before the cut).
 func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWriter, got, want []string, wantLate int64, after func(*testing.T, *floorRun)) {
+	w, got, want, wantLate, after, _ = cutWith(t, kind, from, block, nil)
+	return w, got, want, wantLate, after
+}
+
+// afterParts returns what the restored source sends after the cut in two parts (the users all), the input's
+// end not included.
+type afterParts func(all []int64) (p1, p2 func(*testing.T, *floorRun))
+
+// cutWith is cutWithWatermarks with what the source sends after the cut given by parts (nil: the default),
+// returning all the users too.
+func cutWith(t *testing.T, kind string, from, block int, parts afterParts) (w entryWriter, got, want []string, wantLate int64, after func(*testing.T, *floorRun), all []int64) {
 	// users of the slow subtask and of the others
 	probe := newFloorRun(t, kind, from, -1)
 	var slow, fast []int64
@@ -328,7 +339,7 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 			fast = append(fast, u)
 		}
 	}
-	all := append(append([]int64(nil), slow...), fast...)
+	all = append(append([]int64(nil), slow...), fast...)
 	rowsAt := func(us []int64, end int64) [][2]int64 {
 		var rs [][2]int64
 		for _, u := range us {
@@ -371,6 +382,14 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 		r.push(t, rowsAt(all, 40_000)...)
 		r.finish(t)
 	}
+	if parts != nil {
+		p1, p2 := parts(all)
+		after = func(t *testing.T, r *floorRun) {
+			p1(t, r)
+			p2(t, r)
+			r.finish(t)
+		}
+	}
 
 	// the uninterrupted job
 	ref := newFloorRun(t, kind, from, block)
@@ -408,7 +427,7 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 		t.Fatalf("the barrier overtook %d watermarks, %d items written; want a watermark and rows", c.Watermark-c0.Watermark, c.Written-c0.Written)
 	}
 
-	return w, got, want, wantLate, after
+	return w, got, want, wantLate, after, all
 }
 
 // TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (a temporal sort: its
