@@ -7,11 +7,13 @@ import (
 	"testing"
 )
 
-// TestUnalignedRescaleLateFloorsCheckpoint: HOP and CUMULATE slices restored with another number of senders
-// (2 → 3 and 3 → 2 keyed subtasks) and checkpointed while their floors are on (aligned: the rows sent after
-// the channel state are processed; some count in their later windows only), then restored from that
-// checkpoint at the first parallelism: the output equals the uninterrupted job's (no window of a key group
-// fires twice or with rows its old subtask had not counted, the rows partly late count in the later windows).
+// TestUnalignedRescaleLateFloorsCheckpoint: window operators restored with another number of senders (2 → 3
+// and 3 → 2 keyed subtasks) and checkpointed while their floors are on (aligned: the rows sent after the
+// channel state are processed; some count in their later windows only), then restored from that checkpoint
+// at the first parallelism: the output equals the uninterrupted job's. HOP/CUMULATE: no window of a key
+// group fires twice or with rows its old subtask had not counted, the rows partly late count in the later
+// windows (the after floors are recorded as fired); the others: the rows behind a key group's after floor
+// sent after the second restore are late (key {5}).
 func TestUnalignedRescaleLateFloorsCheckpoint(t *testing.T) {
 	parts := func(all []int64) (p1, p2 func(*testing.T, *floorRun)) {
 		rowsAt := func(end int64) [][2]int64 {
@@ -38,7 +40,7 @@ func TestUnalignedRescaleLateFloorsCheckpoint(t *testing.T) {
 		}
 		return p1, p2
 	}
-	for _, kind := range []string{"hop", "cumulate"} {
+	for _, kind := range []string{"hop", "cumulate", "window", "slice", "session", "rank", "join"} {
 		for _, tc := range []struct{ from, to, block int }{{2, 3, 1}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d-%d", kind, tc.from, tc.to, tc.from), func(t *testing.T) {
 				w, got, want, _, _, all := cutWith(t, kind, tc.from, tc.block, parts)

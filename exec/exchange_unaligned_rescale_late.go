@@ -128,15 +128,23 @@ func (x *Exchange) fireAfter(f *xFloors) error {
 
 // floorOf returns the floor of key group g: its fired watermark for the rows of the channel state, and the
 // higher of that and the one its old subtask would have reached for the rows after (lateFloors).
+// A checkpoint's after floors (late, restoreLate) apply to every row.
 func (f *xFloors) floorOf(g int) int64 {
+	fl := f.kg[g]
 	if f.replayed && f.after != nil {
-		return f.after[g]
+		fl = f.after[g]
 	}
-	return f.kg[g]
+	if f.late != nil {
+		fl = max(fl, f.late[g])
+	}
+	return fl
 }
 
 // floored reports whether some key group of the subtask has a floor for the rows pushed next.
 func (f *xFloors) floored() bool {
+	if f.hasLate {
+		return true
+	}
 	if f.replayed && f.after != nil {
 		return f.hasAfter
 	}
