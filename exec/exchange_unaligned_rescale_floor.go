@@ -30,7 +30,8 @@ import (
 // keys) and window Top-N / ranks. HOP and CUMULATE slices keep slices of windows that fired with windows
 // that did not, so a new subtask resumed from a lower watermark would fire a key group's window again: while
 // floors are on, their output drops the rows of a window at or behind its key group's floor (outFloorer;
-// the exchange's key must be in their group key). Others (OVER, MATCH_RECOGNIZE, interval and temporal
+// the exchange's key must be in their group key; with another number of senders they also emit the windows
+// up to the after floor at once, exchange_unaligned_rescale_late.go). Others (OVER, MATCH_RECOGNIZE, interval and temporal
 // joins...; exchanges with a side that deals rows) keep the refusal (rescaledWatermarkRefused); a GROUP BY
 // needs no floors (wmForwarder, exchange_unaligned_rescale.go).
 

@@ -17,11 +17,17 @@ import (
 // every new subtask keeps, for the rows after its channel state (replayRestored), per key group the higher of
 // its fired watermark (the floor, exchange_unaligned_rescale_floor.go) and the one its old subtask would
 // have reached. The windows between them fire once the restored sources' watermarks pass (as new input
-// would have them fire), and the output of HOP/CUMULATE slices is held back only by the fired floors.
-// HOP and CUMULATE slices do not take these: a row of theirs belongs to windows at or behind that watermark
-// (which the uninterrupted job had fired without it, the restored one fires later) and to windows after it
-// (which count it), so neither dropping nor keeping it gives the uninterrupted output; such a row is
-// aggregated into all its windows.
+// would have them fire). HOP and CUMULATE slices (a row of theirs belongs to windows at or behind that
+// watermark, which the old subtask had fired without it, and to windows after it, which count it): once the
+// channel state is processed, fireAhead (window_slice_floor.go) emits from the state as it is every key
+// group's windows after its fired floor and at or behind that watermark, and their output floor is that
+// watermark from then on; a row behind it for all its windows is late, one behind it for some counts in the
+// others only (the windows behind fire again when the subtask's watermark passes, their output dropped), as
+// Flink's slicing rule in the uninterrupted job. A checkpoint taken while these floors are on records them:
+// for HOP/CUMULATE as fired watermarks (key {4}: those windows were emitted), for the other operators as
+// late floors of every row (key {5}, writeLateFloors; restoreLate), so a second restore at any parallelism
+// keeps them. A CUMULATE window fired merges every slice of its period before it the first slice does not
+// hold yet (a restore resumed from a key group's floor may not have fired the window of such a slice).
 
 // lateFloors installs those per-key-group watermarks (all: the old subtasks' items, allK: their old
 // subtask; senders: the old number per side; unions: per old subtask its union watermarks at the cut). It
