@@ -125,6 +125,10 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 				Interval: &IntervalBounds{LeftTime: 3, RightTime: 3, Lower: -5_000, Upper: 5_000}}, out)
 			op = left
 			ins = func() []changelog.Output { return []changelog.Output{left, right} }
+		case "over":
+			// COUNT(*) and SUM(amount) per user, rows in time order, RANGE UNBOUNDED PRECEDING
+			op, err = NewOverAgg(OverConfig{Partition: []int{0}, OrderCol: 3, Frame: OverFrame{Unbounded: true},
+				Aggs: aggCalls(t, in, "COUNT(*)", "SUM($1)"), InTypes: in}, out)
 		case "window":
 			op, err = NewRoutedWindowAgg(cfg, 1, []int{2}, out)
 		case "slice":
@@ -273,7 +277,7 @@ func (r *floorRun) waitRows(t *testing.T, n int) {
 // (its key group resumes from the watermark it had), rows the source sends again after the watermarks in
 // flight are late as they were, and the late-row count is the same.
 func TestUnalignedRescaleFloors(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join", "interval"} {
+	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join", "interval", "over"} {
 		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
 				testRescaleFloors(t, kind, tc.from, tc.to, tc.block)
@@ -293,7 +297,7 @@ func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 // (exchange_unaligned_rescale_late.go), not aggregated; HOP and CUMULATE count a row behind it for some of its
 // windows in the others only, and a left outer interval join probes and stores the rows as its old subtask.
 func TestUnalignedRescaleLateFloors(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join", "interval"} {
+	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join", "interval", "over"} {
 		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
 				testRescaleFloorsSenders(t, kind, tc.from, tc.to, tc.block, 2)
