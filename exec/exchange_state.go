@@ -57,7 +57,7 @@ func (e *exchangeState) RestoreState(r state.Reader) error {
 	if err != nil {
 		return err
 	}
-	chans, saved, err := takeFloors(chans, e.x.maxPar) // exchange_unaligned_rescale_floor.go
+	chans, saved, late, err := takeFloorsLate(chans, e.x.maxPar) // exchange_unaligned_rescale_floor.go
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (e *exchangeState) RestoreState(r state.Reader) error {
 	if err != nil {
 		return err
 	}
-	fs := &floorSource{old: old, saved: saved}
+	fs := &floorSource{old: old, saved: saved, late: late}
 	for _, m := range es {
 		if m.ns == nsMeta && len(m.key) == 0 {
 			fs.meta0 = m.value

@@ -365,6 +365,9 @@ func (x *Exchange) replayRestored(ctx context.Context, s *xSub) (bool, error) {
 	}
 	if f := s.floors; f != nil {
 		f.replayed = true // exchange_unaligned_rescale_late.go
+		if err := x.fireAfter(f); err != nil {
+			return false, err
+		}
 	}
 	return false, nil
 }

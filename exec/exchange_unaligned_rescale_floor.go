@@ -27,12 +27,15 @@ import (
 // The operators that take floors (floorable) drop late rows by the end of their window alone and keep no
 // state of a window that fired: the window aggregates (per window, per slice of a TUMBLE window, per
 // session), the session window assigner, window joins (both sides: every row's key group by its side's
-// keys) and window Top-N / ranks. HOP and CUMULATE slices keep slices of windows that fired with windows
+// keys), window Top-N / ranks, interval joins (join_floor.go: a row probes and is stored as behind its key
+// group's floor; their state holds no row the old subtask had expired) and event-time OVER aggregates
+// (over_floor.go: their state holds no row at or behind the old subtask's watermark). HOP and CUMULATE slices keep slices of windows that fired with windows
 // that did not, so a new subtask resumed from a lower watermark would fire a key group's window again: while
 // floors are on, their output drops the rows of a window at or behind its key group's floor (outFloorer;
-// the exchange's key must be in their group key). Others (OVER, MATCH_RECOGNIZE, interval and temporal
-// joins...; exchanges with a side that deals rows) keep the refusal (rescaledWatermarkRefused); a GROUP BY
-// needs no floors (wmForwarder, exchange_unaligned_rescale.go).
+// the exchange's key must be in their group key; with another number of senders they also emit the windows
+// up to the after floor at once, exchange_unaligned_rescale_late.go). Others (MATCH_RECOGNIZE, temporal and
+// regular joins...; exchanges with a side that deals rows) keep the refusal
+// (rescaledWatermarkRefused); a GROUP BY needs no floors (wmForwarder, exchange_unaligned_rescale.go).
 
 // floorable is an operator that resumes from per-key-group fired watermarks.
 type floorable interface {
@@ -103,11 +106,13 @@ type metaFirer interface {
 // group's windows again, so while floors are on its output drops the rows of a window that ended at or
 // behind its key group's floor.
 type outFloorer interface {
+	floorsOutput() bool                        // it is one (a TUMBLE slice is not: it keeps no fired window)
 	groupKeyCols() []int                       // the input columns of the group key: the output's first columns
 	outEndCol() int                            // the output's column of window_end
 	floorOutput(drop func([]types.Value) bool) // drop the output rows drop reports (nil: none)
 }
 
+func (w *sliceWindowAgg) floorsOutput() bool  { return w.spec.Kind != Tumble }
 func (w *sliceWindowAgg) groupKeyCols() []int { return w.cfg.Keys }
 func (w *sliceWindowAgg) outEndCol() int      { return w.endKey }
 
@@ -146,6 +151,19 @@ func (o *floorOut) End() error               { return o.next.End() }
 // window at or behind its key group's floor in f (nil f: none), or false when the exchange's key is not in
 // op's group key.
 func (x *Exchange) outFloorDrop(op outFloorer, endCol int, f *xFloors) (func([]types.Value) bool, bool) {
+	group, ok := x.outKeyGroup(op)
+	if !ok || f == nil {
+		return nil, ok
+	}
+	return func(row []types.Value) bool {
+		fl := f.floorOf(group(row))
+		return fl != minWatermark && row[endCol].I-1 <= fl
+	}, true
+}
+
+// outKeyGroup returns the function that reports the key group of an output row of op, or false when the
+// exchange's key is not in op's group key.
+func (x *Exchange) outKeyGroup(op outFloorer) (func([]types.Value) int, bool) {
 	cols := op.groupKeyCols()
 	sd := x.sides[0]
 	at := make([]int, len(sd.Keys)) // per exchange key column its index in the group key
@@ -157,17 +175,29 @@ func (x *Exchange) outFloorDrop(op outFloorer, endCol int, f *xFloors) (func([]t
 		}
 		width = max(width, c+1)
 	}
-	if f == nil {
-		return nil, true
-	}
 	snd, vals := x.Sender(0, 0), make([]types.Value, width)
-	return func(row []types.Value) bool {
+	return func(row []types.Value) int {
 		for k, c := range sd.Keys {
 			vals[c] = row[at[k]]
 		}
-		fl := f.kg[snd.keyGroup(vals)]
-		return fl != minWatermark && row[endCol].I-1 <= fl
+		return snd.keyGroup(vals)
 	}, true
+}
+
+// outFloored reports whether op floors its output (outFloorer).
+func outFloored(op floorable) bool {
+	of, ok := op.(outFloorer)
+	return ok && of.floorsOutput()
+}
+
+// outFloorOK reports whether op, when it is an outFloorer, can have its output floored.
+func (x *Exchange) outFloorOK(op floorable) bool {
+	of, ok := op.(outFloorer)
+	if !ok || !of.floorsOutput() {
+		return true
+	}
+	_, ok = x.outKeyGroup(of)
+	return ok && len(x.sides) == 1
 }
 
 // xFloors is a new subtask's floors: per key group the watermark its old subtask had fired up to.
@@ -181,9 +211,13 @@ type xFloors struct {
 	after    []int64
 	hasAfter bool // some key group of the subtask has an after floor above its base
 	replayed bool // the channel state is processed: after applies
-	snd      []*ExchangeSender
-	b        changelog.Batch
-	conv     *vec.RowConv
+	// per key group the after floors a checkpoint taken under floors recorded (key {5}; nil: none): late
+	// floors of every row, channel state included (those rows came after the first restore's)
+	late    []int64
+	hasLate bool
+	snd     []*ExchangeSender
+	b       changelog.Batch
+	conv    *vec.RowConv
 }
 
 // floorSource is what a restore knows of the old subtasks' fired watermarks.
@@ -191,6 +225,7 @@ type floorSource struct {
 	meta0 []byte         // the operator-wide entry in the operator's state (the first old subtask's)
 	old   [][]stateEntry // per old subtask its operator-wide entries (readMetas; nil: none)
 	saved []int64        // per key group, recorded by a checkpoint taken under floors (nil: none)
+	late  []int64        // per key group the after floors it recorded (key {5}; nil: none)
 	// per old subtask its union watermarks (readMetas; nil: none), when taken at another parallelism
 	unions [][][]int64
 	own    bool // taken at this number of subtasks: each subtask has its own operator-wide entry
@@ -267,10 +302,8 @@ func (x *Exchange) installFloors(fired []int64) bool {
 		if !ok || !op.canFloor() {
 			return false
 		}
-		if of, ok := op.(outFloorer); ok {
-			if _, ok := x.outFloorDrop(of, 0, nil); !ok || len(x.sides) != 1 {
-				return false
-			}
+		if !x.outFloorOK(op) {
+			return false
 		}
 		ops[i] = op
 	}
@@ -408,50 +441,161 @@ func (x *Exchange) writeFloors(b *xBarrierRun, w state.Writer) error {
 		}
 		if f := floors[j]; f != nil {
 			fired = max(fired, f.kg[g])
+			if outFloored(f.op) && f.replayed && f.after != nil {
+				// fireAhead emitted the windows up to the after floor (exchange_unaligned_rescale_late.go)
+				fired = max(fired, f.after[g])
+			}
 		}
 		v = binary.AppendVarint(v, fired)
 	}
-	return w.Put(nsChannel, []byte{4}, v)
+	if err := w.Put(nsChannel, []byte{4}, v); err != nil {
+		return err
+	}
+	return writeLateFloors(x.maxPar, n, floors, w)
+}
+
+// writeLateFloors writes, when a subtask's operator keeps after floors (exchange_unaligned_rescale_late.go)
+// that are not in the fired watermarks written (not an outFloorer), per key group its after floor (key {5}:
+// the version, the number of key groups, then per key group a varint; minWatermark: none), so a restore
+// keeps the rows behind them late.
+func writeLateFloors(maxPar, n int, floors []*xFloors, w state.Writer) error {
+	some := slices.ContainsFunc(floors, func(f *xFloors) bool {
+		if f == nil {
+			return false
+		}
+		return !outFloored(f.op) && (f.replayed && f.hasAfter || f.hasLate)
+	})
+	if !some {
+		return nil
+	}
+	v := []byte{stateVersion}
+	v = binary.AppendUvarint(v, uint64(maxPar))
+	for g := range maxPar {
+		late := int64(minWatermark)
+		if f := floors[Subtask(g, maxPar, n)]; f != nil {
+			if !outFloored(f.op) {
+				if f.replayed && f.after != nil {
+					late = f.after[g]
+				}
+				if f.late != nil {
+					late = max(late, f.late[g])
+				}
+			}
+		}
+		v = binary.AppendVarint(v, late)
+	}
+	return w.Put(nsChannel, []byte{5}, v)
 }
 
 // takeFloors takes the key groups' fired watermarks (writeFloors) out of an exchange's channel state.
 func takeFloors(chans []stateEntry, maxPar int) (rest []stateEntry, fired []int64, err error) {
+	rest, fired, _, err = takeFloorsLate(chans, maxPar)
+	return rest, fired, err
+}
+
+// takeFloorsLate is takeFloors that takes the after floors (writeLateFloors) out as well.
+func takeFloorsLate(chans []stateEntry, maxPar int) (rest []stateEntry, fired, late []int64, err error) {
 	for _, e := range chans {
-		if len(e.key) != 1 || e.key[0] != 4 {
+		if len(e.key) != 1 || e.key[0] != 4 && e.key[0] != 5 {
 			rest = append(rest, e)
 			continue
 		}
-		if len(e.value) == 0 || e.value[0] != stateVersion {
-			return nil, nil, errChannelState
+		wms, err := decodeFloors(e.value, maxPar)
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		src := e.value[1:]
-		n, k := binary.Uvarint(src)
-		if k <= 0 || n != uint64(maxPar) {
-			return nil, nil, errChannelState
-		}
-		src = src[k:]
-		fired = make([]int64, maxPar)
-		for g := range fired {
-			wm, k := binary.Varint(src)
-			if k <= 0 {
-				return nil, nil, errChannelState
-			}
-			fired[g], src = wm, src[k:]
-		}
-		if len(src) != 0 {
-			return nil, nil, errChannelState
+		if e.key[0] == 4 {
+			fired = wms
+		} else {
+			late = wms
 		}
 	}
-	return rest, fired, nil
+	return rest, fired, late, nil
+}
+
+// decodeFloors decodes a value of writeFloors or writeLateFloors.
+func decodeFloors(v []byte, maxPar int) ([]int64, error) {
+	if len(v) == 0 || v[0] != stateVersion {
+		return nil, errChannelState
+	}
+	src := v[1:]
+	n, k := binary.Uvarint(src)
+	if k <= 0 || n != uint64(maxPar) {
+		return nil, errChannelState
+	}
+	src = src[k:]
+	wms := make([]int64, maxPar)
+	for g := range wms {
+		wm, k := binary.Varint(src)
+		if k <= 0 {
+			return nil, errChannelState
+		}
+		wms[g], src = wm, src[k:]
+	}
+	if len(src) != 0 {
+		return nil, errChannelState
+	}
+	return wms, nil
 }
 
 // restoreFloors installs the floors a checkpoint taken under floors recorded, unless restoreChannels did.
 func (x *Exchange) restoreFloors(fs *floorSource) error {
 	if fs.saved == nil || slices.ContainsFunc(x.subs, func(s *xSub) bool { return s.floors != nil }) {
-		return nil
+		return x.restoreLate(fs.late)
 	}
 	if !x.installFloors(fs.saved) {
 		return fmt.Errorf("%w: the checkpoint holds per-key-group watermarks of an unaligned checkpoint restored at another parallelism, which these operators do not take", state.ErrCorrupt)
+	}
+	return x.restoreLate(fs.late)
+}
+
+// restoreLate gives every subtask the after floors a checkpoint taken under floors recorded (late: per key
+// group, nil: none) above the watermark it resumes from: a row of the key group at or behind is late.
+func (x *Exchange) restoreLate(late []int64) error {
+	if late == nil {
+		return nil
+	}
+	if len(late) != x.maxPar || !x.keyedSides() {
+		return fmt.Errorf("%w: the checkpoint holds per-key-group late watermarks of an unaligned checkpoint restored at another parallelism, which these operators do not take", state.ErrCorrupt)
+	}
+	n := len(x.subs)
+	for j, s := range x.subs {
+		op, ok := StateOf(s.op).(floorable)
+		if !ok || !op.canFloor() {
+			return fmt.Errorf("%w: the checkpoint holds per-key-group late watermarks of an unaligned checkpoint restored at another parallelism, which these operators do not take", state.ErrCorrupt)
+		}
+		if outFloored(op) {
+			continue // its fired watermarks hold them (writeFloors)
+		}
+		base := op.firedWM()
+		x.mu.Lock()
+		f := s.floors
+		x.mu.Unlock()
+		fresh := f == nil
+		if fresh {
+			f = &xFloors{op: op, kg: make([]int64, x.maxPar), max: minWatermark}
+			for g := range f.kg {
+				f.kg[g] = minWatermark
+			}
+		}
+		f.late = make([]int64, x.maxPar)
+		for g, wm := range late {
+			f.late[g] = minWatermark
+			if Subtask(g, x.maxPar, n) == j && wm > base {
+				f.late[g], f.hasLate = wm, true
+				f.max = max(f.max, wm)
+			}
+		}
+		if !f.hasLate {
+			f.late = nil
+			continue
+		}
+		x.mu.Lock()
+		if fresh {
+			s.floorBase = base // writeFloors
+		}
+		s.floors = f
+		x.mu.Unlock()
 	}
 	return nil
 }

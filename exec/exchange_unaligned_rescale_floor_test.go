@@ -66,7 +66,7 @@ func (r *floorRun) rows() []string {
 // newFloorRun runs n subtasks of kind ("window": per-window aggregate, "slice": TUMBLE slices, "session":
 // session aggregate over assigned sessions, "hop" and "cumulate": their slices (rows of 10 s slices),
 // "group": a GROUP BY user, "sort": a temporal sort by window_end (no floors), "rank": window Top-1 by amount with RANK (every row ties),
-// "join": window join of two sides by user and window); subtask block (-1: none) is slow.
+// "join": window join of two sides by user and window, "interval": a left outer interval join by user); subtask block (-1: none) is slow.
 func newFloorRun(t *testing.T, kind string, n, block int) *floorRun {
 	t.Helper()
 	return newFloorRunSenders(t, kind, n, block, 1)
@@ -102,7 +102,7 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 	}
 	sd := ExchangeSide{Keys: []int{0}, KeyTypes: []types.Type{bigint}, Senders: senders}
 	sides := []ExchangeSide{sd}
-	if kind == "join" {
+	if kind == "join" || kind == "interval" {
 		sides = append(sides, sd)
 	}
 	x, err := NewExchange(128, n, sides, func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error) {
@@ -119,6 +119,16 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 				LeftTypes: in, RightTypes: in, LeftEnd: 3, RightEnd: 3, Keyed: true}, out)
 			op = left
 			ins = func() []changelog.Output { return []changelog.Output{left, right} }
+		case "interval":
+			// a left outer interval join by user, the right row's window_end within 5 s of the left's
+			left, right := NewJoin(JoinConfig{Type: LeftJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: in, RightTypes: in,
+				Interval: &IntervalBounds{LeftTime: 3, RightTime: 3, Lower: -5_000, Upper: 5_000}}, out)
+			op = left
+			ins = func() []changelog.Output { return []changelog.Output{left, right} }
+		case "over":
+			// COUNT(*) and SUM(amount) per user, rows in time order, RANGE UNBOUNDED PRECEDING
+			op, err = NewOverAgg(OverConfig{Partition: []int{0}, OrderCol: 3, Frame: OverFrame{Unbounded: true},
+				Aggs: aggCalls(t, in, "COUNT(*)", "SUM($1)"), InTypes: in}, out)
 		case "window":
 			op, err = NewRoutedWindowAgg(cfg, 1, []int{2}, out)
 		case "slice":
@@ -258,8 +268,8 @@ func (r *floorRun) waitRows(t *testing.T, n int) {
 	}
 }
 
-// TestUnalignedRescaleFloors: an unaligned checkpoint of window aggregates, window Top-N (RANK) or a window
-// join (both sides) whose slow subtask had rows and a watermark in flight (its barrier overtook them) while
+// TestUnalignedRescaleFloors: an unaligned checkpoint of window aggregates, window Top-N (RANK), a window
+// join (both sides) or an interval join whose slow subtask had rows and a watermark in flight (its barrier overtook them) while
 // the others had fired the watermark's windows and had rows behind it in flight restores at another
 // parallelism (2 → 1, 2 → 3, 1 → 2, 3 → 2). The restored job's output, after what was emitted before the
 // cut, equals the uninterrupted job's: no window fires twice (a row behind the fired watermark of its key
@@ -267,7 +277,7 @@ func (r *floorRun) waitRows(t *testing.T, n int) {
 // (its key group resumes from the watermark it had), rows the source sends again after the watermarks in
 // flight are late as they were, and the late-row count is the same.
 func TestUnalignedRescaleFloors(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join"} {
+	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join", "interval", "over"} {
 		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
 				testRescaleFloors(t, kind, tc.from, tc.to, tc.block)
@@ -284,10 +294,11 @@ func testRescaleFloors(t *testing.T, kind string, from, to, block int) {
 // TestUnalignedRescaleLateFloors is TestUnalignedRescaleFloors restored with two senders instead of one (the
 // watermarks in flight are not replayed): the rows the source sends again after the cut for the slow
 // subtask's users, behind the watermark in its channel state, are late as in the uninterrupted job
-// (exchange_unaligned_rescale_late.go), not aggregated (HOP and CUMULATE slices aggregate them: not here).
+// (exchange_unaligned_rescale_late.go), not aggregated; HOP and CUMULATE count a row behind it for some of its
+// windows in the others only, and a left outer interval join probes and stores the rows as its old subtask.
 func TestUnalignedRescaleLateFloors(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "session", "rank", "join"} {
-		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}} {
+	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join", "interval", "over"} {
+		for _, tc := range []struct{ from, to, block int }{{2, 1, 1}, {2, 3, 1}, {1, 2, 0}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d", kind, tc.from, tc.to), func(t *testing.T) {
 				testRescaleFloorsSenders(t, kind, tc.from, tc.to, tc.block, 2)
 			})
@@ -318,6 +329,17 @@ func testRescaleFloorsSenders(t *testing.T, kind string, from, to, block, sender
 // cutWithWatermarks runs the job of testRescaleFloors uninterrupted (want: its output, sorted, and late rows)
 // and with an unaligned checkpoint (w: its state; got: what was emitted before the cut).
 func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWriter, got, want []string, wantLate int64, after func(*testing.T, *floorRun)) {
+	w, got, want, wantLate, after, _ = cutWith(t, kind, from, block, nil)
+	return w, got, want, wantLate, after
+}
+
+// afterParts returns what the restored source sends after the cut in two parts (the users all), the input's
+// end not included.
+type afterParts func(all []int64) (p1, p2 func(*testing.T, *floorRun))
+
+// cutWith is cutWithWatermarks with what the source sends after the cut given by parts (nil: the default),
+// returning all the users too.
+func cutWith(t *testing.T, kind string, from, block int, parts afterParts) (w entryWriter, got, want []string, wantLate int64, after func(*testing.T, *floorRun), all []int64) {
 	// users of the slow subtask and of the others
 	probe := newFloorRun(t, kind, from, -1)
 	var slow, fast []int64
@@ -328,7 +350,7 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 			fast = append(fast, u)
 		}
 	}
-	all := append(append([]int64(nil), slow...), fast...)
+	all = append(append([]int64(nil), slow...), fast...)
 	rowsAt := func(us []int64, end int64) [][2]int64 {
 		var rs [][2]int64
 		for _, u := range us {
@@ -371,6 +393,14 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 		r.push(t, rowsAt(all, 40_000)...)
 		r.finish(t)
 	}
+	if parts != nil {
+		p1, p2 := parts(all)
+		after = func(t *testing.T, r *floorRun) {
+			p1(t, r)
+			p2(t, r)
+			r.finish(t)
+		}
+	}
 
 	// the uninterrupted job
 	ref := newFloorRun(t, kind, from, block)
@@ -408,7 +438,7 @@ func cutWithWatermarks(t *testing.T, kind string, from, block int) (w entryWrite
 		t.Fatalf("the barrier overtook %d watermarks, %d items written; want a watermark and rows", c.Watermark-c0.Watermark, c.Written-c0.Written)
 	}
 
-	return w, got, want, wantLate, after
+	return w, got, want, wantLate, after, all
 }
 
 // TestUnalignedRescaleFloorsRefused: an operator that cannot take per-key-group floors (a temporal sort: its

@@ -69,7 +69,7 @@ func TestUnalignedRescaleGroupBy(t *testing.T) {
 // uninterrupted job's; an operator that cannot take floors refuses, naming the senders to restore with
 // (before, both failed with "channel state does not decode").
 func TestUnalignedRescaleSenders(t *testing.T) {
-	for _, kind := range []string{"window", "slice", "session", "rank", "join"} {
+	for _, kind := range []string{"window", "slice", "hop", "cumulate", "session", "rank", "join", "interval", "over"} {
 		t.Run(kind, func(t *testing.T) {
 			testRescaleFloorsSenders(t, kind, 2, 2, 1, 2)
 		})

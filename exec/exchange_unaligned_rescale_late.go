@@ -2,8 +2,10 @@ package exec
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/types"
 )
 
 // Channel state with watermarks restored at another number of senders (the source subtasks feeding the
@@ -15,11 +17,17 @@ import (
 // every new subtask keeps, for the rows after its channel state (replayRestored), per key group the higher of
 // its fired watermark (the floor, exchange_unaligned_rescale_floor.go) and the one its old subtask would
 // have reached. The windows between them fire once the restored sources' watermarks pass (as new input
-// would have them fire), and the output of HOP/CUMULATE slices is held back only by the fired floors.
-// HOP and CUMULATE slices do not take these: a row of theirs belongs to windows at or behind that watermark
-// (which the uninterrupted job had fired without it, the restored one fires later) and to windows after it
-// (which count it), so neither dropping nor keeping it gives the uninterrupted output; such a row is
-// aggregated into all its windows.
+// would have them fire). HOP and CUMULATE slices (a row of theirs belongs to windows at or behind that
+// watermark, which the old subtask had fired without it, and to windows after it, which count it): once the
+// channel state is processed, fireAhead (window_slice_floor.go) emits from the state as it is every key
+// group's windows after its fired floor and at or behind that watermark, and their output floor is that
+// watermark from then on; a row behind it for all its windows is late, one behind it for some counts in the
+// others only (the windows behind fire again when the subtask's watermark passes, their output dropped), as
+// Flink's slicing rule in the uninterrupted job. A checkpoint taken while these floors are on records them:
+// for HOP/CUMULATE as fired watermarks (key {4}: those windows were emitted), for the other operators as
+// late floors of every row (key {5}, writeLateFloors; restoreLate), so a second restore at any parallelism
+// keeps them. A CUMULATE window fired merges every slice of its period before it the first slice does not
+// hold yet (a restore resumed from a key group's floor may not have fired the window of such a slice).
 
 // lateFloors installs those per-key-group watermarks (all: the old subtasks' items, allK: their old
 // subtask; senders: the old number per side; unions: per old subtask its union watermarks at the cut). It
@@ -57,8 +65,8 @@ func (x *Exchange) lateFloors(all [][]xItem, allK []int, olds int, senders []uin
 		if !ok || !op.canFloor() {
 			return
 		}
-		if w, ok := op.(*sliceWindowAgg); ok && w.spec.Kind != Tumble {
-			return // a row of HOP/CUMULATE is in windows at and after the watermark: dropping it is not the same
+		if !x.outFloorOK(op) {
+			return
 		}
 		ops[j] = op
 	}
@@ -86,6 +94,10 @@ func (x *Exchange) lateFloors(all [][]xItem, allK []int, olds int, senders []uin
 		if s.floors == nil && !f.hasAfter {
 			continue
 		}
+		if of, ok := ops[j].(outFloorer); ok && s.floors == nil {
+			drop, _ := x.outFloorDrop(of, of.outEndCol(), f)
+			of.floorOutput(drop)
+		}
 		x.mu.Lock()
 		if s.floors == nil {
 			s.floorBase = base // writeFloors
@@ -95,17 +107,50 @@ func (x *Exchange) lateFloors(all [][]xItem, allK []int, olds int, senders []uin
 	}
 }
 
+// aheadFirer is an outFloorer that emits the windows its key groups' old subtasks would have fired before
+// the rows after the channel state (HOP and CUMULATE slices, window_slice_floor.go).
+type aheadFirer interface {
+	outFloorer
+	fireAhead(wm int64, drop func([]types.Value) bool) error
+}
+
+// fireAfter is called once subtask s processed its channel state (f: its floors): an aheadFirer emits the
+// windows of every key group ending after its fired floor and at or behind its after floor.
+func (x *Exchange) fireAfter(f *xFloors) error {
+	op, ok := f.op.(aheadFirer)
+	if !ok || f.after == nil || !f.hasAfter {
+		return nil
+	}
+	group, ok := x.outKeyGroup(op)
+	if !ok {
+		return nil
+	}
+	end := op.outEndCol()
+	return op.fireAhead(slices.Max(f.after), func(row []types.Value) bool {
+		g, e := group(row), row[end].I-1
+		return e <= f.kg[g] || e > f.after[g]
+	})
+}
+
 // floorOf returns the floor of key group g: its fired watermark for the rows of the channel state, and the
 // higher of that and the one its old subtask would have reached for the rows after (lateFloors).
+// A checkpoint's after floors (late, restoreLate) apply to every row.
 func (f *xFloors) floorOf(g int) int64 {
+	fl := f.kg[g]
 	if f.replayed && f.after != nil {
-		return f.after[g]
+		fl = f.after[g]
 	}
-	return f.kg[g]
+	if f.late != nil {
+		fl = max(fl, f.late[g])
+	}
+	return fl
 }
 
 // floored reports whether some key group of the subtask has a floor for the rows pushed next.
 func (f *xFloors) floored() bool {
+	if f.hasLate {
+		return true
+	}
 	if f.replayed && f.after != nil {
 		return f.hasAfter
 	}
@@ -125,7 +170,7 @@ func (x *Exchange) sendersChanged(nums []uint64, fs *floorSource) error {
 		return sendersWatermarkRefused(nums, x)
 	}
 	for _, s := range x.subs {
-		if op, ok := StateOf(s.op).(floorable); !ok || !op.canFloor() {
+		if op, ok := StateOf(s.op).(floorable); !ok || !op.canFloor() || !x.outFloorOK(op) {
 			return sendersWatermarkRefused(nums, x)
 		}
 	}

@@ -154,6 +154,7 @@ type joinOp struct {
 	slotBuf []int // full scans' slots, reused
 	wm      [2]int64
 	lastWM  int64
+	wmFloor // a restore's per-key-group floors (join_floor.go)
 	ended   bool
 	ttl     stateTTL
 	// Interval joins: the keys whose rows expire soon, per side (join_expiry.go); prune's scratch.

@@ -23,6 +23,9 @@ package exec
 // expired at the join's watermark, and says whether the row is to be stored.
 func (j *joinOp) lateWindow(s int, t, lo, hi int64) (int64, int64, bool) {
 	w := j.lastWM
+	if j.floorOn {
+		w = max(w, j.floorWM) // the key group's floor (join_floor.go)
+	}
 	if w == minWatermark {
 		return lo, hi, true
 	}

@@ -134,14 +134,15 @@ type overPart struct {
 }
 
 type overAgg struct {
-	cfg   OverConfig
-	specs []*aggSpec
-	out   changelog.Output
-	parts map[string]*overPart
-	wm    int64
-	Late  int64
-	kbuf  []byte
-	ob    changelog.Batch
+	cfg     OverConfig
+	specs   []*aggSpec
+	out     changelog.Output
+	parts   map[string]*overPart
+	wm      int64
+	Late    int64
+	wmFloor // a restore's per-key-group floors (over_floor.go)
+	kbuf    []byte
+	ob      changelog.Batch
 	// partTypes: the types of the partition columns; keys: advance's partitions with pending rows (both
 	// kept to spare an allocation per row and per watermark)
 	partTypes []types.Type
@@ -164,7 +165,7 @@ func (o *overAgg) Push(b *changelog.Batch) error {
 		if t.IsNull() {
 			continue
 		}
-		if t.I <= o.wm {
+		if t.I <= o.wm || o.belowFloor(t.I) {
 			o.Late++
 			continue
 		}

@@ -325,6 +325,12 @@ func (w *sliceWindowAgg) fireWindow(start, end int64) error {
 	case Cumulate:
 		return w.fireCumulate(start, end)
 	}
+	return w.fireMerged(start, end)
+}
+
+// fireMerged merges the slices of the window [start, end) per key, leaving them as they are, and emits the
+// results in key order (a CUMULATE window: its first slice holds the slices merged into it).
+func (w *sliceWindowAgg) fireMerged(start, end int64) error {
 	p := w.proto
 	sv, ev := types.TimestampValue(start, 0), types.TimestampValue(end, 0)
 	w.order = w.order[:0]
@@ -420,7 +426,13 @@ func (w *sliceWindowAgg) fireCumulate(start, end int64) error {
 	p := w.proto
 	first := start + w.spec.Slide
 	fs := w.slices[first]
-	if sl := w.slices[end]; end != first && sl != nil {
+	// the slice ending at end, and any earlier one of the window a restore left unmerged (its window fired
+	// for the key groups of another subtask, exchange_unaligned_rescale_late.go)
+	for se := first + w.spec.Slide; se <= end; se += w.spec.Slide {
+		sl := w.slices[se]
+		if sl == nil {
+			continue
+		}
 		if fs == nil {
 			fs = w.slice(first)
 		}
@@ -449,7 +461,7 @@ func (w *sliceWindowAgg) fireCumulate(start, end int64) error {
 			}
 			p.recycle(st)
 		}
-		delete(w.slices, end)
+		delete(w.slices, se)
 	}
 	if fs == nil {
 		return nil

@@ -301,6 +301,11 @@ func (w *sliceWindowAgg) fireWindowCompact(start, end int64) error {
 	if done, err := w.fireHopCompact(start, end); done || err != nil {
 		return err
 	}
+	return w.fireMergedCompact(start, end)
+}
+
+// fireMergedCompact is fireMerged over compact slices.
+func (w *sliceWindowAgg) fireMergedCompact(start, end int64) error {
 	m := &w.c.merged
 	m.reset()
 	step := w.spec.sliceSize()
@@ -309,7 +314,7 @@ func (w *sliceWindowAgg) fireWindowCompact(start, end int64) error {
 			if !w.mergeFits(m, sl) {
 				// the window's decimal sums pass int64: its slices (unchanged) merge as objects
 				w.decompact()
-				return w.fireWindow(start, end)
+				return w.fireMerged(start, end)
 			}
 			w.mergeInto(m, sl)
 		}
@@ -321,7 +326,12 @@ func (w *sliceWindowAgg) fireWindowCompact(start, end int64) error {
 func (w *sliceWindowAgg) fireCumulateCompact(start, end int64) error {
 	first := start + w.spec.Slide
 	fs := w.c.slices[first]
-	if sl := w.c.slices[end]; end != first && sl != nil {
+	// the slice ending at end, and any earlier one a restore left unmerged (fireCumulate)
+	for se := first + w.spec.Slide; se <= end; se += w.spec.Slide {
+		sl := w.c.slices[se]
+		if sl == nil {
+			continue
+		}
 		if fs != nil && !w.mergeFits(fs, sl) {
 			// the period's decimal sums pass int64: the slices (unchanged) merge as objects
 			w.decompact()
@@ -331,7 +341,7 @@ func (w *sliceWindowAgg) fireCumulateCompact(start, end int64) error {
 			fs = w.cslice(first)
 		}
 		w.mergeInto(fs, sl)
-		w.dropCslice(end)
+		w.dropCslice(se)
 	}
 	if fs == nil {
 		return nil
