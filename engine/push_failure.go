@@ -32,7 +32,9 @@ type pushFailure struct{ err atomic.Pointer[error] }
 // when it wraps context.Canceled (sink_failure.go).
 func (f *pushFailure) mark(err error) error {
 	if err != nil && f != nil && (!errors.Is(err, context.Canceled) || isSinkError(err)) {
-		f.err.CompareAndSwap(nil, &err)
+		first := new(error) // not &err: that moves err to the heap on every call, nil or not
+		*first = err
+		f.err.CompareAndSwap(nil, first)
 	}
 	return err
 }

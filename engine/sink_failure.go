@@ -75,7 +75,9 @@ func (e *endOnce) note(err error) error {
 	if !isSinkError(err) {
 		err = &sinkError{sink: e.name, err: err}
 	}
-	e.failed.CompareAndSwap(nil, &err)
+	first := new(error) // not &err: that moves err to the heap on every call, nil or not
+	*first = err
+	e.failed.CompareAndSwap(nil, first)
 	return err
 }
 

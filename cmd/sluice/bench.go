@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"sort"
 	"strconv"
@@ -77,19 +76,8 @@ type benchResult struct {
 	seconds float64
 	cpu     float64
 	peakRSS int64   // bytes; 0 when unknown
-	gcShare float64 // share of the process's CPU spent in garbage collection (runtime/metrics estimate); <0 unknown
+	gc      gcStats // the garbage collector's cost (bench_gc.go)
 	err     error
-}
-
-// gcCPU returns the runtime's estimates of the CPU seconds spent in garbage collection and in total so far
-// (runtime/metrics /cpu/classes; comparable with each other, not with getrusage).
-func gcCPU() (gc, total float64) {
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindFloat64 || s[1].Value.Kind() != metrics.KindFloat64 {
-		return 0, 0
-	}
-	return s[0].Value.Float64(), s[1].Value.Float64()
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -306,21 +294,17 @@ func runOne(ctx context.Context, name, script string, cfg benchConfig) benchResu
 		return res
 	}
 	cpu0 := cpuSeconds()
-	gc0, all0 := gcCPU()
+	gcm := startGCMeter()
 	t0 := time.Now()
 	err = eng.Exec(qctx, script)
 	res.seconds = time.Since(t0).Seconds()
 	res.cpu = cpuSeconds() - cpu0
-	gc1, all1 := gcCPU()
+	res.gc = gcm.stop()
 	if perr := stopCPU(); perr != nil && err == nil {
 		err = perr
 	}
 	if perr := writeHeapProfile(cfg.memProfile, name); perr != nil && err == nil {
 		err = perr
-	}
-	res.gcShare = -1
-	if all1 > all0 {
-		res.gcShare = (gc1 - gc0) / (all1 - all0)
 	}
 	res.peakRSS = peakRSS()
 	if err != nil {
@@ -390,14 +374,21 @@ func printReport(w io.Writer, results []benchResult) {
 	line()
 	// The garbage collector's share of CPU per query, below the table so that the table keeps the benchmark's
 	// columns.
-	var gc []string
+	var gc, alloc []string
 	for _, r := range results {
-		if r.err == nil && r.gcShare >= 0 {
-			gc = append(gc, fmt.Sprintf("%s %.1f %%", r.query, 100*r.gcShare))
+		if r.err != nil || r.gc.share < 0 {
+			continue
 		}
+		gc = append(gc, fmt.Sprintf("%s %.1f %%", r.query, 100*r.gc.share))
+		perEvent := 0.0
+		if r.events > 0 {
+			perEvent = float64(r.gc.allocBytes) / float64(r.events)
+		}
+		alloc = append(alloc, fmt.Sprintf("%s %d, %.1f B", r.query, r.gc.cycles, perEvent))
 	}
 	if len(gc) > 0 {
-		fmt.Fprintln(w, "GC share of CPU (runtime/metrics /cpu/classes): "+strings.Join(gc, ", "))
+		fmt.Fprintln(w, "GC share of busy CPU (runtime/metrics /cpu/classes; assists, mark workers, pauses): "+strings.Join(gc, ", "))
+		fmt.Fprintln(w, "GC cycles and heap bytes allocated per event: "+strings.Join(alloc, "; "))
 	}
 }
 

@@ -107,6 +107,10 @@ func (g *generator) nextCols(e *eventCols) {
 	g.count++
 }
 
+// recycleArena lets the next batch's strings reuse the arena chunk: nextCols copies every generated string
+// into the columns, so that, in columns, no string refers to the arena once its batch is built.
+func (g *generator) recycleArena() { g.arena = g.arena[:0] }
+
 // appendInt, appendString and appendTimestamp append a member's value at row, or NULL when null.
 func appendInt(c *vec.Col, row int, v int64, null bool) {
 	if null {

@@ -158,6 +158,8 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 		vals = make([]types.Value, bs*4)
 		batch = &changelog.Batch{Rows: make([]changelog.Row, 0, bs)}
 	}
+	adv := &advancer{s: s}
+	advance := adv.advance // one func value for every batch (a closure per batch would allocate)
 	for {
 		sp := nextSplit(own)
 		if sp == nil {
@@ -182,6 +184,7 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 				g.nextCols(cols)
 			}
 			cols.finish()
+			g.recycleArena()
 		} else {
 			batch.Reset()
 			for i := 0; i < bs && g.hasNext(); i++ {
@@ -190,10 +193,9 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 				batch.Append(changelog.Insert, row)
 			}
 		}
-		id, next := sp.id, splitPos{count: g.count, rng: g.rng.seed}
-		advance := func() { s.advance(id, next) }
+		adv.id, adv.next = sp.id, splitPos{count: g.count, rng: g.rng.seed}
 		if listener != nil {
-			listener.SplitRows(id)
+			listener.SplitRows(adv.id)
 		}
 		var err error
 		if cols != nil {
@@ -205,7 +207,7 @@ func (s *source) RunSubtask(ctx context.Context, out changelog.Output, i, n int)
 			return err
 		}
 		if listener != nil && !g.hasNext() && !s.keepAlive {
-			listener.FinishSplit(id)
+			listener.FinishSplit(adv.id)
 		}
 	}
 	if s.keepAlive || !s.Bounded() {
@@ -261,6 +263,16 @@ func (s *source) current() *position {
 	}
 	return s.pos
 }
+
+// advancer advances the position of one subtask's generators after a push (PushThen calls it before it
+// returns): the batch's generator and where its events end.
+type advancer struct {
+	s    *source
+	id   int
+	next splitPos
+}
+
+func (a *advancer) advance() { a.s.advance(a.id, a.next) }
 
 // advance records that generator id has pushed its events up to next.
 func (s *source) advance(id int, next splitPos) {
