@@ -143,6 +143,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
+		if expr.IsUDFCall(x) {
+			return c.compilePerRow(x)
+		}
 		return c.compileVolatile(x)
 	}
 	rt := x.Type()
@@ -178,6 +181,14 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	case "FROM_UNIXTIME":
 		return c.compileFromUnixtime(x, args)
 
+	case "ITEM":
+		return c.compileItem(x, args)
+	case "CARDINALITY":
+		return c.compileCardinality(args)
+	case "ARRAY", "MAP":
+		return c.compilePerRow(x)
+	case "ROW":
+		return c.compileRowOperand(x)
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)
 		if !ok {
