@@ -415,20 +415,16 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 }
 
 func (c *vcompiler) compileCase(rt types.Type, conds, results []expr.Expr, els expr.Expr) vexpr {
-	out := vec.ColFor(rt)
-	if out.Kind == vec.Struct || out.Kind == vec.Values {
-		return nil
-	}
 	k := &vcase{typ: rt}
 	for i := range conds {
-		kc, kr := c.compile(conds[i]), c.compile(results[i])
+		kc, kr := c.compile(conds[i]), c.compileOperand(results[i])
 		if kc == nil || kr == nil || results[i].Type().Kind != rt.Kind || rt.Kind == types.Decimal && results[i].Type().Scale != rt.Scale {
 			return nil
 		}
 		k.conds, k.results = append(k.conds, kc), append(k.results, kr)
 	}
 	if els != nil {
-		if k.els = c.compile(els); k.els == nil || els.Type().Kind != rt.Kind || rt.Kind == types.Decimal && els.Type().Scale != rt.Scale {
+		if k.els = c.compileOperand(els); k.els == nil || els.Type().Kind != rt.Kind || rt.Kind == types.Decimal && els.Type().Scale != rt.Scale {
 			return nil
 		}
 	}

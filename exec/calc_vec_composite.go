@@ -30,7 +30,27 @@ func (c *vcompiler) compileValues(x expr.Expr) vexpr {
 		c.use(i, x.Type())
 		return &vcol{idx: i}
 	}
+	if in, _, _, ok := expr.CastParts(x); ok && sameNestedValues(in.Type(), x.Type()) {
+		return c.compileValues(in)
+	}
 	return c.compile(x)
+}
+
+// sameNestedValues reports whether a CAST between ARRAY, MULTISET or MAP types leaves every value as it is
+// (the casts the binder inserts to bring branches to their common type: nullability, integer widening,
+// longer strings; sameRowValues for the elements).
+func sameNestedValues(from, to types.Type) bool {
+	if from.Kind != to.Kind {
+		return false
+	}
+	switch from.Kind {
+	case types.Array, types.Multiset:
+		return from.Elem != nil && to.Elem != nil && sameNestedValues(*from.Elem, *to.Elem)
+	case types.Map:
+		return from.Key != nil && to.Key != nil && from.Elem != nil && to.Elem != nil &&
+			sameNestedValues(*from.Key, *to.Key) && sameNestedValues(*from.Elem, *to.Elem)
+	}
+	return sameRowValues(from, to)
 }
 
 // compileItem compiles ITEM(container, index or key).

@@ -23,12 +23,13 @@ var compTestTypes = []types.Type{
 	types.IntType(),     // 4 idx
 	types.StringType(),  // 5 s
 	types.BooleanType(), // 6 flag
-	types.MapType(types.StringType(), types.ArrayType(types.IntType())),          // 7 nest
-	types.ArrayType(types.DecimalType(38, 2)),                                    // 8 arrd
-	types.MapType(types.StringType(), types.TimestampType(9).WithNullable(true)), // 9 mts
+	types.MapType(types.StringType(), types.ArrayType(types.IntType())),                                            // 7 nest
+	types.ArrayType(types.DecimalType(38, 2)),                                                                      // 8 arrd
+	types.MapType(types.StringType(), types.TimestampType(9).WithNullable(true)),                                   // 9 mts
+	types.RowType(types.Field{Name: "x", Type: types.IntType()}, types.Field{Name: "y", Type: types.StringType()}), // 10 r
 }
 
-var compTestNames = []string{"arr", "arrs", "m", "mi", "idx", "s", "flag", "nest", "arrd", "mts"}
+var compTestNames = []string{"arr", "arrs", "m", "mi", "idx", "s", "flag", "nest", "arrd", "mts", "r"}
 
 func compTestRows(rng *rand.Rand, n int) []changelog.Row {
 	null := func() bool { return rng.Intn(7) == 0 }
@@ -64,6 +65,16 @@ func compTestRows(rng *rand.Rand, n int) []changelog.Row {
 			return types.NullValue
 		}
 		return types.StringValue(keys[rng.Intn(len(keys))] + "x")
+	}
+	rowVal := func() types.Value {
+		if null() {
+			return types.NullValue
+		}
+		x := types.NullValue
+		if !null() {
+			x = types.IntValue(int64(rng.Intn(5)))
+		}
+		return types.RowValue([]types.Value{x, str()})
 	}
 	rows := make([]changelog.Row, n)
 	for r := range rows {
@@ -111,6 +122,7 @@ func compTestRows(rng *rand.Rand, n int) []changelog.Row {
 				}
 				return types.TimestampValue(int64(rng.Intn(1e6)), int32(rng.Intn(2)*777))
 			}),
+			rowVal(),
 		}
 	}
 	return rows
@@ -134,40 +146,55 @@ func TestCalcVecCompositeMatchRowPath(t *testing.T) {
 	env.Functions = map[string]*expr.UDF{twice.Name(): twice, picky.Name(): picky}
 	e := fnTestEnv{t, env}
 	col := func(i int) expr.Expr { return expr.Column(i, compTestNames[i], compTestTypes[i]) }
-	arr, arrs, m, mi, idx, s, flag, nest, arrd, mts := col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7), col(8), col(9)
+	arr, arrs, m, mi, idx, s, flag, nest, arrd, mts, r := col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7), col(8), col(9), col(10)
+	caseWhen := func(conds, results []expr.Expr, els expr.Expr) expr.Expr {
+		x, err := expr.CaseWhen(conds, results, els)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
 	item := func(x, k expr.Expr) expr.Expr { return e.call("ITEM", x, k) }
 	exprs := map[string]expr.Expr{
-		"flag":         flag,
-		"arr[1]":       item(arr, i32(1)),
-		"arr[3]":       item(arr, i32(3)),
-		"arr[idx]":     item(arr, idx),
-		"arrs[2]":      item(arrs, i32(2)),
-		"m['a']":       item(m, strLit("a")),
-		"m['']":        item(m, strLit("")),
-		"m['nope']":    item(m, strLit("nope")),
-		"m[s]":         item(m, s),
-		"mi[1]":        item(mi, i32(1)),
-		"nest['b']":    item(nest, strLit("b")),
-		"nest['b'][2]": item(item(nest, strLit("b")), i32(2)),
-		"arrd[1]":      item(arrd, i32(1)),
-		"arrd[2]":      item(arrd, i32(2)),
-		"mts['a']":     item(mts, strLit("a")),
-		"card(arr)":    e.call("CARDINALITY", arr),
-		"card(m)":      e.call("CARDINALITY", m),
-		"card(nest)":   e.call("CARDINALITY", nest),
-		"card(ARRAY)":  e.call("CARDINALITY", e.call("ARRAY", idx, i32(4))),
-		"ARRAY[idx]":   e.call("ARRAY", idx, i32(7)),
-		"ARRAY[s]":     e.call("ARRAY", s, strLit("k")),
-		"MAP[s,idx]":   e.call("MAP", s, idx, strLit("c"), i32(1)),
-		"ROW(idx,s)":   e.call("ROW", idx, s),
-		"ROW(arr[1])":  e.call("ROW", item(arr, i32(1)), flag),
-		"ROW(ROW)":     e.call("ROW", e.call("ROW", s), idx),
-		"twice(idx)":   e.call("twice", idx),
-		"twice(arr)":   e.call("twice", item(arr, idx)),
-		"picky(s)":     e.call("picky", s),
-		"picky(arrs)":  e.call("picky", item(arrs, i32(1))),
-		"m['a']='ax'":  e.call("=", item(m, strLit("a")), strLit("ax")),
-		"twice>2":      e.call(">", e.call("twice", idx), i32(2)),
+		"flag":          flag,
+		"arr[1]":        item(arr, i32(1)),
+		"arr[3]":        item(arr, i32(3)),
+		"arr[idx]":      item(arr, idx),
+		"arrs[2]":       item(arrs, i32(2)),
+		"m['a']":        item(m, strLit("a")),
+		"m['']":         item(m, strLit("")),
+		"m['nope']":     item(m, strLit("nope")),
+		"m[s]":          item(m, s),
+		"mi[1]":         item(mi, i32(1)),
+		"nest['b']":     item(nest, strLit("b")),
+		"nest['b'][2]":  item(item(nest, strLit("b")), i32(2)),
+		"arrd[1]":       item(arrd, i32(1)),
+		"arrd[2]":       item(arrd, i32(2)),
+		"mts['a']":      item(mts, strLit("a")),
+		"card(arr)":     e.call("CARDINALITY", arr),
+		"card(m)":       e.call("CARDINALITY", m),
+		"card(nest)":    e.call("CARDINALITY", nest),
+		"card(ARRAY)":   e.call("CARDINALITY", e.call("ARRAY", idx, i32(4))),
+		"ARRAY[idx]":    e.call("ARRAY", idx, i32(7)),
+		"ARRAY[s]":      e.call("ARRAY", s, strLit("k")),
+		"MAP[s,idx]":    e.call("MAP", s, idx, strLit("c"), i32(1)),
+		"ROW(idx,s)":    e.call("ROW", idx, s),
+		"ROW(arr[1])":   e.call("ROW", item(arr, i32(1)), flag),
+		"ROW(ROW)":      e.call("ROW", e.call("ROW", s), idx),
+		"twice(idx)":    e.call("twice", idx),
+		"twice(arr)":    e.call("twice", item(arr, idx)),
+		"picky(s)":      e.call("picky", s),
+		"picky(arrs)":   e.call("picky", item(arrs, i32(1))),
+		"IF(row)":       e.call("IF", flag, e.call("ROW", idx, s), e.call("ROW", i32(1), strLit("z"))),
+		"IFNULL(r)":     e.call("IFNULL", r, e.call("ROW", idx, s)),
+		"COALESCE(r)":   e.call("COALESCE", r, r),
+		"CASE(r)":       caseWhen([]expr.Expr{flag}, []expr.Expr{r}, nil),
+		"COALESCE(arr)": e.call("COALESCE", arr, e.call("ARRAY", idx)),
+		"IF(m)":         e.call("IF", flag, m, e.call("MAP", s, strLit("v"))),
+		"CASE(m)":       caseWhen([]expr.Expr{flag, e.call("IS NULL", idx)}, []expr.Expr{m, m}, nil),
+		"IF(row).x":     e.call("FIELD", e.call("IF", flag, r, e.call("ROW", idx, s)), strLit("x")),
+		"m['a']='ax'":   e.call("=", item(m, strLit("a")), strLit("ax")),
+		"twice>2":       e.call(">", e.call("twice", idx), i32(2)),
 	}
 	mayBail := map[string]bool{"picky(s)": true} // fails on one row in 400
 	var names []string
