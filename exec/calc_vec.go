@@ -143,6 +143,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
+		if expr.IsUDFCall(x) {
+			return c.compilePerRow(x)
+		}
 		return c.compileVolatile(x)
 	}
 	rt := x.Type()
@@ -178,6 +181,14 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	case "FROM_UNIXTIME":
 		return c.compileFromUnixtime(x, args)
 
+	case "ITEM":
+		return c.compileItem(x, args)
+	case "CARDINALITY":
+		return c.compileCardinality(args)
+	case "ARRAY", "MAP":
+		return c.compilePerRow(x)
+	case "ROW":
+		return c.compileRowOperand(x)
 	case "FIELD":
 		row, idx, ok := expr.FieldAccess(x)
 		if !ok {
@@ -404,20 +415,16 @@ func (c *vcompiler) compileCast(x expr.Expr, to types.Type) vexpr {
 }
 
 func (c *vcompiler) compileCase(rt types.Type, conds, results []expr.Expr, els expr.Expr) vexpr {
-	out := vec.ColFor(rt)
-	if out.Kind == vec.Struct || out.Kind == vec.Values {
-		return nil
-	}
 	k := &vcase{typ: rt}
 	for i := range conds {
-		kc, kr := c.compile(conds[i]), c.compile(results[i])
+		kc, kr := c.compile(conds[i]), c.compileOperand(results[i])
 		if kc == nil || kr == nil || results[i].Type().Kind != rt.Kind || rt.Kind == types.Decimal && results[i].Type().Scale != rt.Scale {
 			return nil
 		}
 		k.conds, k.results = append(k.conds, kc), append(k.results, kr)
 	}
 	if els != nil {
-		if k.els = c.compile(els); k.els == nil || els.Type().Kind != rt.Kind || rt.Kind == types.Decimal && els.Type().Scale != rt.Scale {
+		if k.els = c.compileOperand(els); k.els == nil || els.Type().Kind != rt.Kind || rt.Kind == types.Decimal && els.Type().Scale != rt.Scale {
 			return nil
 		}
 	}

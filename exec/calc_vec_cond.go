@@ -54,15 +54,12 @@ func (c *vcompiler) compileCond(x expr.Expr, name string, args []expr.Expr) vexp
 // caseOf compiles CASE WHEN conds[i] THEN results[i] ... ELSE els END; a nil condition is "results[i] IS
 // NOT NULL", its result then evaluated once.
 func (c *vcompiler) caseOf(rt types.Type, conds, results []expr.Expr, els expr.Expr) vexpr {
-	if out := vec.ColFor(rt); out.Kind == vec.Struct || out.Kind == vec.Values {
-		return nil
-	}
 	same := func(t types.Type) bool {
 		return t.Kind == rt.Kind && (rt.Kind != types.Decimal || t.Scale == rt.Scale)
 	}
 	k := &vcase{typ: rt}
 	for i := range results {
-		kr := c.compile(results[i])
+		kr := c.compileOperand(results[i])
 		if kr == nil || !same(results[i].Type()) {
 			return nil
 		}
@@ -75,7 +72,7 @@ func (c *vcompiler) caseOf(rt types.Type, conds, results []expr.Expr, els expr.E
 		}
 		k.conds, k.results = append(k.conds, kc), append(k.results, kr)
 	}
-	if k.els = c.compile(els); k.els == nil || !same(els.Type()) {
+	if k.els = c.compileOperand(els); k.els == nil || !same(els.Type()) {
 		return nil
 	}
 	return k
@@ -185,6 +182,8 @@ type vcase struct {
 	zero    *vec.Col // the CASE's column representation, for a batch where no branch is computed
 	out     vec.Col
 	strs    vec.Col // the Bytes output's storage, kept across batches
+	nest    vec.Col // a ROW, ARRAY or MAP output's storage (calc_vec_casenested.go)
+	idx     []int32 // 0, 1, ...: one-row slices for AppendRows
 	d128    []vec.Int128
 	nanos   []int32
 	nb      vec.Bitmap
@@ -377,6 +376,11 @@ func (k *vcase) merge(pick []int8, n int) (*vec.Col, error) {
 			}
 		}
 		k.strs = k.out
+	case vec.Struct, vec.Values:
+		if !k.mergeNested(first, n, src) {
+			return nil, errBail
+		}
+		return &k.out, nil
 	default:
 		return nil, errBail
 	}
