@@ -13,9 +13,9 @@ import (
 // columnar batches of the same rows in the same order, so that a keyed batch GROUP BY behind it runs on
 // columns (groupagg_batch.go). Each emitted row's values are appended to typed columns (vec.ColFor; a Values
 // column for a type without an exact columnar form); a value the typed column cannot hold exactly (a DECIMAL
-// of another scale or beyond int64, an unexpected representation) ends the columnar batch before its row,
-// which is pushed as a row (ordering is the same: the contract lets a producer mix the two). The buffered
-// rows, the spill runs and their format are the row sort's.
+// of another scale or beyond int64, an unexpected representation) turns its column into a Values column (the
+// values so far, then the rest of the sort's output: such values tend to recur). The buffered rows, the
+// spill runs and their format are the row sort's.
 
 // sortColumnBatches counts the columnar batches batch sorts emitted (tests check the path).
 var sortColumnBatches atomic.Int64
@@ -76,10 +76,9 @@ func (e *sortEmitter) rowColumns(vals []types.Value) error {
 	}
 	for j, v := range vals {
 		if !vc.b.Cols[j].Append(vc.n, v) {
-			for _, c := range vc.b.Cols[:j+1] {
-				c.Truncate(vc.n)
-			}
-			return e.rowFallback(vals)
+			vc.b.Cols[j].Truncate(vc.n)
+			vc.b.Cols[j] = valuesCol(vc.b.Cols[j], vc.n)
+			vc.b.Cols[j].Append(vc.n, v)
 		}
 	}
 	vc.n++
@@ -87,6 +86,15 @@ func (e *sortEmitter) rowColumns(vals []types.Value) error {
 		return e.flushColumns()
 	}
 	return nil
+}
+
+// valuesCol returns the first n rows of c as a Values column.
+func valuesCol(c *vec.Col, n int) *vec.Col {
+	v := &vec.Col{Kind: vec.Values, Vals: make([]types.Value, n, max(n, sortOutBatch))}
+	for i := range n {
+		v.Vals[i] = c.Value(i)
+	}
+	return v
 }
 
 // rowFallback pushes the columns so far, then vals as a row.
