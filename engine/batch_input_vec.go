@@ -8,7 +8,11 @@ import (
 // A batch stage whose bottom is a keyless batch GROUP BY (under Calcs only) reads its input files as columns,
 // so the aggregate runs on them (exec groupagg_batch.go): stageInput passes the columnar batches through,
 // counting their rows as Push does. Every other stage reads rows as before (columns reaching its stageInput
-// are converted): a keyed GROUP BY reads its input through a sort, which takes rows.
+// are converted): a keyed GROUP BY reads its input through a sort, which takes rows and emits columns to the
+// aggregate (exec sort_vec.go), so the keyed aggregate runs on columns too.
+
+// batchSortRows makes the sort of a keyed batch GROUP BY emit rows (tests compare the two paths).
+var batchSortRows bool
 
 // AcceptsColumns: the stage reads columns and the chain below takes them.
 func (s *stageInput) AcceptsColumns() bool { return s.cols && vec.Accepts(s.out) }

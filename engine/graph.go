@@ -282,7 +282,11 @@ func (g *graph) build(n planner.Node, out changelog.Output, j *Job) error {
 			g.miniBatch.add(agg, n.MiniBatch.Latency)
 		}
 		if len(n.InputSort) > 0 {
-			return g.build(n.Input, exec.NewSort(n.InputSort, -1, 0, g.sortMemory, g.tempDir, agg), j)
+			// The sort emits columns when the aggregate takes them (batch_input_vec.go).
+			if batchSortRows {
+				return g.build(n.Input, exec.NewSort(n.InputSort, -1, 0, g.sortMemory, g.tempDir, agg), j)
+			}
+			return g.build(n.Input, exec.NewSortColumns(n.InputSort, g.sortMemory, g.tempDir, cfg.InTypes, agg), j)
 		}
 		return g.build(n.Input, agg, j)
 	case *planner.MiniBatchAssigner, *planner.LocalGroupAggregate, *planner.GlobalGroupAggregate:

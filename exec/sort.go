@@ -80,6 +80,7 @@ type sortOp struct {
 	keyChunks [][]byte
 	keyChunk  int
 	runs      []sortRun
+	entries   []sortEntry       // sortRows' entries (sort_prefix.go)
 	onSpill   func(path string) // test hook: called after each run is written
 
 	// top-k (limit set)
@@ -87,6 +88,9 @@ type sortOp struct {
 
 	batch changelog.Batch
 	arena []types.Value
+
+	colTypes []types.Type // the input's column types (NewSortColumns), nil: unknown
+	vc       *sortCols    // the columnar batch being emitted, nil: rows (sort_vec.go)
 }
 
 func (s *sortOp) Push(b *changelog.Batch) error {
@@ -169,10 +173,6 @@ func (s *sortOp) resetArena() {
 	s.mem = 0
 }
 
-func (s *sortOp) sortRows() {
-	slices.SortFunc(s.rows, func(a, b sortRow) int { return cmpSortRow(&a, &b) })
-}
-
 // spill sorts the buffered rows and writes them as a run: per row uvarint key length, key, uvarint row
 // length, row (appendRowBinary).
 func (s *sortOp) spill() (err error) {
@@ -245,6 +245,7 @@ func (s *sortOp) Watermark(ts int64) error {
 
 func (s *sortOp) End() error {
 	var err error
+	s.startColumns()
 	switch {
 	case s.limit >= 0:
 		err = s.endTop()
@@ -300,16 +301,27 @@ func (e *sortEmitter) row(vals []types.Value) error {
 		e.left--
 	}
 	s := e.s
+	if s.vc != nil {
+		return e.rowColumns(vals)
+	}
 	n := len(s.arena)
 	s.arena = append(s.arena, vals...)
 	s.batch.Append(changelog.Insert, s.arena[n:len(s.arena):len(s.arena)])
 	if len(s.batch.Rows) >= sortOutBatch {
-		return e.flush()
+		return e.flushRows()
 	}
 	return nil
 }
 
+// flush pushes the rows or columns not pushed yet.
 func (e *sortEmitter) flush() error {
+	if e.s.vc != nil {
+		return e.flushColumns()
+	}
+	return e.flushRows()
+}
+
+func (e *sortEmitter) flushRows() error {
 	s := e.s
 	if len(s.batch.Rows) == 0 {
 		return nil
