@@ -15,7 +15,10 @@ import (
 // before one leave no trace). Each fault is one scenario run of few kills (the runs go on while no kept run
 // made the fault, as TestUnalignedKillRescale's go on while none redistributed); a fault that no kept run
 // made skips its subtest (in-flight rows at a checkpoint that a run restores are chance: 3 subtests at once
-// on a loaded 2-core machine made 1 of 3 faults in 4 to 12 runs each).
+// on a loaded 2-core machine made 1 of 3 faults in 4 to 12 runs each; one at a time, each was made by the
+// second run). The verdict on drop and dup: one user's totals are off by the row; misroute: the next
+// restore refuses the checkpoint (a key stored by a subtask that does not own its key group), and the run
+// ends by itself.
 
 // faultEnv is the environment setting of the hook, without its value; faultNotice is the beginning of its
 // report on stderr of a fault it made.
@@ -42,8 +45,7 @@ func TestUnalignedKillRescaleFaults(t *testing.T) {
 	}
 	t.Parallel()
 	for i, fault := range []string{"drop", "dup", "misroute"} {
-		t.Run(fault, func(t *testing.T) {
-			t.Parallel()
+		t.Run(fault, func(t *testing.T) { // one after the other: 3 at once made 1 of 3 faults in 4 to 12 runs each
 			s := rescaleScenario()
 			// The keyed subtasks slower than TestUnalignedKillRescale's (30 ms an item: fewer items a second
 			// than the feed's sources send them), so that every checkpoint holds rows in flight: with its 3 ms
@@ -80,8 +82,11 @@ func TestUnalignedKillRescaleFaults(t *testing.T) {
 				t.Fatalf("the verdict accepted the output of runs that made %d faults %q in the redistribution of in-flight rows (%d redistributed)",
 					made, fault, redistributed(outs))
 			}
-			t.Logf("%d faults %q made, %d in-flight rows redistributed; the verdict: %d lost, %d duplicated, %d wrong (%s)",
-				made, fault, redistributed(outs), bad.got.lost, bad.got.dups, bad.got.wrong, bad.got.example)
+			msg, _, _ := strings.Cut(bad.msg, "\n")
+			if bad.topic == "" { // a restore refused the state the fault left (misroute: a key in a key group the subtask does not own)
+				msg = bad.msg
+			}
+			t.Logf("%d faults %q made, %d in-flight rows redistributed; the verdict: %s", made, fault, redistributed(outs), msg)
 		})
 	}
 }
