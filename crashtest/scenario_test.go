@@ -50,6 +50,13 @@ type scenario struct {
 	// settle kills every run of runSlowSink after a checkpoint of its own (0 to 2 s later), not only every
 	// other one
 	settle bool
+	// kills, when set, is the number of runs runSlowSink kills instead of -crash.kills (up to 3 × kills
+	// while its more holds)
+	kills int
+	// final, when set, tells runSlowSink that the last run's output (got, of an upsert table or not) is
+	// final: it no longer waits for it to be the expected one (a test of the verdict on a known fault). By
+	// default the output is final once nothing is lost or wrong (or after 90 s).
+	final func(got tally, upsert bool) bool
 }
 
 type expect struct {

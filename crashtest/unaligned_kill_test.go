@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
@@ -63,6 +64,24 @@ func inFlightRows(outs []string) int {
 // last run's included): what a run killed before its first one did leaves no trace (the next run restores
 // the same checkpoint, and the rows it wrote are overwritten or aborted).
 func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duration, more func(outs []string) bool, others ...*scenario) []string {
+	outs, bad := s.runSlowSinkVerdict(t, seed, sinkDelay, more, others...)
+	if bad != nil {
+		t.Fatal(bad.msg)
+	}
+	return outs
+}
+
+// badOutput is the verdict of runSlowSinkVerdict on output that is not the expected one.
+type badOutput struct {
+	topic string // "" for a run that ended by itself
+	got   tally
+	msg   string // the failure's message
+}
+
+// runSlowSinkVerdict is runSlowSink returning its verdict on the output instead of failing the test on it:
+// nil when every scenario's output is the expected one, or a run that ended by itself (not with s.refusal).
+// The test fails at once on anything else (no restore).
+func (s *scenario) runSlowSinkVerdict(t *testing.T, seed uint64, sinkDelay time.Duration, more func(outs []string) bool, others ...*scenario) ([]string, *badOutput) {
 	addr := broker(t, 4)
 	sinkAddr, sinkCluster := brokerCluster(t, 4)
 	slowProduce(sinkCluster, sinkDelay)
@@ -85,8 +104,12 @@ func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duratio
 	var outs []string
 	// As restarts.kill, keeping each run's output: every other run is killed after a checkpoint of its own,
 	// so that restores happen on a loaded machine too.
+	kills := *kills
+	if s.kills > 0 {
+		kills = s.kills
+	}
 	n := 0
-	for ; n < *kills || n < 3**kills && !*noRestore && more(outs); n++ {
+	for ; n < kills || n < 3*kills && !*noRestore && more(outs); n++ {
 		before := latestCheckpoint(ckpts)
 		c := r.start()
 		d := randomDelay(rng, 500*time.Millisecond, 2500*time.Millisecond)
@@ -97,7 +120,7 @@ func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duratio
 		time.Sleep(d)
 		if c.Exited() {
 			if !s.refused(c) {
-				t.Fatalf("sql-client ended by itself:\n%s", indent(c.Output()))
+				return append(outs, c.Output()), &badOutput{msg: "sql-client ended by itself:\n" + indent(c.Output())}
 			}
 			outs = append(outs, c.Output())
 			continue
@@ -114,6 +137,10 @@ func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duratio
 	r.env = nil // test hooks that slow the job down: the last run catches up without them
 	c := r.start()
 	defer func() { c.Kill() }()
+	final := s.final
+	if final == nil {
+		final = func(got tally, upsert bool) bool { return got.lost == 0 && (got.wrong == 0 || !upsert) }
+	}
 	for _, sc := range append([]*scenario{s}, others...) {
 		want := sc.want(total)
 		required := 0
@@ -129,20 +156,22 @@ func (s *scenario) runSlowSink(t *testing.T, seed uint64, sinkDelay time.Duratio
 				c = r.start()
 			}
 			got = sc.compare(t, sinkAddr, want)
-			return got.lost == 0 && (got.wrong == 0 || !sc.upsert)
+			return final(got, sc.upsert)
 		})
 		t.Logf("%s: %d kills (%d runs restored from a checkpoint, the last included), %d orders, %d rows required, %d read: %d lost, %d duplicated, %d wrong",
 			sc.topic, n, r.restored, total, required, got.rows, got.lost, got.dups, got.wrong)
-		if got.lost > 0 || got.dups > 0 || got.wrong > 0 {
-			t.Fatalf("%s after %d kills: %d rows lost, %d duplicated, %d wrong (%s)\nlast client output:\n%s",
-				sc.topic, n, got.lost, got.dups, got.wrong, got.example, indent(c.Output()))
-		}
 		if required == 0 {
 			t.Fatalf("%s: the expectation requires no row: the scenario tests nothing", sc.topic)
 		}
+		if got.lost > 0 || got.dups > 0 || got.wrong > 0 {
+			r.checkRestored()
+			return append(outs, c.Output()), &badOutput{topic: sc.topic, got: got,
+				msg: fmt.Sprintf("%s after %d kills: %d rows lost, %d duplicated, %d wrong (%s)\nlast client output:\n%s",
+					sc.topic, n, got.lost, got.dups, got.wrong, got.example, indent(c.Output()))}
+		}
 	}
 	r.checkRestored()
-	return append(outs, c.Output())
+	return append(outs, c.Output()), nil
 }
 
 // refused reports whether the run that ended by itself ended with s.refusal (a restore refused on purpose).
@@ -246,8 +275,21 @@ func TestUnalignedKillJoin(t *testing.T) {
 // (2, 3, 4, 3, ...): a restore of in-flight rows taken at another parallelism routes each row to the subtask
 // that owns its key now (exec/exchange_unaligned_rescale.go).
 func TestUnalignedKillRescale(t *testing.T) {
+	s := rescaleScenario()
+	t.Parallel()
+	outs := s.runSlowSink(t, 184, 300*time.Millisecond, noRedistributed)
+	if n := redistributed(outs); n == 0 && !*noRestore {
+		t.Fatalf("no run restored in-flight rows taken at another parallelism: the scenario did not test their redistribution\nlast client output:\n%s",
+			indent(outs[len(outs)-1]))
+	} else {
+		t.Logf("%d in-flight rows redistributed", n)
+	}
+}
+
+// rescaleScenario is the scenario of TestUnalignedKillRescale (and of TestUnalignedKillRescaleFaults).
+func rescaleScenario() scenario {
 	const users = 300
-	s := scenario{
+	return scenario{
 		users:    users,
 		preload:  200000,
 		settings: unalignedSets,
@@ -276,14 +318,6 @@ func TestUnalignedKillRescale(t *testing.T) {
 			}
 			return want
 		},
-	}
-	t.Parallel()
-	outs := s.runSlowSink(t, 184, 300*time.Millisecond, noRedistributed)
-	if n := redistributed(outs); n == 0 && !*noRestore {
-		t.Fatalf("no run restored in-flight rows taken at another parallelism: the scenario did not test their redistribution\nlast client output:\n%s",
-			indent(outs[len(outs)-1]))
-	} else {
-		t.Logf("%d in-flight rows redistributed", n)
 	}
 }
 

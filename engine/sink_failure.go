@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
@@ -78,8 +79,16 @@ func (e *endOnce) note(err error) error {
 	first := new(error) // not &err: that moves err to the heap on every call, nil or not
 	*first = err
 	e.failed.CompareAndSwap(nil, first)
+	if h := sinkFailureNoted.Load(); h != nil {
+		(*h)(e, err)
+	}
 	return err
 }
+
+// sinkFailureNoted is a test hook, nil outside tests: when set, note calls it after it recorded an error of
+// sink e (a test that fails a sink's writer learns there when the other writers see the failure). Only the
+// error path loads it.
+var sinkFailureNoted atomic.Pointer[func(e *endOnce, err error)]
 
 // failure returns the sink's first error, nil while it has none.
 func (e *endOnce) failure() error {

@@ -47,6 +47,9 @@ func (x *Exchange) redistribute(old [][]xItem, subs int) {
 				}
 				per[k].batch.Rows = append(per[k].batch.Rows, r)
 			}
+			if redistributeFault != "" {
+				faultRedistributed(per) // a test hook (exchange_test_hook.go)
+			}
 			for k, b := range per {
 				if b != nil {
 					x.subs[k].restored = append(x.subs[k].restored, xItem{kind: xRows, side: it.side, from: from, b: b})
