@@ -80,7 +80,6 @@ type sortOp struct {
 	keyChunks [][]byte
 	keyChunk  int
 	runs      []sortRun
-	entries   []sortEntry       // sortRows' entries (sort_prefix.go)
 	onSpill   func(path string) // test hook: called after each run is written
 
 	// top-k (limit set)
@@ -171,6 +170,10 @@ func (s *sortOp) resetArena() {
 	clear(s.rows)
 	s.rows = s.rows[:0]
 	s.mem = 0
+}
+
+func (s *sortOp) sortRows() {
+	slices.SortFunc(s.rows, func(a, b sortRow) int { return cmpSortRow(&a, &b) })
 }
 
 // spill sorts the buffered rows and writes them as a run: per row uvarint key length, key, uvarint row
