@@ -59,19 +59,7 @@ func wantShipTop(orders, users int, ships []int, left bool) map[rankKey][2]int64
 			rows[i%users] = append(rows[i%users], [2]int64{int64(i), int64(i % 7)})
 		}
 	}
-	w := map[rankKey][2]int64{}
-	for u, rs := range rows {
-		slices.SortFunc(rs, func(a, b [2]int64) int {
-			if a[1] != b[1] {
-				return int(b[1] - a[1])
-			}
-			return int(a[0] - b[0])
-		})
-		for i := 0; i < 2 && i < len(rs); i++ {
-			w[rankKey{int64(u), int64(i + 1)}] = rs[i]
-		}
-	}
-	return w
+	return topTwo(rows)
 }
 
 // TestScaleOutTopNOverJoinInProcess: a ROW_NUMBER() Top-N directly over a regular join (inner, and LEFT,

@@ -59,6 +59,11 @@ func wantRankTop(runs [][3]int) map[rankKey][2]int64 {
 	for k, v := range tot {
 		per[k[0]] = append(per[k[0]], [2]int64{int64(k[1]), v})
 	}
+	return topTwo(per)
+}
+
+// topTwo is per user of per (user -> (a, b) pairs) the first two pairs by b descending, then a ascending.
+func topTwo[U ~int | ~int64](per map[U][][2]int64) map[rankKey][2]int64 {
 	w := map[rankKey][2]int64{}
 	for u, rows := range per {
 		slices.SortFunc(rows, func(a, b [2]int64) int {

@@ -83,17 +83,20 @@ func (j *windowJoin) setFired(wm int64) {
 
 // metaFired reads the fired watermark of a window join's operator-wide entry (SnapshotState: the inputs'
 // watermarks and the one forwarded last come first).
-func (j *windowJoin) metaFired(meta []byte) (int64, bool) {
+func (j *windowJoin) metaFired(meta []byte) (int64, bool) { return metaVarint(meta, 3) }
+
+// metaVarint reads the varint that follows the name and skip varints of an operator-wide entry.
+func metaVarint(meta []byte, skip int) (int64, bool) {
 	d, err := newStateDec(meta)
 	if err != nil {
 		return 0, false
 	}
 	d.str()
-	d.varint()
-	d.varint()
-	d.varint()
-	wm := d.varint()
-	return wm, d.err == nil
+	for range skip {
+		d.varint()
+	}
+	v := d.varint()
+	return v, d.err == nil
 }
 
 // metaFirer is a floorable operator whose operator-wide entry is not putWindowMeta's layout.

@@ -25,14 +25,4 @@ func (j *joinOp) setFired(wm int64) {
 
 // metaFired reads the join's watermark from its operator-wide entry (metaEntry: the inputs' watermarks
 // come first).
-func (j *joinOp) metaFired(meta []byte) (int64, bool) {
-	d, err := newStateDec(meta)
-	if err != nil {
-		return 0, false
-	}
-	d.str()
-	d.varint()
-	d.varint()
-	wm := d.varint()
-	return wm, d.err == nil
-}
+func (j *joinOp) metaFired(meta []byte) (int64, bool) { return metaVarint(meta, 2) }
