@@ -25,3 +25,17 @@ type RowSelector interface {
 type FilterableSource interface {
 	ApplyFilter(reads *formats.Projection, f RowSelector)
 }
+
+// ReadCounter is an output that counts the rows pushed through it (the job's rows in, an operator's rows
+// out). A source that drops rows with a pushed filter reports them with CountRead: they were read, and
+// count as if pushed, so that metrics (RowsIn, DESCRIBE JOB, the rates) are those without the filter.
+type ReadCounter interface {
+	CountRead(n int64)
+}
+
+// CountRead reports n rows read and dropped by a pushed filter to out when it counts rows (ReadCounter).
+func CountRead(out any, n int64) {
+	if rc, ok := out.(ReadCounter); ok && n > 0 {
+		rc.CountRead(n)
+	}
+}

@@ -358,6 +358,7 @@ func (r *run) handleChunk(st *partState, recs []*kgo.Record, out changelog.Outpu
 	r.resetBatch()
 	var readErr error
 	dropped := r.preselect(st, recs)
+	var early int64 // records the pushed filter dropped, up to where the loop stops
 	for i, rec := range recs {
 		if st.stop >= 0 && rec.Offset >= st.stop {
 			// Every record below the stop offset was delivered or skipped (read_committed skips an
@@ -365,7 +366,9 @@ func (r *run) handleChunk(st *partState, recs []*kgo.Record, out changelog.Outpu
 			st.next = max(st.next, st.stop)
 			break
 		}
-		if !rec.Attrs.IsControl() && (dropped == nil || !dropped[i]) {
+		if dropped != nil && dropped[i] {
+			early++
+		} else if !rec.Attrs.IsControl() {
 			if err := r.decode(rec); err != nil {
 				readErr = err
 				break
@@ -376,7 +379,8 @@ func (r *run) handleChunk(st *partState, recs []*kgo.Record, out changelog.Outpu
 			break
 		}
 	}
-	r.s.records.Add(int64(r.batchLen()) + r.countDropped())
+	r.s.records.Add(int64(r.batchLen()) + early)
+	r.countDropped(early, out)
 	if r.splits != nil {
 		r.splits.SplitRows(st.split)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/formats"
 	"github.com/sluicesql/sluice/vec"
@@ -39,7 +40,6 @@ type preFilter struct {
 	valCols []*vec.Col // b.Cols[valIdx[j]]
 	rows    []int32    // per row of b: its record's index in the chunk
 	drop    []bool     // per record of the chunk: dropped by the filter
-	dropped int64      // records of the chunk dropped
 }
 
 // usePreFilter sets up the first pass when the source has a pushed filter and the run's path allows it.
@@ -110,7 +110,6 @@ func (r *run) preselect(st *partState, recs []*kgo.Record) []bool {
 	if p == nil {
 		return nil
 	}
-	p.dropped = 0
 	b := &p.b
 	b.N = 0
 	for _, col := range b.Cols {
@@ -152,20 +151,18 @@ func (r *run) preselect(st *partState, recs []*kgo.Record) []bool {
 	for _, j := range sel {
 		p.drop[p.rows[j]] = false
 	}
-	p.dropped = int64(b.N - len(sel))
 	return p.drop
 }
 
-// countDropped adds the chunk's dropped records to the metric and returns their number.
-func (r *run) countDropped() int64 {
-	if r.pre == nil || r.pre.dropped == 0 {
-		return 0
+// countDropped counts a chunk's n records dropped by the filter: in the metric, and in the job's rows in
+// (out's counters, connectors.CountRead): they were read, and count as without the filter.
+func (r *run) countDropped(n int64, out changelog.Output) {
+	if n == 0 {
+		return
 	}
-	n := r.pre.dropped
-	r.pre.dropped = 0
 	r.s.filteredEarly.Add(n)
 	filteredEarlyAll.Add(n)
-	return n
+	connectors.CountRead(out, n)
 }
 
 // filteredEarlyAll is FilteredEarly over every source of the process (tests read it).
