@@ -13,12 +13,14 @@ import (
 
 // Filter before full decoding (issue 14 part 2). The planner hands the source the filter of the Calc
 // directly above its scan (connectors.FilterableSource). On the columnar path, when the filter reads value
-// columns only and the value format can decode them first without hiding an error (formats/json
-// FilterFirst), each chunk of a partition's records is decoded twice over: first only the filter's fields
-// into a side batch, the filter is evaluated there with the Calc's kernels, then the records that pass (and
-// every record the first decoder could not read, so that its error or skip is the full decoder's) are
-// decoded in full into the batch pushed on. The Calc above still evaluates the filter. Tables with a key
-// format, metadata that cannot be appended directly, or per-partition watermarks keep the plain path.
+// columns only and the value format can decode them first (formats/json FilterFirst), each chunk of a
+// partition's records is decoded twice over: first the filter's fields into a side batch (the other fields
+// the query reads are checked as the full decoder reads them, not stored: a record that fails there fails
+// in full), the filter is evaluated there with the Calc's kernels, then the records that pass (and every
+// record the first decoder could not read, so that its error or skip is the full decoder's) are decoded in
+// full into the batch pushed on. The Calc above still evaluates the filter. The records dropped count as
+// read (connectors.CountRead). Tables with a key format, metadata that cannot be appended directly, or
+// per-partition watermarks keep the plain path.
 
 var _ connectors.FilterableSource = (*source)(nil)
 
@@ -29,7 +31,7 @@ func (s *source) ApplyFilter(reads *formats.Projection, f connectors.RowSelector
 
 // filterFirster is a value format that can decode a filter's fields first (formats/json's Decoder).
 type filterFirster interface {
-	FilterFirst(reads *formats.Projection) (formats.Decoder, bool)
+	FilterFirst(reads *formats.Projection) formats.Decoder
 }
 
 // preFilter is a run's first decoding pass and the filter.
@@ -79,11 +81,7 @@ func (r *run) usePreFilter() {
 	if !some || !ok {
 		return
 	}
-	d, ok := ff.FilterFirst(reads)
-	if !ok {
-		return
-	}
-	dec, ok := d.(columnDecoder)
+	dec, ok := ff.FilterFirst(reads).(columnDecoder)
 	if !ok || !dec.DecodesColumns() {
 		return
 	}

@@ -13,15 +13,18 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-var filterSchema = formattest.MustSchema(`a BIGINT, s STRING, n BIGINT, r ROW<x BIGINT, y STRING, z BIGINT>`)
+var filterSchema = formattest.MustSchema(`a BIGINT, s STRING, n BIGINT, r ROW<x BIGINT, y STRING, z BIGINT, t TIMESTAMP(3)>,
+  b BOOLEAN, f DOUBLE, d DECIMAL(10, 2), t TIMESTAMP(3), dt DATE, i INT`)
 
 // tokens a field may hold: well-formed values of every kind, values of the wrong type, and malformed text.
 var filterTokens = []string{`1`, `246`, `-3`, `"12"`, `"x"`, `true`, `null`, `1.5`, `99999999999999999999`,
 	`[1,2]`, `{"k":1}`, `{"x":123,"y":"q","z":4}`, `{"x":"bad","y":1}`, `{"x":5,"z":"nope"}`, `"unterminated`,
-	`{"x":1,`, `tru`, `[1,`}
+	`{"x":1,`, `tru`, `[1,`, `false`, `1e400`, `12345678901.5`, `2.25`, `"2.5"`, `"true"`, `3000000000`,
+	`"2020-01-01 00:00:00"`, `"2020-13-01 00:00:00"`, `"2020-01-01"`, `"2020-02-30"`, `{"x":3,"t":"2020-01-01 00:00:01.5"}`,
+	`{"x":6,"t":"bad"}`, `{"x":9,"t":1}`, `{"x":12,"x":"dup"}`, `[[[[1]]]]`}
 
 func randomRecord(rng *rand.Rand) []byte {
-	names := []string{"a", "s", "n", "r", "extra"}
+	names := []string{"a", "s", "n", "r", "b", "f", "d", "t", "dt", "i", "extra"}
 	var parts []string
 	for _, i := range rng.Perm(len(names))[:rng.Intn(len(names)+1)] {
 		parts = append(parts, fmt.Sprintf(`"%s":%s`, names[i], filterTokens[rng.Intn(len(filterTokens))]))
@@ -42,12 +45,13 @@ func randomRecord(rng *rand.Rand) []byte {
 }
 
 func randomProjection(rng *rand.Rand, within *formats.Projection) *formats.Projection {
-	p := &formats.Projection{Need: make([]bool, 4), Sub: make([]*formats.Projection, 4)}
+	n := len(filterSchema.Fields)
+	p := &formats.Projection{Need: make([]bool, n), Sub: make([]*formats.Projection, n)}
 	for i := range p.Need {
 		p.Need[i] = within.Needs(i) && rng.Intn(2) == 0
 	}
 	if p.Need[3] && rng.Intn(2) == 0 {
-		sub := &formats.Projection{Need: make([]bool, 3)}
+		sub := &formats.Projection{Need: make([]bool, 4)}
 		for k := range sub.Need {
 			sub.Need[k] = within.Of(3).Needs(k) && rng.Intn(2) == 0
 		}
@@ -88,8 +92,12 @@ func TestFilterFirstProperty(t *testing.T) {
 		}
 		return cols
 	}
-	pushed, refused, dropped := 0, 0, 0
-	for iter := 0; iter < 400; iter++ {
+	all := make([]bool, len(ts))
+	for i := range all {
+		all[i] = true
+	}
+	dropped, failed := 0, 0
+	for iter := 0; iter < 600; iter++ {
 		opts := map[string]string{}
 		switch rng.Intn(3) {
 		case 0:
@@ -97,20 +105,14 @@ func TestFilterFirstProperty(t *testing.T) {
 		case 1:
 			opts["fail-on-missing-field"] = "true"
 		}
-		proj := randomProjection(rng, &formats.Projection{Need: []bool{true, true, true, true}})
+		proj := randomProjection(rng, &formats.Projection{Need: all})
 		reads := randomProjection(rng, proj)
 		full, err := f.CreateDecoder(formats.Context{RowType: filterSchema, Options: opts})
 		if err != nil {
 			t.Fatal(err)
 		}
 		full.(formats.Projector).Project(proj)
-		first, ok := full.(*json.Decoder).FilterFirst(reads)
-		if !ok {
-			refused++
-			continue
-		}
-		pushed++
-		fd := first.(*json.Decoder)
+		fd := full.(*json.Decoder).FilterFirst(reads).(*json.Decoder)
 		// The filter: a's or r.x's value is divisible by 3, or it is NULL (a NULL filter result drops).
 		keep := func(cols []*vec.Col, row int) bool {
 			for _, i := range []int{0, 3} {
@@ -149,39 +151,79 @@ func TestFilterFirstProperty(t *testing.T) {
 			} else {
 				dropped++
 			}
+			if aerr != nil {
+				failed++
+			}
 			if got != want {
 				t.Fatalf("record %s, projection %+v, filter reads %+v, options %v:\nfilter first: %s\ndecode all:   %s",
 					data, proj, reads, opts, got, want)
 			}
 		}
 	}
-	if pushed < 50 || refused < 50 || dropped < 100 {
-		t.Fatalf("too few cases exercised: pushed %d, refused %d, dropped early %d", pushed, refused, dropped)
+	if dropped < 500 || failed < 1000 {
+		t.Fatalf("too few cases exercised: dropped early %d, failed %d", dropped, failed)
 	}
 }
 
-// TestFilterFirstRefuses: FilterFirst refuses where a skipped field could hide an error.
-func TestFilterFirstRefuses(t *testing.T) {
+// TestFilterFirstChecksOtherFields: a field the filter does not read but the query does, malformed or of the
+// wrong shape for its type, fails the filter-first decoder as it fails the full decoder (same error), for
+// each type family; so a record the filter would drop still reports the error. A well-formed value passes.
+func TestFilterFirstChecksOtherFields(t *testing.T) {
 	f := json.NewFactory()
-	reads := &formats.Projection{Need: []bool{true, false, false, false}}
+	reads := &formats.Projection{Need: []bool{true, false}}
 	for _, c := range []struct {
-		opts map[string]string
-		proj *formats.Projection
-		ok   bool
+		typ, good string
+		bad       []string
 	}{
-		{map[string]string{}, &formats.Projection{Need: []bool{true, true, false, false}}, true},  // STRING skipped
-		{map[string]string{}, &formats.Projection{Need: []bool{true, true, true, false}}, false},  // BIGINT skipped
-		{map[string]string{}, &formats.Projection{Need: []bool{true, false, false, true}}, false}, // ROW skipped
-		{map[string]string{"ignore-parse-errors": "true"}, &formats.Projection{Need: []bool{true, true, true, true}}, true},
-		{map[string]string{"fail-on-missing-field": "true"}, &formats.Projection{Need: []bool{true, true, false, false}}, false},
+		{"BIGINT", `-12`, []string{`"x"`, `99999999999999999999`, `true`, `{"k":1}`, `1.`, `-`}},
+		{"INT", `"7"`, []string{`3000000000`, `[1]`}},
+		{"DOUBLE", `1e400`, []string{`"x"`, `true`, `1e`, `[1.5]`}},
+		{"DECIMAL(10, 2)", `12345678901.5`, []string{`"x"`, `false`, `{}`}},
+		{"BOOLEAN", `"TRUE"`, []string{`2`, `"x"`, `tru`, `[true]`}},
+		{"STRING", `{"x":[1,2]}`, []string{`"unterminated`, `{"x":1,`, `"\u12"`, `[1,]`}},
+		{"TIMESTAMP(3)", `"2020-01-01 00:00:00.123"`, []string{`"2020-13-01 00:00:00"`, `1`, `"x"`}},
+		{"DATE", `"2020-02-29"`, []string{`"2020-02-30"`, `20200101`}},
+		{"TIME", `"12:00:00"`, []string{`"25:00:00"`, `true`}},
+		{"BYTES", `"AAEC"`, []string{`"!!"`, `12`}},
+		{"ROW<x BIGINT, y STRING>", `{"y":1,"x":2,"z":[]}`, []string{`{"x":"bad"}`, `1`, `{"x":1,}`, `{"x":1`}},
+		{"ARRAY<BIGINT>", `[1,null,3]`, []string{`["x"]`, `{"x":1}`}},
+		{"MAP<STRING, BIGINT>", `{"k":1}`, []string{`{"k":"x"}`, `[1]`}},
 	} {
-		d, err := f.CreateDecoder(formats.Context{RowType: filterSchema, Options: c.opts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.(formats.Projector).Project(c.proj)
-		if _, ok := d.(*json.Decoder).FilterFirst(reads); ok != c.ok {
-			t.Errorf("options %v, projection %v: FilterFirst ok = %v, want %v", c.opts, c.proj.Need, ok, c.ok)
+		schema := formattest.MustSchema("a BIGINT, v " + c.typ)
+		for _, opts := range []map[string]string{{}, {"fail-on-missing-field": "true"}} {
+			full, err := f.CreateDecoder(formats.Context{RowType: schema, Options: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := full.(*json.Decoder).FilterFirst(reads).(*json.Decoder)
+			decode := func(d *json.Decoder, data string) (bool, error) {
+				cols := []*vec.Col{vec.ColFor(schema.Fields[0].Type), vec.ColFor(schema.Fields[1].Type)}
+				return d.DecodeColumns([]byte(data), cols, 0)
+			}
+			bad := c.bad
+			if opts["fail-on-missing-field"] != "" {
+				bad = []string{""} // v absent
+			}
+			for _, tok := range bad {
+				data := `{"a":1,"v":` + tok + `}`
+				if tok == "" {
+					data = `{"a":1}`
+				}
+				_, werr := decode(full.(*json.Decoder), data)
+				if werr == nil {
+					t.Fatalf("%s: the full decoder reads %s", c.typ, data)
+				}
+				if ok, err := decode(first, data); err == nil || err.Error() != werr.Error() {
+					t.Errorf("%s, options %v, %s: filter first gives ok %v, error %v; want the error %v", c.typ, opts, data, ok, err, werr)
+				}
+			}
+			data := `{"a":1,"v":` + c.good + `}`
+			if ok, err := decode(first, data); !ok || err != nil {
+				t.Errorf("%s: filter first fails %s: %v, %v", c.typ, data, ok, err)
+			}
+			if ok, err := decode(full.(*json.Decoder), data); !ok || err != nil {
+				t.Errorf("%s: the full decoder fails %s: %v, %v", c.typ, data, ok, err)
+			}
 		}
 	}
 }
