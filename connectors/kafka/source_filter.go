@@ -32,6 +32,7 @@ func (s *source) ApplyFilter(reads *formats.Projection, f connectors.RowSelector
 // filterFirster is a value format that can decode a filter's fields first (formats/json's Decoder).
 type filterFirster interface {
 	FilterFirst(reads *formats.Projection) formats.Decoder
+	FilterFirstPays(reads *formats.Projection) bool
 }
 
 // preFilter is a run's first decoding pass and the filter.
@@ -42,7 +43,17 @@ type preFilter struct {
 	valCols []*vec.Col // b.Cols[valIdx[j]]
 	rows    []int32    // per row of b: its record's index in the chunk
 	drop    []bool     // per record of the chunk: dropped by the filter
+	seen    int        // records the filter ran on
+	passed  int        // of those, records it kept
 }
+
+// A run stops running the filter first once it has run on preFilterSample records and kept more than
+// 1/preFilterKeep of them: a record that passes is decoded twice, so a filter that drops few records costs
+// more first than in the Calc.
+const (
+	preFilterSample = 8192
+	preFilterKeep   = 4
+)
 
 // usePreFilter sets up the first pass when the source has a pushed filter and the run's path allows it.
 func (r *run) usePreFilter() {
@@ -78,7 +89,7 @@ func (r *run) usePreFilter() {
 		some = true
 	}
 	ff, ok := r.valDec.(filterFirster)
-	if !some || !ok {
+	if !some || !ok || !ff.FilterFirstPays(reads) {
 		return
 	}
 	dec, ok := ff.FilterFirst(reads).(columnDecoder)
@@ -135,8 +146,17 @@ func (r *run) preselect(st *partState, recs []*kgo.Record) []bool {
 		col.PadNulls(b.N)
 	}
 	sel, err := p.sel.Select(b)
-	if err != nil || len(sel) == b.N {
+	if err != nil {
 		return nil // an evaluation error: every record is decoded, and the Calc reports it
+	}
+	p.seen += b.N
+	p.passed += len(sel)
+	if p.seen >= preFilterSample && p.passed*preFilterKeep > p.seen {
+		r.pre = nil // too few records dropped: decode them all, from this chunk on
+		return nil
+	}
+	if len(sel) == b.N {
+		return nil
 	}
 	if cap(p.drop) < len(recs) {
 		p.drop = make([]bool, len(recs))

@@ -227,3 +227,32 @@ func TestFilterFirstChecksOtherFields(t *testing.T) {
 		}
 	}
 }
+
+// FilterFirstPays: pushed only where the other fields read are scanned, not converted.
+func TestFilterFirstPays(t *testing.T) {
+	schema := formattest.MustSchema("a BIGINT, s STRING, n BIGINT, r ROW<x BIGINT, y STRING>")
+	reads := &formats.Projection{Need: []bool{true, false, false, false}}
+	f := json.NewFactory()
+	for _, c := range []struct {
+		opts map[string]string
+		proj *formats.Projection // what the full decoder reads
+		want bool
+	}{
+		{nil, &formats.Projection{Need: []bool{true, true, false, false}}, true},  // s STRING checked
+		{nil, &formats.Projection{Need: []bool{true, true, true, false}}, false},  // n BIGINT checked
+		{nil, &formats.Projection{Need: []bool{true, false, false, true}}, false}, // r's x BIGINT checked
+		{nil, &formats.Projection{Need: []bool{true, false, false, true}, Sub: []*formats.Projection{nil, nil, nil, {Need: []bool{false, true}}}}, true},
+		{map[string]string{"ignore-parse-errors": "true"}, &formats.Projection{Need: []bool{true, true, true, true}}, true},
+		{map[string]string{"fail-on-missing-field": "true"}, &formats.Projection{Need: []bool{true, false, true, false}}, false},
+		{map[string]string{"fail-on-missing-field": "true"}, &formats.Projection{Need: []bool{true, true, false, false}}, true},
+	} {
+		full, err := f.CreateDecoder(formats.Context{RowType: schema, Options: c.opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		full.(formats.Projector).Project(c.proj)
+		if got := full.(*json.Decoder).FilterFirstPays(reads); got != c.want {
+			t.Errorf("options %v, decoder reads %v %v: FilterFirstPays %v, want %v", c.opts, c.proj.Need, c.proj.Sub, got, c.want)
+		}
+	}
+}
