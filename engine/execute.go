@@ -524,6 +524,7 @@ func (s *Session) plan(params []types.Value, build func(p *planner.Planner) ([]p
 		nodes = planner.ReuseSources(nodes)
 	}
 	planner.PushProjections(nodes)
+	planner.PushScanFilters(nodes)
 	return nodes, batch, nil
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"sync"
 
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/vec"
 )
 
@@ -62,3 +63,6 @@ var (
 	_ vec.Output           = (*pipeHead)(nil)
 	_ vec.PositionedOutput = (*pipeHead)(nil)
 )
+
+// CountRead passes on rows a source read and dropped (connectors.ReadCounter) to the counters below.
+func (h *pipeHead) CountRead(n int64) { connectors.CountRead(h.in, n) }

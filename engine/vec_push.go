@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/vec"
 )
 
@@ -64,3 +65,13 @@ func (w *meter) PushColumns(b *vec.Batch) error {
 func (w *meter) AcceptsColumns() bool { return vec.Accepts(w.out) }
 
 var _ vec.Output = (*meter)(nil)
+
+// CountRead counts rows a source read and dropped before pushing (connectors.ReadCounter) as the
+// node's output, as if pushed.
+func (w *meter) CountRead(n int64) {
+	w.m.rowsOut.Add(n)
+	connectors.CountRead(w.out, n)
+}
+
+// CountRead passes on rows a source read and dropped (connectors.ReadCounter); counters are atomic.
+func (l *locked) CountRead(n int64) { connectors.CountRead(l.out, n) }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicesql/sluice/changelog"
+	"github.com/sluicesql/sluice/connectors"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/types"
 )
@@ -273,4 +274,11 @@ func (w *watermarkAssigner) End() error {
 		}
 	}
 	return w.out.End()
+}
+
+// CountRead counts rows a source read and dropped before pushing (connectors.ReadCounter) and passes
+// them on to the next counter.
+func (c *counter) CountRead(n int64) {
+	c.n.Add(n)
+	connectors.CountRead(c.out, n)
 }

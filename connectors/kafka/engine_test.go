@@ -36,6 +36,7 @@ func engineErr(err error) string {
 //	                sinks and warnings wrote
 //	query [sort]    run one SELECT (the tables must be bounded, or the query must end); print its rows
 //	produce topic=T, consume topic=T, create-topic topic=T partitions=N   as in testdata/golden
+//	filtered-early  print how many records pushed filters dropped before full decoding since the last one
 //
 // and compacted topic=T, create-topic topic=T partitions=N compact, compact   as in testdata/upsert/golden
 func TestEngine(t *testing.T) { runEngine(t, "testdata/engine") }
@@ -51,6 +52,7 @@ func runEngine(t *testing.T, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		filteredSeen := kafka.FilteredEarlyTotal()
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			h.t = t
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -82,6 +84,11 @@ func runEngine(t *testing.T, dir string) {
 				var topic string
 				d.ScanArgs(t, "topic", &topic)
 				return h.produce(topic, d.Input)
+			case "filtered-early":
+				// the records pushed filters dropped before full decoding since the last filtered-early
+				n := kafka.FilteredEarlyTotal()
+				defer func() { filteredSeen = n }()
+				return fmt.Sprintf("%d\n", n-filteredSeen)
 			case "consume":
 				var topic string
 				d.ScanArgs(t, "topic", &topic)

@@ -52,3 +52,6 @@ func SinkWritersOpened() int64 { return writersOpened.Load() }
 
 // TxnClients is how many transactional producers the sinks' writers opened and closed so far (txn_writer.go).
 func TxnClients() (opened, closed int64) { return txnClientsOpened.Load(), txnClientsClosed.Load() }
+
+// FilteredEarlyTotal is the number of records pushed filters dropped before full decoding, over every source.
+func FilteredEarlyTotal() int64 { return filteredEarlyAll.Load() }

@@ -37,10 +37,14 @@ type source struct {
 	discovery time.Duration
 
 	records, skippedBad, skippedNull atomic.Int64
+	filteredEarly                    atomic.Int64 // records a pushed filter dropped before full decoding (counted in records too)
 	warnings                         atomic.Int64
 
 	fresh func() (*tableConfig, error) // a new config with its own decoders, for source subtasks (subtasks.go)
 	proj  *formats.Projection          // the projection applied (ApplyProjection), for fresh decoders
+	// filterReads and filter: the filter pushed by the planner (ApplyFilter, source_filter.go), nil when none
+	filterReads *formats.Projection
+	filter      connectors.RowSelector
 
 	lagTotal, lagMax atomic.Int64 // records behind the high watermarks (RecordsLag); lagKnown after a fetch
 	lagKnown         atomic.Bool
@@ -114,6 +118,7 @@ type run struct {
 	valVals   []types.Value
 	valDirect bool               // the value fields are all physical columns in order: decode straight into the row
 	cols      *colBatch          // the columnar batch when the output takes columns (source_vec.go), else nil
+	pre       *preFilter         // the pushed filter run before full decoding (source_filter.go), else nil
 	retired   map[string][]int32 // done partitions paused but not yet removed from the client (retire)
 }
 
@@ -141,6 +146,7 @@ func (s *source) runSubtask(ctx context.Context, out changelog.Output, sub, nsub
 		splits: s.splitListener(sub, nsub)}
 	r.prepare()
 	r.useColumns(out)
+	r.usePreFilter()
 	if r.copiesRecords() {
 		opts = append(opts, kgo.WithPools(fetchRecords, fetchBytes)) // handle recycles the records (source_pool.go)
 	} else {
@@ -351,14 +357,18 @@ func (r *run) handle(fetches kgo.Fetches, out changelog.Output) error {
 func (r *run) handleChunk(st *partState, recs []*kgo.Record, out changelog.Output, removed *map[string][]int32) (pushed bool, err error) {
 	r.resetBatch()
 	var readErr error
-	for _, rec := range recs {
+	dropped := r.preselect(st, recs)
+	var early int64 // records the pushed filter dropped, up to where the loop stops
+	for i, rec := range recs {
 		if st.stop >= 0 && rec.Offset >= st.stop {
 			// Every record below the stop offset was delivered or skipped (read_committed skips an
 			// aborted transaction's records, whose marker may lie past the stop): the partition is done.
 			st.next = max(st.next, st.stop)
 			break
 		}
-		if !rec.Attrs.IsControl() {
+		if dropped != nil && dropped[i] {
+			early++
+		} else if !rec.Attrs.IsControl() {
 			if err := r.decode(rec); err != nil {
 				readErr = err
 				break
@@ -369,7 +379,8 @@ func (r *run) handleChunk(st *partState, recs []*kgo.Record, out changelog.Outpu
 			break
 		}
 	}
-	r.s.records.Add(int64(r.batchLen()))
+	r.s.records.Add(int64(r.batchLen()) + early)
+	r.countDropped(early, out)
 	if r.splits != nil {
 		r.splits.SplitRows(st.split)
 	}

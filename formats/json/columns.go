@@ -113,6 +113,16 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
 				if err := s.skip(depth+1, &d.scratch); err != nil {
 					return err
 				}
+			} else if rc.check != nil && rc.check[idx] {
+				if err := d.checkOrNull(rc.fields[idx], depth+1); err != nil { // filtered.go
+					if fe, ok := err.(*fieldError); ok {
+						return fe.under(rc.names[idx])
+					}
+					return err
+				}
+				if seen != nil {
+					seen[idx] = true
+				}
 			} else {
 				col := cols[idx]
 				if small && set&(1<<idx) != 0 || !small && col.Len() > row {

@@ -27,6 +27,9 @@ type rowConv struct {
 	fields []*conv
 	index  map[string]int // nil when there are few fields
 	skip   []bool         // fields not read by the query (projection pushdown): skipped, left NULL
+	// check: fields DecodeColumns checks without storing them (left NULL), for a filter-first decoder
+	// (filtered.go); nil when none. Decode reads them.
+	check []bool
 }
 
 func newConv(t types.Type) *conv {
