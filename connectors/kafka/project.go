@@ -8,7 +8,7 @@ import (
 var _ connectors.ProjectableSource = (*source)(nil)
 
 // ApplyProjection passes the columns (and ROW members) the query reads on to the key and value formats that
-// can skip the rest (formats.Projector: json).
+// can skip the rest (formats.Projector: json, avro, avro-confluent, csv, debezium-json, debezium-avro-confluent).
 func (s *source) ApplyProjection(p *formats.Projection) {
 	s.proj = p
 	c := s.cfg

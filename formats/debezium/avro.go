@@ -73,6 +73,14 @@ type avroDecoder struct {
 	vals []types.Value
 }
 
+// Project passes the columns a query reads on to the envelope's decoder (formats/avroconfluent): the before and
+// after images skip the other fields; op is always read.
+func (d *avroDecoder) Project(p *formats.Projection) {
+	if pr, ok := d.env.(formats.Projector); ok {
+		pr.Project(&formats.Projection{Need: []bool{true, true, true}, Sub: []*formats.Projection{p, p, nil}})
+	}
+}
+
 func (d *avroDecoder) Decode([]byte, []formats.Value) (bool, error) {
 	return false, &formats.RecordError{Err: formats.ErrDecode,
 		Msg: "debezium-avro-confluent is a changelog format; this connector cannot read changelogs (use it as the value format of 'kafka')"}

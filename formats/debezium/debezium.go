@@ -112,6 +112,15 @@ type decoder struct {
 	before, after []formats.Value
 }
 
+// Project passes the columns a query reads on to the images' decoder (formats/json): the other fields are
+// skipped in the before and after images (scanned for JSON syntax only), as Flink's debezium-json decodes
+// projected images (a ProjectableDecodingFormat).
+func (d *decoder) Project(p *formats.Projection) {
+	if pr, ok := d.row.(formats.Projector); ok {
+		pr.Project(p)
+	}
+}
+
 // Decode is for callers that do not know changelog formats: it refuses, rather than losing deletes.
 func (d *decoder) Decode([]byte, []formats.Value) (bool, error) {
 	return false, &formats.RecordError{Err: formats.ErrDecode,
