@@ -67,17 +67,7 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
 	if depth > maxDepth {
 		return d.s.errf("nesting deeper than %d levels", maxDepth)
 	}
-	var seen []bool
-	if d.cfg.failOnMissing {
-		for len(d.seen) <= depth {
-			d.seen = append(d.seen, nil)
-		}
-		seen = d.seen[depth][:0]
-		for range cols {
-			seen = append(seen, false)
-		}
-		d.seen[depth] = seen
-	}
+	seen := d.seenAt(depth, len(cols))
 	s := &d.s
 	s.i++ // '{'
 	next := 0
@@ -151,10 +141,8 @@ func (d *Decoder) rowCols(rc *rowConv, cols []*vec.Col, row, depth int) error {
 			break
 		}
 	}
-	for i, ok := range seen {
-		if !ok && (rc.skip == nil || !rc.skip[i]) {
-			return &fieldError{path: rc.names[i], msg: "missing from the JSON object (fail-on-missing-field is true)"}
-		}
+	if err := rc.missing(seen); err != nil {
+		return err
 	}
 	for i, col := range cols {
 		if small && set&(1<<i) == 0 || !small && col.Len() == row {

@@ -213,17 +213,7 @@ func (d *Decoder) row(rc *rowConv, dst []types.Value, depth int) error {
 	for i := range dst {
 		dst[i] = types.NullValue
 	}
-	var seen []bool
-	if d.cfg.failOnMissing {
-		for len(d.seen) <= depth {
-			d.seen = append(d.seen, nil)
-		}
-		seen = d.seen[depth][:0]
-		for range dst {
-			seen = append(seen, false)
-		}
-		d.seen[depth] = seen
-	}
+	seen := d.seenAt(depth, len(dst))
 	s := &d.s
 	s.i++ // '{'
 	if s.peek() == '}' {
@@ -276,10 +266,8 @@ func (d *Decoder) row(rc *rowConv, dst []types.Value, depth int) error {
 			break
 		}
 	}
-	for i, ok := range seen {
-		if !ok && (rc.skip == nil || !rc.skip[i]) {
-			return &fieldError{path: rc.names[i], msg: "missing from the JSON object (fail-on-missing-field is true)"}
-		}
+	if err := rc.missing(seen); err != nil {
+		return err
 	}
 	return nil
 }
@@ -621,4 +609,28 @@ func decodeBase64(text []byte) (string, error) {
 		return "", err
 	}
 	return unsafe.String(&buf[0], n), nil // buf is not used again
+}
+
+// seenAt returns, with fail-on-missing-field, the reused "field seen" flags of an object at depth, n of them
+// all false (nil without the option).
+func (d *Decoder) seenAt(depth, n int) []bool {
+	if !d.cfg.failOnMissing {
+		return nil
+	}
+	for len(d.seen) <= depth {
+		d.seen = append(d.seen, nil)
+	}
+	seen := append(d.seen[depth][:0], make([]bool, n)...)
+	d.seen[depth] = seen
+	return seen
+}
+
+// missing returns fail-on-missing-field's error for the first field rc reads that seen does not mark.
+func (rc *rowConv) missing(seen []bool) error {
+	for i, ok := range seen {
+		if !ok && (rc.skip == nil || !rc.skip[i]) {
+			return &fieldError{path: rc.names[i], msg: "missing from the JSON object (fail-on-missing-field is true)"}
+		}
+	}
+	return nil
 }

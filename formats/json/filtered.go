@@ -147,17 +147,7 @@ func (d *Decoder) rowCheck(rc *rowConv, depth int) error {
 	if depth > maxDepth {
 		return d.s.errf("nesting deeper than %d levels", maxDepth)
 	}
-	var seen []bool
-	if d.cfg.failOnMissing {
-		for len(d.seen) <= depth {
-			d.seen = append(d.seen, nil)
-		}
-		seen = d.seen[depth][:0]
-		for range rc.fields {
-			seen = append(seen, false)
-		}
-		d.seen[depth] = seen
-	}
+	seen := d.seenAt(depth, len(rc.fields))
 	s := &d.s
 	s.i++ // '{'
 	if s.peek() == '}' {
@@ -200,10 +190,8 @@ func (d *Decoder) rowCheck(rc *rowConv, depth int) error {
 			break
 		}
 	}
-	for i, ok := range seen {
-		if !ok && (rc.skip == nil || !rc.skip[i]) {
-			return &fieldError{path: rc.names[i], msg: "missing from the JSON object (fail-on-missing-field is true)"}
-		}
+	if err := rc.missing(seen); err != nil {
+		return err
 	}
 	return nil
 }
