@@ -143,9 +143,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
-		if expr.IsUDFCall(x) {
-			return c.compilePerRow(x)
-		}
+		// A user function is not called from a kernel: a kernel that bails sends the batch to the row path,
+		// which would call it a second time for the rows before (a function that fails once, counts or has
+		// other effects would see two calls, and an error could be lost on the retry).
 		return c.compileVolatile(x)
 	}
 	rt := x.Type()

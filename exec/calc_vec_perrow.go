@@ -6,12 +6,12 @@ import (
 	"github.com/sluicesql/sluice/vec"
 )
 
-// vperRow evaluates an expression that has no column kernel (a user function, an ARRAY[...] or MAP[...]
-// constructor, a MAP lookup by a non-constant key) with the row path's own evaluator, one selected row at
-// a time: the input columns it reads are read into one reused row, and its results are appended to a typed
-// column. That is the row path's work for this expression only; the rest of the Calc stays on columns and
-// no row is made for the batch. An error bails: the row path then evaluates the batch again and reports it
-// (a user function is then called again for the batch's rows before the failing one).
+// vperRow evaluates a pure expression that has no column kernel (an ARRAY[...] or MAP[...] constructor, a
+// MAP lookup by a non-constant key) with the row path's own evaluator, one selected row at a time: the input
+// columns it reads are read into one reused row, and its results are appended to a typed column. That is the
+// row path's work for this expression only; the rest of the Calc stays on columns and no row is made for the
+// batch. An error bails: the row path then evaluates the batch again and reports it. User functions are not
+// evaluated here (calc_vec.go: a retry would call them twice).
 
 // compilePerRow compiles x into a per-row kernel; nil when some part of x is of a kind whose column reads
 // are not known.
