@@ -139,14 +139,7 @@ func TestGroupAggBatchColumns(t *testing.T) {
 	for seed := range 400 {
 		rng := rand.New(rand.NewPCG(uint64(seed), 22))
 		keys := keySets[seed%len(keySets)]
-		var specs []string
-		for range 1 + rng.IntN(8) {
-			s := batchAggSpecs[rng.IntN(len(batchAggSpecs))]
-			if rng.IntN(3) == 0 {
-				s += " FILTER $6"
-			}
-			specs = append(specs, s)
-		}
+		specs := randomBatchAggSpecs(rng)
 		cfg := GroupAggConfig{Keys: keys, InTypes: in, Aggs: aggCalls(t, in, specs...), Batch: true}
 		var rowState, colState *state.Memory
 		if seed%2 == 1 {
@@ -264,4 +257,17 @@ func TestGroupAggBatchColumnsRetraction(t *testing.T) {
 	if err := op.(vec.Output).PushColumns(&vb); err == nil || err.Error() != "group aggregate: a columnar batch of 1 columns, the aggregate reads column 1" {
 		t.Fatalf("missing column: %v", err)
 	}
+}
+
+// randomBatchAggSpecs draws 1-8 calls of batchAggSpecs, a third of them with FILTER $6.
+func randomBatchAggSpecs(rng *rand.Rand) []string {
+	var specs []string
+	for range 1 + rng.IntN(8) {
+		s := batchAggSpecs[rng.IntN(len(batchAggSpecs))]
+		if rng.IntN(3) == 0 {
+			s += " FILTER $6"
+		}
+		specs = append(specs, s)
+	}
+	return specs
 }

@@ -144,14 +144,7 @@ func TestSortColumnsGroupAgg(t *testing.T) {
 	for seed := range 150 {
 		rng := rand.New(rand.NewPCG(uint64(seed), 24))
 		keys := keySets[seed%len(keySets)]
-		var specs []string
-		for range 1 + rng.IntN(8) {
-			s := batchAggSpecs[rng.IntN(len(batchAggSpecs))]
-			if rng.IntN(3) == 0 {
-				s += " FILTER $6"
-			}
-			specs = append(specs, s)
-		}
+		specs := randomBatchAggSpecs(rng)
 		cfg := GroupAggConfig{Keys: keys, InTypes: in, Aggs: aggCalls(t, in, specs...), Batch: true}
 		var sortKeys []SortKey
 		for _, k := range keys {
