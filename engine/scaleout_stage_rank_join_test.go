@@ -1,14 +1,11 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // A Top-N directly over a regular join (scaleout_stage_rank.go, cutScaleOutRankOverJoin): the join is stage
@@ -138,23 +135,10 @@ func topOrder(i int) (user, amount int) { return i % 500, int((uint32(i)*2654435
 
 // produceTopOrders writes orders from..from+n-1 of topOrder.
 func produceTopOrders(t *testing.T, addr string, from, n int) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var recs []*kgo.Record
-	for i := from; i < from+n; i++ {
+	produceOrderRecords(t, addr, from, n, func(i int) (id, user, amount int) {
 		u, a := topOrder(i)
-		recs = append(recs, &kgo.Record{Topic: "orders", Key: []byte(fmt.Sprint(i)),
-			Value: fmt.Appendf(nil, `{"id":%d,"user_id":%d,"amount":%d}`, i, u, a)})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+		return i, u, a
+	})
 }
 
 // topHistInsert is the GROUP BY amount over the top two amounts per user (ties do not show: tied rows of a

@@ -23,6 +23,15 @@ func rankOrder(i int, amounts int) (user, amount, score int) {
 
 // produceRankOrders writes orders from..from+n-1 of rankOrder with amounts in 0..amounts-1.
 func produceRankOrders(t *testing.T, addr string, from, n, amounts int) {
+	produceOrderRecords(t, addr, from, n, func(i int) (id, user, amount int) {
+		u, a, s := rankOrder(i, amounts)
+		return s, u, a
+	})
+}
+
+// produceOrderRecords writes the orders from..from+n-1 to topic orders, keyed by i, with the id, user_id and
+// amount order gives for i.
+func produceOrderRecords(t *testing.T, addr string, from, n int, order func(i int) (id, user, amount int)) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -31,9 +40,9 @@ func produceRankOrders(t *testing.T, addr string, from, n, amounts int) {
 	defer cl.Close()
 	var recs []*kgo.Record
 	for i := from; i < from+n; i++ {
-		u, a, s := rankOrder(i, amounts)
+		id, u, a := order(i)
 		recs = append(recs, &kgo.Record{Topic: "orders", Key: []byte(fmt.Sprint(i)),
-			Value: fmt.Appendf(nil, `{"id":%d,"user_id":%d,"amount":%d}`, s, u, a)})
+			Value: fmt.Appendf(nil, `{"id":%d,"user_id":%d,"amount":%d}`, id, u, a)})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
