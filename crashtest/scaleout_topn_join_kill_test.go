@@ -22,9 +22,9 @@ const (
 
 // sjOrder is order i: user i % sjUsers, an amount in 0..999 that does not grow with i (a user's top three
 // change less and less often, but now and then throughout), shipped (with carrier "c<i%3>") unless
-// i % 5 == 0.
+// i % 7 == 0: every user has orders never shipped, NULL-padded under a LEFT JOIN, absent under JOIN.
 func sjOrder(i int) (user, amount int, shipped bool) {
-	return i % sjUsers, int((uint32(i)*2654435761)>>12) % 1000, i%5 != 0
+	return i % sjUsers, int((uint32(i)*2654435761)>>12) % 1000, i%7 != 0
 }
 
 // sjRecords are orders n..n+k-1 and the shipments that come with them: those of the shipped orders
