@@ -15,42 +15,58 @@ import (
 // three largest amounts per user (stage 2, keyed by user), run by members killed and restarted.
 
 const (
-	sjUsers   = 300 // users of the orders
-	sjLag     = 300 // an order's shipment comes when the orders reach its id + sjLag
-	sjPerTick = 10  // orders a tick of the feed adds after the first 1000
+	sjUsers   = 300  // users of the orders
+	sjLag     = 1000 // a late shipment comes when the orders reach its order's id + sjLag
+	sjLead    = 500  // an early shipment comes when the orders reach its order's id - sjLead
+	sjPerTick = 10   // orders a tick of the feed adds after the first 1000
 )
 
 // sjOrder is order i: user i % sjUsers, an amount in 0..999 that does not grow with i (a user's top three
-// change less and less often, but now and then throughout), shipped (with carrier "c<i%3>") unless
-// i % 7 == 0: every user has orders never shipped, NULL-padded under a LEFT JOIN, absent under JOIN.
-func sjOrder(i int) (user, amount int, shipped bool) {
-	return i % sjUsers, int((uint32(i)*2654435761)>>12) % 1000, i%7 != 0
+// change less and less often, but now and then throughout), its shipment (carrier "c<i%3>") early when
+// i % 7 == 1, none when i % 7 == 0 (every user has orders never shipped, NULL-padded under a LEFT JOIN,
+// absent under JOIN), late otherwise.
+func sjOrder(i int) (user, amount int, early, shipped bool) {
+	return i % sjUsers, int((uint32(i)*2654435761)>>12) % 1000, i%7 == 1, i%7 != 0
 }
 
-// sjRecords are orders n..n+k-1 and the shipments that come with them: those of the shipped orders
-// n-sjLag..n+k-1-sjLag.
+// sjRecords are orders n..n+k-1 and the shipments that come with them: the late ones of orders
+// n-sjLag..n+k-1-sjLag and the early ones of orders n+sjLead..n+k-1+sjLead (with the first orders, also
+// those of the orders before).
 func sjRecords(n, k int) []*kgo.Record {
 	var recs []*kgo.Record
 	for i := n; i < n+k; i++ {
-		u, a, _ := sjOrder(i)
+		u, a, _, _ := sjOrder(i)
 		recs = append(recs, &kgo.Record{Topic: "orders", Key: []byte(fmt.Sprint(u)),
 			Value: fmt.Appendf(nil, `{"id":%d,"user_id":%d,"amount":%d}`, i, u, a)})
 	}
+	ship := func(i int) {
+		recs = append(recs, &kgo.Record{Topic: "shipments", Key: []byte(fmt.Sprint(i)),
+			Value: fmt.Appendf(nil, `{"order_id":%d,"carrier":"c%d"}`, i, i%3)})
+	}
 	for i := max(0, n-sjLag); i < n+k-sjLag; i++ {
-		if _, _, shipped := sjOrder(i); shipped {
-			recs = append(recs, &kgo.Record{Topic: "shipments", Key: []byte(fmt.Sprint(i)),
-				Value: fmt.Appendf(nil, `{"order_id":%d,"carrier":"c%d"}`, i, i%3)})
+		if _, _, early, shipped := sjOrder(i); shipped && !early {
+			ship(i)
+		}
+	}
+	from := n + sjLead
+	if n == 0 {
+		from = 0
+	}
+	for i := from; i < n+k+sjLead; i++ {
+		if _, _, early, _ := sjOrder(i); early {
+			ship(i)
 		}
 	}
 	return recs
 }
 
 // topNOverJoinQuery is the Top-N over orders kind (JOIN or LEFT JOIN) shipments into 'shiptop'. Under an
-// inner join an order enters its user's ranking when its shipment comes; under a LEFT JOIN it enters
-// NULL-padded and its shipment retracts that row and adds the joined one (a top row leaves and comes back
-// with its carrier). A Top-N restored without a partition's rows ranks the later orders of its users in
-// their place; a join restored without them drops (inner) or never completes (LEFT) their orders; a
-// retraction taken twice removes a row that is still there.
+// inner join an order enters its user's ranking when its shipment comes (at once when the shipment came
+// first); under a LEFT JOIN it enters NULL-padded and a late shipment retracts that row and adds the
+// joined one (a top row leaves and comes back with its carrier). A Top-N restored without a partition's
+// rows ranks the later orders of its users in their place; a join restored without a partition's orders
+// and early shipments drops (inner) or never completes (LEFT) the orders they wait for; a retraction taken
+// twice removes a row that is still there.
 func topNOverJoinQuery(kind string) string {
 	return `CREATE TABLE shipments (order_id BIGINT, carrier STRING) WITH (
   'connector' = 'kafka', 'topic' = 'shipments', 'properties.bootstrap.servers' = 'ADDR',
@@ -65,16 +81,17 @@ INSERT INTO shiptop SELECT user_id, rn, id, amount, carrier FROM (
   FROM orders o ` + kind + ` shipments s ON o.id = s.order_id) WHERE rn <= 3;`
 }
 
-// expectedTopNOverJoin is topNOverJoinQuery's result over orders 0..n-1 and their shipments (those of the
-// shipped orders below n-sjLag): "user/rn" -> "id/amount/carrier" (JSON texts, a NULL carrier "null").
+// expectedTopNOverJoin is topNOverJoinQuery's result over orders 0..n-1 and their shipments (the early
+// ones, and the late ones of the orders below n-sjLag): "user/rn" -> "id/amount/carrier" (JSON texts, a
+// NULL carrier "null").
 func expectedTopNOverJoin(n int, left bool) map[string]string {
 	type row struct{ id, amount int }
 	rows := map[int][]row{}
 	carrier := map[int]string{}
 	for i := range n {
-		u, a, shipped := sjOrder(i)
+		u, a, early, shipped := sjOrder(i)
 		switch {
-		case shipped && i < n-sjLag:
+		case early || shipped && i < n-sjLag:
 			carrier[i] = fmt.Sprintf(`"c%d"`, i%3)
 		case left:
 			carrier[i] = "null"
