@@ -25,13 +25,14 @@ type scaleOutRestartKillResult struct {
 	restored int           // state entries that members restored after the first kill
 }
 
-// scaleOutRestartKills runs query (scaleOutScript's INSERT and the tables it needs) in three processes (a scale-out group) over the input that start(addr)
-// produces and goes on feeding, waits until every member restored its partitions and working(addr)
-// holds, then min(-crash.kills, 3) times: waits 0.5 to 3 s, kills a random member with SIGKILL, starts it
-// again 0 to 2.5 s later (before or after its session of 2 s expired) and waits until the new process
-// restored its partitions. The feed stops 2 s after the last restart; diff(addr, units fed) compares the
-// output with the one expected ("" when equal). It fails the test if a member ended by itself, the output is
-// not exact within 60 s, or (with kills) no member restored state entries after the first kill.
+// scaleOutRestartKills runs query (scaleOutScript's INSERT and the tables it needs) in three processes (a
+// scale-out group) over the input that start(addr) produces and goes on feeding, waits until every member
+// restored its partitions and working(addr) holds, then min(-crash.kills, 3) times: waits 0.5 to 3 s,
+// kills a random member with SIGKILL, starts it again 0 to 2.5 s later (before or after its session of 2 s
+// expired) and waits until the new process restored its partitions. The feed stops 2 s after the last
+// restart; diff(addr, units fed) compares the output with the one expected ("" when equal). It fails the
+// test if a member ended by itself, the output is not exact within 60 s, or (with kills) no member
+// restored state entries after the first kill.
 func scaleOutRestartKills(t *testing.T, query string, start func(addr string) *feeder, working func(addr string) bool,
 	diff func(addr string, total int) string) scaleOutRestartKillResult {
 	t.Helper()
