@@ -18,20 +18,14 @@ import (
 // computed from the input.
 
 // tieUsers is the number of users of the tie tests.
-const tieUsers = 40
-
-// tieOrder is order i of the tie tests: a user, and an amount that grows slowly (every six orders of a
-// user) with a jitter of 0..2, so that a user's top three change often and often hold equal amounts.
-func tieOrder(i int) (user, amount int) {
-	return i % tieUsers, i/(tieUsers*6) + int((uint32(i)*2654435761)>>13)%3
-}
+const tieUsers = 60
 
 const tieUsersDDL = `CREATE TABLE users (id BIGINT, name STRING) WITH (
   'connector' = 'kafka', 'topic' = 'users', 'properties.bootstrap.servers' = 'ADDR',
   'scan.startup.mode' = 'earliest-offset', 'format' = 'json')`
 
-// produceTieRecords writes the records of topic, each keyed by key (all of one key go to one partition, in
-// order).
+// produceTieRecords writes n records to topic, each keyed by rec's key (all of one key go to one partition,
+// in order).
 func produceTieRecords(t *testing.T, addr, topic string, n int, rec func(i int) (key int, value string)) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation())
@@ -51,29 +45,62 @@ func produceTieRecords(t *testing.T, addr, topic string, n int, rec func(i int) 
 	}
 }
 
-// produceTieOrders writes orders from..from+n-1 of tieOrder, keyed by user.
-func produceTieOrders(t *testing.T, addr string, from, n int) {
-	produceTieRecords(t, addr, "orders", n, func(i int) (int, string) {
-		u, a := tieOrder(from + i)
-		return u, fmt.Sprintf(`{"id":%d,"user_id":%d,"amount":%d}`, from+i, u, a)
+// tieFeed produces the orders of the tie tests (id = their number), keyed by user, and remembers them
+// (user, amount) in order.
+type tieFeed struct {
+	t      *testing.T
+	addr   string
+	orders [][2]int
+}
+
+// produce writes orders (user, amount).
+func (f *tieFeed) produce(orders ...[2]int) {
+	from := len(f.orders)
+	f.orders = append(f.orders, orders...)
+	produceTieRecords(f.t, f.addr, "orders", len(orders), func(i int) (int, string) {
+		o := orders[i]
+		return o[0], fmt.Sprintf(`{"id":%d,"user_id":%d,"amount":%d}`, from+i, o[0], o[1])
 	})
 }
 
-// tieTopInsert is the three largest amounts per user (ties in arrival order) over orders JOIN users, into
-// sink (shipTopDDL's columns).
-func tieTopInsert(sink string) string {
-	return `INSERT INTO ` + sink + ` SELECT user_id, rn, id, amount FROM (
-  SELECT o.id, o.user_id, o.amount, u.name, ROW_NUMBER() OVER (PARTITION BY o.user_id ORDER BY o.amount DESC) AS rn
-  FROM orders o JOIN users u ON o.user_id = u.id) WHERE rn <= 3`
+// ties writes four orders of amount 10 per user: its top three are its first three, tied.
+func (f *tieFeed) ties() {
+	var os [][2]int
+	for range 4 {
+		for u := range tieUsers {
+			os = append(os, [2]int{u, 10})
+		}
+	}
+	f.produce(os...)
 }
 
-// wantTieTop is tieTopInsert's result over orders 0..n-1: per user, its orders in arrival order sorted
-// stably by amount descending, the first three.
-func wantTieTop(n int) map[rankKey][2]int64 {
+// filler writes n orders of amounts 0..4 round the users: below every user's tied top rows, they change no
+// result but bring records to every partition.
+func (f *tieFeed) filler(n int) {
+	os := make([][2]int, n)
+	for i := range os {
+		k := len(f.orders) + i
+		os[i] = [2]int{k % tieUsers, k % 5}
+	}
+	f.produce(os...)
+}
+
+// bump writes one order of amount 11 + g to each user u with u % 3 == g: it goes first and pushes the
+// user's tied rows down, so the row numbers 2 and 3 show which tied rows the Top-N holds first.
+func (f *tieFeed) bump(g int) {
+	var os [][2]int
+	for u := g; u < tieUsers; u += 3 {
+		os = append(os, [2]int{u, 11 + g})
+	}
+	f.produce(os...)
+}
+
+// want is the Top-N's result over the orders: per user, its orders in arrival order sorted stably by amount
+// descending, the first three, as (user, rn) -> (id, amount).
+func (f *tieFeed) want() map[rankKey][2]int64 {
 	per := map[int64][][2]int64{}
-	for i := range n {
-		u, a := tieOrder(i)
-		per[int64(u)] = append(per[int64(u)], [2]int64{int64(i), int64(a)})
+	for i, o := range f.orders {
+		per[int64(o[0])] = append(per[int64(o[0])], [2]int64{int64(i), int64(o[1])})
 	}
 	w := map[rankKey][2]int64{}
 	for u, rows := range per {
@@ -83,6 +110,14 @@ func wantTieTop(n int) map[rankKey][2]int64 {
 		}
 	}
 	return w
+}
+
+// tieTopInsert is the three largest amounts per user (ties in arrival order) over orders JOIN users, into
+// sink (shipTopDDL's columns).
+func tieTopInsert(sink string) string {
+	return `INSERT INTO ` + sink + ` SELECT user_id, rn, id, amount FROM (
+  SELECT o.id, o.user_id, o.amount, u.name, ROW_NUMBER() OVER (PARTITION BY o.user_id ORDER BY o.amount DESC) AS rn
+  FROM orders o JOIN users u ON o.user_id = u.id) WHERE rn <= 3`
 }
 
 // liveEntries counts the keys of changelog topic cl whose last committed record is not a tombstone, and its
@@ -113,44 +148,44 @@ func startTieJob(t *testing.T, addr string, stmts ...string) (string, *Job, *syn
 	return script, a, aOut
 }
 
-// runTieMembers drives the members of a tie test: A alone, B joins while orders come (until B restored a
-// partition of changelog topic cl), B is cancelled while orders come, B starts again while orders come;
-// check is called with the orders produced after each phase.
-func runTieMembers(t *testing.T, addr, script, cl string, aOut *syncBuffer, check func(what string, n int, outs ...*syncBuffer)) int {
-	n := 0
-	more := func(k int) {
-		produceTieOrders(t, addr, n, k)
-		n += k
+// runTieMembers drives the members of a tie test: after each change of members, once a Top-N partition was
+// restored from changelog topic cl (filler orders bring records to every partition), a third of the users
+// get their bump order, pushing their tied rows down, and no order after that changes their result: a Top-N
+// restored with its tied rows in another order than the sink numbered them leaves a wrong result. The
+// changes: A alone; B joins (B restores); B is cancelled (A restores B's partitions); B starts again (B
+// restores). check is called after each with the orders so far.
+func runTieMembers(t *testing.T, f *tieFeed, script, cl string, aOut *syncBuffer, check func(what string, outs ...*syncBuffer)) {
+	restored := func(out *syncBuffer) int { return strings.Count(out.String(), "from '"+cl+"'") }
+	waitRestore := func(out *syncBuffer, before int, who string) {
+		t.Helper()
+		for i := 0; restored(out) == before; i++ {
+			if i > 100 {
+				t.Fatalf("%s did not restore a partition of '%s':\n%s", who, cl, out)
+			}
+			f.filler(200)
+			time.Sleep(200 * time.Millisecond)
+		}
+		f.filler(500)
 	}
-	more(3000)
-	check("one member", n, aOut)
+	f.ties()
+	f.filler(2000)
+	check("one member", aOut)
 	b, bOut := startTestMember(t, script)
-	for !strings.Contains(bOut.String(), "from '"+cl+"'") {
-		if n > 40000 {
-			t.Fatalf("the second member did not restore a partition of '%s':\n%s", cl, bOut)
-		}
-		more(400)
-		time.Sleep(300 * time.Millisecond)
-	}
-	more(2000)
-	check("two members", n, aOut, bOut)
+	waitRestore(bOut, 0, "member B")
+	f.bump(0)
+	f.filler(500)
+	check("two members", aOut, bOut)
+	before := restored(aOut)
 	b.Cancel()
-	for range 5 {
-		more(400)
-		time.Sleep(200 * time.Millisecond)
-	}
-	check("member A after B was cancelled", n, aOut, bOut)
+	waitRestore(aOut, before, "member A after B was cancelled")
+	f.bump(1)
+	f.filler(500)
+	check("member A after B was cancelled", aOut, bOut)
 	_, b2Out := startTestMember(t, script)
-	for !strings.Contains(b2Out.String(), "from '"+cl+"'") {
-		if n > 80000 {
-			t.Fatalf("the restarted member did not restore a partition of '%s':\n%s", cl, b2Out)
-		}
-		more(400)
-		time.Sleep(300 * time.Millisecond)
-	}
-	more(2000)
-	check("member B restarted", n, aOut, b2Out)
-	return n
+	waitRestore(b2Out, 0, "member B restarted")
+	f.bump(2)
+	f.filler(500)
+	check("member B restarted", aOut, b2Out)
 }
 
 // TestScaleOutTopNOverInsertOnlyJoin: a Top-N over an INNER join of two insert-only scans keeps only its top
@@ -166,21 +201,21 @@ func TestScaleOutTopNOverInsertOnlyJoin(t *testing.T) {
 	if !strings.Contains(aOut.String(), "two keyed stages") {
 		t.Fatalf("member A did not announce two stages:\n%s", aOut)
 	}
-	check := func(what string, n int, outs ...*syncBuffer) {
+	f := &tieFeed{t: t, addr: addr}
+	check := func(what string, outs ...*syncBuffer) {
 		t.Helper()
-		want := wantTieTop(n)
+		want := f.want()
 		var got map[rankKey][2]int64
 		if !waitUntil(40*time.Second, func() bool { got = readShipTop(t, addr, "top"); return fmt.Sprint(got) == fmt.Sprint(want) }) {
 			t.Fatalf("%s: got %v\nwant %v\n%s", what, got, want, outs)
 		}
 		live, recs := liveEntries(t, addr, cl)
-		t.Logf("%s: orders %d, '%s' live entries %d, records %d", what, n, cl, live, recs)
+		t.Logf("%s: orders %d, '%s' live entries %d, records %d", what, len(f.orders), cl, live, recs)
 		if live != len(want) {
 			t.Fatalf("%s: '%s' holds %d live entries, want %d (the result's rows: three per user)", what, cl, live, len(want))
 		}
 	}
-	n := runTieMembers(t, addr, script, cl, aOut, check)
-	t.Logf("orders %d", n)
+	runTieMembers(t, f, script, cl, aOut, check)
 }
 
 // tieHistInsert is the GROUP BY amount over tieTopInsert's Top-N: per amount, how many of the users' top
@@ -207,10 +242,11 @@ func TestScaleOutGroupByOverTopNOverJoin(t *testing.T) {
 		return readCompacted(t, addr, "totals", func(k struct{ Amount int64 }) int64 { return k.Amount },
 			func(v testTotal) testTotal { return v })
 	}
-	check := func(what string, n int, outs ...*syncBuffer) {
+	f := &tieFeed{t: t, addr: addr}
+	check := func(what string, outs ...*syncBuffer) {
 		t.Helper()
 		want := map[int64]testTotal{}
-		for k, v := range wantTieTop(n) {
+		for k, v := range f.want() {
 			tt := want[v[1]]
 			tt.Cnt++
 			tt.Total += k.User
@@ -221,6 +257,5 @@ func TestScaleOutGroupByOverTopNOverJoin(t *testing.T) {
 			t.Fatalf("%s: got %v\nwant %v\n%s", what, got, want, outs)
 		}
 	}
-	n := runTieMembers(t, addr, script, "totals-job-rank2-changelog", aOut, check)
-	t.Logf("orders %d", n)
+	runTieMembers(t, f, script, "totals-job-rank2-changelog", aOut, check)
 }
