@@ -386,8 +386,8 @@ func (s *Session) submitScaleOut(ctx context.Context, inserts []*sql.Insert, nod
 			m.keyTypes[i] = m.inTypes[k]
 		}
 	}
-	if p.hasStageRank() && st.ttl > 0 {
-		return refuse("'table.exec.state.ttl' cannot be used with a scale-out Top-N over a GROUP BY or a join: a row the TTL dropped would stay in its changelog; RESET 'table.exec.state.ttl'")
+	if l := len(p.later); l > 0 && p.later[l-1].rank != nil && st.ttl > 0 {
+		return refuse("'table.exec.state.ttl' cannot be used with a scale-out Top-N over a GROUP BY: a row the TTL dropped would stay in its changelog; RESET 'table.exec.state.ttl'")
 	}
 	if p.tmp != nil {
 		if st.ttl > 0 {

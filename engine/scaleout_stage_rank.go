@@ -121,6 +121,7 @@ func cutScaleOutRankOverJoin(p *scaleOutPlan, r *planner.Rank, j *planner.Join, 
 	}
 	p.later = []scaleOutLater{{rank: r, mid: mid}}
 	p.fp = planFingerprint(root)
+	saltTopRankState(p)
 	return p, nil
 }
 
@@ -148,12 +149,8 @@ func cutScaleOutAggOverRank(p *scaleOutPlan, agg *planner.Aggregate, r *planner.
 	// Over a join: join, Top-N, GROUP BY are three keyed stages (maxKeyedStages).
 	p.later = append(p.later, scaleOutLater{agg: agg, mid: mid})
 	p.fp = planFingerprint(root)
+	saltTopRankState(p)
 	return p, nil
-}
-
-// hasStageRank reports whether one of p's later stages is a Top-N.
-func (p *scaleOutPlan) hasStageRank() bool {
-	return slices.ContainsFunc(p.later, func(l scaleOutLater) bool { return l.rank != nil })
 }
 
 // newRankPart builds the stage's Top-N of one partition, its output dropped until it is made live.

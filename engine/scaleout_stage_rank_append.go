@@ -30,3 +30,16 @@ func (s *keyedStage) newTopRankPart(out changelog.Output) *stageRankPart {
 	t := &rankTracker{dst: out, types: s.inTypes, part: r.Partition, cols: len(s.inTypes)}
 	return &stageRankPart{op: exec.NewRank(cfg, t), track: t}
 }
+
+// saltTopRankState gives plan p another fingerprint when one of its later stages is a Top-N over an
+// insert-only input: its changelog holds the top rows keyed by row number, where an earlier version of Sluice
+// mirrored every row keyed by the row's identity, so the job's group, its internal records and a restore
+// refuse the other version's records ("... was written by plan X, this process runs plan Y") instead of
+// reading one format as the other.
+func saltTopRankState(p *scaleOutPlan) {
+	for _, l := range p.later {
+		if l.rank != nil && l.rank.Input.Mode().IsInsertOnly() {
+			p.fp = fingerprintOf(p.fp + " stage-rank-state=top-rows")
+		}
+	}
+}

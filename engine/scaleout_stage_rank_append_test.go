@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/planner"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // A later stage's Top-N over an insert-only input (scaleout_stage_rank_append.go): orders JOIN users (both
@@ -258,4 +261,89 @@ func TestScaleOutGroupByOverTopNOverJoin(t *testing.T) {
 		}
 	}
 	runTieMembers(t, f, script, "totals-job-rank2-changelog", aOut, check)
+}
+
+// cutScaleOutScript plans the script's INSERT (its last statement) as a member does and cuts it.
+func cutScaleOutScript(t *testing.T, script string) (planner.Node, *scaleOutPlan, error) {
+	t.Helper()
+	s, err := NewSession(Config{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notice: &syncBuffer{}, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.ParseScript(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stmts[:len(stmts)-1] {
+		if _, err := s.Execute(context.Background(), st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ins, ok := stmts[len(stmts)-1].(*sql.Insert)
+	if !ok {
+		t.Fatalf("the script's last statement is not an INSERT")
+	}
+	nodes, _, err := s.plan(nil, func(p *planner.Planner) ([]planner.Node, error) {
+		n, err := p.PlanInsert(ins)
+		return []planner.Node{n}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cutScaleOut(nodes[0])
+	return nodes[0], p, err
+}
+
+// TestScaleOutStageRankCut: which Top-N stages a plan cuts into and with which state. A Top-N over an INNER
+// join of two insert-only scans has an insert-only input (it keeps its top rows) and a plan fingerprint of
+// its own (its changelog's format differs from the mirrored rows'); over a LEFT join its input updates.
+// A GROUP BY over a Top-N over a join is three keyed stages; over a Top-N over a GROUP BY (three too) it is
+// refused. (The state TTL is refused for the join's sake: its changelog keeps every input row.)
+func TestScaleOutStageRankCut(t *testing.T) {
+	ddl := []string{tieUsersDDL, shipTopDDL("top", "top"), scaleOutTotalsDDL}
+	for _, c := range []struct {
+		name, insert string
+		stages       string // "": refused
+		insertOnly   bool
+		err          string
+	}{
+		{name: "top-n over join", insert: tieTopInsert("top"), stages: "rank", insertOnly: true},
+		{name: "top-n over left join", insert: strings.Replace(tieTopInsert("top"), " JOIN ", " LEFT JOIN ", 1), stages: "rank"},
+		{name: "group by over top-n over join", insert: tieHistInsert("totals"), stages: "rank agg", insertOnly: true},
+		{name: "group by over top-n over group by", insert: `INSERT INTO totals SELECT amount, COUNT(*), SUM(user_id) FROM (
+  SELECT user_id, amount, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amount DESC) AS rn FROM (
+    SELECT user_id, MAX(amount) AS amount FROM orders GROUP BY user_id, id)) WHERE rn <= 3 GROUP BY amount`,
+			err: "a scale-out job runs a GROUP BY over a Top-N only when the Top-N reads one table scan or a regular join (a Top-N over GROUP BY stages is the last stage)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			script := scaleOutTestScript("127.0.0.1:9", append(slices.Clone(ddl), c.insert)...)
+			root, p, err := cutScaleOutScript(t, script)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("got %v, want an error saying %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stages []string
+			for _, l := range p.later {
+				if l.rank != nil {
+					stages = append(stages, "rank")
+					if got := l.rank.Input.Mode().IsInsertOnly(); got != c.insertOnly {
+						t.Fatalf("the Top-N's input is insert-only: %v, want %v", got, c.insertOnly)
+					}
+				} else {
+					stages = append(stages, "agg")
+				}
+			}
+			if p.join == nil || strings.Join(stages, " ") != c.stages {
+				t.Fatalf("stages: join %v, later %v; want a join and %s", p.join != nil, stages, c.stages)
+			}
+			if salted := p.fp != planFingerprint(root); salted != c.insertOnly {
+				t.Fatalf("the plan's fingerprint %s differs from the EXPLAIN text's: %v, want %v", p.fp, salted, c.insertOnly)
+			}
+		})
+	}
 }
