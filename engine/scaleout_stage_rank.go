@@ -16,18 +16,19 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// A Top-N as the last keyed stage (docs/ARCHITECTURE.md "Scale-out over Kafka"): a ROW_NUMBER() OVER
+// A Top-N as a later keyed stage (docs/ARCHITECTURE.md "Scale-out over Kafka"): a ROW_NUMBER() OVER
 // (PARTITION BY ...) Top-N over the changelog of a GROUP BY stage (or directly over a regular join's), e.g. the top sellers per category by
 // total, `SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY category ORDER BY total DESC) rn FROM
 // (SELECT category, seller, SUM(price) total FROM bids GROUP BY category, seller)) WHERE rn <= 3`. The
 // aggregate's -U/+U rows go through the Calcs between to '<name>-rank<N>-repartition', partition = the
 // key-group range of the PARTITION BY key (stageRepartitioner), and one retracting exec Rank runs per
 // partition (as a P=1 job runs it over an updating input), its output through the Calcs behind it to the
-// sink.
+// sink, or, over a join, to a GROUP BY stage over it (cutScaleOutAggOverRank).
 //
-// State: over an updating input the Rank keeps every row of a partition key, not only its top rows (a
-// retraction of a top row brings the next one back), ordered by the order columns and, among ties, by
-// arrival. The member mirrors that multiset: per distinct input row (by its identity, types.AppendKey of
+// State (over an insert-only input, e.g. an INNER join of two insert-only scans, only the top rows:
+// scaleout_stage_rank_append.go): over an updating input the Rank keeps every row of a partition key, not
+// only its top rows (a retraction of a top row brings the next one back), ordered by the order columns and,
+// among ties, by arrival. The member mirrors that multiset: per distinct input row (by its identity, types.AppendKey of
 // each column, as the Rank compares rows) the arrival numbers of its copies and their rows. The compacted
 // '<name>-rank<N>-changelog' holds one entry per distinct row (key: the identity; value: per copy, uvarint
 // arrival number, uvarint length, the row in types.AppendRowBinary), written for the rows that changed in the
