@@ -12,8 +12,11 @@ import (
 
 // scaleOutTopNJoinQuery is a ROW_NUMBER() Top-N over an INNER join of two insert-only kafka tables, two keyed
 // stages whose Top-N keeps only its top rows (engine/scaleout_stage_rank_append.go): per user the three
-// orders with the largest amount, the latest first among equal amounts, with the user's carrier. Each
-// amount-6 order of a user goes first and pushes the others down, so the top rows keep changing.
+// orders with the largest amount, the latest first among equal amounts, with the user's carrier. After the
+// first 4000 orders (scaleOutKillRunFed's initial ones) only every third user gets all its orders, the
+// others only those of amounts 0..2: an amount-6 order of the first goes first and pushes the others down,
+// so their top rows keep changing; the others' top rows stay, and a Top-N restored without them would put
+// a later low order first.
 const scaleOutTopNJoinQuery = `CREATE TABLE carriers (user_id BIGINT, carrier STRING) WITH (
   'connector' = 'kafka', 'topic' = 'carriers', 'properties.bootstrap.servers' = 'ADDR',
   'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
@@ -22,7 +25,8 @@ CREATE TABLE topj (user_id BIGINT, rn BIGINT, id BIGINT, carrier STRING, PRIMARY
   'key.format' = 'json', 'value.format' = 'json');
 INSERT INTO topj SELECT user_id, rn, id, carrier FROM (
   SELECT o.id, o.user_id, c.carrier, ROW_NUMBER() OVER (PARTITION BY o.user_id ORDER BY o.amount DESC, o.id DESC) AS rn
-  FROM orders o JOIN carriers c ON o.user_id = c.user_id) WHERE rn <= 3;`
+  FROM orders o JOIN carriers c ON o.user_id = c.user_id WHERE o.id < 4000 OR o.amount < 3 OR MOD(o.user_id, 3) = 0)
+  WHERE rn <= 3;`
 
 // topJOf reads 'topj' (read_committed) as a compacted topic reads: "user/rn" -> "id/carrier".
 func topJOf(t *testing.T, addr string) map[string]string {
@@ -52,12 +56,14 @@ func topJOf(t *testing.T, addr string) map[string]string {
 	return got
 }
 
-// expectedTopJ is scaleOutTopNJoinQuery's result over orders 0..n-1 (user id % users, amount id % 7) and
-// the carriers c<user % 3>.
+// expectedTopJ is scaleOutTopNJoinQuery's result over orders 0..n-1 (user id % users, amount id % 7, those
+// the query keeps) and the carriers c<user % 3>.
 func expectedTopJ(n, users int) map[string]string {
 	per := map[int][]int{}
 	for id := range n {
-		per[id%users] = append(per[id%users], id)
+		if u := id % users; id < 4000 || id%7 < 3 || u%3 == 0 {
+			per[u] = append(per[u], id)
+		}
 	}
 	want := map[string]string{}
 	for u, ids := range per {
