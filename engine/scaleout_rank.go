@@ -79,10 +79,11 @@ type rankPart struct {
 	track *rankTracker
 }
 
-// rankTracker is the Top-N's output: it notes each changed row number of the open transaction for the
-// changelog and passes the rows on to the Calcs behind the Top-N and the sink; while the partition is
-// restored (not live) it drops them. The changes are kept in order in one reused buffer (no allocation per
-// row) and written in that order, so the last one of a key wins in the compacted topic and in a restore; a
+// rankTracker is the Top-N's output (also a later stage's insert-only Top-N's: scaleout_stage_rank_append.go):
+// it notes each changed row number of the open transaction for the changelog and passes the rows on (to the
+// Calcs behind the Top-N and the sink, or to the next stage); while the partition is restored (not live) it
+// drops them. The changes are kept in order in one reused buffer (no allocation per row) and written in that
+// order, so the last one of a key wins in the compacted topic and in a restore; a
 // -D directly followed by the +I of the same number (a row moving down or replaced) is written as the +I
 // alone.
 type rankTracker struct {
