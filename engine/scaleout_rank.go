@@ -83,9 +83,8 @@ type rankPart struct {
 // it notes each changed row number of the open transaction for the changelog and passes the rows on (to the
 // Calcs behind the Top-N and the sink, or to the next stage); while the partition is restored (not live) it
 // drops them. The changes are kept in order in one reused buffer (no allocation per row) and written in that
-// order, so the last one of a key wins in the compacted topic and in a restore; a
-// -D directly followed by the +I of the same number (a row moving down or replaced) is written as the +I
-// alone.
+// order, so the last one of a key wins in the compacted topic and in a restore; a -D directly followed by
+// the +I of the same number (a row moving down or replaced) is written as the +I alone.
 type rankTracker struct {
 	live  bool
 	dst   changelog.Output
