@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -263,8 +264,9 @@ func TestScaleOutGroupByOverTopNOverJoin(t *testing.T) {
 	runTieMembers(t, f, script, "totals-job-rank2-changelog", aOut, check)
 }
 
-// cutScaleOutScript plans the script's INSERT (its last statement) as a member does and cuts it.
-func cutScaleOutScript(t *testing.T, script string) (planner.Node, *scaleOutPlan, error) {
+// cutScaleOutScript plans the script's INSERT (its last statement) as a member does and cuts it; explain is
+// the session's EXPLAIN CHANGELOG_MODE of the INSERT.
+func cutScaleOutScript(t *testing.T, script, insert string) (_ planner.Node, _ *scaleOutPlan, explain string, _ error) {
 	t.Helper()
 	s, err := NewSession(Config{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notice: &syncBuffer{}, TempDir: t.TempDir()})
 	if err != nil {
@@ -279,6 +281,14 @@ func cutScaleOutScript(t *testing.T, script string) (planner.Node, *scaleOutPlan
 			t.Fatal(err)
 		}
 	}
+	ex, err := sql.ParseScript("EXPLAIN CHANGELOG_MODE " + insert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Execute(context.Background(), ex[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	ins, ok := stmts[len(stmts)-1].(*sql.Insert)
 	if !ok {
 		t.Fatalf("the script's last statement is not an INSERT")
@@ -291,11 +301,12 @@ func cutScaleOutScript(t *testing.T, script string) (planner.Node, *scaleOutPlan
 		t.Fatal(err)
 	}
 	p, err := cutScaleOut(nodes[0])
-	return nodes[0], p, err
+	return nodes[0], p, res.Message, err
 }
 
 // TestScaleOutStageRankCut: which Top-N stages a plan cuts into and with which state. A Top-N over an INNER
-// join of two insert-only scans has an insert-only input (it keeps its top rows) and a plan fingerprint of
+// join of two insert-only scans has an insert-only input (as EXPLAIN CHANGELOG_MODE shows the join:
+// changelogMode=[I]; it keeps its top rows) and a plan fingerprint of
 // its own (its changelog's format differs from the mirrored rows'); over a LEFT join its input updates.
 // A GROUP BY over a Top-N over a join is three keyed stages; over a Top-N over a GROUP BY (three too) it is
 // refused. (The state TTL is refused for the join's sake: its changelog keeps every input row.)
@@ -317,7 +328,7 @@ func TestScaleOutStageRankCut(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			script := scaleOutTestScript("127.0.0.1:9", append(slices.Clone(ddl), c.insert)...)
-			root, p, err := cutScaleOutScript(t, script)
+			root, p, explain, err := cutScaleOutScript(t, script, c.insert)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("got %v, want an error saying %q", err, c.err)
@@ -326,6 +337,10 @@ func TestScaleOutStageRankCut(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			join := regexp.MustCompile(`(?m)[+:]- Join\(.*$`).FindString(explain)
+			if strings.HasSuffix(join, "changelogMode=[I])") != c.insertOnly {
+				t.Fatalf("EXPLAIN CHANGELOG_MODE's join is %q; want it insert-only: %v\n%s", join, c.insertOnly, explain)
 			}
 			var stages []string
 			for _, l := range p.later {
