@@ -194,33 +194,44 @@ func runTieMembers(t *testing.T, f *tieFeed, script, cl string, aOut *syncBuffer
 
 // TestScaleOutTopNOverInsertOnlyJoin: a Top-N over an INNER join of two insert-only scans keeps only its top
 // rows: its changelog topic's live entries are exactly the result's rows (three per user), not every join
-// row. Member B joins, is cancelled and starts again while orders come, so Top-N partitions are restored
+// row as over a LEFT join (an updating input: the mirror of every row; every order meets its user there
+// too, so the result is the same). Member B joins, is cancelled and starts again while orders come, so Top-N partitions are restored
 // (by B and by A) in the middle of runs of equal amounts; the result, ties in arrival order, equals the one
 // computed from the input throughout, so a restore that does not give the Rank the rows in the order the
 // sink numbered them fails it.
 func TestScaleOutTopNOverInsertOnlyJoin(t *testing.T) {
-	addr := scaleOutTestBroker(t)
-	const cl = "totals-job-rank2-changelog"
-	script, _, aOut := startTieJob(t, addr, shipTopDDL("top", "top"), tieTopInsert("top"))
-	if !strings.Contains(aOut.String(), "two keyed stages") {
-		t.Fatalf("member A did not announce two stages:\n%s", aOut)
+	for _, kind := range []string{"JOIN", "LEFT JOIN"} {
+		t.Run(kind, func(t *testing.T) {
+			addr := scaleOutTestBroker(t)
+			const cl = "totals-job-rank2-changelog"
+			script, _, aOut := startTieJob(t, addr, shipTopDDL("top", "top"), overJoin(tieTopInsert("top"), kind))
+			if !strings.Contains(aOut.String(), "two keyed stages") {
+				t.Fatalf("member A did not announce two stages:\n%s", aOut)
+			}
+			f := &tieFeed{t: t, addr: addr}
+			check := func(what string, outs ...*syncBuffer) {
+				t.Helper()
+				want := f.want()
+				var got map[rankKey][2]int64
+				if !waitUntil(40*time.Second, func() bool { got = readShipTop(t, addr, "top"); return fmt.Sprint(got) == fmt.Sprint(want) }) {
+					t.Fatalf("%s: got %v\nwant %v\n%s", what, got, want, outs)
+				}
+				live, recs := liveEntries(t, addr, cl)
+				t.Logf("%s: orders %d, '%s' live entries %d, records %d", what, len(f.orders), cl, live, recs)
+				if kind == "JOIN" && live != len(want) {
+					t.Fatalf("%s: '%s' holds %d live entries, want %d (the result's rows: three per user)", what, cl, live, len(want))
+				}
+				if kind == "LEFT JOIN" && live != len(f.orders) {
+					t.Fatalf("%s: '%s' holds %d live entries, want %d (every distinct join row)", what, cl, live, len(f.orders))
+				}
+			}
+			runTieMembers(t, f, script, cl, aOut, check)
+		})
 	}
-	f := &tieFeed{t: t, addr: addr}
-	check := func(what string, outs ...*syncBuffer) {
-		t.Helper()
-		want := f.want()
-		var got map[rankKey][2]int64
-		if !waitUntil(40*time.Second, func() bool { got = readShipTop(t, addr, "top"); return fmt.Sprint(got) == fmt.Sprint(want) }) {
-			t.Fatalf("%s: got %v\nwant %v\n%s", what, got, want, outs)
-		}
-		live, recs := liveEntries(t, addr, cl)
-		t.Logf("%s: orders %d, '%s' live entries %d, records %d", what, len(f.orders), cl, live, recs)
-		if live != len(want) {
-			t.Fatalf("%s: '%s' holds %d live entries, want %d (the result's rows: three per user)", what, cl, live, len(want))
-		}
-	}
-	runTieMembers(t, f, script, cl, aOut, check)
 }
+
+// overJoin is insert with its JOIN made a kind join (JOIN, LEFT JOIN).
+func overJoin(insert, kind string) string { return strings.Replace(insert, " JOIN ", " "+kind+" ", 1) }
 
 // tieHistInsert is the GROUP BY amount over tieTopInsert's Top-N: per amount, how many of the users' top
 // three rows have it and the sum of their users.
@@ -232,36 +243,41 @@ func tieHistInsert(sink string) string {
 
 // TestScaleOutGroupByOverTopNOverJoin: a GROUP BY over a Top-N over a regular join runs as three keyed
 // stages (join, Top-N, GROUP BY: '-join-', '-rank2-', '-agg3-' topics), the Top-N's changes going on to the
-// GROUP BY. Member B joins, is cancelled and starts again while orders come; the result equals the one
-// computed from the input throughout.
+// GROUP BY (over an INNER join the Top-N's top rows, over a LEFT join its mirror). Member B joins, is
+// cancelled and starts again while orders come; the result equals the one computed from the input
+// throughout.
 func TestScaleOutGroupByOverTopNOverJoin(t *testing.T) {
-	addr := scaleOutTestBroker(t)
-	totals := strings.ReplaceAll(scaleOutTotalsDDL, "user_id BIGINT", "amount BIGINT")
-	totals = strings.ReplaceAll(totals, "PRIMARY KEY (user_id)", "PRIMARY KEY (amount)")
-	script, _, aOut := startTieJob(t, addr, totals, tieHistInsert("totals"))
-	if !strings.Contains(aOut.String(), "three keyed stages, internal topics 'totals-job-join-repartition', 'totals-job-join-changelog', 'totals-job-rank2-repartition', 'totals-job-rank2-changelog', 'totals-job-agg3-repartition' and 'totals-job-agg3-changelog'") {
-		t.Fatalf("member A did not announce three stages:\n%s", aOut)
+	for _, kind := range []string{"JOIN", "LEFT JOIN"} {
+		t.Run(kind, func(t *testing.T) {
+			addr := scaleOutTestBroker(t)
+			totals := strings.ReplaceAll(scaleOutTotalsDDL, "user_id BIGINT", "amount BIGINT")
+			totals = strings.ReplaceAll(totals, "PRIMARY KEY (user_id)", "PRIMARY KEY (amount)")
+			script, _, aOut := startTieJob(t, addr, totals, overJoin(tieHistInsert("totals"), kind))
+			if !strings.Contains(aOut.String(), "three keyed stages, internal topics 'totals-job-join-repartition', 'totals-job-join-changelog', 'totals-job-rank2-repartition', 'totals-job-rank2-changelog', 'totals-job-agg3-repartition' and 'totals-job-agg3-changelog'") {
+				t.Fatalf("member A did not announce three stages:\n%s", aOut)
+			}
+			read := func() map[int64]testTotal {
+				return readCompacted(t, addr, "totals", func(k struct{ Amount int64 }) int64 { return k.Amount },
+					func(v testTotal) testTotal { return v })
+			}
+			f := &tieFeed{t: t, addr: addr}
+			check := func(what string, outs ...*syncBuffer) {
+				t.Helper()
+				want := map[int64]testTotal{}
+				for k, v := range f.want() {
+					tt := want[v[1]]
+					tt.Cnt++
+					tt.Total += k.User
+					want[v[1]] = tt
+				}
+				var got map[int64]testTotal
+				if !waitUntil(40*time.Second, func() bool { got = read(); return fmt.Sprint(got) == fmt.Sprint(want) }) {
+					t.Fatalf("%s: got %v\nwant %v\n%s", what, got, want, outs)
+				}
+			}
+			runTieMembers(t, f, script, "totals-job-rank2-changelog", aOut, check)
+		})
 	}
-	read := func() map[int64]testTotal {
-		return readCompacted(t, addr, "totals", func(k struct{ Amount int64 }) int64 { return k.Amount },
-			func(v testTotal) testTotal { return v })
-	}
-	f := &tieFeed{t: t, addr: addr}
-	check := func(what string, outs ...*syncBuffer) {
-		t.Helper()
-		want := map[int64]testTotal{}
-		for k, v := range f.want() {
-			tt := want[v[1]]
-			tt.Cnt++
-			tt.Total += k.User
-			want[v[1]] = tt
-		}
-		var got map[int64]testTotal
-		if !waitUntil(40*time.Second, func() bool { got = read(); return fmt.Sprint(got) == fmt.Sprint(want) }) {
-			t.Fatalf("%s: got %v\nwant %v\n%s", what, got, want, outs)
-		}
-	}
-	runTieMembers(t, f, script, "totals-job-rank2-changelog", aOut, check)
 }
 
 // cutScaleOutScript plans the script's INSERT (its last statement) as a member does and cuts it; explain is
@@ -319,7 +335,7 @@ func TestScaleOutStageRankCut(t *testing.T) {
 		err          string
 	}{
 		{name: "top-n over join", insert: tieTopInsert("top"), stages: "rank", insertOnly: true},
-		{name: "top-n over left join", insert: strings.Replace(tieTopInsert("top"), " JOIN ", " LEFT JOIN ", 1), stages: "rank"},
+		{name: "top-n over left join", insert: overJoin(tieTopInsert("top"), "LEFT JOIN"), stages: "rank"},
 		{name: "group by over top-n over join", insert: tieHistInsert("totals"), stages: "rank agg", insertOnly: true},
 		{name: "group by over top-n over group by", insert: `INSERT INTO totals SELECT amount, COUNT(*), SUM(user_id) FROM (
   SELECT user_id, amount, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amount DESC) AS rn FROM (
