@@ -79,20 +79,21 @@ type rankPart struct {
 	track *rankTracker
 }
 
-// rankTracker is the Top-N's output: it notes each changed row number of the open transaction for the
-// changelog and passes the rows on to the Calcs behind the Top-N and the sink; while the partition is
-// restored (not live) it drops them. The changes are kept in order in one reused buffer (no allocation per
-// row) and written in that order, so the last one of a key wins in the compacted topic and in a restore; a
-// -D directly followed by the +I of the same number (a row moving down or replaced) is written as the +I
-// alone.
+// rankTracker is the Top-N's output (also a later stage's insert-only Top-N's: scaleout_stage_rank_append.go):
+// it notes each changed row number of the open transaction for the changelog and passes the rows on (to the
+// Calcs behind the Top-N and the sink, or to the next stage); while the partition is restored (not live) it
+// drops them. The changes are kept in order in one reused buffer (no allocation per row) and written in that
+// order, so the last one of a key wins in the compacted topic and in a restore; a -D directly followed by
+// the +I of the same number (a row moving down or replaced) is written as the +I alone.
 type rankTracker struct {
-	m    *member
-	live bool
-	dst  changelog.Output
-	cols int          // the Top-N's input columns (the row number follows them)
-	buf  []byte       // the changes' keys and values
-	ents []rankChange // the changes of the open transaction, in order
-	kb   []byte
+	live  bool
+	dst   changelog.Output
+	types []types.Type // the Top-N's input row (the row number follows it)
+	part  []int        // the PARTITION BY columns
+	cols  int          // len(types)
+	buf   []byte       // the changes' keys and values
+	ents  []rankChange // the changes of the open transaction, in order
+	kb    []byte
 }
 
 // rankChange is one changelog entry in rankTracker.buf: key buf[k:v], value buf[v:end] (tomb: a tombstone).
@@ -105,13 +106,12 @@ func (t *rankTracker) Push(b *changelog.Batch) error {
 	if !t.live {
 		return nil
 	}
-	m := t.m
 	for i := range b.Rows {
 		row := &b.Rows[i]
 		if len(row.Vals) != t.cols+1 {
 			return fmt.Errorf("internal error: a Top-N row has %d columns, want %d and the row number", len(row.Vals), t.cols)
 		}
-		t.kb = types.AppendRowKey(t.kb[:0], row.Vals, m.inTypes, m.plan.rank.Partition)
+		t.kb = types.AppendRowKey(t.kb[:0], row.Vals, t.types, t.part)
 		t.kb = binary.BigEndian.AppendUint64(t.kb, uint64(row.Vals[t.cols].Int()))
 		tomb := row.Kind != changelog.Insert && row.Kind != changelog.UpdateAfter
 		if n := len(t.ents); !tomb && n > 0 && t.ents[n-1].tomb && string(t.buf[t.ents[n-1].k:t.ents[n-1].v]) == string(t.kb) {
@@ -122,7 +122,7 @@ func (t *rankTracker) Push(b *changelog.Batch) error {
 		t.buf = append(t.buf, t.kb...)
 		c.v = len(t.buf)
 		if !tomb {
-			t.buf = types.AppendRowBinary(t.buf, row.Vals[:t.cols], m.inTypes)
+			t.buf = types.AppendRowBinary(t.buf, row.Vals[:t.cols], t.types)
 		}
 		c.end = len(t.buf)
 		t.ents = append(t.ents, c)
@@ -140,7 +140,7 @@ func (m *member) newRankPart() *rankPart {
 	// refused at submit (a partition it dropped would stay in the changelog).
 	cfg := exec.RankConfig{Func: r.Func, Partition: r.Partition, Order: r.Order, Limit: r.Limit, RowNumber: true,
 		Types: m.inTypes, InsertOnly: true, KeepFirst: r.ProctimeFirst()}
-	t := &rankTracker{m: m, dst: m.postOutput(), cols: len(m.inTypes)}
+	t := &rankTracker{dst: m.postOutput(), types: m.inTypes, part: r.Partition, cols: len(m.inTypes)}
 	if len(m.stages) > 0 {
 		t.dst = m.stage2Out() // a GROUP BY over the Top-N (scaleout_stage_rank.go)
 	}
@@ -155,36 +155,13 @@ func (m *member) restoreRank(ctx context.Context, parts []int32) error {
 		return err
 	}
 	rows := 0
-	var b changelog.Batch
 	for _, p := range parts {
 		rp := m.newRankPart()
-		// A key's entries differ only in their last 8 bytes, the row number (big-endian): sorted, each key's
-		// rows come in row-number order (the order of different keys' rows does not matter).
-		keys := slices.Sorted(maps.Keys(entries[p]))
-		b.Reset()
-		for _, k := range keys {
-			v := entries[p][k]
-			if len(k) <= 8 || len(v) == 0 {
-				return fmt.Errorf("restore partition %d from the changelog topic '%s': unreadable entry %q", p, m.cl, k)
-			}
-			row, _, err := types.DecodeRowBinary(v, m.inTypes, nil)
-			if err != nil {
-				return fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, m.cl, err)
-			}
-			b.Append(changelog.Insert, row)
-			if len(b.Rows) == 1024 {
-				if err := rp.op.Push(&b); err != nil {
-					return err
-				}
-				b.Reset()
-			}
-			rows++
+		n, err := replayTop(rp.op, entries[p], m.inTypes, m.cl, p)
+		if err != nil {
+			return err
 		}
-		if len(b.Rows) > 0 {
-			if err := rp.op.Push(&b); err != nil {
-				return err
-			}
-		}
+		rows += n
 		rp.track.live = true
 		m.rparts[p] = rp
 	}
@@ -211,17 +188,53 @@ func (m *member) rank(rp *rankPart, recs []*kgo.Record) error {
 // order they changed.
 func (m *member) writeRankChangelog() {
 	for p, rp := range m.rparts {
-		t := rp.track
-		for _, c := range t.ents {
-			var v []byte
-			if !c.tomb {
-				v = t.buf[c.v:c.end]
-			}
-			m.produceEntry(p, t.buf[c.k:c.v], v)
+		rp.track.write(m, m.cl, p)
+	}
+}
+
+// write produces the row numbers changed since the last transaction to partition p of the changelog topic
+// cl, in the order they changed, and forgets them.
+func (t *rankTracker) write(m *member, cl string, p int32) {
+	for _, c := range t.ents {
+		var v []byte
+		if !c.tomb {
+			v = t.buf[c.v:c.end]
 		}
-		t.ents, t.buf = t.ents[:0], t.buf[:0]
-		if cap(t.buf) > 1<<20 {
-			t.buf, t.ents = nil, nil // a large transaction's buffers are not kept
+		m.produceEntryTo(cl, p, t.buf[c.k:c.v], v)
+	}
+	t.ents, t.buf = t.ents[:0], t.buf[:0]
+	if cap(t.buf) > 1<<20 {
+		t.buf, t.ents = nil, nil // a large transaction's buffers are not kept
+	}
+}
+
+// replayTop loads a new insert-only Top-N (op, its output discarded) with the rows of one partition's
+// changelog entries (key: PARTITION BY key and row number, 8 bytes big-endian; value: the row), each key's
+// in row-number order, and returns how many it replayed. A key's entries differ only in their last 8 bytes:
+// sorted, each key's rows come in row-number order (the order of different keys' rows does not matter).
+func replayTop(op changelog.Output, entries map[string][]byte, ts []types.Type, cl string, p int32) (int, error) {
+	var b changelog.Batch
+	for _, k := range slices.Sorted(maps.Keys(entries)) {
+		v := entries[k]
+		if len(k) <= 8 || len(v) == 0 {
+			return 0, fmt.Errorf("restore partition %d from the changelog topic '%s': unreadable entry %q", p, cl, k)
+		}
+		row, _, err := types.DecodeRowBinary(v, ts, nil)
+		if err != nil {
+			return 0, fmt.Errorf("restore partition %d from the changelog topic '%s': %w", p, cl, err)
+		}
+		b.Append(changelog.Insert, row)
+		if len(b.Rows) == 1024 {
+			if err := op.Push(&b); err != nil {
+				return 0, err
+			}
+			b.Reset()
 		}
 	}
+	if len(b.Rows) > 0 {
+		if err := op.Push(&b); err != nil {
+			return 0, err
+		}
+	}
+	return len(entries), nil
 }

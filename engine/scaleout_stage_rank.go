@@ -16,18 +16,19 @@ import (
 	"github.com/sluicesql/sluice/types"
 )
 
-// A Top-N as the last keyed stage (docs/ARCHITECTURE.md "Scale-out over Kafka"): a ROW_NUMBER() OVER
+// A Top-N as a later keyed stage (docs/ARCHITECTURE.md "Scale-out over Kafka"): a ROW_NUMBER() OVER
 // (PARTITION BY ...) Top-N over the changelog of a GROUP BY stage (or directly over a regular join's), e.g. the top sellers per category by
 // total, `SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY category ORDER BY total DESC) rn FROM
 // (SELECT category, seller, SUM(price) total FROM bids GROUP BY category, seller)) WHERE rn <= 3`. The
 // aggregate's -U/+U rows go through the Calcs between to '<name>-rank<N>-repartition', partition = the
 // key-group range of the PARTITION BY key (stageRepartitioner), and one retracting exec Rank runs per
 // partition (as a P=1 job runs it over an updating input), its output through the Calcs behind it to the
-// sink.
+// sink, or, over a join, to a GROUP BY stage over it (cutScaleOutAggOverRank).
 //
-// State: over an updating input the Rank keeps every row of a partition key, not only its top rows (a
-// retraction of a top row brings the next one back), ordered by the order columns and, among ties, by
-// arrival. The member mirrors that multiset: per distinct input row (by its identity, types.AppendKey of
+// State (over an insert-only input, e.g. an INNER join of two insert-only scans, only the top rows:
+// scaleout_stage_rank_append.go): over an updating input the Rank keeps every row of a partition key, not
+// only its top rows (a retraction of a top row brings the next one back), ordered by the order columns and,
+// among ties, by arrival. The member mirrors that multiset: per distinct input row (by its identity, types.AppendKey of
 // each column, as the Rank compares rows) the arrival numbers of its copies and their rows. The compacted
 // '<name>-rank<N>-changelog' holds one entry per distinct row (key: the identity; value: per copy, uvarint
 // arrival number, uvarint length, the row in types.AppendRowBinary), written for the rows that changed in the
@@ -43,6 +44,9 @@ type stageRankPart struct {
 	rows  map[string]*stageRankRows // the Rank's rows by identity
 	dirty []*stageRankRows          // the rows changed in the open transaction
 	seq   uint64                    // the last arrival number
+	// track, over an insert-only input, is the Rank's output and state instead of rows (only its top rows:
+	// scaleout_stage_rank_append.go)
+	track *rankTracker
 }
 
 // stageRankRows are the copies of one distinct input row of a stage Top-N: val is its changelog value.
@@ -118,17 +122,22 @@ func cutScaleOutRankOverJoin(p *scaleOutPlan, r *planner.Rank, j *planner.Join, 
 	}
 	p.later = []scaleOutLater{{rank: r, mid: mid}}
 	p.fp = planFingerprint(root)
+	saltTopRankState(p)
 	return p, nil
 }
 
-// cutScaleOutAggOverRank cuts a GROUP BY (agg) whose input, through Calcs, is a ROW_NUMBER() Top-N of one
-// table scan (r): the Top-N is the job's first keyed stage (scaleout_rank.go, its changelog of output rows),
-// the GROUP BY the second, taking the Top-N's changes (a row pushed out of the top is retracted) through
-// the Calcs between. A Top-N over anything else under a GROUP BY is refused: a later stage's Top-N is the
-// last stage.
+// cutScaleOutAggOverRank cuts a GROUP BY (agg) whose input, through Calcs, is a ROW_NUMBER() Top-N (r) of one
+// table scan or of a regular join. Over a scan the Top-N is the job's first keyed stage (scaleout_rank.go,
+// its changelog of output rows), the GROUP BY the second; over a join the join is the first, the Top-N the
+// second (a later stage's Top-N, its output going on as a GROUP BY's does) and the GROUP BY the third. The
+// GROUP BY takes the Top-N's changes (a row pushed out of the top is retracted) through the Calcs between. A
+// Top-N over anything else under a GROUP BY is refused.
 func cutScaleOutAggOverRank(p *scaleOutPlan, agg *planner.Aggregate, r *planner.Rank, root planner.Node) (*scaleOutPlan, error) {
-	if b, under := cutScaleOutBranch(r.Input); b == nil {
-		return nil, fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs a GROUP BY over a Top-N only when the Top-N reads one table scan (a Top-N over keyed stages is the last stage); write the Top-N's results to a kafka table and aggregate them in another job", r.Describe(), under.Describe())
+	b, under := cutScaleOutBranch(r.Input)
+	j, overJoin := under.(*planner.Join)
+	overJoin = overJoin && b == nil && j.Interval == nil && !j.Batch
+	if b == nil && !overJoin {
+		return nil, fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs a GROUP BY over a Top-N only when the Top-N reads one table scan or a regular join (a Top-N over GROUP BY stages is the last stage); write the Top-N's results to a kafka table and aggregate them in another job", r.Describe(), under.Describe())
 	}
 	mid, err := calcsBetween(agg.Input, r)
 	if err != nil {
@@ -138,19 +147,28 @@ func cutScaleOutAggOverRank(p *scaleOutPlan, agg *planner.Aggregate, r *planner.
 	if _, err := cutScaleOutRank(p, r, root); err != nil {
 		return nil, err
 	}
-	p.later = []scaleOutLater{{agg: agg, mid: mid}}
+	// Over a join: join, Top-N, GROUP BY are three keyed stages (maxKeyedStages).
+	p.later = append(p.later, scaleOutLater{agg: agg, mid: mid})
 	p.fp = planFingerprint(root)
+	saltTopRankState(p)
 	return p, nil
 }
 
 // newRankPart builds the stage's Top-N of one partition, its output dropped until it is made live.
 func (s *keyedStage) newRankPart(m *member) *stageRankPart {
 	r := s.rank
+	out := m.postOutput()
+	if s.next != nil {
+		out = m.stageIn(s.next) // a GROUP BY over the Top-N
+	}
+	if r.Input.Mode().IsInsertOnly() {
+		return s.newTopRankPart(out)
+	}
 	// The input retracts: the Rank keeps every row. The state TTL is refused at submit (rows it dropped
 	// would stay in the changelog).
 	cfg := exec.RankConfig{Func: r.Func, Partition: r.Partition, Order: r.Order, Limit: r.Limit, RowNumber: true,
 		Types: s.inTypes, InsertOnly: false}
-	g := &gateOutput{dst: m.postOutput()}
+	g := &gateOutput{dst: out}
 	return &stageRankPart{op: exec.NewRank(cfg, g), gate: g, rows: map[string]*stageRankRows{}}
 }
 
@@ -170,6 +188,16 @@ func (s *keyedStage) restoreRanks(ctx context.Context, m *member, parts []int32)
 	var copies []copyOf
 	for _, p := range parts {
 		rp := s.newRankPart(m)
+		if rp.track != nil {
+			rows, err := replayTop(rp.op, entries[p], s.inTypes, s.cl, p)
+			if err != nil {
+				return err
+			}
+			n += rows
+			rp.track.live = true
+			s.rparts[p] = rp
+			continue
+		}
 		copies = copies[:0]
 		for k, v := range entries[p] {
 			rp.rows[k] = &stageRankRows{key: k, val: v}
@@ -221,6 +249,12 @@ func (s *keyedStage) restoreRanks(ctx context.Context, m *member, parts []int32)
 func (s *keyedStage) rankRecords(m *member, part int32, recs []*kgo.Record) error {
 	p := s.rparts[part]
 	s.rtouched[part] = p
+	if p.track != nil { // the Rank's output is its changelog (scaleout_stage_rank_append.go)
+		if err := s.decodeRecords(m, recs, func(*kgo.Record, changelog.Kind, []types.Value) {}); err != nil {
+			return err
+		}
+		return p.op.Push(&s.batch)
+	}
 	err := s.decodeRecords(m, recs, func(rec *kgo.Record, kind changelog.Kind, row []types.Value) {
 		s.note(p, kind.IsAccumulate(), row, rec.Value[1:])
 	})
@@ -266,6 +300,10 @@ func (s *keyedStage) note(p *stageRankPart, insert bool, row []types.Value, enc 
 // row without copies left).
 func (s *keyedStage) writeRankChangelog(m *member) {
 	for part, p := range s.rtouched {
+		if p.track != nil {
+			p.track.write(m, s.cl, part)
+			continue
+		}
 		for _, e := range p.dirty {
 			rec := m.record()
 			rec.Topic, rec.Partition, rec.Headers = s.cl, part, m.hdr
