@@ -116,136 +116,169 @@ func checkOtherPlanRefused(t *testing.T, other string) {
 	}
 }
 
-const ivAggInsert = `INSERT INTO %s SELECT a.id %% 10, COUNT(*), COUNT(b.price), SUM(b.price), MAX(b.price)
-  FROM auctions a LEFT JOIN bids b ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND
-  GROUP BY a.id %% 10`
+// aggJoinRun is a GROUP BY over a join run by in-process members (aggJoinRun.run).
+type aggJoinRun struct {
+	addr, job   string
+	ddl, insert string                // the source tables; the INSERT, its sink table '%s'
+	feed        func(from, to int)    // produces the rows of seconds from..to-1 on every source partition
+	want        func(wm int) []string // the join's rows ("id/v") once the watermark is at second wm
+	lag         int                   // the watermark after feed(.., to) is at second to - lag
+	first, step int                   // the seconds fed before the first member starts, and per step
+	other       [2]string             // a replacement in the INSERT that makes another plan
+}
 
-// TestScaleOutIntervalJoinThenGroupByInProcess: a GROUP BY over a LEFT interval join runs as two keyed
-// stages: the join's rows (matches, and NULL-padded auctions once the watermark closes their interval)
-// through '<name>-agg2-repartition' to an insert-only aggregate. Member A runs alone, B joins mid-run
-// (restoring partitions of both stages), is cancelled while rows come and is started again (A takes its
-// partitions over, the new B restores some back). At each phase the compacted buckets equal those computed
-// from the join's expected rows and a P=1 job's: no row lost or counted twice. A member of another plan
-// under the job's name is refused by the group, and the job goes on.
-func TestScaleOutIntervalJoinThenGroupByInProcess(t *testing.T) {
-	addr := intervalCluster(t)
-	d := &ivData{}
-	feed := func(from, to int) {
-		recs := d.auctionsTo(from, to)
-		for p := range 4 {
-			recs = append(recs, d.bidsTo(p, from, to)...)
-		}
-		produceRecords(t, addr, recs)
-	}
-	feed(0, 40)
-	script, single := aggJoinScripts(addr, "ivagg-job", auctionsBidsDDL, ivAggInsert)
+// run: member A runs alone, B joins mid-run (restoring partitions of both stages), is cancelled while rows
+// come and is started again (A takes its partitions over, the new B restores some back). At each phase the
+// compacted buckets equal those computed from the join's expected rows and a P=1 job's: no row lost or
+// counted twice. A member of another plan under the job's name is refused by the group, and the job goes
+// on.
+func (r aggJoinRun) run(t *testing.T) {
+	script, single := aggJoinScripts(r.addr, r.job, r.ddl, r.insert)
+	r.feed(0, r.first)
 	a, aOut := startTestMember(t, script)
 	_, pOut := startTestMember(t, single)
-	// The watermark after feed(0, to) is to - 3 s: the latest auction of partition 0 is at to - 2 s, less 1 s.
-	check := func(what string, wm int, outs ...*syncBuffer) {
+	check := func(what string, to int, outs ...*syncBuffer) {
 		t.Helper()
-		checkBuckets(t, addr, what, bucketsOf(t, d.want(wm, nil)), append(outs, pOut)...)
+		checkBuckets(t, r.addr, what, bucketsOf(t, r.want(to-r.lag)), append(outs, pOut)...)
 	}
-	check("one member", 37, aOut)
-	if !strings.Contains(aOut.String(), "two keyed stages, internal topics 'ivagg-job-join-repartition', 'ivagg-job-join-changelog', 'ivagg-job-agg2-repartition' and 'ivagg-job-agg2-changelog'") {
+	check("one member", r.first, aOut)
+	if want := fmt.Sprintf("two keyed stages, internal topics '%[1]s-join-repartition', '%[1]s-join-changelog', '%[1]s-agg2-repartition' and '%[1]s-agg2-changelog'", r.job); !strings.Contains(aOut.String(), want) {
 		t.Fatalf("member A did not announce two stages:\n%s", aOut)
+	}
+	// restored feeds rows in steps until out says that a partition of the stage's changelog was restored.
+	to := r.first
+	restored := func(what string, out *syncBuffer, min int) {
+		t.Helper()
+		for limit := to + 100*r.step; to < min || !strings.Contains(out.String(), "from '"+r.job+"-agg2-changelog'"); to += r.step {
+			if to > limit {
+				t.Fatalf("%s did not restore a second-stage partition:\n%s", what, out)
+			}
+			r.feed(to, to+r.step)
+			time.Sleep(300 * time.Millisecond)
+		}
 	}
 
 	b, bOut := startTestMember(t, script)
-	to := 40
-	for ; to < 80 || !strings.Contains(bOut.String(), "from 'ivagg-job-agg2-changelog'"); to += 4 {
-		if to > 400 {
-			t.Fatalf("member B did not restore a second-stage partition:\n%s", bOut)
-		}
-		feed(to, to+4)
-		time.Sleep(300 * time.Millisecond)
-	}
-	check("two members", to-3, aOut, bOut)
-	if !strings.Contains(bOut.String(), "from 'ivagg-job-join-changelog'") || b.Metrics().RowsOut == 0 {
+	restored("member B", bOut, 2*r.first)
+	check("two members", to, aOut, bOut)
+	if !strings.Contains(bOut.String(), "from '"+r.job+"-join-changelog'") || b.Metrics().RowsOut == 0 {
 		t.Fatalf("member B restored no join partition or wrote no bucket (rows out %d):\n%s", b.Metrics().RowsOut, bOut)
 	}
 
-	// B is cancelled between two batches of rows, and started again while more come.
-	feed(to, to+4)
+	// B is cancelled between two steps of rows, and started again while more come.
+	r.feed(to, to+r.step)
 	stopMember(t, b)
-	feed(to+4, to+8)
+	r.feed(to+r.step, to+2*r.step)
+	to += 2 * r.step
 	b2, b2Out := startTestMember(t, script)
-	for to += 8; !strings.Contains(b2Out.String(), "from 'ivagg-job-agg2-changelog'"); to += 4 {
-		if to > 800 {
-			t.Fatalf("the restarted member did not restore a second-stage partition:\n%s", b2Out)
-		}
-		feed(to, to+4)
-		time.Sleep(300 * time.Millisecond)
-	}
-	feed(to, to+4)
-	to += 4
-	check("after B restarted", to-3, aOut, bOut, b2Out)
+	restored("the restarted member", b2Out, 0)
+	r.feed(to, to+r.step)
+	to += r.step
+	check("after B restarted", to, aOut, bOut, b2Out)
 
-	checkOtherPlanRefused(t, strings.Replace(script, "MAX(b.price)", "MIN(b.price)", 1))
-	feed(to, to+4)
-	to += 4
-	check("after the other plan was refused", to-3, aOut, b2Out)
+	checkOtherPlanRefused(t, strings.Replace(script, r.other[0], r.other[1], 1))
+	r.feed(to, to+r.step)
+	to += r.step
+	check("after the other plan was refused", to, aOut, b2Out)
 	if a.Metrics().RowsOut == 0 || b2.Metrics().RowsOut == 0 {
 		t.Fatalf("rows out %d and %d: both members should have written buckets", a.Metrics().RowsOut, b2.Metrics().RowsOut)
 	}
+}
+
+// TestScaleOutIntervalJoinThenGroupByInProcess: a GROUP BY over a LEFT interval join runs as two keyed
+// stages (aggJoinRun.run): the join's rows (matches, and NULL-padded auctions once the watermark closes their
+// interval) go through '<name>-agg2-repartition' to an insert-only aggregate.
+func TestScaleOutIntervalJoinThenGroupByInProcess(t *testing.T) {
+	addr := intervalCluster(t)
+	d := &ivData{}
+	aggJoinRun{addr: addr, job: "ivagg-job", ddl: auctionsBidsDDL,
+		insert: `INSERT INTO %s SELECT a.id %% 10, COUNT(*), COUNT(b.price), SUM(b.price), MAX(b.price)
+  FROM auctions a LEFT JOIN bids b ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND
+  GROUP BY a.id %% 10`,
+		feed: func(from, to int) {
+			recs := d.auctionsTo(from, to)
+			for p := range 4 {
+				recs = append(recs, d.bidsTo(p, from, to)...)
+			}
+			produceRecords(t, addr, recs)
+		},
+		want: func(wm int) []string { return d.want(wm, nil) },
+		// The latest auction of partition 0 is at to - 2 s, its watermark 1 s behind.
+		lag: 3, first: 40, step: 4, other: [2]string{"MAX(b.price)", "MIN(b.price)"}}.run(t)
 }
 
 const tjAggInsert = `INSERT INTO %s SELECT o.id %% 10, COUNT(*), COUNT(r.rate), SUM(r.rate), MAX(r.rate)
   FROM orders AS o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k GROUP BY o.id %% 10`
 
 // TestScaleOutTemporalJoinThenGroupByInProcess: a GROUP BY over a LEFT event-time temporal join runs as two
-// keyed stages. Member A runs alone, B joins mid-run, is cancelled while rows come and started again; at each
-// phase the compacted buckets equal those computed from the join's expected rows (every order up to the
-// watermark with the version valid at its time) and a P=1 job's. A member of another plan is refused.
+// keyed stages (aggJoinRun.run), over a versioned 'kafka' table and over an 'upsert-kafka' one (versioned rows
+// through the normalize of scaleout_temporal_upsert.go; two keys deleted before the job starts). The join's
+// rows: every order up to the watermark with the version valid at its time.
 func TestScaleOutTemporalJoinThenGroupByInProcess(t *testing.T) {
-	addr := temporalCluster(t)
-	d := &tjData{}
-	feed := func(from, to int) { produceRecords(t, addr, d.secondsTo(from, to, true, -1)) }
-	feed(0, 20)
-	script, single := aggJoinScripts(addr, "tjagg-job", ordersRatesDDL, tjAggInsert)
-	a, aOut := startTestMember(t, script)
-	_, pOut := startTestMember(t, single)
-	// The watermark after feed(0, to) is to - 2 s: every partition's latest row is at to - 1 s, less 1 s.
-	check := func(what string, wm int, outs ...*syncBuffer) {
-		t.Helper()
-		checkBuckets(t, addr, what, bucketsOf(t, d.want(true, wm)), append(outs, pOut)...)
+	for _, format := range []string{"append", "upsert"} {
+		t.Run(format, func(t *testing.T) {
+			addr := temporalCluster(t)
+			d, c := &tjData{}, &cdcRates{format: format}
+			r := aggJoinRun{addr: addr, job: "tjagg-job", ddl: ordersRatesDDL, insert: tjAggInsert,
+				feed: func(from, to int) { produceRecords(t, addr, d.secondsTo(from, to, true, -1)) },
+				want: func(wm int) []string { return d.want(true, wm) },
+				// Every partition's latest row is at to - 1 s, its watermark 1 s behind.
+				lag: 2, first: 20, step: 2, other: [2]string{"MAX(r.rate)", "MIN(r.rate)"}}
+			if format == "upsert" {
+				r.ddl = cdcRatesDDL(format)
+				r.feed = func(from, to int) {
+					produceRecords(t, addr, c.records(d.secondsTo(from, to, true, -1)))
+					if from == 0 {
+						produceRecords(t, addr, c.deletes(1, 4)) // both last versioned at 19 s
+					}
+				}
+				r.want = func(wm int) []string {
+					var out []string
+					for _, o := range d.orders {
+						if o.sec > wm {
+							continue
+						}
+						rate := "-"
+						if v, ok := c.rate(d, o.key, o.sec); ok && o.key >= 0 {
+							rate = fmt.Sprint(v)
+						}
+						out = append(out, fmt.Sprintf("%d/%s", o.id, rate))
+					}
+					return out
+				}
+			}
+			r.run(t)
+		})
 	}
-	check("one member", 18, aOut)
-	if !strings.Contains(aOut.String(), "two keyed stages, internal topics 'tjagg-job-join-repartition', 'tjagg-job-join-changelog', 'tjagg-job-agg2-repartition' and 'tjagg-job-agg2-changelog'") {
-		t.Fatalf("member A did not announce two stages:\n%s", aOut)
-	}
+}
 
-	b, bOut := startTestMember(t, script)
-	to := 20
-	for ; to < 40 || !strings.Contains(bOut.String(), "from 'tjagg-job-agg2-changelog'"); to += 2 {
-		if to > 300 {
-			t.Fatalf("member B did not restore a second-stage partition:\n%s", bOut)
-		}
-		feed(to, to+2)
-		time.Sleep(300 * time.Millisecond)
+// TestScaleOutAggOverJoinRefused: GROUP BYs over an interval or temporal join that a scale-out job does not
+// run are refused at submit, saying what and how to fix it.
+func TestScaleOutAggOverJoinRefused(t *testing.T) {
+	ivl := `SELECT a.seller AS k, COUNT(*) AS n FROM auctions a JOIN bids b ON a.id = b.auction
+  AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND GROUP BY a.seller`
+	tmp := `SELECT o.k, COUNT(*) AS n FROM orders AS o JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k GROUP BY o.k`
+	three := func(inner string) string {
+		return `INSERT INTO counts SELECT c, COUNT(*) FROM (SELECT n, COUNT(*) AS c FROM (` + inner + `) GROUP BY n) GROUP BY c`
 	}
-	check("two members", to-2, aOut, bOut)
-
-	feed(to, to+2)
-	stopMember(t, b)
-	feed(to+2, to+4)
-	b2, b2Out := startTestMember(t, script)
-	for to += 4; !strings.Contains(b2Out.String(), "from 'tjagg-job-agg2-changelog'"); to += 2 {
-		if to > 600 {
-			t.Fatalf("the restarted member did not restore a second-stage partition:\n%s", b2Out)
-		}
-		feed(to, to+2)
-		time.Sleep(300 * time.Millisecond)
-	}
-	feed(to, to+2)
-	to += 2
-	check("after B restarted", to-2, aOut, bOut, b2Out)
-
-	checkOtherPlanRefused(t, strings.Replace(script, "MAX(r.rate)", "MIN(r.rate)", 1))
-	feed(to, to+2)
-	to += 2
-	check("after the other plan was refused", to-2, aOut, b2Out)
-	if a.Metrics().RowsOut == 0 || b2.Metrics().RowsOut == 0 {
-		t.Fatalf("rows out %d and %d: both members should have written buckets", a.Metrics().RowsOut, b2.Metrics().RowsOut)
+	const fourStages = ": a join under three GROUP BY levels is four keyed stages (a scale-out job runs at most three: a GROUP BY over a GROUP BY over a join or over a GROUP BY of a table scan); write an inner result to a kafka table and aggregate it in another job"
+	for _, c := range []struct{ name, ddl, stmts, want string }{
+		{"three group bys over an interval join", auctionsBidsDDL, three(ivl), fourStages},
+		{"three group bys over a temporal join", ordersRatesDDL, three(tmp), fourStages},
+		{"state ttl with a temporal join", ordersRatesDDL, "SET 'table.exec.state.ttl' = '1 h';\nINSERT INTO counts " + tmp,
+			"'table.exec.state.ttl' cannot be used with a scale-out temporal join: it does not expire the join's state (nor does the P=1 join; its state is bounded by the watermark); RESET 'table.exec.state.ttl'"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			script := strings.Join([]string{
+				`SET 'sluice.scale-out.enabled' = 'true'`,
+				`SET 'pipeline.name' = 'refused-job'`, c.ddl,
+				`CREATE TABLE counts (k BIGINT, n BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'counts', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json')`, c.stmts}, ";\n") + ";\n"
+			out, err := runScript(t, strings.ReplaceAll(script, "ADDR", "127.0.0.1:1"))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v\nwant an error containing %q\n%s", err, c.want, out)
+			}
+		})
 	}
 }
