@@ -282,3 +282,53 @@ func TestScaleOutAggOverJoinRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestScaleOutIntervalJoinThreeStagesInProcess: a GROUP BY over a GROUP BY over a LEFT interval join runs as
+// three keyed stages (the second insert-only, the third taking the second's retractions): a histogram of the
+// buckets' row counts. Member A runs alone, B joins mid-run and restores partitions of the third stage; the
+// compacted histogram equals the one computed from the join's expected rows and a P=1 job's.
+func TestScaleOutIntervalJoinThreeStagesInProcess(t *testing.T) {
+	addr := intervalCluster(t)
+	d := &ivData{}
+	feed := func(from, to int) {
+		recs := d.auctionsTo(from, to)
+		for p := range 4 {
+			recs = append(recs, d.bidsTo(p, from, to)...)
+		}
+		produceRecords(t, addr, recs)
+	}
+	insert := `INSERT INTO %s SELECT n, COUNT(*) FROM (SELECT a.id %% 10 AS bucket, COUNT(*) AS n FROM auctions a
+  LEFT JOIN bids b ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND
+  GROUP BY a.id %% 10) GROUP BY n`
+	member := strings.ReplaceAll(strings.Join([]string{
+		`SET 'sluice.scale-out.enabled' = 'true'`, `SET 'pipeline.name' = 'iv3-job'`,
+		`SET 'sluice.scale-out.session-timeout' = '2 s'`, `SET 'sluice.scale-out.transaction-timeout' = '3 s'`,
+		auctionsBidsDDL, histDDL("hist", "hist"), fmt.Sprintf(insert, "hist")}, ";\n")+";\n", "ADDR", addr)
+	single := strings.ReplaceAll(strings.Join([]string{auctionsBidsDDL, histDDL("hist1", "hist1"), fmt.Sprintf(insert, "hist1")}, ";\n")+";\n", "ADDR", addr)
+	feed(0, 40)
+	_, aOut := startTestMember(t, member)
+	_, pOut := startTestMember(t, single)
+	want := func(to int) string { // the watermark is at to - 3 s (TestScaleOutIntervalJoinThenGroupByInProcess)
+		h := map[int64]int64{}
+		for _, b := range bucketsOf(t, d.want(to-3, nil)) {
+			h[b.N]++
+		}
+		return fmt.Sprint(h)
+	}
+	waitScaleOutAndP1(t, addr, "hist", "hist1", readHist, want(40), "one member", []*syncBuffer{aOut}, pOut)
+	if !strings.Contains(aOut.String(), "three keyed stages, internal topics 'iv3-job-join-repartition', 'iv3-job-join-changelog', 'iv3-job-agg2-repartition', 'iv3-job-agg2-changelog', 'iv3-job-agg3-repartition' and 'iv3-job-agg3-changelog'") {
+		t.Fatalf("member A did not announce three stages:\n%s", aOut)
+	}
+	_, bOut := startTestMember(t, member)
+	to := 40
+	for ; !strings.Contains(bOut.String(), "from 'iv3-job-agg3-changelog'"); to += 4 {
+		if to > 400 {
+			t.Fatalf("member B did not restore a third-stage partition:\n%s", bOut)
+		}
+		feed(to, to+4)
+		time.Sleep(300 * time.Millisecond)
+	}
+	feed(to, to+4)
+	to += 4
+	waitScaleOutAndP1(t, addr, "hist", "hist1", readHist, want(to), "two members", []*syncBuffer{aOut, bOut}, pOut)
+}
