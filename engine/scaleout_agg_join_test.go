@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // A GROUP BY over an interval join or an event-time temporal join runs as two keyed stages
@@ -185,6 +187,15 @@ func (r aggJoinRun) run(t *testing.T) {
 	}
 }
 
+// secondsTo is the auctions and the bids of all four bid partitions of seconds from..to-1.
+func (d *ivData) secondsTo(from, to int) []*kgo.Record {
+	recs := d.auctionsTo(from, to)
+	for p := range 4 {
+		recs = append(recs, d.bidsTo(p, from, to)...)
+	}
+	return recs
+}
+
 // TestScaleOutIntervalJoinThenGroupByInProcess: a GROUP BY over a LEFT interval join runs as two keyed
 // stages (aggJoinRun.run): the join's rows (matches, and NULL-padded auctions once the watermark closes their
 // interval) go through '<name>-agg2-repartition' to an insert-only aggregate.
@@ -195,13 +206,7 @@ func TestScaleOutIntervalJoinThenGroupByInProcess(t *testing.T) {
 		insert: `INSERT INTO %s SELECT a.id %% 10, COUNT(*), COUNT(b.price), SUM(b.price), MAX(b.price)
   FROM auctions a LEFT JOIN bids b ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND
   GROUP BY a.id %% 10`,
-		feed: func(from, to int) {
-			recs := d.auctionsTo(from, to)
-			for p := range 4 {
-				recs = append(recs, d.bidsTo(p, from, to)...)
-			}
-			produceRecords(t, addr, recs)
-		},
+		feed: func(from, to int) { produceRecords(t, addr, d.secondsTo(from, to)) },
 		want: func(wm int) []string { return d.want(wm, nil) },
 		// The latest auction of partition 0 is at to - 2 s, its watermark 1 s behind.
 		lag: 3, first: 40, step: 4, other: [2]string{"MAX(b.price)", "MIN(b.price)"}}.run(t)
@@ -290,13 +295,7 @@ func TestScaleOutAggOverJoinRefused(t *testing.T) {
 func TestScaleOutIntervalJoinThreeStagesInProcess(t *testing.T) {
 	addr := intervalCluster(t)
 	d := &ivData{}
-	feed := func(from, to int) {
-		recs := d.auctionsTo(from, to)
-		for p := range 4 {
-			recs = append(recs, d.bidsTo(p, from, to)...)
-		}
-		produceRecords(t, addr, recs)
-	}
+	feed := func(from, to int) { produceRecords(t, addr, d.secondsTo(from, to)) }
 	insert := `INSERT INTO %s SELECT n, COUNT(*) FROM (SELECT a.id %% 10 AS bucket, COUNT(*) AS n FROM auctions a
   LEFT JOIN bids b ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND
   GROUP BY a.id %% 10) GROUP BY n`
