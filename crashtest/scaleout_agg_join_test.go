@@ -8,24 +8,24 @@ import (
 	"testing"
 )
 
-// A GROUP BY over a scale-out interval join (engine/scaleout_stage.go: two keyed stages, the join's rows
-// through '<name>-agg2-repartition') run by three sql-client processes over the feed of
-// TestScaleOutIntervalJoinKill.
+// A GROUP BY over a scale-out interval or temporal join (engine/scaleout_stage.go: two keyed stages, the
+// join's rows through '<name>-agg2-repartition') run by three sql-client processes over the feeds of
+// TestScaleOutIntervalJoinKill and TestScaleOutTemporalJoinKill.
 
-const ivBuckets = 16
+const bucketCount = 16
 
-// ivBucketsOf turns the interval join's rows ("auction/price", "auction/-") into the buckets the query
-// writes: per auction % 16, "bucket:rows/matched/total" (total "-": NULL), each once.
-func ivBucketsOf(rows map[string]int) map[string]int {
+// joinedBuckets turns a join's rows ("id/value", "id/-") into the buckets the queries write: per id % 16,
+// "bucket:rows/matched/total" (total "-": NULL), each once.
+func joinedBuckets(rows map[string]int) map[string]int {
 	type bucket struct{ n, matched, total int64 }
 	by := map[int64]*bucket{}
 	for r, c := range rows {
 		a, p, _ := strings.Cut(r, "/")
 		id, _ := strconv.ParseInt(a, 10, 64)
-		b := by[id%ivBuckets]
+		b := by[id%bucketCount]
 		if b == nil {
 			b = &bucket{total: -1}
-			by[id%ivBuckets] = b
+			by[id%bucketCount] = b
 		}
 		b.n += int64(c)
 		if p != "-" {
@@ -49,8 +49,8 @@ func bucketRow(k, n, matched, total int64) string {
 	return fmt.Sprintf("%d:%d/%d/%s", k, n, matched, t)
 }
 
-// ivBucketsDiff compares the compacted 'buckets' topic (read_committed) with want ("" when equal).
-func ivBucketsDiff(t *testing.T, addr string, want map[string]int) string {
+// bucketsDiff compares the compacted 'buckets' topic (read_committed) with want ("" when equal).
+func bucketsDiff(t *testing.T, addr string, want map[string]int) string {
 	last := map[int64]string{}
 	for _, r := range consume(t, addr, "buckets", true) {
 		var k struct {
@@ -83,6 +83,11 @@ func ivBucketsDiff(t *testing.T, addr string, want map[string]int) string {
 	return multisetDiff(want, got)
 }
 
+// bucketsTable is the upsert-kafka sink of the buckets.
+const bucketsTable = `CREATE TABLE buckets (bucket INT, n BIGINT, matched BIGINT, total BIGINT, PRIMARY KEY (bucket) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = 'buckets', 'properties.bootstrap.servers' = 'ADDR',
+  'key.format' = 'json', 'value.format' = 'json');`
+
 // TestScaleOutIntervalJoinThenGroupByKill: three processes run a GROUP BY over a LEFT interval join (two
 // keyed stages) over topics fed during the run; one is killed with SIGKILL. The survivors restore its
 // partitions of both stages (the join's rows, match counts and watermarks; the buckets' accumulators), and
@@ -97,11 +102,23 @@ func TestScaleOutIntervalJoinThenGroupByKill(t *testing.T) {
 		`SET 'sluice.scale-out.session-timeout' = '2 s';`,
 		`SET 'sluice.scale-out.transaction-timeout' = '3 s';`,
 		auctionBidsTables,
-		`CREATE TABLE buckets (bucket INT, n BIGINT, matched BIGINT, total BIGINT, PRIMARY KEY (bucket) NOT ENFORCED) WITH (
-  'connector' = 'upsert-kafka', 'topic' = 'buckets', 'properties.bootstrap.servers' = 'ADDR',
-  'key.format' = 'json', 'value.format' = 'json');`,
+		bucketsTable,
 		`INSERT INTO buckets SELECT a.id % 16, COUNT(*), COUNT(b.price), SUM(b.price) FROM auctions a LEFT JOIN bids b
   ON a.id = b.auction AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' SECOND GROUP BY a.id % 16;`)
 	killMemberJoined(t, t.TempDir(), addr, sql, f, joinKill{"buckets", 100,
-		func(n int) map[string]int { return ivBucketsOf(intervalJoinWant(n)) }, ivBucketsDiff, ""})
+		func(n int) map[string]int { return joinedBuckets(intervalJoinWant(n)) }, bucketsDiff, ""})
+}
+
+// TestScaleOutTemporalJoinThenGroupByKill: three processes run a GROUP BY over a LEFT temporal join over an
+// 'upsert-kafka' versioned table (two keyed stages; the feed deletes every other version) while orders and
+// rates come; one is killed with SIGKILL. The survivors restore its partitions of both stages, and the
+// compacted buckets (orders, those with a rate and their rates' sum) equal those of every join row exactly
+// once.
+func TestScaleOutTemporalJoinThenGroupByKill(t *testing.T) {
+	addr, f, tables := temporalKillSetup(t, true)
+	sql := script(addr, tables, bucketsTable,
+		`INSERT INTO buckets SELECT o.id % 16, COUNT(*), COUNT(r.rate), SUM(r.rate) FROM orders AS o
+  LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k GROUP BY o.id % 16;`)
+	killMemberJoined(t, t.TempDir(), addr, sql, f, joinKill{"buckets", 40,
+		func(n int) map[string]int { return joinedBuckets(temporalJoinWant(n, true)) }, bucketsDiff, ""})
 }
