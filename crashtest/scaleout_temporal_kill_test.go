@@ -3,6 +3,7 @@ package crashtest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,19 @@ func TestScaleOutTemporalJoinKill(t *testing.T) { runTemporalJoinKill(t, false) 
 func TestScaleOutTemporalJoinUpsertKill(t *testing.T) { runTemporalJoinKill(t, true) }
 
 func runTemporalJoinKill(t *testing.T, upsert bool) {
+	addr, f, tables := temporalKillSetup(t, upsert)
+	sql := script(addr, tables,
+		`CREATE TABLE priced (id BIGINT, rate BIGINT) WITH (
+  'connector' = 'kafka', 'topic' = 'priced', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
+		`INSERT INTO priced SELECT o.id, r.rate FROM orders AS o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r
+  ON o.k = r.k;`)
+	killMemberJoined(t, t.TempDir(), addr, sql, f, joinKill{"priced", 40, func(n int) map[string]int { return temporalJoinWant(n, upsert) },
+		temporalJoinDiff, "order without a rate"})
+}
+
+// temporalKillSetup starts the broker and the feed of the temporal join kill tests and returns the scale-out
+// options (job 'temporal-job') and the orders and rates tables.
+func temporalKillSetup(t *testing.T, upsert bool) (addr string, f *feeder, tables string) {
 	rates := `'connector' = 'kafka', 'topic' = 'rates', 'properties.bootstrap.servers' = 'ADDR',
   'scan.startup.mode' = 'earliest-offset', 'format' = 'json'`
 	if upsert {
@@ -121,10 +135,9 @@ func runTemporalJoinKill(t *testing.T, upsert bool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
-	dir := t.TempDir()
-	f := feedTemporalJoin(t, addr, upsert)
-	sql := script(addr,
+	addr = c.ListenAddrs()[0]
+	f = feedTemporalJoin(t, addr, upsert)
+	tables = strings.Join([]string{
 		`SET 'sluice.scale-out.enabled' = 'true';`,
 		`SET 'pipeline.name' = 'temporal-job';`,
 		`SET 'sluice.scale-out.session-timeout' = '2 s';`,
@@ -134,11 +147,6 @@ func runTemporalJoinKill(t *testing.T, upsert bool) {
   'scan.startup.mode' = 'earliest-offset', 'format' = 'json');`,
 		`CREATE TABLE rates (k BIGINT, rate BIGINT, rt TIMESTAMP(3), WATERMARK FOR rt AS rt - INTERVAL '1' SECOND,
   PRIMARY KEY (k) NOT ENFORCED) WITH (
-  `+rates+`);`,
-		`CREATE TABLE priced (id BIGINT, rate BIGINT) WITH (
-  'connector' = 'kafka', 'topic' = 'priced', 'properties.bootstrap.servers' = 'ADDR', 'format' = 'json');`,
-		`INSERT INTO priced SELECT o.id, r.rate FROM orders AS o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r
-  ON o.k = r.k;`)
-	killMemberJoined(t, dir, addr, sql, f, joinKill{"priced", 40, func(n int) map[string]int { return temporalJoinWant(n, upsert) },
-		temporalJoinDiff, "order without a rate"})
+  ` + rates + `);`}, "\n")
+	return addr, f, tables
 }

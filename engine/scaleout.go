@@ -26,7 +26,7 @@ import (
 const scaleOutKey = "sluice.scale-out.enabled"
 
 // scaleOutShape is the plan shape scale-out supports, for error messages.
-const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), or an event-time interval join (IntervalJoin) of two sources with a WATERMARK, or an event-time temporal join (TemporalJoin, FOR SYSTEM_TIME AS OF) of a source with a WATERMARK and a versioned 'kafka' or 'upsert-kafka' table (PRIMARY KEY and WATERMARK), or a window join (WindowJoin) of two sources with a WATERMARK, each through optional Calcs and a TUMBLE, HOP or CUMULATE window table function, or a window Top-N or deduplication (WindowRank) over such a function of one source -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP, CUMULATE or SESSION window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> a GROUP BY aggregate, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), -> optional Calc -> a (second) GROUP BY aggregate over its results -> optional Calc -> optionally a third GROUP BY over those, or a ROW_NUMBER() Top-N (Rank) over the last GROUP BY of up to two or directly over the join -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> a ROW_NUMBER() Top-N (Rank) -> optional Calc -> a GROUP BY over its results -> optional Calc -> such a sink"
+const scaleOutShape = "'kafka' source tables (one, or UNION ALL of several) -> optional projections/filters (Calc) -> a 'kafka' or 'upsert-kafka' sink, or a 'kafka' source -> optional Calc -> one GROUP BY aggregate with group keys (GroupAggregate) -> optional Calc -> such a sink, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), or an event-time interval join (IntervalJoin) of two sources with a WATERMARK, or an event-time temporal join (TemporalJoin, FOR SYSTEM_TIME AS OF) of a source with a WATERMARK and a versioned 'kafka' or 'upsert-kafka' table (PRIMARY KEY and WATERMARK), or a window join (WindowJoin) of two sources with a WATERMARK, each through optional Calcs and a TUMBLE, HOP or CUMULATE window table function, or a window Top-N or deduplication (WindowRank) over such a function of one source -> optional Calc -> such a sink, or a 'kafka' source with a WATERMARK -> optional Calc -> a TUMBLE, HOP, CUMULATE or SESSION window table function -> optional Calc -> one window aggregate (WindowAggregate) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> one ROW_NUMBER() OVER (PARTITION BY ...) Top-N or deduplication (Rank) -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> a GROUP BY aggregate, or two 'kafka' sources -> optional Calcs -> one regular equi-join (Join), -> optional Calc -> a (second) GROUP BY aggregate over its results -> optional Calc -> optionally a third GROUP BY over those, or a ROW_NUMBER() Top-N (Rank) over the last GROUP BY of up to two or directly over the join -> optional Calc -> such a sink, or such an interval join or temporal join -> optional Calc -> a GROUP BY over its results -> optional Calc -> optionally a second GROUP BY over those -> optional Calc -> such a sink, or a 'kafka' source -> optional Calc -> a ROW_NUMBER() Top-N (Rank) -> optional Calc -> a GROUP BY over its results -> optional Calc -> such a sink"
 
 // scaleOutPlan is an INSERT plan cut into the stages of a scale-out member. A plan without an aggregate is
 // stateless: its branches end at the sink (through post), and the member has no repartition or changelog
@@ -136,18 +136,13 @@ func cutScaleOut(root planner.Node) (*scaleOutPlan, error) {
 		p.agg = agg
 		b, last := cutScaleOutBranch(agg.Input)
 		switch last := last.(type) {
-		case *planner.Join:
-			if last.Interval == nil && !last.Batch {
-				// A GROUP BY over a regular join: keyed stages (scaleout_stage.go).
-				if err := cutScaleOutStages(p, agg, root); err != nil {
-					return nil, err
-				}
-				p.fp = planFingerprint(root)
-				return p, nil
+		case *planner.Join, *planner.TemporalJoin:
+			// A GROUP BY over a regular, interval or event-time temporal join: keyed stages (scaleout_stage.go).
+			if err := cutScaleOutStages(p, agg, root); err != nil {
+				return nil, err
 			}
-			return nil, fmt.Errorf("the aggregate's input is %s: an interval join followed by GROUP BY is not supported (a scale-out job runs one stateful operator, a GROUP BY over a GROUP BY or a GROUP BY over a regular join); write the join's result to a kafka table and aggregate it in another job", last.Describe())
-		case *planner.TemporalJoin:
-			return nil, fmt.Errorf("the aggregate's input is %s: a temporal join followed by GROUP BY is not supported (a scale-out job runs one stateful operator, a GROUP BY over a GROUP BY or a GROUP BY over a regular join); write the join's result to a kafka table and aggregate it in another job", last.Describe())
+			p.fp = planFingerprint(root)
+			return p, nil
 		case *planner.Rank:
 			return cutScaleOutAggOverRank(p, agg, last, root) // scaleout_stage_rank.go
 		case *planner.Aggregate:

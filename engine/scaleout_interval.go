@@ -138,14 +138,14 @@ func (ii *intervalInputs) Watermark(w int64) error {
 func (ii *intervalInputs) End() error { return nil }
 
 // newIntervalPart builds the interval join of one repartition partition; its output goes through the Calcs
-// behind it to the sink of the member's current session.
+// behind it to the sink of the member's current session, or into a GROUP BY's stage (firstOutput).
 func (m *member) newIntervalPart() (*winPart, error) {
 	j := m.plan.ivl.join
 	cfg := exec.JoinConfig{Type: j.Type, LeftKeys: j.LeftKeys, RightKeys: j.RightKeys, Residual: j.Residual,
 		Interval: j.Interval, LeftTypes: m.sideTypes[0], RightTypes: m.sideTypes[1],
 		LeftInsertOnly: j.LeftInsertOnly, RightInsertOnly: j.RightInsertOnly}
 	ii := &intervalInputs{}
-	ii.in[0], ii.in[1] = exec.NewJoin(cfg, m.postOutput())
+	ii.in[0], ii.in[1] = exec.NewJoin(cfg, m.firstOutput())
 	snap := exec.StateOf(ii.in[0])
 	if ii.keyed = exec.JoinKeyedOf(ii.in[0]); snap == nil || ii.keyed == nil {
 		return nil, fmt.Errorf("internal error: the interval join has no state snapshots")

@@ -15,7 +15,8 @@ import (
 )
 
 // A second keyed stage (docs/ARCHITECTURE.md "Scale-out over Kafka", "Two keyed stages"): a GROUP BY over
-// the changelog of the job's first keyed operator (a GROUP BY or a regular join), e.g. a histogram
+// the changelog of the job's first keyed operator (a GROUP BY, or a regular, interval or event-time temporal
+// join), e.g. a histogram
 // `SELECT cnt, COUNT(*) FROM (SELECT user_id, COUNT(*) cnt FROM t GROUP BY user_id) GROUP BY cnt`.
 // The first operator's output rows (-U/+U with their kind byte, then the row in types.AppendRowBinary)
 // go through the Calcs between the two to the internal topic '<pipeline.name>-agg2-repartition',
@@ -30,6 +31,10 @@ import (
 // reads from the offsets committed with them), so a retraction reaches the second aggregate after the
 // row it retracts. The first operator is a GROUP BY or a regular join (an outer join's output retracts
 // its NULL-padded rows): any operator whose output is a changelog can feed the stage through m.stage2Out.
+// An interval or temporal join's output is insert-only (an outer side's NULL-padded row is emitted once,
+// when the watermark closes its interval, never retracted): the aggregate over it is an insert-only one
+// (keyedStage.insertOnly), produced as the join emits rows, on rows and on watermark records, in the
+// transaction that writes the join's changelog.
 // Later stages chain (Nexmark q4: join -> GROUP BY -> GROUP BY): m.stages is a list, stage N's output going
 // through the Calcs between to '<pipeline.name>-agg<N+1>-repartition', up to maxKeyedStages in all; each
 // stage has its own changelog, keepState and stats (scaleOutStats.stage).
@@ -49,21 +54,24 @@ type scaleOutLater struct {
 // the changelog of the stage before it; its output goes to the next stage (next) or, from the last, to the
 // sink.
 type keyedStage struct {
-	n        int // the stage's number: 2 or 3 (topics '<name>-agg<n>-...', a Top-N's '<name>-rank<n>-...')
-	agg      *planner.Aggregate
-	rank     *planner.Rank   // a Top-N stage (agg nil; scaleout_stage_rank.go)
-	keys     []int           // what the stage repartitions by: the GROUP BY keys or the PARTITION BY columns
-	mid      []*planner.Calc // between the stage before and this aggregate, this side last
-	next     *keyedStage
-	rep, cl  string
-	inTypes  []types.Type // the aggregate's input row (what the repartition records hold)
-	keyTypes []types.Type
-	parts    map[int32]*aggPart       // the partitions whose state is loaded
-	touched  map[int32]*aggPart       // the partitions that got records in the open transaction
-	rparts   map[int32]*stageRankPart // a Top-N stage's loaded partitions
-	rtouched map[int32]*stageRankPart // and those that got records in the open transaction
-	keep     keepState
-	stats    *scaleOutStats // the job's stats of this stage (scaleOutStats.stage)
+	n       int // the stage's number: 2 or 3 (topics '<name>-agg<n>-...', a Top-N's '<name>-rank<n>-...')
+	agg     *planner.Aggregate
+	rank    *planner.Rank   // a Top-N stage (agg nil; scaleout_stage_rank.go)
+	keys    []int           // what the stage repartitions by: the GROUP BY keys or the PARTITION BY columns
+	mid     []*planner.Calc // between the stage before and this aggregate, this side last
+	next    *keyedStage
+	rep, cl string
+	inTypes []types.Type // the aggregate's input row (what the repartition records hold)
+	// insertOnly: the stage's rows are +I only (a GROUP BY right over an interval or temporal join), so its
+	// aggregate keeps insert-only accumulators (a MAX holds one value, not a multiset).
+	insertOnly bool
+	keyTypes   []types.Type
+	parts      map[int32]*aggPart       // the partitions whose state is loaded
+	touched    map[int32]*aggPart       // the partitions that got records in the open transaction
+	rparts     map[int32]*stageRankPart // a Top-N stage's loaded partitions
+	rtouched   map[int32]*stageRankPart // and those that got records in the open transaction
+	keep       keepState
+	stats      *scaleOutStats // the job's stats of this stage (scaleOutStats.stage)
 
 	keyBuf, valBuf []byte
 	arena          []types.Value
@@ -72,7 +80,7 @@ type keyedStage struct {
 
 // cutScaleOutStages cuts a GROUP BY (top) whose input, through Calcs, is another GROUP BY or a regular
 // join, down the chain of GROUP BYs to the first keyed operator: a GROUP BY of a table scan (p.agg) or a
-// regular join (p.join). The GROUP BYs above it are p.later, at most maxKeyedStages in all.
+// join (p.join, p.ivl or p.tmp: keyedJoin). The GROUP BYs above it are p.later, at most maxKeyedStages in all.
 func cutScaleOutStages(p *scaleOutPlan, top *planner.Aggregate, root planner.Node) error {
 	var later []scaleOutLater
 	agg := top
@@ -84,14 +92,14 @@ func cutScaleOutStages(p *scaleOutPlan, top *planner.Aggregate, root planner.Nod
 		}
 		later = append([]scaleOutLater{{agg: agg, mid: mid}}, later...)
 		switch l := last.(type) {
-		case *planner.Join:
-			if l.Interval != nil || l.Batch {
+		case *planner.Join, *planner.TemporalJoin:
+			if !keyedJoin(l) {
 				break
 			}
 			if len(later)+1 > maxKeyedStages {
-				return fmt.Errorf("the aggregate's input is %s over %s: a join under %s GROUP BY levels is %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a regular join or over a GROUP BY of a table scan); write an inner result to a kafka table and aggregate it in another job", agg.Describe(), l.Describe(), stageCount(len(later)), stageCount(len(later)+1), stageCount(maxKeyedStages))
+				return fmt.Errorf("the aggregate's input is %s over %s: a join under %s GROUP BY levels is %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a join or over a GROUP BY of a table scan); write an inner result to a kafka table and aggregate it in another job", agg.Describe(), l.Describe(), stageCount(len(later)), stageCount(len(later)+1), stageCount(maxKeyedStages))
 			}
-			if _, err := cutScaleOutJoin(p, l, root); err != nil {
+			if err := cutFirstJoin(p, l, root); err != nil {
 				return err
 			}
 			p.agg, p.later = nil, later
@@ -106,20 +114,45 @@ func cutScaleOutStages(p *scaleOutPlan, top *planner.Aggregate, root planner.Nod
 				return nil
 			}
 			if _, ok := under.(*planner.Aggregate); ok && len(later)+2 > maxKeyedStages {
-				return fmt.Errorf("the aggregate's input is %s over %s: %s GROUP BY levels are %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a GROUP BY of a table scan or over a regular join); write an inner aggregate's results to a kafka table and aggregate them in another job", l.Describe(), under.Describe(), stageCount(len(later)+2), stageCount(len(later)+2), stageCount(maxKeyedStages))
+				return fmt.Errorf("the aggregate's input is %s over %s: %s GROUP BY levels are %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a GROUP BY of a table scan or over a join); write an inner aggregate's results to a kafka table and aggregate them in another job", l.Describe(), under.Describe(), stageCount(len(later)+2), stageCount(len(later)+2), stageCount(maxKeyedStages))
 			}
-			if j, ok := under.(*planner.Join); ok && j.Interval == nil && !j.Batch && len(later)+2 > maxKeyedStages {
-				return fmt.Errorf("the aggregate's input is %s over %s: a join under %s GROUP BY levels is %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a regular join or over a GROUP BY of a table scan); write an inner result to a kafka table and aggregate it in another job", l.Describe(), j.Describe(), stageCount(len(later)+1), stageCount(len(later)+2), stageCount(maxKeyedStages))
+			if keyedJoin(under) && len(later)+2 > maxKeyedStages {
+				return fmt.Errorf("the aggregate's input is %s over %s: a join under %s GROUP BY levels is %s keyed stages (a scale-out job runs at most %s: a GROUP BY over a GROUP BY over a join or over a GROUP BY of a table scan); write an inner result to a kafka table and aggregate it in another job", l.Describe(), under.Describe(), stageCount(len(later)+1), stageCount(len(later)+2), stageCount(maxKeyedStages))
 			}
 			switch under.(type) {
-			case *planner.Aggregate, *planner.Join:
+			case *planner.Aggregate, *planner.Join, *planner.TemporalJoin:
 				agg = l
 				continue
 			}
-			return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs keyed stages only as GROUP BYs over a GROUP BY of a table scan or over a regular join of two; write the inner result to a kafka table and aggregate it in another job", l.Describe(), under.Describe())
+			return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs keyed stages only as GROUP BYs over a GROUP BY of a table scan or over a regular, interval or temporal join of two; write the inner result to a kafka table and aggregate it in another job", l.Describe(), under.Describe())
 		}
-		return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs keyed stages only as GROUP BYs over a GROUP BY of a table scan or over a regular join of two; write the inner result to a kafka table and aggregate it in another job", agg.Describe(), last.Describe())
+		return fmt.Errorf("the aggregate's input is %s over %s: a scale-out job runs keyed stages only as GROUP BYs over a GROUP BY of a table scan or over a regular, interval or temporal join of two; write the inner result to a kafka table and aggregate it in another job", agg.Describe(), last.Describe())
 	}
+}
+
+// keyedJoin reports whether n is a join that runs as the first keyed stage under GROUP BYs: a streaming
+// regular or interval join (scaleout_join.go, scaleout_interval.go) or an event-time temporal join
+// (scaleout_temporal.go). Their output reaches the next stage through firstOutput.
+func keyedJoin(n planner.Node) bool {
+	switch j := n.(type) {
+	case *planner.Join:
+		return !j.Batch
+	case *planner.TemporalJoin:
+		return true
+	}
+	return false
+}
+
+// cutFirstJoin cuts the join j (keyedJoin) as the job's first keyed stage.
+func cutFirstJoin(p *scaleOutPlan, j planner.Node, root planner.Node) error {
+	var err error
+	switch j := j.(type) {
+	case *planner.Join:
+		_, err = cutScaleOutJoin(p, j, root) // an interval join: cutScaleOutInterval
+	case *planner.TemporalJoin:
+		_, err = cutScaleOutTemporal(p, j, root)
+	}
+	return err
 }
 
 // calcsBetween returns the Calcs from n down to op (op's side first): what lies between a keyed stage's
@@ -164,6 +197,7 @@ func newKeyedStages(p *scaleOutPlan, name string) []*keyedStage {
 			s.inTypes, s.keys = fieldTypes(l.rank.Input.Fields()), l.rank.Partition
 		} else {
 			s.inTypes, s.keys = fieldTypes(l.agg.Input.Fields()), l.agg.Keys
+			s.insertOnly = i == 0 && (p.ivl != nil || p.tmp != nil) && l.agg.Input.Mode().IsInsertOnly()
 		}
 		s.keyTypes = make([]types.Type, len(s.keys))
 		for i, k := range s.keys {
@@ -179,6 +213,15 @@ func newKeyedStages(p *scaleOutPlan, name string) []*keyedStage {
 
 // stage2Out is where the first operator's output goes in a plan with later stages: into the second.
 func (m *member) stage2Out() changelog.Output { return m.stageIn(m.stages[0]) }
+
+// firstOutput is where the first keyed operator's output goes: into the second stage, or (no later stage)
+// through the Calcs behind it to the sink.
+func (m *member) firstOutput() changelog.Output {
+	if len(m.stages) > 0 {
+		return m.stage2Out()
+	}
+	return m.postOutput()
+}
 
 // stageIn is where the output of the stage before s goes: the Calcs between the two, then s's
 // repartitioning.
@@ -221,7 +264,7 @@ func (r *stageRepartitioner) End() error            { return nil }
 // last, through the Calcs behind it to the sink.
 func (s *keyedStage) newPart(m *member) func(int32) (*aggPart, error) {
 	return func(part int32) (*aggPart, error) {
-		cfg := exec.GroupAggConfig{Keys: s.agg.Keys, Aggs: s.agg.Aggs, EmitUpdateBefore: true, InsertOnly: false,
+		cfg := exec.GroupAggConfig{Keys: s.agg.Keys, Aggs: s.agg.Aggs, EmitUpdateBefore: true, InsertOnly: s.insertOnly,
 			TTL: m.s.ttl, KeyTypes: s.keyTypes, InTypes: s.inTypes}
 		out := m.postOutput()
 		if s.next != nil {

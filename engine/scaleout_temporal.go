@@ -129,8 +129,9 @@ func (m *member) temporalStage1(side int) changelog.Output {
 }
 
 // newTemporalPart builds the temporal join of one repartition partition; its output goes through the Calcs
-// behind it to the sink of the member's current session. Its inputs are an interval join's
-// (intervalInputs): intervalJoin feeds them and writeIntervalChangelog writes their changed entries.
+// behind it to the sink of the member's current session, or into a GROUP BY's stage (firstOutput). Its
+// inputs are an interval join's (intervalInputs): intervalJoin feeds them and writeIntervalChangelog writes
+// their changed entries.
 func (m *member) newTemporalPart() (*winPart, error) {
 	j := m.plan.tmp.join
 	cfg := exec.TemporalJoinConfig{LeftKeys: j.LeftKeys, RightKeys: j.RightKeys, LeftTime: j.LeftTime, RightTime: j.RightTime,
@@ -139,7 +140,7 @@ func (m *member) newTemporalPart() (*winPart, error) {
 		cfg.RightTypes = fieldTypes(j.Right.Fields())
 	}
 	ii := &intervalInputs{}
-	ii.in[0], ii.in[1] = exec.NewTemporalJoin(cfg, m.postOutput())
+	ii.in[0], ii.in[1] = exec.NewTemporalJoin(cfg, m.firstOutput())
 	var snap state.Snapshotter = exec.StateOf(ii.in[0])
 	if ii.keyed = exec.TemporalKeyedOf(ii.in[0]); snap == nil || ii.keyed == nil {
 		return nil, fmt.Errorf("internal error: the temporal join has no state snapshots")
