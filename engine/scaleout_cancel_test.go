@@ -47,8 +47,8 @@ func TestScaleOutMemberInterrupted(t *testing.T) {
 			addr, stall, held, release := silentMemberBroker(t, false)
 			const users, first, more = 50, 300, 60000
 			produceOrders(t, addr, 0, first, users)
-			script := scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`, scaleOutTotalsDDL,
-				`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)
+			const insert = `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`
+			script := scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`, scaleOutTotalsDDL, insert)
 			job, out := startTestMember(t, script)
 			var got map[int64]testTotal
 			if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
@@ -118,12 +118,18 @@ func TestScaleOutMemberInterrupted(t *testing.T) {
 			if how == "failure" {
 				return // the job's state is gone with its changelog topic
 			}
-			_, out2 := startTestMember(t, script)
+			// The restarted member's first transaction holds the whole backlog (60000 orders: a poll's
+			// records are one transaction). Under -race on a loaded machine it took longer than the 3 s
+			// that the members above use (so that the interrupted transaction ends soon), the broker
+			// aborted it (as Kafka does after transaction.timeout.ms) and the member failed. It waits for
+			// the interrupted transaction regardless: that one ends after the timeout it was opened with.
+			job3, out3 := startTestMember(t, scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`,
+				`SET 'sluice.scale-out.transaction-timeout' = '60 s'`, scaleOutTotalsDDL, insert))
 			if !waitUntil(60*time.Second, func() bool {
 				got = readTotals(t, addr)
-				return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users))
-			}) {
-				t.Fatalf("after the restart: got %v\n%s", got, out2)
+				return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users)) || job3.Status() != JobRunning
+			}) || job3.Status() != JobRunning {
+				t.Fatalf("after the restart (job %s, %v): got %v\n%s\n%s", job3.Status(), job3.Err(), got, out3, scaleOutDiagnosis(addr, "totals-job"))
 			}
 		})
 	}
