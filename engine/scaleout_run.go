@@ -551,6 +551,7 @@ func (m *member) step(ctx context.Context) error {
 	if err := m.sess.Begin(); err != nil {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
+	began := now
 	m.keep.beginTxn()
 	for _, s := range m.stages {
 		s.keep.beginTxn()
@@ -584,11 +585,11 @@ func (m *member) step(ctx context.Context) error {
 		m.rowsOut.Store(0)
 		m.sink.Discard()
 		m.abort(ctx)
-		return err
+		return m.timedOut(err, began)
 	}
 	committed, err := m.sess.End(ctx, kgo.TryCommit)
 	if err != nil {
-		return fmt.Errorf("commit the transaction: %w", err)
+		return m.timedOut(fmt.Errorf("commit the transaction: %w", err), began)
 	}
 	if !committed {
 		// A rebalance aborted the transaction: the state of the partitions it touched includes rows whose
