@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connectors/kafka"
@@ -14,8 +17,10 @@ import (
 // The member's producer waits under its run's context (member.runCtx), done when the job is cancelled or
 // stopped, or the member fails for good (a deleted internal topic, a failure the restart strategy does not
 // restart): a Produce blocked because the member's producer buffer is full (50000 records), the
-// transaction's flush and its commit (EndTxn) end at once then. The abort of a transaction that failed waits
-// at most the Kafka sinks' interrupt grace (connectors/kafka/sink_interrupt.go). Before, the blocked Produce
+// transaction's flush and its commit (EndTxn) end at once then, and stage 1 stops in the middle of its
+// poll (the rest of a 10000-record poll took 2-3 s under -race on a loaded machine). The abort of a
+// transaction that failed waits at most the Kafka sinks' interrupt grace
+// (connectors/kafka/sink_interrupt.go). Before, the blocked Produce
 // and the abort waited until the brokers answered (the member's client has no delivery timeout), and the
 // cancel or failure with them.
 //
@@ -53,4 +58,20 @@ func (m *member) closeSession() {
 	case <-done:
 	case <-t.C:
 	}
+}
+
+// timedOut says, of err that failed the transaction begun at began, that the brokers aborted the transaction
+// because it outlived 'sluice.scale-out.transaction-timeout' (they abort a transaction open longer than its
+// timeout and fence its producer: the member's next write or commit fails with a fencing error), and how to
+// avoid it. A transaction holds the rows of one poll: a backlog (a member starting behind, or many rows per
+// source row) can take longer to process than the timeout, on every attempt.
+func (m *member) timedOut(err error, began time.Time) error {
+	open := time.Since(began)
+	if open < m.s.txnTimeout || !(errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) ||
+		errors.Is(err, kerr.InvalidTxnState) || errors.Is(err, kerr.TransactionAbortable) || errors.Is(err, kerr.InvalidProducerIDMapping)) {
+		return err
+	}
+	return fmt.Errorf("%w (the transaction was open %s, longer than 'sluice.scale-out.transaction-timeout' (%s): the brokers aborted it, nothing of it is committed. "+
+		"A transaction holds the rows of one poll; raise 'sluice.scale-out.transaction-timeout' (up to the brokers' transaction.max.timeout.ms) so that the member processes a poll in time)",
+		err, open.Round(time.Millisecond), m.s.txnTimeout)
 }

@@ -47,8 +47,8 @@ func TestScaleOutMemberInterrupted(t *testing.T) {
 			addr, stall, held, release := silentMemberBroker(t, false)
 			const users, first, more = 50, 300, 60000
 			produceOrders(t, addr, 0, first, users)
-			script := scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`, scaleOutTotalsDDL,
-				`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)
+			const insert = `INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`
+			script := scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`, scaleOutTotalsDDL, insert)
 			job, out := startTestMember(t, script)
 			var got map[int64]testTotal
 			if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
@@ -118,12 +118,18 @@ func TestScaleOutMemberInterrupted(t *testing.T) {
 			if how == "failure" {
 				return // the job's state is gone with its changelog topic
 			}
-			_, out2 := startTestMember(t, script)
+			// The restarted member's first transaction holds the whole backlog (60000 orders: a poll's
+			// records are one transaction). Under -race on a loaded machine it took longer than the 3 s
+			// that the members above use (so that the interrupted transaction ends soon), the broker
+			// aborted it (as Kafka does after transaction.timeout.ms) and the member failed. It waits for
+			// the interrupted transaction regardless: that one ends after the timeout it was opened with.
+			job3, out3 := startTestMember(t, scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`,
+				`SET 'sluice.scale-out.transaction-timeout' = '60 s'`, scaleOutTotalsDDL, insert))
 			if !waitUntil(60*time.Second, func() bool {
 				got = readTotals(t, addr)
-				return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users))
-			}) {
-				t.Fatalf("after the restart: got %v\n%s", got, out2)
+				return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users)) || job3.Status() != JobRunning
+			}) || job3.Status() != JobRunning {
+				t.Fatalf("after the restart (job %s, %v): got %v\n%s\n%s", job3.Status(), job3.Err(), got, out3, scaleOutDiagnosis(addr, "totals-job"))
 			}
 		})
 	}
@@ -175,5 +181,66 @@ func TestScaleOutMemberCancelDuringCommit(t *testing.T) {
 		return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users))
 	}) {
 		t.Fatalf("after the restart: got %v\n%s", got, out2)
+	}
+}
+
+// TestScaleOutMemberTransactionTimedOut: a member's commit (EndTxn) is held by the broker until the broker
+// has aborted the transaction for outliving 'sluice.scale-out.transaction-timeout' (3 s here), as Kafka
+// does after transaction.timeout.ms; the commit then fails. The job (no restart) fails with an error that
+// says the transaction timed out and which option to raise; nothing of the transaction was committed, and a
+// member started afterwards gets the totals exact (its rows are read again, once).
+func TestScaleOutMemberTransactionTimedOut(t *testing.T) {
+	addr, stall, held, release := silentMemberBroker(t, true)
+	const users, first, more = 50, 300, 500
+	produceOrders(t, addr, 0, first, users)
+	script := scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`, scaleOutTotalsDDL,
+		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)
+	job, out := startTestMember(t, script)
+	var got map[int64]testTotal
+	if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
+		t.Fatalf("got %v\n%s", got, out)
+	}
+	stall()
+	produceOrders(t, addr, first, more, users)
+	for waited := time.Now(); held.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(waited) > 30*time.Second {
+			t.Fatalf("no commit of the member reached the broker (job %s)\n%s", job.Status(), out)
+		}
+	}
+	// The held commit's transaction stays open until the broker's timeout aborts it.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if !waitUntil(30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ongoing, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+		return err == nil && len(ongoing) == 0
+	}) {
+		t.Fatalf("the broker did not abort the member's transaction after its timeout\n%s", scaleOutDiagnosis(addr, "totals-job"))
+	}
+	release()
+	select {
+	case <-job.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the member did not fail after its transaction timed out (status %s)\n%s", job.Status(), out)
+	}
+	if st, err := job.Status(), job.Err(); st != JobFailed || err == nil ||
+		!strings.Contains(err.Error(), "longer than 'sluice.scale-out.transaction-timeout' (3s): the brokers aborted it") {
+		t.Fatalf("job %s (%v), want FAILED saying the transaction timed out\n%s", st, err, out)
+	}
+	t.Logf("the job failed: %v", job.Err())
+	if got = readTotals(t, addr); fmt.Sprint(got) != fmt.Sprint(wantTotals(first, users)) {
+		t.Fatalf("the timed-out transaction left %v, want the first %d orders' totals", got, first)
+	}
+	_, out2 := startTestMember(t, script)
+	if !waitUntil(60*time.Second, func() bool {
+		got = readTotals(t, addr)
+		return fmt.Sprint(got) == fmt.Sprint(wantTotals(first+more, users))
+	}) {
+		t.Fatalf("after the restart: got %v\n%s\n%s", got, out2, scaleOutDiagnosis(addr, "totals-job"))
 	}
 }

@@ -380,3 +380,63 @@ func TestScaleOutKeyNotFirst(t *testing.T) {
 		t.Fatalf("got %v, want %v\n%s", got, want, out)
 	}
 }
+
+// scaleOutDiagnosis describes what the broker at addr holds for group's job, for a failing test's message:
+// the group's members and committed offsets, each topic's high watermark and last stable offset (they
+// differ where a transaction is open), and the open transactions.
+func scaleOutDiagnosis(addr, group string) string {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err.Error()
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	if gs, err := adm.DescribeGroups(ctx, group); err != nil {
+		fmt.Fprintf(&b, "describe group: %v\n", err)
+	} else {
+		g := gs[group]
+		fmt.Fprintf(&b, "group '%s': %s, %d members\n", group, g.State, len(g.Members))
+	}
+	if os, err := adm.FetchOffsets(ctx, group); err != nil {
+		fmt.Fprintf(&b, "fetch offsets: %v\n", err)
+	} else {
+		for _, o := range os.Sorted() {
+			fmt.Fprintf(&b, "committed %s[%d] = %d\n", o.Topic, o.Partition, o.At)
+		}
+	}
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		fmt.Fprintf(&b, "list topics: %v\n", err)
+		return b.String()
+	}
+	hw, _ := adm.ListEndOffsets(ctx, topics.Names()...)
+	lso, _ := adm.ListCommittedOffsets(ctx, topics.Names()...)
+	for _, name := range topics.Names() {
+		for p := range int32(len(topics[name].Partitions)) {
+			h, _ := hw.Lookup(name, p)
+			l, _ := lso.Lookup(name, p)
+			open := ""
+			if h.Offset != l.Offset {
+				open = " (a transaction is open)"
+			}
+			fmt.Fprintf(&b, "%s[%d]: high watermark %d, last stable %d%s\n", name, p, h.Offset, l.Offset, open)
+		}
+	}
+	txns, err := adm.ListTransactions(ctx, nil, nil)
+	if err != nil {
+		fmt.Fprintf(&b, "list transactions: %v\n", err)
+		return b.String()
+	}
+	ds, err := adm.DescribeTransactions(ctx, txns.TransactionalIDs()...)
+	if err != nil {
+		fmt.Fprintf(&b, "describe transactions: %v\n", err)
+	}
+	for _, d := range ds.Sorted() {
+		fmt.Fprintf(&b, "transaction %s: %s, producer %d epoch %d, started %s, partitions %v\n", d.TxnID, d.State,
+			d.ProducerID, d.ProducerEpoch, time.UnixMilli(d.StartTimestamp).Format(time.RFC3339Nano), d.Topics)
+	}
+	return b.String()
+}

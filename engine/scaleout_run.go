@@ -551,6 +551,7 @@ func (m *member) step(ctx context.Context) error {
 	if err := m.sess.Begin(); err != nil {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
+	began := now
 	m.keep.beginTxn()
 	for _, s := range m.stages {
 		s.keep.beginTxn()
@@ -584,11 +585,11 @@ func (m *member) step(ctx context.Context) error {
 		m.rowsOut.Store(0)
 		m.sink.Discard()
 		m.abort(ctx)
-		return err
+		return m.timedOut(err, began)
 	}
 	committed, err := m.sess.End(ctx, kgo.TryCommit)
 	if err != nil {
-		return fmt.Errorf("commit the transaction: %w", err)
+		return m.timedOut(fmt.Errorf("commit the transaction: %w", err), began)
 	}
 	if !committed {
 		// A rebalance aborted the transaction: the state of the partitions it touched includes rows whose
@@ -693,7 +694,13 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 			m.win.recordsOf(m.win.cur, now)
 		}
 		for _, br := range m.byTopic[fp.Topic] {
-			for _, rec := range fp.Records {
+			for i, rec := range fp.Records {
+				// A cancelled or failed member stops in the middle of a poll (its transaction is aborted):
+				// the rest of the poll took seconds under load (TestScaleOutMemberInterrupted).
+				if i%64 == 0 && ctx.Err() != nil {
+					err = ctx.Err()
+					return
+				}
 				b, derr := br.src.Decode(rec)
 				if derr != nil {
 					err = derr
