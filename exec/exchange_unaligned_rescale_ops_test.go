@@ -12,7 +12,7 @@ import (
 )
 
 // twoSidedFloorKind reports whether newFloorKindOp's kind has two inputs.
-func twoSidedFloorKind(kind string) bool { return kind == "regular" }
+func twoSidedFloorKind(kind string) bool { return kind == "regular" || kind == "temporal" }
 
 // newFloorKindOp makes the operator of the floor tests' kinds beyond window operators (newFloorRunSenders):
 // "match": MATCH_RECOGNIZE per user ordered by window_end, PATTERN (A) (every row fed to the matcher is a
@@ -28,6 +28,10 @@ func newFloorKindOp(t *testing.T, kind string, in []types.Type, out changelog.Ou
 			Slots:    []MatchSlot{{Kind: SlotFirst, Elem: -1, Arg: expr.Column(3, "window_end", in[3])}, {Kind: SlotRowtime, Elem: -1}},
 			Measures: []expr.Expr{expr.Column(4, "first", in[3]), expr.Column(5, "rt", in[3])}}, out)
 		return op, []changelog.Output{op}, err
+	case "temporal":
+		left, right := NewTemporalJoin(TemporalJoinConfig{LeftKeys: []int{0}, RightKeys: []int{0}, LeftTime: 3, RightTime: 3,
+			LeftTypes: in, RightTypes: in, Outer: true}, out)
+		return left, []changelog.Output{left, right}, nil
 	case "regular":
 		left, right := NewJoin(JoinConfig{Type: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: in, RightTypes: in}, out)
 		return left, []changelog.Output{left, right}, nil
@@ -123,5 +127,33 @@ func TestUnalignedRescaleRegularJoin(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestUnalignedRescaleTemporalRefused: an event-time temporal join keeps the refusal of channel state with
+// watermarks at another parallelism and with other senders, naming what to restore with (its output for a
+// left row behind the watermark depends on the versions pruned at the watermarks its old subtask passed,
+// which the channel state does not order against the rows); at the same parallelism and senders it restores
+// and its output equals the uninterrupted job's.
+func TestUnalignedRescaleTemporalRefused(t *testing.T) {
+	w, got, want, _, after := cutWithWatermarks(t, "temporal", 2, 1)
+	err := StateOf(newFloorRun(t, "temporal", 3, -1).x.State()).RestoreState(entriesReader(w.es))
+	if err == nil || !strings.Contains(err.Error(), "holds watermarks in flight to its 2 keyed subtasks") || !strings.Contains(err.Error(), "restore it at 2") {
+		t.Fatalf("temporal join restored at 3: %v", err)
+	}
+	err = StateOf(newFloorRunSenders(t, "temporal", 2, -1, 2).x.State()).RestoreState(entriesReader(w.es))
+	if err == nil || !strings.Contains(err.Error(), "from 1, 1 source subtasks") {
+		t.Fatalf("temporal join restored with 2 senders: %v", err)
+	}
+	res := newFloorRun(t, "temporal", 2, -1)
+	if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
+		t.Fatalf("temporal join restored at 2: %v", err)
+	}
+	res.run()
+	after(t, res)
+	got = append(got, res.rows()...)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("restored at 2:\n got %v\nwant %v", got, want)
 	}
 }
