@@ -26,6 +26,11 @@ import (
 // subs subtasks.
 func (x *Exchange) redistribute(old [][]xItem, subs int) {
 	x.rescaledFrom = subs
+	for _, s := range x.subs {
+		if j, ok := StateOf(s.op).(*joinOp); ok {
+			j.forgetWatermarks()
+		}
+	}
 	senders := make([]*ExchangeSender, len(x.sides))
 	for _, items := range old {
 		for _, it := range items {
@@ -77,25 +82,41 @@ func (x *Exchange) RestoredInFlight() (rows, takenAt int) {
 	return rows, takenAt
 }
 
-// wmForwarder is an operator that only forwards watermarks (a GROUP BY: no event-time state, no row late):
-// whatever watermark it resumes from, its output is the same, so channel state with watermarks restores into
-// it at another parallelism without floors. The watermark it forwards comes from its union, which starts
-// empty there: it passes on only the watermarks replayed behind the rows of the channel state
+// wmForwarder is an operator that only forwards watermarks (a GROUP BY, a regular join: no event-time state,
+// no row late): whatever watermark it resumes from, its output is the same, so channel state with watermarks
+// restores into it at another parallelism without floors. The watermark it forwards comes from its union,
+// which starts empty there: it passes on only the watermarks replayed behind the rows of the channel state
 // (replayWatermarks: per channel the one every old subtask would have reached, which the uninterrupted job
 // forwarded once its subtasks processed their channel state) or, with other senders, the restored sources'
-// ones, so it is never ahead of the uninterrupted job's, and no row of the channel state comes after it.
+// ones, so it is never ahead of the uninterrupted job's, and no row of the channel state comes after it. A
+// regular join keeps its inputs' watermarks in its operator-wide entry (the first old subtask's): every old
+// subtask's union had reached them at the cut, so every new one's does once its channel state is processed,
+// and the lower of the two it forwards is behind the rows of the channel state as well.
 type wmForwarder interface {
-	forwardsWatermarks()
+	forwardsWatermarks() bool
 }
 
-func (g *groupAgg) forwardsWatermarks()           {}
-func (m *miniBatchGroupAgg) forwardsWatermarks()  {}
-func (c *combiningMiniBatch) forwardsWatermarks() {}
+func (g *groupAgg) forwardsWatermarks() bool           { return true }
+func (m *miniBatchGroupAgg) forwardsWatermarks() bool  { return true }
+func (c *combiningMiniBatch) forwardsWatermarks() bool { return true }
+
+// forwardsWatermarks: a regular join (no interval) keeps no event-time state (its TTL is processing time).
+func (j *joinOp) forwardsWatermarks() bool { return j.cfg.Interval == nil && !j.cfg.Batch }
+
+// forgetWatermarks makes a regular join resume, at a restore at another parallelism, from no watermark, as
+// its union does: the operator-wide entry it restored is the first old subtask's, and a watermark of the
+// replayed ones at or behind it would not be forwarded (the job's downstream operators would wait for the
+// next one).
+func (j *joinOp) forgetWatermarks() {
+	if j.forwardsWatermarks() {
+		j.wm[0], j.wm[1], j.lastWM = minWatermark, minWatermark, minWatermark
+	}
+}
 
 // forwardsOnly reports whether every subtask's operator only forwards watermarks (wmForwarder).
 func (x *Exchange) forwardsOnly() bool {
 	for _, s := range x.subs {
-		if _, ok := StateOf(s.op).(wmForwarder); !ok {
+		if f, ok := StateOf(s.op).(wmForwarder); !ok || !f.forwardsWatermarks() {
 			return false
 		}
 	}

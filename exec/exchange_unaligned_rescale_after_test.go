@@ -40,7 +40,7 @@ func TestUnalignedRescaleLateFloorsCheckpoint(t *testing.T) {
 		}
 		return p1, p2
 	}
-	for _, kind := range []string{"hop", "cumulate", "window", "slice", "session", "rank", "join", "interval", "over"} {
+	for _, kind := range []string{"hop", "cumulate", "window", "slice", "session", "rank", "join", "interval", "over", "match"} {
 		for _, tc := range []struct{ from, to, block int }{{2, 3, 1}, {3, 2, 2}} {
 			t.Run(fmt.Sprintf("%s/%d-%d-%d", kind, tc.from, tc.to, tc.from), func(t *testing.T) {
 				w, got, want, _, _, all := cutWith(t, kind, tc.from, tc.block, parts)

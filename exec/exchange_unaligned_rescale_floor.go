@@ -29,13 +29,14 @@ import (
 // session), the session window assigner, window joins (both sides: every row's key group by its side's
 // keys), window Top-N / ranks, interval joins (join_floor.go: a row probes and is stored as behind its key
 // group's floor; their state holds no row the old subtask had expired) and event-time OVER aggregates
-// (over_floor.go: their state holds no row at or behind the old subtask's watermark). HOP and CUMULATE slices keep slices of windows that fired with windows
-// that did not, so a new subtask resumed from a lower watermark would fire a key group's window again: while
+// (over_floor.go: their state holds no row at or behind the old subtask's watermark) and event-time
+// MATCH_RECOGNIZE (match_floor.go: the same, its rows fed to the matcher living only in partial matches).
+// HOP and CUMULATE slices keep slices of windows that fired with windows that did not, so a new subtask resumed from a lower watermark would fire a key group's window again: while
 // floors are on, their output drops the rows of a window at or behind its key group's floor (outFloorer;
 // the exchange's key must be in their group key; with another number of senders they also emit the windows
-// up to the after floor at once, exchange_unaligned_rescale_late.go). Others (MATCH_RECOGNIZE, temporal and
-// regular joins...; exchanges with a side that deals rows) keep the refusal
-// (rescaledWatermarkRefused); a GROUP BY needs no floors (wmForwarder, exchange_unaligned_rescale.go).
+// up to the after floor at once, exchange_unaligned_rescale_late.go). Others (event-time temporal
+// joins...; exchanges with a side that deals rows) keep the refusal (rescaledWatermarkRefused); a GROUP BY or
+// a regular join needs no floors (wmForwarder, exchange_unaligned_rescale.go).
 
 // floorable is an operator that resumes from per-key-group fired watermarks.
 type floorable interface {

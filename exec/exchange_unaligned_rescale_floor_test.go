@@ -102,7 +102,7 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 	}
 	sd := ExchangeSide{Keys: []int{0}, KeyTypes: []types.Type{bigint}, Senders: senders}
 	sides := []ExchangeSide{sd}
-	if kind == "join" || kind == "interval" {
+	if kind == "join" || kind == "interval" || twoSidedFloorKind(kind) {
 		sides = append(sides, sd)
 	}
 	x, err := NewExchange(128, n, sides, func(k int, out changelog.Output) ([]changelog.Output, changelog.Output, error) {
@@ -145,6 +145,11 @@ func newFloorRunSenders(t *testing.T, kind string, n, block, senders int) *floor
 			op = NewTemporalSort([]SortKey{{Col: 3}}, out)
 		case "session":
 			op, err = NewSessionWindowAgg(cfg, WindowSpec{Kind: Session, Size: 4_000}, 0, 1, out)
+		default:
+			// MATCH_RECOGNIZE, temporal and regular joins (exchange_unaligned_rescale_ops_test.go)
+			var more []changelog.Output
+			op, more, err = newFloorKindOp(t, kind, in, out)
+			ins = func() []changelog.Output { return more }
 		}
 		if err != nil {
 			return nil, nil, err

@@ -9,7 +9,7 @@ package exec
 // state were pruned at its watermark by the old subtask; those the new subtask's lower watermark keeps are
 // expired at the floor, so no row probes them, and their NULL-padded output (outer joins) comes when the
 // subtask's watermark passes, as it came from the old subtask (later). A regular join (no interval) has no
-// event-time state: it does not take floors and keeps the refusal.
+// event-time state: it takes no floors and only forwards watermarks (wmForwarder, exchange_unaligned_rescale.go).
 
 func (j *joinOp) canFloor() bool {
 	return j.cfg.Interval != nil && !j.cfg.Batch && !j.sides[0].ended && !j.sides[1].ended

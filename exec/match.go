@@ -112,6 +112,7 @@ type matchOp struct {
 	accs      []accumulator
 	wm        int64
 	Late      int64
+	wmFloor   // a restore's per-key-group floors (match_floor.go)
 	kbuf      []byte
 	sa, sb    []byte // sort keys of two rows being compared
 	ext       []types.Value
@@ -144,7 +145,7 @@ func (m *matchOp) Push(b *changelog.Batch) error {
 		if t.IsNull() {
 			continue
 		}
-		if t.I <= m.wm && !m.cfg.ProcTime {
+		if (t.I <= m.wm || m.belowFloor(t.I)) && !m.cfg.ProcTime {
 			m.Late++
 			continue
 		}
