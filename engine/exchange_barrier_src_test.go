@@ -155,8 +155,8 @@ func waitPairsOnce(t *testing.T, j *Job, addr string, n int) {
 		}
 		return len(ids)
 	}
-	if !waitUntil(60*time.Second, func() bool { return read() >= n }) {
-		t.Fatalf("%d of %d orders committed", len(ids), n)
+	if ok, waited := waitProgress(func() (string, bool) { c := read(); return fmt.Sprint(c), c >= n }); !ok {
+		t.Fatalf("%d of %d orders committed after %v (none more for %v); %s", len(ids), n, waited.Round(time.Second), outputStall, missingOrders(ids, n))
 	}
 	next := j.CheckpointStats().Count + 2
 	waitUntil(20*time.Second, func() bool { return j.CheckpointStats().Count >= next })
