@@ -160,7 +160,9 @@ func waitPairsOnce(t *testing.T, j *Job, addr string, n int) {
 	}
 	next := j.CheckpointStats().Count + 2
 	waitUntil(20*time.Second, func() bool { return j.CheckpointStats().Count >= next })
-	read()
+	// committed records stay: a read that finds fewer orders is the reader's (readCommitted gives up after 5 s
+	// without a record, which its first fetch can take under -race on a loaded machine), so it reads again
+	waitUntil(outputStall, func() bool { return read() >= n })
 	for id, c := range ids {
 		if id < 0 || id >= int64(n) || c != 1 {
 			t.Fatalf("order %d committed %d times (%d orders)", id, c, len(ids))

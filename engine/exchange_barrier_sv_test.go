@@ -107,7 +107,9 @@ func waitAllOnce(t *testing.T, addr, topic string, n int) {
 	if ok, waited := waitProgress(func() (string, bool) { c := read(); return fmt.Sprint(c), c >= n }); !ok {
 		t.Fatalf("%d of %d orders written after %v (none more for %v); %s", len(ids), n, waited.Round(time.Second), outputStall, missingOrders(ids, n))
 	}
-	read()
+	// committed records stay: a read that finds fewer orders is the reader's (readCommitted gives up after 5 s
+	// without a record, which its first fetch can take under -race on a loaded machine), so it reads again
+	waitUntil(outputStall, func() bool { return read() >= n })
 	for id, c := range ids {
 		if id < 0 || id >= int64(n) || c != 1 {
 			t.Fatalf("order %d written %d times (%d orders)", id, c, len(ids))

@@ -147,7 +147,9 @@ func waitPairsJob(t *testing.T, j *Job, addr string, n int) {
 	if !waitUntil(20*time.Second, func() bool { return j.LastCheckpoint().ID >= next }) {
 		t.Fatalf("no two more checkpoints after the output was complete (last %d)", j.LastCheckpoint().ID)
 	}
-	read()
+	// committed records stay: a read that finds fewer orders is the reader's (readCommitted gives up after 5 s
+	// without a record, which its first fetch can take under -race on a loaded machine), so it reads again
+	waitUntil(outputStall, func() bool { return read() >= n })
 	for id, c := range ids {
 		if id < 0 || id >= int64(n) || c != 1 {
 			t.Fatalf("order %d committed %d times (%d orders)", id, c, len(ids))
