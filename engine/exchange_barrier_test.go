@@ -167,11 +167,11 @@ func waitPairs(t *testing.T, addr string, n int) {
 	}
 	// as long as orders keep coming (restart_helpers_test.go: a fixed 60 s once ran out under CI's load with
 	// 155 of 12000 still to come)
-	if ok, waited := waitProgress(func() (string, bool) { c := read(); return fmt.Sprint(c), c >= n }); !ok {
+	ok, waited := waitProgress(func() (string, bool) { c := read(); return fmt.Sprint(c), c >= n })
+	if !ok {
 		t.Fatalf("%d of %d orders committed after %v (none more for %v); %s", len(ids), n, waited.Round(time.Second), outputStall, missingOrders(ids, n))
-	} else {
-		t.Logf("%d orders committed after %v", n, waited.Round(100*time.Millisecond))
 	}
+	t.Logf("%d orders committed after %v", n, waited.Round(100*time.Millisecond))
 	next := barrierCutsTaken.Load() + 2
 	waitUntil(20*time.Second, func() bool { return barrierCutsTaken.Load() >= next })
 	// committed records stay: a read that finds fewer orders is the reader's (readCommitted gives up after 5 s

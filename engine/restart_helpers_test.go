@@ -69,7 +69,7 @@ func feedOrders(t *testing.T, addr string, from, n, chunk, upTo int) (wait func(
 	return func() { <-done }
 }
 
-// outputStall is how long waitProgress waits for a job's output to grow before it fails the wait.
+// outputStall is how long waitProgress waits for a job's output to change before it fails the wait.
 const outputStall = 60 * time.Second
 
 // outputCeiling bounds waitProgress however the output grows (the package's -timeout is 30 m).
@@ -78,9 +78,10 @@ const outputCeiling = 8 * time.Minute
 // waitProgress polls read every 100 ms until it reports done; it gives up (false) once the progress read
 // reports has not changed for outputStall, or after outputCeiling. It returns how long it waited. The tests
 // that wait for a job's complete output use it instead of a deadline on the whole output: their rows are
-// paced by sleeps in UDFs (tens of µs each, thousands in a row), which on a loaded machine take a few ms each
-// (CI's -race phase on 2 cores), so a correct job can need minutes, while a job that lost output stops
-// changing it and still fails after outputStall.
+// paced by sleeps in UDFs (tens of µs each, thousands in a row), which on a loaded machine take ms each (a
+// 25 µs sleep took 1.6 ms on average at a load of 15 on 2 cores), so a correct job can need minutes (under
+// -race with GOMAXPROCS=1: TestUnalignedWatermarkRestartProperty's interval join 84 s), while a job that lost
+// output stops changing it and still fails after outputStall.
 func waitProgress(read func() (progress string, done bool)) (bool, time.Duration) {
 	start := time.Now()
 	last, since := "", start
