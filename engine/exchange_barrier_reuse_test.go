@@ -137,14 +137,16 @@ func waitGrand(t *testing.T, j *Job, addr string, n int) {
 		}
 		return top.Cnt
 	}
-	if !waitUntil(60*time.Second, func() bool { return read() >= int64(n) }) {
-		t.Fatalf("keyless count committed %d, want %d", top.Cnt, n)
+	if ok, waited := waitProgress(func() (string, bool) { c := read(); return fmt.Sprint(c), c >= int64(n) }); !ok {
+		t.Fatalf("keyless count committed %d after %v (no higher for %v), want %d", top.Cnt, waited.Round(time.Second), outputStall, n)
 	}
 	next := j.LastCheckpoint().ID + 2
 	if !waitUntil(20*time.Second, func() bool { return j.LastCheckpoint().ID >= next }) {
 		t.Fatalf("no two more checkpoints after the output was complete (last %d)", j.LastCheckpoint().ID)
 	}
-	read()
+	// committed records stay: a read that finds a lower count is the reader's (readCommitted gives up after 5 s
+	// without a record, which its first fetch can take under -race on a loaded machine), so it reads again
+	waitUntil(outputStall, func() bool { return read() >= int64(n) })
 	var total int64
 	for i := range n {
 		total += int64(i % 7)

@@ -155,12 +155,14 @@ func waitPairsOnce(t *testing.T, j *Job, addr string, n int) {
 		}
 		return len(ids)
 	}
-	if !waitUntil(60*time.Second, func() bool { return read() >= n }) {
-		t.Fatalf("%d of %d orders committed", len(ids), n)
+	if ok, waited := waitProgress(func() (string, bool) { c := read(); return fmt.Sprint(c), c >= n }); !ok {
+		t.Fatalf("%d of %d orders committed after %v (none more for %v); %s", len(ids), n, waited.Round(time.Second), outputStall, missingOrders(ids, n))
 	}
 	next := j.CheckpointStats().Count + 2
 	waitUntil(20*time.Second, func() bool { return j.CheckpointStats().Count >= next })
-	read()
+	// committed records stay: a read that finds fewer orders is the reader's (readCommitted gives up after 5 s
+	// without a record, which its first fetch can take under -race on a loaded machine), so it reads again
+	waitUntil(outputStall, func() bool { return read() >= n })
 	for id, c := range ids {
 		if id < 0 || id >= int64(n) || c != 1 {
 			t.Fatalf("order %d committed %d times (%d orders)", id, c, len(ids))

@@ -305,19 +305,21 @@ func startExchangeJob(t *testing.T, addr string, par int, savepoint, insert stri
 	return res.Job
 }
 
-// waitUpsert waits until topic's compacted table equals want.
+// waitUpsert waits until topic's compacted table equals want (while it changes: waitProgress).
 func waitUpsert(t *testing.T, addr, topic string, want map[string]string) {
 	t.Helper()
 	var got map[string]string
-	deadline := time.Now().Add(60 * time.Second) // a loaded machine: TestUnalignedExactlyOnceRestart/twolevel-upsert has needed more than 30 s
-	for time.Now().Before(deadline) {
+	wantS := fmt.Sprint(want)
+	// as long as the table changes (restart_helpers_test.go; a loaded machine:
+	// TestUnalignedExactlyOnceRestart/twolevel-upsert has needed more than 30 s)
+	ok, waited := waitProgress(func() (string, bool) {
 		got = upsertTable(t, addr, topic)
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+		g := fmt.Sprint(got)
+		return g, g == wantS
+	})
+	if !ok {
+		t.Fatalf("%s after %v (unchanged for %v): %d rows, want %d\ngot:  %.600v\nwant: %.600v", topic, waited.Round(time.Second), outputStall, len(got), len(want), got, want)
 	}
-	t.Fatalf("%s: %d rows, want %d\ngot:  %.600v\nwant: %.600v", topic, len(got), len(want), got, want)
 }
 
 func totalsWant(n int) map[string]string {

@@ -150,7 +150,8 @@ func unalignedOverChain(t *testing.T, skip bool) {
 	}
 	total := n0 + 201 + more
 	if !waitUntil(20*time.Second, func() bool { return j.Metrics().RowsIn >= int64(total) }) {
-		t.Fatalf("the sources read %d of %d orders", j.Metrics().RowsIn, total)
+		// (many pending items: the queue of the blocked subtask filled, and the sources wait for room)
+		t.Fatalf("the sources read %d of %d orders (%d items pending in the first OVER's exchange)", j.Metrics().RowsIn, total, first.Pending())
 	}
 	c0 := exec.UnalignedTotals()
 	path := checkpointHeld(t, g, "the second OVER's subtasks did not both cut at a first barrier",

@@ -68,3 +68,35 @@ func feedOrders(t *testing.T, addr string, from, n, chunk, upTo int) (wait func(
 	waitUntil(30*time.Second, func() bool { return produced.Load() >= int64(upTo) })
 	return func() { <-done }
 }
+
+// outputStall is how long waitProgress waits for a job's output to change before it fails the wait.
+const outputStall = 60 * time.Second
+
+// outputCeiling bounds waitProgress however the output grows (the package's -timeout is 30 m).
+const outputCeiling = 8 * time.Minute
+
+// waitProgress polls read every 100 ms until it reports done; it gives up (false) once the progress read
+// reports has not changed for outputStall, or after outputCeiling. It returns how long it waited. The tests
+// that wait for a job's complete output use it instead of a deadline on the whole output: their rows are
+// paced by sleeps in UDFs (tens of µs each, thousands in a row), which on a loaded machine take ms each (a
+// 25 µs sleep took 1.6 ms on average at a load of 15 on 2 cores), so a correct job can need minutes (under
+// -race with GOMAXPROCS=1: TestUnalignedWatermarkRestartProperty's interval join 84 s), while a job that lost
+// output stops changing it and still fails after outputStall.
+func waitProgress(read func() (progress string, done bool)) (bool, time.Duration) {
+	start := time.Now()
+	last, since := "", start
+	for {
+		p, done := read()
+		if done {
+			return true, time.Since(start)
+		}
+		now := time.Now()
+		if p != last {
+			last, since = p, now
+		}
+		if now.Sub(since) > outputStall || now.Sub(start) > outputCeiling {
+			return false, time.Since(start)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -116,7 +116,8 @@ CREATE TABLE pp (id BIGINT, user_id BIGINT, amount BIGINT, proc AS PROCTIME()) W
 	}
 }
 
-// waitPairsJob waits until the committed records of topic pairs hold every order below n, then, after two
+// waitPairsJob waits until the committed records of topic pairs hold every order below n (while more are
+// committed: waitProgress), then, after two
 // more checkpoints of j (a duplicate would be committed by then), checks that each is there once and right.
 func waitPairsJob(t *testing.T, j *Job, addr string, n int) {
 	t.Helper()
@@ -139,14 +140,16 @@ func waitPairsJob(t *testing.T, j *Job, addr string, n int) {
 		}
 		return len(ids)
 	}
-	if !waitUntil(60*time.Second, func() bool { return read() >= n }) {
-		t.Fatalf("%d of %d orders committed", len(ids), n)
+	if ok, waited := waitProgress(func() (string, bool) { c := read(); return fmt.Sprint(c), c >= n }); !ok {
+		t.Fatalf("%d of %d orders committed after %v (none more for %v); %s", len(ids), n, waited.Round(time.Second), outputStall, missingOrders(ids, n))
 	}
 	next := j.LastCheckpoint().ID + 2
 	if !waitUntil(20*time.Second, func() bool { return j.LastCheckpoint().ID >= next }) {
 		t.Fatalf("no two more checkpoints after the output was complete (last %d)", j.LastCheckpoint().ID)
 	}
-	read()
+	// committed records stay: a read that finds fewer orders is the reader's (readCommitted gives up after 5 s
+	// without a record, which its first fetch can take under -race on a loaded machine), so it reads again
+	waitUntil(outputStall, func() bool { return read() >= n })
 	for id, c := range ids {
 		if id < 0 || id >= int64(n) || c != 1 {
 			t.Fatalf("order %d committed %d times (%d orders)", id, c, len(ids))
