@@ -99,12 +99,18 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	if v, ok := expr.LiteralOf(x); ok {
 		col := vec.ColFor(x.Type())
-		if col.Kind == vec.Struct || col.Kind == vec.Values || !col.Append(0, v) {
+		if col.Kind == vec.Values {
+			return compileValuesLit(v)
+		}
+		if col.Kind == vec.Struct || !col.Append(0, v) {
 			return nil
 		}
 		return &vlit{v: v, typ: x.Type(), one: col}
 	}
 	if in, try, overflowNull, ok := expr.CastParts(x); ok {
+		if isNested(in.Type()) || isNested(x.Type()) {
+			return c.compileNestedCast(x, in)
+		}
 		loc, _ := expr.SessionZone(x)
 		if k := c.compileZoneCast(in, x.Type(), loc); k != nil {
 			return k
@@ -119,6 +125,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	if conds, results, els, ok := expr.CaseParts(x); ok {
 		return c.compileCase(x.Type(), conds, results, els)
+	}
+	if operand, ok := expr.InOperand(x); ok && isNested(operand.Type()) && operand.Type().Kind != types.Row {
+		return c.compilePerRow(x) // IN over ARRAY, MAP or MULTISET values (calc_vec_nested.go)
 	}
 	if k := c.compileIn(x); k != nil {
 		return k

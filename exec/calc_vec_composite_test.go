@@ -140,6 +140,23 @@ func TestCalcVecCompositeMatchRowPath(t *testing.T) {
 		return x
 	}
 	item := func(x, k expr.Expr) expr.Expr { return e.call("ITEM", x, k) }
+	cast := func(x expr.Expr, to types.Type, try bool) expr.Expr {
+		y, err := expr.Cast(env, x, to, try)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y
+	}
+	in := func(x expr.Expr, not bool, list ...expr.Expr) expr.Expr {
+		y, err := expr.In(x, list, not)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y
+	}
+	rowXY := func(x, y types.Type) types.Type {
+		return types.RowType(types.Field{Name: "x", Type: x}, types.Field{Name: "y", Type: y})
+	}
 	exprs := map[string]expr.Expr{
 		"flag":          flag,
 		"arr[1]":        item(arr, i32(1)),
@@ -175,8 +192,36 @@ func TestCalcVecCompositeMatchRowPath(t *testing.T) {
 		"CASE(m)":       caseWhen([]expr.Expr{flag, e.call("IS NULL", idx)}, []expr.Expr{m, m}, nil),
 		"IF(row).x":     e.call("FIELD", e.call("IF", flag, r, e.call("ROW", idx, s)), strLit("x")),
 		"m['a']='ax'":   e.call("=", item(m, strLit("a")), strLit("ax")),
+
+		"NULLIF(r)":         e.call("NULLIF", r, e.call("ROW", i32(1), s)),
+		"NULLIF(r,r)":       e.call("NULLIF", r, r),
+		"NULLIF(arr)":       e.call("NULLIF", arr, e.call("ARRAY", idx)),
+		"NULLIF(m)":         e.call("NULLIF", m, e.call("MAP", strLit("a"), s)),
+		"IF(arr,ARRAY[])":   e.call("IF", flag, arr, e.call("ARRAY", i32(1), i32(2))),
+		"CASE(MAP[])":       caseWhen([]expr.Expr{flag}, []expr.Expr{e.call("MAP", strLit("a"), strLit("ax"))}, m),
+		"COALESCE(ARRAY[])": e.call("COALESCE", arrs, e.call("ARRAY", strLit("q"))),
+		"arr::BIGINT[]":     cast(arr, types.ArrayType(types.BigIntType()), false),
+		"arr::STRING[]":     cast(arr, types.ArrayType(types.StringType()), false),
+		"arrs::INT[]": cast(e.call("IF", e.call("=", s, strLit("boom")), arrs, cast(arr, types.ArrayType(types.StringType()), false)),
+			types.ArrayType(types.IntType()), false), // fails where s is 'boom'
+		"ARRAY[1,2]": expr.Literal(types.ArrayValue([]types.Value{types.IntValue(1), types.IntValue(2)}), types.ArrayType(types.IntType())),
+		"CASE(ARRAY[1,2],NULL)": caseWhen([]expr.Expr{flag, e.call("IS NULL", idx)},
+			[]expr.Expr{expr.Literal(types.ArrayValue([]types.Value{types.IntValue(1), types.IntValue(2)}), types.ArrayType(types.IntType())),
+				expr.Literal(types.NullValue, types.ArrayType(types.IntType()))}, arr),
+		"IF(m,MAP[])": e.call("IF", flag, m, expr.Literal(types.MapOf(&types.MapValue{Keys: []types.Value{types.StringValue("k")},
+			Vals: []types.Value{types.StringValue("v")}}), types.MapType(types.StringType(), types.StringType()))),
+		"arrs::INT[]?":     cast(arrs, types.ArrayType(types.IntType()), true),
+		"mi::MAP<S,S>":     cast(mi, types.MapType(types.StringType(), types.StringType()), false),
+		"nest::MAP<S,S[]>": cast(nest, types.MapType(types.StringType(), types.ArrayType(types.StringType())), false),
+		"r::ROW<BIGINT>":   cast(r, rowXY(types.BigIntType(), types.StringType()), false),
+		"r::ROW<STRING>":   cast(r, rowXY(types.StringType(), types.StringType()), false),
+		"r::ROW<_,INT>":    cast(r, rowXY(types.IntType(), types.IntType()), true),
+		"arr IN":           in(arr, false, e.call("ARRAY", i32(1)), e.call("ARRAY", idx, i32(2))),
+		"arr IN const":     in(arr, false, e.call("ARRAY", i32(1)), e.call("ARRAY", i32(-3), i32(2))),
+		"m NOT IN":         in(m, true, e.call("MAP", strLit("a"), strLit("ax")), m),
+		"arrs IN const":    in(arrs, false, e.call("ARRAY", strLit("ax")), e.call("ARRAY", strLit("bx"), strLit("ax"))),
 	}
-	mayBail := map[string]bool{}
+	mayBail := map[string]bool{"arrs::INT[]": true}
 	var names []string
 	for n := range exprs {
 		if n != "flag" && n != "m['a']='ax'" {
