@@ -38,6 +38,11 @@ type vcompiler struct {
 	// expressions (the equalities of IN, calc_vec_inlist.go) evaluated once.
 	pinX expr.Expr
 	pinK vexpr
+
+	// udfs allows calls of user functions (a Calc, whose row path replays their results: calc_vec_udf.go);
+	// udfKernels are their kernels by call node.
+	udfs       bool
+	udfKernels map[expr.Expr]*vudf
 }
 
 func (c *vcompiler) use(i int, t types.Type) {
@@ -152,9 +157,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
-		// A user function is not called from a kernel: a kernel that bails sends the batch to the row path,
-		// which would call it a second time for the rows before (a function that fails once, counts or has
-		// other effects would see two calls, and an error could be lost on the retry).
+		if c.udfs && expr.IsUDFCall(x) {
+			return c.compileUDF(x) // calc_vec_udf.go: called once per row, replayed by a retry
+		}
 		return c.compileVolatile(x)
 	}
 	rt := x.Type()
