@@ -42,6 +42,13 @@ type calcVec struct {
 
 // compileCalc compiles a Calc's filter and projections; nil when some part has no vector form.
 func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
+	placed := udfPlaced(filter)
+	for _, p := range projects {
+		placed = placed && udfPlaced(p)
+	}
+	if !placed {
+		return compileCalcWith(projects, filter, false)
+	}
 	if v := compileCalcWith(projects, filter, true); v != nil {
 		if !v.udfs {
 			return v

@@ -17,6 +17,13 @@ import (
 // that fails once fails the push. The row path's own order decides which error is reported; a call the
 // kernels made on a row after the failing row the row path stops at is not undone.
 //
+// The kernels call a function on the rows the row path calls it on only where they evaluate its call on
+// exactly the rows the row path evaluates it on: a filter or projection itself, any part of CASE, COALESCE,
+// IFNULL, IF, AND and OR (evaluated lazily, as the row path: calc_vec_cond.go, calc_vec_logic.go), the
+// first argument of any other call, the operand of a cast or IN. A later argument of another call is
+// evaluated by its kernel on every selected row, while the row path skips it after a NULL (idx + f(x)
+// calls f only where idx is not NULL): a Calc with a call there stays on the row path (udfPlaced).
+//
 // Compiled only in a Calc (vcompiler.udfs): other users of the kernels (the watermark assigner) retry a
 // batch without replay. A Calc whose expressions cannot be rebuilt with replays (expr.ReplaceUDFCalls:
 // calls of Go functions) compiles without user functions, which keeps it on the row path.
@@ -156,6 +163,50 @@ func (r *udfReplay) Eval(row []types.Value) (types.Value, error) {
 	v, err := r.x.Eval(row)
 	rec.put(cur.row, v, err)
 	return v, err
+}
+
+// udfPlaced reports whether every user function call in x is where the kernels evaluate it on the rows
+// the row path does (above).
+func udfPlaced(x expr.Expr) bool {
+	if x == nil || expr.IsUDFCall(x) {
+		return true // inside a call: the row path's evaluator
+	}
+	kids, ok := expr.Children(x)
+	if !ok {
+		return true // no kernel evaluates inside an unknown kind
+	}
+	lazy := false
+	if name, _, ok := expr.CallParts(x); ok {
+		switch name {
+		case "COALESCE", "IFNULL", "IF", "AND", "OR":
+			lazy = true
+		}
+	} else if _, _, _, ok := expr.CaseParts(x); ok {
+		lazy = true
+	}
+	for j, k := range kids {
+		if j > 0 && !lazy && hasUDFCall(k) {
+			return false
+		}
+		if !udfPlaced(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasUDFCall reports whether x calls a user function.
+func hasUDFCall(x expr.Expr) bool {
+	if expr.IsUDFCall(x) {
+		return true
+	}
+	kids, _ := expr.Children(x)
+	for _, k := range kids {
+		if hasUDFCall(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // withReplays returns the Calc's expressions for its row path: every user function call the kernels

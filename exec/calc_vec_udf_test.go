@@ -83,12 +83,19 @@ func TestCalcVecUDFCalledOncePerRow(t *testing.T) {
 		{"udf filter", e.call(">", e.call("CNT", id), i32(2)), []expr.Expr{e.call("CNT", id), e.call("ITEM", arrd, i32(2)),
 			e.call("CNT2", e.call("CNT", id))}},
 		{"no bail", e.call("<", e.call("CNT2", id), i32(5)), []expr.Expr{e.call("CNT", id), idx}},
+		// A later argument of a strict call: its kernel would call the function where the row path skips it
+		// after a NULL, so the Calc stays on the row path.
+		{"rows: later argument", nil, []expr.Expr{e.call("+", idx, e.call("CNT", id))}},
+		{"rows: NULLIF", nil, []expr.Expr{e.call("NULLIF", idx, e.call("CNT", id))}},
 	}
 	rng := rand.New(rand.NewSource(5))
 	var next int64
 	for _, sh := range shapes {
 		t.Run(sh.name, func(t *testing.T) {
-			if v := compileCalc(sh.projects, sh.filter); v == nil || !v.udfs {
+			rowsOnly := strings.HasPrefix(sh.name, "rows:")
+			if v := compileCalc(sh.projects, sh.filter); rowsOnly && v != nil {
+				t.Fatal("compiled into kernels")
+			} else if !rowsOnly && (v == nil || !v.udfs) {
 				t.Fatal("not compiled into kernels with user functions")
 			}
 			bailed, clean := 0, 0
@@ -139,7 +146,7 @@ func TestCalcVecUDFCalledOncePerRow(t *testing.T) {
 				checkCalls(t, "vec-cols-sel", "cnt", cnt.calls, selCalls)
 				checkCalls(t, "vec-cols-sel", "cnt2", cnt2.calls, selCalls2)
 			}
-			if bailed == 0 && sh.name != "no bail" || clean == 0 {
+			if !rowsOnly && (bailed == 0 && sh.name != "no bail" || clean == 0) {
 				t.Fatalf("batches bailed %d, did not %d: both kinds must be exercised", bailed, clean)
 			}
 		})
@@ -196,31 +203,43 @@ func TestCalcVecUDFErrorKept(t *testing.T) {
 	col := func(i int) expr.Expr {
 		return expr.Column(i, []string{"id", "arrd", "idx", "flag"}[i], udfTestTypes[i])
 	}
-	id, arrd := col(0), col(1)
+	id, arrd, idx := col(0), col(1), col(2)
 	rng := rand.New(rand.NewSource(9))
 	var next int64
 	for _, projects := range [][]expr.Expr{
 		{e.call("FLAKY", id), e.call("ITEM", arrd, i32(2))},
 		{e.call("ITEM", arrd, i32(2)), e.call("FLAKY", id)},
+		{e.call("ITEM", arrd, i32(2)), e.call("+", e.call("FLAKY", id), idx)},
 	} {
+		failed := projects[0]
+		if len(projects) > 1 && !expr.IsUDFCall(failed) {
+			failed = projects[1]
+		}
+		rows := udfTestRows(rng, &next, 50)
+		f := 20
+		failing := rows[f].Vals[0].I
+		var rowCalls map[int64]int
 		for _, path := range []string{"rows", "vec-rows", "vec-cols"} {
-			rows := udfTestRows(rng, &next, 50)
-			failing := rows[20].Vals[0].I
 			cnt.calls, cnt.fail = map[int64]int{}, map[int64]bool{failing: true}
 			_, err := runCalcPathTypes(udfTestTypes, projects, nil, rows, path)
-			want := "evaluate FLAKY(id): function FLAKY: refused"
+			want := "evaluate " + failed.String() + ": function FLAKY: refused" // the original expression, printed
 			if err == nil || err.Error() != want {
 				t.Fatalf("%s: error %v, want %s", path, err, want)
 			}
 			if cnt.calls[failing] != 1 {
 				t.Fatalf("%s: the failing row's call ran %d times", path, cnt.calls[failing])
 			}
-			for _, r := range rows[:20] {
-				if n := cnt.calls[r.Vals[0].I]; n != 1 {
+			for _, r := range rows[:f] {
+				if n := cnt.calls[r.Vals[0].I]; n > 1 {
 					t.Fatalf("%s: a row before the failing one called %d times", path, n)
 				}
 			}
-			cnt.fail = nil // the function recovers: the retried push succeeds
+			if path == "rows" {
+				rowCalls = cnt.calls
+			} else {
+				checkCalls(t, path, "flaky", cnt.calls, rowCalls)
+			}
+			cnt.calls, cnt.fail = map[int64]int{}, nil // the function recovers: the retried push succeeds
 			if _, err := runCalcPathTypes(udfTestTypes, projects, nil, rows, path); err != nil {
 				t.Fatalf("%s: retry: %v", path, err)
 			}
