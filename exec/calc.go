@@ -20,6 +20,9 @@ func NewCalc(projects []expr.Expr, filter expr.Expr, out changelog.Output) chang
 	}
 	if vx := compileCalc(projects, filter); vx != nil {
 		c.vx = vx
+		if vx.udfs { // the row path replays what the kernels computed of user functions (calc_vec_udf.go)
+			c.filter, c.projects = vx.rowFilter, vx.rowProjects
+		}
 	}
 	return c
 }
@@ -60,6 +63,21 @@ func (c *calc) Push(b *changelog.Batch) error {
 			return err
 		}
 	}
+	return c.pushRowPath(b, nil)
+}
+
+// pushRowPath is the row path. When the kernels bailed on the batch and called user functions
+// (c.vx.replay.active), rows[k] is row sel[k] of the batch they ran on (nil: row k), for the replays.
+func (c *calc) pushRowPath(b *changelog.Batch, sel []int32) error {
+	var cur *replayCursor
+	if c.vx != nil && c.vx.udfs {
+		if !c.vx.replay.active { // a batch the kernels did not run: a run of its own
+			c.vx.runs++
+			c.vx.replayOn(len(b.Rows))
+		}
+		cur = &c.vx.replay
+		defer func() { cur.active = false }()
+	}
 	c.batch.Reset()
 	n := len(c.projects)
 	if need := len(b.Rows) * n; cap(c.arena) < need {
@@ -68,7 +86,13 @@ func (c *calc) Push(b *changelog.Batch) error {
 		c.arena = c.arena[:need]
 	}
 	k := 0
-	for _, r := range b.Rows {
+	for ri, r := range b.Rows {
+		if cur != nil {
+			cur.row = ri
+			if sel != nil {
+				cur.row = int(sel[ri])
+			}
+		}
 		if c.filter != nil {
 			v, err := c.filter.Eval(r.Vals)
 			if err != nil {

@@ -38,6 +38,11 @@ type vcompiler struct {
 	// expressions (the equalities of IN, calc_vec_inlist.go) evaluated once.
 	pinX expr.Expr
 	pinK vexpr
+
+	// udfs allows calls of user functions (a Calc, whose row path replays their results: calc_vec_udf.go);
+	// udfKernels are their kernels by call node.
+	udfs       bool
+	udfKernels map[expr.Expr]*vudf
 }
 
 func (c *vcompiler) use(i int, t types.Type) {
@@ -99,12 +104,18 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	if v, ok := expr.LiteralOf(x); ok {
 		col := vec.ColFor(x.Type())
-		if col.Kind == vec.Struct || col.Kind == vec.Values || !col.Append(0, v) {
+		if col.Kind == vec.Values {
+			return compileValuesLit(v)
+		}
+		if col.Kind == vec.Struct || !col.Append(0, v) {
 			return nil
 		}
 		return &vlit{v: v, typ: x.Type(), one: col}
 	}
 	if in, try, overflowNull, ok := expr.CastParts(x); ok {
+		if isNested(in.Type()) || isNested(x.Type()) {
+			return c.compileNestedCast(x, in)
+		}
 		loc, _ := expr.SessionZone(x)
 		if k := c.compileZoneCast(in, x.Type(), loc); k != nil {
 			return k
@@ -119,6 +130,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	if conds, results, els, ok := expr.CaseParts(x); ok {
 		return c.compileCase(x.Type(), conds, results, els)
+	}
+	if operand, ok := expr.InOperand(x); ok && isNested(operand.Type()) && operand.Type().Kind != types.Row {
+		return c.compilePerRow(x) // IN over ARRAY, MAP or MULTISET values (calc_vec_nested.go)
 	}
 	if k := c.compileIn(x); k != nil {
 		return k
@@ -143,9 +157,9 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	}
 	name, args, ok := expr.CallParts(x)
 	if !ok {
-		// A user function is not called from a kernel: a kernel that bails sends the batch to the row path,
-		// which would call it a second time for the rows before (a function that fails once, counts or has
-		// other effects would see two calls, and an error could be lost on the retry).
+		if c.udfs && expr.IsUDFCall(x) {
+			return c.compileUDF(x) // calc_vec_udf.go: called once per row, replayed by a retry
+		}
 		return c.compileVolatile(x)
 	}
 	rt := x.Type()

@@ -15,8 +15,10 @@ import (
 //     equal to it (the row path's equality is byte equality for strings, value equality for integers),
 //     NULL when absent;
 //   - CARDINALITY of an ARRAY, MULTISET or MAP;
-//   - everything else over ARRAY/MAP values (other map keys, ARRAY[...] and MAP[...] constructors) and
-//     user functions: the row path's own evaluator called row by row (vperRow), fed from the columns.
+//   - everything else over ARRAY/MAP values (other map keys, ARRAY[...] and MAP[...] constructors; NULLIF,
+//     IN and value-changing casts, calc_vec_nested.go): the row path's own evaluator called row by row
+//     (vperRow), fed from the columns; user functions the same way, with their results recorded for a
+//     retry (calc_vec_udf.go).
 //
 // The container is an input column, or another of these kernels giving row values (m['a'][1]). An element
 // with no exact form in the output column (a DECIMAL held as a big integer) bails.

@@ -10,8 +10,10 @@ import (
 )
 
 // BenchmarkCalcVecComposite compares the row path and the kernels (over columnar input, as the JSON and
-// Avro decoders give) for MAP and ARRAY access, CARDINALITY, ROW and ARRAY constructors a Go UDF (alone, and with a filter and arithmetic projections) and IF of ROW type, each
-// next to an id column and an arithmetic projection, 65,536 rows in batches of 1024. Reported as ns/row.
+// Avro decoders give) for MAP and ARRAY access, CARDINALITY, ROW and ARRAY constructors, a Go UDF (alone,
+// and with a filter and arithmetic projections), IF of ROW type, NULLIF of ROW and ARRAY, an ARRAY constant
+// in IF, casts of ARRAY and ROW that change values and IN over ARRAYs, each next to an id column and an
+// arithmetic projection, 65,536 rows in batches of 1024. Reported as ns/row.
 func BenchmarkCalcVecComposite(b *testing.B) {
 	const rows, batch = 65536, 1024
 	env := expr.NewEnv(nil)
@@ -45,6 +47,22 @@ func BenchmarkCalcVecComposite(b *testing.B) {
 			types.FloatValue(float64(i%1000) / 7)}}
 	}
 	cols := benchColumns(in, ts, batch)
+	cast := func(x expr.Expr, t types.Type) expr.Expr {
+		y, err := expr.Cast(env, x, t, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return y
+	}
+	inList := func(x expr.Expr, list ...expr.Expr) expr.Expr {
+		y, err := expr.In(x, list, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return y
+	}
+	gt50 := call(">", price, expr.Literal(types.FloatValue(50), types.DoubleType().WithNullable(false)))
+	none := expr.Literal(types.ArrayValue([]types.Value{types.StringValue("none")}), types.ArrayType(types.StringType()))
 	plus := call("*", price, expr.Literal(types.FloatValue(1.2), types.DoubleType().WithNullable(false)))
 	cases := []struct {
 		name     string
@@ -61,6 +79,13 @@ func BenchmarkCalcVecComposite(b *testing.B) {
 			call(">", price, expr.Literal(types.FloatValue(50), types.DoubleType().WithNullable(false)))},
 		{"if-row", []expr.Expr{id, call("IF", call(">", price, expr.Literal(types.FloatValue(50), types.DoubleType().WithNullable(false))),
 			call("ROW", id, price), call("ROW", call("+", id, i32(1)), plus))}, nil},
+		{"nullif-row", []expr.Expr{id, call("NULLIF", call("ROW", id, price), call("ROW", call("*", id, i32(1)), plus)), plus}, nil},
+		{"nullif-array", []expr.Expr{id, call("NULLIF", tags, call("ARRAY", str("red"))), plus}, nil},
+		{"case-array-const", []expr.Expr{id, call("IF", gt50, tags, none), plus}, nil},
+		{"cast-array", []expr.Expr{id, cast(tags, types.ArrayType(types.CharType(3))), plus}, nil},
+		{"cast-row", []expr.Expr{id, cast(call("ROW", id, price), types.RowType(types.Field{Name: "a", Type: types.StringType()},
+			types.Field{Name: "b", Type: types.DoubleType()})), plus}, nil},
+		{"in-array", []expr.Expr{id, inList(tags, call("ARRAY", str("red")), call("ARRAY", str("blue"), str("sale"))), plus}, nil},
 	}
 	for _, tc := range cases {
 		for _, path := range []string{"rows", "vec-cols"} {

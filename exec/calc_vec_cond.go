@@ -37,6 +37,9 @@ func (c *vcompiler) compileCond(x expr.Expr, name string, args []expr.Expr) vexp
 		if len(args) != 2 {
 			return nil
 		}
+		if isNested(rt) {
+			return c.compileNullIfNested(x, rt, args[0], args[1])
+		}
 		eq := c.compileCompare("=", args[0], args[1])
 		if eq == nil {
 			return nil

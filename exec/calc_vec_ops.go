@@ -30,12 +30,45 @@ type calcVec struct {
 
 	runs        uint64 // runs so far: shared subexpressions evaluate once per run (calc_vec_memo.go)
 	memoKernels int    // shared subexpressions compiled (for tests)
+
+	// With user function calls in the kernels (calc_vec_udf.go): the row path's filter and projections
+	// with the calls replaced by replays of the kernels' results, and the replays' cursor.
+	udfs        bool
+	udfKernels  map[expr.Expr]*vudf
+	rowFilter   expr.Expr
+	rowProjects []expr.Expr
+	replay      replayCursor
 }
 
 // compileCalc compiles a Calc's filter and projections; nil when some part has no vector form.
 func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
+	placed := udfPlaced(filter)
+	for _, p := range projects {
+		placed = placed && udfPlaced(p)
+	}
+	if !placed {
+		return compileCalcWith(projects, filter, false)
+	}
+	if v := compileCalcWith(projects, filter, true); v != nil {
+		if !v.udfs {
+			return v
+		}
+		rows, ok := withReplays(append([]expr.Expr{filter}, projects...), v.udfKernels, &v.replay)
+		if ok {
+			v.rowFilter, v.rowProjects = rows[0], rows[1:]
+			if projects == nil {
+				v.rowProjects = nil
+			}
+			return v
+		}
+	}
+	return compileCalcWith(projects, filter, false)
+}
+
+// compileCalcWith compiles with or without calls of user functions.
+func compileCalcWith(projects []expr.Expr, filter expr.Expr, udfs bool) *calcVec {
 	v := &calcVec{flatOut: projects != nil, rowsOnly: filter == nil}
-	c := &vcompiler{run: &v.runs}
+	c := &vcompiler{run: &v.runs, udfs: udfs}
 	if shared := countShared(append([]expr.Expr{filter}, projects...)); len(shared) > 0 {
 		c.shared, c.memos, c.run = shared, map[string]*vmemo{}, &v.runs
 	}
@@ -59,6 +92,7 @@ func compileCalc(projects []expr.Expr, filter expr.Expr) *calcVec {
 		v.projects, v.pass = append(v.projects, kp), append(v.pass, -1)
 	}
 	v.reads, v.inTypes, v.memoKernels = c.reads(), c.inTypes, c.memoKernels
+	v.udfs, v.udfKernels = len(c.udfKernels) > 0, c.udfKernels
 	// Row input is converted to columns only when the kernels read fixed-width columns: copying strings and
 	// nested ROWs into columns costs more than evaluating them row by row.
 	for _, i := range v.reads {
@@ -129,6 +163,13 @@ func (v *calcVec) run(b *vec.Batch) ([]int32, error) {
 	return sel, nil
 }
 
+// replayOn makes the row path's retry of the last run's batch (n rows) replay the user functions' results.
+func (v *calcVec) replayOn(n int) {
+	if v.udfs {
+		v.replay = replayCursor{active: true, run: v.runs, n: n}
+	}
+}
+
 // pushRows is the vectorized path for row input: it reports false when the batch must take the row path.
 func (c *calc) pushRows(b *changelog.Batch) (bool, error) {
 	v := c.vx
@@ -138,6 +179,7 @@ func (c *calc) pushRows(b *changelog.Batch) (bool, error) {
 	sel, err := v.run(&v.in)
 	if err != nil {
 		v.bails++
+		v.replayOn(v.in.N)
 		return false, nil // errBail: the row path decides
 	}
 	n := len(b.Rows)
@@ -191,7 +233,8 @@ func (c *calc) PushColumns(b *vec.Batch) error {
 			return err
 		}
 		v.bails++
-		return c.Push(v.inConv.Rows(b))
+		v.replayOn(b.N)
+		return c.pushRowPath(v.inConv.Rows(b), b.Sel)
 	}
 	if sel != nil && len(sel) == 0 && b.Len() > 0 {
 		return nil

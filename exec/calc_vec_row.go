@@ -45,7 +45,10 @@ func (c *vcompiler) compileRowOperand(x expr.Expr) vexpr {
 		if sameRowValues(in.Type(), t) {
 			return c.compileRowOperand(in)
 		}
-		return c.compileRowCtorCast(in, t)
+		if k := c.compileRowCtorCast(in, t); k != nil {
+			return k
+		}
+		return c.compilePerRow(x) // field casts that change values (calc_vec_nested.go)
 	}
 	if name, args, ok := expr.CallParts(x); ok && name == "ROW" {
 		k := &vrow{}
