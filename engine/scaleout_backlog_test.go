@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -81,5 +84,47 @@ func TestScaleOutMaxPollRecordsOption(t *testing.T) {
 	}
 	if n, _, err := sessionInt(s.opts, "sluice.scale-out.max-poll-records"); err != nil || n != 5000 {
 		t.Fatalf("default max-poll-records %d (%v), want 5000", n, err)
+	}
+}
+
+// TestScaleOutWindowBacklogNotIdle: a window job with 'table.exec.source.idle-timeout' = '1 s' starts behind
+// a backlog of 100 s of clicks in each of 4 partitions, capped at 25 records a poll and decoded slowly (a
+// test hook sleeps 250 ms before each partition's records of a poll): the client hands out the buffered
+// partitions one after the other, so the last partitions' records wait in the client for seconds, longer than
+// the idle timeout. A full poll announces no partition idle (records are still buffered), so no partition is
+// taken for idle while its records wait, and none of its rows is late: the windows that the partitions'
+// watermark (99 s - 1 s) closes are exact. Without that, partitions 1-3 were announced idle while partition 0
+// was read, the windows fired on partition 0 alone and their rows came late and were dropped.
+func TestScaleOutWindowBacklogNotIdle(t *testing.T) {
+	scaleOutSlowRecords = func() { time.Sleep(250 * time.Millisecond) }
+	t.Cleanup(func() { scaleOutSlowRecords = nil })
+	const parts, secs = 4, 100
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(parts),
+		kfake.GroupMinSessionTimeout(time.Second), kfake.SeedTopics(parts, "clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	var recs []*kgo.Record
+	from, to := make([]int, parts), make([]int, parts)
+	for p := range parts {
+		to[p] = secs
+		for i := range secs {
+			recs = append(recs, clickRecord(p, i, (p*7+i)%5, i%7+p))
+		}
+	}
+	produceRecords(t, addr, recs)
+	job, out := startTestMember(t, scaleOutScriptNamed(addr, "backlog-idle-job", `SET 'table.exec.source.idle-timeout' = '1 s'`,
+		`SET 'sluice.scale-out.max-poll-records' = '25'`, `SET 'sluice.scale-out.transaction-timeout' = '10 s'`,
+		windowsDDL("backlog_wins"), windowsInsert("backlog_wins")))
+	defer job.Cancel()
+	want := wantClicksOf(from, to, secs-2)
+	var got []string
+	if !waitUntil(60*time.Second, func() bool {
+		got = readWindows(t, addr, "backlog_wins")
+		return fmt.Sprint(got) == fmt.Sprint(want) || job.Status() != JobRunning
+	}) || job.Status() != JobRunning {
+		t.Fatalf("job %s (%v): got %v\nwant %v\n%s", job.Status(), job.Err(), got, want, out)
 	}
 }
