@@ -260,6 +260,7 @@ type scaleOutSettings struct {
 	commitInterval time.Duration
 	sessionTimeout time.Duration
 	txnTimeout     time.Duration
+	maxPoll        int // records per poll, so per transaction ('sluice.scale-out.max-poll-records')
 	maxPar         int
 	ttl            time.Duration
 }
@@ -288,6 +289,11 @@ func (s *Session) scaleOutOptions() (scaleOutSettings, error) {
 			*dst = d
 		}
 	}
+	n, _, err := sessionInt(s.opts, "sluice.scale-out.max-poll-records")
+	if err != nil {
+		return st, err
+	}
+	st.maxPoll = int(n)
 	if d, ok, _ := sessionDuration(s.opts, "execution.checkpointing.interval"); ok && d > 0 {
 		return st, fmt.Errorf("'execution.checkpointing.interval' cannot be used with '%s': a scale-out job keeps its state in Kafka changelog topics and commits every 'sluice.scale-out.commit-interval'; RESET 'execution.checkpointing.interval'", scaleOutKey)
 	}

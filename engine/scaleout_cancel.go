@@ -63,8 +63,9 @@ func (m *member) closeSession() {
 // timedOut says, of err that failed the transaction begun at began, that the brokers aborted the transaction
 // because it outlived 'sluice.scale-out.transaction-timeout' (they abort a transaction open longer than its
 // timeout and fence its producer: the member's next write or commit fails with a fencing error), and how to
-// avoid it. A transaction holds the rows of one poll: a backlog (a member starting behind, or many rows per
-// source row) can take longer to process than the timeout, on every attempt.
+// avoid it. A transaction holds the rows of one poll, at most 'sluice.scale-out.max-poll-records' records:
+// a slow member (many rows per source record, a slow sink, a loaded machine) can take longer than the timeout
+// over them, on every attempt.
 func (m *member) timedOut(err error, began time.Time) error {
 	open := time.Since(began)
 	if open < m.s.txnTimeout || !(errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) ||
@@ -72,6 +73,6 @@ func (m *member) timedOut(err error, began time.Time) error {
 		return err
 	}
 	return fmt.Errorf("%w (the transaction was open %s, longer than 'sluice.scale-out.transaction-timeout' (%s): the brokers aborted it, nothing of it is committed. "+
-		"A transaction holds the rows of one poll; raise 'sluice.scale-out.transaction-timeout' (up to the brokers' transaction.max.timeout.ms) so that the member processes a poll in time)",
-		err, open.Round(time.Millisecond), m.s.txnTimeout)
+		"A transaction holds the rows of one poll, at most 'sluice.scale-out.max-poll-records' (%d) records; lower it, or raise 'sluice.scale-out.transaction-timeout' (up to the brokers' transaction.max.timeout.ms), so that the member processes a poll in time)",
+		err, open.Round(time.Millisecond), m.s.txnTimeout, m.s.maxPoll)
 }

@@ -500,10 +500,13 @@ type fatalError struct{ err error }
 func (f *fatalError) Error() string { return f.err.Error() }
 func (f *fatalError) Unwrap() error { return f.err }
 
-// step polls once and, when records came, processes them in one transaction.
+// step polls once and, when records came, processes them in one transaction. A poll takes at most
+// 'sluice.scale-out.max-poll-records' records, so that a member behind a backlog works it off in several
+// transactions instead of one that outlives 'sluice.scale-out.transaction-timeout' (the session's End commits
+// the offsets of exactly the records polled, all processed in the transaction).
 func (m *member) step(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, m.s.commitInterval)
-	fetches := m.sess.PollFetches(pctx)
+	fetches := m.sess.PollRecords(pctx, m.s.maxPoll)
 	cancel()
 	defer m.sess.AllowRebalance()
 	if ctx.Err() != nil {
@@ -541,9 +544,14 @@ func (m *member) step(ctx context.Context) error {
 		}
 		return fmt.Errorf("consume topic '%s' partition %d: %w", fe.Topic, fe.Partition, fe.Err)
 	}
-	// A window plan's source partition that went idle is announced even when nothing came.
+	// A window plan's source partition that went idle is announced even when nothing came. A full poll
+	// leaves records buffered in the client, perhaps of a partition that this poll did not reach: no
+	// partition is announced idle until a poll takes all that is buffered.
 	if m.win != nil && fetches.NumRecords() > 0 {
 		m.win.polled(now)
+	}
+	if m.win != nil {
+		m.win.behind = m.s.maxPoll > 0 && fetches.NumRecords() >= m.s.maxPoll
 	}
 	if fetches.NumRecords() == 0 && (m.win == nil || !m.win.idleDue(now)) {
 		return nil
@@ -697,9 +705,13 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 			for i, rec := range fp.Records {
 				// A cancelled or failed member stops in the middle of a poll (its transaction is aborted):
 				// the rest of the poll took seconds under load (TestScaleOutMemberInterrupted).
-				if i%64 == 0 && ctx.Err() != nil {
-					err = ctx.Err()
-					return
+				if i%64 == 0 {
+					if err = ctx.Err(); err != nil {
+						return
+					}
+					if scaleOutSlowRecords != nil {
+						scaleOutSlowRecords() // a test's slow member (scaleout_backlog_test.go)
+					}
 				}
 				b, derr := br.src.Decode(rec)
 				if derr != nil {
@@ -718,6 +730,10 @@ func (m *member) process(ctx context.Context, fetches kgo.Fetches, now time.Time
 	})
 	return touched, err
 }
+
+// scaleOutSlowRecords, when set (by a test, before its members start), runs before every 64th source record
+// a member decodes.
+var scaleOutSlowRecords func()
 
 // loaded reports whether the stage-2 state of repartition partition p is loaded.
 func (m *member) loaded(p int32) bool {

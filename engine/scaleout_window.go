@@ -143,11 +143,13 @@ type winStage struct {
 	// source partitions assigned to this member with the time of their last record (or of the first poll
 	// with records after the assignment: pending until then, since the offset fetch of a new assignment can
 	// wait for a dead member's transaction to be aborted), idleSent those announced idle and without records
-	// since.
+	// since. behind: the last poll was full ('sluice.scale-out.max-poll-records'), records are still
+	// buffered, and no partition is announced idle.
 	idle     time.Duration
 	owned    map[uint32]time.Time
 	idleSent map[uint32]bool
 	pending  bool
+	behind   bool
 
 	parts   map[int32]*winPart // stage 2: the repartition partitions whose state is loaded
 	touched map[int32]*winPart // stage 2: the partitions that got records in the open transaction
@@ -263,7 +265,7 @@ func (m *member) sendWatermarks(now time.Time) {
 		ws.wmBuf = binary.AppendVarint(ws.wmBuf, wm)
 		m.broadcast(ws.wmBuf)
 	}
-	if ws.idle <= 0 || ws.pending {
+	if ws.idle <= 0 || ws.pending || ws.behind {
 		return
 	}
 	for id, last := range ws.owned {

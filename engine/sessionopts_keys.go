@@ -67,6 +67,8 @@ var sessionKeys = []sessionKey{
 		desc: "INSERT runs as a member of the scale-out job named by 'pipeline.name': the processes running it share its work through a Kafka consumer group (docs/ARCHITECTURE.md, Scale-out over Kafka)"},
 	{key: "sluice.scale-out.commit-interval", kind: kindDuration, rng: atLeast(10 * ms), def: "100 ms", impl: true,
 		desc: "scale-out: how long a member collects records before it commits them in one transaction"},
+	{key: "sluice.scale-out.max-poll-records", kind: kindInt, rng: atLeast(1), def: "5000", impl: true,
+		desc: "scale-out: the most records a member polls and commits in one transaction (Kafka's max.poll.records): a backlog is worked off in several transactions, each well within 'sluice.scale-out.transaction-timeout'"},
 	{key: "sluice.scale-out.session-timeout", kind: kindDuration, rng: atLeast(1000 * ms), def: "10 s", impl: true,
 		desc: "scale-out: a member silent for this long leaves the group and its partitions move to the others (Kafka's session.timeout.ms)"},
 	{key: "sluice.scale-out.transaction-timeout", kind: kindDuration, rng: atLeast(1000 * ms), def: "10 s", impl: true,
