@@ -34,9 +34,10 @@ func silentMemberBroker(t *testing.T, commits bool) (addr string, stall func(), 
 }
 
 // TestScaleOutMemberInterrupted: a scale-out member (GROUP BY) commits its first orders and is cancelled;
-// the broker stops answering members' Produce requests, 40000 more orders come and a new member starts: its
-// first poll gets them all, its producer buffer (10000 records) fills with repartition records and stage 1
-// blocks in Produce. Before, nothing ended that
+// the broker stops answering members' Produce requests, 60000 more orders come and a new member starts: the
+// broker acknowledges none of its repartition records, so stage 1 blocks in Produce once its producer buffer
+// (10000 records) is full, or in the flush before its first commit (a poll, so a transaction, holds at most
+// 'sluice.scale-out.max-poll-records', 5000). Before, nothing ended that
 // wait (the member's client has no delivery timeout) and neither did the abort of the failed transaction:
 // a cancel, or a failure (the changelog topic deleted), hung until the broker answered. Now they end within
 // the sinks' interrupt grace (5 s): CANCELLED, or FAILED with the topic's error. Nothing of the interrupted
@@ -54,7 +55,7 @@ func TestScaleOutMemberInterrupted(t *testing.T) {
 			if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
 				t.Fatalf("got %v\n%s", got, out)
 			}
-			// The orders come while no member runs, so the next member's first poll gets them all.
+			// The orders come while no member runs: the next member's polls are full from its start.
 			job.Cancel()
 			stall()
 			produceOrders(t, addr, first, more, users)
@@ -118,11 +119,13 @@ func TestScaleOutMemberInterrupted(t *testing.T) {
 			if how == "failure" {
 				return // the job's state is gone with its changelog topic
 			}
-			// The restarted member's first transaction holds the whole backlog (60000 orders: a poll's
-			// records are one transaction). Under -race on a loaded machine it took longer than the 3 s
-			// that the members above use (so that the interrupted transaction ends soon), the broker
-			// aborted it (as Kafka does after transaction.timeout.ms) and the member failed. It waits for
-			// the interrupted transaction regardless: that one ends after the timeout it was opened with.
+			// The restarted member works off a backlog of 60000 orders. Before polls were capped at
+			// 'sluice.scale-out.max-poll-records' its first transaction held all of them and, under -race
+			// on a loaded machine, outlived the 3 s that the members above use (so that the interrupted
+			// transaction ends soon): the broker aborted it and the member failed (TestScaleOutMemberBacklog
+			// now covers that case). This member keeps a longer timeout so that this test checks the
+			// interrupted transaction alone; it waits for that one regardless (it ends after the timeout
+			// it was opened with).
 			job3, out3 := startTestMember(t, scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`,
 				`SET 'sluice.scale-out.transaction-timeout' = '60 s'`, scaleOutTotalsDDL, insert))
 			if !waitUntil(60*time.Second, func() bool {
