@@ -13,82 +13,15 @@ func IsUDFCall(x Expr) bool {
 // false when x holds a part that cannot be rebuilt (a call of a Go function, an unknown kind). Parts
 // without a user function call are shared, not copied.
 func ReplaceUDFCalls(x Expr, fn func(call Expr) Expr) (Expr, bool) {
-	switch e := x.(type) {
-	case *columnExpr, *literalExpr:
-		return e, true
-	case *castExpr:
-		sub, ok := ReplaceUDFCalls(e.x, fn)
-		if !ok {
-			return nil, false
+	return rebuild(x, func(n Expr) (Expr, bool, bool) {
+		c, ok := n.(*callExpr)
+		if !ok || c.udf == nil {
+			return nil, false, false
 		}
-		if sub == e.x {
-			return e, true
+		y := fn(c)
+		if y == nil || !y.Type().Equal(c.typ) {
+			return nil, true, false
 		}
-		c := *e
-		c.x = sub
-		return &c, true
-	case *caseExpr:
-		c := *e
-		var ok bool
-		if c.conds, ok = replaceAll(e.conds, fn); !ok {
-			return nil, false
-		}
-		if c.results, ok = replaceAll(e.results, fn); !ok {
-			return nil, false
-		}
-		if e.els != nil {
-			if c.els, ok = ReplaceUDFCalls(e.els, fn); !ok {
-				return nil, false
-			}
-		}
-		return &c, true
-	case *inExpr:
-		c := *e
-		var ok bool
-		if c.x, ok = ReplaceUDFCalls(e.x, fn); !ok {
-			return nil, false
-		}
-		if c.list, ok = replaceAll(e.list, fn); !ok {
-			return nil, false
-		}
-		return &c, true
-	case *callExpr:
-		if e.udf != nil {
-			y := fn(e)
-			if y == nil || !y.Type().Equal(e.typ) {
-				return nil, false
-			}
-			return y, true
-		}
-		args, ok := replaceAll(e.args, fn)
-		if !ok {
-			return nil, false
-		}
-		if sameExprs(args, e.args) {
-			return e, true
-		}
-		if e.site == nil {
-			return nil, false
-		}
-		site := *e.site
-		site.args = args
-		out, err := site.def.bind(&site)
-		if err != nil || !out.Type().Equal(e.typ) {
-			return nil, false
-		}
-		return out, true
-	}
-	return nil, false
-}
-
-func replaceAll(xs []Expr, fn func(Expr) Expr) ([]Expr, bool) {
-	out := make([]Expr, len(xs))
-	for i, x := range xs {
-		y, ok := ReplaceUDFCalls(x, fn)
-		if !ok {
-			return nil, false
-		}
-		out[i] = y
-	}
-	return out, true
+		return y, true, true
+	})
 }
