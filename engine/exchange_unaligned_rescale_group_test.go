@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
@@ -49,24 +48,8 @@ func TestUnalignedRescaleGroupRestore(t *testing.T) {
 			}
 			x := g.exchanges[0].x
 			// the subtask of user 0 is held in its next output row of user 0; the sources read on
-			calls.armed.Store(true)
-			produceExchangeOrders(t, addr, "ord", 1000, 100)
-			select {
-			case <-calls.blocked:
-			case <-time.After(20 * time.Second):
-				t.Fatalf("the subtask of user 0 never emitted\n%s", notice)
-			}
-			produceExchangeOrders(t, addr, "ord", 1100, 200)
-			if !waitUntil(20*time.Second, func() bool { return j.Metrics().RowsIn >= 1300 }) {
-				t.Fatalf("the sources read %d of 1300 orders", j.Metrics().RowsIn)
-			}
-			time.Sleep(500 * time.Millisecond) // the sources' watermarks after the last rows reach the queues
-			c0 := exec.UnalignedTotals()
-			path := checkpointHeld(t, g, "the checkpoint did not start", x.InBarrier, func() { close(calls.release); released = true })
-			c1 := exec.UnalignedTotals()
-			if c1.Watermark-c0.Watermark < 1 || c1.Written-c0.Written < 2 {
-				t.Fatalf("the barrier overtook %d watermarks and the checkpoint wrote %d items; want a watermark and rows in flight", c1.Watermark-c0.Watermark, c1.Written-c0.Written)
-			}
+			calls.holdUser0(t, j, addr, notice, "emitted")
+			path, c1 := calls.cutHeld(t, g, x.InBarrier, &released)
 			waitUpsert(t, addr, "totals", totalsWant(1300)) // the old job runs on
 			j.Cancel()
 			_ = j.Wait(context.Background())

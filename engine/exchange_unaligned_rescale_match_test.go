@@ -62,7 +62,7 @@ func waitMatched(t *testing.T, addr string, n int) {
 func TestUnalignedRescaleMatchRestore(t *testing.T) {
 	testUnalignedRescaleRestore(t, `INSERT INTO joined SELECT id, user_id, hold(user_id, id, amount) FROM o MATCH_RECOGNIZE (
 	  PARTITION BY user_id ORDER BY ts MEASURES A.id AS id, A.amount AS amount ONE ROW PER MATCH
-	  AFTER MATCH SKIP PAST LAST ROW PATTERN (A) DEFINE A AS A.amount >= 0)`, nil, true)
+	  AFTER MATCH SKIP PAST LAST ROW PATTERN (A) DEFINE A AS A.amount >= 0)`, nil, true, 200)
 }
 
 // TestUnalignedRescaleRegularJoinRestore: a regular join of the orders by id (the side of o with a
@@ -72,7 +72,7 @@ func TestUnalignedRescaleMatchRestore(t *testing.T) {
 // once (none lost; the function in the join's condition called once per order by the restored job).
 func TestUnalignedRescaleRegularJoinRestore(t *testing.T) {
 	testUnalignedRescaleRestore(t, `INSERT INTO joined SELECT a.id, a.user_id, b.amount
-	  FROM o a JOIN p b ON a.id = b.id AND hold(a.user_id, a.id, b.amount) >= 0`, ordersWant, true)
+	  FROM o a JOIN p b ON a.id = b.id AND hold(a.user_id, a.id, b.amount) >= 0`, ordersWant, true, 200)
 }
 
 // ordersWant is every order i of n once in joined: its user and amount.
@@ -81,10 +81,11 @@ func ordersWant(n int) map[string]string {
 }
 
 // testUnalignedRescaleRestore runs insert (into joined; hold(user, id, v) in its keyed subtasks' output)
-// at 2 and 3, cuts it with an unaligned checkpoint while user 0's subtask is held, restores it at 3 and 2,
+// at 2 and 3, cuts it with an unaligned checkpoint while user 0's subtask is held (more orders read on
+// meanwhile, holdUser0Then), restores it at 3 and 2,
 // and checks joined against want once 2000 orders were read (nil: waitMatched; once: no order's hold called
 // twice by the restored job).
-func testUnalignedRescaleRestore(t *testing.T, insert string, want func(int) map[string]string, once bool) {
+func testUnalignedRescaleRestore(t *testing.T, insert string, want func(int) map[string]string, once bool, more int) {
 	wait := func(t *testing.T, addr string, n int) {
 		t.Helper()
 		if want == nil {
@@ -93,91 +94,93 @@ func testUnalignedRescaleRestore(t *testing.T, insert string, want func(int) map
 			waitUpsert(t, addr, "joined", want(n))
 		}
 	}
-	for _, tc := range []struct{ from, to int }{{2, 3}, {3, 2}} {
-		t.Run(fmt.Sprintf("%d-%d", tc.from, tc.to), func(t *testing.T) {
-			addr := exchangeBroker(t)
-			calls := newWindowCalls()
-			u, err := expr.NewUDF("hold", calls.call)
-			if err != nil {
-				t.Fatal(err)
+	type rescale struct{ from, to int }
+	// run returns why not when the checkpoint did not start (the setup failed: checkpointHeldOrStalled)
+	run := func(t *testing.T, tc rescale) (stalled string) {
+		addr := exchangeBroker(t)
+		calls := newWindowCalls()
+		u, err := expr.NewUDF("hold", calls.call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produceExchangeOrders(t, addr, "ord", 0, 1000)
+		s, notice := barrierSession(t, addr, tc.from, "1 h", u)
+		execScript(t, s, unalignedOn+"SET 'execution.checkpointing.externalized-checkpoint-retention' = 'RETAIN_ON_CANCELLATION';\n")
+		j := startInsert(t, s, insert)
+		released := false
+		defer func() {
+			if !released {
+				close(calls.release)
 			}
-			produceExchangeOrders(t, addr, "ord", 0, 1000)
-			s, notice := barrierSession(t, addr, tc.from, "1 h", u)
-			execScript(t, s, unalignedOn+"SET 'execution.checkpointing.externalized-checkpoint-retention' = 'RETAIN_ON_CANCELLATION';\n")
-			j := startInsert(t, s, insert)
-			released := false
-			defer func() {
-				if !released {
-					close(calls.release)
-				}
-				j.Cancel()
-				_ = j.Wait(context.Background())
-			}()
-			wait(t, addr, 1000)
-			j.mu.Lock()
-			g := j.graph
-			j.mu.Unlock()
-			if len(g.exchanges) == 0 || !g.exchanges[0].x.CanUnalign() {
-				t.Fatalf("%d exchanges; want the keyed operator's to take unaligned barriers", len(g.exchanges))
-			}
-			inBarrier := func() bool { // the keyed operator's exchange or a sink materializer's after it
-				for _, e := range g.exchanges {
-					if e.x.InBarrier() {
-						return true
-					}
-				}
-				return false
-			}
-			calls.armed.Store(true)
-			produceExchangeOrders(t, addr, "ord", 1000, 100)
-			select {
-			case <-calls.blocked:
-			case <-time.After(20 * time.Second):
-				t.Fatalf("the subtask of user 0 never emitted\n%s", notice)
-			}
-			produceExchangeOrders(t, addr, "ord", 1100, 200)
-			if !waitUntil(20*time.Second, func() bool { return j.Metrics().RowsIn >= 1300 }) {
-				t.Fatalf("the sources read %d of 1300 orders", j.Metrics().RowsIn)
-			}
-			time.Sleep(500 * time.Millisecond) // the sources' watermarks after the last rows reach the queues
-			c0 := exec.UnalignedTotals()
-			path := checkpointHeld(t, g, "the checkpoint did not start", inBarrier, func() { close(calls.release); released = true })
-			c1 := exec.UnalignedTotals()
-			if c1.Watermark-c0.Watermark < 1 || c1.Written-c0.Written < 2 {
-				t.Fatalf("the barrier overtook %d watermarks and the checkpoint wrote %d items; want a watermark and rows in flight", c1.Watermark-c0.Watermark, c1.Written-c0.Written)
-			}
-			wait(t, addr, 1300) // the old job runs on
 			j.Cancel()
 			_ = j.Wait(context.Background())
-			calls.reset()
+		}()
+		wait(t, addr, 1000)
+		j.mu.Lock()
+		g := j.graph
+		j.mu.Unlock()
+		if len(g.exchanges) == 0 || !g.exchanges[0].x.CanUnalign() {
+			t.Fatalf("%d exchanges; want the keyed operator's to take unaligned barriers", len(g.exchanges))
+		}
+		inBarrier := func() bool { // the keyed operator's exchange or a sink materializer's after it
+			for _, e := range g.exchanges {
+				if e.x.InBarrier() {
+					return true
+				}
+			}
+			return false
+		}
+		calls.holdUser0Then(t, j, addr, notice, "emitted", more)
+		path, c1, stalled := calls.cutHeldOrStalled(t, g, inBarrier, &released)
+		if stalled != "" {
+			return stalled
+		}
+		wait(t, addr, 1100+more) // the old job runs on
+		j.Cancel()
+		_ = j.Wait(context.Background())
+		calls.reset()
 
-			// restored at another parallelism
-			s2, notice2 := barrierSession(t, addr, tc.to, "1 h", u)
-			execScript(t, s2, fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
-			j2 := startInsert(t, s2, insert)
-			defer func() {
-				j2.Cancel()
-				_ = j2.Wait(context.Background())
-			}()
-			produceExchangeOrders(t, addr, "ord", 1300, 700)
-			wait(t, addr, 2000)
-			if c2 := exec.UnalignedTotals(); c2.Replayed-c1.Replayed < 1 {
-				t.Fatalf("no item of channel state was replayed\n%s", notice2)
+		// restored at another parallelism
+		s2, notice2 := barrierSession(t, addr, tc.to, "1 h", u)
+		execScript(t, s2, fmt.Sprintf("SET 'execution.savepoint.path' = '%s';\n", path))
+		j2 := startInsert(t, s2, insert)
+		defer func() {
+			j2.Cancel()
+			_ = j2.Wait(context.Background())
+		}()
+		produceExchangeOrders(t, addr, "ord", 1100+more, 900-more)
+		wait(t, addr, 2000)
+		if c2 := exec.UnalignedTotals(); c2.Replayed-c1.Replayed < 1 {
+			t.Fatalf("no item of channel state was replayed\n%s", notice2)
+		}
+		j2.mu.Lock()
+		g2 := j2.graph
+		j2.mu.Unlock()
+		for _, e := range g2.exchanges {
+			if rows, at := e.x.RestoredInFlight(); at != tc.from {
+				t.Fatalf("restored %d rows in flight taken at %d; want taken at %d", rows, at, tc.from)
 			}
-			j2.mu.Lock()
-			g2 := j2.graph
-			j2.mu.Unlock()
-			for _, e := range g2.exchanges {
-				if rows, at := e.x.RestoredInFlight(); at != tc.from {
-					t.Fatalf("restored %d rows in flight taken at %d; want taken at %d", rows, at, tc.from)
+		}
+		if once {
+			for id, n := range calls.firings() {
+				if n > 1 {
+					t.Fatalf("order %d matched %d times by the restored job", id, n)
 				}
 			}
-			if once {
-				for id, n := range calls.firings() {
-					if n > 1 {
-						t.Fatalf("order %d matched %d times by the restored job", id, n)
-					}
+		}
+		return ""
+	}
+	for _, tc := range []rescale{{2, 3}, {3, 2}} {
+		t.Run(fmt.Sprintf("%d-%d", tc.from, tc.to), func(t *testing.T) {
+			for attempt := 1; ; attempt++ {
+				stalled := run(t, tc)
+				if stalled == "" {
+					return
 				}
+				if attempt == 8 { // two inputs per order stall more often than one (TestUnalignedRescaleOpsRestore: 5)
+					t.Fatalf("%s, in %d attempts", stalled, attempt)
+				}
+				t.Logf("attempt %d: %s; again", attempt, stalled)
 			}
 		})
 	}

@@ -146,18 +146,8 @@ CREATE TABLE wins (first_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (first
 			}
 			x := g.exchanges[0].x
 			// window 8 fires (watermark 9990): user 0's subtask is held in it
-			calls.armed.Store(true)
-			produceExchangeOrders(t, addr, "ord", 1000, 100)
-			select {
-			case <-calls.blocked:
-			case <-time.After(20 * time.Second):
-				t.Fatalf("the subtask of user 0 never fired window 8\n%s", notice)
-			}
-			// windows 9 and 10 fire in the other subtask (watermark 11990); the held one queues them
-			produceExchangeOrders(t, addr, "ord", 1100, 200)
-			if !waitUntil(20*time.Second, func() bool { return j.Metrics().RowsIn >= 1300 }) {
-				t.Fatalf("the sources read %d of 1300 orders", j.Metrics().RowsIn)
-			}
+			// then windows 9 and 10 fire in the other subtask (watermark 11990); the held one queues them
+			calls.holdUser0(t, j, addr, notice, "fired window 8")
 			var fast []int64
 			if !waitUntil(20*time.Second, func() bool {
 				fast = calls.heldUsers(10)
@@ -248,4 +238,59 @@ CREATE TABLE wins (first_id BIGINT, cnt BIGINT, total BIGINT, PRIMARY KEY (first
 func firstOf(w, u int) int {
 	i := 100 * w
 	return i + ((u-i%37)%37+37)%37
+}
+
+// holdUser0 holds the subtask of user 0 in its next call of hold (calls) while orders 1000 to 1099 come,
+// failing with "the subtask of user 0 never <what>" when it is not called, and lets the sources read
+// orders 1100 to 1299 on: the held subtask's queue takes their rows and watermarks.
+func (c *windowCalls) holdUser0(t *testing.T, j *Job, addr string, notice fmt.Stringer, what string) {
+	c.holdUser0Then(t, j, addr, notice, what, 200)
+}
+
+// holdUser0Then is holdUser0 with more orders read on (from 1100) while the subtask is held. A job whose
+// held subtask takes each order on two inputs (a self-join of the topic) gets fewer: its queue (16 items)
+// must not fill, or a source subtask waits in its send holding the checkpoint gate, and the checkpoint
+// cannot start while the subtask is held.
+func (c *windowCalls) holdUser0Then(t *testing.T, j *Job, addr string, notice fmt.Stringer, what string, more int) {
+	t.Helper()
+	c.armed.Store(true)
+	produceExchangeOrders(t, addr, "ord", 1000, 100)
+	select {
+	case <-c.blocked:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the subtask of user 0 never %s\n%s", what, notice)
+	}
+	produceExchangeOrders(t, addr, "ord", 1100, more)
+	if !waitUntil(20*time.Second, func() bool { return j.Metrics().RowsIn >= int64(1100+more) }) {
+		t.Fatalf("the sources read %d of %d orders", j.Metrics().RowsIn, 1100+more)
+	}
+}
+
+// cutHeld takes an unaligned checkpoint of g while holdUser0's subtask is held (started: its barrier
+// reached an exchange), releases the subtask (*released) and checks that the barrier overtook a watermark
+// and rows in flight: the checkpoint's path and the unaligned totals after it.
+func (c *windowCalls) cutHeld(t *testing.T, g *graph, started func() bool, released *bool) (string, exec.UnalignedCounts) {
+	t.Helper()
+	path, c1, stalled := c.cutHeldOrStalled(t, g, started, released)
+	if stalled != "" {
+		t.Fatal(stalled)
+	}
+	return path, c1
+}
+
+// cutHeldOrStalled is cutHeld returning why not when the checkpoint did not start (checkpointHeldOrStalled:
+// a source subtask waits in its send to the held subtask's full queue, holding the checkpoint gate).
+func (c *windowCalls) cutHeldOrStalled(t *testing.T, g *graph, started func() bool, released *bool) (string, exec.UnalignedCounts, string) {
+	t.Helper()
+	time.Sleep(500 * time.Millisecond) // the sources' watermarks after the last rows reach the queues
+	c0 := exec.UnalignedTotals()
+	path, stalled := checkpointHeldOrStalled(t, g, started, func() { close(c.release); *released = true })
+	if stalled != "" {
+		return "", exec.UnalignedCounts{}, stalled
+	}
+	c1 := exec.UnalignedTotals()
+	if c1.Watermark-c0.Watermark < 1 || c1.Written-c0.Written < 2 {
+		t.Fatalf("the barrier overtook %d watermarks and the checkpoint wrote %d items; want a watermark and rows in flight", c1.Watermark-c0.Watermark, c1.Written-c0.Written)
+	}
+	return path, c1, ""
 }
