@@ -45,7 +45,10 @@ func TestColumnsSteadyStateAllocs(t *testing.T) {
 	}
 	const short, long = 20 * maxBatch, 220 * maxBatch
 	a, b := allocs(short), allocs(long)
-	if perBatch := (b - a) / ((long - short) / maxBatch); perBatch > 0 && !raceEnabled {
+	// AllocsPerRun counts the whole process's allocations: a stray one elsewhere (the runtime, another
+	// test's goroutine winding down) showed as 2 more over the 200 batches in a loaded CI run. An
+	// allocation per batch shows as 200 or more, so half an allocation per batch is the bound.
+	if perBatch := (b - a) / ((long - short) / maxBatch); perBatch >= 0.5 && !raceEnabled {
 		t.Fatalf("%.0f allocations for %d events, %.0f for %d: %.2f per batch in steady state, want 0",
 			a, short, b, long, perBatch)
 	}
