@@ -55,22 +55,7 @@ END;`,
 		topic:  "wins",
 		key:    []string{"user_id", "ws", "we"},
 		val:    []string{"cnt", "total", "first_id", "last_id"},
-		want: func(total int) map[string]expect {
-			aggs := map[winKey]*winAgg{}
-			for i := 0; i < total; i++ {
-				k := winKey{i % users, int64(i/1000) * 1000, int64(i/1000+1) * 1000}
-				if aggs[k] == nil {
-					aggs[k] = &winAgg{}
-				}
-				aggs[k].add(i)
-			}
-			wm := passed(total, tsOf)
-			want := make(map[string]expect, len(aggs))
-			for k, a := range aggs {
-				want[row(k.user, k.ws, k.we)] = expect{row(a.cnt, a.total, a.first, a.last), k.we <= wm}
-			}
-			return want
-		},
+		want:   ordersWindowsWant(users, tsOf, tumbleOf1s),
 	}
 	totals := scenario{
 		topic:  "totals",

@@ -55,24 +55,7 @@ func TestUnalignedKillRescaleHopCumulate(t *testing.T) {
 			topic: topic,
 			key:   []string{"user_id", "ws", "we"},
 			val:   []string{"cnt", "total", "first_id", "last_id"},
-			want: func(total int) map[string]expect {
-				aggs := map[winKey]*winAgg{}
-				for i := 0; i < total; i++ {
-					for _, w := range windows(tsOf(i)) {
-						k := winKey{i % users, w[0], w[1]}
-						if aggs[k] == nil {
-							aggs[k] = &winAgg{}
-						}
-						aggs[k].add(i)
-					}
-				}
-				wm := passed(total, tsOf)
-				want := make(map[string]expect, len(aggs))
-				for k, a := range aggs {
-					want[row(k.user, k.ws, k.we)] = expect{row(a.cnt, a.total, a.first, a.last), k.we <= wm}
-				}
-				return want
-			},
+			want:  ordersWindowsWant(users, tsOf, windows),
 		}
 	}
 	hop := wins("hops", func(ts int64) [][2]int64 {

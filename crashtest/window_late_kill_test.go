@@ -54,6 +54,33 @@ func (a *winAgg) add(i int) {
 	a.total += i % 7
 }
 
+// ordersWindowsWant is the want of a scenario whose sink holds per user and window COUNT, SUM, MIN(id) and
+// MAX(id) of the orders (order i of user i % users at event time tsOf(i), in windows(ts)): every window, to
+// be written once its end is passed (passed).
+func ordersWindowsWant(users int, tsOf func(int) int64, windows func(ts int64) [][2]int64) func(total int) map[string]expect {
+	return func(total int) map[string]expect {
+		aggs := map[winKey]*winAgg{}
+		for i := 0; i < total; i++ {
+			for _, w := range windows(tsOf(i)) {
+				k := winKey{i % users, w[0], w[1]}
+				if aggs[k] == nil {
+					aggs[k] = &winAgg{}
+				}
+				aggs[k].add(i)
+			}
+		}
+		wm := passed(total, tsOf)
+		want := make(map[string]expect, len(aggs))
+		for k, a := range aggs {
+			want[row(k.user, k.ws, k.we)] = expect{row(a.cnt, a.total, a.first, a.last), k.we <= wm}
+		}
+		return want
+	}
+}
+
+// tumbleOf1s is the window of event time ts in TUMBLE windows of 1 s.
+func tumbleOf1s(ts int64) [][2]int64 { return [][2]int64{{ts / 1000 * 1000, ts/1000*1000 + 1000}} }
+
 // lateWindowAgg runs the window aggregate of windowAgg (COUNT, SUM, MIN(id), MAX(id) per user and window)
 // over the orders with event time lateTS(i, base), base's SQL being baseSQL; aggs computes the expected
 // windows from the orders that are not late, given each order's event time.
