@@ -135,16 +135,20 @@ func (t *rankTracker) End() error            { return nil }
 
 // newRankPart builds the Top-N of one partition, its output dropped until it is made live.
 func (m *member) newRankPart() *rankPart {
-	r := m.plan.rank
-	// The input is insert-only (cutScaleOutRank), so rows past the limit are not kept; the state TTL is
-	// refused at submit (a partition it dropped would stay in the changelog).
+	// the sink, or a GROUP BY over the Top-N (scaleout_stage_rank.go)
+	op, t := newTopRank(m.plan.rank, m.inTypes, m.firstOutput())
+	return &rankPart{op: op, track: t}
+}
+
+// newTopRank builds an insert-only Top-N r over rows of types ts (the first stage's of a scan, or a later
+// stage's over an insert-only input: scaleout_stage_rank_append.go): rows past the limit are not kept, and
+// its output goes through the returned tracker (its changelog entries) to out once the tracker is live. The
+// state TTL is refused at submit (a partition key it dropped would stay in the changelog).
+func newTopRank(r *planner.Rank, ts []types.Type, out changelog.Output) (changelog.Output, *rankTracker) {
 	cfg := exec.RankConfig{Func: r.Func, Partition: r.Partition, Order: r.Order, Limit: r.Limit, RowNumber: true,
-		Types: m.inTypes, InsertOnly: true, KeepFirst: r.ProctimeFirst()}
-	t := &rankTracker{dst: m.postOutput(), types: m.inTypes, part: r.Partition, cols: len(m.inTypes)}
-	if len(m.stages) > 0 {
-		t.dst = m.stage2Out() // a GROUP BY over the Top-N (scaleout_stage_rank.go)
-	}
-	return &rankPart{op: exec.NewRank(cfg, t), track: t}
+		Types: ts, InsertOnly: true, KeepFirst: r.ProctimeFirst()}
+	t := &rankTracker{dst: out, types: ts, part: r.Partition, cols: len(ts)}
+	return exec.NewRank(cfg, t), t
 }
 
 // restoreRank loads the Top-N of the given repartition partitions by replaying their changelog rows.

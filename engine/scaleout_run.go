@@ -235,10 +235,7 @@ func (m *member) prepare(ctx context.Context) error {
 		end = m.postOutput()
 	}
 	if m.plan.join != nil {
-		m.joinOut = m.postOutput()
-		if len(m.stages) > 0 {
-			m.joinOut = m.stage2Out() // a GROUP BY over the join (scaleout_stage.go)
-		}
+		m.joinOut = m.firstOutput() // the sink, or a GROUP BY or Top-N over the join (scaleout_stage.go)
 	}
 	if m.plan.win != nil {
 		end = m.windowStage1()

@@ -214,8 +214,8 @@ func newKeyedStages(p *scaleOutPlan, name string) []*keyedStage {
 // stage2Out is where the first operator's output goes in a plan with later stages: into the second.
 func (m *member) stage2Out() changelog.Output { return m.stageIn(m.stages[0]) }
 
-// firstOutput is where the first keyed operator's output goes: into the second stage, or (no later stage)
-// through the Calcs behind it to the sink.
+// firstOutput is where the output of the first keyed operator (a regular, interval or temporal join, or a
+// Top-N of a scan) goes: into the second stage, or (no later stage) through the Calcs behind it to the sink.
 func (m *member) firstOutput() changelog.Output {
 	if len(m.stages) > 0 {
 		return m.stage2Out()
@@ -266,12 +266,17 @@ func (s *keyedStage) newPart(m *member) func(int32) (*aggPart, error) {
 	return func(part int32) (*aggPart, error) {
 		cfg := exec.GroupAggConfig{Keys: s.agg.Keys, Aggs: s.agg.Aggs, EmitUpdateBefore: true, InsertOnly: s.insertOnly,
 			TTL: m.s.ttl, KeyTypes: s.keyTypes, InTypes: s.inTypes}
-		out := m.postOutput()
-		if s.next != nil {
-			out = m.stageIn(s.next)
-		}
-		return m.newGroupAggPart(part, cfg, out)
+		return m.newGroupAggPart(part, cfg, s.output(m))
 	}
+}
+
+// output is where the stage's operator's output goes: into the next stage or, from the last, through the
+// Calcs behind it to the sink.
+func (s *keyedStage) output(m *member) changelog.Output {
+	if s.next != nil {
+		return m.stageIn(s.next)
+	}
+	return m.postOutput()
 }
 
 // need notes the stage's partitions that get records in fetches and returns those whose state is not

@@ -157,10 +157,7 @@ func cutScaleOutAggOverRank(p *scaleOutPlan, agg *planner.Aggregate, r *planner.
 // newRankPart builds the stage's Top-N of one partition, its output dropped until it is made live.
 func (s *keyedStage) newRankPart(m *member) *stageRankPart {
 	r := s.rank
-	out := m.postOutput()
-	if s.next != nil {
-		out = m.stageIn(s.next) // a GROUP BY over the Top-N
-	}
+	out := s.output(m) // the sink, or a GROUP BY over the Top-N
 	if r.Input.Mode().IsInsertOnly() {
 		return s.newTopRankPart(out)
 	}

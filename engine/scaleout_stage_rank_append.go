@@ -2,7 +2,6 @@ package engine
 
 import (
 	"github.com/sluicesql/sluice/changelog"
-	"github.com/sluicesql/sluice/exec"
 )
 
 // A later stage's Top-N over an insert-only input (docs/ARCHITECTURE.md "Scale-out over Kafka"): an INNER
@@ -23,12 +22,8 @@ import (
 // newTopRankPart builds the stage's insert-only Top-N of one partition, its output (to out) and changelog
 // entries dropped until its tracker is made live.
 func (s *keyedStage) newTopRankPart(out changelog.Output) *stageRankPart {
-	r := s.rank
-	// The state TTL is refused at submit (a partition key it dropped would stay in the changelog).
-	cfg := exec.RankConfig{Func: r.Func, Partition: r.Partition, Order: r.Order, Limit: r.Limit, RowNumber: true,
-		Types: s.inTypes, InsertOnly: true, KeepFirst: r.ProctimeFirst()}
-	t := &rankTracker{dst: out, types: s.inTypes, part: r.Partition, cols: len(s.inTypes)}
-	return &stageRankPart{op: exec.NewRank(cfg, t), track: t}
+	op, t := newTopRank(s.rank, s.inTypes, out)
+	return &stageRankPart{op: op, track: t}
 }
 
 // saltTopRankState gives plan p another fingerprint when one of its later stages is a Top-N over an
