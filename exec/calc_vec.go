@@ -105,7 +105,7 @@ func (c *vcompiler) compile(x expr.Expr) vexpr {
 	if v, ok := expr.LiteralOf(x); ok {
 		col := vec.ColFor(x.Type())
 		if col.Kind == vec.Values {
-			return compileValuesLit(v)
+			return &vvalsLit{v: v} // calc_vec_nested.go
 		}
 		if col.Kind == vec.Struct || !col.Append(0, v) {
 			return nil

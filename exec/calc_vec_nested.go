@@ -38,11 +38,6 @@ func (c *vcompiler) compileNestedCast(x, in expr.Expr) vexpr {
 	return c.compilePerRow(x)
 }
 
-// compileValuesLit compiles a constant held as row values.
-func compileValuesLit(v types.Value) vexpr {
-	return &vvalsLit{v: v}
-}
-
 // vvalsLit is a constant ARRAY, MAP or MULTISET (NULL included) as a Values column.
 type vvalsLit struct {
 	v   types.Value
