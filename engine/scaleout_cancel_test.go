@@ -144,23 +144,9 @@ func TestScaleOutMemberInterrupted(t *testing.T) {
 // (with the source offsets of its rows) or not (its rows are read again): a member started afterwards gets
 // the totals exact either way.
 func TestScaleOutMemberCancelDuringCommit(t *testing.T) {
-	addr, stall, held, release := silentMemberBroker(t, true)
-	const users, first, more = 50, 300, 500
-	produceOrders(t, addr, 0, first, users)
-	script := scaleOutTestScript(addr, scaleOutTotalsDDL,
-		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)
-	job, out := startTestMember(t, script)
+	const users, first, more = heldCommitUsers, heldCommitFirst, heldCommitMore
+	addr, script, job, out, release := memberWithHeldCommit(t)
 	var got map[int64]testTotal
-	if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
-		t.Fatalf("got %v\n%s", got, out)
-	}
-	stall()
-	produceOrders(t, addr, first, more, users)
-	for waited := time.Now(); held.Load() == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Since(waited) > 30*time.Second {
-			t.Fatalf("no commit of the member reached the broker (job %s)\n%s", job.Status(), out)
-		}
-	}
 	start := time.Now()
 	go job.Cancel()
 	select {
@@ -193,23 +179,9 @@ func TestScaleOutMemberCancelDuringCommit(t *testing.T) {
 // says the transaction timed out and which option to raise; nothing of the transaction was committed, and a
 // member started afterwards gets the totals exact (its rows are read again, once).
 func TestScaleOutMemberTransactionTimedOut(t *testing.T) {
-	addr, stall, held, release := silentMemberBroker(t, true)
-	const users, first, more = 50, 300, 500
-	produceOrders(t, addr, 0, first, users)
-	script := scaleOutTestScript(addr, `SET 'restart-strategy' = 'none'`, scaleOutTotalsDDL,
-		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)
-	job, out := startTestMember(t, script)
+	const users, first, more = heldCommitUsers, heldCommitFirst, heldCommitMore
+	addr, script, job, out, release := memberWithHeldCommit(t, `SET 'restart-strategy' = 'none'`)
 	var got map[int64]testTotal
-	if !waitUntil(30*time.Second, func() bool { got = readTotals(t, addr); return fmt.Sprint(got) == fmt.Sprint(wantTotals(first, users)) }) {
-		t.Fatalf("got %v\n%s", got, out)
-	}
-	stall()
-	produceOrders(t, addr, first, more, users)
-	for waited := time.Now(); held.Load() == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Since(waited) > 30*time.Second {
-			t.Fatalf("no commit of the member reached the broker (job %s)\n%s", job.Status(), out)
-		}
-	}
 	// The held commit's transaction stays open until the broker's timeout aborts it.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -246,4 +218,34 @@ func TestScaleOutMemberTransactionTimedOut(t *testing.T) {
 	}) {
 		t.Fatalf("after the restart: got %v\n%s\n%s", got, out2, scaleOutDiagnosis(addr, "totals-job"))
 	}
+}
+
+// The orders of memberWithHeldCommit: heldCommitFirst committed, heldCommitMore in the held commit.
+const heldCommitUsers, heldCommitFirst, heldCommitMore = 50, 300, 500
+
+// memberWithHeldCommit starts a scale-out member (GROUP BY into totals; stmts before the DDL) that commits
+// the first orders, then makes the broker hold members' commits (EndTxn) while more orders come, and waits
+// until the member's commit is held. release lets the broker answer again; script starts another member.
+func memberWithHeldCommit(t *testing.T, stmts ...string) (addr, script string, job *Job, out *syncBuffer, release func()) {
+	t.Helper()
+	addr, stall, held, release := silentMemberBroker(t, true)
+	produceOrders(t, addr, 0, heldCommitFirst, heldCommitUsers)
+	script = scaleOutTestScript(addr, append(stmts, scaleOutTotalsDDL,
+		`INSERT INTO totals SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id`)...)
+	job, out = startTestMember(t, script)
+	var got map[int64]testTotal
+	if !waitUntil(30*time.Second, func() bool {
+		got = readTotals(t, addr)
+		return fmt.Sprint(got) == fmt.Sprint(wantTotals(heldCommitFirst, heldCommitUsers))
+	}) {
+		t.Fatalf("got %v\n%s", got, out)
+	}
+	stall()
+	produceOrders(t, addr, heldCommitFirst, heldCommitMore, heldCommitUsers)
+	for waited := time.Now(); held.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(waited) > 30*time.Second {
+			t.Fatalf("no commit of the member reached the broker (job %s)\n%s", job.Status(), out)
+		}
+	}
+	return addr, script, job, out, release
 }

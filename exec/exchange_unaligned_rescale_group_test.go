@@ -31,14 +31,7 @@ func TestUnalignedRescaleGroupBy(t *testing.T) {
 				if rows, at := res.x.RestoredInFlight(); rows == 0 || at != tc.from {
 					t.Fatalf("restored %d rows in flight taken at %d; want some, at %d", rows, at, tc.from)
 				}
-				inFlight := make([]int, tc.to) // per subtask the rows of its channel state
-				for k, s := range res.x.subs {
-					for _, it := range s.restored {
-						if it.kind == xRows {
-							inFlight[k] += len(it.b.batch.Rows)
-						}
-					}
-				}
+				inFlight := restoredRows(res.x)
 				res.run()
 				after(t, res)
 				got = append(got, res.rows()...)
@@ -157,4 +150,17 @@ func TestUnalignedRescaleSendersRowsOnly(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("restored with 2 senders:\n got %v\nwant %v", got, want)
 	}
+}
+
+// restoredRows is, per subtask of x, the rows of the channel state it restored.
+func restoredRows(x *Exchange) []int {
+	n := make([]int, len(x.subs))
+	for k, s := range x.subs {
+		for _, it := range s.restored {
+			if it.kind == xRows {
+				n[k] += len(it.b.batch.Rows)
+			}
+		}
+	}
+	return n
 }

@@ -93,14 +93,7 @@ func TestUnalignedRescaleRegularJoin(t *testing.T) {
 				if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
 					t.Fatal(err)
 				}
-				inFlight := make([]int, tc.to)
-				for k, s := range res.x.subs {
-					for _, it := range s.restored {
-						if it.kind == xRows {
-							inFlight[k] += len(it.b.batch.Rows)
-						}
-					}
-				}
+				inFlight := restoredRows(res.x)
 				res.run()
 				after(t, res)
 				got = append(got, res.rows()...)
