@@ -254,6 +254,14 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 	var async []asyncPart
 	pctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
+	// unaligned: periodic durable checkpoints only (savepoints are aligned, as in Flink; a commit cycle
+	// writes no channel state)
+	unaligned := g.barrierCheckpoints() && (c.cfg.unaligned || unalignedAll) && durable && !savepoint && !drain && !stop
+	if unaligned {
+		// exec.Exchange.StartOverdraft: a source subtask waiting for room in a keyed subtask's full queue
+		// spills its rows and lets go of the gate (barrierCut ends the overdraft)
+		g.startOverdraft()
+	}
 	// The gate (exchange.go): no source subtask routes into an exchange while the cut is taken, and none of
 	// their rows is in flight.
 	g.gate.Lock()
@@ -281,9 +289,6 @@ func (c *checkpointer) cut(ctx context.Context, durable, savepoint, drain, stop 
 			// closed until the graph is stopping
 			reopen = func() {}
 		}
-		// unaligned: periodic durable checkpoints only (savepoints are aligned, as in Flink; a commit cycle
-		// writes no channel state)
-		unaligned := (c.cfg.unaligned || unalignedAll) && durable && !savepoint && !drain && !stop
 		pos, gs, gatePre, release, err = g.barrierCut(pctx, id, reopen, drain, unaligned)
 		defer func() {
 			if !kept {

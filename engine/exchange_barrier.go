@@ -230,6 +230,11 @@ func (g *graph) cutGateState() (gateState, error) {
 // With unaligned the barriers overtake what is queued in the exchanges that can record it (exec:
 // exchange_unaligned.go); the others keep aligned barriers.
 func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain, unaligned bool) (pos map[*participant][]byte, gs gateState, pre map[*participant][]byte, release func(), err error) {
+	if unaligned {
+		// the spills of the overdraft the checkpoint started are in the channel state once the barriers are
+		// queued; a cut that gives up before sends them into the queues with the gate still closed
+		defer g.endOverdraft()
+	}
 	release = sync.OnceFunc(func() {
 		for _, r := range g.barrierExchanges() {
 			r.x.ReleaseBarrier()
@@ -301,6 +306,22 @@ func (g *graph) barrierCut(ctx context.Context, id int64, openGate func(), drain
 	}
 	barrierCutsTaken.Add(1)
 	return pos, gs, pre, release, nil
+}
+
+// startOverdraft starts the overdraft of the exchanges whose unaligned barriers overtake their queues
+// (exec.Exchange.StartOverdraft), before an unaligned checkpoint closes the gate.
+func (g *graph) startOverdraft() {
+	for _, r := range g.barrierExchanges() {
+		r.x.StartOverdraft()
+	}
+}
+
+// endOverdraft ends it (exec.Exchange.EndOverdraft: nothing is left in the spills once the barriers were
+// queued).
+func (g *graph) endOverdraft() {
+	for _, r := range g.barrierExchanges() {
+		r.x.EndOverdraft()
+	}
 }
 
 // unalignedAll makes every periodic durable checkpoint unaligned, as the option does (a test hook: the

@@ -268,29 +268,18 @@ func (c *windowCalls) holdUser0Then(t *testing.T, j *Job, addr string, notice fm
 
 // cutHeld takes an unaligned checkpoint of g while holdUser0's subtask is held (started: its barrier
 // reached an exchange), releases the subtask (*released) and checks that the barrier overtook a watermark
-// and rows in flight: the checkpoint's path and the unaligned totals after it.
+// and rows in flight: the checkpoint's path and the unaligned totals after it. A source subtask waiting in
+// its send to the held subtask's full queue does not keep the checkpoint from starting (the overdraft:
+// exec/exchange_overdraft.go).
 func (c *windowCalls) cutHeld(t *testing.T, g *graph, started func() bool, released *bool) (string, exec.UnalignedCounts) {
-	t.Helper()
-	path, c1, stalled := c.cutHeldOrStalled(t, g, started, released)
-	if stalled != "" {
-		t.Fatal(stalled)
-	}
-	return path, c1
-}
-
-// cutHeldOrStalled is cutHeld returning why not when the checkpoint did not start (checkpointHeldOrStalled:
-// a source subtask waits in its send to the held subtask's full queue, holding the checkpoint gate).
-func (c *windowCalls) cutHeldOrStalled(t *testing.T, g *graph, started func() bool, released *bool) (string, exec.UnalignedCounts, string) {
 	t.Helper()
 	time.Sleep(500 * time.Millisecond) // the sources' watermarks after the last rows reach the queues
 	c0 := exec.UnalignedTotals()
-	path, stalled := checkpointHeldOrStalled(t, g, started, func() { close(c.release); *released = true })
-	if stalled != "" {
-		return "", exec.UnalignedCounts{}, stalled
-	}
+	path := checkpointHeld(t, g, "the checkpoint did not start", started, func() { close(c.release); *released = true })
 	c1 := exec.UnalignedTotals()
 	if c1.Watermark-c0.Watermark < 1 || c1.Written-c0.Written < 2 {
 		t.Fatalf("the barrier overtook %d watermarks and the checkpoint wrote %d items; want a watermark and rows in flight", c1.Watermark-c0.Watermark, c1.Written-c0.Written)
 	}
-	return path, c1, ""
+	t.Logf("%d items spilled by the overdraft", c1.Spilled-c0.Spilled)
+	return path, c1
 }

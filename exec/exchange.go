@@ -45,7 +45,8 @@ type Exchange struct {
 	dead      bool // Run returned (under mu)
 	stop      chan struct{}
 	free      chan *xBatch
-	xBarriers // checkpoint barriers (exchange_barrier.go)
+	xBarriers            // checkpoint barriers (exchange_barrier.go)
+	od        xOverdraft // exchange_overdraft.go
 	// the number of subtasks of restored channel state taken at another parallelism (exchange_unaligned_rescale.go)
 	rescaledFrom int
 }
@@ -125,6 +126,7 @@ type xSub struct {
 	// watermarks (exchange_unaligned_rescale_floor.go; floors under Exchange.mu, read by its subtask)
 	floors    *xFloors
 	floorBase int64
+	xSpill    // what a send put behind the full queue during an overdraft (exchange_overdraft.go)
 }
 
 // NewExchange builds n keyed subtasks. mk builds subtask k's operator in front of outs[k] and returns its
@@ -136,6 +138,7 @@ func NewExchange(maxParallelism, n int, sides []ExchangeSide, mk func(k int, out
 	}
 	x := &Exchange{maxPar: maxParallelism, sides: sides, release: release, stop: make(chan struct{}), free: make(chan *xBatch, 2*n*xQueue)}
 	x.cond.L = &x.mu
+	x.od.wake = make(chan struct{})
 	for k := range n {
 		ins, op, err := mk(k, outs[k])
 		if err != nil {
@@ -355,24 +358,20 @@ func (x *Exchange) handle(s *xSub, it xItem) (err error) {
 func (x *Exchange) send(k int, it xItem) error {
 	x.pending.Add(1)
 	s := x.subs[k]
-	select {
-	case s.q <- it:
-		return nil
-	default:
+	if !s.spilling.Load() {
+		select {
+		case s.q <- it:
+			return nil
+		default:
+		}
 	}
-	// the queue is full: a subtask holding items past its budget takes one for a sender before its barrier
-	// (exchange_unaligned_keyed_hold.go)
+	// the queue is full (or its spill holds items): a subtask holding items past its budget takes one for a
+	// sender before its barrier (exchange_unaligned_keyed_hold.go)
 	w := s.waiting(it)
 	if w != nil {
 		s.holdBlocked(w)
 	}
-	var err error
-	select {
-	case s.q <- it:
-	case <-x.stop:
-		x.pending.Add(-1)
-		err = context.Canceled
-	}
+	err := x.sendWait(s, it) // exchange_overdraft.go
 	if w != nil {
 		w.Add(-1)
 	}

@@ -221,8 +221,14 @@ func (x *Exchange) QueueBarrier() error {
 	if !x.fromSources() {
 		return nil
 	}
+	x.mu.Lock()
+	x.endOverdraft() // exchange_overdraft.go: the barrier itself is not spilled
+	x.mu.Unlock()
 	if b.unaligned && !b.perChannel {
-		return x.queueUnaligned(b) // exchange_unaligned.go
+		return x.queueUnaligned(b) // exchange_unaligned.go: it overtakes the spills too
+	}
+	for _, s := range x.subs {
+		x.unspill(s) // behind the queue, before the barrier
 	}
 	for k, s := range x.subs {
 		it := xItem{kind: xBarrier, from: -1, wm: b.id}

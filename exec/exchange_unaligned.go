@@ -56,14 +56,17 @@ type UnalignedCounts struct {
 	// items taken out of such a subtask's queue (or a sender's unsent batches) ahead of their turn by a barrier
 	// posted ahead of it (exchange_unaligned_keyed_overtake.go)
 	Queued int64
+	// items a send put in a subtask's spill during an unaligned checkpoint's overdraft instead of waiting
+	// for room in its full queue (exchange_overdraft.go)
+	Spilled int64
 }
 
-var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks, unalignedPerChannel, unalignedCuts, unalignedQueued atomic.Int64
+var unalignedOvertaken, unalignedWritten, unalignedReplayed, unalignedWatermarks, unalignedPerChannel, unalignedCuts, unalignedQueued, unalignedSpilled atomic.Int64
 
 // UnalignedTotals returns the totals so far.
 func UnalignedTotals() UnalignedCounts {
 	return UnalignedCounts{Overtaken: unalignedOvertaken.Load(), Written: unalignedWritten.Load(), Replayed: unalignedReplayed.Load(), Watermark: unalignedWatermarks.Load(), PerChannel: unalignedPerChannel.Load(),
-		Cuts: unalignedCuts.Load(), Queued: unalignedQueued.Load()}
+		Cuts: unalignedCuts.Load(), Queued: unalignedQueued.Load(), Spilled: unalignedSpilled.Load()}
 }
 
 // CanUnalign reports whether the exchange's barriers can be unaligned: the subtasks' state is written by
@@ -93,8 +96,10 @@ func (x *Exchange) queueUnaligned(b *xBarrierRun) error {
 			}
 		}
 		// still pending: the subtask processes them after the barrier; appended to what an earlier barrier
-		// that was given up overtook (not processed yet either)
+		// that was given up overtook (not processed yet either); then what the overdraft spilled behind the
+		// queue (exchange_overdraft.go)
 		s.overtaken = append(s.overtaken, drained...)
+		s.overtaken = append(s.overtaken, s.takeSpill()...)
 		// (when a tick came in meanwhile and the queue is full again, the barrier goes behind it)
 		if err := x.queueItem(k, s, it); err != nil {
 			return err
