@@ -476,4 +476,3 @@ func waitUpsertTopic(t *testing.T, addr, sink string, want map[string]string) {
 	slices.Sort(diff)
 	t.Fatalf("%s: %d rows, want %d; %d differ:\n%s", topic, len(got), len(want), len(diff), strings.Join(diff[:min(len(diff), 20)], "\n"))
 }
-
