@@ -129,6 +129,54 @@ func overdraftUsers(r *overdraftRun) []int64 {
 	return us
 }
 
+// overdraftRef runs the uninterrupted job over amounts 1 to last-1 for a user of each of 2 subtasks: the
+// users and the output.
+func overdraftRef(t *testing.T, last int64) ([]int64, []string) {
+	t.Helper()
+	ref := newOverdraftRun(t, 2, -1).run()
+	users := overdraftUsers(ref)
+	if err := <-ref.sendAsync(users, 1, last); err != nil {
+		t.Fatal(err)
+	}
+	ref.end(t)
+	return users, ref.rows()
+}
+
+// end ends the input and waits for the subtasks.
+func (r *overdraftRun) end(t *testing.T) {
+	t.Helper()
+	if err := r.snd.End(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-r.done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// spilling runs the job with subtask 0 slow, sends amounts 1 to overdraftSends-1 until the sender waits for
+// room in its full queue, and starts the overdraft: the sender must finish (its items spilled).
+func spilling(t *testing.T, users []int64) *overdraftRun {
+	t.Helper()
+	r := newOverdraftRun(t, 2, 0).run()
+	t.Cleanup(r.cancel)
+	if err := r.send(users, 1); err != nil {
+		t.Fatal(err)
+	}
+	<-r.gate.blocked
+	sent := r.sendAsync(users, 2, overdraftSends)
+	r.waitFull(t, 0, sent)
+	r.x.StartOverdraft()
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sender still waits for room in the slow subtask's queue after the overdraft started")
+	}
+	return r
+}
+
 const overdraftSends = 60 // items for the slow subtask: more than its queue takes
 
 // TestUnalignedOverdraft: a sender waiting for room in a slow subtask's full queue (a source subtask holding
@@ -138,53 +186,10 @@ const overdraftSends = 60 // items for the slow subtask: more than its queue tak
 // exactly the uninterrupted job's rows (every row once, each channel in order: the sums would differ).
 // Without the overdraft the sender waits until the slow subtask takes an item.
 func TestUnalignedOverdraft(t *testing.T) {
-	ref := newOverdraftRun(t, 2, -1).run()
-	users := overdraftUsers(ref)
-	if err := <-ref.sendAsync(users, 1, overdraftSends+10); err != nil {
-		t.Fatal(err)
-	}
-	if err := ref.snd.End(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-ref.done; err != nil {
-		t.Fatal(err)
-	}
-	want := ref.rows()
-
-	cut := newOverdraftRun(t, 2, 0).run()
-	defer cut.cancel()
-	if err := cut.send(users, 1); err != nil {
-		t.Fatal(err)
-	}
-	<-cut.gate.blocked
-	sent := cut.sendAsync(users, 2, overdraftSends)
-	cut.waitFull(t, 0, sent)
+	users, want := overdraftRef(t, overdraftSends+10)
 	c0 := UnalignedTotals()
-	cut.x.StartOverdraft()
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the sender still waits for room in the slow subtask's queue after the overdraft started")
-	}
-	if err := cut.x.StartBarrier(1, false, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := cut.x.QueueBarrier(); err != nil {
-		t.Fatal(err)
-	}
-	close(cut.gate.wait)
-	if err := cut.x.WaitBarrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var w entryWriter
-	if err := StateOf(cut.x.State()).SnapshotState(&w); err != nil {
-		t.Fatal(err)
-	}
-	got := cut.rows()
-	cut.x.ReleaseBarrier()
+	cut := spilling(t, users)
+	w, got := cutUnaligned(t, cut.x, func() { close(cut.gate.wait) }, cut.rows)
 	c1 := UnalignedTotals()
 	if spilled := c1.Spilled - c0.Spilled; spilled < overdraftSends-2-xQueue {
 		t.Fatalf("%d items spilled; want the %d the slow subtask's queue did not take", spilled, overdraftSends-2-xQueue)
@@ -205,12 +210,7 @@ func TestUnalignedOverdraft(t *testing.T) {
 	if err := <-res.sendAsync(users, overdraftSends, overdraftSends+10); err != nil {
 		t.Fatal(err)
 	}
-	if err := res.snd.End(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-res.done; err != nil {
-		t.Fatal(err)
-	}
+	res.end(t)
 	got = append(got, res.rows()...)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
@@ -222,31 +222,8 @@ func TestUnalignedOverdraft(t *testing.T) {
 // was queued) sends the spill into the queue in order (EndOverdraft), while the sender keeps sending behind
 // it; the output is the uninterrupted job's.
 func TestUnalignedOverdraftGaveUp(t *testing.T) {
-	ref := newOverdraftRun(t, 2, -1).run()
-	users := overdraftUsers(ref)
-	if err := <-ref.sendAsync(users, 1, 2*overdraftSends); err != nil {
-		t.Fatal(err)
-	}
-	if err := ref.snd.End(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-ref.done; err != nil {
-		t.Fatal(err)
-	}
-	want := ref.rows()
-
-	r := newOverdraftRun(t, 2, 0).run()
-	defer r.cancel()
-	if err := r.send(users, 1); err != nil {
-		t.Fatal(err)
-	}
-	<-r.gate.blocked
-	sent := r.sendAsync(users, 2, overdraftSends)
-	r.waitFull(t, 0, sent)
-	r.x.StartOverdraft()
-	if err := <-sent; err != nil {
-		t.Fatal(err)
-	}
+	users, want := overdraftRef(t, 2*overdraftSends)
+	r := spilling(t, users)
 	ended := make(chan struct{})
 	go func() {
 		r.x.EndOverdraft() // waits for room in the slow subtask's queue
@@ -265,13 +242,32 @@ func TestUnalignedOverdraftGaveUp(t *testing.T) {
 	if err := <-more; err != nil {
 		t.Fatal(err)
 	}
-	if err := r.snd.End(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-r.done; err != nil {
-		t.Fatal(err)
-	}
+	r.end(t)
 	if got := r.rows(); !slices.Equal(got, want) {
 		t.Fatalf("got %v\nwant %v", got, want)
 	}
+}
+
+// cutUnaligned takes unaligned barrier 1 through x (the senders hold back), calls unblock once it is queued,
+// and returns the exchange's state written at it and, through emitted, what was emitted before the cut
+// (read before the barrier is released).
+func cutUnaligned(t *testing.T, x *Exchange, unblock func(), emitted func() []string) (entryWriter, []string) {
+	t.Helper()
+	if err := x.StartBarrier(1, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.QueueBarrier(); err != nil {
+		t.Fatal(err)
+	}
+	unblock()
+	if err := x.WaitBarrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var w entryWriter
+	if err := StateOf(x.State()).SnapshotState(&w); err != nil {
+		t.Fatal(err)
+	}
+	got := emitted()
+	x.ReleaseBarrier()
+	return w, got
 }

@@ -422,21 +422,7 @@ func cutWith(t *testing.T, kind string, from, block int, parts afterParts) (w en
 	cut.run()
 	before(t, cut)
 	c0 := UnalignedTotals()
-	if err := cut.x.StartBarrier(1, false, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := cut.x.QueueBarrier(); err != nil {
-		t.Fatal(err)
-	}
-	cut.unblock()
-	if err := cut.x.WaitBarrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := StateOf(cut.x.State()).SnapshotState(&w); err != nil {
-		t.Fatal(err)
-	}
-	got = cut.rows() // emitted before the cut
-	cut.x.ReleaseBarrier()
+	w, got = cutUnaligned(t, cut.x, cut.unblock, cut.rows) // emitted before the cut
 	cut.cancel()
 	<-cut.done
 	if c := UnalignedTotals(); c.Watermark-c0.Watermark < 1 || c.Written-c0.Written < 2 {

@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -117,22 +116,7 @@ func TestUnalignedRescaleSendersRowsOnly(t *testing.T) {
 	cut.run()
 	before(t, cut)
 	c0 := UnalignedTotals()
-	if err := cut.x.StartBarrier(1, false, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := cut.x.QueueBarrier(); err != nil {
-		t.Fatal(err)
-	}
-	cut.unblock()
-	if err := cut.x.WaitBarrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var w entryWriter
-	if err := StateOf(cut.x.State()).SnapshotState(&w); err != nil {
-		t.Fatal(err)
-	}
-	got := cut.rows()
-	cut.x.ReleaseBarrier()
+	w, got := cutUnaligned(t, cut.x, cut.unblock, cut.rows)
 	cut.cancel()
 	<-cut.done
 	if c := UnalignedTotals(); c.Written-c0.Written < 1 || c.Watermark != c0.Watermark {
