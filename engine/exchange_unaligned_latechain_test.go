@@ -1,15 +1,18 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/changelog"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/types"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // overChainInsert: an event-time OVER by user_id, an OVER by its count (a late-counting exchange fed by keyed
@@ -88,13 +91,35 @@ const overChainFlush = 1_000_000
 // channel and recorded as channel state. A job restored from that checkpoint replays them before its new
 // input: the result equals an uninterrupted run's (overChainWant). With the replay skipped
 // (noChannelReplay) it does not.
+//
+// The setup runs again (up to 5 times) when the sources stopped reading before the checkpoint because the
+// blocked subtask's queue was full: its items are the sources' polls (a batch per partition and a watermark
+// each), not the orders, and the orders are produced at once (produceOrdersAtOnce) so that they come in few
+// polls; under load they may still come in more than the queue holds.
 func TestUnalignedOverChain(t *testing.T) {
 	for _, mode := range []string{"replay", "hook"} {
-		t.Run(mode, func(t *testing.T) { unalignedOverChain(t, mode == "hook") })
+		t.Run(mode, func(t *testing.T) {
+			for attempt := 1; ; attempt++ {
+				stalled := unalignedOverChain(t, mode == "hook")
+				if stalled == "" {
+					return
+				}
+				if attempt == 5 {
+					t.Fatalf("%s, in %d attempts", stalled, attempt)
+				}
+				t.Logf("attempt %d: %s; again", attempt, stalled)
+			}
+		})
 	}
 }
 
-func unalignedOverChain(t *testing.T, skip bool) {
+// heldQueueFull is the number of items pending in an exchange whose blocked subtask holds an item and a full
+// queue (exec.xQueue items) behind it.
+const heldQueueFull = 1 + 16
+
+// unalignedOverChain runs TestUnalignedOverChain once. It returns why not when the sources stopped reading
+// before the checkpoint with the blocked subtask's queue full (the setup, not the checkpoint, failed).
+func unalignedOverChain(t *testing.T, skip bool) (stalled string) {
 	addr := exchangeBroker(t)
 	const n0, more, after = 37 * 20, 37 * 20, 37 * 10
 	produceExchangeOrders(t, addr, "ord", 0, n0)
@@ -137,22 +162,26 @@ func unalignedOverChain(t *testing.T, skip bool) {
 		t.Fatalf("%s does not count late rows", fed.name)
 	}
 	armed.Store(true)
-	produceExchangeOrders(t, addr, "ord", n0, 1+200) // the watermark passes rows of every user
+	produceOrdersAtOnce(t, addr, "ord", n0, 1+200) // the watermark passes rows of every user
 	select {
 	case <-blocked:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the first OVER's subtask of user %d never fired a row", holdUser)
 	}
-	produceExchangeOrders(t, addr, "ord", n0+201, more)
+	produceOrdersAtOnce(t, addr, "ord", n0+201, more)
 	// the blocked item and what the sources queued behind it (the other subtask's items come and go)
 	if !waitUntil(20*time.Second, func() bool { return first.Pending() >= 2 }) {
 		t.Fatalf("the sources queued nothing behind the blocked item (%d items pending)\n%s", first.Pending(), notice)
 	}
 	total := n0 + 201 + more
 	if !waitUntil(20*time.Second, func() bool { return j.Metrics().RowsIn >= int64(total) }) {
-		// (many pending items: the queue of the blocked subtask filled, and the sources wait for room)
+		if p := first.Pending(); p >= heldQueueFull {
+			// the queue of the blocked subtask filled, and the sources wait for room
+			return fmt.Sprintf("the sources read %d of %d orders (%d items pending in the first OVER's exchange: the blocked subtask's queue is full)", j.Metrics().RowsIn, total, p)
+		}
 		t.Fatalf("the sources read %d of %d orders (%d items pending in the first OVER's exchange)", j.Metrics().RowsIn, total, first.Pending())
 	}
+	t.Logf("%d items pending in the first OVER's exchange before the checkpoint", first.Pending())
 	c0 := exec.UnalignedTotals()
 	path := checkpointHeld(t, g, "the second OVER's subtasks did not both cut at a first barrier",
 		func() bool { return exec.UnalignedTotals().Cuts-c0.Cuts >= 2 }, func() { close(release); released = true })
@@ -184,7 +213,7 @@ func unalignedOverChain(t *testing.T, skip bool) {
 		if c2 := exec.UnalignedTotals(); c2.Replayed-c1.Replayed < 1 {
 			t.Fatal("no item of channel state was replayed")
 		}
-		return
+		return ""
 	}
 	got := settledUpsert(t, j2, addr, "levels", int64(after+4))
 	for range 10 {
@@ -193,5 +222,38 @@ func unalignedOverChain(t *testing.T, skip bool) {
 		}
 		time.Sleep(200 * time.Millisecond)
 		got = upsertTable(t, addr, "levels")
+	}
+	return ""
+}
+
+// produceOrdersAtOnce is produceExchangeOrders with every order buffered first and sent in one request (a
+// record batch per partition), so that a source reads them in few polls.
+func produceOrdersAtOnce(t *testing.T, addr, topic string, n0, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.AllowAutoTopicCreation(),
+		kgo.ManualFlushing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var first error
+	for i := n0; i < n0+n; i++ {
+		r := &kgo.Record{Topic: topic, Partition: int32(i % 4), Value: []byte(fmt.Sprintf(`{"id":%d,"user_id":%d,"amount":%d}`, i, i%37, i%7))}
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			mu.Lock()
+			first = cmp.Or(first, err)
+			mu.Unlock()
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if first != nil {
+		t.Fatalf("producing orders %d to %d: %v", n0, n0+n-1, first)
 	}
 }
