@@ -18,9 +18,9 @@ import (
 // user's amounts cycle 1, 3, 5, 0, 2, 4, 6, order i at event time i × 10 ms): per match, keyed by A's id, its
 // user, the last B's id, the sum of the Bs' amounts and C's id; required once C is behind the final
 // watermark.
-func matchRiseWant(users int) func(total int) map[string]expect {
+func matchRiseWant(users int, tsOf func(id int) int64) func(total int) map[string]expect {
 	return func(total int) map[string]expect {
-		wm := passed(total, linearTS)
+		wm := passed(total, tsOf)
 		want := map[string]expect{}
 		for u := 0; u < users; u++ {
 			// The user's orders are u, u+users, ...; A is an order of amount 1, B+ the longest run after it
@@ -36,7 +36,7 @@ func matchRiseWant(users int) func(total int) map[string]expect {
 				if b == a+users || b >= total || b%7 != 6 {
 					continue
 				}
-				want[row(a)] = expect{row(u, b-users, sum, b), linearTS(b) <= wm}
+				want[row(a)] = expect{row(u, b-users, sum, b), tsOf(b) <= wm}
 				a = b
 			}
 		}
@@ -53,7 +53,7 @@ func TestUnalignedKillRescaleMatch(t *testing.T) {
 		users:    users,
 		preload:  20000,
 		settings: unalignedSets,
-		tables: []string{groupOffsets(eventOrders("orders", "id * 10")),
+		tables: []string{groupOffsets(eventOrders("orders", "id * 1000")),
 			sinkOn(eoSink("matches", "user_id BIGINT, a_id BIGINT, b_last BIGINT, b_sum BIGINT, c_id BIGINT"))},
 		insert: `INSERT INTO matches SELECT * FROM orders MATCH_RECOGNIZE (
   PARTITION BY user_id ORDER BY ts
@@ -69,7 +69,7 @@ func TestUnalignedKillRescaleMatch(t *testing.T) {
 		topic:       "matches",
 		key:         []string{"a_id"},
 		val:         []string{"user_id", "b_last", "b_sum", "c_id"},
-		want:        matchRiseWant(users),
+		want:        matchRiseWant(users, func(id int) int64 { return int64(id) * 1000 }),
 	}
 	t.Parallel()
 	outs := s.runSlowSink(t, 195, 100*time.Millisecond, func(outs []string) bool { return redistributedOf(outs, "Match") == 0 })
