@@ -6,18 +6,19 @@ import (
 )
 
 // TestUnalignedKillRescaleHopCumulate's kills for the two other keyed operators that restore an unaligned
-// checkpoint taken at another parallelism with watermarks in flight: an event-time MATCH_RECOGNIZE (it
-// resumes from the lowest fired watermark of its key groups and takes the others as floors,
+// checkpoint taken at another parallelism with watermarks in flight: an event-time MATCH_RECOGNIZE (a new
+// subtask resumes from the lowest fired watermark of its key groups and takes the others as floors,
 // exec/match_floor.go) and a regular join (it only forwards watermarks and forgets its restored ones,
 // exec/exchange_unaligned_rescale.go). Each job reads tables with watermarks behind a keyed exchange whose
 // subtasks are slowed (keyedDelay), writes to the slow sink broker (runSlowSink), and runs at parallelism 2,
 // 3, 1, 4 in turn (a restore at 1 of channel state is refused, and the next run restores it at 4). The
-// expected output is computed in Go from the orders fed.
+// expected output is computed in Go from the orders fed; each test fails unless some run restored in-flight
+// rows of its operator at another parallelism (checkRedistributed).
 
 // matchRiseWant is the expectation of the A B+ C matches per user of TestMatchRecognizeKill (30 users: a
-// user's amounts cycle 1, 3, 5, 0, 2, 4, 6, order i at event time i × 10 ms): per match, keyed by A's id, its
+// user's amounts cycle 1, 3, 5, 0, 2, 4, 6; order i at event time tsOf(i)): per match, keyed by A's id, its
 // user, the last B's id, the sum of the Bs' amounts and C's id; required once C is behind the final
-// watermark.
+// watermark. (TestMatchRecognizeKill's own expectation is this one at 10 ms an order.)
 func matchRiseWant(users int, tsOf func(id int) int64) func(total int) map[string]expect {
 	return func(total int) map[string]expect {
 		wm := passed(total, tsOf)
@@ -45,8 +46,13 @@ func matchRiseWant(users int, tsOf func(id int) int64) func(total int) map[strin
 }
 
 // TestUnalignedKillRescaleMatch: the MATCH_RECOGNIZE of TestMatchRecognizeKill (per user over event time,
-// partial matches spanning seven orders of a user, 2.1 s of event time) → exactly-once kafka, read
-// read_committed: every match exactly once, no other row. Unaligned checkpoints every 100 ms.
+// partial matches spanning seven orders of a user) → exactly-once kafka, read read_committed: every match
+// exactly once, no other row. Unaligned checkpoints every 100 ms. The orders are 1 s of event time apart (the
+// watermark is 1 s behind: no row is late, the partitions being read in order with a watermark each), so
+// that the old subtasks' fired watermarks are many orders apart: a new subtask that resumed from another
+// one's than the lowest of its key groups would drop rows of the channel state as late, and lose matches
+// (seen: 48 lost with setFired a no-op). The floors themselves drop nothing here (no row comes behind its
+// key group's old watermark).
 func TestUnalignedKillRescaleMatch(t *testing.T) {
 	const users = 30
 	s := scenario{
@@ -111,7 +117,9 @@ func rescaleJoinWant(users int) func(total int) map[string]expect {
 // its partner or without. Unaligned checkpoints every 100 ms. The join's keyed subtasks write the sink
 // ('table.exec.sink.upsert-materialize' NONE: every change of an o row comes from the subtask of its join
 // key, o's id, in order); with a SinkUpsertMaterializer in front of the sink (AUTO: the join's output has no
-// upsert key) a restore at another parallelism of its channel state holding watermarks is refused.
+// upsert key) a restore at another parallelism of its channel state holding watermarks is refused. Nothing
+// after the join waits for its watermarks, so the test checks the restore's rows, not the watermarks the join
+// forwards after it (forgetWatermarks: a join that forwarded none until the next one would write the same).
 func TestUnalignedKillRescaleRegularJoin(t *testing.T) {
 	const users = 30
 	s := scenario{
