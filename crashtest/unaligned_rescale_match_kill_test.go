@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -115,19 +116,29 @@ func rescaleJoinWant(users int) func(total int) map[string]expect {
 // orders topic (both sides fed by their own source subtasks, each with its watermark; rescaleJoinLeft and
 // rescaleJoinRight) → upsert-kafka keyed by o's id. An o row is written NULL-padded first (its partner comes
 // ~1,000 orders later) and replaced when its partner arrives: the final table holds every o row once, with
-// its partner or without. Unaligned checkpoints every 100 ms. The join's keyed subtasks write the sink
-// ('table.exec.sink.upsert-materialize' NONE: every change of an o row comes from the subtask of its join
-// key, o's id, in order); with a SinkUpsertMaterializer in front of the sink (AUTO: the join's output has no
-// upsert key) a restore at another parallelism of its channel state holding watermarks is refused. Nothing
+// its partner or without. Unaligned checkpoints every 100 ms. With 'table.exec.sink.upsert-materialize'
+// NONE the join's keyed subtasks write the sink (every change of an o row comes from the subtask of its join
+// key, o's id, in order); with AUTO (the default; the join's output has no upsert key) a
+// SinkUpsertMaterializer behind its own keyed exchange writes it, which restores at another parallelism as
+// the join does (it only forwards watermarks; before, its channel state with watermarks was refused). Nothing
 // after the join waits for its watermarks, so the test checks the restore's rows, not the watermarks the join
 // forwards after it (forgetWatermarks: a join that forwarded none until the next one would write the same).
 func TestUnalignedKillRescaleRegularJoin(t *testing.T) {
+	t.Parallel()
+	for _, materialize := range []string{"NONE", "AUTO"} {
+		t.Run(strings.ToLower(materialize), func(t *testing.T) {
+			testKillRescaleRegularJoin(t, materialize)
+		})
+	}
+}
+
+func testKillRescaleRegularJoin(t *testing.T, materialize string) {
 	const users = 30
 	s := scenario{
 		users:   users,
 		preload: 20000,
 		settings: append(append([]string{}, unalignedSets...),
-			`SET 'table.exec.sink.upsert-materialize' = 'NONE';`),
+			`SET 'table.exec.sink.upsert-materialize' = '`+materialize+`';`),
 		tables: []string{groupOffsets(eventOrders("orders", "id * 10")), groupOffsets(eventOrders("partners", "id * 10")),
 			sinkOn(upsertSink("joined", "o_id BIGINT, user_id BIGINT, p_id BIGINT, p_amount BIGINT", "o_id"))},
 		insert: `INSERT INTO joined SELECT o.id, o.user_id, p.id, p.amount

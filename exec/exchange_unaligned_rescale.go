@@ -82,7 +82,8 @@ func (x *Exchange) RestoredInFlight() (rows, takenAt int) {
 	return rows, takenAt
 }
 
-// wmForwarder is an operator that only forwards watermarks (a GROUP BY, a regular join: no event-time state,
+// wmForwarder is an operator that only forwards watermarks (a GROUP BY, a regular join, a
+// SinkUpsertMaterializer: no event-time state,
 // no row late): whatever watermark it resumes from, its output is the same, so channel state with watermarks
 // restores into it at another parallelism without floors. The watermark it forwards comes from its union,
 // which starts empty there: it passes on only the watermarks replayed behind the rows of the channel state
@@ -99,6 +100,9 @@ type wmForwarder interface {
 func (g *groupAgg) forwardsWatermarks() bool           { return true }
 func (m *miniBatchGroupAgg) forwardsWatermarks() bool  { return true }
 func (c *combiningMiniBatch) forwardsWatermarks() bool { return true }
+
+// forwardsWatermarks: a SinkUpsertMaterializer keeps no event-time state either (its TTL is processing time).
+func (m *sinkMaterializer) forwardsWatermarks() bool { return true }
 
 // forwardsWatermarks: a regular join (no interval) keeps no event-time state (its TTL is processing time).
 func (j *joinOp) forwardsWatermarks() bool { return j.cfg.Interval == nil && !j.cfg.Batch }

@@ -17,7 +17,8 @@ func twoSidedFloorKind(kind string) bool { return kind == "regular" || kind == "
 // newFloorKindOp makes the operator of the floor tests' kinds beyond window operators (newFloorRunSenders):
 // "match": MATCH_RECOGNIZE per user ordered by window_end, PATTERN (A) (every row fed to the matcher is a
 // match: the fast subtasks emit one per user at the watermark before the cut), MEASURES FIRST(window_end),
-// MATCH_ROWTIME(); "regular": an inner (regular) join of two sides by user.
+// MATCH_ROWTIME(); "regular": an inner (regular) join of two sides by user; "materialize": a
+// SinkUpsertMaterializer keyed by user.
 func newFloorKindOp(t *testing.T, kind string, in []types.Type, out changelog.Output) (changelog.Output, []changelog.Output, error) {
 	t.Helper()
 	switch kind {
@@ -35,6 +36,9 @@ func newFloorKindOp(t *testing.T, kind string, in []types.Type, out changelog.Ou
 	case "regular":
 		left, right := NewJoin(JoinConfig{Type: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: in, RightTypes: in}, out)
 		return left, []changelog.Output{left, right}, nil
+	case "materialize":
+		op := NewSinkMaterializer(SinkMaterializeConfig{Keys: []int{0}, Types: in}, out)
+		return op, []changelog.Output{op}, nil
 	}
 	t.Fatalf("no floor test operator %q", kind)
 	return nil, nil, nil
@@ -82,14 +86,28 @@ func TestUnalignedRescaleMatchProcTime(t *testing.T) {
 // the first old subtask's watermarks, which would hold back a replayed watermark at or behind them
 // (forgetWatermarks).
 func TestUnalignedRescaleRegularJoin(t *testing.T) {
+	testRescaleForwarder(t, "regular", 2)
+}
+
+// TestUnalignedRescaleSinkMaterializer: a SinkUpsertMaterializer (a regular join's LEFT rows into an upsert
+// sink keyed by another column) only forwards watermarks too: restored at another parallelism as the regular
+// join, each row in flight emitting one row before its subtask's first watermark. (Before, its restore was
+// refused, crashtest TestUnalignedKillRescaleRegularJoin found it.)
+func TestUnalignedRescaleSinkMaterializer(t *testing.T) {
+	testRescaleForwarder(t, "materialize", 1)
+}
+
+// testRescaleForwarder is TestUnalignedRescaleRegularJoin for kind, whose every row in flight emits at least
+// 1/perRow rows.
+func testRescaleForwarder(t *testing.T, kind string, perRow int) {
 	for _, senders := range []int{1, 2} {
 		for _, tc := range []struct{ from, to, block int }{{2, 3, 1}, {3, 2, 2}, {2, 1, 1}, {1, 2, 0}, {2, 2, 1}} {
 			if senders == 1 && tc.from == tc.to {
 				continue // not rescaled
 			}
 			t.Run(fmt.Sprintf("senders%d/%d-%d", senders, tc.from, tc.to), func(t *testing.T) {
-				w, got, want, _, after := cutWithWatermarks(t, "regular", tc.from, tc.block)
-				res := newFloorRunSenders(t, "regular", tc.to, -1, senders)
+				w, got, want, _, after := cutWithWatermarks(t, kind, tc.from, tc.block)
+				res := newFloorRunSenders(t, kind, tc.to, -1, senders)
 				if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
 					t.Fatal(err)
 				}
@@ -108,9 +126,9 @@ func TestUnalignedRescaleRegularJoin(t *testing.T) {
 				for k := range tc.to {
 					log := res.log(k)
 					i := slices.IndexFunc(log, func(e string) bool { return strings.HasPrefix(e, "wm=") })
-					// a row in flight of one side joins the other side's row of its user in flight (every
-					// row is pushed to both sides): at least half as many output rows as rows in flight
-					if i < 0 || log[i] != first || 2*i < inFlight[k] {
+					// a join: a row in flight of one side joins the other side's row of its user in flight
+					// (every row is pushed to both sides): at least half as many output rows as rows in flight
+					if i < 0 || log[i] != first || perRow*i < inFlight[k] {
 						got := "none"
 						if i >= 0 {
 							got = fmt.Sprintf("%s after %d rows", log[i], i)
