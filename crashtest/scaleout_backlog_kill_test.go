@@ -125,8 +125,9 @@ func backlogAdmin(t *testing.T, addr string) *kadm.Client {
 }
 
 // committedOffsets sums the offsets that the job's group ('totals-job') committed on 'orders' (the source
-// records of committed transactions) and on its repartition topic (the rows that committed transactions
-// aggregated).
+// records of committed transactions) and on its repartition topic: at least the rows that committed
+// transactions aggregated (the repartition topic's offsets count its transaction markers too), so a sum
+// below the backlog means that the output does not have the backlog's totals yet.
 func committedOffsets(t *testing.T, adm *kadm.Client) (orders, repartition int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
