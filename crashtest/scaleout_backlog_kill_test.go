@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/internal/proctest"
@@ -26,17 +28,19 @@ const (
 	backlogKillOrders = 40000 // the backlog, over the 8 partitions of 'orders'
 	backlogKillUsers  = 500
 	backlogKillCap    = 100 // 'sluice.scale-out.max-poll-records'
-	// backlogKillCommit is how long the broker takes to answer a transaction's commit (EndTxn): at most
-	// 3 members x 100 records per 100 ms go through stage 2, so the backlog lasts over 13 s on any machine
-	// (about 20 s measured), long enough for the kills to come inside it.
+	// backlogKillCommit is how long the broker takes to answer a transaction's commit (EndTxn). A member's
+	// transaction holds at most 100 records (of stage 1 or 2) and takes at least 100 ms, so three members
+	// process at most 3000 records a second: the backlog's 80000 (each order once in either stage) take
+	// over 26 s on any machine, long enough for the kills to come inside it.
 	backlogKillCommit = 100 * time.Millisecond
 )
 
 // TestScaleOutBacklogKill: 40000 orders wait in 'orders' when three members of a GROUP BY job into
-// upsert-kafka start with 'sluice.scale-out.max-poll-records' = '100'. While they work the backlog off
-// (and orders keep coming), a random member is killed with SIGKILL and started again, min(-crash.kills, 3)
-// times, each kill while the rows that committed transactions aggregated (the group's committed offsets
-// on the repartition topic) are fewer than the backlog: the output is still incomplete. The compacted
+// upsert-kafka start with 'sluice.scale-out.max-poll-records' = '100'. From the first rows aggregated on,
+// while they join and work the backlog off (and orders keep coming), a random member is killed with
+// SIGKILL and started again, min(-crash.kills, 4) times, each kill while the rows that committed
+// transactions aggregated (the group's committed offsets on the repartition topic) are fewer than the
+// backlog: the output is still incomplete. The compacted
 // output must then equal the totals of every order fed (users absent, orders lost and orders counted
 // twice are counted apart), and the brokers must have ended at least 2 x 40000 / 100 transactions (each
 // order goes through stage 1 and stage 2, in transactions of at most 100 records).
@@ -53,10 +57,19 @@ func TestScaleOutBacklogKill(t *testing.T) {
 	adm := backlogAdmin(t, addr)
 	sql := scaleOutScript(addr, fmt.Sprintf("SET 'sluice.scale-out.max-poll-records' = '%d';\n%s", backlogKillCap, scaleOutQuery))
 	started := time.Now()
-	members := startMembers(t, dir, sql, "restored partitions", func() bool {
+	// The kills start as soon as the job has aggregated rows, while the members may still be joining.
+	var members []*proctest.Client
+	for range 3 {
+		c := proctest.Start(t, clientBin, dir, sql)
+		t.Cleanup(c.Kill)
+		members = append(members, c)
+	}
+	if !waitFor(30*time.Second, func() bool {
 		_, rep := committedOffsets(t, adm)
 		return rep > 0
-	})
+	}) {
+		t.Fatalf("the members did not start working:\n%s\n---\n%s\n---\n%s", indent(members[0].Output()), indent(members[1].Output()), indent(members[2].Output()))
+	}
 	f := feedSlowly(t, addr, backlogKillOrders, backlogKillUsers)
 	dump := func() string {
 		var b strings.Builder
@@ -73,7 +86,7 @@ func TestScaleOutBacklogKill(t *testing.T) {
 			}
 		}
 	}
-	n := min(*kills, 3)
+	n := min(*kills, 4)
 	var at []string // the group's committed offsets at each kill
 	for k := range n {
 		time.Sleep(randomDelay(rng, 300*time.Millisecond, 1500*time.Millisecond))
@@ -135,6 +148,9 @@ func committedOffsets(t *testing.T, adm *kadm.Client) (orders, repartition int64
 	offs, err := adm.FetchOffsets(ctx, "totals-job")
 	if err == nil {
 		err = offs.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0, 0 // no member has joined yet
 	}
 	if err != nil {
 		t.Fatalf("committed offsets of group 'totals-job': %v", err)
