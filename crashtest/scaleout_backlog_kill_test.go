@@ -38,7 +38,7 @@ const (
 // TestScaleOutBacklogKill: 40000 orders wait in 'orders' when three members of a GROUP BY job into
 // upsert-kafka start with 'sluice.scale-out.max-poll-records' = '100'. From the first rows aggregated on,
 // while they join and work the backlog off (and orders keep coming), a random member is killed with
-// SIGKILL and started again, min(-crash.kills, 4) times, each kill while the rows that committed
+// SIGKILL and started again, min(-crash.kills, 3) times, each kill while the rows that committed
 // transactions aggregated (the group's committed offsets on the repartition topic) are fewer than the
 // backlog: the output is still incomplete. The compacted
 // output must then equal the totals of every order fed (users absent, orders lost and orders counted
@@ -86,7 +86,7 @@ func TestScaleOutBacklogKill(t *testing.T) {
 			}
 		}
 	}
-	n := min(*kills, 4)
+	n := min(*kills, 3)
 	var at []string // the group's committed offsets at each kill
 	for k := range n {
 		time.Sleep(randomDelay(rng, 300*time.Millisecond, 1500*time.Millisecond))
