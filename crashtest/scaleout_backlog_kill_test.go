@@ -40,10 +40,10 @@ const (
 // while they join and work the backlog off (and orders keep coming), a random member is killed with
 // SIGKILL and started again, min(-crash.kills, 3) times, each kill while the rows that committed
 // transactions aggregated (the group's committed offsets on the repartition topic) are fewer than the
-// backlog: the output is still incomplete. The compacted
-// output must then equal the totals of every order fed (users absent, orders lost and orders counted
-// twice are counted apart), and the brokers must have ended at least 2 x 40000 / 100 transactions (each
-// order goes through stage 1 and stage 2, in transactions of at most 100 records).
+// backlog: the output is still incomplete. The compacted output must then equal the totals of every order
+// fed (users absent, orders lost and orders counted twice are counted apart), and the brokers must have
+// ended at least 2 x 40000 / 100 transactions (each order goes through stage 1 and stage 2, in transactions
+// of at most 100 records).
 func TestScaleOutBacklogKill(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -87,13 +87,14 @@ func TestScaleOutBacklogKill(t *testing.T) {
 		}
 	}
 	n := min(*kills, 3)
-	var at []string // the group's committed offsets at each kill
+	var at []string                  // the group's committed offsets at each kill
+	var restarted []*proctest.Client // the members started again
 	for k := range n {
 		time.Sleep(randomDelay(rng, 300*time.Millisecond, 1500*time.Millisecond))
 		checkAlive()
 		src, rep := committedOffsets(t, adm)
 		if rep >= backlogKillOrders {
-			t.Fatalf("kill %d of %d would come after the backlog was aggregated (%d of %d rows committed, %s after the start): it would test no kill in a backlog",
+			t.Fatalf("kill %d of %d would come after the backlog was aggregated (repartition offsets %d committed of a backlog of %d, %s after the start): it would test no kill in a backlog",
 				k+1, n, rep, backlogKillOrders, time.Since(started).Round(100*time.Millisecond))
 		}
 		at = append(at, fmt.Sprintf("%d/%d", src, rep))
@@ -102,7 +103,7 @@ func TestScaleOutBacklogKill(t *testing.T) {
 		time.Sleep(randomDelay(rng, 0, 2500*time.Millisecond))
 		c := proctest.Start(t, clientBin, dir, sql)
 		t.Cleanup(c.Kill)
-		members[i] = c
+		members[i], restarted = c, append(restarted, c)
 		if !waitFor(30*time.Second, func() bool { return strings.Contains(c.Output(), "restored partitions") || c.Exited() }) || c.Exited() {
 			t.Fatalf("the restarted member %d did not restore its partitions:\n%s", i, dump())
 		}
@@ -119,11 +120,18 @@ func TestScaleOutBacklogKill(t *testing.T) {
 			n, at, backlogKillOrders, total, d, dump())
 	}
 	checkAlive()
-	if e, min := ends.Load(), int64(2*backlogKillOrders/backlogKillCap); e < min {
-		t.Fatalf("the brokers ended %d transactions, want at least %d: a transaction held more than %d records", e, min, backlogKillCap)
+	restored := 0
+	for _, c := range restarted {
+		restored += restoredEntries(c.Output())
 	}
-	t.Logf("%d kills at %v (committed source/repartition offsets) in a backlog of %d orders; %d orders in all, %d transactions ended, totals of %d users exact %s after the start",
-		n, at, backlogKillOrders, total, ends.Load(), len(want), time.Since(started).Round(100*time.Millisecond))
+	if n > 0 && restored == 0 {
+		t.Fatalf("no restarted member restored state entries from the changelog:\n%s", dump())
+	}
+	if e, least := ends.Load(), int64(2*backlogKillOrders/backlogKillCap); e < least {
+		t.Fatalf("the brokers ended %d transactions, want at least %d: a transaction held more than %d records", e, least, backlogKillCap)
+	}
+	t.Logf("%d kills at %v (committed source/repartition offsets) in a backlog of %d orders; %d orders in all, %d transactions ended, the restarted members restored %d state entries, totals of %d users exact %s after the start",
+		n, at, backlogKillOrders, total, ends.Load(), restored, len(want), time.Since(started).Round(100*time.Millisecond))
 }
 
 // backlogAdmin is an admin client of the broker at addr, closed when the test ends.
