@@ -22,7 +22,8 @@
 // exchange), filesystem_kill_test.go (per-file watermarks of a monitored directory, TUMBLE counts into
 // exactly-once Kafka); fed_test.go holds their shared feeding helpers. scaleout_test.go kills members of a
 // scale-out group; scaleout_restart_kill_test.go kills random members and starts them again (the Top-N over
-// a join, the GROUP BY over a Top-N).
+// a join, the GROUP BY over a Top-N); scaleout_backlog_kill_test.go does so inside a backlog that the members
+// work off in transactions capped by 'sluice.scale-out.max-poll-records'.
 //
 // batch_jdbc_kill_test.go kills batch jobs writing PostgreSQL (a cluster of each test, pg_test.go) through
 // 3 jdbc sink tasks, upsert and append; batch_union_kill_test.go a UNION ALL source stage into exactly-once
