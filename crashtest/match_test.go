@@ -21,29 +21,7 @@ func TestMatchRecognizeKill(t *testing.T) {
 		topic:       "matches",
 		key:         []string{"a_id"},
 		val:         []string{"user_id", "b_last", "b_sum", "c_id"},
-		want: func(total int) map[string]expect {
-			wm := passed(total, linearTS)
-			want := map[string]expect{}
-			for u := 0; u < users; u++ {
-				// The user's orders are u, u+users, ...; A is an order of amount 1, B+ the longest run
-				// after it of amounts other than 1 and 6, C the order of amount 6 right after the run.
-				for a := u; a < total; a += users {
-					if a%7 != 1 {
-						continue
-					}
-					sum, b := 0, a+users
-					for ; b < total && b%7 != 1 && b%7 != 6; b += users {
-						sum += b % 7
-					}
-					if b == a+users || b >= total || b%7 != 6 {
-						continue
-					}
-					want[row(a)] = expect{row(u, b-users, sum, b), linearTS(b) <= wm}
-					a = b
-				}
-			}
-			return want
-		},
+		want:        matchRiseWant(users, linearTS),
 	}
 	s.run(t, 11)
 }

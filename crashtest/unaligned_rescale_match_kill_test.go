@@ -19,7 +19,7 @@ import (
 // matchRiseWant is the expectation of the A B+ C matches per user of TestMatchRecognizeKill (30 users: a
 // user's amounts cycle 1, 3, 5, 0, 2, 4, 6; order i at event time tsOf(i)): per match, keyed by A's id, its
 // user, the last B's id, the sum of the Bs' amounts and C's id; required once C is behind the final
-// watermark. (TestMatchRecognizeKill's own expectation is this one at 10 ms an order.)
+// watermark (TestMatchRecognizeKill's at 10 ms an order).
 func matchRiseWant(users int, tsOf func(id int) int64) func(total int) map[string]expect {
 	return func(total int) map[string]expect {
 		wm := passed(total, tsOf)
