@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,10 +206,14 @@ func indent(s string) string {
 }
 
 // feeder produces order records continuously (batches of 100 every 10 ms, the first one before feed
-// returns) until stop; n is how many were acknowledged.
+// returns) until stop; n is how many were acknowledged. It is stopped when its test ends at the latest (a
+// test that returns early, or fails, before end), before the broker started ahead of it goes away: a feeder
+// left running failed the test binary with "Fail in goroutine after ... has completed" once its produce to
+// the closed broker gave up.
 type feeder struct {
 	stop chan struct{}
 	done chan struct{}
+	once sync.Once
 	n    int
 }
 
@@ -225,6 +230,12 @@ func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
 		t.Fatalf("feed: %v", err)
 	}
 	f.n += 100
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		f.once.Do(func() { close(f.stop) })
+		cancel() // (end was not called: what was produced no longer counts)
+		<-f.done
+	})
 	go func() {
 		defer close(f.done)
 		defer cl.Close()
@@ -235,8 +246,10 @@ func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
 			case <-time.After(10 * time.Millisecond):
 			}
 			recs := orders(f.n, 100, users)
-			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-				t.Errorf("feed: %v", err)
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("feed: %v", err)
+				}
 				return
 			}
 			f.n += len(recs)
@@ -245,9 +258,9 @@ func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
 	return f
 }
 
-// end stops the feeder and returns the number of records produced in all.
+// end stops the feeder (once) and returns the number of records produced in all.
 func (f *feeder) end() int {
-	close(f.stop)
+	f.once.Do(func() { close(f.stop) })
 	<-f.done
 	return f.n
 }
