@@ -218,6 +218,12 @@ type feeder struct {
 }
 
 func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
+	return feedEvery(t, addr, topic, n0, users, 100, 10*time.Millisecond, true)
+}
+
+// feedEvery is feed with batches of batch orders every interval; first: the first batch is acknowledged
+// before it returns.
+func feedEvery(t *testing.T, addr, topic string, n0, users, batch int, every time.Duration, first bool) *feeder {
 	f := &feeder{stop: make(chan struct{}), done: make(chan struct{}), n: n0}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -225,11 +231,13 @@ func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
 	}
 	// The first batch is acknowledged before feed returns: the topic exists when the first run starts (a
 	// Kafka source refuses a missing topic).
-	if err := cl.ProduceSync(context.Background(), orders(f.n, 100, users)...).FirstErr(); err != nil {
-		cl.Close()
-		t.Fatalf("feed: %v", err)
+	if first {
+		if err := cl.ProduceSync(context.Background(), orders(f.n, batch, users)...).FirstErr(); err != nil {
+			cl.Close()
+			t.Fatalf("feed: %v", err)
+		}
+		f.n += batch
 	}
-	f.n += 100
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() {
 		f.once.Do(func() { close(f.stop) })
@@ -243,9 +251,9 @@ func feed(t *testing.T, addr, topic string, n0, users int) *feeder {
 			select {
 			case <-f.stop:
 				return
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(every):
 			}
-			recs := orders(f.n, 100, users)
+			recs := orders(f.n, batch, users)
 			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 				if ctx.Err() == nil {
 					t.Errorf("feed: %v", err)

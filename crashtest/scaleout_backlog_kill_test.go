@@ -178,28 +178,7 @@ func committedOffsets(t *testing.T, adm *kadm.Client) (orders, repartition int64
 // feedSlowly produces orders n0, n0+1, ... (users as orders does) in batches of 20 every 50 ms until end:
 // new input beside the backlog, slower than the members work, so that the backlog shrinks.
 func feedSlowly(t *testing.T, addr string, n0, users int) *feeder {
-	f := &feeder{stop: make(chan struct{}), done: make(chan struct{}), n: n0}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(f.done)
-		defer cl.Close()
-		for {
-			select {
-			case <-f.stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if err := cl.ProduceSync(context.Background(), orders(f.n, 20, users)...).FirstErr(); err != nil {
-				t.Errorf("feed: %v", err)
-				return
-			}
-			f.n += 20
-		}
-	}()
-	return f
+	return feedEvery(t, addr, "orders", n0, users, 20, 50*time.Millisecond, false)
 }
 
 // diffCounted describes how the totals got differ from want ("" when equal): users absent, users with
