@@ -314,7 +314,14 @@ func TestUnalignedRescaleLateFloors(t *testing.T) {
 func testRescaleFloorsSenders(t *testing.T, kind string, from, to, block, senders int) {
 	t.Helper()
 	w, got, want, wantLate, after := cutWithWatermarks(t, kind, from, block)
-	// restored at another parallelism
+	restoreAndCompare(t, kind, from, to, senders, w, got, want, wantLate, after)
+}
+
+// restoreAndCompare restores kind's cut w (taken at from subtasks; got: emitted before it) at to subtasks
+// fed by senders, sends after, and checks that got and the restored job's output equal want (sorted) and
+// that its late rows are wantLate.
+func restoreAndCompare(t *testing.T, kind string, from, to, senders int, w entryWriter, got, want []string, wantLate int64, after func(*testing.T, *floorRun)) {
+	t.Helper()
 	res := newFloorRunSenders(t, kind, to, -1, senders)
 	if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -84,22 +83,7 @@ func testRescaleIntervalState(t *testing.T, from, to, block int) {
 	cut := newFloorRun(t, "interval", from, block)
 	before(t, cut)
 	c0 := UnalignedTotals()
-	if err := cut.x.StartBarrier(1, false, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := cut.x.QueueBarrier(); err != nil {
-		t.Fatal(err)
-	}
-	cut.unblock()
-	if err := cut.x.WaitBarrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var w entryWriter
-	if err := StateOf(cut.x.State()).SnapshotState(&w); err != nil {
-		t.Fatal(err)
-	}
-	got := cut.rows()
-	cut.x.ReleaseBarrier()
+	w, got := cutUnaligned(t, cut.x, cut.unblock, cut.rows)
 	cut.cancel()
 	<-cut.done
 	if c := UnalignedTotals(); c.Watermark-c0.Watermark < 2 || c.Written-c0.Written < 3 {
@@ -111,20 +95,7 @@ func testRescaleIntervalState(t *testing.T, from, to, block int) {
 		}
 	}
 
-	res := newFloorRun(t, "interval", to, -1)
-	if err := StateOf(res.x.State()).RestoreState(entriesReader(w.es)); err != nil {
-		t.Fatal(err)
-	}
-	res.run()
-	after(t, res)
-	got = append(got, res.rows()...)
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Fatalf("restored at %d (taken at %d):\n got %v\nwant %v", to, from, got, want)
-	}
-	if late := LateRows(res.x.State()); late != wantLate {
-		t.Fatalf("late rows %d, want %d", late, wantLate)
-	}
+	restoreAndCompare(t, "interval", from, to, 1, w, got, want, wantLate, after)
 }
 
 // sideRows returns rows (user, window_end) of users at end.
